@@ -1,0 +1,328 @@
+"""The campaign plan: what a county office decides before a campaign starts.
+
+These are frozen dataclasses only; parsing and validation of the YAML form live in
+`duban.domain.plan_loader`. Everything here is standard library so the core stays pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class StageKind(StrEnum):
+    """The typed period a stage stands for (动员 / 排查 / 整改 / 复核提升)."""
+
+    MOBILISE = "mobilise"  # 动员部署
+    INVESTIGATE = "investigate"  # 排查
+    RECTIFY = "rectify"  # 整改
+    REVIEW = "review"  # 复核 · 提升 · 迎检
+
+
+STAGE_KIND_LABELS: dict[StageKind, str] = {
+    StageKind.MOBILISE: "动员",
+    StageKind.INVESTIGATE: "排查",
+    StageKind.RECTIFY: "整改",
+    StageKind.REVIEW: "复核提升",
+}
+
+
+class OfficeLevel(StrEnum):
+    """Where an office sits: a county department, a town office, or a village."""
+
+    COUNTY = "county"  # 县直部门 / 县级办室
+    TOWN = "town"  # 乡镇办室
+    VILLAGE = "village"  # 村两委 / 驻村工作队
+
+
+OFFICE_LEVEL_LABELS: dict[OfficeLevel, str] = {
+    OfficeLevel.COUNTY: "县直部门",
+    OfficeLevel.TOWN: "乡镇办室",
+    OfficeLevel.VILLAGE: "村",
+}
+
+# In a routing rule's co-offices, this token means "the problem's own village" (各村).
+OWN_VILLAGE = "各村"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One working stage of a campaign; stages may overlap."""
+
+    kind: StageKind
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class Village:
+    """A village (行政村) in scope."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Town:
+    """A town, township, street or development zone (乡镇 / 街道 / 开发区) in scope."""
+
+    code: str
+    name: str
+    villages: tuple[Village, ...] = ()
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A person an office can be reached through."""
+
+    name: str
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Office:
+    """A responsible office (责任办室 / 责任单位)."""
+
+    code: str
+    name: str
+    level: OfficeLevel
+    town: str | None = None  # town code, for town- and village-level offices
+    head: str = ""  # the office head, who receives 督办 escalations
+    contacts: tuple[Contact, ...] = ()
+    webhook: str = ""  # DingTalk / WeCom robot address, optional
+
+
+@dataclass(frozen=True)
+class Category:
+    """A problem category (问题类别), e.g. 住房安全."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where problems come from (问题来源), e.g. 入户排查, 巡视."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """Route problems matching category/source/town to a lead office plus co-offices.
+
+    Empty match tuples mean "any". `co_offices` may contain OWN_VILLAGE.
+    Rules are tried in order; the first match wins.
+    """
+
+    office: str  # lead office code
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    towns: tuple[str, ...] = ()
+    co_offices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadlineTier:
+    """A named deadline tier: N working days, or a fixed date node (7月底)."""
+
+    code: str
+    name: str
+    working_days: int | None = None
+    date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    """A fixed deadline (or tier) for problems matching category/source; first match wins."""
+
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    tier: str | None = None  # a tier code
+    date: dt.date | None = None
+    working_days: int | None = None
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """How a problem's deadline (整改时限) is set."""
+
+    default_working_days: int = 10
+    tiers: tuple[DeadlineTier, ...] = ()
+    rules: tuple[DeadlineRule, ...] = ()
+    cap_at_rectify_end: bool = True  # never later than the end of the rectification stage
+
+
+@dataclass(frozen=True)
+class SpotCheckQuota:
+    """What one supervision group must spot-check each day (seed 004)."""
+
+    closed_problems: int = 5
+    households: int = 10
+    villages: int = 0
+
+
+@dataclass(frozen=True)
+class SupervisionGroup:
+    """A supervision group (督查组) and the towns it covers (empty: all)."""
+
+    code: str
+    name: str
+    towns: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    """How items are reviewed (复核) and sampled (随机抽查)."""
+
+    groups: tuple[SupervisionGroup, ...] = ()
+    quota: SpotCheckQuota = field(default_factory=SpotCheckQuota)
+    reviewer_level: OfficeLevel = OfficeLevel.COUNTY
+    rectify_days_after_failed_review: int = 5
+
+
+class Audience(StrEnum):
+    """Who a reminder rung is addressed to."""
+
+    OFFICE = "office"  # the lead office's contacts
+    OFFICE_HEAD = "office_head"  # the office head
+    COUNTY = "county"  # the county office / leading group office
+
+
+class RungAction(StrEnum):
+    """What a rung of the reminder ladder does."""
+
+    REMIND = "remind"  # 提醒
+    DUE = "due"  # 到期提醒
+    URGE = "urge"  # 催办通知
+    SUPERVISE = "supervise"  # 督办
+    BULLETIN = "bulletin"  # 通报
+
+
+@dataclass(frozen=True)
+class ReminderRung:
+    """One rung: fires at an offset in working days from the deadline, or at a share left.
+
+    Exactly one of `offset_working_days` (negative: before the deadline) and `share_left`
+    (0.30 = when 30% of the allowed time is left) is set.
+    """
+
+    code: str
+    name: str
+    action: RungAction
+    offset_working_days: int | None = None
+    share_left: float | None = None
+    audience: tuple[Audience, ...] = (Audience.OFFICE,)
+    colour: str = ""  # "", yellow, orange, red
+    accrue_penalty: bool = False
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """The reminder and escalation ladder (催办 · 督办) and when messages may go out."""
+
+    rungs: tuple[ReminderRung, ...] = ()
+    work_start: dt.time = dt.time(8, 30)
+    work_end: dt.time = dt.time(17, 30)
+    remind_unacknowledged_after_working_days: int = 1
+
+
+class PenaltyBasis(StrEnum):
+    """What a penalty is counted per."""
+
+    PROBLEM = "problem"
+    HOUSEHOLD = "household"
+
+
+@dataclass(frozen=True)
+class PenaltyRule:
+    """A fine for items not rectified on time (seed 000: 500 per item, 2000 per unsafe house)."""
+
+    code: str
+    name: str
+    amount_yuan: int
+    basis: PenaltyBasis = PenaltyBasis.PROBLEM
+    categories: tuple[str, ...] = ()  # empty: any category not matched by a narrower rule
+
+
+@dataclass(frozen=True)
+class RankingPolicy:
+    """Monthly evaluation (月考评) of towns."""
+
+    commend_top: int = 3
+    name_bottom: int = 1
+    by: str = "town"  # "town" or "office"
+
+
+@dataclass(frozen=True)
+class ReportSchedule:
+    """When the daily report is written and on which day the month closes."""
+
+    daily_at: dt.time = dt.time(17, 0)
+    monthly_day: int = 1
+
+
+@dataclass(frozen=True)
+class DetectionRule:
+    """A rule that turns household facts into a problem of a category."""
+
+    code: str  # one of duban.domain.detection.RULE_CODES
+    category: str  # category code the detected problem gets
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DetectionPolicy:
+    """Household-fact rules and the monitoring income line (监测线)."""
+
+    monitoring_line_yuan: int = 6900
+    rules: tuple[DetectionRule, ...] = ()
+    source: str = ""  # source code detected problems get (入户排查)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole campaign plan, validated."""
+
+    name: str
+    issuer: str  # 发文机关
+    document_number: str  # 文号 of the plan itself
+    notice_prefix: str  # 文号 prefix for supervision notices, e.g. 沈巩督
+    county_office: str  # the code of the office that runs the campaign
+    stages: tuple[Stage, ...]
+    towns: tuple[Town, ...]
+    offices: tuple[Office, ...]
+    categories: tuple[Category, ...]
+    sources: tuple[Source, ...]
+    routing: tuple[RoutingRule, ...]
+    deadlines: DeadlinePolicy
+    review: ReviewPolicy
+    reminders: ReminderPolicy
+    penalties: tuple[PenaltyRule, ...]
+    ranking: RankingPolicy
+    reports: ReportSchedule
+    detection: DetectionPolicy
+    issuer_short: str = ""  # 发文机关标志 line on notices, defaults to issuer
+
+    def stage(self, kind: StageKind) -> Stage | None:
+        """The first stage of a kind, if the plan has one."""
+        return next((s for s in self.stages if s.kind == kind), None)
+
+    def office(self, code: str) -> Office | None:
+        """The office with this code."""
+        return next((o for o in self.offices if o.code == code), None)
+
+    @property
+    def start(self) -> dt.date:
+        """The first day of the campaign."""
+        return min(s.start for s in self.stages)
+
+    @property
+    def end(self) -> dt.date:
+        """The last day of the campaign."""
+        return max(s.end for s in self.stages)
