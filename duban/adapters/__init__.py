@@ -1,0 +1,1 @@
+"""Infrastructure adapters: third-party libraries and I/O behind plain functions."""
