@@ -1,0 +1,160 @@
+"""Rectification deadlines (整改时限) from a plan's deadline policy and a working-day calendar.
+
+Precedence: a date the ledger gives > a tier the ledger gives > the first matching rule of the
+policy (a rule gives a date, a tier or working days) > the policy's default working days.
+
+Choices the seeds leave open:
+- Fixed dates (a ledger date, a tier's date node like 7月底, a rule's date) are kept exactly as
+  stated, even on a non-working day (seed 001's 10月底 is a Saturday in 2020).
+- Working-day offsets always land on a working day; 0 working days means the day found, moved
+  to the next working day when that is a rest day.
+- A plan's fixed date that has already passed when the problem is found (a housing problem
+  found on 7/5 under seed 000's "by 6/30") cannot be met; the problem is treated as 立查立改 and
+  gets the next working day after it was found. A ledger date before the day found is a data
+  error and raises `DeadlineError`.
+- The cap at the end of the rectification stage applies to deadlines computed from working days
+  only: fixed dates are deliberate plan decisions (seed 003's 9月底 node lies past its 7/10
+  stage end). A problem found after the stage ended is not capped (that would date its deadline
+  before its discovery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from duban.domain.errors import DubanError
+from duban.domain.plan import DeadlinePolicy, DeadlineRule, DeadlineTier
+from duban.domain.workdays import WorkCalendar
+
+# Working days given to a problem whose plan date had already passed when it was found.
+LATE_FIND_WORKING_DAYS = 1
+
+
+class DeadlineError(DubanError):
+    """A deadline cannot be set from the data given (unknown tier, date before discovery)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A deadline and a short Chinese explanation of where it comes from."""
+
+    date: dt.date
+    basis: str
+
+
+def _offset(calendar: WorkCalendar, found_on: dt.date, n: int, what: str) -> dt.date:
+    if n < 0:
+        raise DeadlineError(f"{what}的工作日数不能为负数：{n}")
+    if n == 0:
+        return calendar.next_workday(found_on)
+    return calendar.add_workdays(found_on, n)
+
+
+def _days_text(n: int) -> str:
+    return "当日" if n == 0 else f"{n}个工作日"
+
+
+def _find_tier(policy: DeadlinePolicy, code: str) -> DeadlineTier:
+    for t in policy.tiers:
+        if t.code == code:
+            return t
+    known = "、".join(f"{t.code}（{t.name}）" for t in policy.tiers) or "无"
+    raise DeadlineError(f"未知的整改时限档次“{code}”，方案中的档次：{known}")
+
+
+def _matches(rule: DeadlineRule, category: str, source: str) -> bool:
+    return (not rule.categories or category in rule.categories) and (
+        not rule.sources or source in rule.sources
+    )
+
+
+def _subject(
+    rule: DeadlineRule, index: int, category: str, source: str, labels: Mapping[str, str]
+) -> str:
+    cat = labels.get(category, category) if rule.categories else ""
+    src = labels.get(source, source) if rule.sources else ""
+    if cat or src:
+        return f"{src}{cat}问题"
+    return "其余问题" if index > 0 else "全部问题"
+
+
+def _from_tier(
+    tier: DeadlineTier, calendar: WorkCalendar, found_on: dt.date
+) -> tuple[dt.date, str, bool]:
+    """The tier's deadline, its basis, and whether it was computed from working days."""
+    if tier.date is not None:
+        return tier.date, f"整改节点“{tier.name}” {tier.date.isoformat()}", False
+    if tier.working_days is not None:
+        due = _offset(calendar, found_on, tier.working_days, f"整改时限档次“{tier.name}”")
+        return due, f"{tier.name}：{_days_text(tier.working_days)}", True
+    raise DeadlineError(f"整改时限档次“{tier.name}”（{tier.code}）既没有日期也没有工作日数")
+
+
+def compute_deadline(
+    policy: DeadlinePolicy,
+    calendar: WorkCalendar,
+    *,
+    found_on: dt.date,
+    category: str,
+    source: str,
+    tier: str | None = None,
+    explicit: dt.date | None = None,
+    rectify_end: dt.date | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Deadline:
+    """The deadline of a problem found on `found_on`; `labels` maps codes to names for basis."""
+    if explicit is not None:
+        if explicit < found_on:
+            raise DeadlineError(
+                f"台账给定的整改时限 {explicit.isoformat()} 早于发现日期 {found_on.isoformat()}"
+            )
+        return Deadline(explicit, f"台账给定时限 {explicit.isoformat()}")
+
+    computed: bool
+    if tier is not None:
+        due, basis, computed = _from_tier(_find_tier(policy, tier), calendar, found_on)
+    else:
+        names = labels or {}
+        for index, rule in enumerate(policy.rules):
+            if _matches(rule, category, source):
+                subject = _subject(rule, index, category, source, names)
+                if rule.date is not None:
+                    due, basis, computed = rule.date, f"{subject}统一时限 {rule.date}", False
+                elif rule.tier is not None:
+                    due, tier_basis, computed = _from_tier(
+                        _find_tier(policy, rule.tier), calendar, found_on
+                    )
+                    basis = f"{tier_basis}（{subject}）"
+                elif rule.working_days is not None:
+                    due = _offset(calendar, found_on, rule.working_days, subject)
+                    basis, computed = f"{subject}限{_days_text(rule.working_days)}", True
+                else:
+                    raise DeadlineError(f"整改时限规则第{index + 1}条没有给出日期、档次或工作日数")
+                break
+        else:
+            n = policy.default_working_days
+            due = _offset(calendar, found_on, n, "默认整改时限")
+            basis, computed = f"默认：{_days_text(n)}", True
+
+    if not computed and due < found_on:
+        due = calendar.add_workdays(found_on, LATE_FIND_WORKING_DAYS)
+        basis = f"{basis}已过，按立查立改：{LATE_FIND_WORKING_DAYS}个工作日"
+        computed = True
+
+    if (
+        computed
+        and policy.cap_at_rectify_end
+        and rectify_end is not None
+        and found_on <= rectify_end < due
+    ):
+        return Deadline(rectify_end, f"{basis}，封顶于整改阶段结束日 {rectify_end.isoformat()}")
+    return Deadline(due, basis)
+
+
+def extend_deadline(calendar: WorkCalendar, current: dt.date, working_days: int) -> dt.date:
+    """The deadline moved `working_days` working days later (延期)."""
+    if working_days < 1:
+        raise DeadlineError(f"延期的工作日数应为正整数，实际为 {working_days}")
+    return calendar.add_workdays(current, working_days)

@@ -1,0 +1,152 @@
+"""Problems that household facts reveal on their own (两不愁三保障 and the monitoring line).
+
+Each rule of the plan's detection policy names a rule code below and the category the detected
+problem gets; disabled rules do not fire. Descriptions cite the facts in Chinese.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from duban.domain.errors import DubanError
+from duban.domain.household import (
+    HOUSEHOLD_CATEGORY_LABELS,
+    UNSAFE_HOUSE_GRADES,
+    HouseholdFacts,
+)
+from duban.domain.plan import DetectionPolicy
+
+RULE_CODES: tuple[str, ...] = (
+    "income_below_line",
+    "unsafe_house",
+    "no_tap_water",
+    "child_out_of_school",
+    "no_medical_insurance",
+    "no_sanitary_toilet",
+)
+
+RULE_LABELS: dict[str, str] = {
+    "income_below_line": "收入低于监测线且未纳入监测（应纳未纳）",
+    "unsafe_house": "住房安全等级为C级或D级（危房）",
+    "no_tap_water": "未通自来水",
+    "child_out_of_school": "义务教育阶段适龄儿童失学辍学",
+    "no_medical_insurance": "家庭成员未全部参加基本医疗保险",
+    "no_sanitary_toilet": "未使用卫生厕所",
+}
+
+
+class UnknownDetectionRule(DubanError):
+    """A detection policy names a rule code this version does not know."""
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A problem found from household facts, before it is routed."""
+
+    rule: str
+    category: str
+    facts: dict[str, object]
+    description: str
+
+
+# A check returns (facts, description) when the rule fires, else None.
+_Check = Callable[[HouseholdFacts, DetectionPolicy], "tuple[dict[str, object], str] | None"]
+
+
+def _income_below_line(
+    h: HouseholdFacts, policy: DetectionPolicy
+) -> tuple[dict[str, object], str] | None:
+    line = policy.monitoring_line_yuan
+    if h.is_monitored or h.income_per_person >= line:
+        return None
+    facts: dict[str, object] = {
+        "income_per_person": h.income_per_person,
+        "monitoring_line_yuan": line,
+        "household_category": h.category.value,
+    }
+    text = (
+        f"家庭年人均纯收入{h.income_per_person}元，低于监测线{line}元，"
+        f"现为{HOUSEHOLD_CATEGORY_LABELS[h.category]}，未纳入监测对象（应纳未纳）"
+    )
+    return facts, text
+
+
+def _unsafe_house(
+    h: HouseholdFacts, policy: DetectionPolicy
+) -> tuple[dict[str, object], str] | None:
+    if h.house_grade not in UNSAFE_HOUSE_GRADES:
+        return None
+    return (
+        {"house_grade": h.house_grade},
+        f"住房安全等级鉴定为{h.house_grade}级（危房），住房安全无保障，需改造或另行安置",
+    )
+
+
+def _no_tap_water(
+    h: HouseholdFacts, policy: DetectionPolicy
+) -> tuple[dict[str, object], str] | None:
+    if h.tap_water:
+        return None
+    return {"tap_water": False}, "未通自来水，饮水安全无保障"
+
+
+def _child_out_of_school(
+    h: HouseholdFacts, policy: DetectionPolicy
+) -> tuple[dict[str, object], str] | None:
+    if h.children_out_of_school <= 0:
+        return None
+    facts: dict[str, object] = {
+        "school_age_children": h.school_age_children,
+        "children_out_of_school": h.children_out_of_school,
+    }
+    text = (
+        f"家中义务教育阶段适龄儿童{h.school_age_children}人，"
+        f"其中{h.children_out_of_school}人失学辍学，义务教育无保障"
+    )
+    return facts, text
+
+
+def _no_medical_insurance(
+    h: HouseholdFacts, policy: DetectionPolicy
+) -> tuple[dict[str, object], str] | None:
+    if h.medical_insurance:
+        return None
+    return (
+        {"medical_insurance": False, "members": h.members},
+        f"家庭{h.members}名成员未全部参加基本医疗保险，基本医疗无保障",
+    )
+
+
+def _no_sanitary_toilet(
+    h: HouseholdFacts, policy: DetectionPolicy
+) -> tuple[dict[str, object], str] | None:
+    if h.sanitary_toilet:
+        return None
+    return {"sanitary_toilet": False}, "未使用卫生厕所，需推进改厕"
+
+
+_CHECKS: dict[str, _Check] = {
+    "income_below_line": _income_below_line,
+    "unsafe_house": _unsafe_house,
+    "no_tap_water": _no_tap_water,
+    "child_out_of_school": _child_out_of_school,
+    "no_medical_insurance": _no_medical_insurance,
+    "no_sanitary_toilet": _no_sanitary_toilet,
+}
+
+
+def detect(h: HouseholdFacts, policy: DetectionPolicy) -> list[Detection]:
+    """The problems the household's facts reveal, in the policy's rule order."""
+    found: list[Detection] = []
+    for rule in policy.rules:
+        if not rule.enabled:
+            continue
+        check = _CHECKS.get(rule.code)
+        if check is None:
+            known = "、".join(RULE_CODES)
+            raise UnknownDetectionRule(f"未知的排查规则“{rule.code}”，可用的规则：{known}")
+        hit = check(h, policy)
+        if hit is not None:
+            found.append(Detection(rule.code, rule.category, hit[0], hit[1]))
+    return found
