@@ -44,6 +44,9 @@ OFFICE_LEVEL_LABELS: dict[OfficeLevel, str] = {
 
 # In a routing rule's co-offices, this token means "the problem's own village" (各村).
 OWN_VILLAGE = "各村"
+# In a routing rule's co-offices, this token means "the problem's own town" (各乡镇): the one
+# town-level office whose `town` is the problem's town (seed 002 sends notices to 相关部门和乡镇).
+OWN_TOWN = "各乡镇"
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class Category:
 
     code: str
     name: str
+    group: str = ""  # the heading it is reported under, e.g. 两不愁 / 三保障; "" for none
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,7 @@ class Plan:
     reports: ReportSchedule
     detection: DetectionPolicy
     issuer_short: str = ""  # 发文机关标志 line on notices, defaults to issuer
+    issued_on: dt.date | None = None  # 成文日期 of the plan document, when it states one
 
     def stage(self, kind: StageKind) -> Stage | None:
         """The first stage of a kind, if the plan has one."""
