@@ -32,6 +32,16 @@ _WEEKDAYS = "一二三四五六日"
 _MAX_RANGE_DAYS = 31
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as strings, so a bad date gets our message, not a crash."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class CalendarFileError(DubanError):
     """An office-supplied holiday file is malformed; the message names the file and entry."""
 
@@ -123,7 +133,7 @@ def _parse_list(raw: object, field: str, label: str, path: Path, year: int) -> s
 def read_year_file(path: Path) -> YearSchedule:
     """Parse and check one office-supplied year file (calendars/2027.yaml)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"第{mark.line + 1}行" if mark is not None else ""
