@@ -1,0 +1,50 @@
+# Two commands from a fresh clone: `make demo` and `make test`. Both build .venv themselves
+# (python3 -m venv + uv), so nothing needs installing by hand first.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test test-slow test-all lint bench bench-quick serve clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+## Run duban's main job on the embedded default (SQLite in ./data, output in ./out).
+demo: $(STAMP)
+	$(VENV)/bin/duban demo
+
+## The test suite (SQLite and PostgreSQL), lint and the import-direction contract.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## The slow tests (county size, scaled mode); CI runs them after `make test`.
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+test-all: test test-slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy duban models tasks flows deploy
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
+
+serve: $(STAMP)
+	$(VENV)/bin/duban serve
+
+clean:
+	rm -rf $(VENV) data out .pytest_cache .mypy_cache .ruff_cache

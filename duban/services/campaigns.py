@@ -1,0 +1,235 @@
+"""Use cases of campaigns: launch one from a plan, list them, summarise one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import Clock
+from duban.domain.errors import DubanError, NotFound
+from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Status
+from duban.domain.plan import STAGE_KIND_LABELS, OfficeLevel, Plan, StageKind
+from duban.domain.plan_loader import parse_plan, plan_to_dict
+from duban.domain.routing import village_office_code
+from duban.services.database import Database
+from models import Campaign, CampaignStage, Household, Office, Problem, Town, Village
+
+
+class DuplicateCampaign(DubanError):
+    """A campaign with this plan's document number was launched already."""
+
+
+def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: str) -> int:
+    """Launch a campaign from a validated plan in one transaction; returns its id."""
+    now = clock.now()
+    with db.transaction() as session:
+        existing = session.scalar(
+            select(Campaign.id).where(Campaign.document_number == plan.document_number)
+        )
+        if existing is not None:
+            raise DuplicateCampaign(
+                f"文号为 {plan.document_number} 的行动已启动（编号 {existing}），不能重复启动"
+            )
+        campaign = Campaign(
+            name=plan.name,
+            issuer=plan.issuer,
+            document_number=plan.document_number,
+            notice_prefix=plan.notice_prefix,
+            plan=plan_to_dict(plan),
+            plan_source=source,
+            launched_at=now,
+            launched_by=actor,
+        )
+        session.add(campaign)
+        session.flush()
+        session.add_all(
+            CampaignStage(
+                campaign_id=campaign.id,
+                seq=i,
+                kind=stage.kind.value,
+                name=stage.name,
+                start=stage.start,
+                end=stage.end,
+            )
+            for i, stage in enumerate(plan.stages, start=1)
+        )
+        declared = {o.code for o in plan.offices}
+        for town in plan.towns:
+            session.add(Town(campaign_id=campaign.id, code=town.code, name=town.name))
+            for village in town.villages:
+                session.add(
+                    Village(
+                        campaign_id=campaign.id,
+                        town_code=town.code,
+                        code=village.code,
+                        name=village.name,
+                    )
+                )
+                # Every village can be a co-office (各村), so each gets an office row.
+                code = village_office_code(village.code)
+                if code not in declared:
+                    session.add(
+                        Office(
+                            campaign_id=campaign.id,
+                            code=code,
+                            name=village.name,
+                            level=OfficeLevel.VILLAGE.value,
+                            town_code=town.code,
+                        )
+                    )
+        for office in plan.offices:
+            session.add(
+                Office(
+                    campaign_id=campaign.id,
+                    code=office.code,
+                    name=office.name,
+                    level=office.level.value,
+                    town_code=office.town,
+                    head=office.head,
+                    contacts=[
+                        {"name": c.name, "phone": c.phone, "email": c.email}
+                        for c in office.contacts
+                    ],
+                    webhook=office.webhook,
+                )
+            )
+        return campaign.id
+
+
+def load_plan_of(session: Session, campaign_id: int) -> Plan:
+    """The validated plan a campaign was launched with."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    return parse_plan(campaign.plan)
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """One line of the campaign list."""
+
+    id: int
+    name: str
+    document_number: str
+    issuer: str
+    start: dt.date
+    end: dt.date
+    problems: int
+
+
+def list_campaigns(db: Database) -> list[CampaignRow]:
+    """All campaigns, newest first."""
+    with db.transaction() as session:
+        counts = dict(
+            session.execute(
+                select(Problem.campaign_id, func.count()).group_by(Problem.campaign_id)
+            ).all()
+        )
+        rows = []
+        for c in session.scalars(select(Campaign).order_by(Campaign.id.desc())):
+            stages = session.scalars(
+                select(CampaignStage).where(CampaignStage.campaign_id == c.id)
+            ).all()
+            rows.append(
+                CampaignRow(
+                    id=c.id,
+                    name=c.name,
+                    document_number=c.document_number,
+                    issuer=c.issuer,
+                    start=min(s.start for s in stages),
+                    end=max(s.end for s in stages),
+                    problems=counts.get(c.id, 0),
+                )
+            )
+        return rows
+
+
+@dataclass(frozen=True)
+class StageLine:
+    """A stage and whether it is current on a day."""
+
+    kind: str
+    name: str
+    start: dt.date
+    end: dt.date
+    current: bool
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """What `campaign show` and the demo print."""
+
+    id: int
+    name: str
+    issuer: str
+    document_number: str
+    stages: list[StageLine]
+    towns: int
+    villages: int
+    offices: int
+    households: int
+    problems_by_status: dict[str, int]
+    overdue: int
+    unrouted: int
+
+
+def summarise_campaign(db: Database, campaign_id: int, today: dt.date) -> CampaignSummary:
+    """Counts of a campaign's scope and ledger, as of a day."""
+    with db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise NotFound(f"行动不存在：编号 {campaign_id}")
+
+        def count(model: type, *where: object) -> int:
+            stmt = select(func.count()).select_from(model).where(
+                model.campaign_id == campaign_id,  # type: ignore[attr-defined]
+                *where,  # type: ignore[arg-type]
+            )
+            return int(session.scalar(stmt) or 0)
+
+        by_status = Counter(
+            dict(
+                session.execute(
+                    select(Problem.status, func.count())
+                    .where(Problem.campaign_id == campaign_id)
+                    .group_by(Problem.status)
+                ).all()
+            )
+        )
+        open_codes = [s.value for s in OPEN_STATUSES]
+        overdue = count(Problem, Problem.status.in_(open_codes), Problem.deadline < today)
+        stages = session.scalars(
+            select(CampaignStage)
+            .where(CampaignStage.campaign_id == campaign_id)
+            .order_by(CampaignStage.seq)
+        ).all()
+        return CampaignSummary(
+            id=campaign.id,
+            name=campaign.name,
+            issuer=campaign.issuer,
+            document_number=campaign.document_number,
+            stages=[
+                StageLine(
+                    kind=STAGE_KIND_LABELS[StageKind(s.kind)],
+                    name=s.name,
+                    start=s.start,
+                    end=s.end,
+                    current=s.start <= today <= s.end,
+                )
+                for s in stages
+            ],
+            towns=count(Town),
+            villages=count(Village),
+            offices=count(Office, Office.level != OfficeLevel.VILLAGE.value),
+            households=count(Household),
+            problems_by_status={
+                STATUS_LABELS[Status(k)]: v for k, v in sorted(by_status.items())
+            },
+            overdue=overdue,
+            unrouted=by_status.get(Status.UNROUTED.value, 0),
+        )
+

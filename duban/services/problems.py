@@ -1,0 +1,519 @@
+"""Use cases of the problem ledger: record problems, route them, move them, read them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from duban.domain.clock import Clock
+from duban.domain.deadlines import compute_deadline
+from duban.domain.errors import ConflictError, DubanError, NotFound
+from duban.domain.household import ReportedProblem
+from duban.domain.lifecycle import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Action,
+    Actor,
+    Payload,
+    ProblemView,
+    Status,
+    decide,
+)
+from duban.domain.plan import Plan, StageKind
+from duban.domain.routing import Route, Router
+from duban.domain.workdays import WorkCalendar
+from duban.services.actors import SYSTEM_ACTOR, resolve_actor
+from duban.services.campaigns import load_plan_of
+from duban.services.calendars import working_calendar
+from duban.services.database import Database
+from models import AuditEvent, Campaign, Office, Problem, ProblemCoOffice
+
+# Problem codes are short and human: W000123 within a campaign.
+CODE_PREFIX = "W"
+BATCH = 2000  # rows per executemany; keeps parameter counts under every driver's limit
+
+
+def problem_code(seq: int) -> str:
+    """The 问题编号 of the seq-th problem of a campaign."""
+    return f"{CODE_PREFIX}{seq:06d}"
+
+
+def natural_key(p: ReportedProblem, rule: str | None = None) -> str:
+    """What makes two reports the same problem, so re-importing a file adds nothing."""
+    parts = [p.source, p.category, p.town, p.village or "", p.household_id or "",
+             " ".join(p.description.split()), p.found_on.isoformat(), rule or ""]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+@dataclass
+class RecordResult:
+    """What recording a batch of problems did."""
+
+    created: int = 0
+    skipped_duplicates: int = 0
+    routed: int = 0
+    unrouted: int = 0
+    problem_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """A campaign's routing and deadline rules, built once per batch."""
+
+    plan: Plan
+    router: Router
+    calendar: WorkCalendar
+
+    @classmethod
+    def of(cls, plan: Plan) -> Ruleset:
+        """The rules of a plan with the working-day calendar."""
+        return cls(plan=plan, router=Router(plan.routing), calendar=working_calendar())
+
+    @property
+    def rectify_end(self) -> dt.date | None:
+        """The end of the rectification stage, which caps deadlines."""
+        stage = self.plan.stage(StageKind.RECTIFY)
+        return stage.end if stage else None
+
+
+def record_problems(
+    db: Database,
+    clock: Clock,
+    campaign_id: int,
+    reported: Sequence[ReportedProblem],
+    *,
+    recorded_by: str,
+    detections: Sequence[tuple[str, dict[str, Any]] | None] | None = None,
+) -> RecordResult:
+    """Put found problems on the ledger, route each and set its deadline, in one transaction.
+
+    `detections`, when given, runs parallel to `reported`: the rule and facts that fired.
+    Reports already on the ledger (same natural key) are skipped.
+    """
+    with db.transaction() as session:
+        return record_problems_in(
+            session, clock, campaign_id, reported, recorded_by=recorded_by, detections=detections
+        )
+
+
+def record_problems_in(
+    session: Session,
+    clock: Clock,
+    campaign_id: int,
+    reported: Sequence[ReportedProblem],
+    *,
+    recorded_by: str,
+    detections: Sequence[tuple[str, dict[str, Any]] | None] | None = None,
+) -> RecordResult:
+    """record_problems inside a caller's transaction (imports and stage runs compose it)."""
+    now = clock.now()
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    rules = Ruleset.of(load_plan_of(session, campaign_id))
+    result = RecordResult()
+    keys = [natural_key(p, d[0] if d else None) for p, d in
+            zip(reported, detections or [None] * len(reported), strict=True)]
+    existing: set[str] = set()
+    for i in range(0, len(keys), BATCH):
+        existing.update(
+            session.scalars(
+                select(Problem.natural_key).where(
+                    Problem.campaign_id == campaign_id,
+                    Problem.natural_key.in_(keys[i : i + BATCH]),
+                )
+            )
+        )
+    seq = campaign.problem_seq
+    problem_rows: list[dict[str, Any]] = []
+    co_offices: list[tuple[str, tuple[str, ...]]] = []
+    for index, (p, key) in enumerate(zip(reported, keys, strict=True)):
+        if key in existing:
+            result.skipped_duplicates += 1
+            continue
+        existing.add(key)
+        seq += 1
+        detection = detections[index] if detections else None
+        row: dict[str, Any] = {
+            "campaign_id": campaign_id,
+            "code": problem_code(seq),
+            "natural_key": key,
+            "source": p.source,
+            "category": p.category,
+            "town_code": p.town,
+            "village_code": p.village,
+            "household_id": p.household_id,
+            "description": p.description,
+            "found_by": p.found_by,
+            "found_on": p.found_on,
+            "detection_rule": detection[0] if detection else None,
+            "facts": detection[1] if detection else None,
+            "tier": p.tier,
+            "created_at": now,
+            "updated_at": now,
+            "reopen_count": 0,
+            "version": 1,
+        }
+        route = rules.router.route(p.category, p.source, p.town, p.village)
+        if isinstance(route, Route):
+            deadline = compute_deadline(
+                rules.plan.deadlines,
+                rules.calendar,
+                found_on=max(p.found_on, now.date()) if p.deadline is None else p.found_on,
+                category=p.category,
+                source=p.source,
+                tier=p.tier,
+                explicit=p.deadline,
+                rectify_end=rules.rectify_end,
+            )
+            row.update(
+                status=Status.ROUTED.value,
+                lead_office=route.lead,
+                routed_at=now,
+                deadline=deadline.date,
+                deadline_basis=deadline.basis,
+                unrouted_reason=None,
+            )
+            co_offices.append((row["code"], route.co_offices))
+            result.routed += 1
+        else:
+            row.update(
+                status=Status.UNROUTED.value,
+                lead_office=None,
+                routed_at=None,
+                deadline=None,
+                deadline_basis=None,
+                unrouted_reason=route.reason,
+            )
+            result.unrouted += 1
+        problem_rows.append(row)
+    if not problem_rows:
+        return result
+    ids: dict[str, int] = {}
+    for i in range(0, len(problem_rows), BATCH):
+        chunk = problem_rows[i : i + BATCH]
+        for pid, code in session.execute(
+            insert(Problem).returning(Problem.id, Problem.code), chunk
+        ):
+            ids[code] = pid
+    campaign.problem_seq = seq
+    co_rows = [
+        {"problem_id": ids[code], "office_code": office}
+        for code, offices in co_offices
+        for office in dict.fromkeys(offices)
+    ]
+    for i in range(0, len(co_rows), BATCH):
+        session.execute(insert(ProblemCoOffice), co_rows[i : i + BATCH])
+    events: list[dict[str, Any]] = []
+    for row in problem_rows:
+        pid = ids[row["code"]]
+        events.append(_event_row(campaign_id, pid, "record", None, Status.UNROUTED.value,
+                                 actor=recorded_by, role="system", at=now,
+                                 note=f"排查人：{row['found_by']}",
+                                 data={"rule": row["detection_rule"]} if row["detection_rule"]
+                                 else {}))
+        if row["status"] == Status.ROUTED.value:
+            events.append(_event_row(
+                campaign_id, pid, Action.ROUTE.value, Status.UNROUTED.value,
+                Status.ROUTED.value, actor=SYSTEM_ACTOR.user, role=SYSTEM_ACTOR.role.value,
+                at=now, note=f"按路由表交办；时限依据：{row['deadline_basis']}",
+                data={"office": row["lead_office"], "deadline": row["deadline"].isoformat()},
+            ))
+        else:
+            events.append(_event_row(
+                campaign_id, pid, "unrouted", Status.UNROUTED.value, Status.UNROUTED.value,
+                actor=SYSTEM_ACTOR.user, role=SYSTEM_ACTOR.role.value, at=now,
+                note=row["unrouted_reason"] or "",
+            ))
+    for i in range(0, len(events), BATCH):
+        session.execute(insert(AuditEvent), events[i : i + BATCH])
+    result.created = len(problem_rows)
+    result.problem_ids = list(ids.values())
+    return result
+
+
+def _event_row(
+    campaign_id: int,
+    problem_id: int,
+    action: str,
+    source: str | None,
+    target: str,
+    *,
+    actor: str,
+    role: str,
+    at: dt.datetime,
+    note: str = "",
+    actor_name: str = "",
+    evidence: Iterable[str] = (),
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign_id,
+        "problem_id": problem_id,
+        "action": action,
+        "from_status": source,
+        "to_status": target,
+        "actor": actor,
+        "actor_role": role,
+        "actor_name": actor_name,
+        "at": at,
+        "note": note,
+        "evidence": list(evidence),
+        "data": data or {},
+    }
+
+
+def find_problem(session: Session, campaign_id: int | None, ref: str | int) -> Problem:
+    """A problem by id, or by code within a campaign."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        problem = session.get(Problem, int(ref))
+    else:
+        stmt = select(Problem).where(Problem.code == ref)
+        if campaign_id is not None:
+            stmt = stmt.where(Problem.campaign_id == campaign_id)
+        found = session.scalars(stmt).all()
+        if len(found) > 1:
+            raise DubanError(f"问题编号 {ref} 在多个行动中存在，请用 --campaign 指定行动")
+        problem = found[0] if found else None
+    if problem is None:
+        raise NotFound(f"问题不存在：{ref}")
+    return problem
+
+
+def _view(p: Problem) -> ProblemView:
+    return ProblemView(
+        code=p.code,
+        status=Status(p.status),
+        lead_office=p.lead_office,
+        submitted_by=p.submitted_by,
+        rectified_by=p.rectified_by,
+        found_by=p.found_by,
+        review_passed_by=p.review_passed_by,
+        deadline=p.deadline,
+    )
+
+
+def _last_requested_deadline(session: Session, problem_id: int) -> dt.date | None:
+    data = session.scalar(
+        select(AuditEvent.data)
+        .where(AuditEvent.problem_id == problem_id,
+               AuditEvent.action == Action.REQUEST_EXTENSION.value)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    if data and data.get("deadline"):
+        return dt.date.fromisoformat(data["deadline"])
+    return None
+
+
+def move_problem(
+    db: Database,
+    clock: Clock,
+    ref: str | int,
+    action: Action,
+    username: str,
+    payload: Payload,
+    *,
+    campaign_id: int | None = None,
+    expected_version: int | None = None,
+) -> Problem:
+    """Apply one lifecycle move as a named user, audited, in one transaction."""
+    try:
+        with db.transaction() as session:
+            problem = find_problem(session, campaign_id, ref)
+            actor = resolve_actor(session, username, clock.now().date())
+            return apply_move(session, clock, problem, action, actor, payload,
+                              expected_version=expected_version)
+    except StaleDataError as exc:
+        raise ConflictError(
+            f"问题 {ref} 已被他人同时修改，本次「{action.value}」未保存，请刷新后重试"
+        ) from exc
+
+
+def apply_move(
+    session: Session,
+    clock: Clock,
+    problem: Problem,
+    action: Action,
+    actor: Actor,
+    payload: Payload,
+    *,
+    expected_version: int | None = None,
+) -> Problem:
+    """Decide and apply one move inside a caller's transaction."""
+    if expected_version is not None and problem.version != expected_version:
+        raise ConflictError(
+            f"问题 {problem.code} 已被他人修改（版本 {problem.version}，您看到的是版本 "
+            f"{expected_version}），请刷新后重试"
+        )
+    if action == Action.APPROVE_EXTENSION and payload.deadline is None:
+        requested = _last_requested_deadline(session, problem.id)
+        payload = Payload(note=payload.note, deadline=requested, evidence=payload.evidence)
+    if payload.office is not None:
+        known = session.scalar(
+            select(Office.code).where(Office.campaign_id == problem.campaign_id,
+                                      Office.code == payload.office)
+        )
+        if known is None:
+            raise NotFound(f"责任办室未定义：{payload.office}")
+    transition = decide(_view(problem), action, actor, payload)
+    now = clock.now()
+    data: dict[str, Any] = {}
+    if action in (Action.ROUTE, Action.REASSIGN):
+        data["from_office"] = problem.lead_office
+        data["office"] = payload.office
+        problem.lead_office = payload.office
+        problem.routed_at = now
+        problem.unrouted_reason = None
+        if payload.co_offices:
+            session.execute(
+                ProblemCoOffice.__table__.delete().where(
+                    ProblemCoOffice.problem_id == problem.id
+                )
+            )
+            session.add_all(
+                ProblemCoOffice(problem_id=problem.id, office_code=c)
+                for c in dict.fromkeys(payload.co_offices)
+            )
+        if problem.deadline is None:
+            rules = Ruleset.of(load_plan_of(session, problem.campaign_id))
+            deadline = compute_deadline(
+                rules.plan.deadlines, rules.calendar, found_on=max(problem.found_on, now.date()),
+                category=problem.category, source=problem.source, tier=problem.tier,
+                rectify_end=rules.rectify_end,
+            )
+            problem.deadline, problem.deadline_basis = deadline.date, deadline.basis
+    elif action == Action.REQUEST_EXTENSION:
+        assert payload.deadline is not None
+        data["deadline"] = payload.deadline.isoformat()
+    elif action in (Action.APPROVE_EXTENSION, Action.FAIL_REVIEW, Action.REOPEN):
+        assert payload.deadline is not None
+        data["from_deadline"] = problem.deadline.isoformat() if problem.deadline else None
+        data["deadline"] = payload.deadline.isoformat()
+        problem.deadline = payload.deadline
+        problem.deadline_basis = {
+            Action.APPROVE_EXTENSION: "批准延期",
+            Action.FAIL_REVIEW: "复核不通过，重新限期",
+            Action.REOPEN: "抽查不合格，重新限期",
+        }[action]
+        if action != Action.APPROVE_EXTENSION:
+            problem.review_passed_by = None
+            problem.submitted_by = None
+        if action == Action.REOPEN:
+            problem.reopen_count += 1
+            problem.closed_at = None
+    elif action == Action.SUBMIT:
+        problem.submitted_by = actor.user
+        problem.rectified_by = actor.user
+    elif action == Action.PASS_REVIEW:
+        problem.review_passed_by = actor.user
+    elif action == Action.CLOSE:
+        problem.closed_at = now
+    problem.status = transition.target.value
+    problem.updated_at = now
+    session.add(
+        AuditEvent(
+            **_event_row(
+                problem.campaign_id, problem.id, action.value, transition.source.value,
+                transition.target.value, actor=actor.user, role=actor.role.value, at=now,
+                note=payload.note, actor_name=actor.name, evidence=payload.evidence, data=data,
+            )
+        )
+    )
+    session.flush()
+    return problem
+
+
+@dataclass(frozen=True)
+class ProblemFilter:
+    """Filters of the ledger listing."""
+
+    campaign_id: int | None = None
+    town: str | None = None
+    office: str | None = None  # lead or co-office
+    status: Status | None = None
+    overdue_on: dt.date | None = None  # only open items past their deadline on this day
+    unrouted: bool = False
+    search: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def problem_query(f: ProblemFilter) -> Select[tuple[Problem]]:
+    """The SELECT behind a filter, shared by the CLI, the web app and exports."""
+    stmt = select(Problem)
+    if f.campaign_id is not None:
+        stmt = stmt.where(Problem.campaign_id == f.campaign_id)
+    if f.town:
+        stmt = stmt.where(Problem.town_code == f.town)
+    if f.office:
+        co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code == f.office)
+        stmt = stmt.where(or_(Problem.lead_office == f.office, Problem.id.in_(co)))
+    if f.status is not None:
+        stmt = stmt.where(Problem.status == f.status.value)
+    if f.unrouted:
+        stmt = stmt.where(Problem.status == Status.UNROUTED.value)
+    if f.overdue_on is not None:
+        stmt = stmt.where(
+            Problem.status.in_([s.value for s in OPEN_STATUSES]),
+            Problem.deadline < f.overdue_on,
+        )
+    if f.search:
+        like = f"%{f.search}%"
+        stmt = stmt.where(or_(Problem.description.like(like), Problem.code.like(like),
+                              Problem.household_id.like(like)))
+    return stmt
+
+
+def list_problems(db: Database, f: ProblemFilter) -> tuple[int, list[Problem]]:
+    """Total matching and one page of problems, ordered by deadline then code."""
+    with db.transaction() as session:
+        stmt = problem_query(f)
+        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        rows = session.scalars(
+            stmt.order_by(Problem.deadline.is_(None), Problem.deadline, Problem.code)
+            .limit(f.limit)
+            .offset(f.offset)
+        ).all()
+        return total, list(rows)
+
+
+def co_offices_of(db: Database, problem_id: int) -> list[str]:
+    """The co-offices of a problem."""
+    with db.transaction() as session:
+        return list(session.scalars(
+            select(ProblemCoOffice.office_code).where(ProblemCoOffice.problem_id == problem_id)
+        ))
+
+
+def audit_trail(db: Database, ref: str | int, campaign_id: int | None = None
+                ) -> tuple[Problem, list[AuditEvent]]:
+    """A problem and every move on it, oldest first."""
+    with db.transaction() as session:
+        problem = find_problem(session, campaign_id, ref)
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.problem_id == problem.id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        ).all()
+        return problem, list(events)
+
+
+def is_final(status: str) -> bool:
+    """Whether a status ends the lifecycle."""
+    return Status(status) in FINAL_STATUSES
+
+
+def touch_problems(session: Session, ids: Sequence[int], now: dt.datetime) -> None:
+    """Bump the version of problems changed in bulk, so concurrent editors notice."""
+    for i in range(0, len(ids), BATCH):
+        session.execute(
+            update(Problem).where(Problem.id.in_(ids[i : i + BATCH]))
+            .values(version=Problem.version + 1, updated_at=now)
+        )

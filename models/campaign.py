@@ -1,0 +1,90 @@
+"""A campaign launched from a plan, its stages, places and offices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+
+class Campaign(Base):
+    """A rectification campaign (专项行动) launched from a validated plan."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(200))
+    document_number: Mapped[str] = mapped_column(String(100), unique=True)
+    notice_prefix: Mapped[str] = mapped_column(String(50))
+    plan: Mapped[dict[str, Any]]  # the validated plan, as plan_to_dict() gives it
+    plan_source: Mapped[str] = mapped_column(Text)  # the YAML text as uploaded
+    launched_at: Mapped[dt.datetime]
+    launched_by: Mapped[str] = mapped_column(String(100))
+    problem_seq: Mapped[int] = mapped_column(default=0)  # last problem number issued
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CampaignStage(Base):
+    """A stage of a campaign and whether its stage run has happened."""
+
+    __tablename__ = "campaign_stage"
+    __table_args__ = (UniqueConstraint("campaign_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    start: Mapped[dt.date]
+    end: Mapped[dt.date]
+    started_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+
+
+class Town(Base):
+    """A town in a campaign's scope."""
+
+    __tablename__ = "town"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Village(Base):
+    """A village in a campaign's scope."""
+
+    __tablename__ = "village"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    town_code: Mapped[str] = mapped_column(String(50))
+    code: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Office(Base):
+    """A responsible office (责任办室); villages get one each so 各村 can be routed to."""
+
+    __tablename__ = "office"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    town_code: Mapped[str | None] = mapped_column(String(50))
+    head: Mapped[str] = mapped_column(String(50), default="")
+    contacts: Mapped[list[Any]] = mapped_column(default=list)
+    webhook: Mapped[str] = mapped_column(String(500), default="")

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install and start the outside programs tests use: PostgreSQL (started if stopped),
+# Chromium, LibreOffice Writer, CJK fonts, poppler (pdftoppm). Idempotent; needs root on Debian.
+set -euo pipefail
+
+packages=(chromium libreoffice-writer-nogui fonts-wqy-zenhei fonts-noto-cjk poppler-utils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "ci-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  echo "ci-deps: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432

@@ -1,0 +1,101 @@
+"""Shared fixtures: a clock, and a migrated database on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.services.database import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+PLANS = ROOT / "plans"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_URL = os.environ.get("DUBAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip when an outside program is missing; in CI a missing program is a failure."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """A clock standing at 09:00 China time on 2022-09-26 (seed 002's rectification start)."""
+    return FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means "no server here"
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    problem = _pg_reachable()
+    require(problem is None, problem or "")
+    name = f"duban_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+_migrated: dict[str, Database] = {}
+
+
+def _database(backend: str, request: pytest.FixtureRequest, tmp_root: Path) -> Database:
+    if backend not in _migrated:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_root / 'duban-test.sqlite3'}"
+        else:
+            url = request.getfixturevalue("pg_url")
+        database = Database(url)
+        database.migrate()
+        _migrated[backend] = database
+    return _migrated[backend]
+
+
+def _wipe(database: Database) -> None:
+    from models import Base
+
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if database.engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                              + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A migrated, empty database; every test runs once per backend."""
+    database = _database(request.param, request, tmp_path_factory.getbasetemp())
+    _wipe(database)
+    yield database
+    _wipe(database)
