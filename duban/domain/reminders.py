@@ -20,8 +20,8 @@ Decisions, so the service layer and the docs agree:
   of them is returned: the service records all of them as fired, so each rung fires once per
   problem, and the digest shows only the highest due rung per problem and audience.
 * "Ladder order" is (fire date, position in the plan's ladder); the highest rung is the last.
-* Working days are counted here with `is_workday` only, so the arithmetic does not depend on
-  how a calendar chooses to count endpoints; `add_workdays` is used with n != 0 only.
+* Only the unambiguous parts of the calendar are used: `is_workday`, `add_workdays` with
+  n != 0, and `workdays_between(a, b)` with a <= b (working days in (a, b]).
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ class WorkdayCalendar(Protocol):
 
     Expected semantics (duban.domain.workdays.WorkCalendar provides them):
     `add_workdays(d, n)` is the n-th working day after d (n > 0) or the |n|-th before d
-    (n < 0); `workdays_between(a, b)` counts working days in (a, b], negated when b < a;
-    `next_workday(d)` is the first working day after d; `covers(d)` says whether the calendar
-    has data for d. Only `is_workday` and `add_workdays` (n != 0) are relied on here.
+    (n < 0), never counting d; `workdays_between(a, b)` for a <= b counts the working days in
+    (a, b]; `next_workday(d)` is d if it is a working day, else the first one after it;
+    `covers(d)` says whether the calendar has data for d. Only `is_workday`, `add_workdays`
+    with n != 0 and `workdays_between` with a <= b are relied on here.
     """
 
     def is_workday(self, d: dt.date) -> bool:
@@ -59,11 +60,11 @@ class WorkdayCalendar(Protocol):
         ...
 
     def workdays_between(self, a: dt.date, b: dt.date) -> int:
-        """Working days in (a, b], negative when b is before a."""
+        """Working days in (a, b] when a <= b; negative when b is before a."""
         ...
 
     def next_workday(self, d: dt.date) -> dt.date:
-        """The first working day after d."""
+        """d if it is a working day, else the first working day after it."""
         ...
 
     def covers(self, d: dt.date) -> bool:
@@ -128,16 +129,10 @@ def action_rank(action: RungAction) -> int:
 
 
 def count_workdays(calendar: WorkdayCalendar, a: dt.date, b: dt.date) -> int:
-    """Working days in (a, b]; negative (minus those in (b, a]) when b is before a."""
+    """Working days in (a, b]; minus the working days in (b, a] when b is before a."""
     if b < a:
-        return -count_workdays(calendar, b, a)
-    count = 0
-    day = a + dt.timedelta(days=1)
-    while day <= b:
-        if calendar.is_workday(day):
-            count += 1
-        day += dt.timedelta(days=1)
-    return count
+        return -calendar.workdays_between(b, a)
+    return calendar.workdays_between(a, b)
 
 
 def workday_on_or_after(calendar: WorkdayCalendar, d: dt.date) -> dt.date:

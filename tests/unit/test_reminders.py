@@ -23,6 +23,7 @@ from duban.domain.reminders import (
     overdue_working_days,
     remaining_working_days,
 )
+from duban.domain.workdays import WorkCalendar
 
 D = dt.date
 ONE_DAY = dt.timedelta(days=1)
@@ -66,12 +67,12 @@ class FakeCalendar:
         return d
 
     def workdays_between(self, a: dt.date, b: dt.date) -> int:
-        if b < a:
-            return -self.workdays_between(b, a)
+        if b < a:  # minus the working days in [b, a), as WorkCalendar does
+            return -sum(1 for i in range((a - b).days) if self.is_workday(b + i * ONE_DAY))
         return sum(1 for i in range(1, (b - a).days + 1) if self.is_workday(a + i * ONE_DAY))
 
     def next_workday(self, d: dt.date) -> dt.date:
-        return self.add_workdays(d, 1)
+        return d if self.is_workday(d) else self.add_workdays(d, 1)
 
 
 CAL = FakeCalendar()
@@ -264,6 +265,27 @@ def test_colour_follows_the_ladder() -> None:
         assert colour_of(JUNE_ITEM, POLICY, CAL, day) == colour
     fired_red = OpenItem(1, "x", JUNE_ITEM.assigned_on, JUNE_ITEM.deadline, frozenset({"urge"}))
     assert colour_of(fired_red, POLICY, CAL, D(2020, 6, 16)) == "red"
+
+
+def test_the_real_calendar_agrees_with_the_fake_on_the_ladder() -> None:
+    # The domain WorkCalendar, fed the same 2020 dates, must give the same fire dates.
+    real = WorkCalendar(FakeCalendar.HOLIDAYS, FakeCalendar.EXTRA_WORKDAYS, 2020, 2020)
+    calendar: WorkdayCalendar = real
+    items = [
+        JUNE_ITEM,
+        OpenItem(2, "x", assigned_on=D(2020, 9, 14), deadline=D(2020, 10, 5)),
+        OpenItem(3, "x", assigned_on=D(2020, 6, 13), deadline=D(2020, 6, 27)),
+    ]
+    for item in items:
+        for r in RUNGS:
+            assert fire_date(r, item, calendar) == fire_date(r, item, CAL), (item, r.code)
+        for day in (D(2020, 6, 20), D(2020, 7, 1), D(2020, 10, 10), D(2020, 10, 12)):
+            assert overdue_working_days(item.deadline, day, calendar) == overdue_working_days(
+                item.deadline, day, CAL
+            )
+            assert count_workdays(calendar, day, item.deadline) == count_workdays(
+                CAL, day, item.deadline
+            )
 
 
 def test_a_rung_needs_exactly_one_trigger() -> None:
