@@ -10,6 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from duban.domain.errors import ConflictError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -67,8 +70,12 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits when the block ends normally, rolls back otherwise."""
-        with self.sessions() as session, session.begin():
-            yield session
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        except StaleDataError as exc:
+            # An optimistic-lock miss: someone committed a change to the same row first.
+            raise ConflictError("记录已被他人同时修改，本次操作未保存，请刷新后重试") from exc
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from duban.domain.clock import Clock
 from duban.domain.deadlines import compute_deadline
@@ -325,16 +324,11 @@ def move_problem(
     expected_version: int | None = None,
 ) -> Problem:
     """Apply one lifecycle move as a named user, audited, in one transaction."""
-    try:
-        with db.transaction() as session:
-            problem = find_problem(session, campaign_id, ref)
-            actor = resolve_actor(session, username, clock.now().date())
-            return apply_move(session, clock, problem, action, actor, payload,
-                              expected_version=expected_version)
-    except StaleDataError as exc:
-        raise ConflictError(
-            f"问题 {ref} 已被他人同时修改，本次「{action.value}」未保存，请刷新后重试"
-        ) from exc
+    with db.transaction() as session:
+        problem = find_problem(session, campaign_id, ref)
+        actor = resolve_actor(session, username, clock.now().date())
+        return apply_move(session, clock, problem, action, actor, payload,
+                          expected_version=expected_version)
 
 
 def apply_move(

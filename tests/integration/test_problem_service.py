@@ -1,0 +1,202 @@
+"""Launching campaigns and moving problems through the service layer, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from duban.adapters.plan_yaml import load_plan_file
+from duban.domain.clock import FixedClock
+from duban.domain.errors import ConflictError, NotFound
+from duban.domain.household import ReportedProblem
+from duban.domain.lifecycle import Action, GuardFailed, IllegalTransition, Payload, Role, Status
+from duban.domain.plan_loader import PlanInvalid
+from duban.services.actors import add_user
+from duban.services.campaigns import DuplicateCampaign, launch_campaign, summarise_campaign
+from duban.services.database import Database
+from duban.services.problems import (
+    ProblemFilter,
+    audit_trail,
+    list_problems,
+    move_problem,
+    record_problems,
+)
+from models import AuditEvent, Campaign, Office, Problem
+from tests.conftest import PLANS, ROOT
+
+SEED_PLANS = sorted(PLANS.glob("seed-*.yaml"))
+EVIDENCE = ("9f" * 32,)
+
+
+def launch(db: Database, clock: FixedClock, name: str = "seed-002") -> int:
+    path = next(p for p in SEED_PLANS if p.name.startswith(name))
+    plan = load_plan_file(path)
+    return launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+
+
+@pytest.mark.parametrize("plan_path", SEED_PLANS, ids=lambda p: p.stem)
+def test_each_seed_plan_launches(db: Database, clock: FixedClock, plan_path) -> None:
+    plan = load_plan_file(plan_path)
+    campaign_id = launch_campaign(db, clock, plan, plan_path.read_text(encoding="utf-8"), "c")
+    summary = summarise_campaign(db, campaign_id, plan.start)
+    assert summary.towns == len(plan.towns)
+    assert summary.villages == sum(len(t.villages) for t in plan.towns)
+    assert len(summary.stages) == len(plan.stages)
+    with db.transaction() as s:
+        codes = set(s.scalars(select(Office.code).where(Office.campaign_id == campaign_id)))
+    assert {o.code for o in plan.offices} <= codes
+
+
+def test_a_campaign_launches_once(db: Database, clock: FixedClock) -> None:
+    launch(db, clock)
+    with pytest.raises(DuplicateCampaign, match="不能重复启动"):
+        launch(db, clock)
+
+
+def test_a_wrong_plan_writes_nothing(db: Database) -> None:
+    with pytest.raises(PlanInvalid) as err:
+        load_plan_file(ROOT / "tests/data/plans/ten-mistakes.yaml")
+    assert len(err.value.errors) >= 10
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+def _problem(plan_town: str, village: str | None, category: str, source: str) -> ReportedProblem:
+    return ReportedProblem(source=source, category=category, town=plan_town, village=village,
+                           household_id=None, description="危房未改造，屋面漏雨",
+                           found_by="王村干", found_on=dt.date(2022, 9, 20))
+
+
+def _setup(db: Database, clock: FixedClock) -> tuple[int, str, str]:
+    """Launch seed 002, record one housing problem, return (campaign, code, lead office)."""
+    campaign_id = launch(db, clock)
+    with db.transaction() as s:
+        plan = s.get(Campaign, campaign_id).plan  # type: ignore[union-attr]
+    town = plan["towns"][0]
+    village = town["villages"][0]["code"]
+    rule = next(r for r in plan["routing"] if r.get("categories"))
+    category = rule["categories"][0]
+    source = plan["sources"][0]["code"]
+    result = record_problems(db, clock, campaign_id,
+                             [_problem(town["code"], village, category, source)],
+                             recorded_by="county")
+    assert result.created == 1 and result.routed == 1
+    _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id))
+    lead = rows[0].lead_office
+    assert lead is not None
+    add_user(db, clock, username="office1", name="办室甲", role=Role.OFFICE, office=lead)
+    add_user(db, clock, username="office2", name="办室乙", role=Role.OFFICE, office="nobody")
+    add_user(db, clock, username="county", name="县巩固办", role=Role.COUNTY)
+    add_user(db, clock, username="ducha", name="督查组", role=Role.SUPERVISOR)
+    return campaign_id, rows[0].code, lead
+
+
+def test_the_whole_lifecycle_is_audited(db: Database, clock: FixedClock) -> None:
+    campaign_id, code, lead = _setup(db, clock)
+    move = lambda action, user, **kw: move_problem(  # noqa: E731
+        db, clock, code, action, user, Payload(**kw), campaign_id=campaign_id)
+    move(Action.ACCEPT, "office1")
+    p = move(Action.REQUEST_EXTENSION, "office1", note="雨天无法施工",
+             deadline=dt.date(2022, 10, 31))
+    assert p.status == Status.EXTENSION_REQUESTED
+    p = move(Action.APPROVE_EXTENSION, "county")
+    assert p.deadline == dt.date(2022, 10, 31)
+    move(Action.SUBMIT, "office1", note="已维修屋面", evidence=EVIDENCE)
+    with pytest.raises(GuardFailed):  # the submitter can't review
+        move(Action.PASS_REVIEW, "office1")
+    move(Action.FAIL_REVIEW, "ducha", note="照片不清晰", deadline=dt.date(2022, 11, 4))
+    move(Action.SUBMIT, "office1", note="补充照片", evidence=EVIDENCE)
+    move(Action.PASS_REVIEW, "ducha")
+    p = move(Action.CLOSE, "county")
+    assert p.status == Status.CLOSED and p.closed_at is not None
+    _, events = audit_trail(db, code, campaign_id)
+    assert [e.action for e in events] == [
+        "record", "route", "accept", "request_extension", "approve_extension", "submit",
+        "fail_review", "submit", "pass_review", "close"]
+    assert all(e.actor and e.at for e in events)
+    assert events[5].evidence == list(EVIDENCE)
+
+
+def test_illegal_moves_leave_the_row_as_it_was(db: Database, clock: FixedClock) -> None:
+    campaign_id, code, _ = _setup(db, clock)
+    with pytest.raises(IllegalTransition, match="不能执行「销号」"):
+        move_problem(db, clock, code, Action.CLOSE, "county", Payload(), campaign_id=campaign_id)
+    with pytest.raises(GuardFailed, match="牵头责任办室"):
+        move_problem(db, clock, code, Action.ACCEPT, "office2", Payload(),
+                     campaign_id=campaign_id)
+    with pytest.raises(NotFound, match="责任办室未定义"):
+        move_problem(db, clock, code, Action.REASSIGN, "county",
+                     Payload(note="x", office="乡不存在办"), campaign_id=campaign_id)
+    with pytest.raises(NotFound, match="用户不存在"):
+        move_problem(db, clock, code, Action.ACCEPT, "ghost", Payload(), campaign_id=campaign_id)
+    with db.transaction() as s:
+        p = s.scalars(select(Problem)).one()
+        assert (p.status, p.version) == (Status.ROUTED, 1)
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 2
+
+
+def test_audit_events_cannot_be_changed_or_deleted(db: Database, clock: FixedClock) -> None:
+    _setup(db, clock)
+    with pytest.raises(PermissionError), db.transaction() as s:
+        s.scalars(select(AuditEvent)).first().note = "改写"  # type: ignore[union-attr]
+    with pytest.raises(PermissionError), db.transaction() as s:
+        s.delete(s.scalars(select(AuditEvent)).first())
+
+
+def test_stale_version_is_a_conflict(db: Database, clock: FixedClock) -> None:
+    campaign_id, code, _ = _setup(db, clock)
+    move_problem(db, clock, code, Action.ACCEPT, "office1", Payload(), campaign_id=campaign_id,
+                 expected_version=1)
+    with pytest.raises(ConflictError, match="已被他人修改"):
+        move_problem(db, clock, code, Action.DISPUTE, "office1", Payload(note="不属本办"),
+                     campaign_id=campaign_id, expected_version=1)
+
+
+def test_two_people_at_once_second_gets_a_conflict(db: Database, clock: FixedClock) -> None:
+    """Two sessions load the same version; the second write is refused and nothing is lost."""
+    campaign_id, code, _ = _setup(db, clock)
+    move_problem(db, clock, code, Action.ACCEPT, "office1", Payload(), campaign_id=campaign_id)
+    move_problem(db, clock, code, Action.SUBMIT, "office1", Payload(note="改好", evidence=EVIDENCE),
+                 campaign_id=campaign_id)
+    from duban.services.actors import resolve_actor
+    from duban.services.problems import apply_move, find_problem
+
+    loaded = threading.Barrier(2, timeout=20)
+    outcomes: dict[str, object] = {}
+
+    def review(name: str, action: Action, payload: Payload) -> None:
+        try:
+            with db.transaction() as s:
+                problem = find_problem(s, campaign_id, code)
+                actor = resolve_actor(s, "ducha", clock.now().date())
+                loaded.wait()  # both hold version 2 before either writes
+                if name == "second":
+                    # let the first commit before this one flushes
+                    first_done.wait(timeout=20)
+                apply_move(s, clock, problem, action, actor, payload)
+            outcomes[name] = "ok"
+        except Exception as exc:
+            outcomes[name] = exc
+        finally:
+            if name == "first":
+                first_done.set()
+
+    first_done = threading.Event()
+    a = threading.Thread(target=review, args=("first", Action.PASS_REVIEW, Payload()))
+    b = threading.Thread(target=review, args=(
+        "second", Action.FAIL_REVIEW, Payload(note="不合格", deadline=dt.date(2022, 11, 30))))
+    a.start(), b.start()
+    a.join(30), b.join(30)
+    assert outcomes["first"] == "ok"
+    second = outcomes["second"]
+    # The second UPDATE ... WHERE version = 2 matches no row once the first has committed.
+    assert isinstance(second, ConflictError), second
+    assert "已被他人同时修改" in second.message
+    with db.transaction() as s:
+        p = s.scalars(select(Problem)).one()
+        assert p.status == Status.REVIEWED  # the first review stands
+        assert [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))][-1] == \
+            "pass_review"
