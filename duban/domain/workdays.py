@@ -25,6 +25,11 @@ class CalendarNotCovered(DubanError):
             f"格式见 calendars/README.md。"
         )
         self.year = year
+        self._range = (first_year, last_year)
+
+    def __reduce__(self) -> tuple[type[CalendarNotCovered], tuple[int, int, int]]:
+        # Rebuild from the year, not the message, so the error survives pickling (task runners).
+        return (CalendarNotCovered, (self.year, *self._range))
 
 
 class CalendarMergeError(DubanError):

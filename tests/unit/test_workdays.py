@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from pathlib import Path
 
 import chinese_calendar
@@ -113,6 +114,8 @@ def test_year_beyond_the_calendar_fails_clearly(cal: WorkCalendar) -> None:
     assert f"{beyond}.yaml" in str(info.value)
     assert ENV_VAR in str(info.value)
     assert isinstance(info.value, DubanError)
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert (copy.year, str(copy)) == (info.value.year, str(info.value))
     # Stepping over the year end fails too, naming the year that is missing.
     with pytest.raises(CalendarNotCovered) as info:
         cal.add_workdays(D(LAST, 12, 30), 5)
