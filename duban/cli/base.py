@@ -1,0 +1,120 @@
+"""The root `duban` group and what every command gets: the database and the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from duban.cli import zh
+from duban.domain.clock import CHINA_TZ, Clock, FixedClock, SystemClock
+from duban.services.database import Database
+
+zh.install()
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+# click derives metavars from type names (TEXT, INTEGER); show them in Chinese.
+METAVARS = {"TEXT": "文本", "INTEGER": "整数", "FILE": "文件", "PATH": "路径",
+            "FLOAT": "数值", "DIRECTORY": "目录", "FILENAME": "文件"}
+
+
+class ZhOption(click.Option):
+    """An option whose metavar reads in Chinese."""
+
+    def make_metavar(self, ctx: click.Context) -> str:
+        """The type's metavar, translated when it is one of click's English words."""
+        metavar = super().make_metavar(ctx)
+        return METAVARS.get(metavar, metavar)
+
+
+class ZhArgument(click.Argument):
+    """A positional argument shown by its name, as written."""
+
+
+class ZhCommand(click.Command):
+    """A command whose usage line reads in Chinese."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", "[选项]")
+        kwargs.setdefault("context_settings", CONTEXT)
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, click.Option) and not isinstance(param, ZhOption):
+                param.__class__ = ZhOption
+
+
+class ZhGroup(click.Group):
+    """A group whose usage line reads in Chinese and whose children are Chinese too."""
+
+    command_class = ZhCommand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", "[选项]")
+        kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
+        kwargs.setdefault("context_settings", CONTEXT)
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, click.Option) and not isinstance(param, ZhOption):
+                param.__class__ = ZhOption
+
+
+ZhGroup.group_class = ZhGroup
+
+
+@dataclass
+class Env:
+    """What every command gets: the database and the clock (the composition root)."""
+
+    db_url: str | None
+    clock: Clock
+    _db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        """The database, opened and migrated on first use."""
+        if self._db is None:
+            self._db = Database(self.db_url)
+            self._db.migrate()
+        return self._db
+
+
+def parse_now(value: str | None) -> Clock:
+    """A fixed clock from --now (simulated time), else the system clock."""
+    if not value:
+        return SystemClock()
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"时间格式应为 2022-09-26 或 2022-09-26T09:00：{value}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CHINA_TZ)
+    return FixedClock(moment)
+
+
+@click.group(cls=ZhGroup, help="督办：大走访 · 大排查 · 大整改 问题整改督办系统。")
+@click.option("--db", "db_url", envvar="DUBAN_DATABASE_URL", default=None, metavar="地址",
+              help="数据库地址（默认：数据目录中的 SQLite 文件；"
+              "也可用环境变量 DUBAN_DATABASE_URL）。")
+@click.option("--now", envvar="DUBAN_NOW", default=None, metavar="时间",
+              help="以此时间为“现在”运行（模拟时间，如 2022-09-26T09:00），用于演练与测试。")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, now: str | None) -> None:
+    ctx.obj = Env(db_url=db_url, clock=parse_now(now))
+
+
+def env() -> Env:
+    """The current command's Env."""
+    obj = click.get_current_context().obj
+    assert isinstance(obj, Env)
+    return obj
+
+
+@cli.command("init", help="创建或升级数据库（应用全部迁移）。")
+def init_cmd() -> None:
+    database = env().db
+    click.echo(f"数据库已就绪：{database.url}")
+
+

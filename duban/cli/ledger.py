@@ -1,0 +1,228 @@
+"""Commands for plans, campaigns, problems and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import click
+
+from duban.cli.base import cli, env
+from duban.cli.output import table
+from duban.domain.clock import CHINA_TZ
+from duban.domain.lifecycle import (
+    ACTION_LABELS,
+    ROLE_LABELS,
+    STATUS_LABELS,
+    Action,
+    Payload,
+    Role,
+    Status,
+)
+
+# ---- plan -------------------------------------------------------------------------------
+
+
+@cli.group("plan", help="行动方案（YAML）。")
+def plan_group() -> None:
+    pass
+
+
+@plan_group.command("check", help="校验方案文件，一次列出全部错误，不写入任何数据。")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def plan_check(file: Path) -> None:
+    from duban.adapters.plan_yaml import load_plan_file
+
+    plan = load_plan_file(file)
+    click.echo(f"方案有效：{plan.name}（{plan.document_number}）")
+    click.echo(table(["阶段", "名称", "开始", "结束"],
+                     [[s.kind.value, s.name, s.start, s.end] for s in plan.stages]))
+    click.echo(f"乡镇 {len(plan.towns)} 个，村 {sum(len(t.villages) for t in plan.towns)} 个，"
+               f"责任办室 {len(plan.offices)} 个，路由规则 {len(plan.routing)} 条")
+
+
+# ---- campaign ---------------------------------------------------------------------------
+
+
+@cli.group("campaign", help="专项行动：启动、列表、概况。")
+def campaign_group() -> None:
+    pass
+
+
+@campaign_group.command("launch", help="按方案文件启动一项行动（先校验，全部通过才写入）。")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "actor", default="county", show_default=True, help="启动人（用户名）。")
+def campaign_launch(file: Path, actor: str) -> None:
+    from duban.adapters.plan_yaml import load_plan_file
+    from duban.services.campaigns import launch_campaign
+
+    plan = load_plan_file(file)
+    e = env()
+    campaign_id = launch_campaign(e.db, e.clock, plan, file.read_text(encoding="utf-8"), actor)
+    click.echo(f"行动已启动：编号 {campaign_id}，{plan.name}（{plan.document_number}）")
+
+
+@campaign_group.command("list", help="列出全部行动。")
+def campaign_list() -> None:
+    from duban.services.campaigns import list_campaigns
+
+    rows = list_campaigns(env().db)
+    if not rows:
+        click.echo("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
+        return
+    click.echo(table(["编号", "名称", "文号", "开始", "结束", "问题数"],
+                     [[r.id, r.name, r.document_number, r.start, r.end, r.problems]
+                      for r in rows]))
+
+
+@campaign_group.command("show", help="显示一项行动的阶段与台账概况。")
+@click.argument("campaign_id", type=int)
+def campaign_show(campaign_id: int) -> None:
+    from duban.services.campaigns import summarise_campaign
+
+    e = env()
+    print_summary(summarise_campaign(e.db, campaign_id, e.clock.now().date()))
+
+
+def print_summary(s: Any) -> None:
+    """Print a CampaignSummary."""
+    click.echo(f"【{s.name}】 {s.document_number}  发文机关：{s.issuer}")
+    click.echo(table(["阶段", "名称", "开始", "结束", "当前"],
+                     [[st.kind, st.name, st.start, st.end, "●" if st.current else ""]
+                      for st in s.stages]))
+    click.echo(f"乡镇 {s.towns}  村 {s.villages}  责任办室 {s.offices}  农户 {s.households}")
+    rows = [[k, v] for k, v in s.problems_by_status.items()]
+    rows.append(["合计", sum(s.problems_by_status.values())])
+    click.echo(table(["问题状态", "数量"], rows))
+    click.echo(f"逾期未改：{s.overdue}  待交办：{s.unrouted}")
+
+
+# ---- problem ----------------------------------------------------------------------------
+
+
+@cli.group("problem", help="问题台账：查询、详情、办理。")
+def problem_group() -> None:
+    pass
+
+
+STATUS_CHOICES = click.Choice([s.value for s in Status])
+ACTION_CHOICES = click.Choice([a.value for a in Action])
+
+
+@problem_group.command("list", help="按条件列出问题。")
+@click.option("--campaign", "campaign_id", type=int, help="行动编号。")
+@click.option("--town", help="乡镇代码。")
+@click.option("--office", help="责任办室代码（牵头或协办）。")
+@click.option("--status", type=STATUS_CHOICES, help="状态。")
+@click.option("--overdue", is_flag=True, help="只列逾期未改的问题。")
+@click.option("--unrouted", is_flag=True, help="只列待交办（未匹配路由）的问题及原因。")
+@click.option("--search", help="按描述、编号、户编号搜索。")
+@click.option("--limit", type=int, default=50, show_default=True, help="最多列出条数。")
+def problem_list(campaign_id: int | None, town: str | None, office: str | None,
+                 status: str | None, overdue: bool, unrouted: bool, search: str | None,
+                 limit: int) -> None:
+    from duban.services.problems import ProblemFilter, list_problems
+
+    e = env()
+    f = ProblemFilter(campaign_id=campaign_id, town=town, office=office,
+                      status=Status(status) if status else None,
+                      overdue_on=e.clock.now().date() if overdue else None,
+                      unrouted=unrouted, search=search, limit=limit)
+    total, rows = list_problems(e.db, f)
+    if unrouted:
+        click.echo(table(["编号", "类别", "来源", "乡镇", "描述", "待交办原因"],
+                         [[p.code, p.category, p.source, p.town_code, _short(p.description),
+                           p.unrouted_reason] for p in rows]))
+    else:
+        click.echo(table(["编号", "状态", "类别", "乡镇", "村", "牵头办室", "时限", "描述"],
+                         [[p.code, STATUS_LABELS[Status(p.status)], p.category, p.town_code,
+                           p.village_code or "", p.lead_office or "", p.deadline or "",
+                           _short(p.description)] for p in rows]))
+    click.echo(f"共 {total} 条，显示 {len(rows)} 条")
+
+
+def _short(text: str, n: int = 24) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@problem_group.command("show", help="显示一个问题的详情。")
+@click.argument("problem")
+@click.option("--campaign", "campaign_id", type=int, help="行动编号（按问题编号查找时）。")
+def problem_show(problem: str, campaign_id: int | None) -> None:
+    from duban.services.problems import audit_trail, co_offices_of
+
+    e = env()
+    p, events = audit_trail(e.db, problem, campaign_id)
+    co = co_offices_of(e.db, p.id)
+    fields = [
+        ("问题编号", p.code), ("状态", STATUS_LABELS[Status(p.status)]), ("来源", p.source),
+        ("类别", p.category), ("乡镇", p.town_code), ("村", p.village_code or ""),
+        ("户编号", p.household_id or ""), ("描述", p.description),
+        ("排查人", f"{p.found_by}（{p.found_on}）"), ("牵头办室", p.lead_office or "未交办"),
+        ("协办单位", "、".join(co)), ("整改时限", p.deadline or ""),
+        ("时限依据", p.deadline_basis or ""), ("待交办原因", p.unrouted_reason or ""),
+        ("整改人", p.rectified_by or ""), ("复核人", p.review_passed_by or ""),
+        ("版本", p.version), ("办理记录", f"{len(events)} 条（duban audit show {p.code}）"),
+    ]
+    click.echo(table(["项目", "内容"], [[k, v] for k, v in fields if v != ""]))
+
+
+@problem_group.command("move", help="以指定用户身份办理一步（交办、签收、提交、复核、销号等）。")
+@click.argument("problem")
+@click.argument("action", type=ACTION_CHOICES)
+@click.option("--as", "username", required=True, help="办理人用户名（谁办理谁签字）。")
+@click.option("--campaign", "campaign_id", type=int, help="行动编号。")
+@click.option("--note", default="", help="说明。")
+@click.option("--office", help="交办或改派到的责任办室代码。")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), help="新的整改时限。")
+@click.option("--evidence", multiple=True, help="佐证资料的内容哈希（可多次）。")
+@click.option("--expect-version", type=int, help="期望的版本号；他人已修改时拒绝办理。")
+def problem_move(problem: str, action: str, username: str, campaign_id: int | None, note: str,
+                 office: str | None, deadline: dt.datetime | None, evidence: tuple[str, ...],
+                 expect_version: int | None) -> None:
+    from duban.services.problems import move_problem
+
+    e = env()
+    payload = Payload(note=note, office=office, deadline=deadline.date() if deadline else None,
+                      evidence=evidence)
+    p = move_problem(e.db, e.clock, problem, Action(action), username, payload,
+                     campaign_id=campaign_id, expected_version=expect_version)
+    click.echo(f"已办理：{p.code} {ACTION_LABELS[Action(action)]} → "
+               f"{STATUS_LABELS[Status(p.status)]}（版本 {p.version}）")
+
+
+# ---- audit ------------------------------------------------------------------------------
+
+
+@cli.group("audit", help="办理记录（只增不改）。")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("show", help="显示一个问题的全部办理记录。")
+@click.argument("problem")
+@click.option("--campaign", "campaign_id", type=int, help="行动编号。")
+def audit_show(problem: str, campaign_id: int | None) -> None:
+    from duban.services.problems import audit_trail
+
+    p, events = audit_trail(env().db, problem, campaign_id)
+    click.echo(f"问题 {p.code}：{_short(p.description, 40)}")
+
+    def label(action: str) -> str:
+        extra = {"record": "登记", "unrouted": "未匹配路由"}
+        return ACTION_LABELS[Action(action)] if action in Action._value2member_map_ else extra.get(
+            action, action)
+
+    def status(value: str | None) -> str:
+        return STATUS_LABELS[Status(value)] if value else ""
+
+    click.echo(table(
+        ["时间", "办理人", "角色", "步骤", "原状态", "新状态", "说明", "佐证"],
+        [[ev.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"), ev.actor_name or ev.actor,
+          ROLE_LABELS.get(Role(ev.actor_role), ev.actor_role), label(ev.action),
+          status(ev.from_status), status(ev.to_status), ev.note, len(ev.evidence) or ""]
+         for ev in events],
+    ))
+
+
