@@ -29,8 +29,8 @@ from duban.domain.plan import Plan, StageKind
 from duban.domain.routing import Route, Router
 from duban.domain.workdays import WorkCalendar
 from duban.services.actors import SYSTEM_ACTOR, resolve_actor
-from duban.services.campaigns import load_plan_of
 from duban.services.calendars import working_calendar
+from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
 from models import AuditEvent, Campaign, Office, Problem, ProblemCoOffice
 

@@ -6,9 +6,9 @@ import datetime as dt
 import threading
 
 import pytest
+from duban.adapters.plan_yaml import load_plan_file
 from sqlalchemy import func, select
 
-from duban.adapters.plan_yaml import load_plan_file
 from duban.domain.clock import FixedClock
 from duban.domain.errors import ConflictError, NotFound
 from duban.domain.household import ReportedProblem
@@ -95,7 +95,7 @@ def _setup(db: Database, clock: FixedClock) -> tuple[int, str, str]:
 
 
 def test_the_whole_lifecycle_is_audited(db: Database, clock: FixedClock) -> None:
-    campaign_id, code, lead = _setup(db, clock)
+    campaign_id, code, _ = _setup(db, clock)
     move = lambda action, user, **kw: move_problem(  # noqa: E731
         db, clock, code, action, user, Payload(**kw), campaign_id=campaign_id)
     move(Action.ACCEPT, "office1")
