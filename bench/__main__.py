@@ -1,0 +1,96 @@
+"""Run duban's benchmarks: `python -m bench [--quick] [--only NAME] [--backend sqlite|postgresql]`.
+
+Prints a table and writes bench/results.json: a list of entries
+{"name", "backend", "size", "value", "unit", "floor", "ratio"} (floor and ratio where a floor
+is named). `--quick` runs every benchmark at a smaller size and finishes within a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import Entry, pg_available
+
+RESULTS = Path(__file__).with_name("results.json")
+
+Suite = Callable[[bool, list[str]], list[Entry]]
+
+
+def _core(quick: bool, backends: list[str]) -> list[Entry]:
+    from bench import core_throughput
+
+    n = 20_000 if quick else 200_000
+    r = core_throughput.run(n)
+    return [
+        Entry("detection + routing + deadlines", "none", n,
+              r["route_deadline_problems_per_s"], "problems/s"),
+        Entry("detection over households", "none", n, r["detect_households_per_s"],
+              "households/s"),
+    ]
+
+
+def suites() -> dict[str, Suite]:
+    """Every benchmark suite, by name; each module is imported only when it runs."""
+    found: dict[str, Suite] = {"core": _core}
+    for name in ("intake", "documents", "orchestration"):
+        try:
+            module = __import__(f"bench.{name}_suite", fromlist=["run_suite"])
+        except ModuleNotFoundError:
+            continue
+        found[name] = module.run_suite
+    return found
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def render(entries: list[Entry]) -> str:
+    """The results as an aligned plain-text table."""
+    headers = ["benchmark", "backend", "size", "value", "unit", "floor", "ratio"]
+    rows = [[e.name, e.backend, f"{e.size:,}", f"{e.value:,.1f}", e.unit,
+             "" if e.floor is None else f"{e.floor:,.1f}",
+             "" if e.ratio is None else f"{e.ratio:.2f}×"] for e in entries]
+    widths = [max(_width(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen suites, print the table, write results.json."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    parser.add_argument("--only", action="append", help="run only these suites")
+    parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
+    args = parser.parse_args(argv)
+    backends = args.backend or ["sqlite", "postgresql"]
+    if "postgresql" in backends and not pg_available():
+        print("PostgreSQL not reachable at 127.0.0.1:5432: skipping its runs", file=sys.stderr)
+        backends = [b for b in backends if b != "postgresql"]
+    entries: list[Entry] = []
+    for name, suite in suites().items():
+        if args.only and name not in args.only:
+            continue
+        started = time.perf_counter()
+        print(f"running {name} …", file=sys.stderr, flush=True)
+        entries.extend(suite(args.quick, backends))
+        print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    print(render(entries))
+    payload: list[dict[str, Any]] = [e.as_dict() for e in entries]
+    RESULTS.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
