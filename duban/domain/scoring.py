@@ -196,6 +196,7 @@ class ScoreComponent:
     label: str
     points: Decimal  # signed, rounded to 0.01
     detail: str
+    deducts: bool = False  # a term that can only take points away
 
 
 def _points(value: Fraction) -> Decimal:
@@ -270,14 +271,16 @@ def score_components(
             "逾期率",
             -_points(overdue * weights.overdue),
             f"逾期率{_pct(overdue)}（{s.overdue}/{s.problems}）×{weights.overdue}分",
+            deducts=True,
         ),
-        ScoreComponent("penalty", "考核罚款", -_points(penalty), penalty_detail),
+        ScoreComponent("penalty", "考核罚款", -_points(penalty), penalty_detail, deducts=True),
         ScoreComponent(
             "reopened",
             "抽查反弹",
             -_points(reopened * weights.reopened),
             f"抽查销号问题{s.spot_checked}项，重新打开{s.reopened}项（{_pct(reopened)}）"
             f"×{weights.reopened}分",
+            deducts=True,
         ),
     )
 
@@ -321,7 +324,7 @@ class RankedTown:
         """The score as a sum, e.g. 100.00 + 16.00 − 3.00 − 2.50 − 0.00 = 110.50."""
         terms = [f"{self.components[0].points}"]
         for c in self.components[1:]:
-            sign = "−" if c.points < 0 else "+"
+            sign = "−" if c.deducts or c.points < 0 else "+"
             terms.append(f"{sign} {abs(c.points)}（{c.label}）")
         return f"{' '.join(terms)} = {self.score}"
 

@@ -170,6 +170,9 @@ def test_ranking_order_commended_and_named() -> None:
     assert lines[0] == "2020年7月乡镇月考评排名"
     assert lines[1].startswith("第1名 t1乡 120.00分【表彰】")
     assert "【末位" in lines[-1]
+    assert ranking.rows[0].breakdown == (
+        "100.00 + 20.00（销号率） − 0.00（逾期率） − 0.00（考核罚款） − 0.00（抽查反弹） = 120.00"
+    )
 
 
 def test_ties_are_broken_by_closure_rate_then_code_and_flagged() -> None:
