@@ -1,0 +1,1090 @@
+"""Parse and validate a campaign plan given as plain data (as loaded from YAML or JSON).
+
+`parse_plan` collects every mistake before it raises, so an office fixes its plan in one pass.
+Each error names the field path (`stages[1].end`; list indexes count from 0) and the reason in
+Chinese. References to offices, towns, categories, sources and deadline tiers may use a code or
+a name; the parsed Plan stores codes. `plan_to_dict` is the inverse of `parse_plan`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from enum import Enum
+from typing import Any, TypeVar
+
+from duban.domain.detection import RULE_CODES, RULE_LABELS
+from duban.domain.errors import DubanError
+from duban.domain.plan import (
+    OWN_TOWN,
+    OWN_VILLAGE,
+    Audience,
+    Category,
+    Contact,
+    DeadlinePolicy,
+    DeadlineRule,
+    DeadlineTier,
+    DetectionPolicy,
+    DetectionRule,
+    Office,
+    OfficeLevel,
+    PenaltyBasis,
+    PenaltyRule,
+    Plan,
+    RankingPolicy,
+    ReminderPolicy,
+    ReminderRung,
+    ReportSchedule,
+    ReviewPolicy,
+    RoutingRule,
+    RungAction,
+    Source,
+    SpotCheckQuota,
+    Stage,
+    StageKind,
+    SupervisionGroup,
+    Town,
+    Village,
+)
+
+_E = TypeVar("_E")
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+@dataclass(frozen=True)
+class PlanError:
+    """One mistake in a plan: where (field path, and the YAML line when known) and why."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"第{self.line}行 " if self.line is not None else ""
+        return f"{where}{self.path} {self.message}".strip()
+
+
+class PlanInvalid(DubanError):
+    """The plan has mistakes; `errors` lists every one of them."""
+
+    def __init__(self, errors: Sequence[PlanError]) -> None:
+        self.errors: tuple[PlanError, ...] = tuple(errors)
+        lines = "\n".join(f"{i}. {e}" for i, e in enumerate(self.errors, 1))
+        super().__init__(f"方案有{len(self.errors)}处错误：\n{lines}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Chinese aliases accepted for enumerated values (English values are always accepted too)
+
+STAGE_KIND_ALIASES: dict[str, StageKind] = {
+    "mobilise": StageKind.MOBILISE,
+    "mobilize": StageKind.MOBILISE,
+    "动员": StageKind.MOBILISE,
+    "动员部署": StageKind.MOBILISE,
+    "investigate": StageKind.INVESTIGATE,
+    "排查": StageKind.INVESTIGATE,
+    "rectify": StageKind.RECTIFY,
+    "整改": StageKind.RECTIFY,
+    "review": StageKind.REVIEW,
+    "复核提升": StageKind.REVIEW,
+    "复核": StageKind.REVIEW,
+    "提升": StageKind.REVIEW,
+    "迎检": StageKind.REVIEW,
+}
+
+LEVEL_ALIASES: dict[str, OfficeLevel] = {
+    "county": OfficeLevel.COUNTY,
+    "县直部门": OfficeLevel.COUNTY,
+    "县级": OfficeLevel.COUNTY,
+    "town": OfficeLevel.TOWN,
+    "乡镇办室": OfficeLevel.TOWN,
+    "乡镇": OfficeLevel.TOWN,
+    "乡级": OfficeLevel.TOWN,
+    "village": OfficeLevel.VILLAGE,
+    "村": OfficeLevel.VILLAGE,
+    "村级": OfficeLevel.VILLAGE,
+}
+
+ACTION_ALIASES: dict[str, RungAction] = {
+    "remind": RungAction.REMIND,
+    "提醒": RungAction.REMIND,
+    "due": RungAction.DUE,
+    "到期提醒": RungAction.DUE,
+    "urge": RungAction.URGE,
+    "催办": RungAction.URGE,
+    "supervise": RungAction.SUPERVISE,
+    "督办": RungAction.SUPERVISE,
+    "bulletin": RungAction.BULLETIN,
+    "通报": RungAction.BULLETIN,
+}
+
+AUDIENCE_ALIASES: dict[str, Audience] = {
+    "office": Audience.OFFICE,
+    "责任办室": Audience.OFFICE,
+    "office_head": Audience.OFFICE_HEAD,
+    "办室负责人": Audience.OFFICE_HEAD,
+    "county": Audience.COUNTY,
+    "县级": Audience.COUNTY,
+    "领导小组办公室": Audience.COUNTY,
+}
+
+COLOUR_ALIASES: dict[str, str] = {
+    "": "",
+    "yellow": "yellow",
+    "黄": "yellow",
+    "黄色": "yellow",
+    "orange": "orange",
+    "橙": "orange",
+    "橙色": "orange",
+    "red": "red",
+    "红": "red",
+    "红色": "red",
+}
+
+BASIS_ALIASES: dict[str, PenaltyBasis] = {
+    "problem": PenaltyBasis.PROBLEM,
+    "件": PenaltyBasis.PROBLEM,
+    "问题": PenaltyBasis.PROBLEM,
+    "household": PenaltyBasis.HOUSEHOLD,
+    "户": PenaltyBasis.HOUSEHOLD,
+}
+
+RANK_BY_ALIASES: dict[str, str] = {
+    "town": "town",
+    "乡镇": "town",
+    "office": "office",
+    "办室": "office",
+}
+
+_OWN_TOKENS = (OWN_VILLAGE, OWN_TOWN)
+
+# ---------------------------------------------------------------------------------------------
+# The keys each mapping may hold (unknown keys are reported, with a guess at the intended one)
+
+_TOP_KEYS = (
+    "name",
+    "issuer",
+    "issuer_short",
+    "document_number",
+    "issued_on",
+    "notice_prefix",
+    "county_office",
+    "stages",
+    "towns",
+    "offices",
+    "categories",
+    "sources",
+    "routing",
+    "deadlines",
+    "review",
+    "reminders",
+    "penalties",
+    "ranking",
+    "reports",
+    "detection",
+)
+_TOP_REQUIRED = (
+    "name",
+    "issuer",
+    "notice_prefix",
+    "county_office",
+    "stages",
+    "towns",
+    "offices",
+    "categories",
+    "sources",
+    "routing",
+)
+
+_TOP_LISTS = ("stages", "towns", "offices", "categories", "sources", "routing")
+
+_CODE_RE = re.compile(r"^\S+$")
+_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_PHONE_RE = re.compile(r"^[0-9+\-() ]{5,24}$")
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: object) -> str:
+    """The Chinese name of a value's type, for 'expected X, got Y' messages."""
+    if value is None:
+        return "空值"
+    if isinstance(value, bool):
+        return "布尔值"
+    if isinstance(value, int | float):
+        return f"数字 {value}"
+    if isinstance(value, str):
+        return f"文本 “{value}”"
+    if isinstance(value, dt.datetime):
+        return "日期时间"
+    if isinstance(value, dt.date):
+        return "日期"
+    if isinstance(value, Mapping):
+        return "映射"
+    if isinstance(value, list | tuple):
+        return "列表"
+    return type(value).__name__
+
+
+def _guess(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"（是否想写 {close[0]}？）" if close else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The checker: typed getters that record an error and return a harmless default
+
+
+class _Ctx:
+    """Collects errors; every getter returns a usable value even when it records an error."""
+
+    def __init__(self) -> None:
+        self.errors: list[PlanError] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.append(PlanError(path, message))
+
+    def fields(
+        self,
+        node: object,
+        path: str,
+        allowed: Sequence[str],
+        required: Sequence[str] = (),
+    ) -> Mapping[str, Any]:
+        """`node` as a mapping, reporting unknown and missing keys."""
+        if not isinstance(node, Mapping):
+            self.fail(path or "（顶层）", f"应为映射（键: 值），实际是{_kind(node)}")
+            return {}
+        for key in node:
+            if not isinstance(key, str):
+                self.fail(path or "（顶层）", f"字段名应为文本，实际是{_kind(key)}")
+            elif key not in allowed:
+                self.fail(_join(path, key), f"未知字段{_guess(key, allowed)}")
+        for key in required:
+            if node.get(key) is None:
+                self.fail(_join(path, key), "缺少（必填）")
+        return node
+
+    def text(
+        self,
+        m: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        default: str = "",
+        code: bool = False,
+        numbers: bool = False,
+    ) -> str:
+        """A string field; `code` forbids blanks and spaces, `numbers` accepts 13800000000."""
+        value = m.get(key)
+        where = _join(path, key)
+        if value is None:
+            return default
+        if numbers and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            hint = '（以 0 开头或纯数字的代码请加引号，如 "001"）' if code else ""
+            self.fail(where, f"应为文本，实际是{_kind(value)}{hint}")
+            return default
+        value = value.strip()
+        if code and not _CODE_RE.match(value):
+            self.fail(where, "代码不能为空，也不能含空格")
+        return value
+
+    def whole(
+        self,
+        m: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        default: int,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int:
+        """An integer field within [minimum, maximum]."""
+        value = m.get(key)
+        where = _join(path, key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(where, f"应为整数，实际是{_kind(value)}")
+            return default
+        if minimum is not None and value < minimum:
+            self.fail(
+                where, "应为正整数" if minimum == 1 else f"不能小于 {minimum}，实际是 {value}"
+            )
+            return default
+        if maximum is not None and value > maximum:
+            self.fail(where, f"不能大于 {maximum}，实际是 {value}")
+            return default
+        return value
+
+    def optional_whole(
+        self, m: Mapping[str, Any], key: str, path: str, *, minimum: int | None = None
+    ) -> int | None:
+        """An integer field that may be absent."""
+        if m.get(key) is None:
+            return None
+        return self.whole(m, key, path, default=0, minimum=minimum)
+
+    def flag(self, m: Mapping[str, Any], key: str, path: str, *, default: bool) -> bool:
+        """A true/false field."""
+        value = m.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail(_join(path, key), f"应为 true 或 false，实际是{_kind(value)}")
+            return default
+        return value
+
+    def date(self, m: Mapping[str, Any], key: str, path: str) -> dt.date | None:
+        """A date field: a YAML date, 2020-06-15, 2020/6/15 or 2020年6月15日."""
+        value = m.get(key)
+        if value is None:
+            return None
+        where = _join(path, key)
+        if isinstance(value, dt.datetime):
+            self.fail(where, "应为日期，不要带时间")
+            return None
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            match = _DATE_RE.match(value.strip())
+            if match:
+                try:
+                    return dt.date(*(int(g) for g in match.groups()))
+                except ValueError:
+                    self.fail(where, f"日期不存在：{value}")
+                    return None
+        self.fail(where, f"应为日期（如 2020-06-15），实际是{_kind(value)}")
+        return None
+
+    def clock(self, m: Mapping[str, Any], key: str, path: str, *, default: dt.time) -> dt.time:
+        """A time-of-day field, "17:30" (quoted in YAML) or "17:30:00"."""
+        value = m.get(key)
+        if value is None:
+            return default
+        where = _join(path, key)
+        if isinstance(value, dt.time):
+            return value
+        if isinstance(value, str):
+            match = _TIME_RE.match(value.strip())
+            if match:
+                h, mi, s = (int(g) if g else 0 for g in match.groups())
+                if h < 24 and mi < 60 and s < 60:
+                    return dt.time(h, mi, s)
+            self.fail(where, f"时间不对：{value}（应为 时:分，如 17:30）")
+            return default
+        self.fail(where, f'应为时间（如 "17:30"，请加引号），实际是{_kind(value)}')
+        return default
+
+    def choice(
+        self, m: Mapping[str, Any], key: str, path: str, aliases: Mapping[str, _E], default: _E
+    ) -> _E:
+        """An enumerated field, English value or Chinese alias."""
+        value = m.get(key)
+        if value is None:
+            return default
+        return self.choose(value, _join(path, key), aliases, default)
+
+    def choose(self, value: object, where: str, aliases: Mapping[str, _E], default: _E) -> _E:
+        """One enumerated value, English or Chinese."""
+        if isinstance(value, str) and value.strip() in aliases:
+            return aliases[value.strip()]
+        allowed = "、".join(k for k in aliases if k)
+        self.fail(where, f"取值不认识：{value}（可用：{allowed}）")
+        return default
+
+    def items(self, m: Mapping[str, Any], key: str, path: str) -> list[tuple[str, Any]]:
+        """A list field as (path, item) pairs; absent means empty."""
+        value = m.get(key)
+        where = _join(path, key)
+        if value is None:
+            return []
+        if not isinstance(value, list | tuple):
+            self.fail(where, f"应为列表，实际是{_kind(value)}")
+            return []
+        return [(_join(where, i), item) for i, item in enumerate(value)]
+
+    def words(self, m: Mapping[str, Any], key: str, path: str) -> list[tuple[str, str]]:
+        """A list of strings (a single string is a list of one) as (path, word) pairs."""
+        value = m.get(key)
+        if isinstance(value, str):
+            return [(_join(path, key), value.strip())]
+        out: list[tuple[str, str]] = []
+        for where, item in self.items(m, key, path):
+            if isinstance(item, str) and item.strip():
+                out.append((where, item.strip()))
+            else:
+                self.fail(where, f"应为文本，实际是{_kind(item)}")
+        return out
+
+
+class _Names:
+    """The codes and names of one kind of thing, so references can use either."""
+
+    def __init__(self, ctx: _Ctx, what: str) -> None:
+        self.ctx = ctx
+        self.what = what
+        self.codes: dict[str, str] = {}  # code -> path where it was defined
+        self.refs: dict[str, str] = {}  # code or name -> code
+
+    def add(self, code: str, name: str, path: str) -> None:
+        """Register an item, reporting a repeated code or a name that clashes."""
+        if not code:
+            return
+        if code in self.codes:
+            self.ctx.fail(_join(path, "code"), f"代码重复：{code}（{self.codes[code]} 已使用）")
+            return
+        if code in self.refs:
+            self.ctx.fail(_join(path, "code"), f"代码与另一{self.what}的名称相同：{code}")
+            return
+        self.codes[code] = path
+        self.refs[code] = code
+        if name and name != code:
+            if name in self.refs:
+                self.ctx.fail(_join(path, "name"), f"名称重复：{name}")
+            else:
+                self.refs[name] = code
+
+    def resolve(self, ref: str, where: str) -> str | None:
+        """The code a reference stands for, or None after recording 未定义."""
+        code = self.refs.get(ref)
+        if code is None:
+            self.ctx.fail(where, f"未定义: {ref}{_guess(ref, self.refs)}")
+        return code
+
+    def resolve_all(self, refs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+        """Resolve (path, ref) pairs, dropping unknown ones and repeats."""
+        out: list[str] = []
+        for where, ref in refs:
+            code = self.resolve(ref, where)
+            if code is not None:
+                if code in out:
+                    self.ctx.fail(where, f"重复：{ref}")
+                else:
+                    out.append(code)
+        return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+
+def _towns(ctx: _Ctx, data: Mapping[str, Any], names: _Names) -> tuple[Town, ...]:
+    towns: list[Town] = []
+    for path, node in ctx.items(data, "towns", ""):
+        if isinstance(node, str):
+            node = {"name": node}
+        m = ctx.fields(node, path, ("code", "name", "villages"), ("name",))
+        name = ctx.text(m, "name", path)
+        code = ctx.text(m, "code", path, default=name, code=True)
+        names.add(code, name, path)
+        villages: list[Village] = []
+        seen = _Names(ctx, "村")
+        for vpath, vnode in ctx.items(m, "villages", path):
+            if isinstance(vnode, str):
+                vnode = {"name": vnode}
+            vm = ctx.fields(vnode, vpath, ("code", "name"), ("name",))
+            vname = ctx.text(vm, "name", vpath)
+            vcode = ctx.text(vm, "code", vpath, default=vname, code=True)
+            seen.add(vcode, vname, vpath)
+            villages.append(Village(vcode, vname))
+        towns.append(Town(code, name, tuple(villages)))
+    return tuple(towns)
+
+
+def _offices(
+    ctx: _Ctx, data: Mapping[str, Any], names: _Names, towns: _Names, town_list: Sequence[Town]
+) -> tuple[Office, ...]:
+    offices: list[Office] = []
+    allowed = ("code", "name", "level", "town", "head", "contacts", "webhook")
+    for path, node in ctx.items(data, "offices", ""):
+        m = ctx.fields(node, path, allowed, ("code", "name", "level"))
+        code = ctx.text(m, "code", path, code=True)
+        name = ctx.text(m, "name", path)
+        if code in _OWN_TOKENS or name in _OWN_TOKENS:
+            ctx.fail(path, f"“{OWN_VILLAGE}”“{OWN_TOWN}”是路由用的保留词，不能作办室代码或名称")
+        names.add(code, name, path)
+        level = ctx.choice(m, "level", path, LEVEL_ALIASES, OfficeLevel.TOWN)
+        town: str | None = None
+        town_ref = ctx.text(m, "town", path)
+        if level is OfficeLevel.COUNTY:
+            if town_ref:
+                ctx.fail(_join(path, "town"), "县级办室不属于某个乡镇，请删去 town")
+        elif town_ref:
+            town = towns.resolve(town_ref, _join(path, "town"))
+        elif len(town_list) == 1:
+            town = town_list[0].code  # a one-town plan need not repeat the town on every office
+        elif town_list:
+            ctx.fail(_join(path, "town"), "缺少（乡镇级、村级办室须写明所属乡镇）")
+        contacts: list[Contact] = []
+        for cpath, cnode in ctx.items(m, "contacts", path):
+            if isinstance(cnode, str):
+                cnode = {"name": cnode}
+            cm = ctx.fields(cnode, cpath, ("name", "phone", "email"), ("name",))
+            phone = ctx.text(cm, "phone", cpath, numbers=True)
+            email = ctx.text(cm, "email", cpath)
+            if phone and not _PHONE_RE.match(phone):
+                ctx.fail(_join(cpath, "phone"), f"电话号码格式不对：{phone}")
+            if email and ("@" not in email or " " in email):
+                ctx.fail(_join(cpath, "email"), f"邮箱格式不对：{email}")
+            contacts.append(Contact(ctx.text(cm, "name", cpath), phone, email))
+        webhook = ctx.text(m, "webhook", path)
+        if webhook and not webhook.startswith(("https://", "http://")):
+            ctx.fail(_join(path, "webhook"), "应为 http:// 或 https:// 开头的地址")
+        head = ctx.text(m, "head", path)
+        offices.append(Office(code, name, level, town, head, tuple(contacts), webhook))
+    return tuple(offices)
+
+
+def _labelled(
+    ctx: _Ctx, data: Mapping[str, Any], key: str, names: _Names, grouped: bool
+) -> list[tuple[str, str, str]]:
+    """Categories or sources as (code, name, group) triples."""
+    out: list[tuple[str, str, str]] = []
+    allowed = ("code", "name", "group") if grouped else ("code", "name")
+    for path, node in ctx.items(data, key, ""):
+        m = ctx.fields(node, path, allowed, ("code", "name"))
+        code = ctx.text(m, "code", path, code=True)
+        name = ctx.text(m, "name", path)
+        names.add(code, name, path)
+        out.append((code, name, ctx.text(m, "group", path)))
+    return out
+
+
+def _stages(ctx: _Ctx, data: Mapping[str, Any]) -> tuple[Stage, ...]:
+    stages: list[Stage] = []
+    for path, node in ctx.items(data, "stages", ""):
+        m = ctx.fields(node, path, ("kind", "name", "start", "end"), ("kind", "start", "end"))
+        kind = ctx.choice(m, "kind", path, STAGE_KIND_ALIASES, StageKind.INVESTIGATE)
+        name = ctx.text(m, "name", path) or _default_stage_name(kind)
+        start = ctx.date(m, "start", path)
+        end = ctx.date(m, "end", path)
+        if start and end and end < start:
+            ctx.fail(_join(path, "end"), "早于 start")
+        stages.append(Stage(kind, name, start or dt.date.min, end or dt.date.min))
+    if stages and not any(s.kind is StageKind.RECTIFY for s in stages):
+        ctx.fail("stages", "至少要有一个整改（rectify）阶段")
+    return tuple(stages)
+
+
+def _default_stage_name(kind: StageKind) -> str:
+    return {
+        StageKind.MOBILISE: "动员部署",
+        StageKind.INVESTIGATE: "排查",
+        StageKind.RECTIFY: "整改",
+        StageKind.REVIEW: "复核提升",
+    }[kind]
+
+
+@dataclass
+class _Refs:
+    """The registries references are resolved against."""
+
+    towns: _Names
+    offices: _Names
+    categories: _Names
+    sources: _Names
+
+
+def _routing(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> tuple[RoutingRule, ...]:
+    rules: list[RoutingRule] = []
+    allowed = ("office", "categories", "sources", "towns", "co_offices")
+    for path, node in ctx.items(data, "routing", ""):
+        m = ctx.fields(node, path, allowed, ("office",))
+        lead_ref = ctx.text(m, "office", path)
+        lead = ""
+        if lead_ref in _OWN_TOKENS:
+            ctx.fail(
+                _join(path, "office"), f"牵头办室须是一个具体办室，“{lead_ref}”只能写在 co_offices"
+            )
+        elif lead_ref:
+            lead = refs.offices.resolve(lead_ref, _join(path, "office")) or ""
+        co: list[str] = []
+        for where, ref in ctx.words(m, "co_offices", path):
+            code = ref if ref in _OWN_TOKENS else refs.offices.resolve(ref, where)
+            if code is None:
+                continue
+            if code == lead:
+                ctx.fail(where, f"与牵头办室相同：{ref}")
+            elif code in co:
+                ctx.fail(where, f"重复：{ref}")
+            else:
+                co.append(code)
+        rules.append(
+            RoutingRule(
+                office=lead,
+                categories=refs.categories.resolve_all(ctx.words(m, "categories", path)),
+                sources=refs.sources.resolve_all(ctx.words(m, "sources", path)),
+                towns=refs.towns.resolve_all(ctx.words(m, "towns", path)),
+                co_offices=tuple(co),
+            )
+        )
+    return tuple(rules)
+
+
+def _exactly_one(ctx: _Ctx, m: Mapping[str, Any], path: str, keys: Sequence[str]) -> None:
+    given = [k for k in keys if m.get(k) is not None]
+    if len(given) != 1:
+        options = "、".join(keys)
+        detail = f"，现在给了 {'、'.join(given)}" if given else ""
+        ctx.fail(path, f"{options} 须恰好给出一个{detail}")
+
+
+def _deadlines(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DeadlinePolicy:
+    path = "deadlines"
+    if data.get(path) is None:
+        return DeadlinePolicy()
+    allowed = ("default_working_days", "cap_at_rectify_end", "tiers", "rules")
+    m = ctx.fields(data[path], path, allowed)
+    tiers: list[DeadlineTier] = []
+    tier_names = _Names(ctx, "时限档次")
+    for tpath, node in ctx.items(m, "tiers", path):
+        tm = ctx.fields(node, tpath, ("code", "name", "working_days", "date"), ("code", "name"))
+        code = ctx.text(tm, "code", tpath, code=True)
+        name = ctx.text(tm, "name", tpath)
+        tier_names.add(code, name, tpath)
+        _exactly_one(ctx, tm, tpath, ("working_days", "date"))
+        days = ctx.optional_whole(tm, "working_days", tpath, minimum=0)
+        tiers.append(DeadlineTier(code, name, days, ctx.date(tm, "date", tpath)))
+    rules: list[DeadlineRule] = []
+    rule_keys = ("categories", "sources", "tier", "date", "working_days")
+    for rpath, node in ctx.items(m, "rules", path):
+        rm = ctx.fields(node, rpath, rule_keys)
+        _exactly_one(ctx, rm, rpath, ("tier", "date", "working_days"))
+        tier_ref = ctx.text(rm, "tier", rpath)
+        rules.append(
+            DeadlineRule(
+                categories=refs.categories.resolve_all(ctx.words(rm, "categories", rpath)),
+                sources=refs.sources.resolve_all(ctx.words(rm, "sources", rpath)),
+                tier=tier_names.resolve(tier_ref, _join(rpath, "tier")) if tier_ref else None,
+                date=ctx.date(rm, "date", rpath),
+                working_days=ctx.optional_whole(rm, "working_days", rpath, minimum=0),
+            )
+        )
+    return DeadlinePolicy(
+        default_working_days=ctx.whole(m, "default_working_days", path, default=10, minimum=1),
+        tiers=tuple(tiers),
+        rules=tuple(rules),
+        cap_at_rectify_end=ctx.flag(m, "cap_at_rectify_end", path, default=True),
+    )
+
+
+def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
+    path = "review"
+    if data.get(path) is None:
+        return ReviewPolicy()
+    allowed = ("groups", "quota", "reviewer_level", "rectify_days_after_failed_review")
+    m = ctx.fields(data[path], path, allowed)
+    groups: list[SupervisionGroup] = []
+    group_names = _Names(ctx, "督查组")
+    for gpath, node in ctx.items(m, "groups", path):
+        gm = ctx.fields(node, gpath, ("code", "name", "towns", "members"), ("code", "name"))
+        code = ctx.text(gm, "code", gpath, code=True)
+        name = ctx.text(gm, "name", gpath)
+        group_names.add(code, name, gpath)
+        towns = refs.towns.resolve_all(ctx.words(gm, "towns", gpath))
+        members = tuple(w for _, w in ctx.words(gm, "members", gpath))
+        groups.append(SupervisionGroup(code, name, towns, members))
+    quota = SpotCheckQuota()
+    if m.get("quota") is not None:
+        qpath = _join(path, "quota")
+        qm = ctx.fields(m["quota"], qpath, ("closed_problems", "households", "villages"))
+        quota = SpotCheckQuota(
+            closed_problems=ctx.whole(qm, "closed_problems", qpath, default=5, minimum=0),
+            households=ctx.whole(qm, "households", qpath, default=10, minimum=0),
+            villages=ctx.whole(qm, "villages", qpath, default=0, minimum=0),
+        )
+    return ReviewPolicy(
+        groups=tuple(groups),
+        quota=quota,
+        reviewer_level=ctx.choice(m, "reviewer_level", path, LEVEL_ALIASES, OfficeLevel.COUNTY),
+        rectify_days_after_failed_review=ctx.whole(
+            m, "rectify_days_after_failed_review", path, default=5, minimum=1
+        ),
+    )
+
+
+def _reminders(ctx: _Ctx, data: Mapping[str, Any]) -> ReminderPolicy:
+    path = "reminders"
+    if data.get(path) is None:
+        return ReminderPolicy()
+    allowed = ("rungs", "work_start", "work_end", "remind_unacknowledged_after_working_days")
+    m = ctx.fields(data[path], path, allowed)
+    rungs: list[ReminderRung] = []
+    rung_names = _Names(ctx, "催办级别")
+    last_offset: int | None = None
+    last_share: float | None = None
+    rung_keys = (
+        "code",
+        "name",
+        "action",
+        "offset",
+        "share_left",
+        "audience",
+        "colour",
+        "accrue_penalty",
+    )
+    for rpath, node in ctx.items(m, "rungs", path):
+        rm = ctx.fields(node, rpath, rung_keys, ("code", "name", "action"))
+        code = ctx.text(rm, "code", rpath, code=True)
+        name = ctx.text(rm, "name", rpath)
+        rung_names.add(code, name, rpath)
+        _exactly_one(ctx, rm, rpath, ("offset", "share_left"))
+        offset = ctx.optional_whole(rm, "offset", rpath)
+        if offset is not None:
+            if last_offset is not None and offset <= last_offset:
+                ctx.fail(
+                    _join(rpath, "offset"), f"应晚于上一级（{last_offset}），级别按时间先后排列"
+                )
+            last_offset = offset
+        share = _share(ctx, rm, rpath)
+        if share is not None:
+            if last_share is not None and share >= last_share:
+                ctx.fail(
+                    _join(rpath, "share_left"), f"应小于上一级（{last_share}），级别按时间先后排列"
+                )
+            last_share = share
+        audience: list[Audience] = []
+        for where, word in ctx.words(rm, "audience", rpath):
+            who = ctx.choose(word, where, AUDIENCE_ALIASES, Audience.OFFICE)
+            if who not in audience:
+                audience.append(who)
+        if rm.get("audience") is not None and not audience and not isinstance(rm["audience"], str):
+            ctx.fail(_join(rpath, "audience"), "至少要有一个对象")
+        rungs.append(
+            ReminderRung(
+                code=code,
+                name=name,
+                action=ctx.choice(rm, "action", rpath, ACTION_ALIASES, RungAction.REMIND),
+                offset_working_days=offset,
+                share_left=share,
+                audience=tuple(audience) or (Audience.OFFICE,),
+                colour=ctx.choice(rm, "colour", rpath, COLOUR_ALIASES, ""),
+                accrue_penalty=ctx.flag(rm, "accrue_penalty", rpath, default=False),
+            )
+        )
+    start = ctx.clock(m, "work_start", path, default=dt.time(8, 30))
+    end = ctx.clock(m, "work_end", path, default=dt.time(17, 30))
+    if end <= start:
+        ctx.fail(_join(path, "work_end"), "应晚于 work_start")
+    unack = ctx.whole(m, "remind_unacknowledged_after_working_days", path, default=1, minimum=1)
+    return ReminderPolicy(tuple(rungs), start, end, unack)
+
+
+def _share(ctx: _Ctx, m: Mapping[str, Any], path: str) -> float | None:
+    value = m.get("share_left")
+    if value is None:
+        return None
+    where = _join(path, "share_left")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        ctx.fail(where, f"应为 0 与 1 之间的小数（如 0.3），实际是{_kind(value)}")
+        return None
+    if not 0 < value < 1:
+        ctx.fail(where, f"应在 0 与 1 之间（不含两端），实际是 {value}")
+        return None
+    return float(value)
+
+
+def _penalties(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> tuple[PenaltyRule, ...]:
+    out: list[PenaltyRule] = []
+    names = _Names(ctx, "罚则")
+    claimed: dict[str, str] = {}  # category code (or "" for the catch-all) -> path
+    allowed = ("code", "name", "amount_yuan", "basis", "categories")
+    for path, node in ctx.items(data, "penalties", ""):
+        m = ctx.fields(node, path, allowed, ("code", "name", "amount_yuan"))
+        code = ctx.text(m, "code", path, code=True)
+        name = ctx.text(m, "name", path)
+        names.add(code, name, path)
+        amount = ctx.whole(m, "amount_yuan", path, default=0, minimum=1)
+        categories = refs.categories.resolve_all(ctx.words(m, "categories", path))
+        for category in categories or ("",):
+            if category in claimed:
+                what = f"类别 {category}" if category else "不限类别的罚则"
+                ctx.fail(path, f"{what}已由 {claimed[category]} 规定，一个类别只能有一条罚则")
+            else:
+                claimed[category] = path
+        basis = ctx.choice(m, "basis", path, BASIS_ALIASES, PenaltyBasis.PROBLEM)
+        out.append(PenaltyRule(code, name, amount, basis, categories))
+    return tuple(out)
+
+
+def _ranking(ctx: _Ctx, data: Mapping[str, Any]) -> RankingPolicy:
+    path = "ranking"
+    if data.get(path) is None:
+        return RankingPolicy()
+    m = ctx.fields(data[path], path, ("commend_top", "name_bottom", "by"))
+    return RankingPolicy(
+        commend_top=ctx.whole(m, "commend_top", path, default=3, minimum=0),
+        name_bottom=ctx.whole(m, "name_bottom", path, default=1, minimum=0),
+        by=ctx.choice(m, "by", path, RANK_BY_ALIASES, "town"),
+    )
+
+
+def _reports(ctx: _Ctx, data: Mapping[str, Any]) -> ReportSchedule:
+    path = "reports"
+    if data.get(path) is None:
+        return ReportSchedule()
+    m = ctx.fields(data[path], path, ("daily_at", "monthly_day"))
+    return ReportSchedule(
+        daily_at=ctx.clock(m, "daily_at", path, default=dt.time(17, 0)),
+        monthly_day=ctx.whole(m, "monthly_day", path, default=1, minimum=1, maximum=28),
+    )
+
+
+def _detection(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DetectionPolicy:
+    path = "detection"
+    if data.get(path) is None:
+        return DetectionPolicy()
+    m = ctx.fields(data[path], path, ("monitoring_line_yuan", "rules", "source"))
+    rules: list[DetectionRule] = []
+    seen: set[str] = set()
+    for rpath, node in ctx.items(m, "rules", path):
+        rm = ctx.fields(node, rpath, ("code", "category", "enabled"), ("code", "category"))
+        code = ctx.text(rm, "code", rpath)
+        if code and code not in RULE_CODES:
+            known = "、".join(f"{c}（{RULE_LABELS[c]}）" for c in RULE_CODES)
+            ctx.fail(
+                _join(rpath, "code"),
+                f"未知的发现规则：{code}{_guess(code, RULE_CODES)}；可用：{known}",
+            )
+        elif code in seen:
+            ctx.fail(_join(rpath, "code"), f"重复：{code}")
+        seen.add(code)
+        ref = ctx.text(rm, "category", rpath)
+        category = refs.categories.resolve(ref, _join(rpath, "category")) if ref else None
+        enabled = ctx.flag(rm, "enabled", rpath, default=True)
+        rules.append(DetectionRule(code, category or "", enabled))
+    source = ""
+    source_ref = ctx.text(m, "source", path)
+    if source_ref:
+        source = refs.sources.resolve(source_ref, _join(path, "source")) or ""
+    elif rules:
+        ctx.fail(_join(path, "source"), "缺少（有发现规则时须指明问题来源，如 入户排查）")
+    line = ctx.whole(m, "monitoring_line_yuan", path, default=6900, minimum=1)
+    return DetectionPolicy(line, tuple(rules), source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-section checks
+
+
+def _check_county_office(
+    ctx: _Ctx, data: Mapping[str, Any], offices: _Names, office_list: Sequence[Office]
+) -> str:
+    ref = ctx.text(data, "county_office", "")
+    if not ref:
+        return ""
+    code = offices.resolve(ref, "county_office")
+    if code is None:
+        return ""
+    office = next(o for o in office_list if o.code == code)
+    if office.level is not OfficeLevel.COUNTY:
+        ctx.fail(
+            "county_office",
+            f"须是县级办室（level: county），{office.name} 是{office.level.value}级",
+        )
+    return code
+
+
+def _check_own_town(
+    ctx: _Ctx, rules: Sequence[RoutingRule], offices: Sequence[Office], towns: Sequence[Town]
+) -> None:
+    users = [i for i, r in enumerate(rules) if OWN_TOWN in r.co_offices]
+    if not users:
+        return
+    for town in towns:
+        count = sum(1 for o in offices if o.level is OfficeLevel.TOWN and o.town == town.code)
+        if count != 1:
+            ctx.fail(
+                f"routing[{users[0]}].co_offices",
+                f"用了“{OWN_TOWN}”，但乡镇 {town.name} 有 {count} 个乡镇级办室（应恰好 1 个）",
+            )
+
+
+def _check_dates_in_campaign(ctx: _Ctx, stages: Sequence[Stage], deadlines: DeadlinePolicy) -> None:
+    starts = [s.start for s in stages if s.start != dt.date.min]
+    if not starts:
+        return
+    first = min(starts)
+    fixed: list[tuple[str, dt.date | None]] = [
+        (f"deadlines.tiers[{i}].date", t.date) for i, t in enumerate(deadlines.tiers)
+    ] + [(f"deadlines.rules[{i}].date", r.date) for i, r in enumerate(deadlines.rules)]
+    for where, day in fixed:
+        if day is not None and day < first:
+            ctx.fail(where, f"早于行动开始日期 {first.isoformat()}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def parse_plan(data: Mapping[str, Any]) -> Plan:
+    """Validate plain plan data and build the Plan; raise PlanInvalid listing every mistake."""
+    ctx = _Ctx()
+    top = ctx.fields(data, "", (*_TOP_KEYS, "scope"), _TOP_REQUIRED)
+    if "scope" in top:
+        ctx.fail("scope", "scope 只能写在 YAML 方案文件里（由 load_plan_file 读取），请改用 towns")
+    for key in _TOP_LISTS:
+        if isinstance(top.get(key), list | tuple) and not top[key]:
+            ctx.fail(key, "不能为空")
+    refs = _Refs(
+        towns=_Names(ctx, "乡镇"),
+        offices=_Names(ctx, "办室"),
+        categories=_Names(ctx, "类别"),
+        sources=_Names(ctx, "来源"),
+    )
+    name = ctx.text(top, "name", "")
+    issuer = ctx.text(top, "issuer", "")
+    issuer_short = ctx.text(top, "issuer_short", "")
+    document_number = ctx.text(top, "document_number", "")
+    notice_prefix = ctx.text(top, "notice_prefix", "")
+    issued_on = ctx.date(top, "issued_on", "")
+    stages = _stages(ctx, top)
+    towns = _towns(ctx, top, refs.towns)
+    offices = _offices(ctx, top, refs.offices, refs.towns, towns)
+    categories = tuple(
+        Category(*t) for t in _labelled(ctx, top, "categories", refs.categories, True)
+    )
+    sources = tuple(Source(c, n) for c, n, _ in _labelled(ctx, top, "sources", refs.sources, False))
+    routing = _routing(ctx, top, refs)
+    deadlines = _deadlines(ctx, top, refs)
+    review = _review(ctx, top, refs)
+    reminders = _reminders(ctx, top)
+    penalties = _penalties(ctx, top, refs)
+    ranking = _ranking(ctx, top)
+    reports = _reports(ctx, top)
+    detection = _detection(ctx, top, refs)
+    county_office = _check_county_office(ctx, top, refs.offices, offices)
+    _check_own_town(ctx, routing, offices, towns)
+    _check_dates_in_campaign(ctx, stages, deadlines)
+    if ctx.errors:
+        raise PlanInvalid(ctx.errors)
+    return Plan(
+        name=name,
+        issuer=issuer,
+        document_number=document_number,
+        notice_prefix=notice_prefix,
+        county_office=county_office,
+        stages=stages,
+        towns=towns,
+        offices=offices,
+        categories=categories,
+        sources=sources,
+        routing=routing,
+        deadlines=deadlines,
+        review=review,
+        reminders=reminders,
+        penalties=penalties,
+        ranking=ranking,
+        reports=reports,
+        detection=detection,
+        issuer_short=issuer_short,
+        issued_on=issued_on,
+    )
+
+
+def lint_plan(plan: Plan) -> tuple[PlanError, ...]:
+    """Remarks on a valid plan that are likely mistakes but not errors (shown as 提示)."""
+    remarks: list[PlanError] = []
+    names = {c.code: c.name for c in plan.categories} | {s.code: s.name for s in plan.sources}
+    all_towns = frozenset(t.code for t in plan.towns)
+    for c in plan.categories:
+        gaps: list[str] = []
+        for s in plan.sources:
+            covered: set[str] = set()
+            for r in plan.routing:
+                if (not r.categories or c.code in r.categories) and (
+                    not r.sources or s.code in r.sources
+                ):
+                    covered |= set(r.towns) if r.towns else all_towns
+            if not all_towns <= covered:
+                gaps.append(names[s.code])
+        if gaps:
+            remarks.append(
+                PlanError(
+                    "routing",
+                    f"类别“{c.name}”来自{'、'.join(gaps)}的问题没有匹配的路由规则，"
+                    "将需要手工指定责任办室（可在末尾加一条不限类别的兜底规则）",
+                )
+            )
+    for i, r in enumerate(plan.routing):
+        for j, earlier in enumerate(plan.routing[:i]):
+            if (
+                _covers(earlier.categories, r.categories)
+                and _covers(earlier.sources, r.sources)
+                and _covers(earlier.towns, r.towns)
+            ):
+                remarks.append(PlanError(f"routing[{i}]", f"永远不会用到：routing[{j}] 已先匹配"))
+                break
+    for i, d in enumerate(plan.deadlines.rules):
+        for j, prior in enumerate(plan.deadlines.rules[:i]):
+            if _covers(prior.categories, d.categories) and _covers(prior.sources, d.sources):
+                remarks.append(
+                    PlanError(
+                        f"deadlines.rules[{i}]", f"永远不会用到：deadlines.rules[{j}] 已先匹配"
+                    )
+                )
+                break
+    last = plan.end
+    for i, t in enumerate(plan.deadlines.tiers):
+        if t.date is not None and t.date > last:
+            remarks.append(
+                PlanError(
+                    f"deadlines.tiers[{i}].date", f"晚于最后一个阶段的结束日 {last.isoformat()}"
+                )
+            )
+    for i, d in enumerate(plan.deadlines.rules):
+        if d.date is not None and d.date > last:
+            remarks.append(
+                PlanError(
+                    f"deadlines.rules[{i}].date", f"晚于最后一个阶段的结束日 {last.isoformat()}"
+                )
+            )
+    return tuple(remarks)
+
+
+def _covers(earlier: tuple[str, ...], later: tuple[str, ...]) -> bool:
+    """Whether a match set `earlier` accepts everything `later` accepts (empty = any)."""
+    return not earlier or (bool(later) and set(later) <= set(earlier))
+
+
+# Dataclass fields whose YAML key is shorter than the field name.
+_KEY_FOR_FIELD = {"offset_working_days": "offset"}
+
+
+def _plain(value: object) -> Any:
+    """A plan value as JSON-serialisable data: enums by value, dates and times as text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for f in fields(value):
+            item = getattr(value, f.name)
+            if item is not None:
+                out[_KEY_FOR_FIELD.get(f.name, f.name)] = _plain(item)
+        return out
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-serialisable data (dates as ISO strings); parse_plan reverses it."""
+    data: dict[str, Any] = _plain(plan)
+    return data
