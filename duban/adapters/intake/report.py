@@ -1,0 +1,207 @@
+"""Show an intake report: a console table, an annotated copy of the file, a progress bar."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from duban.adapters.intake.errors import CellError, ImportReport
+from duban.adapters.intake.reader import cell_grid
+
+ERROR_COLUMN = "错误说明"
+# Files larger than this are re-written from their values instead of loaded with their styles:
+# openpyxl needs roughly 50x the file size in memory.
+STYLED_COPY_LIMIT = 8 * 1024 * 1024
+
+_BAD_FILL = PatternFill("solid", fgColor="FF9999")
+_BAD_FONT = Font(color="9C0006")
+_NOTE_FONT = Font(color="C00000")
+_NOTE_HEAD_FONT = Font(color="C00000", bold=True)
+_HEAD_FONT = Font(bold=True)
+
+
+def text_width(text: str) -> int:
+    """Display width in a terminal: wide and full-width characters take two cells."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut `text` to at most `width` display cells, marking the cut with …."""
+    text = text.replace("\n", " ").replace("\r", " ")
+    if text_width(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if text_width(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…"
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - text_width(text))
+
+
+def format_error_table(report: ImportReport, *, limit: int | None = 100) -> str:
+    """A Chinese console table of the report's errors (行, 列, 值, 原因), aligned for wide text."""
+    lines = [report.message]
+    if not report.errors:
+        return "\n".join(lines)
+    shown = report.errors if limit is None else report.errors[:limit]
+    table = [("行", "列", "值", "原因")]
+    for e in shown:
+        column = e.column
+        if e.col is not None:
+            column = f"{column}（{get_column_letter(e.col + 1)}）" if column else get_column_letter(
+                e.col + 1
+            )
+        table.append((str(e.row) if e.row else "", column, _fit(e.value, 24), e.reason))
+    widths = [max(text_width(r[i]) for r in table) for i in range(3)]
+    lines.append("")
+    for n, row in enumerate(table):
+        lines.append("  ".join(_pad(row[i], widths[i]) for i in range(3)) + "  " + row[3])
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * max(4, text_width(row[3])))
+    rest = len(report.errors) - len(shown)
+    if rest > 0:
+        lines.append(f"……另有{rest}处错误未列出，请查看错误副本")
+    return "\n".join(lines)
+
+
+def _notes_by_row(report: ImportReport) -> dict[int, list[str]]:
+    notes: dict[int, list[str]] = defaultdict(list)
+    for e in report.errors:
+        notes[e.row].append(f"{e.column}：{e.reason}" if e.column else e.reason)
+    return notes
+
+
+def write_error_copy(src: str | Path, report: ImportReport, dest: str | Path) -> Path:
+    """Write a copy of `src` as .xlsx with bad cells filled red and a 错误说明 column.
+
+    The report must come from a sheet (its `sheet` and `header_row` set); a rejection of the file
+    as a whole has no cells to mark. Returns the path written (always ending in .xlsx).
+    """
+    source = Path(src)
+    out = Path(dest)
+    if out.suffix.lower() != ".xlsx":
+        out = out.with_suffix(".xlsx")
+    if report.sheet is None or report.header_row is None:
+        raise ValueError("the report is about the whole file; there are no cells to mark")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    styled = (
+        source.suffix.lower() in (".xlsx", ".xlsm")
+        and source.stat().st_size <= STYLED_COPY_LIMIT
+    )
+    if styled:
+        try:
+            _copy_styled(source, report, out)
+            return out
+        except Exception:  # openpyxl cannot load every file calamine reads
+            pass
+    _copy_values(source, report, out)
+    return out
+
+
+def _copy_styled(source: Path, report: ImportReport, out: Path) -> None:
+    wb = load_workbook(source, keep_vba=False, keep_links=False)
+    ws = wb[report.sheet] if report.sheet else wb.worksheets[0]
+    note_col = ws.max_column + 1
+    header_row = report.header_row or 1
+    for e in report.errors:
+        if e.col is not None and e.row:
+            cell = ws.cell(row=e.row, column=e.col + 1)
+            cell.fill = _BAD_FILL
+            cell.font = _BAD_FONT
+    head = ws.cell(row=header_row, column=note_col, value=ERROR_COLUMN)
+    head.font = _NOTE_HEAD_FONT
+    head.fill = _BAD_FILL
+    for row, notes in _notes_by_row(report).items():
+        text = "；".join(notes)
+        if row == header_row:
+            head.value = f"{ERROR_COLUMN}（{text}）"
+            continue
+        cell = ws.cell(row=row, column=note_col, value=text)
+        cell.font = _NOTE_FONT
+    ws.column_dimensions[get_column_letter(note_col)].width = 60
+    wb.active = wb.worksheets.index(ws)
+    wb.save(out)
+
+
+def _copy_values(source: Path, report: ImportReport, out: Path) -> None:
+    grid = cell_grid(source, report.kind, report.sheet or "")
+    width = max((len(r) for r in grid), default=0)
+    header_row = report.header_row or 1
+    bad: dict[int, set[int]] = defaultdict(set)
+    for e in report.errors:
+        if e.col is not None and e.row:
+            bad[e.row].add(e.col)
+    notes = _notes_by_row(report)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(report.sheet or "Sheet1")
+    ws.column_dimensions[get_column_letter(width + 1)].width = 60
+    for r, values in enumerate(grid, 1):
+        marks = bad.get(r)
+        cells: list[Any] = []
+        for c in range(width):
+            value = values[c] if c < len(values) else None
+            if value == "":
+                value = None
+            if marks and c in marks:
+                cell = WriteOnlyCell(ws, value=value)
+                cell.fill = _BAD_FILL
+                cell.font = _BAD_FONT
+                cells.append(cell)
+            elif r == header_row:
+                cell = WriteOnlyCell(ws, value=value)
+                cell.font = _HEAD_FONT
+                cells.append(cell)
+            else:
+                cells.append(value)
+        if r == header_row:
+            extra = notes.get(r)
+            note = WriteOnlyCell(
+                ws, value=f"{ERROR_COLUMN}（{'；'.join(extra)}）" if extra else ERROR_COLUMN
+            )
+            note.font = _NOTE_HEAD_FONT
+            note.fill = _BAD_FILL
+            cells.append(note)
+        elif r in notes:
+            note = WriteOnlyCell(ws, value="；".join(notes[r]))
+            note.font = _NOTE_FONT
+            cells.append(note)
+        ws.append(cells)
+    wb.save(out)
+
+
+def progress_bar(
+    stream: TextIO | None = None, *, label: str = "校验", width: int = 30
+) -> Callable[[int, int], None]:
+    """A progress callback that draws a one-line text bar (for the CLI)."""
+    out = stream if stream is not None else sys.stderr
+
+    def show(done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        filled = int(share * width)
+        out.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {share:.0%}")
+        if done >= total:
+            out.write("\n")
+        out.flush()
+
+    return show
+
+
+def errors_for_rows(errors: Sequence[CellError], row: int) -> list[CellError]:
+    """The errors of one sheet row (for callers that show a single row's problems)."""
+    return [e for e in errors if e.row == row]
