@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Generic, Protocol, TypeVar
 
+from duban.domain.errors import DubanError
 from duban.domain.household import (
     HouseholdCategory,
     HouseholdFacts,
@@ -39,7 +40,7 @@ from duban.synth.templates import (
 T = TypeVar("T")
 
 
-class SynthError(ValueError):
+class SynthError(DubanError, ValueError):
     """Bad arguments to the generator; the message is in Chinese for the user."""
 
 
@@ -688,13 +689,13 @@ def _fact_rules(h: HouseholdFacts, line: int) -> list[FactRule]:
     """The fact rules a household trips (the same facts the detection rules read)."""
     rules: list[FactRule] = []
     if h.income_per_person < line and not h.is_monitored:
-        rules.append(FactRule.INCOME_UNDER_LINE)
+        rules.append(FactRule.INCOME_BELOW_LINE)
     if h.house_grade in ("C", "D"):
         rules.append(FactRule.UNSAFE_HOUSE)
     if not h.tap_water:
         rules.append(FactRule.NO_TAP_WATER)
     if h.children_out_of_school:
-        rules.append(FactRule.OUT_OF_SCHOOL)
+        rules.append(FactRule.CHILD_OUT_OF_SCHOOL)
     if not h.medical_insurance:
         rules.append(FactRule.NO_MEDICAL_INSURANCE)
     if not h.sanitary_toilet:

@@ -338,19 +338,19 @@ CATEGORY_TEMPLATES: dict[str, tuple[ProblemTemplate, ...]] = {
 
 
 class FactRule(StrEnum):
-    """A household fact that reveals a problem on its own (see DOMAIN.md)."""
+    """A household fact that reveals a problem on its own; values match detection.RULE_CODES."""
 
-    INCOME_UNDER_LINE = "income_under_line"
+    INCOME_BELOW_LINE = "income_below_line"
     UNSAFE_HOUSE = "unsafe_house"
     NO_TAP_WATER = "no_tap_water"
-    OUT_OF_SCHOOL = "out_of_school"
+    CHILD_OUT_OF_SCHOOL = "child_out_of_school"
     NO_MEDICAL_INSURANCE = "no_medical_insurance"
     NO_SANITARY_TOILET = "no_sanitary_toilet"
 
 
 # For each fact rule: the category it falls under, a short phrase for visit findings, templates.
 FACT_TEMPLATES: dict[FactRule, tuple[str, str, tuple[str, ...]]] = {
-    FactRule.INCOME_UNDER_LINE: (
+    FactRule.INCOME_BELOW_LINE: (
         "监测帮扶",
         "家庭人均纯收入低于监测线",
         (
@@ -374,7 +374,7 @@ FACT_TEMPLATES: dict[FactRule, tuple[str, str, tuple[str, ...]]] = {
             "{head}户自来水管网未入户，日常饮用山泉水",
         ),
     ),
-    FactRule.OUT_OF_SCHOOL: (
+    FactRule.CHILD_OUT_OF_SCHOOL: (
         "义务教育",
         "有适龄儿童失学辍学",
         (
