@@ -419,7 +419,9 @@ class _Generator:
                     relation = names.PROXY_RELATIONS[int(rand() * len(names.PROXY_RELATIONS))]
                     proxy = names.person_name(rng, h.head[0], female=relation in ("女儿", "儿媳"))
                 else:
-                    proxy = cadres[int(rand() * len(cadres))]
+                    # A village cadre answers; never the visitor themselves.
+                    others = [c for c in cadres if c != visitor] or cadres
+                    proxy = others[int(rand() * len(others))]
                 plans.append((visitor, day, VisitMode.PROXY, proxy))
             elif r < PROXY_SHARE + PHONE_SHARE:
                 plans.append((visitor, day, VisitMode.PHONE, ""))

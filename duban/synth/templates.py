@@ -150,13 +150,13 @@ SOURCE_AFFINITY: dict[str, dict[str, int]] = {
 
 CATEGORY_TEMPLATES: dict[str, tuple[ProblemTemplate, ...]] = {
     "两不愁": (
-        _h("{head}户{members}口人，{lastyear}年人均纯收入{income}元，家中存粮不足，冬季衣被单薄"),
+        _h("{head}户{members}口人，家中存粮不足，冬季衣被单薄"),
         _h("{head}户家中无劳动力，主要靠养老金和低保维持生活，“两不愁”保障水平偏低"),
         _h(
             "{head}户因{illness}长期服药，刚性支出大，{lastyear}年家庭人均纯收入较上年下降{percent}%"
         ),
         _h("{head}户家中缺少基本生活用品，床上用品破旧，未见过冬衣物"),
-        _h("{head}户独居老人{member}日常饮食无人照料，一日三餐不规律"),
+        _h("{head}户老人{member}独自居住，日常饮食无人照料，一日三餐不规律"),
         _v("{village}有{count}户独居老人生活保障情况未纳入帮扶责任人走访内容"),
         _v("{village}有{count}户脱贫户{lastyear}年人均纯收入增幅低于全县农村居民平均水平"),
     ),

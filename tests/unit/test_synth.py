@@ -25,10 +25,18 @@ from duban.domain.household import (
 )
 from duban.domain.plan import (
     Category,
+    DeadlinePolicy,
     DeadlineTier,
     DetectionPolicy,
     DetectionRule,
+    Plan,
+    RankingPolicy,
+    ReminderPolicy,
+    ReportSchedule,
+    ReviewPolicy,
     Source,
+    Stage,
+    StageKind,
     Town,
     Village,
 )
@@ -40,6 +48,7 @@ from duban.synth import (
     SynthError,
     SyntheticCounty,
     generate_county,
+    generate_for_plan,
     iter_household_rows,
     iter_problem_rows,
     iter_visit_rows,
@@ -459,3 +468,40 @@ def test_full_county_size() -> None:
     assert {p.category for p in c.problems} == {b.code for b in BUILTIN_CATEGORIES}
     ids = [h.household_id for h in c.households]
     assert len(set(ids)) == len(ids)
+
+
+def test_generate_for_plan_uses_the_plans_scope_codes_tiers_line_and_stage() -> None:
+    plan = Plan(
+        name="少云镇2022年大走访大排查大整改行动",
+        issuer="少云镇人民政府",
+        document_number="少云委〔2022〕33号",
+        notice_prefix="少云督",
+        county_office="ZB",
+        stages=(
+            Stage(StageKind.MOBILISE, "动员部署", dt.date(2022, 5, 1), dt.date(2022, 5, 5)),
+            Stage(StageKind.INVESTIGATE, "走访排查", dt.date(2022, 5, 6), dt.date(2022, 6, 5)),
+            Stage(StageKind.RECTIFY, "问题整改", dt.date(2022, 6, 5), dt.date(2022, 7, 10)),
+        ),
+        towns=(Town("T1", "少云镇", (Village("V1", "新胜村"), Village("V2", "护国村"))),),
+        offices=(),
+        categories=(Category("ZF", "住房安全"), Category("JC", "防返贫监测")),
+        sources=(Source("RH", "入户排查"), Source("XS", "巡视")),
+        routing=(),
+        deadlines=DeadlinePolicy(tiers=(DeadlineTier("now", "立查立改", working_days=0),)),
+        review=ReviewPolicy(),
+        reminders=ReminderPolicy(),
+        penalties=(),
+        ranking=RankingPolicy(),
+        reports=ReportSchedule(),
+        detection=DetectionPolicy(monitoring_line_yuan=7000),
+    )
+    c = generate_for_plan(plan, "township", 3)
+    assert (c.start, c.end, c.monitoring_line) == (dt.date(2022, 5, 6), dt.date(2022, 6, 5), 7000)
+    assert c.towns == plan.towns
+    assert {p.category for p in c.problems} == {"ZF", "JC"}
+    assert {p.source for p in c.problems} == {"RH", "XS"}
+    assert {p.tier for p in c.problems} == {"now"}
+    assert all(dt.date(2022, 5, 6) <= v.visited_on <= dt.date(2022, 6, 5) for v in c.visits)
+    lines = [p.description for p in generate_for_plan(plan, households=2_000).problems]
+    assert any("低于监测线7000元" in d or "低于7000元" in d for d in lines)
+    assert not any("6900元" in d for d in lines)
