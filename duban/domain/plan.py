@@ -322,6 +322,11 @@ class Plan:
         """The office with this code."""
         return next((o for o in self.offices if o.code == code), None)
 
+    def town_office(self, town: str) -> Office | None:
+        """The one town-level office of a town, which the OWN_TOWN token (各乡镇) stands for."""
+        found = [o for o in self.offices if o.level is OfficeLevel.TOWN and o.town == town]
+        return found[0] if len(found) == 1 else None
+
     @property
     def start(self) -> dt.date:
         """The first day of the campaign."""
