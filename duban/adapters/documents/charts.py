@@ -1,0 +1,77 @@
+"""The daily report's trend chart, drawn with matplotlib in an installed Chinese font."""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers; must precede pyplot
+
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from duban.adapters.documents.context import SeriesPoint  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+# Sans-serif CJK families in order of preference (Debian: fonts-noto-cjk, fonts-wqy-zenhei;
+# Windows: Microsoft YaHei, SimHei).
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "Noto Serif CJK SC",
+    "AR PL UKai CN",
+)
+
+
+@functools.cache
+def cjk_font_family() -> str | None:
+    """The first installed Chinese font family matplotlib can use, or None."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in installed:
+            return family
+    log.warning("no Chinese font found for charts; install fonts-noto-cjk")
+    return None
+
+
+def trend_chart_png(series: Sequence[SeriesPoint], title: str, *, dpi: int = 200) -> bytes:
+    """Cumulative found and closed problems and the overdue count per day, as a PNG."""
+    family = cjk_font_family()
+    rc = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
+          "axes.unicode_minus": False}
+    with matplotlib.rc_context(rc):
+        fig = Figure(figsize=(6.0, 3.0), dpi=dpi)
+        ax = fig.add_subplot()
+        days = [p.day for p in series]
+        labels = [f"{d.month}/{d.day}" for d in days]
+        xs = list(range(len(series)))
+        ax.plot(xs, [p.found for p in series], marker="o", ms=3, lw=1.6, color="#1f4e9c",
+                label="累计发现")
+        ax.plot(xs, [p.closed for p in series], marker="s", ms=3, lw=1.6, color="#2e8b57",
+                label="累计销号")
+        ax.bar(xs, [p.overdue for p in series], width=0.5, color="#d62728", alpha=0.55,
+               label="逾期")
+        step = max(1, len(xs) // 10)
+        ax.set_xticks(xs[::step], labels[::step])
+        ax.set_title(title, fontsize=11)
+        ax.set_ylabel("问题数（个）", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        if series:
+            ax.legend(fontsize=8, frameon=False, loc="upper left")
+        else:
+            ax.text(0.5, 0.5, "暂无数据", ha="center", va="center", transform=ax.transAxes)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+    return buf.getvalue()

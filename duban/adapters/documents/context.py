@@ -1,0 +1,402 @@
+"""Plain data the document templates render; services build these, templates read them.
+
+Standard library only. Every context shares the letterhead fields of `OfficialDocument`
+(发文机关标志, 文号, 标题, 成文日期, 附注, 版记); each document kind adds its own body.
+Templates see each field under its own name (see `render.context_dict`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ContactPerson:
+    """The person named in the 附注 line: （联系人：…，联系电话：…）."""
+
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One 整改要求 paragraph: a 楷体 run-in heading (may be empty) and the body text."""
+
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfficialDocument:
+    """Fields every GB/T 9704 document carries: 版头, title, date, 附注 and 版记."""
+
+    issuer: str  # 发文机关署名, e.g. 沈丘县巩固办
+    issuer_mark: str  # 发文机关标志, printed in red at the top
+    title: str
+    issued_on: dt.date  # 成文日期
+    number: str = ""  # 文号, e.g. 沈巩督〔2022〕12号; empty for unnumbered reports
+    contact: ContactPerson | None = None
+    copy_to: Sequence[str] = ()  # 抄送机关
+    printer: str = ""  # 印发机关; defaults to the issuer in the 版记
+    printed_on: dt.date | None = None  # 印发日期; defaults to issued_on
+    seal_text: str = ""  # name on the issuer's seal; alt text of the seal placeholder
+    seal_image: Path | None = None  # the issuer's electronic seal (PNG) swapped into the placeholder
+
+    @property
+    def printer_name(self) -> str:
+        """The 印发机关 shown in the 版记."""
+        return self.printer or self.issuer
+
+    @property
+    def printed_date(self) -> dt.date:
+        """The 印发日期 shown in the 版记."""
+        return self.printed_on or self.issued_on
+
+
+@dataclass(frozen=True)
+class NoticeItem:
+    """One problem in a 督办通知书: where it is, what is wrong, what to do and by when."""
+
+    seq: int
+    code: str
+    town: str
+    village: str
+    household: str
+    description: str
+    requirement: str
+    deadline: dt.date
+    co_offices: Sequence[str] = ()
+
+    @property
+    def location(self) -> str:
+        """Town and village joined for a table cell (乡镇 + 村)."""
+        return f"{self.town}{self.village}"
+
+    @property
+    def co_offices_text(self) -> str:
+        """Co-offices joined with 、, or an em dash when there are none."""
+        return "、".join(self.co_offices) or "—"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoticeContext(OfficialDocument):
+    """A 督办通知书: the problems routed to one office, with deadlines and requirements."""
+
+    addressee: str  # 主送机关
+    intro: str
+    problems: Sequence[NoticeItem]
+    requirements: Sequence[Requirement] = ()
+    attachment_title: str = "督办问题清单"
+
+    @property
+    def earliest_deadline(self) -> dt.date | None:
+        """The nearest deadline among the problems."""
+        return min((p.deadline for p in self.problems), default=None)
+
+    @property
+    def town_count(self) -> int:
+        """How many towns the problems touch."""
+        return len({p.town for p in self.problems if p.town})
+
+    @property
+    def village_count(self) -> int:
+        """How many villages the problems touch."""
+        return len({(p.town, p.village) for p in self.problems if p.village})
+
+
+class AlertColour(StrEnum):
+    """The warning light of an item: red overdue, orange due within days, yellow coming up."""
+
+    RED = "red"
+    ORANGE = "orange"
+    YELLOW = "yellow"
+
+
+ALERT_COLOUR_LABELS: dict[AlertColour, str] = {
+    AlertColour.RED: "红色",
+    AlertColour.ORANGE: "橙色",
+    AlertColour.YELLOW: "黄色",
+}
+
+# Cell shading for each light: light tints so black text stays legible when printed.
+ALERT_COLOUR_FILLS: dict[AlertColour, str] = {
+    AlertColour.RED: "F4B6B6",
+    AlertColour.ORANGE: "F9D3A6",
+    AlertColour.YELLOW: "FBEFA4",
+}
+
+
+@dataclass(frozen=True)
+class ReminderItem:
+    """One item in a 催办通知: near or past its deadline."""
+
+    seq: int
+    code: str
+    town: str
+    village: str
+    description: str
+    deadline: dt.date
+    days_overdue: int  # negative: days left before the deadline
+    colour: AlertColour
+
+    @property
+    def colour_label(self) -> str:
+        """红色 / 橙色 / 黄色."""
+        return ALERT_COLOUR_LABELS[self.colour]
+
+    @property
+    def colour_fill(self) -> str:
+        """Hex cell shading for the light."""
+        return ALERT_COLOUR_FILLS[self.colour]
+
+    @property
+    def status_text(self) -> str:
+        """逾期N天 / 今日到期 / 剩余N天."""
+        if self.days_overdue > 0:
+            return f"逾期{self.days_overdue}天"
+        if self.days_overdue == 0:
+            return "今日到期"
+        return f"剩余{-self.days_overdue}天"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReminderContext(OfficialDocument):
+    """A 催办通知 to one office about its items near or past the deadline."""
+
+    office: str  # 主送: the responsible office
+    as_of: dt.date
+    intro: str
+    items: Sequence[ReminderItem]
+    requirements: Sequence[Requirement] = ()
+
+    @property
+    def overdue_count(self) -> int:
+        """Items past their deadline."""
+        return sum(1 for i in self.items if i.days_overdue > 0)
+
+    @property
+    def due_soon_count(self) -> int:
+        """Items not yet past their deadline."""
+        return sum(1 for i in self.items if i.days_overdue <= 0)
+
+
+@dataclass(frozen=True)
+class BulletinItem:
+    """One overdue problem named in a 通报."""
+
+    code: str
+    town: str
+    village: str
+    office: str
+    description: str
+    deadline: dt.date
+    days_overdue: int
+
+
+@dataclass(frozen=True)
+class BulletinGroup:
+    """Overdue items of one town or one office, with the count the 通报 names."""
+
+    name: str
+    items: Sequence[BulletinItem]
+
+    @property
+    def count(self) -> int:
+        """Overdue items in the group."""
+        return len(self.items)
+
+    @property
+    def max_days_overdue(self) -> int:
+        """The longest overdue item, in days."""
+        return max((i.days_overdue for i in self.items), default=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulletinContext(OfficialDocument):
+    """A 通报 of overdue items, grouped by town and by responsible office."""
+
+    addressee: str
+    as_of: dt.date
+    intro: str
+    by_town: Sequence[BulletinGroup]
+    by_office: Sequence[BulletinGroup]
+    requirements: Sequence[Requirement] = ()
+
+    @property
+    def total_overdue(self) -> int:
+        """Distinct overdue items (an item is in one town group and one office group)."""
+        return len({i.code for g in self.by_office for i in g.items})
+
+    @property
+    def items(self) -> list[BulletinItem]:
+        """Every overdue item once, by office then longest overdue first."""
+        seen: set[str] = set()
+        out: list[BulletinItem] = []
+        for g in self.by_office:
+            for i in sorted(g.items, key=lambda x: -x.days_overdue):
+                if i.code not in seen:
+                    seen.add(i.code)
+                    out.append(i)
+        return out
+
+
+@dataclass(frozen=True)
+class DailyRow:
+    """One town's or office's progress on the report day."""
+
+    name: str
+    found: int  # 排查发现
+    routed: int  # 已交办
+    rectifying: int  # 整改中
+    awaiting_review: int  # 待复核
+    closed: int  # 已销号
+    overdue: int  # 逾期
+    closed_change: int = 0  # closed since yesterday
+    rate_change: float = 0.0  # change of the closing rate since yesterday, in points (0.05 = 5 %)
+
+    @property
+    def rate(self) -> float:
+        """Closing rate: closed / found (0 when nothing was found)."""
+        return self.closed / self.found if self.found else 0.0
+
+    @property
+    def rate_text(self) -> str:
+        """The closing rate as 85.0%."""
+        return f"{self.rate * 100:.1f}%"
+
+    @property
+    def change_text(self) -> str:
+        """Change since yesterday: +3件 / +1.5个百分点."""
+        pts = self.rate_change * 100
+        return f"{self.closed_change:+d}件 / {pts:+.1f}个百分点"
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """Cumulative counts on one day, for the trend chart."""
+
+    day: dt.date
+    found: int
+    closed: int
+    overdue: int
+
+
+def _total_row(name: str, rows: Sequence[DailyRow]) -> DailyRow:
+    """Sum rows into a 合计 row; the rate change is recomputed from yesterday's totals."""
+    found = sum(r.found for r in rows)
+    closed = sum(r.closed for r in rows)
+    closed_change = sum(r.closed_change for r in rows)
+    # Yesterday's found is unknown per row; only closed changed, so compare at today's found.
+    rate_change = (closed_change / found) if found else 0.0
+    return DailyRow(
+        name=name,
+        found=found,
+        routed=sum(r.routed for r in rows),
+        rectifying=sum(r.rectifying for r in rows),
+        awaiting_review=sum(r.awaiting_review for r in rows),
+        closed=closed,
+        overdue=sum(r.overdue for r in rows),
+        closed_change=closed_change,
+        rate_change=rate_change,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DailyReportContext(OfficialDocument):
+    """A daily 整改进度 report: one row per town and per office, and a trend chart."""
+
+    report_date: dt.date
+    intro: str
+    towns: Sequence[DailyRow]
+    offices: Sequence[DailyRow]
+    series: Sequence[SeriesPoint] = ()
+    chart_title: str = "问题整改进度趋势"
+
+    @property
+    def town_total(self) -> DailyRow:
+        """合计 row of the town table."""
+        return _total_row("合计", self.towns)
+
+    @property
+    def office_total(self) -> DailyRow:
+        """合计 row of the office table."""
+        return _total_row("合计", self.offices)
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    """One criterion of the monthly evaluation and the points a town got for it."""
+
+    criterion: str
+    score: float
+
+
+@dataclass(frozen=True)
+class RankingRow:
+    """One town in the 月考评 table."""
+
+    rank: int
+    town: str
+    scores: Sequence[ScoreLine]
+    deduction: float = 0.0  # 扣分 (penalties, problems found by the supervision group)
+    remark: str = ""
+
+    @property
+    def total(self) -> float:
+        """Sum of the criteria less the deduction."""
+        return round(sum(s.score for s in self.scores) - self.deduction, 2)
+
+    @property
+    def breakdown(self) -> str:
+        """Criteria and scores in one cell: 排查 28 / 整改 35 …."""
+        return " / ".join(f"{s.criterion}{_fmt_score(s.score)}" for s in self.scores)
+
+
+def _fmt_score(x: float) -> str:
+    """A score without a trailing .0."""
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A penalty applied this month (e.g. 500 yuan per unrectified problem, seed 000)."""
+
+    target: str
+    reason: str
+    amount_yuan: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RankingContext(OfficialDocument):
+    """A monthly evaluation (月考评): ranking, commendations, the last place and penalties."""
+
+    addressee: str
+    year: int
+    month: int
+    intro: str
+    rows: Sequence[RankingRow]
+    commend_top: int = 3
+    name_last: int = 1
+    penalties: Sequence[Penalty] = ()
+    requirements: Sequence[Requirement] = ()
+
+    @property
+    def commended(self) -> list[str]:
+        """Towns in the top `commend_top` ranks (表彰)."""
+        return [r.town for r in sorted(self.rows, key=lambda r: r.rank)[: self.commend_top]]
+
+    @property
+    def named_last(self) -> list[str]:
+        """Towns in the last `name_last` ranks (大会检讨发言)."""
+        if self.name_last <= 0:
+            return []
+        return [r.town for r in sorted(self.rows, key=lambda r: r.rank)[-self.name_last :]]
+
+    @property
+    def penalty_total(self) -> int:
+        """Sum of the penalties in yuan."""
+        return sum(p.amount_yuan for p in self.penalties)

@@ -1,0 +1,448 @@
+"""Render GB/T 9704 documents from .docx templates with docxtpl in a sandboxed Jinja.
+
+Templates live in templates/documents/ (built by tools/build_doc_templates.py); a campaign's
+own folder, passed as `template_dir`, overrides a shipped template of the same file name.
+Output is written to a temporary file beside the target and renamed into place, so a failed
+render never leaves a partial document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import io
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+from docxtpl import DocxTemplate, InlineImage, Listing
+from jinja2.sandbox import SandboxedEnvironment
+
+from duban.adapters.documents.context import (
+    BulletinContext,
+    DailyReportContext,
+    NoticeContext,
+    OfficialDocument,
+    RankingContext,
+    ReminderContext,
+    Requirement,
+)
+from duban.domain.errors import DubanError
+from duban.domain.numbering import chinese_numeral, format_date_cn
+
+SHIPPED_TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates" / "documents"
+
+NOTICE_TEMPLATE = "notice.docx"
+REMINDER_TEMPLATE = "reminder.docx"
+BULLETIN_TEMPLATE = "bulletin.docx"
+DAILY_REPORT_TEMPLATE = "daily_report.docx"
+RANKING_TEMPLATE = "ranking.docx"
+
+SEAL_PLACEHOLDER = "duban-seal-placeholder.png"
+
+_TEXT_W_PT = Mm(156).pt
+_CHAR_PT = 16.0
+_SEAL_PT = Mm(42).pt
+_LINE_PT = 28.95
+
+
+class TemplateError(DubanError):
+    """A document template that cannot be rendered; names the template and the line."""
+
+    def __init__(self, template: str, detail: str, *, line: int | None = None,
+                 snippet: str = "", part: str = "") -> None:
+        where = f"模板“{template}”"
+        if part and part != "正文":
+            where += f"（{part}）"
+        if line is not None:
+            where += f"第{line}行"
+            if snippet:
+                where += f"（“{snippet}”）"
+        super().__init__(f"{where}：{detail}")
+        self.template = template
+        self.line = line
+        self.snippet = snippet
+        self.part = part
+        self.detail = detail
+
+
+# ---------------------------------------------------------------- the Jinja environment
+
+
+def _cn_date(value: dt.date | None) -> str:
+    """Jinja filter: 2022年9月26日; empty for None."""
+    return "" if value is None else format_date_cn(value)
+
+
+def _cn_numeral(value: int) -> str:
+    """Jinja filter: 3 -> 三."""
+    return chinese_numeral(int(value))
+
+
+def _score(value: float) -> str:
+    """Jinja filter: a score without a trailing .0."""
+    return f"{float(value):g}"
+
+
+@functools.cache
+def jinja_env() -> SandboxedEnvironment:
+    """The sandbox every template renders in: autoescaped XML, strict undefined variables."""
+    env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["cn_date"] = _cn_date
+    env.filters["cn_numeral"] = _cn_numeral
+    env.filters["score"] = _score
+    return env
+
+
+@functools.lru_cache(maxsize=64)
+def _patched(src_xml: str) -> str:
+    """docxtpl's tag clean-up of a part's XML; pure, so cached per template part."""
+    return DocxTemplate.patch_xml(None, src_xml)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(src_xml: str) -> jinja2.Template:
+    """Compile a part once; compiling the XML costs more than rendering it."""
+    return jinja_env().from_string(src_xml)
+
+
+def _strip_tags(xml_line: str) -> str:
+    """The text of one line of part XML (one paragraph), shortened for a message."""
+    text = re.sub(r"<[^>]+>", "", xml_line).strip()
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line a Jinja error points at (syntax errors carry it; others in frames)."""
+    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+        return exc.lineno
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _detail(exc: BaseException) -> str:
+    """A Chinese description of what went wrong in the template."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"模板语法错误：{exc.message}"
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return f"模板访问了不允许访问的属性或方法：{exc}"
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"模板使用了未定义的变量或属性：{exc.message}"
+    return f"渲染失败（{type(exc).__name__}）：{exc}"
+
+
+def _part_label(part: Any) -> str:
+    """正文 / 页脚 / 页眉 for a message."""
+    name = str(getattr(part, "partname", ""))
+    if "footer" in name:
+        return "页脚"
+    if "header" in name:
+        return "页眉"
+    return "正文"
+
+
+class _Template(DocxTemplate):  # type: ignore[misc]
+    """DocxTemplate with cached clean-up and compilation and errors that name the line."""
+
+    def __init__(self, source: io.BytesIO, name: str) -> None:
+        super().__init__(source)
+        self.duban_name = name
+
+    def patch_xml(self, src_xml: str) -> str:
+        return _patched(src_xml)
+
+    def render_xml_part(self, src_xml: str, part: Any, context: Mapping[str, Any],
+                        jinja_env: jinja2.Environment | None = None) -> str:
+        # docxtpl puts each paragraph on its own line, so a Jinja line is a paragraph.
+        src_xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", src_xml)
+        self.current_rendering_part = part
+        try:
+            dst_xml = _compiled(src_xml).render(context)
+        except Exception as exc:
+            line = _template_line(exc)
+            snippet = ""
+            if line is not None:
+                lines = src_xml.splitlines()
+                if 0 < line <= len(lines):
+                    snippet = _strip_tags(lines[line - 1])
+            raise TemplateError(self.duban_name, _detail(exc), line=line, snippet=snippet,
+                                part=_part_label(part)) from exc
+        dst_xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", dst_xml)
+        dst_xml = (dst_xml.replace("{_{", "{{").replace("}_}", "}}")
+                   .replace("{_%", "{%").replace("%_}", "%}"))
+        return str(self.resolve_listing(dst_xml))
+
+
+# ---------------------------------------------------------------- templates and output
+
+
+def resolve_template(name: str, template_dir: Path | None = None) -> Path:
+    """The campaign's own template if it has one of this name, else the shipped one."""
+    if template_dir is not None:
+        own = Path(template_dir) / name
+        if own.is_file():
+            return own
+    shipped = SHIPPED_TEMPLATE_DIR / name
+    if not shipped.is_file():
+        raise TemplateError(name, f"找不到模板文件（已查找：{template_dir or '—'}，{SHIPPED_TEMPLATE_DIR}）")
+    return shipped
+
+
+@functools.lru_cache(maxsize=32)
+def _template_bytes(path: str, mtime_ns: int, size: int) -> bytes:
+    """Template file contents, cached until the file changes."""
+    del mtime_ns, size  # part of the cache key only
+    return Path(path).read_bytes()
+
+
+def _load(path: Path) -> _Template:
+    """Open a template as a fresh DocxTemplate (python-docx objects are mutable)."""
+    st = path.stat()
+    data = _template_bytes(str(path), st.st_mtime_ns, st.st_size)
+    tpl = _Template(io.BytesIO(data), path.name)
+    try:
+        tpl.init_docx()
+    except Exception as exc:
+        raise TemplateError(path.name, f"无法打开模板，不是有效的 Word 文档（{exc}）") from exc
+    return tpl
+
+
+@contextmanager
+def atomic_output(out_path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside out_path; rename it into place only on success."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".part", dir=out_path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, out_path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def context_dict(ctx: object) -> dict[str, Any]:
+    """A context's fields and properties as the top-level names a template sees."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(ctx):  # type: ignore[arg-type]
+        out[f.name] = getattr(ctx, f.name)
+    for klass in reversed(type(ctx).__mro__):
+        for name, attr in vars(klass).items():
+            if isinstance(attr, property) and not name.startswith("_"):
+                out[name] = getattr(ctx, name)
+    title = out.get("title")
+    if isinstance(title, str) and "\n" in title:
+        out["title"] = Listing(title)  # a line break chosen by the author (标题回行)
+    if "requirements" in out:
+        out["requirements"] = [
+            r if isinstance(r, Requirement) else Requirement("", str(r))
+            for r in out["requirements"]
+        ]
+    return out
+
+
+def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
+            template_dir: Path | None,
+            extra: Callable[[_Template], dict[str, Any]] | None = None) -> Path:
+    """Render one context into out_path (atomically) and return the path."""
+    path = resolve_template(template_name, template_dir)
+    tpl = _load(path)
+    context = context_dict(ctx)
+    if extra is not None:
+        context.update(extra(tpl))
+    try:
+        tpl.render(context, jinja_env())
+    except TemplateError:
+        raise
+    except Exception as exc:  # lxml rejects XML a broken template produced
+        raise TemplateError(path.name, f"渲染结果不是有效的 Word 文档（{exc}）") from exc
+    fit_layout(tpl.docx)
+    if ctx.seal_image is not None:
+        tpl.replace_pic(SEAL_PLACEHOLDER, str(ctx.seal_image))
+        tpl.allow_missing_pics = True  # a campaign's own template may have no placeholder
+    out_path = Path(out_path)
+    with atomic_output(out_path) as tmp:
+        tpl.save(str(tmp))
+    return out_path
+
+
+# ---------------------------------------------------------------- layout fitting
+
+
+def text_width_chars(text: str) -> float:
+    """Width in full-width characters: CJK and full-width punctuation 1, ASCII 0.5."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def mark_size(text: str) -> tuple[float, int]:
+    """Font size (pt) and width scale (%) that fit the 发文机关标志 on one line of 156 mm.
+
+    Short names print up to 36 pt; long ones are condensed (down to 60 %) before shrinking,
+    as 方正小标宋 marks usually are.
+    """
+    n = max(text_width_chars(text), 1.0)
+    size = min(36.0, max(18.0, _TEXT_W_PT / (n * 0.6)))
+    size = round(size * 2) / 2  # half points
+    scale = min(100, int(_TEXT_W_PT / (n * size) * 100))
+    return size, scale
+
+
+def _put(parent: Any, el: Any) -> None:
+    """Replace or insert el at its schema position in parent (Word rejects bad order)."""
+    for old in parent.findall(el.tag):
+        parent.remove(old)
+    seq = getattr(type(parent), "_tag_seq", ())
+    names = [qn(t) for t in seq]
+    if el.tag in names:
+        parent.insert_element_before(el, *seq[names.index(el.tag) + 1:])
+    else:
+        parent.append(el)
+
+
+def _pstyle_id(p: Any) -> str:
+    ppr = p.find(qn("w:pPr"))
+    if ppr is None:
+        return ""
+    ps = ppr.find(qn("w:pStyle"))
+    return "" if ps is None else str(ps.get(qn("w:val")))
+
+
+def _ptext(p: Any) -> str:
+    return "".join(t.text or "" for t in p.iter(qn("w:t")))
+
+
+def _set_ind_right(p: Any, twips: int) -> None:
+    ind = p.get_or_add_pPr().get_or_add_ind()
+    ind.set(qn("w:rightChars"), "0")
+    ind.set(qn("w:right"), str(twips))
+
+
+_COLOPHON_PT = 14.0
+_COLOPHON_AVAIL_PT = _TEXT_W_PT - 2 * _COLOPHON_PT  # 左右各空一字
+
+
+def _fit_colophon(body: Any) -> None:
+    """Size the 版记 box to its lines; condense a 印发机关 line too long for one line."""
+    for docpr in body.iter(qn("wp:docPr")):
+        if docpr.get("name") != "colophon":
+            continue
+        anchor = docpr.getparent()
+        lines = 0
+        for p in anchor.iter(qn("w:p")):
+            text = _ptext(p)
+            if not text:
+                continue
+            width = text_width_chars(text) * _COLOPHON_PT
+            if p.find(".//" + qn("w:tab")) is not None:
+                width += _COLOPHON_PT  # at least one character between name and date
+                if width > _COLOPHON_AVAIL_PT:
+                    scale = max(50, int(_COLOPHON_AVAIL_PT / width * 100))
+                    for r in p.iter(qn("w:r")):
+                        el = OxmlElement("w:w")
+                        el.set(qn("w:val"), str(scale))
+                        _put(r.get_or_add_rPr(), el)
+                    width = _COLOPHON_AVAIL_PT
+            lines += max(1, math.ceil(width / _COLOPHON_AVAIL_PT - 1e-9))
+        height = str(int(Pt(lines * _LINE_PT + 10)))
+        anchor.find(qn("wp:extent")).set("cy", height)
+        ext = anchor.find(".//" + qn("a:ext"))
+        if ext is not None:
+            ext.set("cy", height)
+
+
+def fit_layout(document: Any) -> None:
+    """Fit what depends on text length: mark size, signature block, seal and 版记 box."""
+    body = document.element.body
+    _fit_colophon(body)
+    paras = list(body.iter(qn("w:p")))
+    for p in paras:
+        if _pstyle_id(p) == "GBMark":
+            size, scale = mark_size(_ptext(p))
+            for r in p.iter(qn("w:r")):
+                rpr = r.get_or_add_rPr()
+                for tagname, val in (("w:w", str(scale)), ("w:sz", str(int(size * 2))),
+                                     ("w:szCs", str(int(size * 2)))):
+                    el = OxmlElement(tagname)
+                    el.set(qn("w:val"), val)
+                    _put(rpr, el)
+    for i, p in enumerate(paras):
+        if _pstyle_id(p) != "GBSignature":
+            continue
+        date = next((q for q in paras[i + 1:i + 2] if _pstyle_id(q) == "GBDate"), None)
+        if date is None:
+            continue
+        ws = text_width_chars(_ptext(p)) * _CHAR_PT
+        wd = text_width_chars(_ptext(date)) * _CHAR_PT
+        date_right = 4 * _CHAR_PT  # 7.3.5.1: the date 右空四字
+        sig_right = date_right + (wd - ws) / 2  # the name centred over the date
+        if sig_right < 2 * _CHAR_PT:  # a long name: keep it 右空二字, centre the date under it
+            sig_right = 2 * _CHAR_PT
+            date_right = sig_right + (ws - wd) / 2
+        _set_ind_right(p, round(sig_right * 20))
+        _set_ind_right(date, round(date_right * 20))
+        centre_x = _TEXT_W_PT - date_right - wd / 2
+        anchor = p.find(".//" + qn("wp:anchor"))
+        if anchor is not None:
+            h = anchor.find(qn("wp:positionH")).find(qn("wp:posOffset"))
+            h.text = str(int(Pt(centre_x - _SEAL_PT / 2)))
+            # 7.3.5.1: name and date sit a little below the seal's centre; the paragraph
+            # starts two blank lines above the name, so the seal's top stays within one line
+            # of the text above.
+            v = anchor.find(qn("wp:positionV")).find(qn("wp:posOffset"))
+            centre_y = 2 * _LINE_PT + _LINE_PT - 8
+            v.text = str(int(Pt(centre_y - _SEAL_PT / 2)))
+
+
+# ---------------------------------------------------------------- public renderers
+
+
+def render_notice(ctx: NoticeContext, out_path: Path, template_dir: Path | None = None) -> Path:
+    """Render a 督办通知书 (.docx) and return its path."""
+    return _render(NOTICE_TEMPLATE, ctx, out_path, template_dir)
+
+
+def render_reminder(ctx: ReminderContext, out_path: Path,
+                    template_dir: Path | None = None) -> Path:
+    """Render a 催办通知 (.docx) and return its path."""
+    return _render(REMINDER_TEMPLATE, ctx, out_path, template_dir)
+
+
+def render_bulletin(ctx: BulletinContext, out_path: Path,
+                    template_dir: Path | None = None) -> Path:
+    """Render a 通报 of overdue items (.docx) and return its path."""
+    return _render(BULLETIN_TEMPLATE, ctx, out_path, template_dir)
+
+
+def render_daily_report(ctx: DailyReportContext, out_path: Path,
+                        template_dir: Path | None = None) -> Path:
+    """Render the daily 整改进度 report (.docx) with its trend chart and return its path."""
+    from duban.adapters.documents.charts import trend_chart_png
+
+    def chart(tpl: _Template) -> dict[str, Any]:
+        png = trend_chart_png(ctx.series, ctx.chart_title)
+        return {"chart": InlineImage(tpl, io.BytesIO(png), width=Mm(150))}
+
+    return _render(DAILY_REPORT_TEMPLATE, ctx, out_path, template_dir, extra=chart)
+
+
+def render_ranking(ctx: RankingContext, out_path: Path,
+                   template_dir: Path | None = None) -> Path:
+    """Render the monthly 月考评 通报 (.docx) and return its path."""
+    return _render(RANKING_TEMPLATE, ctx, out_path, template_dir)
