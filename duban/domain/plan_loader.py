@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from duban.domain.detection import RULE_CODES, RULE_LABELS
 from duban.domain.errors import DubanError
 from duban.domain.plan import (
+    OFFICE_LEVEL_LABELS,
     OWN_TOWN,
     OWN_VILLAGE,
     Audience,
@@ -445,17 +446,20 @@ class _Names:
             return
         if code in self.codes:
             self.ctx.fail(_join(path, "code"), f"代码重复：{code}（{self.codes[code]} 已使用）")
+        elif code in self.refs and code == name:  # a code defaulted from a repeated name
+            self.ctx.fail(_join(path, "name"), f"名称重复：{name}")
             return
-        if code in self.refs:
+        elif code in self.refs:
             self.ctx.fail(_join(path, "code"), f"代码与另一{self.what}的名称相同：{code}")
-            return
-        self.codes[code] = path
-        self.refs[code] = code
+        else:
+            self.codes[code] = path
+            self.refs[code] = code
+        # The name is kept even after a bad code, so references to it raise no second error.
         if name and name != code:
             if name in self.refs:
                 self.ctx.fail(_join(path, "name"), f"名称重复：{name}")
             else:
-                self.refs[name] = code
+                self.refs[name] = self.refs.get(code, code)
 
     def resolve(self, ref: str, where: str) -> str | None:
         """The code a reference stands for, or None after recording 未定义."""
@@ -808,8 +812,9 @@ def _penalties(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> tuple[Penalty
         name = ctx.text(m, "name", path)
         names.add(code, name, path)
         amount = ctx.whole(m, "amount_yuan", path, default=0, minimum=1)
-        categories = refs.categories.resolve_all(ctx.words(m, "categories", path))
-        for category in categories or ("",):
+        given = ctx.words(m, "categories", path)
+        categories = refs.categories.resolve_all(given)
+        for category in categories if given else ("",):
             if category in claimed:
                 what = f"类别 {category}" if category else "不限类别的罚则"
                 ctx.fail(path, f"{what}已由 {claimed[category]} 规定，一个类别只能有一条罚则")
@@ -893,7 +898,7 @@ def _check_county_office(
     if office.level is not OfficeLevel.COUNTY:
         ctx.fail(
             "county_office",
-            f"须是县级办室（level: county），{office.name} 是{office.level.value}级",
+            f"须是县级办室（level: county），{office.name} 是{OFFICE_LEVEL_LABELS[office.level]}",
         )
     return code
 
