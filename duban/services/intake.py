@@ -1,0 +1,358 @@
+"""Use cases of intake: import the three files, detect problems, and report visit coverage.
+
+Each import is one transaction: every row is validated first; on any error nothing is written
+and the caller gets ImportRejected with a report it can show or save as an annotated copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from duban.adapters.intake import Kind, Progress, ReferenceData, read_rows, validate
+from duban.domain.clock import Clock, local_today
+from duban.domain.detection import RULE_LABELS, detect
+from duban.domain.household import (
+    HouseholdCategory,
+    HouseholdFacts,
+    MonitoringType,
+    ReportedProblem,
+    VisitMode,
+    VisitRecord,
+)
+from duban.domain.lifecycle import FINAL_STATUSES
+from duban.domain.plan import Plan
+from duban.services.campaigns import load_plan_of
+from duban.services.database import Database
+from duban.services.problems import BATCH, RecordResult, record_problems_in
+from models import Household, Problem, Town, Village, Visit
+
+DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule raised from the register
+
+HOUSEHOLD_FIELDS = (
+    "town_code", "village_code", "head", "members", "category", "monitoring_type",
+    "income_per_person", "house_grade", "tap_water", "school_age_children",
+    "children_out_of_school", "medical_insurance", "sanitary_toilet",
+)  # fmt: skip
+
+
+@dataclass
+class ImportResult:
+    """What an import wrote."""
+
+    kind: str
+    rows: int
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+    problems: RecordResult | None = None
+
+
+def reference_data(session: Session, campaign_id: int, plan: Plan, kind: str) -> ReferenceData:
+    """What a file of this kind is checked against: the plan's scope, and known households."""
+    known: frozenset[str] | None = None
+    places: dict[str, tuple[str, str]] | None = None
+    if kind in ("visits", "problems"):
+        rows = session.execute(
+            select(Household.household_id, Household.town_code, Household.village_code)
+            .where(Household.campaign_id == campaign_id)
+        ).all()
+        known = frozenset(r[0] for r in rows)
+        places = {r[0]: (r[1], r[2]) for r in rows}
+    # Visits and findings may fall anywhere in the campaign, plus a little slack either side.
+    slack = dt.timedelta(days=31)
+    return ReferenceData.from_plan(
+        plan, known_households=known, household_places=places,
+        date_range=(plan.start - slack, plan.end + slack),
+    )
+
+
+def import_file(
+    db: Database,
+    clock: Clock,
+    campaign_id: int,
+    kind: Kind,
+    path: str | Path,
+    *,
+    imported_by: str,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Read, validate and write one intake file in one transaction (all rows or none)."""
+    sheet = read_rows(path, kind)
+    with db.transaction() as session:
+        plan = load_plan_of(session, campaign_id)
+        checked = validate(sheet, reference_data(session, campaign_id, plan, kind),
+                           progress=progress)
+        if kind == "households":
+            result = write_households(session, campaign_id, checked.rows)
+        elif kind == "visits":
+            result = write_visits(session, campaign_id, checked.rows)
+        else:
+            result = ImportResult(kind="problems", rows=len(checked.rows))
+            result.problems = record_problems_in(session, clock, campaign_id, checked.rows,
+                                                 recorded_by=imported_by)
+            result.created = result.problems.created
+            result.unchanged = result.problems.skipped_duplicates
+        result.warnings = list(checked.warnings)
+        return result
+
+
+def _household_values(h: HouseholdFacts) -> dict[str, Any]:
+    return {
+        "town_code": h.town,
+        "village_code": h.village,
+        "head": h.head,
+        "members": h.members,
+        "category": h.category.value,
+        "monitoring_type": h.monitoring_type.value if h.monitoring_type else None,
+        "income_per_person": h.income_per_person,
+        "house_grade": h.house_grade,
+        "tap_water": h.tap_water,
+        "school_age_children": h.school_age_children,
+        "children_out_of_school": h.children_out_of_school,
+        "medical_insurance": h.medical_insurance,
+        "sanitary_toilet": h.sanitary_toilet,
+    }
+
+
+def write_households(
+    session: Session, campaign_id: int, households: Sequence[HouseholdFacts]
+) -> ImportResult:
+    """Insert new households and update changed ones, keyed by 户编号 (re-imports add nothing)."""
+    result = ImportResult(kind="households", rows=len(households))
+    existing: dict[str, tuple[Any, ...]] = {
+        row[0]: tuple(row[1:])
+        for row in session.execute(
+            select(Household.household_id, Household.id,
+                   *(getattr(Household, f) for f in HOUSEHOLD_FIELDS))
+            .where(Household.campaign_id == campaign_id)
+        )
+    }
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for h in households:
+        values = _household_values(h)
+        current = existing.get(h.household_id)
+        if current is None:
+            new_rows.append({"campaign_id": campaign_id, "household_id": h.household_id,
+                             **values})
+        elif tuple(values[f] for f in HOUSEHOLD_FIELDS) != current[1:]:
+            changed.append({"id": current[0], **values})
+        else:
+            result.unchanged += 1
+    table = Household.__table__
+    for i in range(0, len(new_rows), BATCH * 5):
+        session.execute(insert(table), new_rows[i : i + BATCH * 5])
+    if changed:
+        session.execute(update(Household), changed)
+    result.created, result.updated = len(new_rows), len(changed)
+    return result
+
+
+def write_visits(session: Session, campaign_id: int, visits: Sequence[VisitRecord]) -> ImportResult:
+    """Insert visits not already recorded (household, day and visitor make a visit unique)."""
+    result = ImportResult(kind="visits", rows=len(visits))
+    seen = {
+        (r[0], r[1], r[2])
+        for r in session.execute(
+            select(Visit.household_id, Visit.visited_on, Visit.visitor)
+            .where(Visit.campaign_id == campaign_id)
+        )
+    }
+    rows = []
+    for v in visits:
+        key = (v.household_id, v.visited_on, v.visitor)
+        if key in seen:
+            result.unchanged += 1
+            continue
+        seen.add(key)
+        rows.append({"campaign_id": campaign_id, "household_id": v.household_id,
+                     "visitor": v.visitor, "visited_on": v.visited_on, "mode": v.mode.value,
+                     "answered_by": v.answered_by, "findings": v.findings})
+    for i in range(0, len(rows), BATCH * 5):
+        session.execute(insert(Visit.__table__), rows[i : i + BATCH * 5])
+    result.created = len(rows)
+    return result
+
+
+def import_records(
+    db: Database,
+    clock: Clock,
+    campaign_id: int,
+    *,
+    households: Sequence[HouseholdFacts] = (),
+    visits: Sequence[VisitRecord] = (),
+    problems: Sequence[ReportedProblem] = (),
+    imported_by: str,
+) -> list[ImportResult]:
+    """Write already-validated records (e.g. a generated county) in one transaction."""
+    with db.transaction() as session:
+        results = [write_households(session, campaign_id, households),
+                   write_visits(session, campaign_id, visits)]
+        recorded = record_problems_in(session, clock, campaign_id, problems,
+                                      recorded_by=imported_by)
+        results.append(ImportResult(kind="problems", rows=len(problems),
+                                    created=recorded.created,
+                                    unchanged=recorded.skipped_duplicates, problems=recorded))
+        return results
+
+
+def _facts(row: Household) -> HouseholdFacts:
+    return HouseholdFacts(
+        household_id=row.household_id,
+        town=row.town_code,
+        village=row.village_code,
+        head=row.head,
+        members=row.members,
+        category=HouseholdCategory(row.category),
+        monitoring_type=MonitoringType(row.monitoring_type) if row.monitoring_type else None,
+        income_per_person=row.income_per_person,
+        house_grade=row.house_grade,
+        tap_water=row.tap_water,
+        school_age_children=row.school_age_children,
+        children_out_of_school=row.children_out_of_school,
+        medical_insurance=row.medical_insurance,
+        sanitary_toilet=row.sanitary_toilet,
+    )
+
+
+def detect_problems(db: Database, clock: Clock, campaign_id: int, *,
+                    detected_by: str = "system") -> RecordResult:
+    """Run the plan's detection rules over the register and put what fires on the ledger.
+
+    A household that already has an open problem of the same category gets no second one.
+    """
+    with db.transaction() as session:
+        return detect_problems_in(session, clock, campaign_id, detected_by=detected_by)
+
+
+def detect_problems_in(session: Session, clock: Clock, campaign_id: int, *,
+                       detected_by: str = "system",
+                       households: Iterable[str] | None = None) -> RecordResult:
+    """detect_problems inside a caller's transaction; optionally only for some households."""
+    plan = load_plan_of(session, campaign_id)
+    policy = plan.detection
+    if not policy.rules:
+        return RecordResult()
+    source = policy.source or (plan.sources[0].code if plan.sources else "")
+    final = [s.value for s in FINAL_STATUSES]
+    open_pairs: set[tuple[str | None, str]] = {
+        (hid, category)
+        for hid, category in session.execute(
+            select(Problem.household_id, Problem.category).where(
+                Problem.campaign_id == campaign_id, Problem.household_id.is_not(None),
+                Problem.status.not_in(final))
+        )
+    }
+    today = local_today(clock)
+    wanted = set(households) if households is not None else None
+    reported: list[ReportedProblem] = []
+    detections: list[tuple[str, dict[str, Any]] | None] = []
+    stmt = select(Household).where(Household.campaign_id == campaign_id).order_by(Household.id)
+    for row in session.scalars(stmt.execution_options(yield_per=5000)):
+        if wanted is not None and row.household_id not in wanted:
+            continue
+        for d in detect(_facts(row), policy):
+            if (row.household_id, d.category) in open_pairs:
+                continue
+            open_pairs.add((row.household_id, d.category))
+            reported.append(ReportedProblem(
+                source=source, category=d.category, town=row.town_code,
+                village=row.village_code, household_id=row.household_id,
+                description=d.description,
+                found_by=f"{DETECTED_BY}（{RULE_LABELS.get(d.rule, d.rule)}）",
+                found_on=today,
+            ))
+            detections.append((d.rule, dict(d.facts)))
+    return record_problems_in(session, clock, campaign_id, reported, recorded_by=detected_by,
+                              detections=detections)
+
+
+@dataclass
+class CoverageLine:
+    """Visit coverage of one village or town."""
+
+    town: str
+    village: str | None
+    name: str
+    households: int
+    visited: int
+    by_mode: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        """Share of households visited (seed 000 asks for 100%)."""
+        return self.visited / self.households if self.households else 1.0
+
+
+@dataclass
+class Coverage:
+    """Visit coverage per village and per town, and who is still unvisited."""
+
+    villages: list[CoverageLine]
+    towns: list[CoverageLine]
+    unvisited: list[tuple[str, str, str, str]]  # (town, village, household id, head)
+
+
+def visit_coverage(db: Database, campaign_id: int, *, town: str | None = None) -> Coverage:
+    """Households visited / total per village and town, by mode, and the unvisited list."""
+    with db.transaction() as session:
+        names = dict(session.execute(
+            select(Village.code, Village.name).where(Village.campaign_id == campaign_id)).all())
+        town_names = dict(session.execute(
+            select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).all())
+        hh = select(Household.household_id, Household.town_code, Household.village_code,
+                    Household.head).where(Household.campaign_id == campaign_id)
+        if town:
+            hh = hh.where(Household.town_code == town)
+        households = session.execute(hh).all()
+        # The latest visit's mode counts for a household visited more than once.
+        latest = (
+            select(Visit.household_id, func.max(Visit.visited_on).label("day"))
+            .where(Visit.campaign_id == campaign_id).group_by(Visit.household_id).subquery()
+        )
+        modes: dict[str, str] = {}
+        for hid, mode in session.execute(
+            select(Visit.household_id, Visit.mode).join(
+                latest, (Visit.household_id == latest.c.household_id)
+                & (Visit.visited_on == latest.c.day))
+            .where(Visit.campaign_id == campaign_id)
+        ):
+            modes[hid] = mode
+    per_village: dict[tuple[str, str], CoverageLine] = {}
+    unvisited = []
+    for hid, town_code, village_code, head in households:
+        line = per_village.get((town_code, village_code))
+        if line is None:
+            line = per_village[(town_code, village_code)] = CoverageLine(
+                town_code, village_code, names.get(village_code, village_code), 0, 0,
+                {m.value: 0 for m in VisitMode})
+        line.households += 1
+        mode = modes.get(hid)
+        if mode is None:
+            unvisited.append((town_code, village_code, hid, head))
+        else:
+            line.visited += 1
+            line.by_mode[mode] = line.by_mode.get(mode, 0) + 1
+    towns: dict[str, CoverageLine] = {}
+    for line in per_village.values():
+        t = towns.setdefault(line.town, CoverageLine(
+            line.town, None, town_names.get(line.town, line.town), 0, 0, defaultdict(int)))
+        t.households += line.households
+        t.visited += line.visited
+        for mode, n in line.by_mode.items():
+            t.by_mode[mode] += n
+    return Coverage(
+        villages=sorted(per_village.values(), key=lambda c: (c.town, c.village or "")),
+        towns=[CoverageLine(t.town, None, t.name, t.households, t.visited, dict(t.by_mode))
+               for t in sorted(towns.values(), key=lambda c: c.town)],
+        unvisited=sorted(unvisited),
+    )

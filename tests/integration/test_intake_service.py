@@ -1,0 +1,145 @@
+"""Imports through the service: all or nothing, idempotent, detection, coverage, routing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from duban.adapters.intake import ImportRejected
+from duban.adapters.plan_yaml import load_plan_file
+from duban.domain.clock import FixedClock
+from duban.domain.columns import HOUSEHOLD_COLUMNS, PROBLEM_COLUMNS, VISIT_COLUMNS
+from duban.domain.plan import Plan
+from duban.domain.routing import village_office_code
+from duban.services.campaigns import launch_campaign
+from duban.services.database import Database
+from duban.services.intake import detect_problems, import_file, import_records, visit_coverage
+from duban.services.problems import ProblemFilter, list_problems
+from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
+from models import Household, Office, Problem, ProblemCoOffice, Visit
+from tests.conftest import PLANS
+
+
+def write_xlsx(path: Path, headers: tuple[str, ...], rows: list[dict[str, object]]) -> Path:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("数据")
+    ws.append(list(headers))
+    for row in rows:
+        ws.append([row.get(h) for h in headers])
+    wb.save(path)
+    return path
+
+
+def launch(db: Database, clock: FixedClock, stem: str) -> tuple[int, Plan]:
+    path = next(PLANS.glob(f"{stem}*.yaml"))
+    plan = load_plan_file(path)
+    return launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county"), plan
+
+
+def count(db: Database, model: type) -> int:
+    with db.transaction() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_household_visit_and_ledger_files_import_once(db: Database, clock: FixedClock,
+                                                      tmp_path: Path) -> None:
+    campaign_id, plan = launch(db, clock, "seed-003")
+    county = generate_for_plan(plan, "small", seed=7)
+    hh = write_xlsx(tmp_path / "农户.xlsx", HOUSEHOLD_COLUMNS, list(iter_household_rows(county)))
+    vv = write_xlsx(tmp_path / "走访.xlsx", VISIT_COLUMNS, list(iter_visit_rows(county)))
+    pp = write_xlsx(tmp_path / "台账.xlsx", PROBLEM_COLUMNS, list(iter_problem_rows(county)))
+    first = import_file(db, clock, campaign_id, "households", hh, imported_by="clerk")
+    assert first.created == len(county.households)
+    assert import_file(db, clock, campaign_id, "visits", vv, imported_by="clerk").created == len(
+        county.visits)
+    ledger = import_file(db, clock, campaign_id, "problems", pp, imported_by="clerk")
+    assert ledger.created == len(county.problems)
+    # Importing the same files again adds nothing.
+    again = import_file(db, clock, campaign_id, "households", hh, imported_by="clerk")
+    assert (again.created, again.updated, again.unchanged) == (0, 0, len(county.households))
+    assert import_file(db, clock, campaign_id, "visits", vv, imported_by="clerk").created == 0
+    assert import_file(db, clock, campaign_id, "problems", pp, imported_by="clerk").created == 0
+    assert count(db, Household) == len(county.households)
+    assert count(db, Visit) == len(county.visits)
+    assert count(db, Problem) == len(county.problems)
+
+
+def test_a_bad_row_writes_nothing(db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    campaign_id, plan = launch(db, clock, "seed-003")
+    county = generate_for_plan(plan, "small", seed=7)
+    rows = list(iter_household_rows(county))
+    rows[5] = {**rows[5], "村": "不存在村"}
+    rows[9] = {**rows[9], "年人均纯收入（元）": "很多"}
+    path = write_xlsx(tmp_path / "农户.xlsx", HOUSEHOLD_COLUMNS, rows)
+    with pytest.raises(ImportRejected) as err:
+        import_file(db, clock, campaign_id, "households", path, imported_by="clerk")
+    bad = {(e.row, e.column) for e in err.value.report.errors}
+    assert (7, "村") in bad and (11, "年人均纯收入（元）") in bad  # sheet rows: header is row 1
+    assert count(db, Household) == 0
+
+
+def test_detection_never_duplicates_an_open_problem(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock, "seed-003")
+    county = generate_for_plan(plan, "township", seed=3)
+    import_records(db, clock, campaign_id, households=county.households, imported_by="clerk")
+    first = detect_problems(db, clock, campaign_id)
+    assert first.created > 0
+    again = detect_problems(db, clock, campaign_id)
+    assert again.created == 0
+    with db.transaction() as s:
+        pairs = s.execute(select(Problem.household_id, Problem.category, func.count())
+                          .group_by(Problem.household_id, Problem.category)).all()
+        assert all(n == 1 for _, _, n in pairs)
+        cited = s.scalars(select(Problem)).first()
+        assert cited is not None and cited.detection_rule and cited.facts
+
+
+def test_visit_coverage_counts_households_and_modes(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock, "seed-003")
+    county = generate_for_plan(plan, "township", seed=3)
+    import_records(db, clock, campaign_id, households=county.households, visits=county.visits,
+                   imported_by="clerk")
+    cov = visit_coverage(db, campaign_id)
+    visited = {v.household_id for v in county.visits}
+    assert sum(t.households for t in cov.towns) == len(county.households)
+    assert sum(t.visited for t in cov.towns) == len(visited)
+    assert len(cov.unvisited) == len(county.households) - len(visited)
+    assert sum(sum(v.by_mode.values()) for v in cov.villages) == len(visited)
+
+
+# What each seed names as the lead office for a kind of problem (category name → office name).
+SEED_ROUTES = {
+    "seed-000": {"住房安全": "乡建环办", "义务教育": "乡民政和社事办", "饮水安全": "乡农业服务中心",
+                 "就业扶贫": "乡社保所"},
+    "seed-002": {"住房安全": "县住建局", "饮水安全": "县水利局", "涉贫信访舆情": "县信访局"},
+    "seed-003": {"住房安全": "镇规划建设管理环保办", "义务教育": "镇社会事务办"},
+}
+
+
+@pytest.mark.parametrize("stem", sorted(SEED_ROUTES))
+def test_seed_plans_route_a_generated_ledger_as_the_seeds_say(
+        db: Database, clock: FixedClock, stem: str) -> None:
+    campaign_id, plan = launch(db, clock, stem)
+    county = generate_for_plan(plan, "township", seed=11)
+    import_records(db, clock, campaign_id, problems=county.problems, imported_by="clerk")
+    names = {c.code: c.name for c in plan.categories}
+    offices = {o.code: o.name for o in plan.offices}
+    _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id, limit=10_000))
+    assert rows
+    checked = 0
+    with db.transaction() as s:
+        for p in rows:
+            expected = SEED_ROUTES[stem].get(names[p.category])
+            if expected is None or p.source in {"inspection", "assessment"}:
+                continue
+            assert offices[p.lead_office] == expected, (p.category, p.lead_office)
+            co = set(s.scalars(select(ProblemCoOffice.office_code)
+                               .where(ProblemCoOffice.problem_id == p.id)))
+            if p.village_code:
+                assert village_office_code(p.village_code) in co  # 各村: its own village
+            checked += 1
+        assert s.scalar(select(func.count()).select_from(Office)) >= len(plan.offices)
+    assert checked > 0
