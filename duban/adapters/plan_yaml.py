@@ -207,6 +207,7 @@ def read_scope_table(
 
     towns: dict[str, dict[str, Any]] = {}  # town name -> plan data
     town_of_code: dict[str, str] = {}
+    bad_towns: set[str] = set()
     rows_of: dict[str, int] = {}
     villages_seen: dict[tuple[str, str], int] = {}
     for number, row in enumerate(rows[1:], start=2):
@@ -221,13 +222,17 @@ def read_scope_table(
         if not town:
             continue
         town_code = cells.get("town_code") or town
+        if town in bad_towns:
+            continue
         if town not in towns:
             if town_code in town_of_code:
                 other = town_of_code[town_code]
                 errors.append(PlanError(where, f"乡镇代码 {town_code} 已用于 {other}"))
-            town_of_code.setdefault(town_code, town)
+                bad_towns.add(town)  # its later rows would only repeat the same complaint
+                continue
+            town_of_code[town_code] = town
             rows_of[f"towns[{len(towns)}]"] = number
-            towns[town] = {"code": town_code, "name": town, "villages": []}
+            towns[town] = {"code": town_code, "name": town, "villages": [], "index": len(towns)}
         elif cells.get("town_code") and towns[town]["code"] != town_code:
             errors.append(
                 PlanError(
@@ -252,12 +257,11 @@ def read_scope_table(
             continue
         villages_seen[(town, f"name:{village}")] = number
         villages_seen[(town, f"code:{village_code}")] = number
-        town_index = list(towns).index(town)
-        rows_of[f"towns[{town_index}].villages[{len(entry['villages'])}]"] = number
+        rows_of[f"towns[{entry['index']}].villages[{len(entry['villages'])}]"] = number
         entry["villages"].append({"code": village_code, "name": village})
     if not towns and not errors:
         errors.append(PlanError(f"{name}", "没有任何乡镇和村"))
-    return list(towns.values()), rows_of, errors
+    return [{k: v for k, v in t.items() if k != "index"} for t in towns.values()], rows_of, errors
 
 
 def _scope_path(spec: object) -> tuple[str, str | None] | PlanError:
