@@ -21,7 +21,11 @@ from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_SYLLABLES = "东西南北中上下前后新老大小高王李张刘陈杨黄赵周吴孙马朱胡郭何林罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"
+_SYLLABLES = (
+    "东西南北中上下前后新老大小高王李张刘陈杨黄赵周吴孙马朱胡郭何林罗梁宋郑谢韩唐冯于"
+    "董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊"
+    "金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"
+)
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志强春梅海燕德福永兴"
 _CATEGORIES = ("建档立卡脱贫户", "监测对象", "一般农户")
 _TYPES = ("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")
@@ -57,12 +61,20 @@ def household_rows(n: int, seed: int = 1) -> Iterator[list[Any]]:
         cat = rnd.choices(_CATEGORIES, weights=(5, 1, 4))[0]
         school = rnd.randint(0, min(3, members))
         yield [
-            town, village, f"41162401{i:08d}",
+            town,
+            village,
+            f"41162401{i:08d}",
             rnd.choice(_SYLLABLES) + "".join(rnd.sample(_GIVEN, rnd.randint(1, 2))),
-            members, cat, rnd.choice(_TYPES) if cat == "监测对象" else None,
-            rnd.randint(3000, 40000), rnd.choice("AABBBC"), rnd.choice("是是是否"),
-            school, 0 if rnd.random() < 0.99 else min(1, school),
-            rnd.choice("是是是是否"), rnd.choice("是是否"),
+            members,
+            cat,
+            rnd.choice(_TYPES) if cat == "监测对象" else None,
+            rnd.randint(3000, 40000),
+            rnd.choice("AABBBC"),
+            rnd.choice("是是是否"),
+            school,
+            0 if rnd.random() < 0.99 else min(1, school),
+            rnd.choice("是是是是否"),
+            rnd.choice("是是否"),
         ]
 
 
@@ -213,7 +225,10 @@ print(json.dumps({"seconds": dt, "read_seconds": t_read, "rows": len(result.rows
 def _measure(code: str, path: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", code, str(path), str(ROOT)],
-        check=True, capture_output=True, text=True, cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 

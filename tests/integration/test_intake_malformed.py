@@ -64,7 +64,9 @@ def test_malformed_file_is_refused(case, tmp_path: Path) -> None:  # type: ignor
 
 
 @pytest.mark.parametrize(
-    "case", [c for c in CASES if c.row is not None], ids=[c.name for c in CASES if c.row is not None]
+    "case",
+    [c for c in CASES if c.row is not None],
+    ids=[c.name for c in CASES if c.row is not None],
 )
 def test_error_copy_marks_the_bad_cell(case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = _build(case, tmp_path)

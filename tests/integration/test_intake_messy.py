@@ -37,27 +37,117 @@ corpus = _load_corpus()
 H, V, P = corpus.H, corpus.V, corpus.P
 
 EXPECTED_HOUSEHOLDS = [
-    HouseholdFacts("5001560101001", "canggou", "guanmiao", "张三", 4, HouseholdCategory.LIFTED,
-                   None, 8650, "A", True, 1, 0, True, True),
-    HouseholdFacts("5001560102001", "canggou", "qinggang", "李四", 3, HouseholdCategory.MONITORED,
-                   MonitoringType.MARGINAL, 6200, "C", False, 2, 1, True, False),
-    HouseholdFacts("5001560201001", "baima", "baimacun", "王五", 2, HouseholdCategory.ORDINARY,
-                   None, 15000, "B", True, 0, 0, True, True),
-    HouseholdFacts("5001560202001", "baima", "shimen", "赵六", 5, HouseholdCategory.ORDINARY,
-                   None, 12000, "A", True, 2, 0, False, True),
+    HouseholdFacts(
+        "5001560101001",
+        "canggou",
+        "guanmiao",
+        "张三",
+        4,
+        HouseholdCategory.LIFTED,
+        None,
+        8650,
+        "A",
+        True,
+        1,
+        0,
+        True,
+        True,
+    ),
+    HouseholdFacts(
+        "5001560102001",
+        "canggou",
+        "qinggang",
+        "李四",
+        3,
+        HouseholdCategory.MONITORED,
+        MonitoringType.MARGINAL,
+        6200,
+        "C",
+        False,
+        2,
+        1,
+        True,
+        False,
+    ),
+    HouseholdFacts(
+        "5001560201001",
+        "baima",
+        "baimacun",
+        "王五",
+        2,
+        HouseholdCategory.ORDINARY,
+        None,
+        15000,
+        "B",
+        True,
+        0,
+        0,
+        True,
+        True,
+    ),
+    HouseholdFacts(
+        "5001560202001",
+        "baima",
+        "shimen",
+        "赵六",
+        5,
+        HouseholdCategory.ORDINARY,
+        None,
+        12000,
+        "A",
+        True,
+        2,
+        0,
+        False,
+        True,
+    ),
 ]
 EXPECTED_VISITS = [
-    VisitRecord("5001560101001", "刘干部", dt.date(2022, 5, 6), VisitMode.IN_PERSON, "", "房屋完好"),
-    VisitRecord("5001560102001", "刘干部", dt.date(2022, 5, 7), VisitMode.PROXY, "李小四", "户主外出务工"),
+    VisitRecord(
+        "5001560101001", "刘干部", dt.date(2022, 5, 6), VisitMode.IN_PERSON, "", "房屋完好"
+    ),
+    VisitRecord(
+        "5001560102001", "刘干部", dt.date(2022, 5, 7), VisitMode.PROXY, "李小四", "户主外出务工"
+    ),
     VisitRecord("5001560201001", "陈干部", dt.date(2022, 5, 8), VisitMode.PHONE, "", ""),
 ]
 EXPECTED_PROBLEMS = [
-    ReportedProblem("visit", "housing", "canggou", "qinggang", "5001560102001", "房屋C级未改造",
-                    "刘干部", dt.date(2022, 5, 7), "july", dt.date(2022, 7, 31)),
-    ReportedProblem("sector", "water", "baima", None, None, "集中供水工程水压不足", "陈干部",
-                    dt.date(2022, 5, 9), None, None),
-    ReportedProblem("inspection", "education", "canggou", "qinggang", "5001560102001", "适龄儿童失学",
-                    "县督查组", dt.date(2022, 5, 10), "now", None),
+    ReportedProblem(
+        "visit",
+        "housing",
+        "canggou",
+        "qinggang",
+        "5001560102001",
+        "房屋C级未改造",
+        "刘干部",
+        dt.date(2022, 5, 7),
+        "july",
+        dt.date(2022, 7, 31),
+    ),
+    ReportedProblem(
+        "sector",
+        "water",
+        "baima",
+        None,
+        None,
+        "集中供水工程水压不足",
+        "陈干部",
+        dt.date(2022, 5, 9),
+        None,
+        None,
+    ),
+    ReportedProblem(
+        "inspection",
+        "education",
+        "canggou",
+        "qinggang",
+        "5001560102001",
+        "适龄儿童失学",
+        "县督查组",
+        dt.date(2022, 5, 10),
+        "now",
+        None,
+    ),
 ]
 
 
@@ -69,9 +159,13 @@ def _check(path: Path, kind: str, expected: list[Any]) -> Any:
 
 def test_plain_files_give_the_expected_records(tmp_path: Path) -> None:
     for kind, expected in (
-        ("households", EXPECTED_HOUSEHOLDS), ("visits", EXPECTED_VISITS), ("problems", EXPECTED_PROBLEMS)
+        ("households", EXPECTED_HOUSEHOLDS),
+        ("visits", EXPECTED_VISITS),
+        ("problems", EXPECTED_PROBLEMS),
     ):
-        path = corpus.write_xlsx(tmp_path / f"{kind}.xlsx", corpus.HEADER_OF[kind], corpus.ROWS_OF[kind])
+        path = corpus.write_xlsx(
+            tmp_path / f"{kind}.xlsx", corpus.HEADER_OF[kind], corpus.ROWS_OF[kind]
+        )
         _check(path, kind, expected)
 
 
@@ -170,14 +264,37 @@ def test_dates_as_serials_datetimes_and_text(tmp_path: Path) -> None:
 
 
 def test_alternative_headers(tmp_path: Path) -> None:
-    alt_h = ["乡镇（街道）", "行政村", "户号", "户主", "家庭人口数", "农户类型", "监测类型",
-             "人均纯收入", "住房安全鉴定等级", "自来水", "义务教育阶段适龄儿童数", "辍学儿童数",
-             "是否参保", "卫生厕所"]
+    alt_h = [
+        "乡镇（街道）",
+        "行政村",
+        "户号",
+        "户主",
+        "家庭人口数",
+        "农户类型",
+        "监测类型",
+        "人均纯收入",
+        "住房安全鉴定等级",
+        "自来水",
+        "义务教育阶段适龄儿童数",
+        "辍学儿童数",
+        "是否参保",
+        "卫生厕所",
+    ]
     path = corpus.write_xlsx(tmp_path / "alt_h.xlsx", alt_h, corpus.HOUSEHOLDS)
     result = _check(path, "households", EXPECTED_HOUSEHOLDS)
     assert any("“户号”按“户编号”读取" in w for w in result.warnings)
-    alt_p = ["来源", "问题类型", "乡镇", "村(社区)", "农户编号", "问题内容", "发现人", "发现时间",
-             "时限类型", "整改期限"]
+    alt_p = [
+        "来源",
+        "问题类型",
+        "乡镇",
+        "村(社区)",
+        "农户编号",
+        "问题内容",
+        "发现人",
+        "发现时间",
+        "时限类型",
+        "整改期限",
+    ]
     path = corpus.write_xlsx(tmp_path / "alt_p.xlsx", alt_p, corpus.PROBLEMS)
     _check(path, "problems", EXPECTED_PROBLEMS)
     # Columns in another order, with header texts carrying units and markers.
@@ -226,7 +343,11 @@ def test_tab_separated_text(tmp_path: Path) -> None:
 
 def test_old_xls_format(tmp_path: Path) -> None:
     pytest.importorskip("xlwt")
-    _check(corpus.write_xls(tmp_path / "h.xls", H, corpus.HOUSEHOLDS), "households", EXPECTED_HOUSEHOLDS)
+    _check(
+        corpus.write_xls(tmp_path / "h.xls", H, corpus.HOUSEHOLDS),
+        "households",
+        EXPECTED_HOUSEHOLDS,
+    )
     _check(corpus.write_xls(tmp_path / "v.xls", V, corpus.VISITS), "visits", EXPECTED_VISITS)
     # An .xlsx saved under an .xls name is read by its content, not its name.
     wrong = tmp_path / "really_xlsx.xls"

@@ -46,8 +46,10 @@ def test_template_headers_match_domain_columns() -> None:
 
 def test_household_template_has_styled_header_notes_and_dropdowns(tmp_path: Path) -> None:
     path = export_template(
-        "households", tmp_path / "农户信息模板.xlsx",
-        towns=["沧沟乡", "白马镇"], villages={"沧沟乡": ["关庙村", "青杠村"], "白马镇": ["白马村"]},
+        "households",
+        tmp_path / "农户信息模板.xlsx",
+        towns=["沧沟乡", "白马镇"],
+        villages={"沧沟乡": ["关庙村", "青杠村"], "白马镇": ["白马村"]},
     )
     wb = load_workbook(path)
     assert wb.sheetnames == ["农户信息", NOTES_SHEET]
@@ -68,7 +70,7 @@ def test_household_template_has_styled_header_notes_and_dropdowns(tmp_path: Path
     notes = wb[NOTES_SHEET]
     described = {row[0]: row for row in notes.iter_rows(min_row=2, values_only=True) if row[0]}
     for header in HOUSEHOLD_COLUMNS:
-        name, required, fmt, allowed, example, _ = described[header]
+        _, required, fmt, allowed, example, _ = described[header]
         assert required in ("必填", "选填", "条件必填")
         assert fmt and allowed and example is not None
     assert described["户主姓名"][1] == "必填"
@@ -78,8 +80,14 @@ def test_household_template_has_styled_header_notes_and_dropdowns(tmp_path: Path
 
 def test_long_lists_go_to_a_hidden_options_sheet(tmp_path: Path) -> None:
     towns = [f"第{i}号街道" for i in range(60)]
-    path = export_template("problems", tmp_path / "p.xlsx", towns=towns,
-                           sources=["入户排查", "巡视"], categories=["住房安全"], tiers=["7月底"])
+    path = export_template(
+        "problems",
+        tmp_path / "p.xlsx",
+        towns=towns,
+        sources=["入户排查", "巡视"],
+        categories=["住房安全"],
+        tiers=["7月底"],
+    )
     wb = load_workbook(path)
     assert wb[OPTIONS_SHEET].sheet_state == "hidden"
     ws = wb["问题台账"]
@@ -141,8 +149,12 @@ def test_round_trip_of_a_synthetic_township(plan: Plan, tmp_path: Path) -> None:
     assert visits.rows == county.visits
 
     p_tpl = export_template(
-        "problems", tmp_path / "p_tpl.xlsx", towns=towns, villages=villages,
-        categories=[c.name for c in plan.categories], sources=[s.name for s in plan.sources],
+        "problems",
+        tmp_path / "p_tpl.xlsx",
+        towns=towns,
+        villages=villages,
+        categories=[c.name for c in plan.categories],
+        sources=[s.name for s in plan.sources],
         tiers=[t.name for t in plan.deadlines.tiers],
     )
     p_file = _fill(p_tpl, iter_problem_rows(county), tmp_path / "p.xlsx")

@@ -96,7 +96,9 @@ def code_text(raw: object) -> str:
         return str(raw)
     s = fold(raw)
     if s and ("E+" in s or "e+" in s) and _SCI_RE.match(s):
-        raise CellProblem("编号是科学计数法（如4.1E+17），末尾几位已丢失；请把该列设为文本格式后重新填写")
+        raise CellProblem(
+            "编号是科学计数法（如4.1E+17），末尾几位已丢失；请把该列设为文本格式后重新填写"
+        )
     return s
 
 
@@ -184,7 +186,11 @@ def parse_date(raw: object) -> dt.date:
         return _from_serial(f)
     if not isinstance(raw, str):
         raise CellProblem("应为日期")
-    s = fold(raw)
+    # Keep inner spaces: they separate the date from a time of day.
+    s = clean_text(raw)
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s).strip()
+    s = _ALL_SPACE_RE.sub(" ", s)
     m = _DATE_RE.match(s)
     if m:
         return _ymd(*m.groups())
@@ -196,10 +202,48 @@ def parse_date(raw: object) -> dt.date:
     raise CellProblem("不是可识别的日期，请写成2022-05-06")
 
 
-_TRUE = frozenset({"是", "有", "y", "yes", "true", "1", "√", "✓", "✔", "对", "已通", "已参加",
-                   "已参保", "通", "参加", "参保", "是的"})
-_FALSE = frozenset({"否", "无", "n", "no", "false", "0", "×", "✗", "✘", "x", "没有", "未通",
-                    "未参加", "未参保", "不是", "不通", "未"})
+_TRUE = frozenset(
+    {
+        "是",
+        "有",
+        "y",
+        "yes",
+        "true",
+        "1",
+        "√",
+        "✓",
+        "✔",
+        "对",
+        "已通",
+        "已参加",
+        "已参保",
+        "通",
+        "参加",
+        "参保",
+        "是的",
+    }
+)
+_FALSE = frozenset(
+    {
+        "否",
+        "无",
+        "n",
+        "no",
+        "false",
+        "0",
+        "×",
+        "✗",
+        "✘",
+        "x",
+        "没有",
+        "未通",
+        "未参加",
+        "未参保",
+        "不是",
+        "不通",
+        "未",
+    }
+)
 
 
 def parse_bool(raw: object) -> bool:

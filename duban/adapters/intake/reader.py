@@ -37,8 +37,10 @@ from duban.adapters.intake.spec import (
 HEAD_SCAN_ROWS = 40
 # Sheets whose name says they hold notes or option lists, never data.
 _NOTES_SHEET_RE = re.compile(r"说明|选项|填表|注意事项|字典|下拉|README", re.IGNORECASE)
-_FOOTER_RE = re.compile(r"^(填表人|填报人|审核人|制表人|负责人|联系电话|合计|总计|小计|说明|备注|注[:：]|"
-                        r"填表说明|单位负责人|填报日期|填表日期)")
+_FOOTER_RE = re.compile(
+    r"^(填表人|填报人|审核人|制表人|负责人|联系电话|合计|总计|小计|说明|备注|注[:：]|"
+    r"填表说明|单位负责人|填报日期|填表日期)"
+)
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -138,7 +140,8 @@ def sniff_format(src: Path, kind: str) -> str:
         raise file_rejected(kind, src, f"文件“{src.name}”不是电子表格（内容是{what}）")
     if _looks_like_html(head):
         raise file_rejected(
-            kind, src,
+            kind,
+            src,
             f"文件“{src.name}”是网页（HTML）格式，不是真正的Excel文件；"
             "请用Excel打开后另存为.xlsx再导入",
         )
@@ -146,7 +149,8 @@ def sniff_format(src: Path, kind: str) -> str:
         if src.suffix.lower() in _TEXT_SUFFIXES:
             return "csv"
         raise file_rejected(
-            kind, src,
+            kind,
+            src,
             f"文件“{src.name}”的扩展名是{src.suffix or '（无）'}，但内容是纯文本，不是Excel表格；"
             "如果是CSV文件，请把扩展名改为.csv",
         )
@@ -172,7 +176,9 @@ def _zip_format(src: Path, kind: str) -> str:
             names = set(zf.namelist())
             mimetype = zf.read("mimetype")[:80] if "mimetype" in names else b""
     except (zipfile.BadZipFile, EOFError, OSError):
-        raise file_rejected(kind, src, f"文件“{src.name}”已损坏（压缩包结构不完整），无法打开") from None
+        raise file_rejected(
+            kind, src, f"文件“{src.name}”已损坏（压缩包结构不完整），无法打开"
+        ) from None
     if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         return "xlsx"
     if b"opendocument.spreadsheet" in mimetype:
@@ -246,7 +252,9 @@ def _read_workbook(src: Path, kind: Kind, fmt: str) -> SheetData:
     except pc.PasswordError:
         raise file_rejected(kind, src, "文件已加密，请去除密码后再导入") from None
     except (pc.CalamineError, OSError, ValueError) as exc:
-        raise file_rejected(kind, src, f"文件“{src.name}”已损坏，无法读取（{_short_exc(exc)}）") from None
+        raise file_rejected(
+            kind, src, f"文件“{src.name}”已损坏，无法读取（{_short_exc(exc)}）"
+        ) from None
     with wb:
         best: _Candidate | None = None
         any_data = False
@@ -298,8 +306,10 @@ def _scan_sheet(name: str, sheet: pc.CalamineSheet, kind: Kind) -> _Candidate | 
 
 
 def _fill_merged(
-    head: list[list[Any]], merged: list[tuple[tuple[int, int], tuple[int, int]]],
-    row_offset: int, col_offset: int,
+    head: list[list[Any]],
+    merged: list[tuple[tuple[int, int], tuple[int, int]]],
+    row_offset: int,
+    col_offset: int,
 ) -> None:
     # A merged header cell holds its text in the top-left cell only: spread it so a header
     # merged over two rows is seen in both.
@@ -319,8 +329,12 @@ def _fill_merged(
 
 
 def _best_header(
-    sheet: str, kind: Kind, head: list[list[Any]], rest: Iterator[list[Any]],
-    row_offset: int, col_offset: int,
+    sheet: str,
+    kind: Kind,
+    head: list[list[Any]],
+    rest: Iterator[list[Any]],
+    row_offset: int,
+    col_offset: int,
 ) -> _Candidate | None:
     index = header_index(kind)
     specs = SPECS[kind]
@@ -359,10 +373,18 @@ def _best_header(
             score = (required, len(mapping))
             if best is None or score > best.score:
                 best = _Candidate(
-                    sheet=sheet, score=score, header_first=row_offset + k,
-                    header_last=row_offset + k + span - 1, mapping=mapping, labels=labels,
-                    extras=extras, duplicates=duplicates, head=head, rest=rest,
-                    row_offset=row_offset, col_offset=col_offset,
+                    sheet=sheet,
+                    score=score,
+                    header_first=row_offset + k,
+                    header_last=row_offset + k + span - 1,
+                    mapping=mapping,
+                    labels=labels,
+                    extras=extras,
+                    duplicates=duplicates,
+                    head=head,
+                    rest=rest,
+                    row_offset=row_offset,
+                    col_offset=col_offset,
                 )
     return best
 
@@ -371,7 +393,8 @@ def _no_header(kind: Kind, src: Path) -> ImportRejected:
     specs = SPECS[kind]
     need = "、".join(f"“{s.header}”" for s in specs if s.column_required)
     return file_rejected(
-        kind, src,
+        kind,
+        src,
         f"在文件“{src.name}”中找不到{KIND_LABELS[kind]}表头；请使用导入模板，表头须包含{need}等列",
     )
 
@@ -392,14 +415,16 @@ def _collect(src: Path, kind: Kind, fmt: str, cand: _Candidate) -> SheetData:
     missing = [s for p, s in enumerate(specs) if s.column_required and p not in cand.mapping]
     columns = {specs[p].header: c + cand.col_offset for p, c in sorted(cand.mapping.items())}
     if missing:
-        errors = [
-            CellError(header_row, s.header, "", _missing_reason(s)) for s in missing
-        ]
+        errors = [CellError(header_row, s.header, "", _missing_reason(s)) for s in missing]
         names = "、".join(f"“{s.header}”" for s in missing)
         report = ImportReport(
             kind=kind,
             message=f"{KIND_LABELS[kind]}导入失败：第{header_row}行的表头缺少必填列{names}",
-            errors=errors, source=src, sheet=cand.sheet, header_row=header_row, columns=columns,
+            errors=errors,
+            source=src,
+            sheet=cand.sheet,
+            header_row=header_row,
+            columns=columns,
         )
         raise ImportRejected(report)
 
@@ -407,7 +432,9 @@ def _collect(src: Path, kind: Kind, fmt: str, cand: _Candidate) -> SheetData:
     if cand.extras:
         warnings.append("已忽略无法识别的列：" + "、".join(f"“{t}”" for t in cand.extras))
     if cand.duplicates:
-        warnings.append("以下列与前面的列重复，已忽略：" + "、".join(f"“{t}”" for t in cand.duplicates))
+        warnings.append(
+            "以下列与前面的列重复，已忽略：" + "、".join(f"“{t}”" for t in cand.duplicates)
+        )
     renamed = [
         f"“{cand.labels[p]}”按“{specs[p].header}”读取"
         for p in sorted(cand.labels)
@@ -422,14 +449,23 @@ def _collect(src: Path, kind: Kind, fmt: str, cand: _Candidate) -> SheetData:
             ImportReport(
                 kind=kind,
                 message=f"{KIND_LABELS[kind]}导入失败：第{header_row}行表头下面没有数据行",
-                source=src, sheet=cand.sheet, header_row=header_row, columns=columns,
+                source=src,
+                sheet=cand.sheet,
+                header_row=header_row,
+                columns=columns,
             )
         )
     return SheetData(
-        kind=kind, source=src, file_format=fmt, sheet=cand.sheet, header_row=header_row,
+        kind=kind,
+        source=src,
+        file_format=fmt,
+        sheet=cand.sheet,
+        header_row=header_row,
         columns=columns,
         headers_in_file={specs[p].header: t for p, t in cand.labels.items()},
-        rows=rows, row_numbers=numbers, warnings=warnings,
+        rows=rows,
+        row_numbers=numbers,
+        warnings=warnings,
     )
 
 
@@ -447,7 +483,9 @@ def _take_rows(
     need = max(idx) + 1
     header_keys = tuple(header_key(s.header) for s in specs)
     header_texts = {s.header for s in specs} | {
-        v for row in cand.head[: cand.header_last - cand.row_offset + 1] for v in row
+        v
+        for row in cand.head[: cand.header_last - cand.row_offset + 1]
+        for v in row
         if v.__class__ is str and v
     }
     rows: list[tuple[Any, ...]] = []

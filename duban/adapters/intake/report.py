@@ -64,8 +64,10 @@ def format_error_table(report: ImportReport, *, limit: int | None = 100) -> str:
     for e in shown:
         column = e.column
         if e.col is not None:
-            column = f"{column}（{get_column_letter(e.col + 1)}）" if column else get_column_letter(
-                e.col + 1
+            column = (
+                f"{column}（{get_column_letter(e.col + 1)}）"
+                if column
+                else get_column_letter(e.col + 1)
             )
         table.append((str(e.row) if e.row else "", column, _fit(e.value, 24), e.reason))
     widths = [max(text_width(r[i]) for r in table) for i in range(3)]
@@ -73,7 +75,9 @@ def format_error_table(report: ImportReport, *, limit: int | None = 100) -> str:
     for n, row in enumerate(table):
         lines.append("  ".join(_pad(row[i], widths[i]) for i in range(3)) + "  " + row[3])
         if n == 0:
-            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * max(4, text_width(row[3])))
+            lines.append(
+                "  ".join("-" * w for w in widths) + "  " + "-" * max(4, text_width(row[3]))
+            )
     rest = len(report.errors) - len(shown)
     if rest > 0:
         lines.append(f"……另有{rest}处错误未列出，请查看错误副本")
@@ -101,8 +105,7 @@ def write_error_copy(src: str | Path, report: ImportReport, dest: str | Path) ->
         raise ValueError("the report is about the whole file; there are no cells to mark")
     out.parent.mkdir(parents=True, exist_ok=True)
     styled = (
-        source.suffix.lower() in (".xlsx", ".xlsm")
-        and source.stat().st_size <= STYLED_COPY_LIMIT
+        source.suffix.lower() in (".xlsx", ".xlsm") and source.stat().st_size <= STYLED_COPY_LIMIT
     )
     if styled:
         try:

@@ -73,29 +73,52 @@ def export_template(
                     opt_ws = wb.create_sheet(OPTIONS_SHEET)
                 formula = _options_range(opt_ws, spec.header, values)
             dv = DataValidation(
-                type="list", formula1=formula, allow_blank=True, showDropDown=False,
-                showErrorMessage=True, errorStyle="stop", errorTitle="无效的值",
-                error=f"“{spec.header}”请从下拉列表中选择", showInputMessage=True,
-                promptTitle=spec.header[:32], prompt=_prompt(spec),
+                type="list",
+                formula1=formula,
+                allow_blank=True,
+                showDropDown=False,
+                showErrorMessage=True,
+                errorStyle="stop",
+                errorTitle="无效的值",
+                error=f"“{spec.header}”请从下拉列表中选择",
+                showInputMessage=True,
+                promptTitle=spec.header[:32],
+                prompt=_prompt(spec),
             )
             dv.add(cells)
             ws.add_data_validation(dv)
         elif spec.fmt == "date":
             dv = DataValidation(
-                type="date", operator="between", formula1="DATE(2000,1,1)",
-                formula2="DATE(2099,12,31)", allow_blank=True, showErrorMessage=True,
-                errorStyle="warning", errorTitle="日期有误", error="请填写日期，如2022-05-06",
-                showInputMessage=True, promptTitle=spec.header[:32], prompt=_prompt(spec),
+                type="date",
+                operator="between",
+                formula1="DATE(2000,1,1)",
+                formula2="DATE(2099,12,31)",
+                allow_blank=True,
+                showErrorMessage=True,
+                errorStyle="warning",
+                errorTitle="日期有误",
+                error="请填写日期，如2022-05-06",
+                showInputMessage=True,
+                promptTitle=spec.header[:32],
+                prompt=_prompt(spec),
             )
             dv.add(cells)
             ws.add_data_validation(dv)
         elif spec.fmt in ("int", "money"):
             lo, hi = _number_bounds(spec)
             dv = DataValidation(
-                type="whole" if spec.fmt == "int" else "decimal", operator="between",
-                formula1=str(lo), formula2=str(hi), allow_blank=True, showErrorMessage=True,
-                errorStyle="warning", errorTitle="数值有误", error=f"“{spec.header}”应为{spec.allowed}",
-                showInputMessage=True, promptTitle=spec.header[:32], prompt=_prompt(spec),
+                type="whole" if spec.fmt == "int" else "decimal",
+                operator="between",
+                formula1=str(lo),
+                formula2=str(hi),
+                allow_blank=True,
+                showErrorMessage=True,
+                errorStyle="warning",
+                errorTitle="数值有误",
+                error=f"“{spec.header}”应为{spec.allowed}",
+                showInputMessage=True,
+                promptTitle=spec.header[:32],
+                prompt=_prompt(spec),
             )
             dv.add(cells)
             ws.add_data_validation(dv)
@@ -122,8 +145,12 @@ def _villages(villages: Mapping[str, Sequence[str]] | Sequence[str]) -> list[str
 
 
 def _options(
-    kind: str, towns: Sequence[str], villages: Sequence[str], categories: Sequence[str],
-    sources: Sequence[str], tiers: Sequence[str],
+    kind: str,
+    towns: Sequence[str],
+    villages: Sequence[str],
+    categories: Sequence[str],
+    sources: Sequence[str],
+    tiers: Sequence[str],
 ) -> dict[str, tuple[str, ...]]:
     if kind == "households":
         return {
@@ -208,14 +235,16 @@ def _write_notes(
         if values and spec.allowed and spec.allowed not in allowed:
             allowed = f"{allowed}（{spec.allowed}）"
         also = "；也可识别列名：" + "、".join(spec.aliases[:4]) if spec.aliases else ""
-        ws.append([
-            spec.header,
-            "必填" if spec.required else ("条件必填" if _conditional(spec) else "选填"),
-            _FORMAT_LABELS[spec.fmt],
-            allowed,
-            spec.example,
-            (spec.note + also).lstrip("；"),
-        ])
+        ws.append(
+            [
+                spec.header,
+                "必填" if spec.required else ("条件必填" if _conditional(spec) else "选填"),
+                _FORMAT_LABELS[spec.fmt],
+                allowed,
+                spec.example,
+                (spec.note + also).lstrip("；"),
+            ]
+        )
     ws.append([])
     for line in _GENERAL_NOTES[kind]:
         ws.append([line])

@@ -321,13 +321,15 @@ class _Run:
         self.step = max(1000, self.total // 100)
         self.specs = SPECS[sheet.kind]
 
-    def col(
-        self, key: str, convert: Callable[[object], Any], *, cache: bool = False
-    ) -> _Col:
+    def col(self, key: str, convert: Callable[[object], Any], *, cache: bool = False) -> _Col:
         pos = next(i for i, s in enumerate(self.specs) if s.key == key)
         spec = self.specs[pos]
         return _Col(
-            pos, spec.header, self.sheet.columns.get(spec.header), convert, spec.required,
+            pos,
+            spec.header,
+            self.sheet.columns.get(spec.header),
+            convert,
+            spec.required,
             {} if cache else None,
         )
 
@@ -378,8 +380,12 @@ class _Run:
                 )
             )
         return ValidatedImport(
-            kind=kind, rows=rows, source_rows=numbers, warnings=self.warnings,
-            source=self.sheet.source, sheet=self.sheet.sheet,
+            kind=kind,
+            rows=rows,
+            source_rows=numbers,
+            warnings=self.warnings,
+            source=self.sheet.source,
+            sheet=self.sheet.sheet,
         )
 
 
@@ -500,7 +506,9 @@ def validate_households(
                 ok = False
             elif cat_v is not HouseholdCategory.MONITORED and mtype_v is not None:
                 run.error(
-                    rn, mtype, r[6],
+                    rn,
+                    mtype,
+                    r[6],
                     f"农户类别为{HOUSEHOLD_CATEGORY_LABELS[cat_v]}，不应填写监测对象类型"
                     "（如已纳入监测，请把农户类别改为监测对象）",
                 )
@@ -513,11 +521,23 @@ def validate_households(
         if ok_s and ok_m and school_n > members_v:
             run.error(rn, school, r[10], f"适龄儿童数（{school_n}）不能大于家庭人口（{members_v}）")
             ok = False
-        if ok:
+        if ok and village_code is not None:
             rows.append(
                 HouseholdFacts(
-                    hid_v, town_code, village_code, head_v, members_v, cat_v, mtype_v,  # type: ignore[arg-type]
-                    income_v, grade_v, water_v, school_n, out_n, ins_v, toilet_v,
+                    hid_v,
+                    town_code,
+                    village_code,
+                    head_v,
+                    members_v,
+                    cat_v,
+                    mtype_v,
+                    income_v,
+                    grade_v,
+                    water_v,
+                    school_n,
+                    out_n,
+                    ins_v,
+                    toilet_v,
                 )
             )
             numbers.append(rn)
@@ -573,7 +593,9 @@ def validate_visits(
             key = (hid_v, date_v, visitor_v)
             first = seen.setdefault(key, rn)
             if first != rn:
-                run.error(rn, hid, r[0], f"与第{first}行是同一条走访记录（户编号、走访人、日期都相同）")
+                run.error(
+                    rn, hid, r[0], f"与第{first}行是同一条走访记录（户编号、走访人、日期都相同）"
+                )
                 ok = False
         if ok:
             rows.append(
@@ -637,7 +659,9 @@ def validate_problems(
                 h_town, h_village = where[hid_v]
                 if h_town != town_v or (village_v is not None and h_village != village_v):
                     run.error(
-                        rn, hid, r[4],
+                        rn,
+                        hid,
+                        r[4],
                         f"户编号“{hid_v}”的农户不在所填乡镇、村（农户信息中属于"
                         f"{places.towns.name(h_town)}）",
                     )
@@ -646,7 +670,9 @@ def validate_problems(
                     village_v = h_village
         if ok_o and ok_l and deadline_v is not None and deadline_v < on_v:
             run.error(
-                rn, deadline, r[9],
+                rn,
+                deadline,
+                r[9],
                 f"整改时限（{deadline_v.isoformat()}）早于排查日期（{on_v.isoformat()}）",
             )
             ok = False
@@ -654,14 +680,26 @@ def validate_problems(
             key = (source_v, cat_v, town_v, village_v, hid_v, desc_v)
             first = seen.setdefault(key, rn)
             if first != rn:
-                run.error(rn, description, r[5], f"与第{first}行是同一个问题（来源、类别、地点和描述都相同）")
+                run.error(
+                    rn,
+                    description,
+                    r[5],
+                    f"与第{first}行是同一个问题（来源、类别、地点和描述都相同）",
+                )
                 ok = False
         if ok:
             rows.append(
                 ReportedProblem(
-                    source=source_v, category=cat_v, town=town_v, village=village_v,
-                    household_id=hid_v or None, description=desc_v, found_by=by_v,
-                    found_on=on_v, tier=tier_v, deadline=deadline_v,
+                    source=source_v,
+                    category=cat_v,
+                    town=town_v,
+                    village=village_v,
+                    household_id=hid_v or None,
+                    description=desc_v,
+                    found_by=by_v,
+                    found_on=on_v,
+                    tier=tier_v,
+                    deadline=deadline_v,
                 )
             )
             numbers.append(rn)
