@@ -1,0 +1,342 @@
+"""The seed plans load and say what the seed documents say (facts quoted from the seeds)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from duban.adapters.plan_yaml import load_plan_file
+from duban.domain.plan import (
+    OWN_TOWN,
+    OWN_VILLAGE,
+    OfficeLevel,
+    PenaltyBasis,
+    Plan,
+    RoutingRule,
+    StageKind,
+)
+from duban.domain.plan_loader import lint_plan
+
+PLANS = Path(__file__).resolve().parents[2] / "plans"
+
+
+@pytest.fixture(scope="module")
+def canggou() -> Plan:
+    return load_plan_file(PLANS / "seed-000-canggou-2020.yaml")
+
+
+@pytest.fixture(scope="module")
+def shenqiu() -> Plan:
+    return load_plan_file(PLANS / "seed-002-shenqiu.yaml")
+
+
+@pytest.fixture(scope="module")
+def shaoyun() -> Plan:
+    return load_plan_file(PLANS / "seed-003-shaoyun-2022.yaml")
+
+
+def code_of(plan: Plan, kind: str, name: str) -> str:
+    items = {"category": plan.categories, "source": plan.sources}[kind]
+    return next(i.code for i in items if i.name == name)
+
+
+def rule_for(plan: Plan, category: str, source: str, town: str | None = None) -> RoutingRule:
+    """The first matching routing rule (the plan's documented semantics), by category name."""
+    cat = code_of(plan, "category", category)
+    src = code_of(plan, "source", source)
+    where = town or plan.towns[0].code
+    return next(
+        r
+        for r in plan.routing
+        if (not r.categories or cat in r.categories)
+        and (not r.sources or src in r.sources)
+        and (not r.towns or where in r.towns)
+    )
+
+
+def names(plan: Plan, codes: tuple[str, ...]) -> list[str]:
+    by_code = {o.code: o.name for o in plan.offices}
+    return [by_code.get(c, c) for c in codes]
+
+
+def lead_and_co(plan: Plan, category: str, source: str) -> tuple[str, list[str]]:
+    rule = rule_for(plan, category, source)
+    return names(plan, (rule.office,))[0], names(plan, rule.co_offices)
+
+
+def stages(plan: Plan) -> list[tuple[StageKind, dt.date, dt.date]]:
+    return [(s.kind, s.start, s.end) for s in plan.stages]
+
+
+def deadline_rule(plan: Plan, category: str, source: str) -> tuple[dt.date | None, str | None]:
+    """(date, tier name) of the first deadline rule matching a category and source."""
+    cat = code_of(plan, "category", category)
+    src = code_of(plan, "source", source)
+    rule = next(
+        r
+        for r in plan.deadlines.rules
+        if (not r.categories or cat in r.categories) and (not r.sources or src in r.sources)
+    )
+    tier = next((t for t in plan.deadlines.tiers if t.code == rule.tier), None)
+    if tier is not None:
+        return tier.date, tier.name
+    return rule.date, None
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed 000: 沧沟乡 2020
+
+
+def test_000_document(canggou: Plan) -> None:
+    assert canggou.document_number == "沧沟委发〔2020〕53号"
+    assert canggou.issued_on == dt.date(2020, 6, 18)
+    assert "沧沟乡" in canggou.issuer
+
+
+def test_000_three_stages_as_dated(canggou: Plan) -> None:
+    # "排查动员阶段：6月15-6月28日", "整改落实阶段：6月29--7月12日", "迎接普查阶段：7月13日--20日"
+    assert stages(canggou) == [
+        (StageKind.INVESTIGATE, dt.date(2020, 6, 15), dt.date(2020, 6, 28)),
+        (StageKind.RECTIFY, dt.date(2020, 6, 29), dt.date(2020, 7, 12)),
+        (StageKind.REVIEW, dt.date(2020, 7, 13), dt.date(2020, 7, 20)),
+    ]
+    assert [s.name for s in canggou.stages] == ["排查动员阶段", "整改落实阶段", "迎接普查阶段"]
+
+
+def test_000_scope_is_one_township_with_its_five_villages(canggou: Plan) -> None:
+    (town,) = canggou.towns
+    assert town.name == "沧沟乡"
+    assert {v.name for v in town.villages} == {"关庙村", "青杠村", "大田村", "沧沟村", "大水村"}
+
+
+def test_000_campaign_office_is_the_leading_group_office(canggou: Plan) -> None:
+    # "领导小组下设办公室在乡扶贫办 … 做好工作督导调度、问题整改复核等工作"
+    office = canggou.office(canggou.county_office)
+    assert office is not None and office.level is OfficeLevel.COUNTY
+    assert "领导小组办公室" in office.name
+
+
+@pytest.mark.parametrize(
+    ("category", "lead", "co"),
+    [
+        # "确保所有住房安全问题在6月30日前全部完成整改（责任办室：乡建环办、各村）"
+        ("住房安全", "乡建环办", [OWN_VILLAGE]),
+        # "基本医疗有保障 …（责任办室：乡社保所、卫健办、各村）"
+        ("基本医疗", "乡社保所", ["乡卫健办", OWN_VILLAGE]),
+        # "医疗兜底保障（责任办室：乡卫健办、各村）"
+        ("医疗兜底", "乡卫健办", [OWN_VILLAGE]),
+        ("义务教育", "乡民政和社事办", [OWN_VILLAGE]),
+        ("饮水安全", "乡农业服务中心", [OWN_VILLAGE]),
+        ("产业及村集体经济", "乡农业服务中心", [OWN_VILLAGE]),
+        ("就业扶贫", "乡社保所", ["乡扶贫办", OWN_VILLAGE]),
+        # "所有“两不愁三保障”项目务必在6月30日前完成（责任办室：乡经发办）"
+        ("扶贫项目及资金", "乡经发办", []),
+        ("消费扶贫", "乡经发办", [OWN_VILLAGE]),
+        ("小额信贷", "乡经发办", ["农商行沧沟分理处", OWN_VILLAGE]),
+        ("搬迁后续扶持", "乡经发办", [OWN_VILLAGE]),
+        ("社会兜底救助", "乡民政和社事办", [OWN_VILLAGE]),
+        ("识别退出及动态监测", "乡扶贫办", [OWN_VILLAGE]),
+        ("信息系统数据质量", "乡扶贫办", [OWN_VILLAGE]),
+        ("明白卡上墙及档案资料", "乡驻村工作组", [OWN_VILLAGE]),
+        ("驻村工作队履职", "乡组织办", [OWN_VILLAGE]),
+        ("人居环境", "乡建环办", ["乡农业服务中心", OWN_VILLAGE]),
+        ("内生动力", "乡宣传办", [OWN_VILLAGE]),
+        ("信访舆情", "乡平安办", [OWN_VILLAGE]),
+    ],
+)
+def test_000_responsible_office_per_kind_of_work(
+    canggou: Plan, category: str, lead: str, co: list[str]
+) -> None:
+    assert lead_and_co(canggou, category, "大走访入户") == (lead, co)
+
+
+def test_000_inspection_and_assessment_feedback_goes_to_the_poverty_office(canggou: Plan) -> None:
+    # "中央专项巡视“回头看” … 成效考核反馈问题 …（责任办室：乡扶贫办、各驻村工作组、各村）"
+    for source in ("中央专项巡视“回头看”", "成效考核反馈"):
+        assert lead_and_co(canggou, "住房安全", source) == (
+            "乡扶贫办",
+            ["乡驻村工作组", OWN_VILLAGE],
+        )
+
+
+def test_000_housing_by_june_30_everything_by_the_end_of_rectification(canggou: Plan) -> None:
+    assert deadline_rule(canggou, "住房安全", "大走访入户") == (dt.date(2020, 6, 30), None)
+    assert deadline_rule(canggou, "扶贫项目及资金", "大走访入户") == (dt.date(2020, 6, 30), None)
+    rectify = canggou.stage(StageKind.RECTIFY)
+    assert rectify is not None
+    assert deadline_rule(canggou, "饮水安全", "百日大会战排查") == (rectify.end, None)
+
+
+def test_000_penalties(canggou: Plan) -> None:
+    # "一般问题未整改到位 … 按500元/件考核，对不安全住房整改未按阶段完成 … 按2000元/户考核"
+    housing = code_of(canggou, "category", "住房安全")
+    by_amount = {p.amount_yuan: p for p in canggou.penalties}
+    assert set(by_amount) == {500, 2000}
+    assert by_amount[2000].basis is PenaltyBasis.HOUSEHOLD
+    assert by_amount[2000].categories == (housing,)
+    assert by_amount[500].basis is PenaltyBasis.PROBLEM
+    assert by_amount[500].categories == ()
+    assert any(r.accrue_penalty for r in canggou.reminders.rungs)
+
+
+def test_000_review_groups(canggou: Plan) -> None:
+    # "乡纪委、扶贫办分阶段开展 … 督查考核，政协办扶贫集团抽调专人加强 … 检查指导"
+    assert [g.name[:3] for g in canggou.review.groups] == ["乡纪委", "乡扶贫", "政协办"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed 002: 沈丘县
+
+
+def test_002_stages_as_dated(shenqiu: Plan) -> None:
+    # "排查阶段（9月15日—9月25日）", "集中整改阶段 （9月26日—10月15日）", "提升阶段（10月16日—12月底）"
+    assert stages(shenqiu) == [
+        (StageKind.INVESTIGATE, dt.date(2022, 9, 15), dt.date(2022, 9, 25)),
+        (StageKind.RECTIFY, dt.date(2022, 9, 26), dt.date(2022, 10, 15)),
+        (StageKind.REVIEW, dt.date(2022, 10, 16), dt.date(2022, 12, 31)),
+    ]
+
+
+def test_002_is_county_level_with_sector_departments_and_towns(shenqiu: Plan) -> None:
+    office = shenqiu.office(shenqiu.county_office)
+    assert office is not None and office.name == "县巩固办"
+    assert office.level is OfficeLevel.COUNTY
+    county = [o for o in shenqiu.offices if o.level is OfficeLevel.COUNTY]
+    assert len(county) > 10  # 县直行业部门
+    assert len(shenqiu.towns) >= 20  # 各乡镇（办事处）
+    assert "槐店回族镇" in {t.name for t in shenqiu.towns}
+    for town in shenqiu.towns:  # one addressee per town for 督办通知书
+        assert shenqiu.town_office(town.code) is not None, town.name
+        assert town.villages, town.name
+
+
+def test_002_notices_go_to_the_department_and_the_town(shenqiu: Plan) -> None:
+    # "向相关部门和乡镇（办事处）下发问题整改督办通知书"
+    for rule in shenqiu.routing:
+        lead = shenqiu.office(rule.office)
+        assert lead is not None and lead.level is OfficeLevel.COUNTY
+        assert OWN_TOWN in rule.co_offices
+    lead, co = lead_and_co(shenqiu, "住房安全", "入户排查")
+    assert lead == "县住建局" and co[-2:] == [OWN_TOWN, OWN_VILLAGE]
+
+
+def test_002_sources_are_household_and_sector_checks_and_feedback(shenqiu: Plan) -> None:
+    # "主要采取入户排查和行业排查两种方式"
+    source_names = [s.name for s in shenqiu.sources]
+    assert source_names[:2] == ["入户排查", "行业排查"]
+    assert {"巡视反馈", "考核评估", "专项审计", "媒体舆情"} <= set(source_names)
+
+
+def test_002_everything_rectified_by_october_20(shenqiu: Plan) -> None:
+    # "确保10月20前全县排查出来的问题整改完毕"
+    for category in shenqiu.categories:
+        for source in shenqiu.sources:
+            assert deadline_rule(shenqiu, category.name, source.name) == (
+                dt.date(2022, 10, 20),
+                None,
+            )
+
+
+def test_002_monthly_ranking(shenqiu: Plan) -> None:
+    # "前3名给予表彰和奖励；后1名大会检讨发言"
+    assert (shenqiu.ranking.commend_top, shenqiu.ranking.name_bottom) == (3, 1)
+    assert shenqiu.ranking.by == "town"
+
+
+def test_002_monitoring_line_and_detection(shenqiu: Plan) -> None:
+    # "农村居民年人均纯收入低于6900元但未纳入监测对象的户"
+    assert shenqiu.detection.monitoring_line_yuan == 6900
+    rules = {r.code: r for r in shenqiu.detection.rules}
+    assert rules["income_below_line"].category == code_of(
+        shenqiu, "category", "防止返贫动态监测和帮扶"
+    )
+    assert rules["unsafe_house"].category == code_of(shenqiu, "category", "住房安全")
+    assert shenqiu.detection.source == code_of(shenqiu, "source", "入户排查")
+
+
+def test_002_eight_supervision_groups_and_no_fines(shenqiu: Plan) -> None:
+    # "县委巩固衔接八个督导组"
+    assert len(shenqiu.review.groups) == 8
+    assert shenqiu.penalties == ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed 003: 少云镇 2022
+
+
+def test_003_document(shaoyun: Plan) -> None:
+    assert shaoyun.document_number == "少云委〔2022〕33号"
+    assert shaoyun.issued_on == dt.date(2022, 5, 9)
+
+
+def test_003_stages_as_dated(shaoyun: Plan) -> None:
+    # "（5月1日至5月5日）", "（5月6日至6月5日）", "问题整改阶段（6月5日至7月10日）"
+    assert stages(shaoyun) == [
+        (StageKind.MOBILISE, dt.date(2022, 5, 1), dt.date(2022, 5, 5)),
+        (StageKind.INVESTIGATE, dt.date(2022, 5, 6), dt.date(2022, 6, 5)),
+        (StageKind.RECTIFY, dt.date(2022, 6, 5), dt.date(2022, 7, 10)),
+    ]
+
+
+def test_003_one_town_twelve_villages(shaoyun: Plan) -> None:
+    # "全镇12个村"
+    (town,) = shaoyun.towns
+    assert town.name == "少云镇"
+    assert len(town.villages) == 12
+
+
+def test_003_three_deadline_nodes(shaoyun: Plan) -> None:
+    # "区分“立查立改、7月底、9月底”3个节点明确整改时限"
+    tiers = {t.name: t for t in shaoyun.deadlines.tiers}
+    assert list(tiers) == ["立查立改", "7月底", "9月底"]
+    assert tiers["立查立改"].working_days is not None
+    assert tiers["7月底"].date == dt.date(2022, 7, 31)
+    assert tiers["9月底"].date == dt.date(2022, 9, 30)
+    assert all(r.tier in {t.code for t in tiers.values()} for r in shaoyun.deadlines.rules)
+    # Every problem lands on one of the three nodes.
+    for category in shaoyun.categories:
+        assert deadline_rule(shaoyun, category.name, "干部走访排查")[1] in tiers
+
+
+def test_003_problems_are_fed_back_to_the_agricultural_service_centre(shaoyun: Plan) -> None:
+    # "反馈至镇农业服务中心，由行动专班成员集中分析研判"
+    last = shaoyun.routing[-1]
+    assert (last.categories, last.sources, last.towns) == ((), (), ())
+    assert names(shaoyun, (last.office,)) == ["镇农业服务中心"]
+    assert lead_and_co(shaoyun, "监测对象识别（应纳未纳）", "农户自主申报")[0] == "镇农业服务中心"
+    # "镇卫生院、村卫生室作用发挥"
+    assert "镇卫生院" in lead_and_co(shaoyun, "基本医疗", "干部走访排查")[1]
+
+
+def test_003_channels_and_monitoring_line(shaoyun: Plan) -> None:
+    # "畅通干部走访排查、农户自主申报、部门筛查预警等渠道"; "以家庭年人均纯收入7000元为监测范围"
+    assert [s.name for s in shaoyun.sources][:3] == ["干部走访排查", "农户自主申报", "部门筛查预警"]
+    assert shaoyun.detection.monitoring_line_yuan == 7000
+    toilet = code_of(shaoyun, "category", "厕所革命")
+    assert any(
+        r.code == "no_sanitary_toilet" and r.category == toilet for r in shaoyun.detection.rules
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# All seeds
+
+
+def test_lint_remarks(canggou: Plan, shenqiu: Plan, shaoyun: Plan) -> None:
+    assert lint_plan(canggou) == ()
+    assert lint_plan(shenqiu) == ()
+    # The 7月底 and 9月底 nodes run past the last stage (7/10): the seed's own design.
+    assert [r.path for r in lint_plan(shaoyun)] == [
+        "deadlines.tiers[1].date",
+        "deadlines.tiers[2].date",
+    ]
+
+
+def test_every_village_problem_has_its_village_among_co_offices(
+    canggou: Plan, shenqiu: Plan, shaoyun: Plan
+) -> None:
+    for plan in (canggou, shenqiu, shaoyun):
+        with_village = [r for r in plan.routing if OWN_VILLAGE in r.co_offices]
+        assert len(with_village) >= len(plan.routing) - 1, plan.name
