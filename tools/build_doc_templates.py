@@ -14,6 +14,7 @@ import sys
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from docx import Document
 from docx.document import Document as DocumentObject
@@ -24,7 +25,6 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt, RGBColor
-from docx.styles.style import BaseStyle
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
@@ -64,25 +64,25 @@ SEAL_NAME = "duban-seal-placeholder.png"
 # ---------------------------------------------------------------- low-level XML helpers
 
 
-def put(parent: object, el: object) -> object:
+def put(parent: Any, el: Any) -> Any:
     """Insert el into parent at its schema position (Word rejects out-of-order children)."""
-    tag_name = el.tag  # type: ignore[attr-defined]
-    for old in parent.findall(tag_name):  # type: ignore[attr-defined]
-        parent.remove(old)  # type: ignore[attr-defined]
+    tag_name = el.tag
+    for old in parent.findall(tag_name):
+        parent.remove(old)
     seq = getattr(type(parent), "_tag_seq", ())
     names = [qn(t) for t in seq]
     if tag_name in names:
         successors = seq[names.index(tag_name) + 1:]
-        parent.insert_element_before(el, *successors)  # type: ignore[attr-defined]
+        parent.insert_element_before(el, *successors)
     else:
-        parent.append(el)  # type: ignore[attr-defined]
+        parent.append(el)
     return el
 
 
 
-def set_fonts(rpr_parent: object, name: str) -> None:
+def set_fonts(rpr_parent: Any, name: str) -> None:
     """Set ascii, hAnsi, eastAsia and cs fonts on an rPr (east-Asian text needs w:eastAsia)."""
-    rpr = rpr_parent.get_or_add_rPr()  # type: ignore[attr-defined]
+    rpr = rpr_parent.get_or_add_rPr()
     rfonts = rpr.find(qn("w:rFonts"))
     if rfonts is None:
         rfonts = put(rpr, OxmlElement("w:rFonts"))
@@ -91,36 +91,36 @@ def set_fonts(rpr_parent: object, name: str) -> None:
     rfonts.set(qn("w:hint"), "eastAsia")
 
 
-def style_fonts(style: BaseStyle, name: str, size: float, *, bold: bool = False,
+def style_fonts(style: Any, name: str, size: float, *, bold: bool = False,
                 color: str | None = None) -> None:
     """Give a style its font on every script, its size and colour."""
     set_fonts(style.element, name)
-    style.font.size = Pt(size)  # type: ignore[attr-defined]
-    style.font.bold = bold  # type: ignore[attr-defined]
+    style.font.size = Pt(size)
+    style.font.bold = bold
     rpr = style.element.get_or_add_rPr()
     szcs = put(rpr, OxmlElement("w:szCs"))
     szcs.set(qn("w:val"), str(int(size * 2)))
     if color:
-        style.font.color.rgb = RGBColor.from_string(color)  # type: ignore[attr-defined]
+        style.font.color.rgb = RGBColor.from_string(color)
 
 
-def ppr_of(style: BaseStyle) -> object:
+def ppr_of(style: Any) -> Any:
     """The pPr element of a paragraph style."""
     return style.element.get_or_add_pPr()
 
 
-def set_snap_to_grid(style: BaseStyle, on: bool) -> None:
+def set_snap_to_grid(style: Any, on: bool) -> None:
     """Turn grid snapping off for display lines (mark, title) so they keep their own leading."""
     ppr = ppr_of(style)
     el = put(ppr, OxmlElement("w:snapToGrid"))
     el.set(qn("w:val"), "1" if on else "0")
 
 
-def set_char_indent(style: BaseStyle, *, first_chars: float = 0, left_chars: float = 0,
+def set_char_indent(style: Any, *, first_chars: float = 0, left_chars: float = 0,
                     right_chars: float = 0, size: float = CHAR_PT) -> None:
     """Indent in characters (w:firstLineChars etc.) with twips for programs ignoring chars."""
     ppr = ppr_of(style)
-    ind = ppr.find(qn("w:ind"))  # type: ignore[attr-defined]
+    ind = ppr.find(qn("w:ind"))
     if ind is None:
         ind = put(ppr, OxmlElement("w:ind"))
     if first_chars:
@@ -135,7 +135,7 @@ def set_char_indent(style: BaseStyle, *, first_chars: float = 0, left_chars: flo
 
 
 def border_el(tag: str, *, sz: int, color: str = "000000", space: int = 0,
-              val: str = "single") -> object:
+              val: str = "single") -> Any:
     """A w:top / w:bottom / ... border element; sz is in eighths of a point."""
     el = OxmlElement(tag)
     el.set(qn("w:val"), val)
@@ -201,7 +201,7 @@ def _doc_defaults(doc: DocumentObject) -> None:
     spacing = OxmlElement("w:spacing")
     spacing.set(qn("w:val"), str(CHAR_SPACING_TWIPS))
     put(normal.element.get_or_add_rPr(), spacing)
-    pf = normal.paragraph_format  # type: ignore[attr-defined]
+    pf = normal.paragraph_format
     pf.space_before = Pt(0)
     pf.space_after = Pt(0)
     pf.line_spacing_rule = WD_LINE_SPACING.EXACTLY
@@ -211,13 +211,13 @@ def _doc_defaults(doc: DocumentObject) -> None:
 
 def _pstyle(doc: DocumentObject, name: str, font: str, size: float, *,
             align: WD_ALIGN_PARAGRAPH | None = None, color: str | None = None,
-            line: float | None = LINE_PT, before: float = 0, after: float = 0) -> BaseStyle:
+            line: float | None = LINE_PT, before: float = 0, after: float = 0) -> Any:
     """Add a paragraph style based on Normal."""
     st = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
-    st.base_style = doc.styles["Normal"]  # type: ignore[attr-defined]
-    st.quick_style = True  # type: ignore[attr-defined]
+    st.base_style = doc.styles["Normal"]
+    st.quick_style = True
     style_fonts(st, font, size, color=color)
-    pf = st.paragraph_format  # type: ignore[attr-defined]
+    pf = st.paragraph_format
     if align is not None:
         pf.alignment = align
     if line is None:
@@ -267,7 +267,7 @@ def _styles(doc: DocumentObject) -> None:
     # 7.3.5 署名 and 成文日期: date 右空四字; the renderer centres the name over the date.
     sig = _pstyle(doc, "GB Signature", FANGSONG, SIZE_3HAO, align=WD_ALIGN_PARAGRAPH.RIGHT,
                   before=2 * LINE_PT)
-    sig.paragraph_format.keep_with_next = True  # type: ignore[attr-defined]
+    sig.paragraph_format.keep_with_next = True
     set_char_indent(sig, right_chars=4)
     date = _pstyle(doc, "GB Date", FANGSONG, SIZE_3HAO, align=WD_ALIGN_PARAGRAPH.RIGHT)
     set_char_indent(date, right_chars=4)
@@ -276,7 +276,7 @@ def _styles(doc: DocumentObject) -> None:
     set_char_indent(note, first_chars=2)
     # 7.3.7 附件: another page; 附件 in 黑体 top left; its title centred on line 3.
     label = _pstyle(doc, "GB Attachment Label", HEITI, SIZE_3HAO)
-    label.paragraph_format.page_break_before = True  # type: ignore[attr-defined]
+    label.paragraph_format.page_break_before = True
     at = _pstyle(doc, "GB Attachment Title", XIAOBIAOSONG, SIZE_2HAO,
                  align=WD_ALIGN_PARAGRAPH.CENTER, line=36, before=LINE_PT, after=LINE_PT / 2)
     set_snap_to_grid(at, False)
@@ -291,7 +291,7 @@ def _styles(doc: DocumentObject) -> None:
     # 7.4 版记: 4号仿宋, 抄送 indented one character each side; 印发机关 left, 印发日期 right.
     col = _pstyle(doc, "GB Colophon", FANGSONG, SIZE_4HAO, line=LINE_PT)
     set_char_indent(col, left_chars=1, right_chars=1, size=SIZE_4HAO)
-    col.paragraph_format.tab_stops.add_tab_stop(  # type: ignore[attr-defined]
+    col.paragraph_format.tab_stops.add_tab_stop(
         Mm(TEXT_W_MM) - Pt(SIZE_4HAO), alignment=WD_TAB_ALIGNMENT.RIGHT  # right tab at the right indent
     )
     set_snap_to_grid(col, False)
@@ -479,9 +479,9 @@ def _set_cell(cell: _Cell, text: str, style: str, doc: DocumentObject) -> None:
     cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
 
 
-def _repeat_header(row: object) -> None:
+def _repeat_header(row: Any) -> None:
     """Repeat the header row on every page the table spans."""
-    trpr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
+    trpr = row._tr.get_or_add_trPr()
     el = OxmlElement("w:tblHeader")
     el.set(qn("w:val"), "true")
     trpr.append(el)

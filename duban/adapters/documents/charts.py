@@ -6,15 +6,16 @@ import functools
 import io
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers; must precede pyplot
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
-from duban.adapters.documents.context import SeriesPoint  # noqa: E402
+from duban.adapters.documents.context import SeriesPoint
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,9 @@ def cjk_font_family() -> str | None:
 def trend_chart_png(series: Sequence[SeriesPoint], title: str, *, dpi: int = 200) -> bytes:
     """Cumulative found and closed problems and the overdue count per day, as a PNG."""
     family = cjk_font_family()
-    rc = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
+    rc: dict[str, Any] = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
           "axes.unicode_minus": False}
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]
         fig = Figure(figsize=(6.0, 3.0), dpi=dpi)
         ax = fig.add_subplot()
         days = [p.day for p in series]

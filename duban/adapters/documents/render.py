@@ -107,7 +107,7 @@ def jinja_env() -> SandboxedEnvironment:
 @functools.lru_cache(maxsize=64)
 def _patched(src_xml: str) -> str:
     """docxtpl's tag clean-up of a part's XML; pure, so cached per template part."""
-    return DocxTemplate.patch_xml(None, src_xml)  # type: ignore[arg-type]
+    return str(DocxTemplate.patch_xml(None, src_xml))
 
 
 @functools.lru_cache(maxsize=64)
@@ -156,7 +156,7 @@ def _part_label(part: Any) -> str:
     return "正文"
 
 
-class _Template(DocxTemplate):  # type: ignore[misc]
+class _Template(DocxTemplate):
     """DocxTemplate with cached clean-up and compilation and errors that name the line."""
 
     def __init__(self, source: io.BytesIO, name: str) -> None:
@@ -174,12 +174,14 @@ class _Template(DocxTemplate):  # type: ignore[misc]
         try:
             dst_xml = _compiled(src_xml).render(context)
         except Exception as exc:
-            line = _template_line(exc)
-            snippet = ""
-            if line is not None:
+            lineno = _template_line(exc)
+            line, snippet = None, ""
+            if lineno is not None:
+                # Line 1 holds the part's opening tag; line k + 1 is the k-th paragraph.
+                line = max(lineno - 1, 1)
                 lines = src_xml.splitlines()
-                if 0 < line <= len(lines):
-                    snippet = _strip_tags(lines[line - 1])
+                if 0 < lineno <= len(lines):
+                    snippet = _strip_tags(lines[lineno - 1])
             raise TemplateError(self.duban_name, _detail(exc), line=line, snippet=snippet,
                                 part=_part_label(part)) from exc
         dst_xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", dst_xml)

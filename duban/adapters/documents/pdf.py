@@ -1,0 +1,121 @@
+"""PDF conversion with LibreOffice headless, with fontconfig aliases for the official fonts.
+
+Each conversion gets its own LibreOffice user profile (concurrent soffice processes sharing a
+profile block or fail) and a FONTCONFIG_FILE that adds deploy/fontconfig/duban-fonts.conf to
+the system configuration, so 仿宋_GB2312, 方正小标宋简体, 黑体, 楷体_GB2312 and 宋体 map to
+installed free CJK fonts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from duban.domain.errors import DubanError
+
+FONT_ALIAS_FILE = Path(__file__).resolve().parents[3] / "deploy" / "fontconfig" / "duban-fonts.conf"
+SYSTEM_FONTCONFIG = Path("/etc/fonts/fonts.conf")
+DEFAULT_TIMEOUT_S = 120.0
+_SOFFICE_NAMES = ("soffice", "libreoffice")
+
+
+class PdfConversionError(DubanError):
+    """LibreOffice is missing, timed out or produced no PDF."""
+
+
+def soffice_path() -> str | None:
+    """The LibreOffice executable on PATH, or None."""
+    override = os.environ.get("DUBAN_SOFFICE")
+    if override:
+        return override if Path(override).exists() else None
+    for name in _SOFFICE_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def libreoffice_available() -> bool:
+    """Whether a LibreOffice executable is installed."""
+    return soffice_path() is not None
+
+
+def fontconfig_file(work_dir: Path) -> Path:
+    """Write a fontconfig file that includes the system config and duban's aliases."""
+    conf = work_dir / "fonts.conf"
+    system = (f'  <include ignore_missing="yes">{SYSTEM_FONTCONFIG}</include>\n'
+              if SYSTEM_FONTCONFIG.exists() else "")
+    conf.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+        f"<fontconfig>\n{system}"
+        f'  <include ignore_missing="yes">{FONT_ALIAS_FILE}</include>\n'
+        f"  <cachedir>{work_dir / 'fc-cache'}</cachedir>\n"
+        "</fontconfig>\n",
+        encoding="utf-8",
+    )
+    return conf
+
+
+def fontconfig_env(work_dir: Path) -> dict[str, str]:
+    """Environment for a subprocess that should see duban's font aliases."""
+    env = dict(os.environ)
+    env["FONTCONFIG_FILE"] = str(fontconfig_file(work_dir))
+    return env
+
+
+def install_font_aliases(conf_d: Path | None = None) -> Path:
+    """Copy duban-fonts.conf into a fontconfig conf.d (default ~/.config/fontconfig/conf.d)."""
+    target_dir = conf_d or Path.home() / ".config" / "fontconfig" / "conf.d"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / "60-duban-fonts.conf"
+    shutil.copyfile(FONT_ALIAS_FILE, target)
+    return target
+
+
+def convert_to_pdf(docx_path: Path, out_dir: Path, *,
+                   timeout_s: float = DEFAULT_TIMEOUT_S) -> Path:
+    """Convert a .docx to PDF in out_dir with LibreOffice headless; return the PDF's path."""
+    docx_path = Path(docx_path)
+    out_dir = Path(out_dir)
+    soffice = soffice_path()
+    if soffice is None:
+        raise PdfConversionError(
+            "无法生成PDF：未安装LibreOffice（请安装 libreoffice-writer-nogui），"
+            f"文件“{docx_path.name}”未转换"
+        )
+    if not docx_path.is_file():
+        raise PdfConversionError(f"无法生成PDF：找不到文件“{docx_path}”")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / (docx_path.stem + ".pdf")
+    with tempfile.TemporaryDirectory(prefix="duban-soffice-") as tmp:
+        work = Path(tmp)
+        profile = work / "profile"
+        stage = work / "out"  # convert into a private folder, then move: no partial PDF
+        cmd = [
+            soffice,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless", "--norestore", "--nologo", "--nodefault", "--nolockcheck",
+            "--convert-to", "pdf:writer_pdf_Export",
+            "--outdir", str(stage),
+            str(docx_path.resolve()),
+        ]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                                  env=fontconfig_env(work), stdin=subprocess.DEVNULL,
+                                  check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise PdfConversionError(
+                f"生成PDF超时（超过{timeout_s:g}秒）：文件“{docx_path.name}”"
+            ) from exc
+        produced = stage / (docx_path.stem + ".pdf")
+        if proc.returncode != 0 or not produced.is_file():
+            detail = (proc.stderr or proc.stdout or "").strip().splitlines()[-1:] or [""]
+            raise PdfConversionError(
+                f"生成PDF失败：文件“{docx_path.name}”，LibreOffice 返回 {proc.returncode}"
+                f"（{detail[0]}）"
+            )
+        shutil.move(str(produced), target)
+    return target

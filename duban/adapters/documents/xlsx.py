@@ -1,0 +1,150 @@
+"""Excel exports: the daily report table and the full 整改台账 (problem ledger).
+
+xlsxwriter in constant_memory mode streams rows to disk, so a 30,000-row ledger stays fast
+and small in memory. Files are written beside the target and renamed into place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from duban.adapters.documents.context import DailyReportContext, DailyRow
+from duban.adapters.documents.render import atomic_output, text_width_chars
+from duban.domain.numbering import format_date_cn
+
+_MIN_WIDTH = 6.0
+_MAX_WIDTH = 60.0
+_WIDTH_SAMPLE_ROWS = 200  # widths are estimated from the header and the first rows
+
+
+def _width_for(text: str) -> float:
+    """Excel column width for a text: about 2 units per Chinese character."""
+    return min(_MAX_WIDTH, max(_MIN_WIDTH, text_width_chars(text) * 2.1 + 2))
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return format_date_cn(value)
+    return str(value)
+
+
+def write_ledger_xlsx(rows: Iterable[Mapping[str, Any]], path: Path, *,
+                      headers: Sequence[str] | None = None,
+                      sheet_name: str = "整改台账") -> Path:
+    """Write the 整改台账: one row per problem, Chinese headers, filter, frozen header.
+
+    `rows` are dicts keyed by Chinese header; `headers` fixes the column order (default: the
+    keys of the first row). Dates are written as dates, numbers as numbers.
+    """
+    path = Path(path)
+    iterator = iter(rows)
+    first = next(iterator, None)
+    cols = list(headers) if headers is not None else (list(first) if first else [])
+    sample: list[Mapping[str, Any]] = [first] if first is not None else []
+    # Sample the first rows for widths; they are written from the same list afterwards.
+    for row in iterator:
+        sample.append(row)
+        if len(sample) >= _WIDTH_SAMPLE_ROWS:
+            break
+    widths = [_width_for(h) for h in cols]
+    for row in sample:
+        for j, h in enumerate(cols):
+            widths[j] = max(widths[j], _width_for(_cell_text(row.get(h))))
+    with atomic_output(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
+        try:
+            ws = wb.add_worksheet(sheet_name[:31])
+            head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
+                                  "align": "center", "valign": "vcenter", "text_wrap": True})
+            date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+            for j, w in enumerate(widths):
+                ws.set_column(j, j, w)
+            ws.write_row(0, 0, cols, head)
+            n = 0
+            for row in _chain(sample, iterator):
+                n += 1
+                for j, h in enumerate(cols):
+                    v = row.get(h)
+                    if v is None:
+                        continue
+                    if isinstance(v, dt.datetime):
+                        ws.write_datetime(n, j, v, date_fmt)
+                    elif isinstance(v, dt.date):
+                        ws.write_datetime(n, j, dt.datetime(v.year, v.month, v.day), date_fmt)
+                    elif isinstance(v, bool):
+                        ws.write_string(n, j, "是" if v else "否")
+                    elif isinstance(v, (int, float)):
+                        ws.write_number(n, j, v)
+                    else:
+                        ws.write_string(n, j, str(v))
+            ws.freeze_panes(1, 0)
+            if cols:
+                ws.autofilter(0, 0, max(n, 1), len(cols) - 1)
+        finally:
+            wb.close()
+    return path
+
+
+def _chain(first: list[Mapping[str, Any]],
+           rest: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    yield from first
+    yield from rest
+
+
+DAILY_HEADERS = ("名称", "排查发现", "已交办", "整改中", "待复核", "已销号", "逾期", "销号率",
+                 "较昨日销号", "较昨日销号率（百分点）")
+
+
+def _daily_values(r: DailyRow) -> list[Any]:
+    return [r.name, r.found, r.routed, r.rectifying, r.awaiting_review, r.closed, r.overdue,
+            r.rate, r.closed_change, round(r.rate_change * 100, 2)]
+
+
+def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
+    """Write the daily report as a workbook: towns, offices (each with 合计) and the series."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp))
+        try:
+            title_fmt = wb.add_format({"bold": True, "font_size": 14})
+            head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
+                                  "align": "center", "valign": "vcenter"})
+            cell = wb.add_format({"border": 1})
+            pct = wb.add_format({"border": 1, "num_format": "0.0%"})
+            total = wb.add_format({"border": 1, "bold": True})
+            total_pct = wb.add_format({"border": 1, "bold": True, "num_format": "0.0%"})
+            for sheet, label, rows, total_row in (
+                ("乡镇进度", "乡镇（办事处）", ctx.towns, ctx.town_total),
+                ("责任单位进度", "责任单位", ctx.offices, ctx.office_total),
+            ):
+                ws = wb.add_worksheet(sheet)
+                ws.write(0, 0, f"{ctx.title}（{format_date_cn(ctx.report_date)}）", title_fmt)
+                ws.write_row(2, 0, [label, *DAILY_HEADERS[1:]], head)
+                for i, r in enumerate([*rows, total_row]):
+                    is_total = i == len(rows)
+                    for j, v in enumerate(_daily_values(r)):
+                        fmt = (total_pct if j == 7 else total) if is_total else (
+                            pct if j == 7 else cell)
+                        ws.write(3 + i, j, v, fmt)
+                ws.set_column(0, 0, max(16.0, max((_width_for(r.name) for r in rows),
+                                                  default=16.0)))
+                ws.set_column(1, len(DAILY_HEADERS) - 1, 11)
+                ws.freeze_panes(3, 1)
+            ws = wb.add_worksheet("趋势")
+            ws.write_row(0, 0, ["日期", "累计发现", "累计销号", "逾期"], head)
+            date_fmt = wb.add_format({"num_format": "yyyy-mm-dd", "border": 1})
+            for i, p in enumerate(ctx.series, start=1):
+                ws.write_datetime(i, 0, dt.datetime(p.day.year, p.day.month, p.day.day),
+                                  date_fmt)
+                ws.write_row(i, 1, [p.found, p.closed, p.overdue], cell)
+            ws.set_column(0, 3, 12)
+        finally:
+            wb.close()
+    return path

@@ -1,0 +1,367 @@
+"""Every document kind renders, and each GB/T 9704-2012 rule holds in the .docx."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docx import Document
+from docx.document import Document as DocumentObject
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+from test_documents_fixtures import (
+    ALL_CONTEXTS,
+    COPY_TO,
+    MARK,
+    body_paragraphs,
+    daily_context,
+    notice_context,
+    para_style,
+    para_text,
+    paragraphs_with_style,
+    ppr_prop,
+    ranking_context,
+    reminder_context,
+    require,
+    run_prop,
+    text_runs,
+)
+
+from duban.adapters.documents import (
+    render_bulletin,
+    render_daily_report,
+    render_notice,
+    render_ranking,
+    render_reminder,
+)
+from duban.adapters.documents.charts import cjk_font_family
+from duban.domain.numbering import parse_document_number
+
+RENDERERS = {
+    "notice": render_notice,
+    "reminder": render_reminder,
+    "bulletin": render_bulletin,
+    "daily_report": render_daily_report,
+    "ranking": render_ranking,
+}
+WP_ANCHOR = qn("wp:anchor")
+
+
+def _render(kind: str, tmp_path: Path) -> tuple[Any, DocumentObject, Path]:
+    ctx = ALL_CONTEXTS[kind]()
+    out = RENDERERS[kind](ctx, tmp_path / f"{kind}.docx")
+    return ctx, Document(str(out)), out
+
+
+@pytest.fixture(scope="module", params=sorted(RENDERERS))
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+             ) -> tuple[str, Any, DocumentObject, Path]:
+    kind = request.param
+    ctx, doc, out = _render(kind, tmp_path_factory.mktemp(kind))
+    return kind, ctx, doc, out
+
+
+def _mm(length: int | None) -> float:
+    assert length is not None
+    return length / Mm(1)
+
+
+def test_page_is_a4_with_gbt_margins(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    _kind, _ctx, doc, _ = rendered
+    sec = doc.sections[0]
+    assert _mm(sec.page_width) == pytest.approx(210, abs=0.1)
+    assert _mm(sec.page_height) == pytest.approx(297, abs=0.1)
+    assert _mm(sec.top_margin) == pytest.approx(37, abs=0.1)
+    assert _mm(sec.bottom_margin) == pytest.approx(35, abs=0.1)
+    assert _mm(sec.left_margin) == pytest.approx(28, abs=0.1)
+    assert _mm(sec.right_margin) == pytest.approx(26, abs=0.1)
+    # 版心 156 x 225 mm
+    text_w = _mm(sec.page_width) - _mm(sec.left_margin) - _mm(sec.right_margin)
+    assert text_w == pytest.approx(156, abs=0.1)
+
+
+def test_22_lines_of_28_characters(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    _kind, _ctx, doc, _ = rendered
+    grid = doc.sections[0]._sectPr.find(qn("w:docGrid"))
+    pitch_pt = int(grid.get(qn("w:linePitch"))) / 20
+    assert 225 / (pitch_pt * 25.4 / 72) == pytest.approx(22, abs=0.05)
+    body = paragraphs_with_style(doc, "GBBody")
+    assert body, "no body paragraphs"
+    for p in body:
+        assert ppr_prop(doc, p, "w:spacing", "w:lineRule") == "exact"
+        assert int(ppr_prop(doc, p, "w:spacing", "w:line") or 0) == int(grid.get(qn("w:linePitch")))
+        # 3号 16 pt plus character spacing: 28 characters fill the 156 mm line
+        size = int(run_prop(doc, p, None, "w:sz", "w:val") or 0) / 2
+        spacing = int(run_prop(doc, p, None, "w:spacing", "w:val") or 0) / 20
+        per_line = Mm(156).pt / (size + spacing)
+        assert int(per_line) == 28, per_line
+        assert ppr_prop(doc, p, "w:ind", "w:firstLineChars") == "200"  # 左空二字
+
+
+def test_body_is_3hao_fangsong_with_east_asian_font(
+    rendered: tuple[str, Any, DocumentObject, Path],
+) -> None:
+    _kind, _ctx, doc, _ = rendered
+    for p in paragraphs_with_style(doc, "GBBody"):
+        for r in text_runs(p):
+            if r.find(qn("w:rPr")) is not None and r.find(qn("w:rPr")).find(qn("w:rStyle")) is not None:
+                continue  # the 楷体 run-in heading, checked below
+            assert run_prop(doc, p, r, "w:rFonts", "w:eastAsia") == "仿宋_GB2312"
+            assert run_prop(doc, p, r, "w:rFonts", "w:ascii") == "仿宋_GB2312"
+            assert run_prop(doc, p, r, "w:sz", "w:val") == "32"
+
+
+def test_mark_is_red_xiaobiaosong_centred(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    _kind, _ctx, doc, _ = rendered
+    (mark,) = paragraphs_with_style(doc, "GBMark")
+    assert para_text(mark) == MARK
+    assert ppr_prop(doc, mark, "w:jc", "w:val") == "center"
+    # 7.2.4: top edge 35 mm under the top of the text block (space before, less leading)
+    before_mm = int(ppr_prop(doc, mark, "w:spacing", "w:before") or 0) / 20 * 25.4 / 72
+    assert 30 <= before_mm <= 35
+    for r in text_runs(mark):
+        assert run_prop(doc, mark, r, "w:color", "w:val") == "FF0000"
+        assert run_prop(doc, mark, r, "w:rFonts", "w:eastAsia") == "方正小标宋简体"
+        size = int(run_prop(doc, mark, r, "w:sz", "w:val") or 0) / 2
+        scale = int(run_prop(doc, mark, r, "w:w", "w:val") or 100) / 100
+        # the whole mark fits one line of the text block
+        assert len(MARK) * size * scale <= Mm(156).pt + 0.5
+        assert size >= 22
+
+
+def test_number_and_red_separator(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    kind, ctx, doc, _ = rendered
+    (num,) = paragraphs_with_style(doc, "GBDocNumber")
+    text = para_text(num)
+    assert text == ctx.number
+    if kind != "daily_report":
+        parsed = parse_document_number(text)
+        assert str(parsed) == text and "〔" in text and not re.search(r"〕0", text)
+    assert ppr_prop(doc, num, "w:jc", "w:val") == "center"
+    assert ppr_prop(doc, num, "w:spacing", "w:before") == str(round(2 * 28.95 * 20))  # 空二行
+    # 7.2.7: a red line as wide as the text block, 4 mm (about 11 pt) under the number
+    assert ppr_prop(doc, num, "w:pBdr/w:bottom", "w:color") == "FF0000"
+    assert ppr_prop(doc, num, "w:pBdr/w:bottom", "w:val") == "single"
+    assert int(ppr_prop(doc, num, "w:pBdr/w:bottom", "w:space") or 0) == 11
+    assert int(ppr_prop(doc, num, "w:pBdr/w:bottom", "w:sz") or 0) >= 8  # >= 0.35 mm
+    assert ppr_prop(doc, num, "w:ind", "w:left") is None  # no indent: full width
+
+
+def test_title_is_2hao_xiaobiaosong(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    _kind, ctx, doc, _ = rendered
+    (title,) = paragraphs_with_style(doc, "GBTitle")
+    assert para_text(title) == ctx.title
+    assert ppr_prop(doc, title, "w:jc", "w:val") == "center"
+    for r in text_runs(title):
+        assert run_prop(doc, title, r, "w:rFonts", "w:eastAsia") == "方正小标宋简体"
+        assert run_prop(doc, title, r, "w:sz", "w:val") == "44"
+        assert run_prop(doc, title, r, "w:color", "w:val") in (None, "000000", "auto")
+
+
+def test_headings_heiti_and_kaiti(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    kind, ctx, doc, _ = rendered
+    h1 = paragraphs_with_style(doc, "GBHeading1")
+    assert h1
+    numerals = "一二三四五六"
+    for i, p in enumerate(h1):
+        assert para_text(p).startswith(numerals[i] + "、")
+        for r in text_runs(p):
+            assert run_prop(doc, p, r, "w:rFonts", "w:eastAsia") == "黑体"
+    if kind == "daily_report":
+        return
+    kai = [(p, r) for p in paragraphs_with_style(doc, "GBBody") for r in text_runs(p)
+           if run_prop(doc, p, r, "w:rFonts", "w:eastAsia") == "楷体_GB2312"]
+    assert [para_text(p) for p, _r in kai][0].startswith("（一）")
+    assert len(kai) == len(ctx.requirements)
+
+
+def test_page_numbers_in_footer(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    _kind, _ctx, doc, out = rendered
+    assert doc.settings.odd_and_even_pages_header_footer
+    sec = doc.sections[0]
+    for footer, jc, side in ((sec.footer, "right", "w:right"),
+                             (sec.even_page_footer, "left", "w:left")):
+        (p,) = footer.paragraphs
+        el = p._p
+        assert ppr_prop(doc, el, "w:jc", "w:val") == jc
+        assert int(ppr_prop(doc, el, "w:ind", side) or 0) == 14 * 20  # 空一字 at 4号
+        instr = "".join(t.text or "" for t in el.iter(qn("w:instrText")))
+        assert instr.strip() == "PAGE"
+        assert re.fullmatch(r"— \d+ —", para_text(el))
+        for r in text_runs(el):
+            assert run_prop(doc, el, r, "w:rFonts", "w:eastAsia") == "宋体"
+            assert run_prop(doc, el, r, "w:sz", "w:val") == "28"
+    # 7 mm between the text block and the dash: footer sits inside the 35 mm bottom margin
+    assert 20 <= _mm(sec.footer_distance) <= 28
+
+
+def test_colophon_at_foot_with_lines(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    _kind, ctx, doc, _ = rendered
+    docpr = [d for d in doc.element.body.iter(qn("wp:docPr")) if d.get("name") == "colophon"]
+    assert len(docpr) == 1
+    anchor = docpr[0].getparent()
+    assert anchor.tag == WP_ANCHOR
+    pos_v = anchor.find(qn("wp:positionV"))
+    assert pos_v.get("relativeFrom") == "margin"
+    assert pos_v.find(qn("wp:align")).text == "bottom"
+    assert int(anchor.find(qn("wp:extent")).get("cx")) == pytest.approx(Mm(156), abs=Mm(0.1))
+    # the anchor sits in the last body paragraph: the 版记 is on the last page
+    assert body_paragraphs(doc)[-1] is anchor.getparent().getparent().getparent() or \
+        anchor in list(doc.element.body.findall(qn("w:p"))[-1].iter(WP_ANCHOR))
+    paras = list(anchor.iter(qn("w:p")))
+    texts = [para_text(p) for p in paras if para_text(p)]
+    lines = [int(p.find(qn("w:pPr")).find(qn("w:pBdr")).find(qn("w:bottom")).get(qn("w:sz")))
+             for p in paras if para_style(p) == "GBColophonLine"]
+    if ctx.copy_to:
+        assert texts[0] == "抄送：" + "，".join(ctx.copy_to) + "。"
+        assert lines == [8, 6, 8]  # thick, thin, thick (0.35 / 0.25 mm)
+    else:
+        assert lines == [8, 8]
+    printer = texts[-1]
+    assert printer.startswith(ctx.printer_name + "\t")
+    assert printer.endswith(f"{ctx.printed_date.year}年{ctx.printed_date.month}月"
+                            f"{ctx.printed_date.day}日印发")
+    for p in paras:
+        if para_text(p):
+            assert run_prop(doc, p, text_runs(p)[0], "w:sz", "w:val") == "28"  # 4号
+            assert run_prop(doc, p, text_runs(p)[0], "w:rFonts", "w:eastAsia") == "仿宋_GB2312"
+
+
+def test_date_in_arabic_numerals_and_signature(
+    rendered: tuple[str, Any, DocumentObject, Path],
+) -> None:
+    _kind, ctx, doc, _ = rendered
+    (date,) = paragraphs_with_style(doc, "GBDate")
+    d = ctx.issued_on
+    assert para_text(date) == f"{d.year}年{d.month}月{d.day}日"
+    assert re.fullmatch(r"\d{4}年[1-9]\d?月[1-9]\d?日", para_text(date))
+    (sig,) = paragraphs_with_style(doc, "GBSignature")
+    assert para_text(sig) == ctx.issuer
+    # the name is centred over the date: equal distance from the right margin to centres
+    sig_r = int(ppr_prop(doc, sig, "w:ind", "w:right") or 0) / 20
+    date_r = int(ppr_prop(doc, date, "w:ind", "w:right") or 0) / 20
+    assert date_r == pytest.approx(64, abs=0.1) or sig_r == pytest.approx(32, abs=0.1)
+    ws, wd = len(ctx.issuer) * 16, (len(para_text(date)) - 3) * 16  # digits are half width
+    assert sig_r + ws / 2 == pytest.approx(date_r + wd / 2, abs=9)
+
+
+def test_seal_placeholder_floats_over_signature(
+    rendered: tuple[str, Any, DocumentObject, Path],
+) -> None:
+    kind, ctx, doc, _ = rendered
+    (sig,) = paragraphs_with_style(doc, "GBSignature")
+    anchors = list(sig.iter(WP_ANCHOR))
+    if kind == "daily_report":
+        assert anchors == []
+        return
+    (anchor,) = anchors
+    assert anchor.find(qn("wp:wrapNone")) is not None  # floats over the name and date
+    assert int(anchor.find(qn("wp:extent")).get("cx")) == pytest.approx(Mm(42), abs=Mm(0.1))
+    assert anchor.find(qn("wp:docPr")).get("descr") == ctx.seal_text
+
+
+def test_no_template_tags_left(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
+    _kind, _ctx, _doc, out = rendered
+    with zipfile.ZipFile(out) as z:
+        for name in z.namelist():
+            if name.endswith(".xml"):
+                xml = z.read(name).decode("utf-8")
+                assert "{{" not in xml and "{%" not in xml, name
+
+
+def test_notice_lists_every_problem(tmp_path: Path) -> None:
+    ctx = notice_context(23)
+    doc = Document(str(render_notice(ctx, tmp_path / "n.docx")))
+    table = doc.tables[0]
+    assert len(table.rows) == 1 + 23
+    assert table.rows[0].cells[0].text == "序号"
+    for row, p in zip(table.rows[1:], ctx.problems, strict=True):
+        assert row.cells[0].text == str(p.seq)
+        assert row.cells[1].text == p.code
+        assert row.cells[4].text == p.description
+        assert row.cells[6].text == f"{p.deadline.year}年{p.deadline.month}月{p.deadline.day}日"
+    text = "\n".join(para_text(p) for p in body_paragraphs(doc))
+    assert "需你单位牵头整改的问题共23个" in text
+    assert f"（联系人：{ctx.contact.name}，联系电话：{ctx.contact.phone}）" in text
+    assert "附件：督办问题清单" in text
+
+
+def test_notice_escapes_markup_in_data(tmp_path: Path) -> None:
+    ctx = notice_context(1, intro="收入<6900元 & 未纳入监测“{{ 1 + 1 }}”")
+    doc = Document(str(render_notice(ctx, tmp_path / "n.docx")))
+    texts = [para_text(p) for p in body_paragraphs(doc)]
+    assert "收入<6900元 & 未纳入监测“{{ 1 + 1 }}”" in texts
+
+
+def test_title_line_break_chosen_by_author(tmp_path: Path) -> None:
+    ctx = notice_context(1, title="关于槐店回族镇等乡镇监测帮扶问题\n整改的督办通知书")
+    doc = Document(str(render_notice(ctx, tmp_path / "n.docx")))
+    (title,) = paragraphs_with_style(doc, "GBTitle")
+    assert title.find(".//" + qn("w:br")) is not None
+
+
+def test_reminder_shades_cells_by_colour(tmp_path: Path) -> None:
+    ctx = reminder_context()
+    doc = Document(str(render_reminder(ctx, tmp_path / "r.docx")))
+    rows = doc.tables[0].rows[1:]
+    assert len(rows) == len(ctx.items)
+    for row, item in zip(rows, ctx.items, strict=True):
+        shd = row.cells[5]._tc.find(qn("w:tcPr")).find(qn("w:shd"))
+        assert shd.get(qn("w:fill")) == item.colour_fill
+        assert item.status_text in row.cells[5].text
+
+
+def test_daily_report_has_chart_and_totals(tmp_path: Path) -> None:
+    require(cjk_font_family() is not None, "no Chinese font for matplotlib (fonts-noto-cjk)")
+    ctx = daily_context()
+    doc = Document(str(render_daily_report(ctx, tmp_path / "d.docx")))
+    (fig,) = paragraphs_with_style(doc, "GBFigure")
+    assert fig.find(".//" + qn("wp:inline")) is not None
+    blips = [r for r in doc.part.rels.values() if r.reltype.endswith("/image")]
+    assert any(r.target_part.blob[:8] == b"\x89PNG\r\n\x1a\n" for r in blips)
+    town_table = doc.tables[0]
+    assert len(town_table.rows) == 1 + len(ctx.towns) + 1
+    total = town_table.rows[-1].cells
+    assert total[0].text == "合计"
+    assert int(total[1].text) == sum(r.found for r in ctx.towns)
+    assert int(total[5].text) == sum(r.closed for r in ctx.towns)
+
+
+def test_ranking_names_commended_and_last(tmp_path: Path) -> None:
+    ctx = ranking_context()
+    doc = Document(str(render_ranking(ctx, tmp_path / "k.docx")))
+    text = "\n".join(para_text(p) for p in body_paragraphs(doc))
+    assert "、".join(ctx.rows[i].town for i in range(3)) + "位列前三名" in text
+    assert f"{ctx.rows[-1].town}位列后一名" in text
+    assert f"合计{ctx.penalty_total}元" in text
+    table = doc.tables[0]
+    for row, r in zip(table.rows[1:], ctx.rows, strict=True):
+        assert row.cells[1].text == r.town
+        assert float(row.cells[4].text) == pytest.approx(r.total)
+
+
+def test_seal_image_is_swapped_in(tmp_path: Path) -> None:
+    from tools.build_doc_templates import transparent_png
+
+    seal = tmp_path / "seal.png"
+    seal.write_bytes(transparent_png(32))
+    ctx = notice_context(2, seal_image=seal)
+    out = render_notice(ctx, tmp_path / "n.docx")
+    doc = Document(str(out))
+    blobs = [r.target_part.blob for r in doc.part.rels.values() if r.reltype.endswith("/image")]
+    assert seal.read_bytes() in blobs
+
+
+def test_no_copy_to_drops_the_copy_line(tmp_path: Path) -> None:
+    ctx = notice_context(2, copy_to=())
+    doc = Document(str(render_notice(ctx, tmp_path / "n.docx")))
+    anchor = next(d for d in doc.element.body.iter(qn("wp:docPr"))
+                  if d.get("name") == "colophon").getparent()
+    texts = [para_text(p) for p in anchor.iter(qn("w:p")) if para_text(p)]
+    assert not any(t.startswith("抄送") for t in texts)
+    assert COPY_TO[0] not in "".join(texts)
+    # one line less: the box is shorter than with 抄送
+    assert int(anchor.find(qn("wp:extent")).get("cy")) < Pt(2 * 28.95)
