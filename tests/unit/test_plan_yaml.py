@@ -6,6 +6,7 @@ import datetime as dt
 import textwrap
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from duban.adapters.plan_yaml import load_plan_file, load_plan_text
@@ -171,7 +172,6 @@ def test_scope_and_towns_together_is_an_error(tmp_path: Path) -> None:
 
 
 def test_scope_xlsx(tmp_path: Path) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "名单"
