@@ -1,16 +1,16 @@
 """Routing a problem to its responsible office (责任办室) from the plan's routing table.
 
 Rules are tried in plan order and the first whose categories, sources and towns all match wins
-(an empty tuple matches anything). The OWN_VILLAGE token (各村) among the co-offices stands for
-the problem's own village.
+(an empty tuple matches anything). Among the co-offices the OWN_VILLAGE token (各村) stands for
+the problem's own village and OWN_TOWN (各乡镇) for its own town's office.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from duban.domain.plan import OWN_VILLAGE, RoutingRule
+from duban.domain.plan import OWN_TOWN, OWN_VILLAGE, Plan, RoutingRule
 
 # The memo of (category, source, town) -> rule index is dropped when it grows past this, so
 # that a stream of junk keys cannot grow memory without bound.
@@ -44,9 +44,8 @@ class _Compiled:
     categories: frozenset[str] | None
     sources: frozenset[str] | None
     towns: frozenset[str] | None
-    before_village: tuple[str, ...]  # co-offices before the 各村 token (all, if none)
-    after_village: tuple[str, ...]  # co-offices after the token
-    has_village: bool
+    co_offices: tuple[str, ...]  # may hold the 各村 / 各乡镇 tokens, resolved per problem
+    has_token: bool
 
     def matches(self, category: str, source: str, town: str) -> bool:
         return (
@@ -58,35 +57,45 @@ class _Compiled:
 
 def _compile(rule: RoutingRule) -> _Compiled:
     co = tuple(dict.fromkeys(c for c in rule.co_offices if c != rule.office))
-    if OWN_VILLAGE in co:
-        at = co.index(OWN_VILLAGE)
-        before, after = co[:at], tuple(c for c in co[at + 1 :] if c != OWN_VILLAGE)
-    else:
-        before, after = co, ()
     return _Compiled(
         office=rule.office,
         categories=frozenset(rule.categories) or None,
         sources=frozenset(rule.sources) or None,
         towns=frozenset(rule.towns) or None,
-        before_village=before,
-        after_village=after,
-        has_village=OWN_VILLAGE in co,
+        co_offices=co,
+        has_token=OWN_VILLAGE in co or OWN_TOWN in co,
     )
 
 
 class Router:
-    """Routes problems with a plan's routing table; build once per plan and reuse."""
+    """Routes problems with a plan's routing table; build once per plan and reuse.
 
-    __slots__ = ("_memo", "_plain", "_rules")
+    `town_offices` maps a town code to its town-level office, which the 各乡镇 token stands for.
+    """
 
-    def __init__(self, rules: Sequence[RoutingRule]) -> None:
+    __slots__ = ("_memo", "_plain", "_rules", "_town_offices")
+
+    def __init__(
+        self, rules: Sequence[RoutingRule], town_offices: Mapping[str, str] | None = None
+    ) -> None:
         self._rules = tuple(_compile(r) for r in rules)
-        # Routes of rules without 各村 do not depend on the village: build them once.
+        self._town_offices = dict(town_offices or {})
+        # Routes of rules without tokens do not depend on the place: build them once.
         self._plain: tuple[Route | None, ...] = tuple(
-            None if c.has_village else Route(c.office, c.before_village, i)
+            None if c.has_token else Route(c.office, c.co_offices, i)
             for i, c in enumerate(self._rules)
         )
         self._memo: dict[tuple[str, str, str], int] = {}
+
+    @classmethod
+    def for_plan(cls, plan: Plan) -> Router:
+        """A router for a plan, resolving 各乡镇 to each town's own office."""
+        town_offices = {}
+        for town in plan.towns:
+            office = plan.town_office(town.code)
+            if office is not None:
+                town_offices[town.code] = office.code
+        return cls(plan.routing, town_offices)
 
     def _rule_index(self, category: str, source: str, town: str) -> int:
         key = (category, source, town)
@@ -112,11 +121,18 @@ class Router:
         if plain is not None:
             return plain
         c = self._rules[index]
-        if not village:
-            return Route(c.office, c.before_village + c.after_village, index)
-        own = village_office_code(village)
-        if own == c.office:
-            return Route(c.office, c.before_village + c.after_village, index)
-        # dict.fromkeys keeps order and drops the village if the rule also names it.
-        co = tuple(dict.fromkeys((*c.before_village, own, *c.after_village)))
-        return Route(c.office, co, index)
+        resolved: list[str] = []
+        for co in c.co_offices:
+            if co == OWN_VILLAGE:
+                # 各村 means the problem's own village; a problem with no village has none.
+                if village:
+                    resolved.append(village_office_code(village))
+            elif co == OWN_TOWN:
+                own_town = self._town_offices.get(town) if town else None
+                if own_town:
+                    resolved.append(own_town)
+            else:
+                resolved.append(co)
+        # dict.fromkeys keeps order and drops repeats; the lead is never its own co-office.
+        co_offices = tuple(o for o in dict.fromkeys(resolved) if o != c.office)
+        return Route(c.office, co_offices, index)

@@ -32,6 +32,7 @@ from duban.services.actors import SYSTEM_ACTOR, resolve_actor
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
+from duban.services.recurrence import flag_recurrences
 from models import AuditEvent, Campaign, Office, Problem, ProblemCoOffice
 
 # Problem codes are short and human: W000123 within a campaign.
@@ -73,7 +74,7 @@ class Ruleset:
     @classmethod
     def of(cls, plan: Plan) -> Ruleset:
         """The rules of a plan with the working-day calendar."""
-        return cls(plan=plan, router=Router(plan.routing), calendar=working_calendar())
+        return cls(plan=plan, router=Router.for_plan(plan), calendar=working_calendar())
 
     @property
     def rectify_end(self) -> dt.date | None:
@@ -235,6 +236,9 @@ def record_problems_in(
         session.execute(insert(AuditEvent), events[i : i + BATCH])
     result.created = len(problem_rows)
     result.problem_ids = list(ids.values())
+    # Recurrence (屡改屡犯): flag new problems on a household and category closed before.
+    # (Added by the review helper, with the lead's leave; see duban/services/recurrence.py.)
+    flag_recurrences(session, campaign_id, result.problem_ids, at=now)
     return result
 
 

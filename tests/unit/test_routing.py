@@ -105,3 +105,18 @@ def test_matches_the_spec_and_repeated_queries_agree(
             assert got.lead not in got.co_offices
             assert len(set(got.co_offices)) == len(got.co_offices)
             assert ("village:v" in got.co_offices) == (OWN_VILLAGE in rules[want].co_offices)
+
+
+def test_own_town_token_resolves_to_the_towns_office() -> None:
+    from duban.domain.plan import OWN_TOWN, OWN_VILLAGE, RoutingRule
+    from duban.domain.routing import Route, Router, village_office_code
+
+    router = Router([RoutingRule("zhujian", categories=("housing",),
+                                 co_offices=(OWN_TOWN, OWN_VILLAGE))],
+                    town_offices={"huaidian": "huaidian-office"})
+    route = router.route("housing", "household", "huaidian", "dongguan")
+    assert isinstance(route, Route)
+    assert route.co_offices == ("huaidian-office", village_office_code("dongguan"))
+    # A town without its own office and a problem without a village keep only what exists.
+    bare = router.route("housing", "sector", "other", None)
+    assert isinstance(bare, Route) and bare.co_offices == ()
