@@ -242,7 +242,7 @@ def _styles(doc: DocumentObject) -> None:
     num = _pstyle(doc, "GB DocNumber", FANGSONG, SIZE_3HAO, align=WD_ALIGN_PARAGRAPH.CENTER,
                   before=2 * LINE_PT)
     pbdr = OxmlElement("w:pBdr")
-    pbdr.append(border_el("w:bottom", sz=8, color=RED, space=11))
+    pbdr.append(border_el("w:bottom", sz=12, color=RED, space=11))
     put(ppr_of(num), pbdr)
     # 7.3.1 标题: 2号小标宋, two lines under the separator, centred.
     title = _pstyle(doc, "GB Title", XIAOBIAOSONG, SIZE_2HAO, align=WD_ALIGN_PARAGRAPH.CENTER,
@@ -257,8 +257,10 @@ def _styles(doc: DocumentObject) -> None:
     # 结构层次序数: 一、 in 黑体, （一） in 楷体, 1. and （1） in 仿宋.
     h1 = _pstyle(doc, "GB Heading 1", HEITI, SIZE_3HAO, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     set_char_indent(h1, first_chars=2)
+    h1.paragraph_format.keep_with_next = True
     h2 = _pstyle(doc, "GB Heading 2", KAITI, SIZE_3HAO, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     set_char_indent(h2, first_chars=2)
+    h2.paragraph_format.keep_with_next = True
     kai = doc.styles.add_style("GB Kai", WD_STYLE_TYPE.CHARACTER)
     set_fonts(kai.element, KAITI)
     # 7.3.4 附件说明: one line under the body, indented two characters.
@@ -487,6 +489,14 @@ def _repeat_header(row: Any) -> None:
     trpr.append(el)
 
 
+def _cant_split(row: Any) -> None:
+    """Keep a row on one page (a problem's cells are read together)."""
+    trpr = row._tr.get_or_add_trPr()
+    el = OxmlElement("w:cantSplit")
+    el.set(qn("w:val"), "true")
+    trpr.insert(0, el)
+
+
 def loop_table(doc: DocumentObject, headers: Sequence[str], cells: Sequence[tuple[str, str]],
                widths_mm: Sequence[float], loop: str) -> Table:
     """A table: header row, then one data row repeated by a docxtpl {%tr for %} loop."""
@@ -497,6 +507,8 @@ def loop_table(doc: DocumentObject, headers: Sequence[str], cells: Sequence[tupl
     _cell_margins(tbl)
     head, open_row, data, close_row = tbl.rows
     _repeat_header(head)
+    _cant_split(head)
+    _cant_split(data)
     for c, h in zip(head.cells, headers, strict=True):
         _set_cell(c, h, "GB Table Head", doc)
     _set_cell(open_row.cells[0], f"{{%tr for {loop} %}}", "GB Table", doc)
@@ -509,6 +521,7 @@ def loop_table(doc: DocumentObject, headers: Sequence[str], cells: Sequence[tupl
 def add_total_row(tbl: Table, doc: DocumentObject, cells: Sequence[tuple[str, str]]) -> None:
     """Append a fixed (non-looping) row, e.g. 合计."""
     row = tbl.add_row()
+    _cant_split(row)
     for c, (text, style) in zip(row.cells, cells, strict=True):
         _set_cell(c, text, style, doc)
 
@@ -696,7 +709,7 @@ def build_bulletin(seal: bytes) -> DocumentObject:
 
 
 _DAILY_HEADERS = ["名称", "排查发现", "已交办", "整改中", "待复核", "已销号", "逾期",
-                  "销号率", "较昨日"]
+                  "销号率", "较昨日（销号/销号率）"]
 _DAILY_WIDTHS = [26, 13, 13, 13, 13, 13, 13, 16, 36]
 
 

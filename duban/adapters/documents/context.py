@@ -270,9 +270,9 @@ class DailyRow:
 
     @property
     def change_text(self) -> str:
-        """Change since yesterday: +3件 / +1.5个百分点."""
+        """Change since yesterday, closed items and rate points: +3件/+1.5点."""
         pts = self.rate_change * 100
-        return f"{self.closed_change:+d}件 / {pts:+.1f}个百分点"
+        return f"{self.closed_change:+d}件/{pts:+.1f}点"
 
 
 @dataclass(frozen=True)
