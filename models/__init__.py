@@ -5,14 +5,17 @@ from models.campaign import Campaign, CampaignStage, Office, Town, Village
 from models.people import Substitute, User
 from models.problem import AuditEvent, Evidence, Problem, ProblemCoOffice
 from models.register import Household, Visit
+from models.reporting import DailySnapshot, MonthlyRanking
 
 __all__ = [
     "AuditEvent",
     "Base",
     "Campaign",
     "CampaignStage",
+    "DailySnapshot",
     "Evidence",
     "Household",
+    "MonthlyRanking",
     "Office",
     "Problem",
     "ProblemCoOffice",

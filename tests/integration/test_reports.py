@@ -1,0 +1,447 @@
+"""Daily figures, snapshots and report files against the ledger's own counts, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+import pytest
+from docx import Document
+from sqlalchemy import func, select
+
+from duban.adapters.plan_yaml import load_plan_file
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.domain.household import ReportedProblem
+from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Action, Payload, Role, Status
+from duban.domain.plan import Plan
+from duban.services.actors import add_user
+from duban.services.campaigns import launch_campaign
+from duban.services.database import Database
+from duban.services.problems import move_problem, record_problems
+from duban.services.reports import (
+    LEDGER_HEADERS,
+    ZERO,
+    Counts,
+    DailyFigures,
+    counts_as_of,
+    daily_figures,
+    take_daily_snapshot,
+    write_daily_report,
+    write_ledger,
+)
+from models import Office, Problem, Town, Village
+from models.reporting import DailySnapshot
+from tests.conftest import PLANS
+
+EVIDENCE = ("ab" * 32,)
+OPEN = {s.value for s in OPEN_STATUSES}
+
+
+def at(day: dt.date, hour: int = 10) -> dt.datetime:
+    """A moment on a day, China time."""
+    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ)
+
+
+@dataclass
+class Ledger:
+    """A launched campaign and a way to act on it as named users."""
+
+    db: Database
+    clock: FixedClock
+    campaign_id: int
+    plan: Plan
+    users: set[str] = field(default_factory=set)
+
+    def record(self, town: str, village: str | None, category: str, n: int = 1, *,
+               household: str | None = None, deadline: dt.date | None = None,
+               source: str | None = None, text: str = "问题") -> list[str]:
+        """Record n problems today; returns their codes."""
+        day = self.clock.now().astimezone(CHINA_TZ).date()
+        reported = [
+            ReportedProblem(source=source or self.plan.sources[0].code, category=category,
+                            town=town, village=village, household_id=household,
+                            description=f"{text}{i}-{self.clock.now().isoformat()}",
+                            found_by="李排查", found_on=day, deadline=deadline)
+            for i in range(n)
+        ]
+        result = record_problems(self.db, self.clock, self.campaign_id, reported,
+                                 recorded_by="county")
+        with self.db.transaction() as s:
+            return list(s.scalars(select(Problem.code).where(
+                Problem.id.in_(result.problem_ids)).order_by(Problem.code)))
+
+    def office_of(self, code: str) -> str:
+        with self.db.transaction() as s:
+            office = s.scalar(select(Problem.lead_office).where(
+                Problem.campaign_id == self.campaign_id, Problem.code == code))
+        assert office is not None
+        return office
+
+    def office_user(self, office: str) -> str:
+        name = f"o-{office}"
+        if name not in self.users:
+            add_user(self.db, self.clock, username=name, name=f"{office}经办人",
+                     role=Role.OFFICE, office=office)
+            self.users.add(name)
+        return name
+
+    def move(self, code: str, action: Action, user: str | None = None, **payload: object) -> None:
+        """Make a move; office moves are signed by the lead office's user."""
+        if user is None:
+            user = self.office_user(self.office_of(code))
+        move_problem(self.db, self.clock, code, action, user, Payload(**payload),  # type: ignore[arg-type]
+                     campaign_id=self.campaign_id)
+
+    def accept(self, code: str) -> None:
+        self.move(code, Action.ACCEPT)
+
+    def submit(self, code: str) -> None:
+        self.move(code, Action.SUBMIT, note="已整改", evidence=EVIDENCE)
+
+    def close(self, code: str) -> None:
+        self.move(code, Action.PASS_REVIEW, "ducha")
+        self.move(code, Action.CLOSE, "county")
+
+    def day(self, day: dt.date, hour: int = 10) -> None:
+        self.clock.set(at(day, hour))
+
+
+def launch_seed(db: Database, clock: FixedClock, name: str) -> Ledger:
+    """Launch a seed plan and add the county and supervision users."""
+    path = next(PLANS.glob(f"{name}*.yaml"))
+    plan = load_plan_file(path)
+    campaign_id = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    add_user(db, clock, username="county", name="县巩固办张主任", role=Role.COUNTY)
+    add_user(db, clock, username="ducha", name="督查组王组长", role=Role.SUPERVISOR)
+    return Ledger(db, clock, campaign_id, plan)
+
+
+def recount(db: Database, campaign_id: int, day: dt.date) -> dict[tuple[str, str], Counts]:
+    """The ledger's own counts, straight from the problem rows (today's state only)."""
+    with db.transaction() as s:
+        rows = s.execute(select(Problem.town_code, Problem.lead_office, Problem.status,
+                                Problem.deadline).where(Problem.campaign_id == campaign_id)).all()
+    tally: dict[tuple[str, str], dict[str, int]] = {}
+    for town, office, status, deadline in rows:
+        keys = [("campaign", ""), ("town", town)] + ([("office", office)] if office else [])
+        for key in keys:
+            t = tally.setdefault(key, dict.fromkeys(ZERO.as_dict(), 0))
+            if status == Status.VOIDED:
+                t["voided"] += 1
+                continue
+            t["found"] += 1
+            if status == Status.UNROUTED:
+                t["unrouted"] += 1
+            else:
+                t["routed"] += 1
+            if status in OPEN:
+                t["rectifying"] += 1
+                if deadline is not None and deadline < day:
+                    t["overdue"] += 1
+            elif status in (Status.SUBMITTED, Status.REVIEWED):
+                t["awaiting_review"] += 1
+            elif status == Status.CLOSED:
+                t["closed"] += 1
+    return {k: Counts(**v) for k, v in tally.items()}
+
+
+def assert_figures(f: DailyFigures, expected: dict[tuple[str, str], Counts]) -> None:
+    """Every scope of the figures equals the recount (missing scopes count zero)."""
+    assert f.total.today == expected.get(("campaign", ""), ZERO)
+    for t in f.towns:
+        assert t.today == expected.get(("town", t.code), ZERO), t.code
+    for o in f.offices:
+        assert o.today == expected.get(("office", o.code), ZERO), o.code
+    listed = {("town", t.code) for t in f.towns} | {("office", o.code) for o in f.offices}
+    assert {k for k in expected if k[0] != "campaign"} <= listed
+
+
+# Seed 002 (沈丘县) in its investigation and rectification stages, day by day.
+D = [dt.date(2022, 9, 20), dt.date(2022, 9, 21), dt.date(2022, 9, 22), dt.date(2022, 9, 23),
+     dt.date(2022, 9, 24)]
+
+
+def build_campaign(db: Database, clock: FixedClock,
+                   after_day: Callable[[Ledger, dt.date], None] | None = None) -> Ledger:
+    """A ledger that goes through every status over five days (seed 002)."""
+    clock.set(at(D[0], 9))
+    lg = launch_seed(db, clock, "seed-002")
+    towns = lg.plan.towns
+    t1, t2, t3 = towns[0], towns[1], towns[2]
+    v1, v2, v3 = t1.villages[0].code, t2.villages[0].code, t3.villages[0].code
+
+    lg.day(D[0])
+    housing = lg.record(t1.code, v1, "housing", 3, deadline=D[1], household="H-1")
+    water = lg.record(t2.code, v2, "water", 2, deadline=D[2])
+    edu = lg.record(t3.code, v3, "education", 2, deadline=D[4])
+    misc = lg.record(t1.code, v1, "satisfaction", 2)  # the plan's 10/20 deadline
+    if after_day:
+        after_day(lg, D[0])
+
+    lg.day(D[1])
+    for code in housing + water + edu[:1]:
+        lg.accept(code)
+    lg.submit(housing[0])
+    lg.submit(water[0])
+    lg.move(edu[1], Action.DISPUTE, note="不属本单位职责")
+    lg.move(misc[1], Action.VOID, "county", note="重复登记")
+    if after_day:
+        after_day(lg, D[1])
+
+    lg.day(D[2])
+    lg.move(housing[0], Action.PASS_REVIEW, "ducha")
+    lg.move(water[0], Action.FAIL_REVIEW, "ducha", note="照片不清", deadline=D[3])
+    lg.move(edu[1], Action.REASSIGN, "county", note="改派", office="xczxj")
+    lg.move(housing[1], Action.REQUEST_EXTENSION, note="材料未到", deadline=D[4])
+    late = lg.record(t2.code, v2, "health", 2, deadline=D[3])
+    if after_day:
+        after_day(lg, D[2])
+
+    lg.day(D[3])
+    lg.move(housing[1], Action.APPROVE_EXTENSION, "county")
+    lg.move(housing[0], Action.CLOSE, "county")
+    lg.submit(water[0])
+    for code in late:
+        lg.accept(code)
+    lg.submit(late[0])
+    lg.close(late[0])
+    if after_day:
+        after_day(lg, D[3])
+
+    lg.day(D[4])
+    lg.move(housing[0], Action.REOPEN, "ducha", note="抽查发现屋面仍漏雨", deadline=D[4])
+    lg.close(water[0])
+    lg.accept(edu[1])
+    lg.move(misc[0], Action.REASSIGN, "county", note="改派", office="mzj")
+    if after_day:
+        after_day(lg, D[4])
+    return lg
+
+
+def test_figures_equal_the_ledger_counts_on_every_day(db: Database, clock: FixedClock) -> None:
+    expected: dict[dt.date, dict[tuple[str, str], Counts]] = {}
+
+    def keep(lg: Ledger, day: dt.date) -> None:
+        expected[day] = recount(db, lg.campaign_id, day)
+        # The live figures agree with the recount on the day itself.
+        assert_figures(daily_figures(db, lg.campaign_id, day), expected[day])
+
+    lg = build_campaign(db, clock, keep)
+    # Rebuilt later from the audit trail, every past day equals what the ledger said then.
+    lg.day(D[-1] + dt.timedelta(days=5))
+    for i, day in enumerate(D):
+        f = daily_figures(db, lg.campaign_id, day)
+        assert f.yesterday_from == "ledger"
+        assert_figures(f, expected[day])
+        before = expected[D[i - 1]] if i else {}
+        assert f.total.change == expected[day][("campaign", "")] - before.get(("campaign", ""),
+                                                                              ZERO)
+        for t in f.towns:
+            key = ("town", t.code)
+            assert t.change == expected[day].get(key, ZERO) - before.get(key, ZERO)
+    # The scenario really exercised every column.
+    seen = Counts()
+    for day in D:
+        c = expected[day][("campaign", "")]
+        seen = Counts(*(max(a, b) for a, b in zip(seen.as_dict().values(),
+                                                   c.as_dict().values(), strict=True)))
+    assert min(seen.as_dict()[k] for k in ("found", "routed", "rectifying", "awaiting_review",
+                                           "closed", "overdue", "voided")) > 0
+
+
+def test_past_days_follow_reassignment_extension_and_reopening(db: Database,
+                                                                clock: FixedClock) -> None:
+    lg = build_campaign(db, clock)
+    with db.transaction() as s:
+        edu = list(s.scalars(select(Problem).where(Problem.category == "education")
+                             .order_by(Problem.code)))
+        housing = list(s.scalars(select(Problem).where(Problem.category == "housing")
+                                 .order_by(Problem.code)))
+    disputed = edu[1]
+    assert disputed.lead_office == "xczxj"
+    # Before the reassignment (end of D[1]) the disputed item still belonged to the education
+    # bureau; afterwards to the rural revitalisation bureau.
+    f1 = daily_figures(db, lg.campaign_id, D[1])
+    f2 = daily_figures(db, lg.campaign_id, D[2])
+    assert f1.office("jyj").today.found == 2
+    assert "xczxj" not in {o.code for o in f1.offices}
+    assert f2.office("xczxj").today.found == 1 and f2.office("jyj").today.found == 1
+    # housing[1] was due D[1]: overdue on D[2] and D[3] until the extension to D[4] was
+    # approved on D[3] (the end-of-day deadline then is D[4], so not overdue on D[3]).
+    assert housing[1].deadline == D[4]
+    with db.transaction() as s:
+        c2 = counts_as_of(s, lg.campaign_id, D[2]).towns[housing[1].town_code]
+        c3 = counts_as_of(s, lg.campaign_id, D[3]).towns[housing[1].town_code]
+    assert c2.overdue == 2  # housing[1] and housing[2], both due D[1]
+    assert c3.overdue == 1  # only housing[2]; housing[1] got its extension that day
+    # housing[0] was closed on D[3] and reopened on D[4].
+    assert c3.closed == 1
+    assert f2.town(housing[0].town_code).today.awaiting_review == 1
+
+
+def test_change_since_the_day_before_uses_that_days_snapshot(db: Database,
+                                                             clock: FixedClock) -> None:
+    clock.set(at(D[0], 9))
+    lg = launch_seed(db, clock, "seed-002")
+    town = lg.plan.towns[0]
+    village = town.villages[0].code
+    lg.day(D[0], 10)
+    codes = lg.record(town.code, village, "water", 4, deadline=D[2])
+    lg.day(D[0], 17)
+    assert take_daily_snapshot(db, clock, lg.campaign_id, D[0]) > 0
+    # After the day's report was taken, more happened on the same day.
+    lg.day(D[0], 19)
+    lg.accept(codes[0])
+    lg.submit(codes[0])
+    lg.day(D[1], 10)
+    lg.close(codes[0])
+    f = daily_figures(db, lg.campaign_id, D[1])
+    assert f.yesterday_from == "snapshot"
+    assert f.town(town.code).yesterday == Counts(found=4, routed=4, rectifying=4)
+    assert f.town(town.code).change.closed == 1
+    assert f.town(town.code).change.rectifying == -1
+    # Without the snapshot, the day before is rebuilt as of its end: the submission counts.
+    with db.transaction() as s:
+        s.execute(DailySnapshot.__table__.delete())
+    f = daily_figures(db, lg.campaign_id, D[1])
+    assert f.yesterday_from == "ledger"
+    assert f.town(town.code).yesterday == Counts(found=4, routed=4, rectifying=3,
+                                                 awaiting_review=1)
+    assert f.total.closure_rate_change == pytest.approx(0.25)
+
+
+def test_a_days_snapshot_is_taken_once(db: Database, clock: FixedClock) -> None:
+    lg = build_campaign(db, clock)
+    day = D[-1]
+    written = take_daily_snapshot(db, clock, lg.campaign_id, day)
+    f = daily_figures(db, lg.campaign_id, day)
+    assert written == 1 + len(f.towns) + len(f.offices)
+
+    def stored() -> list[tuple[object, ...]]:
+        with db.transaction() as s:
+            return [tuple(r) for r in s.execute(
+                select(DailySnapshot.scope_kind, DailySnapshot.scope_code, DailySnapshot.found,
+                       DailySnapshot.closed, DailySnapshot.overdue, DailySnapshot.taken_at)
+                .order_by(DailySnapshot.id))]
+
+    first = stored()
+    by_scope = {(k, c): (found, closed, overdue) for k, c, found, closed, overdue, _ in first}
+    assert by_scope[("campaign", "")] == (f.total.today.found, f.total.today.closed,
+                                         f.total.today.overdue)
+    for t in f.towns:
+        assert by_scope[("town", t.code)] == (t.today.found, t.today.closed, t.today.overdue)
+    # Later the same day the ledger moves; a rerun adds and replaces nothing.
+    clock.advance(dt.timedelta(hours=3))
+    lg.record(lg.plan.towns[0].code, None, "water", 2)
+    assert take_daily_snapshot(db, clock, lg.campaign_id, day) == 0
+    assert stored() == first
+
+
+def _table_numbers(table: object, first_col: str) -> dict[str, list[str]]:
+    rows = {}
+    for row in table.rows:  # type: ignore[attr-defined]
+        cells = [c.text.strip() for c in row.cells]
+        if cells and cells[0] and cells[0] != first_col:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_daily_report_files_carry_the_figures(db: Database, clock: FixedClock,
+                                              tmp_path: Path) -> None:
+    lg = build_campaign(db, clock)
+    day = D[-1]
+    lg.day(day, 17)
+    paths = write_daily_report(db, clock, lg.campaign_id, day, tmp_path)
+    assert [p.suffix for p in paths] == [".docx", ".xlsx"]
+    f = daily_figures(db, lg.campaign_id, day)
+
+    # .xlsx: one sheet per scope kind, row values equal to the figures.
+    wb = openpyxl.load_workbook(paths[1])
+    for sheet, scopes in (("乡镇进度", f.towns), ("责任单位进度", f.offices)):
+        ws = wb[sheet]
+        rows = {r[0]: r for r in ws.iter_rows(min_row=4, values_only=True) if r[0]}
+        for sc in scopes:
+            c = sc.today
+            assert list(rows[sc.name][1:8]) == [c.found, c.routed, c.rectifying,
+                                                 c.awaiting_review, c.closed, c.overdue,
+                                                 pytest.approx(c.closure_rate)]
+            assert rows[sc.name][8] == sc.change.closed
+    town_total = next(r for r in wb["乡镇进度"].iter_rows(min_row=4, values_only=True)
+                      if r[0] == "合计")
+    assert town_total[1] == f.total.today.found and town_total[5] == f.total.today.closed
+    assert wb["趋势"].max_row >= len(D) + 1  # a header and one line per day
+
+    # .docx: the town table lists each town with the same numbers, and the chart is there.
+    doc = Document(str(paths[0]))
+    towns = next(_table_numbers(t, "") for t in doc.tables
+                 if any(r.cells[0].text.strip() == f.towns[0].name for r in t.rows))
+    for sc in f.towns:
+        c = sc.today
+        assert towns[sc.name][:6] == [str(c.found), str(c.routed), str(c.rectifying),
+                                      str(c.awaiting_review), str(c.closed), str(c.overdue)]
+    assert doc.inline_shapes, "the daily report has its trend chart"
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert f"累计排查发现问题{f.total.today.found}个" in text
+    # Writing the report took the day's snapshot.
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(DailySnapshot)
+                        .where(DailySnapshot.day == day)) > 0
+
+
+def test_the_ledger_workbook_reads_in_words(db: Database, clock: FixedClock,
+                                            tmp_path: Path) -> None:
+    lg = build_campaign(db, clock)
+    out = write_ledger(db, lg.campaign_id, tmp_path / "台账.xlsx", as_of=D[-1])
+    wb = openpyxl.load_workbook(out)
+    ws = wb.active
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1")
+    header = [c.value for c in ws[1]]
+    assert tuple(header) == LEDGER_HEADERS
+    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    with db.transaction() as s:
+        problems = {p.code: p for p in s.scalars(select(Problem))}
+        towns = dict(s.execute(select(Town.code, Town.name)).all())
+        villages = dict(s.execute(select(Village.code, Village.name)).all())
+        offices = dict(s.execute(select(Office.code, Office.name)).all())
+    assert len(rows) == len(problems)
+    categories = {c.code: c.name for c in lg.plan.categories}
+    for r in rows:
+        p = problems[r["问题编号"]]
+        assert r["乡镇"] == towns[p.town_code]
+        assert r["村"] == villages[p.village_code]
+        assert r["问题类别"] == categories[p.category]
+        assert r["状态"] == STATUS_LABELS[Status(p.status)]
+        assert r["牵头责任单位"] == offices[p.lead_office]
+        overdue = p.status in OPEN and p.deadline < D[-1]
+        assert r["是否逾期"] == ("是" if overdue else "否")
+        if p.status == Status.CLOSED:
+            assert r["复核人"] == "督查组王组长" and r["整改人"].endswith("经办人")
+            assert r["销号时间"]
+    overdue_rows = sum(r["是否逾期"] == "是" for r in rows)
+    assert overdue_rows == daily_figures(db, lg.campaign_id, D[-1]).total.today.overdue
+
+
+def test_many_towns_today_and_before(db: Database, clock: FixedClock) -> None:
+    """Every town of seed 002 with problems: the figures equal a recount, today and earlier."""
+    clock.set(at(D[0], 9))
+    lg = launch_seed(db, clock, "seed-002")
+    lg.day(D[0])
+    codes: list[str] = []
+    for i, town in enumerate(lg.plan.towns):
+        codes += lg.record(town.code, town.villages[0].code,
+                           ("housing", "water", "health")[i % 3], 3 + i % 4,
+                           deadline=D[1 + i % 3])
+    before = recount(db, lg.campaign_id, D[0])
+    lg.day(D[1])
+    for code in codes[::2]:
+        lg.accept(code)
+    for code in codes[::6]:
+        lg.submit(code)
+    lg.day(D[3])
+    assert_figures(daily_figures(db, lg.campaign_id, D[3]), recount(db, lg.campaign_id, D[3]))
+    assert_figures(daily_figures(db, lg.campaign_id, D[0]), before)
+    assert len(daily_figures(db, lg.campaign_id, D[3]).towns) == len(lg.plan.towns)
