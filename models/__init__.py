@@ -6,6 +6,7 @@ from models.people import Substitute, User
 from models.problem import AuditEvent, Evidence, Problem, ProblemCoOffice
 from models.register import Household, Visit
 from models.reporting import DailySnapshot, MonthlyRanking
+from models.review import DelegationEvent, SpotCheck, SpotCheckDraw
 
 __all__ = [
     "AuditEvent",
@@ -13,12 +14,15 @@ __all__ = [
     "Campaign",
     "CampaignStage",
     "DailySnapshot",
+    "DelegationEvent",
     "Evidence",
     "Household",
     "MonthlyRanking",
     "Office",
     "Problem",
     "ProblemCoOffice",
+    "SpotCheck",
+    "SpotCheckDraw",
     "Substitute",
     "Town",
     "User",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 06:37:14.288407
+Create Date: 2026-11-25 06:53:20.808845
 """
 
 from collections.abc import Sequence
@@ -65,6 +65,43 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_stage')),
     sa.UniqueConstraint('campaign_id', 'seq', name=op.f('uq_campaign_stage_campaign_id_seq'))
     )
+    op.create_table('daily_snapshot',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('scope_kind', sa.String(length=10), nullable=False),
+    sa.Column('scope_code', sa.String(length=80), nullable=False),
+    sa.Column('found', sa.Integer(), nullable=False),
+    sa.Column('unrouted', sa.Integer(), nullable=False),
+    sa.Column('routed', sa.Integer(), nullable=False),
+    sa.Column('rectifying', sa.Integer(), nullable=False),
+    sa.Column('awaiting_review', sa.Integer(), nullable=False),
+    sa.Column('closed', sa.Integer(), nullable=False),
+    sa.Column('overdue', sa.Integer(), nullable=False),
+    sa.Column('voided', sa.Integer(), nullable=False),
+    sa.Column('taken_at', models.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_daily_snapshot_campaign_id_campaign'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_snapshot')),
+    sa.UniqueConstraint('campaign_id', 'day', 'scope_kind', 'scope_code', name=op.f('uq_daily_snapshot_campaign_id_day_scope_kind_scope_code'))
+    )
+    op.create_table('delegation_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('office_code', sa.String(length=80), nullable=False),
+    sa.Column('to_office', sa.String(length=80), nullable=True),
+    sa.Column('subject', sa.String(length=100), nullable=True),
+    sa.Column('substitute_id', sa.Integer(), nullable=True),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.Column('at', models.base.UTCDateTime(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_delegation_event_campaign_id_campaign'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delegation_event'))
+    )
+    with op.batch_alter_table('delegation_event', schema=None) as batch_op:
+        batch_op.create_index('ix_delegation_event_office_at', ['office_code', 'at'], unique=False)
+
     op.create_table('household',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -89,6 +126,22 @@ def upgrade() -> None:
     with op.batch_alter_table('household', schema=None) as batch_op:
         batch_op.create_index('ix_household_campaign_village', ['campaign_id', 'village_code'], unique=False)
 
+    op.create_table('monthly_ranking',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('as_of', models.base.UTCDateTime(), nullable=False),
+    sa.Column('frozen_at', models.base.UTCDateTime(), nullable=False),
+    sa.Column('frozen_by', sa.String(length=100), nullable=False),
+    sa.Column('by', sa.String(length=10), nullable=False),
+    sa.Column('policy', sa.JSON(), nullable=False),
+    sa.Column('rows', sa.JSON(), nullable=False),
+    sa.Column('penalties', sa.JSON(), nullable=False),
+    sa.Column('penalty_basis', sa.String(length=10), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_monthly_ranking_campaign_id_campaign'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_monthly_ranking')),
+    sa.UniqueConstraint('campaign_id', 'month', name=op.f('uq_monthly_ranking_campaign_id_month'))
+    )
     op.create_table('office',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -146,6 +199,19 @@ def upgrade() -> None:
         batch_op.create_index('ix_problem_campaign_status_deadline', ['campaign_id', 'status', 'deadline'], unique=False)
         batch_op.create_index('ix_problem_campaign_town', ['campaign_id', 'town_code'], unique=False)
 
+    op.create_table('spot_check_draw',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('seed', sa.BigInteger(), nullable=False),
+    sa.Column('drawn_by', sa.String(length=100), nullable=False),
+    sa.Column('drawn_at', models.base.UTCDateTime(), nullable=False),
+    sa.Column('checks', sa.Integer(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_spot_check_draw_campaign_id_campaign'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_spot_check_draw')),
+    sa.UniqueConstraint('campaign_id', 'day', name=op.f('uq_spot_check_draw_campaign_id_day'))
+    )
     op.create_table('substitute',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -209,6 +275,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event'))
     )
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_event_campaign_at', ['campaign_id', 'at'], unique=False)
         batch_op.create_index('ix_audit_event_problem_at', ['problem_id', 'at'], unique=False)
 
     op.create_table('evidence',
@@ -238,11 +305,43 @@ def upgrade() -> None:
     with op.batch_alter_table('problem_co_office', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_problem_co_office_office_code'), ['office_code'], unique=False)
 
+    op.create_table('spot_check',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('group_code', sa.String(length=50), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('item_id', sa.String(length=50), nullable=False),
+    sa.Column('problem_id', sa.Integer(), nullable=True),
+    sa.Column('household_id', sa.String(length=50), nullable=True),
+    sa.Column('town_code', sa.String(length=50), nullable=False),
+    sa.Column('village_code', sa.String(length=50), nullable=True),
+    sa.Column('draw_seed', sa.String(length=200), nullable=False),
+    sa.Column('result', sa.String(length=10), nullable=False),
+    sa.Column('checked_by', sa.String(length=100), nullable=True),
+    sa.Column('checked_at', models.base.UTCDateTime(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_spot_check_campaign_id_campaign'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['draw_id'], ['spot_check_draw.id'], name=op.f('fk_spot_check_draw_id_spot_check_draw'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['problem_id'], ['problem.id'], name=op.f('fk_spot_check_problem_id_problem'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_spot_check')),
+    sa.UniqueConstraint('campaign_id', 'day', 'group_code', 'kind', 'item_id', name=op.f('uq_spot_check_campaign_id_day_group_code_kind_item_id'))
+    )
+    with op.batch_alter_table('spot_check', schema=None) as batch_op:
+        batch_op.create_index('ix_spot_check_campaign_day', ['campaign_id', 'day'], unique=False)
+        batch_op.create_index('ix_spot_check_campaign_problem', ['campaign_id', 'problem_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('spot_check', schema=None) as batch_op:
+        batch_op.drop_index('ix_spot_check_campaign_problem')
+        batch_op.drop_index('ix_spot_check_campaign_day')
+
+    op.drop_table('spot_check')
     with op.batch_alter_table('problem_co_office', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_problem_co_office_office_code'))
 
@@ -253,12 +352,14 @@ def downgrade() -> None:
     op.drop_table('evidence')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_problem_at')
+        batch_op.drop_index('ix_audit_event_campaign_at')
 
     op.drop_table('audit_event')
     op.drop_table('visit')
     op.drop_table('village')
     op.drop_table('town')
     op.drop_table('substitute')
+    op.drop_table('spot_check_draw')
     with op.batch_alter_table('problem', schema=None) as batch_op:
         batch_op.drop_index('ix_problem_campaign_town')
         batch_op.drop_index('ix_problem_campaign_status_deadline')
@@ -267,10 +368,16 @@ def downgrade() -> None:
 
     op.drop_table('problem')
     op.drop_table('office')
+    op.drop_table('monthly_ranking')
     with op.batch_alter_table('household', schema=None) as batch_op:
         batch_op.drop_index('ix_household_campaign_village')
 
     op.drop_table('household')
+    with op.batch_alter_table('delegation_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_delegation_event_office_at')
+
+    op.drop_table('delegation_event')
+    op.drop_table('daily_snapshot')
     op.drop_table('campaign_stage')
     op.drop_table('campaign')
     op.drop_table('app_user')
