@@ -1,0 +1,322 @@
+"""Supporting files (佐证资料): checked by content, stored by SHA-256, read back verified.
+
+A blob lives at <root>/<sha[:2]>/<sha256>, where root is data_dir()/evidence unless a caller
+passes another. The name a user gave a file is kept for display only (sanitised) and never
+becomes part of a path. Blobs are written through a temporary file and an atomic rename, so a
+reader never sees half a file. A blob is written before its database row commits: when the
+transaction then fails, the blob stays behind as an orphan. Orphans are harmless (nothing
+refers to them; an identical later upload reuses them) and may be swept by comparing the
+directory with the evidence table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import Clock
+from duban.domain.errors import DubanError, NotFound
+from duban.domain.lifecycle import FINAL_STATUSES, STATUS_LABELS, Status
+from duban.services.database import Database, data_dir
+from duban.services.problems import find_problem
+from models import Evidence, Problem
+
+MAX_FILE_BYTES = 10 * 1024 * 1024  # 10 MiB per file
+MAX_FILES = 20  # per submission
+MAX_NAME_CHARS = 120  # the display name; the column holds 200
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+Phase = Literal["before", "after"]
+PHASE_LABELS: dict[str, str] = {"before": "整改前", "after": "整改后"}
+
+# What we accept, by what the content is: (content type, label shown in messages).
+JPEG = ("image/jpeg", "JPEG 图片")
+PNG = ("image/png", "PNG 图片")
+HEIC = ("image/heic", "HEIC 图片")
+PDF = ("application/pdf", "PDF 文件")
+DOCX = ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word 文档")
+XLSX = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Excel 表格")
+ACCEPTED = "JPEG、PNG、HEIC 图片，PDF 文件，Word 文档（.docx）和 Excel 表格（.xlsx）"
+
+# ISO base media brands of HEIF/HEIC images (phones save photos this way).
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+# The main part an OOXML package declares in [Content_Types].xml says what it is.
+_OOXML_MAIN = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": DOCX,
+    "application/vnd.ms-word.document.macroenabled.main+xml": None,  # .docm: macros, refused
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": XLSX,
+    "application/vnd.ms-excel.sheet.macroenabled.main+xml": None,  # .xlsm: macros, refused
+}
+_CONTENT_TYPES_MAX = 256 * 1024  # [Content_Types].xml is a few KB; refuse to inflate more
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file as a user handed it in: the name they gave, the bytes, before or after."""
+
+    filename: str
+    content: bytes
+    phase: Phase = "after"
+
+
+@dataclass(frozen=True)
+class EvidenceIssue:
+    """Why one file was refused."""
+
+    path: str  # the display name of the file
+    message: str
+
+
+class EvidenceRejected(DubanError):
+    """One or more files were refused; every reason is listed, each naming its file."""
+
+    def __init__(self, issues: Sequence[EvidenceIssue]) -> None:
+        self.errors = list(issues)
+        text = "；".join(f"「{i.path}」{i.message}" for i in self.errors)
+        super().__init__(f"佐证资料未通过检查：{text}")
+
+
+class EvidenceCorrupt(DubanError):
+    """A stored blob no longer matches its hash."""
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file that passed the checks, ready to store."""
+
+    filename: str  # sanitised display name
+    content: bytes
+    sha256: str
+    content_type: str
+    phase: Phase
+
+
+@dataclass(frozen=True)
+class EvidenceInfo:
+    """One stored evidence file of a problem, for listings and downloads."""
+
+    id: int
+    problem_id: int
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+    phase: str
+    uploaded_by: str
+    uploaded_at: dt.datetime
+
+
+def evidence_root() -> Path:
+    """Where evidence blobs live by default."""
+    return data_dir() / "evidence"
+
+
+def blob_path(root: Path, sha256: str) -> Path:
+    """The path of a blob; only ever built from a validated hash."""
+    if not SHA256_RE.match(sha256):
+        raise DubanError(f"佐证资料编号无效：{sha256[:80]}")
+    return root / sha256[:2] / sha256
+
+
+def sanitise_filename(name: str) -> str:
+    """A display name: no directories, no control characters, not empty, not too long."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[/\\]", name)[-1]  # browsers on Windows send C:\...\x.jpg
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".").strip()
+    if len(name) > MAX_NAME_CHARS:
+        _, dot, ext = name.rpartition(".")
+        keep = ext if dot and len(ext) <= 10 else ""
+        name = name[: MAX_NAME_CHARS - len(keep) - 2] + "…" + ("." + keep if keep else "")
+    return name or "未命名文件"
+
+
+def sniff(content: bytes) -> tuple[str, str] | None:
+    """The (content type, label) the bytes are, when they are a type we accept."""
+    if content.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if content.startswith(b"%PDF-"):
+        return PDF
+    if len(content) >= 12 and content[4:8] == b"ftyp" and content[8:12] in _HEIF_BRANDS:
+        return HEIC
+    if content.startswith(b"PK\x03\x04"):
+        return _sniff_ooxml(content)
+    return None
+
+
+def _sniff_ooxml(content: bytes) -> tuple[str, str] | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            info = archive.getinfo("[Content_Types].xml")
+            if info.file_size > _CONTENT_TYPES_MAX:
+                return None
+            with archive.open(info) as fh:
+                declared = fh.read(_CONTENT_TYPES_MAX + 1).decode("utf-8", "replace").lower()
+    except (KeyError, zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
+        return None
+    for main, kind in _OOXML_MAIN.items():
+        if f'contenttype="{main}"' in declared:
+            return kind
+    return None
+
+
+def check_files(files: Sequence[UploadedFile]) -> list[CheckedFile]:
+    """Check every file by content and size; raise EvidenceRejected listing all refusals."""
+    issues: list[EvidenceIssue] = []
+    if len(files) > MAX_FILES:
+        issues.append(EvidenceIssue("（全部）", f"一次最多上传 {MAX_FILES} 个文件，本次 {len(files)} 个"))
+    checked: list[CheckedFile] = []
+    for f in files:
+        shown = sanitise_filename(f.filename)
+        if f.phase not in PHASE_LABELS:
+            issues.append(EvidenceIssue(shown, f"阶段应为 before（整改前）或 after（整改后），不是 {f.phase}"))
+            continue
+        if not f.content:
+            issues.append(EvidenceIssue(shown, "是空文件"))
+            continue
+        if len(f.content) > MAX_FILE_BYTES:
+            issues.append(EvidenceIssue(
+                shown, f"大小 {_mib(len(f.content))}，超过每个文件 {_mib(MAX_FILE_BYTES)} 的上限"))
+            continue
+        kind = sniff(f.content)
+        if kind is None:
+            issues.append(EvidenceIssue(shown, f"文件类型不允许（按内容识别），仅接受{ACCEPTED}"))
+            continue
+        checked.append(CheckedFile(shown, f.content, hashlib.sha256(f.content).hexdigest(),
+                                   kind[0], f.phase))
+    if issues:
+        raise EvidenceRejected(issues)
+    return checked
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def write_blob(root: Path, sha256: str, content: bytes) -> Path:
+    """Store content under its hash (temp file + fsync + atomic rename); reuse an existing blob."""
+    path = blob_path(root, sha256)
+    if path.exists() and path.stat().st_size == len(content):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def store_checked(
+    session: Session,
+    clock: Clock,
+    problem: Problem,
+    files: Sequence[CheckedFile],
+    uploaded_by: str,
+    *,
+    root: Path | None = None,
+) -> list[str]:
+    """Write checked files to the blob store and add their rows, inside a caller's transaction."""
+    root = root or evidence_root()
+    now = clock.now()
+    known = set(session.scalars(
+        select(Evidence.sha256).where(Evidence.problem_id == problem.id)))
+    hashes: list[str] = []
+    for f in files:
+        if f.sha256 in hashes:
+            continue  # the same file twice in one upload
+        hashes.append(f.sha256)
+        write_blob(root, f.sha256, f.content)
+        if f.sha256 in known:
+            continue  # already attached to this problem, e.g. resubmitted after a failed review
+        known.add(f.sha256)
+        session.add(Evidence(
+            problem_id=problem.id, sha256=f.sha256, filename=f.filename,
+            content_type=f.content_type, size=len(f.content), phase=f.phase,
+            uploaded_by=uploaded_by, uploaded_at=now,
+        ))
+    session.flush()
+    return hashes
+
+
+def _refuse_final(problem: Problem) -> None:
+    if Status(problem.status) in FINAL_STATUSES:
+        raise DubanError(f"问题 {problem.code} 已{STATUS_LABELS[Status(problem.status)]}，"
+                         "不能再上传佐证资料")
+
+
+def store_evidence(
+    db_or_session: Database | Session,
+    clock: Clock,
+    problem_ref: str | int,
+    files: Sequence[UploadedFile],
+    uploaded_by: str,
+    *,
+    campaign_id: int | None = None,
+    root: Path | None = None,
+) -> list[str]:
+    """Check and store files for a problem; returns their SHA-256 hashes in upload order."""
+    checked = check_files(files)
+    if not checked:
+        raise EvidenceRejected([EvidenceIssue("（全部）", "未选择任何文件")])
+    if isinstance(db_or_session, Session):
+        problem = find_problem(db_or_session, campaign_id, problem_ref)
+        _refuse_final(problem)
+        return store_checked(db_or_session, clock, problem, checked, uploaded_by, root=root)
+    with db_or_session.transaction() as session:
+        problem = find_problem(session, campaign_id, problem_ref)
+        _refuse_final(problem)
+        return store_checked(session, clock, problem, checked, uploaded_by, root=root)
+
+
+def _info(e: Evidence) -> EvidenceInfo:
+    return EvidenceInfo(id=e.id, problem_id=e.problem_id, sha256=e.sha256, filename=e.filename,
+                        content_type=e.content_type, size=e.size, phase=e.phase,
+                        uploaded_by=e.uploaded_by, uploaded_at=e.uploaded_at)
+
+
+def list_evidence(db: Database, problem_ref: str | int, *, campaign_id: int | None = None
+                  ) -> list[EvidenceInfo]:
+    """The evidence files of a problem, oldest first."""
+    with db.transaction() as session:
+        problem = find_problem(session, campaign_id, problem_ref)
+        rows = session.scalars(select(Evidence).where(Evidence.problem_id == problem.id)
+                               .order_by(Evidence.uploaded_at, Evidence.id))
+        return [_info(e) for e in rows]
+
+
+def evidence_file(db: Database, sha256: str, *, root: Path | None = None) -> bytes:
+    """The bytes of a stored evidence file, verified against its hash."""
+    sha256 = sha256.strip().lower()
+    path = blob_path(root or evidence_root(), sha256)
+    with db.transaction() as session:
+        exists = session.scalar(select(Evidence.id).where(Evidence.sha256 == sha256).limit(1))
+    if exists is None:
+        raise NotFound(f"佐证资料不存在：{sha256}")
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFound(f"佐证资料文件缺失：{sha256}（数据目录中找不到）") from exc
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise EvidenceCorrupt(f"佐证资料文件已损坏（内容与哈希不符）：{sha256}")
+    return content

@@ -1,0 +1,498 @@
+"""Submission, review (复核), closing (销号) and daily random spot checks (随机抽查).
+
+Every use case here is one transaction and every problem move goes through
+`duban.services.problems.apply_move`, so it is decided by the lifecycle table and audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import Clock, local_today
+from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
+from duban.domain.lifecycle import (
+    ROLE_LABELS,
+    TRANSITIONS,
+    Action,
+    Actor,
+    GuardFailed,
+    Payload,
+    Role,
+    Status,
+)
+from duban.domain.plan import Plan
+from duban.domain.sampling import (
+    SPOT_CHECK_KIND_LABELS,
+    ClosedItem,
+    HouseholdRef,
+    SpotCheckKind,
+    draw_spot_checks,
+    quota_shortfall,
+)
+from duban.services.actors import resolve_actor
+from duban.services.calendars import working_calendar
+from duban.services.campaigns import load_plan_of
+from duban.services.database import Database
+from duban.services.evidence import UploadedFile, check_files, store_checked
+from duban.services.problems import BATCH, apply_move, find_problem
+from models import Campaign, Evidence, Household, Problem, SpotCheck, SpotCheckDraw
+
+# A problem or household spot-checked within this many days before the draw day is not drawn
+# again; the plans want many different items seen, not the same ones twice in a week.
+RECENT_DAYS = 14
+
+RESULT_LABELS = {"pending": "待检查", "passed": "合格", "failed": "不合格"}
+
+
+# ---- submission and review --------------------------------------------------------------
+
+
+def submit_rectification(
+    db: Database,
+    clock: Clock,
+    problem_ref: str | int,
+    username: str,
+    note: str,
+    files: Sequence[UploadedFile],
+    *,
+    evidence: Sequence[str] = (),
+    campaign_id: int | None = None,
+    expected_version: int | None = None,
+    root: Path | None = None,
+) -> Problem:
+    """Store evidence files and submit the rectification (提交整改) in one transaction.
+
+    `evidence` may name hashes already stored for this problem (uploaded earlier), so a
+    resubmission after a failed review can reuse them. When the move is refused, no evidence
+    row is written and no blob either, because the move is decided before anything is stored.
+    """
+    checked = check_files(files)
+    with db.transaction() as session:
+        problem = find_problem(session, campaign_id, problem_ref)
+        reused = _existing_hashes(session, problem, evidence)
+        hashes = list(dict.fromkeys([*(f.sha256 for f in checked), *reused]))
+        actor = resolve_actor(session, username, local_today(clock))
+        # apply_move decides (and may refuse) before it changes anything; blobs come after.
+        apply_move(session, clock, problem, Action.SUBMIT, actor,
+                   Payload(note=note, evidence=tuple(hashes)),
+                   expected_version=expected_version)
+        store_checked(session, clock, problem, checked, actor.user, root=root)
+        return problem
+
+
+def _existing_hashes(session: Session, problem: Problem, hashes: Sequence[str]) -> list[str]:
+    wanted = list(dict.fromkeys(h.strip().lower() for h in hashes))
+    if not wanted:
+        return []
+    known = set(session.scalars(select(Evidence.sha256).where(
+        Evidence.problem_id == problem.id, Evidence.sha256.in_(wanted))))
+    missing = [h for h in wanted if h not in known]
+    if missing:
+        raise NotFound(f"问题 {problem.code} 没有这些佐证资料：{'、'.join(h[:12] for h in missing)}")
+    return wanted
+
+
+def failed_review_deadline(plan: Plan, today: dt.date) -> dt.date:
+    """The new deadline after a failed review or spot check: the plan's working days on."""
+    return working_calendar().add_workdays(today, plan.review.rectify_days_after_failed_review)
+
+
+def _new_deadline(session: Session, clock: Clock, problem: Problem,
+                  given: dt.date | None) -> dt.date:
+    today = local_today(clock)
+    if given is not None:
+        if given < today:
+            raise DubanError(f"新的整改时限（{given.isoformat()}）不能早于今天（{today.isoformat()}）")
+        return given
+    return failed_review_deadline(load_plan_of(session, problem.campaign_id), today)
+
+
+def review(
+    db: Database,
+    clock: Clock,
+    problem_ref: str | int,
+    username: str,
+    passed: bool,
+    note: str = "",
+    new_deadline: dt.date | None = None,
+    *,
+    campaign_id: int | None = None,
+    expected_version: int | None = None,
+) -> Problem:
+    """Review (复核) a submitted rectification: pass, or fail it back with a reason and deadline.
+
+    A failed review without `new_deadline` gets the plan's rectify_days_after_failed_review
+    working days from today.
+    """
+    with db.transaction() as session:
+        problem = find_problem(session, campaign_id, problem_ref)
+        actor = resolve_actor(session, username, local_today(clock))
+        if passed:
+            payload = Payload(note=note)
+            action = Action.PASS_REVIEW
+        else:
+            action = Action.FAIL_REVIEW
+            deadline = _new_deadline(session, clock, problem, new_deadline)
+            payload = Payload(note=note, deadline=deadline)
+        return apply_move(session, clock, problem, action, actor, payload,
+                          expected_version=expected_version)
+
+
+def close(
+    db: Database,
+    clock: Clock,
+    problem_ref: str | int,
+    username: str,
+    *,
+    note: str = "",
+    campaign_id: int | None = None,
+    expected_version: int | None = None,
+) -> Problem:
+    """Close (销号) a reviewed problem; the lifecycle checks the three signatures."""
+    with db.transaction() as session:
+        problem = find_problem(session, campaign_id, problem_ref)
+        actor = resolve_actor(session, username, local_today(clock))
+        return apply_move(session, clock, problem, Action.CLOSE, actor, Payload(note=note),
+                          expected_version=expected_version)
+
+
+@dataclass
+class CloseResult:
+    """What a batch close did: how many closed, and which were refused and why."""
+
+    closed: int = 0
+    closed_ids: list[int] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (problem code, reason)
+
+
+def _require_role(actor: Actor, source: Status, action: Action) -> None:
+    rule = next(r for r in TRANSITIONS if r.source == source and r.action == action)
+    if actor.role not in rule.roles:
+        roles = "、".join(ROLE_LABELS[r] for r in sorted(rule.roles))
+        raise PermissionDenied(f"须由{roles}办理，{actor.name or actor.user}"
+                               f"（{ROLE_LABELS[actor.role]}）无权办理")
+
+
+def close_reviewed(
+    db: Database,
+    clock: Clock,
+    campaign_id: int,
+    username: str,
+    *,
+    problem_ids: Sequence[int] | None = None,
+    note: str = "复核通过，批量销号",
+) -> CloseResult:
+    """Close every reviewed problem of a campaign (or of `problem_ids`) in one transaction.
+
+    A problem the lifecycle refuses (e.g. a signature missing) is listed, not fatal.
+    """
+    result = CloseResult()
+    with db.transaction() as session:
+        if session.get(Campaign, campaign_id) is None:
+            raise NotFound(f"行动不存在：编号 {campaign_id}")
+        actor = resolve_actor(session, username, local_today(clock))
+        _require_role(actor, Status.REVIEWED, Action.CLOSE)
+        base = select(Problem).where(Problem.campaign_id == campaign_id,
+                                     Problem.status == Status.REVIEWED.value)
+        if problem_ids is None:
+            chunks = [list(session.scalars(base.order_by(Problem.id)))]
+        else:
+            ids = list(dict.fromkeys(problem_ids))
+            chunks = [list(session.scalars(base.where(Problem.id.in_(ids[i:i + BATCH]))
+                                           .order_by(Problem.id)))
+                      for i in range(0, len(ids), BATCH)]
+        for chunk in chunks:
+            for problem in chunk:
+                try:
+                    apply_move(session, clock, problem, Action.CLOSE, actor, Payload(note=note))
+                except GuardFailed as exc:
+                    result.refused.append((problem.code, exc.message))
+                    continue
+                result.closed += 1
+                result.closed_ids.append(problem.id)
+    return result
+
+
+# ---- random spot checks -----------------------------------------------------------------
+
+
+def default_seed(campaign_id: int, document_number: str) -> int:
+    """A campaign's spot-check seed when none is given: from its id and 文号, 48 bits.
+
+    sha256("duban-spot-check/<campaign id>/<document number>"), first 6 bytes, big-endian.
+    Each day, group and kind then derive their own seed string from it (sampling.derive_seed).
+    """
+    digest = hashlib.sha256(f"duban-spot-check/{campaign_id}/{document_number}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+@dataclass(frozen=True)
+class SpotCheckInfo:
+    """One spot check as listings show it."""
+
+    id: int
+    campaign_id: int
+    day: dt.date
+    group: str
+    kind: str
+    item_id: str
+    problem_id: int | None
+    problem_code: str | None
+    problem_status: str | None
+    household_id: str | None
+    town: str
+    village: str | None
+    draw_seed: str
+    result: str
+    checked_by: str | None
+    checked_at: dt.datetime | None
+    note: str
+
+    @property
+    def kind_label(self) -> str:
+        """销号问题 / 农户 / 行政村."""
+        return SPOT_CHECK_KIND_LABELS[SpotCheckKind(self.kind)]
+
+    @property
+    def result_label(self) -> str:
+        """待检查 / 合格 / 不合格."""
+        return RESULT_LABELS[self.result]
+
+
+@dataclass(frozen=True)
+class DrawInfo:
+    """One day's draw: its seed and what it found short of the quota."""
+
+    id: int
+    campaign_id: int
+    day: dt.date
+    seed: int
+    checks: int
+    drawn_by: str
+    drawn_at: dt.datetime
+    data: dict[str, Any]
+
+
+class SpotCheckError(DubanError):
+    """A spot check that cannot be drawn or recorded."""
+
+
+def _draw_row(session: Session, campaign_id: int, day: dt.date) -> SpotCheckDraw | None:
+    return session.scalar(select(SpotCheckDraw).where(SpotCheckDraw.campaign_id == campaign_id,
+                                                      SpotCheckDraw.day == day))
+
+
+def _ids_of(session: Session, draw: SpotCheckDraw, seed: int | None) -> list[int]:
+    if seed is not None and seed != draw.seed:
+        raise SpotCheckError(
+            f"{draw.day.isoformat()} 的随机抽查已抽取（随机种子 {draw.seed}），"
+            f"不能以另一随机种子 {seed} 重抽")
+    return list(session.scalars(select(SpotCheck.id).where(SpotCheck.draw_id == draw.id)
+                                .order_by(SpotCheck.id)))
+
+
+def draw_daily_spot_checks(
+    db: Database,
+    clock: Clock,
+    campaign_id: int,
+    day: dt.date | None = None,
+    seed: int | None = None,
+    *,
+    drawn_by: str = "system",
+    recent_days: int = RECENT_DAYS,
+) -> list[int]:
+    """Draw a day's spot checks for every supervision group; returns the spot-check ids.
+
+    Idempotent per (campaign, day): a rerun, or a concurrent draw, returns the first draw's
+    ids. Quotas and groups come from plan.review; the seed defaults to `default_seed`.
+    """
+    day = day or local_today(clock)
+    try:
+        with db.transaction() as session:
+            existing = _draw_row(session, campaign_id, day)
+            if existing is not None:
+                return _ids_of(session, existing, seed)
+            return _draw(session, clock, campaign_id, day, seed, drawn_by, recent_days)
+    except IntegrityError:
+        # Another process drew the same day first; its draw is the day's draw.
+        with db.transaction() as session:
+            existing = _draw_row(session, campaign_id, day)
+            if existing is None:
+                raise
+            return _ids_of(session, existing, seed)
+
+
+def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: int | None,
+          drawn_by: str, recent_days: int) -> list[int]:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    plan = load_plan_of(session, campaign_id)
+    groups = plan.review.groups
+    if not groups:
+        raise SpotCheckError("方案未设督查组（review.groups），无法随机抽查")
+    seed = default_seed(campaign.id, campaign.document_number) if seed is None else seed
+    if not 0 <= seed < 2**63:
+        raise SpotCheckError(f"随机种子须为 0 至 {2**63 - 1} 之间的整数：{seed}")
+    closed = [ClosedItem(pid, town, village) for pid, town, village in session.execute(
+        select(Problem.id, Problem.town_code, Problem.village_code).where(
+            Problem.campaign_id == campaign_id, Problem.status == Status.CLOSED.value))]
+    households = [HouseholdRef(hid, town, village) for hid, town, village in session.execute(
+        select(Household.household_id, Household.town_code, Household.village_code).where(
+            Household.campaign_id == campaign_id))]
+    since = day - dt.timedelta(days=recent_days)
+    recent = select(SpotCheck).where(SpotCheck.campaign_id == campaign_id,
+                                     SpotCheck.day >= since, SpotCheck.day < day)
+    recent_problems = frozenset(
+        pid for pid in session.scalars(recent.with_only_columns(SpotCheck.problem_id))
+        if pid is not None)
+    recent_households = frozenset(
+        hid for hid in session.scalars(recent.with_only_columns(SpotCheck.household_id))
+        if hid is not None)
+    checks = draw_spot_checks(closed, households, groups, plan.review.quota, seed, day,
+                              already_checked=recent_problems,
+                              households_checked=recent_households)
+    short = quota_shortfall(checks, groups, plan.review.quota)
+    draw = SpotCheckDraw(
+        campaign_id=campaign_id, day=day, seed=seed, drawn_by=drawn_by, drawn_at=clock.now(),
+        checks=len(checks),
+        data={"closed_pool": len(closed), "households_pool": len(households),
+              "recent_days": recent_days,
+              "shortfall": [{"group": g, "kind": k.value, "missing": n}
+                            for (g, k), n in short.items()]},
+    )
+    session.add(draw)
+    session.flush()  # claims (campaign, day): a concurrent draw fails here
+    rows = [
+        SpotCheck(
+            campaign_id=campaign_id, draw_id=draw.id, day=day, group_code=c.group,
+            kind=c.kind.value, item_id=str(c.item_id),
+            problem_id=int(c.item_id) if c.kind == SpotCheckKind.CLOSED_PROBLEM else None,
+            household_id=str(c.item_id) if c.kind == SpotCheckKind.HOUSEHOLD else None,
+            town_code=c.town, village_code=c.village, draw_seed=c.draw_seed,
+            result="pending", note="",
+        )
+        for c in checks
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [r.id for r in rows]
+
+
+def _spot_info(check: SpotCheck, problem: Problem | None) -> SpotCheckInfo:
+    return SpotCheckInfo(
+        id=check.id, campaign_id=check.campaign_id, day=check.day, group=check.group_code,
+        kind=check.kind, item_id=check.item_id, problem_id=check.problem_id,
+        problem_code=problem.code if problem else None,
+        problem_status=problem.status if problem else None,
+        household_id=check.household_id, town=check.town_code, village=check.village_code,
+        draw_seed=check.draw_seed, result=check.result, checked_by=check.checked_by,
+        checked_at=check.checked_at, note=check.note,
+    )
+
+
+def list_spot_checks(
+    db: Database,
+    campaign_id: int,
+    *,
+    day: dt.date | None = None,
+    group: str | None = None,
+    result: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[SpotCheckInfo]:
+    """Spot checks of a campaign, by day, group, kind and item."""
+    with db.transaction() as session:
+        stmt = (select(SpotCheck, Problem)
+                .outerjoin(Problem, Problem.id == SpotCheck.problem_id)
+                .where(SpotCheck.campaign_id == campaign_id))
+        if day is not None:
+            stmt = stmt.where(SpotCheck.day == day)
+        if group is not None:
+            stmt = stmt.where(SpotCheck.group_code == group)
+        if result is not None:
+            stmt = stmt.where(SpotCheck.result == result)
+        if ids is not None:
+            stmt = stmt.where(SpotCheck.id.in_(list(ids)))
+        stmt = stmt.order_by(SpotCheck.day, SpotCheck.id)
+        return [_spot_info(c, p) for c, p in session.execute(stmt)]
+
+
+def spot_check_draws(db: Database, campaign_id: int) -> list[DrawInfo]:
+    """The draws of a campaign, newest first, with their seeds."""
+    with db.transaction() as session:
+        rows = session.scalars(select(SpotCheckDraw).where(
+            SpotCheckDraw.campaign_id == campaign_id).order_by(SpotCheckDraw.day.desc()))
+        return [DrawInfo(id=d.id, campaign_id=d.campaign_id, day=d.day, seed=d.seed,
+                         checks=d.checks, drawn_by=d.drawn_by, drawn_at=d.drawn_at,
+                         data=dict(d.data)) for d in rows]
+
+
+def _may_check(actor: Actor, plan: Plan, group_code: str) -> None:
+    if actor.role not in (Role.SUPERVISOR, Role.COUNTY):
+        raise PermissionDenied(
+            f"随机抽查结果须由督查组或县级办公室记录，{actor.name or actor.user}"
+            f"（{ROLE_LABELS[actor.role]}）无权记录")
+    group = next((g for g in plan.review.groups if g.code == group_code), None)
+    if (actor.role == Role.SUPERVISOR and group is not None and group.members
+            and actor.user not in group.members and actor.name not in group.members):
+        raise PermissionDenied(f"{actor.name or actor.user} 不是{group.name}成员，不能记录该组的抽查结果")
+
+
+def record_spot_check(
+    db: Database,
+    clock: Clock,
+    spot_check_id: int,
+    username: str,
+    passed: bool,
+    note: str = "",
+    new_deadline: dt.date | None = None,
+) -> SpotCheckInfo:
+    """Record a spot check's result; a failed check of a closed problem reopens it (REOPEN).
+
+    The reopened problem gets `new_deadline`, else the plan's rectify_days_after_failed_review
+    working days from today. A failed check needs a note (the reason).
+    """
+    with db.transaction() as session:
+        check = session.get(SpotCheck, spot_check_id)
+        if check is None:
+            raise NotFound(f"抽查记录不存在：{spot_check_id}")
+        if check.result != "pending":
+            raise SpotCheckError(
+                f"抽查 {spot_check_id} 已记录结果（{RESULT_LABELS[check.result]}，"
+                f"{check.checked_by}），不能重复记录")
+        today = local_today(clock)
+        if check.day > today:
+            raise SpotCheckError(f"抽查 {spot_check_id} 安排在 {check.day.isoformat()}，尚未到期")
+        actor = resolve_actor(session, username, today)
+        plan = load_plan_of(session, check.campaign_id)
+        _may_check(actor, plan, check.group_code)
+        if not passed and not note.strip():
+            raise SpotCheckError(f"抽查 {spot_check_id} 不合格，须填写原因")
+        problem = session.get(Problem, check.problem_id) if check.problem_id else None
+        if not passed and problem is not None and problem.status == Status.CLOSED.value:
+            deadline = _new_deadline(session, clock, problem, new_deadline)
+            apply_move(session, clock, problem, Action.REOPEN, actor, Payload(
+                note=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}）：{note.strip()}",
+                deadline=deadline))
+        # Only a pending check may be recorded: two supervisors recording at once get one
+        # winner, and the loser's reopen (if any) rolls back with the error.
+        written = session.execute(
+            update(SpotCheck)
+            .where(SpotCheck.id == check.id, SpotCheck.result == "pending")
+            .values(result="passed" if passed else "failed", checked_by=actor.user,
+                    checked_at=clock.now(), note=note.strip())
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(written, "rowcount", 1) != 1:
+            raise ConflictError(f"抽查 {spot_check_id} 已由他人记录结果，请刷新后查看")
+        session.refresh(check)
+        return _spot_info(check, problem)

@@ -1,0 +1,437 @@
+"""Submission, review, closing, random spot checks and recurrence, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from duban.adapters.plan_yaml import load_plan_file
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.domain.errors import DubanError, PermissionDenied
+from duban.domain.household import ReportedProblem
+from duban.domain.lifecycle import Action, GuardFailed, IllegalTransition, Payload, Role, Status
+from duban.domain.plan import Plan
+from duban.domain.sampling import ClosedItem, HouseholdRef, derive_seed, draw_spot_checks
+from duban.services.actors import add_user
+from duban.services.campaigns import launch_campaign
+from duban.services.database import Database
+from duban.services.evidence import UploadedFile
+from duban.services.problems import audit_trail, move_problem, record_problems
+from duban.services.recurrence import reopen_rate
+from duban.services.reviews import (
+    SpotCheckError,
+    close,
+    close_reviewed,
+    default_seed,
+    draw_daily_spot_checks,
+    list_spot_checks,
+    record_spot_check,
+    review,
+    spot_check_draws,
+    submit_rectification,
+)
+from models import Campaign, Evidence, Household, Problem, SpotCheck, SpotCheckDraw
+from tests.conftest import PLANS
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"photo-after" * 20
+PHOTO = UploadedFile("整改后照片.jpg", JPEG, "after")
+MONDAY = dt.date(2022, 9, 26)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def launch(db: Database, clock: FixedClock) -> tuple[int, Plan]:
+    path = PLANS / "seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    return launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county"), plan
+
+
+def report(town: str, village: str, household: str | None, category: str = "housing",
+           text: str = "危房未改造，屋面漏雨") -> ReportedProblem:
+    return ReportedProblem(source="household", category=category, town=town, village=village,
+                           household_id=household, description=text, found_by="王村干",
+                           found_on=dt.date(2022, 9, 20))
+
+
+def users(db: Database, clock: FixedClock) -> None:
+    add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
+    add_user(db, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
+    add_user(db, clock, username="ducha", name="督导组王五", role=Role.SUPERVISOR)
+
+
+def first_village(plan: Plan, i: int = 0) -> tuple[str, str]:
+    town = plan.towns[i]
+    return town.code, town.villages[0].code
+
+
+def one_problem(db: Database, clock: FixedClock) -> tuple[int, Plan, str]:
+    campaign_id, plan = launch(db, clock)
+    users(db, clock)
+    town, village = first_village(plan)
+    result = record_problems(db, clock, campaign_id, [report(town, village, "H-001")],
+                             recorded_by="county")
+    with db.transaction() as s:
+        code = s.scalar(select(Problem.code).where(Problem.id == result.problem_ids[0]))
+    assert code is not None
+    move_problem(db, clock, code, Action.ACCEPT, "zjj1", Payload(), campaign_id=campaign_id)
+    return campaign_id, plan, code
+
+
+def through_to_closed(db: Database, clock: FixedClock, campaign_id: int, code: str) -> Problem:
+    submit_rectification(db, clock, code, "zjj1", "已维修屋面", [PHOTO], campaign_id=campaign_id)
+    review(db, clock, code, "ducha", passed=True, note="现场核实", campaign_id=campaign_id)
+    return close(db, clock, code, "county", campaign_id=campaign_id)
+
+
+# ---- submit, review, close --------------------------------------------------------------
+
+
+def test_submit_review_close_carries_three_signatures(db: Database, clock: FixedClock,
+                                                      _data_dir: Path) -> None:
+    campaign_id, _, code = one_problem(db, clock)
+    p = submit_rectification(db, clock, code, "zjj1", "已维修屋面", [PHOTO],
+                             campaign_id=campaign_id)
+    assert p.status == Status.SUBMITTED and p.rectified_by == "zjj1"
+    with pytest.raises(IllegalTransition):  # not reviewed yet
+        close(db, clock, code, "county", campaign_id=campaign_id)
+    p = review(db, clock, code, "ducha", passed=True, note="现场核实", campaign_id=campaign_id)
+    assert p.status == Status.REVIEWED and p.review_passed_by == "ducha"
+    with pytest.raises(GuardFailed, match="县级办公室"):  # a supervisor may not 销号
+        close(db, clock, code, "ducha", campaign_id=campaign_id)
+    p = close(db, clock, code, "county", campaign_id=campaign_id)
+    assert p.status == Status.CLOSED and p.closed_at is not None
+    assert (p.found_by, p.rectified_by, p.review_passed_by) == ("王村干", "zjj1", "ducha")
+    _, events = audit_trail(db, code, campaign_id)
+    assert [e.action for e in events][-4:] == ["accept", "submit", "pass_review", "close"]
+    submit = next(e for e in events if e.action == "submit")
+    with db.transaction() as s:
+        stored = s.scalars(select(Evidence)).all()
+    assert [e.sha256 for e in stored] == submit.evidence and len(stored) == 1
+    assert stored[0].filename == "整改后照片.jpg" and stored[0].content_type == "image/jpeg"
+    sha = stored[0].sha256
+    assert (_data_dir / "evidence" / sha[:2] / sha).read_bytes() == JPEG
+
+
+def test_close_needs_the_finder_signature(db: Database, clock: FixedClock) -> None:
+    campaign_id, _, code = one_problem(db, clock)
+    submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
+    review(db, clock, code, "ducha", passed=True, campaign_id=campaign_id)
+    with db.transaction() as s:
+        s.execute(update(Problem).where(Problem.code == code).values(found_by="")
+                  .execution_options(synchronize_session=False))
+    with pytest.raises(GuardFailed, match="三方签字"):
+        close(db, clock, code, "county", campaign_id=campaign_id)
+
+
+def test_the_submitter_cannot_review(db: Database, clock: FixedClock) -> None:
+    campaign_id, _, code = one_problem(db, clock)
+    submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
+    # The same person, later made a supervisor, still may not review their own rectification.
+    with db.transaction() as s:
+        from models import User
+        s.execute(update(User).where(User.username == "zjj1").values(role=Role.SUPERVISOR.value))
+    with pytest.raises(GuardFailed, match="复核人不能是整改提交人"):
+        review(db, clock, code, "zjj1", passed=True, campaign_id=campaign_id)
+    with pytest.raises(GuardFailed, match="复核人不能是整改提交人"):
+        review(db, clock, code, "zjj1", passed=False, note="x", campaign_id=campaign_id)
+
+
+def test_a_failed_review_sends_it_back_with_a_working_day_deadline(
+        db: Database, clock: FixedClock) -> None:
+    campaign_id, plan, code = one_problem(db, clock)
+    assert plan.review.rectify_days_after_failed_review == 5
+    submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
+    with pytest.raises(GuardFailed, match="须填写说明"):
+        review(db, clock, code, "ducha", passed=False, note=" ", campaign_id=campaign_id)
+    p = review(db, clock, code, "ducha", passed=False, note="照片不清晰，看不出屋面",
+               campaign_id=campaign_id)
+    # Five working days from Mon 2022-09-26: 27, 28, 29, 30 Sep, then 国庆 1-7 Oct off and
+    # Sat 8 Oct a 调休 working day (State Council schedule for 2022).
+    assert p.status == Status.RECTIFYING and p.deadline == dt.date(2022, 10, 8)
+    assert p.submitted_by is None and p.review_passed_by is None
+    _, events = audit_trail(db, code, campaign_id)
+    failed = events[-1]
+    assert failed.action == "fail_review" and failed.note == "照片不清晰，看不出屋面"
+    assert failed.data["deadline"] == "2022-10-08"
+    # Resubmitting reuses the stored photo by hash; an explicit deadline is honoured.
+    sha = events[-2].evidence[0]
+    p = submit_rectification(db, clock, code, "zjj1", "补充照片", [], evidence=[sha],
+                             campaign_id=campaign_id)
+    assert p.status == Status.SUBMITTED
+    with pytest.raises(DubanError, match="不能早于今天"):
+        review(db, clock, code, "ducha", passed=False, note="仍不合格",
+               new_deadline=dt.date(2022, 9, 1), campaign_id=campaign_id)
+    p = review(db, clock, code, "ducha", passed=False, note="仍不合格",
+               new_deadline=dt.date(2022, 10, 20), campaign_id=campaign_id)
+    assert p.deadline == dt.date(2022, 10, 20)
+
+
+def test_a_refused_submission_leaves_no_evidence(db: Database, clock: FixedClock,
+                                                 _data_dir: Path) -> None:
+    campaign_id, _, code = one_problem(db, clock)
+    add_user(db, clock, username="other", name="水利局", role=Role.OFFICE, office="slj")
+    with pytest.raises(GuardFailed, match="牵头责任办室"):
+        submit_rectification(db, clock, code, "other", "不是我的", [PHOTO],
+                             campaign_id=campaign_id)
+    with pytest.raises(GuardFailed, match="佐证资料"):  # no files, no evidence: refused
+        submit_rectification(db, clock, code, "zjj1", "已整改", [], campaign_id=campaign_id)
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 0
+        assert s.scalar(select(Problem.status).where(Problem.code == code)) == "rectifying"
+    assert not (_data_dir / "evidence").exists() or not any((_data_dir / "evidence").rglob("*"))
+
+
+def test_close_reviewed_closes_the_reviewed_batch(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock)
+    users(db, clock)
+    town, village = first_village(plan)
+    result = record_problems(db, clock, campaign_id,
+                             [report(town, village, f"H-{i}", text=f"问题{i}") for i in range(4)],
+                             recorded_by="county")
+    ids = result.problem_ids
+    for i, pid in enumerate(ids):
+        move_problem(db, clock, pid, Action.ACCEPT, "zjj1", Payload())
+        submit_rectification(db, clock, pid, "zjj1", "已整改", [PHOTO])
+        if i < 3:
+            review(db, clock, pid, "ducha", passed=True)
+    with pytest.raises(PermissionDenied, match="县级办公室"):
+        close_reviewed(db, clock, campaign_id, "ducha")
+    only = close_reviewed(db, clock, campaign_id, "county", problem_ids=[ids[0], ids[3]])
+    assert only.closed_ids == [ids[0]]  # ids[3] is still awaiting review
+    rest = close_reviewed(db, clock, campaign_id, "county")
+    assert sorted(rest.closed_ids) == ids[1:3] and rest.refused == []
+    with db.transaction() as s:
+        statuses = {pid: st for pid, st in s.execute(select(Problem.id, Problem.status))}
+    assert [statuses[i] for i in ids] == ["closed", "closed", "closed", "submitted"]
+
+
+# ---- random spot checks -----------------------------------------------------------------
+
+
+def populate(db: Database, clock: FixedClock, campaign_id: int, plan: Plan, *,
+             closed_per_town: int, towns: int = 3, villages: int = 8,
+             households_per_village: int = 6) -> None:
+    """Closed problems in `towns` towns and households across villages, written directly."""
+    reports = []
+    for t in plan.towns[:towns]:
+        for i in range(closed_per_town):
+            v = t.villages[i % len(t.villages)].code
+            reports.append(report(t.code, v, None, text=f"{t.code} 问题 {i}"))
+    result = record_problems(db, clock, campaign_id, reports, recorded_by="county")
+    with db.transaction() as s:
+        s.execute(update(Problem).where(Problem.id.in_(result.problem_ids)).values(
+            status=Status.CLOSED.value, rectified_by="zjj1", review_passed_by="ducha",
+            closed_at=clock.now()).execution_options(synchronize_session=False))
+        pairs = [(t.code, v.code) for t in plan.towns for v in t.villages][:villages]
+        for n, (town, village) in enumerate(pairs):
+            for k in range(households_per_village):
+                s.add(Household(campaign_id=campaign_id, household_id=f"{village}-{k:03d}",
+                                town_code=town, village_code=village, head=f"户主{n}{k}",
+                                members=3, category="脱贫户", monitoring_type=None,
+                                income_per_person=9000, house_grade="A", tap_water=True,
+                                school_age_children=0, children_out_of_school=0,
+                                medical_insurance=True, sanitary_toilet=True))
+
+
+def test_spot_checks_meet_quotas_stratified_and_rerun_to_the_same_draw(
+        db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock)
+    populate(db, clock, campaign_id, plan, closed_per_town=30, villages=24)
+    quota = plan.review.quota
+    ids = draw_daily_spot_checks(db, clock, campaign_id)
+    checks = list_spot_checks(db, campaign_id, day=MONDAY)
+    assert [c.id for c in checks] == ids
+    per = Counter((c.group, c.kind) for c in checks)
+    for g in plan.review.groups:
+        assert per[(g.code, "closed_problem")] == quota.closed_problems
+        assert per[(g.code, "household")] == quota.households
+        assert per[(g.code, "village")] == quota.villages
+        # Stratified by town: with 3 towns holding closed problems and a quota of 5, every
+        # group sees every town.
+        towns = {c.town for c in checks if c.group == g.code and c.kind == "closed_problem"}
+        assert len(towns) == 3
+    # No item is checked twice on one day.
+    assert len({(c.kind, c.item_id) for c in checks}) == len(checks)
+    # A rerun returns the same draw and writes nothing.
+    assert draw_daily_spot_checks(db, clock, campaign_id) == ids
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(SpotCheck)) == len(ids)
+        assert s.scalar(select(func.count()).select_from(SpotCheckDraw)) == 1
+        document_number = s.scalar(select(Campaign.document_number))
+    assert document_number is not None
+    with pytest.raises(SpotCheckError, match="随机种子"):
+        draw_daily_spot_checks(db, clock, campaign_id, seed=12345)
+    (draw,) = spot_check_draws(db, campaign_id)
+    assert draw.seed == default_seed(campaign_id, document_number) and draw.checks == len(ids)
+    assert draw.data["shortfall"] == []
+
+
+def test_a_recorded_seed_reproduces_the_draw(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock)
+    populate(db, clock, campaign_id, plan, closed_per_town=30, villages=30)
+    ids = draw_daily_spot_checks(db, clock, campaign_id, seed=20221001)
+    checks = list_spot_checks(db, campaign_id, ids=ids)
+    for c in checks:
+        assert c.draw_seed == derive_seed(20221001, MONDAY, c.group, _kind(c.kind))
+    # Recompute from the recorded seed and the day's candidates with the pure sampler.
+    with db.transaction() as s:
+        closed = [ClosedItem(pid, town, village) for pid, town, village in s.execute(
+            select(Problem.id, Problem.town_code, Problem.village_code)
+            .where(Problem.status == "closed"))]
+        households = [HouseholdRef(h, t, v) for h, t, v in s.execute(
+            select(Household.household_id, Household.town_code, Household.village_code))]
+    (draw,) = spot_check_draws(db, campaign_id)
+    again = draw_spot_checks(closed, households, plan.review.groups, plan.review.quota,
+                             draw.seed, MONDAY)
+    assert [(c.group, c.kind.value, str(c.item_id)) for c in again] == \
+        [(c.group, c.kind, c.item_id) for c in checks]
+    # A different seed draws differently.
+    other = draw_spot_checks(closed, households, plan.review.groups, plan.review.quota,
+                             draw.seed + 1, MONDAY)
+    assert [(c.group, c.kind.value, str(c.item_id)) for c in other] != \
+        [(c.group, c.kind, c.item_id) for c in checks]
+
+
+def _kind(value: str):  # type: ignore[no-untyped-def]
+    from duban.domain.sampling import SpotCheckKind
+    return SpotCheckKind(value)
+
+
+def test_recently_checked_items_are_not_drawn_again(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock)
+    populate(db, clock, campaign_id, plan, closed_per_town=30, villages=40)
+    first = list_spot_checks(db, campaign_id, ids=draw_daily_spot_checks(db, clock, campaign_id))
+    tuesday = MONDAY + dt.timedelta(days=1)
+    second = list_spot_checks(db, campaign_id,
+                              ids=draw_daily_spot_checks(db, clock, campaign_id, day=tuesday))
+    for kind in ("closed_problem", "household"):
+        seen = {c.item_id for c in first if c.kind == kind}
+        again = {c.item_id for c in second if c.kind == kind}
+        assert again and not seen & again
+    # Past the window, yesterday's items are candidates again.
+    later = draw_daily_spot_checks(db, clock, campaign_id, day=tuesday + dt.timedelta(days=1),
+                                   recent_days=0)
+    assert later
+
+
+def test_a_short_pool_records_the_shortfall(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock)
+    populate(db, clock, campaign_id, plan, closed_per_town=1, towns=2, villages=1,
+             households_per_village=3)
+    ids = draw_daily_spot_checks(db, clock, campaign_id)
+    checks = list_spot_checks(db, campaign_id, ids=ids)
+    assert Counter(c.kind for c in checks) == {"closed_problem": 2, "household": 3, "village": 1}
+    (draw,) = spot_check_draws(db, campaign_id)
+    missing = {(m["group"], m["kind"]): m["missing"] for m in draw.data["shortfall"]}
+    assert sum(v for (g, k), v in missing.items() if k == "closed_problem") == \
+        len(plan.review.groups) * plan.review.quota.closed_problems - 2
+
+
+def test_a_failed_spot_check_reopens_the_closed_problem(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan, code = one_problem(db, clock)
+    through_to_closed(db, clock, campaign_id, code)
+    ids = draw_daily_spot_checks(db, clock, campaign_id)
+    (check,) = [c for c in list_spot_checks(db, campaign_id, ids=ids)
+                if c.kind == "closed_problem"]
+    assert check.problem_code == code and check.result == "pending"
+    with pytest.raises(PermissionDenied, match="督查组或县级办公室"):
+        record_spot_check(db, clock, check.id, "zjj1", passed=False, note="x")
+    with pytest.raises(SpotCheckError, match="须填写原因"):
+        record_spot_check(db, clock, check.id, "ducha", passed=False, note="")
+    info = record_spot_check(db, clock, check.id, "ducha", passed=False,
+                             note="屋面仍漏雨，整改不到位")
+    assert info.result == "failed" and info.checked_by == "ducha"
+    assert info.problem_status == Status.RECTIFYING
+    with db.transaction() as s:
+        p = s.scalar(select(Problem).where(Problem.code == code))
+        assert p is not None
+        assert p.reopen_count == 1 and p.closed_at is None and p.review_passed_by is None
+        assert p.deadline == dt.date(2022, 10, 8)
+    _, events = audit_trail(db, code, campaign_id)
+    assert events[-1].action == Action.REOPEN.value and events[-1].actor == "ducha"
+    assert "屋面仍漏雨" in events[-1].note
+    with pytest.raises(SpotCheckError, match="已记录结果"):
+        record_spot_check(db, clock, check.id, "ducha", passed=True)
+    figures = reopen_rate(db, campaign_id)
+    assert (figures.total.closed, figures.total.reopened, figures.total.reopens) == (1, 1, 1)
+    assert figures.total.rate == 1.0
+    (office,) = [f for f in figures.by_office if f.closed]
+    assert office.key == "zjj" and office.name == "县住建局"
+    (town,) = [f for f in figures.by_town if f.closed]
+    assert town.key == plan.towns[0].code and town.name == plan.towns[0].name
+
+
+def test_a_passed_spot_check_keeps_it_closed(db: Database, clock: FixedClock) -> None:
+    campaign_id, _, code = one_problem(db, clock)
+    through_to_closed(db, clock, campaign_id, code)
+    ids = draw_daily_spot_checks(db, clock, campaign_id)
+    (check,) = list_spot_checks(db, campaign_id, ids=ids)
+    info = record_spot_check(db, clock, check.id, "county", passed=True, note="已核实")
+    assert info.result == "passed" and info.problem_status == Status.CLOSED
+    assert reopen_rate(db, campaign_id).total.rate == 0.0
+
+
+def test_a_failed_household_check_is_recorded(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock)
+    users(db, clock)
+    populate(db, clock, campaign_id, plan, closed_per_town=0, villages=1,
+             households_per_village=2)
+    ids = draw_daily_spot_checks(db, clock, campaign_id)
+    check = next(c for c in list_spot_checks(db, campaign_id, ids=ids) if c.kind == "household")
+    info = record_spot_check(db, clock, check.id, "ducha", passed=False, note="走访记录与实际不符")
+    assert info.result == "failed" and info.note == "走访记录与实际不符"
+    assert [c.id for c in list_spot_checks(db, campaign_id, result="failed")] == [check.id]
+
+
+def test_a_campaign_without_groups_cannot_draw(db: Database, clock: FixedClock) -> None:
+    campaign_id, _ = launch(db, clock)
+    with db.transaction() as s:
+        c = s.get(Campaign, campaign_id)
+        assert c is not None
+        c.plan = {**c.plan, "review": {**c.plan["review"], "groups": []}}
+    with pytest.raises(SpotCheckError, match="督查组"):
+        draw_daily_spot_checks(db, clock, campaign_id)
+
+
+# ---- recurrence -------------------------------------------------------------------------
+
+
+def test_a_new_problem_on_a_closed_household_category_is_flagged(
+        db: Database, clock: FixedClock) -> None:
+    campaign_id, plan, code = one_problem(db, clock)
+    first = through_to_closed(db, clock, campaign_id, code)
+    town, village = first_village(plan)
+    clock.advance(dt.timedelta(days=10))
+    result = record_problems(db, clock, campaign_id, [
+        report(town, village, "H-001", text="屋面再次漏雨"),
+        report(town, village, "H-001", category="water", text="自来水不通"),
+        report(town, village, "H-002", text="另一户危房"),
+    ], recorded_by="county")
+    with db.transaction() as s:
+        flagged = {d: r for d, r in s.execute(select(Problem.description, Problem.recurrence_of)
+                                              .where(Problem.id.in_(result.problem_ids)))}
+    assert flagged == {"屋面再次漏雨": first.id, "自来水不通": None, "另一户危房": None}
+    with db.transaction() as s:
+        new_id = s.scalar(select(Problem.id).where(Problem.description == "屋面再次漏雨"))
+    assert new_id is not None
+    _, events = audit_trail(db, new_id)
+    assert events[-1].action == "recurrence" and code in events[-1].note
+    assert reopen_rate(db, campaign_id).total.recurrences == 1
+
+
+def test_spot_check_time_is_china_time(db: Database) -> None:
+    # 2022-09-26 23:30 UTC is already the 27th in China: the draw belongs to the 27th.
+    late = FixedClock(dt.datetime(2022, 9, 26, 23, 30, tzinfo=dt.UTC))
+    campaign_id, plan = launch(db, FixedClock(dt.datetime(2022, 9, 26, 9, tzinfo=CHINA_TZ)))
+    populate(db, late, campaign_id, plan, closed_per_town=2, villages=2)
+    draw_daily_spot_checks(db, late, campaign_id)
+    (draw,) = spot_check_draws(db, campaign_id)
+    assert draw.day == dt.date(2022, 9, 27)
