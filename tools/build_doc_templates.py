@@ -791,6 +791,40 @@ BUILDERS: dict[str, Callable[[bytes], DocumentObject]] = {
 }
 
 
+_KEEP_STYLES = {"Normal", "DefaultParagraphFont", "TableNormal", "NoList"}
+
+
+def trim_package(doc: DocumentObject) -> None:
+    """Drop what python-docx's default template carries and we never use.
+
+    Its styles.xml (360 KB of latent and unused styles), stylesWithEffects.xml (438 KB), the
+    thumbnail and customXml would be parsed and written again for every rendered document.
+    """
+    styles = doc.styles.element
+    latent = styles.find(qn("w:latentStyles"))
+    if latent is not None:
+        styles.remove(latent)
+    for st in list(styles.findall(qn("w:style"))):
+        sid = st.get(qn("w:styleId"))
+        if sid not in _KEEP_STYLES and not sid.startswith("GB"):
+            styles.remove(st)
+    for st in styles.findall(qn("w:style")):  # links to removed styles
+        for tagname in ("w:link", "w:next"):
+            el = st.find(qn(tagname))
+            if el is not None and el.get(qn("w:val")) not in {
+                s.get(qn("w:styleId")) for s in styles.findall(qn("w:style"))
+            }:
+                st.remove(el)
+    part = doc.part
+    for rid, rel in list(part.rels.items()):
+        if rel.reltype.endswith(("/stylesWithEffects", "/customXml")):
+            part.drop_rel(rid)
+    pkg_rels = part.package.rels
+    for rid, rel in list(pkg_rels.items()):
+        if rel.reltype.endswith("/thumbnail"):
+            del pkg_rels[rid]
+
+
 def build_all(out_dir: Path = DEFAULT_OUT) -> list[Path]:
     """Write every template into out_dir and return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -798,6 +832,7 @@ def build_all(out_dir: Path = DEFAULT_OUT) -> list[Path]:
     written = []
     for name, builder in BUILDERS.items():
         doc = builder(seal)
+        trim_package(doc)
         core = doc.core_properties
         core.author = "duban"
         core.title = name.removesuffix(".docx")

@@ -174,12 +174,12 @@ def test_headings_heiti_and_kaiti(rendered: tuple[str, Any, DocumentObject, Path
         return
     kai = [(p, r) for p in paragraphs_with_style(doc, "GBBody") for r in text_runs(p)
            if run_prop(doc, p, r, "w:rFonts", "w:eastAsia") == "楷体_GB2312"]
-    assert [para_text(p) for p, _r in kai][0].startswith("（一）")
+    assert next(para_text(p) for p, _r in kai).startswith("（一）")
     assert len(kai) == len(ctx.requirements)
 
 
 def test_page_numbers_in_footer(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
-    _kind, _ctx, doc, out = rendered
+    _kind, _ctx, doc, _out = rendered
     assert doc.settings.odd_and_even_pages_header_footer
     sec = doc.sections[0]
     for footer, jc, side in ((sec.footer, "right", "w:right"),

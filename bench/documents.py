@@ -1,0 +1,161 @@
+"""Benchmark: render_notice for many offices against a floor of bare python-docx.
+
+Run: `.venv/bin/python bench/documents.py [n_offices] [problems_each]`.
+Target: at least 50 notices a second and no more than twice the floor, where the floor writes
+the same content (letterhead, paragraphs with east-Asian fonts, the problem table, footer)
+with python-docx calls and no template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt, RGBColor
+
+from duban.adapters.documents import (
+    ContactPerson,
+    NoticeContext,
+    NoticeItem,
+    Requirement,
+    render_notice,
+)
+from duban.domain.numbering import format_date_cn, format_document_number
+
+TOWNS = ("槐店回族镇", "刘庄店镇", "付井镇", "老城镇", "纸店镇", "新安集镇", "白集镇")
+
+
+def make_context(office_no: int, problems_each: int) -> NoticeContext:
+    """A notice to one office with problems_each problems."""
+    items = [
+        NoticeItem(
+            seq=i + 1, code=f"SQ2022-{office_no:03d}{i:03d}", town=TOWNS[i % len(TOWNS)],
+            village=f"第{i % 30 + 1}村", household="王秀英",
+            description="住房安全等级鉴定为C级，房屋后墙裂缝、雨季漏雨，未纳入危房改造",
+            requirement="完成危房改造或加固，补齐鉴定和验收资料",
+            deadline=dt.date(2022, 10, 10) + dt.timedelta(days=i % 6), co_offices=("县住建局",),
+        )
+        for i in range(problems_each)
+    ]
+    return NoticeContext(
+        issuer="沈丘县巩固办", issuer_mark="沈丘县巩固拓展脱贫攻坚成果工作领导小组办公室",
+        number=format_document_number("沈巩督", 2022, office_no + 1),
+        title="关于住房安全问题整改的督办通知书", addressee=f"责任单位{office_no}",
+        intro="根据专项行动工作方案安排，现将需你单位牵头整改的问题予以督办，请限期整改到位。",
+        problems=items,
+        requirements=[Requirement("每日报告进度。", "请于每天17时前报告当日整改进度。"),
+                      Requirement("提交佐证资料。", "整改完成后上传佐证资料。")],
+        contact=ContactPerson("刘国强", "0394-5212345"), issued_on=dt.date(2022, 9, 26),
+        copy_to=("县委办公室", "县政府办公室"),
+    )
+
+
+def _font(run: Any, name: str, size: float, color: str | None = None) -> None:
+    run.font.name = name
+    run.font.size = Pt(size)
+    rpr = run._r.get_or_add_rPr()
+    rfonts = rpr.find(qn("w:rFonts"))
+    rfonts.set(qn("w:eastAsia"), name)
+    if color:
+        run.font.color.rgb = RGBColor.from_string(color)
+
+
+def _para(doc: Any, text: str, font: str = "仿宋_GB2312", size: float = 16,
+          align: Any = None, indent: bool = True, color: str | None = None) -> Any:
+    p = doc.add_paragraph()
+    pf = p.paragraph_format
+    pf.line_spacing = Pt(28.95)
+    if indent:
+        pf.first_line_indent = Pt(32)
+    if align is not None:
+        p.alignment = align
+    _font(p.add_run(text), font, size, color)
+    return p
+
+
+def bare_notice(ctx: NoticeContext, path: Path) -> Path:
+    """The floor: the same notice built with python-docx calls, no template."""
+    doc = Document()
+    sec = doc.sections[0]
+    sec.page_width, sec.page_height = Mm(210), Mm(297)
+    sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin = (
+        Mm(37), Mm(35), Mm(28), Mm(26))
+    c = WD_ALIGN_PARAGRAPH.CENTER
+    _para(doc, ctx.issuer_mark, "方正小标宋简体", 30, c, False, "FF0000")
+    num = _para(doc, ctx.number, align=c, indent=False)
+    pbdr = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    for k, v in (("w:val", "single"), ("w:sz", "12"), ("w:space", "11"), ("w:color", "FF0000")):
+        bottom.set(qn(k), v)
+    pbdr.append(bottom)
+    num._p.get_or_add_pPr().append(pbdr)
+    _para(doc, ctx.title, "方正小标宋简体", 22, c, False)
+    _para(doc, ctx.addressee + "：", indent=False)
+    _para(doc, ctx.intro)
+    _para(doc, "一、问题情况", "黑体")
+    _para(doc, f"经汇总核实，需你单位牵头整改的问题共{len(ctx.problems)}个。具体问题见附件。")
+    _para(doc, "二、整改要求", "黑体")
+    for i, r in enumerate(ctx.requirements, 1):
+        p = _para(doc, f"（{i}）{r.heading}", "楷体_GB2312")
+        _font(p.add_run(r.text), "仿宋_GB2312", 16)
+    _para(doc, ctx.issuer, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+    _para(doc, format_date_cn(ctx.issued_on), align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+    _para(doc, "附件", "黑体", indent=False)
+    table = doc.add_table(rows=1, cols=8)
+    heads = ["序号", "问题编号", "乡镇（村）", "户主", "问题描述", "整改要求", "整改时限", "配合单位"]
+    for cell, h in zip(table.rows[0].cells, heads, strict=True):
+        _font(cell.paragraphs[0].add_run(h), "黑体", 10.5)
+    for item in ctx.problems:
+        cells = table.add_row().cells
+        values = [str(item.seq), item.code, item.location, item.household, item.description,
+                  item.requirement, format_date_cn(item.deadline), item.co_offices_text]
+        for cell, v in zip(cells, values, strict=True):
+            _font(cell.paragraphs[0].add_run(v), "仿宋_GB2312", 10.5)
+    _para(doc, "抄送：" + "，".join(ctx.copy_to) + "。", size=14, indent=False)
+    _para(doc, f"{ctx.printer_name}\t{format_date_cn(ctx.printed_date)}印发", size=14,
+          indent=False)
+    footer = sec.footer.paragraphs[0]
+    _font(footer.add_run("— 1 —"), "宋体", 14)
+    doc.save(str(path))
+    return path
+
+
+def run(n_offices: int = 500, problems_each: int = 20) -> dict[str, float]:
+    """Time render_notice and the bare floor for n_offices notices; return the measurements."""
+    contexts = [make_context(i, problems_each) for i in range(n_offices)]
+    with tempfile.TemporaryDirectory(prefix="duban-bench-docs-") as tmp:
+        out = Path(tmp)
+        render_notice(contexts[0], out / "warm.docx")  # template load and compile
+        bare_notice(contexts[0], out / "warm-bare.docx")
+        t0 = time.perf_counter()
+        for i, ctx in enumerate(contexts):
+            render_notice(ctx, out / f"n{i}.docx")
+        rendered_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for i, ctx in enumerate(contexts):
+            bare_notice(ctx, out / f"b{i}.docx")
+        floor_s = time.perf_counter() - t0
+    return {
+        "n_offices": n_offices,
+        "problems_each": problems_each,
+        "render_s": round(rendered_s, 3),
+        "floor_s": round(floor_s, 3),
+        "notices_per_s": round(n_offices / rendered_s, 1),
+        "floor_per_s": round(n_offices / floor_s, 1),
+        "ratio_to_floor": round(rendered_s / floor_s, 2),
+        "ms_per_notice": round(rendered_s / n_offices * 1000, 2),
+    }
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:3]]
+    print(json.dumps(run(*args), ensure_ascii=False, indent=2))
