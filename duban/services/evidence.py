@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import math
 import os
 import re
 import tempfile
@@ -205,7 +206,8 @@ def check_files(files: Sequence[UploadedFile]) -> list[CheckedFile]:
 
 
 def _mib(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
+    # Rounded up, so a file just over the limit never reads as the limit itself.
+    return f"{math.ceil(n * 10 / 1024 / 1024) / 10:.1f} MB"
 
 
 def write_blob(root: Path, sha256: str, content: bytes) -> Path:
