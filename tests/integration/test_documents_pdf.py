@@ -87,6 +87,19 @@ def test_pdf_is_a4_with_chinese_fonts(pdfs: dict[str, Path], kind: str) -> None:
     assert re.search(r"—\s*1\s*—", text)  # page number on page 1
 
 
+@pytest.mark.parametrize("kind", sorted(RENDERERS))
+def test_page1_renders_to_png(pdfs: dict[str, Path], kind: str, tmp_path: Path) -> None:
+    from PIL import Image
+
+    png = _png_page1(pdfs[kind], tmp_path / f"{kind}.png", dpi=50)
+    img = Image.open(png).convert("RGB")
+    w, h = img.size
+    assert h / w == pytest.approx(297 / 210, rel=0.01)
+    colours = img.getcolors(maxcolors=w * h) or []
+    reds = sum(n for n, (r, g, b) in colours if r > 180 and g < 90 and b < 90)
+    assert reds > 0.002 * w * h  # the red mark and separator are there
+
+
 def test_notice_body_lines_hold_28_characters(pdfs: dict[str, Path]) -> None:
     text = _run("pdftotext", "-layout", "-f", "1", "-l", "2", str(pdfs["notice"]), "-")
     # full lines of pure Chinese text (no half-width characters) inside body paragraphs
