@@ -2,30 +2,55 @@
 
 from models.base import Base
 from models.campaign import Campaign, CampaignStage, Office, Town, Village
+from models.messaging import (
+    DailyReportRun,
+    InboxMessage,
+    OutboxMessage,
+    ReminderFired,
+    ReminderState,
+    SchedulerLease,
+    StageRun,
+)
+from models.notice import DocumentNumberRegister, Notice, NoticeProblem, NoticeReceipt
 from models.people import Substitute, User
 from models.problem import AuditEvent, Evidence, Problem, ProblemCoOffice
 from models.register import Household, Visit
 from models.reporting import DailySnapshot, MonthlyRanking
 from models.review import DelegationEvent, SpotCheck, SpotCheckDraw
+from models.web import AccountEvent, LoginAttempt, WebSession
 
 __all__ = [
+    "AccountEvent",
     "AuditEvent",
     "Base",
     "Campaign",
     "CampaignStage",
+    "DailyReportRun",
     "DailySnapshot",
     "DelegationEvent",
+    "DocumentNumberRegister",
     "Evidence",
     "Household",
+    "InboxMessage",
+    "LoginAttempt",
     "MonthlyRanking",
+    "Notice",
+    "NoticeProblem",
+    "NoticeReceipt",
     "Office",
+    "OutboxMessage",
     "Problem",
     "ProblemCoOffice",
+    "ReminderFired",
+    "ReminderState",
+    "SchedulerLease",
     "SpotCheck",
     "SpotCheckDraw",
+    "StageRun",
     "Substitute",
     "Town",
     "User",
     "Village",
     "Visit",
+    "WebSession",
 ]

@@ -1,0 +1,159 @@
+"""Writing messages: one inbox row plus one outbox row per channel, in the caller's transaction.
+
+Nothing here sends anything: `duban.services.outbox` delivers after the commit. A message made
+outside the plan's working hours waits (`next_attempt_at`, `visible_from`) for the next window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import Clock
+from duban.domain.plan import Audience, Plan
+from duban.domain.reminders import next_send_time
+from duban.services.calendars import working_calendar
+from models import InboxMessage, Notice, Office, OutboxMessage, User
+
+CHANNEL_INBOX = "inbox"
+CHANNEL_EMAIL = "email"
+CHANNEL_WEBHOOK = "webhook"
+CHANNEL_LABELS = {CHANNEL_INBOX: "站内信", CHANNEL_EMAIL: "电子邮件", CHANNEL_WEBHOOK: "机器人"}
+
+STATUS_PENDING = "pending"
+STATUS_SENDING = "sending"
+STATUS_SENT = "sent"
+STATUS_FAILED = "failed"
+
+
+def send_time(clock: Clock, plan: Plan) -> dt.datetime:
+    """Now if inside the plan's working hours on a working day, else the next window's start."""
+    return next_send_time(clock.now(), plan.reminders, working_calendar())
+
+
+def short_hash(parts: Iterable[object]) -> str:
+    """A short stable digest of some values, for dedupe keys."""
+    return hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:16]
+
+
+def _emails(session: Session, office: Office, audience: Audience) -> list[str]:
+    contacts = [c for c in office.contacts if c.get("email")]
+    if audience is Audience.OFFICE_HEAD and office.head:
+        heads = [c for c in contacts if c.get("name") == office.head]
+        contacts = heads or contacts
+    found = [str(c["email"]) for c in contacts]
+    if audience is Audience.OFFICE:
+        found += session.scalars(
+            select(User.email).where(User.office_code == office.code, User.active.is_(True),
+                                     User.email != "")
+        ).all()
+    return sorted(dict.fromkeys(e.strip() for e in found if e.strip()))
+
+
+def enqueue(
+    session: Session,
+    clock: Clock,
+    plan: Plan,
+    *,
+    campaign_id: int,
+    target: Office,
+    audience: Audience,
+    kind: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    colour: str = "",
+    payload: dict[str, Any] | None = None,
+    about_office: str | None = None,
+) -> int:
+    """Write an inbox message for `target` and an outbox row per channel; returns rows added.
+
+    Rows whose dedupe key exists already are skipped, so a rerun adds nothing.
+    """
+    now = clock.now()
+    when = send_time(clock, plan)
+    data = dict(payload or {})
+    data.setdefault("kind", kind)
+    data.setdefault("audience", audience.value)
+    if about_office:
+        data.setdefault("office", about_office)
+    rows: list[dict[str, Any]] = [
+        _outbox(campaign_id, CHANNEL_INBOX, target.code, target.code, subject, body, data,
+                now, when, f"{dedupe_key}:inbox")
+    ]
+    rows += [
+        _outbox(campaign_id, CHANNEL_EMAIL, address, target.code, subject, body, data, now, when,
+                f"{dedupe_key}:email:{address}")
+        for address in _emails(session, target, audience)
+    ]
+    if target.webhook:
+        rows.append(_outbox(campaign_id, CHANNEL_WEBHOOK, target.webhook, target.code, subject,
+                            body, data, now, when, f"{dedupe_key}:webhook"))
+    keys = [r["dedupe_key"] for r in rows]
+    existing = set(session.scalars(
+        select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys))))
+    fresh = [r for r in rows if r["dedupe_key"] not in existing]
+    if not fresh:
+        return 0
+    session.execute(insert(OutboxMessage), fresh)
+    if f"{dedupe_key}:inbox" not in existing:
+        session.add(InboxMessage(
+            campaign_id=campaign_id, office_code=target.code, username=None,
+            audience=audience.value, kind=kind, colour=colour, subject=subject, body=body,
+            payload=data, dedupe_key=dedupe_key, created_at=now, visible_from=when,
+        ))
+    return len(fresh)
+
+
+def _outbox(campaign_id: int, channel: str, recipient: str, office: str, subject: str,
+            body: str, payload: dict[str, Any], now: dt.datetime, when: dt.datetime,
+            key: str) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign_id,
+        "channel": channel,
+        "recipient": recipient,
+        "office_code": office,
+        "subject": subject[:300],
+        "body": body,
+        "payload": payload,
+        "status": STATUS_PENDING,
+        "attempts": 0,
+        "max_attempts": 8,
+        "next_attempt_at": when,
+        "last_error": None,
+        "dedupe_key": key[:200],
+        "created_at": now,
+    }
+
+
+def notice_issued_messages(session: Session, clock: Clock, plan: Plan, office: Office,
+                           notice: Notice) -> int:
+    """Tell an office a document was issued to it and ask for its receipt (签收)."""
+    from duban.services.notices import KIND_LABELS, KIND_NOTICE
+
+    label = KIND_LABELS.get(notice.kind, "通知")
+    ask = "请及时登录系统签收，并按时限组织整改。" if notice.kind == KIND_NOTICE else "请认真研究，抓好落实。"
+    return enqueue(
+        session, clock, plan,
+        campaign_id=notice.campaign_id, target=office, audience=Audience.OFFICE,
+        kind=f"{notice.kind}_issued",
+        subject=f"【{label}】{notice.number} {notice.title}",
+        body=(f"{office.name}：\n{plan.issuer}向你单位下发{label}（{notice.number}），"
+              f"涉及问题{len(notice.problem_ids)}个。{ask}"),
+        dedupe_key=f"notice:{notice.id}:issued",
+        payload={"notice_id": notice.id, "number": notice.number},
+    )
+
+
+def office_rows(session: Session, campaign_id: int,
+                codes: Sequence[str] | None = None) -> dict[str, Office]:
+    """Offices of a campaign by code."""
+    stmt = select(Office).where(Office.campaign_id == campaign_id)
+    if codes is not None:
+        stmt = stmt.where(Office.code.in_(list(codes)))
+    return {o.code: o for o in session.scalars(stmt)}

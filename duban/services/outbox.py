@@ -1,0 +1,237 @@
+"""Delivering the outbox after the commit: claim atomically, send, record, back off, retry.
+
+A row is claimed by one UPDATE (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises
+writers), so two workers never send the same row. A failure puts the row back to `pending`
+with an exponential back-off and `last_error`; after `max_attempts` it becomes `failed`,
+stays visible (`duban outbox list --failed`) and goes out again on `duban outbox retry`.
+A worker that dies while sending leaves its claim to expire; the row is then sent again
+(at least once: e-mail and robots cannot take part in our transaction).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from duban.adapters.messaging import DeliveryError, SmtpSettings, send_email, send_webhook
+from duban.domain.clock import Clock
+from duban.domain.plan import Plan
+from duban.domain.reminders import next_send_time
+from duban.services.calendars import working_calendar
+from duban.services.campaigns import load_plan_of
+from duban.services.database import Database
+from duban.services.messages import (
+    CHANNEL_EMAIL,
+    CHANNEL_INBOX,
+    CHANNEL_WEBHOOK,
+    STATUS_FAILED,
+    STATUS_PENDING,
+    STATUS_SENDING,
+    STATUS_SENT,
+)
+from models import OutboxMessage
+
+CLAIM_SECONDS = 300  # a claim older than this belongs to a dead worker
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_CAP_SECONDS = 6 * 3600
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before the next try after `attempts` failed tries: 1, 2, 4 ... minutes, capped."""
+    seconds = BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    return dt.timedelta(seconds=min(seconds, BACKOFF_CAP_SECONDS))
+
+
+Sender = Callable[[str, str, str], None]  # (recipient, subject, body)
+
+
+@dataclass
+class Senders:
+    """How each channel sends; tests swap in local servers through the same adapters."""
+
+    email: Sender
+    webhook: Sender
+
+    @classmethod
+    def default(cls) -> Senders:
+        """SMTP from $DUBAN_SMTP_*, webhooks with httpx."""
+        settings = SmtpSettings.from_env()
+        return cls(
+            email=lambda to, subject, body: send_email(settings, to, subject, body),
+            webhook=lambda url, subject, body: send_webhook(url, subject, body),
+        )
+
+
+@dataclass
+class DeliveryResult:
+    """What one delivery pass did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    campaign_id: int | None
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    attempts: int
+    max_attempts: int
+
+
+def _claim(session: Session, now: dt.datetime, worker: str, limit: int) -> list[_Claimed]:
+    due = or_(
+        and_(OutboxMessage.status == STATUS_PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == STATUS_SENDING, OutboxMessage.claimed_until < now),
+    )
+    pick = (select(OutboxMessage.id).where(due)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    rows = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(pick.scalar_subquery()), due)
+        .values(status=STATUS_SENDING, claimed_by=worker,
+                claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS),
+                attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id, OutboxMessage.campaign_id, OutboxMessage.channel,
+                   OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body,
+                   OutboxMessage.attempts, OutboxMessage.max_attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((_Claimed(*r) for r in rows), key=lambda c: c.id)
+
+
+def deliver(db: Database, clock: Clock, *, worker: str | None = None, limit: int = 500,
+            senders: Senders | None = None, max_batches: int = 100) -> DeliveryResult:
+    """Send every outbox row whose time has come, in claimed batches."""
+    senders = senders or Senders.default()
+    worker = worker or f"pid-{os.getpid()}"
+    result = DeliveryResult()
+    plans: dict[int, Plan] = {}
+    for _ in range(max_batches):
+        now = clock.now()
+        with db.transaction() as session:
+            batch = _claim(session, now, worker, limit)
+        if not batch:
+            break
+        result.claimed += len(batch)
+        outcomes: list[tuple[_Claimed, str | None]] = []
+        for row in batch:
+            try:
+                _send_one(senders, row)
+                outcomes.append((row, None))
+            except DeliveryError as exc:
+                outcomes.append((row, exc.message))
+            except Exception as exc:  # a bug in a sender must not lose the message
+                outcomes.append((row, f"{type(exc).__name__}: {exc}"))
+        with db.transaction() as session:
+            for row, error in outcomes:
+                _record(session, clock, row, error, worker, result, plans)
+        if len(batch) < limit:
+            break
+    return result
+
+
+def _send_one(senders: Senders, row: _Claimed) -> None:
+    if row.channel == CHANNEL_INBOX:
+        return  # the inbox row was written with its cause; it shows from its visible time
+    if row.channel == CHANNEL_EMAIL:
+        senders.email(row.recipient, row.subject, row.body)
+    elif row.channel == CHANNEL_WEBHOOK:
+        senders.webhook(row.recipient, row.subject, row.body)
+    else:
+        raise DeliveryError(f"未知的发送渠道：{row.channel}")
+
+
+def _record(session: Session, clock: Clock, row: _Claimed, error: str | None, worker: str,
+            result: DeliveryResult, plans: dict[int, Plan]) -> None:
+    now = clock.now()
+    mine = and_(OutboxMessage.id == row.id, OutboxMessage.claimed_by == worker,
+                OutboxMessage.status == STATUS_SENDING)
+    if error is None:
+        session.execute(update(OutboxMessage).where(mine).values(
+            status=STATUS_SENT, sent_at=now, claimed_until=None, last_error=None))
+        result.sent += 1
+        return
+    result.errors.append(f"#{row.id} {row.channel} {row.recipient}: {error}")
+    if row.attempts >= row.max_attempts:
+        session.execute(update(OutboxMessage).where(mine).values(
+            status=STATUS_FAILED, last_error=error[:2000], claimed_until=None))
+        result.failed += 1
+        return
+    retry_at = now + backoff(row.attempts)
+    if row.campaign_id is not None:
+        # Retries also wait for working hours.
+        plan = plans.get(row.campaign_id)
+        if plan is None:
+            plan = plans[row.campaign_id] = load_plan_of(session, row.campaign_id)
+        retry_at = next_send_time(retry_at, plan.reminders, working_calendar())
+    session.execute(update(OutboxMessage).where(mine).values(
+        status=STATUS_PENDING, last_error=error[:2000], next_attempt_at=retry_at,
+        claimed_until=None))
+    result.retrying += 1
+
+
+@dataclass(frozen=True)
+class OutboxLine:
+    """One outbox row as the CLI and web list it."""
+
+    id: int
+    campaign_id: int | None
+    channel: str
+    recipient: str
+    subject: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+def list_outbox(db: Database, *, status: str | None = None, campaign_id: int | None = None,
+                limit: int = 100) -> list[OutboxLine]:
+    """Outbox rows, newest first, optionally of one status."""
+    with db.transaction() as session:
+        stmt = select(OutboxMessage)
+        if status is not None:
+            stmt = stmt.where(OutboxMessage.status == status)
+        if campaign_id is not None:
+            stmt = stmt.where(OutboxMessage.campaign_id == campaign_id)
+        rows = session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(limit)).all()
+        return [OutboxLine(r.id, r.campaign_id, r.channel, r.recipient, r.subject, r.status,
+                           r.attempts, r.next_attempt_at, r.last_error, r.created_at, r.sent_at)
+                for r in rows]
+
+
+def outbox_counts(db: Database) -> dict[str, int]:
+    """How many rows are in each status."""
+    with db.transaction() as session:
+        return {status: int(n) for status, n in session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).tuples()}
+
+
+def retry_failed(db: Database, clock: Clock, ids: Sequence[int] | None = None) -> int:
+    """Put failed rows back in the queue now, with a fresh attempt budget; returns how many."""
+    with db.transaction() as session:
+        stmt: Any = update(OutboxMessage).where(OutboxMessage.status == STATUS_FAILED)
+        if ids:
+            stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
+        done = session.execute(stmt.values(
+            status=STATUS_PENDING, next_attempt_at=clock.now(),
+            max_attempts=OutboxMessage.attempts + OutboxMessage.max_attempts,
+        ).execution_options(synchronize_session=False))
+        return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,472 @@
+"""The deadline sweep: fire due rungs of the reminder ladder, once each, and write digests.
+
+How a sweep stays fast at a million open problems: `reminder_state` holds, per open problem,
+the date its next unfired rung falls due and the problem version it was computed from. A
+sweep (1) arms problems that have no state yet or whose version moved (a move that changes
+the deadline, office or status bumps the version), and (2) reads only the states due today
+through the (campaign_id, next_due_on) index. Everything a tick fires, the messages it writes
+(one digest per office and audience) and the 催办 / 通报 documents it issues commit in one
+transaction; `reminder_fired` has UNIQUE(problem_id, rung_code) and rows are inserted with
+ON CONFLICT DO NOTHING ... RETURNING, so only rungs this sweep really inserted are announced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from duban.adapters.documents.context import (
+    AlertColour,
+    BulletinContext,
+    BulletinGroup,
+    BulletinItem,
+    ReminderContext,
+    ReminderItem,
+    Requirement,
+)
+from duban.domain.clock import CHINA_TZ, Clock, local_today
+from duban.domain.lifecycle import OPEN_STATUSES
+from duban.domain.plan import Audience, Plan, ReminderPolicy, RungAction
+from duban.domain.reminders import (
+    Digest,
+    DueReminder,
+    OpenItem,
+    WorkdayCalendar,
+    build_digests,
+    count_workdays,
+    due_reminders,
+    ladder,
+)
+from duban.services.calendars import working_calendar
+from duban.services.campaigns import load_plan_of
+from duban.services.database import Database
+from duban.services.messages import enqueue, short_hash
+from duban.services.notices import (
+    KIND_BULLETIN,
+    KIND_NOTICE,
+    KIND_REMINDER,
+    _names,
+    issue_document,
+    letterhead,
+    lock_register,
+    prepare_numbering,
+)
+from models import Notice, NoticeReceipt, Office, Problem, ReminderFired, ReminderState
+
+CHUNK = 2000
+OPEN = [s.value for s in OPEN_STATUSES]
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did."""
+
+    campaign_id: int
+    today: dt.date
+    armed: int = 0  # problems whose next due date was (re)computed
+    due_problems: int = 0
+    fired: int = 0  # reminder_fired rows inserted
+    penalties: int = 0  # fired rungs that accrue a penalty
+    digests: int = 0  # messages (office × audience) written
+    outbox_rows: int = 0
+    unacknowledged: int = 0  # notices reminded for their missing 签收
+    documents: list[str] = field(default_factory=list)  # 文号 of 催办通知 / 通报 issued
+
+
+def _open_item(p: Any, fired: frozenset[str]) -> OpenItem:
+    # The deadline started to run on the (China) day the problem was routed (交办).
+    assigned = p.routed_at.astimezone(CHINA_TZ).date() if p.routed_at is not None else p.found_on
+    return OpenItem(problem_id=p.id, office=p.lead_office, assigned_on=assigned,
+                    deadline=p.deadline, fired=fired)
+
+
+def next_due(item: OpenItem, policy: ReminderPolicy, calendar: WorkdayCalendar) -> dt.date | None:
+    """The fire date of the problem's first unfired rung, or None when all have fired."""
+    for day, rung in ladder(item, policy, calendar):
+        if rung.code not in item.fired:
+            return day
+    return None
+
+
+def _fired_codes(session: Session, ids: Sequence[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = defaultdict(set)
+    for i in range(0, len(ids), CHUNK):
+        for pid, code in session.execute(
+            select(ReminderFired.problem_id, ReminderFired.rung_code)
+            .where(ReminderFired.problem_id.in_(ids[i : i + CHUNK]))
+        ):
+            out[pid].add(code)
+    return out
+
+
+_PROBLEM_COLS = (Problem.id, Problem.code, Problem.description, Problem.lead_office,
+                 Problem.deadline, Problem.routed_at, Problem.found_on, Problem.version,
+                 Problem.status, Problem.town_code, Problem.village_code, Problem.category)
+
+
+def arm(db: Database, campaign_id: int, policy: ReminderPolicy,
+        calendar: WorkdayCalendar) -> int:
+    """(Re)compute reminder_state for open problems without one or with a stale version."""
+    with db.transaction() as session:
+        stale = list(session.scalars(
+            select(Problem.id)
+            .outerjoin(ReminderState, ReminderState.problem_id == Problem.id)
+            .where(
+                Problem.campaign_id == campaign_id,
+                Problem.status.in_(OPEN),
+                Problem.lead_office.is_not(None),
+                Problem.deadline.is_not(None),
+                or_(ReminderState.problem_id.is_(None),
+                    ReminderState.version != Problem.version),
+            )
+        ))
+    for i in range(0, len(stale), CHUNK):
+        ids = stale[i : i + CHUNK]
+        with db.transaction() as session:
+            rows = session.execute(select(*_PROBLEM_COLS).where(Problem.id.in_(ids))).all()
+            fired = _fired_codes(session, ids)
+            session.execute(delete(ReminderState).where(ReminderState.problem_id.in_(ids)))
+            states = [
+                {"problem_id": p.id, "campaign_id": campaign_id, "version": p.version,
+                 "deadline": p.deadline,
+                 "next_due_on": next_due(_open_item(p, frozenset(fired.get(p.id, ()))),
+                                         policy, calendar)}
+                for p in rows if p.deadline is not None and p.lead_office is not None
+            ]
+            if states:
+                session.execute(insert(ReminderState), states)
+    return len(stale)
+
+
+def _insert_fired(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
+    """Insert fired rungs, skipping those already there; returns the ones inserted now."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    table = ReminderFired.__table__.c
+    inserted: set[tuple[int, str]] = set()
+    for i in range(0, len(rows), CHUNK):
+        chunk = rows[i : i + CHUNK]
+        if dialect == "postgresql":
+            stmt: Any = postgresql.insert(ReminderFired).on_conflict_do_nothing(
+                index_elements=["problem_id", "rung_code"])
+        else:
+            stmt = sqlite.insert(ReminderFired).on_conflict_do_nothing(
+                index_elements=["problem_id", "rung_code"])
+        # RETURNING with executemany is not portable; insert row by row within the chunk
+        # when returning is needed, which is cheap because due sets are small per tick.
+        for row in chunk:
+            got = session.execute(
+                stmt.values(**row).returning(table.problem_id, table.rung_code)
+            ).first()
+            if got is not None:
+                inserted.add((got[0], got[1]))
+    return inserted
+
+
+def sweep(db: Database, clock: Clock, campaign_id: int) -> SweepResult:
+    """Fire every rung due today for a campaign's open problems and write the digests."""
+    today = local_today(clock)
+    calendar = working_calendar()
+    with db.transaction() as session:
+        plan = load_plan_of(session, campaign_id)
+    policy = plan.reminders
+    result = SweepResult(campaign_id=campaign_id, today=today)
+    numbered = any(r.action in (RungAction.URGE, RungAction.BULLETIN) for r in policy.rungs)
+    register_key = prepare_numbering(db, plan, clock) if numbered else None
+    if policy.rungs:
+        result.armed = arm(db, campaign_id, policy, calendar)
+    with db.transaction() as session:
+        register = lock_register(session, *register_key) if register_key else None
+        entries = _fire_due(session, clock, plan, campaign_id, today, calendar, result)
+        unacked = _unacknowledged(session, plan, campaign_id, today, calendar)
+        result.unacknowledged = len(unacked)
+        offices = {o.code: o for o in session.scalars(
+            select(Office).where(Office.campaign_id == campaign_id))}
+        if register is not None:
+            result.documents = _escalation_documents(
+                session, clock, plan, register, campaign_id, today, entries)
+        _write_messages(session, clock, plan, campaign_id, today, offices,
+                        build_digests(entries), unacked, result)
+    return result
+
+
+def _fire_due(session: Session, clock: Clock, plan: Plan, campaign_id: int, today: dt.date,
+              calendar: WorkdayCalendar, result: SweepResult) -> list[DueReminder]:
+    """Record every due rung of the due states; return the reminders this sweep fired."""
+    if not plan.reminders.rungs:
+        return []
+    due_ids = list(session.scalars(
+        select(ReminderState.problem_id).where(
+            ReminderState.campaign_id == campaign_id,
+            ReminderState.next_due_on.is_not(None),
+            ReminderState.next_due_on <= today,
+        ).order_by(ReminderState.problem_id)
+    ))
+    now = clock.now()
+    entries: list[DueReminder] = []
+    policy = plan.reminders
+    office_names = dict(session.execute(
+        select(Office.code, Office.name).where(Office.campaign_id == campaign_id)).all())
+    for i in range(0, len(due_ids), CHUNK):
+        ids = due_ids[i : i + CHUNK]
+        problems = session.execute(select(*_PROBLEM_COLS).where(Problem.id.in_(ids))).all()
+        fired = _fired_codes(session, ids)
+        closed = [p.id for p in problems
+                  if p.status not in OPEN or p.deadline is None or p.lead_office is None]
+        if closed:
+            session.execute(delete(ReminderState).where(ReminderState.problem_id.in_(closed)))
+        candidates: list[tuple[Any, DueReminder]] = []
+        for p in problems:
+            if p.id in closed:
+                continue
+            item = _open_item(p, frozenset(fired.get(p.id, ())))
+            for entry in due_reminders(item, policy, calendar, today, number=p.code,
+                                       description=p.description,
+                                       office_name=office_names.get(p.lead_office, "")):
+                candidates.append((p, entry))
+        rows = [
+            {"campaign_id": campaign_id, "problem_id": p.id, "rung_code": e.rung.code,
+             "action": e.rung.action.value, "colour": e.rung.colour,
+             "office_code": p.lead_office, "town_code": p.town_code, "category": p.category,
+             "deadline": p.deadline, "due_on": e.fire_date, "fired_on": today,
+             "fired_at": now, "accrue_penalty": e.rung.accrue_penalty}
+            for p, e in candidates
+        ]
+        inserted = _insert_fired(session, rows)
+        for p, e in candidates:
+            if (p.id, e.rung.code) in inserted:
+                entries.append(e)
+                result.fired += 1
+                result.penalties += int(e.rung.accrue_penalty)
+        result.due_problems += len({p.id for p, _ in candidates})
+        # Move each state on to its next unfired rung.
+        now_fired = _fired_codes(session, ids)
+        for p in problems:
+            if p.id in closed:
+                continue
+            nxt = next_due(_open_item(p, frozenset(now_fired.get(p.id, ()))), policy, calendar)
+            session.execute(
+                update(ReminderState).where(ReminderState.problem_id == p.id)
+                .values(next_due_on=nxt, version=p.version, deadline=p.deadline)
+            )
+    return entries
+
+
+# ------------------------------------------------------------------------------ 签收 reminders
+
+
+@dataclass(frozen=True)
+class _Unacked:
+    notice_id: int
+    number: str
+    office: str
+    issued_on: dt.date
+    days: int
+
+
+def _unacknowledged(session: Session, plan: Plan, campaign_id: int, today: dt.date,
+                    calendar: WorkdayCalendar) -> list[_Unacked]:
+    """Live 督办通知书 not signed for after the plan's working days; marks them reminded."""
+    after = plan.reminders.remind_unacknowledged_after_working_days
+    if after <= 0:
+        return []
+    received = select(NoticeReceipt.notice_id)
+    notices = session.scalars(
+        select(Notice).where(
+            Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+            Notice.voided.is_(False), Notice.id.not_in(received),
+            Notice.issued_on < today,
+        ).order_by(Notice.office_code, Notice.seq)
+    ).all()
+    out = []
+    for n in notices:
+        waited = count_workdays(calendar, n.issued_on, today)
+        since = count_workdays(calendar, n.last_reminded_on, today) if n.last_reminded_on else None
+        if waited >= after and (since is None or since >= after):
+            n.last_reminded_on = today
+            n.reminders_sent += 1
+            out.append(_Unacked(n.id, n.number, n.office_code, n.issued_on, waited))
+    return out
+
+
+# ------------------------------------------------------------------------------ documents
+
+
+def _alert(entry: DueReminder) -> AlertColour:
+    if entry.rung.colour in {c.value for c in AlertColour}:
+        return AlertColour(entry.rung.colour)
+    if entry.overdue_days > 0:
+        return AlertColour.RED
+    return AlertColour.ORANGE if entry.remaining_days <= 1 else AlertColour.YELLOW
+
+
+def _days_overdue(entry: DueReminder) -> int:
+    return entry.overdue_days if entry.overdue_days > 0 else -entry.remaining_days
+
+
+def _escalation_documents(session: Session, clock: Clock, plan: Plan, register: Any,
+                          campaign_id: int, today: dt.date,
+                          entries: Sequence[DueReminder]) -> list[str]:
+    """Issue a 催办通知 per office for fired 催办 rungs and one 通报 for fired 通报 rungs."""
+    from duban.adapters.documents.render import render_bulletin, render_reminder
+
+    urge: dict[str, dict[int, DueReminder]] = defaultdict(dict)
+    bulletin: dict[int, DueReminder] = {}
+    for e in entries:
+        if e.rung.action is RungAction.URGE:
+            urge[e.office][e.problem_id] = e
+        elif e.rung.action is RungAction.BULLETIN:
+            bulletin[e.problem_id] = e
+    if not urge and not bulletin:
+        return []
+    names = _names(session, campaign_id)
+    places = dict(session.execute(
+        select(Problem.id, Problem.town_code).where(
+            Problem.id.in_([e.problem_id for group in urge.values() for e in group.values()]
+                           + list(bulletin)))
+    ).all())
+    villages = dict(session.execute(
+        select(Problem.id, Problem.village_code).where(Problem.id.in_(list(places)))
+    ).all())
+    numbers: list[str] = []
+    head = letterhead(plan, names)
+    batch = f"sweep:{today.isoformat()}"
+    for office_code in sorted(urge):
+        office = names.offices.get(office_code)
+        office_name = office.name if office else office_code
+        group = sorted(urge[office_code].values(), key=lambda e: (e.deadline, e.number))
+        items = [
+            ReminderItem(
+                seq=n, code=e.number,
+                town=names.towns.get(places.get(e.problem_id, ""), ""),
+                village=names.villages.get(villages.get(e.problem_id) or "", ""),
+                description=e.description, deadline=e.deadline,
+                days_overdue=_days_overdue(e), colour=_alert(e),
+            )
+            for n, e in enumerate(group, start=1)
+        ]
+
+        def build(number: str, office_name: str = office_name,
+                  items: list[ReminderItem] = items) -> ReminderContext:
+            return ReminderContext(
+                **head, title=f"关于催促{office_name}限期整改问题的通知", issued_on=today,
+                number=number, office=office_name, as_of=today,
+                intro=(f"截至{today.year}年{today.month}月{today.day}日，你单位牵头整改的"
+                       f"{len(items)}个问题已到期或逾期仍未完成整改，现予催办。"),
+                items=items,
+                requirements=(Requirement("", "请于收到本通知后立即组织整改，"
+                                          "并在系统中提交整改情况和佐证资料。"),),
+            )
+
+        notice = issue_document(
+            session, clock, register, campaign_id=campaign_id, kind=KIND_REMINDER,
+            office_code=office_code, problem_ids=[e.problem_id for e in group],
+            issued_by="system", batch_key=batch, build=build, render=render_reminder)
+        numbers.append(notice.number)
+    if bulletin:
+        group_items = sorted(bulletin.values(), key=lambda e: (-e.overdue_days, e.number))
+
+        def item(e: DueReminder) -> BulletinItem:
+            office = names.offices.get(e.office)
+            return BulletinItem(
+                code=e.number, town=names.towns.get(places.get(e.problem_id, ""), ""),
+                village=names.villages.get(villages.get(e.problem_id) or "", ""),
+                office=office.name if office else e.office, description=e.description,
+                deadline=e.deadline, days_overdue=e.overdue_days)
+
+        by_town: dict[str, list[BulletinItem]] = defaultdict(list)
+        by_office: dict[str, list[BulletinItem]] = defaultdict(list)
+        for e in group_items:
+            it = item(e)
+            by_town[it.town or "—"].append(it)
+            by_office[it.office].append(it)
+
+        def build_bulletin(number: str) -> BulletinContext:
+            return BulletinContext(
+                **head, title=f"关于{plan.name}逾期未整改问题的通报", issued_on=today,
+                number=number, addressee="各乡镇（街道）、县直有关单位", as_of=today,
+                intro=(f"截至{today.year}年{today.month}月{today.day}日，仍有"
+                       f"{len(group_items)}个问题逾期未完成整改，现予通报。"),
+                by_town=[BulletinGroup(k, v) for k, v in sorted(by_town.items())],
+                by_office=[BulletinGroup(k, v) for k, v in sorted(by_office.items())],
+                requirements=(Requirement("", "被通报单位要深刻反思，立即整改到位；"
+                                          "逾期问题按规定计入考评并追究责任。"),),
+            )
+
+        notice = issue_document(
+            session, clock, register, campaign_id=campaign_id, kind=KIND_BULLETIN,
+            office_code="", problem_ids=[e.problem_id for e in group_items],
+            issued_by="system", batch_key=batch, build=build_bulletin, render=render_bulletin)
+        numbers.append(notice.number)
+    return numbers
+
+
+# ------------------------------------------------------------------------------ messages
+
+
+def _write_messages(session: Session, clock: Clock, plan: Plan, campaign_id: int,
+                    today: dt.date, offices: dict[str, Office], digests: list[Digest],
+                    unacked: list[_Unacked], result: SweepResult) -> None:
+    """One message per (office, audience): the digest, plus any notices still unsigned."""
+    county = offices.get(plan.county_office)
+    unsigned: dict[str, list[_Unacked]] = defaultdict(list)
+    for u in unacked:
+        unsigned[u.office].append(u)
+    plain = {(d.office, d.audience): d for d in digests}
+    keys = sorted(set(plain) | {(code, Audience.OFFICE) for code in unsigned},
+                  key=lambda k: (k[0], list(Audience).index(k[1])))
+    for office_code, audience in keys:
+        office = offices.get(office_code)
+        if office is None:
+            continue
+        digest = plain.get((office_code, audience))
+        waiting = unsigned.get(office_code, []) if audience is Audience.OFFICE else []
+        lines = [f"{n}. {u.number}（{u.issued_on.month}月{u.issued_on.day}日下发，"
+                 f"已{u.days}个工作日未签收）" for n, u in enumerate(waiting, start=1)]
+        if digest is not None:
+            subject, body, colour = digest.subject, digest.body, digest.colour
+            if lines:
+                body += "\n另有以下督办通知书尚未签收，请及时签收：\n" + "\n".join(lines)
+            kind = "digest"
+        else:
+            subject = f"【签收提醒】{office.name}：{len(waiting)}份督办通知书尚未签收"
+            body = (f"{office.name}：\n以下督办通知书已下发但尚未签收，请及时登录系统签收：\n"
+                    + "\n".join(lines))
+            colour, kind = "", "notice_unacknowledged"
+        target = county if audience is Audience.COUNTY and county is not None else office
+        items = [(e.problem_id, e.rung.code) for e in digest.items] if digest else []
+        key = short_hash([*sorted(items), *(u.notice_id for u in waiting)])
+        payload: dict[str, Any] = {
+            "problems": [pid for pid, _ in items],
+            "rungs": sorted({code for _, code in items}),
+            "notices": [u.notice_id for u in waiting],
+            "today": today.isoformat(),
+        }
+        result.outbox_rows += enqueue(
+            session, clock, plan, campaign_id=campaign_id, target=target, audience=audience,
+            kind=kind, subject=subject, body=body, colour=colour, payload=payload,
+            dedupe_key=f"{kind}:{campaign_id}:{office_code}:{audience.value}:{today}:{key}",
+            about_office=office_code,
+        )
+        result.digests += 1
+
+
+def penalty_accruals(db: Database, campaign_id: int) -> list[dict[str, Any]]:
+    """Fired rungs that accrue a penalty, for the scoring service: one row per problem/rung."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(ReminderFired.problem_id, ReminderFired.rung_code, ReminderFired.office_code,
+                   ReminderFired.town_code, ReminderFired.category, ReminderFired.fired_on)
+            .where(and_(ReminderFired.campaign_id == campaign_id,
+                        ReminderFired.accrue_penalty.is_(True)))
+            .order_by(ReminderFired.fired_on, ReminderFired.problem_id)
+        ).all()
+        return [r._asdict() for r in rows]
