@@ -1,0 +1,300 @@
+"""Accounts: passwords (Argon2), sign-in with throttling, server-side sessions, substitutes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from functools import cache
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import Clock
+from duban.domain.errors import DubanError, NotFound
+from duban.domain.lifecycle import ROLE_LABELS, Role
+from duban.services.database import Database
+from models import User
+from models.web import AccountEvent, LoginAttempt, WebSession
+
+# Throttling: this many failures for one username from one address within the window lock
+# that pair until the window has passed; an address failing on many usernames is locked too.
+MAX_FAILURES = 5
+MAX_FAILURES_PER_IP = 30
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+# Sessions end after this long in total, or after this long unused.
+SESSION_LIFETIME = dt.timedelta(hours=12)
+SESSION_IDLE = dt.timedelta(hours=2)
+# last_seen_at is written at most this often, so reading pages does not write on every request.
+TOUCH_EVERY = dt.timedelta(minutes=5)
+MIN_PASSWORD_LENGTH = 8
+
+
+class LoginFailed(DubanError):
+    """Wrong username or password (the message does not say which)."""
+
+
+class LoginThrottled(DubanError):
+    """Too many recent failures for this username from this address."""
+
+
+class WeakPassword(DubanError):
+    """A password too short or too plain to accept."""
+
+
+@cache
+def _hasher() -> PasswordHash:
+    return PasswordHash((Argon2Hasher(),))
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of a password."""
+    return _hasher().hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Whether a password matches a stored hash (False for users without a password)."""
+    if not password_hash:
+        # Spend the same time as a real check so a missing account cannot be told by timing.
+        _hasher().verify(password, _dummy_hash())
+        return False
+    try:
+        return bool(_hasher().verify(password, password_hash))
+    except Exception:  # a malformed stored hash is a failed login, not a crash
+        return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher().hash(secrets.token_hex(16))
+
+
+def check_password(password: str, username: str = "") -> None:
+    """Refuse passwords that are too short, all one character, or the username itself."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"密码至少须 {MIN_PASSWORD_LENGTH} 位")
+    if len(set(password)) < 3:
+        raise WeakPassword("密码过于简单：须包含至少 3 个不同字符")
+    if username and password.lower() == username.lower():
+        raise WeakPassword("密码不能与用户名相同")
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a session token (the token itself never reaches the database)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """The signed-in user of a request, as the web layer needs it."""
+
+    session_id: int
+    token_hash: str
+    user_id: int
+    username: str
+    name: str
+    role: Role
+    office_code: str | None
+    town_code: str | None
+    village_code: str | None
+
+    @property
+    def role_label(self) -> str:
+        """The role in Chinese."""
+        return ROLE_LABELS[self.role]
+
+
+def _recent_failures(session: Session, username: str, ip: str,
+                     since: dt.datetime) -> tuple[int, int]:
+    pair = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.username == username, LoginAttempt.ip == ip,
+            LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+    ) or 0
+    by_ip = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.ip == ip, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+    ) or 0
+    return int(pair), int(by_ip)
+
+
+def authenticate(db: Database, clock: Clock, username: str, password: str, ip: str) -> int:
+    """Check a username and password from an address; returns the user id or raises.
+
+    Every attempt is recorded. A locked username+address pair is refused before the password
+    is checked, so guessing stays locked even with the right password.
+    """
+    now = clock.now()
+    username = username.strip()
+    with db.transaction() as session:
+        pair, by_ip = _recent_failures(session, username, ip, now - FAILURE_WINDOW)
+    if pair >= MAX_FAILURES or by_ip >= MAX_FAILURES_PER_IP:
+        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
+        raise LoginThrottled(f"登录失败次数过多，请 {minutes} 分钟后再试")
+    with db.transaction() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        ok = verify_password(password, user.password_hash if user else None)
+        if ok and user is not None and not user.active:
+            ok = False
+        session.add(LoginAttempt(username=username[:50], ip=ip[:64], at=now, success=ok))
+        if ok and user is not None:
+            if _hasher().verify_and_update(password, user.password_hash or "")[1]:
+                user.password_hash = hash_password(password)  # parameters were raised
+            return user.id
+    left = MAX_FAILURES - pair - 1
+    hint = f"，再错 {left} 次将暂时锁定" if 0 < left < MAX_FAILURES - 1 else ""
+    raise LoginFailed(f"用户名或密码错误{hint}")
+
+
+def open_session(db: Database, clock: Clock, user_id: int, *, ip: str = "",
+                 user_agent: str = "") -> str:
+    """Start a session for a user; returns the token to put in the (signed) cookie."""
+    now = clock.now()
+    token = secrets.token_urlsafe(32)
+    with db.transaction() as session:
+        session.add(WebSession(token_hash=token_hash(token), user_id=user_id, created_at=now,
+                               last_seen_at=now, expires_at=now + SESSION_LIFETIME,
+                               ip=ip[:64], user_agent=user_agent[:300]))
+    return token
+
+
+def session_user(db: Database, clock: Clock, token: str) -> SessionUser | None:
+    """The user of a live session token, or None (unknown, expired, revoked, user disabled)."""
+    now = clock.now()
+    digest = token_hash(token)
+    with db.transaction() as session:
+        row = session.execute(
+            select(WebSession, User).join(User, User.id == WebSession.user_id)
+            .where(WebSession.token_hash == digest)
+        ).first()
+        if row is None:
+            return None
+        ws, user = row
+        if (ws.revoked_at is not None or ws.expires_at <= now or not user.active
+                or ws.last_seen_at + SESSION_IDLE <= now):
+            return None
+        if now - ws.last_seen_at >= TOUCH_EVERY:
+            session.execute(update(WebSession).where(WebSession.id == ws.id)
+                            .values(last_seen_at=now))
+        return SessionUser(
+            session_id=ws.id, token_hash=digest, user_id=user.id, username=user.username,
+            name=user.name, role=Role(user.role), office_code=user.office_code,
+            town_code=user.town_code, village_code=user.village_code,
+        )
+
+
+def close_session(db: Database, clock: Clock, token: str) -> None:
+    """Sign out: revoke the session so a copied cookie stops working too."""
+    with db.transaction() as session:
+        session.execute(update(WebSession).where(WebSession.token_hash == token_hash(token),
+                                                 WebSession.revoked_at.is_(None))
+                        .values(revoked_at=clock.now()))
+
+
+def purge_sign_in_records(db: Database, clock: Clock, keep: dt.timedelta) -> int:
+    """Delete login attempts and ended sessions older than `keep`; returns rows deleted."""
+    cutoff = clock.now() - keep
+    with db.transaction() as session:
+        a = session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff))
+        s = session.execute(delete(WebSession).where(WebSession.expires_at < cutoff))
+        return int(a.rowcount or 0) + int(s.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ---- administration ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One line of the user list."""
+
+    username: str
+    name: str
+    role: Role
+    office_code: str | None
+    town_code: str | None
+    village_code: str | None
+    email: str
+    active: bool
+    has_password: bool
+
+    @property
+    def role_label(self) -> str:
+        """The role in Chinese."""
+        return ROLE_LABELS[self.role]
+
+    @property
+    def scope(self) -> str:
+        """The office, town or village the user belongs to, for display."""
+        return self.office_code or self.village_code or self.town_code or "全县"
+
+
+def list_users(db: Database, *, role: Role | None = None,
+               include_disabled: bool = True) -> list[UserRow]:
+    """Users ordered by role then username."""
+    with db.transaction() as session:
+        stmt = select(User).order_by(User.role, User.username)
+        if role is not None:
+            stmt = stmt.where(User.role == role.value)
+        if not include_disabled:
+            stmt = stmt.where(User.active.is_(True))
+        return [
+            UserRow(username=u.username, name=u.name, role=Role(u.role),
+                    office_code=u.office_code, town_code=u.town_code,
+                    village_code=u.village_code, email=u.email, active=u.active,
+                    has_password=bool(u.password_hash))
+            for u in session.scalars(stmt)
+        ]
+
+
+def set_password(db: Database, clock: Clock, username: str, password: str, *, by: str) -> None:
+    """Set a user's password (checked for strength), end their sessions, record who did it."""
+    check_password(password, username)
+    digest = hash_password(password)
+    with db.transaction() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"用户不存在：{username}")
+        user.password_hash = digest
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        session.add(AccountEvent(at=clock.now(), actor=by, action="set_password",
+                                 subject=username))
+
+
+def set_active(db: Database, clock: Clock, username: str, active: bool, *, by: str) -> None:
+    """Enable or disable a user; disabling ends their sessions at once. Recorded with who."""
+    with db.transaction() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"用户不存在：{username}")
+        if user.active == active:
+            raise DubanError(f"用户 {username} 已{'启用' if active else '停用'}")
+        user.active = active
+        if not active:
+            session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        session.add(AccountEvent(at=clock.now(), actor=by,
+                                 action="enable" if active else "disable", subject=username))
+
+
+@dataclass(frozen=True)
+class AccountEventRow:
+    """One account change."""
+
+    at: dt.datetime
+    actor: str
+    action: str
+    subject: str
+    note: str
+
+
+def account_events(db: Database, *, subject: str | None = None,
+                   limit: int = 100) -> list[AccountEventRow]:
+    """Account changes, newest first."""
+    with db.transaction() as session:
+        stmt = select(AccountEvent).order_by(AccountEvent.id.desc()).limit(limit)
+        if subject is not None:
+            stmt = stmt.where(AccountEvent.subject == subject)
+        return [AccountEventRow(e.at, e.actor, e.action, e.subject, e.note)
+                for e in session.scalars(stmt)]

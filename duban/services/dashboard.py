@@ -1,0 +1,981 @@
+"""Read-only, scoped queries behind the web pages: dashboard, ledger, waiting-on board, trend,
+visit coverage. Nothing here writes; every query goes through `duban.services.scoping`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from duban.domain.errors import DubanError, NotFound
+from duban.domain.lifecycle import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    STATUS_LABELS,
+    Role,
+    Status,
+)
+from duban.domain.plan import STAGE_KIND_LABELS, Plan, StageKind
+from duban.domain.reminders import COLOUR_LABELS, OpenItem, fire_date
+from duban.domain.workdays import CalendarNotCovered, WorkCalendar
+from duban.services.calendars import working_calendar
+from duban.services.campaigns import load_plan_of
+from duban.services.database import Database
+from duban.services.scoping import (
+    Scope,
+    household_clause,
+    problem_clause,
+    village_clause,
+    visit_clause,
+)
+from models import (
+    Campaign,
+    CampaignStage,
+    Household,
+    Office,
+    Problem,
+    ProblemCoOffice,
+    Town,
+    Village,
+    Visit,
+)
+
+OPEN = sorted(s.value for s in OPEN_STATUSES)
+# Items still on someone's desk: open, plus unrouted, submitted and reviewed-not-closed.
+PENDING = sorted({*OPEN, Status.UNROUTED.value, Status.SUBMITTED.value, Status.REVIEWED.value})
+FINAL = sorted(s.value for s in FINAL_STATUSES)
+
+
+# ---- names ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Names:
+    """Display names of a campaign's codes (towns, villages, offices, categories, sources)."""
+
+    towns: dict[str, str]
+    villages: dict[str, str]
+    offices: dict[str, str]
+    categories: dict[str, str]
+    sources: dict[str, str]
+
+    def town(self, code: str | None) -> str:
+        """A town's name, or its code when unknown."""
+        return self.towns.get(code or "", code or "")
+
+    def village(self, code: str | None) -> str:
+        """A village's name, or its code when unknown."""
+        return self.villages.get(code or "", code or "")
+
+    def office(self, code: str | None) -> str:
+        """An office's name, or its code when unknown."""
+        return self.offices.get(code or "", code or "")
+
+    def category(self, code: str | None) -> str:
+        """A category's name, or its code when unknown."""
+        return self.categories.get(code or "", code or "")
+
+    def source(self, code: str | None) -> str:
+        """A source's name, or its code when unknown."""
+        return self.sources.get(code or "", code or "")
+
+
+def names_of(db: Database, campaign_id: int) -> Names:
+    """The display names of a campaign's codes."""
+    with db.transaction() as session:
+        plan = load_plan_of(session, campaign_id)
+        towns = dict(session.execute(
+            select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).tuples().all())
+        villages = dict(session.execute(
+            select(Village.code, Village.name).where(Village.campaign_id == campaign_id)
+        ).tuples().all())
+        offices = dict(session.execute(
+            select(Office.code, Office.name).where(Office.campaign_id == campaign_id)
+        ).tuples().all())
+    return Names(towns=towns, villages=villages, offices=offices,
+                 categories={c.code: c.name for c in plan.categories},
+                 sources={s.code: s.name for s in plan.sources})
+
+
+# ---- warning colours --------------------------------------------------------------------
+
+
+class Band(StrEnum):
+    """Where an open item stands against its deadline, mildest first."""
+
+    NONE = "none"  # no deadline yet (unrouted)
+    ON_TIME = "on_time"  # 正常
+    DUE_SOON = "due_soon"  # 临期: a reminder before the deadline has fired
+    OVERDUE = "overdue"  # 逾期, no warning colour yet
+    YELLOW = "yellow"
+    ORANGE = "orange"
+    RED = "red"
+
+
+BAND_LABELS: dict[Band, str] = {
+    Band.NONE: "未定时限",
+    Band.ON_TIME: "正常",
+    Band.DUE_SOON: "临期",
+    Band.OVERDUE: "逾期",
+    Band.YELLOW: COLOUR_LABELS["yellow"],
+    Band.ORANGE: COLOUR_LABELS["orange"],
+    Band.RED: COLOUR_LABELS["red"],
+}
+BAND_ORDER = tuple(Band)
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Deadline thresholds that put an open item in a band on a day.
+
+    An item is in the most severe band whose threshold its deadline is on or before. The
+    thresholds come from the plan's reminder ladder (rungs with a working-day offset), so the
+    dashboard colours agree with the reminders offices receive.
+    """
+
+    today: dt.date
+    thresholds: tuple[tuple[Band, dt.date], ...]  # most severe first
+
+    def band(self, deadline: dt.date | None) -> Band:
+        """The band of an open item with this deadline."""
+        if deadline is None:
+            return Band.NONE
+        for band, limit in self.thresholds:
+            if deadline <= limit:
+                return band
+        return Band.ON_TIME
+
+
+def _latest_deadline_fired(rung_offset: int, today: dt.date, calendar: WorkCalendar,
+                           rung: object) -> dt.date:
+    """The latest deadline for which a rung with this offset has fired by `today`."""
+    from duban.domain.plan import ReminderRung
+
+    assert isinstance(rung, ReminderRung)
+    span = abs(rung_offset) * 3 + 20
+    low, high = today - dt.timedelta(days=span), today + dt.timedelta(days=span)
+    # fire_date grows with the deadline, so the fired deadlines are a prefix: bisect it.
+    while (high - low).days > 1:
+        mid = low + (high - low) // 2
+        item = OpenItem(problem_id=0, office="", assigned_on=mid, deadline=mid)
+        if fire_date(rung, item, calendar) <= today:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def bands_for(plan: Plan, today: dt.date, calendar: WorkCalendar | None = None) -> Bands:
+    """The colour thresholds of a plan's reminder ladder on a day."""
+    calendar = calendar or working_calendar()
+    limits: dict[Band, dt.date] = {Band.OVERDUE: today - dt.timedelta(days=1)}
+    try:
+        for rung in plan.reminders.rungs:
+            if rung.offset_working_days is None:
+                continue  # share-of-time rungs depend on each item's start; not a band
+            limit = _latest_deadline_fired(rung.offset_working_days, today, calendar, rung)
+            if rung.colour in {"yellow", "orange", "red"}:
+                band = Band(rung.colour)
+            elif rung.offset_working_days < 0:
+                band = Band.DUE_SOON
+            else:
+                continue
+            limits[band] = max(limits.get(band, limit), limit)
+    except CalendarNotCovered:
+        pass  # outside the calendar's years: overdue stays, colours cannot be placed
+    ordered = sorted(limits.items(), key=lambda kv: -BAND_ORDER.index(kv[0]))
+    return Bands(today=today, thresholds=tuple(ordered))
+
+
+def _band_case(bands: Bands) -> ColumnElement[str]:
+    whens = [(Problem.deadline <= limit, literal(band.value)) for band, limit in bands.thresholds]
+    return case((Problem.deadline.is_(None), literal(Band.NONE.value)), *whens,
+                else_=literal(Band.ON_TIME.value))
+
+
+# ---- the dashboard ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """A campaign stage with where today falls."""
+
+    seq: int
+    kind: str
+    kind_label: str
+    name: str
+    start: dt.date
+    end: dt.date
+    state: str  # done / current / coming
+
+    @property
+    def state_label(self) -> str:
+        """The state in Chinese."""
+        return {"done": "已结束", "current": "进行中", "coming": "未开始"}[self.state]
+
+
+@dataclass
+class Progress:
+    """Counts for one town or office (or the whole scope)."""
+
+    code: str
+    name: str
+    total: int = 0
+    closed: int = 0
+    voided: int = 0
+    pending: int = 0
+    submitted: int = 0
+    overdue: int = 0
+    bands: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def counted(self) -> int:
+        """Items that count toward progress (voided ones are not problems after all)."""
+        return self.total - self.voided
+
+    @property
+    def closed_rate(self) -> float:
+        """Share of counted items closed (销号率), 0..1."""
+        return self.closed / self.counted if self.counted else 0.0
+
+    @property
+    def worst(self) -> str:
+        """The most severe band with any items, for colouring a row."""
+        for band in reversed(BAND_ORDER):
+            if self.bands.get(band.value):
+                return band.value
+        return Band.ON_TIME.value
+
+
+@dataclass(frozen=True)
+class WaitingLine:
+    """One line of the waiting-on board: whose move, which step, how many, since when."""
+
+    party: str  # who must move: an office's name or 县级办公室 / 复核人
+    party_code: str
+    status: str
+    step: str  # the move awaited, in Chinese
+    count: int
+    oldest_since: dt.datetime
+
+
+# Whose move it is in each pending status: the lead office, or a county role (by label).
+WAITING_STEP: dict[Status, tuple[str | None, str]] = {
+    Status.UNROUTED: ("县级办公室", "交办"),
+    Status.ROUTED: (None, "签收"),
+    Status.RECTIFYING: (None, "整改"),
+    Status.DISPUTED: ("县级办公室", "裁定改派申请"),
+    Status.EXTENSION_REQUESTED: ("县级办公室", "审批延期"),
+    Status.SUBMITTED: ("复核人（督查组／县级办公室）", "复核"),
+    Status.REVIEWED: ("县级办公室", "销号"),
+}
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One day of the trend: found and closed that day, and still pending at its end."""
+
+    day: dt.date
+    found: int
+    closed: int
+    pending: int
+
+
+@dataclass
+class Dashboard:
+    """Everything the dashboard page shows, for one scope and day."""
+
+    campaign_id: int
+    campaign_name: str
+    document_number: str
+    issuer: str
+    today: dt.date
+    stages: list[StageInfo]
+    total: Progress
+    by_status: dict[str, int]
+    towns: list[Progress]
+    offices: list[Progress]
+    waiting: list[WaitingLine]
+    trend: list[TrendPoint]
+
+    @property
+    def current_stage(self) -> StageInfo | None:
+        """The stage today falls in (the latest-starting one if stages overlap)."""
+        current = [s for s in self.stages if s.state == "current"]
+        return current[-1] if current else None
+
+    @property
+    def bands(self) -> list[tuple[str, str, int]]:
+        """(band, label, count) of pending items with a deadline, most severe first."""
+        return [(b.value, BAND_LABELS[b], self.total.bands.get(b.value, 0))
+                for b in reversed(BAND_ORDER) if b is not Band.NONE]
+
+
+def _stages(session: Session, campaign_id: int, today: dt.date) -> list[StageInfo]:
+    rows = session.scalars(select(CampaignStage).where(CampaignStage.campaign_id == campaign_id)
+                           .order_by(CampaignStage.seq))
+    return [
+        StageInfo(seq=s.seq, kind=s.kind, kind_label=STAGE_KIND_LABELS[StageKind(s.kind)],
+                  name=s.name, start=s.start, end=s.end,
+                  state="done" if s.end < today else "current" if s.start <= today
+                  else "coming")
+        for s in rows
+    ]
+
+
+def _campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    return campaign
+
+
+def dashboard(db: Database, scope: Scope, campaign_id: int, today: dt.date) -> Dashboard:
+    """Stage, progress per town and office, warning bands, waiting-on board and trend."""
+    names = names_of(db, campaign_id)
+    with db.transaction() as session:
+        campaign = _campaign(session, campaign_id)
+        plan = load_plan_of(session, campaign_id)
+        bands = bands_for(plan, today)
+        band = _band_case(bands).label("band")
+        where = and_(Problem.campaign_id == campaign_id, problem_clause(scope))
+        rows = session.execute(
+            select(Problem.town_code, Problem.lead_office, Problem.status, band,
+                   func.count(), func.min(Problem.updated_at))
+            .where(where)
+            .group_by(Problem.town_code, Problem.lead_office, Problem.status, band)
+        ).all()
+        trend = _trend(session, where, plan, today)
+        stages = _stages(session, campaign_id, today)
+
+    total = Progress(code="", name="合计")
+    towns: dict[str, Progress] = {}
+    offices: dict[str, Progress] = {}
+    by_status: dict[str, int] = defaultdict(int)
+    waiting: dict[tuple[str, str], list[object]] = {}
+    for town, office, status, band_value, count, oldest in rows:
+        by_status[status] += count
+        lines = [total, towns.setdefault(town, Progress(code=town, name=names.town(town)))]
+        if office:
+            lines.append(offices.setdefault(office, Progress(code=office,
+                                                             name=names.office(office))))
+        for p in lines:
+            _add(p, status, band_value, count, today, bands)
+        st = Status(status)
+        if st in WAITING_STEP:
+            who, step = WAITING_STEP[st]
+            party_code = "" if who else (office or "")
+            key = (party_code or (who or ""), status)
+            entry = waiting.setdefault(key, [who or names.office(office), party_code, status,
+                                             step, 0, oldest])
+            entry[4] = int(entry[4]) + count  # type: ignore[call-overload]
+            if oldest is not None and (entry[5] is None or oldest < entry[5]):  # type: ignore[operator]
+                entry[5] = oldest
+    board = sorted(
+        (WaitingLine(party=str(e[0]), party_code=str(e[1]), status=str(e[2]), step=str(e[3]),
+                     count=int(e[4]), oldest_since=e[5])  # type: ignore[call-overload, arg-type]
+         for e in waiting.values()),
+        key=lambda w: (w.oldest_since, -w.count),
+    )
+    return Dashboard(
+        campaign_id=campaign.id, campaign_name=campaign.name,
+        document_number=campaign.document_number, issuer=campaign.issuer, today=today,
+        stages=stages, total=total,
+        by_status={STATUS_LABELS[Status(k)]: v for k, v in sorted(
+            by_status.items(), key=lambda kv: list(Status).index(Status(kv[0])))},
+        towns=sorted(towns.values(), key=lambda p: p.code),
+        offices=sorted(offices.values(), key=lambda p: (-p.overdue, -p.pending, p.code)),
+        waiting=board, trend=trend,
+    )
+
+
+def _add(p: Progress, status: str, band: str, count: int, today: dt.date, bands: Bands) -> None:
+    p.total += count
+    if status == Status.CLOSED.value:
+        p.closed += count
+    elif status == Status.VOIDED.value:
+        p.voided += count
+    else:
+        p.pending += count
+        if status == Status.SUBMITTED.value:
+            p.submitted += count
+        if status in OPEN:
+            p.bands[band] = p.bands.get(band, 0) + count
+            if band in {Band.OVERDUE.value, Band.YELLOW.value, Band.ORANGE.value,
+                        Band.RED.value}:
+                p.overdue += count
+
+
+def _china_day(session: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[object]:
+    # Timestamps are stored as naive UTC; the day an office lives in is the China date.
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column, "+8 hours")
+    return func.date(column + dt.timedelta(hours=8))
+
+
+def _trend(session: Session, where: ColumnElement[bool], plan: Plan,
+           today: dt.date) -> list[TrendPoint]:
+    start = max(plan.start, today - dt.timedelta(days=90))
+    if today < start:
+        return []
+    found = dict(session.execute(
+        select(Problem.found_on, func.count()).where(where).group_by(Problem.found_on)
+    ).tuples().all())
+    closed_day = _china_day(session, Problem.closed_at)
+    closed_raw = session.execute(
+        select(closed_day, func.count()).where(where, Problem.status == Status.CLOSED.value,
+                                               Problem.closed_at.is_not(None))
+        .group_by(closed_day)
+    ).all()
+    closed = {_as_date(d): n for d, n in closed_raw}
+    voided = int(session.scalar(select(func.count()).select_from(Problem)
+                                .where(where, Problem.status == Status.VOIDED.value)) or 0)
+    pending = sum(n for d, n in found.items() if d < start) - sum(
+        n for d, n in closed.items() if d < start)
+    points = []
+    day = start
+    while day <= today:
+        f, c = found.get(day, 0), closed.get(day, 0)
+        pending += f - c
+        points.append(TrendPoint(day=day, found=f, closed=c, pending=max(pending, 0)))
+        day += dt.timedelta(days=1)
+    if points and voided:
+        # Voided items never close; take them off the running count at the end only.
+        last = points[-1]
+        points[-1] = TrendPoint(last.day, last.found, last.closed, max(last.pending - voided, 0))
+    return points
+
+
+def _as_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+# ---- the ledger -------------------------------------------------------------------------
+
+
+class Sort(StrEnum):
+    """Orders the ledger can be sorted by (each has an index to walk)."""
+
+    DEADLINE = "deadline"
+    CODE = "code"
+    FOUND_ON = "found_on"
+    UPDATED = "updated"
+
+
+SORT_LABELS: dict[Sort, str] = {
+    Sort.DEADLINE: "整改时限",
+    Sort.CODE: "问题编号",
+    Sort.FOUND_ON: "发现日期",
+    Sort.UPDATED: "最近办理",
+}
+
+
+@dataclass(frozen=True)
+class LedgerQuery:
+    """A ledger request: filters, search, sort and page."""
+
+    campaign_id: int
+    town: str | None = None
+    village: str | None = None
+    office: str | None = None
+    status: Status | None = None
+    category: str | None = None
+    source: str | None = None
+    band: Band | None = None
+    search: str | None = None
+    sort: Sort = Sort.DEADLINE
+    descending: bool = False
+    page: int = 1
+    per_page: int = 50
+
+    def count_key(self) -> tuple[object, ...]:
+        """What the total depends on (not the sort or the page), for caching counts."""
+        return (self.campaign_id, self.town, self.village, self.office, self.status,
+                self.category, self.source, self.band, self.search)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One row of the ledger page."""
+
+    id: int
+    code: str
+    status: str
+    status_label: str
+    category: str
+    source: str
+    town_code: str
+    village_code: str | None
+    household_id: str | None
+    description: str
+    lead_office: str | None
+    deadline: dt.date | None
+    found_on: dt.date
+    updated_at: dt.datetime
+    version: int
+    band: str
+
+
+def ledger_select(scope: Scope, q: LedgerQuery, today: dt.date,
+                  bands: Bands | None = None) -> Select:  # type: ignore[type-arg]
+    """The scoped SELECT of the ledger's rows (without order or page), shared with exports."""
+    stmt = select(Problem).where(Problem.campaign_id == q.campaign_id, problem_clause(scope))
+    if q.town:
+        stmt = stmt.where(Problem.town_code == q.town)
+    if q.village:
+        stmt = stmt.where(Problem.village_code == q.village)
+    if q.office:
+        co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code == q.office)
+        stmt = stmt.where(or_(Problem.lead_office == q.office, Problem.id.in_(co)))
+    if q.status is not None:
+        stmt = stmt.where(Problem.status == q.status.value)
+    if q.category:
+        stmt = stmt.where(Problem.category == q.category)
+    if q.source:
+        stmt = stmt.where(Problem.source == q.source)
+    if q.band is not None:
+        stmt = stmt.where(Problem.status.in_(OPEN))
+        stmt = stmt.where(_band_filter(q.band, bands or Bands(today, ((Band.OVERDUE, today
+                                                                        - dt.timedelta(1)),))))
+    if q.search:
+        term = q.search.strip()
+        like = f"%{_escape_like(term)}%"
+        stmt = stmt.where(or_(Problem.code == term, Problem.household_id == term,
+                              Problem.description.like(like, escape="\\")))
+    return stmt
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _band_filter(band: Band, bands: Bands) -> ColumnElement[bool]:
+    """Open items in exactly this band."""
+    if band is Band.NONE:
+        return Problem.deadline.is_(None)
+    limits = dict(bands.thresholds)
+    order = [b for b, _ in bands.thresholds]  # most severe first
+    if band is Band.ON_TIME:
+        loosest = bands.thresholds[-1][1] if bands.thresholds else None
+        return Problem.deadline > loosest if loosest else Problem.deadline.is_not(None)
+    if band not in limits:
+        return literal(False)
+    conds: list[ColumnElement[bool]] = [Problem.deadline <= limits[band]]
+    i = order.index(band)
+    if i > 0:
+        conds.append(Problem.deadline > limits[order[i - 1]])
+    return and_(*conds)
+
+
+def _order(q: LedgerQuery) -> list[ColumnElement[object]]:
+    column = {Sort.DEADLINE: Problem.deadline, Sort.CODE: Problem.code,
+              Sort.FOUND_ON: Problem.found_on, Sort.UPDATED: Problem.updated_at}[q.sort]
+    if q.descending:
+        return [column.desc(), Problem.id.desc()]
+    return [column.asc(), Problem.id.asc()]
+
+
+def ledger_count(db: Database, scope: Scope, q: LedgerQuery, today: dt.date) -> int:
+    """How many problems a ledger request matches."""
+    with db.transaction() as session:
+        bands = _bands_if(session, q, today)
+        inner = ledger_select(scope, q, today, bands).with_only_columns(Problem.id)
+        return int(session.scalar(select(func.count()).select_from(inner.subquery())) or 0)
+
+
+def _bands_if(session: Session, q: LedgerQuery, today: dt.date) -> Bands | None:
+    return bands_for(load_plan_of(session, q.campaign_id), today) if q.band else None
+
+
+def ledger_rows(db: Database, scope: Scope, q: LedgerQuery, today: dt.date) -> list[LedgerRow]:
+    """One page of the ledger."""
+    with db.transaction() as session:
+        plan = load_plan_of(session, q.campaign_id)
+        bands = bands_for(plan, today)
+        stmt = (ledger_select(scope, q, today, bands).order_by(*_order(q))
+                .limit(q.per_page).offset((max(q.page, 1) - 1) * q.per_page))
+        return [_row(p, bands) for p in session.scalars(stmt)]
+
+
+def _row(p: Problem, bands: Bands) -> LedgerRow:
+    status = Status(p.status)
+    band = bands.band(p.deadline).value if status in OPEN_STATUSES else ""
+    return LedgerRow(
+        id=p.id, code=p.code, status=p.status, status_label=STATUS_LABELS[status],
+        category=p.category, source=p.source, town_code=p.town_code,
+        village_code=p.village_code, household_id=p.household_id, description=p.description,
+        lead_office=p.lead_office, deadline=p.deadline, found_on=p.found_on,
+        updated_at=p.updated_at, version=p.version, band=band,
+    )
+
+
+EXPORT_LIMIT = 100_000
+
+
+def ledger_export_rows(db: Database, scope: Scope, q: LedgerQuery,
+                       today: dt.date) -> Iterator[LedgerRow]:
+    """Every row a ledger request matches (up to EXPORT_LIMIT), in the page's order."""
+    with db.transaction() as session:
+        bands = bands_for(load_plan_of(session, q.campaign_id), today)
+        stmt = (ledger_select(scope, q, today, bands).order_by(*_order(q))
+                .limit(EXPORT_LIMIT).execution_options(yield_per=2000))
+        for p in session.scalars(stmt):
+            yield _row(p, bands)
+
+
+# ---- the waiting list -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingItem:
+    """An item on someone's desk, with whose move it is and since when."""
+
+    row: LedgerRow
+    party: str
+    step: str
+    since: dt.datetime
+
+
+def waiting_items(db: Database, scope: Scope, campaign_id: int, today: dt.date, *,
+                  office: str | None = None, status: Status | None = None,
+                  page: int = 1, per_page: int = 50) -> tuple[int, list[WaitingItem]]:
+    """Pending items, longest-waiting first, with whose move it is."""
+    names = names_of(db, campaign_id)
+    with db.transaction() as session:
+        bands = bands_for(load_plan_of(session, campaign_id), today)
+        stmt = select(Problem).where(Problem.campaign_id == campaign_id, problem_clause(scope),
+                                     Problem.status.in_(PENDING))
+        if office:
+            stmt = stmt.where(Problem.lead_office == office)
+        if status is not None:
+            stmt = stmt.where(Problem.status == status.value)
+        total = int(session.scalar(select(func.count()).select_from(
+            stmt.with_only_columns(Problem.id).subquery())) or 0)
+        rows = session.scalars(stmt.order_by(Problem.updated_at, Problem.id)
+                               .limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+        items = []
+        for p in rows:
+            who, step = WAITING_STEP[Status(p.status)]
+            items.append(WaitingItem(row=_row(p, bands), party=who or names.office(p.lead_office),
+                                     step=step, since=p.updated_at))
+        return total, items
+
+
+# ---- visit coverage ---------------------------------------------------------------------
+
+
+@dataclass
+class CoverageLine:
+    """Households and visits of one village."""
+
+    town_code: str
+    town: str
+    village_code: str
+    village: str
+    households: int = 0
+    visited: int = 0
+    visits: int = 0
+    by_mode: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Share of households visited at least once, 0..1."""
+        return self.visited / self.households if self.households else 0.0
+
+
+@dataclass
+class Coverage:
+    """Visit coverage (走访覆盖) of a scope."""
+
+    lines: list[CoverageLine]
+    modes: list[str]
+
+    @property
+    def households(self) -> int:
+        """Households in scope."""
+        return sum(line.households for line in self.lines)
+
+    @property
+    def visited(self) -> int:
+        """Households visited at least once."""
+        return sum(line.visited for line in self.lines)
+
+    @property
+    def rate(self) -> float:
+        """Share of households visited, 0..1."""
+        return self.visited / self.households if self.households else 0.0
+
+
+def coverage(db: Database, scope: Scope, campaign_id: int) -> Coverage:
+    """Per village: households, households visited, visits by mode (面访 / 电访 / 代答)."""
+    if scope.role == Role.OFFICE:
+        raise DubanError("责任办室不查看走访覆盖情况")
+    names = names_of(db, campaign_id)
+    with db.transaction() as session:
+        villages = session.execute(
+            select(Village.town_code, Village.code).where(Village.campaign_id == campaign_id,
+                                                          village_clause(scope))
+            .order_by(Village.town_code, Village.code)).all()
+        lines = {v: CoverageLine(town_code=t, town=names.town(t), village_code=v,
+                                 village=names.village(v)) for t, v in villages}
+        for village, n in session.execute(
+            select(Household.village_code, func.count())
+            .where(Household.campaign_id == campaign_id, household_clause(scope))
+            .group_by(Household.village_code)
+        ).tuples():
+            if village in lines:
+                lines[village].households = n
+        visit_village = (select(Visit.household_id, Visit.mode, Household.village_code)
+                         .join(Household, and_(Household.campaign_id == Visit.campaign_id,
+                                               Household.household_id == Visit.household_id))
+                         .where(Visit.campaign_id == campaign_id, visit_clause(scope),
+                                household_clause(scope)).subquery())
+        for village, n_visited, n_visits in session.execute(
+            select(visit_village.c.village_code,
+                   func.count(func.distinct(visit_village.c.household_id)), func.count())
+            .group_by(visit_village.c.village_code)
+        ).tuples():
+            if village in lines:
+                lines[village].visited, lines[village].visits = n_visited, n_visits
+        modes: set[str] = set()
+        for village, mode, n in session.execute(
+            select(visit_village.c.village_code, visit_village.c.mode, func.count())
+            .group_by(visit_village.c.village_code, visit_village.c.mode)
+        ).tuples():
+            if village in lines:
+                lines[village].by_mode[mode] = n
+                modes.add(mode)
+    return Coverage(lines=list(lines.values()), modes=sorted(modes))
+
+
+# ---- small lookups ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A code and its label, for filter drop-downs."""
+
+    code: str
+    label: str
+
+
+def filter_choices(db: Database, scope: Scope, campaign_id: int) -> dict[str, list[Choice]]:
+    """The towns, villages, offices, categories and sources a scope may filter by."""
+    names = names_of(db, campaign_id)
+    with db.transaction() as session:
+        villages = session.execute(
+            select(Village.code, Village.name).where(Village.campaign_id == campaign_id,
+                                                     village_clause(scope))
+            .order_by(Village.town_code, Village.code)).all()
+        town_codes = session.scalars(
+            select(Village.town_code).where(Village.campaign_id == campaign_id,
+                                            village_clause(scope)).distinct()).all()
+        offices = session.execute(
+            select(Office.code, Office.name).where(Office.campaign_id == campaign_id,
+                                                   Office.level != "village")
+            .order_by(Office.level, Office.code)).all()
+    if scope.role == Role.OFFICE:
+        offices = [o for o in offices if o[0] in scope.offices]
+    return {
+        "towns": [Choice(t, names.town(t)) for t in sorted(town_codes)],
+        "villages": [Choice(c, n) for c, n in villages],
+        "offices": [Choice(c, n) for c, n in offices],
+        "categories": [Choice(c, n) for c, n in names.categories.items()],
+        "sources": [Choice(c, n) for c, n in names.sources.items()],
+        "statuses": [Choice(s.value, STATUS_LABELS[s]) for s in Status],
+        "bands": [Choice(b.value, BAND_LABELS[b]) for b in reversed(BAND_ORDER)],
+    }
+
+
+# ---- one problem ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """One step of a problem's timeline, from the audit trail."""
+
+    at: dt.datetime
+    action: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    actor_name: str
+    actor_role: str
+    note: str
+    evidence: tuple[str, ...]
+    data: dict[str, object]
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    """A supporting file of a problem."""
+
+    id: int
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+    phase: str
+    uploaded_by: str
+    uploaded_at: dt.datetime
+
+    @property
+    def is_image(self) -> bool:
+        """Whether browsers can show it inline."""
+        return self.content_type in {"image/jpeg", "image/png"}
+
+
+@dataclass(frozen=True)
+class NoticeLine:
+    """A notice (督办通知书 etc.) that lists a problem."""
+
+    id: int
+    number: str
+    kind: str
+    title: str
+    office_code: str
+    issued_on: dt.date
+    voided: bool
+
+
+@dataclass(frozen=True)
+class HouseholdLine:
+    """The household a problem is about, as far as the scope may see it."""
+
+    household_id: str
+    head: str
+    members: int
+    category: str
+    monitoring_type: str | None
+
+
+@dataclass(frozen=True)
+class ProblemDetail:
+    """Everything the problem page shows."""
+
+    problem: LedgerRow
+    campaign_id: int
+    found_by: str
+    detection_rule: str | None
+    facts: dict[str, object] | None
+    tier: str | None
+    deadline_basis: str | None
+    unrouted_reason: str | None
+    submitted_by: str | None
+    rectified_by: str | None
+    review_passed_by: str | None
+    closed_at: dt.datetime | None
+    reopen_count: int
+    routed_at: dt.datetime | None
+    co_offices: list[str]
+    events: list[EventLine]
+    evidence: list[EvidenceLine]
+    notices: list[NoticeLine]
+    household: HouseholdLine | None
+    requested_deadline: dt.date | None
+
+    @property
+    def before(self) -> list[EvidenceLine]:
+        """Evidence of the state before rectification."""
+        return [e for e in self.evidence if e.phase == "before"]
+
+    @property
+    def after(self) -> list[EvidenceLine]:
+        """Evidence of the rectification."""
+        return [e for e in self.evidence if e.phase != "before"]
+
+
+def problem_detail(db: Database, scope: Scope, problem_id: int,
+                   today: dt.date) -> ProblemDetail:
+    """A problem the scope may see, with its routing, timeline, evidence and notices."""
+    from duban.services.scoping import visible_problem
+    from models import AuditEvent, Evidence
+
+    with db.transaction() as session:
+        p = visible_problem(session, scope, problem_id)
+        bands = bands_for(load_plan_of(session, p.campaign_id), today)
+        co = list(session.scalars(select(ProblemCoOffice.office_code)
+                                  .where(ProblemCoOffice.problem_id == p.id)
+                                  .order_by(ProblemCoOffice.office_code)))
+        events = [
+            EventLine(at=e.at, action=e.action, from_status=e.from_status, to_status=e.to_status,
+                      actor=e.actor, actor_name=e.actor_name, actor_role=e.actor_role,
+                      note=e.note, evidence=tuple(e.evidence or ()), data=dict(e.data or {}))
+            for e in session.scalars(select(AuditEvent).where(AuditEvent.problem_id == p.id)
+                                     .order_by(AuditEvent.at, AuditEvent.id))
+        ]
+        evidence = [
+            EvidenceLine(id=e.id, sha256=e.sha256, filename=e.filename,
+                         content_type=e.content_type, size=e.size, phase=e.phase,
+                         uploaded_by=e.uploaded_by, uploaded_at=e.uploaded_at)
+            for e in session.scalars(select(Evidence).where(Evidence.problem_id == p.id)
+                                     .order_by(Evidence.uploaded_at, Evidence.id))
+        ]
+        household = None
+        if p.household_id:
+            h = session.scalar(select(Household).where(
+                Household.campaign_id == p.campaign_id, Household.household_id == p.household_id))
+            if h is not None:
+                household = HouseholdLine(household_id=h.household_id, head=h.head,
+                                          members=h.members, category=h.category,
+                                          monitoring_type=h.monitoring_type)
+        requested = None
+        if p.status == Status.EXTENSION_REQUESTED.value:
+            for e in reversed(events):
+                if e.action == "request_extension" and e.data.get("deadline"):
+                    requested = dt.date.fromisoformat(str(e.data["deadline"]))
+                    break
+        return ProblemDetail(
+            problem=_row(p, bands), campaign_id=p.campaign_id, found_by=p.found_by,
+            detection_rule=p.detection_rule, facts=p.facts, tier=p.tier,
+            deadline_basis=p.deadline_basis, unrouted_reason=p.unrouted_reason,
+            submitted_by=p.submitted_by, rectified_by=p.rectified_by,
+            review_passed_by=p.review_passed_by, closed_at=p.closed_at,
+            reopen_count=p.reopen_count, routed_at=p.routed_at, co_offices=co, events=events,
+            evidence=evidence, notices=_notices_listing(session, p.id), household=household,
+            requested_deadline=requested,
+        )
+
+
+def _notices_listing(session: Session, problem_id: int) -> list[NoticeLine]:
+    from models import Notice
+
+    rows = session.scalars(
+        select(Notice).where(Notice.id.in_(_notice_ids_for(problem_id)))
+        .order_by(Notice.issued_at, Notice.id))
+    return [NoticeLine(id=n.id, number=n.number, kind=n.kind, title=n.title,
+                       office_code=n.office_code, issued_on=n.issued_on, voided=n.voided)
+            for n in rows]
+
+
+def _notice_ids_for(problem_id: int) -> Select:  # type: ignore[type-arg]
+    from models import NoticeProblem
+
+    return select(NoticeProblem.notice_id).where(NoticeProblem.problem_id == problem_id)
+
+
+@dataclass(frozen=True)
+class CampaignChoice:
+    """A campaign in the selector."""
+
+    id: int
+    name: str
+    document_number: str
+
+
+def campaign_choices(db: Database) -> list[CampaignChoice]:
+    """All campaigns, newest first (cheap: no counts)."""
+    with db.transaction() as session:
+        return [CampaignChoice(id=i, name=n, document_number=d) for i, n, d in session.execute(
+            select(Campaign.id, Campaign.name, Campaign.document_number)
+            .order_by(Campaign.id.desc()))]

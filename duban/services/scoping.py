@@ -1,0 +1,260 @@
+"""The one place that turns a user into query filters: who may see which rows.
+
+A town sees its own villages only; an office the problems routed to it as lead or co-office
+(including offices it stands in for); a village its own households and problems; the county
+office and the supervision groups see everything. Every page, export and API call that reads
+problems, households, visits or notices goes through these clauses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import Clock
+from duban.domain.errors import DubanError, NotFound
+from duban.domain.lifecycle import Action, Actor, Payload, Role
+from duban.domain.routing import village_office_code
+from duban.services.actors import resolve_actor
+from duban.services.database import Database
+from duban.services.evidence import UploadedFile, check_files, store_checked
+from duban.services.problems import apply_move
+from models import (
+    Evidence,
+    Household,
+    Office,
+    Problem,
+    ProblemCoOffice,
+    Town,
+    User,
+    Village,
+    Visit,
+)
+
+ALL_SEEING = frozenset({Role.COUNTY, Role.SUPERVISOR})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a user may see: their actor (role, offices incl. substitutes) and their place."""
+
+    actor: Actor
+    town: str | None = None
+    village: str | None = None
+
+    @property
+    def role(self) -> Role:
+        """The user's role."""
+        return self.actor.role
+
+    @property
+    def sees_all(self) -> bool:
+        """County office and supervision groups see every row."""
+        return self.actor.role in ALL_SEEING
+
+    @property
+    def offices(self) -> frozenset[str]:
+        """The offices the user acts for today (own office plus substitutions)."""
+        return self.actor.offices
+
+    def key(self) -> str:
+        """A stable string naming this scope, for caching scoped aggregates."""
+        if self.sees_all:
+            return "all"
+        return "|".join([self.role.value, ",".join(sorted(self.offices)), self.town or "",
+                         self.village or ""])
+
+
+def scope_for(session: Session, username: str, on: dt.date) -> Scope:
+    """The scope of a user on a day (substitutions count only while in force)."""
+    actor = resolve_actor(session, username, on)
+    user = session.scalar(select(User).where(User.username == username))
+    assert user is not None  # resolve_actor raised otherwise
+    return Scope(actor=actor, town=user.town_code, village=user.village_code)
+
+
+def problem_clause(scope: Scope) -> ColumnElement[bool]:
+    """The WHERE clause on Problem that a scope allows."""
+    if scope.sees_all:
+        return true()
+    if scope.role == Role.TOWN:
+        return Problem.town_code == scope.town if scope.town else false()
+    if scope.role == Role.VILLAGE:
+        return Problem.village_code == scope.village if scope.village else false()
+    if scope.role == Role.OFFICE:
+        if not scope.offices:
+            return false()
+        offices = sorted(scope.offices)
+        co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(offices))
+        return or_(Problem.lead_office.in_(offices), Problem.id.in_(co))
+    return false()
+
+
+def scoped_problems(stmt: Select, scope: Scope) -> Select:  # type: ignore[type-arg]
+    """A SELECT over Problem narrowed to a scope."""
+    if scope.sees_all:
+        return stmt
+    return stmt.where(problem_clause(scope))
+
+
+def visible_problem(session: Session, scope: Scope, problem_id: int) -> Problem:
+    """A problem the scope may see, or NotFound (the same answer as for a missing one)."""
+    problem = session.scalar(
+        scoped_problems(select(Problem).where(Problem.id == problem_id), scope)
+    )
+    if problem is None:
+        raise NotFound(f"问题不存在或无权查看：编号 {problem_id}")
+    return problem
+
+
+def household_clause(scope: Scope) -> ColumnElement[bool]:
+    """The WHERE clause on Household (and, through its columns, coverage) a scope allows."""
+    if scope.sees_all:
+        return true()
+    if scope.role == Role.TOWN:
+        return Household.town_code == scope.town if scope.town else false()
+    if scope.role == Role.VILLAGE:
+        return Household.village_code == scope.village if scope.village else false()
+    return false()  # offices work on problems, not on the household register
+
+
+def visit_clause(scope: Scope) -> ColumnElement[bool]:
+    """The WHERE clause on Visit: visits to households the scope may see."""
+    if scope.sees_all:
+        return true()
+    households = select(Household.household_id).where(
+        Household.campaign_id == Visit.campaign_id, household_clause(scope))
+    return Visit.household_id.in_(households.scalar_subquery())
+
+
+def village_clause(scope: Scope) -> ColumnElement[bool]:
+    """The WHERE clause on Village: the villages a scope covers."""
+    if scope.sees_all:
+        return true()
+    if scope.role == Role.TOWN:
+        return Village.town_code == scope.town if scope.town else false()
+    if scope.role == Role.VILLAGE:
+        return Village.code == scope.village if scope.village else false()
+    return false()
+
+
+def town_clause(scope: Scope) -> ColumnElement[bool]:
+    """The WHERE clause on Town: the towns a scope covers (offices: none of their own)."""
+    if scope.sees_all:
+        return true()
+    if scope.role == Role.TOWN:
+        return Town.code == scope.town if scope.town else false()
+    if scope.role == Role.VILLAGE:
+        towns = select(Village.town_code).where(Village.campaign_id == Town.campaign_id,
+                                                 Village.code == scope.village)
+        return Town.code.in_(towns.scalar_subquery()) if scope.village else false()
+    return false()
+
+
+def office_clause(scope: Scope) -> ColumnElement[bool]:
+    """The WHERE clause on Office: offices whose mail (notices, reminders) a scope may read.
+
+    An office reads its own; a town the offices and villages of its town; a village its own
+    village office; county and supervision groups all.
+    """
+    if scope.sees_all:
+        return true()
+    if scope.role == Role.OFFICE:
+        return Office.code.in_(sorted(scope.offices)) if scope.offices else false()
+    if scope.role == Role.TOWN:
+        return Office.town_code == scope.town if scope.town else false()
+    if scope.role == Role.VILLAGE and scope.village:
+        return Office.code == village_office_code(scope.village)
+    return false()
+
+
+def visible_office_codes(session: Session, scope: Scope, campaign_id: int) -> set[str] | None:
+    """The office codes a scope may read mail for in a campaign; None means all."""
+    if scope.sees_all:
+        return None
+    return set(session.scalars(
+        select(Office.code).where(Office.campaign_id == campaign_id, office_clause(scope))
+    ))
+
+
+def may_act(scope: Scope) -> bool:
+    """Whether the role makes lifecycle moves at all (villages and towns only read and report)."""
+    return scope.role in {Role.COUNTY, Role.SUPERVISOR, Role.OFFICE}
+
+
+# ---- moves through the scope ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoveOutcome:
+    """What a scoped move did."""
+
+    problem_id: int
+    code: str
+    status: str
+    version: int
+    evidence: tuple[str, ...]
+
+
+def move_visible(db: Database, clock: Clock, scope: Scope, problem_id: int, action: Action,
+                 payload: Payload, *, expected_version: int | None = None,
+                 files: Sequence[UploadedFile] = ()) -> MoveOutcome:
+    """One lifecycle move on a problem the scope may see, with any uploaded evidence.
+
+    The problem is looked up through the scope first (another town's or office's problem is
+    NotFound, exactly like a missing one); files are checked and stored, and the move is
+    applied and audited by `apply_move`, all in one transaction.
+    """
+    checked = check_files(files) if files else []
+    with db.transaction() as session:
+        problem = visible_problem(session, scope, problem_id)
+        given = _stored_hashes(session, problem, payload.evidence)
+        hashes = tuple(dict.fromkeys((*given, *(f.sha256 for f in checked))))
+        payload = replace(payload, evidence=hashes)
+        # The lifecycle decides first; files are stored only for a move it allowed.
+        moved = apply_move(session, clock, problem, action, scope.actor, payload,
+                           expected_version=expected_version)
+        if checked:
+            store_checked(session, clock, problem, checked, scope.actor.user)
+        return MoveOutcome(problem_id=moved.id, code=moved.code, status=moved.status,
+                           version=moved.version, evidence=hashes)
+
+
+def _stored_hashes(session: Session, problem: Problem, hashes: Sequence[str]) -> list[str]:
+    """Evidence named by hash must already be stored for this very problem."""
+    wanted = list(dict.fromkeys(h.strip().lower() for h in hashes))
+    if not wanted:
+        return []
+    known = set(session.scalars(select(Evidence.sha256).where(
+        Evidence.problem_id == problem.id, Evidence.sha256.in_(wanted))))
+    missing = [h for h in wanted if h not in known]
+    if missing:
+        raise NotFound(f"问题 {problem.code} 没有这些佐证资料：{'、'.join(h[:12] for h in missing)}")
+    return wanted
+
+
+@dataclass(frozen=True)
+class BulkLine:
+    """The result of one problem in a bulk move."""
+
+    problem_id: int
+    code: str
+    ok: bool
+    message: str
+
+
+def move_many(db: Database, clock: Clock, scope: Scope, problem_ids: Sequence[int],
+              action: Action, payload: Payload) -> list[BulkLine]:
+    """The same move on many problems, each in its own transaction; one failure stops none."""
+    lines: list[BulkLine] = []
+    for pid in dict.fromkeys(problem_ids):
+        try:
+            out = move_visible(db, clock, scope, pid, action, payload)
+            lines.append(BulkLine(pid, out.code, True, "已办理"))
+        except DubanError as exc:
+            lines.append(BulkLine(pid, str(pid), False, exc.message))
+    return lines

@@ -1,0 +1,578 @@
+"""The JSON API under /api/: the same scoped services as the pages, for other programs.
+
+Every route needs a signed-in session (401 otherwise, never data); changing requests need the
+`X-CSRF-Token` header that GET /api/me returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from duban.domain.errors import DubanError, NotFound, PermissionDenied
+from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Role, Status
+from duban.services import dashboard as dash
+from duban.services.evidence import UploadedFile
+from duban.services.scoping import move_many, move_visible, visible_office_codes
+from duban.web.deps import csrf_session, current, state
+from duban.web.pages import CtxDep, _attachment, campaign_of, ledger_query, ledger_total
+from duban.web.render import render
+from duban.web.security import Ctx
+
+router = APIRouter(dependencies=[Depends(current), Depends(csrf_session)], tags=["api"])
+
+
+# ---- schemas ----------------------------------------------------------------------------
+
+
+class MeOut(BaseModel):
+    """The signed-in user and the CSRF token for changing requests."""
+
+    username: str
+    name: str
+    role: str
+    role_label: str
+    offices: list[str]
+    town: str | None
+    village: str | None
+    csrf_token: str = Field(description="send as the X-CSRF-Token header on POST requests")
+
+
+class CampaignOut(BaseModel):
+    """A campaign."""
+
+    id: int
+    name: str
+    document_number: str
+
+
+class ProblemOut(BaseModel):
+    """One ledger row."""
+
+    id: int
+    code: str
+    status: str
+    status_label: str
+    band: str = Field(description="warning band of an open item: on_time, due_soon, overdue, "
+                      "yellow, orange, red; empty when not open")
+    category: str
+    source: str
+    town: str
+    village: str | None
+    household_id: str | None
+    description: str
+    lead_office: str | None
+    deadline: dt.date | None
+    found_on: dt.date
+    updated_at: dt.datetime
+    version: int
+
+
+class ProblemPage(BaseModel):
+    """A page of the ledger."""
+
+    total: int
+    page: int
+    per_page: int
+    items: list[ProblemOut]
+
+
+class EventOut(BaseModel):
+    """One step of the audit trail."""
+
+    at: dt.datetime
+    action: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    actor_name: str
+    actor_role: str
+    note: str
+    evidence: list[str]
+    data: dict[str, Any]
+
+
+class EvidenceOut(BaseModel):
+    """A supporting file; download it from /evidence/{id}."""
+
+    id: int
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+    phase: str
+    uploaded_by: str
+    uploaded_at: dt.datetime
+
+
+class NoticeRef(BaseModel):
+    """A notice listing a problem."""
+
+    id: int
+    number: str
+    kind: str
+    title: str
+    office_code: str
+    issued_on: dt.date
+    voided: bool
+
+
+class ProblemDetailOut(BaseModel):
+    """A problem with its routing, timeline, evidence and notices."""
+
+    problem: ProblemOut
+    campaign_id: int
+    found_by: str
+    co_offices: list[str]
+    deadline_basis: str | None
+    submitted_by: str | None
+    review_passed_by: str | None
+    closed_at: dt.datetime | None
+    reopen_count: int
+    events: list[EventOut]
+    evidence: list[EvidenceOut]
+    notices: list[NoticeRef]
+    allowed_actions: list[str]
+
+
+class MoveIn(BaseModel):
+    """A lifecycle move."""
+
+    action: Action
+    note: str = Field("", max_length=2000)
+    office: str | None = Field(None, max_length=80)
+    deadline: dt.date | None = None
+    evidence: list[str] = Field(default_factory=list, description="SHA-256 of files uploaded "
+                                "with POST /api/problems/{id}/evidence")
+    expected_version: int | None = Field(None, description="refuse if the problem changed since")
+
+
+class MoveOut(BaseModel):
+    """The problem after a move."""
+
+    problem_id: int
+    code: str
+    status: str
+    status_label: str
+    version: int
+    evidence: list[str]
+
+
+class BulkIn(BaseModel):
+    """The same move on many problems."""
+
+    ids: list[int] = Field(min_length=1, max_length=500)
+    action: Literal["reassign", "route", "close", "pass_review", "accept"]
+    office: str | None = Field(None, max_length=80)
+    note: str = Field("", max_length=2000)
+
+
+class BulkLineOut(BaseModel):
+    """The result for one problem of a bulk move."""
+
+    problem_id: int
+    code: str
+    ok: bool
+    message: str
+
+
+class ProgressOut(BaseModel):
+    """Counts for a town or office."""
+
+    code: str
+    name: str
+    total: int
+    closed: int
+    pending: int
+    submitted: int
+    overdue: int
+    closed_rate: float
+    bands: dict[str, int]
+
+
+class WaitingLineOut(BaseModel):
+    """Whose move, which step, how many, since when."""
+
+    party: str
+    party_code: str
+    status: str
+    step: str
+    count: int
+    oldest_since: dt.datetime
+
+
+class TrendOut(BaseModel):
+    """One day of the trend."""
+
+    day: dt.date
+    found: int
+    closed: int
+    pending: int
+
+
+class DashboardOut(BaseModel):
+    """The dashboard of a campaign for the signed-in user's scope."""
+
+    campaign_id: int
+    campaign_name: str
+    today: dt.date
+    current_stage: str | None
+    total: ProgressOut
+    by_status: dict[str, int]
+    towns: list[ProgressOut]
+    offices: list[ProgressOut]
+    waiting: list[WaitingLineOut]
+    trend: list[TrendOut]
+    cached_seconds: float | None
+
+
+class WaitingItemOut(BaseModel):
+    """An item on someone's desk."""
+
+    problem: ProblemOut
+    party: str
+    step: str
+    since: dt.datetime
+
+
+class WaitingPage(BaseModel):
+    """A page of the waiting list, longest-waiting first."""
+
+    total: int
+    items: list[WaitingItemOut]
+
+
+class CoverageLineOut(BaseModel):
+    """Visits in one village."""
+
+    town_code: str
+    village_code: str
+    village: str
+    households: int
+    visited: int
+    visits: int
+    rate: float
+    by_mode: dict[str, int]
+
+
+class NoticeOut(BaseModel):
+    """An issued document."""
+
+    id: int
+    number: str
+    kind: str
+    office_code: str
+    title: str
+    problem_ids: list[int]
+    issued_on: str
+    issued_by: str
+    voided: bool
+    acknowledged_by: str | None
+
+
+class IssueIn(BaseModel):
+    """Issue supervision notices for every open problem not yet on one."""
+
+    campaign: int
+    batch_key: str = Field(min_length=4, max_length=64,
+                           description="the same key again returns the same notices")
+
+
+class LaunchOut(BaseModel):
+    """A launched campaign."""
+
+    id: int
+    name: str
+    document_number: str
+
+
+# ---- helpers ----------------------------------------------------------------------------
+
+
+def _problem(r: dash.LedgerRow) -> ProblemOut:
+    return ProblemOut(id=r.id, code=r.code, status=r.status, status_label=r.status_label,
+                      band=r.band, category=r.category, source=r.source, town=r.town_code,
+                      village=r.village_code, household_id=r.household_id,
+                      description=r.description, lead_office=r.lead_office,
+                      deadline=r.deadline, found_on=r.found_on, updated_at=r.updated_at,
+                      version=r.version)
+
+
+def _progress(p: dash.Progress) -> ProgressOut:
+    return ProgressOut(code=p.code, name=p.name, total=p.total, closed=p.closed,
+                       pending=p.pending, submitted=p.submitted, overdue=p.overdue,
+                       closed_rate=round(p.closed_rate, 4), bands=p.bands)
+
+
+def _campaign_id(request: Request, wanted: int | None) -> int:
+    _, chosen = campaign_of(state(request), wanted)
+    if chosen is None or (wanted is not None and chosen.id != wanted):
+        raise NotFound(f"行动不存在：编号 {wanted}" if wanted else "尚未启动任何行动")
+    return chosen.id
+
+
+# ---- routes -----------------------------------------------------------------------------
+
+
+@router.get("/me", response_model=MeOut, summary="当前用户与 CSRF 令牌")
+def me(ctx: CtxDep) -> MeOut:
+    return MeOut(username=ctx.username, name=ctx.user.name, role=ctx.scope.role.value,
+                 role_label=ctx.user.role_label, offices=sorted(ctx.scope.offices),
+                 town=ctx.scope.town, village=ctx.scope.village, csrf_token=ctx.csrf)
+
+
+@router.get("/campaigns", response_model=list[CampaignOut], summary="行动列表")
+def campaigns(request: Request, ctx: CtxDep) -> list[CampaignOut]:
+    return [CampaignOut(id=c.id, name=c.name, document_number=c.document_number)
+            for c in dash.campaign_choices(state(request).db)]
+
+
+@router.post("/campaigns", response_model=LaunchOut, status_code=201,
+             summary="上传方案并启动行动（县级办公室）",
+             responses={422: {"description": "方案有错误：errors 列出每一处（path、message）"}})
+async def launch(request: Request, ctx: CtxDep, plan: Annotated[UploadFile, File()],
+                 scope_table: Annotated[UploadFile | None, File()] = None) -> Response:
+    import tempfile
+    from pathlib import Path
+
+    from duban.adapters.plan_yaml import load_plan_text
+    from duban.domain.plan_loader import PlanInvalid
+    from duban.services.campaigns import launch_campaign
+
+    st = state(request)
+    if ctx.scope.role != Role.COUNTY:
+        raise PermissionDenied("只有县级办公室可以启动行动")
+    try:
+        text = (await plan.read(2 * 1024 * 1024)).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DubanError("方案文件不是 UTF-8 编码的文本（YAML）") from exc
+    with tempfile.TemporaryDirectory(prefix="duban-plan-") as tmp:
+        if scope_table is not None and scope_table.filename:
+            (Path(tmp) / Path(scope_table.filename).name).write_bytes(await scope_table.read())
+        try:
+            parsed = await run_in_threadpool(load_plan_text, text, tmp)
+        except PlanInvalid as exc:
+            return JSONResponse({"error": exc.message.splitlines()[0], "errors": [
+                {"path": e.path, "line": getattr(e, "line", None), "message": e.message}
+                for e in exc.errors]}, status_code=422)
+    cid = await run_in_threadpool(launch_campaign, st.db, st.clock, parsed, text, ctx.username)
+    st.cache.clear()
+    return JSONResponse(LaunchOut(id=cid, name=parsed.name,
+                                  document_number=parsed.document_number).model_dump(),
+                        status_code=201)
+
+
+@router.get("/campaigns/{campaign_id}/dashboard", response_model=DashboardOut,
+            summary="总览：阶段、各乡镇与办室进度、预警、待办看板、趋势")
+def dashboard(request: Request, ctx: CtxDep, campaign_id: int) -> DashboardOut:
+    st = state(request)
+    cid = _campaign_id(request, campaign_id)
+    d, age = st.cache.get(("dashboard", ctx.scope.key(), cid, ctx.today),
+                          lambda: dash.dashboard(st.db, ctx.scope, cid, ctx.today))
+    stage = d.current_stage
+    return DashboardOut(
+        campaign_id=d.campaign_id, campaign_name=d.campaign_name, today=d.today,
+        current_stage=stage.name if stage else None, total=_progress(d.total),
+        by_status=d.by_status, towns=[_progress(p) for p in d.towns],
+        offices=[_progress(p) for p in d.offices],
+        waiting=[WaitingLineOut(**w.__dict__) for w in d.waiting],
+        trend=[TrendOut(**t.__dict__) for t in d.trend], cached_seconds=age)
+
+
+@router.get("/problems", response_model=ProblemPage, summary="问题台账（按权限范围）")
+def problems(
+    request: Request, ctx: CtxDep,
+    campaign: int | None = None, town: str | None = None, village: str | None = None,
+    office: str | None = None, status: Status | None = None, category: str | None = None,
+    source: str | None = None, band: dash.Band | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    sort: dash.Sort = dash.Sort.DEADLINE, desc: bool = False,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ProblemPage:
+    st = state(request)
+    cid = _campaign_id(request, campaign)
+    params = {"town": town or "", "village": village or "", "office": office or "",
+              "status": status.value if status else "", "category": category or "",
+              "source": source or "", "band": band.value if band else "", "q": q or "",
+              "sort": sort.value, "desc": "1" if desc else ""}
+    query = ledger_query(cid, params, page, per_page)
+    total = ledger_total(st, ctx, query)
+    rows = dash.ledger_rows(st.db, ctx.scope, query, ctx.today)
+    return ProblemPage(total=total, page=page, per_page=per_page,
+                       items=[_problem(r) for r in rows])
+
+
+@router.get("/problems/{problem_id}", response_model=ProblemDetailOut, summary="问题详情")
+def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
+    from duban.web.forms import offered_moves
+
+    st = state(request)
+    d = dash.problem_detail(st.db, ctx.scope, problem_id, ctx.today)
+    moves = offered_moves(ctx.scope, Status(d.problem.status), d.problem.lead_office,
+                          d.submitted_by, d.rectified_by)
+    return ProblemDetailOut(
+        problem=_problem(d.problem), campaign_id=d.campaign_id, found_by=d.found_by,
+        co_offices=d.co_offices, deadline_basis=d.deadline_basis,
+        submitted_by=d.submitted_by, review_passed_by=d.review_passed_by,
+        closed_at=d.closed_at, reopen_count=d.reopen_count,
+        events=[EventOut(at=e.at, action=e.action, from_status=e.from_status,
+                         to_status=e.to_status, actor=e.actor, actor_name=e.actor_name,
+                         actor_role=e.actor_role, note=e.note, evidence=list(e.evidence),
+                         data=dict(e.data)) for e in d.events],
+        evidence=[EvidenceOut(**e.__dict__) for e in d.evidence],
+        notices=[NoticeRef(**n.__dict__) for n in d.notices],
+        allowed_actions=[m.action.value for m in moves])
+
+
+@router.post("/problems/{problem_id}/moves", response_model=MoveOut,
+             summary="办理一步：签收、提交整改、复核、销号、改派、延期……")
+def move(request: Request, ctx: CtxDep, problem_id: int, body: MoveIn) -> MoveOut:
+    st = state(request)
+    out = move_visible(st.db, st.clock, ctx.scope, problem_id, body.action,
+                       Payload(note=body.note.strip(), office=body.office,
+                               deadline=body.deadline, evidence=tuple(body.evidence)),
+                       expected_version=body.expected_version)
+    return MoveOut(problem_id=out.problem_id, code=out.code, status=out.status,
+                   status_label=STATUS_LABELS[Status(out.status)], version=out.version,
+                   evidence=list(out.evidence))
+
+
+@router.post("/problems/{problem_id}/evidence", response_model=list[str],
+             summary="上传佐证资料（返回各文件的 SHA-256，提交整改时引用）")
+async def upload_evidence(request: Request, ctx: CtxDep, problem_id: int,
+                          files: Annotated[list[UploadFile], File()],
+                          phase: Annotated[Literal["before", "after"], Form()] = "after",
+                          ) -> list[str]:
+    from duban.services.evidence import store_evidence
+    from duban.services.scoping import visible_problem
+
+    st = state(request)
+    uploads = [UploadedFile(filename=f.filename or "", content=await f.read(), phase=phase)
+               for f in files]
+
+    def store() -> list[str]:
+        with st.db.transaction() as session:
+            p = visible_problem(session, ctx.scope, problem_id)
+            if not (ctx.scope.role == Role.COUNTY or (
+                    ctx.scope.role == Role.OFFICE and p.lead_office in ctx.scope.offices)):
+                raise PermissionDenied(f"只有牵头责任办室或县级办公室可以为问题 {p.code} 上传佐证资料")
+            return store_evidence(session, st.clock, p.id, uploads, ctx.username)
+
+    return await run_in_threadpool(store)
+
+
+@router.post("/problems/bulk-moves", response_model=list[BulkLineOut],
+             summary="批量办理（每个问题单独成败）")
+def bulk(request: Request, ctx: CtxDep, body: BulkIn) -> list[BulkLineOut]:
+    st = state(request)
+    lines = move_many(st.db, st.clock, ctx.scope, body.ids, Action(body.action),
+                      Payload(note=body.note.strip(), office=body.office))
+    return [BulkLineOut(**line.__dict__) for line in lines]
+
+
+@router.get("/waiting", response_model=WaitingPage, summary="待办看板：每个在办问题等谁、等了多久")
+def waiting(request: Request, ctx: CtxDep, campaign: int | None = None,
+            office: str | None = None, status: Status | None = None,
+            page: Annotated[int, Query(ge=1, le=100000)] = 1) -> WaitingPage:
+    st = state(request)
+    cid = _campaign_id(request, campaign)
+    total, items = dash.waiting_items(st.db, ctx.scope, cid, ctx.today, office=office,
+                                      status=status, page=page)
+    return WaitingPage(total=total, items=[
+        WaitingItemOut(problem=_problem(i.row), party=i.party, step=i.step, since=i.since)
+        for i in items])
+
+
+@router.get("/coverage", response_model=list[CoverageLineOut], summary="走访覆盖")
+def coverage(request: Request, ctx: CtxDep, campaign: int | None = None) -> list[CoverageLineOut]:
+    st = state(request)
+    cid = _campaign_id(request, campaign)
+    cov = dash.coverage(st.db, ctx.scope, cid)
+    return [CoverageLineOut(town_code=c.town_code, village_code=c.village_code,
+                            village=c.village, households=c.households, visited=c.visited,
+                            visits=c.visits, rate=round(c.rate, 4), by_mode=c.by_mode)
+            for c in cov.lines]
+
+
+def _notice_out(n: Any) -> NoticeOut:
+    return NoticeOut(id=n.id, number=n.number, kind=n.kind, office_code=n.office_code,
+                     title=n.title, problem_ids=list(n.problem_ids), issued_on=n.issued_on,
+                     issued_by=n.issued_by, voided=n.voided, acknowledged_by=n.acknowledged_by)
+
+
+@router.get("/notices", response_model=list[NoticeOut], summary="通知书（本人可见的）")
+def notices(request: Request, ctx: CtxDep, campaign: int | None = None) -> list[NoticeOut]:
+    from duban.services.notices import list_notices
+
+    st = state(request)
+    cid = _campaign_id(request, campaign)
+    with st.db.transaction() as session:
+        offices = visible_office_codes(session, ctx.scope, cid)
+    return [_notice_out(n) for n in list_notices(st.db, cid)
+            if offices is None or n.office_code in offices]
+
+
+@router.post("/notices/issue", response_model=list[NoticeOut],
+             summary="下发督办通知书（县级办公室）")
+def issue(request: Request, ctx: CtxDep, body: IssueIn) -> list[NoticeOut]:
+    from duban.services.notices import issue_notices
+
+    st = state(request)
+    if ctx.scope.role != Role.COUNTY:
+        raise PermissionDenied("只有县级办公室可以下发督办通知书")
+    cid = _campaign_id(request, body.campaign)
+    return [_notice_out(n) for n in issue_notices(st.db, st.clock, cid, issued_by=ctx.username,
+                                                  batch_key=f"api-{body.batch_key}")]
+
+
+def _visible_notice(request: Request, ctx: Ctx, notice_id: int) -> None:
+    from models import Notice
+
+    st = state(request)
+    with st.db.transaction() as session:
+        n = session.get(Notice, notice_id)
+        if n is None:
+            raise NotFound(f"通知书不存在：编号 {notice_id}")
+        offices = visible_office_codes(session, ctx.scope, n.campaign_id)
+        if offices is not None and n.office_code not in offices:
+            raise NotFound(f"通知书不存在或无权查看：编号 {notice_id}")
+
+
+@router.post("/notices/{notice_id}/ack", response_model=NoticeOut, summary="签收通知书")
+def ack(request: Request, ctx: CtxDep, notice_id: int) -> NoticeOut:
+    from duban.services.notices import acknowledge_notice
+
+    _visible_notice(request, ctx, notice_id)
+    st = state(request)
+    return _notice_out(acknowledge_notice(st.db, st.clock, notice_id, ctx.username))
+
+
+@router.get("/notices/{notice_id}/file", summary="下载通知书（.docx）",
+            response_class=Response)
+def notice_file(request: Request, ctx: CtxDep, notice_id: int) -> Response:
+    from duban.services.notices import notice_file as read
+
+    _visible_notice(request, ctx, notice_id)
+    data = read(state(request).db, notice_id)
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument"
+                    ".wordprocessingml.document",
+                    headers={"Content-Disposition": _attachment(f"notice-{notice_id}.docx")})
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs", include_in_schema=False)
+def docs(request: Request, ctx: CtxDep) -> HTMLResponse:
+    st = state(request)
+    schema = request.app.openapi()
+    return render(st.env, st.keys, request, "api_docs.html", ctx=ctx, schema=schema,
+                  active="api", campaign=None, campaigns=[])

@@ -1,0 +1,182 @@
+"""The web app: Chinese pages for every role and a JSON API, sharing the service layer.
+
+`create_app(db, clock)` is the composition root of the web entry point; `duban serve` mounts
+it with uvicorn. Nothing here reads the wall clock: the clock is handed in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from duban.domain.clock import Clock
+from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
+from duban.domain.lifecycle import LifecycleError
+from duban.services.database import Database
+from duban.web import api, auth, pages, work
+from duban.web.cache import SlowResultCache
+from duban.web.deps import WebState
+from duban.web.render import STATIC, make_env, redirect, render
+from duban.web.security import AuthRequired, CsrfRefused, Keys, load_secret
+
+log = logging.getLogger("duban.web")
+
+# What browsers may load: only this site's own files (no CDN; the network is closed anyway).
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Add the security headers to every response (a plain ASGI middleware: no body copies)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _env_flag(name: str) -> bool | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def create_app(db: Database, clock: Clock, *, secret_key: str | None = None,
+               secure_cookies: bool | None = None, cache_seconds: float = 30.0) -> FastAPI:
+    """The web app over a database and a clock.
+
+    secret_key signs cookies and derives CSRF tokens (default: $DUBAN_SECRET_KEY, else a key
+    generated once into the data directory). secure_cookies forces the cookies' Secure flag on
+    or off (default: $DUBAN_COOKIE_SECURE, else on for HTTPS and loopback). cache_seconds is
+    how long expensive aggregates (dashboard, ledger counts) are shared; 0 disables it.
+    """
+    app = FastAPI(title="督办 duban API", version="1", openapi_url=None, docs_url=None,
+                  redoc_url=None,
+                  description="督办系统的 JSON 接口：与网页共用服务层，须先登录（会话 Cookie），"
+                  "修改类请求须带 X-CSRF-Token 请求头（取自 GET /api/me）。")
+    forced = secure_cookies if secure_cookies is not None else _env_flag("DUBAN_COOKIE_SECURE")
+    app.state.duban = WebState(db=db, clock=clock, keys=Keys(load_secret(secret_key)),
+                               env=make_env(), cache=SlowResultCache(ttl=cache_seconds),
+                               secure_cookies=forced)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(auth.router)
+    app.include_router(auth.logout_router)
+    app.include_router(api.router, prefix="/api")
+    app.include_router(pages.router)
+    app.include_router(work.router)
+    _handlers(app)
+    return app
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+def _status_of(exc: DubanError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, PermissionDenied | LifecycleError):
+        return 403 if isinstance(exc, PermissionDenied) else 409
+    if isinstance(exc, ConflictError):
+        return 409
+    return 400
+
+
+def _handlers(app: FastAPI) -> None:
+    def st(request: Request) -> WebState:
+        value = request.app.state.duban
+        assert isinstance(value, WebState)
+        return value
+
+    @app.exception_handler(AuthRequired)
+    async def auth_required(request: Request, _: AuthRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"error": "未登录或会话已过期，请先登录"}, status_code=401,
+                                headers={"WWW-Authenticate": "Cookie"})
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        if request.method != "GET":
+            target = "/"
+        from urllib.parse import quote
+
+        return redirect(request, st(request).keys, f"/login?next={quote(target, safe='')}")
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, _: CsrfRefused) -> Response:
+        message = "请求缺少有效的安全令牌（CSRF），已拒绝。请刷新页面后重试。"
+        if _is_api(request):
+            return JSONResponse({"error": message}, status_code=403)
+        return render(st(request).env, st(request).keys, request, "error.html",
+                      status_code=403, title="请求被拒绝", message=message)
+
+    @app.exception_handler(DubanError)
+    async def duban_error(request: Request, exc: DubanError) -> Response:
+        status = _status_of(exc)
+        errors = [{"path": getattr(e, "path", ""), "message": getattr(e, "message", str(e))}
+                  for e in getattr(exc, "errors", None) or []]
+        if _is_api(request):
+            body: dict[str, object] = {"error": exc.message}
+            if errors:
+                body["errors"] = errors
+            return JSONResponse(body, status_code=status)
+        return render(st(request).env, st(request).keys, request, "error.html",
+                      status_code=status, title="无法完成", message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = "；".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}：{e.get('msg', '')}"
+            for e in exc.errors())
+        message = f"请求参数有误：{fields}"
+        if _is_api(request):
+            return JSONResponse({"error": message}, status_code=422)
+        return render(st(request).env, st(request).keys, request, "error.html",
+                      status_code=422, title="请求参数有误", message=message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = {404: "页面不存在", 405: "不支持此请求方式"}.get(exc.status_code,
+                                                            str(exc.detail))
+        if _is_api(request):
+            return JSONResponse({"error": message}, status_code=exc.status_code)
+        return render(st(request).env, st(request).keys, request, "error.html",
+                      status_code=exc.status_code, title="出错了", message=message)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        message = f"内部错误（{type(exc).__name__}），已记录日志，请联系管理员"
+        if _is_api(request):
+            return JSONResponse({"error": message}, status_code=500)
+        return render(st(request).env, st(request).keys, request, "error.html",
+                      status_code=500, title="内部错误", message=message)

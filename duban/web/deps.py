@@ -1,0 +1,97 @@
+"""What every route gets: the app's state, the CSRF check and the signed-in context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+from fastapi import Request
+
+from duban.domain.clock import Clock, local_now
+from duban.domain.errors import DubanError
+from duban.services.accounts import session_user, token_hash
+from duban.services.database import Database
+from duban.services.scoping import scope_for
+from duban.web.cache import SlowResultCache
+from duban.web.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    PRE_COOKIE,
+    UNSAFE_METHODS,
+    AuthRequired,
+    CsrfRefused,
+    Ctx,
+    Keys,
+    session_token,
+)
+
+
+@dataclass
+class WebState:
+    """The app's dependencies, built once by create_app."""
+
+    db: Database
+    clock: Clock
+    keys: Keys
+    env: jinja2.Environment
+    cache: SlowResultCache
+    secure_cookies: bool | None
+
+
+def state(request: Request) -> WebState:
+    """The WebState of the app serving a request."""
+    st = request.app.state.duban
+    assert isinstance(st, WebState)
+    return st
+
+
+async def _submitted_token(request: Request) -> str | None:
+    token = request.headers.get(CSRF_HEADER)
+    if token:
+        return token
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def csrf_session(request: Request) -> None:
+    """Refuse an unsafe request whose CSRF token does not match the signed-in session."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    st = state(request)
+    token = session_token(request, st.keys)
+    anchor = token_hash(token) if token else None
+    if not st.keys.csrf_ok(anchor, await _submitted_token(request)):
+        raise CsrfRefused()
+
+
+async def csrf_pre(request: Request) -> None:
+    """Refuse a sign-in POST whose CSRF token does not match the pre-session cookie."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    st = state(request)
+    anchor = st.keys.unsign(request.cookies.get(PRE_COOKIE))
+    if not st.keys.csrf_ok(anchor, await _submitted_token(request)):
+        raise CsrfRefused()
+
+
+def current(request: Request) -> Ctx:
+    """The signed-in context, or AuthRequired (redirect to sign-in / 401)."""
+    st = state(request)
+    token = session_token(request, st.keys)
+    if token is None:
+        raise AuthRequired()
+    user = session_user(st.db, st.clock, token)
+    if user is None:
+        raise AuthRequired()
+    now = local_now(st.clock)
+    try:
+        with st.db.transaction() as session:
+            scope = scope_for(session, user.username, now.date())
+    except DubanError as exc:  # disabled between the two reads
+        raise AuthRequired() from exc
+    return Ctx(request=request, user=user, scope=scope, csrf=st.keys.csrf_for(user.token_hash),
+               today=now.date(), now=now)

@@ -1,0 +1,386 @@
+"""The pages: dashboard, ledger and export, waiting board, problem detail and moves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from starlette.responses import Response
+
+from duban.domain.errors import DubanError, NotFound
+from duban.domain.lifecycle import Action, Payload, Role, Status
+from duban.services import dashboard as dash
+from duban.services.calendars import working_calendar
+from duban.services.campaigns import load_plan_of
+from duban.services.evidence import UploadedFile, evidence_file
+from duban.services.scoping import move_many, move_visible, visible_problem
+from duban.web.deps import WebState, csrf_session, current, state
+from duban.web.forms import FORMS, offered_moves, parse_date
+from duban.web.render import redirect, render, safe_next
+from duban.web.security import Ctx
+from duban.web.xlsx import ledger_workbook
+
+# Sign-in is checked before the CSRF token, so a request without a session gets the sign-in
+# answer (redirect / 401) rather than a CSRF refusal.
+router = APIRouter(dependencies=[Depends(current), Depends(csrf_session)])
+CtxDep = Annotated[Ctx, Depends(current)]
+
+
+# ---- shared helpers ---------------------------------------------------------------------
+
+
+def campaign_of(st: WebState, wanted: int | None) -> tuple[list[dash.CampaignChoice],
+                                                            dash.CampaignChoice | None]:
+    """All campaigns and the one asked for (else the newest)."""
+    choices, _ = st.cache.get(("campaigns",), lambda: dash.campaign_choices(st.db))
+    if not choices:
+        return choices, None
+    if wanted is not None:
+        for c in choices:
+            if c.id == wanted:
+                return choices, c
+    return choices, choices[0]
+
+
+def page(st: WebState, ctx: Ctx, template: str, active: str, *,
+         campaign: dash.CampaignChoice | None = None,
+         campaigns: list[dash.CampaignChoice] | None = None, status_code: int = 200,
+         **context: Any) -> Response:
+    """Render a signed-in page with the navigation."""
+    return render(st.env, st.keys, ctx.request, template, ctx=ctx, active=active,
+                  campaign=campaign, campaigns=campaigns or [], status_code=status_code,
+                  **context)
+
+
+def no_campaign(st: WebState, ctx: Ctx, active: str) -> Response:
+    """The page shown when no campaign has been launched yet."""
+    return page(st, ctx, "empty.html", active)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _enum(kind: type, value: str | None) -> Any:
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
+
+
+# ---- dashboard --------------------------------------------------------------------------
+
+
+@router.get("/", include_in_schema=False)
+def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        return no_campaign(st, ctx, "dashboard")
+    data, age = st.cache.get(("dashboard", ctx.scope.key(), chosen.id, ctx.today),
+                             lambda: dash.dashboard(st.db, ctx.scope, chosen.id, ctx.today))
+    return page(st, ctx, "dashboard.html", "dashboard", campaign=chosen, campaigns=campaigns,
+                d=data, age=age, chart=trend_chart(data.trend))
+
+
+def trend_chart(points: list[dash.TrendPoint], width: int = 640,
+                height: int = 180) -> dict[str, Any]:
+    """Coordinates of an SVG line chart of pending items and daily bars of found / closed."""
+    if not points:
+        return {"empty": True}
+    pad_l, pad_r, pad_t, pad_b = 44, 8, 10, 22
+    w, h = width - pad_l - pad_r, height - pad_t - pad_b
+    top = max(max(p.pending for p in points), max(max(p.found, p.closed) for p in points), 1)
+    step = w / max(len(points) - 1, 1)
+
+    def y(v: int) -> float:
+        return round(pad_t + h - v / top * h, 1)
+
+    line = " ".join(f"{round(pad_l + i * step, 1)},{y(p.pending)}" for i, p in enumerate(points))
+    bar = max(min(step / 2.5, 8), 1)
+    bars = []
+    for i, p in enumerate(points):
+        x = pad_l + i * step
+        if p.found:
+            bars.append({"x": round(x - bar, 1), "y": y(p.found), "w": round(bar, 1),
+                         "h": round(pad_t + h - y(p.found), 1), "kind": "found"})
+        if p.closed:
+            bars.append({"x": round(x, 1), "y": y(p.closed), "w": round(bar, 1),
+                         "h": round(pad_t + h - y(p.closed), 1), "kind": "closed"})
+    ticks = [{"y": y(v), "label": v} for v in sorted({0, top // 2, top})]
+    every = max(len(points) // 6, 1)
+    xlabels = [{"x": round(pad_l + i * step, 1), "label": f"{p.day.month}/{p.day.day}"}
+               for i, p in enumerate(points) if i % every == 0]
+    return {"empty": False, "width": width, "height": height, "line": line, "bars": bars,
+            "ticks": ticks, "xlabels": xlabels, "left": pad_l, "right": width - pad_r,
+            "bottom": pad_t + h, "last": points[-1]}
+
+
+# ---- ledger -----------------------------------------------------------------------------
+
+LEDGER_KEYS = ("town", "village", "office", "status", "category", "source", "band", "q",
+               "sort", "desc")
+
+
+def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
+                 per_page: int = 50) -> dash.LedgerQuery:
+    """A LedgerQuery from query-string parameters; unknown values are ignored."""
+    return dash.LedgerQuery(
+        campaign_id=campaign_id,
+        town=params.get("town") or None,
+        village=params.get("village") or None,
+        office=params.get("office") or None,
+        status=_enum(Status, params.get("status")),
+        category=params.get("category") or None,
+        source=params.get("source") or None,
+        band=_enum(dash.Band, params.get("band")),
+        search=(params.get("q") or "").strip()[:100] or None,
+        sort=_enum(dash.Sort, params.get("sort")) or dash.Sort.DEADLINE,
+        descending=params.get("desc") == "1",
+        page=max(page_no, 1),
+        per_page=per_page,
+    )
+
+
+def ledger_total(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> int:
+    """The matching count, shared by clients with the same scope and filters for a while."""
+    total, _ = st.cache.get(("count", ctx.scope.key(), q.count_key(), ctx.today),
+                            lambda: dash.ledger_count(st.db, ctx.scope, q, ctx.today))
+    return total
+
+
+@router.get("/ledger", include_in_schema=False)
+def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
+                page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        return no_campaign(st, ctx, "ledger")
+    params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
+    q = ledger_query(chosen.id, params, page_no)
+    total = ledger_total(st, ctx, q)
+    rows = dash.ledger_rows(st.db, ctx.scope, q, ctx.today)
+    names, _ = st.cache.get(("names", chosen.id), lambda: dash.names_of(st.db, chosen.id))
+    choices, _ = st.cache.get(("choices", ctx.scope.key(), chosen.id),
+                              lambda: dash.filter_choices(st.db, ctx.scope, chosen.id))
+    pages = max((total + q.per_page - 1) // q.per_page, 1)
+    base = {k: v for k, v in params.items() if v}
+    base["campaign"] = str(chosen.id)
+    office_choices = [c for c in choices["offices"]]
+    return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
+                q=q, params=params, rows=rows, total=total, pages=pages, names=names,
+                choices=choices, base=base, sort_labels=dash.SORT_LABELS,
+                bulk=ctx.scope.role == Role.COUNTY, office_choices=office_choices,
+                query_string=urlencode(base))
+
+
+@router.get("/ledger.xlsx", include_in_schema=False)
+def ledger_export(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
+    st = state(request)
+    _, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        raise NotFound("尚未启动任何行动")
+    params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
+    q = ledger_query(chosen.id, params)
+    names = dash.names_of(st.db, chosen.id)
+    data = ledger_workbook(dash.ledger_export_rows(st.db, ctx.scope, q, ctx.today), names,
+                           title=f"{chosen.name} 问题台账", exported_at=ctx.now,
+                           exported_by=f"{ctx.user.name}（{ctx.user.role_label}）")
+    filename = f"问题台账-{ctx.today.isoformat()}.xlsx"
+    return Response(
+        data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": _attachment(filename), "Cache-Control": "no-store"})
+
+
+def _attachment(filename: str, inline: bool = False) -> str:
+    from urllib.parse import quote
+
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"download\"; filename*=UTF-8''{quote(filename)}"
+
+
+# ---- waiting board ----------------------------------------------------------------------
+
+
+@router.get("/waiting", include_in_schema=False)
+def waiting_page(request: Request, ctx: CtxDep, campaign: str | None = None,
+                 office: str | None = None, status: str | None = None,
+                 page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        return no_campaign(st, ctx, "waiting")
+    total, items = dash.waiting_items(st.db, ctx.scope, chosen.id, ctx.today,
+                                      office=office or None, status=_enum(Status, status),
+                                      page=page_no)
+    names, _ = st.cache.get(("names", chosen.id), lambda: dash.names_of(st.db, chosen.id))
+    base = {"campaign": str(chosen.id), "office": office or "", "status": status or ""}
+    return page(st, ctx, "waiting.html", "waiting", campaign=chosen, campaigns=campaigns,
+                items=items, total=total, page_no=page_no,
+                pages=max((total + 49) // 50, 1), names=names,
+                base={k: v for k, v in base.items() if v})
+
+
+# ---- a problem --------------------------------------------------------------------------
+
+
+@router.get("/problems/{problem_id}", include_in_schema=False)
+def problem_page(request: Request, ctx: CtxDep, problem_id: int) -> Response:
+    st = state(request)
+    detail = dash.problem_detail(st.db, ctx.scope, problem_id, ctx.today)
+    campaigns, chosen = campaign_of(st, detail.campaign_id)
+    names = dash.names_of(st.db, detail.campaign_id)
+    p = detail.problem
+    moves = offered_moves(ctx.scope, Status(p.status), p.lead_office, detail.submitted_by,
+                          detail.rectified_by)
+    suggestions = _deadline_suggestions(st, detail, ctx.today)
+    offices = [c for c in dash.filter_choices(st.db, ctx.scope, detail.campaign_id)["offices"]]
+    if p.village_code:
+        from duban.domain.routing import village_office_code
+
+        own = village_office_code(p.village_code)
+        offices.append(dash.Choice(own, names.office(own)))
+    return page(st, ctx, "problem.html", "ledger", campaign=chosen, campaigns=campaigns,
+                d=detail, p=p, names=names, moves=moves, suggestions=suggestions,
+                offices=offices)
+
+
+def _deadline_suggestions(st: WebState, detail: dash.ProblemDetail,
+                          today: dt.date) -> dict[str, str]:
+    """Default dates for the move forms: the plan's days after a failed review, etc."""
+    with st.db.transaction() as session:
+        plan = load_plan_of(session, detail.campaign_id)
+    cal = working_calendar()
+    out: dict[str, str] = {}
+    try:
+        redo = cal.add_workdays(today, plan.review.rectify_days_after_failed_review)
+        out[Action.FAIL_REVIEW.value] = out[Action.REOPEN.value] = redo.isoformat()
+        base = max(detail.problem.deadline or today, today)
+        out[Action.REQUEST_EXTENSION.value] = cal.add_workdays(base, 5).isoformat()
+    except DubanError:
+        pass  # outside the calendar's years: the user types the date
+    if detail.requested_deadline:
+        out[Action.APPROVE_EXTENSION.value] = detail.requested_deadline.isoformat()
+    return out
+
+
+async def _files(before: list[UploadFile], after: list[UploadFile]) -> list[UploadedFile]:
+    files = []
+    for phase, group in (("before", before), ("after", after)):
+        for f in group:
+            if not f.filename:
+                continue  # an empty file input still sends one nameless part
+            files.append(UploadedFile(filename=f.filename, content=await f.read(),
+                                      phase=phase))  # type: ignore[arg-type]
+    return files
+
+
+@router.post("/problems/{problem_id}/move", include_in_schema=False)
+async def problem_move(
+    request: Request, ctx: CtxDep, problem_id: int,
+    action: Annotated[str, Form()],
+    version: Annotated[int | None, Form()] = None,
+    note: Annotated[str, Form(max_length=2000)] = "",
+    office: Annotated[str, Form(max_length=80)] = "",
+    deadline: Annotated[str, Form(max_length=20)] = "",
+    before: Annotated[list[UploadFile] | None, File()] = None,
+    after: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    st = state(request)
+    back = f"/problems/{problem_id}"
+    try:
+        act = Action(action)
+    except ValueError:
+        return redirect(request, st.keys, back, error=f"未知的办理步骤：{action[:30]}",
+                        secure=st.secure_cookies)
+    try:
+        files = await _files(before or [], after or [])
+        payload = Payload(note=note.strip(), office=office or None,
+                          deadline=parse_date(deadline))
+        out = await run_in_threadpool(move_visible, st.db, st.clock, ctx.scope, problem_id, act,
+                                      payload, expected_version=version, files=files)
+    except NotFound as exc:
+        return redirect(request, st.keys, "/ledger", error=exc.message, secure=st.secure_cookies)
+    except DubanError as exc:
+        return redirect(request, st.keys, back, error=exc.message, secure=st.secure_cookies)
+    return redirect(request, st.keys, back, ok=f"已{FORMS[act].label}：{out.code}",
+                    secure=st.secure_cookies)
+
+
+@router.post("/problems/bulk", include_in_schema=False)
+def problem_bulk(
+    request: Request, ctx: CtxDep,
+    ids: Annotated[list[int], Form(alias="id")],
+    action: Annotated[str, Form()] = Action.REASSIGN.value,
+    office: Annotated[str, Form(max_length=80)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    back: Annotated[str, Form()] = "/ledger",
+) -> Response:
+    st = state(request)
+    target = safe_next(back, "/ledger")
+    try:
+        act = Action(action)
+    except ValueError:
+        return redirect(request, st.keys, target, error="未知的批量办理步骤",
+                        secure=st.secure_cookies)
+    if act not in {Action.REASSIGN, Action.ROUTE, Action.CLOSE, Action.PASS_REVIEW}:
+        return redirect(request, st.keys, target, error="此步骤不支持批量办理",
+                        secure=st.secure_cookies)
+    if len(ids) > 500:
+        return redirect(request, st.keys, target, error="一次最多批量办理 500 个问题",
+                        secure=st.secure_cookies)
+    lines = move_many(st.db, st.clock, ctx.scope, ids, act,
+                      Payload(note=note.strip(), office=office or None))
+    ok = sum(1 for line in lines if line.ok)
+    failed = [line for line in lines if not line.ok]
+    text = f"批量{FORMS[act].label}：成功 {ok} 个"
+    if failed:
+        text += f"，未办理 {len(failed)} 个：" + "；".join(
+            line.message for line in failed[:5]) + ("……" if len(failed) > 5 else "")
+        return redirect(request, st.keys, target, error=text, secure=st.secure_cookies)
+    return redirect(request, st.keys, target, ok=text, secure=st.secure_cookies)
+
+
+@router.get("/evidence/{evidence_id}", include_in_schema=False)
+def evidence_download(request: Request, ctx: CtxDep, evidence_id: int,
+                      download: int = 0) -> Response:
+    from models import Evidence
+
+    st = state(request)
+    with st.db.transaction() as session:
+        row = session.get(Evidence, evidence_id)
+        if row is None:
+            raise NotFound(f"佐证资料不存在：编号 {evidence_id}")
+        visible_problem(session, ctx.scope, row.problem_id)  # scoped like its problem
+        sha, name, kind = row.sha256, row.filename, row.content_type
+    content = evidence_file(st.db, sha)
+    inline = kind in {"image/jpeg", "image/png", "application/pdf"} and not download
+    return Response(content, media_type=kind, headers={
+        "Content-Disposition": _attachment(name, inline=inline),
+        "Cache-Control": "private, max-age=3600",
+    })
+
+
+# ---- visit coverage ---------------------------------------------------------------------
+
+
+@router.get("/coverage", include_in_schema=False)
+def coverage_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        return no_campaign(st, ctx, "coverage")
+    if ctx.scope.role == Role.OFFICE:
+        return page(st, ctx, "message.html", "coverage", campaign=chosen, campaigns=campaigns,
+                    title="走访覆盖", message="责任办室不查看走访覆盖情况。", status_code=403)
+    data, age = st.cache.get(("coverage", ctx.scope.key(), chosen.id),
+                             lambda: dash.coverage(st.db, ctx.scope, chosen.id))
+    return page(st, ctx, "coverage.html", "coverage", campaign=chosen, campaigns=campaigns,
+                cov=data, age=age)

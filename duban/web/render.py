@@ -1,0 +1,163 @@
+"""Jinja2 rendering of the Chinese pages, flash messages and redirects."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from duban.domain.clock import CHINA_TZ
+from duban.domain.lifecycle import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, Action, Role, Status
+from duban.services.dashboard import BAND_LABELS, Band
+from duban.web.security import FLASH_COOKIE, Ctx, Keys, set_cookie
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
+STATIC = TEMPLATES / "static"
+
+
+def _fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(CHINA_TZ).strftime(fmt)
+
+
+def _fmt_date(value: dt.date | str | None) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+def _cn_date(value: dt.date | None) -> str:
+    if value is None:
+        return ""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def waited(since: dt.datetime | None, now: dt.datetime) -> str:
+    """How long since a moment, in Chinese: 3天4小时, 5小时, 12分钟."""
+    if since is None:
+        return ""
+    seconds = max(0, int((now - since).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days}天{hours}小时" if hours else f"{days}天"
+    if hours:
+        return f"{hours}小时"
+    return f"{max(rest // 60, 1)}分钟"
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _label_status(value: str) -> str:
+    try:
+        return STATUS_LABELS[Status(value)]
+    except ValueError:
+        return value
+
+
+def _label_action(value: str) -> str:
+    try:
+        return ACTION_LABELS[Action(value)]
+    except ValueError:
+        return {"record": "登记", "unrouted": "未匹配路由"}.get(value, value)
+
+
+def _label_role(value: str) -> str:
+    try:
+        return ROLE_LABELS[Role(value)]
+    except ValueError:
+        return value
+
+
+def _label_band(value: str) -> str:
+    try:
+        return BAND_LABELS[Band(value)]
+    except ValueError:
+        return ""
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} B"
+
+
+def make_env() -> jinja2.Environment:
+    """The page template environment (autoescaped; unknown variables are errors)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        dt=_fmt_dt, date=_fmt_date, cn_date=_cn_date, pct=_pct, status=_label_status,
+        action=_label_action, role=_label_role, band=_label_band, size=_size,
+    )
+    env.globals.update(waited=waited, urlencode=urlencode)
+    return env
+
+
+def read_flash(request: Request, keys: Keys) -> dict[str, str] | None:
+    """The flash message left by the previous redirect, if any."""
+    raw = keys.unsign(request.cookies.get(FLASH_COOKIE))
+    if not raw:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw.encode()).decode("utf-8"))
+    except ValueError:
+        return None
+    if isinstance(data, dict) and {"kind", "text"} <= data.keys():
+        return {"kind": str(data["kind"]), "text": str(data["text"])}
+    return None
+
+
+def render(env: jinja2.Environment, keys: Keys, request: Request, template: str, *,
+           ctx: Ctx | None = None, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page; consumes the flash message."""
+    flash = read_flash(request, keys)
+    context.setdefault("active", "")
+    context.setdefault("campaign", None)
+    context.setdefault("campaigns", [])
+    html = env.get_template(template).render(request=request, ctx=ctx, flash=flash, **context)
+    response = HTMLResponse(html, status_code=status_code)
+    if flash is not None:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def redirect(request: Request, keys: Keys, url: str, *, ok: str | None = None,
+             error: str | None = None, secure: bool | None = None) -> Response:
+    """A 303 redirect, optionally leaving a flash message for the next page."""
+    response = RedirectResponse(url, status_code=303)
+    if ok or error:
+        payload = json.dumps({"kind": "error" if error else "ok", "text": (error or ok or "")[:1500]},
+                             ensure_ascii=False)
+        # Base64 keeps the Chinese text cookie-safe; the signature keeps it ours.
+        encoded = base64.urlsafe_b64encode(payload.encode("utf-8")).decode()
+        set_cookie(response, request, FLASH_COOKIE, keys.sign(encoded), max_age=120,
+                   secure=secure, same_site="lax")
+    return response
+
+
+def safe_next(url: str | None, default: str = "/") -> str:
+    """A local path to go back to; anything pointing off-site becomes the default."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return default
+    return url

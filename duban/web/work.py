@@ -1,0 +1,446 @@
+"""The pages of daily office work around the ledger: campaigns and plans, imports and
+templates, notices, ranking and penalties, substitutes and users.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from duban.domain.errors import DubanError, NotFound, PermissionDenied
+from duban.domain.lifecycle import ROLE_LABELS, Action, Payload, Role
+from duban.services import dashboard as dash
+from duban.services.database import data_dir
+from duban.services.scoping import move_many, visible_office_codes
+from duban.web.deps import WebState, csrf_session, current, state
+from duban.web.pages import CtxDep, _attachment, _int, campaign_of, no_campaign, page
+from duban.web.render import redirect
+from duban.web.security import Ctx
+
+# Sign-in is checked before the CSRF token, so a request without a session gets the sign-in
+# answer (redirect / 401) rather than a CSRF refusal.
+router = APIRouter(dependencies=[Depends(current), Depends(csrf_session)])
+
+MAX_PLAN_BYTES = 2 * 1024 * 1024
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+def require_role(ctx: Ctx, *roles: Role) -> None:
+    """Refuse a page or action to other roles, in Chinese."""
+    if ctx.scope.role not in roles:
+        names = "、".join(ROLE_LABELS[r] for r in roles)
+        raise PermissionDenied(f"此功能仅限{names}使用，您是{ctx.user.role_label}用户")
+
+
+def _back(request: Request, st: WebState, url: str, *, ok: str | None = None,
+          error: str | None = None) -> Response:
+    return redirect(request, st.keys, url, ok=ok, error=error, secure=st.secure_cookies)
+
+
+# ---- campaigns and plans ----------------------------------------------------------------
+
+
+@router.get("/campaigns", include_in_schema=False)
+def campaigns_page(request: Request, ctx: CtxDep) -> Response:
+    from duban.services.campaigns import list_campaigns
+
+    st = state(request)
+    campaigns, chosen = campaign_of(st, None)
+    rows, _ = st.cache.get(("campaign-list",), lambda: list_campaigns(st.db))
+    return page(st, ctx, "campaigns.html", "campaigns", campaign=chosen, campaigns=campaigns,
+                rows=rows, errors=None, may_launch=ctx.scope.role == Role.COUNTY)
+
+
+@router.post("/campaigns", include_in_schema=False)
+async def campaign_launch(
+    request: Request, ctx: CtxDep,
+    plan: Annotated[UploadFile, File()],
+    scope_table: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Launch a campaign from an uploaded plan (YAML, plus the scope table it names)."""
+    from duban.adapters.plan_yaml import load_plan_text
+    from duban.domain.plan_loader import PlanInvalid
+    from duban.services.campaigns import launch_campaign, list_campaigns
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    raw = await plan.read(MAX_PLAN_BYTES + 1)
+    errors: list[dict[str, str]] = []
+    message = ""
+    if len(raw) > MAX_PLAN_BYTES:
+        message = "方案文件超过 2 MB，请检查是否选错了文件"
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = ""
+            message = "方案文件不是 UTF-8 编码的文本（YAML），请用记事本另存为 UTF-8"
+        if text:
+            with tempfile.TemporaryDirectory(prefix="duban-plan-") as tmp:
+                if scope_table is not None and scope_table.filename:
+                    name = Path(scope_table.filename).name
+                    (Path(tmp) / name).write_bytes(await scope_table.read(MAX_PLAN_BYTES + 1))
+                try:
+                    parsed = await run_in_threadpool(load_plan_text, text, tmp)
+                    campaign_id = await run_in_threadpool(
+                        launch_campaign, st.db, st.clock, parsed, text, ctx.username)
+                    st.cache.clear()
+                    return _back(request, st, f"/?campaign={campaign_id}",
+                                 ok=f"行动已启动：{parsed.name}（{parsed.document_number}）")
+                except PlanInvalid as exc:
+                    message = f"方案有 {len(exc.errors)} 处错误，未启动行动。请修改后重新上传："
+                    errors = [{"path": e.path, "line": str(getattr(e, "line", "") or ""),
+                               "message": e.message} for e in exc.errors]
+                except DubanError as exc:
+                    message = exc.message
+    campaigns, chosen = campaign_of(st, None)
+    rows = await run_in_threadpool(list_campaigns, st.db)
+    return page(st, ctx, "campaigns.html", "campaigns", campaign=chosen, campaigns=campaigns,
+                rows=rows, errors=errors, error_message=message, may_launch=True,
+                filename=plan.filename or "", status_code=422)
+
+
+# ---- imports and templates --------------------------------------------------------------
+
+IMPORT_ERRORS = "import-errors"
+
+
+@router.get("/imports", include_in_schema=False)
+def imports_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
+    from duban.adapters.intake import KIND_LABELS, KINDS
+
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        return no_campaign(st, ctx, "imports")
+    return page(st, ctx, "imports.html", "imports", campaign=chosen, campaigns=campaigns,
+                kinds=[(k, KIND_LABELS[k]) for k in KINDS], report=None, result=None,
+                may_import=ctx.scope.role == Role.COUNTY)
+
+
+@router.post("/imports", include_in_schema=False)
+async def import_upload(request: Request, ctx: CtxDep,
+                        kind: Annotated[str, Form()], campaign: Annotated[int, Form()],
+                        file: Annotated[UploadFile, File()]) -> Response:
+    from duban.adapters.intake import KIND_LABELS, KINDS, ImportRejected, write_error_copy
+    from duban.services.intake import import_file
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    campaigns, chosen = campaign_of(st, campaign)
+    if chosen is None or chosen.id != campaign:
+        raise NotFound(f"行动不存在：编号 {campaign}")
+    if kind not in KINDS:
+        raise DubanError(f"未知的导入类型：{kind[:30]}")
+    suffix = Path(file.filename or "upload.xlsx").suffix.lower()[:8] or ".xlsx"
+    content = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        raise DubanError("导入文件超过 50 MB，请分批导入")
+    report = result = None
+    error_copy = None
+    with tempfile.TemporaryDirectory(prefix="duban-import-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(content)
+        try:
+            result = await run_in_threadpool(import_file, st.db, st.clock, chosen.id,
+                                             kind, path, imported_by=ctx.username)
+            st.cache.clear()
+        except ImportRejected as exc:
+            report = exc.report
+            if report.errors and report.sheet is not None:
+                token = secrets.token_hex(12)
+                dest = _error_copy_path(ctx.username, token)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    await run_in_threadpool(write_error_copy, path, report, dest)
+                    error_copy = token
+                except Exception:  # the copy is a convenience; the report on screen stands
+                    error_copy = None
+    return page(st, ctx, "imports.html", "imports", campaign=chosen, campaigns=campaigns,
+                kinds=[(k, KIND_LABELS[k]) for k in KINDS], report=report, result=result,
+                kind=kind, kind_label=KIND_LABELS[kind], filename=file.filename or "",
+                error_copy=error_copy, may_import=True,
+                status_code=422 if report is not None else 200)
+
+
+def _error_copy_path(username: str, token: str) -> Path:
+    # The username is part of the name so one user cannot fetch another's error copy.
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", username)
+    return data_dir() / IMPORT_ERRORS / f"{safe}-{token}.xlsx"
+
+
+@router.get("/imports/errors/{token}", include_in_schema=False)
+def import_error_copy(request: Request, ctx: CtxDep, token: str) -> Response:
+    if not re.fullmatch(r"[0-9a-f]{24}", token):
+        raise NotFound("错误副本不存在")
+    path = _error_copy_path(ctx.username, token)
+    if not path.is_file():
+        raise NotFound("错误副本不存在或已过期")
+    return Response(path.read_bytes(),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": _attachment("导入错误说明.xlsx")})
+
+
+@router.get("/templates/{kind}.xlsx", include_in_schema=False)
+def template_download(request: Request, ctx: CtxDep, kind: str,
+                      campaign: str | None = None) -> Response:
+    from duban.adapters.intake import KIND_LABELS, KINDS, export_template
+    from duban.services.campaigns import load_plan_of
+
+    st = state(request)
+    if kind not in KINDS:
+        raise NotFound(f"没有这种模板：{kind[:30]}")
+    _, chosen = campaign_of(st, _int(campaign))
+    options: dict[str, object] = {}
+    if chosen is not None:
+        with st.db.transaction() as session:
+            plan = load_plan_of(session, chosen.id)
+        options = {
+            "towns": [t.name for t in plan.towns],
+            "villages": {t.name: [v.name for v in t.villages] for t in plan.towns},
+            "categories": [c.name for c in plan.categories],
+            "sources": [s.name for s in plan.sources],
+            "tiers": [t.name for t in plan.deadlines.tiers],
+        }
+    with tempfile.TemporaryDirectory(prefix="duban-template-") as tmp:
+        path = Path(tmp) / "template.xlsx"
+        export_template(kind, path, **options)  # type: ignore[arg-type]
+        data = path.read_bytes()
+    return Response(data,
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": _attachment(f"{KIND_LABELS[kind]}模板.xlsx")})
+
+
+# ---- notices ----------------------------------------------------------------------------
+
+
+def _visible_notices(st: WebState, ctx: Ctx, campaign_id: int) -> list[object]:
+    from duban.services.notices import list_notices
+
+    with st.db.transaction() as session:
+        offices = visible_office_codes(session, ctx.scope, campaign_id)
+    rows = list_notices(st.db, campaign_id)
+    if offices is None:
+        return list(rows)
+    return [n for n in rows if n.office_code in offices]
+
+
+@router.get("/notices", include_in_schema=False)
+def notices_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        return no_campaign(st, ctx, "notices")
+    rows = _visible_notices(st, ctx, chosen.id)
+    names, _ = st.cache.get(("names", chosen.id), lambda: dash.names_of(st.db, chosen.id))
+    return page(st, ctx, "notices.html", "notices", campaign=chosen, campaigns=campaigns,
+                rows=list(reversed(rows)), names=names, batch_key=secrets.token_hex(8),
+                may_issue=ctx.scope.role == Role.COUNTY)
+
+
+@router.post("/notices/issue", include_in_schema=False)
+def notices_issue(request: Request, ctx: CtxDep, campaign: Annotated[int, Form()],
+                  batch_key: Annotated[str, Form(max_length=64)]) -> Response:
+    from duban.services.notices import issue_notices
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    back = f"/notices?campaign={campaign}"
+    key = f"web-{ctx.today.isoformat()}-{re.sub(r'[^0-9a-f]', '', batch_key)[:16]}"
+    issued = issue_notices(st.db, st.clock, campaign, issued_by=ctx.username, batch_key=key)
+    if not issued:
+        return _back(request, st, back, ok="没有需要下发通知书的问题（均已在通知书中列出）")
+    return _back(request, st, back, ok=f"已下发督办通知书 {len(issued)} 份：" + "、".join(
+        n.number for n in issued[:5]) + ("等" if len(issued) > 5 else ""))
+
+
+def _notice_for(st: WebState, ctx: Ctx, notice_id: int) -> object:
+    from models import Notice
+
+    with st.db.transaction() as session:
+        notice = session.get(Notice, notice_id)
+        if notice is None:
+            raise NotFound(f"通知书不存在：编号 {notice_id}")
+        offices = visible_office_codes(session, ctx.scope, notice.campaign_id)
+        if offices is not None and notice.office_code not in offices:
+            raise NotFound(f"通知书不存在或无权查看：编号 {notice_id}")
+        return notice
+
+
+@router.post("/notices/{notice_id}/ack", include_in_schema=False)
+def notice_ack(request: Request, ctx: CtxDep, notice_id: int,
+               accept: Annotated[str, Form()] = "") -> Response:
+    from duban.services.notices import acknowledge_notice
+
+    st = state(request)
+    notice = _notice_for(st, ctx, notice_id)
+    campaign_id = notice.campaign_id  # type: ignore[attr-defined]
+    row = acknowledge_notice(st.db, st.clock, notice_id, ctx.username)
+    text = f"已签收通知书 {row.number}"
+    if accept:
+        lines = move_many(st.db, st.clock, ctx.scope, list(row.problem_ids), Action.ACCEPT,
+                          Payload(note=f"签收督办通知书 {row.number}"))
+        ok = [line for line in lines if line.ok]
+        text += f"，签收其中问题 {len(ok)} 个"
+        skipped = len(lines) - len(ok)
+        if skipped:
+            text += f"（{skipped} 个已不在待签收状态）"
+    return _back(request, st, f"/notices?campaign={campaign_id}", ok=text)
+
+
+@router.get("/notices/{notice_id}/file", include_in_schema=False)
+def notice_download(request: Request, ctx: CtxDep, notice_id: int) -> Response:
+    from duban.services.notices import notice_file
+
+    st = state(request)
+    notice = _notice_for(st, ctx, notice_id)
+    data = notice_file(st.db, notice_id)
+    name = f"{notice.number}.docx"  # type: ignore[attr-defined]
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument"
+                    ".wordprocessingml.document",
+                    headers={"Content-Disposition": _attachment(name)})
+
+
+# ---- ranking and penalties --------------------------------------------------------------
+
+
+@router.get("/ranking", include_in_schema=False)
+def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
+                 month: str | None = None) -> Response:
+    from duban.services.scoring import (
+        compute_ranking,
+        current_penalties,
+        frozen_months,
+        parse_month,
+        ranking,
+    )
+
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        return no_campaign(st, ctx, "ranking")
+    first = parse_month(month) if month and re.fullmatch(r"\d{4}-\d{2}", month) \
+        else ctx.today.replace(day=1)
+    snap = ranking(st.db, chosen.id, first)
+    preview = snap is None
+    error = None
+    if snap is None:
+        try:
+            snap, _ = st.cache.get(("ranking", chosen.id, first, ctx.today),
+                                   lambda: compute_ranking(st.db, st.clock, chosen.id, first))
+        except DubanError as exc:
+            error = exc.message
+    lines, _ = st.cache.get(("penalties", chosen.id, ctx.today),
+                            lambda: current_penalties(st.db, st.clock, chosen.id, ctx.today))
+    lines = _scoped_penalties(ctx, lines)
+    names, _ = st.cache.get(("names", chosen.id), lambda: dash.names_of(st.db, chosen.id))
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.town] = totals.get(line.town, 0) + line.amount_yuan
+    months = frozen_months(st.db, chosen.id)
+    return page(st, ctx, "ranking.html", "ranking", campaign=chosen, campaigns=campaigns,
+                snap=snap, preview=preview, error=error, month=first, months=months,
+                penalties=lines, totals=sorted(totals.items(), key=lambda kv: -kv[1]),
+                names=names, total_yuan=sum(totals.values()))
+
+
+def _scoped_penalties(ctx: Ctx, lines: list) -> list:  # type: ignore[type-arg]
+    scope = ctx.scope
+    if scope.sees_all:
+        return lines
+    if scope.role == Role.TOWN:
+        return [x for x in lines if x.town == scope.town]
+    if scope.role == Role.OFFICE:
+        return [x for x in lines if x.office in scope.offices]
+    return []  # villages see the published ranking, not the fines list
+
+
+# ---- substitutes and users --------------------------------------------------------------
+
+
+@router.get("/people", include_in_schema=False)
+def people_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
+    from duban.services.accounts import list_users
+    from duban.services.delegation import delegation_log, list_substitutes
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    users = list_users(st.db)
+    subs = list_substitutes(st.db)
+    log = delegation_log(st.db, limit=50)
+    offices = (dash.filter_choices(st.db, ctx.scope, chosen.id)["offices"]
+               if chosen is not None else [])
+    return page(st, ctx, "people.html", "people", campaign=chosen, campaigns=campaigns,
+                users=users, subs=subs, log=log, offices=offices,
+                office_users=[u for u in users if u.role == Role.OFFICE and u.active])
+
+
+@router.post("/people/substitutes", include_in_schema=False)
+def substitute_add(request: Request, ctx: CtxDep,
+                   username: Annotated[str, Form(max_length=50)],
+                   office: Annotated[str, Form(max_length=80)],
+                   starts_on: Annotated[dt.date, Form()], ends_on: Annotated[dt.date, Form()],
+                   reason: Annotated[str, Form(max_length=200)]) -> Response:
+    from duban.services.delegation import set_substitute
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    try:
+        sid = set_substitute(st.db, st.clock, office, username, starts_on, ends_on, reason,
+                             ctx.username)
+    except DubanError as exc:
+        return _back(request, st, "/people", error=exc.message)
+    return _back(request, st, "/people", ok=f"已设置代理（编号 {sid}）：{username} 代理 {office}")
+
+
+@router.post("/people/substitutes/{substitute_id}/end", include_in_schema=False)
+def substitute_end(request: Request, ctx: CtxDep, substitute_id: int) -> Response:
+    from duban.services.delegation import end_substitute
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    try:
+        last = end_substitute(st.db, st.clock, substitute_id, ctx.username)
+    except DubanError as exc:
+        return _back(request, st, "/people", error=exc.message)
+    return _back(request, st, "/people", ok=f"代理 {substitute_id} 已结束（最后一天：{last}）")
+
+
+@router.post("/people/reassign", include_in_schema=False)
+def office_reassign(request: Request, ctx: CtxDep, campaign: Annotated[int, Form()],
+                    from_office: Annotated[str, Form(max_length=80)],
+                    to_office: Annotated[str, Form(max_length=80)],
+                    note: Annotated[str, Form(max_length=500)]) -> Response:
+    from duban.services.delegation import reassign_bulk
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    try:
+        result = reassign_bulk(st.db, st.clock, campaign, from_office, to_office, ctx.username,
+                               note)
+    except DubanError as exc:
+        return _back(request, st, f"/people?campaign={campaign}", error=exc.message)
+    return _back(request, st, f"/people?campaign={campaign}", ok=result.describe())
+
+
+@router.post("/people/users/{username}/active", include_in_schema=False)
+def user_active(request: Request, ctx: CtxDep, username: str,
+                active: Annotated[str, Form()]) -> Response:
+    from duban.services.accounts import set_active
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    if username == ctx.username:
+        return _back(request, st, "/people", error="不能停用自己的账号")
+    set_active(st.db, st.clock, username, active == "1", by=ctx.username)
+    return _back(request, st, "/people",
+                 ok=f"用户 {username} 已{'启用' if active == '1' else '停用'}")

@@ -1,0 +1,29 @@
+// duban web: small progressive enhancements; every page works without this file.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.submit());
+  }
+  for (const box of document.querySelectorAll("input[data-check-all]")) {
+    const name = box.getAttribute("data-check-all");
+    box.addEventListener("change", () => {
+      for (const other of box.form.querySelectorAll(`input[type=checkbox][name="${name}"]`)) {
+        other.checked = box.checked;
+      }
+    });
+  }
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  }
+  // A second click on a submit button while the first request runs would send it twice.
+  for (const form of document.querySelectorAll("form[method=post]")) {
+    form.addEventListener("submit", (event) => {
+      if (event.defaultPrevented) return;
+      for (const button of form.querySelectorAll("button[type=submit]")) {
+        setTimeout(() => { button.disabled = true; }, 0);
+      }
+    });
+  }
+});
