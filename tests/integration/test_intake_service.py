@@ -44,9 +44,8 @@ def count(db: Database, model: type) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_household_visit_and_ledger_files_import_once(
-    db: Database, clock: FixedClock, tmp_path: Path
-) -> None:
+def test_household_visit_and_ledger_files_import_once(db: Database, clock: FixedClock,
+                                                      tmp_path: Path) -> None:
     campaign_id, plan = launch(db, clock, "seed-003")
     county = generate_for_plan(plan, "small", seed=7)
     hh = write_xlsx(tmp_path / "农户.xlsx", HOUSEHOLD_COLUMNS, list(iter_household_rows(county)))
@@ -55,8 +54,7 @@ def test_household_visit_and_ledger_files_import_once(
     first = import_file(db, clock, campaign_id, "households", hh, imported_by="clerk")
     assert first.created == len(county.households)
     assert import_file(db, clock, campaign_id, "visits", vv, imported_by="clerk").created == len(
-        county.visits
-    )
+        county.visits)
     ledger = import_file(db, clock, campaign_id, "problems", pp, imported_by="clerk")
     assert ledger.created == len(county.problems)
     # Importing the same files again adds nothing.
@@ -92,11 +90,8 @@ def test_detection_never_duplicates_an_open_problem(db: Database, clock: FixedCl
     again = detect_problems(db, clock, campaign_id)
     assert again.created == 0
     with db.transaction() as s:
-        pairs = s.execute(
-            select(Problem.household_id, Problem.category, func.count()).group_by(
-                Problem.household_id, Problem.category
-            )
-        ).all()
+        pairs = s.execute(select(Problem.household_id, Problem.category, func.count())
+                          .group_by(Problem.household_id, Problem.category)).all()
         assert all(n == 1 for _, _, n in pairs)
         cited = s.scalars(select(Problem)).first()
         assert cited is not None and cited.detection_rule and cited.facts
@@ -105,14 +100,8 @@ def test_detection_never_duplicates_an_open_problem(db: Database, clock: FixedCl
 def test_visit_coverage_counts_households_and_modes(db: Database, clock: FixedClock) -> None:
     campaign_id, plan = launch(db, clock, "seed-003")
     county = generate_for_plan(plan, "township", seed=3)
-    import_records(
-        db,
-        clock,
-        campaign_id,
-        households=county.households,
-        visits=county.visits,
-        imported_by="clerk",
-    )
+    import_records(db, clock, campaign_id, households=county.households, visits=county.visits,
+                   imported_by="clerk")
     cov = visit_coverage(db, campaign_id)
     visited = {v.household_id for v in county.visits}
     assert sum(t.households for t in cov.towns) == len(county.households)
@@ -123,12 +112,8 @@ def test_visit_coverage_counts_households_and_modes(db: Database, clock: FixedCl
 
 # What each seed names as the lead office for a kind of problem (category name → office name).
 SEED_ROUTES = {
-    "seed-000": {
-        "住房安全": "乡建环办",
-        "义务教育": "乡民政和社事办",
-        "饮水安全": "乡农业服务中心",
-        "就业扶贫": "乡社保所",
-    },
+    "seed-000": {"住房安全": "乡建环办", "义务教育": "乡民政和社事办", "饮水安全": "乡农业服务中心",
+                 "就业扶贫": "乡社保所"},
     "seed-002": {"住房安全": "县住建局", "饮水安全": "县水利局", "涉贫信访舆情": "县信访局"},
     "seed-003": {"住房安全": "镇规划建设管理环保办", "义务教育": "镇社会事务办"},
 }
@@ -136,8 +121,7 @@ SEED_ROUTES = {
 
 @pytest.mark.parametrize("stem", sorted(SEED_ROUTES))
 def test_seed_plans_route_a_generated_ledger_as_the_seeds_say(
-    db: Database, clock: FixedClock, stem: str
-) -> None:
+        db: Database, clock: FixedClock, stem: str) -> None:
     campaign_id, plan = launch(db, clock, stem)
     county = generate_for_plan(plan, "township", seed=11)
     import_records(db, clock, campaign_id, problems=county.problems, imported_by="clerk")
@@ -152,11 +136,8 @@ def test_seed_plans_route_a_generated_ledger_as_the_seeds_say(
             if expected is None or p.source in {"inspection", "assessment"}:
                 continue
             assert offices[p.lead_office] == expected, (p.category, p.lead_office)
-            co = set(
-                s.scalars(
-                    select(ProblemCoOffice.office_code).where(ProblemCoOffice.problem_id == p.id)
-                )
-            )
+            co = set(s.scalars(select(ProblemCoOffice.office_code)
+                               .where(ProblemCoOffice.problem_id == p.id)))
             if p.village_code:
                 assert village_office_code(p.village_code) in co  # 各村: its own village
             checked += 1
