@@ -393,4 +393,4 @@ def test_answerer_ignored_when_not_proxy_gives_warning(tmp_path: Path) -> None:
     rows[0][4] = "某某"
     path = corpus.write_xlsx(tmp_path / "v.xlsx", V, rows)
     result = _check(path, "visits", EXPECTED_VISITS)
-    assert any("第2行" in w and "代答人" in w for w in result.warnings)
+    assert any("第2行的走访方式不是代答" in w and "代答人" in w for w in result.warnings)

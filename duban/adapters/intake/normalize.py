@@ -46,6 +46,8 @@ def clean_text(raw: object) -> str:
 
 def compact(raw: object) -> str:
     """Text with every space removed, for names such as 张　三."""
+    if raw.__class__ is str and raw.isalnum():
+        return raw
     s = clean_text(raw)
     if " " in s or not s.isascii():
         s = _ALL_SPACE_RE.sub("", s)
@@ -94,6 +96,8 @@ def code_text(raw: object) -> str:
         return str(int(raw))
     if isinstance(raw, int) and not isinstance(raw, bool):
         return str(raw)
+    if raw.__class__ is str and raw.isascii() and raw.isalnum():
+        return raw
     s = fold(raw)
     if s and ("E+" in s or "e+" in s) and _SCI_RE.match(s):
         raise CellProblem(
