@@ -226,6 +226,11 @@ class SubstituteInfo:
         """Whether the substitute may act for the office on this day."""
         return self.starts_on <= on <= self.ends_on
 
+    @property
+    def cancelled(self) -> bool:
+        """Ended before it began: it never took effect."""
+        return self.ends_on < self.starts_on
+
 
 @dataclass(frozen=True)
 class DelegationInfo:
@@ -313,11 +318,11 @@ def end_substitute(
     substitute_id: int,
     ended_by: str,
     note: str = "",
-) -> dt.date:
-    """End a substitute now: from today on it no longer acts. Returns its new last day.
+) -> SubstituteInfo:
+    """End a substitute now: from today on it no longer acts. Returns the ended arrangement.
 
     The last day becomes yesterday; an arrangement that had not started yet never takes
-    effect (its last day is then before its first).
+    effect (its last day is then before its first: `SubstituteInfo.cancelled`).
     """
     today = local_today(clock)
     with db.transaction() as session:
@@ -337,7 +342,9 @@ def end_substitute(
             at=clock.now(), note=note.strip(),
             data={"ends_on_was": was.isoformat(), "ends_on": row.ends_on.isoformat()},
         ))
-        return row.ends_on
+        session.flush()
+        assert user is not None  # substitute.user_id is a foreign key
+        return _substitute_info(row, user)
 
 
 def list_substitutes(
@@ -351,11 +358,13 @@ def list_substitutes(
             stmt = stmt.where(Substitute.starts_on <= on, Substitute.ends_on >= on)
         if office is not None:
             stmt = stmt.where(Substitute.office_code == office)
-        return [SubstituteInfo(id=s.id, username=u.username, name=u.name,
-                               office_code=s.office_code, starts_on=s.starts_on,
-                               ends_on=s.ends_on, reason=s.reason, granted_by=s.granted_by,
-                               granted_at=s.granted_at)
-                for s, u in session.execute(stmt)]
+        return [_substitute_info(s, u) for s, u in session.execute(stmt)]
+
+
+def _substitute_info(s: Substitute, u: User) -> SubstituteInfo:
+    return SubstituteInfo(id=s.id, username=u.username, name=u.name, office_code=s.office_code,
+                          starts_on=s.starts_on, ends_on=s.ends_on, reason=s.reason,
+                          granted_by=s.granted_by, granted_at=s.granted_at)
 
 
 def delegation_log(

@@ -85,8 +85,10 @@ class EvidenceRejected(DubanError):
     """One or more files were refused; every reason is listed, each naming its file."""
 
     def __init__(self, issues: Sequence[EvidenceIssue]) -> None:
-        self.errors = list(issues)
-        text = "；".join(f"「{i.path}」{i.message}" for i in self.errors)
+        # `issues`, not `errors`: the message already names every file, so the CLI's error
+        # printer (which lists `errors` under the message) would say each twice.
+        self.issues = list(issues)
+        text = "；".join(f"「{i.path}」{i.message}" for i in self.issues)
         super().__init__(f"佐证资料未通过检查：{text}")
 
 

@@ -167,7 +167,8 @@ def test_a_substitute_acts_only_within_its_dates(db: Database) -> None:
 
     # Ended on Thursday: from Thursday on the substitute no longer acts.
     thursday = FixedClock(dt.datetime(2022, 9, 29, 8, 0, tzinfo=CHINA_TZ))
-    assert end_substitute(db, thursday, sub_id, "county", "张三提前返岗") == dt.date(2022, 9, 28)
+    ended = end_substitute(db, thursday, sub_id, "county", "张三提前返岗")
+    assert ended.ends_on == dt.date(2022, 9, 28) and not ended.cancelled
     with pytest.raises(GuardFailed, match="牵头责任办室"):
         move_problem(db, thursday, ids[1], Action.ACCEPT, "slj1", Payload())
     with pytest.raises(DelegationError, match="已于 2022-09-28 结束"):

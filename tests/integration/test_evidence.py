@@ -124,7 +124,7 @@ def test_types_are_judged_by_content_not_name(db: Database, clock: FixedClock, r
     ]
     with pytest.raises(EvidenceRejected) as err:
         store_evidence(db, clock, problems[0], files, "zjj1", root=root)
-    assert [(i.path, i.message[:8]) for i in err.value.errors] == [
+    assert [(i.path, i.message[:8]) for i in err.value.issues] == [
         ("照片.jpg", "文件类型不允许（"), ("表格.xlsx", "文件类型不允许（"),
         ("宏.docx", "文件类型不允许（"), ("说明.pdf", "文件类型不允许（"), ("空.png", "是空文件")]
     assert "「照片.jpg」文件类型不允许" in err.value.message and "JPEG" in err.value.message

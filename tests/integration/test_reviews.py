@@ -435,3 +435,47 @@ def test_spot_check_time_is_china_time(db: Database) -> None:
     draw_daily_spot_checks(db, late, campaign_id)
     (draw,) = spot_check_draws(db, campaign_id)
     assert draw.day == dt.date(2022, 9, 27)
+
+
+# ---- command line -----------------------------------------------------------------------
+
+
+def test_the_command_line_submits_reviews_and_spot_checks(db: Database, clock: FixedClock,
+                                                          tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from duban.cli import cli
+
+    campaign_id, _, code = one_problem(db, clock)
+    photo = tmp_path / "整改后.jpg"
+    photo.write_bytes(JPEG)
+    text = tmp_path / "说明.jpg"
+    text.write_text("不是图片", encoding="utf-8")
+    url = db.engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(cli, ["--db", url, "--now", "2022-09-26T10:00", *args],
+                               standalone_mode=False, catch_exceptions=True)
+        out = result.output + (str(result.exception) if result.exception else "")
+        return (1 if result.exception else 0), out
+
+    c = str(campaign_id)
+    rc, out = run("problem", "submit", code, "--as", "zjj1", "--note", "已整改", "--file",
+                  str(text), "--campaign", c)
+    assert rc == 1 and "「说明.jpg」文件类型不允许" in out
+    rc, out = run("problem", "submit", code, "--as", "zjj1", "--note", "已整改", "--file",
+                  str(photo), "--campaign", c)
+    assert rc == 0 and "待复核" in out, out
+    rc, out = run("review", "pass", code, "--as", "ducha", "--campaign", c)
+    assert rc == 0 and "复核通过" in out, out
+    rc, out = run("review", "close-all", "--campaign", c, "--as", "county")
+    assert rc == 0 and "已销号 1 个问题" in out, out
+    rc, out = run("spotcheck", "draw", "--campaign", c)
+    assert rc == 0 and code in out and "随机种子" in out, out
+    (check,) = list_spot_checks(db, campaign_id)
+    rc, out = run("spotcheck", "record", str(check.id), "--as", "ducha", "--fail", "--note",
+                  "复查仍漏雨")
+    assert rc == 0 and "已重新打开" in out, out
+    rc, out = run("review", "reopen-rate", "--campaign", c)
+    assert rc == 0 and "100.0%" in out, out
