@@ -111,7 +111,7 @@ def _claim(session: Session, now: dt.datetime, worker: str, limit: int) -> list[
                    OutboxMessage.attempts, OutboxMessage.max_attempts)
         .execution_options(synchronize_session=False)
     ).all()
-    return sorted((_Claimed(*r) for r in rows), key=lambda c: c.id)
+    return sorted((_Claimed(**r._asdict()) for r in rows), key=lambda c: c.id)
 
 
 def deliver(db: Database, clock: Clock, *, worker: str | None = None, limit: int = 500,
@@ -221,7 +221,7 @@ def outbox_counts(db: Database) -> dict[str, int]:
     """How many rows are in each status."""
     with db.transaction() as session:
         return {status: int(n) for status, n in session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).tuples()}
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
 
 
 def retry_failed(db: Database, clock: Clock, ids: Sequence[int] | None = None) -> int:

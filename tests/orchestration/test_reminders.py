@@ -1,0 +1,198 @@
+"""The deadline sweep: rungs fire once (by constraint), one digest per office, working hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.domain.lifecycle import Role
+from duban.domain.reminders import OpenItem, fire_date
+from duban.services.actors import add_user
+from duban.services.calendars import working_calendar
+from duban.services.database import Database
+from duban.services.notices import acknowledge_notice, issue_notices
+from duban.services.outbox import Senders, deliver
+from duban.services.reminders import penalty_accruals, sweep
+from models import InboxMessage, Notice, OutboxMessage, ReminderFired
+from tests.orchestration.conftest import LADDER, add_problems, at, launch
+
+NO_SEND = Senders(email=lambda *a: None, webhook=lambda *a: None)
+
+
+def _count(db: Database, model: type, *where: object) -> int:
+    with db.transaction() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def test_each_rung_fires_once_and_one_digest_per_office(db: Database, clock: FixedClock) -> None:
+    clock.set(at(2022, 9, 20))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 3, deadline=dt.date(2022, 9, 23))  # Friday
+    add_problems(db, clock, cid, 2, category="water", deadline=dt.date(2022, 9, 23), tag="水")
+    clock.set(at(2022, 9, 20, 10))  # 3 working days before Friday
+    first = sweep(db, clock, cid)
+    assert first.fired == 5
+    assert first.digests == 2  # jhb and nyzx, office audience
+    again = sweep(db, clock, cid)
+    assert (again.fired, again.digests, again.outbox_rows) == (0, 0, 0)
+    with db.transaction() as s:
+        per_office = Counter(s.scalars(select(InboxMessage.office_code)))
+    assert per_office == {"jhb": 1, "nyzx": 1}
+
+
+def test_duplicate_rung_is_refused_by_the_database(db: Database, clock: FixedClock) -> None:
+    clock.set(at(2022, 9, 20))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))
+    sweep(db, clock, cid)
+    with pytest.raises(IntegrityError), db.transaction() as s:
+        row = s.scalars(select(ReminderFired)).one()
+        s.add(ReminderFired(
+            campaign_id=row.campaign_id, problem_id=row.problem_id, rung_code=row.rung_code,
+            action=row.action, office_code=row.office_code, town_code=row.town_code,
+            category=row.category, deadline=row.deadline, due_on=row.due_on,
+            fired_on=row.fired_on, fired_at=row.fired_at))
+
+
+def test_messages_outside_working_hours_wait_for_the_window(db: Database,
+                                                           clock: FixedClock) -> None:
+    clock.set(at(2022, 9, 20))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 2, deadline=dt.date(2022, 9, 23))
+    clock.set(at(2022, 9, 20, 20, 0))  # Tuesday evening
+    sweep(db, clock, cid)
+    with db.transaction() as s:
+        waits = set(s.scalars(select(OutboxMessage.next_attempt_at)))
+    assert {w.astimezone(CHINA_TZ) for w in waits} == {at(2022, 9, 21, 8, 30)}
+    clock.set(at(2022, 9, 20, 21, 0))
+    assert deliver(db, clock, senders=NO_SEND).sent == 0
+    clock.set(at(2022, 9, 21, 8, 30))
+    assert deliver(db, clock, senders=NO_SEND).sent == 1
+
+
+def test_friday_evening_waits_until_monday(db: Database, clock: FixedClock) -> None:
+    clock.set(at(2022, 9, 20))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 28))
+    clock.set(at(2022, 9, 23, 18, 0))  # Friday after hours; pre3 is due that day
+    assert sweep(db, clock, cid).fired == 1
+    with db.transaction() as s:
+        (when,) = s.scalars(select(OutboxMessage.next_attempt_at)).all()
+    assert when.astimezone(CHINA_TZ) == at(2022, 9, 26, 8, 30)
+
+
+def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
+        db: Database, clock: FixedClock) -> None:
+    clock.set(at(2022, 9, 1))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 2))
+    clock.set(at(2022, 9, 30, 10))  # long after: every rung is due
+    result = sweep(db, clock, cid)
+    assert result.fired == len(LADDER)
+    assert result.penalties == 1
+    assert len(result.documents) == 2  # one 催办通知 and one 通报
+    assert len(penalty_accruals(db, cid)) == 1
+    with db.transaction() as s:
+        office_digest = s.scalars(select(InboxMessage).where(
+            InboxMessage.office_code == "jhb", InboxMessage.kind == "digest")).all()
+        kinds = sorted(n.kind for n in s.scalars(select(Notice)))
+    # office audience (from 提醒 … 通报) plus office head; county gets its own digest.
+    assert sorted(m.audience for m in office_digest) == ["office", "office_head"]
+    assert all("【通报】" in m.subject for m in office_digest if m.audience == "office")
+    assert kinds == ["bulletin", "reminder"]
+
+
+def test_deadline_change_rearms_the_ladder(db: Database, clock: FixedClock) -> None:
+    from duban.domain.lifecycle import Action, Payload
+    from duban.services.problems import move_problem
+
+    clock.set(at(2022, 9, 20, 10))
+    cid = launch(db, clock)
+    (pid,) = add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))
+    assert sweep(db, clock, cid).fired == 1  # pre3
+    add_user(db, clock, username="county", name="县办", role=Role.COUNTY)
+    add_user(db, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
+    move_problem(db, clock, pid, Action.ACCEPT, "jhb1", Payload())
+    move_problem(db, clock, pid, Action.REQUEST_EXTENSION, "jhb1",
+                 Payload(note="需要时间", deadline=dt.date(2022, 10, 14)))
+    move_problem(db, clock, pid, Action.APPROVE_EXTENSION, "county", Payload(note="同意"))
+    clock.set(at(2022, 9, 23, 10))  # the old deadline: nothing is due any more
+    assert sweep(db, clock, cid).fired == 0
+    clock.set(at(2022, 10, 14, 10))  # the new deadline; pre3 fired already, once per problem
+    with db.transaction() as s:
+        before = set(s.scalars(select(ReminderFired.rung_code)))
+    assert sweep(db, clock, cid).fired == 1
+    with db.transaction() as s:
+        after = set(s.scalars(select(ReminderFired.rung_code)))
+    assert after - before == {"due"}
+
+
+def test_unacknowledged_notice_is_reminded_once_per_period(db: Database,
+                                                          clock: FixedClock) -> None:
+    clock.set(at(2022, 9, 26, 9))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 2, deadline=dt.date(2022, 10, 31))
+    (notice,) = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    assert sweep(db, clock, cid).unacknowledged == 0  # same day
+    clock.set(at(2022, 9, 27, 9))
+    assert sweep(db, clock, cid).unacknowledged == 1
+    assert sweep(db, clock, cid).unacknowledged == 0  # once per working day
+    with db.transaction() as s:
+        (msg,) = s.scalars(select(InboxMessage).where(
+            InboxMessage.kind == "notice_unacknowledged")).all()
+    assert notice.number in msg.body
+    add_user(db, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
+    acknowledge_notice(db, clock, notice.id, "jhb1")
+    clock.set(at(2022, 9, 28, 9))
+    assert sweep(db, clock, cid).unacknowledged == 0
+
+
+def test_time_travel_across_national_day_2022(db: Database, clock: FixedClock) -> None:
+    """Every rung fires exactly once, on its working day, delivered inside working hours."""
+    calendar = working_calendar()
+    clock.set(at(2022, 9, 20, 9))
+    cid = launch(db, clock)
+    deadlines = [dt.date(2022, 9, 30), dt.date(2022, 10, 10), dt.date(2022, 9, 28)]
+    ids = []
+    for i, d in enumerate(deadlines):
+        ids += add_problems(db, clock, cid, 2, deadline=d, tag=f"批{i}",
+                            category="housing" if i % 2 == 0 else "water")
+    moment = at(2022, 9, 20, 0, 30)
+    while moment < at(2022, 10, 28):
+        clock.set(moment)
+        sweep(db, clock, cid)
+        deliver(db, clock, senders=NO_SEND)
+        moment += dt.timedelta(hours=3)
+    with db.transaction() as s:
+        fired = s.scalars(select(ReminderFired)).all()
+        sent = s.scalars(select(OutboxMessage)).all()
+        digests = s.scalars(select(InboxMessage).where(InboxMessage.kind == "digest")).all()
+    assert Counter((f.problem_id, f.rung_code) for f in fired) == {
+        (pid, rung.code): 1 for pid in ids for rung in LADDER}
+    for f in fired:
+        item = OpenItem(f.problem_id, f.office_code, dt.date(2022, 9, 20), f.deadline)
+        rung = next(r for r in LADDER if r.code == f.rung_code)
+        assert f.due_on == fire_date(rung, item, calendar)
+        assert f.fired_on == f.due_on  # the system ran all along: fired on its day
+        assert calendar.is_workday(f.due_on)
+        assert not dt.date(2022, 10, 1) <= f.due_on <= dt.date(2022, 10, 7)  # 国庆
+    # The 1-day-overdue 催办 of a 9/30 deadline falls on Saturday 10/8, a 调休 working day.
+    urge = {f.deadline: f.due_on for f in fired if f.rung_code == "urge1"}
+    assert urge[dt.date(2022, 9, 30)] == dt.date(2022, 10, 8)
+    assert sent and all(m.status == "sent" for m in sent)
+    for m in sent:
+        local = m.sent_at.astimezone(CHINA_TZ)
+        assert calendar.is_workday(local.date())
+        assert dt.time(8, 30) <= local.time() < dt.time(17, 30)
+    fired_days = {f.fired_on for f in fired}
+    for m in sent:
+        if m.payload.get("kind") == "digest":
+            assert m.sent_at.astimezone(CHINA_TZ).date() in fired_days
+    # One digest per office and audience per tick.
+    per_tick = Counter((d.office_code, d.audience, d.created_at) for d in digests)
+    assert max(per_tick.values()) == 1
