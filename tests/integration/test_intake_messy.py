@@ -194,6 +194,8 @@ def test_title_rows_and_merged_two_row_header(tmp_path: Path) -> None:
     wb.save(path)
     result = _check(path, "households", EXPECTED_HOUSEHOLDS)
     assert result.source_rows == [5, 6, 7, 8]
+    # Titles and group labels are not mistaken for unknown columns.
+    assert not any("统计表" in w or "两不愁三保障" in w for w in result.warnings)
 
 
 def test_blank_rows_extra_columns_footer_and_repeated_header(tmp_path: Path) -> None:
@@ -394,3 +396,17 @@ def test_answerer_ignored_when_not_proxy_gives_warning(tmp_path: Path) -> None:
     path = corpus.write_xlsx(tmp_path / "v.xlsx", V, rows)
     result = _check(path, "visits", EXPECTED_VISITS)
     assert any("第2行的走访方式不是代答" in w and "代答人" in w for w in result.warnings)
+
+
+def test_two_row_header_without_merges(tmp_path: Path) -> None:
+    # As a CSV export of a two-row header comes out: names split over two rows, nothing merged.
+    upper = [*H[:6], "收入与住房", "", "", "两不愁三保障", "", "", "", ""]
+    lower = ["", "", "", "", "", "", *H[6:]]
+    path = tmp_path / "two_rows.csv"
+    rows = [["沧沟乡农户信息表"], upper, lower, *corpus.HOUSEHOLDS]
+    with path.open("w", encoding="gbk", newline="") as fh:
+        import csv
+
+        csv.writer(fh).writerows(rows)
+    result = _check(path, "households", EXPECTED_HOUSEHOLDS)
+    assert result.source_rows == [4, 5, 6, 7]

@@ -247,3 +247,20 @@ def test_code_text_keeps_digits_or_refuses() -> None:
         code_text(5.00156010100100e17)
     with pytest.raises(CellProblem, match="科学计数法"):
         code_text("5.00156E+17")
+
+
+def test_oversized_workbook_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duban.adapters.intake import reader
+
+    path = corpus.write_xlsx(tmp_path / "h.xlsx", corpus.H, corpus.HOUSEHOLDS)
+    monkeypatch.setattr(reader, "MAX_UNPACKED_BYTES", 1000)
+    with pytest.raises(ImportRejected, match="过大，请拆分"):
+        read_rows(path, "households")
+
+
+def test_corpus_script_writes_every_case(tmp_path: Path) -> None:
+    written = corpus.build_all(tmp_path / "malformed")
+    assert len(written) >= 15
+    assert all(p.exists() for p in written)

@@ -46,6 +46,8 @@ _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _ENCRYPTED_MARKERS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
 _TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
+# A workbook that unpacks to more than this is refused before calamine inflates it in memory.
+MAX_UNPACKED_BYTES = 1536 * 1024 * 1024
 
 
 @dataclass
@@ -91,7 +93,7 @@ class _Candidate:
     """A sheet whose header was found, with its remaining rows not yet read."""
 
     sheet: str
-    score: tuple[int, int]
+    score: tuple[int, int, int]  # (required columns, columns, -header rows)
     header_first: int  # 0-based absolute row of the first header row
     header_last: int  # 0-based absolute row of the last header row
     mapping: dict[int, int]  # spec position -> 0-based relative column
@@ -173,12 +175,20 @@ def _is_encrypted_cfb(src: Path) -> bool:
 def _zip_format(src: Path, kind: str) -> str:
     try:
         with zipfile.ZipFile(src) as zf:
-            names = set(zf.namelist())
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
             mimetype = zf.read("mimetype")[:80] if "mimetype" in names else b""
+            unpacked = sum(i.file_size for i in infos)
     except (zipfile.BadZipFile, EOFError, OSError):
         raise file_rejected(
             kind, src, f"文件“{src.name}”已损坏（压缩包结构不完整），无法打开"
         ) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise file_rejected(
+            kind,
+            src,
+            f"文件“{src.name}”解压后超过{MAX_UNPACKED_BYTES // 2**20}MB，过大，请拆分成几个文件再导入",
+        )
     if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         return "xlsx"
     if b"opendocument.spreadsheet" in mimetype:
@@ -370,7 +380,8 @@ def _best_header(
             if len(mapping) < 2:
                 continue
             required = sum(1 for p in mapping if specs[p].column_required)
-            score = (required, len(mapping))
+            # A one-row header wins a tie: a title row above adds nothing but noise.
+            score = (required, len(mapping), -span)
             if best is None or score > best.score:
                 best = _Candidate(
                     sheet=sheet,
