@@ -78,15 +78,18 @@ def review_group() -> None:
 @click.argument("problem")
 @click.option("--as", "username", required=True, help="复核人用户名（督查组或县级办公室）。")
 @click.option("--note", default="", help="复核意见。")
+@click.option("--close", "close_after", is_flag=True,
+              help="复核通过后随即销号（须县级办公室用户）。")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号。")
 @click.option("--expect-version", type=int, help="期望的版本号。")
-def review_pass(problem: str, username: str, note: str, campaign_id: int | None,
-                expect_version: int | None) -> None:
+def review_pass(problem: str, username: str, note: str, close_after: bool,
+                campaign_id: int | None, expect_version: int | None) -> None:
     from duban.services.reviews import review
 
     e = env()
-    _moved(review(e.db, e.clock, problem, username, True, note, campaign_id=campaign_id,
-                  expected_version=expect_version), "复核通过")
+    _moved(review(e.db, e.clock, problem, username, True, note, close_after=close_after,
+                  campaign_id=campaign_id, expected_version=expect_version),
+           "复核通过并销号" if close_after else "复核通过")
 
 
 @review_group.command("fail", help="复核不通过：退回整改，写明原因并重新限期。")

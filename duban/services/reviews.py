@@ -125,13 +125,15 @@ def review(
     note: str = "",
     new_deadline: dt.date | None = None,
     *,
+    close_after: bool = False,
     campaign_id: int | None = None,
     expected_version: int | None = None,
 ) -> Problem:
     """Review (复核) a submitted rectification: pass, or fail it back with a reason and deadline.
 
     A failed review without `new_deadline` gets the plan's rectify_days_after_failed_review
-    working days from today.
+    working days from today. With `close_after`, a pass also closes (销号) in the same
+    transaction, as two audited moves; the lifecycle then wants a county reviewer.
     """
     with db.transaction() as session:
         problem = find_problem(session, campaign_id, problem_ref)
@@ -143,8 +145,11 @@ def review(
             action = Action.FAIL_REVIEW
             deadline = _new_deadline(session, clock, problem, new_deadline)
             payload = Payload(note=note, deadline=deadline)
-        return apply_move(session, clock, problem, action, actor, payload,
-                          expected_version=expected_version)
+        apply_move(session, clock, problem, action, actor, payload,
+                   expected_version=expected_version)
+        if passed and close_after:
+            apply_move(session, clock, problem, Action.CLOSE, actor, Payload(note=note))
+        return problem
 
 
 def close(

@@ -120,6 +120,20 @@ def test_submit_review_close_carries_three_signatures(db: Database, clock: Fixed
     assert (_data_dir / "evidence" / sha[:2] / sha).read_bytes() == JPEG
 
 
+def test_a_county_reviewer_may_pass_and_close_at_once(db: Database, clock: FixedClock) -> None:
+    campaign_id, _, code = one_problem(db, clock)
+    submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
+    with pytest.raises(GuardFailed, match="县级办公室"):  # a supervisor passes but may not close
+        review(db, clock, code, "ducha", passed=True, close_after=True, campaign_id=campaign_id)
+    with db.transaction() as s:  # ...and then nothing happened at all
+        assert s.scalar(select(Problem.status).where(Problem.code == code)) == "submitted"
+    p = review(db, clock, code, "county", passed=True, note="现场核实，销号", close_after=True,
+               campaign_id=campaign_id)
+    assert p.status == Status.CLOSED and p.review_passed_by == "county"
+    _, events = audit_trail(db, code, campaign_id)
+    assert [e.action for e in events][-2:] == ["pass_review", "close"]
+
+
 def test_close_needs_the_finder_signature(db: Database, clock: FixedClock) -> None:
     campaign_id, _, code = one_problem(db, clock)
     submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
