@@ -234,12 +234,10 @@ def _measure(code: str, path: Path) -> dict[str, Any]:
 
 
 def run(path: str | Path, repeat: int = 3) -> dict[str, Any]:
-    """Time a bare calamine read and read_rows + validate_households of `path`.
-
-    Each run is a fresh subprocess (so peak memory is that step's own); the best of `repeat`
-    runs is kept, since other work on the machine only ever adds time. CPU seconds are reported
-    beside wall seconds: on a shared machine they are the steadier number.
-    """
+    """Time a bare calamine read and read_rows + validate_households of `path`."""
+    # Each run is a fresh subprocess (so peak memory is that step's own); the best of `repeat`
+    # runs is kept, since other work on the machine only ever adds time. CPU seconds are
+    # reported beside wall seconds: on a shared machine they are the steadier number.
     p = Path(path)
     bare = [_measure(_BARE, p) for _ in range(repeat)]
     full = [_measure(_FULL, p) for _ in range(repeat)]

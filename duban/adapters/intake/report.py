@@ -92,11 +92,9 @@ def _notes_by_row(report: ImportReport) -> dict[int, list[str]]:
 
 
 def write_error_copy(src: str | Path, report: ImportReport, dest: str | Path) -> Path:
-    """Write a copy of `src` as .xlsx with bad cells filled red and a 错误说明 column.
-
-    The report must come from a sheet (its `sheet` and `header_row` set); a rejection of the file
-    as a whole has no cells to mark. Returns the path written (always ending in .xlsx).
-    """
+    """Write `src` as .xlsx with bad cells red and a 错误说明 column; returns the path written."""
+    # Only a report about a sheet has cells to mark; a file-level rejection raises ValueError.
+    # The path written always ends in .xlsx, whatever `dest` says.
     source = Path(src)
     out = Path(dest)
     if out.suffix.lower() != ".xlsx":

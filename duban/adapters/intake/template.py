@@ -45,11 +45,9 @@ def export_template(
     sources: Sequence[str] = (),
     tiers: Sequence[str] = (),
 ) -> Path:
-    """Write a blank intake template for `kind`; the option lists come from the campaign plan.
-
-    `villages` is either a flat list or a mapping town name -> village names (the drop-down
-    offers all of them; the notes tell that a village must belong to its town).
-    """
+    """Write a blank intake template for `kind`; the option lists come from the campaign plan."""
+    # `villages` is a flat list or a mapping town name -> village names: the drop-down offers
+    # all of them, and the notes say a village must belong to its town.
     if kind not in KINDS:
         raise ValueError(f"unknown intake kind {kind!r}")
     dest = Path(path)

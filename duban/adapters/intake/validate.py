@@ -60,11 +60,10 @@ _CACHE_LIMIT = 50_000
 
 @dataclass(frozen=True)
 class ReferenceData:
-    """What the service knows: towns, villages, categories, sources, tiers, households, dates.
+    """What the service knows: towns, villages, categories, sources, tiers, households, dates."""
 
-    Mapping keys are names or codes as users may write them; values are codes. Matching ignores
-    spaces and full-width/half-width differences.
-    """
+    # Mapping keys are names or codes as users may write them; values are codes. Matching
+    # ignores spaces and full-width/half-width differences.
 
     towns: Mapping[str, str]  # town name or code -> town code
     villages: Mapping[str, Mapping[str, str]]  # town code -> (village name or code -> code)
@@ -340,11 +339,10 @@ class _Col:
 
 
 class _Run:
-    """One validation pass: converts whole columns, collects errors, reports progress.
+    """One validation pass: converts whole columns, collects errors, reports progress."""
 
-    Work goes column by column: a low-cardinality column (town, yes/no, grade) is converted
-    with one C-level dict look-up per cell, and only values not seen before reach Python code.
-    """
+    # Work goes column by column: a low-cardinality column (town, yes/no, grade) is converted
+    # with one C-level dict look-up per cell, and only values not seen before reach Python code.
 
     def __init__(self, sheet: SheetData, progress: Progress | None, steps: int) -> None:
         self.sheet = sheet
@@ -415,10 +413,8 @@ class _Run:
         self._report(self._column_share * self._steps_done // max(1, self._steps))
 
     def check(self, rule: Callable[..., tuple[_Col, str] | None], *cols: Sequence[Any]) -> None:
-        """Apply `rule` to each distinct combination of the columns' values; record failures.
-
-        Combinations holding a bad cell are skipped: that cell already has its error.
-        """
+        """Apply `rule` to each distinct combination of the columns' values; record failures."""
+        # Combinations holding a bad cell are skipped: that cell already has its error.
         failing: dict[tuple[Any, ...], tuple[_Col, str]] = {}
         for combo in set(zip(*cols, strict=True)):
             if any(v is _BAD for v in combo):
@@ -595,11 +591,9 @@ def _dates(refs: ReferenceData) -> tuple[dt.date, dt.date]:
 
 
 def _gc_paused(fn: Callable[PS, R]) -> Callable[PS, R]:
-    """Run `fn` with the cyclic garbage collector paused.
-
-    Validation allocates hundreds of thousands of small objects next to a large heap of rows; each
-    collection rescans that heap (a third of the time on 300,000 rows) and finds no cycles.
-    """
+    """Run `fn` with the cyclic garbage collector paused."""
+    # Validation allocates hundreds of thousands of small objects next to a large heap of rows;
+    # each collection rescans that heap (a third of the time on 300,000 rows) and finds no cycles.
 
     @functools.wraps(fn)
     def wrapper(*args: PS.args, **kwargs: PS.kwargs) -> R:
