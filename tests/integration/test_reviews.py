@@ -493,3 +493,52 @@ def test_the_command_line_submits_reviews_and_spot_checks(db: Database, clock: F
     assert rc == 0 and "已重新打开" in out, out
     rc, out = run("review", "reopen-rate", "--campaign", c)
     assert rc == 0 and "100.0%" in out, out
+
+
+def test_concurrent_draws_of_one_day_agree(db: Database, clock: FixedClock) -> None:
+    import threading
+
+    campaign_id, plan = launch(db, clock)
+    populate(db, clock, campaign_id, plan, closed_per_town=20, villages=20)
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def draw() -> None:
+        start.wait()
+        try:
+            results.append(draw_daily_spot_checks(db, clock, campaign_id))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=draw) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 3
+    assert results[0] and results[0] == results[1] == results[2]
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(SpotCheckDraw)) == 1
+        assert s.scalar(select(func.count()).select_from(SpotCheck)) == len(results[0])
+
+
+def test_a_draw_that_loses_the_race_returns_the_winners(
+        db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    import duban.services.reviews as reviews
+
+    campaign_id, plan = launch(db, clock)
+    populate(db, clock, campaign_id, plan, closed_per_town=5, villages=4)
+    first = draw_daily_spot_checks(db, clock, campaign_id)
+    real = reviews._draw_row
+    calls: list[int] = []
+
+    def blind_once(*args: object) -> SpotCheckDraw | None:
+        calls.append(1)  # the first look misses the winner's draw, as in a real race
+        return None if len(calls) == 1 else real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reviews, "_draw_row", blind_once)
+    assert draw_daily_spot_checks(db, clock, campaign_id) == first
+    assert len(calls) == 2  # it drew, hit the unique key, and read the winner's draw
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(SpotCheck)) == len(first)
