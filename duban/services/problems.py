@@ -39,6 +39,11 @@ from models import AuditEvent, Campaign, Office, Problem, ProblemCoOffice
 CODE_PREFIX = "W"
 BATCH = 2000  # rows per executemany; keeps parameter counts under every driver's limit
 
+# Bulk writes go through Core tables: the ORM's bulk path can fall back to one statement per row.
+PROBLEM = Problem.__table__
+CO_OFFICE = ProblemCoOffice.__table__
+AUDIT = AuditEvent.__table__
+
 
 def problem_code(seq: int) -> str:
     """The 问题编号 of the seq-th problem of a campaign."""
@@ -200,7 +205,7 @@ def record_problems_in(
     for i in range(0, len(problem_rows), BATCH):
         chunk = problem_rows[i : i + BATCH]
         for pid, code in session.execute(
-            insert(Problem).returning(Problem.id, Problem.code), chunk
+            insert(PROBLEM).returning(PROBLEM.c.id, PROBLEM.c.code), chunk
         ):
             ids[code] = pid
     campaign.problem_seq = seq
@@ -210,7 +215,7 @@ def record_problems_in(
         for office in dict.fromkeys(offices)
     ]
     for i in range(0, len(co_rows), BATCH):
-        session.execute(insert(ProblemCoOffice), co_rows[i : i + BATCH])
+        session.execute(insert(CO_OFFICE), co_rows[i : i + BATCH])
     events: list[dict[str, Any]] = []
     for row in problem_rows:
         pid = ids[row["code"]]
@@ -233,7 +238,7 @@ def record_problems_in(
                 note=row["unrouted_reason"] or "",
             ))
     for i in range(0, len(events), BATCH):
-        session.execute(insert(AuditEvent), events[i : i + BATCH])
+        session.execute(insert(AUDIT), events[i : i + BATCH])
     result.created = len(problem_rows)
     result.problem_ids = list(ids.values())
     # Recurrence (屡改屡犯): flag new problems on a household and category closed before.
