@@ -504,3 +504,17 @@ def list_notices(db: Database, campaign_id: int, *, office: str | None = None,
         notices = session.scalars(stmt.order_by(Notice.year, Notice.seq)).all()
         acks = _acknowledgers(session, (n.id for n in notices))
         return [_row(n, acks.get(n.id)) for n in notices]
+
+
+def offices_without_notice(db: Database, campaign_id: int) -> list[str]:
+    """Lead offices that have open routed problems not yet on a live 督办通知书."""
+    with db.transaction() as session:
+        on_notice = select(NoticeProblem.problem_id).where(NoticeProblem.kind == KIND_NOTICE)
+        return list(session.scalars(
+            select(Problem.lead_office).where(
+                Problem.campaign_id == campaign_id,
+                Problem.status.in_([s.value for s in OPEN_STATUSES]),
+                Problem.lead_office.is_not(None),
+                Problem.id.not_in(on_notice),
+            ).distinct().order_by(Problem.lead_office)
+        ))

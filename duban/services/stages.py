@@ -1,0 +1,202 @@
+"""Stage runs and the tick's bookkeeping: which stages are due, which campaigns are live.
+
+A stage run is keyed by (campaign, stage seq). Starting one that exists already (a rerun
+after a crash or a kill) returns it with one more attempt; every step a stage flow takes is
+idempotent on its own, so the rerun only does what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from duban.domain.clock import CHINA_TZ, Clock, local_now, local_today
+from duban.domain.lifecycle import OPEN_STATUSES
+from duban.services.campaigns import load_plan_of
+from duban.services.database import Database, data_dir
+from models import Campaign, CampaignStage, DailyReportRun, Problem, StageRun
+
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StageDue:
+    """A stage whose start date has come and whose run is not done."""
+
+    campaign_id: int
+    seq: int
+    kind: str
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+def live_campaigns(db: Database, clock: Clock) -> list[int]:
+    """Campaigns that have started and are not over (or still have open problems)."""
+    today = local_today(clock)
+    open_codes = [s.value for s in OPEN_STATUSES]
+    with db.transaction() as session:
+        rows = session.execute(select(Campaign.id)).scalars().all()
+        out = []
+        for cid in rows:
+            stages = session.execute(
+                select(CampaignStage.start, CampaignStage.end)
+                .where(CampaignStage.campaign_id == cid)).all()
+            if not stages or min(s.start for s in stages) > today:
+                continue
+            if max(s.end for s in stages) >= today or session.scalar(
+                select(exists().where(Problem.campaign_id == cid,
+                                      Problem.status.in_(open_codes)))):
+                out.append(cid)
+        return out
+
+
+def due_stages(db: Database, clock: Clock, campaign_id: int) -> list[StageDue]:
+    """Stages that have started by today and have no finished run, in order."""
+    today = local_today(clock)
+    with db.transaction() as session:
+        done = select(StageRun.stage_seq).where(StageRun.campaign_id == campaign_id,
+                                                StageRun.status == DONE)
+        stages = session.scalars(
+            select(CampaignStage)
+            .where(CampaignStage.campaign_id == campaign_id, CampaignStage.start <= today,
+                   CampaignStage.seq.not_in(done))
+            .order_by(CampaignStage.seq)
+        ).all()
+        return [StageDue(campaign_id, s.seq, s.kind, s.name, s.start, s.end) for s in stages]
+
+
+def begin_stage_run(db: Database, clock: Clock, campaign_id: int, seq: int,
+                    kind: str) -> tuple[int, int]:
+    """Open (or reopen) the run of a stage; returns (run id, attempt number)."""
+    now = clock.now()
+    try:
+        with db.transaction() as session:
+            run = session.scalar(select(StageRun).where(
+                StageRun.campaign_id == campaign_id, StageRun.stage_seq == seq))
+            if run is None:
+                run = StageRun(campaign_id=campaign_id, stage_seq=seq, kind=kind,
+                               status=RUNNING, attempts=1, started_at=now, detail={})
+                session.add(run)
+                session.flush()
+                stage = session.scalar(select(CampaignStage).where(
+                    CampaignStage.campaign_id == campaign_id, CampaignStage.seq == seq))
+                if stage is not None and stage.started_at is None:
+                    stage.started_at = now
+            elif run.status != DONE:
+                run.attempts += 1
+                run.status = RUNNING
+                run.last_error = None
+            return run.id, run.attempts
+    except IntegrityError:
+        # A concurrent starter inserted it first: take that row.
+        return begin_stage_run(db, clock, campaign_id, seq, kind)
+
+
+def finish_stage_run(db: Database, clock: Clock, campaign_id: int, seq: int,
+                     detail: dict[str, Any]) -> None:
+    """Mark a stage run done with what it did."""
+    now = clock.now()
+    with db.transaction() as session:
+        run = session.scalar(select(StageRun).where(
+            StageRun.campaign_id == campaign_id, StageRun.stage_seq == seq))
+        if run is None:
+            return
+        run.status = DONE
+        run.finished_at = now
+        run.detail = {**(run.detail or {}), **detail}
+        stage = session.scalar(select(CampaignStage).where(
+            CampaignStage.campaign_id == campaign_id, CampaignStage.seq == seq))
+        if stage is not None:
+            stage.completed_at = now
+
+
+def fail_stage_run(db: Database, clock: Clock, campaign_id: int, seq: int, error: str) -> None:
+    """Record why a stage run failed; the next tick runs it again."""
+    with db.transaction() as session:
+        run = session.scalar(select(StageRun).where(
+            StageRun.campaign_id == campaign_id, StageRun.stage_seq == seq))
+        if run is not None and run.status != DONE:
+            run.status = FAILED
+            run.last_error = error[:2000]
+
+
+@dataclass(frozen=True)
+class StageRunLine:
+    """A stage run as the CLI lists it."""
+
+    campaign_id: int
+    seq: int
+    kind: str
+    status: str
+    attempts: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    detail: dict[str, Any]
+
+
+def stage_runs(db: Database, campaign_id: int) -> list[StageRunLine]:
+    """A campaign's stage runs in stage order."""
+    with db.transaction() as session:
+        return [StageRunLine(r.campaign_id, r.stage_seq, r.kind, r.status, r.attempts,
+                             r.started_at, r.finished_at, dict(r.detail or {}))
+                for r in session.scalars(select(StageRun).where(
+                    StageRun.campaign_id == campaign_id).order_by(StageRun.stage_seq))]
+
+
+def stage_started(db: Database, campaign_id: int, kind: str) -> bool:
+    """Whether a stage of this kind has a run (started or done)."""
+    with db.transaction() as session:
+        return bool(session.scalar(select(exists().where(
+            StageRun.campaign_id == campaign_id, StageRun.kind == kind))))
+
+
+# ------------------------------------------------------------------------------ daily report
+
+
+def daily_report_due(db: Database, clock: Clock, campaign_id: int) -> dt.date | None:
+    """Today, when the plan's report hour has passed and today's report is not written."""
+    now = local_now(clock)
+    today = now.date()
+    with db.transaction() as session:
+        plan = load_plan_of(session, campaign_id)
+        if not plan.start <= today <= plan.end:
+            return None
+        if now.time() < plan.reports.daily_at:
+            return None
+        written = session.scalar(select(DailyReportRun.id).where(
+            DailyReportRun.campaign_id == campaign_id, DailyReportRun.report_date == today))
+        return None if written is not None else today
+
+
+def reports_dir(campaign_id: int) -> Path:
+    """Where a campaign's daily reports go."""
+    return data_dir() / "reports" / str(campaign_id)
+
+
+def record_daily_report(db: Database, clock: Clock, campaign_id: int, day: dt.date,
+                        docx: Path | None, sha256: str | None) -> bool:
+    """Record that a day's report is written; False when another run recorded it first."""
+    try:
+        with db.transaction() as session:
+            session.add(DailyReportRun(
+                campaign_id=campaign_id, report_date=day, written_at=clock.now(),
+                sha256=sha256, file_path=str(docx) if docx else None))
+        return True
+    except IntegrityError:
+        return False
+
+
+def as_clock_time(value: str | None) -> dt.datetime | None:
+    """Parse an ISO moment handed to a flow; naive means China time."""
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)

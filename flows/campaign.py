@@ -1,0 +1,38 @@
+"""Advance a campaign: start each stage whose date has come, once (stage_run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.investigate import investigate_stage
+from flows.rectify import rectify_stage
+from flows.review import review_stage
+from tasks.orchestration import begin_stage_task, due_stages_task, finish_stage_task
+
+
+@flow(name="advance-campaign", log_prints=False, persist_result=False)
+def advance_campaign(campaign_id: int, now: str | None = None) -> list[dict[str, Any]]:
+    """Run every due stage's flow and record its run; a finished stage never runs again."""
+    done = []
+    for stage in due_stages_task(campaign_id, now):
+        seq, kind = int(stage["seq"]), str(stage["kind"])
+        attempt = begin_stage_task(campaign_id, seq, kind, now)
+        if kind == "investigate":
+            detail = investigate_stage(campaign_id, now)
+        elif kind == "rectify":
+            detail = rectify_stage(campaign_id, seq, now)
+        elif kind == "review":
+            detail = review_stage(campaign_id, now)
+        else:
+            detail = {}  # 动员: nothing for the system to do
+        finish_stage_task(campaign_id, seq, {"attempt": attempt, **detail}, now)
+        done.append({"seq": seq, "kind": kind, "attempt": attempt})
+    return done
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(advance_campaign(int(sys.argv[1])))

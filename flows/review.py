@@ -1,0 +1,30 @@
+"""The review stage (复核): daily spot checks, closing what passed review, monthly ranking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.orchestration import close_reviewed_task, monthly_ranking_task, spot_checks_task
+
+
+@flow(name="review-stage", log_prints=False, persist_result=False)
+def review_stage(campaign_id: int, now: str | None = None,
+                 closer: str | None = None) -> dict[str, Any]:
+    """One day of review work; every step is idempotent per day or per item.
+
+    Closing (销号) is signed by a person: only when `closer` names a county user are the
+    reviewed problems closed here; otherwise reviewers close them in the web app.
+    """
+    result: dict[str, Any] = {"spot_checks": spot_checks_task(campaign_id, now)}
+    if closer:
+        result["closed"] = close_reviewed_task(campaign_id, closer, now)
+    result["ranking"] = monthly_ranking_task(campaign_id, now)
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(review_stage(int(sys.argv[1])))

@@ -1,0 +1,46 @@
+"""The tick: advance campaigns, sweep deadlines, write daily reports, deliver the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.campaign import advance_campaign
+from flows.common import run_quietly
+from flows.review import review_stage
+from tasks.orchestration import (
+    daily_report_task,
+    deliver_task,
+    live_campaigns_task,
+    stage_kinds_started_task,
+    sweep_task,
+)
+
+
+@flow(name="duban-tick", log_prints=False, persist_result=False)
+def tick(now: str | None = None) -> dict[str, Any]:
+    """One tick over every live campaign; safe to run again at any point."""
+    summary: dict[str, Any] = {"campaigns": {}}
+    for campaign_id in live_campaigns_task(now):
+        stages = advance_campaign(campaign_id, now)
+        entry: dict[str, Any] = {"stages": stages}
+        if "review" in stage_kinds_started_task(campaign_id) and not any(
+                s["kind"] == "review" for s in stages):
+            entry["review"] = review_stage(campaign_id, now)  # the review stage's daily work
+        entry["sweep"] = sweep_task(campaign_id, now)
+        entry["daily_report"] = daily_report_task(campaign_id, now)
+        summary["campaigns"][str(campaign_id)] = entry
+    summary["delivery"] = deliver_task(now)
+    return summary
+
+
+def run_tick(now: str | None = None) -> dict[str, Any]:
+    """The scheduler's job: one tick, heartbeat off."""
+    return run_quietly(tick, now)
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run_tick(), ensure_ascii=False, indent=2))

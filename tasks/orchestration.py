@@ -1,0 +1,188 @@
+"""Prefect tasks of the campaign flows: IDs in, plain dicts out, one service call each.
+
+Every task is safe to run again: the services they call are idempotent (natural keys,
+batch keys, unique constraints), so a retried or re-run task adds nothing twice.
+`now` is an ISO moment for simulated time, or None for the system clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from prefect import task
+
+from duban.domain.clock import local_today
+from tasks.common import clock_at, database
+
+# Prefect's result cache would skip a re-run task; our idempotence lives in the database.
+OPTS: dict[str, Any] = {"cache_policy": None, "persist_result": False, "log_prints": False}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+@task(name="live-campaigns", **OPTS)
+def live_campaigns_task(now: str | None = None) -> list[int]:
+    """Campaigns the tick looks after."""
+    from duban.services.stages import live_campaigns
+
+    return live_campaigns(database(), clock_at(now))
+
+
+@task(name="due-stages", **OPTS)
+def due_stages_task(campaign_id: int, now: str | None = None) -> list[dict[str, Any]]:
+    """Stages whose start has come and whose run is not done."""
+    from duban.services.stages import due_stages
+
+    return [_plain(s) for s in due_stages(database(), clock_at(now), campaign_id)]
+
+
+@task(name="begin-stage", **OPTS)
+def begin_stage_task(campaign_id: int, seq: int, kind: str, now: str | None = None) -> int:
+    """Open the stage run; returns the attempt number."""
+    from duban.services.stages import begin_stage_run
+
+    return begin_stage_run(database(), clock_at(now), campaign_id, seq, kind)[1]
+
+
+@task(name="finish-stage", **OPTS)
+def finish_stage_task(campaign_id: int, seq: int, detail: dict[str, Any],
+                      now: str | None = None) -> None:
+    """Close the stage run."""
+    from duban.services.stages import finish_stage_run
+
+    finish_stage_run(database(), clock_at(now), campaign_id, seq, detail)
+
+
+@task(name="detect-problems", **OPTS)
+def detect_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
+    """Run the plan's detection rules over the household register (idempotent by natural key)."""
+    from duban.services.intake import detect_problems
+
+    result = detect_problems(database(), clock_at(now), campaign_id)
+    return {"created": result.created, "skipped": result.skipped_duplicates,
+            "routed": result.routed, "unrouted": result.unrouted}
+
+
+@task(name="offices-to-notify", **OPTS)
+def offices_to_notify_task(campaign_id: int) -> list[str]:
+    """Lead offices with open problems not yet on a 督办通知书."""
+    from duban.services.notices import offices_without_notice
+
+    return offices_without_notice(database(), campaign_id)
+
+
+@task(name="issue-notices", **OPTS)
+def issue_notices_task(campaign_id: int, offices: Sequence[str], batch_key: str,
+                       now: str | None = None) -> list[str]:
+    """Issue the notices of a batch of offices; a retry returns the same 文号."""
+    from duban.services.notices import issue_notices
+
+    rows = issue_notices(database(), clock_at(now), campaign_id, issued_by="system",
+                         batch_key=batch_key, offices=list(offices))
+    return [r.number for r in rows]
+
+
+@task(name="arm-ladder", **OPTS)
+def arm_task(campaign_id: int) -> int:
+    """Compute when each open problem's next reminder rung falls due."""
+    from duban.services.calendars import working_calendar
+    from duban.services.campaigns import load_plan_of
+    from duban.services.reminders import arm
+
+    db = database()
+    with db.transaction() as session:
+        plan = load_plan_of(session, campaign_id)
+    return arm(db, campaign_id, plan.reminders, working_calendar())
+
+
+@task(name="sweep-deadlines", **OPTS)
+def sweep_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
+    """Fire due rungs and write one digest per office and audience."""
+    from duban.services.reminders import sweep
+
+    return _plain(sweep(database(), clock_at(now), campaign_id))
+
+
+@task(name="deliver-outbox", **OPTS)
+def deliver_task(now: str | None = None) -> dict[str, Any]:
+    """Send what the outbox holds and whose time has come."""
+    from duban.services.outbox import deliver
+
+    result = deliver(database(), clock_at(now))
+    return {"claimed": result.claimed, "sent": result.sent, "retrying": result.retrying,
+            "failed": result.failed}
+
+
+@task(name="daily-report", **OPTS)
+def daily_report_task(campaign_id: int, now: str | None = None) -> str | None:
+    """Write today's report once the plan's hour has passed; returns its path."""
+    import hashlib
+
+    from duban.services.reports import write_daily_report
+    from duban.services.stages import daily_report_due, record_daily_report, reports_dir
+
+    db, clock = database(), clock_at(now)
+    day = daily_report_due(db, clock, campaign_id)
+    if day is None:
+        return None
+    paths = write_daily_report(db, clock, campaign_id, day, reports_dir(campaign_id))
+    docx = next((p for p in paths if p.suffix == ".docx"), None)
+    digest = hashlib.sha256(docx.read_bytes()).hexdigest() if docx else None
+    record_daily_report(db, clock, campaign_id, day, docx, digest)
+    return str(docx) if docx else None
+
+
+@task(name="spot-checks", **OPTS)
+def spot_checks_task(campaign_id: int, now: str | None = None) -> int:
+    """Draw today's spot checks for every supervision group (once per day)."""
+    from duban.services.reviews import draw_daily_spot_checks
+
+    return len(draw_daily_spot_checks(database(), clock_at(now), campaign_id))
+
+
+@task(name="close-reviewed", **OPTS)
+def close_reviewed_task(campaign_id: int, username: str, now: str | None = None) -> dict[str, Any]:
+    """Close every reviewed problem whose three signatures are complete."""
+    from duban.services.reviews import close_reviewed
+
+    return _plain(close_reviewed(database(), clock_at(now), campaign_id, username))
+
+
+@task(name="monthly-ranking", **OPTS)
+def monthly_ranking_task(campaign_id: int, now: str | None = None) -> str | None:
+    """Freeze last month's ranking once the plan's monthly day has come."""
+    from duban.services.campaigns import load_plan_of
+    from duban.services.scoring import monthly_snapshot
+
+    db, clock = database(), clock_at(now)
+    today = local_today(clock)
+    with db.transaction() as session:
+        plan = load_plan_of(session, campaign_id)
+    if today.day < plan.reports.monthly_day:
+        return None
+    last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    if last_month < plan.start.replace(day=1):
+        return None
+    monthly_snapshot(db, clock, campaign_id, last_month, frozen_by="system")
+    return last_month.strftime("%Y-%m")
+
+
+@task(name="stages-started", **OPTS)
+def stage_kinds_started_task(campaign_id: int) -> list[str]:
+    """Kinds of the stages that have a run."""
+    from duban.services.stages import stage_runs
+
+    return sorted({r.kind for r in stage_runs(database(), campaign_id)})
