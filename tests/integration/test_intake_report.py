@@ -264,3 +264,30 @@ def test_corpus_script_writes_every_case(tmp_path: Path) -> None:
     written = corpus.build_all(tmp_path / "malformed")
     assert len(written) >= 15
     assert all(p.exists() for p in written)
+
+
+def test_fast_writer_keeps_values_and_styles(tmp_path: Path) -> None:
+    from duban.adapters.intake.fastxlsx import Style, write_sheet
+
+    rows = [
+        ["名称", "日期", "时间", "数", "是否", "空"],
+        ["甲&<乙>\x01", dt.date(2022, 5, 6), dt.datetime(2022, 5, 6, 8, 30), 6900.5, True, None],
+        ["丙", dt.date(2022, 7, 31), dt.datetime(2022, 7, 31, 0, 0), 3, False, ""],
+    ]
+    marks = {1: {0: Style.HEADER}, 2: {1: Style.BAD, 5: Style.BAD}}
+    path = write_sheet(tmp_path / "f.xlsx", "错误副本", rows, marks=marks, widths={0: 30})
+    ws = load_workbook(path)["错误副本"]
+    assert ws["A2"].value == "甲&<乙>"
+    assert ws["B2"].value == dt.datetime(2022, 5, 6) and ws["B2"].is_date
+    assert ws["C2"].value == dt.datetime(2022, 5, 6, 8, 30)
+    assert ws["D2"].value == 6900.5 and ws["E2"].value is True and ws["D3"].value == 3
+    assert ws["B2"].fill.fgColor.rgb.endswith("FF9999")
+    assert ws["F2"].fill.fgColor.rgb.endswith("FF9999") and ws["F2"].value is None
+    assert not ws["B3"].fill.fgColor.rgb.endswith("FF9999")
+    assert ws["A1"].font.b
+    assert ws.column_dimensions["A"].width == 30
+    # And our own reader takes it back.
+    from python_calamine import CalamineWorkbook
+
+    back = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    assert back[2][1] == dt.date(2022, 7, 31)

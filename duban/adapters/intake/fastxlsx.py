@@ -1,0 +1,193 @@
+"""A streaming one-sheet .xlsx writer for big error copies: values plus a few fixed styles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+
+class Style(IntEnum):
+    """The cell styles the writer knows (indexes into its cellXfs)."""
+
+    PLAIN = 0
+    BAD = 1  # red fill, dark red text: a cell with an error
+    HEADER = 2  # bold
+    NOTE = 3  # red text: the 错误说明 of a row
+    NOTE_HEADER = 4  # bold red on red fill: the 错误说明 header
+
+
+# Date cells need a number format; each style has a date twin and a date-time twin.
+_DATE_OFFSET = 5
+_DATETIME_OFFSET = 10
+_EPOCH = dt.datetime(1899, 12, 30)
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NS = "http://schemas.openxmlformats.org"
+
+
+def _col(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _text(value: str) -> str:
+    return escape(_ILLEGAL_XML.sub("", value))
+
+
+def _cell(ref: str, value: Any, style: int) -> str:
+    s = f' s="{style}"' if style else ""
+    if value is None or value == "":
+        return f'<c r="{ref}"{s}/>' if style else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            value = str(value)
+        else:
+            if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+                value = int(value)
+            return f'<c r="{ref}"{s}><v>{value!r}</v></c>'
+    if isinstance(value, dt.datetime):
+        serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
+        return f'<c r="{ref}" s="{style + _DATETIME_OFFSET}"><v>{serial!r}</v></c>'
+    if isinstance(value, dt.date):
+        serial = (value - _EPOCH.date()).days
+        return f'<c r="{ref}" s="{style + _DATE_OFFSET}"><v>{serial}</v></c>'
+    text = _text(str(value))
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+
+def write_sheet(
+    path: Path,
+    sheet_name: str,
+    rows: Iterable[Sequence[Any]],
+    *,
+    marks: Mapping[int, Mapping[int, Style]] | None = None,
+    widths: Mapping[int, float] | None = None,
+) -> Path:
+    """Write rows to a one-sheet .xlsx; `marks` styles cells by 1-based row and 0-based column."""
+    marks = marks or {}
+    refs: list[str] = []
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as raw:
+            head = [
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                f'<worksheet xmlns="{_NS}/spreadsheetml/2006/main">'
+            ]
+            if widths:
+                head.append("<cols>")
+                for c, w in sorted(widths.items()):
+                    head.append(f'<col min="{c + 1}" max="{c + 1}" width="{w}" customWidth="1"/>')
+                head.append("</cols>")
+            head.append("<sheetData>")
+            raw.write("".join(head).encode())
+            buf: list[str] = []
+            for r, values in enumerate(rows, 1):
+                while len(refs) < len(values):
+                    refs.append(_col(len(refs)))
+                styled = marks.get(r)
+                if styled:
+                    cells = "".join(
+                        _cell(f"{refs[c]}{r}", v, styled.get(c, 0)) for c, v in enumerate(values)
+                    )
+                else:
+                    cells = "".join(_cell(f"{refs[c]}{r}", v, 0) for c, v in enumerate(values))
+                buf.append(f'<row r="{r}">{cells}</row>')
+                if len(buf) >= 2000:
+                    raw.write("".join(buf).encode())
+                    buf.clear()
+            buf.append("</sheetData></worksheet>")
+            raw.write("".join(buf).encode())
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _RELS)
+        zf.writestr("xl/workbook.xml", _workbook(sheet_name))
+        zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        zf.writestr("xl/styles.xml", _STYLES)
+    return path
+
+
+def _workbook(sheet_name: str) -> str:
+    name = quoteattr(_ILLEGAL_XML.sub("", sheet_name)[:31] or "Sheet1")
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<workbook xmlns="{_NS}/spreadsheetml/2006/main" '
+        f'xmlns:r="{_NS}/officeDocument/2006/relationships">'
+        f'<sheets><sheet name={name} sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
+
+
+def _xfs() -> str:
+    # (fontId, fillId) per Style, then the same with the date and date-time formats.
+    looks = [(0, 0), (1, 2), (2, 0), (1, 0), (3, 2)]
+    xfs = []
+    for fmt in (0, 14, 22):
+        for font, fill in looks:
+            applied = (
+                (' applyNumberFormat="1"' if fmt else "")
+                + (' applyFont="1"' if font else "")
+                + (' applyFill="1"' if fill else "")
+            )
+            xfs.append(
+                f'<xf numFmtId="{fmt}" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"'
+                f"{applied}/>"
+            )
+    return f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
+
+
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<styleSheet xmlns="{_NS}/spreadsheetml/2006/main">'
+    '<fonts count="4">'
+    '<font><sz val="11"/><name val="宋体"/></font>'
+    '<font><sz val="11"/><color rgb="FF9C0006"/><name val="宋体"/></font>'
+    '<font><b/><sz val="11"/><name val="宋体"/></font>'
+    '<font><b/><sz val="11"/><color rgb="FFC00000"/><name val="宋体"/></font>'
+    "</fonts>"
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFFF9999"/>'
+    '<bgColor indexed="64"/></patternFill></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    + _xfs()
+    + '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Types xmlns="{_NS}/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.styles+xml"/>'
+    "</Types>"
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{_NS}/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{_NS}/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{_NS}/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{_NS}/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/>'
+    f'<Relationship Id="rId2" Type="{_NS}/officeDocument/2006/relationships/styles" '
+    'Target="styles.xml"/></Relationships>'
+)
