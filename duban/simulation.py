@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from sqlalchemy import inspect, select
 
 from duban.adapters.plan_yaml import load_plan_file
-from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.domain.clock import CHINA_TZ, FixedClock, local_today
 from duban.domain.columns import HOUSEHOLD_COLUMNS, PROBLEM_COLUMNS, VISIT_COLUMNS
 from duban.domain.errors import DubanError
 from duban.domain.plan import Plan, StageKind
@@ -119,7 +119,7 @@ def run_demo(
     clock = FixedClock(morning(investigate.start if investigate else plan.start))
     campaign_id = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), DEMO_ACTOR)
     echo(f"已启动行动 {campaign_id}：{plan.name}")
-    result = DemoResult(summary=summarise_campaign(db, campaign_id, clock.now().date()),
+    result = DemoResult(summary=summarise_campaign(db, campaign_id, local_today(clock)),
                         database=db.url)
     county = generate_for_plan(plan, size, seed)
     echo(f"已生成模拟数据：农户 {len(county.households)}，走访 {len(county.visits)}，"
@@ -139,7 +139,7 @@ def run_demo(
         echo(f"已导入{label}：新增 {imported.created}")
     detected = detect_problems(db, clock, campaign_id, detected_by=DEMO_ACTOR)
     echo(f"比对农户信息发现问题 {detected.created} 个")
-    result.summary = summarise_campaign(db, campaign_id, clock.now().date())
+    result.summary = summarise_campaign(db, campaign_id, local_today(clock))
     _ = plan_summary(plan)
     return result
 

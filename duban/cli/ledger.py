@@ -10,7 +10,7 @@ import click
 
 from duban.cli.base import cli, env
 from duban.cli.output import table
-from duban.domain.clock import CHINA_TZ
+from duban.domain.clock import CHINA_TZ, local_today
 from duban.domain.lifecycle import (
     ACTION_LABELS,
     ROLE_LABELS,
@@ -82,7 +82,7 @@ def campaign_show(campaign_id: int) -> None:
     from duban.services.campaigns import summarise_campaign
 
     e = env()
-    print_summary(summarise_campaign(e.db, campaign_id, e.clock.now().date()))
+    print_summary(summarise_campaign(e.db, campaign_id, local_today(e.clock)))
 
 
 def print_summary(s: Any) -> None:
@@ -127,7 +127,7 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
     e = env()
     f = ProblemFilter(campaign_id=campaign_id, town=town, office=office,
                       status=Status(status) if status else None,
-                      overdue_on=e.clock.now().date() if overdue else None,
+                      overdue_on=local_today(e.clock) if overdue else None,
                       unrouted=unrouted, search=search, limit=limit)
     total, rows = list_problems(e.db, f)
     if unrouted:

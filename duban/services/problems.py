@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from duban.domain.clock import Clock
+from duban.domain.clock import Clock, local_today
 from duban.domain.deadlines import compute_deadline
 from duban.domain.errors import ConflictError, DubanError, NotFound
 from duban.domain.household import ReportedProblem
@@ -171,7 +171,7 @@ def record_problems_in(
             deadline = compute_deadline(
                 rules.plan.deadlines,
                 rules.calendar,
-                found_on=max(p.found_on, now.date()) if p.deadline is None else p.found_on,
+                found_on=max(p.found_on, local_today(clock)) if p.deadline is None else p.found_on,
                 category=p.category,
                 source=p.source,
                 tier=p.tier,
@@ -335,7 +335,7 @@ def move_problem(
     """Apply one lifecycle move as a named user, audited, in one transaction."""
     with db.transaction() as session:
         problem = find_problem(session, campaign_id, ref)
-        actor = resolve_actor(session, username, clock.now().date())
+        actor = resolve_actor(session, username, local_today(clock))
         return apply_move(session, clock, problem, action, actor, payload,
                           expected_version=expected_version)
 
@@ -388,7 +388,7 @@ def apply_move(
         if problem.deadline is None:
             rules = Ruleset.of(load_plan_of(session, problem.campaign_id))
             deadline = compute_deadline(
-                rules.plan.deadlines, rules.calendar, found_on=max(problem.found_on, now.date()),
+                rules.plan.deadlines, rules.calendar, found_on=max(problem.found_on, local_today(clock)),
                 category=problem.category, source=problem.source, tier=problem.tier,
                 rectify_end=rules.rectify_end,
             )
