@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_documents_fixtures import ALL_CONTEXTS, MARK, notice_context, require
+from tests.integration.test_documents_fixtures import ALL_CONTEXTS, MARK, notice_context, require
 
 from duban.adapters.documents import (
     PdfConversionError,

@@ -12,7 +12,7 @@ from docx import Document
 from docx.document import Document as DocumentObject
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
-from test_documents_fixtures import (
+from tests.integration.test_documents_fixtures import (
     ALL_CONTEXTS,
     COPY_TO,
     MARK,

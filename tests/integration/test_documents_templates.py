@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from docx import Document
 from docx.oxml.ns import qn
-from test_documents_fixtures import body_paragraphs, notice_context, para_text
+from tests.integration.test_documents_fixtures import body_paragraphs, notice_context, para_text
 
 from duban.adapters.documents import (
     SHIPPED_TEMPLATE_DIR,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import openpyxl
-from test_documents_fixtures import TOWNS, daily_context
+from tests.integration.test_documents_fixtures import TOWNS, daily_context
 
 from duban.adapters.documents import write_daily_report_xlsx, write_ledger_xlsx
 
