@@ -58,6 +58,7 @@ def make_plan(
     webhook: str = "",
     email: str = "",
     remind_unacknowledged: int = 1,
+    extra_offices: int = 0,
 ) -> Plan:
     """A two-town plan: housing goes to 建环办, water to 农业中心; the county office runs it."""
     d = dt.timedelta
@@ -83,12 +84,15 @@ def make_plan(
             Office("jhb", "建环办", OfficeLevel.COUNTY, head="张三", contacts=contacts,
                    webhook=webhook),
             Office("nyzx", "农业服务中心", OfficeLevel.COUNTY, head="赵六"),
+            *(Office(f"o{i:02d}", f"办室{i}", OfficeLevel.COUNTY) for i in range(extra_offices)),
         ),
-        categories=(Category("housing", "住房安全"), Category("water", "饮水安全")),
+        categories=(Category("housing", "住房安全"), Category("water", "饮水安全"),
+                    *(Category(f"c{i}", f"类别{i}") for i in range(extra_offices))),
         sources=(Source("visit", "入户排查"),),
         routing=(
             RoutingRule("jhb", categories=("housing",), co_offices=("各村",)),
             RoutingRule("nyzx", categories=("water",)),
+            *(RoutingRule(f"o{i:02d}", categories=(f"c{i}",)) for i in range(extra_offices)),
         ),
         deadlines=DeadlinePolicy(default_working_days=working_days, cap_at_rectify_end=False),
         review=ReviewPolicy(),
@@ -138,6 +142,23 @@ def data_dir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 @pytest.fixture(scope="session", autouse=True)
 def prefect_env(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Prefect writes into a temporary home, never phones home."""
-    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_env: None) -> Iterator[str]:
+    """One Prefect test server for the session (~10 s); yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield str(PREFECT_API_URL.value())
+
+
+def use_database(db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point tasks (which open their own Database) at the test database; returns its URL."""
+    url = db.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("DUBAN_DATABASE_URL", url)
+    return url

@@ -37,11 +37,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tag", default=str(os.getpid()))
     parser.add_argument("--start-at", type=float, default=0.0)
+    parser.add_argument("--now", default=None)
     args = parser.parse_args()
     if args.start_at:
         time.sleep(max(0.0, args.start_at - time.time()))
     if args.job == "issue":
         issue_loop(args.url, args.campaign, args.rounds, args.tag)
+    elif args.job == "tick":
+        os.environ["DUBAN_DATABASE_URL"] = args.url
+        from flows.tick import run_tick
+
+        print("ready", flush=True)
+        run_tick(args.now)
+        print("done", flush=True)
     else:
         raise SystemExit(f"unknown job {args.job}")
 

@@ -1,0 +1,62 @@
+"""Flows: task bodies with .fn(), one real Prefect run, idempotent stage runs."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from duban.domain.clock import FixedClock
+from duban.services.database import Database
+from duban.services.stages import stage_runs
+from models import Notice, ReminderFired, StageRun
+from tests.orchestration.conftest import add_problems, at, launch, make_plan, use_database
+
+
+def _count(db: Database, model: type) -> int:
+    with db.transaction() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_task_bodies_issue_once(db: Database, clock: FixedClock,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.logging import disable_run_logger
+
+    from tasks.orchestration import issue_notices_task, offices_to_notify_task, sweep_task
+
+    use_database(db, monkeypatch)
+    clock.set(at(2022, 9, 26, 9))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 3)
+    add_problems(db, clock, cid, 1, category="water")
+    now = clock.now().isoformat()
+    with disable_run_logger():
+        offices = offices_to_notify_task.fn(cid)
+        assert offices == ["jhb", "nyzx"]
+        first = issue_notices_task.fn(cid, offices, "k1", now)
+        again = issue_notices_task.fn(cid, offices, "k1", now)
+        assert first == again and len(first) == 2
+        assert offices_to_notify_task.fn(cid) == []
+        assert sweep_task.fn(cid, now)["campaign_id"] == cid
+
+
+def test_tick_runs_stages_once_under_prefect(db: Database, clock: FixedClock, prefect_api: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.tick import run_tick
+
+    use_database(db, monkeypatch)
+    clock.set(at(2022, 9, 20, 9))
+    cid = launch(db, clock, make_plan())
+    add_problems(db, clock, cid, 4)
+    moment = at(2022, 9, 26, 9, 30)  # the rectify stage (9/26 –) has begun
+    first = run_tick(moment.isoformat())
+    stages = first["campaigns"][str(cid)]["stages"]
+    assert [s["kind"] for s in stages] == ["investigate", "rectify"]
+    assert _count(db, Notice) == 1
+    second = run_tick(moment.isoformat())
+    assert second["campaigns"][str(cid)]["stages"] == []
+    assert _count(db, Notice) == 1
+    assert [r.status for r in stage_runs(db, cid)] == ["done", "done"]
+    assert _count(db, StageRun) == 2
+    late = run_tick(at(2022, 10, 20, 10).isoformat())
+    assert late["campaigns"][str(cid)]["sweep"]["fired"] > 0
+    assert _count(db, ReminderFired) > 0
