@@ -10,7 +10,7 @@ so a county of ~30,000 problems is counted in one query.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Date,
-    Select,
     Subquery,
     case,
     cast,
@@ -27,9 +26,10 @@ from sqlalchemy import (
     insert,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock
 from duban.domain.errors import NotFound
@@ -183,29 +183,6 @@ def day_end(day: dt.date) -> dt.datetime:
     return dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=CHINA_TZ)
 
 
-def _first_after(
-    campaign_id: int, cutoff: dt.datetime, value: ColumnElement[Any] | InstrumentedAttribute[Any],
-    actions: Sequence[str] = (),
-) -> Subquery:
-    """Per problem, `value` of its first audit event at or after the cut-off (of `actions`)."""
-    ev = AuditEvent
-    where: list[ColumnElement[bool]] = [ev.campaign_id == campaign_id, ev.at >= cutoff]
-    if actions:
-        where.append(ev.action.in_(actions))
-    ranked = (
-        select(
-            ev.problem_id.label("problem_id"),
-            value.label("value"),
-            func.row_number()
-            .over(partition_by=ev.problem_id, order_by=(ev.at, ev.id))
-            .label("rn"),
-        )
-        .where(*where)
-        .subquery()
-    )
-    return select(ranked.c.problem_id, ranked.c.value).where(ranked.c.rn == 1).subquery()
-
-
 def changed_since(session: Session, campaign_id: int, cutoff: dt.datetime) -> bool:
     """Whether any problem of the campaign moved at or after the cut-off."""
     found = session.scalar(
@@ -233,46 +210,81 @@ def ledger_state(session: Session, campaign_id: int, cutoff: dt.datetime) -> Sub
         p.household_id.label("household_id"),
     ]
     where = [p.campaign_id == campaign_id, p.created_at < cutoff]
+    current = select(
+        *base,
+        p.lead_office.label("office"),
+        p.status.label("status"),
+        p.deadline.label("deadline"),
+    ).where(*where)
     if not changed_since(session, campaign_id, cutoff):
-        stmt: Select[Any] = select(
-            *base,
-            p.lead_office.label("office"),
-            p.status.label("status"),
-            p.deadline.label("deadline"),
-        ).where(*where)
-        return stmt.subquery("state")
-    status = _first_after(campaign_id, cutoff, AuditEvent.from_status)
-    office = _first_after(
-        campaign_id, cutoff, AuditEvent.data["from_office"].as_string(), OFFICE_CHANGES
-    )
-    raw_deadline = AuditEvent.data["from_deadline"].as_string()
+        return current.subquery("state")
+    ev = AuditEvent
+    office_change = ev.action.in_(OFFICE_CHANGES)
+    deadline_change = ev.action.in_(DEADLINE_CHANGES)
+    raw_deadline = ev.data["from_deadline"].as_string()
     # SQLite keeps dates as ISO text, so the JSON text compares as it is; PostgreSQL casts.
-    typed_deadline: ColumnElement[Any] = (
+    from_deadline: ColumnElement[Any] = (
         cast(raw_deadline, Date)
         if session.get_bind().dialect.name == "postgresql"
         else type_coerce(raw_deadline, Date)
     )
-    deadline = _first_after(campaign_id, cutoff, typed_deadline, DEADLINE_CHANGES)
-    stmt = (
+
+    def rank(*partition: ColumnElement[Any]) -> ColumnElement[int]:
+        return func.row_number().over(partition_by=(ev.problem_id, *partition),
+                                      order_by=(ev.at, ev.id))
+
+    # One pass over the events after the cut-off: each event's rank among all of its problem's
+    # later events, and among its later office (deadline) changes.
+    later = (
+        select(
+            ev.problem_id.label("problem_id"),
+            ev.from_status.label("from_status"),
+            office_change.label("is_office"),
+            ev.data["from_office"].as_string().label("from_office"),
+            deadline_change.label("is_deadline"),
+            from_deadline.label("from_deadline"),
+            rank().label("rn"),
+            rank(office_change).label("office_rn"),
+            rank(deadline_change).label("deadline_rn"),
+        )
+        .where(ev.campaign_id == campaign_id, ev.at >= cutoff)
+        .subquery("later")
+    )
+    lt = later.c
+    first_office = lt.is_office & (lt.office_rn == 1)
+    first_deadline = lt.is_deadline & (lt.deadline_rn == 1)
+    # Per problem moved since: what its first later event, office change and deadline
+    # change changed *from* — its state at the cut-off.
+    then = (
+        select(
+            lt.problem_id,
+            func.max(case((lt.rn == 1, lt.from_status))).label("status"),
+            func.max(case((first_office, 1), else_=0)).label("office_moved"),
+            func.max(case((first_office, lt.from_office))).label("office"),
+            func.max(case((first_deadline, 1), else_=0)).label("deadline_moved"),
+            func.max(case((first_deadline, lt.from_deadline))).label("deadline"),
+        )
+        .group_by(lt.problem_id)
+        .subquery("then")
+    )
+    t = then.c
+    # Moved problems are driven from `then` and looked up by primary key; the others read
+    # their current row. Two plain branches keep both backends off nested-loop scans.
+    moved = (
         select(
             *base,
-            case((office.c.problem_id.is_not(None), office.c.value), else_=p.lead_office).label(
-                "office"
-            ),
-            case((status.c.problem_id.is_not(None), status.c.value), else_=p.status).label(
-                "status"
-            ),
-            case(
-                (deadline.c.problem_id.is_not(None), deadline.c.value), else_=p.deadline
-            ).label("deadline"),
+            case((t.office_moved == 1, t.office), else_=p.lead_office).label("office"),
+            t.status.label("status"),
+            case((t.deadline_moved == 1, t.deadline), else_=p.deadline).label("deadline"),
         )
-        .select_from(p)
-        .outerjoin(status, status.c.problem_id == p.id)
-        .outerjoin(office, office.c.problem_id == p.id)
-        .outerjoin(deadline, deadline.c.problem_id == p.id)
+        .select_from(then)
+        .join(p, p.id == t.problem_id)
         .where(*where)
     )
-    return stmt.subquery("state")
+    untouched = current.where(
+        ~select(ev.id).where(ev.problem_id == p.id, ev.at >= cutoff).exists()
+    )
+    return union_all(moved, untouched).subquery("state")
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:

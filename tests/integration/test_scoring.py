@@ -1,0 +1,325 @@
+"""Penalties by the plan's rules and the frozen monthly ranking, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+from docx import Document
+from sqlalchemy import select, update
+
+from duban.domain.clock import FixedClock
+from duban.domain.lifecycle import OPEN_STATUSES, Action, Status
+from duban.domain.plan import PenaltyBasis
+from duban.domain.scoring import Standing, penalty_totals
+from duban.services.database import Database
+from duban.services.scoring import (
+    BASIS_ACCRUED,
+    BASIS_LEDGER,
+    MonthError,
+    accrued_penalties,
+    compute_ranking,
+    current_penalties,
+    monthly_snapshot,
+    ranking,
+    reconcile_penalties,
+    write_ranking,
+)
+from models import AuditEvent, Household, Problem, ReminderFired
+from models.review import SpotCheck, SpotCheckDraw
+from tests.integration.test_reports import Ledger, at, launch_seed
+
+OPEN = {s.value for s in OPEN_STATUSES}
+
+
+def add_households(db: Database, campaign_id: int, town: str, village: str, n: int,
+                   prefix: str) -> None:
+    with db.transaction() as s:
+        s.add_all(
+            Household(campaign_id=campaign_id, household_id=f"{prefix}{i:04d}", town_code=town,
+                      village_code=village, head=f"户主{i}", members=3, category="脱贫户",
+                      monitoring_type=None, income_per_person=9000, house_grade="A",
+                      tap_water=True, school_age_children=0, children_out_of_school=0,
+                      medical_insurance=True, sanitary_toilet=True)
+            for i in range(n)
+        )
+
+
+def problems_of(db: Database, campaign_id: int) -> dict[str, Problem]:
+    with db.transaction() as s:
+        return {p.code: p for p in s.scalars(select(Problem).where(
+            Problem.campaign_id == campaign_id))}
+
+
+# ---- seed 000: 500 yuan per item, 2000 per unsafe house behind schedule
+
+
+def canggou(db: Database, clock: FixedClock) -> tuple[Ledger, dict[str, list[str]]]:
+    """Seed 000 with housing problems on three households and some ordinary ones."""
+    clock.set(at(dt.date(2020, 6, 20), 9))
+    lg = launch_seed(db, clock, "seed-000")
+    town = lg.plan.towns[0]
+    v = town.villages[0].code
+    lg.day(dt.date(2020, 6, 20))
+    made = {
+        "h1": lg.record(town.code, v, "housing", 2, household="H-1"),
+        "h2": lg.record(town.code, v, "housing", 1, household="H-2"),
+        "h3": lg.record(town.code, v, "housing", 1, household="H-3"),
+        "water": lg.record(town.code, v, "water", 2, household="H-4"),
+        "edu": lg.record(town.code, v, "education", 1, household="H-5"),
+    }
+    lg.day(dt.date(2020, 6, 22))
+    for codes in made.values():
+        for code in codes:
+            lg.accept(code)
+    lg.day(dt.date(2020, 6, 29))
+    lg.submit(made["h3"][0])
+    lg.close(made["h3"][0])
+    lg.day(dt.date(2020, 7, 8))
+    lg.submit(made["h2"][0])
+    lg.close(made["h2"][0])
+    lg.day(dt.date(2020, 7, 10))
+    lg.submit(made["edu"][0])
+    return lg, made
+
+
+def test_penalties_follow_seed_000_amounts(db: Database, clock: FixedClock) -> None:
+    lg, made = canggou(db, clock)
+    rules = {r.code: r for r in lg.plan.penalties}
+    assert (rules["unsafe_house"].amount_yuan, rules["ordinary"].amount_yuan) == (2000, 500)
+    ids = {k: [problems_of(db, lg.campaign_id)[c].id for c in v] for k, v in made.items()}
+    lg.day(dt.date(2020, 7, 13))
+
+    # Housing is due 6/30: nothing is fined on the day itself.
+    assert current_penalties(db, clock, lg.campaign_id, dt.date(2020, 6, 30)) == []
+    # 7/1: two households behind schedule, one fine each (H-1 has two problems, fined once);
+    # H-3 was rectified in time. This is rebuilt on 7/13, after H-2 was closed.
+    lines = current_penalties(db, clock, lg.campaign_id, dt.date(2020, 7, 1))
+    assert [(x.rule, x.basis, x.unit, x.problem_ids, x.amount_yuan) for x in lines] == [
+        ("unsafe_house", PenaltyBasis.HOUSEHOLD, "H-1", tuple(sorted(ids["h1"])), 2000),
+        ("unsafe_house", PenaltyBasis.HOUSEHOLD, "H-2", tuple(ids["h2"]), 2000),
+    ]
+    # 7/13 (today): everything else was due 7/12. H-1 is still behind (2000), both water items
+    # are unrectified (500 each); H-2 is closed and the education item was submitted in time.
+    lines = current_penalties(db, clock, lg.campaign_id)
+    by_rule: dict[str, list[int]] = {}
+    for x in lines:
+        by_rule.setdefault(x.rule, []).extend(x.problem_ids)
+    assert sorted(by_rule["unsafe_house"]) == sorted(ids["h1"])
+    assert sorted(by_rule["ordinary"]) == sorted(ids["water"])
+    assert sum(x.amount_yuan for x in lines) == 2000 + 2 * 500
+    offices = penalty_totals(lines, by="office")
+    assert offices == {lg.office_of(made["h1"][0]): 2000, lg.office_of(made["water"][0]): 1000}
+    # The fined items are exactly the ledger's overdue items that day.
+    fined = {i for x in lines for i in x.problem_ids}
+    overdue = {p.id for p in problems_of(db, lg.campaign_id).values()
+               if p.status in OPEN and p.deadline and p.deadline < dt.date(2020, 7, 13)}
+    assert fined == overdue
+
+
+def _fire(db: Database, lg: Ledger, code: str, on: dt.date) -> None:
+    """Record the accruing rung (通报) as the orchestration's sweep does."""
+    p = problems_of(db, lg.campaign_id)[code]
+    assert p.deadline is not None and p.lead_office is not None
+    with db.transaction() as s:
+        s.add(ReminderFired(campaign_id=lg.campaign_id, problem_id=p.id, rung_code="bulletin",
+                            action="bulletin", colour="red", office_code=p.lead_office,
+                            town_code=p.town_code, category=p.category, deadline=p.deadline,
+                            due_on=on, fired_on=on, fired_at=at(on, 9), accrue_penalty=True))
+
+
+def test_accrued_fines_stand_and_reconcile_with_the_ledger(db: Database,
+                                                            clock: FixedClock) -> None:
+    lg, made = canggou(db, clock)
+    ids = {k: [problems_of(db, lg.campaign_id)[c].id for c in v] for k, v in made.items()}
+    # Seed 000's ladder fines at 通报, 4 working days after the deadline (6/30 → 7/6).
+    for code in made["h1"] + made["h2"]:
+        _fire(db, lg, code, dt.date(2020, 7, 6))
+    lg.day(dt.date(2020, 7, 13))
+    assert accrued_penalties(db, lg.campaign_id, dt.date(2020, 7, 5)) == []
+    accrued = accrued_penalties(db, lg.campaign_id, dt.date(2020, 7, 13))
+    assert [(x.unit, x.amount_yuan) for x in accrued] == [("H-1", 2000), ("H-2", 2000)]
+    rec = reconcile_penalties(db, clock, lg.campaign_id)
+    assert rec.accrues and rec.official == rec.accrued
+    assert rec.accrued_total == 4000
+    assert rec.ledger_total == 2000 + 2 * 500
+    # H-2 was closed on 7/8, after its fine accrued: the fine stands.
+    assert rec.accrued_now_rectified == tuple(ids["h2"])
+    # The water items are overdue since 7/13 and have not reached 通报 yet.
+    assert rec.overdue_not_accrued == tuple(sorted(ids["water"]))
+
+
+def test_the_office_ranking_counts_the_months_accrued_fines(db: Database,
+                                                             clock: FixedClock) -> None:
+    lg, made = canggou(db, clock)
+    town = lg.plan.towns[0]
+    add_households(db, lg.campaign_id, town.code, town.villages[0].code, 40, "HH")
+    for code in made["h1"]:
+        _fire(db, lg, code, dt.date(2020, 7, 6))
+    _fire(db, lg, made["water"][0], dt.date(2020, 7, 17))
+    lg.day(dt.date(2020, 8, 1))
+    snap = monthly_snapshot(db, clock, lg.campaign_id, "2020-07", frozen_by="county")
+    assert snap.frozen and snap.penalty_basis == BASIS_ACCRUED
+    housing_office = lg.office_of(made["h1"][0])
+    water_office = lg.office_of(made["water"][0])
+    assert snap.stats_of(housing_office).penalties_yuan == 2000
+    assert snap.stats_of(water_office).penalties_yuan == 500
+    assert snap.stats_of(housing_office).households == 40
+    assert sum(x.amount_yuan for x in snap.penalties) == 2500
+    # Seed 000 ranks offices and names nobody (commend 0, name 0).
+    assert snap.ranking.by == "office"
+    assert all(r.standing is Standing.NONE for r in snap.ranking.rows)
+    penalty = next(c for c in next(r for r in snap.ranking.rows
+                                   if r.town == housing_office).components
+                   if c.code == "penalty")
+    assert penalty.points < 0 and "2000元" in penalty.detail
+    # June accrued nothing (the fines fired in July).
+    june = monthly_snapshot(db, clock, lg.campaign_id, "2020-06", frozen_by="county")
+    assert all(s.penalties_yuan == 0 for s in june.stats)
+
+
+# ---- seed 002: monthly ranking, top 3 commended, the last one named
+
+
+def shenqiu(db: Database, clock: FixedClock) -> tuple[Ledger, dict[str, list[str]]]:
+    """Seed 002 with five towns doing better and worse in October 2022."""
+    clock.set(at(dt.date(2022, 9, 26), 9))
+    lg = launch_seed(db, clock, "seed-002")
+    t = lg.plan.towns
+    for i, town in enumerate(t[:6]):
+        add_households(db, lg.campaign_id, town.code, town.villages[0].code, 10 + 5 * i,
+                       f"{town.code}-")
+    lg.day(dt.date(2022, 9, 26))
+
+    def rec(i: int, n: int, deadline: dt.date | None = None) -> list[str]:
+        return lg.record(t[i].code, t[i].villages[0].code, "housing", n, deadline=deadline)
+
+    made = {
+        "all_closed": rec(0, 3),
+        "half": rec(1, 4),
+        "late": rec(2, 3, deadline=dt.date(2022, 10, 10)),
+        "old": rec(3, 2),
+        "checked": rec(4, 2),
+    }
+    for codes in made.values():
+        for code in codes:
+            lg.accept(code)
+    lg.day(dt.date(2022, 9, 28))
+    for code in made["old"]:  # closed in September, untouched in October
+        lg.submit(code)
+        lg.close(code)
+    lg.day(dt.date(2022, 10, 12))
+    for code in made["all_closed"] + made["half"][:2] + made["checked"]:
+        lg.submit(code)
+        lg.close(code)
+    # The supervision group spot-checks two closed items of town 4 and finds one wanting.
+    lg.day(dt.date(2022, 10, 18))
+    with db.transaction() as s:
+        draw = SpotCheckDraw(campaign_id=lg.campaign_id, day=dt.date(2022, 10, 18), seed=7,
+                             drawn_by="ducha", drawn_at=clock.now(), checks=2)
+        s.add(draw)
+        s.flush()
+        for code, result in zip(made["checked"], ("passed", "failed"), strict=True):
+            p = s.scalar(select(Problem).where(Problem.code == code,
+                                               Problem.campaign_id == lg.campaign_id))
+            assert p is not None
+            s.add(SpotCheck(campaign_id=lg.campaign_id, draw_id=draw.id, day=draw.day,
+                            group_code="dd1", kind="closed_problem", item_id=str(p.id),
+                            problem_id=p.id, town_code=p.town_code, draw_seed="7/dd1",
+                            result=result, checked_by="ducha", checked_at=clock.now()))
+    lg.move(made["checked"][1], Action.REOPEN, "ducha", note="抽查不合格",
+            deadline=dt.date(2022, 10, 25))
+    return lg, made
+
+
+def test_october_is_ranked_from_the_ledger_and_frozen(db: Database, clock: FixedClock) -> None:
+    lg, made = shenqiu(db, clock)
+    lg.day(dt.date(2022, 10, 31))
+    with pytest.raises(MonthError, match="尚未结束"):
+        monthly_snapshot(db, clock, lg.campaign_id, "2022-10", frozen_by="county")
+    with pytest.raises(MonthError, match="月份格式"):
+        ranking(db, lg.campaign_id, "2022年10月")
+    lg.day(dt.date(2022, 11, 1), 9)
+    snap = monthly_snapshot(db, clock, lg.campaign_id, "2022-10", frozen_by="county")
+    assert snap.frozen and snap.frozen_by == "county" and snap.penalty_basis == BASIS_LEDGER
+
+    # The stats are the ledger's own counts at the end of October.
+    problems = problems_of(db, lg.campaign_id)
+    month_start = at(dt.date(2022, 10, 1), 0)
+    with db.transaction() as s:
+        moved_in_october = set(s.scalars(select(AuditEvent.problem_id).where(
+            AuditEvent.at >= month_start)))
+    expected: dict[str, tuple[int, int, int]] = {}
+    for p in problems.values():
+        if p.status == Status.CLOSED and p.closed_at and p.closed_at < month_start \
+                and p.id not in moved_in_october:
+            continue
+        n, c, o = expected.get(p.town_code, (0, 0, 0))
+        expected[p.town_code] = (
+            n + 1, c + (p.status == Status.CLOSED),
+            o + (p.status in OPEN and p.deadline is not None
+                 and p.deadline <= dt.date(2022, 10, 31)))
+    for town in lg.plan.towns:
+        s_ = snap.stats_of(town.code)
+        assert (s_.problems, s_.closed, s_.overdue) == expected.get(town.code, (0, 0, 0))
+    t = lg.plan.towns
+    assert snap.stats_of(t[4].code).spot_checked == 2
+    assert snap.stats_of(t[4].code).reopened == 1
+    assert snap.stats_of(t[3].code).problems == 0  # closed in September: not October's work
+    assert snap.stats_of(t[0].code).households == 10
+
+    # Standing follows the plan: 3 commended at the top, the last one named.
+    rows = snap.ranking.rows
+    assert len(rows) == len(lg.plan.towns)
+    assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
+    assert [r.position for r in rows if r.standing is Standing.COMMENDED] == [1, 2, 3]
+    assert [r.town for r in rows if r.standing is Standing.NAMED] == [rows[-1].town]
+    assert rows[-1].town == t[2].code  # nothing closed, everything overdue
+    for r in rows:
+        assert sum(c.points for c in r.components) == r.score
+
+    # Once frozen, never recomputed: a correction to the ledger changes the live preview only.
+    lg.day(dt.date(2022, 11, 3))
+    for code in made["late"]:
+        lg.submit(code)
+        lg.close(code)
+    with db.transaction() as s:
+        s.execute(update(Problem).where(Problem.code == made["half"][2],
+                                        Problem.campaign_id == lg.campaign_id)
+                  .values(town_code=t[2].code))
+    preview = compute_ranking(db, clock, lg.campaign_id, "2022-10")
+    assert not preview.frozen
+    assert preview.stats_of(t[2].code) != snap.stats_of(t[2].code)
+    again = monthly_snapshot(db, clock, lg.campaign_id, "2022-10", frozen_by="someone-else")
+    assert again == snap
+    assert ranking(db, lg.campaign_id, "2022-10") == snap
+    assert ranking(db, lg.campaign_id, "2022-09") is None
+
+
+def test_ranking_files_show_the_frozen_breakdown(db: Database, clock: FixedClock,
+                                                 tmp_path: Path) -> None:
+    lg, _ = shenqiu(db, clock)
+    lg.day(dt.date(2022, 11, 1), 9)
+    preview = write_ranking(db, clock, lg.campaign_id, "2022-10", tmp_path / "preview")
+    assert "预览" in preview[0].name
+    snap = monthly_snapshot(db, clock, lg.campaign_id, "2022-10", frozen_by="county")
+    paths = write_ranking(db, clock, lg.campaign_id, "2022-10", tmp_path)
+    assert [p.suffix for p in paths] == [".docx", ".xlsx"]
+    doc = Document(str(paths[0]))
+    table = next(tb for tb in doc.tables
+                 if any(c.text.strip() == snap.ranking.rows[0].name for c in tb.rows[1].cells))
+    listed = [[c.text.strip() for c in row.cells] for row in table.rows[1:]]
+    assert [r[1] for r in listed] == [r.name for r in snap.ranking.rows]
+    for cells, r in zip(listed, snap.ranking.rows, strict=True):
+        assert float(cells[4]) == pytest.approx(float(r.score))  # 总分
+        assert r.standing_label in cells[5]
+    text = "\n".join(p.text for p in doc.paragraphs)
+    for r in snap.ranking.commended:
+        assert r.name in text
+    ws = openpyxl.load_workbook(paths[1]).active
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (r.position, r.name, pytest.approx(float(r.score))) for r in snap.ranking.rows]
+    assert ws.freeze_panes == "A2"
