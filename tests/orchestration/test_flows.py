@@ -9,7 +9,7 @@ from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from duban.services.stages import stage_runs
 from models import Notice, ReminderFired, StageRun
-from tests.orchestration.conftest import add_problems, at, launch, make_plan, use_database
+from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
 
 
 def _count(db: Database, model: type) -> int:

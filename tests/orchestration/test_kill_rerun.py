@@ -25,7 +25,7 @@ from models import (
     StageRun,
 )
 from tests.conftest import ROOT
-from tests.orchestration.conftest import add_problems, at, launch, make_plan, use_database
+from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
 
 OFFICES = 30
 

@@ -21,7 +21,7 @@ from duban.services.notices import (
     void_notice,
 )
 from models import InboxMessage, Notice, OutboxMessage
-from tests.orchestration.conftest import add_problems, launch
+from tests.orchestration.helpers import add_problems, launch
 
 
 def test_one_notice_per_lead_office_with_consecutive_numbers(db: Database,

@@ -16,7 +16,7 @@ from duban.services.database import Database
 from duban.services.notices import issue_notices
 from models import Notice, NoticeProblem, Problem
 from tests.conftest import ROOT
-from tests.orchestration.conftest import add_problems, launch
+from tests.orchestration.helpers import add_problems, launch
 
 
 def _check_register(db: Database) -> int:

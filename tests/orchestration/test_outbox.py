@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from duban.services.database import Database
 from duban.services.outbox import Senders, backoff, deliver, list_outbox, retry_failed
 from duban.services.reminders import sweep
 from models import OutboxMessage
-from tests.orchestration.conftest import add_problems, at, launch, make_plan
+from tests.orchestration.helpers import add_problems, at, launch, make_plan
 
 
 def _free_port() -> int:
@@ -34,7 +34,7 @@ class _Mailbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
         return "250 OK"
 
@@ -53,10 +53,10 @@ def smtp_server() -> Iterator[tuple[SmtpSettings, _Mailbox]]:
 
 
 class _Robot(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
     fail_next = 0
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         cls = type(self)
         if cls.fail_next > 0:

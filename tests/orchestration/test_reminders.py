@@ -19,7 +19,7 @@ from duban.services.notices import acknowledge_notice, issue_notices
 from duban.services.outbox import Senders, deliver
 from duban.services.reminders import penalty_accruals, sweep
 from models import InboxMessage, Notice, OutboxMessage, ReminderFired
-from tests.orchestration.conftest import LADDER, add_problems, at, launch
+from tests.orchestration.helpers import LADDER, add_problems, at, launch
 
 NO_SEND = Senders(email=lambda *a: None, webhook=lambda *a: None)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import fcntl
 import datetime as dt
+import fcntl
 import os
 import time
 
@@ -15,7 +15,7 @@ from duban.services.database import Database
 def issue_loop(url: str, campaign_id: int, rounds: int, tag: str) -> None:
     """Add one problem and issue notices for it, `rounds` times."""
     from duban.services.notices import issue_notices
-    from tests.orchestration.conftest import add_problems
+    from tests.orchestration.helpers import add_problems
 
     db = Database(url)
     clock = FixedClock(dt.datetime(2022, 9, 26, 9, tzinfo=CHINA_TZ))
