@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 # Importing the command modules registers their commands on the root group.
-from duban.cli import demo, intake, ledger, review, users  # noqa: F401
+from duban.cli import demo, intake, ledger, reports, review, serve, users  # noqa: F401
 from duban.cli.base import cli
 from duban.domain.errors import DubanError
 from duban.services.database import data_dir

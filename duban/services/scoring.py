@@ -577,6 +577,12 @@ def _problem_codes(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
+def problem_codes(db: Database, ids: Sequence[int]) -> dict[int, str]:
+    """问题编号 of problems by id (penalty lines name problems by id)."""
+    with db.transaction() as session:
+        return _problem_codes(session, list(ids))
+
+
 def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date) -> Any:
     """The RankingContext of a snapshot (see duban.adapters.documents)."""
     from duban.adapters.documents.context import Penalty, RankingContext, RankingRow, ScoreLine

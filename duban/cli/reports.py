@@ -1,0 +1,158 @@
+"""Commands for reports: the daily report, the ledger, the monthly ranking and penalties."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from duban.cli.base import cli, env
+from duban.cli.output import table
+from duban.domain.clock import CHINA_TZ, local_today
+from duban.domain.errors import DubanError
+
+DATE = click.DateTime(["%Y-%m-%d"])
+DEFAULT_OUT = Path("out") / "reports"
+
+
+@cli.group("report", help="报表：日报、整改台账、月考评、考核罚款。")
+def report_group() -> None:
+    pass
+
+
+def _campaign(campaign_id: int | None) -> int:
+    """The campaign asked for, or the only one there is."""
+    if campaign_id is not None:
+        return campaign_id
+    from duban.services.campaigns import list_campaigns
+
+    rows = list_campaigns(env().db)
+    if len(rows) == 1:
+        return rows[0].id
+    if not rows:
+        raise DubanError("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
+    raise DubanError("有多项行动，请用 --campaign 指定行动编号（duban campaign list 可查看）")
+
+
+def _day(value: dt.datetime | None) -> dt.date:
+    return value.date() if value else local_today(env().clock)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+CAMPAIGN = click.option("--campaign", "campaign_id", type=int,
+                        help="行动编号（只有一项行动时可省略）。")
+
+
+@report_group.command("daily", help="生成某日整改进度日报（Word 含趋势图、Excel；可加 PDF）。")
+@CAMPAIGN
+@click.option("--date", "day", type=DATE, help="报告日期（默认今天）。")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_OUT, show_default=True, help="输出目录。")
+@click.option("--pdf", is_flag=True, help="同时生成 PDF（需安装 LibreOffice）。")
+def daily_cmd(campaign_id: int | None, day: dt.datetime | None, out_dir: Path,
+              pdf: bool) -> None:
+    from duban.services.reports import daily_figures, write_daily_report
+
+    e = env()
+    cid, d = _campaign(campaign_id), _day(day)
+    paths = write_daily_report(e.db, e.clock, cid, d, out_dir, pdf=pdf)
+    f = daily_figures(e.db, cid, d)
+    headers = ["名称", "发现", "已交办", "整改中", "待复核", "已销号", "逾期", "销号率", "较昨日销号"]
+    for title, scopes in (("乡镇", f.towns), ("责任单位", f.offices)):
+        rows = [[s.name, s.today.found, s.today.routed, s.today.rectifying,
+                 s.today.awaiting_review, s.today.closed, s.today.overdue,
+                 _pct(s.closure_rate), f"{s.change.closed:+d}"]
+                for s in (*scopes, f.total)]
+        click.echo(f"【{title}】")
+        click.echo(table([title, *headers[1:]], rows))
+    source = "前一日日报快照" if f.yesterday_from == "snapshot" else "台账办理记录"
+    click.echo(f"较昨日变化依据：{source}")
+    for p in paths:
+        click.echo(f"已生成：{p}")
+
+
+@report_group.command("ledger", help="导出完整整改台账（Excel，中文表头，可筛选，首行冻结）。")
+@CAMPAIGN
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="输出文件（默认 out/reports/整改台账-行动编号-日期.xlsx）。")
+def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
+    from duban.services.reports import write_ledger
+
+    e = env()
+    cid = _campaign(campaign_id)
+    today = local_today(e.clock)
+    out_path = out_path or DEFAULT_OUT / f"整改台账-{cid}-{today.isoformat()}.xlsx"
+    click.echo(f"已生成：{write_ledger(e.db, cid, out_path, as_of=today)}")
+
+
+@report_group.command("ranking", help="月考评：按方案规则排名（--freeze 冻结后不再重算）。")
+@CAMPAIGN
+@click.option("--month", required=True, metavar="年-月", help="考评月份，如 2022-10。")
+@click.option("--freeze", is_flag=True, help="冻结该月排名（月末之后；已冻结则显示原结果）。")
+@click.option("--as", "username", default="county", show_default=True, help="冻结人（用户名）。")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_OUT, show_default=True, help="输出目录。")
+def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str,
+                out_dir: Path) -> None:
+    from duban.services.scoring import compute_ranking, monthly_snapshot, ranking, write_ranking
+
+    e = env()
+    cid = _campaign(campaign_id)
+    if freeze:
+        snap = monthly_snapshot(e.db, e.clock, cid, month, frozen_by=username)
+    else:
+        snap = ranking(e.db, cid, month) or compute_ranking(e.db, e.clock, cid, month)
+    for line in snap.ranking.lines():
+        click.echo(line)
+    if snap.frozen_at is not None:
+        frozen_at = snap.frozen_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"已冻结：{snap.frozen_by}，{frozen_at}")
+    else:
+        click.echo("预览（未冻结）：月末之后用 --freeze 冻结。")
+    basis = "督办阶梯记录的罚款" if snap.penalty_basis == "accrued" else "月末台账逾期未改事项"
+    click.echo(f"考核罚款依据：{basis}，合计 {sum(x.amount_yuan for x in snap.penalties)} 元")
+    for p in write_ranking(e.db, e.clock, cid, month, out_dir):
+        click.echo(f"已生成：{p}")
+
+
+@report_group.command("penalties", help="考核罚款：按方案规则列出逾期未整改事项的罚款。")
+@CAMPAIGN
+@click.option("--date", "day", type=DATE, help="考核日期（默认今天）。")
+@click.option("--by", type=click.Choice(["town", "office"]), default="office",
+              show_default=True, help="按乡镇（town）或责任单位（office）合计。")
+def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str) -> None:
+    from duban.domain.scoring import penalty_totals
+    from duban.services.reports import daily_figures
+    from duban.services.scoring import problem_codes, reconcile_penalties
+
+    e = env()
+    cid, d = _campaign(campaign_id), _day(day)
+    rec = reconcile_penalties(e.db, e.clock, cid, d)
+    f = daily_figures(e.db, cid, d)
+    names = {s.code: s.name for s in (*f.towns, *f.offices)}
+    lines = rec.official
+    label = "督办阶梯已记罚款（记后整改不免）" if rec.accrues else "台账逾期未整改事项"
+    click.echo(f"{d.isoformat()} 考核罚款（{label}）：")
+    codes = problem_codes(e.db, sorted({i for x in lines for i in x.problem_ids}))
+
+    def unit(code: str) -> str:
+        return names.get(code, code)
+
+    click.echo(table(["规则", "责任单位", "乡镇", "户", "问题编号", "金额（元）"],
+                     [[x.rule_name, unit(x.office), unit(x.town),
+                       x.unit if x.basis.value == "household" else "",
+                       "、".join(codes.get(i, str(i)) for i in x.problem_ids), x.amount_yuan]
+                      for x in lines]))
+    totals = penalty_totals(lines, by=by)
+    click.echo(table(["责任单位" if by == "office" else "乡镇", "合计（元）"],
+                     [[names.get(k, k), v] for k, v in sorted(totals.items(),
+                                                              key=lambda kv: -kv[1])]))
+    click.echo(f"合计：{sum(totals.values())} 元")
+    if rec.accrues:
+        click.echo(f"对照台账：逾期未整改 {rec.ledger_total} 元；逾期尚未到记罚节点 "
+                   f"{len(rec.overdue_not_accrued)} 项；已记罚后整改 "
+                   f"{len(rec.accrued_now_rectified)} 项。")
