@@ -1,0 +1,238 @@
+"""Commands that run duban over time: serve, tick, the outbox and notices (督办通知书)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from duban.cli.base import cli, env
+from duban.cli.output import table
+from duban.domain.clock import CHINA_TZ
+
+# ---- serve / tick ---------------------------------------------------------------------------
+
+
+def _export_database_url() -> None:
+    """Tasks open their own Database from $DUBAN_DATABASE_URL: hand them --db."""
+    url = env().db_url
+    if url:
+        os.environ["DUBAN_DATABASE_URL"] = url
+
+
+@cli.command("serve", help="启动常驻服务：调度器（定时推进行动、扫描时限、发送提醒、写日报）和网页。"
+             "同一数据库可并行启动多个，只有一个负责调度。")
+@click.option("--port", type=int, default=8000, show_default=True, help="网页端口。")
+@click.option("--host", default="127.0.0.1", show_default=True, help="网页监听地址。")
+@click.option("--tick-seconds", type=float, default=300.0, show_default=True,
+              help="调度间隔（秒）。")
+@click.option("--no-web", is_flag=True, help="只运行调度器，不启动网页。")
+@click.option("--job", default=None, hidden=True, help="调度的任务（模块:函数），测试用。")
+def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, job: str | None) -> None:
+    from duban.services.scheduler import DEFAULT_TICK_JOB, LeaderScheduler
+
+    e = env()
+    _export_database_url()
+    db = e.db  # migrated on first use
+
+    def changed(leading: bool) -> None:
+        click.echo("本进程负责调度。" if leading else "本进程不再负责调度。", err=True)
+
+    runner = LeaderScheduler(db, e.clock, tick_seconds=tick_seconds,
+                             job_ref=job or DEFAULT_TICK_JOB, on_change=changed)
+    runner.start()
+    if not runner.leading:
+        click.echo("另一进程正在负责调度，本进程待命。", err=True)
+    try:
+        app = None if no_web else _web_app(db, e.clock)
+        if app is not None:
+            import uvicorn
+
+            click.echo(f"网页：http://{host}:{port}/", err=True)
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+        else:
+            if not no_web:
+                click.echo("网页模块尚未安装，仅运行调度器。", err=True)
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            stop.wait()
+    finally:
+        runner.stop()
+        click.echo("已停止。", err=True)
+
+
+def _web_app(db: Any, clock: Any) -> Any:
+    try:
+        from duban.web.app import create_app
+    except ImportError:
+        return None
+    return create_app(db, clock)
+
+
+@cli.command("tick", help="立即运行一次调度（推进行动阶段、扫描时限、发送提醒、写日报），供 cron 与测试使用。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+def tick_cmd(as_json: bool) -> None:
+    from duban.domain.clock import FixedClock
+
+    e = env()
+    _export_database_url()
+    e.db  # noqa: B018 - migrate before the flow opens its own connections
+    from flows.tick import run_tick
+
+    now = e.clock.now().isoformat() if isinstance(e.clock, FixedClock) else None
+    summary = run_tick(now)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    rows = []
+    for cid, entry in summary["campaigns"].items():
+        sweep = entry.get("sweep") or {}
+        rows.append([cid, "、".join(s["kind"] for s in entry.get("stages", [])) or "—",
+                     sweep.get("fired", 0), sweep.get("digests", 0),
+                     "、".join(sweep.get("documents", [])) or "—",
+                     entry.get("daily_report") or "—"])
+    if rows:
+        click.echo(table(["行动", "启动阶段", "触发提醒", "汇总消息", "催办/通报文号", "日报"], rows))
+    else:
+        click.echo("没有进行中的行动。")
+    d = summary["delivery"]
+    click.echo(f"发送：成功 {d['sent']}，待重试 {d['retrying']}，失败 {d['failed']}")
+
+
+# ---- outbox --------------------------------------------------------------------------------
+
+STATUS_LABELS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败"}
+
+
+@cli.group("outbox", help="消息发件箱：站内信、邮件、机器人消息的发送状态、失败重试。")
+def outbox_group() -> None:
+    pass
+
+
+@outbox_group.command("list", help="列出发件箱消息（默认最近 50 条）。")
+@click.option("--failed", is_flag=True, help="只列出发送失败的消息。")
+@click.option("--pending", is_flag=True, help="只列出待发送的消息。")
+@click.option("--campaign", type=int, default=None, help="行动编号。")
+@click.option("--limit", type=int, default=50, show_default=True, help="最多列出条数。")
+def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int) -> None:
+    from duban.services.outbox import list_outbox, outbox_counts
+
+    status = "failed" if failed else "pending" if pending else None
+    lines = list_outbox(env().db, status=status, campaign_id=campaign, limit=limit)
+    click.echo(table(
+        ["编号", "渠道", "收件人", "主题", "状态", "次数", "下次发送", "错误"],
+        [[x.id, x.channel, x.recipient[:40], x.subject[:30], STATUS_LABELS.get(x.status, x.status),
+          x.attempts, x.next_attempt_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"),
+          (x.last_error or "")[:40]] for x in lines]))
+    counts = outbox_counts(env().db)
+    click.echo("合计：" + "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(counts.items())))
+
+
+@outbox_group.command("retry", help="把发送失败的消息重新放回队列并立即发送。")
+@click.option("--id", "ids", type=int, multiple=True, help="只重试这些编号（可多次给出）。")
+@click.option("--no-send", is_flag=True, help="只放回队列，不立即发送。")
+def outbox_retry(ids: tuple[int, ...], no_send: bool) -> None:
+    from duban.services.outbox import deliver, retry_failed
+
+    e = env()
+    n = retry_failed(e.db, e.clock, list(ids) or None)
+    click.echo(f"已放回队列：{n} 条")
+    if not no_send and n:
+        result = deliver(e.db, e.clock)
+        click.echo(f"发送：成功 {result.sent}，待重试 {result.retrying}，失败 {result.failed}")
+        for err in result.errors:
+            click.echo(f"  - {err}", err=True)
+
+
+@outbox_group.command("send", help="立即发送已到发送时间的消息。")
+def outbox_send() -> None:
+    from duban.services.outbox import deliver
+
+    e = env()
+    result = deliver(e.db, e.clock)
+    click.echo(f"发送：成功 {result.sent}，待重试 {result.retrying}，失败 {result.failed}")
+    for err in result.errors:
+        click.echo(f"  - {err}", err=True)
+
+
+# ---- notices -------------------------------------------------------------------------------
+
+KIND_LABELS = {"notice": "督办通知书", "reminder": "催办通知", "bulletin": "通报"}
+
+
+@cli.group("notice", help="督办通知书、催办通知、通报：下发、签收、作废、下载。")
+def notice_group() -> None:
+    pass
+
+
+@notice_group.command("issue", help="按责任办室下发督办通知书（每个办室一份，列出尚未下发的问题）。")
+@click.argument("campaign", type=int)
+@click.option("--as", "username", default="county", show_default=True, help="签发人（用户名）。")
+@click.option("--batch", "batch_key", required=True,
+              help="批次号：同一批次重复执行只返回已下发的通知书，不会重复编号。")
+@click.option("--office", "offices", multiple=True, help="只下发给这些办室（可多次给出）。")
+def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[str, ...]) -> None:
+    from duban.services.notices import issue_notices
+
+    e = env()
+    rows = issue_notices(e.db, e.clock, campaign, issued_by=username, batch_key=batch_key,
+                         offices=list(offices) or None)
+    if not rows:
+        click.echo("没有需要下发的问题。")
+        return
+    click.echo(table(["编号", "文号", "主送", "问题数", "文件"],
+                     [[r.id, r.number, r.office_code, len(r.problem_ids), r.path] for r in rows]))
+
+
+@notice_group.command("list", help="列出一项行动的通知书及签收情况。")
+@click.argument("campaign", type=int)
+@click.option("--office", default=None, help="只看某个办室。")
+def notice_list(campaign: int, office: str | None) -> None:
+    from duban.services.notices import list_notices
+
+    rows = list_notices(env().db, campaign, office=office)
+    click.echo(table(
+        ["编号", "类型", "文号", "主送", "问题数", "下发日期", "签收", "状态"],
+        [[r.id, KIND_LABELS.get(r.kind, r.kind), r.number, r.office_code or "—",
+          len(r.problem_ids), r.issued_on, r.acknowledged_by or "未签收",
+          "已作废" if r.voided else "有效"] for r in rows]))
+
+
+@notice_group.command("sign", help="签收通知书（主送办室的用户）。")
+@click.argument("notice_id", type=int)
+@click.option("--as", "username", required=True, help="签收人（用户名）。")
+def notice_sign(notice_id: int, username: str) -> None:
+    from duban.services.notices import acknowledge_notice
+
+    e = env()
+    row = acknowledge_notice(e.db, e.clock, notice_id, username)
+    click.echo(f"已签收：{row.number}（{username}）")
+
+
+@notice_group.command("void", help="作废通知书（文号保留在案，问题可重新下发）。")
+@click.argument("notice_id", type=int)
+@click.option("--as", "username", required=True, help="操作人（县级办公室用户）。")
+@click.option("--reason", required=True, help="作废理由。")
+def notice_void(notice_id: int, username: str, reason: str) -> None:
+    from duban.services.notices import void_notice
+
+    e = env()
+    row = void_notice(e.db, e.clock, notice_id, username=username, reason=reason)
+    click.echo(f"已作废：{row.number}")
+
+
+@notice_group.command("download", help="导出通知书文件（校验 SHA-256，与下发时逐字节一致）。")
+@click.argument("notice_id", type=int)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def notice_download(notice_id: int, out: Path) -> None:
+    from duban.services.notices import notice_file
+
+    data = notice_file(env().db, notice_id)
+    out.write_bytes(data)
+    click.echo(f"已导出：{out}（{len(data)} 字节）")
