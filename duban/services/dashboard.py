@@ -9,11 +9,22 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from duban.domain.errors import DubanError, NotFound
+from duban.domain.errors import NotFound, PermissionDenied
 from duban.domain.lifecycle import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -32,7 +43,6 @@ from duban.services.scoping import (
     household_clause,
     problem_clause,
     village_clause,
-    visit_clause,
 )
 from models import (
     Campaign,
@@ -91,13 +101,13 @@ def names_of(db: Database, campaign_id: int) -> Names:
     with db.transaction() as session:
         plan = load_plan_of(session, campaign_id)
         towns = dict(session.execute(
-            select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).tuples().all())
+            select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).all())
         villages = dict(session.execute(
             select(Village.code, Village.name).where(Village.campaign_id == campaign_id)
-        ).tuples().all())
+        ).all())
         offices = dict(session.execute(
             select(Office.code, Office.name).where(Office.campaign_id == campaign_id)
-        ).tuples().all())
+        ).all())
     return Names(towns=towns, villages=villages, offices=offices,
                  categories={c.code: c.name for c in plan.categories},
                  sources={s.code: s.name for s in plan.sources})
@@ -412,11 +422,11 @@ def _add(p: Progress, status: str, band: str, count: int, today: dt.date, bands:
                 p.overdue += count
 
 
-def _china_day(session: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[object]:
+def _china_day(session: Session, column: Any) -> ColumnElement[Any]:
     # Timestamps are stored as naive UTC; the day an office lives in is the China date.
     if session.get_bind().dialect.name == "sqlite":
         return func.date(column, "+8 hours")
-    return func.date(column + dt.timedelta(hours=8))
+    return func.date(column + literal_column("interval '8 hours'"))
 
 
 def _trend(session: Session, where: ColumnElement[bool], plan: Plan,
@@ -426,7 +436,7 @@ def _trend(session: Session, where: ColumnElement[bool], plan: Plan,
         return []
     found = dict(session.execute(
         select(Problem.found_on, func.count()).where(where).group_by(Problem.found_on)
-    ).tuples().all())
+    ).all())
     closed_day = _china_day(session, Problem.closed_at)
     closed_raw = session.execute(
         select(closed_day, func.count()).where(where, Problem.status == Status.CLOSED.value,
@@ -527,7 +537,7 @@ class LedgerRow:
 
 
 def ledger_select(scope: Scope, q: LedgerQuery, today: dt.date,
-                  bands: Bands | None = None) -> Select:  # type: ignore[type-arg]
+                  bands: Bands | None = None) -> Select[Any]:
     """The scoped SELECT of the ledger's rows (without order or page), shared with exports."""
     stmt = select(Problem).where(Problem.campaign_id == q.campaign_id, problem_clause(scope))
     if q.town:
@@ -577,7 +587,7 @@ def _band_filter(band: Band, bands: Bands) -> ColumnElement[bool]:
     return and_(*conds)
 
 
-def _order(q: LedgerQuery) -> list[ColumnElement[object]]:
+def _order(q: LedgerQuery) -> list[Any]:
     column = {Sort.DEADLINE: Problem.deadline, Sort.CODE: Problem.code,
               Sort.FOUND_ON: Problem.found_on, Sort.UPDATED: Problem.updated_at}[q.sort]
     if q.descending:
@@ -719,7 +729,7 @@ class Coverage:
 def coverage(db: Database, scope: Scope, campaign_id: int) -> Coverage:
     """Per village: households, households visited, visits by mode (面访 / 电访 / 代答)."""
     if scope.role == Role.OFFICE:
-        raise DubanError("责任办室不查看走访覆盖情况")
+        raise PermissionDenied("责任办室不查看走访覆盖情况")
     names = names_of(db, campaign_id)
     with db.transaction() as session:
         villages = session.execute(
@@ -732,26 +742,26 @@ def coverage(db: Database, scope: Scope, campaign_id: int) -> Coverage:
             select(Household.village_code, func.count())
             .where(Household.campaign_id == campaign_id, household_clause(scope))
             .group_by(Household.village_code)
-        ).tuples():
+        ):
             if village in lines:
                 lines[village].households = n
         visit_village = (select(Visit.household_id, Visit.mode, Household.village_code)
                          .join(Household, and_(Household.campaign_id == Visit.campaign_id,
                                                Household.household_id == Visit.household_id))
-                         .where(Visit.campaign_id == campaign_id, visit_clause(scope),
+                         .where(Visit.campaign_id == campaign_id,
                                 household_clause(scope)).subquery())
         for village, n_visited, n_visits in session.execute(
             select(visit_village.c.village_code,
                    func.count(func.distinct(visit_village.c.household_id)), func.count())
             .group_by(visit_village.c.village_code)
-        ).tuples():
+        ):
             if village in lines:
                 lines[village].visited, lines[village].visits = n_visited, n_visits
         modes: set[str] = set()
         for village, mode, n in session.execute(
             select(visit_village.c.village_code, visit_village.c.mode, func.count())
             .group_by(visit_village.c.village_code, visit_village.c.mode)
-        ).tuples():
+        ):
             if village in lines:
                 lines[village].by_mode[mode] = n
                 modes.add(mode)
@@ -958,7 +968,7 @@ def _notices_listing(session: Session, problem_id: int) -> list[NoticeLine]:
             for n in rows]
 
 
-def _notice_ids_for(problem_id: int) -> Select:  # type: ignore[type-arg]
+def _notice_ids_for(problem_id: int) -> Select[Any]:
     from models import NoticeProblem
 
     return select(NoticeProblem.notice_id).where(NoticeProblem.problem_id == problem_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -94,7 +95,7 @@ def problem_clause(scope: Scope) -> ColumnElement[bool]:
     return false()
 
 
-def scoped_problems(stmt: Select, scope: Scope) -> Select:  # type: ignore[type-arg]
+def scoped_problems(stmt: Select[Any], scope: Scope) -> Select[Any]:
     """A SELECT over Problem narrowed to a scope."""
     if scope.sees_all:
         return stmt
@@ -127,7 +128,8 @@ def visit_clause(scope: Scope) -> ColumnElement[bool]:
     if scope.sees_all:
         return true()
     households = select(Household.household_id).where(
-        Household.campaign_id == Visit.campaign_id, household_clause(scope))
+        Household.campaign_id == Visit.campaign_id, household_clause(scope)
+    ).correlate_except(Household)
     return Visit.household_id.in_(households.scalar_subquery())
 
 

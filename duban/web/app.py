@@ -11,6 +11,7 @@ import os
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -18,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duban.domain.clock import Clock
 from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
-from duban.domain.lifecycle import LifecycleError
+from duban.domain.lifecycle import GuardFailed, IllegalTransition
 from duban.services.database import Database
 from duban.web import api, auth, pages, work
 from duban.web.cache import SlowResultCache
@@ -88,13 +89,25 @@ def create_app(db: Database, clock: Clock, *, secret_key: str | None = None,
                                secure_cookies=forced)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(auth.router)
-    app.include_router(auth.logout_router)
-    app.include_router(api.router, prefix="/api")
-    app.include_router(pages.router)
-    app.include_router(work.router)
+    for router, prefix in ROUTERS:
+        app.include_router(router, prefix=prefix)
     _handlers(app)
     return app
+
+
+# Every router of the app with its prefix; route_table() lists what they serve.
+ROUTERS = ((auth.router, ""), (auth.logout_router, ""), (api.router, "/api"),
+           (pages.router, ""), (work.router, ""))
+
+
+def route_table() -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves (static files aside)."""
+    out: set[tuple[str, str]] = set()
+    for router, prefix in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                out.update((m, prefix + route.path) for m in route.methods or ())
+    return out
 
 
 def _is_api(request: Request) -> bool:
@@ -104,10 +117,10 @@ def _is_api(request: Request) -> bool:
 def _status_of(exc: DubanError) -> int:
     if isinstance(exc, NotFound):
         return 404
-    if isinstance(exc, PermissionDenied | LifecycleError):
-        return 403 if isinstance(exc, PermissionDenied) else 409
-    if isinstance(exc, ConflictError):
-        return 409
+    if isinstance(exc, PermissionDenied | GuardFailed):
+        return 403  # this user may not (role, office, signer)
+    if isinstance(exc, IllegalTransition | ConflictError):
+        return 409  # not from this status, or someone moved it first
     return 400
 
 

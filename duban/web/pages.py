@@ -306,8 +306,8 @@ async def problem_move(
                           deadline=parse_date(deadline))
         out = await run_in_threadpool(move_visible, st.db, st.clock, ctx.scope, problem_id, act,
                                       payload, expected_version=version, files=files)
-    except NotFound as exc:
-        return redirect(request, st.keys, "/ledger", error=exc.message, secure=st.secure_cookies)
+    except NotFound:
+        raise  # another town's or office's problem: the same 404 page as a missing one
     except DubanError as exc:
         return redirect(request, st.keys, back, error=exc.message, secure=st.secure_cookies)
     return redirect(request, st.keys, back, ok=f"已{FORMS[act].label}：{out.code}",

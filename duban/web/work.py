@@ -9,7 +9,7 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -352,7 +352,7 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 names=names, total_yuan=sum(totals.values()))
 
 
-def _scoped_penalties(ctx: Ctx, lines: list) -> list:  # type: ignore[type-arg]
+def _scoped_penalties(ctx: Ctx, lines: list[Any]) -> list[Any]:
     scope = ctx.scope
     if scope.sees_all:
         return lines
