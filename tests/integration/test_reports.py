@@ -9,10 +9,13 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from docx import Document
 from sqlalchemy import func, select
 
+from duban.adapters.documents.pdf import libreoffice_available
 from duban.adapters.plan_yaml import load_plan_file
+from duban.cli import cli
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Action, Payload, Role, Status
@@ -34,7 +37,7 @@ from duban.services.reports import (
 )
 from models import Office, Problem, Town, Village
 from models.reporting import DailySnapshot
-from tests.conftest import PLANS
+from tests.conftest import PLANS, require
 
 EVIDENCE = ("ab" * 32,)
 OPEN = {s.value for s in OPEN_STATUSES}
@@ -445,3 +448,43 @@ def test_many_towns_today_and_before(db: Database, clock: FixedClock) -> None:
     assert_figures(daily_figures(db, lg.campaign_id, D[3]), recount(db, lg.campaign_id, D[3]))
     assert_figures(daily_figures(db, lg.campaign_id, D[0]), before)
     assert len(daily_figures(db, lg.campaign_id, D[3]).towns) == len(lg.plan.towns)
+
+
+def test_the_report_commands(db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    lg = build_campaign(db, clock)
+    url = db.engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+
+    def run(now: str, *args: str) -> str:
+        result = runner.invoke(cli, ["--db", url, "--now", now, "report", *args],
+                               catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    out = run("2022-09-24T18:00", "daily", "--out", str(tmp_path / "daily"))
+    f = daily_figures(db, lg.campaign_id, D[-1])
+    total_line = next(line for line in out.splitlines() if line.startswith("合计"))
+    assert total_line.split()[1:7] == [str(v) for v in (
+        f.total.today.found, f.total.today.routed, f.total.today.rectifying,
+        f.total.today.awaiting_review, f.total.today.closed, f.total.today.overdue)]
+    assert sorted(p.suffix for p in (tmp_path / "daily").iterdir()) == [".docx", ".xlsx"]
+    out = run("2022-09-24T18:00", "ledger", "--out", str(tmp_path / "ledger.xlsx"))
+    assert (tmp_path / "ledger.xlsx").exists() and "已生成" in out
+    out = run("2022-09-24T18:00", "penalties")
+    assert "合计：0 元" in out  # seed 002 sets no fines
+    frozen = run("2022-10-01T09:00", "ranking", "--month", "2022-09", "--freeze", "--out",
+                 str(tmp_path / "ranking"))
+    assert "已冻结：county" in frozen
+    again = run("2022-10-05T09:00", "ranking", "--month", "2022-09", "--out",
+                str(tmp_path / "ranking"))
+    assert again.splitlines()[:len(lg.plan.towns) + 2] == \
+        frozen.splitlines()[:len(lg.plan.towns) + 2]
+
+
+def test_the_daily_report_converts_to_pdf(db: Database, clock: FixedClock,
+                                          tmp_path: Path) -> None:
+    require(libreoffice_available(), "LibreOffice (soffice) is not installed: no PDF")
+    lg = build_campaign(db, clock)
+    paths = write_daily_report(db, clock, lg.campaign_id, D[-1], tmp_path, pdf=True)
+    assert [p.suffix for p in paths] == [".docx", ".xlsx", ".pdf"]
+    assert paths[2].read_bytes()[:5] == b"%PDF-"
