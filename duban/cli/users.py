@@ -1,37 +1,127 @@
-"""Commands for users and roles."""
+"""Commands for users and roles: add, list, disable / enable, passwd."""
 
 from __future__ import annotations
+
+import getpass
+import os
 
 import click
 
 from duban.cli.base import cli, env
+from duban.cli.output import table
+from duban.domain.errors import DubanError
 from duban.domain.lifecycle import ROLE_LABELS, Role
+
+ROLE_HELP = ("角色：county 县级办公室 / supervisor 督查组 / town 乡镇 / office 责任办室 / "
+             "village 村。")
+PASSWORD_ENV = "DUBAN_PASSWORD"
+
+
+def _operator() -> str:
+    """Who ran the command, for the account log (the CLI has no signed-in user)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "cli"
+
+
+def _read_password(username: str, given: str | None, *, prompt: bool) -> str | None:
+    """The new password: --password, else $DUBAN_PASSWORD, else asked twice (hidden)."""
+    from duban.services.accounts import check_password
+
+    password = given if given is not None else os.environ.get(PASSWORD_ENV)
+    if password is None and prompt:
+        password = click.prompt(f"{username} 的新密码", hide_input=True,
+                                confirmation_prompt="再输入一次")
+    if password is not None:
+        check_password(password, username)
+    return password
+
 
 # ---- user -------------------------------------------------------------------------------
 
 
-@cli.group("user", help="用户与角色。")
+@cli.group("user", help="用户与角色：新增、列表、停用、设置密码。")
 def user_group() -> None:
     pass
 
 
-@user_group.command("add", help="新增用户。")
+@user_group.command("add", help="新增用户（可同时设置登录密码）。")
 @click.argument("username")
 @click.option("--name", required=True, help="姓名。")
 @click.option("--role", type=click.Choice([r.value for r in Role if r != Role.SYSTEM]),
-              required=True, help="角色：county 县级办公室 / supervisor 督查组 / town 乡镇 / "
-              "office 责任办室 / village 村。")
+              required=True, help=ROLE_HELP)
 @click.option("--office", help="所属责任办室代码（责任办室用户）。")
 @click.option("--town", help="所属乡镇代码（乡镇、村用户）。")
 @click.option("--village", help="所属村代码（村用户）。")
 @click.option("--email", default="", help="电子邮箱（接收催办）。")
+@click.option("--password", default=None, metavar="密码",
+              help=f"登录密码（至少 8 位）；也可用环境变量 {PASSWORD_ENV}，或加 --ask 交互输入。"
+              "不设密码的用户不能登录网页。")
+@click.option("--ask", is_flag=True, help="交互输入密码（不回显）。")
 def user_add(username: str, name: str, role: str, office: str | None, town: str | None,
-             village: str | None, email: str) -> None:
+             village: str | None, email: str, password: str | None, ask: bool) -> None:
+    from duban.services.accounts import hash_password
     from duban.services.actors import add_user
 
     e = env()
+    secret = _read_password(username, password, prompt=ask)
     add_user(e.db, e.clock, username=username, name=name, role=Role(role), office=office,
-             town=town, village=village, email=email)
-    click.echo(f"用户已添加：{username}（{name}，{ROLE_LABELS[Role(role)]}）")
+             town=town, village=village, email=email,
+             password_hash=hash_password(secret) if secret else None)
+    note = "" if secret else "（未设密码，可用 duban user passwd 设置）"
+    click.echo(f"用户已添加：{username}（{name}，{ROLE_LABELS[Role(role)]}）{note}")
 
 
+@user_group.command("list", help="列出用户。")
+@click.option("--role", type=click.Choice([r.value for r in Role if r != Role.SYSTEM]),
+              help="只列出某一角色。")
+@click.option("--active", "active_only", is_flag=True, help="只列出未停用的用户。")
+def user_list(role: str | None, active_only: bool) -> None:
+    from duban.services.accounts import list_users
+
+    rows = list_users(env().db, role=Role(role) if role else None,
+                      include_disabled=not active_only)
+    if not rows:
+        click.echo("暂无用户。用 duban user add 新增。")
+        return
+    click.echo(table(["用户名", "姓名", "角色", "所属", "邮箱", "密码", "状态"],
+                     [[u.username, u.name, u.role_label, u.scope, u.email or "",
+                       "已设" if u.has_password else "未设", "正常" if u.active else "已停用"]
+                      for u in rows]))
+    click.echo(f"共 {len(rows)} 个用户")
+
+
+@user_group.command("disable", help="停用用户：立即结束其全部登录会话，不能再登录和办理。")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    from duban.services.accounts import set_active
+
+    e = env()
+    set_active(e.db, e.clock, username, False, by=_operator())
+    click.echo(f"用户已停用：{username}")
+
+
+@user_group.command("enable", help="重新启用已停用的用户。")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    from duban.services.accounts import set_active
+
+    e = env()
+    set_active(e.db, e.clock, username, True, by=_operator())
+    click.echo(f"用户已启用：{username}")
+
+
+@user_group.command("passwd", help="设置或重设登录密码（结束该用户已有的登录会话）。")
+@click.argument("username")
+@click.option("--password", default=None, metavar="密码",
+              help=f"新密码；也可用环境变量 {PASSWORD_ENV}；都不给则交互输入。")
+def user_passwd(username: str, password: str | None) -> None:
+    from duban.services.accounts import set_password
+
+    e = env()
+    secret = _read_password(username, password, prompt=True)
+    if secret is None:
+        raise DubanError("未提供新密码")
+    set_password(e.db, e.clock, username, secret, by=_operator())
+    click.echo(f"密码已更新：{username}（其已有登录会话已结束）")
