@@ -33,8 +33,16 @@ def _export_database_url() -> None:
               help="调度间隔（秒）。")
 @click.option("--no-web", is_flag=True, help="只运行调度器，不启动网页。")
 @click.option("--job", default=None, hidden=True, help="调度的任务（模块:函数），测试用。")
-def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, job: str | None) -> None:
-    from duban.services.scheduler import DEFAULT_TICK_JOB, LeaderScheduler
+@click.option("--lease-seconds", type=int, default=None, hidden=True, help="调度租约时长（秒）。")
+@click.option("--renew-seconds", type=float, default=None, hidden=True, help="租约续期间隔（秒）。")
+def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, job: str | None,
+              lease_seconds: int | None, renew_seconds: float | None) -> None:
+    from duban.services.scheduler import (
+        DEFAULT_TICK_JOB,
+        LEASE_SECONDS,
+        RENEW_SECONDS,
+        LeaderScheduler,
+    )
 
     e = env()
     _export_database_url()
@@ -44,7 +52,9 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, job: str 
         click.echo("本进程负责调度。" if leading else "本进程不再负责调度。", err=True)
 
     runner = LeaderScheduler(db, e.clock, tick_seconds=tick_seconds,
-                             job_ref=job or DEFAULT_TICK_JOB, on_change=changed)
+                             job_ref=job or DEFAULT_TICK_JOB, on_change=changed,
+                             lease_seconds=lease_seconds or LEASE_SECONDS,
+                             renew_seconds=renew_seconds or RENEW_SECONDS)
     runner.start()
     if not runner.leading:
         click.echo("另一进程正在负责调度，本进程待命。", err=True)

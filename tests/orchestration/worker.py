@@ -28,6 +28,12 @@ def issue_loop(url: str, campaign_id: int, rounds: int, tag: str) -> None:
         issue_notices(db, clock, campaign_id, issued_by="county", batch_key=f"{tag}-{i}")
 
 
+def record_fire() -> None:
+    """A scheduler job for the two-scheduler test: append who fired and when."""
+    with open(os.environ["DUBAN_TEST_FIRE_LOG"], "a") as fh:
+        fh.write(f"{os.getpid()} {time.time():.3f}\n")
+
+
 def main() -> None:
     """Run one job named on the command line."""
     parser = argparse.ArgumentParser()
