@@ -9,23 +9,36 @@ to the next.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import random
+import shutil
+import struct
+import time
+import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import Workbook
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
 
 from duban.adapters.plan_yaml import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock, local_today
 from duban.domain.columns import HOUSEHOLD_COLUMNS, PROBLEM_COLUMNS, VISIT_COLUMNS
 from duban.domain.errors import DubanError
-from duban.domain.plan import Plan, StageKind
+from duban.domain.lifecycle import FINAL_STATUSES, Action, Payload, Role, Status
+from duban.domain.plan import OfficeLevel, Plan
+from duban.domain.routing import village_office_code
+from duban.services.actors import resolve_actor
+from duban.services.calendars import working_calendar
 from duban.services.campaigns import CampaignSummary, launch_campaign, summarise_campaign
 from duban.services.database import Database, database_url
-from duban.services.intake import detect_problems, import_file
+from duban.services.intake import import_file
+from duban.services.problems import apply_move
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
-from models import Base, Campaign
+from models import Base, Campaign, Problem
 
 PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
 DEMO_ACTOR = "demo"
@@ -52,6 +65,7 @@ class DemoResult:
     stages: list[StageRun] = field(default_factory=list)
     files: list[tuple[str, Path]] = field(default_factory=list)
     accounts: list[list[str]] = field(default_factory=list)
+    activity: dict[str, int] = field(default_factory=dict)
 
 
 def plan_path(name: str) -> Path:
@@ -96,9 +110,238 @@ def write_sheet(path: Path, headers: Iterable[str], rows: Iterable[dict[str, obj
     return path
 
 
-def morning(day: dt.date) -> dt.datetime:
-    """09:00 China time on a day: when the demo's office work happens."""
-    return dt.datetime.combine(day, dt.time(9, 0), tzinfo=CHINA_TZ)
+def morning(day: dt.date, hour: int = 9) -> dt.datetime:
+    """A working moment (09:00 China time by default) on a day."""
+    return dt.datetime.combine(day, dt.time(hour, 0), tzinfo=CHINA_TZ)
+
+
+def evidence_png(label: str) -> bytes:
+    """A small, valid PNG photo stand-in whose bytes differ per label (stored by hash)."""
+    width, height = 8, 8
+    raw = b"".join(b"\x00" + bytes((i * 29 + j * 7 + len(label)) % 256 for j in range(width * 3))
+                   for i in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"tEXt", b"Comment\x00" + label.encode("utf-8"))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+DEMO_PASSWORD = "duban-demo-2022"
+
+
+def create_demo_users(db: Database, clock: FixedClock, plan: Plan) -> list[list[str]]:
+    """One account per office, supervision group, town and a village; returns one per role."""
+    from duban.services.actors import add_user
+
+    def hashed() -> str | None:
+        try:
+            from duban.services.accounts import hash_password
+        except ImportError:  # the web app's accounts module is optional for the CLI demo
+            return None
+        return hash_password(DEMO_PASSWORD)
+
+    password_hash = hashed()
+    add_user(db, clock, username="county", name="县级办公室值班员", role=Role.COUNTY,
+             office=plan.county_office, password_hash=password_hash)
+    for office in plan.offices:
+        # The county office also leads some problems itself; its staff then act as an office.
+        add_user(db, clock, username=office.code, name=f"{office.name}经办人", role=Role.OFFICE,
+                 office=office.code, town=office.town, password_hash=password_hash)
+    for group in plan.review.groups:
+        add_user(db, clock, username=group.code, name=f"{group.name}组长",
+                 role=Role.SUPERVISOR, password_hash=password_hash)
+    first_town = plan.towns[0]
+    add_user(db, clock, username=f"town-{first_town.code}", name=f"{first_town.name}联络员",
+             role=Role.TOWN, town=first_town.code, password_hash=password_hash)
+    first_village = first_town.villages[0] if first_town.villages else None
+    accounts = [["县级办公室", "county", DEMO_PASSWORD, "全县问题、交办、销号"]]
+    if plan.review.groups:
+        accounts.append(["督查组", plan.review.groups[0].code, DEMO_PASSWORD,
+                         plan.review.groups[0].name])
+    accounts.append(["乡镇", f"town-{first_town.code}", DEMO_PASSWORD, first_town.name])
+    lead = next((o for o in plan.offices if o.code != plan.county_office), None)
+    if lead is not None:
+        accounts.append(["责任办室", lead.code, DEMO_PASSWORD, lead.name])
+    if first_village is not None:
+        add_user(db, clock, username=f"village-{first_village.code}",
+                 name=f"{first_village.name}村干部", role=Role.VILLAGE, town=first_town.code,
+                 village=first_village.code,
+                 office=village_office_code(first_village.code), password_hash=password_hash)
+        accounts.append(["村", f"village-{first_village.code}", DEMO_PASSWORD,
+                         first_village.name])
+    if password_hash is None:
+        for row in accounts:
+            row[2] = "（未设置）"
+    return accounts
+
+
+@dataclass
+class Behaviour:
+    """How the simulated people behave; rates are per item, drawn from one seeded stream."""
+
+    dispute_rate: float = 0.03
+    extension_rate: float = 0.05
+    late_rate: float = 0.15  # finish a few working days after the deadline
+    very_late_rate: float = 0.06  # finish a week or more late: 督办 and 通报
+    review_fail_rate: float = 0.12
+    spot_check_fail_rate: float = 0.06
+    acknowledge_rate: float = 0.8  # share of notices signed for on a given day
+
+
+class People:
+    """The simulated offices, supervisors and county staff acting through the services."""
+
+    def __init__(self, db: Database, clock: FixedClock, plan: Plan, campaign_id: int,
+                 seed: int, behaviour: Behaviour | None = None) -> None:
+        self.db, self.clock, self.plan, self.campaign_id = db, clock, plan, campaign_id
+        self.rng = random.Random(seed)
+        self.behaviour = behaviour or Behaviour()
+        self.finish_on: dict[int, dt.date] = {}
+        self.disputed: set[int] = set()
+        self.extended: set[int] = set()
+        self.calendar = working_calendar()
+        self.offices = [o.code for o in plan.offices if o.level != OfficeLevel.TOWN]
+        self.reviewers = [g.code for g in plan.review.groups] or ["county"]
+        self.counts: Counter[str] = Counter()
+
+    def today(self) -> dt.date:
+        """The simulated day."""
+        return local_today(self.clock)
+
+    def _plan_finish(self, deadline: dt.date | None) -> dt.date:
+        today = self.today()
+        if deadline is None or deadline <= today:
+            return self.calendar.add_workdays(today, 1)
+        roll = self.rng.random()
+        b = self.behaviour
+        if roll < b.very_late_rate:
+            return self.calendar.add_workdays(deadline, self.rng.randint(6, 10))
+        if roll < b.very_late_rate + b.late_rate:
+            return self.calendar.add_workdays(deadline, self.rng.randint(1, 4))
+        span = max(1, self.calendar.workdays_between(today, deadline))
+        return self.calendar.add_workdays(today, self.rng.randint(1, span))
+
+    def act(self) -> None:
+        """One working day of everyone's moves, each actor's moves in one transaction."""
+        self._acknowledge_notices()
+        self._offices_work()
+        self._county_work()
+        self._reviewers_work()
+
+    def _acknowledge_notices(self) -> None:
+        from duban.services.notices import acknowledge_notice, list_notices
+
+        for notice in list_notices(self.db, self.campaign_id):
+            if notice.acknowledged_by or notice.voided or notice.kind != "notice":
+                continue
+            if self.rng.random() < self.behaviour.acknowledge_rate:
+                acknowledge_notice(self.db, self.clock, notice.id, notice.office_code)
+                self.counts["签收通知书"] += 1
+
+    def _problems(self, session: Session, *statuses: Status) -> list[Problem]:
+        return list(session.scalars(
+            select(Problem).where(Problem.campaign_id == self.campaign_id,
+                                  Problem.status.in_([s.value for s in statuses]))
+            .order_by(Problem.id)))
+
+    def _offices_work(self) -> None:
+        from duban.services.evidence import UploadedFile, store_evidence
+
+        today = self.today()
+        with self.db.transaction() as session:
+            for p in self._problems(session, Status.ROUTED):
+                actor = resolve_actor(session, p.lead_office or "", today)
+                if p.id not in self.disputed and self.rng.random() < self.behaviour.dispute_rate:
+                    self.disputed.add(p.id)
+                    apply_move(session, self.clock, p, Action.DISPUTE, actor,
+                               Payload(note="经核实，该问题不属本单位职责，申请改派"))
+                    self.counts["申请改派"] += 1
+                    continue
+                apply_move(session, self.clock, p, Action.ACCEPT, actor, Payload())
+                self.finish_on[p.id] = self._plan_finish(p.deadline)
+                self.counts["签收问题"] += 1
+            for p in self._problems(session, Status.RECTIFYING):
+                actor = resolve_actor(session, p.lead_office or "", today)
+                finish = self.finish_on.setdefault(p.id, self._plan_finish(p.deadline))
+                if (p.id not in self.extended and p.deadline and finish > p.deadline
+                        and self.rng.random() < self.behaviour.extension_rate * 4):
+                    self.extended.add(p.id)
+                    wanted = self.calendar.add_workdays(p.deadline, 5)
+                    apply_move(session, self.clock, p, Action.REQUEST_EXTENSION, actor,
+                               Payload(note="涉及工程施工，需延期完成", deadline=wanted))
+                    self.counts["申请延期"] += 1
+                    continue
+                if finish > today:
+                    continue
+                hashes = store_evidence(session, self.clock, p.id, [
+                    UploadedFile(f"{p.code}-整改前.png", evidence_png(f"{p.code} before"),
+                                 "before"),
+                    UploadedFile(f"{p.code}-整改后.png", evidence_png(f"{p.code} after"),
+                                 "after"),
+                ], actor.user)
+                apply_move(session, self.clock, p, Action.SUBMIT, actor,
+                           Payload(note="已按要求完成整改，附整改前后照片", evidence=tuple(hashes)))
+                self.counts["提交整改"] += 1
+
+    def _county_work(self) -> None:
+        today = self.today()
+        with self.db.transaction() as session:
+            county = resolve_actor(session, "county", today)
+            for p in self._problems(session, Status.DISPUTED):
+                others = [o for o in self.offices if o != p.lead_office]
+                target = self.rng.choice(others)
+                apply_move(session, self.clock, p, Action.REASSIGN, county,
+                           Payload(note="经研究，改派至相关单位牵头整改", office=target))
+                self.counts["改派"] += 1
+            for p in self._problems(session, Status.EXTENSION_REQUESTED):
+                apply_move(session, self.clock, p, Action.APPROVE_EXTENSION, county,
+                           Payload(note="同意延期"))
+                self.finish_on[p.id] = min(self.finish_on.get(p.id, today),
+                                           p.deadline or today)
+                self.counts["批准延期"] += 1
+            for p in self._problems(session, Status.REVIEWED):
+                apply_move(session, self.clock, p, Action.CLOSE, county, Payload(note="销号"))
+                self.counts["销号"] += 1
+
+    def _reviewers_work(self) -> None:
+        from duban.services.reviews import failed_review_deadline, list_spot_checks
+
+        today = self.today()
+        with self.db.transaction() as session:
+            for p in self._problems(session, Status.SUBMITTED):
+                if p.updated_at.astimezone(CHINA_TZ).date() >= today:
+                    continue  # reviewers look at yesterday's submissions
+                reviewer = resolve_actor(session, self.rng.choice(self.reviewers), today)
+                if self.rng.random() < self.behaviour.review_fail_rate:
+                    apply_move(session, self.clock, p, Action.FAIL_REVIEW, reviewer, Payload(
+                        note="佐证资料不完整，整改不到位，退回重新整改",
+                        deadline=failed_review_deadline(self.plan, today)))
+                    self.finish_on[p.id] = self.calendar.add_workdays(today,
+                                                                      self.rng.randint(1, 4))
+                    self.counts["复核不通过"] += 1
+                else:
+                    apply_move(session, self.clock, p, Action.PASS_REVIEW, reviewer,
+                               Payload(note="现场复核，整改到位"))
+                    self.counts["复核通过"] += 1
+        from duban.services.reviews import record_spot_check
+
+        for check in list_spot_checks(self.db, self.campaign_id, result="pending"):
+            if check.day >= today:
+                continue
+            failed = self.rng.random() < self.behaviour.spot_check_fail_rate
+            reopen = failed and check.problem_id is not None and check.problem_status == "closed"
+            record_spot_check(self.db, self.clock, check.id, check.group, not failed,
+                              note="抽查发现问题反弹" if failed else "抽查合格")
+            self.counts["随机抽查"] += 1
+            if reopen:
+                self.counts["抽查重新打开"] += 1
+                if check.problem_id is not None:
+                    self.finish_on[check.problem_id] = self.calendar.add_workdays(today, 3)
 
 
 def run_demo(
@@ -111,19 +354,26 @@ def run_demo(
     fresh: bool,
     echo: Echo,
 ) -> DemoResult:
-    """Generate, launch, import, detect, and run the campaign; return what happened."""
+    """Generate, launch, import, and run every stage in simulated time; collect the files."""
     path = plan_path(plan_name)
     plan = load_plan_file(path)
     db = open_demo_database(url, fresh)
-    investigate = plan.stage(StageKind.INVESTIGATE)
-    clock = FixedClock(morning(investigate.start if investigate else plan.start))
+    # Prefect's tasks open the database by URL: point them at the demo's.
+    os.environ["DUBAN_DATABASE_URL"] = db.engine.url.render_as_string(hide_password=False)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    calendar = working_calendar()
+    clock = FixedClock(morning(calendar.add_workdays(plan.start, -1)))
     campaign_id = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), DEMO_ACTOR)
-    echo(f"已启动行动 {campaign_id}：{plan.name}")
     result = DemoResult(summary=summarise_campaign(db, campaign_id, local_today(clock)),
                         database=db.url)
+    result.accounts = create_demo_users(db, clock, plan)
+    echo(f"已启动行动 {campaign_id}：{plan_summary(plan)}")
+
     county = generate_for_plan(plan, size, seed)
     echo(f"已生成模拟数据：农户 {len(county.households)}，走访 {len(county.visits)}，"
          f"台账问题 {len(county.problems)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     inputs = out_dir / "input"
     files = {
         "households": write_sheet(inputs / "农户信息.xlsx", HOUSEHOLD_COLUMNS,
@@ -132,16 +382,102 @@ def run_demo(
         "problems": write_sheet(inputs / "问题台账.xlsx", PROBLEM_COLUMNS,
                                 iter_problem_rows(county)),
     }
+    # The town clerks hand in their files on the investigation stage's first days.
+    clock.set(morning(plan.start, 10))
     for label, kind in (("农户信息", "households"), ("走访记录", "visits"), ("问题台账", "problems")):
         imported = import_file(db, clock, campaign_id, kind, files[kind],  # type: ignore[arg-type]
-                               imported_by=DEMO_ACTOR)
+                               imported_by="county")
         result.files.append((f"导入：{label}", files[kind]))
         echo(f"已导入{label}：新增 {imported.created}")
-    detected = detect_problems(db, clock, campaign_id, detected_by=DEMO_ACTOR)
-    echo(f"比对农户信息发现问题 {detected.created} 个")
+
+    from flows.tick import run_tick
+
+    people = People(db, clock, plan, campaign_id, seed)
+    day = plan.start
+    last = plan.end
+    ranked_month: str | None = None
+    while day <= last:
+        if calendar.is_workday(day):
+            clock.set(morning(day))
+            started = time.perf_counter()
+            summary = run_tick(clock.now().isoformat())
+            seconds = time.perf_counter() - started
+            entry = summary["campaigns"].get(str(campaign_id), {})
+            for stage in entry.get("stages", []):
+                seq = int(stage.get("seq", 0))
+                name = plan.stages[seq - 1].name if 0 < seq <= len(plan.stages) else ""
+                result.stages.append(StageRun(name or str(stage.get("kind", "")), day, seconds,
+                                              _stage_note(stage)))
+            clock.set(morning(day, 10))
+            people.act()
+            # The evening tick writes the day's report after the plan's report hour.
+            clock.set(dt.datetime.combine(day, plan.reports.daily_at, tzinfo=CHINA_TZ)
+                      + dt.timedelta(minutes=30))
+            run_tick(clock.now().isoformat())
+            ranked_month = ranked_month or _first_frozen_month(db, campaign_id)
+            if ranked_month and _all_settled(db, campaign_id):
+                echo(f"{day}：所有问题已销号，月度排名已生成，演示提前结束")
+                break
+        day += dt.timedelta(days=1)
     result.summary = summarise_campaign(db, campaign_id, local_today(clock))
-    _ = plan_summary(plan)
+    result.files.extend(collect_outputs(db, clock, campaign_id, out_dir))
+    result.activity = dict(people.counts)
     return result
+
+
+def _stage_note(stage: dict[str, object]) -> str:
+    kind = str(stage.get("kind", ""))
+    labels = {"mobilise": "动员部署", "investigate": "比对发现、交办",
+              "rectify": "下发督办通知书、启动催办", "review": "抽查、销号、考评"}
+    return labels.get(kind, kind)
+
+
+def _first_frozen_month(db: Database, campaign_id: int) -> str | None:
+    from duban.services.scoring import frozen_months
+
+    months = frozen_months(db, campaign_id)
+    return months[0].strftime("%Y-%m") if months else None
+
+
+def _all_settled(db: Database, campaign_id: int) -> bool:
+    with db.transaction() as session:
+        left = session.scalar(select(func.count()).select_from(Problem).where(
+            Problem.campaign_id == campaign_id,
+            Problem.status.not_in([s.value for s in FINAL_STATUSES])))
+    return not left
+
+
+def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
+                    out_dir: Path) -> list[tuple[str, Path]]:
+    """Copy every issued document and report into the output folder under readable names."""
+    from duban.services.notices import list_notices
+    from duban.services.reports import write_ledger
+    from duban.services.scoring import frozen_months, write_ranking
+    from duban.services.stages import reports_dir
+
+    files: list[tuple[str, Path]] = []
+    kinds = {"notice": ("督办通知书", "notices"), "reminder": ("催办通知", "reminders"),
+             "bulletin": ("通报", "bulletins")}
+    for notice in list_notices(db, campaign_id):
+        label, folder = kinds.get(notice.kind, (notice.kind, notice.kind))
+        target = out_dir / folder / f"{notice.number}-{notice.office_code}.docx"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notice.path, target)
+        files.append((label, target))
+    reports = reports_dir(campaign_id)
+    if reports.exists():
+        for report in sorted(reports.iterdir()):
+            target = out_dir / "reports" / report.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(report, target)
+            files.append(("日报", target))
+    ledger = out_dir / "整改台账.xlsx"
+    write_ledger(db, campaign_id, ledger)
+    files.append(("整改台账", ledger))
+    for month in frozen_months(db, campaign_id):
+        for path in write_ranking(db, clock, campaign_id, month, out_dir / "ranking"):
+            files.append(("月考评", path))
+    return files
 
 
 def plan_summary(plan: Plan) -> str:

@@ -31,13 +31,21 @@ def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -
     result = run_demo(e.db_url, size=size, plan_name=plan_name, out_dir=out_dir, seed=seed,
                       fresh=fresh, echo=click.echo)
     print_summary(result.summary)
+    if result.activity:
+        click.echo("\n模拟人员办理：")
+        click.echo(table(["办理事项", "次数"], sorted(result.activity.items())))
     if result.stages:
         click.echo("\n阶段运行：")
         click.echo(table(["阶段", "日期", "用时（秒）", "说明"],
                          [[s.name, s.day, f"{s.seconds:.1f}", s.note] for s in result.stages]))
     if result.files:
         click.echo("\n输出文件：")
-        click.echo(table(["类别", "文件"], [[k, str(p)] for k, p in result.files]))
+        grouped: dict[str, list[Path]] = {}
+        for label, path in result.files:
+            grouped.setdefault(label, []).append(path)
+        click.echo(table(["类别", "份数", "位置"], [
+            [label, len(paths), str(paths[0]) if len(paths) == 1 else f"{paths[0].parent}/"]
+            for label, paths in grouped.items()]))
     if result.accounts:
         click.echo("\n演示账号（duban serve 后可登录）：")
         click.echo(table(["角色", "用户名", "密码", "说明"], result.accounts))
