@@ -52,6 +52,7 @@ from models import (
     Problem,
     ProblemCoOffice,
     Town,
+    User,
     Village,
     Visit,
 )
@@ -893,6 +894,15 @@ class ProblemDetail:
     notices: list[NoticeLine]
     household: HouseholdLine | None
     requested_deadline: dt.date | None
+    people: dict[str, str] = field(default_factory=dict)  # username -> name, for signatures
+
+    def who(self, username: str | None) -> str:
+        """A signer's name (their username when unknown, 系统 for duban itself)."""
+        if not username:
+            return ""
+        if username == "system":
+            return "系统"
+        return self.people.get(username, username)
 
     @property
     def before(self) -> list[EvidenceLine]:
@@ -945,7 +955,12 @@ def problem_detail(db: Database, scope: Scope, problem_id: int,
                 if e.action == "request_extension" and e.data.get("deadline"):
                     requested = dt.date.fromisoformat(str(e.data["deadline"]))
                     break
+        usernames = {e.actor for e in events} | {e.uploaded_by for e in evidence} | {
+            u for u in (p.submitted_by, p.rectified_by, p.review_passed_by) if u}
+        people = dict(session.execute(
+            select(User.username, User.name).where(User.username.in_(sorted(usernames)))).all())
         return ProblemDetail(
+            people=people,
             problem=_row(p, bands), campaign_id=p.campaign_id, found_by=p.found_by,
             detection_rule=p.detection_rule, facts=p.facts, tier=p.tier,
             deadline_basis=p.deadline_basis, unrouted_reason=p.unrouted_reason,
