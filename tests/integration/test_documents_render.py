@@ -365,3 +365,19 @@ def test_no_copy_to_drops_the_copy_line(tmp_path: Path) -> None:
     assert COPY_TO[0] not in "".join(texts)
     # one line less: the box is shorter than with 抄送
     assert int(anchor.find(qn("wp:extent")).get("cy")) < Pt(2 * 28.95)
+
+
+def test_ranking_without_commendation_or_naming_renders(tmp_path: Path) -> None:
+    """Seed 000 commends and names nobody: the bulletin then says neither."""
+    from dataclasses import replace
+
+    from docx import Document
+
+    from duban.adapters.documents import render_ranking
+    from tests.integration.test_documents_fixtures import ranking_context
+
+    ctx = replace(ranking_context(), commend_top=0, name_last=0)
+    out = render_ranking(ctx, tmp_path / "ranking.docx")
+    text = "\n".join(p.text for p in Document(str(out)).paragraphs)
+    assert "考评结果计入年底总成绩" in text
+    assert "位列前" not in text and "位列后" not in text
