@@ -61,6 +61,7 @@ from duban.services.notices import (
 from models import Notice, NoticeReceipt, Office, Problem, ReminderFired, ReminderState
 
 CHUNK = 2000
+FIRED_CHUNK = 500  # rows per multi-VALUES insert: 14 columns stay under bind limits
 OPEN = [s.value for s in OPEN_STATUSES]
 
 
@@ -150,24 +151,17 @@ def _insert_fired(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
-    table = ReminderFired.__table__.c
+    cols = ReminderFired.__table__.c
     inserted: set[tuple[int, str]] = set()
-    for i in range(0, len(rows), CHUNK):
-        chunk = rows[i : i + CHUNK]
-        if dialect == "postgresql":
-            stmt: Any = postgresql.insert(ReminderFired).on_conflict_do_nothing(
-                index_elements=["problem_id", "rung_code"])
-        else:
-            stmt = sqlite.insert(ReminderFired).on_conflict_do_nothing(
-                index_elements=["problem_id", "rung_code"])
-        # RETURNING with executemany is not portable; insert row by row within the chunk
-        # when returning is needed, which is cheap because due sets are small per tick.
-        for row in chunk:
-            got = session.execute(
-                stmt.values(**row).returning(table.problem_id, table.rung_code)
-            ).first()
-            if got is not None:
-                inserted.add((got[0], got[1]))
+    # Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement per chunk, and
+    # only the rows really inserted come back (a concurrent sweep's rows do not).
+    for i in range(0, len(rows), FIRED_CHUNK):
+        chunk = rows[i : i + FIRED_CHUNK]
+        base: Any = postgresql.insert(ReminderFired) if dialect == "postgresql" \
+            else sqlite.insert(ReminderFired)
+        stmt = base.values(chunk).on_conflict_do_nothing(
+            index_elements=["problem_id", "rung_code"]).returning(cols.problem_id, cols.rung_code)
+        inserted.update((pid, code) for pid, code in session.execute(stmt))
     return inserted
 
 
@@ -249,14 +243,14 @@ def _fire_due(session: Session, clock: Clock, plan: Plan, campaign_id: int, toda
         result.due_problems += len({p.id for p, _ in candidates})
         # Move each state on to its next unfired rung.
         now_fired = _fired_codes(session, ids)
-        for p in problems:
-            if p.id in closed:
-                continue
-            nxt = next_due(_open_item(p, frozenset(now_fired.get(p.id, ()))), policy, calendar)
-            session.execute(
-                update(ReminderState).where(ReminderState.problem_id == p.id)
-                .values(next_due_on=nxt, version=p.version, deadline=p.deadline)
-            )
+        moves = [
+            {"problem_id": p.id, "version": p.version, "deadline": p.deadline,
+             "next_due_on": next_due(_open_item(p, frozenset(now_fired.get(p.id, ()))),
+                                     policy, calendar)}
+            for p in problems if p.id not in closed
+        ]
+        if moves:
+            session.execute(update(ReminderState), moves)  # bulk UPDATE by primary key
     return entries
 
 

@@ -1,0 +1,312 @@
+"""Orchestration benchmarks: the deadline sweep at 1,000,000 open problems, and Prefect's cost.
+
+`python -m bench.orchestration [--quick] [--explain]`; `run(quick, backends)` returns entries
+{name, backend, size, value, unit, floor, ratio}.
+
+- sweep: open problems are bulk-loaded with SQL (the ledger's own intake is measured
+  elsewhere), armed once through `duban.services.reminders.arm`, then `sweep()` is timed on a
+  day when nothing new is due (the scan every tick pays) and on a day when 1 in 150 problems
+  reaches a rung (its 提前3个工作日 reminder). The floor is the bare index read of the due states.
+- county stage: a campaign with county-size counts (30,000 problems, 60 offices) runs its
+  rectify stage as a Prefect flow (notices per office, ladder armed); reported are the task
+  runs it took and Prefect's share of the wall time (wall minus the task bodies' own time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.common import Entry, scratch_database
+from duban.domain.clock import CHINA_TZ, FixedClock
+
+
+def _plan(offices: int) -> Any:
+    from duban.domain.plan import (
+        Audience,
+        Category,
+        DeadlinePolicy,
+        DetectionPolicy,
+        Office,
+        OfficeLevel,
+        Plan,
+        RankingPolicy,
+        ReminderPolicy,
+        ReminderRung,
+        ReportSchedule,
+        ReviewPolicy,
+        RoutingRule,
+        RungAction,
+        Source,
+        Stage,
+        StageKind,
+        Town,
+        Village,
+    )
+
+    rungs = (
+        ReminderRung("pre3", "提前提醒", RungAction.REMIND, offset_working_days=-3),
+        ReminderRung("due", "到期提醒", RungAction.DUE, offset_working_days=0),
+        ReminderRung("urge1", "催办", RungAction.URGE, offset_working_days=1),
+        ReminderRung("sup3", "督办", RungAction.SUPERVISE, offset_working_days=3,
+                     audience=(Audience.OFFICE_HEAD, Audience.COUNTY), colour="yellow"),
+        ReminderRung("bul7", "通报", RungAction.BULLETIN, offset_working_days=7,
+                     colour="red", accrue_penalty=True),
+    )
+    towns = tuple(Town(f"t{i:02d}", f"乡镇{i}", tuple(Village(f"t{i:02d}v{j:02d}", f"村{i}-{j}")
+                                                 for j in range(15))) for i in range(20))
+    return Plan(
+        name="县域压力测试行动", issuer="测试县巩固办", document_number="压测〔2022〕1号",
+        notice_prefix="压测督", county_office="county",
+        stages=(Stage(StageKind.INVESTIGATE, "排查", dt.date(2022, 5, 1), dt.date(2022, 5, 31)),
+                Stage(StageKind.RECTIFY, "整改", dt.date(2022, 6, 1), dt.date(2022, 12, 31))),
+        towns=towns,
+        offices=(Office("county", "县巩固办", OfficeLevel.COUNTY),
+                 *(Office(f"o{i:02d}", f"办室{i}", OfficeLevel.COUNTY) for i in range(offices))),
+        categories=tuple(Category(f"c{i:02d}", f"类别{i}") for i in range(offices)),
+        sources=(Source("visit", "入户排查"),),
+        routing=tuple(RoutingRule(f"o{i:02d}", categories=(f"c{i:02d}",))
+                      for i in range(offices)),
+        deadlines=DeadlinePolicy(default_working_days=20, cap_at_rectify_end=False),
+        review=ReviewPolicy(), reminders=ReminderPolicy(rungs=rungs), penalties=(),
+        ranking=RankingPolicy(), reports=ReportSchedule(), detection=DetectionPolicy(),
+    )
+
+
+BULK_PROBLEMS = """
+INSERT INTO problem (campaign_id, code, natural_key, source, category, town_code, village_code,
+    household_id, description, found_by, found_on, status, lead_office, routed_at, deadline,
+    deadline_basis, reopen_count, created_at, updated_at, version)
+SELECT :cid, 'W' || lpad(g::text, 7, '0'), 'bench-' || g, 'visit',
+    'c' || lpad((g % :offices)::text, 2, '0'), 't' || lpad((g % 20)::text, 2, '0'),
+    't' || lpad((g % 20)::text, 2, '0') || 'v' || lpad((g % 15)::text, 2, '0'),
+    'H' || g, '住房存在安全隐患，需限期整改', 'cadre', date '2022-06-01', 'rectifying',
+    'o' || lpad((g % :offices)::text, 2, '0'), timestamp '2022-06-01 02:00',
+    date '2022-07-01' + (g % 150), 'bench', 0, timestamp '2022-06-01 02:00',
+    timestamp '2022-06-01 02:00', 1
+FROM generate_series(1, :n) AS g
+"""
+
+
+def _bulk_problems(url: str, cid: int, n: int, offices: int) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(BULK_PROBLEMS), {"cid": cid, "n": n, "offices": offices})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE problem"))
+    engine.dispose()
+
+
+def sweep_bench(url: str, n: int, explain: bool = False) -> tuple[list[Entry], dict[str, str]]:
+    """Time the sweep over n open problems on an existing empty database URL."""
+    from duban.services.calendars import working_calendar
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+    from duban.services.reminders import arm, sweep
+
+    os.environ.setdefault("DUBAN_DATA_DIR", tempfile.mkdtemp(prefix="duban-bench-data-"))
+    db = Database(url)
+    db.migrate()
+    plan = _plan(40)
+    clock = FixedClock(dt.datetime(2022, 6, 1, 9, tzinfo=CHINA_TZ))
+    cid = launch_campaign(db, clock, plan, "# bench", "bench")
+    t0 = time.perf_counter()
+    _bulk_problems(url, cid, n, 40)
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    armed = arm(db, cid, plan.reminders, working_calendar())
+    arm_s = time.perf_counter() - t0
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE reminder_state"))
+    # Quiet day: deadlines run 2022-07-01 … 2022-11-27; on 2022-06-02 no rung is due yet.
+    clock.set(dt.datetime(2022, 6, 2, 9, tzinfo=CHINA_TZ))
+    sweep(db, clock, cid)  # warm caches
+    quiet = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        result = sweep(db, clock, cid)
+        quiet.append(time.perf_counter() - t0)
+        assert result.fired == 0
+    # Busy day: the first deadlines' 提前3天 rung falls due for 1 in 150 problems.
+    clock.set(dt.datetime(2022, 6, 28, 9, tzinfo=CHINA_TZ))
+    t0 = time.perf_counter()
+    busy = sweep(db, clock, cid)
+    busy_s = time.perf_counter() - t0
+    floor_s, plans = _floor_and_plans(db, cid, dt.date(2022, 6, 2), explain)
+    quiet_s = min(quiet)
+    entries = [
+        Entry("deadline sweep, nothing due (1 tick)", "postgresql", n, quiet_s, "s",
+              floor_s, quiet_s / floor_s if floor_s else None),
+        Entry(f"deadline sweep, {busy.fired:,} rungs due (1 tick)", "postgresql", n, busy_s,
+              "s"),
+        Entry("arm the ladder once (all open problems)", "postgresql", armed, arm_s, "s"),
+        Entry("bulk-load open problems (SQL, setup)", "postgresql", n, load_s, "s"),
+    ]
+    db.dispose()
+    return entries, plans
+
+
+def _floor_and_plans(db: Any, cid: int, today: dt.date,
+                     explain: bool) -> tuple[float, dict[str, str]]:
+    """The bare due-state index read (the floor) and EXPLAIN ANALYZE of the sweep's queries."""
+    due = ("SELECT problem_id FROM reminder_state WHERE campaign_id = :cid "
+           "AND next_due_on IS NOT NULL AND next_due_on <= :today")
+    stale = ("SELECT problem.id FROM problem LEFT OUTER JOIN reminder_state "
+             "ON reminder_state.problem_id = problem.id WHERE problem.campaign_id = :cid "
+             "AND problem.status IN ('routed', 'rectifying', 'disputed', "
+             "'extension_requested') AND problem.lead_office IS NOT NULL "
+             "AND problem.deadline IS NOT NULL AND (reminder_state.problem_id IS NULL "
+             "OR reminder_state.version != problem.version)")
+    params = {"cid": cid, "today": today}
+    plans: dict[str, str] = {}
+    with db.engine.connect() as conn:
+        conn.execute(text(due), params).all()
+        t0 = time.perf_counter()
+        conn.execute(text(due), params).all()
+        floor_s = time.perf_counter() - t0
+        if explain:
+            for name, sql in (("due states", due), ("stale or unarmed problems", stale)):
+                rows = conn.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql), params).all()
+                plans[name] = "\n".join(r[0] for r in rows)
+    return floor_s, plans
+
+
+def county_stage_bench(url: str, problems: int = 30_000, offices: int = 60) -> list[Entry]:
+    """Run a county-size rectify stage as a Prefect flow; count task runs, Prefect's share."""
+    os.environ["DUBAN_DATABASE_URL"] = url
+    os.environ.setdefault("DUBAN_DATA_DIR", tempfile.mkdtemp(prefix="duban-bench-data-"))
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-prefect-"))
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+    from flows.common import quiet_prefect
+    from flows.rectify import rectify_stage
+
+    db = Database(url)
+    db.migrate()
+    plan = _plan(offices)
+    clock = FixedClock(dt.datetime(2022, 6, 1, 9, tzinfo=CHINA_TZ))
+    cid = launch_campaign(db, clock, plan, "# bench", "bench")
+    if db.engine.dialect.name == "postgresql":
+        _bulk_problems(url, cid, problems, offices)
+    else:
+        _sqlite_problems(db, cid, problems, offices)
+    with quiet_prefect():
+        from prefect import flow
+
+        @flow(name="warm-up")
+        def warm_up() -> int:
+            return 1
+
+        warm_up()  # the ephemeral server starts here, outside the measurement
+        t0 = time.perf_counter()
+        state = rectify_stage(cid, 2, clock.now().isoformat(), return_state=True)
+        wall = time.perf_counter() - t0
+        result = state.result()
+    runs = _task_runs(state.state_details.flow_run_id)
+    task_time = sum(r for r in runs)
+    backend = db.engine.dialect.name
+    db.dispose()
+    share = max(0.0, (wall - task_time) / wall) if wall else 0.0
+    return [
+        Entry("county rectify stage (flow wall time)", backend, problems, wall, "s"),
+        Entry("county rectify stage: Prefect task runs", backend, problems, float(len(runs)),
+              "task runs"),
+        Entry("county rectify stage: Prefect's share of wall time", backend, problems,
+              share * 100, "%"),
+        Entry("county rectify stage: notices issued", backend, problems,
+              float(len(result["notices"])), "notices"),
+    ]
+
+
+def _sqlite_problems(db: Any, cid: int, n: int, offices: int) -> None:
+    stmt = text(BULK_PROBLEMS.replace("lpad((g % :offices)::text, 2, '0')",
+                                      "printf('%02d', g % :offices)")
+                .replace("lpad((g % 20)::text, 2, '0')", "printf('%02d', g % 20)")
+                .replace("lpad((g % 15)::text, 2, '0')", "printf('%02d', g % 15)")
+                .replace("lpad(g::text, 7, '0')", "printf('%07d', g)")
+                .replace("FROM generate_series(1, :n) AS g",
+                         "FROM (WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s "
+                         "WHERE g < :n) SELECT g FROM s)")
+                .replace("date '2022-07-01' + (g % 150)", "date('2022-07-01', '+' || (g % 150) "
+                         "|| ' days')")
+                .replace("date '2022-06-01'", "'2022-06-01'")
+                .replace("timestamp '2022-06-01 02:00'", "'2022-06-01 02:00:00.000000'"))
+    with db.engine.begin() as conn:
+        conn.execute(stmt, {"cid": cid, "n": n, "offices": offices})
+
+
+def _task_runs(flow_run_id: Any) -> list[float]:
+    """Run seconds of every task run under a flow run and its subflows."""
+    import anyio
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    async def fetch() -> list[float]:
+        async with get_client() as client:
+            flow_ids = [flow_run_id]
+            children = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])))
+            flow_ids += [c.id for c in children]
+            out: list[float] = []
+            for fid in flow_ids:
+                for attempt in range(20):
+                    runs = await client.read_task_runs(
+                        flow_run_filter=FlowRunFilter(id={"any_": [fid]}))
+                    if all(r.state and r.state.is_final() for r in runs) or attempt == 19:
+                        break
+                    await anyio.sleep(0.5)
+                out += [r.total_run_time.total_seconds() for r in runs]
+            return out
+
+    return anyio.run(fetch)
+
+
+def run(quick: bool = False, backends: list[str] | None = None,
+        explain: bool = False) -> list[dict[str, Any]]:
+    """All orchestration figures as plain dicts."""
+    return [e.as_dict() for e in run_entries(quick, backends or ["postgresql"], explain)[0]]
+
+
+def run_entries(quick: bool, backends: list[str],
+                explain: bool = False) -> tuple[list[Entry], dict[str, str]]:
+    """The entries and, with explain, the sweep's query plans."""
+    entries: list[Entry] = []
+    plans: dict[str, str] = {}
+    if "postgresql" in backends:
+        with scratch_database("postgresql") as url:
+            got, plans = sweep_bench(url, 100_000 if quick else 1_000_000, explain)
+            entries += got
+    for backend in backends:
+        with scratch_database(backend) as url:
+            entries += county_stage_bench(url, 3_000 if quick else 30_000, 60)
+    return entries, plans
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the figures (and the sweep's EXPLAIN ANALYZE with --explain)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.orchestration")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
+    args = parser.parse_args(argv)
+    entries, plans = run_entries(args.quick, args.backend or ["postgresql"], args.explain)
+    print(json.dumps([e.as_dict() for e in entries], ensure_ascii=False, indent=2))
+    for name, plan in plans.items():
+        print(f"\n-- {name}\n{plan}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
