@@ -1,0 +1,100 @@
+"""Document benchmarks (issue 4): issuing notices with numbering and storage, against a floor.
+
+The measured figure is `duban.services.notices.issue_notices` for 500 offices with 20 open
+problems each (10,000 problems): 文号 allocation from the register, rendering from the GB/T 9704
+template, storage by checksum and the notice rows, on each backend. The floor, in the same run,
+writes the same 500 documents with bare python-docx and no template (bench.documents).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Entry, scratch_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _campaign_with_offices(url: str, offices: int, each: int) -> tuple[object, object, int]:
+    """Seed 002 launched with `offices` extra offices, each leading `each` open problems."""
+    from sqlalchemy import insert, select, update
+
+    from duban.adapters.plan_yaml import load_plan_file
+    from duban.domain.clock import CHINA_TZ, FixedClock
+    from duban.domain.household import ReportedProblem
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+    from duban.services.problems import record_problems
+    from models import Office, Problem
+
+    db = Database(url)
+    db.migrate()
+    path = ROOT / "plans/seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    clock = FixedClock(dt.datetime(2022, 9, 26, 9, tzinfo=CHINA_TZ))
+    campaign = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "bench")
+    town = plan.towns[0]
+    village = town.villages[0].code if town.villages else None
+    reported = [
+        ReportedProblem(source=plan.sources[0].code, category=plan.categories[i % 5].code,
+                        town=town.code, village=village, household_id=None,
+                        description=f"住房安全等级鉴定为C级，房屋后墙裂缝（样例{i}）",
+                        found_by="王村干", found_on=dt.date(2022, 9, 20))
+        for i in range(offices * each)
+    ]
+    record_problems(db, clock, campaign, reported, recorded_by="bench")
+    with db.transaction() as session:
+        session.execute(insert(Office), [
+            {"campaign_id": campaign, "code": f"bench-{n:03d}", "name": f"县直单位{n}",
+             "level": "county", "town_code": None, "head": "", "contacts": [], "webhook": ""}
+            for n in range(offices)])
+        ids = list(session.scalars(select(Problem.id).where(Problem.campaign_id == campaign)
+                                   .order_by(Problem.id)))
+        for n in range(offices):
+            chunk = ids[n * each:(n + 1) * each]
+            session.execute(update(Problem).where(Problem.id.in_(chunk))
+                            .values(lead_office=f"bench-{n:03d}"))
+    return db, clock, campaign
+
+
+def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
+    """Notices per second with numbering and storage, beside the bare python-docx floor."""
+    from bench.documents import bare_notice, make_context
+    from duban.services.notices import issue_notices
+
+    offices = 50 if quick else 500
+    each = 20
+    with tempfile.TemporaryDirectory(prefix="duban-bench-docs-") as tmp:
+        contexts = [make_context(i, each) for i in range(offices)]
+        bare_notice(contexts[0], Path(tmp) / "warm.docx")
+        started = time.perf_counter()
+        for i, ctx in enumerate(contexts):
+            bare_notice(ctx, Path(tmp) / f"bare-{i}.docx")
+        floor = offices / (time.perf_counter() - started)
+    entries: list[Entry] = []
+    for backend in backends:
+        with scratch_database(backend) as url, tempfile.TemporaryDirectory() as data:
+            import os
+
+            previous = os.environ.get("DUBAN_DATA_DIR")
+            os.environ["DUBAN_DATA_DIR"] = data  # notices are stored in the data directory
+            try:
+                db, clock, campaign = _campaign_with_offices(url, offices, each)
+                started = time.perf_counter()
+                issued = issue_notices(db, clock, campaign, issued_by="bench",  # type: ignore[arg-type]
+                                       batch_key="bench")
+                seconds = time.perf_counter() - started
+                db.dispose()  # type: ignore[attr-defined]
+            finally:
+                if previous is None:
+                    os.environ.pop("DUBAN_DATA_DIR", None)
+                else:
+                    os.environ["DUBAN_DATA_DIR"] = previous
+            rate = len(issued) / seconds
+            # ratio: time per notice against the floor's (≤ 2× is the target)
+            entries.append(Entry(f"issue notices, {each} problems each (number+render+store)",
+                                 backend, len(issued), rate, "notices/s", floor, floor / rate))
+    return entries
