@@ -6,7 +6,8 @@
 - sweep: open problems are bulk-loaded with SQL (the ledger's own intake is measured
   elsewhere), armed once through `duban.services.reminders.arm`, then `sweep()` is timed on a
   day when nothing new is due (the scan every tick pays) and on a day when 1 in 150 problems
-  reaches a rung (its 提前3个工作日 reminder). The floor is the bare index read of the due states.
+  reaches a rung (its 提前3个工作日 reminder). The floor is the sweep's two reads (due states,
+  stale or unarmed problems) issued bare.
 - county stage: a campaign with county-size counts (30,000 problems, 60 offices) runs its
   rectify stage as a Prefect flow (notices per office, ladder armed); reported are the task
   runs it took and Prefect's share of the wall time (wall minus the task bodies' own time).
@@ -171,8 +172,11 @@ def _floor_and_plans(db: Any, cid: int, today: dt.date,
     plans: dict[str, str] = {}
     with db.engine.connect() as conn:
         conn.execute(text(due), params).all()
+        conn.execute(text(stale), params).all()
+        # The floor: the sweep's two reads issued bare, warm (what any tick must scan).
         t0 = time.perf_counter()
         conn.execute(text(due), params).all()
+        conn.execute(text(stale), params).all()
         floor_s = time.perf_counter() - t0
         if explain:
             for name, sql in (("due states", due), ("stale or unarmed problems", stale)):

@@ -32,11 +32,13 @@ def _export_database_url() -> None:
 @click.option("--tick-seconds", type=float, default=300.0, show_default=True,
               help="调度间隔（秒）。")
 @click.option("--no-web", is_flag=True, help="只运行调度器，不启动网页。")
+@click.option("--no-scheduler", is_flag=True,
+              help="只运行网页，不调度（扩展模式下由 Prefect 部署负责调度）。")
 @click.option("--job", default=None, hidden=True, help="调度的任务（模块:函数），测试用。")
 @click.option("--lease-seconds", type=int, default=None, hidden=True, help="调度租约时长（秒）。")
 @click.option("--renew-seconds", type=float, default=None, hidden=True, help="租约续期间隔（秒）。")
-def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, job: str | None,
-              lease_seconds: int | None, renew_seconds: float | None) -> None:
+def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_scheduler: bool,
+              job: str | None, lease_seconds: int | None, renew_seconds: float | None) -> None:
     from duban.services.scheduler import (
         DEFAULT_TICK_JOB,
         LEASE_SECONDS,
@@ -51,12 +53,15 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, job: str 
     def changed(leading: bool) -> None:
         click.echo("本进程负责调度。" if leading else "本进程不再负责调度。", err=True)
 
-    runner = LeaderScheduler(db, e.clock, tick_seconds=tick_seconds,
+    if no_web and no_scheduler:
+        raise click.UsageError("--no-web 与 --no-scheduler 不能同时使用：那样什么也不运行")
+    runner = None if no_scheduler else LeaderScheduler(db, e.clock, tick_seconds=tick_seconds,
                              job_ref=job or DEFAULT_TICK_JOB, on_change=changed,
                              lease_seconds=lease_seconds or LEASE_SECONDS,
                              renew_seconds=renew_seconds or RENEW_SECONDS)
-    runner.start()
-    if not runner.leading:
+    if runner is not None:
+        runner.start()
+    if runner is not None and not runner.leading:
         click.echo("另一进程正在负责调度，本进程待命。", err=True)
     try:
         app = None if no_web else _web_app(db, e.clock)
@@ -73,7 +78,8 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, job: str 
                 signal.signal(sig, lambda *_: stop.set())
             stop.wait()
     finally:
-        runner.stop()
+        if runner is not None:
+            runner.stop()
         click.echo("已停止。", err=True)
 
 
