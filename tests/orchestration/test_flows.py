@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from duban.services.stages import stage_runs
-from models import Notice, ReminderFired, StageRun
+from models import DailyReportRun, Notice, ReminderFired, StageRun
 from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
 
 
@@ -60,3 +62,10 @@ def test_tick_runs_stages_once_under_prefect(db: Database, clock: FixedClock, pr
     late = run_tick(at(2022, 10, 20, 10).isoformat())
     assert late["campaigns"][str(cid)]["sweep"]["fired"] > 0
     assert _count(db, ReminderFired) > 0
+    # After the plan's report hour (17:00) the day's report is written, once.
+    evening = run_tick(at(2022, 10, 20, 17, 5).isoformat())
+    report = evening["campaigns"][str(cid)]["daily_report"]
+    assert report and Path(report).is_file()
+    assert run_tick(at(2022, 10, 20, 17, 35).isoformat())["campaigns"][str(cid)][
+        "daily_report"] is None
+    assert _count(db, DailyReportRun) == 1

@@ -196,3 +196,21 @@ def test_time_travel_across_national_day_2022(db: Database, clock: FixedClock) -
     # One digest per office and audience per tick.
     per_tick = Counter((d.office_code, d.audience, d.created_at) for d in digests)
     assert max(per_tick.values()) == 1
+
+
+def test_inbox_shows_messages_from_their_window_and_marks_read(db: Database,
+                                                               clock: FixedClock) -> None:
+    from duban.services.messages import list_inbox, mark_read, unread_count
+
+    clock.set(at(2022, 9, 20))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))
+    clock.set(at(2022, 9, 20, 20))
+    sweep(db, clock, cid)
+    assert list_inbox(db, clock, ["jhb"]) == []  # after hours: waits for the window
+    clock.set(at(2022, 9, 21, 8, 30))
+    (line,) = list_inbox(db, clock, ["jhb"])
+    assert unread_count(db, clock, ["jhb"]) == 1
+    assert mark_read(db, clock, line.id, "jhb1", ["jhb"])
+    assert not mark_read(db, clock, line.id, "jhb1", ["jhb"])
+    assert unread_count(db, clock, ["jhb"]) == 0
