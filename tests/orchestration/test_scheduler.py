@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -20,8 +21,8 @@ JOB = "tests.orchestration.worker:record_fire"
 def _serve(url: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DUBAN_TEST_FIRE_LOG": str(log)}
     return subprocess.Popen(
-        [sys.executable, "-c", "from duban.cli import main; main()", "--db", url, "serve", "--no-web", "--tick-seconds", "1",
-         "--job", JOB, "--lease-seconds", "3", "--renew-seconds", "0.5"],
+        [sys.executable, "-c", "from duban.cli import main; main()", "--db", url, "serve",
+         "--no-web", "--tick-seconds", "1", "--job", JOB, "--lease-seconds", "3", "--renew-seconds", "0.5"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -45,7 +46,7 @@ def test_two_serve_processes_fire_each_tick_once(db: Database, tmp_path: Path) -
         before = _fires(log)
         assert len(before) >= 8
         assert len({pid for pid, _ in before}) == 1, "only the leader fires"
-        gaps = [b - a for (_, a), (_, b) in zip(before, before[1:], strict=False)]
+        gaps = [b - a for (_, a), (_, b) in itertools.pairwise(before)]
         assert min(gaps) > 0.5, "no tick fired twice"
         leader = before[0][0]
         victim = next(p for p in procs if p.pid == leader)
@@ -61,7 +62,7 @@ def test_two_serve_processes_fire_each_tick_once(db: Database, tmp_path: Path) -
         survivors = {pid for pid, _ in after if pid != leader}
         assert len(survivors) == 1, "the other process took over"
         all_fires = sorted(t for _, t in _fires(log))
-        gaps = [b - a for a, b in zip(all_fires, all_fires[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(all_fires)]
         assert min(gaps) > 0.5
     finally:
         for p in procs:
