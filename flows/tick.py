@@ -22,17 +22,30 @@ from tasks.orchestration import (
 def tick(now: str | None = None) -> dict[str, Any]:
     """One tick over every live campaign; safe to run again at any point."""
     summary: dict[str, Any] = {"campaigns": {}}
+    failures: list[str] = []
     for campaign_id in live_campaigns_task(now):
-        stages = advance_campaign(campaign_id, now)
-        entry: dict[str, Any] = {"stages": stages}
-        if "review" in stage_kinds_started_task(campaign_id) and not any(
-                s["kind"] == "review" for s in stages):
-            entry["review"] = review_stage(campaign_id, now)  # the review stage's daily work
-        entry["sweep"] = sweep_task(campaign_id, now)
-        entry["daily_report"] = daily_report_task(campaign_id, now)
+        entry: dict[str, Any] = {}
         summary["campaigns"][str(campaign_id)] = entry
+        try:
+            stages = advance_campaign(campaign_id, now)
+            entry["stages"] = stages
+            if "review" in stage_kinds_started_task(campaign_id) and not any(
+                    s["kind"] == "review" for s in stages):
+                entry["review"] = review_stage(campaign_id, now)  # the stage's daily work
+            entry["sweep"] = sweep_task(campaign_id, now)
+            entry["daily_report"] = daily_report_task(campaign_id, now)
+        except Exception as exc:  # one campaign's failure must not stop the others' reminders
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            failures.append(f"campaign {campaign_id}: {entry['error']}")
     summary["delivery"] = deliver_task(now)
+    if failures:
+        # The run is marked failed (visible in Prefect and `duban tick`) after the others ran.
+        raise TickFailed("; ".join(failures))
     return summary
+
+
+class TickFailed(RuntimeError):
+    """Some campaigns failed in a tick; the others were handled."""
 
 
 def run_tick(now: str | None = None) -> dict[str, Any]:
