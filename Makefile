@@ -20,9 +20,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/duban demo
 
-## The test suite (SQLite and PostgreSQL), lint and the import-direction contract.
+## The test suite (SQLite and PostgreSQL), ruff, mypy and the import-direction contract.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy duban models tasks flows deploy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 

@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from duban.adapters.intake import Kind, Progress, ReferenceData, read_rows, validate
@@ -148,7 +148,7 @@ def write_households(
             changed.append({"id": current[0], **values})
         else:
             result.unchanged += 1
-    table = Household.__table__
+    table = cast(Table, Household.__table__)
     for i in range(0, len(new_rows), BATCH * 5):
         session.execute(insert(table), new_rows[i : i + BATCH * 5])
     if changed:
@@ -178,7 +178,7 @@ def write_visits(session: Session, campaign_id: int, visits: Sequence[VisitRecor
                      "visitor": v.visitor, "visited_on": v.visited_on, "mode": v.mode.value,
                      "answered_by": v.answered_by, "findings": v.findings})
     for i in range(0, len(rows), BATCH * 5):
-        session.execute(insert(Visit.__table__), rows[i : i + BATCH * 5])
+        session.execute(insert(cast(Table, Visit.__table__)), rows[i : i + BATCH * 5])
     result.created = len(rows)
     return result
 
@@ -328,7 +328,7 @@ def visit_coverage(db: Database, campaign_id: int, *, town: str | None = None) -
         ):
             modes[hid] = mode
     per_village: dict[tuple[str, str], CoverageLine] = {}
-    unvisited = []
+    unvisited: list[tuple[str, str, str, str]] = []
     for hid, town_code, village_code, head in households:
         line = per_village.get((town_code, village_code))
         if line is None:
@@ -336,12 +336,12 @@ def visit_coverage(db: Database, campaign_id: int, *, town: str | None = None) -
                 town_code, village_code, names.get(village_code, village_code), 0, 0,
                 {m.value: 0 for m in VisitMode})
         line.households += 1
-        mode = modes.get(hid)
-        if mode is None:
+        seen = modes.get(hid)
+        if seen is None:
             unvisited.append((town_code, village_code, hid, head))
         else:
             line.visited += 1
-            line.by_mode[mode] = line.by_mode.get(mode, 0) + 1
+            line.by_mode[seen] = line.by_mode.get(seen, 0) + 1
     towns: dict[str, CoverageLine] = {}
     for line in per_village.values():
         t = towns.setdefault(line.town, CoverageLine(

@@ -6,9 +6,9 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, Table, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
@@ -40,9 +40,9 @@ CODE_PREFIX = "W"
 BATCH = 2000  # rows per executemany; keeps parameter counts under every driver's limit
 
 # Bulk writes go through Core tables: the ORM's bulk path can fall back to one statement per row.
-PROBLEM = Problem.__table__
-CO_OFFICE = ProblemCoOffice.__table__
-AUDIT = AuditEvent.__table__
+PROBLEM = cast(Table, Problem.__table__)
+CO_OFFICE = cast(Table, ProblemCoOffice.__table__)
+AUDIT = cast(Table, AuditEvent.__table__)
 
 
 def problem_code(seq: int) -> str:
@@ -376,11 +376,7 @@ def apply_move(
         problem.routed_at = now
         problem.unrouted_reason = None
         if payload.co_offices:
-            session.execute(
-                ProblemCoOffice.__table__.delete().where(
-                    ProblemCoOffice.problem_id == problem.id
-                )
-            )
+            session.execute(CO_OFFICE.delete().where(CO_OFFICE.c.problem_id == problem.id))
             session.add_all(
                 ProblemCoOffice(problem_id=problem.id, office_code=c)
                 for c in dict.fromkeys(payload.co_offices)
@@ -449,7 +445,7 @@ class ProblemFilter:
     offset: int = 0
 
 
-def problem_query(f: ProblemFilter) -> Select[tuple[Problem]]:
+def problem_query(f: ProblemFilter) -> Select[Problem]:
     """The SELECT behind a filter, shared by the CLI, the web app and exports."""
     stmt = select(Problem)
     if f.campaign_id is not None:
