@@ -67,6 +67,18 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
+def _verify_and_update(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """Whether the password matches, and a new hash when the stored one used old parameters."""
+    if not password_hash:
+        verify_password(password, None)  # same time as a real check
+        return False, None
+    try:
+        valid, updated = _hasher().verify_and_update(password, password_hash)
+    except Exception:  # a malformed stored hash is a failed login, not a crash
+        return False, None
+    return bool(valid), updated if valid else None
+
+
 @cache
 def _dummy_hash() -> str:
     return _hasher().hash(secrets.token_hex(16))
@@ -125,25 +137,28 @@ def authenticate(db: Database, clock: Clock, username: str, password: str, ip: s
     """Check a username and password from an address; returns the user id or raises.
 
     Every attempt is recorded. A locked username+address pair is refused before the password
-    is checked, so guessing stays locked even with the right password.
+    is checked, so guessing stays locked even with the right password. The (deliberately
+    slow) hash check runs outside any transaction, holding no database connection.
     """
     now = clock.now()
     username = username.strip()
     with db.transaction() as session:
         pair, by_ip = _recent_failures(session, username, ip, now - FAILURE_WINDOW)
+        row = session.execute(select(User.id, User.password_hash, User.active)
+                              .where(User.username == username)).first()
     if pair >= MAX_FAILURES or by_ip >= MAX_FAILURES_PER_IP:
         minutes = int(FAILURE_WINDOW.total_seconds() // 60)
         raise LoginThrottled(f"登录失败次数过多，请 {minutes} 分钟后再试")
+    stored = row.password_hash if row is not None else None
+    valid, rehash = _verify_and_update(password, stored)
+    ok = valid and row is not None and bool(row.active)
     with db.transaction() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        ok = verify_password(password, user.password_hash if user else None)
-        if ok and user is not None and not user.active:
-            ok = False
         session.add(LoginAttempt(username=username[:50], ip=ip[:64], at=now, success=ok))
-        if ok and user is not None:
-            if _hasher().verify_and_update(password, user.password_hash or "")[1]:
-                user.password_hash = hash_password(password)  # parameters were raised
-            return user.id
+        if ok and row is not None:
+            if rehash:
+                session.execute(update(User).where(User.id == row.id)
+                                .values(password_hash=rehash))
+            return int(row.id)
     left = MAX_FAILURES - pair - 1
     hint = f"，再错 {left} 次将暂时锁定" if 0 < left < MAX_FAILURES - 1 else ""
     raise LoginFailed(f"用户名或密码错误{hint}")
@@ -163,27 +178,32 @@ def open_session(db: Database, clock: Clock, user_id: int, *, ip: str = "",
 
 def session_user(db: Database, clock: Clock, token: str) -> SessionUser | None:
     """The user of a live session token, or None (unknown, expired, revoked, user disabled)."""
+    with db.transaction() as session:
+        return session_user_in(session, clock, token)
+
+
+def session_user_in(session: Session, clock: Clock, token: str) -> SessionUser | None:
+    """session_user inside a caller's transaction (the web app resolves the scope with it)."""
     now = clock.now()
     digest = token_hash(token)
-    with db.transaction() as session:
-        row = session.execute(
-            select(WebSession, User).join(User, User.id == WebSession.user_id)
-            .where(WebSession.token_hash == digest)
-        ).first()
-        if row is None:
-            return None
-        ws, user = row
-        if (ws.revoked_at is not None or ws.expires_at <= now or not user.active
-                or ws.last_seen_at + SESSION_IDLE <= now):
-            return None
-        if now - ws.last_seen_at >= TOUCH_EVERY:
-            session.execute(update(WebSession).where(WebSession.id == ws.id)
-                            .values(last_seen_at=now))
-        return SessionUser(
-            session_id=ws.id, token_hash=digest, user_id=user.id, username=user.username,
-            name=user.name, role=Role(user.role), office_code=user.office_code,
-            town_code=user.town_code, village_code=user.village_code,
-        )
+    row = session.execute(
+        select(WebSession, User).join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    ws, user = row
+    if (ws.revoked_at is not None or ws.expires_at <= now or not user.active
+            or ws.last_seen_at + SESSION_IDLE <= now):
+        return None
+    if now - ws.last_seen_at >= TOUCH_EVERY:
+        session.execute(update(WebSession).where(WebSession.id == ws.id)
+                        .values(last_seen_at=now))
+    return SessionUser(
+        session_id=ws.id, token_hash=digest, user_id=user.id, username=user.username,
+        name=user.name, role=Role(user.role), office_code=user.office_code,
+        town_code=user.town_code, village_code=user.village_code,
+    )
 
 
 def close_session(db: Database, clock: Clock, token: str) -> None:

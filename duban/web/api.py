@@ -20,7 +20,15 @@ from duban.services import dashboard as dash
 from duban.services.evidence import UploadedFile
 from duban.services.scoping import move_many, move_visible, visible_office_codes
 from duban.web.deps import csrf_session, current, state
-from duban.web.pages import CtxDep, _attachment, campaign_of, ledger_query, ledger_total
+from duban.web.pages import (
+    CtxDep,
+    _attachment,
+    campaign_of,
+    dashboard_of,
+    ledger_query,
+    ledger_total,
+    rules_of,
+)
 from duban.web.render import render
 from duban.web.security import Ctx
 
@@ -76,7 +84,8 @@ class ProblemOut(BaseModel):
 class ProblemPage(BaseModel):
     """A page of the ledger."""
 
-    total: int
+    total: int = Field(description="matching problems; counting stops past 10000")
+    total_exact: bool = Field(description="false when there are more than `total`")
     page: int
     per_page: int
     items: list[ProblemOut]
@@ -372,8 +381,7 @@ async def launch(request: Request, ctx: CtxDep, plan: Annotated[UploadFile, File
 def dashboard(request: Request, ctx: CtxDep, campaign_id: int) -> DashboardOut:
     st = state(request)
     cid = _campaign_id(request, campaign_id)
-    d, age = st.cache.get(("dashboard", ctx.scope.key(), cid, ctx.today),
-                          lambda: dash.dashboard(st.db, ctx.scope, cid, ctx.today))
+    d, age = dashboard_of(st, ctx, cid)
     stage = d.current_stage
     return DashboardOut(
         campaign_id=d.campaign_id, campaign_name=d.campaign_name, today=d.today,
@@ -402,9 +410,10 @@ def problems(
               "source": source or "", "band": band.value if band else "", "q": q or "",
               "sort": sort.value, "desc": "1" if desc else ""}
     query = ledger_query(cid, params, page, per_page)
-    total = ledger_total(st, ctx, query)
-    rows = dash.ledger_rows(st.db, ctx.scope, query, ctx.today)
-    return ProblemPage(total=total, page=page, per_page=per_page,
+    total, exact = ledger_total(st, ctx, query)
+    rows = dash.ledger_rows(st.db, ctx.scope, query, ctx.today,
+                            bands=rules_of(st, cid, ctx.today).bands)
+    return ProblemPage(total=total, total_exact=exact, page=page, per_page=per_page,
                        items=[_problem(r) for r in rows])
 
 

@@ -1,9 +1,10 @@
 """A small in-process cache for expensive scoped aggregates (dashboard, counts).
 
-Only results that took long to compute are kept, for a short time: on a small database every
-page is computed fresh, on a million-row ledger fifty clients share one computation. One
-computation per key runs at a time; the others wait for it rather than pile onto the
-database (single flight).
+Only results that took long to compute are kept: on a small database every page is computed
+fresh, on a million-row ledger many clients share one computation. One computation per key
+runs at a time (single flight). When a kept result grows older than `ttl`, the next request
+recomputes it while the others keep getting the older result (stale while revalidating), so
+a refresh never makes a crowd wait; after `max_stale` nobody gets the old one any more.
 """
 
 from __future__ import annotations
@@ -12,19 +13,28 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-class SlowResultCache:
-    """Keep results that took at least `slow_after` seconds for `ttl` seconds."""
+@dataclass
+class _Entry:
+    stored: float  # time.monotonic() when computed
+    value: Any
 
-    def __init__(self, ttl: float = 30.0, slow_after: float = 0.05, size: int = 512) -> None:
+
+class SlowResultCache:
+    """Keep results that took at least `slow_after` seconds, fresh for `ttl` seconds."""
+
+    def __init__(self, ttl: float = 30.0, slow_after: float = 0.05, size: int = 512,
+                 max_stale: float | None = None) -> None:
         self.ttl = ttl
         self.slow_after = slow_after
         self.size = size
-        self._data: OrderedDict[Hashable, tuple[float, Any, float]] = OrderedDict()
+        self.max_stale = max_stale if max_stale is not None else ttl * 4
+        self._data: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -32,38 +42,52 @@ class SlowResultCache:
         """The value for a key and, when it came from the cache, how old it is in seconds."""
         if self.ttl <= 0:
             return compute(), None
-        hit = self._fresh(key)
-        if hit is not None:
-            return hit
+        # Monotonic time only decides cache expiry; it is never shown as a date or stored.
+        now = time.monotonic()
+        entry = self._entry(key)
+        if entry is not None and now - entry.stored <= self.ttl:
+            return entry.value, now - entry.stored
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            hit = self._fresh(key)
-            if hit is not None:
-                return hit
-            # Monotonic time only decides cache expiry; it is never shown or stored as a date.
+        usable = entry is not None and now - entry.stored <= self.max_stale
+        if usable and not lock.acquire(blocking=False):
+            assert entry is not None
+            return entry.value, now - entry.stored  # someone is refreshing it already
+        if not usable:
+            lock.acquire()
+        try:
+            entry = self._entry(key)
+            if entry is not None and time.monotonic() - entry.stored <= self.ttl:
+                return entry.value, time.monotonic() - entry.stored
             started = time.monotonic()
             value = compute()
-            took = time.monotonic() - started
-            if took >= self.slow_after:
-                with self._guard:
-                    self._data[key] = (time.monotonic(), value, took)
-                    self._data.move_to_end(key)
-                    while len(self._data) > self.size:
-                        self._data.popitem(last=False)
+            if time.monotonic() - started >= self.slow_after:
+                self._put(key, value)
             return value, None
+        finally:
+            lock.release()
 
-    def _fresh(self, key: Hashable) -> tuple[Any, float] | None:
+    def constant(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value that never changes once computed (e.g. a launched campaign's plan rules)."""
+        if self.ttl <= 0:
+            return compute()
+        entry = self._entry(key)
+        if entry is not None:
+            return entry.value
+        value = compute()
+        self._put(key, value, forever=True)
+        return value
+
+    def _entry(self, key: Hashable) -> _Entry | None:
         with self._guard:
-            entry = self._data.get(key)
-            if entry is None:
-                return None
-            stored, value, _ = entry
-            age = time.monotonic() - stored
-            if age > self.ttl:
-                del self._data[key]
-                return None
-            return value, age
+            return self._data.get(key)
+
+    def _put(self, key: Hashable, value: Any, forever: bool = False) -> None:
+        with self._guard:
+            self._data[key] = _Entry(float("inf") if forever else time.monotonic(), value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
 
     def clear(self) -> None:
         """Forget everything (after a write that must show at once)."""

@@ -8,10 +8,10 @@ import jinja2
 from fastapi import Request
 
 from duban.domain.clock import Clock, local_now
-from duban.domain.errors import DubanError
-from duban.services.accounts import session_user, token_hash
+from duban.services.accounts import session_user_in, token_hash
+from duban.services.actors import resolve_actor
 from duban.services.database import Database
-from duban.services.scoping import scope_for
+from duban.services.scoping import Scope
 from duban.web.cache import SlowResultCache
 from duban.web.security import (
     CSRF_FIELD,
@@ -84,14 +84,13 @@ def current(request: Request) -> Ctx:
     token = session_token(request, st.keys)
     if token is None:
         raise AuthRequired()
-    user = session_user(st.db, st.clock, token)
-    if user is None:
-        raise AuthRequired()
     now = local_now(st.clock)
-    try:
-        with st.db.transaction() as session:
-            scope = scope_for(session, user.username, now.date())
-    except DubanError as exc:  # disabled between the two reads
-        raise AuthRequired() from exc
+    # One transaction: the session and its user, then the offices it acts for today.
+    with st.db.transaction() as session:
+        user = session_user_in(session, st.clock, token)
+        if user is None:
+            raise AuthRequired()
+        scope = Scope(actor=resolve_actor(session, user.username, now.date()),
+                      town=user.town_code, village=user.village_code)
     return Ctx(request=request, user=user, scope=scope, csrf=st.keys.csrf_for(user.token_hash),
                today=now.date(), now=now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import Action, Payload, Role, Status
+from duban.domain.plan import Plan
 from duban.services import dashboard as dash
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
@@ -42,6 +44,27 @@ def campaign_of(st: WebState, wanted: int | None) -> tuple[list[dash.CampaignCho
             if c.id == wanted:
                 return choices, c
     return choices, choices[0]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a launched campaign's plan fixes for a day: the plan, colour bands, names."""
+
+    plan: Plan
+    bands: dash.Bands
+    names: dash.Names
+
+
+def rules_of(st: WebState, campaign_id: int, today: dt.date) -> Rules:
+    """The campaign's rules, kept per process (a launched plan never changes)."""
+    def plan() -> Plan:
+        with st.db.transaction() as session:
+            return load_plan_of(session, campaign_id)
+
+    p = st.cache.constant(("plan", campaign_id), plan)
+    bands = st.cache.constant(("bands", campaign_id, today), lambda: dash.bands_for(p, today))
+    names = st.cache.constant(("names", campaign_id), lambda: dash.names_of(st.db, campaign_id))
+    return Rules(plan=p, bands=bands, names=names)
 
 
 def page(st: WebState, ctx: Ctx, template: str, active: str, *,
@@ -82,10 +105,24 @@ def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -
     campaigns, chosen = campaign_of(st, _int(campaign))
     if chosen is None:
         return no_campaign(st, ctx, "dashboard")
-    data, age = st.cache.get(("dashboard", ctx.scope.key(), chosen.id, ctx.today),
-                             lambda: dash.dashboard(st.db, ctx.scope, chosen.id, ctx.today))
+    data, age = dashboard_of(st, ctx, chosen.id)
     return page(st, ctx, "dashboard.html", "dashboard", campaign=chosen, campaigns=campaigns,
                 d=data, age=age, chart=trend_chart(data.trend))
+
+
+def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int) -> tuple[dash.Dashboard,
+                                                                     float | None]:
+    """The dashboard of the user's scope and how old its figures are (None: just computed).
+
+    Every scope is summed from one shared count of the whole ledger (the cube); offices add
+    the few problems they are only a co-office of with a query of their own.
+    """
+    r = rules_of(st, campaign_id, ctx.today)
+    cube, age = st.cache.get(("cube", campaign_id, ctx.today),
+                             lambda: dash.ledger_cube(st.db, campaign_id, ctx.today,
+                                                      plan=r.plan))
+    return dash.dashboard(st.db, ctx.scope, campaign_id, ctx.today, plan=r.plan,
+                          names=r.names, cube=cube), age
 
 
 def trend_chart(points: list[dash.TrendPoint], width: int = 640,
@@ -147,11 +184,18 @@ def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
     )
 
 
-def ledger_total(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> int:
-    """The matching count, shared by clients with the same scope and filters for a while."""
+# Counting stops here: past it the ledger says "10000+" and asks for a narrower filter.
+COUNT_CAP = 10_000
+
+
+def ledger_total(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> tuple[int, bool]:
+    """The matching count (capped) and whether it is exact; shared between clients with the
+    same scope and filters for a while."""
+    bands = rules_of(st, q.campaign_id, ctx.today).bands
     total, _ = st.cache.get(("count", ctx.scope.key(), q.count_key(), ctx.today),
-                            lambda: dash.ledger_count(st.db, ctx.scope, q, ctx.today))
-    return total
+                            lambda: dash.ledger_count(st.db, ctx.scope, q, ctx.today,
+                                                      bands=bands, cap=COUNT_CAP))
+    return min(total, COUNT_CAP), total <= COUNT_CAP
 
 
 @router.get("/ledger", include_in_schema=False)
@@ -163,9 +207,10 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
         return no_campaign(st, ctx, "ledger")
     params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
     q = ledger_query(chosen.id, params, page_no)
-    total = ledger_total(st, ctx, q)
-    rows = dash.ledger_rows(st.db, ctx.scope, q, ctx.today)
-    names, _ = st.cache.get(("names", chosen.id), lambda: dash.names_of(st.db, chosen.id))
+    r = rules_of(st, chosen.id, ctx.today)
+    total, exact = ledger_total(st, ctx, q)
+    rows = dash.ledger_rows(st.db, ctx.scope, q, ctx.today, bands=r.bands)
+    names = r.names
     choices, _ = st.cache.get(("choices", ctx.scope.key(), chosen.id),
                               lambda: dash.filter_choices(st.db, ctx.scope, chosen.id))
     pages = max((total + q.per_page - 1) // q.per_page, 1)
@@ -173,7 +218,8 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     base["campaign"] = str(chosen.id)
     office_choices = [c for c in choices["offices"]]
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
-                q=q, params=params, rows=rows, total=total, pages=pages, names=names,
+                q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
+                names=names,
                 choices=choices, base=base, sort_labels=dash.SORT_LABELS,
                 bulk=ctx.scope.role == Role.COUNTY, office_choices=office_choices,
                 query_string=urlencode(base))
@@ -187,8 +233,9 @@ def ledger_export(request: Request, ctx: CtxDep, campaign: str | None = None) ->
         raise NotFound("尚未启动任何行动")
     params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
     q = ledger_query(chosen.id, params)
-    names = dash.names_of(st.db, chosen.id)
-    data = ledger_workbook(dash.ledger_export_rows(st.db, ctx.scope, q, ctx.today), names,
+    r = rules_of(st, chosen.id, ctx.today)
+    data = ledger_workbook(dash.ledger_export_rows(st.db, ctx.scope, q, ctx.today,
+                                                   bands=r.bands), r.names,
                            title=f"{chosen.name} 问题台账", exported_at=ctx.now,
                            exported_by=f"{ctx.user.name}（{ctx.user.role_label}）")
     filename = f"问题台账-{ctx.today.isoformat()}.xlsx"
@@ -215,10 +262,11 @@ def waiting_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     campaigns, chosen = campaign_of(st, _int(campaign))
     if chosen is None:
         return no_campaign(st, ctx, "waiting")
+    r = rules_of(st, chosen.id, ctx.today)
     total, items = dash.waiting_items(st.db, ctx.scope, chosen.id, ctx.today,
                                       office=office or None, status=_enum(Status, status),
-                                      page=page_no)
-    names, _ = st.cache.get(("names", chosen.id), lambda: dash.names_of(st.db, chosen.id))
+                                      page=page_no, bands=r.bands, names=r.names)
+    names = r.names
     base = {"campaign": str(chosen.id), "office": office or "", "status": status or ""}
     return page(st, ctx, "waiting.html", "waiting", campaign=chosen, campaigns=campaigns,
                 items=items, total=total, page_no=page_no,

@@ -21,7 +21,7 @@ from duban.services import dashboard as dash
 from duban.services.database import data_dir
 from duban.services.scoping import move_many, visible_office_codes
 from duban.web.deps import WebState, csrf_session, current, state
-from duban.web.pages import CtxDep, _attachment, _int, campaign_of, no_campaign, page
+from duban.web.pages import CtxDep, _attachment, _int, campaign_of, no_campaign, page, rules_of
 from duban.web.render import redirect
 from duban.web.security import Ctx
 
@@ -240,7 +240,7 @@ def notices_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> 
     if chosen is None:
         return no_campaign(st, ctx, "notices")
     rows = _visible_notices(st, ctx, chosen.id)
-    names, _ = st.cache.get(("names", chosen.id), lambda: dash.names_of(st.db, chosen.id))
+    names = rules_of(st, chosen.id, ctx.today).names
     return page(st, ctx, "notices.html", "notices", campaign=chosen, campaigns=campaigns,
                 rows=list(reversed(rows)), names=names, batch_key=secrets.token_hex(8),
                 may_issue=ctx.scope.role == Role.COUNTY)
@@ -341,7 +341,7 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     lines, _ = st.cache.get(("penalties", chosen.id, ctx.today),
                             lambda: current_penalties(st.db, st.clock, chosen.id, ctx.today))
     lines = _scoped_penalties(ctx, lines)
-    names, _ = st.cache.get(("names", chosen.id), lambda: dash.names_of(st.db, chosen.id))
+    names = rules_of(st, chosen.id, ctx.today).names
     totals: dict[str, int] = {}
     for line in lines:
         totals[line.town] = totals.get(line.town, 0) + line.amount_yuan

@@ -1,0 +1,380 @@
+"""Web load test: dashboard and ledger pages over a million problems, 50 concurrent clients.
+
+    python -m bench.web_load setup   # build the PostgreSQL database once (about 2 minutes)
+    python -m bench.web_load run     # start the server, sign 50 clients in, load it, report
+
+`setup` launches seed 002 (23 towns, 63 villages, 38 offices) through the service layer, adds
+users (the county office, a supervisor, every town, every county office), then writes
+1,000,000 problems and their co-offices with set-based SQL: statuses, deadlines, offices and
+places spread the way a campaign in its rectification stage looks. `run` starts uvicorn on
+127.0.0.1 in a child process, signs each client in as one of those users (a mix of roles, so
+scoped queries run), and for a bounded time each client requests the dashboard or a ledger
+page (random filters, sort and page) as fast as answers come (closed loop, no think time).
+Latencies are measured at the client; the report gives p50 / p95 / p99 per page and role.
+
+Only 127.0.0.1 is ever contacted. Times use time.perf_counter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/duban_web_bench"
+PASSWORD = "Bench-pass-2022"
+SECRET = "bench-secret-" + "k" * 32
+NOW = "2022-10-10T10:00:00+08:00"  # mid-rectification: a spread of colours on the board
+
+
+# ---- setup ------------------------------------------------------------------------------
+
+
+def _admin_url(url: str) -> tuple[str, str]:
+    base, name = url.rsplit("/", 1)
+    return base + "/postgres", name
+
+
+def setup(url: str, n: int, fresh: bool) -> None:
+    """Create the database, launch seed 002, add users, insert n problems, analyse."""
+    from sqlalchemy import create_engine, text
+
+    from duban.adapters.plan_yaml import load_plan_file
+    from duban.domain.clock import FixedClock
+    from duban.domain.lifecycle import Role
+    from duban.services.accounts import hash_password
+    from duban.services.actors import add_user
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+
+    admin_url, name = _admin_url(url)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("select 1 from pg_database where datname = :n"), {"n": name})
+        if exists and fresh:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            exists = None
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    db = Database(url)
+    db.migrate()
+    clock = FixedClock(dt.datetime.fromisoformat(NOW))
+    with db.engine.connect() as conn:
+        have = conn.scalar(text("select count(*) from problem"))
+    if have and have >= n:
+        print(f"database ready: {have} problems already")
+        return
+    plan_path = ROOT / "plans" / "seed-002-shenqiu.yaml"
+    plan = load_plan_file(plan_path)
+    started = time.perf_counter()
+    cid = launch_campaign(db, clock, plan, plan_path.read_text(encoding="utf-8"), "county")
+    digest = hash_password(PASSWORD)
+    add_user(db, clock, username="county", name="县巩固办", role=Role.COUNTY, office="ggb",
+             password_hash=digest)
+    add_user(db, clock, username="sup", name="督导组", role=Role.SUPERVISOR, password_hash=digest)
+    for town in plan.towns:
+        add_user(db, clock, username=f"town-{town.code}", name=town.name, role=Role.TOWN,
+                 town=town.code, password_hash=digest)
+    county_offices = [o.code for o in plan.offices if o.level.value == "county"]
+    for code in county_offices:
+        add_user(db, clock, username=f"office-{code}", name=code, role=Role.OFFICE,
+                 office=code, password_hash=digest)
+    villages = [(t.code, v.code) for t in plan.towns for v in t.villages]
+    lead_offices = [o for o in county_offices if o != "ggb"]
+    categories = [c.code for c in plan.categories]
+    sources = [s.code for s in plan.sources]
+
+    def arr(values: list[str]) -> str:
+        return "ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+    # Status by a hash of g: closed 40%, rectifying 25%, routed 10%, submitted 10%,
+    # reviewed 5%, extension 3%, disputed 2%, voided 2%, unrouted 3%.
+    status_case = """CASE
+        WHEN h < 40 THEN 'closed' WHEN h < 65 THEN 'rectifying' WHEN h < 75 THEN 'routed'
+        WHEN h < 85 THEN 'submitted' WHEN h < 90 THEN 'reviewed'
+        WHEN h < 93 THEN 'extension_requested' WHEN h < 95 THEN 'disputed'
+        WHEN h < 97 THEN 'voided' ELSE 'unrouted' END"""
+    insert = f"""
+    INSERT INTO problem (campaign_id, code, natural_key, source, category, town_code,
+        village_code, household_id, description, found_by, found_on, status, unrouted_reason,
+        lead_office, routed_at, deadline, deadline_basis, submitted_by, rectified_by,
+        review_passed_by, closed_at, reopen_count, created_at, updated_at, version)
+    SELECT {cid}, 'W' || lpad(g::text, 7, '0'), md5('p' || g::text),
+        ({arr(sources)})[1 + (g / 3) % {len(sources)}],
+        ({arr(categories)})[1 + (g / 7) % {len(categories)}],
+        ({arr([t for t, _ in villages])})[1 + g % {len(villages)}],
+        ({arr([v for _, v in villages])})[1 + g % {len(villages)}],
+        'H' || lpad((g % 300000)::text, 6, '0'),
+        (ARRAY['危房未改造，屋面漏雨','饮水管网未入户','适龄儿童辍学未劝返','未参加基本医疗保险',
+               '收入低于监测线未纳入监测','卫生厕所未改造','帮扶措施未落实到户',
+               '档案资料与实际不符'])[1 + g % 8] || '（第' || g || '号）',
+        '排查人' || (g % 97), date '2022-09-15' + (g % 11),
+        st, CASE WHEN st = 'unrouted' THEN '没有匹配的路由规则' END,
+        CASE WHEN st <> 'unrouted' THEN ({arr(lead_offices)})[1 + (g * 31) % {len(lead_offices)}] END,
+        CASE WHEN st <> 'unrouted' THEN timestamp '2022-09-26 01:00' END,
+        CASE WHEN st <> 'unrouted' THEN date '2022-09-30' + (g % 40) END,
+        CASE WHEN st <> 'unrouted' THEN '全部问题统一时限' END,
+        CASE WHEN st IN ('submitted','reviewed','closed') THEN 'office' END,
+        CASE WHEN st IN ('submitted','reviewed','closed') THEN 'office' END,
+        CASE WHEN st IN ('reviewed','closed') THEN 'sup' END,
+        CASE WHEN st = 'closed' THEN timestamp '2022-09-27 01:00' + (g % 1100000) * interval '1 second' END,
+        0, timestamp '2022-09-15 01:00' + (g % 1000000) * interval '1 second',
+        timestamp '2022-09-26 01:00' + (g % 1200000) * interval '1 second', 1
+    FROM (SELECT g, abs(hashtext(g::text)) % 100 AS h FROM generate_series(1, {n}) g) s,
+         LATERAL (SELECT {status_case} AS st) x
+    """
+    co = f"""
+    INSERT INTO problem_co_office (problem_id, office_code)
+    SELECT id, 'gov-' || town_code FROM problem WHERE campaign_id = {cid} AND lead_office IS NOT NULL
+    UNION ALL
+    SELECT id, 'village:' || village_code FROM problem WHERE campaign_id = {cid} AND lead_office IS NOT NULL
+    """
+    with db.engine.begin() as conn:
+        conn.execute(text(insert))
+        conn.execute(text(co))
+        conn.execute(text(f"UPDATE campaign SET problem_seq = {n} WHERE id = {cid}"))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE problem"))
+        conn.execute(text("VACUUM ANALYZE problem_co_office"))
+    print(f"setup: {n} problems in {time.perf_counter() - started:.0f} s")
+
+
+# ---- the server -------------------------------------------------------------------------
+
+
+def make_app() -> Any:
+    """The app for uvicorn --factory: the bench database and a fixed clock."""
+    from duban.domain.clock import FixedClock
+    from duban.services.database import Database
+    from duban.web.app import create_app
+
+    db = Database(os.environ.get("DUBAN_BENCH_PG", DEFAULT_URL))
+    clock = FixedClock(dt.datetime.fromisoformat(NOW))
+    return create_app(db, clock, secret_key=SECRET,
+                      cache_seconds=float(os.environ.get("DUBAN_BENCH_CACHE", "30")))
+
+
+def start_server(url: str, port: int, workers: int, cache: float) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DUBAN_BENCH_PG": url, "DUBAN_BENCH_CACHE": str(cache),
+           "DUBAN_DATA_DIR": str(Path("/tmp") / "duban-web-bench"),
+           # httpx, unlike browsers, keeps Secure cookies off plain-HTTP loopback.
+           "DUBAN_COOKIE_SECURE": "0"}
+    cmd = [sys.executable, "-m", "uvicorn", "bench.web_load:make_app", "--factory",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+           "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("the web server exited")
+        time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("the web server did not start")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# ---- the clients ------------------------------------------------------------------------
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+async def sign_in(client: Any, username: str) -> None:
+    page = await client.get("/login")
+    token = CSRF.search(page.text)
+    assert token, "no CSRF token on the sign-in page"
+    r = await client.post("/login", data={"username": username, "password": PASSWORD,
+                                          "csrf_token": token.group(1)})
+    assert r.status_code == 303, (username, r.status_code, r.text[:200])
+
+
+def users(url: str) -> list[tuple[str, str]]:
+    """(username, role) of the bench users."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("select username, role from app_user order by id")).all()
+    engine.dispose()
+    return [(u, r) for u, r in rows]
+
+
+def pick_request(rng: random.Random, cid: int, towns: list[str], offices: list[str]) -> tuple[str, str]:
+    """(kind, path): half dashboards, half ledger pages with a spread of filters."""
+    if rng.random() < 0.5:
+        return "dashboard", f"/?campaign={cid}"
+    params = [f"campaign={cid}", f"page={rng.randint(1, 20)}"]
+    roll = rng.random()
+    if roll < 0.25:
+        params.append(f"town={rng.choice(towns)}")
+    elif roll < 0.45:
+        params.append(f"status={rng.choice(['rectifying', 'routed', 'submitted', 'closed'])}")
+    elif roll < 0.55:
+        params.append(f"band={rng.choice(['red', 'yellow', 'overdue'])}")
+    elif roll < 0.65:
+        params.append(f"office={rng.choice(offices)}")
+    sort = rng.choice(["deadline", "deadline", "code", "updated", "found_on"])
+    params.append(f"sort={sort}")
+    if rng.random() < 0.3:
+        params.append("desc=1")
+    return "ledger", "/ledger?" + "&".join(params)
+
+
+async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, seconds: float,
+                   warmup: float, seed: int) -> dict[str, Any]:
+    import httpx
+
+    rng = random.Random(seed)
+    towns = [u.removeprefix("town-") for u, r in accounts if r == "town"]
+    offices = [u.removeprefix("office-") for u, r in accounts if r == "office"]
+    # A realistic mix: a few county and supervisor screens, many towns and offices.
+    cast = [accounts[0], accounts[1], *rng.sample(accounts[2:], k=min(len(accounts) - 2, 48))]
+    while len(cast) < clients:
+        cast.append(rng.choice(accounts))
+    cast = cast[:clients]
+    limits = httpx.Limits(max_connections=clients + 5, max_keepalive_connections=clients + 5)
+    sessions = [httpx.AsyncClient(base_url=base, limits=limits, timeout=30) for _ in cast]
+    await asyncio.gather(*(sign_in(c, u) for c, (u, _) in zip(sessions, cast, strict=True)))
+    cid = 1
+    samples: list[tuple[str, str, float, int]] = []
+    errors = 0
+    measuring = False
+    stop_at = 0.0
+
+    async def worker(i: int) -> None:
+        nonlocal errors
+        client, (_, role) = sessions[i], cast[i]
+        local = random.Random(seed * 1000 + i)
+        while time.perf_counter() < stop_at:
+            kind, path = pick_request(local, cid, towns, offices)
+            t0 = time.perf_counter()
+            try:
+                r = await client.get(path)
+                status = r.status_code
+            except httpx.HTTPError:
+                status = 0
+            took = time.perf_counter() - t0
+            if status != 200:
+                errors += 1
+            if measuring:
+                samples.append((kind, role, took, status))
+
+    # Warm-up (caches, connection pools), then the measured window.
+    stop_at = time.perf_counter() + warmup
+    await asyncio.gather(*(worker(i) for i in range(len(cast))))
+    measuring = True
+    errors = 0
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(*(worker(i) for i in range(len(cast))))
+    elapsed = time.perf_counter() - started
+    for c in sessions:
+        await c.aclose()
+    return summarise(samples, elapsed, errors, clients)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def summarise(samples: list[tuple[str, str, float, int]], elapsed: float, errors: int,
+              clients: int) -> dict[str, Any]:
+    groups: dict[str, list[float]] = defaultdict(list)
+    for kind, role, took, _ in samples:
+        groups[kind].append(took)
+        groups[f"{kind}/{role}"].append(took)
+        groups["all"].append(took)
+    table = {
+        name: {"n": len(v), "p50_ms": round(pct(v, 50) * 1000, 1),
+               "p95_ms": round(pct(v, 95) * 1000, 1), "p99_ms": round(pct(v, 99) * 1000, 1),
+               "max_ms": round(max(v) * 1000, 1), "mean_ms": round(statistics.fmean(v) * 1000, 1)}
+        for name, v in sorted(groups.items())
+    }
+    return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(samples),
+            "errors": errors, "rps": round(len(samples) / elapsed, 1), "latency": table}
+
+
+def print_report(result: dict[str, Any]) -> None:
+    print(f"{result['clients']} clients, {result['seconds']} s, {result['requests']} requests, "
+          f"{result['rps']} req/s, {result['errors']} errors")
+    print(f"{'page':28} {'n':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name, row in result["latency"].items():
+        print(f"{name:28} {row['n']:>7} {row['p50_ms']:>8} {row['p95_ms']:>8} "
+              f"{row['p99_ms']:>8} {row['max_ms']:>8}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("setup", help="build the bench database")
+    s.add_argument("--url", default=os.environ.get("DUBAN_BENCH_PG", DEFAULT_URL))
+    s.add_argument("--problems", type=int, default=1_000_000)
+    s.add_argument("--fresh", action="store_true", help="drop and rebuild the database")
+    r = sub.add_parser("run", help="load the dashboard and ledger pages")
+    r.add_argument("--url", default=os.environ.get("DUBAN_BENCH_PG", DEFAULT_URL))
+    r.add_argument("--clients", type=int, default=50)
+    r.add_argument("--seconds", type=float, default=60.0)
+    r.add_argument("--warmup", type=float, default=10.0)
+    r.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    r.add_argument("--port", type=int, default=8799)
+    r.add_argument("--cache", type=float, default=30.0, help="aggregate cache seconds")
+    r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args()
+    if args.cmd == "setup":
+        setup(args.url, args.problems, args.fresh)
+        return
+    if args.seconds > 600:
+        parser.error("--seconds is bounded at 600")
+    proc = start_server(args.url, args.port, args.workers, args.cache)
+    try:
+        result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", users(args.url),
+                                      args.clients, args.seconds, args.warmup, args.seed))
+    finally:
+        stop_server(proc)
+    result["workers"] = args.workers
+    result["cache_seconds"] = args.cache
+    print_report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
