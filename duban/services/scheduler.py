@@ -70,7 +70,10 @@ class LeaderLease:
         """Give leadership up (on shutdown) so another process can lead at once."""
         if self._pg is not None:
             try:
-                self._pg.close()  # closing the session releases its advisory locks
+                # Unlock explicitly: close() only returns the connection to the pool, where
+                # a session-level advisory lock would live on.
+                self._pg.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                self._pg.close()
             finally:
                 self._pg = None
             return

@@ -90,5 +90,10 @@ def test_lease_excludes_a_second_holder_until_it_expires(db: Database,
         assert not a.try_acquire()
     a.release()
     b.release()
-    assert a.try_acquire()
+    # Hold other pooled connections so a lock left on a returned connection would show.
+    with db.engine.connect(), db.engine.connect():
+        assert b.try_acquire()
+        assert not a.try_acquire()
+        b.release()
+        assert a.try_acquire()
     a.release()
