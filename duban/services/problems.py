@@ -119,7 +119,13 @@ def record_problems_in(
 ) -> RecordResult:
     """record_problems inside a caller's transaction (imports and stage runs compose it)."""
     now = clock.now()
-    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    # Take the campaign's write lock before reading its problem counter: a no-op UPDATE locks
+    # the row on PostgreSQL and the whole database on SQLite (which ignores FOR UPDATE), so two
+    # concurrent intakes number their problems one after the other.
+    session.execute(update(Campaign).where(Campaign.id == campaign_id)
+                    .values(problem_seq=Campaign.problem_seq)
+                    .execution_options(synchronize_session=False))
+    campaign = session.get(Campaign, campaign_id, populate_existing=True)
     if campaign is None:
         raise NotFound(f"行动不存在：编号 {campaign_id}")
     rules = Ruleset.of(load_plan_of(session, campaign_id))

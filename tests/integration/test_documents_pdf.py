@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.integration.test_documents_fixtures import ALL_CONTEXTS, MARK, notice_context, require
 
 from duban.adapters.documents import (
     PdfConversionError,
@@ -26,6 +25,7 @@ from duban.adapters.documents import (
     render_ranking,
     render_reminder,
 )
+from tests.integration.test_documents_fixtures import ALL_CONTEXTS, MARK, notice_context, require
 
 pytestmark = pytest.mark.libreoffice
 

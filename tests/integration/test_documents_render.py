@@ -12,6 +12,16 @@ from docx import Document
 from docx.document import Document as DocumentObject
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
+
+from duban.adapters.documents import (
+    render_bulletin,
+    render_daily_report,
+    render_notice,
+    render_ranking,
+    render_reminder,
+)
+from duban.adapters.documents.charts import cjk_font_family
+from duban.domain.numbering import parse_document_number
 from tests.integration.test_documents_fixtures import (
     ALL_CONTEXTS,
     COPY_TO,
@@ -29,16 +39,6 @@ from tests.integration.test_documents_fixtures import (
     run_prop,
     text_runs,
 )
-
-from duban.adapters.documents import (
-    render_bulletin,
-    render_daily_report,
-    render_notice,
-    render_ranking,
-    render_reminder,
-)
-from duban.adapters.documents.charts import cjk_font_family
-from duban.domain.numbering import parse_document_number
 
 RENDERERS = {
     "notice": render_notice,

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from docx import Document
 from docx.oxml.ns import qn
-from tests.integration.test_documents_fixtures import body_paragraphs, notice_context, para_text
 
 from duban.adapters.documents import (
     SHIPPED_TEMPLATE_DIR,
@@ -19,6 +18,7 @@ from duban.adapters.documents import (
     resolve_template,
 )
 from duban.domain.errors import DubanError
+from tests.integration.test_documents_fixtures import body_paragraphs, notice_context, para_text
 
 
 def _edit_template(src: Path, dst: Path, old: str, new: str) -> int:

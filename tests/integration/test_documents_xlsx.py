@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import openpyxl
-from tests.integration.test_documents_fixtures import TOWNS, daily_context
 
 from duban.adapters.documents import write_daily_report_xlsx, write_ledger_xlsx
+from tests.integration.test_documents_fixtures import TOWNS, daily_context
 
 HEADERS = ["问题编号", "乡镇", "村", "户主", "问题类别", "问题描述", "责任单位", "整改时限",
            "状态", "逾期天数"]

@@ -6,9 +6,9 @@ import datetime as dt
 import threading
 
 import pytest
-from duban.adapters.plan_yaml import load_plan_file
 from sqlalchemy import func, select
 
+from duban.adapters.plan_yaml import load_plan_file
 from duban.domain.clock import FixedClock
 from duban.domain.errors import ConflictError, NotFound
 from duban.domain.household import ReportedProblem
@@ -200,3 +200,34 @@ def test_two_people_at_once_second_gets_a_conflict(db: Database, clock: FixedClo
         assert p.status == Status.REVIEWED  # the first review stands
         assert [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))][-1] == \
             "pass_review"
+
+
+def test_concurrent_intakes_number_problems_without_collision(db: Database,
+                                                              clock: FixedClock) -> None:
+    campaign_id = launch(db, clock)
+    with db.transaction() as s:
+        plan = s.get(Campaign, campaign_id).plan  # type: ignore[union-attr]
+    town = plan["towns"][0]
+    category = plan["categories"][0]["code"]
+    source = plan["sources"][0]["code"]
+    errors: list[BaseException] = []
+
+    def intake(batch: int) -> None:
+        try:
+            reported = [ReportedProblem(source=source, category=category, town=town["code"],
+                                        village=None, household_id=None,
+                                        description=f"批次{batch}问题{i}", found_by="王村干",
+                                        found_on=dt.date(2022, 9, 20)) for i in range(40)]
+            record_problems(db, clock, campaign_id, reported, recorded_by=f"clerk{batch}")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=intake, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with db.transaction() as s:
+        codes = list(s.scalars(select(Problem.code)))
+    assert len(codes) == len(set(codes)) == 120
