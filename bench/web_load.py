@@ -270,6 +270,7 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
     await asyncio.gather(*(sign_in(c, u) for c, (u, _) in zip(sessions, cast, strict=True)))
     cid = 1
     samples: list[tuple[str, str, float, int]] = []
+    slowest: list[tuple[float, str, str]] = []
     errors = 0
     measuring = False
     stop_at = 0.0
@@ -291,6 +292,8 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
                 errors += 1
             if measuring:
                 samples.append((kind, role, took, status))
+                if took > 1.0:
+                    slowest.append((took, role, path))
 
     # Warm-up (caches, connection pools), then the measured window.
     stop_at = time.perf_counter() + warmup
@@ -303,7 +306,10 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
     elapsed = time.perf_counter() - started
     for c in sessions:
         await c.aclose()
-    return summarise(samples, elapsed, errors, clients)
+    result = summarise(samples, elapsed, errors, clients)
+    result["slowest"] = [{"ms": round(t * 1000), "role": r, "path": p}
+                         for t, r, p in sorted(slowest, reverse=True)[:15]]
+    return result
 
 
 def pct(values: list[float], q: float) -> float:
@@ -338,6 +344,8 @@ def print_report(result: dict[str, Any]) -> None:
     for name, row in result["latency"].items():
         print(f"{name:28} {row['n']:>7} {row['p50_ms']:>8} {row['p95_ms']:>8} "
               f"{row['p99_ms']:>8} {row['max_ms']:>8}")
+    for slow in result.get("slowest", []):
+        print(f"  slow: {slow['ms']:>6} ms {slow['role']:10} {slow['path']}")
 
 
 def main() -> None:

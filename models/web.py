@@ -64,12 +64,19 @@ def _refuse_delete(*_: object) -> None:
     raise PermissionError("account events are append-only")
 
 
-# The ledger pages sort a campaign's problems by these columns; without an index to walk, a
-# page of 50 out of a million rows means sorting them all (docs/web.md, "Load").
-LEDGER_SORT_INDEXES = (
+# The ledger pages filter a campaign's problems by place, office, status or category and sort
+# them by deadline, date or last move. Without an index to walk, a page of 50 out of a million
+# rows means sorting them all; with a filter, the place and office indexes keep the walk to
+# that slice (docs/web.md, "Load").
+LEDGER_INDEXES = (
     Index("ix_problem_campaign_deadline_id", Problem.campaign_id, Problem.deadline, Problem.id),
     Index("ix_problem_campaign_found_on_id", Problem.campaign_id, Problem.found_on, Problem.id),
     Index("ix_problem_campaign_updated_at_id", Problem.campaign_id, Problem.updated_at,
           Problem.id),
     Index("ix_problem_campaign_village", Problem.campaign_id, Problem.village_code),
+    Index("ix_problem_campaign_town_deadline", Problem.campaign_id, Problem.town_code,
+          Problem.deadline, Problem.id),
+    Index("ix_problem_campaign_lead_deadline", Problem.campaign_id, Problem.lead_office,
+          Problem.deadline, Problem.id),
+    Index("ix_problem_campaign_category", Problem.campaign_id, Problem.category),
 )

@@ -42,6 +42,8 @@ from duban.services.database import Database
 from duban.services.scoping import (
     Scope,
     household_clause,
+    listing_clause,
+    office_condition,
     problem_clause,
     village_clause,
 )
@@ -659,17 +661,17 @@ class LedgerRow:
     band: str
 
 
-def ledger_select(scope: Scope, q: LedgerQuery, today: dt.date,
+def ledger_select(session: Session, scope: Scope, q: LedgerQuery, today: dt.date,
                   bands: Bands | None = None) -> Select[Any]:
     """The scoped SELECT of the ledger's rows (without order or page), shared with exports."""
-    stmt = select(Problem).where(Problem.campaign_id == q.campaign_id, problem_clause(scope))
+    stmt = select(Problem).where(Problem.campaign_id == q.campaign_id,
+                                 listing_clause(session, scope, q.campaign_id))
     if q.town:
         stmt = stmt.where(Problem.town_code == q.town)
     if q.village:
         stmt = stmt.where(Problem.village_code == q.village)
     if q.office:
-        co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code == q.office)
-        stmt = stmt.where(or_(Problem.lead_office == q.office, Problem.id.in_(co)))
+        stmt = stmt.where(office_condition(session, q.campaign_id, [q.office]))
     if q.status is not None:
         stmt = stmt.where(Problem.status == q.status.value)
     if q.category:
@@ -710,9 +712,18 @@ def _band_filter(band: Band, bands: Bands) -> ColumnElement[bool]:
     return and_(*conds)
 
 
-def _order(q: LedgerQuery) -> list[Any]:
-    column = {Sort.DEADLINE: Problem.deadline, Sort.CODE: Problem.code,
-              Sort.FOUND_ON: Problem.found_on, Sort.UPDATED: Problem.updated_at}[q.sort]
+def _order(q: LedgerQuery, dense: bool = True) -> list[Any]:
+    """ORDER BY of a ledger request.
+
+    When few rows match (`dense` False), the sort column is wrapped so that no index can
+    serve the order: the planner then fetches the matches through the filters' indexes and
+    sorts them, instead of walking the whole sort index in the hope of meeting matches early
+    (which, for a filter that matches nothing, means reading all of it).
+    """
+    column: Any = {Sort.DEADLINE: Problem.deadline, Sort.CODE: Problem.code,
+                   Sort.FOUND_ON: Problem.found_on, Sort.UPDATED: Problem.updated_at}[q.sort]
+    if not dense:
+        column = func.coalesce(column, column)
     if q.descending:
         return [column.desc(), Problem.id.desc()]
     return [column.asc(), Problem.id.asc()]
@@ -727,7 +738,7 @@ def ledger_count(db: Database, scope: Scope, q: LedgerQuery, today: dt.date, *,
     """
     with db.transaction() as session:
         bands = bands or _bands_if(session, q, today)
-        inner = ledger_select(scope, q, today, bands).with_only_columns(Problem.id)
+        inner = ledger_select(session, scope, q, today, bands).with_only_columns(Problem.id)
         if cap is not None:
             inner = inner.limit(cap + 1)
         return int(session.scalar(select(func.count()).select_from(inner.subquery())) or 0)
@@ -738,11 +749,12 @@ def _bands_if(session: Session, q: LedgerQuery, today: dt.date) -> Bands | None:
 
 
 def ledger_rows(db: Database, scope: Scope, q: LedgerQuery, today: dt.date, *,
-                bands: Bands | None = None) -> list[LedgerRow]:
-    """One page of the ledger."""
+                bands: Bands | None = None, dense: bool = True) -> list[LedgerRow]:
+    """One page of the ledger. Pass `dense=False` when the matches are known to be few
+    (a count under its cap): see _order."""
     with db.transaction() as session:
         bands = bands or bands_for(load_plan_of(session, q.campaign_id), today)
-        stmt = (ledger_select(scope, q, today, bands).order_by(*_order(q))
+        stmt = (ledger_select(session, scope, q, today, bands).order_by(*_order(q, dense))
                 .limit(q.per_page).offset((max(q.page, 1) - 1) * q.per_page))
         return [_row(p, bands) for p in session.scalars(stmt)]
 
@@ -767,7 +779,7 @@ def ledger_export_rows(db: Database, scope: Scope, q: LedgerQuery, today: dt.dat
     """Every row a ledger request matches (up to EXPORT_LIMIT), in the page's order."""
     with db.transaction() as session:
         bands = bands or bands_for(load_plan_of(session, q.campaign_id), today)
-        stmt = (ledger_select(scope, q, today, bands).order_by(*_order(q))
+        stmt = (ledger_select(session, scope, q, today, bands).order_by(*_order(q))
                 .limit(EXPORT_LIMIT).execution_options(yield_per=2000))
         for p in session.scalars(stmt):
             yield _row(p, bands)

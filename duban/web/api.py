@@ -412,7 +412,7 @@ def problems(
     query = ledger_query(cid, params, page, per_page)
     total, exact = ledger_total(st, ctx, query)
     rows = dash.ledger_rows(st.db, ctx.scope, query, ctx.today,
-                            bands=rules_of(st, cid, ctx.today).bands)
+                            bands=rules_of(st, cid, ctx.today).bands, dense=not exact)
     return ProblemPage(total=total, total_exact=exact, page=page, per_page=per_page,
                        items=[_problem(r) for r in rows])
 

@@ -209,7 +209,8 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     q = ledger_query(chosen.id, params, page_no)
     r = rules_of(st, chosen.id, ctx.today)
     total, exact = ledger_total(st, ctx, q)
-    rows = dash.ledger_rows(st.db, ctx.scope, q, ctx.today, bands=r.bands)
+    # Few matches (an exact count): fetch them through the filters and sort (see _order).
+    rows = dash.ledger_rows(st.db, ctx.scope, q, ctx.today, bands=r.bands, dense=not exact)
     names = r.names
     choices, _ = st.cache.get(("choices", ctx.scope.key(), chosen.id),
                               lambda: dash.filter_choices(st.db, ctx.scope, chosen.id))

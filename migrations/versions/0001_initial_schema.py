@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 06:55:52.028137
+Create Date: 2026-11-25 07:29:18.654667
 """
 
 from collections.abc import Sequence
@@ -327,12 +327,15 @@ def upgrade() -> None:
     sa.UniqueConstraint('campaign_id', 'natural_key', name=op.f('uq_problem_campaign_id_natural_key'))
     )
     with op.batch_alter_table('problem', schema=None) as batch_op:
+        batch_op.create_index('ix_problem_campaign_category', ['campaign_id', 'category'], unique=False)
         batch_op.create_index('ix_problem_campaign_deadline_id', ['campaign_id', 'deadline', 'id'], unique=False)
         batch_op.create_index('ix_problem_campaign_found_on_id', ['campaign_id', 'found_on', 'id'], unique=False)
         batch_op.create_index('ix_problem_campaign_household_category', ['campaign_id', 'household_id', 'category'], unique=False)
+        batch_op.create_index('ix_problem_campaign_lead_deadline', ['campaign_id', 'lead_office', 'deadline', 'id'], unique=False)
         batch_op.create_index('ix_problem_campaign_lead_office', ['campaign_id', 'lead_office'], unique=False)
         batch_op.create_index('ix_problem_campaign_status_deadline', ['campaign_id', 'status', 'deadline'], unique=False)
         batch_op.create_index('ix_problem_campaign_town', ['campaign_id', 'town_code'], unique=False)
+        batch_op.create_index('ix_problem_campaign_town_deadline', ['campaign_id', 'town_code', 'deadline', 'id'], unique=False)
         batch_op.create_index('ix_problem_campaign_updated_at_id', ['campaign_id', 'updated_at', 'id'], unique=False)
         batch_op.create_index('ix_problem_campaign_village', ['campaign_id', 'village_code'], unique=False)
 
@@ -602,12 +605,15 @@ def downgrade() -> None:
     with op.batch_alter_table('problem', schema=None) as batch_op:
         batch_op.drop_index('ix_problem_campaign_village')
         batch_op.drop_index('ix_problem_campaign_updated_at_id')
+        batch_op.drop_index('ix_problem_campaign_town_deadline')
         batch_op.drop_index('ix_problem_campaign_town')
         batch_op.drop_index('ix_problem_campaign_status_deadline')
         batch_op.drop_index('ix_problem_campaign_lead_office')
+        batch_op.drop_index('ix_problem_campaign_lead_deadline')
         batch_op.drop_index('ix_problem_campaign_household_category')
         batch_op.drop_index('ix_problem_campaign_found_on_id')
         batch_op.drop_index('ix_problem_campaign_deadline_id')
+        batch_op.drop_index('ix_problem_campaign_category')
 
     op.drop_table('problem')
     with op.batch_alter_table('outbox', schema=None) as batch_op:

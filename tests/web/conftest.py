@@ -43,6 +43,8 @@ USERS: dict[str, tuple[Role, str | None, str | None, str | None, str]] = {
     "town_lz": (Role.TOWN, None, "liuzhuangdian", None, "刘庄店镇赵镇长"),
     "off_zjj": (Role.OFFICE, "zjj", None, None, "住建局刘科长"),
     "off_jyj": (Role.OFFICE, "jyj", None, None, "教育局陈科长"),
+    # The town government as an office: a co-office (各乡镇) of its town's problems only.
+    "off_gov_hd": (Role.OFFICE, "gov-huaidian", None, None, "槐店镇政府周干事"),
     "vil_hd1": (Role.VILLAGE, None, "huaidian", "huaidian-01", "东关社区孙书记"),
 }
 
@@ -94,6 +96,7 @@ def build_world(db: Database, clock: FixedClock) -> World:
         "county": everything, "sup": everything,
         "town_hd": {"hd_housing"}, "town_lz": {"lz_education", "lz_housing"},
         "off_zjj": {"hd_housing", "lz_housing"}, "off_jyj": {"lz_education"},
+        "off_gov_hd": {"hd_housing"},
         "vil_hd1": {"hd_housing"},
     }
     return World(db=db, clock=clock, campaign_id=cid, problems=ids, visible=visible)

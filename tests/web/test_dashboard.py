@@ -1,0 +1,51 @@
+"""The dashboard summed from the shared ledger cube equals the one queried per scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from duban.domain.lifecycle import Action, Payload
+from duban.services import dashboard as dash
+from duban.services.problems import move_problem
+from duban.services.scoping import scope_for
+from tests.web.conftest import USERS, World
+
+EVIDENCE = ("ab" * 32,)
+
+
+def _progress(d: dash.Dashboard) -> object:
+    return (
+        [(p.code, p.total, p.closed, p.pending, p.overdue, sorted(p.bands.items()))
+         for p in [d.total, *d.towns, *d.offices]],
+        sorted(d.by_status.items()),
+        [(w.party, w.status, w.count, w.oldest_since) for w in d.waiting],
+        [(t.day, t.found, t.closed, t.pending) for t in d.trend],
+    )
+
+
+def test_cube_and_direct_queries_agree_for_every_scope(world: World) -> None:
+    db, clock = world.db, world.clock
+    pid = world.problems["hd_housing"]
+    move_problem(db, clock, pid, Action.ACCEPT, "off_zjj", Payload())
+    move_problem(db, clock, pid, Action.SUBMIT, "off_zjj", Payload(note="已整改",
+                                                                   evidence=EVIDENCE))
+    move_problem(db, clock, pid, Action.PASS_REVIEW, "sup", Payload())
+    clock.advance(dt.timedelta(hours=20))  # 05:00 next day, China time: a later closed day
+    move_problem(db, clock, pid, Action.CLOSE, "county", Payload())
+    move_problem(db, clock, world.problems["lz_education"], Action.ACCEPT, "off_jyj", Payload())
+    today = clock.now().date()
+    cube = dash.ledger_cube(db, world.campaign_id, today)
+    for username in USERS:
+        with db.transaction() as s:
+            scope = scope_for(s, username, today)
+        direct = dash.dashboard(db, scope, world.campaign_id, today)
+        summed = dash.dashboard(db, scope, world.campaign_id, today, cube=cube)
+        assert _progress(summed) == _progress(direct), username
+        assert direct.total.total == len(world.visible[username]), username
+    with db.transaction() as s:
+        county = scope_for(s, "county", today)
+    board = dash.dashboard(db, county, world.campaign_id, today, cube=cube)
+    assert board.total.closed == 1 and board.by_status["已销号"] == 1
+    closed_on = {t.day: t.closed for t in board.trend if t.closed}
+    assert closed_on == {dt.date(2022, 9, 27): 1}
+    assert board.trend[-1].pending == 2
