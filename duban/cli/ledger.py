@@ -53,14 +53,40 @@ def campaign_group() -> None:
 @campaign_group.command("launch", help="按方案文件启动一项行动（先校验，全部通过才写入）。")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "actor", default="county", show_default=True, help="启动人（用户名）。")
-def campaign_launch(file: Path, actor: str) -> None:
+@click.option("--templates", "templates", type=click.Path(file_okay=False, path_type=Path),
+              help="本行动自带的文书模板目录（同名模板替换系统模板）。")
+def campaign_launch(file: Path, actor: str, templates: Path | None) -> None:
     from duban.adapters.plan_yaml import load_plan_file
     from duban.services.campaigns import launch_campaign
+    from duban.services.templates import install_templates
 
     plan = load_plan_file(file)
     e = env()
     campaign_id = launch_campaign(e.db, e.clock, plan, file.read_text(encoding="utf-8"), actor)
     click.echo(f"行动已启动：编号 {campaign_id}，{plan.name}（{plan.document_number}）")
+    if templates is not None:
+        names = install_templates(campaign_id, templates)
+        click.echo(f"已安装本行动模板：{'、'.join(names)}")
+
+
+@campaign_group.command("templates", help="安装（或用 --reset 撤销）一项行动自带的文书模板。")
+@click.argument("campaign_id", type=int)
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), required=False)
+@click.option("--reset", is_flag=True, help="撤销本行动模板，恢复使用系统模板。")
+def campaign_templates(campaign_id: int, folder: Path | None, reset: bool) -> None:
+    from duban.services.campaigns import load_plan_of
+    from duban.services.templates import install_templates, remove_templates
+
+    with env().db.transaction() as session:
+        load_plan_of(session, campaign_id)  # the campaign must exist
+    if reset:
+        removed = remove_templates(campaign_id)
+        click.echo("已恢复使用系统模板。" if removed else "本行动没有自带模板。")
+        return
+    if folder is None:
+        raise click.UsageError("请给出模板目录，或用 --reset 撤销")
+    names = install_templates(campaign_id, folder)
+    click.echo(f"已安装本行动模板：{'、'.join(names)}")
 
 
 @campaign_group.command("list", help="列出全部行动。")

@@ -38,6 +38,7 @@ from duban.domain.plan import Plan
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database, data_dir
+from duban.services.templates import template_dir_for
 from models import (
     DocumentNumberRegister,
     Household,
@@ -190,13 +191,19 @@ def issue_document(
     issued_by: str,
     batch_key: str,
     build: Callable[[str], OfficialDocument],
-    render: Callable[[Any, Path], object],
+    render: Callable[..., object],
 ) -> Notice:
-    """Take the next number from a locked register, render, store and record one document."""
+    """Take the next number from a locked register, render, store and record one document.
+
+    The campaign's own templates, when it installed some, override the shipped ones; a broken
+    template raises before the number is taken, so nothing is issued or numbered.
+    """
     seq = register.next_number
     number = format_document_number(register.prefix, register.year, seq)
     ctx = build(number)
-    file_path, digest, size = store_rendered(lambda path: render(ctx, path))
+    templates = template_dir_for(campaign_id)
+    file_path, digest, size = store_rendered(
+        lambda path: render(ctx, path, template_dir=templates))
     now = clock.now()
     notice = Notice(
         campaign_id=campaign_id,
@@ -310,10 +317,10 @@ def _notice_context(
     )
 
 
-def _render_notice(ctx: NoticeContext, path: Path) -> object:
+def _render_notice(ctx: NoticeContext, path: Path, template_dir: Path | None = None) -> object:
     from duban.adapters.documents.render import render_notice
 
-    return render_notice(ctx, path)
+    return render_notice(ctx, path, template_dir=template_dir)
 
 
 def _acknowledgers(session: Session, notice_ids: Iterable[int]) -> dict[int, str]:

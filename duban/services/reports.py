@@ -38,6 +38,7 @@ from duban.domain.numbering import format_date_cn
 from duban.domain.plan import OfficeLevel, Plan
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
+from duban.services.templates import template_dir_for
 from models import AuditEvent, Campaign, Office, Problem, Town, User, Village
 from models.reporting import DailySnapshot
 
@@ -620,7 +621,8 @@ def write_daily_report(
         ctx = daily_report_context(session, campaign_id, day, figures)
     out_dir = Path(out_dir)
     stem = f"日报-{campaign_id}-{day.isoformat()}"
-    docx = render_daily_report(ctx, out_dir / f"{stem}.docx")
+    docx = render_daily_report(ctx, out_dir / f"{stem}.docx",
+                               template_dir=template_dir_for(campaign_id))
     xlsx = write_daily_report_xlsx(ctx, out_dir / f"{stem}.xlsx")
     paths = [docx, xlsx]
     if pdf:

@@ -53,6 +53,7 @@ from duban.domain.scoring import (
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
 from duban.services.reports import changed_since, day_end, ledger_state
+from duban.services.templates import template_dir_for
 from models import AuditEvent, Campaign, Household, Office, Problem, ReminderFired, Town
 from models.reporting import MonthlyRanking
 from models.review import SpotCheck
@@ -644,7 +645,7 @@ def write_ranking(
         ctx = ranking_context(session, snap, issued_on)
     out_dir = Path(out_dir)
     stem = f"月考评-{campaign_id}-{snap.month.strftime('%Y-%m')}" + ("" if snap.frozen else "-预览")
-    docx = render_ranking(ctx, out_dir / f"{stem}.docx")
+    docx = render_ranking(ctx, out_dir / f"{stem}.docx", template_dir=template_dir_for(campaign_id))
     rows = []
     for r in snap.ranking.rows:
         s = snap.stats_of(r.town)
