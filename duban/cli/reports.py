@@ -96,8 +96,9 @@ def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
 @click.option("--as", "username", default="county", show_default=True, help="冻结人（用户名）。")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_OUT, show_default=True, help="输出目录。")
+@click.option("--pdf", is_flag=True, help="同时生成 PDF（需安装 LibreOffice）。")
 def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str,
-                out_dir: Path) -> None:
+                out_dir: Path, pdf: bool) -> None:
     from duban.services.scoring import compute_ranking, monthly_snapshot, ranking, write_ranking
 
     e = env()
@@ -117,6 +118,10 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
     click.echo(f"考核罚款依据：{basis}，合计 {sum(x.amount_yuan for x in snap.penalties)} 元")
     for p in write_ranking(e.db, e.clock, cid, month, out_dir):
         click.echo(f"已生成：{p}")
+        if pdf and p.suffix == ".docx":
+            from duban.adapters.documents import convert_to_pdf
+
+            click.echo(f"已生成：{convert_to_pdf(p, out_dir)}")
 
 
 @report_group.command("penalties", help="考核罚款：按方案规则列出逾期未整改事项的罚款。")

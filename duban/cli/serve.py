@@ -246,9 +246,14 @@ def notice_void(notice_id: int, username: str, reason: str) -> None:
 @notice_group.command("download", help="导出通知书文件（校验 SHA-256，与下发时逐字节一致）。")
 @click.argument("notice_id", type=int)
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-def notice_download(notice_id: int, out: Path) -> None:
+@click.option("--pdf", is_flag=True, help="同时转换为 PDF（需安装 LibreOffice）。")
+def notice_download(notice_id: int, out: Path, pdf: bool) -> None:
     from duban.services.notices import notice_file
 
     data = notice_file(env().db, notice_id)
     out.write_bytes(data)
     click.echo(f"已导出：{out}（{len(data)} 字节）")
+    if pdf:
+        from duban.adapters.documents import convert_to_pdf
+
+        click.echo(f"已转换：{convert_to_pdf(out, out.parent)}")
