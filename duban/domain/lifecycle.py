@@ -302,3 +302,20 @@ def decide(problem: ProblemView, action: Action, actor: Actor, payload: Payload)
         if reason is not None:
             raise GuardFailed(f"问题 {problem.code} 不能「{step}」：{reason}")
     return Transition(action, problem.status, rule.target)
+
+
+def mermaid() -> str:
+    """The transition table as a Mermaid state diagram (docs/lifecycle.md is generated from it)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {Status.UNROUTED.value}: 登记"]
+    for status in Status:
+        lines.append(f"    {status.value}: {STATUS_LABELS[status]}")
+    for rule in TRANSITIONS:
+        roles = "/".join(ROLE_LABELS[r] for r in sorted(rule.roles))
+        lines.append(f"    {rule.source.value} --> {rule.target.value}: "
+                     f"{ACTION_LABELS[rule.action]}（{roles}）")
+    lines += [f"    {Status.CLOSED.value} --> [*]", f"    {Status.VOIDED.value} --> [*]"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(mermaid())

@@ -189,3 +189,12 @@ def test_allowed_actions_follow_the_table() -> None:
     assert allowed_actions(Status.VOIDED) == []
     assert set(allowed_actions(Status.RECTIFYING)) == {
         Action.DISPUTE, Action.REASSIGN, Action.REQUEST_EXTENSION, Action.SUBMIT}
+
+
+def test_the_lifecycle_page_shows_the_table() -> None:
+    from pathlib import Path
+
+    from duban.domain.lifecycle import mermaid
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md").read_text("utf-8")
+    assert mermaid() in page, "regenerate docs/lifecycle.md: python -m duban.domain.lifecycle"
