@@ -97,47 +97,66 @@ def setup(url: str, n: int, fresh: bool) -> None:
         add_user(db, clock, username=f"office-{code}", name=code, role=Role.OFFICE,
                  office=code, password_hash=digest)
     villages = [(t.code, v.code) for t in plan.towns for v in t.villages]
-    lead_offices = [o for o in county_offices if o != "ggb"]
     categories = [c.code for c in plan.categories]
     sources = [s.code for s in plan.sources]
+    # Lead offices and co-offices as the plan's routing table gives them (category decides;
+    # 各乡镇 / 各村 become the problem's own town and village offices).
+    from duban.domain.routing import Route, Router
+
+    router = Router.for_plan(plan)
+    town0, village0 = villages[0]
+    leads, extra_co = [], []
+    for code in categories:
+        route = router.route(code, sources[0], town0, village0)
+        leads.append(route.lead if isinstance(route, Route) else "")
+        fixed = [o for o in route.co_offices if isinstance(route, Route)
+                 and not o.startswith(("gov-", "village:"))] if isinstance(route, Route) else []
+        extra_co.append(fixed[0] if fixed else "")
 
     def arr(values: list[str]) -> str:
         return "ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
-    # Status by a hash of g: closed 40%, rectifying 25%, routed 10%, submitted 10%,
-    # reviewed 5%, extension 3%, disputed 2%, voided 2%, unrouted 3%.
+    # Rows arrive as the towns' spreadsheets do: village after village, town after town, so
+    # a village's problems sit together on disk (as a real import writes them). Everything
+    # else comes from a hash of the row number. Status: closed 40%, rectifying 25%,
+    # routed 10%, submitted 10%, reviewed 5%, extension 3%, disputed 2%, voided 2%,
+    # unrouted 3%. Deadlines spread over 40 days around "today" (2022-10-10).
     status_case = """CASE
         WHEN h < 40 THEN 'closed' WHEN h < 65 THEN 'rectifying' WHEN h < 75 THEN 'routed'
         WHEN h < 85 THEN 'submitted' WHEN h < 90 THEN 'reviewed'
         WHEN h < 93 THEN 'extension_requested' WHEN h < 95 THEN 'disputed'
         WHEN h < 97 THEN 'voided' ELSE 'unrouted' END"""
+    nv, nc = len(villages), len(categories)
     insert = f"""
     INSERT INTO problem (campaign_id, code, natural_key, source, category, town_code,
         village_code, household_id, description, found_by, found_on, status, unrouted_reason,
         lead_office, routed_at, deadline, deadline_basis, submitted_by, rectified_by,
         review_passed_by, closed_at, reopen_count, created_at, updated_at, version)
     SELECT {cid}, 'W' || lpad(g::text, 7, '0'), md5('p' || g::text),
-        ({arr(sources)})[1 + (g / 3) % {len(sources)}],
-        ({arr(categories)})[1 + (g / 7) % {len(categories)}],
-        ({arr([t for t, _ in villages])})[1 + g % {len(villages)}],
-        ({arr([v for _, v in villages])})[1 + g % {len(villages)}],
-        'H' || lpad((g % 300000)::text, 6, '0'),
+        ({arr(sources)})[1 + (h2 % 100) / 70 * (1 + h2 % {len(sources) - 1})],
+        ({arr(categories)})[1 + ci],
+        ({arr([t for t, _ in villages])})[1 + vi],
+        ({arr([v for _, v in villages])})[1 + vi],
+        'H' || lpad((vi * 5000 + h2 % 5000)::text, 7, '0'),
         (ARRAY['危房未改造，屋面漏雨','饮水管网未入户','适龄儿童辍学未劝返','未参加基本医疗保险',
                '收入低于监测线未纳入监测','卫生厕所未改造','帮扶措施未落实到户',
-               '档案资料与实际不符'])[1 + g % 8] || '（第' || g || '号）',
-        '排查人' || (g % 97), date '2022-09-15' + (g % 11),
+               '档案资料与实际不符'])[1 + h2 % 8] || '（第' || g || '号）',
+        '排查人' || (h2 % 97), date '2022-09-15' + (h2 % 11),
         st, CASE WHEN st = 'unrouted' THEN '没有匹配的路由规则' END,
-        CASE WHEN st <> 'unrouted' THEN ({arr(lead_offices)})[1 + (g * 31) % {len(lead_offices)}] END,
+        CASE WHEN st <> 'unrouted' THEN NULLIF(({arr(leads)})[1 + ci], '') END,
         CASE WHEN st <> 'unrouted' THEN timestamp '2022-09-26 01:00' END,
-        CASE WHEN st <> 'unrouted' THEN date '2022-09-30' + (g % 40) END,
-        CASE WHEN st <> 'unrouted' THEN '全部问题统一时限' END,
+        CASE WHEN st <> 'unrouted' THEN date '2022-09-25' + (h3 % 40) END,
+        CASE WHEN st <> 'unrouted' THEN '按方案时限' END,
         CASE WHEN st IN ('submitted','reviewed','closed') THEN 'office' END,
         CASE WHEN st IN ('submitted','reviewed','closed') THEN 'office' END,
         CASE WHEN st IN ('reviewed','closed') THEN 'sup' END,
-        CASE WHEN st = 'closed' THEN timestamp '2022-09-27 01:00' + (g % 1100000) * interval '1 second' END,
-        0, timestamp '2022-09-15 01:00' + (g % 1000000) * interval '1 second',
-        timestamp '2022-09-26 01:00' + (g % 1200000) * interval '1 second', 1
-    FROM (SELECT g, abs(hashtext(g::text)) % 100 AS h FROM generate_series(1, {n}) g) s,
+        CASE WHEN st = 'closed' THEN timestamp '2022-09-27 01:00' + (h3 % 1100000) * interval '1 second' END,
+        0, timestamp '2022-09-15 01:00' + (h2 % 1000000) * interval '1 second',
+        timestamp '2022-09-26 01:00' + (h3 % 1200000) * interval '1 second', 1
+    FROM (SELECT g, abs(hashtext(g::text)) % 100 AS h, abs(hashtext('b' || g)) AS h2,
+                 abs(hashtext('c' || g)) AS h3, ((g - 1) * {nv}) / {n} AS vi,
+                 abs(hashtext('d' || g)) % {nc} AS ci
+          FROM generate_series(1, {n}) g) s,
          LATERAL (SELECT {status_case} AS st) x
     """
     co = f"""
@@ -145,6 +164,11 @@ def setup(url: str, n: int, fresh: bool) -> None:
     SELECT id, 'gov-' || town_code FROM problem WHERE campaign_id = {cid} AND lead_office IS NOT NULL
     UNION ALL
     SELECT id, 'village:' || village_code FROM problem WHERE campaign_id = {cid} AND lead_office IS NOT NULL
+    UNION ALL
+    SELECT p.id, x.co FROM problem p JOIN (SELECT unnest({arr(categories)}) AS category,
+                                                  unnest({arr(extra_co)}) AS co) x
+        ON x.category = p.category AND x.co <> ''
+    WHERE p.campaign_id = {cid} AND p.lead_office IS NOT NULL
     """
     with db.engine.begin() as conn:
         conn.execute(text(insert))
@@ -161,18 +185,29 @@ def setup(url: str, n: int, fresh: bool) -> None:
 
 def make_app() -> Any:
     """The app for uvicorn --factory: the bench database and a fixed clock."""
+    from sqlalchemy import create_engine
+
     from duban.domain.clock import FixedClock
     from duban.services.database import Database
     from duban.web.app import create_app
 
-    db = Database(os.environ.get("DUBAN_BENCH_PG", DEFAULT_URL))
+    url = os.environ.get("DUBAN_BENCH_PG", DEFAULT_URL)
+    # A pool as large as the server's thread pool can use at once: with SQLAlchemy's default
+    # (5 + 10 overflow), overflow connections are closed on return and opened again on the
+    # next request, and PostgreSQL spends its time forking backends (docs/web.md, "Load").
+    pool = int(os.environ.get("DUBAN_BENCH_POOL", "40"))
+    engine = (create_engine(url, pool_pre_ping=True, pool_size=pool, max_overflow=10)
+              if pool else None)
+    db = Database(url, engine=engine)
     clock = FixedClock(dt.datetime.fromisoformat(NOW))
     return create_app(db, clock, secret_key=SECRET,
                       cache_seconds=float(os.environ.get("DUBAN_BENCH_CACHE", "30")))
 
 
-def start_server(url: str, port: int, workers: int, cache: float) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int, cache: float,
+                 pool: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DUBAN_BENCH_PG": url, "DUBAN_BENCH_CACHE": str(cache),
+           "DUBAN_BENCH_POOL": str(pool),
            "DUBAN_DATA_DIR": str(Path("/tmp") / "duban-web-bench"),
            # httpx, unlike browsers, keeps Secure cookies off plain-HTTP loopback.
            "DUBAN_COOKIE_SECURE": "0"}
@@ -233,10 +268,13 @@ def users(url: str) -> list[tuple[str, str]]:
 
 
 def pick_request(rng: random.Random, cid: int, towns: list[str], offices: list[str]) -> tuple[str, str]:
-    """(kind, path): half dashboards, half ledger pages with a spread of filters."""
+    """(kind, path): half dashboards, half ledger pages with a spread of filters and pages."""
     if rng.random() < 0.5:
         return "dashboard", f"/?campaign={cid}"
-    params = [f"campaign={cid}", f"page={rng.randint(1, 20)}"]
+    # Most looks are at the first pages; a few go deep (up to page 20, row 1000).
+    roll = rng.random()
+    page = 1 if roll < 0.5 else rng.randint(2, 5) if roll < 0.85 else rng.randint(6, 20)
+    params = [f"campaign={cid}", f"page={page}"]
     roll = rng.random()
     if roll < 0.25:
         params.append(f"town={rng.choice(towns)}")
@@ -254,7 +292,7 @@ def pick_request(rng: random.Random, cid: int, towns: list[str], offices: list[s
 
 
 async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, seconds: float,
-                   warmup: float, seed: int) -> dict[str, Any]:
+                   warmup: float, seed: int, think: float = 0.0) -> dict[str, Any]:
     import httpx
 
     rng = random.Random(seed)
@@ -294,6 +332,9 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
                 samples.append((kind, role, took, status))
                 if took > 1.0:
                     slowest.append((took, role, path))
+            if think:
+                # A clerk reads the page before the next click: think/2 .. 3*think/2.
+                await asyncio.sleep(local.uniform(think / 2, think * 3 / 2))
 
     # Warm-up (caches, connection pools), then the measured window.
     stop_at = time.perf_counter() + warmup
@@ -338,7 +379,8 @@ def summarise(samples: list[tuple[str, str, float, int]], elapsed: float, errors
 
 
 def print_report(result: dict[str, Any]) -> None:
-    print(f"{result['clients']} clients, {result['seconds']} s, {result['requests']} requests, "
+    print(f"{result['clients']} clients (think {result.get('think_seconds', 0)} s), "
+          f"{result['seconds']} s, {result['requests']} requests, "
           f"{result['rps']} req/s, {result['errors']} errors")
     print(f"{'page':28} {'n':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for name, row in result["latency"].items():
@@ -364,6 +406,10 @@ def main() -> None:
     r.add_argument("--port", type=int, default=8799)
     r.add_argument("--cache", type=float, default=30.0, help="aggregate cache seconds")
     r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--think", type=float, default=0.0,
+                   help="mean seconds a client waits between requests (0: closed loop)")
+    r.add_argument("--pool", type=int, default=40,
+                   help="database pool size per worker (0: duban's default engine)")
     r.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
     if args.cmd == "setup":
@@ -371,14 +417,17 @@ def main() -> None:
         return
     if args.seconds > 600:
         parser.error("--seconds is bounded at 600")
-    proc = start_server(args.url, args.port, args.workers, args.cache)
+    proc = start_server(args.url, args.port, args.workers, args.cache, args.pool)
     try:
         result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", users(args.url),
-                                      args.clients, args.seconds, args.warmup, args.seed))
+                                      args.clients, args.seconds, args.warmup, args.seed,
+                                      args.think))
     finally:
         stop_server(proc)
     result["workers"] = args.workers
     result["cache_seconds"] = args.cache
+    result["pool"] = args.pool
+    result["think_seconds"] = args.think
     print_report(result)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

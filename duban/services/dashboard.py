@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -44,6 +45,7 @@ from duban.services.scoping import (
     household_clause,
     listing_clause,
     office_condition,
+    office_shape,
     problem_clause,
     village_clause,
 )
@@ -366,7 +368,7 @@ class Cell:
     oldest: dt.datetime | None  # the earliest last move among them (for the waiting board)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key
 class Cube:
     """A campaign's whole ledger counted by place, lead office, status and band on a day.
 
@@ -382,6 +384,21 @@ class Cube:
     found: dict[tuple[str, str | None, str | None, dt.date], int]
     closed: dict[tuple[str, str | None, str | None, dt.date], int]
 
+    @cached_property
+    def by_town(self) -> dict[str, list[Cell]]:
+        """The cells of each town."""
+        return _group(self.cells, lambda c: c.town)
+
+    @cached_property
+    def by_village(self) -> dict[str | None, list[Cell]]:
+        """The cells of each village."""
+        return _group(self.cells, lambda c: c.village)
+
+    @cached_property
+    def by_office(self) -> dict[str | None, list[Cell]]:
+        """The cells of each lead office."""
+        return _group(self.cells, lambda c: c.office)
+
     def keeps(self, scope: Scope, town: str, village: str | None, office: str | None) -> bool:
         """Whether a cell is in a scope (for offices: the problems they lead)."""
         if scope.sees_all:
@@ -393,6 +410,64 @@ class Cube:
         if scope.role == Role.OFFICE:
             return office is not None and office in scope.offices
         return False
+
+
+K = TypeVar("K")
+
+
+def _group(cells: Iterable[Cell], key: Callable[[Cell], K]) -> dict[K, list[Cell]]:
+    out: dict[K, list[Cell]] = defaultdict(list)
+    for c in cells:
+        out[key(c)].append(c)
+    return dict(out)
+
+
+def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
+    """How many problems a ledger request matches, summed from the cube; None when the
+    request filters on what the cube does not count (category, source, search text). For an
+    office scope or office filter it counts lead offices only: callers check first that the
+    offices are nobody's co-office (see `office_leads_only`)."""
+    if q.category or q.source or q.search or q.campaign_id != cube.campaign_id:
+        return None
+    if scope.role not in ALL_PLACES and scope.role != Role.OFFICE:
+        return None
+    village = q.village or (scope.village if scope.role == Role.VILLAGE else None)
+    town = q.town or (scope.town if scope.role == Role.TOWN else None)
+    offices = set(scope.offices) if scope.role == Role.OFFICE else None
+    if q.office:
+        offices = {q.office} if offices is None else offices & {q.office}
+    # Start from the narrowest slice of cells the request fixes.
+    cells: Iterable[Cell]
+    if village is not None:
+        cells = cube.by_village.get(village, ())
+    elif town is not None:
+        cells = cube.by_town.get(town, ())
+    elif offices is not None:
+        cells = [c for o in offices for c in cube.by_office.get(o, ())]
+    else:
+        cells = cube.cells
+    status = q.status.value if q.status is not None else None
+    band = q.band.value if q.band is not None else None
+    total = 0
+    for c in cells:
+        if ((village is not None and c.village != village)
+                or (town is not None and c.town != town)
+                or (offices is not None and c.office not in offices)
+                or (status is not None and c.status != status)
+                or (band is not None and (c.status not in OPEN or c.band != band))):
+            continue
+        total += c.count
+    return total
+
+
+ALL_PLACES = frozenset({Role.COUNTY, Role.SUPERVISOR, Role.TOWN, Role.VILLAGE})
+
+
+def office_shapes(db: Database, campaign_id: int,
+                  groups: Iterable[frozenset[str]]) -> dict[frozenset[str], str]:
+    """office_shape for groups of offices ("lead": they are nobody's co-office)."""
+    with db.transaction() as session:
+        return {g: office_shape(session, campaign_id, g) for g in groups if g}
 
 
 def ledger_cube(db: Database, campaign_id: int, today: dt.date, *,
@@ -662,16 +737,21 @@ class LedgerRow:
 
 
 def ledger_select(session: Session, scope: Scope, q: LedgerQuery, today: dt.date,
-                  bands: Bands | None = None) -> Select[Any]:
-    """The scoped SELECT of the ledger's rows (without order or page), shared with exports."""
+                  bands: Bands | None = None, *,
+                  shapes: Mapping[frozenset[str], str] | None = None) -> Select[Any]:
+    """The scoped SELECT of the ledger's rows (without order or page), shared with exports.
+
+    `shapes` may carry office_shape answers (by frozenset of office codes) a caller keeps.
+    """
     stmt = select(Problem).where(Problem.campaign_id == q.campaign_id,
-                                 listing_clause(session, scope, q.campaign_id))
+                                 listing_clause(session, scope, q.campaign_id, shapes=shapes))
     if q.town:
         stmt = stmt.where(Problem.town_code == q.town)
     if q.village:
         stmt = stmt.where(Problem.village_code == q.village)
     if q.office:
-        stmt = stmt.where(office_condition(session, q.campaign_id, [q.office]))
+        stmt = stmt.where(office_condition(session, q.campaign_id, [q.office],
+                                           shape=(shapes or {}).get(frozenset({q.office}))))
     if q.status is not None:
         stmt = stmt.where(Problem.status == q.status.value)
     if q.category:
@@ -748,13 +828,36 @@ def _bands_if(session: Session, q: LedgerQuery, today: dt.date) -> Bands | None:
     return bands_for(load_plan_of(session, q.campaign_id), today) if q.band else None
 
 
+# Fewer matches than this: fetch them all through the filters and sort them (see _order).
+SPARSE = 2000
+
+
+def walk_sort_index(scope: Scope, q: LedgerQuery, matches: int | None) -> bool:
+    """Whether a page is best found by walking the sort's index (see _order).
+
+    Not when few rows match; nor for one place's rows (a town or village, by scope or
+    filter) in code order: codes are given in import order and imports come town by town,
+    so a place's codes are one stretch of the code index that a walk may reach only at its
+    end (its rows also sit together on disk, so fetching and sorting them is cheap). Places
+    have a deadline index of their own; dates and last moves are not tied to places.
+    """
+    if matches is not None and matches <= SPARSE:
+        return False
+    one_place = bool(q.town or q.village) or scope.role in {Role.TOWN, Role.VILLAGE}
+    return not (one_place and q.sort == Sort.CODE)
+
+
 def ledger_rows(db: Database, scope: Scope, q: LedgerQuery, today: dt.date, *,
-                bands: Bands | None = None, dense: bool = True) -> list[LedgerRow]:
-    """One page of the ledger. Pass `dense=False` when the matches are known to be few
-    (a count under its cap): see _order."""
+                bands: Bands | None = None, matches: int | None = None,
+                shapes: Mapping[frozenset[str], str] | None = None) -> list[LedgerRow]:
+    """One page of the ledger; `matches`, when known, is how many problems match."""
+    if matches is not None and matches <= (max(q.page, 1) - 1) * q.per_page:
+        return []  # past the last page
+    dense = walk_sort_index(scope, q, matches)
     with db.transaction() as session:
         bands = bands or bands_for(load_plan_of(session, q.campaign_id), today)
-        stmt = (ledger_select(session, scope, q, today, bands).order_by(*_order(q, dense))
+        stmt = (ledger_select(session, scope, q, today, bands, shapes=shapes)
+                .order_by(*_order(q, dense))
                 .limit(q.per_page).offset((max(q.page, 1) - 1) * q.per_page))
         return [_row(p, bands) for p in session.scalars(stmt)]
 

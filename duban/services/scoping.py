@@ -9,11 +9,11 @@ problems, households, visits or notices goes through these clauses.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased
 
 from duban.domain.clock import Clock
@@ -102,31 +102,62 @@ def scoped_problems(stmt: Select[Any], scope: Scope) -> Select[Any]:
     return stmt.where(problem_clause(scope))
 
 
-def office_condition(session: Session, campaign_id: int,
-                     offices: Iterable[str]) -> ColumnElement[bool]:
+# Above this many problems, an office's rows are listed by walking a sort index (they are
+# dense enough to fill a page soon); below it, their ids are gathered first and sorted.
+GATHER_AT_MOST = 20_000
+
+
+def office_shape(session: Session, campaign_id: int, offices: Iterable[str]) -> str:
+    """How office_condition should look for these offices: "lead", "gather" or "or"."""
+    codes = sorted(set(offices))
+    co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(codes))
+    co_rows = _capped(session, co)
+    if co_rows == 0:
+        return "lead"
+    leads = select(Problem.id).where(Problem.campaign_id == campaign_id,
+                                     Problem.lead_office.in_(codes))
+    return "gather" if co_rows + _capped(session, leads) <= GATHER_AT_MOST else "or"
+
+
+def office_condition(session: Session, campaign_id: int, offices: Iterable[str], *,
+                     shape: str | None = None) -> ColumnElement[bool]:
     """Problems of a campaign led by, or co-routed to, any of these offices, in the shape the
     planner handles best for listing.
 
-    Most offices are nobody's co-office; for them this is a plain condition on the lead
-    office, which the planner can estimate and serve from an index. Otherwise the ids come
-    from the lead-office and co-office indexes together.
+    Most offices are nobody's co-office: for them this is a plain condition on the lead
+    office, which the planner can estimate and serve from an index. An office with a few
+    co-routed problems gets its ids gathered from the lead-office and co-office indexes; one
+    with many keeps the OR, which the planner checks row by row while walking a sort index.
     """
     codes = sorted(set(offices))
     if not codes:
         return false()
+    shape = shape or office_shape(session, campaign_id, codes)
     co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(codes))
-    if session.scalar(co.limit(1)) is None:
-        return Problem.lead_office.in_(codes)
-    led = aliased(Problem)
-    ids = union_all(select(led.id).where(led.campaign_id == campaign_id,
-                                         led.lead_office.in_(codes)), co)
-    return Problem.id.in_(ids)
+    lead = Problem.lead_office.in_(codes)
+    if shape == "lead":
+        return lead
+    if shape == "gather":
+        led = aliased(Problem)
+        return Problem.id.in_(union_all(
+            select(led.id).where(led.campaign_id == campaign_id, led.lead_office.in_(codes)),
+            co))
+    return or_(lead, Problem.id.in_(co))
 
 
-def listing_clause(session: Session, scope: Scope, campaign_id: int) -> ColumnElement[bool]:
-    """problem_clause shaped for listing many rows (see office_condition)."""
+def _capped(session: Session, ids: Select[Any]) -> int:
+    """How many rows a one-column SELECT gives, counting no further than GATHER_AT_MOST + 1."""
+    return int(session.scalar(select(func.count()).select_from(
+        ids.limit(GATHER_AT_MOST + 1).subquery())) or 0)
+
+
+def listing_clause(session: Session, scope: Scope, campaign_id: int, *,
+                   shapes: Mapping[frozenset[str], str] | None = None) -> ColumnElement[bool]:
+    """problem_clause shaped for listing many rows (see office_condition); `shapes` may
+    carry office_shape answers a caller keeps."""
     if scope.role == Role.OFFICE:
-        return office_condition(session, campaign_id, scope.offices)
+        return office_condition(session, campaign_id, scope.offices,
+                                shape=(shapes or {}).get(scope.offices))
     return problem_clause(scope)
 
 

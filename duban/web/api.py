@@ -27,6 +27,7 @@ from duban.web.pages import (
     dashboard_of,
     ledger_query,
     ledger_total,
+    office_shapes_of,
     rules_of,
 )
 from duban.web.render import render
@@ -412,7 +413,9 @@ def problems(
     query = ledger_query(cid, params, page, per_page)
     total, exact = ledger_total(st, ctx, query)
     rows = dash.ledger_rows(st.db, ctx.scope, query, ctx.today,
-                            bands=rules_of(st, cid, ctx.today).bands, dense=not exact)
+                            bands=rules_of(st, cid, ctx.today).bands,
+                            matches=total if exact else None,
+                            shapes=office_shapes_of(st, ctx, query))
     return ProblemPage(total=total, total_exact=exact, page=page, per_page=per_page,
                        items=[_problem(r) for r in rows])
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -71,21 +74,34 @@ def _env_flag(name: str) -> bool | None:
 
 
 def create_app(db: Database, clock: Clock, *, secret_key: str | None = None,
-               secure_cookies: bool | None = None, cache_seconds: float = 30.0) -> FastAPI:
+               secure_cookies: bool | None = None, cache_seconds: float = 30.0,
+               threads: int | None = None) -> FastAPI:
     """The web app over a database and a clock.
 
     secret_key signs cookies and derives CSRF tokens (default: $DUBAN_SECRET_KEY, else a key
     generated once into the data directory). secure_cookies forces the cookies' Secure flag on
     or off (default: $DUBAN_COOKIE_SECURE, else on for HTTPS and loopback). cache_seconds is
     how long expensive aggregates (dashboard, ledger counts) are shared; 0 disables it.
+    threads caps how many requests run their (synchronous) database work at once per process
+    (default: $DUBAN_WEB_THREADS, else 12): more only queue inside PostgreSQL and the GIL,
+    and each holds a pooled connection.
     """
+    limit = threads or int(os.environ.get("DUBAN_WEB_THREADS", "12"))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints run in anyio's worker threads (40 by default); fewer, busier threads
+        # give more answers per second on a small server than many switching ones.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = limit
+        yield
+
     app = FastAPI(title="督办 duban API", version="1", openapi_url=None, docs_url=None,
-                  redoc_url=None,
+                  redoc_url=None, lifespan=lifespan,
                   description="督办系统的 JSON 接口：与网页共用服务层，须先登录（会话 Cookie），"
                   "修改类请求须带 X-CSRF-Token 请求头（取自 GET /api/me）。")
     forced = secure_cookies if secure_cookies is not None else _env_flag("DUBAN_COOKIE_SECURE")
     app.state.duban = WebState(db=db, clock=clock, keys=Keys(load_secret(secret_key)),
-                               env=make_env(), cache=SlowResultCache(ttl=cache_seconds),
+                               env=make_env(), cache=SlowResultCache(ttl=cache_seconds, size=20_000),
                                secure_cookies=forced)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

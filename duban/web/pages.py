@@ -18,6 +18,7 @@ from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.evidence import UploadedFile, evidence_file
 from duban.services.scoping import move_many, move_visible, visible_problem
+from duban.web.cache import always
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.forms import FORMS, offered_moves, parse_date
 from duban.web.render import redirect, render, safe_next
@@ -36,7 +37,7 @@ CtxDep = Annotated[Ctx, Depends(current)]
 def campaign_of(st: WebState, wanted: int | None) -> tuple[list[dash.CampaignChoice],
                                                             dash.CampaignChoice | None]:
     """All campaigns and the one asked for (else the newest)."""
-    choices, _ = st.cache.get(("campaigns",), lambda: dash.campaign_choices(st.db))
+    choices, _ = st.cache.get(("campaigns",), lambda: dash.campaign_choices(st.db), keep=always)
     if not choices:
         return choices, None
     if wanted is not None:
@@ -121,8 +122,16 @@ def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int) -> tuple[dash.Dashboa
     cube, age = st.cache.get(("cube", campaign_id, ctx.today),
                              lambda: dash.ledger_cube(st.db, campaign_id, ctx.today,
                                                       plan=r.plan))
-    return dash.dashboard(st.db, ctx.scope, campaign_id, ctx.today, plan=r.plan,
-                          names=r.names, cube=cube), age
+
+    def derive() -> dash.Dashboard:
+        return dash.dashboard(st.db, ctx.scope, campaign_id, ctx.today, plan=r.plan,
+                              names=r.names, cube=cube)
+
+    if age is None:
+        return derive(), None  # a fresh count: derive from it directly
+    # A kept cube: each scope's sums are kept with it, until the cube is refreshed.
+    board, _ = st.cache.get(("derived", ctx.scope.key(), cube), derive, keep=always)
+    return board, age
 
 
 def trend_chart(points: list[dash.TrendPoint], width: int = 640,
@@ -184,17 +193,49 @@ def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
     )
 
 
+def office_shapes_of(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> dict[frozenset[str], str]:
+    """How the offices of the user's scope and of the office filter are best queried, kept
+    a while (whether an office is anyone's co-office changes only with imports)."""
+    groups = []
+    if ctx.scope.role == Role.OFFICE and ctx.scope.offices:
+        groups.append(ctx.scope.offices)
+    if q.office:
+        groups.append(frozenset({q.office}))
+    out: dict[frozenset[str], str] = {}
+    for group in groups:
+        def shape(g: frozenset[str] = group) -> str:
+            return dash.office_shapes(st.db, q.campaign_id, [g])[g]
+
+        out[group], _ = st.cache.get(("office-shape", q.campaign_id, group), shape,
+                                     keep=always)
+    return out
+
+
 # Counting stops here: past it the ledger says "10000+" and asks for a narrower filter.
 COUNT_CAP = 10_000
 
 
 def ledger_total(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> tuple[int, bool]:
-    """The matching count (capped) and whether it is exact; shared between clients with the
-    same scope and filters for a while."""
-    bands = rules_of(st, q.campaign_id, ctx.today).bands
+    """How many problems match (capped) and whether that is exact.
+
+    Filters on place, office, status and band are summed from the shared cube of the day
+    (no query); others are counted, stopping past COUNT_CAP. Big counts are kept a while even
+    when quick; small ones are counted afresh, so a clerk's own move shows at once.
+    """
+    r = rules_of(st, q.campaign_id, ctx.today)
+    shapes = office_shapes_of(st, ctx, q)
+    if all(v == "lead" for v in shapes.values()) and not (q.category or q.source or q.search):
+        cube, _ = st.cache.get(("cube", q.campaign_id, ctx.today),
+                               lambda: dash.ledger_cube(st.db, q.campaign_id, ctx.today,
+                                                        plan=r.plan))
+        summed, _ = st.cache.get(("cube-count", ctx.scope.key(), q.count_key(), cube),
+                                 lambda: dash.cube_count(cube, ctx.scope, q), keep=always)
+        if summed is not None:
+            return summed, True
     total, _ = st.cache.get(("count", ctx.scope.key(), q.count_key(), ctx.today),
                             lambda: dash.ledger_count(st.db, ctx.scope, q, ctx.today,
-                                                      bands=bands, cap=COUNT_CAP))
+                                                      bands=r.bands, cap=COUNT_CAP),
+                            keep=lambda n, took: took >= st.cache.slow_after or n >= 1000)
     return min(total, COUNT_CAP), total <= COUNT_CAP
 
 
@@ -209,11 +250,12 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     q = ledger_query(chosen.id, params, page_no)
     r = rules_of(st, chosen.id, ctx.today)
     total, exact = ledger_total(st, ctx, q)
-    # Few matches (an exact count): fetch them through the filters and sort (see _order).
-    rows = dash.ledger_rows(st.db, ctx.scope, q, ctx.today, bands=r.bands, dense=not exact)
+    rows = dash.ledger_rows(st.db, ctx.scope, q, ctx.today, bands=r.bands,
+                            matches=total if exact else None,
+                            shapes=office_shapes_of(st, ctx, q))
     names = r.names
-    choices, _ = st.cache.get(("choices", ctx.scope.key(), chosen.id),
-                              lambda: dash.filter_choices(st.db, ctx.scope, chosen.id))
+    choices = st.cache.constant(("choices", ctx.scope.key(), chosen.id),
+                               lambda: dash.filter_choices(st.db, ctx.scope, chosen.id))
     pages = max((total + q.per_page - 1) // q.per_page, 1)
     base = {k: v for k, v in params.items() if v}
     base["campaign"] = str(chosen.id)

@@ -1,0 +1,69 @@
+"""The aggregate cache: keeps slow results, one computation at a time, stale while it
+refreshes in the background."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from duban.web.cache import SlowResultCache, always
+
+
+def test_fast_results_are_not_kept_unless_asked() -> None:
+    cache = SlowResultCache(ttl=60, slow_after=10)
+    calls = []
+    for _ in range(3):
+        value, age = cache.get("k", lambda: calls.append(1) or len(calls))
+        assert age is None
+    assert len(calls) == 3
+    value, _ = cache.get("kept", lambda: 42, keep=always)
+    assert cache.get("kept", lambda: 0, keep=always)[0] == value == 42
+
+
+def test_one_computation_for_many_waiters() -> None:
+    cache = SlowResultCache(ttl=60, slow_after=0)
+    started = threading.Event()
+    calls: list[int] = []
+
+    def slow() -> int:
+        started.set()
+        time.sleep(0.2)
+        calls.append(1)
+        return 7
+
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", slow)[0]))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [7] * 8 and len(calls) == 1
+
+
+def test_stale_values_are_served_while_a_background_refresh_runs() -> None:
+    cache = SlowResultCache(ttl=0.05, slow_after=0, max_stale=60)
+    gate = threading.Event()
+    versions = iter([1, 2])
+
+    def compute() -> int:
+        version = next(versions)
+        if version == 2:
+            gate.wait(5)
+        return version
+
+    assert cache.get("k", compute) == (1, None)
+    time.sleep(0.1)  # now stale
+    value, age = cache.get("k", compute)
+    assert value == 1 and age is not None and age > 0.05  # served at once, refresh started
+    gate.set()
+    deadline = time.monotonic() + 5
+    while cache.get("k", lambda: -1)[0] != 2:
+        assert time.monotonic() < deadline, "the background refresh never landed"
+        time.sleep(0.01)
+
+
+def test_a_disabled_cache_always_computes() -> None:
+    cache = SlowResultCache(ttl=0)
+    assert [cache.get("k", lambda i=i: i)[0] for i in range(3)] == [0, 1, 2]
+    assert [cache.constant("c", lambda i=i: i) for i in range(2)] == [0, 1]
