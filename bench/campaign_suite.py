@@ -1,0 +1,105 @@
+"""A county campaign end to end (issue 5): seed 002 over a generated county, stage by stage.
+
+On each backend: launch plans/seed-002-shenqiu.yaml, write a generated county's register,
+visits and ledger (300,000 households, ~30,000 ledger problems) through the intake service, then
+advance the campaign on each stage's first day with the `advance-campaign` Prefect flow, as the
+tick does: investigate (detection over the register and routing), rectify (a 督办通知书 per
+office, the reminder ladder armed), review (spot checks, closing, the monthly ranking). For each
+stage: wall time, Prefect task runs, and Prefect's share of the wall time (wall time minus the
+task bodies' own run time, over wall time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Entry, scratch_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _campaign(url: str, households: int) -> tuple[int, float, int]:
+    """Launch seed 002 and load a generated county; returns (campaign, seconds, problems)."""
+    from duban.adapters.plan_yaml import load_plan_file
+    from duban.domain.clock import CHINA_TZ, FixedClock
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+    from duban.services.intake import import_records
+    from duban.synth import generate_for_plan
+
+    db = Database(url)
+    db.migrate()
+    path = ROOT / "plans/seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
+    campaign = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "bench")
+    county = generate_for_plan(plan, "county", seed=2022, households=households)
+    started = time.perf_counter()
+    import_records(db, clock, campaign, households=county.households, visits=county.visits,
+                   problems=county.problems, imported_by="bench")
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return campaign, seconds, len(county.problems)
+
+
+def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
+    """Per stage: wall seconds, task runs and Prefect's share, on each backend."""
+    households = 20_000 if quick else 300_000
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-prefect-"))
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from bench.orchestration import _task_runs
+    from duban.adapters.plan_yaml import load_plan_file
+    from duban.domain.clock import CHINA_TZ
+    from flows.campaign import advance_campaign
+    from flows.common import quiet_prefect
+
+    plan = load_plan_file(ROOT / "plans/seed-002-shenqiu.yaml")
+    entries: list[Entry] = []
+    for backend in backends:
+        with scratch_database(backend) as url, tempfile.TemporaryDirectory() as data:
+            os.environ["DUBAN_DATABASE_URL"] = url
+            os.environ["DUBAN_DATA_DIR"] = data
+            campaign, intake_s, ledger = _campaign(url, households)
+            entries.append(Entry("county: register, visits and ledger written (intake service)",
+                                 backend, households, intake_s, "s"))
+            total_wall = total_tasks = 0.0
+            total_runs = 0
+            with quiet_prefect():
+                from prefect import flow
+
+                @flow(name="warm-up")
+                def warm_up() -> int:
+                    return 1
+
+                warm_up()  # the ephemeral server starts here, outside the measurement
+                for stage in plan.stages:
+                    moment = dt.datetime.combine(stage.start, dt.time(9), tzinfo=CHINA_TZ)
+                    started = time.perf_counter()
+                    state = advance_campaign(campaign, moment.isoformat(), return_state=True)
+                    wall = time.perf_counter() - started
+                    state.result()  # raises if the stage failed
+                    runs = _task_runs(state.state_details.flow_run_id)
+                    tasks = sum(runs)
+                    total_wall, total_tasks, total_runs = (total_wall + wall,
+                                                           total_tasks + tasks,
+                                                           total_runs + len(runs))
+                    share = max(0.0, (wall - tasks) / wall * 100) if wall else 0.0
+                    label = f"county {stage.kind.value} stage ({stage.name})"
+                    entries += [Entry(f"{label}: wall time", backend, households, wall, "s"),
+                                Entry(f"{label}: Prefect task runs", backend, households,
+                                      float(len(runs)), "task runs"),
+                                Entry(f"{label}: Prefect's share", backend, households, share,
+                                      "%")]
+            entries.append(Entry("county campaign, all stages: Prefect's share", backend,
+                                 households, max(0.0, (total_wall - total_tasks) / total_wall
+                                                 * 100), "%"))
+            entries.append(Entry("county campaign, all stages: Prefect task runs", backend,
+                                 households, float(total_runs), "task runs"))
+            entries.append(Entry("county campaign: ledger problems imported", backend,
+                                 households, float(ledger), "problems"))
+    return entries
