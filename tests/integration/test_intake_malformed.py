@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from openpyxl import load_workbook
@@ -18,35 +14,15 @@ from duban.adapters.intake import (
     read_and_validate,
     write_error_copy,
 )
+from tests.data import make_malformed as corpus
+from tests.support import need_module
 
-
-def _load_corpus() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "data" / "make_malformed.py"
-    spec = importlib.util.spec_from_file_location("duban_tests_make_malformed", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _need(module: str) -> None:
-    """Skip without an optional test module (xlwt writes .xls); in CI its absence is a failure."""
-    try:
-        __import__(module)
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {module} is not installed (a dev dependency)")
-        pytest.skip(f"{module} is not installed")
-
-
-corpus = _load_corpus()
 CASES = corpus.cases()
 
 
 def _build(case, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     if case.needs:
-        _need(case.needs)
+        need_module(case.needs)
     return case.build(tmp_path / case.filename)
 
 

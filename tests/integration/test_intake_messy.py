@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import os
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,29 +18,9 @@ from duban.domain.household import (
     VisitMode,
     VisitRecord,
 )
+from tests.data import make_malformed as corpus
+from tests.support import need_module
 
-
-def _load_corpus() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "data" / "make_malformed.py"
-    spec = importlib.util.spec_from_file_location("duban_tests_make_malformed", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _need(module: str) -> None:
-    """Skip without an optional test module (xlwt writes .xls); in CI its absence is a failure."""
-    try:
-        __import__(module)
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {module} is not installed (a dev dependency)")
-        pytest.skip(f"{module} is not installed")
-
-
-corpus = _load_corpus()
 H, V, P = corpus.H, corpus.V, corpus.P
 
 EXPECTED_HOUSEHOLDS = [
@@ -355,7 +331,7 @@ def test_tab_separated_text(tmp_path: Path) -> None:
 
 
 def test_old_xls_format(tmp_path: Path) -> None:
-    _need("xlwt")
+    need_module("xlwt")
     _check(
         corpus.write_xls(tmp_path / "h.xls", H, corpus.HOUSEHOLDS),
         "households",

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import io
-import os
-import sys
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from openpyxl import load_workbook
@@ -35,29 +31,8 @@ from duban.adapters.intake.normalize import (
     parse_money,
 )
 from duban.adapters.intake.report import text_width
-
-
-def _load_corpus() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "data" / "make_malformed.py"
-    spec = importlib.util.spec_from_file_location("duban_tests_make_malformed", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _need(module: str) -> None:
-    """Skip without an optional test module (xlwt writes .xls); in CI its absence is a failure."""
-    try:
-        __import__(module)
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {module} is not installed (a dev dependency)")
-        pytest.skip(f"{module} is not installed")
-
-
-corpus = _load_corpus()
+from tests.data import make_malformed as corpus
+from tests.support import need_module
 
 
 def _bad_households() -> list[list[object]]:
@@ -147,7 +122,7 @@ def test_error_copy_of_csv_and_xls_is_xlsx(tmp_path: Path) -> None:
     assert ws is not None
     assert ws["B2"].value == "火星村" and ws["B2"].fill.fgColor.rgb.endswith("FF9999")
     assert ws.cell(row=1, column=15).value == ERROR_COLUMN
-    _need("xlwt")
+    need_module("xlwt")
     src = corpus.write_xls(tmp_path / "h.xls", corpus.H, _bad_households())
     out = write_error_copy(src, _rejection(src), tmp_path / "h_xls_errors.xlsx")
     ws = load_workbook(out).active
