@@ -267,9 +267,11 @@ def users(url: str) -> list[tuple[str, str]]:
     return [(u, r) for u, r in rows]
 
 
-def pick_request(rng: random.Random, cid: int, towns: list[str], offices: list[str]) -> tuple[str, str]:
-    """(kind, path): half dashboards, half ledger pages with a spread of filters and pages."""
-    if rng.random() < 0.5:
+def pick_request(rng: random.Random, cid: int, towns: list[str], offices: list[str],
+                 dashboards: float = 0.5) -> tuple[str, str]:
+    """(kind, path): dashboards (half by default) and ledger pages with a spread of filters
+    and pages."""
+    if rng.random() < dashboards:
         return "dashboard", f"/?campaign={cid}"
     # Most looks are at the first pages; a few go deep (up to page 20, row 1000).
     roll = rng.random()
@@ -292,7 +294,8 @@ def pick_request(rng: random.Random, cid: int, towns: list[str], offices: list[s
 
 
 async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, seconds: float,
-                   warmup: float, seed: int, think: float = 0.0) -> dict[str, Any]:
+                   warmup: float, seed: int, think: float = 0.0,
+                   dashboards: float = 0.5) -> dict[str, Any]:
     import httpx
 
     rng = random.Random(seed)
@@ -318,7 +321,7 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
         client, (_, role) = sessions[i], cast[i]
         local = random.Random(seed * 1000 + i)
         while time.perf_counter() < stop_at:
-            kind, path = pick_request(local, cid, towns, offices)
+            kind, path = pick_request(local, cid, towns, offices, dashboards)
             t0 = time.perf_counter()
             try:
                 r = await client.get(path)
@@ -406,6 +409,8 @@ def main() -> None:
     r.add_argument("--port", type=int, default=8799)
     r.add_argument("--cache", type=float, default=30.0, help="aggregate cache seconds")
     r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--dashboards", type=float, default=0.5,
+                   help="share of requests that are dashboards (the rest: ledger pages)")
     r.add_argument("--think", type=float, default=0.0,
                    help="mean seconds a client waits between requests (0: closed loop)")
     r.add_argument("--pool", type=int, default=40,
@@ -421,7 +426,7 @@ def main() -> None:
     try:
         result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", users(args.url),
                                       args.clients, args.seconds, args.warmup, args.seed,
-                                      args.think))
+                                      args.think, args.dashboards))
     finally:
         stop_server(proc)
     result["workers"] = args.workers

@@ -79,4 +79,7 @@ LEDGER_INDEXES = (
     Index("ix_problem_campaign_lead_deadline", Problem.campaign_id, Problem.lead_office,
           Problem.deadline, Problem.id),
     Index("ix_problem_campaign_category", Problem.campaign_id, Problem.category),
+    # Codes follow import order and imports come town by town: a town's codes are one
+    # stretch of the campaign's code order, which only an index of its own walks well.
+    Index("ix_problem_campaign_town_code", Problem.campaign_id, Problem.town_code, Problem.code),
 )

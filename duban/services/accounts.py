@@ -186,23 +186,26 @@ def session_user_in(session: Session, clock: Clock, token: str) -> SessionUser |
     """session_user inside a caller's transaction (the web app resolves the scope with it)."""
     now = clock.now()
     digest = token_hash(token)
+    # Plain columns, not ORM objects: this runs on every request.
     row = session.execute(
-        select(WebSession, User).join(User, User.id == WebSession.user_id)
+        select(WebSession.id, WebSession.expires_at, WebSession.last_seen_at,
+               WebSession.revoked_at, User.id.label("user_id"), User.username, User.name,
+               User.role, User.office_code, User.town_code, User.village_code, User.active)
+        .join(User, User.id == WebSession.user_id)
         .where(WebSession.token_hash == digest)
     ).first()
     if row is None:
         return None
-    ws, user = row
-    if (ws.revoked_at is not None or ws.expires_at <= now or not user.active
-            or ws.last_seen_at + SESSION_IDLE <= now):
+    if (row.revoked_at is not None or row.expires_at <= now or not row.active
+            or row.last_seen_at + SESSION_IDLE <= now):
         return None
-    if now - ws.last_seen_at >= TOUCH_EVERY:
-        session.execute(update(WebSession).where(WebSession.id == ws.id)
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        session.execute(update(WebSession).where(WebSession.id == row.id)
                         .values(last_seen_at=now))
     return SessionUser(
-        session_id=ws.id, token_hash=digest, user_id=user.id, username=user.username,
-        name=user.name, role=Role(user.role), office_code=user.office_code,
-        town_code=user.town_code, village_code=user.village_code,
+        session_id=row.id, token_hash=digest, user_id=row.user_id, username=row.username,
+        name=row.name, role=Role(row.role), office_code=row.office_code,
+        town_code=row.town_code, village_code=row.village_code,
     )
 
 

@@ -399,6 +399,29 @@ class Cube:
         """The cells of each lead office."""
         return _group(self.cells, lambda c: c.office)
 
+    @cached_property
+    def sizes(self) -> dict[tuple[str, str | None], int]:
+        """Problems in all, per town and per lead office: ("all", None), ("town", code), …"""
+        out: dict[tuple[str, str | None], int] = defaultdict(int)
+        for c in self.cells:
+            out[("all", None)] += c.count
+            out[("town", c.town)] += c.count
+            out[("office", c.office)] += c.count
+        return dict(out)
+
+    def walked(self, scope: Scope, q: LedgerQuery, lead_only: bool) -> int:
+        """How many index entries a walk in the request's order covers (its index range):
+        the town's or lead office's rows when the order has an index per town or office,
+        else every row of the campaign."""
+        town = q.town or (scope.town if scope.role == Role.TOWN else None)
+        office = q.office or (next(iter(scope.offices)) if scope.role == Role.OFFICE
+                              and len(scope.offices) == 1 else None)
+        if town and q.sort in (Sort.DEADLINE, Sort.CODE):
+            return self.sizes.get(("town", town), 0)
+        if office and lead_only and q.sort == Sort.DEADLINE:
+            return self.sizes.get(("office", office), 0)
+        return self.sizes.get(("all", None), 0)
+
     def keeps(self, scope: Scope, town: str, village: str | None, office: str | None) -> bool:
         """Whether a cell is in a scope (for offices: the problems they lead)."""
         if scope.sees_all:
@@ -832,28 +855,34 @@ def _bands_if(session: Session, q: LedgerQuery, today: dt.date) -> Bands | None:
 SPARSE = 2000
 
 
-def walk_sort_index(scope: Scope, q: LedgerQuery, matches: int | None) -> bool:
-    """Whether a page is best found by walking the sort's index (see _order).
+def walk_sort_index(scope: Scope, q: LedgerQuery, matches: int | None,
+                    walked: int | None = None) -> bool:
+    """Whether a page is best found by walking the sort's index, or by fetching every match
+    through the filters' indexes and sorting them (see _order).
 
-    Not when few rows match; nor for one place's rows (a town or village, by scope or
-    filter) in code order: codes are given in import order and imports come town by town,
-    so a place's codes are one stretch of the code index that a walk may reach only at its
-    end (its rows also sit together on disk, so fetching and sorting them is cheap). Places
-    have a deadline index of their own; dates and last moves are not tied to places.
+    A walk reads about (offset + page) × walked / matches entries, each a random row; the
+    other way reads the matches. With both numbers known (the cube has them) the cheaper
+    wins. Without them: walk unless few rows match, or one village's rows are wanted in code
+    order (codes follow import order, and a village's codes are one stretch of the code
+    index that a walk may reach only at its end).
     """
     if matches is not None and matches <= SPARSE:
         return False
-    one_place = bool(q.town or q.village) or scope.role in {Role.TOWN, Role.VILLAGE}
-    return not (one_place and q.sort == Sort.CODE)
+    if matches is not None and walked is not None:
+        reach = (max(q.page, 1) - 1) * q.per_page + q.per_page
+        return reach * walked / max(matches, 1) <= matches
+    return not (q.sort == Sort.CODE and (q.village or scope.role == Role.VILLAGE))
 
 
 def ledger_rows(db: Database, scope: Scope, q: LedgerQuery, today: dt.date, *,
                 bands: Bands | None = None, matches: int | None = None,
+                walked: int | None = None,
                 shapes: Mapping[frozenset[str], str] | None = None) -> list[LedgerRow]:
-    """One page of the ledger; `matches`, when known, is how many problems match."""
+    """One page of the ledger; `matches` (how many problems match) and `walked` (see
+    Cube.walked), when known, choose how the page is found."""
     if matches is not None and matches <= (max(q.page, 1) - 1) * q.per_page:
         return []  # past the last page
-    dense = walk_sort_index(scope, q, matches)
+    dense = walk_sort_index(scope, q, matches, walked)
     with db.transaction() as session:
         bands = bands or bands_for(load_plan_of(session, q.campaign_id), today)
         stmt = (ledger_select(session, scope, q, today, bands, shapes=shapes)

@@ -13,7 +13,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from duban.domain.clock import Clock
@@ -142,7 +152,10 @@ def office_condition(session: Session, campaign_id: int, offices: Iterable[str],
         return Problem.id.in_(union_all(
             select(led.id).where(led.campaign_id == campaign_id, led.lead_office.in_(codes)),
             co))
-    return or_(lead, Problem.id.in_(co))
+    # EXISTS, probed per row through the co-office key, not IN, which hashes every
+    # co-routed id of the office again for each query.
+    return or_(lead, exists().where(ProblemCoOffice.problem_id == Problem.id,
+                                    ProblemCoOffice.office_code.in_(codes)))
 
 
 def _capped(session: Session, ids: Select[Any]) -> int:

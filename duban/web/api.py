@@ -25,10 +25,9 @@ from duban.web.pages import (
     _attachment,
     campaign_of,
     dashboard_of,
+    ledger_page_rows,
     ledger_query,
     ledger_total,
-    office_shapes_of,
-    rules_of,
 )
 from duban.web.render import render
 from duban.web.security import Ctx
@@ -412,10 +411,7 @@ def problems(
               "sort": sort.value, "desc": "1" if desc else ""}
     query = ledger_query(cid, params, page, per_page)
     total, exact = ledger_total(st, ctx, query)
-    rows = dash.ledger_rows(st.db, ctx.scope, query, ctx.today,
-                            bands=rules_of(st, cid, ctx.today).bands,
-                            matches=total if exact else None,
-                            shapes=office_shapes_of(st, ctx, query))
+    rows = ledger_page_rows(st, ctx, query, total, exact)
     return ProblemPage(total=total, total_exact=exact, page=page, per_page=per_page,
                        items=[_problem(r) for r in rows])
 

@@ -32,6 +32,9 @@ from duban.web.security import AuthRequired, CsrfRefused, Keys, load_secret
 
 log = logging.getLogger("duban.web")
 
+# How long the offices a user acts for (own office, substitutions) are kept per process.
+ACTOR_SECONDS = 10.0
+
 # What browsers may load: only this site's own files (no CDN; the network is closed anyway).
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
        "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -102,7 +105,9 @@ def create_app(db: Database, clock: Clock, *, secret_key: str | None = None,
     forced = secure_cookies if secure_cookies is not None else _env_flag("DUBAN_COOKIE_SECURE")
     app.state.duban = WebState(db=db, clock=clock, keys=Keys(load_secret(secret_key)),
                                env=make_env(), cache=SlowResultCache(ttl=cache_seconds, size=20_000),
-                               secure_cookies=forced)
+                               secure_cookies=forced,
+                               actors=SlowResultCache(ttl=min(cache_seconds, ACTOR_SECONDS),
+                                                      size=5000, max_stale=0))
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router, prefix in ROUTERS:

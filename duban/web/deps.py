@@ -12,7 +12,7 @@ from duban.services.accounts import session_user_in, token_hash
 from duban.services.actors import resolve_actor
 from duban.services.database import Database
 from duban.services.scoping import Scope
-from duban.web.cache import SlowResultCache
+from duban.web.cache import SlowResultCache, always
 from duban.web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -36,6 +36,7 @@ class WebState:
     env: jinja2.Environment
     cache: SlowResultCache
     secure_cookies: bool | None
+    actors: SlowResultCache
 
 
 def state(request: Request) -> WebState:
@@ -85,12 +86,16 @@ def current(request: Request) -> Ctx:
     if token is None:
         raise AuthRequired()
     now = local_now(st.clock)
-    # One transaction: the session and its user, then the offices it acts for today.
     with st.db.transaction() as session:
         user = session_user_in(session, st.clock, token)
         if user is None:
             raise AuthRequired()
-        scope = Scope(actor=resolve_actor(session, user.username, now.date()),
-                      town=user.town_code, village=user.village_code)
+        # The offices a user acts for today (own office plus substitutions) are kept for a
+        # few seconds: a new substitution takes effect within ACTOR_SECONDS. The session
+        # itself (revoked, expired, user disabled) is checked on every request above.
+        actor, _ = st.actors.get((user.username, now.date()),
+                                 lambda: resolve_actor(session, user.username, now.date()),
+                                 keep=always)
+    scope = Scope(actor=actor, town=user.town_code, village=user.village_code)
     return Ctx(request=request, user=user, scope=scope, csrf=st.keys.csrf_for(user.token_hash),
                today=now.date(), now=now)

@@ -215,6 +215,21 @@ def office_shapes_of(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> dict[frozen
 COUNT_CAP = 10_000
 
 
+def ledger_page_rows(st: WebState, ctx: Ctx, q: dash.LedgerQuery, total: int,
+                     exact: bool) -> list[dash.LedgerRow]:
+    """One page of rows, found the cheaper way (the cube knows the sizes, when it is kept)."""
+    r = rules_of(st, q.campaign_id, ctx.today)
+    shapes = office_shapes_of(st, ctx, q)
+    walked = None
+    cube, age = st.cache.get(("cube", q.campaign_id, ctx.today),
+                             lambda: dash.ledger_cube(st.db, q.campaign_id, ctx.today,
+                                                      plan=r.plan))
+    if age is not None:  # a kept cube: a big ledger, where the choice matters
+        walked = cube.walked(ctx.scope, q, all(v == "lead" for v in shapes.values()))
+    return dash.ledger_rows(st.db, ctx.scope, q, ctx.today, bands=r.bands,
+                            matches=total if exact else None, walked=walked, shapes=shapes)
+
+
 def ledger_total(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> tuple[int, bool]:
     """How many problems match (capped) and whether that is exact.
 
@@ -250,9 +265,7 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     q = ledger_query(chosen.id, params, page_no)
     r = rules_of(st, chosen.id, ctx.today)
     total, exact = ledger_total(st, ctx, q)
-    rows = dash.ledger_rows(st.db, ctx.scope, q, ctx.today, bands=r.bands,
-                            matches=total if exact else None,
-                            shapes=office_shapes_of(st, ctx, q))
+    rows = ledger_page_rows(st, ctx, q, total, exact)
     names = r.names
     choices = st.cache.constant(("choices", ctx.scope.key(), chosen.id),
                                lambda: dash.filter_choices(st.db, ctx.scope, chosen.id))

@@ -104,6 +104,7 @@ def make_env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code; no stat() of every file per page
     )
     env.filters.update(
         dt=_fmt_dt, date=_fmt_date, cn_date=_cn_date, pct=_pct, status=_label_status,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 07:29:18.654667
+Create Date: 2026-11-25 07:57:42.653912
 """
 
 from collections.abc import Sequence
@@ -335,6 +335,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_problem_campaign_lead_office', ['campaign_id', 'lead_office'], unique=False)
         batch_op.create_index('ix_problem_campaign_status_deadline', ['campaign_id', 'status', 'deadline'], unique=False)
         batch_op.create_index('ix_problem_campaign_town', ['campaign_id', 'town_code'], unique=False)
+        batch_op.create_index('ix_problem_campaign_town_code', ['campaign_id', 'town_code', 'code'], unique=False)
         batch_op.create_index('ix_problem_campaign_town_deadline', ['campaign_id', 'town_code', 'deadline', 'id'], unique=False)
         batch_op.create_index('ix_problem_campaign_updated_at_id', ['campaign_id', 'updated_at', 'id'], unique=False)
         batch_op.create_index('ix_problem_campaign_village', ['campaign_id', 'village_code'], unique=False)
@@ -606,6 +607,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_problem_campaign_village')
         batch_op.drop_index('ix_problem_campaign_updated_at_id')
         batch_op.drop_index('ix_problem_campaign_town_deadline')
+        batch_op.drop_index('ix_problem_campaign_town_code')
         batch_op.drop_index('ix_problem_campaign_town')
         batch_op.drop_index('ix_problem_campaign_status_deadline')
         batch_op.drop_index('ix_problem_campaign_lead_office')

@@ -49,3 +49,27 @@ def test_cube_and_direct_queries_agree_for_every_scope(world: World) -> None:
     closed_on = {t.day: t.closed for t in board.trend if t.closed}
     assert closed_on == {dt.date(2022, 9, 27): 1}
     assert board.trend[-1].pending == 2
+
+
+def test_every_office_query_shape_lists_the_same_problems(world: World, monkeypatch) -> None:
+    from duban.services import scoping
+
+    today = world.clock.now().date()
+    with world.db.transaction() as s:
+        scope = scope_for(s, "off_gov_hd", today)  # a co-office only
+        assert scoping.office_shape(s, world.campaign_id, scope.offices) == "gather"
+    q = dash.LedgerQuery(campaign_id=world.campaign_id)
+    expected = {world.problems[n] for n in world.visible["off_gov_hd"]}
+    seen = {}
+    for limit, shape in ((20_000, "gather"), (0, "or")):
+        monkeypatch.setattr(scoping, "GATHER_AT_MOST", limit)
+        with world.db.transaction() as s:
+            assert scoping.office_shape(s, world.campaign_id, scope.offices) == shape
+        for matches in (None, 1):  # walk the sort index, or gather and sort
+            rows = dash.ledger_rows(world.db, scope, q, today, matches=matches)
+            seen[(shape, matches)] = {r.id for r in rows}
+    assert all(ids == expected for ids in seen.values()), seen
+    filtered = dash.LedgerQuery(campaign_id=world.campaign_id, office="gov-huaidian")
+    with world.db.transaction() as s:
+        county = scope_for(s, "county", today)
+    assert {r.id for r in dash.ledger_rows(world.db, county, filtered, today)} == expected
