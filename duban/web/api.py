@@ -584,3 +584,47 @@ def docs(request: Request, ctx: CtxDep) -> HTMLResponse:
     schema = request.app.openapi()
     return render(st.env, st.keys, request, "api_docs.html", ctx=ctx, schema=schema,
                   active="api", campaign=None, campaigns=[])
+
+
+class InboxOut(BaseModel):
+    """An in-app message (reminder, escalation, notice receipt reminder)."""
+
+    id: int
+    campaign_id: int | None
+    office_code: str
+    kind: str
+    colour: str
+    subject: str
+    body: str
+    visible_from: dt.datetime
+    read_at: dt.datetime | None
+    read_by: str | None
+
+
+@router.get("/inbox", response_model=list[InboxOut], summary="消息（本人所属办室的）")
+def inbox(request: Request, ctx: CtxDep, campaign: int | None = None,
+          unread: bool = False) -> list[InboxOut]:
+    from duban.services.messages import list_inbox
+    from duban.web.work import inbox_offices
+
+    st = state(request)
+    _, chosen = campaign_of(st, campaign)
+    lines = list_inbox(st.db, st.clock, inbox_offices(st, ctx, chosen.id if chosen else None),
+                       unread_only=unread, limit=200)
+    return [InboxOut(id=m.id, campaign_id=m.campaign_id, office_code=m.office_code,
+                     kind=m.kind, colour=m.colour, subject=m.subject, body=m.body,
+                     visible_from=m.visible_from, read_at=m.read_at, read_by=m.read_by)
+            for m in lines if chosen is None or m.campaign_id in (None, chosen.id)]
+
+
+@router.post("/inbox/{message_id}/read", summary="标为已读")
+def inbox_read(request: Request, ctx: CtxDep, message_id: int,
+               campaign: int | None = None) -> dict[str, bool]:
+    from duban.services.messages import mark_read
+    from duban.web.work import inbox_offices
+
+    st = state(request)
+    _, chosen = campaign_of(st, campaign)
+    changed = mark_read(st.db, st.clock, message_id, ctx.username,
+                        inbox_offices(st, ctx, chosen.id if chosen else None))
+    return {"changed": changed}

@@ -444,3 +444,49 @@ def user_active(request: Request, ctx: CtxDep, username: str,
     set_active(st.db, st.clock, username, active == "1", by=ctx.username)
     return _back(request, st, "/people",
                  ok=f"用户 {username} 已{'启用' if active == '1' else '停用'}")
+
+
+# ---- the inbox of reminders -------------------------------------------------------------
+
+
+def inbox_offices(st: WebState, ctx: Ctx, campaign_id: int | None) -> list[str]:
+    """Whose messages a user reads: their offices (with substitutions); a town its offices;
+    a village its own; the county office and supervision groups the campaign's office."""
+    from duban.services.campaigns import load_plan_of
+
+    if ctx.scope.offices:
+        return sorted(ctx.scope.offices)
+    if campaign_id is None:
+        return []
+    with st.db.transaction() as session:
+        codes = visible_office_codes(session, ctx.scope, campaign_id)
+        if codes is None:
+            return [load_plan_of(session, campaign_id).county_office]
+    return sorted(codes)
+
+
+@router.get("/inbox", include_in_schema=False)
+def inbox_page(request: Request, ctx: CtxDep, campaign: str | None = None,
+               unread: int = 0) -> Response:
+    from duban.services.messages import list_inbox
+
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    offices = inbox_offices(st, ctx, chosen.id if chosen else None)
+    lines = list_inbox(st.db, st.clock, offices, unread_only=bool(unread), limit=200)
+    if chosen is not None:
+        lines = [m for m in lines if m.campaign_id in (None, chosen.id)]
+    names = rules_of(st, chosen.id, ctx.today).names if chosen else None
+    return page(st, ctx, "inbox.html", "inbox", campaign=chosen, campaigns=campaigns,
+                lines=lines, unread=bool(unread), names=names, offices=offices)
+
+
+@router.post("/inbox/{message_id}/read", include_in_schema=False)
+def inbox_read(request: Request, ctx: CtxDep, message_id: int,
+               campaign: Annotated[str, Form()] = "") -> Response:
+    from duban.services.messages import mark_read
+
+    st = state(request)
+    cid = _int(campaign)
+    mark_read(st.db, st.clock, message_id, ctx.username, inbox_offices(st, ctx, cid))
+    return _back(request, st, f"/inbox?campaign={cid}" if cid else "/inbox", ok="已标为已读")
