@@ -477,6 +477,7 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
                 or (town is not None and c.town != town)
                 or (offices is not None and c.office not in offices)
                 or (status is not None and c.status != status)
+                or (q.pending and c.status in FINAL)
                 or (band is not None and (c.status not in OPEN or c.band != band))):
             continue
         total += c.count
@@ -725,6 +726,7 @@ class LedgerQuery:
     category: str | None = None
     source: str | None = None
     band: Band | None = None
+    pending: bool = False  # only items still on someone's desk (not closed or voided)
     search: str | None = None
     sort: Sort = Sort.DEADLINE
     descending: bool = False
@@ -734,7 +736,7 @@ class LedgerQuery:
     def count_key(self) -> tuple[object, ...]:
         """What the total depends on (not the sort or the page), for caching counts."""
         return (self.campaign_id, self.town, self.village, self.office, self.status,
-                self.category, self.source, self.band, self.search)
+                self.category, self.source, self.band, self.pending, self.search)
 
 
 @dataclass(frozen=True)
@@ -777,6 +779,8 @@ def ledger_select(session: Session, scope: Scope, q: LedgerQuery, today: dt.date
                                            shape=(shapes or {}).get(frozenset({q.office}))))
     if q.status is not None:
         stmt = stmt.where(Problem.status == q.status.value)
+    if q.pending:
+        stmt = stmt.where(Problem.status.in_(PENDING))
     if q.category:
         stmt = stmt.where(Problem.category == q.category)
     if q.source:

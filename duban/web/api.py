@@ -398,6 +398,7 @@ def problems(
     campaign: int | None = None, town: str | None = None, village: str | None = None,
     office: str | None = None, status: Status | None = None, category: str | None = None,
     source: str | None = None, band: dash.Band | None = None,
+    pending: Annotated[bool, Query(description="only items not closed or voided")] = False,
     q: Annotated[str | None, Query(max_length=100)] = None,
     sort: dash.Sort = dash.Sort.DEADLINE, desc: bool = False,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
@@ -406,7 +407,8 @@ def problems(
     st = state(request)
     cid = _campaign_id(request, campaign)
     params = {"town": town or "", "village": village or "", "office": office or "",
-              "status": status.value if status else "", "category": category or "",
+              "status": status.value if status else ("pending" if pending else ""),
+              "category": category or "",
               "source": source or "", "band": band.value if band else "", "q": q or "",
               "sort": sort.value, "desc": "1" if desc else ""}
     query = ledger_query(cid, params, page, per_page)

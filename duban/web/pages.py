@@ -169,6 +169,8 @@ def trend_chart(points: list[dash.TrendPoint], width: int = 640,
 
 # ---- ledger -----------------------------------------------------------------------------
 
+# The ledger opens on the items still on someone's desk; "status=" (empty) shows them all.
+PENDING = "pending"
 LEDGER_KEYS = ("town", "village", "office", "status", "category", "source", "band", "q",
                "sort", "desc")
 
@@ -182,6 +184,7 @@ def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
         village=params.get("village") or None,
         office=params.get("office") or None,
         status=_enum(Status, params.get("status")),
+        pending=params.get("status") == PENDING,
         category=params.get("category") or None,
         source=params.get("source") or None,
         band=_enum(dash.Band, params.get("band")),
@@ -262,6 +265,8 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     if chosen is None:
         return no_campaign(st, ctx, "ledger")
     params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
+    if "status" not in request.query_params:
+        params["status"] = PENDING
     q = ledger_query(chosen.id, params, page_no)
     r = rules_of(st, chosen.id, ctx.today)
     total, exact = ledger_total(st, ctx, q)
@@ -270,7 +275,8 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     choices = st.cache.constant(("choices", ctx.scope.key(), chosen.id),
                                lambda: dash.filter_choices(st.db, ctx.scope, chosen.id))
     pages = max((total + q.per_page - 1) // q.per_page, 1)
-    base = {k: v for k, v in params.items() if v}
+    # "status" stays even when empty: an empty one means 全部, an absent one the default.
+    base = {k: v for k, v in params.items() if v or k == "status"}
     base["campaign"] = str(chosen.id)
     office_choices = [c for c in choices["offices"]]
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,

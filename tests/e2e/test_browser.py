@@ -34,7 +34,8 @@ from tests.conftest import PLANS, require  # noqa: E402
 
 CHROMIUM = os.environ.get("DUBAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+                 "--no-first-run", "--disable-component-update", "--disable-sync",
+                 "--lang=zh-CN"]  # date inputs read 2022/10/24, as the offices write them
 PASSWORD = "Browser-test-2022"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -301,3 +302,174 @@ def test_a_campaign_in_the_browser(tmp_path: Path) -> None:
     assert "东关社区" in seen["town_ledger"] and "刘庄店" not in seen["town_ledger"]
     assert seen["other_office_status"] == 404
     assert len(shots.taken) == 8 and all(p.stat().st_size > 10_000 for p in shots.taken)
+
+
+# ---- documentation screenshots ----------------------------------------------------------
+# `python tests/e2e/test_browser.py --docs docs/images` runs the demo's simulated township to
+# the middle of the rectification stage (ticks, notices, reminders and simulated clerks, as
+# `duban demo` does), rectifies one housing problem by hand with photo-like evidence, and
+# photographs the main pages at desktop and phone width.
+
+SHOW_DAY = dt.date(2022, 10, 24)  # past seed 002's 10-20 deadline: colours on the board
+
+
+def photo(after: bool) -> bytes:
+    """A drawn stand-in for a site photo: a farmhouse before or after its roof was redone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.patches import Polygon, Rectangle
+
+    fig = plt.figure(figsize=(4.8, 3.2), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 48)
+    ax.set_ylim(0, 32)
+    ax.axis("off")
+    ax.add_patch(Rectangle((0, 0), 48, 32, color="#cfe3f3" if after else "#c9cfd6"))
+    ax.add_patch(Rectangle((0, 0), 48, 8, color="#9bb27c" if after else "#a3a08a"))
+    ax.add_patch(Rectangle((10, 6), 28, 13, color="#efe6d2" if after else "#b9ad97"))
+    ax.add_patch(Polygon([(7, 19), (24, 28), (41, 19)], color="#b5442f" if after else "#6d6a66"))
+    for x in range(9, 40, 3):
+        ax.plot([x, x + 2], [19.4, 20.4], color="#8e3424" if after else "#4f4c48", lw=1)
+    if not after:
+        for hx, hy in ((18, 22), (28, 21), (23, 24.5)):
+            ax.add_patch(Polygon([(hx, hy), (hx + 2.2, hy + 1.2), (hx + 1, hy - 1.4)],
+                                 color="#2b2b2b"))
+        ax.plot([14, 16, 15, 17.5], [18, 14, 12, 8], color="#5b4d3a", lw=1.2)
+    ax.add_patch(Rectangle((21, 6), 6, 8, color="#7a5236"))
+    ax.add_patch(Rectangle((13, 11), 5, 4, color="#f7f3e8" if after else "#8c8474"))
+    ax.add_patch(Rectangle((30, 11), 5, 4, color="#f7f3e8" if after else "#8c8474"))
+    label = "整改后 2022-10-24" if after else "整改前 2022-09-28"
+    ax.text(1.2, 29.6, label, fontsize=12, color="white", family="Noto Sans CJK JP",
+            bbox={"facecolor": "#00000088", "edgecolor": "none", "pad": 3})
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return out.getvalue()
+
+
+def build_showcase(root: Path) -> tuple[Database, FixedClock, int, int]:
+    """The demo township at SHOW_DAY; returns (db, clock, campaign id, showcased problem id)."""
+    from sqlalchemy import select
+
+    from duban.adapters.plan_yaml import load_plan_file
+    from duban.domain.lifecycle import Action, Payload, Status
+    from duban.services.calendars import working_calendar
+    from duban.services.campaigns import launch_campaign
+    from duban.services.evidence import UploadedFile
+    from duban.services.intake import import_records
+    from duban.services.problems import move_problem
+    from duban.services.reviews import submit_rectification
+    from duban.simulation import People, create_demo_users, morning
+    from duban.synth import generate_for_plan
+    from flows.tick import run_tick
+    from models import Problem
+
+    os.environ["DUBAN_DATA_DIR"] = str(root / "data")
+    db = Database(f"sqlite:///{root / 'showcase.sqlite3'}")
+    db.migrate()
+    os.environ["DUBAN_DATABASE_URL"] = db.engine.url.render_as_string(hide_password=False)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    path = PLANS / "seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    calendar = working_calendar()
+    clock = FixedClock(morning(calendar.add_workdays(plan.start, -1)))
+    cid = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    create_demo_users(db, clock, plan)
+    county = generate_for_plan(plan, "township", 2022)
+    clock.set(morning(plan.start, 10))
+    import_records(db, clock, cid, households=county.households, visits=county.visits,
+                   problems=county.problems, imported_by="county")
+    people = People(db, clock, plan, cid, 2022)
+    day = plan.start
+    while day <= SHOW_DAY:
+        if calendar.is_workday(day):
+            clock.set(morning(day))
+            run_tick(clock.now().isoformat())
+            clock.set(morning(day, 10))
+            people.act()
+        day += dt.timedelta(days=1)
+    # One late housing problem is rectified, reviewed and closed by hand, with photos.
+    with db.transaction() as s:
+        showcased = s.scalar(select(Problem.id).where(
+            Problem.campaign_id == cid, Problem.category == "housing",
+            Problem.status == Status.RECTIFYING.value).order_by(Problem.id).limit(1))
+        assert showcased is not None, "no housing problem left in rectification"
+        p = s.get(Problem, showcased)
+        assert p is not None
+        lead = p.lead_office or ""
+    clock.set(morning(SHOW_DAY, 10) + dt.timedelta(minutes=20))
+    submit_rectification(db, clock, showcased, lead,
+                         "屋面重新铺瓦、更换檩条，墙体裂缝已修补，户主签字确认",
+                         [UploadedFile("整改前-屋面.png", photo(False), "before"),
+                          UploadedFile("整改后-屋面.png", photo(True), "after")])
+    clock.set(morning(SHOW_DAY, 11) + dt.timedelta(minutes=5))
+    move_problem(db, clock, showcased, Action.PASS_REVIEW, "dd1",
+                 Payload(note="现场复核：屋面、墙体整改到位"))
+    clock.set(morning(SHOW_DAY, 14) + dt.timedelta(minutes=40))
+    move_problem(db, clock, showcased, Action.CLOSE, "county",
+                 Payload(note="排查、整改、复核三方签字齐全，同意销号"))
+    clock.set(morning(SHOW_DAY, 15))
+    return db, clock, cid, showcased
+
+
+def write_docs_screenshots(out: Path) -> list[Path]:
+    """Photograph the main pages at desktop and phone width into `out` (web-*.png)."""
+    import tempfile
+
+    from duban.simulation import DEMO_PASSWORD
+
+    reason = chromium_missing()
+    if reason:
+        raise SystemExit(reason)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="duban-docs-") as tmp:
+        db, clock, cid, pid = build_showcase(Path(tmp))
+        c = f"?campaign={cid}"
+        shots = [
+            # (user, path, name, widths)
+            (None, "/login", "login", ("desktop", "phone")),
+            ("county", f"/{c}", "dashboard", ("desktop", "phone")),
+            ("county", f"/ledger{c}", "ledger", ("desktop", "phone")),
+            ("county", f"/problems/{pid}", "problem", ("desktop", "phone")),
+            ("county", f"/waiting{c}", "waiting", ("desktop",)),
+            ("jyj", f"/notices{c}", "notices", ("desktop", "phone")),
+            ("jyj", f"/inbox{c}", "inbox", ("desktop", "phone")),
+            ("town-huaidian", f"/{c}", "dashboard-town", ("desktop",)),
+            ("town-huaidian", f"/coverage{c}", "coverage", ("desktop",)),
+            ("county", f"/ranking{c}", "ranking", ("desktop",)),
+            ("county", "/campaigns", "campaigns", ("desktop",)),
+            ("county", "/api/docs", "api-docs", ("desktop",)),
+        ]
+        with serve(db, clock) as base, browser() as b:
+            for user, path, name, widths in shots:
+                for width in widths:
+                    viewport = DESKTOP if width == "desktop" else PHONE
+                    context = b.new_context(viewport=viewport, locale="zh-CN",
+                                            device_scale_factor=1 if width == "desktop" else 2)
+                    page = context.new_page()
+                    if user is not None:
+                        page.goto(f"{base}/login")
+                        page.fill("input[name=username]", user)
+                        page.fill("input[name=password]", DEMO_PASSWORD)
+                        page.click("button[type=submit]")
+                        page.wait_for_url(f"{base}/**")
+                    page.goto(base + path)
+                    target = out / f"web-{name}-{width}.png"
+                    page.screenshot(path=str(target), full_page=True)
+                    written.append(target)
+                    context.close()
+        db.dispose()
+    return written
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="write the web screenshots of docs/web.md")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "images")
+    for written in write_docs_screenshots(parser.parse_args().docs):
+        print(written)

@@ -295,3 +295,15 @@ def test_the_api_moves_and_reports_errors_as_json(world: World, client_for: Clie
     docs = office.get("/api/openapi.json").json()
     assert "/api/problems/{problem_id}/moves" in docs["paths"]
     assert office.get("/api/docs").status_code == 200
+
+
+def test_the_ledger_opens_on_pending_items(world: World, client_for: Clients) -> None:
+    county, csrf = client_for("county")
+    pid = world.problems["lz_education"]
+    assert move(county, csrf, pid, "void", note="重复登记").startswith("ok:")
+    cid = world.campaign_id
+    assert "共 2 条" in county.get(f"/ledger?campaign={cid}").text
+    everything = county.get(f"/ledger?campaign={cid}&status=").text
+    assert "共 3 条" in everything and world.problem("lz_education").code in everything
+    api = county.get(f"/api/problems?campaign={cid}&pending=true").json()
+    assert api["total"] == 2 and pid not in {p["id"] for p in api["items"]}
