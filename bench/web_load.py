@@ -1,7 +1,8 @@
 """Web load test: dashboard and ledger pages over a million problems, 50 concurrent clients.
 
-    python -m bench.web_load setup   # build the PostgreSQL database once (about 2 minutes)
+    python -m bench.web_load setup   # build the PostgreSQL database once (about a minute)
     python -m bench.web_load run     # start the server, sign 50 clients in, load it, report
+    python -m bench.web_load pg-start / pg-stop   # optional private PostgreSQL, tuned
 
 `setup` launches seed 002 (23 towns, 63 villages, 38 offices) through the service layer, adds
 users (the county office, a supervisor, every town, every county office), then writes
@@ -178,6 +179,42 @@ def setup(url: str, n: int, fresh: bool) -> None:
         conn.execute(text("VACUUM ANALYZE problem"))
         conn.execute(text("VACUUM ANALYZE problem_co_office"))
     print(f"setup: {n} problems in {time.perf_counter() - started:.0f} s")
+
+
+# ---- a private, tuned PostgreSQL --------------------------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_SETTINGS = ("-c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c work_mem=16MB "
+               "-c max_connections=200 -c effective_cache_size=4GB -c random_page_cost=1.1")
+
+
+def pg_start(directory: Path, port: int) -> str:
+    """initdb (once) and start a PostgreSQL on 127.0.0.1:port sized for a million problems.
+
+    Debian's packaged server keeps the defaults (128 MB shared_buffers): the problem table and
+    its indexes (about 750 MB) then do not fit and every page read goes through the kernel.
+    Runs the server as the postgres user (this must run as root or as postgres).
+    """
+    data = directory / "data"
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if not data.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        if as_pg:
+            subprocess.run(["chown", "postgres:postgres", str(directory)], check=True)
+        subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust",
+                        "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"], check=True,
+                       stdout=subprocess.DEVNULL)
+    subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l",
+                    str(directory / "log"), "-w", "-o",
+                    f"-p {port} -k {directory} {PG_SETTINGS}", "start"], check=True)
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/duban_web_bench"
+
+
+def pg_stop(directory: Path) -> None:
+    """Stop the private PostgreSQL."""
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(directory / "data"), "-m",
+                    "fast", "stop"], check=False)
 
 
 # ---- the server -------------------------------------------------------------------------
@@ -396,6 +433,11 @@ def print_report(result: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("pg-start", help="start a private PostgreSQL sized for the bench")
+    g.add_argument("--dir", type=Path, default=Path("/tmp/duban-web-pg"))
+    g.add_argument("--port", type=int, default=5433)
+    h = sub.add_parser("pg-stop", help="stop the private PostgreSQL")
+    h.add_argument("--dir", type=Path, default=Path("/tmp/duban-web-pg"))
     s = sub.add_parser("setup", help="build the bench database")
     s.add_argument("--url", default=os.environ.get("DUBAN_BENCH_PG", DEFAULT_URL))
     s.add_argument("--problems", type=int, default=1_000_000)
@@ -417,6 +459,12 @@ def main() -> None:
                    help="database pool size per worker (0: duban's default engine)")
     r.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
+    if args.cmd == "pg-start":
+        print(pg_start(args.dir, args.port))
+        return
+    if args.cmd == "pg-stop":
+        pg_stop(args.dir)
+        return
     if args.cmd == "setup":
         setup(args.url, args.problems, args.fresh)
         return

@@ -492,5 +492,7 @@ def coverage_page(request: Request, ctx: CtxDep, campaign: str | None = None) ->
                     title="走访覆盖", message="责任办室不查看走访覆盖情况。", status_code=403)
     data, age = st.cache.get(("coverage", ctx.scope.key(), chosen.id),
                              lambda: dash.coverage(st.db, ctx.scope, chosen.id))
+    from duban.domain.household import VISIT_MODE_LABELS
+
     return page(st, ctx, "coverage.html", "coverage", campaign=chosen, campaigns=campaigns,
-                cov=data, age=age)
+                cov=data, age=age, mode_labels={m.value: t for m, t in VISIT_MODE_LABELS.items()})

@@ -346,8 +346,15 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     for line in lines:
         totals[line.town] = totals.get(line.town, 0) + line.amount_yuan
     months = frozen_months(st.db, chosen.id)
+    r = rules_of(st, chosen.id, ctx.today)
+    choosable = []
+    m = r.plan.start.replace(day=1)
+    while m <= min(r.plan.end, ctx.today):
+        choosable.append(m)
+        m = (m + dt.timedelta(days=32)).replace(day=1)
     return page(st, ctx, "ranking.html", "ranking", campaign=chosen, campaigns=campaigns,
                 snap=snap, preview=preview, error=error, month=first, months=months,
+                choosable=choosable,
                 penalties=lines, totals=sorted(totals.items(), key=lambda kv: -kv[1]),
                 names=names, total_yuan=sum(totals.values()))
 

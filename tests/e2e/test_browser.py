@@ -262,6 +262,9 @@ def run_campaign(b: Any, base: str, shots: Shots, tmp: Path) -> dict[str, Any]:
     # 6. A town sees its own villages only; another office cannot open the problem.
     town = sign_in(b, base, "huaidian")
     town.click("nav >> text=问题台账")
+    town.select_option("select[name=status]", "")  # 全部, closed ones too
+    town.click("form.filters button[type=submit]")
+    town.wait_for_load_state()
     seen["town_ledger"] = town.inner_text("table.ledger tbody")
     other = sign_in(b, base, "jiaoyu")
     response = other.goto(seen["problem_url"])
@@ -459,7 +462,8 @@ def write_docs_screenshots(out: Path) -> list[Path]:
                         page.wait_for_url(f"{base}/**")
                     page.goto(base + path)
                     target = out / f"web-{name}-{width}.png"
-                    page.screenshot(path=str(target), full_page=True)
+                    # Desktop: the whole page; phone: the first screen, as a phone shows it.
+                    page.screenshot(path=str(target), full_page=width == "desktop")
                     written.append(target)
                     context.close()
         db.dispose()

@@ -12,6 +12,10 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // Secondary filters start unfolded on a wide screen and folded on a phone.
+  if (window.matchMedia("(min-width: 761px)").matches) {
+    for (const details of document.querySelectorAll("details[data-open-wide]")) details.open = true;
+  }
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
       if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
