@@ -462,8 +462,15 @@ def write_docs_screenshots(out: Path) -> list[Path]:
                         page.wait_for_url(f"{base}/**")
                     page.goto(base + path)
                     target = out / f"web-{name}-{width}.png"
-                    # Desktop: the whole page; phone: the first screen, as a phone shows it.
-                    page.screenshot(path=str(target), full_page=width == "desktop")
+                    # Desktop: the page down to 2400 px (below that it only repeats);
+                    # phone: the first screen, as a phone shows it.
+                    if width == "desktop":
+                        height = min(page.evaluate("document.body.scrollHeight"), 2400)
+                        page.screenshot(path=str(target), full_page=True,
+                                        clip={"x": 0, "y": 0, "width": DESKTOP["width"],
+                                              "height": height})
+                    else:
+                        page.screenshot(path=str(target))
                     written.append(target)
                     context.close()
         db.dispose()
