@@ -497,3 +497,64 @@ def inbox_read(request: Request, ctx: CtxDep, message_id: int,
     cid = _int(campaign)
     mark_read(st.db, st.clock, message_id, ctx.username, inbox_offices(st, ctx, cid))
     return _back(request, st, f"/inbox?campaign={cid}" if cid else "/inbox", ok="已标为已读")
+
+
+# ---- daily spot checks (随机抽查) ---------------------------------------------------------
+
+
+@router.get("/spotchecks", include_in_schema=False)
+def spotchecks_page(request: Request, ctx: CtxDep, campaign: str | None = None,
+                    day: str | None = None) -> Response:
+    from duban.services.reviews import list_spot_checks, spot_check_draws
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY, Role.SUPERVISOR)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        return no_campaign(st, ctx, "spotchecks")
+    try:
+        wanted = dt.date.fromisoformat(day) if day else ctx.today
+    except ValueError:
+        wanted = ctx.today
+    checks = list_spot_checks(st.db, chosen.id, day=wanted)
+    draws = spot_check_draws(st.db, chosen.id)
+    names = rules_of(st, chosen.id, ctx.today).names
+    groups = {g.code: g.name for g in rules_of(st, chosen.id, ctx.today).plan.review.groups}
+    return page(st, ctx, "spotchecks.html", "spotchecks", campaign=chosen,
+                campaigns=campaigns, checks=checks, draws=draws[:14], day=wanted,
+                names=names, groups=groups, drawn=any(d.day == wanted for d in draws),
+                may_draw=ctx.scope.role == Role.COUNTY and wanted == ctx.today)
+
+
+@router.post("/spotchecks/draw", include_in_schema=False)
+def spotchecks_draw(request: Request, ctx: CtxDep,
+                    campaign: Annotated[int, Form()]) -> Response:
+    from duban.services.reviews import draw_daily_spot_checks
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    ids = draw_daily_spot_checks(st.db, st.clock, campaign, drawn_by=ctx.username)
+    return _back(request, st, f"/spotchecks?campaign={campaign}",
+                 ok=f"已抽取今日随机抽查 {len(ids)} 项")
+
+
+@router.post("/spotchecks/{check_id}", include_in_schema=False)
+def spotcheck_record(request: Request, ctx: CtxDep, check_id: int,
+                     campaign: Annotated[int, Form()], result: Annotated[str, Form()],
+                     note: Annotated[str, Form(max_length=500)] = "",
+                     deadline: Annotated[str, Form(max_length=20)] = "") -> Response:
+    from duban.services.reviews import record_spot_check
+    from duban.web.forms import parse_date
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY, Role.SUPERVISOR)
+    back = f"/spotchecks?campaign={campaign}"
+    try:
+        info = record_spot_check(st.db, st.clock, check_id, ctx.username, result == "passed",
+                                 note.strip(), parse_date(deadline))
+    except NotFound:
+        raise
+    except DubanError as exc:
+        return _back(request, st, back, error=exc.message)
+    return _back(request, st, f"{back}&day={info.day.isoformat()}",
+                 ok=f"已记录抽查结果：{info.kind_label} {info.item_id}，{info.result_label}")

@@ -65,7 +65,9 @@ ANY_SIGNED_IN_GET = {
     "/api/openapi.json", "/api/campaigns/{campaign_id}/dashboard", "/api/inbox",
 }
 NOT_OFFICES_GET = {"/coverage", "/api/coverage"}
+COUNTY_AND_SUPERVISORS = {("GET", "/spotchecks"), ("POST", "/spotchecks/{check_id}")}
 COUNTY_ONLY = {
+    ("POST", "/spotchecks/draw"),
     ("GET", "/people"), ("POST", "/people/substitutes"),
     ("POST", "/people/substitutes/{substitute_id}/end"), ("POST", "/people/reassign"),
     ("POST", "/people/users/{username}/active"), ("POST", "/campaigns"),
@@ -100,6 +102,7 @@ def app_routes(app: Any) -> set[tuple[str, str]]:
 
 def classified() -> set[tuple[str, str]]:
     return (PUBLIC | {("GET", p) for p in ANY_SIGNED_IN_GET | NOT_OFFICES_GET} | COUNTY_ONLY
+            | COUNTY_AND_SUPERVISORS
             | PROBLEM_SCOPED | NOTICE_SCOPED | OWN_ONLY)
 
 
@@ -120,7 +123,7 @@ def _concrete(path: str, world: World) -> str:
             .replace("{notice_id}", "1").replace("{campaign_id}", str(world.campaign_id))
             .replace("{kind}", "households").replace("{substitute_id}", "1")
             .replace("{username}", "county").replace("{token}", "0" * 24)
-            .replace("{message_id}", "1"))
+            .replace("{message_id}", "1").replace("{check_id}", "1"))
 
 
 def test_without_a_session_every_route_is_refused_and_shows_no_data(app: Any,
@@ -224,6 +227,8 @@ def test_role_gated_pages(world: World, client_for: Clients, username: str) -> N
             username, path)
     people = client.get("/people")
     assert people.status_code == (200 if username == "county" else 403)
+    checks = client.get(f"/spotchecks?campaign={cid}")
+    assert checks.status_code == (200 if username in ("county", "sup") else 403), username
 
 
 # ---- changing by URL --------------------------------------------------------------------
@@ -282,7 +287,11 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
         ("/people/reassign", {"data": {"campaign": str(cid), "from_office": "zjj",
                                        "to_office": "jyj", "note": "越权改派"}}),
         ("/people/users/county/active", {"data": {"active": "0"}}),
+        ("/spotchecks/draw", {"data": {"campaign": str(cid)}}),
     ]
+    if username != "sup":
+        attempts.append(("/spotchecks/1", {"data": {"campaign": str(cid), "result": "failed",
+                                                     "note": "越权抽查"}}))
     for path, kwargs in attempts:
         data = dict(kwargs.get("data", {}))
         headers = {"X-CSRF-Token": csrf}

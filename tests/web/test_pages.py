@@ -307,3 +307,37 @@ def test_the_ledger_opens_on_pending_items(world: World, client_for: Clients) ->
     assert "共 3 条" in everything and world.problem("lz_education").code in everything
     api = county.get(f"/api/problems?campaign={cid}&pending=true").json()
     assert api["total"] == 2 and pid not in {p["id"] for p in api["items"]}
+
+
+def test_spot_checks_are_drawn_and_a_failed_one_reopens_its_problem(
+        world: World, client_for: Clients) -> None:
+    from duban.domain.lifecycle import Action, Payload
+    from duban.services.problems import move_problem
+
+    pid = world.problems["hd_housing"]
+    db, clock = world.db, world.clock
+    move_problem(db, clock, pid, Action.ACCEPT, "off_zjj", Payload())
+    move_problem(db, clock, pid, Action.SUBMIT, "off_zjj",
+                 Payload(note="已整改", evidence=("ab" * 32,)))
+    move_problem(db, clock, pid, Action.PASS_REVIEW, "sup", Payload())
+    move_problem(db, clock, pid, Action.CLOSE, "county", Payload())
+    county, csrf = client_for("county")
+    cid = world.campaign_id
+    r = county.post("/spotchecks/draw", data={"csrf_token": csrf, "campaign": str(cid)},
+                    follow_redirects=False)
+    assert flash(county, r).startswith("ok:已抽取今日随机抽查")
+    sup, sup_csrf = client_for("sup")
+    page = sup.get(f"/spotchecks?campaign={cid}").text
+    code = world.problem("hd_housing").code
+    assert code in page
+    check_id = int(re.search(r'action="/spotchecks/(\d+)"', page).group(1))  # type: ignore[union-attr]
+    r = sup.post(f"/spotchecks/{check_id}", data={"csrf_token": sup_csrf, "campaign": str(cid),
+                                                   "result": "failed"}, follow_redirects=False)
+    assert "须填写原因" in flash(sup, r)
+    r = sup.post(f"/spotchecks/{check_id}", data={"csrf_token": sup_csrf, "campaign": str(cid),
+                                                   "result": "failed", "note": "屋面仍漏雨"},
+                 follow_redirects=False)
+    assert flash(sup, r).startswith("ok:已记录抽查结果")
+    p = world.problem("hd_housing")
+    assert (p.status, p.reopen_count) == ("rectifying", 1)
+    assert trail(world, pid)[-1] == ("reopen", "sup")
