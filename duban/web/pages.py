@@ -278,12 +278,11 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     # "status" stays even when empty: an empty one means 全部, an absent one the default.
     base = {k: v for k, v in params.items() if v or k == "status"}
     base["campaign"] = str(chosen.id)
-    office_choices = [c for c in choices["offices"]]
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
                 q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
                 names=names,
                 choices=choices, base=base, sort_labels=dash.SORT_LABELS,
-                bulk=ctx.scope.role == Role.COUNTY, office_choices=office_choices,
+                bulk=ctx.scope.role == Role.COUNTY, office_choices=choices["offices"],
                 query_string=urlencode(base))
 
 
@@ -349,7 +348,7 @@ def problem_page(request: Request, ctx: CtxDep, problem_id: int) -> Response:
     moves = offered_moves(ctx.scope, Status(p.status), p.lead_office, detail.submitted_by,
                           detail.rectified_by)
     suggestions = _deadline_suggestions(st, detail, ctx.today)
-    offices = [c for c in dash.filter_choices(st.db, ctx.scope, detail.campaign_id)["offices"]]
+    offices = list(dash.filter_choices(st.db, ctx.scope, detail.campaign_id)["offices"])
     if p.village_code:
         from duban.domain.routing import village_office_code
 
