@@ -103,7 +103,7 @@ def test_failed_render_uses_no_number(db: Database, clock: FixedClock,
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2)
 
-    def broken(ctx: object, path: object) -> None:
+    def broken(ctx: object, path: object, template_dir: object = None) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(notices, "_render_notice", broken)
