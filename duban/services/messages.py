@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock
@@ -181,11 +181,18 @@ class InboxLine:
 
 
 def list_inbox(db: Database, clock: Clock, offices: Sequence[str], *, unread_only: bool = False,
-               limit: int = 100) -> list[InboxLine]:
-    """Messages of these offices that are visible by now (working hours), newest first."""
+               limit: int = 100, username: str | None = None) -> list[InboxLine]:
+    """Messages of these offices that are visible by now (working hours), newest first.
+
+    With `username`, a message addressed to one person shows only to that person; messages to
+    the office as a whole show to everyone in it.
+    """
     with db.transaction() as session:
         stmt = select(InboxMessage).where(InboxMessage.office_code.in_(list(offices)),
                                           InboxMessage.visible_from <= clock.now())
+        if username is not None:
+            stmt = stmt.where(or_(InboxMessage.username.is_(None),
+                                  InboxMessage.username == username))
         if unread_only:
             stmt = stmt.where(InboxMessage.read_at.is_(None))
         rows = session.scalars(stmt.order_by(InboxMessage.visible_from.desc(),

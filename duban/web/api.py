@@ -612,7 +612,7 @@ def inbox(request: Request, ctx: CtxDep, campaign: int | None = None,
     st = state(request)
     _, chosen = campaign_of(st, campaign)
     lines = list_inbox(st.db, st.clock, inbox_offices(st, ctx, chosen.id if chosen else None),
-                       unread_only=unread, limit=200)
+                       unread_only=unread, limit=200, username=ctx.username)
     return [InboxOut(id=m.id, campaign_id=m.campaign_id, office_code=m.office_code,
                      kind=m.kind, colour=m.colour, subject=m.subject, body=m.body,
                      visible_from=m.visible_from, read_at=m.read_at, read_by=m.read_by)

@@ -480,7 +480,8 @@ def inbox_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     st = state(request)
     campaigns, chosen = campaign_of(st, _int(campaign))
     offices = inbox_offices(st, ctx, chosen.id if chosen else None)
-    lines = list_inbox(st.db, st.clock, offices, unread_only=bool(unread), limit=200)
+    lines = list_inbox(st.db, st.clock, offices, unread_only=bool(unread), limit=200,
+                       username=ctx.username)
     if chosen is not None:
         lines = [m for m in lines if m.campaign_id in (None, chosen.id)]
     names = rules_of(st, chosen.id, ctx.today).names if chosen else None
