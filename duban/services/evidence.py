@@ -170,6 +170,9 @@ def _sniff_ooxml(content: bytes) -> tuple[str, str] | None:
                 return None
             with archive.open(info) as fh:
                 declared = fh.read(_CONTENT_TYPES_MAX + 1).decode("utf-8", "replace").lower()
+    # Not a Word/Excel package we can read: no content types (KeyError), a damaged archive,
+    # an encrypted member (RuntimeError) or a compression method zipfile lacks
+    # (NotImplementedError). All mean "not an accepted type", never a crash.
     except (KeyError, zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
         return None
     for main, kind in _OOXML_MAIN.items():
