@@ -14,7 +14,6 @@ from typing import Any
 
 from prefect import task
 
-from duban.domain.clock import local_today
 from tasks.common import clock_at, database
 
 # Prefect's result cache would skip a re-run task; our idempotence lives in the database.
@@ -164,20 +163,10 @@ def close_reviewed_task(campaign_id: int, username: str, now: str | None = None)
 @task(name="monthly-ranking", **OPTS)
 def monthly_ranking_task(campaign_id: int, now: str | None = None) -> str | None:
     """Freeze last month's ranking once the plan's monthly day has come."""
-    from duban.services.campaigns import load_plan_of
-    from duban.services.scoring import monthly_snapshot
+    from duban.services.scoring import freeze_due_month
 
-    db, clock = database(), clock_at(now)
-    today = local_today(clock)
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-    if today.day < plan.reports.monthly_day:
-        return None
-    last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    if last_month < plan.start.replace(day=1):
-        return None
-    monthly_snapshot(db, clock, campaign_id, last_month, frozen_by="system")
-    return last_month.strftime("%Y-%m")
+    month = freeze_due_month(database(), clock_at(now), campaign_id)
+    return month.strftime("%Y-%m") if month else None
 
 
 @task(name="stages-started", **OPTS)

@@ -466,6 +466,24 @@ def monthly_snapshot(
     return frozen
 
 
+def freeze_due_month(db: Database, clock: Clock, campaign_id: int, *,
+                     frozen_by: str = "system") -> dt.date | None:
+    """Freeze last month's ranking once the plan's monthly day has come; returns the month.
+
+    Nothing is due before the plan's monthly day, nor for a month before the campaign began.
+    """
+    today = local_today(clock)
+    with db.transaction() as session:
+        plan = _campaign_plan(session, campaign_id)
+    if today.day < plan.reports.monthly_day:
+        return None
+    last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    if last_month < plan.start.replace(day=1):
+        return None
+    monthly_snapshot(db, clock, campaign_id, last_month, frozen_by=frozen_by)
+    return last_month
+
+
 def ranking(db: Database, campaign_id: int, month: str | dt.date) -> RankingSnapshot | None:
     """The frozen ranking of a month, or None when it has not been frozen."""
     first = parse_month(month)

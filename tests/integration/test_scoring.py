@@ -323,3 +323,23 @@ def test_ranking_files_show_the_frozen_breakdown(db: Database, clock: FixedClock
     assert [(r[0], r[1], r[2]) for r in rows] == [
         (r.position, r.name, pytest.approx(float(r.score))) for r in snap.ranking.rows]
     assert ws.freeze_panes == "A2"
+
+
+def test_freeze_due_month_freezes_last_month_once_due(db, clock) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from duban.adapters.plan_yaml import load_plan_file
+    from duban.domain.clock import CHINA_TZ, FixedClock
+    from duban.services.campaigns import launch_campaign
+    from duban.services.scoring import freeze_due_month, ranking
+    from tests.conftest import PLANS
+
+    path = PLANS / "seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    cid = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    september = FixedClock(dt.datetime(2022, 9, 28, 9, tzinfo=CHINA_TZ))
+    assert freeze_due_month(db, september, cid) is None  # August is before the campaign
+    november = FixedClock(dt.datetime(2022, 11, 2, 9, tzinfo=CHINA_TZ))
+    assert freeze_due_month(db, november, cid) == dt.date(2022, 10, 1)
+    frozen = ranking(db, cid, "2022-10")
+    assert frozen is not None and frozen.frozen_at is not None
