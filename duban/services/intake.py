@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from duban.adapters.intake import Kind, Progress, ReferenceData, read_rows, validate
+from duban.adapters.intake import (
+    HouseholdLookup,
+    Kind,
+    Progress,
+    ReferenceData,
+    read_rows,
+    validate,
+)
 from duban.domain.clock import Clock, local_today
 from duban.domain.detection import RULE_LABELS, detect
 from duban.domain.household import (
@@ -29,9 +36,10 @@ from duban.domain.household import (
 )
 from duban.domain.lifecycle import FINAL_STATUSES
 from duban.domain.plan import Plan
+from duban.services.bulk import insert_rows, where_in
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
-from duban.services.problems import BATCH, RecordResult, record_problems_in
+from duban.services.problems import RecordResult, record_problems_in
 from models import Household, Problem, Town, Village, Visit
 
 DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule raised from the register
@@ -41,6 +49,10 @@ HOUSEHOLD_FIELDS = (
     "income_per_person", "house_grade", "tap_water", "school_age_children",
     "children_out_of_school", "medical_insurance", "sanitary_toilet",
 )  # fmt: skip
+
+
+VISIT_COLUMNS = ("campaign_id", "household_id", "visitor", "visited_on", "mode", "answered_by",
+                 "findings")
 
 
 @dataclass
@@ -58,21 +70,25 @@ class ImportResult:
 
 def reference_data(session: Session, campaign_id: int, plan: Plan, kind: str) -> ReferenceData:
     """What a file of this kind is checked against: the plan's scope, and known households."""
-    known: frozenset[str] | None = None
-    places: dict[str, tuple[str, str]] | None = None
-    if kind in ("visits", "problems"):
-        rows = session.execute(
-            select(Household.household_id, Household.town_code, Household.village_code)
-            .where(Household.campaign_id == campaign_id)
-        ).all()
-        known = frozenset(r[0] for r in rows)
-        places = {r[0]: (r[1], r[2]) for r in rows}
     # Visits and findings may fall anywhere in the campaign, plus a little slack either side.
     slack = dt.timedelta(days=31)
     return ReferenceData.from_plan(
-        plan, known_households=known, household_places=places,
-        date_range=(plan.start - slack, plan.end + slack),
+        plan, date_range=(plan.start - slack, plan.end + slack),
+        households=(_register_lookup(session, campaign_id)
+                    if kind in ("visits", "problems") else None),
     )
+
+
+def _register_lookup(session: Session, campaign_id: int) -> HouseholdLookup:
+    """Where the register puts each of the asked household ids (only those asked are read)."""
+
+    def lookup(ids: Collection[str]) -> dict[str, tuple[str, str] | None]:
+        stmt = select(Household.household_id, Household.town_code, Household.village_code
+                      ).where(Household.campaign_id == campaign_id)
+        return {hid: (town, village) for hid, town, village
+                in where_in(session, stmt, Household.household_id, sorted(ids))}
+
+    return lookup
 
 
 def import_file(
@@ -105,22 +121,14 @@ def import_file(
         return result
 
 
-def _household_values(h: HouseholdFacts) -> dict[str, Any]:
-    return {
-        "town_code": h.town,
-        "village_code": h.village,
-        "head": h.head,
-        "members": h.members,
-        "category": h.category.value,
-        "monitoring_type": h.monitoring_type.value if h.monitoring_type else None,
-        "income_per_person": h.income_per_person,
-        "house_grade": h.house_grade,
-        "tap_water": h.tap_water,
-        "school_age_children": h.school_age_children,
-        "children_out_of_school": h.children_out_of_school,
-        "medical_insurance": h.medical_insurance,
-        "sanitary_toilet": h.sanitary_toilet,
-    }
+def _household_values(h: HouseholdFacts) -> tuple[Any, ...]:
+    """The register columns of a household, in HOUSEHOLD_FIELDS order."""
+    return (
+        h.town, h.village, h.head, h.members, h.category.value,
+        h.monitoring_type.value if h.monitoring_type else None, h.income_per_person,
+        h.house_grade, h.tap_water, h.school_age_children, h.children_out_of_school,
+        h.medical_insurance, h.sanitary_toilet,
+    )  # fmt: skip
 
 
 def write_households(
@@ -136,21 +144,19 @@ def write_households(
             .where(Household.campaign_id == campaign_id)
         )
     }
-    new_rows: list[dict[str, Any]] = []
+    new_rows: list[tuple[Any, ...]] = []
     changed: list[dict[str, Any]] = []
     for h in households:
         values = _household_values(h)
         current = existing.get(h.household_id)
         if current is None:
-            new_rows.append({"campaign_id": campaign_id, "household_id": h.household_id,
-                             **values})
-        elif tuple(values[f] for f in HOUSEHOLD_FIELDS) != current[1:]:
-            changed.append({"id": current[0], **values})
+            new_rows.append((campaign_id, h.household_id, *values))
+        elif values != current[1:]:
+            changed.append({"id": current[0], **dict(zip(HOUSEHOLD_FIELDS, values, strict=True))})
         else:
             result.unchanged += 1
-    table = cast(Table, Household.__table__)
-    for i in range(0, len(new_rows), BATCH * 5):
-        session.execute(insert(table), new_rows[i : i + BATCH * 5])
+    insert_rows(session, cast(Table, Household.__table__),
+                ("campaign_id", "household_id", *HOUSEHOLD_FIELDS), new_rows)
     if changed:
         session.execute(update(Household), changed)
     result.created, result.updated = len(new_rows), len(changed)
@@ -167,18 +173,16 @@ def write_visits(session: Session, campaign_id: int, visits: Sequence[VisitRecor
             .where(Visit.campaign_id == campaign_id)
         )
     }
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for v in visits:
         key = (v.household_id, v.visited_on, v.visitor)
         if key in seen:
             result.unchanged += 1
             continue
         seen.add(key)
-        rows.append({"campaign_id": campaign_id, "household_id": v.household_id,
-                     "visitor": v.visitor, "visited_on": v.visited_on, "mode": v.mode.value,
-                     "answered_by": v.answered_by, "findings": v.findings})
-    for i in range(0, len(rows), BATCH * 5):
-        session.execute(insert(cast(Table, Visit.__table__)), rows[i : i + BATCH * 5])
+        rows.append((campaign_id, v.household_id, v.visitor, v.visited_on, v.mode.value,
+                     v.answered_by, v.findings))
+    insert_rows(session, cast(Table, Visit.__table__), VISIT_COLUMNS, rows)
     result.created = len(rows)
     return result
 

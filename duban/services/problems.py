@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, insert, or_, select, update
+from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
-from duban.domain.deadlines import compute_deadline
+from duban.domain.deadlines import Deadline, compute_deadline
 from duban.domain.errors import ConflictError, DubanError, NotFound
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import (
@@ -26,13 +26,14 @@ from duban.domain.lifecycle import (
     decide,
 )
 from duban.domain.plan import Plan, StageKind
-from duban.domain.routing import Route, Router
+from duban.domain.routing import Route, Router, Unrouted
 from duban.domain.workdays import WorkCalendar
 from duban.services.actors import SYSTEM_ACTOR, resolve_actor
+from duban.services.bulk import insert_rows, reserve_ids, where_in
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
-from duban.services.recurrence import flag_recurrences
+from duban.services.recurrence import FreshProblem, flag_recurrences_of
 from models import AuditEvent, Campaign, Office, Problem, ProblemCoOffice
 
 # Problem codes are short and human: W000123 within a campaign.
@@ -119,6 +120,7 @@ def record_problems_in(
 ) -> RecordResult:
     """record_problems inside a caller's transaction (imports and stage runs compose it)."""
     now = clock.now()
+    today = local_today(clock)
     # Take the campaign's write lock before reading its problem counter: a no-op UPDATE locks
     # the row on PostgreSQL and the whole database on SQLite (which ignores FOR UPDATE), so two
     # concurrent intakes number their problems one after the other.
@@ -130,127 +132,108 @@ def record_problems_in(
         raise NotFound(f"行动不存在：编号 {campaign_id}")
     rules = Ruleset.of(load_plan_of(session, campaign_id))
     result = RecordResult()
-    keys = [natural_key(p, d[0] if d else None) for p, d in
-            zip(reported, detections or [None] * len(reported), strict=True)]
-    existing: set[str] = set()
-    for i in range(0, len(keys), BATCH):
-        existing.update(
-            session.scalars(
-                select(Problem.natural_key).where(
-                    Problem.campaign_id == campaign_id,
-                    Problem.natural_key.in_(keys[i : i + BATCH]),
-                )
-            )
-        )
-    seq = campaign.problem_seq
-    problem_rows: list[dict[str, Any]] = []
-    co_offices: list[tuple[str, tuple[str, ...]]] = []
-    for index, (p, key) in enumerate(zip(reported, keys, strict=True)):
+    fired = list(detections) if detections is not None else [None] * len(reported)
+    keys = [natural_key(p, d[0] if d else None) for p, d in zip(reported, fired, strict=True)]
+    existing = _recorded_keys(session, campaign_id, keys)
+    fresh: list[int] = []  # indexes into reported, in order, without repeats
+    for index, key in enumerate(keys):
         if key in existing:
             result.skipped_duplicates += 1
-            continue
-        existing.add(key)
+        else:
+            existing.add(key)
+            fresh.append(index)
+    if not fresh:
+        return result
+    ids = sorted(reserve_ids(session, PROBLEM, len(fresh)))
+    # Routes and deadlines are pure functions of a few fields that repeat across a ledger.
+    routes: dict[tuple[str, str, str, str | None], Route | Unrouted] = {}
+    deadlines: dict[tuple[Any, ...], Deadline] = {}
+    record_data: dict[str | None, dict[str, Any]] = {}
+    route_data: dict[tuple[str, dt.date], dict[str, Any]] = {}
+    no_evidence: list[str] = []
+    seq = campaign.problem_seq
+    problem_rows: list[tuple[Any, ...]] = []
+    co_rows: list[tuple[int, str]] = []
+    events: list[tuple[Any, ...]] = []
+    system, system_role = SYSTEM_ACTOR.user, SYSTEM_ACTOR.role.value
+    unrouted, routed = Status.UNROUTED.value, Status.ROUTED.value
+    for pid, index in zip(ids, fresh, strict=True):
+        p = reported[index]
+        rule, facts = fired[index] or (None, None)
         seq += 1
-        detection = detections[index] if detections else None
-        row: dict[str, Any] = {
-            "campaign_id": campaign_id,
-            "code": problem_code(seq),
-            "natural_key": key,
-            "source": p.source,
-            "category": p.category,
-            "town_code": p.town,
-            "village_code": p.village,
-            "household_id": p.household_id,
-            "description": p.description,
-            "found_by": p.found_by,
-            "found_on": p.found_on,
-            "detection_rule": detection[0] if detection else None,
-            "facts": detection[1] if detection else None,
-            "tier": p.tier,
-            "created_at": now,
-            "updated_at": now,
-            "reopen_count": 0,
-            "version": 1,
-        }
-        route = rules.router.route(p.category, p.source, p.town, p.village)
+        code = problem_code(seq)
+        place = (p.category, p.source, p.town, p.village)
+        route = routes.get(place)
+        if route is None:
+            route = routes[place] = rules.router.route(*place)
+        data = record_data.get(rule)
+        if data is None:
+            data = record_data[rule] = {"rule": rule} if rule else {}
+        events.append((campaign_id, pid, "record", None, unrouted, recorded_by, "system", "",
+                       now, f"排查人：{p.found_by}", no_evidence, data))
         if isinstance(route, Route):
-            deadline = compute_deadline(
-                rules.plan.deadlines,
-                rules.calendar,
-                found_on=max(p.found_on, local_today(clock)) if p.deadline is None else p.found_on,
-                category=p.category,
-                source=p.source,
-                tier=p.tier,
-                explicit=p.deadline,
-                rectify_end=rules.rectify_end,
-            )
-            row.update(
-                status=Status.ROUTED.value,
-                lead_office=route.lead,
-                routed_at=now,
-                deadline=deadline.date,
-                deadline_basis=deadline.basis,
-                unrouted_reason=None,
-            )
-            co_offices.append((row["code"], route.co_offices))
+            found_on = max(p.found_on, today) if p.deadline is None else p.found_on
+            when = (found_on, p.category, p.source, p.tier, p.deadline)
+            deadline = deadlines.get(when)
+            if deadline is None:
+                deadline = deadlines[when] = compute_deadline(
+                    rules.plan.deadlines, rules.calendar, found_on=found_on,
+                    category=p.category, source=p.source, tier=p.tier, explicit=p.deadline,
+                    rectify_end=rules.rectify_end,
+                )
+            problem_rows.append((
+                pid, campaign_id, code, keys[index], p.source, p.category, p.town, p.village,
+                p.household_id, p.description, p.found_by, p.found_on, rule, facts, p.tier,
+                now, now, 0, 1, routed, route.lead, now, deadline.date, deadline.basis, None,
+            ))
+            co_rows.extend((pid, office) for office in dict.fromkeys(route.co_offices))
+            sent = route_data.get((route.lead, deadline.date))
+            if sent is None:
+                sent = route_data[(route.lead, deadline.date)] = {
+                    "office": route.lead, "deadline": deadline.date.isoformat()}
+            events.append((campaign_id, pid, Action.ROUTE.value, unrouted, routed, system,
+                           system_role, "", now, f"按路由表交办；时限依据：{deadline.basis}",
+                           no_evidence, sent))
             result.routed += 1
         else:
-            row.update(
-                status=Status.UNROUTED.value,
-                lead_office=None,
-                routed_at=None,
-                deadline=None,
-                deadline_basis=None,
-                unrouted_reason=route.reason,
-            )
+            problem_rows.append((
+                pid, campaign_id, code, keys[index], p.source, p.category, p.town, p.village,
+                p.household_id, p.description, p.found_by, p.found_on, rule, facts, p.tier,
+                now, now, 0, 1, unrouted, None, None, None, None, route.reason,
+            ))
+            events.append((campaign_id, pid, "unrouted", unrouted, unrouted, system,
+                           system_role, "", now, route.reason, no_evidence, {}))
             result.unrouted += 1
-        problem_rows.append(row)
-    if not problem_rows:
-        return result
-    ids: dict[str, int] = {}
-    for i in range(0, len(problem_rows), BATCH):
-        chunk = problem_rows[i : i + BATCH]
-        for pid, code in session.execute(
-            insert(PROBLEM).returning(PROBLEM.c.id, PROBLEM.c.code), chunk
-        ):
-            ids[code] = pid
+    insert_rows(session, PROBLEM, PROBLEM_COLUMNS, problem_rows)
+    insert_rows(session, CO_OFFICE, ("problem_id", "office_code"), co_rows)
+    insert_rows(session, AUDIT, AUDIT_COLUMNS, events)
     campaign.problem_seq = seq
-    co_rows = [
-        {"problem_id": ids[code], "office_code": office}
-        for code, offices in co_offices
-        for office in dict.fromkeys(offices)
-    ]
-    for i in range(0, len(co_rows), BATCH):
-        session.execute(insert(CO_OFFICE), co_rows[i : i + BATCH])
-    events: list[dict[str, Any]] = []
-    for row in problem_rows:
-        pid = ids[row["code"]]
-        events.append(_event_row(campaign_id, pid, "record", None, Status.UNROUTED.value,
-                                 actor=recorded_by, role="system", at=now,
-                                 note=f"排查人：{row['found_by']}",
-                                 data={"rule": row["detection_rule"]} if row["detection_rule"]
-                                 else {}))
-        if row["status"] == Status.ROUTED.value:
-            events.append(_event_row(
-                campaign_id, pid, Action.ROUTE.value, Status.UNROUTED.value,
-                Status.ROUTED.value, actor=SYSTEM_ACTOR.user, role=SYSTEM_ACTOR.role.value,
-                at=now, note=f"按路由表交办；时限依据：{row['deadline_basis']}",
-                data={"office": row["lead_office"], "deadline": row["deadline"].isoformat()},
-            ))
-        else:
-            events.append(_event_row(
-                campaign_id, pid, "unrouted", Status.UNROUTED.value, Status.UNROUTED.value,
-                actor=SYSTEM_ACTOR.user, role=SYSTEM_ACTOR.role.value, at=now,
-                note=row["unrouted_reason"] or "",
-            ))
-    for i in range(0, len(events), BATCH):
-        session.execute(insert(AUDIT), events[i : i + BATCH])
     result.created = len(problem_rows)
-    result.problem_ids = list(ids.values())
+    result.problem_ids = ids
     # Recurrence (屡改屡犯): flag new problems on a household and category closed before.
-    # (Added by the review helper, with the lead's leave; see duban/services/recurrence.py.)
-    flag_recurrences(session, campaign_id, result.problem_ids, at=now)
+    flag_recurrences_of(session, campaign_id, [
+        FreshProblem(row[0], row[8], row[5], row[19]) for row in problem_rows
+    ], at=now)
     return result
+
+
+# Column order of the tuples record_problems_in writes.
+PROBLEM_COLUMNS = (
+    "id", "campaign_id", "code", "natural_key", "source", "category", "town_code",
+    "village_code", "household_id", "description", "found_by", "found_on", "detection_rule",
+    "facts", "tier", "created_at", "updated_at", "reopen_count", "version", "status",
+    "lead_office", "routed_at", "deadline", "deadline_basis", "unrouted_reason",
+)  # fmt: skip
+AUDIT_COLUMNS = (
+    "campaign_id", "problem_id", "action", "from_status", "to_status", "actor", "actor_role",
+    "actor_name", "at", "note", "evidence", "data",
+)  # fmt: skip
+
+
+def _recorded_keys(session: Session, campaign_id: int, keys: Sequence[str]) -> set[str]:
+    """Which of these natural keys the campaign's ledger already holds."""
+    stmt = select(Problem.natural_key).where(Problem.campaign_id == campaign_id)
+    return {key for (key,) in where_in(session, stmt, Problem.natural_key, keys)}
 
 
 def _event_row(

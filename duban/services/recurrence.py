@@ -1,6 +1,6 @@
 """Recurrence (屡改屡犯) and the reopen rate: problems that come back after 销号.
 
-Kept apart from reviews.py so `problems.record_problems_in` can call `flag_recurrences`
+Kept apart from reviews.py so `problems.record_problems_in` can call `flag_recurrences_of`
 without an import cycle (reviews imports problems).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -24,12 +24,21 @@ RECURRENCE_ACTION = "recurrence"  # audit action of the 屡改屡犯 flag (not a
 _CHUNK = 2000
 
 
-def flag_recurrences(
+class FreshProblem(NamedTuple):
+    """A problem just written, as recurrence needs it."""
+
+    id: int
+    household_id: str | None
+    category: str
+    status: str
+
+
+def flag_recurrences_of(
     session: Session,
     campaign_id: int,
-    problem_ids: Sequence[int],
+    fresh: Sequence[FreshProblem],
     *,
-    at: dt.datetime | None = None,
+    at: dt.datetime,
 ) -> int:
     """Flag new problems whose household and category had a problem closed before (屡改屡犯).
 
@@ -37,64 +46,57 @@ def flag_recurrences(
     and appends one audit event per flagged problem. Returns how many were flagged. Matching
     stays within the campaign: household ids (户编号) are the campaign's register keys.
     """
-    flagged = 0
-    ids = list(dict.fromkeys(problem_ids))
-    session.flush()
-    for i in range(0, len(ids), _CHUNK):
-        new = session.execute(
-            select(Problem.id, Problem.household_id, Problem.category, Problem.status,
-                   Problem.created_at)
-            .where(Problem.id.in_(ids[i:i + _CHUNK]), Problem.campaign_id == campaign_id,
-                   Problem.household_id.is_not(None), Problem.recurrence_of.is_(None))
-        ).all()
-        if not new:
+    fresh = [p for p in fresh if p.household_id is not None]
+    closed_any = session.scalar(
+        select(Problem.id).where(Problem.campaign_id == campaign_id,
+                                 Problem.status == Status.CLOSED.value).limit(1))
+    if not fresh or closed_any is None:  # nothing closed yet: nothing can recur
+        return 0
+    households = sorted({str(p.household_id) for p in fresh})
+    latest: dict[tuple[str, str], tuple[dt.datetime, int, str]] = {}
+    for j in range(0, len(households), _CHUNK):
+        for pid, household, category, closed_at, code in session.execute(
+            select(Problem.id, Problem.household_id, Problem.category, Problem.closed_at,
+                   Problem.code)
+            .where(Problem.campaign_id == campaign_id,
+                   Problem.household_id.in_(households[j:j + _CHUNK]),
+                   Problem.status == Status.CLOSED.value)
+        ):
+            key = (str(household), category)
+            stamp = closed_at or dt.datetime.min.replace(tzinfo=dt.UTC)
+            if key not in latest or (stamp, pid) > latest[key][:2]:
+                latest[key] = (stamp, pid, code)
+    updates: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for row in fresh:
+        match = latest.get((str(row.household_id), row.category))
+        if match is None or match[1] == row.id:
             continue
-        households = sorted({row.household_id for row in new})
-        latest: dict[tuple[str, str], tuple[dt.datetime, int, str]] = {}
-        for j in range(0, len(households), _CHUNK):
-            for pid, household, category, closed_at, code in session.execute(
-                select(Problem.id, Problem.household_id, Problem.category, Problem.closed_at,
-                       Problem.code)
-                .where(Problem.campaign_id == campaign_id,
-                       Problem.household_id.in_(households[j:j + _CHUNK]),
-                       Problem.status == Status.CLOSED.value)
-            ):
-                key = (str(household), category)
-                stamp = closed_at or dt.datetime.min.replace(tzinfo=dt.UTC)
-                if key not in latest or (stamp, pid) > latest[key][:2]:
-                    latest[key] = (stamp, pid, code)
-        updates: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        for row in new:
-            match = latest.get((str(row.household_id), row.category))
-            if match is None or match[1] == row.id:
-                continue
-            closed_at, earlier_id, earlier_code = match
-            updates.append({"pid": row.id, "earlier": earlier_id})
-            when = closed_at.date().isoformat() if closed_at.year > 1 else "此前"
-            events.append({
-                "campaign_id": campaign_id, "problem_id": row.id, "action": RECURRENCE_ACTION,
-                "from_status": row.status, "to_status": row.status, "actor": "system",
-                "actor_role": Role.SYSTEM.value, "actor_name": "系统",
-                "at": at or row.created_at,
-                "note": f"屡改屡犯：该户同类问题 {earlier_code} 已于{when}销号",
-                "evidence": [], "data": {"recurrence_of": earlier_id},
-            })
-        if not updates:
-            continue
-        table = cast(Table, Problem.__table__)
+        closed_at, earlier_id, earlier_code = match
+        updates.append({"pid": row.id, "earlier": earlier_id})
+        when = closed_at.date().isoformat() if closed_at.year > 1 else "此前"
+        events.append({
+            "campaign_id": campaign_id, "problem_id": row.id, "action": RECURRENCE_ACTION,
+            "from_status": row.status, "to_status": row.status, "actor": "system",
+            "actor_role": Role.SYSTEM.value, "actor_name": "系统", "at": at,
+            "note": f"屡改屡犯：该户同类问题 {earlier_code} 已于{when}销号",
+            "evidence": [], "data": {"recurrence_of": earlier_id},
+        })
+    if not updates:
+        return 0
+    table = cast(Table, Problem.__table__)
+    for i in range(0, len(updates), _CHUNK):
         session.execute(
             update(table).where(table.c.id == bindparam("pid"))
             .values(recurrence_of=bindparam("earlier")),
-            updates,
+            updates[i:i + _CHUNK],
         )
-        session.execute(insert(AuditEvent), events)
-        flagged += len(updates)
-        for u in updates:  # an ORM copy of a flagged row would still say recurrence_of=None
-            loaded = session.identity_map.get(identity_key(Problem, u["pid"]))
-            if loaded is not None:
-                session.expire(loaded, ["recurrence_of"])
-    return flagged
+        session.execute(insert(AuditEvent), events[i:i + _CHUNK])
+    for u in updates:  # an ORM copy of a flagged row would still say recurrence_of=None
+        loaded = session.identity_map.get(identity_key(Problem, u["pid"]))
+        if loaded is not None:
+            session.expire(loaded, ["recurrence_of"])
+    return len(updates)
 
 
 @dataclass(frozen=True)

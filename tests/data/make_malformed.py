@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 from openpyxl import Workbook  # noqa: E402
 
-from duban.adapters.intake import HEADERS, ReferenceData  # noqa: E402
+from duban.adapters.intake import HEADERS, ReferenceData, known_households  # noqa: E402
 
 TOWNS: dict[str, tuple[str, dict[str, str]]] = {
     "沧沟乡": ("canggou", {"关庙村": "guanmiao", "青杠村": "qinggang", "大田村": "datian"}),
@@ -166,7 +166,7 @@ def refs() -> ReferenceData:
         categories=CATEGORIES,
         sources=SOURCES,
         tiers=TIERS,
-        known_households=frozenset(str(r[2]) for r in HOUSEHOLDS),
+        households=known_households(str(r[2]) for r in HOUSEHOLDS),
         date_range=CAMPAIGN,
     )
 

@@ -21,9 +21,11 @@ from duban.adapters.intake.report import (
 from duban.adapters.intake.spec import HEADERS, KIND_LABELS, KINDS, SPECS, ColumnSpec, Kind
 from duban.adapters.intake.template import export_template
 from duban.adapters.intake.validate import (
+    HouseholdLookup,
     Progress,
     ReferenceData,
     ValidatedImport,
+    known_households,
     validate_households,
     validate_problems,
     validate_visits,
@@ -56,6 +58,7 @@ __all__ = [
     "SPECS",
     "CellError",
     "ColumnSpec",
+    "HouseholdLookup",
     "ImportRejected",
     "ImportReport",
     "Kind",
@@ -65,6 +68,7 @@ __all__ = [
     "ValidatedImport",
     "export_template",
     "format_error_table",
+    "known_households",
     "progress_bar",
     "read_and_validate",
     "read_rows",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -45,6 +44,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 PS = ParamSpec("PS")
 Progress = Callable[[int, int], None]
+# Asked for the household ids a file names, answers with those the register holds: each id's
+# (town, village) codes, or None where the place is not known. Asking only for the ids in the
+# file keeps a 30,000-row ledger from loading a 300,000-household register.
+HouseholdLookup = Callable[[Collection[str]], Mapping[str, tuple[str, str] | None]]
 
 # Dates outside this window are typing mistakes when the caller gives no campaign range.
 DEFAULT_DATE_RANGE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
@@ -70,8 +73,7 @@ class ReferenceData:
     categories: Mapping[str, str] = field(default_factory=dict)  # problem category -> code
     sources: Mapping[str, str] = field(default_factory=dict)  # problem source -> code
     tiers: Mapping[str, str] = field(default_factory=dict)  # deadline tier -> code
-    known_households: AbstractSet[str] | None = None  # None: not checked
-    household_places: Mapping[str, tuple[str, str]] | None = None  # id -> (town, village) codes
+    households: HouseholdLookup | None = None  # None: household ids are not checked
     date_range: tuple[dt.date, dt.date] | None = None  # allowed visit / finding dates
 
     @classmethod
@@ -79,8 +81,7 @@ class ReferenceData:
         cls,
         plan: Plan,
         *,
-        known_households: AbstractSet[str] | None = None,
-        household_places: Mapping[str, tuple[str, str]] | None = None,
+        households: HouseholdLookup | None = None,
         date_range: tuple[dt.date, dt.date] | None = None,
     ) -> ReferenceData:
         """Reference data from a campaign plan (names and codes both accepted)."""
@@ -103,16 +104,35 @@ class ReferenceData:
             | {c.code: c.code for c in plan.categories},
             sources={s.name: s.code for s in plan.sources} | {s.code: s.code for s in plan.sources},
             tiers=tiers,
-            known_households=known_households,
-            household_places=household_places,
+            households=households,
             date_range=date_range,
         )
 
     def with_households(self, ids: Iterable[str]) -> ReferenceData:
         """A copy that also knows these household ids (e.g. from the same import)."""
-        known = set(self.known_households or ())
-        known.update(ids)
-        return replace(self, known_households=frozenset(known))
+        extra = known_households(ids)
+        base = self.households
+        if base is None:
+            return replace(self, households=extra)
+
+        def lookup(wanted: Collection[str]) -> Mapping[str, tuple[str, str] | None]:
+            return {**extra(wanted), **base(wanted)}
+
+        return replace(self, households=lookup)
+
+
+def known_households(
+    places: Mapping[str, tuple[str, str] | None] | Iterable[str],
+) -> HouseholdLookup:
+    """A lookup over households held in memory: ids, or ids with their (town, village) codes."""
+    known: dict[str, tuple[str, str] | None] = (
+        dict(places) if isinstance(places, Mapping) else dict.fromkeys(places)
+    )
+
+    def lookup(wanted: Collection[str]) -> Mapping[str, tuple[str, str] | None]:
+        return {i: known[i] for i in wanted if i in known}
+
+    return lookup
 
 
 @dataclass
@@ -735,11 +755,11 @@ def validate_visits(
     findings = run.col("findings", _text)
     numbers = sheet.row_numbers
     ids = run.convert(hid)
-    known = refs.known_households
-    if known is not None:
+    if refs.households is not None:
         ids_set = set(ids)
         ids_set.discard(_BAD)
-        if not ids_set <= known:
+        known = refs.households(ids_set)
+        if len(known) < len(ids_set):
             for i, key in enumerate(ids):
                 if key is not _BAD and key not in known:
                     run.error(
@@ -809,8 +829,8 @@ def validate_problems(
     ]
     raw_villages, raw_ids = run.raw(village), run.raw(hid)
     raw_descriptions, raw_deadlines = run.raw(description), run.raw(deadline)
-    known = refs.known_households
-    where = refs.household_places
+    named = {h for h in columns[3] if h is not _BAD and h}
+    where = refs.households(named) if refs.households is not None else None
     numbers = sheet.row_numbers
     bad = run.bad
     seen: dict[tuple[Any, ...], int] = {}
@@ -824,10 +844,11 @@ def validate_problems(
             if village_v is None:
                 run.error(i, village, vraw, why)
         if hid_v is not _BAD and hid_v:
-            if known is not None and hid_v not in known:
+            place = where.get(hid_v, _BAD) if where is not None else None
+            if place is _BAD:
                 run.error(i, hid, raw_ids[i], f"户编号“{hid_v}”不在农户信息中")
-            elif where is not None and hid_v in where and t is not _BAD:
-                h_town, h_village = where[hid_v]
+            elif place is not None and t is not _BAD:
+                h_town, h_village = place
                 if h_town != t or (village_v is not None and h_village != village_v):
                     run.error(
                         i,

@@ -1,0 +1,141 @@
+"""Bulk writes at the driver's speed: COPY on PostgreSQL, one raw executemany on SQLite.
+
+SQLAlchemy's executemany builds a parameter dict per row and runs each column's bind processor
+per value; at tens of thousands of rows that costs several times the database's own work (and
+psycopg then parses huge multi-row INSERTs). Here rows go to the driver as tuples, each
+column's bind processor runs once per distinct value, and PostgreSQL receives a COPY stream.
+Both run on the session's own connection, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVarTuple
+
+from sqlalchemy import (
+    JSON,
+    Row,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+Converter = Callable[[Any], Any]
+Columns = TypeVarTuple("Columns")
+IN_CHUNK = 5000  # values per IN list; SQLite allows 32,766 parameters a statement
+
+
+def _memoised(process: Converter) -> Converter:
+    """`process` computed once per distinct value (bulk rows repeat dates, stamps, JSON)."""
+    done: dict[Any, tuple[Any, Any]] = {}
+
+    def convert(value: Any) -> Any:
+        # None goes through too: SQLAlchemy's JSON type writes it as JSON null, not SQL NULL.
+        # Unhashable values (JSON dicts and lists) are keyed by identity; the entry keeps the
+        # value alive so its id cannot be reused by another object during the write.
+        key = id(value) if value.__class__ in (dict, list) else value
+        hit = done.get(key)
+        if hit is None:
+            hit = done[key] = (value, process(value))
+        return hit[1]
+
+    return convert
+
+
+def _converter(type_: TypeEngine[Any], dialect: Dialect) -> Converter | None:
+    if dialect.name == "postgresql" and isinstance(type_, JSON):
+        # COPY takes JSON as text (SQLAlchemy's processor would wrap it as a query parameter);
+        # json.dumps is what SQLAlchemy serialises with when the engine names no serialiser.
+        return _memoised(json.dumps)
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return _memoised(process) if process is not None else None
+
+
+def insert_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Insert rows (tuples in `columns` order) into `table`; returns how many were written."""
+    connection = session.connection()
+    dialect = connection.dialect
+    converters = [(i, c) for i, name in enumerate(columns)
+                  if (c := _converter(table.c[name].type, dialect)) is not None]
+
+    def prepared() -> Iterable[Sequence[Any]]:
+        for row in rows:
+            if converters:
+                row = list(row)
+                for i, convert in converters:
+                    row[i] = convert(row[i])
+            yield row
+
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    written = 0
+    if dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(
+            f"COPY {quote(table.name)} ({names}) FROM STDIN"
+        ) as copy:
+            for row in prepared():
+                copy.write_row(row)
+                written += 1
+        return written
+    marks = ", ".join("?" * len(columns))
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})",
+                           prepared())
+        written = cursor.rowcount
+    finally:
+        cursor.close()
+    return written
+
+
+def where_in(
+    session: Session,
+    stmt: Select[*Columns],
+    column: QueryableAttribute[Any] | ColumnElement[Any],
+    values: Sequence[Any],
+) -> Iterator[Row[*Columns]]:
+    """Rows of `stmt` whose `column` is one of `values`, however many values there are.
+
+    PostgreSQL gets them as one array parameter (`= ANY`), which it plans once; elsewhere
+    they go in chunks of IN lists short enough for every driver's parameter limit.
+    """
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam("values", list(values), type_=ARRAY(column.type))
+        yield from session.execute(stmt.where(column == any_(array)))
+        return
+    for i in range(0, len(values), IN_CHUNK):
+        yield from session.execute(stmt.where(column.in_(values[i : i + IN_CHUNK])))
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` unused primary keys of `table`, for rows the caller inserts with explicit ids.
+
+    On SQLite the caller must already hold the write lock (any write in its transaction takes
+    it), so no one else can take the ids between this read and the insert.
+    """
+    if count <= 0:
+        return []
+    id_column = table.c.id
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                  {"t": table.name})
+        return list(session.scalars(
+            text("SELECT nextval(:s) FROM generate_series(1, :n)"), {"s": sequence, "n": count}))
+    top = session.scalar(select(func.coalesce(func.max(id_column), 0)))
+    return list(range(int(top or 0) + 1, int(top or 0) + 1 + count))
