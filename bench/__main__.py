@@ -66,6 +66,19 @@ def render(entries: list[Entry]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def merge(earlier: list[dict[str, Any]], fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fresh entries replace earlier ones of the same name and backend; the rest are kept.
+
+    So `--only intake` refreshes the intake figures without dropping the other suites'.
+    """
+    def key(entry: dict[str, Any]) -> tuple[str, str]:
+        return entry["name"], entry["backend"]
+
+    replaced = {key(e): e for e in fresh}
+    kept = [replaced.pop(key(e), e) for e in earlier]
+    return kept + [e for e in fresh if key(e) in replaced]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen suites, print the table, write results.json."""
     parser = argparse.ArgumentParser(prog="python -m bench")
@@ -86,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         entries.extend(suite(args.quick, backends))
         print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     print(render(entries))
-    payload: list[dict[str, Any]] = [e.as_dict() for e in entries]
+    earlier = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else []
+    payload = merge(earlier, [e.as_dict() for e in entries])
     RESULTS.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {RESULTS}", file=sys.stderr)
     return 0

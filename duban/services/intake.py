@@ -21,6 +21,7 @@ from duban.adapters.intake import (
     Kind,
     Progress,
     ReferenceData,
+    gc_paused,
     read_rows,
     validate,
 )
@@ -131,6 +132,7 @@ def _household_values(h: HouseholdFacts) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+@gc_paused()
 def write_households(
     session: Session, campaign_id: int, households: Sequence[HouseholdFacts]
 ) -> ImportResult:
@@ -163,6 +165,7 @@ def write_households(
     return result
 
 
+@gc_paused()
 def write_visits(session: Session, campaign_id: int, visits: Sequence[VisitRecord]) -> ImportResult:
     """Insert visits not already recorded (household, day and visitor make a visit unique)."""
     result = ImportResult(kind="visits", rows=len(visits))

@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from duban.adapters.intake import gc_paused
 from duban.domain.clock import Clock, local_today
 from duban.domain.deadlines import Deadline, compute_deadline
 from duban.domain.errors import ConflictError, DubanError, NotFound
@@ -109,6 +110,7 @@ def record_problems(
         )
 
 
+@gc_paused()
 def record_problems_in(
     session: Session,
     clock: Clock,
@@ -186,7 +188,7 @@ def record_problems_in(
                 p.household_id, p.description, p.found_by, p.found_on, rule, facts, p.tier,
                 now, now, 0, 1, routed, route.lead, now, deadline.date, deadline.basis, None,
             ))
-            co_rows.extend((pid, office) for office in dict.fromkeys(route.co_offices))
+            co_rows.extend((pid, office) for office in route.co_offices)
             sent = route_data.get((route.lead, deadline.date))
             if sent is None:
                 sent = route_data[(route.lead, deadline.date)] = {

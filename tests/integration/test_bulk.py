@@ -1,0 +1,126 @@
+"""The bulk writer stores exactly what SQLAlchemy would, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, func, insert, select, text
+
+from duban.adapters.plan_yaml import load_plan_file
+from duban.domain.clock import FixedClock
+from duban.services.bulk import IN_CHUNK, insert_rows, reserve_ids, where_in
+from duban.services.campaigns import launch_campaign
+from duban.services.database import Database
+from models import AuditEvent, Household, Problem
+from tests.conftest import PLANS
+
+AUDIT = cast(Table, AuditEvent.__table__)
+PROBLEM = cast(Table, Problem.__table__)
+HOUSEHOLD = cast(Table, Household.__table__)
+AT = dt.datetime(2022, 9, 26, 9, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def launch(db: Database, clock: FixedClock) -> int:
+    path = next(PLANS.glob("seed-003*.yaml"))
+    return launch_campaign(db, clock, load_plan_file(path), path.read_text(encoding="utf-8"),
+                           "county")
+
+
+def problem(campaign_id: int, pid: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": pid, "campaign_id": campaign_id, "code": f"W{pid:06d}", "natural_key": f"k{pid}",
+        "source": "入户排查", "category": "住房安全", "town_code": "t", "village_code": None,
+        "household_id": None, "description": "房屋漏雨", "found_by": "张三",
+        "found_on": dt.date(2022, 9, 20), "detection_rule": None, "facts": None, "tier": None,
+        "created_at": AT, "updated_at": AT, "reopen_count": 0, "version": 1,
+        "status": "routed", "lead_office": "住建", "routed_at": AT,
+        "deadline": dt.date(2022, 10, 20), "deadline_basis": "10个工作日",
+        "unrouted_reason": None, **extra,
+    }  # fmt: skip
+
+
+def stored(db: Database, table: str, order: str = "id") -> list[tuple[Any, ...]]:
+    """The rows as the database holds them, read without SQLAlchemy's result processing."""
+    with db.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))]
+
+
+def test_rows_are_stored_as_sqlalchemy_stores_them(db: Database, clock: FixedClock) -> None:
+    campaign_id = launch(db, clock)
+    facts = {"收入": 5200, "线": 6900}
+    with db.transaction() as session:
+        ids = reserve_ids(session, PROBLEM, 4)
+        core, bulk = [problem(campaign_id, i) for i in ids[:2]], [
+            problem(campaign_id, i) for i in ids[2:]]
+        core[1]["facts"] = bulk[1]["facts"] = facts
+        session.execute(insert(PROBLEM), core)
+        columns = list(bulk[0])
+        assert insert_rows(session, PROBLEM, columns, [tuple(r.values()) for r in bulk]) == 2
+        event = {"campaign_id": campaign_id, "problem_id": ids[0], "action": "record",
+                 "from_status": None, "to_status": "unrouted", "actor": "clerk",
+                 "actor_role": "system", "actor_name": "", "at": AT, "note": "排查人：张三",
+                 "evidence": [], "data": {"rule": "housing"}}
+        session.execute(insert(AUDIT), [event])
+        insert_rows(session, AUDIT, list(event), [tuple(event.values())])
+    rows = stored(db, "problem")
+    differing = {"id", "code", "natural_key"}
+    names = [c.name for c in PROBLEM.columns]
+    same = [i for i, n in enumerate(names) if n not in differing]
+    assert [rows[0][i] for i in same] == [rows[2][i] for i in same]  # facts None both ways
+    assert [rows[1][i] for i in same] == [rows[3][i] for i in same]  # facts a dict both ways
+    events = stored(db, "audit_event")
+    assert events[0][1:] == events[1][1:]
+    with db.transaction() as session:  # and reading them back through the ORM agrees
+        loaded = session.scalars(select(Problem).order_by(Problem.id)).all()
+        assert [p.facts for p in loaded] == [None, facts, None, facts]
+        assert {p.created_at for p in loaded} == {AT.astimezone(dt.UTC)}
+
+
+def test_a_failed_transaction_keeps_none_of_the_bulk_rows(db: Database, clock: FixedClock) -> None:
+    campaign_id = launch(db, clock)
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        rows = [problem(campaign_id, i) for i in reserve_ids(session, PROBLEM, 3)]
+        insert_rows(session, PROBLEM, list(rows[0]), [tuple(r.values()) for r in rows])
+        raise RuntimeError("a later step fails")
+    assert stored(db, "problem") == []
+
+
+def test_reserved_ids_do_not_collide_with_later_inserts(db: Database, clock: FixedClock) -> None:
+    campaign_id = launch(db, clock)
+    with db.transaction() as session:
+        ids = reserve_ids(session, PROBLEM, 5)
+        assert len(set(ids)) == 5
+        rows = [problem(campaign_id, i) for i in ids]
+        insert_rows(session, PROBLEM, list(rows[0]), [tuple(r.values()) for r in rows])
+    with db.transaction() as session:  # the database's own numbering carries on past them
+        later = problem(campaign_id, 0)
+        del later["id"]
+        later.update(code="W999999", natural_key="later")
+        new_id = session.execute(insert(PROBLEM).returning(PROBLEM.c.id), [later]).scalar_one()
+        assert new_id not in ids
+        assert reserve_ids(session, PROBLEM, 0) == []
+        assert min(reserve_ids(session, PROBLEM, 2)) > new_id
+
+
+def test_where_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClock) -> None:
+    campaign_id = launch(db, clock)
+    n = IN_CHUNK * 2 + 17
+    columns = ("campaign_id", "household_id", "town_code", "village_code", "head", "members",
+               "category", "monitoring_type", "income_per_person", "house_grade", "tap_water",
+               "school_age_children", "children_out_of_school", "medical_insurance",
+               "sanitary_toilet")
+    with db.transaction() as session:
+        insert_rows(session, HOUSEHOLD, columns, [
+            (campaign_id, f"H{i:06d}", "t", "v", "户主", 3, "ordinary", None, 9000, "A", True,
+             0, 0, True, True) for i in range(n)])
+    wanted = [f"H{i:06d}" for i in range(0, n, 2)] + ["nobody"]
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Household)) == n
+        stmt = select(Household.household_id, Household.tap_water).where(
+            Household.campaign_id == campaign_id)
+        found = dict(where_in(session, stmt, Household.household_id, wanted))
+        assert len(found) == len(wanted) - 1 and "nobody" not in found
+        assert set(found.values()) == {True}
+        assert list(where_in(session, stmt, Household.household_id, [])) == []
