@@ -69,14 +69,19 @@ class ImportResult:
     problems: RecordResult | None = None
 
 
-def reference_data(session: Session, campaign_id: int, plan: Plan, kind: str) -> ReferenceData:
-    """What a file of this kind is checked against: the plan's scope, and known households."""
+def reference_data(session: Session, campaign_id: int, plan: Plan, kind: str,
+                   towns: Collection[str] | None = None) -> ReferenceData:
+    """What a file of this kind is checked against: the plan's scope, and known households.
+
+    `towns`, when given, are the only towns the importer answers for (a town clerk's file).
+    """
     # Visits and findings may fall anywhere in the campaign, plus a little slack either side.
     slack = dt.timedelta(days=31)
     return ReferenceData.from_plan(
         plan, date_range=(plan.start - slack, plan.end + slack),
         households=(_register_lookup(session, campaign_id)
                     if kind in ("visits", "problems") else None),
+        allowed_towns=towns,
     )
 
 
@@ -101,12 +106,16 @@ def import_file(
     *,
     imported_by: str,
     progress: Progress | None = None,
+    towns: Collection[str] | None = None,
 ) -> ImportResult:
-    """Read, validate and write one intake file in one transaction (all rows or none)."""
+    """Read, validate and write one intake file in one transaction (all rows or none).
+
+    `towns` limits the rows to those towns (a town office imports only its own).
+    """
     sheet = read_rows(path, kind)
     with db.transaction() as session:
         plan = load_plan_of(session, campaign_id)
-        checked = validate(sheet, reference_data(session, campaign_id, plan, kind),
+        checked = validate(sheet, reference_data(session, campaign_id, plan, kind, towns),
                            progress=progress)
         if kind == "households":
             result = write_households(session, campaign_id, checked.rows)

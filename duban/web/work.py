@@ -111,6 +111,8 @@ async def campaign_launch(
 # ---- imports and templates --------------------------------------------------------------
 
 IMPORT_ERRORS = "import-errors"
+# The county office imports any town's rows; a town office only its own town's.
+IMPORTERS = (Role.COUNTY, Role.TOWN)
 
 
 @router.get("/imports", include_in_schema=False)
@@ -123,7 +125,7 @@ def imports_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> 
         return no_campaign(st, ctx, "imports")
     return page(st, ctx, "imports.html", "imports", campaign=chosen, campaigns=campaigns,
                 kinds=[(k, KIND_LABELS[k]) for k in KINDS], report=None, result=None,
-                may_import=ctx.scope.role == Role.COUNTY)
+                may_import=ctx.scope.role in IMPORTERS)
 
 
 @router.post("/imports", include_in_schema=False)
@@ -134,7 +136,12 @@ async def import_upload(request: Request, ctx: CtxDep,
     from duban.services.intake import import_file
 
     st = state(request)
-    require_role(ctx, Role.COUNTY)
+    require_role(ctx, *IMPORTERS)
+    towns: list[str] | None = None  # the county office's file may hold every town
+    if ctx.scope.role == Role.TOWN:
+        if ctx.scope.town is None:
+            raise PermissionDenied("您的账号没有设置所属乡镇，不能导入，请联系县级办公室")
+        towns = [ctx.scope.town]
     campaigns, chosen = campaign_of(st, campaign)
     if chosen is None or chosen.id != campaign:
         raise NotFound(f"行动不存在：编号 {campaign}")
@@ -150,8 +157,8 @@ async def import_upload(request: Request, ctx: CtxDep,
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(content)
         try:
-            result = await run_in_threadpool(import_file, st.db, st.clock, chosen.id,
-                                             kind, path, imported_by=ctx.username)
+            result = await run_in_threadpool(import_file, st.db, st.clock, chosen.id, kind,
+                                             path, imported_by=ctx.username, towns=towns)
             st.cache.clear()
         except ImportRejected as exc:
             report = exc.report

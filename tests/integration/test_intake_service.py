@@ -143,3 +143,37 @@ def test_seed_plans_route_a_generated_ledger_as_the_seeds_say(
             checked += 1
         assert s.scalar(select(func.count()).select_from(Office)) >= len(plan.offices)
     assert checked > 0
+
+
+def test_a_town_office_imports_only_its_own_town(db: Database, clock: FixedClock,
+                                                 tmp_path: Path) -> None:
+    campaign_id, plan = launch(db, clock, "seed-002")
+    county = generate_for_plan(plan, "small", seed=5)
+    town_of = {h.household_id: h.town for h in county.households}
+    mine = county.households[0].town
+    assert len(set(town_of.values())) > 1
+    households = list(iter_household_rows(county))
+    hh = write_xlsx(tmp_path / "农户.xlsx", HOUSEHOLD_COLUMNS, households)
+    with pytest.raises(ImportRejected) as err:
+        import_file(db, clock, campaign_id, "households", hh, imported_by="town", towns=[mine])
+    others = [i + 2 for i, h in enumerate(county.households) if h.town != mine]
+    errors = err.value.report.errors
+    assert sorted(e.row for e in errors) == others and {e.column for e in errors} == {"乡镇"}
+    assert "不在本账号可导入的范围" in errors[0].reason
+    assert count(db, Household) == 0
+    # The county office imports the whole register; the town then sends its visits.
+    import_file(db, clock, campaign_id, "households", hh, imported_by="county")
+    visits = list(iter_visit_rows(county))
+    vv = write_xlsx(tmp_path / "走访.xlsx", VISIT_COLUMNS, visits)
+    with pytest.raises(ImportRejected) as err:
+        import_file(db, clock, campaign_id, "visits", vv, imported_by="town", towns=[mine])
+    outside = [i + 2 for i, v in enumerate(county.visits) if town_of[v.household_id] != mine]
+    assert sorted(e.row for e in err.value.report.errors) == outside
+    assert {e.column for e in err.value.report.errors} == {"户编号"}
+    assert count(db, Visit) == 0
+    own = [row for row, v in zip(visits, county.visits, strict=True)
+           if town_of[v.household_id] == mine]
+    ok = import_file(db, clock, campaign_id, "visits",
+                     write_xlsx(tmp_path / "本镇走访.xlsx", VISIT_COLUMNS, own),
+                     imported_by="town", towns=[mine])
+    assert ok.created == len(own) > 0

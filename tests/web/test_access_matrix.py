@@ -5,6 +5,7 @@ checked twice: by the answer, and by a fingerprint of the database that must not
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from duban.domain.columns import PROBLEM_COLUMNS
+from duban.domain.lifecycle import Role
 from duban.services.notices import issue_notices
 from duban.web.app import route_table
 from models import (
@@ -71,9 +74,10 @@ COUNTY_ONLY = {
     ("GET", "/people"), ("POST", "/people/substitutes"),
     ("POST", "/people/substitutes/{substitute_id}/end"), ("POST", "/people/reassign"),
     ("POST", "/people/users/{username}/active"), ("POST", "/campaigns"),
-    ("POST", "/api/campaigns"), ("POST", "/imports"), ("POST", "/notices/issue"),
+    ("POST", "/api/campaigns"), ("POST", "/notices/issue"),
     ("POST", "/api/notices/issue"),
 }
+COUNTY_AND_TOWNS = {("POST", "/imports")}  # a town imports its own town's rows only
 PROBLEM_SCOPED = {
     ("GET", "/problems/{problem_id}"), ("GET", "/api/problems/{problem_id}"),
     ("POST", "/problems/{problem_id}/move"), ("POST", "/api/problems/{problem_id}/moves"),
@@ -102,7 +106,7 @@ def app_routes(app: Any) -> set[tuple[str, str]]:
 
 def classified() -> set[tuple[str, str]]:
     return (PUBLIC | {("GET", p) for p in ANY_SIGNED_IN_GET | NOT_OFFICES_GET} | COUNTY_ONLY
-            | COUNTY_AND_SUPERVISORS
+            | COUNTY_AND_SUPERVISORS | COUNTY_AND_TOWNS
             | PROBLEM_SCOPED | NOTICE_SCOPED | OWN_ONLY)
 
 
@@ -277,8 +281,6 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
     attempts = [
         ("/campaigns", {"files": {"plan": ("p.yaml", plan[0].encode())}}),
         ("/api/campaigns", {"files": {"plan": ("p.yaml", plan[0].encode())}}),
-        ("/imports", {"data": {"kind": "households", "campaign": str(cid)},
-                      "files": {"file": ("h.csv", "户编号\n".encode())}}),
         ("/notices/issue", {"data": {"campaign": str(cid), "batch_key": "abcd1234"}}),
         ("/people/substitutes", {"data": {"username": "off_jyj", "office": "zjj",
                                           "starts_on": "2022-09-26", "ends_on": "2022-10-10",
@@ -289,6 +291,9 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
         ("/people/users/county/active", {"data": {"active": "0"}}),
         ("/spotchecks/draw", {"data": {"campaign": str(cid)}}),
     ]
+    if USERS[username][0] is not Role.TOWN:
+        attempts.append(("/imports", {"data": {"kind": "households", "campaign": str(cid)},
+                                      "files": {"file": ("h.csv", "户编号\n".encode())}}))
     if username != "sup":
         attempts.append(("/spotchecks/1", {"data": {"campaign": str(cid), "result": "failed",
                                                      "note": "越权抽查"}}))
@@ -477,3 +482,39 @@ def test_inbox_messages_reach_their_office_only(world: World, client_for: Client
     with world.db.transaction() as s:
         message = s.get(InboxMessage, by_office["zjj"])
         assert message is not None and message.read_by == "off_zjj"
+
+
+# ---- imports by a town --------------------------------------------------------------------
+
+
+def _ledger_csv(*towns: str) -> bytes:
+    lines = [",".join(PROBLEM_COLUMNS)]
+    for i, town in enumerate(towns):
+        lines.append(",".join(["household", "housing", town, "", "", f"房屋漏雨第{i}处",
+                               "王村干", "2022-09-20", "", ""]))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_a_town_imports_its_own_rows_and_no_other_towns(world: World,
+                                                       client_for: Clients) -> None:
+    client, csrf = client_for("town_hd")
+    cid = world.campaign_id
+    page = client.get(f"/imports?campaign={cid}").text
+    assert 'action="/imports"' in page and "只能导入本乡镇" in page
+    before = fingerprint(world)
+    r = client.post("/imports", data={"csrf_token": csrf, "kind": "problems",
+                                      "campaign": str(cid)},
+                    files={"file": ("台账.csv", _ledger_csv("槐店回族镇", "刘庄店镇", "huaidian"))})
+    assert r.status_code == 422
+    cells = re.findall(r'<td data-label="[^"]+"[^>]*>([^<]*)</td>', r.text)
+    assert cells[:2] == ["3", "乡镇"] and len(cells) == 4  # only the other town's line
+    assert "不在本账号可导入的范围" in cells[3] and "刘庄店镇" in cells[3]
+    assert fingerprint(world) == before  # nothing written
+    r = client.post("/imports", data={"csrf_token": csrf, "kind": "problems",
+                                      "campaign": str(cid)},
+                    files={"file": ("台账.csv", _ledger_csv("槐店回族镇", "huaidian"))})
+    assert r.status_code == 200 and "导入完成" in r.text
+    with world.db.transaction() as s:
+        towns = s.scalars(select(Problem.town_code).where(Problem.campaign_id == cid)).all()
+    assert sorted(towns) == ["huaidian", "huaidian", "huaidian", "liuzhuangdian",
+                             "liuzhuangdian"]

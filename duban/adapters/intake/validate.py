@@ -73,6 +73,7 @@ class ReferenceData:
     tiers: Mapping[str, str] = field(default_factory=dict)  # deadline tier -> code
     households: HouseholdLookup | None = None  # None: household ids are not checked
     date_range: tuple[dt.date, dt.date] | None = None  # allowed visit / finding dates
+    allowed_towns: frozenset[str] | None = None  # town codes the importer answers for; None: all
 
     @classmethod
     def from_plan(
@@ -81,6 +82,7 @@ class ReferenceData:
         *,
         households: HouseholdLookup | None = None,
         date_range: tuple[dt.date, dt.date] | None = None,
+        allowed_towns: Iterable[str] | None = None,
     ) -> ReferenceData:
         """Reference data from a campaign plan (names and codes both accepted)."""
         towns: dict[str, str] = {}
@@ -104,6 +106,7 @@ class ReferenceData:
             tiers=tiers,
             households=households,
             date_range=date_range,
+            allowed_towns=frozenset(allowed_towns) if allowed_towns is not None else None,
         )
 
     def with_households(self, ids: Iterable[str]) -> ReferenceData:
@@ -263,6 +266,22 @@ def _ref(lookup: _Lookup, what: str) -> Callable[[object], str]:
             if not lookup.exact:
                 raise CellProblem(f"方案中没有设置{what}，不能填写")
             raise CellProblem(f"不是方案中的{what}（可选：{lookup.choices()}）")
+        return code
+
+    return convert
+
+
+def _town(places: _Places, allowed: frozenset[str] | None) -> Callable[[object], str]:
+    """The town column: a town of the plan, and one the importer answers for."""
+    resolve = _ref(places.towns, "乡镇")
+    if allowed is None:
+        return resolve
+    mine = "、".join(places.towns.name(t) for t in sorted(allowed)) or "无"
+
+    def convert(raw: object) -> str:
+        code = resolve(raw)
+        if code not in allowed:
+            raise CellProblem(f"乡镇“{places.towns.name(code)}”不在本账号可导入的范围（可导入：{mine}）")
         return code
 
     return convert
@@ -642,7 +661,7 @@ def validate_households(
     _check_kind(sheet, "households")
     run = _Run(sheet, progress, steps=17)
     places = _Places(refs)
-    town = run.col("town", _ref(places.towns, "乡镇"), cache=True)
+    town = run.col("town", _town(places, refs.allowed_towns), cache=True)
     village = run.col("village", _as_is)
     hid = run.col("household_id", _code, ready=_plain_codes)
     head = run.col("head", _name, ready=_plain_names)
@@ -754,15 +773,23 @@ def validate_visits(
         ids_set = set(ids)
         ids_set.discard(_BAD)
         known = refs.households(ids_set)
-        if len(known) < len(ids_set):
+        allowed = refs.allowed_towns
+        elsewhere = allowed is not None and any(
+            place is not None and place[0] not in allowed for place in known.values())
+        if len(known) < len(ids_set) or elsewhere:
+            towns = _Lookup(refs.towns)
             for i, key in enumerate(ids):
-                if key is not _BAD and key not in known:
-                    run.error(
-                        i,
-                        hid,
-                        run.raw(hid)[i],
-                        f"户编号“{key}”不在农户信息中，请先导入该户的农户信息",
-                    )
+                if key is _BAD:
+                    continue
+                if key not in known:
+                    run.error(i, hid, run.raw(hid)[i],
+                              f"户编号“{key}”不在农户信息中，请先导入该户的农户信息")
+                    continue
+                place = known[key]
+                if allowed is not None and place is not None and place[0] not in allowed:
+                    run.error(i, hid, run.raw(hid)[i],
+                              f"户编号“{key}”的农户属于{towns.name(place[0])}，"
+                              "不在本账号可导入的范围")
     who = run.convert(visitor)
     days = run.convert(visited)
     how = [VisitMode.IN_PERSON if v is None else v for v in run.convert(mode)]  # 面访 by default
@@ -810,7 +837,7 @@ def validate_problems(
     lo, hi = _dates(refs)
     source = run.col("source", _ref(_Lookup(refs.sources), "问题来源"), cache=True)
     category = run.col("category", _ref(_Lookup(refs.categories), "问题类别"), cache=True)
-    town = run.col("town", _ref(places.towns, "乡镇"), cache=True)
+    town = run.col("town", _town(places, refs.allowed_towns), cache=True)
     village = run.col("village", _as_is)
     hid = run.col("household_id", _code)
     description = run.col("description", _text)
