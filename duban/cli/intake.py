@@ -64,7 +64,8 @@ def import_cmd(kind: str, file: Path, campaign_id: int, username: str,
     e = env()
     try:
         result = import_file(e.db, e.clock, campaign_id, kind, file,  # type: ignore[arg-type]
-                             imported_by=username, progress=progress_bar(label="校验"))
+                             imported_by=username,
+                             progress=lambda phase: progress_bar(label=phase))
     except ImportRejected as exc:
         click.echo(format_error_table(exc.report), err=True)
         if exc.report.errors:

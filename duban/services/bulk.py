@@ -33,6 +33,7 @@ from sqlalchemy.types import TypeEngine
 Converter = Callable[[Any], Any]
 Columns = TypeVarTuple("Columns")
 IN_CHUNK = 5000  # values per IN list; SQLite allows 32,766 parameters a statement
+PROGRESS_EVERY = 5000  # rows between progress reports
 
 
 def _memoised(process: Converter) -> Converter:
@@ -62,21 +63,36 @@ def _converter(type_: TypeEngine[Any], dialect: Dialect) -> Converter | None:
 
 
 def insert_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Insert rows (tuples in `columns` order) into `table`; returns how many were written."""
+    """Insert rows (tuples in `columns` order) into `table`; returns how many were written.
+
+    `progress`, when given, hears the number of rows handed to the driver so far, every
+    PROGRESS_EVERY rows and once at the end (not at all when there are no rows).
+    """
     connection = session.connection()
     dialect = connection.dialect
     converters = [(i, c) for i, name in enumerate(columns)
                   if (c := _converter(table.c[name].type, dialect)) is not None]
 
     def prepared() -> Iterable[Sequence[Any]]:
+        done = 0
         for row in rows:
             if converters:
                 row = list(row)
                 for i, convert in converters:
                     row[i] = convert(row[i])
             yield row
+            done += 1
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(done)
+        if progress is not None and done:
+            progress(done)
 
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -105,26 +105,28 @@ def import_file(
     path: str | Path,
     *,
     imported_by: str,
-    progress: Progress | None = None,
+    progress: Callable[[str], Progress] | None = None,
     towns: Collection[str] | None = None,
 ) -> ImportResult:
     """Read, validate and write one intake file in one transaction (all rows or none).
 
+    `progress`, when given, makes a progress callback for each named phase (校验, 写入).
     `towns` limits the rows to those towns (a town office imports only its own).
     """
     sheet = read_rows(path, kind)
     with db.transaction() as session:
         plan = load_plan_of(session, campaign_id)
         checked = validate(sheet, reference_data(session, campaign_id, plan, kind, towns),
-                           progress=progress)
+                           progress=progress("校验") if progress else None)
+        writing = progress("写入") if progress else None
         if kind == "households":
-            result = write_households(session, campaign_id, checked.rows)
+            result = write_households(session, campaign_id, checked.rows, progress=writing)
         elif kind == "visits":
-            result = write_visits(session, campaign_id, checked.rows)
+            result = write_visits(session, campaign_id, checked.rows, progress=writing)
         else:
             result = ImportResult(kind="problems", rows=len(checked.rows))
             result.problems = record_problems_in(session, clock, campaign_id, checked.rows,
-                                                 recorded_by=imported_by)
+                                                 recorded_by=imported_by, progress=writing)
             result.created = result.problems.created
             result.unchanged = result.problems.skipped_duplicates
         result.warnings = list(checked.warnings)
@@ -141,9 +143,17 @@ def _household_values(h: HouseholdFacts) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _out_of(progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    """Rows written so far, told to `progress` against a known total."""
+    if progress is None:
+        return None
+    return lambda done: progress(done, total)
+
+
 @gc_paused()
 def write_households(
-    session: Session, campaign_id: int, households: Sequence[HouseholdFacts]
+    session: Session, campaign_id: int, households: Sequence[HouseholdFacts],
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Insert new households and update changed ones, keyed by 户编号 (re-imports add nothing)."""
     result = ImportResult(kind="households", rows=len(households))
@@ -167,15 +177,19 @@ def write_households(
         else:
             result.unchanged += 1
     insert_rows(session, cast(Table, Household.__table__),
-                ("campaign_id", "household_id", *HOUSEHOLD_FIELDS), new_rows)
+                ("campaign_id", "household_id", *HOUSEHOLD_FIELDS), new_rows,
+                progress=_out_of(progress, len(new_rows) + len(changed)))
     if changed:
         session.execute(update(Household), changed)
+        if progress is not None:
+            progress(len(new_rows) + len(changed), len(new_rows) + len(changed))
     result.created, result.updated = len(new_rows), len(changed)
     return result
 
 
 @gc_paused()
-def write_visits(session: Session, campaign_id: int, visits: Sequence[VisitRecord]) -> ImportResult:
+def write_visits(session: Session, campaign_id: int, visits: Sequence[VisitRecord],
+                 progress: Progress | None = None) -> ImportResult:
     """Insert visits not already recorded (household, day and visitor make a visit unique)."""
     result = ImportResult(kind="visits", rows=len(visits))
     seen = {
@@ -194,7 +208,8 @@ def write_visits(session: Session, campaign_id: int, visits: Sequence[VisitRecor
         seen.add(key)
         rows.append((campaign_id, v.household_id, v.visitor, v.visited_on, v.mode.value,
                      v.answered_by, v.findings))
-    insert_rows(session, cast(Table, Visit.__table__), VISIT_COLUMNS, rows)
+    insert_rows(session, cast(Table, Visit.__table__), VISIT_COLUMNS, rows,
+                progress=_out_of(progress, len(rows)))
     result.created = len(rows)
     return result
 

@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from duban.adapters.intake import gc_paused
+from duban.adapters.intake import Progress, gc_paused
 from duban.domain.clock import Clock, local_today
 from duban.domain.deadlines import Deadline, compute_deadline
 from duban.domain.errors import ConflictError, DubanError, NotFound
@@ -119,8 +119,12 @@ def record_problems_in(
     *,
     recorded_by: str,
     detections: Sequence[tuple[str, dict[str, Any]] | None] | None = None,
+    progress: Progress | None = None,
 ) -> RecordResult:
-    """record_problems inside a caller's transaction (imports and stage runs compose it)."""
+    """record_problems inside a caller's transaction (imports and stage runs compose it).
+
+    `progress` hears (rows written, rows to write) over the problems, co-offices and events.
+    """
     now = clock.now()
     today = local_today(clock)
     # Take the campaign's write lock before reading its problem counter: a no-op UPDATE locks
@@ -206,9 +210,16 @@ def record_problems_in(
             events.append((campaign_id, pid, "unrouted", unrouted, unrouted, system,
                            system_role, "", now, route.reason, no_evidence, {}))
             result.unrouted += 1
-    insert_rows(session, PROBLEM, PROBLEM_COLUMNS, problem_rows)
-    insert_rows(session, CO_OFFICE, ("problem_id", "office_code"), co_rows)
-    insert_rows(session, AUDIT, AUDIT_COLUMNS, events)
+    total, written = len(problem_rows) + len(co_rows) + len(events), 0
+
+    def report(n: int) -> None:  # rows of the current table, on top of the tables before it
+        if progress is not None:
+            progress(written + n, total)
+
+    for table, columns, rows in ((PROBLEM, PROBLEM_COLUMNS, problem_rows),
+                                 (CO_OFFICE, ("problem_id", "office_code"), co_rows),
+                                 (AUDIT, AUDIT_COLUMNS, events)):
+        written += insert_rows(session, table, columns, rows, progress=report)
     campaign.problem_seq = seq
     result.created = len(problem_rows)
     result.problem_ids = ids

@@ -19,7 +19,7 @@ from duban.services.database import Database
 from duban.services.intake import detect_problems, import_file, import_records, visit_coverage
 from duban.services.problems import ProblemFilter, list_problems
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
-from models import Household, Office, Problem, ProblemCoOffice, Visit
+from models import AuditEvent, Household, Office, Problem, ProblemCoOffice, Visit
 from tests.conftest import PLANS
 
 
@@ -177,3 +177,27 @@ def test_a_town_office_imports_only_its_own_town(db: Database, clock: FixedClock
                      write_xlsx(tmp_path / "本镇走访.xlsx", VISIT_COLUMNS, own),
                      imported_by="town", towns=[mine])
     assert ok.created == len(own) > 0
+
+
+def test_an_import_reports_checking_then_writing(db: Database, clock: FixedClock,
+                                                 tmp_path: Path) -> None:
+    campaign_id, plan = launch(db, clock, "seed-003")
+    county = generate_for_plan(plan, "small", seed=7)
+    calls: list[tuple[str, int, int]] = []
+
+    def progress(phase: str):  # type: ignore[no-untyped-def]
+        return lambda done, total: calls.append((phase, done, total))
+
+    import_records(db, clock, campaign_id, households=county.households, imported_by="clerk")
+    pp = write_xlsx(tmp_path / "台账.xlsx", PROBLEM_COLUMNS, list(iter_problem_rows(county)))
+    result = import_file(db, clock, campaign_id, "problems", pp, imported_by="clerk",
+                         progress=progress)
+    phases = [phase for phase, _, _ in calls]
+    assert phases.index("写入") > max(i for i, p in enumerate(phases) if p == "校验")
+    assert calls[-1][0] == "写入" and calls[-1][1] == calls[-1][2]
+    with db.transaction() as s:  # 写入 counts every row the ledger became
+        written = sum(int(s.scalar(select(func.count()).select_from(m)) or 0)
+                      for m in (Problem, ProblemCoOffice, AuditEvent))
+    assert calls[-1][2] == written and result.created == len(county.problems)
+    done = [d for phase, d, _ in calls if phase == "写入"]
+    assert done == sorted(done)
