@@ -20,7 +20,7 @@ from duban.adapters.documents import (
     render_ranking,
     render_reminder,
 )
-from duban.adapters.documents.charts import cjk_font_family
+from duban.adapters.documents.charts import CJK_FAMILIES, cjk_font_family
 from duban.domain.numbering import parse_document_number
 from tests.integration.test_documents_fixtures import (
     ALL_CONTEXTS,
@@ -312,6 +312,23 @@ def test_reminder_shades_cells_by_colour(tmp_path: Path) -> None:
         shd = row.cells[5]._tc.find(qn("w:tcPr")).find(qn("w:shd"))
         assert shd.get(qn("w:fill")) == item.colour_fill
         assert item.status_text in row.cells[5].text
+
+
+def test_chart_font_installed_after_matplotlibs_cache_is_found(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib import font_manager
+
+    require(cjk_font_family() is not None, "no Chinese font for matplotlib (fonts-noto-cjk)")
+    family = cjk_font_family()
+    # A font list cached before the CJK fonts were installed: none of their files are in it.
+    cjk_files = {f.fname for f in font_manager.fontManager.ttflist if f.name in CJK_FAMILIES}
+    stale = [f for f in font_manager.fontManager.ttflist if f.fname not in cjk_files]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    cjk_font_family.cache_clear()
+    try:
+        assert cjk_font_family() == family
+    finally:
+        cjk_font_family.cache_clear()
 
 
 def test_daily_report_has_chart_and_totals(tmp_path: Path) -> None:

@@ -36,12 +36,26 @@ CJK_FAMILIES = (
 @functools.cache
 def cjk_font_family() -> str | None:
     """The first installed Chinese font family matplotlib can use, or None."""
+    family = _first_known_cjk_family()
+    if family is None:
+        # matplotlib caches its font list on first use; fonts installed after that (the usual
+        # order on a new server: duban first, fonts-noto-cjk later) are not in it.
+        known = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # a font file FreeType cannot read
+                    continue
+        family = _first_known_cjk_family()
+    if family is None:
+        log.warning("no Chinese font found for charts; install fonts-noto-cjk")
+    return family
+
+
+def _first_known_cjk_family() -> str | None:
     installed = {f.name for f in font_manager.fontManager.ttflist}
-    for family in CJK_FAMILIES:
-        if family in installed:
-            return family
-    log.warning("no Chinese font found for charts; install fonts-noto-cjk")
-    return None
+    return next((family for family in CJK_FAMILIES if family in installed), None)
 
 
 def trend_chart_png(series: Sequence[SeriesPoint], title: str, *, dpi: int = 200) -> bytes:
