@@ -201,3 +201,44 @@ def test_an_import_reports_checking_then_writing(db: Database, clock: FixedClock
     assert calls[-1][2] == written and result.created == len(county.problems)
     done = [d for phase, d, _ in calls if phase == "写入"]
     assert done == sorted(done)
+
+
+def test_a_ledger_reaching_an_uncovered_year_waits_for_the_offices_holiday_file(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A campaign launched now runs into 2027: until its holiday file is supplied, nothing."""
+    import datetime as dt
+
+    from duban.domain.clock import CHINA_TZ
+    from duban.domain.workdays import CalendarNotCovered
+    from duban.services.calendars import working_calendar
+
+    text = next(PLANS.glob("seed-003*.yaml")).read_text(encoding="utf-8")
+    for old, new in {"2022-05-09": "2026-11-20", "2022-05-01": "2026-11-23",
+                     "2022-05-05": "2026-11-27", "2022-05-06": "2026-11-28",
+                     "2022-06-05": "2026-12-20", "2022-07-10": "2027-01-31",
+                     "2022-07-31": "2027-01-15", "2022-09-30": "2027-01-31"}.items():
+        text = text.replace(old, new)
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    clock = FixedClock(dt.datetime(2026, 12, 31, 9, 0, tzinfo=CHINA_TZ))
+    campaign_id = launch_campaign(db, clock, load_plan_file(path), text, "county")
+    ledger = write_xlsx(tmp_path / "台账.xlsx", PROBLEM_COLUMNS, [dict(zip(PROBLEM_COLUMNS, (
+        "干部走访排查", "监测数据信息", "少云镇", "玉屏村", None, "监测对象信息未及时更新",
+        "李四", "2026-12-31", "立查立改", None), strict=True))])
+    monkeypatch.delenv("DUBAN_CALENDAR_DIR", raising=False)
+    working_calendar.cache_clear()
+    try:
+        with pytest.raises(CalendarNotCovered) as err:
+            import_file(db, clock, campaign_id, "problems", ledger, imported_by="clerk")
+        assert "2027" in err.value.message and "calendars/README.md" in err.value.message
+        assert count(db, Problem) == 0
+        # The office drops its 2027 file in a folder (here the loader's test file).
+        monkeypatch.setenv("DUBAN_CALENDAR_DIR", str(Path(__file__).parents[1] / "data/calendars"))
+        working_calendar.cache_clear()
+        import_file(db, clock, campaign_id, "problems", ledger, imported_by="clerk")
+    finally:
+        working_calendar.cache_clear()
+    with db.transaction() as s:
+        (problem,) = s.scalars(select(Problem)).all()
+        # 立查立改 is one working day: 2027-01-01 is a holiday in that file, then a weekend.
+        assert problem.deadline == dt.date(2027, 1, 4)
