@@ -151,62 +151,35 @@ def record_problems_in(
     if not fresh:
         return result
     ids = sorted(reserve_ids(session, PROBLEM, len(fresh)))
-    # Routes and deadlines are pure functions of a few fields that repeat across a ledger.
-    routes: dict[tuple[str, str, str, str | None], Route | Unrouted] = {}
-    deadlines: dict[tuple[Any, ...], Deadline] = {}
-    record_data: dict[str | None, dict[str, Any]] = {}
-    route_data: dict[tuple[str, dt.date], dict[str, Any]] = {}
-    no_evidence: list[str] = []
+    decide_for = _Decisions(rules, today)
     seq = campaign.problem_seq
     problem_rows: list[tuple[Any, ...]] = []
     co_rows: list[tuple[int, str]] = []
     events: list[tuple[Any, ...]] = []
     system, system_role = SYSTEM_ACTOR.user, SYSTEM_ACTOR.role.value
     unrouted, routed = Status.UNROUTED.value, Status.ROUTED.value
+    no_evidence: list[str] = []  # one shared list: the bulk writer serialises it once
     for pid, index in zip(ids, fresh, strict=True):
         p = reported[index]
         rule, facts = fired[index] or (None, None)
         seq += 1
-        code = problem_code(seq)
-        place = (p.category, p.source, p.town, p.village)
-        route = routes.get(place)
-        if route is None:
-            route = routes[place] = rules.router.route(*place)
-        data = record_data.get(rule)
-        if data is None:
-            data = record_data[rule] = {"rule": rule} if rule else {}
+        row = (pid, campaign_id, problem_code(seq), keys[index], p.source, p.category, p.town,
+               p.village, p.household_id, p.description, p.found_by, p.found_on, rule, facts,
+               p.tier, now, now, 0, 1)
         events.append((campaign_id, pid, "record", None, unrouted, recorded_by, "system", "",
-                       now, f"排查人：{p.found_by}", no_evidence, data))
+                       now, f"排查人：{p.found_by}", no_evidence, decide_for.record_data(rule)))
+        route = decide_for.route(p)
         if isinstance(route, Route):
-            found_on = max(p.found_on, today) if p.deadline is None else p.found_on
-            when = (found_on, p.category, p.source, p.tier, p.deadline)
-            deadline = deadlines.get(when)
-            if deadline is None:
-                deadline = deadlines[when] = compute_deadline(
-                    rules.plan.deadlines, rules.calendar, found_on=found_on,
-                    category=p.category, source=p.source, tier=p.tier, explicit=p.deadline,
-                    rectify_end=rules.rectify_end,
-                )
-            problem_rows.append((
-                pid, campaign_id, code, keys[index], p.source, p.category, p.town, p.village,
-                p.household_id, p.description, p.found_by, p.found_on, rule, facts, p.tier,
-                now, now, 0, 1, routed, route.lead, now, deadline.date, deadline.basis, None,
-            ))
+            deadline = decide_for.deadline(p)
+            problem_rows.append((*row, routed, route.lead, now, deadline.date, deadline.basis,
+                                 None))
             co_rows.extend((pid, office) for office in route.co_offices)
-            sent = route_data.get((route.lead, deadline.date))
-            if sent is None:
-                sent = route_data[(route.lead, deadline.date)] = {
-                    "office": route.lead, "deadline": deadline.date.isoformat()}
             events.append((campaign_id, pid, Action.ROUTE.value, unrouted, routed, system,
                            system_role, "", now, f"按路由表交办；时限依据：{deadline.basis}",
-                           no_evidence, sent))
+                           no_evidence, decide_for.route_data(route.lead, deadline.date)))
             result.routed += 1
         else:
-            problem_rows.append((
-                pid, campaign_id, code, keys[index], p.source, p.category, p.town, p.village,
-                p.household_id, p.description, p.found_by, p.found_on, rule, facts, p.tier,
-                now, now, 0, 1, unrouted, None, None, None, None, route.reason,
-            ))
+            problem_rows.append((*row, unrouted, None, None, None, None, route.reason))
             events.append((campaign_id, pid, "unrouted", unrouted, unrouted, system,
                            system_role, "", now, route.reason, no_evidence, {}))
             result.unrouted += 1
@@ -228,6 +201,57 @@ def record_problems_in(
         FreshProblem(row[0], row[8], row[5], row[19]) for row in problem_rows
     ], at=now)
     return result
+
+
+class _Decisions:
+    """Routes, deadlines and audit data for one batch, each distinct case worked out once.
+
+    They are pure functions of a few fields that repeat across a ledger (category, source,
+    place, day, tier), and equal audit data is one shared object the bulk writer serialises once.
+    """
+
+    def __init__(self, rules: Ruleset, today: dt.date) -> None:
+        self.rules, self.today = rules, today
+        self._routes: dict[tuple[str, str, str, str | None], Route | Unrouted] = {}
+        self._deadlines: dict[tuple[Any, ...], Deadline] = {}
+        self._record_data: dict[str | None, dict[str, Any]] = {}
+        self._route_data: dict[tuple[str, dt.date], dict[str, Any]] = {}
+
+    def route(self, p: ReportedProblem) -> Route | Unrouted:
+        """The routing table's answer for the problem's category, source and place."""
+        place = (p.category, p.source, p.town, p.village)
+        route = self._routes.get(place)
+        if route is None:
+            route = self._routes[place] = self.rules.router.route(*place)
+        return route
+
+    def deadline(self, p: ReportedProblem) -> Deadline:
+        """The deadline; a problem reported late counts from today unless its date is given."""
+        found_on = max(p.found_on, self.today) if p.deadline is None else p.found_on
+        case = (found_on, p.category, p.source, p.tier, p.deadline)
+        deadline = self._deadlines.get(case)
+        if deadline is None:
+            deadline = self._deadlines[case] = compute_deadline(
+                self.rules.plan.deadlines, self.rules.calendar, found_on=found_on,
+                category=p.category, source=p.source, tier=p.tier, explicit=p.deadline,
+                rectify_end=self.rules.rectify_end,
+            )
+        return deadline
+
+    def record_data(self, rule: str | None) -> dict[str, Any]:
+        """The 登记 event's data: the detection rule that fired, if any."""
+        data = self._record_data.get(rule)
+        if data is None:
+            data = self._record_data[rule] = {"rule": rule} if rule else {}
+        return data
+
+    def route_data(self, office: str, deadline: dt.date) -> dict[str, Any]:
+        """The 交办 event's data: the office and the deadline."""
+        data = self._route_data.get((office, deadline))
+        if data is None:
+            data = self._route_data[(office, deadline)] = {
+                "office": office, "deadline": deadline.isoformat()}
+        return data
 
 
 # Column order of the tuples record_problems_in writes.
