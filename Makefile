@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	# The platform trust store: offices behind a TLS-inspecting proxy add its CA there.
+	UV_SYSTEM_CERTS=1 $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
