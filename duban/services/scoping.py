@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from duban.domain.clock import Clock
-from duban.domain.errors import DubanError, NotFound
+from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import Action, Actor, Payload, Role
 from duban.domain.routing import village_office_code
 from duban.services.actors import resolve_actor
@@ -258,6 +258,23 @@ def visible_office_codes(session: Session, scope: Scope, campaign_id: int) -> se
 def may_act(scope: Scope) -> bool:
     """Whether the role makes lifecycle moves at all (villages and towns only read and report)."""
     return scope.role in {Role.COUNTY, Role.SUPERVISOR, Role.OFFICE}
+
+
+IMPORTERS = (Role.COUNTY, Role.TOWN)  # who may import at all (a tuple: messages list them in order)
+
+
+def importable_towns(scope: Scope) -> list[str] | None:
+    """The towns whose rows the user may import: None for every town (the county office).
+
+    A town office imports its own town's files; other roles import nothing.
+    """
+    if scope.role == Role.COUNTY:
+        return None
+    if scope.role != Role.TOWN:
+        raise PermissionDenied("导入仅限县级办公室和乡镇使用")
+    if scope.town is None:
+        raise PermissionDenied("您的账号没有设置所属乡镇，不能导入，请联系县级办公室")
+    return [scope.town]
 
 
 # ---- moves through the scope ------------------------------------------------------------

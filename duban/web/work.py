@@ -19,7 +19,7 @@ from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import ROLE_LABELS, Action, Payload, Role
 from duban.services import dashboard as dash
 from duban.services.database import data_dir
-from duban.services.scoping import move_many, visible_office_codes
+from duban.services.scoping import IMPORTERS, importable_towns, move_many, visible_office_codes
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.pages import CtxDep, _attachment, _int, campaign_of, no_campaign, page, rules_of
 from duban.web.render import redirect
@@ -111,8 +111,6 @@ async def campaign_launch(
 # ---- imports and templates --------------------------------------------------------------
 
 IMPORT_ERRORS = "import-errors"
-# The county office imports any town's rows; a town office only its own town's.
-IMPORTERS = (Role.COUNTY, Role.TOWN)
 
 
 @router.get("/imports", include_in_schema=False)
@@ -125,7 +123,7 @@ def imports_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> 
         return no_campaign(st, ctx, "imports")
     return page(st, ctx, "imports.html", "imports", campaign=chosen, campaigns=campaigns,
                 kinds=[(k, KIND_LABELS[k]) for k in KINDS], report=None, result=None,
-                may_import=ctx.scope.role in IMPORTERS)
+                may_import=ctx.scope.role in IMPORTERS)  # a town: its own town's rows only
 
 
 @router.post("/imports", include_in_schema=False)
@@ -137,11 +135,7 @@ async def import_upload(request: Request, ctx: CtxDep,
 
     st = state(request)
     require_role(ctx, *IMPORTERS)
-    towns: list[str] | None = None  # the county office's file may hold every town
-    if ctx.scope.role == Role.TOWN:
-        if ctx.scope.town is None:
-            raise PermissionDenied("您的账号没有设置所属乡镇，不能导入，请联系县级办公室")
-        towns = [ctx.scope.town]
+    towns = importable_towns(ctx.scope)
     campaigns, chosen = campaign_of(st, campaign)
     if chosen is None or chosen.id != campaign:
         raise NotFound(f"行动不存在：编号 {campaign}")
