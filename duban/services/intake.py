@@ -16,12 +16,12 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from duban.adapters.batch import gc_paused
 from duban.adapters.intake import (
     HouseholdLookup,
     Kind,
     Progress,
     ReferenceData,
-    gc_paused,
     read_rows,
     validate,
 )

@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from duban.adapters.intake import Progress, gc_paused
+from duban.adapters.batch import Progress, gc_paused
 from duban.domain.clock import Clock, local_today
 from duban.domain.deadlines import Deadline, compute_deadline
 from duban.domain.errors import ConflictError, DubanError, NotFound

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from duban.adapters.batch import Progress, gc_paused
 from duban.adapters.intake.errors import CellError, ImportRejected
 from duban.adapters.intake.normalize import (
     _EDGE_CHARS,
@@ -41,7 +40,6 @@ from duban.domain.household import (
 from duban.domain.plan import Plan
 
 T = TypeVar("T")
-Progress = Callable[[int, int], None]
 # Asked for the household ids a file names, answers with those the register holds: each id's
 # (town, village) codes, or None where the place is not known. Asking only for the ids in the
 # file keeps a 30,000-row ledger from loading a 300,000-household register.
@@ -625,21 +623,6 @@ class _Places:
 
 def _dates(refs: ReferenceData) -> tuple[dt.date, dt.date]:
     return refs.date_range or DEFAULT_DATE_RANGE
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a bulk step (a decorator too: @gc_paused())."""
-    # Bulk steps allocate hundreds of thousands of small objects next to a large heap of rows;
-    # each collection rescans that heap (a third of validation's time on 300,000 rows) and
-    # finds no cycles.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _blank(raw: Any) -> bool:
