@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -15,11 +15,17 @@ class Campaign(Base):
     """A rectification campaign (专项行动) launched from a validated plan."""
 
     __tablename__ = "campaign"
+    __table_args__ = (
+        # A 文号 identifies one campaign; plans without one ("") may be launched side by side.
+        Index("uq_campaign_document_number_set", "document_number", unique=True,
+              sqlite_where=text("document_number <> ''"),
+              postgresql_where=text("document_number <> ''")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     issuer: Mapped[str] = mapped_column(String(200))
-    document_number: Mapped[str] = mapped_column(String(100), unique=True)
+    document_number: Mapped[str] = mapped_column(String(100))
     notice_prefix: Mapped[str] = mapped_column(String(50))
     plan: Mapped[dict[str, Any]]  # the validated plan, as plan_to_dict() gives it
     plan_source: Mapped[str] = mapped_column(Text)  # the YAML text as uploaded

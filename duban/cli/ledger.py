@@ -20,6 +20,7 @@ from duban.domain.lifecycle import (
     Role,
     Status,
 )
+from duban.domain.numbering import document_label
 
 # ---- plan -------------------------------------------------------------------------------
 
@@ -35,7 +36,7 @@ def plan_check(file: Path) -> None:
     from duban.adapters.plan_yaml import load_plan_file
 
     plan = load_plan_file(file)
-    click.echo(f"方案有效：{plan.name}（{plan.document_number}）")
+    click.echo(f"方案有效：{plan.name}（{document_label(plan.document_number)}）")
     click.echo(table(["阶段", "名称", "开始", "结束"],
                      [[s.kind.value, s.name, s.start, s.end] for s in plan.stages]))
     click.echo(f"乡镇 {len(plan.towns)} 个，村 {sum(len(t.villages) for t in plan.towns)} 个，"
@@ -55,15 +56,18 @@ def campaign_group() -> None:
 @click.option("--as", "actor", default="county", show_default=True, help="启动人（用户名）。")
 @click.option("--templates", "templates", type=click.Path(file_okay=False, path_type=Path),
               help="本行动自带的文书模板目录（同名模板替换系统模板）。")
-def campaign_launch(file: Path, actor: str, templates: Path | None) -> None:
+@click.option("--backfill", is_flag=True,
+              help="补录：方案各阶段均已结束时仍按当前时间启动（否则拒绝，请改用 --now 模拟时间）。")
+def campaign_launch(file: Path, actor: str, templates: Path | None, backfill: bool) -> None:
     from duban.adapters.plan_yaml import load_plan_file
     from duban.services.campaigns import launch_campaign
     from duban.services.templates import install_templates
 
     plan = load_plan_file(file)
     e = env()
-    campaign_id = launch_campaign(e.db, e.clock, plan, file.read_text(encoding="utf-8"), actor)
-    click.echo(f"行动已启动：编号 {campaign_id}，{plan.name}（{plan.document_number}）")
+    campaign_id = launch_campaign(e.db, e.clock, plan, file.read_text(encoding="utf-8"), actor,
+                                  backfill=backfill)
+    click.echo(f"行动已启动：编号 {campaign_id}，{plan.name}（{document_label(plan.document_number)}）")
     if templates is not None:
         names = install_templates(campaign_id, templates)
         click.echo(f"已安装本行动模板：{'、'.join(names)}")
@@ -98,7 +102,7 @@ def campaign_list() -> None:
         click.echo("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
         return
     click.echo(table(["编号", "名称", "文号", "开始", "结束", "问题数"],
-                     [[r.id, r.name, r.document_number, r.start, r.end, r.problems]
+                     [[r.id, r.name, document_label(r.document_number), r.start, r.end, r.problems]
                       for r in rows]))
 
 
@@ -113,7 +117,7 @@ def campaign_show(campaign_id: int) -> None:
 
 def print_summary(s: Any) -> None:
     """Print a CampaignSummary."""
-    click.echo(f"【{s.name}】 {s.document_number}  发文机关：{s.issuer}")
+    click.echo(f"【{s.name}】 {document_label(s.document_number)}  发文机关：{s.issuer}")
     click.echo(table(["阶段", "名称", "开始", "结束", "当前"],
                      [[st.kind, st.name, st.start, st.end, "●" if st.current else ""]
                       for st in s.stages]))

@@ -38,6 +38,14 @@ class DocumentNumber:
         return format_document_number(self.prefix, self.year, self.seq)
 
 
+NO_DOCUMENT_NUMBER = "无文号"
+
+
+def document_label(number: str | None) -> str:
+    """A 文号 as pages and messages print it: the number, or 无文号 when the plan has none."""
+    return (number or "").strip() or NO_DOCUMENT_NUMBER
+
+
 def format_document_number(prefix: str, year: int, seq: int) -> str:
     """Return the 文号 `prefix〔year〕seq号`, e.g. 沈巩督〔2022〕12号."""
     prefix = prefix.strip()

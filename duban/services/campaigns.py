@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from duban.domain.clock import Clock
+from duban.domain.clock import Clock, SystemClock, local_today
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Status
 from duban.domain.plan import STAGE_KIND_LABELS, OfficeLevel, Plan, StageKind
@@ -23,21 +23,42 @@ class DuplicateCampaign(DubanError):
     """A campaign with this plan's document number was launched already."""
 
 
-def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: str) -> int:
-    """Launch a campaign from a validated plan in one transaction; returns its id."""
+class PlanInThePast(DubanError):
+    """Every stage of the plan ended before today and no backfill was asked for."""
+
+
+def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: str, *,
+                    backfill: bool = False) -> int:
+    """Launch a campaign from a validated plan in one transaction; returns its id.
+
+    On the real clock, a plan whose stages all ended before today is refused unless
+    `backfill`: it would run every stage at once and number its documents this year.
+    Simulated time (a FixedClock, `--now`) is the user's explicit choice and is accepted.
+    """
     now = clock.now()
-    with db.transaction() as session:
-        existing = session.scalar(
-            select(Campaign.id).where(Campaign.document_number == plan.document_number)
+    today = local_today(clock)
+    if (isinstance(clock, SystemClock) and plan.stages and plan.end < today
+            and not backfill):
+        raise PlanInThePast(
+            f"方案的全部阶段均已结束（最后一天 {plan.end.isoformat()}，今天 {today.isoformat()}）："
+            "按当前时间启动会立即运行全部阶段，并以今天的日期编号发文。"
+            "如要演练，请用 --now 指定模拟时间（如 "
+            f"{plan.start.isoformat()}T09:00）；如确要补录历史行动，请加 --backfill"
         )
+    number = plan.document_number.strip()
+    with db.transaction() as session:
+        # Only a real 文号 identifies a plan: plans without one may be launched side by side.
+        existing = session.scalar(
+            select(Campaign.id).where(Campaign.document_number == number)
+        ) if number else None
         if existing is not None:
             raise DuplicateCampaign(
-                f"文号为 {plan.document_number} 的行动已启动（编号 {existing}），不能重复启动"
+                f"文号为 {number} 的行动已启动（编号 {existing}），不能重复启动"
             )
         campaign = Campaign(
             name=plan.name,
             issuer=plan.issuer,
-            document_number=plan.document_number,
+            document_number=number,
             notice_prefix=plan.notice_prefix,
             plan=plan_to_dict(plan),
             plan_source=source,

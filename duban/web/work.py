@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import ROLE_LABELS, Action, Payload, Role
+from duban.domain.numbering import document_label
 from duban.services import dashboard as dash
 from duban.services.database import data_dir
 from duban.services.scoping import IMPORTERS, importable_towns, move_many, visible_office_codes
@@ -93,8 +94,9 @@ async def campaign_launch(
                     campaign_id = await run_in_threadpool(
                         launch_campaign, st.db, st.clock, parsed, text, ctx.username)
                     st.cache.clear()
+                    label = document_label(parsed.document_number)
                     return _back(request, st, f"/?campaign={campaign_id}",
-                                 ok=f"行动已启动：{parsed.name}（{parsed.document_number}）")
+                                 ok=f"行动已启动：{parsed.name}（{label}）")
                 except PlanInvalid as exc:
                     message = f"方案有 {len(exc.errors)} 处错误，未启动行动。请修改后重新上传："
                     errors = [{"path": e.path, "line": str(getattr(e, "line", "") or ""),
