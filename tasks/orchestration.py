@@ -122,7 +122,7 @@ def deliver_task(now: str | None = None) -> dict[str, Any]:
 
     result = deliver(database(), clock_at(now))
     return {"claimed": result.claimed, "sent": result.sent, "retrying": result.retrying,
-            "failed": result.failed}
+            "failed": result.failed, "off": result.off}
 
 
 @task(name="daily-report", **OPTS)

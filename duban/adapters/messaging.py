@@ -36,11 +36,14 @@ class SmtpSettings:
     timeout: float = 20.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> SmtpSettings:
-        """Settings from the environment."""
+    def from_env(cls, env: dict[str, str] | None = None) -> SmtpSettings | None:
+        """Settings from the environment; None (mail channel off) without DUBAN_SMTP_HOST."""
         e = dict(os.environ) if env is None else env
+        host = e.get("DUBAN_SMTP_HOST", "").strip()
+        if not host:
+            return None
         return cls(
-            host=e.get("DUBAN_SMTP_HOST", "localhost"),
+            host=host,
             port=int(e.get("DUBAN_SMTP_PORT", "25")),
             sender=e.get("DUBAN_SMTP_FROM", "duban@localhost"),
             user=e.get("DUBAN_SMTP_USER", ""),

@@ -118,12 +118,16 @@ def tick_cmd(as_json: bool) -> None:
     else:
         click.echo("没有进行中的行动。")
     d = summary["delivery"]
-    click.echo(f"发送：成功 {d['sent']}，待重试 {d['retrying']}，失败 {d['failed']}")
+    click.echo(f"发送：成功 {d['sent']}，待重试 {d['retrying']}，失败 {d['failed']}"
+               + _mail_off(int(d.get("off", 0))))
 
 
 # ---- outbox --------------------------------------------------------------------------------
 
-STATUS_LABELS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败"}
+
+
+def _mail_off(n: int) -> str:
+    return f"；邮件渠道未开启（未设置 DUBAN_SMTP_HOST），{n} 封邮件未发送" if n else ""
 
 
 @cli.group("outbox", help="消息发件箱：站内信、邮件、机器人消息的发送状态、失败重试。")
@@ -137,6 +141,7 @@ def outbox_group() -> None:
 @click.option("--campaign", type=int, default=None, help="行动编号。")
 @click.option("--limit", type=int, default=50, show_default=True, help="最多列出条数。")
 def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int) -> None:
+    from duban.services.messages import STATUS_LABELS
     from duban.services.outbox import list_outbox, outbox_counts
 
     status = "failed" if failed else "pending" if pending else None
@@ -150,7 +155,7 @@ def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int) -
     click.echo("合计：" + "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(counts.items())))
 
 
-@outbox_group.command("retry", help="把发送失败的消息重新放回队列并立即发送。")
+@outbox_group.command("retry", help="把发送失败（或因邮件渠道未开启而未发送）的消息重新放回队列并立即发送。")
 @click.option("--id", "ids", type=int, multiple=True, help="只重试这些编号（可多次给出）。")
 @click.option("--no-send", is_flag=True, help="只放回队列，不立即发送。")
 def outbox_retry(ids: tuple[int, ...], no_send: bool) -> None:
@@ -161,7 +166,8 @@ def outbox_retry(ids: tuple[int, ...], no_send: bool) -> None:
     click.echo(f"已放回队列：{n} 条")
     if not no_send and n:
         result = deliver(e.db, e.clock)
-        click.echo(f"发送：成功 {result.sent}，待重试 {result.retrying}，失败 {result.failed}")
+        click.echo(f"发送：成功 {result.sent}，待重试 {result.retrying}，失败 {result.failed}"
+                   + _mail_off(result.off))
         for err in result.errors:
             click.echo(f"  - {err}", err=True)
 
@@ -172,7 +178,8 @@ def outbox_send() -> None:
 
     e = env()
     result = deliver(e.db, e.clock)
-    click.echo(f"发送：成功 {result.sent}，待重试 {result.retrying}，失败 {result.failed}")
+    click.echo(f"发送：成功 {result.sent}，待重试 {result.retrying}，失败 {result.failed}"
+               + _mail_off(result.off))
     for err in result.errors:
         click.echo(f"  - {err}", err=True)
 

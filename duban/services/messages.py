@@ -32,6 +32,9 @@ STATUS_PENDING = "pending"
 STATUS_SENDING = "sending"
 STATUS_SENT = "sent"
 STATUS_FAILED = "failed"
+STATUS_OFF = "off"  # not sent: its channel is off (no DUBAN_SMTP_HOST); never retried by itself
+STATUS_LABELS = {STATUS_PENDING: "待发送", STATUS_SENDING: "发送中", STATUS_SENT: "已发送",
+                 STATUS_FAILED: "失败", STATUS_OFF: "未发送（邮件渠道未开启）"}
 
 
 def send_time(clock: Clock, plan: Plan) -> dt.datetime:

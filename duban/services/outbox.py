@@ -31,6 +31,7 @@ from duban.services.messages import (
     CHANNEL_INBOX,
     CHANNEL_WEBHOOK,
     STATUS_FAILED,
+    STATUS_OFF,
     STATUS_PENDING,
     STATUS_SENDING,
     STATUS_SENT,
@@ -51,21 +52,29 @@ def backoff(attempts: int) -> dt.timedelta:
 Sender = Callable[[str, str, str], None]  # (recipient, subject, body)
 
 
+MAIL_OFF = "邮件渠道未开启（未设置 DUBAN_SMTP_HOST），未发送"
+
+
 @dataclass
 class Senders:
-    """How each channel sends; tests swap in local servers through the same adapters."""
+    """How each channel sends; tests swap in local servers through the same adapters.
 
-    email: Sender
+    `email` is None when the mail channel is off: e-mail rows are then marked not sent.
+    """
+
+    email: Sender | None
     webhook: Sender
 
     @classmethod
     def default(cls) -> Senders:
-        """SMTP from $DUBAN_SMTP_*, webhooks with httpx."""
+        """SMTP from $DUBAN_SMTP_* (off without DUBAN_SMTP_HOST), webhooks with httpx."""
         settings = SmtpSettings.from_env()
-        return cls(
-            email=lambda to, subject, body: send_email(settings, to, subject, body),
-            webhook=lambda url, subject, body: send_webhook(url, subject, body),
-        )
+        email: Sender | None = None
+        if settings is not None:
+            smtp = settings
+            email = lambda to, subject, body: send_email(smtp, to, subject, body)  # noqa: E731
+        return cls(email=email,
+                   webhook=lambda url, subject, body: send_webhook(url, subject, body))
 
 
 @dataclass
@@ -76,6 +85,7 @@ class DeliveryResult:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    off: int = 0  # e-mail rows marked not sent because the mail channel is off
     errors: list[str] = field(default_factory=list)
 
 
@@ -120,6 +130,10 @@ def deliver(db: Database, clock: Clock, *, worker: str | None = None, limit: int
     senders = senders or Senders.default()
     worker = worker or f"pid-{os.getpid()}"
     result = DeliveryResult()
+    if senders.email is None:
+        # No SMTP settings: the mail channel is off, so its rows are not tried (nor retried).
+        with db.transaction() as session:
+            result.off = _mark_mail_off(session, clock.now())
     plans: dict[int, Plan] = {}
     for _ in range(max_batches):
         now = clock.now()
@@ -145,10 +159,24 @@ def deliver(db: Database, clock: Clock, *, worker: str | None = None, limit: int
     return result
 
 
+def _mark_mail_off(session: Session, now: dt.datetime) -> int:
+    """Mark the e-mail rows waiting to go out as not sent (channel off); returns how many."""
+    waiting = or_(OutboxMessage.status == STATUS_PENDING,
+                  and_(OutboxMessage.status == STATUS_SENDING, OutboxMessage.claimed_until < now))
+    done = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.channel == CHANNEL_EMAIL, waiting)
+        .values(status=STATUS_OFF, last_error=MAIL_OFF, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False))
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _send_one(senders: Senders, row: _Claimed) -> None:
     if row.channel == CHANNEL_INBOX:
         return  # the inbox row was written with its cause; it shows from its visible time
     if row.channel == CHANNEL_EMAIL:
+        if senders.email is None:  # claimed by a worker that had mail on: not this one's to try
+            raise DeliveryError(MAIL_OFF)
         senders.email(row.recipient, row.subject, row.body)
     elif row.channel == CHANNEL_WEBHOOK:
         senders.webhook(row.recipient, row.subject, row.body)
@@ -225,9 +253,13 @@ def outbox_counts(db: Database) -> dict[str, int]:
 
 
 def retry_failed(db: Database, clock: Clock, ids: Sequence[int] | None = None) -> int:
-    """Put failed rows back in the queue now, with a fresh attempt budget; returns how many."""
+    """Put failed rows (and mail not sent while the channel was off) back in the queue now.
+
+    Each gets a fresh attempt budget; returns how many.
+    """
     with db.transaction() as session:
-        stmt: Any = update(OutboxMessage).where(OutboxMessage.status == STATUS_FAILED)
+        stmt: Any = update(OutboxMessage).where(
+            OutboxMessage.status.in_((STATUS_FAILED, STATUS_OFF)))
         if ids:
             stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
         done = session.execute(stmt.values(

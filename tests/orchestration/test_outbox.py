@@ -204,3 +204,38 @@ def test_wecom_and_dingtalk_payloads() -> None:
     wecom = webhook_payload("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x", "标题", "正文")
     assert ding["markdown"]["title"] == "标题" and "正文" in ding["markdown"]["text"]
     assert "content" in wecom["markdown"] and "标题" in wecom["markdown"]["content"]
+
+
+def test_mail_is_off_without_smtp_settings(db: Database, clock: FixedClock,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           smtp_server: tuple[SmtpSettings, _Mailbox]) -> None:
+    """No DUBAN_SMTP_HOST: e-mail rows are marked not sent at once, never tried or retried."""
+    from click.testing import CliRunner
+
+    from duban.cli import cli
+
+    settings, box = smtp_server
+    monkeypatch.delenv("DUBAN_SMTP_HOST", raising=False)
+    # A server listening on the port a default would have used must not be reached.
+    monkeypatch.setenv("DUBAN_SMTP_PORT", str(settings.port))
+    assert SmtpSettings.from_env() is None
+    assert SmtpSettings.from_env({"DUBAN_SMTP_HOST": "  "}) is None
+    clock.set(at(2022, 9, 20, 10))
+    cid = launch(db, clock, make_plan(email="jhb@example.org"))
+    add_problems(db, clock, cid, 2, deadline=dt.date(2022, 9, 23))
+    sweep(db, clock, cid)
+    result = deliver(db, clock)  # the default senders, from the environment
+    assert (result.sent, result.off, result.retrying, result.failed) == (1, 1, 0, 0)
+    (mail,) = [x for x in list_outbox(db) if x.channel == "email"]
+    assert mail.status == "off" and mail.attempts == 0 and "DUBAN_SMTP_HOST" in (mail.last_error or "")
+    assert box.messages == []
+    clock.advance(dt.timedelta(days=2))
+    later = deliver(db, clock)
+    assert (later.claimed, later.off) == (0, 0)  # nothing retried
+    url = db.engine.url.render_as_string(hide_password=False)
+    listed = CliRunner().invoke(cli, ["--db", url, "outbox", "list"], catch_exceptions=False)
+    assert "未发送（邮件渠道未开启）" in listed.output, listed.output
+    # Once SMTP is configured, `outbox retry` sends what the channel held back.
+    monkeypatch.setenv("DUBAN_SMTP_HOST", settings.host)
+    assert retry_failed(db, clock) == 1
+    assert deliver(db, clock).sent == 1 and len(box.messages) == 1
