@@ -15,3 +15,16 @@ def need_module(module: str) -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but {module} is not installed (a dev dependency)")
         pytest.skip(f"{module} is not installed")
+
+
+# Seed 002's supervision groups work 不定期, with no daily quota (its plan writes zeros). Tests
+# of the spot-check machinery give seed 002's eight groups seed 004's per-group minimums.
+SEED_002_NO_QUOTA = "quota: {closed_problems: 0, households: 0, villages: 0}"
+SEED_004_QUOTA = "quota: {closed_problems: 5, households: 10, villages: 2}"
+
+
+def with_seed_004_quota(seed_002_text: str) -> str:
+    """Seed 002's plan text with seed 004's spot-check quota in place of its zeros."""
+    if SEED_002_NO_QUOTA not in seed_002_text:
+        raise AssertionError("seed 002's plan no longer writes its zero quota")
+    return seed_002_text.replace(SEED_002_NO_QUOTA, SEED_004_QUOTA)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan_yaml import load_plan_text
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.errors import DubanError, PermissionDenied
 from duban.domain.household import ReportedProblem
@@ -36,6 +36,7 @@ from duban.services.reviews import (
 )
 from models import Campaign, Evidence, Household, Problem, SpotCheck, SpotCheckDraw
 from tests.conftest import PLANS
+from tests.support import with_seed_004_quota
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"photo-after" * 20
 PHOTO = UploadedFile("整改后照片.jpg", JPEG, "after")
@@ -49,9 +50,11 @@ def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def launch(db: Database, clock: FixedClock) -> tuple[int, Plan]:
+    """Seed 002 with seed 004's spot-check quota (seed 002 itself sets none)."""
     path = PLANS / "seed-002-shenqiu.yaml"
-    plan = load_plan_file(path)
-    return launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county"), plan
+    text = with_seed_004_quota(path.read_text(encoding="utf-8"))
+    plan = load_plan_text(text, base_dir=path.parent)
+    return launch_campaign(db, clock, plan, text, "county"), plan
 
 
 def report(town: str, village: str, household: str | None, category: str = "housing",

@@ -12,7 +12,7 @@ from functools import cache
 import pytest
 from fastapi.testclient import TestClient
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan_yaml import load_plan_text
 from duban.domain.clock import FixedClock
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Role
@@ -24,6 +24,7 @@ from duban.services.problems import record_problems
 from duban.web.app import create_app
 from models import Problem
 from tests.conftest import PLANS
+from tests.support import with_seed_004_quota
 
 PASSWORD = "Duban-test-2022"
 SECRET = "test-secret-key-for-web-tests-only"
@@ -76,8 +77,10 @@ def _reported(town: str, village: str, category: str, text: str) -> ReportedProb
 def build_world(db: Database, clock: FixedClock) -> World:
     """Launch seed 002, add the users, record three problems."""
     path = PLANS / "seed-002-shenqiu.yaml"
-    plan = load_plan_file(path)
-    cid = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    # Seed 004's spot-check quota, so that the county's draw finds the closed problems.
+    text = with_seed_004_quota(path.read_text(encoding="utf-8"))
+    plan = load_plan_text(text, base_dir=path.parent)
+    cid = launch_campaign(db, clock, plan, text, "county")
     for username, (role, office, town, village, name) in USERS.items():
         add_user(db, clock, username=username, name=name, role=role, office=office, town=town,
                  village=village, password_hash=password_hash())
