@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _campaign(url: str, households: int) -> tuple[int, float, int]:
     """Launch seed 002 and load a generated county; returns (campaign, seconds, problems)."""
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ, FixedClock
     from duban.services.campaigns import launch_campaign
     from duban.services.database import Database
@@ -87,7 +87,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from bench.orchestration import _task_runs
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ
     from flows.campaign import advance_campaign
     from flows.common import quiet_prefect

@@ -22,7 +22,7 @@ def _campaign_with_offices(url: str, offices: int, each: int) -> tuple[object, o
     """Seed 002 launched with `offices` extra offices, each leading `each` open problems."""
     from sqlalchemy import insert, select, update
 
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ, FixedClock
     from duban.domain.household import ReportedProblem
     from duban.services.campaigns import launch_campaign

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _SETUP = r"""
 import json, sys
 from pathlib import Path
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
@@ -150,7 +150,7 @@ def _child(code: str, *args: object) -> dict[str, Any]:
 def make_files(directory: Path, households: int) -> tuple[Path, Path, int, int]:
     """Generate a county over seed 002's scope and write the register and ledger files."""
     from bench.intake_read import write_xlsx
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.columns import HOUSEHOLD_COLUMNS, PROBLEM_COLUMNS
     from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows
 

@@ -56,7 +56,7 @@ def setup(url: str, n: int, fresh: bool) -> None:
     """Create the database, launch seed 002, add users, insert n problems, analyse."""
     from sqlalchemy import create_engine, text
 
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import FixedClock
     from duban.domain.lifecycle import Role
     from duban.services.accounts import hash_password

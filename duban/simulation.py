@@ -24,7 +24,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock, local_today
 from duban.domain.columns import HOUSEHOLD_COLUMNS, PROBLEM_COLUMNS, VISIT_COLUMNS
 from duban.domain.errors import DubanError

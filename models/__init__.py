@@ -1,7 +1,7 @@
 """SQLAlchemy 2 models: the database is duban's system of record."""
 
 from models.base import Base
-from models.campaign import Campaign, CampaignStage, Office, Town, Village
+from models.campaign import Campaign, CampaignStage, Office, PlanVersion, Town, Village
 from models.messaging import (
     DailyReportRun,
     InboxMessage,
@@ -39,6 +39,7 @@ __all__ = [
     "NoticeReceipt",
     "Office",
     "OutboxMessage",
+    "PlanVersion",
     "Problem",
     "ProblemCoOffice",
     "ReminderFired",

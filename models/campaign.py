@@ -27,14 +27,33 @@ class Campaign(Base):
     issuer: Mapped[str] = mapped_column(String(200))
     document_number: Mapped[str] = mapped_column(String(100))
     notice_prefix: Mapped[str] = mapped_column(String(50))
-    plan: Mapped[dict[str, Any]]  # the validated plan, as plan_to_dict() gives it
-    plan_source: Mapped[str] = mapped_column(Text)  # the YAML text as uploaded
+    plan_version: Mapped[int] = mapped_column(default=1, server_default="1")  # version in force
     launched_at: Mapped[dt.datetime]
     launched_by: Mapped[str] = mapped_column(String(100))
     problem_seq: Mapped[int] = mapped_column(default=0)  # last problem number issued
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class PlanVersion(Base):
+    """One validated version of a campaign's plan; the campaign runs on its `plan_version`.
+
+    Version 1 is the plan the campaign was launched with. A row is never changed once written,
+    so (campaign, version) names one plan for good and a decoded Plan can be cached by it.
+    """
+
+    __tablename__ = "plan_version"
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    plan: Mapped[dict[str, Any]]  # the stored form, as duban.adapters.plan.encode_plan gives it
+    source: Mapped[str] = mapped_column(Text)  # the YAML text as uploaded
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(String(300), default="")  # why this version was made
 
 
 class CampaignStage(Base):

@@ -33,7 +33,7 @@ def plan_group() -> None:
 @plan_group.command("check", help="校验方案文件，一次列出全部错误，不写入任何数据。")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def plan_check(file: Path) -> None:
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
 
     plan = load_plan_file(file)
     click.echo(f"方案有效：{plan.name}（{document_label(plan.document_number)}）")
@@ -59,7 +59,7 @@ def campaign_group() -> None:
 @click.option("--backfill", is_flag=True,
               help="补录：方案各阶段均已结束时仍按当前时间启动（否则拒绝，请改用 --now 模拟时间）。")
 def campaign_launch(file: Path, actor: str, templates: Path | None, backfill: bool) -> None:
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.services.campaigns import launch_campaign
     from duban.services.templates import install_templates
 

@@ -1,7 +1,8 @@
 """The campaign plan: what a county office decides before a campaign starts.
 
-These are frozen dataclasses only; parsing and validation of the YAML form live in
-`duban.domain.plan_loader`. Everything here is standard library so the core stays pure.
+These are frozen dataclasses only; the rules spanning sections and the lint live in
+`duban.domain.plan_check`, reading the YAML/JSON wire format and the stored form in
+`duban.adapters.plan`. Everything here is standard library so the core stays pure.
 """
 
 from __future__ import annotations

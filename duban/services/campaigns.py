@@ -1,4 +1,4 @@
-"""Use cases of campaigns: launch one from a plan, list them, summarise one."""
+"""Use cases of campaigns: launch one from a plan, list them, summarise one, read its plan."""
 
 from __future__ import annotations
 
@@ -9,14 +9,23 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from duban.adapters.plan.codec import decode_plan, encode_plan
 from duban.domain.clock import Clock, SystemClock, local_today
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Status
 from duban.domain.plan import STAGE_KIND_LABELS, OfficeLevel, Plan, StageKind
-from duban.domain.plan_loader import parse_plan, plan_to_dict
 from duban.domain.routing import village_office_code
 from duban.services.database import Database
-from models import Campaign, CampaignStage, Household, Office, Problem, Town, Village
+from models import (
+    Campaign,
+    CampaignStage,
+    Household,
+    Office,
+    PlanVersion,
+    Problem,
+    Town,
+    Village,
+)
 
 
 class DuplicateCampaign(DubanError):
@@ -60,13 +69,22 @@ def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: 
             issuer=plan.issuer,
             document_number=number,
             notice_prefix=plan.notice_prefix,
-            plan=plan_to_dict(plan),
-            plan_source=source,
+            plan_version=1,
             launched_at=now,
             launched_by=actor,
         )
         session.add(campaign)
         session.flush()
+        session.add(
+            PlanVersion(
+                campaign_id=campaign.id,
+                version=1,
+                plan=encode_plan(plan),
+                source=source,
+                created_at=now,
+                created_by=actor,
+            )
+        )
         session.add_all(
             CampaignStage(
                 campaign_id=campaign.id,
@@ -121,12 +139,34 @@ def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: 
         return campaign.id
 
 
+# session.info key of the plans decoded in this transaction, by (campaign id, plan version).
+_PLANS = "duban.plans"
+
+
 def load_plan_of(session: Session, campaign_id: int) -> Plan:
-    """The validated plan a campaign was launched with."""
-    campaign = session.get(Campaign, campaign_id)
+    """The plan version a campaign runs on, decoded at most once per transaction."""
+    campaign = session.get(Campaign, campaign_id)  # the identity map answers repeat calls
     if campaign is None:
         raise NotFound(f"行动不存在：编号 {campaign_id}")
-    return parse_plan(campaign.plan)
+    # Keyed by version too, so a new plan version in force is decoded afresh, never served stale.
+    key = (campaign_id, campaign.plan_version)
+    plans: dict[tuple[int, int], Plan] = session.info.setdefault(_PLANS, {})
+    plan = plans.get(key)
+    if plan is None:
+        plan = plans[key] = _decode_version(session, *key)
+    return plan
+
+
+def _decode_version(session: Session, campaign_id: int, version: int) -> Plan:
+    """Read one stored plan version and decode it (tests count the calls)."""
+    data = session.scalar(
+        select(PlanVersion.plan).where(
+            PlanVersion.campaign_id == campaign_id, PlanVersion.version == version
+        )
+    )
+    if data is None:
+        raise NotFound(f"行动（编号 {campaign_id}）没有第 {version} 版方案")
+    return decode_plan(data)
 
 
 @dataclass(frozen=True)

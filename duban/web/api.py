@@ -349,8 +349,8 @@ async def launch(request: Request, ctx: CtxDep, plan: Annotated[UploadFile, File
     import tempfile
     from pathlib import Path
 
-    from duban.adapters.plan_yaml import load_plan_text
-    from duban.domain.plan_loader import PlanInvalid
+    from duban.adapters.plan.yaml_file import load_plan_text
+    from duban.domain.plan_check import PlanInvalid
     from duban.services.campaigns import launch_campaign
 
     st = state(request)

@@ -67,8 +67,8 @@ async def campaign_launch(
     scope_table: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Launch a campaign from an uploaded plan (YAML, plus the scope table it names)."""
-    from duban.adapters.plan_yaml import load_plan_text
-    from duban.domain.plan_loader import PlanInvalid
+    from duban.adapters.plan.yaml_file import load_plan_text
+    from duban.domain.plan_check import PlanInvalid
     from duban.services.campaigns import launch_campaign, list_campaigns
 
     st = state(request)

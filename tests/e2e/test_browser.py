@@ -356,7 +356,7 @@ def build_showcase(root: Path) -> tuple[Database, FixedClock, int, int]:
     """The demo township at SHOW_DAY; returns (db, clock, campaign id, showcased problem id)."""
     from sqlalchemy import select
 
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.lifecycle import Action, Payload, Status
     from duban.services.calendars import working_calendar
     from duban.services.campaigns import launch_campaign

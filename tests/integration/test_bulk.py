@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Table, func, insert, select, text
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import FixedClock
 from duban.services.bulk import IN_CHUNK, insert_rows, reserve_ids, where_in
 from duban.services.campaigns import launch_campaign

@@ -10,7 +10,7 @@ from docx import Document
 from sqlalchemy import func, select
 
 from duban.adapters.documents import TemplateError
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import FixedClock
 from duban.domain.household import ReportedProblem
 from duban.services.campaigns import launch_campaign

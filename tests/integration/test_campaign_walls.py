@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock, SystemClock
 from duban.domain.plan import Plan
 from duban.services.campaigns import (

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.errors import ConflictError, NotFound, PermissionDenied
 from duban.domain.household import ReportedProblem

@@ -17,7 +17,7 @@ from duban.adapters.intake import (
     read_rows,
 )
 from duban.adapters.intake.template import INLINE_LIST_LIMIT, NOTES_SHEET, OPTIONS_SHEET
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.columns import HOUSEHOLD_COLUMNS, PROBLEM_COLUMNS, VISIT_COLUMNS
 from duban.domain.plan import Plan
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows

@@ -8,12 +8,12 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import FixedClock
 from duban.domain.errors import ConflictError, NotFound
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Action, GuardFailed, IllegalTransition, Payload, Role, Status
-from duban.domain.plan_loader import PlanInvalid
+from duban.domain.plan_check import PlanInvalid
 from duban.services.actors import add_user
 from duban.services.campaigns import DuplicateCampaign, launch_campaign, summarise_campaign
 from duban.services.database import Database
@@ -24,7 +24,7 @@ from duban.services.problems import (
     move_problem,
     record_problems,
 )
-from models import AuditEvent, Campaign, Office, Problem
+from models import AuditEvent, Campaign, Office, PlanVersion, Problem
 from tests.conftest import PLANS, ROOT
 
 SEED_PLANS = sorted(PLANS.glob("seed-*.yaml"))
@@ -74,7 +74,7 @@ def _setup(db: Database, clock: FixedClock) -> tuple[int, str, str]:
     """Launch seed 002, record one housing problem, return (campaign, code, lead office)."""
     campaign_id = launch(db, clock)
     with db.transaction() as s:
-        plan = s.get(Campaign, campaign_id).plan  # type: ignore[union-attr]
+        plan = s.scalars(select(PlanVersion.plan).where(PlanVersion.campaign_id == campaign_id)).one()
     town = plan["towns"][0]
     village = town["villages"][0]["code"]
     rule = next(r for r in plan["routing"] if r.get("categories"))
@@ -206,7 +206,7 @@ def test_concurrent_intakes_number_problems_without_collision(db: Database,
                                                               clock: FixedClock) -> None:
     campaign_id = launch(db, clock)
     with db.transaction() as s:
-        plan = s.get(Campaign, campaign_id).plan  # type: ignore[union-attr]
+        plan = s.scalars(select(PlanVersion.plan).where(PlanVersion.campaign_id == campaign_id)).one()
     town = plan["towns"][0]
     category = plan["categories"][0]["code"]
     source = plan["sources"][0]["code"]

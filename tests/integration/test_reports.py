@@ -14,7 +14,7 @@ from docx import Document
 from sqlalchemy import func, select
 
 from duban.adapters.documents.pdf import libreoffice_available
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.cli import cli
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.household import ReportedProblem

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from duban.adapters.plan_yaml import load_plan_text
+from duban.adapters.plan.yaml_file import load_plan_text
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.errors import DubanError, PermissionDenied
 from duban.domain.household import ReportedProblem
@@ -34,7 +34,15 @@ from duban.services.reviews import (
     spot_check_draws,
     submit_rectification,
 )
-from models import Campaign, Evidence, Household, Problem, SpotCheck, SpotCheckDraw
+from models import (
+    Campaign,
+    Evidence,
+    Household,
+    PlanVersion,
+    Problem,
+    SpotCheck,
+    SpotCheckDraw,
+)
 from tests.conftest import PLANS
 from tests.support import with_seed_004_quota
 
@@ -413,7 +421,11 @@ def test_a_campaign_without_groups_cannot_draw(db: Database, clock: FixedClock) 
     with db.transaction() as s:
         c = s.get(Campaign, campaign_id)
         assert c is not None
-        c.plan = {**c.plan, "review": {**c.plan["review"], "groups": []}}
+        first = s.scalars(select(PlanVersion).where(PlanVersion.campaign_id == campaign_id)).one()
+        plan = {**first.plan, "review": {**first.plan["review"], "groups": []}}
+        s.add(PlanVersion(campaign_id=campaign_id, version=2, plan=plan, source=first.source,
+                          created_at=clock.now(), created_by="test", note="督查组撤销"))
+        c.plan_version = 2
     with pytest.raises(SpotCheckError, match="督查组"):
         draw_daily_spot_checks(db, clock, campaign_id)
 

@@ -328,7 +328,7 @@ def test_ranking_files_show_the_frozen_breakdown(db: Database, clock: FixedClock
 def test_freeze_due_month_freezes_last_month_once_due(db, clock) -> None:  # type: ignore[no-untyped-def]
     import datetime as dt
 
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ, FixedClock
     from duban.services.campaigns import launch_campaign
     from duban.services.scoring import freeze_due_month, ranking

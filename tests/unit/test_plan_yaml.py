@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from duban.adapters.plan_yaml import load_plan_file, load_plan_text
-from duban.domain.plan_loader import PlanError, PlanInvalid
+from duban.adapters.plan.yaml_file import load_plan_file, load_plan_text
+from duban.domain.plan_check import PlanError, PlanInvalid
 
 PLAN = textwrap.dedent(
     """\

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.plan import (
     OWN_TOWN,
     OWN_VILLAGE,
@@ -19,7 +19,7 @@ from duban.domain.plan import (
     RoutingRule,
     StageKind,
 )
-from duban.domain.plan_loader import lint_plan
+from duban.domain.plan_check import lint_plan
 
 PLANS = Path(__file__).resolve().parents[2] / "plans"
 # Copies of /work/shared/seeds: the campaign documents the plans encode (Chinese, UTF-8).

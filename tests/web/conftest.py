@@ -12,7 +12,7 @@ from functools import cache
 import pytest
 from fastapi.testclient import TestClient
 
-from duban.adapters.plan_yaml import load_plan_text
+from duban.adapters.plan.yaml_file import load_plan_text
 from duban.domain.clock import FixedClock
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Role

@@ -1,9 +1,11 @@
-"""Parse and validate a campaign plan given as plain data (as loaded from YAML or JSON).
+"""Read a campaign plan given as plain data in its wire format (as loaded from YAML or JSON).
 
 `parse_plan` collects every mistake before it raises, so an office fixes its plan in one pass.
 Each error names the field path (`stages[1].end`; list indexes count from 0) and the reason in
-Chinese. References to offices, towns, categories, sources and deadline tiers may use a code or
-a name; the parsed Plan stores codes. `plan_to_dict` is the inverse of `parse_plan`.
+Chinese. The wire format is forgiving: Chinese aliases for enumerated values, dates as
+2020/6/15 or 2020年6月15日, references to offices, towns, categories, sources and deadline tiers
+by code or by name; the parsed Plan stores codes. Rules that span sections of the typed plan
+live in `duban.domain.plan_check`; the stored form is `duban.adapters.plan.codec`.
 """
 
 from __future__ import annotations
@@ -12,14 +14,11 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
-from enum import Enum
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from duban.domain.detection import RULE_CODES, RULE_LABELS
-from duban.domain.errors import DubanError
 from duban.domain.plan import (
-    OFFICE_LEVEL_LABELS,
     OWN_TOWN,
     OWN_VILLAGE,
     Audience,
@@ -50,34 +49,11 @@ from duban.domain.plan import (
     Town,
     Village,
 )
+from duban.domain.plan_check import PlanError, PlanInvalid, check_plan
+
+__all__ = ["parse_plan"]
 
 _E = TypeVar("_E")
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-
-
-@dataclass(frozen=True)
-class PlanError:
-    """One mistake in a plan: where (field path, and the YAML line when known) and why."""
-
-    path: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"第{self.line}行 " if self.line is not None else ""
-        return f"{where}{self.path} {self.message}".strip()
-
-
-class PlanInvalid(DubanError):
-    """The plan has mistakes; `errors` lists every one of them."""
-
-    def __init__(self, errors: Sequence[PlanError]) -> None:
-        self.errors: tuple[PlanError, ...] = tuple(errors)
-        lines = "\n".join(f"{i}. {e}" for i, e in enumerate(self.errors, 1))
-        super().__init__(f"方案有{len(self.errors)}处错误：\n{lines}")
-
 
 # ---------------------------------------------------------------------------------------------
 # Chinese aliases accepted for enumerated values (English values are always accepted too)
@@ -882,57 +858,15 @@ def _detection(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DetectionPoli
 
 
 # ---------------------------------------------------------------------------------------------
-# Cross-section checks
+# Entry point
 
 
-def _check_county_office(
-    ctx: _Ctx, data: Mapping[str, Any], offices: _Names, office_list: Sequence[Office]
-) -> str:
+def _county_office(ctx: _Ctx, data: Mapping[str, Any], offices: _Names) -> str:
+    """The code the county_office reference stands for ("" when missing or unknown)."""
     ref = ctx.text(data, "county_office", "")
     if not ref:
         return ""
-    code = offices.resolve(ref, "county_office")
-    if code is None:
-        return ""
-    office = next(o for o in office_list if o.code == code)
-    if office.level is not OfficeLevel.COUNTY:
-        ctx.fail(
-            "county_office",
-            f"须是县级办室（level: county），{office.name} 是{OFFICE_LEVEL_LABELS[office.level]}",
-        )
-    return code
-
-
-def _check_own_town(
-    ctx: _Ctx, rules: Sequence[RoutingRule], offices: Sequence[Office], towns: Sequence[Town]
-) -> None:
-    users = [i for i, r in enumerate(rules) if OWN_TOWN in r.co_offices]
-    if not users:
-        return
-    for town in towns:
-        count = sum(1 for o in offices if o.level is OfficeLevel.TOWN and o.town == town.code)
-        if count != 1:
-            ctx.fail(
-                f"routing[{users[0]}].co_offices",
-                f"用了“{OWN_TOWN}”，但乡镇 {town.name} 有 {count} 个乡镇级办室（应恰好 1 个）",
-            )
-
-
-def _check_dates_in_campaign(ctx: _Ctx, stages: Sequence[Stage], deadlines: DeadlinePolicy) -> None:
-    starts = [s.start for s in stages if s.start != dt.date.min]
-    if not starts:
-        return
-    first = min(starts)
-    fixed: list[tuple[str, dt.date | None]] = [
-        (f"deadlines.tiers[{i}].date", t.date) for i, t in enumerate(deadlines.tiers)
-    ] + [(f"deadlines.rules[{i}].date", r.date) for i, r in enumerate(deadlines.rules)]
-    for where, day in fixed:
-        if day is not None and day < first:
-            ctx.fail(where, f"早于行动开始日期 {first.isoformat()}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Entry points
+    return offices.resolve(ref, "county_office") or ""
 
 
 def parse_plan(data: Mapping[str, Any]) -> Plan:
@@ -971,12 +905,10 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     ranking = _ranking(ctx, top)
     reports = _reports(ctx, top)
     detection = _detection(ctx, top, refs)
-    county_office = _check_county_office(ctx, top, refs.offices, offices)
-    _check_own_town(ctx, routing, offices, towns)
-    _check_dates_in_campaign(ctx, stages, deadlines)
-    if ctx.errors:
-        raise PlanInvalid(ctx.errors)
-    return Plan(
+    county_office = _county_office(ctx, top, refs.offices)
+    # Built even when mistakes were found (getters return harmless defaults), so the rules
+    # spanning sections report theirs in the same pass.
+    plan = Plan(
         name=name,
         issuer=issuer,
         document_number=document_number,
@@ -998,98 +930,8 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
         issuer_short=issuer_short,
         issued_on=issued_on,
     )
+    ctx.errors.extend(check_plan(plan))
+    if ctx.errors:
+        raise PlanInvalid(ctx.errors)
+    return plan
 
-
-def lint_plan(plan: Plan) -> tuple[PlanError, ...]:
-    """Remarks on a valid plan that are likely mistakes but not errors (shown as 提示)."""
-    remarks: list[PlanError] = []
-    names = {c.code: c.name for c in plan.categories} | {s.code: s.name for s in plan.sources}
-    all_towns = frozenset(t.code for t in plan.towns)
-    for c in plan.categories:
-        gaps: list[str] = []
-        for s in plan.sources:
-            covered: set[str] = set()
-            for r in plan.routing:
-                if (not r.categories or c.code in r.categories) and (
-                    not r.sources or s.code in r.sources
-                ):
-                    covered |= set(r.towns) if r.towns else all_towns
-            if not all_towns <= covered:
-                gaps.append(names[s.code])
-        if gaps:
-            remarks.append(
-                PlanError(
-                    "routing",
-                    f"类别“{c.name}”来自{'、'.join(gaps)}的问题没有匹配的路由规则，"
-                    "将需要手工指定责任办室（可在末尾加一条不限类别的兜底规则）",
-                )
-            )
-    for i, r in enumerate(plan.routing):
-        for j, earlier in enumerate(plan.routing[:i]):
-            if (
-                _covers(earlier.categories, r.categories)
-                and _covers(earlier.sources, r.sources)
-                and _covers(earlier.towns, r.towns)
-            ):
-                remarks.append(PlanError(f"routing[{i}]", f"永远不会用到：routing[{j}] 已先匹配"))
-                break
-    for i, d in enumerate(plan.deadlines.rules):
-        for j, prior in enumerate(plan.deadlines.rules[:i]):
-            if _covers(prior.categories, d.categories) and _covers(prior.sources, d.sources):
-                remarks.append(
-                    PlanError(
-                        f"deadlines.rules[{i}]", f"永远不会用到：deadlines.rules[{j}] 已先匹配"
-                    )
-                )
-                break
-    last = plan.end
-    for i, t in enumerate(plan.deadlines.tiers):
-        if t.date is not None and t.date > last:
-            remarks.append(
-                PlanError(
-                    f"deadlines.tiers[{i}].date", f"晚于最后一个阶段的结束日 {last.isoformat()}"
-                )
-            )
-    for i, d in enumerate(plan.deadlines.rules):
-        if d.date is not None and d.date > last:
-            remarks.append(
-                PlanError(
-                    f"deadlines.rules[{i}].date", f"晚于最后一个阶段的结束日 {last.isoformat()}"
-                )
-            )
-    return tuple(remarks)
-
-
-def _covers(earlier: tuple[str, ...], later: tuple[str, ...]) -> bool:
-    """Whether a match set `earlier` accepts everything `later` accepts (empty = any)."""
-    return not earlier or (bool(later) and set(later) <= set(earlier))
-
-
-# Dataclass fields whose YAML key is shorter than the field name.
-_KEY_FOR_FIELD = {"offset_working_days": "offset"}
-
-
-def _plain(value: object) -> Any:
-    """A plan value as JSON-serialisable data: enums by value, dates and times as text."""
-    if is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {}
-        for f in fields(value):
-            item = getattr(value, f.name)
-            if item is not None:
-                out[_KEY_FOR_FIELD.get(f.name, f.name)] = _plain(item)
-        return out
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON-serialisable data (dates as ISO strings); parse_plan reverses it."""
-    data: dict[str, Any] = _plain(plan)
-    return data

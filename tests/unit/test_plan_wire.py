@@ -1,4 +1,4 @@
-"""parse_plan validation, plan_to_dict round trip, lint_plan, and the ten-mistakes plan."""
+"""parse_plan validation (wire format), encode_plan round trip, lint_plan, the ten-mistakes plan."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from duban.adapters.plan_yaml import load_plan_file
+from duban.adapters.plan.codec import encode_plan
+from duban.adapters.plan.wire import parse_plan
+from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.errors import DubanError
 from duban.domain.plan import (
     OWN_TOWN,
@@ -22,13 +24,7 @@ from duban.domain.plan import (
     RungAction,
     StageKind,
 )
-from duban.domain.plan_loader import (
-    PlanError,
-    PlanInvalid,
-    lint_plan,
-    parse_plan,
-    plan_to_dict,
-)
+from duban.domain.plan_check import PlanError, PlanInvalid, lint_plan
 
 PLANS = Path(__file__).resolve().parents[2] / "plans"
 TEN_MISTAKES = Path(__file__).resolve().parents[1] / "data" / "plans" / "ten-mistakes.yaml"
@@ -806,7 +802,7 @@ def test_monitoring_line_positive() -> None:
 
 def test_round_trip_of_the_base_plan() -> None:
     plan = parse_plan(base())
-    data = plan_to_dict(plan)
+    data = encode_plan(plan)
     assert json.loads(json.dumps(data)) == data  # JSON-serialisable as it stands
     assert data["stages"][0]["start"] == "2020-06-15"
     assert data["reports"]["daily_at"] == "17:00"
@@ -818,7 +814,7 @@ def test_round_trip_of_the_base_plan() -> None:
 )
 def test_round_trip_of_the_seed_plans(name: str) -> None:
     plan = load_plan_file(PLANS / name)
-    data = plan_to_dict(plan)
+    data = encode_plan(plan)
     assert parse_plan(copy.deepcopy(json.loads(json.dumps(data)))) == plan
 
 

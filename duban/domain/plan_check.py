@@ -1,0 +1,142 @@
+"""What makes a plan right beyond its spelling: its mistakes, cross-section rules and lint.
+
+`PlanError` and `PlanInvalid` are how every reader of a plan (the YAML file, the web form)
+reports mistakes; `check_plan` holds the rules that span sections of a typed Plan, and
+`lint_plan` the remarks on a valid plan. Reading the wire format lives in
+`duban.adapters.plan`; everything here is standard library so the core stays pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from duban.domain.errors import DubanError
+from duban.domain.plan import OFFICE_LEVEL_LABELS, OWN_TOWN, OfficeLevel, Plan
+
+
+@dataclass(frozen=True)
+class PlanError:
+    """One mistake in a plan: where (field path, and the YAML line when known) and why."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"第{self.line}行 " if self.line is not None else ""
+        return f"{where}{self.path} {self.message}".strip()
+
+
+class PlanInvalid(DubanError):
+    """The plan has mistakes; `errors` lists every one of them."""
+
+    def __init__(self, errors: Sequence[PlanError]) -> None:
+        self.errors: tuple[PlanError, ...] = tuple(errors)
+        lines = "\n".join(f"{i}. {e}" for i, e in enumerate(self.errors, 1))
+        super().__init__(f"方案有{len(self.errors)}处错误：\n{lines}")
+
+
+
+def check_plan(plan: Plan) -> list[PlanError]:
+    """Mistakes that span sections of a plan (its county office, 各乡镇, dates)."""
+    errors: list[PlanError] = []
+    office = plan.office(plan.county_office) if plan.county_office else None
+    if office is not None and office.level is not OfficeLevel.COUNTY:
+        errors.append(
+            PlanError(
+                "county_office",
+                f"须是县级办室（level: county），{office.name} 是{OFFICE_LEVEL_LABELS[office.level]}",
+            )
+        )
+    users = [i for i, r in enumerate(plan.routing) if OWN_TOWN in r.co_offices]
+    if users:
+        for town in plan.towns:
+            count = sum(
+                1 for o in plan.offices if o.level is OfficeLevel.TOWN and o.town == town.code
+            )
+            if count != 1:
+                errors.append(
+                    PlanError(
+                        f"routing[{users[0]}].co_offices",
+                        f"用了“{OWN_TOWN}”，但乡镇 {town.name} 有 {count} 个乡镇级办室（应恰好 1 个）",
+                    )
+                )
+    # A stage whose dates were wrong carries date.min; it must not move the campaign's start.
+    starts = [s.start for s in plan.stages if s.start != dt.date.min]
+    if starts:
+        first = min(starts)
+        fixed: list[tuple[str, dt.date | None]] = [
+            (f"deadlines.tiers[{i}].date", t.date) for i, t in enumerate(plan.deadlines.tiers)
+        ] + [(f"deadlines.rules[{i}].date", r.date) for i, r in enumerate(plan.deadlines.rules)]
+        for where, day in fixed:
+            if day is not None and day < first:
+                errors.append(PlanError(where, f"早于行动开始日期 {first.isoformat()}"))
+    return errors
+
+
+def lint_plan(plan: Plan) -> tuple[PlanError, ...]:
+    """Remarks on a valid plan that are likely mistakes but not errors (shown as 提示)."""
+    remarks: list[PlanError] = []
+    names = {c.code: c.name for c in plan.categories} | {s.code: s.name for s in plan.sources}
+    all_towns = frozenset(t.code for t in plan.towns)
+    for c in plan.categories:
+        gaps: list[str] = []
+        for s in plan.sources:
+            covered: set[str] = set()
+            for r in plan.routing:
+                if (not r.categories or c.code in r.categories) and (
+                    not r.sources or s.code in r.sources
+                ):
+                    covered |= set(r.towns) if r.towns else all_towns
+            if not all_towns <= covered:
+                gaps.append(names[s.code])
+        if gaps:
+            remarks.append(
+                PlanError(
+                    "routing",
+                    f"类别“{c.name}”来自{'、'.join(gaps)}的问题没有匹配的路由规则，"
+                    "将需要手工指定责任办室（可在末尾加一条不限类别的兜底规则）",
+                )
+            )
+    for i, r in enumerate(plan.routing):
+        for j, earlier in enumerate(plan.routing[:i]):
+            if (
+                _covers(earlier.categories, r.categories)
+                and _covers(earlier.sources, r.sources)
+                and _covers(earlier.towns, r.towns)
+            ):
+                remarks.append(PlanError(f"routing[{i}]", f"永远不会用到：routing[{j}] 已先匹配"))
+                break
+    for i, d in enumerate(plan.deadlines.rules):
+        for j, prior in enumerate(plan.deadlines.rules[:i]):
+            if _covers(prior.categories, d.categories) and _covers(prior.sources, d.sources):
+                remarks.append(
+                    PlanError(
+                        f"deadlines.rules[{i}]", f"永远不会用到：deadlines.rules[{j}] 已先匹配"
+                    )
+                )
+                break
+    last = plan.end
+    for i, t in enumerate(plan.deadlines.tiers):
+        if t.date is not None and t.date > last:
+            remarks.append(
+                PlanError(
+                    f"deadlines.tiers[{i}].date", f"晚于最后一个阶段的结束日 {last.isoformat()}"
+                )
+            )
+    for i, d in enumerate(plan.deadlines.rules):
+        if d.date is not None and d.date > last:
+            remarks.append(
+                PlanError(
+                    f"deadlines.rules[{i}].date", f"晚于最后一个阶段的结束日 {last.isoformat()}"
+                )
+            )
+    return tuple(remarks)
+
+
+def _covers(earlier: tuple[str, ...], later: tuple[str, ...]) -> bool:
+    """Whether a match set `earlier` accepts everything `later` accepts (empty = any)."""
+    return not earlier or (bool(later) and set(later) <= set(earlier))
+
