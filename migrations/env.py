@@ -27,5 +27,10 @@ if connection is not None:
     _run(connection)
 else:
     engine = make_engine()
-    with engine.begin() as conn:
-        _run(conn)
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # As in Database.migrate: a batch table copy must not cascade-delete referencing rows.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        with conn.begin():
+            _run(conn)
