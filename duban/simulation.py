@@ -69,7 +69,7 @@ class DemoResult:
 
 
 def plan_path(name: str) -> Path:
-    """The YAML file of a seed plan (seed-000, seed-002, seed-003)."""
+    """The YAML file of a seed plan (seed-000 … seed-004)."""
     found = sorted(PLANS_DIR.glob(f"{name}-*.yaml"))
     if not found:
         raise DubanError(f"找不到种子方案：{name}（目录 {PLANS_DIR}）")

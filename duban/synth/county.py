@@ -794,9 +794,13 @@ def generate_county(
 def generate_for_plan(
     plan: Plan, size: str = "township", seed: int = 2022, *, households: int | None = None
 ) -> SyntheticCounty:
-    """Generate a county in a plan's scope, with its codes, tiers, line and investigate stage."""
-    stage = plan.stage(StageKind.INVESTIGATE)
-    start, end = (stage.start, stage.end) if stage else (plan.start, plan.end)
+    """Generate a county in a plan's scope, with its codes, tiers, line and investigate stage.
+
+    Problems are found in the investigate stage; a plan without one (seed 001 rectifies what
+    inspections already found) hands its problems in during its first stage.
+    """
+    stage = plan.stage(StageKind.INVESTIGATE) or min(plan.stages, key=lambda s: s.start)
+    start, end = stage.start, stage.end
     return generate_county(
         size,
         seed,

@@ -443,6 +443,164 @@ def test_003_every_stage_and_deadline_node_cites_the_seed(shaoyun: Plan) -> None
 
 
 # ---------------------------------------------------------------------------------------------
+# Seed 001: 云阳县 2020 收官大决战
+
+
+@pytest.fixture(scope="module")
+def yunyang() -> Plan:
+    return load_plan_file(PLANS / "seed-001-yunyang-2020.yaml")
+
+
+def route_of(plan: Plan, category: str, source: str, town: str) -> tuple[str, list[str]]:
+    """(lead, co-offices) by name for a problem of a category and source in a town (by name)."""
+    where = next(t.code for t in plan.towns if t.name == town)
+    rule = rule_for(plan, category, source, where)
+    return names(plan, (rule.office,))[0], names(plan, rule.co_offices)
+
+
+def county_office_named(plan: Plan, name: str) -> bool:
+    return any(o.name == name and o.level is OfficeLevel.COUNTY for o in plan.offices)
+
+
+YUNYANG_TOWNS = ("双江街道", "青龙街道", "人和街道", "盘龙街道", "泥溪镇", "龙角镇", "江口镇", "南溪镇")
+# The departments the seed does not name: "县级相关部门" (L29) for each line of work.
+YUNYANG_SECTOR = ("县教委", "县住房城乡建委", "县水利局", "县农业农村委", "县人力社保局", "县发展改革委",
+                  "县金融办", "县商务委", "县财政局", "县委组织部", "县委宣传部")
+# (categories, the department that leads them, co-offices): the usual county division of work.
+YUNYANG_SECTOR_ROUTES = (
+    ("义务教育", "县教委", [OWN_TOWN]),
+    ("住房安全、人居环境", "县住房城乡建委", [OWN_TOWN]),
+    ("饮水安全、防灾救灾", "县水利局", [OWN_TOWN]),
+    ("产业扶贫", "县农业农村委", [OWN_TOWN]),
+    ("就业扶贫", "县人力社保局", [OWN_TOWN]),
+    ("易地扶贫搬迁后续帮扶", "县发展改革委", [OWN_TOWN]),
+    ("扶贫小额信贷", "县金融办", ["县扶贫办", OWN_TOWN]),
+    ("消费扶贫", "县商务委", [OWN_TOWN]),
+    ("驻村帮扶", "县委组织部", [OWN_TOWN]),
+)
+
+
+def _town_leads_data(p: Plan) -> bool:
+    for town in YUNYANG_TOWNS:
+        office = p.town_office(next(t.code for t in p.towns if t.name == town))
+        assert office is not None
+        if route_of(p, "建档立卡数据质量", "对标查漏", town) != (office.name, []):
+            return False
+    return True
+
+
+def _sector_routes(p: Plan) -> bool:
+    return all(
+        route_of(p, cat, "专项督查", "泥溪镇") == (lead, co)
+        for cats, lead, co in YUNYANG_SECTOR_ROUTES
+        for cat in cats.split("、")
+    )
+
+
+SEED_001 = [
+    Fact("成文日期 2020-09-04", 1, "2020年9月4日", lambda p: p.issued_on == dt.date(2020, 9, 4)),
+    Fact("县委、县政府制定方案", 47, "县委、县政府研究制定《全县脱贫攻坚“收官大决战”实施方案》",
+         lambda p: p.issuer == "中共云阳县委、云阳县人民政府" and p.document_number == ""),
+    Fact("云阳县", 40, "讲好云阳脱贫攻坚故事", lambda p: p.name.startswith("云阳县")),
+    Fact("动员部署 9/1–9/5", 46, "(一)动员部署(9月1日至9月5日)",
+         lambda p: stages(p)[0] == (StageKind.MOBILISE, dt.date(2020, 9, 1), dt.date(2020, 9, 5)),
+         ("stage:动员部署",)),
+    Fact("组织实施 9/6–12/31", 48, "(二)组织实施(9月6日至12月31日)",
+         lambda p: stages(p)[1] == (StageKind.RECTIFY, dt.date(2020, 9, 6), dt.date(2020, 12, 31)),
+         ("stage:组织实施",)),
+    Fact("分级评估与组织实施同时", 51, "坚持边决战、边督导、边评估",
+         lambda p: p.stages[2].name == "分级评估" and p.stages[2].kind is StageKind.REVIEW
+         and p.stages[2].start == dt.date(2020, 9, 6),
+         ("stage:分级评估",)),
+    Fact("县扶贫开发领导小组办公室统筹、月通报", 54,
+         "县扶贫开发领导小组办公室统筹协调,定期收集“收官大决战”进度,实行月通报制度",
+         lambda p: p.office(p.county_office) == p.office("lgo")
+         and county_office_named(p, "县扶贫开发领导小组办公室")
+         and p.ranking.by == "town" and p.reports.monthly_day == 1,
+         ("office:县扶贫开发领导小组办公室",)),
+    Fact("乡镇（街道）和县级部门是责任主体", 54, "各乡镇(街道)、县级相关部门是“收官大决战”的责任主体",
+         lambda p: [t.name for t in p.towns] == list(YUNYANG_TOWNS)
+         and all(p.town_office(t.code) is not None for t in p.towns),
+         tuple(f"office:{o}" for o in (
+             "双江街道办事处", "青龙街道办事处", "人和街道办事处", "盘龙街道办事处", "泥溪镇人民政府",
+             "龙角镇人民政府", "江口镇人民政府", "南溪镇人民政府"))),
+    Fact("泥溪镇在范围内", 40, "泥溪镇要及时、全面做好", lambda p: "泥溪镇" in YUNYANG_TOWNS),
+    # Routing.
+    Fact("数据质量由各乡镇（街道）牵头", 35, "各乡镇(街道)要围绕建档立卡户基础信息、帮扶措施、政策落实等情况",
+         _town_leads_data,
+         tuple(f"routing:建档立卡数据质量/{t}" for t in YUNYANG_TOWNS)),
+    Fact("档案：县档案局牵头、县扶贫办配合", 37, "由县档案局牵头、县扶贫办配合",
+         lambda p: route_of(p, "扶贫档案", "专项督查", "泥溪镇") == ("县档案局", ["县扶贫办", OWN_TOWN]),
+         ("routing:扶贫档案", "office:县档案局", "office:县扶贫办")),
+    Fact("兜底：民政部门牵头", 19, "由民政部门牵头,有关部门协同配合",
+         lambda p: route_of(p, "兜底保障", "脱贫攻坚普查", "龙角镇") == ("县民政局", [OWN_TOWN]),
+         ("routing:兜底保障", "office:县民政局")),
+    Fact("医疗：卫生健康、医保、扶贫部门", 25, "扶贫、卫生健康、医保等部门要完善数据共享机制",
+         lambda p: route_of(p, "基本医疗", "扶贫审计", "双江街道")
+         == ("县卫生健康委", ["县医保局", "县扶贫办", OWN_TOWN]),
+         ("routing:基本医疗", "office:县卫生健康委", "office:县医保局")),
+    Fact("县级部门整改并指导督促乡镇（街道）", 29,
+         "县级相关部门既要整改本部门的问题,也要指导督促乡镇(街道)整改行业扶贫有关问题",
+         lambda p: all(county_office_named(p, o) for o in YUNYANG_SECTOR) and _sector_routes(p),
+         tuple(f"office:{o}" for o in YUNYANG_SECTOR)
+         + tuple(f"routing:{cats}" for cats, _, _ in YUNYANG_SECTOR_ROUTES)),
+    Fact("资金：县级财政", 10, "县级财政投入力度不减",
+         lambda p: route_of(p, "扶贫项目及资金", "扶贫审计", "人和街道")
+         == ("县扶贫办", ["县财政局", OWN_TOWN]),
+         ("routing:扶贫项目及资金",)),
+    Fact("涉贫舆情：宣传", 42, "强化涉贫舆情管控",
+         lambda p: route_of(p, "涉贫舆情", "国家媒体暗访", "江口镇") == ("县委宣传部", [OWN_TOWN]),
+         ("routing:涉贫舆情",)),
+    Fact("其余问题：县扶贫办与所在乡镇", 29, "各乡镇(街道)要对照共性问题举一反三、全面整改",
+         lambda p: route_of(p, "责任落实", "百日大会战", "南溪镇") == ("县扶贫办", [OWN_TOWN])
+         and route_of(p, "防止返贫监测帮扶", "第三方暗访抽查", "南溪镇") == ("县扶贫办", [OWN_TOWN]),
+         ("routing:其余",)),
+    # Deadlines.
+    Fact("巡视“回头看”、成效考核 10月底", 28, "专项巡视“回头看”、成效考核整改任务10月底前全部整改落实",
+         lambda p: deadline_rule(p, "住房安全", "巡视“回头看”") == (dt.date(2020, 10, 31), None)
+         and deadline_rule(p, "义务教育", "成效考核") == (dt.date(2020, 10, 31), None),
+         ("deadline:巡视“回头看”、成效考核",)),
+    Fact("制度建设 10月底", 30, "整改方案提出的制度建设任务于10月底前全面完成",
+         lambda p: deadline_rule(p, "制度机制建设", "专项督查") == (dt.date(2020, 10, 31), None),
+         ("deadline:制度机制建设",)),
+    Fact("危房改造 11月底入住", 22, "确保11月底前全部入住",
+         lambda p: deadline_rule(p, "住房安全", "扶贫审计") == (dt.date(2020, 11, 30), None),
+         ("deadline:住房安全",)),
+    Fact("扶贫项目 11月底完工", 17, "扶贫项目11月底前完工率达100%",
+         lambda p: deadline_rule(p, "扶贫项目及资金", "扶贫审计") == (dt.date(2020, 11, 30), None),
+         ("deadline:扶贫项目及资金",)),
+    Fact("其他各类问题 11月底", 29, "确保所有问题于11月底前全部整改到位",
+         lambda p: all(deadline_rule(p, c.name, s) == (dt.date(2020, 11, 30), None)
+                       for c in p.categories if c.name != "制度机制建设"
+                       for s in ("脱贫攻坚普查", "专项督查", "扶贫审计", "国家媒体暗访", "百日大会战",
+                                 "第三方暗访抽查")),
+         ("deadline:其余",)),
+    # Sources, review.
+    Fact("问题来源", 29, "针对国家脱贫攻坚普查、国家和市级2020年脱贫攻坚专项督查、国家和市级扶贫审计、国家媒体暗访、"
+         "“百日大会战”、第三方暗访抽查发现问题",
+         lambda p: {"脱贫攻坚普查", "专项督查", "扶贫审计", "国家媒体暗访", "百日大会战", "第三方暗访抽查"}
+         <= {s.name for s in p.sources}),
+    Fact("定点、定项督导,不随机抽查", 58, "开展定点、定项“点穴式”专项督导检查",
+         lambda p: len(p.review.groups) == 1
+         and (p.review.quota.closed_problems, p.review.quota.households,
+              p.review.quota.villages) == (0, 0, 0)),
+]
+
+
+@pytest.mark.parametrize("fact", SEED_001, ids=lambda f: f.what)
+def test_001_fact_cites_its_seed_line(yunyang: Plan, fact: Fact) -> None:
+    check_fact(yunyang, "001", fact)
+
+
+def test_001_every_stage_office_route_and_deadline_cites_the_seed(yunyang: Plan) -> None:
+    assert uncovered(yunyang, SEED_001) == set()
+
+
+def test_001_lints_clean(yunyang: Plan) -> None:
+    assert lint_plan(yunyang) == ()
+
+
+# ---------------------------------------------------------------------------------------------
 # All seeds
 
 
