@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,8 +64,3 @@ def scratch_database(backend: str) -> Iterator[str]:
                 f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname='{name}'"))
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

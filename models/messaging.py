@@ -102,7 +102,7 @@ class StageRun(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
     stage_seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))  # running / done / failed
+    status: Mapped[str] = mapped_column(String(20))  # running / done
     attempts: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]

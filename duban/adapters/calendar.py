@@ -15,10 +15,9 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-
-import chinese_calendar
-import yaml
+from typing import Any
 
 from duban.domain.errors import DubanError
 from duban.domain.workdays import WorkCalendar
@@ -32,14 +31,21 @@ _WEEKDAYS = "一二三四五六日"
 _MAX_RANGE_DAYS = 31
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as strings, so a bad date gets our message, not a crash."""
+@cache
+def _loader() -> Any:
+    """A SafeLoader that leaves dates as strings, so a bad date gets our message, not a crash."""
+    # Built on first use: PyYAML and chinesecalendar cost ~0.25 s to import, which every CLI
+    # command that merely imports the services would otherwise pay.
+    import yaml
 
+    class _Loader(yaml.SafeLoader):
+        pass
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return _Loader
 
 
 class CalendarFileError(DubanError):
@@ -59,6 +65,8 @@ class YearSchedule:
 
 def package_schedule() -> tuple[int, int, frozenset[dt.date], frozenset[dt.date]]:
     """The first and last year `chinesecalendar` covers, with its holidays and 调休 workdays."""
+    import chinese_calendar
+
     holidays = frozenset(chinese_calendar.holidays)
     workdays = frozenset(chinese_calendar.workdays)
     return min(d.year for d in holidays), max(d.year for d in holidays), holidays, workdays
@@ -132,8 +140,10 @@ def _parse_list(raw: object, field: str, label: str, path: Path, year: int) -> s
 
 def read_year_file(path: Path) -> YearSchedule:
     """Parse and check one office-supplied year file (calendars/2027.yaml)."""
+    import yaml
+
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # _Loader is a SafeLoader
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"第{mark.line + 1}行" if mark is not None else ""

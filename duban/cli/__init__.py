@@ -6,13 +6,10 @@ import sys
 import traceback
 
 import click
-from sqlalchemy.exc import OperationalError
 
-# Importing the command modules registers their commands on the root group.
-from duban.cli import demo, intake, ledger, reports, review, serve, users  # noqa: F401
+# The command modules are imported on demand by the root group (see base.COMMAND_MODULES).
 from duban.cli.base import cli
 from duban.domain.errors import DubanError
-from duban.services.database import data_dir
 
 __all__ = ["cli", "main"]
 
@@ -30,16 +27,28 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except OperationalError as exc:
-        click.echo(f"错误：无法访问数据库：{_first_line(exc)}", err=True)
-        sys.exit(1)
     except Exception as exc:  # never a traceback on a clerk's screen; keep it in the log
+        if _is_database_unreachable(exc):
+            click.echo(f"错误：无法访问数据库：{_first_line(exc)}", err=True)
+            sys.exit(1)
+        from duban.services.database import data_dir
+
         log = data_dir() / "duban-error.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a", encoding="utf-8") as fh:
             traceback.print_exc(file=fh)
         click.echo(f"错误：内部错误（{type(exc).__name__}），详情已记入 {log}", err=True)
         sys.exit(2)
+
+
+def _is_database_unreachable(exc: Exception) -> bool:
+    # Imported here, not at the top: `duban --help` must not pay for SQLAlchemy; an error
+    # raised by SQLAlchemy means it is loaded already.
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from duban.cli import zh
 from duban.domain.clock import CHINA_TZ, Clock, FixedClock, SystemClock
-from duban.services.database import Database
+
+if TYPE_CHECKING:
+    from duban.services.database import Database
 
 zh.install()
 
@@ -63,6 +66,35 @@ class ZhGroup(click.Group):
 
 ZhGroup.group_class = ZhGroup
 
+# The modules (under duban.cli) that define, or add commands to, each top-level command. A call
+# imports only its command's modules, so `duban problem list` does not pay for the documents,
+# Excel, Prefect or web libraries other commands need (tests/unit/test_cli_startup.py checks
+# that this table matches what the modules register).
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "plan": ("ledger",), "campaign": ("ledger",), "problem": ("ledger", "review"),
+    "audit": ("ledger",), "demo": ("demo",),
+    "template": ("intake",), "import": ("intake",), "detect": ("intake",), "coverage": ("intake",),
+    "report": ("reports",),
+    "review": ("review",), "evidence": ("review",), "spotcheck": ("review",),
+    "office": ("review",), "substitute": ("review",),
+    "serve": ("serve",), "tick": ("serve",), "outbox": ("serve",), "notice": ("serve",),
+    "user": ("users",),
+}
+
+
+class LazyGroup(ZhGroup):
+    """The root group: a command's module is imported when the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, loaded or not, sorted as click sorts them."""
+        return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, after importing the modules that define it."""
+        for module in COMMAND_MODULES.get(cmd_name, ()):
+            importlib.import_module(f"duban.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
 
 @dataclass
 class Env:
@@ -76,6 +108,8 @@ class Env:
     def db(self) -> Database:
         """The database, opened and migrated on first use."""
         if self._db is None:
+            from duban.services.database import Database
+
             self._db = Database(self.db_url)
             self._db.migrate()
         return self._db
@@ -94,7 +128,7 @@ def parse_now(value: str | None) -> Clock:
     return FixedClock(moment)
 
 
-@click.group(cls=ZhGroup, help="督办：大走访 · 大排查 · 大整改 问题整改督办系统。")
+@click.group(cls=LazyGroup, help="督办：大走访 · 大排查 · 大整改 问题整改督办系统。")
 @click.option("--db", "db_url", envvar="DUBAN_DATABASE_URL", default=None, metavar="地址",
               help="数据库地址（默认：数据目录中的 SQLite 文件；"
               "也可用环境变量 DUBAN_DATABASE_URL）。")

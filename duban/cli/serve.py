@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -64,15 +63,15 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
     if runner is not None and not runner.leading:
         click.echo("另一进程正在负责调度，本进程待命。", err=True)
     try:
-        app = None if no_web else _web_app(db, e.clock)
-        if app is not None:
+        if not no_web:
             import uvicorn
 
+            from duban.web.app import create_app
+
+            app = create_app(db, e.clock)
             click.echo(f"网页：http://{host}:{port}/", err=True)
             uvicorn.run(app, host=host, port=port, log_level="warning")
         else:
-            if not no_web:
-                click.echo("网页模块尚未安装，仅运行调度器。", err=True)
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
@@ -81,14 +80,6 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
         if runner is not None:
             runner.stop()
         click.echo("已停止。", err=True)
-
-
-def _web_app(db: Any, clock: Any) -> Any:
-    try:
-        from duban.web.app import create_app
-    except ImportError:
-        return None
-    return create_app(db, clock)
 
 
 @cli.command("tick", help="立即运行一次调度（推进行动阶段、扫描时限、发送提醒、写日报），供 cron 与测试使用。")

@@ -217,15 +217,6 @@ def close_session(db: Database, clock: Clock, token: str) -> None:
                         .values(revoked_at=clock.now()))
 
 
-def purge_sign_in_records(db: Database, clock: Clock, keep: dt.timedelta) -> int:
-    """Delete login attempts and ended sessions older than `keep`; returns rows deleted."""
-    cutoff = clock.now() - keep
-    with db.transaction() as session:
-        a = session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff))
-        s = session.execute(delete(WebSession).where(WebSession.expires_at < cutoff))
-        return int(a.rowcount or 0) + int(s.rowcount or 0)  # type: ignore[attr-defined]
-
-
 # ---- administration ---------------------------------------------------------------------
 
 
@@ -310,14 +301,3 @@ class AccountEventRow:
     action: str
     subject: str
     note: str
-
-
-def account_events(db: Database, *, subject: str | None = None,
-                   limit: int = 100) -> list[AccountEventRow]:
-    """Account changes, newest first."""
-    with db.transaction() as session:
-        stmt = select(AccountEvent).order_by(AccountEvent.id.desc()).limit(limit)
-        if subject is not None:
-            stmt = stmt.where(AccountEvent.subject == subject)
-        return [AccountEventRow(e.at, e.actor, e.action, e.subject, e.note)
-                for e in session.scalars(stmt)]

@@ -24,7 +24,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -132,6 +131,8 @@ def where_in(
     if not values:
         return
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY  # not imported on SQLite
+
         array = bindparam("values", list(values), type_=ARRAY(column.type))
         yield from session.execute(stmt.where(column == any_(array)))
         return

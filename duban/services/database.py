@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -30,6 +32,28 @@ def database_url() -> str:
     directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{directory / 'duban.sqlite3'}"
+
+
+@cache
+def schema_head() -> str | None:
+    """The newest migration's revision, read from migrations/versions without Alembic.
+
+    None when the files do not name one clear head (a merge written over several lines, a file
+    this reading does not understand): then `migrate` asks Alembic, which knows for sure.
+    """
+    files = sorted((MIGRATIONS_DIR / "versions").glob("*.py"))
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        revision = re.search(r"^revision\b[^=]*=\s*['\"]([^'\"]+)['\"]", source, re.MULTILINE)
+        down = re.search(r"^down_revision\b[^=]*=(.*)$", source, re.MULTILINE)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    heads = revisions - parents
+    return next(iter(heads)) if len(heads) == 1 and len(revisions) == len(files) else None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -77,8 +101,23 @@ class Database:
             # An optimistic-lock miss: someone committed a change to the same row first.
             raise ConflictError("记录已被他人同时修改，本次操作未保存，请刷新后重试") from exc
 
+    def at_head(self) -> bool:
+        """Whether the schema is at the newest revision already (read without Alembic)."""
+        head = schema_head()
+        if head is None:
+            return False
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False
+            versions = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return list(versions.scalars()) == [head]
+
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
+        # Every CLI command migrates first; importing Alembic and its scripts costs ~1 s, so
+        # a schema that is at the newest revision already is left without asking Alembic.
+        if self.at_head():
+            return
         from alembic import command
         from alembic.config import Config
 

@@ -489,17 +489,6 @@ def take_daily_snapshot(db: Database, clock: Clock, campaign_id: int, day: dt.da
         return 0  # another run recorded the day first
 
 
-def snapshot_days(db: Database, campaign_id: int) -> list[dt.date]:
-    """The days that have a snapshot, oldest first."""
-    with db.transaction() as session:
-        return list(session.scalars(
-            select(DailySnapshot.day)
-            .where(DailySnapshot.campaign_id == campaign_id,
-                   DailySnapshot.scope_kind == ScopeKind.CAMPAIGN.value)
-            .order_by(DailySnapshot.day)
-        ))
-
-
 def _total_as_of(session: Session, campaign_id: int, day: dt.date) -> Counts:
     total = ZERO
     for c in grouped_counts(session, campaign_id, day_end(day), day).values():

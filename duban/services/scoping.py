@@ -40,10 +40,8 @@ from models import (
     Office,
     Problem,
     ProblemCoOffice,
-    Town,
     User,
     Village,
-    Visit,
 )
 
 ALL_SEEING = frozenset({Role.COUNTY, Role.SUPERVISOR})
@@ -195,16 +193,6 @@ def household_clause(scope: Scope) -> ColumnElement[bool]:
     return false()  # offices work on problems, not on the household register
 
 
-def visit_clause(scope: Scope) -> ColumnElement[bool]:
-    """The WHERE clause on Visit: visits to households the scope may see."""
-    if scope.sees_all:
-        return true()
-    households = select(Household.household_id).where(
-        Household.campaign_id == Visit.campaign_id, household_clause(scope)
-    ).correlate_except(Household)
-    return Visit.household_id.in_(households.scalar_subquery())
-
-
 def village_clause(scope: Scope) -> ColumnElement[bool]:
     """The WHERE clause on Village: the villages a scope covers."""
     if scope.sees_all:
@@ -213,19 +201,6 @@ def village_clause(scope: Scope) -> ColumnElement[bool]:
         return Village.town_code == scope.town if scope.town else false()
     if scope.role == Role.VILLAGE:
         return Village.code == scope.village if scope.village else false()
-    return false()
-
-
-def town_clause(scope: Scope) -> ColumnElement[bool]:
-    """The WHERE clause on Town: the towns a scope covers (offices: none of their own)."""
-    if scope.sees_all:
-        return true()
-    if scope.role == Role.TOWN:
-        return Town.code == scope.town if scope.town else false()
-    if scope.role == Role.VILLAGE:
-        towns = select(Village.town_code).where(Village.campaign_id == Town.campaign_id,
-                                                 Village.code == scope.village)
-        return Town.code.in_(towns.scalar_subquery()) if scope.village else false()
     return false()
 
 
@@ -253,11 +228,6 @@ def visible_office_codes(session: Session, scope: Scope, campaign_id: int) -> se
     return set(session.scalars(
         select(Office.code).where(Office.campaign_id == campaign_id, office_clause(scope))
     ))
-
-
-def may_act(scope: Scope) -> bool:
-    """Whether the role makes lifecycle moves at all (villages and towns only read and report)."""
-    return scope.role in {Role.COUNTY, Role.SUPERVISOR, Role.OFFICE}
 
 
 IMPORTERS = (Role.COUNTY, Role.TOWN)  # who may import at all (a tuple: messages list them in order)

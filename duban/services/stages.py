@@ -23,7 +23,6 @@ from models import Campaign, CampaignStage, DailyReportRun, Problem, StageRun
 
 RUNNING = "running"
 DONE = "done"
-FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -118,16 +117,6 @@ def finish_stage_run(db: Database, clock: Clock, campaign_id: int, seq: int,
             stage.completed_at = now
 
 
-def fail_stage_run(db: Database, clock: Clock, campaign_id: int, seq: int, error: str) -> None:
-    """Record why a stage run failed; the next tick runs it again."""
-    with db.transaction() as session:
-        run = session.scalar(select(StageRun).where(
-            StageRun.campaign_id == campaign_id, StageRun.stage_seq == seq))
-        if run is not None and run.status != DONE:
-            run.status = FAILED
-            run.last_error = error[:2000]
-
-
 @dataclass(frozen=True)
 class StageRunLine:
     """A stage run as the CLI lists it."""
@@ -149,13 +138,6 @@ def stage_runs(db: Database, campaign_id: int) -> list[StageRunLine]:
                              r.started_at, r.finished_at, dict(r.detail or {}))
                 for r in session.scalars(select(StageRun).where(
                     StageRun.campaign_id == campaign_id).order_by(StageRun.stage_seq))]
-
-
-def stage_started(db: Database, campaign_id: int, kind: str) -> bool:
-    """Whether a stage of this kind has a run (started or done)."""
-    with db.transaction() as session:
-        return bool(session.scalar(select(exists().where(
-            StageRun.campaign_id == campaign_id, StageRun.kind == kind))))
 
 
 # ------------------------------------------------------------------------------ daily report

@@ -5,6 +5,8 @@ fresh, on a million-row ledger many clients share one computation. One computati
 runs at a time (single flight). When a kept result grows older than `ttl`, a background
 thread recomputes it while every request keeps getting the older result (stale while
 revalidating), so a refresh makes nobody wait; after `max_stale` nobody gets the old one.
+A key's lock lives only while a request holds or waits for it, so a long-running server keeps
+no lock for keys it no longer computes (evicted, cleared, or never kept).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -27,6 +29,14 @@ class _Entry:
     value: Any
 
 
+@dataclass
+class _Flight:
+    """One key's single-flight lock, and how many requests (or refreshes) hold or await it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+
 class SlowResultCache:
     """Keep results that took at least `slow_after` seconds, fresh for `ttl` seconds."""
 
@@ -37,7 +47,7 @@ class SlowResultCache:
         self.size = size
         self.max_stale = max_stale if max_stale is not None else ttl * 4
         self._data: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._locks: dict[Hashable, threading.Lock] = {}
+        self._flights: dict[Hashable, _Flight] = {}
         self._guard = threading.Lock()
 
     def get(self, key: Hashable, compute: Callable[[], T], *,
@@ -54,17 +64,19 @@ class SlowResultCache:
         entry = self._entry(key)
         if entry is not None and now - entry.stored <= self.ttl:
             return entry.value, now - entry.stored
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
+        flight = self._join(key)
         usable = entry is not None and now - entry.stored <= self.max_stale
         if usable:
             assert entry is not None
-            if lock.acquire(blocking=False):
+            if flight.lock.acquire(blocking=False):
                 # Refresh in the background; this request and others get the older value.
-                threading.Thread(target=self._refresh, args=(key, compute, lock),
+                # The refresh takes over this request's place on the flight.
+                threading.Thread(target=self._refresh, args=(key, compute, flight),
                                  daemon=True, name="duban-cache-refresh").start()
+            else:
+                self._leave(key, flight)
             return entry.value, now - entry.stored
-        lock.acquire()
+        flight.lock.acquire()
         try:
             entry = self._entry(key)
             if entry is not None and time.monotonic() - entry.stored <= self.ttl:
@@ -76,15 +88,33 @@ class SlowResultCache:
                 self._put(key, value)
             return value, None
         finally:
-            lock.release()
+            flight.lock.release()
+            self._leave(key, flight)
 
-    def _refresh(self, key: Hashable, compute: Callable[[], T], lock: threading.Lock) -> None:
+    def _refresh(self, key: Hashable, compute: Callable[[], T], flight: _Flight) -> None:
         try:
             self._put(key, compute())  # it was worth keeping before; keep its successor
         except Exception:  # the old value stays until max_stale; the next request retries
             log.exception("background refresh of %r failed", key)
         finally:
-            lock.release()
+            flight.lock.release()
+            self._leave(key, flight)
+
+    def _join(self, key: Hashable) -> _Flight:
+        """The key's flight (made when nobody is on it), with one more user."""
+        with self._guard:
+            flight = self._flights.get(key)
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+            flight.users += 1
+            return flight
+
+    def _leave(self, key: Hashable, flight: _Flight) -> None:
+        """One user fewer; the last one out removes the flight and its lock."""
+        with self._guard:
+            flight.users -= 1
+            if flight.users == 0:
+                del self._flights[key]
 
     def constant(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A value that never changes once computed (e.g. a launched campaign's plan rules)."""

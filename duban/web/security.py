@@ -17,13 +17,11 @@ import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi import Request
 from itsdangerous import BadSignature, Signer
 from starlette.responses import Response
 
-from duban.domain.clock import Clock, local_today
 from duban.services.accounts import SessionUser
 from duban.services.database import data_dir
 from duban.services.scoping import Scope
@@ -148,13 +146,3 @@ class Ctx:
 def session_token(request: Request, keys: Keys) -> str | None:
     """The session token of a request, if its cookie is present and correctly signed."""
     return keys.unsign(request.cookies.get(SESSION_COOKIE))
-
-
-def today_of(clock: Clock) -> dt.date:
-    """The office day now."""
-    return local_today(clock)
-
-
-def secret_path() -> Path:
-    """Where a generated secret is kept."""
-    return data_dir() / SECRET_FILE

@@ -67,3 +67,47 @@ def test_a_disabled_cache_always_computes() -> None:
     cache = SlowResultCache(ttl=0)
     assert [cache.get("k", lambda i=i: i)[0] for i in range(3)] == [0, 1, 2]
     assert [cache.constant("c", lambda i=i: i) for i in range(2)] == [0, 1]
+
+
+def test_no_lock_outlives_its_use() -> None:
+    """A long-running server keeps no lock per key ever asked for (issue 10)."""
+    cache = SlowResultCache(ttl=60, slow_after=10, size=2)
+    for i in range(100):  # fast results, not kept
+        cache.get(("fast", i), lambda i=i: i)
+    for i in range(10):  # kept, then evicted by the size limit
+        cache.get(("kept", i), lambda i=i: i, keep=always)
+    assert len(cache._data) == 2
+    assert cache._flights == {}
+    cache.clear()
+    assert cache._flights == {}
+
+
+def test_locks_are_pruned_after_waiters_and_background_refreshes() -> None:
+    cache = SlowResultCache(ttl=0.05, slow_after=0, max_stale=60)
+    gate = threading.Event()
+
+    def slow() -> int:
+        gate.wait(5)
+        return 7
+
+    threads = [threading.Thread(target=lambda: cache.get("k", slow)) for _ in range(5)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while "k" not in cache._flights or cache._flights["k"].users < 5:
+        assert time.monotonic() < deadline, "the waiters never queued"
+        time.sleep(0.01)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert cache._flights == {}
+    time.sleep(0.1)  # stale: the next request starts a background refresh
+    gate.clear()
+    assert cache.get("k", slow)[0] == 7
+    assert cache._flights["k"].users == 1  # the refresh's
+    assert cache.get("k", slow)[0] == 7  # a second request leaves at once
+    assert cache._flights["k"].users == 1
+    gate.set()
+    while cache._flights:
+        assert time.monotonic() < deadline + 5, "the refresh never let go of its lock"
+        time.sleep(0.01)

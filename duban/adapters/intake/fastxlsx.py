@@ -30,7 +30,8 @@ _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NS = "http://schemas.openxmlformats.org"
 
 
-def _col(i: int) -> str:
+def column_letter(i: int) -> str:
+    """Excel's letters for the 0-based column `i` (0 -> A, 26 -> AA)."""
     s = ""
     i += 1
     while i:
@@ -93,7 +94,7 @@ def write_sheet(
             buf: list[str] = []
             for r, values in enumerate(rows, 1):
                 while len(refs) < len(values):
-                    refs.append(_col(len(refs)))
+                    refs.append(column_letter(len(refs)))
                 styled = marks.get(r)
                 if styled:
                     cells = "".join(

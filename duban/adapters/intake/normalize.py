@@ -26,15 +26,6 @@ _SERIAL_MIN = 18264
 _SERIAL_MAX = 73050
 
 
-def is_blank(raw: object) -> bool:
-    """Whether a cell is empty or holds only spaces."""
-    if raw is None:
-        return True
-    if raw.__class__ is str:
-        return raw == "" or not raw.strip(_EDGE_CHARS)
-    return False
-
-
 def clean_text(raw: object) -> str:
     """Text with surrounding spaces (incl. full-width and non-breaking) removed."""
     if raw is None:

@@ -5,27 +5,17 @@ from __future__ import annotations
 import sys
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from openpyxl import load_workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-
-from duban.adapters.intake.errors import CellError, ImportReport
-from duban.adapters.intake.fastxlsx import Style, write_sheet
+from duban.adapters.intake.errors import ImportReport
 from duban.adapters.intake.reader import cell_grid
 
 ERROR_COLUMN = "错误说明"
 # Files larger than this are re-written from their values instead of loaded with their styles:
 # openpyxl needs roughly 50x the file size in memory and ~40 s for 100,000 rows.
 STYLED_COPY_LIMIT = 2 * 1024 * 1024
-
-_BAD_FILL = PatternFill("solid", fgColor="FF9999")
-_BAD_FONT = Font(color="9C0006")
-_NOTE_FONT = Font(color="C00000")
-_NOTE_HEAD_FONT = Font(color="C00000", bold=True)
 
 
 def text_width(text: str) -> int:
@@ -58,16 +48,14 @@ def format_error_table(report: ImportReport, *, limit: int | None = 100) -> str:
     lines = [report.message]
     if not report.errors:
         return "\n".join(lines)
+    from duban.adapters.intake.fastxlsx import column_letter
+
     shown = report.errors if limit is None else report.errors[:limit]
     table = [("行", "列", "值", "原因")]
     for e in shown:
         column = e.column
         if e.col is not None:
-            column = (
-                f"{column}（{get_column_letter(e.col + 1)}）"
-                if column
-                else get_column_letter(e.col + 1)
-            )
+            column = f"{column}（{column_letter(e.col)}）" if column else column_letter(e.col)
         table.append((str(e.row) if e.row else "", column, _fit(e.value, 24), e.reason))
     widths = [max(text_width(r[i]) for r in table) for i in range(3)]
     lines.append("")
@@ -115,6 +103,12 @@ def write_error_copy(src: str | Path, report: ImportReport, dest: str | Path) ->
 
 
 def _copy_styled(source: Path, report: ImportReport, out: Path) -> None:
+    # openpyxl is imported here: only this path needs it, and it costs ~0.6 s to import.
+    from openpyxl import load_workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    bad_fill = PatternFill("solid", fgColor="FF9999")
     wb = load_workbook(source, keep_vba=False, keep_links=False)
     ws = wb[report.sheet] if report.sheet else wb.worksheets[0]
     note_col = ws.max_column + 1
@@ -122,24 +116,27 @@ def _copy_styled(source: Path, report: ImportReport, out: Path) -> None:
     for e in report.errors:
         if e.col is not None and e.row:
             cell = ws.cell(row=e.row, column=e.col + 1)
-            cell.fill = _BAD_FILL
-            cell.font = _BAD_FONT
+            cell.fill = bad_fill
+            cell.font = Font(color="9C0006")
     head = ws.cell(row=header_row, column=note_col, value=ERROR_COLUMN)
-    head.font = _NOTE_HEAD_FONT
-    head.fill = _BAD_FILL
+    head.font = Font(color="C00000", bold=True)
+    head.fill = bad_fill
     for row, notes in _notes_by_row(report).items():
         text = "；".join(notes)
         if row == header_row:
             head.value = f"{ERROR_COLUMN}（{text}）"
             continue
         cell = ws.cell(row=row, column=note_col, value=text)
-        cell.font = _NOTE_FONT
+        cell.font = Font(color="C00000")
     ws.column_dimensions[get_column_letter(note_col)].width = 60
     wb.active = wb.worksheets.index(ws)
     wb.save(out)
 
 
 def _copy_values(source: Path, report: ImportReport, out: Path) -> None:
+    # Imported here: xml.sax.saxutils pulls in urllib, http and email (~0.1 s at start-up).
+    from duban.adapters.intake.fastxlsx import Style, write_sheet
+
     grid = cell_grid(source, report.kind, report.sheet or "")
     width = max((len(r) for r in grid), default=0)
     header_row = report.header_row or 1
@@ -182,8 +179,3 @@ def progress_bar(
         out.flush()
 
     return show
-
-
-def errors_for_rows(errors: Sequence[CellError], row: int) -> list[CellError]:
-    """The errors of one sheet row (for callers that show a single row's problems)."""
-    return [e for e in errors if e.row == row]

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter, quote_sheetname
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from duban.adapters.intake.spec import KIND_LABELS, KINDS, SPECS, ColumnSpec, Kind
 from duban.domain.household import (
@@ -19,6 +14,12 @@ from duban.domain.household import (
     VISIT_MODE_LABELS,
 )
 
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+
+# openpyxl is imported by the functions that write, not here: importing duban's intake package
+# (every CLI command that names a kind of file) must not pay ~0.6 s for it.
+
 NOTES_SHEET = "填写说明"
 OPTIONS_SHEET = "选项"
 # Excel refuses an inline list longer than this (the quoted, comma-joined formula).
@@ -27,12 +28,25 @@ INLINE_LIST_LIMIT = 255
 TEMPLATE_ROWS = 50_000
 
 _YES_NO = ("是", "否")
-_THIN = Side(style="thin", color="808080")
-_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
-_HEAD_FONT = Font(name="宋体", bold=True, size=11)
-_REQUIRED_FONT = Font(name="宋体", bold=True, size=11, color="C00000")
-_WRAP = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_HEAD_FONT: dict[str, Any] = {"name": "宋体", "bold": True, "size": 11}
+_REQUIRED_FONT: dict[str, Any] = {**_HEAD_FONT, "color": "C00000"}
+
+
+def _border() -> Any:
+    from openpyxl.styles import Border, Side
+
+    thin = Side(style="thin", color="808080")
+    return Border(left=thin, right=thin, top=thin, bottom=thin)
+
+
+def _head(cell: Any, font: dict[str, Any] = _HEAD_FONT) -> None:
+    """Style a header cell: bold 宋体, light blue, centred and wrapped, thin border."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    cell.font = Font(**font)
+    cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    cell.border = _border()
 
 
 def export_template(
@@ -48,6 +62,10 @@ def export_template(
     """Write a blank intake template for `kind`; the option lists come from the campaign plan."""
     # `villages` is a flat list or a mapping town name -> village names: the drop-down offers
     # all of them, and the notes say a village must belong to its town.
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     if kind not in KINDS:
         raise ValueError(f"unknown intake kind {kind!r}")
     dest = Path(path)
@@ -180,9 +198,12 @@ def _inline(values: Sequence[str]) -> str | None:
 
 
 def _options_range(ws: Worksheet, header: str, values: Sequence[str]) -> str:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter, quote_sheetname
+
     col = ws.max_column + 1 if ws.max_row > 1 or ws["A1"].value else 1
     letter = get_column_letter(col)
-    ws.cell(row=1, column=col, value=header).font = _HEAD_FONT
+    ws.cell(row=1, column=col, value=header).font = Font(**_HEAD_FONT)
     for r, value in enumerate(values, 2):
         ws.cell(row=r, column=col, value=value)
     return f"{quote_sheetname(ws.title)}!${letter}$2:${letter}${len(values) + 1}"
@@ -207,11 +228,8 @@ def _text_width(text: str) -> int:
 
 def _write_header(ws: Worksheet, specs: Sequence[ColumnSpec]) -> None:
     for i, spec in enumerate(specs, 1):
-        cell = ws.cell(row=1, column=i, value=spec.header)
-        cell.font = _REQUIRED_FONT if spec.required else _HEAD_FONT
-        cell.fill = _HEAD_FILL
-        cell.alignment = _WRAP
-        cell.border = _BORDER
+        _head(ws.cell(row=1, column=i, value=spec.header),
+              _REQUIRED_FONT if spec.required else _HEAD_FONT)
     ws.row_dimensions[1].height = 30
     ws.freeze_panes = "A2"
 
@@ -219,12 +237,13 @@ def _write_header(ws: Worksheet, specs: Sequence[ColumnSpec]) -> None:
 def _write_notes(
     ws: Worksheet, kind: str, specs: Sequence[ColumnSpec], options: Mapping[str, Sequence[str]]
 ) -> None:
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
     ws.append(["列名", "是否必填", "格式", "可选值 / 取值范围", "示例", "说明"])
     for cell in ws[1]:
-        cell.font = _HEAD_FONT
-        cell.fill = _HEAD_FILL
-        cell.alignment = _WRAP
-        cell.border = _BORDER
+        _head(cell)
+    border = _border()
     for spec in specs:
         values = options.get(spec.key, ())
         allowed = "、".join(values) if values else spec.allowed
@@ -252,7 +271,7 @@ def _write_notes(
     for row in ws.iter_rows(min_row=2, max_row=len(specs) + 1):
         for cell in row:
             cell.alignment = Alignment(vertical="top", wrap_text=True)
-            cell.border = _BORDER
+            cell.border = border
     ws.freeze_panes = "A2"
 
 

@@ -1,0 +1,112 @@
+"""Start-up cost of the CLI (issue 10): whole `duban` processes against a bare-import floor.
+
+The floor is `python -c "import sqlalchemy, click"` in the same interpreter: what any command
+of a SQLAlchemy + click program pays before it does anything. Measured against it:
+
+- `duban --help` (target ≤ 1.0× the floor);
+- `duban problem list --campaign N` on a township database (target ≤ 1.5×). The database is
+  built by the suite through the services, so the figure is reproducible: seed 002 launched
+  and a generated township (≈500 households, their visits and ledger) imported, as the demo
+  does before its first stage. It is migrated before timing, as a clerk's database is.
+
+The commands run in turn, round after round (one untimed round first, for the file cache);
+each figure is the best round, in wall time and in CPU time (user + system of the child). On a
+machine shared with other work the wall figures swing with the load; the CPU figures less so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import Entry, scratch_database
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR = [sys.executable, "-c", "import sqlalchemy, click"]
+
+
+def _duban() -> list[str]:
+    """The installed `duban` script beside this interpreter (what a clerk runs)."""
+    script = Path(sys.executable).with_name("duban")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from duban.cli import main; sys.exit(main())"]
+
+
+def build_township(url: str) -> tuple[int, int]:
+    """Seed 002 with a generated township imported; returns (campaign id, problems)."""
+    from duban.adapters.plan_yaml import load_plan_file
+    from duban.domain.clock import CHINA_TZ, FixedClock
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+    from duban.services.intake import import_records
+    from duban.synth import generate_for_plan
+
+    db = Database(url)
+    db.migrate()
+    path = ROOT / "plans/seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
+    campaign = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "bench")
+    township = generate_for_plan(plan, "township", seed=2022)
+    import_records(db, clock, campaign, households=township.households,
+                   visits=township.visits, problems=township.problems, imported_by="bench")
+    db.dispose()
+    return campaign, len(township.problems)
+
+
+def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one process running `command`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def time_commands(commands: dict[str, list[str]], env: dict[str, str],
+                  rounds: int) -> dict[str, tuple[float, float]]:
+    """Best wall and best CPU seconds of each command, run in turn for `rounds` rounds."""
+    for command in commands.values():  # untimed: file cache, .pyc files
+        _run(command, env)
+    best = {name: (float("inf"), float("inf")) for name in commands}
+    for _ in range(rounds):
+        for name, command in commands.items():
+            wall, cpu = _run(command, env)
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    return best
+
+
+def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
+    """`duban --help` and `duban problem list` against the floor, on each backend's database."""
+    rounds = 5 if quick else 15
+    entries: list[Entry] = []
+    for n, backend in enumerate(backends):
+        with scratch_database(backend) as url:
+            campaign, problems = build_township(url)
+            env = {**os.environ, "DUBAN_DATABASE_URL": url}
+            commands = {"floor": FLOOR,
+                        "list": [*_duban(), "problem", "list", "--campaign", str(campaign)]}
+            if n == 0:  # --help opens no database: once is enough
+                commands["help"] = [*_duban(), "--help"]
+            best = time_commands(commands, env, rounds)
+        floor_wall, floor_cpu = best["floor"]
+        names = {"help": ("duban --help", "none", 0),
+                 "list": (f"duban problem list --campaign {campaign}", backend, problems)}
+        for key in ("help", "list"):
+            if key not in best:
+                continue
+            label, on, size = names[key]
+            wall, cpu = best[key]
+            entries.append(Entry(f"start-up: {label} (wall)", on, size,
+                                 wall * 1000, "ms", floor_wall * 1000, wall / floor_wall))
+            entries.append(Entry(f"start-up: {label} (CPU)", on, size,
+                                 cpu * 1000, "ms CPU", floor_cpu * 1000, cpu / floor_cpu))
+    return entries

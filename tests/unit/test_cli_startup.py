@@ -1,0 +1,126 @@
+"""Start-up cost: a clerk's command imports only what it needs (issue 10, section 6).
+
+Not timed (bench/startup_suite.py times it); these check which modules a command loads, in a
+fresh interpreter, so a top-level import of a heavy library anywhere on the path fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from duban.services.database import MIGRATIONS_DIR, Database, schema_head
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Libraries only some commands need: documents, charts, Excel, orchestration, the web, YAML
+# plans on disk, the holiday calendar, and Alembic (the schema is at head already).
+HEAVY = ("prefect", "matplotlib", "docx", "docxtpl", "openpyxl", "fastapi", "starlette",
+         "uvicorn", "apscheduler", "PIL", "numpy", "alembic", "chinese_calendar", "yaml")
+
+
+def _run(code: str, *args: str) -> dict[str, object]:
+    """Run `code` in a fresh interpreter; it prints one JSON object on its last line."""
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
+                            capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    loaded: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def _heavy_loaded(modules: object) -> list[str]:
+    assert isinstance(modules, list)
+    return sorted({m.split(".")[0] for m in modules} & set(HEAVY))
+
+
+def test_help_imports_neither_the_database_layer_nor_heavy_libraries() -> None:
+    loaded = _run("""
+        import json, sys
+        from click.testing import CliRunner
+        from duban.cli import cli
+        result = CliRunner().invoke(cli, ["--help"])
+        assert result.exit_code == 0, result.output
+        assert "problem" in result.output and "report" in result.output
+        print(json.dumps(sorted(sys.modules)))
+    """)
+    assert isinstance(loaded, list)
+    assert _heavy_loaded(loaded) == []
+    assert "sqlalchemy" not in loaded and "models" not in loaded
+
+
+def test_problem_list_imports_no_heavy_library(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'duban.sqlite3'}"
+    Database(url).migrate()
+    loaded = _run("""
+        import json, sys
+        from click.testing import CliRunner
+        import duban.cli
+        result = CliRunner().invoke(duban.cli.cli, ["--db", sys.argv[1], "problem", "list",
+                                                    "--campaign", "1"])
+        assert result.exit_code == 0, result.output
+        assert "共 0 条" in result.output, result.output
+        print(json.dumps(sorted(sys.modules)))
+    """, url)
+    assert _heavy_loaded(loaded) == []
+    assert isinstance(loaded, list) and "duban.services.problems" in loaded
+
+
+def test_every_command_is_found_by_its_modules_alone() -> None:
+    """COMMAND_MODULES names every module that adds to a command, and no command is missing.
+
+    Each command is looked up in a fresh import of the CLI package, so a subcommand that
+    another module registers (problem submit, from review.py) is only found when the table
+    names that module too.
+    """
+    found = _run("""
+        import importlib, json, sys
+        import click
+
+        def fresh():
+            for name in [m for m in sys.modules if m.startswith("duban.cli")]:
+                del sys.modules[name]
+            return importlib.import_module("duban.cli.base")
+
+        def shape(command):
+            if isinstance(command, click.Group):
+                return sorted(command.commands)
+            return []
+
+        lazy = {}
+        for name in sorted(fresh().COMMAND_MODULES):
+            base = fresh()
+            ctx = click.Context(base.cli)
+            lazy[name] = shape(base.cli.get_command(ctx, name))
+        base = fresh()
+        for module in {m for ms in base.COMMAND_MODULES.values() for m in ms}:
+            importlib.import_module(f"duban.cli.{module}")
+        eager = {name: shape(command) for name, command in base.cli.commands.items()}
+        print(json.dumps({"lazy": lazy, "eager": eager}))
+    """)
+    eager, lazy = found["eager"], found["lazy"]
+    assert isinstance(eager, dict) and isinstance(lazy, dict)
+    assert lazy == {name: subs for name, subs in eager.items() if name != "init"}
+    assert "submit" in lazy["problem"]
+
+
+def test_schema_head_agrees_with_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert [schema_head()] == ScriptDirectory.from_config(config).get_heads()
+
+
+@pytest.mark.parametrize("migrated", [False, True])
+def test_at_head_only_after_migrating(tmp_path: Path, migrated: bool) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'duban.sqlite3'}")
+    if migrated:
+        database.migrate()
+    assert database.at_head() is migrated
+    database.dispose()
