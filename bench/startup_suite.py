@@ -40,7 +40,7 @@ def _duban() -> list[str]:
 
 def build_township(url: str) -> tuple[int, int]:
     """Seed 002 with a generated township imported; returns (campaign id, problems)."""
-    from duban.adapters.plan_yaml import load_plan_file
+    from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ, FixedClock
     from duban.services.campaigns import launch_campaign
     from duban.services.database import Database

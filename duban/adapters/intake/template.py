@@ -82,60 +82,29 @@ def export_template(
         letter = get_column_letter(i)
         cells = f"{letter}2:{letter}{TEMPLATE_ROWS + 1}"
         values = options.get(spec.key, ())
+        rule: dict[str, Any] | None = None
         if values:
             formula = _inline(values)
             if formula is None:
                 if opt_ws is None:
                     opt_ws = wb.create_sheet(OPTIONS_SHEET)
                 formula = _options_range(opt_ws, spec.header, values)
-            dv = DataValidation(
-                type="list",
-                formula1=formula,
-                allow_blank=True,
-                showDropDown=False,
-                showErrorMessage=True,
-                errorStyle="stop",
-                errorTitle="无效的值",
-                error=f"“{spec.header}”请从下拉列表中选择",
-                showInputMessage=True,
-                promptTitle=spec.header[:32],
-                prompt=_prompt(spec),
-            )
-            dv.add(cells)
-            ws.add_data_validation(dv)
+            rule = {"type": "list", "formula1": formula, "showDropDown": False,
+                    "errorStyle": "stop", "errorTitle": "无效的值",
+                    "error": f"“{spec.header}”请从下拉列表中选择"}
         elif spec.fmt == "date":
-            dv = DataValidation(
-                type="date",
-                operator="between",
-                formula1="DATE(2000,1,1)",
-                formula2="DATE(2099,12,31)",
-                allow_blank=True,
-                showErrorMessage=True,
-                errorStyle="warning",
-                errorTitle="日期有误",
-                error="请填写日期，如2022-05-06",
-                showInputMessage=True,
-                promptTitle=spec.header[:32],
-                prompt=_prompt(spec),
-            )
-            dv.add(cells)
-            ws.add_data_validation(dv)
+            rule = {"type": "date", "operator": "between", "formula1": "DATE(2000,1,1)",
+                    "formula2": "DATE(2099,12,31)", "errorStyle": "warning",
+                    "errorTitle": "日期有误", "error": "请填写日期，如2022-05-06"}
         elif spec.fmt in ("int", "money"):
             lo, hi = _number_bounds(spec)
-            dv = DataValidation(
-                type="whole" if spec.fmt == "int" else "decimal",
-                operator="between",
-                formula1=str(lo),
-                formula2=str(hi),
-                allow_blank=True,
-                showErrorMessage=True,
-                errorStyle="warning",
-                errorTitle="数值有误",
-                error=f"“{spec.header}”应为{spec.allowed}",
-                showInputMessage=True,
-                promptTitle=spec.header[:32],
-                prompt=_prompt(spec),
-            )
+            rule = {"type": "whole" if spec.fmt == "int" else "decimal", "operator": "between",
+                    "formula1": str(lo), "formula2": str(hi), "errorStyle": "warning",
+                    "errorTitle": "数值有误", "error": f"“{spec.header}”应为{spec.allowed}"}
+        if rule is not None:
+            # Every rule may be left blank, tells its error and shows the column's prompt.
+            dv = DataValidation(allow_blank=True, showErrorMessage=True, showInputMessage=True,
+                                promptTitle=spec.header[:32], prompt=_prompt(spec), **rule)
             dv.add(cells)
             ws.add_data_validation(dv)
         dim = ws.column_dimensions[letter]
