@@ -45,8 +45,9 @@ OFFICE_LEVEL_LABELS: dict[OfficeLevel, str] = {
 
 # In a routing rule's co-offices, this token means "the problem's own village" (各村).
 OWN_VILLAGE = "各村"
-# In a routing rule's co-offices, this token means "the problem's own town" (各乡镇): the one
-# town-level office whose `town` is the problem's town (seed 002 sends notices to 相关部门和乡镇).
+# In a routing rule, as lead or co-office, this token means "the problem's own town" (各乡镇): the
+# one town-level office whose `town` is the problem's town (seed 002 sends notices to 相关部门和
+# 乡镇; seed 001's data-quality items are led by each 乡镇（街道）).
 OWN_TOWN = "各乡镇"
 
 
@@ -120,7 +121,8 @@ class Source:
 class RoutingRule:
     """Route problems matching category/source/town to a lead office plus co-offices.
 
-    Empty match tuples mean "any". `co_offices` may contain OWN_VILLAGE.
+    Empty match tuples mean "any". `co_offices` may contain OWN_VILLAGE and OWN_TOWN; `office`
+    may be OWN_TOWN.
     Rules are tried in order; the first match wins.
     """
 

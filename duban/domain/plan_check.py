@@ -50,7 +50,11 @@ def check_plan(plan: Plan) -> list[PlanError]:
                 f"须是县级办室（level: county），{office.name} 是{OFFICE_LEVEL_LABELS[office.level]}",
             )
         )
-    users = [i for i, r in enumerate(plan.routing) if OWN_TOWN in r.co_offices]
+    users = [
+        f"routing[{i}].office" if r.office == OWN_TOWN else f"routing[{i}].co_offices"
+        for i, r in enumerate(plan.routing)
+        if r.office == OWN_TOWN or OWN_TOWN in r.co_offices
+    ]
     if users:
         for town in plan.towns:
             count = sum(
@@ -59,7 +63,7 @@ def check_plan(plan: Plan) -> list[PlanError]:
             if count != 1:
                 errors.append(
                     PlanError(
-                        f"routing[{users[0]}].co_offices",
+                        users[0],
                         f"用了“{OWN_TOWN}”，但乡镇 {town.name} 有 {count} 个乡镇级办室（应恰好 1 个）",
                     )
                 )

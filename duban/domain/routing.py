@@ -2,7 +2,8 @@
 
 Rules are tried in plan order and the first whose categories, sources and towns all match wins
 (an empty tuple matches anything). Among the co-offices the OWN_VILLAGE token (各村) stands for
-the problem's own village and OWN_TOWN (各乡镇) for its own town's office.
+the problem's own village and OWN_TOWN (各乡镇) for its own town's office; OWN_TOWN may also be
+the lead (seed 001: each 乡镇（街道） leads its own data-quality items).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _compile(rule: RoutingRule) -> _Compiled:
         sources=frozenset(rule.sources) or None,
         towns=frozenset(rule.towns) or None,
         co_offices=co,
-        has_token=OWN_VILLAGE in co or OWN_TOWN in co,
+        has_token=rule.office == OWN_TOWN or OWN_VILLAGE in co or OWN_TOWN in co,
     )
 
 
@@ -121,6 +122,15 @@ class Router:
         if plain is not None:
             return plain
         c = self._rules[index]
+        lead = c.office
+        if lead == OWN_TOWN:
+            # 各乡镇 as lead: the problem's own town's office leads it.
+            lead = self._town_offices.get(town, "") if town else ""
+            if not lead:
+                return Unrouted(
+                    f"路由规则第{index + 1}条由“{OWN_TOWN}”牵头，但乡镇 {town or '（未填）'} "
+                    f"没有唯一的乡镇级办室，请在方案中为它设一个乡镇级办室，或手工指定责任办室"
+                )
         resolved: list[str] = []
         for co in c.co_offices:
             if co == OWN_VILLAGE:
@@ -134,5 +144,5 @@ class Router:
             else:
                 resolved.append(co)
         # dict.fromkeys keeps order and drops repeats; the lead is never its own co-office.
-        co_offices = tuple(o for o in dict.fromkeys(resolved) if o != c.office)
-        return Route(c.office, co_offices, index)
+        co_offices = tuple(o for o in dict.fromkeys(resolved) if o != lead)
+        return Route(lead, co_offices, index)

@@ -145,6 +145,30 @@ def test_seed_plans_route_a_generated_ledger_as_the_seeds_say(
     assert checked > 0
 
 
+def test_seed_001_data_items_are_led_by_their_own_town(db: Database, clock: FixedClock) -> None:
+    # Seed 001: "各乡镇(街道)要围绕建档立卡户基础信息 … 进行全面梳理、比对、核实、补充、修正".
+    campaign_id, plan = launch(db, clock, "seed-001")
+    county = generate_for_plan(plan, "township", seed=11)
+    import_records(db, clock, campaign_id, problems=county.problems, imported_by="clerk")
+    data = next(c.code for c in plan.categories if c.name == "建档立卡数据质量")
+    town_office = {t.code: plan.town_office(t.code) for t in plan.towns}
+    _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id, limit=10_000))
+    led_by_town = other = 0
+    with db.transaction() as s:
+        for p in rows:
+            office = town_office[p.town_code]
+            assert office is not None
+            co = set(s.scalars(select(ProblemCoOffice.office_code)
+                               .where(ProblemCoOffice.problem_id == p.id)))
+            if p.category == data:
+                assert (p.lead_office, co) == (office.code, set()), p.code
+                led_by_town += 1
+            else:  # a department leads; the problem's own town rectifies with it
+                assert p.lead_office != office.code and office.code in co, p.code
+                other += 1
+    assert led_by_town > 0 and other > 0
+
+
 def test_a_town_office_imports_only_its_own_town(db: Database, clock: FixedClock,
                                                  tmp_path: Path) -> None:
     campaign_id, plan = launch(db, clock, "seed-002")

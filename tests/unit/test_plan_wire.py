@@ -533,6 +533,22 @@ def test_own_village_cannot_lead() -> None:
     assert_only(data, "routing[0].office", "只能写在 co_offices")
 
 
+def test_own_town_may_lead_with_one_town_office_per_town() -> None:
+    data = base()
+    data["routing"][0] = {"categories": ["housing"], "office": OWN_TOWN,
+                          "co_offices": [OWN_VILLAGE]}
+    error = only_error(data)  # 甲乡 has two town-level offices
+    assert (error.path, error.message) == (
+        "routing[0].office", "用了“各乡镇”，但乡镇 甲乡 有 2 个乡镇级办室（应恰好 1 个）")
+    data["offices"][1]["level"] = "county"
+    del data["offices"][1]["town"]
+    plan = parse_plan(data)
+    assert plan.routing[0].office == OWN_TOWN
+    assert plan.routing[0].co_offices == (OWN_VILLAGE,)
+    data["routing"][0]["co_offices"] = [OWN_TOWN]
+    assert_only(data, "routing[0].co_offices[0]", "与牵头办室相同：各乡镇")
+
+
 def test_co_office_same_as_lead_or_repeated() -> None:
     data = base()
     data["routing"][0]["co_offices"] = ["乡建环办", OWN_VILLAGE, "fpb", "乡扶贫办"]

@@ -120,3 +120,23 @@ def test_own_town_token_resolves_to_the_towns_office() -> None:
     # A town without its own office and a problem without a village keep only what exists.
     bare = router.route("housing", "sector", "other", None)
     assert isinstance(bare, Route) and bare.co_offices == ()
+
+
+def test_own_town_as_lead_is_the_problems_own_towns_office() -> None:
+    from duban.domain.plan import OWN_TOWN, OWN_VILLAGE, RoutingRule
+    from duban.domain.routing import Route, Router, Unrouted, village_office_code
+
+    # Seed 001: data-quality items are led by each 乡镇（街道）; the others by a department.
+    router = Router([RoutingRule(OWN_TOWN, categories=("data",), co_offices=(OWN_VILLAGE,)),
+                     RoutingRule("fpb", co_offices=(OWN_TOWN,))],
+                    town_offices={"nixi": "gov-nixi", "nanxi": "gov-nanxi"})
+    nixi = router.route("data", "census", "nixi", "v1")
+    nanxi = router.route("data", "census", "nanxi", None)
+    assert nixi == Route("gov-nixi", (village_office_code("v1"),), 0)
+    assert nanxi == Route("gov-nanxi", (), 0)
+    # The same rule answers per town, never with the token itself.
+    assert router.route("data", "audit", "nixi", "v1") == nixi
+    assert router.route("housing", "audit", "nanxi", None) == Route("fpb", ("gov-nanxi",), 1)
+    # A town without its own office cannot be routed by that rule: it says so.
+    lost = router.route("data", "census", "elsewhere", None)
+    assert isinstance(lost, Unrouted) and "各乡镇" in lost.reason and "elsewhere" in lost.reason

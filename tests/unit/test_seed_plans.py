@@ -20,6 +20,7 @@ from duban.domain.plan import (
     StageKind,
 )
 from duban.domain.plan_check import lint_plan
+from duban.domain.routing import Route, Router
 
 PLANS = Path(__file__).resolve().parents[2] / "plans"
 # Copies of /work/shared/seeds: the campaign documents the plans encode (Chinese, UTF-8).
@@ -481,12 +482,15 @@ YUNYANG_SECTOR_ROUTES = (
 
 
 def _town_leads_data(p: Plan) -> bool:
-    for town in YUNYANG_TOWNS:
-        office = p.town_office(next(t.code for t in p.towns if t.name == town))
+    """Every town's data-quality items are routed (by the engine) to that town's own office."""
+    router = Router.for_plan(p)
+    data, census = code_of(p, "category", "建档立卡数据质量"), code_of(p, "source", "脱贫攻坚普查")
+    for town in p.towns:
+        office = p.town_office(town.code)
         assert office is not None
-        if route_of(p, "建档立卡数据质量", "对标查漏", town) != (office.name, []):
+        if router.route(data, census, town.code, None) != Route(office.code, (), 0):
             return False
-    return True
+    return [t.name for t in p.towns] == list(YUNYANG_TOWNS)
 
 
 def _sector_routes(p: Plan) -> bool:
@@ -527,8 +531,8 @@ SEED_001 = [
     Fact("泥溪镇在范围内", 40, "泥溪镇要及时、全面做好", lambda p: "泥溪镇" in YUNYANG_TOWNS),
     # Routing.
     Fact("数据质量由各乡镇（街道）牵头", 35, "各乡镇(街道)要围绕建档立卡户基础信息、帮扶措施、政策落实等情况",
-         _town_leads_data,
-         tuple(f"routing:建档立卡数据质量/{t}" for t in YUNYANG_TOWNS)),
+         lambda p: _town_leads_data(p) and rule_for(p, "建档立卡数据质量", "对标查漏").office == OWN_TOWN,
+         ("routing:建档立卡数据质量",)),
     Fact("档案：县档案局牵头、县扶贫办配合", 37, "由县档案局牵头、县扶贫办配合",
          lambda p: route_of(p, "扶贫档案", "专项督查", "泥溪镇") == ("县档案局", ["县扶贫办", OWN_TOWN]),
          ("routing:扶贫档案", "office:县档案局", "office:县扶贫办")),

@@ -585,9 +585,12 @@ def _routing(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> tuple[RoutingRu
         m = ctx.fields(node, path, allowed, ("office",))
         lead_ref = ctx.text(m, "office", path)
         lead = ""
-        if lead_ref in _OWN_TOKENS:
+        if lead_ref == OWN_TOWN:
+            lead = OWN_TOWN  # each problem's own town's office leads (seed 001's data items)
+        elif lead_ref == OWN_VILLAGE:
             ctx.fail(
-                _join(path, "office"), f"牵头办室须是一个具体办室，“{lead_ref}”只能写在 co_offices"
+                _join(path, "office"),
+                f"牵头办室须是一个具体办室或“{OWN_TOWN}”，“{lead_ref}”只能写在 co_offices",
             )
         elif lead_ref:
             lead = refs.offices.resolve(lead_ref, _join(path, "office")) or ""
