@@ -153,12 +153,20 @@ def load_plan_of(session: Session, campaign_id: int) -> Plan:
     plans: dict[tuple[int, int], Plan] = session.info.setdefault(_PLANS, {})
     plan = plans.get(key)
     if plan is None:
-        plan = plans[key] = _decode_version(session, *key)
+        plan = plans[key] = load_plan_version(session, *key)
     return plan
 
 
-def _decode_version(session: Session, campaign_id: int, version: int) -> Plan:
-    """Read one stored plan version and decode it (tests count the calls)."""
+def plan_version_of(session: Session, campaign_id: int) -> int:
+    """The number of the plan version a campaign runs on (one small query, nothing decoded)."""
+    version = session.scalar(select(Campaign.plan_version).where(Campaign.id == campaign_id))
+    if version is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    return version
+
+
+def load_plan_version(session: Session, campaign_id: int, version: int) -> Plan:
+    """Read one stored plan version and decode it; callers cache by (campaign, version)."""
     data = session.scalar(
         select(PlanVersion.plan).where(
             PlanVersion.campaign_id == campaign_id, PlanVersion.version == version

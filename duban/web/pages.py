@@ -15,7 +15,7 @@ from duban.domain.lifecycle import Action, Payload, Role, Status
 from duban.domain.plan import Plan
 from duban.services import dashboard as dash
 from duban.services.calendars import working_calendar
-from duban.services.campaigns import load_plan_of
+from duban.services.campaigns import load_plan_of, load_plan_version, plan_version_of
 from duban.services.evidence import UploadedFile, evidence_file
 from duban.services.scoping import move_many, move_visible, visible_problem
 from duban.web.cache import always
@@ -57,14 +57,16 @@ class Rules:
 
 
 def rules_of(st: WebState, campaign_id: int, today: dt.date) -> Rules:
-    """The campaign's rules, kept per process (a launched plan never changes)."""
-    def plan() -> Plan:
-        with st.db.transaction() as session:
-            return load_plan_of(session, campaign_id)
-
-    p = st.cache.constant(("plan", campaign_id), plan)
-    bands = st.cache.constant(("bands", campaign_id, today), lambda: dash.bands_for(p, today))
-    names = st.cache.constant(("names", campaign_id), lambda: dash.names_of(st.db, campaign_id))
+    """The campaign's rules, kept per process for each plan version (a version never changes)."""
+    with st.db.transaction() as session:
+        # One small query per request, so a new plan version in force is never served stale.
+        version = plan_version_of(session, campaign_id)
+        p = st.cache.constant(("plan", campaign_id, version),
+                              lambda: load_plan_version(session, campaign_id, version))
+    bands = st.cache.constant(("bands", campaign_id, version, today),
+                              lambda: dash.bands_for(p, today))
+    names = st.cache.constant(("names", campaign_id, version),
+                              lambda: dash.names_of(st.db, campaign_id))
     return Rules(plan=p, bands=bands, names=names)
 
 

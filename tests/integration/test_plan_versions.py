@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from alembic import command
@@ -31,13 +32,13 @@ SEED = PLANS / "seed-003-shaoyun-2022.yaml"
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Every decode of a stored plan, as (campaign id, version)."""
     calls: list[tuple[int, int]] = []
-    real = campaigns._decode_version
+    real = campaigns.load_plan_version
 
     def counting(session: Session, campaign_id: int, version: int) -> Plan:
         calls.append((campaign_id, version))
         return real(session, campaign_id, version)
 
-    monkeypatch.setattr(campaigns, "_decode_version", counting)
+    monkeypatch.setattr(campaigns, "load_plan_version", counting)
     return calls
 
 
@@ -146,3 +147,34 @@ def test_the_migration_keeps_each_launched_plan_as_its_first_version(
     with old.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM town")).scalar() == 1
     old.dispose()
+
+
+def test_the_web_keeps_a_plan_per_version_and_follows_a_new_one(
+        db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    from duban.web import pages
+    from duban.web.cache import SlowResultCache
+
+    plan = load_plan_file(SEED)
+    cid = launch(db, clock, plan)
+    decoded: list[int] = []
+    real = pages.load_plan_version
+
+    def counting(session: Session, campaign_id: int, version: int) -> Plan:
+        decoded.append(version)
+        return real(session, campaign_id, version)
+
+    monkeypatch.setattr(pages, "load_plan_version", counting)
+    st = SimpleNamespace(db=db, cache=SlowResultCache(ttl=60))
+    today = clock.now().date()
+    first = pages.rules_of(st, cid, today)  # type: ignore[arg-type]
+    assert first.plan == plan and pages.rules_of(st, cid, today).plan is first.plan  # type: ignore[arg-type]
+    assert decoded == [1]
+    amended = dataclasses.replace(plan, name="少云镇整改行动（修订）")
+    with db.transaction() as s:
+        s.add(PlanVersion(campaign_id=cid, version=2, plan=encode_plan(amended), source="",
+                          created_at=clock.now(), created_by="county"))
+        campaign = s.get(Campaign, cid)
+        assert campaign is not None
+        campaign.plan_version = 2
+    assert pages.rules_of(st, cid, today).plan == amended  # type: ignore[arg-type]
+    assert decoded == [1, 2]

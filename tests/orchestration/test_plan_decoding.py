@@ -20,13 +20,13 @@ from tests.orchestration.helpers import add_problems, at, launch, make_plan, use
 def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Session, int]]]:
     """Every decode of a stored plan, as (the session it ran in, campaign id)."""
     calls: list[tuple[Session, int]] = []  # holds the sessions, so no id is reused
-    real = campaigns._decode_version
+    real = campaigns.load_plan_version
 
     def counting(session: Session, campaign_id: int, version: int) -> Plan:
         calls.append((session, campaign_id))
         return real(session, campaign_id, version)
 
-    monkeypatch.setattr(campaigns, "_decode_version", counting)
+    monkeypatch.setattr(campaigns, "load_plan_version", counting)
     yield calls
 
 
