@@ -335,8 +335,11 @@ class People:
                 continue
             failed = self.rng.random() < self.behaviour.spot_check_fail_rate
             reopen = failed and check.problem_id is not None and check.problem_status == "closed"
+            # A failed household or village check records a problem: of some category.
+            category = (self.rng.choice(self.plan.categories).code
+                        if failed and check.kind != "closed_problem" else None)
             record_spot_check(self.db, self.clock, check.id, check.group, not failed,
-                              note="抽查发现问题反弹" if failed else "抽查合格")
+                              note="抽查发现问题反弹" if failed else "抽查合格", category=category)
             self.counts["随机抽查"] += 1
             if reopen:
                 self.counts["抽查重新打开"] += 1

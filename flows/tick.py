@@ -1,4 +1,5 @@
-"""The tick: advance campaigns, sweep deadlines, write daily reports, deliver the outbox."""
+"""The tick: close ended campaigns, advance the others, sweep deadlines, write daily reports,
+deliver the outbox."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flows.campaign import advance_campaign
 from flows.common import run_quietly
 from flows.review import review_stage
 from tasks.orchestration import (
+    close_ended_task,
     daily_report_task,
     deliver_task,
     due_stages_task,
@@ -24,6 +26,12 @@ def tick(now: str | None = None) -> dict[str, Any]:
     """One tick over every live campaign; safe to run again at any point."""
     summary: dict[str, Any] = {"campaigns": {}}
     failures: list[str] = []
+    try:
+        # Before anything fires: a campaign past its plan's end gets no more rungs or checks.
+        summary["closed"] = close_ended_task(now)
+    except Exception as exc:
+        summary["closed"] = []
+        failures.append(f"closing: {type(exc).__name__}: {exc}")
     for campaign_id in live_campaigns_task(now):
         entry: dict[str, Any] = {}
         summary["campaigns"][str(campaign_id)] = entry

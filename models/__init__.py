@@ -1,7 +1,15 @@
 """SQLAlchemy 2 models: the database is duban's system of record."""
 
 from models.base import Base
-from models.campaign import Campaign, CampaignStage, Office, PlanVersion, Town, Village
+from models.campaign import (
+    Campaign,
+    CampaignEvent,
+    CampaignStage,
+    Office,
+    PlanVersion,
+    Town,
+    Village,
+)
 from models.messaging import (
     DailyReportRun,
     InboxMessage,
@@ -24,6 +32,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Campaign",
+    "CampaignEvent",
     "CampaignStage",
     "DailyReportRun",
     "DailySnapshot",

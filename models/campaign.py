@@ -32,6 +32,11 @@ class Campaign(Base):
     launched_by: Mapped[str] = mapped_column(String(100))
     problem_seq: Mapped[int] = mapped_column(default=0)  # last problem number issued
     version: Mapped[int] = mapped_column(default=1)
+    # running (进行中) or closed (已总结): a closed campaign's ticks, reminders, spot checks
+    # and notices stop; campaign_event holds who closed or reopened it and why.
+    status: Mapped[str] = mapped_column(String(20), default="running", server_default="running")
+    closed_at: Mapped[dt.datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(100))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -54,6 +59,21 @@ class PlanVersion(Base):
     created_at: Mapped[dt.datetime]
     created_by: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(String(300), default="")  # why this version was made
+
+
+class CampaignEvent(Base):
+    """A step in a campaign's own life (closed 总结, reopened), with who and why; never edited."""
+
+    __tablename__ = "campaign_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"),
+                                             index=True)
+    action: Mapped[str] = mapped_column(String(20))  # close / reopen
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class CampaignStage(Base):

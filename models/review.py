@@ -54,6 +54,9 @@ class SpotCheck(Base):
     checked_by: Mapped[str | None] = mapped_column(String(100))
     checked_at: Mapped[dt.datetime | None]
     note: Mapped[str] = mapped_column(Text, default="")
+    # The problem a failed household or village check recorded (a closed problem reopens).
+    raised_problem_id: Mapped[int | None] = mapped_column(
+        ForeignKey("problem.id", ondelete="SET NULL"))
 
 
 class DelegationEvent(Base):

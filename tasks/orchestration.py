@@ -32,6 +32,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@task(name="close-ended-campaigns", **OPTS)
+def close_ended_task(now: str | None = None) -> list[int]:
+    """Close (总结) every campaign whose plan has ended: final ranking, closing report."""
+    from duban.services.closing import close_ended_campaigns
+
+    return close_ended_campaigns(database(), clock_at(now))
+
+
 @task(name="live-campaigns", **OPTS)
 def live_campaigns_task(now: str | None = None) -> list[int]:
     """Campaigns the tick looks after."""

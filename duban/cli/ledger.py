@@ -34,19 +34,28 @@ def plan_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def plan_check(file: Path) -> None:
     from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.services.plan_warnings import plan_warnings
 
     plan = load_plan_file(file)
-    click.echo(f"方案有效：{plan.name}（{document_label(plan.document_number)}）")
+    warnings = plan_warnings(plan)
+    tail = f"，有 {len(warnings)} 条提示" if warnings else ""
+    click.echo(f"方案有效{tail}：{plan.name}（{document_label(plan.document_number)}）")
+    _print_warnings(warnings)
     click.echo(table(["阶段", "名称", "开始", "结束"],
                      [[s.kind.value, s.name, s.start, s.end] for s in plan.stages]))
     click.echo(f"乡镇 {len(plan.towns)} 个，村 {sum(len(t.villages) for t in plan.towns)} 个，"
                f"责任办室 {len(plan.offices)} 个，路由规则 {len(plan.routing)} 条")
 
 
+def _print_warnings(warnings: list[str]) -> None:
+    for n, line in enumerate(warnings, start=1):
+        click.echo(f"提示 {n}：{line}")
+
+
 # ---- campaign ---------------------------------------------------------------------------
 
 
-@cli.group("campaign", help="专项行动：启动、列表、概况。")
+@cli.group("campaign", help="专项行动：启动、列表、概况、总结关闭、重新开启。")
 def campaign_group() -> None:
     pass
 
@@ -61,12 +70,14 @@ def campaign_group() -> None:
 def campaign_launch(file: Path, actor: str, templates: Path | None, backfill: bool) -> None:
     from duban.adapters.plan.yaml_file import load_plan_file
     from duban.services.campaigns import launch_campaign
+    from duban.services.plan_warnings import plan_warnings
     from duban.services.templates import install_templates
 
     plan = load_plan_file(file)
     e = env()
     campaign_id = launch_campaign(e.db, e.clock, plan, file.read_text(encoding="utf-8"), actor,
                                   backfill=backfill)
+    _print_warnings(plan_warnings(plan))
     click.echo(f"行动已启动：编号 {campaign_id}，{plan.name}（{document_label(plan.document_number)}）")
     if templates is not None:
         names = install_templates(campaign_id, templates)
@@ -97,27 +108,68 @@ def campaign_templates(campaign_id: int, folder: Path | None, reset: bool) -> No
 def campaign_list() -> None:
     from duban.services.campaigns import list_campaigns
 
-    rows = list_campaigns(env().db)
+    e = env()
+    rows = list_campaigns(e.db, local_today(e.clock))
     if not rows:
         click.echo("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
         return
-    click.echo(table(["编号", "名称", "文号", "开始", "结束", "问题数"],
-                     [[r.id, r.name, document_label(r.document_number), r.start, r.end, r.problems]
-                      for r in rows]))
+    click.echo(table(["编号", "名称", "文号", "开始", "结束", "状态", "问题数"],
+                     [[r.id, r.name, document_label(r.document_number), r.start, r.end,
+                       r.status_label, r.problems] for r in rows]))
+
+
+@campaign_group.command("close", help="总结关闭一项行动：先生成最终月考评和总结报告，此后不再催办、抽查、发文。")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "username", default="county", show_default=True,
+              help="办理人用户名（县级办公室）。")
+@click.option("--note", default="", help="说明（写入总结报告和记录）。")
+def campaign_close(campaign_id: int, username: str, note: str) -> None:
+    from duban.services.closing import close_campaign
+
+    e = env()
+    result = close_campaign(e.db, e.clock, campaign_id, username, note)
+    months = "、".join(f"{m.year}年{m.month}月" for m in result.ranked_months) or "无（已冻结）"
+    click.echo(f"行动 {campaign_id} 已总结关闭（{result.closed_on}）。最终月考评：{months}；"
+               f"未办结问题 {result.open_problems} 个。")
+    for path in result.report:
+        click.echo(f"总结报告：{path}")
+
+
+@campaign_group.command("reopen", help="重新开启已总结的行动（须写明原因，留痕）；重新开启后仅能用 close 再次关闭。")
+@click.argument("campaign_id", type=int)
+@click.option("--reason", required=True, help="重新开启的原因。")
+@click.option("--as", "username", default="county", show_default=True,
+              help="办理人用户名（县级办公室）。")
+def campaign_reopen(campaign_id: int, reason: str, username: str) -> None:
+    from duban.services.closing import reopen_campaign
+
+    e = env()
+    reopen_campaign(e.db, e.clock, campaign_id, username, reason)
+    click.echo(f"行动 {campaign_id} 已重新开启：{reason}")
 
 
 @campaign_group.command("show", help="显示一项行动的阶段与台账概况。")
 @click.argument("campaign_id", type=int)
 def campaign_show(campaign_id: int) -> None:
     from duban.services.campaigns import summarise_campaign
+    from duban.services.closing import campaign_events
 
     e = env()
     print_summary(summarise_campaign(e.db, campaign_id, local_today(e.clock)))
+    events = campaign_events(e.db, campaign_id)
+    if events:
+        click.echo(table(["时间", "事项", "办理人", "说明"],
+                         [[x.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"), x.label,
+                           x.actor, x.note] for x in events]))
 
 
 def print_summary(s: Any) -> None:
     """Print a CampaignSummary."""
     click.echo(f"【{s.name}】 {document_label(s.document_number)}  发文机关：{s.issuer}")
+    closed = ""
+    if s.closed_at is not None:
+        closed = (f"（{s.closed_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 由 {s.closed_by} 总结关闭）")
+    click.echo(f"状态：{s.status_label}{closed}")
     click.echo(table(["阶段", "名称", "开始", "结束", "当前"],
                      [[st.kind, st.name, st.start, st.end, "●" if st.current else ""]
                       for st in s.stages]))

@@ -249,23 +249,28 @@ def spotcheck_list(campaign_id: int, day: dt.datetime | None, group: str | None,
     click.echo(f"共 {len(checks)} 项")
 
 
-@spotcheck_group.command("record", help="记录抽查结果；销号问题抽查不合格即重新打开整改。")
+@spotcheck_group.command("record", help="记录抽查结果；销号问题不合格即重新打开整改，农户、行政村不合格即登记新问题。")
 @click.argument("spot_check_id", type=int, metavar="抽查编号")
 @click.option("--as", "username", required=True, help="检查人用户名（督查组或县级办公室）。")
 @click.option("--pass/--fail", "passed", required=True, help="合格 / 不合格。")
 @click.option("--note", default="", help="检查情况；不合格须写明原因。")
 @click.option("--deadline", type=DATE, metavar="日期",
               help="重新整改的时限（默认：方案规定的工作日数之后）。")
+@click.option("--category", default=None, metavar="类别",
+              help="农户、行政村抽查不合格时登记的问题类别（代码或名称），按路由表交办。")
 def spotcheck_record(spot_check_id: int, username: str, passed: bool, note: str,
-                     deadline: dt.datetime | None) -> None:
+                     deadline: dt.datetime | None, category: str | None) -> None:
     from duban.services.reviews import record_spot_check
 
     e = env()
-    info = record_spot_check(e.db, e.clock, spot_check_id, username, passed, note, _day(deadline))
+    info = record_spot_check(e.db, e.clock, spot_check_id, username, passed, note, _day(deadline),
+                             category=category)
     click.echo(f"已记录：抽查 {info.id}（{info.kind_label} {info.problem_code or info.item_id}）"
                f"{info.result_label}")
     if info.problem_status == Status.RECTIFYING.value and not passed:
         click.echo(f"问题 {info.problem_code} 已重新打开，退回整改。")
+    if info.raised_problem_code:
+        click.echo(f"已登记新问题 {info.raised_problem_code}，按路由表交办。")
 
 
 # ---- office and substitutes -------------------------------------------------------------

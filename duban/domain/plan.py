@@ -191,6 +191,9 @@ class ReviewPolicy:
     quota: SpotCheckQuota = field(default_factory=SpotCheckQuota)
     reviewer_level: OfficeLevel = OfficeLevel.COUNTY
     rectify_days_after_failed_review: int = 5
+    # The source (code) of problems a failed household / village spot check records; None:
+    # the first source named with 抽查, else 督查, else 督导.
+    spot_check_source: str | None = None
 
 
 class Audience(StrEnum):
@@ -264,6 +267,7 @@ class RankingPolicy:
     commend_top: int = 3
     name_bottom: int = 1
     by: str = "town"  # "town" or "office"
+    failed_check_points: int = 2  # points lost per failed household / village spot check
 
 
 @dataclass(frozen=True)

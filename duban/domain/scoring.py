@@ -152,6 +152,7 @@ class TownMonthStats:
     penalties_yuan: int  # fines accrued in the month
     spot_checked: int = 0  # closed problems spot-checked (抽查) in the month
     reopened: int = 0  # of those, found wanting and reopened
+    failed_checks: int = 0  # household and village spot checks failed in the month
 
     def __post_init__(self) -> None:
         counts = (
@@ -162,6 +163,7 @@ class TownMonthStats:
             self.penalties_yuan,
             self.spot_checked,
             self.reopened,
+            self.failed_checks,
         )
         if min(counts) < 0:
             raise ValueError(f"{self.town}: counts must not be negative")
@@ -181,6 +183,8 @@ class ScoreWeights:
     penalty_per_thousand_yuan: int = 1  # points lost per 1,000 yuan per 10,000 households
     penalty_cap: int = 20  # at most this many points lost to penalties
     reopened: int = 20  # points lost when every spot-checked item is reopened
+    failed_check: int = 2  # points lost per failed household or village spot check
+    failed_check_cap: int = 10  # at most this many points lost to them
 
 
 DEFAULT_WEIGHTS = ScoreWeights()
@@ -241,6 +245,8 @@ def score_components(
           − min(cap, per_thousand × penalties per 10,000 households / 1,000)
                                                               [cap when fined, no households]
           − reopened × (reopened / spot-checked)              [0 when nothing checked]
+          − min(failed_check_cap, failed_check × failed household/village checks)
+                                                              [shown only when some failed]
     Each term is rounded to 0.01 (half up) before summing, so the terms add up exactly.
     """
     closure = closure_rate(s)
@@ -258,7 +264,7 @@ def score_components(
             f"罚款{s.penalties_yuan}元÷{s.households}户×1万户＝{_points(per_10k)}元/万户，"
             f"每千元扣{weights.penalty_per_thousand_yuan}分，最多扣{weights.penalty_cap}分"
         )
-    return (
+    parts = (
         ScoreComponent("base", "基础分", _points(Fraction(weights.base)), f"{weights.base}分"),
         ScoreComponent(
             "closure",
@@ -283,6 +289,16 @@ def score_components(
             deducts=True,
         ),
     )
+    if not s.failed_checks:
+        return parts  # the term shows only when a household or village check failed
+    return (*parts, ScoreComponent(
+        "failed_checks",
+        "抽查不合格",
+        -_points(Fraction(min(weights.failed_check_cap, weights.failed_check * s.failed_checks))),
+        f"农户、行政村抽查不合格{s.failed_checks}项×{weights.failed_check}分，"
+        f"最多扣{weights.failed_check_cap}分",
+        deducts=True,
+    ))
 
 
 class Standing(StrEnum):

@@ -139,6 +139,35 @@ def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: 
         return campaign.id
 
 
+RUNNING = "running"
+CLOSED = "closed"
+CAMPAIGN_STATUS_LABELS = {RUNNING: "进行中", CLOSED: "已总结"}
+NOT_STARTED_LABEL = "未开始"
+
+
+class CampaignClosed(DubanError):
+    """The campaign is closed (总结): nothing more is issued, drawn or fired for it."""
+
+
+def campaign_status_label(status: str, start: dt.date, today: dt.date | None) -> str:
+    """进行中 / 已总结, or 未开始 for a running campaign whose first stage lies ahead."""
+    if status == RUNNING and today is not None and today < start:
+        return NOT_STARTED_LABEL
+    return CAMPAIGN_STATUS_LABELS.get(status, status)
+
+
+def ensure_running(session: Session, campaign_id: int, doing: str) -> Campaign:
+    """The campaign, refused with a Chinese message when it is closed (总结)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    if campaign.status == CLOSED:
+        raise CampaignClosed(
+            f"行动 {campaign_id}（{campaign.name}）已总结关闭，不能再{doing}；"
+            f"如确需继续，请先用 duban campaign reopen {campaign_id} 重新开启")
+    return campaign
+
+
 # session.info key of the plans decoded in this transaction, by (campaign id, plan version).
 _PLANS = "duban.plans"
 
@@ -188,10 +217,12 @@ class CampaignRow:
     start: dt.date
     end: dt.date
     problems: int
+    status: str = RUNNING
+    status_label: str = CAMPAIGN_STATUS_LABELS[RUNNING]
 
 
-def list_campaigns(db: Database) -> list[CampaignRow]:
-    """All campaigns, newest first."""
+def list_campaigns(db: Database, today: dt.date | None = None) -> list[CampaignRow]:
+    """All campaigns, newest first; with `today`, a running one not yet begun reads 未开始."""
     with db.transaction() as session:
         counts = dict(
             session.execute(
@@ -212,6 +243,9 @@ def list_campaigns(db: Database) -> list[CampaignRow]:
                     start=min(s.start for s in stages),
                     end=max(s.end for s in stages),
                     problems=counts.get(c.id, 0),
+                    status=c.status,
+                    status_label=campaign_status_label(
+                        c.status, min(s.start for s in stages), today),
                 )
             )
         return rows
@@ -244,6 +278,10 @@ class CampaignSummary:
     problems_by_status: dict[str, int]
     overdue: int
     unrouted: int
+    status: str = RUNNING
+    status_label: str = CAMPAIGN_STATUS_LABELS[RUNNING]
+    closed_at: dt.datetime | None = None
+    closed_by: str | None = None
 
 
 def summarise_campaign(db: Database, campaign_id: int, today: dt.date) -> CampaignSummary:
@@ -300,5 +338,10 @@ def summarise_campaign(db: Database, campaign_id: int, today: dt.date) -> Campai
             },
             overdue=overdue,
             unrouted=by_status.get(Status.UNROUTED.value, 0),
+            status=campaign.status,
+            status_label=campaign_status_label(
+                campaign.status, min((s.start for s in stages), default=today), today),
+            closed_at=campaign.closed_at,
+            closed_by=campaign.closed_by,
         )
 

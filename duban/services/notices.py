@@ -36,7 +36,7 @@ from duban.domain.lifecycle import OPEN_STATUSES, Role
 from duban.domain.numbering import format_date_cn, format_document_number
 from duban.domain.plan import Plan
 from duban.services.actors import resolve_actor
-from duban.services.campaigns import load_plan_of
+from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import Database, data_dir
 from duban.services.templates import template_dir_for
 from models import (
@@ -349,6 +349,7 @@ def issue_notices(
     from duban.services.messages import notice_issued_messages
 
     with db.transaction() as session:
+        ensure_running(session, campaign_id, "下发督办通知书")
         plan = load_plan_of(session, campaign_id)
     prefix, year = prepare_numbering(db, plan, clock)
     with db.transaction() as session:

@@ -45,7 +45,7 @@ from duban.domain.reminders import (
     ladder,
 )
 from duban.services.calendars import working_calendar
-from duban.services.campaigns import load_plan_of
+from duban.services.campaigns import CLOSED, load_plan_of
 from duban.services.database import Database
 from duban.services.messages import enqueue, short_hash
 from duban.services.notices import (
@@ -58,7 +58,15 @@ from duban.services.notices import (
     lock_register,
     prepare_numbering,
 )
-from models import Notice, NoticeReceipt, Office, Problem, ReminderFired, ReminderState
+from models import (
+    Campaign,
+    Notice,
+    NoticeReceipt,
+    Office,
+    Problem,
+    ReminderFired,
+    ReminderState,
+)
 
 CHUNK = 2000
 FIRED_CHUNK = 500  # rows per multi-VALUES insert: 14 columns stay under bind limits
@@ -171,8 +179,11 @@ def sweep(db: Database, clock: Clock, campaign_id: int) -> SweepResult:
     calendar = working_calendar()
     with db.transaction() as session:
         plan = load_plan_of(session, campaign_id)
+        closed = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
     policy = plan.reminders
     result = SweepResult(campaign_id=campaign_id, today=today)
+    if closed == CLOSED:
+        return result  # a closed campaign (总结) fires nothing more
     numbered = any(r.action in (RungAction.URGE, RungAction.BULLETIN) for r in policy.rungs)
     register_key = prepare_numbering(db, plan, clock) if numbered else None
     if policy.rungs:

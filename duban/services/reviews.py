@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
 from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
+from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import (
     ROLE_LABELS,
     TRANSITIONS,
@@ -40,10 +41,10 @@ from duban.domain.sampling import (
 )
 from duban.services.actors import resolve_actor
 from duban.services.calendars import working_calendar
-from duban.services.campaigns import load_plan_of
+from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import Database
 from duban.services.evidence import UploadedFile, check_files, store_checked
-from duban.services.problems import BATCH, apply_move, find_problem
+from duban.services.problems import BATCH, apply_move, find_problem, record_problems_in
 from models import Campaign, Evidence, Household, Problem, SpotCheck, SpotCheckDraw
 
 # A problem or household spot-checked within this many days before the draw day is not drawn
@@ -261,6 +262,8 @@ class SpotCheckInfo:
     checked_by: str | None
     checked_at: dt.datetime | None
     note: str
+    raised_problem_id: int | None = None  # the problem a failed household/village check found
+    raised_problem_code: str | None = None
 
     @property
     def kind_label(self) -> str:
@@ -338,9 +341,7 @@ def draw_daily_spot_checks(
 
 def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: int | None,
           drawn_by: str, recent_days: int) -> list[int]:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    campaign = ensure_running(session, campaign_id, "随机抽查")
     plan = load_plan_of(session, campaign_id)
     groups = plan.review.groups
     if not groups:
@@ -393,7 +394,8 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
     return [r.id for r in rows]
 
 
-def _spot_info(check: SpotCheck, problem: Problem | None) -> SpotCheckInfo:
+def _spot_info(check: SpotCheck, problem: Problem | None,
+               raised: Problem | None = None) -> SpotCheckInfo:
     return SpotCheckInfo(
         id=check.id, campaign_id=check.campaign_id, day=check.day, group=check.group_code,
         kind=check.kind, item_id=check.item_id, problem_id=check.problem_id,
@@ -402,6 +404,8 @@ def _spot_info(check: SpotCheck, problem: Problem | None) -> SpotCheckInfo:
         household_id=check.household_id, town=check.town_code, village=check.village_code,
         draw_seed=check.draw_seed, result=check.result, checked_by=check.checked_by,
         checked_at=check.checked_at, note=check.note,
+        raised_problem_id=check.raised_problem_id,
+        raised_problem_code=raised.code if raised is not None else None,
     )
 
 
@@ -452,6 +456,50 @@ def _may_check(actor: Actor, plan: Plan, group_code: str) -> None:
         raise PermissionDenied(f"{actor.name or actor.user} 不是{group.name}成员，不能记录该组的抽查结果")
 
 
+# Which of the plan's sources a problem found by a failed spot check gets: the first source
+# whose name has one of these words, in this order (seed 002: 督查巡查; seed 004: 督查).
+SPOT_CHECK_SOURCE_WORDS = ("抽查", "督查", "督导")
+
+
+def spot_check_source(plan: Plan) -> str:
+    """The plan's source code for problems found by spot checks (抽查 / 督查 / 督导)."""
+    if plan.review.spot_check_source:
+        return plan.review.spot_check_source
+    for word in SPOT_CHECK_SOURCE_WORDS:
+        for source in plan.sources:
+            if word in source.name:
+                return source.code
+    raise SpotCheckError("方案的问题来源（sources）中没有抽查、督查或督导，不能登记抽查发现的问题；"
+                         "请在方案中加一项（如 {code: spot_check, name: 随机抽查}）"
+                         "或用 review.spot_check_source 指定")
+
+
+def _raise_problem(session: Session, clock: Clock, plan: Plan, check: SpotCheck, actor: Actor,
+                   note: str, category: str | None) -> Problem:
+    """Record the problem a failed household or village check found, routed like any other."""
+    if not category:
+        raise SpotCheckError(f"抽查 {check.id} 不合格，须指明问题类别（--category），以便交办")
+    known = {c.code: c.name for c in plan.categories}
+    by_name = {c.name: c.code for c in plan.categories}
+    code = category if category in known else by_name.get(category)
+    if code is None:
+        raise SpotCheckError(f"问题类别未定义：{category}（可用：{'、'.join(known.values())}）")
+    where = f"农户 {check.household_id}" if check.household_id else f"行政村 {check.item_id}"
+    reported = ReportedProblem(
+        source=spot_check_source(plan), category=code, town=check.town_code,
+        village=check.village_code or (check.item_id if check.kind == "village" else None),
+        household_id=check.household_id,
+        description=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}，{where}）：{note}",
+        found_by=actor.user, found_on=local_today(clock))
+    result = record_problems_in(session, clock, check.campaign_id, [reported],
+                                recorded_by=actor.user)
+    if not result.problem_ids:
+        raise SpotCheckError(f"抽查 {check.id} 发现的问题已在台账上")
+    problem = session.get(Problem, result.problem_ids[0])
+    assert problem is not None
+    return problem
+
+
 def record_spot_check(
     db: Database,
     clock: Clock,
@@ -460,11 +508,15 @@ def record_spot_check(
     passed: bool,
     note: str = "",
     new_deadline: dt.date | None = None,
+    category: str | None = None,
 ) -> SpotCheckInfo:
-    """Record a spot check's result; a failed check of a closed problem reopens it (REOPEN).
+    """Record a spot check's result; a failed check acts on what it checked.
 
-    The reopened problem gets `new_deadline`, else the plan's rectify_days_after_failed_review
-    working days from today. A failed check needs a note (the reason).
+    A failed check of a closed problem reopens it (REOPEN, signed by the checker) with
+    `new_deadline`, else the plan's rectify_days_after_failed_review working days from today.
+    A failed household (or village) check records a new problem there, found by the checker,
+    of the plan's spot-check source and of `category`, routed and given a deadline like any
+    other; the check keeps its id (raised_problem_id). A failed check needs a note (the reason).
     """
     with db.transaction() as session:
         check = session.get(SpotCheck, spot_check_id)
@@ -483,21 +535,26 @@ def record_spot_check(
         if not passed and not note.strip():
             raise SpotCheckError(f"抽查 {spot_check_id} 不合格，须填写原因")
         problem = session.get(Problem, check.problem_id) if check.problem_id else None
+        raised: Problem | None = None
         if not passed and problem is not None and problem.status == Status.CLOSED.value:
             deadline = _new_deadline(session, clock, problem, new_deadline)
             apply_move(session, clock, problem, Action.REOPEN, actor, Payload(
                 note=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}）：{note.strip()}",
                 deadline=deadline))
+        elif not passed and check.kind in (SpotCheckKind.HOUSEHOLD.value,
+                                           SpotCheckKind.VILLAGE.value):
+            raised = _raise_problem(session, clock, plan, check, actor, note.strip(), category)
         # Only a pending check may be recorded: two supervisors recording at once get one
         # winner, and the loser's reopen (if any) rolls back with the error.
         written = session.execute(
             update(SpotCheck)
             .where(SpotCheck.id == check.id, SpotCheck.result == "pending")
             .values(result="passed" if passed else "failed", checked_by=actor.user,
-                    checked_at=clock.now(), note=note.strip())
+                    checked_at=clock.now(), note=note.strip(),
+                    raised_problem_id=raised.id if raised is not None else None)
             .execution_options(synchronize_session=False)
         )
         if getattr(written, "rowcount", 1) != 1:
             raise ConflictError(f"抽查 {spot_check_id} 已由他人记录结果，请刷新后查看")
         session.refresh(check)
-        return _spot_info(check, problem)
+        return _spot_info(check, problem, raised)

@@ -322,6 +322,31 @@ def _spot_checks(
     return checked, failed
 
 
+def _failed_checks(
+    session: Session, campaign_id: int, first: dt.date, last: dt.date,
+    office_of: dict[int, str | None], by: str,
+) -> dict[str, int]:
+    """Household and village spot checks failed in the month, per unit.
+
+    By town, the town checked; by office, the lead office of the problem the check recorded.
+    """
+    failed: dict[str, int] = {}
+    rows = session.execute(
+        select(SpotCheck.town_code, SpotCheck.raised_problem_id).where(
+            SpotCheck.campaign_id == campaign_id,
+            SpotCheck.kind.in_(("household", "village")),
+            SpotCheck.day >= first,
+            SpotCheck.day <= last,
+            SpotCheck.result == "failed",
+        )
+    )
+    for town, raised in rows:
+        unit = town if by != "office" else office_of.get(raised or 0)
+        if unit:
+            failed[unit] = failed.get(unit, 0) + 1
+    return failed
+
+
 def _compute(
     session: Session, campaign_id: int, first: dt.date, as_of_day: dt.date
 ) -> RankingSnapshot:
@@ -370,6 +395,8 @@ def _compute(
     office_of = {p.id: p.office for p in states}
     checked, failed = _spot_checks(session, campaign_id, first, min(last, as_of_day),
                                    office_of, by)
+    failed_checks = _failed_checks(session, campaign_id, first, min(last, as_of_day),
+                                   office_of, by)
     town_households, all_households = _households(session, campaign_id)
     town_names: dict[str, str] = {
         code: name for code, name in session.execute(
@@ -377,7 +404,7 @@ def _compute(
             .order_by(Town.id))}
     offices = {o.code: o for o in session.scalars(
         select(Office).where(Office.campaign_id == campaign_id).order_by(Office.id))}
-    active = set(problems) | set(fines) | set(checked)
+    active = set(problems) | set(fines) | set(checked) | set(failed_checks)
     if by == "office":
         names = {code: o.name for code, o in offices.items()}
         units = [c for c in offices if c in active] + sorted(active - set(offices))
@@ -407,15 +434,17 @@ def _compute(
             penalties_yuan=fines.get(code, 0),
             spot_checked=checked.get(code, 0),
             reopened=failed.get(code, 0),
+            failed_checks=failed_checks.get(code, 0),
         )
         for code in units
     )
-    ranking = rank_towns(stats, policy, DEFAULT_WEIGHTS)
+    weights = dataclasses.replace(DEFAULT_WEIGHTS, failed_check=policy.failed_check_points)
+    ranking = rank_towns(stats, policy, weights)
     if ranking.month is None:
         ranking = Ranking(month=first, by=by, rows=())
     return RankingSnapshot(
         campaign_id=campaign_id, month=first, as_of=end, ranking=ranking, stats=stats,
-        penalties=tuple(lines), penalty_basis=basis, policy=policy, weights=DEFAULT_WEIGHTS,
+        penalties=tuple(lines), penalty_basis=basis, policy=policy, weights=weights,
         names=all_names,
     )
 
@@ -450,9 +479,15 @@ def monthly_snapshot(
             f"{first.year}年{first.month}月尚未结束（今天是{today.isoformat()}），"
             "月考评须在月末之后冻结"
         )
+    return _freeze(db, clock, campaign_id, first, last, frozen_by)
+
+
+def _freeze(db: Database, clock: Clock, campaign_id: int, first: dt.date, as_of_day: dt.date,
+            frozen_by: str) -> RankingSnapshot:
+    """Compute a month's ranking as of the end of `as_of_day` and store it, once."""
     try:
         with db.transaction() as session:
-            snap = _compute(session, campaign_id, first, last)
+            snap = _compute(session, campaign_id, first, as_of_day)
             session.add(MonthlyRanking(
                 campaign_id=campaign_id, month=first, as_of=snap.as_of, frozen_at=clock.now(),
                 frozen_by=frozen_by, by=snap.policy.by, policy=_policy_json(snap),
@@ -484,6 +519,28 @@ def freeze_due_month(db: Database, clock: Clock, campaign_id: int, *,
     return last_month
 
 
+def freeze_final_rankings(db: Database, clock: Clock, campaign_id: int, *,
+                          frozen_by: str = "system") -> list[dt.date]:
+    """Freeze every month of a closing campaign not frozen yet; returns the months frozen.
+
+    The months run from the plan's first to the month of its last day, or of today when the
+    campaign closes earlier; the month the campaign closes in is frozen as of today (the final
+    ranking), earlier months as of their last day.
+    """
+    today = local_today(clock)
+    with db.transaction() as session:
+        plan = _campaign_plan(session, campaign_id)
+    last_day = min(plan.end, today)
+    month = plan.start.replace(day=1)
+    frozen: list[dt.date] = []
+    while month <= last_day:
+        if ranking(db, campaign_id, month) is None:
+            _freeze(db, clock, campaign_id, month, min(month_last_day(month), today), frozen_by)
+            frozen.append(month)
+        month = month_last_day(month) + dt.timedelta(days=1)
+    return frozen
+
+
 def ranking(db: Database, campaign_id: int, month: str | dt.date) -> RankingSnapshot | None:
     """The frozen ranking of a month, or None when it has not been frozen."""
     first = parse_month(month)
@@ -509,13 +566,14 @@ def _policy_json(snap: RankingSnapshot) -> dict[str, Any]:
         "commend_top": snap.policy.commend_top,
         "name_bottom": snap.policy.name_bottom,
         "by": snap.policy.by,
+        "failed_check_points": snap.policy.failed_check_points,
         "weights": dataclasses.asdict(snap.weights),
         "names": snap.names,
     }
 
 
 _STAT_FIELDS = ("households", "problems", "closed", "overdue", "penalties_yuan",
-                "spot_checked", "reopened")
+                "spot_checked", "reopened", "failed_checks")
 
 
 def _rows_json(snap: RankingSnapshot) -> list[dict[str, Any]]:
@@ -551,7 +609,8 @@ def _line_json(line: PenaltyLine) -> dict[str, Any]:
 def _from_row(row: MonthlyRanking) -> RankingSnapshot:
     policy_data = row.policy
     policy = RankingPolicy(commend_top=int(policy_data["commend_top"]),
-                           name_bottom=int(policy_data["name_bottom"]), by=str(policy_data["by"]))
+                           name_bottom=int(policy_data["name_bottom"]), by=str(policy_data["by"]),
+                           failed_check_points=int(policy_data.get("failed_check_points", 2)))
     weights = ScoreWeights(**policy_data.get("weights", {}))
     rows = []
     stats = []
@@ -567,7 +626,7 @@ def _from_row(row: MonthlyRanking) -> RankingSnapshot:
             standing=Standing(r["standing"]), tied=bool(r["tied"]),
         ))
         stats.append(TownMonthStats(town=r["town"], name=r["name"], month=row.month,
-                                    **{f: int(r["stats"][f]) for f in _STAT_FIELDS}))
+                                    **{f: int(r["stats"].get(f, 0)) for f in _STAT_FIELDS}))
     lines = tuple(
         PenaltyLine(rule=x["rule"], rule_name=x["rule_name"], basis=PenaltyBasis(x["basis"]),
                     unit=x["unit"], town=x["town"], office=x["office"],

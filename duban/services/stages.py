@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from duban.domain.clock import CHINA_TZ, Clock, local_now, local_today
-from duban.domain.lifecycle import OPEN_STATUSES
-from duban.services.campaigns import load_plan_of
+from duban.services.campaigns import CLOSED, load_plan_of
 from duban.services.database import Database, data_dir
-from models import Campaign, CampaignStage, DailyReportRun, Problem, StageRun
+from models import Campaign, CampaignStage, DailyReportRun, StageRun
 
 RUNNING = "running"
 DONE = "done"
@@ -38,21 +37,20 @@ class StageDue:
 
 
 def live_campaigns(db: Database, clock: Clock) -> list[int]:
-    """Campaigns that have started and are not over (or still have open problems)."""
+    """Campaigns the tick looks after: started and not closed (总结).
+
+    A campaign whose plan has ended is closed by the tick first (services.closing), so it
+    is no longer live; one reopened by command stays live until it is closed again.
+    """
     today = local_today(clock)
-    open_codes = [s.value for s in OPEN_STATUSES]
     with db.transaction() as session:
-        rows = session.execute(select(Campaign.id)).scalars().all()
+        rows = session.execute(select(Campaign.id).where(Campaign.status != CLOSED)
+                               .order_by(Campaign.id)).scalars().all()
         out = []
         for cid in rows:
-            stages = session.execute(
-                select(CampaignStage.start, CampaignStage.end)
-                .where(CampaignStage.campaign_id == cid)).all()
-            if not stages or min(s.start for s in stages) > today:
-                continue
-            if max(s.end for s in stages) >= today or session.scalar(
-                select(exists().where(Problem.campaign_id == cid,
-                                      Problem.status.in_(open_codes)))):
+            first = session.scalar(select(func.min(CampaignStage.start))
+                                   .where(CampaignStage.campaign_id == cid))
+            if first is not None and first <= today:
                 out.append(cid)
         return out
 
@@ -150,6 +148,8 @@ def daily_report_due(db: Database, clock: Clock, campaign_id: int) -> dt.date | 
     with db.transaction() as session:
         plan = load_plan_of(session, campaign_id)
         if not plan.start <= today <= plan.end:
+            return None
+        if session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == CLOSED:
             return None
         if now.time() < plan.reports.daily_at:
             return None

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from duban.domain.clock import local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import ROLE_LABELS, Action, Payload, Role
 from duban.domain.numbering import document_label
@@ -55,7 +56,9 @@ def campaigns_page(request: Request, ctx: CtxDep) -> Response:
 
     st = state(request)
     campaigns, chosen = campaign_of(st, None)
-    rows, _ = st.cache.get(("campaign-list",), lambda: list_campaigns(st.db))
+    today = local_today(st.clock)
+    rows, _ = st.cache.get(("campaign-list", today.isoformat()),
+                           lambda: list_campaigns(st.db, today))
     return page(st, ctx, "campaigns.html", "campaigns", campaign=chosen, campaigns=campaigns,
                 rows=rows, errors=None, may_launch=ctx.scope.role == Role.COUNTY)
 
@@ -104,7 +107,7 @@ async def campaign_launch(
                 except DubanError as exc:
                     message = exc.message
     campaigns, chosen = campaign_of(st, None)
-    rows = await run_in_threadpool(list_campaigns, st.db)
+    rows = await run_in_threadpool(list_campaigns, st.db, local_today(st.clock))
     return page(st, ctx, "campaigns.html", "campaigns", campaign=chosen, campaigns=campaigns,
                 rows=rows, errors=errors, error_message=message, may_launch=True,
                 filename=plan.filename or "", status_code=422)

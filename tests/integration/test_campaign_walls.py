@@ -110,3 +110,162 @@ def test_cli_launch_of_a_past_plan_names_the_way_out(db: Database,
     ok = runner.invoke(cli, ["--db", url, "campaign", "launch", str(SEED_002), "--backfill"])
     assert ok.exit_code == 0, ok.output
     assert "行动已启动" in ok.output and len(list_campaigns(db)) == 2
+
+
+# ---- the campaign ends ------------------------------------------------------------------
+
+
+def _seed_campaign(db: Database, clock: FixedClock) -> int:
+    from duban.domain.household import ReportedProblem
+    from duban.domain.lifecycle import Role
+    from duban.services.actors import add_user
+    from duban.services.problems import record_problems
+
+    cid = launch(db, clock)
+    add_user(db, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
+    add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
+    plan = load_plan_file(SEED_002)
+    town = plan.towns[0]
+    record_problems(db, clock, cid, [ReportedProblem(
+        source="household", category="housing", town=town.code,
+        village=town.villages[0].code, household_id="H-001", description="危房未改造",
+        found_by="王村干", found_on=dt.date(2022, 9, 20))], recorded_by="county")
+    return cid
+
+
+def test_the_tick_closes_a_campaign_once_its_plan_has_ended(db: Database,
+                                                            clock: FixedClock) -> None:
+    from sqlalchemy import func, select
+
+    from duban.services.campaigns import CampaignClosed, summarise_campaign
+    from duban.services.closing import campaign_events, close_ended_campaigns
+    from duban.services.notices import issue_notices
+    from duban.services.reminders import sweep
+    from duban.services.reviews import draw_daily_spot_checks
+    from duban.services.scoring import frozen_months
+    from duban.services.stages import daily_report_due, live_campaigns
+    from models import ReminderFired
+
+    cid = _seed_campaign(db, clock)  # seed 002 runs 2022-09-15 – 2022-12-31
+    last_day = FixedClock(dt.datetime(2022, 12, 31, 18, 0, tzinfo=CHINA_TZ))
+    assert close_ended_campaigns(db, last_day) == [] and live_campaigns(db, last_day) == [cid]
+    after = FixedClock(dt.datetime(2023, 1, 3, 9, 0, tzinfo=CHINA_TZ))
+    assert close_ended_campaigns(db, after) == [cid]
+    assert close_ended_campaigns(db, after) == []  # once
+    # The final ranking: every month of the plan frozen, and a closing report on file.
+    assert [m.month for m in frozen_months(db, cid)] == [9, 10, 11, 12]
+    (event,) = campaign_events(db, cid)
+    assert event.action == "close" and event.actor == "system" and "结束日期" in event.note
+    summary = summarise_campaign(db, cid, dt.date(2023, 1, 3))
+    assert summary.status == "closed" and summary.status_label == "已总结"
+    with db.transaction() as s:
+        from models import CampaignEvent
+
+        data = s.scalar(select(CampaignEvent.data))
+    assert data is not None and data["open_problems"] == 1
+    report = [Path(p) for p in data["report"]]
+    assert {p.suffix for p in report} == {".docx", ".xlsx"} and all(p.is_file() for p in report)
+    from docx import Document
+
+    text = "\n".join(par.text for par in Document(str(report[0])).paragraphs)
+    assert "工作总结报告" in text and "未办结1个" in text
+    # Nothing fires after that: not the tick, the ladder, spot checks, notices, reports.
+    later = FixedClock(dt.datetime(2023, 3, 1, 18, 0, tzinfo=CHINA_TZ))
+    assert live_campaigns(db, later) == []
+    assert sweep(db, later, cid).fired == 0
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(ReminderFired)) == 0
+    with pytest.raises(CampaignClosed, match="已总结关闭"):
+        draw_daily_spot_checks(db, later, cid)
+    with pytest.raises(CampaignClosed, match="reopen"):
+        issue_notices(db, later, cid, issued_by="county", batch_key="late")
+    assert daily_report_due(db, FixedClock(dt.datetime(2022, 12, 31, 18, 0, tzinfo=CHINA_TZ)),
+                            cid) is None
+
+
+def test_the_county_office_closes_and_reopens_by_command(db: Database,
+                                                          clock: FixedClock) -> None:
+    from duban.cli import cli
+    from duban.domain.errors import PermissionDenied
+    from duban.services.closing import (
+        CampaignStateError,
+        campaign_events,
+        close_campaign,
+        close_ended_campaigns,
+        reopen_campaign,
+    )
+    from duban.services.scoring import frozen_months, ranking
+    from duban.services.stages import live_campaigns
+
+    cid = _seed_campaign(db, clock)
+    with pytest.raises(PermissionDenied, match="县级办公室"):
+        close_campaign(db, clock, cid, "zjj1")
+    url = db.engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+
+    def run(now: str, *args: str) -> str:
+        result = runner.invoke(cli, ["--db", url, "--now", now, *args])
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.output
+
+    assert "进行中" in run("2022-10-20T09:00", "campaign", "list")
+    out = run("2022-10-20T09:00", "campaign", "close", str(cid), "--note", "提前完成")
+    assert "已总结关闭" in out and "2022年9月、2022年10月" in out and "总结报告" in out
+    # The month it closed in is ranked as of the closing day: the final ranking.
+    october = ranking(db, cid, "2022-10")
+    assert october is not None and october.as_of.date() <= dt.date(2022, 10, 21)
+    assert "已总结" in run("2022-10-21T09:00", "campaign", "list")
+    assert "状态：已总结" in run("2022-10-21T09:00", "campaign", "show", str(cid))
+    with pytest.raises(CampaignStateError, match="无需重复关闭"):
+        close_campaign(db, clock, cid, "county")
+    with pytest.raises(CampaignStateError, match="原因"):
+        reopen_campaign(db, clock, cid, "county", " ")
+    refused = runner.invoke(cli, ["--db", url, "campaign", "reopen", str(cid)])
+    assert refused.exit_code != 0  # --reason is required
+    out = run("2022-10-22T09:00", "campaign", "reopen", str(cid), "--reason", "省级反馈新问题")
+    assert "已重新开启" in out
+    assert [(e.action, e.actor, e.note) for e in campaign_events(db, cid)] == [
+        ("close", "county", "提前完成"), ("reopen", "county", "省级反馈新问题")]
+    assert "进行中" in run("2022-10-22T09:00", "campaign", "list")
+    # Reopened explicitly, it stays open past its end until closed again by command.
+    after = FixedClock(dt.datetime(2023, 1, 3, 9, 0, tzinfo=CHINA_TZ))
+    assert close_ended_campaigns(db, after) == [] and live_campaigns(db, after) == [cid]
+    assert close_campaign(db, after, cid, "county").ranked_months == [
+        dt.date(2022, 11, 1), dt.date(2022, 12, 1)]
+    assert len(frozen_months(db, cid)) == 4
+
+
+# ---- plan check warns -------------------------------------------------------------------
+
+
+def test_plan_check_and_launch_show_lint_remarks_and_calendar_gaps(db: Database,
+                                                                   tmp_path: Path) -> None:
+    from duban.cli import cli
+
+    text = SEED_002.read_text(encoding="utf-8")
+    # A catch-all rule first: every later rule can never fire.
+    text = text.replace("routing:\n", "routing:\n  - office: 县巩固办\n", 1)
+    # And the raise stage moved into a year no holiday file covers.
+    assert "    end: 2022-12-31" in text
+    text = text.replace("    end: 2022-12-31", "    end: 2035-12-31", 1)
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(text, encoding="utf-8")
+    for extra in PLANS.glob("seed-002-*.csv"):
+        (tmp_path / extra.name).write_bytes(extra.read_bytes())
+    url = db.engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+    checked = runner.invoke(cli, ["--db", url, "plan", "check", str(plan_file)],
+                            catch_exceptions=False)
+    assert checked.exit_code == 0, checked.output
+    assert "方案有效，有" in checked.output and "条提示" in checked.output
+    assert "routing[1]" in checked.output  # lint_plan's remark on the hidden rule
+    assert "2035年，工作日历未覆盖" in checked.output and "calendars/README.md" in checked.output
+    launched = runner.invoke(cli, ["--db", url, "--now", "2022-09-14T09:00", "campaign",
+                                   "launch", str(plan_file)], catch_exceptions=False)
+    assert launched.exit_code == 0, launched.output
+    assert "行动已启动" in launched.output and "2035年，工作日历未覆盖" in launched.output
+    assert "routing[1]" in launched.output
+    # The shipped seed plan itself draws no remark.
+    clean = runner.invoke(cli, ["--db", url, "plan", "check", str(SEED_002)],
+                          catch_exceptions=False)
+    assert "提示" not in clean.output and "方案有效：" in clean.output

@@ -411,8 +411,11 @@ def test_a_failed_household_check_is_recorded(db: Database, clock: FixedClock) -
              households_per_village=2)
     ids = draw_daily_spot_checks(db, clock, campaign_id)
     check = next(c for c in list_spot_checks(db, campaign_id, ids=ids) if c.kind == "household")
-    info = record_spot_check(db, clock, check.id, "ducha", passed=False, note="走访记录与实际不符")
+    # A failed household check records a problem there, so it names the problem's category.
+    info = record_spot_check(db, clock, check.id, "ducha", passed=False, note="走访记录与实际不符",
+                             category="housing")
     assert info.result == "failed" and info.note == "走访记录与实际不符"
+    assert info.raised_problem_code is not None
     assert [c.id for c in list_spot_checks(db, campaign_id, result="failed")] == [check.id]
 
 

@@ -69,3 +69,28 @@ def test_tick_runs_stages_once_under_prefect(db: Database, clock: FixedClock, pr
     assert run_tick(at(2022, 10, 20, 17, 35).isoformat())["campaigns"][str(cid)][
         "daily_report"] is None
     assert _count(db, DailyReportRun) == 1
+
+
+def test_the_tick_closes_an_ended_campaign_and_then_leaves_it(
+        db: Database, clock: FixedClock, prefect_api: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2022 campaign with overdue items fires nothing once its plan is over (issue 11)."""
+    from flows.tick import run_tick
+    from models import Campaign, SpotCheckDraw
+
+    use_database(db, monkeypatch)
+    clock.set(at(2022, 9, 20, 9))
+    cid = launch(db, clock, make_plan())  # stages 2022-09-15 – 2022-12-04
+    add_problems(db, clock, cid, 3)
+    assert run_tick(at(2022, 11, 10, 9, 30).isoformat())["campaigns"][str(cid)]["stages"]
+    fired = _count(db, ReminderFired)
+    assert fired > 0  # the items are overdue and chased while the campaign runs
+    closing = run_tick(at(2022, 12, 5, 9, 30).isoformat())
+    assert closing["closed"] == [cid] and closing["campaigns"] == {}
+    draws = _count(db, SpotCheckDraw)
+    for moment in (at(2022, 12, 6, 9, 30), at(2023, 3, 1, 9, 30), at(2026, 12, 2, 9, 30)):
+        later = run_tick(moment.isoformat())
+        assert later["closed"] == [] and later["campaigns"] == {}
+    assert _count(db, ReminderFired) == fired and _count(db, SpotCheckDraw) == draws
+    with db.transaction() as s:
+        assert s.scalar(select(Campaign.status).where(Campaign.id == cid)) == "closed"

@@ -668,7 +668,8 @@ def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
     path = "review"
     if data.get(path) is None:
         return ReviewPolicy()
-    allowed = ("groups", "quota", "reviewer_level", "rectify_days_after_failed_review")
+    allowed = ("groups", "quota", "reviewer_level", "rectify_days_after_failed_review",
+               "spot_check_source")
     m = ctx.fields(data[path], path, allowed)
     groups: list[SupervisionGroup] = []
     group_names = _Names(ctx, "督查组")
@@ -696,7 +697,16 @@ def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
         rectify_days_after_failed_review=ctx.whole(
             m, "rectify_days_after_failed_review", path, default=5, minimum=1
         ),
+        spot_check_source=_spot_check_source(ctx, m, path, refs),
     )
+
+
+def _spot_check_source(ctx: _Ctx, m: Mapping[str, Any], path: str, refs: _Refs) -> str | None:
+    """The source a failed household or village spot check's problem gets, when named."""
+    ref = ctx.text(m, "spot_check_source", path)
+    if not ref:
+        return None
+    return refs.sources.resolve(ref, _join(path, "spot_check_source"))
 
 
 def _reminders(ctx: _Ctx, data: Mapping[str, Any]) -> ReminderPolicy:
@@ -808,11 +818,12 @@ def _ranking(ctx: _Ctx, data: Mapping[str, Any]) -> RankingPolicy:
     path = "ranking"
     if data.get(path) is None:
         return RankingPolicy()
-    m = ctx.fields(data[path], path, ("commend_top", "name_bottom", "by"))
+    m = ctx.fields(data[path], path, ("commend_top", "name_bottom", "by", "failed_check_points"))
     return RankingPolicy(
         commend_top=ctx.whole(m, "commend_top", path, default=3, minimum=0),
         name_bottom=ctx.whole(m, "name_bottom", path, default=1, minimum=0),
         by=ctx.choice(m, "by", path, RANK_BY_ALIASES, "town"),
+        failed_check_points=ctx.whole(m, "failed_check_points", path, default=2, minimum=0),
     )
 
 
