@@ -89,11 +89,11 @@ def campaign_launch(file: Path, actor: str, templates: Path | None, backfill: bo
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--reset", is_flag=True, help="撤销本行动模板，恢复使用系统模板。")
 def campaign_templates(campaign_id: int, folder: Path | None, reset: bool) -> None:
-    from duban.services.campaigns import load_plan_of
+    from duban.services.campaigns import plan_version_of
     from duban.services.templates import install_templates, remove_templates
 
     with env().db.transaction() as session:
-        load_plan_of(session, campaign_id)  # the campaign must exist
+        plan_version_of(session, campaign_id)  # the campaign must exist; nothing to decode
     if reset:
         removed = remove_templates(campaign_id)
         click.echo("已恢复使用系统模板。" if removed else "本行动没有自带模板。")

@@ -50,6 +50,10 @@ def test_launch_list_show_move_and_audit(tmp_path: Path) -> None:
     illegal = run("problem", "move", "W000001", "close", "--as", "county", tmp=tmp_path)
     assert illegal.returncode == 1 and "问题不存在" in illegal.stderr
     assert "Traceback" not in illegal.stderr
+    unknown = run("campaign", "templates", "9", "--reset", tmp=tmp_path)
+    assert unknown.returncode == 1 and "行动不存在：编号 9" in unknown.stderr
+    reset = run("campaign", "templates", "1", "--reset", tmp=tmp_path)
+    assert reset.returncode == 0 and "本行动没有自带模板" in reset.stdout, reset.stderr
 
 
 def test_unknown_command_is_refused_in_chinese(tmp_path: Path) -> None:
