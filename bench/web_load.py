@@ -226,6 +226,7 @@ def make_app() -> Any:
 
     from duban.domain.clock import FixedClock
     from duban.services.database import Database
+    from duban.services.root import Root
     from duban.web.app import create_app
 
     url = os.environ.get("DUBAN_BENCH_PG", DEFAULT_URL)
@@ -237,7 +238,7 @@ def make_app() -> Any:
               if pool else None)
     db = Database(url, engine=engine)
     clock = FixedClock(dt.datetime.fromisoformat(NOW))
-    return create_app(db, clock, secret_key=SECRET,
+    return create_app(Root(db=db, clock=clock), secret_key=SECRET,
                       cache_seconds=float(os.environ.get("DUBAN_BENCH_CACHE", "30")))
 
 

@@ -37,6 +37,7 @@ from duban.services.campaigns import CampaignSummary, launch_campaign, summarise
 from duban.services.database import Database, database_url
 from duban.services.intake import import_file
 from duban.services.problems import apply_move
+from duban.services.root import build_root, install_root
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
 from models import Base, Campaign, Problem
 
@@ -361,8 +362,8 @@ def run_demo(
     path = plan_path(plan_name)
     plan = load_plan_file(path)
     db = open_demo_database(url, fresh)
-    # Prefect's tasks open the database by URL: point them at the demo's.
-    os.environ["DUBAN_DATABASE_URL"] = db.engine.url.render_as_string(hide_password=False)
+    # Prefect's tasks run in this process and work on the demo's root.
+    install_root(build_root(db=db))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     calendar = working_calendar()

@@ -1,22 +1,22 @@
-"""What every task needs: the database (opened once per process) and the clock."""
+"""What every task needs: the process's composition root and a clock for its `now`."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from duban.domain.clock import Clock, FixedClock, SystemClock
-from duban.services.database import Database, database_url
+from duban.services.database import Database
+from duban.services.root import Root, process_root
 from duban.services.stages import as_clock_time
 
 
-@cache
-def _database(url: str) -> Database:
-    return Database(url)
+def root(now: str | None = None) -> Root:
+    """The process's root (installed by the CLI, the demo or a test; else built from
+    configuration in a Prefect worker), seen from the task's clock."""
+    return process_root().at(clock_at(now))
 
 
 def database() -> Database:
-    """The process's Database for $DUBAN_DATABASE_URL (tasks take IDs, never sessions)."""
-    return _database(database_url())
+    """The process's Database (tasks take IDs, never sessions)."""
+    return process_root().db
 
 
 def clock_at(now: str | None) -> Clock:

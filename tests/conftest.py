@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from duban.domain.clock import CHINA_TZ, FixedClock
-from duban.services.database import Database
+from duban.services.database import Database, make_engine
+from duban.services.root import install_root
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = ROOT / "plans"
@@ -27,6 +28,13 @@ def require(available: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def no_process_root() -> Iterator[None]:
+    """A root a test (or a CLI command it runs) installed for its tasks ends with the test."""
+    yield
+    install_root(None)
 
 
 @pytest.fixture
@@ -65,6 +73,7 @@ def pg_url() -> Iterator[str]:
 
 
 _migrated: dict[str, Database] = {}
+_joinable: dict[str, Database] = {}
 
 
 def _database(backend: str, request: pytest.FixtureRequest, tmp_root: Path) -> Database:
@@ -76,6 +85,9 @@ def _database(backend: str, request: pytest.FixtureRequest, tmp_root: Path) -> D
         database = Database(url)
         database.migrate()
         _migrated[backend] = database
+        # The same database through an engine whose connections nest SAVEPOINTs.
+        _joinable[backend] = Database(engine=make_engine(
+            database.engine.url.render_as_string(hide_password=False), savepoints=True))
     return _migrated[backend]
 
 
@@ -94,7 +106,32 @@ def _wipe(database: Database) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    """A migrated, empty database; every test runs once per backend."""
+    """A migrated, empty database inside one transaction that is rolled back at the end.
+
+    Every unit of work the test opens joins that transaction through a SAVEPOINT, so what a
+    service commits is seen by the rest of the test and gone afterwards. Every test runs once
+    per backend. Tests whose data must be committed for other threads or processes (servers,
+    workers, Prefect flows, concurrency) use `committed_db` instead.
+    """
+    _database(request.param, request, tmp_path_factory.getbasetemp())
+    engine = _joinable[request.param].engine
+    with engine.connect() as connection:
+        outer = connection.begin()
+        try:
+            yield Database(engine=engine, connection=connection)
+        finally:
+            if outer.is_active:
+                outer.rollback()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def committed_db(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A migrated, empty database whose commits are real, wiped before and after the test.
+
+    For tests whose data other connections must see: threads or processes working at once,
+    a web server in a thread, a killed and re-run worker, Prefect flows.
+    """
     database = _database(request.param, request, tmp_path_factory.getbasetemp())
     _wipe(database)
     yield database

@@ -13,7 +13,8 @@ from duban.cli import zh
 from duban.domain.clock import CHINA_TZ, Clock, FixedClock, SystemClock
 
 if TYPE_CHECKING:
-    from duban.services.database import Database
+    from duban.services.database import Database, UnitOfWork
+    from duban.services.root import Root
 
 zh.install()
 
@@ -98,21 +99,31 @@ class LazyGroup(ZhGroup):
 
 @dataclass
 class Env:
-    """What every command gets: the database and the clock (the composition root)."""
+    """What every command gets: the composition root, built on first use."""
 
     db_url: str | None
     clock: Clock
     _db: Database | None = None
+    _root: Root | None = None
+
+    @property
+    def root(self) -> Root:
+        """The root: the database opened and migrated, installed for the tasks this process runs."""
+        if self._root is None:
+            from duban.services.root import build_root, install_root
+
+            self._root = build_root(self.db_url, self.clock, db=self._db, migrate=True)
+            install_root(self._root)
+        return self._root
 
     @property
     def db(self) -> Database:
-        """The database, opened and migrated on first use."""
-        if self._db is None:
-            from duban.services.database import Database
+        """The root's database."""
+        return self.root.db
 
-            self._db = Database(self.db_url)
-            self._db.migrate()
-        return self._db
+    def unit_of_work(self) -> UnitOfWork:
+        """A unit of work for the command; the command commits it."""
+        return self.root.unit_of_work()
 
 
 def parse_now(value: str | None) -> Clock:
@@ -136,7 +147,13 @@ def parse_now(value: str | None) -> Clock:
               help="以此时间为“现在”运行（模拟时间，如 2022-09-26T09:00），用于演练与测试。")
 @click.pass_context
 def cli(ctx: click.Context, db_url: str | None, now: str | None) -> None:
-    ctx.obj = Env(db_url=db_url, clock=parse_now(now))
+    # A caller may hand in an open Database (tests run commands inside their transaction).
+    given = None
+    if ctx.obj is not None:
+        from duban.services.database import Database
+
+        given = ctx.obj if isinstance(ctx.obj, Database) else None
+    ctx.obj = Env(db_url=db_url, clock=parse_now(now), _db=given)
 
 
 def env() -> Env:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 from pathlib import Path
@@ -15,13 +14,6 @@ from duban.cli.output import table
 from duban.domain.clock import CHINA_TZ
 
 # ---- serve / tick ---------------------------------------------------------------------------
-
-
-def _export_database_url() -> None:
-    """Tasks open their own Database from $DUBAN_DATABASE_URL: hand them --db."""
-    url = env().db_url
-    if url:
-        os.environ["DUBAN_DATABASE_URL"] = url
 
 
 @cli.command("serve", help="启动常驻服务：调度器（定时推进行动、扫描时限、发送提醒、写日报）和网页。"
@@ -46,8 +38,7 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
     )
 
     e = env()
-    _export_database_url()
-    db = e.db  # migrated on first use
+    db = e.db  # migrated on first use; the root is installed for the scheduled tasks
 
     def changed(leading: bool) -> None:
         click.echo("本进程负责调度。" if leading else "本进程不再负责调度。", err=True)
@@ -68,7 +59,7 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
 
             from duban.web.app import create_app
 
-            app = create_app(db, e.clock)
+            app = create_app(e.root)
             click.echo(f"网页：http://{host}:{port}/", err=True)
             uvicorn.run(app, host=host, port=port, log_level="warning")
         else:
@@ -88,8 +79,7 @@ def tick_cmd(as_json: bool) -> None:
     from duban.domain.clock import FixedClock
 
     e = env()
-    _export_database_url()
-    e.db  # noqa: B018 - migrate before the flow opens its own connections
+    e.root  # noqa: B018 - migrate and install the root before the flow's tasks use it
     from flows.tick import run_tick
 
     now = e.clock.now().isoformat() if isinstance(e.clock, FixedClock) else None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -67,24 +68,125 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """An engine for the URL, with SQLite tuned for one writer and many readers."""
+def make_engine(url: str | None = None, *, savepoints: bool = False) -> Engine:
+    """An engine for the URL, with SQLite tuned for one writer and many readers.
+
+    savepoints=True is for tests that run inside one outer transaction: SQLite then nests
+    SAVEPOINTs properly and lets the test's TestClient threads share its connection.
+    """
     url = url or database_url()
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        connect_args: dict[str, Any] = {"timeout": 30}
+        if savepoints:
+            connect_args["check_same_thread"] = False
+        engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if savepoints:
+            sqlite_savepoints(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_savepoints(engine: Engine) -> None:
+    """Let a SQLite engine nest SAVEPOINTs inside an outer transaction (for rolled-back tests).
+
+    pysqlite begins transactions lazily and lets a SAVEPOINT start (and RELEASE end) one of
+    its own; SQLAlchemy's documented fix is to switch its handling off and emit BEGIN ourselves.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_transactions(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CONFLICT = "记录已被他人同时修改，本次操作未保存，请刷新后重试"
+
+
+class UnitOfWork:
+    """One transaction owned by the edge that opened it: rolls back on exit unless committed.
+
+    Services take a unit of work and use its session; only edges (CLI commands, web routes,
+    Prefect tasks, the demo, tests) call commit(). Side effects that must only happen once the
+    data is durable (waking the outbox, say) are registered with after_commit().
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._after_commit: list[Callable[[], None]] = []
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._after_commit.clear()
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+        if isinstance(exc, StaleDataError):
+            # A flush inside the block missed its optimistic lock.
+            raise ConflictError(CONFLICT) from exc
+
+    def commit(self) -> None:
+        """Make the work durable, then run the after-commit callbacks; the unit stays usable."""
+        try:
+            self.session.commit()
+        except StaleDataError as exc:
+            # An optimistic-lock miss: someone committed a change to the same row first.
+            self.session.rollback()
+            self._after_commit.clear()
+            raise ConflictError(CONFLICT) from exc
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def rollback(self) -> None:
+        """Forget the work since the last commit and its pending callbacks."""
+        self._after_commit.clear()
+        self.session.rollback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run callback once the next commit() has succeeded (never if the work rolls back)."""
+        self._after_commit.append(callback)
 
 
 class Database:
     """An engine and its session factory; the one way services reach the database."""
 
-    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+    def __init__(self, url: str | None = None, engine: Engine | None = None, *,
+                 connection: Connection | None = None) -> None:
         self.engine = engine or make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if connection is None:
+            self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        else:
+            # Tests: every session joins the connection's outer transaction through a
+            # SAVEPOINT, so a commit is only a RELEASE and the test's rollback undoes it all.
+            self.sessions = sessionmaker(bind=connection, expire_on_commit=False,
+                                         join_transaction_mode="create_savepoint")
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work: use it in a with block and commit() to keep what it did."""
+        return UnitOfWork(self.sessions())
+
+    def run(self, use_case: Callable[Concatenate[UnitOfWork, P], R],
+            *args: P.args, **kwargs: P.kwargs) -> R:
+        """One use case in its own unit of work, committed if it returns (an edge's shorthand)."""
+        with self.unit_of_work() as uow:
+            result = use_case(uow, *args, **kwargs)
+            uow.commit()
+            return result
 
     @property
     def url(self) -> str:
@@ -93,13 +195,10 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits when the block ends normally, rolls back otherwise."""
-        try:
-            with self.sessions() as session, session.begin():
-                yield session
-        except StaleDataError as exc:
-            # An optimistic-lock miss: someone committed a change to the same row first.
-            raise ConflictError("记录已被他人同时修改，本次操作未保存，请刷新后重试") from exc
+        """A unit of work committed when the block ends normally (for edges and tests)."""
+        with self.unit_of_work() as uow:
+            yield uow.session
+            uow.commit()
 
     def at_head(self) -> bool:
         """Whether the schema is at the newest revision already (read without Alembic)."""

@@ -1,7 +1,8 @@
 """The web app: Chinese pages for every role and a JSON API, sharing the service layer.
 
-`create_app(db, clock)` is the composition root of the web entry point; `duban serve` mounts
-it with uvicorn. Nothing here reads the wall clock: the clock is handed in.
+`create_app(root)` builds the app over the composition root (duban/services/root.py) that the
+CLI and the tasks share; `duban serve` mounts it with uvicorn. Nothing here reads the wall
+clock: the root's clock is handed in.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from duban.domain.clock import Clock
 from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import GuardFailed, IllegalTransition
-from duban.services.database import Database
+from duban.services.root import Root
 from duban.web import api, auth, pages, work
 from duban.web.cache import SlowResultCache
 from duban.web.deps import WebState
@@ -76,10 +76,10 @@ def _env_flag(name: str) -> bool | None:
     return value.lower() in {"1", "true", "yes", "on"}
 
 
-def create_app(db: Database, clock: Clock, *, secret_key: str | None = None,
+def create_app(root: Root, *, secret_key: str | None = None,
                secure_cookies: bool | None = None, cache_seconds: float = 30.0,
                threads: int | None = None) -> FastAPI:
-    """The web app over a database and a clock.
+    """The web app over the composition root (its database and clock).
 
     secret_key signs cookies and derives CSRF tokens (default: $DUBAN_SECRET_KEY, else a key
     generated once into the data directory). secure_cookies forces the cookies' Secure flag on
@@ -103,7 +103,7 @@ def create_app(db: Database, clock: Clock, *, secret_key: str | None = None,
                   description="督办系统的 JSON 接口：与网页共用服务层，须先登录（会话 Cookie），"
                   "修改类请求须带 X-CSRF-Token 请求头（取自 GET /api/me）。")
     forced = secure_cookies if secure_cookies is not None else _env_flag("DUBAN_COOKIE_SECURE")
-    app.state.duban = WebState(db=db, clock=clock, keys=Keys(load_secret(secret_key)),
+    app.state.duban = WebState(root=root, keys=Keys(load_secret(secret_key)),
                                env=make_env(), cache=SlowResultCache(ttl=cache_seconds, size=20_000),
                                secure_cookies=forced,
                                actors=SlowResultCache(ttl=min(cache_seconds, ACTOR_SECONDS),

@@ -10,7 +10,8 @@ from fastapi import Request
 from duban.domain.clock import Clock, local_now
 from duban.services.accounts import session_user_in, token_hash
 from duban.services.actors import resolve_actor
-from duban.services.database import Database
+from duban.services.database import Database, UnitOfWork
+from duban.services.root import Root
 from duban.services.scoping import Scope
 from duban.web.cache import SlowResultCache, always
 from duban.web.security import (
@@ -28,15 +29,28 @@ from duban.web.security import (
 
 @dataclass
 class WebState:
-    """The app's dependencies, built once by create_app."""
+    """The app's dependencies, built once by create_app over the composition root."""
 
-    db: Database
-    clock: Clock
+    root: Root
     keys: Keys
     env: jinja2.Environment
     cache: SlowResultCache
     secure_cookies: bool | None
     actors: SlowResultCache
+
+    @property
+    def db(self) -> Database:
+        """The root's database."""
+        return self.root.db
+
+    @property
+    def clock(self) -> Clock:
+        """The root's clock."""
+        return self.root.clock
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A unit of work for one request; the route commits it."""
+        return self.root.unit_of_work()
 
 
 def state(request: Request) -> WebState:

@@ -30,6 +30,7 @@ from duban.domain.lifecycle import Role  # noqa: E402
 from duban.services.accounts import hash_password  # noqa: E402
 from duban.services.actors import add_user  # noqa: E402
 from duban.services.database import Database  # noqa: E402
+from duban.services.root import Root  # noqa: E402
 from tests.conftest import PLANS, require  # noqa: E402
 
 CHROMIUM = os.environ.get("DUBAN_CHROMIUM", "/usr/bin/chromium")
@@ -69,7 +70,7 @@ def serve(db: Database, clock: FixedClock) -> Iterator[str]:
 
     from duban.web.app import create_app
 
-    app = create_app(db, clock, secret_key="e2e-secret-key-" + "x" * 24, cache_seconds=0)
+    app = create_app(Root(db=db, clock=clock), secret_key="e2e-secret-key-" + "x" * 24, cache_seconds=0)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))

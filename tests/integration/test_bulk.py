@@ -43,8 +43,8 @@ def problem(campaign_id: int, pid: int, **extra: Any) -> dict[str, Any]:
 
 def stored(db: Database, table: str, order: str = "id") -> list[tuple[Any, ...]]:
     """The rows as the database holds them, read without SQLAlchemy's result processing."""
-    with db.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))]
+    with db.transaction() as session:
+        return [tuple(r) for r in session.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))]
 
 
 def test_rows_are_stored_as_sqlalchemy_stores_them(db: Database, clock: FixedClock) -> None:

@@ -155,8 +155,10 @@ def test_stale_version_is_a_conflict(db: Database, clock: FixedClock) -> None:
                      campaign_id=campaign_id, expected_version=1)
 
 
-def test_two_people_at_once_second_gets_a_conflict(db: Database, clock: FixedClock) -> None:
+def test_two_people_at_once_second_gets_a_conflict(committed_db: Database,
+                                                   clock: FixedClock) -> None:
     """Two sessions load the same version; the second write is refused and nothing is lost."""
+    db = committed_db  # two threads, two connections: the first one's commit must be real
     campaign_id, code, _ = _setup(db, clock)
     move_problem(db, clock, code, Action.ACCEPT, "office1", Payload(), campaign_id=campaign_id)
     move_problem(db, clock, code, Action.SUBMIT, "office1", Payload(note="改好", evidence=EVIDENCE),
@@ -202,8 +204,9 @@ def test_two_people_at_once_second_gets_a_conflict(db: Database, clock: FixedClo
             "pass_review"
 
 
-def test_concurrent_intakes_number_problems_without_collision(db: Database,
+def test_concurrent_intakes_number_problems_without_collision(committed_db: Database,
                                                               clock: FixedClock) -> None:
+    db = committed_db  # three threads recording at once, each in its own transaction
     campaign_id = launch(db, clock)
     with db.transaction() as s:
         plan = s.scalars(select(PlanVersion.plan).where(PlanVersion.campaign_id == campaign_id)).one()

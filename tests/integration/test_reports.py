@@ -452,11 +452,11 @@ def test_many_towns_today_and_before(db: Database, clock: FixedClock) -> None:
 
 def test_the_report_commands(db: Database, clock: FixedClock, tmp_path: Path) -> None:
     lg = build_campaign(db, clock)
-    url = db.engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
 
     def run(now: str, *args: str) -> str:
-        result = runner.invoke(cli, ["--db", url, "--now", now, "report", *args],
+        # The commands work on the test's database (obj), inside its transaction.
+        result = runner.invoke(cli, ["--now", now, "report", *args], obj=db,
                                catch_exceptions=False)
         assert result.exit_code == 0, result.output
         return result.output

@@ -483,11 +483,11 @@ def test_the_command_line_submits_reviews_and_spot_checks(db: Database, clock: F
     photo.write_bytes(JPEG)
     text = tmp_path / "说明.jpg"
     text.write_text("不是图片", encoding="utf-8")
-    url = db.engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str]:
-        result = runner.invoke(cli, ["--db", url, "--now", "2022-09-26T10:00", *args],
+        # The commands work on the test's database (obj), inside its transaction.
+        result = runner.invoke(cli, ["--now", "2022-09-26T10:00", *args], obj=db,
                                standalone_mode=False, catch_exceptions=True)
         out = result.output + (str(result.exception) if result.exception else "")
         return (1 if result.exception else 0), out
@@ -513,8 +513,10 @@ def test_the_command_line_submits_reviews_and_spot_checks(db: Database, clock: F
     assert rc == 0 and "100.0%" in out, out
 
 
-def test_concurrent_draws_of_one_day_agree(db: Database, clock: FixedClock) -> None:
+def test_concurrent_draws_of_one_day_agree(committed_db: Database, clock: FixedClock) -> None:
     import threading
+
+    db = committed_db  # three threads drawing at once, each in its own transaction
 
     campaign_id, plan = launch(db, clock)
     populate(db, clock, campaign_id, plan, closed_per_town=20, villages=20)

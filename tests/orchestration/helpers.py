@@ -33,6 +33,7 @@ from duban.domain.plan import (
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.problems import record_problems
+from duban.services.root import build_root, install_root
 
 LADDER = (
     ReminderRung("pre3", "提前3个工作日提醒", RungAction.REMIND, offset_working_days=-3),
@@ -130,7 +131,12 @@ def add_problems(db: Database, clock: FixedClock, campaign_id: int, n: int, *,
 
 
 def use_database(db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point tasks (which open their own Database) at the test database; returns its URL."""
+    """Install the test database as the process's root for the tasks; returns its URL.
+
+    The URL also goes into the environment for child processes (a Prefect worker builds its
+    root from configuration).
+    """
     url = db.engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("DUBAN_DATABASE_URL", url)
+    install_root(build_root(db=db))
     return url

@@ -20,45 +20,46 @@ from models import OutboxMessage
 from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
 
 
-def _run(url: str, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["--db", url, *args], catch_exceptions=False)
+def _run(db: Database, *args: str) -> str:
+    # The commands work on the test's database (obj), in its transaction when it has one.
+    result = CliRunner().invoke(cli, list(args), obj=db, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
 
 
-def test_tick_and_outbox_commands(db: Database, clock: FixedClock, prefect_api: str,
+def test_tick_and_outbox_commands(committed_db: Database, clock: FixedClock, prefect_api: str,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    url = use_database(db, monkeypatch)
+    db = committed_db  # Prefect runs the tick's tasks on threads of its own
+    use_database(db, monkeypatch)
     clock.set(at(2022, 9, 20, 9))
     cid = launch(db, clock, make_plan(email="jhb@example.org"))
     add_problems(db, clock, cid, 2, deadline=dt.date(2022, 9, 30))
     monkeypatch.setenv("DUBAN_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("DUBAN_SMTP_PORT", "1")  # nothing listens: e-mail fails
-    out = _run(url, "--now", "2022-09-27T10:00", "tick", "--json")
+    out = _run(db, "--now", "2022-09-27T10:00", "tick", "--json")
     summary = json.loads(out)
     assert summary["campaigns"][str(cid)]["sweep"]["fired"] == 2
     assert summary["delivery"]["retrying"] >= 1
     with db.transaction() as s:  # give up on the e-mail at once
         s.execute(update(OutboxMessage).where(OutboxMessage.channel == "email")
                   .values(max_attempts=1, status="failed"))
-    failed = _run(url, "outbox", "list", "--failed")
+    failed = _run(db, "outbox", "list", "--failed")
     assert "jhb@example.org" in failed and "失败" in failed
-    retried = _run(url, "--now", "2022-09-27T10:05", "outbox", "retry")
+    retried = _run(db, "--now", "2022-09-27T10:05", "outbox", "retry")
     assert "已放回队列：" in retried
 
 
 def test_notice_commands(db: Database, clock: FixedClock, tmp_path: Path) -> None:
-    url = db.engine.url.render_as_string(hide_password=False)
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2)
     add_user(db, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
-    out = _run(url, "--now", "2022-09-26T10:00", "notice", "issue", str(cid), "--batch", "b1")
+    out = _run(db, "--now", "2022-09-26T10:00", "notice", "issue", str(cid), "--batch", "b1")
     assert "测巩督〔2022〕1号" in out
-    _run(url, "notice", "sign", "1", "--as", "jhb1")
-    listing = _run(url, "notice", "list", str(cid))
+    _run(db, "notice", "sign", "1", "--as", "jhb1")
+    listing = _run(db, "notice", "list", str(cid))
     assert "jhb1" in listing
     target = tmp_path / "n.docx"
-    _run(url, "notice", "download", "1", str(target))
+    _run(db, "notice", "download", "1", str(target))
     from duban.services.notices import list_notices
 
     (row,) = list_notices(db, cid)

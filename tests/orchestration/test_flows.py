@@ -14,6 +14,12 @@ from models import DailyReportRun, Notice, ReminderFired, StageRun
 from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
 
 
+@pytest.fixture
+def db(committed_db: Database) -> Database:
+    """Committed data: other threads, processes or Prefect flows read what these tests write."""
+    return committed_db
+
+
 def _count(db: Database, model: type) -> int:
     with db.transaction() as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)

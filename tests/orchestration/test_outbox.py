@@ -163,7 +163,8 @@ def test_failures_are_kept_visible_and_retried(db: Database, clock: FixedClock) 
     assert list_outbox(db, status="failed") == []
 
 
-def test_two_workers_never_send_the_same_row(db: Database, clock: FixedClock) -> None:
+def test_two_workers_never_send_the_same_row(committed_db: Database, clock: FixedClock) -> None:
+    db = committed_db  # two worker threads claim rows, each in its own transaction
     clock.set(at(2022, 9, 20, 10))
     cid = launch(db, clock, make_plan(email="jhb@example.org"))
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))

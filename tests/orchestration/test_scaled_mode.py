@@ -31,6 +31,12 @@ pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
+@pytest.fixture
+def db(committed_db: Database) -> Database:
+    """Committed data: other threads, processes or Prefect flows read what these tests write."""
+    return committed_db
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,10 +10,19 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from duban.services.scheduler import LeaderLease
 from tests.conftest import ROOT
+
+
+@pytest.fixture
+def db(committed_db: Database) -> Database:
+    """Committed data: other threads, processes or Prefect flows read what these tests write."""
+    return committed_db
+
 
 JOB = "tests.orchestration.worker:record_fire"
 

@@ -50,8 +50,10 @@ def main() -> None:
     if args.job == "issue":
         issue_loop(args.url, args.campaign, args.rounds, args.tag)
     elif args.job == "tick":
-        os.environ["DUBAN_DATABASE_URL"] = args.url
+        from duban.services.root import build_root, install_root
         from flows.tick import run_tick
+
+        install_root(build_root(args.url))
 
         print("ready", flush=True)
         run_tick(args.now)

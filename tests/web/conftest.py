@@ -21,6 +21,7 @@ from duban.services.actors import add_user
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.problems import record_problems
+from duban.services.root import Root
 from duban.web.app import create_app
 from models import Problem
 from tests.conftest import PLANS
@@ -116,7 +117,8 @@ def app(world: World, tmp_path_factory: pytest.TempPathFactory,
         monkeypatch: pytest.MonkeyPatch) -> object:
     """The web app over the world (evidence and secrets kept in a temporary data dir)."""
     monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-    return create_app(world.db, world.clock, secret_key=SECRET, cache_seconds=0)
+    return create_app(Root(db=world.db, clock=world.clock), secret_key=SECRET,
+                      cache_seconds=0)
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')

@@ -14,10 +14,10 @@ from tests.web.conftest import csrf_of
 
 def _runner(db: Database) -> Any:
     runner = CliRunner()
-    url = db.engine.url.render_as_string(hide_password=False)
 
     def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-        result = runner.invoke(cli, ["--db", url, "--now", "2022-09-26T10:00", *args],
+        # The commands work on the test's database (obj), inside its transaction.
+        result = runner.invoke(cli, ["--now", "2022-09-26T10:00", *args], obj=db,
                                standalone_mode=False, catch_exceptions=True, env=env)
         out = result.output + (str(result.exception) if result.exception else "")
         return (1 if result.exception else 0), out
