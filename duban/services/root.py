@@ -60,8 +60,8 @@ class Root:
         return working_calendar()
 
     @cached_property
-    def mail(self) -> SmtpSettings:
-        """Where e-mail goes ($DUBAN_SMTP_*), read on first use."""
+    def mail(self) -> SmtpSettings | None:
+        """Where e-mail goes ($DUBAN_SMTP_*; None: the mail channel is off), read on first use."""
         from duban.adapters.messaging import SmtpSettings
 
         return SmtpSettings.from_env()

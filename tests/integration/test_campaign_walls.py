@@ -61,13 +61,12 @@ def test_a_missing_document_number_prints_as_none(db: Database) -> None:
     from duban.cli import cli
 
     bare = SEED_002  # it has no 文号
-    url = db.engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
     outputs = []
     for args in (["plan", "check", str(bare)], ["campaign", "launch", str(bare)],
                  ["campaign", "launch", str(bare)], ["campaign", "list"],
                  ["campaign", "show", "1"]):
-        result = runner.invoke(cli, ["--db", url, "--now", "2022-09-10T09:00", *args],
+        result = runner.invoke(cli, ["--now", "2022-09-10T09:00", *args], obj=db,
                                catch_exceptions=False)
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
@@ -99,15 +98,14 @@ def test_cli_launch_of_a_past_plan_names_the_way_out(db: Database,
     from duban.cli import cli
 
     monkeypatch.delenv("DUBAN_NOW", raising=False)
-    url = db.engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
-    refused = runner.invoke(cli, ["--db", url, "campaign", "launch", str(SEED_002)])
+    refused = runner.invoke(cli, ["campaign", "launch", str(SEED_002)], obj=db)
     assert refused.exit_code != 0 and list_campaigns(db) == []
     assert "--backfill" in str(refused.exception) and "--now" in str(refused.exception)
-    simulated = runner.invoke(cli, ["--db", url, "--now", "2022-09-14T09:00", "campaign",
-                                    "launch", str(SEED_002)])
+    simulated = runner.invoke(cli, ["--now", "2022-09-14T09:00", "campaign",
+                                    "launch", str(SEED_002)], obj=db)
     assert simulated.exit_code == 0, simulated.output
-    ok = runner.invoke(cli, ["--db", url, "campaign", "launch", str(SEED_002), "--backfill"])
+    ok = runner.invoke(cli, ["campaign", "launch", str(SEED_002), "--backfill"], obj=db)
     assert ok.exit_code == 0, ok.output
     assert "行动已启动" in ok.output and len(list_campaigns(db)) == 2
 

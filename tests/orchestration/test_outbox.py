@@ -233,8 +233,7 @@ def test_mail_is_off_without_smtp_settings(db: Database, clock: FixedClock,
     clock.advance(dt.timedelta(days=2))
     later = deliver(db, clock)
     assert (later.claimed, later.off) == (0, 0)  # nothing retried
-    url = db.engine.url.render_as_string(hide_password=False)
-    listed = CliRunner().invoke(cli, ["--db", url, "outbox", "list"], catch_exceptions=False)
+    listed = CliRunner().invoke(cli, ["outbox", "list"], obj=db, catch_exceptions=False)
     assert "未发送（邮件渠道未开启）" in listed.output, listed.output
     # Once SMTP is configured, `outbox retry` sends what the channel held back.
     monkeypatch.setenv("DUBAN_SMTP_HOST", settings.host)
