@@ -198,11 +198,10 @@ def test_the_county_office_closes_and_reopens_by_command(db: Database,
     cid = _seed_campaign(db, clock)
     with pytest.raises(PermissionDenied, match="县级办公室"):
         close_campaign(db, clock, cid, "zjj1")
-    url = db.engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
 
     def run(now: str, *args: str) -> str:
-        result = runner.invoke(cli, ["--db", url, "--now", now, *args])
+        result = runner.invoke(cli, obj=db, args=["--now", now, *args])
         assert result.exit_code == 0, (result.output, result.exception)
         return result.output
 
@@ -218,7 +217,7 @@ def test_the_county_office_closes_and_reopens_by_command(db: Database,
         close_campaign(db, clock, cid, "county")
     with pytest.raises(CampaignStateError, match="原因"):
         reopen_campaign(db, clock, cid, "county", " ")
-    refused = runner.invoke(cli, ["--db", url, "campaign", "reopen", str(cid)])
+    refused = runner.invoke(cli, obj=db, args=["campaign", "reopen", str(cid)])
     assert refused.exit_code != 0  # --reason is required
     out = run("2022-10-22T09:00", "campaign", "reopen", str(cid), "--reason", "省级反馈新问题")
     assert "已重新开启" in out
@@ -250,20 +249,19 @@ def test_plan_check_and_launch_show_lint_remarks_and_calendar_gaps(db: Database,
     plan_file.write_text(text, encoding="utf-8")
     for extra in PLANS.glob("seed-002-*.csv"):
         (tmp_path / extra.name).write_bytes(extra.read_bytes())
-    url = db.engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
-    checked = runner.invoke(cli, ["--db", url, "plan", "check", str(plan_file)],
+    checked = runner.invoke(cli, obj=db, args=["plan", "check", str(plan_file)],
                             catch_exceptions=False)
     assert checked.exit_code == 0, checked.output
     assert "方案有效，有" in checked.output and "条提示" in checked.output
     assert "routing[1]" in checked.output  # lint_plan's remark on the hidden rule
     assert "2035年，工作日历未覆盖" in checked.output and "calendars/README.md" in checked.output
-    launched = runner.invoke(cli, ["--db", url, "--now", "2022-09-14T09:00", "campaign",
+    launched = runner.invoke(cli, obj=db, args=["--now", "2022-09-14T09:00", "campaign",
                                    "launch", str(plan_file)], catch_exceptions=False)
     assert launched.exit_code == 0, launched.output
     assert "行动已启动" in launched.output and "2035年，工作日历未覆盖" in launched.output
     assert "routing[1]" in launched.output
     # The shipped seed plan itself draws no remark.
-    clean = runner.invoke(cli, ["--db", url, "plan", "check", str(SEED_002)],
+    clean = runner.invoke(cli, obj=db, args=["plan", "check", str(SEED_002)],
                           catch_exceptions=False)
     assert "提示" not in clean.output and "方案有效：" in clean.output

@@ -136,9 +136,8 @@ def test_spotcheck_record_cli_records_the_new_problem(db: Database, clock: Fixed
 
     cid, _ = launch(db, clock)
     check_id = household_check(db, clock, cid)
-    url = db.engine.url.render_as_string(hide_password=False)
-    result = CliRunner().invoke(cli, [
-        "--db", url, "--now", "2022-09-26T10:00", "spotcheck", "record", str(check_id),
+    result = CliRunner().invoke(cli, obj=db, args=[
+        "--now", "2022-09-26T10:00", "spotcheck", "record", str(check_id),
         "--as", "ducha", "--fail", "--note", "饮水不安全", "--category", "housing"])
     assert result.exit_code == 0, (result.output, result.exception)
     assert "已登记新问题" in result.output
