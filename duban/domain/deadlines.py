@@ -6,26 +6,38 @@ policy (a rule gives a date, a tier or working days) > the policy's default work
 Choices the seeds leave open:
 - Fixed dates (a ledger date, a tier's date node like 7月底, a rule's date) are kept exactly as
   stated, even on a non-working day (seed 001's 10月底 is a Saturday in 2020).
-- Working-day offsets always land on a working day; 0 working days means the day found, moved
-  to the next working day when that is a rest day.
-- A plan's fixed date that has already passed when the problem is found (a housing problem
-  found on 7/5 under seed 000's "by 6/30") cannot be met; the problem is treated as 立查立改 and
-  gets the next working day after it was found. A ledger date before the day found is a data
-  error and raises `DeadlineError`.
+- Working-day offsets always land on a working day; 0 working days means the counting day,
+  moved to the next working day when that is a rest day.
+- Working days count from the day the policy's `basis` names: the day the problem was found
+  (default) or the day it is routed (交办). The basis text says which, so a problem found 9/14
+  and imported 9/16 shows "5个工作日（自发现之日起）" and 9/21.
+- A deadline that has already passed on the day it is set (a housing problem found on 7/5 under
+  seed 000's "by 6/30", or one found long before it is imported) cannot be met; the problem is
+  treated as 立查立改 and gets the next working day after that day. A ledger date before the
+  day found is a data error and raises `DeadlineError`.
+- Rules may be narrowed to the stages or the dates a problem was found in (`stages`,
+  `found_from`/`found_to`); a rule that does not cover the day found is skipped.
 - The cap at the end of the rectification stage applies to deadlines computed from working days
   only: fixed dates are deliberate plan decisions (seed 003's 9月底 node lies past its 7/10
-  stage end). A problem found after the stage ended is not capped (that would date its deadline
-  before its discovery).
+  stage end). A deadline set after the stage ended is not capped (that would date it in the
+  past).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from duban.domain.errors import DubanError
-from duban.domain.plan import DeadlinePolicy, DeadlineRule, DeadlineTier
+from duban.domain.plan import (
+    DEADLINE_BASIS_LABELS,
+    DeadlineBasis,
+    DeadlinePolicy,
+    DeadlineRule,
+    DeadlineTier,
+    Stage,
+)
 from duban.domain.workdays import WorkCalendar
 
 # Working days given to a problem whose plan date had already passed when it was found.
@@ -64,10 +76,24 @@ def _find_tier(policy: DeadlinePolicy, code: str) -> DeadlineTier:
     raise DeadlineError(f"未知的整改时限档次“{code}”，方案中的档次：{known}")
 
 
-def _matches(rule: DeadlineRule, category: str, source: str) -> bool:
-    return (not rule.categories or category in rule.categories) and (
-        not rule.sources or source in rule.sources
-    )
+def _in_stage(stage: Stage, day: dt.date) -> bool:
+    return stage.start <= day and (stage.end is None or day <= stage.end)
+
+
+def _matches(
+    rule: DeadlineRule, category: str, source: str, found_on: dt.date, stages: Sequence[Stage]
+) -> bool:
+    if rule.categories and category not in rule.categories:
+        return False
+    if rule.sources and source not in rule.sources:
+        return False
+    if rule.found_from is not None and found_on < rule.found_from:
+        return False
+    if rule.found_to is not None and found_on > rule.found_to:
+        return False
+    if rule.stages:
+        return any(s.name in rule.stages and _in_stage(s, found_on) for s in stages)
+    return True
 
 
 def _subject(
@@ -75,8 +101,15 @@ def _subject(
 ) -> str:
     cat = labels.get(category, category) if rule.categories else ""
     src = labels.get(source, source) if rule.sources else ""
+    when = "、".join(rule.stages)
+    if rule.found_from is not None or rule.found_to is not None:
+        span = f"{rule.found_from or ''}至{rule.found_to or ''}"
+        when = f"{when}（{span}）" if when else span
+    when = f"{when}发现的" if when else ""
     if cat or src:
-        return f"{src}{cat}问题"
+        return f"{when}{src}{cat}问题"
+    if when:
+        return f"{when}问题"
     return "其余问题" if index > 0 else "全部问题"
 
 
@@ -103,8 +136,14 @@ def compute_deadline(
     explicit: dt.date | None = None,
     rectify_end: dt.date | None = None,
     labels: Mapping[str, str] | None = None,
+    routed_on: dt.date | None = None,
+    stages: Sequence[Stage] = (),
 ) -> Deadline:
-    """The deadline of a problem found on `found_on`; `labels` maps codes to names for basis."""
+    """The deadline of a problem found on `found_on` and routed on `routed_on` (default: then).
+
+    `labels` maps codes to names for the basis text; `stages` are the plan's stages, which
+    rules narrowed by `stages` need.
+    """
     if explicit is not None:
         if explicit < found_on:
             raise DeadlineError(
@@ -112,34 +151,39 @@ def compute_deadline(
             )
         return Deadline(explicit, f"台账给定时限 {explicit.isoformat()}")
 
+    set_on = max(found_on, routed_on) if routed_on is not None else found_on
+    start = set_on if policy.basis is DeadlineBasis.ROUTED else found_on
+    counted = f"（自{DEADLINE_BASIS_LABELS[policy.basis]}起）"
     computed: bool
     if tier is not None:
-        due, basis, computed = _from_tier(_find_tier(policy, tier), calendar, found_on)
+        due, basis, computed = _from_tier(_find_tier(policy, tier), calendar, start)
     else:
         names = labels or {}
         for index, rule in enumerate(policy.rules):
-            if _matches(rule, category, source):
+            if _matches(rule, category, source, found_on, stages):
                 subject = _subject(rule, index, category, source, names)
                 if rule.date is not None:
                     due, basis, computed = rule.date, f"{subject}统一时限 {rule.date}", False
                 elif rule.tier is not None:
                     due, tier_basis, computed = _from_tier(
-                        _find_tier(policy, rule.tier), calendar, found_on
+                        _find_tier(policy, rule.tier), calendar, start
                     )
                     basis = f"{tier_basis}（{subject}）"
                 elif rule.working_days is not None:
-                    due = _offset(calendar, found_on, rule.working_days, subject)
+                    due = _offset(calendar, start, rule.working_days, subject)
                     basis, computed = f"{subject}限{_days_text(rule.working_days)}", True
                 else:
                     raise DeadlineError(f"整改时限规则第{index + 1}条没有给出日期、档次或工作日数")
                 break
         else:
             n = policy.default_working_days
-            due = _offset(calendar, found_on, n, "默认整改时限")
+            due = _offset(calendar, start, n, "默认整改时限")
             basis, computed = f"默认：{_days_text(n)}", True
+    if computed:
+        basis = f"{basis}{counted}"
 
-    if not computed and due < found_on:
-        due = calendar.add_workdays(found_on, LATE_FIND_WORKING_DAYS)
+    if due < set_on:
+        due = calendar.add_workdays(set_on, LATE_FIND_WORKING_DAYS)
         basis = f"{basis}已过，按立查立改：{LATE_FIND_WORKING_DAYS}个工作日"
         computed = True
 
@@ -147,7 +191,7 @@ def compute_deadline(
         computed
         and policy.cap_at_rectify_end
         and rectify_end is not None
-        and found_on <= rectify_end < due
+        and set_on <= rectify_end < due
     ):
         return Deadline(rectify_end, f"{basis}，封顶于整改阶段结束日 {rectify_end.isoformat()}")
     return Deadline(due, basis)

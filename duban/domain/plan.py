@@ -145,13 +145,33 @@ class DeadlineTier:
 
 @dataclass(frozen=True)
 class DeadlineRule:
-    """A fixed deadline (or tier) for problems matching category/source; first match wins."""
+    """A fixed deadline (or tier) for problems matching category/source; first match wins.
+
+    `stages` (stage names) and `found_from`/`found_to` narrow a rule to problems found in those
+    stages or that date range (seed 002: 提升阶段's finds are not bound by the 10/20 date).
+    """
 
     categories: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     tier: str | None = None  # a tier code
     date: dt.date | None = None
     working_days: int | None = None
+    stages: tuple[str, ...] = ()  # stage names; empty: any
+    found_from: dt.date | None = None  # inclusive
+    found_to: dt.date | None = None  # inclusive
+
+
+class DeadlineBasis(StrEnum):
+    """The day working-day deadlines count from."""
+
+    FOUND = "found"  # 发现之日 (the default: the plans say "发现问题后N个工作日")
+    ROUTED = "routed"  # 交办之日: the day the problem is routed to its office
+
+
+DEADLINE_BASIS_LABELS: dict[DeadlineBasis, str] = {
+    DeadlineBasis.FOUND: "发现之日",
+    DeadlineBasis.ROUTED: "交办之日",
+}
 
 
 @dataclass(frozen=True)
@@ -162,6 +182,7 @@ class DeadlinePolicy:
     tiers: tuple[DeadlineTier, ...] = ()
     rules: tuple[DeadlineRule, ...] = ()
     cap_at_rectify_end: bool = True  # never later than the end of the rectification stage
+    basis: DeadlineBasis = DeadlineBasis.FOUND
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,13 @@ def lint_plan(plan: Plan) -> tuple[PlanError, ...]:
                 break
     for i, d in enumerate(plan.deadlines.rules):
         for j, prior in enumerate(plan.deadlines.rules[:i]):
-            if _covers(prior.categories, d.categories) and _covers(prior.sources, d.sources):
+            # A rule narrowed to stages or dates found leaves the rest to the rules after it.
+            narrowed = prior.stages or prior.found_from or prior.found_to
+            if (
+                not narrowed
+                and _covers(prior.categories, d.categories)
+                and _covers(prior.sources, d.sources)
+            ):
                 remarks.append(
                     PlanError(
                         f"deadlines.rules[{i}]", f"永远不会用到：deadlines.rules[{j}] 已先匹配"

@@ -226,15 +226,15 @@ class _Decisions:
         return route
 
     def deadline(self, p: ReportedProblem) -> Deadline:
-        """The deadline; a problem reported late counts from today unless its date is given."""
-        found_on = max(p.found_on, self.today) if p.deadline is None else p.found_on
-        case = (found_on, p.category, p.source, p.tier, p.deadline)
+        """The deadline, counted from the day the plan's basis names (found, or routed today)."""
+        case = (p.found_on, p.category, p.source, p.tier, p.deadline)
         deadline = self._deadlines.get(case)
         if deadline is None:
+            plan = self.rules.plan
             deadline = self._deadlines[case] = compute_deadline(
-                self.rules.plan.deadlines, self.rules.calendar, found_on=found_on,
+                plan.deadlines, self.rules.calendar, found_on=p.found_on, routed_on=self.today,
                 category=p.category, source=p.source, tier=p.tier, explicit=p.deadline,
-                rectify_end=self.rules.rectify_end,
+                rectify_end=self.rules.rectify_end, stages=plan.stages,
             )
         return deadline
 
@@ -410,9 +410,9 @@ def apply_move(
         if problem.deadline is None:
             rules = Ruleset.of(load_plan_of(session, problem.campaign_id))
             deadline = compute_deadline(
-                rules.plan.deadlines, rules.calendar, found_on=max(problem.found_on, local_today(clock)),
-                category=problem.category, source=problem.source, tier=problem.tier,
-                rectify_end=rules.rectify_end,
+                rules.plan.deadlines, rules.calendar, found_on=problem.found_on,
+                routed_on=local_today(clock), category=problem.category, source=problem.source,
+                tier=problem.tier, rectify_end=rules.rectify_end, stages=rules.plan.stages,
             )
             problem.deadline, problem.deadline_basis = deadline.date, deadline.basis
     elif action == Action.REQUEST_EXTENSION:

@@ -15,7 +15,14 @@ from duban.domain.deadlines import (
     compute_deadline,
     extend_deadline,
 )
-from duban.domain.plan import DeadlinePolicy, DeadlineRule, DeadlineTier
+from duban.domain.plan import (
+    DeadlineBasis,
+    DeadlinePolicy,
+    DeadlineRule,
+    DeadlineTier,
+    Stage,
+    StageKind,
+)
 from duban.domain.workdays import WorkCalendar
 
 D = dt.date
@@ -99,7 +106,7 @@ def test_rule_giving_working_days(cal: WorkCalendar) -> None:
     # Friday 2022-09-30, then 国庆 10/1-10/7; Saturday 10/8 and Sunday 10/9 are working days.
     d = compute_deadline(FULL, cal, found_on=D(2022, 9, 30), category="档案资料", source="入户")
     assert d.date == D(2022, 10, 10)
-    assert d.basis == "档案资料问题限3个工作日"
+    assert d.basis == "档案资料问题限3个工作日（自发现之日起）"
 
 
 def test_default_working_days(cal: WorkCalendar) -> None:
@@ -107,7 +114,7 @@ def test_default_working_days(cal: WorkCalendar) -> None:
     d = compute_deadline(FULL, cal, found_on=found, category="产业", source="入户")
     assert d.date == cal.add_workdays(found, 10)
     assert cal.workdays_between(found, d.date) == 10
-    assert d.basis == "默认：10个工作日"
+    assert d.basis == "默认：10个工作日（自发现之日起）"
 
 
 def test_seed_000_housing_by_june_30(cal: WorkCalendar) -> None:
@@ -159,7 +166,7 @@ def test_immediate_tier_is_one_working_day(cal: WorkCalendar) -> None:
         FULL, cal, found_on=D(2022, 6, 2), category="产业", source="入户", tier="immediate"
     )
     assert d.date == D(2022, 6, 6)
-    assert d.basis == "立查立改：1个工作日"
+    assert d.basis == "立查立改：1个工作日（自发现之日起）"
 
 
 def test_zero_working_days_is_the_day_found_or_the_next_working_day(cal: WorkCalendar) -> None:
@@ -275,3 +282,88 @@ def test_extend_deadline(cal: WorkCalendar) -> None:
     assert extend_deadline(cal, D(2020, 9, 30), 2) == D(2020, 10, 10)
     with pytest.raises(DeadlineError):
         extend_deadline(cal, D(2020, 9, 30), 0)
+
+
+# ---- the day working days count from ----------------------------------------------------
+
+
+def test_working_days_count_from_the_day_found_by_default(cal: WorkCalendar) -> None:
+    # Found Wednesday 2022-09-14, imported (routed) Friday 9/16, 5 working days.
+    policy = DeadlinePolicy(default_working_days=5, cap_at_rectify_end=False)
+    d = compute_deadline(policy, cal, found_on=D(2022, 9, 14), routed_on=D(2022, 9, 16),
+                         category="x", source="y")
+    assert d == compute_deadline(policy, cal, found_on=D(2022, 9, 14), category="x", source="y")
+    assert d.date == D(2022, 9, 21)
+    assert d.basis == "默认：5个工作日（自发现之日起）"
+
+
+def test_working_days_count_from_routing_when_the_plan_says_so(cal: WorkCalendar) -> None:
+    policy = DeadlinePolicy(default_working_days=5, cap_at_rectify_end=False,
+                            basis=DeadlineBasis.ROUTED)
+    d = compute_deadline(policy, cal, found_on=D(2022, 9, 14), routed_on=D(2022, 9, 16),
+                         category="x", source="y")
+    assert d.date == D(2022, 9, 23)
+    assert d.basis == "默认：5个工作日（自交办之日起）"
+    # Fixed dates do not depend on the basis and say nothing about it.
+    fixed = DeadlinePolicy(rules=(DeadlineRule(date=D(2022, 10, 20)),), basis=DeadlineBasis.ROUTED)
+    f = compute_deadline(fixed, cal, found_on=D(2022, 9, 14), routed_on=D(2022, 9, 16),
+                         category="x", source="y")
+    assert (f.date, f.basis) == (D(2022, 10, 20), "全部问题统一时限 2022-10-20")
+
+
+def test_a_deadline_past_on_the_day_it_is_set_becomes_immediate(cal: WorkCalendar) -> None:
+    # Found 9/1 with 3 working days (9/6), routed only on 9/14: the next working day, 9/15.
+    policy = DeadlinePolicy(default_working_days=3, cap_at_rectify_end=False)
+    d = compute_deadline(policy, cal, found_on=D(2022, 9, 1), routed_on=D(2022, 9, 14),
+                         category="x", source="y")
+    assert d.date == D(2022, 9, 15)
+    assert d.basis == "默认：3个工作日（自发现之日起）已过，按立查立改：1个工作日"
+
+
+# ---- rules narrowed to a stage or a period -----------------------------------------------
+
+# Seed 002: "确保10月20前全县排查出来的问题整改完毕" binds what 排查 and 集中整改 found; what the
+# 提升阶段 (10/16–12/31) finds gets working days.
+SEED_002_STAGES = (
+    Stage(StageKind.INVESTIGATE, "排查阶段", D(2022, 9, 15), D(2022, 9, 25)),
+    Stage(StageKind.RECTIFY, "集中整改阶段", D(2022, 9, 26), D(2022, 10, 15)),
+    Stage(StageKind.REVIEW, "提升阶段", D(2022, 10, 16), D(2022, 12, 31)),
+)
+SEED_002 = DeadlinePolicy(
+    default_working_days=10,
+    rules=(
+        DeadlineRule(stages=("排查阶段", "集中整改阶段"), date=D(2022, 10, 20)),
+        DeadlineRule(stages=("提升阶段",), working_days=10),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("found", "expected", "basis"),
+    [
+        (D(2022, 9, 20), D(2022, 10, 20), "排查阶段、集中整改阶段发现的问题统一时限 2022-10-20"),
+        (D(2022, 10, 14), D(2022, 10, 20), "排查阶段、集中整改阶段发现的问题统一时限 2022-10-20"),
+        # 10/17 (Monday) + 10 working days: 10/31; never the 10/20 rule nor 1 working day.
+        (D(2022, 10, 17), D(2022, 10, 31), "提升阶段发现的问题限10个工作日（自发现之日起）"),
+        (D(2022, 11, 30), D(2022, 12, 14), "提升阶段发现的问题限10个工作日（自发现之日起）"),
+    ],
+)
+def test_rules_apply_to_the_stage_a_problem_was_found_in(
+    cal: WorkCalendar, found: dt.date, expected: dt.date, basis: str
+) -> None:
+    d = compute_deadline(SEED_002, cal, found_on=found, category="x", source="y",
+                         rectify_end=D(2022, 10, 15), stages=SEED_002_STAGES)
+    assert (d.date, d.basis) == (expected, basis)
+
+
+def test_rules_apply_to_a_date_range_found(cal: WorkCalendar) -> None:
+    policy = DeadlinePolicy(
+        default_working_days=3,
+        rules=(DeadlineRule(found_from=D(2022, 10, 16), found_to=D(2022, 12, 31), working_days=10),),
+        cap_at_rectify_end=False,
+    )
+    inside = compute_deadline(policy, cal, found_on=D(2022, 10, 17), category="x", source="y")
+    assert inside.date == D(2022, 10, 31)
+    assert inside.basis == "2022-10-16至2022-12-31发现的问题限10个工作日（自发现之日起）"
+    before = compute_deadline(policy, cal, found_on=D(2022, 10, 14), category="x", source="y")
+    assert before.basis.startswith("默认：3个工作日")

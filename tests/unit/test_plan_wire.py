@@ -19,6 +19,7 @@ from duban.domain.plan import (
     OWN_TOWN,
     OWN_VILLAGE,
     Audience,
+    DeadlineBasis,
     OfficeLevel,
     PenaltyBasis,
     RungAction,
@@ -607,6 +608,51 @@ def test_negative_working_days_and_zero_default() -> None:
     data["deadlines"]["default_working_days"] = 0
     paths = {e.path for e in errors_of(data)}
     assert paths == {"deadlines.tiers[0].working_days", "deadlines.default_working_days"}
+
+
+def test_deadline_basis_found_by_default_or_routed() -> None:
+    assert parse_plan(base()).deadlines.basis is DeadlineBasis.FOUND
+    for word, basis in (("routed", DeadlineBasis.ROUTED), ("交办之日", DeadlineBasis.ROUTED),
+                        ("发现", DeadlineBasis.FOUND)):
+        data = base()
+        data["deadlines"]["basis"] = word
+        assert parse_plan(data).deadlines.basis is basis
+    data = base()
+    data["deadlines"]["basis"] = "签收"
+    assert_only(data, "deadlines.basis", "取值不认识：签收（可用：found、发现、发现之日、routed、交办、交办之日）")
+
+
+def test_rules_narrowed_to_stages_or_dates_found() -> None:
+    data = base()
+    data["deadlines"]["rules"][1:1] = [
+        {"stages": ["整改", "investigate"], "working_days": 2},
+        {"found_between": ["2020-07-01", "2020年7月12日"], "working_days": 3},
+    ]
+    rules = parse_plan(data).deadlines.rules
+    assert (rules[1].stages, rules[1].working_days) == (("整改", "排查"), 2)
+    assert (rules[2].found_from, rules[2].found_to) == (dt.date(2020, 7, 1), dt.date(2020, 7, 12))
+    assert rules[0].stages == () and rules[0].found_from is None
+
+
+@pytest.mark.parametrize(
+    ("rule", "path", "message"),
+    [
+        ({"stages": ["迎检阶段"], "working_days": 2}, "deadlines.rules[0].stages[0]",
+         "未定义的阶段：迎检阶段（方案的阶段：排查、整改）"),
+        ({"found_between": "2020-07-01", "working_days": 2}, "deadlines.rules[0].found_between",
+         "应为两个日期的列表，如 [2022-10-16, 2022-12-31]，实际是文本"),
+        ({"found_between": ["2020-07-12", "2020-07-01"], "working_days": 2},
+         "deadlines.rules[0].found_between", "结束日期 2020-07-01 早于开始日期 2020-07-12"),
+        ({"found_between": ["2020-07-01", "七月"], "working_days": 2},
+         "deadlines.rules[0].found_between[1]", "应为日期（如 2020-06-15），实际是文本"),
+    ],
+)
+def test_narrowed_rule_mistakes(rule: dict[str, Any], path: str, message: str) -> None:
+    data = base()
+    data["deadlines"]["rules"][0] = rule
+    error = only_error(data)
+    assert error.path == path, str(error)
+    assert message in error.message, str(error)
 
 
 def test_fixed_deadline_before_the_campaign_starts() -> None:

@@ -299,14 +299,20 @@ def test_002_sources_are_household_and_sector_checks_and_feedback(shenqiu: Plan)
     assert {"巡视反馈", "考核评估", "专项审计", "媒体舆情"} <= set(source_names)
 
 
-def test_002_everything_rectified_by_october_20(shenqiu: Plan) -> None:
-    # "确保10月20前全县排查出来的问题整改完毕"
+def test_002_everything_found_before_the_raise_stage_rectified_by_october_20(
+    shenqiu: Plan,
+) -> None:
+    # "确保10月20前全县排查出来的问题整改完毕": what 排查 and 集中整改 find, whatever its kind.
     for category in shenqiu.categories:
         for source in shenqiu.sources:
             assert deadline_rule(shenqiu, category.name, source.name) == (
                 dt.date(2022, 10, 20),
                 None,
             )
+    first, raised = shenqiu.deadlines.rules
+    assert first.stages == ("排查阶段", "集中整改阶段")
+    # "提升阶段（10月16日—12月底）… 通报问题、以查促改": its finds get working days, not 10/20.
+    assert (raised.stages, raised.working_days, raised.date) == (("提升阶段",), 10, None)
 
 
 def test_002_monthly_ranking(shenqiu: Plan) -> None:
@@ -394,6 +400,13 @@ def test_003_channels_and_monitoring_line(shaoyun: Plan) -> None:
 
 
 SEED_002_REVIEW = [
+    Fact("排查、集中整改发现的问题10月20日前整改完毕", 85, "确保10月20前全县排查出来的问题整改完毕",
+         lambda p: p.deadlines.rules[0].stages == ("排查阶段", "集中整改阶段")
+         and p.deadlines.rules[0].date == dt.date(2022, 10, 20),
+         ("deadline:其余",)),
+    Fact("提升阶段发现的问题另计时限", 86, "（三）提升阶段（10月16日—12月底）",
+         lambda p: p.deadlines.rules[1].stages == ("提升阶段",)
+         and p.deadlines.rules[1].working_days == 10),
     # The groups work irregularly and the seed gives them no count: the plan sets none.
     Fact("八个督导组，不定期督导，无每日抽查数", 27, "县委巩固衔接八个督导组，不定期到各乡镇、各有关单位开展督导检查",
          lambda p: len(p.review.groups) == 8

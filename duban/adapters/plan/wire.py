@@ -24,6 +24,7 @@ from duban.domain.plan import (
     Audience,
     Category,
     Contact,
+    DeadlineBasis,
     DeadlinePolicy,
     DeadlineRule,
     DeadlineTier,
@@ -129,6 +130,15 @@ BASIS_ALIASES: dict[str, PenaltyBasis] = {
     "问题": PenaltyBasis.PROBLEM,
     "household": PenaltyBasis.HOUSEHOLD,
     "户": PenaltyBasis.HOUSEHOLD,
+}
+
+DEADLINE_BASIS_ALIASES: dict[str, DeadlineBasis] = {
+    "found": DeadlineBasis.FOUND,
+    "发现": DeadlineBasis.FOUND,
+    "发现之日": DeadlineBasis.FOUND,
+    "routed": DeadlineBasis.ROUTED,
+    "交办": DeadlineBasis.ROUTED,
+    "交办之日": DeadlineBasis.ROUTED,
 }
 
 RANK_BY_ALIASES: dict[str, str] = {
@@ -625,11 +635,48 @@ def _exactly_one(ctx: _Ctx, m: Mapping[str, Any], path: str, keys: Sequence[str]
         ctx.fail(path, f"{options} 须恰好给出一个{detail}")
 
 
-def _deadlines(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DeadlinePolicy:
+def _stage_refs(
+    ctx: _Ctx, m: Mapping[str, Any], path: str, stages: Sequence[Stage]
+) -> tuple[str, ...]:
+    """Stage names from references by name (提升阶段) or kind (提升, review: every such stage)."""
+    out: list[str] = []
+    for where, ref in ctx.words(m, "stages", path):
+        named = [s.name for s in stages if s.name == ref]
+        if not named and ref in STAGE_KIND_ALIASES:
+            named = [s.name for s in stages if s.kind is STAGE_KIND_ALIASES[ref]]
+        if not named:
+            known = "、".join(s.name for s in stages) or "无"
+            ctx.fail(where, f"未定义的阶段：{ref}（方案的阶段：{known}）")
+        out.extend(n for n in named if n not in out)
+    return tuple(out)
+
+
+def _found_between(
+    ctx: _Ctx, m: Mapping[str, Any], path: str
+) -> tuple[dt.date | None, dt.date | None]:
+    """`found_between: [from, to]`: two dates, inclusive, the first not after the second."""
+    if m.get("found_between") is None:
+        return None, None
+    where = _join(path, "found_between")
+    value = m["found_between"]
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        ctx.fail(where, f"应为两个日期的列表，如 [2022-10-16, 2022-12-31]，实际是{_kind(value)}")
+        return None, None
+    # Keys spelt as list items, so that a bad date's path reads found_between[1].
+    first = ctx.date({"found_between[0]": value[0]}, "found_between[0]", path)
+    last = ctx.date({"found_between[1]": value[1]}, "found_between[1]", path)
+    if first and last and last < first:
+        ctx.fail(where, f"结束日期 {last} 早于开始日期 {first}")
+    return first, last
+
+
+def _deadlines(
+    ctx: _Ctx, data: Mapping[str, Any], refs: _Refs, stages: Sequence[Stage]
+) -> DeadlinePolicy:
     path = "deadlines"
     if data.get(path) is None:
         return DeadlinePolicy()
-    allowed = ("default_working_days", "cap_at_rectify_end", "tiers", "rules")
+    allowed = ("default_working_days", "cap_at_rectify_end", "tiers", "rules", "basis")
     m = ctx.fields(data[path], path, allowed)
     tiers: list[DeadlineTier] = []
     tier_names = _Names(ctx, "时限档次")
@@ -642,11 +689,14 @@ def _deadlines(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DeadlinePolic
         days = ctx.optional_whole(tm, "working_days", tpath, minimum=0)
         tiers.append(DeadlineTier(code, name, days, ctx.date(tm, "date", tpath)))
     rules: list[DeadlineRule] = []
-    rule_keys = ("categories", "sources", "tier", "date", "working_days")
+    rule_keys = (
+        "categories", "sources", "stages", "found_between", "tier", "date", "working_days"
+    )
     for rpath, node in ctx.items(m, "rules", path):
         rm = ctx.fields(node, rpath, rule_keys)
         _exactly_one(ctx, rm, rpath, ("tier", "date", "working_days"))
         tier_ref = ctx.text(rm, "tier", rpath)
+        found_from, found_to = _found_between(ctx, rm, rpath)
         rules.append(
             DeadlineRule(
                 categories=refs.categories.resolve_all(ctx.words(rm, "categories", rpath)),
@@ -654,6 +704,9 @@ def _deadlines(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DeadlinePolic
                 tier=tier_names.resolve(tier_ref, _join(rpath, "tier")) if tier_ref else None,
                 date=ctx.date(rm, "date", rpath),
                 working_days=ctx.optional_whole(rm, "working_days", rpath, minimum=0),
+                stages=_stage_refs(ctx, rm, rpath, stages),
+                found_from=found_from,
+                found_to=found_to,
             )
         )
     return DeadlinePolicy(
@@ -661,6 +714,7 @@ def _deadlines(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DeadlinePolic
         tiers=tuple(tiers),
         rules=tuple(rules),
         cap_at_rectify_end=ctx.flag(m, "cap_at_rectify_end", path, default=True),
+        basis=ctx.choice(m, "basis", path, DEADLINE_BASIS_ALIASES, DeadlineBasis.FOUND),
     )
 
 
@@ -912,7 +966,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     )
     sources = tuple(Source(c, n) for c, n, _ in _labelled(ctx, top, "sources", refs.sources, False))
     routing = _routing(ctx, top, refs)
-    deadlines = _deadlines(ctx, top, refs)
+    deadlines = _deadlines(ctx, top, refs, stages)
     review = _review(ctx, top, refs)
     reminders = _reminders(ctx, top)
     penalties = _penalties(ctx, top, refs)
