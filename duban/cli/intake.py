@@ -99,18 +99,22 @@ def detect_cmd(campaign_id: int, username: str) -> None:
                f"重复跳过 {result.skipped_duplicates}")
 
 
-@cli.command("coverage", help="走访覆盖率：按村、乡镇统计已走访/总户数、走访方式，并列出未走访农户。")
+@cli.command("coverage", help="走访覆盖率：按村、乡镇统计已走访/总户数、走访方式，并列出未走访农户。"
+             "没有登记农户的村显示“无农户”，不计入覆盖率。")
 @click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
 @click.option("--town", help="只看一个乡镇（代码）。")
 @click.option("--unvisited", is_flag=True, help="列出未走访农户。")
 def coverage_cmd(campaign_id: int, town: str | None, unvisited: bool) -> None:
-    from duban.services.intake import visit_coverage
+    from duban.services.scoping import whole_campaign
+    from duban.services.views.coverage import NO_HOUSEHOLDS, CoverageLine, coverage
 
-    cov = visit_coverage(env().db, campaign_id, town=town)
+    with env().db.transaction() as session:
+        cov = coverage(session, whole_campaign(), campaign_id, town=town, unvisited=unvisited)
     modes = list(VisitMode)
 
-    def rows(lines):  # type: ignore[no-untyped-def]
-        return [[c.name, c.households, c.visited, f"{c.rate:.1%}",
+    def rows(lines: list[CoverageLine]) -> list[list[object]]:
+        return [[c.name, c.households, c.visited,
+                 NO_HOUSEHOLDS if c.rate is None else f"{c.rate:.1%}",
                  *[c.by_mode.get(m.value, 0) for m in modes]] for c in lines]
 
     headers = ["名称", "总户数", "已走访", "覆盖率", *[VISIT_MODE_LABELS[m] for m in modes]]
@@ -118,6 +122,6 @@ def coverage_cmd(campaign_id: int, town: str | None, unvisited: bool) -> None:
     click.echo(table(headers, rows(cov.towns)))
     click.echo("\n按村：")
     click.echo(table(headers, rows(cov.villages)))
-    click.echo(f"\n未走访农户：{len(cov.unvisited)} 户")
-    if unvisited:
+    click.echo(f"\n未走访农户：{cov.households - cov.visited} 户")
+    if cov.unvisited:
         click.echo(table(["乡镇", "村", "户编号", "户主"], cov.unvisited))

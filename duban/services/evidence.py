@@ -121,6 +121,11 @@ class EvidenceInfo:
     uploaded_by: str
     uploaded_at: dt.datetime
 
+    @property
+    def is_image(self) -> bool:
+        """Whether browsers can show it inline."""
+        return self.content_type in {"image/jpeg", "image/png"}
+
 
 def evidence_root() -> Path:
     """Where evidence blobs live by default."""
@@ -296,20 +301,21 @@ def store_evidence(
         return store_checked(session, clock, problem, checked, uploaded_by, root=root)
 
 
-def _info(e: Evidence) -> EvidenceInfo:
-    return EvidenceInfo(id=e.id, problem_id=e.problem_id, sha256=e.sha256, filename=e.filename,
-                        content_type=e.content_type, size=e.size, phase=e.phase,
-                        uploaded_by=e.uploaded_by, uploaded_at=e.uploaded_at)
+def evidence_of(session: Session, problem_id: int) -> list[EvidenceInfo]:
+    """The evidence files of a problem, oldest first (the one shape pages, API and CLI list)."""
+    rows = session.scalars(select(Evidence).where(Evidence.problem_id == problem_id)
+                           .order_by(Evidence.uploaded_at, Evidence.id))
+    return [EvidenceInfo(id=e.id, problem_id=e.problem_id, sha256=e.sha256,
+                         filename=e.filename, content_type=e.content_type, size=e.size,
+                         phase=e.phase, uploaded_by=e.uploaded_by, uploaded_at=e.uploaded_at)
+            for e in rows]
 
 
 def list_evidence(db: Database, problem_ref: str | int, *, campaign_id: int | None = None
                   ) -> list[EvidenceInfo]:
     """The evidence files of a problem, oldest first."""
     with db.transaction() as session:
-        problem = find_problem(session, campaign_id, problem_ref)
-        rows = session.scalars(select(Evidence).where(Evidence.problem_id == problem.id)
-                               .order_by(Evidence.uploaded_at, Evidence.id))
-        return [_info(e) for e in rows]
+        return evidence_of(session, find_problem(session, campaign_id, problem_ref).id)
 
 
 def evidence_file(db: Database, sha256: str, *, root: Path | None = None) -> bytes:

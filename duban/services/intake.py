@@ -1,4 +1,4 @@
-"""Use cases of intake: import the three files, detect problems, and report visit coverage.
+"""Use cases of intake: import the three files and detect problems.
 
 Each import is one transaction: every row is validated first; on any error nothing is written
 and the caller gets ImportRejected with a report it can show or save as an annotated copy.
@@ -7,13 +7,12 @@ and the caller gets ImportRejected with a report it can show or save as an annot
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from duban.adapters.batch import gc_paused
@@ -32,7 +31,6 @@ from duban.domain.household import (
     HouseholdFacts,
     MonitoringType,
     ReportedProblem,
-    VisitMode,
     VisitRecord,
 )
 from duban.domain.lifecycle import FINAL_STATUSES
@@ -41,7 +39,7 @@ from duban.services.bulk import insert_rows, where_in
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
 from duban.services.problems import RecordResult, record_problems_in
-from models import Household, Problem, Town, Village, Visit
+from models import Household, Problem, Visit
 
 DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule raised from the register
 
@@ -305,85 +303,3 @@ def detect_problems_in(session: Session, clock: Clock, campaign_id: int, *,
             detections.append((d.rule, dict(d.facts)))
     return record_problems_in(session, clock, campaign_id, reported, recorded_by=detected_by,
                               detections=detections)
-
-
-@dataclass
-class CoverageLine:
-    """Visit coverage of one village or town."""
-
-    town: str
-    village: str | None
-    name: str
-    households: int
-    visited: int
-    by_mode: dict[str, int]
-
-    @property
-    def rate(self) -> float:
-        """Share of households visited (seed 000 asks for 100%)."""
-        return self.visited / self.households if self.households else 1.0
-
-
-@dataclass
-class Coverage:
-    """Visit coverage per village and per town, and who is still unvisited."""
-
-    villages: list[CoverageLine]
-    towns: list[CoverageLine]
-    unvisited: list[tuple[str, str, str, str]]  # (town, village, household id, head)
-
-
-def visit_coverage(db: Database, campaign_id: int, *, town: str | None = None) -> Coverage:
-    """Households visited / total per village and town, by mode, and the unvisited list."""
-    with db.transaction() as session:
-        names = dict(session.execute(
-            select(Village.code, Village.name).where(Village.campaign_id == campaign_id)).all())
-        town_names = dict(session.execute(
-            select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).all())
-        hh = select(Household.household_id, Household.town_code, Household.village_code,
-                    Household.head).where(Household.campaign_id == campaign_id)
-        if town:
-            hh = hh.where(Household.town_code == town)
-        households = session.execute(hh).all()
-        # The latest visit's mode counts for a household visited more than once.
-        latest = (
-            select(Visit.household_id, func.max(Visit.visited_on).label("day"))
-            .where(Visit.campaign_id == campaign_id).group_by(Visit.household_id).subquery()
-        )
-        modes: dict[str, str] = {}
-        for hid, mode in session.execute(
-            select(Visit.household_id, Visit.mode).join(
-                latest, (Visit.household_id == latest.c.household_id)
-                & (Visit.visited_on == latest.c.day))
-            .where(Visit.campaign_id == campaign_id)
-        ):
-            modes[hid] = mode
-    per_village: dict[tuple[str, str], CoverageLine] = {}
-    unvisited: list[tuple[str, str, str, str]] = []
-    for hid, town_code, village_code, head in households:
-        line = per_village.get((town_code, village_code))
-        if line is None:
-            line = per_village[(town_code, village_code)] = CoverageLine(
-                town_code, village_code, names.get(village_code, village_code), 0, 0,
-                {m.value: 0 for m in VisitMode})
-        line.households += 1
-        seen = modes.get(hid)
-        if seen is None:
-            unvisited.append((town_code, village_code, hid, head))
-        else:
-            line.visited += 1
-            line.by_mode[seen] = line.by_mode.get(seen, 0) + 1
-    towns: dict[str, CoverageLine] = {}
-    for line in per_village.values():
-        t = towns.setdefault(line.town, CoverageLine(
-            line.town, None, town_names.get(line.town, line.town), 0, 0, defaultdict(int)))
-        t.households += line.households
-        t.visited += line.visited
-        for mode, n in line.by_mode.items():
-            t.by_mode[mode] += n
-    return Coverage(
-        villages=sorted(per_village.values(), key=lambda c: (c.town, c.village or "")),
-        towns=[CoverageLine(t.town, None, t.name, t.households, t.visited, dict(t.by_mode))
-               for t in sorted(towns.values(), key=lambda c: c.town)],
-        unvisited=sorted(unvisited),
-    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,9 @@ from duban.domain.plan import Plan
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import Database, data_dir
+from duban.services.scoping import Scope, visible_office_codes
 from duban.services.templates import template_dir_for
+from duban.services.views.names import Names, names_in
 from models import (
     DocumentNumberRegister,
     Household,
@@ -48,8 +50,6 @@ from models import (
     Office,
     Problem,
     ProblemCoOffice,
-    Town,
-    Village,
 )
 
 KIND_NOTICE = "notice"  # 督办通知书
@@ -232,32 +232,18 @@ def issue_document(
 # ------------------------------------------------------------------------------ 督办通知书
 
 
-@dataclass(frozen=True)
-class _Names:
-    towns: dict[str, str]
-    villages: dict[str, str]
-    offices: dict[str, Office]
+def county_contact(session: Session, campaign_id: int, plan: Plan) -> ContactPerson | None:
+    """The county office's first contact person, for a document's 附注."""
+    contacts = session.scalar(select(Office.contacts).where(
+        Office.campaign_id == campaign_id, Office.code == plan.county_office))
+    if not contacts:
+        return None
+    first = contacts[0]
+    return ContactPerson(name=first.get("name", ""), phone=first.get("phone", ""))
 
 
-def _names(session: Session, campaign_id: int) -> _Names:
-    return _Names(
-        towns=dict(session.execute(
-            select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).all()),
-        villages=dict(session.execute(
-            select(Village.code, Village.name).where(Village.campaign_id == campaign_id)
-        ).all()),
-        offices={o.code: o for o in session.scalars(
-            select(Office).where(Office.campaign_id == campaign_id))},
-    )
-
-
-def letterhead(plan: Plan, names: _Names | None = None) -> dict[str, Any]:
+def letterhead(plan: Plan, contact: ContactPerson | None = None) -> dict[str, Any]:
     """The 版头 and 附注 fields every document of a campaign shares."""
-    contact = None
-    county = names.offices.get(plan.county_office) if names else None
-    if county is not None and county.contacts:
-        first = county.contacts[0]
-        contact = ContactPerson(name=first.get("name", ""), phone=first.get("phone", ""))
     return {
         "issuer": plan.issuer,
         "issuer_mark": plan.issuer_short or plan.issuer,
@@ -276,8 +262,9 @@ NOTICE_REQUIREMENTS = (
 
 def _notice_context(
     plan: Plan,
-    names: _Names,
-    office: Office,
+    names: Names,
+    contact: ContactPerson | None,
+    office_name: str,
     problems: Sequence[Problem],
     households: dict[str, str],
     co_offices: dict[int, list[str]],
@@ -289,24 +276,23 @@ def _notice_context(
         NoticeItem(
             seq=i,
             code=p.code,
-            town=names.towns.get(p.town_code, p.town_code),
-            village=names.villages.get(p.village_code or "", p.village_code or ""),
+            town=names.town(p.town_code),
+            village=names.village(p.village_code),
             household=households.get(p.household_id or "", p.household_id or ""),
             description=p.description,
             requirement="按时限完成整改并上传佐证资料",
             deadline=p.deadline or local_today(clock),
-            co_offices=[names.offices[c].name if c in names.offices else c
-                        for c in co_offices.get(p.id, [])],
+            co_offices=[names.office(c) for c in co_offices.get(p.id, [])],
         )
         for i, p in enumerate(problems, start=1)
     ]
     earliest = min(i.deadline for i in items)
     return NoticeContext(
-        **letterhead(plan, names),
+        **letterhead(plan, contact),
         title=f"关于限期整改{plan.name}排查问题的督办通知书",
         issued_on=local_today(clock),
         number=number,
-        addressee=office.name,
+        addressee=office_name,
         intro=(
             f"在{plan.name}中，经排查和汇总，交由你单位牵头整改的问题共{len(items)}个"
             f"（详见附件《督办问题清单》），最早整改时限为{format_date_cn(earliest)}。"
@@ -346,7 +332,7 @@ def issue_notices(
 
     A retry with the same batch key returns the notices of the first (committed) run.
     """
-    from duban.services.messages import notice_issued_messages
+    from duban.services.messages import notice_issued_messages, office_rows
 
     with db.transaction() as session:
         ensure_running(session, campaign_id, "下发督办通知书")
@@ -377,16 +363,18 @@ def issue_notices(
         problems = list(session.scalars(stmt))
         if not problems:
             return []
-        names = _names(session, campaign_id)
+        names = names_in(session, campaign_id, plan)
+        contact = county_contact(session, campaign_id, plan)
         households = _household_heads(session, campaign_id, problems)
         co_offices = _co_offices(session, [p.id for p in problems])
         by_office: dict[str, list[Problem]] = {}
         for p in problems:
             assert p.lead_office is not None
             by_office.setdefault(p.lead_office, []).append(p)
+        office_of = office_rows(session, campaign_id, list(by_office))
         issued: list[Notice] = []
         for code in sorted(by_office):
-            office = names.offices.get(code)
+            office = office_of.get(code)
             if office is None:
                 raise NotFound(f"责任办室未定义：{code}（行动 {campaign_id}）")
             group = by_office[code]
@@ -394,8 +382,8 @@ def issue_notices(
                 session, clock, register,
                 campaign_id=campaign_id, kind=KIND_NOTICE, office_code=code,
                 problem_ids=[p.id for p in group], issued_by=issued_by, batch_key=batch_key,
-                build=functools.partial(_notice_context, plan, names, office, group, households,
-                                        co_offices, clock=clock),
+                build=functools.partial(_notice_context, plan, names, contact, office.name,
+                                        group, households, co_offices, clock=clock),
                 render=_render_notice,
             )
             rows = [{"notice_id": notice.id, "problem_id": p.id, "kind": KIND_NOTICE}
@@ -504,14 +492,37 @@ def list_notices(db: Database, campaign_id: int, *, office: str | None = None,
                  kind: str | None = None) -> list[NoticeRow]:
     """A campaign's documents in number order, with who signed for them."""
     with db.transaction() as session:
-        stmt = select(Notice).where(Notice.campaign_id == campaign_id)
-        if office is not None:
-            stmt = stmt.where(Notice.office_code == office)
-        if kind is not None:
-            stmt = stmt.where(Notice.kind == kind)
-        notices = session.scalars(stmt.order_by(Notice.year, Notice.seq)).all()
-        acks = _acknowledgers(session, (n.id for n in notices))
-        return [_row(n, acks.get(n.id)) for n in notices]
+        return _notices(session, select(Notice).where(Notice.campaign_id == campaign_id),
+                        office=office, kind=kind)
+
+
+def _notices(session: Session, stmt: Select[Any], *, office: str | None = None,
+             kind: str | None = None) -> list[NoticeRow]:
+    if office is not None:
+        stmt = stmt.where(Notice.office_code == office)
+    if kind is not None:
+        stmt = stmt.where(Notice.kind == kind)
+    notices = session.scalars(stmt.order_by(Notice.year, Notice.seq)).all()
+    acks = _acknowledgers(session, (n.id for n in notices))
+    return [_row(n, acks.get(n.id)) for n in notices]
+
+
+def visible_notices(session: Session, scope: Scope, campaign_id: int) -> list[NoticeRow]:
+    """A campaign's documents the scope may read (its offices' mail), in number order."""
+    rows = _notices(session, select(Notice).where(Notice.campaign_id == campaign_id))
+    offices = visible_office_codes(session, scope, campaign_id)
+    return rows if offices is None else [n for n in rows if n.office_code in offices]
+
+
+def visible_notice(session: Session, scope: Scope, notice_id: int) -> NoticeRow:
+    """A document the scope may read, or NotFound (the same answer as for a missing one)."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound(f"通知书不存在：编号 {notice_id}")
+    offices = visible_office_codes(session, scope, notice.campaign_id)
+    if offices is not None and notice.office_code not in offices:
+        raise NotFound(f"通知书不存在或无权查看：编号 {notice_id}")
+    return _row(notice, _acknowledgers(session, [notice.id]).get(notice.id))
 
 
 def offices_without_notice(db: Database, campaign_id: int) -> list[str]:

@@ -18,7 +18,8 @@ from sqlalchemy.orm.util import identity_key
 from duban.domain.errors import NotFound
 from duban.domain.lifecycle import Role, Status
 from duban.services.database import Database
-from models import AuditEvent, Campaign, Office, Problem, Town
+from duban.services.views.names import names_in
+from models import AuditEvent, Campaign, Problem
 
 RECURRENCE_ACTION = "recurrence"  # audit action of the 屡改屡犯 flag (not a lifecycle move)
 _CHUNK = 2000
@@ -139,10 +140,7 @@ def reopen_rate(db: Database, campaign_id: int) -> ReopenFigures:
         if session.get(Campaign, campaign_id) is None:
             raise NotFound(f"行动不存在：编号 {campaign_id}")
         where = Problem.campaign_id == campaign_id
-        towns = {code: name for code, name in session.execute(
-            select(Town.code, Town.name).where(Town.campaign_id == campaign_id))}
-        offices = {code: name for code, name in session.execute(
-            select(Office.code, Office.name).where(Office.campaign_id == campaign_id))}
+        names = names_in(session, campaign_id)
 
         def figures(column: Any, names: dict[str, str]) -> list[ReopenFigure]:
             rows = session.execute(select(column, *measures).where(where).group_by(column)
@@ -153,5 +151,5 @@ def reopen_rate(db: Database, campaign_id: int) -> ReopenFigures:
 
         c, r, n, x = session.execute(select(*measures).where(where)).one()
         total = ReopenFigure("", "合计", int(c or 0), int(r or 0), int(n or 0), int(x or 0))
-        return ReopenFigures(campaign_id, total, figures(Problem.town_code, towns),
-                             figures(Problem.lead_office, offices))
+        return ReopenFigures(campaign_id, total, figures(Problem.town_code, names.towns),
+                             figures(Problem.lead_office, names.offices))

@@ -52,12 +52,13 @@ from duban.services.notices import (
     KIND_BULLETIN,
     KIND_NOTICE,
     KIND_REMINDER,
-    _names,
+    county_contact,
     issue_document,
     letterhead,
     lock_register,
     prepare_numbering,
 )
+from duban.services.views.names import names_in
 from models import (
     Campaign,
     Notice,
@@ -218,8 +219,7 @@ def _fire_due(session: Session, clock: Clock, plan: Plan, campaign_id: int, toda
     now = clock.now()
     entries: list[DueReminder] = []
     policy = plan.reminders
-    office_names = dict(session.execute(
-        select(Office.code, Office.name).where(Office.campaign_id == campaign_id)).all())
+    names = names_in(session, campaign_id, plan)
     for i in range(0, len(due_ids), CHUNK):
         ids = due_ids[i : i + CHUNK]
         problems = session.execute(select(*_PROBLEM_COLS).where(Problem.id.in_(ids))).all()
@@ -235,7 +235,7 @@ def _fire_due(session: Session, clock: Clock, plan: Plan, campaign_id: int, toda
             item = _open_item(p, frozenset(fired.get(p.id, ())))
             for entry in due_reminders(item, policy, calendar, today, number=p.code,
                                        description=p.description,
-                                       office_name=office_names.get(p.lead_office, "")):
+                                       office_name=names.offices.get(p.lead_office, "")):
                 candidates.append((p, entry))
         rows = [
             {"campaign_id": campaign_id, "problem_id": p.id, "rung_code": e.rung.code,
@@ -332,7 +332,7 @@ def _escalation_documents(session: Session, clock: Clock, plan: Plan, register: 
             bulletin[e.problem_id] = e
     if not urge and not bulletin:
         return []
-    names = _names(session, campaign_id)
+    names = names_in(session, campaign_id, plan)
     places = dict(session.execute(
         select(Problem.id, Problem.town_code).where(
             Problem.id.in_([e.problem_id for group in urge.values() for e in group.values()]
@@ -342,11 +342,10 @@ def _escalation_documents(session: Session, clock: Clock, plan: Plan, register: 
         select(Problem.id, Problem.village_code).where(Problem.id.in_(list(places)))
     ).all())
     numbers: list[str] = []
-    head = letterhead(plan, names)
+    head = letterhead(plan, county_contact(session, campaign_id, plan))
     batch = f"sweep:{today.isoformat()}"
     for office_code in sorted(urge):
-        office = names.offices.get(office_code)
-        office_name = office.name if office else office_code
+        office_name = names.office(office_code)
         group = sorted(urge[office_code].values(), key=lambda e: (e.deadline, e.number))
         items = [
             ReminderItem(
@@ -380,11 +379,10 @@ def _escalation_documents(session: Session, clock: Clock, plan: Plan, register: 
         group_items = sorted(bulletin.values(), key=lambda e: (-e.overdue_days, e.number))
 
         def item(e: DueReminder) -> BulletinItem:
-            office = names.offices.get(e.office)
             return BulletinItem(
                 code=e.number, town=names.towns.get(places.get(e.problem_id, ""), ""),
                 village=names.villages.get(villages.get(e.problem_id) or "", ""),
-                office=office.name if office else e.office, description=e.description,
+                office=names.office(e.office), description=e.description,
                 deadline=e.deadline, days_overdue=e.overdue_days)
 
         by_town: dict[str, list[BulletinItem]] = defaultdict(list)

@@ -39,7 +39,8 @@ from duban.domain.plan import OfficeLevel, Plan
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
 from duban.services.templates import template_dir_for
-from models import AuditEvent, Campaign, Office, Problem, Town, User, Village
+from duban.services.views.names import names_in
+from models import AuditEvent, Campaign, Office, Problem, User
 from models.reporting import DailySnapshot
 
 # Actions whose audit data record the office a problem leaves (`from_office`) and the deadline
@@ -382,17 +383,6 @@ def _campaign_or_fail(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
-def _names(session: Session, campaign_id: int) -> tuple[dict[str, str], dict[str, str]]:
-    towns = dict(session.execute(
-        select(Town.code, Town.name).where(Town.campaign_id == campaign_id).order_by(Town.id)
-    ).all())
-    offices = dict(session.execute(
-        select(Office.code, Office.name).where(Office.campaign_id == campaign_id)
-        .order_by(Office.id)
-    ).all())
-    return towns, offices
-
-
 def _office_order(session: Session, campaign_id: int) -> list[str]:
     """Declared offices first (plan order), then village offices, by id."""
     rows = session.execute(
@@ -414,7 +404,8 @@ def daily_figures_in(session: Session, campaign_id: int, day: dt.date) -> DailyF
     if yesterday is None:
         yesterday = counts_as_of(session, campaign_id, previous_day)
         source = "ledger"
-    town_names, office_names = _names(session, campaign_id)
+    names = names_in(session, campaign_id)
+    town_names, office_names = names.towns, names.offices
     towns = tuple(
         ScopeFigures(ScopeKind.TOWN, code, name, today.towns.get(code, ZERO),
                      yesterday.towns.get(code, ZERO))
@@ -470,7 +461,7 @@ def take_daily_snapshot(db: Database, clock: Clock, campaign_id: int, day: dt.da
             if exists is not None:
                 return 0
             counts = counts_as_of(session, campaign_id, day)
-            town_names, _ = _names(session, campaign_id)
+            town_names = names_in(session, campaign_id).towns
             now = clock.now()
             rows: list[dict[str, Any]] = []
 
@@ -637,11 +628,9 @@ def ledger_rows(session: Session, campaign_id: int, as_of: dt.date) -> Iterator[
 
     plan = load_plan_of(session, campaign_id)
     categories = {c.code: c for c in plan.categories}
-    sources = {s.code: s.name for s in plan.sources}
-    town_names, office_names = _names(session, campaign_id)
-    villages = dict(session.execute(
-        select(Village.code, Village.name).where(Village.campaign_id == campaign_id)
-    ).all())
+    names = names_in(session, campaign_id, plan)
+    sources, town_names, office_names, villages = (names.sources, names.towns, names.offices,
+                                                    names.villages)
     users = dict(session.execute(select(User.username, User.name)).all())
     co: dict[int, list[str]] = {}
     for pid, office in session.execute(

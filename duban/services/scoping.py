@@ -78,6 +78,11 @@ class Scope:
                          self.village or ""])
 
 
+def whole_campaign(user: str = "system") -> Scope:
+    """The scope of duban's operator at the command line: every row, as the county office."""
+    return Scope(actor=Actor(user=user, role=Role.COUNTY))
+
+
 def scope_for(session: Session, username: str, on: dt.date) -> Scope:
     """The scope of a user on a day (substitutions count only while in force)."""
     actor = resolve_actor(session, username, on)
@@ -86,18 +91,59 @@ def scope_for(session: Session, username: str, on: dt.date) -> Scope:
     return Scope(actor=actor, town=user.town_code, village=user.village_code)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """The one access rule on problems, as data: which problems a scope reaches.
+
+    Everything, or the problems of one town, of one village, or led by (or co-routed to) one
+    of some offices; nothing when none is set. `problem_clause` renders it as SQL and
+    `admits` as a test on a row's place and offices (for counts summed in memory); both read
+    the same `reach_of`, so a filter can only narrow a scope, never replace it.
+    """
+
+    everything: bool = False
+    town: str | None = None
+    village: str | None = None
+    offices: frozenset[str] = frozenset()
+
+    def admits(self, town: str | None, village: str | None, lead_office: str | None,
+               co_offices: Iterable[str] = ()) -> bool:
+        """Whether a problem with this place and these offices is in reach."""
+        if self.everything:
+            return True
+        if self.town is not None:
+            return town == self.town
+        if self.village is not None:
+            return village == self.village
+        if self.offices:
+            return lead_office in self.offices or any(o in self.offices for o in co_offices)
+        return False
+
+
+def reach_of(scope: Scope) -> Reach:
+    """The problems a scope reaches: the rule every count, list, export and chart obeys."""
+    if scope.sees_all:
+        return Reach(everything=True)
+    if scope.role == Role.TOWN:
+        return Reach(town=scope.town)
+    if scope.role == Role.VILLAGE:
+        return Reach(village=scope.village)
+    if scope.role == Role.OFFICE:
+        return Reach(offices=scope.offices)
+    return Reach()
+
+
 def problem_clause(scope: Scope) -> ColumnElement[bool]:
     """The WHERE clause on Problem that a scope allows."""
-    if scope.sees_all:
+    reach = reach_of(scope)
+    if reach.everything:
         return true()
-    if scope.role == Role.TOWN:
-        return Problem.town_code == scope.town if scope.town else false()
-    if scope.role == Role.VILLAGE:
-        return Problem.village_code == scope.village if scope.village else false()
-    if scope.role == Role.OFFICE:
-        if not scope.offices:
-            return false()
-        offices = sorted(scope.offices)
+    if reach.town is not None:
+        return Problem.town_code == reach.town
+    if reach.village is not None:
+        return Problem.village_code == reach.village
+    if reach.offices:
+        offices = sorted(reach.offices)
         co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(offices))
         return or_(Problem.lead_office.in_(offices), Problem.id.in_(co))
     return false()

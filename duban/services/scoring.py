@@ -54,7 +54,8 @@ from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
 from duban.services.reports import changed_since, day_end, ledger_state
 from duban.services.templates import template_dir_for
-from models import AuditEvent, Campaign, Household, Office, Problem, ReminderFired, Town
+from duban.services.views.names import names_in
+from models import AuditEvent, Campaign, Household, Office, Problem, ReminderFired
 from models.reporting import MonthlyRanking
 from models.review import SpotCheck
 
@@ -398,15 +399,13 @@ def _compute(
     failed_checks = _failed_checks(session, campaign_id, first, min(last, as_of_day),
                                    office_of, by)
     town_households, all_households = _households(session, campaign_id)
-    town_names: dict[str, str] = {
-        code: name for code, name in session.execute(
-            select(Town.code, Town.name).where(Town.campaign_id == campaign_id)
-            .order_by(Town.id))}
+    place_names = names_in(session, campaign_id, plan)
+    town_names = place_names.towns
     offices = {o.code: o for o in session.scalars(
         select(Office).where(Office.campaign_id == campaign_id).order_by(Office.id))}
     active = set(problems) | set(fines) | set(checked) | set(failed_checks)
     if by == "office":
-        names = {code: o.name for code, o in offices.items()}
+        names = place_names.offices
         units = [c for c in offices if c in active] + sorted(active - set(offices))
 
         def households(code: str) -> int:
@@ -421,7 +420,7 @@ def _compute(
         def households(code: str) -> int:
             return town_households.get(code, 0)
     # Lines name towns and offices by code; a documents reader wants both kinds of names.
-    all_names = {**town_names, **{c: o.name for c, o in offices.items()}}
+    all_names = {**town_names, **place_names.offices}
     stats = tuple(
         TownMonthStats(
             town=code,

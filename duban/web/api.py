@@ -10,15 +10,22 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from duban.domain.bands import Band
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Role, Status
-from duban.services import dashboard as dash
 from duban.services.evidence import UploadedFile
-from duban.services.scoping import move_many, move_visible, visible_office_codes
+from duban.services.notices import NoticeRow, visible_notice, visible_notices
+from duban.services.scoping import move_many, move_visible
+from duban.services.views.choices import campaign_choices
+from duban.services.views.coverage import coverage as coverage_view
+from duban.services.views.dashboard import Progress
+from duban.services.views.detail import problem_detail
+from duban.services.views.ledger import LedgerRow, Sort
+from duban.services.views.waiting import waiting_items
 from duban.web.deps import csrf_session, current, state
 from duban.web.pages import (
     CtxDep,
@@ -28,9 +35,9 @@ from duban.web.pages import (
     ledger_page_rows,
     ledger_query,
     ledger_total,
+    read,
 )
 from duban.web.render import render
-from duban.web.security import Ctx
 
 router = APIRouter(dependencies=[Depends(current), Depends(csrf_session)], tags=["api"])
 
@@ -94,6 +101,8 @@ class ProblemPage(BaseModel):
 class EventOut(BaseModel):
     """One step of the audit trail."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     at: dt.datetime
     action: str
     from_status: str | None
@@ -109,6 +118,8 @@ class EventOut(BaseModel):
 class EvidenceOut(BaseModel):
     """A supporting file; download it from /evidence/{id}."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     sha256: str
     filename: str
@@ -121,6 +132,8 @@ class EvidenceOut(BaseModel):
 
 class NoticeRef(BaseModel):
     """A notice listing a problem."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: int
     number: str
@@ -260,17 +273,22 @@ class CoverageLineOut(BaseModel):
     """Visits in one village."""
 
     town_code: str
+    town: str
     village_code: str
     village: str
     households: int
-    visited: int
+    visited: int = Field(description="households visited at least once")
     visits: int
-    rate: float
-    by_mode: dict[str, int]
+    rate: float | None = Field(description="visited / households; null when the village has "
+                               "no registered household (无农户)")
+    by_mode: dict[str, int] = Field(description="visited households by their latest visit's "
+                                    "mode: in_person, phone, proxy")
 
 
 class NoticeOut(BaseModel):
     """An issued document."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: int
     number: str
@@ -303,7 +321,7 @@ class LaunchOut(BaseModel):
 # ---- helpers ----------------------------------------------------------------------------
 
 
-def _problem(r: dash.LedgerRow) -> ProblemOut:
+def _problem(r: LedgerRow) -> ProblemOut:
     return ProblemOut(id=r.id, code=r.code, status=r.status, status_label=r.status_label,
                       band=r.band, category=r.category, source=r.source, town=r.town_code,
                       village=r.village_code, household_id=r.household_id,
@@ -312,7 +330,7 @@ def _problem(r: dash.LedgerRow) -> ProblemOut:
                       version=r.version)
 
 
-def _progress(p: dash.Progress) -> ProgressOut:
+def _progress(p: Progress) -> ProgressOut:
     return ProgressOut(code=p.code, name=p.name, total=p.total, closed=p.closed,
                        pending=p.pending, submitted=p.submitted, overdue=p.overdue,
                        closed_rate=round(p.closed_rate, 4), bands=p.bands)
@@ -338,7 +356,7 @@ def me(ctx: CtxDep) -> MeOut:
 @router.get("/campaigns", response_model=list[CampaignOut], summary="行动列表")
 def campaigns(request: Request, ctx: CtxDep) -> list[CampaignOut]:
     return [CampaignOut(id=c.id, name=c.name, document_number=c.document_number)
-            for c in dash.campaign_choices(state(request).db)]
+            for c in read(state(request), campaign_choices)]
 
 
 @router.post("/campaigns", response_model=LaunchOut, status_code=201,
@@ -397,10 +415,10 @@ def problems(
     request: Request, ctx: CtxDep,
     campaign: int | None = None, town: str | None = None, village: str | None = None,
     office: str | None = None, status: Status | None = None, category: str | None = None,
-    source: str | None = None, band: dash.Band | None = None,
+    source: str | None = None, band: Band | None = None,
     pending: Annotated[bool, Query(description="only items not closed or voided")] = False,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    sort: dash.Sort = dash.Sort.DEADLINE, desc: bool = False,
+    sort: Sort = Sort.DEADLINE, desc: bool = False,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ProblemPage:
@@ -423,7 +441,7 @@ def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
     from duban.web.forms import offered_moves
 
     st = state(request)
-    d = dash.problem_detail(st.db, ctx.scope, problem_id, ctx.today)
+    d = read(st, problem_detail, ctx.scope, problem_id, ctx.today)
     moves = offered_moves(ctx.scope, Status(d.problem.status), d.problem.lead_office,
                           d.submitted_by, d.rectified_by)
     return ProblemDetailOut(
@@ -431,12 +449,9 @@ def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
         co_offices=d.co_offices, deadline_basis=d.deadline_basis,
         submitted_by=d.submitted_by, review_passed_by=d.review_passed_by,
         closed_at=d.closed_at, reopen_count=d.reopen_count,
-        events=[EventOut(at=e.at, action=e.action, from_status=e.from_status,
-                         to_status=e.to_status, actor=e.actor, actor_name=e.actor_name,
-                         actor_role=e.actor_role, note=e.note, evidence=list(e.evidence),
-                         data=dict(e.data)) for e in d.events],
-        evidence=[EvidenceOut(**e.__dict__) for e in d.evidence],
-        notices=[NoticeRef(**n.__dict__) for n in d.notices],
+        events=[EventOut.model_validate(e) for e in d.events],
+        evidence=[EvidenceOut.model_validate(e) for e in d.evidence],
+        notices=[NoticeRef.model_validate(n) for n in d.notices],
         allowed_actions=[m.action.value for m in moves])
 
 
@@ -492,8 +507,8 @@ def waiting(request: Request, ctx: CtxDep, campaign: int | None = None,
             page: Annotated[int, Query(ge=1, le=100000)] = 1) -> WaitingPage:
     st = state(request)
     cid = _campaign_id(request, campaign)
-    total, items = dash.waiting_items(st.db, ctx.scope, cid, ctx.today, office=office,
-                                      status=status, page=page)
+    total, items = read(st, waiting_items, ctx.scope, cid, ctx.today, office=office,
+                        status=status, page=page)
     return WaitingPage(total=total, items=[
         WaitingItemOut(problem=_problem(i.row), party=i.party, step=i.step, since=i.since)
         for i in items])
@@ -503,29 +518,22 @@ def waiting(request: Request, ctx: CtxDep, campaign: int | None = None,
 def coverage(request: Request, ctx: CtxDep, campaign: int | None = None) -> list[CoverageLineOut]:
     st = state(request)
     cid = _campaign_id(request, campaign)
-    cov = dash.coverage(st.db, ctx.scope, cid)
-    return [CoverageLineOut(town_code=c.town_code, village_code=c.village_code,
+    cov = read(st, coverage_view, ctx.scope, cid)
+    return [CoverageLineOut(town_code=c.town_code, town=c.town, village_code=c.village_code,
                             village=c.village, households=c.households, visited=c.visited,
-                            visits=c.visits, rate=round(c.rate, 4), by_mode=c.by_mode)
-            for c in cov.lines]
+                            visits=c.visits, rate=None if c.rate is None else round(c.rate, 4),
+                            by_mode=c.by_mode)
+            for c in cov.villages if c.village_code is not None]
 
 
-def _notice_out(n: Any) -> NoticeOut:
-    return NoticeOut(id=n.id, number=n.number, kind=n.kind, office_code=n.office_code,
-                     title=n.title, problem_ids=list(n.problem_ids), issued_on=n.issued_on,
-                     issued_by=n.issued_by, voided=n.voided, acknowledged_by=n.acknowledged_by)
+def _notice_out(n: NoticeRow) -> NoticeOut:
+    return NoticeOut.model_validate(n)
 
 
 @router.get("/notices", response_model=list[NoticeOut], summary="通知书（本人可见的）")
 def notices(request: Request, ctx: CtxDep, campaign: int | None = None) -> list[NoticeOut]:
-    from duban.services.notices import list_notices
-
-    st = state(request)
     cid = _campaign_id(request, campaign)
-    with st.db.transaction() as session:
-        offices = visible_office_codes(session, ctx.scope, cid)
-    return [_notice_out(n) for n in list_notices(st.db, cid)
-            if offices is None or n.office_code in offices]
+    return [_notice_out(n) for n in read(state(request), visible_notices, ctx.scope, cid)]
 
 
 @router.post("/notices/issue", response_model=list[NoticeOut],
@@ -541,35 +549,23 @@ def issue(request: Request, ctx: CtxDep, body: IssueIn) -> list[NoticeOut]:
                                                   batch_key=f"api-{body.batch_key}")]
 
 
-def _visible_notice(request: Request, ctx: Ctx, notice_id: int) -> None:
-    from models import Notice
-
-    st = state(request)
-    with st.db.transaction() as session:
-        n = session.get(Notice, notice_id)
-        if n is None:
-            raise NotFound(f"通知书不存在：编号 {notice_id}")
-        offices = visible_office_codes(session, ctx.scope, n.campaign_id)
-        if offices is not None and n.office_code not in offices:
-            raise NotFound(f"通知书不存在或无权查看：编号 {notice_id}")
-
-
 @router.post("/notices/{notice_id}/ack", response_model=NoticeOut, summary="签收通知书")
 def ack(request: Request, ctx: CtxDep, notice_id: int) -> NoticeOut:
     from duban.services.notices import acknowledge_notice
 
-    _visible_notice(request, ctx, notice_id)
     st = state(request)
+    read(st, visible_notice, ctx.scope, notice_id)
     return _notice_out(acknowledge_notice(st.db, st.clock, notice_id, ctx.username))
 
 
 @router.get("/notices/{notice_id}/file", summary="下载通知书（.docx）",
             response_class=Response)
 def notice_file(request: Request, ctx: CtxDep, notice_id: int) -> Response:
-    from duban.services.notices import notice_file as read
+    from duban.services.notices import notice_file as read_file
 
-    _visible_notice(request, ctx, notice_id)
-    data = read(state(request).db, notice_id)
+    st = state(request)
+    read(st, visible_notice, ctx.scope, notice_id)
+    data = read_file(st.db, notice_id)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument"
                     ".wordprocessingml.document",
                     headers={"Content-Disposition": _attachment(f"notice-{notice_id}.docx")})

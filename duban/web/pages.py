@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from starlette.responses import Response
 
+from duban.domain.bands import Band, Bands
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import Action, Payload, Role, Status
 from duban.domain.plan import Plan
-from duban.services import dashboard as dash
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of, load_plan_version, plan_version_of
 from duban.services.evidence import UploadedFile, evidence_file
 from duban.services.scoping import move_many, move_visible, visible_problem
+from duban.services.views.choices import (
+    CampaignChoice,
+    Choice,
+    campaign_choices,
+    filter_choices,
+)
+from duban.services.views.common import plan_bands
+from duban.services.views.coverage import coverage
+from duban.services.views.cube import Cube, cube_count, ledger_cube
+from duban.services.views.dashboard import Dashboard, TrendPoint, dashboard
+from duban.services.views.detail import ProblemDetail, problem_detail
+from duban.services.views.ledger import (
+    SORT_LABELS,
+    LedgerQuery,
+    LedgerRow,
+    Sort,
+    ledger_count,
+    ledger_export_rows,
+    ledger_rows,
+    office_shapes,
+)
+from duban.services.views.names import Names, names_in
+from duban.services.views.waiting import waiting_items
 from duban.web.cache import always
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.forms import FORMS, offered_moves, parse_date
@@ -33,11 +57,19 @@ CtxDep = Annotated[Ctx, Depends(current)]
 
 # ---- shared helpers ---------------------------------------------------------------------
 
+T = TypeVar("T")
 
-def campaign_of(st: WebState, wanted: int | None) -> tuple[list[dash.CampaignChoice],
-                                                            dash.CampaignChoice | None]:
+
+def read(st: WebState, view: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A read-only view (a function of a Session first) in a transaction of its own."""
+    with st.db.transaction() as session:
+        return view(session, *args, **kwargs)
+
+
+def campaign_of(st: WebState, wanted: int | None) -> tuple[list[CampaignChoice],
+                                                            CampaignChoice | None]:
     """All campaigns and the one asked for (else the newest)."""
-    choices, _ = st.cache.get(("campaigns",), lambda: dash.campaign_choices(st.db), keep=always)
+    choices, _ = st.cache.get(("campaigns",), lambda: read(st, campaign_choices), keep=always)
     if not choices:
         return choices, None
     if wanted is not None:
@@ -52,8 +84,8 @@ class Rules:
     """What a launched campaign's plan fixes for a day: the plan, colour bands, names."""
 
     plan: Plan
-    bands: dash.Bands
-    names: dash.Names
+    bands: Bands
+    names: Names
 
 
 def rules_of(st: WebState, campaign_id: int, today: dt.date) -> Rules:
@@ -64,15 +96,15 @@ def rules_of(st: WebState, campaign_id: int, today: dt.date) -> Rules:
         p = st.cache.constant(("plan", campaign_id, version),
                               lambda: load_plan_version(session, campaign_id, version))
     bands = st.cache.constant(("bands", campaign_id, version, today),
-                              lambda: dash.bands_for(p, today))
+                              lambda: plan_bands(p, today))
     names = st.cache.constant(("names", campaign_id, version),
-                              lambda: dash.names_of(st.db, campaign_id))
+                              lambda: read(st, names_in, campaign_id, p))
     return Rules(plan=p, bands=bands, names=names)
 
 
 def page(st: WebState, ctx: Ctx, template: str, active: str, *,
-         campaign: dash.CampaignChoice | None = None,
-         campaigns: list[dash.CampaignChoice] | None = None, status_code: int = 200,
+         campaign: CampaignChoice | None = None,
+         campaigns: list[CampaignChoice] | None = None, status_code: int = 200,
          **context: Any) -> Response:
     """Render a signed-in page with the navigation."""
     return render(st.env, st.keys, ctx.request, template, ctx=ctx, active=active,
@@ -113,21 +145,18 @@ def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -
                 d=data, age=age, chart=trend_chart(data.trend))
 
 
-def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int) -> tuple[dash.Dashboard,
-                                                                     float | None]:
+def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int) -> tuple[Dashboard, float | None]:
     """The dashboard of the user's scope and how old its figures are (None: just computed).
 
     Every scope is summed from one shared count of the whole ledger (the cube); offices add
     the few problems they are only a co-office of with a query of their own.
     """
     r = rules_of(st, campaign_id, ctx.today)
-    cube, age = st.cache.get(("cube", campaign_id, ctx.today),
-                             lambda: dash.ledger_cube(st.db, campaign_id, ctx.today,
-                                                      plan=r.plan))
+    cube, age = cube_of(st, campaign_id, ctx.today)
 
-    def derive() -> dash.Dashboard:
-        return dash.dashboard(st.db, ctx.scope, campaign_id, ctx.today, plan=r.plan,
-                              names=r.names, cube=cube)
+    def derive() -> Dashboard:
+        return read(st, dashboard, ctx.scope, campaign_id, ctx.today, plan=r.plan,
+                    names=r.names, cube=cube)
 
     if age is None:
         return derive(), None  # a fresh count: derive from it directly
@@ -136,7 +165,16 @@ def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int) -> tuple[dash.Dashboa
     return board, age
 
 
-def trend_chart(points: list[dash.TrendPoint], width: int = 640,
+def cube_of(st: WebState, campaign_id: int, today: dt.date) -> tuple[Cube, float | None]:
+    """The shared ledger cube of a campaign and day, and how old it is (None: just counted)."""
+    def count() -> Cube:
+        return read(st, ledger_cube, campaign_id, today,
+                    plan=rules_of(st, campaign_id, today).plan)
+
+    return st.cache.get(("cube", campaign_id, today), count)
+
+
+def trend_chart(points: list[TrendPoint], width: int = 640,
                 height: int = 180) -> dict[str, Any]:
     """Coordinates of an SVG line chart of pending items and daily bars of found / closed."""
     if not points:
@@ -178,9 +216,9 @@ LEDGER_KEYS = ("town", "village", "office", "status", "category", "source", "ban
 
 
 def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
-                 per_page: int = 50) -> dash.LedgerQuery:
+                 per_page: int = 50) -> LedgerQuery:
     """A LedgerQuery from query-string parameters; unknown values are ignored."""
-    return dash.LedgerQuery(
+    return LedgerQuery(
         campaign_id=campaign_id,
         town=params.get("town") or None,
         village=params.get("village") or None,
@@ -189,16 +227,16 @@ def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
         pending=params.get("status") == PENDING,
         category=params.get("category") or None,
         source=params.get("source") or None,
-        band=_enum(dash.Band, params.get("band")),
+        band=_enum(Band, params.get("band")),
         search=(params.get("q") or "").strip()[:100] or None,
-        sort=_enum(dash.Sort, params.get("sort")) or dash.Sort.DEADLINE,
+        sort=_enum(Sort, params.get("sort")) or Sort.DEADLINE,
         descending=params.get("desc") == "1",
         page=max(page_no, 1),
         per_page=per_page,
     )
 
 
-def office_shapes_of(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> dict[frozenset[str], str]:
+def office_shapes_of(st: WebState, ctx: Ctx, q: LedgerQuery) -> dict[frozenset[str], str]:
     """How the offices of the user's scope and of the office filter are best queried, kept
     a while (whether an office is anyone's co-office changes only with imports)."""
     groups = []
@@ -209,7 +247,7 @@ def office_shapes_of(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> dict[frozen
     out: dict[frozenset[str], str] = {}
     for group in groups:
         def shape(g: frozenset[str] = group) -> str:
-            return dash.office_shapes(st.db, q.campaign_id, [g])[g]
+            return read(st, office_shapes, q.campaign_id, [g])[g]
 
         out[group], _ = st.cache.get(("office-shape", q.campaign_id, group), shape,
                                      keep=always)
@@ -220,22 +258,20 @@ def office_shapes_of(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> dict[frozen
 COUNT_CAP = 10_000
 
 
-def ledger_page_rows(st: WebState, ctx: Ctx, q: dash.LedgerQuery, total: int,
-                     exact: bool) -> list[dash.LedgerRow]:
+def ledger_page_rows(st: WebState, ctx: Ctx, q: LedgerQuery, total: int,
+                     exact: bool) -> list[LedgerRow]:
     """One page of rows, found the cheaper way (the cube knows the sizes, when it is kept)."""
     r = rules_of(st, q.campaign_id, ctx.today)
     shapes = office_shapes_of(st, ctx, q)
     walked = None
-    cube, age = st.cache.get(("cube", q.campaign_id, ctx.today),
-                             lambda: dash.ledger_cube(st.db, q.campaign_id, ctx.today,
-                                                      plan=r.plan))
+    cube, age = cube_of(st, q.campaign_id, ctx.today)
     if age is not None:  # a kept cube: a big ledger, where the choice matters
         walked = cube.walked(ctx.scope, q, all(v == "lead" for v in shapes.values()))
-    return dash.ledger_rows(st.db, ctx.scope, q, ctx.today, bands=r.bands,
-                            matches=total if exact else None, walked=walked, shapes=shapes)
+    return read(st, ledger_rows, ctx.scope, q, ctx.today, bands=r.bands,
+                matches=total if exact else None, walked=walked, shapes=shapes)
 
 
-def ledger_total(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> tuple[int, bool]:
+def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
     """How many problems match (capped) and whether that is exact.
 
     Filters on place, office, status and band are summed from the shared cube of the day
@@ -245,16 +281,14 @@ def ledger_total(st: WebState, ctx: Ctx, q: dash.LedgerQuery) -> tuple[int, bool
     r = rules_of(st, q.campaign_id, ctx.today)
     shapes = office_shapes_of(st, ctx, q)
     if all(v == "lead" for v in shapes.values()) and not (q.category or q.source or q.search):
-        cube, _ = st.cache.get(("cube", q.campaign_id, ctx.today),
-                               lambda: dash.ledger_cube(st.db, q.campaign_id, ctx.today,
-                                                        plan=r.plan))
+        cube, _ = cube_of(st, q.campaign_id, ctx.today)
         summed, _ = st.cache.get(("cube-count", ctx.scope.key(), q.count_key(), cube),
-                                 lambda: dash.cube_count(cube, ctx.scope, q), keep=always)
+                                 lambda: cube_count(cube, ctx.scope, q), keep=always)
         if summed is not None:
             return summed, True
     total, _ = st.cache.get(("count", ctx.scope.key(), q.count_key(), ctx.today),
-                            lambda: dash.ledger_count(st.db, ctx.scope, q, ctx.today,
-                                                      bands=r.bands, cap=COUNT_CAP),
+                            lambda: read(st, ledger_count, ctx.scope, q, ctx.today,
+                                         bands=r.bands, cap=COUNT_CAP),
                             keep=lambda n, took: took >= st.cache.slow_after or n >= 1000)
     return min(total, COUNT_CAP), total <= COUNT_CAP
 
@@ -275,7 +309,8 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     rows = ledger_page_rows(st, ctx, q, total, exact)
     names = r.names
     choices = st.cache.constant(("choices", ctx.scope.key(), chosen.id),
-                               lambda: dash.filter_choices(st.db, ctx.scope, chosen.id))
+                               lambda: read(st, filter_choices, ctx.scope, chosen.id,
+                                            names=names))
     pages = max((total + q.per_page - 1) // q.per_page, 1)
     # "status" stays even when empty: an empty one means 全部, an absent one the default.
     base = {k: v for k, v in params.items() if v or k == "status"}
@@ -283,7 +318,7 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
                 q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
                 names=names,
-                choices=choices, base=base, sort_labels=dash.SORT_LABELS,
+                choices=choices, base=base, sort_labels=SORT_LABELS,
                 bulk=ctx.scope.role == Role.COUNTY, office_choices=choices["offices"],
                 query_string=urlencode(base))
 
@@ -297,10 +332,11 @@ def ledger_export(request: Request, ctx: CtxDep, campaign: str | None = None) ->
     params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
     q = ledger_query(chosen.id, params)
     r = rules_of(st, chosen.id, ctx.today)
-    data = ledger_workbook(dash.ledger_export_rows(st.db, ctx.scope, q, ctx.today,
-                                                   bands=r.bands), r.names,
-                           title=f"{chosen.name} 问题台账", exported_at=ctx.now,
-                           exported_by=f"{ctx.user.name}（{ctx.user.role_label}）")
+    with st.db.transaction() as session:
+        data = ledger_workbook(ledger_export_rows(session, ctx.scope, q, ctx.today,
+                                                  bands=r.bands), r.names,
+                               title=f"{chosen.name} 问题台账", exported_at=ctx.now,
+                               exported_by=f"{ctx.user.name}（{ctx.user.role_label}）")
     filename = f"问题台账-{ctx.today.isoformat()}.xlsx"
     return Response(
         data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -326,9 +362,9 @@ def waiting_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     if chosen is None:
         return no_campaign(st, ctx, "waiting")
     r = rules_of(st, chosen.id, ctx.today)
-    total, items = dash.waiting_items(st.db, ctx.scope, chosen.id, ctx.today,
-                                      office=office or None, status=_enum(Status, status),
-                                      page=page_no, bands=r.bands, names=r.names)
+    total, items = read(st, waiting_items, ctx.scope, chosen.id, ctx.today,
+                        office=office or None, status=_enum(Status, status),
+                        page=page_no, bands=r.bands, names=r.names)
     names = r.names
     base = {"campaign": str(chosen.id), "office": office or "", "status": status or ""}
     return page(st, ctx, "waiting.html", "waiting", campaign=chosen, campaigns=campaigns,
@@ -343,25 +379,26 @@ def waiting_page(request: Request, ctx: CtxDep, campaign: str | None = None,
 @router.get("/problems/{problem_id}", include_in_schema=False)
 def problem_page(request: Request, ctx: CtxDep, problem_id: int) -> Response:
     st = state(request)
-    detail = dash.problem_detail(st.db, ctx.scope, problem_id, ctx.today)
+    detail = read(st, problem_detail, ctx.scope, problem_id, ctx.today)
     campaigns, chosen = campaign_of(st, detail.campaign_id)
-    names = dash.names_of(st.db, detail.campaign_id)
+    names = rules_of(st, detail.campaign_id, ctx.today).names
     p = detail.problem
     moves = offered_moves(ctx.scope, Status(p.status), p.lead_office, detail.submitted_by,
                           detail.rectified_by)
     suggestions = _deadline_suggestions(st, detail, ctx.today)
-    offices = list(dash.filter_choices(st.db, ctx.scope, detail.campaign_id)["offices"])
+    offices = list(read(st, filter_choices, ctx.scope, detail.campaign_id,
+                        names=names)["offices"])
     if p.village_code:
         from duban.domain.routing import village_office_code
 
         own = village_office_code(p.village_code)
-        offices.append(dash.Choice(own, names.office(own)))
+        offices.append(Choice(own, names.office(own)))
     return page(st, ctx, "problem.html", "ledger", campaign=chosen, campaigns=campaigns,
                 d=detail, p=p, names=names, moves=moves, suggestions=suggestions,
                 offices=offices)
 
 
-def _deadline_suggestions(st: WebState, detail: dash.ProblemDetail,
+def _deadline_suggestions(st: WebState, detail: ProblemDetail,
                           today: dt.date) -> dict[str, str]:
     """Default dates for the move forms: the plan's days after a failed review, etc."""
     with st.db.transaction() as session:
@@ -492,7 +529,8 @@ def coverage_page(request: Request, ctx: CtxDep, campaign: str | None = None) ->
         return page(st, ctx, "message.html", "coverage", campaign=chosen, campaigns=campaigns,
                     title="走访覆盖", message="责任办室不查看走访覆盖情况。", status_code=403)
     data, age = st.cache.get(("coverage", ctx.scope.key(), chosen.id),
-                             lambda: dash.coverage(st.db, ctx.scope, chosen.id))
+                             lambda: read(st, coverage, ctx.scope, chosen.id,
+                                          names=rules_of(st, chosen.id, ctx.today).names))
     from duban.domain.household import VISIT_MODE_LABELS
 
     return page(st, ctx, "coverage.html", "coverage", campaign=chosen, campaigns=campaigns,

@@ -13,9 +13,9 @@ import jinja2
 from fastapi import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from duban.domain.bands import BAND_LABELS, Band
 from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, Action, Role, Status
-from duban.services.dashboard import BAND_LABELS, Band
 from duban.web.security import FLASH_COOKIE, Ctx, Keys, set_cookie
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"

@@ -19,11 +19,21 @@ from duban.domain.clock import local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import ROLE_LABELS, Action, Payload, Role
 from duban.domain.numbering import document_label
-from duban.services import dashboard as dash
 from duban.services.database import data_dir
+from duban.services.notices import visible_notice, visible_notices
 from duban.services.scoping import IMPORTERS, importable_towns, move_many, visible_office_codes
+from duban.services.views.choices import filter_choices
 from duban.web.deps import WebState, csrf_session, current, state
-from duban.web.pages import CtxDep, _attachment, _int, campaign_of, no_campaign, page, rules_of
+from duban.web.pages import (
+    CtxDep,
+    _attachment,
+    _int,
+    campaign_of,
+    no_campaign,
+    page,
+    read,
+    rules_of,
+)
 from duban.web.render import redirect
 from duban.web.security import Ctx
 
@@ -228,24 +238,13 @@ def template_download(request: Request, ctx: CtxDep, kind: str,
 # ---- notices ----------------------------------------------------------------------------
 
 
-def _visible_notices(st: WebState, ctx: Ctx, campaign_id: int) -> list[object]:
-    from duban.services.notices import list_notices
-
-    with st.db.transaction() as session:
-        offices = visible_office_codes(session, ctx.scope, campaign_id)
-    rows = list_notices(st.db, campaign_id)
-    if offices is None:
-        return list(rows)
-    return [n for n in rows if n.office_code in offices]
-
-
 @router.get("/notices", include_in_schema=False)
 def notices_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
     st = state(request)
     campaigns, chosen = campaign_of(st, _int(campaign))
     if chosen is None:
         return no_campaign(st, ctx, "notices")
-    rows = _visible_notices(st, ctx, chosen.id)
+    rows = read(st, visible_notices, ctx.scope, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
     return page(st, ctx, "notices.html", "notices", campaign=chosen, campaigns=campaigns,
                 rows=list(reversed(rows)), names=names, batch_key=secrets.token_hex(8),
@@ -268,27 +267,13 @@ def notices_issue(request: Request, ctx: CtxDep, campaign: Annotated[int, Form()
         n.number for n in issued[:5]) + ("等" if len(issued) > 5 else ""))
 
 
-def _notice_for(st: WebState, ctx: Ctx, notice_id: int) -> object:
-    from models import Notice
-
-    with st.db.transaction() as session:
-        notice = session.get(Notice, notice_id)
-        if notice is None:
-            raise NotFound(f"通知书不存在：编号 {notice_id}")
-        offices = visible_office_codes(session, ctx.scope, notice.campaign_id)
-        if offices is not None and notice.office_code not in offices:
-            raise NotFound(f"通知书不存在或无权查看：编号 {notice_id}")
-        return notice
-
-
 @router.post("/notices/{notice_id}/ack", include_in_schema=False)
 def notice_ack(request: Request, ctx: CtxDep, notice_id: int,
                accept: Annotated[str, Form()] = "") -> Response:
     from duban.services.notices import acknowledge_notice
 
     st = state(request)
-    notice = _notice_for(st, ctx, notice_id)
-    campaign_id = notice.campaign_id  # type: ignore[attr-defined]
+    campaign_id = read(st, visible_notice, ctx.scope, notice_id).campaign_id
     row = acknowledge_notice(st.db, st.clock, notice_id, ctx.username)
     text = f"已签收通知书 {row.number}"
     if accept:
@@ -307,9 +292,9 @@ def notice_download(request: Request, ctx: CtxDep, notice_id: int) -> Response:
     from duban.services.notices import notice_file
 
     st = state(request)
-    notice = _notice_for(st, ctx, notice_id)
+    notice = read(st, visible_notice, ctx.scope, notice_id)
     data = notice_file(st.db, notice_id)
-    name = f"{notice.number}.docx"  # type: ignore[attr-defined]
+    name = f"{notice.number}.docx"
     return Response(data, media_type="application/vnd.openxmlformats-officedocument"
                     ".wordprocessingml.document",
                     headers={"Content-Disposition": _attachment(name)})
@@ -390,7 +375,7 @@ def people_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> R
     users = list_users(st.db)
     subs = list_substitutes(st.db)
     log = delegation_log(st.db, limit=50)
-    offices = (dash.filter_choices(st.db, ctx.scope, chosen.id)["offices"]
+    offices = (read(st, filter_choices, ctx.scope, chosen.id)["offices"]
                if chosen is not None else [])
     return page(st, ctx, "people.html", "people", campaign=chosen, campaigns=campaigns,
                 users=users, subs=subs, log=log, offices=offices,

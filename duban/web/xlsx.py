@@ -10,8 +10,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from duban.domain.bands import BAND_LABELS, Band
 from duban.domain.clock import CHINA_TZ
-from duban.services.dashboard import BAND_LABELS, Band, LedgerRow, Names
+from duban.services.views.ledger import LedgerRow
+from duban.services.views.names import Names
 
 HEADERS = ("问题编号", "状态", "预警", "来源", "类别", "乡镇", "村", "户编号", "问题描述",
            "牵头责任办室", "整改时限", "发现日期", "最近办理")

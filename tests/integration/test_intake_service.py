@@ -16,8 +16,10 @@ from duban.domain.plan import Plan
 from duban.domain.routing import village_office_code
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
-from duban.services.intake import detect_problems, import_file, import_records, visit_coverage
+from duban.services.intake import detect_problems, import_file, import_records
 from duban.services.problems import ProblemFilter, list_problems
+from duban.services.scoping import whole_campaign
+from duban.services.views.coverage import coverage
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
 from models import AuditEvent, Household, Office, Problem, ProblemCoOffice, Visit
 from tests.conftest import PLANS
@@ -102,10 +104,12 @@ def test_visit_coverage_counts_households_and_modes(db: Database, clock: FixedCl
     county = generate_for_plan(plan, "township", seed=3)
     import_records(db, clock, campaign_id, households=county.households, visits=county.visits,
                    imported_by="clerk")
-    cov = visit_coverage(db, campaign_id)
+    with db.transaction() as session:
+        cov = coverage(session, whole_campaign(), campaign_id, unvisited=True)
     visited = {v.household_id for v in county.visits}
     assert sum(t.households for t in cov.towns) == len(county.households)
     assert sum(t.visited for t in cov.towns) == len(visited)
+    assert cov.unvisited is not None
     assert len(cov.unvisited) == len(county.households) - len(visited)
     assert sum(sum(v.by_mode.values()) for v in cov.villages) == len(visited)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from duban.domain.lifecycle import Action, Payload
-from duban.services import dashboard as dash
+from duban.services.views.cube import ledger_cube
+from duban.services.views.dashboard import Dashboard, dashboard
+from duban.services.views.ledger import LedgerQuery, ledger_rows
 from duban.services.problems import move_problem
 from duban.services.scoping import scope_for
 from tests.web.conftest import USERS, World
@@ -13,7 +15,7 @@ from tests.web.conftest import USERS, World
 EVIDENCE = ("ab" * 32,)
 
 
-def _progress(d: dash.Dashboard) -> object:
+def _progress(d: Dashboard) -> object:
     return (
         [(p.code, p.total, p.closed, p.pending, p.overdue, sorted(p.bands.items()))
          for p in [d.total, *d.towns, *d.offices]],
@@ -34,17 +36,18 @@ def test_cube_and_direct_queries_agree_for_every_scope(world: World) -> None:
     move_problem(db, clock, pid, Action.CLOSE, "county", Payload())
     move_problem(db, clock, world.problems["lz_education"], Action.ACCEPT, "off_jyj", Payload())
     today = clock.now().date()
-    cube = dash.ledger_cube(db, world.campaign_id, today)
+    with db.transaction() as s:
+        cube = ledger_cube(s, world.campaign_id, today)
     for username in USERS:
         with db.transaction() as s:
             scope = scope_for(s, username, today)
-        direct = dash.dashboard(db, scope, world.campaign_id, today)
-        summed = dash.dashboard(db, scope, world.campaign_id, today, cube=cube)
+            direct = dashboard(s, scope, world.campaign_id, today)
+            summed = dashboard(s, scope, world.campaign_id, today, cube=cube)
         assert _progress(summed) == _progress(direct), username
         assert direct.total.total == len(world.visible[username]), username
     with db.transaction() as s:
         county = scope_for(s, "county", today)
-    board = dash.dashboard(db, county, world.campaign_id, today, cube=cube)
+        board = dashboard(s, county, world.campaign_id, today, cube=cube)
     assert board.total.closed == 1 and board.by_status["已销号"] == 1
     closed_on = {t.day: t.closed for t in board.trend if t.closed}
     assert closed_on == {dt.date(2022, 9, 27): 1}
@@ -58,7 +61,7 @@ def test_every_office_query_shape_lists_the_same_problems(world: World, monkeypa
     with world.db.transaction() as s:
         scope = scope_for(s, "off_gov_hd", today)  # a co-office only
         assert scoping.office_shape(s, world.campaign_id, scope.offices) == "gather"
-    q = dash.LedgerQuery(campaign_id=world.campaign_id)
+    q = LedgerQuery(campaign_id=world.campaign_id)
     expected = {world.problems[n] for n in world.visible["off_gov_hd"]}
     seen = {}
     for limit, shape in ((20_000, "gather"), (0, "or")):
@@ -66,10 +69,11 @@ def test_every_office_query_shape_lists_the_same_problems(world: World, monkeypa
         with world.db.transaction() as s:
             assert scoping.office_shape(s, world.campaign_id, scope.offices) == shape
         for matches in (None, 1):  # walk the sort index, or gather and sort
-            rows = dash.ledger_rows(world.db, scope, q, today, matches=matches)
+            with world.db.transaction() as s:
+                rows = ledger_rows(s, scope, q, today, matches=matches)
             seen[(shape, matches)] = {r.id for r in rows}
     assert all(ids == expected for ids in seen.values()), seen
-    filtered = dash.LedgerQuery(campaign_id=world.campaign_id, office="gov-huaidian")
+    filtered = LedgerQuery(campaign_id=world.campaign_id, office="gov-huaidian")
     with world.db.transaction() as s:
         county = scope_for(s, "county", today)
-    assert {r.id for r in dash.ledger_rows(world.db, county, filtered, today)} == expected
+        assert {r.id for r in ledger_rows(s, county, filtered, today)} == expected

@@ -1,0 +1,191 @@
+"""The ledger cube: a campaign's whole ledger counted once by place, lead office, status and
+band on a day, from which every scope's dashboard and many ledger totals are summed.
+
+Which cells a scope may sum is decided by the one access rule (`scoping.reach_of`); a
+request's filters are then ANDed to it, so a filter never widens what a scope reaches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from duban.domain.lifecycle import Status
+from duban.domain.plan import Plan
+from duban.services.campaigns import load_plan_of
+from duban.services.scoping import Reach, Scope, reach_of
+from duban.services.views.common import (
+    FINAL,
+    OPEN,
+    as_date,
+    band_case,
+    campaign_row,
+    china_day,
+    plan_bands,
+    roomy_sorts,
+)
+from duban.services.views.ledger import LedgerQuery, Sort
+from models import Problem
+
+# (town, village, lead office, day)
+PlaceDay = tuple[str, str | None, str | None, dt.date]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Problems of one village (or town-level place), lead office, status and band."""
+
+    town: str
+    village: str | None
+    office: str | None
+    status: str
+    band: str
+    count: int
+    oldest: dt.datetime | None  # the earliest last move among them (for the waiting board)
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key
+class Cube:
+    """A campaign's whole ledger counted by place, lead office, status and band on a day.
+
+    One pass over the problem table; the dashboards of the county office, the supervision
+    groups, every town and every village are sums over its cells (their scopes are places).
+    The cube holds lead offices only: what an office is merely a co-office of is queried.
+    """
+
+    campaign_id: int
+    today: dt.date
+    cells: tuple[Cell, ...]
+    # (town, village, lead office, day) -> problems found that day / closed that China day
+    found: dict[PlaceDay, int]
+    closed: dict[PlaceDay, int]
+
+    @cached_property
+    def by_town(self) -> dict[str, list[Cell]]:
+        """The cells of each town."""
+        return _group(self.cells, lambda c: c.town)
+
+    @cached_property
+    def by_village(self) -> dict[str | None, list[Cell]]:
+        """The cells of each village."""
+        return _group(self.cells, lambda c: c.village)
+
+    @cached_property
+    def by_office(self) -> dict[str | None, list[Cell]]:
+        """The cells of each lead office."""
+        return _group(self.cells, lambda c: c.office)
+
+    @cached_property
+    def sizes(self) -> dict[tuple[str, str | None], int]:
+        """Problems in all, per town and per lead office: ("all", None), ("town", code), …"""
+        out: dict[tuple[str, str | None], int] = defaultdict(int)
+        for c in self.cells:
+            out[("all", None)] += c.count
+            out[("town", c.town)] += c.count
+            out[("office", c.office)] += c.count
+        return dict(out)
+
+    def reached(self, reach: Reach) -> list[Cell]:
+        """The cells a scope's reach admits (by their lead office, for offices)."""
+        return [c for c in _slice(self, reach) if reach.admits(c.town, c.village, c.office)]
+
+    def walked(self, scope: Scope, q: LedgerQuery, lead_only: bool) -> int:
+        """How many index entries a walk in the request's order covers (its index range):
+        the town's or lead office's rows when the order has an index per town or office,
+        else every row of the campaign."""
+        reach = reach_of(scope)
+        town = q.town or reach.town
+        office = q.office or (next(iter(reach.offices)) if len(reach.offices) == 1 else None)
+        if town and q.sort in (Sort.DEADLINE, Sort.CODE):
+            return self.sizes.get(("town", town), 0)
+        if office and lead_only and q.sort == Sort.DEADLINE:
+            return self.sizes.get(("office", office), 0)
+        return self.sizes.get(("all", None), 0)
+
+
+K = TypeVar("K")
+
+
+def _group(cells: Iterable[Cell], key: Callable[[Cell], K]) -> dict[K, list[Cell]]:
+    out: dict[K, list[Cell]] = defaultdict(list)
+    for c in cells:
+        out[key(c)].append(c)
+    return dict(out)
+
+
+def _slice(cube: Cube, reach: Reach, q: LedgerQuery | None = None) -> Iterable[Cell]:
+    """The narrowest slice of cells the reach or the request fixes (a superset of the
+    answer: callers still test every cell against both)."""
+    village = (q.village if q else None) or reach.village
+    town = (q.town if q else None) or reach.town
+    offices = {q.office} if q and q.office else set(reach.offices)
+    if village is not None:
+        return cube.by_village.get(village, ())
+    if town is not None:
+        return cube.by_town.get(town, ())
+    if offices:
+        return [c for o in sorted(offices) for c in cube.by_office.get(o, ())]
+    return cube.cells
+
+
+def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
+    """How many problems a ledger request matches, summed from the cube; None when the
+    request filters on what the cube does not count (category, source, search text).
+
+    Counts lead offices only for an office scope or office filter: callers check first that
+    the offices are nobody's co-office (see `office_shapes`).
+    """
+    if q.category or q.source or q.search or q.campaign_id != cube.campaign_id:
+        return None
+    reach = reach_of(scope)
+    status = q.status.value if q.status is not None else None
+    band = q.band.value if q.band is not None else None
+    total = 0
+    for c in _slice(cube, reach, q):
+        if not reach.admits(c.town, c.village, c.office):
+            continue
+        if ((q.village and c.village != q.village)
+                or (q.town and c.town != q.town)
+                or (q.office and c.office != q.office)
+                or (status is not None and c.status != status)
+                or (q.pending and c.status in FINAL)
+                or (band is not None and (c.status not in OPEN or c.band != band))):
+            continue
+        total += c.count
+    return total
+
+
+def ledger_cube(session: Session, campaign_id: int, today: dt.date, *,
+                plan: Plan | None = None) -> Cube:
+    """Count the whole ledger of a campaign by place, office, status and band (one pass)."""
+    campaign_row(session, campaign_id)
+    plan = plan or load_plan_of(session, campaign_id)
+    roomy_sorts(session)
+    band = band_case(plan_bands(plan, today)).label("band")
+    where = Problem.campaign_id == campaign_id
+    cells = tuple(
+        Cell(town, village, office, status, band_value, int(n), oldest)
+        for town, village, office, status, band_value, n, oldest in session.execute(
+            select(Problem.town_code, Problem.village_code, Problem.lead_office,
+                   Problem.status, band, func.count(), func.min(Problem.updated_at))
+            .where(where)
+            .group_by(Problem.town_code, Problem.village_code, Problem.lead_office,
+                      Problem.status, band))
+    )
+    place = (Problem.town_code, Problem.village_code, Problem.lead_office)
+    found = {(t, v, o, d): int(n) for t, v, o, d, n in session.execute(
+        select(*place, Problem.found_on, func.count())
+        .where(where).group_by(*place, Problem.found_on))}
+    day = china_day(session, Problem.closed_at)
+    closed = {(t, v, o, as_date(d)): int(n) for t, v, o, d, n in session.execute(
+        select(*place, day, func.count())
+        .where(where, Problem.status == Status.CLOSED.value, Problem.closed_at.is_not(None))
+        .group_by(*place, day))}
+    return Cube(campaign_id=campaign_id, today=today, cells=cells, found=found, closed=closed)

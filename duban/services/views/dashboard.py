@@ -1,0 +1,302 @@
+"""The dashboard (总览): stages, progress per town and office, warning bands, the waiting-on
+board and the trend, for one scope and day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from duban.domain.bands import BAND_LABELS, BAND_ORDER, OVERDUE_BANDS, Band, worst_band
+from duban.domain.lifecycle import STATUS_LABELS, Status
+from duban.domain.plan import STAGE_KIND_LABELS, Plan, StageKind
+from duban.services.campaigns import load_plan_of
+from duban.services.scoping import Scope, problem_clause, reach_of
+from duban.services.views.common import (
+    OPEN,
+    as_date,
+    band_case,
+    campaign_row,
+    china_day,
+    plan_bands,
+    roomy_sorts,
+)
+from duban.services.views.cube import Cube
+from duban.services.views.names import Names, names_in
+from duban.services.views.waiting import WAITING_STEP
+from models import CampaignStage, Problem, ProblemCoOffice
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """A campaign stage with where today falls."""
+
+    seq: int
+    kind: str
+    kind_label: str
+    name: str
+    start: dt.date
+    end: dt.date
+    state: str  # done / current / coming
+
+    @property
+    def state_label(self) -> str:
+        """The state in Chinese."""
+        return {"done": "已结束", "current": "进行中", "coming": "未开始"}[self.state]
+
+
+@dataclass
+class Progress:
+    """Counts for one town or office (or the whole scope)."""
+
+    code: str
+    name: str
+    total: int = 0
+    closed: int = 0
+    voided: int = 0
+    pending: int = 0
+    submitted: int = 0
+    overdue: int = 0
+    bands: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def counted(self) -> int:
+        """Items that count toward progress (voided ones are not problems after all)."""
+        return self.total - self.voided
+
+    @property
+    def closed_rate(self) -> float:
+        """Share of counted items closed (销号率), 0..1."""
+        return self.closed / self.counted if self.counted else 0.0
+
+    @property
+    def worst(self) -> str:
+        """The most severe band with any items, for colouring a row."""
+        return worst_band(self.bands).value
+
+    def add(self, status: str, band: str, count: int) -> None:
+        """Count `count` items of a status and band."""
+        self.total += count
+        if status == Status.CLOSED.value:
+            self.closed += count
+        elif status == Status.VOIDED.value:
+            self.voided += count
+        else:
+            self.pending += count
+            if status == Status.SUBMITTED.value:
+                self.submitted += count
+            if status in OPEN:
+                self.bands[band] = self.bands.get(band, 0) + count
+                if band in OVERDUE_BANDS:
+                    self.overdue += count
+
+
+@dataclass(frozen=True)
+class WaitingLine:
+    """One line of the waiting-on board: whose move, which step, how many, since when."""
+
+    party: str  # who must move: an office's name or 县级办公室 / 复核人
+    party_code: str
+    status: str
+    step: str  # the move awaited, in Chinese
+    count: int
+    oldest_since: dt.datetime
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One day of the trend: found and closed that day, and still pending at its end."""
+
+    day: dt.date
+    found: int
+    closed: int
+    pending: int
+
+
+@dataclass
+class Dashboard:
+    """Everything the dashboard page shows, for one scope and day."""
+
+    campaign_id: int
+    campaign_name: str
+    document_number: str
+    issuer: str
+    today: dt.date
+    stages: list[StageInfo]
+    total: Progress
+    by_status: dict[str, int]
+    towns: list[Progress]
+    offices: list[Progress]
+    waiting: list[WaitingLine]
+    trend: list[TrendPoint]
+
+    @property
+    def current_stage(self) -> StageInfo | None:
+        """The stage today falls in (the latest-starting one if stages overlap)."""
+        current = [s for s in self.stages if s.state == "current"]
+        return current[-1] if current else None
+
+    @property
+    def bands(self) -> list[tuple[str, str, int]]:
+        """(band, label, count) of pending items with a deadline, most severe first."""
+        return [(b.value, BAND_LABELS[b], self.total.bands.get(b.value, 0))
+                for b in reversed(BAND_ORDER) if b is not Band.NONE]
+
+
+def _stages(session: Session, campaign_id: int, today: dt.date) -> list[StageInfo]:
+    rows = session.scalars(select(CampaignStage).where(CampaignStage.campaign_id == campaign_id)
+                           .order_by(CampaignStage.seq))
+    return [
+        StageInfo(seq=s.seq, kind=s.kind, kind_label=STAGE_KIND_LABELS[StageKind(s.kind)],
+                  name=s.name, start=s.start, end=s.end,
+                  state="done" if s.end < today else "current" if s.start <= today
+                  else "coming")
+        for s in rows
+    ]
+
+
+# (town, lead office, status, band, count, oldest last move)
+Row = tuple[Any, ...]
+
+
+def _from_cube(cube: Cube, scope: Scope) -> tuple[list[Row], dict[dt.date, int],
+                                                  dict[dt.date, int]]:
+    """The scope's rows and trend counts summed from the cube (lead offices only)."""
+    reach = reach_of(scope)
+    rows: list[Row] = [(c.town, c.office, c.status, c.band, c.count, c.oldest)
+                       for c in cube.reached(reach)]
+    found: dict[dt.date, int] = defaultdict(int)
+    for (t, v, o, d), n in cube.found.items():
+        if reach.admits(t, v, o):
+            found[d] += n
+    closed: dict[dt.date, int] = defaultdict(int)
+    for (t, v, o, d), n in cube.closed.items():
+        if reach.admits(t, v, o):
+            closed[d] += n
+    return rows, found, closed
+
+
+def _queried(session: Session, where: ColumnElement[bool], plan: Plan, today: dt.date
+             ) -> tuple[list[Row], dict[dt.date, int], dict[dt.date, int]]:
+    """Rows and trend counts of the problems a WHERE clause picks, counted by the database."""
+    roomy_sorts(session)
+    band = band_case(plan_bands(plan, today)).label("band")
+    rows = [tuple(r) for r in session.execute(
+        select(Problem.town_code, Problem.lead_office, Problem.status, band,
+               func.count(), func.min(Problem.updated_at))
+        .where(where)
+        .group_by(Problem.town_code, Problem.lead_office, Problem.status, band))]
+    found, closed = _trend_counts(session, where)
+    return rows, found, closed
+
+
+def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, *,
+              plan: Plan | None = None, names: Names | None = None,
+              cube: Cube | None = None) -> Dashboard:
+    """Stage, progress per town and office, warning bands, waiting-on board and trend.
+
+    `plan`, `names` and a `cube` of the same day may be handed in by callers that keep them;
+    with a cube, the scope's cells are summed from it without touching the ledger.
+    """
+    campaign = campaign_row(session, campaign_id)
+    plan = plan or load_plan_of(session, campaign_id)
+    names = names or names_in(session, campaign_id, plan)
+    stages = _stages(session, campaign_id, today)
+    if cube is not None and cube.today == today:
+        rows, found, closed = _from_cube(cube, scope)
+        reach = reach_of(scope)
+        if reach.offices:
+            # An office also sees what it is only a co-office of: not in the cube (which
+            # counts lead offices), few, and found through the co-office index.
+            mine = sorted(reach.offices)
+            co = and_(Problem.campaign_id == campaign_id, Problem.id.in_(
+                select(ProblemCoOffice.problem_id).where(
+                    ProblemCoOffice.office_code.in_(mine))),
+                or_(Problem.lead_office.is_(None), Problem.lead_office.not_in(mine)))
+            extra_rows, extra_found, extra_closed = _queried(session, co, plan, today)
+            rows += extra_rows
+            for counts, extra in ((found, extra_found), (closed, extra_closed)):
+                for d, n in extra.items():
+                    counts[d] = counts.get(d, 0) + n
+    else:
+        rows, found, closed = _queried(
+            session, and_(Problem.campaign_id == campaign_id, problem_clause(scope)), plan,
+            today)
+    voided = sum(r[4] for r in rows if r[2] == Status.VOIDED.value)
+    trend = _trend_points(found, closed, voided, plan, today)
+
+    total = Progress(code="", name="合计")
+    towns: dict[str, Progress] = {}
+    offices: dict[str, Progress] = {}
+    by_status: dict[str, int] = defaultdict(int)
+    waiting: dict[tuple[str, str], WaitingLine] = {}
+    for town, office, status, band_value, count, oldest in rows:
+        by_status[status] += count
+        lines = [total, towns.setdefault(town, Progress(code=town, name=names.town(town)))]
+        if office:
+            lines.append(offices.setdefault(office, Progress(code=office,
+                                                             name=names.office(office))))
+        for p in lines:
+            p.add(status, band_value, count)
+        st = Status(status)
+        if st in WAITING_STEP:
+            who, step = WAITING_STEP[st]
+            party_code = "" if who else (office or "")
+            key = (party_code or (who or ""), status)
+            was = waiting.get(key)
+            since = oldest if was is None else min(
+                (t for t in (was.oldest_since, oldest) if t is not None), default=None)
+            waiting[key] = WaitingLine(
+                party=who or names.office(office), party_code=party_code, status=status,
+                step=step, count=(was.count if was else 0) + count,
+                oldest_since=since)  # type: ignore[arg-type]
+    far_past = dt.datetime.min.replace(tzinfo=dt.UTC)
+    board = sorted(waiting.values(), key=lambda w: (w.oldest_since or far_past, -w.count))
+    return Dashboard(
+        campaign_id=campaign.id, campaign_name=campaign.name,
+        document_number=campaign.document_number, issuer=campaign.issuer, today=today,
+        stages=stages, total=total,
+        by_status={STATUS_LABELS[Status(k)]: v for k, v in sorted(
+            by_status.items(), key=lambda kv: list(Status).index(Status(kv[0])))},
+        towns=sorted(towns.values(), key=lambda p: p.code),
+        offices=sorted(offices.values(), key=lambda p: (-p.overdue, -p.pending, p.code)),
+        waiting=board, trend=trend,
+    )
+
+
+def _trend_counts(session: Session, where: ColumnElement[bool]
+                  ) -> tuple[dict[dt.date, int], dict[dt.date, int]]:
+    """Problems found per day and closed per (China) day, within a WHERE clause."""
+    found = {d: int(n) for d, n in session.execute(
+        select(Problem.found_on, func.count()).where(where).group_by(Problem.found_on))}
+    day = china_day(session, Problem.closed_at)
+    closed = {as_date(d): int(n) for d, n in session.execute(
+        select(day, func.count()).where(where, Problem.status == Status.CLOSED.value,
+                                        Problem.closed_at.is_not(None)).group_by(day))}
+    return found, closed
+
+
+def _trend_points(found: dict[dt.date, int], closed: dict[dt.date, int], voided: int,
+                  plan: Plan, today: dt.date) -> list[TrendPoint]:
+    """Daily found, closed and still pending, from the campaign's start (90 days at most)."""
+    start = max(plan.start, today - dt.timedelta(days=90))
+    if today < start:
+        return []
+    pending = sum(n for d, n in found.items() if d < start) - sum(
+        n for d, n in closed.items() if d < start)
+    points = []
+    day = start
+    while day <= today:
+        f, c = found.get(day, 0), closed.get(day, 0)
+        pending += f - c
+        points.append(TrendPoint(day=day, found=f, closed=c, pending=max(pending, 0)))
+        day += dt.timedelta(days=1)
+    if points and voided:
+        # Voided items never close; take them off the running count at the end only.
+        last = points[-1]
+        points[-1] = TrendPoint(last.day, last.found, last.closed, max(last.pending - voided, 0))
+    return points

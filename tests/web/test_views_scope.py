@@ -1,0 +1,131 @@
+"""The one access rule: a filter narrows a scope and never replaces it, and the dashboard's
+counts are the counts of the scoped ledger, for every role."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy.orm import Session
+
+from duban.domain.bands import Band
+from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Status
+from duban.services.problems import move_problem
+from duban.services.scoping import Scope, scope_for
+from duban.services.views.cube import Cube, cube_count, ledger_cube
+from duban.services.views.dashboard import dashboard
+from duban.services.views.ledger import LedgerQuery, ledger_count, ledger_export_rows, ledger_rows
+from duban.services.views.waiting import waiting_items
+from tests.web.conftest import USERS, World
+
+# user -> a town, a village and an office outside what the user may see
+OTHERS: dict[str, tuple[str, str, str]] = {
+    "town_hd": ("liuzhuangdian", "liuzhuangdian-01", "jyj"),
+    "town_lz": ("huaidian", "huaidian-01", "gov-huaidian"),
+    "vil_hd1": ("liuzhuangdian", "liuzhuangdian-01", "jyj"),
+    "off_jyj": ("huaidian", "huaidian-01", "zjj"),
+}
+
+
+def _scope(world: World, username: str, today: dt.date) -> Scope:
+    with world.db.transaction() as s:
+        return scope_for(s, username, today)
+
+
+def _cube(world: World, today: dt.date) -> Cube:
+    with world.db.transaction() as s:
+        return ledger_cube(s, world.campaign_id, today)
+
+
+@pytest.mark.parametrize("username", sorted(OTHERS))
+def test_a_filter_on_another_place_or_office_finds_nothing(world: World, username: str) -> None:
+    today = world.clock.now().date()
+    scope = _scope(world, username, today)
+    cube = _cube(world, today)
+    town, village, office = OTHERS[username]
+    for q in (LedgerQuery(world.campaign_id, town=town),
+              LedgerQuery(world.campaign_id, village=village),
+              LedgerQuery(world.campaign_id, office=office),
+              LedgerQuery(world.campaign_id, town=town, status=Status.ROUTED)):
+        # The whole campaign has problems there: the county office finds them.
+        with world.db.transaction() as s:
+            assert ledger_count(s, _scope(world, "county", today), q, today) > 0, q
+            assert ledger_count(s, scope, q, today) == 0, q
+            assert ledger_rows(s, scope, q, today) == [], q
+            assert list(ledger_export_rows(s, scope, q, today)) == [], q
+        assert cube_count(cube, scope, q) == 0, q
+    with world.db.transaction() as s:
+        assert waiting_items(s, scope, world.campaign_id, today, office=office) == (0, [])
+
+
+def test_a_town_filtering_on_another_town_sees_nothing_on_any_edge(
+        world: World, client_for: Callable[[str], tuple[TestClient, str]]) -> None:
+    client, _ = client_for("town_hd")
+    cid = world.campaign_id
+    api = client.get(f"/api/problems?campaign={cid}&town=liuzhuangdian")
+    assert api.status_code == 200
+    assert api.json()["total"] == 0 and api.json()["items"] == []
+    own = client.get(f"/api/problems?campaign={cid}&town=huaidian").json()
+    assert own["total"] == 1 and [p["id"] for p in own["items"]] == [world.problems["hd_housing"]]
+    page = client.get(f"/ledger?campaign={cid}&town=liuzhuangdian&status=")
+    assert page.status_code == 200
+    assert "刘庄店村危房" not in page.text and "辍学" not in page.text
+    export = client.get(f"/ledger.xlsx?campaign={cid}&town=liuzhuangdian")
+    assert export.status_code == 200
+
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert len(rows) == 2  # the title line and the header only
+
+
+def _move_some(world: World) -> None:
+    db, clock = world.db, world.clock
+    pid = world.problems["hd_housing"]
+    move_problem(db, clock, pid, Action.ACCEPT, "off_zjj", Payload())
+    move_problem(db, clock, pid, Action.SUBMIT, "off_zjj",
+                 Payload(note="已整改", evidence=("ab" * 32,)))
+    move_problem(db, clock, pid, Action.PASS_REVIEW, "sup", Payload())
+    move_problem(db, clock, pid, Action.CLOSE, "county", Payload())
+    move_problem(db, clock, world.problems["lz_education"], Action.ACCEPT, "off_jyj", Payload())
+    clock.advance(dt.timedelta(days=40))  # past the deadlines: the open items are coloured
+
+
+@pytest.mark.parametrize("with_cube", [False, True], ids=["queried", "cube"])
+def test_dashboard_counts_are_the_scoped_ledger_counts_for_every_role(
+        world: World, with_cube: bool) -> None:
+    _move_some(world)
+    today = world.clock.now().date()
+    cube = _cube(world, today) if with_cube else None
+    cid = world.campaign_id
+    for username in USERS:
+        scope = _scope(world, username, today)
+        with world.db.transaction() as s:
+            board = dashboard(s, scope, cid, today, cube=cube)
+
+            def count(s: Session = s, scope: Scope = scope, **filters: Any) -> int:
+                return ledger_count(s, scope, LedgerQuery(cid, **filters), today)
+
+            assert board.total.total == count() == len(world.visible[username]), username
+            assert board.total.pending == count(pending=True), username
+            assert board.total.closed == count(status=Status.CLOSED), username
+            for status in Status:
+                label = board.by_status.get(_label(status), 0)
+                assert label == count(status=status), (username, status)
+            for band in Band:
+                assert board.total.bands.get(band.value, 0) == count(band=band), (username, band)
+            for town in board.towns:
+                assert town.total == count(town=town.code), (username, town.code)
+            assert sum(t.total for t in board.towns) == board.total.total
+            if username == "county":  # the counts compared include coloured bands
+                assert board.total.overdue and board.total.closed, board.total
+        waiting = sum(w.count for w in board.waiting)
+        with world.db.transaction() as s:
+            assert waiting == waiting_items(s, scope, cid, today)[0], username
+
+
+def _label(status: Status) -> str:
+    return STATUS_LABELS[status]
