@@ -21,7 +21,13 @@ from duban.domain.lifecycle import ROLE_LABELS, Action, Payload, Role
 from duban.domain.numbering import document_label
 from duban.services.database import data_dir
 from duban.services.notices import visible_notice, visible_notices
-from duban.services.scoping import IMPORTERS, importable_towns, move_many, visible_office_codes
+from duban.services.scoping import (
+    IMPORTERS,
+    importable_towns,
+    move_many,
+    reach_of,
+    visible_office_codes,
+)
 from duban.services.views.choices import filter_choices
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.pages import (
@@ -351,14 +357,10 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
 
 
 def _scoped_penalties(ctx: Ctx, lines: list[Any]) -> list[Any]:
-    scope = ctx.scope
-    if scope.sees_all:
-        return lines
-    if scope.role == Role.TOWN:
-        return [x for x in lines if x.town == scope.town]
-    if scope.role == Role.OFFICE:
-        return [x for x in lines if x.office in scope.offices]
-    return []  # villages see the published ranking, not the fines list
+    # A fine names its problem's town and lead office, not its village: the one access rule
+    # keeps a town's and an office's own, and villages see the published ranking only.
+    reach = reach_of(ctx.scope)
+    return [x for x in lines if reach.admits(x.town, None, x.office)]
 
 
 # ---- substitutes and users --------------------------------------------------------------

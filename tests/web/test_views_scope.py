@@ -129,3 +129,27 @@ def test_dashboard_counts_are_the_scoped_ledger_counts_for_every_role(
 
 def _label(status: Status) -> str:
     return STATUS_LABELS[status]
+
+
+def test_the_rule_in_memory_admits_exactly_what_its_sql_selects(world: World) -> None:
+    from sqlalchemy import select
+
+    from duban.services.scoping import problem_clause, reach_of
+    from models import Problem, ProblemCoOffice
+
+    today = world.clock.now().date()
+    with world.db.transaction() as s:
+        problems = s.scalars(select(Problem)).all()
+        co: dict[int, list[str]] = {}
+        for pid, office in s.execute(select(ProblemCoOffice.problem_id,
+                                            ProblemCoOffice.office_code)):
+            co.setdefault(pid, []).append(office)
+        for username in USERS:
+            scope = scope_for(s, username, today)
+            selected = set(s.scalars(select(Problem.id).where(problem_clause(scope))))
+            reach = reach_of(scope)
+            admitted = {p.id for p in problems
+                        if reach.admits(p.town_code, p.village_code, p.lead_office,
+                                        co.get(p.id, ()))}
+            assert admitted == selected, username
+            assert {world.problems[n] for n in world.visible[username]} == selected, username
