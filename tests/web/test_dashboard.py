@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from duban.domain.lifecycle import Action, Payload
+from duban.services.problems import move_problem
+from duban.services.scoping import scope_for
 from duban.services.views.cube import ledger_cube
 from duban.services.views.dashboard import Dashboard, dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_rows
-from duban.services.problems import move_problem
-from duban.services.scoping import scope_for
 from tests.web.conftest import USERS, World
 
 EVIDENCE = ("ab" * 32,)
