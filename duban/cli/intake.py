@@ -108,8 +108,9 @@ def coverage_cmd(campaign_id: int, town: str | None, unvisited: bool) -> None:
     from duban.services.scoping import whole_campaign
     from duban.services.views.coverage import NO_HOUSEHOLDS, CoverageLine, coverage
 
-    with env().db.transaction() as session:
-        cov = coverage(session, whole_campaign(), campaign_id, town=town, unvisited=unvisited)
+    with env().unit_of_work() as uow:  # read only: rolled back
+        cov = coverage(uow.session, whole_campaign(), campaign_id, town=town,
+                       unvisited=unvisited)
     modes = list(VisitMode)
 
     def rows(lines: list[CoverageLine]) -> list[list[object]]:

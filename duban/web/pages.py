@@ -61,9 +61,10 @@ T = TypeVar("T")
 
 
 def read(st: WebState, view: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """A read-only view (a function of a Session first) in a transaction of its own."""
-    with st.db.transaction() as session:
-        return view(session, *args, **kwargs)
+    """A read-only view (a function of a Session first) in a unit of work of its own, rolled
+    back when it ends (a view writes nothing)."""
+    with st.db.unit_of_work() as uow:
+        return view(uow.session, *args, **kwargs)
 
 
 def campaign_of(st: WebState, wanted: int | None) -> tuple[list[CampaignChoice],
@@ -332,8 +333,8 @@ def ledger_export(request: Request, ctx: CtxDep, campaign: str | None = None) ->
     params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
     q = ledger_query(chosen.id, params)
     r = rules_of(st, chosen.id, ctx.today)
-    with st.db.transaction() as session:
-        data = ledger_workbook(ledger_export_rows(session, ctx.scope, q, ctx.today,
+    with st.db.unit_of_work() as uow:
+        data = ledger_workbook(ledger_export_rows(uow.session, ctx.scope, q, ctx.today,
                                                   bands=r.bands), r.names,
                                title=f"{chosen.name} 问题台账", exported_at=ctx.now,
                                exported_by=f"{ctx.user.name}（{ctx.user.role_label}）")

@@ -108,9 +108,9 @@ def test_the_page_the_api_and_the_cli_show_the_same_coverage(
     assert page.status_code == 200
     assert "无农户" in page.text and "北关社区" in page.text and "刘庄店村" not in page.text
 
-    url = world.db.engine.url.render_as_string(hide_password=False)
-    out = CliRunner().invoke(cli, ["--db", url, "coverage", "--campaign", str(world.campaign_id),
-                                   "--town", "huaidian", "--unvisited"])
+    # The command works on the test's database (obj), inside its transaction.
+    out = CliRunner().invoke(cli, ["coverage", "--campaign", str(world.campaign_id),
+                                   "--town", "huaidian", "--unvisited"], obj=world.db)
     assert out.exit_code == 0, out.output
     text = out.output
     assert "无农户" in text and "75.0%" in text and "66.7%" in text and "HD1-003" in text
