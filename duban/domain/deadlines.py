@@ -36,6 +36,7 @@ from duban.domain.plan import (
     DeadlinePolicy,
     DeadlineRule,
     DeadlineTier,
+    Milestone,
     Stage,
 )
 from duban.domain.workdays import WorkCalendar
@@ -172,6 +173,10 @@ def compute_deadline(
                 elif rule.working_days is not None:
                     due = _offset(calendar, start, rule.working_days, subject)
                     basis, computed = f"{subject}限{_days_text(rule.working_days)}", True
+                elif rule.milestones:
+                    last = rule.milestones[-1]
+                    due, computed = last.date, False
+                    basis = f"{subject}节点“{last.name}” {last.date.isoformat()}"
                 else:
                     raise DeadlineError(f"整改时限规则第{index + 1}条没有给出日期、档次或工作日数")
                 break
@@ -195,6 +200,27 @@ def compute_deadline(
     ):
         return Deadline(rectify_end, f"{basis}，封顶于整改阶段结束日 {rectify_end.isoformat()}")
     return Deadline(due, basis)
+
+
+def milestones_for(
+    policy: DeadlinePolicy,
+    *,
+    category: str,
+    source: str,
+    found_on: dt.date,
+    tier: str | None = None,
+    stages: Sequence[Stage] = (),
+) -> tuple[Milestone, ...]:
+    """The milestones (节点) of a problem: those of the first deadline rule it matches.
+
+    A problem whose ledger row names a tier follows that tier, not a rule, so it has none.
+    """
+    if tier is not None:
+        return ()
+    for rule in policy.rules:
+        if _matches(rule, category, source, found_on, stages):
+            return rule.milestones
+    return ()
 
 
 def extend_deadline(calendar: WorkCalendar, current: dt.date, working_days: int) -> dt.date:

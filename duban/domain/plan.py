@@ -144,11 +144,22 @@ class DeadlineTier:
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """A dated step of a problem before or at its deadline (seed 001: 开工 by 9/15, 完工 11月底)."""
+
+    code: str
+    name: str
+    date: dt.date
+
+
+@dataclass(frozen=True)
 class DeadlineRule:
     """A fixed deadline (or tier) for problems matching category/source; first match wins.
 
     `stages` (stage names) and `found_from`/`found_to` narrow a rule to problems found in those
     stages or that date range (seed 002: 提升阶段's finds are not bound by the 10/20 date).
+    A rule may give milestones; without a date, tier or working days its deadline is the
+    last milestone.
     """
 
     categories: tuple[str, ...] = ()
@@ -159,6 +170,7 @@ class DeadlineRule:
     stages: tuple[str, ...] = ()  # stage names; empty: any
     found_from: dt.date | None = None  # inclusive
     found_to: dt.date | None = None  # inclusive
+    milestones: tuple[Milestone, ...] = ()
 
 
 class DeadlineBasis(StrEnum):
@@ -317,6 +329,49 @@ class DetectionPolicy:
     source: str = ""  # source code detected problems get (入户排查)
 
 
+class Recurrence(StrEnum):
+    """How often a recurring duty (常态化工作) falls due."""
+
+    DAILY = "daily"  # 每天 / 每晚
+    WEEKLY = "weekly"  # 每周, on a weekday
+    MONTHLY = "monthly"  # 每月, on a day of the month
+    ONCE = "once"  # 一次, by a date
+
+
+RECURRENCE_LABELS: dict[Recurrence, str] = {
+    Recurrence.DAILY: "每天",
+    Recurrence.WEEKLY: "每周",
+    Recurrence.MONTHLY: "每月",
+    Recurrence.ONCE: "一次",
+}
+
+WEEKDAY_LABELS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+@dataclass(frozen=True)
+class Duty:
+    """A recurring duty assigned to units: 走访, 会商, 报送 (seeds 001-004).
+
+    `units` holds office codes and the tokens OWN_TOWN (each town's town-level office) and
+    OWN_VILLAGE (each village, answered by its town's town-level office). `weekday` is 1
+    (Monday) to 7; `day` 1 to 31 (a short month uses its last day). With `working_days`, a
+    daily duty falls on working days only and any other due day on a rest day moves to the
+    next working day (顺延). The report is due `within_working_days` after the due day.
+    """
+
+    code: str
+    name: str
+    units: tuple[str, ...]
+    recurrence: Recurrence
+    weekday: int | None = None
+    day: int | None = None
+    date: dt.date | None = None
+    start: dt.date | None = None  # default: the campaign's start
+    end: dt.date | None = None  # default: the campaign's end
+    working_days: bool = False
+    within_working_days: int = 0
+
+
 @dataclass(frozen=True)
 class Plan:
     """A whole campaign plan, validated."""
@@ -341,10 +396,15 @@ class Plan:
     detection: DetectionPolicy
     issuer_short: str = ""  # 发文机关标志 line on notices, defaults to issuer
     issued_on: dt.date | None = None  # 成文日期 of the plan document, when it states one
+    duties: tuple[Duty, ...] = ()  # recurring duties (常态化工作)
 
     def stage(self, kind: StageKind) -> Stage | None:
         """The first stage of a kind, if the plan has one."""
         return next((s for s in self.stages if s.kind == kind), None)
+
+    def duty(self, code: str) -> Duty | None:
+        """The duty with this code."""
+        return next((d for d in self.duties if d.code == code), None)
 
     def office(self, code: str) -> Office | None:
         """The office with this code."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from duban.domain.errors import DubanError
-from duban.domain.plan import OFFICE_LEVEL_LABELS, OWN_TOWN, OfficeLevel, Plan
+from duban.domain.plan import OFFICE_LEVEL_LABELS, OWN_TOWN, OWN_VILLAGE, OfficeLevel, Plan
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,11 @@ def check_plan(plan: Plan) -> list[PlanError]:
         f"routing[{i}].office" if r.office == OWN_TOWN else f"routing[{i}].co_offices"
         for i, r in enumerate(plan.routing)
         if r.office == OWN_TOWN or OWN_TOWN in r.co_offices
+    ] + [
+        # A duty of 各乡镇 or 各村 is answered by each town's one town-level office.
+        f"duties[{i}].units"
+        for i, d in enumerate(plan.duties)
+        if OWN_TOWN in d.units or OWN_VILLAGE in d.units
     ]
     if users:
         for town in plan.towns:
@@ -74,6 +79,11 @@ def check_plan(plan: Plan) -> list[PlanError]:
         fixed: list[tuple[str, dt.date | None]] = [
             (f"deadlines.tiers[{i}].date", t.date) for i, t in enumerate(plan.deadlines.tiers)
         ] + [(f"deadlines.rules[{i}].date", r.date) for i, r in enumerate(plan.deadlines.rules)]
+        fixed += [
+            (f"deadlines.rules[{i}].milestones[{j}].date", m.date)
+            for i, r in enumerate(plan.deadlines.rules)
+            for j, m in enumerate(r.milestones)
+        ]
         for where, day in fixed:
             if day is not None and day < first:
                 errors.append(PlanError(where, f"早于行动开始日期 {first.isoformat()}"))
@@ -143,6 +153,16 @@ def lint_plan(plan: Plan) -> tuple[PlanError, ...]:
                     f"deadlines.rules[{i}].date", f"晚于最后一个阶段的结束日 {last.isoformat()}"
                 )
             )
+    for i, duty in enumerate(plan.duties):
+        days = [("date", duty.date), ("start", duty.start), ("end", duty.end)]
+        for key, day in days:
+            if day is not None and not plan.start <= day <= last:
+                remarks.append(
+                    PlanError(
+                        f"duties[{i}].{key}",
+                        f"不在行动期间（{plan.start.isoformat()} 至 {last.isoformat()}）内",
+                    )
+                )
     return tuple(remarks)
 
 

@@ -30,12 +30,15 @@ from duban.domain.plan import (
     DeadlineTier,
     DetectionPolicy,
     DetectionRule,
+    Duty,
+    Milestone,
     Office,
     OfficeLevel,
     PenaltyBasis,
     PenaltyRule,
     Plan,
     RankingPolicy,
+    Recurrence,
     ReminderPolicy,
     ReminderRung,
     ReportSchedule,
@@ -148,6 +151,28 @@ RANK_BY_ALIASES: dict[str, str] = {
     "办室": "office",
 }
 
+RECURRENCE_ALIASES: dict[str, Recurrence] = {
+    "daily": Recurrence.DAILY,
+    "每天": Recurrence.DAILY,
+    "每日": Recurrence.DAILY,
+    "每晚": Recurrence.DAILY,
+    "weekly": Recurrence.WEEKLY,
+    "每周": Recurrence.WEEKLY,
+    "monthly": Recurrence.MONTHLY,
+    "每月": Recurrence.MONTHLY,
+    "once": Recurrence.ONCE,
+    "一次": Recurrence.ONCE,
+}
+
+WEEKDAY_ALIASES: dict[str, int] = {
+    **{str(i): i for i in range(1, 8)},
+    **{w: i for i, w in enumerate(("周一", "周二", "周三", "周四", "周五", "周六", "周日"), 1)},
+    **{w: i for i, w in enumerate(("星期一", "星期二", "星期三", "星期四", "星期五", "星期六",
+                                   "星期日"), 1)},
+    "周天": 7,
+    "星期天": 7,
+}
+
 _OWN_TOKENS = (OWN_VILLAGE, OWN_TOWN)
 
 # ---------------------------------------------------------------------------------------------
@@ -174,6 +199,7 @@ _TOP_KEYS = (
     "ranking",
     "reports",
     "detection",
+    "duties",
 )
 _TOP_REQUIRED = (
     "name",
@@ -690,23 +716,32 @@ def _deadlines(
         tiers.append(DeadlineTier(code, name, days, ctx.date(tm, "date", tpath)))
     rules: list[DeadlineRule] = []
     rule_keys = (
-        "categories", "sources", "stages", "found_between", "tier", "date", "working_days"
+        "categories", "sources", "stages", "found_between", "tier", "date", "working_days",
+        "milestones",
     )
     for rpath, node in ctx.items(m, "rules", path):
         rm = ctx.fields(node, rpath, rule_keys)
-        _exactly_one(ctx, rm, rpath, ("tier", "date", "working_days"))
+        milestones = _milestones(ctx, rm, rpath)
+        if not (milestones and all(rm.get(k) is None for k in ("tier", "date", "working_days"))):
+            _exactly_one(ctx, rm, rpath, ("tier", "date", "working_days"))
         tier_ref = ctx.text(rm, "tier", rpath)
         found_from, found_to = _found_between(ctx, rm, rpath)
+        rule_date = ctx.date(rm, "date", rpath)
+        for i, stone in enumerate(milestones):
+            if rule_date is not None and stone.date > rule_date:
+                ctx.fail(_join(_join(_join(rpath, "milestones"), i), "date"),
+                         f"晚于本条规则的整改时限 {rule_date.isoformat()}")
         rules.append(
             DeadlineRule(
                 categories=refs.categories.resolve_all(ctx.words(rm, "categories", rpath)),
                 sources=refs.sources.resolve_all(ctx.words(rm, "sources", rpath)),
                 tier=tier_names.resolve(tier_ref, _join(rpath, "tier")) if tier_ref else None,
-                date=ctx.date(rm, "date", rpath),
+                date=rule_date,
                 working_days=ctx.optional_whole(rm, "working_days", rpath, minimum=0),
                 stages=_stage_refs(ctx, rm, rpath, stages),
                 found_from=found_from,
                 found_to=found_to,
+                milestones=milestones,
             )
         )
     return DeadlinePolicy(
@@ -716,6 +751,77 @@ def _deadlines(
         cap_at_rectify_end=ctx.flag(m, "cap_at_rectify_end", path, default=True),
         basis=ctx.choice(m, "basis", path, DEADLINE_BASIS_ALIASES, DeadlineBasis.FOUND),
     )
+
+
+def _milestones(ctx: _Ctx, rm: Mapping[str, Any], rpath: str) -> tuple[Milestone, ...]:
+    """A deadline rule's milestones (节点), in date order as written."""
+    out: list[Milestone] = []
+    names = _Names(ctx, "节点")
+    for mpath, node in ctx.items(rm, "milestones", rpath):
+        mm = ctx.fields(node, mpath, ("code", "name", "date"), ("name", "date"))
+        name = ctx.text(mm, "name", mpath)
+        code = ctx.text(mm, "code", mpath, default=name, code=True)
+        names.add(code, name, mpath)
+        day = ctx.date(mm, "date", mpath)
+        if day is None or not code:
+            continue
+        if out and day <= out[-1].date:
+            ctx.fail(_join(mpath, "date"),
+                     f"应晚于上一个节点“{out[-1].name}”（{out[-1].date.isoformat()}），节点按时间先后排列")
+        out.append(Milestone(code, name, day))
+    return tuple(out)
+
+
+def _duties(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> tuple[Duty, ...]:
+    """Recurring duties: who, how often, by when."""
+    out: list[Duty] = []
+    names = _Names(ctx, "常态化工作")
+    allowed = ("code", "name", "units", "every", "weekday", "day", "date", "start", "end",
+               "working_days", "within_working_days")
+    for path, node in ctx.items(data, "duties", ""):
+        m = ctx.fields(node, path, allowed, ("name", "units", "every"))
+        name = ctx.text(m, "name", path)
+        code = ctx.text(m, "code", path, default=name, code=True)
+        names.add(code, name, path)
+        units: list[str] = []
+        for where, ref in ctx.words(m, "units", path):
+            unit = ref if ref in _OWN_TOKENS else refs.offices.resolve(ref, where)
+            if unit is None:
+                continue
+            if unit in units:
+                ctx.fail(where, f"重复：{ref}")
+            else:
+                units.append(unit)
+        if isinstance(m.get("units"), list) and not m["units"]:
+            ctx.fail(_join(path, "units"), "不能为空")
+        every = ctx.choice(m, "every", path, RECURRENCE_ALIASES, Recurrence.DAILY)
+        wanted = {Recurrence.WEEKLY: "weekday", Recurrence.MONTHLY: "day",
+                  Recurrence.ONCE: "date"}.get(every)
+        for key in ("weekday", "day", "date"):
+            if key == wanted and m.get(key) is None and m.get("every") is not None:
+                ctx.fail(_join(path, key), f"缺少（{m.get('every')} 的工作须写明 {key}）")
+            elif key != wanted and m.get(key) is not None:
+                ctx.fail(_join(path, key), f"与 every: {m.get('every')} 不符，请删去")
+        weekday = None
+        if m.get("weekday") is not None and wanted == "weekday":
+            raw = m["weekday"]
+            weekday = ctx.choose(str(raw) if isinstance(raw, int) else raw,
+                                 _join(path, "weekday"), WEEKDAY_ALIASES, 1)
+        day = ctx.optional_whole(m, "day", path, minimum=1) if wanted == "day" else None
+        if day is not None and day > 31:
+            ctx.fail(_join(path, "day"), f"不能大于 31，实际是 {day}")
+        once = ctx.date(m, "date", path) if wanted == "date" else None
+        start, end = ctx.date(m, "start", path), ctx.date(m, "end", path)
+        if start is not None and end is not None and end < start:
+            ctx.fail(_join(path, "end"), "早于 start")
+        out.append(Duty(
+            code=code, name=name, units=tuple(units), recurrence=every, weekday=weekday,
+            day=day, date=once, start=start, end=end,
+            working_days=ctx.flag(m, "working_days", path, default=False),
+            within_working_days=ctx.whole(m, "within_working_days", path, default=0,
+                                          minimum=0),
+        ))
+    return tuple(out)
 
 
 def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
@@ -973,6 +1079,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     ranking = _ranking(ctx, top)
     reports = _reports(ctx, top)
     detection = _detection(ctx, top, refs)
+    duties = _duties(ctx, top, refs)
     county_office = _county_office(ctx, top, refs.offices)
     # Built even when mistakes were found (getters return harmless defaults), so the rules
     # spanning sections report theirs in the same pass.
@@ -997,6 +1104,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
         detection=detection,
         issuer_short=issuer_short,
         issued_on=issued_on,
+        duties=duties,
     )
     ctx.errors.extend(check_plan(plan))
     if ctx.errors:
