@@ -22,33 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Entry, scratch_database
+from bench.common import Entry, scratch_database, seed_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _campaign(url: str, households: int) -> tuple[int, float, int]:
-    """Launch seed 002 and load a generated county; returns (campaign, seconds, problems)."""
-    from duban.adapters.plan.yaml_file import load_plan_file
-    from duban.domain.clock import CHINA_TZ, FixedClock
-    from duban.services.campaigns import launch_campaign
-    from duban.services.database import Database
-    from duban.services.intake import import_records
-    from duban.synth import generate_for_plan
-
-    db = Database(url)
-    db.migrate()
-    path = ROOT / "plans/seed-002-shenqiu.yaml"
-    plan = load_plan_file(path)
-    clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
-    campaign = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "bench")
-    county = generate_for_plan(plan, "county", seed=2022, households=households)
-    started = time.perf_counter()
-    import_records(db, clock, campaign, households=county.households, visits=county.visits,
-                   problems=county.problems, imported_by="bench")
-    seconds = time.perf_counter() - started
-    db.dispose()
-    return campaign, seconds, len(county.problems)
 
 
 def _prefect_costs() -> tuple[float, float]:
@@ -98,7 +74,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
         with scratch_database(backend) as url, tempfile.TemporaryDirectory() as data:
             os.environ["DUBAN_DATABASE_URL"] = url
             os.environ["DUBAN_DATA_DIR"] = data
-            campaign, intake_s, ledger = _campaign(url, households)
+            campaign, intake_s, ledger = seed_campaign(url, "county", households=households)
             entries.append(Entry("county: register, visits and ledger written (intake service)",
                                  backend, households, intake_s, "s"))
             total_wall = total_tasks = 0.0

@@ -1,8 +1,10 @@
-"""What benchmark suites share: the result entry, databases to run on, peak memory."""
+"""What benchmark suites share: the result entry, databases to run on, a seeded campaign."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("DUBAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -64,3 +67,29 @@ def scratch_database(backend: str) -> Iterator[str]:
                 f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname='{name}'"))
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+def seed_campaign(url: str, size: str, *, households: int | None = None) -> tuple[int, float, int]:
+    """Seed 002 launched on `url` and a generated county of `size` imported through the intake
+    service, as the demo does before its first stage; returns (campaign, import seconds,
+    problems)."""
+    from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.domain.clock import CHINA_TZ, FixedClock
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+    from duban.services.intake import import_records
+    from duban.synth import generate_for_plan
+
+    db = Database(url)
+    db.migrate()
+    path = ROOT / "plans/seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
+    campaign = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "bench")
+    county = generate_for_plan(plan, size, seed=2022, households=households)
+    started = time.perf_counter()
+    import_records(db, clock, campaign, households=county.households, visits=county.visits,
+                   problems=county.problems, imported_by="bench")
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return campaign, seconds, len(county.problems)

@@ -31,55 +31,14 @@ from duban.domain.clock import CHINA_TZ, FixedClock
 
 
 def _plan(offices: int) -> Any:
-    from duban.domain.plan import (
-        Audience,
-        Category,
-        DeadlinePolicy,
-        DetectionPolicy,
-        Office,
-        OfficeLevel,
-        Plan,
-        RankingPolicy,
-        ReminderPolicy,
-        ReminderRung,
-        ReportSchedule,
-        ReviewPolicy,
-        RoutingRule,
-        RungAction,
-        Source,
-        Stage,
-        StageKind,
-        Town,
-        Village,
-    )
+    """Twenty towns of 15 villages and `offices` offices, each leading its own category."""
+    from duban.domain.plan import Stage, StageKind
+    from duban.synth.plans import synthetic_plan
 
-    rungs = (
-        ReminderRung("pre3", "提前提醒", RungAction.REMIND, offset_working_days=-3),
-        ReminderRung("due", "到期提醒", RungAction.DUE, offset_working_days=0),
-        ReminderRung("urge1", "催办", RungAction.URGE, offset_working_days=1),
-        ReminderRung("sup3", "督办", RungAction.SUPERVISE, offset_working_days=3,
-                     audience=(Audience.OFFICE_HEAD, Audience.COUNTY), colour="yellow"),
-        ReminderRung("bul7", "通报", RungAction.BULLETIN, offset_working_days=7,
-                     colour="red", accrue_penalty=True),
-    )
-    towns = tuple(Town(f"t{i:02d}", f"乡镇{i}", tuple(Village(f"t{i:02d}v{j:02d}", f"村{i}-{j}")
-                                                 for j in range(15))) for i in range(20))
-    return Plan(
-        name="县域压力测试行动", issuer="测试县巩固办", document_number="压测〔2022〕1号",
-        notice_prefix="压测督", county_office="county",
+    return synthetic_plan(
+        number="压测〔2022〕1号", working_days=20, extra_offices=offices, extra_towns=20,
         stages=(Stage(StageKind.INVESTIGATE, "排查", dt.date(2022, 5, 1), dt.date(2022, 5, 31)),
-                Stage(StageKind.RECTIFY, "整改", dt.date(2022, 6, 1), dt.date(2022, 12, 31))),
-        towns=towns,
-        offices=(Office("county", "县巩固办", OfficeLevel.COUNTY),
-                 *(Office(f"o{i:02d}", f"办室{i}", OfficeLevel.COUNTY) for i in range(offices))),
-        categories=tuple(Category(f"c{i:02d}", f"类别{i}") for i in range(offices)),
-        sources=(Source("visit", "入户排查"),),
-        routing=tuple(RoutingRule(f"o{i:02d}", categories=(f"c{i:02d}",))
-                      for i in range(offices)),
-        deadlines=DeadlinePolicy(default_working_days=20, cap_at_rectify_end=False),
-        review=ReviewPolicy(), reminders=ReminderPolicy(rungs=rungs), penalties=(),
-        ranking=RankingPolicy(), reports=ReportSchedule(), detection=DetectionPolicy(),
-    )
+                Stage(StageKind.RECTIFY, "整改", dt.date(2022, 6, 1), dt.date(2022, 12, 31))))
 
 
 BULK_PROBLEMS = """

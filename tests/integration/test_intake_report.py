@@ -253,7 +253,7 @@ def test_corpus_script_writes_every_case(tmp_path: Path) -> None:
 
 
 def test_fast_writer_keeps_values_and_styles(tmp_path: Path) -> None:
-    from duban.adapters.intake.fastxlsx import Style, write_sheet
+    from duban.adapters.xlsx import Style, write_sheet
 
     rows = [
         ["名称", "日期", "时间", "数", "是否", "空"],

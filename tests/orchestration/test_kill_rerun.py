@@ -89,7 +89,7 @@ def test_sigkill_and_rerun_leaves_no_duplicates(
     clock.set(at(2022, 9, 20, 9))
     cid = launch(db, clock, make_plan(extra_offices=OFFICES))
     for i in range(OFFICES):
-        add_problems(db, clock, cid, 3, category=f"c{i}", tag=f"{i}-")
+        add_problems(db, clock, cid, 3, category=f"c{i:02d}", tag=f"{i}-")
     # Deadlines are close: the same tick also fires rungs and writes digests.
     now = at(2022, 9, 30, 10).isoformat()
     # Kill right after the stage run opened, after the first notices, after the sweep.

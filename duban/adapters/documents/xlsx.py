@@ -1,13 +1,14 @@
 """Excel exports: the daily report table and the full 整改台账 (problem ledger).
 
-xlsxwriter in constant_memory mode streams rows to disk, so a 30,000-row ledger stays fast
-and small in memory. Files are written beside the target and renamed into place.
+The ledger is one big sheet: duban's streaming writer (duban.adapters.xlsx, the fastest
+measured for it) writes it. The daily report is a few small formatted sheets: xlsxwriter.
+Files are written beside the target and renamed into place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import xlsxwriter
 
 from duban.adapters.documents.context import DailyReportContext, DailyRow
 from duban.adapters.documents.render import atomic_output, text_width_chars
+from duban.adapters.xlsx import Style, write_sheet
 from duban.domain.numbering import format_date_cn
 
 _MIN_WIDTH = 6.0
@@ -57,39 +59,26 @@ def write_ledger_xlsx(rows: Iterable[Mapping[str, Any]], path: Path, *,
     for row in sample:
         for j, h in enumerate(cols):
             widths[j] = max(widths[j], _width_for(_cell_text(row.get(h))))
+    header_marks = {1: dict.fromkeys(range(len(cols)), Style.COLUMN_HEADER)}
+
+    def lines() -> Iterator[list[Any]]:
+        yield cols
+        for row in _chain(sample, iterator):
+            yield [_ledger_value(row.get(h)) for h in cols]
+
     with atomic_output(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
-        try:
-            ws = wb.add_worksheet(sheet_name[:31])
-            head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
-                                  "align": "center", "valign": "vcenter", "text_wrap": True})
-            date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
-            for j, w in enumerate(widths):
-                ws.set_column(j, j, w)
-            ws.write_row(0, 0, cols, head)
-            n = 0
-            for row in _chain(sample, iterator):
-                n += 1
-                for j, h in enumerate(cols):
-                    v = row.get(h)
-                    if v is None:
-                        continue
-                    if isinstance(v, dt.datetime):
-                        ws.write_datetime(n, j, v, date_fmt)
-                    elif isinstance(v, dt.date):
-                        ws.write_datetime(n, j, dt.datetime(v.year, v.month, v.day), date_fmt)
-                    elif isinstance(v, bool):
-                        ws.write_string(n, j, "是" if v else "否")
-                    elif isinstance(v, (int, float)):
-                        ws.write_number(n, j, v)
-                    else:
-                        ws.write_string(n, j, str(v))
-            ws.freeze_panes(1, 0)
-            if cols:
-                ws.autofilter(0, 0, max(n, 1), len(cols) - 1)
-        finally:
-            wb.close()
+        write_sheet(tmp, sheet_name, lines(), marks=header_marks, widths=dict(enumerate(widths)),
+                    freeze_rows=1, filter_row=1 if cols else None)
     return path
+
+
+def _ledger_value(value: Any) -> Any:
+    """A cell as the ledger shows it: dates stay dates, yes/no in words, the rest as is."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dt.datetime | dt.date | int | float) or value is None:
+        return value
+    return str(value)
 
 
 def _chain(first: list[Mapping[str, Any]],

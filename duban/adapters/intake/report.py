@@ -48,7 +48,7 @@ def format_error_table(report: ImportReport, *, limit: int | None = 100) -> str:
     lines = [report.message]
     if not report.errors:
         return "\n".join(lines)
-    from duban.adapters.intake.fastxlsx import column_letter
+    from duban.adapters.xlsx import column_letter
 
     shown = report.errors if limit is None else report.errors[:limit]
     table = [("行", "列", "值", "原因")]
@@ -135,7 +135,7 @@ def _copy_styled(source: Path, report: ImportReport, out: Path) -> None:
 
 def _copy_values(source: Path, report: ImportReport, out: Path) -> None:
     # Imported here: xml.sax.saxutils pulls in urllib, http and email (~0.1 s at start-up).
-    from duban.adapters.intake.fastxlsx import Style, write_sheet
+    from duban.adapters.xlsx import Style, write_sheet
 
     grid = cell_grid(source, report.kind, report.sheet or "")
     width = max((len(r) for r in grid), default=0)
