@@ -43,6 +43,8 @@ from models import Base, Campaign, Problem
 
 PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
 DEMO_ACTOR = "demo"
+# How long the demo runs a plan past its last dated day when a stage has no end.
+OPEN_ENDED_DEMO_DAYS = 120
 
 Echo = Callable[[str], None]
 
@@ -398,7 +400,8 @@ def run_demo(
 
     people = People(db, clock, plan, campaign_id, seed)
     day = plan.start
-    last = plan.end
+    # A plan with an open-ended stage (seed 004) runs until its problems settle, within bounds.
+    last = plan.end or plan.last_dated_day + dt.timedelta(days=OPEN_ENDED_DEMO_DAYS)
     ranked_month: str | None = None
     while day <= last:
         if calendar.is_workday(day):
@@ -486,5 +489,6 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
 
 def plan_summary(plan: Plan) -> str:
     """One line naming the plan and its stages."""
-    stages = "，".join(f"{s.name} {s.start:%m/%d}–{s.end:%m/%d}" for s in plan.stages)
+    stages = "，".join(f"{s.name} {s.start:%m/%d}–{f'{s.end:%m/%d}' if s.end else '适时结束'}"
+                      for s in plan.stages)
     return f"{plan.name}：{stages}"

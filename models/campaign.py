@@ -88,7 +88,7 @@ class CampaignStage(Base):
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(100))
     start: Mapped[dt.date]
-    end: Mapped[dt.date]
+    end: Mapped[dt.date | None]  # None: runs until the campaign is closed (适时调整)
     started_at: Mapped[dt.datetime | None]
     completed_at: Mapped[dt.datetime | None]
 

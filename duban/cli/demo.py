@@ -17,7 +17,7 @@ from duban.cli.output import table
 @click.option("--size", type=click.Choice(["small", "township", "county"]), default="township",
               show_default=True, help="规模：small 小村组 / township 乡镇（约500户）/ county 全县（约30万户）。")
 @click.option("--plan", "plan_name",
-              type=click.Choice(["seed-000", "seed-001", "seed-002", "seed-003"]),
+              type=click.Choice(["seed-000", "seed-001", "seed-002", "seed-003", "seed-004"]),
               default="seed-002", show_default=True, help="使用哪份种子方案。")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True, help="通知书、报表等文件的输出目录。")

@@ -22,6 +22,9 @@ from duban.domain.lifecycle import (
 )
 from duban.domain.numbering import document_label
 
+# How a stage without an end date (适时调整) shows: it runs until the campaign is closed.
+OPEN_END = "适时结束"
+
 # ---- plan -------------------------------------------------------------------------------
 
 
@@ -42,7 +45,7 @@ def plan_check(file: Path) -> None:
     click.echo(f"方案有效{tail}：{plan.name}（{document_label(plan.document_number)}）")
     _print_warnings(warnings)
     click.echo(table(["阶段", "名称", "开始", "结束"],
-                     [[s.kind.value, s.name, s.start, s.end] for s in plan.stages]))
+                     [[s.kind.value, s.name, s.start, s.end or OPEN_END] for s in plan.stages]))
     click.echo(f"乡镇 {len(plan.towns)} 个，村 {sum(len(t.villages) for t in plan.towns)} 个，"
                f"责任办室 {len(plan.offices)} 个，路由规则 {len(plan.routing)} 条")
 
@@ -114,7 +117,7 @@ def campaign_list() -> None:
         click.echo("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
         return
     click.echo(table(["编号", "名称", "文号", "开始", "结束", "状态", "问题数"],
-                     [[r.id, r.name, document_label(r.document_number), r.start, r.end,
+                     [[r.id, r.name, document_label(r.document_number), r.start, r.end or OPEN_END,
                        r.status_label, r.problems] for r in rows]))
 
 
@@ -171,7 +174,7 @@ def print_summary(s: Any) -> None:
         closed = (f"（{s.closed_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 由 {s.closed_by} 总结关闭）")
     click.echo(f"状态：{s.status_label}{closed}")
     click.echo(table(["阶段", "名称", "开始", "结束", "当前"],
-                     [[st.kind, st.name, st.start, st.end, "●" if st.current else ""]
+                     [[st.kind, st.name, st.start, st.end or OPEN_END, "●" if st.current else ""]
                       for st in s.stages]))
     click.echo(f"乡镇 {s.towns}  村 {s.villages}  责任办室 {s.offices}  农户 {s.households}")
     rows = [[k, v] for k, v in s.problems_by_status.items()]

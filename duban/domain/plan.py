@@ -53,12 +53,20 @@ OWN_TOWN = "各乡镇"
 
 @dataclass(frozen=True)
 class Stage:
-    """One working stage of a campaign; stages may overlap."""
+    """One working stage of a campaign; stages may overlap.
+
+    `end` None: the stage has no set end (seed 004's 驻点督查, "适时调整") and runs until the
+    campaign is closed.
+    """
 
     kind: StageKind
     name: str
     start: dt.date
-    end: dt.date
+    end: dt.date | None = None
+
+    def covers(self, day: dt.date) -> bool:
+        """Whether the stage runs on `day`."""
+        return self.start <= day and (self.end is None or day <= self.end)
 
 
 @dataclass(frozen=True)
@@ -421,6 +429,13 @@ class Plan:
         return min(s.start for s in self.stages)
 
     @property
-    def end(self) -> dt.date:
-        """The last day of the campaign."""
-        return max(s.end for s in self.stages)
+    def end(self) -> dt.date | None:
+        """The last day of the campaign; None when a stage runs until the campaign is closed."""
+        if any(s.end is None for s in self.stages):
+            return None
+        return max(s.end for s in self.stages if s.end is not None)
+
+    @property
+    def last_dated_day(self) -> dt.date:
+        """The latest day a stage names (its end, or its start when it has none)."""
+        return max(s.end or s.start for s in self.stages)

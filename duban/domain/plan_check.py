@@ -138,7 +138,13 @@ def lint_plan(plan: Plan) -> tuple[PlanError, ...]:
                     )
                 )
                 break
-    last = plan.end
+    for i, stage in enumerate(plan.stages):
+        if stage.end is None:
+            remarks.append(
+                PlanError(f"stages[{i}].end", "未写结束日期：该阶段将一直运行，直到行动总结关闭")
+            )
+    # An open-ended campaign (a stage without an end) has no last day to compare with.
+    last = plan.end or dt.date.max
     for i, t in enumerate(plan.deadlines.tiers):
         if t.date is not None and t.date > last:
             remarks.append(

@@ -46,8 +46,8 @@ def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: 
     """
     now = clock.now()
     today = local_today(clock)
-    if (isinstance(clock, SystemClock) and plan.stages and plan.end < today
-            and not backfill):
+    if (isinstance(clock, SystemClock) and plan.stages and plan.end is not None
+            and plan.end < today and not backfill):
         raise PlanInThePast(
             f"方案的全部阶段均已结束（最后一天 {plan.end.isoformat()}，今天 {today.isoformat()}）："
             "按当前时间启动会立即运行全部阶段，并以今天的日期编号发文。"
@@ -215,7 +215,7 @@ class CampaignRow:
     document_number: str
     issuer: str
     start: dt.date
-    end: dt.date
+    end: dt.date | None  # None: runs until the campaign is closed
     problems: int
     status: str = RUNNING
     status_label: str = CAMPAIGN_STATUS_LABELS[RUNNING]
@@ -241,7 +241,8 @@ def list_campaigns(db: Database, today: dt.date | None = None) -> list[CampaignR
                     document_number=c.document_number,
                     issuer=c.issuer,
                     start=min(s.start for s in stages),
-                    end=max(s.end for s in stages),
+                    end=None if any(s.end is None for s in stages)
+                    else max(s.end for s in stages if s.end is not None),
                     problems=counts.get(c.id, 0),
                     status=c.status,
                     status_label=campaign_status_label(
@@ -258,7 +259,7 @@ class StageLine:
     kind: str
     name: str
     start: dt.date
-    end: dt.date
+    end: dt.date | None  # None: runs until the campaign is closed
     current: bool
 
 
@@ -325,7 +326,7 @@ def summarise_campaign(db: Database, campaign_id: int, today: dt.date) -> Campai
                     name=s.name,
                     start=s.start,
                     end=s.end,
-                    current=s.start <= today <= s.end,
+                    current=s.start <= today and (s.end is None or today <= s.end),
                 )
                 for s in stages
             ],

@@ -132,7 +132,9 @@ def close_ended_campaigns(db: Database, clock: Clock) -> list[int]:
         candidates = [cid for cid in session.scalars(
             select(Campaign.id).where(Campaign.status == RUNNING).order_by(Campaign.id))
             if cid not in closed_before]
-        ended = [cid for cid in candidates if load_plan_of(session, cid).end < today]
+        # A plan with an open-ended stage never ends by date: the county office closes it.
+        ended = [cid for cid in candidates
+                 if (end := load_plan_of(session, cid).end) is not None and end < today]
     done = []
     for cid in ended:
         try:
@@ -191,7 +193,7 @@ def write_closing_report(db: Database, clock: Clock, campaign_id: int, day: dt.d
     still_open = sum(n for k, n in by_status.items() if k not in final)
     statuses = "，".join(f"{STATUS_LABELS[Status(k)]}{n}个" for k, n in sorted(by_status.items()))
     intro = (
-        f"{plan.name}（{format_date_cn(plan.start)}至{format_date_cn(plan.end)}）"
+        f"{plan.name}（{format_date_cn(plan.start)}至{format_date_cn(plan.end or day)}）"
         f"于{format_date_cn(day)}总结：{REASON_LABELS.get(reason, reason)}"
         f"{'（' + note.strip() + '）' if note.strip() else ''}。"
         f"全部问题{sum(by_status.values())}个（{statuses or '无'}），"

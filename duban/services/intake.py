@@ -76,7 +76,8 @@ def reference_data(session: Session, campaign_id: int, plan: Plan, kind: str,
     # Visits and findings may fall anywhere in the campaign, plus a little slack either side.
     slack = dt.timedelta(days=31)
     return ReferenceData.from_plan(
-        plan, date_range=(plan.start - slack, plan.end + slack),
+        plan, date_range=(plan.start - slack,
+                          plan.end + slack if plan.end is not None else dt.date.max),
         households=(_register_lookup(session, campaign_id)
                     if kind in ("visits", "problems") else None),
         allowed_towns=towns,

@@ -12,13 +12,15 @@ def calendar_gaps(plan: Plan, calendar: WorkCalendar) -> list[str]:
     """One warning per stage that lies (partly) in a year the working-day calendar lacks."""
     out = []
     for i, stage in enumerate(plan.stages):
-        years = [y for y in range(stage.start.year, stage.end.year + 1)
+        last = stage.end or stage.start  # an open-ended stage: at least its first year
+        years = [y for y in range(stage.start.year, last.year + 1)
                  if not calendar.first_year <= y <= calendar.last_year]
         if years:
             listed = "、".join(f"{y}年" for y in years)
             out.append(
                 f"stages[{i}] 阶段「{stage.name}」（{stage.start.isoformat()}至"
-                f"{stage.end.isoformat()}）在{listed}，工作日历未覆盖（现有{calendar.first_year}年"
+                f"{stage.end.isoformat() if stage.end else '适时结束'}）"
+                f"在{listed}，工作日历未覆盖（现有{calendar.first_year}年"
                 f"至{calendar.last_year}年的节假日数据），工作日时限和催办将无法计算；请按 "
                 "calendars/README.md 提供该年的节假日文件（calendars/ 或 DUBAN_CALENDAR_DIR）")
     return out

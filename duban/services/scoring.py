@@ -529,7 +529,7 @@ def freeze_final_rankings(db: Database, clock: Clock, campaign_id: int, *,
     today = local_today(clock)
     with db.transaction() as session:
         plan = _campaign_plan(session, campaign_id)
-    last_day = min(plan.end, today)
+    last_day = min(plan.end or today, today)
     month = plan.start.replace(day=1)
     frozen: list[dt.date] = []
     while month <= last_day:

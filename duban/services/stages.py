@@ -33,7 +33,7 @@ class StageDue:
     kind: str
     name: str
     start: dt.date
-    end: dt.date
+    end: dt.date | None  # None: runs until the campaign is closed
 
 
 def live_campaigns(db: Database, clock: Clock) -> list[int]:
@@ -147,7 +147,8 @@ def daily_report_due(db: Database, clock: Clock, campaign_id: int) -> dt.date | 
     today = now.date()
     with db.transaction() as session:
         plan = load_plan_of(session, campaign_id)
-        if not plan.start <= today <= plan.end:
+        # A stage without an end runs until the campaign closes (checked below).
+        if not plan.start <= today <= (plan.end or dt.date.max):
             return None
         if session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == CLOSED:
             return None

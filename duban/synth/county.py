@@ -80,6 +80,7 @@ PROXY_SHARE = 0.05
 FACT_RECORDED_SHARE = 0.4  # how often a visit records a fact-revealed problem
 PROBLEMS_PER_HOUSEHOLD = 0.10
 EXTERNAL_DEADLINE_SHARE = 0.2  # external items that come with "限期一个月"
+OPEN_STAGE_DAYS = 14  # days of finds in an investigate stage that has no end
 
 # Median yearly net income per person, and the spread of its logarithm, per category.
 _INCOME = {
@@ -800,7 +801,8 @@ def generate_for_plan(
     inspections already found) hands its problems in during its first stage.
     """
     stage = plan.stage(StageKind.INVESTIGATE) or min(plan.stages, key=lambda s: s.start)
-    start, end = stage.start, stage.end
+    # A stage without an end (seed 004 "适时调整") finds its problems in its first two weeks.
+    start, end = stage.start, stage.end or stage.start + dt.timedelta(days=OPEN_STAGE_DAYS - 1)
     return generate_county(
         size,
         seed,

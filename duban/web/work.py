@@ -346,7 +346,7 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     r = rules_of(st, chosen.id, ctx.today)
     choosable = []
     m = r.plan.start.replace(day=1)
-    while m <= min(r.plan.end, ctx.today):
+    while m <= min(r.plan.end or ctx.today, ctx.today):
         choosable.append(m)
         m = (m + dt.timedelta(days=32)).replace(day=1)
     return page(st, ctx, "ranking.html", "ranking", campaign=chosen, campaigns=campaigns,

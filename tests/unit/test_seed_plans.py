@@ -618,6 +618,115 @@ def test_001_lints_clean(yunyang: Plan) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Seed 004: a county in 安徽, 2019, 抓整改、严责任、促攻坚
+
+
+@pytest.fixture(scope="module")
+def anhui() -> Plan:
+    return load_plan_file(PLANS / "seed-004-anhui-2019.yaml")
+
+
+ANHUI_TOWNS = ("城关镇", "新集镇", "双河镇", "大桥乡", "经济开发区")
+# (line, the seed's words for the department, its office, the categories it leads).
+ANHUI_DEPARTMENTS = (
+    (49, "（1）县委组织部门：结对帮扶责任人", "县委组织部", "结对帮扶责任落实"),
+    (49, "（2）县教育部门", "县教育局", "义务教育"),
+    (49, "（3）县卫计部门：建档立卡贫困户慢性病卡全部办理", "县卫计委", "健康扶贫"),
+    (49, "（4）县人社部门：建档立卡贫困户家庭人员基本医疗保险全部由政府代缴", "县人社局", "基本医疗保险代缴"),
+    (51, "县住建部门：符合危房改造政策范围农户“应改尽改”", "县住建局", "住房安全"),
+    (51, "（6）县残联", "县残联", "残疾人证和补助"),
+    (51, "（7）县发改部门：易地扶贫搬迁政策全面落实", "县发改委", "易地扶贫搬迁"),
+    (51, "县水利局", "县水利局", "饮水安全"),
+    (51, "县金融办", "县金融办", "小额信贷"),
+    (51, "县农委", "县农委", "产业扶贫"),
+    (51, "县民政局", "县民政局", "低保兜底"),
+)
+
+
+def _open_stage(p: Plan, index: int, kind: StageKind, name: str) -> bool:
+    s = p.stages[index]
+    return (s.kind, s.name, s.start, s.end) == (kind, name, dt.date(2019, 2, 12), None)
+
+
+SEED_004 = [
+    Fact("活动名称", 3, "全县脱贫攻坚“抓整改、严责任、促攻坚” 活动实施方案",
+         lambda p: p.name == "全县脱贫攻坚“抓整改、严责任、促攻坚”活动" and p.document_number == ""),
+    Fact("2月12日开始，无结束日期", 9, "2019年2月12日开始。",
+         lambda p: p.start == dt.date(2019, 2, 12) and p.end is None),
+    Fact("入户专班排查", 29, "继续向乡镇（开发区）派驻入户排查专班",
+         lambda p: _open_stage(p, 0, StageKind.INVESTIGATE, "入户专班排查"),
+         ("stage:入户专班排查",)),
+    Fact("立即梳理整改", 39, "立即对 2018 年省第三方监测评估反馈问题和中央巡视组反馈问题进行全面梳理",
+         lambda p: _open_stage(p, 1, StageKind.RECTIFY, "梳理问题抓好整改")
+         and {"省第三方监测评估反馈", "中央巡视组反馈"} <= {s.name for s in p.sources},
+         ("stage:梳理问题抓好整改",)),
+    Fact("驻点督查 2/12 起，适时调整", 75, "（后期工作根据贫困县退出第三方监测评估具体时间适时调整）",
+         lambda p: _open_stage(p, 2, StageKind.REVIEW, "驻点督查"),
+         ("stage:驻点督查",)),
+    Fact("指挥部", 75, "次日将督查情况统计上报县贫困县高质量退出指挥部",
+         lambda p: p.office(p.county_office) is not None
+         and p.office(p.county_office).name == "县贫困县高质量退出指挥部"  # type: ignore[union-attr]
+         and p.reports.daily_at == dt.time(20, 0),
+         ("office:县贫困县高质量退出指挥部",)),
+    Fact("县扶贫办提供名单", 75, "以上随机抽查村、户名单由县扶贫办负责提供给县督查组",
+         lambda p: county_office_named(p, "县扶贫办")
+         and (names(p, (p.routing[-1].office,)), p.routing[-1].co_offices, p.routing[-1].categories)
+         == (["县扶贫办"], (OWN_TOWN, OWN_VILLAGE), ()),
+         ("office:县扶贫办", "routing:其余")),
+    Fact("乡镇（开发区）扶贫工作站", 55, "根据问题清单（已发各乡镇、开发区扶贫工作站邮箱）进行盘点销号",
+         lambda p: [t.name for t in p.towns] == list(ANHUI_TOWNS)
+         and all((o := p.town_office(t.code)) is not None and o.name == f"{t.name}扶贫工作站"
+                 for t in p.towns),
+         tuple(f"office:{t}扶贫工作站" for t in ANHUI_TOWNS)),
+    Fact("人居环境：乡镇负总责、村为主体", 23, "由乡镇（开发区）负总责、村为主体",
+         lambda p: route_of(p, "人居环境", "结对帮扶走访", "新集镇") == (OWN_TOWN, [OWN_VILLAGE]),
+         ("routing:人居环境",)),
+    Fact("识别退出、档案、贫困村：乡镇和村", 41,
+         "乡镇（开发区）、村整改的重点要求：（1）所有建档立卡贫困户识别、退出程序全部规范到位",
+         lambda p: all(route_of(p, c, "入户专班排查", "大桥乡") == (OWN_TOWN, [OWN_VILLAGE])
+                       for c in ("识别退出", "档案资料", "贫困村出列指标")),
+         ("routing:识别退出、档案资料、贫困村出列指标",)),
+    Fact("大数据平台：乡镇", 47, "根据国办系统数据信息对安徽省脱贫攻坚大数据平台进行全面更新和维护",
+         lambda p: route_of(p, "信息数据", "入户专班排查", "双河镇")
+         == (OWN_TOWN, ["县扶贫办", OWN_VILLAGE]),
+         ("routing:信息数据",)),
+    *(
+        Fact(f"{office}牵头{category}", line, words,
+             lambda p, o=office, c=category: county_office_named(p, o)
+             and route_of(p, c, "县督查组督查", "经济开发区") == (o, [OWN_TOWN, OWN_VILLAGE]),
+             (f"office:{office}", f"routing:{category}"))
+        for line, words, office, category in ANHUI_DEPARTMENTS
+    ),
+    Fact("事不过夜", 35, "“事不过夜”，落实整改",
+         lambda p: [(t.name, t.working_days) for t in p.deadlines.tiers] == [("事不过夜", 1)]
+         and deadline_rule(p, "住房安全", "入户专班排查") == (None, "事不过夜"),
+         ("tier:overnight", "deadline:入户专班排查")),
+    Fact("向各乡镇（开发区）派驻督查组", 73, "县委、县政府向各乡镇（开发区）派驻脱贫攻坚工作督查组",
+         lambda p: p.issuer == "县委、县政府"
+         and [(g.name, names(p, g.towns)) for g in p.review.groups]
+         == [(f"{t.name}督查组", [t.code]) for t in p.towns]),
+    Fact("每日抽查：10户走访、2个村、5个销号问题", 75, "每天要随机抽查不少于 10 户结对帮扶联系人帮扶走访情况",
+         lambda p: (p.review.quota.households, p.review.quota.villages,
+                    p.review.quota.closed_problems) == (10, 2, 5)),
+    Fact("一票否决", 79, "对所在乡镇（开发区）和联系该乡镇（开发区）的县直单位直接实行“一票否决”",
+         lambda p: p.reminders.rungs[-1].name == "一票否决" and p.penalties == ()),
+]
+
+
+@pytest.mark.parametrize("fact", SEED_004, ids=lambda f: f.what)
+def test_004_fact_cites_its_seed_line(anhui: Plan, fact: Fact) -> None:
+    check_fact(anhui, "004", fact)
+
+
+def test_004_every_stage_office_route_and_deadline_cites_the_seed(anhui: Plan) -> None:
+    assert uncovered(anhui, SEED_004) == set()
+
+
+def test_004_lint_remarks_only_the_open_ended_stages(anhui: Plan) -> None:
+    assert [r.path for r in lint_plan(anhui)] == [f"stages[{i}].end" for i in range(3)]
+
+
+# ---------------------------------------------------------------------------------------------
 # All seeds
 
 

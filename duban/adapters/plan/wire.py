@@ -582,14 +582,15 @@ def _labelled(
 def _stages(ctx: _Ctx, data: Mapping[str, Any]) -> tuple[Stage, ...]:
     stages: list[Stage] = []
     for path, node in ctx.items(data, "stages", ""):
-        m = ctx.fields(node, path, ("kind", "name", "start", "end"), ("kind", "start", "end"))
+        # `end` may be left out: the stage runs until the campaign is closed (适时调整).
+        m = ctx.fields(node, path, ("kind", "name", "start", "end"), ("kind", "start"))
         kind = ctx.choice(m, "kind", path, STAGE_KIND_ALIASES, StageKind.INVESTIGATE)
         name = ctx.text(m, "name", path) or _default_stage_name(kind)
         start = ctx.date(m, "start", path)
         end = ctx.date(m, "end", path)
         if start and end and end < start:
             ctx.fail(_join(path, "end"), "早于 start")
-        stages.append(Stage(kind, name, start or dt.date.min, end or dt.date.min))
+        stages.append(Stage(kind, name, start or dt.date.min, end))
     if stages and not any(s.kind is StageKind.RECTIFY for s in stages):
         ctx.fail("stages", "至少要有一个整改（rectify）阶段")
     return tuple(stages)

@@ -40,7 +40,7 @@ class StageInfo:
     kind_label: str
     name: str
     start: dt.date
-    end: dt.date
+    end: dt.date | None  # None: runs until the campaign is closed (适时调整)
     state: str  # done / current / coming
 
     @property
@@ -153,7 +153,8 @@ def _stages(session: Session, campaign_id: int, today: dt.date) -> list[StageInf
     return [
         StageInfo(seq=s.seq, kind=s.kind, kind_label=STAGE_KIND_LABELS[StageKind(s.kind)],
                   name=s.name, start=s.start, end=s.end,
-                  state="done" if s.end < today else "current" if s.start <= today
+                  state="done" if s.end is not None and s.end < today
+                  else "current" if s.start <= today
                   else "coming")
         for s in rows
     ]
