@@ -54,9 +54,15 @@ class DutyUnit:
     village: str = ""
 
 
+# A plan with a stage that has no end (seed 004, 适时调整) has no last day; its duties are
+# scheduled this far past its last dated day, and stop when the campaign is closed.
+OPEN_ENDED_DUTY_DAYS = 366
+
+
 def duty_window(duty: Duty, plan: Plan) -> tuple[dt.date, dt.date]:
     """The first and last day a duty can fall due."""
-    return duty.start or plan.start, duty.end or plan.end
+    last = plan.end or plan.last_dated_day + dt.timedelta(days=OPEN_ENDED_DUTY_DAYS)
+    return duty.start or plan.start, duty.end or last
 
 
 def _shift(duty: Duty, day: dt.date, calendar: WorkdayCalendar) -> dt.date:

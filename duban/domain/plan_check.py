@@ -166,7 +166,8 @@ def lint_plan(plan: Plan) -> tuple[PlanError, ...]:
                 remarks.append(
                     PlanError(
                         f"duties[{i}].{key}",
-                        f"不在行动期间（{plan.start.isoformat()} 至 {last.isoformat()}）内",
+                        f"不在行动期间（{plan.start.isoformat()} 至 "
+                        f"{plan.end.isoformat() if plan.end else '适时结束'}）内",
                     )
                 )
     return tuple(remarks)
