@@ -15,6 +15,7 @@ from tasks.orchestration import (
     daily_report_task,
     deliver_task,
     due_stages_task,
+    duties_task,
     live_campaigns_task,
     stage_kinds_started_task,
     sweep_task,
@@ -44,6 +45,7 @@ def tick(now: str | None = None) -> dict[str, Any]:
                     s["kind"] == "review" for s in stages):
                 entry["review"] = review_stage(campaign_id, now)  # the stage's daily work
             entry["sweep"] = sweep_task(campaign_id, now)
+            entry["duties"] = duties_task(campaign_id, now)
             entry["daily_report"] = daily_report_task(campaign_id, now)
         except Exception as exc:  # one campaign's failure must not stop the others' reminders
             entry["error"] = f"{type(exc).__name__}: {exc}"

@@ -10,6 +10,12 @@ from models.campaign import (
     Town,
     Village,
 )
+from models.duty import (
+    DutyOccurrence,
+    DutyReminderFired,
+    MilestoneReminderFired,
+    ProblemMilestone,
+)
 from models.messaging import (
     DailyReportRun,
     InboxMessage,
@@ -38,10 +44,13 @@ __all__ = [
     "DailySnapshot",
     "DelegationEvent",
     "DocumentNumberRegister",
+    "DutyOccurrence",
+    "DutyReminderFired",
     "Evidence",
     "Household",
     "InboxMessage",
     "LoginAttempt",
+    "MilestoneReminderFired",
     "MonthlyRanking",
     "Notice",
     "NoticeProblem",
@@ -51,6 +60,7 @@ __all__ = [
     "PlanVersion",
     "Problem",
     "ProblemCoOffice",
+    "ProblemMilestone",
     "ReminderFired",
     "ReminderState",
     "SchedulerLease",

@@ -14,7 +14,7 @@ from typing import Any
 
 from prefect import task
 
-from tasks.common import clock_at, database
+from tasks.common import clock_at, database, root
 
 # Prefect's result cache would skip a re-run task; our idempotence lives in the database.
 OPTS: dict[str, Any] = {"cache_policy": None, "persist_result": False, "log_prints": False}
@@ -121,6 +121,20 @@ def sweep_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
     from duban.services.reminders import sweep
 
     return _plain(sweep(database(), clock_at(now), campaign_id))
+
+
+@task(name="recurring-duties", **OPTS)
+def duties_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
+    """Create the duty occurrences opened by today (once each) and chase missed ones and
+    milestones not reached with the ladder."""
+    from duban.services.duties import create_occurrences, sweep_duties
+
+    r = root(now)
+    with r.unit_of_work() as uow:
+        created = create_occurrences(uow, r.clock, campaign_id, r.calendar)
+        swept = sweep_duties(uow, r.clock, campaign_id, r.calendar)
+        uow.commit()
+    return {"created": created, **_plain(swept)}
 
 
 @task(name="deliver-outbox", **OPTS)

@@ -79,7 +79,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "review": ("review",), "evidence": ("review",), "spotcheck": ("review",),
     "office": ("review",), "substitute": ("review",),
     "serve": ("serve",), "tick": ("serve",), "outbox": ("serve",), "notice": ("serve",),
-    "user": ("users",),
+    "user": ("users",), "duty": ("duties",), "milestone": ("duties",),
 }
 
 
