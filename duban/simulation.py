@@ -28,15 +28,23 @@ from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock, local_today
 from duban.domain.columns import HOUSEHOLD_COLUMNS, PROBLEM_COLUMNS, VISIT_COLUMNS
 from duban.domain.errors import DubanError
-from duban.domain.lifecycle import FINAL_STATUSES, Action, Payload, Role, Status
+from duban.domain.lifecycle import (
+    ACTION_LABELS,
+    FINAL_STATUSES,
+    Action,
+    Actor,
+    Payload,
+    Role,
+    Status,
+)
 from duban.domain.plan import OfficeLevel, Plan
 from duban.domain.routing import village_office_code
+from duban.services import moves
 from duban.services.actors import resolve_actor
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import CampaignSummary, launch_campaign, summarise_campaign
 from duban.services.database import Database, database_url
 from duban.services.intake import import_file
-from duban.services.problems import apply_move
 from duban.services.root import build_root, install_root
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
 from models import Base, Campaign, Problem
@@ -246,6 +254,14 @@ class People:
                 acknowledge_notice(self.db, self.clock, notice.id, notice.office_code)
                 self.counts["签收通知书"] += 1
 
+    def _move(self, session: Session, actor: Actor, p: Problem, action: Action,
+              payload: Payload) -> None:
+        """Make a move the lifecycle offers this person, as any user would through an edge."""
+        offered = moves.offered_in(session, self.clock, actor, p)
+        if action not in offered:  # the demo's people follow the same table as everyone
+            raise DubanError(f"模拟人员{actor.label}不能对问题 {p.code}「{ACTION_LABELS[action]}」")
+        moves.move_in(session, self.clock, actor, p, action, payload)
+
     def _problems(self, session: Session, *statuses: Status) -> list[Problem]:
         return list(session.scalars(
             select(Problem).where(Problem.campaign_id == self.campaign_id,
@@ -261,11 +277,11 @@ class People:
                 actor = resolve_actor(session, p.lead_office or "", today)
                 if p.id not in self.disputed and self.rng.random() < self.behaviour.dispute_rate:
                     self.disputed.add(p.id)
-                    apply_move(session, self.clock, p, Action.DISPUTE, actor,
+                    self._move(session, actor, p, Action.DISPUTE,
                                Payload(note="经核实，该问题不属本单位职责，申请改派"))
                     self.counts["申请改派"] += 1
                     continue
-                apply_move(session, self.clock, p, Action.ACCEPT, actor, Payload())
+                self._move(session, actor, p, Action.ACCEPT, Payload())
                 self.finish_on[p.id] = self._plan_finish(p.deadline)
                 self.counts["签收问题"] += 1
             for p in self._problems(session, Status.RECTIFYING):
@@ -275,7 +291,7 @@ class People:
                         and self.rng.random() < self.behaviour.extension_rate * 4):
                     self.extended.add(p.id)
                     wanted = self.calendar.add_workdays(p.deadline, 5)
-                    apply_move(session, self.clock, p, Action.REQUEST_EXTENSION, actor,
+                    self._move(session, actor, p, Action.REQUEST_EXTENSION,
                                Payload(note="涉及工程施工，需延期完成", deadline=wanted))
                     self.counts["申请延期"] += 1
                     continue
@@ -287,7 +303,7 @@ class People:
                     UploadedFile(f"{p.code}-整改后.png", evidence_png(f"{p.code} after"),
                                  "after"),
                 ], actor.user)
-                apply_move(session, self.clock, p, Action.SUBMIT, actor,
+                self._move(session, actor, p, Action.SUBMIT,
                            Payload(note="已按要求完成整改，附整改前后照片", evidence=tuple(hashes)))
                 self.counts["提交整改"] += 1
 
@@ -298,21 +314,21 @@ class People:
             for p in self._problems(session, Status.DISPUTED):
                 others = [o for o in self.offices if o != p.lead_office]
                 target = self.rng.choice(others)
-                apply_move(session, self.clock, p, Action.REASSIGN, county,
+                self._move(session, county, p, Action.REASSIGN,
                            Payload(note="经研究，改派至相关单位牵头整改", office=target))
                 self.counts["改派"] += 1
             for p in self._problems(session, Status.EXTENSION_REQUESTED):
-                apply_move(session, self.clock, p, Action.APPROVE_EXTENSION, county,
+                self._move(session, county, p, Action.APPROVE_EXTENSION,
                            Payload(note="同意延期"))
                 self.finish_on[p.id] = min(self.finish_on.get(p.id, today),
                                            p.deadline or today)
                 self.counts["批准延期"] += 1
             for p in self._problems(session, Status.REVIEWED):
-                apply_move(session, self.clock, p, Action.CLOSE, county, Payload(note="销号"))
+                self._move(session, county, p, Action.CLOSE, Payload(note="销号"))
                 self.counts["销号"] += 1
 
     def _reviewers_work(self) -> None:
-        from duban.services.reviews import failed_review_deadline, list_spot_checks
+        from duban.services.reviews import list_spot_checks
 
         today = self.today()
         with self.db.transaction() as session:
@@ -321,14 +337,14 @@ class People:
                     continue  # reviewers look at yesterday's submissions
                 reviewer = resolve_actor(session, self.rng.choice(self.reviewers), today)
                 if self.rng.random() < self.behaviour.review_fail_rate:
-                    apply_move(session, self.clock, p, Action.FAIL_REVIEW, reviewer, Payload(
-                        note="佐证资料不完整，整改不到位，退回重新整改",
-                        deadline=failed_review_deadline(self.plan, today)))
+                    # No date: the plan's working days after a failed review, as on every edge.
+                    self._move(session, reviewer, p, Action.FAIL_REVIEW, Payload(
+                        note="佐证资料不完整，整改不到位，退回重新整改"))
                     self.finish_on[p.id] = self.calendar.add_workdays(today,
                                                                       self.rng.randint(1, 4))
                     self.counts["复核不通过"] += 1
                 else:
-                    apply_move(session, self.clock, p, Action.PASS_REVIEW, reviewer,
+                    self._move(session, reviewer, p, Action.PASS_REVIEW,
                                Payload(note="现场复核，整改到位"))
                     self.counts["复核通过"] += 1
         from duban.services.reviews import record_spot_check

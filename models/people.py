@@ -41,3 +41,17 @@ class Substitute(Base):
     reason: Mapped[str] = mapped_column(String(200))
     granted_by: Mapped[str] = mapped_column(String(100))
     granted_at: Mapped[dt.datetime]
+
+
+class UserRole(Base):
+    """A role a user holds besides their main one (兼任), e.g. a county clerk on a 督查组.
+
+    The lifecycle lets such a user act in either role but never sign twice for one problem:
+    whoever rectified it may not review or close it (谁整改谁签字，谁督查谁签字).
+    """
+
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)

@@ -266,15 +266,36 @@ def problem_show(problem: str, campaign_id: int | None) -> None:
 def problem_move(problem: str, action: str, username: str, campaign_id: int | None, note: str,
                  office: str | None, deadline: dt.datetime | None, evidence: tuple[str, ...],
                  expect_version: int | None) -> None:
-    from duban.services.problems import move_problem
+    from duban.services import moves
 
     e = env()
     payload = Payload(note=note, office=office, deadline=deadline.date() if deadline else None,
                       evidence=evidence)
-    p = move_problem(e.db, e.clock, problem, Action(action), username, payload,
-                     campaign_id=campaign_id, expected_version=expect_version)
+    p = moves.apply(e.db, e.clock, username, problem, Action(action), payload,
+                    campaign_id=campaign_id, expected_version=expect_version).problem
     click.echo(f"已办理：{p.code} {ACTION_LABELS[Action(action)]} → "
                f"{STATUS_LABELS[Status(p.status)]}（版本 {p.version}）")
+
+
+@problem_group.command("moves", help="列出某用户此刻可对一个问题办理的步骤（与网页、接口一致）。")
+@click.argument("problem")
+@click.option("--as", "username", required=True, help="用户名。")
+@click.option("--campaign", "campaign_id", type=int, help="行动编号（按问题编号查找时）。")
+def problem_moves(problem: str, username: str, campaign_id: int | None) -> None:
+    from duban.services import moves
+
+    e = env()
+    offer = moves.offer(e.db, e.clock, username, problem, campaign_id)
+    p = offer.problem
+    head = f"问题 {p.code}（{STATUS_LABELS[Status(p.status)]}），{offer.actor.label}"
+    if not offer.actions:
+        click.echo(f"{head}此刻没有可办理的步骤。")
+        return
+    click.echo(f"{head}可办理：")
+    click.echo(table(["步骤", "代码", "不填时限时"], [
+        [ACTION_LABELS[a], a.value,
+         f"时限为 {offer.deadlines[a].isoformat()}" if a in offer.deadlines else ""]
+        for a in offer.actions]))
 
 
 # ---- audit ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from duban.cli.base import cli, env
 from duban.cli.ledger import problem_group
 from duban.cli.output import table
 from duban.domain.clock import CHINA_TZ, local_today
-from duban.domain.lifecycle import STATUS_LABELS, Status
+from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Status
 from duban.domain.sampling import SPOT_CHECK_KIND_LABELS, SpotCheckKind
 
 if TYPE_CHECKING:
@@ -53,15 +53,16 @@ def _moved(p: Problem, step: str) -> None:
 def problem_submit(problem: str, username: str, note: str, files: tuple[Path, ...],
                    before: tuple[Path, ...], hashes: tuple[str, ...], campaign_id: int | None,
                    expect_version: int | None) -> None:
+    from duban.services import moves
     from duban.services.evidence import UploadedFile
-    from duban.services.reviews import submit_rectification
 
     uploads = [UploadedFile(p.name, p.read_bytes(), "before") for p in before]
     uploads += [UploadedFile(p.name, p.read_bytes(), "after") for p in files]
     e = env()
-    p = submit_rectification(e.db, e.clock, problem, username, note, uploads, evidence=hashes,
-                             campaign_id=campaign_id, expected_version=expect_version)
-    _moved(p, "提交整改")
+    moved = moves.apply(e.db, e.clock, username, problem, Action.SUBMIT,
+                        Payload(note=note, evidence=hashes), campaign_id=campaign_id,
+                        expected_version=expect_version, files=uploads)
+    _moved(moved.problem, "提交整改")
     if uploads:
         click.echo(f"佐证资料 {len(uploads)} 个已保存（按内容哈希存放）。")
 
@@ -84,12 +85,13 @@ def review_group() -> None:
 @click.option("--expect-version", type=int, help="期望的版本号。")
 def review_pass(problem: str, username: str, note: str, close_after: bool,
                 campaign_id: int | None, expect_version: int | None) -> None:
-    from duban.services.reviews import review
+    from duban.services import moves
 
     e = env()
-    _moved(review(e.db, e.clock, problem, username, True, note, close_after=close_after,
-                  campaign_id=campaign_id, expected_version=expect_version),
-           "复核通过并销号" if close_after else "复核通过")
+    moved = moves.apply(e.db, e.clock, username, problem, Action.PASS_REVIEW, Payload(note=note),
+                        campaign_id=campaign_id, expected_version=expect_version,
+                        then=(Action.CLOSE,) if close_after else ())
+    _moved(moved.problem, "复核通过并销号" if close_after else "复核通过")
 
 
 @review_group.command("fail", help="复核不通过：退回整改，写明原因并重新限期。")
@@ -102,11 +104,13 @@ def review_pass(problem: str, username: str, note: str, close_after: bool,
 @click.option("--expect-version", type=int, help="期望的版本号。")
 def review_fail(problem: str, username: str, note: str, deadline: dt.datetime | None,
                 campaign_id: int | None, expect_version: int | None) -> None:
-    from duban.services.reviews import review
+    from duban.services import moves
 
     e = env()
-    _moved(review(e.db, e.clock, problem, username, False, note, _day(deadline),
-                  campaign_id=campaign_id, expected_version=expect_version), "退回整改")
+    moved = moves.apply(e.db, e.clock, username, problem, Action.FAIL_REVIEW,
+                        Payload(note=note, deadline=_day(deadline)), campaign_id=campaign_id,
+                        expected_version=expect_version)
+    _moved(moved.problem, "退回整改")
 
 
 @review_group.command("close", help="销号（须有排查人、整改人、复核人三方签字）。")
@@ -117,11 +121,12 @@ def review_fail(problem: str, username: str, note: str, deadline: dt.datetime | 
 @click.option("--expect-version", type=int, help="期望的版本号。")
 def review_close(problem: str, username: str, note: str, campaign_id: int | None,
                  expect_version: int | None) -> None:
-    from duban.services.reviews import close
+    from duban.services import moves
 
     e = env()
-    _moved(close(e.db, e.clock, problem, username, note=note, campaign_id=campaign_id,
-                 expected_version=expect_version), "销号")
+    moved = moves.apply(e.db, e.clock, username, problem, Action.CLOSE, Payload(note=note),
+                        campaign_id=campaign_id, expected_version=expect_version)
+    _moved(moved.problem, "销号")
 
 
 @review_group.command("close-all", help="将一项行动中全部复核通过的问题批量销号。")

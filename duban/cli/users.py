@@ -59,8 +59,12 @@ def user_group() -> None:
               help=f"登录密码（至少 8 位）；也可用环境变量 {PASSWORD_ENV}，或加 --ask 交互输入。"
               "不设密码的用户不能登录网页。")
 @click.option("--ask", is_flag=True, help="交互输入密码（不回显）。")
+@click.option("--also", "also", multiple=True,
+              type=click.Choice([r.value for r in Role if r != Role.SYSTEM]),
+              help="兼任的其他角色（可多次）；同一问题上仍不能既整改又复核或销号。")
 def user_add(username: str, name: str, role: str, office: str | None, town: str | None,
-             village: str | None, email: str, password: str | None, ask: bool) -> None:
+             village: str | None, email: str, password: str | None, ask: bool,
+             also: tuple[str, ...]) -> None:
     from duban.services.accounts import hash_password
     from duban.services.actors import add_user
 
@@ -68,9 +72,11 @@ def user_add(username: str, name: str, role: str, office: str | None, town: str 
     secret = _read_password(username, password, prompt=ask)
     add_user(e.db, e.clock, username=username, name=name, role=Role(role), office=office,
              town=town, village=village, email=email,
-             password_hash=hash_password(secret) if secret else None)
+             password_hash=hash_password(secret) if secret else None,
+             extra_roles=[Role(r) for r in also])
     note = "" if secret else "（未设密码，可用 duban user passwd 设置）"
-    click.echo(f"用户已添加：{username}（{name}，{ROLE_LABELS[Role(role)]}）{note}")
+    roles = "、".join(ROLE_LABELS[Role(r)] for r in dict.fromkeys([role, *also]))
+    click.echo(f"用户已添加：{username}（{name}，{roles}）{note}")
 
 
 @user_group.command("list", help="列出用户。")

@@ -235,6 +235,8 @@ class ReviewPolicy:
     # The source (code) of problems a failed household / village spot check records; None:
     # the first source named with 抽查, else 督查, else 督导.
     spot_check_source: str | None = None
+    # 谁排查、谁整改、谁督查 sign separately: whoever passed the review may not also close it.
+    three_signatures: bool = False
 
 
 class Audience(StrEnum):

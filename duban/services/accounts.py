@@ -17,7 +17,7 @@ from duban.domain.clock import Clock
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import ROLE_LABELS, Role
 from duban.services.database import Database
-from models import User
+from models import User, UserRole
 from models.web import AccountEvent, LoginAttempt, WebSession
 
 # Throttling: this many failures for one username from one address within the window lock
@@ -233,11 +233,12 @@ class UserRow:
     email: str
     active: bool
     has_password: bool
+    extra_roles: tuple[Role, ...] = ()  # 兼任
 
     @property
     def role_label(self) -> str:
-        """The role in Chinese."""
-        return ROLE_LABELS[self.role]
+        """The role in Chinese, with any roles held besides it (兼任)."""
+        return "、".join(ROLE_LABELS[r] for r in (self.role, *self.extra_roles))
 
     @property
     def scope(self) -> str:
@@ -254,12 +255,18 @@ def list_users(db: Database, *, role: Role | None = None,
             stmt = stmt.where(User.role == role.value)
         if not include_disabled:
             stmt = stmt.where(User.active.is_(True))
+        users = list(session.scalars(stmt))
+        extra: dict[int, list[Role]] = {}
+        for user_id, role_value in session.execute(
+                select(UserRole.user_id, UserRole.role).order_by(UserRole.role)):
+            extra.setdefault(user_id, []).append(Role(role_value))
         return [
             UserRow(username=u.username, name=u.name, role=Role(u.role),
                     office_code=u.office_code, town_code=u.town_code,
                     village_code=u.village_code, email=u.email, active=u.active,
-                    has_password=bool(u.password_hash))
-            for u in session.scalars(stmt)
+                    has_password=bool(u.password_hash),
+                    extra_roles=tuple(r for r in extra.get(u.id, ()) if r != Role(u.role)))
+            for u in users
         ]
 
 

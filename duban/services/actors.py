@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from duban.domain.clock import Clock
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import ROLE_LABELS, Actor, Role
 from duban.services.database import Database
-from models import Substitute, User
+from models import Substitute, User, UserRole
 
 SYSTEM_ACTOR = Actor(user="system", role=Role.SYSTEM, name="系统")
 
@@ -35,8 +36,9 @@ def resolve_actor(session: Session, username: str, on: dt.date) -> Actor:
             )
         )
     )
+    extra = session.scalars(select(UserRole.role).where(UserRole.user_id == user.id))
     return Actor(user=user.username, role=Role(user.role), offices=frozenset(offices),
-                 name=user.name)
+                 name=user.name, extra_roles=frozenset(Role(r) for r in extra) - {Role(user.role)})
 
 
 def add_user(
@@ -51,14 +53,22 @@ def add_user(
     village: str | None = None,
     email: str = "",
     password_hash: str | None = None,
+    extra_roles: Sequence[Role] = (),
 ) -> int:
-    """Create a user; office users need an office, town users a town, village users a village."""
-    if role == Role.OFFICE and not office:
-        raise DubanError(f"{ROLE_LABELS[role]}用户须指定所属办室（--office）")
-    if role == Role.TOWN and not town:
-        raise DubanError(f"{ROLE_LABELS[role]}用户须指定所属乡镇（--town）")
-    if role == Role.VILLAGE and not village:
-        raise DubanError(f"{ROLE_LABELS[role]}用户须指定所属村（--village）")
+    """Create a user; office users need an office, town users a town, village users a village.
+
+    `extra_roles` are roles the user holds besides `role` (兼任); the lifecycle still refuses
+    them a second signature on one problem.
+    """
+    roles = [role, *(r for r in dict.fromkeys(extra_roles) if r != role)]
+    if Role.SYSTEM in roles:
+        raise DubanError(f"不能为用户设置{ROLE_LABELS[Role.SYSTEM]}角色")
+    if Role.OFFICE in roles and not office:
+        raise DubanError(f"{ROLE_LABELS[Role.OFFICE]}用户须指定所属办室（--office）")
+    if Role.TOWN in roles and not town:
+        raise DubanError(f"{ROLE_LABELS[Role.TOWN]}用户须指定所属乡镇（--town）")
+    if Role.VILLAGE in roles and not village:
+        raise DubanError(f"{ROLE_LABELS[Role.VILLAGE]}用户须指定所属村（--village）")
     with db.transaction() as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise DubanError(f"用户名已存在：{username}")
@@ -75,4 +85,5 @@ def add_user(
         )
         session.add(user)
         session.flush()
+        session.add_all(UserRole(user_id=user.id, role=r.value) for r in roles[1:])
         return user.id

@@ -1,6 +1,6 @@
 """Delegation: an office's problems reassigned in bulk, and substitutes (代理), all audited.
 
-Problem moves are audited per problem by apply_move; the arrangement itself (who moved an
+Problem moves are audited per problem by `moves.move_in`; the arrangement itself (who moved an
 office's work, who stood in for whom and when it ended) goes to the append-only
 delegation_event table, because audit events belong to one problem each.
 """
@@ -29,10 +29,12 @@ from duban.domain.lifecycle import (
     Payload,
     Role,
     Status,
+    role_refusal,
 )
+from duban.services import moves
 from duban.services.actors import resolve_actor
 from duban.services.database import Database
-from duban.services.problems import BATCH, apply_move, touch_problems
+from duban.services.problems import BATCH, touch_problems
 from models import (
     AuditEvent,
     Campaign,
@@ -87,7 +89,7 @@ def _office_exists(session: Session, campaign_id: int, code: str) -> None:
 
 def _require_role(actor: Actor, roles: Iterable[Role], what: str) -> None:
     allowed = frozenset(roles)
-    if actor.role not in allowed:
+    if not actor.roles & allowed:
         names = "、".join(ROLE_LABELS[r] for r in sorted(allowed) if r != Role.SYSTEM)
         raise PermissionDenied(f"{what}须由{names}办理，{actor.name or actor.user}"
                                f"（{ROLE_LABELS[actor.role]}）无权办理")
@@ -107,7 +109,7 @@ def reassign_bulk(
 ) -> BulkReassignment:
     """Move every open problem of one office to another (改派), in one transaction.
 
-    Each lead-office change is a lifecycle REASSIGN through apply_move (audited per problem,
+    Each lead-office change is a lifecycle REASSIGN through `moves.move_in` (audited per problem,
     back to 已交办 so the new office signs for it). With `co_offices`, the old office is also
     replaced where it is a co-office of an unfinished problem (audited per problem). Problems
     in statuses the lifecycle cannot reassign (submitted, under extension) stay and are counted.
@@ -130,8 +132,9 @@ def reassign_bulk(
         _office_exists(session, campaign_id, from_office)
         _office_exists(session, campaign_id, to_office)
         actor = resolve_actor(session, username, local_today(clock))
-        _require_role(actor, next(r.roles for r in TRANSITIONS if r.action == Action.REASSIGN),
-                      "批量改派")
+        refusal = role_refusal(actor, Action.REASSIGN, "批量改派")
+        if refusal is not None:
+            raise PermissionDenied(refusal)
         problems = session.scalars(
             select(Problem).where(Problem.campaign_id == campaign_id,
                                   Problem.lead_office == from_office,
@@ -140,7 +143,7 @@ def reassign_bulk(
         ).all()
         payload = Payload(note=note.strip(), office=to_office)
         for problem in problems:
-            apply_move(session, clock, problem, Action.REASSIGN, actor, payload)
+            moves.move_in(session, clock, actor, problem, Action.REASSIGN, payload)
             result.problem_ids.append(problem.id)
         result.moved = len(problems)
         result.left_behind = dict(Counter(session.scalars(

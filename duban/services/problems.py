@@ -1,10 +1,13 @@
-"""Use cases of the problem ledger: record problems, route them, move them, read them."""
+"""Use cases of the problem ledger: record problems, route them, read them.
+
+Moves (交办 to 销号) go through `duban.services.moves`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -14,28 +17,19 @@ from sqlalchemy.orm import Session
 from duban.adapters.batch import Progress, gc_paused
 from duban.domain.clock import Clock, local_today
 from duban.domain.deadlines import Deadline, compute_deadline
-from duban.domain.errors import ConflictError, DubanError, NotFound
+from duban.domain.errors import DubanError, NotFound
 from duban.domain.household import ReportedProblem
-from duban.domain.lifecycle import (
-    FINAL_STATUSES,
-    OPEN_STATUSES,
-    Action,
-    Actor,
-    Payload,
-    ProblemView,
-    Status,
-    decide,
-)
+from duban.domain.lifecycle import FINAL_STATUSES, OPEN_STATUSES, Action, Status
 from duban.domain.plan import Plan, StageKind
 from duban.domain.routing import Route, Router, Unrouted
 from duban.domain.workdays import WorkCalendar
-from duban.services.actors import SYSTEM_ACTOR, resolve_actor
+from duban.services.actors import SYSTEM_ACTOR
 from duban.services.bulk import insert_rows, reserve_ids, where_in
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.database import Database
 from duban.services.recurrence import FreshProblem, flag_recurrences_of
-from models import AuditEvent, Campaign, Office, Problem, ProblemCoOffice
+from models import AuditEvent, Campaign, Problem, ProblemCoOffice
 
 # Problem codes are short and human: W000123 within a campaign.
 CODE_PREFIX = "W"
@@ -273,37 +267,6 @@ def _recorded_keys(session: Session, campaign_id: int, keys: Sequence[str]) -> s
     return {key for (key,) in where_in(session, stmt, Problem.natural_key, keys)}
 
 
-def _event_row(
-    campaign_id: int,
-    problem_id: int,
-    action: str,
-    source: str | None,
-    target: str,
-    *,
-    actor: str,
-    role: str,
-    at: dt.datetime,
-    note: str = "",
-    actor_name: str = "",
-    evidence: Iterable[str] = (),
-    data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "campaign_id": campaign_id,
-        "problem_id": problem_id,
-        "action": action,
-        "from_status": source,
-        "to_status": target,
-        "actor": actor,
-        "actor_role": role,
-        "actor_name": actor_name,
-        "at": at,
-        "note": note,
-        "evidence": list(evidence),
-        "data": data or {},
-    }
-
-
 def find_problem(session: Session, campaign_id: int | None, ref: str | int) -> Problem:
     """A problem by id, or by code within a campaign."""
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
@@ -318,141 +281,6 @@ def find_problem(session: Session, campaign_id: int | None, ref: str | int) -> P
         problem = found[0] if found else None
     if problem is None:
         raise NotFound(f"问题不存在：{ref}")
-    return problem
-
-
-def _view(p: Problem) -> ProblemView:
-    return ProblemView(
-        code=p.code,
-        status=Status(p.status),
-        lead_office=p.lead_office,
-        submitted_by=p.submitted_by,
-        rectified_by=p.rectified_by,
-        found_by=p.found_by,
-        review_passed_by=p.review_passed_by,
-        deadline=p.deadline,
-    )
-
-
-def _last_requested_deadline(session: Session, problem_id: int) -> dt.date | None:
-    data = session.scalar(
-        select(AuditEvent.data)
-        .where(AuditEvent.problem_id == problem_id,
-               AuditEvent.action == Action.REQUEST_EXTENSION.value)
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    )
-    if data and data.get("deadline"):
-        return dt.date.fromisoformat(data["deadline"])
-    return None
-
-
-def move_problem(
-    db: Database,
-    clock: Clock,
-    ref: str | int,
-    action: Action,
-    username: str,
-    payload: Payload,
-    *,
-    campaign_id: int | None = None,
-    expected_version: int | None = None,
-) -> Problem:
-    """Apply one lifecycle move as a named user, audited, in one transaction."""
-    with db.transaction() as session:
-        problem = find_problem(session, campaign_id, ref)
-        actor = resolve_actor(session, username, local_today(clock))
-        return apply_move(session, clock, problem, action, actor, payload,
-                          expected_version=expected_version)
-
-
-def apply_move(
-    session: Session,
-    clock: Clock,
-    problem: Problem,
-    action: Action,
-    actor: Actor,
-    payload: Payload,
-    *,
-    expected_version: int | None = None,
-) -> Problem:
-    """Decide and apply one move inside a caller's transaction."""
-    if expected_version is not None and problem.version != expected_version:
-        raise ConflictError(
-            f"问题 {problem.code} 已被他人修改（版本 {problem.version}，您看到的是版本 "
-            f"{expected_version}），请刷新后重试"
-        )
-    if action == Action.APPROVE_EXTENSION and payload.deadline is None:
-        requested = _last_requested_deadline(session, problem.id)
-        payload = Payload(note=payload.note, deadline=requested, evidence=payload.evidence)
-    if payload.office is not None:
-        known = session.scalar(
-            select(Office.code).where(Office.campaign_id == problem.campaign_id,
-                                      Office.code == payload.office)
-        )
-        if known is None:
-            raise NotFound(f"责任办室未定义：{payload.office}")
-    transition = decide(_view(problem), action, actor, payload)
-    now = clock.now()
-    data: dict[str, Any] = {}
-    if action in (Action.ROUTE, Action.REASSIGN):
-        data["from_office"] = problem.lead_office
-        data["office"] = payload.office
-        problem.lead_office = payload.office
-        problem.routed_at = now
-        problem.unrouted_reason = None
-        if payload.co_offices:
-            session.execute(CO_OFFICE.delete().where(CO_OFFICE.c.problem_id == problem.id))
-            session.add_all(
-                ProblemCoOffice(problem_id=problem.id, office_code=c)
-                for c in dict.fromkeys(payload.co_offices)
-            )
-        if problem.deadline is None:
-            rules = Ruleset.of(load_plan_of(session, problem.campaign_id))
-            deadline = compute_deadline(
-                rules.plan.deadlines, rules.calendar, found_on=problem.found_on,
-                routed_on=local_today(clock), category=problem.category, source=problem.source,
-                tier=problem.tier, rectify_end=rules.rectify_end, stages=rules.plan.stages,
-            )
-            problem.deadline, problem.deadline_basis = deadline.date, deadline.basis
-    elif action == Action.REQUEST_EXTENSION:
-        assert payload.deadline is not None
-        data["deadline"] = payload.deadline.isoformat()
-    elif action in (Action.APPROVE_EXTENSION, Action.FAIL_REVIEW, Action.REOPEN):
-        assert payload.deadline is not None
-        data["from_deadline"] = problem.deadline.isoformat() if problem.deadline else None
-        data["deadline"] = payload.deadline.isoformat()
-        problem.deadline = payload.deadline
-        problem.deadline_basis = {
-            Action.APPROVE_EXTENSION: "批准延期",
-            Action.FAIL_REVIEW: "复核不通过，重新限期",
-            Action.REOPEN: "抽查不合格，重新限期",
-        }[action]
-        if action != Action.APPROVE_EXTENSION:
-            problem.review_passed_by = None
-            problem.submitted_by = None
-        if action == Action.REOPEN:
-            problem.reopen_count += 1
-            problem.closed_at = None
-    elif action == Action.SUBMIT:
-        problem.submitted_by = actor.user
-        problem.rectified_by = actor.user
-    elif action == Action.PASS_REVIEW:
-        problem.review_passed_by = actor.user
-    elif action == Action.CLOSE:
-        problem.closed_at = now
-    problem.status = transition.target.value
-    problem.updated_at = now
-    session.add(
-        AuditEvent(
-            **_event_row(
-                problem.campaign_id, problem.id, action.value, transition.source.value,
-                transition.target.value, actor=actor.user, role=actor.role.value, at=now,
-                note=payload.note, actor_name=actor.name, evidence=payload.evidence, data=data,
-            )
-        )
-    )
-    session.flush()
     return problem
 
 

@@ -1,7 +1,8 @@
-"""Submission, review (复核), closing (销号) and daily random spot checks (随机抽查).
+"""Batch closing (销号) and daily random spot checks (随机抽查).
 
 Every use case here is one transaction and every problem move goes through
-`duban.services.problems.apply_move`, so it is decided by the lifecycle table and audited.
+`duban.services.moves`, so it is decided by the lifecycle table and audited. Submitting,
+reviewing and closing one problem are plain moves: `moves.apply`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -21,14 +21,13 @@ from duban.domain.clock import Clock, local_today
 from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import (
-    ROLE_LABELS,
-    TRANSITIONS,
     Action,
     Actor,
     GuardFailed,
     Payload,
     Role,
     Status,
+    role_refusal,
 )
 from duban.domain.plan import Plan
 from duban.domain.sampling import (
@@ -39,13 +38,12 @@ from duban.domain.sampling import (
     draw_spot_checks,
     quota_shortfall,
 )
+from duban.services import moves
 from duban.services.actors import resolve_actor
-from duban.services.calendars import working_calendar
 from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import Database
-from duban.services.evidence import UploadedFile, check_files, store_checked
-from duban.services.problems import BATCH, apply_move, find_problem, record_problems_in
-from models import Campaign, Evidence, Household, Problem, SpotCheck, SpotCheckDraw
+from duban.services.problems import BATCH, record_problems_in
+from models import Campaign, Household, Problem, SpotCheck, SpotCheckDraw
 
 # A problem or household spot-checked within this many days before the draw day is not drawn
 # again; the plans want many different items seen, not the same ones twice in a week.
@@ -54,121 +52,7 @@ RECENT_DAYS = 14
 RESULT_LABELS = {"pending": "待检查", "passed": "合格", "failed": "不合格"}
 
 
-# ---- submission and review --------------------------------------------------------------
-
-
-def submit_rectification(
-    db: Database,
-    clock: Clock,
-    problem_ref: str | int,
-    username: str,
-    note: str,
-    files: Sequence[UploadedFile],
-    *,
-    evidence: Sequence[str] = (),
-    campaign_id: int | None = None,
-    expected_version: int | None = None,
-    root: Path | None = None,
-) -> Problem:
-    """Store evidence files and submit the rectification (提交整改) in one transaction.
-
-    `evidence` may name hashes already stored for this problem (uploaded earlier), so a
-    resubmission after a failed review can reuse them. When the move is refused, no evidence
-    row is written and no blob either, because the move is decided before anything is stored.
-    """
-    checked = check_files(files)
-    with db.transaction() as session:
-        problem = find_problem(session, campaign_id, problem_ref)
-        reused = _existing_hashes(session, problem, evidence)
-        hashes = list(dict.fromkeys([*(f.sha256 for f in checked), *reused]))
-        actor = resolve_actor(session, username, local_today(clock))
-        # apply_move decides (and may refuse) before it changes anything; blobs come after.
-        apply_move(session, clock, problem, Action.SUBMIT, actor,
-                   Payload(note=note, evidence=tuple(hashes)),
-                   expected_version=expected_version)
-        store_checked(session, clock, problem, checked, actor.user, root=root)
-        return problem
-
-
-def _existing_hashes(session: Session, problem: Problem, hashes: Sequence[str]) -> list[str]:
-    wanted = list(dict.fromkeys(h.strip().lower() for h in hashes))
-    if not wanted:
-        return []
-    known = set(session.scalars(select(Evidence.sha256).where(
-        Evidence.problem_id == problem.id, Evidence.sha256.in_(wanted))))
-    missing = [h for h in wanted if h not in known]
-    if missing:
-        raise NotFound(f"问题 {problem.code} 没有这些佐证资料：{'、'.join(h[:12] for h in missing)}")
-    return wanted
-
-
-def failed_review_deadline(plan: Plan, today: dt.date) -> dt.date:
-    """The new deadline after a failed review or spot check: the plan's working days on."""
-    return working_calendar().add_workdays(today, plan.review.rectify_days_after_failed_review)
-
-
-def _new_deadline(session: Session, clock: Clock, problem: Problem,
-                  given: dt.date | None) -> dt.date:
-    today = local_today(clock)
-    if given is not None:
-        if given < today:
-            raise DubanError(f"新的整改时限（{given.isoformat()}）不能早于今天（{today.isoformat()}）")
-        return given
-    return failed_review_deadline(load_plan_of(session, problem.campaign_id), today)
-
-
-def review(
-    db: Database,
-    clock: Clock,
-    problem_ref: str | int,
-    username: str,
-    passed: bool,
-    note: str = "",
-    new_deadline: dt.date | None = None,
-    *,
-    close_after: bool = False,
-    campaign_id: int | None = None,
-    expected_version: int | None = None,
-) -> Problem:
-    """Review (复核) a submitted rectification: pass, or fail it back with a reason and deadline.
-
-    A failed review without `new_deadline` gets the plan's rectify_days_after_failed_review
-    working days from today. With `close_after`, a pass also closes (销号) in the same
-    transaction, as two audited moves; the lifecycle then wants a county reviewer.
-    """
-    with db.transaction() as session:
-        problem = find_problem(session, campaign_id, problem_ref)
-        actor = resolve_actor(session, username, local_today(clock))
-        if passed:
-            payload = Payload(note=note)
-            action = Action.PASS_REVIEW
-        else:
-            action = Action.FAIL_REVIEW
-            deadline = _new_deadline(session, clock, problem, new_deadline)
-            payload = Payload(note=note, deadline=deadline)
-        apply_move(session, clock, problem, action, actor, payload,
-                   expected_version=expected_version)
-        if passed and close_after:
-            apply_move(session, clock, problem, Action.CLOSE, actor, Payload(note=note))
-        return problem
-
-
-def close(
-    db: Database,
-    clock: Clock,
-    problem_ref: str | int,
-    username: str,
-    *,
-    note: str = "",
-    campaign_id: int | None = None,
-    expected_version: int | None = None,
-) -> Problem:
-    """Close (销号) a reviewed problem; the lifecycle checks the three signatures."""
-    with db.transaction() as session:
-        problem = find_problem(session, campaign_id, problem_ref)
-        actor = resolve_actor(session, username, local_today(clock))
-        return apply_move(session, clock, problem, Action.CLOSE, actor, Payload(note=note),
-                          expected_version=expected_version)
+# ---- closing in batches --------------------------------------------------------------
 
 
 @dataclass
@@ -178,14 +62,6 @@ class CloseResult:
     closed: int = 0
     closed_ids: list[int] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (problem code, reason)
-
-
-def _require_role(actor: Actor, source: Status, action: Action) -> None:
-    rule = next(r for r in TRANSITIONS if r.source == source and r.action == action)
-    if actor.role not in rule.roles:
-        roles = "、".join(ROLE_LABELS[r] for r in sorted(rule.roles))
-        raise PermissionDenied(f"须由{roles}办理，{actor.name or actor.user}"
-                               f"（{ROLE_LABELS[actor.role]}）无权办理")
 
 
 def close_reviewed(
@@ -206,7 +82,9 @@ def close_reviewed(
         if session.get(Campaign, campaign_id) is None:
             raise NotFound(f"行动不存在：编号 {campaign_id}")
         actor = resolve_actor(session, username, local_today(clock))
-        _require_role(actor, Status.REVIEWED, Action.CLOSE)
+        refusal = role_refusal(actor, Action.CLOSE)
+        if refusal is not None:
+            raise PermissionDenied(refusal)
         base = select(Problem).where(Problem.campaign_id == campaign_id,
                                      Problem.status == Status.REVIEWED.value)
         if problem_ids is None:
@@ -219,7 +97,7 @@ def close_reviewed(
         for chunk in chunks:
             for problem in chunk:
                 try:
-                    apply_move(session, clock, problem, Action.CLOSE, actor, Payload(note=note))
+                    moves.move_in(session, clock, actor, problem, Action.CLOSE, Payload(note=note))
                 except GuardFailed as exc:
                     result.refused.append((problem.code, exc.message))
                     continue
@@ -446,12 +324,10 @@ def spot_check_draws(db: Database, campaign_id: int) -> list[DrawInfo]:
 
 
 def _may_check(actor: Actor, plan: Plan, group_code: str) -> None:
-    if actor.role not in (Role.SUPERVISOR, Role.COUNTY):
-        raise PermissionDenied(
-            f"随机抽查结果须由督查组或县级办公室记录，{actor.name or actor.user}"
-            f"（{ROLE_LABELS[actor.role]}）无权记录")
+    if not actor.roles & {Role.SUPERVISOR, Role.COUNTY}:
+        raise PermissionDenied(f"随机抽查结果须由督查组或县级办公室记录，{actor.label}无权记录")
     group = next((g for g in plan.review.groups if g.code == group_code), None)
-    if (actor.role == Role.SUPERVISOR and group is not None and group.members
+    if (Role.COUNTY not in actor.roles and group is not None and group.members
             and actor.user not in group.members and actor.name not in group.members):
         raise PermissionDenied(f"{actor.name or actor.user} 不是{group.name}成员，不能记录该组的抽查结果")
 
@@ -537,10 +413,11 @@ def record_spot_check(
         problem = session.get(Problem, check.problem_id) if check.problem_id else None
         raised: Problem | None = None
         if not passed and problem is not None and problem.status == Status.CLOSED.value:
-            deadline = _new_deadline(session, clock, problem, new_deadline)
-            apply_move(session, clock, problem, Action.REOPEN, actor, Payload(
+            # The lifecycle's one deadline policy: the date given (not before today), else
+            # the plan's working days after a failed check.
+            moves.move_in(session, clock, actor, problem, Action.REOPEN, Payload(
                 note=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}）：{note.strip()}",
-                deadline=deadline))
+                deadline=new_deadline))
         elif not passed and check.kind in (SpotCheckKind.HOUSEHOLD.value,
                                            SpotCheckKind.VILLAGE.value):
             raised = _raise_problem(session, clock, plan, check, actor, note.strip(), category)

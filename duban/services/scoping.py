@@ -9,8 +9,8 @@ problems, households, visits or notices goes through these clauses.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -26,16 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from duban.domain.clock import Clock
-from duban.domain.errors import DubanError, NotFound, PermissionDenied
-from duban.domain.lifecycle import Action, Actor, Payload, Role
+from duban.domain.errors import NotFound, PermissionDenied
+from duban.domain.lifecycle import Actor, Role
 from duban.domain.routing import village_office_code
 from duban.services.actors import resolve_actor
-from duban.services.database import Database
-from duban.services.evidence import UploadedFile, check_files, store_checked
-from duban.services.problems import apply_move
 from models import (
-    Evidence,
     Household,
     Office,
     Problem,
@@ -62,8 +57,8 @@ class Scope:
 
     @property
     def sees_all(self) -> bool:
-        """County office and supervision groups see every row."""
-        return self.actor.role in ALL_SEEING
+        """County office and supervision groups see every row (also as a user's extra role)."""
+        return bool(self.actor.roles & ALL_SEEING)
 
     @property
     def offices(self) -> frozenset[str]:
@@ -291,77 +286,3 @@ def importable_towns(scope: Scope) -> list[str] | None:
     if scope.town is None:
         raise PermissionDenied("您的账号没有设置所属乡镇，不能导入，请联系县级办公室")
     return [scope.town]
-
-
-# ---- moves through the scope ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MoveOutcome:
-    """What a scoped move did."""
-
-    problem_id: int
-    code: str
-    status: str
-    version: int
-    evidence: tuple[str, ...]
-
-
-def move_visible(db: Database, clock: Clock, scope: Scope, problem_id: int, action: Action,
-                 payload: Payload, *, expected_version: int | None = None,
-                 files: Sequence[UploadedFile] = ()) -> MoveOutcome:
-    """One lifecycle move on a problem the scope may see, with any uploaded evidence.
-
-    The problem is looked up through the scope first (another town's or office's problem is
-    NotFound, exactly like a missing one); files are checked and stored, and the move is
-    applied and audited by `apply_move`, all in one transaction.
-    """
-    checked = check_files(files) if files else []
-    with db.transaction() as session:
-        problem = visible_problem(session, scope, problem_id)
-        given = _stored_hashes(session, problem, payload.evidence)
-        hashes = tuple(dict.fromkeys((*given, *(f.sha256 for f in checked))))
-        payload = replace(payload, evidence=hashes)
-        # The lifecycle decides first; files are stored only for a move it allowed.
-        moved = apply_move(session, clock, problem, action, scope.actor, payload,
-                           expected_version=expected_version)
-        if checked:
-            store_checked(session, clock, problem, checked, scope.actor.user)
-        return MoveOutcome(problem_id=moved.id, code=moved.code, status=moved.status,
-                           version=moved.version, evidence=hashes)
-
-
-def _stored_hashes(session: Session, problem: Problem, hashes: Sequence[str]) -> list[str]:
-    """Evidence named by hash must already be stored for this very problem."""
-    wanted = list(dict.fromkeys(h.strip().lower() for h in hashes))
-    if not wanted:
-        return []
-    known = set(session.scalars(select(Evidence.sha256).where(
-        Evidence.problem_id == problem.id, Evidence.sha256.in_(wanted))))
-    missing = [h for h in wanted if h not in known]
-    if missing:
-        raise NotFound(f"问题 {problem.code} 没有这些佐证资料：{'、'.join(h[:12] for h in missing)}")
-    return wanted
-
-
-@dataclass(frozen=True)
-class BulkLine:
-    """The result of one problem in a bulk move."""
-
-    problem_id: int
-    code: str
-    ok: bool
-    message: str
-
-
-def move_many(db: Database, clock: Clock, scope: Scope, problem_ids: Sequence[int],
-              action: Action, payload: Payload) -> list[BulkLine]:
-    """The same move on many problems, each in its own transaction; one failure stops none."""
-    lines: list[BulkLine] = []
-    for pid in dict.fromkeys(problem_ids):
-        try:
-            out = move_visible(db, clock, scope, pid, action, payload)
-            lines.append(BulkLine(pid, out.code, True, "已办理"))
-        except DubanError as exc:
-            lines.append(BulkLine(pid, str(pid), False, exc.message))
-    return lines

@@ -17,9 +17,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from duban.domain.bands import Band
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Role, Status
+from duban.services import moves
 from duban.services.evidence import UploadedFile
 from duban.services.notices import NoticeRow, visible_notice, visible_notices
-from duban.services.scoping import move_many, move_visible
 from duban.services.views.choices import campaign_choices
 from duban.services.views.coverage import coverage as coverage_view
 from duban.services.views.dashboard import Progress
@@ -160,6 +160,9 @@ class ProblemDetailOut(BaseModel):
     evidence: list[EvidenceOut]
     notices: list[NoticeRef]
     allowed_actions: list[str]
+    default_deadlines: dict[str, dt.date] = Field(
+        default_factory=dict, description="the deadline a move gets when none is sent "
+        "(复核不通过、重新打开: the plan's working days; 批准延期: the date asked for)")
 
 
 class MoveIn(BaseModel):
@@ -438,12 +441,9 @@ def problems(
 
 @router.get("/problems/{problem_id}", response_model=ProblemDetailOut, summary="问题详情")
 def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
-    from duban.web.forms import offered_moves
-
     st = state(request)
     d = read(st, problem_detail, ctx.scope, problem_id, ctx.today)
-    moves = offered_moves(ctx.scope, Status(d.problem.status), d.problem.lead_office,
-                          d.submitted_by, d.rectified_by)
+    offer = moves.offer(st.db, st.clock, ctx.scope, problem_id)
     return ProblemDetailOut(
         problem=_problem(d.problem), campaign_id=d.campaign_id, found_by=d.found_by,
         co_offices=d.co_offices, deadline_basis=d.deadline_basis,
@@ -452,17 +452,18 @@ def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
         events=[EventOut.model_validate(e) for e in d.events],
         evidence=[EvidenceOut.model_validate(e) for e in d.evidence],
         notices=[NoticeRef.model_validate(n) for n in d.notices],
-        allowed_actions=[m.action.value for m in moves])
+        allowed_actions=[a.value for a in offer.actions],
+        default_deadlines={a.value: day for a, day in offer.deadlines.items()})
 
 
 @router.post("/problems/{problem_id}/moves", response_model=MoveOut,
              summary="办理一步：签收、提交整改、复核、销号、改派、延期……")
 def move(request: Request, ctx: CtxDep, problem_id: int, body: MoveIn) -> MoveOut:
     st = state(request)
-    out = move_visible(st.db, st.clock, ctx.scope, problem_id, body.action,
-                       Payload(note=body.note.strip(), office=body.office,
-                               deadline=body.deadline, evidence=tuple(body.evidence)),
-                       expected_version=body.expected_version)
+    out = moves.apply(st.db, st.clock, ctx.scope, problem_id, body.action,
+                      Payload(note=body.note.strip(), office=body.office,
+                              deadline=body.deadline, evidence=tuple(body.evidence)),
+                      expected_version=body.expected_version)
     return MoveOut(problem_id=out.problem_id, code=out.code, status=out.status,
                    status_label=STATUS_LABELS[Status(out.status)], version=out.version,
                    evidence=list(out.evidence))
@@ -496,7 +497,7 @@ async def upload_evidence(request: Request, ctx: CtxDep, problem_id: int,
              summary="批量办理（每个问题单独成败）")
 def bulk(request: Request, ctx: CtxDep, body: BulkIn) -> list[BulkLineOut]:
     st = state(request)
-    lines = move_many(st.db, st.clock, ctx.scope, body.ids, Action(body.action),
+    lines = moves.apply_many(st.db, st.clock, ctx.scope, body.ids, Action(body.action),
                       Payload(note=body.note.strip(), office=body.office))
     return [BulkLineOut(**line.__dict__) for line in lines]
 

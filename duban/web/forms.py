@@ -1,12 +1,15 @@
-"""Which lifecycle moves a user is offered on a problem, and what each move's form asks for."""
+"""What each lifecycle move's form asks for and how it looks.
+
+Which moves a user is offered is the domain's answer (`lifecycle.offered`, through
+`services.moves.offer`); a deadline left empty gets the domain's default, shown beside it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from duban.domain.lifecycle import ACTION_LABELS, TRANSITIONS, Action, Role, Status
-from duban.services.scoping import Scope
+from duban.domain.lifecycle import ACTION_LABELS, Action
 
 
 @dataclass(frozen=True)
@@ -39,40 +42,20 @@ FORMS: dict[Action, MoveForm] = {
                                        deadline="required", deadline_label="申请延至",
                                        tone="plain"),
     Action.APPROVE_EXTENSION: MoveForm(Action.APPROVE_EXTENSION, "optional", "审批意见",
-                                       deadline="optional", deadline_label="批准延至（默认按申请）"),
+                                       deadline="optional", deadline_label="批准延至"),
     Action.REJECT_EXTENSION: MoveForm(Action.REJECT_EXTENSION, "required", "驳回理由",
                                       tone="plain"),
     Action.SUBMIT: MoveForm(Action.SUBMIT, "required", "整改情况说明", files=True),
     Action.PASS_REVIEW: MoveForm(Action.PASS_REVIEW, "optional", "复核意见"),
     Action.FAIL_REVIEW: MoveForm(Action.FAIL_REVIEW, "required", "不通过的原因",
-                                 deadline="required", tone="danger"),
+                                 deadline="optional", tone="danger"),
     Action.CLOSE: MoveForm(Action.CLOSE, "optional", "销号意见",
                            confirm="确认销号？销号后只能由复核人重新打开。"),
     Action.REOPEN: MoveForm(Action.REOPEN, "required", "重新打开的原因（抽查发现的问题）",
-                            deadline="required", tone="danger"),
+                            deadline="optional", tone="danger"),
     Action.VOID: MoveForm(Action.VOID, "required", "核销理由（不属实／重复）", tone="danger",
                           confirm="确认核销此问题？"),
 }
-
-
-def offered_moves(scope: Scope, status: Status, lead_office: str | None,
-                  submitted_by: str | None, rectified_by: str | None) -> list[MoveForm]:
-    """The moves the table allows this user from this status (role and signer checks only).
-
-    Guards that depend on what is typed (a note, a later deadline) are checked when the form
-    is sent; this only hides buttons the user could never use.
-    """
-    offered = []
-    for rule in TRANSITIONS:
-        if rule.source != status or scope.role not in rule.roles:
-            continue
-        if scope.role == Role.OFFICE and (lead_office is None or lead_office not in scope.offices):
-            continue
-        if (rule.action in {Action.PASS_REVIEW, Action.FAIL_REVIEW}
-                and scope.actor.user in {submitted_by, rectified_by}):
-            continue
-        offered.append(FORMS[rule.action])
-    return offered
 
 
 def parse_date(value: str | None) -> dt.date | None:

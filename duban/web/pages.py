@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -15,10 +16,11 @@ from duban.domain.bands import Band, Bands
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import Action, Payload, Role, Status
 from duban.domain.plan import Plan
+from duban.services import moves
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of, load_plan_version, plan_version_of
 from duban.services.evidence import UploadedFile, evidence_file
-from duban.services.scoping import move_many, move_visible, visible_problem
+from duban.services.scoping import visible_problem
 from duban.services.views.choices import (
     CampaignChoice,
     Choice,
@@ -44,7 +46,7 @@ from duban.services.views.names import Names, names_in
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import always
 from duban.web.deps import WebState, csrf_session, current, state
-from duban.web.forms import FORMS, offered_moves, parse_date
+from duban.web.forms import FORMS, parse_date
 from duban.web.render import redirect, render, safe_next
 from duban.web.security import Ctx
 from duban.web.xlsx import ledger_workbook
@@ -384,9 +386,11 @@ def problem_page(request: Request, ctx: CtxDep, problem_id: int) -> Response:
     campaigns, chosen = campaign_of(st, detail.campaign_id)
     names = rules_of(st, detail.campaign_id, ctx.today).names
     p = detail.problem
-    moves = offered_moves(ctx.scope, Status(p.status), p.lead_office, detail.submitted_by,
-                          detail.rectified_by)
-    suggestions = _deadline_suggestions(st, detail, ctx.today)
+    offer = moves.offer(st.db, st.clock, ctx.scope, problem_id)
+    forms = [FORMS[a] for a in offer.actions]
+    defaults = {a.value: day for a, day in offer.deadlines.items()}
+    suggestions = {**_deadline_suggestions(detail, ctx.today),
+                   **{a: day.isoformat() for a, day in defaults.items()}}
     offices = list(read(st, filter_choices, ctx.scope, detail.campaign_id,
                         names=names)["offices"])
     if p.village_code:
@@ -395,27 +399,22 @@ def problem_page(request: Request, ctx: CtxDep, problem_id: int) -> Response:
         own = village_office_code(p.village_code)
         offices.append(Choice(own, names.office(own)))
     return page(st, ctx, "problem.html", "ledger", campaign=chosen, campaigns=campaigns,
-                d=detail, p=p, names=names, moves=moves, suggestions=suggestions,
-                offices=offices)
+                d=detail, p=p, names=names, moves=forms, suggestions=suggestions,
+                defaults=defaults, offices=offices)
 
 
-def _deadline_suggestions(st: WebState, detail: ProblemDetail,
-                          today: dt.date) -> dict[str, str]:
-    """Default dates for the move forms: the plan's days after a failed review, etc."""
-    with st.db.transaction() as session:
-        plan = load_plan_of(session, detail.campaign_id)
-    cal = working_calendar()
-    out: dict[str, str] = {}
+def _deadline_suggestions(detail: ProblemDetail, today: dt.date) -> dict[str, str]:
+    """A date to start from in the extension request form: five working days on.
+
+    Moves with a default deadline (复核不通过, 重新打开, 批准延期) start from that default
+    and get it when the field is left empty (moves.default_deadlines), as on every edge.
+    """
     try:
-        redo = cal.add_workdays(today, plan.review.rectify_days_after_failed_review)
-        out[Action.FAIL_REVIEW.value] = out[Action.REOPEN.value] = redo.isoformat()
         base = max(detail.problem.deadline or today, today)
-        out[Action.REQUEST_EXTENSION.value] = cal.add_workdays(base, 5).isoformat()
+        return {Action.REQUEST_EXTENSION.value: working_calendar().add_workdays(base, 5)
+                .isoformat()}
     except DubanError:
-        pass  # outside the calendar's years: the user types the date
-    if detail.requested_deadline:
-        out[Action.APPROVE_EXTENSION.value] = detail.requested_deadline.isoformat()
-    return out
+        return {}  # outside the calendar's years: the user types the date
 
 
 async def _files(before: list[UploadFile], after: list[UploadFile]) -> list[UploadedFile]:
@@ -453,8 +452,9 @@ async def problem_move(
         files = await _files(before or [], after or [])
         payload = Payload(note=note.strip(), office=office or None,
                           deadline=parse_date(deadline))
-        out = await run_in_threadpool(move_visible, st.db, st.clock, ctx.scope, problem_id, act,
-                                      payload, expected_version=version, files=files)
+        out = await run_in_threadpool(partial(
+            moves.apply, st.db, st.clock, ctx.scope, problem_id, act, payload,
+            expected_version=version, files=files))
     except NotFound:
         raise  # another town's or office's problem: the same 404 page as a missing one
     except DubanError as exc:
@@ -485,7 +485,7 @@ def problem_bulk(
     if len(ids) > 500:
         return redirect(request, st.keys, target, error="一次最多批量办理 500 个问题",
                         secure=st.secure_cookies)
-    lines = move_many(st.db, st.clock, ctx.scope, ids, act,
+    lines = moves.apply_many(st.db, st.clock, ctx.scope, ids, act,
                       Payload(note=note.strip(), office=office or None))
     ok = sum(1 for line in lines if line.ok)
     failed = [line for line in lines if not line.ok]

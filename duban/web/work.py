@@ -19,12 +19,12 @@ from duban.domain.clock import local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import ROLE_LABELS, Action, Payload, Role
 from duban.domain.numbering import document_label
+from duban.services import moves
 from duban.services.database import data_dir
 from duban.services.notices import visible_notice, visible_notices
 from duban.services.scoping import (
     IMPORTERS,
     importable_towns,
-    move_many,
     reach_of,
     visible_office_codes,
 )
@@ -283,8 +283,8 @@ def notice_ack(request: Request, ctx: CtxDep, notice_id: int,
     row = acknowledge_notice(st.db, st.clock, notice_id, ctx.username)
     text = f"已签收通知书 {row.number}"
     if accept:
-        lines = move_many(st.db, st.clock, ctx.scope, list(row.problem_ids), Action.ACCEPT,
-                          Payload(note=f"签收督办通知书 {row.number}"))
+        lines = moves.apply_many(st.db, st.clock, ctx.scope, list(row.problem_ids),
+                                 Action.ACCEPT, Payload(note=f"签收督办通知书 {row.number}"))
         ok = [line for line in lines if line.ok]
         text += f"，签收其中问题 {len(ok)} 个"
         skipped = len(lines) - len(ok)

@@ -359,12 +359,11 @@ def build_showcase(root: Path) -> tuple[Database, FixedClock, int, int]:
 
     from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.lifecycle import Action, Payload, Status
+    from duban.services import moves
     from duban.services.calendars import working_calendar
     from duban.services.campaigns import launch_campaign
     from duban.services.evidence import UploadedFile
     from duban.services.intake import import_records
-    from duban.services.problems import move_problem
-    from duban.services.reviews import submit_rectification
     from duban.simulation import People, create_demo_users, morning
     from duban.synth import generate_for_plan
     from flows.tick import run_tick
@@ -405,16 +404,14 @@ def build_showcase(root: Path) -> tuple[Database, FixedClock, int, int]:
         assert p is not None
         lead = p.lead_office or ""
     clock.set(morning(SHOW_DAY, 10) + dt.timedelta(minutes=20))
-    submit_rectification(db, clock, showcased, lead,
-                         "屋面重新铺瓦、更换檩条，墙体裂缝已修补，户主签字确认",
-                         [UploadedFile("整改前-屋面.png", photo(False), "before"),
+    moves.apply(db, clock, lead, showcased, Action.SUBMIT,
+                Payload(note="屋面重新铺瓦、更换檩条，墙体裂缝已修补，户主签字确认"),
+                files=[UploadedFile("整改前-屋面.png", photo(False), "before"),
                           UploadedFile("整改后-屋面.png", photo(True), "after")])
     clock.set(morning(SHOW_DAY, 11) + dt.timedelta(minutes=5))
-    move_problem(db, clock, showcased, Action.PASS_REVIEW, "dd1",
-                 Payload(note="现场复核：屋面、墙体整改到位"))
+    moves.apply(db, clock, "dd1", showcased, Action.PASS_REVIEW, Payload(note="现场复核：屋面、墙体整改到位"))
     clock.set(morning(SHOW_DAY, 14) + dt.timedelta(minutes=40))
-    move_problem(db, clock, showcased, Action.CLOSE, "county",
-                 Payload(note="排查、整改、复核三方签字齐全，同意销号"))
+    moves.apply(db, clock, "county", showcased, Action.CLOSE, Payload(note="排查、整改、复核三方签字齐全，同意销号"))
     clock.set(morning(SHOW_DAY, 15))
     return db, clock, cid, showcased
 

@@ -13,6 +13,7 @@ from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.errors import ConflictError, NotFound, PermissionDenied
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Action, GuardFailed, Payload, Role, Status
+from duban.services import moves
 from duban.services.actors import add_user
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
@@ -24,11 +25,12 @@ from duban.services.delegation import (
     reassign_bulk,
     set_substitute,
 )
-from duban.services.problems import audit_trail, co_offices_of, move_problem, record_problems
+from duban.services.problems import audit_trail, co_offices_of, record_problems
 from models import AuditEvent, DelegationEvent, Problem, ProblemCoOffice
 from tests.conftest import PLANS
+from tests.support import evidence_dir, photo  # noqa: F401 (a fixture)
 
-EVIDENCE = ("ab" * 32,)
+pytestmark = pytest.mark.usefixtures("evidence_dir")
 
 
 def setup(db: Database, clock: FixedClock, n: int = 5) -> tuple[int, list[int]]:
@@ -60,12 +62,12 @@ def test_reassign_all_moves_open_problems_and_audits_each(db: Database,
     campaign_id, ids = setup(db, clock, 5)
     # ids[0] stays 已交办; ids[1] 整改中; ids[2] 申请改派; ids[3] 待复核; ids[4] 已销号.
     for pid in ids[1:]:
-        move_problem(db, clock, pid, Action.ACCEPT, "zjj1", Payload())
-    move_problem(db, clock, ids[2], Action.DISPUTE, "zjj1", Payload(note="不属本局职责"))
+        moves.apply(db, clock, "zjj1", pid, Action.ACCEPT, Payload())
+    moves.apply(db, clock, "zjj1", ids[2], Action.DISPUTE, Payload(note="不属本局职责"))
     for pid in ids[3:]:
-        move_problem(db, clock, pid, Action.SUBMIT, "zjj1", Payload(note="已改", evidence=EVIDENCE))
-    move_problem(db, clock, ids[4], Action.PASS_REVIEW, "ducha", Payload())
-    move_problem(db, clock, ids[4], Action.CLOSE, "county", Payload())
+        moves.apply(db, clock, "zjj1", pid, Action.SUBMIT, Payload(note="已改"), files=[photo()])
+    moves.apply(db, clock, "ducha", ids[4], Action.PASS_REVIEW, Payload())
+    moves.apply(db, clock, "county", ids[4], Action.CLOSE, Payload())
 
     with pytest.raises(PermissionDenied, match="批量改派须由县级办公室办理"):
         reassign_bulk(db, clock, campaign_id, "zjj", "slj", "ducha", "机构调整")
@@ -94,7 +96,7 @@ def test_reassign_all_moves_open_problems_and_audits_each(db: Database,
         "reassign_all", "zjj", "slj", "county")
     assert logged.data["moved"] == 3 and logged.kind_label == "批量改派"
     # The new office signs for what it received.
-    move_problem(db, clock, ids[0], Action.ACCEPT, "slj1", Payload())
+    moves.apply(db, clock, "slj1", ids[0], Action.ACCEPT, Payload())
 
 
 def test_a_replaced_co_office_is_replaced_everywhere_open(db: Database,
@@ -123,9 +125,7 @@ def test_a_replaced_co_office_is_replaced_everywhere_open(db: Database,
 def test_reassign_all_is_one_transaction(db: Database, clock: FixedClock,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     campaign_id, ids = setup(db, clock, 3)
-    import duban.services.delegation as delegation
-
-    real = delegation.apply_move
+    real = moves.move_in
     calls: list[int] = []
 
     def failing_third(*args: Any, **kwargs: Any) -> Any:
@@ -134,7 +134,7 @@ def test_reassign_all_is_one_transaction(db: Database, clock: FixedClock,
             raise ConflictError("模拟：第三个问题已被他人修改")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(delegation, "apply_move", failing_third)
+    monkeypatch.setattr(moves, "move_in", failing_third)
     with pytest.raises(ConflictError):
         reassign_bulk(db, clock, campaign_id, "zjj", "slj", "county", "调整")
     assert {v for v in statuses(db, ids).values()} == {("routed", "zjj")}
@@ -151,15 +151,15 @@ def test_a_substitute_acts_only_within_its_dates(db: Database) -> None:
     sub_id = set_substitute(db, monday, "zjj", "slj1", dt.date(2022, 9, 28),
                             dt.date(2022, 9, 30), "住建局张三外出学习", "county")
     with pytest.raises(GuardFailed, match="牵头责任办室"):  # Monday: not yet
-        move_problem(db, monday, ids[0], Action.ACCEPT, "slj1", Payload())
+        moves.apply(db, monday, "slj1", ids[0], Action.ACCEPT, Payload())
     wednesday = FixedClock(dt.datetime(2022, 9, 28, 9, 0, tzinfo=CHINA_TZ))
-    p = move_problem(db, wednesday, ids[0], Action.ACCEPT, "slj1", Payload())
+    p = moves.apply(db, wednesday, "slj1", ids[0], Action.ACCEPT, Payload()).problem
     assert p.status == Status.RECTIFYING
     _, events = audit_trail(db, ids[0])
     assert events[-1].actor == "slj1"  # the substitute signs in their own name
     saturday = FixedClock(dt.datetime(2022, 10, 1, 9, 0, tzinfo=CHINA_TZ))
     with pytest.raises(GuardFailed, match="牵头责任办室"):  # after the period
-        move_problem(db, saturday, ids[1], Action.ACCEPT, "slj1", Payload())
+        moves.apply(db, saturday, "slj1", ids[1], Action.ACCEPT, Payload())
     (row,) = list_substitutes(db, on=dt.date(2022, 9, 29))
     assert (row.id, row.username, row.office_code, row.granted_by) == (
         sub_id, "slj1", "zjj", "county")
@@ -170,7 +170,7 @@ def test_a_substitute_acts_only_within_its_dates(db: Database) -> None:
     ended = end_substitute(db, thursday, sub_id, "county", "张三提前返岗")
     assert ended.ends_on == dt.date(2022, 9, 28) and not ended.cancelled
     with pytest.raises(GuardFailed, match="牵头责任办室"):
-        move_problem(db, thursday, ids[1], Action.ACCEPT, "slj1", Payload())
+        moves.apply(db, thursday, "slj1", ids[1], Action.ACCEPT, Payload())
     with pytest.raises(DelegationError, match="已于 2022-09-28 结束"):
         end_substitute(db, thursday, sub_id, "county")
     log = delegation_log(db, office="zjj")

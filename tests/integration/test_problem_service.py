@@ -14,6 +14,7 @@ from duban.domain.errors import ConflictError, NotFound
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Action, GuardFailed, IllegalTransition, Payload, Role, Status
 from duban.domain.plan_check import PlanInvalid
+from duban.services import moves
 from duban.services.actors import add_user
 from duban.services.campaigns import DuplicateCampaign, launch_campaign, summarise_campaign
 from duban.services.database import Database
@@ -21,14 +22,15 @@ from duban.services.problems import (
     ProblemFilter,
     audit_trail,
     list_problems,
-    move_problem,
     record_problems,
 )
 from models import AuditEvent, Campaign, Office, PlanVersion, Problem
 from tests.conftest import PLANS, ROOT
+from tests.support import JPEG_SHA, evidence_dir, photo  # noqa: F401 (a fixture)
 
 SEED_PLANS = sorted(PLANS.glob("seed-*.yaml"))
-EVIDENCE = ("9f" * 32,)
+EVIDENCE = (JPEG_SHA,)
+pytestmark = pytest.mark.usefixtures("evidence_dir")
 
 
 def launch(db: Database, clock: FixedClock, name: str = "seed-002") -> int:
@@ -98,15 +100,16 @@ def _setup(db: Database, clock: FixedClock) -> tuple[int, str, str]:
 
 def test_the_whole_lifecycle_is_audited(db: Database, clock: FixedClock) -> None:
     campaign_id, code, _ = _setup(db, clock)
-    move = lambda action, user, **kw: move_problem(  # noqa: E731
-        db, clock, code, action, user, Payload(**kw), campaign_id=campaign_id)
+    move = lambda action, user, files=(), **kw: moves.apply(  # noqa: E731
+        db, clock, user, code, action, Payload(**kw), campaign_id=campaign_id,
+        files=files).problem
     move(Action.ACCEPT, "office1")
     p = move(Action.REQUEST_EXTENSION, "office1", note="雨天无法施工",
              deadline=dt.date(2022, 10, 31))
     assert p.status == Status.EXTENSION_REQUESTED
     p = move(Action.APPROVE_EXTENSION, "county")
     assert p.deadline == dt.date(2022, 10, 31)
-    move(Action.SUBMIT, "office1", note="已维修屋面", evidence=EVIDENCE)
+    move(Action.SUBMIT, "office1", note="已维修屋面", files=[photo()])
     with pytest.raises(GuardFailed):  # the submitter can't review
         move(Action.PASS_REVIEW, "office1")
     move(Action.FAIL_REVIEW, "ducha", note="照片不清晰", deadline=dt.date(2022, 11, 4))
@@ -125,15 +128,14 @@ def test_the_whole_lifecycle_is_audited(db: Database, clock: FixedClock) -> None
 def test_illegal_moves_leave_the_row_as_it_was(db: Database, clock: FixedClock) -> None:
     campaign_id, code, _ = _setup(db, clock)
     with pytest.raises(IllegalTransition, match="不能执行「销号」"):
-        move_problem(db, clock, code, Action.CLOSE, "county", Payload(), campaign_id=campaign_id)
+        moves.apply(db, clock, "county", code, Action.CLOSE, Payload(), campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="牵头责任办室"):
-        move_problem(db, clock, code, Action.ACCEPT, "office2", Payload(),
-                     campaign_id=campaign_id)
+        moves.apply(db, clock, "office2", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
     with pytest.raises(NotFound, match="责任办室未定义"):
-        move_problem(db, clock, code, Action.REASSIGN, "county",
-                     Payload(note="x", office="乡不存在办"), campaign_id=campaign_id)
+        moves.apply(db, clock, "county", code, Action.REASSIGN, Payload(note="x", office="乡不存在办"),
+                    campaign_id=campaign_id)
     with pytest.raises(NotFound, match="用户不存在"):
-        move_problem(db, clock, code, Action.ACCEPT, "ghost", Payload(), campaign_id=campaign_id)
+        moves.apply(db, clock, "ghost", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
     with db.transaction() as s:
         p = s.scalars(select(Problem)).one()
         assert (p.status, p.version) == (Status.ROUTED, 1)
@@ -150,11 +152,11 @@ def test_audit_events_cannot_be_changed_or_deleted(db: Database, clock: FixedClo
 
 def test_stale_version_is_a_conflict(db: Database, clock: FixedClock) -> None:
     campaign_id, code, _ = _setup(db, clock)
-    move_problem(db, clock, code, Action.ACCEPT, "office1", Payload(), campaign_id=campaign_id,
-                 expected_version=1)
+    moves.apply(db, clock, "office1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id,
+                expected_version=1)
     with pytest.raises(ConflictError, match="已被他人修改"):
-        move_problem(db, clock, code, Action.DISPUTE, "office1", Payload(note="不属本办"),
-                     campaign_id=campaign_id, expected_version=1)
+        moves.apply(db, clock, "office1", code, Action.DISPUTE, Payload(note="不属本办"),
+                    campaign_id=campaign_id, expected_version=1)
 
 
 def test_two_people_at_once_second_gets_a_conflict(committed_db: Database,
@@ -162,11 +164,11 @@ def test_two_people_at_once_second_gets_a_conflict(committed_db: Database,
     """Two sessions load the same version; the second write is refused and nothing is lost."""
     db = committed_db  # two threads, two connections: the first one's commit must be real
     campaign_id, code, _ = _setup(db, clock)
-    move_problem(db, clock, code, Action.ACCEPT, "office1", Payload(), campaign_id=campaign_id)
-    move_problem(db, clock, code, Action.SUBMIT, "office1", Payload(note="改好", evidence=EVIDENCE),
-                 campaign_id=campaign_id)
+    moves.apply(db, clock, "office1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
+    moves.apply(db, clock, "office1", code, Action.SUBMIT, Payload(note="改好"), files=[photo()],
+                campaign_id=campaign_id)
     from duban.services.actors import resolve_actor
-    from duban.services.problems import apply_move, find_problem
+    from duban.services.problems import find_problem
 
     loaded = threading.Barrier(2, timeout=20)
     outcomes: dict[str, object] = {}
@@ -180,7 +182,7 @@ def test_two_people_at_once_second_gets_a_conflict(committed_db: Database,
                 if name == "second":
                     # let the first commit before this one flushes
                     first_done.wait(timeout=20)
-                apply_move(s, clock, problem, action, actor, payload)
+                moves.move_in(s, clock, actor, problem, action, payload)
             outcomes[name] = "ok"
         except Exception as exc:
             outcomes[name] = exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +20,12 @@ from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Action, Payload, Role, Status
 from duban.domain.plan import Plan
+from duban.services import moves
 from duban.services.actors import add_user
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
-from duban.services.problems import move_problem, record_problems
+from duban.services.evidence import UploadedFile
+from duban.services.problems import record_problems
 from duban.services.reports import (
     LEDGER_HEADERS,
     ZERO,
@@ -38,8 +40,9 @@ from duban.services.reports import (
 from models import Office, Problem, Town, Village
 from models.reporting import DailySnapshot
 from tests.conftest import PLANS, require
+from tests.support import evidence_dir, photo  # noqa: F401 (a fixture)
 
-EVIDENCE = ("ab" * 32,)
+pytestmark = pytest.mark.usefixtures("evidence_dir")
 OPEN = {s.value for s in OPEN_STATUSES}
 
 
@@ -91,18 +94,19 @@ class Ledger:
             self.users.add(name)
         return name
 
-    def move(self, code: str, action: Action, user: str | None = None, **payload: object) -> None:
+    def move(self, code: str, action: Action, user: str | None = None,
+             files: Sequence[UploadedFile] = (), **payload: object) -> None:
         """Make a move; office moves are signed by the lead office's user."""
         if user is None:
             user = self.office_user(self.office_of(code))
-        move_problem(self.db, self.clock, code, action, user, Payload(**payload),  # type: ignore[arg-type]
-                     campaign_id=self.campaign_id)
+        moves.apply(self.db, self.clock, user, code, action, Payload(**payload),  # type: ignore[arg-type]
+                    campaign_id=self.campaign_id, files=files)
 
     def accept(self, code: str) -> None:
         self.move(code, Action.ACCEPT)
 
     def submit(self, code: str) -> None:
-        self.move(code, Action.SUBMIT, note="已整改", evidence=EVIDENCE)
+        self.move(code, Action.SUBMIT, note="已整改", files=[photo()])
 
     def close(self, code: str) -> None:
         self.move(code, Action.PASS_REVIEW, "ducha")

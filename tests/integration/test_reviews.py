@@ -16,23 +16,21 @@ from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Action, GuardFailed, IllegalTransition, Payload, Role, Status
 from duban.domain.plan import Plan
 from duban.domain.sampling import ClosedItem, HouseholdRef, derive_seed, draw_spot_checks
+from duban.services import moves
 from duban.services.actors import add_user
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.evidence import UploadedFile
-from duban.services.problems import audit_trail, move_problem, record_problems
+from duban.services.problems import audit_trail, record_problems
 from duban.services.recurrence import reopen_rate
 from duban.services.reviews import (
     SpotCheckError,
-    close,
     close_reviewed,
     default_seed,
     draw_daily_spot_checks,
     list_spot_checks,
     record_spot_check,
-    review,
     spot_check_draws,
-    submit_rectification,
 )
 from models import (
     Campaign,
@@ -92,14 +90,17 @@ def one_problem(db: Database, clock: FixedClock) -> tuple[int, Plan, str]:
     with db.transaction() as s:
         code = s.scalar(select(Problem.code).where(Problem.id == result.problem_ids[0]))
     assert code is not None
-    move_problem(db, clock, code, Action.ACCEPT, "zjj1", Payload(), campaign_id=campaign_id)
+    moves.apply(db, clock, "zjj1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
     return campaign_id, plan, code
 
 
 def through_to_closed(db: Database, clock: FixedClock, campaign_id: int, code: str) -> Problem:
-    submit_rectification(db, clock, code, "zjj1", "已维修屋面", [PHOTO], campaign_id=campaign_id)
-    review(db, clock, code, "ducha", passed=True, note="现场核实", campaign_id=campaign_id)
-    return close(db, clock, code, "county", campaign_id=campaign_id)
+    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修屋面"), files=[PHOTO],
+                campaign_id=campaign_id)
+    moves.apply(db, clock, "ducha", code, Action.PASS_REVIEW, Payload(note="现场核实"),
+                campaign_id=campaign_id)
+    return moves.apply(db, clock, "county", code, Action.CLOSE, Payload(note=""),
+                       campaign_id=campaign_id).problem
 
 
 # ---- submit, review, close --------------------------------------------------------------
@@ -108,16 +109,20 @@ def through_to_closed(db: Database, clock: FixedClock, campaign_id: int, code: s
 def test_submit_review_close_carries_three_signatures(db: Database, clock: FixedClock,
                                                       _data_dir: Path) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    p = submit_rectification(db, clock, code, "zjj1", "已维修屋面", [PHOTO],
-                             campaign_id=campaign_id)
+    p = moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修屋面"), files=[PHOTO],
+                    campaign_id=campaign_id).problem
     assert p.status == Status.SUBMITTED and p.rectified_by == "zjj1"
     with pytest.raises(IllegalTransition):  # not reviewed yet
-        close(db, clock, code, "county", campaign_id=campaign_id)
-    p = review(db, clock, code, "ducha", passed=True, note="现场核实", campaign_id=campaign_id)
+        moves.apply(db, clock, "county", code, Action.CLOSE, Payload(note=""),
+                    campaign_id=campaign_id)
+    p = moves.apply(db, clock, "ducha", code, Action.PASS_REVIEW, Payload(note="现场核实"),
+                    campaign_id=campaign_id).problem
     assert p.status == Status.REVIEWED and p.review_passed_by == "ducha"
     with pytest.raises(GuardFailed, match="县级办公室"):  # a supervisor may not 销号
-        close(db, clock, code, "ducha", campaign_id=campaign_id)
-    p = close(db, clock, code, "county", campaign_id=campaign_id)
+        moves.apply(db, clock, "ducha", code, Action.CLOSE, Payload(note=""),
+                    campaign_id=campaign_id)
+    p = moves.apply(db, clock, "county", code, Action.CLOSE, Payload(note=""),
+                    campaign_id=campaign_id).problem
     assert p.status == Status.CLOSED and p.closed_at is not None
     assert (p.found_by, p.rectified_by, p.review_passed_by) == ("王村干", "zjj1", "ducha")
     _, events = audit_trail(db, code, campaign_id)
@@ -133,13 +138,15 @@ def test_submit_review_close_carries_three_signatures(db: Database, clock: Fixed
 
 def test_a_county_reviewer_may_pass_and_close_at_once(db: Database, clock: FixedClock) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
+    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
+                campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="县级办公室"):  # a supervisor passes but may not close
-        review(db, clock, code, "ducha", passed=True, close_after=True, campaign_id=campaign_id)
+        moves.apply(db, clock, "ducha", code, Action.PASS_REVIEW, Payload(note=""),
+                    campaign_id=campaign_id, then=(Action.CLOSE,))
     with db.transaction() as s:  # ...and then nothing happened at all
         assert s.scalar(select(Problem.status).where(Problem.code == code)) == "submitted"
-    p = review(db, clock, code, "county", passed=True, note="现场核实，销号", close_after=True,
-               campaign_id=campaign_id)
+    p = moves.apply(db, clock, "county", code, Action.PASS_REVIEW, Payload(note="现场核实，销号"),
+                    campaign_id=campaign_id, then=(Action.CLOSE,)).problem
     assert p.status == Status.CLOSED and p.review_passed_by == "county"
     _, events = audit_trail(db, code, campaign_id)
     assert [e.action for e in events][-2:] == ["pass_review", "close"]
@@ -147,37 +154,45 @@ def test_a_county_reviewer_may_pass_and_close_at_once(db: Database, clock: Fixed
 
 def test_close_needs_the_finder_signature(db: Database, clock: FixedClock) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
-    review(db, clock, code, "ducha", passed=True, campaign_id=campaign_id)
+    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
+                campaign_id=campaign_id)
+    moves.apply(db, clock, "ducha", code, Action.PASS_REVIEW, Payload(note=""),
+                campaign_id=campaign_id)
     with db.transaction() as s:
         s.execute(update(Problem).where(Problem.code == code).values(found_by="")
                   .execution_options(synchronize_session=False))
     with pytest.raises(GuardFailed, match="三方签字"):
-        close(db, clock, code, "county", campaign_id=campaign_id)
+        moves.apply(db, clock, "county", code, Action.CLOSE, Payload(note=""),
+                    campaign_id=campaign_id)
 
 
 def test_the_submitter_cannot_review(db: Database, clock: FixedClock) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
+    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
+                campaign_id=campaign_id)
     # The same person, later made a supervisor, still may not review their own rectification.
     with db.transaction() as s:
         from models import User
         s.execute(update(User).where(User.username == "zjj1").values(role=Role.SUPERVISOR.value))
     with pytest.raises(GuardFailed, match="复核人不能是整改提交人"):
-        review(db, clock, code, "zjj1", passed=True, campaign_id=campaign_id)
+        moves.apply(db, clock, "zjj1", code, Action.PASS_REVIEW, Payload(note=""),
+                    campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="复核人不能是整改提交人"):
-        review(db, clock, code, "zjj1", passed=False, note="x", campaign_id=campaign_id)
+        moves.apply(db, clock, "zjj1", code, Action.FAIL_REVIEW, Payload(note="x"),
+                    campaign_id=campaign_id)
 
 
 def test_a_failed_review_sends_it_back_with_a_working_day_deadline(
         db: Database, clock: FixedClock) -> None:
     campaign_id, plan, code = one_problem(db, clock)
     assert plan.review.rectify_days_after_failed_review == 5
-    submit_rectification(db, clock, code, "zjj1", "已维修", [PHOTO], campaign_id=campaign_id)
+    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
+                campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="须填写说明"):
-        review(db, clock, code, "ducha", passed=False, note=" ", campaign_id=campaign_id)
-    p = review(db, clock, code, "ducha", passed=False, note="照片不清晰，看不出屋面",
-               campaign_id=campaign_id)
+        moves.apply(db, clock, "ducha", code, Action.FAIL_REVIEW, Payload(note=" "),
+                    campaign_id=campaign_id)
+    p = moves.apply(db, clock, "ducha", code, Action.FAIL_REVIEW, Payload(note="照片不清晰，看不出屋面"),
+                    campaign_id=campaign_id).problem
     # Five working days from Mon 2022-09-26: 27, 28, 29, 30 Sep, then 国庆 1-7 Oct off and
     # Sat 8 Oct a 调休 working day (State Council schedule for 2022).
     assert p.status == Status.RECTIFYING and p.deadline == dt.date(2022, 10, 8)
@@ -188,14 +203,16 @@ def test_a_failed_review_sends_it_back_with_a_working_day_deadline(
     assert failed.data["deadline"] == "2022-10-08"
     # Resubmitting reuses the stored photo by hash; an explicit deadline is honoured.
     sha = events[-2].evidence[0]
-    p = submit_rectification(db, clock, code, "zjj1", "补充照片", [], evidence=[sha],
-                             campaign_id=campaign_id)
+    p = moves.apply(db, clock, "zjj1", code, Action.SUBMIT,
+                    Payload(note="补充照片", evidence=tuple([sha])), files=[],
+                    campaign_id=campaign_id).problem
     assert p.status == Status.SUBMITTED
     with pytest.raises(DubanError, match="不能早于今天"):
-        review(db, clock, code, "ducha", passed=False, note="仍不合格",
-               new_deadline=dt.date(2022, 9, 1), campaign_id=campaign_id)
-    p = review(db, clock, code, "ducha", passed=False, note="仍不合格",
-               new_deadline=dt.date(2022, 10, 20), campaign_id=campaign_id)
+        moves.apply(db, clock, "ducha", code, Action.FAIL_REVIEW,
+                    Payload(note="仍不合格", deadline=dt.date(2022, 9, 1)), campaign_id=campaign_id)
+    p = moves.apply(db, clock, "ducha", code, Action.FAIL_REVIEW,
+                    Payload(note="仍不合格", deadline=dt.date(2022, 10, 20)),
+                    campaign_id=campaign_id).problem
     assert p.deadline == dt.date(2022, 10, 20)
 
 
@@ -204,10 +221,11 @@ def test_a_refused_submission_leaves_no_evidence(db: Database, clock: FixedClock
     campaign_id, _, code = one_problem(db, clock)
     add_user(db, clock, username="other", name="水利局", role=Role.OFFICE, office="slj")
     with pytest.raises(GuardFailed, match="牵头责任办室"):
-        submit_rectification(db, clock, code, "other", "不是我的", [PHOTO],
-                             campaign_id=campaign_id)
+        moves.apply(db, clock, "other", code, Action.SUBMIT, Payload(note="不是我的"), files=[PHOTO],
+                    campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="佐证资料"):  # no files, no evidence: refused
-        submit_rectification(db, clock, code, "zjj1", "已整改", [], campaign_id=campaign_id)
+        moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已整改"), files=[],
+                    campaign_id=campaign_id)
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Evidence)) == 0
         assert s.scalar(select(Problem.status).where(Problem.code == code)) == "rectifying"
@@ -223,10 +241,10 @@ def test_close_reviewed_closes_the_reviewed_batch(db: Database, clock: FixedCloc
                              recorded_by="county")
     ids = result.problem_ids
     for i, pid in enumerate(ids):
-        move_problem(db, clock, pid, Action.ACCEPT, "zjj1", Payload())
-        submit_rectification(db, clock, pid, "zjj1", "已整改", [PHOTO])
+        moves.apply(db, clock, "zjj1", pid, Action.ACCEPT, Payload())
+        moves.apply(db, clock, "zjj1", pid, Action.SUBMIT, Payload(note="已整改"), files=[PHOTO])
         if i < 3:
-            review(db, clock, pid, "ducha", passed=True)
+            moves.apply(db, clock, "ducha", pid, Action.PASS_REVIEW, Payload(note=""))
     with pytest.raises(PermissionDenied, match="县级办公室"):
         close_reviewed(db, clock, campaign_id, "ducha")
     only = close_reviewed(db, clock, campaign_id, "county", problem_ids=[ids[0], ids[3]])

@@ -109,7 +109,7 @@ def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
 
 def test_deadline_change_rearms_the_ladder(db: Database, clock: FixedClock) -> None:
     from duban.domain.lifecycle import Action, Payload
-    from duban.services.problems import move_problem
+    from duban.services import moves
 
     clock.set(at(2022, 9, 20, 10))
     cid = launch(db, clock)
@@ -117,10 +117,10 @@ def test_deadline_change_rearms_the_ladder(db: Database, clock: FixedClock) -> N
     assert sweep(db, clock, cid).fired == 1  # pre3
     add_user(db, clock, username="county", name="县办", role=Role.COUNTY)
     add_user(db, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
-    move_problem(db, clock, pid, Action.ACCEPT, "jhb1", Payload())
-    move_problem(db, clock, pid, Action.REQUEST_EXTENSION, "jhb1",
-                 Payload(note="需要时间", deadline=dt.date(2022, 10, 14)))
-    move_problem(db, clock, pid, Action.APPROVE_EXTENSION, "county", Payload(note="同意"))
+    moves.apply(db, clock, "jhb1", pid, Action.ACCEPT, Payload())
+    moves.apply(db, clock, "jhb1", pid, Action.REQUEST_EXTENSION,
+                Payload(note="需要时间", deadline=dt.date(2022, 10, 14)))
+    moves.apply(db, clock, "county", pid, Action.APPROVE_EXTENSION, Payload(note="同意"))
     clock.set(at(2022, 9, 23, 10))  # the old deadline: nothing is due any more
     assert sweep(db, clock, cid).fired == 0
     clock.set(at(2022, 10, 14, 10))  # the new deadline; pre3 fired already, once per problem

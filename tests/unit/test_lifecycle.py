@@ -194,7 +194,8 @@ def test_allowed_actions_follow_the_table() -> None:
 def test_the_lifecycle_page_shows_the_table() -> None:
     from pathlib import Path
 
-    from duban.domain.lifecycle import mermaid
+    from duban.domain.lifecycle import mermaid, rules_table
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md").read_text("utf-8")
     assert mermaid() in page, "regenerate docs/lifecycle.md: python -m duban.domain.lifecycle"
+    assert rules_table() in page, "regenerate docs/lifecycle.md: python -m duban.domain.lifecycle"

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from duban.domain.lifecycle import Action, Payload
-from duban.services.problems import move_problem
+from duban.services import moves
 from duban.services.scoping import scope_for
 from duban.services.views.cube import ledger_cube
 from duban.services.views.dashboard import Dashboard, dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_rows
+from tests.support import evidence_dir, photo  # noqa: F401 (a fixture)
 from tests.web.conftest import USERS, World
-
-EVIDENCE = ("ab" * 32,)
 
 
 def _progress(d: Dashboard) -> object:
@@ -25,16 +26,17 @@ def _progress(d: Dashboard) -> object:
     )
 
 
+@pytest.mark.usefixtures("evidence_dir")
 def test_cube_and_direct_queries_agree_for_every_scope(world: World) -> None:
     db, clock = world.db, world.clock
     pid = world.problems["hd_housing"]
-    move_problem(db, clock, pid, Action.ACCEPT, "off_zjj", Payload())
-    move_problem(db, clock, pid, Action.SUBMIT, "off_zjj", Payload(note="已整改",
-                                                                   evidence=EVIDENCE))
-    move_problem(db, clock, pid, Action.PASS_REVIEW, "sup", Payload())
+    moves.apply(db, clock, "off_zjj", pid, Action.ACCEPT, Payload())
+    moves.apply(db, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
+                files=[photo()])
+    moves.apply(db, clock, "sup", pid, Action.PASS_REVIEW, Payload())
     clock.advance(dt.timedelta(hours=20))  # 05:00 next day, China time: a later closed day
-    move_problem(db, clock, pid, Action.CLOSE, "county", Payload())
-    move_problem(db, clock, world.problems["lz_education"], Action.ACCEPT, "off_jyj", Payload())
+    moves.apply(db, clock, "county", pid, Action.CLOSE, Payload())
+    moves.apply(db, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
     today = clock.now().date()
     with db.transaction() as s:
         cube = ledger_cube(s, world.campaign_id, today)

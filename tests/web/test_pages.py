@@ -312,15 +312,16 @@ def test_the_ledger_opens_on_pending_items(world: World, client_for: Clients) ->
 def test_spot_checks_are_drawn_and_a_failed_one_reopens_its_problem(
         world: World, client_for: Clients) -> None:
     from duban.domain.lifecycle import Action, Payload
-    from duban.services.problems import move_problem
+    from duban.services import moves
+    from tests.support import photo
 
     pid = world.problems["hd_housing"]
     db, clock = world.db, world.clock
-    move_problem(db, clock, pid, Action.ACCEPT, "off_zjj", Payload())
-    move_problem(db, clock, pid, Action.SUBMIT, "off_zjj",
-                 Payload(note="已整改", evidence=("ab" * 32,)))
-    move_problem(db, clock, pid, Action.PASS_REVIEW, "sup", Payload())
-    move_problem(db, clock, pid, Action.CLOSE, "county", Payload())
+    moves.apply(db, clock, "off_zjj", pid, Action.ACCEPT, Payload())
+    moves.apply(db, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
+                files=[photo()])
+    moves.apply(db, clock, "sup", pid, Action.PASS_REVIEW, Payload())
+    moves.apply(db, clock, "county", pid, Action.CLOSE, Payload())
     county, csrf = client_for("county")
     cid = world.campaign_id
     r = county.post("/spotchecks/draw", data={"csrf_token": csrf, "campaign": str(cid)},

@@ -830,7 +830,7 @@ def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
     if data.get(path) is None:
         return ReviewPolicy()
     allowed = ("groups", "quota", "reviewer_level", "rectify_days_after_failed_review",
-               "spot_check_source")
+               "spot_check_source", "three_signatures")
     m = ctx.fields(data[path], path, allowed)
     groups: list[SupervisionGroup] = []
     group_names = _Names(ctx, "督查组")
@@ -859,6 +859,7 @@ def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
             m, "rectify_days_after_failed_review", path, default=5, minimum=1
         ),
         spot_check_source=_spot_check_source(ctx, m, path, refs),
+        three_signatures=ctx.flag(m, "three_signatures", path, default=False),
     )
 
 

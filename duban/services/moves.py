@@ -1,0 +1,354 @@
+"""The one move use case: every lifecycle move of every edge goes through here.
+
+The web pages and the API (a user's scope: a problem they may not see is NotFound), the CLI
+(a named user), the demo's simulated people and the services that move problems themselves
+(batch close, spot-check reopen, bulk reassignment) all call `apply` or, inside their own
+transaction, `apply_in` / `move_in`. The domain's transition table decides: who may move,
+on what conditions, which defaults fill in what was left out, and what the move changes;
+this module only looks up what the table asks for and writes the result with one audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import Clock, local_today
+from duban.domain.deadlines import compute_deadline
+from duban.domain.errors import ConflictError, DubanError, NotFound
+from duban.domain.lifecycle import (
+    Action,
+    Actor,
+    Context,
+    Default,
+    Effect,
+    Payload,
+    ProblemView,
+    Rule,
+    Status,
+    Transition,
+    decide,
+    offered,
+    redo_deadline,
+    rule_for,
+)
+from duban.domain.plan import Plan, StageKind
+from duban.services.actors import resolve_actor
+from duban.services.calendars import working_calendar
+from duban.services.campaigns import load_plan_of
+from duban.services.database import Database
+from duban.services.evidence import CheckedFile, UploadedFile, check_files, store_checked
+from duban.services.problems import find_problem
+from duban.services.scoping import Scope, problem_clause
+from models import AuditEvent, Evidence, Office, Problem, ProblemCoOffice
+
+CO_OFFICE = cast(Table, ProblemCoOffice.__table__)
+
+Who = Scope | str
+"""Who moves: a signed-in user's scope (web, API), or a username (CLI, services, the demo)."""
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What a move did: the problem as it is now and the evidence the move carries."""
+
+    problem: Problem
+    evidence: tuple[str, ...]
+
+    @property
+    def problem_id(self) -> int:
+        """The problem's id."""
+        return self.problem.id
+
+    @property
+    def code(self) -> str:
+        """The problem's 问题编号."""
+        return self.problem.code
+
+    @property
+    def status(self) -> str:
+        """The problem's status after the move."""
+        return self.problem.status
+
+    @property
+    def version(self) -> int:
+        """The problem's version after the move."""
+        return self.problem.version
+
+
+def apply(
+    db: Database,
+    clock: Clock,
+    who: Who,
+    ref: str | int,
+    action: Action,
+    payload: Payload,
+    *,
+    campaign_id: int | None = None,
+    expected_version: int | None = None,
+    files: Sequence[UploadedFile] = (),
+    then: Sequence[Action] = (),
+) -> Moved:
+    """One lifecycle move, with any uploaded evidence, in one transaction.
+
+    `ref` is a problem id, or a code within `campaign_id`. `then` names moves the same actor
+    makes right after, in the same transaction (复核通过 then 销号); a refused one undoes all.
+    Files are checked first and stored only when the lifecycle allowed the move.
+    """
+    checked = check_files(files) if files else []
+    with db.transaction() as session:
+        actor, problem = locate(session, clock, who, ref, campaign_id)
+        return apply_in(session, clock, actor, problem, action, payload,
+                        expected_version=expected_version, files=checked, then=then)
+
+
+def locate(session: Session, clock: Clock, who: Who, ref: str | int,
+           campaign_id: int | None = None) -> tuple[Actor, Problem]:
+    """The actor and the problem of a move; through a scope, another's problem is NotFound."""
+    if isinstance(who, str):
+        found = find_problem(session, campaign_id, ref)
+        return resolve_actor(session, who, local_today(clock)), found
+    try:
+        found = find_problem(session, campaign_id, ref)
+    except NotFound:
+        raise NotFound(f"问题不存在或无权查看：编号 {ref}") from None
+    if not who.sees_all and session.scalar(
+            select(Problem.id).where(Problem.id == found.id, problem_clause(who))) is None:
+        raise NotFound(f"问题不存在或无权查看：编号 {ref}")
+    return who.actor, found
+
+
+def apply_in(
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    problem: Problem,
+    action: Action,
+    payload: Payload,
+    *,
+    expected_version: int | None = None,
+    files: Sequence[CheckedFile] = (),
+    then: Sequence[Action] = (),
+) -> Moved:
+    """`apply` inside a caller's transaction, with files already checked."""
+    given = stored_hashes(session, problem, payload.evidence)
+    hashes = tuple(dict.fromkeys((*given, *(f.sha256 for f in files))))
+    move_in(session, clock, actor, problem, action, replace(payload, evidence=hashes),
+            expected_version=expected_version)
+    for follow in then:
+        move_in(session, clock, actor, problem, follow, Payload(note=payload.note))
+    if files:
+        store_checked(session, clock, problem, files, actor.user)
+    return Moved(problem, hashes)
+
+
+def stored_hashes(session: Session, problem: Problem, hashes: Sequence[str]) -> list[str]:
+    """Evidence named by hash must already be stored for this very problem."""
+    wanted = list(dict.fromkeys(h.strip().lower() for h in hashes))
+    if not wanted:
+        return []
+    known = set(session.scalars(select(Evidence.sha256).where(
+        Evidence.problem_id == problem.id, Evidence.sha256.in_(wanted))))
+    missing = [h for h in wanted if h not in known]
+    if missing:
+        raise NotFound(f"问题 {problem.code} 没有这些佐证资料：{'、'.join(h[:12] for h in missing)}")
+    return wanted
+
+
+def view_of(p: Problem) -> ProblemView:
+    """What the lifecycle sees of a problem row."""
+    return ProblemView(
+        code=p.code, status=Status(p.status), lead_office=p.lead_office,
+        submitted_by=p.submitted_by, rectified_by=p.rectified_by, found_by=p.found_by,
+        review_passed_by=p.review_passed_by, deadline=p.deadline, reopen_count=p.reopen_count,
+    )
+
+
+def move_in(
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    problem: Problem,
+    action: Action,
+    payload: Payload,
+    *,
+    expected_version: int | None = None,
+) -> Transition:
+    """Decide one move by the table and apply it to the row, audited, in the caller's session.
+
+    Nothing is written before the lifecycle has decided, so a refusal changes nothing.
+    """
+    if expected_version is not None and problem.version != expected_version:
+        raise ConflictError(
+            f"问题 {problem.code} 已被他人修改（版本 {problem.version}，您看到的是版本 "
+            f"{expected_version}），请刷新后重试"
+        )
+    if payload.office is not None:
+        known = session.scalar(select(Office.code).where(
+            Office.campaign_id == problem.campaign_id, Office.code == payload.office))
+        if known is None:
+            raise NotFound(f"责任办室未定义：{payload.office}")
+    ctx = context_of(session, clock, problem, rule_for(Status(problem.status), action), payload)
+    transition = decide(view_of(problem), action, actor, payload, ctx)
+    now = ctx.now or clock.now()
+    _write(session, problem, transition, now)
+    role = transition.role or actor.role
+    session.add(AuditEvent(
+        campaign_id=problem.campaign_id, problem_id=problem.id, action=action.value,
+        from_status=transition.source.value, to_status=transition.target.value,
+        actor=actor.user, actor_role=role.value, actor_name=actor.name, at=now,
+        note=transition.payload.note, evidence=list(transition.payload.evidence),
+        data=transition.data,
+    ))
+    session.flush()
+    return transition
+
+
+def _write(session: Session, problem: Problem, t: Transition, now: dt.datetime) -> None:
+    """The one applier of every effect: the fields the table computed, then the co-offices."""
+    for name, value in t.fields.items():
+        setattr(problem, name, value)
+    problem.updated_at = now
+    if t.co_offices is not None:
+        session.execute(CO_OFFICE.delete().where(CO_OFFICE.c.problem_id == problem.id))
+        session.add_all(ProblemCoOffice(problem_id=problem.id, office_code=c)
+                        for c in t.co_offices)
+
+
+def context_of(session: Session, clock: Clock, problem: Problem, rule: Rule | None,
+               payload: Payload | None = None) -> Context:
+    """What the table needs besides the problem and the actor, looked up only when needed.
+
+    A plan default the move will not use is not computed, so a move outside the working-day
+    calendar's years fails only when it needed a date from it.
+    """
+    now = clock.now()
+    today = local_today(clock)
+    if rule is None:
+        return Context(today=today, now=now)
+    plan = plan_of(session, problem.campaign_id)
+    blank = payload is None or payload.deadline is None
+    redo = requested = None
+    routing: tuple[dt.date, str] | None = None
+    if blank and Default.REDO_DEADLINE in rule.defaults:
+        redo = default_redo_deadline(plan, today)
+    if blank and Default.REQUESTED_DEADLINE in rule.defaults:
+        requested = requested_deadline(session, problem.id)
+    if Effect.ROUTING_DEADLINE in rule.effects and problem.deadline is None:
+        routing = _routing_deadline(plan, problem, today)
+    return Context(today=today, now=now, three_signatures=plan.review.three_signatures,
+                   redo_deadline=redo, requested_deadline=requested, routing_deadline=routing)
+
+
+def plan_of(session: Session, campaign_id: int) -> Plan:
+    """The campaign's plan, decoded once per transaction however many moves it makes."""
+    plans: dict[int, Plan] = session.info.setdefault("duban.moves.plans", {})
+    plan = plans.get(campaign_id)
+    if plan is None:
+        plan = plans[campaign_id] = load_plan_of(session, campaign_id)
+    return plan
+
+
+def default_redo_deadline(plan: Plan, today: dt.date) -> dt.date:
+    """The deadline a failed review or reopen gets when none is given (every edge)."""
+    return redo_deadline(working_calendar(), today, plan.review.rectify_days_after_failed_review)
+
+
+def requested_deadline(session: Session, problem_id: int) -> dt.date | None:
+    """The date the office asked for in its last extension request."""
+    data = session.scalar(
+        select(AuditEvent.data)
+        .where(AuditEvent.problem_id == problem_id,
+               AuditEvent.action == Action.REQUEST_EXTENSION.value)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    if data and data.get("deadline"):
+        return dt.date.fromisoformat(data["deadline"])
+    return None
+
+
+def _routing_deadline(plan: Plan, problem: Problem, today: dt.date) -> tuple[dt.date, str]:
+    stage = plan.stage(StageKind.RECTIFY)
+    deadline = compute_deadline(
+        plan.deadlines, working_calendar(), found_on=problem.found_on, routed_on=today,
+        category=problem.category, source=problem.source, tier=problem.tier,
+        rectify_end=stage.end if stage else None, stages=plan.stages,
+    )
+    return deadline.date, deadline.basis
+
+
+# ---- what may be done now ---------------------------------------------------------------
+
+
+def offered_in(session: Session, clock: Clock, actor: Actor, problem: Problem) -> list[Action]:
+    """The moves the table offers this actor on this problem now (pages, API, CLI, demo)."""
+    ctx = Context(today=local_today(clock), now=clock.now(),
+                  three_signatures=plan_of(session, problem.campaign_id).review.three_signatures)
+    return offered(view_of(problem), actor, ctx)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The moves a user may make on a problem now, and the default deadlines they would get."""
+
+    problem: Problem
+    actor: Actor
+    actions: list[Action]
+    deadlines: dict[Action, dt.date]
+
+
+def offer(db: Database, clock: Clock, who: Who, ref: str | int,
+          campaign_id: int | None = None) -> Offer:
+    """What `offered_in` answers for a user and a problem, with the defaults a form shows."""
+    with db.transaction() as session:
+        actor, problem = locate(session, clock, who, ref, campaign_id)
+        actions = offered_in(session, clock, actor, problem)
+        return Offer(problem, actor, actions, default_deadlines(session, clock, problem, actions))
+
+
+def default_deadlines(session: Session, clock: Clock, problem: Problem,
+                      actions: Sequence[Action]) -> dict[Action, dt.date]:
+    """The deadline each of these moves gets when the user gives none (forms show them)."""
+    out: dict[Action, dt.date] = {}
+    for action in actions:
+        rule = rule_for(Status(problem.status), action)
+        if rule is None or not rule.defaults:
+            continue
+        try:
+            ctx = context_of(session, clock, problem, rule)
+        except DubanError:
+            continue  # outside the calendar's years: the user types the date
+        date = ctx.redo_deadline or ctx.requested_deadline
+        if date is not None:
+            out[action] = date
+    return out
+
+
+
+@dataclass(frozen=True)
+class BulkLine:
+    """The result of one problem in a bulk move."""
+
+    problem_id: int
+    code: str
+    ok: bool
+    message: str
+
+
+def apply_many(db: Database, clock: Clock, who: Who, problem_ids: Sequence[int],
+               action: Action, payload: Payload) -> list[BulkLine]:
+    """The same move on many problems, each in its own transaction; one failure stops none."""
+    lines: list[BulkLine] = []
+    for pid in dict.fromkeys(problem_ids):
+        try:
+            out = apply(db, clock, who, pid, action, payload)
+            lines.append(BulkLine(pid, out.code, True, "已办理"))
+        except DubanError as exc:
+            lines.append(BulkLine(pid, str(pid), False, exc.message))
+    return lines
