@@ -231,7 +231,7 @@ def context_of(session: Session, clock: Clock, problem: Problem, rule: Rule | No
     today = local_today(clock)
     if rule is None:
         return Context(today=today, now=now)
-    plan = plan_of(session, problem.campaign_id)
+    plan = load_plan_of(session, problem.campaign_id)
     blank = payload is None or payload.deadline is None
     redo = requested = None
     routing: tuple[dt.date, str] | None = None
@@ -243,15 +243,6 @@ def context_of(session: Session, clock: Clock, problem: Problem, rule: Rule | No
         routing = _routing_deadline(plan, problem, today)
     return Context(today=today, now=now, three_signatures=plan.review.three_signatures,
                    redo_deadline=redo, requested_deadline=requested, routing_deadline=routing)
-
-
-def plan_of(session: Session, campaign_id: int) -> Plan:
-    """The campaign's plan, decoded once per transaction however many moves it makes."""
-    plans: dict[int, Plan] = session.info.setdefault("duban.moves.plans", {})
-    plan = plans.get(campaign_id)
-    if plan is None:
-        plan = plans[campaign_id] = load_plan_of(session, campaign_id)
-    return plan
 
 
 def default_redo_deadline(plan: Plan, today: dt.date) -> dt.date:
@@ -288,8 +279,9 @@ def _routing_deadline(plan: Plan, problem: Problem, today: dt.date) -> tuple[dt.
 
 def offered_in(session: Session, clock: Clock, actor: Actor, problem: Problem) -> list[Action]:
     """The moves the table offers this actor on this problem now (pages, API, CLI, demo)."""
+    plan = load_plan_of(session, problem.campaign_id)
     ctx = Context(today=local_today(clock), now=clock.now(),
-                  three_signatures=plan_of(session, problem.campaign_id).review.three_signatures)
+                  three_signatures=plan.review.three_signatures)
     return offered(view_of(problem), actor, ctx)
 
 

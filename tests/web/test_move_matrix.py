@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from unittest.mock import patch
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
 
+from duban.adapters.plan.codec import encode_plan
 from duban.cli import cli
 from duban.cli.base import Env
 from duban.domain.household import ReportedProblem
@@ -26,7 +28,7 @@ from duban.services.actors import add_user
 from duban.services.campaigns import load_plan_of
 from duban.services.evidence import store_evidence
 from duban.services.problems import record_problems
-from models import AuditEvent, Campaign, Evidence, Problem, ProblemCoOffice
+from models import AuditEvent, Campaign, Evidence, PlanVersion, Problem, ProblemCoOffice
 from tests.support import JPEG, JPEG_SHA, photo
 from tests.web.conftest import USERS, World, password_hash
 
@@ -337,12 +339,15 @@ def test_with_three_signatures_the_reviewer_may_not_close_alone(ledger: Ledger) 
     world = ledger.world
     add_user(world.db, world.clock, username="county_sup", name="王兼督查", role=Role.COUNTY,
              office="ggb", extra_roles=[Role.SUPERVISOR], password_hash=password_hash())
-    with world.db.transaction() as s:
+    with world.db.transaction() as s:  # a new plan version in force asks for three signatures
         campaign = s.get(Campaign, world.campaign_id)
         assert campaign is not None
-        plan = dict(campaign.plan)
-        plan["review"] = {**plan["review"], "three_signatures": True}
-        campaign.plan = plan
+        plan = load_plan_of(s, campaign.id)
+        three = replace(plan, review=replace(plan.review, three_signatures=True))
+        s.add(PlanVersion(campaign_id=campaign.id, version=campaign.plan_version + 1,
+                          plan=encode_plan(three), source="", created_at=world.clock.now(),
+                          created_by="county", note="三方分别签字"))
+        campaign.plan_version += 1
     for edge in EDGES:
         pid = ledger.problem(Status.SUBMITTED)
         ok, answer = ledger.move(edge, "county_sup", pid, Action.PASS_REVIEW)
