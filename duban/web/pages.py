@@ -18,7 +18,7 @@ from duban.domain.lifecycle import Action, Payload, Role, Status
 from duban.domain.plan import Plan
 from duban.services import moves
 from duban.services.calendars import working_calendar
-from duban.services.campaigns import load_plan_of, load_plan_version, plan_version_of
+from duban.services.campaigns import load_plan_version, plan_version_of
 from duban.services.evidence import UploadedFile, evidence_file
 from duban.services.scoping import visible_problem
 from duban.services.views.choices import (
