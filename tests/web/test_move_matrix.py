@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +19,6 @@ from sqlalchemy import delete, func, select, update
 
 from duban.adapters.plan.codec import encode_plan
 from duban.cli import cli
-from duban.cli.base import Env
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Action, Payload, Role, Status
 from duban.services import moves
@@ -139,10 +137,9 @@ class Ledger:
             return p
 
     def cli(self, *args: str) -> tuple[int, str]:
-        # The command runs in-process on the world's database (one engine, already migrated).
-        with patch.object(Env, "db", new=property(lambda _: self.db)):
-            result = self.runner.invoke(cli, ["--now", "2022-09-26T09:00", *args],
-                                        standalone_mode=False, catch_exceptions=True)
+        # The command runs in-process on the test's database (obj), inside its transaction.
+        result = self.runner.invoke(cli, ["--now", "2022-09-26T09:00", *args], obj=self.db,
+                                    standalone_mode=False, catch_exceptions=True)
         out = result.output + (str(getattr(result.exception, "message", result.exception))
                                if result.exception else "")
         return (1 if result.exception else 0), out
