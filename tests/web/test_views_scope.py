@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from duban.domain.bands import Band
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Status
-from duban.services.problems import move_problem
+from duban.services import moves
 from duban.services.scoping import Scope, scope_for
 from duban.services.views.cube import Cube, cube_count, ledger_cube
 from duban.services.views.dashboard import dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_count, ledger_export_rows, ledger_rows
 from duban.services.views.waiting import waiting_items
+from tests.support import evidence_dir, photo  # noqa: F401 (a fixture)
 from tests.web.conftest import USERS, World
 
 # user -> a town, a village and an office outside what the user may see
@@ -85,16 +86,17 @@ def test_a_town_filtering_on_another_town_sees_nothing_on_any_edge(
 def _move_some(world: World) -> None:
     db, clock = world.db, world.clock
     pid = world.problems["hd_housing"]
-    move_problem(db, clock, pid, Action.ACCEPT, "off_zjj", Payload())
-    move_problem(db, clock, pid, Action.SUBMIT, "off_zjj",
-                 Payload(note="已整改", evidence=("ab" * 32,)))
-    move_problem(db, clock, pid, Action.PASS_REVIEW, "sup", Payload())
-    move_problem(db, clock, pid, Action.CLOSE, "county", Payload())
-    move_problem(db, clock, world.problems["lz_education"], Action.ACCEPT, "off_jyj", Payload())
+    moves.apply(db, clock, "off_zjj", pid, Action.ACCEPT, Payload())
+    moves.apply(db, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
+                files=[photo()])
+    moves.apply(db, clock, "sup", pid, Action.PASS_REVIEW, Payload())
+    moves.apply(db, clock, "county", pid, Action.CLOSE, Payload())
+    moves.apply(db, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
     clock.advance(dt.timedelta(days=40))  # past the deadlines: the open items are coloured
 
 
 @pytest.mark.parametrize("with_cube", [False, True], ids=["queried", "cube"])
+@pytest.mark.usefixtures("evidence_dir")
 def test_dashboard_counts_are_the_scoped_ledger_counts_for_every_role(
         world: World, with_cube: bool) -> None:
     _move_some(world)
