@@ -16,6 +16,7 @@ from duban.domain.plan import (
     OfficeLevel,
     PenaltyBasis,
     Plan,
+    Recurrence,
     RoutingRule,
     StageKind,
 )
@@ -81,7 +82,16 @@ def plan_parts(plan: Plan) -> set[str]:
     }
     parts |= {f"deadline:{match_key(plan, r.categories, r.sources)}" for r in plan.deadlines.rules}
     parts |= {f"tier:{t.code}" for t in plan.deadlines.tiers}
+    parts |= {f"duty:{d.name}" for d in plan.duties}
     return parts
+
+
+def duty_of(plan: Plan, name: str) -> tuple[object, ...]:
+    """A duty as (recurrence, weekday, day, date, within_working_days, units by name)."""
+    d = next(d for d in plan.duties if d.name == name)
+    units = [u if u in (OWN_TOWN, OWN_VILLAGE) else plan.office(u).name  # type: ignore[union-attr]
+             for u in d.units]
+    return (d.recurrence, d.weekday, d.day, d.date, d.within_working_days, units)
 
 
 def uncovered(plan: Plan, facts: list[Fact]) -> set[str]:
@@ -400,6 +410,10 @@ def test_003_channels_and_monitoring_line(shaoyun: Plan) -> None:
 
 
 SEED_002_REVIEW = [
+    Fact("帮扶责任人每周五走访", 81, "要求各帮扶责任人在这次专项行动中，每周五要到脱贫户、监测对象中走访",
+         lambda p: duty_of(p, "帮扶责任人走访")
+         == (Recurrence.WEEKLY, 5, None, None, 0, [OWN_VILLAGE]),
+         ("duty:帮扶责任人走访",)),
     Fact("排查、集中整改发现的问题10月20日前整改完毕", 85, "确保10月20前全县排查出来的问题整改完毕",
          lambda p: p.deadlines.rules[0].stages == ("排查阶段", "集中整改阶段")
          and p.deadlines.rules[0].date == dt.date(2022, 10, 20),
@@ -421,6 +435,10 @@ def test_002_fact_cites_its_seed_line(shenqiu: Plan, fact: Fact) -> None:
 
 
 SEED_003_STAGES = [
+    Fact("监测联系人按月走访", 64, "监测联系人是否按月走访",
+         lambda p: duty_of(p, "监测联系人走访")
+         == (Recurrence.MONTHLY, None, 31, None, 0, ["镇农业服务中心"]),
+         ("duty:监测联系人走访",)),
     Fact("行动至7月底", 52, "2022年4月底开始至7月底", lambda p: p.end == dt.date(2022, 7, 31)),
     Fact("第一阶段 5/1–5/5", 53, "第一阶段：召开动员部署大会和业务培训（5月1日至5月5日）",
          lambda p: stages(p)[0] == (StageKind.MOBILISE, dt.date(2022, 5, 1), dt.date(2022, 5, 5)),
@@ -514,7 +532,30 @@ def _sector_routes(p: Plan) -> bool:
     )
 
 
+YUNYANG_REPORTERS = [OWN_TOWN, "县扶贫办", "县档案局", "县民政局", "县卫生健康委", "县医保局", "县教委",
+                     "县住房城乡建委", "县水利局", "县农业农村委", "县人力社保局", "县发展改革委", "县金融办",
+                     "县商务委", "县财政局", "县委组织部", "县委宣传部"]
+
+
+def _project_milestones(p: Plan) -> list[tuple[str, dt.date]]:
+    rule = next(r for r in p.deadlines.rules if r.categories == ("projects",))
+    return [(m.name, m.date) for m in rule.milestones]
+
+
 SEED_001 = [
+    Fact("扶贫项目 9/15 开工、11月底完工：两个节点", 17,
+         "确保9月15日前所有扶贫项目全面开工,确保直接关系脱贫攻坚任务圆满完成的扶贫项目11月底前完工率达100%",
+         lambda p: _project_milestones(p)
+         == [("开工", dt.date(2020, 9, 15)), ("完工", dt.date(2020, 11, 30))]),
+    Fact("综合报告 12月10日前报县扶贫开发领导小组办公室", 40,
+         "各乡镇(街道)、县级相关部门要对脱贫攻坚以来的工作和成果进行全面分析评估,形成综合性报告,12月10日前报",
+         lambda p: duty_of(p, "综合报告")
+         == (Recurrence.ONCE, None, None, dt.date(2020, 12, 10), 0, YUNYANG_REPORTERS),
+         ("duty:综合报告",)),
+    Fact("12月25日前总结上报", 49, "12月25日前,总结上报“收官大决战”情况",
+         lambda p: duty_of(p, "总结上报")
+         == (Recurrence.ONCE, None, None, dt.date(2020, 12, 25), 0, YUNYANG_REPORTERS),
+         ("duty:总结上报",)),
     Fact("成文日期 2020-09-04", 1, "2020年9月4日", lambda p: p.issued_on == dt.date(2020, 9, 4)),
     Fact("县委、县政府制定方案", 47, "县委、县政府研究制定《全县脱贫攻坚“收官大决战”实施方案》",
          lambda p: p.issuer == "中共云阳县委、云阳县人民政府" and p.document_number == ""),
@@ -649,6 +690,9 @@ def _open_stage(p: Plan, index: int, kind: StageKind, name: str) -> bool:
 
 
 SEED_004 = [
+    Fact("每晚会商，次日上报指挥部", 75, "县督查组每晚要组织召开碰头协调会，现场安排解决问题，并于次日",
+         lambda p: duty_of(p, "每晚会商") == (Recurrence.DAILY, None, None, None, 1, [OWN_TOWN]),
+         ("duty:每晚会商",)),
     Fact("活动名称", 3, "全县脱贫攻坚“抓整改、严责任、促攻坚” 活动实施方案",
          lambda p: p.name == "全县脱贫攻坚“抓整改、严责任、促攻坚”活动" and p.document_number == ""),
     Fact("2月12日开始，无结束日期", 9, "2019年2月12日开始。",
