@@ -38,16 +38,24 @@ class ZhArgument(click.Argument):
     """A positional argument shown by its name, as written."""
 
 
+def _in_chinese(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A command's or group's settings, with the usage line's words in Chinese."""
+    return {"options_metavar": "[选项]", "context_settings": CONTEXT, **kwargs}
+
+
+def _chinese_options(command: click.Command) -> None:
+    """Show the command's options with ZhOption's Chinese metavars."""
+    for param in command.params:
+        if isinstance(param, click.Option) and not isinstance(param, ZhOption):
+            param.__class__ = ZhOption
+
+
 class ZhCommand(click.Command):
     """A command whose usage line reads in Chinese."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("options_metavar", "[选项]")
-        kwargs.setdefault("context_settings", CONTEXT)
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            if isinstance(param, click.Option) and not isinstance(param, ZhOption):
-                param.__class__ = ZhOption
+        super().__init__(*args, **_in_chinese(kwargs))
+        _chinese_options(self)
 
 
 class ZhGroup(click.Group):
@@ -56,13 +64,9 @@ class ZhGroup(click.Group):
     command_class = ZhCommand
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("options_metavar", "[选项]")
         kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
-        kwargs.setdefault("context_settings", CONTEXT)
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            if isinstance(param, click.Option) and not isinstance(param, ZhOption):
-                param.__class__ = ZhOption
+        super().__init__(*args, **_in_chinese(kwargs))
+        _chinese_options(self)
 
 
 ZhGroup.group_class = ZhGroup
