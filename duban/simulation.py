@@ -44,10 +44,11 @@ from duban.services.actors import resolve_actor
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import CampaignSummary, launch_campaign, summarise_campaign
 from duban.services.database import Database, database_url
+from duban.services.duties import DutyTally
 from duban.services.intake import import_file
 from duban.services.root import build_root, install_root
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
-from models import Base, Campaign, Problem
+from models import Base, Campaign, DutyOccurrence, Problem
 
 PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
 DEMO_ACTOR = "demo"
@@ -77,6 +78,7 @@ class DemoResult:
     files: list[tuple[str, Path]] = field(default_factory=list)
     accounts: list[list[str]] = field(default_factory=list)
     activity: dict[str, int] = field(default_factory=dict)
+    duties: DutyTally | None = None  # recurring duties done and missed, when the plan has any
 
 
 def plan_path(name: str) -> Path:
@@ -202,6 +204,9 @@ class Behaviour:
     review_fail_rate: float = 0.12
     spot_check_fail_rate: float = 0.06
     acknowledge_rate: float = 0.8  # share of notices signed for on a given day
+    duty_done_rate: float = 0.8  # share of duty occurrences done on their due day
+    duty_late_rate: float = 0.3  # share of missed occurrences made up on a later day
+    milestone_rate: float = 0.7  # share of milestones reported reached on time
 
 
 class People:
@@ -240,9 +245,59 @@ class People:
     def act(self) -> None:
         """One working day of everyone's moves, each actor's moves in one transaction."""
         self._acknowledge_notices()
+        self._duties_work()
         self._offices_work()
         self._county_work()
         self._reviewers_work()
+
+    def _duties_work(self) -> None:
+        """Units do most of their duties on the due day, make up some missed ones, skip the
+        rest; lead offices report most milestones reached by their date."""
+        from duban.services.duties import (
+            list_occurrences,
+            milestones_of,
+            reach_milestone,
+            report_done,
+        )
+        from duban.services.evidence import UploadedFile
+
+        today, b = self.today(), self.behaviour
+        if self.plan.duties:
+            with self.db.unit_of_work() as uow:
+                rows = list_occurrences(uow, self.clock, self.campaign_id,
+                                        states=("待完成", "逾期未完成"))
+            for row in rows:
+                due_today = row.due_on == today
+                if not (due_today and self.rng.random() < b.duty_done_rate) and not (
+                        row.due_on < today and row.state == "逾期未完成"
+                        and self.rng.random() < b.duty_late_rate / 5):
+                    continue
+                with self.db.unit_of_work() as uow:
+                    occ = uow.session.get(DutyOccurrence, row.id)
+                    assert occ is not None
+                    report_done(uow, self.clock, self.campaign_id, row.id, by=occ.office_code,
+                                files=[UploadedFile(f"{row.duty}.png",
+                                                    evidence_png(f"duty-{row.id}"))])
+                    uow.commit()
+                self.counts["常态化工作完成" if due_today else "常态化工作补做"] += 1
+        if not any(r.milestones for r in self.plan.deadlines.rules):
+            return
+        with self.db.unit_of_work() as uow:
+            due: list[tuple[str, str, str]] = []
+            for p in self._problems(uow.session, Status.RECTIFYING):
+                for m in milestones_of(uow.session, self.plan, p, today):
+                    if m.reached_on is None and m.date != p.deadline and (
+                            m.date == today or (m.date < today and self.rng.random() < 0.2)):
+                        due.append((p.code, m.code, p.lead_office or ""))
+        for code, milestone, lead in due:
+            if self.rng.random() >= b.milestone_rate:
+                continue
+            with self.db.unit_of_work() as uow:
+                reach_milestone(uow, self.clock, self.campaign_id, code, milestone, by=lead,
+                                note="节点已完成，附现场照片",
+                                files=[UploadedFile("节点.png", evidence_png(code + milestone))])
+                uow.commit()
+            self.counts["整改节点完成"] += 1
 
     def _acknowledge_notices(self) -> None:
         from duban.services.notices import acknowledge_notice, list_notices
@@ -445,6 +500,11 @@ def run_demo(
     result.summary = summarise_campaign(db, campaign_id, local_today(clock))
     result.files.extend(collect_outputs(db, clock, campaign_id, out_dir))
     result.activity = dict(people.counts)
+    if plan.duties:
+        from duban.services.duties import tally
+
+        with db.unit_of_work() as uow:
+            result.duties = tally(uow, clock, campaign_id)
     return result
 
 

@@ -32,6 +32,10 @@ def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -
     result = run_demo(e.db_url, size=size, plan_name=plan_name, out_dir=out_dir, seed=seed,
                       fresh=fresh, echo=click.echo)
     print_summary(result.summary)
+    if result.duties is not None:
+        d = result.duties
+        click.echo(f"常态化工作：已到期 {d.due} 项，按时完成 {d.done}，逾期完成 {d.late}，"
+                   f"逾期未完成 {d.missed}；未到期 {d.open}")
     if result.activity:
         click.echo("\n模拟人员办理：")
         click.echo(table(["办理事项", "次数"], sorted(result.activity.items())))

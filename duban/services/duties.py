@@ -138,16 +138,26 @@ def list_occurrences(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                      office: str | None = None, day: dt.date | None = None,
                      states: Sequence[str] = ()) -> list[DutyRow]:
     """The occurrences opened by `day` (today), for one office (code or name) or all."""
-    session = uow.session
-    plan = load_plan_of(session, campaign_id)
-    today = day or local_today(clock)
-    stmt = select(DutyOccurrence).where(DutyOccurrence.campaign_id == campaign_id,
-                                        DutyOccurrence.opens_on <= today)
+    plan = load_plan_of(uow.session, campaign_id)
+    offices = None
     if office:
         found = next((o for o in plan.offices if office in (o.code, o.name)), None)
         if found is None:
             raise NotFound(f"办室不存在：{office}")
-        stmt = stmt.where(DutyOccurrence.office_code == found.code)
+        offices = [found.code]
+    return occurrence_rows(uow.session, campaign_id, day or local_today(clock),
+                           offices=offices, states=states)
+
+
+def occurrence_rows(session: Session, campaign_id: int, today: dt.date, *,
+                    offices: Sequence[str] | None = None,
+                    states: Sequence[str] = ()) -> list[DutyRow]:
+    """A read-only view: the occurrences opened by today of some offices (None: all)."""
+    plan = load_plan_of(session, campaign_id)
+    stmt = select(DutyOccurrence).where(DutyOccurrence.campaign_id == campaign_id,
+                                        DutyOccurrence.opens_on <= today)
+    if offices is not None:
+        stmt = stmt.where(DutyOccurrence.office_code.in_(list(offices)))
     out: list[DutyRow] = []
     for o in session.scalars(stmt.order_by(DutyOccurrence.due_on, DutyOccurrence.duty_code,
                                            DutyOccurrence.office_code, DutyOccurrence.id)):
@@ -205,7 +215,7 @@ def report_done(uow: UnitOfWork, clock: Clock, campaign_id: int, occurrence_id: 
 def _may_act(session: Session, username: str, on: dt.date, office: str) -> bool:
     """Whether a user may report for an office: its own users and substitutes, the county."""
     actor = resolve_actor(session, username, on)
-    return actor.role in (Role.COUNTY, Role.SYSTEM) or office in actor.offices
+    return bool(actor.roles & {Role.COUNTY, Role.SYSTEM}) or office in actor.offices
 
 
 # ------------------------------------------------------------------------------ milestones
@@ -247,6 +257,14 @@ def milestones_of(session: Session, plan: Plan, problem: Problem,
         out.append(MilestoneRow(s.code, s.name, s.date, r.reached_on if r else None,
                                 r.reached_by if r else None, len(r.evidence) if r else 0, state))
     return out
+
+
+def problem_milestones(session: Session, problem_id: int, today: dt.date) -> list[MilestoneRow]:
+    """A read-only view: the milestones of a problem by id (the problem page)."""
+    problem = session.get(Problem, problem_id)
+    if problem is None:
+        raise NotFound(f"问题不存在：{problem_id}")
+    return milestones_of(session, load_plan_of(session, problem.campaign_id), problem, today)
 
 
 def milestone_text(rows: Sequence[MilestoneRow]) -> str:

@@ -19,6 +19,7 @@ from duban.domain.plan import Plan
 from duban.services import moves
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_version, plan_version_of
+from duban.services.duties import MilestoneRow, problem_milestones, reach_milestone
 from duban.services.evidence import UploadedFile, evidence_file
 from duban.services.scoping import visible_problem
 from duban.services.views.choices import (
@@ -398,9 +399,43 @@ def problem_page(request: Request, ctx: CtxDep, problem_id: int) -> Response:
 
         own = village_office_code(p.village_code)
         offices.append(Choice(own, names.office(own)))
+    stones = read(st, problem_milestones, problem_id, ctx.today)
+    may_reach = Role.COUNTY in ctx.scope.actor.roles or p.lead_office in ctx.scope.actor.offices
     return page(st, ctx, "problem.html", "ledger", campaign=chosen, campaigns=campaigns,
                 d=detail, p=p, names=names, moves=forms, suggestions=suggestions,
-                defaults=defaults, offices=offices)
+                defaults=defaults, offices=offices, milestones=stones, may_reach=may_reach)
+
+
+@router.post("/problems/{problem_id}/milestones", include_in_schema=False)
+async def problem_milestone(
+    request: Request, ctx: CtxDep, problem_id: int,
+    milestone: Annotated[str, Form(max_length=80)],
+    note: Annotated[str, Form(max_length=500)] = "",
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    """The lead office reports a milestone (整改节点) of a problem reached, with evidence."""
+    from starlette.concurrency import run_in_threadpool
+
+    st = state(request)
+    back = f"/problems/{problem_id}"
+    detail = read(st, problem_detail, ctx.scope, problem_id, ctx.today)  # 404 outside scope
+    try:
+        uploads = await _files([], files or [])
+        row = await run_in_threadpool(partial(
+            _reach, st, ctx.username, detail.campaign_id, problem_id, milestone, note, uploads))
+    except DubanError as exc:
+        return redirect(request, st.keys, back, error=exc.message, secure=st.secure_cookies)
+    return redirect(request, st.keys, back, ok=f"已报告节点“{row.name}”完成（{row.state}）",
+                    secure=st.secure_cookies)
+
+
+def _reach(st: WebState, username: str, campaign_id: int, problem_id: int, milestone: str,
+           note: str, uploads: list[UploadedFile]) -> MilestoneRow:
+    with st.db.unit_of_work() as uow:
+        row = reach_milestone(uow, st.clock, campaign_id, problem_id, milestone, by=username,
+                              files=uploads, note=note)
+        uow.commit()
+    return row
 
 
 def _deadline_suggestions(detail: ProblemDetail, today: dt.date) -> dict[str, str]:

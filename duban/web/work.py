@@ -21,6 +21,7 @@ from duban.domain.lifecycle import ROLE_LABELS, Action, Payload, Role
 from duban.domain.numbering import document_label
 from duban.services import moves
 from duban.services.database import data_dir
+from duban.services.duties import occurrence_rows
 from duban.services.notices import visible_notice, visible_notices
 from duban.services.scoping import (
     IMPORTERS,
@@ -478,8 +479,40 @@ def inbox_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     if chosen is not None:
         lines = [m for m in lines if m.campaign_id in (None, chosen.id)]
     names = rules_of(st, chosen.id, ctx.today).names if chosen else None
+    duties = read(st, occurrence_rows, chosen.id, ctx.today, offices=offices,
+                  states=("待完成", "逾期未完成")) if chosen else []
     return page(st, ctx, "inbox.html", "inbox", campaign=chosen, campaigns=campaigns,
-                lines=lines, unread=bool(unread), names=names, offices=offices)
+                lines=lines, unread=bool(unread), names=names, offices=offices, duties=duties)
+
+
+@router.post("/duties/{occurrence_id}/done", include_in_schema=False)
+async def duty_done(request: Request, ctx: CtxDep, occurrence_id: int,
+                    campaign: Annotated[str, Form()] = "",
+                    note: Annotated[str, Form(max_length=500)] = "",
+                    files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+    """A unit's user reports a recurring duty done (常态化工作), with evidence."""
+    from duban.services.duties import report_done
+    from duban.services.evidence import UploadedFile
+
+    st = state(request)
+    cid = _int(campaign)
+    back = f"/inbox?campaign={cid}" if cid else "/inbox"
+    if cid is None:
+        return _back(request, st, back, error="请先选择行动")
+    uploads = [UploadedFile(f.filename, await f.read()) for f in files or [] if f.filename]
+
+    def run() -> str:
+        with st.db.unit_of_work() as uow:
+            row = report_done(uow, st.clock, cid, occurrence_id, by=ctx.username,
+                              files=uploads, note=note)
+            uow.commit()
+        return f"已报告完成：{row.office}{row.place}“{row.duty}”（{row.state}）"
+
+    try:
+        ok = await run_in_threadpool(run)
+    except DubanError as exc:
+        return _back(request, st, back, error=exc.message)
+    return _back(request, st, back, ok=ok)
 
 
 @router.post("/inbox/{message_id}/read", include_in_schema=False)
