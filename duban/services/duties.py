@@ -267,6 +267,20 @@ def problem_milestones(session: Session, problem_id: int, today: dt.date) -> lis
     return milestones_of(session, load_plan_of(session, problem.campaign_id), problem, today)
 
 
+def milestone_texts(session: Session, campaign_id: int, problem_ids: Sequence[int],
+                    today: dt.date) -> dict[int, str]:
+    """A read-only view: the milestones of a ledger page's problems in one line each."""
+    plan = load_plan_of(session, campaign_id)
+    if not problem_ids or not any(r.milestones for r in plan.deadlines.rules):
+        return {}
+    out: dict[int, str] = {}
+    for p in session.scalars(select(Problem).where(Problem.id.in_(list(problem_ids)))):
+        rows = milestones_of(session, plan, p, today)
+        if rows:
+            out[p.id] = milestone_text(rows)
+    return out
+
+
 def milestone_text(rows: Sequence[MilestoneRow]) -> str:
     """Milestones in one line for the ledger: 开工 2020-09-15 已完成；完工 2020-11-30 未到期."""
     return "；".join(f"{m.name} {m.date.isoformat()} {m.state}" for m in rows)

@@ -19,7 +19,12 @@ from duban.domain.plan import Plan
 from duban.services import moves
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_version, plan_version_of
-from duban.services.duties import MilestoneRow, problem_milestones, reach_milestone
+from duban.services.duties import (
+    MilestoneRow,
+    milestone_texts,
+    problem_milestones,
+    reach_milestone,
+)
 from duban.services.evidence import UploadedFile, evidence_file
 from duban.services.scoping import visible_problem
 from duban.services.views.choices import (
@@ -319,9 +324,10 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     # "status" stays even when empty: an empty one means 全部, an absent one the default.
     base = {k: v for k, v in params.items() if v or k == "status"}
     base["campaign"] = str(chosen.id)
+    stones = read(st, milestone_texts, chosen.id, [r.id for r in rows], ctx.today)
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
                 q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
-                names=names,
+                names=names, milestones=stones,
                 choices=choices, base=base, sort_labels=SORT_LABELS,
                 bulk=ctx.scope.role == Role.COUNTY, office_choices=choices["offices"],
                 query_string=urlencode(base))

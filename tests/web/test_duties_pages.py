@@ -80,3 +80,5 @@ def test_the_problem_page_shows_milestones_and_the_lead_reports_one(
         reached = uow.session.scalars(select(ProblemMilestone)).all()
         assert [(m.milestone_code, m.reached_by) for m in reached] == [("开工", "off_zjj")]
     assert "已完成" in county.get(f"/problems/{pid}").text
+    ledger = county.get(f"/ledger?campaign={world.campaign_id}&status=").text
+    assert "节点：开工 2022-10-08 已完成；完工 2022-10-20 未到期" in ledger
