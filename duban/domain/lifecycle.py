@@ -301,19 +301,6 @@ class Effect(StrEnum):
     COUNT_REOPEN = "count_reopen"  # reopen_count + 1, closed_at := none
 
 
-EFFECT_LABELS: dict[Effect, str] = {
-    Effect.ROUTE_TO_OFFICE: "牵头办室改为所选办室（记录原办室），协办单位按所填替换",
-    Effect.ROUTING_DEADLINE: "尚无时限的问题按方案计算整改时限",
-    Effect.NOTE_REQUESTED_DEADLINE: "记录申请延至的日期（时限不变）",
-    Effect.NEW_DEADLINE: "整改时限改为新时限（记录原时限）",
-    Effect.SIGN_RECTIFICATION: "记录提交人、整改人",
-    Effect.SIGN_REVIEW: "记录复核人",
-    Effect.CLEAR_REVIEW: "清除提交人、复核人（重新整改）",
-    Effect.SIGN_CLOSE: "记录销号时间",
-    Effect.COUNT_REOPEN: "重新打开次数加一，清除销号时间",
-}
-
-
 @dataclass(frozen=True)
 class Change:
     """What one effect changes: problem fields, audit data, and the co-offices if replaced."""

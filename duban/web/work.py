@@ -53,8 +53,8 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 def require_role(ctx: Ctx, *roles: Role) -> None:
-    """Refuse a page or action to other roles, in Chinese."""
-    if ctx.scope.role not in roles:
+    """Refuse a page or action to other roles (a user holding two may use either), in Chinese."""
+    if not ctx.scope.actor.roles & set(roles):
         names = "、".join(ROLE_LABELS[r] for r in roles)
         raise PermissionDenied(f"此功能仅限{names}使用，您是{ctx.user.role_label}用户")
 

@@ -60,3 +60,15 @@ def test_users_from_the_command_line_sign_in(db: Database, app: Any) -> None:
     assert _signs_in(app, "zhou", "Zhou-new-pass-1")
     rc, out = run("user", "disable", "nobody")
     assert rc == 1 and "用户不存在" in out
+
+
+def test_a_user_may_hold_a_second_role(db: Database) -> None:
+    run = _runner(db)
+    rc, out = run("user", "add", "zhang", "--name", "张兼任", "--role", "county",
+                  "--also", "office")
+    assert rc == 1 and "责任办室用户须指定所属办室" in out, out
+    rc, out = run("user", "add", "zhang", "--name", "张兼任", "--role", "office", "--office",
+                  "zjj", "--also", "supervisor")
+    assert rc == 0 and "（张兼任，责任办室、督查组）" in out, out
+    rc, out = run("user", "list", "--role", "office")
+    assert rc == 0 and "责任办室、督查组" in out, out
