@@ -50,6 +50,8 @@ class SpotCheck(Base):
     town_code: Mapped[str] = mapped_column(String(50))
     village_code: Mapped[str | None] = mapped_column(String(50))
     draw_seed: Mapped[str] = mapped_column(String(200))  # the derived seed that drew this item
+    # The plan's name of a further household draw (seed 004: 专班排查入户); "" for the main ones.
+    purpose: Mapped[str] = mapped_column(String(100), default="", server_default="")
     result: Mapped[str] = mapped_column(String(10), default="pending")  # pending/passed/failed
     checked_by: Mapped[str | None] = mapped_column(String(100))
     checked_at: Mapped[dt.datetime | None]

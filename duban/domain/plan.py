@@ -206,12 +206,26 @@ class DeadlinePolicy:
 
 
 @dataclass(frozen=True)
+class HouseholdDraw:
+    """A further daily household draw with its own purpose (seed 004: 5 户 专班排查入户)."""
+
+    code: str
+    name: str
+    households: int
+
+
+@dataclass(frozen=True)
 class SpotCheckQuota:
     """What one supervision group must spot-check each day (seed 004)."""
 
     closed_problems: int = 5
     households: int = 10
     villages: int = 0
+    # Seed 004 counts households per purpose: 10 帮扶走访 (`households`), 5 专班排查, 10 人居环境.
+    more_households: tuple[HouseholdDraw, ...] = ()
+    # Villages in scope with no registered household may be drawn too (a village check looks at
+    # the village, not at its register).
+    villages_without_households: bool = False
 
 
 @dataclass(frozen=True)
@@ -441,3 +455,17 @@ class Plan:
     def last_dated_day(self) -> dt.date:
         """The latest day a stage names (its end, or its start when it has none)."""
         return max(s.end or s.start for s in self.stages)
+
+
+# Words for kinds of town-level place other than 乡镇 (seed 001: 街道; seed 002: 办事处; seed
+# 004: 开发区), in the order documents name them.
+OTHER_PLACE_WORDS = ("街道", "办事处", "开发区")
+
+
+def towns_addressee(plan: Plan) -> str:
+    """How a county document addresses every town in scope: 各乡镇, with the other kinds of
+    place the scope has (各乡镇（开发区）, 各乡镇（街道）); a one-town plan addresses its villages."""
+    if len(plan.towns) == 1:
+        return "各村（社区）"
+    others = [w for w in OTHER_PLACE_WORDS if any(t.name.endswith(w) for t in plan.towns)]
+    return f"各乡镇（{'、'.join(others)}）" if others else "各乡镇"

@@ -76,11 +76,15 @@ class SpotCheck:
     town: str
     draw_seed: str
     village: str | None = None
+    purpose: str = ""  # the further household draw's name (专班排查入户); "" for the main draws
 
 
-def derive_seed(seed: int, day: dt.date, group: str, kind: SpotCheckKind) -> str:
+def derive_seed(
+    seed: int, day: dt.date, group: str, kind: SpotCheckKind, purpose: str = ""
+) -> str:
     """The seed string of one draw; `random.Random(str)` hashes it the same way everywhere."""
-    return f"duban-spot-check/{seed}/{day.isoformat()}/{group}/{kind.value}"
+    tail = f"/{purpose}" if purpose else ""
+    return f"duban-spot-check/{seed}/{day.isoformat()}/{group}/{kind.value}{tail}"
 
 
 K = TypeVar("K", bound=Hashable)
@@ -160,17 +164,22 @@ def draw_spot_checks(
     day: dt.date,
     already_checked: frozenset[int] = frozenset(),
     households_checked: frozenset[str] = frozenset(),
+    villages: Sequence[tuple[str, str]] = (),
 ) -> list[SpotCheck]:
     """Today's spot checks for every group: closed problems, households and villages.
 
     `already_checked` holds problem ids and `households_checked` household ids checked
-    recently; both are left out. Results come grouped by group (plan order), then kind.
+    recently; both are left out. `villages` ((town, village) pairs) are the villages in scope,
+    drawn from when the quota allows villages without households. Results come grouped by group
+    (plan order), then kind, the further household draws after the main one.
     """
     closed_pool = {c.problem_id: c for c in closed if c.problem_id not in already_checked}
     household_pool = {
         h.household_id: h for h in households if h.household_id not in households_checked
     }
     villages_pool = {(h.town, h.village) for h in households}
+    if quota.villages_without_households:
+        villages_pool |= set(villages)
     checks: list[SpotCheck] = []
     for group in groups:
         kind = SpotCheckKind.CLOSED_PROBLEM
@@ -198,6 +207,20 @@ def draw_spot_checks(
         for h in picked_households:
             del household_pool[h.household_id]
             checks.append(SpotCheck(group.code, kind, h.household_id, h.town, draw_seed, h.village))
+        for extra in quota.more_households:
+            # Each purpose draws its own households, never one already drawn today.
+            draw_seed = derive_seed(seed, day, group.code, kind, extra.code)
+            picked = _stratified_sample(
+                random.Random(draw_seed),
+                [h for h in household_pool.values() if _in_scope(group, h.town)],
+                stratum=lambda h: (h.town, h.village),
+                sort_key=lambda h: (h.town, h.village, h.household_id),
+                n=extra.households,
+            )
+            for h in picked:
+                del household_pool[h.household_id]
+                checks.append(SpotCheck(group.code, kind, h.household_id, h.town, draw_seed,
+                                        h.village, extra.name))
 
         if quota.villages > 0:
             kind = SpotCheckKind.VILLAGE
@@ -224,7 +247,7 @@ def quota_shortfall(
         counts[(c.group, c.kind)] = counts.get((c.group, c.kind), 0) + 1
     wanted = {
         SpotCheckKind.CLOSED_PROBLEM: quota.closed_problems,
-        SpotCheckKind.HOUSEHOLD: quota.households,
+        SpotCheckKind.HOUSEHOLD: quota.households + sum(d.households for d in quota.more_households),
         SpotCheckKind.VILLAGE: quota.villages,
     }
     short = {}

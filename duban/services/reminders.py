@@ -33,7 +33,14 @@ from duban.adapters.documents.context import (
 )
 from duban.domain.clock import CHINA_TZ, Clock, local_today
 from duban.domain.lifecycle import OPEN_STATUSES
-from duban.domain.plan import Audience, Plan, ReminderPolicy, RungAction
+from duban.domain.plan import (
+    Audience,
+    OfficeLevel,
+    Plan,
+    ReminderPolicy,
+    RungAction,
+    towns_addressee,
+)
 from duban.domain.reminders import (
     Digest,
     DueReminder,
@@ -392,10 +399,16 @@ def _escalation_documents(session: Session, clock: Clock, plan: Plan, register: 
             by_town[it.town or "—"].append(it)
             by_office[it.office].append(it)
 
+        # The place words come from the plan's scope (各乡镇（开发区）, 各村（社区）), not a fixed
+        # "各乡镇（街道）".
+        departments = any(o.level is OfficeLevel.COUNTY and o.code != plan.county_office
+                          for o in plan.offices)
+        addressee = f"{towns_addressee(plan)}、{'县直有关单位' if departments else '各有关办室'}"
+
         def build_bulletin(number: str) -> BulletinContext:
             return BulletinContext(
                 **head, title=f"关于{plan.name}逾期未整改问题的通报", issued_on=today,
-                number=number, addressee="各乡镇（街道）、县直有关单位", as_of=today,
+                number=number, addressee=addressee, as_of=today,
                 intro=(f"截至{today.year}年{today.month}月{today.day}日，仍有"
                        f"{len(group_items)}个问题逾期未完成整改，现予通报。"),
                 by_town=[BulletinGroup(k, v) for k, v in sorted(by_town.items())],

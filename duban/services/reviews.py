@@ -142,11 +142,13 @@ class SpotCheckInfo:
     note: str
     raised_problem_id: int | None = None  # the problem a failed household/village check found
     raised_problem_code: str | None = None
+    purpose: str = ""  # a further household draw's name (专班排查入户)
 
     @property
     def kind_label(self) -> str:
-        """销号问题 / 农户 / 行政村."""
-        return SPOT_CHECK_KIND_LABELS[SpotCheckKind(self.kind)]
+        """销号问题 / 农户 / 行政村, and a further household draw's purpose: 农户（专班排查入户）."""
+        label = SPOT_CHECK_KIND_LABELS[SpotCheckKind(self.kind)]
+        return f"{label}（{self.purpose}）" if self.purpose else label
 
     @property
     def result_label(self) -> str:
@@ -244,7 +246,8 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
         if hid is not None)
     checks = draw_spot_checks(closed, households, groups, plan.review.quota, seed, day,
                               already_checked=recent_problems,
-                              households_checked=recent_households)
+                              households_checked=recent_households,
+                              villages=[(t.code, v.code) for t in plan.towns for v in t.villages])
     short = quota_shortfall(checks, groups, plan.review.quota)
     draw = SpotCheckDraw(
         campaign_id=campaign_id, day=day, seed=seed, drawn_by=drawn_by, drawn_at=clock.now(),
@@ -263,7 +266,7 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
             problem_id=int(c.item_id) if c.kind == SpotCheckKind.CLOSED_PROBLEM else None,
             household_id=str(c.item_id) if c.kind == SpotCheckKind.HOUSEHOLD else None,
             town_code=c.town, village_code=c.village, draw_seed=c.draw_seed,
-            result="pending", note="",
+            purpose=c.purpose, result="pending", note="",
         )
         for c in checks
     ]
@@ -284,6 +287,7 @@ def _spot_info(check: SpotCheck, problem: Problem | None,
         checked_at=check.checked_at, note=check.note,
         raised_problem_id=check.raised_problem_id,
         raised_problem_code=raised.code if raised is not None else None,
+        purpose=check.purpose,
     )
 
 

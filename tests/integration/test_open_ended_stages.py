@@ -1,8 +1,9 @@
-"""A stage without an end (seed 004's 驻点督查, "适时调整") runs until the campaign is closed."""
+"""Seed 004 on both backends: stages without an end (适时调整) and its daily spot-check quotas."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.services.campaigns import launch_campaign, list_campaigns, summarise_campaign
 from duban.services.closing import close_ended_campaigns
 from duban.services.database import Database
+from duban.services.reviews import draw_daily_spot_checks, list_spot_checks
 from duban.services.stages import daily_report_due, due_stages, live_campaigns
-from models import CampaignStage
+from models import CampaignStage, Household
 from tests.conftest import PLANS
 
 SEED_004 = PLANS / "seed-004-anhui-2019.yaml"
@@ -55,3 +57,35 @@ def test_open_ended_stages_are_stored_without_an_end_and_run_on(db: Database) ->
     assert daily_report_due(db, later, campaign_id) == LATER.date()
     # … and no date closes it: only the county office's command does.
     assert close_ended_campaigns(db, later) == []
+
+
+def test_seed_004_draws_each_quota_and_villages_without_households(db: Database) -> None:
+    # L75 "四必查": per group per day 5 销号 items, 10 帮扶 households, 5 专班 households,
+    # 2 villages and 10 人居环境 households.
+    campaign_id = launch(db)
+    plan = load_plan_file(SEED_004)
+    registered = [(t.code, t.villages[0].code) for t in plan.towns]  # one village each
+    with db.transaction() as s:
+        for town, village in registered:
+            for k in range(30):
+                s.add(Household(campaign_id=campaign_id, household_id=f"{village}-{k:03d}",
+                                town_code=town, village_code=village, head=f"户主{k}",
+                                members=3, category="脱贫户", monitoring_type=None,
+                                income_per_person=9000, house_grade="A", tap_water=True,
+                                school_age_children=0, children_out_of_school=0,
+                                medical_insurance=True, sanitary_toilet=True))
+    clock = FixedClock(dt.datetime(2019, 2, 13, 9, 0, tzinfo=CHINA_TZ))
+    checks = list_spot_checks(db, campaign_id, ids=draw_daily_spot_checks(db, clock, campaign_id))
+    for group in plan.review.groups:
+        mine = [c for c in checks if c.group == group.code]
+        assert Counter((c.kind, c.purpose) for c in mine) == {
+            ("household", ""): 10, ("household", "专班排查入户"): 5,
+            ("household", "人居环境整治"): 10, ("village", ""): 2}, group.name
+        assert {c.town for c in mine} == set(group.towns)
+        # Its town has one village with registered households: two are drawn all the same.
+        drawn = {c.item_id for c in mine if c.kind == "village"}
+        assert len(drawn) == 2 and drawn - {v for _, v in registered}
+    households = [c.item_id for c in checks if c.kind == "household"]
+    assert len(households) == len(set(households))
+    labels = {c.kind_label for c in checks}
+    assert {"农户", "农户（专班排查入户）", "农户（人居环境整治）", "行政村"} == labels

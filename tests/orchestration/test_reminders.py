@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections import Counter
 
 import pytest
+from docx import Document
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.lifecycle import Role
+from duban.domain.plan import towns_addressee
 from duban.domain.reminders import OpenItem, fire_date
 from duban.services.actors import add_user
 from duban.services.calendars import working_calendar
 from duban.services.database import Database
-from duban.services.notices import acknowledge_notice, issue_notices
+from duban.services.notices import acknowledge_notice, issue_notices, notice_file
 from duban.services.outbox import Senders, deliver
 from duban.services.reminders import penalty_accruals, sweep
 from models import InboxMessage, Notice, OutboxMessage, ReminderFired
-from tests.orchestration.helpers import LADDER, add_problems, at, launch
+from tests.orchestration.helpers import LADDER, add_problems, at, launch, make_plan
 
 NO_SEND = Senders(email=lambda *a: None, webhook=lambda *a: None)
 
@@ -105,6 +108,14 @@ def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
     assert sorted(m.audience for m in office_digest) == ["office", "office_head"]
     assert all("【通报】" in m.subject for m in office_digest if m.audience == "office")
     assert kinds == ["bulletin", "reminder"]
+    # The 通报 addresses the towns in the plan's own words: 城关镇, 河口乡 … are all 乡镇, so
+    # no "（街道）" is added (it used to be, whatever the scope).
+    with db.transaction() as s:
+        bulletin_id = s.scalar(select(Notice.id).where(Notice.kind == "bulletin"))
+    assert bulletin_id is not None
+    text = "\n".join(p.text for p in Document(io.BytesIO(notice_file(db, bulletin_id))).paragraphs)
+    assert towns_addressee(make_plan()) == "各乡镇" and "各乡镇、" in text
+    assert "街道" not in text
 
 
 def test_deadline_change_rearms_the_ladder(db: Database, clock: FixedClock) -> None:

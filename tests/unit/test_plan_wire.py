@@ -684,6 +684,36 @@ def test_review_group_town_undefined_and_negative_quota() -> None:
     ]
 
 
+def test_further_household_draws_and_villages_without_households() -> None:
+    data = base()
+    data["review"]["quota"]["more_households"] = [
+        {"code": "team", "name": "专班排查入户", "households": 5}]
+    data["review"]["quota"]["villages_without_households"] = True
+    quota = parse_plan(data).review.quota
+    assert [(d.code, d.name, d.households) for d in quota.more_households] == [
+        ("team", "专班排查入户", 5)]
+    assert quota.villages_without_households
+    assert parse_plan(base()).review.quota.more_households == ()
+    assert not parse_plan(base()).review.quota.villages_without_households
+
+
+def test_further_household_draw_mistakes() -> None:
+    data = base()
+    data["review"]["quota"]["more_households"] = [
+        {"code": "team", "name": "专班排查入户", "households": 0},
+        {"code": "team", "name": "人居环境"},
+    ]
+    data["review"]["quota"]["villages_without_households"] = "是"
+    errors = [(e.path, e.message) for e in errors_of(data)]
+    assert [p for p, _ in errors] == [
+        "review.quota.more_households[0].households",
+        "review.quota.more_households[1].households",
+        "review.quota.more_households[1].code",
+        "review.quota.villages_without_households",
+    ], errors
+    assert "代码重复：team" in errors[2][1]
+
+
 def test_reviewer_level_alias() -> None:
     data = base()
     data["review"]["reviewer_level"] = "乡镇"

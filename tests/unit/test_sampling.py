@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from duban.domain.plan import SpotCheckQuota, SupervisionGroup
+from duban.domain.plan import HouseholdDraw, SpotCheckQuota, SupervisionGroup
 from duban.domain.sampling import (
     ClosedItem,
     HouseholdRef,
@@ -195,3 +195,47 @@ def test_allocation_properties(sizes: dict[str, int], n: int) -> None:
         for b in nonempty:
             if sizes[a] > sizes[b]:
                 assert shares[a] >= shares[b]
+
+
+# ---- seed 004's quotas: households per purpose, villages without registered households -----
+
+SEED_004_QUOTA = SpotCheckQuota(
+    closed_problems=5, households=10, villages=2,
+    more_households=(HouseholdDraw("team", "专班排查入户", 5), HouseholdDraw("env", "人居环境", 10)),
+)
+
+
+def test_further_household_draws_each_meet_their_count_with_distinct_households() -> None:
+    checks = draw_spot_checks(CLOSED, HOUSEHOLDS, GROUPS, SEED_004_QUOTA, 2019, DAY)
+    for g in GROUPS:
+        per = Counter(c.purpose for c in checks
+                      if c.group == g.code and c.kind is SpotCheckKind.HOUSEHOLD)
+        # g2 covers two small towns (t3, t4): 2 × 4 villages of 5–8 households = 52 ≥ 25.
+        assert per == {"": 10, "专班排查入户": 5, "人居环境": 10}, g.code
+    households = [c.item_id for c in checks if c.kind is SpotCheckKind.HOUSEHOLD]
+    assert len(households) == len(set(households))  # never one household twice a day
+    team = next(c for c in checks if c.purpose == "专班排查入户")
+    assert team.draw_seed == derive_seed(2019, DAY, team.group, SpotCheckKind.HOUSEHOLD, "team")
+    # The first group's main draws are what they were before further draws existed (later
+    # groups draw from what the earlier groups' further draws left).
+    plain = draw_spot_checks(CLOSED, HOUSEHOLDS, GROUPS, QUOTA, 2019, DAY)
+    assert [c for c in checks if c.group == "g1" and not c.purpose] == \
+        [c for c in plain if c.group == "g1"]
+    # Households (10 + 5 + 10 a group) are never short here; g2's towns hold 4 closed items.
+    assert quota_shortfall(checks, GROUPS, SEED_004_QUOTA) == {
+        ("g2", SpotCheckKind.CLOSED_PROBLEM): 1}
+
+
+def test_villages_without_households_are_drawn_when_the_plan_says_so() -> None:
+    # Only t1-v0 has registered households; the plan's scope has three villages more.
+    registered = [HouseholdRef(f"t1-v0-h{i}", "t1", "t1-v0") for i in range(3)]
+    scope = [("t1", "t1-v0"), ("t1", "t1-v1"), ("t1", "t1-v2"), ("t2", "t2-v0")]
+    group = (SupervisionGroup("g", "督查组"),)
+    quota = SpotCheckQuota(closed_problems=0, households=0, villages=4)
+    only_registered = draw_spot_checks([], registered, group, quota, 7, DAY, villages=scope)
+    assert [c.item_id for c in only_registered] == ["t1-v0"]
+    with_scope = SpotCheckQuota(closed_problems=0, households=0, villages=4,
+                                villages_without_households=True)
+    drawn = draw_spot_checks([], registered, group, with_scope, 7, DAY, villages=scope)
+    assert sorted(c.item_id for c in drawn) == ["t1-v0", "t1-v1", "t1-v2", "t2-v0"]
+    assert all(c.kind is SpotCheckKind.VILLAGE for c in drawn)

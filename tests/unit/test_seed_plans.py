@@ -13,12 +13,14 @@ from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.plan import (
     OWN_TOWN,
     OWN_VILLAGE,
+    HouseholdDraw,
     OfficeLevel,
     PenaltyBasis,
     Plan,
     Recurrence,
     RoutingRule,
     StageKind,
+    towns_addressee,
 )
 from duban.domain.plan_check import lint_plan
 from duban.domain.routing import Route, Router
@@ -749,9 +751,17 @@ SEED_004 = [
          lambda p: p.issuer == "县委、县政府"
          and [(g.name, names(p, g.towns)) for g in p.review.groups]
          == [(f"{t.name}督查组", [t.code]) for t in p.towns]),
-    Fact("每日抽查：10户走访、2个村、5个销号问题", 75, "每天要随机抽查不少于 10 户结对帮扶联系人帮扶走访情况",
-         lambda p: (p.review.quota.households, p.review.quota.villages,
-                    p.review.quota.closed_problems) == (10, 2, 5)),
+    Fact("每日抽查：10户走访", 75, "每天要随机抽查不少于 10 户结对帮扶联系人帮扶走访情况",
+         lambda p: p.review.quota.households == 10),
+    Fact("每日抽查：5户专班", 75, "每天要随机抽查不少于 5 户专班排查入户情况",
+         lambda p: p.review.quota.more_households[0] == HouseholdDraw("team", "专班排查入户", 5)),
+    Fact("每日抽查：2个村、10户人居环境", 75, "每天要随机抽查不少于 2 个村、10 户贫困户人居环境整治情况",
+         lambda p: p.review.quota.villages == 2 and p.review.quota.more_households[1]
+         == HouseholdDraw("environment", "人居环境整治", 10)),
+    Fact("每日抽查：5个销号问题", 75, "每天随机抽查不少于 5 个反馈问题盘点销号整改落实情况",
+         lambda p: p.review.quota.closed_problems == 5),
+    Fact("村、户名单由县扶贫办提供：任何村都可抽", 75, "以上随机抽查村、户名单由县扶贫办负责提供给县督查组",
+         lambda p: p.review.quota.villages_without_households),
     Fact("一票否决", 79, "对所在乡镇（开发区）和联系该乡镇（开发区）的县直单位直接实行“一票否决”",
          lambda p: p.reminders.rungs[-1].name == "一票否决" and p.penalties == ()),
 ]
@@ -787,3 +797,12 @@ def test_every_village_problem_has_its_village_among_co_offices(
     for plan in (canggou, shenqiu, shaoyun):
         with_village = [r for r in plan.routing if OWN_VILLAGE in r.co_offices]
         assert len(with_village) >= len(plan.routing) - 1, plan.name
+
+
+def test_documents_address_the_towns_with_the_seeds_own_place_words(
+    canggou: Plan, yunyang: Plan, shenqiu: Plan, shaoyun: Plan, anhui: Plan
+) -> None:
+    # Seed 001 "各乡镇(街道)", seed 002 "各乡镇（办事处）", seed 004 "各乡镇（开发区）"; the
+    # township plans address their villages (seed 003 "各村（社区）").
+    assert [towns_addressee(p) for p in (canggou, yunyang, shenqiu, shaoyun, anhui)] == [
+        "各村（社区）", "各乡镇（街道）", "各乡镇（办事处）", "各村（社区）", "各乡镇（开发区）"]

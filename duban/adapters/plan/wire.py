@@ -31,6 +31,7 @@ from duban.domain.plan import (
     DetectionPolicy,
     DetectionRule,
     Duty,
+    HouseholdDraw,
     Milestone,
     Office,
     OfficeLevel,
@@ -845,11 +846,26 @@ def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
     quota = SpotCheckQuota()
     if m.get("quota") is not None:
         qpath = _join(path, "quota")
-        qm = ctx.fields(m["quota"], qpath, ("closed_problems", "households", "villages"))
+        qkeys = ("closed_problems", "households", "villages", "more_households",
+                 "villages_without_households")
+        qm = ctx.fields(m["quota"], qpath, qkeys)
+        more: list[HouseholdDraw] = []
+        draw_names = _Names(ctx, "抽查项")
+        for dpath, node in ctx.items(qm, "more_households", qpath):
+            dm = ctx.fields(node, dpath, ("code", "name", "households"), ("code", "name", "households"))
+            code = ctx.text(dm, "code", dpath, code=True)
+            name = ctx.text(dm, "name", dpath)
+            draw_names.add(code, name, dpath)
+            more.append(HouseholdDraw(code, name,
+                                      ctx.whole(dm, "households", dpath, default=0, minimum=1)))
         quota = SpotCheckQuota(
             closed_problems=ctx.whole(qm, "closed_problems", qpath, default=5, minimum=0),
             households=ctx.whole(qm, "households", qpath, default=10, minimum=0),
             villages=ctx.whole(qm, "villages", qpath, default=0, minimum=0),
+            more_households=tuple(more),
+            villages_without_households=ctx.flag(
+                qm, "villages_without_households", qpath, default=False
+            ),
         )
     return ReviewPolicy(
         groups=tuple(groups),
