@@ -26,7 +26,7 @@ from models.messaging import (
     StageRun,
 )
 from models.notice import DocumentNumberRegister, Notice, NoticeProblem, NoticeReceipt
-from models.people import Substitute, User, UserRole
+from models.people import Substitute, User, UserCampaignGrant, UserRole
 from models.problem import AuditEvent, Evidence, Problem, ProblemCoOffice
 from models.register import Household, Visit
 from models.reporting import DailySnapshot, MonthlyRanking
@@ -70,6 +70,7 @@ __all__ = [
     "Substitute",
     "Town",
     "User",
+    "UserCampaignGrant",
     "UserRole",
     "Village",
     "Visit",

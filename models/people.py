@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -26,6 +26,25 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime]
+    # Office, town and village accounts belong to one campaign's unit (codes repeat across
+    # campaigns); more campaigns only by an explicit grant (UserCampaignGrant, all_campaigns).
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="SET NULL"))
+    all_campaigns: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class UserCampaignGrant(Base):
+    """An explicit grant: an office, town or village account may also act in this campaign."""
+
+    __tablename__ = "user_campaign_grant"
+    __table_args__ = (UniqueConstraint("user_id", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(200))
+    granted_by: Mapped[str] = mapped_column(String(100))
+    granted_at: Mapped[dt.datetime]
 
 
 class Substitute(Base):

@@ -62,9 +62,13 @@ def user_group() -> None:
 @click.option("--also", "also", multiple=True,
               type=click.Choice([r.value for r in Role if r != Role.SYSTEM]),
               help="兼任的其他角色（可多次）；同一问题上仍不能既整改又复核或销号。")
+@click.option("--campaign", "campaign_id", type=int, default=None,
+              help="所属行动编号（办室、乡镇、村用户；同一代码在多项行动中都有时必填）。")
+@click.option("--all-campaigns", is_flag=True,
+              help="明确授权该办室、乡镇、村用户在全部行动中办理（慎用）。")
 def user_add(username: str, name: str, role: str, office: str | None, town: str | None,
              village: str | None, email: str, password: str | None, ask: bool,
-             also: tuple[str, ...]) -> None:
+             also: tuple[str, ...], campaign_id: int | None, all_campaigns: bool) -> None:
     from duban.services.accounts import hash_password
     from duban.services.actors import add_user
 
@@ -73,7 +77,8 @@ def user_add(username: str, name: str, role: str, office: str | None, town: str 
     add_user(e.db, e.clock, username=username, name=name, role=Role(role), office=office,
              town=town, village=village, email=email,
              password_hash=hash_password(secret) if secret else None,
-             extra_roles=[Role(r) for r in also])
+             extra_roles=[Role(r) for r in also], campaign_id=campaign_id,
+             all_campaigns=all_campaigns)
     note = "" if secret else "（未设密码，可用 duban user passwd 设置）"
     roles = "、".join(ROLE_LABELS[Role(r)] for r in dict.fromkeys([role, *also]))
     click.echo(f"用户已添加：{username}（{name}，{roles}）{note}")
@@ -91,11 +96,25 @@ def user_list(role: str | None, active_only: bool) -> None:
     if not rows:
         click.echo("暂无用户。用 duban user add 新增。")
         return
-    click.echo(table(["用户名", "姓名", "角色", "所属", "邮箱", "密码", "状态"],
-                     [[u.username, u.name, u.role_label, u.scope, u.email or "",
+    click.echo(table(["用户名", "姓名", "角色", "所属", "行动", "邮箱", "密码", "状态"],
+                     [[u.username, u.name, u.role_label, u.scope, u.campaigns, u.email or "",
                        "已设" if u.has_password else "未设", "正常" if u.active else "已停用"]
                       for u in rows]))
     click.echo(f"共 {len(rows)} 个用户")
+
+
+@user_group.command("grant", help="跨行动授权：允许办室、乡镇、村用户也在另一项行动中办理（须写明原因，留痕）。")
+@click.argument("username")
+@click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
+@click.option("--reason", required=True, help="授权原因。")
+@click.option("--as", "granted_by", default="county", show_default=True,
+              help="授权人用户名（县级办公室）。")
+def user_grant(username: str, campaign_id: int, reason: str, granted_by: str) -> None:
+    from duban.services.actors import grant_campaign
+
+    e = env()
+    grant_campaign(e.db, e.clock, username, campaign_id, reason, granted_by)
+    click.echo(f"已授权：{username} 可在行动 {campaign_id} 中办理（{reason}）")
 
 
 @user_group.command("disable", help="停用用户：立即结束其全部登录会话，不能再登录和办理。")

@@ -119,6 +119,9 @@ class Actor:
     `offices` holds the user's own office and any office they stand in for (代理).
     `extra_roles` holds the roles a user holds besides their main one (兼任), e.g. a county
     clerk who also sits on a supervision group.
+    `campaigns` holds the campaigns an office, town or village account belongs to (its own and
+    any granted); None means any campaign (county office, supervision groups, the system, or
+    an account explicitly granted all campaigns). Office codes repeat across campaigns.
     """
 
     user: str
@@ -126,6 +129,7 @@ class Actor:
     offices: frozenset[str] = frozenset()
     name: str = ""
     extra_roles: frozenset[Role] = frozenset()
+    campaigns: frozenset[int] | None = None
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -152,6 +156,7 @@ class ProblemView:
     review_passed_by: str | None = None
     deadline: dt.date | None = None
     reopen_count: int = 0
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -544,6 +549,11 @@ def decide(problem: ProblemView, action: Action, actor: Actor, payload: Payload,
         reason = guard(problem, actor, payload, ctx)
         if reason is not None:
             raise GuardFailed(f"问题 {problem.code} 不能「{step}」：{reason}")
+    if (actor.campaigns is not None and problem.campaign_id is not None
+            and problem.campaign_id not in actor.campaigns):
+        raise GuardFailed(
+            f"问题 {problem.code} 不能「{step}」：{actor.name or actor.user} 的账号不属于该问题所在的行动"
+            f"（编号 {problem.campaign_id}），同代码的办室在不同行动中是不同单位")
     move = Move(rule, problem, actor, payload, ctx)
     fields: dict[str, Any] = {}
     data: dict[str, Any] = {}

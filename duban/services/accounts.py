@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from duban.domain.clock import Clock
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import ROLE_LABELS, Role
+from duban.services.actors import account_campaigns
 from duban.services.database import Database
 from models import User, UserRole
 from models.web import AccountEvent, LoginAttempt, WebSession
@@ -234,6 +235,7 @@ class UserRow:
     active: bool
     has_password: bool
     extra_roles: tuple[Role, ...] = ()  # 兼任
+    campaigns: str = ""  # the campaigns an office, town or village account acts in
 
     @property
     def role_label(self) -> str:
@@ -265,9 +267,18 @@ def list_users(db: Database, *, role: Role | None = None,
                     office_code=u.office_code, town_code=u.town_code,
                     village_code=u.village_code, email=u.email, active=u.active,
                     has_password=bool(u.password_hash),
-                    extra_roles=tuple(r for r in extra.get(u.id, ()) if r != Role(u.role)))
+                    extra_roles=tuple(r for r in extra.get(u.id, ()) if r != Role(u.role)),
+                    campaigns=_campaigns_text(account_campaigns(session, u)))
             for u in users
         ]
+
+
+def _campaigns_text(campaigns: frozenset[int] | None) -> str:
+    if campaigns is None:
+        return "全部行动"
+    if not campaigns:
+        return "未归属行动"
+    return "、".join(f"行动{c}" for c in sorted(campaigns))
 
 
 def set_password(db: Database, clock: Clock, username: str, password: str, *, by: str) -> None:

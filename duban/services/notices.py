@@ -454,7 +454,10 @@ def acknowledge_notice(db: Database, clock: Clock, notice_id: int, username: str
         actor = resolve_actor(session, username, local_today(clock))
         if notice.voided:
             raise DubanError(f"通知书 {notice.number} 已作废，无需签收")
-        if notice.office_code not in actor.offices and actor.role is not Role.SYSTEM:
+        other_campaign = (actor.campaigns is not None
+                          and notice.campaign_id not in actor.campaigns)
+        if (notice.office_code not in actor.offices or other_campaign) \
+                and actor.role is not Role.SYSTEM:
             raise PermissionDenied(
                 f"通知书 {notice.number} 主送 {notice.office_code}，{username} 不能代为签收"
             )

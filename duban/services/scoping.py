@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    and_,
     exists,
     false,
     func,
@@ -100,6 +101,12 @@ class Reach:
     town: str | None = None
     village: str | None = None
     offices: frozenset[str] = frozenset()
+    # The campaigns an office, town or village account belongs to; None: any campaign.
+    campaigns: frozenset[int] | None = None
+
+    def covers(self, campaign_id: int) -> bool:
+        """Whether the account may see anything of this campaign at all."""
+        return self.campaigns is None or campaign_id in self.campaigns
 
     def admits(self, town: str | None, village: str | None, lead_office: str | None,
                co_offices: Iterable[str] = ()) -> bool:
@@ -119,17 +126,32 @@ def reach_of(scope: Scope) -> Reach:
     """The problems a scope reaches: the rule every count, list, export and chart obeys."""
     if scope.sees_all:
         return Reach(everything=True)
+    campaigns = scope.actor.campaigns
     if scope.role == Role.TOWN:
-        return Reach(town=scope.town)
+        return Reach(town=scope.town, campaigns=campaigns)
     if scope.role == Role.VILLAGE:
-        return Reach(village=scope.village)
+        return Reach(village=scope.village, campaigns=campaigns)
     if scope.role == Role.OFFICE:
-        return Reach(offices=scope.offices)
+        return Reach(offices=scope.offices, campaigns=campaigns)
     return Reach()
+
+
+def in_campaigns(scope: Scope, column: Any, clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`clause`, narrowed to the campaigns an office, town or village account belongs to."""
+    campaigns = scope.actor.campaigns
+    if campaigns is None or scope.sees_all:
+        return clause
+    if not campaigns:
+        return false()
+    return and_(clause, column.in_(sorted(campaigns)))
 
 
 def problem_clause(scope: Scope) -> ColumnElement[bool]:
     """The WHERE clause on Problem that a scope allows."""
+    return in_campaigns(scope, Problem.campaign_id, _problem_clause(scope))
+
+
+def _problem_clause(scope: Scope) -> ColumnElement[bool]:
     reach = reach_of(scope)
     if reach.everything:
         return true()
@@ -208,6 +230,8 @@ def listing_clause(session: Session, scope: Scope, campaign_id: int, *,
     """problem_clause shaped for listing many rows (see office_condition); `shapes` may
     carry office_shape answers a caller keeps."""
     if scope.role == Role.OFFICE:
+        if not reach_of(scope).covers(campaign_id):
+            return false()
         return office_condition(session, campaign_id, scope.offices,
                                 shape=(shapes or {}).get(scope.offices))
     return problem_clause(scope)
@@ -227,6 +251,10 @@ def household_clause(scope: Scope) -> ColumnElement[bool]:
     """The WHERE clause on Household (and, through its columns, coverage) a scope allows."""
     if scope.sees_all:
         return true()
+    return in_campaigns(scope, Household.campaign_id, _household_clause(scope))
+
+
+def _household_clause(scope: Scope) -> ColumnElement[bool]:
     if scope.role == Role.TOWN:
         return Household.town_code == scope.town if scope.town else false()
     if scope.role == Role.VILLAGE:
@@ -238,6 +266,10 @@ def village_clause(scope: Scope) -> ColumnElement[bool]:
     """The WHERE clause on Village: the villages a scope covers."""
     if scope.sees_all:
         return true()
+    return in_campaigns(scope, Village.campaign_id, _village_clause(scope))
+
+
+def _village_clause(scope: Scope) -> ColumnElement[bool]:
     if scope.role == Role.TOWN:
         return Village.town_code == scope.town if scope.town else false()
     if scope.role == Role.VILLAGE:
@@ -253,6 +285,10 @@ def office_clause(scope: Scope) -> ColumnElement[bool]:
     """
     if scope.sees_all:
         return true()
+    return in_campaigns(scope, Office.campaign_id, _office_clause(scope))
+
+
+def _office_clause(scope: Scope) -> ColumnElement[bool]:
     if scope.role == Role.OFFICE:
         return Office.code.in_(sorted(scope.offices)) if scope.offices else false()
     if scope.role == Role.TOWN:

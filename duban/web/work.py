@@ -338,7 +338,7 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
             error = exc.message
     lines, _ = st.cache.get(("penalties", chosen.id, ctx.today),
                             lambda: current_penalties(st.db, st.clock, chosen.id, ctx.today))
-    lines = _scoped_penalties(ctx, lines)
+    lines = _scoped_penalties(ctx, lines, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
     totals: dict[str, int] = {}
     for line in lines:
@@ -357,10 +357,12 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 names=names, total_yuan=sum(totals.values()))
 
 
-def _scoped_penalties(ctx: Ctx, lines: list[Any]) -> list[Any]:
+def _scoped_penalties(ctx: Ctx, lines: list[Any], campaign_id: int) -> list[Any]:
     # A fine names its problem's town and lead office, not its village: the one access rule
     # keeps a town's and an office's own, and villages see the published ranking only.
     reach = reach_of(ctx.scope)
+    if not reach.covers(campaign_id):
+        return []
     return [x for x in lines if reach.admits(x.town, None, x.office)]
 
 

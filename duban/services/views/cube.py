@@ -94,6 +94,8 @@ class Cube:
 
     def reached(self, reach: Reach) -> list[Cell]:
         """The cells a scope's reach admits (by their lead office, for offices)."""
+        if not reach.covers(self.campaign_id):
+            return []
         return [c for c in _slice(self, reach) if reach.admits(c.town, c.village, c.office)]
 
     def walked(self, scope: Scope, q: LedgerQuery, lead_only: bool) -> int:
@@ -145,6 +147,8 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
     if q.category or q.source or q.search or q.campaign_id != cube.campaign_id:
         return None
     reach = reach_of(scope)
+    if not reach.covers(cube.campaign_id):
+        return 0
     status = q.status.value if q.status is not None else None
     band = q.band.value if q.band is not None else None
     total = 0

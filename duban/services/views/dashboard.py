@@ -170,6 +170,8 @@ def _from_cube(cube: Cube, scope: Scope) -> tuple[list[Row], dict[dt.date, int],
     reach = reach_of(scope)
     rows: list[Row] = [(c.town, c.office, c.status, c.band, c.count, c.oldest)
                        for c in cube.reached(reach)]
+    if not reach.covers(cube.campaign_id):
+        return rows, {}, {}
     found: dict[dt.date, int] = defaultdict(int)
     for (t, v, o, d), n in cube.found.items():
         if reach.admits(t, v, o):
@@ -210,7 +212,7 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
     if cube is not None and cube.today == today:
         rows, found, closed = _from_cube(cube, scope)
         reach = reach_of(scope)
-        if reach.offices:
+        if reach.offices and reach.covers(campaign_id):
             # An office also sees what it is only a co-office of: not in the cube (which
             # counts lead offices), few, and found through the co-office index.
             mine = sorted(reach.offices)
