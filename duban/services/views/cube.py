@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TypeVar
 
@@ -66,6 +66,7 @@ class Cube:
     # (town, village, lead office, day) -> problems found that day / closed that China day
     found: dict[PlaceDay, int]
     closed: dict[PlaceDay, int]
+    _reached: dict[Reach, tuple[Cell, ...]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def by_town(self) -> dict[str, list[Cell]]:
@@ -92,11 +93,16 @@ class Cube:
             out[("office", c.office)] += c.count
         return dict(out)
 
-    def reached(self, reach: Reach) -> list[Cell]:
-        """The cells a scope's reach admits (by their lead office, for offices)."""
+    def reached(self, reach: Reach) -> tuple[Cell, ...]:
+        """The cells a scope's reach admits (by their lead office, for offices), kept with
+        the cube: every count of the scope sums over them."""
         if not reach.covers(self.campaign_id):
-            return []
-        return [c for c in _slice(self, reach) if reach.admits(c.town, c.village, c.office)]
+            return ()
+        cells = self._reached.get(reach)
+        if cells is None:
+            cells = self._reached[reach] = tuple(
+                c for c in _slice(self, reach) if reach.admits(c.town, c.village, c.office))
+        return cells
 
     def walked(self, scope: Scope, q: LedgerQuery, lead_only: bool) -> int:
         """How many index entries a walk in the request's order covers (its index range):
@@ -151,15 +157,19 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
         return 0
     status = q.status.value if q.status is not None else None
     band = q.band.value if q.band is not None else None
+    village, town, office, pending = q.village, q.town, q.office, q.pending
+    cells: Iterable[Cell]
+    if village or town or office:  # a small slice: test it against the reach
+        cells = [c for c in _slice(cube, reach, q) if reach.admits(c.town, c.village, c.office)]
+    else:
+        cells = cube.reached(reach)
     total = 0
-    for c in _slice(cube, reach, q):
-        if not reach.admits(c.town, c.village, c.office):
-            continue
-        if ((q.village and c.village != q.village)
-                or (q.town and c.town != q.town)
-                or (q.office and c.office != q.office)
+    for c in cells:
+        if ((village and c.village != village)
+                or (town and c.town != town)
+                or (office and c.office != office)
                 or (status is not None and c.status != status)
-                or (q.pending and c.status in FINAL)
+                or (pending and c.status in FINAL)
                 or (band is not None and (c.status not in OPEN or c.band != band))):
             continue
         total += c.count
