@@ -84,6 +84,9 @@ class Town:
     code: str
     name: str
     villages: tuple[Village, ...] = ()
+    # The county unit that 包保 (answers for) the town (seed 004: "联系该乡镇（开发区）的县直单位"),
+    # named beside the town when it is bulletined (一票否决); an office code, "" for none.
+    liaison: str = ""
 
 
 @dataclass(frozen=True)

@@ -392,11 +392,16 @@ def _escalation_documents(session: Session, clock: Clock, plan: Plan, register: 
                 office=names.office(e.office), description=e.description,
                 deadline=e.deadline, days_overdue=e.overdue_days)
 
+        # A town's 包保 county unit answers with it (seed 004's 一票否决): named beside it.
+        liaison = {t.name: names.office(t.liaison) for t in plan.towns if t.liaison}
         by_town: dict[str, list[BulletinItem]] = defaultdict(list)
         by_office: dict[str, list[BulletinItem]] = defaultdict(list)
         for e in group_items:
             it = item(e)
-            by_town[it.town or "—"].append(it)
+            heading = it.town or "—"
+            if it.town in liaison:
+                heading = f"{heading}（包保单位：{liaison[it.town]}）"
+            by_town[heading].append(it)
             by_office[it.office].append(it)
 
         # The place words come from the plan's scope (各乡镇（开发区）, 各村（社区）), not a fixed

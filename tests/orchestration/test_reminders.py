@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from collections import Counter
@@ -92,7 +93,11 @@ def test_friday_evening_waits_until_monday(db: Database, clock: FixedClock) -> N
 def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
         db: Database, clock: FixedClock) -> None:
     clock.set(at(2022, 9, 1))
-    cid = launch(db, clock)
+    # 城关镇 has a 包保 county unit (seed 004: "联系该乡镇（开发区）的县直单位").
+    plan = make_plan()
+    plan = dataclasses.replace(plan, towns=(
+        dataclasses.replace(plan.towns[0], liaison="nyzx"), *plan.towns[1:]))
+    cid = launch(db, clock, plan)
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 2))
     clock.set(at(2022, 9, 30, 10))  # long after: every rung is due
     result = sweep(db, clock, cid)
@@ -113,9 +118,13 @@ def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
     with db.transaction() as s:
         bulletin_id = s.scalar(select(Notice.id).where(Notice.kind == "bulletin"))
     assert bulletin_id is not None
-    text = "\n".join(p.text for p in Document(io.BytesIO(notice_file(db, bulletin_id))).paragraphs)
+    doc = Document(io.BytesIO(notice_file(db, bulletin_id)))
+    text = "\n".join([p.text for p in doc.paragraphs]
+                     + [c.text for t in doc.tables for r in t.rows for c in r.cells])
     assert towns_addressee(make_plan()) == "各乡镇" and "各乡镇、" in text
     assert "街道" not in text
+    # The town is bulletined with the county unit that 包保 it.
+    assert "城关镇（包保单位：农业服务中心）" in text
 
 
 def test_deadline_change_rearms_the_ladder(db: Database, clock: FixedClock) -> None:

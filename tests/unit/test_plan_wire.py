@@ -684,6 +684,15 @@ def test_review_group_town_undefined_and_negative_quota() -> None:
     ]
 
 
+def test_town_liaison_is_an_office_reference() -> None:
+    data = base()
+    data["towns"][0]["liaison"] = "领导小组办公室"
+    plan = parse_plan(data)
+    assert (plan.towns[0].liaison, plan.towns[1].liaison) == ("lgo", "")
+    data["towns"][1]["liaison"] = "县住建局"
+    assert_only(data, "towns[1].liaison", "未定义: 县住建局")
+
+
 def test_further_household_draws_and_villages_without_households() -> None:
     data = base()
     data["review"]["quota"]["more_households"] = [

@@ -852,7 +852,13 @@ SEED_004 = [
     Fact("村、户名单由县扶贫办提供：任何村都可抽", 75, "以上随机抽查村、户名单由县扶贫办负责提供给县督查组",
          lambda p: p.review.quota.villages_without_households),
     Fact("一票否决", 79, "对所在乡镇（开发区）和联系该乡镇（开发区）的县直单位直接实行“一票否决”",
-         lambda p: p.reminders.rungs[-1].name == "一票否决" and p.penalties == ()),
+         lambda p: p.reminders.rungs[-1].name == "一票否决" and p.penalties == ()
+         and all(p.office(t.liaison) is not None
+                 and p.office(t.liaison).level is OfficeLevel.COUNTY  # type: ignore[union-attr]
+                 for t in p.towns)),
+    Fact("包保单位", 73, "副组长由牵头包保该乡镇的县直单位主要负",
+         lambda p: [names(p, (t.liaison,))[0] for t in p.towns]
+         == ["县住建局", "县教育局", "县卫计委", "县人社局", "县发改委"]),
 ]
 
 

@@ -10,6 +10,7 @@ live in `duban.domain.plan_check`; the stored form is `duban.adapters.plan.codec
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import re
@@ -503,7 +504,7 @@ def _towns(ctx: _Ctx, data: Mapping[str, Any], names: _Names) -> tuple[Town, ...
     for path, node in ctx.items(data, "towns", ""):
         if isinstance(node, str):
             node = {"name": node}
-        m = ctx.fields(node, path, ("code", "name", "villages"), ("name",))
+        m = ctx.fields(node, path, ("code", "name", "villages", "liaison"), ("name",))
         name = ctx.text(m, "name", path)
         code = ctx.text(m, "code", path, default=name, code=True)
         names.add(code, name, path)
@@ -517,8 +518,20 @@ def _towns(ctx: _Ctx, data: Mapping[str, Any], names: _Names) -> tuple[Town, ...
             vcode = ctx.text(vm, "code", vpath, default=vname, code=True)
             seen.add(vcode, vname, vpath)
             villages.append(Village(vcode, vname))
-        towns.append(Town(code, name, tuple(villages)))
+        # The 包保 unit is an office reference, resolved once the offices are read.
+        towns.append(Town(code, name, tuple(villages), ctx.text(m, "liaison", path)))
     return tuple(towns)
+
+
+def _liaisons(ctx: _Ctx, towns: tuple[Town, ...], offices: _Names) -> tuple[Town, ...]:
+    """Towns with their 包保 unit references resolved to office codes."""
+    out = []
+    for i, town in enumerate(towns):
+        code = ""
+        if town.liaison:
+            code = offices.resolve(town.liaison, f"towns[{i}].liaison") or ""
+        out.append(dataclasses.replace(town, liaison=code))
+    return tuple(out)
 
 
 def _offices(
@@ -1085,6 +1098,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     stages = _stages(ctx, top)
     towns = _towns(ctx, top, refs.towns)
     offices = _offices(ctx, top, refs.offices, refs.towns, towns)
+    towns = _liaisons(ctx, towns, refs.offices)
     categories = tuple(
         Category(*t) for t in _labelled(ctx, top, "categories", refs.categories, True)
     )
