@@ -375,12 +375,18 @@ def sweep_duties(uow: UnitOfWork, clock: Clock, campaign_id: int,
             MilestoneReminderFired.problem_id, MilestoneReminderFired.milestone_code,
             MilestoneReminderFired.rung_code).where(
                 MilestoneReminderFired.campaign_id == campaign_id))
-        problems = session.execute(select(
+        stmt = select(
             Problem.id, Problem.code, Problem.description, Problem.category, Problem.source,
             Problem.found_on, Problem.tier, Problem.lead_office, Problem.routed_at,
             Problem.deadline).where(
                 Problem.campaign_id == campaign_id, Problem.status.in_(OPEN_PROBLEM),
-                Problem.lead_office.is_not(None))).all()
+                Problem.lead_office.is_not(None))
+        stone_rules = [r for r in plan.deadlines.rules if r.milestones]
+        if all(r.categories for r in stone_rules):
+            # Only problems of a category some milestone rule names can carry milestones.
+            stmt = stmt.where(Problem.category.in_(
+                sorted({c for r in stone_rules for c in r.categories})))
+        problems = session.execute(stmt).all()
         for p in problems:
             assigned = p.routed_at.astimezone(CHINA_TZ).date() if p.routed_at else p.found_on
             for s in _problem_milestones(plan, p):

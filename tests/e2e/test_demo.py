@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ def test_demo_runs_a_whole_campaign(tmp_path: Path) -> None:
     assert "已销号" in out and "演示完成" in out and "Traceback" not in result.stderr
     for stage in ("排查阶段", "集中整改阶段", "提升阶段"):
         assert stage in out
+    # Seed 002's 帮扶责任人每周五走访: the simulated towns did some and missed others.
+    assert re.search(r"常态化工作：已到期 \d+ 项，按时完成 [1-9]\d*，逾期完成 \d+，逾期未完成 [1-9]", out), out
     notices = sorted((tmp_path / "out" / "notices").glob("*.docx"))
     assert notices, "the rectify stage issues supervision notices"
     text = "\n".join(p.text for p in Document(str(notices[0])).paragraphs)
