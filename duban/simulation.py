@@ -79,6 +79,7 @@ class DemoResult:
     accounts: list[list[str]] = field(default_factory=list)
     activity: dict[str, int] = field(default_factory=dict)
     duties: DutyTally | None = None  # recurring duties done and missed, when the plan has any
+    deliveries: list[tuple[str, int]] = field(default_factory=list)
 
 
 def plan_path(name: str) -> Path:
@@ -505,6 +506,9 @@ def run_demo(
 
         with db.unit_of_work() as uow:
             result.duties = tally(uow, clock, campaign_id)
+    from duban.services.report_delivery import delivery_summary
+
+    result.deliveries = delivery_summary(db, campaign_id)
     return result
 
 

@@ -1,5 +1,5 @@
-"""The tick: close ended campaigns, advance the others, sweep deadlines, write daily reports,
-deliver the outbox."""
+"""The tick: close ended campaigns, advance the others, issue rolling notices, sweep deadlines,
+write and deliver reports, deliver the outbox."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tasks.orchestration import (
     due_stages_task,
     duties_task,
     live_campaigns_task,
+    notice_round_task,
     stage_kinds_started_task,
     sweep_task,
 )
@@ -44,6 +45,8 @@ def tick(now: str | None = None) -> dict[str, Any]:
             if "review" in stage_kinds_started_task(campaign_id) and not any(
                     s["kind"] == "review" for s in stages):
                 entry["review"] = review_stage(campaign_id, now)  # the stage's daily work
+            # Late problems go out on the plan's rolling round before the ladder is swept.
+            entry["notice_round"] = notice_round_task(campaign_id, now)
             entry["sweep"] = sweep_task(campaign_id, now)
             entry["duties"] = duties_task(campaign_id, now)
             entry["daily_report"] = daily_report_task(campaign_id, now)

@@ -25,7 +25,14 @@ from models.messaging import (
     SchedulerLease,
     StageRun,
 )
-from models.notice import DocumentNumberRegister, Notice, NoticeProblem, NoticeReceipt
+from models.notice import (
+    DocumentNumberRegister,
+    Notice,
+    NoticeCopy,
+    NoticeProblem,
+    NoticeReceipt,
+    NoticeRound,
+)
 from models.people import Substitute, User, UserCampaignGrant, UserRole
 from models.problem import AuditEvent, Evidence, Problem, ProblemCoOffice
 from models.register import Household, Visit
@@ -53,8 +60,10 @@ __all__ = [
     "MilestoneReminderFired",
     "MonthlyRanking",
     "Notice",
+    "NoticeCopy",
     "NoticeProblem",
     "NoticeReceipt",
+    "NoticeRound",
     "Office",
     "OutboxMessage",
     "PlanVersion",

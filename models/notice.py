@@ -59,10 +59,14 @@ class Notice(Base):
 
 
 class NoticeProblem(Base):
-    """A problem on a live 督办通知书; at most one per problem and kind, by constraint."""
+    """A problem on a live 督办通知书 to one office (its lead or a co-office).
+
+    At most one live notice of a kind lists a problem for the same office, by constraint; a
+    co-office's own notice lists the problem a second time, for that office.
+    """
 
     __tablename__ = "notice_problem"
-    __table_args__ = (UniqueConstraint("problem_id", "kind"),)
+    __table_args__ = (UniqueConstraint("problem_id", "kind", "office_code"),)
 
     notice_id: Mapped[int] = mapped_column(
         ForeignKey("notice.id", ondelete="CASCADE"), primary_key=True
@@ -71,6 +75,19 @@ class NoticeProblem(Base):
         ForeignKey("problem.id", ondelete="CASCADE"), primary_key=True
     )
     kind: Mapped[str] = mapped_column(String(20))
+    office_code: Mapped[str] = mapped_column(String(80))  # the addressee it is listed for
+    co_office: Mapped[bool] = mapped_column(default=False)  # listed for a co-office (配合)
+
+
+class NoticeCopy(Base):
+    """An office named in a notice's 抄送 line: a co-office the plan copies rather than notifies."""
+
+    __tablename__ = "notice_copy"
+
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notice.id", ondelete="CASCADE"), primary_key=True
+    )
+    office_code: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
 
 
 class NoticeReceipt(Base):
@@ -85,3 +102,20 @@ class NoticeReceipt(Base):
     office_code: Mapped[str] = mapped_column(String(80))
     username: Mapped[str] = mapped_column(String(50))
     received_at: Mapped[dt.datetime]
+
+
+class NoticeRound(Base):
+    """A rolling round of 督办通知书 for problems found after the rectify stage began.
+
+    One row per campaign and round (a day, or an ISO week), written in the transaction that
+    issues the round's notices, so a round runs once even when it finds nothing to issue.
+    """
+
+    __tablename__ = "notice_round"
+    __table_args__ = (UniqueConstraint("campaign_id", "round_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    round_key: Mapped[str] = mapped_column(String(30))  # 2022-09-27 or 2022-W39
+    ran_at: Mapped[dt.datetime]
+    notices: Mapped[int] = mapped_column(default=0)

@@ -102,6 +102,15 @@ def issue_notices_task(campaign_id: int, offices: Sequence[str], batch_key: str,
     return [r.number for r in rows]
 
 
+@task(name="notice-round", **OPTS)
+def notice_round_task(campaign_id: int, now: str | None = None) -> dict[str, Any] | None:
+    """Issue the rolling round of notices for late problems when the plan's rhythm says so."""
+    from duban.services.notices import issue_round
+
+    result = issue_round(database(), clock_at(now), campaign_id)
+    return _plain(result) if result is not None else None
+
+
 @task(name="arm-ladder", **OPTS)
 def arm_task(campaign_id: int) -> int:
     """Compute when each open problem's next reminder rung falls due."""
@@ -152,6 +161,7 @@ def daily_report_task(campaign_id: int, now: str | None = None) -> str | None:
     """Write today's report once the plan's hour has passed; returns its path."""
     import hashlib
 
+    from duban.services.report_delivery import deliver_daily_report
     from duban.services.reports import write_daily_report
     from duban.services.stages import daily_report_due, record_daily_report, reports_dir
 
@@ -162,6 +172,9 @@ def daily_report_task(campaign_id: int, now: str | None = None) -> str | None:
     paths = write_daily_report(db, clock, campaign_id, day, reports_dir(campaign_id))
     docx = next((p for p in paths if p.suffix == ".docx"), None)
     digest = hashlib.sha256(docx.read_bytes()).hexdigest() if docx else None
+    # Sent before it is recorded: a rerun after a kill writes it again and the dedupe keys
+    # keep the messages single.
+    deliver_daily_report(db, clock, campaign_id, day, docx)
     record_daily_report(db, clock, campaign_id, day, docx, digest)
     return str(docx) if docx else None
 
@@ -184,10 +197,15 @@ def close_reviewed_task(campaign_id: int, username: str, now: str | None = None)
 
 @task(name="monthly-ranking", **OPTS)
 def monthly_ranking_task(campaign_id: int, now: str | None = None) -> str | None:
-    """Freeze last month's ranking once the plan's monthly day has come."""
+    """Freeze last month's ranking once the plan's monthly day has come, and deliver it."""
+    from duban.services.report_delivery import deliver_due_ranking
     from duban.services.scoring import freeze_due_month
+    from duban.services.stages import reports_dir
 
-    month = freeze_due_month(database(), clock_at(now), campaign_id)
+    db, clock = database(), clock_at(now)
+    month = freeze_due_month(db, clock, campaign_id)
+    # Also after a kill between freezing and sending: the latest frozen month goes out once.
+    deliver_due_ranking(db, clock, campaign_id, reports_dir(campaign_id))
     return month.strftime("%Y-%m") if month else None
 
 

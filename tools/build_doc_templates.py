@@ -606,7 +606,7 @@ def build_notice(seal: bytes) -> DocumentObject:
     para(doc, "GB Body", "{{ intro }}")
     para(doc, "GB Heading 1", "一、问题情况")
     para(doc, "GB Body",
-         "经汇总核实，需你单位牵头整改的问题共{{ problems|length }}个，涉及{{ town_count }}个"
+         "经汇总核实，{{ summary_text }}，涉及{{ town_count }}个"
          "乡镇（办事处）{{ village_count }}个村，最早整改时限为{{ earliest_deadline|cn_date }}。"
          "具体问题见附件。")
     tag(doc, "{%p if requirements %}")
@@ -619,7 +619,7 @@ def build_notice(seal: bytes) -> DocumentObject:
     para(doc, "GB Attachment Title", "{{ attachment_title }}")
     loop_table(
         doc,
-        ["序号", "问题编号", "乡镇（村）", "户主", "问题描述", "整改要求", "整改时限", "配合单位"],
+        ["序号", "问题编号", "乡镇（村）", "户主", "问题描述", "整改要求", "整改时限", "协同单位"],
         [("{{ p.seq }}", "GB Table Center"), ("{{ p.code }}", "GB Table Center"),
          ("{{ p.location }}", "GB Table"), ("{{ p.household }}", "GB Table Center"),
          ("{{ p.description }}", "GB Table"), ("{{ p.requirement }}", "GB Table"),
@@ -738,7 +738,28 @@ def build_daily_report(seal: bytes) -> DocumentObject:
     t = loop_table(doc, ["责任单位", *_DAILY_HEADERS[1:]], _daily_cells("r"),
                    _DAILY_WIDTHS, "r in offices")
     add_total_row(t, doc, _daily_cells("office_total"))
-    para(doc, "GB Heading 1", "三、整改趋势")
+    para(doc, "GB Heading 1", "三、问题来源分布")
+    t = loop_table(doc, ["问题来源", *_DAILY_HEADERS[1:]], _daily_cells("r"),
+                   _DAILY_WIDTHS, "r in sources")
+    add_total_row(t, doc, _daily_cells("source_total"))
+    para(doc, "GB Heading 1", "四、当日随机抽查")
+    para(doc, "GB Body", "{{ spot_check_text }}")
+    tag(doc, "{%p if spot_checks %}")
+    c = "GB Table Center"
+    loop_table(doc, ["督查组", "抽查", "合格", "不合格", "待检查"],
+               [("{{ g.group }}", "GB Table"), ("{{ g.drawn }}", c), ("{{ g.passed }}", c),
+                ("{{ g.failed }}", c), ("{{ g.pending }}", c)],
+               [60, 24, 24, 24, 24], "g in spot_checks")
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p if spot_check_failures %}")
+    para(doc, "GB Body", "抽查不合格的事项如下：")
+    loop_table(doc, ["序号", "督查组", "抽查对象", "乡镇（村）", "情况说明"],
+               [("{{ loop.index }}", c), ("{{ f.group }}", "GB Table"),
+                ("{{ f.kind }}：{{ f.item }}", "GB Table"), ("{{ f.place }}", "GB Table"),
+                ("{{ f.note }}", "GB Table")],
+               [12, 34, 36, 34, 40], "f in spot_check_failures")
+    tag(doc, "{%p endif %}")
+    para(doc, "GB Heading 1", "五、整改趋势")
     para(doc, "GB Figure", "{{ chart }}")
     para(doc, "GB Signature", "{{ issuer }}")
     para(doc, "GB Date", "{{ issued_on|cn_date }}")

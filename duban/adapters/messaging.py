@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import smtplib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -52,9 +54,17 @@ class SmtpSettings:
         )
 
 
+# MIME types of the files reports attach; anything else goes as a plain byte stream.
+_ATTACHMENT_TYPES = {
+    ".docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ".pdf": ("application", "pdf"),
+}
+
+
 def send_email(settings: SmtpSettings, to: str, subject: str, body: str,
-               message_id: str | None = None) -> None:
-    """Send a plain-text UTF-8 e-mail."""
+               message_id: str | None = None, attachments: Sequence[Path] = ()) -> None:
+    """Send a plain-text UTF-8 e-mail, with files attached (a report's .docx)."""
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = to
@@ -62,6 +72,14 @@ def send_email(settings: SmtpSettings, to: str, subject: str, body: str,
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = message_id or make_msgid(domain="duban")
     msg.set_content(body, charset="utf-8")
+    for path in attachments:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise DeliveryError(f"附件读取失败：{Path(path).name}（{exc.strerror or exc}）") from exc
+        main, sub = _ATTACHMENT_TYPES.get(Path(path).suffix.lower(),
+                                          ("application", "octet-stream"))
+        msg.add_attachment(data, maintype=main, subtype=sub, filename=Path(path).name)
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
             if settings.starttls:

@@ -39,6 +39,9 @@ def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -
     if result.activity:
         click.echo("\n模拟人员办理：")
         click.echo(table(["办理事项", "次数"], sorted(result.activity.items())))
+    if result.deliveries:
+        click.echo("\n送达情况：")
+        click.echo(table(["事项", "数量"], [[label, n] for label, n in result.deliveries]))
     if result.stages:
         click.echo("\n阶段运行：")
         click.echo(table(["阶段", "日期", "用时（秒）", "说明"],

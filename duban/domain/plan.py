@@ -330,12 +330,85 @@ class RankingPolicy:
     failed_check_points: int = 2  # points lost per failed household / village spot check
 
 
+class ReportAudience(StrEnum):
+    """A group of offices a report is delivered to; a plan may also name single offices."""
+
+    COUNTY = "county"  # the county office (领导小组办公室) and its head
+    TOWNS = "towns"  # every town-level office (各乡镇)
+    OFFICES = "offices"  # every county department other than the county office (各部门)
+
+
+class Channel(StrEnum):
+    """How a message reaches an office."""
+
+    INBOX = "inbox"  # 站内信
+    EMAIL = "email"  # 电子邮件, to the office's contacts and users
+    WEBHOOK = "webhook"  # 钉钉 / 企业微信 robot
+
+
+ALL_CHANNELS = (Channel.INBOX, Channel.EMAIL, Channel.WEBHOOK)
+
+
 @dataclass(frozen=True)
 class ReportSchedule:
-    """When the daily report is written and on which day the month closes."""
+    """When the daily report is written, when the month closes, and who receives both.
+
+    `daily_to` and `ranking_to` hold ReportAudience values and office codes.
+    """
 
     daily_at: dt.time = dt.time(17, 0)
     monthly_day: int = 1
+    daily_to: tuple[str, ...] = (ReportAudience.COUNTY.value,)
+    ranking_to: tuple[str, ...] = (ReportAudience.COUNTY.value,)
+    channels: tuple[Channel, ...] = ALL_CHANNELS
+
+
+class CoOfficeNotice(StrEnum):
+    """What a co-office (协办) receives when the lead office gets its 督办通知书."""
+
+    OWN = "own"  # its own numbered notice listing the problems it rectifies with the lead
+    COPY = "copy"  # named in the lead's notice's 抄送 line, with a message and the file
+    NONE = "none"  # nothing
+
+
+@dataclass(frozen=True)
+class CoOfficeNotices:
+    """What co-offices of each level receive."""
+
+    county: CoOfficeNotice = CoOfficeNotice.COPY
+    town: CoOfficeNotice = CoOfficeNotice.COPY
+    village: CoOfficeNotice = CoOfficeNotice.NONE
+
+    def of(self, level: OfficeLevel | str) -> CoOfficeNotice:
+        """The treatment of a co-office of this level."""
+        return getattr(self, OfficeLevel(level).value)
+
+
+class NoticeRhythm(StrEnum):
+    """When problems found after the rectify stage started go out on notices."""
+
+    DAILY = "daily"  # each working day, the new items per office (滚动下发)
+    WEEKLY = "weekly"  # once a week, on `weekday` (or the next working day)
+    MANUAL = "manual"  # only when the county office issues them by hand
+
+
+@dataclass(frozen=True)
+class NoticePolicy:
+    """Who receives 督办通知书 besides the lead office, and the rhythm for late problems.
+
+    `at` None means the reminders' `work_start`; `weekday` is 1 (Monday, the default) to 7
+    (Sunday) and only set for a weekly rhythm.
+    """
+
+    co_offices: CoOfficeNotices = field(default_factory=CoOfficeNotices)
+    rolling: NoticeRhythm = NoticeRhythm.DAILY
+    weekday: int | None = None
+    at: dt.time | None = None
+
+    @property
+    def week_day(self) -> int:
+        """The ISO weekday of a weekly round (1 = Monday)."""
+        return self.weekday or 1
 
 
 @dataclass(frozen=True)
@@ -424,6 +497,7 @@ class Plan:
     issuer_short: str = ""  # 发文机关标志 line on notices, defaults to issuer
     issued_on: dt.date | None = None  # 成文日期 of the plan document, when it states one
     duties: tuple[Duty, ...] = ()  # recurring duties (常态化工作)
+    notices: NoticePolicy = field(default_factory=NoticePolicy)
 
     def stage(self, kind: StageKind) -> Stage | None:
         """The first stage of a kind, if the plan has one."""

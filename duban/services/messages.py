@@ -76,10 +76,12 @@ def enqueue(
     colour: str = "",
     payload: dict[str, Any] | None = None,
     about_office: str | None = None,
+    channels: Sequence[str] | None = None,
 ) -> int:
     """Write an inbox message for `target` and an outbox row per channel; returns rows added.
 
-    Rows whose dedupe key exists already are skipped, so a rerun adds nothing.
+    `channels` limits the channels (inbox, email, webhook; all by default). Rows whose dedupe
+    key exists already are skipped, so a rerun adds nothing.
     """
     now = clock.now()
     when = send_time(clock, plan)
@@ -88,16 +90,19 @@ def enqueue(
     data.setdefault("audience", audience.value)
     if about_office:
         data.setdefault("office", about_office)
-    rows: list[dict[str, Any]] = [
-        _outbox(campaign_id, CHANNEL_INBOX, target.code, target.code, subject, body, data,
-                now, when, f"{dedupe_key}:inbox")
-    ]
-    rows += [
-        _outbox(campaign_id, CHANNEL_EMAIL, address, target.code, subject, body, data, now, when,
-                f"{dedupe_key}:email:{address}")
-        for address in _emails(session, target, audience)
-    ]
-    if target.webhook:
+    wanted = set(channels) if channels is not None else {
+        CHANNEL_INBOX, CHANNEL_EMAIL, CHANNEL_WEBHOOK}
+    rows: list[dict[str, Any]] = []
+    if CHANNEL_INBOX in wanted:
+        rows.append(_outbox(campaign_id, CHANNEL_INBOX, target.code, target.code, subject, body,
+                            data, now, when, f"{dedupe_key}:inbox"))
+    if CHANNEL_EMAIL in wanted:
+        rows += [
+            _outbox(campaign_id, CHANNEL_EMAIL, address, target.code, subject, body, data, now,
+                    when, f"{dedupe_key}:email:{address}")
+            for address in _emails(session, target, audience)
+        ]
+    if target.webhook and CHANNEL_WEBHOOK in wanted:
         rows.append(_outbox(campaign_id, CHANNEL_WEBHOOK, target.webhook, target.code, subject,
                             body, data, now, when, f"{dedupe_key}:webhook"))
     keys = [r["dedupe_key"] for r in rows]
@@ -107,7 +112,7 @@ def enqueue(
     if not fresh:
         return 0
     session.execute(insert(OutboxMessage), fresh)
-    if f"{dedupe_key}:inbox" not in existing:
+    if CHANNEL_INBOX in wanted and f"{dedupe_key}:inbox" not in existing:
         session.add(InboxMessage(
             campaign_id=campaign_id, office_code=target.code, username=None,
             audience=audience.value, kind=kind, colour=colour, subject=subject, body=body,
@@ -153,6 +158,22 @@ def notice_issued_messages(session: Session, clock: Clock, plan: Plan, office: O
               f"涉及问题{len(notice.problem_ids)}个。{ask}"),
         dedupe_key=f"notice:{notice.id}:issued",
         payload={"notice_id": notice.id, "number": notice.number},
+    )
+
+
+def notice_copied_messages(session: Session, clock: Clock, plan: Plan, office: Office,
+                           lead: Office, notice: Notice, shared: int) -> int:
+    """Tell a co-office a notice to its lead office is copied (抄送) to it, and how many items."""
+    return enqueue(
+        session, clock, plan,
+        campaign_id=notice.campaign_id, target=office, audience=Audience.OFFICE,
+        kind="notice_copied",
+        subject=f"【抄送】{notice.number} {notice.title}",
+        body=(f"{office.name}：\n{plan.issuer}向{lead.name}下发督办通知书（{notice.number}），"
+              f"抄送你单位。其中需你单位配合整改的问题{shared}个，"
+              "请与牵头单位对接，按时限配合完成整改。"),
+        dedupe_key=f"notice:{notice.id}:copy:{office.code}",
+        payload={"notice_id": notice.id, "number": notice.number, "lead": lead.code},
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,7 @@ from duban.domain.clock import Clock, local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import OPEN_STATUSES, Role
 from duban.domain.numbering import format_date_cn, format_document_number
-from duban.domain.plan import Plan
+from duban.domain.plan import CoOfficeNotice, Plan
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import Database, data_dir
@@ -45,8 +45,10 @@ from models import (
     DocumentNumberRegister,
     Household,
     Notice,
+    NoticeCopy,
     NoticeProblem,
     NoticeReceipt,
+    NoticeRound,
     Office,
     Problem,
     ProblemCoOffice,
@@ -83,6 +85,12 @@ class NoticeRow:
     sha256: str
     voided: bool
     acknowledged_by: str | None = None
+    copy_to: tuple[str, ...] = ()  # offices named in its 抄送 line
+
+    def concerns(self, offices: Iterable[str]) -> bool:
+        """Whether the notice is addressed or copied to one of these offices."""
+        mine = set(offices)
+        return self.office_code in mine or bool(mine.intersection(self.copy_to))
 
     @property
     def path(self) -> Path:
@@ -90,7 +98,8 @@ class NoticeRow:
         return data_dir() / self.file_path
 
 
-def _row(notice: Notice, acknowledged_by: str | None = None) -> NoticeRow:
+def _row(notice: Notice, acknowledged_by: str | None = None,
+         copy_to: tuple[str, ...] = ()) -> NoticeRow:
     return NoticeRow(
         id=notice.id,
         campaign_id=notice.campaign_id,
@@ -106,6 +115,7 @@ def _row(notice: Notice, acknowledged_by: str | None = None) -> NoticeRow:
         sha256=notice.sha256,
         voided=notice.voided,
         acknowledged_by=acknowledged_by,
+        copy_to=copy_to,
     )
 
 
@@ -260,46 +270,67 @@ NOTICE_REQUIREMENTS = (
 )
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """A problem on the notice to one addressee: as its lead, or as a co-office (配合)."""
+
+    problem: Problem
+    co_office: bool
+
+
 def _notice_context(
     plan: Plan,
     names: Names,
     contact: ContactPerson | None,
-    office_name: str,
-    problems: Sequence[Problem],
+    office: Office,
+    listed: Sequence[_Listed],
     households: dict[str, str],
     co_offices: dict[int, list[str]],
+    copy_to: Sequence[str],
     number: str,
     *,
     clock: Clock,
 ) -> NoticeContext:
-    items = [
-        NoticeItem(
+    items = []
+    for i, entry in enumerate(listed, start=1):
+        p = entry.problem
+        lead = names.office(p.lead_office) if entry.co_office else ""
+        items.append(NoticeItem(
             seq=i,
             code=p.code,
             town=names.town(p.town_code),
             village=names.village(p.village_code),
             household=households.get(p.household_id or "", p.household_id or ""),
             description=p.description,
-            requirement="按时限完成整改并上传佐证资料",
+            requirement="配合牵头单位按时限完成整改" if entry.co_office
+            else "按时限完成整改并上传佐证资料",
             deadline=p.deadline or local_today(clock),
-            co_offices=[names.office(c) for c in co_offices.get(p.id, [])],
-        )
-        for i, p in enumerate(problems, start=1)
-    ]
+            co_offices=[names.office(c) for c in co_offices.get(p.id, []) if c != office.code],
+            lead=lead,
+        ))
     earliest = min(i.deadline for i in items)
+    leads = sum(1 for e in listed if not e.co_office)
+    if leads == len(items):
+        share = f"交由你单位牵头整改的问题共{len(items)}个"
+    elif leads == 0:
+        share = f"需你单位配合牵头单位整改的问题共{len(items)}个"
+    else:
+        share = (f"交由你单位整改的问题共{len(items)}个（牵头{leads}个、"
+                 f"配合{len(items) - leads}个）")
     return NoticeContext(
         **letterhead(plan, contact),
         title=f"关于限期整改{plan.name}排查问题的督办通知书",
         issued_on=local_today(clock),
         number=number,
-        addressee=office_name,
+        addressee=office.name,
         intro=(
-            f"在{plan.name}中，经排查和汇总，交由你单位牵头整改的问题共{len(items)}个"
+            f"在{plan.name}中，经排查和汇总，{share}"
             f"（详见附件《督办问题清单》），最早整改时限为{format_date_cn(earliest)}。"
             "现予督办，请按以下要求抓好整改落实。"
         ),
         problems=items,
         requirements=NOTICE_REQUIREMENTS,
+        copy_to=[names.office(c) for c in copy_to],
     )
 
 
@@ -319,6 +350,76 @@ def _acknowledgers(session: Session, notice_ids: Iterable[int]) -> dict[int, str
     ).all())
 
 
+def _copies(session: Session, notice_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    ids = list(notice_ids)
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(ids), CHUNK):
+        for nid, code in session.execute(
+            select(NoticeCopy.notice_id, NoticeCopy.office_code)
+            .where(NoticeCopy.notice_id.in_(ids[i : i + CHUNK]))
+            .order_by(NoticeCopy.notice_id, NoticeCopy.office_code)
+        ):
+            out.setdefault(nid, []).append(code)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _rows(session: Session, notices: Sequence[Notice]) -> list[NoticeRow]:
+    acks = _acknowledgers(session, (n.id for n in notices))
+    copies = _copies(session, (n.id for n in notices))
+    return [_row(n, acks.get(n.id), copies.get(n.id, ())) for n in notices]
+
+
+def _open_routed(campaign_id: int) -> list[ColumnElement[bool]]:
+    return [
+        Problem.campaign_id == campaign_id,
+        Problem.status.in_([s.value for s in OPEN_STATUSES]),
+        Problem.lead_office.is_not(None),
+    ]
+
+
+def _not_listed_for(office: Any) -> ColumnElement[bool]:
+    """The problem is on no live 督办通知书 to `office` (a column or a code)."""
+    return ~select(NoticeProblem.problem_id).where(
+        NoticeProblem.problem_id == Problem.id, NoticeProblem.kind == KIND_NOTICE,
+        NoticeProblem.office_code == office,
+    ).exists()
+
+
+def _modes(plan: Plan, offices: dict[str, Office]) -> dict[str, CoOfficeNotice]:
+    """What each co-office of the campaign receives, by its level."""
+    return {code: plan.notices.co_offices.of(o.level) for code, o in offices.items()}
+
+
+def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaign_id: int,
+             offices: Sequence[str] | None) -> dict[str, list[_Listed]]:
+    """Per addressee, the problems to list: led ones not yet on its notice, then co-offices'."""
+    lead_stmt = (
+        select(Problem)
+        .where(*_open_routed(campaign_id), _not_listed_for(Problem.lead_office))
+        .order_by(Problem.lead_office, Problem.deadline, Problem.code)
+    )
+    if offices is not None:
+        lead_stmt = lead_stmt.where(Problem.lead_office.in_(list(offices)))
+    by_office: dict[str, list[_Listed]] = {}
+    for p in session.scalars(lead_stmt):
+        assert p.lead_office is not None
+        by_office.setdefault(p.lead_office, []).append(_Listed(p, False))
+    modes = _modes(plan, office_of)
+    own = sorted(c for c, m in modes.items() if m is CoOfficeNotice.OWN
+                 and (offices is None or c in offices))
+    if own:
+        co_stmt = (
+            select(ProblemCoOffice.office_code, Problem)
+            .join(Problem, Problem.id == ProblemCoOffice.problem_id)
+            .where(*_open_routed(campaign_id), ProblemCoOffice.office_code.in_(own),
+                   _not_listed_for(ProblemCoOffice.office_code))
+            .order_by(ProblemCoOffice.office_code, Problem.deadline, Problem.code)
+        )
+        for code, p in session.execute(co_stmt).all():
+            by_office.setdefault(code, []).append(_Listed(p, True))
+    return by_office
+
+
 def issue_notices(
     db: Database,
     clock: Clock,
@@ -327,12 +428,16 @@ def issue_notices(
     issued_by: str,
     batch_key: str,
     offices: Sequence[str] | None = None,
+    round_key: str | None = None,
 ) -> list[NoticeRow]:
-    """One 督办通知书 per lead office, listing its open routed problems not yet on a notice.
+    """One 督办通知书 per responsible office, listing its open problems not yet on one to it.
 
-    A retry with the same batch key returns the notices of the first (committed) run.
+    The lead office gets every problem it leads; a co-office (协办) gets its own notice, a copy
+    (抄送) of the lead's, or nothing, as the plan's `notices.co_offices` says for its level.
+    A retry with the same batch key returns the notices of the first (committed) run. With
+    `round_key`, the rolling round is recorded in the same transaction (see issue_round).
     """
-    from duban.services.messages import notice_issued_messages, office_rows
+    from duban.services.messages import office_rows
 
     with db.transaction() as session:
         ensure_running(session, campaign_id, "下发督办通知书")
@@ -345,54 +450,64 @@ def issue_notices(
                                  Notice.batch_key == batch_key).order_by(Notice.seq)
         ).all()
         if done:
-            acks = _acknowledgers(session, (n.id for n in done))
-            return [_row(n, acks.get(n.id)) for n in done]
-        on_notice = select(NoticeProblem.problem_id).where(NoticeProblem.kind == KIND_NOTICE)
-        stmt = (
-            select(Problem)
-            .where(
-                Problem.campaign_id == campaign_id,
-                Problem.status.in_([s.value for s in OPEN_STATUSES]),
-                Problem.lead_office.is_not(None),
-                Problem.id.not_in(on_notice),
-            )
-            .order_by(Problem.lead_office, Problem.deadline, Problem.code)
+            return _rows(session, done)
+        office_of = office_rows(session, campaign_id)
+        by_office = _pending(session, plan, office_of, campaign_id, offices)
+        issued = _issue(session, clock, plan, office_of, register, campaign_id, by_office,
+                        issued_by=issued_by, batch_key=batch_key)
+        if round_key is not None:
+            session.add(NoticeRound(campaign_id=campaign_id, round_key=round_key,
+                                    ran_at=clock.now(), notices=len(issued)))
+            session.flush()
+        return _rows(session, issued)
+
+
+def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Office],
+           register: DocumentNumberRegister, campaign_id: int,
+           by_office: dict[str, list[_Listed]], *, issued_by: str,
+           batch_key: str) -> list[Notice]:
+    from duban.services.messages import notice_copied_messages, notice_issued_messages
+
+    if not by_office:
+        return []
+    problems = [e.problem for group in by_office.values() for e in group]
+    names = names_in(session, campaign_id, plan)
+    contact = county_contact(session, campaign_id, plan)
+    households = _household_heads(session, campaign_id, problems)
+    co_offices = _co_offices(session, sorted({p.id for p in problems}))
+    modes = _modes(plan, office_of)
+    issued: list[Notice] = []
+    for code in sorted(by_office):
+        office = office_of.get(code)
+        if office is None:
+            raise NotFound(f"责任办室未定义：{code}（行动 {campaign_id}）")
+        group = by_office[code]
+        # 抄送: the co-offices of the problems this office leads whose level the plan copies.
+        copy_to = sorted({c for e in group if not e.co_office
+                          for c in co_offices.get(e.problem.id, [])
+                          if c != code and modes.get(c) is CoOfficeNotice.COPY})
+        notice = issue_document(
+            session, clock, register,
+            campaign_id=campaign_id, kind=KIND_NOTICE, office_code=code,
+            problem_ids=[e.problem.id for e in group], issued_by=issued_by, batch_key=batch_key,
+            build=functools.partial(_notice_context, plan, names, contact, office, group,
+                                    households, co_offices, copy_to, clock=clock),
+            render=_render_notice,
         )
-        if offices is not None:
-            stmt = stmt.where(Problem.lead_office.in_(list(offices)))
-        problems = list(session.scalars(stmt))
-        if not problems:
-            return []
-        names = names_in(session, campaign_id, plan)
-        contact = county_contact(session, campaign_id, plan)
-        households = _household_heads(session, campaign_id, problems)
-        co_offices = _co_offices(session, [p.id for p in problems])
-        by_office: dict[str, list[Problem]] = {}
-        for p in problems:
-            assert p.lead_office is not None
-            by_office.setdefault(p.lead_office, []).append(p)
-        office_of = office_rows(session, campaign_id, list(by_office))
-        issued: list[Notice] = []
-        for code in sorted(by_office):
-            office = office_of.get(code)
-            if office is None:
-                raise NotFound(f"责任办室未定义：{code}（行动 {campaign_id}）")
-            group = by_office[code]
-            notice = issue_document(
-                session, clock, register,
-                campaign_id=campaign_id, kind=KIND_NOTICE, office_code=code,
-                problem_ids=[p.id for p in group], issued_by=issued_by, batch_key=batch_key,
-                build=functools.partial(_notice_context, plan, names, contact, office.name,
-                                        group, households, co_offices, clock=clock),
-                render=_render_notice,
-            )
-            rows = [{"notice_id": notice.id, "problem_id": p.id, "kind": KIND_NOTICE}
-                    for p in group]
-            for i in range(0, len(rows), CHUNK):
-                session.execute(insert(NoticeProblem), rows[i : i + CHUNK])
-            notice_issued_messages(session, clock, plan, office, notice)
-            issued.append(notice)
-        return [_row(n) for n in issued]
+        rows = [{"notice_id": notice.id, "problem_id": e.problem.id, "kind": KIND_NOTICE,
+                 "office_code": code, "co_office": e.co_office} for e in group]
+        for i in range(0, len(rows), CHUNK):
+            session.execute(insert(NoticeProblem), rows[i : i + CHUNK])
+        if copy_to:
+            session.execute(insert(NoticeCopy), [{"notice_id": notice.id, "office_code": c}
+                                                 for c in copy_to])
+        notice_issued_messages(session, clock, plan, office, notice)
+        for c in copy_to:
+            shared = sum(1 for e in group if not e.co_office
+                         and c in co_offices.get(e.problem.id, []))
+            notice_copied_messages(session, clock, plan, office_of[c], office, notice, shared)
+        issued.append(notice)
+    return issued
 
 
 def _household_heads(session: Session, campaign_id: int,
@@ -493,7 +608,10 @@ def notice_file(db: Database, notice_id: int) -> bytes:
 
 def list_notices(db: Database, campaign_id: int, *, office: str | None = None,
                  kind: str | None = None) -> list[NoticeRow]:
-    """A campaign's documents in number order, with who signed for them."""
+    """A campaign's documents in number order, with who signed for them and their 抄送.
+
+    With `office`, the documents addressed to it and those copied to it.
+    """
     with db.transaction() as session:
         return _notices(session, select(Notice).where(Notice.campaign_id == campaign_id),
                         office=office, kind=kind)
@@ -502,19 +620,18 @@ def list_notices(db: Database, campaign_id: int, *, office: str | None = None,
 def _notices(session: Session, stmt: Select[Any], *, office: str | None = None,
              kind: str | None = None) -> list[NoticeRow]:
     if office is not None:
-        stmt = stmt.where(Notice.office_code == office)
+        copied = select(NoticeCopy.notice_id).where(NoticeCopy.office_code == office)
+        stmt = stmt.where(or_(Notice.office_code == office, Notice.id.in_(copied)))
     if kind is not None:
         stmt = stmt.where(Notice.kind == kind)
-    notices = session.scalars(stmt.order_by(Notice.year, Notice.seq)).all()
-    acks = _acknowledgers(session, (n.id for n in notices))
-    return [_row(n, acks.get(n.id)) for n in notices]
+    return _rows(session, session.scalars(stmt.order_by(Notice.year, Notice.seq)).all())
 
 
 def visible_notices(session: Session, scope: Scope, campaign_id: int) -> list[NoticeRow]:
-    """A campaign's documents the scope may read (its offices' mail), in number order."""
+    """A campaign's documents the scope may read (its offices' mail, 抄送 included)."""
     rows = _notices(session, select(Notice).where(Notice.campaign_id == campaign_id))
     offices = visible_office_codes(session, scope, campaign_id)
-    return rows if offices is None else [n for n in rows if n.office_code in offices]
+    return rows if offices is None else [n for n in rows if n.concerns(offices)]
 
 
 def visible_notice(session: Session, scope: Scope, notice_id: int) -> NoticeRow:
@@ -523,20 +640,136 @@ def visible_notice(session: Session, scope: Scope, notice_id: int) -> NoticeRow:
     if notice is None:
         raise NotFound(f"通知书不存在：编号 {notice_id}")
     offices = visible_office_codes(session, scope, notice.campaign_id)
-    if offices is not None and notice.office_code not in offices:
+    (row,) = _rows(session, [notice])
+    if offices is not None and not row.concerns(offices):
         raise NotFound(f"通知书不存在或无权查看：编号 {notice_id}")
-    return _row(notice, _acknowledgers(session, [notice.id]).get(notice.id))
+    return row
 
 
 def offices_without_notice(db: Database, campaign_id: int) -> list[str]:
-    """Lead offices that have open routed problems not yet on a live 督办通知书."""
+    """Offices with open routed problems to list on a 督办通知书 that no live one lists for them.
+
+    Lead offices, and co-offices that the plan gives notices of their own.
+    """
     with db.transaction() as session:
-        on_notice = select(NoticeProblem.problem_id).where(NoticeProblem.kind == KIND_NOTICE)
-        return list(session.scalars(
-            select(Problem.lead_office).where(
-                Problem.campaign_id == campaign_id,
-                Problem.status.in_([s.value for s in OPEN_STATUSES]),
-                Problem.lead_office.is_not(None),
-                Problem.id.not_in(on_notice),
-            ).distinct().order_by(Problem.lead_office)
+        plan = load_plan_of(session, campaign_id)
+        leads = set(session.scalars(
+            select(Problem.lead_office)
+            .where(*_open_routed(campaign_id), _not_listed_for(Problem.lead_office))
+            .distinct()
         ))
+        levels = [level for level in ("county", "town", "village")
+                  if plan.notices.co_offices.of(level) is CoOfficeNotice.OWN]
+        co: set[str] = set()
+        if levels:
+            co = set(session.scalars(
+                select(ProblemCoOffice.office_code)
+                .join(Problem, Problem.id == ProblemCoOffice.problem_id)
+                .join(Office, (Office.campaign_id == campaign_id)
+                      & (Office.code == ProblemCoOffice.office_code))
+                .where(*_open_routed(campaign_id), Office.level.in_(levels),
+                       _not_listed_for(ProblemCoOffice.office_code))
+                .distinct()
+            ))
+        return sorted(c for c in leads | co if c)
+
+
+@dataclass(frozen=True)
+class NoticeTally:
+    """The live 督办通知书 that concern some offices, for their dashboard."""
+
+    addressed: int  # addressed to them (主送)
+    unacknowledged: int  # of those, not yet signed for
+    copied: int  # copied to them (抄送)
+    lead_items: int  # problems listed for them as lead office
+    co_items: int  # problems listed for them as co-office (配合)
+
+    @property
+    def any(self) -> bool:
+        """Whether any notice concerns them."""
+        return bool(self.addressed or self.copied)
+
+
+def notice_tally(db: Database, campaign_id: int, offices: Sequence[str]) -> NoticeTally:
+    """How many live 督办通知书 are addressed and copied to these offices, and their items."""
+    codes = sorted(set(offices))
+    with db.transaction() as session:
+        live = (Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+                Notice.voided.is_(False))
+        addressed = list(session.scalars(
+            select(Notice.id).where(*live, Notice.office_code.in_(codes))))
+        signed = set(_acknowledgers(session, addressed))
+        copied = session.scalar(
+            select(func.count(func.distinct(NoticeCopy.notice_id)))
+            .join(Notice, Notice.id == NoticeCopy.notice_id)
+            .where(*live, NoticeCopy.office_code.in_(codes))) or 0
+        items = dict(session.execute(
+            select(NoticeProblem.co_office, func.count())
+            .join(Notice, Notice.id == NoticeProblem.notice_id)
+            .where(*live, NoticeProblem.office_code.in_(codes))
+            .group_by(NoticeProblem.co_office)).all())
+        return NoticeTally(addressed=len(addressed),
+                           unacknowledged=len([i for i in addressed if i not in signed]),
+                           copied=int(copied), lead_items=int(items.get(False, 0)),
+                           co_items=int(items.get(True, 0)))
+
+
+# ------------------------------------------------------------------------------ rolling rounds
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What a rolling round did: its key, and the 文号 it issued (none: nothing was late)."""
+
+    round_key: str
+    numbers: tuple[str, ...]
+    ran_now: bool  # False when the round had run already
+
+
+def issue_round(db: Database, clock: Clock, campaign_id: int, *,
+                issued_by: str = "system") -> RoundResult | None:
+    """Issue the rolling round due now for problems not yet on a notice; once per round.
+
+    Due only after the rectify stage's own notices went out (its stage run is done), on the
+    plan's rhythm (`notices.rolling`). The round's row is written with its notices in one
+    transaction, so a rerun, a second tick or a kill and rerun issues nothing twice and
+    leaves no gap in the numbers.
+    """
+    from duban.domain.clock import local_now
+    from duban.domain.plan import StageKind
+    from duban.domain.rounds import due_round
+    from duban.services.calendars import working_calendar
+    from models import StageRun
+
+    with db.transaction() as session:
+        plan = load_plan_of(session, campaign_id)
+        key = due_round(plan.notices, plan.reminders.work_start, local_now(clock),
+                        working_calendar())
+        if key is None:
+            return None
+        rectify_done = session.scalar(select(StageRun.id).where(
+            StageRun.campaign_id == campaign_id, StageRun.kind == StageKind.RECTIFY.value,
+            StageRun.status == "done").limit(1))
+        if rectify_done is None:
+            return None
+        ran = session.scalar(select(NoticeRound.id).where(
+            NoticeRound.campaign_id == campaign_id, NoticeRound.round_key == key))
+    batch_key = f"round:{key}"
+    if ran is not None:
+        return RoundResult(key, tuple(n.number for n in _batch(db, campaign_id, batch_key)),
+                           ran_now=False)
+    try:
+        rows = issue_notices(db, clock, campaign_id, issued_by=issued_by, batch_key=batch_key,
+                             round_key=key)
+    except IntegrityError:
+        # Another tick recorded the round first; its transaction holds the notices.
+        rows = _batch(db, campaign_id, batch_key)
+        return RoundResult(key, tuple(n.number for n in rows), ran_now=False)
+    return RoundResult(key, tuple(n.number for n in rows), ran_now=True)
+
+
+def _batch(db: Database, campaign_id: int, batch_key: str) -> list[NoticeRow]:
+    with db.transaction() as session:
+        return _rows(session, session.scalars(
+            select(Notice).where(Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+                                 Notice.batch_key == batch_key).order_by(Notice.seq)).all())

@@ -14,6 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -25,7 +26,7 @@ from duban.domain.plan import Plan
 from duban.domain.reminders import next_send_time
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
-from duban.services.database import Database
+from duban.services.database import Database, data_dir
 from duban.services.messages import (
     CHANNEL_EMAIL,
     CHANNEL_INBOX,
@@ -49,7 +50,7 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, BACKOFF_CAP_SECONDS))
 
 
-Sender = Callable[[str, str, str], None]  # (recipient, subject, body)
+Sender = Callable[..., None]  # (recipient, subject, body[, attachments=paths])
 
 
 MAIL_OFF = "邮件渠道未开启（未设置 DUBAN_SMTP_HOST），未发送"
@@ -59,7 +60,8 @@ MAIL_OFF = "邮件渠道未开启（未设置 DUBAN_SMTP_HOST），未发送"
 class Senders:
     """How each channel sends; tests swap in local servers through the same adapters.
 
-    `email` is None when the mail channel is off: e-mail rows are then marked not sent.
+    `email` is None when the mail channel is off: e-mail rows are then marked not sent. An
+    e-mail sender is called with `attachments=` (paths) only when a message has files.
     """
 
     email: Sender | None
@@ -72,7 +74,8 @@ class Senders:
         email: Sender | None = None
         if settings is not None:
             smtp = settings
-            email = lambda to, subject, body: send_email(smtp, to, subject, body)  # noqa: E731
+            email = lambda to, subject, body, attachments=(): send_email(  # noqa: E731
+                smtp, to, subject, body, attachments=attachments)
         return cls(email=email,
                    webhook=lambda url, subject, body: send_webhook(url, subject, body))
 
@@ -99,6 +102,12 @@ class _Claimed:
     body: str
     attempts: int
     max_attempts: int
+    payload: dict[str, Any]
+
+    @property
+    def attachments(self) -> list[Path]:
+        """Files to attach, stored relative to the data directory."""
+        return [data_dir() / str(p) for p in (self.payload or {}).get("attachments", [])]
 
 
 def _claim(session: Session, now: dt.datetime, worker: str, limit: int) -> list[_Claimed]:
@@ -118,7 +127,8 @@ def _claim(session: Session, now: dt.datetime, worker: str, limit: int) -> list[
                 attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id, OutboxMessage.campaign_id, OutboxMessage.channel,
                    OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body,
-                   OutboxMessage.attempts, OutboxMessage.max_attempts)
+                   OutboxMessage.attempts, OutboxMessage.max_attempts,
+                   OutboxMessage.payload)
         .execution_options(synchronize_session=False)
     ).all()
     return sorted((_Claimed(**r._asdict()) for r in rows), key=lambda c: c.id)
@@ -177,7 +187,11 @@ def _send_one(senders: Senders, row: _Claimed) -> None:
     if row.channel == CHANNEL_EMAIL:
         if senders.email is None:  # claimed by a worker that had mail on: not this one's to try
             raise DeliveryError(MAIL_OFF)
-        senders.email(row.recipient, row.subject, row.body)
+        files = row.attachments
+        if files:
+            senders.email(row.recipient, row.subject, row.body, attachments=files)
+        else:
+            senders.email(row.recipient, row.subject, row.body)
     elif row.channel == CHANNEL_WEBHOOK:
         senders.webhook(row.recipient, row.subject, row.body)
     else:

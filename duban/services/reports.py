@@ -563,6 +563,7 @@ def daily_report_context(
         SeriesPoint(s.day, s.counts.found, s.counts.closed, s.counts.overdue)
         for s in series_in(session, campaign_id, day)
     ]
+    checks, failures = spot_check_lines(session, plan, campaign_id, day)
     return DailyReportContext(
         issuer=issuer,
         issuer_mark=mark,
@@ -573,7 +574,92 @@ def daily_report_context(
         towns=[daily_row(f) for f in figures.towns],
         offices=[daily_row(f) for f in figures.offices],
         series=series,
+        sources=[daily_row(f) for f in source_figures(session, plan, campaign_id, day)],
+        spot_checks=checks,
+        spot_check_failures=failures,
     )
+
+
+def _counts_by_source(session: Session, campaign_id: int, day: dt.date) -> dict[str, Counts]:
+    """Counts per 问题来源 at the end of `day`, from the ledger."""
+    state = ledger_state(session, campaign_id, day_end(day))
+    s = state.c
+    is_open = s.status.in_(OPEN_CODES)
+    out: dict[str, Counts] = {}
+    for source, found, unrouted, rectifying, awaiting, closed, overdue, voided in session.execute(
+        select(
+            s.source,
+            _count(s.status != Status.VOIDED.value),
+            _count(s.status == Status.UNROUTED.value),
+            _count(is_open),
+            _count(s.status.in_(AWAITING_CODES)),
+            _count(s.status == Status.CLOSED.value),
+            _count(is_open & (s.deadline < day)),
+            _count(s.status == Status.VOIDED.value),
+        ).group_by(s.source)
+    ):
+        rectifying, awaiting, closed = int(rectifying or 0), int(awaiting or 0), int(closed or 0)
+        out[source] = Counts(found=int(found or 0), unrouted=int(unrouted or 0),
+                             routed=rectifying + awaiting + closed, rectifying=rectifying,
+                             awaiting_review=awaiting, closed=closed,
+                             overdue=int(overdue or 0), voided=int(voided or 0))
+    return out
+
+
+def source_figures(session: Session, plan: Plan, campaign_id: int,
+                   day: dt.date) -> list[ScopeFigures]:
+    """The day's figures per 问题来源 (the plan's order; sources with no problem left out)."""
+    today = _counts_by_source(session, campaign_id, day)
+    yesterday = _counts_by_source(session, campaign_id, day - dt.timedelta(days=1))
+    names = {src.code: src.name for src in plan.sources}
+    order = [c for c in names if c in today] + sorted(set(today) - set(names))
+    return [ScopeFigures(ScopeKind.CAMPAIGN, code, names.get(code, code), today[code],
+                         yesterday.get(code, ZERO)) for code in order]
+
+
+def spot_check_lines(session: Session, plan: Plan, campaign_id: int,
+                     day: dt.date) -> tuple[list[Any], list[Any]]:
+    """The report day's spot checks per supervision group, and the failed ones in words."""
+    from duban.adapters.documents.context import SpotCheckFailure, SpotCheckRow
+    from duban.domain.sampling import SPOT_CHECK_KIND_LABELS, SpotCheckKind
+    from models import Household, SpotCheck
+
+    checks = list(session.scalars(
+        select(SpotCheck).where(SpotCheck.campaign_id == campaign_id, SpotCheck.day == day)
+        .order_by(SpotCheck.group_code, SpotCheck.id)))
+    if not checks:
+        return [], []
+    groups = {g.code: g.name for g in plan.review.groups}
+    names = names_in(session, campaign_id, plan)
+    failed = [c for c in checks if c.result == "failed"]
+    codes: dict[int, str] = {pid: code for pid, code in session.execute(
+        select(Problem.id, Problem.code).where(
+            Problem.id.in_([c.problem_id for c in failed if c.problem_id])))}
+    heads: dict[str, str] = {hid: head for hid, head in session.execute(
+        select(Household.household_id, Household.head).where(
+            Household.campaign_id == campaign_id,
+            Household.household_id.in_([c.household_id for c in failed if c.household_id])))}
+    rows: list[Any] = []
+    for code in dict.fromkeys(c.group_code for c in checks):
+        mine = [c for c in checks if c.group_code == code]
+        rows.append(SpotCheckRow(
+            group=groups.get(code, code), drawn=len(mine),
+            passed=sum(1 for c in mine if c.result == "passed"),
+            failed=sum(1 for c in mine if c.result == "failed")))
+
+    def item(c: SpotCheck) -> str:
+        if c.kind == SpotCheckKind.CLOSED_PROBLEM.value and c.problem_id:
+            return str(codes.get(c.problem_id, c.item_id))
+        if c.kind == SpotCheckKind.HOUSEHOLD.value and c.household_id:
+            return str(heads.get(c.household_id) or c.household_id)
+        return names.villages.get(c.village_code or "", c.item_id)
+
+    failures = [SpotCheckFailure(
+        group=groups.get(c.group_code, c.group_code),
+        kind=SPOT_CHECK_KIND_LABELS[SpotCheckKind(c.kind)], item=item(c),
+        place=names.town(c.town_code) + names.villages.get(c.village_code or "", ""),
+        note=c.note or "—") for c in failed]
+    return rows, failures
 
 
 def _unit(plan: Plan) -> str:

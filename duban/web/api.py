@@ -303,6 +303,7 @@ class NoticeOut(BaseModel):
     issued_by: str
     voided: bool
     acknowledged_by: str | None
+    copy_to: list[str] = []  # office codes in the 抄送 line
 
 
 class IssueIn(BaseModel):

@@ -151,7 +151,19 @@ def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -
         return no_campaign(st, ctx, "dashboard")
     data, age = dashboard_of(st, ctx, chosen.id)
     return page(st, ctx, "dashboard.html", "dashboard", campaign=chosen, campaigns=campaigns,
-                d=data, age=age, chart=trend_chart(data.trend))
+                d=data, age=age, chart=trend_chart(data.trend),
+                notices=notices_of(st, ctx, chosen.id))
+
+
+def notices_of(st: WebState, ctx: Ctx, campaign_id: int) -> Any:
+    """The 督办通知书 addressed and copied to the user's offices (None for the county)."""
+    from duban.services.notices import notice_tally
+    from duban.web.work import inbox_offices
+
+    if ctx.scope.sees_all:
+        return None
+    offices = inbox_offices(st, ctx, campaign_id)
+    return notice_tally(st.db, campaign_id, offices) if offices else None
 
 
 def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int) -> tuple[Dashboard, float | None]:

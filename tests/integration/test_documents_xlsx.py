@@ -69,7 +69,8 @@ def test_daily_report_workbook(tmp_path: Path) -> None:
     ctx = daily_context()
     out = write_daily_report_xlsx(ctx, tmp_path / "日报.xlsx")
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["乡镇进度", "责任单位进度", "趋势"]
+    assert wb.sheetnames == ["乡镇进度", "责任单位进度", "来源分布", "随机抽查", "趋势"]
+    assert wb["随机抽查"]["A1"].value == "当日未安排随机抽查。"
     ws = wb["乡镇进度"]
     assert ws["A3"].value == "乡镇（办事处）"
     names = [ws.cell(row=4 + i, column=1).value for i in range(len(ctx.towns) + 1)]
@@ -81,3 +82,26 @@ def test_daily_report_workbook(tmp_path: Path) -> None:
     trend = wb["趋势"]
     assert trend.max_row == 1 + len(ctx.series)
     assert trend["B2"].value == ctx.series[0].found
+
+
+def test_daily_report_workbook_has_sources_and_spot_checks(tmp_path: Path) -> None:
+    import dataclasses
+
+    from duban.adapters.documents.context import SpotCheckFailure, SpotCheckRow
+
+    base = daily_context()
+    ctx = dataclasses.replace(
+        base, sources=base.towns[:2],
+        spot_checks=[SpotCheckRow("第一督查组", 5, 3, 1)],
+        spot_check_failures=[SpotCheckFailure("第一督查组", "农户", "张三", "槐店回族镇东关社区",
+                                              "危房仍有人居住")])
+    wb = openpyxl.load_workbook(write_daily_report_xlsx(ctx, tmp_path / "日报.xlsx"))
+    sources = wb["来源分布"]
+    assert sources["A3"].value == "问题来源"
+    assert [sources.cell(row=4 + i, column=1).value for i in range(3)] == [
+        ctx.sources[0].name, ctx.sources[1].name, "合计"]
+    checks = wb["随机抽查"]
+    assert checks["A1"].value == "当日1个督查组共抽查5项，合格3项，不合格1项，待检查1项。"
+    assert [c.value for c in checks[4]] == ["第一督查组", 5, 3, 1, 1]
+    assert [c.value for c in checks[7]][:4] == ["第一督查组", "农户：张三", "槐店回族镇东关社区",
+                                                 "危房仍有人居住"]

@@ -13,6 +13,7 @@ from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.plan import (
     OWN_TOWN,
     OWN_VILLAGE,
+    CoOfficeNotice,
     HouseholdDraw,
     OfficeLevel,
     PenaltyBasis,
@@ -517,6 +518,15 @@ SEED_002_REVIEW = [
          lambda p: len(p.review.groups) == 8
          and (p.review.quota.closed_problems, p.review.quota.households,
               p.review.quota.villages) == (0, 0, 0)),
+    # Notices go to departments and towns alike: a town co-office (各乡镇) gets its own.
+    Fact("督办通知书下发到相关部门和乡镇", 85, "向相关部门和乡镇（办事处）下发问题整改督办通知书",
+         lambda p: p.notices.co_offices.town is CoOfficeNotice.OWN
+         and any(OWN_TOWN in r.co_offices for r in p.routing)),
+    Fact("月考评结果通报各乡镇", 91, "县巩固办对各乡镇（办事处）集中整改提升工作落实情况进行评比奖励",
+         lambda p: set(p.reports.ranking_to) >= {"county", "towns"}),
+    Fact("乡镇和部门每天上报整改进度，日报发回各方", 85,
+         "各乡镇（办事处）和相关行业部门要迅速进行整改，每天上报问题整改进度",
+         lambda p: set(p.reports.daily_to) == {"county", "towns", "offices"}),
 ]
 
 

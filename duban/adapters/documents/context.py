@@ -70,6 +70,7 @@ class NoticeItem:
     requirement: str
     deadline: dt.date
     co_offices: Sequence[str] = ()
+    lead: str = ""  # the lead office when the addressee only rectifies with it (配合)
 
     @property
     def location(self) -> str:
@@ -78,8 +79,11 @@ class NoticeItem:
 
     @property
     def co_offices_text(self) -> str:
-        """Co-offices joined with 、, or an em dash when there are none."""
-        return "、".join(self.co_offices) or "—"
+        """The units the addressee works with: 牵头：X for a co-office's item, else 、-joined."""
+        others = "、".join(self.co_offices)
+        if self.lead:
+            return f"牵头：{self.lead}" + (f"；配合：{others}" if others else "")
+        return others or "—"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +100,26 @@ class NoticeContext(OfficialDocument):
     def earliest_deadline(self) -> dt.date | None:
         """The nearest deadline among the problems."""
         return min((p.deadline for p in self.problems), default=None)
+
+    @property
+    def lead_count(self) -> int:
+        """Problems the addressee leads (牵头)."""
+        return sum(1 for p in self.problems if not p.lead)
+
+    @property
+    def co_count(self) -> int:
+        """Problems the addressee rectifies with their lead office (配合)."""
+        return sum(1 for p in self.problems if p.lead)
+
+    @property
+    def summary_text(self) -> str:
+        """需你单位牵头整改的问题共N个, or 配合, or both with the split."""
+        if not self.co_count:
+            return f"需你单位牵头整改的问题共{len(self.problems)}个"
+        if not self.lead_count:
+            return f"需你单位配合整改的问题共{len(self.problems)}个"
+        return (f"需你单位整改的问题共{len(self.problems)}个，其中牵头整改{self.lead_count}个、"
+                f"配合整改{self.co_count}个")
 
     @property
     def town_count(self) -> int:
@@ -305,9 +329,35 @@ def _total_row(name: str, rows: Sequence[DailyRow]) -> DailyRow:
     )
 
 
+@dataclass(frozen=True)
+class SpotCheckRow:
+    """One supervision group's spot checks (随机抽查) drawn for the report day."""
+
+    group: str
+    drawn: int
+    passed: int
+    failed: int
+
+    @property
+    def pending(self) -> int:
+        """Drawn but not yet checked."""
+        return self.drawn - self.passed - self.failed
+
+
+@dataclass(frozen=True)
+class SpotCheckFailure:
+    """A spot check of the report day that failed: what, where, and the checker's note."""
+
+    group: str
+    kind: str  # 销号问题 / 农户 / 村 (the label)
+    item: str  # the problem's code, the household head, or the village
+    place: str  # 乡镇 + 村
+    note: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class DailyReportContext(OfficialDocument):
-    """A daily 整改进度 report: one row per town and per office, and a trend chart."""
+    """A daily 整改进度 report: rows per town, office and source, spot checks, a trend chart."""
 
     report_date: dt.date
     intro: str
@@ -315,6 +365,25 @@ class DailyReportContext(OfficialDocument):
     offices: Sequence[DailyRow]
     series: Sequence[SeriesPoint] = ()
     chart_title: str = "问题整改进度趋势"
+    sources: Sequence[DailyRow] = ()  # one row per 问题来源
+    spot_checks: Sequence[SpotCheckRow] = ()  # per supervision group, the report day's draw
+    spot_check_failures: Sequence[SpotCheckFailure] = ()
+
+    @property
+    def source_total(self) -> DailyRow:
+        """合计 row of the source table."""
+        return _total_row("合计", self.sources)
+
+    @property
+    def spot_check_text(self) -> str:
+        """One sentence on the day's spot checks: drawn, passed, failed, pending."""
+        drawn = sum(g.drawn for g in self.spot_checks)
+        if not drawn:
+            return "当日未安排随机抽查。"
+        passed = sum(g.passed for g in self.spot_checks)
+        failed = sum(g.failed for g in self.spot_checks)
+        return (f"当日{len(self.spot_checks)}个督查组共抽查{drawn}项，合格{passed}项，"
+                f"不合格{failed}项，待检查{drawn - passed - failed}项。")
 
     @property
     def town_total(self) -> DailyRow:

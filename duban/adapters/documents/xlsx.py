@@ -112,6 +112,7 @@ def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
             for sheet, label, rows, total_row in (
                 ("乡镇进度", "乡镇（办事处）", ctx.towns, ctx.town_total),
                 ("责任单位进度", "责任单位", ctx.offices, ctx.office_total),
+                ("来源分布", "问题来源", ctx.sources, ctx.source_total),
             ):
                 ws = wb.add_worksheet(sheet)
                 ws.write(0, 0, f"{ctx.title}（{format_date_cn(ctx.report_date)}）", title_fmt)
@@ -126,6 +127,18 @@ def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
                                                   default=16.0)))
                 ws.set_column(1, len(DAILY_HEADERS) - 1, 11)
                 ws.freeze_panes(3, 1)
+            ws = wb.add_worksheet("随机抽查")
+            ws.write(0, 0, ctx.spot_check_text, title_fmt)
+            ws.write_row(2, 0, ["督查组", "抽查", "合格", "不合格", "待检查"], head)
+            for i, g in enumerate(ctx.spot_checks, start=3):
+                ws.write_row(i, 0, [g.group, g.drawn, g.passed, g.failed, g.pending], cell)
+            start = 4 + len(ctx.spot_checks)
+            if ctx.spot_check_failures:
+                ws.write_row(start, 0, ["督查组", "抽查对象", "乡镇（村）", "情况说明"], head)
+                for i, f in enumerate(ctx.spot_check_failures, start=start + 1):
+                    ws.write_row(i, 0, [f.group, f"{f.kind}：{f.item}", f.place, f.note], cell)
+            ws.set_column(0, 0, 24)
+            ws.set_column(1, 4, 14)
             ws = wb.add_worksheet("趋势")
             ws.write_row(0, 0, ["日期", "累计发现", "累计销号", "逾期"], head)
             date_fmt = wb.add_format({"num_format": "yyyy-mm-dd", "border": 1})

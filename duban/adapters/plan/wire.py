@@ -24,7 +24,10 @@ from duban.domain.plan import (
     OWN_VILLAGE,
     Audience,
     Category,
+    Channel,
     Contact,
+    CoOfficeNotice,
+    CoOfficeNotices,
     DeadlineBasis,
     DeadlinePolicy,
     DeadlineRule,
@@ -34,6 +37,8 @@ from duban.domain.plan import (
     Duty,
     HouseholdDraw,
     Milestone,
+    NoticePolicy,
+    NoticeRhythm,
     Office,
     OfficeLevel,
     PenaltyBasis,
@@ -43,6 +48,7 @@ from duban.domain.plan import (
     Recurrence,
     ReminderPolicy,
     ReminderRung,
+    ReportAudience,
     ReportSchedule,
     ReviewPolicy,
     RoutingRule,
@@ -153,6 +159,48 @@ RANK_BY_ALIASES: dict[str, str] = {
     "办室": "office",
 }
 
+REPORT_AUDIENCE_ALIASES: dict[str, ReportAudience] = {
+    "county": ReportAudience.COUNTY,
+    "县级": ReportAudience.COUNTY,
+    "领导小组办公室": ReportAudience.COUNTY,
+    "towns": ReportAudience.TOWNS,
+    "各乡镇": ReportAudience.TOWNS,
+    "offices": ReportAudience.OFFICES,
+    "各部门": ReportAudience.OFFICES,
+    "各责任单位": ReportAudience.OFFICES,
+}
+
+CHANNEL_ALIASES: dict[str, Channel] = {
+    "inbox": Channel.INBOX,
+    "站内信": Channel.INBOX,
+    "email": Channel.EMAIL,
+    "邮件": Channel.EMAIL,
+    "电子邮件": Channel.EMAIL,
+    "webhook": Channel.WEBHOOK,
+    "机器人": Channel.WEBHOOK,
+}
+
+CO_OFFICE_NOTICE_ALIASES: dict[str, CoOfficeNotice] = {
+    "own": CoOfficeNotice.OWN,
+    "单独下发": CoOfficeNotice.OWN,
+    "单独": CoOfficeNotice.OWN,
+    "copy": CoOfficeNotice.COPY,
+    "抄送": CoOfficeNotice.COPY,
+    "none": CoOfficeNotice.NONE,
+    "不发": CoOfficeNotice.NONE,
+}
+
+RHYTHM_ALIASES: dict[str, NoticeRhythm] = {
+    "daily": NoticeRhythm.DAILY,
+    "每日": NoticeRhythm.DAILY,
+    "每天": NoticeRhythm.DAILY,
+    "weekly": NoticeRhythm.WEEKLY,
+    "每周": NoticeRhythm.WEEKLY,
+    "manual": NoticeRhythm.MANUAL,
+    "手工": NoticeRhythm.MANUAL,
+    "手动": NoticeRhythm.MANUAL,
+}
+
 RECURRENCE_ALIASES: dict[str, Recurrence] = {
     "daily": Recurrence.DAILY,
     "每天": Recurrence.DAILY,
@@ -202,6 +250,7 @@ _TOP_KEYS = (
     "reports",
     "detection",
     "duties",
+    "notices",
 )
 _TOP_REQUIRED = (
     "name",
@@ -1018,15 +1067,82 @@ def _ranking(ctx: _Ctx, data: Mapping[str, Any]) -> RankingPolicy:
     )
 
 
-def _reports(ctx: _Ctx, data: Mapping[str, Any]) -> ReportSchedule:
+def _reports(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReportSchedule:
     path = "reports"
     if data.get(path) is None:
         return ReportSchedule()
-    m = ctx.fields(data[path], path, ("daily_at", "monthly_day"))
+    m = ctx.fields(data[path], path, ("daily_at", "monthly_day", "daily_to", "ranking_to",
+                                      "channels"))
+    defaults = ReportSchedule()
+    channels = defaults.channels
+    if m.get("channels") is not None:
+        chosen = [ctx.choose(w, where, CHANNEL_ALIASES, Channel.INBOX)
+                  for where, w in ctx.words(m, "channels", path)]
+        if not chosen:
+            ctx.fail(_join(path, "channels"), "不能为空（可用：站内信、邮件、机器人）")
+        channels = tuple(dict.fromkeys(chosen)) or defaults.channels
     return ReportSchedule(
         daily_at=ctx.clock(m, "daily_at", path, default=dt.time(17, 0)),
         monthly_day=ctx.whole(m, "monthly_day", path, default=1, minimum=1, maximum=28),
+        daily_to=_report_audience(ctx, m, "daily_to", path, refs, defaults.daily_to),
+        ranking_to=_report_audience(ctx, m, "ranking_to", path, refs, defaults.ranking_to),
+        channels=channels,
     )
+
+
+def _report_audience(ctx: _Ctx, m: Mapping[str, Any], key: str, path: str, refs: _Refs,
+                     default: tuple[str, ...]) -> tuple[str, ...]:
+    """Groups (county, towns, offices) and office references; an empty list sends nothing."""
+    if m.get(key) is None:
+        return default
+    out: list[str] = []
+    for where, word in ctx.words(m, key, path):
+        # The group words win over an office of the same code: the county office is the
+        # county group anyway, and nobody codes an office "towns".
+        group = REPORT_AUDIENCE_ALIASES.get(word)
+        if group is not None:
+            out.append(group.value)
+            continue
+        if word in _OWN_TOKENS:
+            ctx.fail(where, f"“{word}”只用于路由，报表不发送到村")
+            continue
+        code = refs.offices.resolve(word, where)
+        if code:
+            out.append(code)
+    return tuple(dict.fromkeys(out))
+
+
+def _notices(ctx: _Ctx, data: Mapping[str, Any]) -> NoticePolicy:
+    path = "notices"
+    if data.get(path) is None:
+        return NoticePolicy()
+    m = ctx.fields(data[path], path, ("co_offices", "rolling", "weekday", "at"))
+    co = CoOfficeNotices()
+    node = m.get("co_offices")
+    where = _join(path, "co_offices")
+    if isinstance(node, str):
+        one = ctx.choose(node, where, CO_OFFICE_NOTICE_ALIASES, CoOfficeNotice.COPY)
+        co = CoOfficeNotices(county=one, town=one, village=one)
+    elif node is not None:
+        cm = ctx.fields(node, where, ("county", "town", "village"))
+        co = CoOfficeNotices(
+            county=ctx.choice(cm, "county", where, CO_OFFICE_NOTICE_ALIASES, co.county),
+            town=ctx.choice(cm, "town", where, CO_OFFICE_NOTICE_ALIASES, co.town),
+            village=ctx.choice(cm, "village", where, CO_OFFICE_NOTICE_ALIASES, co.village),
+        )
+    rolling = ctx.choice(m, "rolling", path, RHYTHM_ALIASES, NoticeRhythm.DAILY)
+    weekday: int | None = None
+    raw = m.get("weekday")
+    if isinstance(raw, str):
+        weekday = ctx.choose(raw, _join(path, "weekday"), WEEKDAY_ALIASES, 1)
+    elif raw is not None:
+        weekday = ctx.whole(m, "weekday", path, default=1, minimum=1, maximum=7)
+    if raw is not None and rolling is not NoticeRhythm.WEEKLY:
+        ctx.fail(_join(path, "weekday"), "只在 rolling: weekly（每周）时使用")
+    at = ctx.clock(m, "at", path, default=dt.time(0, 0)) if m.get("at") is not None else None
+    if at is not None and rolling is NoticeRhythm.MANUAL:
+        ctx.fail(_join(path, "at"), "rolling: manual（手工）时不自动下发，不能写 at")
+    return NoticePolicy(co_offices=co, rolling=rolling, weekday=weekday, at=at)
 
 
 def _detection(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DetectionPolicy:
@@ -1109,7 +1225,8 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     reminders = _reminders(ctx, top)
     penalties = _penalties(ctx, top, refs)
     ranking = _ranking(ctx, top)
-    reports = _reports(ctx, top)
+    reports = _reports(ctx, top, refs)
+    notices = _notices(ctx, top)
     detection = _detection(ctx, top, refs)
     duties = _duties(ctx, top, refs)
     county_office = _county_office(ctx, top, refs.offices)
@@ -1137,6 +1254,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
         issuer_short=issuer_short,
         issued_on=issued_on,
         duties=duties,
+        notices=notices,
     )
     ctx.errors.extend(check_plan(plan))
     if ctx.errors:
