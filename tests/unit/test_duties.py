@@ -58,8 +58,13 @@ def test_duties_parse_with_aliases_and_round_trip_the_stored_form() -> None:
     assert nightly.units == ("fpb",) and nightly.within_working_days == 1
     assert monthly.day == 25 and monthly.working_days
     assert once.date == D(2020, 7, 10) and once.recurrence is Recurrence.ONCE
-    back = decode_plan(json.loads(json.dumps(encode_plan(plan), ensure_ascii=False)))
+    stored = json.loads(json.dumps(encode_plan(plan), ensure_ascii=False))
+    back = decode_plan(stored)
     assert back == plan and back.duties[0].recurrence is Recurrence.WEEKLY
+    # The stored form is wire format too (`every`), and a duty stored as `recurrence` still reads.
+    assert stored["duties"][0]["every"] == "weekly" and parse_plan(stored) == plan
+    stored["duties"][0]["recurrence"] = stored["duties"][0].pop("every")
+    assert decode_plan(stored) == plan
     assert recurrence_text(weekly) == "每周五"
     assert recurrence_text(monthly) == "每月25日（工作日）"
     assert recurrence_text(nightly) == "每天，1个工作日内报送"

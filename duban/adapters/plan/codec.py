@@ -21,7 +21,7 @@ from duban.domain.plan import Plan
 __all__ = ["decode_plan", "encode_plan"]
 
 # Dataclass fields whose stored key is shorter than the field name (the YAML spelling).
-_KEY_FOR_FIELD = {"offset_working_days": "offset"}
+_KEY_FOR_FIELD = {"offset_working_days": "offset", "recurrence": "every"}
 
 
 def _plain(value: object) -> Any:
@@ -89,8 +89,11 @@ def _dataclass_reader(cls: type) -> _Reader:
     ]
 
     def read(data: Mapping[str, Any]) -> Any:
+        # A field stored under its own name (duties' `recurrence`, stored so for a few minutes
+        # of 2026-12-03 before it took its wire key `every`) is read too.
         return cls(
-            **{name: read_one(data[key]) for key, name, read_one in readers if key in data}
+            **{name: read_one(data[key] if key in data else data[name])
+               for key, name, read_one in readers if key in data or name in data}
         )
 
     return read
