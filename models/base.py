@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -37,6 +37,24 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         assert isinstance(value, dt.datetime)
         return value.replace(tzinfo=dt.UTC)
+
+
+class EmptyAsNull(TypeDecorator[str]):
+    """A text that may be empty, stored as NULL when it is, so a plain unique constraint skips it.
+
+    (A partial unique index would need each database's own keyword, sqlite_where and
+    postgresql_where, and SQLAlchemy imports a dialect to check its keyword: every start-up
+    would load PostgreSQL's dialect, on SQLite too.)
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return value or None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str:
+        return value or ""
 
 
 class Base(DeclarativeBase):

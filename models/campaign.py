@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, EmptyAsNull
 
 
 class Campaign(Base):
@@ -16,16 +16,15 @@ class Campaign(Base):
 
     __tablename__ = "campaign"
     __table_args__ = (
-        # A 文号 identifies one campaign; plans without one ("") may be launched side by side.
-        Index("uq_campaign_document_number_set", "document_number", unique=True,
-              sqlite_where=text("document_number <> ''"),
-              postgresql_where=text("document_number <> ''")),
+        # A 文号 identifies one campaign; plans without one ("", stored as NULL) may be
+        # launched side by side.
+        UniqueConstraint("document_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     issuer: Mapped[str] = mapped_column(String(200))
-    document_number: Mapped[str] = mapped_column(String(100))
+    document_number: Mapped[str] = mapped_column(EmptyAsNull(100), nullable=True)
     notice_prefix: Mapped[str] = mapped_column(String(50))
     plan_version: Mapped[int] = mapped_column(default=1, server_default="1")  # version in force
     launched_at: Mapped[dt.datetime]

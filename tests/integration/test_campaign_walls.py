@@ -7,7 +7,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from click.testing import CliRunner
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock, SystemClock
@@ -18,7 +22,8 @@ from duban.services.campaigns import (
     launch_campaign,
     list_campaigns,
 )
-from duban.services.database import Database
+from duban.services.database import MIGRATIONS_DIR, Database
+from models import Campaign
 from tests.conftest import PLANS
 
 SEED_002 = PLANS / "seed-002-shenqiu.yaml"
@@ -55,6 +60,51 @@ def test_two_plans_without_a_document_number_both_launch(db: Database,
         launch(db, clock, numbered)
     rows = {r.id: r for r in list_campaigns(db)}
     assert rows[first].document_number == "" and rows[second].document_number == ""
+
+
+def test_the_database_keeps_one_campaign_per_document_number(db: Database,
+                                                             clock: FixedClock) -> None:
+    """"No 文号" is stored as NULL, which the unique constraint lets repeat; a real one may not."""
+    launch(db, clock)
+    launch(db, clock, seed_plan(name="第二项行动"))
+    numbered = launch(db, clock, seed_plan(document_number="沈巩发〔2022〕1号"))
+    with db.transaction() as s:
+        stored = s.execute(text("SELECT document_number FROM campaign ORDER BY id")).scalars()
+        assert list(stored) == [None, None, "沈巩发〔2022〕1号"]
+    with pytest.raises(IntegrityError), db.transaction() as s:  # behind the service's check
+        s.execute(text(
+            "INSERT INTO campaign (name, issuer, document_number, notice_prefix, plan_version,"
+            " launched_at, launched_by, problem_seq, version, status) SELECT name, issuer,"
+            " document_number, notice_prefix, 1, launched_at, launched_by, 0, 1, status"
+            " FROM campaign WHERE id = :id"), {"id": numbered})
+
+
+def test_the_migration_stores_a_missing_document_number_as_null_and_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    monkeypatch.setenv("DUBAN_DATABASE_URL", url)  # migrations/env.py connects to it
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0011")
+    insert = text("INSERT INTO campaign (name, issuer, document_number, notice_prefix,"
+                  " launched_at, launched_by, problem_seq, version) VALUES"
+                  " ('行动', '县委', :number, '督', '2022-09-01 01:00:00', 'county', 0, 1)")
+    numbers = text("SELECT document_number FROM campaign ORDER BY id")
+    old = Database(url)
+    with old.engine.begin() as conn:
+        for number in ("", "", "沈巩发〔2022〕1号"):
+            conn.execute(insert, {"number": number})
+    command.upgrade(config, "head")
+    with old.engine.connect() as conn:
+        assert list(conn.execute(numbers).scalars()) == [None, None, "沈巩发〔2022〕1号"]
+    with old.transaction() as s:
+        assert list(s.scalars(select(Campaign.document_number).order_by(Campaign.id))) == [
+            "", "", "沈巩发〔2022〕1号"]
+    command.downgrade(config, "0011")
+    with old.engine.connect() as conn:
+        assert list(conn.execute(numbers).scalars()) == ["", "", "沈巩发〔2022〕1号"]
+    old.dispose()
 
 
 def test_a_missing_document_number_prints_as_none(db: Database) -> None:

@@ -68,6 +68,9 @@ def test_problem_list_imports_no_heavy_library(tmp_path: Path) -> None:
     """, url)
     assert _heavy_loaded(loaded) == []
     assert isinstance(loaded, list) and "duban.services.problems" in loaded
+    # On SQLite no other database's dialect is imported (the models name no dialect keyword).
+    assert "sqlalchemy.dialects.sqlite" in loaded
+    assert not [m for m in loaded if m.startswith("sqlalchemy.dialects.postgresql")]
 
 
 def test_every_command_is_found_by_its_modules_alone() -> None:
