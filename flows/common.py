@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# Prefect's default wait for its ephemeral server (20 s) is too short on a busy 2-core machine: the
+# demo and the tick test failed with "Timed out while attempting to connect to ephemeral Prefect
+# API server" at load 10+. The server normally answers in 7-13 s; waiting longer costs nothing.
+EPHEMERAL_STARTUP_SECONDS = 300
 
 # Offices per issue-notices task: a county's ~100 offices make a handful of task runs.
 OFFICES_PER_TASK = 25
@@ -14,11 +20,18 @@ OFFICES_PER_TASK = 25
 
 @contextmanager
 def quiet_prefect() -> Iterator[None]:
-    """Prefect settings for short stage runs: no heartbeat thread."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    """Prefect settings for short stage runs: no heartbeat thread, a patient server start."""
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
 
     # The environment variable cannot say None; only temporary_settings can.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    updates: dict[Any, Any] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in os.environ:
+        updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = EPHEMERAL_STARTUP_SECONDS
+    with temporary_settings(updates=updates):
         yield
 
 

@@ -30,5 +30,6 @@ def prefect_api(prefect_env: None) -> Iterator[str]:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    # A loaded 2-core CI machine can take well over a minute to bring the test server up.
+    with prefect_test_harness(server_startup_timeout=300):
         yield str(PREFECT_API_URL.value())
