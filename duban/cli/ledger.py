@@ -58,7 +58,7 @@ def _print_warnings(warnings: list[str]) -> None:
 # ---- campaign ---------------------------------------------------------------------------
 
 
-@cli.group("campaign", help="专项行动：启动、列表、概况、总结关闭、重新开启。")
+@cli.group("campaign", help="专项行动：启动、列表、概况、修订方案、总结关闭、重新开启。")
 def campaign_group() -> None:
     pass
 
@@ -149,6 +149,72 @@ def campaign_reopen(campaign_id: int, reason: str, username: str) -> None:
     e = env()
     reopen_campaign(e.db, e.clock, campaign_id, username, reason)
     click.echo(f"行动 {campaign_id} 已重新开启：{reason}")
+
+
+@campaign_group.command("amend", help="修订进行中行动的方案：先预览对未办结问题的影响；加 --apply 才生效。")
+@click.argument("campaign_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--apply", "apply_", is_flag=True, help="确认修订：写入新版方案并改派、调整时限。")
+@click.option("--as", "username", help="办理人用户名（县级办公室；--apply 时必填）。")
+@click.option("--note", default="", help="修订原因（--apply 时必填，留痕）。")
+@click.option("--expect-version", "expect_version", type=int,
+              help="预览时的方案版本号（--apply 时必填；期间方案被他人修订则拒绝）。")
+def campaign_amend(campaign_id: int, file: Path, apply_: bool, username: str | None, note: str,
+                   expect_version: int | None) -> None:
+    from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.services.amendments import AmendmentRefused, apply_amendment, preview_amendment
+    from duban.services.plan_warnings import plan_warnings
+
+    plan = load_plan_file(file)
+    _print_warnings(plan_warnings(plan))
+    e = env()
+    if not apply_:
+        with e.unit_of_work() as uow:
+            preview = preview_amendment(uow, e.clock, campaign_id, plan)
+        if preview.diff.refusals:
+            raise AmendmentRefused(preview.diff.refusals)
+        click.echo(f"行动 {campaign_id}（{preview.campaign_name}）现行方案第 {preview.version} 版，"
+                   f"修订后为第 {preview.version + 1} 版。预览如下：")
+        _print_amendment(preview.diff)
+        click.echo("以上为预览，未写入任何数据。确认后执行：\n"
+                   f"  duban campaign amend {campaign_id} {file} --apply --as 用户名 "
+                   f"--note 修订原因 --expect-version {preview.version}")
+        return
+    missing = [name for name, value in (("--as", username), ("--note", note.strip()),
+                                        ("--expect-version", expect_version)) if not value]
+    if missing:
+        raise click.UsageError(f"--apply 须同时给出 {'、'.join(missing)}")
+    assert username is not None and expect_version is not None
+    with e.unit_of_work() as uow:
+        result = apply_amendment(uow, e.clock, campaign_id, plan,
+                                 file.read_text(encoding="utf-8"), username=username,
+                                 note=note, expect_version=expect_version)
+        uow.commit()
+    _print_amendment(result.diff)
+    click.echo(f"方案已修订：行动 {campaign_id} 第 {result.version} 版方案生效，"
+               f"改派 {len(result.diff.reroutes)} 个问题，调整整改时限 "
+               f"{len(result.diff.deadline_moves)} 个。")
+
+
+def _print_amendment(diff: Any) -> None:
+    """Print an AmendmentDiff: counts first, then each change."""
+    click.echo(f"未办结问题 {diff.open_problems} 个：改派 {len(diff.reroutes)} 个，"
+               f"整改时限调整 {len(diff.deadline_moves)} 个，保持不变但需留意 {len(diff.kept)} 个。")
+    if diff.reroutes:
+        click.echo(table(["问题编号", "原牵头办室", "新牵头办室"],
+                         [[r.code, r.from_name, r.to_name] for r in diff.reroutes]))
+    if diff.deadline_moves:
+        click.echo(table(["问题编号", "原整改时限", "新整改时限", "依据"],
+                         [[m.code, m.from_date or "", m.to_date, m.basis]
+                          for m in diff.deadline_moves]))
+    for k in diff.kept:
+        click.echo(f"不变：{k.code} {k.reason}")
+    for line in diff.changes:
+        click.echo(f"变化：{line}")
+    for label, names in (("新增办室", diff.offices_added), ("方案不再列出的办室", diff.offices_removed),
+                         ("新增乡镇", diff.towns_added), ("新增村", diff.villages_added)):
+        if names:
+            click.echo(f"{label}：{'、'.join(names)}")
 
 
 @campaign_group.command("show", help="显示一项行动的阶段与台账概况。")
@@ -316,7 +382,7 @@ def audit_show(problem: str, campaign_id: int | None) -> None:
     click.echo(f"问题 {p.code}：{_short(p.description, 40)}")
 
     def label(action: str) -> str:
-        extra = {"record": "登记", "unrouted": "未匹配路由"}
+        extra = {"record": "登记", "unrouted": "未匹配路由", "amend_plan": "方案修订"}
         return ACTION_LABELS[Action(action)] if action in Action._value2member_map_ else extra.get(
             action, action)
 
