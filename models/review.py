@@ -40,7 +40,9 @@ class SpotCheck(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
-    draw_id: Mapped[int] = mapped_column(ForeignKey("spot_check_draw.id", ondelete="CASCADE"))
+    # None for a check a supervisor made outside the daily draw (不定期抽查).
+    draw_id: Mapped[int | None] = mapped_column(
+        ForeignKey("spot_check_draw.id", ondelete="CASCADE"))
     day: Mapped[dt.date]
     group_code: Mapped[str] = mapped_column(String(50))
     kind: Mapped[str] = mapped_column(String(20))  # closed_problem / household / village
@@ -49,7 +51,7 @@ class SpotCheck(Base):
     household_id: Mapped[str | None] = mapped_column(String(50))
     town_code: Mapped[str] = mapped_column(String(50))
     village_code: Mapped[str | None] = mapped_column(String(50))
-    draw_seed: Mapped[str] = mapped_column(String(200))  # the derived seed that drew this item
+    draw_seed: Mapped[str] = mapped_column(String(200))  # the derived seed that drew it; "" ad hoc
     # The plan's name of a further household draw (seed 004: 专班排查入户); "" for the main ones.
     purpose: Mapped[str] = mapped_column(String(100), default="", server_default="")
     result: Mapped[str] = mapped_column(String(10), default="pending")  # pending/passed/failed

@@ -278,6 +278,29 @@ def spotcheck_record(spot_check_id: int, username: str, passed: bool, note: str,
         click.echo(f"已登记新问题 {info.raised_problem_code}，按路由表交办。")
 
 
+
+@spotcheck_group.command("adhoc", help="不定期抽查：督查组随时抽查本行动任一已销号问题（不占每日抽取）；"
+                         "不合格即重新打开整改。")
+@click.argument("problem_code", metavar="问题编号")
+@click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
+@click.option("--as", "username", required=True, help="检查人用户名（督查组或县级办公室）。")
+@click.option("--group", default=None, help="督查组代码（默认：检查人即督查组时为其本组）。")
+@click.option("--pass/--fail", "passed", required=True, help="合格 / 不合格。")
+@click.option("--note", default="", help="检查情况；不合格须写明原因。")
+@click.option("--deadline", type=DATE, metavar="日期",
+              help="重新整改的时限（默认：方案规定的工作日数之后）。")
+def spotcheck_adhoc(problem_code: str, campaign_id: int, username: str, group: str | None,
+                    passed: bool, note: str, deadline: dt.datetime | None) -> None:
+    from duban.services.reviews import record_adhoc_spot_check
+
+    e = env()
+    info = e.db.run(record_adhoc_spot_check, e.clock, campaign_id, problem_code, username, passed,
+                    note, group=group, new_deadline=_day(deadline))
+    click.echo(f"已记录：不定期抽查 {info.id}（{info.group}，销号问题 {info.problem_code}）"
+               f"{info.result_label}")
+    if not passed:
+        click.echo(f"问题 {info.problem_code} 已重新打开，退回整改。")
+
 # ---- office and substitutes -------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from duban.domain.clock import Clock, local_today
 from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import (
+    STATUS_LABELS,
     Action,
     Actor,
     GuardFailed,
@@ -41,8 +42,8 @@ from duban.domain.sampling import (
 from duban.services import moves
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import ensure_running, load_plan_of
-from duban.services.database import Database
-from duban.services.problems import BATCH, record_problems_in
+from duban.services.database import Database, UnitOfWork
+from duban.services.problems import BATCH, find_problem, record_problems_in
 from models import Campaign, Household, Problem, SpotCheck, SpotCheckDraw
 
 # A problem or household spot-checked within this many days before the draw day is not drawn
@@ -236,8 +237,9 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
         select(Household.household_id, Household.town_code, Household.village_code).where(
             Household.campaign_id == campaign_id))]
     since = day - dt.timedelta(days=recent_days)
+    # The day itself counts: a supervisor may have checked an item ad hoc before the draw.
     recent = select(SpotCheck).where(SpotCheck.campaign_id == campaign_id,
-                                     SpotCheck.day >= since, SpotCheck.day < day)
+                                     SpotCheck.day >= since, SpotCheck.day <= day)
     recent_problems = frozenset(
         pid for pid in session.scalars(recent.with_only_columns(SpotCheck.problem_id))
         if pid is not None)
@@ -439,3 +441,68 @@ def record_spot_check(
             raise ConflictError(f"抽查 {spot_check_id} 已由他人记录结果，请刷新后查看")
         session.refresh(check)
         return _spot_info(check, problem, raised)
+
+
+# ---- ad hoc checks (不定期抽查) ---------------------------------------------------------
+
+
+def record_adhoc_spot_check(
+    uow: UnitOfWork,
+    clock: Clock,
+    campaign_id: int,
+    problem_ref: str | int,
+    username: str,
+    passed: bool,
+    note: str = "",
+    *,
+    group: str | None = None,
+    new_deadline: dt.date | None = None,
+) -> SpotCheckInfo:
+    """A supervision group checks a closed problem (id or code) outside the daily draw.
+
+    Seed 002's 督导组 work "不定期" with no quota: any closed problem of the campaign may be
+    checked on any day. The check is kept like a drawn one (no draw, no seed); a failed check
+    reopens the problem (REOPEN, signed by the checker) with `new_deadline`, else the plan's
+    rectify_days_after_failed_review working days from today, and counts in the ranking.
+    """
+    session = uow.session
+    ensure_running(session, campaign_id, "不定期抽查")
+    problem = find_problem(session, campaign_id, problem_ref)
+    if problem.campaign_id != campaign_id:
+        raise NotFound(f"问题不存在：{problem_ref}（行动 {campaign_id}）")
+    if problem.status != Status.CLOSED.value:
+        raise SpotCheckError(f"问题 {problem.code} 当前为“{STATUS_LABELS[Status(problem.status)]}”，"
+                             "不定期抽查只查已销号的问题")
+    today = local_today(clock)
+    actor = resolve_actor(session, username, today)
+    plan = load_plan_of(session, campaign_id)
+    codes = [g.code for g in plan.review.groups]
+    group_code = group or (username if username in codes else None)
+    if group_code is None:
+        raise SpotCheckError(f"请用 --group 指明督查组（{'、'.join(codes) or '方案未设督查组'}）")
+    found = next((g for g in plan.review.groups if g.code == group_code), None)
+    if found is None:
+        raise SpotCheckError(f"督查组未定义：{group_code}（可用：{'、'.join(codes) or '无'}）")
+    if found.towns and problem.town_code not in found.towns:
+        raise PermissionDenied(f"{found.name}不负责问题 {problem.code} 所在乡镇，不能抽查")
+    _may_check(actor, plan, group_code)
+    if not passed and not note.strip():
+        raise SpotCheckError(f"问题 {problem.code} 抽查不合格，须填写原因")
+    taken = session.scalar(select(SpotCheck.id).where(
+        SpotCheck.campaign_id == campaign_id, SpotCheck.day == today,
+        SpotCheck.group_code == group_code, SpotCheck.problem_id == problem.id))
+    if taken is not None:
+        raise SpotCheckError(f"{found.name}今天已抽查过问题 {problem.code}（抽查 {taken}）")
+    check = SpotCheck(
+        campaign_id=campaign_id, draw_id=None, day=today, group_code=group_code,
+        kind=SpotCheckKind.CLOSED_PROBLEM.value, item_id=str(problem.id), problem_id=problem.id,
+        household_id=None, town_code=problem.town_code, village_code=problem.village_code,
+        draw_seed="", purpose="", result="passed" if passed else "failed",
+        checked_by=actor.user, checked_at=clock.now(), note=note.strip())
+    session.add(check)
+    if not passed:
+        moves.move_in(session, clock, actor, problem, Action.REOPEN, Payload(
+            note=f"不定期抽查不合格（{today.isoformat()}，{found.name}）：{note.strip()}",
+            deadline=new_deadline))
+    session.flush()
+    return _spot_info(check, problem)

@@ -1,0 +1,151 @@
+"""不定期抽查: a supervision group checks a closed problem of its choice, outside the draw."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from duban.adapters.plan.yaml_file import load_plan_text
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.domain.errors import DubanError, PermissionDenied
+from duban.domain.household import ReportedProblem
+from duban.domain.lifecycle import Action, Payload, Role, Status
+from duban.services import moves
+from duban.services.actors import add_user
+from duban.services.calendars import working_calendar
+from duban.services.campaigns import CampaignClosed, launch_campaign
+from duban.services.closing import close_campaign
+from duban.services.database import Database
+from duban.services.evidence import UploadedFile
+from duban.services.problems import audit_trail, record_problems
+from duban.services.reviews import (
+    SpotCheckError,
+    draw_daily_spot_checks,
+    list_spot_checks,
+    record_adhoc_spot_check,
+)
+from duban.services.scoring import compute_ranking
+from models import Problem, SpotCheck
+from tests.conftest import PLANS
+
+SEED_002 = PLANS / "seed-002-shenqiu.yaml"
+PHOTO = UploadedFile("整改后照片.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"after" * 40, "after")
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def closed_problem(db: Database, clock: FixedClock) -> tuple[int, str]:
+    """Seed 002 as shipped (its 督导组 work 不定期, no daily quota) with one closed problem."""
+    text = SEED_002.read_text(encoding="utf-8")
+    plan = load_plan_text(text, base_dir=SEED_002.parent)
+    assert plan.review.quota.closed_problems == 0
+    cid = launch_campaign(db, clock, plan, text, "county")
+    add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
+    add_user(db, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
+    add_user(db, clock, username="dd1", name="第一督导组组长", role=Role.SUPERVISOR)
+    town = plan.towns[0]
+    found = record_problems(db, clock, cid, [ReportedProblem(
+        source="household", category="housing", town=town.code, village=town.villages[0].code,
+        household_id="H-001", description="危房未改造，屋面漏雨", found_by="王村干",
+        found_on=dt.date(2022, 9, 20))], recorded_by="county")
+    with db.transaction() as s:
+        code = s.scalar(select(Problem.code).where(Problem.id == found.problem_ids[0]))
+    assert code is not None
+    for user, action, payload, files in (
+            ("zjj1", Action.ACCEPT, Payload(), []),
+            ("zjj1", Action.SUBMIT, Payload(note="已维修屋面"), [PHOTO]),
+            ("dd1", Action.PASS_REVIEW, Payload(note="现场核实"), []),
+            ("county", Action.CLOSE, Payload(note="销号"), [])):
+        moves.apply(db, clock, user, code, action, payload, files=files, campaign_id=cid)
+    return cid, code
+
+
+def test_a_failed_adhoc_check_reopens_the_closed_problem(db: Database,
+                                                         clock: FixedClock) -> None:
+    cid, code = closed_problem(db, clock)
+    assert draw_daily_spot_checks(db, clock, cid) == []  # no quota: the draw picks nothing
+    info = db.run(record_adhoc_spot_check, clock, cid, code, "dd1", False, "屋面仍漏雨，整改不到位")
+    assert (info.group, info.kind, info.result, info.checked_by) == (
+        "dd1", "closed_problem", "failed", "dd1")
+    assert info.problem_code == code and info.draw_seed == ""
+    with db.transaction() as s:
+        p = s.scalar(select(Problem).where(Problem.code == code))
+        assert p is not None and p.status == Status.RECTIFYING.value
+        # The plan's 5 working days after a failed check, from today.
+        assert p.deadline == working_calendar().add_workdays(clock.now().date(), 5)
+        stored = s.get(SpotCheck, info.id)
+        assert stored is not None and stored.draw_id is None
+    _, events = audit_trail(db, code, cid)
+    assert events[-1].action == Action.REOPEN.value and events[-1].actor == "dd1"
+    assert "不定期抽查不合格" in (events[-1].note or "")
+    assert [c.id for c in list_spot_checks(db, cid, result="failed")] == [info.id]
+    town = info.town
+    assert compute_ranking(db, clock, cid, "2022-09").stats_of(town).reopened == 1
+
+
+def test_a_passed_adhoc_check_keeps_it_closed_and_out_of_the_days_draw(
+        db: Database, clock: FixedClock) -> None:
+    cid, code = closed_problem(db, clock)
+    info = db.run(record_adhoc_spot_check, clock, cid, code, "county", True, "",
+                  group="dd2")
+    assert (info.group, info.result, info.checked_by) == ("dd2", "passed", "county")
+    with db.transaction() as s:
+        assert s.scalar(select(Problem.status).where(Problem.code == code)) == "closed"
+    with pytest.raises(SpotCheckError, match="今天已抽查过"):
+        db.run(record_adhoc_spot_check, clock, cid, code, "county", True, group="dd2")
+
+
+def test_refused_adhoc_checks_change_nothing(db: Database, clock: FixedClock) -> None:
+    cid, code = closed_problem(db, clock)
+    add_user(db, clock, username="other", name="住建局李六", role=Role.OFFICE, office="zjj")
+    refusals: list[tuple[str, type[Exception], str, dict[str, object]]] = [
+        ("county", SpotCheckError, "--group", {}),  # the county office names the group
+        ("county", SpotCheckError, "督查组未定义", {"group": "dd9"}),
+        ("other", PermissionDenied, "无权记录", {"group": "dd1"}),
+        ("dd1", SpotCheckError, "须填写原因", {}),
+    ]
+    for user, error, message, extra in refusals:
+        with pytest.raises(error, match=message):
+            db.run(record_adhoc_spot_check, clock, cid, code, user, False, "",
+                   **extra)  # type: ignore[arg-type]
+    with pytest.raises(DubanError, match="不存在"):
+        db.run(record_adhoc_spot_check, clock, cid, "NOPE-1", "dd1", False, "x")
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(SpotCheck)) == 0
+        assert s.scalar(select(Problem.status).where(Problem.code == code)) == "closed"
+    moves.apply(db, clock, "dd1", code, Action.REOPEN, Payload(note="复查"), campaign_id=cid)
+    with pytest.raises(SpotCheckError, match="只查已销号"):
+        db.run(record_adhoc_spot_check, clock, cid, code, "dd1", True)
+
+
+def test_no_adhoc_check_on_a_closed_campaign(db: Database, clock: FixedClock) -> None:
+    cid, code = closed_problem(db, clock)
+    close_campaign(db, clock, cid, "county")
+    with pytest.raises(CampaignClosed, match="已总结关闭"):
+        db.run(record_adhoc_spot_check, clock, cid, code, "dd1", False, "反弹")
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(SpotCheck)) == 0
+
+
+def test_spotcheck_adhoc_cli(db: Database, clock: FixedClock) -> None:
+    from duban.cli import cli
+
+    cid, code = closed_problem(db, clock)
+    later = dt.datetime(2022, 9, 27, 10, 0, tzinfo=CHINA_TZ)
+    clock.set(later)
+    result = CliRunner().invoke(cli, obj=db, args=[
+        "--now", later.strftime("%Y-%m-%dT%H:%M"), "spotcheck", "adhoc", code,
+        "--campaign", str(cid), "--as", "dd1", "--fail", "--note", "饮水不安全",
+        "--deadline", "2022-10-10"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert f"问题 {code} 已重新打开" in result.output and "不合格" in result.output
+    with db.transaction() as s:
+        assert s.scalar(select(Problem.deadline).where(Problem.code == code)) == dt.date(2022, 10, 10)
