@@ -45,9 +45,9 @@ from models import (
 
 AMEND = "amend"  # the campaign event of an amendment
 AMEND_DEADLINE = "amend_plan"  # the audit event of a deadline an amendment moved
-# Moves whose deadline a person chose: an amendment leaves those deadlines alone.
-HAND_SET = (Action.APPROVE_EXTENSION.value, Action.FAIL_REVIEW.value, Action.REOPEN.value,
-            AMEND_DEADLINE)
+# Moves whose deadline a person chose: an amendment leaves those deadlines alone. A deadline an
+# earlier amendment moved is still the plan's, so a later amendment may move it again.
+HAND_SET = (Action.APPROVE_EXTENSION.value, Action.FAIL_REVIEW.value, Action.REOPEN.value)
 LEDGER_DEADLINE = "台账给定时限"  # compute_deadline's basis for a date the ledger gave
 NOTE_LIMIT = 300  # plan_version.note
 
@@ -144,6 +144,9 @@ def apply_amendment(uow: UnitOfWork, clock: Clock, campaign_id: int, plan: Plan,
     if len(reason) > NOTE_LIMIT:
         raise DubanError(f"修订原因不能超过{NOTE_LIMIT}字，实际{len(reason)}字")
     campaign = ensure_running(session, campaign_id, "修订方案")
+    # Lock the campaign row (PostgreSQL) so a concurrent amendment waits, then reads the version
+    # this one wrote and is refused as stale instead of racing for the same version number.
+    session.refresh(campaign, with_for_update=True)
     actor = _county_actor(uow, clock, username)
     if campaign.plan_version != expect_version:
         raise ConflictError(

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from duban.adapters.plan.yaml_file import load_plan_file
+from duban.adapters.plan.yaml_file import load_plan_file, load_plan_text
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.errors import ConflictError, DubanError, PermissionDenied
 from duban.domain.household import ReportedProblem
@@ -135,6 +135,14 @@ def test_apply_writes_one_version_moves_and_audits(db: Database, today: FixedClo
     with db.unit_of_work() as uow:
         again = preview_amendment(uow, today, cid, plan).diff
     assert (again.reroutes, again.deadline_moves, again.changes) == ((), (), ())
+    # A deadline an amendment moved is still the plan's: the next amendment moves it again.
+    third = load_plan_text(NEW.read_text(encoding="utf-8").replace("date: 2022-07-08}",
+                                                                   "date: 2022-07-15}"))
+    with db.unit_of_work() as uow:
+        moved_again = preview_amendment(uow, today, cid, third).diff.deadline_moves
+    assert [(m.code, m.from_date, m.to_date) for m in moved_again] == [
+        ("W000001", dt.date(2022, 7, 8), dt.date(2022, 7, 15)),
+        ("W000004", dt.date(2022, 7, 8), dt.date(2022, 7, 15))]
 
 
 def test_a_stale_version_is_refused(db: Database, today: FixedClock) -> None:
