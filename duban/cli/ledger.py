@@ -273,7 +273,7 @@ ACTION_CHOICES = click.Choice([a.value for a in Action])
 def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                  status: str | None, overdue: bool, unrouted: bool, search: str | None,
                  limit: int) -> None:
-    from duban.services.problems import ProblemFilter, list_problems
+    from duban.services.listing import ProblemFilter, list_problems
 
     e = env()
     f = ProblemFilter(campaign_id=campaign_id, town=town, office=office,

@@ -13,7 +13,6 @@ from duban.cli.ledger import problem_group
 from duban.cli.output import table
 from duban.domain.clock import CHINA_TZ, local_today
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Status
-from duban.domain.sampling import SPOT_CHECK_KIND_LABELS, SpotCheckKind
 
 if TYPE_CHECKING:
     from duban.services.recurrence import ReopenFigure
@@ -220,6 +219,7 @@ def _print_checks(checks: list[SpotCheckInfo]) -> None:
 @click.option("--as", "username", default="system", show_default=True, help="抽取人用户名。")
 def spotcheck_draw(campaign_id: int, day: dt.datetime | None, seed: int | None,
                    username: str) -> None:
+    from duban.domain.sampling import SPOT_CHECK_KIND_LABELS, SpotCheckKind
     from duban.services.reviews import draw_daily_spot_checks, list_spot_checks, spot_check_draws
 
     e = env()

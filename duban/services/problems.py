@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, or_, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from duban.adapters.batch import Progress, gc_paused
@@ -19,7 +19,7 @@ from duban.domain.clock import Clock, local_today
 from duban.domain.deadlines import Deadline, compute_deadline
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.household import ReportedProblem
-from duban.domain.lifecycle import FINAL_STATUSES, OPEN_STATUSES, Action, Status
+from duban.domain.lifecycle import FINAL_STATUSES, Action, Status
 from duban.domain.plan import Plan, StageKind
 from duban.domain.routing import Route, Router, Unrouted
 from duban.domain.workdays import WorkCalendar
@@ -282,60 +282,6 @@ def find_problem(session: Session, campaign_id: int | None, ref: str | int) -> P
     if problem is None:
         raise NotFound(f"问题不存在：{ref}")
     return problem
-
-
-@dataclass(frozen=True)
-class ProblemFilter:
-    """Filters of the ledger listing."""
-
-    campaign_id: int | None = None
-    town: str | None = None
-    office: str | None = None  # lead or co-office
-    status: Status | None = None
-    overdue_on: dt.date | None = None  # only open items past their deadline on this day
-    unrouted: bool = False
-    search: str | None = None
-    limit: int = 100
-    offset: int = 0
-
-
-def problem_query(f: ProblemFilter) -> Select[Problem]:
-    """The SELECT behind a filter, shared by the CLI, the web app and exports."""
-    stmt = select(Problem)
-    if f.campaign_id is not None:
-        stmt = stmt.where(Problem.campaign_id == f.campaign_id)
-    if f.town:
-        stmt = stmt.where(Problem.town_code == f.town)
-    if f.office:
-        co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code == f.office)
-        stmt = stmt.where(or_(Problem.lead_office == f.office, Problem.id.in_(co)))
-    if f.status is not None:
-        stmt = stmt.where(Problem.status == f.status.value)
-    if f.unrouted:
-        stmt = stmt.where(Problem.status == Status.UNROUTED.value)
-    if f.overdue_on is not None:
-        stmt = stmt.where(
-            Problem.status.in_([s.value for s in OPEN_STATUSES]),
-            Problem.deadline < f.overdue_on,
-        )
-    if f.search:
-        like = f"%{f.search}%"
-        stmt = stmt.where(or_(Problem.description.like(like), Problem.code.like(like),
-                              Problem.household_id.like(like)))
-    return stmt
-
-
-def list_problems(db: Database, f: ProblemFilter) -> tuple[int, list[Problem]]:
-    """Total matching and one page of problems, ordered by deadline then code."""
-    with db.transaction() as session:
-        stmt = problem_query(f)
-        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-        rows = session.scalars(
-            stmt.order_by(Problem.deadline.is_(None), Problem.deadline, Problem.code)
-            .limit(f.limit)
-            .offset(f.offset)
-        ).all()
-        return total, list(rows)
 
 
 def co_offices_of(db: Database, problem_id: int) -> list[str]:

@@ -17,7 +17,7 @@ from duban.domain.routing import village_office_code
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.intake import detect_problems, import_file, import_records
-from duban.services.problems import ProblemFilter, list_problems
+from duban.services.listing import ProblemFilter, list_problems
 from duban.services.scoping import whole_campaign
 from duban.services.views.coverage import coverage
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows

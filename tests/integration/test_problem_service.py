@@ -18,12 +18,8 @@ from duban.services import moves
 from duban.services.actors import add_user
 from duban.services.campaigns import DuplicateCampaign, launch_campaign, summarise_campaign
 from duban.services.database import Database
-from duban.services.problems import (
-    ProblemFilter,
-    audit_trail,
-    list_problems,
-    record_problems,
-)
+from duban.services.listing import ProblemFilter, list_problems
+from duban.services.problems import audit_trail, record_problems
 from models import AuditEvent, Campaign, Office, PlanVersion, Problem
 from tests.conftest import PLANS, ROOT
 from tests.support import JPEG_SHA, evidence_dir, photo  # noqa: F401 (a fixture)

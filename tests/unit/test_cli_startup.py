@@ -67,7 +67,10 @@ def test_problem_list_imports_no_heavy_library(tmp_path: Path) -> None:
         print(json.dumps(sorted(sys.modules)))
     """, url)
     assert _heavy_loaded(loaded) == []
-    assert isinstance(loaded, list) and "duban.services.problems" in loaded
+    assert isinstance(loaded, list) and "duban.services.listing" in loaded
+    # Listing reads; the plan, its rules and the write side of the ledger stay unloaded.
+    assert not {"duban.domain.plan", "duban.domain.routing", "duban.domain.sampling",
+                "duban.services.problems", "duban.services.campaigns"} & set(loaded)
     # On SQLite no other database's dialect is imported (the models name no dialect keyword).
     assert "sqlalchemy.dialects.sqlite" in loaded
     assert not [m for m in loaded if m.startswith("sqlalchemy.dialects.postgresql")]
