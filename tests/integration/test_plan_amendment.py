@@ -221,3 +221,40 @@ def test_cli_previews_and_applies_only_with_apply(db: Database, today: FixedCloc
     trail = runner.invoke(cli, ["--now", NOW, "audit", "show", "W000001", "--campaign",
                                 str(cid)], obj=db)
     assert trail.output.count("方案修订") >= 2  # the 改派 and the deadline, both audited
+
+
+def test_two_amendments_at_once_one_is_refused_as_stale(committed_db: Database,
+                                                        today: FixedClock) -> None:
+    import threading
+
+    if committed_db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite serialises writers itself (the second waits, then fails)")
+    cid = _campaign(committed_db, today)
+    plan, text = load_plan_file(NEW), NEW.read_text(encoding="utf-8")
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        try:
+            with committed_db.unit_of_work() as uow:
+                apply_amendment(uow, today, cid, plan, text, username="county", note="第二人",
+                                expect_version=1)
+                uow.commit()
+            outcome["done"] = True
+        except DubanError as exc:
+            outcome["error"] = exc
+
+    with committed_db.unit_of_work() as uow:
+        apply_amendment(uow, today, cid, plan, text, username="county", note="第一人",
+                        expect_version=1)
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(1.0)
+        assert racer.is_alive()  # it waits on the campaign row this amendment holds
+        uow.commit()
+    racer.join(30)
+    error = outcome.get("error")
+    # It waited for the row, then read the version the first wrote: refused before writing.
+    assert isinstance(error, ConflictError) and "已是第 2 版" in error.message, outcome
+    with committed_db.transaction() as s:
+        assert s.scalars(select(PlanVersion.note).order_by(PlanVersion.version)).all() == [
+            "", "第一人"]
