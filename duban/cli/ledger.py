@@ -192,7 +192,7 @@ def campaign_amend(campaign_id: int, file: Path, apply_: bool, username: str | N
         uow.commit()
     _print_amendment(result.diff)
     click.echo(f"方案已修订：行动 {campaign_id} 第 {result.version} 版方案生效，"
-               f"改派 {len(result.diff.reroutes)} 个问题，调整整改时限 "
+               f"改派 {len(result.diff.reroutes)} 个问题，交办 {len(result.diff.routed)} 个，调整整改时限 "
                f"{len(result.diff.deadline_moves)} 个。")
 
 
@@ -203,6 +203,9 @@ def _print_amendment(diff: Any) -> None:
     if diff.reroutes:
         click.echo(table(["问题编号", "原牵头办室", "新牵头办室"],
                          [[r.code, r.from_name, r.to_name] for r in diff.reroutes]))
+    if diff.routed:
+        click.echo(f"待交办问题按新路由交办 {len(diff.routed)} 个：")
+        click.echo(table(["问题编号", "牵头办室"], [[r.code, r.to_name] for r in diff.routed]))
     if diff.deadline_moves:
         click.echo(table(["问题编号", "原整改时限", "新整改时限", "依据"],
                          [[m.code, m.from_date or "", m.to_date, m.basis]

@@ -99,6 +99,7 @@ class AmendmentDiff:
     reroutes: tuple[Reroute, ...]
     deadline_moves: tuple[DeadlineMove, ...]
     kept: tuple[Kept, ...]
+    routed: tuple[Reroute, ...]  # 待交办 problems the new routing now matches (交办)
     changes: tuple[str, ...]  # stages, dates, header: one Chinese line each
     offices_added: tuple[str, ...]  # names
     offices_removed: tuple[str, ...]
@@ -248,7 +249,7 @@ def _in_use(open_problems: Sequence[OpenProblem], old: Plan, new: Plan,
         if office.code not in new_offices:
             refuse("offices", f"办室 {office.name} ", [
                 p.code for p in open_problems
-                if lead_after[p.id] == office.code or office.code in co_after[p.id]])
+                if lead_after.get(p.id) == office.code or office.code in co_after.get(p.id, ())])
     for kind, olds, news, attr in (
             ("categories", old.categories, new.categories, "category"),
             ("sources", old.sources, new.sources, "source")):
@@ -267,8 +268,12 @@ def _in_use(open_problems: Sequence[OpenProblem], old: Plan, new: Plan,
 
 
 def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
-               calendar: WorkCalendar, today: dt.date) -> AmendmentDiff:
-    """What replacing `old` by `new` changes for a running campaign's open problems, purely."""
+               calendar: WorkCalendar, today: dt.date,
+               unrouted: Sequence[OpenProblem] = ()) -> AmendmentDiff:
+    """What replacing `old` by `new` changes for a running campaign's open problems, purely.
+
+    `unrouted` are the campaign's 待交办 problems: those the new routing matches are routed.
+    """
     refusals, changes = _header(old, new)
     stage_refusals, stage_changes = _stages(old, new, today)
     refusals += stage_refusals
@@ -316,7 +321,14 @@ def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
             basis = f"{basis}，已过，自修订之日起1个工作日"
         moves.append(DeadlineMove(p.id, p.code, p.deadline, date, f"{AMENDED}：{basis}"))
 
-    refusals += _in_use(open_problems, old, new, lead_after, co_after)
+    routed = []
+    for p in unrouted:
+        after = new_router.route(p.category, p.source, p.town, p.village)
+        if isinstance(after, Route):
+            routed.append(Reroute(p.id, p.code, None, after.lead, after.co_offices, "（待交办）",
+                                  office_name(new, after.lead)))
+
+    refusals += _in_use([*open_problems, *unrouted], old, new, lead_after, co_after)
     old_offices = {o.code for o in old.offices}
     new_offices = {o.code for o in new.offices}
     old_towns = {t.code: {v.code for v in t.villages} for t in old.towns}
@@ -326,6 +338,7 @@ def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
         reroutes=tuple(reroutes),
         deadline_moves=tuple(moves),
         kept=tuple(kept),
+        routed=tuple(routed),
         changes=tuple(changes),
         offices_added=tuple(o.name for o in new.offices if o.code not in old_offices),
         offices_removed=tuple(o.name for o in old.offices if o.code not in new_offices),

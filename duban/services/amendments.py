@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -80,12 +81,13 @@ class AmendmentResult:
     diff: AmendmentDiff
 
 
-def open_problems(uow: UnitOfWork, campaign_id: int) -> list[OpenProblem]:
+def open_problems(uow: UnitOfWork, campaign_id: int,
+                  statuses: Collection[Status] = OPEN_STATUSES) -> list[OpenProblem]:
     """The facts of a campaign's open problems that routing and deadlines read."""
     session = uow.session
     rows = session.scalars(select(Problem).where(
         Problem.campaign_id == campaign_id,
-        Problem.status.in_([s.value for s in OPEN_STATUSES])).order_by(Problem.id)).all()
+        Problem.status.in_([s.value for s in statuses])).order_by(Problem.id)).all()
     ids = [p.id for p in rows]
     co: dict[int, list[str]] = defaultdict(list)
     hand: set[int] = set()
@@ -110,7 +112,7 @@ def open_problems(uow: UnitOfWork, campaign_id: int) -> list[OpenProblem]:
 def _diff(uow: UnitOfWork, clock: Clock, campaign: Campaign, plan: Plan) -> AmendmentDiff:
     old = load_plan_of(uow.session, campaign.id)
     return diff_plans(old, plan, open_problems(uow, campaign.id), working_calendar(),
-                      local_today(clock))
+                      local_today(clock), open_problems(uow, campaign.id, {Status.UNROUTED}))
 
 
 def preview_amendment(uow: UnitOfWork, clock: Clock, campaign_id: int,
@@ -171,6 +173,11 @@ def apply_amendment(uow: UnitOfWork, clock: Clock, campaign_id: int, plan: Plan,
         assert problem is not None
         move_in(session, clock, actor, problem, Action.REASSIGN,
                 Payload(note=why, office=r.to_office, co_offices=r.co_offices))
+    for r in diff.routed:
+        problem = session.get(Problem, r.problem_id)
+        assert problem is not None
+        move_in(session, clock, actor, problem, Action.ROUTE,
+                Payload(note=why, office=r.to_office, co_offices=r.co_offices))
     for m in diff.deadline_moves:
         problem = session.get(Problem, m.problem_id)
         assert problem is not None
@@ -186,6 +193,7 @@ def apply_amendment(uow: UnitOfWork, clock: Clock, campaign_id: int, plan: Plan,
         campaign_id=campaign_id, action=AMEND, actor=actor.user, at=now, note=reason,
         data={"from_version": version - 1, "version": version,
               "rerouted": [r.code for r in diff.reroutes],
+              "routed": [r.code for r in diff.routed],
               "deadlines_moved": [m.code for m in diff.deadline_moves],
               "changes": list(diff.changes), "offices_added": list(diff.offices_added)}))
     session.flush()

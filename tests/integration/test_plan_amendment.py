@@ -213,7 +213,7 @@ def test_cli_previews_and_applies_only_with_apply(db: Database, today: FixedCloc
             "--note", "调整牵头单位", "--expect-version", "1"]
     done = runner.invoke(cli, args, obj=db)
     assert done.exit_code == 0, (done.output, done.exception)
-    assert "第 2 版方案生效，改派 2 个问题，调整整改时限 2 个" in done.output
+    assert "第 2 版方案生效，改派 2 个问题，交办 0 个，调整整改时限 2 个" in done.output
     stale = runner.invoke(cli, args, obj=db)
     assert stale.exit_code != 0 and "重新预览" in str(stale.exception or stale.output)
     shown = runner.invoke(cli, ["--now", NOW, "campaign", "show", str(cid)], obj=db)
@@ -258,3 +258,32 @@ def test_two_amendments_at_once_one_is_refused_as_stale(committed_db: Database,
     with committed_db.transaction() as s:
         assert s.scalars(select(PlanVersion.note).order_by(PlanVersion.version)).all() == [
             "", "第一人"]
+
+
+def test_unrouted_problems_the_new_routing_matches_are_routed(db: Database,
+                                                              today: FixedClock) -> None:
+    base = BASE.read_text(encoding="utf-8")
+    catch_all = "  - {office: 乡扶贫办, co_offices: [各村]}\n"
+    no_catch_all = base.replace(catch_all, "")
+    assert no_catch_all != base
+    cid = launch_campaign(db, today, load_plan_text(no_catch_all), no_catch_all, "county")
+    add_user(db, today, username="county", name="县级李四", role=Role.COUNTY)
+    record_problems(db, today, cid, [ReportedProblem(
+        source="visit", category="monitoring", town="测试乡", village="二村", household_id="H9",
+        description="未纳入监测", found_by="王村干", found_on=dt.date(2022, 6, 7))],
+        recorded_by="county")
+    assert _problem(db, "W000001").status == "unrouted"
+    with db.unit_of_work() as uow:
+        diff = preview_amendment(uow, today, cid, load_plan_text(base)).diff
+    assert [(r.code, r.to_name) for r in diff.routed] == [("W000001", "乡扶贫办")]
+    assert diff.open_problems == 0 and diff.reroutes == ()
+    with db.unit_of_work() as uow:
+        apply_amendment(uow, today, cid, load_plan_text(base), base, username="county",
+                        note="补充兜底路由", expect_version=1)
+        uow.commit()
+    p = _problem(db, "W000001")
+    assert (p.status, p.lead_office, p.deadline) == ("routed", "fpb", dt.date(2022, 6, 8))
+    with db.transaction() as s:
+        (event,) = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == Action.ROUTE.value, AuditEvent.actor == "county")).all()
+    assert event.note == "方案修订（第2版）：补充兜底路由"
