@@ -54,9 +54,12 @@ def test_own_template_overrides_the_shipped_one(db: Database, clock: FixedClock,
                                                 tmp_path: Path) -> None:
     campaign = _campaign(db, clock)
     install_templates(campaign, _template(tmp_path / "own", "本行动专用督办模板"))
-    [notice] = issue_notices(db, clock, campaign, issued_by="county", batch_key="t1")
-    text = "\n".join(p.text for p in Document(str(notice.path)).paragraphs)
-    assert "本行动专用督办模板" in text and "督办通知书" in text
+    # The lead office and the town (seed 002 gives towns their own notice) each get one.
+    notices = issue_notices(db, clock, campaign, issued_by="county", batch_key="t1")
+    assert len(notices) == 2
+    for notice in notices:
+        text = "\n".join(p.text for p in Document(str(notice.path)).paragraphs)
+        assert "本行动专用督办模板" in text and "督办通知书" in text
 
 
 def test_a_broken_template_issues_and_numbers_nothing(db: Database, clock: FixedClock,

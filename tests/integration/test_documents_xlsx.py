@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import openpyxl
@@ -31,13 +30,11 @@ def _rows(n: int) -> list[dict[str, object]]:
     } for i in range(1, n + 1)]
 
 
-def test_ledger_30k_rows_fast_with_filter_freeze_and_widths(tmp_path: Path) -> None:
+def test_ledger_30k_rows_with_filter_freeze_and_widths(tmp_path: Path) -> None:
+    # Its speed is measured in bench/ (docs/benchmarks.md, Excel writers), not timed here.
     rows = _rows(30_000)
     out = tmp_path / "台账.xlsx"
-    t0 = time.perf_counter()
     write_ledger_xlsx(rows, out, headers=HEADERS)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 15, elapsed  # about 2 s here; xlsxwriter constant_memory
     wb = openpyxl.load_workbook(out, read_only=False)
     ws = wb["整改台账"]
     assert [c.value for c in ws[1]] == HEADERS

@@ -83,7 +83,11 @@ PROBLEM_SCOPED = {
     ("POST", "/problems/{problem_id}/move"), ("POST", "/api/problems/{problem_id}/moves"),
     ("POST", "/api/problems/{problem_id}/evidence"), ("GET", "/evidence/{evidence_id}"),
     ("POST", "/problems/bulk"), ("POST", "/api/problems/bulk-moves"),
+    ("POST", "/problems/{problem_id}/milestones"),
 }
+# A duty occurrence is reported done by a user of the unit it falls to (services/duties
+# refuses any other; tests/integration/test_duties.py).
+UNIT_SCOPED = {("POST", "/duties/{occurrence_id}/done")}
 NOTICE_SCOPED = {
     ("GET", "/notices/{notice_id}/file"), ("POST", "/notices/{notice_id}/ack"),
     ("GET", "/api/notices/{notice_id}/file"), ("POST", "/api/notices/{notice_id}/ack"),
@@ -107,7 +111,7 @@ def app_routes(app: Any) -> set[tuple[str, str]]:
 def classified() -> set[tuple[str, str]]:
     return (PUBLIC | {("GET", p) for p in ANY_SIGNED_IN_GET | NOT_OFFICES_GET} | COUNTY_ONLY
             | COUNTY_AND_SUPERVISORS | COUNTY_AND_TOWNS
-            | PROBLEM_SCOPED | NOTICE_SCOPED | OWN_ONLY)
+            | PROBLEM_SCOPED | NOTICE_SCOPED | UNIT_SCOPED | OWN_ONLY)
 
 
 def test_every_route_is_in_the_matrix(app: Any) -> None:
@@ -127,7 +131,8 @@ def _concrete(path: str, world: World) -> str:
             .replace("{notice_id}", "1").replace("{campaign_id}", str(world.campaign_id))
             .replace("{kind}", "households").replace("{substitute_id}", "1")
             .replace("{username}", "county").replace("{token}", "0" * 24)
-            .replace("{message_id}", "1").replace("{check_id}", "1"))
+            .replace("{message_id}", "1").replace("{check_id}", "1")
+            .replace("{occurrence_id}", "1"))
 
 
 def test_without_a_session_every_route_is_refused_and_shows_no_data(app: Any,
