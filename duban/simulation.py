@@ -37,7 +37,7 @@ from duban.domain.lifecycle import (
     Role,
     Status,
 )
-from duban.domain.plan import OfficeLevel, Plan
+from duban.domain.plan import OfficeLevel, Plan, StageKind
 from duban.domain.routing import village_office_code
 from duban.services import moves
 from duban.services.actors import resolve_actor
@@ -80,6 +80,8 @@ class DemoResult:
     activity: dict[str, int] = field(default_factory=dict)
     duties: DutyTally | None = None  # recurring duties done and missed, when the plan has any
     deliveries: list[tuple[str, int]] = field(default_factory=list)
+    # What the campaign's machinery did, each with its count and where its files are.
+    outcome: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def plan_path(name: str) -> Path:
@@ -208,6 +210,13 @@ class Behaviour:
     duty_done_rate: float = 0.8  # share of duty occurrences done on their due day
     duty_late_rate: float = 0.3  # share of missed occurrences made up on a later day
     milestone_rate: float = 0.7  # share of milestones reported reached on time
+    # At least this many items are left rectifying past the ladder's last rung, so that its
+    # 催办 and 通报 documents are written even in a small township.
+    min_very_late: int = 2
+    # At least this many spot checks of closed items fail and reopen them; a plan without a
+    # daily quota of closed items (seed 002's 督导组 work 不定期) gets ad hoc checks instead.
+    min_reopened: int = 1
+    adhoc_check_rate: float = 0.25  # share of working days a group checks a closed item ad hoc
 
 
 class People:
@@ -225,17 +234,27 @@ class People:
         self.offices = [o.code for o in plan.offices if o.level != OfficeLevel.TOWN]
         self.reviewers = [g.code for g in plan.review.groups] or ["county"]
         self.counts: Counter[str] = Counter()
+        # The ladder's last rung in working days after the deadline (通报, or seed 004's 一票否决).
+        self.last_rung = max((r.offset_working_days for r in plan.reminders.rungs
+                              if r.offset_working_days is not None), default=0)
+        self.very_late: set[int] = set()
+        self.reopened = 0
 
     def today(self) -> dt.date:
         """The simulated day."""
         return local_today(self.clock)
 
-    def _plan_finish(self, deadline: dt.date | None) -> dt.date:
+    def _plan_finish(self, deadline: dt.date | None, problem_id: int | None = None) -> dt.date:
         today = self.today()
         if deadline is None or deadline <= today:
             return self.calendar.add_workdays(today, 1)
         roll = self.rng.random()
         b = self.behaviour
+        if problem_id is not None and (len(self.very_late) < b.min_very_late
+                                       or roll < b.very_late_rate):
+            # Still rectifying when the ladder's last rung fires (催办, 督办, 通报 all fire).
+            self.very_late.add(problem_id)
+            return self.calendar.add_workdays(deadline, self.last_rung + self.rng.randint(1, 3))
         if roll < b.very_late_rate:
             return self.calendar.add_workdays(deadline, self.rng.randint(6, 10))
         if roll < b.very_late_rate + b.late_rate:
@@ -338,12 +357,15 @@ class People:
                     self.counts["申请改派"] += 1
                     continue
                 self._move(session, actor, p, Action.ACCEPT, Payload())
-                self.finish_on[p.id] = self._plan_finish(p.deadline)
+                self.finish_on[p.id] = self._plan_finish(p.deadline, p.id)
                 self.counts["签收问题"] += 1
             for p in self._problems(session, Status.RECTIFYING):
                 actor = resolve_actor(session, p.lead_office or "", today)
-                finish = self.finish_on.setdefault(p.id, self._plan_finish(p.deadline))
-                if (p.id not in self.extended and p.deadline and finish > p.deadline
+                if p.id not in self.finish_on:
+                    self.finish_on[p.id] = self._plan_finish(p.deadline, p.id)
+                finish = self.finish_on[p.id]
+                if (p.id not in self.extended and p.id not in self.very_late
+                        and p.deadline and finish > p.deadline
                         and self.rng.random() < self.behaviour.extension_rate * 4):
                     self.extended.add(p.id)
                     wanted = self.calendar.add_workdays(p.deadline, 5)
@@ -408,8 +430,10 @@ class People:
         for check in list_spot_checks(self.db, self.campaign_id, result="pending"):
             if check.day >= today:
                 continue
-            failed = self.rng.random() < self.behaviour.spot_check_fail_rate
-            reopen = failed and check.problem_id is not None and check.problem_status == "closed"
+            closed_item = check.problem_id is not None and check.problem_status == "closed"
+            failed = (self.rng.random() < self.behaviour.spot_check_fail_rate
+                      or (closed_item and self.reopened < self.behaviour.min_reopened))
+            reopen = failed and closed_item
             # A failed household or village check records a problem: of some category.
             category = (self.rng.choice(self.plan.categories).code
                         if failed and check.kind != "closed_problem" else None)
@@ -417,9 +441,40 @@ class People:
                               note="抽查发现问题反弹" if failed else "抽查合格", category=category)
             self.counts["随机抽查"] += 1
             if reopen:
+                self.reopened += 1
                 self.counts["抽查重新打开"] += 1
                 if check.problem_id is not None:
                     self.finish_on[check.problem_id] = self.calendar.add_workdays(today, 3)
+        if self.plan.review.quota.closed_problems == 0:
+            self._adhoc_checks()
+
+    def _adhoc_checks(self) -> None:
+        """不定期抽查: with no daily quota, a group now and then checks a closed item it picks."""
+        from duban.services.reviews import record_adhoc_spot_check
+
+        b, today = self.behaviour, self.today()
+        groups = list(self.plan.review.groups)
+        if not groups or (self.reopened >= b.min_reopened
+                          and self.rng.random() >= b.adhoc_check_rate):
+            return
+        with self.db.transaction() as session:
+            closed = [(p.id, p.town_code) for p in self._problems(session, Status.CLOSED)
+                      if p.closed_at is None
+                      or p.closed_at.astimezone(CHINA_TZ).date() < today]
+        if not closed:
+            return
+        problem_id, town = self.rng.choice(closed)
+        group = self.rng.choice([g for g in groups if not g.towns or town in g.towns] or groups)
+        failed = self.reopened < b.min_reopened or self.rng.random() < b.spot_check_fail_rate
+        with self.db.unit_of_work() as uow:
+            record_adhoc_spot_check(uow, self.clock, self.campaign_id, problem_id, group.code,
+                                    not failed, "入户核查，问题反弹，整改不到位" if failed else "")
+            uow.commit()
+        self.counts["不定期抽查"] += 1
+        if failed:
+            self.reopened += 1
+            self.counts["抽查重新打开"] += 1
+            self.finish_on[problem_id] = self.calendar.add_workdays(today, 3)
 
 
 def run_demo(
@@ -453,13 +508,22 @@ def run_demo(
          f"台账问题 {len(county.problems)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = out_dir / "input"
+    # The villages report a share of their ledger late, after the rectify stage's notices went
+    # out: those items go out on the plan's rolling notices.
+    problem_rows = list(iter_problem_rows(county))
+    held = len(problem_rows) // LATE_SHARE if len(problem_rows) > 1 else 0
     files = {
         "households": write_sheet(inputs / "农户信息.xlsx", HOUSEHOLD_COLUMNS,
                                   iter_household_rows(county)),
         "visits": write_sheet(inputs / "走访记录.xlsx", VISIT_COLUMNS, iter_visit_rows(county)),
         "problems": write_sheet(inputs / "问题台账.xlsx", PROBLEM_COLUMNS,
-                                iter_problem_rows(county)),
+                                problem_rows[:len(problem_rows) - held]),
     }
+    late_file = (write_sheet(inputs / "问题台账-补报.xlsx", PROBLEM_COLUMNS,
+                             problem_rows[len(problem_rows) - held:]) if held else None)
+    rectify_start = min((s.start for s in plan.stages if s.kind is StageKind.RECTIFY),
+                        default=plan.start)
+    late_day = calendar.add_workdays(max(rectify_start, plan.start), LATE_AFTER_WORKDAYS)
     # The town clerks hand in their files on the investigation stage's first days.
     clock.set(morning(plan.start, 10))
     for label, kind in (("农户信息", "households"), ("走访记录", "visits"), ("问题台账", "problems")):
@@ -472,10 +536,21 @@ def run_demo(
 
     people = People(db, clock, plan, campaign_id, seed)
     day = plan.start
-    # A plan with an open-ended stage (seed 004) runs until its problems settle, within bounds.
+    # A plan with an open-ended stage (seed 004) runs until its problems settle, within bounds;
+    # then the simulated county office closes it. A dated plan is closed by the tick on the
+    # first working day after its end.
     last = plan.end or plan.last_dated_day + dt.timedelta(days=OPEN_ENDED_DEMO_DAYS)
     ranked_month: str | None = None
-    while day <= last:
+    while not _closed(db, campaign_id):
+        if day > last:
+            if plan.end is not None and day <= last + dt.timedelta(days=CLOSE_WITHIN_DAYS):
+                if calendar.is_workday(day):
+                    clock.set(morning(day))
+                    run_tick(clock.now().isoformat())  # closes the campaign (总结)
+                day += dt.timedelta(days=1)
+                continue
+            _county_closes(db, clock, campaign_id, echo, "已到演示期限")
+            break
         if calendar.is_workday(day):
             clock.set(morning(day))
             started = time.perf_counter()
@@ -488,6 +563,12 @@ def run_demo(
                 result.stages.append(StageRun(name or str(stage.get("kind", "")), day, seconds,
                                               _stage_note(stage)))
             clock.set(morning(day, 10))
+            if late_file is not None and day >= late_day:
+                imported = import_file(db, clock, campaign_id, "problems", late_file,
+                                       imported_by="county")
+                result.files.append(("导入：问题台账（补报）", late_file))
+                echo(f"{day}：已导入补报的问题台账：新增 {imported.created}")
+                late_file = None
             people.act()
             # The evening tick writes the day's report after the plan's report hour.
             clock.set(dt.datetime.combine(day, plan.reports.daily_at, tzinfo=CHINA_TZ)
@@ -495,8 +576,15 @@ def run_demo(
             run_tick(clock.now().isoformat())
             ranked_month = ranked_month or _first_frozen_month(db, campaign_id)
             if ranked_month and _all_settled(db, campaign_id):
-                echo(f"{day}：所有问题已销号，月度排名已生成，演示提前结束")
-                break
+                if plan.end is None:
+                    _county_closes(db, clock, campaign_id, echo, "所有问题已销号")
+                    break
+                # Nothing is left to chase: the days until the plan's end hold only the
+                # recurring duties, so the demo skips them to the tick that closes it.
+                after = calendar.add_workdays(max(day, plan.end), 1)
+                echo(f"{day}：所有问题已销号，月度排名已生成，跳至行动结束后的首个工作日 {after}")
+                day = after
+                continue
         day += dt.timedelta(days=1)
     result.summary = summarise_campaign(db, campaign_id, local_today(clock))
     result.files.extend(collect_outputs(db, clock, campaign_id, out_dir))
@@ -509,7 +597,51 @@ def run_demo(
     from duban.services.report_delivery import delivery_summary
 
     result.deliveries = delivery_summary(db, campaign_id)
+    result.outcome = outcome_rows(db, campaign_id, result.files)
     return result
+
+
+def outcome_rows(db: Database, campaign_id: int,
+                 files: list[tuple[str, Path]]) -> list[tuple[str, int, str]]:
+    """The ladder's documents, the spot checks and their reopenings, and the close (总结)."""
+    from duban.services.campaigns import CLOSED
+    from duban.services.closing import campaign_events
+    from models import SpotCheck
+
+    def where(label: str) -> str:
+        paths = [p for lab, p in files if lab == label]
+        if not paths:
+            return "—"
+        return str(paths[0]) if len(paths) == 1 else f"{paths[0].parent}/"
+
+    def count(label: str) -> int:
+        return sum(1 for lab, _ in files if lab == label)
+
+    with db.transaction() as session:
+        checks = session.execute(select(SpotCheck.result, SpotCheck.draw_id, SpotCheck.problem_id)
+                                 .where(SpotCheck.campaign_id == campaign_id)).all()
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        status = campaign.status
+    done = [c for c in checks if c.result != "pending"]
+    rows = [
+        ("督办通知书", count("督办通知书"), where("督办通知书")),
+        ("催办通知（逾期未改，按办室）", count("催办通知"), where("催办通知")),
+        ("通报（逾期未改，全县）", count("通报"), where("通报")),
+        ("抽查已检查（项）", len(done), ""),
+        ("其中不定期抽查（项）", sum(1 for c in done if c.draw_id is None), ""),
+        ("抽查不合格（项）", sum(1 for c in done if c.result == "failed"), ""),
+        ("抽查不合格重新打开的销号问题（个）",
+         sum(1 for c in done if c.result == "failed" and c.problem_id is not None), ""),
+    ]
+    closes = [e for e in campaign_events(db, campaign_id) if e.action == "close"]
+    if status == CLOSED and closes:
+        last = closes[-1]
+        rows.append((f"行动已总结（{last.at.astimezone(CHINA_TZ):%Y-%m-%d}，{last.note}）",
+                     count("总结报告"), where("总结报告")))
+    else:
+        rows.append(("行动未总结", 0, ""))
+    return rows
 
 
 def _stage_note(stage: dict[str, object]) -> str:
@@ -517,6 +649,31 @@ def _stage_note(stage: dict[str, object]) -> str:
     labels = {"mobilise": "动员部署", "investigate": "比对发现、交办",
               "rectify": "下发督办通知书、启动催办", "review": "抽查、销号、考评"}
     return labels.get(kind, kind)
+
+
+# One item in LATE_SHARE of the ledger is reported this many working days into the rectify
+# stage (补报).
+LATE_SHARE = 4
+LATE_AFTER_WORKDAYS = 3
+# How many days after a dated plan's end the demo waits for the tick to close it.
+CLOSE_WITHIN_DAYS = 15
+
+
+def _closed(db: Database, campaign_id: int) -> bool:
+    from duban.services.campaigns import CLOSED
+
+    with db.transaction() as session:
+        return session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == CLOSED
+
+
+def _county_closes(db: Database, clock: FixedClock, campaign_id: int, echo: Echo,
+                   why: str) -> None:
+    """The county office closes an open-ended campaign (总结), as `duban campaign close` does."""
+    from duban.services.closing import close_campaign
+
+    clock.set(morning(local_today(clock), 16))
+    close_campaign(db, clock, campaign_id, "county", note=f"{why}，县级办公室总结关闭")
+    echo(f"{local_today(clock)}：{why}，县级办公室总结关闭行动")
 
 
 def _first_frozen_month(db: Database, campaign_id: int) -> str | None:
@@ -558,6 +715,15 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(report, target)
             files.append(("日报", target))
+    from duban.services.closing import closing_dir
+
+    closing = closing_dir(campaign_id)
+    if closing.exists():
+        for report in sorted(closing.iterdir()):
+            target = out_dir / "closing" / report.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(report, target)
+            files.append(("总结报告", target))
     ledger = out_dir / "整改台账.xlsx"
     write_ledger(db, campaign_id, ledger)
     files.append(("整改台账", ledger))

@@ -42,6 +42,9 @@ def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -
     if result.deliveries:
         click.echo("\n送达情况：")
         click.echo(table(["事项", "数量"], [[label, n] for label, n in result.deliveries]))
+    if result.outcome:
+        click.echo("\n督办、抽查与总结：")
+        click.echo(table(["事项", "数量", "位置"], [list(r) for r in result.outcome]))
     if result.stages:
         click.echo("\n阶段运行：")
         click.echo(table(["阶段", "日期", "用时（秒）", "说明"],

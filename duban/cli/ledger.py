@@ -240,7 +240,9 @@ def print_summary(s: Any) -> None:
     click.echo(f"【{s.name}】 {document_label(s.document_number)}  发文机关：{s.issuer}")
     closed = ""
     if s.closed_at is not None:
-        closed = (f"（{s.closed_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 由 {s.closed_by} 总结关闭）")
+        # The tick closes a campaign by its end date as the system user.
+        who = "系统按方案结束日期" if s.closed_by == "system" else s.closed_by
+        closed = f"（{s.closed_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 由{who}总结关闭）"
     click.echo(f"状态：{s.status_label}{closed}")
     click.echo(table(["阶段", "名称", "开始", "结束", "当前"],
                      [[st.kind, st.name, st.start, st.end or OPEN_END, "●" if st.current else ""]

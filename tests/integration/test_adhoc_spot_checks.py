@@ -149,3 +149,31 @@ def test_spotcheck_adhoc_cli(db: Database, clock: FixedClock) -> None:
     assert f"问题 {code} 已重新打开" in result.output and "不合格" in result.output
     with db.transaction() as s:
         assert s.scalar(select(Problem.deadline).where(Problem.code == code)) == dt.date(2022, 10, 10)
+
+
+def test_the_demo_people_reopen_an_item_ad_hoc_and_leave_some_past_the_ladder(
+        db: Database, clock: FixedClock) -> None:
+    from duban.simulation import People
+
+    cid, code = closed_problem(db, clock)
+    add_user(db, clock, username="dd3", name="第三督导组组长", role=Role.SUPERVISOR)
+    plan = load_plan_text(SEED_002.read_text(encoding="utf-8"), base_dir=SEED_002.parent)
+    for group in plan.review.groups:
+        if group.code not in ("dd1", "dd3"):
+            add_user(db, clock, username=group.code, name=group.name, role=Role.SUPERVISOR)
+    clock.set(dt.datetime(2022, 9, 27, 10, 0, tzinfo=CHINA_TZ))  # the day after its close
+    people = People(db, clock, plan, cid, seed=7)
+    people._adhoc_checks()
+    assert people.counts["抽查重新打开"] == 1 and people.reopened == 1
+    with db.transaction() as s:
+        assert s.scalar(select(Problem.status).where(Problem.code == code)) == "rectifying"
+        (check,) = s.scalars(select(SpotCheck)).all()
+        assert check.draw_id is None and check.result == "failed"
+    # Seed 002's ladder ends with 通报 7 working days after the deadline: the first items are
+    # finished after it, so 催办, 督办 and 通报 all fire.
+    assert people.last_rung == 7
+    deadline = dt.date(2022, 10, 14)
+    cal = working_calendar()
+    for pid in (101, 102):
+        assert people._plan_finish(deadline, pid) > cal.add_workdays(deadline, 7)
+    assert people.very_late == {101, 102}
