@@ -85,10 +85,10 @@ def seed_campaign(url: str, size: str, *, households: int | None = None) -> tupl
     path = ROOT / "plans/seed-002-shenqiu.yaml"
     plan = load_plan_file(path)
     clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
-    campaign = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "bench")
+    campaign = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "bench")
     county = generate_for_plan(plan, size, seed=2022, households=households)
     started = time.perf_counter()
-    import_records(db, clock, campaign, households=county.households, visits=county.visits,
+    db.run(import_records, clock, campaign, households=county.households, visits=county.visits,
                    problems=county.problems, imported_by="bench")
     seconds = time.perf_counter() - started
     db.dispose()

@@ -35,7 +35,7 @@ def _campaign_with_offices(url: str, offices: int, each: int) -> tuple[object, o
     path = ROOT / "plans/seed-002-shenqiu.yaml"
     plan = load_plan_file(path)
     clock = FixedClock(dt.datetime(2022, 9, 26, 9, tzinfo=CHINA_TZ))
-    campaign = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "bench")
+    campaign = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "bench")
     town = plan.towns[0]
     village = town.villages[0].code if town.villages else None
     reported = [
@@ -84,8 +84,8 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
             try:
                 db, clock, campaign = _campaign_with_offices(url, offices, each)
                 started = time.perf_counter()
-                issued = issue_notices(db, clock, campaign, issued_by="bench",  # type: ignore[arg-type]
-                                       batch_key="bench")
+                issued = db.run(issue_notices, clock, campaign, issued_by="bench",  # type: ignore[arg-type]
+                                batch_key="bench")
                 seconds = time.perf_counter() - started
                 db.dispose()  # type: ignore[attr-defined]
             finally:

@@ -35,7 +35,7 @@ if len(sys.argv) > 3:  # a twin of the campaign under another document number
     import dataclasses
     plan = dataclasses.replace(plan, document_number=plan.document_number + sys.argv[3])
 clock = FixedClock(dt.datetime(2022, 9, 16, 9, tzinfo=CHINA_TZ))
-print(json.dumps({"campaign": launch_campaign(db, clock, plan, plan_path.read_text(), "bench")}))
+print(json.dumps({"campaign": db.run(launch_campaign, clock, plan, plan_path.read_text(), "bench")}))
 """
 
 _IMPORT = r"""
@@ -47,7 +47,7 @@ url, campaign, kind, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv
 db = Database(url)
 clock = FixedClock(dt.datetime(2022, 9, 16, 9, tzinfo=CHINA_TZ))
 t = time.perf_counter()
-r = import_file(db, clock, campaign, kind, path, imported_by="bench")
+r = db.run(import_file, clock, campaign, kind, path, imported_by="bench")
 print(json.dumps({"seconds": time.perf_counter() - t, "created": r.created,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -136,7 +136,7 @@ from duban.services.intake import detect_problems
 url, campaign = sys.argv[1], int(sys.argv[2])
 clock = FixedClock(dt.datetime(2022, 9, 20, 9, tzinfo=CHINA_TZ))
 t = time.perf_counter()
-r = detect_problems(Database(url), clock, campaign)
+r = Database(url).run(detect_problems, clock, campaign)
 print(json.dumps({"seconds": time.perf_counter() - t, "created": r.created}))
 """
 

@@ -79,28 +79,28 @@ def sweep_bench(url: str, n: int, explain: bool = False) -> tuple[list[Entry], d
     db.migrate()
     plan = _plan(40)
     clock = FixedClock(dt.datetime(2022, 6, 1, 9, tzinfo=CHINA_TZ))
-    cid = launch_campaign(db, clock, plan, "# bench", "bench")
+    cid = db.run(launch_campaign, clock, plan, "# bench", "bench")
     t0 = time.perf_counter()
     _bulk_problems(url, cid, n, 40)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    armed = arm(db, cid, plan.reminders, working_calendar())
+    armed = db.run(arm, cid, plan.reminders, working_calendar())
     arm_s = time.perf_counter() - t0
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE reminder_state"))
     # Quiet day: deadlines run 2022-07-01 … 2022-11-27; on 2022-06-02 no rung is due yet.
     clock.set(dt.datetime(2022, 6, 2, 9, tzinfo=CHINA_TZ))
-    sweep(db, clock, cid)  # warm caches
+    db.run(sweep, clock, cid)  # warm caches
     quiet = []
     for _ in range(3):
         t0 = time.perf_counter()
-        result = sweep(db, clock, cid)
+        result = db.run(sweep, clock, cid)
         quiet.append(time.perf_counter() - t0)
         assert result.fired == 0
     # Busy day: the first deadlines' 提前3天 rung falls due for 1 in 150 problems.
     clock.set(dt.datetime(2022, 6, 28, 9, tzinfo=CHINA_TZ))
     t0 = time.perf_counter()
-    busy = sweep(db, clock, cid)
+    busy = db.run(sweep, clock, cid)
     busy_s = time.perf_counter() - t0
     floor_s, plans = _floor_and_plans(db, cid, dt.date(2022, 6, 2), explain)
     quiet_s = min(quiet)
@@ -160,7 +160,7 @@ def county_stage_bench(url: str, problems: int = 30_000, offices: int = 60) -> l
     db.migrate()
     plan = _plan(offices)
     clock = FixedClock(dt.datetime(2022, 6, 1, 9, tzinfo=CHINA_TZ))
-    cid = launch_campaign(db, clock, plan, "# bench", "bench")
+    cid = db.run(launch_campaign, clock, plan, "# bench", "bench")
     if db.engine.dialect.name == "postgresql":
         _bulk_problems(url, cid, problems, offices)
     else:

@@ -85,17 +85,17 @@ def setup(url: str, n: int, fresh: bool) -> None:
     plan_path = ROOT / "plans" / "seed-002-shenqiu.yaml"
     plan = load_plan_file(plan_path)
     started = time.perf_counter()
-    cid = launch_campaign(db, clock, plan, plan_path.read_text(encoding="utf-8"), "county")
+    cid = db.run(launch_campaign, clock, plan, plan_path.read_text(encoding="utf-8"), "county")
     digest = hash_password(PASSWORD)
-    add_user(db, clock, username="county", name="县巩固办", role=Role.COUNTY, office="ggb",
+    db.run(add_user, clock, username="county", name="县巩固办", role=Role.COUNTY, office="ggb",
              password_hash=digest)
-    add_user(db, clock, username="sup", name="督导组", role=Role.SUPERVISOR, password_hash=digest)
+    db.run(add_user, clock, username="sup", name="督导组", role=Role.SUPERVISOR, password_hash=digest)
     for town in plan.towns:
-        add_user(db, clock, username=f"town-{town.code}", name=town.name, role=Role.TOWN,
+        db.run(add_user, clock, username=f"town-{town.code}", name=town.name, role=Role.TOWN,
                  town=town.code, password_hash=digest)
     county_offices = [o.code for o in plan.offices if o.level.value == "county"]
     for code in county_offices:
-        add_user(db, clock, username=f"office-{code}", name=code, role=Role.OFFICE,
+        db.run(add_user, clock, username=f"office-{code}", name=code, role=Role.OFFICE,
                  office=code, password_hash=digest)
     villages = [(t.code, v.code) for t in plan.towns for v in t.villages]
     categories = [c.code for c in plan.categories]

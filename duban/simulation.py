@@ -162,17 +162,17 @@ def create_demo_users(db: Database, clock: FixedClock, plan: Plan) -> list[list[
         return hash_password(DEMO_PASSWORD)
 
     password_hash = hashed()
-    add_user(db, clock, username="county", name="县级办公室值班员", role=Role.COUNTY,
+    db.run(add_user, clock, username="county", name="县级办公室值班员", role=Role.COUNTY,
              office=plan.county_office, password_hash=password_hash)
     for office in plan.offices:
         # The county office also leads some problems itself; its staff then act as an office.
-        add_user(db, clock, username=office.code, name=f"{office.name}经办人", role=Role.OFFICE,
+        db.run(add_user, clock, username=office.code, name=f"{office.name}经办人", role=Role.OFFICE,
                  office=office.code, town=office.town, password_hash=password_hash)
     for group in plan.review.groups:
-        add_user(db, clock, username=group.code, name=f"{group.name}组长",
+        db.run(add_user, clock, username=group.code, name=f"{group.name}组长",
                  role=Role.SUPERVISOR, password_hash=password_hash)
     first_town = plan.towns[0]
-    add_user(db, clock, username=f"town-{first_town.code}", name=f"{first_town.name}联络员",
+    db.run(add_user, clock, username=f"town-{first_town.code}", name=f"{first_town.name}联络员",
              role=Role.TOWN, town=first_town.code, password_hash=password_hash)
     first_village = first_town.villages[0] if first_town.villages else None
     accounts = [["县级办公室", "county", DEMO_PASSWORD, "全县问题、交办、销号"]]
@@ -184,7 +184,7 @@ def create_demo_users(db: Database, clock: FixedClock, plan: Plan) -> list[list[
     if lead is not None:
         accounts.append(["责任办室", lead.code, DEMO_PASSWORD, lead.name])
     if first_village is not None:
-        add_user(db, clock, username=f"village-{first_village.code}",
+        db.run(add_user, clock, username=f"village-{first_village.code}",
                  name=f"{first_village.name}村干部", role=Role.VILLAGE, town=first_town.code,
                  village=first_village.code,
                  office=village_office_code(first_village.code), password_hash=password_hash)
@@ -322,11 +322,11 @@ class People:
     def _acknowledge_notices(self) -> None:
         from duban.services.notices import acknowledge_notice, list_notices
 
-        for notice in list_notices(self.db, self.campaign_id):
+        for notice in self.db.run(list_notices, self.campaign_id):
             if notice.acknowledged_by or notice.voided or notice.kind != "notice":
                 continue
             if self.rng.random() < self.behaviour.acknowledge_rate:
-                acknowledge_notice(self.db, self.clock, notice.id, notice.office_code)
+                self.db.run(acknowledge_notice, self.clock, notice.id, notice.office_code)
                 self.counts["签收通知书"] += 1
 
     def _move(self, session: Session, actor: Actor, p: Problem, action: Action,
@@ -347,7 +347,8 @@ class People:
         from duban.services.evidence import UploadedFile, store_evidence
 
         today = self.today()
-        with self.db.transaction() as session:
+        with self.db.unit_of_work() as uow:
+            session = uow.session
             for p in self._problems(session, Status.ROUTED):
                 actor = resolve_actor(session, p.lead_office or "", today)
                 if p.id not in self.disputed and self.rng.random() < self.behaviour.dispute_rate:
@@ -375,7 +376,7 @@ class People:
                     continue
                 if finish > today:
                     continue
-                hashes = store_evidence(session, self.clock, p.id, [
+                hashes = store_evidence(uow, self.clock, p.id, [
                     UploadedFile(f"{p.code}-整改前.png", evidence_png(f"{p.code} before"),
                                  "before"),
                     UploadedFile(f"{p.code}-整改后.png", evidence_png(f"{p.code} after"),
@@ -384,6 +385,7 @@ class People:
                 self._move(session, actor, p, Action.SUBMIT,
                            Payload(note="已按要求完成整改，附整改前后照片", evidence=tuple(hashes)))
                 self.counts["提交整改"] += 1
+            uow.commit()
 
     def _county_work(self) -> None:
         today = self.today()
@@ -497,8 +499,8 @@ def run_demo(
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     calendar = working_calendar()
     clock = FixedClock(morning(calendar.add_workdays(plan.start, -1)))
-    campaign_id = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), DEMO_ACTOR)
-    result = DemoResult(summary=summarise_campaign(db, campaign_id, local_today(clock)),
+    campaign_id = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), DEMO_ACTOR)
+    result = DemoResult(summary=db.run(summarise_campaign, campaign_id, local_today(clock)),
                         database=db.url)
     result.accounts = create_demo_users(db, clock, plan)
     echo(f"已启动行动 {campaign_id}：{plan_summary(plan)}")
@@ -527,7 +529,7 @@ def run_demo(
     # The town clerks hand in their files on the investigation stage's first days.
     clock.set(morning(plan.start, 10))
     for label, kind in (("农户信息", "households"), ("走访记录", "visits"), ("问题台账", "problems")):
-        imported = import_file(db, clock, campaign_id, kind, files[kind],  # type: ignore[arg-type]
+        imported = db.run(import_file, clock, campaign_id, kind, files[kind],  # type: ignore[arg-type]
                                imported_by="county")
         result.files.append((f"导入：{label}", files[kind]))
         echo(f"已导入{label}：新增 {imported.created}")
@@ -564,7 +566,7 @@ def run_demo(
                                               _stage_note(stage)))
             clock.set(morning(day, 10))
             if late_file is not None and day >= late_day:
-                imported = import_file(db, clock, campaign_id, "problems", late_file,
+                imported = db.run(import_file,  clock, campaign_id, "problems", late_file,
                                        imported_by="county")
                 result.files.append(("导入：问题台账（补报）", late_file))
                 echo(f"{day}：已导入补报的问题台账：新增 {imported.created}")
@@ -586,7 +588,7 @@ def run_demo(
                 day = after
                 continue
         day += dt.timedelta(days=1)
-    result.summary = summarise_campaign(db, campaign_id, local_today(clock))
+    result.summary = db.run(summarise_campaign, campaign_id, local_today(clock))
     result.files.extend(collect_outputs(db, clock, campaign_id, out_dir))
     result.activity = dict(people.counts)
     if plan.duties:
@@ -596,7 +598,7 @@ def run_demo(
             result.duties = tally(uow, clock, campaign_id)
     from duban.services.report_delivery import delivery_summary
 
-    result.deliveries = delivery_summary(db, campaign_id)
+    result.deliveries = db.run(delivery_summary, campaign_id)
     result.outcome = outcome_rows(db, campaign_id, result.files)
     return result
 
@@ -634,7 +636,7 @@ def outcome_rows(db: Database, campaign_id: int,
         ("抽查不合格重新打开的销号问题（个）",
          sum(1 for c in done if c.result == "failed" and c.problem_id is not None), ""),
     ]
-    closes = [e for e in campaign_events(db, campaign_id) if e.action == "close"]
+    closes = [e for e in db.run(campaign_events,  campaign_id) if e.action == "close"]
     if status == CLOSED and closes:
         last = closes[-1]
         rows.append((f"行动已总结（{last.at.astimezone(CHINA_TZ):%Y-%m-%d}，{last.note}）",
@@ -672,14 +674,14 @@ def _county_closes(db: Database, clock: FixedClock, campaign_id: int, echo: Echo
     from duban.services.closing import close_campaign
 
     clock.set(morning(local_today(clock), 16))
-    close_campaign(db, clock, campaign_id, "county", note=f"{why}，县级办公室总结关闭")
+    db.run(close_campaign,  clock, campaign_id, "county", note=f"{why}，县级办公室总结关闭")
     echo(f"{local_today(clock)}：{why}，县级办公室总结关闭行动")
 
 
 def _first_frozen_month(db: Database, campaign_id: int) -> str | None:
     from duban.services.scoring import frozen_months
 
-    months = frozen_months(db, campaign_id)
+    months = db.run(frozen_months, campaign_id)
     return months[0].strftime("%Y-%m") if months else None
 
 
@@ -702,7 +704,7 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
     files: list[tuple[str, Path]] = []
     kinds = {"notice": ("督办通知书", "notices"), "reminder": ("催办通知", "reminders"),
              "bulletin": ("通报", "bulletins")}
-    for notice in list_notices(db, campaign_id):
+    for notice in db.run(list_notices, campaign_id):
         label, folder = kinds.get(notice.kind, (notice.kind, notice.kind))
         target = out_dir / folder / f"{notice.number}-{notice.office_code}.docx"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -725,10 +727,10 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
             shutil.copyfile(report, target)
             files.append(("总结报告", target))
     ledger = out_dir / "整改台账.xlsx"
-    write_ledger(db, campaign_id, ledger)
+    db.run(write_ledger, campaign_id, ledger)
     files.append(("整改台账", ledger))
-    for month in frozen_months(db, campaign_id):
-        for path in write_ranking(db, clock, campaign_id, month, out_dir / "ranking"):
+    for month in db.run(frozen_months, campaign_id):
+        for path in db.run(write_ranking, clock, campaign_id, month, out_dir / "ranking"):
             files.append(("月考评", path))
     return files
 

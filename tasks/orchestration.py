@@ -37,7 +37,7 @@ def close_ended_task(now: str | None = None) -> list[int]:
     """Close (总结) every campaign whose plan has ended: final ranking, closing report."""
     from duban.services.closing import close_ended_campaigns
 
-    return close_ended_campaigns(database(), clock_at(now))
+    return database().run(close_ended_campaigns, clock_at(now))
 
 
 @task(name="live-campaigns", **OPTS)
@@ -45,7 +45,7 @@ def live_campaigns_task(now: str | None = None) -> list[int]:
     """Campaigns the tick looks after."""
     from duban.services.stages import live_campaigns
 
-    return live_campaigns(database(), clock_at(now))
+    return database().run(live_campaigns, clock_at(now))
 
 
 @task(name="due-stages", **OPTS)
@@ -53,7 +53,7 @@ def due_stages_task(campaign_id: int, now: str | None = None) -> list[dict[str, 
     """Stages whose start has come and whose run is not done."""
     from duban.services.stages import due_stages
 
-    return [_plain(s) for s in due_stages(database(), clock_at(now), campaign_id)]
+    return [_plain(s) for s in database().run(due_stages, clock_at(now), campaign_id)]
 
 
 @task(name="begin-stage", **OPTS)
@@ -61,7 +61,7 @@ def begin_stage_task(campaign_id: int, seq: int, kind: str, now: str | None = No
     """Open the stage run; returns the attempt number."""
     from duban.services.stages import begin_stage_run
 
-    return begin_stage_run(database(), clock_at(now), campaign_id, seq, kind)[1]
+    return database().run(begin_stage_run, clock_at(now), campaign_id, seq, kind)[1]
 
 
 @task(name="finish-stage", **OPTS)
@@ -70,7 +70,7 @@ def finish_stage_task(campaign_id: int, seq: int, detail: dict[str, Any],
     """Close the stage run."""
     from duban.services.stages import finish_stage_run
 
-    finish_stage_run(database(), clock_at(now), campaign_id, seq, detail)
+    database().run(finish_stage_run, clock_at(now), campaign_id, seq, detail)
 
 
 @task(name="detect-problems", **OPTS)
@@ -78,7 +78,7 @@ def detect_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
     """Run the plan's detection rules over the household register (idempotent by natural key)."""
     from duban.services.intake import detect_problems
 
-    result = detect_problems(database(), clock_at(now), campaign_id)
+    result = database().run(detect_problems, clock_at(now), campaign_id)
     return {"created": result.created, "skipped": result.skipped_duplicates,
             "routed": result.routed, "unrouted": result.unrouted}
 
@@ -88,7 +88,7 @@ def offices_to_notify_task(campaign_id: int) -> list[str]:
     """Lead offices with open problems not yet on a 督办通知书."""
     from duban.services.notices import offices_without_notice
 
-    return offices_without_notice(database(), campaign_id)
+    return database().run(offices_without_notice, campaign_id)
 
 
 @task(name="issue-notices", **OPTS)
@@ -97,7 +97,7 @@ def issue_notices_task(campaign_id: int, offices: Sequence[str], batch_key: str,
     """Issue the notices of a batch of offices; a retry returns the same 文号."""
     from duban.services.notices import issue_notices
 
-    rows = issue_notices(database(), clock_at(now), campaign_id, issued_by="system",
+    rows = database().run(issue_notices, clock_at(now), campaign_id, issued_by="system",
                          batch_key=batch_key, offices=list(offices))
     return [r.number for r in rows]
 
@@ -107,7 +107,7 @@ def notice_round_task(campaign_id: int, now: str | None = None) -> dict[str, Any
     """Issue the rolling round of notices for late problems when the plan's rhythm says so."""
     from duban.services.notices import issue_round
 
-    result = issue_round(database(), clock_at(now), campaign_id)
+    result = database().run(issue_round, clock_at(now), campaign_id)
     return _plain(result) if result is not None else None
 
 
@@ -118,10 +118,11 @@ def arm_task(campaign_id: int) -> int:
     from duban.services.campaigns import load_plan_of
     from duban.services.reminders import arm
 
-    db = database()
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-    return arm(db, campaign_id, plan.reminders, working_calendar())
+    with database().unit_of_work() as uow:
+        plan = load_plan_of(uow.session, campaign_id)
+        armed = arm(uow, campaign_id, plan.reminders, working_calendar())
+        uow.commit()
+    return armed
 
 
 @task(name="sweep-deadlines", **OPTS)
@@ -129,7 +130,7 @@ def sweep_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
     """Fire due rungs and write one digest per office and audience."""
     from duban.services.reminders import sweep
 
-    return _plain(sweep(database(), clock_at(now), campaign_id))
+    return _plain(database().run(sweep, clock_at(now), campaign_id))
 
 
 @task(name="recurring-duties", **OPTS)
@@ -149,7 +150,7 @@ def duties_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
 @task(name="deliver-outbox", **OPTS)
 def deliver_task(now: str | None = None) -> dict[str, Any]:
     """Send what the outbox holds and whose time has come."""
-    from duban.services.outbox import deliver
+    from tasks.delivery import deliver
 
     result = deliver(database(), clock_at(now))
     return {"claimed": result.claimed, "sent": result.sent, "retrying": result.retrying,
@@ -165,17 +166,19 @@ def daily_report_task(campaign_id: int, now: str | None = None) -> str | None:
     from duban.services.reports import write_daily_report
     from duban.services.stages import daily_report_due, record_daily_report, reports_dir
 
-    db, clock = database(), clock_at(now)
-    day = daily_report_due(db, clock, campaign_id)
-    if day is None:
-        return None
-    paths = write_daily_report(db, clock, campaign_id, day, reports_dir(campaign_id))
-    docx = next((p for p in paths if p.suffix == ".docx"), None)
-    digest = hashlib.sha256(docx.read_bytes()).hexdigest() if docx else None
-    # Sent before it is recorded: a rerun after a kill writes it again and the dedupe keys
-    # keep the messages single.
-    deliver_daily_report(db, clock, campaign_id, day, docx)
-    record_daily_report(db, clock, campaign_id, day, docx, digest)
+    clock = clock_at(now)
+    # Due, snapshot, written, delivered and recorded in one unit: a rerun after a kill
+    # writes it again, and the dedupe keys keep the messages single.
+    with database().unit_of_work() as uow:
+        day = daily_report_due(uow, clock, campaign_id)
+        if day is None:
+            return None
+        paths = write_daily_report(uow, clock, campaign_id, day, reports_dir(campaign_id))
+        docx = next((p for p in paths if p.suffix == ".docx"), None)
+        digest = hashlib.sha256(docx.read_bytes()).hexdigest() if docx else None
+        deliver_daily_report(uow, clock, campaign_id, day, docx)
+        record_daily_report(uow, clock, campaign_id, day, docx, digest)
+        uow.commit()
     return str(docx) if docx else None
 
 
@@ -202,10 +205,12 @@ def monthly_ranking_task(campaign_id: int, now: str | None = None) -> str | None
     from duban.services.scoring import freeze_due_month
     from duban.services.stages import reports_dir
 
-    db, clock = database(), clock_at(now)
-    month = freeze_due_month(db, clock, campaign_id)
-    # Also after a kill between freezing and sending: the latest frozen month goes out once.
-    deliver_due_ranking(db, clock, campaign_id, reports_dir(campaign_id))
+    clock = clock_at(now)
+    with database().unit_of_work() as uow:
+        month = freeze_due_month(uow, clock, campaign_id)
+        # The latest frozen month goes out once, also when an earlier run froze it.
+        deliver_due_ranking(uow, clock, campaign_id, reports_dir(campaign_id))
+        uow.commit()
     return month.strftime("%Y-%m") if month else None
 
 
@@ -214,4 +219,4 @@ def stage_kinds_started_task(campaign_id: int) -> list[str]:
     """Kinds of the stages that have a run."""
     from duban.services.stages import stage_runs
 
-    return sorted({r.kind for r in stage_runs(database(), campaign_id)})
+    return sorted({r.kind for r in database().run(stage_runs, campaign_id)})

@@ -21,7 +21,7 @@ def _campaign(campaign_id: int | None) -> int:
         return campaign_id
     from duban.services.campaigns import list_campaigns
 
-    rows = list_campaigns(env().db)
+    rows = env().db.run(list_campaigns)
     if len(rows) == 1:
         return rows[0].id
     if not rows:

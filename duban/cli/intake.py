@@ -63,7 +63,7 @@ def import_cmd(kind: str, file: Path, campaign_id: int, username: str,
 
     e = env()
     try:
-        result = import_file(e.db, e.clock, campaign_id, kind, file,  # type: ignore[arg-type]
+        result = e.db.run(import_file, e.clock, campaign_id, kind, file,  # type: ignore[arg-type]
                              imported_by=username,
                              progress=lambda phase: progress_bar(label=phase))
     except ImportRejected as exc:
@@ -94,7 +94,7 @@ def detect_cmd(campaign_id: int, username: str) -> None:
     from duban.services.intake import detect_problems
 
     e = env()
-    result = detect_problems(e.db, e.clock, campaign_id, detected_by=username)
+    result = e.db.run(detect_problems, e.clock, campaign_id, detected_by=username)
     click.echo(f"比对完成：新增问题 {result.created}（交办 {result.routed}，待交办 {result.unrouted}），"
                f"重复跳过 {result.skipped_duplicates}")
 

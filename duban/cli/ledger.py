@@ -78,7 +78,7 @@ def campaign_launch(file: Path, actor: str, templates: Path | None, backfill: bo
 
     plan = load_plan_file(file)
     e = env()
-    campaign_id = launch_campaign(e.db, e.clock, plan, file.read_text(encoding="utf-8"), actor,
+    campaign_id = e.db.run(launch_campaign, e.clock, plan, file.read_text(encoding="utf-8"), actor,
                                   backfill=backfill)
     _print_warnings(plan_warnings(plan))
     click.echo(f"行动已启动：编号 {campaign_id}，{plan.name}（{document_label(plan.document_number)}）")
@@ -112,7 +112,7 @@ def campaign_list() -> None:
     from duban.services.campaigns import list_campaigns
 
     e = env()
-    rows = list_campaigns(e.db, local_today(e.clock))
+    rows = e.db.run(list_campaigns, local_today(e.clock))
     if not rows:
         click.echo("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
         return
@@ -130,7 +130,7 @@ def campaign_close(campaign_id: int, username: str, note: str) -> None:
     from duban.services.closing import close_campaign
 
     e = env()
-    result = close_campaign(e.db, e.clock, campaign_id, username, note)
+    result = e.db.run(close_campaign, e.clock, campaign_id, username, note)
     months = "、".join(f"{m.year}年{m.month}月" for m in result.ranked_months) or "无（已冻结）"
     click.echo(f"行动 {campaign_id} 已总结关闭（{result.closed_on}）。最终月考评：{months}；"
                f"未办结问题 {result.open_problems} 个。")
@@ -147,7 +147,7 @@ def campaign_reopen(campaign_id: int, reason: str, username: str) -> None:
     from duban.services.closing import reopen_campaign
 
     e = env()
-    reopen_campaign(e.db, e.clock, campaign_id, username, reason)
+    e.db.run(reopen_campaign, e.clock, campaign_id, username, reason)
     click.echo(f"行动 {campaign_id} 已重新开启：{reason}")
 
 
@@ -227,8 +227,8 @@ def campaign_show(campaign_id: int) -> None:
     from duban.services.closing import campaign_events
 
     e = env()
-    print_summary(summarise_campaign(e.db, campaign_id, local_today(e.clock)))
-    events = campaign_events(e.db, campaign_id)
+    print_summary(e.db.run(summarise_campaign, campaign_id, local_today(e.clock)))
+    events = e.db.run(campaign_events, campaign_id)
     if events:
         click.echo(table(["时间", "事项", "办理人", "说明"],
                          [[x.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"), x.label,
@@ -342,7 +342,7 @@ def problem_move(problem: str, action: str, username: str, campaign_id: int | No
     e = env()
     payload = Payload(note=note, office=office, deadline=deadline.date() if deadline else None,
                       evidence=evidence)
-    p = moves.apply(e.db, e.clock, username, problem, Action(action), payload,
+    p = e.db.run(moves.apply, e.clock, username, problem, Action(action), payload,
                     campaign_id=campaign_id, expected_version=expect_version).problem
     click.echo(f"已办理：{p.code} {ACTION_LABELS[Action(action)]} → "
                f"{STATUS_LABELS[Status(p.status)]}（版本 {p.version}）")
@@ -356,7 +356,7 @@ def problem_moves(problem: str, username: str, campaign_id: int | None) -> None:
     from duban.services import moves
 
     e = env()
-    offer = moves.offer(e.db, e.clock, username, problem, campaign_id)
+    offer = e.db.run(moves.offer, e.clock, username, problem, campaign_id)
     p = offer.problem
     head = f"问题 {p.code}（{STATUS_LABELS[Status(p.status)]}），{offer.actor.label}"
     if not offer.actions:

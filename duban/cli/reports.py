@@ -27,7 +27,7 @@ def _campaign(campaign_id: int | None) -> int:
         return campaign_id
     from duban.services.campaigns import list_campaigns
 
-    rows = list_campaigns(env().db)
+    rows = env().db.run(list_campaigns)
     if len(rows) == 1:
         return rows[0].id
     if not rows:
@@ -59,8 +59,8 @@ def daily_cmd(campaign_id: int | None, day: dt.datetime | None, out_dir: Path,
 
     e = env()
     cid, d = _campaign(campaign_id), _day(day)
-    paths = write_daily_report(e.db, e.clock, cid, d, out_dir, pdf=pdf)
-    f = daily_figures(e.db, cid, d)
+    paths = e.db.run(write_daily_report, e.clock, cid, d, out_dir, pdf=pdf)
+    f = e.db.run(daily_figures, cid, d)
     headers = ["名称", "发现", "已交办", "整改中", "待复核", "已销号", "逾期", "销号率", "较昨日销号"]
     for title, scopes in (("乡镇", f.towns), ("责任单位", f.offices)):
         rows = [[s.name, s.today.found, s.today.routed, s.today.rectifying,
@@ -86,7 +86,7 @@ def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
     cid = _campaign(campaign_id)
     today = local_today(e.clock)
     out_path = out_path or DEFAULT_OUT / f"整改台账-{cid}-{today.isoformat()}.xlsx"
-    click.echo(f"已生成：{write_ledger(e.db, cid, out_path, as_of=today)}")
+    click.echo(f"已生成：{e.db.run(write_ledger, cid, out_path, as_of=today)}")
 
 
 @report_group.command("ranking", help="月考评：按方案规则排名（--freeze 冻结后不再重算）。")
@@ -104,9 +104,9 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
     e = env()
     cid = _campaign(campaign_id)
     if freeze:
-        snap = monthly_snapshot(e.db, e.clock, cid, month, frozen_by=username)
+        snap = e.db.run(monthly_snapshot, e.clock, cid, month, frozen_by=username)
     else:
-        snap = ranking(e.db, cid, month) or compute_ranking(e.db, e.clock, cid, month)
+        snap = e.db.run(ranking, cid, month) or e.db.run(compute_ranking, e.clock, cid, month)
     for line in snap.ranking.lines():
         click.echo(line)
     if snap.frozen_at is not None:
@@ -116,7 +116,7 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
         click.echo("预览（未冻结）：月末之后用 --freeze 冻结。")
     basis = "督办阶梯记录的罚款" if snap.penalty_basis == "accrued" else "月末台账逾期未改事项"
     click.echo(f"考核罚款依据：{basis}，合计 {sum(x.amount_yuan for x in snap.penalties)} 元")
-    for p in write_ranking(e.db, e.clock, cid, month, out_dir):
+    for p in e.db.run(write_ranking, e.clock, cid, month, out_dir):
         click.echo(f"已生成：{p}")
         if pdf and p.suffix == ".docx":
             from duban.adapters.documents import convert_to_pdf
@@ -136,13 +136,13 @@ def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str) -> 
 
     e = env()
     cid, d = _campaign(campaign_id), _day(day)
-    rec = reconcile_penalties(e.db, e.clock, cid, d)
-    f = daily_figures(e.db, cid, d)
+    rec = e.db.run(reconcile_penalties, e.clock, cid, d)
+    f = e.db.run(daily_figures, cid, d)
     names = {s.code: s.name for s in (*f.towns, *f.offices)}
     lines = rec.official
     label = "督办阶梯已记罚款（记后整改不免）" if rec.accrues else "台账逾期未整改事项"
     click.echo(f"{d.isoformat()} 考核罚款（{label}）：")
-    codes = problem_codes(e.db, sorted({i for x in lines for i in x.problem_ids}))
+    codes = e.db.run(problem_codes, sorted({i for x in lines for i in x.problem_ids}))
 
     def unit(code: str) -> str:
         return names.get(code, code)

@@ -58,7 +58,7 @@ def problem_submit(problem: str, username: str, note: str, files: tuple[Path, ..
     uploads = [UploadedFile(p.name, p.read_bytes(), "before") for p in before]
     uploads += [UploadedFile(p.name, p.read_bytes(), "after") for p in files]
     e = env()
-    moved = moves.apply(e.db, e.clock, username, problem, Action.SUBMIT,
+    moved = e.db.run(moves.apply, e.clock, username, problem, Action.SUBMIT,
                         Payload(note=note, evidence=hashes), campaign_id=campaign_id,
                         expected_version=expect_version, files=uploads)
     _moved(moved.problem, "提交整改")
@@ -87,7 +87,7 @@ def review_pass(problem: str, username: str, note: str, close_after: bool,
     from duban.services import moves
 
     e = env()
-    moved = moves.apply(e.db, e.clock, username, problem, Action.PASS_REVIEW, Payload(note=note),
+    moved = e.db.run(moves.apply, e.clock, username, problem, Action.PASS_REVIEW, Payload(note=note),
                         campaign_id=campaign_id, expected_version=expect_version,
                         then=(Action.CLOSE,) if close_after else ())
     _moved(moved.problem, "复核通过并销号" if close_after else "复核通过")
@@ -106,7 +106,7 @@ def review_fail(problem: str, username: str, note: str, deadline: dt.datetime | 
     from duban.services import moves
 
     e = env()
-    moved = moves.apply(e.db, e.clock, username, problem, Action.FAIL_REVIEW,
+    moved = e.db.run(moves.apply, e.clock, username, problem, Action.FAIL_REVIEW,
                         Payload(note=note, deadline=_day(deadline)), campaign_id=campaign_id,
                         expected_version=expect_version)
     _moved(moved.problem, "退回整改")
@@ -123,7 +123,7 @@ def review_close(problem: str, username: str, note: str, campaign_id: int | None
     from duban.services import moves
 
     e = env()
-    moved = moves.apply(e.db, e.clock, username, problem, Action.CLOSE, Payload(note=note),
+    moved = e.db.run(moves.apply, e.clock, username, problem, Action.CLOSE, Payload(note=note),
                         campaign_id=campaign_id, expected_version=expect_version)
     _moved(moved.problem, "销号")
 
@@ -147,7 +147,7 @@ def review_close_all(campaign_id: int, username: str) -> None:
 def review_reopen_rate(campaign_id: int) -> None:
     from duban.services.recurrence import reopen_rate
 
-    figures = reopen_rate(env().db, campaign_id)
+    figures = env().db.run(reopen_rate, campaign_id)
 
     def rows(items: list[ReopenFigure]) -> list[list[object]]:
         return [[f.name, f.closed, f.reopened, f.reopens, f.recurrences,
@@ -175,7 +175,7 @@ def evidence_group() -> None:
 def evidence_list(problem: str, campaign_id: int | None) -> None:
     from duban.services.evidence import PHASE_LABELS, list_evidence
 
-    rows = list_evidence(env().db, problem, campaign_id=campaign_id)
+    rows = env().db.run(list_evidence, problem, campaign_id=campaign_id)
     if not rows:
         click.echo("该问题暂无佐证资料。")
         return
@@ -192,7 +192,7 @@ def evidence_list(problem: str, campaign_id: int | None) -> None:
 def evidence_save(sha256: str, out: Path) -> None:
     from duban.services.evidence import evidence_file
 
-    content = evidence_file(env().db, sha256)
+    content = env().db.run(evidence_file, sha256)
     out.write_bytes(content)
     click.echo(f"已写出 {out}（{len(content)} 字节，哈希校验通过）")
 
@@ -324,7 +324,7 @@ def office_reassign_all(from_office: str, to_office: str, campaign_id: int, user
     from duban.services.delegation import reassign_bulk
 
     e = env()
-    result = reassign_bulk(e.db, e.clock, campaign_id, from_office, to_office, username, note,
+    result = e.db.run(reassign_bulk, e.clock, campaign_id, from_office, to_office, username, note,
                            statuses=[Status(s) for s in statuses] or None,
                            co_offices=not keep_co_offices)
     click.echo(result.describe())
@@ -347,7 +347,7 @@ def substitute_add(office: str, username: str, starts_on: dt.datetime, ends_on: 
     from duban.services.delegation import set_substitute
 
     e = env()
-    sid = set_substitute(e.db, e.clock, office, username, starts_on.date(), ends_on.date(),
+    sid = e.db.run(set_substitute, e.clock, office, username, starts_on.date(), ends_on.date(),
                          reason, granted_by)
     click.echo(f"已设置代理 {sid}：{username} 于 {starts_on.date()} 至 {ends_on.date()} 代理 {office}")
 
@@ -360,7 +360,7 @@ def substitute_end(substitute_id: int, username: str, note: str) -> None:
     from duban.services.delegation import end_substitute
 
     e = env()
-    ended = end_substitute(e.db, e.clock, substitute_id, username, note)
+    ended = e.db.run(end_substitute, e.clock, substitute_id, username, note)
     if ended.cancelled:
         click.echo(f"代理 {substitute_id} 已取消（尚未生效）")
     else:
@@ -373,7 +373,7 @@ def substitute_end(substitute_id: int, username: str, note: str) -> None:
 def substitute_list(on: dt.datetime | None, office: str | None) -> None:
     from duban.services.delegation import list_substitutes
 
-    rows = list_substitutes(env().db, on=_day(on), office=office)
+    rows = env().db.run(list_substitutes, on=_day(on), office=office)
     if not rows:
         click.echo("暂无代理安排。")
         return

@@ -30,7 +30,7 @@ from duban.domain.clock import CHINA_TZ
 @click.option("--renew-seconds", type=float, default=None, hidden=True, help="租约续期间隔（秒）。")
 def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_scheduler: bool,
               job: str | None, lease_seconds: int | None, renew_seconds: float | None) -> None:
-    from duban.services.scheduler import (
+    from tasks.scheduler import (
         DEFAULT_TICK_JOB,
         LEASE_SECONDS,
         RENEW_SECONDS,
@@ -126,13 +126,13 @@ def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int) -
     from duban.services.outbox import list_outbox, outbox_counts
 
     status = "failed" if failed else "pending" if pending else None
-    lines = list_outbox(env().db, status=status, campaign_id=campaign, limit=limit)
+    lines = env().db.run(list_outbox, status=status, campaign_id=campaign, limit=limit)
     click.echo(table(
         ["编号", "渠道", "收件人", "主题", "状态", "次数", "下次发送", "错误"],
         [[x.id, x.channel, x.recipient[:40], x.subject[:30], STATUS_LABELS.get(x.status, x.status),
           x.attempts, x.next_attempt_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"),
           (x.last_error or "")[:40]] for x in lines]))
-    counts = outbox_counts(env().db)
+    counts = env().db.run(outbox_counts)
     click.echo("合计：" + "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(counts.items())))
 
 
@@ -140,10 +140,11 @@ def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int) -
 @click.option("--id", "ids", type=int, multiple=True, help="只重试这些编号（可多次给出）。")
 @click.option("--no-send", is_flag=True, help="只放回队列，不立即发送。")
 def outbox_retry(ids: tuple[int, ...], no_send: bool) -> None:
-    from duban.services.outbox import deliver, retry_failed
+    from duban.services.outbox import retry_failed
+    from tasks.delivery import deliver
 
     e = env()
-    n = retry_failed(e.db, e.clock, list(ids) or None)
+    n = e.db.run(retry_failed, e.clock, list(ids) or None)
     click.echo(f"已放回队列：{n} 条")
     if not no_send and n:
         result = deliver(e.db, e.clock)
@@ -155,7 +156,7 @@ def outbox_retry(ids: tuple[int, ...], no_send: bool) -> None:
 
 @outbox_group.command("send", help="立即发送已到发送时间的消息。")
 def outbox_send() -> None:
-    from duban.services.outbox import deliver
+    from tasks.delivery import deliver
 
     e = env()
     result = deliver(e.db, e.clock)
@@ -185,7 +186,7 @@ def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[st
     from duban.services.notices import issue_notices
 
     e = env()
-    rows = issue_notices(e.db, e.clock, campaign, issued_by=username, batch_key=batch_key,
+    rows = e.db.run(issue_notices, e.clock, campaign, issued_by=username, batch_key=batch_key,
                          offices=list(offices) or None)
     if not rows:
         click.echo("没有需要下发的问题。")
@@ -200,7 +201,7 @@ def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[st
 def notice_list(campaign: int, office: str | None) -> None:
     from duban.services.notices import list_notices
 
-    rows = list_notices(env().db, campaign, office=office)
+    rows = env().db.run(list_notices, campaign, office=office)
     click.echo(table(
         ["编号", "类型", "文号", "主送", "问题数", "下发日期", "签收", "状态"],
         [[r.id, KIND_LABELS.get(r.kind, r.kind), r.number, r.office_code or "—",
@@ -215,7 +216,7 @@ def notice_sign(notice_id: int, username: str) -> None:
     from duban.services.notices import acknowledge_notice
 
     e = env()
-    row = acknowledge_notice(e.db, e.clock, notice_id, username)
+    row = e.db.run(acknowledge_notice, e.clock, notice_id, username)
     click.echo(f"已签收：{row.number}（{username}）")
 
 
@@ -227,7 +228,7 @@ def notice_void(notice_id: int, username: str, reason: str) -> None:
     from duban.services.notices import void_notice
 
     e = env()
-    row = void_notice(e.db, e.clock, notice_id, username=username, reason=reason)
+    row = e.db.run(void_notice, e.clock, notice_id, username=username, reason=reason)
     click.echo(f"已作废：{row.number}")
 
 
@@ -238,7 +239,7 @@ def notice_void(notice_id: int, username: str, reason: str) -> None:
 def notice_download(notice_id: int, out: Path, pdf: bool) -> None:
     from duban.services.notices import notice_file
 
-    data = notice_file(env().db, notice_id)
+    data = env().db.run(notice_file, notice_id)
     out.write_bytes(data)
     click.echo(f"已导出：{out}（{len(data)} 字节）")
     if pdf:

@@ -74,7 +74,7 @@ def user_add(username: str, name: str, role: str, office: str | None, town: str 
 
     e = env()
     secret = _read_password(username, password, prompt=ask)
-    add_user(e.db, e.clock, username=username, name=name, role=Role(role), office=office,
+    e.db.run(add_user, e.clock, username=username, name=name, role=Role(role), office=office,
              town=town, village=village, email=email,
              password_hash=hash_password(secret) if secret else None,
              extra_roles=[Role(r) for r in also], campaign_id=campaign_id,
@@ -91,7 +91,7 @@ def user_add(username: str, name: str, role: str, office: str | None, town: str 
 def user_list(role: str | None, active_only: bool) -> None:
     from duban.services.accounts import list_users
 
-    rows = list_users(env().db, role=Role(role) if role else None,
+    rows = env().db.run(list_users, role=Role(role) if role else None,
                       include_disabled=not active_only)
     if not rows:
         click.echo("暂无用户。用 duban user add 新增。")
@@ -113,7 +113,7 @@ def user_grant(username: str, campaign_id: int, reason: str, granted_by: str) ->
     from duban.services.actors import grant_campaign
 
     e = env()
-    grant_campaign(e.db, e.clock, username, campaign_id, reason, granted_by)
+    e.db.run(grant_campaign, e.clock, username, campaign_id, reason, granted_by)
     click.echo(f"已授权：{username} 可在行动 {campaign_id} 中办理（{reason}）")
 
 
@@ -123,7 +123,7 @@ def user_disable(username: str) -> None:
     from duban.services.accounts import set_active
 
     e = env()
-    set_active(e.db, e.clock, username, False, by=_operator())
+    e.db.run(set_active, e.clock, username, False, by=_operator())
     click.echo(f"用户已停用：{username}")
 
 
@@ -133,7 +133,7 @@ def user_enable(username: str) -> None:
     from duban.services.accounts import set_active
 
     e = env()
-    set_active(e.db, e.clock, username, True, by=_operator())
+    e.db.run(set_active, e.clock, username, True, by=_operator())
     click.echo(f"用户已启用：{username}")
 
 
@@ -148,5 +148,5 @@ def user_passwd(username: str, password: str | None) -> None:
     secret = _read_password(username, password, prompt=True)
     if secret is None:
         raise DubanError("未提供新密码")
-    set_password(e.db, e.clock, username, secret, by=_operator())
+    e.db.run(set_password, e.clock, username, secret, by=_operator())
     click.echo(f"密码已更新：{username}（其已有登录会话已结束）")

@@ -17,7 +17,7 @@ from duban.domain.clock import Clock
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import ROLE_LABELS, Role
 from duban.services.actors import account_campaigns
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from models import User, UserRole
 from models.web import AccountEvent, LoginAttempt, WebSession
 
@@ -134,57 +134,54 @@ def _recent_failures(session: Session, username: str, ip: str,
     return int(pair), int(by_ip)
 
 
-def authenticate(db: Database, clock: Clock, username: str, password: str, ip: str) -> int:
+def authenticate(uow: UnitOfWork, clock: Clock, username: str, password: str, ip: str) -> int:
     """Check a username and password from an address; returns the user id or raises.
 
-    Every attempt is recorded. A locked username+address pair is refused before the password
-    is checked, so guessing stays locked even with the right password. The (deliberately
-    slow) hash check runs outside any transaction, holding no database connection.
+    Every attempt is recorded, a failed one too: on LoginFailed the edge commits the unit
+    before passing the refusal on. A locked username+address pair is refused before the
+    password is checked, so guessing stays locked even with the right password. The
+    (deliberately slow) hash check runs between two transactions, holding no connection.
     """
     now = clock.now()
     username = username.strip()
-    with db.transaction() as session:
-        pair, by_ip = _recent_failures(session, username, ip, now - FAILURE_WINDOW)
-        row = session.execute(select(User.id, User.password_hash, User.active)
-                              .where(User.username == username)).first()
+    session = uow.session
+    pair, by_ip = _recent_failures(session, username, ip, now - FAILURE_WINDOW)
+    row = session.execute(select(User.id, User.password_hash, User.active)
+                          .where(User.username == username)).first()
+    # Only reads so far: end them, so the slow hash check holds no pooled connection.
+    uow.rollback()
     if pair >= MAX_FAILURES or by_ip >= MAX_FAILURES_PER_IP:
         minutes = int(FAILURE_WINDOW.total_seconds() // 60)
         raise LoginThrottled(f"登录失败次数过多，请 {minutes} 分钟后再试")
     stored = row.password_hash if row is not None else None
     valid, rehash = _verify_and_update(password, stored)
     ok = valid and row is not None and bool(row.active)
-    with db.transaction() as session:
-        session.add(LoginAttempt(username=username[:50], ip=ip[:64], at=now, success=ok))
-        if ok and row is not None:
-            if rehash:
-                session.execute(update(User).where(User.id == row.id)
-                                .values(password_hash=rehash))
-            return int(row.id)
+    session.add(LoginAttempt(username=username[:50], ip=ip[:64], at=now, success=ok))
+    if ok and row is not None:
+        if rehash:
+            session.execute(update(User).where(User.id == row.id)
+                            .values(password_hash=rehash))
+        return int(row.id)
     left = MAX_FAILURES - pair - 1
     hint = f"，再错 {left} 次将暂时锁定" if 0 < left < MAX_FAILURES - 1 else ""
     raise LoginFailed(f"用户名或密码错误{hint}")
 
 
-def open_session(db: Database, clock: Clock, user_id: int, *, ip: str = "",
+def open_session(uow: UnitOfWork, clock: Clock, user_id: int, *, ip: str = "",
                  user_agent: str = "") -> str:
     """Start a session for a user; returns the token to put in the (signed) cookie."""
     now = clock.now()
     token = secrets.token_urlsafe(32)
-    with db.transaction() as session:
-        session.add(WebSession(token_hash=token_hash(token), user_id=user_id, created_at=now,
-                               last_seen_at=now, expires_at=now + SESSION_LIFETIME,
-                               ip=ip[:64], user_agent=user_agent[:300]))
+    session = uow.session
+    session.add(WebSession(token_hash=token_hash(token), user_id=user_id, created_at=now,
+                           last_seen_at=now, expires_at=now + SESSION_LIFETIME,
+                           ip=ip[:64], user_agent=user_agent[:300]))
     return token
 
 
-def session_user(db: Database, clock: Clock, token: str) -> SessionUser | None:
+def session_user(uow: UnitOfWork, clock: Clock, token: str) -> SessionUser | None:
     """The user of a live session token, or None (unknown, expired, revoked, user disabled)."""
-    with db.transaction() as session:
-        return session_user_in(session, clock, token)
-
-
-def session_user_in(session: Session, clock: Clock, token: str) -> SessionUser | None:
-    """session_user inside a caller's transaction (the web app resolves the scope with it)."""
+    session = uow.session
     now = clock.now()
     digest = token_hash(token)
     # Plain columns, not ORM objects: this runs on every request.
@@ -210,12 +207,12 @@ def session_user_in(session: Session, clock: Clock, token: str) -> SessionUser |
     )
 
 
-def close_session(db: Database, clock: Clock, token: str) -> None:
+def close_session(uow: UnitOfWork, clock: Clock, token: str) -> None:
     """Sign out: revoke the session so a copied cookie stops working too."""
-    with db.transaction() as session:
-        session.execute(update(WebSession).where(WebSession.token_hash == token_hash(token),
-                                                 WebSession.revoked_at.is_(None))
-                        .values(revoked_at=clock.now()))
+    session = uow.session
+    session.execute(update(WebSession).where(WebSession.token_hash == token_hash(token),
+                                             WebSession.revoked_at.is_(None))
+                    .values(revoked_at=clock.now()))
 
 
 # ---- administration ---------------------------------------------------------------------
@@ -248,29 +245,29 @@ class UserRow:
         return self.office_code or self.village_code or self.town_code or "全县"
 
 
-def list_users(db: Database, *, role: Role | None = None,
+def list_users(uow: UnitOfWork, *, role: Role | None = None,
                include_disabled: bool = True) -> list[UserRow]:
     """Users ordered by role then username."""
-    with db.transaction() as session:
-        stmt = select(User).order_by(User.role, User.username)
-        if role is not None:
-            stmt = stmt.where(User.role == role.value)
-        if not include_disabled:
-            stmt = stmt.where(User.active.is_(True))
-        users = list(session.scalars(stmt))
-        extra: dict[int, list[Role]] = {}
-        for user_id, role_value in session.execute(
-                select(UserRole.user_id, UserRole.role).order_by(UserRole.role)):
-            extra.setdefault(user_id, []).append(Role(role_value))
-        return [
-            UserRow(username=u.username, name=u.name, role=Role(u.role),
-                    office_code=u.office_code, town_code=u.town_code,
-                    village_code=u.village_code, email=u.email, active=u.active,
-                    has_password=bool(u.password_hash),
-                    extra_roles=tuple(r for r in extra.get(u.id, ()) if r != Role(u.role)),
-                    campaigns=_campaigns_text(account_campaigns(session, u)))
-            for u in users
-        ]
+    session = uow.session
+    stmt = select(User).order_by(User.role, User.username)
+    if role is not None:
+        stmt = stmt.where(User.role == role.value)
+    if not include_disabled:
+        stmt = stmt.where(User.active.is_(True))
+    users = list(session.scalars(stmt))
+    extra: dict[int, list[Role]] = {}
+    for user_id, role_value in session.execute(
+            select(UserRole.user_id, UserRole.role).order_by(UserRole.role)):
+        extra.setdefault(user_id, []).append(Role(role_value))
+    return [
+        UserRow(username=u.username, name=u.name, role=Role(u.role),
+                office_code=u.office_code, town_code=u.town_code,
+                village_code=u.village_code, email=u.email, active=u.active,
+                has_password=bool(u.password_hash),
+                extra_roles=tuple(r for r in extra.get(u.id, ()) if r != Role(u.role)),
+                campaigns=_campaigns_text(account_campaigns(session, u)))
+        for u in users
+    ]
 
 
 def _campaigns_text(campaigns: frozenset[int] | None) -> str:
@@ -281,33 +278,33 @@ def _campaigns_text(campaigns: frozenset[int] | None) -> str:
     return "、".join(f"行动{c}" for c in sorted(campaigns))
 
 
-def set_password(db: Database, clock: Clock, username: str, password: str, *, by: str) -> None:
+def set_password(uow: UnitOfWork, clock: Clock, username: str, password: str, *, by: str) -> None:
     """Set a user's password (checked for strength), end their sessions, record who did it."""
     check_password(password, username)
     digest = hash_password(password)
-    with db.transaction() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"用户不存在：{username}")
-        user.password_hash = digest
-        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-        session.add(AccountEvent(at=clock.now(), actor=by, action="set_password",
-                                 subject=username))
+    session = uow.session
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户不存在：{username}")
+    user.password_hash = digest
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    session.add(AccountEvent(at=clock.now(), actor=by, action="set_password",
+                             subject=username))
 
 
-def set_active(db: Database, clock: Clock, username: str, active: bool, *, by: str) -> None:
+def set_active(uow: UnitOfWork, clock: Clock, username: str, active: bool, *, by: str) -> None:
     """Enable or disable a user; disabling ends their sessions at once. Recorded with who."""
-    with db.transaction() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"用户不存在：{username}")
-        if user.active == active:
-            raise DubanError(f"用户 {username} 已{'启用' if active else '停用'}")
-        user.active = active
-        if not active:
-            session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-        session.add(AccountEvent(at=clock.now(), actor=by,
-                                 action="enable" if active else "disable", subject=username))
+    session = uow.session
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户不存在：{username}")
+    if user.active == active:
+        raise DubanError(f"用户 {username} 已{'启用' if active else '停用'}")
+    user.active = active
+    if not active:
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    session.add(AccountEvent(at=clock.now(), actor=by,
+                             action="enable" if active else "disable", subject=username))
 
 
 @dataclass(frozen=True)

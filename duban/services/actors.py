@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from duban.domain.clock import Clock, local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import ROLE_LABELS, Actor, Role
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from models import (
     Campaign,
     Office,
@@ -106,7 +106,7 @@ def _home_campaign(session: Session, role: Role, office: str | None, town: str |
 
 
 def add_user(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     *,
     username: str,
@@ -137,60 +137,60 @@ def add_user(
         raise DubanError(f"{ROLE_LABELS[Role.TOWN]}用户须指定所属乡镇（--town）")
     if Role.VILLAGE in roles and not village:
         raise DubanError(f"{ROLE_LABELS[Role.VILLAGE]}用户须指定所属村（--village）")
-    with db.transaction() as session:
-        if session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise DubanError(f"用户名已存在：{username}")
-        home = None
-        if role in PLACE_ROLES and not all_campaigns:
-            home = _home_campaign(session, role, office, town, village, campaign_id)
-        user = User(
-            username=username,
-            name=name,
-            role=role.value,
-            office_code=office,
-            town_code=town,
-            village_code=village,
-            email=email,
-            password_hash=password_hash,
-            created_at=clock.now(),
-            campaign_id=home,
-            all_campaigns=all_campaigns and role in PLACE_ROLES,
-        )
-        session.add(user)
-        session.flush()
-        session.add_all(UserRole(user_id=user.id, role=r.value) for r in roles[1:])
-        return user.id
+    session = uow.session
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise DubanError(f"用户名已存在：{username}")
+    home = None
+    if role in PLACE_ROLES and not all_campaigns:
+        home = _home_campaign(session, role, office, town, village, campaign_id)
+    user = User(
+        username=username,
+        name=name,
+        role=role.value,
+        office_code=office,
+        town_code=town,
+        village_code=village,
+        email=email,
+        password_hash=password_hash,
+        created_at=clock.now(),
+        campaign_id=home,
+        all_campaigns=all_campaigns and role in PLACE_ROLES,
+    )
+    session.add(user)
+    session.flush()
+    session.add_all(UserRole(user_id=user.id, role=r.value) for r in roles[1:])
+    return user.id
 
 
-def grant_campaign(db: Database, clock: Clock, username: str, campaign_id: int, reason: str,
+def grant_campaign(uow: UnitOfWork, clock: Clock, username: str, campaign_id: int, reason: str,
                    granted_by: str) -> None:
     """Let an office, town or village account also act in another campaign (explicit, kept)."""
     if not reason.strip():
         raise DubanError("授权须写明原因（--reason）")
-    with db.transaction() as session:
-        grantor = resolve_actor(session, granted_by, local_today(clock))
-        if grantor.role not in (Role.COUNTY, Role.SYSTEM):
-            raise PermissionDenied(f"跨行动授权须由县级办公室办理，{grantor.name or grantor.user}"
-                                   f"（{ROLE_LABELS[grantor.role]}）无权办理")
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"用户不存在：{username}")
-        role = Role(user.role)
-        if role not in PLACE_ROLES:
-            raise DubanError(f"{ROLE_LABELS[role]}账号不限行动，无需授权")
-        units = _unit_campaigns(session, role, user.office_code, user.town_code,
-                                user.village_code)
-        if campaign_id not in units:
-            code = user.office_code if role == Role.OFFICE else user.town_code \
-                if role == Role.TOWN else user.village_code
-            raise DubanError(f"行动 {campaign_id} 中没有代码为 {code} 的{ROLE_LABELS[role]}")
-        if user.campaign_id == campaign_id or session.scalar(select(UserCampaignGrant.id).where(
-                UserCampaignGrant.user_id == user.id,
-                UserCampaignGrant.campaign_id == campaign_id)) is not None:
-            raise DubanError(f"{username} 已可在行动 {campaign_id} 中办理")
-        if user.campaign_id is None:
-            user.campaign_id = campaign_id  # an unbound account is bound by its first grant
-        # The grant row is the record of who allowed it and why, binding included.
-        session.add(UserCampaignGrant(user_id=user.id, campaign_id=campaign_id,
-                                      reason=reason.strip(), granted_by=grantor.user,
-                                      granted_at=clock.now()))
+    session = uow.session
+    grantor = resolve_actor(session, granted_by, local_today(clock))
+    if grantor.role not in (Role.COUNTY, Role.SYSTEM):
+        raise PermissionDenied(f"跨行动授权须由县级办公室办理，{grantor.name or grantor.user}"
+                               f"（{ROLE_LABELS[grantor.role]}）无权办理")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户不存在：{username}")
+    role = Role(user.role)
+    if role not in PLACE_ROLES:
+        raise DubanError(f"{ROLE_LABELS[role]}账号不限行动，无需授权")
+    units = _unit_campaigns(session, role, user.office_code, user.town_code,
+                            user.village_code)
+    if campaign_id not in units:
+        code = user.office_code if role == Role.OFFICE else user.town_code \
+            if role == Role.TOWN else user.village_code
+        raise DubanError(f"行动 {campaign_id} 中没有代码为 {code} 的{ROLE_LABELS[role]}")
+    if user.campaign_id == campaign_id or session.scalar(select(UserCampaignGrant.id).where(
+            UserCampaignGrant.user_id == user.id,
+            UserCampaignGrant.campaign_id == campaign_id)) is not None:
+        raise DubanError(f"{username} 已可在行动 {campaign_id} 中办理")
+    if user.campaign_id is None:
+        user.campaign_id = campaign_id  # an unbound account is bound by its first grant
+    # The grant row is the record of who allowed it and why, binding included.
+    session.add(UserCampaignGrant(user_id=user.id, campaign_id=campaign_id,
+                                  reason=reason.strip(), granted_by=grantor.user,
+                                  granted_at=clock.now()))

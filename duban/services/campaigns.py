@@ -15,7 +15,7 @@ from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Status
 from duban.domain.plan import STAGE_KIND_LABELS, OfficeLevel, Plan, StageKind
 from duban.domain.routing import village_office_code
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from models import (
     Campaign,
     CampaignStage,
@@ -36,7 +36,7 @@ class PlanInThePast(DubanError):
     """Every stage of the plan ended before today and no backfill was asked for."""
 
 
-def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: str, *,
+def launch_campaign(uow: UnitOfWork, clock: Clock, plan: Plan, source: str, actor: str, *,
                     backfill: bool = False) -> int:
     """Launch a campaign from a validated plan in one transaction; returns its id.
 
@@ -55,88 +55,88 @@ def launch_campaign(db: Database, clock: Clock, plan: Plan, source: str, actor: 
             f"{plan.start.isoformat()}T09:00）；如确要补录历史行动，请加 --backfill"
         )
     number = plan.document_number.strip()
-    with db.transaction() as session:
-        # Only a real 文号 identifies a plan: plans without one may be launched side by side.
-        existing = session.scalar(
-            select(Campaign.id).where(Campaign.document_number == number)
-        ) if number else None
-        if existing is not None:
-            raise DuplicateCampaign(
-                f"文号为 {number} 的行动已启动（编号 {existing}），不能重复启动"
-            )
-        campaign = Campaign(
-            name=plan.name,
-            issuer=plan.issuer,
-            document_number=number,
-            notice_prefix=plan.notice_prefix,
-            plan_version=1,
-            launched_at=now,
-            launched_by=actor,
+    session = uow.session
+    # Only a real 文号 identifies a plan: plans without one may be launched side by side.
+    existing = session.scalar(
+        select(Campaign.id).where(Campaign.document_number == number)
+    ) if number else None
+    if existing is not None:
+        raise DuplicateCampaign(
+            f"文号为 {number} 的行动已启动（编号 {existing}），不能重复启动"
         )
-        session.add(campaign)
-        session.flush()
-        session.add(
-            PlanVersion(
-                campaign_id=campaign.id,
-                version=1,
-                plan=encode_plan(plan),
-                source=source,
-                created_at=now,
-                created_by=actor,
-            )
+    campaign = Campaign(
+        name=plan.name,
+        issuer=plan.issuer,
+        document_number=number,
+        notice_prefix=plan.notice_prefix,
+        plan_version=1,
+        launched_at=now,
+        launched_by=actor,
+    )
+    session.add(campaign)
+    session.flush()
+    session.add(
+        PlanVersion(
+            campaign_id=campaign.id,
+            version=1,
+            plan=encode_plan(plan),
+            source=source,
+            created_at=now,
+            created_by=actor,
         )
-        session.add_all(
-            CampaignStage(
-                campaign_id=campaign.id,
-                seq=i,
-                kind=stage.kind.value,
-                name=stage.name,
-                start=stage.start,
-                end=stage.end,
-            )
-            for i, stage in enumerate(plan.stages, start=1)
+    )
+    session.add_all(
+        CampaignStage(
+            campaign_id=campaign.id,
+            seq=i,
+            kind=stage.kind.value,
+            name=stage.name,
+            start=stage.start,
+            end=stage.end,
         )
-        declared = {o.code for o in plan.offices}
-        for town in plan.towns:
-            session.add(Town(campaign_id=campaign.id, code=town.code, name=town.name))
-            for village in town.villages:
-                session.add(
-                    Village(
-                        campaign_id=campaign.id,
-                        town_code=town.code,
-                        code=village.code,
-                        name=village.name,
-                    )
-                )
-                # Every village can be a co-office (各村), so each gets an office row.
-                code = village_office_code(village.code)
-                if code not in declared:
-                    session.add(
-                        Office(
-                            campaign_id=campaign.id,
-                            code=code,
-                            name=village.name,
-                            level=OfficeLevel.VILLAGE.value,
-                            town_code=town.code,
-                        )
-                    )
-        for office in plan.offices:
+        for i, stage in enumerate(plan.stages, start=1)
+    )
+    declared = {o.code for o in plan.offices}
+    for town in plan.towns:
+        session.add(Town(campaign_id=campaign.id, code=town.code, name=town.name))
+        for village in town.villages:
             session.add(
-                Office(
+                Village(
                     campaign_id=campaign.id,
-                    code=office.code,
-                    name=office.name,
-                    level=office.level.value,
-                    town_code=office.town,
-                    head=office.head,
-                    contacts=[
-                        {"name": c.name, "phone": c.phone, "email": c.email}
-                        for c in office.contacts
-                    ],
-                    webhook=office.webhook,
+                    town_code=town.code,
+                    code=village.code,
+                    name=village.name,
                 )
             )
-        return campaign.id
+            # Every village can be a co-office (各村), so each gets an office row.
+            code = village_office_code(village.code)
+            if code not in declared:
+                session.add(
+                    Office(
+                        campaign_id=campaign.id,
+                        code=code,
+                        name=village.name,
+                        level=OfficeLevel.VILLAGE.value,
+                        town_code=town.code,
+                    )
+                )
+    for office in plan.offices:
+        session.add(
+            Office(
+                campaign_id=campaign.id,
+                code=office.code,
+                name=office.name,
+                level=office.level.value,
+                town_code=office.town,
+                head=office.head,
+                contacts=[
+                    {"name": c.name, "phone": c.phone, "email": c.email}
+                    for c in office.contacts
+                ],
+                webhook=office.webhook,
+            )
+        )
+    return campaign.id
 
 
 RUNNING = "running"
@@ -221,35 +221,35 @@ class CampaignRow:
     status_label: str = CAMPAIGN_STATUS_LABELS[RUNNING]
 
 
-def list_campaigns(db: Database, today: dt.date | None = None) -> list[CampaignRow]:
+def list_campaigns(uow: UnitOfWork, today: dt.date | None = None) -> list[CampaignRow]:
     """All campaigns, newest first; with `today`, a running one not yet begun reads 未开始."""
-    with db.transaction() as session:
-        counts = dict(
-            session.execute(
-                select(Problem.campaign_id, func.count()).group_by(Problem.campaign_id)
-            ).all()
-        )
-        rows = []
-        for c in session.scalars(select(Campaign).order_by(Campaign.id.desc())):
-            stages = session.scalars(
-                select(CampaignStage).where(CampaignStage.campaign_id == c.id)
-            ).all()
-            rows.append(
-                CampaignRow(
-                    id=c.id,
-                    name=c.name,
-                    document_number=c.document_number,
-                    issuer=c.issuer,
-                    start=min(s.start for s in stages),
-                    end=None if any(s.end is None for s in stages)
-                    else max(s.end for s in stages if s.end is not None),
-                    problems=counts.get(c.id, 0),
-                    status=c.status,
-                    status_label=campaign_status_label(
-                        c.status, min(s.start for s in stages), today),
-                )
+    session = uow.session
+    counts = dict(
+        session.execute(
+            select(Problem.campaign_id, func.count()).group_by(Problem.campaign_id)
+        ).all()
+    )
+    rows = []
+    for c in session.scalars(select(Campaign).order_by(Campaign.id.desc())):
+        stages = session.scalars(
+            select(CampaignStage).where(CampaignStage.campaign_id == c.id)
+        ).all()
+        rows.append(
+            CampaignRow(
+                id=c.id,
+                name=c.name,
+                document_number=c.document_number,
+                issuer=c.issuer,
+                start=min(s.start for s in stages),
+                end=None if any(s.end is None for s in stages)
+                else max(s.end for s in stages if s.end is not None),
+                problems=counts.get(c.id, 0),
+                status=c.status,
+                status_label=campaign_status_label(
+                    c.status, min(s.start for s in stages), today),
             )
-        return rows
+        )
+    return rows
 
 
 @dataclass(frozen=True)
@@ -285,64 +285,64 @@ class CampaignSummary:
     closed_by: str | None = None
 
 
-def summarise_campaign(db: Database, campaign_id: int, today: dt.date) -> CampaignSummary:
+def summarise_campaign(uow: UnitOfWork, campaign_id: int, today: dt.date) -> CampaignSummary:
     """Counts of a campaign's scope and ledger, as of a day."""
-    with db.transaction() as session:
-        campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
-            raise NotFound(f"行动不存在：编号 {campaign_id}")
+    session = uow.session
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
 
-        def count(model: type, *where: object) -> int:
-            stmt = select(func.count()).select_from(model).where(
-                model.campaign_id == campaign_id,  # type: ignore[attr-defined]
-                *where,  # type: ignore[arg-type]
-            )
-            return int(session.scalar(stmt) or 0)
+    def count(model: type, *where: object) -> int:
+        stmt = select(func.count()).select_from(model).where(
+            model.campaign_id == campaign_id,  # type: ignore[attr-defined]
+            *where,  # type: ignore[arg-type]
+        )
+        return int(session.scalar(stmt) or 0)
 
-        by_status = Counter(
-            dict(
-                session.execute(
-                    select(Problem.status, func.count())
-                    .where(Problem.campaign_id == campaign_id)
-                    .group_by(Problem.status)
-                ).all()
+    by_status = Counter(
+        dict(
+            session.execute(
+                select(Problem.status, func.count())
+                .where(Problem.campaign_id == campaign_id)
+                .group_by(Problem.status)
+            ).all()
+        )
+    )
+    open_codes = [s.value for s in OPEN_STATUSES]
+    overdue = count(Problem, Problem.status.in_(open_codes), Problem.deadline < today)
+    stages = session.scalars(
+        select(CampaignStage)
+        .where(CampaignStage.campaign_id == campaign_id)
+        .order_by(CampaignStage.seq)
+    ).all()
+    return CampaignSummary(
+        id=campaign.id,
+        name=campaign.name,
+        issuer=campaign.issuer,
+        document_number=campaign.document_number,
+        stages=[
+            StageLine(
+                kind=STAGE_KIND_LABELS[StageKind(s.kind)],
+                name=s.name,
+                start=s.start,
+                end=s.end,
+                current=s.start <= today and (s.end is None or today <= s.end),
             )
-        )
-        open_codes = [s.value for s in OPEN_STATUSES]
-        overdue = count(Problem, Problem.status.in_(open_codes), Problem.deadline < today)
-        stages = session.scalars(
-            select(CampaignStage)
-            .where(CampaignStage.campaign_id == campaign_id)
-            .order_by(CampaignStage.seq)
-        ).all()
-        return CampaignSummary(
-            id=campaign.id,
-            name=campaign.name,
-            issuer=campaign.issuer,
-            document_number=campaign.document_number,
-            stages=[
-                StageLine(
-                    kind=STAGE_KIND_LABELS[StageKind(s.kind)],
-                    name=s.name,
-                    start=s.start,
-                    end=s.end,
-                    current=s.start <= today and (s.end is None or today <= s.end),
-                )
-                for s in stages
-            ],
-            towns=count(Town),
-            villages=count(Village),
-            offices=count(Office, Office.level != OfficeLevel.VILLAGE.value),
-            households=count(Household),
-            problems_by_status={
-                STATUS_LABELS[Status(k)]: v for k, v in sorted(by_status.items())
-            },
-            overdue=overdue,
-            unrouted=by_status.get(Status.UNROUTED.value, 0),
-            status=campaign.status,
-            status_label=campaign_status_label(
-                campaign.status, min((s.start for s in stages), default=today), today),
-            closed_at=campaign.closed_at,
-            closed_by=campaign.closed_by,
-        )
+            for s in stages
+        ],
+        towns=count(Town),
+        villages=count(Village),
+        offices=count(Office, Office.level != OfficeLevel.VILLAGE.value),
+        households=count(Household),
+        problems_by_status={
+            STATUS_LABELS[Status(k)]: v for k, v in sorted(by_status.items())
+        },
+        overdue=overdue,
+        unrouted=by_status.get(Status.UNROUTED.value, 0),
+        status=campaign.status,
+        status_label=campaign_status_label(
+            campaign.status, min((s.start for s in stages), default=today), today),
+        closed_at=campaign.closed_at,
+        closed_by=campaign.closed_by,
+    )
 

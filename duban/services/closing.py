@@ -25,8 +25,8 @@ from duban.domain.lifecycle import FINAL_STATUSES, ROLE_LABELS, STATUS_LABELS, R
 from duban.domain.numbering import format_date_cn
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import CLOSED, RUNNING, load_plan_of
-from duban.services.database import Database, data_dir
-from duban.services.reports import daily_figures_in, daily_report_context
+from duban.services.database import UnitOfWork, data_dir
+from duban.services.reports import daily_figures, daily_report_context
 from duban.services.scoring import freeze_final_rankings
 from duban.services.templates import template_dir_for
 from models import Campaign, CampaignEvent, Notice, Problem, SpotCheck
@@ -60,85 +60,81 @@ def closing_dir(campaign_id: int) -> Path:
     return data_dir() / "closing" / str(campaign_id)
 
 
-def _county_actor(db: Database, clock: Clock, username: str, doing: str) -> str:
-    with db.transaction() as session:
-        actor = resolve_actor(session, username, local_today(clock))
+def _county_actor(uow: UnitOfWork, clock: Clock, username: str, doing: str) -> str:
+    session = uow.session
+    actor = resolve_actor(session, username, local_today(clock))
     if actor.role not in (Role.COUNTY, Role.SYSTEM):
         raise PermissionDenied(f"{doing}须由县级办公室办理，{actor.name or actor.user}"
                                f"（{ROLE_LABELS[actor.role]}）无权办理")
     return actor.user
 
 
-def close_campaign(db: Database, clock: Clock, campaign_id: int, username: str, note: str = "",
+def close_campaign(uow: UnitOfWork, clock: Clock, campaign_id: int, username: str, note: str = "",
                    *, reason: str = REASON_COMMAND) -> ClosingResult:
     """Close a running campaign after its final ranking and closing report."""
-    user = _county_actor(db, clock, username, "行动总结关闭")
+    user = _county_actor(uow, clock, username, "行动总结关闭")
     today = local_today(clock)
-    with db.transaction() as session:
-        campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
-            raise NotFound(f"行动不存在：编号 {campaign_id}")
-        if campaign.status == CLOSED:
-            raise CampaignStateError(f"行动 {campaign_id}（{campaign.name}）已于"
-                                     f"{_day(campaign.closed_at)}总结关闭，无需重复关闭")
-    # Both steps below are idempotent, so a close that fails afterwards can simply be rerun.
-    months = freeze_final_rankings(db, clock, campaign_id, frozen_by=user)
-    report, open_problems = write_closing_report(db, clock, campaign_id, today, reason, note)
-    with db.transaction() as session:
-        campaign = session.get(Campaign, campaign_id)
-        assert campaign is not None
-        if campaign.status == CLOSED:  # closed by a concurrent run meanwhile
-            raise CampaignStateError(f"行动 {campaign_id} 已由他人总结关闭")
-        campaign.status = CLOSED
-        campaign.closed_at = clock.now()
-        campaign.closed_by = user
-        session.add(CampaignEvent(
-            campaign_id=campaign_id, action=CLOSE, actor=user, at=clock.now(),
-            note=note.strip() or REASON_LABELS.get(reason, reason),
-            data={"reason": reason, "ranked_months": [m.strftime("%Y-%m") for m in months],
-                  "report": [str(p) for p in report], "open_problems": open_problems}))
+    session = uow.session
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    if campaign.status == CLOSED:
+        raise CampaignStateError(f"行动 {campaign_id}（{campaign.name}）已于"
+                                 f"{_day(campaign.closed_at)}总结关闭，无需重复关闭")
+    # The ranking, the report and the status change are one unit: a close by someone else
+    # meanwhile bumps the campaign's version, and this one ends in a ConflictError.
+    months = freeze_final_rankings(uow, clock, campaign_id, frozen_by=user)
+    report, open_problems = write_closing_report(uow, clock, campaign_id, today, reason, note)
+    campaign.status = CLOSED
+    campaign.closed_at = clock.now()
+    campaign.closed_by = user
+    session.add(CampaignEvent(
+        campaign_id=campaign_id, action=CLOSE, actor=user, at=clock.now(),
+        note=note.strip() or REASON_LABELS.get(reason, reason),
+        data={"reason": reason, "ranked_months": [m.strftime("%Y-%m") for m in months],
+              "report": [str(p) for p in report], "open_problems": open_problems}))
     return ClosingResult(campaign_id, today, reason, months, report, open_problems)
 
 
-def reopen_campaign(db: Database, clock: Clock, campaign_id: int, username: str,
+def reopen_campaign(uow: UnitOfWork, clock: Clock, campaign_id: int, username: str,
                     reason: str) -> None:
     """Reopen a closed campaign, with a reason, on the record; only closing again ends it."""
     if not reason.strip():
         raise CampaignStateError("重新开启行动须写明原因（--reason）")
-    user = _county_actor(db, clock, username, "重新开启行动")
-    with db.transaction() as session:
-        campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
-            raise NotFound(f"行动不存在：编号 {campaign_id}")
-        if campaign.status != CLOSED:
-            raise CampaignStateError(f"行动 {campaign_id}（{campaign.name}）正在进行，无需重新开启")
-        campaign.status = RUNNING
-        campaign.closed_at = None
-        campaign.closed_by = None
-        session.add(CampaignEvent(campaign_id=campaign_id, action=REOPEN, actor=user,
-                                  at=clock.now(), note=reason.strip(), data={}))
+    user = _county_actor(uow, clock, username, "重新开启行动")
+    session = uow.session
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    if campaign.status != CLOSED:
+        raise CampaignStateError(f"行动 {campaign_id}（{campaign.name}）正在进行，无需重新开启")
+    campaign.status = RUNNING
+    campaign.closed_at = None
+    campaign.closed_by = None
+    session.add(CampaignEvent(campaign_id=campaign_id, action=REOPEN, actor=user,
+                              at=clock.now(), note=reason.strip(), data={}))
 
 
-def close_ended_campaigns(db: Database, clock: Clock) -> list[int]:
+def close_ended_campaigns(uow: UnitOfWork, clock: Clock) -> list[int]:
     """Close every running campaign whose plan's last day has passed; returns their ids.
 
     A campaign reopened after a close is left alone: reopening was explicit, so is the next
     close.
     """
     today = local_today(clock)
-    with db.transaction() as session:
-        closed_before = set(session.scalars(
-            select(CampaignEvent.campaign_id).where(CampaignEvent.action == CLOSE)))
-        candidates = [cid for cid in session.scalars(
-            select(Campaign.id).where(Campaign.status == RUNNING).order_by(Campaign.id))
-            if cid not in closed_before]
-        # A plan with an open-ended stage never ends by date: the county office closes it.
-        ended = [cid for cid in candidates
-                 if (end := load_plan_of(session, cid).end) is not None and end < today]
+    session = uow.session
+    closed_before = set(session.scalars(
+        select(CampaignEvent.campaign_id).where(CampaignEvent.action == CLOSE)))
+    candidates = [cid for cid in session.scalars(
+        select(Campaign.id).where(Campaign.status == RUNNING).order_by(Campaign.id))
+        if cid not in closed_before]
+    # A plan with an open-ended stage never ends by date: the county office closes it.
+    ended = [cid for cid in candidates
+             if (end := load_plan_of(session, cid).end) is not None and end < today]
     done = []
     for cid in ended:
         try:
-            close_campaign(db, clock, cid, "system", reason=REASON_END_DATE)
+            close_campaign(uow, clock, cid, "system", reason=REASON_END_DATE)
         except CampaignStateError:
             continue  # closed concurrently
         done.append(cid)
@@ -156,16 +152,16 @@ class CampaignEventLine:
     note: str
 
 
-def campaign_events(db: Database, campaign_id: int) -> list[CampaignEventLine]:
+def campaign_events(uow: UnitOfWork, campaign_id: int) -> list[CampaignEventLine]:
     """A campaign's closes and reopenings, oldest first."""
-    with db.transaction() as session:
-        return [CampaignEventLine(e.action, EVENT_LABELS.get(e.action, e.action), e.actor, e.at,
-                                  e.note)
-                for e in session.scalars(select(CampaignEvent).where(
-                    CampaignEvent.campaign_id == campaign_id).order_by(CampaignEvent.id))]
+    session = uow.session
+    return [CampaignEventLine(e.action, EVENT_LABELS.get(e.action, e.action), e.actor, e.at,
+                              e.note)
+            for e in session.scalars(select(CampaignEvent).where(
+                CampaignEvent.campaign_id == campaign_id).order_by(CampaignEvent.id))]
 
 
-def write_closing_report(db: Database, clock: Clock, campaign_id: int, day: dt.date,
+def write_closing_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date,
                          reason: str, note: str = "") -> tuple[list[Path], int]:
     """Write the closing report (.docx, .xlsx) of a campaign as of a day; (paths, open count).
 
@@ -176,19 +172,19 @@ def write_closing_report(db: Database, clock: Clock, campaign_id: int, day: dt.d
     from duban.adapters.documents.render import render_daily_report
     from duban.adapters.documents.xlsx import write_daily_report_xlsx
 
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        by_status = Counter(dict(session.execute(
-            select(Problem.status, func.count()).where(Problem.campaign_id == campaign_id)
-            .group_by(Problem.status)).all()))
-        checks = Counter(dict(session.execute(
-            select(SpotCheck.result, func.count()).where(SpotCheck.campaign_id == campaign_id)
-            .group_by(SpotCheck.result)).all()))
-        documents = Counter(dict(session.execute(
-            select(Notice.kind, func.count()).where(Notice.campaign_id == campaign_id)
-            .group_by(Notice.kind)).all()))
-        figures = daily_figures_in(session, campaign_id, day)
-        ctx = daily_report_context(session, campaign_id, day, figures)
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    by_status = Counter(dict(session.execute(
+        select(Problem.status, func.count()).where(Problem.campaign_id == campaign_id)
+        .group_by(Problem.status)).all()))
+    checks = Counter(dict(session.execute(
+        select(SpotCheck.result, func.count()).where(SpotCheck.campaign_id == campaign_id)
+        .group_by(SpotCheck.result)).all()))
+    documents = Counter(dict(session.execute(
+        select(Notice.kind, func.count()).where(Notice.campaign_id == campaign_id)
+        .group_by(Notice.kind)).all()))
+    figures = daily_figures(uow, campaign_id, day)
+    ctx = daily_report_context(session, campaign_id, day, figures)
     final = {s.value for s in FINAL_STATUSES}
     still_open = sum(n for k, n in by_status.items() if k not in final)
     statuses = "，".join(f"{STATUS_LABELS[Status(k)]}{n}个" for k, n in sorted(by_status.items()))

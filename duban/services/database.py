@@ -157,6 +157,15 @@ class UnitOfWork:
         self._after_commit.clear()
         self.session.rollback()
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the unit that may fail alone: its changes are undone, the unit goes on."""
+        try:
+            with self.session.begin_nested():
+                yield
+        except StaleDataError as exc:
+            raise ConflictError(CONFLICT) from exc
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run callback once the next commit() has succeeded (never if the work rolls back)."""
         self._after_commit.append(callback)

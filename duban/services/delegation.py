@@ -33,7 +33,7 @@ from duban.domain.lifecycle import (
 )
 from duban.services import moves
 from duban.services.actors import resolve_actor
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from duban.services.problems import BATCH, touch_problems
 from models import (
     AuditEvent,
@@ -96,7 +96,7 @@ def _require_role(actor: Actor, roles: Iterable[Role], what: str) -> None:
 
 
 def reassign_bulk(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     campaign_id: int,
     from_office: str,
@@ -126,42 +126,42 @@ def reassign_bulk(
         raise DelegationError("批量改派须填写说明（原因）")
     result = BulkReassignment()
     now = clock.now()
-    with db.transaction() as session:
-        if session.get(Campaign, campaign_id) is None:
-            raise NotFound(f"行动不存在：编号 {campaign_id}")
-        _office_exists(session, campaign_id, from_office)
-        _office_exists(session, campaign_id, to_office)
-        actor = resolve_actor(session, username, local_today(clock))
-        refusal = role_refusal(actor, Action.REASSIGN, "批量改派")
-        if refusal is not None:
-            raise PermissionDenied(refusal)
-        problems = session.scalars(
-            select(Problem).where(Problem.campaign_id == campaign_id,
-                                  Problem.lead_office == from_office,
-                                  Problem.status.in_([s.value for s in wanted]))
-            .order_by(Problem.id)
-        ).all()
-        payload = Payload(note=note.strip(), office=to_office)
-        for problem in problems:
-            moves.move_in(session, clock, actor, problem, Action.REASSIGN, payload)
-            result.problem_ids.append(problem.id)
-        result.moved = len(problems)
-        result.left_behind = dict(Counter(session.scalars(
-            select(Problem.status).where(
-                Problem.campaign_id == campaign_id, Problem.lead_office == from_office,
-                Problem.status.not_in([s.value for s in FINAL_STATUSES]),
-                Problem.status.not_in([s.value for s in wanted]))
-        )))
-        if co_offices:
-            result.co_office_moved = _replace_co_office(
-                session, campaign_id, from_office, to_office, actor, note.strip(), now)
-        session.add(DelegationEvent(
-            campaign_id=campaign_id, kind="reassign_all", office_code=from_office,
-            to_office=to_office, actor=actor.user, at=now, note=note.strip(),
-            data={"moved": result.moved, "co_office_moved": result.co_office_moved,
-                  "left_behind": result.left_behind,
-                  "statuses": [s.value for s in wanted]},
-        ))
+    session = uow.session
+    if session.get(Campaign, campaign_id) is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    _office_exists(session, campaign_id, from_office)
+    _office_exists(session, campaign_id, to_office)
+    actor = resolve_actor(session, username, local_today(clock))
+    refusal = role_refusal(actor, Action.REASSIGN, "批量改派")
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    problems = session.scalars(
+        select(Problem).where(Problem.campaign_id == campaign_id,
+                              Problem.lead_office == from_office,
+                              Problem.status.in_([s.value for s in wanted]))
+        .order_by(Problem.id)
+    ).all()
+    payload = Payload(note=note.strip(), office=to_office)
+    for problem in problems:
+        moves.move_in(session, clock, actor, problem, Action.REASSIGN, payload)
+        result.problem_ids.append(problem.id)
+    result.moved = len(problems)
+    result.left_behind = dict(Counter(session.scalars(
+        select(Problem.status).where(
+            Problem.campaign_id == campaign_id, Problem.lead_office == from_office,
+            Problem.status.not_in([s.value for s in FINAL_STATUSES]),
+            Problem.status.not_in([s.value for s in wanted]))
+    )))
+    if co_offices:
+        result.co_office_moved = _replace_co_office(
+            session, campaign_id, from_office, to_office, actor, note.strip(), now)
+    session.add(DelegationEvent(
+        campaign_id=campaign_id, kind="reassign_all", office_code=from_office,
+        to_office=to_office, actor=actor.user, at=now, note=note.strip(),
+        data={"moved": result.moved, "co_office_moved": result.co_office_moved,
+              "left_behind": result.left_behind,
+              "statuses": [s.value for s in wanted]},
+    ))
     return result
 
 
@@ -258,7 +258,7 @@ class DelegationInfo:
 
 
 def set_substitute(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     office_code: str,
     substitute_username: str,
@@ -278,45 +278,45 @@ def set_substitute(
         raise DelegationError(f"代理结束日期（{ends_on}）已过（今天 {today}）")
     if not reason.strip():
         raise DelegationError("设置代理须填写原因")
-    with db.transaction() as session:
-        grantor = resolve_actor(session, granted_by, today)
-        _require_role(grantor, GRANTORS, "设置代理")
-        user = session.scalar(select(User).where(User.username == substitute_username))
-        if user is None:
-            raise NotFound(f"用户不存在：{substitute_username}")
-        if not user.active:
-            raise DelegationError(f"用户已停用，不能设为代理：{substitute_username}")
-        if user.role != Role.OFFICE.value:
-            raise DelegationError(
-                f"只有责任办室用户可以代理办室：{substitute_username} 是"
-                f"{ROLE_LABELS[Role(user.role)]}用户")
-        if session.scalar(select(Office.id).where(Office.code == office_code).limit(1)) is None:
-            raise NotFound(f"责任办室未定义：{office_code}")
-        if user.office_code == office_code:
-            raise DelegationError(f"{substitute_username} 本就属于 {office_code}，无须代理")
-        overlap = session.scalar(select(Substitute).where(
-            Substitute.user_id == user.id, Substitute.office_code == office_code,
-            Substitute.starts_on <= ends_on, Substitute.ends_on >= starts_on).limit(1))
-        if overlap is not None:
-            raise DelegationError(
-                f"{substitute_username} 在 {overlap.starts_on}至{overlap.ends_on} 已代理 "
-                f"{office_code}（代理编号 {overlap.id}），期间不能重叠")
-        row = Substitute(user_id=user.id, office_code=office_code, starts_on=starts_on,
-                         ends_on=ends_on, reason=reason.strip(), granted_by=grantor.user,
-                         granted_at=clock.now())
-        session.add(row)
-        session.flush()
-        session.add(DelegationEvent(
-            campaign_id=None, kind="substitute_add", office_code=office_code, to_office=None,
-            subject=user.username, substitute_id=row.id, actor=grantor.user, at=clock.now(),
-            note=reason.strip(),
-            data={"starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()},
-        ))
-        return row.id
+    session = uow.session
+    grantor = resolve_actor(session, granted_by, today)
+    _require_role(grantor, GRANTORS, "设置代理")
+    user = session.scalar(select(User).where(User.username == substitute_username))
+    if user is None:
+        raise NotFound(f"用户不存在：{substitute_username}")
+    if not user.active:
+        raise DelegationError(f"用户已停用，不能设为代理：{substitute_username}")
+    if user.role != Role.OFFICE.value:
+        raise DelegationError(
+            f"只有责任办室用户可以代理办室：{substitute_username} 是"
+            f"{ROLE_LABELS[Role(user.role)]}用户")
+    if session.scalar(select(Office.id).where(Office.code == office_code).limit(1)) is None:
+        raise NotFound(f"责任办室未定义：{office_code}")
+    if user.office_code == office_code:
+        raise DelegationError(f"{substitute_username} 本就属于 {office_code}，无须代理")
+    overlap = session.scalar(select(Substitute).where(
+        Substitute.user_id == user.id, Substitute.office_code == office_code,
+        Substitute.starts_on <= ends_on, Substitute.ends_on >= starts_on).limit(1))
+    if overlap is not None:
+        raise DelegationError(
+            f"{substitute_username} 在 {overlap.starts_on}至{overlap.ends_on} 已代理 "
+            f"{office_code}（代理编号 {overlap.id}），期间不能重叠")
+    row = Substitute(user_id=user.id, office_code=office_code, starts_on=starts_on,
+                     ends_on=ends_on, reason=reason.strip(), granted_by=grantor.user,
+                     granted_at=clock.now())
+    session.add(row)
+    session.flush()
+    session.add(DelegationEvent(
+        campaign_id=None, kind="substitute_add", office_code=office_code, to_office=None,
+        subject=user.username, substitute_id=row.id, actor=grantor.user, at=clock.now(),
+        note=reason.strip(),
+        data={"starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()},
+    ))
+    return row.id
 
 
 def end_substitute(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     substitute_id: int,
     ended_by: str,
@@ -328,40 +328,40 @@ def end_substitute(
     effect (its last day is then before its first: `SubstituteInfo.cancelled`).
     """
     today = local_today(clock)
-    with db.transaction() as session:
-        actor = resolve_actor(session, ended_by, today)
-        _require_role(actor, GRANTORS, "结束代理")
-        row = session.get(Substitute, substitute_id)
-        if row is None:
-            raise NotFound(f"代理不存在：编号 {substitute_id}")
-        if row.ends_on < today:
-            raise DelegationError(f"代理 {substitute_id} 已于 {row.ends_on} 结束")
-        was = row.ends_on
-        row.ends_on = today - dt.timedelta(days=1)
-        user = session.get(User, row.user_id)
-        session.add(DelegationEvent(
-            campaign_id=None, kind="substitute_end", office_code=row.office_code, to_office=None,
-            subject=user.username if user else None, substitute_id=row.id, actor=actor.user,
-            at=clock.now(), note=note.strip(),
-            data={"ends_on_was": was.isoformat(), "ends_on": row.ends_on.isoformat()},
-        ))
-        session.flush()
-        assert user is not None  # substitute.user_id is a foreign key
-        return _substitute_info(row, user)
+    session = uow.session
+    actor = resolve_actor(session, ended_by, today)
+    _require_role(actor, GRANTORS, "结束代理")
+    row = session.get(Substitute, substitute_id)
+    if row is None:
+        raise NotFound(f"代理不存在：编号 {substitute_id}")
+    if row.ends_on < today:
+        raise DelegationError(f"代理 {substitute_id} 已于 {row.ends_on} 结束")
+    was = row.ends_on
+    row.ends_on = today - dt.timedelta(days=1)
+    user = session.get(User, row.user_id)
+    session.add(DelegationEvent(
+        campaign_id=None, kind="substitute_end", office_code=row.office_code, to_office=None,
+        subject=user.username if user else None, substitute_id=row.id, actor=actor.user,
+        at=clock.now(), note=note.strip(),
+        data={"ends_on_was": was.isoformat(), "ends_on": row.ends_on.isoformat()},
+    ))
+    session.flush()
+    assert user is not None  # substitute.user_id is a foreign key
+    return _substitute_info(row, user)
 
 
 def list_substitutes(
-    db: Database, *, on: dt.date | None = None, office: str | None = None
+    uow: UnitOfWork, *, on: dt.date | None = None, office: str | None = None
 ) -> list[SubstituteInfo]:
     """Substitutes, newest first; only those in force on `on` when it is given."""
-    with db.transaction() as session:
-        stmt = (select(Substitute, User).join(User, User.id == Substitute.user_id)
-                .order_by(Substitute.id.desc()))
-        if on is not None:
-            stmt = stmt.where(Substitute.starts_on <= on, Substitute.ends_on >= on)
-        if office is not None:
-            stmt = stmt.where(Substitute.office_code == office)
-        return [_substitute_info(s, u) for s, u in session.execute(stmt)]
+    session = uow.session
+    stmt = (select(Substitute, User).join(User, User.id == Substitute.user_id)
+            .order_by(Substitute.id.desc()))
+    if on is not None:
+        stmt = stmt.where(Substitute.starts_on <= on, Substitute.ends_on >= on)
+    if office is not None:
+        stmt = stmt.where(Substitute.office_code == office)
+    return [_substitute_info(s, u) for s, u in session.execute(stmt)]
 
 
 def _substitute_info(s: Substitute, u: User) -> SubstituteInfo:
@@ -371,22 +371,22 @@ def _substitute_info(s: Substitute, u: User) -> SubstituteInfo:
 
 
 def delegation_log(
-    db: Database,
+    uow: UnitOfWork,
     *,
     office: str | None = None,
     campaign_id: int | None = None,
     limit: int = 200,
 ) -> list[DelegationInfo]:
     """The delegation log, newest first."""
-    with db.transaction() as session:
-        stmt = select(DelegationEvent).order_by(DelegationEvent.id.desc()).limit(limit)
-        if office is not None:
-            stmt = stmt.where((DelegationEvent.office_code == office)
-                              | (DelegationEvent.to_office == office))
-        if campaign_id is not None:
-            stmt = stmt.where(DelegationEvent.campaign_id == campaign_id)
-        return [DelegationInfo(id=e.id, campaign_id=e.campaign_id, kind=e.kind,
-                               office_code=e.office_code, to_office=e.to_office,
-                               subject=e.subject, substitute_id=e.substitute_id, actor=e.actor,
-                               at=e.at, note=e.note, data=dict(e.data))
-                for e in session.scalars(stmt)]
+    session = uow.session
+    stmt = select(DelegationEvent).order_by(DelegationEvent.id.desc()).limit(limit)
+    if office is not None:
+        stmt = stmt.where((DelegationEvent.office_code == office)
+                          | (DelegationEvent.to_office == office))
+    if campaign_id is not None:
+        stmt = stmt.where(DelegationEvent.campaign_id == campaign_id)
+    return [DelegationInfo(id=e.id, campaign_id=e.campaign_id, kind=e.kind,
+                           office_code=e.office_code, to_office=e.to_office,
+                           subject=e.subject, substitute_id=e.substitute_id, actor=e.actor,
+                           at=e.at, note=e.note, data=dict(e.data))
+            for e in session.scalars(stmt)]

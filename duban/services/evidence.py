@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from duban.domain.clock import Clock
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import FINAL_STATUSES, STATUS_LABELS, Status
-from duban.services.database import Database, data_dir
+from duban.services.database import UnitOfWork, data_dir
 from duban.services.problems import find_problem
 from models import Evidence, Problem
 
@@ -278,7 +278,7 @@ def _refuse_final(problem: Problem) -> None:
 
 
 def store_evidence(
-    db_or_session: Database | Session,
+    uow: UnitOfWork,
     clock: Clock,
     problem_ref: str | int,
     files: Sequence[UploadedFile],
@@ -291,14 +291,9 @@ def store_evidence(
     checked = check_files(files)
     if not checked:
         raise EvidenceRejected([EvidenceIssue("（全部）", "未选择任何文件")])
-    if isinstance(db_or_session, Session):
-        problem = find_problem(db_or_session, campaign_id, problem_ref)
-        _refuse_final(problem)
-        return store_checked(db_or_session, clock, problem, checked, uploaded_by, root=root)
-    with db_or_session.transaction() as session:
-        problem = find_problem(session, campaign_id, problem_ref)
-        _refuse_final(problem)
-        return store_checked(session, clock, problem, checked, uploaded_by, root=root)
+    problem = find_problem(uow.session, campaign_id, problem_ref)
+    _refuse_final(problem)
+    return store_checked(uow.session, clock, problem, checked, uploaded_by, root=root)
 
 
 def evidence_of(session: Session, problem_id: int) -> list[EvidenceInfo]:
@@ -311,19 +306,18 @@ def evidence_of(session: Session, problem_id: int) -> list[EvidenceInfo]:
             for e in rows]
 
 
-def list_evidence(db: Database, problem_ref: str | int, *, campaign_id: int | None = None
+def list_evidence(uow: UnitOfWork, problem_ref: str | int, *, campaign_id: int | None = None
                   ) -> list[EvidenceInfo]:
     """The evidence files of a problem, oldest first."""
-    with db.transaction() as session:
-        return evidence_of(session, find_problem(session, campaign_id, problem_ref).id)
+    return evidence_of(uow.session, find_problem(uow.session, campaign_id, problem_ref).id)
 
 
-def evidence_file(db: Database, sha256: str, *, root: Path | None = None) -> bytes:
+def evidence_file(uow: UnitOfWork, sha256: str, *, root: Path | None = None) -> bytes:
     """The bytes of a stored evidence file, verified against its hash."""
     sha256 = sha256.strip().lower()
     path = blob_path(root or evidence_root(), sha256)
-    with db.transaction() as session:
-        exists = session.scalar(select(Evidence.id).where(Evidence.sha256 == sha256).limit(1))
+    session = uow.session
+    exists = session.scalar(select(Evidence.id).where(Evidence.sha256 == sha256).limit(1))
     if exists is None:
         raise NotFound(f"佐证资料不存在：{sha256}")
     try:

@@ -37,7 +37,7 @@ from duban.domain.lifecycle import FINAL_STATUSES
 from duban.domain.plan import Plan
 from duban.services.bulk import insert_rows, where_in
 from duban.services.campaigns import load_plan_of
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from duban.services.problems import RecordResult, record_problems_in
 from models import Household, Problem, Visit
 
@@ -97,7 +97,7 @@ def _register_lookup(session: Session, campaign_id: int) -> HouseholdLookup:
 
 
 def import_file(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     campaign_id: int,
     kind: Kind,
@@ -113,23 +113,23 @@ def import_file(
     `towns` limits the rows to those towns (a town office imports only its own).
     """
     sheet = read_rows(path, kind)
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        checked = validate(sheet, reference_data(session, campaign_id, plan, kind, towns),
-                           progress=progress("校验") if progress else None)
-        writing = progress("写入") if progress else None
-        if kind == "households":
-            result = write_households(session, campaign_id, checked.rows, progress=writing)
-        elif kind == "visits":
-            result = write_visits(session, campaign_id, checked.rows, progress=writing)
-        else:
-            result = ImportResult(kind="problems", rows=len(checked.rows))
-            result.problems = record_problems_in(session, clock, campaign_id, checked.rows,
-                                                 recorded_by=imported_by, progress=writing)
-            result.created = result.problems.created
-            result.unchanged = result.problems.skipped_duplicates
-        result.warnings = list(checked.warnings)
-        return result
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    checked = validate(sheet, reference_data(session, campaign_id, plan, kind, towns),
+                       progress=progress("校验") if progress else None)
+    writing = progress("写入") if progress else None
+    if kind == "households":
+        result = write_households(session, campaign_id, checked.rows, progress=writing)
+    elif kind == "visits":
+        result = write_visits(session, campaign_id, checked.rows, progress=writing)
+    else:
+        result = ImportResult(kind="problems", rows=len(checked.rows))
+        result.problems = record_problems_in(session, clock, campaign_id, checked.rows,
+                                             recorded_by=imported_by, progress=writing)
+        result.created = result.problems.created
+        result.unchanged = result.problems.skipped_duplicates
+    result.warnings = list(checked.warnings)
+    return result
 
 
 def _household_values(h: HouseholdFacts) -> tuple[Any, ...]:
@@ -214,7 +214,7 @@ def write_visits(session: Session, campaign_id: int, visits: Sequence[VisitRecor
 
 
 def import_records(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     campaign_id: int,
     *,
@@ -224,15 +224,15 @@ def import_records(
     imported_by: str,
 ) -> list[ImportResult]:
     """Write already-validated records (e.g. a generated county) in one transaction."""
-    with db.transaction() as session:
-        results = [write_households(session, campaign_id, households),
-                   write_visits(session, campaign_id, visits)]
-        recorded = record_problems_in(session, clock, campaign_id, problems,
-                                      recorded_by=imported_by)
-        results.append(ImportResult(kind="problems", rows=len(problems),
-                                    created=recorded.created,
-                                    unchanged=recorded.skipped_duplicates, problems=recorded))
-        return results
+    session = uow.session
+    results = [write_households(session, campaign_id, households),
+               write_visits(session, campaign_id, visits)]
+    recorded = record_problems_in(session, clock, campaign_id, problems,
+                                  recorded_by=imported_by)
+    results.append(ImportResult(kind="problems", rows=len(problems),
+                                created=recorded.created,
+                                unchanged=recorded.skipped_duplicates, problems=recorded))
+    return results
 
 
 def _facts(row: Household) -> HouseholdFacts:
@@ -254,20 +254,15 @@ def _facts(row: Household) -> HouseholdFacts:
     )
 
 
-def detect_problems(db: Database, clock: Clock, campaign_id: int, *,
-                    detected_by: str = "system") -> RecordResult:
+def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
+                    detected_by: str = "system",
+                    households: Iterable[str] | None = None) -> RecordResult:
     """Run the plan's detection rules over the register and put what fires on the ledger.
 
-    A household that already has an open problem of the same category gets no second one.
+    A household that already has an open problem of the same category gets no second one;
+    `households`, when given, limits the run to those households.
     """
-    with db.transaction() as session:
-        return detect_problems_in(session, clock, campaign_id, detected_by=detected_by)
-
-
-def detect_problems_in(session: Session, clock: Clock, campaign_id: int, *,
-                       detected_by: str = "system",
-                       households: Iterable[str] | None = None) -> RecordResult:
-    """detect_problems inside a caller's transaction; optionally only for some households."""
+    session = uow.session
     plan = load_plan_of(session, campaign_id)
     policy = plan.detection
     if not policy.rules:

@@ -20,7 +20,7 @@ from duban.domain.errors import NotFound
 from duban.domain.plan import Audience, Plan
 from duban.domain.reminders import next_send_time
 from duban.services.calendars import working_calendar
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from models import InboxMessage, Notice, Office, OutboxMessage, User
 
 CHANNEL_INBOX = "inbox"
@@ -204,45 +204,45 @@ class InboxLine:
     read_by: str | None
 
 
-def list_inbox(db: Database, clock: Clock, offices: Sequence[str], *, unread_only: bool = False,
+def list_inbox(uow: UnitOfWork, clock: Clock, offices: Sequence[str], *, unread_only: bool = False,
                limit: int = 100, username: str | None = None) -> list[InboxLine]:
     """Messages of these offices that are visible by now (working hours), newest first.
 
     With `username`, a message addressed to one person shows only to that person; messages to
     the office as a whole show to everyone in it.
     """
-    with db.transaction() as session:
-        stmt = select(InboxMessage).where(InboxMessage.office_code.in_(list(offices)),
-                                          InboxMessage.visible_from <= clock.now())
-        if username is not None:
-            stmt = stmt.where(or_(InboxMessage.username.is_(None),
-                                  InboxMessage.username == username))
-        if unread_only:
-            stmt = stmt.where(InboxMessage.read_at.is_(None))
-        rows = session.scalars(stmt.order_by(InboxMessage.visible_from.desc(),
-                                             InboxMessage.id.desc()).limit(limit)).all()
-        return [InboxLine(m.id, m.campaign_id, m.office_code, m.audience, m.kind, m.colour,
-                          m.subject, m.body, m.created_at, m.visible_from, m.read_at, m.read_by)
-                for m in rows]
+    session = uow.session
+    stmt = select(InboxMessage).where(InboxMessage.office_code.in_(list(offices)),
+                                      InboxMessage.visible_from <= clock.now())
+    if username is not None:
+        stmt = stmt.where(or_(InboxMessage.username.is_(None),
+                              InboxMessage.username == username))
+    if unread_only:
+        stmt = stmt.where(InboxMessage.read_at.is_(None))
+    rows = session.scalars(stmt.order_by(InboxMessage.visible_from.desc(),
+                                         InboxMessage.id.desc()).limit(limit)).all()
+    return [InboxLine(m.id, m.campaign_id, m.office_code, m.audience, m.kind, m.colour,
+                      m.subject, m.body, m.created_at, m.visible_from, m.read_at, m.read_by)
+            for m in rows]
 
 
-def unread_count(db: Database, clock: Clock, offices: Sequence[str]) -> int:
+def unread_count(uow: UnitOfWork, clock: Clock, offices: Sequence[str]) -> int:
     """How many visible messages of these offices nobody has read."""
-    with db.transaction() as session:
-        return int(session.scalar(select(func.count()).select_from(InboxMessage).where(
-            InboxMessage.office_code.in_(list(offices)), InboxMessage.read_at.is_(None),
-            InboxMessage.visible_from <= clock.now())) or 0)
+    session = uow.session
+    return int(session.scalar(select(func.count()).select_from(InboxMessage).where(
+        InboxMessage.office_code.in_(list(offices)), InboxMessage.read_at.is_(None),
+        InboxMessage.visible_from <= clock.now())) or 0)
 
 
-def mark_read(db: Database, clock: Clock, message_id: int, username: str,
+def mark_read(uow: UnitOfWork, clock: Clock, message_id: int, username: str,
               offices: Sequence[str]) -> bool:
     """Mark one message of these offices read; False when it was read already."""
-    with db.transaction() as session:
-        message = session.get(InboxMessage, message_id)
-        if message is None or message.office_code not in offices:
-            raise NotFound(f"消息不存在：编号 {message_id}")
-        if message.read_at is not None:
-            return False
-        message.read_at = clock.now()
-        message.read_by = username
-        return True
+    session = uow.session
+    message = session.get(InboxMessage, message_id)
+    if message is None or message.office_code not in offices:
+        raise NotFound(f"消息不存在：编号 {message_id}")
+    if message.read_at is not None:
+        return False
+    message.read_at = clock.now()
+    message.read_by = username
+    return True

@@ -41,7 +41,7 @@ from duban.domain.plan import Plan, StageKind
 from duban.services.actors import resolve_actor
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from duban.services.evidence import CheckedFile, UploadedFile, check_files, store_checked
 from duban.services.problems import find_problem
 from duban.services.scoping import Scope, problem_clause
@@ -82,7 +82,7 @@ class Moved:
 
 
 def apply(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     who: Who,
     ref: str | int,
@@ -101,10 +101,10 @@ def apply(
     Files are checked first and stored only when the lifecycle allowed the move.
     """
     checked = check_files(files) if files else []
-    with db.transaction() as session:
-        actor, problem = locate(session, clock, who, ref, campaign_id)
-        return apply_in(session, clock, actor, problem, action, payload,
-                        expected_version=expected_version, files=checked, then=then)
+    session = uow.session
+    actor, problem = locate(session, clock, who, ref, campaign_id)
+    return apply_in(session, clock, actor, problem, action, payload,
+                    expected_version=expected_version, files=checked, then=then)
 
 
 def locate(session: Session, clock: Clock, who: Who, ref: str | int,
@@ -296,13 +296,13 @@ class Offer:
     deadlines: dict[Action, dt.date]
 
 
-def offer(db: Database, clock: Clock, who: Who, ref: str | int,
+def offer(uow: UnitOfWork, clock: Clock, who: Who, ref: str | int,
           campaign_id: int | None = None) -> Offer:
     """What `offered_in` answers for a user and a problem, with the defaults a form shows."""
-    with db.transaction() as session:
-        actor, problem = locate(session, clock, who, ref, campaign_id)
-        actions = offered_in(session, clock, actor, problem)
-        return Offer(problem, actor, actions, default_deadlines(session, clock, problem, actions))
+    session = uow.session
+    actor, problem = locate(session, clock, who, ref, campaign_id)
+    actions = offered_in(session, clock, actor, problem)
+    return Offer(problem, actor, actions, default_deadlines(session, clock, problem, actions))
 
 
 def default_deadlines(session: Session, clock: Clock, problem: Problem,
@@ -334,13 +334,14 @@ class BulkLine:
     message: str
 
 
-def apply_many(db: Database, clock: Clock, who: Who, problem_ids: Sequence[int],
+def apply_many(uow: UnitOfWork, clock: Clock, who: Who, problem_ids: Sequence[int],
                action: Action, payload: Payload) -> list[BulkLine]:
-    """The same move on many problems, each in its own transaction; one failure stops none."""
+    """The same move on many problems, each in a savepoint of the unit; one failure stops none."""
     lines: list[BulkLine] = []
     for pid in dict.fromkeys(problem_ids):
         try:
-            out = apply(db, clock, who, pid, action, payload)
+            with uow.savepoint():
+                out = apply(uow, clock, who, pid, action, payload)
             lines.append(BulkLine(pid, out.code, True, "已办理"))
         except DubanError as exc:
             lines.append(BulkLine(pid, str(pid), False, exc.message))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from duban.adapters.documents.context import (
@@ -37,7 +37,7 @@ from duban.domain.numbering import format_date_cn, format_document_number
 from duban.domain.plan import CoOfficeNotice, Plan
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import ensure_running, load_plan_of
-from duban.services.database import Database, data_dir
+from duban.services.database import UnitOfWork, data_dir
 from duban.services.scoping import Scope, visible_office_codes
 from duban.services.templates import template_dir_for
 from duban.services.views.names import Names, names_in
@@ -148,25 +148,19 @@ def store_rendered(render: Callable[[Path], object]) -> tuple[str, str, int]:
 # ------------------------------------------------------------------------------ numbering
 
 
-def _ensure_register(db: Database, prefix: str, year: int) -> None:
-    """Create the register row for a 代字 and year if missing (its own short transaction)."""
-    try:
-        with db.transaction() as session:
-            exists = session.scalar(
-                select(DocumentNumberRegister.id).where(
-                    DocumentNumberRegister.prefix == prefix, DocumentNumberRegister.year == year
-                )
-            )
-            if exists is None:
-                session.add(DocumentNumberRegister(prefix=prefix, year=year, next_number=1))
-    except IntegrityError:
-        pass  # another issuer created it at the same moment
-
-
 def lock_register(session: Session, prefix: str, year: int) -> DocumentNumberRegister:
-    """Lock the register row: must be the transaction's first statement on SQLite."""
-    # A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite before
-    # anything is read, so two issuers never see the same next number.
+    """Lock the register row of a 代字 and year, creating it when missing.
+
+    Must come before the unit of work reads what it numbers: the INSERT (a no-op when the row
+    exists, and waiting for a concurrent creator on PostgreSQL) and the no-op UPDATE take the
+    row lock on PostgreSQL and the write lock on SQLite, so two issuers never see the same
+    next number.
+    """
+    dialect = session.get_bind().dialect.name
+    base: Any = postgresql.insert(DocumentNumberRegister) if dialect == "postgresql" \
+        else sqlite.insert(DocumentNumberRegister)
+    session.execute(base.values(prefix=prefix, year=year, next_number=1)
+                    .on_conflict_do_nothing(index_elements=["prefix", "year"]))
     session.execute(
         update(DocumentNumberRegister)
         .where(DocumentNumberRegister.prefix == prefix, DocumentNumberRegister.year == year)
@@ -182,11 +176,9 @@ def lock_register(session: Session, prefix: str, year: int) -> DocumentNumberReg
     return register
 
 
-def prepare_numbering(db: Database, plan: Plan, clock: Clock) -> tuple[str, int]:
-    """The 代字 and year a document issued now is numbered in; creates the register row."""
-    prefix, year = plan.notice_prefix, local_today(clock).year
-    _ensure_register(db, prefix, year)
-    return prefix, year
+def numbering_key(plan: Plan, clock: Clock) -> tuple[str, int]:
+    """The 代字 and year a document issued now is numbered in."""
+    return plan.notice_prefix, local_today(clock).year
 
 
 def issue_document(
@@ -421,7 +413,7 @@ def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaig
 
 
 def issue_notices(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     campaign_id: int,
     *,
@@ -439,27 +431,25 @@ def issue_notices(
     """
     from duban.services.messages import office_rows
 
-    with db.transaction() as session:
-        ensure_running(session, campaign_id, "下发督办通知书")
-        plan = load_plan_of(session, campaign_id)
-    prefix, year = prepare_numbering(db, plan, clock)
-    with db.transaction() as session:
-        register = lock_register(session, prefix, year)
-        done = session.scalars(
-            select(Notice).where(Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
-                                 Notice.batch_key == batch_key).order_by(Notice.seq)
-        ).all()
-        if done:
-            return _rows(session, done)
-        office_of = office_rows(session, campaign_id)
-        by_office = _pending(session, plan, office_of, campaign_id, offices)
-        issued = _issue(session, clock, plan, office_of, register, campaign_id, by_office,
-                        issued_by=issued_by, batch_key=batch_key)
-        if round_key is not None:
-            session.add(NoticeRound(campaign_id=campaign_id, round_key=round_key,
-                                    ran_at=clock.now(), notices=len(issued)))
-            session.flush()
-        return _rows(session, issued)
+    session = uow.session
+    ensure_running(session, campaign_id, "下发督办通知书")
+    plan = load_plan_of(session, campaign_id)
+    register = lock_register(session, *numbering_key(plan, clock))
+    done = session.scalars(
+        select(Notice).where(Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+                             Notice.batch_key == batch_key).order_by(Notice.seq)
+    ).all()
+    if done:
+        return _rows(session, done)
+    office_of = office_rows(session, campaign_id)
+    by_office = _pending(session, plan, office_of, campaign_id, offices)
+    issued = _issue(session, clock, plan, office_of, register, campaign_id, by_office,
+                    issued_by=issued_by, batch_key=batch_key)
+    if round_key is not None:
+        session.add(NoticeRound(campaign_id=campaign_id, round_key=round_key,
+                                ran_at=clock.now(), notices=len(issued)))
+        session.flush()
+    return _rows(session, issued)
 
 
 def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Office],
@@ -538,65 +528,65 @@ def _co_offices(session: Session, problem_ids: Sequence[int]) -> dict[int, list[
 # ------------------------------------------------------------------------------ void, 签收, files
 
 
-def void_notice(db: Database, clock: Clock, notice_id: int, *, username: str,
+def void_notice(uow: UnitOfWork, clock: Clock, notice_id: int, *, username: str,
                 reason: str) -> NoticeRow:
     """Void a notice; its number stays on record and its problems may go on a new notice."""
     if not reason.strip():
         raise DubanError("作废通知书须说明理由")
-    with db.transaction() as session:
-        notice = session.get(Notice, notice_id, with_for_update=True)
-        if notice is None:
-            raise NotFound(f"通知书不存在：编号 {notice_id}")
-        actor = resolve_actor(session, username, local_today(clock))
-        if actor.role not in (Role.COUNTY, Role.SYSTEM):
-            raise PermissionDenied(f"只有县级办公室可以作废通知书（{notice.number}）")
-        if notice.voided:
-            raise DubanError(f"通知书 {notice.number} 已作废，不能重复作废")
-        notice.voided = True
-        notice.void_reason = reason.strip()
-        notice.voided_at = clock.now()
-        notice.voided_by = username
-        session.execute(delete(NoticeProblem).where(NoticeProblem.notice_id == notice.id))
-        return _row(notice)
+    session = uow.session
+    notice = session.get(Notice, notice_id, with_for_update=True)
+    if notice is None:
+        raise NotFound(f"通知书不存在：编号 {notice_id}")
+    actor = resolve_actor(session, username, local_today(clock))
+    if actor.role not in (Role.COUNTY, Role.SYSTEM):
+        raise PermissionDenied(f"只有县级办公室可以作废通知书（{notice.number}）")
+    if notice.voided:
+        raise DubanError(f"通知书 {notice.number} 已作废，不能重复作废")
+    notice.voided = True
+    notice.void_reason = reason.strip()
+    notice.voided_at = clock.now()
+    notice.voided_by = username
+    session.execute(delete(NoticeProblem).where(NoticeProblem.notice_id == notice.id))
+    return _row(notice)
 
 
-def acknowledge_notice(db: Database, clock: Clock, notice_id: int, username: str) -> NoticeRow:
+def acknowledge_notice(uow: UnitOfWork, clock: Clock, notice_id: int, username: str) -> NoticeRow:
     """Record the addressee office's receipt (签收) of a notice; once per notice."""
-    with db.transaction() as session:
-        notice = session.get(Notice, notice_id)
-        if notice is None:
-            raise NotFound(f"通知书不存在：编号 {notice_id}")
-        actor = resolve_actor(session, username, local_today(clock))
-        if notice.voided:
-            raise DubanError(f"通知书 {notice.number} 已作废，无需签收")
-        other_campaign = (actor.campaigns is not None
-                          and notice.campaign_id not in actor.campaigns)
-        if (notice.office_code not in actor.offices or other_campaign) \
-                and actor.role is not Role.SYSTEM:
-            raise PermissionDenied(
-                f"通知书 {notice.number} 主送 {notice.office_code}，{username} 不能代为签收"
-            )
-        existing = session.scalar(
-            select(NoticeReceipt).where(NoticeReceipt.notice_id == notice.id)
+    session = uow.session
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound(f"通知书不存在：编号 {notice_id}")
+    actor = resolve_actor(session, username, local_today(clock))
+    if notice.voided:
+        raise DubanError(f"通知书 {notice.number} 已作废，无需签收")
+    other_campaign = (actor.campaigns is not None
+                      and notice.campaign_id not in actor.campaigns)
+    if (notice.office_code not in actor.offices or other_campaign) \
+            and actor.role is not Role.SYSTEM:
+        raise PermissionDenied(
+            f"通知书 {notice.number} 主送 {notice.office_code}，{username} 不能代为签收"
         )
-        if existing is not None:
-            raise DubanError(
-                f"通知书 {notice.number} 已由 {existing.username} 于 "
-                f"{existing.received_at.isoformat(timespec='minutes')} 签收"
-            )
-        session.add(NoticeReceipt(notice_id=notice.id, office_code=notice.office_code,
-                                  username=username, received_at=clock.now()))
-        session.flush()
-        return _row(notice, username)
+    existing = session.scalar(
+        select(NoticeReceipt).where(NoticeReceipt.notice_id == notice.id)
+    )
+    if existing is not None:
+        raise DubanError(
+            f"通知书 {notice.number} 已由 {existing.username} 于 "
+            f"{existing.received_at.isoformat(timespec='minutes')} 签收"
+        )
+    session.add(NoticeReceipt(notice_id=notice.id, office_code=notice.office_code,
+                              username=username, received_at=clock.now()))
+    session.flush()
+    return _row(notice, username)
 
 
-def notice_file(db: Database, notice_id: int) -> bytes:
+def notice_file(uow: UnitOfWork, notice_id: int) -> bytes:
     """The stored file of a notice, byte for byte; the checksum is verified."""
-    with db.transaction() as session:
-        notice = session.get(Notice, notice_id)
-        if notice is None:
-            raise NotFound(f"通知书不存在：编号 {notice_id}")
-        path, digest, number = notice.file_path, notice.sha256, notice.number
+    session = uow.session
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound(f"通知书不存在：编号 {notice_id}")
+    path, digest, number = notice.file_path, notice.sha256, notice.number
     full = data_dir() / path
     if not full.is_file():
         raise NoticeFileCorrupt(f"通知书 {number} 的文件缺失：{full}")
@@ -606,15 +596,15 @@ def notice_file(db: Database, notice_id: int) -> bytes:
     return data
 
 
-def list_notices(db: Database, campaign_id: int, *, office: str | None = None,
+def list_notices(uow: UnitOfWork, campaign_id: int, *, office: str | None = None,
                  kind: str | None = None) -> list[NoticeRow]:
     """A campaign's documents in number order, with who signed for them and their 抄送.
 
     With `office`, the documents addressed to it and those copied to it.
     """
-    with db.transaction() as session:
-        return _notices(session, select(Notice).where(Notice.campaign_id == campaign_id),
-                        office=office, kind=kind)
+    session = uow.session
+    return _notices(session, select(Notice).where(Notice.campaign_id == campaign_id),
+                    office=office, kind=kind)
 
 
 def _notices(session: Session, stmt: Select[Any], *, office: str | None = None,
@@ -646,32 +636,32 @@ def visible_notice(session: Session, scope: Scope, notice_id: int) -> NoticeRow:
     return row
 
 
-def offices_without_notice(db: Database, campaign_id: int) -> list[str]:
+def offices_without_notice(uow: UnitOfWork, campaign_id: int) -> list[str]:
     """Offices with open routed problems to list on a 督办通知书 that no live one lists for them.
 
     Lead offices, and co-offices that the plan gives notices of their own.
     """
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        leads = set(session.scalars(
-            select(Problem.lead_office)
-            .where(*_open_routed(campaign_id), _not_listed_for(Problem.lead_office))
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    leads = set(session.scalars(
+        select(Problem.lead_office)
+        .where(*_open_routed(campaign_id), _not_listed_for(Problem.lead_office))
+        .distinct()
+    ))
+    levels = [level for level in ("county", "town", "village")
+              if plan.notices.co_offices.of(level) is CoOfficeNotice.OWN]
+    co: set[str] = set()
+    if levels:
+        co = set(session.scalars(
+            select(ProblemCoOffice.office_code)
+            .join(Problem, Problem.id == ProblemCoOffice.problem_id)
+            .join(Office, (Office.campaign_id == campaign_id)
+                  & (Office.code == ProblemCoOffice.office_code))
+            .where(*_open_routed(campaign_id), Office.level.in_(levels),
+                   _not_listed_for(ProblemCoOffice.office_code))
             .distinct()
         ))
-        levels = [level for level in ("county", "town", "village")
-                  if plan.notices.co_offices.of(level) is CoOfficeNotice.OWN]
-        co: set[str] = set()
-        if levels:
-            co = set(session.scalars(
-                select(ProblemCoOffice.office_code)
-                .join(Problem, Problem.id == ProblemCoOffice.problem_id)
-                .join(Office, (Office.campaign_id == campaign_id)
-                      & (Office.code == ProblemCoOffice.office_code))
-                .where(*_open_routed(campaign_id), Office.level.in_(levels),
-                       _not_listed_for(ProblemCoOffice.office_code))
-                .distinct()
-            ))
-        return sorted(c for c in leads | co if c)
+    return sorted(c for c in leads | co if c)
 
 
 @dataclass(frozen=True)
@@ -690,28 +680,28 @@ class NoticeTally:
         return bool(self.addressed or self.copied)
 
 
-def notice_tally(db: Database, campaign_id: int, offices: Sequence[str]) -> NoticeTally:
+def notice_tally(uow: UnitOfWork, campaign_id: int, offices: Sequence[str]) -> NoticeTally:
     """How many live 督办通知书 are addressed and copied to these offices, and their items."""
     codes = sorted(set(offices))
-    with db.transaction() as session:
-        live = (Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
-                Notice.voided.is_(False))
-        addressed = list(session.scalars(
-            select(Notice.id).where(*live, Notice.office_code.in_(codes))))
-        signed = set(_acknowledgers(session, addressed))
-        copied = session.scalar(
-            select(func.count(func.distinct(NoticeCopy.notice_id)))
-            .join(Notice, Notice.id == NoticeCopy.notice_id)
-            .where(*live, NoticeCopy.office_code.in_(codes))) or 0
-        items = dict(session.execute(
-            select(NoticeProblem.co_office, func.count())
-            .join(Notice, Notice.id == NoticeProblem.notice_id)
-            .where(*live, NoticeProblem.office_code.in_(codes))
-            .group_by(NoticeProblem.co_office)).all())
-        return NoticeTally(addressed=len(addressed),
-                           unacknowledged=len([i for i in addressed if i not in signed]),
-                           copied=int(copied), lead_items=int(items.get(False, 0)),
-                           co_items=int(items.get(True, 0)))
+    session = uow.session
+    live = (Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+            Notice.voided.is_(False))
+    addressed = list(session.scalars(
+        select(Notice.id).where(*live, Notice.office_code.in_(codes))))
+    signed = set(_acknowledgers(session, addressed))
+    copied = session.scalar(
+        select(func.count(func.distinct(NoticeCopy.notice_id)))
+        .join(Notice, Notice.id == NoticeCopy.notice_id)
+        .where(*live, NoticeCopy.office_code.in_(codes))) or 0
+    items = dict(session.execute(
+        select(NoticeProblem.co_office, func.count())
+        .join(Notice, Notice.id == NoticeProblem.notice_id)
+        .where(*live, NoticeProblem.office_code.in_(codes))
+        .group_by(NoticeProblem.co_office)).all())
+    return NoticeTally(addressed=len(addressed),
+                       unacknowledged=len([i for i in addressed if i not in signed]),
+                       copied=int(copied), lead_items=int(items.get(False, 0)),
+                       co_items=int(items.get(True, 0)))
 
 
 # ------------------------------------------------------------------------------ rolling rounds
@@ -726,7 +716,7 @@ class RoundResult:
     ran_now: bool  # False when the round had run already
 
 
-def issue_round(db: Database, clock: Clock, campaign_id: int, *,
+def issue_round(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                 issued_by: str = "system") -> RoundResult | None:
     """Issue the rolling round due now for problems not yet on a notice; once per round.
 
@@ -741,35 +731,32 @@ def issue_round(db: Database, clock: Clock, campaign_id: int, *,
     from duban.services.calendars import working_calendar
     from models import StageRun
 
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        key = due_round(plan.notices, plan.reminders.work_start, local_now(clock),
-                        working_calendar())
-        if key is None:
-            return None
-        rectify_done = session.scalar(select(StageRun.id).where(
-            StageRun.campaign_id == campaign_id, StageRun.kind == StageKind.RECTIFY.value,
-            StageRun.status == "done").limit(1))
-        if rectify_done is None:
-            return None
-        ran = session.scalar(select(NoticeRound.id).where(
-            NoticeRound.campaign_id == campaign_id, NoticeRound.round_key == key))
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    key = due_round(plan.notices, plan.reminders.work_start, local_now(clock),
+                    working_calendar())
+    if key is None:
+        return None
+    rectify_done = session.scalar(select(StageRun.id).where(
+        StageRun.campaign_id == campaign_id, StageRun.kind == StageKind.RECTIFY.value,
+        StageRun.status == "done").limit(1))
+    if rectify_done is None:
+        return None
+    ran = session.scalar(select(NoticeRound.id).where(
+        NoticeRound.campaign_id == campaign_id, NoticeRound.round_key == key))
     batch_key = f"round:{key}"
     if ran is not None:
-        return RoundResult(key, tuple(n.number for n in _batch(db, campaign_id, batch_key)),
+        return RoundResult(key, tuple(n.number for n in _batch(uow, campaign_id, batch_key)),
                            ran_now=False)
-    try:
-        rows = issue_notices(db, clock, campaign_id, issued_by=issued_by, batch_key=batch_key,
-                             round_key=key)
-    except IntegrityError:
-        # Another tick recorded the round first; its transaction holds the notices.
-        rows = _batch(db, campaign_id, batch_key)
-        return RoundResult(key, tuple(n.number for n in rows), ran_now=False)
+    # A tick racing this one waits on the numbering register inside issue_notices and then
+    # finds this round's batch already issued: it returns those notices, numbered once.
+    rows = issue_notices(uow, clock, campaign_id, issued_by=issued_by, batch_key=batch_key,
+                         round_key=key)
     return RoundResult(key, tuple(n.number for n in rows), ran_now=True)
 
 
-def _batch(db: Database, campaign_id: int, batch_key: str) -> list[NoticeRow]:
-    with db.transaction() as session:
-        return _rows(session, session.scalars(
-            select(Notice).where(Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
-                                 Notice.batch_key == batch_key).order_by(Notice.seq)).all())
+def _batch(uow: UnitOfWork, campaign_id: int, batch_key: str) -> list[NoticeRow]:
+    session = uow.session
+    return _rows(session, session.scalars(
+        select(Notice).where(Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+                             Notice.batch_key == batch_key).order_by(Notice.seq)).all())

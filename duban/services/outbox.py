@@ -26,7 +26,7 @@ from duban.domain.plan import Plan
 from duban.domain.reminders import next_send_time
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
-from duban.services.database import Database, data_dir
+from duban.services.database import UnitOfWork, data_dir
 from duban.services.messages import (
     CHANNEL_EMAIL,
     CHANNEL_INBOX,
@@ -93,7 +93,9 @@ class DeliveryResult:
 
 
 @dataclass(frozen=True)
-class _Claimed:
+class Claimed:
+    """One outbox row claimed for sending."""
+
     id: int
     campaign_id: int | None
     channel: str
@@ -110,7 +112,7 @@ class _Claimed:
         return [data_dir() / str(p) for p in (self.payload or {}).get("attachments", [])]
 
 
-def _claim(session: Session, now: dt.datetime, worker: str, limit: int) -> list[_Claimed]:
+def _claim(session: Session, now: dt.datetime, worker: str, limit: int) -> list[Claimed]:
     due = or_(
         and_(OutboxMessage.status == STATUS_PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == STATUS_SENDING, OutboxMessage.claimed_until < now),
@@ -131,42 +133,43 @@ def _claim(session: Session, now: dt.datetime, worker: str, limit: int) -> list[
                    OutboxMessage.payload)
         .execution_options(synchronize_session=False)
     ).all()
-    return sorted((_Claimed(**r._asdict()) for r in rows), key=lambda c: c.id)
+    return sorted((Claimed(**r._asdict()) for r in rows), key=lambda c: c.id)
 
 
-def deliver(db: Database, clock: Clock, *, worker: str | None = None, limit: int = 500,
-            senders: Senders | None = None, max_batches: int = 100) -> DeliveryResult:
-    """Send every outbox row whose time has come, in claimed batches."""
-    senders = senders or Senders.default()
-    worker = worker or f"pid-{os.getpid()}"
-    result = DeliveryResult()
-    if senders.email is None:
-        # No SMTP settings: the mail channel is off, so its rows are not tried (nor retried).
-        with db.transaction() as session:
-            result.off = _mark_mail_off(session, clock.now())
-    plans: dict[int, Plan] = {}
-    for _ in range(max_batches):
-        now = clock.now()
-        with db.transaction() as session:
-            batch = _claim(session, now, worker, limit)
-        if not batch:
-            break
-        result.claimed += len(batch)
-        outcomes: list[tuple[_Claimed, str | None]] = []
-        for row in batch:
-            try:
-                _send_one(senders, row)
-                outcomes.append((row, None))
-            except DeliveryError as exc:
-                outcomes.append((row, exc.message))
-            except Exception as exc:  # a bug in a sender must not lose the message
-                outcomes.append((row, f"{type(exc).__name__}: {exc}"))
-        with db.transaction() as session:
-            for row, error in outcomes:
-                _record(session, clock, row, error, worker, result, plans)
-        if len(batch) < limit:
-            break
-    return result
+def claim(uow: UnitOfWork, clock: Clock, worker: str, limit: int) -> list[Claimed]:
+    """Claim up to `limit` rows whose time has come for this worker (commit before sending)."""
+    return _claim(uow.session, clock.now(), worker, limit)
+
+
+def mark_mail_off(uow: UnitOfWork, clock: Clock) -> int:
+    """With no SMTP settings the mail channel is off: mark its waiting rows not sent."""
+    return _mark_mail_off(uow.session, clock.now())
+
+
+def send_batch(senders: Senders, batch: Sequence[Claimed]) -> list[tuple[Claimed, str | None]]:
+    """Send each claimed row (outside any transaction); returns each row with its error."""
+    outcomes: list[tuple[Claimed, str | None]] = []
+    for row in batch:
+        try:
+            _send_one(senders, row)
+            outcomes.append((row, None))
+        except DeliveryError as exc:
+            outcomes.append((row, exc.message))
+        except Exception as exc:  # a bug in a sender must not lose the message
+            outcomes.append((row, f"{type(exc).__name__}: {exc}"))
+    return outcomes
+
+
+def record_outcomes(uow: UnitOfWork, clock: Clock, outcomes: Sequence[tuple[Claimed, str | None]],
+                    worker: str, result: DeliveryResult, plans: dict[int, Plan]) -> None:
+    """Mark each sent row sent, and each failed one for a retry (working hours) or failed."""
+    for row, error in outcomes:
+        _record(uow.session, clock, row, error, worker, result, plans)
+
+
+def default_worker() -> str:
+    """Who claims rows when the caller names no worker: this process."""
+    return f"pid-{os.getpid()}"
 
 
 def _mark_mail_off(session: Session, now: dt.datetime) -> int:
@@ -181,7 +184,7 @@ def _mark_mail_off(session: Session, now: dt.datetime) -> int:
     return int(done.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _send_one(senders: Senders, row: _Claimed) -> None:
+def _send_one(senders: Senders, row: Claimed) -> None:
     if row.channel == CHANNEL_INBOX:
         return  # the inbox row was written with its cause; it shows from its visible time
     if row.channel == CHANNEL_EMAIL:
@@ -198,7 +201,7 @@ def _send_one(senders: Senders, row: _Claimed) -> None:
         raise DeliveryError(f"未知的发送渠道：{row.channel}")
 
 
-def _record(session: Session, clock: Clock, row: _Claimed, error: str | None, worker: str,
+def _record(session: Session, clock: Clock, row: Claimed, error: str | None, worker: str,
             result: DeliveryResult, plans: dict[int, Plan]) -> None:
     now = clock.now()
     mine = and_(OutboxMessage.id == row.id, OutboxMessage.claimed_by == worker,
@@ -244,40 +247,40 @@ class OutboxLine:
     sent_at: dt.datetime | None
 
 
-def list_outbox(db: Database, *, status: str | None = None, campaign_id: int | None = None,
+def list_outbox(uow: UnitOfWork, *, status: str | None = None, campaign_id: int | None = None,
                 limit: int = 100) -> list[OutboxLine]:
     """Outbox rows, newest first, optionally of one status."""
-    with db.transaction() as session:
-        stmt = select(OutboxMessage)
-        if status is not None:
-            stmt = stmt.where(OutboxMessage.status == status)
-        if campaign_id is not None:
-            stmt = stmt.where(OutboxMessage.campaign_id == campaign_id)
-        rows = session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(limit)).all()
-        return [OutboxLine(r.id, r.campaign_id, r.channel, r.recipient, r.subject, r.status,
-                           r.attempts, r.next_attempt_at, r.last_error, r.created_at, r.sent_at)
-                for r in rows]
+    session = uow.session
+    stmt = select(OutboxMessage)
+    if status is not None:
+        stmt = stmt.where(OutboxMessage.status == status)
+    if campaign_id is not None:
+        stmt = stmt.where(OutboxMessage.campaign_id == campaign_id)
+    rows = session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(limit)).all()
+    return [OutboxLine(r.id, r.campaign_id, r.channel, r.recipient, r.subject, r.status,
+                       r.attempts, r.next_attempt_at, r.last_error, r.created_at, r.sent_at)
+            for r in rows]
 
 
-def outbox_counts(db: Database) -> dict[str, int]:
+def outbox_counts(uow: UnitOfWork) -> dict[str, int]:
     """How many rows are in each status."""
-    with db.transaction() as session:
-        return {status: int(n) for status, n in session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
+    session = uow.session
+    return {status: int(n) for status, n in session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
 
 
-def retry_failed(db: Database, clock: Clock, ids: Sequence[int] | None = None) -> int:
+def retry_failed(uow: UnitOfWork, clock: Clock, ids: Sequence[int] | None = None) -> int:
     """Put failed rows (and mail not sent while the channel was off) back in the queue now.
 
     Each gets a fresh attempt budget; returns how many.
     """
-    with db.transaction() as session:
-        stmt: Any = update(OutboxMessage).where(
-            OutboxMessage.status.in_((STATUS_FAILED, STATUS_OFF)))
-        if ids:
-            stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
-        done = session.execute(stmt.values(
-            status=STATUS_PENDING, next_attempt_at=clock.now(),
-            max_attempts=OutboxMessage.attempts + OutboxMessage.max_attempts,
-        ).execution_options(synchronize_session=False))
-        return int(done.rowcount or 0)  # type: ignore[attr-defined]
+    session = uow.session
+    stmt: Any = update(OutboxMessage).where(
+        OutboxMessage.status.in_((STATUS_FAILED, STATUS_OFF)))
+    if ids:
+        stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
+    done = session.execute(stmt.values(
+        status=STATUS_PENDING, next_attempt_at=clock.now(),
+        max_attempts=OutboxMessage.attempts + OutboxMessage.max_attempts,
+    ).execution_options(synchronize_session=False))
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from sqlalchemy.orm.util import identity_key
 
 from duban.domain.errors import NotFound
 from duban.domain.lifecycle import Role, Status
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from duban.services.views.names import names_in
 from models import AuditEvent, Campaign, Problem
 
@@ -127,7 +127,7 @@ class ReopenFigures:
     by_office: list[ReopenFigure]
 
 
-def reopen_rate(db: Database, campaign_id: int) -> ReopenFigures:
+def reopen_rate(uow: UnitOfWork, campaign_id: int) -> ReopenFigures:
     """Reopened / closed problems of a campaign, by town and by lead office (for reports)."""
     ever_closed = (Problem.status == Status.CLOSED.value) | (Problem.reopen_count > 0)
     measures = (
@@ -136,20 +136,20 @@ def reopen_rate(db: Database, campaign_id: int) -> ReopenFigures:
         func.coalesce(func.sum(Problem.reopen_count), 0),
         func.sum(case((Problem.recurrence_of.is_not(None), 1), else_=0)),
     )
-    with db.transaction() as session:
-        if session.get(Campaign, campaign_id) is None:
-            raise NotFound(f"行动不存在：编号 {campaign_id}")
-        where = Problem.campaign_id == campaign_id
-        names = names_in(session, campaign_id)
+    session = uow.session
+    if session.get(Campaign, campaign_id) is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    where = Problem.campaign_id == campaign_id
+    names = names_in(session, campaign_id)
 
-        def figures(column: Any, names: dict[str, str]) -> list[ReopenFigure]:
-            rows = session.execute(select(column, *measures).where(where).group_by(column)
-                                   .order_by(column)).all()
-            return [ReopenFigure(key or "", names.get(key or "", key or "未交办"),
-                                 int(c or 0), int(r or 0), int(n or 0), int(x or 0))
-                    for key, c, r, n, x in rows]
+    def figures(column: Any, names: dict[str, str]) -> list[ReopenFigure]:
+        rows = session.execute(select(column, *measures).where(where).group_by(column)
+                               .order_by(column)).all()
+        return [ReopenFigure(key or "", names.get(key or "", key or "未交办"),
+                             int(c or 0), int(r or 0), int(n or 0), int(x or 0))
+                for key, c, r, n, x in rows]
 
-        c, r, n, x = session.execute(select(*measures).where(where)).one()
-        total = ReopenFigure("", "合计", int(c or 0), int(r or 0), int(n or 0), int(x or 0))
-        return ReopenFigures(campaign_id, total, figures(Problem.town_code, names.towns),
-                             figures(Problem.lead_office, names.offices))
+    c, r, n, x = session.execute(select(*measures).where(where)).one()
+    total = ReopenFigure("", "合计", int(c or 0), int(r or 0), int(n or 0), int(x or 0))
+    return ReopenFigures(campaign_id, total, figures(Problem.town_code, names.towns),
+                         figures(Problem.lead_office, names.offices))

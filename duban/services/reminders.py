@@ -53,7 +53,7 @@ from duban.domain.reminders import (
 )
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import CLOSED, load_plan_of
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from duban.services.messages import enqueue, short_hash
 from duban.services.notices import (
     KIND_BULLETIN,
@@ -63,7 +63,7 @@ from duban.services.notices import (
     issue_document,
     letterhead,
     lock_register,
-    prepare_numbering,
+    numbering_key,
 )
 from duban.services.views.names import names_in
 from models import (
@@ -128,37 +128,36 @@ _PROBLEM_COLS = (Problem.id, Problem.code, Problem.description, Problem.lead_off
                  Problem.status, Problem.town_code, Problem.village_code, Problem.category)
 
 
-def arm(db: Database, campaign_id: int, policy: ReminderPolicy,
+def arm(uow: UnitOfWork, campaign_id: int, policy: ReminderPolicy,
         calendar: WorkdayCalendar) -> int:
     """(Re)compute reminder_state for open problems without one or with a stale version."""
-    with db.transaction() as session:
-        stale = list(session.scalars(
-            select(Problem.id)
-            .outerjoin(ReminderState, ReminderState.problem_id == Problem.id)
-            .where(
-                Problem.campaign_id == campaign_id,
-                Problem.status.in_(OPEN),
-                Problem.lead_office.is_not(None),
-                Problem.deadline.is_not(None),
-                or_(ReminderState.problem_id.is_(None),
-                    ReminderState.version != Problem.version),
-            )
-        ))
+    session = uow.session
+    stale = list(session.scalars(
+        select(Problem.id)
+        .outerjoin(ReminderState, ReminderState.problem_id == Problem.id)
+        .where(
+            Problem.campaign_id == campaign_id,
+            Problem.status.in_(OPEN),
+            Problem.lead_office.is_not(None),
+            Problem.deadline.is_not(None),
+            or_(ReminderState.problem_id.is_(None),
+                ReminderState.version != Problem.version),
+        )
+    ))
     for i in range(0, len(stale), CHUNK):
         ids = stale[i : i + CHUNK]
-        with db.transaction() as session:
-            rows = session.execute(select(*_PROBLEM_COLS).where(Problem.id.in_(ids))).all()
-            fired = _fired_codes(session, ids)
-            session.execute(delete(ReminderState).where(ReminderState.problem_id.in_(ids)))
-            states = [
-                {"problem_id": p.id, "campaign_id": campaign_id, "version": p.version,
-                 "deadline": p.deadline,
-                 "next_due_on": next_due(_open_item(p, frozenset(fired.get(p.id, ()))),
-                                         policy, calendar)}
-                for p in rows if p.deadline is not None and p.lead_office is not None
-            ]
-            if states:
-                session.execute(insert(ReminderState), states)
+        rows = session.execute(select(*_PROBLEM_COLS).where(Problem.id.in_(ids))).all()
+        fired = _fired_codes(session, ids)
+        session.execute(delete(ReminderState).where(ReminderState.problem_id.in_(ids)))
+        states = [
+            {"problem_id": p.id, "campaign_id": campaign_id, "version": p.version,
+             "deadline": p.deadline,
+             "next_due_on": next_due(_open_item(p, frozenset(fired.get(p.id, ()))),
+                                     policy, calendar)}
+            for p in rows if p.deadline is not None and p.lead_office is not None
+        ]
+        if states:
+            session.execute(insert(ReminderState), states)
     return len(stale)
 
 
@@ -181,33 +180,31 @@ def _insert_fired(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int
     return inserted
 
 
-def sweep(db: Database, clock: Clock, campaign_id: int) -> SweepResult:
+def sweep(uow: UnitOfWork, clock: Clock, campaign_id: int) -> SweepResult:
     """Fire every rung due today for a campaign's open problems and write the digests."""
     today = local_today(clock)
     calendar = working_calendar()
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        closed = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    closed = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
     policy = plan.reminders
     result = SweepResult(campaign_id=campaign_id, today=today)
     if closed == CLOSED:
         return result  # a closed campaign (总结) fires nothing more
     numbered = any(r.action in (RungAction.URGE, RungAction.BULLETIN) for r in policy.rungs)
-    register_key = prepare_numbering(db, plan, clock) if numbered else None
+    register = lock_register(session, *numbering_key(plan, clock)) if numbered else None
     if policy.rungs:
-        result.armed = arm(db, campaign_id, policy, calendar)
-    with db.transaction() as session:
-        register = lock_register(session, *register_key) if register_key else None
-        entries = _fire_due(session, clock, plan, campaign_id, today, calendar, result)
-        unacked = _unacknowledged(session, plan, campaign_id, today, calendar)
-        result.unacknowledged = len(unacked)
-        offices = {o.code: o for o in session.scalars(
-            select(Office).where(Office.campaign_id == campaign_id))}
-        if register is not None:
-            result.documents = _escalation_documents(
-                session, clock, plan, register, campaign_id, today, entries)
-        _write_messages(session, clock, plan, campaign_id, today, offices,
-                        build_digests(entries), unacked, result)
+        result.armed = arm(uow, campaign_id, policy, calendar)
+    entries = _fire_due(session, clock, plan, campaign_id, today, calendar, result)
+    unacked = _unacknowledged(session, plan, campaign_id, today, calendar)
+    result.unacknowledged = len(unacked)
+    offices = {o.code: o for o in session.scalars(
+        select(Office).where(Office.campaign_id == campaign_id))}
+    if register is not None:
+        result.documents = _escalation_documents(
+            session, clock, plan, register, campaign_id, today, entries)
+    _write_messages(session, clock, plan, campaign_id, today, offices,
+                    build_digests(entries), unacked, result)
     return result
 
 
@@ -480,14 +477,14 @@ def _write_messages(session: Session, clock: Clock, plan: Plan, campaign_id: int
         result.digests += 1
 
 
-def penalty_accruals(db: Database, campaign_id: int) -> list[dict[str, Any]]:
+def penalty_accruals(uow: UnitOfWork, campaign_id: int) -> list[dict[str, Any]]:
     """Fired rungs that accrue a penalty, for the scoring service: one row per problem/rung."""
-    with db.transaction() as session:
-        rows = session.execute(
-            select(ReminderFired.problem_id, ReminderFired.rung_code, ReminderFired.office_code,
-                   ReminderFired.town_code, ReminderFired.category, ReminderFired.fired_on)
-            .where(and_(ReminderFired.campaign_id == campaign_id,
-                        ReminderFired.accrue_penalty.is_(True)))
-            .order_by(ReminderFired.fired_on, ReminderFired.problem_id)
-        ).all()
-        return [r._asdict() for r in rows]
+    session = uow.session
+    rows = session.execute(
+        select(ReminderFired.problem_id, ReminderFired.rung_code, ReminderFired.office_code,
+               ReminderFired.town_code, ReminderFired.category, ReminderFired.fired_on)
+        .where(and_(ReminderFired.campaign_id == campaign_id,
+                    ReminderFired.accrue_penalty.is_(True)))
+        .order_by(ReminderFired.fired_on, ReminderFired.problem_id)
+    ).all()
+    return [r._asdict() for r in rows]

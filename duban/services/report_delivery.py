@@ -19,9 +19,9 @@ from duban.domain.clock import Clock
 from duban.domain.numbering import format_date_cn
 from duban.domain.plan import Audience, OfficeLevel, Plan, ReportAudience
 from duban.services.campaigns import load_plan_of
-from duban.services.database import Database, data_dir
+from duban.services.database import UnitOfWork, data_dir
 from duban.services.messages import enqueue
-from duban.services.reports import ScopeFigures, daily_figures_in, source_figures, spot_check_lines
+from duban.services.reports import ScopeFigures, daily_figures, source_figures, spot_check_lines
 from models import Office, OutboxMessage, Town
 
 
@@ -63,59 +63,59 @@ def _line(f: ScopeFigures) -> str:
             f"较前一日新增销号{f.change.closed}个。")
 
 
-def deliver_daily_report(db: Database, clock: Clock, campaign_id: int, day: dt.date,
+def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date,
                          docx: Path | None) -> int:
     """Send the day's report to the plan's `reports.daily_to`; returns outbox rows added.
 
     The message carries the totals, the recipient's own row (a town's, or an office's as
     lead), the day's spot checks and the breakdown by source; e-mail attaches the .docx.
     """
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        offices = {o.code: o for o in session.scalars(
-            select(Office).where(Office.campaign_id == campaign_id))}
-        targets = recipients(plan, offices, plan.reports.daily_to)
-        if not targets:
-            return 0
-        figures = daily_figures_in(session, campaign_id, day)
-        checks, failures = spot_check_lines(session, plan, campaign_id, day)
-        sources = source_figures(session, plan, campaign_id, day)
-        towns = {t.code: t for t in figures.towns}
-        leads = {o.code: o for o in figures.offices}
-        t = figures.total
-        drawn = sum(g.drawn for g in checks)
-        spot = (f"当日随机抽查{drawn}项，合格{sum(g.passed for g in checks)}项，不合格"
-                f"{sum(g.failed for g in checks)}项。" if drawn else "当日未安排随机抽查。")
-        by_source = "；".join(f"{s.name}{s.today.found}个（已销号{s.today.closed}个）"
-                              for s in sources)
-        head = (f"截至{format_date_cn(day)}，累计发现问题{t.today.found}个，已销号"
-                f"{t.today.closed}个（销号率{t.closure_rate * 100:.1f}%），逾期未整改"
-                f"{t.today.overdue}个。")
-        files = _stored(docx)
-        added = 0
-        for office in targets:
-            own: list[str] = []
-            if office.level == OfficeLevel.TOWN.value and office.town_code in towns:
-                own.append("本乡镇 " + _line(towns[office.town_code]))
-            if office.code in leads:
-                own.append("本单位牵头 " + _line(leads[office.code]))
-            lines = [f"{office.name}：", head, *own, spot]
-            if failures:
-                lines.append("抽查不合格：" + "；".join(
-                    f"{f.group} {f.kind}{f.item}（{f.place}）" for f in failures) + "。")
-            if by_source:
-                lines.append(f"按问题来源：{by_source}。")
-            lines.append("日报全文（Word 文档）随邮件附送。" if files else "")
-            added += enqueue(
-                session, clock, plan, campaign_id=campaign_id, target=office,
-                audience=Audience.OFFICE, kind="daily_report",
-                subject=f"【日报】{plan.name}问题整改进度日报（{format_date_cn(day)}）",
-                body="\n".join(x for x in lines if x),
-                dedupe_key=f"report:daily:{campaign_id}:{day.isoformat()}:{office.code}",
-                payload={"report": "daily", "day": day.isoformat(), "attachments": files},
-                channels=[c.value for c in plan.reports.channels],
-            )
-        return added
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    offices = {o.code: o for o in session.scalars(
+        select(Office).where(Office.campaign_id == campaign_id))}
+    targets = recipients(plan, offices, plan.reports.daily_to)
+    if not targets:
+        return 0
+    figures = daily_figures(uow, campaign_id, day)
+    checks, failures = spot_check_lines(session, plan, campaign_id, day)
+    sources = source_figures(session, plan, campaign_id, day)
+    towns = {t.code: t for t in figures.towns}
+    leads = {o.code: o for o in figures.offices}
+    t = figures.total
+    drawn = sum(g.drawn for g in checks)
+    spot = (f"当日随机抽查{drawn}项，合格{sum(g.passed for g in checks)}项，不合格"
+            f"{sum(g.failed for g in checks)}项。" if drawn else "当日未安排随机抽查。")
+    by_source = "；".join(f"{s.name}{s.today.found}个（已销号{s.today.closed}个）"
+                          for s in sources)
+    head = (f"截至{format_date_cn(day)}，累计发现问题{t.today.found}个，已销号"
+            f"{t.today.closed}个（销号率{t.closure_rate * 100:.1f}%），逾期未整改"
+            f"{t.today.overdue}个。")
+    files = _stored(docx)
+    added = 0
+    for office in targets:
+        own: list[str] = []
+        if office.level == OfficeLevel.TOWN.value and office.town_code in towns:
+            own.append("本乡镇 " + _line(towns[office.town_code]))
+        if office.code in leads:
+            own.append("本单位牵头 " + _line(leads[office.code]))
+        lines = [f"{office.name}：", head, *own, spot]
+        if failures:
+            lines.append("抽查不合格：" + "；".join(
+                f"{f.group} {f.kind}{f.item}（{f.place}）" for f in failures) + "。")
+        if by_source:
+            lines.append(f"按问题来源：{by_source}。")
+        lines.append("日报全文（Word 文档）随邮件附送。" if files else "")
+        added += enqueue(
+            session, clock, plan, campaign_id=campaign_id, target=office,
+            audience=Audience.OFFICE, kind="daily_report",
+            subject=f"【日报】{plan.name}问题整改进度日报（{format_date_cn(day)}）",
+            body="\n".join(x for x in lines if x),
+            dedupe_key=f"report:daily:{campaign_id}:{day.isoformat()}:{office.code}",
+            payload={"report": "daily", "day": day.isoformat(), "attachments": files},
+            channels=[c.value for c in plan.reports.channels],
+        )
+    return added
 
 
 def ranking_delivered(session: Session, campaign_id: int, month: dt.date) -> bool:
@@ -126,57 +126,57 @@ def ranking_delivered(session: Session, campaign_id: int, month: dt.date) -> boo
         OutboxMessage.dedupe_key.startswith(prefix)).limit(1)) is not None
 
 
-def deliver_ranking(db: Database, clock: Clock, campaign_id: int, month: dt.date,
+def deliver_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int, month: dt.date,
                     docx: Path | None, summary: str) -> int:
     """Send a frozen month's 月考评 通报 to the plan's `reports.ranking_to`."""
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        offices = {o.code: o for o in session.scalars(
-            select(Office).where(Office.campaign_id == campaign_id))}
-        town_names = dict(session.execute(
-            select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).all())
-        files = _stored(docx)
-        label = f"{month.year}年{month.month}月"
-        added = 0
-        for office in recipients(plan, offices, plan.reports.ranking_to):
-            town = town_names.get(office.town_code or "")
-            lines = [f"{office.name}：", f"{plan.name}{label}考评结果已冻结。{summary}"]
-            if town and town in summary:
-                lines.append(f"请{town}对照考评结果查找差距、抓好整改。")
-            if files:
-                lines.append("通报全文（Word 文档）随邮件附送。")
-            added += enqueue(
-                session, clock, plan, campaign_id=campaign_id, target=office,
-                audience=Audience.OFFICE, kind="ranking",
-                subject=f"【月考评】{plan.name}{label}考评结果通报",
-                body="\n".join(lines),
-                dedupe_key=f"report:ranking:{campaign_id}:{month.strftime('%Y-%m')}:{office.code}",
-                payload={"report": "ranking", "month": month.strftime("%Y-%m"),
-                         "attachments": files},
-                channels=[c.value for c in plan.reports.channels],
-            )
-        return added
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    offices = {o.code: o for o in session.scalars(
+        select(Office).where(Office.campaign_id == campaign_id))}
+    town_names = dict(session.execute(
+        select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).all())
+    files = _stored(docx)
+    label = f"{month.year}年{month.month}月"
+    added = 0
+    for office in recipients(plan, offices, plan.reports.ranking_to):
+        town = town_names.get(office.town_code or "")
+        lines = [f"{office.name}：", f"{plan.name}{label}考评结果已冻结。{summary}"]
+        if town and town in summary:
+            lines.append(f"请{town}对照考评结果查找差距、抓好整改。")
+        if files:
+            lines.append("通报全文（Word 文档）随邮件附送。")
+        added += enqueue(
+            session, clock, plan, campaign_id=campaign_id, target=office,
+            audience=Audience.OFFICE, kind="ranking",
+            subject=f"【月考评】{plan.name}{label}考评结果通报",
+            body="\n".join(lines),
+            dedupe_key=f"report:ranking:{campaign_id}:{month.strftime('%Y-%m')}:{office.code}",
+            payload={"report": "ranking", "month": month.strftime("%Y-%m"),
+                     "attachments": files},
+            channels=[c.value for c in plan.reports.channels],
+        )
+    return added
 
 
-def deliver_due_ranking(db: Database, clock: Clock, campaign_id: int,
+def deliver_due_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int,
                         out_dir: Path) -> dt.date | None:
     """Write and send the latest frozen month's ranking once; returns the month sent."""
     from duban.domain.scoring import Standing
     from duban.services.scoring import frozen_months, ranking, write_ranking
 
-    months = frozen_months(db, campaign_id)
+    months = frozen_months(uow, campaign_id)
     if not months:
         return None
     month = months[-1]
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        offices = {o.code: o for o in session.scalars(
-            select(Office).where(Office.campaign_id == campaign_id))}
-        if ranking_delivered(session, campaign_id, month) or not recipients(
-                plan, offices, plan.reports.ranking_to):
-            return None
-    paths = write_ranking(db, clock, campaign_id, month, out_dir)
-    snap = ranking(db, campaign_id, month)
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    offices = {o.code: o for o in session.scalars(
+        select(Office).where(Office.campaign_id == campaign_id))}
+    if ranking_delivered(session, campaign_id, month) or not recipients(
+            plan, offices, plan.reports.ranking_to):
+        return None
+    paths = write_ranking(uow, clock, campaign_id, month, out_dir)
+    snap = ranking(uow, campaign_id, month)
     assert snap is not None  # frozen_months listed it
     rows = sorted(snap.ranking.rows, key=lambda r: r.position)
     top = [r.name for r in rows if r.standing is Standing.COMMENDED]
@@ -187,45 +187,45 @@ def deliver_due_ranking(db: Database, clock: Clock, campaign_id: int,
         f"末位：{'、'.join(last)}" if last else "",
     ) if x) + "。"
     docx = next((p for p in paths if p.suffix == ".docx"), None)
-    deliver_ranking(db, clock, campaign_id, month, docx, summary)
+    deliver_ranking(uow, clock, campaign_id, month, docx, summary)
     return month
 
 
-def delivery_summary(db: Database, campaign_id: int) -> list[tuple[str, int]]:
+def delivery_summary(uow: UnitOfWork, campaign_id: int) -> list[tuple[str, int]]:
     """Who received what, in words and counts, for the demo's summary."""
     from sqlalchemy import func
 
     from duban.services.messages import STATUS_SENT
     from models import Notice, NoticeCopy, NoticeProblem, NoticeRound
 
-    with db.transaction() as session:
-        live = (Notice.campaign_id == campaign_id, Notice.kind == "notice",
-                Notice.voided.is_(False))
-        co_only = ~select(NoticeProblem.notice_id).where(
-            NoticeProblem.notice_id == Notice.id, NoticeProblem.co_office.is_(False)).exists()
-        to_towns = select(func.count()).select_from(Notice).join(
-            Office, (Office.campaign_id == campaign_id) & (Office.code == Notice.office_code)
-        ).where(*live, Office.level == OfficeLevel.TOWN.value)
+    session = uow.session
+    live = (Notice.campaign_id == campaign_id, Notice.kind == "notice",
+            Notice.voided.is_(False))
+    co_only = ~select(NoticeProblem.notice_id).where(
+        NoticeProblem.notice_id == Notice.id, NoticeProblem.co_office.is_(False)).exists()
+    to_towns = select(func.count()).select_from(Notice).join(
+        Office, (Office.campaign_id == campaign_id) & (Office.code == Notice.office_code)
+    ).where(*live, Office.level == OfficeLevel.TOWN.value)
 
-        def count(stmt: object) -> int:
-            return int(session.scalar(stmt) or 0)  # type: ignore[call-overload]
+    def count(stmt: object) -> int:
+        return int(session.scalar(stmt) or 0)  # type: ignore[call-overload]
 
-        def sent(kind: str) -> int:
-            return count(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.campaign_id == campaign_id, OutboxMessage.status == STATUS_SENT,
-                OutboxMessage.payload["report"].as_string() == kind))
+    def sent(kind: str) -> int:
+        return count(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.campaign_id == campaign_id, OutboxMessage.status == STATUS_SENT,
+            OutboxMessage.payload["report"].as_string() == kind))
 
-        return [
-            ("督办通知书（合计）", count(select(func.count()).select_from(Notice).where(*live))),
-            ("其中主送乡镇", count(to_towns)),
-            ("其中只列配合整改问题（协办单位单独下发）",
-             count(select(func.count()).select_from(Notice).where(*live, co_only))),
-            ("抄送协办单位（份次）", count(select(func.count()).select_from(NoticeCopy).join(
-                Notice, Notice.id == NoticeCopy.notice_id).where(*live))),
-            ("滚动下发轮次（有新问题的）", count(select(func.count()).select_from(NoticeRound).where(
-                NoticeRound.campaign_id == campaign_id, NoticeRound.notices > 0))),
-            ("滚动下发的督办通知书", count(select(func.count()).select_from(Notice).where(
-                *live, Notice.batch_key.startswith("round:")))),
-            ("日报已送达（站内信、邮件、机器人）", sent("daily")),
-            ("月考评已送达", sent("ranking")),
-        ]
+    return [
+        ("督办通知书（合计）", count(select(func.count()).select_from(Notice).where(*live))),
+        ("其中主送乡镇", count(to_towns)),
+        ("其中只列配合整改问题（协办单位单独下发）",
+         count(select(func.count()).select_from(Notice).where(*live, co_only))),
+        ("抄送协办单位（份次）", count(select(func.count()).select_from(NoticeCopy).join(
+            Notice, Notice.id == NoticeCopy.notice_id).where(*live))),
+        ("滚动下发轮次（有新问题的）", count(select(func.count()).select_from(NoticeRound).where(
+            NoticeRound.campaign_id == campaign_id, NoticeRound.notices > 0))),
+        ("滚动下发的督办通知书", count(select(func.count()).select_from(Notice).where(
+            *live, Notice.batch_key.startswith("round:")))),
+        ("日报已送达（站内信、邮件、机器人）", sent("daily")),
+        ("月考评已送达", sent("ranking")),
+    ]

@@ -23,12 +23,11 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    insert,
     select,
     type_coerce,
     union_all,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock
@@ -37,7 +36,7 @@ from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Action, Status
 from duban.domain.numbering import format_date_cn
 from duban.domain.plan import OfficeLevel, Plan
 from duban.services.campaigns import load_plan_of
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from duban.services.templates import template_dir_for
 from duban.services.views.names import names_in
 from models import AuditEvent, Campaign, Office, Problem, User
@@ -394,8 +393,13 @@ def _office_order(session: Session, campaign_id: int) -> list[str]:
     return declared + villages
 
 
-def daily_figures_in(session: Session, campaign_id: int, day: dt.date) -> DailyFigures:
-    """daily_figures inside a caller's transaction."""
+def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigures:
+    """Per town and per lead office at the end of `day`, with the change since the day before.
+
+    The day before comes from its daily snapshot (what was reported) when there is one,
+    else from the audit trail as of that day.
+    """
+    session = uow.session
     _campaign_or_fail(session, campaign_id)
     today = counts_as_of(session, campaign_id, day)
     previous_day = day - dt.timedelta(days=1)
@@ -430,54 +434,47 @@ def daily_figures_in(session: Session, campaign_id: int, day: dt.date) -> DailyF
     return DailyFigures(campaign_id, day, total, towns, offices, source)
 
 
-def daily_figures(db: Database, campaign_id: int, day: dt.date) -> DailyFigures:
-    """Per town and per lead office at the end of `day`, with the change since the day before.
-
-    The day before comes from its daily snapshot (what was reported) when there is one,
-    else from the audit trail as of that day.
-    """
-    with db.transaction() as session:
-        return daily_figures_in(session, campaign_id, day)
-
-
 # --------------------------------------------------------------------------------------------
 # Snapshots
 
 
-def take_daily_snapshot(db: Database, clock: Clock, campaign_id: int, day: dt.date) -> int:
+def take_daily_snapshot(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date) -> int:
     """Record the day's figures once; returns rows written (0 when the day was recorded already).
 
     Idempotent and safe to race: the first snapshot of a day stands, later runs insert
     nothing (the unique key turns a concurrent second insert into a no-op).
     """
-    try:
-        with db.transaction() as session:
-            _campaign_or_fail(session, campaign_id)
-            exists = session.scalar(
-                select(DailySnapshot.id)
-                .where(DailySnapshot.campaign_id == campaign_id, DailySnapshot.day == day)
-                .limit(1)
-            )
-            if exists is not None:
-                return 0
-            counts = counts_as_of(session, campaign_id, day)
-            town_names = names_in(session, campaign_id).towns
-            now = clock.now()
-            rows: list[dict[str, Any]] = []
+    session = uow.session
+    _campaign_or_fail(session, campaign_id)
+    exists = session.scalar(
+        select(DailySnapshot.id)
+        .where(DailySnapshot.campaign_id == campaign_id, DailySnapshot.day == day)
+        .limit(1)
+    )
+    if exists is not None:
+        return 0
+    counts = counts_as_of(session, campaign_id, day)
+    town_names = names_in(session, campaign_id).towns
+    now = clock.now()
+    rows: list[dict[str, Any]] = []
 
-            def row(kind: ScopeKind, code: str, c: Counts) -> None:
-                rows.append({"campaign_id": campaign_id, "day": day, "scope_kind": kind.value,
-                             "scope_code": code, "taken_at": now, **c.as_dict()})
+    def row(kind: ScopeKind, code: str, c: Counts) -> None:
+        rows.append({"campaign_id": campaign_id, "day": day, "scope_kind": kind.value,
+                     "scope_code": code, "taken_at": now, **c.as_dict()})
 
-            row(ScopeKind.CAMPAIGN, "", counts.total)
-            for code in dict.fromkeys([*town_names, *counts.towns]):
-                row(ScopeKind.TOWN, code, counts.towns.get(code, ZERO))
-            for code, c in counts.offices.items():
-                row(ScopeKind.OFFICE, code, c)
-            session.execute(insert(DailySnapshot), rows)
-            return len(rows)
-    except IntegrityError:
-        return 0  # another run recorded the day first
+    row(ScopeKind.CAMPAIGN, "", counts.total)
+    for code in dict.fromkeys([*town_names, *counts.towns]):
+        row(ScopeKind.TOWN, code, counts.towns.get(code, ZERO))
+    for code, c in counts.offices.items():
+        row(ScopeKind.OFFICE, code, c)
+    table: Any = DailySnapshot.__table__
+    base: Any = postgresql.insert(table) \
+        if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
+    # Another run that recorded the day first wins: its rows stand, these are skipped.
+    done = session.execute(base.values(rows).on_conflict_do_nothing(
+        index_elements=["campaign_id", "day", "scope_kind", "scope_code"]
+    ).returning(table.c.id))
+    return len(done.all())  # counted from RETURNING: rowcount is -1 on some drivers
 
 
 def _total_as_of(session: Session, campaign_id: int, day: dt.date) -> Counts:
@@ -487,7 +484,7 @@ def _total_as_of(session: Session, campaign_id: int, day: dt.date) -> Counts:
     return total
 
 
-def series_in(session: Session, campaign_id: int, day: dt.date,
+def _series(session: Session, campaign_id: int, day: dt.date,
               days: int = SERIES_DAYS) -> list[SeriesDay]:
     """Campaign totals for each day up to `day`: from snapshots, else rebuilt from the ledger.
 
@@ -561,7 +558,7 @@ def daily_report_context(
     )
     series = [
         SeriesPoint(s.day, s.counts.found, s.counts.closed, s.counts.overdue)
-        for s in series_in(session, campaign_id, day)
+        for s in _series(session, campaign_id, day)
     ]
     checks, failures = spot_check_lines(session, plan, campaign_id, day)
     return DailyReportContext(
@@ -670,7 +667,7 @@ def _unit(plan: Plan) -> str:
 
 
 def write_daily_report(
-    db: Database, clock: Clock, campaign_id: int, day: dt.date, out_dir: Path,
+    uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date, out_dir: Path,
     pdf: bool = False,
 ) -> list[Path]:
     """Write the day's report (.docx with a trend chart, .xlsx; .pdf on request); snapshot it.
@@ -681,10 +678,9 @@ def write_daily_report(
     from duban.adapters.documents.render import render_daily_report
     from duban.adapters.documents.xlsx import write_daily_report_xlsx
 
-    take_daily_snapshot(db, clock, campaign_id, day)
-    with db.transaction() as session:
-        figures = daily_figures_in(session, campaign_id, day)
-        ctx = daily_report_context(session, campaign_id, day, figures)
+    take_daily_snapshot(uow, clock, campaign_id, day)
+    figures = daily_figures(uow, campaign_id, day)
+    ctx = daily_report_context(uow.session, campaign_id, day, figures)
     out_dir = Path(out_dir)
     stem = f"日报-{campaign_id}-{day.isoformat()}"
     docx = render_daily_report(ctx, out_dir / f"{stem}.docx",
@@ -759,7 +755,7 @@ def ledger_rows(session: Session, campaign_id: int, as_of: dt.date) -> Iterator[
         }
 
 
-def write_ledger(db: Database, campaign_id: int, out_path: Path,
+def write_ledger(uow: UnitOfWork, campaign_id: int, out_path: Path,
                  as_of: dt.date | None = None) -> Path:
     """Write the whole 整改台账 (.xlsx): names, not codes; a filter and a frozen header.
 
@@ -768,12 +764,12 @@ def write_ledger(db: Database, campaign_id: int, out_path: Path,
     """
     from duban.adapters.documents.xlsx import write_ledger_xlsx
 
-    with db.transaction() as session:
-        _campaign_or_fail(session, campaign_id)
-        if as_of is None:
-            newest = session.scalar(
-                select(func.max(AuditEvent.at)).where(AuditEvent.campaign_id == campaign_id)
-            )
-            as_of = newest.astimezone(CHINA_TZ).date() if newest else dt.date.min
-        return write_ledger_xlsx(ledger_rows(session, campaign_id, as_of), Path(out_path),
-                                 headers=LEDGER_HEADERS)
+    session = uow.session
+    _campaign_or_fail(session, campaign_id)
+    if as_of is None:
+        newest = session.scalar(
+            select(func.max(AuditEvent.at)).where(AuditEvent.campaign_id == campaign_id)
+        )
+        as_of = newest.astimezone(CHINA_TZ).date() if newest else dt.date.min
+    return write_ledger_xlsx(ledger_rows(session, campaign_id, as_of), Path(out_path),
+                             headers=LEDGER_HEADERS)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
@@ -51,7 +51,7 @@ from duban.domain.scoring import (
     rank_towns,
 )
 from duban.services.campaigns import load_plan_of
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from duban.services.reports import changed_since, day_end, ledger_state
 from duban.services.templates import template_dir_for
 from duban.services.views.names import names_in
@@ -119,15 +119,8 @@ def _campaign_plan(session: Session, campaign_id: int) -> Plan:
     return load_plan_of(session, campaign_id)
 
 
-def ledger_penalties_in(session: Session, campaign_id: int, day: dt.date) -> list[PenaltyLine]:
-    """current_penalties inside a caller's transaction."""
-    plan = _campaign_plan(session, campaign_id)
-    states = problem_states(session, campaign_id, day_end(day))
-    return accrue_penalties(_items(states, day), plan.penalties)
-
-
 def current_penalties(
-    db: Database, clock: Clock, campaign_id: int, as_of: dt.date | None = None
+    uow: UnitOfWork, clock: Clock, campaign_id: int, as_of: dt.date | None = None
 ) -> list[PenaltyLine]:
     """The ledger view: fines for every item overdue and not rectified on `as_of` (default today).
 
@@ -135,8 +128,10 @@ def current_penalties(
     exact. Items fined are the daily report's overdue items on that day.
     """
     day = as_of or local_today(clock)
-    with db.transaction() as session:
-        return ledger_penalties_in(session, campaign_id, day)
+    session = uow.session
+    plan = _campaign_plan(session, campaign_id)
+    states = problem_states(session, campaign_id, day_end(day))
+    return accrue_penalties(_items(states, day), plan.penalties)
 
 
 def has_accrual_rung(plan: Plan) -> bool:
@@ -144,10 +139,15 @@ def has_accrual_rung(plan: Plan) -> bool:
     return any(r.accrue_penalty for r in plan.reminders.rungs)
 
 
-def accrued_penalties_in(
-    session: Session, campaign_id: int, until: dt.date, since: dt.date | None = None
+def accrued_penalties(
+    uow: UnitOfWork, campaign_id: int, until: dt.date, since: dt.date | None = None
 ) -> list[PenaltyLine]:
-    """accrued_penalties inside a caller's transaction."""
+    """The accrued view: fines the reminder ladder recorded from `since` to `until` (inclusive).
+
+    A problem is fined once, on the day its first accruing rung fired; the fine stands after
+    the item is rectified. Empty when the plan has no accruing rung or the sweep never ran.
+    """
+    session = uow.session
     plan = _campaign_plan(session, campaign_id)
     rf = ReminderFired
     stmt = (
@@ -168,18 +168,6 @@ def accrued_penalties_in(
         if since is None or r.fired_on >= since
     ]
     return accrue_penalties(items, plan.penalties)
-
-
-def accrued_penalties(
-    db: Database, campaign_id: int, until: dt.date, since: dt.date | None = None
-) -> list[PenaltyLine]:
-    """The accrued view: fines the reminder ladder recorded from `since` to `until` (inclusive).
-
-    A problem is fined once, on the day its first accruing rung fired; the fine stands after
-    the item is rectified. Empty when the plan has no accruing rung or the sweep never ran.
-    """
-    with db.transaction() as session:
-        return accrued_penalties_in(session, campaign_id, until, since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,14 +198,14 @@ class PenaltyReconciliation:
 
 
 def reconcile_penalties(
-    db: Database, clock: Clock, campaign_id: int, as_of: dt.date | None = None
+    uow: UnitOfWork, clock: Clock, campaign_id: int, as_of: dt.date | None = None
 ) -> PenaltyReconciliation:
     """Both views of the fines on `as_of` (default today) and where they differ."""
     day = as_of or local_today(clock)
-    with db.transaction() as session:
-        plan = _campaign_plan(session, campaign_id)
-        ledger = ledger_penalties_in(session, campaign_id, day)
-        accrued = accrued_penalties_in(session, campaign_id, day)
+    session = uow.session
+    plan = _campaign_plan(session, campaign_id)
+    ledger = current_penalties(uow, clock, campaign_id, day)
+    accrued = accrued_penalties(uow, campaign_id, day)
     ledger_ids = {pid for line in ledger for pid in line.problem_ids}
     accrued_ids = {pid for line in accrued for pid in line.problem_ids}
     return PenaltyReconciliation(
@@ -349,9 +337,10 @@ def _failed_checks(
 
 
 def _compute(
-    session: Session, campaign_id: int, first: dt.date, as_of_day: dt.date
+    uow: UnitOfWork, campaign_id: int, first: dt.date, as_of_day: dt.date
 ) -> RankingSnapshot:
     """The month's ranking from the ledger as of the end of `as_of_day` (≤ the month's end)."""
+    session = uow.session
     plan = _campaign_plan(session, campaign_id)
     policy = plan.ranking
     by = policy.by
@@ -384,7 +373,7 @@ def _compute(
         if p.overdue_on(overdue_before):
             overdue[unit] = overdue.get(unit, 0) + 1
     if has_accrual_rung(plan):
-        lines = accrued_penalties_in(session, campaign_id, min(last, as_of_day), since=first)
+        lines = accrued_penalties(uow, campaign_id, min(last, as_of_day), since=first)
         basis = BASIS_ACCRUED
     else:
         lines = accrue_penalties(_items(states, overdue_before), plan.penalties)
@@ -448,19 +437,18 @@ def _compute(
     )
 
 
-def compute_ranking(db: Database, clock: Clock, campaign_id: int,
+def compute_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int,
                     month: str | dt.date) -> RankingSnapshot:
     """A live preview of a month's ranking (not stored): as of its end, or today if sooner."""
     first = parse_month(month)
     as_of_day = min(month_last_day(first), local_today(clock))
     if as_of_day < first:
         raise MonthError(f"{first.year}年{first.month}月尚未开始，不能计算月考评")
-    with db.transaction() as session:
-        return _compute(session, campaign_id, first, as_of_day)
+    return _compute(uow, campaign_id, first, as_of_day)
 
 
 def monthly_snapshot(
-    db: Database, clock: Clock, campaign_id: int, month: str | dt.date, frozen_by: str
+    uow: UnitOfWork, clock: Clock, campaign_id: int, month: str | dt.date, frozen_by: str
 ) -> RankingSnapshot:
     """Compute the month's ranking from the ledger as of its end and freeze it.
 
@@ -469,7 +457,7 @@ def monthly_snapshot(
     """
     first = parse_month(month)
     last = month_last_day(first)
-    existing = ranking(db, campaign_id, first)
+    existing = ranking(uow, campaign_id, first)
     if existing is not None:
         return existing
     today = local_today(clock)
@@ -478,47 +466,47 @@ def monthly_snapshot(
             f"{first.year}年{first.month}月尚未结束（今天是{today.isoformat()}），"
             "月考评须在月末之后冻结"
         )
-    return _freeze(db, clock, campaign_id, first, last, frozen_by)
+    return _freeze(uow, clock, campaign_id, first, last, frozen_by)
 
 
-def _freeze(db: Database, clock: Clock, campaign_id: int, first: dt.date, as_of_day: dt.date,
+def _freeze(uow: UnitOfWork, clock: Clock, campaign_id: int, first: dt.date, as_of_day: dt.date,
             frozen_by: str) -> RankingSnapshot:
     """Compute a month's ranking as of the end of `as_of_day` and store it, once."""
-    try:
-        with db.transaction() as session:
-            snap = _compute(session, campaign_id, first, as_of_day)
-            session.add(MonthlyRanking(
-                campaign_id=campaign_id, month=first, as_of=snap.as_of, frozen_at=clock.now(),
-                frozen_by=frozen_by, by=snap.policy.by, policy=_policy_json(snap),
-                rows=_rows_json(snap), penalties=[_line_json(x) for x in snap.penalties],
-                penalty_basis=snap.penalty_basis,
-            ))
-    except IntegrityError:
-        pass  # frozen by a concurrent run: return theirs
-    frozen = ranking(db, campaign_id, first)
+    snap = _compute(uow, campaign_id, first, as_of_day)
+    table: Any = MonthlyRanking.__table__
+    base: Any = postgresql.insert(table) \
+        if uow.session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
+    # Frozen by a concurrent run meanwhile: theirs stands (and is returned below).
+    uow.session.execute(base.values(
+        campaign_id=campaign_id, month=first, as_of=snap.as_of, frozen_at=clock.now(),
+        frozen_by=frozen_by, by=snap.policy.by, policy=_policy_json(snap),
+        rows=_rows_json(snap), penalties=[_line_json(x) for x in snap.penalties],
+        penalty_basis=snap.penalty_basis,
+    ).on_conflict_do_nothing(index_elements=["campaign_id", "month"]))
+    frozen = ranking(uow, campaign_id, first)
     assert frozen is not None
     return frozen
 
 
-def freeze_due_month(db: Database, clock: Clock, campaign_id: int, *,
+def freeze_due_month(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                      frozen_by: str = "system") -> dt.date | None:
     """Freeze last month's ranking once the plan's monthly day has come; returns the month.
 
     Nothing is due before the plan's monthly day, nor for a month before the campaign began.
     """
     today = local_today(clock)
-    with db.transaction() as session:
-        plan = _campaign_plan(session, campaign_id)
+    session = uow.session
+    plan = _campaign_plan(session, campaign_id)
     if today.day < plan.reports.monthly_day:
         return None
     last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     if last_month < plan.start.replace(day=1):
         return None
-    monthly_snapshot(db, clock, campaign_id, last_month, frozen_by=frozen_by)
+    monthly_snapshot(uow, clock, campaign_id, last_month, frozen_by=frozen_by)
     return last_month
 
 
-def freeze_final_rankings(db: Database, clock: Clock, campaign_id: int, *,
+def freeze_final_rankings(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                           frozen_by: str = "system") -> list[dt.date]:
     """Freeze every month of a closing campaign not frozen yet; returns the months frozen.
 
@@ -527,34 +515,34 @@ def freeze_final_rankings(db: Database, clock: Clock, campaign_id: int, *,
     ranking), earlier months as of their last day.
     """
     today = local_today(clock)
-    with db.transaction() as session:
-        plan = _campaign_plan(session, campaign_id)
+    session = uow.session
+    plan = _campaign_plan(session, campaign_id)
     last_day = min(plan.end or today, today)
     month = plan.start.replace(day=1)
     frozen: list[dt.date] = []
     while month <= last_day:
-        if ranking(db, campaign_id, month) is None:
-            _freeze(db, clock, campaign_id, month, min(month_last_day(month), today), frozen_by)
+        if ranking(uow, campaign_id, month) is None:
+            _freeze(uow, clock, campaign_id, month, min(month_last_day(month), today), frozen_by)
             frozen.append(month)
         month = month_last_day(month) + dt.timedelta(days=1)
     return frozen
 
 
-def ranking(db: Database, campaign_id: int, month: str | dt.date) -> RankingSnapshot | None:
+def ranking(uow: UnitOfWork, campaign_id: int, month: str | dt.date) -> RankingSnapshot | None:
     """The frozen ranking of a month, or None when it has not been frozen."""
     first = parse_month(month)
-    with db.transaction() as session:
-        row = session.scalar(select(MonthlyRanking).where(
-            MonthlyRanking.campaign_id == campaign_id, MonthlyRanking.month == first))
-        return _from_row(row) if row is not None else None
+    session = uow.session
+    row = session.scalar(select(MonthlyRanking).where(
+        MonthlyRanking.campaign_id == campaign_id, MonthlyRanking.month == first))
+    return _from_row(row) if row is not None else None
 
 
-def frozen_months(db: Database, campaign_id: int) -> list[dt.date]:
+def frozen_months(uow: UnitOfWork, campaign_id: int) -> list[dt.date]:
     """The months whose ranking is frozen, oldest first."""
-    with db.transaction() as session:
-        return list(session.scalars(
-            select(MonthlyRanking.month).where(MonthlyRanking.campaign_id == campaign_id)
-            .order_by(MonthlyRanking.month)))
+    session = uow.session
+    return list(session.scalars(
+        select(MonthlyRanking.month).where(MonthlyRanking.campaign_id == campaign_id)
+        .order_by(MonthlyRanking.month)))
 
 
 # ---- storing a snapshot as JSON and reading it back
@@ -654,10 +642,10 @@ def _problem_codes(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
-def problem_codes(db: Database, ids: Sequence[int]) -> dict[int, str]:
+def problem_codes(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, str]:
     """问题编号 of problems by id (penalty lines name problems by id)."""
-    with db.transaction() as session:
-        return _problem_codes(session, list(ids))
+    session = uow.session
+    return _problem_codes(session, list(ids))
 
 
 def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date) -> Any:
@@ -705,7 +693,7 @@ RANKING_HEADERS = ("名次", "名称", "总分", "评定", "并列", "计分明�
 
 
 def write_ranking(
-    db: Database, clock: Clock, campaign_id: int, month: str | dt.date, out_dir: Path
+    uow: UnitOfWork, clock: Clock, campaign_id: int, month: str | dt.date, out_dir: Path
 ) -> list[Path]:
     """Write the month's 月考评 通报 (.docx) and its breakdown (.xlsx); return the paths.
 
@@ -714,11 +702,11 @@ def write_ranking(
     from duban.adapters.documents.render import render_ranking
     from duban.adapters.documents.xlsx import write_ledger_xlsx
 
-    snap = ranking(db, campaign_id, month) or compute_ranking(db, clock, campaign_id, month)
+    snap = ranking(uow, campaign_id, month) or compute_ranking(uow, clock, campaign_id, month)
     issued_on = (snap.frozen_at.astimezone(CHINA_TZ).date() if snap.frozen_at
                  else local_today(clock))
-    with db.transaction() as session:
-        ctx = ranking_context(session, snap, issued_on)
+    session = uow.session
+    ctx = ranking_context(session, snap, issued_on)
     out_dir = Path(out_dir)
     stem = f"月考评-{campaign_id}-{snap.month.strftime('%Y-%m')}" + ("" if snap.frozen else "-预览")
     docx = render_ranking(ctx, out_dir / f"{stem}.docx", template_dir=template_dir_for(campaign_id))

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_now, local_today
 from duban.services.campaigns import CLOSED, load_plan_of
-from duban.services.database import Database, data_dir
+from duban.services.database import UnitOfWork, data_dir
 from models import Campaign, CampaignStage, DailyReportRun, StageRun
 
 RUNNING = "running"
@@ -36,83 +37,92 @@ class StageDue:
     end: dt.date | None  # None: runs until the campaign is closed
 
 
-def live_campaigns(db: Database, clock: Clock) -> list[int]:
+def live_campaigns(uow: UnitOfWork, clock: Clock) -> list[int]:
     """Campaigns the tick looks after: started and not closed (总结).
 
     A campaign whose plan has ended is closed by the tick first (services.closing), so it
     is no longer live; one reopened by command stays live until it is closed again.
     """
     today = local_today(clock)
-    with db.transaction() as session:
-        rows = session.execute(select(Campaign.id).where(Campaign.status != CLOSED)
-                               .order_by(Campaign.id)).scalars().all()
-        out = []
-        for cid in rows:
-            first = session.scalar(select(func.min(CampaignStage.start))
-                                   .where(CampaignStage.campaign_id == cid))
-            if first is not None and first <= today:
-                out.append(cid)
-        return out
+    session = uow.session
+    rows = session.execute(select(Campaign.id).where(Campaign.status != CLOSED)
+                           .order_by(Campaign.id)).scalars().all()
+    out = []
+    for cid in rows:
+        first = session.scalar(select(func.min(CampaignStage.start))
+                               .where(CampaignStage.campaign_id == cid))
+        if first is not None and first <= today:
+            out.append(cid)
+    return out
 
 
-def due_stages(db: Database, clock: Clock, campaign_id: int) -> list[StageDue]:
+def due_stages(uow: UnitOfWork, clock: Clock, campaign_id: int) -> list[StageDue]:
     """Stages that have started by today and have no finished run, in order."""
     today = local_today(clock)
-    with db.transaction() as session:
-        done = select(StageRun.stage_seq).where(StageRun.campaign_id == campaign_id,
-                                                StageRun.status == DONE)
-        stages = session.scalars(
-            select(CampaignStage)
-            .where(CampaignStage.campaign_id == campaign_id, CampaignStage.start <= today,
-                   CampaignStage.seq.not_in(done))
-            .order_by(CampaignStage.seq)
-        ).all()
-        return [StageDue(campaign_id, s.seq, s.kind, s.name, s.start, s.end) for s in stages]
+    session = uow.session
+    done = select(StageRun.stage_seq).where(StageRun.campaign_id == campaign_id,
+                                            StageRun.status == DONE)
+    stages = session.scalars(
+        select(CampaignStage)
+        .where(CampaignStage.campaign_id == campaign_id, CampaignStage.start <= today,
+               CampaignStage.seq.not_in(done))
+        .order_by(CampaignStage.seq)
+    ).all()
+    return [StageDue(campaign_id, s.seq, s.kind, s.name, s.start, s.end) for s in stages]
 
 
-def begin_stage_run(db: Database, clock: Clock, campaign_id: int, seq: int,
+def begin_stage_run(uow: UnitOfWork, clock: Clock, campaign_id: int, seq: int,
                     kind: str) -> tuple[int, int]:
     """Open (or reopen) the run of a stage; returns (run id, attempt number)."""
     now = clock.now()
-    try:
-        with db.transaction() as session:
-            run = session.scalar(select(StageRun).where(
-                StageRun.campaign_id == campaign_id, StageRun.stage_seq == seq))
-            if run is None:
-                run = StageRun(campaign_id=campaign_id, stage_seq=seq, kind=kind,
-                               status=RUNNING, attempts=1, started_at=now, detail={})
-                session.add(run)
-                session.flush()
-                stage = session.scalar(select(CampaignStage).where(
-                    CampaignStage.campaign_id == campaign_id, CampaignStage.seq == seq))
-                if stage is not None and stage.started_at is None:
-                    stage.started_at = now
-            elif run.status != DONE:
-                run.attempts += 1
-                run.status = RUNNING
-                run.last_error = None
-            return run.id, run.attempts
-    except IntegrityError:
-        # A concurrent starter inserted it first: take that row.
-        return begin_stage_run(db, clock, campaign_id, seq, kind)
+    session = uow.session
+    # A concurrent starter may insert the row first: then this INSERT adds nothing and the
+    # row read below is theirs.
+    created = session.execute(_insert(session, StageRun).values(
+        campaign_id=campaign_id, stage_seq=seq, kind=kind, status=RUNNING, attempts=1,
+        started_at=now, detail={}, last_error=None,
+    ).on_conflict_do_nothing(index_elements=["campaign_id", "stage_seq"])
+        .returning(StageRun.__table__.c.id)).first() is not None
+    run = session.scalar(select(StageRun).where(
+        StageRun.campaign_id == campaign_id, StageRun.stage_seq == seq))
+    assert run is not None
+    if created:
+        stage = session.scalar(select(CampaignStage).where(
+            CampaignStage.campaign_id == campaign_id, CampaignStage.seq == seq))
+        if stage is not None and stage.started_at is None:
+            stage.started_at = now
+    elif run.status != DONE:
+        run.attempts += 1
+        run.status = RUNNING
+        run.last_error = None
+    session.flush()
+    return run.id, run.attempts
 
 
-def finish_stage_run(db: Database, clock: Clock, campaign_id: int, seq: int,
+def _insert(session: Session, model: Any) -> Any:
+    """An INSERT of the session's dialect, which can skip rows whose unique key exists."""
+    table = model.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def finish_stage_run(uow: UnitOfWork, clock: Clock, campaign_id: int, seq: int,
                      detail: dict[str, Any]) -> None:
     """Mark a stage run done with what it did."""
     now = clock.now()
-    with db.transaction() as session:
-        run = session.scalar(select(StageRun).where(
-            StageRun.campaign_id == campaign_id, StageRun.stage_seq == seq))
-        if run is None:
-            return
-        run.status = DONE
-        run.finished_at = now
-        run.detail = {**(run.detail or {}), **detail}
-        stage = session.scalar(select(CampaignStage).where(
-            CampaignStage.campaign_id == campaign_id, CampaignStage.seq == seq))
-        if stage is not None:
-            stage.completed_at = now
+    session = uow.session
+    run = session.scalar(select(StageRun).where(
+        StageRun.campaign_id == campaign_id, StageRun.stage_seq == seq))
+    if run is None:
+        return
+    run.status = DONE
+    run.finished_at = now
+    run.detail = {**(run.detail or {}), **detail}
+    stage = session.scalar(select(CampaignStage).where(
+        CampaignStage.campaign_id == campaign_id, CampaignStage.seq == seq))
+    if stage is not None:
+        stage.completed_at = now
 
 
 @dataclass(frozen=True)
@@ -129,34 +139,34 @@ class StageRunLine:
     detail: dict[str, Any]
 
 
-def stage_runs(db: Database, campaign_id: int) -> list[StageRunLine]:
+def stage_runs(uow: UnitOfWork, campaign_id: int) -> list[StageRunLine]:
     """A campaign's stage runs in stage order."""
-    with db.transaction() as session:
-        return [StageRunLine(r.campaign_id, r.stage_seq, r.kind, r.status, r.attempts,
-                             r.started_at, r.finished_at, dict(r.detail or {}))
-                for r in session.scalars(select(StageRun).where(
-                    StageRun.campaign_id == campaign_id).order_by(StageRun.stage_seq))]
+    session = uow.session
+    return [StageRunLine(r.campaign_id, r.stage_seq, r.kind, r.status, r.attempts,
+                         r.started_at, r.finished_at, dict(r.detail or {}))
+            for r in session.scalars(select(StageRun).where(
+                StageRun.campaign_id == campaign_id).order_by(StageRun.stage_seq))]
 
 
 # ------------------------------------------------------------------------------ daily report
 
 
-def daily_report_due(db: Database, clock: Clock, campaign_id: int) -> dt.date | None:
+def daily_report_due(uow: UnitOfWork, clock: Clock, campaign_id: int) -> dt.date | None:
     """Today, when the plan's report hour has passed and today's report is not written."""
     now = local_now(clock)
     today = now.date()
-    with db.transaction() as session:
-        plan = load_plan_of(session, campaign_id)
-        # A stage without an end runs until the campaign closes (checked below).
-        if not plan.start <= today <= (plan.end or dt.date.max):
-            return None
-        if session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == CLOSED:
-            return None
-        if now.time() < plan.reports.daily_at:
-            return None
-        written = session.scalar(select(DailyReportRun.id).where(
-            DailyReportRun.campaign_id == campaign_id, DailyReportRun.report_date == today))
-        return None if written is not None else today
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    # A stage without an end runs until the campaign closes (checked below).
+    if not plan.start <= today <= (plan.end or dt.date.max):
+        return None
+    if session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == CLOSED:
+        return None
+    if now.time() < plan.reports.daily_at:
+        return None
+    written = session.scalar(select(DailyReportRun.id).where(
+        DailyReportRun.campaign_id == campaign_id, DailyReportRun.report_date == today))
+    return None if written is not None else today
 
 
 def reports_dir(campaign_id: int) -> Path:
@@ -164,17 +174,15 @@ def reports_dir(campaign_id: int) -> Path:
     return data_dir() / "reports" / str(campaign_id)
 
 
-def record_daily_report(db: Database, clock: Clock, campaign_id: int, day: dt.date,
+def record_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date,
                         docx: Path | None, sha256: str | None) -> bool:
     """Record that a day's report is written; False when another run recorded it first."""
-    try:
-        with db.transaction() as session:
-            session.add(DailyReportRun(
-                campaign_id=campaign_id, report_date=day, written_at=clock.now(),
-                sha256=sha256, file_path=str(docx) if docx else None))
-        return True
-    except IntegrityError:
-        return False
+    done = uow.session.execute(_insert(uow.session, DailyReportRun).values(
+        campaign_id=campaign_id, report_date=day, written_at=clock.now(), sha256=sha256,
+        file_path=str(docx) if docx else None,
+    ).on_conflict_do_nothing(index_elements=["campaign_id", "report_date"])
+    .returning(DailyReportRun.__table__.c.id))
+    return done.first() is not None
 
 
 def as_clock_time(value: str | None) -> dt.datetime | None:

@@ -391,7 +391,7 @@ async def launch(request: Request, ctx: CtxDep, plan: Annotated[UploadFile, File
             return JSONResponse({"error": exc.message.splitlines()[0], "errors": [
                 {"path": e.path, "line": getattr(e, "line", None), "message": e.message}
                 for e in exc.errors]}, status_code=422)
-    cid = await run_in_threadpool(launch_campaign, st.db, st.clock, parsed, text, ctx.username)
+    cid = await run_in_threadpool(st.db.run, launch_campaign, st.clock, parsed, text, ctx.username)
     st.cache.clear()
     return JSONResponse(LaunchOut(id=cid, name=parsed.name,
                                   document_number=parsed.document_number).model_dump(),
@@ -444,7 +444,7 @@ def problems(
 def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
     st = state(request)
     d = read(st, problem_detail, ctx.scope, problem_id, ctx.today)
-    offer = moves.offer(st.db, st.clock, ctx.scope, problem_id)
+    offer = st.db.run(moves.offer, st.clock, ctx.scope, problem_id)
     return ProblemDetailOut(
         problem=_problem(d.problem), campaign_id=d.campaign_id, found_by=d.found_by,
         co_offices=d.co_offices, deadline_basis=d.deadline_basis,
@@ -461,7 +461,7 @@ def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
              summary="办理一步：签收、提交整改、复核、销号、改派、延期……")
 def move(request: Request, ctx: CtxDep, problem_id: int, body: MoveIn) -> MoveOut:
     st = state(request)
-    out = moves.apply(st.db, st.clock, ctx.scope, problem_id, body.action,
+    out = st.db.run(moves.apply, st.clock, ctx.scope, problem_id, body.action,
                       Payload(note=body.note.strip(), office=body.office,
                               deadline=body.deadline, evidence=tuple(body.evidence)),
                       expected_version=body.expected_version)
@@ -484,12 +484,14 @@ async def upload_evidence(request: Request, ctx: CtxDep, problem_id: int,
                for f in files]
 
     def store() -> list[str]:
-        with st.db.transaction() as session:
-            p = visible_problem(session, ctx.scope, problem_id)
+        with st.unit_of_work() as uow:
+            p = visible_problem(uow.session, ctx.scope, problem_id)
             if not (ctx.scope.role == Role.COUNTY or (
                     ctx.scope.role == Role.OFFICE and p.lead_office in ctx.scope.offices)):
                 raise PermissionDenied(f"只有牵头责任办室或县级办公室可以为问题 {p.code} 上传佐证资料")
-            return store_evidence(session, st.clock, p.id, uploads, ctx.username)
+            hashes = store_evidence(uow, st.clock, p.id, uploads, ctx.username)
+            uow.commit()
+            return hashes
 
     return await run_in_threadpool(store)
 
@@ -498,7 +500,7 @@ async def upload_evidence(request: Request, ctx: CtxDep, problem_id: int,
              summary="批量办理（每个问题单独成败）")
 def bulk(request: Request, ctx: CtxDep, body: BulkIn) -> list[BulkLineOut]:
     st = state(request)
-    lines = moves.apply_many(st.db, st.clock, ctx.scope, body.ids, Action(body.action),
+    lines = st.db.run(moves.apply_many, st.clock, ctx.scope, body.ids, Action(body.action),
                       Payload(note=body.note.strip(), office=body.office))
     return [BulkLineOut(**line.__dict__) for line in lines]
 
@@ -547,7 +549,7 @@ def issue(request: Request, ctx: CtxDep, body: IssueIn) -> list[NoticeOut]:
     if ctx.scope.role != Role.COUNTY:
         raise PermissionDenied("只有县级办公室可以下发督办通知书")
     cid = _campaign_id(request, body.campaign)
-    return [_notice_out(n) for n in issue_notices(st.db, st.clock, cid, issued_by=ctx.username,
+    return [_notice_out(n) for n in st.db.run(issue_notices, st.clock, cid, issued_by=ctx.username,
                                                   batch_key=f"api-{body.batch_key}")]
 
 
@@ -557,7 +559,7 @@ def ack(request: Request, ctx: CtxDep, notice_id: int) -> NoticeOut:
 
     st = state(request)
     read(st, visible_notice, ctx.scope, notice_id)
-    return _notice_out(acknowledge_notice(st.db, st.clock, notice_id, ctx.username))
+    return _notice_out(st.db.run(acknowledge_notice, st.clock, notice_id, ctx.username))
 
 
 @router.get("/notices/{notice_id}/file", summary="下载通知书（.docx）",
@@ -567,7 +569,7 @@ def notice_file(request: Request, ctx: CtxDep, notice_id: int) -> Response:
 
     st = state(request)
     read(st, visible_notice, ctx.scope, notice_id)
-    data = read_file(st.db, notice_id)
+    data = st.db.run(read_file, notice_id)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument"
                     ".wordprocessingml.document",
                     headers={"Content-Disposition": _attachment(f"notice-{notice_id}.docx")})
@@ -609,7 +611,7 @@ def inbox(request: Request, ctx: CtxDep, campaign: int | None = None,
 
     st = state(request)
     _, chosen = campaign_of(st, campaign)
-    lines = list_inbox(st.db, st.clock, inbox_offices(st, ctx, chosen.id if chosen else None),
+    lines = st.db.run(list_inbox, st.clock, inbox_offices(st, ctx, chosen.id if chosen else None),
                        unread_only=unread, limit=200, username=ctx.username)
     return [InboxOut(id=m.id, campaign_id=m.campaign_id, office_code=m.office_code,
                      kind=m.kind, colour=m.colour, subject=m.subject, body=m.body,
@@ -625,6 +627,6 @@ def inbox_read(request: Request, ctx: CtxDep, message_id: int,
 
     st = state(request)
     _, chosen = campaign_of(st, campaign)
-    changed = mark_read(st.db, st.clock, message_id, ctx.username,
+    changed = st.db.run(mark_read, st.clock, message_id, ctx.username,
                         inbox_offices(st, ctx, chosen.id if chosen else None))
     return {"changed": changed}

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from duban.domain.errors import DubanError
 from duban.services.accounts import (
     SESSION_LIFETIME,
+    LoginFailed,
     authenticate,
     close_session,
     open_session,
@@ -51,7 +52,7 @@ def _login_page(request: Request, st: WebState, *, error: str | None = None,
 def login_form(request: Request, next: str = "/") -> Response:
     st = state(request)
     token = session_token(request, st.keys)
-    if token and session_user(st.db, st.clock, token) is not None:
+    if token and st.db.run(session_user, st.clock, token) is not None:
         return redirect(request, st.keys, safe_next(next))
     return _login_page(request, st, next_url=safe_next(next))
 
@@ -61,13 +62,17 @@ def login(request: Request, username: Annotated[str, Form(max_length=50)],
           password: Annotated[str, Form(max_length=200)],
           next: Annotated[str, Form()] = "/") -> Response:
     st = state(request)
-    try:
-        user_id = authenticate(st.db, st.clock, username, password, client_ip(request))
-    except DubanError as exc:
-        return _login_page(request, st, error=exc.message, username=username,
-                           next_url=safe_next(next), status_code=401)
-    token = open_session(st.db, st.clock, user_id, ip=client_ip(request),
-                         user_agent=request.headers.get("user-agent", ""))
+    with st.unit_of_work() as uow:
+        try:
+            user_id = authenticate(uow, st.clock, username, password, client_ip(request))
+        except DubanError as exc:
+            if isinstance(exc, LoginFailed):
+                uow.commit()  # the failed attempt counts towards the lock-out
+            return _login_page(request, st, error=exc.message, username=username,
+                               next_url=safe_next(next), status_code=401)
+        token = open_session(uow, st.clock, user_id, ip=client_ip(request),
+                             user_agent=request.headers.get("user-agent", ""))
+        uow.commit()
     response = redirect(request, st.keys, safe_next(next))
     set_cookie(response, request, SESSION_COOKIE, st.keys.sign(token),
                max_age=int(SESSION_LIFETIME.total_seconds()), secure=st.secure_cookies)
@@ -81,7 +86,7 @@ def logout(request: Request) -> Response:
     st = state(request)
     token = session_token(request, st.keys)
     if token:
-        close_session(st.db, st.clock, token)
+        st.db.run(close_session, st.clock, token)
     response = redirect(request, st.keys, "/login", ok="已退出登录")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

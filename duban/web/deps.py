@@ -8,7 +8,7 @@ import jinja2
 from fastapi import Request
 
 from duban.domain.clock import Clock, local_now
-from duban.services.accounts import session_user_in, token_hash
+from duban.services.accounts import session_user, token_hash
 from duban.services.actors import resolve_actor
 from duban.services.database import Database, UnitOfWork
 from duban.services.root import Root
@@ -100,16 +100,17 @@ def current(request: Request) -> Ctx:
     if token is None:
         raise AuthRequired()
     now = local_now(st.clock)
-    with st.db.transaction() as session:
-        user = session_user_in(session, st.clock, token)
+    with st.unit_of_work() as uow:
+        user = session_user(uow, st.clock, token)
         if user is None:
             raise AuthRequired()
         # The offices a user acts for today (own office plus substitutions) are kept for a
         # few seconds: a new substitution takes effect within ACTOR_SECONDS. The session
         # itself (revoked, expired, user disabled) is checked on every request above.
         actor, _ = st.actors.get((user.username, now.date()),
-                                 lambda: resolve_actor(session, user.username, now.date()),
+                                 lambda: resolve_actor(uow.session, user.username, now.date()),
                                  keep=always)
+        uow.commit()  # the session's last-seen time
     scope = Scope(actor=actor, town=user.town_code, village=user.village_code)
     return Ctx(request=request, user=user, scope=scope, csrf=st.keys.csrf_for(user.token_hash),
                today=now.date(), now=now)

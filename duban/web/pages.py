@@ -163,7 +163,7 @@ def notices_of(st: WebState, ctx: Ctx, campaign_id: int) -> Any:
     if ctx.scope.sees_all:
         return None
     offices = inbox_offices(st, ctx, campaign_id)
-    return notice_tally(st.db, campaign_id, offices) if offices else None
+    return st.db.run(notice_tally, campaign_id, offices) if offices else None
 
 
 def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int) -> tuple[Dashboard, float | None]:
@@ -405,7 +405,7 @@ def problem_page(request: Request, ctx: CtxDep, problem_id: int) -> Response:
     campaigns, chosen = campaign_of(st, detail.campaign_id)
     names = rules_of(st, detail.campaign_id, ctx.today).names
     p = detail.problem
-    offer = moves.offer(st.db, st.clock, ctx.scope, problem_id)
+    offer = st.db.run(moves.offer, st.clock, ctx.scope, problem_id)
     forms = [FORMS[a] for a in offer.actions]
     defaults = {a.value: day for a, day in offer.deadlines.items()}
     suggestions = {**_deadline_suggestions(detail, ctx.today),
@@ -506,7 +506,7 @@ async def problem_move(
         payload = Payload(note=note.strip(), office=office or None,
                           deadline=parse_date(deadline))
         out = await run_in_threadpool(partial(
-            moves.apply, st.db, st.clock, ctx.scope, problem_id, act, payload,
+            st.db.run, moves.apply, st.clock, ctx.scope, problem_id, act, payload,
             expected_version=version, files=files))
     except NotFound:
         raise  # another town's or office's problem: the same 404 page as a missing one
@@ -538,7 +538,7 @@ def problem_bulk(
     if len(ids) > 500:
         return redirect(request, st.keys, target, error="一次最多批量办理 500 个问题",
                         secure=st.secure_cookies)
-    lines = moves.apply_many(st.db, st.clock, ctx.scope, ids, act,
+    lines = st.db.run(moves.apply_many, st.clock, ctx.scope, ids, act,
                       Payload(note=note.strip(), office=office or None))
     ok = sum(1 for line in lines if line.ok)
     failed = [line for line in lines if not line.ok]
@@ -562,7 +562,7 @@ def evidence_download(request: Request, ctx: CtxDep, evidence_id: int,
             raise NotFound(f"佐证资料不存在：编号 {evidence_id}")
         visible_problem(session, ctx.scope, row.problem_id)  # scoped like its problem
         sha, name, kind = row.sha256, row.filename, row.content_type
-    content = evidence_file(st.db, sha)
+    content = st.db.run(evidence_file, sha)
     inline = kind in {"image/jpeg", "image/png", "application/pdf"} and not download
     return Response(content, media_type=kind, headers={
         "Content-Disposition": _attachment(name, inline=inline),

@@ -75,7 +75,7 @@ def campaigns_page(request: Request, ctx: CtxDep) -> Response:
     campaigns, chosen = campaign_of(st, None)
     today = local_today(st.clock)
     rows, _ = st.cache.get(("campaign-list", today.isoformat()),
-                           lambda: list_campaigns(st.db, today))
+                           lambda: st.db.run(list_campaigns, today))
     return page(st, ctx, "campaigns.html", "campaigns", campaign=chosen, campaigns=campaigns,
                 rows=rows, errors=None, may_launch=ctx.scope.role == Role.COUNTY)
 
@@ -112,7 +112,7 @@ async def campaign_launch(
                 try:
                     parsed = await run_in_threadpool(load_plan_text, text, tmp)
                     campaign_id = await run_in_threadpool(
-                        launch_campaign, st.db, st.clock, parsed, text, ctx.username)
+                        st.db.run, launch_campaign, st.clock, parsed, text, ctx.username)
                     st.cache.clear()
                     label = document_label(parsed.document_number)
                     return _back(request, st, f"/?campaign={campaign_id}",
@@ -124,7 +124,7 @@ async def campaign_launch(
                 except DubanError as exc:
                     message = exc.message
     campaigns, chosen = campaign_of(st, None)
-    rows = await run_in_threadpool(list_campaigns, st.db, local_today(st.clock))
+    rows = await run_in_threadpool(st.db.run, list_campaigns, local_today(st.clock))
     return page(st, ctx, "campaigns.html", "campaigns", campaign=chosen, campaigns=campaigns,
                 rows=rows, errors=errors, error_message=message, may_launch=True,
                 filename=plan.filename or "", status_code=422)
@@ -173,7 +173,7 @@ async def import_upload(request: Request, ctx: CtxDep,
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(content)
         try:
-            result = await run_in_threadpool(import_file, st.db, st.clock, chosen.id, kind,
+            result = await run_in_threadpool(st.db.run, import_file, st.clock, chosen.id, kind,
                                              path, imported_by=ctx.username, towns=towns)
             st.cache.clear()
         except ImportRejected as exc:
@@ -267,7 +267,7 @@ def notices_issue(request: Request, ctx: CtxDep, campaign: Annotated[int, Form()
     require_role(ctx, Role.COUNTY)
     back = f"/notices?campaign={campaign}"
     key = f"web-{ctx.today.isoformat()}-{re.sub(r'[^0-9a-f]', '', batch_key)[:16]}"
-    issued = issue_notices(st.db, st.clock, campaign, issued_by=ctx.username, batch_key=key)
+    issued = st.db.run(issue_notices, st.clock, campaign, issued_by=ctx.username, batch_key=key)
     if not issued:
         return _back(request, st, back, ok="没有需要下发通知书的问题（均已在通知书中列出）")
     return _back(request, st, back, ok=f"已下发督办通知书 {len(issued)} 份：" + "、".join(
@@ -281,16 +281,19 @@ def notice_ack(request: Request, ctx: CtxDep, notice_id: int,
 
     st = state(request)
     campaign_id = read(st, visible_notice, ctx.scope, notice_id).campaign_id
-    row = acknowledge_notice(st.db, st.clock, notice_id, ctx.username)
-    text = f"已签收通知书 {row.number}"
-    if accept:
-        lines = moves.apply_many(st.db, st.clock, ctx.scope, list(row.problem_ids),
-                                 Action.ACCEPT, Payload(note=f"签收督办通知书 {row.number}"))
-        ok = [line for line in lines if line.ok]
-        text += f"，签收其中问题 {len(ok)} 个"
-        skipped = len(lines) - len(ok)
-        if skipped:
-            text += f"（{skipped} 个已不在待签收状态）"
+    # The receipt and the accepted problems are one unit: a failure leaves neither behind.
+    with st.unit_of_work() as uow:
+        row = acknowledge_notice(uow, st.clock, notice_id, ctx.username)
+        text = f"已签收通知书 {row.number}"
+        if accept:
+            lines = moves.apply_many(uow, st.clock, ctx.scope, list(row.problem_ids),
+                                     Action.ACCEPT, Payload(note=f"签收督办通知书 {row.number}"))
+            ok = [line for line in lines if line.ok]
+            text += f"，签收其中问题 {len(ok)} 个"
+            skipped = len(lines) - len(ok)
+            if skipped:
+                text += f"（{skipped} 个已不在待签收状态）"
+        uow.commit()
     return _back(request, st, f"/notices?campaign={campaign_id}", ok=text)
 
 
@@ -300,7 +303,7 @@ def notice_download(request: Request, ctx: CtxDep, notice_id: int) -> Response:
 
     st = state(request)
     notice = read(st, visible_notice, ctx.scope, notice_id)
-    data = notice_file(st.db, notice_id)
+    data = st.db.run(notice_file, notice_id)
     name = f"{notice.number}.docx"
     return Response(data, media_type="application/vnd.openxmlformats-officedocument"
                     ".wordprocessingml.document",
@@ -327,23 +330,23 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
         return no_campaign(st, ctx, "ranking")
     first = parse_month(month) if month and re.fullmatch(r"\d{4}-\d{2}", month) \
         else ctx.today.replace(day=1)
-    snap = ranking(st.db, chosen.id, first)
+    snap = st.db.run(ranking, chosen.id, first)
     preview = snap is None
     error = None
     if snap is None:
         try:
             snap, _ = st.cache.get(("ranking", chosen.id, first, ctx.today),
-                                   lambda: compute_ranking(st.db, st.clock, chosen.id, first))
+                                   lambda: st.db.run(compute_ranking, st.clock, chosen.id, first))
         except DubanError as exc:
             error = exc.message
     lines, _ = st.cache.get(("penalties", chosen.id, ctx.today),
-                            lambda: current_penalties(st.db, st.clock, chosen.id, ctx.today))
+                            lambda: st.db.run(current_penalties, st.clock, chosen.id, ctx.today))
     lines = _scoped_penalties(ctx, lines, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
     totals: dict[str, int] = {}
     for line in lines:
         totals[line.town] = totals.get(line.town, 0) + line.amount_yuan
-    months = frozen_months(st.db, chosen.id)
+    months = st.db.run(frozen_months, chosen.id)
     r = rules_of(st, chosen.id, ctx.today)
     choosable = []
     m = r.plan.start.replace(day=1)
@@ -377,9 +380,9 @@ def people_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> R
     st = state(request)
     require_role(ctx, Role.COUNTY)
     campaigns, chosen = campaign_of(st, _int(campaign))
-    users = list_users(st.db)
-    subs = list_substitutes(st.db)
-    log = delegation_log(st.db, limit=50)
+    users = st.db.run(list_users)
+    subs = st.db.run(list_substitutes)
+    log = st.db.run(delegation_log, limit=50)
     offices = (read(st, filter_choices, ctx.scope, chosen.id)["offices"]
                if chosen is not None else [])
     return page(st, ctx, "people.html", "people", campaign=chosen, campaigns=campaigns,
@@ -398,7 +401,7 @@ def substitute_add(request: Request, ctx: CtxDep,
     st = state(request)
     require_role(ctx, Role.COUNTY)
     try:
-        sid = set_substitute(st.db, st.clock, office, username, starts_on, ends_on, reason,
+        sid = st.db.run(set_substitute, st.clock, office, username, starts_on, ends_on, reason,
                              ctx.username)
     except DubanError as exc:
         return _back(request, st, "/people", error=exc.message)
@@ -412,7 +415,7 @@ def substitute_end(request: Request, ctx: CtxDep, substitute_id: int) -> Respons
     st = state(request)
     require_role(ctx, Role.COUNTY)
     try:
-        last = end_substitute(st.db, st.clock, substitute_id, ctx.username)
+        last = st.db.run(end_substitute, st.clock, substitute_id, ctx.username)
     except DubanError as exc:
         return _back(request, st, "/people", error=exc.message)
     return _back(request, st, "/people", ok=f"代理 {substitute_id} 已结束（最后一天：{last}）")
@@ -428,7 +431,7 @@ def office_reassign(request: Request, ctx: CtxDep, campaign: Annotated[int, Form
     st = state(request)
     require_role(ctx, Role.COUNTY)
     try:
-        result = reassign_bulk(st.db, st.clock, campaign, from_office, to_office, ctx.username,
+        result = st.db.run(reassign_bulk, st.clock, campaign, from_office, to_office, ctx.username,
                                note)
     except DubanError as exc:
         return _back(request, st, f"/people?campaign={campaign}", error=exc.message)
@@ -444,7 +447,7 @@ def user_active(request: Request, ctx: CtxDep, username: str,
     require_role(ctx, Role.COUNTY)
     if username == ctx.username:
         return _back(request, st, "/people", error="不能停用自己的账号")
-    set_active(st.db, st.clock, username, active == "1", by=ctx.username)
+    st.db.run(set_active, st.clock, username, active == "1", by=ctx.username)
     return _back(request, st, "/people",
                  ok=f"用户 {username} 已{'启用' if active == '1' else '停用'}")
 
@@ -476,7 +479,7 @@ def inbox_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     st = state(request)
     campaigns, chosen = campaign_of(st, _int(campaign))
     offices = inbox_offices(st, ctx, chosen.id if chosen else None)
-    lines = list_inbox(st.db, st.clock, offices, unread_only=bool(unread), limit=200,
+    lines = st.db.run(list_inbox, st.clock, offices, unread_only=bool(unread), limit=200,
                        username=ctx.username)
     if chosen is not None:
         lines = [m for m in lines if m.campaign_id in (None, chosen.id)]
@@ -524,7 +527,7 @@ def inbox_read(request: Request, ctx: CtxDep, message_id: int,
 
     st = state(request)
     cid = _int(campaign)
-    mark_read(st.db, st.clock, message_id, ctx.username, inbox_offices(st, ctx, cid))
+    st.db.run(mark_read, st.clock, message_id, ctx.username, inbox_offices(st, ctx, cid))
     return _back(request, st, f"/inbox?campaign={cid}" if cid else "/inbox", ok="已标为已读")
 
 

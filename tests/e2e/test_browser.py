@@ -148,7 +148,7 @@ def add_people(db: Database, clock: FixedClock) -> None:
         ("jiaoyu", "陈科长", Role.OFFICE, "jyj", None),
         ("huaidian", "张镇长", Role.TOWN, None, "huaidian"),
     ):
-        add_user(db, clock, username=username, name=name, role=role, office=office, town=town,
+        db.run(add_user, clock, username=username, name=name, role=role, office=office, town=town,
                  password_hash=digest)
 
 
@@ -379,11 +379,11 @@ def build_showcase(root: Path) -> tuple[Database, FixedClock, int, int]:
     plan = load_plan_file(path)
     calendar = working_calendar()
     clock = FixedClock(morning(calendar.add_workdays(plan.start, -1)))
-    cid = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    cid = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
     create_demo_users(db, clock, plan)
     county = generate_for_plan(plan, "township", 2022)
     clock.set(morning(plan.start, 10))
-    import_records(db, clock, cid, households=county.households, visits=county.visits,
+    db.run(import_records, clock, cid, households=county.households, visits=county.visits,
                    problems=county.problems, imported_by="county")
     people = People(db, clock, plan, cid, 2022)
     day = plan.start
@@ -404,14 +404,15 @@ def build_showcase(root: Path) -> tuple[Database, FixedClock, int, int]:
         assert p is not None
         lead = p.lead_office or ""
     clock.set(morning(SHOW_DAY, 10) + dt.timedelta(minutes=20))
-    moves.apply(db, clock, lead, showcased, Action.SUBMIT,
+    db.run(moves.apply, clock, lead, showcased, Action.SUBMIT,
                 Payload(note="屋面重新铺瓦、更换檩条，墙体裂缝已修补，户主签字确认"),
                 files=[UploadedFile("整改前-屋面.png", photo(False), "before"),
                           UploadedFile("整改后-屋面.png", photo(True), "after")])
     clock.set(morning(SHOW_DAY, 11) + dt.timedelta(minutes=5))
-    moves.apply(db, clock, "dd1", showcased, Action.PASS_REVIEW, Payload(note="现场复核：屋面、墙体整改到位"))
+    db.run(moves.apply, clock, "dd1", showcased, Action.PASS_REVIEW, Payload(note="现场复核：屋面、墙体整改到位"))
     clock.set(morning(SHOW_DAY, 14) + dt.timedelta(minutes=40))
-    moves.apply(db, clock, "county", showcased, Action.CLOSE, Payload(note="排查、整改、复核三方签字齐全，同意销号"))
+    db.run(moves.apply, clock, "county", showcased, Action.CLOSE,
+           Payload(note="排查、整改、复核三方签字齐全，同意销号"))
     clock.set(morning(SHOW_DAY, 15))
     return db, clock, cid, showcased
 

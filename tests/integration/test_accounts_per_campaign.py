@@ -38,10 +38,10 @@ def two_campaigns(db: Database, clock: FixedClock) -> tuple[int, int, dict[int, 
     """Two campaigns whose plans both have an office coded zjj (as 001 and 004 have wjw)."""
     plan = load_plan_file(SEED_002)
     text = SEED_002.read_text(encoding="utf-8")
-    first = launch_campaign(db, clock, plan, text, "county")
-    second = launch_campaign(db, clock, dataclasses.replace(plan, name="另一县专项行动"), text,
+    first = db.run(launch_campaign, clock, plan, text, "county")
+    second = db.run(launch_campaign, clock, dataclasses.replace(plan, name="另一县专项行动"), text,
                              "county")
-    add_user(db, clock, username="county", name="县巩固办", role=Role.COUNTY)
+    db.run(add_user, clock, username="county", name="县巩固办", role=Role.COUNTY)
     town = plan.towns[0]
     codes = {}
     for cid in (first, second):
@@ -59,15 +59,15 @@ def two_campaigns(db: Database, clock: FixedClock) -> tuple[int, int, dict[int, 
 def test_an_office_account_acts_only_in_its_campaign(db: Database, clock: FixedClock) -> None:
     first, second, codes = two_campaigns(db, clock)
     with pytest.raises(DubanError, match="多项行动") as ambiguous:
-        add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
+        db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
     assert "--campaign" in ambiguous.value.message
-    add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj",
+    db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj",
              campaign_id=first)
     # The other campaign's 县住建局 (same code) is another unit: no move, no sight.
     with pytest.raises(GuardFailed, match="不属于该问题所在的行动"):
-        moves.apply(db, clock, "zjj1", codes[second], Action.ACCEPT, Payload(),
+        db.run(moves.apply, clock, "zjj1", codes[second], Action.ACCEPT, Payload(),
                      campaign_id=second)
-    moved = moves.apply(db, clock, "zjj1", codes[first], Action.ACCEPT, Payload(),
+    moved = db.run(moves.apply, clock, "zjj1", codes[first], Action.ACCEPT, Payload(),
                          campaign_id=first)
     assert moved.status == Status.RECTIFYING
     with db.transaction() as s:
@@ -76,13 +76,13 @@ def test_an_office_account_acts_only_in_its_campaign(db: Database, clock: FixedC
     assert seen == {first}
     # An explicit grant, by the county office, with a reason, lets it act there too.
     with pytest.raises(PermissionDenied, match="县级办公室"):
-        grant_campaign(db, clock, "zjj1", second, "两县联合督办", granted_by="zjj1")
+        db.run(grant_campaign, clock, "zjj1", second, "两县联合督办", granted_by="zjj1")
     with pytest.raises(DubanError, match="原因"):
-        grant_campaign(db, clock, "zjj1", second, " ", granted_by="county")
-    grant_campaign(db, clock, "zjj1", second, "两县联合督办", granted_by="county")
-    assert moves.apply(db, clock, "zjj1", codes[second], Action.ACCEPT, Payload(),
+        db.run(grant_campaign, clock, "zjj1", second, " ", granted_by="county")
+    db.run(grant_campaign, clock, "zjj1", second, "两县联合督办", granted_by="county")
+    assert db.run(moves.apply, clock, "zjj1", codes[second], Action.ACCEPT, Payload(),
                         campaign_id=second).status == Status.RECTIFYING
-    (row,) = [u for u in list_users(db) if u.username == "zjj1"]
+    (row,) = [u for u in db.run(list_users) if u.username == "zjj1"]
     assert row.campaigns == f"行动{first}、行动{second}"
 
 
@@ -90,13 +90,13 @@ def test_a_single_campaign_binds_the_account_and_all_campaigns_is_explicit(
         db: Database, clock: FixedClock) -> None:
     first, second, codes = two_campaigns(db, clock)
     with pytest.raises(DubanError, match="没有代码为 nobody"):
-        add_user(db, clock, username="x", name="某人", role=Role.OFFICE, office="nobody",
+        db.run(add_user, clock, username="x", name="某人", role=Role.OFFICE, office="nobody",
                  campaign_id=first)
-    add_user(db, clock, username="all", name="跨行动", role=Role.OFFICE, office="zjj",
+    db.run(add_user, clock, username="all", name="跨行动", role=Role.OFFICE, office="zjj",
              all_campaigns=True)
     for cid in (first, second):
-        moves.apply(db, clock, "all", codes[cid], Action.ACCEPT, Payload(), campaign_id=cid)
-    rows = {u.username: u.campaigns for u in list_users(db)}
+        db.run(moves.apply, clock, "all", codes[cid], Action.ACCEPT, Payload(), campaign_id=cid)
+    rows = {u.username: u.campaigns for u in db.run(list_users)}
     assert rows["all"] == "全部行动" and rows["county"] == "全部行动"
 
 
@@ -120,10 +120,10 @@ def test_cli_user_add_and_grant(db: Database, clock: FixedClock) -> None:
 
 def test_an_account_made_before_its_campaign_acts_there_until_a_second_has_the_code(
         db: Database, clock: FixedClock) -> None:
-    add_user(db, clock, username="early", name="先建账号", role=Role.OFFICE, office="zjj")
+    db.run(add_user, clock, username="early", name="先建账号", role=Role.OFFICE, office="zjj")
     plan = load_plan_file(SEED_002)
     text = SEED_002.read_text(encoding="utf-8")
-    first = launch_campaign(db, clock, plan, text, "county")
+    first = db.run(launch_campaign, clock, plan, text, "county")
     town = plan.towns[0]
     result = record_problems(db, clock, first, [ReportedProblem(
         source="household", category="housing", town=town.code, village=town.villages[0].code,
@@ -132,11 +132,11 @@ def test_an_account_made_before_its_campaign_acts_there_until_a_second_has_the_c
     with db.transaction() as s:
         code = s.scalar(select(Problem.code).where(Problem.id == result.problem_ids[0]))
     assert code is not None
-    launch_campaign(db, clock, dataclasses.replace(plan, name="另一县专项行动"), text, "county")
+    db.run(launch_campaign, clock, dataclasses.replace(plan, name="另一县专项行动"), text, "county")
     # Two campaigns now have a zjj: the unbound account is no longer any one of them.
     with pytest.raises(GuardFailed, match="不属于"):
-        moves.apply(db, clock, "early", code, Action.ACCEPT, Payload(), campaign_id=first)
-    add_user(db, clock, username="county", name="县巩固办", role=Role.COUNTY)
-    grant_campaign(db, clock, "early", first, "本县住建局经办人", granted_by="county")
-    assert moves.apply(db, clock, "early", code, Action.ACCEPT, Payload(),
+        db.run(moves.apply, clock, "early", code, Action.ACCEPT, Payload(), campaign_id=first)
+    db.run(add_user, clock, username="county", name="县巩固办", role=Role.COUNTY)
+    db.run(grant_campaign, clock, "early", first, "本县住建局经办人", granted_by="county")
+    assert db.run(moves.apply, clock, "early", code, Action.ACCEPT, Payload(),
                         campaign_id=first).status == Status.RECTIFYING

@@ -24,7 +24,7 @@ AT = dt.datetime(2022, 9, 26, 9, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta
 
 def launch(db: Database, clock: FixedClock) -> int:
     path = next(PLANS.glob("seed-003*.yaml"))
-    return launch_campaign(db, clock, load_plan_file(path), path.read_text(encoding="utf-8"),
+    return db.run(launch_campaign, clock, load_plan_file(path), path.read_text(encoding="utf-8"),
                            "county")
 
 

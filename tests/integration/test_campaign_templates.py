@@ -33,7 +33,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _campaign(db: Database, clock: FixedClock) -> int:
     path = PLANS / "seed-002-shenqiu.yaml"
     plan = load_plan_file(path)
-    campaign = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    campaign = db.run(launch_campaign,  clock, plan, path.read_text(encoding="utf-8"), "county")
     town = plan.towns[0]
     record_problems(db, clock, campaign, [ReportedProblem(
         source=plan.sources[0].code, category="housing", town=town.code,
@@ -55,7 +55,7 @@ def test_own_template_overrides_the_shipped_one(db: Database, clock: FixedClock,
     campaign = _campaign(db, clock)
     install_templates(campaign, _template(tmp_path / "own", "本行动专用督办模板"))
     # The lead office and the town (seed 002 gives towns their own notice) each get one.
-    notices = issue_notices(db, clock, campaign, issued_by="county", batch_key="t1")
+    notices = db.run(issue_notices,  clock, campaign, issued_by="county", batch_key="t1")
     assert len(notices) == 2
     for notice in notices:
         text = "\n".join(p.text for p in Document(str(notice.path)).paragraphs)
@@ -67,7 +67,7 @@ def test_a_broken_template_issues_and_numbers_nothing(db: Database, clock: Fixed
     campaign = _campaign(db, clock)
     install_templates(campaign, _template(tmp_path / "bad", "{{ 未闭合的变量 "))
     with pytest.raises(TemplateError) as err:
-        issue_notices(db, clock, campaign, issued_by="county", batch_key="t2")
+        db.run(issue_notices,  clock, campaign, issued_by="county", batch_key="t2")
     assert "notice.docx" in err.value.message and "行" in err.value.message
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Notice)) == 0

@@ -41,7 +41,7 @@ def seed_plan(**changes: object) -> Plan:
 
 def launch(db: Database, clock: FixedClock, plan: Plan | None = None, **kw: bool) -> int:
     plan = plan or seed_plan()
-    return launch_campaign(db, clock, plan, SEED_002.read_text(encoding="utf-8"), "county", **kw)
+    return db.run(launch_campaign, clock, plan, SEED_002.read_text(encoding="utf-8"), "county", **kw)
 
 
 # ---- 文号 -------------------------------------------------------------------------------
@@ -58,7 +58,7 @@ def test_two_plans_without_a_document_number_both_launch(db: Database,
     launch(db, clock, numbered)
     with pytest.raises(DuplicateCampaign, match="沈巩发〔2022〕1号"):
         launch(db, clock, numbered)
-    rows = {r.id: r for r in list_campaigns(db)}
+    rows = {r.id: r for r in db.run(list_campaigns)}
     assert rows[first].document_number == "" and rows[second].document_number == ""
 
 
@@ -134,13 +134,13 @@ def test_a_plan_wholly_in_the_past_is_refused_on_the_real_clock(db: Database) ->
     with pytest.raises(PlanInThePast, match="--backfill") as refused:
         launch(db, real)
     assert "--now" in refused.value.message and "2022-12-31" in refused.value.message
-    assert list_campaigns(db) == []
+    assert db.run(list_campaigns) == []
     # Simulated time, as the demo launches (the working day before the first stage), is the
     # user's explicit choice and accepted.
     assert launch(db, FixedClock(dt.datetime(2022, 9, 14, 9, 0, tzinfo=CHINA_TZ)))
     # So is an explicit backfill on the real clock.
     assert launch(db, real, seed_plan(name="补录"), backfill=True)
-    assert len(list_campaigns(db)) == 2
+    assert len(db.run(list_campaigns)) == 2
 
 
 def test_cli_launch_of_a_past_plan_names_the_way_out(db: Database,
@@ -150,14 +150,14 @@ def test_cli_launch_of_a_past_plan_names_the_way_out(db: Database,
     monkeypatch.delenv("DUBAN_NOW", raising=False)
     runner = CliRunner()
     refused = runner.invoke(cli, ["campaign", "launch", str(SEED_002)], obj=db)
-    assert refused.exit_code != 0 and list_campaigns(db) == []
+    assert refused.exit_code != 0 and db.run(list_campaigns) == []
     assert "--backfill" in str(refused.exception) and "--now" in str(refused.exception)
     simulated = runner.invoke(cli, ["--now", "2022-09-14T09:00", "campaign",
                                     "launch", str(SEED_002)], obj=db)
     assert simulated.exit_code == 0, simulated.output
     ok = runner.invoke(cli, ["campaign", "launch", str(SEED_002), "--backfill"], obj=db)
     assert ok.exit_code == 0, ok.output
-    assert "行动已启动" in ok.output and len(list_campaigns(db)) == 2
+    assert "行动已启动" in ok.output and len(db.run(list_campaigns)) == 2
 
 
 # ---- the campaign ends ------------------------------------------------------------------
@@ -170,8 +170,8 @@ def _seed_campaign(db: Database, clock: FixedClock) -> int:
     from duban.services.problems import record_problems
 
     cid = launch(db, clock)
-    add_user(db, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
-    add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
+    db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
+    db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
     plan = load_plan_file(SEED_002)
     town = plan.towns[0]
     record_problems(db, clock, cid, [ReportedProblem(
@@ -196,15 +196,15 @@ def test_the_tick_closes_a_campaign_once_its_plan_has_ended(db: Database,
 
     cid = _seed_campaign(db, clock)  # seed 002 runs 2022-09-15 – 2022-12-31
     last_day = FixedClock(dt.datetime(2022, 12, 31, 18, 0, tzinfo=CHINA_TZ))
-    assert close_ended_campaigns(db, last_day) == [] and live_campaigns(db, last_day) == [cid]
+    assert db.run(close_ended_campaigns, last_day) == [] and db.run(live_campaigns, last_day) == [cid]
     after = FixedClock(dt.datetime(2023, 1, 3, 9, 0, tzinfo=CHINA_TZ))
-    assert close_ended_campaigns(db, after) == [cid]
-    assert close_ended_campaigns(db, after) == []  # once
+    assert db.run(close_ended_campaigns, after) == [cid]
+    assert db.run(close_ended_campaigns, after) == []  # once
     # The final ranking: every month of the plan frozen, and a closing report on file.
-    assert [m.month for m in frozen_months(db, cid)] == [9, 10, 11, 12]
-    (event,) = campaign_events(db, cid)
+    assert [m.month for m in db.run(frozen_months, cid)] == [9, 10, 11, 12]
+    (event,) = db.run(campaign_events, cid)
     assert event.action == "close" and event.actor == "system" and "结束日期" in event.note
-    summary = summarise_campaign(db, cid, dt.date(2023, 1, 3))
+    summary = db.run(summarise_campaign, cid, dt.date(2023, 1, 3))
     assert summary.status == "closed" and summary.status_label == "已总结"
     with db.transaction() as s:
         from models import CampaignEvent
@@ -219,15 +219,15 @@ def test_the_tick_closes_a_campaign_once_its_plan_has_ended(db: Database,
     assert "工作总结报告" in text and "未办结1个" in text
     # Nothing fires after that: not the tick, the ladder, spot checks, notices, reports.
     later = FixedClock(dt.datetime(2023, 3, 1, 18, 0, tzinfo=CHINA_TZ))
-    assert live_campaigns(db, later) == []
-    assert sweep(db, later, cid).fired == 0
+    assert db.run(live_campaigns, later) == []
+    assert db.run(sweep, later, cid).fired == 0
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(ReminderFired)) == 0
     with pytest.raises(CampaignClosed, match="已总结关闭"):
         draw_daily_spot_checks(db, later, cid)
     with pytest.raises(CampaignClosed, match="reopen"):
-        issue_notices(db, later, cid, issued_by="county", batch_key="late")
-    assert daily_report_due(db, FixedClock(dt.datetime(2022, 12, 31, 18, 0, tzinfo=CHINA_TZ)),
+        db.run(issue_notices, later, cid, issued_by="county", batch_key="late")
+    assert db.run(daily_report_due, FixedClock(dt.datetime(2022, 12, 31, 18, 0, tzinfo=CHINA_TZ)),
                             cid) is None
 
 
@@ -247,7 +247,7 @@ def test_the_county_office_closes_and_reopens_by_command(db: Database,
 
     cid = _seed_campaign(db, clock)
     with pytest.raises(PermissionDenied, match="县级办公室"):
-        close_campaign(db, clock, cid, "zjj1")
+        db.run(close_campaign, clock, cid, "zjj1")
     runner = CliRunner()
 
     def run(now: str, *args: str) -> str:
@@ -259,27 +259,27 @@ def test_the_county_office_closes_and_reopens_by_command(db: Database,
     out = run("2022-10-20T09:00", "campaign", "close", str(cid), "--note", "提前完成")
     assert "已总结关闭" in out and "2022年9月、2022年10月" in out and "总结报告" in out
     # The month it closed in is ranked as of the closing day: the final ranking.
-    october = ranking(db, cid, "2022-10")
+    october = db.run(ranking, cid, "2022-10")
     assert october is not None and october.as_of.date() <= dt.date(2022, 10, 21)
     assert "已总结" in run("2022-10-21T09:00", "campaign", "list")
     assert "状态：已总结" in run("2022-10-21T09:00", "campaign", "show", str(cid))
     with pytest.raises(CampaignStateError, match="无需重复关闭"):
-        close_campaign(db, clock, cid, "county")
+        db.run(close_campaign, clock, cid, "county")
     with pytest.raises(CampaignStateError, match="原因"):
-        reopen_campaign(db, clock, cid, "county", " ")
+        db.run(reopen_campaign, clock, cid, "county", " ")
     refused = runner.invoke(cli, obj=db, args=["campaign", "reopen", str(cid)])
     assert refused.exit_code != 0  # --reason is required
     out = run("2022-10-22T09:00", "campaign", "reopen", str(cid), "--reason", "省级反馈新问题")
     assert "已重新开启" in out
-    assert [(e.action, e.actor, e.note) for e in campaign_events(db, cid)] == [
+    assert [(e.action, e.actor, e.note) for e in db.run(campaign_events, cid)] == [
         ("close", "county", "提前完成"), ("reopen", "county", "省级反馈新问题")]
     assert "进行中" in run("2022-10-22T09:00", "campaign", "list")
     # Reopened explicitly, it stays open past its end until closed again by command.
     after = FixedClock(dt.datetime(2023, 1, 3, 9, 0, tzinfo=CHINA_TZ))
-    assert close_ended_campaigns(db, after) == [] and live_campaigns(db, after) == [cid]
-    assert close_campaign(db, after, cid, "county").ranked_months == [
+    assert db.run(close_ended_campaigns, after) == [] and db.run(live_campaigns, after) == [cid]
+    assert db.run(close_campaign, after, cid, "county").ranked_months == [
         dt.date(2022, 11, 1), dt.date(2022, 12, 1)]
-    assert len(frozen_months(db, cid)) == 4
+    assert len(db.run(frozen_months, cid)) == 4
 
 
 # ---- plan check warns -------------------------------------------------------------------

@@ -37,17 +37,17 @@ def setup(db: Database, clock: FixedClock, n: int = 5) -> tuple[int, list[int]]:
     """Seed 002 with n housing problems (lead 县住建局 zjj) and the users who move them."""
     path = PLANS / "seed-002-shenqiu.yaml"
     plan = load_plan_file(path)
-    campaign_id = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    campaign_id = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
     town = plan.towns[0]
     reports = [ReportedProblem(source="household", category="housing", town=town.code,
                                village=town.villages[0].code, household_id=f"H-{i}",
                                description=f"危房 {i}", found_by="王村干",
                                found_on=dt.date(2022, 9, 20)) for i in range(n)]
     ids = record_problems(db, clock, campaign_id, reports, recorded_by="county").problem_ids
-    add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
-    add_user(db, clock, username="slj1", name="水利局赵六", role=Role.OFFICE, office="slj")
-    add_user(db, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
-    add_user(db, clock, username="ducha", name="督导组王五", role=Role.SUPERVISOR)
+    db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
+    db.run(add_user, clock, username="slj1", name="水利局赵六", role=Role.OFFICE, office="slj")
+    db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
+    db.run(add_user, clock, username="ducha", name="督导组王五", role=Role.SUPERVISOR)
     return campaign_id, ids
 
 
@@ -62,24 +62,24 @@ def test_reassign_all_moves_open_problems_and_audits_each(db: Database,
     campaign_id, ids = setup(db, clock, 5)
     # ids[0] stays 已交办; ids[1] 整改中; ids[2] 申请改派; ids[3] 待复核; ids[4] 已销号.
     for pid in ids[1:]:
-        moves.apply(db, clock, "zjj1", pid, Action.ACCEPT, Payload())
-    moves.apply(db, clock, "zjj1", ids[2], Action.DISPUTE, Payload(note="不属本局职责"))
+        db.run(moves.apply, clock, "zjj1", pid, Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "zjj1", ids[2], Action.DISPUTE, Payload(note="不属本局职责"))
     for pid in ids[3:]:
-        moves.apply(db, clock, "zjj1", pid, Action.SUBMIT, Payload(note="已改"), files=[photo()])
-    moves.apply(db, clock, "ducha", ids[4], Action.PASS_REVIEW, Payload())
-    moves.apply(db, clock, "county", ids[4], Action.CLOSE, Payload())
+        db.run(moves.apply, clock, "zjj1", pid, Action.SUBMIT, Payload(note="已改"), files=[photo()])
+    db.run(moves.apply, clock, "ducha", ids[4], Action.PASS_REVIEW, Payload())
+    db.run(moves.apply, clock, "county", ids[4], Action.CLOSE, Payload())
 
     with pytest.raises(PermissionDenied, match="批量改派须由县级办公室办理"):
-        reassign_bulk(db, clock, campaign_id, "zjj", "slj", "ducha", "机构调整")
+        db.run(reassign_bulk, clock, campaign_id, "zjj", "slj", "ducha", "机构调整")
     with pytest.raises(DelegationError, match="须填写说明"):
-        reassign_bulk(db, clock, campaign_id, "zjj", "slj", "county", " ")
+        db.run(reassign_bulk, clock, campaign_id, "zjj", "slj", "county", " ")
     with pytest.raises(NotFound, match="责任办室未定义：nowhere"):
-        reassign_bulk(db, clock, campaign_id, "zjj", "nowhere", "county", "机构调整")
+        db.run(reassign_bulk, clock, campaign_id, "zjj", "nowhere", "county", "机构调整")
     with pytest.raises(DelegationError, match="不能改派：待复核"):
-        reassign_bulk(db, clock, campaign_id, "zjj", "slj", "county", "机构调整",
+        db.run(reassign_bulk, clock, campaign_id, "zjj", "slj", "county", "机构调整",
                       statuses=[Status.SUBMITTED])
 
-    result = reassign_bulk(db, clock, campaign_id, "zjj", "slj", "county", "机构调整，职能划转")
+    result = db.run(reassign_bulk, clock, campaign_id, "zjj", "slj", "county", "机构调整，职能划转")
     assert result.moved == 3 and sorted(result.problem_ids) == ids[:3]
     assert result.left_behind == {"submitted": 1}
     assert "待复核 1 个" in result.describe()
@@ -91,12 +91,12 @@ def test_reassign_all_moves_open_problems_and_audits_each(db: Database,
         last = events[-1]
         assert (last.action, last.actor, last.note) == ("reassign", "county", "机构调整，职能划转")
         assert last.data == {"from_office": "zjj", "office": "slj"}
-    (logged,) = delegation_log(db, campaign_id=campaign_id)
+    (logged,) = db.run(delegation_log, campaign_id=campaign_id)
     assert (logged.kind, logged.office_code, logged.to_office, logged.actor) == (
         "reassign_all", "zjj", "slj", "county")
     assert logged.data["moved"] == 3 and logged.kind_label == "批量改派"
     # The new office signs for what it received.
-    moves.apply(db, clock, "slj1", ids[0], Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "slj1", ids[0], Action.ACCEPT, Payload())
 
 
 def test_a_replaced_co_office_is_replaced_everywhere_open(db: Database,
@@ -106,7 +106,7 @@ def test_a_replaced_co_office_is_replaced_everywhere_open(db: Database,
     town_office = next(c for c in co if c.startswith("gov-"))
     with db.transaction() as s:
         before = s.scalar(select(func.count()).select_from(AuditEvent))
-    result = reassign_bulk(db, clock, campaign_id, town_office, "slj", "county", "乡镇机构改革",
+    result = db.run(reassign_bulk, clock, campaign_id, town_office, "slj", "county", "乡镇机构改革",
                            statuses=[Status.ROUTED])
     assert result.moved == 0 and result.co_office_moved == 3
     for pid in ids:
@@ -136,7 +136,7 @@ def test_reassign_all_is_one_transaction(db: Database, clock: FixedClock,
 
     monkeypatch.setattr(moves, "move_in", failing_third)
     with pytest.raises(ConflictError):
-        reassign_bulk(db, clock, campaign_id, "zjj", "slj", "county", "调整")
+        db.run(reassign_bulk, clock, campaign_id, "zjj", "slj", "county", "调整")
     assert {v for v in statuses(db, ids).values()} == {("routed", "zjj")}
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)
@@ -148,32 +148,32 @@ def test_a_substitute_acts_only_within_its_dates(db: Database) -> None:
     monday = FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
     _, ids = setup(db, monday, 3)
     # 水利局赵六 stands in for 住建局 from Wednesday to Friday.
-    sub_id = set_substitute(db, monday, "zjj", "slj1", dt.date(2022, 9, 28),
+    sub_id = db.run(set_substitute, monday, "zjj", "slj1", dt.date(2022, 9, 28),
                             dt.date(2022, 9, 30), "住建局张三外出学习", "county")
     with pytest.raises(GuardFailed, match="牵头责任办室"):  # Monday: not yet
-        moves.apply(db, monday, "slj1", ids[0], Action.ACCEPT, Payload())
+        db.run(moves.apply, monday, "slj1", ids[0], Action.ACCEPT, Payload())
     wednesday = FixedClock(dt.datetime(2022, 9, 28, 9, 0, tzinfo=CHINA_TZ))
-    p = moves.apply(db, wednesday, "slj1", ids[0], Action.ACCEPT, Payload()).problem
+    p = db.run(moves.apply, wednesday, "slj1", ids[0], Action.ACCEPT, Payload()).problem
     assert p.status == Status.RECTIFYING
     _, events = audit_trail(db, ids[0])
     assert events[-1].actor == "slj1"  # the substitute signs in their own name
     saturday = FixedClock(dt.datetime(2022, 10, 1, 9, 0, tzinfo=CHINA_TZ))
     with pytest.raises(GuardFailed, match="牵头责任办室"):  # after the period
-        moves.apply(db, saturday, "slj1", ids[1], Action.ACCEPT, Payload())
-    (row,) = list_substitutes(db, on=dt.date(2022, 9, 29))
+        db.run(moves.apply, saturday, "slj1", ids[1], Action.ACCEPT, Payload())
+    (row,) = db.run(list_substitutes, on=dt.date(2022, 9, 29))
     assert (row.id, row.username, row.office_code, row.granted_by) == (
         sub_id, "slj1", "zjj", "county")
-    assert list_substitutes(db, on=dt.date(2022, 10, 1)) == []
+    assert db.run(list_substitutes, on=dt.date(2022, 10, 1)) == []
 
     # Ended on Thursday: from Thursday on the substitute no longer acts.
     thursday = FixedClock(dt.datetime(2022, 9, 29, 8, 0, tzinfo=CHINA_TZ))
-    ended = end_substitute(db, thursday, sub_id, "county", "张三提前返岗")
+    ended = db.run(end_substitute, thursday, sub_id, "county", "张三提前返岗")
     assert ended.ends_on == dt.date(2022, 9, 28) and not ended.cancelled
     with pytest.raises(GuardFailed, match="牵头责任办室"):
-        moves.apply(db, thursday, "slj1", ids[1], Action.ACCEPT, Payload())
+        db.run(moves.apply, thursday, "slj1", ids[1], Action.ACCEPT, Payload())
     with pytest.raises(DelegationError, match="已于 2022-09-28 结束"):
-        end_substitute(db, thursday, sub_id, "county")
-    log = delegation_log(db, office="zjj")
+        db.run(end_substitute, thursday, sub_id, "county")
+    log = db.run(delegation_log, office="zjj")
     assert [(e.kind, e.subject, e.actor) for e in log] == [
         ("substitute_end", "slj1", "county"), ("substitute_add", "slj1", "county")]
     assert log[0].data == {"ends_on_was": "2022-09-30", "ends_on": "2022-09-28"}
@@ -184,28 +184,28 @@ def test_substitute_rules(db: Database, clock: FixedClock) -> None:
     setup(db, clock, 1)
     d1, d2 = dt.date(2022, 9, 27), dt.date(2022, 9, 30)
     with pytest.raises(PermissionDenied, match="设置代理须由县级办公室办理"):
-        set_substitute(db, clock, "zjj", "slj1", d1, d2, "外出", "zjj1")
+        db.run(set_substitute, clock, "zjj", "slj1", d1, d2, "外出", "zjj1")
     with pytest.raises(DelegationError, match="只有责任办室用户可以代理"):
-        set_substitute(db, clock, "zjj", "ducha", d1, d2, "外出", "county")
+        db.run(set_substitute, clock, "zjj", "ducha", d1, d2, "外出", "county")
     with pytest.raises(DelegationError, match="无须代理"):
-        set_substitute(db, clock, "zjj", "zjj1", d1, d2, "外出", "county")
+        db.run(set_substitute, clock, "zjj", "zjj1", d1, d2, "外出", "county")
     with pytest.raises(DelegationError, match="不能早于开始日期"):
-        set_substitute(db, clock, "zjj", "slj1", d2, d1, "外出", "county")
+        db.run(set_substitute, clock, "zjj", "slj1", d2, d1, "外出", "county")
     with pytest.raises(DelegationError, match="已过"):
-        set_substitute(db, clock, "zjj", "slj1", dt.date(2022, 9, 1), dt.date(2022, 9, 2),
+        db.run(set_substitute, clock, "zjj", "slj1", dt.date(2022, 9, 1), dt.date(2022, 9, 2),
                        "外出", "county")
     with pytest.raises(DelegationError, match="须填写原因"):
-        set_substitute(db, clock, "zjj", "slj1", d1, d2, " ", "county")
+        db.run(set_substitute, clock, "zjj", "slj1", d1, d2, " ", "county")
     with pytest.raises(NotFound, match="责任办室未定义"):
-        set_substitute(db, clock, "nowhere", "slj1", d1, d2, "外出", "county")
-    set_substitute(db, clock, "zjj", "slj1", d1, d2, "外出", "county")
+        db.run(set_substitute, clock, "nowhere", "slj1", d1, d2, "外出", "county")
+    db.run(set_substitute, clock, "zjj", "slj1", d1, d2, "外出", "county")
     with pytest.raises(DelegationError, match="期间不能重叠"):
-        set_substitute(db, clock, "zjj", "slj1", d2, d2 + dt.timedelta(days=3), "再次", "county")
+        db.run(set_substitute, clock, "zjj", "slj1", d2, d2 + dt.timedelta(days=3), "再次", "county")
 
 
 def test_the_delegation_log_is_append_only(db: Database, clock: FixedClock) -> None:
     setup(db, clock, 1)
-    set_substitute(db, clock, "zjj", "slj1", dt.date(2022, 9, 27), dt.date(2022, 9, 30), "外出",
+    db.run(set_substitute, clock, "zjj", "slj1", dt.date(2022, 9, 27), dt.date(2022, 9, 30), "外出",
                    "county")
     with pytest.raises(PermissionError), db.transaction() as s:
         event = s.scalar(select(DelegationEvent))

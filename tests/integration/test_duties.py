@@ -63,9 +63,9 @@ def plan_data() -> dict[str, Any]:
 @pytest.fixture
 def campaign(db: Database) -> int:
     clock = at(dt.date(2020, 6, 15))
-    cid = launch_campaign(db, clock, parse_plan(plan_data()), "方案", "county")
-    add_user(db, clock, username="fpb1", name="甲乡扶贫办干部", role=Role.OFFICE, office="fpb")
-    add_user(db, clock, username="yfp1", name="乙乡扶贫办干部", role=Role.OFFICE, office="yfp")
+    cid = db.run(launch_campaign, clock, parse_plan(plan_data()), "方案", "county")
+    db.run(add_user, clock, username="fpb1", name="甲乡扶贫办干部", role=Role.OFFICE, office="fpb")
+    db.run(add_user, clock, username="yfp1", name="乙乡扶贫办干部", role=Role.OFFICE, office="yfp")
     return cid
 
 

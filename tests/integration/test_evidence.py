@@ -61,7 +61,7 @@ def root(tmp_path: Path) -> Path:
 def problems(db: Database, clock: FixedClock) -> list[int]:
     path = PLANS / "seed-002-shenqiu.yaml"
     plan = load_plan_file(path)
-    campaign_id = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    campaign_id = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
     town = plan.towns[0]
     reports = [ReportedProblem(source="household", category="housing", town=town.code,
                                village=town.villages[0].code, household_id=f"H-{i}",
@@ -93,12 +93,12 @@ def test_accepted_files_are_stored_by_hash(db: Database, clock: FixedClock, root
     files = [UploadedFile("前.jpg", JPEG, "before"), UploadedFile("后.png", PNG),
              UploadedFile("说明.pdf", PDF), UploadedFile("照片.heic", HEIC),
              UploadedFile("报告.docx", docx_bytes)]
-    hashes = store_evidence(db, clock, problems[0], files, "zjj1", root=root)
+    hashes = db.run(store_evidence, clock, problems[0], files, "zjj1", root=root)
     assert hashes == [hashlib.sha256(f.content).hexdigest() for f in files]
     for f, sha in zip(files, hashes, strict=True):
         assert (root / sha[:2] / sha).read_bytes() == f.content
-        assert evidence_file(db, sha, root=root) == f.content
-    listed = list_evidence(db, problems[0])
+        assert db.run(evidence_file, sha, root=root) == f.content
+    listed = db.run(list_evidence, problems[0])
     assert [(e.filename, e.phase, e.content_type) for e in listed] == [
         ("前.jpg", "before", "image/jpeg"), ("后.png", "after", "image/png"),
         ("说明.pdf", "after", "application/pdf"), ("照片.heic", "after", "image/heic"),
@@ -123,13 +123,13 @@ def test_types_are_judged_by_content_not_name(db: Database, clock: FixedClock, r
         UploadedFile("空.png", b""),
     ]
     with pytest.raises(EvidenceRejected) as err:
-        store_evidence(db, clock, problems[0], files, "zjj1", root=root)
+        db.run(store_evidence, clock, problems[0], files, "zjj1", root=root)
     assert [(i.path, i.message[:8]) for i in err.value.issues] == [
         ("照片.jpg", "文件类型不允许（"), ("表格.xlsx", "文件类型不允许（"),
         ("宏.docx", "文件类型不允许（"), ("说明.pdf", "文件类型不允许（"), ("空.png", "是空文件")]
     assert "「照片.jpg」文件类型不允许" in err.value.message and "JPEG" in err.value.message
     # A PNG named .pdf is a PNG.
-    (sha,) = store_evidence(db, clock, problems[0], [UploadedFile("误名.pdf", PNG)], "zjj1",
+    (sha,) = db.run(store_evidence, clock, problems[0], [UploadedFile("误名.pdf", PNG)], "zjj1",
                             root=root)
     with db.transaction() as s:
         assert s.scalar(select(Evidence.content_type).where(Evidence.sha256 == sha)) == "image/png"
@@ -139,16 +139,16 @@ def test_size_and_count_limits(db: Database, clock: FixedClock, root: Path,
                                problems: list[int]) -> None:
     big = JPEG + b"\x00" * (MAX_FILE_BYTES - len(JPEG) + 1)
     with pytest.raises(EvidenceRejected, match=re.escape("「大照片.jpg」大小 10.1 MB，超过每个文件 10.0 MB")):
-        store_evidence(db, clock, problems[0], [UploadedFile("大照片.jpg", big)], "zjj1",
+        db.run(store_evidence, clock, problems[0], [UploadedFile("大照片.jpg", big)], "zjj1",
                        root=root)
     exact = JPEG + b"\x00" * (MAX_FILE_BYTES - len(JPEG))
-    assert store_evidence(db, clock, problems[0], [UploadedFile("刚好.jpg", exact)], "zjj1",
+    assert db.run(store_evidence, clock, problems[0], [UploadedFile("刚好.jpg", exact)], "zjj1",
                           root=root)
     many = [UploadedFile(f"{i}.jpg", JPEG + bytes([i])) for i in range(MAX_FILES + 1)]
     with pytest.raises(EvidenceRejected, match=f"一次最多上传 {MAX_FILES} 个文件"):
-        store_evidence(db, clock, problems[0], many, "zjj1", root=root)
+        db.run(store_evidence, clock, problems[0], many, "zjj1", root=root)
     with pytest.raises(EvidenceRejected, match="未选择任何文件"):
-        store_evidence(db, clock, problems[0], [], "zjj1", root=root)
+        db.run(store_evidence, clock, problems[0], [], "zjj1", root=root)
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Evidence)) == 1
 
@@ -156,9 +156,9 @@ def test_size_and_count_limits(db: Database, clock: FixedClock, root: Path,
 def test_identical_files_are_stored_once(db: Database, clock: FixedClock, root: Path,
                                          problems: list[int]) -> None:
     twice = [UploadedFile("a.jpg", JPEG), UploadedFile("a-副本.jpg", JPEG)]
-    assert len(store_evidence(db, clock, problems[0], twice, "zjj1", root=root)) == 1
-    store_evidence(db, clock, problems[0], [UploadedFile("again.jpg", JPEG)], "zjj1", root=root)
-    store_evidence(db, clock, problems[1], [UploadedFile("other.jpg", JPEG)], "zjj1", root=root)
+    assert len(db.run(store_evidence, clock, problems[0], twice, "zjj1", root=root)) == 1
+    db.run(store_evidence, clock, problems[0], [UploadedFile("again.jpg", JPEG)], "zjj1", root=root)
+    db.run(store_evidence, clock, problems[1], [UploadedFile("other.jpg", JPEG)], "zjj1", root=root)
     with db.transaction() as s:
         rows = s.execute(select(Evidence.problem_id, Evidence.filename)
                          .order_by(Evidence.id)).all()
@@ -171,43 +171,43 @@ def test_a_filename_is_never_a_path(db: Database, clock: FixedClock, tmp_path: P
     names = ["../../../../etc/passwd.jpg", "..\\..\\windows\\system32\\x.png", "/abs/path.pdf",
              "..", "\x00evil\n.jpg", "正常照片.jpg"]
     contents = [JPEG, PNG, PDF, JPEG + b"1", JPEG + b"2", JPEG + b"3"]
-    hashes = store_evidence(db, clock, problems[0],
+    hashes = db.run(store_evidence, clock, problems[0],
                             [UploadedFile(n, c) for n, c in zip(names, contents, strict=True)],
                             "zjj1", root=root)
-    shown = [e.filename for e in list_evidence(db, problems[0])]
+    shown = [e.filename for e in db.run(list_evidence, problems[0])]
     assert shown == ["passwd.jpg", "x.png", "path.pdf", "未命名文件", "evil.jpg", "正常照片.jpg"]
     written = {p for p in tmp_path.rglob("*") if p.is_file()}
     assert written == {root / h[:2] / h for h in hashes}
     assert sanitise_filename("a" * 300 + ".jpeg").endswith("….jpeg")
     assert len(sanitise_filename("a" * 300 + ".jpeg")) <= 120
     with pytest.raises(DubanError, match="编号无效"):
-        evidence_file(db, "../../etc/passwd", root=root)
+        db.run(evidence_file, "../../etc/passwd", root=root)
 
 
 def test_reading_back_verifies_the_hash(db: Database, clock: FixedClock, root: Path,
                                         problems: list[int]) -> None:
-    (sha,) = store_evidence(db, clock, problems[0], [UploadedFile("a.pdf", PDF)], "zjj1",
+    (sha,) = db.run(store_evidence, clock, problems[0], [UploadedFile("a.pdf", PDF)], "zjj1",
                             root=root)
     (root / sha[:2] / sha).write_bytes(PDF + b"tampered")
     with pytest.raises(EvidenceCorrupt, match="已损坏"):
-        evidence_file(db, sha, root=root)
+        db.run(evidence_file, sha, root=root)
     (root / sha[:2] / sha).unlink()
     with pytest.raises(NotFound, match="文件缺失"):
-        evidence_file(db, sha, root=root)
+        db.run(evidence_file, sha, root=root)
     with pytest.raises(NotFound, match="不存在"):
-        evidence_file(db, "0" * 64, root=root)
+        db.run(evidence_file, "0" * 64, root=root)
 
 
 def test_a_rolled_back_upload_leaves_no_row(db: Database, clock: FixedClock, root: Path,
                                             problems: list[int]) -> None:
-    with pytest.raises(RuntimeError), db.transaction() as session:
-        store_evidence(session, clock, problems[0], [UploadedFile("a.jpg", JPEG)], "zjj1",
+    with pytest.raises(RuntimeError), db.unit_of_work() as uow:
+        store_evidence(uow, clock, problems[0], [UploadedFile("a.jpg", JPEG)], "zjj1",
                        root=root)
         raise RuntimeError("the caller's transaction fails afterwards")
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Evidence)) == 0
     # The orphaned blob is harmless: an identical upload later reuses it.
-    assert store_evidence(db, clock, problems[0], [UploadedFile("a.jpg", JPEG)], "zjj1",
+    assert db.run(store_evidence, clock, problems[0], [UploadedFile("a.jpg", JPEG)], "zjj1",
                           root=root) == [hashlib.sha256(JPEG).hexdigest()]
 
 
@@ -218,13 +218,13 @@ def test_closed_problems_take_no_more_evidence(db: Database, clock: FixedClock, 
         assert p is not None
         p.status = "closed"
     with pytest.raises(DubanError, match="已销号，不能再上传"):
-        store_evidence(db, clock, problems[0], [UploadedFile("a.jpg", JPEG)], "zjj1", root=root)
+        db.run(store_evidence, clock, problems[0], [UploadedFile("a.jpg", JPEG)], "zjj1", root=root)
 
 
 def test_the_default_store_is_in_the_data_directory(
         db: Database, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         problems: list[int]) -> None:
     monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "d"))
-    (sha,) = store_evidence(db, clock, problems[0], [UploadedFile("a.jpg", JPEG)], "zjj1")
+    (sha,) = db.run(store_evidence, clock, problems[0], [UploadedFile("a.jpg", JPEG)], "zjj1")
     assert (tmp_path / "d" / "evidence" / sha[:2] / sha).read_bytes() == JPEG
-    assert evidence_file(db, sha) == JPEG
+    assert db.run(evidence_file, sha) == JPEG

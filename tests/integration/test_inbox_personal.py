@@ -17,7 +17,7 @@ def test_personal_messages_stay_personal(db: Database, clock: FixedClock) -> Non
             s.add(InboxMessage(campaign_id=None, office_code="zjj", username=user, kind="digest",
                                subject=key, body=key, dedupe_key=key, created_at=earlier,
                                visible_from=earlier))
-    seen_by_li = {m.subject for m in list_inbox(db, clock, ["zjj"], username="li")}
-    seen_by_zhang = {m.subject for m in list_inbox(db, clock, ["zjj"], username="zhang")}
+    seen_by_li = {m.subject for m in db.run(list_inbox, clock, ["zjj"], username="li")}
+    seen_by_zhang = {m.subject for m in db.run(list_inbox, clock, ["zjj"], username="zhang")}
     assert seen_by_li == {"office-wide"}
     assert seen_by_zhang == {"office-wide", "for-zhang"}

@@ -38,7 +38,7 @@ def write_xlsx(path: Path, headers: tuple[str, ...], rows: list[dict[str, object
 def launch(db: Database, clock: FixedClock, stem: str) -> tuple[int, Plan]:
     path = next(PLANS.glob(f"{stem}*.yaml"))
     plan = load_plan_file(path)
-    return launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county"), plan
+    return db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county"), plan
 
 
 def count(db: Database, model: type) -> int:
@@ -53,17 +53,17 @@ def test_household_visit_and_ledger_files_import_once(db: Database, clock: Fixed
     hh = write_xlsx(tmp_path / "农户.xlsx", HOUSEHOLD_COLUMNS, list(iter_household_rows(county)))
     vv = write_xlsx(tmp_path / "走访.xlsx", VISIT_COLUMNS, list(iter_visit_rows(county)))
     pp = write_xlsx(tmp_path / "台账.xlsx", PROBLEM_COLUMNS, list(iter_problem_rows(county)))
-    first = import_file(db, clock, campaign_id, "households", hh, imported_by="clerk")
+    first = db.run(import_file, clock, campaign_id, "households", hh, imported_by="clerk")
     assert first.created == len(county.households)
-    assert import_file(db, clock, campaign_id, "visits", vv, imported_by="clerk").created == len(
+    assert db.run(import_file, clock, campaign_id, "visits", vv, imported_by="clerk").created == len(
         county.visits)
-    ledger = import_file(db, clock, campaign_id, "problems", pp, imported_by="clerk")
+    ledger = db.run(import_file, clock, campaign_id, "problems", pp, imported_by="clerk")
     assert ledger.created == len(county.problems)
     # Importing the same files again adds nothing.
-    again = import_file(db, clock, campaign_id, "households", hh, imported_by="clerk")
+    again = db.run(import_file, clock, campaign_id, "households", hh, imported_by="clerk")
     assert (again.created, again.updated, again.unchanged) == (0, 0, len(county.households))
-    assert import_file(db, clock, campaign_id, "visits", vv, imported_by="clerk").created == 0
-    assert import_file(db, clock, campaign_id, "problems", pp, imported_by="clerk").created == 0
+    assert db.run(import_file, clock, campaign_id, "visits", vv, imported_by="clerk").created == 0
+    assert db.run(import_file, clock, campaign_id, "problems", pp, imported_by="clerk").created == 0
     assert count(db, Household) == len(county.households)
     assert count(db, Visit) == len(county.visits)
     assert count(db, Problem) == len(county.problems)
@@ -77,7 +77,7 @@ def test_a_bad_row_writes_nothing(db: Database, clock: FixedClock, tmp_path: Pat
     rows[9] = {**rows[9], "年人均纯收入（元）": "很多"}
     path = write_xlsx(tmp_path / "农户.xlsx", HOUSEHOLD_COLUMNS, rows)
     with pytest.raises(ImportRejected) as err:
-        import_file(db, clock, campaign_id, "households", path, imported_by="clerk")
+        db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
     bad = {(e.row, e.column) for e in err.value.report.errors}
     assert (7, "村") in bad and (11, "年人均纯收入（元）") in bad  # sheet rows: header is row 1
     assert count(db, Household) == 0
@@ -86,10 +86,10 @@ def test_a_bad_row_writes_nothing(db: Database, clock: FixedClock, tmp_path: Pat
 def test_detection_never_duplicates_an_open_problem(db: Database, clock: FixedClock) -> None:
     campaign_id, plan = launch(db, clock, "seed-003")
     county = generate_for_plan(plan, "township", seed=3)
-    import_records(db, clock, campaign_id, households=county.households, imported_by="clerk")
-    first = detect_problems(db, clock, campaign_id)
+    db.run(import_records, clock, campaign_id, households=county.households, imported_by="clerk")
+    first = db.run(detect_problems, clock, campaign_id)
     assert first.created > 0
-    again = detect_problems(db, clock, campaign_id)
+    again = db.run(detect_problems, clock, campaign_id)
     assert again.created == 0
     with db.transaction() as s:
         pairs = s.execute(select(Problem.household_id, Problem.category, func.count())
@@ -102,7 +102,7 @@ def test_detection_never_duplicates_an_open_problem(db: Database, clock: FixedCl
 def test_visit_coverage_counts_households_and_modes(db: Database, clock: FixedClock) -> None:
     campaign_id, plan = launch(db, clock, "seed-003")
     county = generate_for_plan(plan, "township", seed=3)
-    import_records(db, clock, campaign_id, households=county.households, visits=county.visits,
+    db.run(import_records, clock, campaign_id, households=county.households, visits=county.visits,
                    imported_by="clerk")
     with db.transaction() as session:
         cov = coverage(session, whole_campaign(), campaign_id, unvisited=True)
@@ -128,7 +128,7 @@ def test_seed_plans_route_a_generated_ledger_as_the_seeds_say(
         db: Database, clock: FixedClock, stem: str) -> None:
     campaign_id, plan = launch(db, clock, stem)
     county = generate_for_plan(plan, "township", seed=11)
-    import_records(db, clock, campaign_id, problems=county.problems, imported_by="clerk")
+    db.run(import_records, clock, campaign_id, problems=county.problems, imported_by="clerk")
     names = {c.code: c.name for c in plan.categories}
     offices = {o.code: o.name for o in plan.offices}
     _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id, limit=10_000))
@@ -153,7 +153,7 @@ def test_seed_001_data_items_are_led_by_their_own_town(db: Database, clock: Fixe
     # Seed 001: "各乡镇(街道)要围绕建档立卡户基础信息 … 进行全面梳理、比对、核实、补充、修正".
     campaign_id, plan = launch(db, clock, "seed-001")
     county = generate_for_plan(plan, "township", seed=11)
-    import_records(db, clock, campaign_id, problems=county.problems, imported_by="clerk")
+    db.run(import_records, clock, campaign_id, problems=county.problems, imported_by="clerk")
     data = next(c.code for c in plan.categories if c.name == "建档立卡数据质量")
     town_office = {t.code: plan.town_office(t.code) for t in plan.towns}
     _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id, limit=10_000))
@@ -183,25 +183,25 @@ def test_a_town_office_imports_only_its_own_town(db: Database, clock: FixedClock
     households = list(iter_household_rows(county))
     hh = write_xlsx(tmp_path / "农户.xlsx", HOUSEHOLD_COLUMNS, households)
     with pytest.raises(ImportRejected) as err:
-        import_file(db, clock, campaign_id, "households", hh, imported_by="town", towns=[mine])
+        db.run(import_file, clock, campaign_id, "households", hh, imported_by="town", towns=[mine])
     others = [i + 2 for i, h in enumerate(county.households) if h.town != mine]
     errors = err.value.report.errors
     assert sorted(e.row for e in errors) == others and {e.column for e in errors} == {"乡镇"}
     assert "不在本账号可导入的范围" in errors[0].reason
     assert count(db, Household) == 0
     # The county office imports the whole register; the town then sends its visits.
-    import_file(db, clock, campaign_id, "households", hh, imported_by="county")
+    db.run(import_file, clock, campaign_id, "households", hh, imported_by="county")
     visits = list(iter_visit_rows(county))
     vv = write_xlsx(tmp_path / "走访.xlsx", VISIT_COLUMNS, visits)
     with pytest.raises(ImportRejected) as err:
-        import_file(db, clock, campaign_id, "visits", vv, imported_by="town", towns=[mine])
+        db.run(import_file, clock, campaign_id, "visits", vv, imported_by="town", towns=[mine])
     outside = [i + 2 for i, v in enumerate(county.visits) if town_of[v.household_id] != mine]
     assert sorted(e.row for e in err.value.report.errors) == outside
     assert {e.column for e in err.value.report.errors} == {"户编号"}
     assert count(db, Visit) == 0
     own = [row for row, v in zip(visits, county.visits, strict=True)
            if town_of[v.household_id] == mine]
-    ok = import_file(db, clock, campaign_id, "visits",
+    ok = db.run(import_file, clock, campaign_id, "visits",
                      write_xlsx(tmp_path / "本镇走访.xlsx", VISIT_COLUMNS, own),
                      imported_by="town", towns=[mine])
     assert ok.created == len(own) > 0
@@ -216,9 +216,9 @@ def test_an_import_reports_checking_then_writing(db: Database, clock: FixedClock
     def progress(phase: str):  # type: ignore[no-untyped-def]
         return lambda done, total: calls.append((phase, done, total))
 
-    import_records(db, clock, campaign_id, households=county.households, imported_by="clerk")
+    db.run(import_records, clock, campaign_id, households=county.households, imported_by="clerk")
     pp = write_xlsx(tmp_path / "台账.xlsx", PROBLEM_COLUMNS, list(iter_problem_rows(county)))
-    result = import_file(db, clock, campaign_id, "problems", pp, imported_by="clerk",
+    result = db.run(import_file, clock, campaign_id, "problems", pp, imported_by="clerk",
                          progress=progress)
     phases = [phase for phase, _, _ in calls]
     assert phases.index("写入") > max(i for i, p in enumerate(phases) if p == "校验")
@@ -249,7 +249,7 @@ def test_a_ledger_reaching_an_uncovered_year_waits_for_the_offices_holiday_file(
     path = tmp_path / "plan.yaml"
     path.write_text(text, encoding="utf-8")
     clock = FixedClock(dt.datetime(2026, 12, 31, 9, 0, tzinfo=CHINA_TZ))
-    campaign_id = launch_campaign(db, clock, load_plan_file(path), text, "county")
+    campaign_id = db.run(launch_campaign, clock, load_plan_file(path), text, "county")
     ledger = write_xlsx(tmp_path / "台账.xlsx", PROBLEM_COLUMNS, [dict(zip(PROBLEM_COLUMNS, (
         "干部走访排查", "监测数据信息", "少云镇", "玉屏村", None, "监测对象信息未及时更新",
         "李四", "2026-12-31", "立查立改", None), strict=True))])
@@ -257,13 +257,13 @@ def test_a_ledger_reaching_an_uncovered_year_waits_for_the_offices_holiday_file(
     working_calendar.cache_clear()
     try:
         with pytest.raises(CalendarNotCovered) as err:
-            import_file(db, clock, campaign_id, "problems", ledger, imported_by="clerk")
+            db.run(import_file, clock, campaign_id, "problems", ledger, imported_by="clerk")
         assert "2027" in err.value.message and "calendars/README.md" in err.value.message
         assert count(db, Problem) == 0
         # The office drops its 2027 file in a folder (here the loader's test file).
         monkeypatch.setenv("DUBAN_CALENDAR_DIR", str(Path(__file__).parents[1] / "data/calendars"))
         working_calendar.cache_clear()
-        import_file(db, clock, campaign_id, "problems", ledger, imported_by="clerk")
+        db.run(import_file, clock, campaign_id, "problems", ledger, imported_by="clerk")
     finally:
         working_calendar.cache_clear()
     with db.transaction() as s:

@@ -34,7 +34,7 @@ def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def launch(db: Database) -> int:
     plan = load_plan_file(SEED_004)
     clock = FixedClock(dt.datetime(2019, 2, 11, 9, 0, tzinfo=CHINA_TZ))
-    return launch_campaign(db, clock, plan, SEED_004.read_text(encoding="utf-8"), "county")
+    return db.run(launch_campaign, clock, plan, SEED_004.read_text(encoding="utf-8"), "county")
 
 
 def test_open_ended_stages_are_stored_without_an_end_and_run_on(db: Database) -> None:
@@ -46,17 +46,17 @@ def test_open_ended_stages_are_stored_without_an_end_and_run_on(db: Database) ->
     assert ends == [None, None, None]
     later = FixedClock(LATER)
     # Every stage is due, current, and the campaign is live months after its dated day.
-    assert [d.name for d in due_stages(db, later, campaign_id)] == [
+    assert [d.name for d in db.run(due_stages, later, campaign_id)] == [
         "入户专班排查", "梳理问题抓好整改", "驻点督查"]
-    assert campaign_id in live_campaigns(db, later)
-    summary = summarise_campaign(db, campaign_id, LATER.date())
+    assert campaign_id in db.run(live_campaigns, later)
+    summary = db.run(summarise_campaign, campaign_id, LATER.date())
     assert [(st.end, st.current) for st in summary.stages] == [(None, True)] * 3
-    (row,) = list_campaigns(db, LATER.date())
+    (row,) = db.run(list_campaigns, LATER.date())
     assert (row.start, row.end) == (START, None)
     # The daily report is written every day until the campaign is closed …
-    assert daily_report_due(db, later, campaign_id) == LATER.date()
+    assert db.run(daily_report_due, later, campaign_id) == LATER.date()
     # … and no date closes it: only the county office's command does.
-    assert close_ended_campaigns(db, later) == []
+    assert db.run(close_ended_campaigns, later) == []
 
 
 def test_seed_004_draws_each_quota_and_villages_without_households(db: Database) -> None:

@@ -43,7 +43,7 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
 
 def launch(db: Database, clock: FixedClock, plan: Plan) -> int:
-    return launch_campaign(db, clock, plan, SEED.read_text(encoding="utf-8"), "county")
+    return db.run(launch_campaign, clock, plan, SEED.read_text(encoding="utf-8"), "county")
 
 
 def test_launching_stores_the_plan_as_version_one(db: Database, clock: FixedClock) -> None:

@@ -32,14 +32,14 @@ pytestmark = pytest.mark.usefixtures("evidence_dir")
 def launch(db: Database, clock: FixedClock, name: str = "seed-002") -> int:
     path = next(p for p in SEED_PLANS if p.name.startswith(name))
     plan = load_plan_file(path)
-    return launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    return db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
 
 
 @pytest.mark.parametrize("plan_path", SEED_PLANS, ids=lambda p: p.stem)
 def test_each_seed_plan_launches(db: Database, clock: FixedClock, plan_path) -> None:
     plan = load_plan_file(plan_path)
-    campaign_id = launch_campaign(db, clock, plan, plan_path.read_text(encoding="utf-8"), "c")
-    summary = summarise_campaign(db, campaign_id, plan.start)
+    campaign_id = db.run(launch_campaign, clock, plan, plan_path.read_text(encoding="utf-8"), "c")
+    summary = db.run(summarise_campaign, campaign_id, plan.start)
     assert summary.towns == len(plan.towns)
     assert summary.villages == sum(len(t.villages) for t in plan.towns)
     assert len(summary.stages) == len(plan.stages)
@@ -87,17 +87,17 @@ def _setup(db: Database, clock: FixedClock) -> tuple[int, str, str]:
     _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id))
     lead = rows[0].lead_office
     assert lead is not None
-    add_user(db, clock, username="office1", name="办室甲", role=Role.OFFICE, office=lead)
-    add_user(db, clock, username="office2", name="办室乙", role=Role.OFFICE, office="nobody")
-    add_user(db, clock, username="county", name="县巩固办", role=Role.COUNTY)
-    add_user(db, clock, username="ducha", name="督查组", role=Role.SUPERVISOR)
+    db.run(add_user, clock, username="office1", name="办室甲", role=Role.OFFICE, office=lead)
+    db.run(add_user, clock, username="office2", name="办室乙", role=Role.OFFICE, office="nobody")
+    db.run(add_user, clock, username="county", name="县巩固办", role=Role.COUNTY)
+    db.run(add_user, clock, username="ducha", name="督查组", role=Role.SUPERVISOR)
     return campaign_id, rows[0].code, lead
 
 
 def test_the_whole_lifecycle_is_audited(db: Database, clock: FixedClock) -> None:
     campaign_id, code, _ = _setup(db, clock)
-    move = lambda action, user, files=(), **kw: moves.apply(  # noqa: E731
-        db, clock, user, code, action, Payload(**kw), campaign_id=campaign_id,
+    move = lambda action, user, files=(), **kw: db.run(  # noqa: E731
+        moves.apply, clock, user, code, action, Payload(**kw), campaign_id=campaign_id,
         files=files).problem
     move(Action.ACCEPT, "office1")
     p = move(Action.REQUEST_EXTENSION, "office1", note="雨天无法施工",
@@ -124,14 +124,14 @@ def test_the_whole_lifecycle_is_audited(db: Database, clock: FixedClock) -> None
 def test_illegal_moves_leave_the_row_as_it_was(db: Database, clock: FixedClock) -> None:
     campaign_id, code, _ = _setup(db, clock)
     with pytest.raises(IllegalTransition, match="不能执行「销号」"):
-        moves.apply(db, clock, "county", code, Action.CLOSE, Payload(), campaign_id=campaign_id)
+        db.run(moves.apply, clock, "county", code, Action.CLOSE, Payload(), campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="牵头责任办室"):
-        moves.apply(db, clock, "office2", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
+        db.run(moves.apply, clock, "office2", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
     with pytest.raises(NotFound, match="责任办室未定义"):
-        moves.apply(db, clock, "county", code, Action.REASSIGN, Payload(note="x", office="乡不存在办"),
+        db.run(moves.apply, clock, "county", code, Action.REASSIGN, Payload(note="x", office="乡不存在办"),
                     campaign_id=campaign_id)
     with pytest.raises(NotFound, match="用户不存在"):
-        moves.apply(db, clock, "ghost", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
+        db.run(moves.apply, clock, "ghost", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
     with db.transaction() as s:
         p = s.scalars(select(Problem)).one()
         assert (p.status, p.version) == (Status.ROUTED, 1)
@@ -148,10 +148,10 @@ def test_audit_events_cannot_be_changed_or_deleted(db: Database, clock: FixedClo
 
 def test_stale_version_is_a_conflict(db: Database, clock: FixedClock) -> None:
     campaign_id, code, _ = _setup(db, clock)
-    moves.apply(db, clock, "office1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id,
+    db.run(moves.apply, clock, "office1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id,
                 expected_version=1)
     with pytest.raises(ConflictError, match="已被他人修改"):
-        moves.apply(db, clock, "office1", code, Action.DISPUTE, Payload(note="不属本办"),
+        db.run(moves.apply, clock, "office1", code, Action.DISPUTE, Payload(note="不属本办"),
                     campaign_id=campaign_id, expected_version=1)
 
 
@@ -160,8 +160,8 @@ def test_two_people_at_once_second_gets_a_conflict(committed_db: Database,
     """Two sessions load the same version; the second write is refused and nothing is lost."""
     db = committed_db  # two threads, two connections: the first one's commit must be real
     campaign_id, code, _ = _setup(db, clock)
-    moves.apply(db, clock, "office1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
-    moves.apply(db, clock, "office1", code, Action.SUBMIT, Payload(note="改好"), files=[photo()],
+    db.run(moves.apply, clock, "office1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
+    db.run(moves.apply, clock, "office1", code, Action.SUBMIT, Payload(note="改好"), files=[photo()],
                 campaign_id=campaign_id)
     from duban.services.actors import resolve_actor
     from duban.services.problems import find_problem

@@ -89,7 +89,7 @@ class Ledger:
     def office_user(self, office: str) -> str:
         name = f"o-{office}"
         if name not in self.users:
-            add_user(self.db, self.clock, username=name, name=f"{office}经办人",
+            self.db.run(add_user, self.clock, username=name, name=f"{office}经办人",
                      role=Role.OFFICE, office=office)
             self.users.add(name)
         return name
@@ -99,7 +99,7 @@ class Ledger:
         """Make a move; office moves are signed by the lead office's user."""
         if user is None:
             user = self.office_user(self.office_of(code))
-        moves.apply(self.db, self.clock, user, code, action, Payload(**payload),  # type: ignore[arg-type]
+        self.db.run(moves.apply, self.clock, user, code, action, Payload(**payload),  # type: ignore[arg-type]
                     campaign_id=self.campaign_id, files=files)
 
     def accept(self, code: str) -> None:
@@ -120,9 +120,9 @@ def launch_seed(db: Database, clock: FixedClock, name: str) -> Ledger:
     """Launch a seed plan and add the county and supervision users."""
     path = next(PLANS.glob(f"{name}*.yaml"))
     plan = load_plan_file(path)
-    campaign_id = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
-    add_user(db, clock, username="county", name="县巩固办张主任", role=Role.COUNTY)
-    add_user(db, clock, username="ducha", name="督查组王组长", role=Role.SUPERVISOR)
+    campaign_id = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
+    db.run(add_user, clock, username="county", name="县巩固办张主任", role=Role.COUNTY)
+    db.run(add_user, clock, username="ducha", name="督查组王组长", role=Role.SUPERVISOR)
     return Ledger(db, clock, campaign_id, plan)
 
 
@@ -234,13 +234,13 @@ def test_figures_equal_the_ledger_counts_on_every_day(db: Database, clock: Fixed
     def keep(lg: Ledger, day: dt.date) -> None:
         expected[day] = recount(db, lg.campaign_id, day)
         # The live figures agree with the recount on the day itself.
-        assert_figures(daily_figures(db, lg.campaign_id, day), expected[day])
+        assert_figures(db.run(daily_figures, lg.campaign_id, day), expected[day])
 
     lg = build_campaign(db, clock, keep)
     # Rebuilt later from the audit trail, every past day equals what the ledger said then.
     lg.day(D[-1] + dt.timedelta(days=5))
     for i, day in enumerate(D):
-        f = daily_figures(db, lg.campaign_id, day)
+        f = db.run(daily_figures, lg.campaign_id, day)
         assert f.yesterday_from == "ledger"
         assert_figures(f, expected[day])
         before = expected[D[i - 1]] if i else {}
@@ -271,8 +271,8 @@ def test_past_days_follow_reassignment_extension_and_reopening(db: Database,
     assert disputed.lead_office == "xczxj"
     # Before the reassignment (end of D[1]) the disputed item still belonged to the education
     # bureau; afterwards to the rural revitalisation bureau.
-    f1 = daily_figures(db, lg.campaign_id, D[1])
-    f2 = daily_figures(db, lg.campaign_id, D[2])
+    f1 = db.run(daily_figures, lg.campaign_id, D[1])
+    f2 = db.run(daily_figures, lg.campaign_id, D[2])
     assert f1.office("jyj").today.found == 2
     assert "xczxj" not in {o.code for o in f1.offices}
     assert f2.office("xczxj").today.found == 1 and f2.office("jyj").today.found == 1
@@ -298,14 +298,14 @@ def test_change_since_the_day_before_uses_that_days_snapshot(db: Database,
     lg.day(D[0], 10)
     codes = lg.record(town.code, village, "water", 4, deadline=D[2])
     lg.day(D[0], 17)
-    assert take_daily_snapshot(db, clock, lg.campaign_id, D[0]) > 0
+    assert db.run(take_daily_snapshot, clock, lg.campaign_id, D[0]) > 0
     # After the day's report was taken, more happened on the same day.
     lg.day(D[0], 19)
     lg.accept(codes[0])
     lg.submit(codes[0])
     lg.day(D[1], 10)
     lg.close(codes[0])
-    f = daily_figures(db, lg.campaign_id, D[1])
+    f = db.run(daily_figures, lg.campaign_id, D[1])
     assert f.yesterday_from == "snapshot"
     assert f.town(town.code).yesterday == Counts(found=4, routed=4, rectifying=4)
     assert f.town(town.code).change.closed == 1
@@ -313,7 +313,7 @@ def test_change_since_the_day_before_uses_that_days_snapshot(db: Database,
     # Without the snapshot, the day before is rebuilt as of its end: the submission counts.
     with db.transaction() as s:
         s.execute(DailySnapshot.__table__.delete())
-    f = daily_figures(db, lg.campaign_id, D[1])
+    f = db.run(daily_figures, lg.campaign_id, D[1])
     assert f.yesterday_from == "ledger"
     assert f.town(town.code).yesterday == Counts(found=4, routed=4, rectifying=3,
                                                  awaiting_review=1)
@@ -323,8 +323,8 @@ def test_change_since_the_day_before_uses_that_days_snapshot(db: Database,
 def test_a_days_snapshot_is_taken_once(db: Database, clock: FixedClock) -> None:
     lg = build_campaign(db, clock)
     day = D[-1]
-    written = take_daily_snapshot(db, clock, lg.campaign_id, day)
-    f = daily_figures(db, lg.campaign_id, day)
+    written = db.run(take_daily_snapshot, clock, lg.campaign_id, day)
+    f = db.run(daily_figures, lg.campaign_id, day)
     assert written == 1 + len(f.towns) + len(f.offices)
 
     def stored() -> list[tuple[object, ...]]:
@@ -343,7 +343,7 @@ def test_a_days_snapshot_is_taken_once(db: Database, clock: FixedClock) -> None:
     # Later the same day the ledger moves; a rerun adds and replaces nothing.
     clock.advance(dt.timedelta(hours=3))
     lg.record(lg.plan.towns[0].code, None, "water", 2)
-    assert take_daily_snapshot(db, clock, lg.campaign_id, day) == 0
+    assert db.run(take_daily_snapshot, clock, lg.campaign_id, day) == 0
     assert stored() == first
 
 
@@ -361,9 +361,9 @@ def test_daily_report_files_carry_the_figures(db: Database, clock: FixedClock,
     lg = build_campaign(db, clock)
     day = D[-1]
     lg.day(day, 17)
-    paths = write_daily_report(db, clock, lg.campaign_id, day, tmp_path)
+    paths = db.run(write_daily_report, clock, lg.campaign_id, day, tmp_path)
     assert [p.suffix for p in paths] == [".docx", ".xlsx"]
-    f = daily_figures(db, lg.campaign_id, day)
+    f = db.run(daily_figures, lg.campaign_id, day)
 
     # .xlsx: one sheet per scope kind, row values equal to the figures.
     wb = openpyxl.load_workbook(paths[1])
@@ -401,7 +401,7 @@ def test_daily_report_files_carry_the_figures(db: Database, clock: FixedClock,
 def test_the_ledger_workbook_reads_in_words(db: Database, clock: FixedClock,
                                             tmp_path: Path) -> None:
     lg = build_campaign(db, clock)
-    out = write_ledger(db, lg.campaign_id, tmp_path / "台账.xlsx", as_of=D[-1])
+    out = db.run(write_ledger, lg.campaign_id, tmp_path / "台账.xlsx", as_of=D[-1])
     wb = openpyxl.load_workbook(out)
     ws = wb.active
     assert ws.freeze_panes == "A2"
@@ -429,7 +429,7 @@ def test_the_ledger_workbook_reads_in_words(db: Database, clock: FixedClock,
             assert r["复核人"] == "督查组王组长" and r["整改人"].endswith("经办人")
             assert r["销号时间"]
     overdue_rows = sum(r["是否逾期"] == "是" for r in rows)
-    assert overdue_rows == daily_figures(db, lg.campaign_id, D[-1]).total.today.overdue
+    assert overdue_rows == db.run(daily_figures, lg.campaign_id, D[-1]).total.today.overdue
 
 
 def test_many_towns_today_and_before(db: Database, clock: FixedClock) -> None:
@@ -449,9 +449,9 @@ def test_many_towns_today_and_before(db: Database, clock: FixedClock) -> None:
     for code in codes[::6]:
         lg.submit(code)
     lg.day(D[3])
-    assert_figures(daily_figures(db, lg.campaign_id, D[3]), recount(db, lg.campaign_id, D[3]))
-    assert_figures(daily_figures(db, lg.campaign_id, D[0]), before)
-    assert len(daily_figures(db, lg.campaign_id, D[3]).towns) == len(lg.plan.towns)
+    assert_figures(db.run(daily_figures, lg.campaign_id, D[3]), recount(db, lg.campaign_id, D[3]))
+    assert_figures(db.run(daily_figures, lg.campaign_id, D[0]), before)
+    assert len(db.run(daily_figures, lg.campaign_id, D[3]).towns) == len(lg.plan.towns)
 
 
 def test_the_report_commands(db: Database, clock: FixedClock, tmp_path: Path) -> None:
@@ -466,7 +466,7 @@ def test_the_report_commands(db: Database, clock: FixedClock, tmp_path: Path) ->
         return result.output
 
     out = run("2022-09-24T18:00", "daily", "--out", str(tmp_path / "daily"))
-    f = daily_figures(db, lg.campaign_id, D[-1])
+    f = db.run(daily_figures, lg.campaign_id, D[-1])
     total_line = next(line for line in out.splitlines() if line.startswith("合计"))
     assert total_line.split()[1:7] == [str(v) for v in (
         f.total.today.found, f.total.today.routed, f.total.today.rectifying,
@@ -489,6 +489,6 @@ def test_the_daily_report_converts_to_pdf(db: Database, clock: FixedClock,
                                           tmp_path: Path) -> None:
     require(libreoffice_available(), "LibreOffice (soffice) is not installed: no PDF")
     lg = build_campaign(db, clock)
-    paths = write_daily_report(db, clock, lg.campaign_id, D[-1], tmp_path, pdf=True)
+    paths = db.run(write_daily_report, clock, lg.campaign_id, D[-1], tmp_path, pdf=True)
     assert [p.suffix for p in paths] == [".docx", ".xlsx", ".pdf"]
     assert paths[2].read_bytes()[:5] == b"%PDF-"

@@ -60,7 +60,7 @@ def launch(db: Database, clock: FixedClock) -> tuple[int, Plan]:
     path = PLANS / "seed-002-shenqiu.yaml"
     text = with_seed_004_quota(path.read_text(encoding="utf-8"))
     plan = load_plan_text(text, base_dir=path.parent)
-    return launch_campaign(db, clock, plan, text, "county"), plan
+    return db.run(launch_campaign, clock, plan, text, "county"), plan
 
 
 def report(town: str, village: str, household: str | None, category: str = "housing",
@@ -71,9 +71,9 @@ def report(town: str, village: str, household: str | None, category: str = "hous
 
 
 def users(db: Database, clock: FixedClock) -> None:
-    add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
-    add_user(db, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
-    add_user(db, clock, username="ducha", name="督导组王五", role=Role.SUPERVISOR)
+    db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
+    db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
+    db.run(add_user, clock, username="ducha", name="督导组王五", role=Role.SUPERVISOR)
 
 
 def first_village(plan: Plan, i: int = 0) -> tuple[str, str]:
@@ -90,16 +90,16 @@ def one_problem(db: Database, clock: FixedClock) -> tuple[int, Plan, str]:
     with db.transaction() as s:
         code = s.scalar(select(Problem.code).where(Problem.id == result.problem_ids[0]))
     assert code is not None
-    moves.apply(db, clock, "zjj1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
+    db.run(moves.apply, clock, "zjj1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
     return campaign_id, plan, code
 
 
 def through_to_closed(db: Database, clock: FixedClock, campaign_id: int, code: str) -> Problem:
-    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修屋面"), files=[PHOTO],
+    db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修屋面"), files=[PHOTO],
                 campaign_id=campaign_id)
-    moves.apply(db, clock, "ducha", code, Action.PASS_REVIEW, Payload(note="现场核实"),
+    db.run(moves.apply, clock, "ducha", code, Action.PASS_REVIEW, Payload(note="现场核实"),
                 campaign_id=campaign_id)
-    return moves.apply(db, clock, "county", code, Action.CLOSE, Payload(note=""),
+    return db.run(moves.apply, clock, "county", code, Action.CLOSE, Payload(note=""),
                        campaign_id=campaign_id).problem
 
 
@@ -109,19 +109,19 @@ def through_to_closed(db: Database, clock: FixedClock, campaign_id: int, code: s
 def test_submit_review_close_carries_three_signatures(db: Database, clock: FixedClock,
                                                       _data_dir: Path) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    p = moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修屋面"), files=[PHOTO],
+    p = db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修屋面"), files=[PHOTO],
                     campaign_id=campaign_id).problem
     assert p.status == Status.SUBMITTED and p.rectified_by == "zjj1"
     with pytest.raises(IllegalTransition):  # not reviewed yet
-        moves.apply(db, clock, "county", code, Action.CLOSE, Payload(note=""),
+        db.run(moves.apply, clock, "county", code, Action.CLOSE, Payload(note=""),
                     campaign_id=campaign_id)
-    p = moves.apply(db, clock, "ducha", code, Action.PASS_REVIEW, Payload(note="现场核实"),
+    p = db.run(moves.apply, clock, "ducha", code, Action.PASS_REVIEW, Payload(note="现场核实"),
                     campaign_id=campaign_id).problem
     assert p.status == Status.REVIEWED and p.review_passed_by == "ducha"
     with pytest.raises(GuardFailed, match="县级办公室"):  # a supervisor may not 销号
-        moves.apply(db, clock, "ducha", code, Action.CLOSE, Payload(note=""),
+        db.run(moves.apply, clock, "ducha", code, Action.CLOSE, Payload(note=""),
                     campaign_id=campaign_id)
-    p = moves.apply(db, clock, "county", code, Action.CLOSE, Payload(note=""),
+    p = db.run(moves.apply, clock, "county", code, Action.CLOSE, Payload(note=""),
                     campaign_id=campaign_id).problem
     assert p.status == Status.CLOSED and p.closed_at is not None
     assert (p.found_by, p.rectified_by, p.review_passed_by) == ("王村干", "zjj1", "ducha")
@@ -138,14 +138,14 @@ def test_submit_review_close_carries_three_signatures(db: Database, clock: Fixed
 
 def test_a_county_reviewer_may_pass_and_close_at_once(db: Database, clock: FixedClock) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
+    db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
                 campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="县级办公室"):  # a supervisor passes but may not close
-        moves.apply(db, clock, "ducha", code, Action.PASS_REVIEW, Payload(note=""),
+        db.run(moves.apply, clock, "ducha", code, Action.PASS_REVIEW, Payload(note=""),
                     campaign_id=campaign_id, then=(Action.CLOSE,))
     with db.transaction() as s:  # ...and then nothing happened at all
         assert s.scalar(select(Problem.status).where(Problem.code == code)) == "submitted"
-    p = moves.apply(db, clock, "county", code, Action.PASS_REVIEW, Payload(note="现场核实，销号"),
+    p = db.run(moves.apply, clock, "county", code, Action.PASS_REVIEW, Payload(note="现场核实，销号"),
                     campaign_id=campaign_id, then=(Action.CLOSE,)).problem
     assert p.status == Status.CLOSED and p.review_passed_by == "county"
     _, events = audit_trail(db, code, campaign_id)
@@ -154,31 +154,31 @@ def test_a_county_reviewer_may_pass_and_close_at_once(db: Database, clock: Fixed
 
 def test_close_needs_the_finder_signature(db: Database, clock: FixedClock) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
+    db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
                 campaign_id=campaign_id)
-    moves.apply(db, clock, "ducha", code, Action.PASS_REVIEW, Payload(note=""),
+    db.run(moves.apply, clock, "ducha", code, Action.PASS_REVIEW, Payload(note=""),
                 campaign_id=campaign_id)
     with db.transaction() as s:
         s.execute(update(Problem).where(Problem.code == code).values(found_by="")
                   .execution_options(synchronize_session=False))
     with pytest.raises(GuardFailed, match="三方签字"):
-        moves.apply(db, clock, "county", code, Action.CLOSE, Payload(note=""),
+        db.run(moves.apply, clock, "county", code, Action.CLOSE, Payload(note=""),
                     campaign_id=campaign_id)
 
 
 def test_the_submitter_cannot_review(db: Database, clock: FixedClock) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
+    db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
                 campaign_id=campaign_id)
     # The same person, later made a supervisor, still may not review their own rectification.
     with db.transaction() as s:
         from models import User
         s.execute(update(User).where(User.username == "zjj1").values(role=Role.SUPERVISOR.value))
     with pytest.raises(GuardFailed, match="复核人不能是整改提交人"):
-        moves.apply(db, clock, "zjj1", code, Action.PASS_REVIEW, Payload(note=""),
+        db.run(moves.apply, clock, "zjj1", code, Action.PASS_REVIEW, Payload(note=""),
                     campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="复核人不能是整改提交人"):
-        moves.apply(db, clock, "zjj1", code, Action.FAIL_REVIEW, Payload(note="x"),
+        db.run(moves.apply, clock, "zjj1", code, Action.FAIL_REVIEW, Payload(note="x"),
                     campaign_id=campaign_id)
 
 
@@ -186,12 +186,12 @@ def test_a_failed_review_sends_it_back_with_a_working_day_deadline(
         db: Database, clock: FixedClock) -> None:
     campaign_id, plan, code = one_problem(db, clock)
     assert plan.review.rectify_days_after_failed_review == 5
-    moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
+    db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修"), files=[PHOTO],
                 campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="须填写说明"):
-        moves.apply(db, clock, "ducha", code, Action.FAIL_REVIEW, Payload(note=" "),
+        db.run(moves.apply, clock, "ducha", code, Action.FAIL_REVIEW, Payload(note=" "),
                     campaign_id=campaign_id)
-    p = moves.apply(db, clock, "ducha", code, Action.FAIL_REVIEW, Payload(note="照片不清晰，看不出屋面"),
+    p = db.run(moves.apply, clock, "ducha", code, Action.FAIL_REVIEW, Payload(note="照片不清晰，看不出屋面"),
                     campaign_id=campaign_id).problem
     # Five working days from Mon 2022-09-26: 27, 28, 29, 30 Sep, then 国庆 1-7 Oct off and
     # Sat 8 Oct a 调休 working day (State Council schedule for 2022).
@@ -203,14 +203,14 @@ def test_a_failed_review_sends_it_back_with_a_working_day_deadline(
     assert failed.data["deadline"] == "2022-10-08"
     # Resubmitting reuses the stored photo by hash; an explicit deadline is honoured.
     sha = events[-2].evidence[0]
-    p = moves.apply(db, clock, "zjj1", code, Action.SUBMIT,
+    p = db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT,
                     Payload(note="补充照片", evidence=tuple([sha])), files=[],
                     campaign_id=campaign_id).problem
     assert p.status == Status.SUBMITTED
     with pytest.raises(DubanError, match="不能早于今天"):
-        moves.apply(db, clock, "ducha", code, Action.FAIL_REVIEW,
+        db.run(moves.apply, clock, "ducha", code, Action.FAIL_REVIEW,
                     Payload(note="仍不合格", deadline=dt.date(2022, 9, 1)), campaign_id=campaign_id)
-    p = moves.apply(db, clock, "ducha", code, Action.FAIL_REVIEW,
+    p = db.run(moves.apply, clock, "ducha", code, Action.FAIL_REVIEW,
                     Payload(note="仍不合格", deadline=dt.date(2022, 10, 20)),
                     campaign_id=campaign_id).problem
     assert p.deadline == dt.date(2022, 10, 20)
@@ -219,12 +219,12 @@ def test_a_failed_review_sends_it_back_with_a_working_day_deadline(
 def test_a_refused_submission_leaves_no_evidence(db: Database, clock: FixedClock,
                                                  _data_dir: Path) -> None:
     campaign_id, _, code = one_problem(db, clock)
-    add_user(db, clock, username="other", name="水利局", role=Role.OFFICE, office="slj")
+    db.run(add_user, clock, username="other", name="水利局", role=Role.OFFICE, office="slj")
     with pytest.raises(GuardFailed, match="牵头责任办室"):
-        moves.apply(db, clock, "other", code, Action.SUBMIT, Payload(note="不是我的"), files=[PHOTO],
+        db.run(moves.apply, clock, "other", code, Action.SUBMIT, Payload(note="不是我的"), files=[PHOTO],
                     campaign_id=campaign_id)
     with pytest.raises(GuardFailed, match="佐证资料"):  # no files, no evidence: refused
-        moves.apply(db, clock, "zjj1", code, Action.SUBMIT, Payload(note="已整改"), files=[],
+        db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT, Payload(note="已整改"), files=[],
                     campaign_id=campaign_id)
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Evidence)) == 0
@@ -241,10 +241,10 @@ def test_close_reviewed_closes_the_reviewed_batch(db: Database, clock: FixedCloc
                              recorded_by="county")
     ids = result.problem_ids
     for i, pid in enumerate(ids):
-        moves.apply(db, clock, "zjj1", pid, Action.ACCEPT, Payload())
-        moves.apply(db, clock, "zjj1", pid, Action.SUBMIT, Payload(note="已整改"), files=[PHOTO])
+        db.run(moves.apply, clock, "zjj1", pid, Action.ACCEPT, Payload())
+        db.run(moves.apply, clock, "zjj1", pid, Action.SUBMIT, Payload(note="已整改"), files=[PHOTO])
         if i < 3:
-            moves.apply(db, clock, "ducha", pid, Action.PASS_REVIEW, Payload(note=""))
+            db.run(moves.apply, clock, "ducha", pid, Action.PASS_REVIEW, Payload(note=""))
     with pytest.raises(PermissionDenied, match="县级办公室"):
         close_reviewed(db, clock, campaign_id, "ducha")
     only = close_reviewed(db, clock, campaign_id, "county", problem_ids=[ids[0], ids[3]])
@@ -403,7 +403,7 @@ def test_a_failed_spot_check_reopens_the_closed_problem(db: Database, clock: Fix
     assert "屋面仍漏雨" in events[-1].note
     with pytest.raises(SpotCheckError, match="已记录结果"):
         record_spot_check(db, clock, check.id, "ducha", passed=True)
-    figures = reopen_rate(db, campaign_id)
+    figures = db.run(reopen_rate, campaign_id)
     assert (figures.total.closed, figures.total.reopened, figures.total.reopens) == (1, 1, 1)
     assert figures.total.rate == 1.0
     (office,) = [f for f in figures.by_office if f.closed]
@@ -419,7 +419,7 @@ def test_a_passed_spot_check_keeps_it_closed(db: Database, clock: FixedClock) ->
     (check,) = list_spot_checks(db, campaign_id, ids=ids)
     info = record_spot_check(db, clock, check.id, "county", passed=True, note="已核实")
     assert info.result == "passed" and info.problem_status == Status.CLOSED
-    assert reopen_rate(db, campaign_id).total.rate == 0.0
+    assert db.run(reopen_rate, campaign_id).total.rate == 0.0
 
 
 def test_a_failed_household_check_is_recorded(db: Database, clock: FixedClock) -> None:
@@ -474,7 +474,7 @@ def test_a_new_problem_on_a_closed_household_category_is_flagged(
     assert new_id is not None
     _, events = audit_trail(db, new_id)
     assert events[-1].action == "recurrence" and code in events[-1].note
-    assert reopen_rate(db, campaign_id).total.recurrences == 1
+    assert db.run(reopen_rate, campaign_id).total.recurrences == 1
 
 
 def test_spot_check_time_is_china_time(db: Database) -> None:

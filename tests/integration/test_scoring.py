@@ -93,17 +93,17 @@ def test_penalties_follow_seed_000_amounts(db: Database, clock: FixedClock) -> N
     lg.day(dt.date(2020, 7, 13))
 
     # Housing is due 6/30: nothing is fined on the day itself.
-    assert current_penalties(db, clock, lg.campaign_id, dt.date(2020, 6, 30)) == []
+    assert db.run(current_penalties, clock, lg.campaign_id, dt.date(2020, 6, 30)) == []
     # 7/1: two households behind schedule, one fine each (H-1 has two problems, fined once);
     # H-3 was rectified in time. This is rebuilt on 7/13, after H-2 was closed.
-    lines = current_penalties(db, clock, lg.campaign_id, dt.date(2020, 7, 1))
+    lines = db.run(current_penalties, clock, lg.campaign_id, dt.date(2020, 7, 1))
     assert [(x.rule, x.basis, x.unit, x.problem_ids, x.amount_yuan) for x in lines] == [
         ("unsafe_house", PenaltyBasis.HOUSEHOLD, "H-1", tuple(sorted(ids["h1"])), 2000),
         ("unsafe_house", PenaltyBasis.HOUSEHOLD, "H-2", tuple(ids["h2"]), 2000),
     ]
     # 7/13 (today): everything else was due 7/12. H-1 is still behind (2000), both water items
     # are unrectified (500 each); H-2 is closed and the education item was submitted in time.
-    lines = current_penalties(db, clock, lg.campaign_id)
+    lines = db.run(current_penalties, clock, lg.campaign_id)
     by_rule: dict[str, list[int]] = {}
     for x in lines:
         by_rule.setdefault(x.rule, []).extend(x.problem_ids)
@@ -138,10 +138,10 @@ def test_accrued_fines_stand_and_reconcile_with_the_ledger(db: Database,
     for code in made["h1"] + made["h2"]:
         _fire(db, lg, code, dt.date(2020, 7, 6))
     lg.day(dt.date(2020, 7, 13))
-    assert accrued_penalties(db, lg.campaign_id, dt.date(2020, 7, 5)) == []
-    accrued = accrued_penalties(db, lg.campaign_id, dt.date(2020, 7, 13))
+    assert db.run(accrued_penalties, lg.campaign_id, dt.date(2020, 7, 5)) == []
+    accrued = db.run(accrued_penalties, lg.campaign_id, dt.date(2020, 7, 13))
     assert [(x.unit, x.amount_yuan) for x in accrued] == [("H-1", 2000), ("H-2", 2000)]
-    rec = reconcile_penalties(db, clock, lg.campaign_id)
+    rec = db.run(reconcile_penalties, clock, lg.campaign_id)
     assert rec.accrues and rec.official == rec.accrued
     assert rec.accrued_total == 4000
     assert rec.ledger_total == 2000 + 2 * 500
@@ -160,7 +160,7 @@ def test_the_office_ranking_counts_the_months_accrued_fines(db: Database,
         _fire(db, lg, code, dt.date(2020, 7, 6))
     _fire(db, lg, made["water"][0], dt.date(2020, 7, 17))
     lg.day(dt.date(2020, 8, 1))
-    snap = monthly_snapshot(db, clock, lg.campaign_id, "2020-07", frozen_by="county")
+    snap = db.run(monthly_snapshot, clock, lg.campaign_id, "2020-07", frozen_by="county")
     assert snap.frozen and snap.penalty_basis == BASIS_ACCRUED
     housing_office = lg.office_of(made["h1"][0])
     water_office = lg.office_of(made["water"][0])
@@ -176,7 +176,7 @@ def test_the_office_ranking_counts_the_months_accrued_fines(db: Database,
                    if c.code == "penalty")
     assert penalty.points < 0 and "2000元" in penalty.detail
     # June accrued nothing (the fines fired in July).
-    june = monthly_snapshot(db, clock, lg.campaign_id, "2020-06", frozen_by="county")
+    june = db.run(monthly_snapshot, clock, lg.campaign_id, "2020-06", frozen_by="county")
     assert all(s.penalties_yuan == 0 for s in june.stats)
 
 
@@ -238,11 +238,11 @@ def test_october_is_ranked_from_the_ledger_and_frozen(db: Database, clock: Fixed
     lg, made = shenqiu(db, clock)
     lg.day(dt.date(2022, 10, 31))
     with pytest.raises(MonthError, match="尚未结束"):
-        monthly_snapshot(db, clock, lg.campaign_id, "2022-10", frozen_by="county")
+        db.run(monthly_snapshot, clock, lg.campaign_id, "2022-10", frozen_by="county")
     with pytest.raises(MonthError, match="月份格式"):
-        ranking(db, lg.campaign_id, "2022年10月")
+        db.run(ranking, lg.campaign_id, "2022年10月")
     lg.day(dt.date(2022, 11, 1), 9)
-    snap = monthly_snapshot(db, clock, lg.campaign_id, "2022-10", frozen_by="county")
+    snap = db.run(monthly_snapshot, clock, lg.campaign_id, "2022-10", frozen_by="county")
     assert snap.frozen and snap.frozen_by == "county" and snap.penalty_basis == BASIS_LEDGER
 
     # The stats are the ledger's own counts at the end of October.
@@ -289,23 +289,23 @@ def test_october_is_ranked_from_the_ledger_and_frozen(db: Database, clock: Fixed
         s.execute(update(Problem).where(Problem.code == made["half"][2],
                                         Problem.campaign_id == lg.campaign_id)
                   .values(town_code=t[2].code))
-    preview = compute_ranking(db, clock, lg.campaign_id, "2022-10")
+    preview = db.run(compute_ranking, clock, lg.campaign_id, "2022-10")
     assert not preview.frozen
     assert preview.stats_of(t[2].code) != snap.stats_of(t[2].code)
-    again = monthly_snapshot(db, clock, lg.campaign_id, "2022-10", frozen_by="someone-else")
+    again = db.run(monthly_snapshot, clock, lg.campaign_id, "2022-10", frozen_by="someone-else")
     assert again == snap
-    assert ranking(db, lg.campaign_id, "2022-10") == snap
-    assert ranking(db, lg.campaign_id, "2022-09") is None
+    assert db.run(ranking, lg.campaign_id, "2022-10") == snap
+    assert db.run(ranking, lg.campaign_id, "2022-09") is None
 
 
 def test_ranking_files_show_the_frozen_breakdown(db: Database, clock: FixedClock,
                                                  tmp_path: Path) -> None:
     lg, _ = shenqiu(db, clock)
     lg.day(dt.date(2022, 11, 1), 9)
-    preview = write_ranking(db, clock, lg.campaign_id, "2022-10", tmp_path / "preview")
+    preview = db.run(write_ranking, clock, lg.campaign_id, "2022-10", tmp_path / "preview")
     assert "预览" in preview[0].name
-    snap = monthly_snapshot(db, clock, lg.campaign_id, "2022-10", frozen_by="county")
-    paths = write_ranking(db, clock, lg.campaign_id, "2022-10", tmp_path)
+    snap = db.run(monthly_snapshot, clock, lg.campaign_id, "2022-10", frozen_by="county")
+    paths = db.run(write_ranking, clock, lg.campaign_id, "2022-10", tmp_path)
     assert [p.suffix for p in paths] == [".docx", ".xlsx"]
     doc = Document(str(paths[0]))
     table = next(tb for tb in doc.tables
@@ -336,10 +336,10 @@ def test_freeze_due_month_freezes_last_month_once_due(db, clock) -> None:  # typ
 
     path = PLANS / "seed-002-shenqiu.yaml"
     plan = load_plan_file(path)
-    cid = launch_campaign(db, clock, plan, path.read_text(encoding="utf-8"), "county")
+    cid = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
     september = FixedClock(dt.datetime(2022, 9, 28, 9, tzinfo=CHINA_TZ))
-    assert freeze_due_month(db, september, cid) is None  # August is before the campaign
+    assert db.run(freeze_due_month, september, cid) is None  # August is before the campaign
     november = FixedClock(dt.datetime(2022, 11, 2, 9, tzinfo=CHINA_TZ))
-    assert freeze_due_month(db, november, cid) == dt.date(2022, 10, 1)
-    frozen = ranking(db, cid, "2022-10")
+    assert db.run(freeze_due_month, november, cid) == dt.date(2022, 10, 1)
+    frozen = db.run(ranking, cid, "2022-10")
     assert frozen is not None and frozen.frozen_at is not None

@@ -51,9 +51,9 @@ def launch(db: Database, clock: FixedClock, source: str = "",
         text = text.replace("  by: town\n", "  by: town\n" + "".join(
             f"  {k}: {v}\n" for k, v in ranking.items()), 1)
     plan = load_plan_text(text, base_dir=SEED_002.parent)
-    cid = launch_campaign(db, clock, plan, text, "county")
-    add_user(db, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
-    add_user(db, clock, username="ducha", name="督导组王五", role=Role.SUPERVISOR)
+    cid = db.run(launch_campaign, clock, plan, text, "county")
+    db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
+    db.run(add_user, clock, username="ducha", name="督导组王五", role=Role.SUPERVISOR)
     town = plan.towns[0]
     with db.transaction() as s:
         for k in range(3):
@@ -105,18 +105,18 @@ def test_failed_checks_count_against_the_town_in_the_ranking(db: Database,
     cid, plan = launch(db, clock, failed_check_points=3)
     assert plan.ranking.failed_check_points == 3
     town = plan.towns[0].code
-    before = compute_ranking(db, clock, cid, "2022-09").stats_of(town).failed_checks
+    before = db.run(compute_ranking, clock, cid, "2022-09").stats_of(town).failed_checks
     assert before == 0
     record_spot_check(db, clock, household_check(db, clock, cid), "ducha", passed=False,
                       note="帮扶措施未落实", category="housing")
-    snap = compute_ranking(db, clock, cid, "2022-09")
+    snap = db.run(compute_ranking, clock, cid, "2022-09")
     assert snap.stats_of(town).failed_checks == 1
     row = next(r for r in snap.ranking.rows if r.town == town)
     term = next(c for c in row.components if c.code == "failed_checks")
     assert str(term.points) == "-3.00" and "抽查不合格" in row.breakdown
     # Frozen, the term and the plan's weight are kept.
     october = FixedClock(dt.datetime(2022, 10, 3, 9, 0, tzinfo=CHINA_TZ))
-    frozen = monthly_snapshot(db, october, cid, "2022-09", "county")
+    frozen = db.run(monthly_snapshot, october, cid, "2022-09", "county")
     assert frozen.stats_of(town).failed_checks == 1 and frozen.weights.failed_check == 3
     assert frozen.policy.failed_check_points == 3
 

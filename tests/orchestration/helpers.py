@@ -28,7 +28,7 @@ def at(y: int, m: int, d: int, hh: int = 9, mm: int = 0) -> dt.datetime:
 
 def launch(db: Database, clock: FixedClock, plan: Plan | None = None) -> int:
     """Launch a campaign of the plan (default: make_plan())."""
-    return launch_campaign(db, clock, plan or make_plan(), "# test", "county")
+    return db.run(launch_campaign, clock, plan or make_plan(), "# test", "county")
 
 
 def add_problems(db: Database, clock: FixedClock, campaign_id: int, n: int, *,

@@ -52,7 +52,7 @@ def test_tick_and_outbox_commands(committed_db: Database, clock: FixedClock, pre
 def test_notice_commands(db: Database, clock: FixedClock, tmp_path: Path) -> None:
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2)
-    add_user(db, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
+    db.run(add_user, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
     out = _run(db, "--now", "2022-09-26T10:00", "notice", "issue", str(cid), "--batch", "b1")
     assert "测巩督〔2022〕1号" in out
     _run(db, "notice", "sign", "1", "--as", "jhb1")
@@ -62,5 +62,5 @@ def test_notice_commands(db: Database, clock: FixedClock, tmp_path: Path) -> Non
     _run(db, "notice", "download", "1", str(target))
     from duban.services.notices import list_notices
 
-    (row,) = list_notices(db, cid)
+    (row,) = db.run(list_notices, cid)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == row.sha256

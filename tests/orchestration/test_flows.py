@@ -63,7 +63,7 @@ def test_tick_runs_stages_once_under_prefect(db: Database, clock: FixedClock, pr
     second = run_tick(moment.isoformat())
     assert second["campaigns"][str(cid)]["stages"] == []
     assert _count(db, Notice) == 1
-    assert [r.status for r in stage_runs(db, cid)] == ["done", "done"]
+    assert [r.status for r in db.run(stage_runs, cid)] == ["done", "done"]
     assert _count(db, StageRun) == 2
     late = run_tick(at(2022, 10, 20, 10).isoformat())
     assert late["campaigns"][str(cid)]["sweep"]["fired"] > 0

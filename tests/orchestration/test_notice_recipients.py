@@ -68,8 +68,8 @@ def test_towns_get_their_own_notice_listing_every_item_they_help_with(
     cid = launch(db, clock, county_plan(town=CoOfficeNotice.OWN))
     add_problems(db, clock, cid, 8, category="housing")  # t1, t1, t2, t1, t1, t2, t1, t1
     add_problems(db, clock, cid, 2, category="water", tag="水")  # t1, t1
-    assert offices_without_notice(db, cid) == ["gov-t1", "gov-t2", "jhb", "nyzx"]
-    notices = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    assert db.run(offices_without_notice, cid) == ["gov-t1", "gov-t2", "jhb", "nyzx"]
+    notices = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     by_office = {n.office_code: n for n in notices}
     assert sorted(by_office) == ["gov-t1", "gov-t2", "jhb", "nyzx"]
     # Numbered in addressee order without gaps.
@@ -82,7 +82,7 @@ def test_towns_get_their_own_notice_listing_every_item_they_help_with(
     assert by_office["nyzx"].copy_to == ("ybj",)
     assert by_office["jhb"].copy_to == ()
 
-    document, text = _text(notice_file(db, by_office["gov-t1"].id))
+    document, text = _text(db.run(notice_file, by_office["gov-t1"].id))
     assert "城关镇人民政府：" in [p.text for p in document.paragraphs]
     assert "需你单位配合整改的问题共8个" in text
     rows = _table_rows(document)
@@ -91,27 +91,27 @@ def test_towns_get_their_own_notice_listing_every_item_they_help_with(
     assert any("配合：县医保局" in r[-1] for r in rows)  # the water items' other co-office
     assert "抄送" not in text
 
-    _, lead_text = _text(notice_file(db, by_office["nyzx"].id))
+    _, lead_text = _text(db.run(notice_file, by_office["nyzx"].id))
     assert "抄送：县医保局。" in lead_text
     assert "需你单位牵头整改的问题共2个" in lead_text
 
     # Every responsible unit sees what concerns it in its inbox.
-    inbox = {o: [m.subject for m in list_inbox(db, clock, [o])]
+    inbox = {o: [m.subject for m in db.run(list_inbox, clock, [o])]
              for o in ("gov-t1", "gov-t2", "ybj", "jhb", "nyzx")}
     assert all(len(v) == 1 for v in inbox.values()), inbox
     assert inbox["ybj"][0].startswith("【抄送】测巩督〔2022〕4号")
     assert inbox["gov-t1"][0].startswith("【督办通知书】测巩督〔2022〕1号")
-    assert [n.number for n in list_notices(db, cid, office="ybj")] == ["测巩督〔2022〕4号"]
-    tally = notice_tally(db, cid, ["gov-t1"])
+    assert [n.number for n in db.run(list_notices, cid, office="ybj")] == ["测巩督〔2022〕4号"]
+    tally = db.run(notice_tally, cid, ["gov-t1"])
     assert (tally.addressed, tally.unacknowledged, tally.copied) == (1, 1, 0)
     assert (tally.lead_items, tally.co_items) == (0, 8)
-    assert notice_tally(db, cid, ["ybj"]).copied == 1
+    assert db.run(notice_tally, cid, ["ybj"]).copied == 1
 
     # A rerun and a new batch add nothing; nothing is left to notify.
-    again = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    again = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert [n.number for n in again] == [n.number for n in notices]
-    assert issue_notices(db, clock, cid, issued_by="county", batch_key="b2") == []
-    assert offices_without_notice(db, cid) == []
+    assert db.run(issue_notices, clock, cid, issued_by="county", batch_key="b2") == []
+    assert db.run(offices_without_notice, cid) == []
 
 
 def test_an_office_leading_some_items_and_helping_with_others_gets_one_notice(
@@ -126,10 +126,10 @@ def test_an_office_leading_some_items_and_helping_with_others_gets_one_notice(
     add_problems(db, clock, cid, 1, category="housing")
     add_problems(db, clock, cid, 8, category="water", tag="水")
     notices = {n.office_code: n for n in
-               issue_notices(db, clock, cid, issued_by="county", batch_key="b1")}
+               db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")}
     assert sorted(notices) == ["jhb", "nyzx"]
     assert len(notices["jhb"].problem_ids) == 9  # 1 led + 8 helped with, not 1
-    document, text = _text(notice_file(db, notices["jhb"].id))
+    document, text = _text(db.run(notice_file, notices["jhb"].id))
     assert "需你单位整改的问题共9个，其中牵头整改1个、配合整改8个" in text
     assert sum(1 for r in _table_rows(document) if r[-1] == "牵头：农业服务中心") == 8
 
@@ -139,9 +139,9 @@ def test_towns_copied_or_left_out_as_the_plan_says(
         db: Database, clock: FixedClock, mode: CoOfficeNotice) -> None:
     cid = launch(db, clock, county_plan(town=mode, county=CoOfficeNotice.NONE))
     add_problems(db, clock, cid, 3, category="housing")  # t1, t1, t2
-    (notice,) = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    (notice,) = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert notice.office_code == "jhb"
-    _, text = _text(notice_file(db, notice.id))
+    _, text = _text(db.run(notice_file, notice.id))
     with db.transaction() as s:
         kinds = sorted((m.office_code, m.kind) for m in s.scalars(select(InboxMessage)))
     if mode is CoOfficeNotice.COPY:
@@ -159,10 +159,10 @@ def test_a_late_problem_goes_to_its_town_on_the_next_notice(db: Database,
                                                             clock: FixedClock) -> None:
     cid = launch(db, clock, county_plan(town=CoOfficeNotice.OWN))
     add_problems(db, clock, cid, 2, category="housing")  # t1, t1
-    first = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    first = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert [n.office_code for n in first] == ["gov-t1", "jhb"]
     add_problems(db, clock, cid, 3, category="housing", tag="新")  # t1, t1, t2
-    later = issue_notices(db, clock, cid, issued_by="county", batch_key="b2")
+    later = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b2")
     assert [(n.office_code, len(n.problem_ids)) for n in later] == [
         ("gov-t1", 2), ("gov-t2", 1), ("jhb", 3)]
     assert [n.number for n in later] == ["测巩督〔2022〕3号", "测巩督〔2022〕4号",

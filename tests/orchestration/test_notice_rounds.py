@@ -20,10 +20,10 @@ from tests.orchestration.helpers import add_problems, at, launch, make_plan
 
 def _rectify_started(db: Database, clock: FixedClock, cid: int) -> list[str]:
     """What the rectify stage flow does at its start: its notices, then its run is done."""
-    begin_stage_run(db, clock, cid, 1, "rectify")
-    numbers = [n.number for n in issue_notices(db, clock, cid, issued_by="system",
+    db.run(begin_stage_run, clock, cid, 1, "rectify")
+    numbers = [n.number for n in db.run(issue_notices, clock, cid, issued_by="system",
                                                batch_key="rectify:1")]
-    finish_stage_run(db, clock, cid, 1, {})
+    db.run(finish_stage_run, clock, cid, 1, {})
     return numbers
 
 
@@ -43,29 +43,29 @@ def test_late_problems_go_out_on_the_next_working_day_once(db: Database,
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2)
     clock.set(at(2022, 9, 26, 10))
-    assert issue_round(db, clock, cid) is None  # the rectify stage has not issued yet
+    assert db.run(issue_round, clock, cid) is None  # the rectify stage has not issued yet
     assert _rectify_started(db, clock, cid) == ["测巩督〔2022〕1号"]
-    first = issue_round(db, clock, cid)
+    first = db.run(issue_round, clock, cid)
     assert first is not None and (first.round_key, first.numbers) == ("2022-09-26", ())
     clock.set(at(2022, 9, 26, 14))
     add_problems(db, clock, cid, 3, tag="迟")
     add_problems(db, clock, cid, 1, category="water", tag="迟")
-    again = issue_round(db, clock, cid)  # today's round ran: the late items wait for tomorrow
+    again = db.run(issue_round, clock, cid)  # today's round ran: the late items wait for tomorrow
     assert again is not None and not again.ran_now and again.numbers == ()
     clock.set(at(2022, 9, 27, 8))
-    assert issue_round(db, clock, cid) is None  # before working hours
+    assert db.run(issue_round, clock, cid) is None  # before working hours
     clock.set(at(2022, 9, 27, 9))
-    late = issue_round(db, clock, cid)
+    late = db.run(issue_round, clock, cid)
     assert late is not None and late.ran_now
     assert late.numbers == ("测巩督〔2022〕2号", "测巩督〔2022〕3号")
-    notices = list_notices(db, cid)
+    notices = db.run(list_notices, cid)
     assert [(n.office_code, len(n.problem_ids)) for n in notices] == [
         ("jhb", 2), ("jhb", 3), ("nyzx", 1)]
     # A second tick the same day, and the next day with nothing new, issue nothing.
-    rerun = issue_round(db, clock, cid)
+    rerun = db.run(issue_round, clock, cid)
     assert rerun is not None and not rerun.ran_now and rerun.numbers == late.numbers
     clock.set(at(2022, 9, 28, 9))
-    quiet = issue_round(db, clock, cid)
+    quiet = db.run(issue_round, clock, cid)
     assert quiet is not None and quiet.ran_now and quiet.numbers == ()
     assert _count(db, Notice) == 3
     assert _count(db, NoticeRound) == 3
@@ -79,9 +79,9 @@ def test_weekly_round_waits_for_its_weekday(db: Database, clock: FixedClock) -> 
     _rectify_started(db, clock, cid)
     clock.set(at(2022, 9, 27, 10))
     add_problems(db, clock, cid, 2, tag="迟")
-    assert issue_round(db, clock, cid) is None  # Tuesday
+    assert db.run(issue_round, clock, cid) is None  # Tuesday
     clock.set(at(2022, 9, 30, 10))
-    friday = issue_round(db, clock, cid)
+    friday = db.run(issue_round, clock, cid)
     assert friday is not None and friday.round_key == "2022-W39"
     assert friday.numbers == ("测巩督〔2022〕2号",)
 
@@ -96,7 +96,7 @@ def test_manual_rhythm_leaves_late_problems_to_the_county_office(db: Database,
     _rectify_started(db, clock, cid)
     add_problems(db, clock, cid, 2, tag="迟")
     clock.set(at(2022, 9, 27, 10))
-    assert issue_round(db, clock, cid) is None
+    assert db.run(issue_round, clock, cid) is None
     assert _count(db, Notice) == 0
 
 
@@ -122,12 +122,12 @@ def test_a_round_that_fails_midway_leaves_nothing_and_reruns_without_gaps(
 
     monkeypatch.setattr(notices, "_render_notice", flaky)
     with pytest.raises(DubanError):
-        issue_round(db, clock, cid)
+        db.run(issue_round, clock, cid)
     assert _count(db, Notice) == 0 and _count(db, NoticeRound) == 0
     with db.transaction() as s:
         assert s.scalar(select(DocumentNumberRegister.next_number)) == 1
     monkeypatch.setattr(notices, "_render_notice", real)
-    done = issue_round(db, clock, cid)
+    done = db.run(issue_round, clock, cid)
     assert done is not None
     assert done.numbers == tuple(f"测巩督〔2022〕{i}号" for i in range(1, 5))
 

@@ -29,12 +29,12 @@ def test_one_notice_per_lead_office_with_consecutive_numbers(db: Database,
     cid = launch(db, clock)
     add_problems(db, clock, cid, 4, category="housing")
     add_problems(db, clock, cid, 2, category="water", tag="水")
-    notices = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    notices = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert [n.office_code for n in notices] == ["jhb", "nyzx"]
     assert [n.number for n in notices] == ["测巩督〔2022〕1号", "测巩督〔2022〕2号"]
     assert [len(n.problem_ids) for n in notices] == [4, 2]
     for n in notices:
-        data = notice_file(db, n.id)
+        data = db.run(notice_file, n.id)
         assert hashlib.sha256(data).hexdigest() == n.sha256
         assert data[:2] == b"PK"  # a .docx is a zip
     with db.transaction() as s:
@@ -46,12 +46,12 @@ def test_same_batch_returns_same_notices_and_new_batch_only_new_problems(
         db: Database, clock: FixedClock) -> None:
     cid = launch(db, clock)
     add_problems(db, clock, cid, 3)
-    first = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
-    again = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    first = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
+    again = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert [n.number for n in again] == [n.number for n in first]
-    assert issue_notices(db, clock, cid, issued_by="county", batch_key="b2") == []
+    assert db.run(issue_notices, clock, cid, issued_by="county", batch_key="b2") == []
     add_problems(db, clock, cid, 2, tag="新")
-    later = issue_notices(db, clock, cid, issued_by="county", batch_key="b3")
+    later = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b3")
     assert [n.number for n in later] == ["测巩督〔2022〕2号"]
     assert len(later[0].problem_ids) == 2
 
@@ -59,41 +59,41 @@ def test_same_batch_returns_same_notices_and_new_batch_only_new_problems(
 def test_void_keeps_number_and_frees_problems(db: Database, clock: FixedClock) -> None:
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2)
-    (first,) = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
-    add_user(db, clock, username="county", name="县办", role=Role.COUNTY)
-    voided = void_notice(db, clock, first.id, username="county", reason="清单有误")
+    (first,) = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
+    db.run(add_user, clock, username="county", name="县办", role=Role.COUNTY)
+    voided = db.run(void_notice, clock, first.id, username="county", reason="清单有误")
     assert voided.voided
-    (second,) = issue_notices(db, clock, cid, issued_by="county", batch_key="b2")
+    (second,) = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b2")
     assert second.number == "测巩督〔2022〕2号"
     assert set(second.problem_ids) == set(first.problem_ids)
-    numbers = [n.number for n in list_notices(db, cid)]
+    numbers = [n.number for n in db.run(list_notices, cid)]
     assert numbers == ["测巩督〔2022〕1号", "测巩督〔2022〕2号"]
     with pytest.raises(DubanError):
-        void_notice(db, clock, first.id, username="county", reason="再次")
+        db.run(void_notice, clock, first.id, username="county", reason="再次")
 
 
 def test_receipt_only_by_addressee_and_once(db: Database, clock: FixedClock) -> None:
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2)
-    (notice,) = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
-    add_user(db, clock, username="jhb1", name="建环办甲", role=Role.OFFICE, office="jhb")
-    add_user(db, clock, username="ny1", name="农业乙", role=Role.OFFICE, office="nyzx")
+    (notice,) = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
+    db.run(add_user, clock, username="jhb1", name="建环办甲", role=Role.OFFICE, office="jhb")
+    db.run(add_user, clock, username="ny1", name="农业乙", role=Role.OFFICE, office="nyzx")
     with pytest.raises(PermissionDenied):
-        acknowledge_notice(db, clock, notice.id, "ny1")
-    signed = acknowledge_notice(db, clock, notice.id, "jhb1")
+        db.run(acknowledge_notice, clock, notice.id, "ny1")
+    signed = db.run(acknowledge_notice, clock, notice.id, "jhb1")
     assert signed.acknowledged_by == "jhb1"
     with pytest.raises(DubanError):
-        acknowledge_notice(db, clock, notice.id, "jhb1")
+        db.run(acknowledge_notice, clock, notice.id, "jhb1")
 
 
 def test_tampered_file_is_refused(db: Database, clock: FixedClock) -> None:
     cid = launch(db, clock)
     add_problems(db, clock, cid, 1)
-    (notice,) = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    (notice,) = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     path = data_dir() / notice.file_path
     path.write_bytes(path.read_bytes() + b"x")
     with pytest.raises(NoticeFileCorrupt):
-        notice_file(db, notice.id)
+        db.run(notice_file, notice.id)
 
 
 def test_failed_render_uses_no_number(db: Database, clock: FixedClock,
@@ -108,9 +108,9 @@ def test_failed_render_uses_no_number(db: Database, clock: FixedClock,
 
     monkeypatch.setattr(notices, "_render_notice", broken)
     with pytest.raises(RuntimeError):
-        issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+        db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     monkeypatch.undo()
-    (notice,) = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
+    (notice,) = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert notice.number == "测巩督〔2022〕1号"
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Notice)) == 1

@@ -48,7 +48,7 @@ def test_threads_issuing_at_once(db: Database, clock: FixedClock) -> None:
             for i in range(4):
                 with intake:
                     add_problems(db, clock, cid, 1, tag=f"{tag}{i}-")
-                issue_notices(db, clock, cid, issued_by="county", batch_key=f"{tag}{i}")
+                db.run(issue_notices, clock, cid, issued_by="county", batch_key=f"{tag}{i}")
         except BaseException as exc:  # collected and re-raised by the test
             errors.append(exc)
 

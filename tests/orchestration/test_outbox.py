@@ -18,9 +18,10 @@ from sqlalchemy import select
 from duban.adapters.messaging import SmtpSettings, send_email, send_webhook, webhook_payload
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
-from duban.services.outbox import Senders, backoff, deliver, list_outbox, retry_failed
+from duban.services.outbox import Senders, backoff, list_outbox, retry_failed
 from duban.services.reminders import sweep
 from models import OutboxMessage
+from tasks.delivery import deliver
 from tests.orchestration.helpers import add_problems, at, launch, make_plan
 
 
@@ -98,7 +99,7 @@ def test_smtp_delivery_to_a_local_server(db: Database, clock: FixedClock,
     clock.set(at(2022, 9, 20, 10))
     cid = launch(db, clock, make_plan(email="jhb@example.org"))
     add_problems(db, clock, cid, 2, deadline=dt.date(2022, 9, 23))
-    sweep(db, clock, cid)
+    db.run(sweep, clock, cid)
     senders = Senders(email=lambda to, s, b: send_email(settings, to, s, b),
                       webhook=lambda *a: None)
     result = deliver(db, clock, senders=senders)
@@ -116,12 +117,12 @@ def test_webhook_delivery_with_retry_and_backoff(db: Database, clock: FixedClock
     clock.set(at(2022, 9, 20, 10))
     cid = launch(db, clock, make_plan(webhook=url))
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))
-    sweep(db, clock, cid)
+    db.run(sweep, clock, cid)
     handler.fail_next = 1
     senders = Senders(email=lambda *a: None, webhook=lambda u, s, b: send_webhook(u, s, b))
     first = deliver(db, clock, senders=senders)
     assert (first.sent, first.retrying) == (1, 1)  # inbox went, the robot said 500
-    (line,) = [x for x in list_outbox(db) if x.channel == "webhook"]
+    (line,) = [x for x in db.run(list_outbox) if x.channel == "webhook"]
     assert line.status == "pending" and "HTTP 500" in (line.last_error or "")
     assert line.next_attempt_at == clock.now() + backoff(1)
     assert deliver(db, clock, senders=senders).claimed == 0  # not before the back-off
@@ -135,7 +136,7 @@ def test_failures_are_kept_visible_and_retried(db: Database, clock: FixedClock) 
     clock.set(at(2022, 9, 20, 10))
     cid = launch(db, clock, make_plan(email="jhb@example.org"))
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))
-    sweep(db, clock, cid)
+    db.run(sweep, clock, cid)
 
     def refuse(to: str, subject: str, body: str) -> None:
         from duban.adapters.messaging import DeliveryError
@@ -156,11 +157,11 @@ def test_failures_are_kept_visible_and_retried(db: Database, clock: FixedClock) 
     assert "拒绝连接" in (row.last_error or "")
     assert waits[:3] == [backoff(1), backoff(2), backoff(3)]
     assert waits[1] == 2 * waits[0]
-    assert [x.id for x in list_outbox(db, status="failed")] == [row.id]
-    assert retry_failed(db, clock) == 1
+    assert [x.id for x in db.run(list_outbox, status="failed")] == [row.id]
+    assert db.run(retry_failed, clock) == 1
     ok = Senders(email=lambda *a: None, webhook=lambda *a: None)
     assert deliver(db, clock, senders=ok).sent == 1
-    assert list_outbox(db, status="failed") == []
+    assert db.run(list_outbox, status="failed") == []
 
 
 def test_two_workers_never_send_the_same_row(committed_db: Database, clock: FixedClock) -> None:
@@ -173,7 +174,7 @@ def test_two_workers_never_send_the_same_row(committed_db: Database, clock: Fixe
     moment = at(2022, 9, 20, 10)
     for _ in range(30):
         clock.set(moment)
-        sweep(db, clock, cid)
+        db.run(sweep, clock, cid)
         moment += dt.timedelta(days=1)
     with db.transaction() as s:
         for row in s.scalars(select(OutboxMessage)):
@@ -224,10 +225,10 @@ def test_mail_is_off_without_smtp_settings(db: Database, clock: FixedClock,
     clock.set(at(2022, 9, 20, 10))
     cid = launch(db, clock, make_plan(email="jhb@example.org"))
     add_problems(db, clock, cid, 2, deadline=dt.date(2022, 9, 23))
-    sweep(db, clock, cid)
+    db.run(sweep, clock, cid)
     result = deliver(db, clock)  # the default senders, from the environment
     assert (result.sent, result.off, result.retrying, result.failed) == (1, 1, 0, 0)
-    (mail,) = [x for x in list_outbox(db) if x.channel == "email"]
+    (mail,) = [x for x in db.run(list_outbox) if x.channel == "email"]
     assert mail.status == "off" and mail.attempts == 0 and "DUBAN_SMTP_HOST" in (mail.last_error or "")
     assert box.messages == []
     clock.advance(dt.timedelta(days=2))
@@ -237,5 +238,5 @@ def test_mail_is_off_without_smtp_settings(db: Database, clock: FixedClock,
     assert "未发送（邮件渠道未开启）" in listed.output, listed.output
     # Once SMTP is configured, `outbox retry` sends what the channel held back.
     monkeypatch.setenv("DUBAN_SMTP_HOST", settings.host)
-    assert retry_failed(db, clock) == 1
+    assert db.run(retry_failed, clock) == 1
     assert deliver(db, clock).sent == 1 and len(box.messages) == 1

@@ -20,9 +20,10 @@ from duban.services.actors import add_user
 from duban.services.calendars import working_calendar
 from duban.services.database import Database
 from duban.services.notices import acknowledge_notice, issue_notices, notice_file
-from duban.services.outbox import Senders, deliver
+from duban.services.outbox import Senders
 from duban.services.reminders import penalty_accruals, sweep
 from models import InboxMessage, Notice, OutboxMessage, ReminderFired
+from tasks.delivery import deliver
 from tests.orchestration.helpers import LADDER, add_problems, at, launch, make_plan
 
 NO_SEND = Senders(email=lambda *a: None, webhook=lambda *a: None)
@@ -39,10 +40,10 @@ def test_each_rung_fires_once_and_one_digest_per_office(db: Database, clock: Fix
     add_problems(db, clock, cid, 3, deadline=dt.date(2022, 9, 23))  # Friday
     add_problems(db, clock, cid, 2, category="water", deadline=dt.date(2022, 9, 23), tag="水")
     clock.set(at(2022, 9, 20, 10))  # 3 working days before Friday
-    first = sweep(db, clock, cid)
+    first = db.run(sweep, clock, cid)
     assert first.fired == 5
     assert first.digests == 2  # jhb and nyzx, office audience
-    again = sweep(db, clock, cid)
+    again = db.run(sweep, clock, cid)
     assert (again.fired, again.digests, again.outbox_rows) == (0, 0, 0)
     with db.transaction() as s:
         per_office = Counter(s.scalars(select(InboxMessage.office_code)))
@@ -53,7 +54,7 @@ def test_duplicate_rung_is_refused_by_the_database(db: Database, clock: FixedClo
     clock.set(at(2022, 9, 20))
     cid = launch(db, clock)
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))
-    sweep(db, clock, cid)
+    db.run(sweep, clock, cid)
     with pytest.raises(IntegrityError), db.transaction() as s:
         row = s.scalars(select(ReminderFired)).one()
         s.add(ReminderFired(
@@ -69,7 +70,7 @@ def test_messages_outside_working_hours_wait_for_the_window(db: Database,
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2, deadline=dt.date(2022, 9, 23))
     clock.set(at(2022, 9, 20, 20, 0))  # Tuesday evening
-    sweep(db, clock, cid)
+    db.run(sweep, clock, cid)
     with db.transaction() as s:
         waits = set(s.scalars(select(OutboxMessage.next_attempt_at)))
     assert {w.astimezone(CHINA_TZ) for w in waits} == {at(2022, 9, 21, 8, 30)}
@@ -84,7 +85,7 @@ def test_friday_evening_waits_until_monday(db: Database, clock: FixedClock) -> N
     cid = launch(db, clock)
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 28))
     clock.set(at(2022, 9, 23, 18, 0))  # Friday after hours; pre3 is due that day
-    assert sweep(db, clock, cid).fired == 1
+    assert db.run(sweep, clock, cid).fired == 1
     with db.transaction() as s:
         (when,) = s.scalars(select(OutboxMessage.next_attempt_at)).all()
     assert when.astimezone(CHINA_TZ) == at(2022, 9, 26, 8, 30)
@@ -100,11 +101,11 @@ def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
     cid = launch(db, clock, plan)
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 2))
     clock.set(at(2022, 9, 30, 10))  # long after: every rung is due
-    result = sweep(db, clock, cid)
+    result = db.run(sweep, clock, cid)
     assert result.fired == len(LADDER)
     assert result.penalties == 1
     assert len(result.documents) == 2  # one 催办通知 and one 通报
-    assert len(penalty_accruals(db, cid)) == 1
+    assert len(db.run(penalty_accruals, cid)) == 1
     with db.transaction() as s:
         office_digest = s.scalars(select(InboxMessage).where(
             InboxMessage.office_code == "jhb", InboxMessage.kind == "digest")).all()
@@ -118,7 +119,7 @@ def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
     with db.transaction() as s:
         bulletin_id = s.scalar(select(Notice.id).where(Notice.kind == "bulletin"))
     assert bulletin_id is not None
-    doc = Document(io.BytesIO(notice_file(db, bulletin_id)))
+    doc = Document(io.BytesIO(db.run(notice_file, bulletin_id)))
     text = "\n".join([p.text for p in doc.paragraphs]
                      + [c.text for t in doc.tables for r in t.rows for c in r.cells])
     assert towns_addressee(make_plan()) == "各乡镇" and "各乡镇、" in text
@@ -134,19 +135,19 @@ def test_deadline_change_rearms_the_ladder(db: Database, clock: FixedClock) -> N
     clock.set(at(2022, 9, 20, 10))
     cid = launch(db, clock)
     (pid,) = add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))
-    assert sweep(db, clock, cid).fired == 1  # pre3
-    add_user(db, clock, username="county", name="县办", role=Role.COUNTY)
-    add_user(db, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
-    moves.apply(db, clock, "jhb1", pid, Action.ACCEPT, Payload())
-    moves.apply(db, clock, "jhb1", pid, Action.REQUEST_EXTENSION,
+    assert db.run(sweep, clock, cid).fired == 1  # pre3
+    db.run(add_user, clock, username="county", name="县办", role=Role.COUNTY)
+    db.run(add_user, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
+    db.run(moves.apply, clock, "jhb1", pid, Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "jhb1", pid, Action.REQUEST_EXTENSION,
                 Payload(note="需要时间", deadline=dt.date(2022, 10, 14)))
-    moves.apply(db, clock, "county", pid, Action.APPROVE_EXTENSION, Payload(note="同意"))
+    db.run(moves.apply, clock, "county", pid, Action.APPROVE_EXTENSION, Payload(note="同意"))
     clock.set(at(2022, 9, 23, 10))  # the old deadline: nothing is due any more
-    assert sweep(db, clock, cid).fired == 0
+    assert db.run(sweep, clock, cid).fired == 0
     clock.set(at(2022, 10, 14, 10))  # the new deadline; pre3 fired already, once per problem
     with db.transaction() as s:
         before = set(s.scalars(select(ReminderFired.rung_code)))
-    assert sweep(db, clock, cid).fired == 1
+    assert db.run(sweep, clock, cid).fired == 1
     with db.transaction() as s:
         after = set(s.scalars(select(ReminderFired.rung_code)))
     assert after - before == {"due"}
@@ -157,19 +158,19 @@ def test_unacknowledged_notice_is_reminded_once_per_period(db: Database,
     clock.set(at(2022, 9, 26, 9))
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2, deadline=dt.date(2022, 10, 31))
-    (notice,) = issue_notices(db, clock, cid, issued_by="county", batch_key="b1")
-    assert sweep(db, clock, cid).unacknowledged == 0  # same day
+    (notice,) = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
+    assert db.run(sweep, clock, cid).unacknowledged == 0  # same day
     clock.set(at(2022, 9, 27, 9))
-    assert sweep(db, clock, cid).unacknowledged == 1
-    assert sweep(db, clock, cid).unacknowledged == 0  # once per working day
+    assert db.run(sweep, clock, cid).unacknowledged == 1
+    assert db.run(sweep, clock, cid).unacknowledged == 0  # once per working day
     with db.transaction() as s:
         (msg,) = s.scalars(select(InboxMessage).where(
             InboxMessage.kind == "notice_unacknowledged")).all()
     assert notice.number in msg.body
-    add_user(db, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
-    acknowledge_notice(db, clock, notice.id, "jhb1")
+    db.run(add_user, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
+    db.run(acknowledge_notice, clock, notice.id, "jhb1")
     clock.set(at(2022, 9, 28, 9))
-    assert sweep(db, clock, cid).unacknowledged == 0
+    assert db.run(sweep, clock, cid).unacknowledged == 0
 
 
 def test_time_travel_across_national_day_2022(db: Database, clock: FixedClock) -> None:
@@ -185,7 +186,7 @@ def test_time_travel_across_national_day_2022(db: Database, clock: FixedClock) -
     moment = at(2022, 9, 20, 0, 30)
     while moment < at(2022, 10, 28):
         clock.set(moment)
-        sweep(db, clock, cid)
+        db.run(sweep, clock, cid)
         deliver(db, clock, senders=NO_SEND)
         moment += dt.timedelta(hours=3)
     with db.transaction() as s:
@@ -226,11 +227,11 @@ def test_inbox_shows_messages_from_their_window_and_marks_read(db: Database,
     cid = launch(db, clock)
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 23))
     clock.set(at(2022, 9, 20, 20))
-    sweep(db, clock, cid)
-    assert list_inbox(db, clock, ["jhb"]) == []  # after hours: waits for the window
+    db.run(sweep, clock, cid)
+    assert db.run(list_inbox, clock, ["jhb"]) == []  # after hours: waits for the window
     clock.set(at(2022, 9, 21, 8, 30))
-    (line,) = list_inbox(db, clock, ["jhb"])
-    assert unread_count(db, clock, ["jhb"]) == 1
-    assert mark_read(db, clock, line.id, "jhb1", ["jhb"])
-    assert not mark_read(db, clock, line.id, "jhb1", ["jhb"])
-    assert unread_count(db, clock, ["jhb"]) == 0
+    (line,) = db.run(list_inbox, clock, ["jhb"])
+    assert db.run(unread_count, clock, ["jhb"]) == 1
+    assert db.run(mark_read, clock, line.id, "jhb1", ["jhb"])
+    assert not db.run(mark_read, clock, line.id, "jhb1", ["jhb"])
+    assert db.run(unread_count, clock, ["jhb"]) == 0

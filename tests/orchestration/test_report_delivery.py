@@ -31,9 +31,10 @@ from duban.domain.plan import (
 )
 from duban.services.database import Database
 from duban.services.messages import list_inbox
-from duban.services.outbox import Senders, deliver
+from duban.services.outbox import Senders
 from duban.services.report_delivery import deliver_daily_report
 from models import OutboxMessage, SpotCheck, SpotCheckDraw
+from tasks.delivery import deliver
 from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
 from tests.orchestration.test_outbox import _Mailbox, _subject, smtp_server  # noqa: F401
 
@@ -140,10 +141,10 @@ def test_daily_report_reaches_county_towns_and_offices_with_the_docx(
     assert "门前仍堆放杂物" in text and "第一督查组" in text
     assert "三、问题来源分布" in text and "入户排查" in text
     # Each office also finds it in its inbox; 农业服务中心 was not in the audience.
-    assert [m.kind for m in list_inbox(db, clock, ["gov-t2"])] == ["daily_report"]
-    assert list_inbox(db, clock, ["nyzx"]) == []
+    assert [m.kind for m in db.run(list_inbox, clock, ["gov-t2"])] == ["daily_report"]
+    assert db.run(list_inbox, clock, ["nyzx"]) == []
     # Delivering the same report again adds nothing.
-    assert deliver_daily_report(db, clock, cid, dt.date(2022, 9, 26), None) == 0
+    assert db.run(deliver_daily_report,  clock, cid, dt.date(2022, 9, 26), None) == 0
     assert deliver(db, clock, senders=_senders(settings)).claimed == 0
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
-from duban.services.scheduler import LeaderLease
+from tasks.scheduler import LeaderLease
 from tests.conftest import ROOT
 
 

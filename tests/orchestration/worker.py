@@ -25,7 +25,7 @@ def issue_loop(url: str, campaign_id: int, rounds: int, tag: str) -> None:
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             add_problems(db, clock, campaign_id, 1, tag=f"{tag}-{i}-")
-        issue_notices(db, clock, campaign_id, issued_by="county", batch_key=f"{tag}-{i}")
+        db.run(issue_notices, clock, campaign_id, issued_by="county", batch_key=f"{tag}-{i}")
 
 
 def record_fire() -> None:

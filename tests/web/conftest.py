@@ -81,9 +81,9 @@ def build_world(db: Database, clock: FixedClock) -> World:
     # Seed 004's spot-check quota, so that the county's draw finds the closed problems.
     text = with_seed_004_quota(path.read_text(encoding="utf-8"))
     plan = load_plan_text(text, base_dir=path.parent)
-    cid = launch_campaign(db, clock, plan, text, "county")
+    cid = db.run(launch_campaign, clock, plan, text, "county")
     for username, (role, office, town, village, name) in USERS.items():
-        add_user(db, clock, username=username, name=name, role=role, office=office, town=town,
+        db.run(add_user, clock, username=username, name=name, role=role, office=office, town=town,
                  village=village, password_hash=password_hash())
     reports = {
         "hd_housing": _reported("huaidian", "huaidian-01", "housing", "东关社区危房未改造，屋面漏雨"),

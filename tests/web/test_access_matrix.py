@@ -419,7 +419,7 @@ def test_sign_in_needs_its_csrf_token(app: Any, world: World) -> None:
 
 def test_notices_are_read_and_signed_only_by_their_addressees(world: World,
                                                               client_for: Clients) -> None:
-    issued = issue_notices(world.db, world.clock, world.campaign_id, issued_by="county",
+    issued = world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
                            batch_key="matrix")
     by_office = {n.office_code: n.id for n in issued}
     # Seed 002 gives each town (各乡镇 co-office) a notice of its own: its town reads it too.
@@ -460,7 +460,7 @@ def test_notices_are_read_and_signed_only_by_their_addressees(world: World,
 
 
 def test_inbox_messages_reach_their_office_only(world: World, client_for: Clients) -> None:
-    issue_notices(world.db, world.clock, world.campaign_id, issued_by="county",
+    world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
                   batch_key="inbox")
     with world.db.transaction() as s:
         by_office = {m.office_code: m.id for m in s.query(InboxMessage)}

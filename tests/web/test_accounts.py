@@ -25,6 +25,7 @@ from duban.services.accounts import (
     set_password,
     verify_password,
 )
+from duban.services.database import Database
 from models import AccountEvent, LoginAttempt
 from tests.web.conftest import PASSWORD, World, csrf_of, login
 
@@ -44,20 +45,32 @@ def test_weak_passwords_are_refused(password: str) -> None:
         check_password(password, "county12")
 
 
+def sign_in(db: Database, clock: FixedClock, username: str, password: str, ip: str) -> int:
+    """authenticate as the sign-in page runs it: a failed attempt is committed too."""
+    with db.unit_of_work() as uow:
+        try:
+            user_id = authenticate(uow, clock, username, password, ip)
+        except LoginFailed:
+            uow.commit()
+            raise
+        uow.commit()
+        return user_id
+
+
 def test_sign_in_is_throttled_by_username_and_address(world: World) -> None:
     db, clock = world.db, world.clock
     for _ in range(MAX_FAILURES):
         with pytest.raises(LoginFailed):
-            authenticate(db, clock, "county", "wrong-password", "10.0.0.1")
+            sign_in(db, clock, "county", "wrong-password", "10.0.0.1")
     # Locked for this pair: even the right password is refused, and nothing is checked.
     with pytest.raises(LoginThrottled, match="15 分钟"):
-        authenticate(db, clock, "county", PASSWORD, "10.0.0.1")
+        sign_in(db, clock, "county", PASSWORD, "10.0.0.1")
     # Another address, or another user from that address, is not locked.
-    assert authenticate(db, clock, "county", PASSWORD, "10.0.0.2") > 0
-    assert authenticate(db, clock, "sup", PASSWORD, "10.0.0.1") > 0
+    assert sign_in(db, clock, "county", PASSWORD, "10.0.0.2") > 0
+    assert sign_in(db, clock, "sup", PASSWORD, "10.0.0.1") > 0
     # The lock lifts when the window has passed.
     clock.advance(accounts.FAILURE_WINDOW + dt.timedelta(seconds=1))
-    assert authenticate(db, clock, "county", PASSWORD, "10.0.0.1") > 0
+    assert sign_in(db, clock, "county", PASSWORD, "10.0.0.1") > 0
     with db.transaction() as s:
         failures = s.scalar(select(func.count()).select_from(LoginAttempt)
                             .where(LoginAttempt.success.is_(False)))
@@ -66,26 +79,26 @@ def test_sign_in_is_throttled_by_username_and_address(world: World) -> None:
 
 def test_unknown_users_and_disabled_users_fail_alike(world: World) -> None:
     with pytest.raises(LoginFailed, match="用户名或密码错误"):
-        authenticate(world.db, world.clock, "nobody", PASSWORD, "10.0.0.9")
-    set_active(world.db, world.clock, "sup", False, by="county")
+        sign_in(world.db, world.clock, "nobody", PASSWORD, "10.0.0.9")
+    world.db.run(set_active, world.clock, "sup", False, by="county")
     with pytest.raises(LoginFailed, match="用户名或密码错误"):
-        authenticate(world.db, world.clock, "sup", PASSWORD, "10.0.0.9")
+        sign_in(world.db, world.clock, "sup", PASSWORD, "10.0.0.9")
 
 
 def test_sessions_expire_idle_and_end_on_disable_and_password_change(world: World) -> None:
     db, clock = world.db, world.clock
-    uid = authenticate(db, clock, "off_zjj", PASSWORD, "10.0.0.3")
-    token = open_session(db, clock, uid)
-    user = session_user(db, clock, token)
+    uid = sign_in(db, clock, "off_zjj", PASSWORD, "10.0.0.3")
+    token = db.run(open_session, clock, uid)
+    user = db.run(session_user, clock, token)
     assert user is not None and user.username == "off_zjj" and user.office_code == "zjj"
     clock.advance(accounts.SESSION_IDLE + dt.timedelta(minutes=1))
-    assert session_user(db, clock, token) is None  # idle too long
-    token = open_session(db, clock, uid)
-    set_password(db, clock, "off_zjj", "Another-pass-99", by="county")
-    assert session_user(db, clock, token) is None  # a new password ends old sessions
-    token = open_session(db, clock, uid)
-    set_active(db, clock, "off_zjj", False, by="county")
-    assert session_user(db, clock, token) is None
+    assert db.run(session_user, clock, token) is None  # idle too long
+    token = db.run(open_session, clock, uid)
+    db.run(set_password, clock, "off_zjj", "Another-pass-99", by="county")
+    assert db.run(session_user, clock, token) is None  # a new password ends old sessions
+    token = db.run(open_session, clock, uid)
+    db.run(set_active, clock, "off_zjj", False, by="county")
+    assert db.run(session_user, clock, token) is None
     with db.transaction() as s:
         events = s.execute(select(AccountEvent.action, AccountEvent.actor, AccountEvent.subject)
                            .order_by(AccountEvent.id)).all()
@@ -95,13 +108,13 @@ def test_sessions_expire_idle_and_end_on_disable_and_password_change(world: Worl
 
 def test_session_lifetime_is_absolute(world: World) -> None:
     db, clock = world.db, world.clock
-    token = open_session(db, clock, authenticate(db, clock, "sup", PASSWORD, "10.0.0.4"))
+    token = db.run(open_session, clock, sign_in(db, clock, "sup", PASSWORD, "10.0.0.4"))
     for _ in range(int(accounts.SESSION_LIFETIME / accounts.TOUCH_EVERY) + 1):
         clock.advance(accounts.TOUCH_EVERY)
-        user = session_user(db, clock, token)
+        user = db.run(session_user, clock, token)
         if user is None:
             break
-    assert session_user(db, clock, token) is None
+    assert db.run(session_user, clock, token) is None
     assert isinstance(clock, FixedClock)
 
 

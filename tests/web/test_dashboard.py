@@ -30,13 +30,13 @@ def _progress(d: Dashboard) -> object:
 def test_cube_and_direct_queries_agree_for_every_scope(world: World) -> None:
     db, clock = world.db, world.clock
     pid = world.problems["hd_housing"]
-    moves.apply(db, clock, "off_zjj", pid, Action.ACCEPT, Payload())
-    moves.apply(db, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
+    db.run(moves.apply, clock, "off_zjj", pid, Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
                 files=[photo()])
-    moves.apply(db, clock, "sup", pid, Action.PASS_REVIEW, Payload())
+    db.run(moves.apply, clock, "sup", pid, Action.PASS_REVIEW, Payload())
     clock.advance(dt.timedelta(hours=20))  # 05:00 next day, China time: a later closed day
-    moves.apply(db, clock, "county", pid, Action.CLOSE, Payload())
-    moves.apply(db, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "county", pid, Action.CLOSE, Payload())
+    db.run(moves.apply, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
     today = clock.now().date()
     with db.transaction() as s:
         cube = ledger_cube(s, world.campaign_id, today)

@@ -98,7 +98,7 @@ class Ledger:
         result = record_problems(self.db, self.clock, self.world.campaign_id, [report],
                                  recorded_by="county")
         pid = result.problem_ids[0]
-        store_evidence(self.db, self.clock, pid, [photo()], "county")  # any edge may name it
+        self.db.run(store_evidence, self.clock, pid, [photo()], "county")  # any edge may name it
         if status == Status.UNROUTED:
             # Seed 002 routes every category (its last rule catches all): undo the routing
             # as if the plan had had no rule for it.
@@ -121,7 +121,7 @@ class Ledger:
                                   ("sup", Action.PASS_REVIEW, Payload(), False)]
         steps[Status.CLOSED] = [*steps[Status.REVIEWED], ("county", Action.CLOSE, Payload(), False)]
         for user, action, payload, files in steps[status]:
-            moves.apply(self.db, self.clock, user, pid, action, payload,
+            self.db.run(moves.apply, self.clock, user, pid, action, payload,
                         files=[photo()] if files else ())
         assert self.status(pid) == status
         return pid
@@ -217,7 +217,7 @@ def fingerprint(world: World) -> tuple[Any, ...]:
 @pytest.fixture
 def ledger(world: World, client_for: Clients) -> Ledger:
     """The world with the two-role user added."""
-    add_user(world.db, world.clock, username=TWO_HATS, name="张兼任", role=Role.OFFICE,
+    world.db.run(add_user, world.clock, username=TWO_HATS, name="张兼任", role=Role.OFFICE,
              office="zjj", extra_roles=[Role.SUPERVISOR], password_hash=password_hash())
     return Ledger(world, client_for)
 
@@ -334,7 +334,7 @@ def test_the_two_role_user_may_not_review_their_own_rectification(ledger: Ledger
 
 def test_with_three_signatures_the_reviewer_may_not_close_alone(ledger: Ledger) -> None:
     world = ledger.world
-    add_user(world.db, world.clock, username="county_sup", name="王兼督查", role=Role.COUNTY,
+    world.db.run(add_user, world.clock, username="county_sup", name="王兼督查", role=Role.COUNTY,
              office="ggb", extra_roles=[Role.SUPERVISOR], password_hash=password_hash())
     with world.db.transaction() as s:  # a new plan version in force asks for three signatures
         campaign = s.get(Campaign, world.campaign_id)

@@ -15,8 +15,8 @@ Clients = Callable[[str], tuple[TestClient, str]]
 def test_a_town_co_office_sees_its_notice_everywhere(world: World,
                                                     client_for: Clients) -> None:
     cid = world.campaign_id
-    notices = {n.office_code: n for n in issue_notices(
-        world.db, world.clock, cid, issued_by="county", batch_key="web-1")}
+    notices = {n.office_code: n for n in world.db.run(issue_notices, world.clock, cid,
+                                                      issued_by="county", batch_key="web-1")}
     # Seed 002: 县住建局 and 县教育局 lead; each town rectifies with them and gets its own.
     assert sorted(notices) == ["gov-huaidian", "gov-liuzhuangdian", "jyj", "zjj"]
     town = notices["gov-huaidian"]

@@ -317,11 +317,11 @@ def test_spot_checks_are_drawn_and_a_failed_one_reopens_its_problem(
 
     pid = world.problems["hd_housing"]
     db, clock = world.db, world.clock
-    moves.apply(db, clock, "off_zjj", pid, Action.ACCEPT, Payload())
-    moves.apply(db, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
+    db.run(moves.apply, clock, "off_zjj", pid, Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
                 files=[photo()])
-    moves.apply(db, clock, "sup", pid, Action.PASS_REVIEW, Payload())
-    moves.apply(db, clock, "county", pid, Action.CLOSE, Payload())
+    db.run(moves.apply, clock, "sup", pid, Action.PASS_REVIEW, Payload())
+    db.run(moves.apply, clock, "county", pid, Action.CLOSE, Payload())
     county, csrf = client_for("county")
     cid = world.campaign_id
     r = county.post("/spotchecks/draw", data={"csrf_token": csrf, "campaign": str(cid)},

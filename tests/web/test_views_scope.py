@@ -86,12 +86,12 @@ def test_a_town_filtering_on_another_town_sees_nothing_on_any_edge(
 def _move_some(world: World) -> None:
     db, clock = world.db, world.clock
     pid = world.problems["hd_housing"]
-    moves.apply(db, clock, "off_zjj", pid, Action.ACCEPT, Payload())
-    moves.apply(db, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
+    db.run(moves.apply, clock, "off_zjj", pid, Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
                 files=[photo()])
-    moves.apply(db, clock, "sup", pid, Action.PASS_REVIEW, Payload())
-    moves.apply(db, clock, "county", pid, Action.CLOSE, Payload())
-    moves.apply(db, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "sup", pid, Action.PASS_REVIEW, Payload())
+    db.run(moves.apply, clock, "county", pid, Action.CLOSE, Payload())
+    db.run(moves.apply, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
     clock.advance(dt.timedelta(days=40))  # past the deadlines: the open items are coloured
 
 

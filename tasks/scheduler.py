@@ -4,6 +4,9 @@ APScheduler 3 fires a job from every scheduler process that shares a job store, 
 leader runs a scheduler at all. Leadership is a PostgreSQL advisory lock held on its own
 connection, or on SQLite a lease row that the leader renews and others may take once it has
 expired. The tick itself is idempotent, so a leader change mid-tick does no harm.
+
+It lives with the tasks, not the services: taking and renewing the lease commits on its
+own schedule, as only an edge may.
 """
 
 from __future__ import annotations
