@@ -285,7 +285,7 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                       status=Status(status) if status else None,
                       overdue_on=local_today(e.clock) if overdue else None,
                       unrouted=unrouted, search=search, limit=limit)
-    total, rows = list_problems(e.db, f)
+    total, rows = e.db.run(list_problems, f)
     if unrouted:
         click.echo(table(["编号", "类别", "来源", "乡镇", "描述", "待交办原因"],
                          [[p.code, p.category, p.source, p.town_code, _short(p.description),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 
 from duban.domain.lifecycle import OPEN_STATUSES, Status
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from models import Problem, ProblemCoOffice
 
 
@@ -57,14 +57,14 @@ def problem_query(f: ProblemFilter) -> Select[Problem]:
     return stmt
 
 
-def list_problems(db: Database, f: ProblemFilter) -> tuple[int, list[Problem]]:
+def list_problems(uow: UnitOfWork, f: ProblemFilter) -> tuple[int, list[Problem]]:
     """Total matching and one page of problems, ordered by deadline then code."""
-    with db.transaction() as session:
-        stmt = problem_query(f)
-        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-        rows = session.scalars(
-            stmt.order_by(Problem.deadline.is_(None), Problem.deadline, Problem.code)
-            .limit(f.limit)
-            .offset(f.offset)
-        ).all()
-        return total, list(rows)
+    session = uow.session
+    stmt = problem_query(f)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = session.scalars(
+        stmt.order_by(Problem.deadline.is_(None), Problem.deadline, Problem.code)
+        .limit(f.limit)
+        .offset(f.offset)
+    ).all()
+    return total, list(rows)

@@ -47,10 +47,10 @@ def closed_problem(db: Database, clock: FixedClock) -> tuple[int, str]:
     text = SEED_002.read_text(encoding="utf-8")
     plan = load_plan_text(text, base_dir=SEED_002.parent)
     assert plan.review.quota.closed_problems == 0
-    cid = launch_campaign(db, clock, plan, text, "county")
-    add_user(db, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
-    add_user(db, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
-    add_user(db, clock, username="dd1", name="第一督导组组长", role=Role.SUPERVISOR)
+    cid = db.run(launch_campaign, clock, plan, text, "county")
+    db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
+    db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
+    db.run(add_user, clock, username="dd1", name="第一督导组组长", role=Role.SUPERVISOR)
     town = plan.towns[0]
     found = record_problems(db, clock, cid, [ReportedProblem(
         source="household", category="housing", town=town.code, village=town.villages[0].code,
@@ -64,7 +64,7 @@ def closed_problem(db: Database, clock: FixedClock) -> tuple[int, str]:
             ("zjj1", Action.SUBMIT, Payload(note="已维修屋面"), [PHOTO]),
             ("dd1", Action.PASS_REVIEW, Payload(note="现场核实"), []),
             ("county", Action.CLOSE, Payload(note="销号"), [])):
-        moves.apply(db, clock, user, code, action, payload, files=files, campaign_id=cid)
+        db.run(moves.apply, clock, user, code, action, payload, files=files, campaign_id=cid)
     return cid, code
 
 
@@ -88,7 +88,7 @@ def test_a_failed_adhoc_check_reopens_the_closed_problem(db: Database,
     assert "不定期抽查不合格" in (events[-1].note or "")
     assert [c.id for c in list_spot_checks(db, cid, result="failed")] == [info.id]
     town = info.town
-    assert compute_ranking(db, clock, cid, "2022-09").stats_of(town).reopened == 1
+    assert db.run(compute_ranking, clock, cid, "2022-09").stats_of(town).reopened == 1
 
 
 def test_a_passed_adhoc_check_keeps_it_closed_and_out_of_the_days_draw(
@@ -105,7 +105,7 @@ def test_a_passed_adhoc_check_keeps_it_closed_and_out_of_the_days_draw(
 
 def test_refused_adhoc_checks_change_nothing(db: Database, clock: FixedClock) -> None:
     cid, code = closed_problem(db, clock)
-    add_user(db, clock, username="other", name="住建局李六", role=Role.OFFICE, office="zjj")
+    db.run(add_user, clock, username="other", name="住建局李六", role=Role.OFFICE, office="zjj")
     refusals: list[tuple[str, type[Exception], str, dict[str, object]]] = [
         ("county", SpotCheckError, "--group", {}),  # the county office names the group
         ("county", SpotCheckError, "督查组未定义", {"group": "dd9"}),
@@ -121,14 +121,14 @@ def test_refused_adhoc_checks_change_nothing(db: Database, clock: FixedClock) ->
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(SpotCheck)) == 0
         assert s.scalar(select(Problem.status).where(Problem.code == code)) == "closed"
-    moves.apply(db, clock, "dd1", code, Action.REOPEN, Payload(note="复查"), campaign_id=cid)
+    db.run(moves.apply, clock, "dd1", code, Action.REOPEN, Payload(note="复查"), campaign_id=cid)
     with pytest.raises(SpotCheckError, match="只查已销号"):
         db.run(record_adhoc_spot_check, clock, cid, code, "dd1", True)
 
 
 def test_no_adhoc_check_on_a_closed_campaign(db: Database, clock: FixedClock) -> None:
     cid, code = closed_problem(db, clock)
-    close_campaign(db, clock, cid, "county")
+    db.run(close_campaign, clock, cid, "county")
     with pytest.raises(CampaignClosed, match="已总结关闭"):
         db.run(record_adhoc_spot_check, clock, cid, code, "dd1", False, "反弹")
     with db.transaction() as s:

@@ -131,7 +131,7 @@ def test_seed_plans_route_a_generated_ledger_as_the_seeds_say(
     db.run(import_records, clock, campaign_id, problems=county.problems, imported_by="clerk")
     names = {c.code: c.name for c in plan.categories}
     offices = {o.code: o.name for o in plan.offices}
-    _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id, limit=10_000))
+    _, rows = db.run(list_problems, ProblemFilter(campaign_id=campaign_id, limit=10_000))
     assert rows
     checked = 0
     with db.transaction() as s:
@@ -156,7 +156,7 @@ def test_seed_001_data_items_are_led_by_their_own_town(db: Database, clock: Fixe
     db.run(import_records, clock, campaign_id, problems=county.problems, imported_by="clerk")
     data = next(c.code for c in plan.categories if c.name == "建档立卡数据质量")
     town_office = {t.code: plan.town_office(t.code) for t in plan.towns}
-    _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id, limit=10_000))
+    _, rows = db.run(list_problems, ProblemFilter(campaign_id=campaign_id, limit=10_000))
     led_by_town = other = 0
     with db.transaction() as s:
         for p in rows:

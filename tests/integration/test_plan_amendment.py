@@ -36,10 +36,10 @@ def today() -> FixedClock:
 def _campaign(db: Database, clock: FixedClock) -> int:
     """Four open problems: P1 housing (plan route and date), P2 monitoring, P3 housing with a
     ledger date, P4 housing that the county office re-routed by hand to 乡扶贫办."""
-    cid = launch_campaign(db, clock, load_plan_file(BASE), BASE.read_text(encoding="utf-8"),
+    cid = db.run(launch_campaign, clock, load_plan_file(BASE), BASE.read_text(encoding="utf-8"),
                           "county")
-    add_user(db, clock, username="county", name="县级李四", role=Role.COUNTY)
-    add_user(db, clock, username="fpb1", name="扶贫办张三", role=Role.OFFICE, office="fpb")
+    db.run(add_user, clock, username="county", name="县级李四", role=Role.COUNTY)
+    db.run(add_user, clock, username="fpb1", name="扶贫办张三", role=Role.OFFICE, office="fpb")
     found = dt.date(2022, 6, 7)
 
     def report(category: str, village: str, key: str, **kw: Any) -> ReportedProblem:
@@ -51,7 +51,7 @@ def _campaign(db: Database, clock: FixedClock) -> int:
         report("housing", "一村", "H1"), report("monitoring", "二村", "H2"),
         report("housing", "一村", "H3", deadline=dt.date(2022, 7, 5)),
         report("housing", "三村", "H4")], recorded_by="county")
-    apply(db, clock, "county", "W000004", Action.REASSIGN,
+    db.run(apply, clock, "county", "W000004", Action.REASSIGN,
           Payload(note="熟悉情况", office="fpb"), campaign_id=cid)
     return cid
 
@@ -266,8 +266,8 @@ def test_unrouted_problems_the_new_routing_matches_are_routed(db: Database,
     catch_all = "  - {office: 乡扶贫办, co_offices: [各村]}\n"
     no_catch_all = base.replace(catch_all, "")
     assert no_catch_all != base
-    cid = launch_campaign(db, today, load_plan_text(no_catch_all), no_catch_all, "county")
-    add_user(db, today, username="county", name="县级李四", role=Role.COUNTY)
+    cid = db.run(launch_campaign, today, load_plan_text(no_catch_all), no_catch_all, "county")
+    db.run(add_user, today, username="county", name="县级李四", role=Role.COUNTY)
     record_problems(db, today, cid, [ReportedProblem(
         source="visit", category="monitoring", town="测试乡", village="二村", household_id="H9",
         description="未纳入监测", found_by="王村干", found_on=dt.date(2022, 6, 7))],

@@ -84,7 +84,7 @@ def _setup(db: Database, clock: FixedClock) -> tuple[int, str, str]:
                              [_problem(town["code"], village, category, source)],
                              recorded_by="county")
     assert result.created == 1 and result.routed == 1
-    _, rows = list_problems(db, ProblemFilter(campaign_id=campaign_id))
+    _, rows = db.run(list_problems, ProblemFilter(campaign_id=campaign_id))
     lead = rows[0].lead_office
     assert lead is not None
     db.run(add_user, clock, username="office1", name="办室甲", role=Role.OFFICE, office=lead)
