@@ -270,6 +270,10 @@ class People:
         self._county_work()
         self._reviewers_work()
 
+    def duties_day(self) -> None:
+        """Only the day's recurring duties (the days after every problem is settled)."""
+        self._duties_work()
+
     def _duties_work(self) -> None:
         """Units do most of their duties on the due day, make up some missed ones, skip the
         rest; lead offices report most milestones reached by their date."""
@@ -582,9 +586,12 @@ def run_demo(
                     _county_closes(db, clock, campaign_id, echo, "所有问题已销号")
                     break
                 # Nothing is left to chase: the days until the plan's end hold only the
-                # recurring duties, so the demo skips them to the tick that closes it.
+                # recurring duties, which the units still do (without the ticks' stage runs
+                # and reports), then the tick that closes the campaign.
                 after = calendar.add_workdays(max(day, plan.end), 1)
-                echo(f"{day}：所有问题已销号，月度排名已生成，跳至行动结束后的首个工作日 {after}")
+                echo(f"{day}：所有问题已销号，月度排名已生成；至行动结束只剩常态化工作，"
+                     f"跳至行动结束后的首个工作日 {after}")
+                _duties_until(db, clock, people, campaign_id, day, plan.end)
                 day = after
                 continue
         day += dt.timedelta(days=1)
@@ -659,6 +666,23 @@ LATE_SHARE = 4
 LATE_AFTER_WORKDAYS = 3
 # How many days after a dated plan's end the demo waits for the tick to close it.
 CLOSE_WITHIN_DAYS = 15
+
+
+def _duties_until(db: Database, clock: FixedClock, people: People, campaign_id: int,
+                  after: dt.date, end: dt.date) -> None:
+    """The working days after `after` up to `end`: each day's duties opened and done."""
+    if not people.plan.duties:
+        return
+    from duban.services.duties import create_occurrences
+
+    calendar = working_calendar()
+    day = after + dt.timedelta(days=1)
+    while day <= end:
+        if calendar.is_workday(day):
+            clock.set(morning(day, 10))
+            db.run(create_occurrences, clock, campaign_id, calendar)
+            people.duties_day()
+        day += dt.timedelta(days=1)
 
 
 def _closed(db: Database, campaign_id: int) -> bool:
