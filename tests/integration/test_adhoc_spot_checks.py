@@ -156,11 +156,11 @@ def test_the_demo_people_reopen_an_item_ad_hoc_and_leave_some_past_the_ladder(
     from duban.simulation import People
 
     cid, code = closed_problem(db, clock)
-    add_user(db, clock, username="dd3", name="第三督导组组长", role=Role.SUPERVISOR)
+    db.run(add_user, clock, username="dd3", name="第三督导组组长", role=Role.SUPERVISOR)
     plan = load_plan_text(SEED_002.read_text(encoding="utf-8"), base_dir=SEED_002.parent)
     for group in plan.review.groups:
         if group.code not in ("dd1", "dd3"):
-            add_user(db, clock, username=group.code, name=group.name, role=Role.SUPERVISOR)
+            db.run(add_user, clock, username=group.code, name=group.name, role=Role.SUPERVISOR)
     clock.set(dt.datetime(2022, 9, 27, 10, 0, tzinfo=CHINA_TZ))  # the day after its close
     people = People(db, clock, plan, cid, seed=7)
     people._adhoc_checks()
