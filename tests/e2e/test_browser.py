@@ -210,11 +210,13 @@ def run_campaign(b: Any, base: str, shots: Shots, tmp: Path) -> dict[str, Any]:
     seen["imported"] = county.inner_text("section.card:has-text('导入完成')")
     shots.take(county, "import-result")
 
-    # 3. The supervision notices, one per lead office.
+    # 3. The supervision notices: one per lead office, and one per town (seed 002 sends 督办通知书
+    # to departments and 乡镇).
     county.click("nav >> text=通知书")
     county.click("button:has-text('下发督办通知书')")
     county.wait_for_selector(".flash-ok")
     seen["notices"] = county.locator("table tbody tr").count()
+    seen["notice_rows"] = county.inner_text("table tbody")
     shots.take(county, "notices-issued")
     county.click("nav >> text=问题台账")
     shots.take(county, "ledger")
@@ -294,7 +296,8 @@ def test_a_campaign_in_the_browser(tmp_path: Path) -> None:
     assert seen["plan_errors"] >= 10
     assert "行动已启动" in seen["launched"]
     assert "共 3 行，新增 3" in seen["imported"]
-    assert seen["notices"] == 2  # 县住建局 and 县教育局
+    assert seen["notices"] == 4  # 县住建局, 县教育局, and one per town of the imported problems
+    assert "县住建局" in seen["notice_rows"] and "县教育局" in seen["notice_rows"]
     assert "已签收通知书" in seen["acknowledged"] and "签收其中问题 2 个" in seen["acknowledged"]
     assert seen["final_status"] == "已销号"
     for step in ("登记", "交办", "签收", "提交整改", "复核通过", "销号"):
