@@ -223,12 +223,13 @@ def test_cli_previews_and_applies_only_with_apply(db: Database, today: FixedCloc
     assert trail.output.count("方案修订") >= 2  # the 改派 and the deadline, both audited
 
 
+# PostgreSQL only: it tests the campaign row lock (FOR UPDATE); SQLite has no row locks and
+# serialises writers itself (the second waits, then fails with the driver's lock error).
+@pytest.mark.parametrize("committed_db", ["postgresql"], indirect=True)
 def test_two_amendments_at_once_one_is_refused_as_stale(committed_db: Database,
                                                         today: FixedClock) -> None:
     import threading
 
-    if committed_db.engine.dialect.name != "postgresql":
-        pytest.skip("row locks: SQLite serialises writers itself (the second waits, then fails)")
     cid = _campaign(committed_db, today)
     plan, text = load_plan_file(NEW), NEW.read_text(encoding="utf-8")
     outcome: dict[str, object] = {}
