@@ -1,6 +1,6 @@
 """Document benchmarks (issue 4): issuing notices with numbering and storage, against a floor.
 
-The measured figure is `duban.services.notices.issue_notices` for 500 offices with 20 open
+The measured figure is `duban.services.notices.issuing.issue_notices` for 500 offices with 20 open
 problems each (10,000 problems): 文号 allocation from the register, rendering from the GB/T 9704
 template, storage by checksum and the notice rows, on each backend. The floor, in the same run,
 writes the same 500 documents with bare python-docx and no template (bench.documents).
@@ -63,7 +63,7 @@ def _campaign_with_offices(url: str, offices: int, each: int) -> tuple[object, o
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """Notices per second with numbering and storage, beside the bare python-docx floor."""
     from bench.documents import bare_notice, make_context
-    from duban.services.notices import issue_notices
+    from duban.services.notices.issuing import issue_notices
 
     offices = 50 if quick else 500
     each = 20

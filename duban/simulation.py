@@ -324,7 +324,8 @@ class People:
             self.counts["整改节点完成"] += 1
 
     def _acknowledge_notices(self) -> None:
-        from duban.services.notices import acknowledge_notice, list_notices
+        from duban.services.notices.reading import list_notices
+        from duban.services.notices.receipts import acknowledge_notice
 
         for notice in self.db.run(list_notices, self.campaign_id):
             if notice.acknowledged_by or notice.voided or notice.kind != "notice":
@@ -720,7 +721,7 @@ def _all_settled(db: Database, campaign_id: int) -> bool:
 def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
                     out_dir: Path) -> list[tuple[str, Path]]:
     """Copy every issued document and report into the output folder under readable names."""
-    from duban.services.notices import list_notices
+    from duban.services.notices.reading import list_notices
     from duban.services.reports import write_ledger
     from duban.services.scoring import frozen_months, write_ranking
     from duban.services.stages import reports_dir

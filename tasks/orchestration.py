@@ -86,7 +86,7 @@ def detect_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
 @task(name="offices-to-notify", **OPTS)
 def offices_to_notify_task(campaign_id: int) -> list[str]:
     """Lead offices with open problems not yet on a 督办通知书."""
-    from duban.services.notices import offices_without_notice
+    from duban.services.notices.issuing import offices_without_notice
 
     return database().run(offices_without_notice, campaign_id)
 
@@ -95,7 +95,7 @@ def offices_to_notify_task(campaign_id: int) -> list[str]:
 def issue_notices_task(campaign_id: int, offices: Sequence[str], batch_key: str,
                        now: str | None = None) -> list[str]:
     """Issue the notices of a batch of offices; a retry returns the same 文号."""
-    from duban.services.notices import issue_notices
+    from duban.services.notices.issuing import issue_notices
 
     rows = database().run(issue_notices, clock_at(now), campaign_id, issued_by="system",
                          batch_key=batch_key, offices=list(offices))
@@ -105,7 +105,7 @@ def issue_notices_task(campaign_id: int, offices: Sequence[str], batch_key: str,
 @task(name="notice-round", **OPTS)
 def notice_round_task(campaign_id: int, now: str | None = None) -> dict[str, Any] | None:
     """Issue the rolling round of notices for late problems when the plan's rhythm says so."""
-    from duban.services.notices import issue_round
+    from duban.services.notices.rolling import issue_round
 
     result = database().run(issue_round, clock_at(now), campaign_id)
     return _plain(result) if result is not None else None

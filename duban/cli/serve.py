@@ -183,7 +183,7 @@ def notice_group() -> None:
               help="批次号：同一批次重复执行只返回已下发的通知书，不会重复编号。")
 @click.option("--office", "offices", multiple=True, help="只下发给这些办室（可多次给出）。")
 def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[str, ...]) -> None:
-    from duban.services.notices import issue_notices
+    from duban.services.notices.issuing import issue_notices
 
     e = env()
     rows = e.db.run(issue_notices, e.clock, campaign, issued_by=username, batch_key=batch_key,
@@ -199,7 +199,7 @@ def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[st
 @click.argument("campaign", type=int)
 @click.option("--office", default=None, help="只看某个办室。")
 def notice_list(campaign: int, office: str | None) -> None:
-    from duban.services.notices import list_notices
+    from duban.services.notices.reading import list_notices
 
     rows = env().db.run(list_notices, campaign, office=office)
     click.echo(table(
@@ -213,7 +213,7 @@ def notice_list(campaign: int, office: str | None) -> None:
 @click.argument("notice_id", type=int)
 @click.option("--as", "username", required=True, help="签收人（用户名）。")
 def notice_sign(notice_id: int, username: str) -> None:
-    from duban.services.notices import acknowledge_notice
+    from duban.services.notices.receipts import acknowledge_notice
 
     e = env()
     row = e.db.run(acknowledge_notice, e.clock, notice_id, username)
@@ -225,7 +225,7 @@ def notice_sign(notice_id: int, username: str) -> None:
 @click.option("--as", "username", required=True, help="操作人（县级办公室用户）。")
 @click.option("--reason", required=True, help="作废理由。")
 def notice_void(notice_id: int, username: str, reason: str) -> None:
-    from duban.services.notices import void_notice
+    from duban.services.notices.receipts import void_notice
 
     e = env()
     row = e.db.run(void_notice, e.clock, notice_id, username=username, reason=reason)
@@ -237,7 +237,7 @@ def notice_void(notice_id: int, username: str, reason: str) -> None:
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--pdf", is_flag=True, help="同时转换为 PDF（需安装 LibreOffice）。")
 def notice_download(notice_id: int, out: Path, pdf: bool) -> None:
-    from duban.services.notices import notice_file
+    from duban.services.notices.reading import notice_file
 
     data = env().db.run(notice_file, notice_id)
     out.write_bytes(data)

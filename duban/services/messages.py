@@ -145,7 +145,7 @@ def _outbox(campaign_id: int, channel: str, recipient: str, office: str, subject
 def notice_issued_messages(session: Session, clock: Clock, plan: Plan, office: Office,
                            notice: Notice) -> int:
     """Tell an office a document was issued to it and ask for its receipt (签收)."""
-    from duban.services.notices import KIND_LABELS, KIND_NOTICE
+    from duban.services.notices.documents import KIND_LABELS, KIND_NOTICE
 
     label = KIND_LABELS.get(notice.kind, "通知")
     ask = "请及时登录系统签收，并按时限组织整改。" if notice.kind == KIND_NOTICE else "请认真研究，抓好落实。"

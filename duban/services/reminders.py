@@ -55,7 +55,7 @@ from duban.services.calendars import working_calendar
 from duban.services.campaigns import CLOSED, load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.messages import enqueue, short_hash
-from duban.services.notices import (
+from duban.services.notices.documents import (
     KIND_BULLETIN,
     KIND_NOTICE,
     KIND_REMINDER,

@@ -19,7 +19,7 @@ from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Role, Status
 from duban.services import moves
 from duban.services.evidence import UploadedFile
-from duban.services.notices import NoticeRow, visible_notice, visible_notices
+from duban.services.notices.reading import NoticeRow, visible_notice, visible_notices
 from duban.services.views.choices import campaign_choices
 from duban.services.views.coverage import coverage as coverage_view
 from duban.services.views.dashboard import Progress
@@ -543,7 +543,7 @@ def notices(request: Request, ctx: CtxDep, campaign: int | None = None) -> list[
 @router.post("/notices/issue", response_model=list[NoticeOut],
              summary="下发督办通知书（县级办公室）")
 def issue(request: Request, ctx: CtxDep, body: IssueIn) -> list[NoticeOut]:
-    from duban.services.notices import issue_notices
+    from duban.services.notices.issuing import issue_notices
 
     st = state(request)
     if ctx.scope.role != Role.COUNTY:
@@ -555,7 +555,7 @@ def issue(request: Request, ctx: CtxDep, body: IssueIn) -> list[NoticeOut]:
 
 @router.post("/notices/{notice_id}/ack", response_model=NoticeOut, summary="签收通知书")
 def ack(request: Request, ctx: CtxDep, notice_id: int) -> NoticeOut:
-    from duban.services.notices import acknowledge_notice
+    from duban.services.notices.receipts import acknowledge_notice
 
     st = state(request)
     read(st, visible_notice, ctx.scope, notice_id)
@@ -565,7 +565,7 @@ def ack(request: Request, ctx: CtxDep, notice_id: int) -> NoticeOut:
 @router.get("/notices/{notice_id}/file", summary="下载通知书（.docx）",
             response_class=Response)
 def notice_file(request: Request, ctx: CtxDep, notice_id: int) -> Response:
-    from duban.services.notices import notice_file as read_file
+    from duban.services.notices.reading import notice_file as read_file
 
     st = state(request)
     read(st, visible_notice, ctx.scope, notice_id)

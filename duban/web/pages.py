@@ -157,7 +157,7 @@ def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -
 
 def notices_of(st: WebState, ctx: Ctx, campaign_id: int) -> Any:
     """The 督办通知书 addressed and copied to the user's offices (None for the county)."""
-    from duban.services.notices import notice_tally
+    from duban.services.notices.reading import notice_tally
     from duban.web.work import inbox_offices
 
     if ctx.scope.sees_all:

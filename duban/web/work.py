@@ -22,7 +22,7 @@ from duban.domain.numbering import document_label
 from duban.services import moves
 from duban.services.database import data_dir
 from duban.services.duties import occurrence_rows
-from duban.services.notices import visible_notice, visible_notices
+from duban.services.notices.reading import visible_notice, visible_notices
 from duban.services.scoping import (
     IMPORTERS,
     importable_towns,
@@ -261,7 +261,7 @@ def notices_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> 
 @router.post("/notices/issue", include_in_schema=False)
 def notices_issue(request: Request, ctx: CtxDep, campaign: Annotated[int, Form()],
                   batch_key: Annotated[str, Form(max_length=64)]) -> Response:
-    from duban.services.notices import issue_notices
+    from duban.services.notices.issuing import issue_notices
 
     st = state(request)
     require_role(ctx, Role.COUNTY)
@@ -277,7 +277,7 @@ def notices_issue(request: Request, ctx: CtxDep, campaign: Annotated[int, Form()
 @router.post("/notices/{notice_id}/ack", include_in_schema=False)
 def notice_ack(request: Request, ctx: CtxDep, notice_id: int,
                accept: Annotated[str, Form()] = "") -> Response:
-    from duban.services.notices import acknowledge_notice
+    from duban.services.notices.receipts import acknowledge_notice
 
     st = state(request)
     campaign_id = read(st, visible_notice, ctx.scope, notice_id).campaign_id
@@ -299,7 +299,7 @@ def notice_ack(request: Request, ctx: CtxDep, notice_id: int,
 
 @router.get("/notices/{notice_id}/file", include_in_schema=False)
 def notice_download(request: Request, ctx: CtxDep, notice_id: int) -> Response:
-    from duban.services.notices import notice_file
+    from duban.services.notices.reading import notice_file
 
     st = state(request)
     notice = read(st, visible_notice, ctx.scope, notice_id)

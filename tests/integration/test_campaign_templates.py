@@ -15,7 +15,7 @@ from duban.domain.clock import FixedClock
 from duban.domain.household import ReportedProblem
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
-from duban.services.notices import issue_notices
+from duban.services.notices.issuing import issue_notices
 from duban.services.problems import record_problems
 from duban.services.templates import TemplateFolderError, install_templates
 from models import DocumentNumberRegister, Notice

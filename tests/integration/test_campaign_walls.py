@@ -187,7 +187,7 @@ def test_the_tick_closes_a_campaign_once_its_plan_has_ended(db: Database,
 
     from duban.services.campaigns import CampaignClosed, summarise_campaign
     from duban.services.closing import campaign_events, close_ended_campaigns
-    from duban.services.notices import issue_notices
+    from duban.services.notices.issuing import issue_notices
     from duban.services.reminders import sweep
     from duban.services.reviews import draw_daily_spot_checks
     from duban.services.scoring import frozen_months

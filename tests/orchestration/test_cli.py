@@ -60,7 +60,7 @@ def test_notice_commands(db: Database, clock: FixedClock, tmp_path: Path) -> Non
     assert "jhb1" in listing
     target = tmp_path / "n.docx"
     _run(db, "notice", "download", "1", str(target))
-    from duban.services.notices import list_notices
+    from duban.services.notices.reading import list_notices
 
     (row,) = db.run(list_notices, cid)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == row.sha256

@@ -21,13 +21,8 @@ from duban.domain.plan import (
 )
 from duban.services.database import Database
 from duban.services.messages import list_inbox
-from duban.services.notices import (
-    issue_notices,
-    list_notices,
-    notice_file,
-    notice_tally,
-    offices_without_notice,
-)
+from duban.services.notices.issuing import issue_notices, offices_without_notice
+from duban.services.notices.reading import list_notices, notice_file, notice_tally
 from models import InboxMessage
 from tests.orchestration.helpers import add_problems, launch, make_plan
 

@@ -12,7 +12,9 @@ from duban.domain.clock import FixedClock
 from duban.domain.errors import DubanError
 from duban.domain.plan import NoticePolicy, NoticeRhythm, Plan
 from duban.services.database import Database
-from duban.services.notices import issue_notices, issue_round, list_notices
+from duban.services.notices.issuing import issue_notices
+from duban.services.notices.reading import list_notices
+from duban.services.notices.rolling import issue_round
 from duban.services.stages import begin_stage_run, finish_stage_run
 from models import DocumentNumberRegister, Notice, NoticeRound
 from tests.orchestration.helpers import add_problems, at, launch, make_plan
@@ -102,7 +104,7 @@ def test_manual_rhythm_leaves_late_problems_to_the_county_office(db: Database,
 
 def test_a_round_that_fails_midway_leaves_nothing_and_reruns_without_gaps(
         db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    import duban.services.notices as notices
+    import duban.services.notices.issuing as notices
 
     clock.set(at(2022, 9, 20, 9))
     cid = launch(db, clock, make_plan(extra_offices=4))

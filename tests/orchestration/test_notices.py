@@ -12,14 +12,10 @@ from duban.domain.errors import DubanError, PermissionDenied
 from duban.domain.lifecycle import Role
 from duban.services.actors import add_user
 from duban.services.database import Database, data_dir
-from duban.services.notices import (
-    NoticeFileCorrupt,
-    acknowledge_notice,
-    issue_notices,
-    list_notices,
-    notice_file,
-    void_notice,
-)
+from duban.services.notices.documents import NoticeFileCorrupt
+from duban.services.notices.issuing import issue_notices
+from duban.services.notices.reading import list_notices, notice_file
+from duban.services.notices.receipts import acknowledge_notice, void_notice
 from models import InboxMessage, Notice, OutboxMessage
 from tests.orchestration.helpers import add_problems, launch
 
@@ -98,7 +94,7 @@ def test_tampered_file_is_refused(db: Database, clock: FixedClock) -> None:
 
 def test_failed_render_uses_no_number(db: Database, clock: FixedClock,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import duban.services.notices as notices
+    import duban.services.notices.issuing as notices
 
     cid = launch(db, clock)
     add_problems(db, clock, cid, 2)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
-from duban.services.notices import issue_notices
+from duban.services.notices.issuing import issue_notices
 from models import Notice, NoticeProblem, Problem
 from tests.conftest import ROOT
 from tests.orchestration.helpers import add_problems, launch

@@ -19,7 +19,9 @@ from duban.domain.reminders import OpenItem, fire_date
 from duban.services.actors import add_user
 from duban.services.calendars import working_calendar
 from duban.services.database import Database
-from duban.services.notices import acknowledge_notice, issue_notices, notice_file
+from duban.services.notices.issuing import issue_notices
+from duban.services.notices.reading import notice_file
+from duban.services.notices.receipts import acknowledge_notice
 from duban.services.outbox import Senders
 from duban.services.reminders import penalty_accruals, sweep
 from models import InboxMessage, Notice, OutboxMessage, ReminderFired

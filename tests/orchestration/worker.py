@@ -14,7 +14,7 @@ from duban.services.database import Database
 
 def issue_loop(url: str, campaign_id: int, rounds: int, tag: str) -> None:
     """Add one problem and issue notices for it, `rounds` times."""
-    from duban.services.notices import issue_notices
+    from duban.services.notices.issuing import issue_notices
     from tests.orchestration.helpers import add_problems
 
     db = Database(url)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from duban.domain.columns import PROBLEM_COLUMNS
 from duban.domain.lifecycle import Role
-from duban.services.notices import issue_notices
+from duban.services.notices.issuing import issue_notices
 from duban.web.app import route_table
 from models import (
     AccountEvent,

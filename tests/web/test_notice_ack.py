@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from duban.services import moves
-from duban.services.notices import issue_notices
+from duban.services.notices.issuing import issue_notices
 from models import NoticeReceipt
 from tests.web.conftest import World
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from duban.services.notices import issue_notices
+from duban.services.notices.issuing import issue_notices
 from tests.web.conftest import World
 
 Clients = Callable[[str], tuple[TestClient, str]]

@@ -1,0 +1,324 @@
+"""Issuing 督办通知书: one per responsible office, to lead offices and co-offices (协办)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy.orm import Session
+
+from duban.adapters.documents.context import (
+    ContactPerson,
+    NoticeContext,
+    NoticeItem,
+    Requirement,
+)
+from duban.domain.clock import Clock, local_today
+from duban.domain.errors import NotFound
+from duban.domain.lifecycle import OPEN_STATUSES
+from duban.domain.numbering import format_date_cn
+from duban.domain.plan import CoOfficeNotice, Plan
+from duban.services.campaigns import ensure_running, load_plan_of
+from duban.services.database import UnitOfWork
+from duban.services.notices.documents import (
+    CHUNK,
+    KIND_NOTICE,
+    county_contact,
+    issue_document,
+    letterhead,
+    lock_register,
+    numbering_key,
+)
+from duban.services.notices.reading import NoticeRow, notice_rows
+from duban.services.views.names import Names, names_in
+from models import (
+    DocumentNumberRegister,
+    Household,
+    Notice,
+    NoticeCopy,
+    NoticeProblem,
+    NoticeRound,
+    Office,
+    Problem,
+    ProblemCoOffice,
+)
+
+NOTICE_REQUIREMENTS = (
+    Requirement("提高站位，立行立改。", "请对照问题清单逐项明确整改措施、责任人和完成时限，"
+                "能立即整改的立即整改，一时难以整改的制定计划限期整改。"),
+    Requirement("对账销号，按时报送。", "整改完成后及时上传佐证资料，每日报送整改进度；"
+                "逾期未完成的，将按规定催办、督办并予以通报。"),
+)
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A problem on the notice to one addressee: as its lead, or as a co-office (配合)."""
+
+    problem: Problem
+    co_office: bool
+
+
+def _notice_context(
+    plan: Plan,
+    names: Names,
+    contact: ContactPerson | None,
+    office: Office,
+    listed: Sequence[_Listed],
+    households: dict[str, str],
+    co_offices: dict[int, list[str]],
+    copy_to: Sequence[str],
+    number: str,
+    *,
+    clock: Clock,
+) -> NoticeContext:
+    items = []
+    for i, entry in enumerate(listed, start=1):
+        p = entry.problem
+        lead = names.office(p.lead_office) if entry.co_office else ""
+        items.append(NoticeItem(
+            seq=i,
+            code=p.code,
+            town=names.town(p.town_code),
+            village=names.village(p.village_code),
+            household=households.get(p.household_id or "", p.household_id or ""),
+            description=p.description,
+            requirement="配合牵头单位按时限完成整改" if entry.co_office
+            else "按时限完成整改并上传佐证资料",
+            deadline=p.deadline or local_today(clock),
+            co_offices=[names.office(c) for c in co_offices.get(p.id, []) if c != office.code],
+            lead=lead,
+        ))
+    earliest = min(i.deadline for i in items)
+    leads = sum(1 for e in listed if not e.co_office)
+    if leads == len(items):
+        share = f"交由你单位牵头整改的问题共{len(items)}个"
+    elif leads == 0:
+        share = f"需你单位配合牵头单位整改的问题共{len(items)}个"
+    else:
+        share = (f"交由你单位整改的问题共{len(items)}个（牵头{leads}个、"
+                 f"配合{len(items) - leads}个）")
+    return NoticeContext(
+        **letterhead(plan, contact),
+        title=f"关于限期整改{plan.name}排查问题的督办通知书",
+        issued_on=local_today(clock),
+        number=number,
+        addressee=office.name,
+        intro=(
+            f"在{plan.name}中，经排查和汇总，{share}"
+            f"（详见附件《督办问题清单》），最早整改时限为{format_date_cn(earliest)}。"
+            "现予督办，请按以下要求抓好整改落实。"
+        ),
+        problems=items,
+        requirements=NOTICE_REQUIREMENTS,
+        copy_to=[names.office(c) for c in copy_to],
+    )
+
+
+def _render_notice(ctx: NoticeContext, path: Path, template_dir: Path | None = None) -> object:
+    from duban.adapters.documents.render import render_notice
+
+    return render_notice(ctx, path, template_dir=template_dir)
+
+
+def _open_routed(campaign_id: int) -> list[ColumnElement[bool]]:
+    return [
+        Problem.campaign_id == campaign_id,
+        Problem.status.in_([s.value for s in OPEN_STATUSES]),
+        Problem.lead_office.is_not(None),
+    ]
+
+
+def _not_listed_for(office: Any) -> ColumnElement[bool]:
+    """The problem is on no live 督办通知书 to `office` (a column or a code)."""
+    return ~select(NoticeProblem.problem_id).where(
+        NoticeProblem.problem_id == Problem.id, NoticeProblem.kind == KIND_NOTICE,
+        NoticeProblem.office_code == office,
+    ).exists()
+
+
+def _modes(plan: Plan, offices: dict[str, Office]) -> dict[str, CoOfficeNotice]:
+    """What each co-office of the campaign receives, by its level."""
+    return {code: plan.notices.co_offices.of(o.level) for code, o in offices.items()}
+
+
+def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaign_id: int,
+             offices: Sequence[str] | None) -> dict[str, list[_Listed]]:
+    """Per addressee, the problems to list: led ones not yet on its notice, then co-offices'."""
+    lead_stmt = (
+        select(Problem)
+        .where(*_open_routed(campaign_id), _not_listed_for(Problem.lead_office))
+        .order_by(Problem.lead_office, Problem.deadline, Problem.code)
+    )
+    if offices is not None:
+        lead_stmt = lead_stmt.where(Problem.lead_office.in_(list(offices)))
+    by_office: dict[str, list[_Listed]] = {}
+    for p in session.scalars(lead_stmt):
+        assert p.lead_office is not None
+        by_office.setdefault(p.lead_office, []).append(_Listed(p, False))
+    modes = _modes(plan, office_of)
+    own = sorted(c for c, m in modes.items() if m is CoOfficeNotice.OWN
+                 and (offices is None or c in offices))
+    if own:
+        co_stmt = (
+            select(ProblemCoOffice.office_code, Problem)
+            .join(Problem, Problem.id == ProblemCoOffice.problem_id)
+            .where(*_open_routed(campaign_id), ProblemCoOffice.office_code.in_(own),
+                   _not_listed_for(ProblemCoOffice.office_code))
+            .order_by(ProblemCoOffice.office_code, Problem.deadline, Problem.code)
+        )
+        for code, p in session.execute(co_stmt).all():
+            by_office.setdefault(code, []).append(_Listed(p, True))
+    return by_office
+
+
+def issue_notices(
+    uow: UnitOfWork,
+    clock: Clock,
+    campaign_id: int,
+    *,
+    issued_by: str,
+    batch_key: str,
+    offices: Sequence[str] | None = None,
+    round_key: str | None = None,
+) -> list[NoticeRow]:
+    """One 督办通知书 per responsible office, listing its open problems not yet on one to it.
+
+    The lead office gets every problem it leads; a co-office (协办) gets its own notice, a copy
+    (抄送) of the lead's, or nothing, as the plan's `notices.co_offices` says for its level.
+    A retry with the same batch key returns the notices of the first (committed) run. With
+    `round_key`, the rolling round is recorded in the same transaction (see issue_round).
+    """
+    from duban.services.messages import office_rows
+
+    session = uow.session
+    ensure_running(session, campaign_id, "下发督办通知书")
+    plan = load_plan_of(session, campaign_id)
+    register = lock_register(session, *numbering_key(plan, clock))
+    done = batch_notices(session, campaign_id, batch_key)
+    if done:
+        return done
+    office_of = office_rows(session, campaign_id)
+    by_office = _pending(session, plan, office_of, campaign_id, offices)
+    issued = _issue(session, clock, plan, office_of, register, campaign_id, by_office,
+                    issued_by=issued_by, batch_key=batch_key)
+    if round_key is not None:
+        session.add(NoticeRound(campaign_id=campaign_id, round_key=round_key,
+                                ran_at=clock.now(), notices=len(issued)))
+        session.flush()
+    return notice_rows(session, issued)
+
+
+def batch_notices(session: Session, campaign_id: int, batch_key: str) -> list[NoticeRow]:
+    """The 督办通知书 a batch issued, in number order (none when it has not run)."""
+    return notice_rows(session, session.scalars(
+        select(Notice).where(Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+                             Notice.batch_key == batch_key).order_by(Notice.seq)).all())
+
+
+def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Office],
+           register: DocumentNumberRegister, campaign_id: int,
+           by_office: dict[str, list[_Listed]], *, issued_by: str,
+           batch_key: str) -> list[Notice]:
+    from duban.services.messages import notice_copied_messages, notice_issued_messages
+
+    if not by_office:
+        return []
+    problems = [e.problem for group in by_office.values() for e in group]
+    names = names_in(session, campaign_id, plan)
+    contact = county_contact(session, campaign_id, plan)
+    households = _household_heads(session, campaign_id, problems)
+    co_offices = _co_offices(session, sorted({p.id for p in problems}))
+    modes = _modes(plan, office_of)
+    issued: list[Notice] = []
+    for code in sorted(by_office):
+        office = office_of.get(code)
+        if office is None:
+            raise NotFound(f"责任办室未定义：{code}（行动 {campaign_id}）")
+        group = by_office[code]
+        # 抄送: the co-offices of the problems this office leads whose level the plan copies.
+        copy_to = sorted({c for e in group if not e.co_office
+                          for c in co_offices.get(e.problem.id, [])
+                          if c != code and modes.get(c) is CoOfficeNotice.COPY})
+        notice = issue_document(
+            session, clock, register,
+            campaign_id=campaign_id, kind=KIND_NOTICE, office_code=code,
+            problem_ids=[e.problem.id for e in group], issued_by=issued_by, batch_key=batch_key,
+            build=functools.partial(_notice_context, plan, names, contact, office, group,
+                                    households, co_offices, copy_to, clock=clock),
+            render=_render_notice,
+        )
+        rows = [{"notice_id": notice.id, "problem_id": e.problem.id, "kind": KIND_NOTICE,
+                 "office_code": code, "co_office": e.co_office} for e in group]
+        for i in range(0, len(rows), CHUNK):
+            session.execute(insert(NoticeProblem), rows[i : i + CHUNK])
+        if copy_to:
+            session.execute(insert(NoticeCopy), [{"notice_id": notice.id, "office_code": c}
+                                                 for c in copy_to])
+        notice_issued_messages(session, clock, plan, office, notice)
+        for c in copy_to:
+            shared = sum(1 for e in group if not e.co_office
+                         and c in co_offices.get(e.problem.id, []))
+            notice_copied_messages(session, clock, plan, office_of[c], office, notice, shared)
+        issued.append(notice)
+    return issued
+
+
+def _household_heads(session: Session, campaign_id: int,
+                     problems: Sequence[Problem]) -> dict[str, str]:
+    ids = sorted({p.household_id for p in problems if p.household_id})
+    heads: dict[str, str] = {}
+    for i in range(0, len(ids), CHUNK):
+        heads.update(session.execute(
+            select(Household.household_id, Household.head).where(
+                Household.campaign_id == campaign_id,
+                Household.household_id.in_(ids[i : i + CHUNK]))
+        ).all())
+    return heads
+
+
+def _co_offices(session: Session, problem_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(problem_ids), CHUNK):
+        for pid, code in session.execute(
+            select(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
+            .where(ProblemCoOffice.problem_id.in_(problem_ids[i : i + CHUNK]))
+            .order_by(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
+        ):
+            out.setdefault(pid, []).append(code)
+    return out
+
+
+
+def offices_without_notice(uow: UnitOfWork, campaign_id: int) -> list[str]:
+    """Offices with open routed problems to list on a 督办通知书 that no live one lists for them.
+
+    Lead offices, and co-offices that the plan gives notices of their own.
+    """
+    session = uow.session
+    plan = load_plan_of(session, campaign_id)
+    leads = set(session.scalars(
+        select(Problem.lead_office)
+        .where(*_open_routed(campaign_id), _not_listed_for(Problem.lead_office))
+        .distinct()
+    ))
+    levels = [level for level in ("county", "town", "village")
+              if plan.notices.co_offices.of(level) is CoOfficeNotice.OWN]
+    co: set[str] = set()
+    if levels:
+        co = set(session.scalars(
+            select(ProblemCoOffice.office_code)
+            .join(Problem, Problem.id == ProblemCoOffice.problem_id)
+            .join(Office, (Office.campaign_id == campaign_id)
+                  & (Office.code == ProblemCoOffice.office_code))
+            .where(*_open_routed(campaign_id), Office.level.in_(levels),
+                   _not_listed_for(ProblemCoOffice.office_code))
+            .distinct()
+        ))
+    return sorted(c for c in leads | co if c)
+
+

@@ -1,0 +1,199 @@
+"""Issued documents as callers read them: lists, what a scope may read, files, tallies."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from duban.domain.errors import NotFound
+from duban.services.database import UnitOfWork, data_dir
+from duban.services.notices.documents import CHUNK, KIND_NOTICE, NoticeFileCorrupt
+from duban.services.scoping import Scope, visible_office_codes
+from models import Notice, NoticeCopy, NoticeProblem, NoticeReceipt
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    """An issued document as callers see it."""
+
+    id: int
+    campaign_id: int
+    kind: str
+    number: str
+    office_code: str
+    title: str
+    problem_ids: tuple[int, ...]
+    issued_on: str
+    issued_by: str
+    batch_key: str
+    file_path: str
+    sha256: str
+    voided: bool
+    acknowledged_by: str | None = None
+    copy_to: tuple[str, ...] = ()  # offices named in its 抄送 line
+
+    def concerns(self, offices: Iterable[str]) -> bool:
+        """Whether the notice is addressed or copied to one of these offices."""
+        mine = set(offices)
+        return self.office_code in mine or bool(mine.intersection(self.copy_to))
+
+    @property
+    def path(self) -> Path:
+        """Where the file is in the data directory."""
+        return data_dir() / self.file_path
+
+
+def notice_row(notice: Notice, acknowledged_by: str | None = None,
+               copy_to: tuple[str, ...] = ()) -> NoticeRow:
+    """A notice row as callers see it, with its receipt and 抄送 when known."""
+    return NoticeRow(
+        id=notice.id,
+        campaign_id=notice.campaign_id,
+        kind=notice.kind,
+        number=notice.number,
+        office_code=notice.office_code,
+        title=notice.title,
+        problem_ids=tuple(int(p) for p in notice.problem_ids),
+        issued_on=notice.issued_on.isoformat(),
+        issued_by=notice.issued_by,
+        batch_key=notice.batch_key,
+        file_path=notice.file_path,
+        sha256=notice.sha256,
+        voided=notice.voided,
+        acknowledged_by=acknowledged_by,
+        copy_to=copy_to,
+    )
+
+
+def _acknowledgers(session: Session, notice_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(notice_ids)
+    if not ids:
+        return {}
+    return dict(session.execute(
+        select(NoticeReceipt.notice_id, NoticeReceipt.username)
+        .where(NoticeReceipt.notice_id.in_(ids))
+    ).all())
+
+
+def _copies(session: Session, notice_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    ids = list(notice_ids)
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(ids), CHUNK):
+        for nid, code in session.execute(
+            select(NoticeCopy.notice_id, NoticeCopy.office_code)
+            .where(NoticeCopy.notice_id.in_(ids[i : i + CHUNK]))
+            .order_by(NoticeCopy.notice_id, NoticeCopy.office_code)
+        ):
+            out.setdefault(nid, []).append(code)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def notice_rows(session: Session, notices: Sequence[Notice]) -> list[NoticeRow]:
+    """Notice rows as callers see them, with who signed for each and its 抄送."""
+    acks = _acknowledgers(session, (n.id for n in notices))
+    copies = _copies(session, (n.id for n in notices))
+    return [notice_row(n, acks.get(n.id), copies.get(n.id, ())) for n in notices]
+
+
+def notice_file(uow: UnitOfWork, notice_id: int) -> bytes:
+    """The stored file of a notice, byte for byte; the checksum is verified."""
+    session = uow.session
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound(f"通知书不存在：编号 {notice_id}")
+    path, digest, number = notice.file_path, notice.sha256, notice.number
+    full = data_dir() / path
+    if not full.is_file():
+        raise NoticeFileCorrupt(f"通知书 {number} 的文件缺失：{full}")
+    data = full.read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise NoticeFileCorrupt(f"通知书 {number} 的文件校验失败（SHA-256 不符），文件可能被改动")
+    return data
+
+
+def list_notices(uow: UnitOfWork, campaign_id: int, *, office: str | None = None,
+                 kind: str | None = None) -> list[NoticeRow]:
+    """A campaign's documents in number order, with who signed for them and their 抄送.
+
+    With `office`, the documents addressed to it and those copied to it.
+    """
+    session = uow.session
+    return _notices(session, select(Notice).where(Notice.campaign_id == campaign_id),
+                    office=office, kind=kind)
+
+
+def _notices(session: Session, stmt: Select[Any], *, office: str | None = None,
+             kind: str | None = None) -> list[NoticeRow]:
+    if office is not None:
+        copied = select(NoticeCopy.notice_id).where(NoticeCopy.office_code == office)
+        stmt = stmt.where(or_(Notice.office_code == office, Notice.id.in_(copied)))
+    if kind is not None:
+        stmt = stmt.where(Notice.kind == kind)
+    return notice_rows(session, session.scalars(stmt.order_by(Notice.year, Notice.seq)).all())
+
+
+def visible_notices(session: Session, scope: Scope, campaign_id: int) -> list[NoticeRow]:
+    """A campaign's documents the scope may read (its offices' mail, 抄送 included)."""
+    rows = _notices(session, select(Notice).where(Notice.campaign_id == campaign_id))
+    offices = visible_office_codes(session, scope, campaign_id)
+    return rows if offices is None else [n for n in rows if n.concerns(offices)]
+
+
+def visible_notice(session: Session, scope: Scope, notice_id: int) -> NoticeRow:
+    """A document the scope may read, or NotFound (the same answer as for a missing one)."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound(f"通知书不存在：编号 {notice_id}")
+    offices = visible_office_codes(session, scope, notice.campaign_id)
+    (row,) = notice_rows(session, [notice])
+    if offices is not None and not row.concerns(offices):
+        raise NotFound(f"通知书不存在或无权查看：编号 {notice_id}")
+    return row
+
+
+@dataclass(frozen=True)
+class NoticeTally:
+    """The live 督办通知书 that concern some offices, for their dashboard."""
+
+    addressed: int  # addressed to them (主送)
+    unacknowledged: int  # of those, not yet signed for
+    copied: int  # copied to them (抄送)
+    lead_items: int  # problems listed for them as lead office
+    co_items: int  # problems listed for them as co-office (配合)
+
+    @property
+    def any(self) -> bool:
+        """Whether any notice concerns them."""
+        return bool(self.addressed or self.copied)
+
+
+def notice_tally(uow: UnitOfWork, campaign_id: int, offices: Sequence[str]) -> NoticeTally:
+    """How many live 督办通知书 are addressed and copied to these offices, and their items."""
+    codes = sorted(set(offices))
+    session = uow.session
+    live = (Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+            Notice.voided.is_(False))
+    addressed = list(session.scalars(
+        select(Notice.id).where(*live, Notice.office_code.in_(codes))))
+    signed = set(_acknowledgers(session, addressed))
+    copied = session.scalar(
+        select(func.count(func.distinct(NoticeCopy.notice_id)))
+        .join(Notice, Notice.id == NoticeCopy.notice_id)
+        .where(*live, NoticeCopy.office_code.in_(codes))) or 0
+    items = dict(session.execute(
+        select(NoticeProblem.co_office, func.count())
+        .join(Notice, Notice.id == NoticeProblem.notice_id)
+        .where(*live, NoticeProblem.office_code.in_(codes))
+        .group_by(NoticeProblem.co_office)).all())
+    return NoticeTally(addressed=len(addressed),
+                       unacknowledged=len([i for i in addressed if i not in signed]),
+                       copied=int(copied), lead_items=int(items.get(False, 0)),
+                       co_items=int(items.get(True, 0)))
+
+
