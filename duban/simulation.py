@@ -604,7 +604,7 @@ def run_demo(
 
         with db.unit_of_work() as uow:
             result.duties = tally(uow, clock, campaign_id)
-    from duban.services.report_delivery import delivery_summary
+    from duban.services.reports.delivery import delivery_summary
 
     result.deliveries = db.run(delivery_summary, campaign_id)
     result.outcome = outcome_rows(db, campaign_id, result.files)
@@ -722,7 +722,7 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
                     out_dir: Path) -> list[tuple[str, Path]]:
     """Copy every issued document and report into the output folder under readable names."""
     from duban.services.notices.reading import list_notices
-    from duban.services.reports import write_ledger
+    from duban.services.reports.ledger import write_ledger
     from duban.services.scoring import frozen_months, write_ranking
     from duban.services.stages import reports_dir
 

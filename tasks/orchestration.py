@@ -162,8 +162,8 @@ def daily_report_task(campaign_id: int, now: str | None = None) -> str | None:
     """Write today's report once the plan's hour has passed; returns its path."""
     import hashlib
 
-    from duban.services.report_delivery import deliver_daily_report
-    from duban.services.reports import write_daily_report
+    from duban.services.reports.daily import write_daily_report
+    from duban.services.reports.delivery import deliver_daily_report
     from duban.services.stages import daily_report_due, record_daily_report, reports_dir
 
     clock = clock_at(now)
@@ -201,7 +201,7 @@ def close_reviewed_task(campaign_id: int, username: str, now: str | None = None)
 @task(name="monthly-ranking", **OPTS)
 def monthly_ranking_task(campaign_id: int, now: str | None = None) -> str | None:
     """Freeze last month's ranking once the plan's monthly day has come, and deliver it."""
-    from duban.services.report_delivery import deliver_due_ranking
+    from duban.services.reports.delivery import deliver_due_ranking
     from duban.services.scoring import freeze_due_month
     from duban.services.stages import reports_dir
 

@@ -55,7 +55,7 @@ CAMPAIGN = click.option("--campaign", "campaign_id", type=int,
 @click.option("--pdf", is_flag=True, help="同时生成 PDF（需安装 LibreOffice）。")
 def daily_cmd(campaign_id: int | None, day: dt.datetime | None, out_dir: Path,
               pdf: bool) -> None:
-    from duban.services.reports import daily_figures, write_daily_report
+    from duban.services.reports.daily import daily_figures, write_daily_report
 
     e = env()
     cid, d = _campaign(campaign_id), _day(day)
@@ -80,7 +80,7 @@ def daily_cmd(campaign_id: int | None, day: dt.datetime | None, out_dir: Path,
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="输出文件（默认 out/reports/整改台账-行动编号-日期.xlsx）。")
 def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
-    from duban.services.reports import write_ledger
+    from duban.services.reports.ledger import write_ledger
 
     e = env()
     cid = _campaign(campaign_id)
@@ -131,7 +131,7 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
               show_default=True, help="按乡镇（town）或责任单位（office）合计。")
 def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str) -> None:
     from duban.domain.scoring import penalty_totals
-    from duban.services.reports import daily_figures
+    from duban.services.reports.daily import daily_figures
     from duban.services.scoring import problem_codes, reconcile_penalties
 
     e = env()

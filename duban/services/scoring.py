@@ -52,7 +52,7 @@ from duban.domain.scoring import (
 )
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
-from duban.services.reports import changed_since, day_end, ledger_state
+from duban.services.reports.figures import changed_since, day_end, ledger_state
 from duban.services.templates import template_dir_for
 from duban.services.views.names import names_in
 from models import AuditEvent, Campaign, Household, Office, Problem, ReminderFired

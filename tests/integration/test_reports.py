@@ -26,17 +26,10 @@ from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.evidence import UploadedFile
 from duban.services.problems import record_problems
-from duban.services.reports import (
-    LEDGER_HEADERS,
-    ZERO,
-    Counts,
-    DailyFigures,
-    counts_as_of,
-    daily_figures,
-    take_daily_snapshot,
-    write_daily_report,
-    write_ledger,
-)
+from duban.services.reports.daily import DailyFigures, daily_figures, write_daily_report
+from duban.services.reports.figures import ZERO, Counts, counts_as_of
+from duban.services.reports.ledger import LEDGER_HEADERS, write_ledger
+from duban.services.reports.snapshots import take_daily_snapshot
 from models import Office, Problem, Town, Village
 from models.reporting import DailySnapshot
 from tests.conftest import PLANS, require

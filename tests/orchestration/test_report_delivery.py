@@ -32,7 +32,7 @@ from duban.domain.plan import (
 from duban.services.database import Database
 from duban.services.messages import list_inbox
 from duban.services.outbox import Senders
-from duban.services.report_delivery import deliver_daily_report
+from duban.services.reports.delivery import deliver_daily_report
 from models import OutboxMessage, SpotCheck, SpotCheckDraw
 from tasks.delivery import deliver
 from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database

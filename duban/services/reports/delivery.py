@@ -21,7 +21,8 @@ from duban.domain.plan import Audience, OfficeLevel, Plan, ReportAudience
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork, data_dir
 from duban.services.messages import enqueue
-from duban.services.reports import ScopeFigures, daily_figures, source_figures, spot_check_lines
+from duban.services.reports.daily import daily_figures, source_figures, spot_check_lines
+from duban.services.reports.figures import ScopeFigures
 from models import Office, OutboxMessage, Town
 
 

@@ -1,0 +1,245 @@
+"""The daily report (整改进度日报): the day's figures with their change, as .docx and .xlsx."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import Clock
+from duban.domain.numbering import format_date_cn
+from duban.domain.plan import OfficeLevel, Plan
+from duban.services.campaigns import load_plan_of
+from duban.services.database import UnitOfWork
+from duban.services.reports.figures import (
+    ZERO,
+    ScopeFigures,
+    ScopeKind,
+    counts_as_of,
+    counts_by_source,
+)
+from duban.services.reports.snapshots import snapshot_counts, take_daily_snapshot, trend
+from duban.services.templates import template_dir_for
+from duban.services.views.common import campaign_row
+from duban.services.views.names import names_in
+from models import Office, Problem
+
+
+@dataclass(frozen=True, slots=True)
+class DailyFigures:
+    """The daily report's figures: per town, per lead office, and the campaign total.
+
+    `yesterday_from` says where the day-before figures come from: "snapshot" (what was
+    reported that day) or "ledger" (rebuilt from the audit trail).
+    """
+
+    campaign_id: int
+    day: dt.date
+    total: ScopeFigures
+    towns: tuple[ScopeFigures, ...]
+    offices: tuple[ScopeFigures, ...]
+    yesterday_from: str
+
+    def town(self, code: str) -> ScopeFigures:
+        """The figures of one town by code."""
+        return next(t for t in self.towns if t.code == code)
+
+    def office(self, code: str) -> ScopeFigures:
+        """The figures of one lead office by code."""
+        return next(o for o in self.offices if o.code == code)
+
+
+def _office_order(session: Session, campaign_id: int) -> list[str]:
+    """Declared offices first (plan order), then village offices, by id."""
+    rows = session.execute(
+        select(Office.code, Office.level).where(Office.campaign_id == campaign_id)
+        .order_by(Office.id)
+    ).all()
+    declared = [code for code, level in rows if level != OfficeLevel.VILLAGE.value]
+    villages = [code for code, level in rows if level == OfficeLevel.VILLAGE.value]
+    return declared + villages
+
+
+def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigures:
+    """Per town and per lead office at the end of `day`, with the change since the day before.
+
+    The day before comes from its daily snapshot (what was reported) when there is one,
+    else from the audit trail as of that day.
+    """
+    session = uow.session
+    campaign_row(session, campaign_id)
+    today = counts_as_of(session, campaign_id, day)
+    previous_day = day - dt.timedelta(days=1)
+    yesterday = snapshot_counts(session, campaign_id, previous_day)
+    source = "snapshot"
+    if yesterday is None:
+        yesterday = counts_as_of(session, campaign_id, previous_day)
+        source = "ledger"
+    names = names_in(session, campaign_id)
+    town_names, office_names = names.towns, names.offices
+    towns = tuple(
+        ScopeFigures(ScopeKind.TOWN, code, name, today.towns.get(code, ZERO),
+                     yesterday.towns.get(code, ZERO))
+        for code, name in town_names.items()
+    )
+    # Problems in a town outside the plan's scope still count (listed after the plan's towns).
+    extra_towns = sorted((set(today.towns) | set(yesterday.towns)) - set(town_names))
+    towns += tuple(
+        ScopeFigures(ScopeKind.TOWN, code, code, today.towns.get(code, ZERO),
+                     yesterday.towns.get(code, ZERO))
+        for code in extra_towns
+    )
+    active = set(today.offices) | set(yesterday.offices)
+    order = [c for c in _office_order(session, campaign_id) if c in active]
+    order += sorted(active - set(order))
+    offices = tuple(
+        ScopeFigures(ScopeKind.OFFICE, code, office_names.get(code, code),
+                     today.offices.get(code, ZERO), yesterday.offices.get(code, ZERO))
+        for code in order
+    )
+    total = ScopeFigures(ScopeKind.CAMPAIGN, "", "合计", today.total, yesterday.total)
+    return DailyFigures(campaign_id, day, total, towns, offices, source)
+
+
+def _issuer(plan: Plan) -> tuple[str, str]:
+    return plan.issuer_short or plan.issuer, plan.issuer_short or plan.issuer
+
+
+def daily_report_context(
+    session: Session, campaign_id: int, day: dt.date, figures: DailyFigures
+) -> Any:
+    """The DailyReportContext of a day's figures (see duban.adapters.documents)."""
+    from duban.adapters.documents.context import DailyReportContext, DailyRow, SeriesPoint
+
+    plan = load_plan_of(session, campaign_id)
+    issuer, mark = _issuer(plan)
+
+    def daily_row(f: ScopeFigures) -> DailyRow:
+        c = f.today
+        return DailyRow(
+            name=f.name, found=c.found, routed=c.routed, rectifying=c.rectifying,
+            awaiting_review=c.awaiting_review, closed=c.closed, overdue=c.overdue,
+            closed_change=f.change.closed, rate_change=f.closure_rate_change,
+        )
+
+    t = figures.total
+    intro = (
+        f"截至{format_date_cn(day)}，全{_unit(plan)}累计排查发现问题{t.today.found}个，"
+        f"已交办{t.today.routed}个，整改中{t.today.rectifying}个，待复核{t.today.awaiting_review}个，"
+        f"已销号{t.today.closed}个，销号率{t.closure_rate * 100:.1f}%；逾期未整改"
+        f"{t.today.overdue}个。较前一日新增发现{t.change.found}个，新增销号{t.change.closed}个。"
+    )
+    series = [
+        SeriesPoint(s.day, s.counts.found, s.counts.closed, s.counts.overdue)
+        for s in trend(session, campaign_id, day)
+    ]
+    checks, failures = spot_check_lines(session, plan, campaign_id, day)
+    return DailyReportContext(
+        issuer=issuer,
+        issuer_mark=mark,
+        title=f"{plan.name}问题整改进度日报",
+        issued_on=day,
+        report_date=day,
+        intro=intro,
+        towns=[daily_row(f) for f in figures.towns],
+        offices=[daily_row(f) for f in figures.offices],
+        series=series,
+        sources=[daily_row(f) for f in source_figures(session, plan, campaign_id, day)],
+        spot_checks=checks,
+        spot_check_failures=failures,
+    )
+
+
+def source_figures(session: Session, plan: Plan, campaign_id: int,
+                   day: dt.date) -> list[ScopeFigures]:
+    """The day's figures per 问题来源 (the plan's order; sources with no problem left out)."""
+    today = counts_by_source(session, campaign_id, day)
+    yesterday = counts_by_source(session, campaign_id, day - dt.timedelta(days=1))
+    names = {src.code: src.name for src in plan.sources}
+    order = [c for c in names if c in today] + sorted(set(today) - set(names))
+    return [ScopeFigures(ScopeKind.CAMPAIGN, code, names.get(code, code), today[code],
+                         yesterday.get(code, ZERO)) for code in order]
+
+
+def spot_check_lines(session: Session, plan: Plan, campaign_id: int,
+                     day: dt.date) -> tuple[list[Any], list[Any]]:
+    """The report day's spot checks per supervision group, and the failed ones in words."""
+    from duban.adapters.documents.context import SpotCheckFailure, SpotCheckRow
+    from duban.domain.sampling import SPOT_CHECK_KIND_LABELS, SpotCheckKind
+    from models import Household, SpotCheck
+
+    checks = list(session.scalars(
+        select(SpotCheck).where(SpotCheck.campaign_id == campaign_id, SpotCheck.day == day)
+        .order_by(SpotCheck.group_code, SpotCheck.id)))
+    if not checks:
+        return [], []
+    groups = {g.code: g.name for g in plan.review.groups}
+    names = names_in(session, campaign_id, plan)
+    failed = [c for c in checks if c.result == "failed"]
+    codes: dict[int, str] = {pid: code for pid, code in session.execute(
+        select(Problem.id, Problem.code).where(
+            Problem.id.in_([c.problem_id for c in failed if c.problem_id])))}
+    heads: dict[str, str] = {hid: head for hid, head in session.execute(
+        select(Household.household_id, Household.head).where(
+            Household.campaign_id == campaign_id,
+            Household.household_id.in_([c.household_id for c in failed if c.household_id])))}
+    rows: list[Any] = []
+    for code in dict.fromkeys(c.group_code for c in checks):
+        mine = [c for c in checks if c.group_code == code]
+        rows.append(SpotCheckRow(
+            group=groups.get(code, code), drawn=len(mine),
+            passed=sum(1 for c in mine if c.result == "passed"),
+            failed=sum(1 for c in mine if c.result == "failed")))
+
+    def item(c: SpotCheck) -> str:
+        if c.kind == SpotCheckKind.CLOSED_PROBLEM.value and c.problem_id:
+            return str(codes.get(c.problem_id, c.item_id))
+        if c.kind == SpotCheckKind.HOUSEHOLD.value and c.household_id:
+            return str(heads.get(c.household_id) or c.household_id)
+        return names.villages.get(c.village_code or "", c.item_id)
+
+    failures = [SpotCheckFailure(
+        group=groups.get(c.group_code, c.group_code),
+        kind=SPOT_CHECK_KIND_LABELS[SpotCheckKind(c.kind)], item=item(c),
+        place=names.town(c.town_code) + names.villages.get(c.village_code or "", ""),
+        note=c.note or "—") for c in failed]
+    return rows, failures
+
+
+def _unit(plan: Plan) -> str:
+    """县 for a county campaign, 乡 / 镇 for a one-town campaign."""
+    if len(plan.towns) == 1:
+        return plan.towns[0].name[-1:]
+    return "县"
+
+
+def write_daily_report(
+    uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date, out_dir: Path,
+    pdf: bool = False,
+) -> list[Path]:
+    """Write the day's report (.docx with a trend chart, .xlsx; .pdf on request); snapshot it.
+
+    Returns the written paths. The day's snapshot is taken first (once per day), so the next
+    day's change is measured against what this report said.
+    """
+    from duban.adapters.documents.render import render_daily_report
+    from duban.adapters.documents.xlsx import write_daily_report_xlsx
+
+    take_daily_snapshot(uow, clock, campaign_id, day)
+    figures = daily_figures(uow, campaign_id, day)
+    ctx = daily_report_context(uow.session, campaign_id, day, figures)
+    out_dir = Path(out_dir)
+    stem = f"日报-{campaign_id}-{day.isoformat()}"
+    docx = render_daily_report(ctx, out_dir / f"{stem}.docx",
+                               template_dir=template_dir_for(campaign_id))
+    xlsx = write_daily_report_xlsx(ctx, out_dir / f"{stem}.xlsx")
+    paths = [docx, xlsx]
+    if pdf:
+        from duban.adapters.documents.pdf import convert_to_pdf
+
+        paths.append(convert_to_pdf(docx, out_dir))
+    return paths

@@ -1,0 +1,97 @@
+"""The full ledger (整改台账) as a workbook, in words."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import CHINA_TZ
+from duban.domain.lifecycle import STATUS_LABELS, Status
+from duban.services.campaigns import load_plan_of
+from duban.services.database import UnitOfWork
+from duban.services.reports.figures import OPEN_CODES
+from duban.services.views.common import campaign_row
+from duban.services.views.names import names_in
+from models import AuditEvent, Problem, User
+
+LEDGER_HEADERS = (
+    "问题编号", "乡镇", "村", "户编号", "问题来源", "问题类别", "类别分组", "问题描述",
+    "牵头责任单位", "协办单位", "状态", "整改时限", "时限依据", "是否逾期", "排查人", "发现日期",
+    "整改人", "复核人", "销号时间", "重新整改次数",
+)
+
+
+def ledger_rows(session: Session, campaign_id: int, as_of: dt.date) -> Iterator[dict[str, Any]]:
+    """The ledger in words, one dict per problem keyed by Chinese header, by problem code."""
+    from models import ProblemCoOffice
+
+    plan = load_plan_of(session, campaign_id)
+    categories = {c.code: c for c in plan.categories}
+    names = names_in(session, campaign_id, plan)
+    sources, town_names, office_names, villages = (names.sources, names.towns, names.offices,
+                                                    names.villages)
+    users = dict(session.execute(select(User.username, User.name)).all())
+    co: dict[int, list[str]] = {}
+    for pid, office in session.execute(
+        select(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
+        .join(Problem, Problem.id == ProblemCoOffice.problem_id)
+        .where(Problem.campaign_id == campaign_id)
+        .order_by(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
+    ):
+        co.setdefault(pid, []).append(office_names.get(office, office))
+    open_codes = set(OPEN_CODES)
+    stmt = (select(Problem).where(Problem.campaign_id == campaign_id)
+            .order_by(Problem.code).execution_options(yield_per=2000))
+    for p in session.scalars(stmt):
+        category = categories.get(p.category)
+        overdue = p.status in open_codes and p.deadline is not None and p.deadline < as_of
+        yield {
+            "问题编号": p.code,
+            "乡镇": town_names.get(p.town_code, p.town_code),
+            "村": villages.get(p.village_code, p.village_code) if p.village_code else "",
+            "户编号": p.household_id or "",
+            "问题来源": sources.get(p.source, p.source),
+            "问题类别": category.name if category else p.category,
+            "类别分组": category.group if category else "",
+            "问题描述": p.description,
+            "牵头责任单位": office_names.get(p.lead_office, p.lead_office) if p.lead_office
+            else "（待交办）",
+            "协办单位": "、".join(co.get(p.id, [])),
+            "状态": STATUS_LABELS[Status(p.status)],
+            "整改时限": p.deadline,
+            "时限依据": p.deadline_basis or (p.unrouted_reason or ""),
+            "是否逾期": overdue,
+            "排查人": users.get(p.found_by, p.found_by),
+            "发现日期": p.found_on,
+            "整改人": users.get(p.rectified_by, p.rectified_by) if p.rectified_by else "",
+            "复核人": users.get(p.review_passed_by, p.review_passed_by)
+            if p.review_passed_by else "",
+            "销号时间": p.closed_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+            if p.closed_at else "",
+            "重新整改次数": p.reopen_count,
+        }
+
+
+def write_ledger(uow: UnitOfWork, campaign_id: int, out_path: Path,
+                 as_of: dt.date | None = None) -> Path:
+    """Write the whole 整改台账 (.xlsx): names, not codes; a filter and a frozen header.
+
+    `as_of` is the day the 是否逾期 column is judged on; by default the day of the newest
+    move on the ledger (callers with a clock pass local_today(clock)).
+    """
+    from duban.adapters.documents.xlsx import write_ledger_xlsx
+
+    session = uow.session
+    campaign_row(session, campaign_id)
+    if as_of is None:
+        newest = session.scalar(
+            select(func.max(AuditEvent.at)).where(AuditEvent.campaign_id == campaign_id)
+        )
+        as_of = newest.astimezone(CHINA_TZ).date() if newest else dt.date.min
+    return write_ledger_xlsx(ledger_rows(session, campaign_id, as_of), Path(out_path),
+                             headers=LEDGER_HEADERS)

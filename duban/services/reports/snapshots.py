@@ -1,0 +1,139 @@
+"""Daily snapshots: what a day reported, kept so the next day's change is measured against it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from duban.domain.clock import CHINA_TZ, Clock
+from duban.services.database import UnitOfWork
+from duban.services.reports.figures import (
+    ZERO,
+    Counts,
+    ScopedCounts,
+    ScopeKind,
+    counts_as_of,
+)
+from duban.services.views.common import campaign_row
+from duban.services.views.names import names_in
+from models import AuditEvent, Problem
+from models.reporting import DailySnapshot
+
+SERIES_DAYS = 30  # the trend chart covers at most this many days up to the report day
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesDay:
+    """Campaign totals at the end of one day, for the trend chart."""
+
+    day: dt.date
+    counts: Counts
+
+
+def take_daily_snapshot(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date) -> int:
+    """Record the day's figures once; returns rows written (0 when the day was recorded already).
+
+    Idempotent and safe to race: the first snapshot of a day stands, later runs insert
+    nothing (the unique key turns a concurrent second insert into a no-op).
+    """
+    session = uow.session
+    campaign_row(session, campaign_id)
+    exists = session.scalar(
+        select(DailySnapshot.id)
+        .where(DailySnapshot.campaign_id == campaign_id, DailySnapshot.day == day)
+        .limit(1)
+    )
+    if exists is not None:
+        return 0
+    counts = counts_as_of(session, campaign_id, day)
+    town_names = names_in(session, campaign_id).towns
+    now = clock.now()
+    rows: list[dict[str, Any]] = []
+
+    def row(kind: ScopeKind, code: str, c: Counts) -> None:
+        rows.append({"campaign_id": campaign_id, "day": day, "scope_kind": kind.value,
+                     "scope_code": code, "taken_at": now, **c.as_dict()})
+
+    row(ScopeKind.CAMPAIGN, "", counts.total)
+    for code in dict.fromkeys([*town_names, *counts.towns]):
+        row(ScopeKind.TOWN, code, counts.towns.get(code, ZERO))
+    for code, c in counts.offices.items():
+        row(ScopeKind.OFFICE, code, c)
+    table: Any = DailySnapshot.__table__
+    base: Any = postgresql.insert(table) \
+        if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
+    # Another run that recorded the day first wins: its rows stand, these are skipped.
+    done = session.execute(base.values(rows).on_conflict_do_nothing(
+        index_elements=["campaign_id", "day", "scope_kind", "scope_code"]
+    ).returning(table.c.id))
+    return len(done.all())  # counted from RETURNING: rowcount is -1 on some drivers
+
+
+def _counts_of(row: DailySnapshot) -> Counts:
+    return Counts(**{f.name: getattr(row, f.name) for f in fields(Counts)})
+
+
+def snapshot_counts(session: Session, campaign_id: int, day: dt.date) -> ScopedCounts | None:
+    """A day's counts as its snapshot recorded them, or None when the day has none."""
+    rows = session.scalars(
+        select(DailySnapshot).where(
+            DailySnapshot.campaign_id == campaign_id, DailySnapshot.day == day
+        )
+    ).all()
+    if not rows:
+        return None
+    total = ZERO
+    towns: dict[str, Counts] = {}
+    offices: dict[str, Counts] = {}
+    for r in rows:
+        c = _counts_of(r)
+        if r.scope_kind == ScopeKind.CAMPAIGN:
+            total = c
+        elif r.scope_kind == ScopeKind.TOWN:
+            towns[r.scope_code] = c
+        else:
+            offices[r.scope_code] = c
+    return ScopedCounts(total, towns, offices)
+
+
+def trend(session: Session, campaign_id: int, day: dt.date,
+          days: int = SERIES_DAYS) -> list[SeriesDay]:
+    """Campaign totals for each day up to `day`: from snapshots, else rebuilt from the ledger.
+
+    Starts at the first day anything was recorded (at most `days` days back).
+    """
+    first = session.scalar(
+        select(func.min(Problem.found_on)).where(Problem.campaign_id == campaign_id)
+    )
+    first_event = session.scalar(
+        select(func.min(AuditEvent.at)).where(AuditEvent.campaign_id == campaign_id)
+    )
+    if first is None or first_event is None:
+        return []
+    start = max(day - dt.timedelta(days=days - 1),
+                min(first, first_event.astimezone(CHINA_TZ).date()))
+    if start > day:
+        return []
+    snapped = {
+        r.day: _counts_of(r)
+        for r in session.scalars(
+            select(DailySnapshot).where(
+                DailySnapshot.campaign_id == campaign_id,
+                DailySnapshot.scope_kind == ScopeKind.CAMPAIGN.value,
+                DailySnapshot.day >= start, DailySnapshot.day <= day,
+            )
+        )
+    }
+    out = []
+    d = start
+    while d <= day:
+        counts = snapped.get(d) if d < day else None  # the report day is always live
+        out.append(SeriesDay(d, counts if counts is not None
+                             else counts_as_of(session, campaign_id, d).total))
+        d += dt.timedelta(days=1)
+    return out
