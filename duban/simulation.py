@@ -47,6 +47,7 @@ from duban.services.database import Database, database_url
 from duban.services.duties import DutyTally
 from duban.services.intake import import_file
 from duban.services.root import build_root, install_root
+from duban.services.views.names import people_labels
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
 from models import Base, Campaign, DutyOccurrence, Problem
 
@@ -82,6 +83,7 @@ class DemoResult:
     deliveries: list[tuple[str, int]] = field(default_factory=list)
     # What the campaign's machinery did, each with its count and where its files are.
     outcome: list[tuple[str, int, str]] = field(default_factory=list)
+    people: dict[str, str] = field(default_factory=dict)  # username -> 姓名（单位）, for the summary
 
 
 def plan_path(name: str) -> Path:
@@ -597,6 +599,7 @@ def run_demo(
                 continue
         day += dt.timedelta(days=1)
     result.summary = db.run(summarise_campaign, campaign_id, local_today(clock))
+    result.people = db.run(people_labels, [result.summary.closed_by])
     result.files.extend(collect_outputs(db, clock, campaign_id, out_dir))
     result.activity = dict(people.counts)
     if plan.duties:
@@ -725,13 +728,19 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
     from duban.services.reports.ledger import write_ledger
     from duban.services.scoring import frozen_months, write_ranking
     from duban.services.stages import reports_dir
+    from duban.services.views.names import campaign_names, document_file_name
 
     files: list[tuple[str, Path]] = []
     kinds = {"notice": ("督办通知书", "notices"), "reminder": ("催办通知", "reminders"),
              "bulletin": ("通报", "bulletins")}
+    names = db.run(campaign_names, campaign_id)
+    taken: dict[str, set[str]] = {}
     for notice in db.run(list_notices, campaign_id):
         label, folder = kinds.get(notice.kind, (notice.kind, notice.kind))
-        target = out_dir / folder / f"{notice.number}-{notice.office_code}.docx"
+        seen = taken.setdefault(folder, set())
+        name = document_file_name(names, notice.number, notice.office_code, label, seen)
+        seen.add(name)
+        target = out_dir / folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(notice.path, target)
         files.append((label, target))

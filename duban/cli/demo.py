@@ -31,7 +31,7 @@ def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -
     e = env()
     result = run_demo(e.db_url, size=size, plan_name=plan_name, out_dir=out_dir, seed=seed,
                       fresh=fresh, echo=click.echo)
-    print_summary(result.summary)
+    print_summary(result.summary, result.people)
     if result.duties is not None:
         d = result.duties
         click.echo(f"常态化工作：已到期 {d.due} 项，按时完成 {d.done}，逾期完成 {d.late}，"

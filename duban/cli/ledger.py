@@ -21,6 +21,8 @@ from duban.domain.lifecycle import (
     Status,
 )
 from duban.domain.numbering import document_label
+from duban.domain.plan import STAGE_KIND_LABELS
+from duban.services.views.names import campaign_names, people_labels
 
 # How a stage without an end date (适时调整) shows: it runs until the campaign is closed.
 OPEN_END = "适时结束"
@@ -45,7 +47,8 @@ def plan_check(file: Path) -> None:
     click.echo(f"方案有效{tail}：{plan.name}（{document_label(plan.document_number)}）")
     _print_warnings(warnings)
     click.echo(table(["阶段", "名称", "开始", "结束"],
-                     [[s.kind.value, s.name, s.start, s.end or OPEN_END] for s in plan.stages]))
+                     [[STAGE_KIND_LABELS[s.kind], s.name, s.start, s.end or OPEN_END]
+                      for s in plan.stages]))
     click.echo(f"乡镇 {len(plan.towns)} 个，村 {sum(len(t.villages) for t in plan.towns)} 个，"
                f"责任办室 {len(plan.offices)} 个，路由规则 {len(plan.routing)} 条")
 
@@ -227,21 +230,24 @@ def campaign_show(campaign_id: int) -> None:
     from duban.services.closing import campaign_events
 
     e = env()
-    print_summary(e.db.run(summarise_campaign, campaign_id, local_today(e.clock)))
+    summary = e.db.run(summarise_campaign, campaign_id, local_today(e.clock))
     events = e.db.run(campaign_events, campaign_id)
+    people = e.db.run(people_labels, [summary.closed_by, *(x.actor for x in events)])
+    print_summary(summary, people)
     if events:
         click.echo(table(["时间", "事项", "办理人", "说明"],
                          [[x.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"), x.label,
-                           x.actor, x.note] for x in events]))
+                           people.get(x.actor, x.actor), x.note] for x in events]))
 
 
-def print_summary(s: Any) -> None:
-    """Print a CampaignSummary."""
+def print_summary(s: Any, people: dict[str, str] | None = None) -> None:
+    """Print a CampaignSummary; `people` names the signers (username → 姓名（单位）)."""
     click.echo(f"【{s.name}】 {document_label(s.document_number)}  发文机关：{s.issuer}")
     closed = ""
     if s.closed_at is not None:
         # The tick closes a campaign by its end date as the system user.
-        who = "系统按方案结束日期" if s.closed_by == "system" else s.closed_by
+        who = ("系统按方案结束日期" if s.closed_by == "system"
+               else (people or {}).get(s.closed_by, s.closed_by))
         closed = f"（{s.closed_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 由{who}总结关闭）"
     click.echo(f"状态：{s.status_label}{closed}")
     click.echo(table(["阶段", "名称", "开始", "结束", "当前"],
@@ -286,15 +292,18 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                       overdue_on=local_today(e.clock) if overdue else None,
                       unrouted=unrouted, search=search, limit=limit)
     total, rows = e.db.run(list_problems, f)
+    names = {cid: e.db.run(campaign_names, cid) for cid in {p.campaign_id for p in rows}}
     if unrouted:
         click.echo(table(["编号", "类别", "来源", "乡镇", "描述", "待交办原因"],
-                         [[p.code, p.category, p.source, p.town_code, _short(p.description),
+                         [[p.code, (n := names[p.campaign_id]).category(p.category),
+                           n.source(p.source), n.town(p.town_code), _short(p.description),
                            p.unrouted_reason] for p in rows]))
     else:
         click.echo(table(["编号", "状态", "类别", "乡镇", "村", "牵头办室", "时限", "描述"],
-                         [[p.code, STATUS_LABELS[Status(p.status)], p.category, p.town_code,
-                           p.village_code or "", p.lead_office or "", p.deadline or "",
-                           _short(p.description)] for p in rows]))
+                         [[p.code, STATUS_LABELS[Status(p.status)],
+                           (n := names[p.campaign_id]).category(p.category), n.town(p.town_code),
+                           n.village(p.village_code), n.office(p.lead_office),
+                           p.deadline or "", _short(p.description)] for p in rows]))
     click.echo(f"共 {total} 条，显示 {len(rows)} 条")
 
 
@@ -311,14 +320,19 @@ def problem_show(problem: str, campaign_id: int | None) -> None:
     e = env()
     p, events = audit_trail(e.db, problem, campaign_id)
     co = co_offices_of(e.db, p.id)
+    n = e.db.run(campaign_names, p.campaign_id)
+    who = e.db.run(people_labels, [p.rectified_by, p.review_passed_by])
     fields = [
-        ("问题编号", p.code), ("状态", STATUS_LABELS[Status(p.status)]), ("来源", p.source),
-        ("类别", p.category), ("乡镇", p.town_code), ("村", p.village_code or ""),
+        ("问题编号", p.code), ("状态", STATUS_LABELS[Status(p.status)]),
+        ("来源", n.source(p.source)), ("类别", n.category(p.category)),
+        ("乡镇", n.town(p.town_code)), ("村", n.village(p.village_code)),
         ("户编号", p.household_id or ""), ("描述", p.description),
-        ("排查人", f"{p.found_by}（{p.found_on}）"), ("牵头办室", p.lead_office or "未交办"),
-        ("协办单位", "、".join(co)), ("整改时限", p.deadline or ""),
+        ("排查人", f"{p.found_by}（{p.found_on}）"),
+        ("牵头办室", n.office(p.lead_office) if p.lead_office else "未交办"),
+        ("协办单位", "、".join(n.office(c) for c in co)), ("整改时限", p.deadline or ""),
         ("时限依据", p.deadline_basis or ""), ("待交办原因", p.unrouted_reason or ""),
-        ("整改人", p.rectified_by or ""), ("复核人", p.review_passed_by or ""),
+        ("整改人", who.get(p.rectified_by or "", "")),
+        ("复核人", who.get(p.review_passed_by or "", "")),
         ("版本", p.version), ("办理记录", f"{len(events)} 条（duban audit show {p.code}）"),
     ]
     click.echo(table(["项目", "内容"], [[k, v] for k, v in fields if v != ""]))

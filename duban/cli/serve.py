@@ -6,12 +6,18 @@ import json
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from duban.cli.base import cli, env
 from duban.cli.output import table
 from duban.domain.clock import CHINA_TZ
+from duban.services.views.names import campaign_names, document_file_name, people_labels
+
+if TYPE_CHECKING:
+    from duban.services.database import UnitOfWork
+    from duban.services.notices.reading import NoticeRow
 
 # ---- serve / tick ---------------------------------------------------------------------------
 
@@ -129,7 +135,8 @@ def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int) -
     lines = env().db.run(list_outbox, status=status, campaign_id=campaign, limit=limit)
     click.echo(table(
         ["编号", "渠道", "收件人", "主题", "状态", "次数", "下次发送", "错误"],
-        [[x.id, x.channel, x.recipient[:40], x.subject[:30], STATUS_LABELS.get(x.status, x.status),
+        [[x.id, CHANNEL_LABELS.get(x.channel, x.channel), x.recipient[:40], x.subject[:30],
+          STATUS_LABELS.get(x.status, x.status),
           x.attempts, x.next_attempt_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"),
           (x.last_error or "")[:40]] for x in lines]))
     counts = env().db.run(outbox_counts)
@@ -169,6 +176,7 @@ def outbox_send() -> None:
 # ---- notices -------------------------------------------------------------------------------
 
 KIND_LABELS = {"notice": "督办通知书", "reminder": "催办通知", "bulletin": "通报"}
+CHANNEL_LABELS = {"inbox": "站内信", "email": "邮件", "webhook": "工作群"}
 
 
 @cli.group("notice", help="督办通知书、催办通知、通报：下发、签收、作废、下载。")
@@ -191,8 +199,10 @@ def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[st
     if not rows:
         click.echo("没有需要下发的问题。")
         return
+    names = e.db.run(campaign_names, campaign)
     click.echo(table(["编号", "文号", "主送", "问题数", "文件"],
-                     [[r.id, r.number, r.office_code, len(r.problem_ids), r.path] for r in rows]))
+                     [[r.id, r.number, names.office(r.office_code), len(r.problem_ids), r.path]
+                      for r in rows]))
 
 
 @notice_group.command("list", help="列出一项行动的通知书及签收情况。")
@@ -201,12 +211,23 @@ def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[st
 def notice_list(campaign: int, office: str | None) -> None:
     from duban.services.notices.reading import list_notices
 
-    rows = env().db.run(list_notices, campaign, office=office)
+    e = env()
+    rows = e.db.run(list_notices, campaign, office=office)
+    names = e.db.run(campaign_names, campaign)
+    people = e.db.run(people_labels, [r.acknowledged_by for r in rows])
     click.echo(table(
         ["编号", "类型", "文号", "主送", "问题数", "下发日期", "签收", "状态"],
-        [[r.id, KIND_LABELS.get(r.kind, r.kind), r.number, r.office_code or "—",
-          len(r.problem_ids), r.issued_on, r.acknowledged_by or "未签收",
+        [[r.id, KIND_LABELS.get(r.kind, r.kind), r.number,
+          names.office(r.office_code) if r.office_code else "—", len(r.problem_ids),
+          r.issued_on, people.get(r.acknowledged_by, "未签收") if r.acknowledged_by else "未签收",
           "已作废" if r.voided else "有效"] for r in rows]))
+
+
+def _notice_row(uow: UnitOfWork, notice_id: int) -> NoticeRow:
+    from duban.services.notices.reading import visible_notice
+    from duban.services.scoping import whole_campaign
+
+    return visible_notice(uow.session, whole_campaign(), notice_id)
 
 
 @notice_group.command("sign", help="签收通知书（主送办室的用户）。")
@@ -217,7 +238,8 @@ def notice_sign(notice_id: int, username: str) -> None:
 
     e = env()
     row = e.db.run(acknowledge_notice, e.clock, notice_id, username)
-    click.echo(f"已签收：{row.number}（{username}）")
+    who = e.db.run(people_labels, [username]).get(username, username)
+    click.echo(f"已签收：{row.number}（{who}）")
 
 
 @notice_group.command("void", help="作废通知书（文号保留在案，问题可重新下发）。")
@@ -232,14 +254,21 @@ def notice_void(notice_id: int, username: str, reason: str) -> None:
     click.echo(f"已作废：{row.number}")
 
 
-@notice_group.command("download", help="导出通知书文件（校验 SHA-256，与下发时逐字节一致）。")
+@notice_group.command("download", help="导出通知书文件（校验 SHA-256，与下发时逐字节一致）；"
+                      "不给出文件名或给出目录时，文件名为“文号-主送单位.docx”。")
 @click.argument("notice_id", type=int)
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path), required=False)
 @click.option("--pdf", is_flag=True, help="同时转换为 PDF（需安装 LibreOffice）。")
-def notice_download(notice_id: int, out: Path, pdf: bool) -> None:
+def notice_download(notice_id: int, out: Path | None, pdf: bool) -> None:
     from duban.services.notices.reading import notice_file
 
-    data = env().db.run(notice_file, notice_id)
+    e = env()
+    data = e.db.run(notice_file, notice_id)
+    if out is None or out.is_dir():
+        row = e.db.run(_notice_row, notice_id)
+        name = document_file_name(e.db.run(campaign_names, row.campaign_id), row.number,
+                                  row.office_code, KIND_LABELS.get(row.kind, "通知书"))
+        out = (out or Path()) / name
     out.write_bytes(data)
     click.echo(f"已导出：{out}（{len(data)} 字节）")
     if pdf:

@@ -15,16 +15,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from duban.domain.bands import Band
+from duban.domain.clock import local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Role, Status
 from duban.services import moves
 from duban.services.evidence import UploadedFile
+from duban.services.notices.documents import KIND_LABELS as NOTICE_KIND_LABELS
 from duban.services.notices.reading import NoticeRow, visible_notice, visible_notices
 from duban.services.views.choices import campaign_choices
 from duban.services.views.coverage import coverage as coverage_view
 from duban.services.views.dashboard import Progress
 from duban.services.views.detail import problem_detail
 from duban.services.views.ledger import LedgerRow, Sort
+from duban.services.views.names import document_file_name
 from duban.services.views.waiting import waiting_items
 from duban.web.deps import csrf_session, current, state
 from duban.web.pages import (
@@ -36,6 +39,7 @@ from duban.web.pages import (
     ledger_query,
     ledger_total,
     read,
+    rules_of,
 )
 from duban.web.render import render
 
@@ -568,11 +572,14 @@ def notice_file(request: Request, ctx: CtxDep, notice_id: int) -> Response:
     from duban.services.notices.reading import notice_file as read_file
 
     st = state(request)
-    read(st, visible_notice, ctx.scope, notice_id)
+    notice = read(st, visible_notice, ctx.scope, notice_id)
     data = st.db.run(read_file, notice_id)
+    names = rules_of(st, notice.campaign_id, local_today(st.clock)).names
+    name = document_file_name(names, notice.number, notice.office_code,
+                              NOTICE_KIND_LABELS.get(notice.kind, "通知书"))
     return Response(data, media_type="application/vnd.openxmlformats-officedocument"
                     ".wordprocessingml.document",
-                    headers={"Content-Disposition": _attachment(f"notice-{notice_id}.docx")})
+                    headers={"Content-Disposition": _attachment(name)})
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -22,6 +22,7 @@ from duban.domain.numbering import document_label
 from duban.services import moves
 from duban.services.database import data_dir
 from duban.services.duties import occurrence_rows
+from duban.services.notices.documents import KIND_LABELS as KIND_LABEL_OF
 from duban.services.notices.reading import visible_notice, visible_notices
 from duban.services.scoping import (
     IMPORTERS,
@@ -30,6 +31,7 @@ from duban.services.scoping import (
     visible_office_codes,
 )
 from duban.services.views.choices import filter_choices
+from duban.services.views.names import document_file_name
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.pages import (
     CtxDep,
@@ -304,7 +306,9 @@ def notice_download(request: Request, ctx: CtxDep, notice_id: int) -> Response:
     st = state(request)
     notice = read(st, visible_notice, ctx.scope, notice_id)
     data = st.db.run(notice_file, notice_id)
-    name = f"{notice.number}.docx"
+    names = rules_of(st, notice.campaign_id, local_today(st.clock)).names
+    name = document_file_name(names, notice.number, notice.office_code,
+                              KIND_LABEL_OF.get(notice.kind, "通知书"))
     return Response(data, media_type="application/vnd.openxmlformats-officedocument"
                     ".wordprocessingml.document",
                     headers={"Content-Disposition": _attachment(name)})

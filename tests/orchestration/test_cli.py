@@ -55,9 +55,9 @@ def test_notice_commands(db: Database, clock: FixedClock, tmp_path: Path) -> Non
     db.run(add_user, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
     out = _run(db, "--now", "2022-09-26T10:00", "notice", "issue", str(cid), "--batch", "b1")
     assert "测巩督〔2022〕1号" in out
-    _run(db, "notice", "sign", "1", "--as", "jhb1")
+    assert "已签收：测巩督〔2022〕1号（甲（建环办））" in _run(db, "notice", "sign", "1", "--as", "jhb1")
     listing = _run(db, "notice", "list", str(cid))
-    assert "jhb1" in listing
+    assert "甲（建环办）" in listing and "jhb" not in listing  # names, never codes
     target = tmp_path / "n.docx"
     _run(db, "notice", "download", "1", str(target))
     from duban.services.notices.reading import list_notices

@@ -6,14 +6,18 @@ office reads it from here.
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban.domain.filenames import document_file_name as file_name
+from duban.domain.lifecycle import ROLE_LABELS, Role
 from duban.domain.plan import Plan
 from duban.services.campaigns import load_plan_of
-from models import Office, Town, Village
+from duban.services.database import UnitOfWork
+from models import Office, Town, User, Village
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,48 @@ def names_in(session: Session, campaign_id: int, plan: Plan | None = None) -> Na
     return Names(towns=towns, villages=villages, offices=offices,
                  categories={c.code: c.name for c in plan.categories},
                  sources={s.code: s.name for s in plan.sources})
+
+
+def campaign_names(uow: UnitOfWork, campaign_id: int) -> Names:
+    """The display names of a campaign's codes, in a unit of work (for edges)."""
+    return names_in(uow.session, campaign_id)
+
+
+def document_file_name(names: Names, number: str, office_code: str, kind_label: str,
+                       taken: Container[str] = ()) -> str:
+    """A notice's file name as a person receives it: 文号 and the unit's name (the kind's
+    label when it has no single addressee, as a 通报), e.g. `沈督〔2022〕3号-县住建局.docx`."""
+    unit = names.office(office_code) if office_code else kind_label
+    return file_name(number, unit, suffix=".docx", taken=taken)
+
+
+SYSTEM_NAME = "系统"
+
+
+def person_labels(session: Session, usernames: Iterable[str | None]) -> dict[str, str]:
+    """Who signed, as a person reads it: `张三（县住建局）`, `李四（县级办公室）`, 系统.
+
+    Unknown usernames are kept as given (an account since deleted still shows who it was).
+    """
+    wanted = {u for u in usernames if u}
+    labels = {u: u for u in wanted}
+    if "system" in wanted:
+        labels["system"] = SYSTEM_NAME
+    rows = session.execute(select(User).where(User.username.in_(wanted - {"system"}))).scalars()
+    for user in rows:
+        role = Role(user.role)
+        unit = ""
+        if user.campaign_id is not None and role in (Role.OFFICE, Role.TOWN, Role.VILLAGE):
+            model, code = ((Office, user.office_code) if role is Role.OFFICE else
+                           (Town, user.town_code) if role is Role.TOWN else
+                           (Village, user.village_code))
+            unit = session.scalar(select(model.name).where(
+                model.campaign_id == user.campaign_id,
+                model.code == code)) or ""
+        labels[user.username] = f"{user.name}（{unit or ROLE_LABELS[role]}）"
+    return labels
+
+
+def people_labels(uow: UnitOfWork, usernames: Iterable[str | None]) -> dict[str, str]:
+    """`person_labels` in a unit of work (for edges)."""
+    return person_labels(uow.session, usernames)

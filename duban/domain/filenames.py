@@ -1,0 +1,36 @@
+"""File names a person receives: Chinese words (文号, unit name), safe on Windows, unique."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+
+# Characters Windows refuses in a file name, plus control characters.
+_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+# Names Windows reserves whatever the extension.
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                       *(f"LPT{i}" for i in range(1, 10))})
+MAX_STEM = 120  # characters; NTFS allows 255, leaving room for the folder and a suffix
+
+
+def safe_part(text: str) -> str:
+    """One part of a file name: forbidden characters become full-width or are dropped."""
+    text = text.replace("/", "／").replace("\\", "＼").replace(":", "：").replace("*", "＊")
+    text = text.replace("?", "？").replace('"', "”").replace("<", "《").replace(">", "》")
+    text = text.replace("|", "｜")
+    text = _FORBIDDEN.sub("", text)
+    return " ".join(text.split()).strip(" .")
+
+
+def document_file_name(*parts: str, suffix: str, taken: Container[str] = ()) -> str:
+    """`文号-单位.docx` from its non-empty parts; `（2）`, `（3）` … when the name is taken."""
+    words = [p for p in (safe_part(x) for x in parts) if p]
+    stem = "-".join(words)[:MAX_STEM].rstrip(" .-") or "文件"
+    if stem.upper() in _RESERVED:
+        stem = f"{stem}文件"
+    name = f"{stem}{suffix}"
+    n = 2
+    while name in taken:
+        name = f"{stem}（{n}）{suffix}"
+        n += 1
+    return name

@@ -1,0 +1,104 @@
+"""Names, never codes: files a person receives and what the CLI prints name units and people."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from click.testing import CliRunner
+
+from duban.cli import cli
+from duban.services.notices.issuing import issue_notices
+from tests.web.conftest import World
+
+Clients = Any
+CODES = ("zjj", "jyj", "ggb", "huaidian", "liuzhuangdian", "county", "off_zjj")
+WINDOWS_FORBIDDEN = set('/\\:*?"<>|')
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+
+
+def _run(world: World, *args: str) -> str:
+    result = CliRunner().invoke(cli, obj=world.db, args=["--now", "2022-09-27T10:00", *args])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output
+
+
+def _no_codes(text: str) -> None:
+    for code in CODES:
+        assert not re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", text), (code, text)
+
+
+def test_demo_output_names_each_notice_by_its_number_and_units_name(world: World,
+                                                                   tmp_path: Path) -> None:
+    from duban.simulation import collect_outputs
+
+    world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
+                 batch_key="names")
+    files = collect_outputs(world.db, world.clock, world.campaign_id, tmp_path / "out")
+    notices = sorted(p.name for label, p in files if label == "督办通知书")
+    assert "县住建局" in "".join(notices) and "县教育局" in "".join(notices)
+    assert any("槐店回族镇" in n for n in notices)  # towns get their own notice (seed 002)
+    for name in notices:
+        assert re.fullmatch(r"沈.+〔2022〕\d+号-[^-]+\.docx", name), name
+        assert not WINDOWS_FORBIDDEN & set(name)
+        _no_codes(name.removesuffix(".docx"))
+    assert len(set(notices)) == len(notices)
+
+
+def test_a_notice_downloads_under_its_number_and_units_name(world: World,
+                                                            client_for: Clients) -> None:
+    issued = world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
+                          batch_key="dl")
+    nid = next(n.id for n in issued if n.office_code == "zjj")
+    number = next(n.number for n in issued if n.id == nid)
+    client, _ = client_for("off_zjj")
+    for url in (f"/notices/{nid}/file", f"/api/notices/{nid}/file"):
+        r = client.get(url)
+        assert r.status_code == 200
+        name = unquote(r.headers["content-disposition"].split("UTF-8''")[1])
+        assert name == f"{number}-县住建局.docx"
+
+
+def test_cli_notice_list_and_download_name_units_and_signers(world: World,
+                                                            tmp_path: Path) -> None:
+    from duban.services.notices.receipts import acknowledge_notice
+
+    issued = world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
+                          batch_key="cli")
+    zjj = next(n for n in issued if n.office_code == "zjj")
+    world.db.run(acknowledge_notice, world.clock, zjj.id, "off_zjj")
+    out = _run(world, "notice", "list", str(world.campaign_id))
+    assert "县住建局" in out and "住建局刘科长（县住建局）" in out
+    _no_codes(out)
+    target = tmp_path / "dl"
+    target.mkdir()
+    _run(world, "notice", "download", str(zjj.id), str(target))
+    assert [p.name for p in target.iterdir()] == [f"{zjj.number}-县住建局.docx"]
+
+
+def test_cli_problem_list_and_show_print_names(world: World) -> None:
+    listed = _run(world, "problem", "list", "--campaign", str(world.campaign_id))
+    assert "槐店回族镇" in listed and "县住建局" in listed and "住房安全" in listed
+    _no_codes(listed)
+    code = world.problem("hd_housing").code
+    shown = _run(world, "problem", "show", code, "--campaign", str(world.campaign_id))
+    assert "槐店回族镇" in shown and "县住建局" in shown and "入户排查" in shown
+    _no_codes(shown.replace(code, ""))
+
+
+def test_campaign_show_names_who_closed_it(world: World) -> None:
+    from duban.services.closing import close_campaign
+
+    world.db.run(close_campaign, world.clock, world.campaign_id, "county", note="提前完成")
+    out = _run(world, "campaign", "show", str(world.campaign_id))
+    assert "由王主任（县级办公室）总结关闭" in out
+    assert "王主任（县级办公室）" in out.split("办理人")[1]
+    assert "investigate" not in out and "rectify" not in out
+    _no_codes(out)
