@@ -15,6 +15,8 @@ Choices (docs/plan-format.md, "Amending a running campaign"):
 - A stage that has started (its start is today or earlier) keeps its kind and start and cannot be
   removed; its end may move, not before today. A stage not yet started may change freely, but may
   not start before today.
+- A deadline still waiting for its notice's 签收 (basis `signed`) is the plan's: a new plan that
+  dates it (another basis, a fixed date) dates it; one the new plan leaves waiting stays so.
 - Only what the plan decided moves: a lead office another user set by hand (改派) stays, and so
   does a deadline set by an extension, a failed review, a reopening or the ledger itself.
 - A new deadline that would fall before today is set to the next working day (立查立改 from the
@@ -27,7 +29,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from duban.domain.deadlines import DeadlineError, compute_deadline
+from duban.domain.deadlines import Deadline, DeadlineError, compute_deadline
 from duban.domain.lifecycle import Action, Status, rule_for
 from duban.domain.plan import STAGE_KIND_LABELS, Plan, Stage, StageKind
 from duban.domain.plan_check import PlanError
@@ -56,6 +58,8 @@ class OpenProblem:
     tier: str | None
     deadline: dt.date | None
     deadline_by_hand: bool  # extension, failed review, reopening or a ledger date set it
+    signed_on: dt.date | None = None  # its office signed for its notice (basis `signed`)
+    deemed_signed: bool = False  # that notice was deemed signed (视为签收), not signed
 
 
 @dataclass(frozen=True)
@@ -126,14 +130,14 @@ def _rectify_end(plan: Plan) -> dt.date | None:
     return stage.end if stage else None
 
 
-def _deadline(plan: Plan, calendar: WorkCalendar, p: OpenProblem) -> tuple[dt.date, str] | None:
+def _deadline(plan: Plan, calendar: WorkCalendar, p: OpenProblem) -> Deadline | None:
     try:
-        d = compute_deadline(plan.deadlines, calendar, found_on=p.found_on,
-                             routed_on=p.routed_on, category=p.category, source=p.source,
-                             tier=p.tier, rectify_end=_rectify_end(plan), stages=plan.stages)
+        return compute_deadline(plan.deadlines, calendar, found_on=p.found_on,
+                                routed_on=p.routed_on, category=p.category, source=p.source,
+                                tier=p.tier, rectify_end=_rectify_end(plan), stages=plan.stages,
+                                signed_on=p.signed_on, deemed=p.deemed_signed)
     except DeadlineError:
         return None
-    return d.date, d.basis
 
 
 def _stage_label(stage: Stage) -> str:
@@ -305,15 +309,15 @@ def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
         elif not isinstance(after, Route) and isinstance(before, Route):
             kept.append(Kept(p.code, "新方案的路由表没有匹配的规则，保留原牵头办室"))
 
-        if p.deadline is None or p.deadline_by_hand:
+        if p.deadline_by_hand:
             continue
         was = _deadline(old, calendar, p)
-        if was is None or was[0] != p.deadline:
+        if was is None or was.date != p.deadline:
             continue  # not the old plan's own answer: someone set it, it stays
         will = _deadline(new, calendar, p)
-        if will is None:
-            continue  # a tier the new plan drops: refused below
-        date, basis = will
+        if will is None or will.date is None:
+            continue  # a tier the new plan drops (refused below), or waiting for a 签收
+        date, basis = will.date, will.basis
         if date == p.deadline:
             continue
         if date < today:

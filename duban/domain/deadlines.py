@@ -9,8 +9,12 @@ Choices the seeds leave open:
 - Working-day offsets always land on a working day; 0 working days means the counting day,
   moved to the next working day when that is a rest day.
 - Working days count from the day the policy's `basis` names: the day the problem was found
-  (default) or the day it is routed (交办). The basis text says which, so a problem found 9/14
-  and imported 9/16 shows "5个工作日（自发现之日起）" and 9/21.
+  (default), the day it is routed (交办), or the day its office signs for (签收) the 督办通知书
+  listing it. The basis text says which, so a problem found 9/14 and imported 9/16 shows
+  "5个工作日（自发现之日起）" and 9/21. Under `signed` the deadline is pending until the 签收
+  ("签收后5个工作日（待签收督办通知书后起算）", no date, not chased); a notice left unsigned
+  `deemed_signed_after_working_days` after its issue counts as signed then (视为签收).
+  Fixed dates do not depend on the basis.
 - A deadline that has already passed on the day it is set (a housing problem found on 7/5 under
   seed 000's "by 6/30", or one found long before it is imported) cannot be met; the problem is
   treated as 立查立改 and gets the next working day after that day. A ledger date before the
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from duban.domain.errors import DubanError
 from duban.domain.plan import (
     DEADLINE_BASIS_LABELS,
+    DEEMED_SIGNED_LABEL,
     DeadlineBasis,
     DeadlinePolicy,
     DeadlineRule,
@@ -51,10 +56,19 @@ class DeadlineError(DubanError):
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
-    """A deadline and a short Chinese explanation of where it comes from."""
+    """A deadline and a short Chinese explanation of where it comes from.
 
-    date: dt.date
+    `date` is None while it waits for the 签收 of the notice listing the problem (basis
+    `signed`); `basis` then says how many working days will run from the 签收.
+    """
+
+    date: dt.date | None
     basis: str
+
+    @property
+    def pending(self) -> bool:
+        """Whether the deadline waits for the notice's 签收."""
+        return self.date is None
 
 
 def _offset(calendar: WorkCalendar, found_on: dt.date, n: int, what: str) -> dt.date:
@@ -65,7 +79,9 @@ def _offset(calendar: WorkCalendar, found_on: dt.date, n: int, what: str) -> dt.
     return calendar.add_workdays(found_on, n)
 
 
-def _days_text(n: int) -> str:
+def _days_text(n: int, pending: bool = False) -> str:
+    if pending:
+        return "签收当日" if n == 0 else f"签收后{n}个工作日"
     return "当日" if n == 0 else f"{n}个工作日"
 
 
@@ -115,14 +131,19 @@ def _subject(
 
 
 def _from_tier(
-    tier: DeadlineTier, calendar: WorkCalendar, found_on: dt.date
-) -> tuple[dt.date, str, bool]:
-    """The tier's deadline, its basis, and whether it was computed from working days."""
+    tier: DeadlineTier, calendar: WorkCalendar, start: dt.date | None
+) -> tuple[dt.date | None, str, bool]:
+    """The tier's deadline, its basis, and whether it was computed from working days.
+
+    `start` None: working days wait for the notice's 签收 (the date is None, the text says so).
+    """
     if tier.date is not None:
         return tier.date, f"整改节点“{tier.name}” {tier.date.isoformat()}", False
     if tier.working_days is not None:
-        due = _offset(calendar, found_on, tier.working_days, f"整改时限档次“{tier.name}”")
-        return due, f"{tier.name}：{_days_text(tier.working_days)}", True
+        pending = start is None
+        due = None if start is None else _offset(
+            calendar, start, tier.working_days, f"整改时限档次“{tier.name}”")
+        return due, f"{tier.name}：{_days_text(tier.working_days, pending)}", True
     raise DeadlineError(f"整改时限档次“{tier.name}”（{tier.code}）既没有日期也没有工作日数")
 
 
@@ -139,11 +160,16 @@ def compute_deadline(
     labels: Mapping[str, str] | None = None,
     routed_on: dt.date | None = None,
     stages: Sequence[Stage] = (),
+    signed_on: dt.date | None = None,
+    deemed: bool = False,
 ) -> Deadline:
-    """The deadline of a problem found on `found_on` and routed on `routed_on` (default: then).
+    """The deadline of a problem found on `found_on`, routed on `routed_on` (default: then).
 
-    `labels` maps codes to names for the basis text; `stages` are the plan's stages, which
-    rules narrowed by `stages` need.
+    Under basis `signed`, `signed_on` is the day its office signed for the notice listing it
+    (`deemed`: the day the notice was deemed signed); without it, a deadline counted in
+    working days is pending: its date is None and its text reads "签收后N个工作日". `labels`
+    maps codes to names for the basis text; `stages` are the plan's stages, which rules
+    narrowed by `stages` need.
     """
     if explicit is not None:
         if explicit < found_on:
@@ -153,9 +179,21 @@ def compute_deadline(
         return Deadline(explicit, f"台账给定时限 {explicit.isoformat()}")
 
     set_on = max(found_on, routed_on) if routed_on is not None else found_on
-    start = set_on if policy.basis is DeadlineBasis.ROUTED else found_on
-    counted = f"（自{DEADLINE_BASIS_LABELS[policy.basis]}起）"
+    start: dt.date | None = found_on
+    label = DEADLINE_BASIS_LABELS[policy.basis]
+    if policy.basis is DeadlineBasis.ROUTED:
+        start = set_on
+    elif policy.basis is DeadlineBasis.SIGNED:
+        if signed_on is not None:
+            start = set_on = max(set_on, signed_on)
+        else:
+            start = None
+        if deemed:
+            label = DEEMED_SIGNED_LABEL
+    pending = start is None
+    counted = "（待签收督办通知书后起算）" if pending else f"（自{label}起）"
     computed: bool
+    due: dt.date | None
     if tier is not None:
         due, basis, computed = _from_tier(_find_tier(policy, tier), calendar, start)
     else:
@@ -171,8 +209,10 @@ def compute_deadline(
                     )
                     basis = f"{tier_basis}（{subject}）"
                 elif rule.working_days is not None:
-                    due = _offset(calendar, start, rule.working_days, subject)
-                    basis, computed = f"{subject}限{_days_text(rule.working_days)}", True
+                    due = None if start is None else _offset(
+                        calendar, start, rule.working_days, subject)
+                    basis = f"{subject}限{_days_text(rule.working_days, pending)}"
+                    computed = True
                 elif rule.milestones:
                     last = rule.milestones[-1]
                     due, computed = last.date, False
@@ -182,10 +222,12 @@ def compute_deadline(
                 break
         else:
             n = policy.default_working_days
-            due = _offset(calendar, start, n, "默认整改时限")
-            basis, computed = f"默认：{_days_text(n)}", True
+            due = None if start is None else _offset(calendar, start, n, "默认整改时限")
+            basis, computed = f"默认：{_days_text(n, pending)}", True
     if computed:
         basis = f"{basis}{counted}"
+    if due is None:
+        return Deadline(None, basis)  # counted from a 签收 still to come
 
     if due < set_on:
         due = calendar.add_workdays(set_on, LATE_FIND_WORKING_DAYS)
@@ -200,6 +242,11 @@ def compute_deadline(
     ):
         return Deadline(rectify_end, f"{basis}，封顶于整改阶段结束日 {rectify_end.isoformat()}")
     return Deadline(due, basis)
+
+
+def deemed_signed_on(calendar: WorkCalendar, issued_on: dt.date, policy: DeadlinePolicy) -> dt.date:
+    """The day an unsigned 督办通知书 issued on `issued_on` counts as signed for (视为签收)."""
+    return calendar.add_workdays(issued_on, policy.deemed_signed_after_working_days)
 
 
 def milestones_for(

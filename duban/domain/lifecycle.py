@@ -177,7 +177,9 @@ class Context:
     `redo_deadline` is the plan's default after a failed review or reopen (its
     rectify_days_after_failed_review working days from today), `requested_deadline` the date
     the office asked for in its extension request, `routing_deadline` the plan's deadline (and
-    its basis) for a problem routed without one. A default left None is simply not offered.
+    its basis) for a problem routed without one (its date None while it waits for the notice's
+    签收), `signed_deadline` the deadline counted from today's 签收 for one still waiting. A
+    default left None is simply not offered.
     """
 
     today: dt.date | None = None
@@ -185,7 +187,8 @@ class Context:
     three_signatures: bool = False  # plan review.three_signatures: the reviewer may not close
     redo_deadline: dt.date | None = None
     requested_deadline: dt.date | None = None
-    routing_deadline: tuple[dt.date, str] | None = None
+    routing_deadline: tuple[dt.date | None, str] | None = None  # None date: waits for 签收
+    signed_deadline: tuple[dt.date, str] | None = None  # basis signed: counted from today
 
 
 class LifecycleError(DubanError):
@@ -297,6 +300,7 @@ class Effect(StrEnum):
 
     ROUTE_TO_OFFICE = "route_to_office"  # lead office := the payload's; co-offices replaced
     ROUTING_DEADLINE = "routing_deadline"  # a problem without a deadline gets the plan's
+    SIGNED_DEADLINE = "signed_deadline"  # a deadline waiting for the 签收 starts counting
     NOTE_REQUESTED_DEADLINE = "note_requested_deadline"  # the asked-for date, audit data only
     NEW_DEADLINE = "new_deadline"  # deadline := the payload's, with the rule's basis
     SIGN_RECTIFICATION = "sign_rectification"  # submitted_by, rectified_by := the actor
@@ -361,6 +365,15 @@ def _routing_deadline(m: Move) -> Change:
     return Change(fields={"deadline": date, "deadline_basis": basis})
 
 
+def _signed_deadline(m: Move) -> Change:
+    if m.problem.deadline is not None or m.context.signed_deadline is None:
+        return Change()
+    date, basis = m.context.signed_deadline
+    return Change(fields={"deadline": date, "deadline_basis": basis},
+                  data={"deadline": date.isoformat(), "signed_on": (
+                      m.context.today.isoformat() if m.context.today else None)})
+
+
 def _note_requested_deadline(m: Move) -> Change:
     assert m.payload.deadline is not None  # the rule requires it
     return Change(data={"deadline": m.payload.deadline.isoformat()})
@@ -377,6 +390,7 @@ def _new_deadline(m: Move) -> Change:
 EFFECTS: dict[Effect, Callable[[Move], Change]] = {
     Effect.ROUTE_TO_OFFICE: _route_to_office,
     Effect.ROUTING_DEADLINE: _routing_deadline,
+    Effect.SIGNED_DEADLINE: _signed_deadline,
     Effect.NOTE_REQUESTED_DEADLINE: _note_requested_deadline,
     Effect.NEW_DEADLINE: _new_deadline,
     Effect.SIGN_RECTIFICATION: lambda m: Change(
@@ -413,7 +427,8 @@ TRANSITIONS: tuple[Rule, ...] = (
     _r(Status.UNROUTED, Action.ROUTE, Status.ROUTED, {Role.COUNTY, Role.SYSTEM},
        requires=(_needs_office,), effects=_ROUTED),
     _r(Status.UNROUTED, Action.VOID, Status.VOIDED, _COUNTY, requires=_NOTE),
-    _r(Status.ROUTED, Action.ACCEPT, Status.RECTIFYING, _OFFICE, guards=_LEAD),
+    _r(Status.ROUTED, Action.ACCEPT, Status.RECTIFYING, _OFFICE, guards=_LEAD,
+       effects=(Effect.SIGNED_DEADLINE,)),
     _r(Status.ROUTED, Action.DISPUTE, Status.DISPUTED, _OFFICE, guards=_LEAD, requires=_NOTE),
     _r(Status.ROUTED, Action.REASSIGN, Status.ROUTED, _COUNTY, requires=_REASSIGN,
        effects=_ROUTED),

@@ -189,12 +189,15 @@ class DeadlineBasis(StrEnum):
 
     FOUND = "found"  # 发现之日 (the default: the plans say "发现问题后N个工作日")
     ROUTED = "routed"  # 交办之日: the day the problem is routed to its office
+    SIGNED = "signed"  # 签收之日: the day its office signs for the 督办通知书 listing it
 
 
 DEADLINE_BASIS_LABELS: dict[DeadlineBasis, str] = {
     DeadlineBasis.FOUND: "发现之日",
     DeadlineBasis.ROUTED: "交办之日",
+    DeadlineBasis.SIGNED: "签收督办通知书之日",
 }
+DEEMED_SIGNED_LABEL = "督办通知书视为签收之日"
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,9 @@ class DeadlinePolicy:
     rules: tuple[DeadlineRule, ...] = ()
     cap_at_rectify_end: bool = True  # never later than the end of the rectification stage
     basis: DeadlineBasis = DeadlineBasis.FOUND
+    # Under basis SIGNED: a notice not signed for within this many working days of its issue
+    # is deemed signed (视为签收) then, so an office cannot stop its deadlines by not signing.
+    deemed_signed_after_working_days: int = 3
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from duban.domain.clock import Clock, local_today
-from duban.domain.deadlines import compute_deadline
+from duban.domain.clock import CHINA_TZ, Clock, local_today
+from duban.domain.deadlines import Deadline, compute_deadline
 from duban.domain.errors import ConflictError, DubanError, NotFound
 from duban.domain.lifecycle import (
     Action,
@@ -37,7 +37,7 @@ from duban.domain.lifecycle import (
     redo_deadline,
     rule_for,
 )
-from duban.domain.plan import Plan, StageKind
+from duban.domain.plan import DeadlineBasis, Plan, StageKind
 from duban.services.actors import resolve_actor
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
@@ -235,15 +235,22 @@ def context_of(session: Session, clock: Clock, problem: Problem, rule: Rule | No
     plan = load_plan_of(session, problem.campaign_id)
     blank = payload is None or payload.deadline is None
     redo = requested = None
-    routing: tuple[dt.date, str] | None = None
+    routing: tuple[dt.date | None, str] | None = None
+    signed: tuple[dt.date, str] | None = None
     if blank and Default.REDO_DEADLINE in rule.defaults:
         redo = default_redo_deadline(plan, today)
     if blank and Default.REQUESTED_DEADLINE in rule.defaults:
         requested = requested_deadline(session, problem.id)
     if Effect.ROUTING_DEADLINE in rule.effects and problem.deadline is None:
         routing = _routing_deadline(plan, problem, today)
+    if (Effect.SIGNED_DEADLINE in rule.effects and problem.deadline is None
+            and plan.deadlines.basis is DeadlineBasis.SIGNED):
+        started = signed_deadline(plan, problem, today)
+        if started.date is not None:
+            signed = (started.date, started.basis)
     return Context(today=today, now=now, three_signatures=plan.review.three_signatures,
-                   redo_deadline=redo, requested_deadline=requested, routing_deadline=routing)
+                   redo_deadline=redo, requested_deadline=requested, routing_deadline=routing,
+                   signed_deadline=signed)
 
 
 def default_redo_deadline(plan: Plan, today: dt.date) -> dt.date:
@@ -265,7 +272,8 @@ def requested_deadline(session: Session, problem_id: int) -> dt.date | None:
     return None
 
 
-def _routing_deadline(plan: Plan, problem: Problem, today: dt.date) -> tuple[dt.date, str]:
+def _routing_deadline(plan: Plan, problem: Problem,
+                     today: dt.date) -> tuple[dt.date | None, str]:
     stage = plan.stage(StageKind.RECTIFY)
     deadline = compute_deadline(
         plan.deadlines, working_calendar(), found_on=problem.found_on, routed_on=today,
@@ -273,6 +281,19 @@ def _routing_deadline(plan: Plan, problem: Problem, today: dt.date) -> tuple[dt.
         rectify_end=stage.end if stage else None, stages=plan.stages,
     )
     return deadline.date, deadline.basis
+
+
+def signed_deadline(plan: Plan, problem: Problem, signed_on: dt.date, *,
+                    deemed: bool = False) -> Deadline:
+    """The deadline of a problem whose office signed for it on `signed_on` (basis signed)."""
+    stage = plan.stage(StageKind.RECTIFY)
+    routed_on = problem.routed_at.astimezone(CHINA_TZ).date() if problem.routed_at else None
+    return compute_deadline(
+        plan.deadlines, working_calendar(), found_on=problem.found_on, routed_on=routed_on,
+        category=problem.category, source=problem.source, tier=problem.tier,
+        rectify_end=stage.end if stage else None, stages=plan.stages, signed_on=signed_on,
+        deemed=deemed,
+    )
 
 
 # ---- what may be done now ---------------------------------------------------------------

@@ -209,7 +209,7 @@ class _Decisions:
         self._routes: dict[tuple[str, str, str, str | None], Route | Unrouted] = {}
         self._deadlines: dict[tuple[Any, ...], Deadline] = {}
         self._record_data: dict[str | None, dict[str, Any]] = {}
-        self._route_data: dict[tuple[str, dt.date], dict[str, Any]] = {}
+        self._route_data: dict[tuple[str, dt.date | None], dict[str, Any]] = {}
 
     def route(self, p: ReportedProblem) -> Route | Unrouted:
         """The routing table's answer for the problem's category, source and place."""
@@ -220,7 +220,8 @@ class _Decisions:
         return route
 
     def deadline(self, p: ReportedProblem) -> Deadline:
-        """The deadline, counted from the day the plan's basis names (found, or routed today)."""
+        """The deadline, counted from the day the plan's basis names (found, routed today; under
+        `signed` a working-day deadline waits for the 签收 of the notice that will list it)."""
         case = (p.found_on, p.category, p.source, p.tier, p.deadline)
         deadline = self._deadlines.get(case)
         if deadline is None:
@@ -239,12 +240,12 @@ class _Decisions:
             data = self._record_data[rule] = {"rule": rule} if rule else {}
         return data
 
-    def route_data(self, office: str, deadline: dt.date) -> dict[str, Any]:
-        """The 交办 event's data: the office and the deadline."""
+    def route_data(self, office: str, deadline: dt.date | None) -> dict[str, Any]:
+        """The 交办 event's data: the office and the deadline (None: waits for the 签收)."""
         data = self._route_data.get((office, deadline))
         if data is None:
             data = self._route_data[(office, deadline)] = {
-                "office": office, "deadline": deadline.isoformat()}
+                "office": office, "deadline": deadline.isoformat() if deadline else None}
         return data
 
 

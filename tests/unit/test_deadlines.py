@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import chinese_calendar
 import pytest
@@ -13,6 +14,7 @@ from duban.domain.deadlines import (
     LATE_FIND_WORKING_DAYS,
     DeadlineError,
     compute_deadline,
+    deemed_signed_on,
     extend_deadline,
 )
 from duban.domain.plan import (
@@ -318,6 +320,66 @@ def test_a_deadline_past_on_the_day_it_is_set_becomes_immediate(cal: WorkCalenda
                          category="x", source="y")
     assert d.date == D(2022, 9, 15)
     assert d.basis == "默认：3个工作日（自发现之日起）已过，按立查立改：1个工作日"
+
+
+# ---- basis signed: counted from the 签收 of the 督办通知书 ------------------------------
+
+SIGNED = DeadlinePolicy(default_working_days=5, cap_at_rectify_end=False,
+                        basis=DeadlineBasis.SIGNED,
+                        tiers=(DeadlineTier("immediate", "立查立改", working_days=1),
+                               DeadlineTier("july", "7月底", date=D(2022, 7, 31))))
+
+
+def test_signed_basis_waits_for_the_signing(cal: WorkCalendar) -> None:
+    # Found Wednesday 9/14, routed Friday 9/16, the notice not yet signed: no date, not chased.
+    d = compute_deadline(SIGNED, cal, found_on=D(2022, 9, 14), routed_on=D(2022, 9, 16),
+                         category="x", source="y")
+    assert d.pending and d.date is None
+    assert d.basis == "默认：签收后5个工作日（待签收督办通知书后起算）"
+    t = compute_deadline(SIGNED, cal, found_on=D(2022, 9, 14), category="x", source="y",
+                         tier="immediate")
+    assert (t.date, t.basis) == (None, "立查立改：签收后1个工作日（待签收督办通知书后起算）")
+
+
+def test_signed_basis_counts_from_the_signing_day(cal: WorkCalendar) -> None:
+    # Signed Tuesday 9/20: five working days on, 9/27 (found and routed days do not count).
+    d = compute_deadline(SIGNED, cal, found_on=D(2022, 9, 14), routed_on=D(2022, 9, 16),
+                         category="x", source="y", signed_on=D(2022, 9, 20))
+    assert (d.date, d.basis) == (D(2022, 9, 27), "默认：5个工作日（自签收督办通知书之日起）")
+    # Signed across the National Day holiday (10/1–10/7 rest, 10/8–9 adjusted working days).
+    h = compute_deadline(SIGNED, cal, found_on=D(2022, 9, 14), routed_on=D(2022, 9, 16),
+                         category="x", source="y", signed_on=D(2022, 9, 29))
+    assert h.date == cal.add_workdays(D(2022, 9, 29), 5) == D(2022, 10, 11)
+    deemed = compute_deadline(SIGNED, cal, found_on=D(2022, 9, 14), category="x", source="y",
+                              signed_on=D(2022, 9, 21), deemed=True)
+    assert (deemed.date, deemed.basis) == (
+        D(2022, 9, 28), "默认：5个工作日（自督办通知书视为签收之日起）")
+
+
+def test_signed_basis_leaves_fixed_dates_and_caps_from_the_signing(cal: WorkCalendar) -> None:
+    # A fixed date does not wait for the 签收.
+    t = compute_deadline(SIGNED, cal, found_on=D(2022, 6, 14), category="x", source="y",
+                         tier="july")
+    assert (t.date, t.basis) == (D(2022, 7, 31), "整改节点“7月底” 2022-07-31")
+    # The cap at the rectify stage's end applies once it is counted from the signing day.
+    capped = replace(SIGNED, cap_at_rectify_end=True)
+    c = compute_deadline(capped, cal, found_on=D(2022, 9, 14), category="x", source="y",
+                         signed_on=D(2022, 10, 12), rectify_end=D(2022, 10, 15))
+    assert c.date == D(2022, 10, 15)
+    assert c.basis.endswith("封顶于整改阶段结束日 2022-10-15")
+    # A fixed date already past on the day it is signed for becomes 立查立改 from that day.
+    late = DeadlinePolicy(basis=DeadlineBasis.SIGNED, rules=(DeadlineRule(date=D(2022, 9, 20)),))
+    x = compute_deadline(late, cal, found_on=D(2022, 9, 14), category="x", source="y",
+                         routed_on=D(2022, 9, 21))
+    assert x.date == D(2022, 9, 22)
+
+
+def test_a_notice_is_deemed_signed_after_the_plans_working_days(cal: WorkCalendar) -> None:
+    # Issued Friday 9/30 before the National Day holiday: 10/8 and 10/9 are adjusted working
+    # days (调休), so three working days on is Monday 10/10.
+    assert deemed_signed_on(cal, D(2022, 9, 30), SIGNED) == D(2022, 10, 10)
+    assert deemed_signed_on(cal, D(2022, 9, 14),
+                            replace(SIGNED, deemed_signed_after_working_days=1)) == D(2022, 9, 15)
 
 
 # ---- rules narrowed to a stage or a period -----------------------------------------------

@@ -610,16 +610,28 @@ def test_negative_working_days_and_zero_default() -> None:
     assert paths == {"deadlines.tiers[0].working_days", "deadlines.default_working_days"}
 
 
-def test_deadline_basis_found_by_default_or_routed() -> None:
+def test_deadline_basis_found_by_default_routed_or_signed() -> None:
     assert parse_plan(base()).deadlines.basis is DeadlineBasis.FOUND
     for word, basis in (("routed", DeadlineBasis.ROUTED), ("交办之日", DeadlineBasis.ROUTED),
-                        ("发现", DeadlineBasis.FOUND)):
+                        ("发现", DeadlineBasis.FOUND), ("signed", DeadlineBasis.SIGNED),
+                        ("签收", DeadlineBasis.SIGNED), ("签收之日", DeadlineBasis.SIGNED)):
         data = base()
         data["deadlines"]["basis"] = word
         assert parse_plan(data).deadlines.basis is basis
     data = base()
-    data["deadlines"]["basis"] = "签收"
-    assert_only(data, "deadlines.basis", "取值不认识：签收（可用：found、发现、发现之日、routed、交办、交办之日）")
+    data["deadlines"]["basis"] = "收到"
+    assert_only(data, "deadlines.basis", "取值不认识：收到（可用：found、发现、发现之日、routed、"
+                "交办、交办之日、signed、签收、签收之日）")
+
+
+def test_deemed_signed_after_working_days() -> None:
+    data = base()
+    data["deadlines"]["basis"] = "signed"
+    assert parse_plan(data).deadlines.deemed_signed_after_working_days == 3
+    data["deadlines"]["deemed_signed_after_working_days"] = 2
+    assert parse_plan(data).deadlines.deemed_signed_after_working_days == 2
+    data["deadlines"]["deemed_signed_after_working_days"] = 0
+    assert_only(data, "deadlines.deemed_signed_after_working_days", "应为正整数")
 
 
 def test_rules_narrowed_to_stages_or_dates_found() -> None:

@@ -150,6 +150,9 @@ DEADLINE_BASIS_ALIASES: dict[str, DeadlineBasis] = {
     "routed": DeadlineBasis.ROUTED,
     "交办": DeadlineBasis.ROUTED,
     "交办之日": DeadlineBasis.ROUTED,
+    "signed": DeadlineBasis.SIGNED,
+    "签收": DeadlineBasis.SIGNED,
+    "签收之日": DeadlineBasis.SIGNED,
 }
 
 RANK_BY_ALIASES: dict[str, str] = {
@@ -766,7 +769,8 @@ def _deadlines(
     path = "deadlines"
     if data.get(path) is None:
         return DeadlinePolicy()
-    allowed = ("default_working_days", "cap_at_rectify_end", "tiers", "rules", "basis")
+    allowed = ("default_working_days", "cap_at_rectify_end", "tiers", "rules", "basis",
+               "deemed_signed_after_working_days")
     m = ctx.fields(data[path], path, allowed)
     tiers: list[DeadlineTier] = []
     tier_names = _Names(ctx, "时限档次")
@@ -808,12 +812,15 @@ def _deadlines(
                 milestones=milestones,
             )
         )
+    basis = ctx.choice(m, "basis", path, DEADLINE_BASIS_ALIASES, DeadlineBasis.FOUND)
+    deemed = ctx.whole(m, "deemed_signed_after_working_days", path, default=3, minimum=1)
     return DeadlinePolicy(
         default_working_days=ctx.whole(m, "default_working_days", path, default=10, minimum=1),
         tiers=tuple(tiers),
         rules=tuple(rules),
         cap_at_rectify_end=ctx.flag(m, "cap_at_rectify_end", path, default=True),
-        basis=ctx.choice(m, "basis", path, DEADLINE_BASIS_ALIASES, DeadlineBasis.FOUND),
+        basis=basis,
+        deemed_signed_after_working_days=deemed,
     )
 
 
