@@ -401,7 +401,8 @@ def audit_show(problem: str, campaign_id: int | None) -> None:
     click.echo(f"问题 {p.code}：{_short(p.description, 40)}")
 
     def label(action: str) -> str:
-        extra = {"record": "登记", "unrouted": "未匹配路由", "amend_plan": "方案修订"}
+        extra = {"record": "登记", "unrouted": "未匹配路由", "amend_plan": "方案修订",
+                "start_deadline": "时限起算"}
         return ACTION_LABELS[Action(action)] if action in Action._value2member_map_ else extra.get(
             action, action)
 

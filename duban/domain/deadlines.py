@@ -30,6 +30,7 @@ Choices the seeds leave open:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -242,6 +243,12 @@ def compute_deadline(
     ):
         return Deadline(rectify_end, f"{basis}，封顶于整改阶段结束日 {rectify_end.isoformat()}")
     return Deadline(due, basis)
+
+
+def signing_days_text(basis: str) -> str:
+    """The short words of a deadline waiting for the 签收 (签收后5个工作日), from its basis."""
+    found = re.search(r"签收(后\d+个工作日|当日)", basis)
+    return found.group(0) if found else basis
 
 
 def deemed_signed_on(calendar: WorkCalendar, issued_on: dt.date, policy: DeadlinePolicy) -> dt.date:

@@ -30,6 +30,7 @@ from duban.services.calendars import working_calendar
 from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.moves import move_in
+from duban.services.notices.receipts import START_DEADLINE
 from models import (
     AuditEvent,
     Campaign,
@@ -91,6 +92,7 @@ def open_problems(uow: UnitOfWork, campaign_id: int,
     ids = [p.id for p in rows]
     co: dict[int, list[str]] = defaultdict(list)
     hand: set[int] = set()
+    signed: dict[int, tuple[dt.date, bool]] = {}
     if ids:
         for pid, code in session.execute(select(
                 ProblemCoOffice.problem_id, ProblemCoOffice.office_code).where(
@@ -99,6 +101,13 @@ def open_problems(uow: UnitOfWork, campaign_id: int,
         hand = set(session.scalars(select(AuditEvent.problem_id).where(
             AuditEvent.campaign_id == campaign_id, AuditEvent.problem_id.in_(ids),
             AuditEvent.action.in_(HAND_SET))))
+        # Basis signed: the day the deadline started counting (the first 签收 that dated it).
+        for pid, data in session.execute(select(AuditEvent.problem_id, AuditEvent.data).where(
+                AuditEvent.campaign_id == campaign_id, AuditEvent.problem_id.in_(ids),
+                AuditEvent.action.in_((START_DEADLINE, Action.ACCEPT.value)))
+                .order_by(AuditEvent.id)):
+            if pid not in signed and data and data.get("signed_on"):
+                signed[pid] = (dt.date.fromisoformat(data["signed_on"]), bool(data.get("deemed")))
     return [OpenProblem(
         id=p.id, code=p.code, status=Status(p.status), category=p.category, source=p.source,
         town=p.town_code, village=p.village_code, lead_office=p.lead_office,
@@ -106,6 +115,8 @@ def open_problems(uow: UnitOfWork, campaign_id: int,
         routed_on=p.routed_at.astimezone(CHINA_TZ).date() if p.routed_at else None,
         tier=p.tier, deadline=p.deadline,
         deadline_by_hand=p.id in hand or (p.deadline_basis or "").startswith(LEDGER_DEADLINE),
+        signed_on=signed[p.id][0] if p.id in signed else None,
+        deemed_signed=signed[p.id][1] if p.id in signed else False,
     ) for p in rows]
 
 

@@ -65,6 +65,7 @@ from duban.services.notices.documents import (
     lock_register,
     numbering_key,
 )
+from duban.services.notices.receipts import deem_unsigned
 from duban.services.views.names import names_in
 from models import (
     Campaign,
@@ -94,6 +95,7 @@ class SweepResult:
     digests: int = 0  # messages (office × audience) written
     outbox_rows: int = 0
     unacknowledged: int = 0  # notices reminded for their missing 签收
+    deemed_signed: int = 0  # problems whose deadline started as their notice was deemed signed
     documents: list[str] = field(default_factory=list)  # 文号 of 催办通知 / 通报 issued
 
 
@@ -193,6 +195,8 @@ def sweep(uow: UnitOfWork, clock: Clock, campaign_id: int) -> SweepResult:
         return result  # a closed campaign (总结) fires nothing more
     numbered = any(r.action in (RungAction.URGE, RungAction.BULLETIN) for r in policy.rungs)
     register = lock_register(session, *numbering_key(plan, clock)) if numbered else None
+    # Deadlines that start today because a notice went unsigned (视为签收) are armed at once.
+    result.deemed_signed = len(deem_unsigned(uow, clock, campaign_id, calendar))
     if policy.rungs:
         result.armed = arm(uow, campaign_id, policy, calendar)
     entries = _fire_due(session, clock, plan, campaign_id, today, calendar, result)

@@ -71,7 +71,8 @@ def _label_action(value: str) -> str:
     try:
         return ACTION_LABELS[Action(value)]
     except ValueError:
-        return {"record": "登记", "unrouted": "未匹配路由", "amend_plan": "方案修订"}.get(value, value)
+        return {"record": "登记", "unrouted": "未匹配路由", "amend_plan": "方案修订",
+                "start_deadline": "时限起算"}.get(value, value)
 
 
 def _label_role(value: str) -> str:

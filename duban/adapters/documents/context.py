@@ -68,7 +68,8 @@ class NoticeItem:
     household: str
     description: str
     requirement: str
-    deadline: dt.date
+    # A date, or the words of a deadline that waits for this notice's 签收 ("签收后5个工作日").
+    deadline: dt.date | str
     co_offices: Sequence[str] = ()
     lead: str = ""  # the lead office when the addressee only rectifies with it (配合)
 
@@ -99,7 +100,8 @@ class NoticeContext(OfficialDocument):
     @property
     def earliest_deadline(self) -> dt.date | None:
         """The nearest deadline among the problems."""
-        return min((p.deadline for p in self.problems), default=None)
+        return min((p.deadline for p in self.problems if isinstance(p.deadline, dt.date)),
+                   default=None)
 
     @property
     def lead_count(self) -> int:

@@ -79,8 +79,10 @@ class TemplateError(DubanError):
 # ---------------------------------------------------------------- the Jinja environment
 
 
-def _cn_date(value: dt.date | None) -> str:
-    """Jinja filter: 2022年9月26日; empty for None."""
+def _cn_date(value: dt.date | str | None) -> str:
+    """Jinja filter: 2022年9月26日; empty for None; words (签收后5个工作日) as they are."""
+    if isinstance(value, str):
+        return value
     return "" if value is None else format_date_cn(value)
 
 

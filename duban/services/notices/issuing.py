@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from duban.adapters.documents.context import (
     Requirement,
 )
 from duban.domain.clock import Clock, local_today
+from duban.domain.deadlines import signing_days_text
 from duban.domain.errors import NotFound
 from duban.domain.lifecycle import OPEN_STATUSES
 from duban.domain.numbering import format_date_cn
@@ -89,11 +91,13 @@ def _notice_context(
             description=p.description,
             requirement="配合牵头单位按时限完成整改" if entry.co_office
             else "按时限完成整改并上传佐证资料",
-            deadline=p.deadline or local_today(clock),
+            deadline=p.deadline or (("牵头单位" if entry.co_office else "")
+                                    + signing_days_text(p.deadline_basis or "")),
             co_offices=[names.office(c) for c in co_offices.get(p.id, []) if c != office.code],
             lead=lead,
         ))
-    earliest = min(i.deadline for i in items)
+    dated = [i.deadline for i in items if isinstance(i.deadline, dt.date)]
+    waiting = sum(1 for e in listed if e.problem.deadline is None and not e.co_office)
     leads = sum(1 for e in listed if not e.co_office)
     if leads == len(items):
         share = f"交由你单位牵头整改的问题共{len(items)}个"
@@ -110,13 +114,23 @@ def _notice_context(
         addressee=office.name,
         intro=(
             f"在{plan.name}中，经排查和汇总，{share}"
-            f"（详见附件《督办问题清单》），最早整改时限为{format_date_cn(earliest)}。"
+            f"（详见附件《督办问题清单》），{_when(dated, waiting)}"
             "现予督办，请按以下要求抓好整改落实。"
         ),
         problems=items,
         requirements=NOTICE_REQUIREMENTS,
         copy_to=[names.office(c) for c in copy_to],
     )
+
+
+def _when(dated: Sequence[dt.date], waiting: int) -> str:
+    """The intro's words on deadlines: the earliest date, and those counted from the 签收."""
+    parts = [f"最早整改时限为{format_date_cn(min(dated))}"] if dated else []
+    if waiting:
+        parts.append(f"{'其中' if dated else ''}{waiting}个问题的整改时限自你单位签收本通知书之日起算")
+    if not parts:  # only a co-office's items, each waiting for its lead's 签收
+        parts.append("整改时限自牵头单位签收督办通知书之日起算")
+    return "，".join(parts) + "。"
 
 
 def _render_notice(ctx: NoticeContext, path: Path, template_dir: Path | None = None) -> object:
