@@ -707,7 +707,7 @@ def _county_closes(db: Database, clock: FixedClock, campaign_id: int, echo: Echo
 
 
 def _first_frozen_month(db: Database, campaign_id: int) -> str | None:
-    from duban.services.scoring import frozen_months
+    from duban.services.scoring.monthly import frozen_months
 
     months = db.run(frozen_months, campaign_id)
     return months[0].strftime("%Y-%m") if months else None
@@ -726,7 +726,8 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
     """Copy every issued document and report into the output folder under readable names."""
     from duban.services.notices.reading import list_notices
     from duban.services.reports.ledger import write_ledger
-    from duban.services.scoring import frozen_months, write_ranking
+    from duban.services.scoring.documents import write_ranking
+    from duban.services.scoring.monthly import frozen_months
     from duban.services.stages import reports_dir
     from duban.services.views.names import campaign_names, document_file_name
 

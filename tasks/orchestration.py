@@ -202,7 +202,7 @@ def close_reviewed_task(campaign_id: int, username: str, now: str | None = None)
 def monthly_ranking_task(campaign_id: int, now: str | None = None) -> str | None:
     """Freeze last month's ranking once the plan's monthly day has come, and deliver it."""
     from duban.services.reports.delivery import deliver_due_ranking
-    from duban.services.scoring import freeze_due_month
+    from duban.services.scoring.monthly import freeze_due_month
     from duban.services.stages import reports_dir
 
     clock = clock_at(now)

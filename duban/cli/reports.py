@@ -99,7 +99,8 @@ def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
 @click.option("--pdf", is_flag=True, help="同时生成 PDF（需安装 LibreOffice）。")
 def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str,
                 out_dir: Path, pdf: bool) -> None:
-    from duban.services.scoring import compute_ranking, monthly_snapshot, ranking, write_ranking
+    from duban.services.scoring.documents import write_ranking
+    from duban.services.scoring.monthly import compute_ranking, monthly_snapshot, ranking
 
     e = env()
     cid = _campaign(campaign_id)
@@ -132,7 +133,8 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
 def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str) -> None:
     from duban.domain.scoring import penalty_totals
     from duban.services.reports.daily import daily_figures
-    from duban.services.scoring import problem_codes, reconcile_penalties
+    from duban.services.scoring.documents import problem_codes
+    from duban.services.scoring.penalties import reconcile_penalties
 
     e = env()
     cid, d = _campaign(campaign_id), _day(day)

@@ -27,7 +27,7 @@ from duban.services.actors import resolve_actor
 from duban.services.campaigns import CLOSED, RUNNING, load_plan_of
 from duban.services.database import UnitOfWork, data_dir
 from duban.services.reports.daily import daily_figures, daily_report_context
-from duban.services.scoring import freeze_final_rankings
+from duban.services.scoring.monthly import freeze_final_rankings
 from duban.services.templates import template_dir_for
 from models import Campaign, CampaignEvent, Notice, Problem, SpotCheck
 

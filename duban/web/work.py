@@ -320,13 +320,8 @@ def notice_download(request: Request, ctx: CtxDep, notice_id: int) -> Response:
 @router.get("/ranking", include_in_schema=False)
 def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                  month: str | None = None) -> Response:
-    from duban.services.scoring import (
-        compute_ranking,
-        current_penalties,
-        frozen_months,
-        parse_month,
-        ranking,
-    )
+    from duban.services.scoring.monthly import compute_ranking, frozen_months, parse_month, ranking
+    from duban.services.scoring.penalties import current_penalties
 
     st = state(request)
     campaigns, chosen = campaign_of(st, _int(campaign))

@@ -28,7 +28,7 @@ from duban.services.reviews import (
     list_spot_checks,
     record_adhoc_spot_check,
 )
-from duban.services.scoring import compute_ranking
+from duban.services.scoring.monthly import compute_ranking
 from models import Problem, SpotCheck
 from tests.conftest import PLANS
 

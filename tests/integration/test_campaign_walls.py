@@ -190,7 +190,7 @@ def test_the_tick_closes_a_campaign_once_its_plan_has_ended(db: Database,
     from duban.services.notices.issuing import issue_notices
     from duban.services.reminders import sweep
     from duban.services.reviews import draw_daily_spot_checks
-    from duban.services.scoring import frozen_months
+    from duban.services.scoring.monthly import frozen_months
     from duban.services.stages import daily_report_due, live_campaigns
     from models import ReminderFired
 
@@ -242,7 +242,7 @@ def test_the_county_office_closes_and_reopens_by_command(db: Database,
         close_ended_campaigns,
         reopen_campaign,
     )
-    from duban.services.scoring import frozen_months, ranking
+    from duban.services.scoring.monthly import frozen_months, ranking
     from duban.services.stages import live_campaigns
 
     cid = _seed_campaign(db, clock)

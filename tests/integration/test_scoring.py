@@ -15,17 +15,14 @@ from duban.domain.lifecycle import OPEN_STATUSES, Action, Status
 from duban.domain.plan import PenaltyBasis
 from duban.domain.scoring import Standing, penalty_totals
 from duban.services.database import Database
-from duban.services.scoring import (
+from duban.services.scoring.documents import write_ranking
+from duban.services.scoring.monthly import MonthError, compute_ranking, monthly_snapshot, ranking
+from duban.services.scoring.penalties import (
     BASIS_ACCRUED,
     BASIS_LEDGER,
-    MonthError,
     accrued_penalties,
-    compute_ranking,
     current_penalties,
-    monthly_snapshot,
-    ranking,
     reconcile_penalties,
-    write_ranking,
 )
 from models import AuditEvent, Household, Problem, ReminderFired
 from models.review import SpotCheck, SpotCheckDraw
@@ -331,7 +328,7 @@ def test_freeze_due_month_freezes_last_month_once_due(db, clock) -> None:  # typ
     from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ, FixedClock
     from duban.services.campaigns import launch_campaign
-    from duban.services.scoring import freeze_due_month, ranking
+    from duban.services.scoring.monthly import freeze_due_month, ranking
     from tests.conftest import PLANS
 
     path = PLANS / "seed-002-shenqiu.yaml"

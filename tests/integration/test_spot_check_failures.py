@@ -25,7 +25,7 @@ from duban.services.reviews import (
     list_spot_checks,
     record_spot_check,
 )
-from duban.services.scoring import compute_ranking, monthly_snapshot
+from duban.services.scoring.monthly import compute_ranking, monthly_snapshot
 from models import Household, Problem, SpotCheck
 from tests.conftest import PLANS
 from tests.support import with_seed_004_quota

@@ -49,3 +49,11 @@ def test_import_linter_layers_hold() -> None:
     assert exe, "import-linter is a dev dependency and must be installed"
     result = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_service_module_is_over_600_lines() -> None:
+    """A use case module that grows past ~600 lines is split along its seams (issue 10)."""
+    long = {str(path.relative_to(ROOT)): n
+            for path in sorted((ROOT / "duban" / "services").rglob("*.py"))
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 600}
+    assert long == {}, f"split these along their seams: {long}"

@@ -163,7 +163,8 @@ def deliver_due_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int,
                         out_dir: Path) -> dt.date | None:
     """Write and send the latest frozen month's ranking once; returns the month sent."""
     from duban.domain.scoring import Standing
-    from duban.services.scoring import frozen_months, ranking, write_ranking
+    from duban.services.scoring.documents import write_ranking
+    from duban.services.scoring.monthly import frozen_months, ranking
 
     months = frozen_months(uow, campaign_id)
     if not months:
