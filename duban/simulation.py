@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock, local_today
-from duban.domain.columns import HOUSEHOLD_COLUMNS, PROBLEM_COLUMNS, VISIT_COLUMNS
+from duban.domain.columns import PROBLEM_COLUMNS, VISIT_COLUMNS
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import (
     ACTION_LABELS,
@@ -48,7 +48,13 @@ from duban.services.duties import DutyTally
 from duban.services.intake import import_file
 from duban.services.root import build_root, install_root
 from duban.services.views.names import people_labels
-from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
+from duban.synth import (
+    generate_for_plan,
+    household_headers,
+    iter_household_rows,
+    iter_problem_rows,
+    iter_visit_rows,
+)
 from models import Base, Campaign, DutyOccurrence, Problem
 
 PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
@@ -522,7 +528,7 @@ def run_demo(
     problem_rows = list(iter_problem_rows(county))
     held = len(problem_rows) // LATE_SHARE if len(problem_rows) > 1 else 0
     files = {
-        "households": write_sheet(inputs / "农户信息.xlsx", HOUSEHOLD_COLUMNS,
+        "households": write_sheet(inputs / "农户信息.xlsx", household_headers(county),
                                   iter_household_rows(county)),
         "visits": write_sheet(inputs / "走访记录.xlsx", VISIT_COLUMNS, iter_visit_rows(county)),
         "problems": write_sheet(inputs / "问题台账.xlsx", PROBLEM_COLUMNS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,6 +36,9 @@ class Household(Base):
     children_out_of_school: Mapped[int]
     medical_insurance: Mapped[bool]
     sanitary_toilet: Mapped[bool]
+    # The facts the plan's `household.fields` define, by field key (a multiple choice as a
+    # list); {} when the plan defines none.
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Visit(Base):

@@ -12,6 +12,7 @@ from duban.adapters.intake import (
     ImportRejected,
     export_template,
     format_error_table,
+    plan_template_options,
     progress_bar,
     write_error_copy,
 )
@@ -34,17 +35,11 @@ def template_group() -> None:
 def template_export(kind: str, campaign_id: int | None, out: Path | None) -> None:
     from duban.services.campaigns import load_plan_of
 
-    options: dict[str, list[str] | dict[str, list[str]]] = {}
+    options: dict[str, object] = {}
     if campaign_id is not None:
         with env().db.transaction() as session:
             plan = load_plan_of(session, campaign_id)
-        options = {
-            "towns": [t.name for t in plan.towns],
-            "villages": {t.name: [v.name for v in t.villages] for t in plan.towns},
-            "categories": [c.name for c in plan.categories],
-            "sources": [s.name for s in plan.sources],
-            "tiers": [t.name for t in plan.deadlines.tiers],
-        }
+        options = plan_template_options(plan)
     path = out or Path(f"{KIND_LABELS[kind]}模板.xlsx")
     export_template(kind, path, **options)  # type: ignore[arg-type]
     click.echo(f"模板已导出：{path}")

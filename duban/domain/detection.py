@@ -1,21 +1,24 @@
 """Problems that household facts reveal on their own (两不愁三保障 and the monitoring line).
 
-Each rule of the plan's detection policy names a rule code below and the category the detected
-problem gets; disabled rules do not fire. Descriptions cite the facts in Chinese.
+Each rule of the plan's detection policy names a built-in rule code below, or is the plan's own
+rule (a name and conditions on household facts, fixed columns or plan-defined: seed 003's
+改厕意愿为愿意 and 是否有卫生厕所为否), with the category the detected problem gets; disabled
+rules do not fire. Descriptions cite the facts in Chinese.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from duban.domain.errors import DubanError
+from duban.domain.facts import catalogue, describe, display, holds, value_of
 from duban.domain.household import (
     HOUSEHOLD_CATEGORY_LABELS,
     UNSAFE_HOUSE_GRADES,
     HouseholdFacts,
 )
-from duban.domain.plan import DetectionPolicy
+from duban.domain.plan import DetectionPolicy, DetectionRule, HouseholdField
 
 RULE_CODES: tuple[str, ...] = (
     "income_below_line",
@@ -48,6 +51,7 @@ class Detection:
     category: str
     facts: dict[str, object]
     description: str
+    label: str = ""  # the rule in Chinese (RULE_LABELS, or the plan rule's name)
 
 
 # A check returns (facts, description) when the rule fires, else None.
@@ -136,17 +140,45 @@ _CHECKS: dict[str, _Check] = {
 }
 
 
-def detect(h: HouseholdFacts, policy: DetectionPolicy) -> list[Detection]:
-    """The problems the household's facts reveal, in the policy's rule order."""
+def rule_label(rule: DetectionRule) -> str:
+    """A rule in Chinese: the built-in rule's label, or the plan rule's name."""
+    return RULE_LABELS.get(rule.code) or rule.name or rule.code
+
+
+def _plan_rule(h: HouseholdFacts, rule: DetectionRule,
+               fields: dict[str, HouseholdField]) -> tuple[dict[str, object], str] | None:
+    facts: dict[str, object] = {}
+    said: list[str] = []
+    for c in rule.when:
+        value = value_of(h, c.field)
+        if not holds(c, value):
+            return None
+        facts[c.field] = display(value)
+        said.append(describe(c, fields.get(c.field)))
+    return facts, f"{rule.name}：{'，'.join(said)}"
+
+
+def detect(h: HouseholdFacts, policy: DetectionPolicy,
+           fields: Iterable[HouseholdField] = ()) -> list[Detection]:
+    """The problems the household's facts reveal, in the policy's rule order.
+
+    `fields` are the plan's household fields, whose labels the descriptions use.
+    """
     found: list[Detection] = []
+    known: dict[str, HouseholdField] | None = None
     for rule in policy.rules:
         if not rule.enabled:
             continue
-        check = _CHECKS.get(rule.code)
-        if check is None:
-            known = "、".join(RULE_CODES)
-            raise UnknownDetectionRule(f"未知的排查规则“{rule.code}”，可用的规则：{known}")
-        hit = check(h, policy)
+        if rule.when:
+            if known is None:
+                known = catalogue(fields)
+            hit = _plan_rule(h, rule, known)
+        else:
+            check = _CHECKS.get(rule.code)
+            if check is None:
+                names = "、".join(RULE_CODES)
+                raise UnknownDetectionRule(f"未知的排查规则“{rule.code}”，可用的规则：{names}")
+            hit = check(h, policy)
         if hit is not None:
-            found.append(Detection(rule.code, rule.category, hit[0], hit[1]))
+            found.append(Detection(rule.code, rule.category, hit[0], hit[1], rule_label(rule)))
     return found

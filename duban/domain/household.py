@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+# A plan-defined fact's value: a choice or text (str), a date as 2022-05-06 (str), an integer,
+# yes/no (bool), or the values of a multiple choice in the plan's order (tuple).
+FactValue = str | int | bool | tuple[str, ...]
 
 
 class HouseholdCategory(StrEnum):
@@ -74,6 +79,8 @@ class HouseholdFacts:
     children_out_of_school: int
     medical_insurance: bool  # every member has basic medical insurance
     sanitary_toilet: bool
+    # The facts the plan's `household.fields` define, by field key; a blank fact is absent.
+    plan_facts: Mapping[str, FactValue] = field(default_factory=dict)
 
     @property
     def is_monitored(self) -> bool:

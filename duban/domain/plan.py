@@ -417,13 +417,92 @@ class NoticePolicy:
         return self.weekday or 1
 
 
+class FieldType(StrEnum):
+    """The kind of value a plan-defined household fact holds."""
+
+    CHOICE = "choice"  # one of the allowed values (or several, with `multiple`)
+    YES_NO = "yes_no"  # 是 / 否
+    INTEGER = "integer"
+    DATE = "date"  # stored as 2022-05-06
+    TEXT = "text"
+
+
+FIELD_TYPE_LABELS: dict[FieldType, str] = {
+    FieldType.CHOICE: "选项",
+    FieldType.YES_NO: "是/否",
+    FieldType.INTEGER: "整数",
+    FieldType.DATE: "日期",
+    FieldType.TEXT: "文本",
+}
+
+
+@dataclass(frozen=True)
+class HouseholdField:
+    """A household fact the plan adds to the register (seed 004: 边缘户类型; seed 003: 改厕意愿).
+
+    `label` is the register's column header and what people see; `values` are the allowed
+    values of a choice, `multiple` lets one household hold several of them (an 边缘户 can be
+    重病户 and 残疾人户 at once). `minimum`/`maximum` bound an integer.
+    """
+
+    key: str
+    label: str
+    type: FieldType
+    values: tuple[str, ...] = ()
+    multiple: bool = False
+    required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    note: str = ""  # a line for the template's notes (填写说明)
+
+
+@dataclass(frozen=True)
+class HouseholdPolicy:
+    """The household facts a plan defines beyond the register's fixed columns."""
+
+    fields: tuple[HouseholdField, ...] = ()
+
+    def by_key(self, key: str) -> HouseholdField | None:
+        """The field with this key."""
+        return next((f for f in self.fields if f.key == key), None)
+
+
+class ConditionTest(StrEnum):
+    """How a detection condition tests one household fact."""
+
+    IS = "is"  # the value is one of `values`
+    IS_NOT = "is_not"  # the value is filled and none of `values`
+    HAS = "has"  # a multiple choice holds at least one of `values`
+    LACKS = "lacks"  # a multiple choice holds none of `values`
+    BLANK = "blank"  # nothing recorded
+    FILLED = "filled"  # something recorded
+    BELOW = "below"  # an integer under `number`
+    AT_LEAST = "at_least"  # an integer of at least `number`
+
+
+@dataclass(frozen=True)
+class FactCondition:
+    """One test on a household fact: a plan-defined field or a fixed register column (by key)."""
+
+    field: str
+    test: ConditionTest
+    values: tuple[str, ...] = ()
+    number: int | None = None
+
+
 @dataclass(frozen=True)
 class DetectionRule:
-    """A rule that turns household facts into a problem of a category."""
+    """A rule that turns household facts into a problem of a category.
 
-    code: str  # one of duban.domain.detection.RULE_CODES
+    A built-in rule names a code of duban.domain.detection.RULE_CODES; a plan's own rule has
+    its own code, a `name` and `when`: conditions that must all hold.
+    """
+
+    code: str
     category: str  # category code the detected problem gets
     enabled: bool = True
+    name: str = ""
+    when: tuple[FactCondition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -504,6 +583,7 @@ class Plan:
     issued_on: dt.date | None = None  # 成文日期 of the plan document, when it states one
     duties: tuple[Duty, ...] = ()  # recurring duties (常态化工作)
     notices: NoticePolicy = field(default_factory=NoticePolicy)
+    household: HouseholdPolicy = field(default_factory=HouseholdPolicy)
 
     def stage(self, kind: StageKind) -> Stage | None:
         """The first stage of a kind, if the plan has one."""

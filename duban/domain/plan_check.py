@@ -13,7 +13,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from duban.domain.errors import DubanError
-from duban.domain.plan import OFFICE_LEVEL_LABELS, OWN_TOWN, OWN_VILLAGE, OfficeLevel, Plan
+from duban.domain.facts import (
+    BUILTIN_KEYS,
+    MULTI_SEPARATORS,
+    RESERVED_LABELS,
+    TEST_WORDS,
+    TESTS_FOR,
+    allowed_values,
+    catalogue,
+    shape,
+)
+from duban.domain.plan import (
+    OFFICE_LEVEL_LABELS,
+    OWN_TOWN,
+    OWN_VILLAGE,
+    ConditionTest,
+    FieldType,
+    OfficeLevel,
+    Plan,
+)
+
+# The longest code a plan's own detection rule may have (problem.detection_rule holds it).
+MAX_RULE_CODE = 50
+MAX_FIELD_LABEL = 30
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,104 @@ def check_plan(plan: Plan) -> list[PlanError]:
         for where, day in fixed:
             if day is not None and day < first:
                 errors.append(PlanError(where, f"早于行动开始日期 {first.isoformat()}"))
+    errors += check_household_fields(plan)
+    errors += check_detection_rules(plan)
+    return errors
+
+
+def check_household_fields(plan: Plan) -> list[PlanError]:
+    """The plan's household fields: unique keys and column headers, values fit their type."""
+    errors: list[PlanError] = []
+    keys: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for i, f in enumerate(plan.household.fields):
+        path = f"household.fields[{i}]"
+        if f.key in BUILTIN_KEYS:
+            errors.append(PlanError(f"{path}.key", f"与农户信息表固定列的代码相同：{f.key}"))
+        elif f.key in keys:
+            errors.append(PlanError(f"{path}.key", f"代码重复：{f.key}（{keys[f.key]} 已使用）"))
+        else:
+            keys[f.key] = path
+        label = "".join(f.label.split())
+        if not label:
+            errors.append(PlanError(f"{path}.label", "缺少（列名，即导入模板的表头）"))
+        elif label in RESERVED_LABELS:
+            errors.append(PlanError(f"{path}.label",
+                                    f"“{f.label}”是农户信息表的固定列，请换一个列名"))
+        elif label in labels:
+            errors.append(PlanError(f"{path}.label",
+                                    f"列名重复：{f.label}（{labels[label]} 已使用）"))
+        elif len(label) > MAX_FIELD_LABEL:
+            errors.append(PlanError(f"{path}.label", f"列名过长（最多 {MAX_FIELD_LABEL} 个字）"))
+        else:
+            labels[label] = path
+        if f.type is FieldType.CHOICE:
+            if not f.values:
+                errors.append(PlanError(f"{path}.values",
+                                        f"“{f.label}”是选项字段，须列出可选值"))
+            seen: set[str] = set()
+            for j, value in enumerate(f.values):
+                if value in seen:
+                    errors.append(PlanError(f"{path}.values[{j}]", f"重复：{value}"))
+                seen.add(value)
+                if f.multiple and MULTI_SEPARATORS.search(value):
+                    errors.append(PlanError(
+                        f"{path}.values[{j}]",
+                        f"多选字段的可选值不能含顿号、逗号、分号、斜杠或空格：{value}"))
+        else:
+            if f.values:
+                errors.append(PlanError(f"{path}.values", "只用于选项字段（type: choice）"))
+            if f.multiple:
+                errors.append(PlanError(f"{path}.multiple", "只用于选项字段（type: choice）"))
+        if f.type is not FieldType.INTEGER:
+            for name, bound in (("minimum", f.minimum), ("maximum", f.maximum)):
+                if bound is not None:
+                    errors.append(PlanError(f"{path}.{name}", "只用于整数字段（type: integer）"))
+        elif f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
+            errors.append(PlanError(f"{path}.maximum",
+                                    f"不能小于 minimum（{f.minimum}），实际是 {f.maximum}"))
+    return errors
+
+
+def check_detection_rules(plan: Plan) -> list[PlanError]:
+    """The plan's own detection rules: a name, and conditions on facts that exist, fitting them."""
+    errors: list[PlanError] = []
+    known = catalogue(plan.household.fields)
+    for i, rule in enumerate(plan.detection.rules):
+        path = f"detection.rules[{i}]"
+        if not rule.when:
+            continue
+        if len(rule.code) > MAX_RULE_CODE:
+            errors.append(PlanError(f"{path}.code", f"过长（最多 {MAX_RULE_CODE} 个字符）"))
+        if not rule.name:
+            errors.append(PlanError(f"{path}.name",
+                                    "缺少（按条件发现问题的规则须有名称，写进问题描述）"))
+        for j, c in enumerate(rule.when):
+            where = f"{path}.when[{j}]"
+            f = known.get(c.field)
+            if f is None:
+                some = "、".join(x.label for x in known.values())
+                errors.append(PlanError(f"{where}.field",
+                                        f"未定义的农户信息：{c.field}（可用：{some}）"))
+                continue
+            family = shape(f)
+            if c.test not in TESTS_FOR[family]:
+                fits = "、".join(f"{t.value}（{TEST_WORDS[t]}）" for t in ConditionTest
+                                 if t in TESTS_FOR[family])
+                kind = {"single": "单选", "multiple": "多选", "integer": "整数",
+                        "text": "文本"}[family]
+                errors.append(PlanError(
+                    f"{where}.{c.test.value}",
+                    f"“{f.label}”是{kind}字段，不能用 {c.test.value}（可用：{fits}）"))
+                continue
+            values = allowed_values(f)
+            if values and c.test in (ConditionTest.IS, ConditionTest.IS_NOT,
+                                     ConditionTest.HAS, ConditionTest.LACKS):
+                for value in c.values:
+                    if value not in values:
+                        errors.append(PlanError(
+                            f"{where}.{c.test.value}",
+                            f"“{value}”不是“{f.label}”的可选值（可选：{'、'.join(values)}）"))
     return errors
 
 

@@ -21,11 +21,13 @@ from duban.adapters.intake import (
     Kind,
     Progress,
     ReferenceData,
+    plan_columns,
     read_rows,
     validate,
 )
 from duban.domain.clock import Clock, local_today
-from duban.domain.detection import RULE_LABELS, detect
+from duban.domain.detection import detect
+from duban.domain.facts import loaded, stored
 from duban.domain.household import (
     HouseholdCategory,
     HouseholdFacts,
@@ -46,7 +48,7 @@ DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule rais
 HOUSEHOLD_FIELDS = (
     "town_code", "village_code", "head", "members", "category", "monitoring_type",
     "income_per_person", "house_grade", "tap_water", "school_age_children",
-    "children_out_of_school", "medical_insurance", "sanitary_toilet",
+    "children_out_of_school", "medical_insurance", "sanitary_toilet", "facts",
 )  # fmt: skip
 
 
@@ -112,9 +114,11 @@ def import_file(
     `progress`, when given, makes a progress callback for each named phase (校验, 写入).
     `towns` limits the rows to those towns (a town office imports only its own).
     """
-    sheet = read_rows(path, kind)
     session = uow.session
     plan = load_plan_of(session, campaign_id)
+    # The register's columns follow the plan: its own household fields come after the fixed ones.
+    sheet = read_rows(path, kind, plan_columns(plan.household.fields) if kind == "households"
+                      else ())
     checked = validate(sheet, reference_data(session, campaign_id, plan, kind, towns),
                        progress=progress("校验") if progress else None)
     writing = progress("写入") if progress else None
@@ -138,7 +142,7 @@ def _household_values(h: HouseholdFacts) -> tuple[Any, ...]:
         h.town, h.village, h.head, h.members, h.category.value,
         h.monitoring_type.value if h.monitoring_type else None, h.income_per_person,
         h.house_grade, h.tap_water, h.school_age_children, h.children_out_of_school,
-        h.medical_insurance, h.sanitary_toilet,
+        h.medical_insurance, h.sanitary_toilet, stored(h.plan_facts),
     )  # fmt: skip
 
 
@@ -251,6 +255,7 @@ def _facts(row: Household) -> HouseholdFacts:
         children_out_of_school=row.children_out_of_school,
         medical_insurance=row.medical_insurance,
         sanitary_toilet=row.sanitary_toilet,
+        plan_facts=loaded(row.facts),
     )
 
 
@@ -285,7 +290,7 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
     for row in session.scalars(stmt.execution_options(yield_per=5000)):
         if wanted is not None and row.household_id not in wanted:
             continue
-        for d in detect(_facts(row), policy):
+        for d in detect(_facts(row), policy, plan.household.fields):
             if (row.household_id, d.category) in open_pairs:
                 continue
             open_pairs.add((row.household_id, d.category))
@@ -293,7 +298,7 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                 source=source, category=d.category, town=row.town_code,
                 village=row.village_code, household_id=row.household_id,
                 description=d.description,
-                found_by=f"{DETECTED_BY}（{RULE_LABELS.get(d.rule, d.rule)}）",
+                found_by=f"{DETECTED_BY}（{d.label}）",
                 found_on=today,
             ))
             detections.append((d.rule, dict(d.facts)))

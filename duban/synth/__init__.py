@@ -10,7 +10,12 @@ from duban.synth.county import (
     resolve_category_codes,
     resolve_source_codes,
 )
-from duban.synth.rows import iter_household_rows, iter_problem_rows, iter_visit_rows
+from duban.synth.rows import (
+    household_headers,
+    iter_household_rows,
+    iter_problem_rows,
+    iter_visit_rows,
+)
 from duban.synth.templates import BUILTIN_CATEGORIES, BUILTIN_SOURCES, CATEGORY_TEMPLATES
 
 __all__ = [
@@ -23,6 +28,7 @@ __all__ = [
     "SyntheticCounty",
     "generate_county",
     "generate_for_plan",
+    "household_headers",
     "iter_household_rows",
     "iter_problem_rows",
     "iter_visit_rows",

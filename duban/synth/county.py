@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -12,7 +13,9 @@ from itertools import accumulate
 from typing import Generic, Protocol, TypeVar
 
 from duban.domain.errors import DubanError
+from duban.domain.facts import BUILTIN_KEYS, allowed_values, holds, value_of
 from duban.domain.household import (
+    FactValue,
     HouseholdCategory,
     HouseholdFacts,
     MonitoringType,
@@ -20,7 +23,18 @@ from duban.domain.household import (
     VisitMode,
     VisitRecord,
 )
-from duban.domain.plan import DeadlineTier, Plan, StageKind, Town, Village
+from duban.domain.plan import (
+    ConditionTest,
+    DeadlineTier,
+    DetectionRule,
+    FactCondition,
+    FieldType,
+    HouseholdField,
+    Plan,
+    StageKind,
+    Town,
+    Village,
+)
 from duban.synth import names, slots, templates
 from duban.synth.templates import (
     BUILTIN_CATEGORIES,
@@ -81,6 +95,13 @@ FACT_RECORDED_SHARE = 0.4  # how often a visit records a fact-revealed problem
 PROBLEMS_PER_HOUSEHOLD = 0.10
 EXTERNAL_DEADLINE_SHARE = 0.2  # external items that come with "限期一个月"
 OPEN_STAGE_DAYS = 14  # days of finds in an investigate stage that has no end
+# Plan-defined household facts: an optional one is recorded for this share of households; each
+# plan rule then fires on this share of the households its fixed-column conditions allow,
+# at most RULE_HOUSEHOLDS_MAX of the register and at least one household.
+OPTIONAL_FACT_SHARE = 0.3
+RULE_SHARE = 0.4
+RULE_HOUSEHOLDS_MAX = 0.03
+TEXT_FACTS = ("已落实", "已登记在册", "已核实")
 
 # Median yearly net income per person, and the spread of its logarithm, per category.
 _INCOME = {
@@ -120,6 +141,7 @@ class SyntheticCounty:
     category_names: dict[str, str]  # code -> Chinese name
     source_names: dict[str, str]  # code -> Chinese name
     tier_names: dict[str, str] = field(default_factory=dict)  # code -> Chinese name
+    fields: tuple[HouseholdField, ...] = ()  # the plan's own household facts, filled in
     town_names: dict[str, str] = field(default_factory=dict)  # code -> name
     village_names: dict[str, str] = field(default_factory=dict)  # code -> name
 
@@ -398,6 +420,43 @@ class _Generator:
         self.county_staff = [
             names.cadre_name(rng) for _ in range(max(6, min(60, len(self.villages) // 6)))
         ]
+
+    # -- plan-defined facts -------------------------------------------------------------------
+
+    def fill_plan_facts(self, fields: Sequence[HouseholdField],
+                        rules: Sequence[DetectionRule]) -> None:
+        """Record the plan's own facts; each of its rules fires on a few households only."""
+        if not fields:
+            return
+        rng = self.rng("plan-facts")
+        facts: list[dict[str, FactValue]] = []
+        for _ in self.households:
+            one: dict[str, FactValue] = {}
+            for f in fields:
+                if f.required or rng.random() < OPTIONAL_FACT_SHARE:
+                    one[f.key] = _some_value(f, rng, self.start)
+            facts.append(one)
+        by_key = {f.key: f for f in fields}
+        hh = self.households
+        # A register is mostly clean: where a rule fires by chance, one of its plan facts is
+        # turned the other way; then each rule is made to fire on a few chosen households.
+        for rule in rules:
+            for i, h in enumerate(hh):
+                if _fires(rule, h, facts[i]):
+                    _negate(rule, facts[i], by_key, rng, self.start)
+        for rule in rules:
+            pool = [i for i, h in enumerate(hh)
+                    if all(holds(c, value_of(h, c.field)) for c in rule.when
+                           if c.field in BUILTIN_KEYS)]
+            if not pool:
+                continue
+            n = max(1, min(round(len(pool) * RULE_SHARE), round(len(hh) * RULE_HOUSEHOLDS_MAX)))
+            for i in rng.sample(pool, min(n, len(pool))):
+                for c in rule.when:
+                    if c.field in by_key:
+                        _make_hold(c, by_key[c.field], facts[i], rng, self.start)
+        self.households = [dataclasses.replace(h, plan_facts=one)
+                           for h, one in zip(hh, facts, strict=True)]
 
     # -- visits -------------------------------------------------------------------------------
 
@@ -688,6 +747,120 @@ class _Generator:
         )
 
 
+def _some_value(f: HouseholdField, rng: random.Random, start: dt.date) -> FactValue:
+    """A plausible value of a plan field: earlier choices commoner, mostly 是."""
+    if f.type is FieldType.CHOICE:
+        n = len(f.values)
+        pick = _Picker(list(f.values), [n - k for k in range(n)])
+        if not f.multiple:
+            return pick(rng)
+        chosen = {pick(rng) for _ in range(1 if rng.random() < 0.8 else 2)}
+        return tuple(v for v in f.values if v in chosen)
+    if f.type is FieldType.YES_NO:
+        return rng.random() < 0.9
+    if f.type is FieldType.INTEGER:
+        lo = f.minimum if f.minimum is not None else 0
+        hi = f.maximum if f.maximum is not None else lo + 5
+        return lo + int(rng.random() * (min(hi, lo + 5) - lo + 1))
+    if f.type is FieldType.DATE:
+        return (start - dt.timedelta(days=int(rng.random() * 365))).isoformat()
+    return TEXT_FACTS[int(rng.random() * len(TEXT_FACTS))]
+
+
+def _fires(rule: DetectionRule, h: HouseholdFacts, facts: Mapping[str, FactValue]) -> bool:
+    return all(holds(c, facts.get(c.field) if c.field not in BUILTIN_KEYS
+                     else value_of(h, c.field)) for c in rule.when)
+
+
+def _as_value(f: HouseholdField, word: str) -> FactValue:
+    """A condition's written value as the field stores it."""
+    if f.type is FieldType.YES_NO:
+        return word == "是"
+    if f.type is FieldType.INTEGER:
+        return int(word)
+    if f.type is FieldType.CHOICE and f.multiple:
+        return (word,)
+    return word
+
+
+def _other(f: HouseholdField, avoid: Sequence[str], rng: random.Random,
+           start: dt.date) -> FactValue | None:
+    """A value of the field outside `avoid` (None when every value is avoided)."""
+    if f.type is FieldType.TEXT or f.type is FieldType.DATE:
+        value = _some_value(f, rng, start)
+        return None if str(value) in avoid else value
+    options = [v for v in allowed_values(f) if v not in avoid]
+    return _as_value(f, options[0]) if options else None
+
+
+def _negate(rule: DetectionRule, facts: dict[str, FactValue],
+            fields: Mapping[str, HouseholdField], rng: random.Random, start: dt.date) -> None:
+    """Turn one of the rule's plan-fact conditions false (the last one that can be)."""
+    for c in reversed(rule.when):
+        f = fields.get(c.field)
+        if f is None:
+            continue
+        value = facts.get(c.field)
+        if c.test is ConditionTest.BLANK:
+            facts[c.field] = _some_value(f, rng, start)
+        elif c.test is ConditionTest.FILLED and not f.required:
+            facts.pop(c.field, None)
+        elif c.test in (ConditionTest.IS, ConditionTest.HAS):
+            if isinstance(value, tuple):
+                kept = tuple(v for v in value if v not in c.values)
+                if kept:
+                    facts[c.field] = kept
+                elif f.required:
+                    continue
+                else:
+                    facts.pop(c.field)
+            else:
+                other = _other(f, c.values, rng, start)
+                if other is None:
+                    continue
+                facts[c.field] = other
+        elif c.test is ConditionTest.IS_NOT and c.values:
+            facts[c.field] = _as_value(f, c.values[0])
+        elif c.test is ConditionTest.LACKS and c.values and f.multiple:
+            current = value if isinstance(value, tuple) else ()
+            facts[c.field] = tuple(v for v in f.values if v in current or v == c.values[0])
+        elif c.test is ConditionTest.BELOW and c.number is not None:
+            facts[c.field] = c.number
+        elif c.test is ConditionTest.AT_LEAST and c.number is not None:
+            facts[c.field] = c.number - 1
+        else:
+            continue
+        return
+
+
+def _make_hold(c: FactCondition, f: HouseholdField, facts: dict[str, FactValue],
+               rng: random.Random, start: dt.date) -> None:
+    """Make one plan-fact condition true for a household."""
+    value = facts.get(c.field)
+    if holds(c, value):
+        return
+    if c.test is ConditionTest.BLANK:
+        facts.pop(c.field, None)
+    elif c.test is ConditionTest.FILLED:
+        facts[c.field] = _some_value(f, rng, start)
+    elif c.test is ConditionTest.HAS and c.values:
+        current = value if isinstance(value, tuple) else ()
+        facts[c.field] = tuple(v for v in f.values if v in current or v == c.values[0])
+    elif c.test is ConditionTest.LACKS:
+        kept = tuple(v for v in value if v not in c.values) if isinstance(value, tuple) else ()
+        facts[c.field] = kept or tuple(v for v in f.values if v not in c.values)[:1]
+    elif c.test is ConditionTest.IS and c.values:
+        facts[c.field] = _as_value(f, c.values[0])
+    elif c.test is ConditionTest.IS_NOT:
+        other = _other(f, c.values, rng, start)
+        if other is not None:
+            facts[c.field] = other
+    elif c.test is ConditionTest.BELOW and c.number is not None:
+        facts[c.field] = c.number - 1
+    elif c.test is ConditionTest.AT_LEAST and c.number is not None:
+        facts[c.field] = c.number
+
+
 def _fact_rules(h: HouseholdFacts, line: int) -> list[FactRule]:
     """The fact rules a household trips (the same facts the detection rules read)."""
     rules: list[FactRule] = []
@@ -740,6 +913,8 @@ def generate_county(
     tiers: Sequence[DeadlineTier] = (),
     monitoring_line: int = 6900,
     households: int | None = None,
+    fields: Sequence[HouseholdField] = (),
+    rules: Sequence[DetectionRule] = (),
 ) -> SyntheticCounty:
     """Generate a synthetic county, the same for the same arguments.
 
@@ -747,6 +922,8 @@ def generate_county(
     households into exactly those places instead of invented ones. `categories`/`sources` give the
     plan's codes (see `resolve_category_codes`); built-in names without a code are skipped.
     `tiers` assigns each problem a deadline tier. `households` overrides the size's count.
+    `fields` are a plan's own household facts, recorded on every household; `rules` (the plan's
+    rules on them) each fire on a few households.
     """
     spec = SIZES.get(size)
     if spec is None:
@@ -773,6 +950,7 @@ def generate_county(
         tuple(tiers),
     )
     gen.make_households(scope, total, county_code)
+    gen.fill_plan_facts(tuple(fields), [r for r in rules if r.when and r.enabled])
     plans = gen.plan_visits()
     problems, found = gen.make_problems(plans)
     visits = gen.build_visits(plans, found)
@@ -789,6 +967,7 @@ def generate_county(
         category_names={code: name for code, name in cat_codes.values()},
         source_names={code: name for code, name in src_codes.values()},
         tier_names={t.code: t.name for t in tiers},
+        fields=tuple(fields),
     )
 
 
@@ -814,4 +993,6 @@ def generate_for_plan(
         tiers=plan.deadlines.tiers,
         monitoring_line=plan.detection.monitoring_line_yuan,
         households=households,
+        fields=plan.household.fields,
+        rules=plan.detection.rules,
     )

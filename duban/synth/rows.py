@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from duban.domain.columns import HOUSEHOLD_COLUMNS, NO, PROBLEM_COLUMNS, VISIT_COLUMNS, YES
+from duban.domain.facts import display
 from duban.domain.household import (
     HOUSEHOLD_CATEGORY_LABELS,
     MONITORING_TYPE_LABELS,
@@ -17,11 +18,17 @@ def _yes_no(value: bool) -> str:
     return YES if value else NO
 
 
+def household_headers(county: SyntheticCounty) -> tuple[str, ...]:
+    """The 农户信息 headers of a county: the fixed columns, then its plan's own fields."""
+    return HOUSEHOLD_COLUMNS + tuple(f.label for f in county.fields)
+
+
 def iter_household_rows(county: SyntheticCounty) -> Iterator[dict[str, object]]:
-    """农户信息 rows: names and labels, not codes; yes/no as 是/否."""
+    """农户信息 rows: names and labels, not codes; yes/no as 是/否; plan facts by their label."""
     towns, villages = county.town_names, county.village_names
+    fields = county.fields
     for h in county.households:
-        yield dict(
+        row = dict(
             zip(
                 HOUSEHOLD_COLUMNS,
                 (
@@ -43,6 +50,9 @@ def iter_household_rows(county: SyntheticCounty) -> Iterator[dict[str, object]]:
                 strict=True,
             )
         )
+        for f in fields:
+            row[f.label] = display(h.plan_facts.get(f.key))
+        yield row
 
 
 def iter_visit_rows(county: SyntheticCounty) -> Iterator[dict[str, object]]:

@@ -217,7 +217,7 @@ def import_error_copy(request: Request, ctx: CtxDep, token: str) -> Response:
 @router.get("/templates/{kind}.xlsx", include_in_schema=False)
 def template_download(request: Request, ctx: CtxDep, kind: str,
                       campaign: str | None = None) -> Response:
-    from duban.adapters.intake import KIND_LABELS, KINDS, export_template
+    from duban.adapters.intake import KIND_LABELS, KINDS, export_template, plan_template_options
     from duban.services.campaigns import load_plan_of
 
     st = state(request)
@@ -228,13 +228,7 @@ def template_download(request: Request, ctx: CtxDep, kind: str,
     if chosen is not None:
         with st.db.transaction() as session:
             plan = load_plan_of(session, chosen.id)
-        options = {
-            "towns": [t.name for t in plan.towns],
-            "villages": {t.name: [v.name for v in t.villages] for t in plan.towns},
-            "categories": [c.name for c in plan.categories],
-            "sources": [s.name for s in plan.sources],
-            "tiers": [t.name for t in plan.deadlines.tiers],
-        }
+        options = plan_template_options(plan)
     with tempfile.TemporaryDirectory(prefix="duban-template-") as tmp:
         path = Path(tmp) / "template.xlsx"
         export_template(kind, path, **options)  # type: ignore[arg-type]

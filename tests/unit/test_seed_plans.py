@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from duban.adapters.plan.yaml_file import load_plan_file
+from duban.domain.facts import catalogue, describe
 from duban.domain.plan import (
     OWN_TOWN,
     OWN_VILLAGE,
     CoOfficeNotice,
+    FieldType,
     HouseholdDraw,
     OfficeLevel,
     PenaltyBasis,
@@ -86,7 +88,23 @@ def plan_parts(plan: Plan) -> set[str]:
     parts |= {f"deadline:{match_key(plan, r.categories, r.sources)}" for r in plan.deadlines.rules}
     parts |= {f"tier:{t.code}" for t in plan.deadlines.tiers}
     parts |= {f"duty:{d.name}" for d in plan.duties}
+    parts |= {f"field:{f.label}" for f in plan.household.fields}
+    parts |= {f"detection:{r.name}" for r in plan.detection.rules if r.when}
     return parts
+
+
+def field_of(plan: Plan, label: str) -> tuple[object, ...]:
+    """A plan household field as (type, values, multiple, required)."""
+    f = next(f for f in plan.household.fields if f.label == label)
+    return (f.type, f.values, f.multiple, f.required)
+
+
+def rule_of(plan: Plan, name: str) -> tuple[str, list[str]]:
+    """A plan detection rule as (category name, conditions in Chinese)."""
+    r = next(r for r in plan.detection.rules if r.name == name)
+    fields = catalogue(plan.household.fields)
+    category = next(c.name for c in plan.categories if c.code == r.category)
+    return category, [describe(c, fields.get(c.field)) for c in r.when]
 
 
 def duty_of(plan: Plan, name: str) -> tuple[object, ...]:
@@ -496,9 +514,8 @@ def test_003_channels_and_monitoring_line(shaoyun: Plan) -> None:
     assert [s.name for s in shaoyun.sources][:3] == ["干部走访排查", "农户自主申报", "部门筛查预警"]
     assert shaoyun.detection.monitoring_line_yuan == 7000
     toilet = code_of(shaoyun, "category", "厕所革命")
-    assert any(
-        r.code == "no_sanitary_toilet" and r.category == toilet for r in shaoyun.detection.rules
-    )
+    # The 户厕 rules read the plan's own 户厕摸底 facts (SEED_003_HOUSEHOLD).
+    assert {r.category for r in shaoyun.detection.rules if r.when} == {toilet}
 
 
 SEED_002_REVIEW = [
@@ -565,14 +582,42 @@ SEED_003_STAGES = [
 ]
 
 
-@pytest.mark.parametrize("fact", SEED_003_STAGES, ids=lambda f: f.what)
+SEED_003_HOUSEHOLD = [
+    Fact("户厕摸底信息导入模板", 54, "（户厕摸底信息导入模板附件3）模板格式要求，录入本村所有农户基本信息和户厕摸底",
+         lambda p: [f.label for f in p.household.fields] == ["粪污处理方式", "厕所使用状况", "改厕意愿"]),
+    Fact("粪污处理方式", 68, "了解农户厕所现状、粪污处理方式",
+         lambda p: field_of(p, "粪污处理方式")[:3]
+         == (FieldType.CHOICE, ("三格式化粪池", "双瓮漏斗式", "沼气池式", "接入污水管网", "直排", "其他"),
+             False),
+         ("field:粪污处理方式",)),
+    Fact("厕所使用状况", 68, "使用状况",
+         lambda p: field_of(p, "厕所使用状况")[:2] == (FieldType.CHOICE, ("正常使用", "损坏", "闲置")),
+         ("field:厕所使用状况",)),
+    Fact("改厕意愿", 68, "以及农户改厕意愿",
+         lambda p: field_of(p, "改厕意愿") == (FieldType.CHOICE, ("愿意", "不愿意"), False, False),
+         ("field:改厕意愿",)),
+    Fact("有改厕意愿而未改厕是问题", 68, "了解农户厕所现状、粪污处理方式、使用状况以及农户改厕意愿",
+         lambda p: rule_of(p, "农户有改厕意愿但尚未改厕")
+         == ("厕所革命", ["是否有卫生厕所为否", "改厕意愿为愿意"]),
+         ("detection:农户有改厕意愿但尚未改厕",)),
+    Fact("改造户厕损坏或闲置", 68, "二是农村厕所改造情况，重点排查改造户厕是否符合",
+         lambda p: rule_of(p, "改造户厕损坏或闲置")
+         == ("厕所革命", ["是否有卫生厕所为是", "厕所使用状况为损坏或闲置"]),
+         ("detection:改造户厕损坏或闲置",)),
+    Fact("粪污直排", 68, "粪污处理方式",
+         lambda p: rule_of(p, "粪污未经处理直排") == ("厕所革命", ["粪污处理方式为直排"]),
+         ("detection:粪污未经处理直排",)),
+]
+
+
+@pytest.mark.parametrize("fact", SEED_003_STAGES + SEED_003_HOUSEHOLD, ids=lambda f: f.what)
 def test_003_fact_cites_its_seed_line(shaoyun: Plan, fact: Fact) -> None:
     check_fact(shaoyun, "003", fact)
 
 
-def test_003_every_stage_and_deadline_node_cites_the_seed(shaoyun: Plan) -> None:
-    left = uncovered(shaoyun, SEED_003_STAGES)
-    assert not {p for p in left if p.startswith(("stage:", "tier:"))}
+def test_003_every_stage_deadline_node_and_household_fact_cites_the_seed(shaoyun: Plan) -> None:
+    left = uncovered(shaoyun, SEED_003_STAGES + SEED_003_HOUSEHOLD)
+    assert not {p for p in left if p.startswith(("stage:", "tier:", "field:", "detection:"))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -869,6 +914,38 @@ SEED_004 = [
     Fact("包保单位", 73, "副组长由牵头包保该乡镇的县直单位主要负",
          lambda p: [names(p, (t.liaison,))[0] for t in p.towns]
          == ["县住建局", "县教育局", "县卫计委", "县人社局", "县发改委"]),
+    Fact("边缘户类型（可兼有）", 29, "对未纳入建档立卡的低保户、危房户、重病户、残疾人户、独居老人户、无劳力户",
+         lambda p: field_of(p, "边缘户类型") == (
+             FieldType.CHOICE, ("低保户", "危房户", "重病户", "残疾人户", "独居老人户", "无劳力户"),
+             True, False),
+         ("field:边缘户类型",)),
+    Fact("边缘户的帮扶保障措施", 47, "对边缘户还要有采取的必要帮扶保障措施",
+         lambda p: field_of(p, "帮扶保障措施")[0] is FieldType.TEXT,
+         ("field:帮扶保障措施",)),
+    Fact("无劳力边缘户未落实帮扶保障", 33, "五是家中无劳动力或弱劳动力户",
+         lambda p: rule_of(p, "无劳力边缘户未落实帮扶保障措施")
+         == ("低保兜底", ["边缘户类型含无劳力户", "帮扶保障措施未填写"]),
+         ("detection:无劳力边缘户未落实帮扶保障措施",)),
+    Fact("边缘户未落实帮扶保障", 47, "对边缘户还要有采取的必要帮扶保障措施",
+         lambda p: rule_of(p, "边缘户未落实帮扶保障措施")
+         == ("识别退出", ["边缘户类型已填写", "边缘户类型不含无劳力户", "帮扶保障措施未填写"]),
+         ("detection:边缘户未落实帮扶保障措施",)),
+    Fact("边缘户佐证资料", 61, "（4）边缘户的佐证资料务必准备并且充分有力",
+         lambda p: field_of(p, "边缘户佐证资料是否齐全")[0] is FieldType.YES_NO
+         and rule_of(p, "边缘户佐证资料不齐全")
+         == ("档案资料", ["边缘户类型已填写", "边缘户佐证资料是否齐全为否"]),
+         ("field:边缘户佐证资料是否齐全", "detection:边缘户佐证资料不齐全")),
+    Fact("残疾证", 51, "（6）县残联：贫困户家中符合认定条件的残疾人全部办理残疾证",
+         lambda p: field_of(p, "残疾证办理情况")[1] == ("已办理", "未办理", "不符合办理条件")
+         and rule_of(p, "残疾人未办理残疾证") == ("残疾人证和补助", ["残疾证办理情况为未办理"]),
+         ("field:残疾证办理情况", "detection:残疾人未办理残疾证")),
+    Fact("慢性病卡", 49, "（3）县卫计部门：建档立卡贫困户慢性病卡全部办理",
+         lambda p: field_of(p, "慢性病卡办理情况")[1] == ("已办理", "未办理", "不符合办理条件")
+         and rule_of(p, "建档立卡户慢性病卡未办理")
+         == ("健康扶贫", ["农户类别为建档立卡脱贫户", "慢性病卡办理情况为未办理"]),
+         ("field:慢性病卡办理情况", "detection:建档立卡户慢性病卡未办理")),
+    Fact("不符合办理条件的准备证明材料", 53, "对不符合办理残疾证、慢性病卡等相关证件的贫困人口",
+         lambda p: "不符合办理条件" in field_of(p, "慢性病卡办理情况")[1]),
 ]
 
 

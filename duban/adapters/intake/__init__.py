@@ -18,8 +18,16 @@ from duban.adapters.intake.report import (
     progress_bar,
     write_error_copy,
 )
-from duban.adapters.intake.spec import HEADERS, KIND_LABELS, KINDS, SPECS, ColumnSpec, Kind
-from duban.adapters.intake.template import export_template
+from duban.adapters.intake.spec import (
+    HEADERS,
+    KIND_LABELS,
+    KINDS,
+    SPECS,
+    ColumnSpec,
+    Kind,
+    plan_columns,
+)
+from duban.adapters.intake.template import export_template, plan_template_options
 from duban.adapters.intake.validate import (
     HouseholdLookup,
     Progress,
@@ -44,10 +52,14 @@ def validate(
 
 
 def read_and_validate(
-    path: str | Path, kind: Kind, refs: ReferenceData, *, progress: Progress | None = None
+    path: str | Path, kind: Kind, refs: ReferenceData, *, progress: Progress | None = None,
+    extra: tuple[ColumnSpec, ...] = (),
 ) -> ValidatedImport[Any]:
-    """Read and validate one intake file; raises ImportRejected on any problem."""
-    return validate(read_rows(path, kind), refs, progress=progress)
+    """Read and validate one intake file; raises ImportRejected on any problem.
+
+    `extra` are the plan's own columns (`plan_columns(plan.household.fields)`).
+    """
+    return validate(read_rows(path, kind, extra), refs, progress=progress)
 
 
 __all__ = [
@@ -69,6 +81,8 @@ __all__ = [
     "export_template",
     "format_error_table",
     "known_households",
+    "plan_columns",
+    "plan_template_options",
     "progress_bar",
     "read_and_validate",
     "read_rows",

@@ -7,7 +7,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -64,11 +64,12 @@ class SheetData:
     rows: list[tuple[Any, ...]]  # one tuple per data row, in SPECS[kind] order; None if absent
     row_numbers: list[int]  # 1-based sheet row of each data row
     warnings: list[str] = field(default_factory=list)
+    extra: tuple[ColumnSpec, ...] = ()  # the plan's own columns, after the kind's fixed ones
 
     @property
     def specs(self) -> tuple[ColumnSpec, ...]:
-        """The column specifications of this sheet's kind."""
-        return SPECS[self.kind]
+        """The column specifications of this sheet: its kind's, then the plan's own."""
+        return SPECS[self.kind] + self.extra
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -106,15 +107,19 @@ class _Candidate:
     col_offset: int  # absolute column of relative column 0
 
 
-def read_rows(path: str | Path, kind: Kind) -> SheetData:
-    """Read the sheet of an intake file whose header best matches `kind`; refuse unusable files."""
+def read_rows(path: str | Path, kind: Kind, extra: Sequence[ColumnSpec] = ()) -> SheetData:
+    """Read the sheet of an intake file whose header best matches `kind`; refuse unusable files.
+
+    `extra` are the columns a plan adds (its household fields, `plan_columns`).
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown intake kind {kind!r}")
     src = Path(path)
     fmt = sniff_format(src, kind)
+    specs = SPECS[kind] + tuple(extra)
     if fmt == "csv":
-        return _read_csv(src, kind)
-    return _read_workbook(src, kind, fmt)
+        return _read_csv(src, kind, specs)
+    return _read_workbook(src, kind, fmt, specs)
 
 
 def sniff_format(src: Path, kind: str) -> str:
@@ -254,7 +259,7 @@ def _decode(data: bytes, final: bool = True) -> str | None:
 # ---------------------------------------------------------------- workbooks
 
 
-def _read_workbook(src: Path, kind: Kind, fmt: str) -> SheetData:
+def _read_workbook(src: Path, kind: Kind, fmt: str, specs: tuple[ColumnSpec, ...]) -> SheetData:
     label = KIND_LABELS[kind]
     try:
         with src.open("rb") as fh:
@@ -282,7 +287,7 @@ def _read_workbook(src: Path, kind: Kind, fmt: str) -> SheetData:
             if sheet.start is None:
                 continue
             any_data = True
-            cand = _scan_sheet(meta.name, sheet, kind)
+            cand = _scan_sheet(meta.name, sheet, kind, specs)
             if cand is not None and (best is None or cand.score > best.score):
                 best = cand
         if not any_data:
@@ -290,14 +295,15 @@ def _read_workbook(src: Path, kind: Kind, fmt: str) -> SheetData:
         if best is None:
             raise _no_header(kind, src)
         try:
-            return _collect(src, kind, fmt, best)
+            return _collect(src, kind, fmt, best, specs)
         except (pc.CalamineError, ValueError) as exc:
             raise file_rejected(
                 kind, src, f"{label}文件“{src.name}”读取中断（{_short_exc(exc)}）"
             ) from None
 
 
-def _scan_sheet(name: str, sheet: pc.CalamineSheet, kind: Kind) -> _Candidate | None:
+def _scan_sheet(name: str, sheet: pc.CalamineSheet, kind: Kind,
+                specs: tuple[ColumnSpec, ...]) -> _Candidate | None:
     start = sheet.start or (0, 0)
     rows = sheet.iter_rows()
     head: list[list[Any]] = []
@@ -312,7 +318,7 @@ def _scan_sheet(name: str, sheet: pc.CalamineSheet, kind: Kind) -> _Candidate | 
     row_offset = 0 if start[0] == 0 or _all_blank(head[0]) else start[0]
     col_offset = start[1] if len(head[0]) == sheet.width else 0
     _fill_merged(head, sheet.merged_cell_ranges or [], row_offset, col_offset)
-    return _best_header(name, kind, head, rows, row_offset, col_offset)
+    return _best_header(name, kind, head, rows, row_offset, col_offset, specs)
 
 
 def _fill_merged(
@@ -345,9 +351,9 @@ def _best_header(
     rest: Iterator[list[Any]],
     row_offset: int,
     col_offset: int,
+    specs: tuple[ColumnSpec, ...],
 ) -> _Candidate | None:
-    index = header_index(kind)
-    specs = SPECS[kind]
+    index = header_index(kind, specs[len(SPECS[kind]):])
     keyed = [[header_key(v) if v.__class__ is str and v else "" for v in row] for row in head]
     best: _Candidate | None = None
     for k in range(len(head)):
@@ -420,8 +426,8 @@ def _all_blank(row: list[Any]) -> bool:
     return True
 
 
-def _collect(src: Path, kind: Kind, fmt: str, cand: _Candidate) -> SheetData:
-    specs = SPECS[kind]
+def _collect(src: Path, kind: Kind, fmt: str, cand: _Candidate,
+             specs: tuple[ColumnSpec, ...]) -> SheetData:
     header_row = cand.header_last + 1
     missing = [s for p, s in enumerate(specs) if s.column_required and p not in cand.mapping]
     columns = {specs[p].header: c + cand.col_offset for p, c in sorted(cand.mapping.items())}
@@ -477,6 +483,7 @@ def _collect(src: Path, kind: Kind, fmt: str, cand: _Candidate) -> SheetData:
         rows=rows,
         row_numbers=numbers,
         warnings=warnings,
+        extra=specs[len(SPECS[kind]):],
     )
 
 
@@ -572,15 +579,15 @@ def read_csv_grid(src: Path, kind: str) -> list[list[str]]:
     return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
 
 
-def _read_csv(src: Path, kind: Kind) -> SheetData:
+def _read_csv(src: Path, kind: Kind, specs: tuple[ColumnSpec, ...]) -> SheetData:
     grid = read_csv_grid(src, kind)
     if not any(clean_text(v) for row in grid for v in row):
         raise file_rejected(kind, src, f"文件“{src.name}”中没有数据")
     head = grid[:HEAD_SCAN_ROWS]
-    cand = _best_header("", kind, head, iter(grid[HEAD_SCAN_ROWS:]), 0, 0)
+    cand = _best_header("", kind, head, iter(grid[HEAD_SCAN_ROWS:]), 0, 0, specs)
     if cand is None:
         raise _no_header(kind, src)
-    return _collect(src, kind, "csv", cand)
+    return _collect(src, kind, "csv", cand, specs)
 
 
 def cell_grid(src: Path, kind: str, sheet: str) -> list[list[Any]]:

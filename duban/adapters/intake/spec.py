@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
+
+from duban.domain.plan import FieldType, HouseholdField
 
 Kind = Literal["households", "visits", "problems"]
 KINDS: tuple[Kind, ...] = ("households", "visits", "problems")
@@ -34,6 +37,7 @@ class ColumnSpec:
     example: str = ""
     note: str = ""
     width: int = 12
+    field: HouseholdField | None = None  # the plan's household field this column holds
 
 
 def header_key(text: object) -> str:
@@ -158,10 +162,70 @@ HEADERS: dict[str, tuple[str, ...]] = {k: tuple(c.header for c in v) for k, v in
 SILENT_HEADERS = frozenset({"序号", "编号序号", "No", "NO", "no", "No.", "行号"})
 
 
-def header_index(kind: str) -> dict[str, int]:
-    """Map every normalised header text and alias of a kind to its column position."""
+# Key prefix of the columns a plan's household fields add (the field key follows).
+PLAN_KEY = "plan:"
+_PLAN_FORMATS: dict[FieldType, Format] = {
+    FieldType.CHOICE: "enum",
+    FieldType.YES_NO: "bool",
+    FieldType.INTEGER: "int",
+    FieldType.DATE: "date",
+    FieldType.TEXT: "longtext",
+}
+# An integer field without bounds takes 0 up to this.
+PLAN_INT_MAX = 1_000_000
+
+
+def int_bounds(f: HouseholdField) -> tuple[int, int]:
+    """The range an integer field accepts."""
+    return (f.minimum if f.minimum is not None else 0,
+            f.maximum if f.maximum is not None else PLAN_INT_MAX)
+
+
+def _allowed(f: HouseholdField) -> str:
+    if f.type is FieldType.CHOICE:
+        values = "、".join(f.values)
+        return f"{values}（可填多个，用“、”分隔）" if f.multiple else f"{values}（下拉选择）"
+    if f.type is FieldType.YES_NO:
+        return "是 / 否"
+    if f.type is FieldType.INTEGER:
+        lo, hi = int_bounds(f)
+        return f"整数，{lo}～{hi}"
+    if f.type is FieldType.DATE:
+        return "日期，如2022-05-06"
+    return "文本"
+
+
+def _example(f: HouseholdField) -> str:
+    if f.type is FieldType.CHOICE:
+        return "、".join(f.values[:2]) if f.multiple else f.values[0] if f.values else ""
+    return {FieldType.YES_NO: "是", FieldType.INTEGER: str(int_bounds(f)[0]),
+            FieldType.DATE: "2022-05-06"}.get(f.type, "")
+
+
+def plan_columns(fields: Sequence[HouseholdField]) -> tuple[ColumnSpec, ...]:
+    """The 农户信息 columns a plan's household fields add, after the fixed ones."""
+    return tuple(
+        ColumnSpec(f"{PLAN_KEY}{f.key}", f.label, _PLAN_FORMATS[f.type], f.required, f.required,
+                   allowed=_allowed(f), example=_example(f),
+                   note=f.note or ("方案规定的农户信息" + ("，必填" if f.required else "，可留空")),
+                   width=max(12, min(30, len(f.label) * 2 + 4)), field=f)
+        for f in fields
+    )
+
+
+def header_index(kind: str, extra: Sequence[ColumnSpec] = ()) -> dict[str, int]:
+    """Map every normalised header text and alias of a kind to its column position.
+
+    `extra` columns (a plan's household fields) follow the fixed ones; their headers win over a
+    fixed column's alias, never over a fixed column's header (plan_check forbids that).
+    """
     out: dict[str, int] = {}
     for i, spec in enumerate(SPECS[kind]):
         for text in (spec.header, *spec.aliases):
             out.setdefault(header_key(text), i)
+    headers = {header_key(s.header) for s in SPECS[kind]}
+    for i, spec in enumerate(extra, len(SPECS[kind])):
+        key = header_key(spec.header)
+        if key not in headers:
+            out[key] = i
     return out

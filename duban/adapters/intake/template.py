@@ -6,13 +6,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from duban.adapters.intake.spec import KIND_LABELS, KINDS, SPECS, ColumnSpec, Kind
+from duban.adapters.intake.spec import (
+    KIND_LABELS,
+    KINDS,
+    SPECS,
+    ColumnSpec,
+    Kind,
+    int_bounds,
+    plan_columns,
+)
 from duban.domain.household import (
     HOUSE_GRADES,
     HOUSEHOLD_CATEGORY_LABELS,
     MONITORING_TYPE_LABELS,
     VISIT_MODE_LABELS,
 )
+from duban.domain.plan import FieldType, HouseholdField, Plan
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -58,8 +67,13 @@ def export_template(
     categories: Sequence[str] = (),
     sources: Sequence[str] = (),
     tiers: Sequence[str] = (),
+    fields: Sequence[HouseholdField] = (),
 ) -> Path:
-    """Write a blank intake template for `kind`; the option lists come from the campaign plan."""
+    """Write a blank intake template for `kind`; the option lists come from the campaign plan.
+
+    `fields` (households only) are the plan's own household facts: a column each after the
+    fixed ones, headed by its label, with its allowed values as a drop-down.
+    """
     # `villages` is a flat list or a mapping town name -> village names: the drop-down offers
     # all of them, and the notes say a village must belong to its town.
     from openpyxl import Workbook
@@ -71,11 +85,18 @@ def export_template(
     dest = Path(path)
     village_names = _villages(villages)
     options = _options(kind, towns, village_names, categories, sources, tiers)
+    extra = plan_columns(fields) if kind == "households" else ()
+    for spec in extra:
+        assert spec.field is not None
+        if spec.field.type is FieldType.CHOICE:
+            options[spec.key] = spec.field.values
+        elif spec.field.type is FieldType.YES_NO:
+            options[spec.key] = _YES_NO
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = KIND_LABELS[kind]
-    specs = SPECS[kind]
+    specs = SPECS[kind] + extra
     _write_header(ws, specs)
     opt_ws: Worksheet | None = None
     for i, spec in enumerate(specs, 1):
@@ -89,9 +110,12 @@ def export_template(
                 if opt_ws is None:
                     opt_ws = wb.create_sheet(OPTIONS_SHEET)
                 formula = _options_range(opt_ws, spec.header, values)
+            several = spec.field is not None and spec.field.multiple
+            # A multiple choice may hold several values ("重病户、残疾人户"): Excel only warns.
             rule = {"type": "list", "formula1": formula, "showDropDown": False,
-                    "errorStyle": "stop", "errorTitle": "无效的值",
-                    "error": f"“{spec.header}”请从下拉列表中选择"}
+                    "errorStyle": "warning" if several else "stop", "errorTitle": "无效的值",
+                    "error": (f"“{spec.header}”可选：{'、'.join(values)}，多个用“、”分隔"
+                              if several else f"“{spec.header}”请从下拉列表中选择")[:225]}
         elif spec.fmt == "date":
             rule = {"type": "date", "operator": "between", "formula1": "DATE(2000,1,1)",
                     "formula2": "DATE(2099,12,31)", "errorStyle": "warning",
@@ -120,6 +144,18 @@ def export_template(
     dest.parent.mkdir(parents=True, exist_ok=True)
     wb.save(dest)
     return dest
+
+
+def plan_template_options(plan: Plan) -> dict[str, Any]:
+    """export_template's option lists from a campaign plan: names, never codes."""
+    return {
+        "towns": [t.name for t in plan.towns],
+        "villages": {t.name: [v.name for v in t.villages] for t in plan.towns},
+        "categories": [c.name for c in plan.categories],
+        "sources": [s.name for s in plan.sources],
+        "tiers": [t.name for t in plan.deadlines.tiers],
+        "fields": plan.household.fields,
+    }
 
 
 def _villages(villages: Mapping[str, Sequence[str]] | Sequence[str]) -> list[str]:
@@ -184,6 +220,8 @@ def _prompt(spec: ColumnSpec) -> str:
 
 
 def _number_bounds(spec: ColumnSpec) -> tuple[int, int]:
+    if spec.field is not None:
+        return int_bounds(spec.field)
     if spec.key == "members":
         return 1, 20
     if spec.fmt == "money":
@@ -232,7 +270,13 @@ def _write_notes(
             ]
         )
     ws.append([])
-    for line in _GENERAL_NOTES[kind]:
+    notes = list(_GENERAL_NOTES[kind])
+    own = [spec.header for spec in specs if spec.field is not None]
+    if own:
+        notes.append(f"{len(notes) - len(_COMMON_NOTES) + 5}. 本行动方案另行规定了"
+                     f"{'、'.join(own)}等列：取值须是方案列出的选项，可多选的用“、”分隔；"
+                     "填写不符时整份文件不导入，并列出可选值。")
+    for line in notes:
         ws.append([line])
     widths = (18, 10, 12, 50, 18, 60)
     for i, w in enumerate(widths, 1):

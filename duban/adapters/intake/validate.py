@@ -24,12 +24,14 @@ from duban.adapters.intake.normalize import (
     parse_money,
 )
 from duban.adapters.intake.reader import SheetData
-from duban.adapters.intake.spec import KIND_LABELS, SPECS
+from duban.adapters.intake.spec import KIND_LABELS, int_bounds
+from duban.domain.facts import FactProblem, match_choice
 from duban.domain.household import (
     HOUSE_GRADES,
     HOUSEHOLD_CATEGORY_LABELS,
     MONITORING_TYPE_LABELS,
     VISIT_MODE_LABELS,
+    FactValue,
     HouseholdCategory,
     HouseholdFacts,
     MonitoringType,
@@ -37,7 +39,7 @@ from duban.domain.household import (
     VisitMode,
     VisitRecord,
 )
-from duban.domain.plan import Plan
+from duban.domain.plan import FieldType, HouseholdField, Plan
 
 T = TypeVar("T")
 # Asked for the household ids a file names, answers with those the register holds: each id's
@@ -387,7 +389,7 @@ class _Run:
         self.bad: set[int] = set()  # indexes of rows with an error
         self.progress = progress
         self.total = len(sheet.rows)
-        self.specs = SPECS[sheet.kind]
+        self.specs = sheet.specs
         self.columns: list[tuple[Any, ...]] = (
             list(zip(*sheet.rows, strict=True)) if sheet.rows else [() for _ in self.specs]
         )
@@ -642,7 +644,8 @@ def validate_households(
 ) -> ValidatedImport[HouseholdFacts]:
     """Check every 农户信息 row; return HouseholdFacts, or raise ImportRejected listing all errors."""
     _check_kind(sheet, "households")
-    run = _Run(sheet, progress, steps=17)
+    plan_specs = [spec for spec in sheet.specs if spec.field is not None]
+    run = _Run(sheet, progress, steps=17 + len(plan_specs))
     places = _Places(refs)
     town = run.col("town", _town(places, refs.allowed_towns), cache=True)
     village = run.col("village", _as_is)
@@ -707,6 +710,15 @@ def validate_households(
     run.check(children_rule, schools, outs, members_v)
     insured = run.convert(insurance)
     toilets = run.convert(toilet)
+    # The plan's own columns: each value checked against its field (an unknown choice names the
+    # allowed values); a blank optional cell records nothing.
+    plan_facts: list[dict[str, FactValue]] = [{} for _ in ids]
+    for spec in plan_specs:
+        assert spec.field is not None
+        values = run.convert(run.col(spec.key, _plan_fact(spec.field), cache=True))
+        for facts, value in zip(plan_facts, values, strict=True):
+            if value is not None and value is not _BAD:
+                facts[spec.field.key] = value
     if run.errors:
         return run.finish([], [])
     rows = list(
@@ -726,9 +738,31 @@ def validate_households(
             outs,
             insured,
             toilets,
+            plan_facts,
         )
     )
     return run.finish(rows, list(numbers))
+
+
+def _plan_fact(f: HouseholdField) -> Callable[[object], FactValue]:
+    """The converter of a plan field's cells."""
+    if f.type is FieldType.CHOICE:
+        def choice(raw: object) -> FactValue:
+            try:
+                return match_choice(f, clean_text(raw))
+            except FactProblem as exc:
+                raise CellProblem(exc.reason) from None
+
+        return choice
+    if f.type is FieldType.YES_NO:
+        return parse_bool
+    if f.type is FieldType.INTEGER:
+        lo, hi = int_bounds(f)
+        return _int_range(lo, hi, f.label)
+    if f.type is FieldType.DATE:
+        day = _date_in(*DEFAULT_DATE_RANGE)
+        return lambda raw: day(raw).isoformat()
+    return _text
 
 
 # ---------------------------------------------------------------- visits

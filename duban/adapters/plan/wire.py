@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from duban.domain.detection import RULE_CODES, RULE_LABELS
+from duban.domain.facts import BUILTIN_FIELDS
 from duban.domain.plan import (
     OWN_TOWN,
     OWN_VILLAGE,
     Audience,
     Category,
     Channel,
+    ConditionTest,
     Contact,
     CoOfficeNotice,
     CoOfficeNotices,
@@ -35,7 +37,11 @@ from duban.domain.plan import (
     DetectionPolicy,
     DetectionRule,
     Duty,
+    FactCondition,
+    FieldType,
     HouseholdDraw,
+    HouseholdField,
+    HouseholdPolicy,
     Milestone,
     NoticePolicy,
     NoticeRhythm,
@@ -226,6 +232,45 @@ WEEKDAY_ALIASES: dict[str, int] = {
     "星期天": 7,
 }
 
+FIELD_TYPE_ALIASES: dict[str, FieldType] = {
+    "choice": FieldType.CHOICE,
+    "选项": FieldType.CHOICE,
+    "单选": FieldType.CHOICE,
+    "多选": FieldType.CHOICE,
+    "yes_no": FieldType.YES_NO,
+    "是否": FieldType.YES_NO,
+    "是/否": FieldType.YES_NO,
+    "integer": FieldType.INTEGER,
+    "整数": FieldType.INTEGER,
+    "date": FieldType.DATE,
+    "日期": FieldType.DATE,
+    "text": FieldType.TEXT,
+    "文本": FieldType.TEXT,
+}
+
+CONDITION_TEST_ALIASES: dict[str, ConditionTest] = {
+    "is": ConditionTest.IS,
+    "为": ConditionTest.IS,
+    "is_not": ConditionTest.IS_NOT,
+    "不为": ConditionTest.IS_NOT,
+    "has": ConditionTest.HAS,
+    "含": ConditionTest.HAS,
+    "lacks": ConditionTest.LACKS,
+    "不含": ConditionTest.LACKS,
+    "blank": ConditionTest.BLANK,
+    "未填写": ConditionTest.BLANK,
+    "filled": ConditionTest.FILLED,
+    "已填写": ConditionTest.FILLED,
+    "below": ConditionTest.BELOW,
+    "低于": ConditionTest.BELOW,
+    "at_least": ConditionTest.AT_LEAST,
+    "不低于": ConditionTest.AT_LEAST,
+}
+# A condition may name its test as a key: {field: 改厕意愿, is: 愿意}, {field: 帮扶, blank: true}.
+_VALUE_TESTS = ("is", "is_not", "has", "lacks")
+_FLAG_TESTS = ("blank", "filled")
+_NUMBER_TESTS = ("below", "at_least")
+
 _OWN_TOKENS = (OWN_VILLAGE, OWN_TOWN)
 
 # ---------------------------------------------------------------------------------------------
@@ -254,6 +299,7 @@ _TOP_KEYS = (
     "detection",
     "duties",
     "notices",
+    "household",
 )
 _TOP_REQUIRED = (
     "name",
@@ -1152,29 +1198,133 @@ def _notices(ctx: _Ctx, data: Mapping[str, Any]) -> NoticePolicy:
     return NoticePolicy(co_offices=co, rolling=rolling, weekday=weekday, at=at)
 
 
-def _detection(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> DetectionPolicy:
+def _household(ctx: _Ctx, data: Mapping[str, Any]) -> HouseholdPolicy:
+    path = "household"
+    if data.get(path) is None:
+        return HouseholdPolicy()
+    m = ctx.fields(data[path], path, ("fields",))
+    fields: list[HouseholdField] = []
+    allowed = ("key", "label", "type", "values", "multiple", "required", "minimum", "maximum",
+               "note")
+    for fpath, node in ctx.items(m, "fields", path):
+        fm = ctx.fields(node, fpath, allowed, ("label", "type"))
+        label = ctx.text(fm, "label", fpath)
+        key = ctx.text(fm, "key", fpath, default=label, code=True)
+        kind = ctx.choice(fm, "type", fpath, FIELD_TYPE_ALIASES, FieldType.TEXT)
+        multiple = ctx.flag(fm, "multiple", fpath, default=fm.get("type") == "多选")
+        values: list[str] = []
+        for where, item in ctx.items(fm, "values", fpath):
+            if isinstance(item, bool) or item is None or isinstance(item, Mapping | list):
+                ctx.fail(where, f"应为文本，实际是{_kind(item)}")
+            elif str(item).strip():
+                values.append(str(item).strip())
+            else:
+                ctx.fail(where, "不能为空")
+        fields.append(HouseholdField(
+            key=key, label=label, type=kind, values=tuple(values), multiple=multiple,
+            required=ctx.flag(fm, "required", fpath, default=False),
+            minimum=ctx.optional_whole(fm, "minimum", fpath),
+            maximum=ctx.optional_whole(fm, "maximum", fpath),
+            note=ctx.text(fm, "note", fpath),
+        ))
+    return HouseholdPolicy(tuple(fields))
+
+
+def _field_refs(fields: Sequence[HouseholdField]) -> dict[str, str]:
+    """Field key or label (the fixed columns' too, with or without their unit) -> key."""
+    refs: dict[str, str] = {}
+    for f in (*BUILTIN_FIELDS, *fields):
+        for word in (f.key, f.label, f.label.split("（")[0]):
+            refs.setdefault(word, f.key)
+    return refs
+
+
+def _condition(ctx: _Ctx, node: object, where: str, refs: Mapping[str, str],
+               fields: Mapping[str, HouseholdField]) -> FactCondition | None:
+    allowed = ("field", "test", "values", "number", *_VALUE_TESTS, *_FLAG_TESTS, *_NUMBER_TESTS)
+    m = ctx.fields(node, where, allowed, ("field",))
+    ref = ctx.text(m, "field", where)
+    # An unknown field stays as written: plan_check names it with the fields there are.
+    key = refs.get(ref, ref)
+    given = [k for k in ("test", *_VALUE_TESTS, *_FLAG_TESTS, *_NUMBER_TESTS) if k in m]
+    if len(given) != 1:
+        ctx.fail(where, "须恰好写一种判断：is、is_not、has、lacks、blank、filled、below、"
+                        f"at_least 之一（或 test），现在写了{len(given)}种")
+        return None
+    name = given[0]
+    if name == "test":
+        test = ctx.choice(m, "test", where, CONDITION_TEST_ALIASES, ConditionTest.IS)
+        raw_values: object = m.get("values")
+        raw_number: object = m.get("number")
+        number_key, values_key = "number", "values"
+    else:
+        test = ConditionTest(name)
+        raw_values = m[name] if name in _VALUE_TESTS else None
+        raw_number = m[name] if name in _NUMBER_TESTS else None
+        number_key = values_key = name
+        if name in _FLAG_TESTS and m[name] is not True:
+            ctx.fail(_join(where, name), f"应写 {name}: true，实际是{_kind(m[name])}")
+    values: list[str] = []
+    if test.value in _VALUE_TESTS:
+        items = raw_values if isinstance(raw_values, list | tuple) else [raw_values]
+        yes_no = (f := fields.get(key)) is not None and f.type is FieldType.YES_NO
+        for item in items:
+            if isinstance(item, bool):
+                values.append("是" if item else "否")  # YAML reads 是/否 written as yes/no so
+            elif isinstance(item, int | str) and str(item).strip():
+                word = str(item).strip()
+                if yes_no and word.lower() in ("true", "false"):
+                    word = "是" if word.lower() == "true" else "否"
+                values.append(word)
+            else:
+                ctx.fail(_join(where, values_key), f"应为一个或几个取值，实际是{_kind(item)}")
+    number: int | None = None
+    if test.value in _NUMBER_TESTS:
+        if isinstance(raw_number, bool) or not isinstance(raw_number, int):
+            ctx.fail(_join(where, number_key), f"应为整数，实际是{_kind(raw_number)}")
+        else:
+            number = raw_number
+    return FactCondition(key, test, tuple(values), number)
+
+
+def _detection(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs,
+               household: HouseholdPolicy) -> DetectionPolicy:
     path = "detection"
     if data.get(path) is None:
         return DetectionPolicy()
     m = ctx.fields(data[path], path, ("monitoring_line_yuan", "rules", "source"))
     rules: list[DetectionRule] = []
     seen: set[str] = set()
+    field_refs = _field_refs(household.fields)
+    fields = {f.key: f for f in (*BUILTIN_FIELDS, *household.fields)}
     for rpath, node in ctx.items(m, "rules", path):
-        rm = ctx.fields(node, rpath, ("code", "category", "enabled"), ("code", "category"))
+        rm = ctx.fields(node, rpath, ("code", "category", "enabled", "name", "when"),
+                        ("code", "category"))
         code = ctx.text(rm, "code", rpath)
-        if code and code not in RULE_CODES:
+        own = bool(rm.get("when"))  # the stored form of a built-in rule has `when: []`
+        if own and code in RULE_CODES:
+            ctx.fail(_join(rpath, "when"),
+                     f"{code} 是内置规则，不能再写条件；按条件发现问题的规则请另起代码")
+        elif code and not own and code not in RULE_CODES:
             known = "、".join(f"{c}（{RULE_LABELS[c]}）" for c in RULE_CODES)
             ctx.fail(
                 _join(rpath, "code"),
-                f"未知的发现规则：{code}{_guess(code, RULE_CODES)}；可用：{known}",
+                f"未知的发现规则：{code}{_guess(code, RULE_CODES)}；可用：{known}；"
+                "或用 name 和 when 写按条件发现问题的规则",
             )
         elif code in seen:
             ctx.fail(_join(rpath, "code"), f"重复：{code}")
         seen.add(code)
+        when: list[FactCondition] = []
+        for cpath, cnode in ctx.items(rm, "when", rpath):
+            condition = _condition(ctx, cnode, cpath, field_refs, fields)
+            if condition is not None:
+                when.append(condition)
         ref = ctx.text(rm, "category", rpath)
         category = refs.categories.resolve(ref, _join(rpath, "category")) if ref else None
         enabled = ctx.flag(rm, "enabled", rpath, default=True)
-        rules.append(DetectionRule(code, category or "", enabled))
+        rules.append(DetectionRule(code, category or "", enabled, ctx.text(rm, "name", rpath),
+                                   tuple(when)))
     source = ""
     source_ref = ctx.text(m, "source", path)
     if source_ref:
@@ -1234,7 +1384,8 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     ranking = _ranking(ctx, top)
     reports = _reports(ctx, top, refs)
     notices = _notices(ctx, top)
-    detection = _detection(ctx, top, refs)
+    household = _household(ctx, top)
+    detection = _detection(ctx, top, refs, household)
     duties = _duties(ctx, top, refs)
     county_office = _county_office(ctx, top, refs.offices)
     # Built even when mistakes were found (getters return harmless defaults), so the rules
@@ -1262,6 +1413,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
         issued_on=issued_on,
         duties=duties,
         notices=notices,
+        household=household,
     )
     ctx.errors.extend(check_plan(plan))
     if ctx.errors:
