@@ -1,0 +1,216 @@
+"""Plan-defined household facts end to end: template columns, import checks, storage, detection."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import create_engine, func, select, text
+
+from duban.adapters.intake import ImportRejected, export_template, plan_template_options
+from duban.adapters.plan.yaml_file import load_plan_file
+from duban.domain.clock import FixedClock
+from duban.domain.columns import HOUSEHOLD_COLUMNS
+from duban.domain.plan import Plan
+from duban.services.campaigns import launch_campaign
+from duban.services.database import MIGRATIONS_DIR, Database
+from duban.services.intake import detect_problems, import_file
+from duban.synth import generate_for_plan, household_headers, iter_household_rows
+from models import Household, Problem
+from tests.conftest import PG_ADMIN_URL, PLANS, require
+
+SEED_003 = PLANS / "seed-003-shaoyun-2022.yaml"
+SEED_004 = PLANS / "seed-004-anhui-2019.yaml"
+SEED_004_LABELS = ["边缘户类型", "帮扶保障措施", "边缘户佐证资料是否齐全", "残疾证办理情况",
+                   "慢性病卡办理情况"]
+
+
+def launch(db: Database, clock: FixedClock, path: Path) -> tuple[int, Plan]:
+    plan = load_plan_file(path)
+    return db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county"), plan
+
+
+def write_xlsx(path: Path, headers: tuple[str, ...], rows: list[dict[str, object]]) -> Path:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("农户信息")
+    ws.append(list(headers))
+    for row in rows:
+        ws.append([row.get(h) for h in headers])
+    wb.save(path)
+    return path
+
+
+def households(db: Database) -> int:
+    with db.transaction() as s:
+        return int(s.scalar(select(func.count()).select_from(Household)) or 0)
+
+
+def test_the_template_has_the_plans_columns_with_their_values(tmp_path: Path) -> None:
+    plan = load_plan_file(SEED_004)
+    path = export_template("households", tmp_path / "农户信息模板.xlsx",
+                           **plan_template_options(plan))
+    wb = load_workbook(path)
+    ws = wb["农户信息"]
+    assert [c.value for c in ws[1]] == [*HOUSEHOLD_COLUMNS, *SEED_004_LABELS]
+    lists = {str(dv.sqref).split(":")[0]: dv for dv in ws.data_validations.dataValidation}
+    first = len(HOUSEHOLD_COLUMNS)
+    letters = [chr(ord("A") + first + i) for i in range(len(SEED_004_LABELS))]
+    marginal, evidence, disability = (lists[f"{letters[i]}2"] for i in (0, 2, 3))
+    assert marginal.formula1 == '"低保户,危房户,重病户,残疾人户,独居老人户,无劳力户"'
+    assert marginal.errorStyle == "warning"  # several values may be written, 重病户、残疾人户
+    assert (evidence.formula1, evidence.errorStyle) == ('"是,否"', "stop")
+    assert disability.formula1 == '"已办理,未办理,不符合办理条件"'
+    assert f"{letters[1]}2" not in lists  # 帮扶保障措施 is free text
+    notes = [row for row in wb["填写说明"].iter_rows(values_only=True) if row[0] in SEED_004_LABELS]
+    assert [r[0] for r in notes] == SEED_004_LABELS
+    assert "可填多个，用“、”分隔" in notes[0][3]
+    # Without a plan the template keeps the fixed columns only.
+    blank = load_workbook(export_template("households", tmp_path / "blank.xlsx"))
+    assert [c.value for c in blank["农户信息"][1]] == list(HOUSEHOLD_COLUMNS)
+
+
+def test_a_value_the_plan_does_not_allow_names_row_column_and_choices(
+        db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    campaign_id, plan = launch(db, clock, SEED_004)
+    county = generate_for_plan(plan, "small", seed=7)
+    rows = list(iter_household_rows(county))
+    rows[3] = {**rows[3], "残疾证办理情况": "办了"}
+    rows[6] = {**rows[6], "边缘户类型": "重病户、五保户"}
+    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows)
+    with pytest.raises(ImportRejected) as caught:
+        db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
+    lines = [e.describe() for e in caught.value.report.errors]
+    assert lines == [
+        "第5行“残疾证办理情况”列（值：办了）："
+        "“办了”不是方案规定的“残疾证办理情况”选项（可选：已办理、未办理、不符合办理条件）",
+        "第8行“边缘户类型”列（值：重病户、五保户）："
+        "“五保户”不是方案规定的“边缘户类型”选项（可选：低保户、危房户、重病户、残疾人户、独居老人户、无劳力户）",
+    ]
+    assert "本次没有导入任何数据" in caught.value.report.message
+    assert households(db) == 0
+
+
+def test_plan_facts_are_stored_and_a_rule_on_them_puts_the_household_on_the_ledger(
+        db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    campaign_id, plan = launch(db, clock, SEED_004)
+    county = generate_for_plan(plan, "small", seed=7)
+    rows = list(iter_household_rows(county))
+    target = rows[0]["户编号"]
+    marginal = {"边缘户类型": "重病 、无劳力户", "帮扶保障措施": "", "边缘户佐证资料是否齐全": "是",
+                "残疾证办理情况": "", "慢性病卡办理情况": ""}
+    rows[0] = {**rows[0], **marginal}
+    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows)
+    result = db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
+    assert result.created == len(rows)
+    with db.transaction() as s:
+        stored = s.scalars(select(Household.facts).where(Household.household_id == target)).one()
+    assert stored == {"marginal": ["重病户", "无劳力户"], "evidence": True}
+    db.run(detect_problems, clock, campaign_id)
+    with db.transaction() as s:
+        found = s.execute(select(Problem.category, Problem.description, Problem.found_by,
+                                 Problem.detection_rule, Problem.lead_office)
+                          .where(Problem.household_id == target)).all()
+    assert [tuple(f) for f in found] == [(
+        "social_security",
+        "无劳力边缘户未落实帮扶保障措施：边缘户类型含无劳力户，帮扶保障措施未填写",
+        "系统比对（无劳力边缘户未落实帮扶保障措施）", "no_labour_unsupported", "mzj")]
+    # Re-imported with the support recorded, the household's facts change; nothing new fires.
+    rows[0] = {**rows[0], "帮扶保障措施": "纳入农村低保"}
+    again = db.run(import_file, clock, campaign_id, "households",
+                   write_xlsx(tmp_path / "again.xlsx", household_headers(county), rows),
+                   imported_by="clerk")
+    assert (again.updated, again.created) == (1, 0)
+    with db.transaction() as s:
+        assert s.scalars(select(Household.facts).where(Household.household_id == target)
+                         ).one()["support"] == "纳入农村低保"
+
+
+def test_a_seed_003_rule_on_the_toilet_survey(db: Database, clock: FixedClock,
+                                              tmp_path: Path) -> None:
+    """改厕意愿为愿意 and no sanitary toilet: a 厕所革命 problem; 不愿意: none."""
+    campaign_id, plan = launch(db, clock, SEED_003)
+    county = generate_for_plan(plan, "small", seed=7)
+    rows = [{**r, "粪污处理方式": "三格式化粪池", "厕所使用状况": "正常使用", "改厕意愿": ""}
+            for r in iter_household_rows(county)]
+    rows[0] = {**rows[0], "是否有卫生厕所": "否", "改厕意愿": "愿意"}
+    rows[1] = {**rows[1], "是否有卫生厕所": "否", "改厕意愿": "不愿意"}
+    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows)
+    db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
+    db.run(detect_problems, clock, campaign_id)
+    with db.transaction() as s:
+        toilet = s.execute(select(Problem.household_id, Problem.description)
+                           .where(Problem.category == "toilet")).all()
+    assert [tuple(t) for t in toilet] == [
+        (rows[0]["户编号"], "农户有改厕意愿但尚未改厕：是否有卫生厕所为否，改厕意愿为愿意")]
+
+
+# ---- migration 0014 ---------------------------------------------------------------------------
+
+
+def _alembic(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The URL of an empty database of each backend, for migrating step by step."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        monkeypatch.setenv("DUBAN_DATABASE_URL", url)  # migrations/env.py connects to it
+        yield url
+        return
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # no server here
+        require(False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
+    name = f"duban_mig_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("DUBAN_DATABASE_URL", url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def test_the_migration_gives_existing_households_no_plan_facts(empty_url: str) -> None:
+    command.upgrade(_alembic(empty_url), "0013")
+    old = Database(empty_url)
+    with old.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO campaign (id, name, issuer, notice_prefix, plan_version, launched_at,"
+            " launched_by, problem_seq, version, status) VALUES (3, '少云', '镇', '少云督', 1,"
+            " '2022-05-01 01:00:00', 'county', 0, 1, 'active')"))
+        conn.execute(text(
+            "INSERT INTO household (campaign_id, household_id, town_code, village_code, head,"
+            " members, category, monitoring_type, income_per_person, house_grade, tap_water,"
+            " school_age_children, children_out_of_school, medical_insurance, sanitary_toilet)"
+            " VALUES (3, 'H1', 'shaoyun', 'sy01', '张三', 3, 'ordinary', NULL, 9000, 'A', :t, 0,"
+            " 0, :t, :f)"), {"t": True, "f": False})
+    command.upgrade(_alembic(empty_url), "0014")
+    with old.transaction() as s:
+        h = s.scalars(select(Household)).one()
+        assert (h.household_id, h.facts) == ("H1", {})
+        h.facts = {"toilet_wish": "愿意", "marginal": ["重病户", "无劳力户"]}
+    with old.transaction() as s:
+        assert s.scalars(select(Household.facts)).one() == {
+            "toilet_wish": "愿意", "marginal": ["重病户", "无劳力户"]}
+    command.downgrade(_alembic(empty_url), "0013")
+    with old.engine.connect() as conn:
+        columns = conn.execute(text("SELECT * FROM household")).keys()
+        assert "facts" not in columns and "head" in columns
+    old.dispose()
