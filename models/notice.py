@@ -80,7 +80,11 @@ class NoticeProblem(Base):
 
 
 class NoticeCopy(Base):
-    """An office named in a notice's 抄送 line: a co-office the plan copies rather than notifies."""
+    """An office a document is copied to besides its addressee: it lists and may read it.
+
+    A co-office the plan copies (抄送) rather than notifies, or a town a 通报 names and the
+    town's 包保 county unit (seed 004's 一票否决).
+    """
 
     __tablename__ = "notice_copy"
 

@@ -70,6 +70,7 @@ from duban.services.views.names import names_in
 from models import (
     Campaign,
     Notice,
+    NoticeCopy,
     NoticeReceipt,
     Office,
     Problem,
@@ -428,7 +429,57 @@ def _escalation_documents(session: Session, clock: Clock, plan: Plan, register: 
             office_code="", problem_ids=[e.problem_id for e in group_items],
             issued_by="system", batch_key=batch, build=build_bulletin, render=render_bulletin)
         numbers.append(notice.number)
+        _send_bulletin(session, clock, plan, campaign_id, notice, group_items, places)
     return numbers
+
+
+def _send_bulletin(session: Session, clock: Clock, plan: Plan, campaign_id: int,
+                   notice: Notice, entries: Sequence[DueReminder],
+                   places: dict[int, str]) -> None:
+    """Send a 通报 to each town it names and to the town's 包保 county unit.
+
+    Seed 004 L79: 一票否决 falls on the town (开发区) and on the county unit that 包保 it; naming
+    them in the document is not enough, each gets the document (kept as a copy row, so their
+    notice pages list it and they may download it) and a message in its inbox and channels.
+    """
+    rung = "、".join(dict.fromkeys(e.rung.name for e in entries))
+    by_town: dict[str, list[DueReminder]] = defaultdict(list)
+    for e in entries:
+        by_town[places.get(e.problem_id, "")].append(e)
+    offices = {o.code: o for o in session.scalars(
+        select(Office).where(Office.campaign_id == campaign_id))}
+    towns = {t.code: t for t in plan.towns}
+    told: dict[str, list[str]] = defaultdict(list)  # office code -> message lines
+    for town_code, items in sorted(by_town.items()):
+        town = towns.get(town_code)
+        if town is None:
+            continue
+        codes = "、".join(e.number for e in items[:5]) + ("等" if len(items) > 5 else "")
+        own = [o.code for o in plan.offices
+               if o.level is OfficeLevel.TOWN and o.town == town_code]
+        if len(own) == 1:
+            told[own[0]].append(f"你单位（{town.name}）有{len(items)}个问题逾期未整改"
+                                f"（{codes}），被通报（{rung}）。")
+        if town.liaison:
+            told[town.liaison].append(
+                f"你单位包保的{town.name}有{len(items)}个问题逾期未整改（{codes}），"
+                f"你单位作为包保单位一并被通报（{rung}）。")
+    known = set(session.scalars(
+        select(NoticeCopy.office_code).where(NoticeCopy.notice_id == notice.id)))
+    for code, lines in sorted(told.items()):
+        office = offices.get(code)
+        if office is None:
+            continue
+        if code not in known:
+            session.add(NoticeCopy(notice_id=notice.id, office_code=code))
+        enqueue(
+            session, clock, plan, campaign_id=campaign_id, target=office,
+            audience=Audience.OFFICE, kind=f"{KIND_BULLETIN}_issued", colour="red",
+            subject=f"【通报】{notice.number} {notice.title}",
+            body=(f"{office.name}：\n{plan.issuer}印发通报（{notice.number}）。"
+                  + "".join(lines) + "请立即督促整改到位，并在系统中查看通报全文。"),
+            dedupe_key=f"bulletin:{notice.id}:{code}",
+            payload={"notice_id": notice.id, "number": notice.number}, about_office=code)
 
 
 # ------------------------------------------------------------------------------ messages
