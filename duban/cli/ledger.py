@@ -196,19 +196,25 @@ def campaign_amend(campaign_id: int, file: Path, apply_: bool, username: str | N
     _print_amendment(result.diff)
     click.echo(f"方案已修订：行动 {campaign_id} 第 {result.version} 版方案生效，"
                f"改派 {len(result.diff.reroutes)} 个问题，交办 {len(result.diff.routed)} 个，调整整改时限 "
-               f"{len(result.diff.deadline_moves)} 个。")
+               f"{len(result.diff.deadline_moves)} 个，调整协办单位 "
+               f"{len(result.diff.co_office_changes)} 个。")
 
 
 def _print_amendment(diff: Any) -> None:
     """Print an AmendmentDiff: counts first, then each change."""
     click.echo(f"未办结问题 {diff.open_problems} 个：改派 {len(diff.reroutes)} 个，"
-               f"整改时限调整 {len(diff.deadline_moves)} 个，保持不变但需留意 {len(diff.kept)} 个。")
+               f"整改时限调整 {len(diff.deadline_moves)} 个，协办单位调整 "
+               f"{len(diff.co_office_changes)} 个，保持不变但需留意 {len(diff.kept)} 个。")
     if diff.reroutes:
         click.echo(table(["问题编号", "原牵头办室", "新牵头办室"],
                          [[r.code, r.from_name, r.to_name] for r in diff.reroutes]))
     if diff.routed:
         click.echo(f"待交办问题按新路由交办 {len(diff.routed)} 个：")
         click.echo(table(["问题编号", "牵头办室"], [[r.code, r.to_name] for r in diff.routed]))
+    if diff.co_office_changes:
+        click.echo(f"协办单位调整 {len(diff.co_office_changes)} 个问题（牵头办室不变）：")
+        for tally in diff.co_office_tallies():
+            click.echo(f"  {tally.text}")
     if diff.deadline_moves:
         click.echo(table(["问题编号", "原整改时限", "新整改时限", "依据"],
                          [[m.code, m.from_date or "", m.to_date, m.basis]
@@ -402,7 +408,7 @@ def audit_show(problem: str, campaign_id: int | None) -> None:
 
     def label(action: str) -> str:
         extra = {"record": "登记", "unrouted": "未匹配路由", "amend_plan": "方案修订",
-                "start_deadline": "时限起算"}
+                "amend_co_offices": "方案修订", "start_deadline": "时限起算"}
         return ACTION_LABELS[Action(action)] if action in Action._value2member_map_ else extra.get(
             action, action)
 

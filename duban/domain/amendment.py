@@ -3,7 +3,8 @@
 `diff_plans(old, new, open_problems, calendar, today)` compares the plan in force with a new
 version over the facts of the campaign's open problems and answers, without touching anything:
 which changes cannot apply to a running campaign (`refusals`, each naming the field), which open
-problems the new routing gives another lead office (`reroutes`), whose plan-given deadline the
+problems the new routing gives another lead office (`reroutes`) or, keeping the lead, other co-offices
+(`co_office_changes`), whose plan-given deadline the
 new deadline rules move (`deadline_moves`), which stay as they are and why (`kept`), and what
 changes in stages, offices, towns and the header. The service applies exactly this.
 
@@ -87,6 +88,39 @@ class DeadlineMove:
 
 
 @dataclass(frozen=True)
+class CoOfficeChange:
+    """An open problem whose lead stays but whose co-offices (协办单位) the new routing changes."""
+
+    problem_id: int
+    code: str
+    co_offices: tuple[str, ...]  # the new co-offices, codes
+    gained: tuple[str, ...]  # codes added
+    lost: tuple[str, ...]  # codes dropped
+    gained_names: tuple[str, ...]
+    lost_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CoOfficeTally:
+    """One office's co-office changes in an amendment: the problems it gains and loses."""
+
+    code: str
+    name: str
+    gained: tuple[str, ...]  # problem codes
+    lost: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """One Chinese line: 县扶贫办：新增协办 2 个（W000001、W000002），不再协办 1 个（W000003）."""
+        parts = []
+        if self.gained:
+            parts.append(f"新增协办 {len(self.gained)} 个（{_examples(self.gained)}）")
+        if self.lost:
+            parts.append(f"不再协办 {len(self.lost)} 个（{_examples(self.lost)}）")
+        return f"{self.name}：{'，'.join(parts)}"
+
+
+@dataclass(frozen=True)
 class Kept:
     """An open problem the new plan would change but that stays as it is, and why."""
 
@@ -104,11 +138,28 @@ class AmendmentDiff:
     deadline_moves: tuple[DeadlineMove, ...]
     kept: tuple[Kept, ...]
     routed: tuple[Reroute, ...]  # 待交办 problems the new routing now matches (交办)
+    co_office_changes: tuple[CoOfficeChange, ...]  # same lead, other co-offices
     changes: tuple[str, ...]  # stages, dates, header: one Chinese line each
     offices_added: tuple[str, ...]  # names
     offices_removed: tuple[str, ...]
     towns_added: tuple[str, ...]
     villages_added: tuple[str, ...]
+
+    def co_office_tallies(self) -> tuple[CoOfficeTally, ...]:
+        """Per office, by name, the open problems it gains and loses as co-office (协办)."""
+        gained: dict[str, list[str]] = {}
+        lost: dict[str, list[str]] = {}
+        names: dict[str, str] = {}
+        for c in self.co_office_changes:
+            for code, name in zip(c.gained, c.gained_names, strict=True):
+                gained.setdefault(code, []).append(c.code)
+                names[code] = name
+            for code, name in zip(c.lost, c.lost_names, strict=True):
+                lost.setdefault(code, []).append(c.code)
+                names[code] = name
+        return tuple(CoOfficeTally(code, names[code], tuple(gained.get(code, ())),
+                                   tuple(lost.get(code, ())))
+                     for code in sorted(names, key=lambda k: (names[k], k)))
 
 
 def office_name(plan: Plan, code: str | None) -> str:
@@ -271,6 +322,20 @@ def _in_use(open_problems: Sequence[OpenProblem], old: Plan, new: Plan,
     return refusals
 
 
+def _co_office_change(old: Plan, new: Plan, p: OpenProblem, before: Route | object,
+                      after: Route) -> CoOfficeChange | Kept:
+    """The co-offices the new routing gives a problem that keeps its lead, or why not."""
+    names = [office_name(new, c) for c in after.co_offices]
+    if not isinstance(before, Route) or before.lead != p.lead_office \
+            or set(before.co_offices) != set(p.co_offices):
+        return Kept(p.code, (f"协办单位系人工调整，不按新路由改为 {'、'.join(names) or '无'}"))
+    gained = tuple(c for c in after.co_offices if c not in p.co_offices)
+    lost = tuple(c for c in p.co_offices if c not in after.co_offices)
+    return CoOfficeChange(
+        p.id, p.code, tuple(after.co_offices), gained, lost,
+        tuple(office_name(new, c) for c in gained), tuple(office_name(old, c) for c in lost))
+
+
 def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
                calendar: WorkCalendar, today: dt.date,
                unrouted: Sequence[OpenProblem] = ()) -> AmendmentDiff:
@@ -285,6 +350,7 @@ def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
 
     old_router, new_router = Router.for_plan(old), Router.for_plan(new)
     reroutes: list[Reroute] = []
+    co_changes: list[CoOfficeChange] = []
     moves: list[DeadlineMove] = []
     kept: list[Kept] = []
     lead_after = {p.id: p.lead_office for p in open_problems}
@@ -308,6 +374,13 @@ def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
                 lead_after[p.id], co_after[p.id] = after.lead, after.co_offices
         elif not isinstance(after, Route) and isinstance(before, Route):
             kept.append(Kept(p.code, "新方案的路由表没有匹配的规则，保留原牵头办室"))
+        elif isinstance(after, Route) and set(after.co_offices) != set(p.co_offices):
+            change = _co_office_change(old, new, p, before, after)
+            if isinstance(change, Kept):
+                kept.append(change)
+            else:
+                co_changes.append(change)
+                co_after[p.id] = after.co_offices
 
         if p.deadline_by_hand:
             continue
@@ -343,6 +416,7 @@ def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
         deadline_moves=tuple(moves),
         kept=tuple(kept),
         routed=tuple(routed),
+        co_office_changes=tuple(co_changes),
         changes=tuple(changes),
         offices_added=tuple(o.name for o in new.offices if o.code not in old_offices),
         offices_removed=tuple(o.name for o in old.offices if o.code not in new_offices),

@@ -4,8 +4,9 @@
 new plan would change; it writes nothing. `apply_amendment` does the same and then, in the
 caller's unit of work: a new `plan_version` row, `campaign.plan_version` bumped, the stored
 scope (stages, towns, villages, offices) brought in line, each re-routed problem moved through
-the move use case (改派, audited as the county user), each moved deadline written with an
-audit event, and a campaign event recording the amendment.
+the move use case (改派, audited as the county user), co-offices changed on problems that keep
+their lead (audited, and the co-offices told as `notices.co_offices` says), each moved
+deadline written with an audit event, and a campaign event recording the amendment.
 """
 
 from __future__ import annotations
@@ -15,27 +16,39 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from duban.adapters.plan.codec import encode_plan
-from duban.domain.amendment import AMENDED, AmendmentDiff, OpenProblem, diff_plans
+from duban.domain.amendment import (
+    AMENDED,
+    AmendmentDiff,
+    CoOfficeChange,
+    OpenProblem,
+    diff_plans,
+)
 from duban.domain.clock import CHINA_TZ, Clock, local_today
 from duban.domain.errors import ConflictError, DubanError, PermissionDenied
 from duban.domain.lifecycle import OPEN_STATUSES, ROLE_LABELS, Action, Actor, Payload, Role, Status
-from duban.domain.plan import OfficeLevel, Plan
+from duban.domain.plan import Audience, CoOfficeNotice, OfficeLevel, Plan
 from duban.domain.plan_check import PlanError
 from duban.domain.routing import village_office_code
 from duban.services.actors import resolve_actor
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import UnitOfWork
+from duban.services.messages import enqueue, office_rows
 from duban.services.moves import move_in
+from duban.services.notices.documents import KIND_NOTICE
+from duban.services.notices.issuing import issue_notices
 from duban.services.notices.receipts import START_DEADLINE
 from models import (
     AuditEvent,
     Campaign,
     CampaignEvent,
     CampaignStage,
+    Notice,
+    NoticeCopy,
+    NoticeProblem,
     Office,
     PlanVersion,
     Problem,
@@ -47,6 +60,7 @@ from models import (
 
 AMEND = "amend"  # the campaign event of an amendment
 AMEND_DEADLINE = "amend_plan"  # the audit event of a deadline an amendment moved
+AMEND_CO_OFFICES = "amend_co_offices"  # the audit event of co-offices an amendment changed
 # Moves whose deadline a person chose: an amendment leaves those deadlines alone. A deadline an
 # earlier amendment moved is still the plan's, so a later amendment may move it again.
 HAND_SET = (Action.APPROVE_EXTENSION.value, Action.FAIL_REVIEW.value, Action.REOPEN.value)
@@ -189,6 +203,24 @@ def apply_amendment(uow: UnitOfWork, clock: Clock, campaign_id: int, plan: Plan,
         assert problem is not None
         move_in(session, clock, actor, problem, Action.ROUTE,
                 Payload(note=why, office=r.to_office, co_offices=r.co_offices))
+    for c in diff.co_office_changes:
+        problem = session.get(Problem, c.problem_id)
+        assert problem is not None
+        before = list(session.scalars(select(ProblemCoOffice.office_code).where(
+            ProblemCoOffice.problem_id == problem.id).order_by(ProblemCoOffice.office_code)))
+        session.execute(delete(ProblemCoOffice).where(ProblemCoOffice.problem_id == problem.id))
+        session.add_all(ProblemCoOffice(problem_id=problem.id, office_code=code)
+                        for code in c.co_offices)
+        problem.updated_at = now
+        session.add(AuditEvent(
+            campaign_id=campaign_id, problem_id=problem.id, action=AMEND_CO_OFFICES,
+            from_status=problem.status, to_status=problem.status, actor=actor.user,
+            actor_role=Role.COUNTY.value, actor_name=actor.name, at=now,
+            note=f"{why}；{_co_office_words(c)}",
+            data={"from_co_offices": before, "co_offices": list(c.co_offices),
+                  "plan_version": version}))
+    session.flush()
+    notices = _co_office_notices(uow, clock, campaign_id, plan, diff, version, actor)
     for m in diff.deadline_moves:
         problem = session.get(Problem, m.problem_id)
         assert problem is not None
@@ -206,9 +238,91 @@ def apply_amendment(uow: UnitOfWork, clock: Clock, campaign_id: int, plan: Plan,
               "rerouted": [r.code for r in diff.reroutes],
               "routed": [r.code for r in diff.routed],
               "deadlines_moved": [m.code for m in diff.deadline_moves],
+              "co_offices_changed": [c.code for c in diff.co_office_changes],
+              "co_office_notices": notices,
               "changes": list(diff.changes), "offices_added": list(diff.offices_added)}))
     session.flush()
     return AmendmentResult(campaign_id, version, diff)
+
+
+def _co_office_words(c: CoOfficeChange) -> str:
+    """协办单位增加 县民政局；不再协办 县扶贫办."""
+    parts = []
+    if c.gained_names:
+        parts.append(f"协办单位增加 {'、'.join(c.gained_names)}")
+    if c.lost_names:
+        parts.append(f"不再协办 {'、'.join(c.lost_names)}")
+    return "；".join(parts)
+
+
+def _co_office_notices(uow: UnitOfWork, clock: Clock, campaign_id: int, plan: Plan,
+                       diff: AmendmentDiff, version: int, actor: Actor) -> list[str]:
+    """Tell the co-offices an amendment added or dropped, as `notices.co_offices` says.
+
+    Only once 督办通知书 have gone out (before that, the rectify stage's notices list everyone):
+    a co-office whose level gets its own notice gets one now for its new problems; one whose
+    level is copied (抄送) is copied on the lead's live notice listing each new problem, with
+    a message; one dropped is told which problems it no longer helps with (its own notice no
+    longer lists them for it). Returns the 文号 of the notices issued.
+    """
+    session = uow.session
+    if not diff.co_office_changes or session.scalar(select(Notice.id).where(
+            Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
+            Notice.voided.is_(False)).limit(1)) is None:
+        return []
+    offices = office_rows(session, campaign_id)
+    mode = {code: plan.notices.co_offices.of(o.level) for code, o in offices.items()}
+    why = f"方案修订（第{version}版）"
+    own = sorted({code for c in diff.co_office_changes for code in c.gained
+                  if mode.get(code) is CoOfficeNotice.OWN})
+    issued = issue_notices(uow, clock, campaign_id, issued_by=actor.user,
+                           batch_key=f"amend:{version}", offices=own) if own else []
+    copied: dict[tuple[int, str], list[str]] = defaultdict(list)
+    dropped: dict[str, list[str]] = defaultdict(list)
+    for c in diff.co_office_changes:
+        lead_notice = None
+        for code in c.gained:
+            if mode.get(code) is not CoOfficeNotice.COPY:
+                continue
+            lead_notice = lead_notice or session.scalar(
+                select(NoticeProblem.notice_id).join(Problem, Problem.id == NoticeProblem.problem_id)
+                .where(NoticeProblem.problem_id == c.problem_id,
+                       NoticeProblem.kind == KIND_NOTICE, NoticeProblem.co_office.is_(False),
+                       NoticeProblem.office_code == Problem.lead_office))
+            if lead_notice is not None:
+                copied[(lead_notice, code)].append(c.code)
+        for code in c.lost:
+            if mode.get(code) is not CoOfficeNotice.NONE:
+                dropped[code].append(c.code)
+            session.execute(delete(NoticeProblem).where(
+                NoticeProblem.problem_id == c.problem_id, NoticeProblem.office_code == code,
+                NoticeProblem.co_office.is_(True)))
+    for (notice_id, code), codes in sorted(copied.items()):
+        notice = session.get(Notice, notice_id)
+        assert notice is not None
+        if session.get(NoticeCopy, (notice_id, code)) is None:
+            session.add(NoticeCopy(notice_id=notice_id, office_code=code))
+        lead = offices[notice.office_code]
+        enqueue(session, clock, plan, campaign_id=campaign_id, target=offices[code],
+                audience=Audience.OFFICE, kind="notice_copied",
+                subject=f"【抄送】{notice.number} {notice.title}",
+                body=(f"{offices[code].name}：\n{why}，{lead.name}的督办通知书（{notice.number}）"
+                      f"抄送你单位，新增需你单位配合整改的问题{len(codes)}个（{'、'.join(codes)}），"
+                      "请与牵头单位对接，按时限配合完成整改。"),
+                dedupe_key=f"amend:{campaign_id}:{version}:copy:{notice_id}:{code}",
+                payload={"notice_id": notice_id, "number": notice.number, "problems": codes})
+    for code, codes in sorted(dropped.items()):
+        if code not in offices:
+            continue
+        enqueue(session, clock, plan, campaign_id=campaign_id, target=offices[code],
+                audience=Audience.OFFICE, kind="co_office_dropped",
+                subject=f"【方案修订】{offices[code].name}不再协办{len(codes)}个问题",
+                body=(f"{offices[code].name}：\n{why}，以下问题不再需要你单位配合整改："
+                      f"{'、'.join(codes)}。"),
+                dedupe_key=f"amend:{campaign_id}:{version}:dropped:{code}",
+                payload={"problems": codes})
+    session.flush()
+    return [n.number for n in issued]
 
 
 def _sync_scope(uow: UnitOfWork, campaign_id: int, plan: Plan, today: dt.date) -> None:

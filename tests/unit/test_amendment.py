@@ -100,3 +100,23 @@ def test_stages_added_and_offices_added_are_listed() -> None:
     d = diff(new, [])
     assert d.changes == ("新增阶段：复核提升（2022-07-11 至 适时结束）",)
     assert d.offices_added == ("乡住建办",) and d.refusals == ()
+
+
+def test_co_offices_alone_change_for_problems_whose_lead_stays() -> None:
+    new = BASE.replace("office: 乡建环办, co_offices: [各村]}", "office: 乡建环办, co_offices: [乡扶贫办]}")
+    hand = OpenProblem(id=3, code="P3", status=Status.RECTIFYING, category="housing",
+                       source="visit", town="测试乡", village="三村", lead_office="jhb",
+                       co_offices=(), found_on=dt.date(2022, 6, 7), routed_on=TODAY, tier=None,
+                       deadline=dt.date(2022, 6, 30), deadline_by_hand=False)
+    d = diff(new, [problem(1), problem(2, village="二村"), hand,
+                   problem(4, "monitoring", lead="fpb", deadline=dt.date(2022, 6, 8))])
+    assert d.reroutes == () and d.refusals == ()
+    assert [(c.code, c.gained, c.lost, c.gained_names, c.lost_names)
+            for c in d.co_office_changes] == [
+        ("P1", ("fpb",), ("village:一村",), ("乡扶贫办",), ("一村",)),
+        ("P2", ("fpb",), ("village:二村",), ("乡扶贫办",), ("二村",))]
+    # Co-offices someone changed by hand stay, and the preview says so.
+    assert [(k.code, k.reason) for k in d.kept] == [
+        ("P3", "协办单位系人工调整，不按新路由改为 乡扶贫办")]
+    assert [t.text for t in d.co_office_tallies()] == [
+        "一村：不再协办 1 个（P1）", "乡扶贫办：新增协办 2 个（P1、P2）", "二村：不再协办 1 个（P2）"]
