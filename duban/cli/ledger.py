@@ -341,6 +341,15 @@ def problem_show(problem: str, campaign_id: int | None) -> None:
         ("复核人", who.get(p.review_passed_by or "", "")),
         ("版本", p.version), ("办理记录", f"{len(events)} 条（duban audit show {p.code}）"),
     ]
+    if p.household_id:
+        from duban.services.views.detail import household_line
+
+        h = e.db.run(household_line, p.campaign_id, p.household_id)
+        if h is not None:
+            # The household's head and class, then the facts its plan defines, by their labels.
+            at = next(i for i, (k, _) in enumerate(fields) if k == "户编号") + 1
+            fields[at:at] = [("户主", f"{h.head}（{h.members} 人，{h.category_label}）"),
+                             *h.facts]
     click.echo(table(["项目", "内容"], [[k, v] for k, v in fields if v != ""]))
 
 

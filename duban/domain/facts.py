@@ -246,3 +246,25 @@ def loaded(data: Mapping[str, object] | None) -> dict[str, FactValue]:
         elif isinstance(v, str | int | bool):
             out[k] = v
     return out
+
+
+_CATEGORY_BY_CODE = {k.value: v for k, v in HOUSEHOLD_CATEGORY_LABELS.items()}
+
+
+def fact_lines(facts: Mapping[str, object] | None,
+               fields: Iterable[HouseholdField]) -> list[tuple[str, str]]:
+    """Recorded facts as (label, value) lines people read: a detection's facts, a household's.
+
+    Keys are fixed columns, plan fields or a built-in rule's own facts (监测线); values become
+    是/否, several values joined by 、, a category code its label.
+    """
+    labels = {**DETECTION_FACT_LABELS, **{f.key: f.label for f in fields}}
+    lines: list[tuple[str, str]] = []
+    for key, value in (facts or {}).items():
+        if key in ("household_category", "category") and isinstance(value, str):
+            value = _CATEGORY_BY_CODE.get(value, value)
+        if isinstance(value, list):
+            value = tuple(str(v) for v in value)
+        shown = display(value) if isinstance(value, str | int | bool | tuple) else str(value)
+        lines.append((labels.get(key, key), shown or "未填写"))
+    return lines

@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban.domain.detection import RULE_LABELS, rule_label
+from duban.domain.facts import fact_lines
+from duban.domain.household import (
+    HOUSEHOLD_CATEGORY_LABELS,
+    MONITORING_TYPE_LABELS,
+    HouseholdCategory,
+    MonitoringType,
+)
 from duban.domain.lifecycle import Action, Status
+from duban.domain.plan import Plan
 from duban.services.campaigns import load_plan_of
+from duban.services.database import UnitOfWork
 from duban.services.evidence import EvidenceInfo, evidence_of
 from duban.services.scoping import Scope, visible_problem
 from duban.services.views.common import plan_bands
@@ -55,6 +65,16 @@ class HouseholdLine:
     members: int
     category: str
     monitoring_type: str | None
+    # The facts the plan's household fields define, as (label, value), in the plan's order.
+    facts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def category_label(self) -> str:
+        """农户类别 (with 监测对象类型) in Chinese."""
+        label = HOUSEHOLD_CATEGORY_LABELS[HouseholdCategory(self.category)]
+        if self.monitoring_type:
+            label += f"（{MONITORING_TYPE_LABELS[MonitoringType(self.monitoring_type)]}）"
+        return label
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,9 @@ class ProblemDetail:
     household: HouseholdLine | None
     requested_deadline: dt.date | None
     people: dict[str, str] = field(default_factory=dict)  # username -> name, for signatures
+    # The detection rule in Chinese and the facts it recorded as (label, value).
+    detection_label: str = ""
+    fact_lines: tuple[tuple[str, str], ...] = ()
 
     def who(self, username: str | None) -> str:
         """A signer's name (their username when unknown, 系统 for duban itself)."""
@@ -123,7 +146,7 @@ def notices_listing(session: Session, problem_id: int) -> list[NoticeLine]:
             for n in rows]
 
 
-def _household(session: Session, campaign_id: int, household_id: str | None
+def _household(session: Session, plan: Plan, campaign_id: int, household_id: str | None
                ) -> HouseholdLine | None:
     if not household_id:
         return None
@@ -131,8 +154,24 @@ def _household(session: Session, campaign_id: int, household_id: str | None
                                                Household.household_id == household_id))
     if h is None:
         return None
+    recorded = h.facts or {}
+    ordered = {f.key: recorded[f.key] for f in plan.household.fields if f.key in recorded}
     return HouseholdLine(household_id=h.household_id, head=h.head, members=h.members,
-                         category=h.category, monitoring_type=h.monitoring_type)
+                         category=h.category, monitoring_type=h.monitoring_type,
+                         facts=tuple(fact_lines(ordered, plan.household.fields)))
+
+
+def household_line(uow: UnitOfWork, campaign_id: int, household_id: str) -> HouseholdLine | None:
+    """A household of a campaign's register with the facts its plan defines (for `problem show`)."""
+    session = uow.session
+    return _household(session, load_plan_of(session, campaign_id), campaign_id, household_id)
+
+
+def _detection_label(plan: Plan, code: str | None) -> str:
+    if not code:
+        return ""
+    rule = next((r for r in plan.detection.rules if r.code == code), None)
+    return rule_label(rule) if rule is not None else RULE_LABELS.get(code, code)
 
 
 def _requested_deadline(status: str, events: list[EventLine]) -> dt.date | None:
@@ -149,7 +188,8 @@ def problem_detail(session: Session, scope: Scope, problem_id: int,
                    today: dt.date) -> ProblemDetail:
     """A problem the scope may see, with its routing, timeline, evidence and notices."""
     p = visible_problem(session, scope, problem_id)
-    bands = plan_bands(load_plan_of(session, p.campaign_id), today)
+    plan = load_plan_of(session, p.campaign_id)
+    bands = plan_bands(plan, today)
     co = list(session.scalars(select(ProblemCoOffice.office_code)
                               .where(ProblemCoOffice.problem_id == p.id)
                               .order_by(ProblemCoOffice.office_code)))
@@ -168,6 +208,8 @@ def problem_detail(session: Session, scope: Scope, problem_id: int,
         review_passed_by=p.review_passed_by, closed_at=p.closed_at,
         reopen_count=p.reopen_count, routed_at=p.routed_at, co_offices=co, events=events,
         evidence=evidence, notices=notices_listing(session, p.id),
-        household=_household(session, p.campaign_id, p.household_id),
+        household=_household(session, plan, p.campaign_id, p.household_id),
         requested_deadline=_requested_deadline(p.status, events),
+        detection_label=_detection_label(plan, p.detection_rule),
+        fact_lines=tuple(fact_lines(p.facts, plan.household.fields)),
     )
