@@ -35,6 +35,8 @@ from duban.domain.plan import (
 
 # The longest code a plan's own detection rule may have (problem.detection_rule holds it).
 MAX_RULE_CODE = 50
+# The longest name of such a rule: it goes into problem.found_by (100 characters) as 系统比对（…）.
+MAX_RULE_NAME = 40
 MAX_FIELD_LABEL = 30
 
 
@@ -181,6 +183,8 @@ def check_detection_rules(plan: Plan) -> list[PlanError]:
         if not rule.name:
             errors.append(PlanError(f"{path}.name",
                                     "缺少（按条件发现问题的规则须有名称，写进问题描述）"))
+        elif len(rule.name) > MAX_RULE_NAME:
+            errors.append(PlanError(f"{path}.name", f"过长（最多 {MAX_RULE_NAME} 个字）"))
         for j, c in enumerate(rule.when):
             where = f"{path}.when[{j}]"
             f = known.get(c.field)

@@ -103,6 +103,7 @@ def test_the_stored_form_decodes_and_parses_back() -> None:
      "detection.rules[1].when[0] 须恰好写一种判断"),
     ([WISH], [{**TOILET, "name": ""}],
      "detection.rules[1].name 缺少（按条件发现问题的规则须有名称，写进问题描述）"),
+    ([WISH], [{**TOILET, "name": "有改厕意愿" * 9}], "detection.rules[1].name 过长（最多 40 个字）"),
     ([WISH], [{**TOILET, "code": "unsafe_house"}],
      "detection.rules[1].when unsafe_house 是内置规则，不能再写条件"),
     ([WISH], [{**TOILET, "when": [{"field": "家庭人口", "below": "三"}]}],
