@@ -31,8 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from duban.domain.deadlines import Deadline, DeadlineError, compute_deadline
+from duban.domain.detection import rule_label
 from duban.domain.lifecycle import Action, Status, rule_for
-from duban.domain.plan import STAGE_KIND_LABELS, Plan, Stage, StageKind
+from duban.domain.plan import FIELD_TYPE_LABELS, STAGE_KIND_LABELS, Plan, Stage, StageKind
 from duban.domain.plan_check import PlanError
 from duban.domain.routing import Route, Router, village_office_code
 from duban.domain.workdays import WorkCalendar
@@ -270,6 +271,44 @@ def _stages(old: Plan, new: Plan, today: dt.date) -> tuple[list[PlanError], list
     return refusals, changes
 
 
+def _household_fields(old: Plan, new: Plan) -> tuple[list[PlanError], list[str]]:
+    """Household fields added, dropped or changed; the kind of a field's values cannot change.
+
+    Households keep what was imported: a dropped field's values stay stored (not shown), a new
+    field is blank until the register is imported again.
+    """
+    refusals: list[PlanError] = []
+    changes: list[str] = []
+    before = {f.key: f for f in old.household.fields}
+    for i, after in enumerate(new.household.fields):
+        was = before.pop(after.key, None)
+        if was is None:
+            changes.append(f"新增农户信息：{after.label}（已导入的农户此项为空，重新导入农户信息后补齐）")
+            continue
+        kind = f"{FIELD_TYPE_LABELS[was.type]}{'（多选）' if was.multiple else ''}"
+        kind_after = f"{FIELD_TYPE_LABELS[after.type]}{'（多选）' if after.multiple else ''}"
+        if kind != kind_after:
+            refusals.append(PlanError(f"household.fields[{i}].type", (
+                f"农户信息“{was.label}”已按{kind}导入，不能改为{kind_after}；"
+                "请另起一个字段（key）")))
+        if was.label != after.label:
+            changes.append(f"农户信息列名：{was.label} → {after.label}")
+        if was.values != after.values:
+            changes.append(f"农户信息“{after.label}”可选值：{'、'.join(was.values)} → "
+                           f"{'、'.join(after.values)}")
+    for gone in before.values():
+        changes.append(f"删除农户信息：{gone.label}（已导入的值保留，不再显示和比对）")
+    old_rules = {r.code: r for r in old.detection.rules}
+    for rule in new.detection.rules:
+        if rule.code not in old_rules:
+            changes.append(f"新增发现规则：{rule_label(rule)}")
+        elif old_rules.pop(rule.code) != rule:
+            changes.append(f"发现规则变化：{rule_label(rule)}")
+    for rule in old_rules.values():
+        changes.append(f"删除发现规则：{rule_label(rule)}")
+    return refusals, changes
+
+
 def _examples(codes: Sequence[str]) -> str:
     shown = "、".join(codes[:3])
     return f"{shown} 等" if len(codes) > 3 else shown
@@ -347,6 +386,9 @@ def diff_plans(old: Plan, new: Plan, open_problems: Sequence[OpenProblem],
     stage_refusals, stage_changes = _stages(old, new, today)
     refusals += stage_refusals
     changes += stage_changes
+    field_refusals, field_changes = _household_fields(old, new)
+    refusals += field_refusals
+    changes += field_changes
 
     old_router, new_router = Router.for_plan(old), Router.for_plan(new)
     reroutes: list[Reroute] = []

@@ -163,3 +163,33 @@ def test_a_written_choice_is_matched_to_the_plans_values() -> None:
     assert match_choice(wish, " 愿 意 ") == "愿意"
     with pytest.raises(FactProblem, match="“想改”不是方案规定的“改厕意愿”选项（可选：愿意、不愿意）"):
         match_choice(wish, "想改")
+
+
+def test_an_amendment_lists_household_fields_and_rules_and_keeps_a_fields_kind() -> None:
+    import datetime as dt
+
+    from duban.domain.amendment import diff_plans
+    from duban.services.calendars import working_calendar
+
+    old = parse_plan(plan_data())
+    wish = next(f for f in old.household.fields if f.key == "wish")
+    new = dataclasses.replace(
+        old,
+        household=dataclasses.replace(old.household, fields=(
+            dataclasses.replace(wish, values=("愿意", "不愿意", "已改厕")),
+            HouseholdField("cards", "残疾证办理情况", FieldType.CHOICE, ("已办理", "未办理")))),
+        detection=dataclasses.replace(old.detection, rules=old.detection.rules[:-1]))
+    diff = diff_plans(old, new, [], working_calendar(), dt.date(2020, 6, 20))
+    assert diff.refusals == ()
+    assert list(diff.changes) == [
+        "农户信息“改厕意愿”可选值：愿意、不愿意 → 愿意、不愿意、已改厕",
+        "新增农户信息：残疾证办理情况（已导入的农户此项为空，重新导入农户信息后补齐）",
+        "删除农户信息：边缘户类型（已导入的值保留，不再显示和比对）",
+        "删除农户信息：帮扶保障措施（已导入的值保留，不再显示和比对）",
+        "删除发现规则：有改厕意愿但尚未改厕",
+    ]
+    typed = dataclasses.replace(new, household=dataclasses.replace(new.household, fields=(
+        dataclasses.replace(wish, type=FieldType.TEXT, values=()),)))
+    refused = diff_plans(old, typed, [], working_calendar(), dt.date(2020, 6, 20)).refusals
+    assert [str(r) for r in refused] == [
+        "household.fields[0].type 农户信息“改厕意愿”已按选项导入，不能改为文本；请另起一个字段（key）"]
