@@ -623,7 +623,8 @@ def run_demo(
 def outcome_rows(db: Database, campaign_id: int,
                  files: list[tuple[str, Path]]) -> list[tuple[str, int, str]]:
     """The ladder's documents, the spot checks and their reopenings, and the close (总结)."""
-    from duban.services.campaigns import CLOSED
+    from duban.domain.detection import rule_label
+    from duban.services.campaigns import CLOSED, load_plan_of
     from duban.services.closing import campaign_events
     from models import SpotCheck
 
@@ -642,6 +643,11 @@ def outcome_rows(db: Database, campaign_id: int,
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         status = campaign.status
+        detected = dict(session.execute(
+            select(Problem.detection_rule, func.count()).where(
+                Problem.campaign_id == campaign_id, Problem.detection_rule.is_not(None))
+            .group_by(Problem.detection_rule)).tuples().all())
+        rules = load_plan_of(session, campaign_id).detection.rules
     done = [c for c in checks if c.result != "pending"]
     rows = [
         ("督办通知书", count("督办通知书"), where("督办通知书")),
@@ -653,6 +659,9 @@ def outcome_rows(db: Database, campaign_id: int,
         ("抽查不合格重新打开的销号问题（个）",
          sum(1 for c in done if c.result == "failed" and c.problem_id is not None), ""),
     ]
+    # What the register revealed, rule by rule (the plan's own rules on its household facts too).
+    rows += [(f"比对发现：{rule_label(r)}（个）", detected[r.code], "")
+             for r in rules if detected.get(r.code)]
     closes = [e for e in db.run(campaign_events,  campaign_id) if e.action == "close"]
     if status == CLOSED and closes:
         last = closes[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,6 +120,13 @@ def test_plan_facts_are_stored_and_a_rule_on_them_puts_the_household_on_the_ledg
         "social_security",
         "无劳力边缘户未落实帮扶保障措施：边缘户类型含无劳力户，帮扶保障措施未填写",
         "系统比对（无劳力边缘户未落实帮扶保障措施）", "no_labour_unsupported", "mzj")]
+    # The demo's summary counts what each rule found, by the rule's name.
+    from duban.simulation import outcome_rows
+
+    found_by_rule = {label: n for label, n, _ in outcome_rows(db, campaign_id, [])
+                     if label.startswith("比对发现")}
+    assert found_by_rule["比对发现：无劳力边缘户未落实帮扶保障措施（个）"] >= 1
+    assert all(re.fullmatch(r"比对发现：[^a-z_]+（个）", label) for label in found_by_rule)
     # Re-imported with the support recorded, the household's facts change; nothing new fires.
     rows[0] = {**rows[0], "帮扶保障措施": "纳入农村低保"}
     again = db.run(import_file, clock, campaign_id, "households",
