@@ -43,6 +43,7 @@ from duban.services.views.ledger import (
     LedgerQuery,
     LedgerRow,
     Sort,
+    household_facts_of,
     ledger_count,
     ledger_export_rows,
     ledger_rows,
@@ -355,10 +356,13 @@ def ledger_export(request: Request, ctx: CtxDep, campaign: str | None = None) ->
     q = ledger_query(chosen.id, params)
     r = rules_of(st, chosen.id, ctx.today)
     with st.db.unit_of_work() as uow:
-        data = ledger_workbook(ledger_export_rows(uow.session, ctx.scope, q, ctx.today,
+        session = uow.session
+        data = ledger_workbook(ledger_export_rows(session, ctx.scope, q, ctx.today,
                                                   bands=r.bands), r.names,
                                title=f"{chosen.name} 问题台账", exported_at=ctx.now,
-                               exported_by=f"{ctx.user.name}（{ctx.user.role_label}）")
+                               exported_by=f"{ctx.user.name}（{ctx.user.role_label}）",
+                               fields=r.plan.household.fields,
+                               facts_of=lambda ids: household_facts_of(session, chosen.id, ids))
     filename = f"问题台账-{ctx.today.isoformat()}.xlsx"
     return Response(
         data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from duban.adapters.xlsx import Style, write_sheet
 from duban.domain.bands import BAND_LABELS, Band
 from duban.domain.clock import CHINA_TZ
+from duban.domain.facts import display, loaded
+from duban.domain.plan import HouseholdField
 from duban.services.views.ledger import LedgerRow
 from duban.services.views.names import Names
 
@@ -18,26 +21,48 @@ HEADERS = ("问题编号", "状态", "预警", "来源", "类别", "乡镇", "�
 WIDTHS = (11, 10, 10, 10, 12, 12, 12, 14, 50, 18, 12, 12, 17)
 
 
+FactsOf = Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]]
+BATCH = 2000  # rows whose households' facts are read at once
+
+
+def _batches(rows: Iterable[LedgerRow]) -> Iterator[list[LedgerRow]]:
+    it = iter(rows)
+    while batch := list(islice(it, BATCH)):
+        yield batch
+
+
 def ledger_workbook(rows: Iterable[LedgerRow], names: Names, *, title: str,
-                    exported_at: dt.datetime, exported_by: str) -> bytes:
-    """A workbook of ledger rows with a title line naming who exported it and when."""
+                    exported_at: dt.datetime, exported_by: str,
+                    fields: Sequence[HouseholdField] = (), facts_of: FactsOf | None = None
+                    ) -> bytes:
+    """A workbook of ledger rows with a title line naming who exported it and when.
+
+    `fields` are the plan's household fields: a column each after the ledger's, holding the
+    facts of the problem's household (`facts_of` reads them for a batch of household ids).
+    """
     when = exported_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    headers = (*HEADERS, *(f.label for f in fields))
 
     def lines() -> Iterator[list[Any]]:
         yield [title, None, None, None, None, None, None, None, f"导出：{exported_by}，{when}"]
-        yield list(HEADERS)
-        for r in rows:
-            yield [
-                r.code, r.status_label, BAND_LABELS[Band(r.band)] if r.band else "",
-                names.source(r.source), names.category(r.category), names.town(r.town_code),
-                names.village(r.village_code), r.household_id or "", r.description,
-                names.office(r.lead_office), r.deadline, r.found_on,
-                r.updated_at.astimezone(CHINA_TZ).replace(tzinfo=None),
-            ]
+        yield list(headers)
+        for batch in _batches(rows):
+            ids = [r.household_id for r in batch if r.household_id]
+            known = facts_of(ids) if fields and facts_of is not None and ids else {}
+            for r in batch:
+                own = loaded(known.get(r.household_id or "")) if fields else {}
+                yield [
+                    r.code, r.status_label, BAND_LABELS[Band(r.band)] if r.band else "",
+                    names.source(r.source), names.category(r.category), names.town(r.town_code),
+                    names.village(r.village_code), r.household_id or "", r.description,
+                    names.office(r.lead_office), r.deadline, r.found_on,
+                    r.updated_at.astimezone(CHINA_TZ).replace(tzinfo=None),
+                    *(display(own.get(f.key)) for f in fields),
+                ]
 
     out = io.BytesIO()
     write_sheet(out, "问题台账", lines(),
-                marks={1: {0: Style.TITLE}, 2: dict.fromkeys(range(len(HEADERS)),
+                marks={1: {0: Style.TITLE}, 2: dict.fromkeys(range(len(headers)),
                                                            Style.COLUMN_HEADER)},
-                widths=dict(enumerate(WIDTHS)), freeze_rows=2)
+                widths=dict(enumerate((*WIDTHS, *(14 for _ in fields)))), freeze_rows=2)
     return out.getvalue()

@@ -87,3 +87,24 @@ def test_problem_show_lists_the_households_plan_facts(db: Database,
     assert "边缘户类型 重病户、无劳力户" in lines
     assert "边缘户佐证资料是否齐全 是" in lines
     assert any(line.startswith("户主 ") and "户）" in line for line in lines), lines
+
+
+def test_the_ledger_export_carries_the_households_plan_facts(
+        db: Database, clock: FixedClock, detected: tuple[int, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+    app = create_app(Root(db=db, clock=clock), secret_key=SECRET, cache_seconds=0)
+    with TestClient(app, base_url="http://testserver") as client:
+        login(client, "zhb_chief")
+        export = client.get("/ledger.xlsx")
+    assert export.status_code == 200, export.text[:300]
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    headers = list(rows[1])
+    assert headers[-5:] == ["边缘户类型", "帮扶保障措施", "边缘户佐证资料是否齐全", "残疾证办理情况",
+                            "慢性病卡办理情况"]
+    mine = [r for r in rows[2:] if r[headers.index("户编号")] == detected[1]]
+    assert mine and all(r[-5:] == ("重病户、无劳力户", None, "是", None, None) for r in mine), mine

@@ -20,7 +20,7 @@ from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Role, Status
 from duban.services.campaigns import load_plan_of
 from duban.services.scoping import Scope, listing_clause, office_condition, office_shape
 from duban.services.views.common import OPEN, PENDING, band_filter, plan_bands
-from models import Problem
+from models import Household, Problem
 
 
 class Sort(StrEnum):
@@ -229,6 +229,17 @@ def ledger_export_rows(session: Session, scope: Scope, q: LedgerQuery, today: dt
             .limit(EXPORT_LIMIT).execution_options(yield_per=2000))
     for p in session.scalars(stmt):
         yield ledger_row(p, bands)
+
+
+def household_facts_of(session: Session, campaign_id: int,
+                       household_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The plan-defined facts of these households of a campaign's register, by household id."""
+    from duban.services.bulk import where_in
+
+    stmt = select(Household.household_id, Household.facts).where(
+        Household.campaign_id == campaign_id)
+    return {hid: dict(facts or {}) for hid, facts
+            in where_in(session, stmt, Household.household_id, sorted(set(household_ids)))}
 
 
 def office_shapes(session: Session, campaign_id: int,
