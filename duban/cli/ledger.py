@@ -51,6 +51,14 @@ def plan_check(file: Path) -> None:
                       for s in plan.stages]))
     click.echo(f"乡镇 {len(plan.towns)} 个，村 {sum(len(t.villages) for t in plan.towns)} 个，"
                f"责任办室 {len(plan.offices)} 个，路由规则 {len(plan.routing)} 条")
+    if plan.household.fields:
+        from duban.domain.plan import FIELD_TYPE_LABELS
+
+        fields = "、".join(f"{f.label}（{FIELD_TYPE_LABELS[f.type]}{'，多选' if f.multiple else ''}"
+                          f"{'，必填' if f.required else ''}）" for f in plan.household.fields)
+        own = [r.name for r in plan.detection.rules if r.when]
+        click.echo(f"农户信息另有 {len(plan.household.fields)} 列：{fields}；"
+                   f"按条件发现问题的规则 {len(own)} 条" + (f"：{'、'.join(own)}" if own else ""))
 
 
 def _print_warnings(warnings: list[str]) -> None:

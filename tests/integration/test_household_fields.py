@@ -222,3 +222,15 @@ def test_the_migration_gives_existing_households_no_plan_facts(empty_url: str) -
         columns = conn.execute(text("SELECT * FROM household")).keys()
         assert "facts" not in columns and "head" in columns
     old.dispose()
+
+
+def test_plan_check_lists_the_plans_household_columns_and_its_own_rules() -> None:
+    from click.testing import CliRunner
+
+    from duban.cli import cli
+
+    result = CliRunner().invoke(cli, ["plan", "check", str(SEED_003)])
+    assert result.exit_code == 0, result.output
+    assert ("农户信息另有 3 列：粪污处理方式（选项）、厕所使用状况（选项）、改厕意愿（选项）；"
+            "按条件发现问题的规则 3 条：农户有改厕意愿但尚未改厕、改造户厕损坏或闲置、粪污未经处理直排"
+            ) in result.output
