@@ -232,8 +232,15 @@ def describe(c: FactCondition, f: HouseholdField | None) -> str:
     return f"{label}{word}{joined}"
 
 
+# The stored form of no facts, shared: a register under a plan without fields writes one
+# serialised value for all its rows (the bulk writer converts each distinct dict once).
+_NONE: dict[str, object] = {}
+
+
 def stored(facts: Mapping[str, FactValue]) -> dict[str, object]:
-    """Plan facts as JSON data (a multiple choice as a list)."""
+    """Plan facts as JSON data (a multiple choice as a list); never mutate the result."""
+    if not facts:
+        return _NONE
     return {k: list(v) if isinstance(v, tuple) else v for k, v in facts.items()}
 
 

@@ -712,7 +712,9 @@ def validate_households(
     toilets = run.convert(toilet)
     # The plan's own columns: each value checked against its field (an unknown choice names the
     # allowed values); a blank optional cell records nothing.
-    plan_facts: list[dict[str, FactValue]] = [{} for _ in ids]
+    # Without plan columns every row shares one empty mapping (never written to).
+    plan_facts: list[dict[str, FactValue]] = (
+        [{} for _ in ids] if plan_specs else [{}] * len(ids))
     for spec in plan_specs:
         assert spec.field is not None
         values = run.convert(run.col(spec.key, _plan_fact(spec.field), cache=True))
