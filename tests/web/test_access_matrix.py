@@ -27,6 +27,7 @@ from models import (
     InboxMessage,
     Notice,
     NoticeReceipt,
+    PlanVersion,
     Problem,
     Substitute,
     User,
@@ -48,7 +49,7 @@ def fingerprint(world: World) -> tuple[Any, ...]:
             .order_by(Problem.id)).all())
         counts = tuple(int(s.scalar(select(func.count()).select_from(m)) or 0) for m in (
             AuditEvent, Evidence, Notice, NoticeReceipt, Campaign, Household, Substitute,
-            DelegationEvent, AccountEvent))
+            DelegationEvent, AccountEvent, PlanVersion))
         users = tuple(s.execute(select(User.username, User.active, User.password_hash)
                                 .order_by(User.username)).all())
         read = tuple(s.execute(select(InboxMessage.id, InboxMessage.read_by)
@@ -76,6 +77,8 @@ COUNTY_ONLY = {
     ("POST", "/people/users/{username}/active"), ("POST", "/campaigns"),
     ("POST", "/api/campaigns"), ("POST", "/notices/issue"),
     ("POST", "/api/notices/issue"),
+    ("GET", "/campaigns/{campaign_id}/amend"), ("POST", "/campaigns/{campaign_id}/amend"),
+    ("POST", "/campaigns/{campaign_id}/amend/apply"),
 }
 COUNTY_AND_TOWNS = {("POST", "/imports")}  # a town imports its own town's rows only
 PROBLEM_SCOPED = {
@@ -236,6 +239,8 @@ def test_role_gated_pages(world: World, client_for: Clients, username: str) -> N
             username, path)
     people = client.get("/people")
     assert people.status_code == (200 if username == "county" else 403)
+    amend = client.get(f"/campaigns/{cid}/amend")
+    assert amend.status_code == (200 if username == "county" else 403), username
     checks = client.get(f"/spotchecks?campaign={cid}")
     assert checks.status_code == (200 if username in ("county", "sup") else 403), username
 
@@ -295,6 +300,9 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
                                        "to_office": "jyj", "note": "越权改派"}}),
         ("/people/users/county/active", {"data": {"active": "0"}}),
         ("/spotchecks/draw", {"data": {"campaign": str(cid)}}),
+        (f"/campaigns/{cid}/amend", {"data": {"plan_text": plan[0]}}),
+        (f"/campaigns/{cid}/amend/apply", {"data": {"plan_text": plan[0], "expect_version": "1",
+                                                    "note": "越权修订"}}),
     ]
     if USERS[username][0] is not Role.TOWN:
         attempts.append(("/imports", {"data": {"kind": "households", "campaign": str(cid)},
