@@ -234,3 +234,19 @@ def test_plan_check_lists_the_plans_household_columns_and_its_own_rules() -> Non
     assert ("农户信息另有 3 列：粪污处理方式（选项）、厕所使用状况（选项）、改厕意愿（选项）；"
             "按条件发现问题的规则 3 条：农户有改厕意愿但尚未改厕、改造户厕损坏或闲置、粪污未经处理直排"
             ) in result.output
+
+
+def test_the_cli_template_of_a_campaign_carries_its_household_columns(
+        db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from duban.cli import cli
+
+    campaign_id, _ = launch(db, clock, SEED_003)
+    out = tmp_path / "农户信息模板.xlsx"
+    result = CliRunner().invoke(cli, obj=db, args=["template", "export", "households",
+                                                   "--campaign", str(campaign_id),
+                                                   "--out", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    header = [c.value for c in load_workbook(out)["农户信息"][1]]
+    assert header == [*HOUSEHOLD_COLUMNS, "粪污处理方式", "厕所使用状况", "改厕意愿"]
