@@ -45,7 +45,7 @@ def _campaign_with_offices(url: str, offices: int, each: int) -> tuple[object, o
                         found_by="王村干", found_on=dt.date(2022, 9, 20))
         for i in range(offices * each)
     ]
-    record_problems(db, clock, campaign, reported, recorded_by="bench")
+    db.run(record_problems, clock, campaign, reported, recorded_by="bench")
     with db.transaction() as session:
         session.execute(insert(Office), [
             {"campaign_id": campaign, "code": f"bench-{n:03d}", "name": f"县直单位{n}",

@@ -442,7 +442,7 @@ class People:
                     self.counts["复核通过"] += 1
         from duban.services.reviews import record_spot_check
 
-        for check in list_spot_checks(self.db, self.campaign_id, result="pending"):
+        for check in self.db.run(list_spot_checks, self.campaign_id, result="pending"):
             if check.day >= today:
                 continue
             closed_item = check.problem_id is not None and check.problem_status == "closed"
@@ -452,7 +452,7 @@ class People:
             # A failed household or village check records a problem: of some category.
             category = (self.rng.choice(self.plan.categories).code
                         if failed and check.kind != "closed_problem" else None)
-            record_spot_check(self.db, self.clock, check.id, check.group, not failed,
+            self.db.run(record_spot_check, self.clock, check.id, check.group, not failed,
                               note="抽查发现问题反弹" if failed else "抽查合格", category=category)
             self.counts["随机抽查"] += 1
             if reopen:

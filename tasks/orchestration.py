@@ -187,7 +187,7 @@ def spot_checks_task(campaign_id: int, now: str | None = None) -> int:
     """Draw today's spot checks for every supervision group (once per day)."""
     from duban.services.reviews import draw_daily_spot_checks
 
-    return len(draw_daily_spot_checks(database(), clock_at(now), campaign_id))
+    return len(database().run(draw_daily_spot_checks, clock_at(now), campaign_id))
 
 
 @task(name="close-reviewed", **OPTS)
@@ -195,7 +195,7 @@ def close_reviewed_task(campaign_id: int, username: str, now: str | None = None)
     """Close every reviewed problem whose three signatures are complete."""
     from duban.services.reviews import close_reviewed
 
-    return _plain(close_reviewed(database(), clock_at(now), campaign_id, username))
+    return _plain(database().run(close_reviewed, clock_at(now), campaign_id, username))
 
 
 @task(name="monthly-ranking", **OPTS)

@@ -332,8 +332,8 @@ def problem_show(problem: str, campaign_id: int | None) -> None:
     from duban.services.problems import audit_trail, co_offices_of
 
     e = env()
-    p, events = audit_trail(e.db, problem, campaign_id)
-    co = co_offices_of(e.db, p.id)
+    p, events = e.db.run(audit_trail, problem, campaign_id)
+    co = e.db.run(co_offices_of, p.id)
     n = e.db.run(campaign_names, p.campaign_id)
     who = e.db.run(people_labels, [p.rectified_by, p.review_passed_by])
     fields = [
@@ -420,7 +420,7 @@ def audit_group() -> None:
 def audit_show(problem: str, campaign_id: int | None) -> None:
     from duban.services.problems import audit_trail
 
-    p, events = audit_trail(env().db, problem, campaign_id)
+    p, events = env().db.run(audit_trail, problem, campaign_id)
     click.echo(f"问题 {p.code}：{_short(p.description, 40)}")
 
     def label(action: str) -> str:

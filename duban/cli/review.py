@@ -135,7 +135,7 @@ def review_close_all(campaign_id: int, username: str) -> None:
     from duban.services.reviews import close_reviewed
 
     e = env()
-    result = close_reviewed(e.db, e.clock, campaign_id, username)
+    result = e.db.run(close_reviewed, e.clock, campaign_id, username)
     click.echo(f"已销号 {result.closed} 个问题。")
     if result.refused:
         click.echo(f"未能销号 {len(result.refused)} 个：")
@@ -223,11 +223,11 @@ def spotcheck_draw(campaign_id: int, day: dt.datetime | None, seed: int | None,
     from duban.services.reviews import draw_daily_spot_checks, list_spot_checks, spot_check_draws
 
     e = env()
-    ids = draw_daily_spot_checks(e.db, e.clock, campaign_id, _day(day), seed, drawn_by=username)
+    ids = e.db.run(draw_daily_spot_checks, e.clock, campaign_id, _day(day), seed, drawn_by=username)
     when = _day(day) or local_today(e.clock)
-    draw = next(d for d in spot_check_draws(e.db, campaign_id) if d.day == when)
+    draw = next(d for d in e.db.run(spot_check_draws, campaign_id) if d.day == when)
     click.echo(f"{when} 随机抽查 {len(ids)} 项（随机种子 {draw.seed}）")
-    _print_checks(list_spot_checks(e.db, campaign_id, ids=ids))
+    _print_checks(e.db.run(list_spot_checks, campaign_id, ids=ids))
     missing: dict[str, list[str]] = {}
     for short in draw.data.get("shortfall", []):
         label = SPOT_CHECK_KIND_LABELS[SpotCheckKind(short["kind"])]
@@ -246,7 +246,7 @@ def spotcheck_list(campaign_id: int, day: dt.datetime | None, group: str | None,
                    result: str | None) -> None:
     from duban.services.reviews import list_spot_checks
 
-    checks = list_spot_checks(env().db, campaign_id, day=_day(day), group=group, result=result)
+    checks = env().db.run(list_spot_checks, campaign_id, day=_day(day), group=group, result=result)
     if not checks:
         click.echo("没有符合条件的抽查。")
         return
@@ -268,7 +268,7 @@ def spotcheck_record(spot_check_id: int, username: str, passed: bool, note: str,
     from duban.services.reviews import record_spot_check
 
     e = env()
-    info = record_spot_check(e.db, e.clock, spot_check_id, username, passed, note, _day(deadline),
+    info = e.db.run(record_spot_check, e.clock, spot_check_id, username, passed, note, _day(deadline),
                              category=category)
     click.echo(f"已记录：抽查 {info.id}（{info.kind_label} {info.problem_code or info.item_id}）"
                f"{info.result_label}")

@@ -107,6 +107,20 @@ def sqlite_savepoints(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def insert_or_skip(session: Session, model: Any) -> Any:
+    """An INSERT of the session's dialect that can skip rows whose unique key exists.
+
+    For claims that may race (a day's draw or snapshot, a stage run, a numbering register
+    row): `.on_conflict_do_nothing(...)` waits for a concurrent claimant and then skips.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = getattr(model, "__table__", model)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

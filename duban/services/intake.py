@@ -40,7 +40,7 @@ from duban.domain.plan import Plan
 from duban.services.bulk import insert_rows, where_in
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
-from duban.services.problems import RecordResult, record_problems_in
+from duban.services.problems import RecordResult, record_problems
 from models import Household, Problem, Visit
 
 DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule raised from the register
@@ -128,7 +128,7 @@ def import_file(
         result = write_visits(session, campaign_id, checked.rows, progress=writing)
     else:
         result = ImportResult(kind="problems", rows=len(checked.rows))
-        result.problems = record_problems_in(session, clock, campaign_id, checked.rows,
+        result.problems = record_problems(uow, clock, campaign_id, checked.rows,
                                              recorded_by=imported_by, progress=writing)
         result.created = result.problems.created
         result.unchanged = result.problems.skipped_duplicates
@@ -231,7 +231,7 @@ def import_records(
     session = uow.session
     results = [write_households(session, campaign_id, households),
                write_visits(session, campaign_id, visits)]
-    recorded = record_problems_in(session, clock, campaign_id, problems,
+    recorded = record_problems(uow, clock, campaign_id, problems,
                                   recorded_by=imported_by)
     results.append(ImportResult(kind="problems", rows=len(problems),
                                 created=recorded.created,
@@ -302,5 +302,5 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                 found_on=today,
             ))
             detections.append((d.rule, dict(d.facts)))
-    return record_problems_in(session, clock, campaign_id, reported, recorded_by=detected_by,
+    return record_problems(uow, clock, campaign_id, reported, recorded_by=detected_by,
                               detections=detections)

@@ -27,7 +27,7 @@ from duban.services.actors import SYSTEM_ACTOR
 from duban.services.bulk import insert_rows, reserve_ids, where_in
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
-from duban.services.database import Database
+from duban.services.database import UnitOfWork
 from duban.services.recurrence import FreshProblem, flag_recurrences_of
 from models import AuditEvent, Campaign, Problem, ProblemCoOffice
 
@@ -84,29 +84,9 @@ class Ruleset:
         return stage.end if stage else None
 
 
-def record_problems(
-    db: Database,
-    clock: Clock,
-    campaign_id: int,
-    reported: Sequence[ReportedProblem],
-    *,
-    recorded_by: str,
-    detections: Sequence[tuple[str, dict[str, Any]] | None] | None = None,
-) -> RecordResult:
-    """Put found problems on the ledger, route each and set its deadline, in one transaction.
-
-    `detections`, when given, runs parallel to `reported`: the rule and facts that fired.
-    Reports already on the ledger (same natural key) are skipped.
-    """
-    with db.transaction() as session:
-        return record_problems_in(
-            session, clock, campaign_id, reported, recorded_by=recorded_by, detections=detections
-        )
-
-
 @gc_paused()
-def record_problems_in(
-    session: Session,
+def record_problems(
+    uow: UnitOfWork,
     clock: Clock,
     campaign_id: int,
     reported: Sequence[ReportedProblem],
@@ -115,10 +95,14 @@ def record_problems_in(
     detections: Sequence[tuple[str, dict[str, Any]] | None] | None = None,
     progress: Progress | None = None,
 ) -> RecordResult:
-    """record_problems inside a caller's transaction (imports and stage runs compose it).
+    """Put found problems on the ledger, route each and set its deadline, in the unit of work.
 
-    `progress` hears (rows written, rows to write) over the problems, co-offices and events.
+    `detections`, when given, runs parallel to `reported`: the rule and facts that fired.
+    Reports already on the ledger (same natural key) are skipped. Imports and stage runs
+    compose it with their own writes. `progress` hears (rows written, rows to write) over the
+    problems, co-offices and events.
     """
+    session = uow.session
     now = clock.now()
     today = local_today(clock)
     # Take the campaign's write lock before reading its problem counter: a no-op UPDATE locks
@@ -249,7 +233,7 @@ class _Decisions:
         return data
 
 
-# Column order of the tuples record_problems_in writes.
+# Column order of the tuples record_problems writes.
 PROBLEM_COLUMNS = (
     "id", "campaign_id", "code", "natural_key", "source", "category", "town_code",
     "village_code", "household_id", "description", "found_by", "found_on", "detection_rule",
@@ -285,24 +269,23 @@ def find_problem(session: Session, campaign_id: int | None, ref: str | int) -> P
     return problem
 
 
-def co_offices_of(db: Database, problem_id: int) -> list[str]:
+def co_offices_of(uow: UnitOfWork, problem_id: int) -> list[str]:
     """The co-offices of a problem."""
-    with db.transaction() as session:
-        return list(session.scalars(
-            select(ProblemCoOffice.office_code).where(ProblemCoOffice.problem_id == problem_id)
-        ))
+    return list(uow.session.scalars(
+        select(ProblemCoOffice.office_code).where(ProblemCoOffice.problem_id == problem_id)
+    ))
 
 
-def audit_trail(db: Database, ref: str | int, campaign_id: int | None = None
+def audit_trail(uow: UnitOfWork, ref: str | int, campaign_id: int | None = None
                 ) -> tuple[Problem, list[AuditEvent]]:
     """A problem and every move on it, oldest first."""
-    with db.transaction() as session:
-        problem = find_problem(session, campaign_id, ref)
-        events = session.scalars(
-            select(AuditEvent).where(AuditEvent.problem_id == problem.id)
-            .order_by(AuditEvent.at, AuditEvent.id)
-        ).all()
-        return problem, list(events)
+    session = uow.session
+    problem = find_problem(session, campaign_id, ref)
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.problem_id == problem.id)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+    return problem, list(events)
 
 
 def is_final(status: str) -> bool:

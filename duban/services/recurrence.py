@@ -1,6 +1,6 @@
 """Recurrence (屡改屡犯) and the reopen rate: problems that come back after 销号.
 
-Kept apart from reviews.py so `problems.record_problems_in` can call `flag_recurrences_of`
+Kept apart from reviews.py so `problems.record_problems` can call `flag_recurrences_of`
 without an import cycle (reviews imports problems).
 """
 

@@ -1,6 +1,6 @@
 """Batch closing (销号) and daily random spot checks (随机抽查).
 
-Every use case here is one transaction and every problem move goes through
+Every use case here takes the edge's unit of work and every problem move goes through
 `duban.services.moves`, so it is decided by the lifecycle table and audited. Submitting,
 reviewing and closing one problem are plain moves: `moves.apply`.
 """
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
@@ -42,8 +41,8 @@ from duban.domain.sampling import (
 from duban.services import moves
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import ensure_running, load_plan_of
-from duban.services.database import Database, UnitOfWork
-from duban.services.problems import BATCH, find_problem, record_problems_in
+from duban.services.database import UnitOfWork, insert_or_skip
+from duban.services.problems import BATCH, find_problem, record_problems
 from models import Campaign, Household, Problem, SpotCheck, SpotCheckDraw
 
 # A problem or household spot-checked within this many days before the draw day is not drawn
@@ -66,7 +65,7 @@ class CloseResult:
 
 
 def close_reviewed(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     campaign_id: int,
     username: str,
@@ -74,36 +73,36 @@ def close_reviewed(
     problem_ids: Sequence[int] | None = None,
     note: str = "复核通过，批量销号",
 ) -> CloseResult:
-    """Close every reviewed problem of a campaign (or of `problem_ids`) in one transaction.
+    """Close every reviewed problem of a campaign (or of `problem_ids`) in the unit of work.
 
     A problem the lifecycle refuses (e.g. a signature missing) is listed, not fatal.
     """
     result = CloseResult()
-    with db.transaction() as session:
-        if session.get(Campaign, campaign_id) is None:
-            raise NotFound(f"行动不存在：编号 {campaign_id}")
-        actor = resolve_actor(session, username, local_today(clock))
-        refusal = role_refusal(actor, Action.CLOSE)
-        if refusal is not None:
-            raise PermissionDenied(refusal)
-        base = select(Problem).where(Problem.campaign_id == campaign_id,
-                                     Problem.status == Status.REVIEWED.value)
-        if problem_ids is None:
-            chunks = [list(session.scalars(base.order_by(Problem.id)))]
-        else:
-            ids = list(dict.fromkeys(problem_ids))
-            chunks = [list(session.scalars(base.where(Problem.id.in_(ids[i:i + BATCH]))
-                                           .order_by(Problem.id)))
-                      for i in range(0, len(ids), BATCH)]
-        for chunk in chunks:
-            for problem in chunk:
-                try:
-                    moves.move_in(session, clock, actor, problem, Action.CLOSE, Payload(note=note))
-                except GuardFailed as exc:
-                    result.refused.append((problem.code, exc.message))
-                    continue
-                result.closed += 1
-                result.closed_ids.append(problem.id)
+    session = uow.session
+    if session.get(Campaign, campaign_id) is None:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+    actor = resolve_actor(session, username, local_today(clock))
+    refusal = role_refusal(actor, Action.CLOSE)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    base = select(Problem).where(Problem.campaign_id == campaign_id,
+                                 Problem.status == Status.REVIEWED.value)
+    if problem_ids is None:
+        chunks = [list(session.scalars(base.order_by(Problem.id)))]
+    else:
+        ids = list(dict.fromkeys(problem_ids))
+        chunks = [list(session.scalars(base.where(Problem.id.in_(ids[i:i + BATCH]))
+                                       .order_by(Problem.id)))
+                  for i in range(0, len(ids), BATCH)]
+    for chunk in chunks:
+        for problem in chunk:
+            try:
+                moves.move_in(session, clock, actor, problem, Action.CLOSE, Payload(note=note))
+            except GuardFailed as exc:
+                result.refused.append((problem.code, exc.message))
+                continue
+            result.closed += 1
+            result.closed_ids.append(problem.id)
     return result
 
 
@@ -190,7 +189,7 @@ def _ids_of(session: Session, draw: SpotCheckDraw, seed: int | None) -> list[int
 
 
 def draw_daily_spot_checks(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     campaign_id: int,
     day: dt.date | None = None,
@@ -205,23 +204,22 @@ def draw_daily_spot_checks(
     ids. Quotas and groups come from plan.review; the seed defaults to `default_seed`.
     """
     day = day or local_today(clock)
-    try:
-        with db.transaction() as session:
-            existing = _draw_row(session, campaign_id, day)
-            if existing is not None:
-                return _ids_of(session, existing, seed)
-            return _draw(session, clock, campaign_id, day, seed, drawn_by, recent_days)
-    except IntegrityError:
-        # Another process drew the same day first; its draw is the day's draw.
-        with db.transaction() as session:
-            existing = _draw_row(session, campaign_id, day)
-            if existing is None:
-                raise
-            return _ids_of(session, existing, seed)
+    session = uow.session
+    existing = _draw_row(session, campaign_id, day)
+    if existing is not None:
+        return _ids_of(session, existing, seed)
+    drawn = _draw(session, clock, campaign_id, day, seed, drawn_by, recent_days)
+    if drawn is not None:
+        return drawn
+    # Another process drew the same day first; its draw is the day's draw.
+    existing = _draw_row(session, campaign_id, day)
+    assert existing is not None  # the claim was refused because its row exists
+    return _ids_of(session, existing, seed)
 
 
 def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: int | None,
-          drawn_by: str, recent_days: int) -> list[int]:
+          drawn_by: str, recent_days: int) -> list[int] | None:
+    """Draw and write the day's checks; None when a concurrent draw claimed the day first."""
     campaign = ensure_running(session, campaign_id, "随机抽查")
     plan = load_plan_of(session, campaign_id)
     groups = plan.review.groups
@@ -251,19 +249,21 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
                               households_checked=recent_households,
                               villages=[(t.code, v.code) for t in plan.towns for v in t.villages])
     short = quota_shortfall(checks, groups, plan.review.quota)
-    draw = SpotCheckDraw(
+    # Claims (campaign, day): a concurrent draw waits here for the first and then skips.
+    draw_id = session.scalar(insert_or_skip(session, SpotCheckDraw).values(
         campaign_id=campaign_id, day=day, seed=seed, drawn_by=drawn_by, drawn_at=clock.now(),
         checks=len(checks),
         data={"closed_pool": len(closed), "households_pool": len(households),
               "recent_days": recent_days,
               "shortfall": [{"group": g, "kind": k.value, "missing": n}
                             for (g, k), n in short.items()]},
-    )
-    session.add(draw)
-    session.flush()  # claims (campaign, day): a concurrent draw fails here
+    ).on_conflict_do_nothing(index_elements=["campaign_id", "day"])
+        .returning(SpotCheckDraw.id))
+    if draw_id is None:
+        return None
     rows = [
         SpotCheck(
-            campaign_id=campaign_id, draw_id=draw.id, day=day, group_code=c.group,
+            campaign_id=campaign_id, draw_id=draw_id, day=day, group_code=c.group,
             kind=c.kind.value, item_id=str(c.item_id),
             problem_id=int(c.item_id) if c.kind == SpotCheckKind.CLOSED_PROBLEM else None,
             household_id=str(c.item_id) if c.kind == SpotCheckKind.HOUSEHOLD else None,
@@ -294,7 +294,7 @@ def _spot_info(check: SpotCheck, problem: Problem | None,
 
 
 def list_spot_checks(
-    db: Database,
+    uow: UnitOfWork,
     campaign_id: int,
     *,
     day: dt.date | None = None,
@@ -303,30 +303,30 @@ def list_spot_checks(
     ids: Sequence[int] | None = None,
 ) -> list[SpotCheckInfo]:
     """Spot checks of a campaign, by day, group, kind and item."""
-    with db.transaction() as session:
-        stmt = (select(SpotCheck, Problem)
-                .outerjoin(Problem, Problem.id == SpotCheck.problem_id)
-                .where(SpotCheck.campaign_id == campaign_id))
-        if day is not None:
-            stmt = stmt.where(SpotCheck.day == day)
-        if group is not None:
-            stmt = stmt.where(SpotCheck.group_code == group)
-        if result is not None:
-            stmt = stmt.where(SpotCheck.result == result)
-        if ids is not None:
-            stmt = stmt.where(SpotCheck.id.in_(list(ids)))
-        stmt = stmt.order_by(SpotCheck.day, SpotCheck.id)
-        return [_spot_info(c, p) for c, p in session.execute(stmt)]
+    session = uow.session
+    stmt = (select(SpotCheck, Problem)
+            .outerjoin(Problem, Problem.id == SpotCheck.problem_id)
+            .where(SpotCheck.campaign_id == campaign_id))
+    if day is not None:
+        stmt = stmt.where(SpotCheck.day == day)
+    if group is not None:
+        stmt = stmt.where(SpotCheck.group_code == group)
+    if result is not None:
+        stmt = stmt.where(SpotCheck.result == result)
+    if ids is not None:
+        stmt = stmt.where(SpotCheck.id.in_(list(ids)))
+    stmt = stmt.order_by(SpotCheck.day, SpotCheck.id)
+    return [_spot_info(c, p) for c, p in session.execute(stmt)]
 
 
-def spot_check_draws(db: Database, campaign_id: int) -> list[DrawInfo]:
+def spot_check_draws(uow: UnitOfWork, campaign_id: int) -> list[DrawInfo]:
     """The draws of a campaign, newest first, with their seeds."""
-    with db.transaction() as session:
-        rows = session.scalars(select(SpotCheckDraw).where(
-            SpotCheckDraw.campaign_id == campaign_id).order_by(SpotCheckDraw.day.desc()))
-        return [DrawInfo(id=d.id, campaign_id=d.campaign_id, day=d.day, seed=d.seed,
-                         checks=d.checks, drawn_by=d.drawn_by, drawn_at=d.drawn_at,
-                         data=dict(d.data)) for d in rows]
+    session = uow.session
+    rows = session.scalars(select(SpotCheckDraw).where(
+        SpotCheckDraw.campaign_id == campaign_id).order_by(SpotCheckDraw.day.desc()))
+    return [DrawInfo(id=d.id, campaign_id=d.campaign_id, day=d.day, seed=d.seed,
+                     checks=d.checks, drawn_by=d.drawn_by, drawn_at=d.drawn_at,
+                     data=dict(d.data)) for d in rows]
 
 
 def _may_check(actor: Actor, plan: Plan, group_code: str) -> None:
@@ -356,7 +356,7 @@ def spot_check_source(plan: Plan) -> str:
                          "或用 review.spot_check_source 指定")
 
 
-def _raise_problem(session: Session, clock: Clock, plan: Plan, check: SpotCheck, actor: Actor,
+def _raise_problem(uow: UnitOfWork, clock: Clock, plan: Plan, check: SpotCheck, actor: Actor,
                    note: str, category: str | None) -> Problem:
     """Record the problem a failed household or village check found, routed like any other."""
     if not category:
@@ -373,17 +373,16 @@ def _raise_problem(session: Session, clock: Clock, plan: Plan, check: SpotCheck,
         household_id=check.household_id,
         description=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}，{where}）：{note}",
         found_by=actor.user, found_on=local_today(clock))
-    result = record_problems_in(session, clock, check.campaign_id, [reported],
-                                recorded_by=actor.user)
+    result = record_problems(uow, clock, check.campaign_id, [reported], recorded_by=actor.user)
     if not result.problem_ids:
         raise SpotCheckError(f"抽查 {check.id} 发现的问题已在台账上")
-    problem = session.get(Problem, result.problem_ids[0])
+    problem = uow.session.get(Problem, result.problem_ids[0])
     assert problem is not None
     return problem
 
 
 def record_spot_check(
-    db: Database,
+    uow: UnitOfWork,
     clock: Clock,
     spot_check_id: int,
     username: str,
@@ -400,47 +399,47 @@ def record_spot_check(
     of the plan's spot-check source and of `category`, routed and given a deadline like any
     other; the check keeps its id (raised_problem_id). A failed check needs a note (the reason).
     """
-    with db.transaction() as session:
-        check = session.get(SpotCheck, spot_check_id)
-        if check is None:
-            raise NotFound(f"抽查记录不存在：{spot_check_id}")
-        if check.result != "pending":
-            raise SpotCheckError(
-                f"抽查 {spot_check_id} 已记录结果（{RESULT_LABELS[check.result]}，"
-                f"{check.checked_by}），不能重复记录")
-        today = local_today(clock)
-        if check.day > today:
-            raise SpotCheckError(f"抽查 {spot_check_id} 安排在 {check.day.isoformat()}，尚未到期")
-        actor = resolve_actor(session, username, today)
-        plan = load_plan_of(session, check.campaign_id)
-        _may_check(actor, plan, check.group_code)
-        if not passed and not note.strip():
-            raise SpotCheckError(f"抽查 {spot_check_id} 不合格，须填写原因")
-        problem = session.get(Problem, check.problem_id) if check.problem_id else None
-        raised: Problem | None = None
-        if not passed and problem is not None and problem.status == Status.CLOSED.value:
-            # The lifecycle's one deadline policy: the date given (not before today), else
-            # the plan's working days after a failed check.
-            moves.move_in(session, clock, actor, problem, Action.REOPEN, Payload(
-                note=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}）：{note.strip()}",
-                deadline=new_deadline))
-        elif not passed and check.kind in (SpotCheckKind.HOUSEHOLD.value,
-                                           SpotCheckKind.VILLAGE.value):
-            raised = _raise_problem(session, clock, plan, check, actor, note.strip(), category)
-        # Only a pending check may be recorded: two supervisors recording at once get one
-        # winner, and the loser's reopen (if any) rolls back with the error.
-        written = session.execute(
-            update(SpotCheck)
-            .where(SpotCheck.id == check.id, SpotCheck.result == "pending")
-            .values(result="passed" if passed else "failed", checked_by=actor.user,
-                    checked_at=clock.now(), note=note.strip(),
-                    raised_problem_id=raised.id if raised is not None else None)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(written, "rowcount", 1) != 1:
-            raise ConflictError(f"抽查 {spot_check_id} 已由他人记录结果，请刷新后查看")
-        session.refresh(check)
-        return _spot_info(check, problem, raised)
+    session = uow.session
+    check = session.get(SpotCheck, spot_check_id)
+    if check is None:
+        raise NotFound(f"抽查记录不存在：{spot_check_id}")
+    if check.result != "pending":
+        raise SpotCheckError(
+            f"抽查 {spot_check_id} 已记录结果（{RESULT_LABELS[check.result]}，"
+            f"{check.checked_by}），不能重复记录")
+    today = local_today(clock)
+    if check.day > today:
+        raise SpotCheckError(f"抽查 {spot_check_id} 安排在 {check.day.isoformat()}，尚未到期")
+    actor = resolve_actor(session, username, today)
+    plan = load_plan_of(session, check.campaign_id)
+    _may_check(actor, plan, check.group_code)
+    if not passed and not note.strip():
+        raise SpotCheckError(f"抽查 {spot_check_id} 不合格，须填写原因")
+    problem = session.get(Problem, check.problem_id) if check.problem_id else None
+    raised: Problem | None = None
+    if not passed and problem is not None and problem.status == Status.CLOSED.value:
+        # The lifecycle's one deadline policy: the date given (not before today), else
+        # the plan's working days after a failed check.
+        moves.move_in(session, clock, actor, problem, Action.REOPEN, Payload(
+            note=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}）：{note.strip()}",
+            deadline=new_deadline))
+    elif not passed and check.kind in (SpotCheckKind.HOUSEHOLD.value,
+                                       SpotCheckKind.VILLAGE.value):
+        raised = _raise_problem(uow, clock, plan, check, actor, note.strip(), category)
+    # Only a pending check may be recorded: two supervisors recording at once get one
+    # winner, and the loser's reopen (if any) rolls back with the error.
+    written = session.execute(
+        update(SpotCheck)
+        .where(SpotCheck.id == check.id, SpotCheck.result == "pending")
+        .values(result="passed" if passed else "failed", checked_by=actor.user,
+                checked_at=clock.now(), note=note.strip(),
+                raised_problem_id=raised.id if raised is not None else None)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(written, "rowcount", 1) != 1:
+        raise ConflictError(f"抽查 {spot_check_id} 已由他人记录结果，请刷新后查看")
+    session.refresh(check)
+    return _spot_info(check, problem, raised)
 
 
 # ---- ad hoc checks (不定期抽查) ---------------------------------------------------------

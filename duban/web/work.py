@@ -541,8 +541,8 @@ def spotchecks_page(request: Request, ctx: CtxDep, campaign: str | None = None,
         wanted = dt.date.fromisoformat(day) if day else ctx.today
     except ValueError:
         wanted = ctx.today
-    checks = list_spot_checks(st.db, chosen.id, day=wanted)
-    draws = spot_check_draws(st.db, chosen.id)
+    checks = st.db.run(list_spot_checks, chosen.id, day=wanted)
+    draws = st.db.run(spot_check_draws, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
     groups = {g.code: g.name for g in rules_of(st, chosen.id, ctx.today).plan.review.groups}
     return page(st, ctx, "spotchecks.html", "spotchecks", campaign=chosen,
@@ -558,7 +558,7 @@ def spotchecks_draw(request: Request, ctx: CtxDep,
 
     st = state(request)
     require_role(ctx, Role.COUNTY)
-    ids = draw_daily_spot_checks(st.db, st.clock, campaign, drawn_by=ctx.username)
+    ids = st.db.run(draw_daily_spot_checks, st.clock, campaign, drawn_by=ctx.username)
     return _back(request, st, f"/spotchecks?campaign={campaign}",
                  ok=f"已抽取今日随机抽查 {len(ids)} 项")
 
@@ -575,7 +575,7 @@ def spotcheck_record(request: Request, ctx: CtxDep, check_id: int,
     require_role(ctx, Role.COUNTY, Role.SUPERVISOR)
     back = f"/spotchecks?campaign={campaign}"
     try:
-        info = record_spot_check(st.db, st.clock, check_id, ctx.username, result == "passed",
+        info = st.db.run(record_spot_check, st.clock, check_id, ctx.username, result == "passed",
                                  note.strip(), parse_date(deadline))
     except NotFound:
         raise

@@ -45,7 +45,7 @@ def two_campaigns(db: Database, clock: FixedClock) -> tuple[int, int, dict[int, 
     town = plan.towns[0]
     codes = {}
     for cid in (first, second):
-        result = record_problems(db, clock, cid, [ReportedProblem(
+        result = db.run(record_problems, clock, cid, [ReportedProblem(
             source="household", category="housing", town=town.code,
             village=town.villages[0].code, household_id="H-1", description="危房未改造",
             found_by="王村干", found_on=dt.date(2022, 9, 20))], recorded_by="county")
@@ -125,7 +125,7 @@ def test_an_account_made_before_its_campaign_acts_there_until_a_second_has_the_c
     text = SEED_002.read_text(encoding="utf-8")
     first = db.run(launch_campaign, clock, plan, text, "county")
     town = plan.towns[0]
-    result = record_problems(db, clock, first, [ReportedProblem(
+    result = db.run(record_problems, clock, first, [ReportedProblem(
         source="household", category="housing", town=town.code, village=town.villages[0].code,
         household_id="H-1", description="危房未改造", found_by="王村干",
         found_on=dt.date(2022, 9, 20))], recorded_by="county")

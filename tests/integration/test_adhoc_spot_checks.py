@@ -52,7 +52,7 @@ def closed_problem(db: Database, clock: FixedClock) -> tuple[int, str]:
     db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
     db.run(add_user, clock, username="dd1", name="第一督导组组长", role=Role.SUPERVISOR)
     town = plan.towns[0]
-    found = record_problems(db, clock, cid, [ReportedProblem(
+    found = db.run(record_problems, clock, cid, [ReportedProblem(
         source="household", category="housing", town=town.code, village=town.villages[0].code,
         household_id="H-001", description="危房未改造，屋面漏雨", found_by="王村干",
         found_on=dt.date(2022, 9, 20))], recorded_by="county")
@@ -71,7 +71,7 @@ def closed_problem(db: Database, clock: FixedClock) -> tuple[int, str]:
 def test_a_failed_adhoc_check_reopens_the_closed_problem(db: Database,
                                                          clock: FixedClock) -> None:
     cid, code = closed_problem(db, clock)
-    assert draw_daily_spot_checks(db, clock, cid) == []  # no quota: the draw picks nothing
+    assert db.run(draw_daily_spot_checks, clock, cid) == []  # no quota: the draw picks nothing
     info = db.run(record_adhoc_spot_check, clock, cid, code, "dd1", False, "屋面仍漏雨，整改不到位")
     assert (info.group, info.kind, info.result, info.checked_by) == (
         "dd1", "closed_problem", "failed", "dd1")
@@ -83,10 +83,10 @@ def test_a_failed_adhoc_check_reopens_the_closed_problem(db: Database,
         assert p.deadline == working_calendar().add_workdays(clock.now().date(), 5)
         stored = s.get(SpotCheck, info.id)
         assert stored is not None and stored.draw_id is None
-    _, events = audit_trail(db, code, cid)
+    _, events = db.run(audit_trail, code, cid)
     assert events[-1].action == Action.REOPEN.value and events[-1].actor == "dd1"
     assert "不定期抽查不合格" in (events[-1].note or "")
-    assert [c.id for c in list_spot_checks(db, cid, result="failed")] == [info.id]
+    assert [c.id for c in db.run(list_spot_checks, cid, result="failed")] == [info.id]
     town = info.town
     assert db.run(compute_ranking, clock, cid, "2022-09").stats_of(town).reopened == 1
 

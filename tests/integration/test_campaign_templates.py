@@ -35,7 +35,7 @@ def _campaign(db: Database, clock: FixedClock) -> int:
     plan = load_plan_file(path)
     campaign = db.run(launch_campaign,  clock, plan, path.read_text(encoding="utf-8"), "county")
     town = plan.towns[0]
-    record_problems(db, clock, campaign, [ReportedProblem(
+    db.run(record_problems, clock, campaign, [ReportedProblem(
         source=plan.sources[0].code, category="housing", town=town.code,
         village=town.villages[0].code, household_id=None, description="危房未改造",
         found_by="王村干", found_on=dt.date(2022, 9, 20))], recorded_by="county")

@@ -174,7 +174,7 @@ def _seed_campaign(db: Database, clock: FixedClock) -> int:
     db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
     plan = load_plan_file(SEED_002)
     town = plan.towns[0]
-    record_problems(db, clock, cid, [ReportedProblem(
+    db.run(record_problems, clock, cid, [ReportedProblem(
         source="household", category="housing", town=town.code,
         village=town.villages[0].code, household_id="H-001", description="危房未改造",
         found_by="王村干", found_on=dt.date(2022, 9, 20))], recorded_by="county")
@@ -224,7 +224,7 @@ def test_the_tick_closes_a_campaign_once_its_plan_has_ended(db: Database,
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(ReminderFired)) == 0
     with pytest.raises(CampaignClosed, match="已总结关闭"):
-        draw_daily_spot_checks(db, later, cid)
+        db.run(draw_daily_spot_checks, later, cid)
     with pytest.raises(CampaignClosed, match="reopen"):
         db.run(issue_notices, later, cid, issued_by="county", batch_key="late")
     assert db.run(daily_report_due, FixedClock(dt.datetime(2022, 12, 31, 18, 0, tzinfo=CHINA_TZ)),

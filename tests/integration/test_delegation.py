@@ -43,7 +43,7 @@ def setup(db: Database, clock: FixedClock, n: int = 5) -> tuple[int, list[int]]:
                                village=town.villages[0].code, household_id=f"H-{i}",
                                description=f"危房 {i}", found_by="王村干",
                                found_on=dt.date(2022, 9, 20)) for i in range(n)]
-    ids = record_problems(db, clock, campaign_id, reports, recorded_by="county").problem_ids
+    ids = db.run(record_problems, clock, campaign_id, reports, recorded_by="county").problem_ids
     db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
     db.run(add_user, clock, username="slj1", name="水利局赵六", role=Role.OFFICE, office="slj")
     db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
@@ -87,7 +87,7 @@ def test_reassign_all_moves_open_problems_and_audits_each(db: Database,
     assert [after[i] for i in ids] == [("routed", "slj"), ("routed", "slj"), ("routed", "slj"),
                                        ("submitted", "zjj"), ("closed", "zjj")]
     for pid in ids[:3]:
-        _, events = audit_trail(db, pid)
+        _, events = db.run(audit_trail, pid)
         last = events[-1]
         assert (last.action, last.actor, last.note) == ("reassign", "county", "机构调整，职能划转")
         assert last.data == {"from_office": "zjj", "office": "slj"}
@@ -102,7 +102,7 @@ def test_reassign_all_moves_open_problems_and_audits_each(db: Database,
 def test_a_replaced_co_office_is_replaced_everywhere_open(db: Database,
                                                           clock: FixedClock) -> None:
     campaign_id, ids = setup(db, clock, 3)
-    co = set(co_offices_of(db, ids[0]))
+    co = set(db.run(co_offices_of, ids[0]))
     town_office = next(c for c in co if c.startswith("gov-"))
     with db.transaction() as s:
         before = s.scalar(select(func.count()).select_from(AuditEvent))
@@ -110,7 +110,7 @@ def test_a_replaced_co_office_is_replaced_everywhere_open(db: Database,
                            statuses=[Status.ROUTED])
     assert result.moved == 0 and result.co_office_moved == 3
     for pid in ids:
-        assert set(co_offices_of(db, pid)) == (co - {town_office}) | {"slj"}
+        assert set(db.run(co_offices_of, pid)) == (co - {town_office}) | {"slj"}
     with db.transaction() as s:
         events = s.scalars(select(AuditEvent).where(AuditEvent.action == "reassign_co_office")
                            ).all()
@@ -155,7 +155,7 @@ def test_a_substitute_acts_only_within_its_dates(db: Database) -> None:
     wednesday = FixedClock(dt.datetime(2022, 9, 28, 9, 0, tzinfo=CHINA_TZ))
     p = db.run(moves.apply, wednesday, "slj1", ids[0], Action.ACCEPT, Payload()).problem
     assert p.status == Status.RECTIFYING
-    _, events = audit_trail(db, ids[0])
+    _, events = db.run(audit_trail, ids[0])
     assert events[-1].actor == "slj1"  # the substitute signs in their own name
     saturday = FixedClock(dt.datetime(2022, 10, 1, 9, 0, tzinfo=CHINA_TZ))
     with pytest.raises(GuardFailed, match="牵头责任办室"):  # after the period

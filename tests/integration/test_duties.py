@@ -146,7 +146,7 @@ def test_done_with_evidence_missed_ones_chased_once(db: Database, campaign: int,
 def test_a_problem_carries_milestones_each_chased_and_reached(db: Database,
                                                               campaign: int) -> None:
     clock = at(dt.date(2020, 6, 16))
-    record_problems(db, clock, campaign, [ReportedProblem(
+    db.run(record_problems, clock, campaign, [ReportedProblem(
         source="visit", category="medical", town="t1", village="v1", household_id=None,
         description="村卫生室改建项目未开工", found_by="fpb1", found_on=dt.date(2020, 6, 16))],
         recorded_by="fpb1")

@@ -67,7 +67,7 @@ def problems(db: Database, clock: FixedClock) -> list[int]:
                                village=town.villages[0].code, household_id=f"H-{i}",
                                description=f"危房 {i}", found_by="王村干",
                                found_on=dt.date(2022, 9, 20)) for i in range(2)]
-    return record_problems(db, clock, campaign_id, reports, recorded_by="county").problem_ids
+    return db.run(record_problems, clock, campaign_id, reports, recorded_by="county").problem_ids
 
 
 def test_real_documents_are_recognised_by_content() -> None:

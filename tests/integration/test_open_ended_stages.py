@@ -75,7 +75,7 @@ def test_seed_004_draws_each_quota_and_villages_without_households(db: Database)
                                 school_age_children=0, children_out_of_school=0,
                                 medical_insurance=True, sanitary_toilet=True))
     clock = FixedClock(dt.datetime(2019, 2, 13, 9, 0, tzinfo=CHINA_TZ))
-    checks = list_spot_checks(db, campaign_id, ids=draw_daily_spot_checks(db, clock, campaign_id))
+    checks = db.run(list_spot_checks, campaign_id, ids=db.run(draw_daily_spot_checks, clock, campaign_id))
     for group in plan.review.groups:
         mine = [c for c in checks if c.group == group.code]
         assert Counter((c.kind, c.purpose) for c in mine) == {

@@ -47,7 +47,7 @@ def _campaign(db: Database, clock: FixedClock) -> int:
                                household_id=key, description=f"{key} 的问题", found_by="王村干",
                                found_on=found, **kw)
 
-    record_problems(db, clock, cid, [
+    db.run(record_problems, clock, cid, [
         report("housing", "一村", "H1"), report("monitoring", "二村", "H2"),
         report("housing", "一村", "H3", deadline=dt.date(2022, 7, 5)),
         report("housing", "三村", "H4")], recorded_by="county")
@@ -269,7 +269,7 @@ def test_unrouted_problems_the_new_routing_matches_are_routed(db: Database,
     assert no_catch_all != base
     cid = db.run(launch_campaign, today, load_plan_text(no_catch_all), no_catch_all, "county")
     db.run(add_user, today, username="county", name="县级李四", role=Role.COUNTY)
-    record_problems(db, today, cid, [ReportedProblem(
+    db.run(record_problems, today, cid, [ReportedProblem(
         source="visit", category="monitoring", town="测试乡", village="二村", household_id="H9",
         description="未纳入监测", found_by="王村干", found_on=dt.date(2022, 6, 7))],
         recorded_by="county")

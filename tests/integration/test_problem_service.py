@@ -80,7 +80,7 @@ def _setup(db: Database, clock: FixedClock) -> tuple[int, str, str]:
     rule = next(r for r in plan["routing"] if r.get("categories"))
     category = rule["categories"][0]
     source = plan["sources"][0]["code"]
-    result = record_problems(db, clock, campaign_id,
+    result = db.run(record_problems, clock, campaign_id,
                              [_problem(town["code"], village, category, source)],
                              recorded_by="county")
     assert result.created == 1 and result.routed == 1
@@ -113,7 +113,7 @@ def test_the_whole_lifecycle_is_audited(db: Database, clock: FixedClock) -> None
     move(Action.PASS_REVIEW, "ducha")
     p = move(Action.CLOSE, "county")
     assert p.status == Status.CLOSED and p.closed_at is not None
-    _, events = audit_trail(db, code, campaign_id)
+    _, events = db.run(audit_trail, code, campaign_id)
     assert [e.action for e in events] == [
         "record", "route", "accept", "request_extension", "approve_extension", "submit",
         "fail_review", "submit", "pass_review", "close"]
@@ -221,7 +221,7 @@ def test_concurrent_intakes_number_problems_without_collision(committed_db: Data
                                         village=None, household_id=None,
                                         description=f"批次{batch}问题{i}", found_by="王村干",
                                         found_on=dt.date(2022, 9, 20)) for i in range(40)]
-            record_problems(db, clock, campaign_id, reported, recorded_by=f"clerk{batch}")
+            db.run(record_problems, clock, campaign_id, reported, recorded_by=f"clerk{batch}")
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 

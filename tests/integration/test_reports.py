@@ -66,7 +66,7 @@ class Ledger:
                             found_by="李排查", found_on=day, deadline=deadline)
             for i in range(n)
         ]
-        result = record_problems(self.db, self.clock, self.campaign_id, reported,
+        result = self.db.run(record_problems, self.clock, self.campaign_id, reported,
                                  recorded_by="county")
         with self.db.transaction() as s:
             return list(s.scalars(select(Problem.code).where(

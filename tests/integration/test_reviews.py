@@ -85,7 +85,7 @@ def one_problem(db: Database, clock: FixedClock) -> tuple[int, Plan, str]:
     campaign_id, plan = launch(db, clock)
     users(db, clock)
     town, village = first_village(plan)
-    result = record_problems(db, clock, campaign_id, [report(town, village, "H-001")],
+    result = db.run(record_problems, clock, campaign_id, [report(town, village, "H-001")],
                              recorded_by="county")
     with db.transaction() as s:
         code = s.scalar(select(Problem.code).where(Problem.id == result.problem_ids[0]))
@@ -125,7 +125,7 @@ def test_submit_review_close_carries_three_signatures(db: Database, clock: Fixed
                     campaign_id=campaign_id).problem
     assert p.status == Status.CLOSED and p.closed_at is not None
     assert (p.found_by, p.rectified_by, p.review_passed_by) == ("王村干", "zjj1", "ducha")
-    _, events = audit_trail(db, code, campaign_id)
+    _, events = db.run(audit_trail, code, campaign_id)
     assert [e.action for e in events][-4:] == ["accept", "submit", "pass_review", "close"]
     submit = next(e for e in events if e.action == "submit")
     with db.transaction() as s:
@@ -148,7 +148,7 @@ def test_a_county_reviewer_may_pass_and_close_at_once(db: Database, clock: Fixed
     p = db.run(moves.apply, clock, "county", code, Action.PASS_REVIEW, Payload(note="现场核实，销号"),
                     campaign_id=campaign_id, then=(Action.CLOSE,)).problem
     assert p.status == Status.CLOSED and p.review_passed_by == "county"
-    _, events = audit_trail(db, code, campaign_id)
+    _, events = db.run(audit_trail, code, campaign_id)
     assert [e.action for e in events][-2:] == ["pass_review", "close"]
 
 
@@ -197,7 +197,7 @@ def test_a_failed_review_sends_it_back_with_a_working_day_deadline(
     # Sat 8 Oct a 调休 working day (State Council schedule for 2022).
     assert p.status == Status.RECTIFYING and p.deadline == dt.date(2022, 10, 8)
     assert p.submitted_by is None and p.review_passed_by is None
-    _, events = audit_trail(db, code, campaign_id)
+    _, events = db.run(audit_trail, code, campaign_id)
     failed = events[-1]
     assert failed.action == "fail_review" and failed.note == "照片不清晰，看不出屋面"
     assert failed.data["deadline"] == "2022-10-08"
@@ -236,7 +236,7 @@ def test_close_reviewed_closes_the_reviewed_batch(db: Database, clock: FixedCloc
     campaign_id, plan = launch(db, clock)
     users(db, clock)
     town, village = first_village(plan)
-    result = record_problems(db, clock, campaign_id,
+    result = db.run(record_problems, clock, campaign_id,
                              [report(town, village, f"H-{i}", text=f"问题{i}") for i in range(4)],
                              recorded_by="county")
     ids = result.problem_ids
@@ -246,10 +246,10 @@ def test_close_reviewed_closes_the_reviewed_batch(db: Database, clock: FixedCloc
         if i < 3:
             db.run(moves.apply, clock, "ducha", pid, Action.PASS_REVIEW, Payload(note=""))
     with pytest.raises(PermissionDenied, match="县级办公室"):
-        close_reviewed(db, clock, campaign_id, "ducha")
-    only = close_reviewed(db, clock, campaign_id, "county", problem_ids=[ids[0], ids[3]])
+        db.run(close_reviewed, clock, campaign_id, "ducha")
+    only = db.run(close_reviewed, clock, campaign_id, "county", problem_ids=[ids[0], ids[3]])
     assert only.closed_ids == [ids[0]]  # ids[3] is still awaiting review
-    rest = close_reviewed(db, clock, campaign_id, "county")
+    rest = db.run(close_reviewed, clock, campaign_id, "county")
     assert sorted(rest.closed_ids) == ids[1:3] and rest.refused == []
     with db.transaction() as s:
         statuses = {pid: st for pid, st in s.execute(select(Problem.id, Problem.status))}
@@ -268,7 +268,7 @@ def populate(db: Database, clock: FixedClock, campaign_id: int, plan: Plan, *,
         for i in range(closed_per_town):
             v = t.villages[i % len(t.villages)].code
             reports.append(report(t.code, v, None, text=f"{t.code} 问题 {i}"))
-    result = record_problems(db, clock, campaign_id, reports, recorded_by="county")
+    result = db.run(record_problems, clock, campaign_id, reports, recorded_by="county")
     with db.transaction() as s:
         s.execute(update(Problem).where(Problem.id.in_(result.problem_ids)).values(
             status=Status.CLOSED.value, rectified_by="zjj1", review_passed_by="ducha",
@@ -289,8 +289,8 @@ def test_spot_checks_meet_quotas_stratified_and_rerun_to_the_same_draw(
     campaign_id, plan = launch(db, clock)
     populate(db, clock, campaign_id, plan, closed_per_town=30, villages=24)
     quota = plan.review.quota
-    ids = draw_daily_spot_checks(db, clock, campaign_id)
-    checks = list_spot_checks(db, campaign_id, day=MONDAY)
+    ids = db.run(draw_daily_spot_checks, clock, campaign_id)
+    checks = db.run(list_spot_checks, campaign_id, day=MONDAY)
     assert [c.id for c in checks] == ids
     per = Counter((c.group, c.kind) for c in checks)
     for g in plan.review.groups:
@@ -304,15 +304,15 @@ def test_spot_checks_meet_quotas_stratified_and_rerun_to_the_same_draw(
     # No item is checked twice on one day.
     assert len({(c.kind, c.item_id) for c in checks}) == len(checks)
     # A rerun returns the same draw and writes nothing.
-    assert draw_daily_spot_checks(db, clock, campaign_id) == ids
+    assert db.run(draw_daily_spot_checks, clock, campaign_id) == ids
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(SpotCheck)) == len(ids)
         assert s.scalar(select(func.count()).select_from(SpotCheckDraw)) == 1
         document_number = s.scalar(select(Campaign.document_number))
     assert document_number is not None
     with pytest.raises(SpotCheckError, match="随机种子"):
-        draw_daily_spot_checks(db, clock, campaign_id, seed=12345)
-    (draw,) = spot_check_draws(db, campaign_id)
+        db.run(draw_daily_spot_checks, clock, campaign_id, seed=12345)
+    (draw,) = db.run(spot_check_draws, campaign_id)
     assert draw.seed == default_seed(campaign_id, document_number) and draw.checks == len(ids)
     assert draw.data["shortfall"] == []
 
@@ -320,8 +320,8 @@ def test_spot_checks_meet_quotas_stratified_and_rerun_to_the_same_draw(
 def test_a_recorded_seed_reproduces_the_draw(db: Database, clock: FixedClock) -> None:
     campaign_id, plan = launch(db, clock)
     populate(db, clock, campaign_id, plan, closed_per_town=30, villages=30)
-    ids = draw_daily_spot_checks(db, clock, campaign_id, seed=20221001)
-    checks = list_spot_checks(db, campaign_id, ids=ids)
+    ids = db.run(draw_daily_spot_checks, clock, campaign_id, seed=20221001)
+    checks = db.run(list_spot_checks, campaign_id, ids=ids)
     for c in checks:
         assert c.draw_seed == derive_seed(20221001, MONDAY, c.group, _kind(c.kind))
     # Recompute from the recorded seed and the day's candidates with the pure sampler.
@@ -331,7 +331,7 @@ def test_a_recorded_seed_reproduces_the_draw(db: Database, clock: FixedClock) ->
             .where(Problem.status == "closed"))]
         households = [HouseholdRef(h, t, v) for h, t, v in s.execute(
             select(Household.household_id, Household.town_code, Household.village_code))]
-    (draw,) = spot_check_draws(db, campaign_id)
+    (draw,) = db.run(spot_check_draws, campaign_id)
     again = draw_spot_checks(closed, households, plan.review.groups, plan.review.quota,
                              draw.seed, MONDAY)
     assert [(c.group, c.kind.value, str(c.item_id)) for c in again] == \
@@ -351,16 +351,16 @@ def _kind(value: str):  # type: ignore[no-untyped-def]
 def test_recently_checked_items_are_not_drawn_again(db: Database, clock: FixedClock) -> None:
     campaign_id, plan = launch(db, clock)
     populate(db, clock, campaign_id, plan, closed_per_town=30, villages=40)
-    first = list_spot_checks(db, campaign_id, ids=draw_daily_spot_checks(db, clock, campaign_id))
+    first = db.run(list_spot_checks, campaign_id, ids=db.run(draw_daily_spot_checks, clock, campaign_id))
     tuesday = MONDAY + dt.timedelta(days=1)
-    second = list_spot_checks(db, campaign_id,
-                              ids=draw_daily_spot_checks(db, clock, campaign_id, day=tuesday))
+    second = db.run(list_spot_checks, campaign_id,
+                              ids=db.run(draw_daily_spot_checks, clock, campaign_id, day=tuesday))
     for kind in ("closed_problem", "household"):
         seen = {c.item_id for c in first if c.kind == kind}
         again = {c.item_id for c in second if c.kind == kind}
         assert again and not seen & again
     # Past the window, yesterday's items are candidates again.
-    later = draw_daily_spot_checks(db, clock, campaign_id, day=tuesday + dt.timedelta(days=1),
+    later = db.run(draw_daily_spot_checks, clock, campaign_id, day=tuesday + dt.timedelta(days=1),
                                    recent_days=0)
     assert later
 
@@ -369,10 +369,10 @@ def test_a_short_pool_records_the_shortfall(db: Database, clock: FixedClock) -> 
     campaign_id, plan = launch(db, clock)
     populate(db, clock, campaign_id, plan, closed_per_town=1, towns=2, villages=1,
              households_per_village=3)
-    ids = draw_daily_spot_checks(db, clock, campaign_id)
-    checks = list_spot_checks(db, campaign_id, ids=ids)
+    ids = db.run(draw_daily_spot_checks, clock, campaign_id)
+    checks = db.run(list_spot_checks, campaign_id, ids=ids)
     assert Counter(c.kind for c in checks) == {"closed_problem": 2, "household": 3, "village": 1}
-    (draw,) = spot_check_draws(db, campaign_id)
+    (draw,) = db.run(spot_check_draws, campaign_id)
     missing = {(m["group"], m["kind"]): m["missing"] for m in draw.data["shortfall"]}
     assert sum(v for (g, k), v in missing.items() if k == "closed_problem") == \
         len(plan.review.groups) * plan.review.quota.closed_problems - 2
@@ -381,15 +381,15 @@ def test_a_short_pool_records_the_shortfall(db: Database, clock: FixedClock) -> 
 def test_a_failed_spot_check_reopens_the_closed_problem(db: Database, clock: FixedClock) -> None:
     campaign_id, plan, code = one_problem(db, clock)
     through_to_closed(db, clock, campaign_id, code)
-    ids = draw_daily_spot_checks(db, clock, campaign_id)
-    (check,) = [c for c in list_spot_checks(db, campaign_id, ids=ids)
+    ids = db.run(draw_daily_spot_checks, clock, campaign_id)
+    (check,) = [c for c in db.run(list_spot_checks, campaign_id, ids=ids)
                 if c.kind == "closed_problem"]
     assert check.problem_code == code and check.result == "pending"
     with pytest.raises(PermissionDenied, match="督查组或县级办公室"):
-        record_spot_check(db, clock, check.id, "zjj1", passed=False, note="x")
+        db.run(record_spot_check, clock, check.id, "zjj1", passed=False, note="x")
     with pytest.raises(SpotCheckError, match="须填写原因"):
-        record_spot_check(db, clock, check.id, "ducha", passed=False, note="")
-    info = record_spot_check(db, clock, check.id, "ducha", passed=False,
+        db.run(record_spot_check, clock, check.id, "ducha", passed=False, note="")
+    info = db.run(record_spot_check, clock, check.id, "ducha", passed=False,
                              note="屋面仍漏雨，整改不到位")
     assert info.result == "failed" and info.checked_by == "ducha"
     assert info.problem_status == Status.RECTIFYING
@@ -398,11 +398,11 @@ def test_a_failed_spot_check_reopens_the_closed_problem(db: Database, clock: Fix
         assert p is not None
         assert p.reopen_count == 1 and p.closed_at is None and p.review_passed_by is None
         assert p.deadline == dt.date(2022, 10, 8)
-    _, events = audit_trail(db, code, campaign_id)
+    _, events = db.run(audit_trail, code, campaign_id)
     assert events[-1].action == Action.REOPEN.value and events[-1].actor == "ducha"
     assert "屋面仍漏雨" in events[-1].note
     with pytest.raises(SpotCheckError, match="已记录结果"):
-        record_spot_check(db, clock, check.id, "ducha", passed=True)
+        db.run(record_spot_check, clock, check.id, "ducha", passed=True)
     figures = db.run(reopen_rate, campaign_id)
     assert (figures.total.closed, figures.total.reopened, figures.total.reopens) == (1, 1, 1)
     assert figures.total.rate == 1.0
@@ -415,9 +415,9 @@ def test_a_failed_spot_check_reopens_the_closed_problem(db: Database, clock: Fix
 def test_a_passed_spot_check_keeps_it_closed(db: Database, clock: FixedClock) -> None:
     campaign_id, _, code = one_problem(db, clock)
     through_to_closed(db, clock, campaign_id, code)
-    ids = draw_daily_spot_checks(db, clock, campaign_id)
-    (check,) = list_spot_checks(db, campaign_id, ids=ids)
-    info = record_spot_check(db, clock, check.id, "county", passed=True, note="已核实")
+    ids = db.run(draw_daily_spot_checks, clock, campaign_id)
+    (check,) = db.run(list_spot_checks, campaign_id, ids=ids)
+    info = db.run(record_spot_check, clock, check.id, "county", passed=True, note="已核实")
     assert info.result == "passed" and info.problem_status == Status.CLOSED
     assert db.run(reopen_rate, campaign_id).total.rate == 0.0
 
@@ -427,14 +427,14 @@ def test_a_failed_household_check_is_recorded(db: Database, clock: FixedClock) -
     users(db, clock)
     populate(db, clock, campaign_id, plan, closed_per_town=0, villages=1,
              households_per_village=2)
-    ids = draw_daily_spot_checks(db, clock, campaign_id)
-    check = next(c for c in list_spot_checks(db, campaign_id, ids=ids) if c.kind == "household")
+    ids = db.run(draw_daily_spot_checks, clock, campaign_id)
+    check = next(c for c in db.run(list_spot_checks, campaign_id, ids=ids) if c.kind == "household")
     # A failed household check records a problem there, so it names the problem's category.
-    info = record_spot_check(db, clock, check.id, "ducha", passed=False, note="走访记录与实际不符",
+    info = db.run(record_spot_check, clock, check.id, "ducha", passed=False, note="走访记录与实际不符",
                              category="housing")
     assert info.result == "failed" and info.note == "走访记录与实际不符"
     assert info.raised_problem_code is not None
-    assert [c.id for c in list_spot_checks(db, campaign_id, result="failed")] == [check.id]
+    assert [c.id for c in db.run(list_spot_checks, campaign_id, result="failed")] == [check.id]
 
 
 def test_a_campaign_without_groups_cannot_draw(db: Database, clock: FixedClock) -> None:
@@ -448,7 +448,7 @@ def test_a_campaign_without_groups_cannot_draw(db: Database, clock: FixedClock) 
                           created_at=clock.now(), created_by="test", note="督查组撤销"))
         c.plan_version = 2
     with pytest.raises(SpotCheckError, match="督查组"):
-        draw_daily_spot_checks(db, clock, campaign_id)
+        db.run(draw_daily_spot_checks, clock, campaign_id)
 
 
 # ---- recurrence -------------------------------------------------------------------------
@@ -460,7 +460,7 @@ def test_a_new_problem_on_a_closed_household_category_is_flagged(
     first = through_to_closed(db, clock, campaign_id, code)
     town, village = first_village(plan)
     clock.advance(dt.timedelta(days=10))
-    result = record_problems(db, clock, campaign_id, [
+    result = db.run(record_problems, clock, campaign_id, [
         report(town, village, "H-001", text="屋面再次漏雨"),
         report(town, village, "H-001", category="water", text="自来水不通"),
         report(town, village, "H-002", text="另一户危房"),
@@ -472,7 +472,7 @@ def test_a_new_problem_on_a_closed_household_category_is_flagged(
     with db.transaction() as s:
         new_id = s.scalar(select(Problem.id).where(Problem.description == "屋面再次漏雨"))
     assert new_id is not None
-    _, events = audit_trail(db, new_id)
+    _, events = db.run(audit_trail, new_id)
     assert events[-1].action == "recurrence" and code in events[-1].note
     assert db.run(reopen_rate, campaign_id).total.recurrences == 1
 
@@ -482,8 +482,8 @@ def test_spot_check_time_is_china_time(db: Database) -> None:
     late = FixedClock(dt.datetime(2022, 9, 26, 23, 30, tzinfo=dt.UTC))
     campaign_id, plan = launch(db, FixedClock(dt.datetime(2022, 9, 26, 9, tzinfo=CHINA_TZ)))
     populate(db, late, campaign_id, plan, closed_per_town=2, villages=2)
-    draw_daily_spot_checks(db, late, campaign_id)
-    (draw,) = spot_check_draws(db, campaign_id)
+    db.run(draw_daily_spot_checks, late, campaign_id)
+    (draw,) = db.run(spot_check_draws, campaign_id)
     assert draw.day == dt.date(2022, 9, 27)
 
 
@@ -523,7 +523,7 @@ def test_the_command_line_submits_reviews_and_spot_checks(db: Database, clock: F
     assert rc == 0 and "已销号 1 个问题" in out, out
     rc, out = run("spotcheck", "draw", "--campaign", c)
     assert rc == 0 and code in out and "随机种子" in out, out
-    (check,) = list_spot_checks(db, campaign_id)
+    (check,) = db.run(list_spot_checks, campaign_id)
     rc, out = run("spotcheck", "record", str(check.id), "--as", "ducha", "--fail", "--note",
                   "复查仍漏雨")
     assert rc == 0 and "已重新打开" in out, out
@@ -545,7 +545,7 @@ def test_concurrent_draws_of_one_day_agree(committed_db: Database, clock: FixedC
     def draw() -> None:
         start.wait()
         try:
-            results.append(draw_daily_spot_checks(db, clock, campaign_id))
+            results.append(db.run(draw_daily_spot_checks, clock, campaign_id))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -567,7 +567,7 @@ def test_a_draw_that_loses_the_race_returns_the_winners(
 
     campaign_id, plan = launch(db, clock)
     populate(db, clock, campaign_id, plan, closed_per_town=5, villages=4)
-    first = draw_daily_spot_checks(db, clock, campaign_id)
+    first = db.run(draw_daily_spot_checks, clock, campaign_id)
     real = reviews._draw_row
     calls: list[int] = []
 
@@ -576,7 +576,7 @@ def test_a_draw_that_loses_the_race_returns_the_winners(
         return None if len(calls) == 1 else real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(reviews, "_draw_row", blind_once)
-    assert draw_daily_spot_checks(db, clock, campaign_id) == first
+    assert db.run(draw_daily_spot_checks, clock, campaign_id) == first
     assert len(calls) == 2  # it drew, hit the unique key, and read the winner's draw
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(SpotCheck)) == len(first)

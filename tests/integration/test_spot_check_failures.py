@@ -67,8 +67,8 @@ def launch(db: Database, clock: FixedClock, source: str = "",
 
 
 def household_check(db: Database, clock: FixedClock, cid: int) -> int:
-    ids = draw_daily_spot_checks(db, clock, cid)
-    return next(c.id for c in list_spot_checks(db, cid, ids=ids) if c.kind == "household")
+    ids = db.run(draw_daily_spot_checks, clock, cid)
+    return next(c.id for c in db.run(list_spot_checks, cid, ids=ids) if c.kind == "household")
 
 
 def test_a_failed_household_check_records_a_routed_problem(db: Database,
@@ -76,14 +76,14 @@ def test_a_failed_household_check_records_a_routed_problem(db: Database,
     cid, _ = launch(db, clock)
     check_id = household_check(db, clock, cid)
     with pytest.raises(SpotCheckError, match="问题类别"):
-        record_spot_check(db, clock, check_id, "ducha", passed=False, note="房屋漏雨未报")
+        db.run(record_spot_check, clock, check_id, "ducha", passed=False, note="房屋漏雨未报")
     with pytest.raises(SpotCheckError, match="未定义"):
-        record_spot_check(db, clock, check_id, "ducha", passed=False, note="房屋漏雨未报",
+        db.run(record_spot_check, clock, check_id, "ducha", passed=False, note="房屋漏雨未报",
                           category="不存在")
     with db.transaction() as s:  # the refusals left nothing behind
         assert s.scalar(select(SpotCheck.result).where(SpotCheck.id == check_id)) == "pending"
         assert s.scalars(select(Problem)).all() == []
-    info = record_spot_check(db, clock, check_id, "ducha", passed=False,
+    info = db.run(record_spot_check, clock, check_id, "ducha", passed=False,
                              note="房屋漏雨未报", category="住房安全")
     assert info.result == "failed" and info.raised_problem_code
     with db.transaction() as s:
@@ -96,7 +96,7 @@ def test_a_failed_household_check_records_a_routed_problem(db: Database,
         assert "房屋漏雨未报" in p.description
         stored = s.get(SpotCheck, check_id)
         assert stored is not None and stored.raised_problem_id == p.id
-    _, events = audit_trail(db, info.raised_problem_code, cid)
+    _, events = db.run(audit_trail, info.raised_problem_code, cid)
     assert events[0].actor == "ducha" and events[1].action == Action.ROUTE.value
 
 
@@ -107,7 +107,7 @@ def test_failed_checks_count_against_the_town_in_the_ranking(db: Database,
     town = plan.towns[0].code
     before = db.run(compute_ranking, clock, cid, "2022-09").stats_of(town).failed_checks
     assert before == 0
-    record_spot_check(db, clock, household_check(db, clock, cid), "ducha", passed=False,
+    db.run(record_spot_check, clock, household_check(db, clock, cid), "ducha", passed=False,
                       note="帮扶措施未落实", category="housing")
     snap = db.run(compute_ranking, clock, cid, "2022-09")
     assert snap.stats_of(town).failed_checks == 1
@@ -150,7 +150,7 @@ def test_the_plan_may_name_the_spot_check_source(db: Database, clock: FixedClock
         launch(db, clock, source="没有这个来源")
     cid, plan = launch(db, clock, source="督导组督导")
     assert plan.review.spot_check_source == "guidance"
-    info = record_spot_check(db, clock, household_check(db, clock, cid), "ducha", passed=False,
+    info = db.run(record_spot_check, clock, household_check(db, clock, cid), "ducha", passed=False,
                              note="走访记录不实", category="housing")
     with db.transaction() as s:
         assert s.scalar(select(Problem.source).where(

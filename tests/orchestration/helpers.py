@@ -45,7 +45,7 @@ def add_problems(db: Database, clock: FixedClock, campaign_id: int, n: int, *,
         )
         for i in range(n)
     ]
-    return record_problems(db, clock, campaign_id, reported, recorded_by="cadre").problem_ids
+    return db.run(record_problems, clock, campaign_id, reported, recorded_by="cadre").problem_ids
 
 
 def use_database(db: Database, monkeypatch: pytest.MonkeyPatch) -> str:

@@ -92,7 +92,7 @@ def build_world(db: Database, clock: FixedClock) -> World:
         "lz_housing": _reported("liuzhuangdian", "liuzhuangdian-01", "housing",
                                 "刘庄店村危房鉴定为C级未改造"),
     }
-    result = record_problems(db, clock, cid, list(reports.values()), recorded_by="county")
+    result = db.run(record_problems, clock, cid, list(reports.values()), recorded_by="county")
     assert result.routed == 3, result
     ids = dict(zip(reports, result.problem_ids, strict=True))
     everything = set(reports)

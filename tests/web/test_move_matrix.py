@@ -95,7 +95,7 @@ class Ledger:
                                  village="huaidian-01", household_id=None,
                                  description=f"矩阵测试问题 {self.seq}", found_by="王村干",
                                  found_on=dt.date(2022, 9, 20))
-        result = record_problems(self.db, self.clock, self.world.campaign_id, [report],
+        result = self.db.run(record_problems, self.clock, self.world.campaign_id, [report],
                                  recorded_by="county")
         pid = result.problem_ids[0]
         self.db.run(store_evidence, self.clock, pid, [photo()], "county")  # any edge may name it
