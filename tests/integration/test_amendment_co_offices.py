@@ -49,7 +49,7 @@ def _campaign(db: Database, notices: str = "") -> int:
     cid = db.run(launch_campaign, TODAY, load_plan_text(text), text, "county")
     db.run(add_user, TODAY, username="county", name="县级李四", role=Role.COUNTY)
     found = dt.date(2022, 6, 7)
-    record_problems(db, TODAY, cid, [
+    db.run(record_problems, TODAY, cid, [
         ReportedProblem(source="visit", category=category, town="测试乡", village=village,
                         household_id=key, description=f"{key} 的问题", found_by="王村干",
                         found_on=found)

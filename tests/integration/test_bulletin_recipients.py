@@ -34,7 +34,7 @@ def test_the_veto_bulletin_reaches_the_town_and_its_liaison(db: Database) -> Non
         household_id="H1", description="适龄儿童失学", found_by="帮扶责任人",
         found_on=dt.date(2019, 2, 12), deadline=dt.date(2019, 2, 13))
     clock = FixedClock(at(2019, 2, 12))
-    (pid,) = record_problems(db, clock, cid, [problem], recorded_by="cadre").problem_ids
+    (pid,) = db.run(record_problems, clock, cid, [problem], recorded_by="cadre").problem_ids
     for code, name in (("zjj", "住建甲"), ("jyj", "教育乙"), ("fgw", "发改丙")):
         db.run(add_user, clock, username=f"{code}1", name=name, role=Role.OFFICE, office=code)
     # Five working days past 2/13 the 一票否决 rung fires.
