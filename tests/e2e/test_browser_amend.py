@@ -47,7 +47,7 @@ def campaign(db: Database, clock: FixedClock) -> int:
     rows = [("housing", "huaidian", "huaidian-01", "东关社区张某某家危房未改造，屋面漏雨"),
             ("education", "huaidian", "huaidian-02", "适龄儿童李某辍学未劝返"),
             ("housing", "liuzhuangdian", "liuzhuangdian-01", "危房鉴定资料与实际不符")]
-    record_problems(db, clock, cid, [
+    db.run(record_problems, clock, cid, [
         ReportedProblem(source="household", category=c, town=t, village=v, household_id=None,
                         description=d, found_by="王村干", found_on=dt.date(2022, 9, 20))
         for c, t, v, d in rows], recorded_by="county")
