@@ -101,3 +101,4 @@ def test_preview_then_apply_with_the_version_seen(world: World, client_for: Clie
     assert hidden(r.text, "expect_version") == "2"
     with world.db.transaction() as s:
         assert s.scalar(select(Campaign.plan_version).where(Campaign.id == cid)) == 2
+
