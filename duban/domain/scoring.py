@@ -395,7 +395,8 @@ def rank_towns(
 
     Ties in score are broken by closure rate (higher first), overdue rate (lower first),
     fines (lower first), then town code, and are flagged `tied`. The bottom M are named
-    first and the top N are commended among the rest, so no town is both.
+    first and the top N are commended among the rest, so no town is both; towns equal on all
+    of these are never split by a cut (all equal: nobody is commended or named).
     """
     if not stats:
         return Ranking(month=None, by=policy.by, rows=())
@@ -417,11 +418,15 @@ def rank_towns(
     n = len(scored)
     named_from = n - min(max(policy.name_bottom, 0), n)
     commend_until = min(max(policy.commend_top, 0), named_from)
+    # Towns equal on every measure are told apart only by their code, which is no merit: a
+    # cut that falls inside such a group commends (or names) none of the group.
+    merit = [_order_key(s, score)[:-1] for s, _, score in scored]
     rows = []
     for i, (s, components, score) in enumerate(scored):
-        if i >= named_from:
+        if i >= named_from and not (named_from > 0 and merit[i] == merit[named_from - 1]):
             standing = Standing.NAMED
-        elif i < commend_until:
+        elif i < commend_until and not (commend_until < n
+                                        and merit[i] == merit[commend_until]):
             standing = Standing.COMMENDED
         else:
             standing = Standing.NONE

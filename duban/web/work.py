@@ -31,7 +31,7 @@ from duban.services.scoping import (
     visible_office_codes,
 )
 from duban.services.views.choices import filter_choices
-from duban.services.views.names import document_file_name
+from duban.services.views.names import document_file_name, person_labels
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.pages import (
     CtxDep,
@@ -249,8 +249,10 @@ def notices_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> 
         return no_campaign(st, ctx, "notices")
     rows = read(st, visible_notices, ctx.scope, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
+    people = read(st, person_labels, [n.acknowledged_by for n in rows])
     return page(st, ctx, "notices.html", "notices", campaign=chosen, campaigns=campaigns,
-                rows=list(reversed(rows)), names=names, batch_key=secrets.token_hex(8),
+                rows=list(reversed(rows)), names=names, people=people,
+                batch_key=secrets.token_hex(8),
                 may_issue=ctx.scope.role == Role.COUNTY)
 
 
@@ -321,8 +323,14 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     campaigns, chosen = campaign_of(st, _int(campaign))
     if chosen is None:
         return no_campaign(st, ctx, "ranking")
+    plan = rules_of(st, chosen.id, ctx.today).plan
+    # Without a month: this month, kept within the campaign (an ended campaign shows its last).
+    this_month = ctx.today.replace(day=1)
+    if plan.end is not None and this_month > plan.end.replace(day=1):
+        this_month = plan.end.replace(day=1)
+    this_month = max(this_month, plan.start.replace(day=1))
     first = parse_month(month) if month and re.fullmatch(r"\d{4}-\d{2}", month) \
-        else ctx.today.replace(day=1)
+        else this_month
     snap = st.db.run(ranking, chosen.id, first)
     preview = snap is None
     error = None
@@ -378,8 +386,11 @@ def people_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> R
     log = st.db.run(delegation_log, limit=50)
     offices = (read(st, filter_choices, ctx.scope, chosen.id)["offices"]
                if chosen is not None else [])
+    names = rules_of(st, chosen.id, ctx.today).names if chosen is not None else None
+    people = read(st, person_labels, [*(s.granted_by for s in subs), *(e.actor for e in log),
+                                      *(e.subject for e in log)])
     return page(st, ctx, "people.html", "people", campaign=chosen, campaigns=campaigns,
-                users=users, subs=subs, log=log, offices=offices,
+                users=users, subs=subs, log=log, offices=offices, names=names, people=people,
                 office_users=[u for u in users if u.role == Role.OFFICE and u.active])
 
 
@@ -479,8 +490,10 @@ def inbox_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     names = rules_of(st, chosen.id, ctx.today).names if chosen else None
     duties = read(st, occurrence_rows, chosen.id, ctx.today, offices=offices,
                   states=("待完成", "逾期未完成")) if chosen else []
+    people = read(st, person_labels, [m.read_by for m in lines])
     return page(st, ctx, "inbox.html", "inbox", campaign=chosen, campaigns=campaigns,
-                lines=lines, unread=bool(unread), names=names, offices=offices, duties=duties)
+                lines=lines, unread=bool(unread), names=names, offices=offices, duties=duties,
+                people=people)
 
 
 @router.post("/duties/{occurrence_id}/done", include_in_schema=False)
@@ -545,9 +558,12 @@ def spotchecks_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     draws = st.db.run(spot_check_draws, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
     groups = {g.code: g.name for g in rules_of(st, chosen.id, ctx.today).plan.review.groups}
+    people = read(st, person_labels, [c.checked_by for c in checks])
+    # Days whose draw found something to check; a 不定期 plan draws nothing most days.
+    shown = [d for d in draws if d.checks][:14]
     return page(st, ctx, "spotchecks.html", "spotchecks", campaign=chosen,
-                campaigns=campaigns, checks=checks, draws=draws[:14], day=wanted,
-                names=names, groups=groups, drawn=any(d.day == wanted for d in draws),
+                campaigns=campaigns, checks=checks, draws=shown, day=wanted,
+                names=names, groups=groups, people=people, drawn=any(d.day == wanted for d in draws),
                 may_draw=ctx.scope.role == Role.COUNTY and wanted == ctx.today)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,8 @@ from duban.domain.scoring import (
     Standing,
     TownMonthStats,
     accrue_penalties,
+    closure_rate,
+    overdue_rate,
     penalty_totals,
     rank_towns,
     rule_for,
@@ -187,6 +190,26 @@ def test_ties_are_broken_by_closure_rate_then_code_and_flagged() -> None:
     assert "（并列）" in rank_towns([a, b, c, x], POLICY).lines()[1]
 
 
+def test_a_cut_never_falls_between_towns_equal_on_every_measure() -> None:
+    # A month without activity (every town 120): the town code alone would name the last.
+    quiet = [stats(code, closed=10) for code in ("zhouying", "baiji", "beicheng", "liufu", "x")]
+    ranking = rank_towns(quiet, POLICY)
+    assert all(r.standing is Standing.NONE for r in ranking.rows)
+    assert ranking.named == () and ranking.commended == ()
+    # Equal at the bottom only: the better towns are still commended, nobody is named.
+    mixed = [stats("a", closed=10), stats("b", closed=9), stats("c", closed=8),
+             stats("d", closed=5), stats("e", closed=5)]
+    ranking = rank_towns(mixed, POLICY)
+    assert [r.town for r in ranking.commended] == ["a", "b", "c"]
+    assert ranking.named == ()
+    # Equal across the commendation cut: only those above the group are commended.
+    top = [stats("a", closed=10), stats("b", closed=9), stats("c", closed=9),
+           stats("d", closed=9), stats("e", closed=1)]
+    ranking = rank_towns(top, POLICY)
+    assert [r.town for r in ranking.commended] == ["a"]
+    assert [r.town for r in ranking.named] == ["e"]
+
+
 def test_no_town_is_both_commended_and_named() -> None:
     three = [stats("t1"), stats("t2", closed=9), stats("t3", closed=8)]
     ranking = rank_towns(three, POLICY)
@@ -238,5 +261,18 @@ def test_breakdown_sums_to_score_and_order_follows_score(towns: tuple[TownMonthS
         assert sum(c.points for c in row.components) == row.score
     scores = [r.score for r in ranking.rows]
     assert scores == sorted(scores, reverse=True)
-    assert len(ranking.commended) == min(3, len(towns) - len(ranking.named))
-    assert len(ranking.named) == 1
+    by_code = {s.town: s for s in towns}
+
+    def merit(town: str, score: object) -> tuple[object, ...]:
+        s = by_code[town]
+        return (score, closure_rate(s), overdue_rate(s), s.penalties_yuan)
+
+    rows = ranking.rows
+    for a, b in itertools.pairwise(rows):  # equal towns are never split by a cut
+        if merit(a.town, a.score) == merit(b.town, b.score):
+            assert a.standing == b.standing
+    assert len(ranking.named) <= 1
+    if len(rows) > 1 and merit(rows[-1].town, rows[-1].score) != merit(rows[-2].town,
+                                                                        rows[-2].score):
+        assert len(ranking.named) == 1
+    assert len(ranking.commended) <= min(3, len(towns) - len(ranking.named))

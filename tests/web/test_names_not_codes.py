@@ -102,3 +102,33 @@ def test_campaign_show_names_who_closed_it(world: World) -> None:
     assert "王主任（县级办公室）" in out.split("办理人")[1]
     assert "investigate" not in out and "rectify" not in out
     _no_codes(out)
+
+
+def test_pages_name_who_signed_and_read(world: World, client_for: Clients) -> None:
+    from duban.services.notices.receipts import acknowledge_notice
+
+    issued = world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
+                          batch_key="pages")
+    zjj = next(n for n in issued if n.office_code == "zjj")
+    world.db.run(acknowledge_notice, world.clock, zjj.id, "off_zjj")
+    county, _ = client_for("county")
+    page = county.get(f"/notices?campaign={world.campaign_id}").text
+    assert "住建局刘科长（县住建局）" in page and ">off_zjj<" not in page
+
+
+def test_a_closed_campaign_says_so_and_ranks_its_last_month(world: World,
+                                                           client_for: Clients) -> None:
+    import datetime as dt
+
+    from duban.domain.clock import CHINA_TZ
+    from duban.services.closing import close_campaign
+
+    world.clock.set(dt.datetime(2023, 1, 3, 9, 0, tzinfo=CHINA_TZ))
+    world.db.run(close_campaign, world.clock, world.campaign_id, "county", note="到期")
+    world.clock.set(dt.datetime(2023, 3, 8, 9, 0, tzinfo=CHINA_TZ))
+    town, _ = client_for("town_hd")
+    home = town.get(f"/?campaign={world.campaign_id}").text
+    assert "已总结" in home and "2023年1月3日" in home
+    ranking = town.get(f"/ranking?campaign={world.campaign_id}").text
+    # The plan ends 12/31: its last month, not a preview of March 2023.
+    assert "2022年12月乡镇月考评排名" in ranking and "2023年3月乡镇" not in ranking

@@ -12,9 +12,10 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from duban.domain.bands import BAND_LABELS, BAND_ORDER, OVERDUE_BANDS, Band, worst_band
+from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import STATUS_LABELS, Status
 from duban.domain.plan import STAGE_KIND_LABELS, Plan, StageKind
-from duban.services.campaigns import load_plan_of
+from duban.services.campaigns import CLOSED, load_plan_of
 from duban.services.scoping import Scope, problem_clause, reach_of
 from duban.services.views.common import (
     OPEN,
@@ -133,6 +134,7 @@ class Dashboard:
     offices: list[Progress]
     waiting: list[WaitingLine]
     trend: list[TrendPoint]
+    closed_on: dt.date | None = None  # the day the campaign was closed (总结), if it is
 
     @property
     def current_stage(self) -> StageInfo | None:
@@ -268,6 +270,8 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
         towns=sorted(towns.values(), key=lambda p: p.code),
         offices=sorted(offices.values(), key=lambda p: (-p.overdue, -p.pending, p.code)),
         waiting=board, trend=trend,
+        closed_on=(campaign.closed_at.astimezone(CHINA_TZ).date()
+                   if campaign.status == CLOSED and campaign.closed_at else None),
     )
 
 
