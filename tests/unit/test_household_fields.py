@@ -193,3 +193,32 @@ def test_an_amendment_lists_household_fields_and_rules_and_keeps_a_fields_kind()
     refused = diff_plans(old, typed, [], working_calendar(), dt.date(2020, 6, 20)).refusals
     assert [str(r) for r in refused] == [
         "household.fields[0].type 农户信息“改厕意愿”已按选项导入，不能改为文本；请另起一个字段（key）"]
+
+
+@pytest.mark.parametrize("seed_plan", ["seed-003-shaoyun-2022.yaml", "seed-004-anhui-2019.yaml"])
+def test_the_synthetic_register_fills_the_plans_facts_and_each_own_rule_fires(
+        seed_plan: str) -> None:
+    from collections import Counter
+    from pathlib import Path
+
+    from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.synth import generate_for_plan, household_headers, iter_household_rows
+
+    plan = load_plan_file(Path(__file__).resolve().parents[2] / "plans" / seed_plan)
+    county = generate_for_plan(plan, "township", 2022)
+    fields = {f.key: f for f in plan.household.fields}
+    for h in county.households:
+        for key, value in h.plan_facts.items():
+            f = fields[key]
+            if f.type is FieldType.CHOICE:
+                chosen = value if isinstance(value, tuple) else (value,)
+                assert set(chosen) <= set(f.values), (key, value)
+    fired = Counter(d.rule for h in county.households
+                    for d in detect(h, plan.detection, plan.household.fields))
+    own = [r.code for r in plan.detection.rules if r.when]
+    # Each of the plan's own rules fires, on a few percent of the register at most.
+    assert all(0 < fired[code] <= 0.06 * len(county.households) for code in own), fired
+    # The register's sheet carries the plan's columns, by label.
+    row = next(iter_household_rows(county))
+    assert tuple(row) == household_headers(county)
+    assert household_headers(county)[-len(fields):] == tuple(f.label for f in fields.values())
