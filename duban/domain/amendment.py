@@ -30,7 +30,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from duban.domain.deadlines import Deadline, DeadlineError, compute_deadline
+from duban.domain.deadlines import Deadline, DeadlineError, basis_labels, compute_deadline
 from duban.domain.detection import rule_label
 from duban.domain.lifecycle import Action, Status, rule_for
 from duban.domain.plan import FIELD_TYPE_LABELS, STAGE_KIND_LABELS, Plan, Stage, StageKind
@@ -187,7 +187,8 @@ def _deadline(plan: Plan, calendar: WorkCalendar, p: OpenProblem) -> Deadline | 
         return compute_deadline(plan.deadlines, calendar, found_on=p.found_on,
                                 routed_on=p.routed_on, category=p.category, source=p.source,
                                 tier=p.tier, rectify_end=_rectify_end(plan), stages=plan.stages,
-                                signed_on=p.signed_on, deemed=p.deemed_signed)
+                                signed_on=p.signed_on, deemed=p.deemed_signed,
+                                labels=basis_labels(plan))
     except DeadlineError:
         return None
 

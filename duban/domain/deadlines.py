@@ -43,6 +43,7 @@ from duban.domain.plan import (
     DeadlineRule,
     DeadlineTier,
     Milestone,
+    Plan,
     Stage,
 )
 from duban.domain.workdays import WorkCalendar
@@ -146,6 +147,11 @@ def _from_tier(
             calendar, start, tier.working_days, f"整改时限档次“{tier.name}”")
         return due, f"{tier.name}：{_days_text(tier.working_days, pending)}", True
     raise DeadlineError(f"整改时限档次“{tier.name}”（{tier.code}）既没有日期也没有工作日数")
+
+
+def basis_labels(plan: Plan) -> dict[str, str]:
+    """The names a deadline's basis text gives the plan's categories and sources (not codes)."""
+    return {**{s.code: s.name for s in plan.sources}, **{c.code: c.name for c in plan.categories}}
 
 
 def compute_deadline(

@@ -19,7 +19,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
-from duban.domain.deadlines import Deadline, compute_deadline
+from duban.domain.deadlines import Deadline, basis_labels, compute_deadline
 from duban.domain.errors import ConflictError, DubanError, NotFound
 from duban.domain.lifecycle import (
     Action,
@@ -279,6 +279,7 @@ def _routing_deadline(plan: Plan, problem: Problem,
         plan.deadlines, working_calendar(), found_on=problem.found_on, routed_on=today,
         category=problem.category, source=problem.source, tier=problem.tier,
         rectify_end=stage.end if stage else None, stages=plan.stages,
+        labels=basis_labels(plan),
     )
     return deadline.date, deadline.basis
 
@@ -292,7 +293,7 @@ def signed_deadline(plan: Plan, problem: Problem, signed_on: dt.date, *,
         plan.deadlines, working_calendar(), found_on=problem.found_on, routed_on=routed_on,
         category=problem.category, source=problem.source, tier=problem.tier,
         rectify_end=stage.end if stage else None, stages=plan.stages, signed_on=signed_on,
-        deemed=deemed,
+        deemed=deemed, labels=basis_labels(plan),
     )
 
 

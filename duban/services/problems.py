@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from duban.adapters.batch import Progress, gc_paused
 from duban.domain.clock import Clock, local_today
-from duban.domain.deadlines import Deadline, compute_deadline
+from duban.domain.deadlines import Deadline, basis_labels, compute_deadline
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import FINAL_STATUSES, Action, Status
@@ -82,6 +83,11 @@ class Ruleset:
         """The end of the rectification stage, which caps deadlines."""
         stage = self.plan.stage(StageKind.RECTIFY)
         return stage.end if stage else None
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        """Category and source names for the deadline's basis text."""
+        return basis_labels(self.plan)
 
 
 @gc_paused()
@@ -214,6 +220,7 @@ class _Decisions:
                 plan.deadlines, self.rules.calendar, found_on=p.found_on, routed_on=self.today,
                 category=p.category, source=p.source, tier=p.tier, explicit=p.deadline,
                 rectify_end=self.rules.rectify_end, stages=plan.stages,
+                labels=self.rules.labels,
             )
         return deadline
 

@@ -71,9 +71,11 @@ def test_the_problem_page_shows_the_households_plan_facts_and_the_rule_in_chines
     assert "边缘户佐证资料是否齐全 是" in text
     assert ("比对规则 无劳力边缘户未落实帮扶保障措施 （边缘户类型：重病户、无劳力户；帮扶保障措施：未填写）"
             in text)
-    # Keys of the plan's fields and of its rule are never shown.
-    for code in ("marginal", "support", "no_labour_unsupported", "social_security"):
-        assert code not in text, code
+    # The deadline's basis names the source (入户专班排查), as every other line does.
+    assert "事不过夜：1个工作日（入户专班排查问题）" in text
+    # Keys of the plan's fields, its rule, category and source are never shown.
+    for code in ("marginal", "support", "no_labour_unsupported", "social_security", "team"):
+        assert not re.search(rf"(?<![\w-]){code}(?![\w-])", text), code
 
 
 def test_problem_show_lists_the_households_plan_facts(db: Database,
