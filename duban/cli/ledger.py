@@ -22,7 +22,6 @@ from duban.domain.lifecycle import (
 )
 from duban.domain.numbering import document_label
 from duban.domain.plan import STAGE_KIND_LABELS
-from duban.services.views.names import campaign_names, people_labels
 
 # How a stage without an end date (适时调整) shows: it runs until the campaign is closed.
 OPEN_END = "适时结束"
@@ -242,6 +241,7 @@ def _print_amendment(diff: Any) -> None:
 def campaign_show(campaign_id: int) -> None:
     from duban.services.campaigns import summarise_campaign
     from duban.services.closing import campaign_events
+    from duban.services.views.names import people_labels
 
     e = env()
     summary = e.db.run(summarise_campaign, campaign_id, local_today(e.clock))
@@ -299,6 +299,7 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                  status: str | None, overdue: bool, unrouted: bool, search: str | None,
                  limit: int) -> None:
     from duban.services.listing import ProblemFilter, list_problems
+    from duban.services.views.names import campaign_names
 
     e = env()
     f = ProblemFilter(campaign_id=campaign_id, town=town, office=office,
@@ -330,6 +331,7 @@ def _short(text: str, n: int = 24) -> str:
 @click.option("--campaign", "campaign_id", type=int, help="行动编号（按问题编号查找时）。")
 def problem_show(problem: str, campaign_id: int | None) -> None:
     from duban.services.problems import audit_trail, co_offices_of
+    from duban.services.views.names import campaign_names, people_labels
 
     e = env()
     p, events = e.db.run(audit_trail, problem, campaign_id)

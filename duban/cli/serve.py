@@ -13,7 +13,6 @@ import click
 from duban.cli.base import cli, env
 from duban.cli.output import table
 from duban.domain.clock import CHINA_TZ
-from duban.services.views.names import campaign_names, document_file_name, people_labels
 
 if TYPE_CHECKING:
     from duban.services.database import UnitOfWork
@@ -192,6 +191,7 @@ def notice_group() -> None:
 @click.option("--office", "offices", multiple=True, help="只下发给这些办室（可多次给出）。")
 def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[str, ...]) -> None:
     from duban.services.notices.issuing import issue_notices
+    from duban.services.views.names import campaign_names
 
     e = env()
     rows = e.db.run(issue_notices, e.clock, campaign, issued_by=username, batch_key=batch_key,
@@ -210,6 +210,7 @@ def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[st
 @click.option("--office", default=None, help="只看某个办室。")
 def notice_list(campaign: int, office: str | None) -> None:
     from duban.services.notices.reading import list_notices
+    from duban.services.views.names import campaign_names, people_labels
 
     e = env()
     rows = e.db.run(list_notices, campaign, office=office)
@@ -235,6 +236,7 @@ def _notice_row(uow: UnitOfWork, notice_id: int) -> NoticeRow:
 @click.option("--as", "username", required=True, help="签收人（用户名）。")
 def notice_sign(notice_id: int, username: str) -> None:
     from duban.services.notices.receipts import acknowledge_notice
+    from duban.services.views.names import people_labels
 
     e = env()
     row = e.db.run(acknowledge_notice, e.clock, notice_id, username)
@@ -261,6 +263,7 @@ def notice_void(notice_id: int, username: str, reason: str) -> None:
 @click.option("--pdf", is_flag=True, help="同时转换为 PDF（需安装 LibreOffice）。")
 def notice_download(notice_id: int, out: Path | None, pdf: bool) -> None:
     from duban.services.notices.reading import notice_file
+    from duban.services.views.names import campaign_names, document_file_name
 
     e = env()
     data = e.db.run(notice_file, notice_id)
