@@ -643,10 +643,10 @@ def outcome_rows(db: Database, campaign_id: int,
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         status = campaign.status
-        detected = dict(session.execute(
+        detected: dict[str | None, int] = {rule: n for rule, n in session.execute(
             select(Problem.detection_rule, func.count()).where(
                 Problem.campaign_id == campaign_id, Problem.detection_rule.is_not(None))
-            .group_by(Problem.detection_rule)).tuples().all())
+            .group_by(Problem.detection_rule))}
         rules = load_plan_of(session, campaign_id).detection.rules
     done = [c for c in checks if c.result != "pending"]
     rows = [
