@@ -710,7 +710,7 @@ def build_bulletin(seal: bytes) -> DocumentObject:
 
 _DAILY_HEADERS = ["名称", "排查发现", "已交办", "整改中", "待复核", "已销号", "逾期",
                   "销号率", "较昨日（销号/销号率）"]
-_DAILY_WIDTHS = [26, 13, 13, 13, 13, 13, 13, 16, 36]
+_DAILY_WIDTHS = [26, 13, 13, 13, 13, 13, 13, 19, 33]  # 销号率 fits "100.0%" on one line
 
 
 def _daily_cells(v: str) -> list[tuple[str, str]]:
@@ -759,7 +759,29 @@ def build_daily_report(seal: bytes) -> DocumentObject:
                 ("{{ f.note }}", "GB Table")],
                [12, 34, 36, 34, 40], "f in spot_check_failures")
     tag(doc, "{%p endif %}")
-    para(doc, "GB Heading 1", "五、整改趋势")
+    tag(doc, "{%p if duty_section %}")
+    para(doc, "GB Heading 1", "五、常态化工作与整改节点")
+    tag(doc, "{%p if duty_text %}")
+    para(doc, "GB Body", "{{ duty_text }}")
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p if duty_units %}")
+    loop_table(doc, ["责任单位", "当日到期", "按时完成", "当日未完成", "累计逾期未完成"],
+               [("{{ u.unit }}", "GB Table"), ("{{ u.due }}", c), ("{{ u.done }}", c),
+                ("{{ u.undone }}", c), ("{{ u.missed }}", c)],
+               [56, 24, 24, 24, 28], "u in duty_units")
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p if milestone_text %}")
+    para(doc, "GB Body", "{{ milestone_text }}")
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p if milestones_missed %}")
+    loop_table(doc, ["序号", "问题编号", "节点", "应完成日期", "牵头单位", "乡镇（村）"],
+               [("{{ loop.index }}", c), ("{{ m.problem }}", c), ("{{ m.name }}", c),
+                ("{{ m.date|cn_date }}", c), ("{{ m.office }}", "GB Table"),
+                ("{{ m.place }}", "GB Table")],
+               [12, 22, 16, 32, 34, 40], "m in milestones_missed")
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p endif %}")
+    para(doc, "GB Heading 1", "{{ '六' if duty_section else '五' }}、整改趋势")
     para(doc, "GB Figure", "{{ chart }}")
     para(doc, "GB Signature", "{{ issuer }}")
     para(doc, "GB Date", "{{ issued_on|cn_date }}")
@@ -785,7 +807,11 @@ def build_ranking(seal: bytes) -> DocumentObject:
          "根据{{ year }}年{{ month }}月考评结果，{% if commended %}{{ commended|join('、') }}位列前"
          "{{ commend_top|cn_numeral }}名，给予通报表扬；{% endif %}{% if named_last %}"
          "{{ named_last|join('、') }}位列后{{ name_last|cn_numeral }}名，在全县推进会上作检讨发言，"
-         "限期整改。{% endif %}考评结果计入年底总成绩。")
+         "限期整改。{% endif %}{% if commend_top and not commended and name_last and not named_last %}"
+         "前{{ commend_top|cn_numeral }}名和末位成绩均有并列，本月不作表彰和末位检讨；"
+         "{% elif commend_top and not commended %}前{{ commend_top|cn_numeral }}名成绩并列，"
+         "本月不作表彰；{% elif name_last and not named_last %}末位成绩并列，本月不作末位检讨；"
+         "{% endif %}考评结果计入年底总成绩。")
     tag(doc, "{%p if penalties %}")
     para(doc, "GB Heading 1", "三、处罚情况")
     para(doc, "GB Body", "本月共处罚{{ penalties|length }}项，合计{{ penalty_total }}元，具体如下：")

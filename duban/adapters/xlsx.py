@@ -1,4 +1,5 @@
-"""duban's .xlsx writer for big one-sheet tables: the ledger exports and intake error copies.
+"""duban's .xlsx writer for big tables: the ledger exports (with their small side sheets) and
+intake error copies.
 
 It streams rows straight into the zip as XML, with a few fixed styles. It is here because it is
 the fastest writer measured for this job: 100,000 rows × 12 columns in 1.9–2.3 s, against
@@ -14,6 +15,7 @@ import datetime as dt
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 from typing import IO, Any
@@ -77,6 +79,18 @@ def _cell(ref: str, value: Any, style: int) -> str:
     return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of a workbook: its name, rows and looks (see `write_sheet`)."""
+
+    name: str
+    rows: Iterable[Sequence[Any]]
+    marks: Mapping[int, Mapping[int, Style]] | None = None
+    widths: Mapping[int, float] | None = None
+    freeze_rows: int = 0
+    filter_row: int | None = None
+
+
 def write_sheet(
     path: Path | IO[bytes],
     sheet_name: str,
@@ -93,74 +107,92 @@ def write_sheet(
     0-based column; the first `freeze_rows` rows stay in view when scrolling; `filter_row`
     (1-based) puts a filter on that header row over every row below it.
     """
-    marks = marks or {}
-    refs: list[str] = []
-    last_row = 0
+    return write_book(path, [Sheet(sheet_name, rows, marks, widths, freeze_rows, filter_row)])
+
+
+def write_book(path: Path | IO[bytes], sheets: Sequence[Sheet]) -> Path | IO[bytes]:
+    """Write several sheets, each streamed in turn, to one .xlsx and return it."""
+    filters: list[str | None] = []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as raw:
-            head = [
-                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                f'<worksheet xmlns="{_NS}/spreadsheetml/2006/main">'
-            ]
-            if freeze_rows:
-                head.append(
-                    '<sheetViews><sheetView workbookViewId="0">'
-                    f'<pane ySplit="{freeze_rows}" topLeftCell="A{freeze_rows + 1}" '
-                    'activePane="bottomLeft" state="frozen"/>'
-                    '<selection pane="bottomLeft"/></sheetView></sheetViews>'
-                )
-            if widths:
-                head.append("<cols>")
-                for c, w in sorted(widths.items()):
-                    head.append(f'<col min="{c + 1}" max="{c + 1}" width="{w}" customWidth="1"/>')
-                head.append("</cols>")
-            head.append("<sheetData>")
-            raw.write("".join(head).encode())
-            buf: list[str] = []
-            for r, values in enumerate(rows, 1):
-                while len(refs) < len(values):
-                    refs.append(column_letter(len(refs)))
-                styled = marks.get(r)
-                if styled:
-                    cells = "".join(
-                        _cell(f"{refs[c]}{r}", v, styled.get(c, 0)) for c, v in enumerate(values)
-                    )
-                else:
-                    cells = "".join(_cell(f"{refs[c]}{r}", v, 0) for c, v in enumerate(values))
-                buf.append(f'<row r="{r}">{cells}</row>')
-                last_row = r
-                if len(buf) >= 2000:
-                    raw.write("".join(buf).encode())
-                    buf.clear()
-            buf.append("</sheetData>")
-            filter_ref = None
-            if filter_row is not None and refs:
-                filter_ref = f"A{filter_row}:{refs[-1]}{max(last_row, filter_row + 1)}"
-                buf.append(f'<autoFilter ref="{filter_ref}"/>')
-            buf.append("</worksheet>")
-            raw.write("".join(buf).encode())
-        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        for n, sheet in enumerate(sheets, 1):
+            with zf.open(f"xl/worksheets/sheet{n}.xml", "w", force_zip64=True) as raw:
+                filters.append(_stream_sheet(raw, sheet))
+        zf.writestr("[Content_Types].xml", _content_types(len(sheets)))
         zf.writestr("_rels/.rels", _RELS)
-        zf.writestr("xl/workbook.xml", _workbook(sheet_name, filter_ref))
-        zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        zf.writestr("xl/workbook.xml", _workbook([s.name for s in sheets], filters))
+        zf.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
         zf.writestr("xl/styles.xml", _STYLES)
     return path
 
 
-def _workbook(sheet_name: str, filter_ref: str | None) -> str:
-    title = _ILLEGAL_XML.sub("", sheet_name)[:31] or "Sheet1"
-    names = ""
-    if filter_ref is not None:
-        # Excel keeps a filter's range in this hidden name as well as on the sheet.
-        start, end = (re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", part) for part in filter_ref.split(":"))
-        quoted = "'" + title.replace("'", "''") + "'"
-        names = ('<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" '
-                 f'hidden="1">{escape(quoted)}!{start}:{end}</definedName></definedNames>')
+def _stream_sheet(raw: IO[bytes], sheet: Sheet) -> str | None:
+    """Write one worksheet's XML; returns its filter range, if any."""
+    marks = sheet.marks or {}
+    refs: list[str] = []
+    last_row = 0
+    head = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{_NS}/spreadsheetml/2006/main">'
+    ]
+    if sheet.freeze_rows:
+        f = sheet.freeze_rows
+        head.append(
+            '<sheetViews><sheetView workbookViewId="0">'
+            f'<pane ySplit="{f}" topLeftCell="A{f + 1}" '
+            'activePane="bottomLeft" state="frozen"/>'
+            '<selection pane="bottomLeft"/></sheetView></sheetViews>'
+        )
+    if sheet.widths:
+        head.append("<cols>")
+        for c, w in sorted(sheet.widths.items()):
+            head.append(f'<col min="{c + 1}" max="{c + 1}" width="{w}" customWidth="1"/>')
+        head.append("</cols>")
+    head.append("<sheetData>")
+    raw.write("".join(head).encode())
+    buf: list[str] = []
+    for r, values in enumerate(sheet.rows, 1):
+        while len(refs) < len(values):
+            refs.append(column_letter(len(refs)))
+        styled = marks.get(r)
+        if styled:
+            cells = "".join(
+                _cell(f"{refs[c]}{r}", v, styled.get(c, 0)) for c, v in enumerate(values)
+            )
+        else:
+            cells = "".join(_cell(f"{refs[c]}{r}", v, 0) for c, v in enumerate(values))
+        buf.append(f'<row r="{r}">{cells}</row>')
+        last_row = r
+        if len(buf) >= 2000:
+            raw.write("".join(buf).encode())
+            buf.clear()
+    buf.append("</sheetData>")
+    filter_ref = None
+    if sheet.filter_row is not None and refs:
+        filter_ref = f"A{sheet.filter_row}:{refs[-1]}{max(last_row, sheet.filter_row + 1)}"
+        buf.append(f'<autoFilter ref="{filter_ref}"/>')
+    buf.append("</worksheet>")
+    raw.write("".join(buf).encode())
+    return filter_ref
+
+
+def _workbook(sheet_names: Sequence[str], filters: Sequence[str | None]) -> str:
+    sheets, names = [], []
+    for i, (name, filter_ref) in enumerate(zip(sheet_names, filters, strict=True)):
+        title = _ILLEGAL_XML.sub("", name)[:31] or f"Sheet{i + 1}"
+        sheets.append(f'<sheet name={quoteattr(title)} sheetId="{i + 1}" r:id="rId{i + 1}"/>')
+        if filter_ref is not None:
+            # Excel keeps a filter's range in this hidden name as well as on the sheet.
+            start, end = (re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", part)
+                          for part in filter_ref.split(":"))
+            quoted = "'" + title.replace("'", "''") + "'"
+            names.append(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" '
+                         f'hidden="1">{escape(quoted)}!{start}:{end}</definedName>')
+    defined = f"<definedNames>{''.join(names)}</definedNames>" if names else ""
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<workbook xmlns="{_NS}/spreadsheetml/2006/main" '
         f'xmlns:r="{_NS}/officeDocument/2006/relationships">'
-        f'<sheets><sheet name={quoteattr(title)} sheetId="1" r:id="rId1"/></sheets>{names}'
+        f'<sheets>{"".join(sheets)}</sheets>{defined}'
         "</workbook>"
     )
 
@@ -217,31 +249,40 @@ _STYLES = (
     "</styleSheet>"
 )
 
-_CONTENT_TYPES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    f'<Types xmlns="{_NS}/package/2006/content-types">'
-    '<Default Extension="rels" '
-    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-    'officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
-    'officedocument.spreadsheetml.worksheet+xml"/>'
-    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
-    'officedocument.spreadsheetml.styles+xml"/>'
-    "</Types>"
-)
+def _content_types(sheets: int) -> str:
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for n in range(1, sheets + 1))
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<Types xmlns="{_NS}/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sheet.main+xml"/>'
+        f"{overrides}"
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.styles+xml"/>'
+        "</Types>"
+    )
+
+
 _RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     f'<Relationships xmlns="{_NS}/package/2006/relationships">'
     f'<Relationship Id="rId1" Type="{_NS}/officeDocument/2006/relationships/officeDocument" '
     'Target="xl/workbook.xml"/></Relationships>'
 )
-_WORKBOOK_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    f'<Relationships xmlns="{_NS}/package/2006/relationships">'
-    f'<Relationship Id="rId1" Type="{_NS}/officeDocument/2006/relationships/worksheet" '
-    'Target="worksheets/sheet1.xml"/>'
-    f'<Relationship Id="rId2" Type="{_NS}/officeDocument/2006/relationships/styles" '
-    'Target="styles.xml"/></Relationships>'
-)
+def _workbook_rels(sheets: int) -> str:
+    rels = "".join(
+        f'<Relationship Id="rId{n}" Type="{_NS}/officeDocument/2006/relationships/worksheet" '
+        f'Target="worksheets/sheet{n}.xml"/>' for n in range(1, sheets + 1))
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<Relationships xmlns="{_NS}/package/2006/relationships">{rels}'
+        f'<Relationship Id="rId{sheets + 1}" '
+        f'Type="{_NS}/officeDocument/2006/relationships/styles" '
+        'Target="styles.xml"/></Relationships>'
+    )

@@ -20,7 +20,10 @@ from duban.services import moves
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_version, plan_version_of
 from duban.services.duties import (
+    DUTY_HEADERS,
     MilestoneRow,
+    duty_scope,
+    duty_sheet_rows,
     milestone_texts,
     problem_milestones,
     reach_milestone,
@@ -355,14 +358,21 @@ def ledger_export(request: Request, ctx: CtxDep, campaign: str | None = None) ->
     params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
     q = ledger_query(chosen.id, params)
     r = rules_of(st, chosen.id, ctx.today)
+    with_stones = any(rule.milestones for rule in r.plan.deadlines.rules)
     with st.db.unit_of_work() as uow:
         session = uow.session
+        duties = (DUTY_HEADERS, duty_sheet_rows(session, chosen.id, ctx.today,
+                                                **duty_scope(ctx.scope))) \
+            if r.plan.duties else None
         data = ledger_workbook(ledger_export_rows(session, ctx.scope, q, ctx.today,
                                                   bands=r.bands), r.names,
                                title=f"{chosen.name} 问题台账", exported_at=ctx.now,
                                exported_by=f"{ctx.user.name}（{ctx.user.role_label}）",
                                fields=r.plan.household.fields,
-                               facts_of=lambda ids: household_facts_of(session, chosen.id, ids))
+                               facts_of=lambda ids: household_facts_of(session, chosen.id, ids),
+                               milestones_of=(lambda ids: milestone_texts(
+                                   session, chosen.id, ids, ctx.today)) if with_stones else None,
+                               duties=duties)
     filename = f"问题台账-{ctx.today.isoformat()}.xlsx"
     return Response(
         data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

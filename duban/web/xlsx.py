@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from duban.adapters.xlsx import Style, write_sheet
+from duban.adapters.documents.xlsx import side_sheet
+from duban.adapters.xlsx import Sheet, Style, write_book
 from duban.domain.bands import BAND_LABELS, Band
 from duban.domain.clock import CHINA_TZ
 from duban.domain.facts import display, loaded
@@ -31,17 +32,25 @@ def _batches(rows: Iterable[LedgerRow]) -> Iterator[list[LedgerRow]]:
         yield batch
 
 
+MilestonesOf = Callable[[Sequence[int]], Mapping[int, str]]
+
+
 def ledger_workbook(rows: Iterable[LedgerRow], names: Names, *, title: str,
                     exported_at: dt.datetime, exported_by: str,
-                    fields: Sequence[HouseholdField] = (), facts_of: FactsOf | None = None
+                    fields: Sequence[HouseholdField] = (), facts_of: FactsOf | None = None,
+                    milestones_of: MilestonesOf | None = None,
+                    duties: tuple[Sequence[str], Sequence[Sequence[Any]]] | None = None,
                     ) -> bytes:
     """A workbook of ledger rows with a title line naming who exported it and when.
 
     `fields` are the plan's household fields: a column each after the ledger's, holding the
     facts of the problem's household (`facts_of` reads them for a batch of household ids).
+    `milestones_of` (problem ids -> one line each) adds a 整改节点 column; `duties`
+    (headers, rows) adds the 常态化工作 sheet.
     """
     when = exported_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-    headers = (*HEADERS, *(f.label for f in fields))
+    stones = ("整改节点",) if milestones_of is not None else ()
+    headers = (*HEADERS, *stones, *(f.label for f in fields))
 
     def lines() -> Iterator[list[Any]]:
         yield [title, None, None, None, None, None, None, None, f"导出：{exported_by}，{when}"]
@@ -49,6 +58,7 @@ def ledger_workbook(rows: Iterable[LedgerRow], names: Names, *, title: str,
         for batch in _batches(rows):
             ids = [r.household_id for r in batch if r.household_id]
             known = facts_of(ids) if fields and facts_of is not None and ids else {}
+            texts = milestones_of([r.id for r in batch]) if milestones_of is not None else {}
             for r in batch:
                 own = loaded(known.get(r.household_id or "")) if fields else {}
                 yield [
@@ -57,12 +67,17 @@ def ledger_workbook(rows: Iterable[LedgerRow], names: Names, *, title: str,
                     names.village(r.village_code), r.household_id or "", r.description,
                     names.office(r.lead_office), r.deadline, r.found_on,
                     r.updated_at.astimezone(CHINA_TZ).replace(tzinfo=None),
+                    *((texts.get(r.id, ""),) if milestones_of is not None else ()),
                     *(display(own.get(f.key)) for f in fields),
                 ]
 
     out = io.BytesIO()
-    write_sheet(out, "问题台账", lines(),
-                marks={1: {0: Style.TITLE}, 2: dict.fromkeys(range(len(headers)),
-                                                           Style.COLUMN_HEADER)},
-                widths=dict(enumerate((*WIDTHS, *(14 for _ in fields)))), freeze_rows=2)
+    sheets = [Sheet("问题台账", lines(),
+                    marks={1: {0: Style.TITLE}, 2: dict.fromkeys(range(len(headers)),
+                                                               Style.COLUMN_HEADER)},
+                    widths=dict(enumerate((*WIDTHS, *(40 for _ in stones),
+                                           *(14 for _ in fields)))), freeze_rows=2)]
+    if duties is not None:
+        sheets.append(side_sheet("常态化工作", *duties))
+    write_book(out, sheets)
     return out.getvalue()

@@ -397,4 +397,20 @@ def test_ranking_without_commendation_or_naming_renders(tmp_path: Path) -> None:
     out = render_ranking(ctx, tmp_path / "ranking.docx")
     text = "\n".join(p.text for p in Document(str(out)).paragraphs)
     assert "考评结果计入年底总成绩" in text
+    assert "位列前" not in text and "位列后" not in text and "并列" not in text
+
+
+def test_a_ranking_tied_across_its_cuts_commends_and_names_nobody(tmp_path: Path) -> None:
+    """Towns equal on every measure are split by no cut: the bulletin says so."""
+    from dataclasses import replace
+
+    from docx import Document
+
+    from duban.adapters.documents import render_ranking
+    from tests.integration.test_documents_fixtures import ranking_context
+
+    ctx = replace(ranking_context(), commended_towns=[], named_towns=[])
+    text = "\n".join(p.text for p in Document(str(render_ranking(
+        ctx, tmp_path / "ranking.docx"))).paragraphs)
     assert "位列前" not in text and "位列后" not in text
+    assert "前三名和末位成绩均有并列，本月不作表彰和末位检讨" in text

@@ -357,6 +357,32 @@ class SpotCheckFailure:
     note: str
 
 
+@dataclass(frozen=True)
+class DutyUnitRow:
+    """One unit's recurring duties on the report day (常态化工作)."""
+
+    unit: str
+    due: int  # due that day
+    done: int  # of those, done
+    missed: int  # past their day and still not done
+
+    @property
+    def undone(self) -> int:
+        """Due that day and not done."""
+        return self.due - self.done
+
+
+@dataclass(frozen=True)
+class LateMilestoneRow:
+    """A milestone (整改节点) of an open problem past its date and not reached."""
+
+    problem: str
+    name: str
+    date: dt.date
+    office: str
+    place: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class DailyReportContext(OfficialDocument):
     """A daily 整改进度 report: rows per town, office and source, spot checks, a trend chart."""
@@ -370,6 +396,12 @@ class DailyReportContext(OfficialDocument):
     sources: Sequence[DailyRow] = ()  # one row per 问题来源
     spot_checks: Sequence[SpotCheckRow] = ()  # per supervision group, the report day's draw
     spot_check_failures: Sequence[SpotCheckFailure] = ()
+    # Recurring duties and milestones: shown when the plan has any (duty_section).
+    duty_section: bool = False
+    duty_text: str = ""
+    duty_units: Sequence[DutyUnitRow] = ()
+    milestone_text: str = ""
+    milestones_missed: Sequence[LateMilestoneRow] = ()
 
     @property
     def source_total(self) -> DailyRow:
@@ -454,15 +486,23 @@ class RankingContext(OfficialDocument):
     name_last: int = 1
     penalties: Sequence[Penalty] = ()
     requirements: Sequence[Requirement] = ()
+    # Who the ranking commends and names, when it says (towns tied across a cut are neither);
+    # None: by rank alone.
+    commended_towns: Sequence[str] | None = None
+    named_towns: Sequence[str] | None = None
 
     @property
     def commended(self) -> list[str]:
         """Towns in the top `commend_top` ranks (表彰)."""
+        if self.commended_towns is not None:
+            return list(self.commended_towns)
         return [r.town for r in sorted(self.rows, key=lambda r: r.rank)[: self.commend_top]]
 
     @property
     def named_last(self) -> list[str]:
         """Towns in the last `name_last` ranks (大会检讨发言)."""
+        if self.named_towns is not None:
+            return list(self.named_towns)
         if self.name_last <= 0:
             return []
         return [r.town for r in sorted(self.rows, key=lambda r: r.rank)[-self.name_last :]]

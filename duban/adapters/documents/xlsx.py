@@ -16,7 +16,7 @@ import xlsxwriter
 
 from duban.adapters.documents.context import DailyReportContext, DailyRow
 from duban.adapters.documents.render import atomic_output, text_width_chars
-from duban.adapters.xlsx import Style, write_sheet
+from duban.adapters.xlsx import Sheet, Style, write_book
 from duban.domain.numbering import format_date_cn
 
 _MIN_WIDTH = 6.0
@@ -39,11 +39,14 @@ def _cell_text(value: Any) -> str:
 
 def write_ledger_xlsx(rows: Iterable[Mapping[str, Any]], path: Path, *,
                       headers: Sequence[str] | None = None,
-                      sheet_name: str = "整改台账") -> Path:
+                      sheet_name: str = "整改台账",
+                      more: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = (),
+                      ) -> Path:
     """Write the 整改台账: one row per problem, Chinese headers, filter, frozen header.
 
     `rows` are dicts keyed by Chinese header; `headers` fixes the column order (default: the
-    keys of the first row). Dates are written as dates, numbers as numbers.
+    keys of the first row). Dates are written as dates, numbers as numbers. `more` adds small
+    sheets after it, each (name, headers, rows), such as the recurring duties.
     """
     path = Path(path)
     iterator = iter(rows)
@@ -66,10 +69,23 @@ def write_ledger_xlsx(rows: Iterable[Mapping[str, Any]], path: Path, *,
         for row in _chain(sample, iterator):
             yield [_ledger_value(row.get(h)) for h in cols]
 
+    sheets = [Sheet(sheet_name, lines(), header_marks, dict(enumerate(widths)), freeze_rows=1,
+                    filter_row=1 if cols else None)]
+    sheets += [side_sheet(name, heads, side) for name, heads, side in more]
     with atomic_output(path) as tmp:
-        write_sheet(tmp, sheet_name, lines(), marks=header_marks, widths=dict(enumerate(widths)),
-                    freeze_rows=1, filter_row=1 if cols else None)
+        write_book(tmp, sheets)
     return path
+
+
+def side_sheet(name: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sheet:
+    """A small sheet of a ledger workbook: header, widths from its content, a filter."""
+    widths = [_width_for(h) for h in headers]
+    for row in rows:
+        for j, v in enumerate(row[:len(widths)]):
+            widths[j] = max(widths[j], _width_for(_cell_text(v)))
+    return Sheet(name, [list(headers), *([_ledger_value(v) for v in r] for r in rows)],
+                 {1: dict.fromkeys(range(len(headers)), Style.COLUMN_HEADER)},
+                 dict(enumerate(widths)), freeze_rows=1, filter_row=1)
 
 
 def _ledger_value(value: Any) -> Any:
@@ -139,6 +155,27 @@ def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
                     ws.write_row(i, 0, [f.group, f"{f.kind}：{f.item}", f.place, f.note], cell)
             ws.set_column(0, 0, 24)
             ws.set_column(1, 4, 14)
+            if ctx.duty_section:
+                ws = wb.add_worksheet("常态化工作与整改节点")
+                ws.write(0, 0, ctx.duty_text or ctx.milestone_text, title_fmt)
+                at = 2
+                if ctx.duty_units:
+                    ws.write_row(at, 0, ["责任单位", "当日到期", "按时完成", "当日未完成",
+                                         "累计逾期未完成"], head)
+                    for i, u in enumerate(ctx.duty_units, start=at + 1):
+                        ws.write_row(i, 0, [u.unit, u.due, u.done, u.undone, u.missed], cell)
+                    at += len(ctx.duty_units) + 2
+                if ctx.milestone_text:
+                    ws.write(at, 0, ctx.milestone_text)
+                    at += 1
+                if ctx.milestones_missed:
+                    ws.write_row(at, 0, ["问题编号", "节点", "应完成日期", "牵头单位",
+                                         "乡镇（村）"], head)
+                    for i, m in enumerate(ctx.milestones_missed, start=at + 1):
+                        ws.write_row(i, 0, [m.problem, m.name, m.date.isoformat(), m.office,
+                                            m.place], cell)
+                ws.set_column(0, 0, 24)
+                ws.set_column(1, 4, 14)
             ws = wb.add_worksheet("趋势")
             ws.write_row(0, 0, ["日期", "累计发现", "累计销号", "逾期"], head)
             date_fmt = wb.add_format({"num_format": "yyyy-mm-dd", "border": 1})

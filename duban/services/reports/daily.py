@@ -151,7 +151,26 @@ def daily_report_context(
         sources=[daily_row(f) for f in source_figures(session, plan, campaign_id, day)],
         spot_checks=checks,
         spot_check_failures=failures,
+        **duty_fields(session, campaign_id, day),
     )
+
+
+def duty_fields(session: Session, campaign_id: int, day: dt.date) -> dict[str, Any]:
+    """The report's 常态化工作与整改节点 section: the day's duties by unit, milestones missed."""
+    from duban.adapters.documents.context import DutyUnitRow, LateMilestoneRow
+    from duban.services.duties import duty_day
+
+    d = duty_day(session, campaign_id, day)
+    if not (d.has_duties or d.has_milestones):
+        return {}
+    return {
+        "duty_section": True,
+        "duty_text": d.duty_text,
+        "duty_units": [DutyUnitRow(u.unit, u.due, u.done, u.missed) for u in d.units],
+        "milestone_text": d.milestone_text,
+        "milestones_missed": [LateMilestoneRow(m.problem, m.name, m.date, m.office, m.place)
+                              for m in d.milestones_missed],
+    }
 
 
 def source_figures(session: Session, plan: Plan, campaign_id: int,

@@ -64,6 +64,23 @@ def _line(f: ScopeFigures) -> str:
             f"较前一日新增销号{f.change.closed}个。")
 
 
+def _duty_lines(session: Session, plan: Plan, campaign_id: int, day: dt.date,
+                office: Office) -> list[str]:
+    """The recipient's own recurring duties and milestones (the county office: all)."""
+    from duban.services.duties import duty_day
+
+    if not plan.duties and not any(r.milestones for r in plan.deadlines.rules):
+        return []
+    if office.code == plan.county_office:
+        d = duty_day(session, campaign_id, day)
+    elif office.level == OfficeLevel.TOWN.value and office.town_code:
+        d = duty_day(session, campaign_id, day, town=office.town_code)
+    else:
+        d = duty_day(session, campaign_id, day, offices=[office.code])
+    return [f"常态化工作：{d.duty_text}" if d.duty_text else "",
+            f"整改节点：{d.milestone_text}" if d.milestone_text else ""]
+
+
 def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date,
                          docx: Path | None) -> int:
     """Send the day's report to the plan's `reports.daily_to`; returns outbox rows added.
@@ -100,7 +117,8 @@ def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
             own.append("本乡镇 " + _line(towns[office.town_code]))
         if office.code in leads:
             own.append("本单位牵头 " + _line(leads[office.code]))
-        lines = [f"{office.name}：", head, *own, spot]
+        lines = [f"{office.name}：", head, *own, spot, *_duty_lines(session, plan, campaign_id,
+                                                                    day, office)]
         if failures:
             lines.append("抽查不合格：" + "；".join(
                 f"{f.group} {f.kind}{f.item}（{f.place}）" for f in failures) + "。")

@@ -14,6 +14,13 @@ from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import STATUS_LABELS, Status
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
+from duban.services.duties import (
+    DUTY_HEADERS,
+    duty_sheet_rows,
+    milestone_text,
+    milestones_of,
+    reached_milestones,
+)
 from duban.services.reports.figures import OPEN_CODES
 from duban.services.views.common import campaign_row
 from duban.services.views.names import names_in
@@ -24,6 +31,10 @@ LEDGER_HEADERS = (
     "牵头责任单位", "协办单位", "状态", "整改时限", "时限依据", "是否逾期", "排查人", "发现日期",
     "整改人", "复核人", "销号时间", "重新整改次数",
 )
+
+
+MILESTONE_HEADER = "整改节点"  # 开工 2020-09-15 已完成；完工 2020-11-30 未到期
+DUTY_SHEET = "常态化工作"
 
 
 def ledger_rows(session: Session, campaign_id: int, as_of: dt.date) -> Iterator[dict[str, Any]]:
@@ -44,13 +55,15 @@ def ledger_rows(session: Session, campaign_id: int, as_of: dt.date) -> Iterator[
         .order_by(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
     ):
         co.setdefault(pid, []).append(office_names.get(office, office))
+    with_stones = any(r.milestones for r in plan.deadlines.rules)
+    reached = reached_milestones(session, campaign_id) if with_stones else {}
     open_codes = set(OPEN_CODES)
     stmt = (select(Problem).where(Problem.campaign_id == campaign_id)
             .order_by(Problem.code).execution_options(yield_per=2000))
     for p in session.scalars(stmt):
         category = categories.get(p.category)
         overdue = p.status in open_codes and p.deadline is not None and p.deadline < as_of
-        yield {
+        row: dict[str, Any] = {
             "问题编号": p.code,
             "乡镇": town_names.get(p.town_code, p.town_code),
             "村": villages.get(p.village_code, p.village_code) if p.village_code else "",
@@ -75,6 +88,10 @@ def ledger_rows(session: Session, campaign_id: int, as_of: dt.date) -> Iterator[
             if p.closed_at else "",
             "重新整改次数": p.reopen_count,
         }
+        if with_stones:
+            row[MILESTONE_HEADER] = milestone_text(
+                milestones_of(session, plan, p, as_of, reached.get(p.id, {})))
+        yield row
 
 
 def write_ledger(uow: UnitOfWork, campaign_id: int, out_path: Path,
@@ -93,5 +110,10 @@ def write_ledger(uow: UnitOfWork, campaign_id: int, out_path: Path,
             select(func.max(AuditEvent.at)).where(AuditEvent.campaign_id == campaign_id)
         )
         as_of = newest.astimezone(CHINA_TZ).date() if newest else dt.date.min
+    plan = load_plan_of(session, campaign_id)
+    headers = (*LEDGER_HEADERS, MILESTONE_HEADER) if any(
+        r.milestones for r in plan.deadlines.rules) else LEDGER_HEADERS
+    duties = duty_sheet_rows(session, campaign_id, as_of)
     return write_ledger_xlsx(ledger_rows(session, campaign_id, as_of), Path(out_path),
-                             headers=LEDGER_HEADERS)
+                             headers=headers,
+                             more=[(DUTY_SHEET, DUTY_HEADERS, duties)] if plan.duties else [])

@@ -74,6 +74,8 @@ def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date)
         issued_on=issued_on, addressee=f"各{unit}", year=snap.month.year,
         month=snap.month.month, intro=intro, rows=rows, commend_top=snap.policy.commend_top,
         name_last=snap.policy.name_bottom, penalties=penalties,
+        commended_towns=[r.name for r in snap.ranking.commended],
+        named_towns=[r.name for r in snap.ranking.named],
     )
 
 
