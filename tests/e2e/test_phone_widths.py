@@ -25,9 +25,9 @@ from tests.web.test_duties_pages import MILESTONES
 
 PAGES = ("/", "/ledger?status=", "/waiting", "/notices", "/inbox", "/coverage", "/ranking",
          "/spotchecks", "/campaigns", "/imports", "/people")
-# Codes of the world's offices, towns and villages, and the logins of its users.
+# Codes of the world's offices, towns, villages, categories and sources, and user logins.
 CODES = ("zjj", "jyj", "ggb", "gov-huaidian", "huaidian", "liuzhuangdian", "huaidian-01",
-         "off_zjj", "town_hd", "vil_hd1", "county")
+         "housing", "education", "household", "off_zjj", "town_hd", "vil_hd1", "county")
 CODE_RE = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, CODES)) + r")(?![\w-])")
 
 
