@@ -349,7 +349,10 @@ def substitute_add(office: str, username: str, starts_on: dt.datetime, ends_on: 
     e = env()
     sid = e.db.run(set_substitute, e.clock, office, username, starts_on.date(), ends_on.date(),
                          reason, granted_by)
-    click.echo(f"已设置代理 {sid}：{username} 于 {starts_on.date()} 至 {ends_on.date()} 代理 {office}")
+    from duban.services.views.names import office_labels
+
+    name = e.db.run(office_labels, [office]).get(office, office)
+    click.echo(f"已设置代理 {sid}：{username} 于 {starts_on.date()} 至 {ends_on.date()} 代理 {name}")
 
 
 @substitute_group.command("end", help="结束代理：自今天起不再代理。")
@@ -372,11 +375,16 @@ def substitute_end(substitute_id: int, username: str, note: str) -> None:
 @click.option("--office", help="办室代码。")
 def substitute_list(on: dt.datetime | None, office: str | None) -> None:
     from duban.services.delegation import list_substitutes
+    from duban.services.views.names import office_labels, people_labels
 
-    rows = env().db.run(list_substitutes, on=_day(on), office=office)
+    e = env()
+    rows = e.db.run(list_substitutes, on=_day(on), office=office)
     if not rows:
         click.echo("暂无代理安排。")
         return
+    offices = e.db.run(office_labels, [r.office_code for r in rows])
+    people = e.db.run(people_labels, [r.granted_by for r in rows])
     click.echo(table(["编号", "代理人", "姓名", "办室", "开始", "结束", "原因", "设置人"],
-                     [[r.id, r.username, r.name, r.office_code, r.starts_on, r.ends_on,
-                       r.reason, r.granted_by] for r in rows]))
+                     [[r.id, r.username, r.name, offices.get(r.office_code, r.office_code),
+                       r.starts_on, r.ends_on, r.reason, people.get(r.granted_by, r.granted_by)]
+                      for r in rows]))

@@ -90,14 +90,17 @@ def user_add(username: str, name: str, role: str, office: str | None, town: str 
 @click.option("--active", "active_only", is_flag=True, help="只列出未停用的用户。")
 def user_list(role: str | None, active_only: bool) -> None:
     from duban.services.accounts import list_users
+    from duban.services.views.names import unit_labels
 
-    rows = env().db.run(list_users, role=Role(role) if role else None,
-                      include_disabled=not active_only)
+    e = env()
+    rows = e.db.run(list_users, role=Role(role) if role else None,
+                    include_disabled=not active_only)
+    units = e.db.run(unit_labels, [u.username for u in rows])
     if not rows:
         click.echo("暂无用户。用 duban user add 新增。")
         return
     click.echo(table(["用户名", "姓名", "角色", "所属", "行动", "邮箱", "密码", "状态"],
-                     [[u.username, u.name, u.role_label, u.scope, u.campaigns, u.email or "",
+                     [[u.username, u.name, u.role_label, units.get(u.username, u.scope), u.campaigns, u.email or "",
                        "已设" if u.has_password else "未设", "正常" if u.active else "已停用"]
                       for u in rows]))
     click.echo(f"共 {len(rows)} 个用户")

@@ -31,7 +31,7 @@ from duban.services.scoping import (
     visible_office_codes,
 )
 from duban.services.views.choices import filter_choices
-from duban.services.views.names import document_file_name, person_labels
+from duban.services.views.names import document_file_name, person_labels, unit_labels
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.pages import (
     CtxDep,
@@ -387,10 +387,12 @@ def people_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> R
     offices = (read(st, filter_choices, ctx.scope, chosen.id)["offices"]
                if chosen is not None else [])
     names = rules_of(st, chosen.id, ctx.today).names if chosen is not None else None
+    units = st.db.run(unit_labels, [u.username for u in users])
     people = read(st, person_labels, [*(s.granted_by for s in subs), *(e.actor for e in log),
                                       *(e.subject for e in log)])
     return page(st, ctx, "people.html", "people", campaign=chosen, campaigns=campaigns,
                 users=users, subs=subs, log=log, offices=offices, names=names, people=people,
+                units=units,
                 office_users=[u for u in users if u.role == Role.OFFICE and u.active])
 
 

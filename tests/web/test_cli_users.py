@@ -47,6 +47,7 @@ def test_users_from_the_command_line_sign_in(db: Database, app: Any) -> None:
     assert _signs_in(app, "zhou", "Zhou-2022-pass") and _signs_in(app, "wu", "Wu-pass-2022")
     rc, out = run("user", "list", "--role", "office")
     assert rc == 0 and "周科员" in out and "吴干事" not in out and "已设" in out
+    assert "县住建局" in out and " zjj " not in out  # 所属 by name
     rc, out = run("user", "disable", "zhou")
     assert rc == 0 and "已停用" in out
     assert not _signs_in(app, "zhou", "Zhou-2022-pass")

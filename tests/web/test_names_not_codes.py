@@ -132,3 +132,13 @@ def test_a_closed_campaign_says_so_and_ranks_its_last_month(world: World,
     ranking = town.get(f"/ranking?campaign={world.campaign_id}").text
     # The plan ends 12/31: its last month, not a preview of March 2023.
     assert "2022年12月乡镇月考评排名" in ranking and "2023年3月乡镇" not in ranking
+
+
+def test_cli_users_and_substitutes_name_units(world: World) -> None:
+    users = _run(world, "user", "list")
+    assert "县住建局" in users and "槐店回族镇" in users and "全县" in users
+    added = _run(world, "substitute", "add", "zjj", "off_jyj", "--from", "2022-09-27",
+                 "--to", "2022-09-30", "--reason", "外出学习", "--as", "county")
+    assert "代理 县住建局" in added
+    listed = _run(world, "substitute", "list")
+    assert "县住建局" in listed and "王主任（县级办公室）" in listed

@@ -85,6 +85,18 @@ def document_file_name(names: Names, number: str, office_code: str, kind_label: 
 SYSTEM_NAME = "系统"
 
 
+def _unit_of(session: Session, user: User) -> str:
+    """The name of the office, town or village an account belongs to ("" for the county)."""
+    role = Role(user.role)
+    if user.campaign_id is None or role not in (Role.OFFICE, Role.TOWN, Role.VILLAGE):
+        return ""
+    model, code = ((Office, user.office_code) if role is Role.OFFICE else
+                   (Town, user.town_code) if role is Role.TOWN else
+                   (Village, user.village_code))
+    return session.scalar(select(model.name).where(
+        model.campaign_id == user.campaign_id, model.code == code)) or ""
+
+
 def person_labels(session: Session, usernames: Iterable[str | None]) -> dict[str, str]:
     """Who signed, as a person reads it: `张三（县住建局）`, `李四（县级办公室）`, 系统.
 
@@ -94,21 +106,27 @@ def person_labels(session: Session, usernames: Iterable[str | None]) -> dict[str
     labels = {u: u for u in wanted}
     if "system" in wanted:
         labels["system"] = SYSTEM_NAME
-    rows = session.execute(select(User).where(User.username.in_(wanted - {"system"}))).scalars()
-    for user in rows:
-        role = Role(user.role)
-        unit = ""
-        if user.campaign_id is not None and role in (Role.OFFICE, Role.TOWN, Role.VILLAGE):
-            model, code = ((Office, user.office_code) if role is Role.OFFICE else
-                           (Town, user.town_code) if role is Role.TOWN else
-                           (Village, user.village_code))
-            unit = session.scalar(select(model.name).where(
-                model.campaign_id == user.campaign_id,
-                model.code == code)) or ""
-        labels[user.username] = f"{user.name}（{unit or ROLE_LABELS[role]}）"
+    for user in session.scalars(select(User).where(User.username.in_(wanted - {"system"}))):
+        labels[user.username] = f"{user.name}（{_unit_of(session, user) or ROLE_LABELS[Role(user.role)]}）"
     return labels
+
+
+def unit_labels(uow: UnitOfWork, usernames: Iterable[str]) -> dict[str, str]:
+    """The unit each account belongs to, by name (全县 for county-wide accounts)."""
+    wanted = set(usernames)
+    session = uow.session
+    return {u.username: _unit_of(session, u) or "全县"
+            for u in session.scalars(select(User).where(User.username.in_(wanted)))}
 
 
 def people_labels(uow: UnitOfWork, usernames: Iterable[str | None]) -> dict[str, str]:
     """`person_labels` in a unit of work (for edges)."""
     return person_labels(uow.session, usernames)
+
+
+def office_labels(uow: UnitOfWork, codes: Iterable[str]) -> dict[str, str]:
+    """Office names by code across campaigns (the newest campaign's name wins), for listings
+    that are not tied to one campaign, such as substitutes."""
+    wanted = set(codes)
+    return dict(uow.session.execute(select(Office.code, Office.name).where(
+        Office.code.in_(wanted)).order_by(Office.campaign_id)).all())
