@@ -167,6 +167,21 @@ def env() -> Env:
     return obj
 
 
+def campaign_or_only(campaign_id: int | None) -> int:
+    """The campaign asked for, or the only one there is."""
+    if campaign_id is not None:
+        return campaign_id
+    from duban.domain.errors import DubanError
+    from duban.services.campaigns import list_campaigns
+
+    rows = env().db.run(list_campaigns)
+    if len(rows) == 1:
+        return rows[0].id
+    if not rows:
+        raise DubanError("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
+    raise DubanError("有多项行动，请用 --campaign 指定行动编号（duban campaign list 可查看）")
+
+
 @cli.command("init", help="创建或升级数据库（应用全部迁移）。")
 def init_cmd() -> None:
     database = env().db

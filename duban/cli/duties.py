@@ -7,26 +7,11 @@ from pathlib import Path
 
 import click
 
-from duban.cli.base import cli, env
+from duban.cli.base import campaign_or_only, cli, env
 from duban.cli.output import table
-from duban.domain.errors import DubanError
 
 DATE = click.DateTime(["%Y-%m-%d"])
 STATES = ("待完成", "已完成", "逾期完成", "逾期未完成")
-
-
-def _campaign(campaign_id: int | None) -> int:
-    """The campaign asked for, or the only one there is."""
-    if campaign_id is not None:
-        return campaign_id
-    from duban.services.campaigns import list_campaigns
-
-    rows = env().db.run(list_campaigns)
-    if len(rows) == 1:
-        return rows[0].id
-    if not rows:
-        raise DubanError("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
-    raise DubanError("有多项行动，请用 --campaign 指定行动编号（duban campaign list 可查看）")
 
 
 @cli.group("duty", help="常态化工作：按方案定期走访、会商、报送，完成后上报佐证。")
@@ -46,7 +31,7 @@ def duty_list(office: str | None, day: dt.datetime | None, states: tuple[str, ..
 
     e = env()
     with e.unit_of_work() as uow:
-        rows = list_occurrences(uow, e.clock, _campaign(campaign_id), office=office,
+        rows = list_occurrences(uow, e.clock, campaign_or_only(campaign_id), office=office,
                                 day=day.date() if day else None, states=states)
     if not rows:
         click.echo("没有已开始的常态化工作。")
@@ -72,7 +57,7 @@ def duty_done(occurrence: int, username: str, files: tuple[Path, ...], note: str
     e = env()
     uploads = [UploadedFile(p.name, p.read_bytes()) for p in files]
     with e.unit_of_work() as uow:
-        row = report_done(uow, e.clock, _campaign(campaign_id), occurrence, by=username,
+        row = report_done(uow, e.clock, campaign_or_only(campaign_id), occurrence, by=username,
                           files=uploads, note=note, root=e.root.evidence_dir)
         uow.commit()
     click.echo(f"已报告完成：第{row.id}项 {row.office}{row.place}“{row.duty}”"
@@ -94,7 +79,7 @@ def milestone_list(problem: str, campaign_id: int | None) -> None:
     from duban.services.problems import find_problem
 
     e = env()
-    cid = _campaign(campaign_id)
+    cid = campaign_or_only(campaign_id)
     with e.unit_of_work() as uow:
         p = find_problem(uow.session, cid, problem)
         rows = milestones_of(uow.session, load_plan_of(uow.session, cid), p,
@@ -123,7 +108,7 @@ def milestone_reach(problem: str, milestone: str, username: str, files: tuple[Pa
     e = env()
     uploads = [UploadedFile(p.name, p.read_bytes()) for p in files]
     with e.unit_of_work() as uow:
-        row = reach_milestone(uow, e.clock, _campaign(campaign_id), problem, milestone,
+        row = reach_milestone(uow, e.clock, campaign_or_only(campaign_id), problem, milestone,
                               by=username, files=uploads, note=note, root=e.root.evidence_dir)
         uow.commit()
     click.echo(f"已报告节点完成：{problem}“{row.name}”（节点日期 {row.date}）→ {row.state}")

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 
-from duban.cli.base import cli, env
+from duban.cli.base import campaign_or_only, cli, env
 from duban.cli.output import table
 from duban.domain.clock import CHINA_TZ, local_today
-from duban.domain.errors import DubanError
 
 DATE = click.DateTime(["%Y-%m-%d"])
 DEFAULT_OUT = Path("out") / "reports"
@@ -19,20 +18,6 @@ DEFAULT_OUT = Path("out") / "reports"
 @cli.group("report", help="报表：日报、整改台账、月考评、考核罚款。")
 def report_group() -> None:
     pass
-
-
-def _campaign(campaign_id: int | None) -> int:
-    """The campaign asked for, or the only one there is."""
-    if campaign_id is not None:
-        return campaign_id
-    from duban.services.campaigns import list_campaigns
-
-    rows = env().db.run(list_campaigns)
-    if len(rows) == 1:
-        return rows[0].id
-    if not rows:
-        raise DubanError("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
-    raise DubanError("有多项行动，请用 --campaign 指定行动编号（duban campaign list 可查看）")
 
 
 def _day(value: dt.datetime | None) -> dt.date:
@@ -58,7 +43,7 @@ def daily_cmd(campaign_id: int | None, day: dt.datetime | None, out_dir: Path,
     from duban.services.reports.daily import daily_figures, write_daily_report
 
     e = env()
-    cid, d = _campaign(campaign_id), _day(day)
+    cid, d = campaign_or_only(campaign_id), _day(day)
     paths = e.db.run(write_daily_report, e.clock, cid, d, out_dir, pdf=pdf)
     f = e.db.run(daily_figures, cid, d)
     headers = ["名称", "发现", "已交办", "整改中", "待复核", "已销号", "逾期", "销号率", "较昨日销号"]
@@ -83,7 +68,7 @@ def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
     from duban.services.reports.ledger import write_ledger
 
     e = env()
-    cid = _campaign(campaign_id)
+    cid = campaign_or_only(campaign_id)
     today = local_today(e.clock)
     out_path = out_path or DEFAULT_OUT / f"整改台账-{cid}-{today.isoformat()}.xlsx"
     click.echo(f"已生成：{e.db.run(write_ledger, cid, out_path, as_of=today)}")
@@ -103,7 +88,7 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
     from duban.services.scoring.monthly import compute_ranking, monthly_snapshot, ranking
 
     e = env()
-    cid = _campaign(campaign_id)
+    cid = campaign_or_only(campaign_id)
     if freeze:
         snap = e.db.run(monthly_snapshot, e.clock, cid, month, frozen_by=username)
     else:
@@ -137,7 +122,7 @@ def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str) -> 
     from duban.services.scoring.penalties import reconcile_penalties
 
     e = env()
-    cid, d = _campaign(campaign_id), _day(day)
+    cid, d = campaign_or_only(campaign_id), _day(day)
     rec = e.db.run(reconcile_penalties, e.clock, cid, d)
     f = e.db.run(daily_figures, cid, d)
     names = {s.code: s.name for s in (*f.towns, *f.offices)}

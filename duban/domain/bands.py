@@ -9,34 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import StrEnum
 
+from duban.domain.labelled import Labelled
 from duban.domain.plan import ReminderPolicy, ReminderRung
 from duban.domain.reminders import COLOUR_LABELS, OpenItem, WorkdayCalendar, fire_date
 from duban.domain.workdays import CalendarNotCovered
 
 
-class Band(StrEnum):
+class Band(Labelled):
     """Where an open item stands against its deadline, mildest first."""
 
-    NONE = "none"  # no deadline yet (unrouted)
-    ON_TIME = "on_time"  # 正常
-    DUE_SOON = "due_soon"  # 临期: a reminder before the deadline has fired
-    OVERDUE = "overdue"  # 逾期, no warning colour yet
-    YELLOW = "yellow"
-    ORANGE = "orange"
-    RED = "red"
+    NONE = "none", "未定时限"  # no deadline yet (unrouted)
+    ON_TIME = "on_time", "正常"
+    DUE_SOON = "due_soon", "临期"  # a reminder before the deadline has fired
+    OVERDUE = "overdue", "逾期"  # no warning colour yet
+    YELLOW = "yellow", COLOUR_LABELS["yellow"]
+    ORANGE = "orange", COLOUR_LABELS["orange"]
+    RED = "red", COLOUR_LABELS["red"]
 
 
-BAND_LABELS: dict[Band, str] = {
-    Band.NONE: "未定时限",
-    Band.ON_TIME: "正常",
-    Band.DUE_SOON: "临期",
-    Band.OVERDUE: "逾期",
-    Band.YELLOW: COLOUR_LABELS["yellow"],
-    Band.ORANGE: COLOUR_LABELS["orange"],
-    Band.RED: COLOUR_LABELS["red"],
-}
 BAND_ORDER = tuple(Band)
 # Bands that count as overdue on the dashboard (逾期 and every warning colour).
 OVERDUE_BANDS = frozenset({Band.OVERDUE, Band.YELLOW, Band.ORANGE, Band.RED})

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
@@ -31,7 +30,7 @@ from duban.domain.plan import Audience, Milestone, Plan
 from duban.domain.reminders import DueReminder, OpenItem, WorkdayCalendar, due_reminders
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import CLOSED, load_plan_of
-from duban.services.database import UnitOfWork
+from duban.services.database import UnitOfWork, insert_or_skip
 from duban.services.evidence import UploadedFile, check_files, evidence_root, write_blob
 from duban.services.messages import enqueue
 from duban.services.scoping import Scope
@@ -86,17 +85,11 @@ def create_occurrences(uow: UnitOfWork, clock: Clock, campaign_id: int,
                 })
     created = 0
     for i in range(0, len(rows), 500):
-        stmt = _insert(session, DutyOccurrence).values(rows[i : i + 500]).on_conflict_do_nothing(
+        stmt = insert_or_skip(session, DutyOccurrence).values(rows[i : i + 500]).on_conflict_do_nothing(
             index_elements=["campaign_id", "duty_code", "office_code", "village_code", "day"]
         ).returning(DutyOccurrence.id)
         created += len(session.execute(stmt).all())  # a concurrent tick's rows do not count
     return created
-
-
-def _insert(session: Session, model: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 def _closed(session: Session, campaign_id: int) -> bool:
@@ -435,7 +428,7 @@ def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> int
     count = 0
     key = next(iter(model.__table__.primary_key.columns))
     for i in range(0, len(rows), 1000):
-        stmt = _insert(session, model).values(rows[i : i + 1000]).on_conflict_do_nothing(
+        stmt = insert_or_skip(session, model).values(rows[i : i + 1000]).on_conflict_do_nothing(
         ).returning(key)
         count += len(session.execute(stmt).all())
     return count

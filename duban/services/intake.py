@@ -239,22 +239,19 @@ def import_records(
     return results
 
 
+# HouseholdFacts fields read from the household row unchanged.
+_FACTS_AS_IS = ("household_id", "head", "members", "income_per_person", "house_grade",
+                "tap_water", "school_age_children", "children_out_of_school",
+                "medical_insurance", "sanitary_toilet")
+
+
 def _facts(row: Household) -> HouseholdFacts:
     return HouseholdFacts(
-        household_id=row.household_id,
+        **{name: getattr(row, name) for name in _FACTS_AS_IS},
         town=row.town_code,
         village=row.village_code,
-        head=row.head,
-        members=row.members,
         category=HouseholdCategory(row.category),
         monitoring_type=MonitoringType(row.monitoring_type) if row.monitoring_type else None,
-        income_per_person=row.income_per_person,
-        house_grade=row.house_grade,
-        tap_water=row.tap_water,
-        school_age_children=row.school_age_children,
-        children_out_of_school=row.children_out_of_school,
-        medical_insurance=row.medical_insurance,
-        sanitary_toilet=row.sanitary_toilet,
         plan_facts=loaded(row.facts),
     )
 

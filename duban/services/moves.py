@@ -60,26 +60,6 @@ class Moved:
     problem: Problem
     evidence: tuple[str, ...]
 
-    @property
-    def problem_id(self) -> int:
-        """The problem's id."""
-        return self.problem.id
-
-    @property
-    def code(self) -> str:
-        """The problem's 问题编号."""
-        return self.problem.code
-
-    @property
-    def status(self) -> str:
-        """The problem's status after the move."""
-        return self.problem.status
-
-    @property
-    def version(self) -> int:
-        """The problem's version after the move."""
-        return self.problem.version
-
 
 def apply(
     uow: UnitOfWork,
@@ -364,7 +344,7 @@ def apply_many(uow: UnitOfWork, clock: Clock, who: Who, problem_ids: Sequence[in
         try:
             with uow.savepoint():
                 out = apply(uow, clock, who, pid, action, payload)
-            lines.append(BulkLine(pid, out.code, True, "已办理"))
+            lines.append(BulkLine(pid, out.problem.code, True, "已办理"))
         except DubanError as exc:
             lines.append(BulkLine(pid, str(pid), False, exc.message))
     return lines

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from duban.adapters.documents.context import (
@@ -53,7 +52,7 @@ from duban.domain.reminders import (
 )
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import CLOSED, load_plan_of
-from duban.services.database import UnitOfWork
+from duban.services.database import UnitOfWork, insert_or_skip
 from duban.services.messages import enqueue, short_hash
 from duban.services.notices.documents import (
     KIND_BULLETIN,
@@ -168,16 +167,13 @@ def _insert_fired(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int
     """Insert fired rungs, skipping those already there; returns the ones inserted now."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
     cols = ReminderFired.__table__.c
     inserted: set[tuple[int, str]] = set()
     # Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement per chunk, and
     # only the rows really inserted come back (a concurrent sweep's rows do not).
     for i in range(0, len(rows), FIRED_CHUNK):
         chunk = rows[i : i + FIRED_CHUNK]
-        base: Any = postgresql.insert(ReminderFired) if dialect == "postgresql" \
-            else sqlite.insert(ReminderFired)
-        stmt = base.values(chunk).on_conflict_do_nothing(
+        stmt = insert_or_skip(session, ReminderFired).values(chunk).on_conflict_do_nothing(
             index_elements=["problem_id", "rung_code"]).returning(cols.problem_id, cols.rung_code)
         inserted.update((pid, code) for pid, code in session.execute(stmt))
     return inserted

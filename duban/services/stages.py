@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_now, local_today
 from duban.services.campaigns import CLOSED, load_plan_of
-from duban.services.database import UnitOfWork, data_dir
+from duban.services.database import UnitOfWork, data_dir, insert_or_skip
 from models import Campaign, CampaignStage, DailyReportRun, StageRun
 
 RUNNING = "running"
@@ -78,7 +76,7 @@ def begin_stage_run(uow: UnitOfWork, clock: Clock, campaign_id: int, seq: int,
     session = uow.session
     # A concurrent starter may insert the row first: then this INSERT adds nothing and the
     # row read below is theirs.
-    created = session.execute(_insert(session, StageRun).values(
+    created = session.execute(insert_or_skip(session, StageRun).values(
         campaign_id=campaign_id, stage_seq=seq, kind=kind, status=RUNNING, attempts=1,
         started_at=now, detail={}, last_error=None,
     ).on_conflict_do_nothing(index_elements=["campaign_id", "stage_seq"])
@@ -97,14 +95,6 @@ def begin_stage_run(uow: UnitOfWork, clock: Clock, campaign_id: int, seq: int,
         run.last_error = None
     session.flush()
     return run.id, run.attempts
-
-
-def _insert(session: Session, model: Any) -> Any:
-    """An INSERT of the session's dialect, which can skip rows whose unique key exists."""
-    table = model.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def finish_stage_run(uow: UnitOfWork, clock: Clock, campaign_id: int, seq: int,
@@ -177,7 +167,7 @@ def reports_dir(campaign_id: int) -> Path:
 def record_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date,
                         docx: Path | None, sha256: str | None) -> bool:
     """Record that a day's report is written; False when another run recorded it first."""
-    done = uow.session.execute(_insert(uow.session, DailyReportRun).values(
+    done = uow.session.execute(insert_or_skip(uow.session, DailyReportRun).values(
         campaign_id=campaign_id, report_date=day, written_at=clock.now(), sha256=sha256,
         file_path=str(docx) if docx else None,
     ).on_conflict_do_nothing(index_elements=["campaign_id", "report_date"])

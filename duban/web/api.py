@@ -7,39 +7,34 @@ Every route needs a signed-in session (401 otherwise, never data); changing requ
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from duban.domain.bands import Band
-from duban.domain.clock import local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Role, Status
 from duban.services import moves
-from duban.services.evidence import UploadedFile
-from duban.services.notices.documents import KIND_LABELS as NOTICE_KIND_LABELS
+from duban.services.evidence import EvidenceInfo, UploadedFile
 from duban.services.notices.reading import NoticeRow, visible_notice, visible_notices
 from duban.services.views.choices import campaign_choices
 from duban.services.views.coverage import coverage as coverage_view
 from duban.services.views.dashboard import Progress
-from duban.services.views.detail import problem_detail
-from duban.services.views.ledger import LedgerRow, Sort
-from duban.services.views.names import document_file_name
+from duban.services.views.detail import EventLine, NoticeLine, problem_detail
+from duban.services.views.ledger import Sort
 from duban.services.views.waiting import waiting_items
 from duban.web.deps import csrf_session, current, state
 from duban.web.pages import (
     CtxDep,
-    _attachment,
     campaign_of,
     dashboard_of,
     ledger_page_rows,
     ledger_query,
     ledger_total,
     read,
-    rules_of,
 )
 from duban.web.render import render
 
@@ -73,6 +68,8 @@ class CampaignOut(BaseModel):
 class ProblemOut(BaseModel):
     """One ledger row."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     code: str
     status: str
@@ -81,8 +78,9 @@ class ProblemOut(BaseModel):
                       "yellow, orange, red; empty when not open")
     category: str
     source: str
-    town: str
-    village: str | None
+    # Read from a LedgerRow's attributes; FastAPI validates the dumped model again by name.
+    town: str = Field(validation_alias=AliasChoices("town_code", "town"))
+    village: str | None = Field(validation_alias=AliasChoices("village_code", "village"))
     household_id: str | None
     description: str
     lead_office: str | None
@@ -102,52 +100,6 @@ class ProblemPage(BaseModel):
     items: list[ProblemOut]
 
 
-class EventOut(BaseModel):
-    """One step of the audit trail."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    at: dt.datetime
-    action: str
-    from_status: str | None
-    to_status: str
-    actor: str
-    actor_name: str
-    actor_role: str
-    note: str
-    evidence: list[str]
-    data: dict[str, Any]
-
-
-class EvidenceOut(BaseModel):
-    """A supporting file; download it from /evidence/{id}."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    sha256: str
-    filename: str
-    content_type: str
-    size: int
-    phase: str
-    uploaded_by: str
-    uploaded_at: dt.datetime
-
-
-class NoticeRef(BaseModel):
-    """A notice listing a problem."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    number: str
-    kind: str
-    title: str
-    office_code: str
-    issued_on: dt.date
-    voided: bool
-
-
 class ProblemDetailOut(BaseModel):
     """A problem with its routing, timeline, evidence and notices."""
 
@@ -160,9 +112,10 @@ class ProblemDetailOut(BaseModel):
     review_passed_by: str | None
     closed_at: dt.datetime | None
     reopen_count: int
-    events: list[EventOut]
-    evidence: list[EvidenceOut]
-    notices: list[NoticeRef]
+    # The problem page's own view types: one shape for the page and the API.
+    events: list[EventLine]
+    evidence: list[EvidenceInfo]
+    notices: list[NoticeLine]
     allowed_actions: list[str]
     default_deadlines: dict[str, dt.date] = Field(
         default_factory=dict, description="the deadline a move gets when none is sent "
@@ -329,15 +282,6 @@ class LaunchOut(BaseModel):
 # ---- helpers ----------------------------------------------------------------------------
 
 
-def _problem(r: LedgerRow) -> ProblemOut:
-    return ProblemOut(id=r.id, code=r.code, status=r.status, status_label=r.status_label,
-                      band=r.band, category=r.category, source=r.source, town=r.town_code,
-                      village=r.village_code, household_id=r.household_id,
-                      description=r.description, lead_office=r.lead_office,
-                      deadline=r.deadline, found_on=r.found_on, updated_at=r.updated_at,
-                      version=r.version)
-
-
 def _progress(p: Progress) -> ProgressOut:
     return ProgressOut(code=p.code, name=p.name, total=p.total, closed=p.closed,
                        pending=p.pending, submitted=p.submitted, overdue=p.overdue,
@@ -441,7 +385,7 @@ def problems(
     total, exact = ledger_total(st, ctx, query)
     rows = ledger_page_rows(st, ctx, query, total, exact)
     return ProblemPage(total=total, total_exact=exact, page=page, per_page=per_page,
-                       items=[_problem(r) for r in rows])
+                       items=[ProblemOut.model_validate(r) for r in rows])
 
 
 @router.get("/problems/{problem_id}", response_model=ProblemDetailOut, summary="问题详情")
@@ -450,13 +394,11 @@ def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
     d = read(st, problem_detail, ctx.scope, problem_id, ctx.today)
     offer = st.db.run(moves.offer, st.clock, ctx.scope, problem_id)
     return ProblemDetailOut(
-        problem=_problem(d.problem), campaign_id=d.campaign_id, found_by=d.found_by,
+        problem=ProblemOut.model_validate(d.problem), campaign_id=d.campaign_id, found_by=d.found_by,
         co_offices=d.co_offices, deadline_basis=d.deadline_basis,
         submitted_by=d.submitted_by, review_passed_by=d.review_passed_by,
         closed_at=d.closed_at, reopen_count=d.reopen_count,
-        events=[EventOut.model_validate(e) for e in d.events],
-        evidence=[EvidenceOut.model_validate(e) for e in d.evidence],
-        notices=[NoticeRef.model_validate(n) for n in d.notices],
+        events=d.events, evidence=d.evidence, notices=d.notices,
         allowed_actions=[a.value for a in offer.actions],
         default_deadlines={a.value: day for a, day in offer.deadlines.items()})
 
@@ -469,8 +411,9 @@ def move(request: Request, ctx: CtxDep, problem_id: int, body: MoveIn) -> MoveOu
                       Payload(note=body.note.strip(), office=body.office,
                               deadline=body.deadline, evidence=tuple(body.evidence)),
                       expected_version=body.expected_version)
-    return MoveOut(problem_id=out.problem_id, code=out.code, status=out.status,
-                   status_label=STATUS_LABELS[Status(out.status)], version=out.version,
+    p = out.problem
+    return MoveOut(problem_id=p.id, code=p.code, status=p.status,
+                   status_label=STATUS_LABELS[Status(p.status)], version=p.version,
                    evidence=list(out.evidence))
 
 
@@ -518,7 +461,7 @@ def waiting(request: Request, ctx: CtxDep, campaign: int | None = None,
     total, items = read(st, waiting_items, ctx.scope, cid, ctx.today, office=office,
                         status=status, page=page)
     return WaitingPage(total=total, items=[
-        WaitingItemOut(problem=_problem(i.row), party=i.party, step=i.step, since=i.since)
+        WaitingItemOut(problem=ProblemOut.model_validate(i.row), party=i.party, step=i.step, since=i.since)
         for i in items])
 
 
@@ -569,17 +512,9 @@ def ack(request: Request, ctx: CtxDep, notice_id: int) -> NoticeOut:
 @router.get("/notices/{notice_id}/file", summary="下载通知书（.docx）",
             response_class=Response)
 def notice_file(request: Request, ctx: CtxDep, notice_id: int) -> Response:
-    from duban.services.notices.reading import notice_file as read_file
+    from duban.web.work import notice_file_response
 
-    st = state(request)
-    notice = read(st, visible_notice, ctx.scope, notice_id)
-    data = st.db.run(read_file, notice_id)
-    names = rules_of(st, notice.campaign_id, local_today(st.clock)).names
-    name = document_file_name(names, notice.number, notice.office_code,
-                              NOTICE_KIND_LABELS.get(notice.kind, "通知书"))
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument"
-                    ".wordprocessingml.document",
-                    headers={"Content-Disposition": _attachment(name)})
+    return notice_file_response(state(request), ctx, notice_id)
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -42,7 +42,6 @@ from duban.services.views.cube import Cube, cube_count, ledger_cube
 from duban.services.views.dashboard import Dashboard, TrendPoint, dashboard
 from duban.services.views.detail import ProblemDetail, problem_detail
 from duban.services.views.ledger import (
-    SORT_LABELS,
     LedgerQuery,
     LedgerRow,
     Sort,
@@ -344,7 +343,7 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
                 q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
                 names=names, milestones=stones,
-                choices=choices, base=base, sort_labels=SORT_LABELS,
+                choices=choices, base=base, sorts=list(Sort),
                 bulk=ctx.scope.role == Role.COUNTY, office_choices=choices["offices"],
                 query_string=urlencode(base))
 
@@ -526,7 +525,7 @@ async def problem_move(
         raise  # another town's or office's problem: the same 404 page as a missing one
     except DubanError as exc:
         return redirect(request, st.keys, back, error=exc.message, secure=st.secure_cookies)
-    return redirect(request, st.keys, back, ok=f"已{FORMS[act].label}：{out.code}",
+    return redirect(request, st.keys, back, ok=f"已{FORMS[act].label}：{out.problem.code}",
                     secure=st.secure_cookies)
 
 

@@ -13,7 +13,7 @@ import jinja2
 from fastapi import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from duban.domain.bands import BAND_LABELS, Band
+from duban.domain.bands import Band
 from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, Action, Role, Status
 from duban.web.security import FLASH_COOKIE, Ctx, Keys, set_cookie
@@ -84,7 +84,7 @@ def _label_role(value: str) -> str:
 
 def _label_band(value: str) -> str:
     try:
-        return BAND_LABELS[Band(value)]
+        return Band(value).label
     except ValueError:
         return ""
 

@@ -297,9 +297,13 @@ def notice_ack(request: Request, ctx: CtxDep, notice_id: int,
 
 @router.get("/notices/{notice_id}/file", include_in_schema=False)
 def notice_download(request: Request, ctx: CtxDep, notice_id: int) -> Response:
+    return notice_file_response(state(request), ctx, notice_id)
+
+
+def notice_file_response(st: WebState, ctx: Ctx, notice_id: int) -> Response:
+    """A notice's .docx, named 文号-单位名称, if the scope may read it (page and API)."""
     from duban.services.notices.reading import notice_file
 
-    st = state(request)
     notice = read(st, visible_notice, ctx.scope, notice_id)
     data = st.db.run(notice_file, notice_id)
     names = rules_of(st, notice.campaign_id, local_today(st.clock)).names

@@ -10,7 +10,7 @@ from typing import Any
 
 from duban.adapters.documents.xlsx import side_sheet
 from duban.adapters.xlsx import Sheet, Style, write_book
-from duban.domain.bands import BAND_LABELS, Band
+from duban.domain.bands import Band
 from duban.domain.clock import CHINA_TZ
 from duban.domain.facts import display, loaded
 from duban.domain.plan import HouseholdField
@@ -62,7 +62,7 @@ def ledger_workbook(rows: Iterable[LedgerRow], names: Names, *, title: str,
             for r in batch:
                 own = loaded(known.get(r.household_id or "")) if fields else {}
                 yield [
-                    r.code, r.status_label, BAND_LABELS[Band(r.band)] if r.band else "",
+                    r.code, r.status_label, Band(r.band).label if r.band else "",
                     names.source(r.source), names.category(r.category), names.town(r.town_code),
                     names.village(r.village_code), r.household_id or "", r.description,
                     names.office(r.lead_office), r.deadline, r.found_on,

@@ -69,7 +69,7 @@ def test_an_office_account_acts_only_in_its_campaign(db: Database, clock: FixedC
                      campaign_id=second)
     moved = db.run(moves.apply, clock, "zjj1", codes[first], Action.ACCEPT, Payload(),
                          campaign_id=first)
-    assert moved.status == Status.RECTIFYING
+    assert moved.problem.status == Status.RECTIFYING
     with db.transaction() as s:
         scope = scope_for(s, "zjj1", local_today(clock))
         seen = set(s.scalars(select(Problem.campaign_id).where(problem_clause(scope))))
@@ -81,7 +81,7 @@ def test_an_office_account_acts_only_in_its_campaign(db: Database, clock: FixedC
         db.run(grant_campaign, clock, "zjj1", second, " ", granted_by="county")
     db.run(grant_campaign, clock, "zjj1", second, "两县联合督办", granted_by="county")
     assert db.run(moves.apply, clock, "zjj1", codes[second], Action.ACCEPT, Payload(),
-                        campaign_id=second).status == Status.RECTIFYING
+                        campaign_id=second).problem.status == Status.RECTIFYING
     (row,) = [u for u in db.run(list_users) if u.username == "zjj1"]
     assert row.campaigns == f"行动{first}、行动{second}"
 
@@ -139,4 +139,4 @@ def test_an_account_made_before_its_campaign_acts_there_until_a_second_has_the_c
     db.run(add_user, clock, username="county", name="县巩固办", role=Role.COUNTY)
     db.run(grant_campaign, clock, "early", first, "本县住建局经办人", granted_by="county")
     assert db.run(moves.apply, clock, "early", code, Action.ACCEPT, Payload(),
-                        campaign_id=first).status == Status.RECTIFYING
+                        campaign_id=first).problem.status == Status.RECTIFYING

@@ -297,6 +297,46 @@ def test_the_api_moves_and_reports_errors_as_json(world: World, client_for: Clie
     assert office.get("/api/docs").status_code == 200
 
 
+def test_the_api_problem_detail_is_the_page_view(world: World, client_for: Clients) -> None:
+    """The API builds its problem detail from the page's view: the same events, evidence,
+    notices and ledger row, field for field."""
+    from pydantic import TypeAdapter
+
+    from duban.domain.clock import local_today
+    from duban.services.notices.issuing import issue_notices
+    from duban.services.scoping import scope_for
+    from duban.services.views.detail import problem_detail
+
+    office, csrf = client_for("off_jyj")
+    pid = world.problems["lz_education"]
+    world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
+                 batch_key="detail")
+    assert office.post(f"/api/problems/{pid}/moves", json={"action": "accept"},
+                       headers={"X-CSRF-Token": csrf}).status_code == 200
+    hashes = office.post(f"/api/problems/{pid}/evidence", data={"phase": "after"},
+                         files=[("files", ("a.png", PNG))], headers={"X-CSRF-Token": csrf})
+    assert hashes.status_code == 200, hashes.text
+    api = office.get(f"/api/problems/{pid}").json()
+    today = local_today(world.clock)
+
+    def jsonable_encoder(value: object) -> Any:
+        return TypeAdapter(type(value)).dump_python(value, mode="json")
+
+    with world.db.transaction() as s:
+        view = problem_detail(s, scope_for(s, "off_jyj", today), pid, today)
+    assert api["events"] == jsonable_encoder(view.events) and len(api["events"]) == 3
+    assert api["evidence"] == jsonable_encoder(view.evidence) and len(api["evidence"]) == 1
+    assert set(api["evidence"][0]) == {"id", "problem_id", "sha256", "filename",
+                                       "content_type", "size", "phase", "uploaded_by",
+                                       "uploaded_at"}
+    assert api["notices"] == jsonable_encoder(view.notices) and api["notices"]
+    row = view.problem
+    assert api["problem"]["town"] == row.town_code == "liuzhuangdian"
+    assert api["problem"]["village"] == row.village_code
+    assert {k: v for k, v in api["problem"].items() if k not in ("town", "village")} == \
+        {k: v for k, v in jsonable_encoder(row).items() if k not in ("town_code", "village_code")}
+
+
 def test_the_ledger_opens_on_pending_items(world: World, client_for: Clients) -> None:
     county, csrf = client_for("county")
     pid = world.problems["lz_education"]

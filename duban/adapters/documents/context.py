@@ -1,6 +1,6 @@
 """Plain data the document templates render; services build these, templates read them.
 
-Standard library only. Every context shares the letterhead fields of `OfficialDocument`
+Standard library and the pure core only. Every context shares the letterhead fields of `OfficialDocument`
 (发文机关标志, 文号, 标题, 成文日期, 附注, 版记); each document kind adds its own body.
 Templates see each field under its own name (see `render.context_dict`).
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
+
+from duban.domain.labelled import Labelled
 
 
 @dataclass(frozen=True)
@@ -134,19 +135,12 @@ class NoticeContext(OfficialDocument):
         return len({(p.town, p.village) for p in self.problems if p.village})
 
 
-class AlertColour(StrEnum):
+class AlertColour(Labelled):
     """The warning light of an item: red overdue, orange due within days, yellow coming up."""
 
-    RED = "red"
-    ORANGE = "orange"
-    YELLOW = "yellow"
-
-
-ALERT_COLOUR_LABELS: dict[AlertColour, str] = {
-    AlertColour.RED: "红色",
-    AlertColour.ORANGE: "橙色",
-    AlertColour.YELLOW: "黄色",
-}
+    RED = "red", "红色"
+    ORANGE = "orange", "橙色"
+    YELLOW = "yellow", "黄色"
 
 # Cell shading for each light: light tints so black text stays legible when printed.
 ALERT_COLOUR_FILLS: dict[AlertColour, str] = {
@@ -172,7 +166,7 @@ class ReminderItem:
     @property
     def colour_label(self) -> str:
         """红色 / 橙色 / 黄色."""
-        return ALERT_COLOUR_LABELS[self.colour]
+        return self.colour.label
 
     @property
     def colour_fill(self) -> str:

@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from duban.adapters.documents.context import ContactPerson, OfficialDocument
 from duban.domain.clock import Clock, local_today
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.numbering import format_document_number
 from duban.domain.plan import Plan
-from duban.services.database import data_dir
+from duban.services.database import data_dir, insert_or_skip
 from duban.services.templates import template_dir_for
 from models import DocumentNumberRegister, Notice, Office
 
@@ -43,6 +42,18 @@ class NoticeFileCorrupt(DubanError):
     """A stored notice file whose checksum no longer matches the register."""
 
 
+
+
+def grouped_values(session: Session, key: InstrumentedAttribute[Any],
+                   value: InstrumentedAttribute[Any], keys: Sequence[Any]) -> dict[Any, list[Any]]:
+    """The `value`s of each of `keys` in one table, sorted, asked CHUNK keys at a time."""
+    out: dict[Any, list[Any]] = {}
+    for i in range(0, len(keys), CHUNK):
+        for k, v in session.execute(
+            select(key, value).where(key.in_(keys[i : i + CHUNK])).order_by(key, value)
+        ):
+            out.setdefault(k, []).append(v)
+    return out
 
 
 # ------------------------------------------------------------------------------ file store
@@ -82,10 +93,7 @@ def lock_register(session: Session, prefix: str, year: int) -> DocumentNumberReg
     row lock on PostgreSQL and the write lock on SQLite, so two issuers never see the same
     next number.
     """
-    dialect = session.get_bind().dialect.name
-    base: Any = postgresql.insert(DocumentNumberRegister) if dialect == "postgresql" \
-        else sqlite.insert(DocumentNumberRegister)
-    session.execute(base.values(prefix=prefix, year=year, next_number=1)
+    session.execute(insert_or_skip(session, DocumentNumberRegister).values(prefix=prefix, year=year, next_number=1)
                     .on_conflict_do_nothing(index_elements=["prefix", "year"]))
     session.execute(
         update(DocumentNumberRegister)

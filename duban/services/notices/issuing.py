@@ -30,6 +30,7 @@ from duban.services.notices.documents import (
     CHUNK,
     KIND_NOTICE,
     county_contact,
+    grouped_values,
     issue_document,
     letterhead,
     lock_register,
@@ -296,15 +297,8 @@ def _household_heads(session: Session, campaign_id: int,
 
 
 def _co_offices(session: Session, problem_ids: Sequence[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for i in range(0, len(problem_ids), CHUNK):
-        for pid, code in session.execute(
-            select(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
-            .where(ProblemCoOffice.problem_id.in_(problem_ids[i : i + CHUNK]))
-            .order_by(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
-        ):
-            out.setdefault(pid, []).append(code)
-    return out
+    return grouped_values(session, ProblemCoOffice.problem_id, ProblemCoOffice.office_code,
+                          problem_ids)
 
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from duban.domain.errors import NotFound
 from duban.services.database import UnitOfWork, data_dir
-from duban.services.notices.documents import CHUNK, KIND_NOTICE, NoticeFileCorrupt
+from duban.services.notices.documents import KIND_NOTICE, NoticeFileCorrupt, grouped_values
 from duban.services.scoping import Scope, visible_office_codes
 from models import Notice, NoticeCopy, NoticeProblem, NoticeReceipt
 
@@ -49,23 +49,18 @@ class NoticeRow:
         return data_dir() / self.file_path
 
 
+# NoticeRow fields read from the notice row unchanged.
+_STORED_AS_IS = ("id", "campaign_id", "kind", "number", "office_code", "title", "issued_by",
+                 "batch_key", "file_path", "sha256", "voided")
+
+
 def notice_row(notice: Notice, acknowledged_by: str | None = None,
                copy_to: tuple[str, ...] = ()) -> NoticeRow:
     """A notice row as callers see it, with its receipt and 抄送 when known."""
     return NoticeRow(
-        id=notice.id,
-        campaign_id=notice.campaign_id,
-        kind=notice.kind,
-        number=notice.number,
-        office_code=notice.office_code,
-        title=notice.title,
+        **{name: getattr(notice, name) for name in _STORED_AS_IS},
         problem_ids=tuple(int(p) for p in notice.problem_ids),
         issued_on=notice.issued_on.isoformat(),
-        issued_by=notice.issued_by,
-        batch_key=notice.batch_key,
-        file_path=notice.file_path,
-        sha256=notice.sha256,
-        voided=notice.voided,
         acknowledged_by=acknowledged_by,
         copy_to=copy_to,
     )
@@ -82,16 +77,9 @@ def _acknowledgers(session: Session, notice_ids: Iterable[int]) -> dict[int, str
 
 
 def _copies(session: Session, notice_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    ids = list(notice_ids)
-    out: dict[int, list[str]] = {}
-    for i in range(0, len(ids), CHUNK):
-        for nid, code in session.execute(
-            select(NoticeCopy.notice_id, NoticeCopy.office_code)
-            .where(NoticeCopy.notice_id.in_(ids[i : i + CHUNK]))
-            .order_by(NoticeCopy.notice_id, NoticeCopy.office_code)
-        ):
-            out.setdefault(nid, []).append(code)
-    return {k: tuple(v) for k, v in out.items()}
+    copies = grouped_values(session, NoticeCopy.notice_id, NoticeCopy.office_code,
+                            list(notice_ids))
+    return {k: tuple(v) for k, v in copies.items()}
 
 
 def notice_rows(session: Session, notices: Sequence[Notice]) -> list[NoticeRow]:

@@ -7,11 +7,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock
-from duban.services.database import UnitOfWork
+from duban.services.database import UnitOfWork, insert_or_skip
 from duban.services.reports.figures import (
     ZERO,
     Counts,
@@ -64,13 +63,11 @@ def take_daily_snapshot(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt
         row(ScopeKind.TOWN, code, counts.towns.get(code, ZERO))
     for code, c in counts.offices.items():
         row(ScopeKind.OFFICE, code, c)
-    table: Any = DailySnapshot.__table__
-    base: Any = postgresql.insert(table) \
-        if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
     # Another run that recorded the day first wins: its rows stand, these are skipped.
-    done = session.execute(base.values(rows).on_conflict_do_nothing(
-        index_elements=["campaign_id", "day", "scope_kind", "scope_code"]
-    ).returning(table.c.id))
+    done = session.execute(insert_or_skip(session, DailySnapshot).values(rows)
+                           .on_conflict_do_nothing(
+                               index_elements=["campaign_id", "day", "scope_kind", "scope_code"])
+                           .returning(DailySnapshot.id))
     return len(done.all())  # counted from RETURNING: rowcount is -1 on some drivers
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
@@ -23,7 +21,7 @@ from duban.domain.scoring import (
     rank_towns,
 )
 from duban.services.campaigns import load_plan_of
-from duban.services.database import UnitOfWork
+from duban.services.database import UnitOfWork, insert_or_skip
 from duban.services.reports.figures import changed_since, day_end
 from duban.services.scoring.penalties import (
     BASIS_ACCRUED,
@@ -261,11 +259,8 @@ def _freeze(uow: UnitOfWork, clock: Clock, campaign_id: int, first: dt.date, as_
             frozen_by: str) -> RankingSnapshot:
     """Compute a month's ranking as of the end of `as_of_day` and store it, once."""
     snap = _compute(uow, campaign_id, first, as_of_day)
-    table: Any = MonthlyRanking.__table__
-    base: Any = postgresql.insert(table) \
-        if uow.session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
     # Frozen by a concurrent run meanwhile: theirs stands (and is returned below).
-    uow.session.execute(base.values(
+    uow.session.execute(insert_or_skip(uow.session, MonthlyRanking).values(
         campaign_id=campaign_id, month=first, as_of=snap.as_of, frozen_at=clock.now(),
         frozen_by=frozen_by, by=snap.policy.by, penalty_basis=snap.penalty_basis,
         **stored_columns(snap),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.domain.bands import BAND_LABELS, BAND_ORDER
+from duban.domain.bands import BAND_ORDER
 from duban.domain.lifecycle import STATUS_LABELS, Role, Status
 from duban.services.scoping import Scope, village_clause
 from duban.services.views.names import Names, names_in
@@ -44,7 +44,7 @@ def filter_choices(session: Session, scope: Scope, campaign_id: int, *,
         "categories": [Choice(c, n) for c, n in names.categories.items()],
         "sources": [Choice(c, n) for c, n in names.sources.items()],
         "statuses": [Choice(s.value, STATUS_LABELS[s]) for s in Status],
-        "bands": [Choice(b.value, BAND_LABELS[b]) for b in reversed(BAND_ORDER)],
+        "bands": [Choice(b.value, b.label) for b in reversed(BAND_ORDER)],
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from duban.domain.bands import BAND_LABELS, BAND_ORDER, OVERDUE_BANDS, Band, worst_band
+from duban.domain.bands import BAND_ORDER, OVERDUE_BANDS, Band, worst_band
 from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import STATUS_LABELS, Status
 from duban.domain.plan import STAGE_KIND_LABELS, Plan, StageKind
@@ -145,7 +145,7 @@ class Dashboard:
     @property
     def bands(self) -> list[tuple[str, str, int]]:
         """(band, label, count) of pending items with a deadline, most severe first."""
-        return [(b.value, BAND_LABELS[b], self.total.bands.get(b.value, 0))
+        return [(b.value, b.label, self.total.bands.get(b.value, 0))
                 for b in reversed(BAND_ORDER) if b is not Band.NONE]
 
 

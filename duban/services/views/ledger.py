@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from duban.domain.bands import Band, Bands
+from duban.domain.labelled import Labelled
 from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Role, Status
 from duban.services.campaigns import load_plan_of
 from duban.services.scoping import Scope, listing_clause, office_condition, office_shape
@@ -23,21 +23,13 @@ from duban.services.views.common import OPEN, PENDING, band_filter, plan_bands
 from models import Household, Problem
 
 
-class Sort(StrEnum):
+class Sort(Labelled):
     """Orders the ledger can be sorted by (each has an index to walk)."""
 
-    DEADLINE = "deadline"
-    CODE = "code"
-    FOUND_ON = "found_on"
-    UPDATED = "updated"
-
-
-SORT_LABELS: dict[Sort, str] = {
-    Sort.DEADLINE: "整改时限",
-    Sort.CODE: "问题编号",
-    Sort.FOUND_ON: "发现日期",
-    Sort.UPDATED: "最近办理",
-}
+    DEADLINE = "deadline", "整改时限"
+    CODE = "code", "问题编号"
+    FOUND_ON = "found_on", "发现日期"
+    UPDATED = "updated", "最近办理"
 
 
 @dataclass(frozen=True)
