@@ -21,7 +21,6 @@ from duban.domain.lifecycle import (
     Status,
 )
 from duban.domain.numbering import document_label
-from duban.domain.plan import STAGE_KIND_LABELS
 
 # How a stage without an end date (适时调整) shows: it runs until the campaign is closed.
 OPEN_END = "适时结束"
@@ -38,6 +37,7 @@ def plan_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def plan_check(file: Path) -> None:
     from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.domain.plan import STAGE_KIND_LABELS
     from duban.services.plan_warnings import plan_warnings
 
     plan = load_plan_file(file)
@@ -299,7 +299,6 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                  status: str | None, overdue: bool, unrouted: bool, search: str | None,
                  limit: int) -> None:
     from duban.services.listing import ProblemFilter, list_problems
-    from duban.services.views.names import campaign_names
 
     e = env()
     f = ProblemFilter(campaign_id=campaign_id, town=town, office=office,
@@ -307,7 +306,11 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                       overdue_on=local_today(e.clock) if overdue else None,
                       unrouted=unrouted, search=search, limit=limit)
     total, rows = e.db.run(list_problems, f)
-    names = {cid: e.db.run(campaign_names, cid) for cid in {p.campaign_id for p in rows}}
+    names = {}
+    if rows:  # naming categories and sources decodes the plan; an empty listing needs neither
+        from duban.services.views.names import campaign_names
+
+        names = {cid: e.db.run(campaign_names, cid) for cid in {p.campaign_id for p in rows}}
     if unrouted:
         click.echo(table(["编号", "类别", "来源", "乡镇", "描述", "待交办原因"],
                          [[p.code, (n := names[p.campaign_id]).category(p.category),
