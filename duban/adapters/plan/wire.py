@@ -276,43 +276,34 @@ _OWN_TOKENS = (OWN_VILLAGE, OWN_TOWN)
 # ---------------------------------------------------------------------------------------------
 # The keys each mapping may hold (unknown keys are reported, with a guess at the intended one)
 
-_TOP_KEYS = (
-    "name",
-    "issuer",
-    "issuer_short",
-    "document_number",
-    "issued_on",
-    "notice_prefix",
-    "county_office",
-    "stages",
-    "towns",
-    "offices",
-    "categories",
-    "sources",
-    "routing",
-    "deadlines",
-    "review",
-    "reminders",
-    "penalties",
-    "ranking",
-    "reports",
-    "detection",
-    "duties",
-    "notices",
-    "household",
-)
-_TOP_REQUIRED = (
-    "name",
-    "issuer",
-    "notice_prefix",
-    "county_office",
-    "stages",
-    "towns",
-    "offices",
-    "categories",
-    "sources",
-    "routing",
-)
+# Every top-level key in reading order, and whether a plan must give it.
+_TOP_FIELDS: dict[str, bool] = {
+    "name": True,
+    "issuer": True,
+    "issuer_short": False,
+    "document_number": False,
+    "issued_on": False,
+    "notice_prefix": True,
+    "county_office": True,
+    "stages": True,
+    "towns": True,
+    "offices": True,
+    "categories": True,
+    "sources": True,
+    "routing": True,
+    "deadlines": False,
+    "review": False,
+    "reminders": False,
+    "penalties": False,
+    "ranking": False,
+    "reports": False,
+    "detection": False,
+    "duties": False,
+    "notices": False,
+    "household": False,
+}
+_TOP_KEYS = tuple(_TOP_FIELDS)
+_TOP_REQUIRED = tuple(key for key, required in _TOP_FIELDS.items() if required)
 
 _TOP_LISTS = ("stages", "towns", "offices", "categories", "sources", "routing")
 
@@ -573,6 +564,13 @@ class _Names:
             else:
                 self.refs[name] = self.refs.get(code, code)
 
+    def entry(self, m: Mapping[str, Any], path: str) -> tuple[str, str]:
+        """Read an item's code and name at `path` and register it; returns (code, name)."""
+        code = self.ctx.text(m, "code", path, code=True)
+        name = self.ctx.text(m, "name", path)
+        self.add(code, name, path)
+        return code, name
+
     def resolve(self, ref: str, where: str) -> str | None:
         """The code a reference stands for, or None after recording 未定义."""
         code = self.refs.get(ref)
@@ -684,9 +682,7 @@ def _labelled(
     allowed = ("code", "name", "group") if grouped else ("code", "name")
     for path, node in ctx.items(data, key, ""):
         m = ctx.fields(node, path, allowed, ("code", "name"))
-        code = ctx.text(m, "code", path, code=True)
-        name = ctx.text(m, "name", path)
-        names.add(code, name, path)
+        code, name = names.entry(m, path)
         out.append((code, name, ctx.text(m, "group", path)))
     return out
 
@@ -822,9 +818,7 @@ def _deadlines(
     tier_names = _Names(ctx, "时限档次")
     for tpath, node in ctx.items(m, "tiers", path):
         tm = ctx.fields(node, tpath, ("code", "name", "working_days", "date"), ("code", "name"))
-        code = ctx.text(tm, "code", tpath, code=True)
-        name = ctx.text(tm, "name", tpath)
-        tier_names.add(code, name, tpath)
+        code, name = tier_names.entry(tm, tpath)
         _exactly_one(ctx, tm, tpath, ("working_days", "date"))
         days = ctx.optional_whole(tm, "working_days", tpath, minimum=0)
         tiers.append(DeadlineTier(code, name, days, ctx.date(tm, "date", tpath)))
@@ -952,9 +946,7 @@ def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
     group_names = _Names(ctx, "督查组")
     for gpath, node in ctx.items(m, "groups", path):
         gm = ctx.fields(node, gpath, ("code", "name", "towns", "members"), ("code", "name"))
-        code = ctx.text(gm, "code", gpath, code=True)
-        name = ctx.text(gm, "name", gpath)
-        group_names.add(code, name, gpath)
+        code, name = group_names.entry(gm, gpath)
         towns = refs.towns.resolve_all(ctx.words(gm, "towns", gpath))
         members = tuple(w for _, w in ctx.words(gm, "members", gpath))
         groups.append(SupervisionGroup(code, name, towns, members))
@@ -968,9 +960,7 @@ def _review(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> ReviewPolicy:
         draw_names = _Names(ctx, "抽查项")
         for dpath, node in ctx.items(qm, "more_households", qpath):
             dm = ctx.fields(node, dpath, ("code", "name", "households"), ("code", "name", "households"))
-            code = ctx.text(dm, "code", dpath, code=True)
-            name = ctx.text(dm, "name", dpath)
-            draw_names.add(code, name, dpath)
+            code, name = draw_names.entry(dm, dpath)
             more.append(HouseholdDraw(code, name,
                                       ctx.whole(dm, "households", dpath, default=0, minimum=1)))
         quota = SpotCheckQuota(
@@ -1024,9 +1014,7 @@ def _reminders(ctx: _Ctx, data: Mapping[str, Any]) -> ReminderPolicy:
     )
     for rpath, node in ctx.items(m, "rungs", path):
         rm = ctx.fields(node, rpath, rung_keys, ("code", "name", "action"))
-        code = ctx.text(rm, "code", rpath, code=True)
-        name = ctx.text(rm, "name", rpath)
-        rung_names.add(code, name, rpath)
+        code, name = rung_names.entry(rm, rpath)
         _exactly_one(ctx, rm, rpath, ("offset", "share_left"))
         offset = ctx.optional_whole(rm, "offset", rpath)
         if offset is not None:
@@ -1090,9 +1078,7 @@ def _penalties(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs) -> tuple[Penalty
     allowed = ("code", "name", "amount_yuan", "basis", "categories")
     for path, node in ctx.items(data, "penalties", ""):
         m = ctx.fields(node, path, allowed, ("code", "name", "amount_yuan"))
-        code = ctx.text(m, "code", path, code=True)
-        name = ctx.text(m, "name", path)
-        names.add(code, name, path)
+        code, name = names.entry(m, path)
         amount = ctx.whole(m, "amount_yuan", path, default=0, minimum=1)
         given = ctx.words(m, "categories", path)
         categories = refs.categories.resolve_all(given)
