@@ -144,9 +144,11 @@ async def amend_preview(
     if plan is not None and plan.filename:
         raw = await plan.read(MAX_PLAN_BYTES + 1)
         draft.filename = plan.filename
+        if len(raw) > MAX_PLAN_BYTES:
+            draft.message = "方案文件超过 2 MB，请检查是否选错了文件"
+            return _show(st, ctx, campaign_id, draft, status_code=422)
         try:
-            draft.text = raw.decode("utf-8-sig") if len(raw) <= MAX_PLAN_BYTES else "x" * (
-                MAX_PLAN_BYTES + 1)
+            draft.text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             draft.message = "方案文件不是 UTF-8 编码的文本（YAML），请用记事本另存为 UTF-8"
             return _show(st, ctx, campaign_id, draft, status_code=422)
