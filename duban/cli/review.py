@@ -205,11 +205,19 @@ def spotcheck_group() -> None:
     pass
 
 
-def _print_checks(checks: list[SpotCheckInfo]) -> None:
+def _print_checks(checks: list[SpotCheckInfo], campaign_id: int) -> None:
+    from duban.services.views.names import campaign_names, group_names, people_labels
+
+    e = env()
+    names = e.db.run(campaign_names, campaign_id)
+    groups = e.db.run(group_names, campaign_id)
+    people = e.db.run(people_labels, [c.checked_by for c in checks])
     click.echo(table(
         ["编号", "日期", "督查组", "类型", "对象", "乡镇", "村", "结果", "检查人", "说明"],
-        [[c.id, c.day, c.group, c.kind_label, c.problem_code or c.item_id, c.town,
-          c.village or "", c.result_label, c.checked_by or "", c.note] for c in checks]))
+        [[c.id, c.day, groups.get(c.group, c.group), c.kind_label,
+          c.problem_code or c.item_id, names.town(c.town), names.village(c.village),
+          c.result_label, people.get(c.checked_by, c.checked_by) if c.checked_by else "",
+          c.note] for c in checks]))
 
 
 @spotcheck_group.command("draw", help="抽取某日的随机抽查（同一天重复执行得到同一结果）。")
@@ -227,13 +235,17 @@ def spotcheck_draw(campaign_id: int, day: dt.datetime | None, seed: int | None,
     when = _day(day) or local_today(e.clock)
     draw = next(d for d in e.db.run(spot_check_draws, campaign_id) if d.day == when)
     click.echo(f"{when} 随机抽查 {len(ids)} 项（随机种子 {draw.seed}）")
-    _print_checks(e.db.run(list_spot_checks, campaign_id, ids=ids))
+    _print_checks(e.db.run(list_spot_checks, campaign_id, ids=ids), campaign_id)
     missing: dict[str, list[str]] = {}
     for short in draw.data.get("shortfall", []):
         label = SPOT_CHECK_KIND_LABELS[SpotCheckKind(short["kind"])]
         missing.setdefault(short["group"], []).append(f"{label}少 {short['missing']} 项")
+    if missing:
+        from duban.services.views.names import group_names
+
+        groups = e.db.run(group_names, campaign_id)
     for group, parts in missing.items():
-        click.echo(f"注意：督查组 {group} 可抽对象不足配额：{'、'.join(parts)}")
+        click.echo(f"注意：{groups.get(group, group)} 可抽对象不足配额：{'、'.join(parts)}")
 
 
 @spotcheck_group.command("list", help="列出随机抽查及结果。")
@@ -250,7 +262,7 @@ def spotcheck_list(campaign_id: int, day: dt.datetime | None, group: str | None,
     if not checks:
         click.echo("没有符合条件的抽查。")
         return
-    _print_checks(checks)
+    _print_checks(checks, campaign_id)
     click.echo(f"共 {len(checks)} 项")
 
 
@@ -296,7 +308,10 @@ def spotcheck_adhoc(problem_code: str, campaign_id: int, username: str, group: s
     e = env()
     info = e.db.run(record_adhoc_spot_check, e.clock, campaign_id, problem_code, username, passed,
                     note, group=group, new_deadline=_day(deadline))
-    click.echo(f"已记录：不定期抽查 {info.id}（{info.group}，销号问题 {info.problem_code}）"
+    from duban.services.views.names import group_names
+
+    group_name = e.db.run(group_names, campaign_id).get(info.group, info.group)
+    click.echo(f"已记录：不定期抽查 {info.id}（{group_name}，销号问题 {info.problem_code}）"
                f"{info.result_label}")
     if not passed:
         click.echo(f"问题 {info.problem_code} 已重新打开，退回整改。")

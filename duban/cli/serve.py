@@ -129,12 +129,15 @@ def outbox_group() -> None:
 def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int) -> None:
     from duban.services.messages import STATUS_LABELS
     from duban.services.outbox import list_outbox, outbox_counts
+    from duban.services.views.names import office_labels
 
     status = "failed" if failed else "pending" if pending else None
     lines = env().db.run(list_outbox, status=status, campaign_id=campaign, limit=limit)
+    # An inbox message's recipient is an office: named, not coded.
+    offices = env().db.run(office_labels, [x.recipient for x in lines if x.channel == "inbox"])
     click.echo(table(
         ["编号", "渠道", "收件人", "主题", "状态", "次数", "下次发送", "错误"],
-        [[x.id, CHANNEL_LABELS.get(x.channel, x.channel), x.recipient[:40], x.subject[:30],
+        [[x.id, CHANNEL_LABELS.get(x.channel, x.channel), offices.get(x.recipient, x.recipient)[:40], x.subject[:30],
           STATUS_LABELS.get(x.status, x.status),
           x.attempts, x.next_attempt_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"),
           (x.last_error or "")[:40]] for x in lines]))

@@ -147,6 +147,9 @@ def test_spotcheck_adhoc_cli(db: Database, clock: FixedClock) -> None:
         "--deadline", "2022-10-10"])
     assert result.exit_code == 0, (result.output, result.exception)
     assert f"问题 {code} 已重新打开" in result.output and "不合格" in result.output
+    assert "（县委巩固衔接第一督导组，销号问题" in result.output  # the group by name
+    listed = CliRunner().invoke(cli, obj=db, args=["spotcheck", "list", "--campaign", str(cid)])
+    assert "县委巩固衔接第一督导组" in listed.output and " dd1 " not in listed.output
     with db.transaction() as s:
         assert s.scalar(select(Problem.deadline).where(Problem.code == code)) == dt.date(2022, 10, 10)
 

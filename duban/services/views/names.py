@@ -130,3 +130,8 @@ def office_labels(uow: UnitOfWork, codes: Iterable[str]) -> dict[str, str]:
     wanted = set(codes)
     return dict(uow.session.execute(select(Office.code, Office.name).where(
         Office.code.in_(wanted)).order_by(Office.campaign_id)).all())
+
+
+def group_names(uow: UnitOfWork, campaign_id: int) -> dict[str, str]:
+    """The campaign's supervision groups (督查组) by code."""
+    return {g.code: g.name for g in load_plan_of(uow.session, campaign_id).review.groups}
