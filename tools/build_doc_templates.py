@@ -625,7 +625,8 @@ def build_notice(seal: bytes) -> DocumentObject:
          ("{{ p.description }}", "GB Table"), ("{{ p.requirement }}", "GB Table"),
          ("{{ p.deadline|cn_date }}", "GB Table Center"),
          ("{{ p.co_offices_text }}", "GB Table")],
-        [9, 20, 21, 13, 37, 26, 15, 15],
+        # 整改时限 wide enough for "2022年10月" on a line (15 mm broke a date over 4 lines).
+        [9, 18, 21, 13, 33, 22, 25, 15],
         "p in problems",
     )
     colophon(doc)
@@ -701,7 +702,7 @@ def build_bulletin(seal: bytes) -> DocumentObject:
          ("{{ i.office }}", "GB Table"), ("{{ i.town }}{{ i.village }}", "GB Table"),
          ("{{ i.description }}", "GB Table"), ("{{ i.deadline|cn_date }}", "GB Table Center"),
          ("{{ i.days_overdue }}", "GB Table Center")],
-        [10, 22, 24, 24, 44, 18, 14],
+        [10, 20, 22, 22, 41, 24, 17],
         "i in items",
     )
     colophon(doc)
