@@ -77,18 +77,22 @@ def milestone_list(problem: str, campaign_id: int | None) -> None:
     from duban.services.campaigns import load_plan_of
     from duban.services.duties import milestones_of
     from duban.services.problems import find_problem
+    from duban.services.views.names import person_labels
 
     e = env()
     cid = campaign_or_only(campaign_id)
     with e.unit_of_work() as uow:
         p = find_problem(uow.session, cid, problem)
+        code = p.code  # read inside the unit: the row is detached once it ends
         rows = milestones_of(uow.session, load_plan_of(uow.session, cid), p,
                              local_today(e.clock))
+        people = person_labels(uow.session, [m.reached_by for m in rows])
     if not rows:
-        click.echo(f"问题 {p.code} 没有整改节点。")
+        click.echo(f"问题 {code} 没有整改节点。")
         return
     click.echo(table(["节点", "日期", "状态", "完成日", "报告人"],
-                     [[m.name, m.date, m.state, m.reached_on or "", m.reached_by or ""]
+                     [[m.name, m.date, m.state, m.reached_on or "",
+                       people.get(m.reached_by, m.reached_by) if m.reached_by else ""]
                       for m in rows]))
 
 

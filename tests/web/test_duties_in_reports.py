@@ -159,3 +159,29 @@ def test_the_web_export_keeps_each_units_own_duties(friday: World, client_for: A
     book = load_workbook(io.BytesIO(office.get(
         f"/ledger.xlsx?campaign={world.campaign_id}&status=").content), read_only=True)
     assert _sheet(book, "常态化工作")[1:] == []  # 教育局 has no recurring duty
+
+
+def test_cli_milestone_list_names_its_problem_and_reporter(friday: World) -> None:
+    from click.testing import CliRunner
+
+    from duban.cli import cli
+    from duban.services.duties import reach_milestone
+
+    world = friday
+    code = world.problem("hd_housing").code
+    with world.db.unit_of_work() as uow:
+        reach_milestone(uow, world.clock, world.campaign_id, code, "开工", by="off_zjj",
+                        note="已开工")
+        uow.commit()
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, obj=world.db, args=[
+            "--now", "2022-10-14T18:00", "milestone", "list", *args,
+            "--campaign", str(world.campaign_id)])
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.output
+
+    listed = run(code)
+    assert "开工" in listed and "逾期完成" in listed and "住建局刘科长（县住建局）" in listed
+    plain = world.problem("lz_education").code
+    assert f"问题 {plain} 没有整改节点。" in run(plain)
