@@ -142,3 +142,11 @@ def test_cli_users_and_substitutes_name_units(world: World) -> None:
     assert "代理 县住建局" in added
     listed = _run(world, "substitute", "list")
     assert "县住建局" in listed and "王主任（县级办公室）" in listed
+
+
+def test_an_empty_notice_list_says_where_notices_go(world: World, client_for: Clients) -> None:
+    village, _ = client_for("vil_hd1")
+    page = village.get(f"/notices?campaign={world.campaign_id}").text
+    assert "暂无通知书" in page and "本村的问题及其整改时限见问题台账" in page
+    office, _ = client_for("off_zjj")
+    assert "下发督办通知书后在此签收" in office.get(f"/notices?campaign={world.campaign_id}").text
