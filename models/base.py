@@ -1,65 +1,17 @@
-"""Declarative base, naming convention and column types shared by every model."""
+"""The declarative base: ORM classes are mapped onto the Core tables of `models.tables`."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, ClassVar
-
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
-# Constraint names are deterministic so Alembic migrations diff cleanly on every backend.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from models.tables import metadata
+from models.types import NAMING_CONVENTION, EmptyAsNull, UTCDateTime
 
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC (SQLite has no zones)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTCDateTime column; pass an aware one")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, dt.datetime)
-        return value.replace(tzinfo=dt.UTC)
-
-
-class EmptyAsNull(TypeDecorator[str]):
-    """A text that may be empty, stored as NULL when it is, so a plain unique constraint skips it.
-
-    (A partial unique index would need each database's own keyword, sqlite_where and
-    postgresql_where, and SQLAlchemy imports a dialect to check its keyword: every start-up
-    would load PostgreSQL's dialect, on SQLite too.)
-    """
-
-    impl = String
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return value or None
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> str:
-        return value or ""
+# Migrations name the column types as models.base.UTCDateTime (Alembic wrote them so).
+__all__ = ["NAMING_CONVENTION", "Base", "EmptyAsNull", "UTCDateTime"]
 
 
 class Base(DeclarativeBase):
-    """Base class of all duban tables."""
+    """Base class of all duban's mapped classes; each names its table with `__table__`."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    metadata = metadata

@@ -5,56 +5,50 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
 
+from models import tables
 from models.base import Base
 
 
 class DocumentNumberRegister(Base):
     """The next 文号 sequence number of one 机关代字 in one year; locked while numbering."""
 
-    __tablename__ = "document_number_register"
-    __table_args__ = (UniqueConstraint("prefix", "year"),)
+    __table__ = tables.document_number_register
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    prefix: Mapped[str] = mapped_column(String(50))  # 机关代字, e.g. 沈巩督
+    id: Mapped[int]
+    prefix: Mapped[str]  # 机关代字, e.g. 沈巩督
     year: Mapped[int]
-    next_number: Mapped[int] = mapped_column(default=1)
+    next_number: Mapped[int]
 
 
 class Notice(Base):
     """An issued, numbered document; voided ones stay on record with their number."""
 
-    __tablename__ = "notice"
-    __table_args__ = (
-        UniqueConstraint("prefix", "year", "seq"),
-        UniqueConstraint("campaign_id", "kind", "batch_key", "office_code"),
-        Index("ix_notice_campaign_office", "campaign_id", "office_code"),
-    )
+    __table__ = tables.notice
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))  # notice / reminder / bulletin
-    number: Mapped[str] = mapped_column(String(100), unique=True)  # 文号
-    prefix: Mapped[str] = mapped_column(String(50))
+    id: Mapped[int]
+    campaign_id: Mapped[int]
+    kind: Mapped[str]  # notice / reminder / bulletin
+    number: Mapped[str]  # 文号
+    prefix: Mapped[str]
     year: Mapped[int]
     seq: Mapped[int]
-    office_code: Mapped[str] = mapped_column(String(80))  # addressee; "" for county-wide 通报
-    title: Mapped[str] = mapped_column(String(300))
-    problem_ids: Mapped[list[Any]] = mapped_column(default=list)
+    office_code: Mapped[str]  # addressee; "" for county-wide 通报
+    title: Mapped[str]
+    problem_ids: Mapped[list[Any]]
     issued_at: Mapped[dt.datetime]
     issued_on: Mapped[dt.date]
-    issued_by: Mapped[str] = mapped_column(String(100))
-    batch_key: Mapped[str] = mapped_column(String(200))
-    file_path: Mapped[str] = mapped_column(String(500))  # relative to the data directory
-    sha256: Mapped[str] = mapped_column(String(64))
+    issued_by: Mapped[str]
+    batch_key: Mapped[str]
+    file_path: Mapped[str]  # relative to the data directory
+    sha256: Mapped[str]
     size: Mapped[int]
-    voided: Mapped[bool] = mapped_column(default=False)
-    void_reason: Mapped[str | None] = mapped_column(Text)
+    voided: Mapped[bool]
+    void_reason: Mapped[str | None]
     voided_at: Mapped[dt.datetime | None]
-    voided_by: Mapped[str | None] = mapped_column(String(100))
-    reminders_sent: Mapped[int] = mapped_column(default=0)  # unacknowledged-notice reminders
+    voided_by: Mapped[str | None]
+    reminders_sent: Mapped[int]  # unacknowledged-notice reminders
     last_reminded_on: Mapped[dt.date | None]
 
 
@@ -65,18 +59,13 @@ class NoticeProblem(Base):
     co-office's own notice lists the problem a second time, for that office.
     """
 
-    __tablename__ = "notice_problem"
-    __table_args__ = (UniqueConstraint("problem_id", "kind", "office_code"),)
+    __table__ = tables.notice_problem
 
-    notice_id: Mapped[int] = mapped_column(
-        ForeignKey("notice.id", ondelete="CASCADE"), primary_key=True
-    )
-    problem_id: Mapped[int] = mapped_column(
-        ForeignKey("problem.id", ondelete="CASCADE"), primary_key=True
-    )
-    kind: Mapped[str] = mapped_column(String(20))
-    office_code: Mapped[str] = mapped_column(String(80))  # the addressee it is listed for
-    co_office: Mapped[bool] = mapped_column(default=False)  # listed for a co-office (配合)
+    notice_id: Mapped[int]
+    problem_id: Mapped[int]
+    kind: Mapped[str]
+    office_code: Mapped[str]  # the addressee it is listed for
+    co_office: Mapped[bool]  # listed for a co-office (配合)
 
 
 class NoticeCopy(Base):
@@ -86,25 +75,21 @@ class NoticeCopy(Base):
     town's 包保 county unit (seed 004's 一票否决).
     """
 
-    __tablename__ = "notice_copy"
+    __table__ = tables.notice_copy
 
-    notice_id: Mapped[int] = mapped_column(
-        ForeignKey("notice.id", ondelete="CASCADE"), primary_key=True
-    )
-    office_code: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+    notice_id: Mapped[int]
+    office_code: Mapped[str]
 
 
 class NoticeReceipt(Base):
     """The addressee's receipt (签收) of a notice: once per notice."""
 
-    __tablename__ = "notice_receipt"
+    __table__ = tables.notice_receipt
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(
-        ForeignKey("notice.id", ondelete="CASCADE"), unique=True
-    )
-    office_code: Mapped[str] = mapped_column(String(80))
-    username: Mapped[str] = mapped_column(String(50))
+    id: Mapped[int]
+    notice_id: Mapped[int]
+    office_code: Mapped[str]
+    username: Mapped[str]
     received_at: Mapped[dt.datetime]
 
 
@@ -115,11 +100,10 @@ class NoticeRound(Base):
     issues the round's notices, so a round runs once even when it finds nothing to issue.
     """
 
-    __tablename__ = "notice_round"
-    __table_args__ = (UniqueConstraint("campaign_id", "round_key"),)
+    __table__ = tables.notice_round
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
-    round_key: Mapped[str] = mapped_column(String(30))  # 2022-09-27 or 2022-W39
+    id: Mapped[int]
+    campaign_id: Mapped[int]
+    round_key: Mapped[str]  # 2022-09-27 or 2022-W39
     ran_at: Mapped[dt.datetime]
-    notices: Mapped[int] = mapped_column(default=0)
+    notices: Mapped[int]

@@ -4,61 +4,57 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
 
+from models import tables
 from models.base import Base
 
 
 class User(Base):
     """A person who signs moves; role and scope decide what they may see and do."""
 
-    __tablename__ = "app_user"
+    __table__ = tables.app_user
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(50), unique=True)
-    name: Mapped[str] = mapped_column(String(50))
-    role: Mapped[str] = mapped_column(String(20))
-    office_code: Mapped[str | None] = mapped_column(String(80))
-    town_code: Mapped[str | None] = mapped_column(String(50))
-    village_code: Mapped[str | None] = mapped_column(String(50))
-    email: Mapped[str] = mapped_column(String(200), default="")
-    password_hash: Mapped[str | None] = mapped_column(String(200))
-    active: Mapped[bool] = mapped_column(default=True)
+    id: Mapped[int]
+    username: Mapped[str]
+    name: Mapped[str]
+    role: Mapped[str]
+    office_code: Mapped[str | None]
+    town_code: Mapped[str | None]
+    village_code: Mapped[str | None]
+    email: Mapped[str]
+    password_hash: Mapped[str | None]
+    active: Mapped[bool]
     created_at: Mapped[dt.datetime]
-    # Office, town and village accounts belong to one campaign's unit (codes repeat across
-    # campaigns); more campaigns only by an explicit grant (UserCampaignGrant, all_campaigns).
-    campaign_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaign.id", ondelete="SET NULL"))
-    all_campaigns: Mapped[bool] = mapped_column(default=False, server_default=false())
+    campaign_id: Mapped[int | None]
+    all_campaigns: Mapped[bool]
 
 
 class UserCampaignGrant(Base):
     """An explicit grant: an office, town or village account may also act in this campaign."""
 
-    __tablename__ = "user_campaign_grant"
-    __table_args__ = (UniqueConstraint("user_id", "campaign_id"),)
+    __table__ = tables.user_campaign_grant
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
-    reason: Mapped[str] = mapped_column(String(200))
-    granted_by: Mapped[str] = mapped_column(String(100))
+    id: Mapped[int]
+    user_id: Mapped[int]
+    campaign_id: Mapped[int]
+    reason: Mapped[str]
+    granted_by: Mapped[str]
     granted_at: Mapped[dt.datetime]
 
 
 class Substitute(Base):
     """A user standing in (代理) for an office while its people are away."""
 
-    __tablename__ = "substitute"
+    __table__ = tables.substitute
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
-    office_code: Mapped[str] = mapped_column(String(80))
+    id: Mapped[int]
+    user_id: Mapped[int]
+    office_code: Mapped[str]
     starts_on: Mapped[dt.date]
     ends_on: Mapped[dt.date]
-    reason: Mapped[str] = mapped_column(String(200))
-    granted_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str]
+    granted_by: Mapped[str]
     granted_at: Mapped[dt.datetime]
 
 
@@ -69,8 +65,7 @@ class UserRole(Base):
     whoever rectified it may not review or close it (谁整改谁签字，谁督查谁签字).
     """
 
-    __tablename__ = "user_role"
+    __table__ = tables.user_role
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    user_id: Mapped[int]
+    role: Mapped[str]

@@ -5,89 +5,79 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped
 
+from models import tables
 from models.base import Base
 
 
 class Problem(Base):
     """One problem on the ledger, routed to a lead office, with a deadline and a status."""
 
-    __tablename__ = "problem"
-    __table_args__ = (
-        UniqueConstraint("campaign_id", "code"),
-        UniqueConstraint("campaign_id", "natural_key"),
-        Index("ix_problem_campaign_status_deadline", "campaign_id", "status", "deadline"),
-        Index("ix_problem_campaign_lead_office", "campaign_id", "lead_office"),
-        Index("ix_problem_campaign_town", "campaign_id", "town_code"),
-        Index("ix_problem_campaign_household_category", "campaign_id", "household_id", "category"),
-    )
+    __table__ = tables.problem
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
-    code: Mapped[str] = mapped_column(String(30))  # 问题编号, e.g. WT-000123
-    natural_key: Mapped[str] = mapped_column(String(64))  # makes re-imports idempotent
-    source: Mapped[str] = mapped_column(String(50))
-    category: Mapped[str] = mapped_column(String(50))
-    town_code: Mapped[str] = mapped_column(String(50))
-    village_code: Mapped[str | None] = mapped_column(String(50))
-    household_id: Mapped[str | None] = mapped_column(String(50))
-    description: Mapped[str] = mapped_column(Text)
-    found_by: Mapped[str] = mapped_column(String(100))
+    id: Mapped[int]
+    campaign_id: Mapped[int]
+    code: Mapped[str]  # 问题编号, e.g. WT-000123
+    natural_key: Mapped[str]  # makes re-imports idempotent
+    source: Mapped[str]
+    category: Mapped[str]
+    town_code: Mapped[str]
+    village_code: Mapped[str | None]
+    household_id: Mapped[str | None]
+    description: Mapped[str]
+    found_by: Mapped[str]
     found_on: Mapped[dt.date]
-    detection_rule: Mapped[str | None] = mapped_column(String(50))
+    detection_rule: Mapped[str | None]
     facts: Mapped[dict[str, Any] | None]
-    status: Mapped[str] = mapped_column(String(30))
-    unrouted_reason: Mapped[str | None] = mapped_column(Text)
-    lead_office: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str]
+    unrouted_reason: Mapped[str | None]
+    lead_office: Mapped[str | None]
     routed_at: Mapped[dt.datetime | None]
-    tier: Mapped[str | None] = mapped_column(String(50))
+    tier: Mapped[str | None]
     deadline: Mapped[dt.date | None]
-    deadline_basis: Mapped[str | None] = mapped_column(String(200))
-    submitted_by: Mapped[str | None] = mapped_column(String(100))
-    rectified_by: Mapped[str | None] = mapped_column(String(100))
-    review_passed_by: Mapped[str | None] = mapped_column(String(100))
+    deadline_basis: Mapped[str | None]
+    submitted_by: Mapped[str | None]
+    rectified_by: Mapped[str | None]
+    review_passed_by: Mapped[str | None]
     closed_at: Mapped[dt.datetime | None]
-    reopen_count: Mapped[int] = mapped_column(default=0)
-    recurrence_of: Mapped[int | None] = mapped_column(ForeignKey("problem.id"))
+    reopen_count: Mapped[int]
+    recurrence_of: Mapped[int | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
-    version: Mapped[int] = mapped_column(default=1)
+    version: Mapped[int]
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": tables.problem.c.version}  # noqa: RUF012
 
 
 class ProblemCoOffice(Base):
     """A co-office (协办单位) of a problem, so scoped queries can join on it."""
 
-    __tablename__ = "problem_co_office"
+    __table__ = tables.problem_co_office
 
-    problem_id: Mapped[int] = mapped_column(
-        ForeignKey("problem.id", ondelete="CASCADE"), primary_key=True
-    )
-    office_code: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+    problem_id: Mapped[int]
+    office_code: Mapped[str]
 
 
 class AuditEvent(Base):
     """One move on a problem: who, in which role, when, from, to, note, evidence. Append-only."""
 
-    __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_problem_at", "problem_id", "at"),)
+    __table__ = tables.audit_event
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id", ondelete="CASCADE"))
-    action: Mapped[str] = mapped_column(String(30))
-    from_status: Mapped[str | None] = mapped_column(String(30))
-    to_status: Mapped[str] = mapped_column(String(30))
-    actor: Mapped[str] = mapped_column(String(100))
-    actor_role: Mapped[str] = mapped_column(String(20))
-    actor_name: Mapped[str] = mapped_column(String(100), default="")
+    id: Mapped[int]
+    campaign_id: Mapped[int]
+    problem_id: Mapped[int]
+    action: Mapped[str]
+    from_status: Mapped[str | None]
+    to_status: Mapped[str]
+    actor: Mapped[str]
+    actor_role: Mapped[str]
+    actor_name: Mapped[str]
     at: Mapped[dt.datetime]
-    note: Mapped[str] = mapped_column(Text, default="")
-    evidence: Mapped[list[Any]] = mapped_column(default=list)
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str]
+    evidence: Mapped[list[Any]]
+    data: Mapped[dict[str, Any]]
 
 
 @event.listens_for(AuditEvent, "before_update")
@@ -103,16 +93,15 @@ def _refuse_audit_delete(*_: object) -> None:
 class Evidence(Base):
     """A supporting file (佐证资料) stored by content hash, never by a user-chosen path."""
 
-    __tablename__ = "evidence"
-    __table_args__ = (UniqueConstraint("problem_id", "sha256"),)
+    __table__ = tables.evidence
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id", ondelete="CASCADE"))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    filename: Mapped[str] = mapped_column(String(200))  # shown only; never used as a path
-    content_type: Mapped[str] = mapped_column(String(100))
+    id: Mapped[int]
+    problem_id: Mapped[int]
+    sha256: Mapped[str]
+    filename: Mapped[str]  # shown only; never used as a path
+    content_type: Mapped[str]
     size: Mapped[int]
-    phase: Mapped[str] = mapped_column(String(10), default="after")  # before / after
-    uploaded_by: Mapped[str] = mapped_column(String(100))
+    phase: Mapped[str]  # before / after
+    uploaded_by: Mapped[str]
     uploaded_at: Mapped[dt.datetime]
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str]
