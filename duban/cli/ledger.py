@@ -102,7 +102,7 @@ def campaign_launch(file: Path, actor: str, templates: Path | None, backfill: bo
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--reset", is_flag=True, help="撤销本行动模板，恢复使用系统模板。")
 def campaign_templates(campaign_id: int, folder: Path | None, reset: bool) -> None:
-    from duban.services.campaigns import plan_version_of
+    from duban.services.plan_store import plan_version_of
     from duban.services.templates import install_templates, remove_templates
 
     with env().db.transaction() as session:

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from duban.adapters.plan.codec import decode_plan, encode_plan
+from duban.adapters.plan.codec import encode_plan
 from duban.domain.clock import Clock, SystemClock, local_today
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Status
 from duban.domain.plan import STAGE_KIND_LABELS, OfficeLevel, Plan, StageKind
 from duban.domain.routing import village_office_code
 from duban.services.database import UnitOfWork
+from duban.services.plan_store import load_plan_version
 from models import (
     Campaign,
     CampaignStage,
@@ -184,26 +185,6 @@ def load_plan_of(session: Session, campaign_id: int) -> Plan:
     if plan is None:
         plan = plans[key] = load_plan_version(session, *key)
     return plan
-
-
-def plan_version_of(session: Session, campaign_id: int) -> int:
-    """The number of the plan version a campaign runs on (one small query, nothing decoded)."""
-    version = session.scalar(select(Campaign.plan_version).where(Campaign.id == campaign_id))
-    if version is None:
-        raise NotFound(f"行动不存在：编号 {campaign_id}")
-    return version
-
-
-def load_plan_version(session: Session, campaign_id: int, version: int) -> Plan:
-    """Read one stored plan version and decode it; callers cache by (campaign, version)."""
-    data = session.scalar(
-        select(PlanVersion.plan).where(
-            PlanVersion.campaign_id == campaign_id, PlanVersion.version == version
-        )
-    )
-    if data is None:
-        raise NotFound(f"行动（编号 {campaign_id}）没有第 {version} 版方案")
-    return decode_plan(data)
 
 
 @dataclass(frozen=True)

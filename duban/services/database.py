@@ -9,13 +9,14 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import Connection, Engine, Transaction, create_engine, event, inspect, text
 
 from duban.domain.errors import ConflictError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -127,17 +128,49 @@ R = TypeVar("R")
 CONFLICT = "记录已被他人同时修改，本次操作未保存，请刷新后重试"
 
 
+def _stale(exc: BaseException | None) -> bool:
+    """Whether exc is the ORM's optimistic-lock miss (only a session can raise one)."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    return isinstance(exc, StaleDataError)
+
+
 class UnitOfWork:
     """One transaction owned by the edge that opened it: rolls back on exit unless committed.
 
-    Services take a unit of work and use its session; only edges (CLI commands, web routes,
-    Prefect tasks, the demo, tests) call commit(). Side effects that must only happen once the
-    data is durable (waking the outbox, say) are registered with after_commit().
+    Services take a unit of work and use its session, or its connection for Core statements on
+    `models.tables` (a read that needs no mapped objects, such as `duban problem list`, then
+    never imports the ORM). Only edges (CLI commands, web routes, Prefect tasks, the demo,
+    tests) call commit(). Side effects that must only happen once the data is durable (waking
+    the outbox, say) are registered with after_commit().
     """
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._session: Session | None = None
+        # Set when Core work came first: the unit's own connection and transaction, which a
+        # session asked for later joins (through a SAVEPOINT), so both commit or neither.
+        self._connection: Connection | None = None
+        self._transaction: Transaction | None = None
         self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def session(self) -> Session:
+        """The unit's ORM session (the ORM is imported on first use)."""
+        if self._session is None:
+            self._session = self._db.new_session(self._connection)
+        return self._session
+
+    @property
+    def connection(self) -> Connection:
+        """The unit's connection, for Core statements, in the same transaction as its session."""
+        if self._session is not None:
+            return self._session.connection()
+        if self._connection is None:
+            self._connection = self._db.connect()
+        if self._transaction is None or not self._transaction.is_active:
+            self._transaction = self._db.begin(self._connection)
+        return self._connection
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -146,22 +179,36 @@ class UnitOfWork:
                  tb: TracebackType | None) -> None:
         self._after_commit.clear()
         try:
-            self.session.rollback()
+            if self._session is not None:
+                try:
+                    self._session.rollback()
+                finally:
+                    self._session.close()
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
         finally:
-            self.session.close()
-        if isinstance(exc, StaleDataError):
+            if self._connection is not None:
+                self._db.release(self._connection)
+        if self._session is not None and _stale(exc):
             # A flush inside the block missed its optimistic lock.
             raise ConflictError(CONFLICT) from exc
 
     def commit(self) -> None:
         """Make the work durable, then run the after-commit callbacks; the unit stays usable."""
-        try:
-            self.session.commit()
-        except StaleDataError as exc:
-            # An optimistic-lock miss: someone committed a change to the same row first.
-            self.session.rollback()
-            self._after_commit.clear()
-            raise ConflictError(CONFLICT) from exc
+        if self._session is not None:
+            try:
+                self._session.commit()
+            except Exception as exc:
+                if not _stale(exc):
+                    raise
+                # An optimistic-lock miss: someone committed a change to the same row first.
+                self.rollback()
+                raise ConflictError(CONFLICT) from exc
+        if self._transaction is not None and self._transaction.is_active:
+            self._transaction.commit()
+            if self._session is not None and self._connection is not None:
+                # The session's next work needs a transaction of ours to nest in.
+                self._transaction = self._db.begin(self._connection)
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
@@ -169,7 +216,12 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Forget the work since the last commit and its pending callbacks."""
         self._after_commit.clear()
-        self.session.rollback()
+        if self._session is not None:
+            self._session.rollback()
+        if self._transaction is not None and self._transaction.is_active:
+            self._transaction.rollback()
+            if self._session is not None and self._connection is not None:
+                self._transaction = self._db.begin(self._connection)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -177,8 +229,10 @@ class UnitOfWork:
         try:
             with self.session.begin_nested():
                 yield
-        except StaleDataError as exc:
-            raise ConflictError(CONFLICT) from exc
+        except Exception as exc:
+            if _stale(exc):
+                raise ConflictError(CONFLICT) from exc
+            raise
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run callback once the next commit() has succeeded (never if the work rolls back)."""
@@ -191,17 +245,48 @@ class Database:
     def __init__(self, url: str | None = None, engine: Engine | None = None, *,
                  connection: Connection | None = None) -> None:
         self.engine = engine or make_engine(url)
+        # Tests: every unit joins this connection's outer transaction through a SAVEPOINT, so
+        # a commit is only a RELEASE and the test's rollback undoes it all.
+        self._outer = connection
+        self._sessions: sessionmaker[Session] | None = None
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory (the ORM is imported when it is first asked for)."""
+        if self._sessions is None:
+            from sqlalchemy.orm import sessionmaker
+
+            if self._outer is None:
+                self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            else:
+                self._sessions = sessionmaker(bind=self._outer, expire_on_commit=False,
+                                              join_transaction_mode="create_savepoint")
+        return self._sessions
+
+    def new_session(self, connection: Connection | None = None) -> Session:
+        """A session; on `connection` (a unit's, in its transaction) through a SAVEPOINT."""
         if connection is None:
-            self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        else:
-            # Tests: every session joins the connection's outer transaction through a
-            # SAVEPOINT, so a commit is only a RELEASE and the test's rollback undoes it all.
-            self.sessions = sessionmaker(bind=connection, expire_on_commit=False,
-                                         join_transaction_mode="create_savepoint")
+            return self.sessions()
+        return self.sessions(bind=connection, join_transaction_mode="create_savepoint")
+
+    def connect(self) -> Connection:
+        """A connection for a unit's Core work (the tests' outer connection when there is one)."""
+        return self._outer if self._outer is not None else self.engine.connect()
+
+    def begin(self, connection: Connection) -> Transaction:
+        """A unit's transaction on `connection`: a SAVEPOINT inside the tests' outer one."""
+        if connection is self._outer:
+            return connection.begin_nested()
+        return connection.begin()
+
+    def release(self, connection: Connection) -> None:
+        """Give back a connection from connect() (the tests' outer one stays open)."""
+        if connection is not self._outer:
+            connection.close()
 
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work: use it in a with block and commit() to keep what it did."""
-        return UnitOfWork(self.sessions())
+        return UnitOfWork(self)
 
     def run(self, use_case: Callable[Concatenate[UnitOfWork, P], R],
             *args: P.args, **kwargs: P.kwargs) -> R:

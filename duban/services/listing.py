@@ -2,18 +2,21 @@
 
 Apart from `duban.services.problems` on purpose: listing needs no plan, routing or deadline
 rules, and a clerk's `duban problem list` should not import them (issue 10, start-up cost).
+It reads the Core tables (`models.tables`) through the unit's connection and returns plain
+rows, so the command imports neither SQLAlchemy's ORM nor the mapped classes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
 from duban.domain.lifecycle import OPEN_STATUSES, Status
 from duban.services.database import UnitOfWork
-from models import Problem, ProblemCoOffice
+from models.tables import problem, problem_co_office
 
 
 @dataclass(frozen=True)
@@ -31,40 +34,63 @@ class ProblemFilter:
     offset: int = 0
 
 
-def problem_query(f: ProblemFilter) -> Select[Problem]:
+@dataclass(frozen=True)
+class ListedProblem:
+    """A problem as the list shows it."""
+
+    id: int
+    campaign_id: int
+    code: str
+    status: str
+    source: str
+    category: str
+    town_code: str
+    village_code: str | None
+    household_id: str | None
+    lead_office: str | None
+    deadline: dt.date | None
+    description: str
+    unrouted_reason: str | None
+
+
+LISTED = [problem.c[name] for name in ListedProblem.__dataclass_fields__]
+
+
+def problem_query(f: ProblemFilter) -> Select[Any]:
     """The SELECT behind a filter."""
-    stmt = select(Problem)
+    p = problem.c
+    stmt = select(*LISTED)
     if f.campaign_id is not None:
-        stmt = stmt.where(Problem.campaign_id == f.campaign_id)
+        stmt = stmt.where(p.campaign_id == f.campaign_id)
     if f.town:
-        stmt = stmt.where(Problem.town_code == f.town)
+        stmt = stmt.where(p.town_code == f.town)
     if f.office:
-        co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code == f.office)
-        stmt = stmt.where(or_(Problem.lead_office == f.office, Problem.id.in_(co)))
+        co = select(problem_co_office.c.problem_id).where(
+            problem_co_office.c.office_code == f.office)
+        stmt = stmt.where(or_(p.lead_office == f.office, p.id.in_(co)))
     if f.status is not None:
-        stmt = stmt.where(Problem.status == f.status.value)
+        stmt = stmt.where(p.status == f.status.value)
     if f.unrouted:
-        stmt = stmt.where(Problem.status == Status.UNROUTED.value)
+        stmt = stmt.where(p.status == Status.UNROUTED.value)
     if f.overdue_on is not None:
         stmt = stmt.where(
-            Problem.status.in_([s.value for s in OPEN_STATUSES]),
-            Problem.deadline < f.overdue_on,
+            p.status.in_([s.value for s in OPEN_STATUSES]),
+            p.deadline < f.overdue_on,
         )
     if f.search:
         like = f"%{f.search}%"
-        stmt = stmt.where(or_(Problem.description.like(like), Problem.code.like(like),
-                              Problem.household_id.like(like)))
+        stmt = stmt.where(or_(p.description.like(like), p.code.like(like),
+                              p.household_id.like(like)))
     return stmt
 
 
-def list_problems(uow: UnitOfWork, f: ProblemFilter) -> tuple[int, list[Problem]]:
+def list_problems(uow: UnitOfWork, f: ProblemFilter) -> tuple[int, list[ListedProblem]]:
     """Total matching and one page of problems, ordered by deadline then code."""
-    session = uow.session
+    connection = uow.connection
     stmt = problem_query(f)
-    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = session.scalars(
-        stmt.order_by(Problem.deadline.is_(None), Problem.deadline, Problem.code)
-        .limit(f.limit)
-        .offset(f.offset)
-    ).all()
-    return total, list(rows)
+    total = int(connection.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    p = problem.c
+    rows = connection.execute(
+        stmt.order_by(p.deadline.is_(None), p.deadline, p.code).limit(f.limit).offset(f.offset)
+    )
+    return total, [ListedProblem(*row) for row in rows]

@@ -18,7 +18,6 @@ from duban.domain.lifecycle import Action, Payload, Role, Status
 from duban.domain.plan import Plan
 from duban.services import moves
 from duban.services.calendars import working_calendar
-from duban.services.campaigns import load_plan_version, plan_version_of
 from duban.services.duties import (
     DUTY_HEADERS,
     MilestoneRow,
@@ -29,6 +28,7 @@ from duban.services.duties import (
     reach_milestone,
 )
 from duban.services.evidence import UploadedFile, evidence_file
+from duban.services.plan_store import load_plan_version, plan_version_of
 from duban.services.scoping import visible_problem
 from duban.services.views.choices import (
     CampaignChoice,

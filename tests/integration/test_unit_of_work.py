@@ -9,7 +9,7 @@ from duban.domain.clock import FixedClock
 from duban.domain.errors import ConflictError
 from duban.services.database import Database
 from duban.services.root import Root, build_root
-from models import Campaign
+from models import Campaign, tables
 from tests.orchestration.helpers import launch
 
 
@@ -94,3 +94,73 @@ def test_a_test_leaves_nothing_behind(db: Database, clock: FixedClock) -> None:
             assert conn.scalar(select(func.count()).select_from(Campaign)) == 0
     finally:
         outside.dispose()
+
+
+def _core_then_orm(db: Database, cid: int, name: str, *, commit: bool) -> None:
+    """Rename the campaign through the Core table, then stamp its closer through the ORM."""
+    with db.unit_of_work() as uow:
+        uow.connection.execute(update(tables.campaign).where(tables.campaign.c.id == cid)
+                               .values(name=name))
+        uow.session.get_one(Campaign, cid).closed_by = name
+        if commit:
+            uow.commit()
+
+
+def _name_and_closer(db: Database, cid: int) -> tuple[str, str | None]:
+    with db.unit_of_work() as uow:
+        row = uow.connection.execute(select(tables.campaign.c.name, tables.campaign.c.closed_by)
+                                     .where(tables.campaign.c.id == cid)).one()
+        return row.name, row.closed_by
+
+
+def _one_transaction(db: Database, clock: FixedClock) -> None:
+    cid = launch(db, clock)
+    before = _name_and_closer(db, cid)
+    _core_then_orm(db, cid, "甲", commit=False)
+    assert _name_and_closer(db, cid) == before  # neither the Core nor the ORM change stayed
+    _core_then_orm(db, cid, "乙", commit=True)
+    assert _name_and_closer(db, cid) == ("乙", "乙")
+    with db.unit_of_work() as uow:  # the unit goes on after a commit, on both paths
+        uow.connection.execute(update(tables.campaign).where(tables.campaign.c.id == cid)
+                               .values(name="丙"))
+        uow.session.get_one(Campaign, cid).closed_by = "丙"
+        uow.commit()
+        uow.session.get_one(Campaign, cid).closed_by = "丁"
+        uow.commit()
+        uow.connection.execute(update(tables.campaign).where(tables.campaign.c.id == cid)
+                               .values(name="戊"))
+    assert _name_and_closer(db, cid) == ("丙", "丁")
+
+
+def test_core_work_and_a_later_session_are_one_transaction(db: Database,
+                                                            clock: FixedClock) -> None:
+    _one_transaction(db, clock)
+
+
+def test_core_work_and_a_later_session_are_one_transaction_on_the_engine(
+        committed_db: Database, clock: FixedClock) -> None:
+    # On the engine, as in production (db runs every unit inside the test's transaction).
+    _one_transaction(committed_db, clock)
+
+
+def _core_only(db: Database, clock: FixedClock) -> None:
+    cid = launch(db, clock)
+    rename = update(tables.campaign).where(tables.campaign.c.id == cid)
+    with db.unit_of_work() as uow:
+        uow.connection.execute(rename.values(name="丙"))
+    assert _name_and_closer(db, cid)[0] != "丙"
+    with db.unit_of_work() as uow:
+        uow.connection.execute(rename.values(name="丁"))
+        uow.commit()
+        uow.connection.execute(rename.values(name="戊"))  # after a commit, a new transaction
+    assert _name_and_closer(db, cid)[0] == "丁"
+
+
+def test_a_core_only_unit_rolls_back_unless_committed_and_stays_usable(
+        db: Database, clock: FixedClock) -> None:
+    _core_only(db, clock)
+
+
+def test_a_core_only_unit_rolls_back_unless_committed_on_the_engine(
+        committed_db: Database, clock: FixedClock) -> None:
+    _core_only(committed_db, clock)

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from duban.domain.clock import FixedClock
 from duban.services.database import MIGRATIONS_DIR, Database, schema_head
+from models import ORM_MODULES
+from tests.orchestration.helpers import add_problems, launch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,27 +56,37 @@ def test_help_imports_neither_the_database_layer_nor_heavy_libraries() -> None:
     assert "sqlalchemy" not in loaded and "models" not in loaded
 
 
-def test_problem_list_imports_no_heavy_library(tmp_path: Path) -> None:
+def test_problem_list_imports_no_heavy_library(tmp_path: Path, clock: FixedClock) -> None:
     url = f"sqlite:///{tmp_path / 'duban.sqlite3'}"
-    Database(url).migrate()
+    db = Database(url)
+    db.migrate()
+    campaign = launch(db, clock)
+    add_problems(db, clock, campaign, 2)  # rows to name: towns, villages, offices, categories
+    db.dispose()
     loaded = _run("""
         import json, sys
         from click.testing import CliRunner
         import duban.cli
         result = CliRunner().invoke(duban.cli.cli, ["--db", sys.argv[1], "problem", "list",
-                                                    "--campaign", "1"])
+                                                    "--campaign", sys.argv[2]])
         assert result.exit_code == 0, result.output
-        assert "共 0 条" in result.output, result.output
+        assert "共 2 条" in result.output, result.output
         print(json.dumps(sorted(sys.modules)))
-    """, url)
+    """, url, str(campaign))
     assert _heavy_loaded(loaded) == []
     assert isinstance(loaded, list) and "duban.services.listing" in loaded
-    # Listing reads; the plan, its rules and the write side of the ledger stay unloaded.
-    assert not {"duban.domain.plan", "duban.domain.routing", "duban.domain.sampling",
+    # Listing reads and decodes the stored plan for its names (categories, sources); the
+    # plan's rules and the write side of the ledger stay unloaded.
+    assert "duban.services.views.names" in loaded
+    assert not {"duban.domain.routing", "duban.domain.sampling",
                 "duban.services.problems", "duban.services.campaigns"} & set(loaded)
     # On SQLite no other database's dialect is imported (the models name no dialect keyword).
     assert "sqlalchemy.dialects.sqlite" in loaded
     assert not [m for m in loaded if m.startswith("sqlalchemy.dialects.postgresql")]
+    # The list reads the Core tables: neither SQLAlchemy's ORM nor a mapped class is loaded.
+    assert "models.tables" in loaded
+    assert not [m for m in loaded if m == "sqlalchemy.orm" or m.startswith("sqlalchemy.orm.")]
+    assert not {f"models.{module}" for module in ORM_MODULES} & set(loaded)
 
 
 def test_every_command_is_found_by_its_modules_alone() -> None:

@@ -1,23 +1,28 @@
 """The one code→name lookup of a campaign: towns, villages, offices, categories, sources.
 
 Outputs show names, never codes; every page, document and report that names a place or an
-office reads it from here.
+office reads it from here. The lookups are Core statements on `models.tables`, run on a
+session or on a unit's bare connection: `duban problem list` names its rows without loading
+the ORM.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, Table, select
 
 from duban.domain.filenames import document_file_name as file_name
 from duban.domain.lifecycle import ROLE_LABELS, Role
 from duban.domain.plan import Plan
-from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
-from models import Office, Town, User, Village
+from duban.services.plan_store import plan_in_force
+from models.tables import app_user, office, town, village
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -51,27 +56,31 @@ class Names:
         return self.sources.get(code or "", code or "")
 
 
-def names_in(session: Session, campaign_id: int, plan: Plan | None = None) -> Names:
+def names_in(db: Session | Connection, campaign_id: int, plan: Plan | None = None) -> Names:
     """The display names of a campaign's codes; pass the plan when the caller has it."""
-    plan = plan or load_plan_of(session, campaign_id)
+    plan = plan or _plan(db, campaign_id)
     # Towns and offices in the order the plan lists them (their ids), which reports keep.
-    towns = dict(session.execute(
-        select(Town.code, Town.name).where(Town.campaign_id == campaign_id)
-        .order_by(Town.id)).all())
-    villages = dict(session.execute(
-        select(Village.code, Village.name).where(Village.campaign_id == campaign_id)
-        .order_by(Village.id)).all())
-    offices = dict(session.execute(
-        select(Office.code, Office.name).where(Office.campaign_id == campaign_id)
-        .order_by(Office.id)).all())
+    towns, villages, offices = (
+        {code: name for code, name in db.execute(
+            select(t.c.code, t.c.name).where(t.c.campaign_id == campaign_id).order_by(t.c.id))}
+        for t in (town, village, office))
     return Names(towns=towns, villages=villages, offices=offices,
                  categories={c.code: c.name for c in plan.categories},
                  sources={s.code: s.name for s in plan.sources})
 
 
+def _plan(db: Session | Connection, campaign_id: int) -> Plan:
+    """The campaign's plan: the session's decoded copy, else read through the connection."""
+    if isinstance(db, Connection):
+        return plan_in_force(db, campaign_id)
+    from duban.services.campaigns import load_plan_of  # the ORM is loaded already
+
+    return load_plan_of(db, campaign_id)
+
+
 def campaign_names(uow: UnitOfWork, campaign_id: int) -> Names:
     """The display names of a campaign's codes, in a unit of work (for edges)."""
-    return names_in(uow.session, campaign_id)
+    return names_in(uow.connection, campaign_id)
 
 
 def document_file_name(names: Names, number: str, office_code: str, kind_label: str,
@@ -84,20 +93,25 @@ def document_file_name(names: Names, number: str, office_code: str, kind_label: 
 
 SYSTEM_NAME = "系统"
 
+# The columns of an account that say who it is and which unit it belongs to.
+ACCOUNT = (app_user.c.username, app_user.c.name, app_user.c.role, app_user.c.campaign_id,
+           app_user.c.office_code, app_user.c.town_code, app_user.c.village_code)
 
-def _unit_of(session: Session, user: User) -> str:
+
+def _unit_of(db: Session | Connection, user: Row[*tuple[Any, ...]]) -> str:
     """The name of the office, town or village an account belongs to ("" for the county)."""
     role = Role(user.role)
     if user.campaign_id is None or role not in (Role.OFFICE, Role.TOWN, Role.VILLAGE):
         return ""
-    model, code = ((Office, user.office_code) if role is Role.OFFICE else
-                   (Town, user.town_code) if role is Role.TOWN else
-                   (Village, user.village_code))
-    return session.scalar(select(model.name).where(
-        model.campaign_id == user.campaign_id, model.code == code)) or ""
+    units: Table
+    units, code = ((office, user.office_code) if role is Role.OFFICE else
+                   (town, user.town_code) if role is Role.TOWN else
+                   (village, user.village_code))
+    return db.scalar(select(units.c.name).where(
+        units.c.campaign_id == user.campaign_id, units.c.code == code)) or ""
 
 
-def person_labels(session: Session, usernames: Iterable[str | None]) -> dict[str, str]:
+def person_labels(db: Session | Connection, usernames: Iterable[str | None]) -> dict[str, str]:
     """Who signed, as a person reads it: `张三（县住建局）`, `李四（县级办公室）`, 系统.
 
     Unknown usernames are kept as given (an account since deleted still shows who it was).
@@ -106,32 +120,33 @@ def person_labels(session: Session, usernames: Iterable[str | None]) -> dict[str
     labels = {u: u for u in wanted}
     if "system" in wanted:
         labels["system"] = SYSTEM_NAME
-    for user in session.scalars(select(User).where(User.username.in_(wanted - {"system"}))):
-        labels[user.username] = f"{user.name}（{_unit_of(session, user) or ROLE_LABELS[Role(user.role)]}）"
+    for user in db.execute(select(*ACCOUNT).where(app_user.c.username.in_(wanted - {"system"}))):
+        labels[user.username] = f"{user.name}（{_unit_of(db, user) or ROLE_LABELS[Role(user.role)]}）"
     return labels
 
 
 def unit_labels(uow: UnitOfWork, usernames: Iterable[str]) -> dict[str, str]:
     """The unit each account belongs to, by name (全县 for county-wide accounts)."""
     wanted = set(usernames)
-    session = uow.session
-    return {u.username: _unit_of(session, u) or "全县"
-            for u in session.scalars(select(User).where(User.username.in_(wanted)))}
+    db = uow.connection
+    return {u.username: _unit_of(db, u) or "全县"
+            for u in db.execute(select(*ACCOUNT).where(app_user.c.username.in_(wanted)))}
 
 
 def people_labels(uow: UnitOfWork, usernames: Iterable[str | None]) -> dict[str, str]:
     """`person_labels` in a unit of work (for edges)."""
-    return person_labels(uow.session, usernames)
+    return person_labels(uow.connection, usernames)
 
 
 def office_labels(uow: UnitOfWork, codes: Iterable[str]) -> dict[str, str]:
     """Office names by code across campaigns (the newest campaign's name wins), for listings
     that are not tied to one campaign, such as substitutes."""
     wanted = set(codes)
-    return dict(uow.session.execute(select(Office.code, Office.name).where(
-        Office.code.in_(wanted)).order_by(Office.campaign_id)).all())
+    return {code: name for code, name in uow.connection.execute(
+        select(office.c.code, office.c.name).where(office.c.code.in_(wanted))
+        .order_by(office.c.campaign_id))}
 
 
 def group_names(uow: UnitOfWork, campaign_id: int) -> dict[str, str]:
     """The campaign's supervision groups (督查组) by code."""
-    return {g.code: g.name for g in load_plan_of(uow.session, campaign_id).review.groups}
+    return {g.code: g.name for g in _plan(uow.session, campaign_id).review.groups}

@@ -1,0 +1,55 @@
+"""`duban problem list`: the rows, their order, the filters and the count line (both databases)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from duban.cli import cli
+from duban.domain.clock import FixedClock
+from duban.services.database import Database
+from models import Problem
+from tests.orchestration.helpers import add_problems, launch, make_plan
+
+
+def _list(db: Database, *args: str) -> list[str]:
+    result = CliRunner().invoke(cli, ["problem", "list", *args], obj=db, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_problem_list_shows_a_page_by_deadline_then_code(db: Database, clock: FixedClock) -> None:
+    cid = launch(db, clock)
+    later = add_problems(db, clock, cid, 2, deadline=dt.date(2022, 10, 5), tag="甲")
+    sooner = add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 30), tag="乙")
+    with db.unit_of_work() as uow:
+        problems = {p.id: p for p in uow.session.execute(select(
+            Problem.id, Problem.code, Problem.category, Problem.town_code, Problem.village_code,
+            Problem.lead_office, Problem.deadline))}
+    expected = [problems[i] for i in sooner + sorted(later, key=lambda i: problems[i].code)]
+
+    plan = make_plan()  # the plan launched: names, never codes
+    category = {c.code: c.name for c in plan.categories}
+    town = {t.code: t.name for t in plan.towns}
+    village = {v.code: v.name for t in plan.towns for v in t.villages}
+    office = {o.code: o.name for o in plan.offices}
+
+    lines = _list(db, "--campaign", str(cid))
+    assert lines[0].split() == ["编号", "状态", "类别", "乡镇", "村", "牵头办室", "时限", "描述"]
+    rows = [line.split() for line in lines[2:-1]]
+    assert [row[:7] for row in rows] == [
+        [p.code, "已交办", category[p.category], town[p.town_code], village[p.village_code],
+         office[p.lead_office], str(p.deadline)] for p in expected]
+    assert lines[-1] == "共 3 条，显示 3 条"
+
+    assert _list(db, "--campaign", str(cid), "--limit", "2")[-1] == "共 3 条，显示 2 条"
+    searched = _list(db, "--campaign", str(cid), "--search", "乙问题")
+    assert searched[2].split()[0] == problems[sooner[0]].code and searched[-1] == "共 1 条，显示 1 条"
+    lead = problems[sooner[0]].lead_office
+    assert lead is not None
+    assert _list(db, "--campaign", str(cid), "--office", lead)[-1] == "共 3 条，显示 3 条"
+    assert _list(db, "--campaign", str(cid), "--office", "nobody")[-1] == "共 0 条，显示 0 条"
+    assert _list(db, "--campaign", str(cid), "--unrouted")[-1] == "共 0 条，显示 0 条"
+    assert _list(db, "--campaign", str(cid + 1))[-1] == "共 0 条，显示 0 条"
