@@ -90,7 +90,7 @@ def _campaign(st: WebState, campaign_id: int) -> tuple[list[Any], Any]:
 
 def _show(st: WebState, ctx: Ctx, campaign_id: int, draft: Draft, *, preview: Any = None,
           alert: str = "", status_code: int = 200) -> Response:
-    from duban.services.campaigns import plan_version_of
+    from duban.services.plan_store import plan_version_of
 
     campaigns, chosen = _campaign(st, campaign_id)
     with st.db.unit_of_work() as uow:
