@@ -97,7 +97,11 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
         click.echo(line)
     if snap.frozen_at is not None:
         frozen_at = snap.frozen_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"已冻结：{snap.frozen_by}，{frozen_at}")
+        from duban.services.views.names import people_labels
+
+        by = snap.frozen_by or ""
+        who = e.db.run(people_labels, [by]).get(by, by)
+        click.echo(f"已冻结：{who}，{frozen_at}")
     else:
         click.echo("预览（未冻结）：月末之后用 --freeze 冻结。")
     basis = "督办阶梯记录的罚款" if snap.penalty_basis == "accrued" else "月末台账逾期未改事项"

@@ -471,7 +471,7 @@ def test_the_report_commands(db: Database, clock: FixedClock, tmp_path: Path) ->
     assert "合计：0 元" in out  # seed 002 sets no fines
     frozen = run("2022-10-01T09:00", "ranking", "--month", "2022-09", "--freeze", "--out",
                  str(tmp_path / "ranking"))
-    assert "已冻结：county" in frozen
+    assert "已冻结：县巩固办张主任（县级办公室）" in frozen  # by name, not login
     again = run("2022-10-05T09:00", "ranking", "--month", "2022-09", "--out",
                 str(tmp_path / "ranking"))
     assert again.splitlines()[:len(lg.plan.towns) + 2] == \
