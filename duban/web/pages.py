@@ -19,14 +19,12 @@ from duban.domain.plan import Plan
 from duban.services import moves
 from duban.services.calendars import working_calendar
 from duban.services.duties import (
-    DUTY_HEADERS,
     MilestoneRow,
-    duty_scope,
-    duty_sheet_rows,
     milestone_texts,
     problem_milestones,
     reach_milestone,
 )
+from duban.services.duty_reports import DUTY_HEADERS, duty_scope, duty_sheet_rows
 from duban.services.evidence import UploadedFile, evidence_file
 from duban.services.plan_store import load_plan_version, plan_version_of
 from duban.services.scoping import visible_problem

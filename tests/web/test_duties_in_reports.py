@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from duban.domain.clock import CHINA_TZ
 from duban.services.calendars import working_calendar
-from duban.services.duties import create_occurrences, duty_day, report_done
+from duban.services.duties import create_occurrences, report_done
+from duban.services.duty_reports import duty_day
 from models import DutyOccurrence, InboxMessage
 from tests.web import test_duties_pages
 from tests.web.conftest import World

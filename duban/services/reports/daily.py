@@ -158,7 +158,7 @@ def daily_report_context(
 def duty_fields(session: Session, campaign_id: int, day: dt.date) -> dict[str, Any]:
     """The report's 常态化工作与整改节点 section: the day's duties by unit, milestones missed."""
     from duban.adapters.documents.context import DutyUnitRow, LateMilestoneRow
-    from duban.services.duties import duty_day
+    from duban.services.duty_reports import duty_day
 
     d = duty_day(session, campaign_id, day)
     if not (d.has_duties or d.has_milestones):

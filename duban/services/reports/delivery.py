@@ -67,7 +67,7 @@ def _line(f: ScopeFigures) -> str:
 def _duty_lines(session: Session, plan: Plan, campaign_id: int, day: dt.date,
                 office: Office) -> list[str]:
     """The recipient's own recurring duties and milestones (the county office: all)."""
-    from duban.services.duties import duty_day
+    from duban.services.duty_reports import duty_day
 
     if not plan.duties and not any(r.milestones for r in plan.deadlines.rules):
         return []

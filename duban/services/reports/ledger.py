@@ -14,13 +14,8 @@ from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import STATUS_LABELS, Status
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
-from duban.services.duties import (
-    DUTY_HEADERS,
-    duty_sheet_rows,
-    milestone_text,
-    milestones_of,
-    reached_milestones,
-)
+from duban.services.duties import milestone_text, milestones_of, reached_milestones
+from duban.services.duty_reports import DUTY_HEADERS, duty_sheet_rows
 from duban.services.reports.figures import OPEN_CODES
 from duban.services.views.common import campaign_row
 from duban.services.views.names import names_in
