@@ -44,6 +44,9 @@ def run_demo(tmp_path: Path, plan: str) -> tuple[str, dict[str, str]]:
     return result.stdout, env
 
 
+# A whole campaign takes 6–12 minutes on a quiet 2-core machine; pytest-timeout's default
+# (600 s) would cut a loaded run short, while run_demo's own limit (2400 s) still stops a hang.
+@pytest.mark.timeout(2500)
 @pytest.mark.parametrize(("plan", "place"), SEEDS)
 def test_demo_runs_a_seed_campaign_to_its_close(tmp_path: Path, plan: str, place: str) -> None:
     out, env = run_demo(tmp_path, plan)
