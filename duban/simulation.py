@@ -556,54 +556,58 @@ def run_demo(
     # first working day after its end.
     last = plan.end or plan.last_dated_day + dt.timedelta(days=OPEN_ENDED_DEMO_DAYS)
     ranked_month: str | None = None
-    while not _closed(db, campaign_id):
-        if day > last:
-            if plan.end is not None and day <= last + dt.timedelta(days=CLOSE_WITHIN_DAYS):
-                if calendar.is_workday(day):
-                    clock.set(morning(day))
-                    run_tick(clock.now().isoformat())  # closes the campaign (总结)
-                day += dt.timedelta(days=1)
-                continue
-            _county_closes(db, clock, campaign_id, echo, "已到演示期限")
-            break
-        if calendar.is_workday(day):
-            clock.set(morning(day))
-            started = time.perf_counter()
-            summary = run_tick(clock.now().isoformat())
-            seconds = time.perf_counter() - started
-            entry = summary["campaigns"].get(str(campaign_id), {})
-            for stage in entry.get("stages", []):
-                seq = int(stage.get("seq", 0))
-                name = plan.stages[seq - 1].name if 0 < seq <= len(plan.stages) else ""
-                result.stages.append(StageRun(name or str(stage.get("kind", "")), day, seconds,
-                                              _stage_note(stage)))
-            clock.set(morning(day, 10))
-            if late_file is not None and day >= late_day:
-                imported = db.run(import_file,  clock, campaign_id, "problems", late_file,
-                                       imported_by="county")
-                result.files.append(("导入：问题台账（补报）", late_file))
-                echo(f"{day}：已导入补报的问题台账：新增 {imported.created}")
-                late_file = None
-            people.act()
-            # The evening tick writes the day's report after the plan's report hour.
-            clock.set(dt.datetime.combine(day, plan.reports.daily_at, tzinfo=CHINA_TZ)
-                      + dt.timedelta(minutes=30))
-            run_tick(clock.now().isoformat())
-            ranked_month = ranked_month or _first_frozen_month(db, campaign_id)
-            if ranked_month and _all_settled(db, campaign_id):
-                if plan.end is None:
-                    _county_closes(db, clock, campaign_id, echo, "所有问题已销号")
-                    break
-                # Nothing is left to chase: the days until the plan's end hold only the
-                # recurring duties, which the units still do (without the ticks' stage runs
-                # and reports), then the tick that closes the campaign.
-                after = calendar.add_workdays(max(day, plan.end), 1)
-                echo(f"{day}：所有问题已销号，月度排名已生成；至行动结束只剩常态化工作，"
-                     f"跳至行动结束后的首个工作日 {after}")
-                _duties_until(db, clock, people, campaign_id, day, plan.end)
-                day = after
-                continue
-        day += dt.timedelta(days=1)
+    from flows.common import flow_session
+
+    # The ticks share one Prefect client: a new one per run cost about a seventh of the demo.
+    with flow_session():
+        while not _closed(db, campaign_id):
+            if day > last:
+                if plan.end is not None and day <= last + dt.timedelta(days=CLOSE_WITHIN_DAYS):
+                    if calendar.is_workday(day):
+                        clock.set(morning(day))
+                        run_tick(clock.now().isoformat())  # closes the campaign (总结)
+                    day += dt.timedelta(days=1)
+                    continue
+                _county_closes(db, clock, campaign_id, echo, "已到演示期限")
+                break
+            if calendar.is_workday(day):
+                clock.set(morning(day))
+                started = time.perf_counter()
+                summary = run_tick(clock.now().isoformat())
+                seconds = time.perf_counter() - started
+                entry = summary["campaigns"].get(str(campaign_id), {})
+                for stage in entry.get("stages", []):
+                    seq = int(stage.get("seq", 0))
+                    name = plan.stages[seq - 1].name if 0 < seq <= len(plan.stages) else ""
+                    result.stages.append(StageRun(name or str(stage.get("kind", "")), day, seconds,
+                                                  _stage_note(stage)))
+                clock.set(morning(day, 10))
+                if late_file is not None and day >= late_day:
+                    imported = db.run(import_file,  clock, campaign_id, "problems", late_file,
+                                           imported_by="county")
+                    result.files.append(("导入：问题台账（补报）", late_file))
+                    echo(f"{day}：已导入补报的问题台账：新增 {imported.created}")
+                    late_file = None
+                people.act()
+                # The evening tick writes the day's report after the plan's report hour.
+                clock.set(dt.datetime.combine(day, plan.reports.daily_at, tzinfo=CHINA_TZ)
+                          + dt.timedelta(minutes=30))
+                run_tick(clock.now().isoformat())
+                ranked_month = ranked_month or _first_frozen_month(db, campaign_id)
+                if ranked_month and _all_settled(db, campaign_id):
+                    if plan.end is None:
+                        _county_closes(db, clock, campaign_id, echo, "所有问题已销号")
+                        break
+                    # Nothing is left to chase: the days until the plan's end hold only the
+                    # recurring duties, which the units still do (without the ticks' stage runs
+                    # and reports), then the tick that closes the campaign.
+                    after = calendar.add_workdays(max(day, plan.end), 1)
+                    echo(f"{day}：所有问题已销号，月度排名已生成；至行动结束只剩常态化工作，"
+                         f"跳至行动结束后的首个工作日 {after}")
+                    _duties_until(db, clock, people, campaign_id, day, plan.end)
+                    day = after
+                    continue
+            day += dt.timedelta(days=1)
     result.summary = db.run(summarise_campaign, campaign_id, local_today(clock))
     result.people = db.run(people_labels, [result.summary.closed_by])
     result.files.extend(collect_outputs(db, clock, campaign_id, out_dir))

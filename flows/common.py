@@ -35,6 +35,19 @@ def quiet_prefect() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def flow_session() -> Iterator[None]:
+    """Many flow runs in one process (the demo's ticks) share one API client and settings.
+
+    Outside it every top-level flow run builds its own client: a TLS context, a connection
+    and a version check against the server each time.
+    """
+    from prefect.context import SyncClientContext
+
+    with quiet_prefect(), SyncClientContext.get_or_create():
+        yield
+
+
 def run_quietly(flow: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a flow with the heartbeat off."""
     with quiet_prefect():

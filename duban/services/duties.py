@@ -112,6 +112,10 @@ class DutyRow:
     files: int
 
 
+OPEN_STATES = frozenset({"待完成", "逾期未完成"})
+DONE_STATES = frozenset({"已完成", "逾期完成"})
+
+
 def state_of(status: str, due_on: dt.date, done_on: dt.date | None, today: dt.date) -> str:
     """An occurrence's state in words."""
     if status == DONE:
@@ -152,21 +156,31 @@ def occurrence_rows(session: Session, campaign_id: int, today: dt.date, *,
                                         DutyOccurrence.opens_on <= today)
     if offices is not None:
         stmt = stmt.where(DutyOccurrence.office_code.in_(list(offices)))
+    # Only open occurrences can be 待完成 or 逾期未完成, only done ones 已完成 or 逾期完成: asking
+    # for one side only need not load (and decode the evidence of) the other.
+    if states and set(states) <= OPEN_STATES:
+        stmt = stmt.where(DutyOccurrence.status != DONE)
+    elif states and set(states) <= DONE_STATES:
+        stmt = stmt.where(DutyOccurrence.status == DONE)
     out: list[DutyRow] = []
     for o in session.scalars(stmt.order_by(DutyOccurrence.due_on, DutyOccurrence.duty_code,
                                            DutyOccurrence.office_code, DutyOccurrence.id)):
-        duty = plan.duty(o.duty_code)
-        lead = plan.office(o.office_code)
-        row = DutyRow(
-            id=o.id, duty=duty.name if duty else o.duty_code,
-            how_often=recurrence_text(duty) if duty else "",
-            office=lead.name if lead else o.office_code,
-            place=place_name(plan, o.town_code, o.village_code), day=o.day, due_on=o.due_on,
-            state=state_of(o.status, o.due_on, o.done_on, today), done_on=o.done_on,
-            done_by=o.done_by, files=len(o.evidence or []))
+        row = _duty_row(plan, o, today)
         if not states or row.state in states:
             out.append(row)
     return out
+
+
+def _duty_row(plan: Plan, o: DutyOccurrence, today: dt.date) -> DutyRow:
+    duty = plan.duty(o.duty_code)
+    lead = plan.office(o.office_code)
+    return DutyRow(
+        id=o.id, duty=duty.name if duty else o.duty_code,
+        how_often=recurrence_text(duty) if duty else "",
+        office=lead.name if lead else o.office_code,
+        place=place_name(plan, o.town_code, o.village_code), day=o.day, due_on=o.due_on,
+        state=state_of(o.status, o.due_on, o.done_on, today), done_on=o.done_on,
+        done_by=o.done_by, files=len(o.evidence or []))
 
 
 def report_done(uow: UnitOfWork, clock: Clock, campaign_id: int, occurrence_id: int, *,
@@ -201,9 +215,8 @@ def report_done(uow: UnitOfWork, clock: Clock, campaign_id: int, occurrence_id: 
     occ.evidence = [{"sha256": f.sha256, "filename": f.filename, "content_type": f.content_type,
                      "size": len(f.content)} for f in checked]
     session.flush()
-    (row,) = [r for r in list_occurrences(uow, clock, campaign_id, day=max(today, occ.opens_on))
-              if r.id == occurrence_id]
-    return row
+    # The row as the list shows it on that day, without listing the campaign's every occurrence.
+    return _duty_row(plan, occ, max(today, occ.opens_on))
 
 
 def _may_act(session: Session, username: str, on: dt.date, office: str) -> bool:
