@@ -5,6 +5,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
+# Test processes (pytest-xdist): every test is safe in parallel (each worker is its own session
+# with its own databases, Prefect home and data directory). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
+
 .PHONY: demo test test-slow test-all lint bench bench-quick serve clean
 
 $(STAMP): pyproject.toml
@@ -26,11 +31,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy duban models tasks flows deploy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 ## The slow tests (county size, scaled mode); CI runs them after `make test`.
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow $(XDIST) $(PYTEST_ARGS)
 
 test-all: test test-slow
 

@@ -30,6 +30,19 @@ def require(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_homes(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Prefect's home and duban's default data directory belong to this test session.
+
+    Never the developer's (~/.prefect, ./data), and never shared with another session: under
+    pytest-xdist each worker is a session of its own, so two workers never start ephemeral
+    Prefect servers on one database or write documents into one folder. Tests that need their
+    own (a subprocess's env, the orchestration tests' data_dir_tmp) still set theirs.
+    """
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    os.environ["DUBAN_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+
+
 @pytest.fixture(autouse=True)
 def no_process_root() -> Iterator[None]:
     """A root a test (or a CLI command it runs) installed for its tasks ends with the test."""

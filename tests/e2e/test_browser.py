@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # when run as a script
     sys.path.insert(0, str(ROOT))
@@ -275,10 +277,11 @@ def run_campaign(b: Any, base: str, shots: Shots, tmp: Path) -> dict[str, Any]:
     return seen
 
 
-def test_a_campaign_in_the_browser(tmp_path: Path) -> None:
+def test_a_campaign_in_the_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reason = chromium_missing()
     require(reason is None, reason or "")
-    os.environ["DUBAN_DATA_DIR"] = str(tmp_path / "data")
+    # Restored afterwards: the session's own data directory (tests/conftest.py) comes back.
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
     db = Database(f"sqlite:///{tmp_path / 'e2e.sqlite3'}")
     db.migrate()
     clock = FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
@@ -289,7 +292,6 @@ def test_a_campaign_in_the_browser(tmp_path: Path) -> None:
             seen = run_campaign(b, base, shots, tmp_path)
     finally:
         db.dispose()
-        os.environ.pop("DUBAN_DATA_DIR", None)
 
     cookie = seen["session_cookie"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["secure"]
