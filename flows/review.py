@@ -9,10 +9,10 @@ from prefect import flow
 from tasks.orchestration import close_reviewed_task, monthly_ranking_task, spot_checks_task
 
 
-@flow(name="review-stage", log_prints=False, persist_result=False)
-def review_stage(campaign_id: int, now: str | None = None,
-                 closer: str | None = None) -> dict[str, Any]:
-    """One day of review work; every step is idempotent per day or per item.
+def review_day(campaign_id: int, now: str | None = None,
+               closer: str | None = None) -> dict[str, Any]:
+    """One day of review work as task runs of the calling flow; every step is idempotent per
+    day or per item.
 
     Closing (销号) is signed by a person: only when `closer` names a county user are the
     reviewed problems closed here; otherwise reviewers close them in the web app.
@@ -22,6 +22,13 @@ def review_stage(campaign_id: int, now: str | None = None,
         result["closed"] = close_reviewed_task(campaign_id, closer, now)
     result["ranking"] = monthly_ranking_task(campaign_id, now)
     return result
+
+
+@flow(name="review-stage", log_prints=False, persist_result=False)
+def review_stage(campaign_id: int, now: str | None = None,
+                 closer: str | None = None) -> dict[str, Any]:
+    """The review stage's run: its first day of review work (review_day)."""
+    return review_day(campaign_id, now, closer)
 
 
 if __name__ == "__main__":
