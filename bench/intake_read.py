@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from duban.adapters.xlsx import column_letter
+
 ROOT = Path(__file__).resolve().parent.parent
 
 _SYLLABLES = (
@@ -78,19 +80,10 @@ def household_rows(n: int, seed: int = 1) -> Iterator[list[Any]]:
         ]
 
 
-def _col(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 def write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
     """Stream a one-sheet .xlsx with shared strings (fast: writes the XML directly)."""
     strings: dict[str, int] = {}
-    cols = [_col(i) for i in range(len(header))]
+    cols = [column_letter(i) for i in range(len(header))]
 
     def sid(s: str) -> int:
         n = strings.get(s)

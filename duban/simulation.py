@@ -760,26 +760,14 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
         seen = taken.setdefault(folder, set())
         name = document_file_name(names, notice.number, notice.office_code, label, seen)
         seen.add(name)
-        target = out_dir / folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(notice.path, target)
-        files.append((label, target))
-    reports = reports_dir(campaign_id)
-    if reports.exists():
-        for report in sorted(reports.iterdir()):
-            target = out_dir / "reports" / report.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(report, target)
-            files.append(("日报", target))
+        files.append((label, _copied(notice.path, out_dir / folder / name)))
     from duban.services.closing import closing_dir
 
-    closing = closing_dir(campaign_id)
-    if closing.exists():
-        for report in sorted(closing.iterdir()):
-            target = out_dir / "closing" / report.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(report, target)
-            files.append(("总结报告", target))
+    for label, folder, written in (("日报", "reports", reports_dir(campaign_id)),
+                                   ("总结报告", "closing", closing_dir(campaign_id))):
+        if written.exists():
+            files.extend((label, _copied(report, out_dir / folder / report.name))
+                         for report in sorted(written.iterdir()))
     ledger = out_dir / "整改台账.xlsx"
     db.run(write_ledger, campaign_id, ledger)
     files.append(("整改台账", ledger))
@@ -787,6 +775,13 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
         for path in db.run(write_ranking, clock, campaign_id, month, out_dir / "ranking"):
             files.append(("月考评", path))
     return files
+
+
+def _copied(source: Path, target: Path) -> Path:
+    """Copy a file to target, making its folder; returns target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
 
 
 def plan_summary(plan: Plan) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,7 +17,6 @@ from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Status
 if TYPE_CHECKING:
     from duban.services.recurrence import ReopenFigure
     from duban.services.reviews import SpotCheckInfo
-    from models import Problem
 
 DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -26,7 +25,14 @@ def _day(value: dt.datetime | None) -> dt.date | None:
     return value.date() if value else None
 
 
-def _moved(p: Problem, step: str) -> None:
+def _apply(step: str, username: str, problem: str, action: Action, payload: Payload,
+           campaign_id: int | None, expect_version: int | None, **more: Any) -> None:
+    """Make one move through the one use case and say what it did."""
+    from duban.services import moves
+
+    e = env()
+    p = e.db.run(moves.apply, e.clock, username, problem, action, payload,
+                 campaign_id=campaign_id, expected_version=expect_version, **more).problem
     status = Status(p.status)
     tail = f"，整改时限 {p.deadline}" if p.deadline and status == Status.RECTIFYING else ""
     click.echo(f"已{step}：{p.code} → {STATUS_LABELS[status]}{tail}（版本 {p.version}）")
@@ -52,16 +58,12 @@ def _moved(p: Problem, step: str) -> None:
 def problem_submit(problem: str, username: str, note: str, files: tuple[Path, ...],
                    before: tuple[Path, ...], hashes: tuple[str, ...], campaign_id: int | None,
                    expect_version: int | None) -> None:
-    from duban.services import moves
     from duban.services.evidence import UploadedFile
 
     uploads = [UploadedFile(p.name, p.read_bytes(), "before") for p in before]
     uploads += [UploadedFile(p.name, p.read_bytes(), "after") for p in files]
-    e = env()
-    moved = e.db.run(moves.apply, e.clock, username, problem, Action.SUBMIT,
-                        Payload(note=note, evidence=hashes), campaign_id=campaign_id,
-                        expected_version=expect_version, files=uploads)
-    _moved(moved.problem, "提交整改")
+    _apply("提交整改", username, problem, Action.SUBMIT, Payload(note=note, evidence=hashes),
+           campaign_id, expect_version, files=uploads)
     if uploads:
         click.echo(f"佐证资料 {len(uploads)} 个已保存（按内容哈希存放）。")
 
@@ -84,13 +86,9 @@ def review_group() -> None:
 @click.option("--expect-version", type=int, help="期望的版本号。")
 def review_pass(problem: str, username: str, note: str, close_after: bool,
                 campaign_id: int | None, expect_version: int | None) -> None:
-    from duban.services import moves
-
-    e = env()
-    moved = e.db.run(moves.apply, e.clock, username, problem, Action.PASS_REVIEW, Payload(note=note),
-                        campaign_id=campaign_id, expected_version=expect_version,
-                        then=(Action.CLOSE,) if close_after else ())
-    _moved(moved.problem, "复核通过并销号" if close_after else "复核通过")
+    _apply("复核通过并销号" if close_after else "复核通过", username, problem,
+           Action.PASS_REVIEW, Payload(note=note), campaign_id, expect_version,
+           then=(Action.CLOSE,) if close_after else ())
 
 
 @review_group.command("fail", help="复核不通过：退回整改，写明原因并重新限期。")
@@ -103,13 +101,8 @@ def review_pass(problem: str, username: str, note: str, close_after: bool,
 @click.option("--expect-version", type=int, help="期望的版本号。")
 def review_fail(problem: str, username: str, note: str, deadline: dt.datetime | None,
                 campaign_id: int | None, expect_version: int | None) -> None:
-    from duban.services import moves
-
-    e = env()
-    moved = e.db.run(moves.apply, e.clock, username, problem, Action.FAIL_REVIEW,
-                        Payload(note=note, deadline=_day(deadline)), campaign_id=campaign_id,
-                        expected_version=expect_version)
-    _moved(moved.problem, "退回整改")
+    _apply("退回整改", username, problem, Action.FAIL_REVIEW,
+           Payload(note=note, deadline=_day(deadline)), campaign_id, expect_version)
 
 
 @review_group.command("close", help="销号（须有排查人、整改人、复核人三方签字）。")
@@ -120,12 +113,8 @@ def review_fail(problem: str, username: str, note: str, deadline: dt.datetime | 
 @click.option("--expect-version", type=int, help="期望的版本号。")
 def review_close(problem: str, username: str, note: str, campaign_id: int | None,
                  expect_version: int | None) -> None:
-    from duban.services import moves
-
-    e = env()
-    moved = e.db.run(moves.apply, e.clock, username, problem, Action.CLOSE, Payload(note=note),
-                        campaign_id=campaign_id, expected_version=expect_version)
-    _moved(moved.problem, "销号")
+    _apply("销号", username, problem, Action.CLOSE, Payload(note=note), campaign_id,
+           expect_version)
 
 
 @review_group.command("close-all", help="将一项行动中全部复核通过的问题批量销号。")

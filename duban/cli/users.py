@@ -123,21 +123,21 @@ def user_grant(username: str, campaign_id: int, reason: str, granted_by: str) ->
 @user_group.command("disable", help="停用用户：立即结束其全部登录会话，不能再登录和办理。")
 @click.argument("username")
 def user_disable(username: str) -> None:
-    from duban.services.accounts import set_active
-
-    e = env()
-    e.db.run(set_active, e.clock, username, False, by=_operator())
-    click.echo(f"用户已停用：{username}")
+    _set_active(username, False)
 
 
 @user_group.command("enable", help="重新启用已停用的用户。")
 @click.argument("username")
 def user_enable(username: str) -> None:
+    _set_active(username, True)
+
+
+def _set_active(username: str, active: bool) -> None:
     from duban.services.accounts import set_active
 
     e = env()
-    e.db.run(set_active, e.clock, username, True, by=_operator())
-    click.echo(f"用户已启用：{username}")
+    e.db.run(set_active, e.clock, username, active, by=_operator())
+    click.echo(f"用户已{'启用' if active else '停用'}：{username}")
 
 
 @user_group.command("passwd", help="设置或重设登录密码（结束该用户已有的登录会话）。")

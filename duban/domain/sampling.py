@@ -196,31 +196,23 @@ def draw_spot_checks(
             checks.append(SpotCheck(group.code, kind, c.problem_id, c.town, draw_seed, c.village))
 
         kind = SpotCheckKind.HOUSEHOLD
-        draw_seed = derive_seed(seed, day, group.code, kind)
-        picked_households = _stratified_sample(
-            random.Random(draw_seed),
-            [h for h in household_pool.values() if _in_scope(group, h.town)],
-            stratum=lambda h: (h.town, h.village),
-            sort_key=lambda h: (h.town, h.village, h.household_id),
-            n=quota.households,
-        )
-        for h in picked_households:
-            del household_pool[h.household_id]
-            checks.append(SpotCheck(group.code, kind, h.household_id, h.town, draw_seed, h.village))
-        for extra in quota.more_households:
-            # Each purpose draws its own households, never one already drawn today.
-            draw_seed = derive_seed(seed, day, group.code, kind, extra.code)
+        # The main draw, then each purpose's own, never a household already drawn today:
+        # (purpose code salting the seed, how many, purpose name).
+        draws = [("", quota.households, ""),
+                 *((d.code, d.households, d.name) for d in quota.more_households)]
+        for purpose_code, n, purpose in draws:
+            draw_seed = derive_seed(seed, day, group.code, kind, purpose_code)
             picked = _stratified_sample(
                 random.Random(draw_seed),
                 [h for h in household_pool.values() if _in_scope(group, h.town)],
                 stratum=lambda h: (h.town, h.village),
                 sort_key=lambda h: (h.town, h.village, h.household_id),
-                n=extra.households,
+                n=n,
             )
             for h in picked:
                 del household_pool[h.household_id]
                 checks.append(SpotCheck(group.code, kind, h.household_id, h.town, draw_seed,
-                                        h.village, extra.name))
+                                        h.village, purpose))
 
         if quota.villages > 0:
             kind = SpotCheckKind.VILLAGE

@@ -151,6 +151,13 @@ def _handlers(app: FastAPI) -> None:
         assert isinstance(value, WebState)
         return value
 
+    def failed(request: Request, status: int, title: str, message: str) -> Response:
+        """The error as JSON for the API, as a page for a person."""
+        if _is_api(request):
+            return JSONResponse({"error": message}, status_code=status)
+        return render(st(request).env, st(request).keys, request, "error.html",
+                      status_code=status, title=title, message=message)
+
     @app.exception_handler(AuthRequired)
     async def auth_required(request: Request, _: AuthRequired) -> Response:
         if _is_api(request):
@@ -165,13 +172,14 @@ def _handlers(app: FastAPI) -> None:
 
         return redirect(request, st(request).keys, f"/login?next={quote(target, safe='')}")
 
+    @app.exception_handler(pages.NoCampaignYet)
+    async def no_campaign_yet(_: Request, exc: pages.NoCampaignYet) -> Response:
+        return exc.response
+
     @app.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, _: CsrfRefused) -> Response:
         message = "请求缺少有效的安全令牌（CSRF），已拒绝。请刷新页面后重试。"
-        if _is_api(request):
-            return JSONResponse({"error": message}, status_code=403)
-        return render(st(request).env, st(request).keys, request, "error.html",
-                      status_code=403, title="请求被拒绝", message=message)
+        return failed(request, 403, "请求被拒绝", message)
 
     @app.exception_handler(DubanError)
     async def duban_error(request: Request, exc: DubanError) -> Response:
@@ -192,25 +200,16 @@ def _handlers(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}：{e.get('msg', '')}"
             for e in exc.errors())
         message = f"请求参数有误：{fields}"
-        if _is_api(request):
-            return JSONResponse({"error": message}, status_code=422)
-        return render(st(request).env, st(request).keys, request, "error.html",
-                      status_code=422, title="请求参数有误", message=message)
+        return failed(request, 422, "请求参数有误", message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = {404: "页面不存在", 405: "不支持此请求方式"}.get(exc.status_code,
                                                             str(exc.detail))
-        if _is_api(request):
-            return JSONResponse({"error": message}, status_code=exc.status_code)
-        return render(st(request).env, st(request).keys, request, "error.html",
-                      status_code=exc.status_code, title="出错了", message=message)
+        return failed(request, exc.status_code, "出错了", message)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         message = f"内部错误（{type(exc).__name__}），已记录日志，请联系管理员"
-        if _is_api(request):
-            return JSONResponse({"error": message}, status_code=500)
-        return render(st(request).env, st(request).keys, request, "error.html",
-                      status_code=500, title="内部错误", message=message)
+        return failed(request, 500, "内部错误", message)

@@ -122,9 +122,22 @@ def page(st: WebState, ctx: Ctx, template: str, active: str, *,
                   **context)
 
 
-def no_campaign(st: WebState, ctx: Ctx, active: str) -> Response:
-    """The page shown when no campaign has been launched yet."""
-    return page(st, ctx, "empty.html", active)
+class NoCampaignYet(Exception):
+    """No campaign has been launched yet: the app answers with the page this carries."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("no campaign launched yet")
+        self.response = response
+
+
+def chosen_campaign(request: Request, ctx: Ctx, campaign: str | None,
+                    active: str) -> tuple[WebState, list[CampaignChoice], CampaignChoice]:
+    """A campaign page's opening: all campaigns and the one asked for, else the empty page."""
+    st = state(request)
+    campaigns, chosen = campaign_of(st, _int(campaign))
+    if chosen is None:
+        raise NoCampaignYet(page(st, ctx, "empty.html", active))
+    return st, campaigns, chosen
 
 
 def _int(value: str | None) -> int | None:
@@ -146,10 +159,7 @@ def _enum(kind: type, value: str | None) -> Any:
 
 @router.get("/", include_in_schema=False)
 def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
-    st = state(request)
-    campaigns, chosen = campaign_of(st, _int(campaign))
-    if chosen is None:
-        return no_campaign(st, ctx, "dashboard")
+    st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "dashboard")
     data, age = dashboard_of(st, ctx, chosen.id)
     return page(st, ctx, "dashboard.html", "dashboard", campaign=chosen, campaigns=campaigns,
                 d=data, age=age, chart=trend_chart(data.trend),
@@ -318,10 +328,7 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
 @router.get("/ledger", include_in_schema=False)
 def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
-    st = state(request)
-    campaigns, chosen = campaign_of(st, _int(campaign))
-    if chosen is None:
-        return no_campaign(st, ctx, "ledger")
+    st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "ledger")
     params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
     if "status" not in request.query_params:
         params["status"] = PENDING
@@ -390,10 +397,7 @@ def _attachment(filename: str, inline: bool = False) -> str:
 def waiting_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                  office: str | None = None, status: str | None = None,
                  page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
-    st = state(request)
-    campaigns, chosen = campaign_of(st, _int(campaign))
-    if chosen is None:
-        return no_campaign(st, ctx, "waiting")
+    st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "waiting")
     r = rules_of(st, chosen.id, ctx.today)
     total, items = read(st, waiting_items, ctx.scope, chosen.id, ctx.today,
                         office=office or None, status=_enum(Status, status),
@@ -586,10 +590,7 @@ def evidence_download(request: Request, ctx: CtxDep, evidence_id: int,
 
 @router.get("/coverage", include_in_schema=False)
 def coverage_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
-    st = state(request)
-    campaigns, chosen = campaign_of(st, _int(campaign))
-    if chosen is None:
-        return no_campaign(st, ctx, "coverage")
+    st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "coverage")
     if ctx.scope.role == Role.OFFICE:
         return page(st, ctx, "message.html", "coverage", campaign=chosen, campaigns=campaigns,
                     title="走访覆盖", message="责任办室不查看走访覆盖情况。", status_code=403)

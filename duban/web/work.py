@@ -38,7 +38,7 @@ from duban.web.pages import (
     _attachment,
     _int,
     campaign_of,
-    no_campaign,
+    chosen_campaign,
     page,
     read,
     rules_of,
@@ -141,10 +141,7 @@ IMPORT_ERRORS = "import-errors"
 def imports_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
     from duban.adapters.intake import KIND_LABELS, KINDS
 
-    st = state(request)
-    campaigns, chosen = campaign_of(st, _int(campaign))
-    if chosen is None:
-        return no_campaign(st, ctx, "imports")
+    st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "imports")
     return page(st, ctx, "imports.html", "imports", campaign=chosen, campaigns=campaigns,
                 kinds=[(k, KIND_LABELS[k]) for k in KINDS], report=None, result=None,
                 may_import=ctx.scope.role in IMPORTERS)  # a town: its own town's rows only
@@ -243,10 +240,7 @@ def template_download(request: Request, ctx: CtxDep, kind: str,
 
 @router.get("/notices", include_in_schema=False)
 def notices_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
-    st = state(request)
-    campaigns, chosen = campaign_of(st, _int(campaign))
-    if chosen is None:
-        return no_campaign(st, ctx, "notices")
+    st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "notices")
     rows = read(st, visible_notices, ctx.scope, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
     people = read(st, person_labels, [n.acknowledged_by for n in rows])
@@ -323,10 +317,7 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     from duban.services.scoring.monthly import compute_ranking, frozen_months, parse_month, ranking
     from duban.services.scoring.penalties import current_penalties
 
-    st = state(request)
-    campaigns, chosen = campaign_of(st, _int(campaign))
-    if chosen is None:
-        return no_campaign(st, ctx, "ranking")
+    st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "ranking")
     plan = rules_of(st, chosen.id, ctx.today).plan
     # Without a month: this month, kept within the campaign (an ended campaign shows its last).
     this_month = ctx.today.replace(day=1)
@@ -551,11 +542,8 @@ def spotchecks_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                     day: str | None = None) -> Response:
     from duban.services.reviews import list_spot_checks, spot_check_draws
 
-    st = state(request)
     require_role(ctx, Role.COUNTY, Role.SUPERVISOR)
-    campaigns, chosen = campaign_of(st, _int(campaign))
-    if chosen is None:
-        return no_campaign(st, ctx, "spotchecks")
+    st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "spotchecks")
     try:
         wanted = dt.date.fromisoformat(day) if day else ctx.today
     except ValueError:

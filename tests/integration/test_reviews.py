@@ -531,6 +531,33 @@ def test_the_command_line_submits_reviews_and_spot_checks(db: Database, clock: F
     assert rc == 0 and "100.0%" in out, out
 
 
+def test_the_command_line_fails_a_review_then_passes_and_closes(db: Database, clock: FixedClock,
+                                                                tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from duban.cli import cli
+
+    campaign_id, _, code = one_problem(db, clock)
+    photo = tmp_path / "整改后.jpg"
+    photo.write_bytes(JPEG)
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["--now", "2022-09-26T10:00", *args, "--campaign",
+                                          str(campaign_id)], obj=db, standalone_mode=False)
+        assert result.exception is None, (args, result.output, result.exception)
+        return result.output
+
+    out = run("problem", "submit", code, "--as", "zjj1", "--note", "已整改", "--file", str(photo))
+    assert out.startswith(f"已提交整改：{code} → 待复核（版本 "), out
+    out = run("review", "fail", code, "--as", "ducha", "--note", "屋面仍漏雨",
+              "--deadline", "2022-10-10")
+    assert out.startswith(f"已退回整改：{code} → 整改中，整改时限 2022-10-10（版本 "), out
+    run("problem", "submit", code, "--as", "zjj1", "--note", "已返工", "--file", str(photo))
+    assert "已复核通过：" in run("review", "pass", code, "--as", "ducha")
+    out = run("review", "close", code, "--as", "county", "--note", "三方签字齐全")
+    assert out.startswith(f"已销号：{code} → 已销号（版本 "), out
+
+
 def test_concurrent_draws_of_one_day_agree(committed_db: Database, clock: FixedClock) -> None:
     import threading
 

@@ -49,12 +49,13 @@ def test_users_from_the_command_line_sign_in(db: Database, app: Any) -> None:
     assert rc == 0 and "周科员" in out and "吴干事" not in out and "已设" in out
     assert "县住建局" in out and " zjj " not in out  # 所属 by name
     rc, out = run("user", "disable", "zhou")
-    assert rc == 0 and "已停用" in out
+    assert rc == 0 and "用户已停用：zhou" in out
     assert not _signs_in(app, "zhou", "Zhou-2022-pass")
     rc, out = run("user", "list", "--active")
     assert "周科员" not in out
     rc, out = run("user", "enable", "zhou")
-    assert rc == 0
+    assert rc == 0 and "用户已启用：zhou" in out
+    assert _signs_in(app, "zhou", "Zhou-2022-pass")
     rc, out = run("user", "passwd", "zhou", "--password", "Zhou-new-pass-1")
     assert rc == 0 and "密码已更新" in out
     assert not _signs_in(app, "zhou", "Zhou-2022-pass")

@@ -52,6 +52,23 @@ def test_demo_output_names_each_notice_by_its_number_and_units_name(world: World
     assert len(set(notices)) == len(notices)
 
 
+def test_demo_output_copies_the_daily_and_closing_reports(world: World, tmp_path: Path) -> None:
+    from duban.services.closing import closing_dir
+    from duban.services.stages import reports_dir
+    from duban.simulation import collect_outputs
+
+    for folder, name in ((reports_dir(world.campaign_id), "日报-2022-09-27.docx"),
+                         (closing_dir(world.campaign_id), "总结报告.docx")):
+        folder.mkdir(parents=True)
+        (folder / name).write_bytes(name.encode())
+    out = tmp_path / "out"
+    files = collect_outputs(world.db, world.clock, world.campaign_id, out)
+    copied = [(label, p) for label, p in files if label in ("日报", "总结报告")]
+    assert copied == [("日报", out / "reports" / "日报-2022-09-27.docx"),
+                      ("总结报告", out / "closing" / "总结报告.docx")]
+    assert [p.read_bytes().decode() for _, p in copied] == [p.name for _, p in copied]
+
+
 def test_a_notice_downloads_under_its_number_and_units_name(world: World,
                                                             client_for: Clients) -> None:
     issued = world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
