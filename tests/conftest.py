@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,22 +68,37 @@ def _pg_reachable() -> str | None:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+@contextmanager
+def scratch_pg_database(prefix: str, *extensions: str) -> Iterator[str]:
+    """A fresh PostgreSQL database (psycopg URL) with the extensions, dropped afterwards."""
     problem = _pg_reachable()
     require(problem is None, problem or "")
-    name = f"duban_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    if extensions:
+        ext = create_engine(url, isolation_level="AUTOCOMMIT")
+        with ext.connect() as conn:
+            for extension in extensions:
+                conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {extension}"))
+        ext.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    with scratch_pg_database("duban_test") as url:
+        yield url
 
 
 _migrated: dict[str, Database] = {}

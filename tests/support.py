@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from duban.adapters.plan.yaml_file import load_plan_file
+from duban.domain.clock import FixedClock
+from duban.domain.household import ReportedProblem
+from duban.domain.plan import Plan
+from duban.services.campaigns import launch_campaign
+from duban.services.database import Database
 from duban.services.evidence import UploadedFile
+from duban.services.problems import record_problems
+from models import Problem
+from tests.conftest import PLANS
 
 
 def need_module(module: str) -> None:
@@ -49,3 +60,46 @@ def evidence_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A data directory of the test's own, so stored evidence lands in tmp."""
     monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
+
+
+def amended_routing(plan_text: str) -> str:
+    """Seed 002's plan text with housing led by 县民政局 and 县财政局 helping with education."""
+    housing = "  - categories: [housing]\n    office: 县住建局\n"
+    education = "  - categories: [education]\n    office: 县教育局\n    co_offices: [各乡镇, 各村]\n"
+    assert housing in plan_text and education in plan_text
+    return (plan_text.replace(housing, "  - categories: [housing]\n    office: 县民政局\n")
+            .replace(education, "  - categories: [education]\n    office: 县教育局\n"
+                                "    co_offices: [县财政局, 各乡镇, 各村]\n"))
+
+
+def housing_report(plan: Plan, household_id: str | None,
+                   description: str = "危房未改造，屋面漏雨") -> ReportedProblem:
+    """A 危房 problem in the plan's first village, found by 王村干 on 2022-09-20."""
+    town = plan.towns[0]
+    return ReportedProblem(source="household", category="housing", town=town.code,
+                           village=town.villages[0].code, household_id=household_id,
+                           description=description, found_by="王村干",
+                           found_on=dt.date(2022, 9, 20))
+
+
+def record_housing_problem(db: Database, clock: FixedClock, campaign_id: int, plan: Plan,
+                           household_id: str = "H-001",
+                           description: str = "危房未改造，屋面漏雨") -> str:
+    """Record one `housing_report`; returns the problem's code."""
+    result = db.run(record_problems, clock, campaign_id,
+                    [housing_report(plan, household_id, description)], recorded_by="county")
+    with db.transaction() as s:
+        code = s.scalar(select(Problem.code).where(Problem.id == result.problem_ids[0]))
+    assert code is not None
+    return code
+
+
+def seed_002_with_housing_problems(db: Database, clock: FixedClock,
+                                   n: int) -> tuple[int, list[int]]:
+    """Seed 002 launched with n 危房 problems (H-0, H-1, …; lead 县住建局 zjj); their ids."""
+    path = PLANS / "seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    campaign_id = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
+    reports = [housing_report(plan, f"H-{i}", f"危房 {i}") for i in range(n)]
+    return campaign_id, db.run(record_problems, clock, campaign_id, reports,
+                               recorded_by="county").problem_ids

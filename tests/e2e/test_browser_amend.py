@@ -24,6 +24,7 @@ from tests.e2e.test_browser import (
     serve,
     sign_in,
 )
+from tests.support import amended_routing
 
 SEED_002 = PLANS / "seed-002-shenqiu.yaml"
 SCOPE = PLANS / "seed-002-shenqiu-scope.csv"
@@ -31,13 +32,7 @@ SCOPE = PLANS / "seed-002-shenqiu-scope.csv"
 
 def amended_text() -> str:
     """Seed 002 with housing led by 县民政局 and 县财政局 helping with education."""
-    text = SEED_002.read_text(encoding="utf-8")
-    housing = "  - categories: [housing]\n    office: 县住建局\n"
-    education = "  - categories: [education]\n    office: 县教育局\n    co_offices: [各乡镇, 各村]\n"
-    assert housing in text and education in text
-    return (text.replace(housing, "  - categories: [housing]\n    office: 县民政局\n")
-            .replace(education, "  - categories: [education]\n    office: 县教育局\n"
-                                "    co_offices: [县财政局, 各乡镇, 各村]\n"))
+    return amended_routing(SEED_002.read_text(encoding="utf-8"))
 
 
 def campaign(db: Database, clock: FixedClock) -> int:

@@ -21,7 +21,7 @@ from duban.services.duties import create_occurrences
 from duban.services.notices.issuing import issue_notices
 from tests.conftest import require
 from tests.e2e.test_browser import PHONE, browser, chromium_missing, serve
-from tests.web.test_duties_pages import MILESTONES
+from tests.web.test_duties_pages import give_housing_milestones
 
 PAGES = ("/", "/ledger?status=", "/waiting", "/notices", "/inbox", "/coverage", "/ranking",
          "/spotchecks", "/campaigns", "/imports", "/people")
@@ -34,14 +34,7 @@ CODE_RE = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, CODES)) + r")(?![\
 def _world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Database, FixedClock, int]:
     """Seed 002's web world on a file database, two weeks into rectification: notices out,
     recurring duties open and missed, housing problems with milestones."""
-    original = web.with_seed_004_quota
-
-    def with_milestones(text: str) -> str:
-        head, tail = original(text).split("\ndeadlines:\n", 1)
-        rules, rest = tail.split("  rules:\n", 1)
-        return f"{head}\ndeadlines:\n{rules}  rules:\n{MILESTONES}{rest}"
-
-    monkeypatch.setattr(web, "with_seed_004_quota", with_milestones)
+    give_housing_milestones(monkeypatch)
     db = Database(f"sqlite:///{tmp_path / 'phone.sqlite3'}")
     db.migrate()
     clock = FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))

@@ -24,6 +24,7 @@ from duban.services.problems import record_problems
 from duban.services.scoping import problem_clause, scope_for
 from models import Problem
 from tests.conftest import PLANS
+from tests.support import record_housing_problem
 
 SEED_002 = PLANS / "seed-002-shenqiu.yaml"
 
@@ -124,14 +125,7 @@ def test_an_account_made_before_its_campaign_acts_there_until_a_second_has_the_c
     plan = load_plan_file(SEED_002)
     text = SEED_002.read_text(encoding="utf-8")
     first = db.run(launch_campaign, clock, plan, text, "county")
-    town = plan.towns[0]
-    result = db.run(record_problems, clock, first, [ReportedProblem(
-        source="household", category="housing", town=town.code, village=town.villages[0].code,
-        household_id="H-1", description="危房未改造", found_by="王村干",
-        found_on=dt.date(2022, 9, 20))], recorded_by="county")
-    with db.transaction() as s:
-        code = s.scalar(select(Problem.code).where(Problem.id == result.problem_ids[0]))
-    assert code is not None
+    code = record_housing_problem(db, clock, first, plan, "H-1", "危房未改造")
     db.run(launch_campaign, clock, dataclasses.replace(plan, name="另一县专项行动"), text, "county")
     # Two campaigns now have a zjj: the unbound account is no longer any one of them.
     with pytest.raises(GuardFailed, match="不属于"):

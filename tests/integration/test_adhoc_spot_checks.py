@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from duban.adapters.plan.yaml_file import load_plan_text
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.errors import DubanError, PermissionDenied
-from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Action, Payload, Role, Status
 from duban.services import moves
 from duban.services.actors import add_user
@@ -21,7 +20,7 @@ from duban.services.campaigns import CampaignClosed, launch_campaign
 from duban.services.closing import close_campaign
 from duban.services.database import Database
 from duban.services.evidence import UploadedFile
-from duban.services.problems import audit_trail, record_problems
+from duban.services.problems import audit_trail
 from duban.services.reviews import (
     SpotCheckError,
     draw_daily_spot_checks,
@@ -31,6 +30,7 @@ from duban.services.reviews import (
 from duban.services.scoring.monthly import compute_ranking
 from models import Problem, SpotCheck
 from tests.conftest import PLANS
+from tests.support import record_housing_problem
 
 SEED_002 = PLANS / "seed-002-shenqiu.yaml"
 PHOTO = UploadedFile("整改后照片.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"after" * 40, "after")
@@ -51,14 +51,7 @@ def closed_problem(db: Database, clock: FixedClock) -> tuple[int, str]:
     db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
     db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)
     db.run(add_user, clock, username="dd1", name="第一督导组组长", role=Role.SUPERVISOR)
-    town = plan.towns[0]
-    found = db.run(record_problems, clock, cid, [ReportedProblem(
-        source="household", category="housing", town=town.code, village=town.villages[0].code,
-        household_id="H-001", description="危房未改造，屋面漏雨", found_by="王村干",
-        found_on=dt.date(2022, 9, 20))], recorded_by="county")
-    with db.transaction() as s:
-        code = s.scalar(select(Problem.code).where(Problem.id == found.problem_ids[0]))
-    assert code is not None
+    code = record_housing_problem(db, clock, cid, plan)
     for user, action, payload, files in (
             ("zjj1", Action.ACCEPT, Payload(), []),
             ("zjj1", Action.SUBMIT, Payload(note="已维修屋面"), [PHOTO]),

@@ -8,14 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.errors import ConflictError, NotFound, PermissionDenied
-from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import Action, GuardFailed, Payload, Role, Status
 from duban.services import moves
 from duban.services.actors import add_user
-from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.delegation import (
     DelegationError,
@@ -25,25 +22,20 @@ from duban.services.delegation import (
     reassign_bulk,
     set_substitute,
 )
-from duban.services.problems import audit_trail, co_offices_of, record_problems
+from duban.services.problems import audit_trail, co_offices_of
 from models import AuditEvent, DelegationEvent, Problem, ProblemCoOffice
-from tests.conftest import PLANS
-from tests.support import evidence_dir, photo  # noqa: F401 (a fixture)
+from tests.support import (  # noqa: F401 (a fixture)
+    evidence_dir,
+    photo,
+    seed_002_with_housing_problems,
+)
 
 pytestmark = pytest.mark.usefixtures("evidence_dir")
 
 
 def setup(db: Database, clock: FixedClock, n: int = 5) -> tuple[int, list[int]]:
     """Seed 002 with n housing problems (lead 县住建局 zjj) and the users who move them."""
-    path = PLANS / "seed-002-shenqiu.yaml"
-    plan = load_plan_file(path)
-    campaign_id = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
-    town = plan.towns[0]
-    reports = [ReportedProblem(source="household", category="housing", town=town.code,
-                               village=town.villages[0].code, household_id=f"H-{i}",
-                               description=f"危房 {i}", found_by="王村干",
-                               found_on=dt.date(2022, 9, 20)) for i in range(n)]
-    ids = db.run(record_problems, clock, campaign_id, reports, recorded_by="county").problem_ids
+    campaign_id, ids = seed_002_with_housing_problems(db, clock, n)
     db.run(add_user, clock, username="zjj1", name="住建局张三", role=Role.OFFICE, office="zjj")
     db.run(add_user, clock, username="slj1", name="水利局赵六", role=Role.OFFICE, office="slj")
     db.run(add_user, clock, username="county", name="县巩固办李四", role=Role.COUNTY)

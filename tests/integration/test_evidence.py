@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 import re
@@ -12,11 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import FixedClock
 from duban.domain.errors import DubanError, NotFound
-from duban.domain.household import ReportedProblem
-from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.evidence import (
     MAX_FILE_BYTES,
@@ -30,9 +26,8 @@ from duban.services.evidence import (
     sniff,
     store_evidence,
 )
-from duban.services.problems import record_problems
 from models import Evidence, Problem
-from tests.conftest import PLANS
+from tests.support import seed_002_with_housing_problems
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256))
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
@@ -59,15 +54,7 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def problems(db: Database, clock: FixedClock) -> list[int]:
-    path = PLANS / "seed-002-shenqiu.yaml"
-    plan = load_plan_file(path)
-    campaign_id = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county")
-    town = plan.towns[0]
-    reports = [ReportedProblem(source="household", category="housing", town=town.code,
-                               village=town.villages[0].code, household_id=f"H-{i}",
-                               description=f"危房 {i}", found_by="王村干",
-                               found_on=dt.date(2022, 9, 20)) for i in range(2)]
-    return db.run(record_problems, clock, campaign_id, reports, recorded_by="county").problem_ids
+    return seed_002_with_housing_problems(db, clock, 2)[1]
 
 
 def test_real_documents_are_recognised_by_content() -> None:

@@ -42,7 +42,7 @@ from models import (
     SpotCheckDraw,
 )
 from tests.conftest import PLANS
-from tests.support import with_seed_004_quota
+from tests.support import record_housing_problem, with_seed_004_quota
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"photo-after" * 20
 PHOTO = UploadedFile("整改后照片.jpg", JPEG, "after")
@@ -84,12 +84,7 @@ def first_village(plan: Plan, i: int = 0) -> tuple[str, str]:
 def one_problem(db: Database, clock: FixedClock) -> tuple[int, Plan, str]:
     campaign_id, plan = launch(db, clock)
     users(db, clock)
-    town, village = first_village(plan)
-    result = db.run(record_problems, clock, campaign_id, [report(town, village, "H-001")],
-                             recorded_by="county")
-    with db.transaction() as s:
-        code = s.scalar(select(Problem.code).where(Problem.id == result.problem_ids[0]))
-    assert code is not None
+    code = record_housing_problem(db, clock, campaign_id, plan)
     db.run(moves.apply, clock, "zjj1", code, Action.ACCEPT, Payload(), campaign_id=campaign_id)
     return campaign_id, plan, code
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.domain.household import ReportedProblem
@@ -15,7 +20,8 @@ from duban.services.problems import record_problems
 from duban.services.root import build_root, install_root
 from duban.synth.plans import LADDER, synthetic_plan
 
-__all__ = ["LADDER", "add_problems", "at", "launch", "make_plan", "use_database"]
+__all__ = ["LADDER", "add_problems", "at", "count_rows", "launch", "make_plan", "stop",
+           "use_database"]
 
 # The orchestration tests' plan: two towns, three offices, the full reminder ladder.
 make_plan = synthetic_plan
@@ -24,6 +30,24 @@ make_plan = synthetic_plan
 def at(y: int, m: int, d: int, hh: int = 9, mm: int = 0) -> dt.datetime:
     """A China-time moment."""
     return dt.datetime(y, m, d, hh, mm, tzinfo=CHINA_TZ)
+
+
+def count_rows(db: Database, model: type, *where: object) -> int:
+    """How many rows of a table (those matching `where`) are committed."""
+    with db.transaction() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def stop(procs: Sequence[subprocess.Popen[Any]]) -> None:
+    """End worker processes: SIGTERM, half a minute to finish, then kill."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def launch(db: Database, clock: FixedClock, plan: Plan | None = None) -> int:

@@ -5,24 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from duban.services.stages import stage_runs
 from models import DailyReportRun, Notice, ReminderFired, StageRun
-from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
+from tests.orchestration.helpers import (
+    add_problems,
+    at,
+    count_rows,
+    launch,
+    make_plan,
+    use_database,
+)
 
 
 @pytest.fixture
 def db(committed_db: Database) -> Database:
     """Committed data: other threads, processes or Prefect flows read what these tests write."""
     return committed_db
-
-
-def _count(db: Database, model: type) -> int:
-    with db.transaction() as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def test_task_bodies_issue_once(db: Database, clock: FixedClock,
@@ -59,22 +61,22 @@ def test_tick_runs_stages_once_under_prefect(db: Database, clock: FixedClock, pr
     first = run_tick(moment.isoformat())
     stages = first["campaigns"][str(cid)]["stages"]
     assert [s["kind"] for s in stages] == ["investigate", "rectify"]
-    assert _count(db, Notice) == 1
+    assert count_rows(db, Notice) == 1
     second = run_tick(moment.isoformat())
     assert second["campaigns"][str(cid)]["stages"] == []
-    assert _count(db, Notice) == 1
+    assert count_rows(db, Notice) == 1
     assert [r.status for r in db.run(stage_runs, cid)] == ["done", "done"]
-    assert _count(db, StageRun) == 2
+    assert count_rows(db, StageRun) == 2
     late = run_tick(at(2022, 10, 20, 10).isoformat())
     assert late["campaigns"][str(cid)]["sweep"]["fired"] > 0
-    assert _count(db, ReminderFired) > 0
+    assert count_rows(db, ReminderFired) > 0
     # After the plan's report hour (17:00) the day's report is written, once.
     evening = run_tick(at(2022, 10, 20, 17, 5).isoformat())
     report = evening["campaigns"][str(cid)]["daily_report"]
     assert report and Path(report).is_file()
     assert run_tick(at(2022, 10, 20, 17, 35).isoformat())["campaigns"][str(cid)][
         "daily_report"] is None
-    assert _count(db, DailyReportRun) == 1
+    assert count_rows(db, DailyReportRun) == 1
 
 
 def test_the_tick_closes_an_ended_campaign_and_then_leaves_it(
@@ -89,14 +91,14 @@ def test_the_tick_closes_an_ended_campaign_and_then_leaves_it(
     cid = launch(db, clock, make_plan())  # stages 2022-09-15 – 2022-12-04
     add_problems(db, clock, cid, 3)
     assert run_tick(at(2022, 11, 10, 9, 30).isoformat())["campaigns"][str(cid)]["stages"]
-    fired = _count(db, ReminderFired)
+    fired = count_rows(db, ReminderFired)
     assert fired > 0  # the items are overdue and chased while the campaign runs
     closing = run_tick(at(2022, 12, 5, 9, 30).isoformat())
     assert closing["closed"] == [cid] and closing["campaigns"] == {}
-    draws = _count(db, SpotCheckDraw)
+    draws = count_rows(db, SpotCheckDraw)
     for moment in (at(2022, 12, 6, 9, 30), at(2023, 3, 1, 9, 30), at(2026, 12, 2, 9, 30)):
         later = run_tick(moment.isoformat())
         assert later["closed"] == [] and later["campaigns"] == {}
-    assert _count(db, ReminderFired) == fired and _count(db, SpotCheckDraw) == draws
+    assert count_rows(db, ReminderFired) == fired and count_rows(db, SpotCheckDraw) == draws
     with db.transaction() as s:
         assert s.scalar(select(Campaign.status).where(Campaign.id == cid)) == "closed"

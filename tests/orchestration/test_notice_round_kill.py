@@ -6,12 +6,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from models import Notice, NoticeProblem, NoticeRound
-from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
+from tests.orchestration.helpers import (
+    add_problems,
+    at,
+    count_rows,
+    launch,
+    make_plan,
+    use_database,
+)
 from tests.orchestration.test_kill_rerun import _tick
 
 
@@ -19,11 +26,6 @@ from tests.orchestration.test_kill_rerun import _tick
 def db(committed_db: Database) -> Database:
     """Committed data: the killed and re-run worker processes read what the test writes."""
     return committed_db
-
-
-def _count(db: Database, model: type) -> int:
-    with db.transaction() as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def test_a_tick_killed_in_the_middle_of_a_round_reruns_without_duplicates(
@@ -35,7 +37,7 @@ def test_a_tick_killed_in_the_middle_of_a_round_reruns_without_duplicates(
     cid = launch(db, clock, make_plan(extra_offices=offices))
     add_problems(db, clock, cid, 1, category="c00")
     assert _tick(url, prefect_api, at(2022, 9, 26, 10).isoformat(), kill_when=None) == 0
-    assert _count(db, Notice) == 1  # the rectify stage's own notice
+    assert count_rows(db, Notice) == 1  # the rectify stage's own notice
     for i in range(offices):
         add_problems(db, clock, cid, 2, category=f"c{i:02d}", tag=f"迟{i}-")
     store = data_dir_tmp / "documents"
@@ -43,7 +45,7 @@ def test_a_tick_killed_in_the_middle_of_a_round_reruns_without_duplicates(
     now = at(2022, 9, 27, 10).isoformat()
     # Killed once the round has rendered a file and before it could commit the last one.
     _tick(url, prefect_api, now, kill_when=lambda: len(list(store.iterdir())) > rendered)
-    assert _count(db, Notice) in (1, 1 + offices)  # all of the round or none of it
+    assert count_rows(db, Notice) in (1, 1 + offices)  # all of the round or none of it
     for _ in range(2):
         assert _tick(url, prefect_api, now, kill_when=None) == 0
     with db.transaction() as s:

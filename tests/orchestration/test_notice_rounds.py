@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from duban.domain.clock import FixedClock
 from duban.domain.errors import DubanError
@@ -17,7 +17,7 @@ from duban.services.notices.reading import list_notices
 from duban.services.notices.rolling import issue_round
 from duban.services.stages import begin_stage_run, finish_stage_run
 from models import DocumentNumberRegister, Notice, NoticeRound
-from tests.orchestration.helpers import add_problems, at, launch, make_plan
+from tests.orchestration.helpers import add_problems, at, count_rows, launch, make_plan
 
 
 def _rectify_started(db: Database, clock: FixedClock, cid: int) -> list[str]:
@@ -27,11 +27,6 @@ def _rectify_started(db: Database, clock: FixedClock, cid: int) -> list[str]:
                                                batch_key="rectify:1")]
     db.run(finish_stage_run, clock, cid, 1, {})
     return numbers
-
-
-def _count(db: Database, model: type) -> int:
-    with db.transaction() as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def weekly(day: int) -> Plan:
@@ -69,8 +64,8 @@ def test_late_problems_go_out_on_the_next_working_day_once(db: Database,
     clock.set(at(2022, 9, 28, 9))
     quiet = db.run(issue_round, clock, cid)
     assert quiet is not None and quiet.ran_now and quiet.numbers == ()
-    assert _count(db, Notice) == 3
-    assert _count(db, NoticeRound) == 3
+    assert count_rows(db, Notice) == 3
+    assert count_rows(db, NoticeRound) == 3
 
 
 def test_weekly_round_waits_for_its_weekday(db: Database, clock: FixedClock) -> None:
@@ -99,7 +94,7 @@ def test_manual_rhythm_leaves_late_problems_to_the_county_office(db: Database,
     add_problems(db, clock, cid, 2, tag="迟")
     clock.set(at(2022, 9, 27, 10))
     assert db.run(issue_round, clock, cid) is None
-    assert _count(db, Notice) == 0
+    assert count_rows(db, Notice) == 0
 
 
 def test_a_round_that_fails_midway_leaves_nothing_and_reruns_without_gaps(
@@ -125,7 +120,7 @@ def test_a_round_that_fails_midway_leaves_nothing_and_reruns_without_gaps(
     monkeypatch.setattr(notices, "_render_notice", flaky)
     with pytest.raises(DubanError):
         db.run(issue_round, clock, cid)
-    assert _count(db, Notice) == 0 and _count(db, NoticeRound) == 0
+    assert count_rows(db, Notice) == 0 and count_rows(db, NoticeRound) == 0
     with db.transaction() as s:
         assert s.scalar(select(DocumentNumberRegister.next_number)) == 1
     monkeypatch.setattr(notices, "_render_notice", real)

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 from docx import Document
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from duban.domain.clock import CHINA_TZ, FixedClock
@@ -29,11 +29,6 @@ from tasks.delivery import deliver
 from tests.orchestration.helpers import LADDER, add_problems, at, launch, make_plan
 
 NO_SEND = Senders(email=lambda *a: None, webhook=lambda *a: None)
-
-
-def _count(db: Database, model: type, *where: object) -> int:
-    with db.transaction() as s:
-        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 def test_each_rung_fires_once_and_one_digest_per_office(db: Database, clock: FixedClock) -> None:

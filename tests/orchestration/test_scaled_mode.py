@@ -7,25 +7,23 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from models import Notice, StageRun
-from tests.conftest import PG_ADMIN_URL, ROOT, _pg_reachable, require
-from tests.orchestration.helpers import add_problems, at, launch
+from tests.conftest import ROOT, scratch_pg_database
+from tests.orchestration.helpers import add_problems, at, launch, stop
 
 pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -46,34 +44,8 @@ def _free_port() -> int:
 @pytest.fixture
 def prefect_pg() -> Iterator[str]:
     """A separate PostgreSQL database for Prefect's own tables (asyncpg URL)."""
-    problem = _pg_reachable()
-    require(problem is None, problem or "")
-    name = f"prefect_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    ext = create_engine(f"{base}/{name}", isolation_level="AUTOCOMMIT")
-    with ext.connect() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-    ext.dispose()
-    yield base.replace("postgresql+psycopg", "postgresql+asyncpg") + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
-
-
-def _stop(procs: list[subprocess.Popen[Any]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    with scratch_pg_database("prefect_test", "pg_trgm") as url:
+        yield url.replace("postgresql+psycopg", "postgresql+asyncpg")
 
 
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
@@ -142,7 +114,7 @@ def test_a_worker_runs_the_tick_deployment(db: Database, clock: FixedClock, pref
                              timeout=10).json()
         assert {w["name"] for w in workers} >= {"duban-worker-1", "duban-worker-2"}
     finally:
-        _stop(procs)
+        stop(procs)
     with db.transaction() as s:
         kinds = sorted(r.kind for r in s.scalars(select(StageRun)))
         notices = s.scalars(select(Notice)).all()

@@ -16,6 +16,7 @@ from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from tasks.scheduler import LeaderLease
 from tests.conftest import ROOT
+from tests.orchestration.helpers import stop
 
 
 @pytest.fixture
@@ -74,14 +75,7 @@ def test_two_serve_processes_fire_each_tick_once(db: Database, tmp_path: Path) -
         gaps = [b - a for a, b in itertools.pairwise(all_fires)]
         assert min(gaps) > 0.5
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
 
 
 def test_lease_excludes_a_second_holder_until_it_expires(db: Database,

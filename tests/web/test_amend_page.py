@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from models import Campaign, PlanVersion, Problem, ProblemCoOffice
 from tests.conftest import PLANS
-from tests.support import with_seed_004_quota
+from tests.support import amended_routing, with_seed_004_quota
 from tests.web.conftest import World
 
 Clients = Callable[[str], tuple[TestClient, str]]
@@ -25,13 +25,7 @@ def seed_002() -> str:
 
 def amended() -> str:
     """Housing led by 县民政局 instead of 县住建局; 县财政局 helps with education."""
-    text = seed_002()
-    housing = "  - categories: [housing]\n    office: 县住建局\n"
-    education = "  - categories: [education]\n    office: 县教育局\n    co_offices: [各乡镇, 各村]\n"
-    assert housing in text and education in text
-    return (text.replace(housing, "  - categories: [housing]\n    office: 县民政局\n")
-            .replace(education, "  - categories: [education]\n    office: 县教育局\n"
-                                "    co_offices: [县财政局, 各乡镇, 各村]\n"))
+    return amended_routing(seed_002())
 
 
 def preview(client: TestClient, csrf: str, cid: int, text: str) -> tuple[int, str]:

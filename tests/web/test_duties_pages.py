@@ -18,9 +18,8 @@ MILESTONES = ("    - {categories: [住房安全], milestones: [{name: 开工, da
               "{name: 完工, date: 2022-10-20}]}\n")
 
 
-@pytest.fixture
-def world(db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> World:
-    """Seed 002's world, its housing problems given two milestones (开工 10/8, 完工 10/20)."""
+def give_housing_milestones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web world's plan gives housing problems two milestones (开工 10/8, 完工 10/20)."""
     original = web.with_seed_004_quota
 
     def with_milestones(text: str) -> str:
@@ -29,6 +28,12 @@ def world(db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> W
         return f"{head}\ndeadlines:\n{rules}  rules:\n{MILESTONES}{rest}"
 
     monkeypatch.setattr(web, "with_seed_004_quota", with_milestones)
+
+
+@pytest.fixture
+def world(db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> World:
+    """Seed 002's world, its housing problems given two milestones (开工 10/8, 完工 10/20)."""
+    give_housing_milestones(monkeypatch)
     built = web.build_world(db, clock)
     with db.unit_of_work() as uow:
         create_occurrences(uow, clock, built.campaign_id, working_calendar())
