@@ -57,6 +57,13 @@ def clock() -> FixedClock:
     return FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
 
 
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Documents, reports and evidence go to a data directory of this test's own."""
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
 def _pg_reachable() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

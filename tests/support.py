@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -53,13 +52,6 @@ JPEG_SHA = hashlib.sha256(JPEG).hexdigest()
 def photo(name: str = "整改后照片.jpg") -> UploadedFile:
     """An after-rectification photo to upload with a submission."""
     return UploadedFile(name, JPEG, "after")
-
-
-@pytest.fixture
-def evidence_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A data directory of the test's own, so stored evidence lands in tmp."""
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def amended_routing(plan_text: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -36,10 +35,7 @@ SEED_002 = PLANS / "seed-002-shenqiu.yaml"
 PHOTO = UploadedFile("整改后照片.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"after" * 40, "after")
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def closed_problem(db: Database, clock: FixedClock) -> tuple[int, str]:

@@ -24,10 +24,7 @@ from tests.conftest import PLANS, ROOT
 SHIPPED = ROOT / "templates" / "documents" / "notice.docx"
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def _campaign(db: Database, clock: FixedClock) -> int:

@@ -29,10 +29,7 @@ from tests.conftest import PLANS
 SEED_002 = PLANS / "seed-002-shenqiu.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def seed_plan(**changes: object) -> Plan:

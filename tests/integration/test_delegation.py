@@ -24,13 +24,9 @@ from duban.services.delegation import (
 )
 from duban.services.problems import audit_trail, co_offices_of
 from models import AuditEvent, DelegationEvent, Problem, ProblemCoOffice
-from tests.support import (  # noqa: F401 (a fixture)
-    evidence_dir,
-    photo,
-    seed_002_with_housing_problems,
-)
+from tests.support import photo, seed_002_with_housing_problems
 
-pytestmark = pytest.mark.usefixtures("evidence_dir")
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def setup(db: Database, clock: FixedClock, n: int = 5) -> tuple[int, list[int]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -25,10 +24,7 @@ START = dt.date(2019, 2, 12)
 LATER = dt.datetime(2019, 8, 20, 21, 0, tzinfo=CHINA_TZ)
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def launch(db: Database) -> int:

@@ -22,11 +22,11 @@ from duban.services.listing import ProblemFilter, list_problems
 from duban.services.problems import audit_trail, record_problems
 from models import AuditEvent, Campaign, Office, PlanVersion, Problem
 from tests.conftest import PLANS, ROOT
-from tests.support import JPEG_SHA, evidence_dir, photo  # noqa: F401 (a fixture)
+from tests.support import JPEG_SHA, photo
 
 SEED_PLANS = sorted(PLANS.glob("seed-*.yaml"))
 EVIDENCE = (JPEG_SHA,)
-pytestmark = pytest.mark.usefixtures("evidence_dir")
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def launch(db: Database, clock: FixedClock, name: str = "seed-002") -> int:

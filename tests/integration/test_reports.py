@@ -33,9 +33,9 @@ from duban.services.reports.snapshots import take_daily_snapshot
 from models import Office, Problem, Town, Village
 from models.reporting import DailySnapshot
 from tests.conftest import PLANS, require
-from tests.support import evidence_dir, photo  # noqa: F401 (a fixture)
+from tests.support import photo
 
-pytestmark = pytest.mark.usefixtures("evidence_dir")
+pytestmark = pytest.mark.usefixtures("data_dir")
 OPEN = {s.value for s in OPEN_STATUSES}
 
 

@@ -49,10 +49,7 @@ PHOTO = UploadedFile("整改后照片.jpg", JPEG, "after")
 MONDAY = dt.date(2022, 9, 26)
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def launch(db: Database, clock: FixedClock) -> tuple[int, Plan]:
@@ -102,7 +99,7 @@ def through_to_closed(db: Database, clock: FixedClock, campaign_id: int, code: s
 
 
 def test_submit_review_close_carries_three_signatures(db: Database, clock: FixedClock,
-                                                      _data_dir: Path) -> None:
+                                                      data_dir: Path) -> None:
     campaign_id, _, code = one_problem(db, clock)
     p = db.run(moves.apply, clock, "zjj1", code, Action.SUBMIT, Payload(note="已维修屋面"), files=[PHOTO],
                     campaign_id=campaign_id).problem
@@ -128,7 +125,7 @@ def test_submit_review_close_carries_three_signatures(db: Database, clock: Fixed
     assert [e.sha256 for e in stored] == submit.evidence and len(stored) == 1
     assert stored[0].filename == "整改后照片.jpg" and stored[0].content_type == "image/jpeg"
     sha = stored[0].sha256
-    assert (_data_dir / "evidence" / sha[:2] / sha).read_bytes() == JPEG
+    assert (data_dir / "evidence" / sha[:2] / sha).read_bytes() == JPEG
 
 
 def test_a_county_reviewer_may_pass_and_close_at_once(db: Database, clock: FixedClock) -> None:
@@ -212,7 +209,7 @@ def test_a_failed_review_sends_it_back_with_a_working_day_deadline(
 
 
 def test_a_refused_submission_leaves_no_evidence(db: Database, clock: FixedClock,
-                                                 _data_dir: Path) -> None:
+                                                 data_dir: Path) -> None:
     campaign_id, _, code = one_problem(db, clock)
     db.run(add_user, clock, username="other", name="水利局", role=Role.OFFICE, office="slj")
     with pytest.raises(GuardFailed, match="牵头责任办室"):
@@ -224,7 +221,7 @@ def test_a_refused_submission_leaves_no_evidence(db: Database, clock: FixedClock
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Evidence)) == 0
         assert s.scalar(select(Problem.status).where(Problem.code == code)) == "rectifying"
-    assert not (_data_dir / "evidence").exists() or not any((_data_dir / "evidence").rglob("*"))
+    assert not (data_dir / "evidence").exists() or not any((data_dir / "evidence").rglob("*"))
 
 
 def test_close_reviewed_closes_the_reviewed_batch(db: Database, clock: FixedClock) -> None:

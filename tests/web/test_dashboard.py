@@ -12,7 +12,7 @@ from duban.services.scoping import scope_for
 from duban.services.views.cube import ledger_cube
 from duban.services.views.dashboard import Dashboard, dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_rows
-from tests.support import evidence_dir, photo  # noqa: F401 (a fixture)
+from tests.support import photo
 from tests.web.conftest import USERS, World
 
 
@@ -26,7 +26,7 @@ def _progress(d: Dashboard) -> object:
     )
 
 
-@pytest.mark.usefixtures("evidence_dir")
+@pytest.mark.usefixtures("data_dir")
 def test_cube_and_direct_queries_agree_for_every_scope(world: World) -> None:
     db, clock = world.db, world.clock
     pid = world.problems["hd_housing"]

@@ -24,9 +24,7 @@ world = test_duties_pages.world  # seed 002 with milestones on its housing probl
 REPORT_DAY = dt.date(2022, 10, 14)  # a Friday: 帮扶责任人走访 falls due in every village
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 @pytest.fixture

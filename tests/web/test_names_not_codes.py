@@ -19,9 +19,7 @@ CODES = ("zjj", "jyj", "ggb", "huaidian", "liuzhuangdian", "county", "off_zjj")
 WINDOWS_FORBIDDEN = set('/\\:*?"<>|')
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def _run(world: World, *args: str) -> str:

@@ -21,7 +21,7 @@ from duban.services.views.cube import Cube, cube_count, ledger_cube
 from duban.services.views.dashboard import dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_count, ledger_export_rows, ledger_rows
 from duban.services.views.waiting import waiting_items
-from tests.support import evidence_dir, photo  # noqa: F401 (a fixture)
+from tests.support import photo
 from tests.web.conftest import USERS, World
 
 # user -> a town, a village and an office outside what the user may see
@@ -96,7 +96,7 @@ def _move_some(world: World) -> None:
 
 
 @pytest.mark.parametrize("with_cube", [False, True], ids=["queried", "cube"])
-@pytest.mark.usefixtures("evidence_dir")
+@pytest.mark.usefixtures("data_dir")
 def test_dashboard_counts_are_the_scoped_ledger_counts_for_every_role(
         world: World, with_cube: bool) -> None:
     _move_some(world)
