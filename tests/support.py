@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from duban.adapters.plan.yaml_file import load_plan_file
@@ -95,3 +98,15 @@ def seed_002_with_housing_problems(db: Database, clock: FixedClock,
     reports = [housing_report(plan, f"H-{i}", f"危房 {i}") for i in range(n)]
     return campaign_id, db.run(record_problems, clock, campaign_id, reports,
                                recorded_by="county").problem_ids
+
+
+def write_xlsx(path: Path, headers: Sequence[str], rows: Iterable[Mapping[str, object]],
+               sheet: str = "数据") -> Path:
+    """A .xlsx of rows given as dicts, columns in header order (a missing key: empty cell)."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet)
+    ws.append(list(headers))
+    for row in rows:
+        ws.append([row.get(h) for h in headers])
+    wb.save(path)
+    return path

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import create_engine, func, select, text
 
 from duban.adapters.intake import ImportRejected, export_template, plan_template_options
@@ -24,6 +24,7 @@ from duban.services.intake import detect_problems, import_file
 from duban.synth import generate_for_plan, household_headers, iter_household_rows
 from models import Household, Problem
 from tests.conftest import PG_ADMIN_URL, PLANS, require
+from tests.support import write_xlsx
 
 SEED_003 = PLANS / "seed-003-shaoyun-2022.yaml"
 SEED_004 = PLANS / "seed-004-anhui-2019.yaml"
@@ -34,16 +35,6 @@ SEED_004_LABELS = ["边缘户类型", "帮扶保障措施", "边缘户佐证资�
 def launch(db: Database, clock: FixedClock, path: Path) -> tuple[int, Plan]:
     plan = load_plan_file(path)
     return db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "county"), plan
-
-
-def write_xlsx(path: Path, headers: tuple[str, ...], rows: list[dict[str, object]]) -> Path:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("农户信息")
-    ws.append(list(headers))
-    for row in rows:
-        ws.append([row.get(h) for h in headers])
-    wb.save(path)
-    return path
 
 
 def households(db: Database) -> int:
@@ -82,7 +73,7 @@ def test_a_value_the_plan_does_not_allow_names_row_column_and_choices(
     rows = list(iter_household_rows(county))
     rows[3] = {**rows[3], "残疾证办理情况": "办了"}
     rows[6] = {**rows[6], "边缘户类型": "重病户、五保户"}
-    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows)
+    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows, sheet="农户信息")
     with pytest.raises(ImportRejected) as caught:
         db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
     lines = [e.describe() for e in caught.value.report.errors]
@@ -105,7 +96,7 @@ def test_plan_facts_are_stored_and_a_rule_on_them_puts_the_household_on_the_ledg
     marginal = {"边缘户类型": "重病 、无劳力户", "帮扶保障措施": "", "边缘户佐证资料是否齐全": "是",
                 "残疾证办理情况": "", "慢性病卡办理情况": ""}
     rows[0] = {**rows[0], **marginal}
-    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows)
+    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows, sheet="农户信息")
     result = db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
     assert result.created == len(rows)
     with db.transaction() as s:
@@ -130,7 +121,8 @@ def test_plan_facts_are_stored_and_a_rule_on_them_puts_the_household_on_the_ledg
     # Re-imported with the support recorded, the household's facts change; nothing new fires.
     rows[0] = {**rows[0], "帮扶保障措施": "纳入农村低保"}
     again = db.run(import_file, clock, campaign_id, "households",
-                   write_xlsx(tmp_path / "again.xlsx", household_headers(county), rows),
+                   write_xlsx(tmp_path / "again.xlsx", household_headers(county), rows,
+                              sheet="农户信息"),
                    imported_by="clerk")
     assert (again.updated, again.created) == (1, 0)
     with db.transaction() as s:
@@ -147,7 +139,7 @@ def test_a_seed_003_rule_on_the_toilet_survey(db: Database, clock: FixedClock,
             for r in iter_household_rows(county)]
     rows[0] = {**rows[0], "是否有卫生厕所": "否", "改厕意愿": "愿意"}
     rows[1] = {**rows[1], "是否有卫生厕所": "否", "改厕意愿": "不愿意"}
-    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows)
+    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows, sheet="农户信息")
     db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
     db.run(detect_problems, clock, campaign_id)
     with db.transaction() as s:

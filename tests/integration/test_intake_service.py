@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from duban.adapters.intake import ImportRejected
@@ -23,16 +22,7 @@ from duban.services.views.coverage import coverage
 from duban.synth import generate_for_plan, iter_household_rows, iter_problem_rows, iter_visit_rows
 from models import AuditEvent, Household, Office, Problem, ProblemCoOffice, Visit
 from tests.conftest import PLANS
-
-
-def write_xlsx(path: Path, headers: tuple[str, ...], rows: list[dict[str, object]]) -> Path:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("数据")
-    ws.append(list(headers))
-    for row in rows:
-        ws.append([row.get(h) for h in headers])
-    wb.save(path)
-    return path
+from tests.support import write_xlsx
 
 
 def launch(db: Database, clock: FixedClock, stem: str) -> tuple[int, Plan]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from httpx import Response
 from openpyxl import Workbook
 from sqlalchemy import select
 
@@ -57,14 +58,18 @@ def detected(db: Database, clock: FixedClock, tmp_path: Path) -> tuple[int, str]
     return pid, hid
 
 
-def test_the_problem_page_shows_the_households_plan_facts_and_the_rule_in_chinese(
-        db: Database, clock: FixedClock, detected: tuple[int, str], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+def chief_gets(db: Database, clock: FixedClock, url: str) -> Response:
+    """The answer to a GET of the 综合办 chief, signed in."""
     app = create_app(Root(db=db, clock=clock), secret_key=SECRET, cache_seconds=0)
     with TestClient(app, base_url="http://testserver") as client:
         login(client, "zhb_chief")
-        page = client.get(f"/problems/{detected[0]}").text
+        return client.get(url)
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_the_problem_page_shows_the_households_plan_facts_and_the_rule_in_chinese(
+        db: Database, clock: FixedClock, detected: tuple[int, str]) -> None:
+    page = chief_gets(db, clock, f"/problems/{detected[0]}").text
     text = re.sub(r"<[^>]+>", " ", page)
     text = re.sub(r"\s+", " ", text)
     assert "边缘户类型 重病户、无劳力户" in text
@@ -91,18 +96,14 @@ def test_problem_show_lists_the_households_plan_facts(db: Database,
     assert any(line.startswith("户主 ") and "户）" in line for line in lines), lines
 
 
+@pytest.mark.usefixtures("data_dir")
 def test_the_ledger_export_carries_the_households_plan_facts(
-        db: Database, clock: FixedClock, detected: tuple[int, str], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        db: Database, clock: FixedClock, detected: tuple[int, str]) -> None:
     import io
 
     from openpyxl import load_workbook
 
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    app = create_app(Root(db=db, clock=clock), secret_key=SECRET, cache_seconds=0)
-    with TestClient(app, base_url="http://testserver") as client:
-        login(client, "zhb_chief")
-        export = client.get("/ledger.xlsx")
+    export = chief_gets(db, clock, "/ledger.xlsx")
     assert export.status_code == 200, export.text[:300]
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
     headers = list(rows[1])
