@@ -20,7 +20,7 @@ from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.evidence import UploadedFile
 from duban.services.problems import record_problems
-from models import Problem
+from models import Household, Problem
 from tests.conftest import PLANS
 
 
@@ -110,3 +110,13 @@ def write_xlsx(path: Path, headers: Sequence[str], rows: Iterable[Mapping[str, o
         ws.append([row.get(h) for h in headers])
     wb.save(path)
     return path
+
+
+def plain_household(campaign_id: int, town: str, village: str, household_id: str,
+                    head: str) -> Household:
+    """A registered 脱贫户 with nothing to find: three members, house A, water, insured."""
+    return Household(campaign_id=campaign_id, household_id=household_id, town_code=town,
+                     village_code=village, head=head, members=3, category="脱贫户",
+                     monitoring_type=None, income_per_person=9000, house_grade="A",
+                     tap_water=True, school_age_children=0, children_out_of_school=0,
+                     medical_insurance=True, sanitary_toilet=True)

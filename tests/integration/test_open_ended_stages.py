@@ -15,8 +15,9 @@ from duban.services.closing import close_ended_campaigns
 from duban.services.database import Database
 from duban.services.reviews import draw_daily_spot_checks, list_spot_checks
 from duban.services.stages import daily_report_due, due_stages, live_campaigns
-from models import CampaignStage, Household
+from models import CampaignStage
 from tests.conftest import PLANS
+from tests.support import plain_household
 
 SEED_004 = PLANS / "seed-004-anhui-2019.yaml"
 START = dt.date(2019, 2, 12)
@@ -64,12 +65,8 @@ def test_seed_004_draws_each_quota_and_villages_without_households(db: Database)
     with db.transaction() as s:
         for town, village in registered:
             for k in range(30):
-                s.add(Household(campaign_id=campaign_id, household_id=f"{village}-{k:03d}",
-                                town_code=town, village_code=village, head=f"户主{k}",
-                                members=3, category="脱贫户", monitoring_type=None,
-                                income_per_person=9000, house_grade="A", tap_water=True,
-                                school_age_children=0, children_out_of_school=0,
-                                medical_insurance=True, sanitary_toilet=True))
+                s.add(plain_household(campaign_id, town, village, f"{village}-{k:03d}",
+                                      f"户主{k}"))
     clock = FixedClock(dt.datetime(2019, 2, 13, 9, 0, tzinfo=CHINA_TZ))
     checks = db.run(list_spot_checks, campaign_id, ids=db.run(draw_daily_spot_checks, clock, campaign_id))
     for group in plan.review.groups:

@@ -42,7 +42,7 @@ from models import (
     SpotCheckDraw,
 )
 from tests.conftest import PLANS
-from tests.support import record_housing_problem, with_seed_004_quota
+from tests.support import plain_household, record_housing_problem, with_seed_004_quota
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"photo-after" * 20
 PHOTO = UploadedFile("整改后照片.jpg", JPEG, "after")
@@ -268,12 +268,8 @@ def populate(db: Database, clock: FixedClock, campaign_id: int, plan: Plan, *,
         pairs = [(t.code, v.code) for t in plan.towns for v in t.villages][:villages]
         for n, (town, village) in enumerate(pairs):
             for k in range(households_per_village):
-                s.add(Household(campaign_id=campaign_id, household_id=f"{village}-{k:03d}",
-                                town_code=town, village_code=village, head=f"户主{n}{k}",
-                                members=3, category="脱贫户", monitoring_type=None,
-                                income_per_person=9000, house_grade="A", tap_water=True,
-                                school_age_children=0, children_out_of_school=0,
-                                medical_insurance=True, sanitary_toilet=True))
+                s.add(plain_household(campaign_id, town, village, f"{village}-{k:03d}",
+                                      f"户主{n}{k}"))
 
 
 def test_spot_checks_meet_quotas_stratified_and_rerun_to_the_same_draw(

@@ -24,9 +24,10 @@ from duban.services.scoring.penalties import (
     current_penalties,
     reconcile_penalties,
 )
-from models import AuditEvent, Household, Problem, ReminderFired
+from models import AuditEvent, Problem, ReminderFired
 from models.review import SpotCheck, SpotCheckDraw
 from tests.integration.test_reports import Ledger, at, launch_seed
+from tests.support import plain_household
 
 OPEN = {s.value for s in OPEN_STATUSES}
 
@@ -34,14 +35,8 @@ OPEN = {s.value for s in OPEN_STATUSES}
 def add_households(db: Database, campaign_id: int, town: str, village: str, n: int,
                    prefix: str) -> None:
     with db.transaction() as s:
-        s.add_all(
-            Household(campaign_id=campaign_id, household_id=f"{prefix}{i:04d}", town_code=town,
-                      village_code=village, head=f"户主{i}", members=3, category="脱贫户",
-                      monitoring_type=None, income_per_person=9000, house_grade="A",
-                      tap_water=True, school_age_children=0, children_out_of_school=0,
-                      medical_insurance=True, sanitary_toilet=True)
-            for i in range(n)
-        )
+        s.add_all(plain_household(campaign_id, town, village, f"{prefix}{i:04d}", f"户主{i}")
+                  for i in range(n))
 
 
 def problems_of(db: Database, campaign_id: int) -> dict[str, Problem]:

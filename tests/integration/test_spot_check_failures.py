@@ -25,9 +25,9 @@ from duban.services.reviews import (
     record_spot_check,
 )
 from duban.services.scoring.monthly import compute_ranking, monthly_snapshot
-from models import Household, Problem, SpotCheck
+from models import Problem, SpotCheck
 from tests.conftest import PLANS
-from tests.support import with_seed_004_quota
+from tests.support import plain_household, with_seed_004_quota
 
 SEED_002 = PLANS / "seed-002-shenqiu.yaml"
 
@@ -53,12 +53,8 @@ def launch(db: Database, clock: FixedClock, source: str = "",
     town = plan.towns[0]
     with db.transaction() as s:
         for k in range(3):
-            s.add(Household(campaign_id=cid, household_id=f"H-{k:03d}", town_code=town.code,
-                            village_code=town.villages[0].code, head=f"户主{k}", members=3,
-                            category="脱贫户", monitoring_type=None, income_per_person=9000,
-                            house_grade="A", tap_water=True, school_age_children=0,
-                            children_out_of_school=0, medical_insurance=True,
-                            sanitary_toilet=True))
+            s.add(plain_household(cid, town.code, town.villages[0].code, f"H-{k:03d}",
+                                  f"户主{k}"))
     return cid, plan
 
 
