@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from duban.adapters.plan.yaml_file import load_plan_text
 from duban.domain.clock import FixedClock
 from duban.domain.household import ReportedProblem
-from duban.domain.lifecycle import Role
+from duban.domain.lifecycle import Action, Payload, Role
+from duban.services import moves
 from duban.services.accounts import hash_password
 from duban.services.actors import add_user
 from duban.services.campaigns import launch_campaign
@@ -25,7 +26,7 @@ from duban.services.root import Root
 from duban.web.app import create_app
 from models import Problem
 from tests.conftest import PLANS
-from tests.support import with_seed_004_quota
+from tests.support import photo, with_seed_004_quota
 
 PASSWORD = "Duban-test-2022"
 SECRET = "test-secret-key-for-web-tests-only"
@@ -104,6 +105,20 @@ def build_world(db: Database, clock: FixedClock) -> World:
         "vil_hd1": {"hd_housing"},
     }
     return World(db=db, clock=clock, campaign_id=cid, problems=ids, visible=visible)
+
+
+def close_one_accept_another(world: World,
+                             review_to_close: dt.timedelta = dt.timedelta(0)) -> None:
+    """hd_housing accepted, rectified with a photo, reviewed and closed; lz_education accepted."""
+    db, clock = world.db, world.clock
+    pid = world.problems["hd_housing"]
+    db.run(moves.apply, clock, "off_zjj", pid, Action.ACCEPT, Payload())
+    db.run(moves.apply, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
+           files=[photo()])
+    db.run(moves.apply, clock, "sup", pid, Action.PASS_REVIEW, Payload())
+    clock.advance(review_to_close)
+    db.run(moves.apply, clock, "county", pid, Action.CLOSE, Payload())
+    db.run(moves.apply, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
 
 
 @pytest.fixture

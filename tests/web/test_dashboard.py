@@ -6,14 +6,11 @@ import datetime as dt
 
 import pytest
 
-from duban.domain.lifecycle import Action, Payload
-from duban.services import moves
 from duban.services.scoping import scope_for
 from duban.services.views.cube import ledger_cube
 from duban.services.views.dashboard import Dashboard, dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_rows
-from tests.support import photo
-from tests.web.conftest import USERS, World
+from tests.web.conftest import USERS, World, close_one_accept_another
 
 
 def _progress(d: Dashboard) -> object:
@@ -29,14 +26,8 @@ def _progress(d: Dashboard) -> object:
 @pytest.mark.usefixtures("data_dir")
 def test_cube_and_direct_queries_agree_for_every_scope(world: World) -> None:
     db, clock = world.db, world.clock
-    pid = world.problems["hd_housing"]
-    db.run(moves.apply, clock, "off_zjj", pid, Action.ACCEPT, Payload())
-    db.run(moves.apply, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
-                files=[photo()])
-    db.run(moves.apply, clock, "sup", pid, Action.PASS_REVIEW, Payload())
-    clock.advance(dt.timedelta(hours=20))  # 05:00 next day, China time: a later closed day
-    db.run(moves.apply, clock, "county", pid, Action.CLOSE, Payload())
-    db.run(moves.apply, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
+    # Closed at 05:00 next day, China time: a later closed day.
+    close_one_accept_another(world, review_to_close=dt.timedelta(hours=20))
     today = clock.now().date()
     with db.transaction() as s:
         cube = ledger_cube(s, world.campaign_id, today)

@@ -14,15 +14,13 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from duban.domain.bands import Band
-from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Status
-from duban.services import moves
+from duban.domain.lifecycle import STATUS_LABELS, Status
 from duban.services.scoping import Scope, scope_for
 from duban.services.views.cube import Cube, cube_count, ledger_cube
 from duban.services.views.dashboard import dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_count, ledger_export_rows, ledger_rows
 from duban.services.views.waiting import waiting_items
-from tests.support import photo
-from tests.web.conftest import USERS, World
+from tests.web.conftest import USERS, World, close_one_accept_another
 
 # user -> a town, a village and an office outside what the user may see
 OTHERS: dict[str, tuple[str, str, str]] = {
@@ -84,15 +82,8 @@ def test_a_town_filtering_on_another_town_sees_nothing_on_any_edge(
 
 
 def _move_some(world: World) -> None:
-    db, clock = world.db, world.clock
-    pid = world.problems["hd_housing"]
-    db.run(moves.apply, clock, "off_zjj", pid, Action.ACCEPT, Payload())
-    db.run(moves.apply, clock, "off_zjj", pid, Action.SUBMIT, Payload(note="已整改"),
-                files=[photo()])
-    db.run(moves.apply, clock, "sup", pid, Action.PASS_REVIEW, Payload())
-    db.run(moves.apply, clock, "county", pid, Action.CLOSE, Payload())
-    db.run(moves.apply, clock, "off_jyj", world.problems["lz_education"], Action.ACCEPT, Payload())
-    clock.advance(dt.timedelta(days=40))  # past the deadlines: the open items are coloured
+    close_one_accept_another(world)
+    world.clock.advance(dt.timedelta(days=40))  # past the deadlines: the open items are coloured
 
 
 @pytest.mark.parametrize("with_cube", [False, True], ids=["queried", "cube"])
