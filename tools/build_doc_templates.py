@@ -364,6 +364,14 @@ def requirement_loop(doc: DocumentObject, var: str = "requirements") -> None:
     tag(doc, "{%p endfor %}")
 
 
+def requirements_section(doc: DocumentObject, heading: str) -> None:
+    """The 要求 section under its numbered heading, left out when there are no requirements."""
+    tag(doc, "{%p if requirements %}")
+    para(doc, "GB Heading 1", heading)
+    requirement_loop(doc)
+    tag(doc, "{%p endif %}")
+
+
 def letterhead(doc: DocumentObject) -> None:
     """版头: the red mark, the 文号 and the red separator under it."""
     para(doc, "GB Mark", "{{ issuer_mark }}")
@@ -597,22 +605,26 @@ def colophon(doc: DocumentObject) -> None:
 # ---------------------------------------------------------------- the five documents
 
 
-def build_notice(seal: bytes) -> DocumentObject:
-    """督办通知书: letterhead, problems summary, requirements, seal, attachment table."""
+def opening(addressee: str | None) -> DocumentObject:
+    """A new document: letterhead, title, the addressee line (the field named, if any), intro."""
     doc = new_document()
     letterhead(doc)
     para(doc, "GB Title", "{{ title }}")
-    para(doc, "GB Addressee", "{{ addressee }}：")
+    if addressee:
+        para(doc, "GB Addressee", f"{{{{ {addressee} }}}}：")
     para(doc, "GB Body", "{{ intro }}")
+    return doc
+
+
+def build_notice(seal: bytes) -> DocumentObject:
+    """督办通知书: letterhead, problems summary, requirements, seal, attachment table."""
+    doc = opening("addressee")
     para(doc, "GB Heading 1", "一、问题情况")
     para(doc, "GB Body",
          "经汇总核实，{{ summary_text }}，涉及{{ town_count }}个"
          "乡镇（办事处）{{ village_count }}个村，最早整改时限为{{ earliest_deadline|cn_date }}。"
          "具体问题见附件。")
-    tag(doc, "{%p if requirements %}")
-    para(doc, "GB Heading 1", "二、整改要求")
-    requirement_loop(doc)
-    tag(doc, "{%p endif %}")
+    requirements_section(doc, "二、整改要求")
     para(doc, "GB Attachment Note", "附件：{{ attachment_title }}")
     signature(doc, seal)
     para(doc, "GB Attachment Label", "附件")
@@ -635,11 +647,7 @@ def build_notice(seal: bytes) -> DocumentObject:
 
 def build_reminder(seal: bytes) -> DocumentObject:
     """催办通知: the office's items near or past their deadline, with warning lights."""
-    doc = new_document()
-    letterhead(doc)
-    para(doc, "GB Title", "{{ title }}")
-    para(doc, "GB Addressee", "{{ office }}：")
-    para(doc, "GB Body", "{{ intro }}")
+    doc = opening("office")
     para(doc, "GB Heading 1", "一、临期和逾期问题")
     para(doc, "GB Body",
          "截至{{ as_of|cn_date }}，你单位尚有{{ items|length }}个问题未完成整改，其中已逾期"
@@ -655,10 +663,7 @@ def build_reminder(seal: bytes) -> DocumentObject:
         [10, 24, 28, 52, 20, 22],
         "i in items",
     )
-    tag(doc, "{%p if requirements %}")
-    para(doc, "GB Heading 1", "二、有关要求")
-    requirement_loop(doc)
-    tag(doc, "{%p endif %}")
+    requirements_section(doc, "二、有关要求")
     signature(doc, seal)
     colophon(doc)
     return doc
@@ -666,11 +671,7 @@ def build_reminder(seal: bytes) -> DocumentObject:
 
 def build_bulletin(seal: bytes) -> DocumentObject:
     """通报: overdue items by town and by office, details in the attachment."""
-    doc = new_document()
-    letterhead(doc)
-    para(doc, "GB Title", "{{ title }}")
-    para(doc, "GB Addressee", "{{ addressee }}：")
-    para(doc, "GB Body", "{{ intro }}")
+    doc = opening("addressee")
     para(doc, "GB Heading 1", "一、总体情况")
     para(doc, "GB Body",
          "截至{{ as_of|cn_date }}，全县共有逾期未整改问题{{ total_overdue }}个，涉及"
@@ -687,10 +688,7 @@ def build_bulletin(seal: bytes) -> DocumentObject:
                 ("{{ g.count }}", "GB Table Center"),
                 ("{{ g.max_days_overdue }}", "GB Table Center")],
                [14, 72, 35, 35], "g in by_office")
-    tag(doc, "{%p if requirements %}")
-    para(doc, "GB Heading 1", "四、有关要求")
-    requirement_loop(doc)
-    tag(doc, "{%p endif %}")
+    requirements_section(doc, "四、有关要求")
     para(doc, "GB Attachment Note", "附件：逾期问题明细")
     signature(doc, seal)
     para(doc, "GB Attachment Label", "附件")
@@ -727,10 +725,7 @@ def _daily_cells(v: str) -> list[tuple[str, str]]:
 def build_daily_report(seal: bytes) -> DocumentObject:
     """整改进度日报: town and office tables with totals, and the trend chart."""
     del seal  # reports carry no seal
-    doc = new_document()
-    letterhead(doc)
-    para(doc, "GB Title", "{{ title }}")
-    para(doc, "GB Body", "{{ intro }}")
+    doc = opening(None)
     para(doc, "GB Heading 1", "一、乡镇（办事处）整改进度")
     t = loop_table(doc, ["乡镇（办事处）", *_DAILY_HEADERS[1:]], _daily_cells("r"),
                    _DAILY_WIDTHS, "r in towns")
@@ -792,11 +787,7 @@ def build_daily_report(seal: bytes) -> DocumentObject:
 
 def build_ranking(seal: bytes) -> DocumentObject:
     """月考评通报: ranking table, commendations, the last place, penalties."""
-    doc = new_document()
-    letterhead(doc)
-    para(doc, "GB Title", "{{ title }}")
-    para(doc, "GB Addressee", "{{ addressee }}：")
-    para(doc, "GB Body", "{{ intro }}")
+    doc = opening("addressee")
     para(doc, "GB Heading 1", "一、考评结果")
     loop_table(doc, ["名次", "乡镇（办事处）", "得分明细", "扣分", "总分", "备注"],
                [("{{ r.rank }}", "GB Table Center"), ("{{ r.town }}", "GB Table"),
@@ -821,10 +812,7 @@ def build_ranking(seal: bytes) -> DocumentObject:
                 ("{{ x.reason }}", "GB Table"), ("{{ x.amount_yuan }}", "GB Table Center")],
                [12, 40, 78, 26], "x in penalties")
     tag(doc, "{%p endif %}")
-    tag(doc, "{%p if requirements %}")
-    para(doc, "GB Heading 1", "{{ '四' if penalties else '三' }}、有关要求")
-    requirement_loop(doc)
-    tag(doc, "{%p endif %}")
+    requirements_section(doc, "{{ '四' if penalties else '三' }}、有关要求")
     signature(doc, seal)
     colophon(doc)
     return doc

@@ -20,7 +20,7 @@ from duban.services.problems import record_problems
 from duban.services.root import build_root, install_root
 from duban.synth.plans import LADDER, synthetic_plan
 
-__all__ = ["LADDER", "add_problems", "at", "count_rows", "launch", "make_plan", "stop",
+__all__ = ["LADDER", "add_problems", "at", "committed", "count_rows", "launch", "make_plan", "stop",
            "use_database"]
 
 # The orchestration tests' plan: two towns, three offices, the full reminder ladder.
@@ -30,6 +30,13 @@ make_plan = synthetic_plan
 def at(y: int, m: int, d: int, hh: int = 9, mm: int = 0) -> dt.datetime:
     """A China-time moment."""
     return dt.datetime(y, m, d, hh, mm, tzinfo=CHINA_TZ)
+
+
+@pytest.fixture(name="db")
+def committed(committed_db: Database) -> Database:
+    """Committed data, for modules that import this as their `db`: threads, worker processes,
+    tasks and Prefect flows open their own units of work and read what a test writes."""
+    return committed_db
 
 
 def count_rows(db: Database, model: type, *where: object) -> int:

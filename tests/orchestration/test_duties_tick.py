@@ -10,12 +10,7 @@ from duban.domain.clock import FixedClock
 from duban.domain.plan import Duty, Recurrence
 from duban.services.database import Database
 from tests.orchestration.helpers import at, launch, make_plan, use_database
-
-
-@pytest.fixture
-def db(committed_db: Database) -> Database:
-    """Committed data: the task opens its own units of work on the process's root."""
-    return committed_db
+from tests.orchestration.helpers import committed as committed  # this module's db: committed
 
 
 def test_the_duties_task_creates_each_occurrence_once(db: Database, clock: FixedClock,

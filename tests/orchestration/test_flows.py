@@ -19,12 +19,7 @@ from tests.orchestration.helpers import (
     make_plan,
     use_database,
 )
-
-
-@pytest.fixture
-def db(committed_db: Database) -> Database:
-    """Committed data: other threads, processes or Prefect flows read what these tests write."""
-    return committed_db
+from tests.orchestration.helpers import committed as committed  # this module's db: committed
 
 
 def test_task_bodies_issue_once(db: Database, clock: FixedClock,

@@ -26,13 +26,7 @@ from models import (
 )
 from tests.conftest import ROOT
 from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
-
-
-@pytest.fixture
-def db(committed_db: Database) -> Database:
-    """Committed data: other threads, processes or Prefect flows read what these tests write."""
-    return committed_db
-
+from tests.orchestration.helpers import committed as committed  # this module's db: committed
 
 OFFICES = 30
 

@@ -19,13 +19,8 @@ from tests.orchestration.helpers import (
     make_plan,
     use_database,
 )
+from tests.orchestration.helpers import committed as committed  # this module's db: committed
 from tests.orchestration.test_kill_rerun import _tick
-
-
-@pytest.fixture
-def db(committed_db: Database) -> Database:
-    """Committed data: the killed and re-run worker processes read what the test writes."""
-    return committed_db
 
 
 def test_a_tick_killed_in_the_middle_of_a_round_reruns_without_duplicates(

@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from duban.domain.clock import FixedClock
@@ -18,12 +17,7 @@ from duban.services.notices.issuing import issue_notices
 from models import Notice, NoticeProblem, Problem
 from tests.conftest import ROOT
 from tests.orchestration.helpers import add_problems, launch
-
-
-@pytest.fixture
-def db(committed_db: Database) -> Database:
-    """Committed data: other threads, processes or Prefect flows read what these tests write."""
-    return committed_db
+from tests.orchestration.helpers import committed as committed  # this module's db: committed
 
 
 def _check_register(db: Database) -> int:

@@ -24,15 +24,10 @@ from duban.services.database import Database
 from models import Notice, StageRun
 from tests.conftest import ROOT, scratch_pg_database
 from tests.orchestration.helpers import add_problems, at, launch, stop
+from tests.orchestration.helpers import committed as committed  # this module's db: committed
 
 pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-
-
-@pytest.fixture
-def db(committed_db: Database) -> Database:
-    """Committed data: other threads, processes or Prefect flows read what these tests write."""
-    return committed_db
 
 
 def _free_port() -> int:

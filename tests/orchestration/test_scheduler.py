@@ -10,20 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from tasks.scheduler import LeaderLease
 from tests.conftest import ROOT
+from tests.orchestration.helpers import committed as committed  # this module's db: committed
 from tests.orchestration.helpers import stop
-
-
-@pytest.fixture
-def db(committed_db: Database) -> Database:
-    """Committed data: other threads, processes or Prefect flows read what these tests write."""
-    return committed_db
-
 
 JOB = "tests.orchestration.worker:record_fire"
 
