@@ -55,16 +55,30 @@ def scratch_database(backend: str) -> Iterator[str]:
         with TemporaryDirectory(prefix="duban-bench-") as tmp:
             yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         return
-    name = f"duban_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with scratch_pg(PG_ADMIN_URL, "duban_bench") as url:
+        yield url
+
+
+@contextmanager
+def scratch_pg(admin_url: str, prefix: str, *extensions: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on admin_url's server, with the extensions, dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    if extensions:
+        ext = create_engine(url, isolation_level="AUTOCOMMIT")
+        with ext.connect() as conn:
+            for extension in extensions:
+                conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {extension}"))
+        ext.dispose()
     try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield url
     finally:
         with admin.connect() as conn:
             conn.execute(text(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname='{name}'"))
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 

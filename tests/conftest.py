@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bench.common import scratch_pg
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.services.database import Database, make_engine
 from duban.services.root import install_root
@@ -80,25 +80,8 @@ def scratch_pg_database(prefix: str, *extensions: str) -> Iterator[str]:
     """A fresh PostgreSQL database (psycopg URL) with the extensions, dropped afterwards."""
     problem = _pg_reachable()
     require(problem is None, problem or "")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    if extensions:
-        ext = create_engine(url, isolation_level="AUTOCOMMIT")
-        with ext.connect() as conn:
-            for extension in extensions:
-                conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {extension}"))
-        ext.dispose()
-    try:
+    with scratch_pg(PG_ADMIN_URL, prefix, *extensions) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
