@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from bench.common import scratch_pg
 from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.domain.plan import Plan
 from duban.services.database import Database, make_engine
 from duban.services.root import install_root
 
@@ -55,6 +57,22 @@ def no_process_root() -> Iterator[None]:
 def clock() -> FixedClock:
     """A clock standing at 09:00 China time on 2022-09-26 (seed 002's rectification start)."""
     return FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Session, int, int]]:
+    """Every decode of a stored plan, as (the session it ran in, campaign id, plan version)."""
+    from duban.services import campaigns
+
+    calls: list[tuple[Session, int, int]] = []  # holds the sessions, so no id is reused
+    real = campaigns.load_plan_version
+
+    def counting(session: Session, campaign_id: int, version: int) -> Plan:
+        calls.append((session, campaign_id, version))
+        return real(session, campaign_id, version)
+
+    monkeypatch.setattr(campaigns, "load_plan_version", counting)
+    return calls
 
 
 @pytest.fixture

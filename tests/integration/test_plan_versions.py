@@ -19,27 +19,12 @@ from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import FixedClock
 from duban.domain.errors import NotFound
 from duban.domain.plan import Plan
-from duban.services import campaigns
 from duban.services.campaigns import launch_campaign, load_plan_of
 from duban.services.database import MIGRATIONS_DIR, Database
 from models import Campaign, PlanVersion
 from tests.conftest import PLANS
 
 SEED = PLANS / "seed-003-shaoyun-2022.yaml"
-
-
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """Every decode of a stored plan, as (campaign id, version)."""
-    calls: list[tuple[int, int]] = []
-    real = campaigns.load_plan_version
-
-    def counting(session: Session, campaign_id: int, version: int) -> Plan:
-        calls.append((campaign_id, version))
-        return real(session, campaign_id, version)
-
-    monkeypatch.setattr(campaigns, "load_plan_version", counting)
-    return calls
 
 
 def launch(db: Database, clock: FixedClock, plan: Plan) -> int:
@@ -61,7 +46,7 @@ def test_launching_stores_the_plan_as_version_one(db: Database, clock: FixedCloc
 
 
 def test_one_transaction_decodes_each_campaign_once(db: Database, clock: FixedClock,
-                                                    decodes: list[tuple[int, int]]) -> None:
+                                                    decodes: list[tuple[Session, int, int]]) -> None:
     plan = load_plan_file(SEED)
     first = launch(db, clock, plan)
     other = launch(db, clock, dataclasses.replace(plan, document_number="少云发〔2022〕99号"))
@@ -71,14 +56,14 @@ def test_one_transaction_decodes_each_campaign_once(db: Database, clock: FixedCl
         assert load_plan_of(s, first) is once and load_plan_of(s, first) is once
         assert load_plan_of(s, other).document_number == "少云发〔2022〕99号"
         assert load_plan_of(s, other) is not once
-    assert decodes == [(first, 1), (other, 1)]
+    assert [(c, v) for _, c, v in decodes] == [(first, 1), (other, 1)]
     with db.transaction() as s:  # a new transaction reads what is stored now
         assert load_plan_of(s, first) == once
-    assert decodes == [(first, 1), (other, 1), (first, 1)]
+    assert [(c, v) for _, c, v in decodes] == [(first, 1), (other, 1), (first, 1)]
 
 
 def test_a_new_version_in_force_is_decoded_afresh(db: Database, clock: FixedClock,
-                                                  decodes: list[tuple[int, int]]) -> None:
+                                                  decodes: list[tuple[Session, int, int]]) -> None:
     plan = load_plan_file(SEED)
     cid = launch(db, clock, plan)
     amended = dataclasses.replace(plan, name="少云镇整改行动（修订）")
@@ -91,7 +76,7 @@ def test_a_new_version_in_force_is_decoded_afresh(db: Database, clock: FixedCloc
         campaign.plan_version = 2
         s.flush()
         assert load_plan_of(s, cid) == amended
-    assert decodes == [(cid, 1), (cid, 2)]
+    assert [(c, v) for _, c, v in decodes] == [(cid, 1), (cid, 2)]
     with db.transaction() as s:
         assert load_plan_of(s, cid).name == "少云镇整改行动（修订）"
 

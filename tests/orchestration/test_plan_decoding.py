@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import FixedClock
-from duban.domain.plan import DetectionPolicy, DetectionRule, Plan
-from duban.services import campaigns
+from duban.domain.plan import DetectionPolicy, DetectionRule
 from duban.services.database import Database
 from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
 
 
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Session, int]]]:
-    """Every decode of a stored plan, as (the session it ran in, campaign id)."""
-    calls: list[tuple[Session, int]] = []  # holds the sessions, so no id is reused
-    real = campaigns.load_plan_version
-
-    def counting(session: Session, campaign_id: int, version: int) -> Plan:
-        calls.append((session, campaign_id))
-        return real(session, campaign_id, version)
-
-    monkeypatch.setattr(campaigns, "load_plan_version", counting)
-    yield calls
-
-
 def test_an_advance_campaign_run_decodes_the_plan_once_per_transaction(
         db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
-        decodes: list[tuple[Session, int]]) -> None:
+        decodes: list[tuple[Session, int, int]]) -> None:
     from prefect.logging import disable_run_logger
 
     from tasks.orchestration import (
@@ -69,7 +53,7 @@ def test_an_advance_campaign_run_decodes_the_plan_once_per_transaction(
                 detail = {"notices": numbers, "armed": arm_task.fn(cid)}
             finish_stage_task.fn(cid, seq, {"attempt": attempt, **detail}, now)
         sweep_task.fn(cid, now)
-    per_transaction = Counter(decodes)
+    per_transaction = Counter((session, campaign) for session, campaign, _ in decodes)
     assert len(per_transaction) >= 4  # detection, notices, arming, the sweep read the plan
     assert max(per_transaction.values()) == 1, per_transaction
-    assert {campaign for _, campaign in decodes} == {cid}
+    assert {campaign for _, campaign, _ in decodes} == {cid}
