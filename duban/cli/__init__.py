@@ -8,6 +8,7 @@ import traceback
 import click
 
 # The command modules are imported on demand by the root group (see base.COMMAND_MODULES).
+from duban.adapters.children import exit_on_signals
 from duban.cli.base import cli
 from duban.domain.errors import DubanError
 
@@ -17,7 +18,10 @@ __all__ = ["cli", "main"]
 def main() -> None:
     """Entry point: run the CLI and turn every known error into a Chinese message and exit 1."""
     try:
-        cli.main(standalone_mode=False)
+        # SIGTERM and SIGHUP end the command through its `finally` blocks, which stop the
+        # child processes it owns (Prefect's server, LibreOffice).
+        with exit_on_signals():
+            cli.main(standalone_mode=False)
     except DubanError as exc:
         _print_error(exc)
         sys.exit(1)

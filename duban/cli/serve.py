@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -15,8 +16,10 @@ from duban.cli.output import table
 from duban.domain.clock import CHINA_TZ
 
 if TYPE_CHECKING:
+    from duban.cli.base import Env
     from duban.services.database import UnitOfWork
     from duban.services.notices.reading import NoticeRow
+    from tasks.scheduler import LeaderScheduler
 
 # ---- serve / tick ---------------------------------------------------------------------------
 
@@ -54,6 +57,17 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
                              job_ref=job or DEFAULT_TICK_JOB, on_change=changed,
                              lease_seconds=lease_seconds or LEASE_SECONDS,
                              renew_seconds=renew_seconds or RENEW_SECONDS)
+    from flows.common import owned_prefect_server
+
+    with contextlib.ExitStack() as stack:
+        if runner is not None and job is None:
+            # The scheduler's ticks run flows: the server they use is started here, on the
+            # main thread (it dies with the thread that started it), and owned by this process.
+            stack.enter_context(owned_prefect_server())
+        _serve(runner, e, host, port, no_web)
+
+
+def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web: bool) -> None:
     if runner is not None:
         runner.start()
     if runner is not None and not runner.leading:
@@ -85,10 +99,12 @@ def tick_cmd(as_json: bool) -> None:
 
     e = env()
     e.root  # noqa: B018 - migrate and install the root before the flow's tasks use it
+    from flows.common import owned_prefect_server
     from flows.tick import run_tick
 
     now = e.clock.now().isoformat() if isinstance(e.clock, FixedClock) else None
-    summary = run_tick(now)
+    with owned_prefect_server():
+        summary = run_tick(now)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return

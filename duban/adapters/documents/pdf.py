@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from duban.adapters.children import OwnedChild
 from duban.domain.errors import DubanError
 
 FONT_ALIAS_FILE = Path(__file__).resolve().parents[3] / "deploy" / "fontconfig" / "duban-fonts.conf"
@@ -102,14 +103,18 @@ def convert_to_pdf(docx_path: Path, out_dir: Path, *,
             "--outdir", str(stage),
             str(docx_path.resolve()),
         ]
+        # soffice is a wrapper that starts soffice.bin: a timeout must end the whole group.
+        child = OwnedChild(cmd, env=fontconfig_env(work), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                                  env=fontconfig_env(work), stdin=subprocess.DEVNULL,
-                                  check=False)
+            stdout, stderr = child.process.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise PdfConversionError(
                 f"生成PDF超时（超过{timeout_s:g}秒）：文件“{docx_path.name}”"
             ) from exc
+        finally:
+            child.kill()  # on timeout, error or success: nothing of LibreOffice stays
+        proc = subprocess.CompletedProcess(cmd, child.process.returncode, stdout, stderr)
         produced = stage / (docx_path.stem + ".pdf")
         if proc.returncode != 0 or not produced.is_file():
             detail = (proc.stderr or proc.stdout or "").strip().splitlines()[-1:] or [""]

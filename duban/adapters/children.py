@@ -1,0 +1,118 @@
+"""Child processes duban owns: its own process group, dead with its parent, stopped and reaped.
+
+A plain Popen outlives a parent that is killed (SIGKILL runs no atexit and no finally), and
+stopping only the child leaves its own children (LibreOffice's soffice.bin, started by the
+soffice wrapper) behind. An owned child leads a process group of its own, so the whole group
+is signalled; on Linux it is also sent SIGTERM by the kernel when the thread that started it
+ends, which holds under SIGKILL of duban.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from types import FrameType
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+STOP_GRACE_S = 5.0
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child before exec: ask the kernel for SIGTERM when the starting thread ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    # The parent may have died between fork and prctl; then nobody would ever signal us.
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+class OwnedChild:
+    """A started child process and its process group, stopped with stop() (idempotent)."""
+
+    def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None,
+                 **popen: Any) -> None:
+        preexec = (functools.partial(_die_with_parent, os.getpid())
+                   if sys.platform.startswith("linux") else None)
+        self.process: subprocess.Popen[Any] = subprocess.Popen(
+            list(args), env=dict(env) if env is not None else None, start_new_session=True,
+            preexec_fn=preexec, **popen)
+        self.pid = self.process.pid
+
+    def running(self) -> bool:
+        """Whether the group leader has not exited yet."""
+        return self.process.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the leader to exit; on timeout raise subprocess.TimeoutExpired."""
+        return self.process.wait(timeout)
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """SIGTERM the group, give it grace_s, SIGKILL what is left of it, reap the leader."""
+        if self.process.returncode is not None:
+            self._kill_group()  # its own children may have outlived it
+            return
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while not self._leader_exited() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The leader is not reaped yet, so its pid, the group's id, cannot have been reused.
+        self._signal_group(signal.SIGKILL)
+        self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once and reap the leader."""
+        if self.process.returncode is None:
+            self._signal_group(signal.SIGKILL)
+            self.process.wait()
+        else:
+            self._kill_group()
+
+    def _kill_group(self) -> None:
+        # After the leader was reaped the group lives on only while members remain, and its
+        # id cannot be handed out again while it does, so signalling it is safe.
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def _leader_exited(self) -> bool:
+        """Whether the leader exited, without reaping it (WNOWAIT)."""
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True
+        return info is not None
+
+
+@contextmanager
+def exit_on_signals(signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGHUP),
+                    ) -> Iterator[None]:
+    """SIGTERM and SIGHUP become SystemExit, so `finally` blocks stop owned children.
+
+    Their default action ends the process at once, running nothing. Only the main thread may
+    set handlers; elsewhere this does nothing.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, leave) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

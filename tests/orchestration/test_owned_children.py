@@ -1,0 +1,138 @@
+"""Child processes die with duban: Prefect's server after SIGKILL or SIGTERM, LibreOffice on timeout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from duban.adapters.documents import PdfConversionError, convert_to_pdf, libreoffice_available
+from tests.conftest import ROOT, require
+
+SERVER_MARK = "prefect.server.api.server:create_app"
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Live (not zombie) processes: pid -> (parent pid, command line)."""
+    found: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("State", "").strip().startswith("Z"):
+            continue
+        found[int(entry.name)] = (int(fields["PPid"].strip()), cmdline)
+    return found
+
+
+def _alive(pid: int, mark: str) -> bool:
+    entry = _processes().get(pid)
+    return entry is not None and mark in entry[1]
+
+
+def _start_demo(tmp_path: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DUBAN_DATA_DIR": str(tmp_path / "data"),
+           "PREFECT_HOME": str(tmp_path / "prefect")}
+    for name in ("DUBAN_DATABASE_URL", "PREFECT_API_URL"):
+        env.pop(name, None)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from duban.cli import main; main()", "demo", "--size", "small",
+         "--plan", "seed-002", "--out", str(tmp_path / "out")],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _server_child(duban: subprocess.Popen[bytes], within_s: float = 300) -> int:
+    """The pid of the Prefect server started by the duban process, once it exists."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        assert duban.poll() is None, duban.stderr.read().decode()[-2000:] if duban.stderr else ""
+        for pid, (ppid, cmdline) in _processes().items():
+            if ppid == duban.pid and SERVER_MARK in cmdline:
+                return pid
+        time.sleep(0.2)
+    raise AssertionError("the demo started no Prefect server")
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid, SERVER_MARK):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_prefect_server_dies_with_the_demo(tmp_path: Path, sig: signal.Signals) -> None:
+    duban = _start_demo(tmp_path)
+    server = None
+    try:
+        server = _server_child(duban)
+        time.sleep(1)  # the server is up and the demo's flows are running on it
+        started = time.monotonic()
+        duban.send_signal(sig)
+        duban.wait(timeout=30)
+        exited_s = time.monotonic() - started
+        assert _gone_within(server, 10), "the Prefect server outlived the demo"
+        if sig == signal.SIGTERM:
+            # A clean exit through the finally blocks, not the signal's default action.
+            assert duban.returncode == 128 + signal.SIGTERM
+            assert exited_s < 15
+    finally:
+        if duban.poll() is None:
+            duban.kill()
+            duban.wait()
+        if server is not None and _alive(server, SERVER_MARK):
+            os.kill(server, signal.SIGKILL)  # leave nothing behind even when the test fails
+
+
+def test_a_libreoffice_timeout_leaves_no_soffice_behind(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    require(libreoffice_available(), "LibreOffice (soffice) is not installed")
+    from docx import Document
+
+    # Long enough that its conversion takes far more than the timeout (~100 s for 6000 here).
+    docx = tmp_path / "长文.docx"
+    document = Document()
+    for i in range(3000):
+        document.add_paragraph(f"第{i}段：请各责任单位按时限完成整改，并报送整改落实情况。" * 3)
+    document.save(str(docx))
+    # The conversion's profile lives under tmp_path: its soffice.bin is told apart from others'.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: set[int] = set()
+    watching = threading.Event()
+    watching.set()
+
+    def watch() -> None:
+        while watching.is_set():
+            seen.update(pid for pid, (_, cmd) in _processes().items()
+                        if "soffice.bin" in cmd and str(tmp_path) in cmd)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        # Long enough for the wrapper to start soffice.bin (~0.1 s), too short to convert.
+        with pytest.raises(PdfConversionError, match="生成PDF超时"):
+            convert_to_pdf(docx, tmp_path / "pdf", timeout_s=2.5)
+    finally:
+        watching.clear()
+        watcher.join()
+    assert seen, "soffice.bin never started: the timeout proves nothing"
+    time.sleep(0.5)
+    left = [pid for pid in seen if _alive(pid, "soffice.bin")]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"soffice.bin outlived the timeout: {left}"
