@@ -25,10 +25,9 @@ PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 5.0
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(prctl: Any, parent: int) -> None:
     """In the child before exec: ask the kernel for SIGTERM when the starting thread ends."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     # The parent may have died between fork and prctl; then nobody would ever signal us.
     if os.getppid() != parent:
         os._exit(1)
@@ -39,8 +38,11 @@ class OwnedChild:
 
     def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None,
                  **popen: Any) -> None:
-        preexec = (functools.partial(_die_with_parent, os.getpid())
-                   if sys.platform.startswith("linux") else None)
+        preexec = None
+        if sys.platform.startswith("linux"):
+            # libc is looked up here: loading it after fork, beside other threads, could hang.
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+            preexec = functools.partial(_die_with_parent, prctl, os.getpid())
         self.process: subprocess.Popen[Any] = subprocess.Popen(
             list(args), env=dict(env) if env is not None else None, start_new_session=True,
             preexec_fn=preexec, **popen)
