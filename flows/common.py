@@ -125,10 +125,28 @@ def owned_prefect_server() -> Iterator[str | None]:
         url = f"http://127.0.0.1:{port}/api"
         _owned_api_url = url
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
+            try:
+                yield url
+            finally:
+                _drain_to_server()
     finally:
         _owned_api_url = None
         server.stop()
+
+
+def _drain_to_server(timeout_s: float = 5) -> None:
+    """Send the logs and events still queued while the server is up, as Prefect's harness does.
+
+    Prefect drains them at exit, after the server would be gone ("Error logging to API").
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=timeout_s)
+        except Exception:  # a worker that never started; the server stops regardless
+            continue
 
 
 @contextmanager
