@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from models.types import NAMING_CONVENTION, EmptyAsNull, UTCDateTime
@@ -339,7 +340,7 @@ household = Table(
     Column("sanitary_toilet", Boolean, nullable=False),
     # The facts the plan's `household.fields` define, by field key (a multiple choice as a
     # list); {} when the plan defines none.
-    Column("facts", JSON, default=dict, nullable=False),
+    Column("facts", JSON, default=dict, server_default=text("'{}'"), nullable=False),
     UniqueConstraint("campaign_id", "household_id"),
     Index("ix_household_campaign_village", "campaign_id", "village_code"),
 )

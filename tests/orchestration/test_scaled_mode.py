@@ -43,7 +43,7 @@ def prefect_pg() -> Iterator[str]:
         yield url.replace("postgresql+psycopg", "postgresql+asyncpg")
 
 
-@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("committed_db", ["postgresql"], indirect=True)
 def test_a_worker_runs_the_tick_deployment(db: Database, clock: FixedClock, prefect_pg: str,
                                            tmp_path: Path) -> None:
     duban_url = db.engine.url.render_as_string(hide_password=False)
