@@ -34,9 +34,11 @@ class Style(IntEnum):
     COLUMN_HEADER = 6  # bold on light blue, bordered, centred and wrapped: a table's header
 
 
-# Date cells need a number format; each style has a date twin and a date-time twin.
+# Date cells need a number format; each style has a date twin and a date-time twin, and a
+# quote-prefixed twin for text that looks like a formula (see `formula_like`).
 _DATE_OFFSET = len(Style)
 _DATETIME_OFFSET = 2 * len(Style)
+_QUOTED_OFFSET = 3 * len(Style)
 _EPOCH = dt.datetime(1899, 12, 30)
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NS = "http://schemas.openxmlformats.org"
@@ -52,8 +54,54 @@ def column_letter(i: int) -> str:
     return s
 
 
+# What makes a spreadsheet program read a typed value as a formula (or, through DDE, a
+# command): OWASP's list for CSV/formula injection.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_like(value: object) -> bool:
+    """Whether a value is text that Excel or WPS would take for a formula if it were typed.
+
+    Every spreadsheet duban writes stores such text as text: a string cell with Excel's quote
+    prefix (the streaming writer here, `openpyxl_text` for openpyxl, `XLSXWRITER_OPTIONS` for
+    xlsxwriter), never a formula cell.
+    """
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+# xlsxwriter's Workbook options: `write` turns a string starting with "=" into a formula, and
+# one looking like a URL or a number into a link or a number, unless told not to.
+XLSXWRITER_OPTIONS: dict[str, bool] = {
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+
+
+def openpyxl_text(cell: Any, value: Any) -> Any:
+    """Put a value into an openpyxl cell, a formula-looking string as a quote-prefixed string
+    (openpyxl's own setter makes a formula of any string starting with "=")."""
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if formula_like(value):
+            cell.quotePrefix = True
+    return cell
+
+
+def openpyxl_no_formulas(workbook: Any) -> None:
+    """Store every formula cell and formula-looking string of an openpyxl workbook as text
+    (`openpyxl_text`): for workbooks built from user text (templates, error copies)."""
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f" or formula_like(cell.value):
+                    openpyxl_text(cell, str(cell.value))
+
+
 def _text(value: str) -> str:
-    return escape(_ILLEGAL_XML.sub("", value))
+    # A carriage return written raw would be read back as a line feed (XML's end-of-line rule).
+    return escape(_ILLEGAL_XML.sub("", value), {"\r": "&#13;"})
 
 
 def _cell(ref: str, value: Any, style: int) -> str:
@@ -75,6 +123,8 @@ def _cell(ref: str, value: Any, style: int) -> str:
     if isinstance(value, dt.date):
         serial = (value - _EPOCH.date()).days
         return f'<c r="{ref}" s="{style + _DATE_OFFSET}"><v>{serial}</v></c>'
+    if formula_like(value):
+        s = f' s="{style + _QUOTED_OFFSET}"'
     text = _text(str(value))
     return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
@@ -204,7 +254,7 @@ def _xfs() -> str:
              (3, 2, 0, False), (4, 0, 0, False), (2, 3, 1, True)]
     assert len(looks) == len(Style)
     xfs = []
-    for fmt in (0, 164, 165):
+    for fmt, quoted in ((0, False), (164, False), (165, False), (0, True)):
         for font, fill, border, centred in looks:
             applied = (
                 (' applyNumberFormat="1"' if fmt else "")
@@ -212,6 +262,7 @@ def _xfs() -> str:
                 + (' applyFill="1"' if fill else "")
                 + (' applyBorder="1"' if border else "")
                 + (' applyAlignment="1"' if centred else "")
+                + (' quotePrefix="1"' if quoted else "")
             )
             align = ('<alignment horizontal="center" vertical="center" wrapText="1"/>'
                      if centred else "")

@@ -16,7 +16,7 @@ import xlsxwriter
 
 from duban.adapters.documents.context import DailyReportContext, DailyRow
 from duban.adapters.documents.render import atomic_output, text_width_chars
-from duban.adapters.xlsx import Sheet, Style, write_book
+from duban.adapters.xlsx import XLSXWRITER_OPTIONS, Sheet, Style, write_book
 from duban.domain.numbering import format_date_cn
 
 _MIN_WIDTH = 6.0
@@ -116,7 +116,7 @@ def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
     """Write the daily report as a workbook: towns, offices (each with 合计) and the series."""
     path = Path(path)
     with atomic_output(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp))
+        wb = xlsxwriter.Workbook(str(tmp), dict(XLSXWRITER_OPTIONS))
         try:
             title_fmt = wb.add_format({"bold": True, "font_size": 14})
             head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,

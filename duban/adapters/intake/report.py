@@ -108,6 +108,8 @@ def _copy_styled(source: Path, report: ImportReport, out: Path) -> None:
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    from duban.adapters.xlsx import openpyxl_no_formulas
+
     bad_fill = PatternFill("solid", fgColor="FF9999")
     wb = load_workbook(source, keep_vba=False, keep_links=False)
     ws = wb[report.sheet] if report.sheet else wb.worksheets[0]
@@ -130,6 +132,7 @@ def _copy_styled(source: Path, report: ImportReport, out: Path) -> None:
         cell.font = Font(color="C00000")
     ws.column_dimensions[get_column_letter(note_col)].width = 60
     wb.active = wb.worksheets.index(ws)
+    openpyxl_no_formulas(wb)
     wb.save(out)
 
 

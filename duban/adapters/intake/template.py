@@ -80,6 +80,8 @@ def export_template(
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    from duban.adapters.xlsx import openpyxl_no_formulas
+
     if kind not in KINDS:
         raise ValueError(f"unknown intake kind {kind!r}")
     dest = Path(path)
@@ -142,6 +144,7 @@ def export_template(
     _write_notes(wb.create_sheet(NOTES_SHEET), kind, specs, options)
     wb.active = 0
     dest.parent.mkdir(parents=True, exist_ok=True)
+    openpyxl_no_formulas(wb)
     wb.save(dest)
     return dest
 
