@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from duban.domain.errors import DubanError
+from duban.domain.holiday_notice import Notice
 from duban.domain.workdays import WorkCalendar
 
 ENV_VAR = "DUBAN_CALENDAR_DIR"
@@ -264,3 +265,75 @@ def load_calendar(
 ) -> WorkCalendar:
     """The working-day calendar: chinesecalendar plus year files from every configured folder."""
     return build_calendar(read_year_files(calendar_dirs(extra_dirs, env)))
+
+
+def _flow(value: str) -> str:
+    """A YAML scalar for a name: JSON's quoting is valid YAML."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def year_file_text(notice: Notice) -> str:
+    """The year file (calendars/README.md's format) for a parsed notice, one entry per block."""
+    lines = [f"year: {notice.year}", f"source: {_flow(notice.source)}", "holidays:"]
+    for f in notice.festivals:
+        days = list(f.holidays)
+        start = days[0]
+        for i, day in enumerate(days, start=1):
+            # one entry per run of consecutive days (a notice's block is one run)
+            if i < len(days) and days[i] == day + dt.timedelta(days=1):
+                continue
+            if start == day:
+                lines.append(f"  - {{date: {day.isoformat()}, name: {_flow(f.name)}}}")
+            else:
+                lines.append(f"  - {{start: {start.isoformat()}, end: {day.isoformat()}, "
+                             f"name: {_flow(f.name)}}}")
+            if i < len(days):
+                start = days[i]
+    workdays = [(d, f.name) for f in notice.festivals for d in f.workdays]
+    if workdays:
+        lines.append("workdays:")
+        lines.extend(f"  - {{date: {d.isoformat()}, name: {_flow(name + '调休')}}}"
+                     for d, name in sorted(workdays))
+    lines.append(f"notes: {_flow('由 duban calendar import 据通知原文生成')}")
+    return "\n".join(lines) + "\n"
+
+
+def default_calendar_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where `duban calendar import` writes: the first folder of DUBAN_CALENDAR_DIR, else calendars/."""
+    environ = os.environ if env is None else env
+    configured = [p for p in environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
+    return Path(configured[0]) if configured else REPO_CALENDAR_DIR
+
+
+def write_year_file(notice: Notice, folder: Path) -> Path:
+    """Write DIR/YYYY.yaml for the notice, checked by reading it back; refuses a clashing file.
+
+    A file for the year under another name (2027.yml) in the folder would make two files for
+    one year; it is refused rather than shadowed.
+    """
+    if not folder.is_dir():
+        raise CalendarFileError(f"节假日文件目录 {folder} 不存在")
+    target = folder / f"{notice.year}.yaml"
+    for other in [*folder.glob("*.yaml"), *folder.glob("*.yml")]:
+        if other == target:
+            continue
+        try:
+            year = read_year_file(other).year
+        except CalendarFileError:
+            continue
+        if year == notice.year:
+            raise CalendarFileError(
+                f"目录 {folder} 中已有{notice.year}年的节假日文件 {other.name}，请先删除或改名")
+    text = year_file_text(notice)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        written = read_year_file(tmp)
+        if written.holidays != notice.holidays or written.workdays != notice.workdays:
+            raise CalendarFileError(f"写出的节假日文件与通知不一致：{target}")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

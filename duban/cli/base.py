@@ -84,6 +84,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "office": ("review",), "substitute": ("review",),
     "serve": ("serve",), "tick": ("serve",), "outbox": ("serve",), "notice": ("serve",),
     "user": ("users",), "duty": ("duties",), "milestone": ("duties",),
+    "calendar": ("holidays",),
 }
 
 

@@ -19,7 +19,8 @@ class CalendarNotCovered(DubanError):
     def __init__(self, year: int, first_year: int, last_year: int) -> None:
         super().__init__(
             f"工作日历未覆盖{year}年（现有{first_year}年至{last_year}年的节假日数据），"
-            f"无法计算工作日。请按《国务院办公厅关于{year}年部分节假日安排的通知》"
+            f"无法计算工作日。请用 duban calendar import 导入《国务院办公厅关于{year}年部分节假日"
+            f"安排的通知》的原文（或在网页“节假日”中粘贴），或按通知"
             f"编写 {year}.yaml（写明 year、holidays 放假日期、workdays 调休上班日期、"
             f"source 通知标题），放入 calendars/ 目录或环境变量 DUBAN_CALENDAR_DIR 指定的目录，"
             f"格式见 calendars/README.md。"

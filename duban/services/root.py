@@ -59,6 +59,13 @@ class Root:
 
         return working_calendar()
 
+    def reload_calendar(self) -> None:
+        """Read the holiday files again (a year file was just written)."""
+        from duban.services.calendars import working_calendar
+
+        working_calendar.cache_clear()
+        self.__dict__.pop("calendar", None)
+
     @cached_property
     def mail(self) -> SmtpSettings | None:
         """Where e-mail goes ($DUBAN_SMTP_*; None: the mail channel is off), read on first use."""

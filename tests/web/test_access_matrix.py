@@ -79,6 +79,7 @@ COUNTY_ONLY = {
     ("POST", "/api/notices/issue"),
     ("GET", "/campaigns/{campaign_id}/amend"), ("POST", "/campaigns/{campaign_id}/amend"),
     ("POST", "/campaigns/{campaign_id}/amend/apply"),
+    ("GET", "/calendar"), ("POST", "/calendar"), ("POST", "/calendar/save"),
 }
 COUNTY_AND_TOWNS = {("POST", "/imports")}  # a town imports its own town's rows only
 PROBLEM_SCOPED = {
@@ -241,6 +242,8 @@ def test_role_gated_pages(world: World, client_for: Clients, username: str) -> N
     assert people.status_code == (200 if username == "county" else 403)
     amend = client.get(f"/campaigns/{cid}/amend")
     assert amend.status_code == (200 if username == "county" else 403), username
+    holidays = client.get("/calendar")
+    assert holidays.status_code == (200 if username == "county" else 403), username
     checks = client.get(f"/spotchecks?campaign={cid}")
     assert checks.status_code == (200 if username in ("county", "sup") else 403), username
 
@@ -303,6 +306,8 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
         (f"/campaigns/{cid}/amend", {"data": {"plan_text": plan[0]}}),
         (f"/campaigns/{cid}/amend/apply", {"data": {"plan_text": plan[0], "expect_version": "1",
                                                     "note": "越权修订"}}),
+        ("/calendar", {"data": {"notice_text": notice_2025()}}),
+        ("/calendar/save", {"data": {"notice_text": notice_2025()}}),
     ]
     if USERS[username][0] is not Role.TOWN:
         attempts.append(("/imports", {"data": {"kind": "households", "campaign": str(cid)},
@@ -320,6 +325,13 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
                     headers={"X-CSRF-Token": csrf})
     assert r.status_code == 403
     assert fingerprint(world) == before
+
+
+def notice_2025() -> str:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[1] / "data" / "notices" / "2025.txt").read_text(
+        encoding="utf-8")
 
 
 def world_plan_text() -> str:
