@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import threading
 from pathlib import Path
@@ -67,6 +68,23 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
         _serve(runner, e, host, port, no_web)
 
 
+TRUSTED_PROXIES_VAR = "DUBAN_TRUSTED_PROXIES"
+
+
+def proxy_options(trusted: str) -> dict[str, object]:
+    """uvicorn's options for forwarded headers (X-Forwarded-For, -Proto).
+
+    The client's address (sign-in lock-out, the login record) is the socket's peer unless the
+    operator names the reverse proxies in front of duban: a comma-separated list of addresses
+    or networks in DUBAN_TRUSTED_PROXIES. Unset or empty, no forwarded header is believed,
+    whoever sends it (uvicorn alone would believe them from 127.0.0.1).
+    """
+    names = ",".join(part.strip() for part in trusted.split(",") if part.strip())
+    if not names:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": names}
+
+
 def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web: bool) -> None:
     if runner is not None:
         runner.start()
@@ -80,7 +98,10 @@ def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web:
 
             app = create_app(e.root)
             click.echo(f"网页：http://{host}:{port}/", err=True)
-            uvicorn.run(app, host=host, port=port, log_level="warning")
+            proxies = proxy_options(os.environ.get(TRUSTED_PROXIES_VAR, ""))
+            uvicorn.run(app, host=host, port=port, log_level="warning",
+                        proxy_headers=bool(proxies["proxy_headers"]),
+                        forwarded_allow_ips=str(proxies["forwarded_allow_ips"]))
         else:
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):

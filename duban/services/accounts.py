@@ -162,6 +162,9 @@ def authenticate(uow: UnitOfWork, clock: Clock, username: str, password: str, ip
             session.execute(update(User).where(User.id == row.id)
                             .values(password_hash=rehash))
         return int(row.id)
+    if valid and row is not None:
+        # The right password of a disabled account: say so (guessing is no nearer for it).
+        raise LoginFailed("该账号已停用，不能登录，请联系县级办公室")
     left = MAX_FAILURES - pair - 1
     hint = f"，再错 {left} 次将暂时锁定" if 0 < left < MAX_FAILURES - 1 else ""
     raise LoginFailed(f"用户名或密码错误{hint}")

@@ -64,13 +64,30 @@ _OOXML_MAIN = {
 _CONTENT_TYPES_MAX = 256 * 1024  # [Content_Types].xml is a few KB; refuse to inflate more
 
 
+# The extension each accepted type is stored and served under (the first), and the others
+# that name it too: a file keeps its own name only when that name says what it is.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    JPEG[0]: (".jpg", ".jpeg", ".jpe", ".jfif"),
+    PNG[0]: (".png",),
+    HEIC[0]: (".heic", ".heif"),
+    PDF[0]: (".pdf",),
+    DOCX[0]: (".docx",),
+    XLSX[0]: (".xlsx",),
+}
+
+
 @dataclass(frozen=True)
 class UploadedFile:
-    """A file as a user handed it in: the name they gave, the bytes, before or after."""
+    """A file as a user handed it in: the name they gave, the bytes, before or after.
+
+    `size` is the size the web edge saw when it read no more than the limit (and one byte)
+    of a bigger file; None means `content` is the whole file.
+    """
 
     filename: str
     content: bytes
     phase: Phase = "after"
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,19 @@ def sanitise_filename(name: str) -> str:
     return name or "未命名文件"
 
 
+def named_for(filename: str, content_type: str) -> str:
+    """A display name ending in the extension of the type the content is: `evil.exe` that
+    is a JPEG is kept and downloaded as `evil.jpg` (nothing opens it as a program)."""
+    known = EXTENSIONS.get(content_type)
+    if not known:
+        return filename
+    stem, dot, ext = filename.rpartition(".")
+    if dot and f".{ext.lower()}" in known:
+        return filename
+    base = stem if dot and stem else filename
+    return base[: MAX_NAME_CHARS - len(known[0])] + known[0]
+
+
 def sniff(content: bytes) -> tuple[str, str] | None:
     """The (content type, label) the bytes are, when they are a type we accept."""
     if content.startswith(b"\xff\xd8\xff"):
@@ -197,19 +227,21 @@ def check_files(files: Sequence[UploadedFile]) -> list[CheckedFile]:
         if f.phase not in PHASE_LABELS:
             issues.append(EvidenceIssue(shown, f"阶段应为 before（整改前）或 after（整改后），不是 {f.phase}"))
             continue
-        if not f.content:
+        size = f.size if f.size is not None else len(f.content)
+        if not size:
             issues.append(EvidenceIssue(shown, "是空文件"))
             continue
-        if len(f.content) > MAX_FILE_BYTES:
+        if size > MAX_FILE_BYTES or len(f.content) > MAX_FILE_BYTES:
+            size = max(size, len(f.content))
             issues.append(EvidenceIssue(
-                shown, f"大小 {_mib(len(f.content))}，超过每个文件 {_mib(MAX_FILE_BYTES)} 的上限"))
+                shown, f"大小 {_mib(size)}，超过每个文件 {_mib(MAX_FILE_BYTES)} 的上限"))
             continue
         kind = sniff(f.content)
         if kind is None:
             issues.append(EvidenceIssue(shown, f"文件类型不允许（按内容识别），仅接受{ACCEPTED}"))
             continue
-        checked.append(CheckedFile(shown, f.content, hashlib.sha256(f.content).hexdigest(),
-                                   kind[0], f.phase))
+        checked.append(CheckedFile(named_for(shown, kind[0]), f.content,
+                                   hashlib.sha256(f.content).hexdigest(), kind[0], f.phase))
     if issues:
         raise EvidenceRejected(issues)
     return checked
@@ -273,7 +305,7 @@ def store_checked(
 
 def _refuse_final(problem: Problem) -> None:
     if Status(problem.status) in FINAL_STATUSES:
-        raise DubanError(f"问题 {problem.code} 已{STATUS_LABELS[Status(problem.status)]}，"
+        raise DubanError(f"问题 {problem.code} {STATUS_LABELS[Status(problem.status)]}，"
                          "不能再上传佐证资料")
 
 

@@ -18,7 +18,7 @@ from duban.domain.bands import Band
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Role, Status
 from duban.services import moves
-from duban.services.evidence import EvidenceInfo, UploadedFile
+from duban.services.evidence import EvidenceInfo
 from duban.services.notices.reading import NoticeRow, visible_notice, visible_notices
 from duban.services.views.choices import campaign_choices
 from duban.services.views.coverage import coverage as coverage_view
@@ -37,6 +37,7 @@ from duban.web.pages import (
     read,
 )
 from duban.web.render import render
+from duban.web.uploads import read_upload
 
 router = APIRouter(dependencies=[Depends(current), Depends(csrf_session)], tags=["api"])
 
@@ -427,8 +428,7 @@ async def upload_evidence(request: Request, ctx: CtxDep, problem_id: int,
     from duban.services.scoping import visible_problem
 
     st = state(request)
-    uploads = [UploadedFile(filename=f.filename or "", content=await f.read(), phase=phase)
-               for f in files]
+    uploads = [await read_upload(f, phase) for f in files]
 
     def store() -> list[str]:
         with st.unit_of_work() as uow:

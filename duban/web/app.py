@@ -29,6 +29,7 @@ from duban.web.cache import SlowResultCache
 from duban.web.deps import WebState
 from duban.web.render import STATIC, make_env, redirect, render
 from duban.web.security import AuthRequired, CsrfRefused, Keys, load_secret
+from duban.web.uploads import BodyLimit
 
 log = logging.getLogger("duban.web")
 
@@ -108,6 +109,7 @@ def create_app(root: Root, *, secret_key: str | None = None,
                                secure_cookies=forced,
                                actors=SlowResultCache(ttl=min(cache_seconds, ACTOR_SECONDS),
                                                       size=5000, max_stale=0))
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router, prefix in ROUTERS:

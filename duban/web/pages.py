@@ -25,7 +25,7 @@ from duban.services.duties import (
     reach_milestone,
 )
 from duban.services.duty_reports import DUTY_HEADERS, duty_scope, duty_sheet_rows
-from duban.services.evidence import UploadedFile, evidence_file
+from duban.services.evidence import UploadedFile, evidence_file, named_for
 from duban.services.plan_store import load_plan_version, plan_version_of
 from duban.services.scoping import visible_problem
 from duban.services.views.choices import (
@@ -56,6 +56,7 @@ from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.forms import FORMS, parse_date
 from duban.web.render import redirect, render, safe_next
 from duban.web.security import Ctx
+from duban.web.uploads import read_upload
 from duban.web.xlsx import ledger_workbook
 
 # Sign-in is checked before the CSRF token, so a request without a session gets the sign-in
@@ -491,8 +492,7 @@ async def _files(before: list[UploadFile], after: list[UploadFile]) -> list[Uplo
         for f in group:
             if not f.filename:
                 continue  # an empty file input still sends one nameless part
-            files.append(UploadedFile(filename=f.filename, content=await f.read(),
-                                      phase=phase))  # type: ignore[arg-type]
+            files.append(await read_upload(f, phase))  # type: ignore[arg-type]
     return files
 
 
@@ -580,7 +580,7 @@ def evidence_download(request: Request, ctx: CtxDep, evidence_id: int,
     content = st.db.run(evidence_file, sha)
     inline = kind in {"image/jpeg", "image/png", "application/pdf"} and not download
     return Response(content, media_type=kind, headers={
-        "Content-Disposition": _attachment(name, inline=inline),
+        "Content-Disposition": _attachment(named_for(name, kind), inline=inline),
         "Cache-Control": "private, max-age=3600",
     })
 

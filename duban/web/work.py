@@ -45,6 +45,7 @@ from duban.web.pages import (
 )
 from duban.web.render import redirect
 from duban.web.security import Ctx
+from duban.web.uploads import read_upload
 
 # Sign-in is checked before the CSRF token, so a request without a session gets the sign-in
 # answer (redirect / 401) rather than a CSRF refusal.
@@ -500,14 +501,13 @@ async def duty_done(request: Request, ctx: CtxDep, occurrence_id: int,
                     files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
     """A unit's user reports a recurring duty done (常态化工作), with evidence."""
     from duban.services.duties import report_done
-    from duban.services.evidence import UploadedFile
 
     st = state(request)
     cid = _int(campaign)
     back = f"/inbox?campaign={cid}" if cid else "/inbox"
     if cid is None:
         return _back(request, st, back, error="请先选择行动")
-    uploads = [UploadedFile(f.filename, await f.read()) for f in files or [] if f.filename]
+    uploads = [await read_upload(f) for f in files or [] if f.filename]
 
     def run() -> str:
         with st.db.unit_of_work() as uow:

@@ -162,7 +162,7 @@ def test_a_filename_is_never_a_path(db: Database, clock: FixedClock, tmp_path: P
                             [UploadedFile(n, c) for n, c in zip(names, contents, strict=True)],
                             "zjj1", root=root)
     shown = [e.filename for e in db.run(list_evidence, problems[0])]
-    assert shown == ["passwd.jpg", "x.png", "path.pdf", "未命名文件", "evil.jpg", "正常照片.jpg"]
+    assert shown == ["passwd.jpg", "x.png", "path.pdf", "未命名文件.jpg", "evil.jpg", "正常照片.jpg"]
     written = {p for p in tmp_path.rglob("*") if p.is_file()}
     assert written == {root / h[:2] / h for h in hashes}
     assert sanitise_filename("a" * 300 + ".jpeg").endswith("….jpeg")

@@ -77,12 +77,20 @@ def test_sign_in_is_throttled_by_username_and_address(world: World) -> None:
     assert failures == MAX_FAILURES
 
 
-def test_unknown_users_and_disabled_users_fail_alike(world: World) -> None:
+def test_a_disabled_user_is_told_so_only_after_the_right_password(world: World) -> None:
     with pytest.raises(LoginFailed, match="用户名或密码错误"):
         sign_in(world.db, world.clock, "nobody", PASSWORD, "10.0.0.9")
     world.db.run(set_active, world.clock, "sup", False, by="county")
+    # A wrong password reveals nothing about the account.
     with pytest.raises(LoginFailed, match="用户名或密码错误"):
+        sign_in(world.db, world.clock, "sup", "wrong-password", "10.0.0.9")
+    with pytest.raises(LoginFailed, match="该账号已停用") as info:
         sign_in(world.db, world.clock, "sup", PASSWORD, "10.0.0.9")
+    assert "用户名或密码错误" not in str(info.value)
+    with world.db.transaction() as s:
+        attempts = s.execute(select(LoginAttempt.username, LoginAttempt.success)
+                             .order_by(LoginAttempt.id)).all()
+    assert [tuple(a) for a in attempts] == [("nobody", False), ("sup", False), ("sup", False)]
 
 
 def test_sessions_expire_idle_and_end_on_disable_and_password_change(world: World) -> None:
