@@ -30,19 +30,33 @@ def template_group() -> None:
 
 @template_group.command("export", help=f"导出空白模板（{KIND_HELP}），含填写说明与下拉选项。")
 @click.argument("kind", type=click.Choice(list(KINDS)))
-@click.option("--campaign", "campaign_id", type=int, help="行动编号：下拉选项取自其方案。")
+@click.option("--campaign", "campaign_id", type=int,
+              help="行动编号：下拉选项和示例取自其方案（只有一项行动时可省略）。")
 @click.option("--out", "out", type=click.Path(path_type=Path), help="输出文件（默认：当前目录）。")
 def template_export(kind: str, campaign_id: int | None, out: Path | None) -> None:
-    from duban.services.campaigns import load_plan_of
+    from duban.domain.errors import DubanError
+    from duban.services.campaigns import list_campaigns, load_plan_of
 
+    e = env()
     options: dict[str, object] = {}
+    if campaign_id is None:
+        rows = e.db.run(list_campaigns)
+        if len(rows) > 1:
+            listed = "；".join(f"{r.id} {r.name}" for r in rows)
+            raise DubanError(f"有多项行动，模板的下拉选项和示例取自所选行动的方案，请用 --campaign "
+                             f"指定行动编号：{listed}")
+        if rows:
+            campaign_id = rows[0].id
     if campaign_id is not None:
-        with env().db.transaction() as session:
+        with e.db.transaction() as session:
             plan = load_plan_of(session, campaign_id)
         options = plan_template_options(plan)
     path = out or Path(f"{KIND_LABELS[kind]}模板.xlsx")
     export_template(kind, path, **options)  # type: ignore[arg-type]
-    click.echo(f"模板已导出：{path}")
+    if campaign_id is None:
+        click.echo(f"模板已导出：{path}（尚无行动，下拉列表为空；启动行动后用 --campaign 导出该行动的模板）")
+    else:
+        click.echo(f"模板已导出：{path}（选项取自行动 {campaign_id}：{plan.name}）")
 
 
 @cli.command("import", help=f"导入 Excel/CSV 文件（{KIND_HELP}）；任何一行有错则全部不写入。")

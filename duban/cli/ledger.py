@@ -288,8 +288,8 @@ ACTION_CHOICES = click.Choice([a.value for a in Action])
 
 @problem_group.command("list", help="按条件列出问题。")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号。")
-@click.option("--town", help="乡镇代码。")
-@click.option("--office", help="责任办室代码（牵头或协办）。")
+@click.option("--town", help="乡镇（名称，如 沧沟乡 或 沧沟）。")
+@click.option("--office", help="责任办室（名称或简称，如 乡建环办；牵头或协办）。")
 @click.option("--status", type=STATUS_CHOICES, help="状态。")
 @click.option("--overdue", is_flag=True, help="只列逾期未改的问题。")
 @click.option("--unrouted", is_flag=True, help="只列待交办（未匹配路由）的问题及原因。")
@@ -299,8 +299,15 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                  status: str | None, overdue: bool, unrouted: bool, search: str | None,
                  limit: int) -> None:
     from duban.services.listing import ProblemFilter, list_problems
+    from duban.services.views.names import require_campaign, resolve_name
 
     e = env()
+    if campaign_id is not None:
+        e.db.run(require_campaign, campaign_id)  # 行动不存在 for an unknown number
+    if town is not None:
+        town = e.db.run(resolve_name, campaign_id, "town", town, "--town")
+    if office is not None:
+        office = e.db.run(resolve_name, campaign_id, "office", office, "--office")
     f = ProblemFilter(campaign_id=campaign_id, town=town, office=office,
                       status=Status(status) if status else None,
                       overdue_on=local_today(e.clock) if overdue else None,

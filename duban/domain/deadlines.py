@@ -145,7 +145,10 @@ def _from_tier(
         pending = start is None
         due = None if start is None else _offset(
             calendar, start, tier.working_days, f"整改时限档次“{tier.name}”")
-        return due, f"{tier.name}：{_days_text(tier.working_days, pending)}", True
+        days = _days_text(tier.working_days, pending)
+        # A tier named by its length (“1个工作日”) is not repeated: "1个工作日：1个工作日".
+        same = tier.name.replace(" ", "") == _days_text(tier.working_days, False)
+        return due, days if same else f"{tier.name}：{days}", True
     raise DeadlineError(f"整改时限档次“{tier.name}”（{tier.code}）既没有日期也没有工作日数")
 
 

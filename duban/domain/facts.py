@@ -141,7 +141,8 @@ def match_choice(f: HouseholdField, text: str) -> FactValue:
         value = _choice(f.values, word)
         if value is None:
             allowed = "、".join(f.values)
-            raise FactProblem(f"“{word}”不是方案规定的“{f.label}”选项（可选：{allowed}）")
+            shown = word if len(word) <= 30 else word[:29] + "…"
+            raise FactProblem(f"“{shown}”不是方案规定的“{f.label}”选项（可选：{allowed}）")
         if value not in found:
             found.append(value)
     if not found:

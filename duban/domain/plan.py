@@ -75,6 +75,8 @@ class Village:
 
     code: str
     name: str
+    # Other words people write for it (住房 for 住房安全), matched by duban.domain.names.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class Town:
     # The county unit that 包保 (answers for) the town (seed 004: "联系该乡镇（开发区）的县直单位"),
     # named beside the town when it is bulletined (一票否决); an office code, "" for none.
     liaison: str = ""
+    # Other words people write for it (住房 for 住房安全), matched by duban.domain.names.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ class Office:
     head: str = ""  # the office head, who receives 督办 escalations
     contacts: tuple[Contact, ...] = ()
     webhook: str = ""  # DingTalk / WeCom robot address, optional
+    # Other words people write for it (住房 for 住房安全), matched by duban.domain.names.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,8 @@ class Category:
     code: str
     name: str
     group: str = ""  # the heading it is reported under, e.g. 两不愁 / 三保障; "" for none
+    # Other words people write for it (住房 for 住房安全), matched by duban.domain.names.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,8 @@ class Source:
 
     code: str
     name: str
+    # Other words people write for it (住房 for 住房安全), matched by duban.domain.names.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from models import Campaign, CampaignEvent, Notice, Problem, SpotCheck
 
 CLOSE = "close"
 REOPEN = "reopen"
-EVENT_LABELS = {CLOSE: "总结关闭", REOPEN: "重新开启", "amend": "方案修订"}
+EVENT_LABELS = {CLOSE: "总结关闭", REOPEN: "重新开启", "amend": "方案修订", "aliases": "添加别名"}
 REASON_END_DATE = "end_date"  # the plan's last day passed: the tick closed it
 REASON_COMMAND = "command"  # the county office closed it
 REASON_LABELS = {REASON_END_DATE: "方案结束日期已过，系统自动总结", REASON_COMMAND: "县级办公室总结关闭"}

@@ -30,6 +30,7 @@ from duban.web.deps import WebState
 from duban.web.render import STATIC, make_env, redirect, render
 from duban.web.security import AuthRequired, CsrfRefused, Keys, load_secret
 from duban.web.uploads import BodyLimit
+from duban.web.validation import chinese_messages
 
 log = logging.getLogger("duban.web")
 
@@ -199,10 +200,7 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        fields = "；".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}：{e.get('msg', '')}"
-            for e in exc.errors())
-        message = f"请求参数有误：{fields}"
+        message = f"请求参数有误：{chinese_messages(exc.errors())}"
         return failed(request, 422, "请求参数有误", message)
 
     @app.exception_handler(StarletteHTTPException)

@@ -136,6 +136,7 @@ async def campaign_launch(
 # ---- imports and templates --------------------------------------------------------------
 
 IMPORT_ERRORS = "import-errors"
+IMPORT_PENDING = "import-pending"
 
 
 @router.get("/imports", include_in_schema=False)
@@ -152,46 +153,134 @@ def imports_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> 
 async def import_upload(request: Request, ctx: CtxDep,
                         kind: Annotated[str, Form()], campaign: Annotated[int, Form()],
                         file: Annotated[UploadFile, File()]) -> Response:
+    st = state(request)
+    require_role(ctx, *IMPORTERS)
+    _, chosen = campaign_of(st, campaign)
+    if chosen is None or chosen.id != campaign:
+        raise NotFound(f"行动不存在：编号 {campaign}")
+    from duban.adapters.intake import KINDS
+
+    if kind not in KINDS:
+        raise DubanError(f"未知的导入类型：{kind[:30]}")
+    suffix = Path(file.filename or "upload.xlsx").suffix.lower()[:8] or ".xlsx"
+    if not re.fullmatch(r"\.[a-z0-9]{1,7}", suffix):
+        suffix = ".xlsx"
+    content = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        raise DubanError("导入文件超过 50 MB，请分批导入")
+    # The upload is kept (the user's own, by a token) until it is imported, so that values
+    # mapped to the plan's names can be checked again without sending the file twice.
+    token = secrets.token_hex(12)
+    path = _pending_path(ctx.username, token, suffix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return await _check_and_import(request, ctx, campaign, kind, path, token,
+                                   file.filename or "")
+
+
+@router.post("/imports/map", include_in_schema=False)
+async def import_map(request: Request, ctx: CtxDep, kind: Annotated[str, Form()],
+                     campaign: Annotated[int, Form()], token: Annotated[str, Form()],
+                     filename: Annotated[str, Form()] = "") -> Response:
+    """Save the chosen meanings of unmatched values as aliases of the campaign's plan
+    (audited as a plan version and a campaign event), then check the kept file again."""
+    from duban.services.aliases import MAPPABLE, AliasMapping, add_aliases
+
+    st = state(request)
+    require_role(ctx, *IMPORTERS)
+    match = re.fullmatch(r"([0-9a-f]{24})(\.[a-z0-9]{1,7})", token)
+    path = _pending_path(ctx.username, *match.groups()) if match else None
+    if path is None or not path.is_file():
+        raise NotFound("上传的文件已过期，请重新上传")
+    form = await request.form()
+    mappings = []
+    for key, value in form.multi_items():
+        if not key.startswith("map:") or not isinstance(value, str) or not value:
+            continue
+        _, item_kind, word = key.split(":", 2)
+        if item_kind in MAPPABLE:
+            mappings.append(AliasMapping(item_kind, word, value))
+    if mappings:
+        await run_in_threadpool(st.db.run, add_aliases, st.clock, campaign, mappings,
+                                username=ctx.username)
+        st.cache.clear()
+    return await _check_and_import(request, ctx, campaign, kind, path, token.removesuffix(
+        path.suffix), filename[:200], mapped=len(mappings))
+
+
+async def _check_and_import(request: Request, ctx: Ctx, campaign: int, kind: str, path: Path,
+                            token: str, filename: str, mapped: int = 0) -> Response:
+    """Import the kept upload; on a refusal show every error, an error copy, and each value
+    that names nothing in the plan once, with a choice of what it means."""
     from duban.adapters.intake import KIND_LABELS, KINDS, ImportRejected, write_error_copy
     from duban.services.intake import import_file
 
     st = state(request)
-    require_role(ctx, *IMPORTERS)
     towns = importable_towns(ctx.scope)
     campaigns, chosen = campaign_of(st, campaign)
     if chosen is None or chosen.id != campaign:
         raise NotFound(f"行动不存在：编号 {campaign}")
     if kind not in KINDS:
         raise DubanError(f"未知的导入类型：{kind[:30]}")
-    suffix = Path(file.filename or "upload.xlsx").suffix.lower()[:8] or ".xlsx"
-    content = await file.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        raise DubanError("导入文件超过 50 MB，请分批导入")
     report = result = None
     error_copy = None
-    with tempfile.TemporaryDirectory(prefix="duban-import-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        path.write_bytes(content)
-        try:
-            result = await run_in_threadpool(st.db.run, import_file, st.clock, chosen.id, kind,
-                                             path, imported_by=ctx.username, towns=towns)
-            st.cache.clear()
-        except ImportRejected as exc:
-            report = exc.report
-            if report.errors and report.sheet is not None:
-                token = secrets.token_hex(12)
-                dest = _error_copy_path(ctx.username, token)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    await run_in_threadpool(write_error_copy, path, report, dest)
-                    error_copy = token
-                except Exception:  # the copy is a convenience; the report on screen stands
-                    error_copy = None
+    unmatched: list[dict[str, Any]] = []
+    try:
+        result = await run_in_threadpool(st.db.run, import_file, st.clock, chosen.id, kind,
+                                         path, imported_by=ctx.username, towns=towns)
+        st.cache.clear()
+        path.unlink(missing_ok=True)
+    except ImportRejected as exc:
+        report = exc.report
+        if report.errors and report.sheet is not None:
+            copy_token = secrets.token_hex(12)
+            dest = _error_copy_path(ctx.username, copy_token)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                await run_in_threadpool(write_error_copy, path, report, dest)
+                error_copy = copy_token
+            except Exception:  # the copy is a convenience; the report on screen stands
+                error_copy = None
+        unmatched = await run_in_threadpool(read, st, _unmatched_values, chosen.id, report)
+        if not unmatched:
+            path.unlink(missing_ok=True)
     return page(st, ctx, "imports.html", "imports", campaign=chosen, campaigns=campaigns,
                 kinds=[(k, KIND_LABELS[k]) for k in KINDS], report=report, result=result,
-                kind=kind, kind_label=KIND_LABELS[kind], filename=file.filename or "",
-                error_copy=error_copy, may_import=True,
+                kind=kind, kind_label=KIND_LABELS[kind], filename=filename,
+                error_copy=error_copy, may_import=True, unmatched=unmatched,
+                pending=f"{token}{path.suffix}", mapped=mapped,
                 status_code=422 if report is not None else 200)
+
+
+def _unmatched_values(session: Any, campaign_id: int, report: Any) -> list[dict[str, Any]]:
+    """Each value the plan has no name for, once, with how many rows wrote it, the closest
+    names first and every choice after them."""
+    from duban.domain.names import KINDS as ITEM_WORDS
+    from duban.domain.names import plan_index
+    from duban.services.campaigns import load_plan_of
+
+    counts: dict[tuple[str, str], int] = {}
+    for e in report.errors:
+        if e.names and e.value and len(e.value) <= 30:
+            counts[(e.names, e.value)] = counts.get((e.names, e.value), 0) + 1
+    if not counts:
+        return []
+    plan = load_plan_of(session, campaign_id)
+    out = []
+    for (kind, value), rows in counts.items():
+        index = plan_index(plan, kind)
+        close = index.suggest(value)
+        by_name = {i.name: i.code for i in index.items}
+        choices = [(by_name[n], n) for n in close] + [
+            (i.code, i.name) for i in index.items if i.name not in close]
+        out.append({"kind": kind, "what": ITEM_WORDS[kind], "value": value, "rows": rows,
+                    "choices": choices, "best": by_name[close[0]] if close else ""})
+    return out
+
+
+def _pending_path(username: str, token: str, suffix: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", username)
+    return data_dir() / IMPORT_PENDING / f"{safe}-{token}{suffix}"
 
 
 def _error_copy_path(username: str, token: str) -> Path:

@@ -160,3 +160,18 @@ def test_round_trip_of_a_synthetic_township(plan: Plan, tmp_path: Path) -> None:
     p_file = _fill(p_tpl, iter_problem_rows(county), tmp_path / "p.xlsx")
     problems = read_and_validate(p_file, "problems", refs)
     assert problems.rows == county.problems
+
+
+def test_a_campaign_template_shows_that_campaign_s_examples(tmp_path: Path) -> None:
+    from duban.adapters.intake import plan_template_options
+
+    plan = load_plan_file(ROOT / "plans" / "seed-003-shaoyun-2022.yaml")
+    path = export_template("problems", tmp_path / "问题台账模板.xlsx",
+                           **plan_template_options(plan))
+    notes = load_workbook(path)[NOTES_SHEET]
+    example = {row[0]: row[4] for row in notes.iter_rows(min_row=2, values_only=True) if row[0]}
+    town = plan.towns[0]
+    assert example["乡镇"] == town.name and example["村"] == town.villages[0].name
+    assert example["问题类别"] == plan.categories[0].name
+    assert example["问题来源"] == plan.sources[0].name
+    assert "沧沟乡" not in example.values() and "王湾村" not in example.values()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from duban.cli import cli
 from duban.domain.clock import FixedClock
+from duban.domain.errors import DubanError
 from duban.services.database import Database
 from models import Problem
 from tests.orchestration.helpers import add_problems, launch, make_plan
@@ -50,6 +53,32 @@ def test_problem_list_shows_a_page_by_deadline_then_code(db: Database, clock: Fi
     lead = problems[sooner[0]].lead_office
     assert lead is not None
     assert _list(db, "--campaign", str(cid), "--office", lead)[-1] == "共 3 条，显示 3 条"
-    assert _list(db, "--campaign", str(cid), "--office", "nobody")[-1] == "共 0 条，显示 0 条"
+    # Filters take names (with or without the place's ending) as well as codes.
+    assert _list(db, "--campaign", str(cid), "--office", office[lead])[-1] == "共 3 条，显示 3 条"
+    first_town = problems[sooner[0]].town_code
+    assert _list(db, "--town", town[first_town])[-1] == _list(db, "--town", first_town)[-1]
     assert _list(db, "--campaign", str(cid), "--unrouted")[-1] == "共 0 条，显示 0 条"
-    assert _list(db, "--campaign", str(cid + 1))[-1] == "共 0 条，显示 0 条"
+    # An unknown office or campaign is an error, not an empty list.
+    refused = _refused(db, "--campaign", str(cid), "--office", office[lead] + "甲")
+    assert refused == f"--office：没有名为“{office[lead]}甲”的办室，是否为「{office[lead]}」？"
+    assert _refused(db, "--campaign", str(cid + 1)) == f"行动不存在：编号 {cid + 1}"
+
+
+def _refused(db: Database, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["problem", "list", *args], obj=db)
+    assert result.exit_code != 0 and isinstance(result.exception, DubanError), result.output
+    return result.exception.message
+
+
+def test_template_export_takes_the_campaign_or_says_which_exist(
+        db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    first = launch(db, clock)
+    out = tmp_path / "台账.xlsx"
+    one = CliRunner().invoke(cli, ["template", "export", "problems", "--out", str(out)], obj=db)
+    assert one.exit_code == 0 and f"选项取自行动 {first}" in one.output, one.output
+    other = dataclasses.replace(make_plan(), name="另一行动", document_number="另发〔2022〕1号")
+    second = launch(db, clock, other)
+    several = CliRunner().invoke(cli, ["template", "export", "problems", "--out", str(out)],
+                                 obj=db)
+    assert isinstance(several.exception, DubanError)
+    assert several.exception.message.endswith(f"{second} 另一行动；{first} {make_plan().name}")

@@ -236,6 +236,10 @@ def test_ledger_filters_search_sort_page_and_export(world: World, client_for: Cl
     codes = [p["code"] for p in county.get(
         f"/api/problems?campaign={cid}&sort=code&desc=true").json()["items"]]
     assert codes == sorted(codes, reverse=True)
+    bad = county.get(f"/api/problems?campaign={cid}&page=0")
+    assert bad.status_code == 422
+    assert bad.json()["error"] == "请求参数有误：参数“页码”应不小于 1"
+    assert "Input should" not in county.get(f"/ledger?campaign={cid}&page=x").text
     first = county.get(f"/api/problems?campaign={cid}&sort=code&per_page=2&page=1").json()
     second = county.get(f"/api/problems?campaign={cid}&sort=code&per_page=2&page=2").json()
     assert first["total"] == 3 and len(first["items"]) == 2 and len(second["items"]) == 1

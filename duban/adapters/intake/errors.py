@@ -21,6 +21,8 @@ class CellError:
     value: str
     reason: str  # Chinese
     col: int | None = None  # 0-based column position in the sheet, when the column exists
+    # The kind of plan item (category, source, town) the value names none of; "" otherwise.
+    names: str = ""
 
     def describe(self) -> str:
         """One Chinese line naming the row, the column, the value and the reason."""

@@ -268,7 +268,7 @@ def _write_notes(
                 "必填" if spec.required else ("条件必填" if _conditional(spec) else "选填"),
                 _FORMAT_LABELS[spec.fmt],
                 allowed,
-                spec.example,
+                _example_of(spec, values),
                 (spec.note + also).lstrip("；"),
             ]
         )
@@ -289,6 +289,14 @@ def _write_notes(
             cell.alignment = Alignment(vertical="top", wrap_text=True)
             cell.border = border
     ws.freeze_panes = "A2"
+
+
+def _example_of(spec: ColumnSpec, values: Sequence[str]) -> str:
+    """The example the notes show: the campaign's own first choice for a column with choices
+    (its first town and village, category, source), else the column's generic example."""
+    if values and spec.key in ("town", "village", "category", "source", "tier"):
+        return values[0]
+    return spec.example
 
 
 def _conditional(spec: ColumnSpec) -> bool:

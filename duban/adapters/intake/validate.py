@@ -25,6 +25,7 @@ from duban.adapters.intake.normalize import (
 )
 from duban.adapters.intake.reader import SheetData
 from duban.adapters.intake.spec import KIND_LABELS, int_bounds
+from duban.adapters.intake.template import NOTES_SHEET
 from duban.domain.facts import FactProblem, match_choice
 from duban.domain.household import (
     HOUSE_GRADES,
@@ -39,7 +40,8 @@ from duban.domain.household import (
     VisitMode,
     VisitRecord,
 )
-from duban.domain.plan import FieldType, HouseholdField, Plan
+from duban.domain.names import PLACE_SUFFIXES, Named, NameIndex, did_you_mean
+from duban.domain.plan import Category, FieldType, HouseholdField, Plan, Source
 
 T = TypeVar("T")
 # Asked for the household ids a file names, answers with those the register holds: each id's
@@ -87,22 +89,33 @@ class ReferenceData:
         """Reference data from a campaign plan (names and codes both accepted)."""
         towns: dict[str, str] = {}
         villages: dict[str, dict[str, str]] = {}
+        # Other words first, then the name, then the code: _Lookup reads the name from the order.
         for t in plan.towns:
+            towns.update(dict.fromkeys(t.aliases, t.code))
             towns[t.name] = t.code
             towns[t.code] = t.code
             vmap = villages.setdefault(t.code, {})
             for v in t.villages:
+                vmap.update(dict.fromkeys(v.aliases, v.code))
                 vmap[v.name] = v.code
                 vmap[v.code] = v.code
         tiers = {x.name: x.code for x in plan.deadlines.tiers} | {
             x.code: x.code for x in plan.deadlines.tiers
         }
+
+        def words(items: Iterable[Category | Source]) -> dict[str, str]:
+            out: dict[str, str] = {}
+            for item in items:
+                out.update(dict.fromkeys(item.aliases, item.code))
+                out[item.name] = item.code
+                out[item.code] = item.code
+            return out
+
         return cls(
             towns=towns,
             villages=villages,
-            categories={c.name: c.code for c in plan.categories}
-            | {c.code: c.code for c in plan.categories},
-            sources={s.name: s.code for s in plan.sources} | {s.code: s.code for s in plan.sources},
+            categories=words(plan.categories),
+            sources=words(plan.sources),
             tiers=tiers,
             households=households,
             date_range=date_range,
@@ -155,41 +168,45 @@ class ValidatedImport(Generic[T]):
 
 
 class _Lookup:
-    """Name-or-code to code, forgiving spaces, full-width forms and a missing 村/乡/镇 suffix."""
+    """Name, alias or code to code, forgiving spaces, full-width forms, variants and a missing
+    or extra 村/乡/镇 ending (`duban.domain.names`); suggests the closest names when none fits."""
 
     def __init__(self, mapping: Mapping[str, str], suffixes: tuple[str, ...] = ()) -> None:
-        self.exact: dict[str, str] = {}
+        # The mapping lists other words first, then each name, then each code (from_plan's
+        # order): the last word that is not the code is the name people read.
+        words: dict[str, list[str]] = {}
         for key, code in mapping.items():
-            self.exact.setdefault(fold(key), code)
-        self.suffixes = suffixes
-        self.names: dict[str, str] = {}  # code -> a display name
-        for key, code in mapping.items():
-            if key != code or code not in self.names:
-                self.names[code] = key
+            words.setdefault(code, [])
+            if key != code:
+                words[code].append(key)
+        items = [Named(code, ws[-1] if ws else code, tuple(ws[:-1])) for code, ws in words.items()]
+        self.index = NameIndex(items, suffixes)
+        self.exact = bool(items)
 
     def get(self, raw: object) -> str | None:
-        key = fold(raw) if raw.__class__ is str else code_text(raw)
-        code = self.exact.get(key)
-        if code is not None or not key:
-            return code
-        for suffix in self.suffixes:
-            alt = key[: -len(suffix)] if key.endswith(suffix) else key + suffix
-            code = self.exact.get(alt)
-            if code is not None:
-                return code
-        return None
+        key = raw if raw.__class__ is str else code_text(raw)
+        return self.index.find(key) if key else None
 
     def choices(self, limit: int = 8) -> str:
-        names = [n for c, n in self.names.items()][:limit]
-        more = "等" if len(self.names) > limit else ""
-        return "、".join(names) + more
+        names = self.index.names()
+        more = "等" if len(names) > limit else ""
+        return "、".join(names[:limit]) + more
+
+    def unknown(self, raw: object, what: str) -> str:
+        """Why a value names nothing: the closest choices, and where every choice is listed."""
+        close = self.index.suggest(display(raw))
+        if close:
+            return (f"不是方案中的{what}，是否为{did_you_mean(close)}？"
+                    f"全部可选值见导入模板的下拉列表和“{NOTES_SHEET}”页")
+        return (f"不是方案中的{what}（可选：{self.choices()}；全部可选值见导入模板的下拉列表和"
+                f"“{NOTES_SHEET}”页）")
 
     def name(self, code: str) -> str:
-        return self.names.get(code, code)
+        return self.index.name(code)
 
 
-_TOWN_SUFFIXES = ("乡", "镇", "街道", "街道办事处", "办事处")
-_VILLAGE_SUFFIXES = ("村", "社区", "村委会", "居委会")
+_TOWN_SUFFIXES = PLACE_SUFFIXES["town"]
+_VILLAGE_SUFFIXES = PLACE_SUFFIXES["village"]
 
 _CATEGORY_WORDS: dict[str, HouseholdCategory] = {
     **{fold(v): k for k, v in HOUSEHOLD_CATEGORY_LABELS.items()},
@@ -259,13 +276,26 @@ def _grade(raw: object) -> str:
     raise CellProblem("住房安全等级应为A、B、C、D之一")
 
 
-def _ref(lookup: _Lookup, what: str) -> Callable[[object], str]:
+class _Unknown(str):
+    """The reason a value names no item of the plan; `kind` says which kind of item
+    (category, source, town), so the web can offer to map the value."""
+
+    kind: str
+
+
+def _unknown(reason: str, kind: str) -> _Unknown:
+    out = _Unknown(reason)
+    out.kind = kind
+    return out
+
+
+def _ref(lookup: _Lookup, what: str, kind: str = "") -> Callable[[object], str]:
     def convert(raw: object) -> str:
         code = lookup.get(raw)
         if code is None:
             if not lookup.exact:
                 raise CellProblem(f"方案中没有设置{what}，不能填写")
-            raise CellProblem(f"不是方案中的{what}（可选：{lookup.choices()}）")
+            raise CellProblem(_unknown(lookup.unknown(raw, what), kind))
         return code
 
     return convert
@@ -273,7 +303,7 @@ def _ref(lookup: _Lookup, what: str) -> Callable[[object], str]:
 
 def _town(places: _Places, allowed: frozenset[str] | None) -> Callable[[object], str]:
     """The town column: a town of the plan, and one the importer answers for."""
-    resolve = _ref(places.towns, "乡镇")
+    resolve = _ref(places.towns, "乡镇", "town")
     if allowed is None:
         return resolve
     mine = "、".join(places.towns.name(t) for t in sorted(allowed)) or "无"
@@ -427,7 +457,8 @@ class _Run:
     def error(self, i: int, c: _Col, raw: object, reason: str) -> None:
         """Record an error in data row index `i`."""
         self.bad.add(i)
-        self.errors.append(CellError(self.numbers[i], c.header, display(raw), reason, c.col))
+        self.errors.append(CellError(self.numbers[i], c.header, display(raw), reason, c.col,
+                                     getattr(reason, "kind", "")))
 
     def convert(self, c: _Col) -> list[Any]:
         """Converted cells of a column; a blank optional cell gives None, a bad one _BAD."""
@@ -618,9 +649,18 @@ class _Places:
         town_name = self.towns.name(town)
         if elsewhere:
             other = "、".join(self.towns.name(t) for t in elsewhere[:3])
-            return None, f"村“{display(raw)}”不属于乡镇“{town_name}”（属于{other}）"
-        hint = f"（{town_name}的村有：{own.choices()}）" if own is not None and own.exact else ""
-        return None, f"乡镇“{town_name}”没有名为“{display(raw)}”的村{hint}"
+            return None, f"村“{_cut(display(raw))}”不属于乡镇“{town_name}”（属于{other}）"
+        hint = ""
+        if own is not None and own.exact:
+            close = own.index.suggest(display(raw))
+            hint = (f"，是否为{did_you_mean(close)}？" if close
+                    else f"（{town_name}的村有：{own.choices()}）")
+        return None, f"乡镇“{town_name}”没有名为“{_cut(display(raw))}”的村{hint}"
+
+
+def _cut(text: str, limit: int = 30) -> str:
+    """A value quoted in a message, cut so a pasted page does not fill the screen."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _dates(refs: ReferenceData) -> tuple[dt.date, dt.date]:
@@ -854,8 +894,8 @@ def validate_problems(
     run = _Run(sheet, progress, steps=9)
     places = _Places(refs)
     lo, hi = _dates(refs)
-    source = run.col("source", _ref(_Lookup(refs.sources), "问题来源"), cache=True)
-    category = run.col("category", _ref(_Lookup(refs.categories), "问题类别"), cache=True)
+    source = run.col("source", _ref(_Lookup(refs.sources), "问题来源", "source"), cache=True)
+    category = run.col("category", _ref(_Lookup(refs.categories), "问题类别", "category"), cache=True)
     town = run.col("town", _town(places, refs.allowed_towns), cache=True)
     village = run.col("village", _as_is)
     hid = run.col("household_id", _code)

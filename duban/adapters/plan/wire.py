@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from duban.domain.detection import RULE_CODES, RULE_LABELS
 from duban.domain.facts import BUILTIN_FIELDS
+from duban.domain.names import normalise
 from duban.domain.plan import (
     OWN_TOWN,
     OWN_VILLAGE,
@@ -542,6 +543,8 @@ class _Names:
         self.what = what
         self.codes: dict[str, str] = {}  # code -> path where it was defined
         self.refs: dict[str, str] = {}  # code or name -> code
+        self.words: dict[str, str] = {}  # a name or alias, normalised -> code
+        self.aliased: set[str] = set()  # the aliases, as written
 
     def add(self, code: str, name: str, path: str) -> None:
         """Register an item, reporting a repeated code or a name that clashes."""
@@ -558,11 +561,38 @@ class _Names:
             self.codes[code] = path
             self.refs[code] = code
         # The name is kept even after a bad code, so references to it raise no second error.
+        owner = self.words.get(normalise(name)) if name else None
         if name and name != code:
-            if name in self.refs:
+            if name in self.aliased:
+                self.ctx.fail(_join(path, "name"), f"名称已是另一{self.what}的别名：{name}")
+            elif name in self.refs:
                 self.ctx.fail(_join(path, "name"), f"名称重复：{name}")
+            elif owner is not None:
+                self.ctx.fail(_join(path, "name"), f"名称与另一{self.what}的名称或别名只差空格或"
+                              f"全角半角：{name}")
             else:
                 self.refs[name] = self.refs.get(code, code)
+        if name and owner is None:
+            self.words[normalise(name)] = self.refs.get(code, code)
+
+    def aliases(self, m: Mapping[str, Any], code: str, name: str, path: str) -> tuple[str, ...]:
+        """Read an item's `aliases` (other words people write for it) and register them as
+        references; an alias may not be another item's code, name or alias (after normalising
+        width and spaces)."""
+        out: list[str] = []
+        for where, word in self.ctx.words(m, "aliases", path):
+            key = normalise(word)
+            owner = self.words.get(key, self.refs.get(word))
+            if word == name or word in out:
+                self.ctx.fail(where, f"别名重复：{word}")
+            elif owner is not None and owner != code:
+                self.ctx.fail(where, f"别名与另一{self.what}的名称或别名相同：{word}")
+            else:
+                out.append(word)
+                self.aliased.add(word)
+                self.words[key] = code
+                self.refs.setdefault(word, code)
+        return tuple(out)
 
     def entry(self, m: Mapping[str, Any], path: str) -> tuple[str, str]:
         """Read an item's code and name at `path` and register it; returns (code, name)."""
@@ -600,22 +630,23 @@ def _towns(ctx: _Ctx, data: Mapping[str, Any], names: _Names) -> tuple[Town, ...
     for path, node in ctx.items(data, "towns", ""):
         if isinstance(node, str):
             node = {"name": node}
-        m = ctx.fields(node, path, ("code", "name", "villages", "liaison"), ("name",))
+        m = ctx.fields(node, path, ("code", "name", "villages", "liaison", "aliases"), ("name",))
         name = ctx.text(m, "name", path)
         code = ctx.text(m, "code", path, default=name, code=True)
         names.add(code, name, path)
+        aliases = names.aliases(m, code, name, path)
         villages: list[Village] = []
         seen = _Names(ctx, "村")
         for vpath, vnode in ctx.items(m, "villages", path):
             if isinstance(vnode, str):
                 vnode = {"name": vnode}
-            vm = ctx.fields(vnode, vpath, ("code", "name"), ("name",))
+            vm = ctx.fields(vnode, vpath, ("code", "name", "aliases"), ("name",))
             vname = ctx.text(vm, "name", vpath)
             vcode = ctx.text(vm, "code", vpath, default=vname, code=True)
             seen.add(vcode, vname, vpath)
-            villages.append(Village(vcode, vname))
+            villages.append(Village(vcode, vname, seen.aliases(vm, vcode, vname, vpath)))
         # The 包保 unit is an office reference, resolved once the offices are read.
-        towns.append(Town(code, name, tuple(villages), ctx.text(m, "liaison", path)))
+        towns.append(Town(code, name, tuple(villages), ctx.text(m, "liaison", path), aliases))
     return tuple(towns)
 
 
@@ -634,7 +665,7 @@ def _offices(
     ctx: _Ctx, data: Mapping[str, Any], names: _Names, towns: _Names, town_list: Sequence[Town]
 ) -> tuple[Office, ...]:
     offices: list[Office] = []
-    allowed = ("code", "name", "level", "town", "head", "contacts", "webhook")
+    allowed = ("code", "name", "level", "town", "head", "contacts", "webhook", "aliases")
     for path, node in ctx.items(data, "offices", ""):
         m = ctx.fields(node, path, allowed, ("code", "name", "level"))
         code = ctx.text(m, "code", path, code=True)
@@ -642,6 +673,7 @@ def _offices(
         if code in _OWN_TOKENS or name in _OWN_TOKENS:
             ctx.fail(path, f"“{OWN_VILLAGE}”“{OWN_TOWN}”是路由用的保留词，不能作办室代码或名称")
         names.add(code, name, path)
+        aliases = names.aliases(m, code, name, path)
         level = ctx.choice(m, "level", path, LEVEL_ALIASES, OfficeLevel.TOWN)
         town: str | None = None
         town_ref = ctx.text(m, "town", path)
@@ -670,20 +702,20 @@ def _offices(
         if webhook and not webhook.startswith(("https://", "http://")):
             ctx.fail(_join(path, "webhook"), "应为 http:// 或 https:// 开头的地址")
         head = ctx.text(m, "head", path)
-        offices.append(Office(code, name, level, town, head, tuple(contacts), webhook))
+        offices.append(Office(code, name, level, town, head, tuple(contacts), webhook, aliases))
     return tuple(offices)
 
 
 def _labelled(
     ctx: _Ctx, data: Mapping[str, Any], key: str, names: _Names, grouped: bool
-) -> list[tuple[str, str, str]]:
-    """Categories or sources as (code, name, group) triples."""
-    out: list[tuple[str, str, str]] = []
-    allowed = ("code", "name", "group") if grouped else ("code", "name")
+) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """Categories or sources as (code, name, group, aliases)."""
+    out: list[tuple[str, str, str, tuple[str, ...]]] = []
+    allowed = ("code", "name", "group", "aliases") if grouped else ("code", "name", "aliases")
     for path, node in ctx.items(data, key, ""):
         m = ctx.fields(node, path, allowed, ("code", "name"))
         code, name = names.entry(m, path)
-        out.append((code, name, ctx.text(m, "group", path)))
+        out.append((code, name, ctx.text(m, "group", path), names.aliases(m, code, name, path)))
     return out
 
 
@@ -1361,7 +1393,9 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     categories = tuple(
         Category(*t) for t in _labelled(ctx, top, "categories", refs.categories, True)
     )
-    sources = tuple(Source(c, n) for c, n, _ in _labelled(ctx, top, "sources", refs.sources, False))
+    sources = tuple(
+        Source(c, n, a) for c, n, _, a in _labelled(ctx, top, "sources", refs.sources, False)
+    )
     routing = _routing(ctx, top, refs)
     deadlines = _deadlines(ctx, top, refs, stages)
     review = _review(ctx, top, refs)

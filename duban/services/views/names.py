@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, Table, select
 
+from duban.domain.errors import DubanError
 from duban.domain.filenames import document_file_name as file_name
 from duban.domain.lifecycle import ROLE_LABELS, Role
+from duban.domain.names import KINDS, did_you_mean, plan_index
 from duban.domain.plan import Plan
 from duban.services.database import UnitOfWork
-from duban.services.plan_store import plan_in_force
-from models.tables import app_user, office, town, village
+from duban.services.plan_store import plan_in_force, plan_version_of
+from models.tables import app_user, campaign, office, town, village
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -150,3 +152,33 @@ def office_labels(uow: UnitOfWork, codes: Iterable[str]) -> dict[str, str]:
 def group_names(uow: UnitOfWork, campaign_id: int) -> dict[str, str]:
     """The campaign's supervision groups (督查组) by code."""
     return {g.code: g.name for g in _plan(uow.session, campaign_id).review.groups}
+
+
+def require_campaign(uow: UnitOfWork, campaign_id: int) -> None:
+    """Refuse a campaign number that names no campaign (行动不存在)."""
+    plan_version_of(uow.connection, campaign_id)
+
+
+def resolve_name(uow: UnitOfWork, campaign_id: int | None, kind: str, value: str,
+                 option: str = "") -> str:
+    """The code a filter value stands for: a name, an alias or a code of the campaign's plan
+    (of any campaign when none is given), matched as `duban.domain.names` matches; an unknown
+    value is refused with the closest choices. A campaign that does not exist is refused."""
+    connection = uow.connection
+    if campaign_id is not None:
+        ids = [campaign_id]
+    else:
+        ids = list(connection.scalars(select(campaign.c.id).order_by(campaign.c.id.desc())))
+    indexes = [plan_index(plan_in_force(connection, cid), kind) for cid in ids]
+    for index in indexes:
+        code = index.find(value)
+        if code is not None:
+            return code
+    what = KINDS[kind]
+    where = f"{option}：" if option else ""
+    close = list(dict.fromkeys(n for index in indexes for n in index.suggest(value)))[:3]
+    if close:
+        raise DubanError(f"{where}没有名为“{value}”的{what}，是否为{did_you_mean(close)}？")
+    shown = list(dict.fromkeys(n for index in indexes for n in index.names()))
+    listed = "、".join(shown[:12]) + ("等" if len(shown) > 12 else "")
+    raise DubanError(f"{where}没有名为“{value}”的{what}" + (f"（可选：{listed}）" if shown else ""))
