@@ -57,6 +57,10 @@ SIZE_4HAO = 14.0
 SIZE_XIAO4 = 12.0
 SIZE_5HAO = 10.5
 
+# 7.2.7: the separator 4 mm under the 文号. The border's space counts from the bottom of the
+# 文号's 28.95 pt line, whose glyphs end about 6.1 pt above it in LibreOffice; 5 pt more puts
+# the line 11.1 pt (3.9 mm) under the characters (tests/integration/test_documents_layout.py).
+SEPARATOR_SPACE_PT = 5
 SEAL_MM = 42  # a county-level office seal is 42 mm across
 SEAL_NAME = "duban-seal-placeholder.png"
 
@@ -242,7 +246,7 @@ def _styles(doc: DocumentObject) -> None:
     num = _pstyle(doc, "GB DocNumber", FANGSONG, SIZE_3HAO, align=WD_ALIGN_PARAGRAPH.CENTER,
                   before=2 * LINE_PT)
     pbdr = OxmlElement("w:pBdr")
-    pbdr.append(border_el("w:bottom", sz=12, color=RED, space=11))
+    pbdr.append(border_el("w:bottom", sz=12, color=RED, space=SEPARATOR_SPACE_PT))
     put(ppr_of(num), pbdr)
     # 7.3.1 标题: 2号小标宋, two lines under the separator, centred.
     title = _pstyle(doc, "GB Title", XIAOBIAOSONG, SIZE_2HAO, align=WD_ALIGN_PARAGRAPH.CENTER,
@@ -359,7 +363,9 @@ def requirement_loop(doc: DocumentObject, var: str = "requirements") -> None:
     """（一）heading in 楷体 run-in, then the body text in 仿宋 (the seeds' own style)."""
     tag(doc, f"{{%p for r in {var} %}}")
     p = para(doc, "GB Body")
-    p.add_run("（{{ loop.index|cn_numeral }}）{{ r.heading }}", style=doc.styles["GB Kai"])
+    # One requirement is not numbered: a lone （一） reads as a missing （二）.
+    p.add_run("{% if " + var + "|length > 1 %}（{{ loop.index|cn_numeral }}）{% endif %}"
+              "{{ r.heading }}", style=doc.styles["GB Kai"])
     p.add_run("{{ r.text }}")
     tag(doc, "{%p endfor %}")
 
@@ -631,7 +637,7 @@ def build_notice(seal: bytes) -> DocumentObject:
     para(doc, "GB Attachment Title", "{{ attachment_title }}")
     loop_table(
         doc,
-        ["序号", "问题编号", "乡镇（村）", "户主", "问题描述", "整改要求", "整改时限", "协同单位"],
+        ["序号", "问题编号", "乡镇（村）", "户主", "问题描述", "整改要求", "整改时限", "配合单位"],
         [("{{ p.seq }}", "GB Table Center"), ("{{ p.code }}", "GB Table Center"),
          ("{{ p.location }}", "GB Table"), ("{{ p.household }}", "GB Table Center"),
          ("{{ p.description }}", "GB Table"), ("{{ p.requirement }}", "GB Table"),
@@ -651,7 +657,13 @@ def build_reminder(seal: bytes) -> DocumentObject:
     para(doc, "GB Heading 1", "一、临期和逾期问题")
     para(doc, "GB Body",
          "截至{{ as_of|cn_date }}，你单位尚有{{ items|length }}个问题未完成整改，其中已逾期"
-         "{{ overdue_count }}个（红色），临近整改时限{{ due_soon_count }}个，具体如下：")
+         "{{ overdue_count }}个（红色），临近整改时限{{ due_soon_count }}个，具体见附件。"
+         "逾期和剩余时间按工作日计算。")
+    requirements_section(doc, "二、有关要求")
+    para(doc, "GB Attachment Note", "附件：临期和逾期问题清单")
+    signature(doc, seal)
+    para(doc, "GB Attachment Label", "附件")
+    para(doc, "GB Attachment Title", "临期和逾期问题清单")
     loop_table(
         doc,
         ["序号", "问题编号", "乡镇（村）", "问题描述", "整改时限", "状态"],
@@ -663,8 +675,6 @@ def build_reminder(seal: bytes) -> DocumentObject:
         [10, 24, 28, 52, 20, 22],
         "i in items",
     )
-    requirements_section(doc, "二、有关要求")
-    signature(doc, seal)
     colophon(doc)
     return doc
 
@@ -677,13 +687,13 @@ def build_bulletin(seal: bytes) -> DocumentObject:
          "截至{{ as_of|cn_date }}，全县共有逾期未整改问题{{ total_overdue }}个，涉及"
          "{{ by_town|length }}个乡镇（办事处）、{{ by_office|length }}个责任单位。")
     para(doc, "GB Heading 1", "二、乡镇（办事处）逾期情况")
-    loop_table(doc, ["序号", "乡镇（办事处）", "逾期问题数", "最长逾期天数"],
+    loop_table(doc, ["序号", "乡镇（办事处）", "逾期问题数", "最长逾期（工作日）"],
                [("{{ loop.index }}", "GB Table Center"), ("{{ g.name }}", "GB Table"),
                 ("{{ g.count }}", "GB Table Center"),
                 ("{{ g.max_days_overdue }}", "GB Table Center")],
                [14, 72, 35, 35], "g in by_town")
     para(doc, "GB Heading 1", "三、责任单位逾期情况")
-    loop_table(doc, ["序号", "责任单位", "逾期问题数", "最长逾期天数"],
+    loop_table(doc, ["序号", "责任单位", "逾期问题数", "最长逾期（工作日）"],
                [("{{ loop.index }}", "GB Table Center"), ("{{ g.name }}", "GB Table"),
                 ("{{ g.count }}", "GB Table Center"),
                 ("{{ g.max_days_overdue }}", "GB Table Center")],
@@ -695,7 +705,7 @@ def build_bulletin(seal: bytes) -> DocumentObject:
     para(doc, "GB Attachment Title", "逾期问题明细")
     loop_table(
         doc,
-        ["序号", "问题编号", "责任单位", "乡镇（村）", "问题描述", "整改时限", "逾期天数"],
+        ["序号", "问题编号", "责任单位", "乡镇（村）", "问题描述", "整改时限", "逾期工作日"],
         [("{{ loop.index }}", "GB Table Center"), ("{{ i.code }}", "GB Table Center"),
          ("{{ i.office }}", "GB Table"), ("{{ i.town }}{{ i.village }}", "GB Table"),
          ("{{ i.description }}", "GB Table"), ("{{ i.deadline|cn_date }}", "GB Table Center"),
@@ -708,7 +718,7 @@ def build_bulletin(seal: bytes) -> DocumentObject:
 
 
 _DAILY_HEADERS = ["名称", "排查发现", "已交办", "整改中", "待复核", "已销号", "逾期",
-                  "销号率", "较昨日（销号/销号率）"]
+                  "销号率", "较昨日"]
 _DAILY_WIDTHS = [26, 13, 13, 13, 13, 13, 13, 19, 33]  # 销号率 fits "100.0%" on one line
 
 

@@ -122,14 +122,18 @@ def test_mark_is_red_xiaobiaosong_centred(rendered: tuple[str, Any, DocumentObje
     # 7.2.4: top edge 35 mm under the top of the text block (space before, less leading)
     before_mm = int(ppr_prop(doc, mark, "w:spacing", "w:before") or 0) / 20 * 25.4 / 72
     assert 30 <= before_mm <= 35
+    # the 22-character name is too long for one legible line: two lines, broken between words
+    lines = "".join("\n" if el.tag == qn("w:br") else (el.text or "")
+                    for el in mark.iter(qn("w:t"), qn("w:br"))).split("\n")
+    assert lines == ["沈丘县巩固拓展脱贫攻坚成果", "工作领导小组办公室"]
     for r in text_runs(mark):
         assert run_prop(doc, mark, r, "w:color", "w:val") == "FF0000"
         assert run_prop(doc, mark, r, "w:rFonts", "w:eastAsia") == "方正小标宋简体"
         size = int(run_prop(doc, mark, r, "w:sz", "w:val") or 0) / 2
         scale = int(run_prop(doc, mark, r, "w:w", "w:val") or 100) / 100
-        # the whole mark fits one line of the text block
-        assert len(MARK) * size * scale <= Mm(156).pt + 0.5
-        assert size >= 22
+        # each line fits the text block, at a readable size and width
+        assert max(len(x) for x in lines) * size * scale <= Mm(156).pt + 0.5
+        assert size >= 28 and scale >= 0.85
 
 
 def test_number_and_red_separator(rendered: tuple[str, Any, DocumentObject, Path]) -> None:
@@ -142,10 +146,11 @@ def test_number_and_red_separator(rendered: tuple[str, Any, DocumentObject, Path
         assert str(parsed) == text and "〔" in text and not re.search(r"〕0", text)
     assert ppr_prop(doc, num, "w:jc", "w:val") == "center"
     assert ppr_prop(doc, num, "w:spacing", "w:before") == str(round(2 * 28.95 * 20))  # 空二行
-    # 7.2.7: a red line as wide as the text block, 4 mm (about 11 pt) under the number
+    # 7.2.7: a red line as wide as the text block, 4 mm under the number's characters (5 pt
+    # under its 28.95 pt line; test_documents_layout measures the PDF)
     assert ppr_prop(doc, num, "w:pBdr/w:bottom", "w:color") == "FF0000"
     assert ppr_prop(doc, num, "w:pBdr/w:bottom", "w:val") == "single"
-    assert int(ppr_prop(doc, num, "w:pBdr/w:bottom", "w:space") or 0) == 11
+    assert int(ppr_prop(doc, num, "w:pBdr/w:bottom", "w:space") or 0) == 5
     assert int(ppr_prop(doc, num, "w:pBdr/w:bottom", "w:sz") or 0) >= 8  # >= 0.35 mm
     assert ppr_prop(doc, num, "w:ind", "w:left") is None  # no indent: full width
 
@@ -174,7 +179,9 @@ def test_headings_heiti_and_kaiti(rendered: tuple[str, Any, DocumentObject, Path
         return
     kai = [(p, r) for p in paragraphs_with_style(doc, "GBBody") for r in text_runs(p)
            if run_prop(doc, p, r, "w:rFonts", "w:eastAsia") == "楷体_GB2312"]
-    assert next(para_text(p) for p, _r in kai).startswith("（一）")
+    # a lone requirement is not numbered (a （一） without （二）)
+    first = next(para_text(p) for p, _r in kai)
+    assert first.startswith("（一）") == (len(ctx.requirements) > 1)
     assert len(kai) == len(ctx.requirements)
 
 

@@ -77,13 +77,15 @@ def trend_chart_png(series: Sequence[SeriesPoint], title: str, *, dpi: int = 200
                label="逾期")
         step = max(1, len(xs) // 10)
         ax.set_xticks(xs[::step], labels[::step])
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title, fontsize=11, pad=22)
         ax.set_ylabel("问题数（个）", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
         if series:
-            ax.legend(fontsize=8, frameon=False, loc="upper left")
+            # Above the plot, under the title: no line or bar runs through the legend.
+            ax.legend(fontsize=8, frameon=False, loc="lower center", ncols=3,
+                      bbox_to_anchor=(0.5, 1.0), borderaxespad=0.3)
         else:
             ax.text(0.5, 0.5, "暂无数据", ha="center", va="center", transform=ax.transAxes)
         fig.tight_layout()

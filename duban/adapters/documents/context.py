@@ -160,7 +160,7 @@ class ReminderItem:
     village: str
     description: str
     deadline: dt.date
-    days_overdue: int  # negative: days left before the deadline
+    days_overdue: int  # working days; negative: working days left before the deadline
     colour: AlertColour
 
     @property
@@ -175,12 +175,12 @@ class ReminderItem:
 
     @property
     def status_text(self) -> str:
-        """逾期N天 / 今日到期 / 剩余N天."""
+        """逾期N个工作日 / 今日到期 / 剩余N个工作日 (the ladder counts working days)."""
         if self.days_overdue > 0:
-            return f"逾期{self.days_overdue}天"
+            return f"逾期{self.days_overdue}个工作日"
         if self.days_overdue == 0:
             return "今日到期"
-        return f"剩余{-self.days_overdue}天"
+        return f"剩余{-self.days_overdue}个工作日"
 
 
 @dataclass(frozen=True, kw_only=True)

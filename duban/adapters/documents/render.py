@@ -16,7 +16,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from duban.adapters.documents.context import (
     ReminderContext,
     Requirement,
 )
+from duban.adapters.documents.lines import balanced_lines, text_width_chars
+from duban.adapters.documents.tables import fit_tables
 from duban.domain.errors import DubanError
 from duban.domain.numbering import chinese_numeral, format_date_cn
 
@@ -262,6 +264,16 @@ def context_dict(ctx: object) -> dict[str, Any]:
     return out
 
 
+def protected_names(ctx: object) -> list[str]:
+    """Names a title must not break inside: the organs and the places the document names."""
+    names = [getattr(ctx, k, "") for k in ("issuer", "issuer_mark", "addressee", "office")]
+    for value in vars(ctx).values():
+        if isinstance(value, (list, tuple)):
+            for item in value[:200]:
+                names.extend(getattr(item, k, "") for k in ("town", "office", "name"))
+    return [n for n in names if isinstance(n, str) and 1 < len(n) <= 16]
+
+
 def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
             template_dir: Path | None,
             extra: Callable[[_Template], dict[str, Any]] | None = None) -> Path:
@@ -277,7 +289,7 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
         raise
     except Exception as exc:  # lxml rejects XML a broken template produced
         raise TemplateError(path.name, f"渲染结果不是有效的 Word 文档（{exc}）") from exc
-    fit_layout(tpl.docx)
+    fit_layout(tpl.docx, protected_names(ctx))
     if ctx.seal_image is not None:
         tpl.replace_pic(SEAL_PLACEHOLDER, str(ctx.seal_image))
         tpl.allow_missing_pics = True  # a campaign's own template may have no placeholder
@@ -290,21 +302,43 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
 # ---------------------------------------------------------------- layout fitting
 
 
-def text_width_chars(text: str) -> float:
-    """Width in full-width characters: CJK and full-width punctuation 1, ASCII 0.5."""
-    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+_MARK_MAX_PT = 36.0  # a one-line mark
+_MARK_TWO_LINE_MAX_PT = 32.0
+_MARK_MIN_PT = 28.0  # below this a one-line mark goes to two lines …
+_MARK_MIN_SCALE = 85  # … and so does one condensed below 85 % width
+
+
+def mark_layout(text: str) -> tuple[list[str], float, int]:
+    """Lines, font size (pt) and width scale (%) of the 发文机关标志 in the 156 mm block.
+
+    A name that fits one line at 28 pt or more, condensed to no less than 85 %, prints on one
+    line (up to 36 pt); a longer one breaks into two balanced lines at a word boundary, as
+    large as the longer line allows (up to 32 pt), so no name is squeezed below a readable width.
+    """
+    n = max(text_width_chars(text), 1.0)
+    size = min(_MARK_MAX_PT, _TEXT_W_PT / n)
+    if size >= _MARK_MIN_PT:
+        return [text], math.floor(size * 2) / 2, 100
+    scale = int(_TEXT_W_PT / (n * _MARK_MIN_PT) * 100)
+    if scale >= _MARK_MIN_SCALE:
+        return [text], _MARK_MIN_PT, scale
+    lines: list[str] = [text]
+    limit = math.ceil(n / 2)
+    while len(lines) != 2 and limit < n:
+        lines = balanced_lines(text, limit)
+        limit += 1
+    widest = max(text_width_chars(ln) for ln in lines)
+    size = min(_MARK_TWO_LINE_MAX_PT, _TEXT_W_PT / widest)
+    scale = 100
+    if size < _MARK_MIN_PT:
+        scale = max(_MARK_MIN_SCALE, int(_TEXT_W_PT / (widest * _MARK_MIN_PT) * 100))
+        size = _MARK_MIN_PT
+    return lines, math.floor(size * 2) / 2, scale
 
 
 def mark_size(text: str) -> tuple[float, int]:
-    """Font size (pt) and width scale (%) that fit the 发文机关标志 on one line of 156 mm.
-
-    Short names print up to 36 pt; long ones are condensed (down to 60 %) before shrinking,
-    as 方正小标宋 marks usually are.
-    """
-    n = max(text_width_chars(text), 1.0)
-    size = min(36.0, max(18.0, _TEXT_W_PT / (n * 0.6)))
-    size = round(size * 2) / 2  # half points
-    scale = min(100, int(_TEXT_W_PT / (n * size) * 100))
+    """Font size (pt) and width scale (%) of the 发文机关标志 (see mark_layout)."""
+    _lines, size, scale = mark_layout(text)
     return size, scale
 
 
@@ -371,21 +405,72 @@ def _fit_colophon(body: Any) -> None:
             ext.set("cy", height)
 
 
-def fit_layout(document: Any) -> None:
-    """Fit what depends on text length: mark size, signature block, seal and 版记 box."""
+_TITLE_PT = 22.0
+_TITLE_STYLES = ("GBTitle", "GBAttachmentTitle")
+_SPACING_PT = 0.25  # Normal's character spacing (−0.25 pt), which every style inherits
+
+
+def _set_lines(p: Any, lines: Sequence[str]) -> None:
+    """Put `lines` into p's first text run, separated by line breaks; drop its other runs."""
+    runs = [r for r in p.findall(qn("w:r")) if r.find(qn("w:t")) is not None]
+    if not runs:
+        return
+    first = runs[0]
+    for r in runs[1:]:
+        p.remove(r)
+    for el in list(first):
+        if el.tag in (qn("w:t"), qn("w:br")):
+            first.remove(el)
+    for k, line in enumerate(lines):
+        if k:
+            first.append(OxmlElement("w:br"))
+        t = OxmlElement("w:t")
+        t.text = line
+        t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+        first.append(t)
+
+
+def _fit_mark(p: Any) -> None:
+    lines, size, scale = mark_layout(_ptext(p))
+    if len(lines) > 1:
+        _set_lines(p, lines)
+        spacing = p.get_or_add_pPr().get_or_add_spacing()
+        spacing.set(qn("w:line"), str(round(size * 1.2 * 20)))
+        spacing.set(qn("w:lineRule"), "exact")
+    for r in p.iter(qn("w:r")):
+        rpr = r.get_or_add_rPr()
+        for tagname, val in (("w:w", str(scale)), ("w:sz", str(int(size * 2))),
+                             ("w:szCs", str(int(size * 2)))):
+            el = OxmlElement(tagname)
+            el.set(qn("w:val"), val)
+            _put(rpr, el)
+
+
+def _fit_title(p: Any, protect: Sequence[str]) -> None:
+    """Break a title the author left unbroken at word boundaries, in a balanced shape."""
+    if p.find(".//" + qn("w:br")) is not None:  # the author chose the breaks
+        return
+    per_line = math.floor(_TEXT_W_PT / (_TITLE_PT - _SPACING_PT) + 1e-9)
+    lines = balanced_lines(_ptext(p), per_line, protect)
+    if len(lines) > 1:
+        _set_lines(p, lines)
+
+
+def fit_layout(document: Any, protect: Sequence[str] = ()) -> None:
+    """Fit what depends on text length: mark, titles, table columns, signature, seal, 版记.
+
+    `protect` names words a title must not be broken inside (towns, offices).
+    """
     body = document.element.body
     _fit_colophon(body)
+    fit_tables(body)
     paras = list(body.iter(qn("w:p")))
     for p in paras:
-        if _pstyle_id(p) == "GBMark":
-            size, scale = mark_size(_ptext(p))
-            for r in p.iter(qn("w:r")):
-                rpr = r.get_or_add_rPr()
-                for tagname, val in (("w:w", str(scale)), ("w:sz", str(int(size * 2))),
-                                     ("w:szCs", str(int(size * 2)))):
-                    el = OxmlElement(tagname)
-                    el.set(qn("w:val"), val)
-                    _put(rpr, el)
+        style = _pstyle_id(p)
+        if style == "GBMark":
+            _fit_mark(p)
+        elif style in _TITLE_STYLES:
+            _fit_title(p, protect)
     for i, p in enumerate(paras):
         if _pstyle_id(p) != "GBSignature":
             continue

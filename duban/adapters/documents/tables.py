@@ -1,0 +1,205 @@
+"""Column widths of a rendered table from its content (GB/T 9704 section 8, tables in the block).
+
+The templates give each table a fixed layout and initial widths; once the rows are filled in,
+`fit_tables` sets the widths from what the cells hold, keeping the table's total width:
+
+- a header never wraps, nor does a date (2022年10月10日) or a short word (a three-character
+  name, a number, 100.0%);
+- codes and other short tokens stay on one line when there is room;
+- what is left goes to the columns of running text (问题描述, 整改要求 …) in proportion to the
+  text they hold, so rows are as short as the content allows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+
+
+TABLE_FONT_PT = 10.5  # 五号: the templates' GB Table styles
+SMALL_FONT_PT = 9.0  # 小五: a table whose headers and dates do not fit at 五号
+_SLACK_PT = 1.0  # rounding and glyph overhang: a cell this much wider never wraps early
+_DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
+_SHORT_REQUIRED = 4.0  # characters: names and figures
+_SHORT_PREFERRED = 7.0  # characters: codes such as SQ2022-0001
+_MIN_TEXT_CHARS = 6.0  # a column of running text keeps at least this many characters a line
+
+
+def printed_width(text: str) -> float:
+    """Width in em as LibreOffice prints it: CJK 1, digits and letters about 0.6, other ASCII
+    0.35, and about 0.2 at each change between CJK and Latin (its Asian-Latin spacing)."""
+    em = 0.0
+    prev_latin: bool | None = None
+    for ch in text:
+        latin = ord(ch) < 0x2E80
+        if latin:
+            em += 0.56 if ch.isdigit() else 0.62 if ch.isalpha() else 0.35
+        else:
+            em += 1.0
+        if prev_latin is not None and latin != prev_latin and not ch.isspace():
+            em += 0.2
+        prev_latin = latin
+    return em
+
+
+def _cell_text(tc: Any) -> str:
+    """A cell's paragraphs' text; the longest paragraph decides its one-line width."""
+    paras = ["".join(t.text or "" for t in p.iter(qn("w:t"))) for p in tc.iter(qn("w:p"))]
+    return max(paras, key=printed_width, default="")
+
+
+@dataclass
+class _Column:
+    required: float = 0.0  # header, dates, short words: never wrapped
+    preferred: float = 0.0  # codes and short tokens: one line when there is room
+    widest: float = 0.0  # the longest cell on one line
+    volume: float = 0.0  # all text of the column's data cells
+    cells: list[float] = field(default_factory=list)
+
+
+def _margins_pt(tbl: Any) -> float:
+    """Left plus right cell margin of a table, in points (default 0.19 cm each)."""
+    total = 0.0
+    mar = tbl.find(qn("w:tblPr") + "/" + qn("w:tblCellMar"))
+    for side in ("left", "right"):
+        el = None if mar is None else mar.find(qn(f"w:{side}"))
+        total += (int(el.get(qn("w:w"))) / 20) if el is not None else 5.4
+    return total
+
+
+def _grid(tbl: Any) -> list[Any]:
+    grid = tbl.find(qn("w:tblGrid"))
+    return [] if grid is None else grid.findall(qn("w:gridCol"))
+
+
+def _rows(tbl: Any, ncols: int) -> list[tuple[bool, list[Any]]]:
+    """(is header, cells) of each row whose cells each span one grid column."""
+    out = []
+    for tr in tbl.findall(qn("w:tr")):
+        tcs = tr.findall(qn("w:tc"))
+        if len(tcs) != ncols:
+            continue
+        trpr = tr.find(qn("w:trPr"))
+        head = trpr is not None and trpr.find(qn("w:tblHeader")) is not None
+        out.append((head, tcs))
+    return out
+
+
+def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], total_pt: float,
+                  margins_pt: float, font_pt: float = TABLE_FONT_PT) -> list[float] | None:
+    """Widths (pt) of columns holding `header` and `rows`, summing to `total_pt`; None when
+    the headers, dates and short words cannot each keep one line at `font_pt`."""
+    n = len(header)
+    cols = [_Column() for _ in range(n)]
+
+    def width(text: str) -> float:
+        return printed_width(text) * font_pt + margins_pt + _SLACK_PT
+
+    for c, text in enumerate(header):
+        cols[c].required = cols[c].preferred = width(text)
+    for row in rows:
+        for c, text in enumerate(row):
+            w = width(text)
+            chars = printed_width(text)
+            col = cols[c]
+            col.widest = max(col.widest, w)
+            col.volume += chars
+            if _DATE.match(text) or chars <= _SHORT_REQUIRED:
+                col.required = max(col.required, w)
+            if chars <= _SHORT_PREFERRED and " " not in text:
+                col.preferred = max(col.preferred, w)
+    for col in cols:
+        col.preferred = max(col.preferred, col.required)
+    min_text = _MIN_TEXT_CHARS * font_pt + margins_pt
+
+    def floor(col: _Column, key: str) -> float:
+        base: float = getattr(col, key)
+        if col.widest > base:  # text that wraps: at least min_text a line, or two lines
+            base = max(base, min(col.widest / 2 + margins_pt / 2, min_text))
+        return base
+
+    base = [floor(col, "preferred") for col in cols]
+    if sum(base) > total_pt:
+        base = [floor(col, "required") for col in cols]
+    if sum(base) > total_pt:  # even the headers and dates do not fit at this size
+        return None
+    widths = list(base)
+    # Water-fill the rest: running text in proportion to its volume, up to one line each.
+    open_cols = [c for c in range(n) if cols[c].widest > widths[c]]
+    extra = total_pt - sum(widths)
+    while extra > 0.01 and open_cols:
+        weight = sum(cols[c].volume or 1.0 for c in open_cols)
+        spent = 0.0
+        still = []
+        for c in open_cols:
+            share = extra * (cols[c].volume or 1.0) / weight
+            room = cols[c].widest - widths[c]
+            add = min(share, room)
+            widths[c] += add
+            spent += add
+            if room > share:
+                still.append(c)
+        extra -= spent
+        if len(still) == len(open_cols):
+            break
+        open_cols = still
+    if extra > 0.01:  # every column holds its text on one line: spread the rest evenly
+        widths = [w + extra * w / sum(widths) for w in widths]
+    return widths
+
+
+def _set_font_size(tbl: Any, size_pt: float) -> None:
+    half_points = str(round(size_pt * 2))
+    for r in tbl.iter(qn("w:r")):
+        rpr = r.get_or_add_rPr()
+        for old in rpr.findall(qn("w:szCs")):
+            rpr.remove(old)
+        sz = rpr.get_or_add_sz()  # schema order: w:szCs follows w:sz
+        sz.set(qn("w:val"), half_points)
+        szcs = OxmlElement("w:szCs")
+        szcs.set(qn("w:val"), half_points)
+        sz.addnext(szcs)
+
+
+def _set_width(tc: Any, twips: int) -> None:
+    tcpr = tc.get_or_add_tcPr()
+    tcw = tcpr.find(qn("w:tcW"))
+    if tcw is None:
+        tcw = OxmlElement("w:tcW")
+        tcpr.insert(0, tcw)
+    tcw.set(qn("w:w"), str(twips))
+    tcw.set(qn("w:type"), "dxa")
+
+
+def fit_tables(body: Any) -> None:
+    """Set the column widths of every fixed-layout table in `body` from its content."""
+    for tbl in body.iter(qn("w:tbl")):
+        layout = tbl.find(qn("w:tblPr") + "/" + qn("w:tblLayout"))
+        if layout is None or layout.get(qn("w:type")) != "fixed":
+            continue
+        grid = _grid(tbl)
+        rows = _rows(tbl, len(grid))
+        heads = [cells for head, cells in rows if head]
+        if not grid or not heads:
+            continue
+        header = [_cell_text(tc) for tc in heads[0]]
+        data = [[_cell_text(tc) for tc in cells] for head, cells in rows if not head]
+        total = sum(int(g.get(qn("w:w"))) for g in grid) / 20
+        margins = _margins_pt(tbl)
+        widths = column_widths(header, data, total, margins)
+        if widths is None:  # 小五 rather than wrapped headers and dates
+            widths = column_widths(header, data, total, margins, SMALL_FONT_PT)
+            if widths is None:
+                continue
+            _set_font_size(tbl, SMALL_FONT_PT)
+        twips = [round(w * 20) for w in widths]
+        for g, tw in zip(grid, twips, strict=True):
+            g.set(qn("w:w"), str(tw))
+        for _head, cells in rows:
+            for tc, tw in zip(cells, twips, strict=True):
+                _set_width(tc, tw)
