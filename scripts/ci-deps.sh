@@ -3,7 +3,7 @@
 # Chromium, LibreOffice Writer, CJK fonts, poppler (pdftoppm). Idempotent; needs root on Debian.
 set -euo pipefail
 
-packages=(chromium libreoffice-writer-nogui fonts-noto-cjk fonts-arphic-ukai fonts-wqy-zenhei poppler-utils)
+packages=(chromium libreoffice-writer-nogui fonts-noto-cjk fonts-lxgw-wenkai fonts-arphic-ukai fonts-wqy-zenhei poppler-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

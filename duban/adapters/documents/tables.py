@@ -20,7 +20,6 @@ from typing import Any
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-
 TABLE_FONT_PT = 10.5  # 五号: the templates' GB Table styles
 SMALL_FONT_PT = 9.0  # 小五: a table whose headers and dates do not fit at 五号
 _SLACK_PT = 1.0  # rounding and glyph overhang: a cell this much wider never wraps early
