@@ -309,7 +309,9 @@ def _styles(doc: DocumentObject) -> None:
     # Chart and image paragraphs: centred, no fixed leading (an image needs its own height).
     _pstyle(doc, "GB Figure", FANGSONG, SIZE_3HAO, align=WD_ALIGN_PARAGRAPH.CENTER, line=None)
     # The empty paragraph Word needs after the floating 版记 table.
-    _pstyle(doc, "GB End", FANGSONG, 1, line=1)
+    # Off the line grid, or it takes a whole 28.95 pt line and can push the 版记 a page on.
+    end = _pstyle(doc, "GB End", FANGSONG, 1, line=1)
+    set_snap_to_grid(end, False)
 
 
 def _page_field(p: Paragraph) -> None:

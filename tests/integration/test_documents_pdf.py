@@ -1,12 +1,11 @@
 """PDF conversion with LibreOffice of one document of each kind, and page 1 as PNG.
 
 Skips with a printed reason when LibreOffice or poppler is missing; fails instead when CI=true.
-Set DUBAN_UPDATE_DOC_IMAGES=1 to refresh docs/images/notice-page1.png from the seed-002 notice.
+docs/images/<kind>-page1.png are refreshed by test_documents_layout.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -29,8 +28,6 @@ from tests.integration.test_documents_fixtures import ALL_CONTEXTS, MARK, notice
 
 pytestmark = pytest.mark.libreoffice
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC_IMAGE = ROOT / "docs" / "images" / "notice-page1.png"
 RENDERERS: dict[str, Callable[..., Path]] = {
     "notice": render_notice,
     "reminder": render_reminder,
@@ -119,9 +116,6 @@ def test_notice_page1_png_looks_like_a_red_head_document(tmp_path: Path) -> None
     docx = render_notice(ctx, tmp_path / "督办通知书.docx")
     pdf = convert_to_pdf(docx, tmp_path)
     png = _png_page1(pdf, tmp_path / "page1.png")
-    if os.environ.get("DUBAN_UPDATE_DOC_IMAGES") == "1":
-        DOC_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(png, DOC_IMAGE)
     img = Image.open(png).convert("RGB")
     w, h = img.size
     px = img.load()

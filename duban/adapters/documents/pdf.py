@@ -9,10 +9,14 @@ installed free CJK fonts.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
+
+from lxml import etree
 
 from duban.adapters.children import OwnedChild
 from duban.domain.errors import DubanError
@@ -76,9 +80,65 @@ def install_font_aliases(conf_d: Path | None = None) -> Path:
     return target
 
 
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+
+def pdf_page_count(pdf: Path) -> int:
+    """Pages of a PDF LibreOffice wrote (it writes no compressed object streams)."""
+    return len(_PAGE.findall(Path(pdf).read_bytes()))
+
+
+def colophon_on_next_page(docx_path: Path, out_path: Path) -> bool:
+    """Copy the .docx with the paragraph holding the 版记 moved to the next page.
+
+    Returns False (and writes nothing) when the document has no 版记.
+    """
+    with zipfile.ZipFile(docx_path) as zin:
+        root = etree.fromstring(zin.read("word/document.xml"))
+        anchor = next((d for d in root.iter(f"{{{_WP}}}docPr") if d.get("name") == "colophon"),
+                      None)
+        if anchor is None:
+            return False
+        p = next(a for a in anchor.iterancestors(f"{{{_W}}}p"))
+        # An empty paragraph ending in a page break before it: the 版记 moves one page on,
+        # whether it shared the last page with the text or already stood alone on it.
+        blank = etree.fromstring(
+            f'<w:p xmlns:w="{_W}"><w:pPr><w:pStyle w:val="GBEnd"/></w:pPr>'
+            '<w:r><w:br w:type="page"/></w:r></w:p>')
+        p.addprevious(blank)
+        with zipfile.ZipFile(out_path, "w", zipfile.ZIP_DEFLATED) as zout:
+            for item in zin.infolist():
+                data = (etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                       standalone=True)
+                        if item.filename == "word/document.xml" else zin.read(item.filename))
+                zout.writestr(item, data)
+    return True
+
+
 def convert_to_pdf(docx_path: Path, out_dir: Path, *,
-                   timeout_s: float = DEFAULT_TIMEOUT_S) -> Path:
-    """Convert a .docx to PDF in out_dir with LibreOffice headless; return the PDF's path."""
+                   timeout_s: float = DEFAULT_TIMEOUT_S, even_pages: bool = True) -> Path:
+    """Convert a .docx to PDF in out_dir with LibreOffice headless; return the PDF's path.
+
+    GB/T 9704 7.4: printed on both sides, the 版记 is the back of the last sheet. With
+    `even_pages`, a document with a 版记 that comes out with an odd number of pages is
+    converted again with the 版记 on a page of its own, so it ends the last even page.
+    """
+    pdf = _convert(docx_path, out_dir, timeout_s=timeout_s)
+    if not even_pages or pdf_page_count(pdf) % 2 == 0:
+        return pdf
+    with tempfile.TemporaryDirectory(prefix="duban-even-") as tmp:
+        moved = Path(tmp) / Path(docx_path).name
+        if not colophon_on_next_page(Path(docx_path), moved):
+            return pdf
+        again = _convert(moved, Path(tmp) / "out", timeout_s=timeout_s)
+        shutil.move(str(again), pdf)
+    return pdf
+
+
+def _convert(docx_path: Path, out_dir: Path, *, timeout_s: float) -> Path:
+    """One LibreOffice conversion of a .docx to out_dir/<stem>.pdf."""
     docx_path = Path(docx_path)
     out_dir = Path(out_dir)
     soffice = soffice_path()
