@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -360,6 +361,75 @@ visit = Table(
     UniqueConstraint("campaign_id", "household_id", "visited_on", "visitor"),
 )
 
+
+# ---- field visits (issue 18) ---------------------------------------------------------------
+# A visit recorded on a phone: the `visit` row plus what the phone adds. `client_id` is made on
+# the phone, so a retried or repeated upload is stored once. `recorded_at` is the phone's clock
+# as it was; `visited_at` that moment on the server's clock (the phone's offset at sync time
+# taken off), which dates the visit and the deadlines of what it finds.
+field_visit = Table(
+    "field_visit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False),
+    Column("visit_id", Integer, ForeignKey("visit.id", ondelete="CASCADE"), nullable=False,
+           unique=True),
+    Column("client_id", String(64), nullable=False),
+    Column("username", String(50), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("visited_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("clock_offset_seconds", Integer, default=0, nullable=False),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("accuracy_m", Float),
+    # the facts as the form recorded them, by key (fixed columns and plan fields), as written
+    Column("facts", JSON, default=dict, nullable=False),
+    UniqueConstraint("campaign_id", "client_id"),
+)
+
+# A photo or a signature of a phone visit, stored by hash among the evidence blobs.
+field_visit_file = Table(
+    "field_visit_file",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False),
+    Column("field_visit_id", Integer, ForeignKey("field_visit.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("client_id", String(64), nullable=False),
+    Column("kind", String(30), nullable=False),  # photo, visitor_signature, household_signature
+    Column("sha256", String(64), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("taken_at", UTCDateTime),  # the phone's clock
+    UniqueConstraint("campaign_id", "client_id"),
+)
+
+# A problem that the facts of a phone visit revealed (its 排查人 is the visitor).
+field_visit_problem = Table(
+    "field_visit_problem",
+    metadata,
+    Column("field_visit_id", Integer, ForeignKey("field_visit.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("problem_id", Integer, ForeignKey("problem.id", ondelete="CASCADE"),
+           primary_key=True, index=True),
+)
+
+# The history of a household's facts: one row per fact a visit changed. Never edited.
+household_fact_change = Table(
+    "household_fact_change",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False),
+    Column("household_id", String(50), nullable=False),
+    Column("fact", String(80), nullable=False),  # a fixed column's key or a plan field's key
+    Column("old_value", JSON),
+    Column("new_value", JSON),
+    Column("changed_by", String(50), nullable=False),  # username
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("field_visit_id", Integer, ForeignKey("field_visit.id", ondelete="CASCADE")),
+    Index("ix_household_fact_change_household", "campaign_id", "household_id"),
+)
 
 # ---- review --------------------------------------------------------------------------------
 # One day's draw for a campaign; its unique key makes a rerun return the same draw.

@@ -477,6 +477,21 @@ class HouseholdPolicy:
         return next((f for f in self.fields if f.key == key), None)
 
 
+PHOTO_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png"}
+PHOTO_TYPE_LABELS: dict[str, str] = {"jpeg": "JPEG", "png": "PNG"}
+
+
+@dataclass(frozen=True)
+class VisitPolicy:
+    """What a visit recorded on a phone must carry (issue 18): the household's signature when
+    the plan asks for it (谁排查谁签字, seed 002), and the photos' largest size and kinds."""
+
+    household_signature: bool = False
+    photo_max_kb: int = 2048  # after the phone has resized it
+    photo_types: tuple[str, ...] = ("jpeg", "png")  # keys of PHOTO_TYPES
+    max_photos: int = 6
+
+
 class ConditionTest(StrEnum):
     """How a detection condition tests one household fact."""
 
@@ -594,6 +609,7 @@ class Plan:
     duties: tuple[Duty, ...] = ()  # recurring duties (常态化工作)
     notices: NoticePolicy = field(default_factory=NoticePolicy)
     household: HouseholdPolicy = field(default_factory=HouseholdPolicy)
+    visits: VisitPolicy = field(default_factory=VisitPolicy)
 
     def stage(self, kind: StageKind) -> Stage | None:
         """The first stage of a kind, if the plan has one."""

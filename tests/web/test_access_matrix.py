@@ -61,12 +61,15 @@ def fingerprint(world: World) -> tuple[Any, ...]:
 
 # Every route the app serves, and how the matrix treats it. A new route fails
 # test_every_route_is_in_the_matrix until it is classified here.
-PUBLIC = {("GET", "/login"), ("POST", "/login")}
+PUBLIC = {("GET", "/login"), ("POST", "/login"),
+          # the phone app's worker and manifest: code, no data
+          ("GET", "/m/sw.js"), ("GET", "/m/manifest.webmanifest")}
 ANY_SIGNED_IN_GET = {
     "/", "/ledger", "/ledger.xlsx", "/waiting", "/notices", "/ranking", "/imports",
     "/campaigns", "/templates/{kind}.xlsx", "/inbox",
     "/api/me", "/api/campaigns", "/api/problems", "/api/waiting", "/api/notices", "/api/docs",
     "/api/openapi.json", "/api/campaigns/{campaign_id}/dashboard", "/api/inbox",
+    "/m/", "/api/m/campaigns", "/api/m/campaigns/{campaign_id}/setup",
 }
 NOT_OFFICES_GET = {"/coverage", "/api/coverage"}
 COUNTY_AND_SUPERVISORS = {("GET", "/spotchecks"), ("POST", "/spotchecks/{check_id}")}
@@ -96,6 +99,13 @@ NOTICE_SCOPED = {
     ("GET", "/notices/{notice_id}/file"), ("POST", "/notices/{notice_id}/ack"),
     ("GET", "/api/notices/{notice_id}/file"), ("POST", "/api/notices/{notice_id}/ack"),
 }
+# The phone app's households and visits: a village its own village, a town its own town's
+# villages, county and supervisors any, offices none (test_field_routes_follow_the_scope).
+FIELD_SCOPED = {
+    ("GET", "/api/m/campaigns/{campaign_id}/villages/{village}"),
+    ("GET", "/api/m/campaigns/{campaign_id}/households/{household_id}/history"),
+    ("POST", "/api/m/campaigns/{campaign_id}/visits"),
+}
 OWN_ONLY = {("GET", "/imports/errors/{token}"), ("POST", "/logout"),
             ("POST", "/inbox/{message_id}/read"), ("POST", "/api/inbox/{message_id}/read")}
 
@@ -115,7 +125,7 @@ def app_routes(app: Any) -> set[tuple[str, str]]:
 def classified() -> set[tuple[str, str]]:
     return (PUBLIC | {("GET", p) for p in ANY_SIGNED_IN_GET | NOT_OFFICES_GET} | COUNTY_ONLY
             | COUNTY_AND_SUPERVISORS | COUNTY_AND_TOWNS
-            | PROBLEM_SCOPED | NOTICE_SCOPED | UNIT_SCOPED | OWN_ONLY)
+            | PROBLEM_SCOPED | NOTICE_SCOPED | UNIT_SCOPED | OWN_ONLY | FIELD_SCOPED)
 
 
 def test_every_route_is_in_the_matrix(app: Any) -> None:
@@ -136,7 +146,8 @@ def _concrete(path: str, world: World) -> str:
             .replace("{kind}", "households").replace("{substitute_id}", "1")
             .replace("{username}", "county").replace("{token}", "0" * 24)
             .replace("{message_id}", "1").replace("{check_id}", "1")
-            .replace("{occurrence_id}", "1"))
+            .replace("{occurrence_id}", "1").replace("{village}", "huaidian-01")
+            .replace("{household_id}", "HD0001"))
 
 
 def test_without_a_session_every_route_is_refused_and_shows_no_data(app: Any,
@@ -550,3 +561,70 @@ def test_a_town_imports_its_own_rows_and_no_other_towns(world: World,
         towns = s.scalars(select(Problem.town_code).where(Problem.campaign_id == cid)).all()
     assert sorted(towns) == ["huaidian", "huaidian", "huaidian", "liuzhuangdian",
                              "liuzhuangdian"]
+
+
+
+# ---- the phone app (issue 18) -------------------------------------------------------------
+
+# Which villages each role may download and visit in the web world (one household in each).
+FIELD_REACH = {
+    "county": {"huaidian-01", "liuzhuangdian-01"}, "sup": {"huaidian-01", "liuzhuangdian-01"},
+    "town_hd": {"huaidian-01"}, "town_lz": {"liuzhuangdian-01"},
+    "off_zjj": set(), "off_jyj": set(), "off_gov_hd": set(), "vil_hd1": {"huaidian-01"},
+}
+FIELD_HOUSEHOLDS = {"huaidian-01": ("huaidian", "HD0001"),
+                    "liuzhuangdian-01": ("liuzhuangdian", "LZ0001")}
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_field_routes_follow_the_scope(world: World, client_for: Clients,
+                                       username: str) -> None:
+    import datetime as dt
+    import json
+
+    from duban.domain.clock import CHINA_TZ
+    from duban.domain.household import HouseholdCategory, HouseholdFacts
+    from duban.services.intake import write_households
+
+    rows = [HouseholdFacts(hid, town, village, "户主", 3, HouseholdCategory.LIFTED, None, 9000,
+                           "A", True, 0, 0, True, True)
+            for village, (town, hid) in FIELD_HOUSEHOLDS.items()]
+    world.db.run(lambda uow: write_households(uow.session, world.campaign_id, rows))
+    when = dt.datetime(2022, 9, 20, 10, tzinfo=CHINA_TZ)
+    world.clock.set(when)
+    client, csrf = client_for(username)
+    cid = world.campaign_id
+    reach = FIELD_REACH[username]
+    assert client.get("/m/").status_code == 200
+    setup = client.get(f"/api/m/campaigns/{cid}/setup").json()
+    listed = {v["code"] for v in setup["villages"]}
+    assert listed & set(FIELD_HOUSEHOLDS) == reach
+    assert listed <= {v["code"] for v in client_for("county")[0].get(
+        f"/api/m/campaigns/{cid}/setup").json()["villages"]}
+    for village, (_, hid) in FIELD_HOUSEHOLDS.items():
+        down = client.get(f"/api/m/campaigns/{cid}/villages/{village}")
+        history = client.get(f"/api/m/campaigns/{cid}/households/{hid}/history")
+        if village in reach:
+            assert down.status_code == 200 and down.json()["households"][0]["id"] == hid
+            assert history.status_code == 200
+        else:
+            assert down.status_code == 404 and hid not in down.text
+            assert history.status_code == 404
+        before = fingerprint(world)
+        visit = {"client_id": f"{username}-{hid}-visit", "household_id": hid, "mode": "面访",
+                 "recorded_at": when.isoformat(), "facts": {},
+                 "files": [{"client_id": f"{username}-{hid}-sign", "kind": "visitor_signature"}]}
+        r = client.post(f"/api/m/campaigns/{cid}/visits",
+                        data={"visit": json.dumps(visit), "sent_at": when.isoformat()},
+                        files=[("file", (f"{username}-{hid}-sign",
+                                         b"\x89PNG\r\n\x1a\n" + b"\x00" * 64))],
+                        headers={"X-CSRF-Token": csrf})
+        if username.startswith("off_"):
+            assert r.status_code == 403  # offices record no visits
+        elif village in reach:
+            assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
+            continue
+        else:
+            assert r.status_code == 200 and r.json()["status"] == "refused"
+            assert "不在您负责的村" in r.json()["reason"]
+        assert fingerprint(world) == before

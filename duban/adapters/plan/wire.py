@@ -24,6 +24,8 @@ from duban.domain.names import normalise
 from duban.domain.plan import (
     OWN_TOWN,
     OWN_VILLAGE,
+    PHOTO_TYPE_LABELS,
+    PHOTO_TYPES,
     Audience,
     Category,
     Channel,
@@ -67,6 +69,7 @@ from duban.domain.plan import (
     SupervisionGroup,
     Town,
     Village,
+    VisitPolicy,
 )
 from duban.domain.plan_check import PlanError, PlanInvalid, check_plan
 
@@ -302,6 +305,7 @@ _TOP_FIELDS: dict[str, bool] = {
     "duties": False,
     "notices": False,
     "household": False,
+    "visits": False,
 }
 _TOP_KEYS = tuple(_TOP_FIELDS)
 _TOP_REQUIRED = tuple(key for key, required in _TOP_FIELDS.items() if required)
@@ -1248,6 +1252,29 @@ def _household(ctx: _Ctx, data: Mapping[str, Any]) -> HouseholdPolicy:
     return HouseholdPolicy(tuple(fields))
 
 
+def _visits(ctx: _Ctx, data: Mapping[str, Any]) -> VisitPolicy:
+    path = "visits"
+    if data.get(path) is None:
+        return VisitPolicy()
+    m = ctx.fields(data[path], path, ("household_signature", "photo_max_kb", "photo_types",
+                                      "max_photos"))
+    kinds: list[str] = []
+    for where, item in ctx.items(m, "photo_types", path):
+        word = str(item).strip().lower()
+        word = {"jpg": "jpeg"}.get(word, word)
+        if word not in PHOTO_TYPES:
+            ctx.fail(where, f"不支持的照片格式“{item}”（可选：{'、'.join(PHOTO_TYPE_LABELS.values())}）")
+        elif word not in kinds:
+            kinds.append(word)
+    return VisitPolicy(
+        household_signature=ctx.flag(m, "household_signature", path, default=False),
+        photo_max_kb=ctx.whole(m, "photo_max_kb", path, default=2048, minimum=50,
+                               maximum=10240),
+        photo_types=tuple(kinds) if kinds else VisitPolicy().photo_types,
+        max_photos=ctx.whole(m, "max_photos", path, default=6, minimum=0, maximum=20),
+    )
+
+
 def _field_refs(fields: Sequence[HouseholdField]) -> dict[str, str]:
     """Field key or label (the fixed columns' too, with or without their unit) -> key."""
     refs: dict[str, str] = {}
@@ -1405,6 +1432,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     reports = _reports(ctx, top, refs)
     notices = _notices(ctx, top)
     household = _household(ctx, top)
+    visits = _visits(ctx, top)
     detection = _detection(ctx, top, refs, household)
     duties = _duties(ctx, top, refs)
     county_office = _county_office(ctx, top, refs.offices)
@@ -1434,6 +1462,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
         duties=duties,
         notices=notices,
         household=household,
+        visits=visits,
     )
     ctx.errors.extend(check_plan(plan))
     if ctx.errors:
