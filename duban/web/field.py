@@ -25,6 +25,7 @@ from duban.domain.lifecycle import ROLE_LABELS
 from duban.services import field_download as fd
 from duban.services import field_visits as fv
 from duban.services.campaigns import load_plan_of
+from duban.services.evidence import MAX_FILE_BYTES
 from duban.services.views.choices import campaign_choices
 from duban.web.deps import csrf_session, current, state
 from duban.web.pages import CtxDep, read
@@ -164,7 +165,8 @@ async def field_sync(request: Request, ctx: CtxDep, campaign_id: int) -> Respons
     files: dict[str, bytes] = {}
     for key, value in form.multi_items():
         if key == "file" and isinstance(value, UploadFile):
-            files[value.filename or ""] = await value.read()
+            # at most the per-file limit and a byte is read, as duban.web.uploads does
+            files[value.filename or ""] = await value.read(MAX_FILE_BYTES + 1)
     sent = form.get("sent_at")
     visit = phone_visit(data, files)
     sent_at = _time(sent if isinstance(sent, str) else None, "发送时间")
