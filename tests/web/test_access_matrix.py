@@ -106,7 +106,8 @@ FIELD_SCOPED = {
     ("GET", "/api/m/campaigns/{campaign_id}/households/{household_id}/history"),
     ("POST", "/api/m/campaigns/{campaign_id}/visits"),
 }
-OWN_ONLY = {("GET", "/imports/errors/{token}"), ("POST", "/logout"),
+# /imports/map: an importer (county, towns) maps values of its own kept upload (the token).
+OWN_ONLY = {("GET", "/imports/errors/{token}"), ("POST", "/imports/map"), ("POST", "/logout"),
             ("POST", "/inbox/{message_id}/read"), ("POST", "/api/inbox/{message_id}/read")}
 
 
