@@ -126,6 +126,8 @@ class Category:
     group: str = ""  # the heading it is reported under, e.g. 两不愁 / 三保障; "" for none
     # Other words people write for it (住房 for 住房安全), matched by duban.domain.names.
     aliases: tuple[str, ...] = ()
+    # The 整改要求 a 督办通知书 states for problems of this category; "" for the general one.
+    requirement: str = ""
 
 
 @dataclass(frozen=True)
@@ -583,6 +585,22 @@ class Duty:
 
 
 @dataclass(frozen=True)
+class DocumentPolicy:
+    """Who the campaign's official documents come from and who else gets them (GB/T 9704).
+
+    Empty fields fall back (see the Plan properties): the 发文机关 to the plan's `issuer_short`,
+    else its `issuer`; the 发文机关标志 and the 印发机关 to the 发文机关; the 附注's contact to
+    the county office's first contact.
+    """
+
+    issuer: str = ""  # 发文机关: the 署名 under every document
+    mark: str = ""  # 发文机关标志: the red name at the top
+    printer: str = ""  # 印发机关 in the 版记
+    copy_to: tuple[str, ...] = ()  # 抄送机关 of every document
+    contact: Contact | None = None  # 附注: （联系人：…，联系电话：…）
+
+
+@dataclass(frozen=True)
 class Plan:
     """A whole campaign plan, validated."""
 
@@ -610,6 +628,26 @@ class Plan:
     notices: NoticePolicy = field(default_factory=NoticePolicy)
     household: HouseholdPolicy = field(default_factory=HouseholdPolicy)
     visits: VisitPolicy = field(default_factory=VisitPolicy)
+    documents: DocumentPolicy = field(default_factory=DocumentPolicy)
+
+    @property
+    def document_issuer(self) -> str:
+        """The 发文机关 that signs the campaign's documents."""
+        return self.documents.issuer or self.issuer_short or self.issuer
+
+    @property
+    def document_mark(self) -> str:
+        """The 发文机关标志 printed in red at the top of the campaign's documents."""
+        return self.documents.mark or self.document_issuer
+
+    @property
+    def document_printer(self) -> str:
+        """The 印发机关 named in the 版记."""
+        return self.documents.printer or self.document_issuer
+
+    def category_requirement(self, code: str) -> str:
+        """The 整改要求 the plan states for a category ("" when it states none)."""
+        return next((c.requirement for c in self.categories if c.code == code), "")
 
     def stage(self, kind: StageKind) -> Stage | None:
         """The first stage of a kind, if the plan has one."""

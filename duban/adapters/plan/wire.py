@@ -39,6 +39,7 @@ from duban.domain.plan import (
     DeadlineTier,
     DetectionPolicy,
     DetectionRule,
+    DocumentPolicy,
     Duty,
     FactCondition,
     FieldType,
@@ -306,6 +307,7 @@ _TOP_FIELDS: dict[str, bool] = {
     "notices": False,
     "household": False,
     "visits": False,
+    "documents": False,
 }
 _TOP_KEYS = tuple(_TOP_FIELDS)
 _TOP_REQUIRED = tuple(key for key, required in _TOP_FIELDS.items() if required)
@@ -715,7 +717,8 @@ def _labelled(
 ) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """Categories or sources as (code, name, group, aliases)."""
     out: list[tuple[str, str, str, tuple[str, ...]]] = []
-    allowed = ("code", "name", "group", "aliases") if grouped else ("code", "name", "aliases")
+    allowed = (("code", "name", "group", "aliases", "requirement") if grouped
+               else ("code", "name", "aliases"))
     for path, node in ctx.items(data, key, ""):
         m = ctx.fields(node, path, allowed, ("code", "name"))
         code, name = names.entry(m, path)
@@ -1220,6 +1223,27 @@ def _notices(ctx: _Ctx, data: Mapping[str, Any]) -> NoticePolicy:
     return NoticePolicy(co_offices=co, rolling=rolling, weekday=weekday, at=at)
 
 
+def _documents(ctx: _Ctx, data: Mapping[str, Any]) -> DocumentPolicy:
+    """The 发文机关, its 标志, the 印发机关, 抄送 and the 附注's contact of every document."""
+    path = "documents"
+    if data.get(path) is None:
+        return DocumentPolicy()
+    m = ctx.fields(data[path], path, ("issuer", "mark", "printer", "copy_to", "contact"))
+    copy_to = tuple(dict.fromkeys(w for _where, w in ctx.words(m, "copy_to", path)))
+    contact: Contact | None = None
+    node = m.get("contact")
+    if node is not None:
+        cpath = _join(path, "contact")
+        cm = ctx.fields(node, cpath, ("name", "phone"), ("name", "phone"))
+        phone = ctx.text(cm, "phone", cpath, numbers=True)
+        if phone and not _PHONE_RE.match(phone):
+            ctx.fail(_join(cpath, "phone"), f"电话号码格式不对：{phone}")
+        contact = Contact(ctx.text(cm, "name", cpath), phone)
+    return DocumentPolicy(
+        issuer=ctx.text(m, "issuer", path), mark=ctx.text(m, "mark", path),
+        printer=ctx.text(m, "printer", path), copy_to=copy_to, contact=contact)
+
+
 def _household(ctx: _Ctx, data: Mapping[str, Any]) -> HouseholdPolicy:
     path = "household"
     if data.get(path) is None:
@@ -1417,8 +1441,11 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     towns = _towns(ctx, top, refs.towns)
     offices = _offices(ctx, top, refs.offices, refs.towns, towns)
     towns = _liaisons(ctx, towns, refs.offices)
+    requirements = [ctx.text(node, "requirement", path) if isinstance(node, Mapping) else ""
+                     for path, node in ctx.items(top, "categories", "")]
     categories = tuple(
-        Category(*t) for t in _labelled(ctx, top, "categories", refs.categories, True)
+        Category(*t, requirement=r) for t, r in zip(
+            _labelled(ctx, top, "categories", refs.categories, True), requirements, strict=False)
     )
     sources = tuple(
         Source(c, n, a) for c, n, _, a in _labelled(ctx, top, "sources", refs.sources, False)
@@ -1433,6 +1460,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
     notices = _notices(ctx, top)
     household = _household(ctx, top)
     visits = _visits(ctx, top)
+    documents = _documents(ctx, top)
     detection = _detection(ctx, top, refs, household)
     duties = _duties(ctx, top, refs)
     county_office = _county_office(ctx, top, refs.offices)
@@ -1463,6 +1491,7 @@ def parse_plan(data: Mapping[str, Any]) -> Plan:
         notices=notices,
         household=household,
         visits=visits,
+        documents=documents,
     )
     ctx.errors.extend(check_plan(plan))
     if ctx.errors:

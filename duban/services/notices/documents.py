@@ -169,7 +169,11 @@ def issue_document(
 
 
 def county_contact(session: Session, campaign_id: int, plan: Plan) -> ContactPerson | None:
-    """The county office's first contact person, for a document's 附注."""
+    """The 附注's contact person: the plan's `documents.contact`, else the county office's
+    first contact."""
+    if plan.documents.contact is not None:
+        c = plan.documents.contact
+        return ContactPerson(name=c.name, phone=c.phone)
     contacts = session.scalar(select(Office.contacts).where(
         Office.campaign_id == campaign_id, Office.code == plan.county_office))
     if not contacts:
@@ -179,11 +183,13 @@ def county_contact(session: Session, campaign_id: int, plan: Plan) -> ContactPer
 
 
 def letterhead(plan: Plan, contact: ContactPerson | None = None) -> dict[str, Any]:
-    """The 版头 and 附注 fields every document of a campaign shares."""
+    """The 版头, 落款, 附注 and 版记 fields every document of a campaign shares: one 发文机关
+    for the mark and the signature, the plan's 印发机关 and 抄送机关."""
     return {
-        "issuer": plan.issuer,
-        "issuer_mark": plan.issuer_short or plan.issuer,
-        "seal_text": plan.issuer,
+        "issuer": plan.document_issuer,
+        "issuer_mark": plan.document_mark,
+        "printer": plan.document_printer,
+        "copy_to": list(plan.documents.copy_to),
+        "seal_text": plan.document_issuer,
         "contact": contact,
     }
-

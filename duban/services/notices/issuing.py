@@ -90,8 +90,7 @@ def _notice_context(
             village=names.village(p.village_code),
             household=households.get(p.household_id or "", p.household_id or ""),
             description=p.description,
-            requirement="配合牵头单位按时限完成整改" if entry.co_office
-            else "按时限完成整改并上传佐证资料",
+            requirement=_requirement(plan, p.category, co_office=entry.co_office),
             deadline=p.deadline or (("牵头单位" if entry.co_office else "")
                                     + signing_days_text(p.deadline_basis or "")),
             co_offices=[names.office(c) for c in co_offices.get(p.id, []) if c != office.code],
@@ -107,8 +106,11 @@ def _notice_context(
     else:
         share = (f"交由你单位整改的问题共{len(items)}个（牵头{leads}个、"
                  f"配合{len(items) - leads}个）")
+    head = letterhead(plan, contact)
+    # The co-offices a notice copies, then the organs the plan copies every document to.
+    head["copy_to"] = list(dict.fromkeys([*(names.office(c) for c in copy_to), *head["copy_to"]]))
     return NoticeContext(
-        **letterhead(plan, contact),
+        **head,
         title=f"关于限期整改{plan.name}排查问题的督办通知书",
         issued_on=local_today(clock),
         number=number,
@@ -120,8 +122,16 @@ def _notice_context(
         ),
         problems=items,
         requirements=NOTICE_REQUIREMENTS,
-        copy_to=[names.office(c) for c in copy_to],
     )
+
+
+GENERAL_REQUIREMENT = "按时限完成整改并上传佐证资料"
+
+
+def _requirement(plan: Plan, category: str, *, co_office: bool) -> str:
+    """The 整改要求 of one problem: its category's rule in the plan, else the general one."""
+    rule = plan.category_requirement(category) or GENERAL_REQUIREMENT
+    return f"配合牵头单位：{rule}" if co_office else rule
 
 
 def _when(dated: Sequence[dt.date], waiting: int) -> str:

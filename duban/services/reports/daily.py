@@ -15,6 +15,7 @@ from duban.domain.numbering import format_date_cn
 from duban.domain.plan import OfficeLevel, Plan
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
+from duban.services.notices.documents import letterhead
 from duban.services.reports.figures import (
     ZERO,
     ScopeFigures,
@@ -105,10 +106,6 @@ def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigur
     return DailyFigures(campaign_id, day, total, towns, offices, source)
 
 
-def _issuer(plan: Plan) -> tuple[str, str]:
-    return plan.issuer_short or plan.issuer, plan.issuer_short or plan.issuer
-
-
 def daily_report_context(
     session: Session, campaign_id: int, day: dt.date, figures: DailyFigures
 ) -> Any:
@@ -116,7 +113,6 @@ def daily_report_context(
     from duban.adapters.documents.context import DailyReportContext, DailyRow, SeriesPoint
 
     plan = load_plan_of(session, campaign_id)
-    issuer, mark = _issuer(plan)
 
     def daily_row(f: ScopeFigures) -> DailyRow:
         c = f.today
@@ -138,9 +134,10 @@ def daily_report_context(
         for s in trend(session, campaign_id, day)
     ]
     checks, failures = spot_check_lines(session, plan, campaign_id, day)
+    head = letterhead(plan)
+    del head["seal_text"]  # a report carries no seal
     return DailyReportContext(
-        issuer=issuer,
-        issuer_mark=mark,
+        **head,
         title=f"{plan.name}问题整改进度日报",
         issued_on=day,
         report_date=day,

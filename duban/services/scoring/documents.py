@@ -16,6 +16,7 @@ from duban.domain.plan import PenaltyBasis
 from duban.domain.scoring import STANDING_LABELS
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
+from duban.services.notices.documents import county_contact, letterhead
 from duban.services.scoring.monthly import compute_ranking, ranking
 from duban.services.scoring.penalties import fined_unit
 from duban.services.scoring.snapshot import RankingSnapshot
@@ -68,9 +69,9 @@ def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date)
         f"根据{plan.name}月考评办法，按销号率、逾期率、考核罚款、抽查反弹情况，对各{unit}"
         f"{month_cn}工作进行了考评{frozen}。现将结果通报如下："
     )
-    issuer = plan.issuer_short or plan.issuer
     return RankingContext(
-        issuer=issuer, issuer_mark=issuer, title=f"关于{month_cn}{unit}月考评结果的通报",
+        **letterhead(plan, county_contact(session, snap.campaign_id, plan)),
+        title=f"关于{month_cn}{unit}月考评结果的通报",
         issued_on=issued_on, addressee=f"各{unit}", year=snap.month.year,
         month=snap.month.month, intro=intro, rows=rows, commend_top=snap.policy.commend_top,
         name_last=snap.policy.name_bottom, penalties=penalties,
