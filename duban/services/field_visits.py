@@ -123,6 +123,16 @@ class SyncAnswer:
                 "changed": self.changed, "notes": self.notes}
 
 
+def _span(delta: dt.timedelta) -> str:
+    """A time difference as people say it: 12分钟, 5小时, 40天."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes}分钟"
+    if minutes < 48 * 60:
+        return f"{minutes // 60}小时"
+    return f"{minutes // (24 * 60)}天"
+
+
 def _refuse(visit: PhoneVisit, reason: str) -> SyncAnswer:
     return SyncAnswer(client_id=visit.client_id, status="refused", reason=reason)
 
@@ -247,9 +257,8 @@ def sync_visit(uow: UnitOfWork, clock: Clock, scope: Scope, username: str, campa
     day = visited_at.astimezone(CHINA_TZ).date()
     notes: list[str] = []
     if abs(offset) > CLOCK_TOLERANCE:
-        minutes = int(abs(offset).total_seconds() // 60)
-        notes.append(f"手机时间与服务器相差约{minutes}分钟，走访日期和整改时限按服务器时间计"
-                     f"（{day.isoformat()}）")
+        notes.append(f"手机时间与服务器相差约{_span(abs(offset))}，走访日期和整改时限按服务器"
+                     f"时间计（{day.isoformat()}）")
     # The visit, by the 走访记录 import's rules.
     lo, hi = visit_window(plan, local_today(clock))
     refs = ReferenceData.from_plan(plan, households=lambda ids: {
