@@ -369,13 +369,13 @@ def _write(uow: UnitOfWork, clock: Clock, plan: Plan, campaign_id: int, username
             children_out_of_school=facts.children_out_of_school,
             medical_insurance=facts.medical_insurance, sanitary_toilet=facts.sanitary_toilet,
             facts=stored(facts.plan_facts)))
-    found = _detect(uow, clock, plan, campaign_id, facts, visitor, day, field_id)
+    found = _detect(uow, clock, plan, campaign_id, facts, username, visitor, day, field_id)
     return SyncAnswer(client_id=visit.client_id, status="accepted", visit_id=visit_id,
                       problems=found, changed=[labels.get(k, k) for k in changes])
 
 
 def _detect(uow: UnitOfWork, clock: Clock, plan: Plan, campaign_id: int,
-            facts: HouseholdFacts, visitor: str, day: dt.date,
+            facts: HouseholdFacts, username: str, visitor: str, day: dt.date,
             field_id: int) -> list[dict[str, Any]]:
     """Run the plan's detection rules on the household's new facts; the visitor is 排查人."""
     policy = plan.detection
@@ -400,7 +400,7 @@ def _detect(uow: UnitOfWork, clock: Clock, plan: Plan, campaign_id: int,
         detections.append((d.rule, dict(d.facts)))
     if not reported:
         return []
-    result = record_problems(uow, clock, campaign_id, reported, recorded_by=visitor,
+    result = record_problems(uow, clock, campaign_id, reported, recorded_by=username,
                              detections=detections)
     if not result.problem_ids:
         return []
