@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -102,3 +103,11 @@ def test_daily_report_workbook_has_sources_and_spot_checks(tmp_path: Path) -> No
     assert [c.value for c in checks[4]] == ["第一督查组", 5, 3, 1, 1]
     assert [c.value for c in checks[7]][:4] == ["第一督查组", "农户：张三", "槐店回族镇东关社区",
                                                  "危房仍有人居住"]
+    # native charts (issue 16): 销号率 bars on the two progress sheets, the trend as lines
+    with zipfile.ZipFile(tmp_path / "日报.xlsx") as z:
+        charts = sorted(n for n in z.namelist() if n.startswith("xl/charts/chart"))
+        xml = "".join(z.read(n).decode() for n in charts)
+    assert len(charts) == 3
+    # two bar charts, and lines combined with overdue columns (also a c:barChart, barDir col)
+    assert xml.count("<c:barChart>") == 3 and xml.count("<c:lineChart>") == 1
+    assert "乡镇进度!$H$4:$H$" in xml and "趋势!$B$2:$B$" in xml

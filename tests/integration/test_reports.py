@@ -420,7 +420,11 @@ def test_the_ledger_workbook_reads_in_words(db: Database, clock: FixedClock,
         assert r["是否逾期"] == ("是" if overdue else "否")
         if p.status == Status.CLOSED:
             assert r["复核人"] == "督查组王组长" and r["整改人"].endswith("经办人")
-            assert r["销号时间"]
+            # a date-time like the other dates, not text (issue 16)
+            assert isinstance(r["销号时间"], dt.datetime)
+            assert r["销号时间"].date() >= r["发现日期"].date()
+        else:
+            assert r["销号时间"] is None
     overdue_rows = sum(r["是否逾期"] == "是" for r in rows)
     assert overdue_rows == db.run(daily_figures, lg.campaign_id, D[-1]).total.today.overdue
 

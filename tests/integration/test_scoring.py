@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -317,6 +318,10 @@ def test_ranking_files_show_the_frozen_breakdown(db: Database, clock: FixedClock
     assert [(r[0], r[1], r[2]) for r in rows] == [
         (r.position, r.name, pytest.approx(float(r.score))) for r in snap.ranking.rows]
     assert ws.freeze_panes == "A2"
+    # a native bar chart of the totals, over the sheet's own cells (not a picture; issue 16)
+    with zipfile.ZipFile(paths[1]) as z:
+        chart = z.read("xl/charts/chart1.xml").decode()
+    assert "<c:barChart>" in chart and "$C$2:$C$" in chart and "$B$2:$B$" in chart
 
 
 def test_freeze_due_month_freezes_last_month_once_due(db, clock) -> None:  # type: ignore[no-untyped-def]

@@ -36,7 +36,11 @@ from duban.adapters.documents.render import (
     render_reminder,
     resolve_template,
 )
-from duban.adapters.documents.xlsx import write_daily_report_xlsx, write_ledger_xlsx
+from duban.adapters.documents.xlsx import (
+    write_daily_report_xlsx,
+    write_ledger_xlsx,
+    write_ranking_xlsx,
+)
 
 __all__ = [
     "SHIPPED_TEMPLATE_DIR",
@@ -71,4 +75,5 @@ __all__ = [
     "resolve_template",
     "write_daily_report_xlsx",
     "write_ledger_xlsx",
+    "write_ranking_xlsx",
 ]

@@ -103,6 +103,77 @@ def _chain(first: list[Mapping[str, Any]],
     yield from rest
 
 
+def _trend_chart(wb: Any, n: int, title: str) -> Any:
+    """A native line chart of the 趋势 sheet: cumulative found and closed, overdue as columns."""
+    lines = wb.add_chart({"type": "line"})
+    for col, colour in ((1, "#1F4E9C"), (2, "#2E8B57")):
+        lines.add_series({"name": ["趋势", 0, col], "categories": ["趋势", 1, 0, n, 0],
+                          "values": ["趋势", 1, col, n, col],
+                          "line": {"color": colour, "width": 2}, "marker": {"type": "circle"}})
+    bars = wb.add_chart({"type": "column"})
+    bars.add_series({"name": ["趋势", 0, 3], "categories": ["趋势", 1, 0, n, 0],
+                     "values": ["趋势", 1, 3, n, 3], "fill": {"color": "#D62728"}})
+    lines.combine(bars)
+    lines.set_title({"name": title})
+    lines.set_x_axis({"date_axis": True, "num_format": "m/d"})
+    lines.set_y_axis({"name": "问题数（个）", "major_gridlines": {"visible": True}})
+    lines.set_legend({"position": "top"})  # above the plot: no line runs through it
+    lines.set_size({"width": 720, "height": 360})
+    return lines
+
+
+def _rate_chart(wb: Any, sheet: str, n: int) -> Any:
+    """A native bar chart of each row's 销号率 on a progress sheet (rows 4 … n + 3)."""
+    chart = wb.add_chart({"type": "bar"})
+    chart.add_series({"name": "销号率", "categories": [sheet, 3, 0, 2 + n, 0],
+                      "values": [sheet, 3, 7, 2 + n, 7], "fill": {"color": "#2E8B57"},
+                      "data_labels": {"value": True, "num_format": "0.0%"}})
+    chart.set_title({"name": f"{sheet.removesuffix('进度')}销号率"})
+    chart.set_x_axis({"num_format": "0%", "min": 0, "max": 1})
+    chart.set_y_axis({"reverse": True})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 560, "height": max(240, 24 * n + 80)})
+    return chart
+
+
+def write_ranking_xlsx(rows: Sequence[Mapping[str, Any]], headers: Sequence[str], path: Path,
+                       *, sheet_name: str = "月考评", name_col: str = "名称",
+                       score_col: str = "总分") -> Path:
+    """Write the 月考评 breakdown: a filtered table and a native bar chart of the totals."""
+    path = Path(path)
+    widths = [_width_for(h) for h in headers]
+    for row in rows:
+        for j, h in enumerate(headers):
+            widths[j] = max(widths[j], _width_for(_cell_text(row.get(h))))
+    with atomic_output(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), dict(XLSXWRITER_OPTIONS))
+        try:
+            head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
+                                  "align": "center", "valign": "vcenter", "text_wrap": True})
+            ws = wb.add_worksheet(sheet_name)
+            ws.write_row(0, 0, list(headers), head)
+            for i, row in enumerate(rows, start=1):
+                ws.write_row(i, 0, [_ledger_value(row.get(h)) for h in headers])
+            for j, w in enumerate(widths):
+                ws.set_column(j, j, w)
+            ws.freeze_panes(1, 0)
+            ws.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
+            if rows and name_col in headers and score_col in headers:
+                n, x, y = len(rows), list(headers).index(name_col), list(headers).index(score_col)
+                chart = wb.add_chart({"type": "bar"})
+                chart.add_series({"name": score_col, "categories": [sheet_name, 1, x, n, x],
+                                  "values": [sheet_name, 1, y, n, y],
+                                  "fill": {"color": "#1F4E9C"}, "data_labels": {"value": True}})
+                chart.set_title({"name": f"{sheet_name}总分"})
+                chart.set_y_axis({"reverse": True})  # the first place on top
+                chart.set_legend({"none": True})
+                chart.set_size({"width": 560, "height": max(240, 24 * n + 80)})
+                ws.insert_chart(n + 2, 0, chart)
+        finally:
+            wb.close()
+    return path
+
+
 DAILY_HEADERS = ("名称", "排查发现", "已交办", "整改中", "待复核", "已销号", "逾期", "销号率",
                  "较昨日销号", "较昨日销号率（百分点）")
 
@@ -184,6 +255,12 @@ def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
                                   date_fmt)
                 ws.write_row(i, 1, [p.found, p.closed, p.overdue], cell)
             ws.set_column(0, 3, 12)
+            if ctx.series:
+                ws.insert_chart("F2", _trend_chart(wb, len(ctx.series), ctx.chart_title))
+            for sheet_name, n in (("乡镇进度", len(ctx.towns)), ("责任单位进度", len(ctx.offices))):
+                if n:
+                    wb.get_worksheet_by_name(sheet_name).insert_chart(
+                        3, len(DAILY_HEADERS) + 1, _rate_chart(wb, sheet_name, n))
         finally:
             wb.close()
     return path

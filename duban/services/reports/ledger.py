@@ -79,8 +79,9 @@ def ledger_rows(session: Session, campaign_id: int, as_of: dt.date) -> Iterator[
             "整改人": users.get(p.rectified_by, p.rectified_by) if p.rectified_by else "",
             "复核人": users.get(p.review_passed_by, p.review_passed_by)
             if p.review_passed_by else "",
-            "销号时间": p.closed_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-            if p.closed_at else "",
+            # a date-time cell like the other dates (local time, to the minute), not text
+            "销号时间": p.closed_at.astimezone(CHINA_TZ).replace(
+                tzinfo=None, second=0, microsecond=0) if p.closed_at else None,
             "重新整改次数": p.reopen_count,
         }
         if with_stones:

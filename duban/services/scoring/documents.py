@@ -92,7 +92,7 @@ def write_ranking(
     Uses the frozen ranking when the month is frozen, else a live preview marked as such.
     """
     from duban.adapters.documents.render import render_ranking
-    from duban.adapters.documents.xlsx import write_ledger_xlsx
+    from duban.adapters.documents.xlsx import write_ranking_xlsx
 
     snap = ranking(uow, campaign_id, month) or compute_ranking(uow, clock, campaign_id, month)
     issued_on = (snap.frozen_at.astimezone(CHINA_TZ).date() if snap.frozen_at
@@ -112,6 +112,5 @@ def write_ranking(
             "考核罚款（元）": s.penalties_yuan, "农户数": s.households,
             "抽查销号问题": s.spot_checked, "抽查重新打开": s.reopened,
         })
-    xlsx = write_ledger_xlsx(rows, out_dir / f"{stem}.xlsx", headers=RANKING_HEADERS,
-                             sheet_name="月考评")
+    xlsx = write_ranking_xlsx(rows, RANKING_HEADERS, out_dir / f"{stem}.xlsx")
     return [docx, xlsx]
