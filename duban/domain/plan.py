@@ -338,6 +338,14 @@ class PenaltyRule:
     categories: tuple[str, ...] = ()  # empty: any category not matched by a narrower rule
 
 
+class TieRule(StrEnum):
+    """What a ranking does with units tied on score (并列) that the commendation or the 末位
+    line cuts through: the whole tie group is commended (named), or none of it is."""
+
+    WHOLE = "whole"  # 并列者一并表扬（一并列为末位）
+    NONE = "none"  # 并列者均不表扬（均不列为末位）
+
+
 @dataclass(frozen=True)
 class RankingPolicy:
     """Monthly evaluation (月考评) of towns."""
@@ -346,6 +354,10 @@ class RankingPolicy:
     name_bottom: int = 1
     by: str = "town"  # "town" or "office"
     failed_check_points: int = 2  # points lost per failed household / village spot check
+    ties: TieRule = TieRule.WHOLE  # a tie group across the commendation or 末位 line
+    # A unit with no problems in the month is listed apart (本月无问题), not ranked first by a
+    # 100 % closure rate, unless the plan says to rank it.
+    rank_without_problems: bool = False
 
 
 class ReportAudience(StrEnum):

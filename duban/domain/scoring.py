@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from duban.domain.plan import PenaltyBasis, PenaltyRule, RankingPolicy
+from duban.domain.plan import PenaltyBasis, PenaltyRule, RankingPolicy, TieRule
 
 # --------------------------------------------------------------------------------------------
 # Penalties
@@ -322,18 +322,23 @@ UNIT_LABELS: dict[str, str] = {"town": "乡镇", "office": "责任单位"}
 class RankedTown:
     """One row of the ranking."""
 
-    position: int  # 1 = best; unique, ties broken as `rank_towns` says
+    position: int  # 1 = best; tied units share it (并列), the next after a tie skips (1, 2, 2, 4)
     town: str
     name: str
     score: Decimal
     components: tuple[ScoreComponent, ...]
     standing: Standing
-    tied: bool  # another town has exactly the same score
+    tied: bool  # another unit has exactly the same score and so the same position
 
     @property
     def standing_label(self) -> str:
         """表彰 / 末位… / empty."""
         return STANDING_LABELS[self.standing]
+
+    @property
+    def rank_text(self) -> str:
+        """第2名, or 并列第2名 when tied."""
+        return f"{'并列' if self.tied else ''}第{self.position}名"
 
     @property
     def breakdown(self) -> str:
@@ -346,12 +351,25 @@ class RankedTown:
 
 
 @dataclass(frozen=True, slots=True)
+class QuietUnit:
+    """A unit that had no problem in the month: listed apart (本月无问题), not ranked."""
+
+    town: str
+    name: str
+
+
+QUIET_LABEL = "本月无问题"
+
+
+@dataclass(frozen=True, slots=True)
 class Ranking:
     """The month's evaluation: every town in order, with who is commended and who is named."""
 
     month: dt.date | None  # first day of the month; None when nothing was ranked
     by: str
     rows: tuple[RankedTown, ...]
+    quiet: tuple[QuietUnit, ...] = ()  # units with no problem in the month, not ranked
+    rule: str = ""  # the plan's rule in words (ranking_rule), printed with the ranking
 
     @property
     def commended(self) -> tuple[RankedTown, ...]:
@@ -375,15 +393,75 @@ class Ranking:
         """The ranking as plain-text lines for a bulletin (月通报)."""
         out = [self.title]
         for r in self.rows:
-            tie = "（并列）" if r.tied else ""
             mark = f"【{r.standing_label}】" if r.standing is not Standing.NONE else ""
-            out.append(f"第{r.position}名 {r.name} {r.score}分{tie}{mark}：{r.breakdown}")
+            out.append(f"{r.rank_text} {r.name} {r.score}分{mark}：{r.breakdown}")
+        if self.quiet:
+            out.append(f"{QUIET_LABEL}（不参加排名）：{'、'.join(q.name for q in self.quiet)}")
+        if self.rule:
+            out.append(f"评定规则：{self.rule}")
         return out
 
 
-def _order_key(s: TownMonthStats, score: Decimal) -> tuple[Decimal, Fraction, Fraction, int, str]:
-    """Best first: higher score, then higher closure rate, lower overdue rate, fewer fines, code."""
-    return (-score, -closure_rate(s), overdue_rate(s), s.penalties_yuan, s.town)
+def tie_groups(scores: Sequence[Decimal]) -> list[tuple[int, int]]:
+    """The runs of equal scores in a best-first list, as (first index, index after the last)."""
+    groups: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(scores) + 1):
+        if i == len(scores) or scores[i] != scores[start]:
+            groups.append((start, i))
+            start = i
+    return groups
+
+
+def group_standings(scores: Sequence[Decimal], commend_top: int, name_bottom: int,
+                    ties: TieRule) -> list[Standing]:
+    """Each unit's standing, from best-first scores, applied to whole tie groups.
+
+    Units with equal scores share a position; the commendation line (after the first
+    `commend_top` units) and the 末位 line (before the last `name_bottom`) apply to whole tie
+    groups: a group the line cuts through is commended (named) whole under TieRule.WHOLE and
+    not at all under TieRule.NONE. The group holding the best score is never named, nor is a
+    named group commended; when every unit is tied, no one is either.
+    """
+    n = len(scores)
+    groups = tie_groups(scores)
+    out = [Standing.NONE] * n
+    if len(groups) < 2:
+        return out
+    last_line = n - min(max(name_bottom, 0), n)  # indexes from here are the bottom M
+    top = min(max(commend_top, 0), n)
+    for first, after in groups:
+        whole = ties is TieRule.WHOLE
+        named = first > 0 and (after > last_line if whole else first >= last_line)
+        commended = not named and (first < top if whole else after <= top)
+        standing = (Standing.NAMED if named else Standing.COMMENDED if commended
+                    else Standing.NONE)
+        for i in range(first, after):
+            out[i] = standing
+    return out
+
+
+def ranking_rule(policy: RankingPolicy, unit: str = "") -> str:
+    """The plan's ranking rule in words, printed on the page and in the 通报."""
+    unit = unit or UNIT_LABELS.get(policy.by, "单位")
+    parts = ["得分相同的并列同一名次"]
+    lines = []
+    if policy.commend_top > 0:
+        lines.append(f"前{policy.commend_top}名通报表扬")
+    if policy.name_bottom > 0:
+        lines.append(f"后{policy.name_bottom}名列为末位（大会检讨发言，限期整改）")
+    if lines:
+        parts.append("，".join(lines))
+        if policy.ties is TieRule.WHOLE:
+            parts.append("名次线上的并列单位一并表扬或一并列为末位")
+        else:
+            parts.append("名次线上的并列单位均不表扬、均不列为末位")
+        parts.append("得分最高的不列为末位，全部并列时均不表扬、不列末位")
+    if policy.rank_without_problems:
+        parts.append(f"本月无问题的{unit}同样参加排名")
+    else:
+        parts.append(f"本月无问题的{unit}不参加排名，单独列出")
+    return "；".join(parts) + "。"
 
 
 def rank_towns(
@@ -393,13 +471,14 @@ def rank_towns(
 ) -> Ranking:
     """Score and order the towns of one month; commend the top N and name the bottom M.
 
-    Ties in score are broken by closure rate (higher first), overdue rate (lower first),
-    fines (lower first), then town code, and are flagged `tied`. The bottom M are named
-    first and the top N are commended among the rest, so no town is both; towns equal on all
-    of these are never split by a cut (all equal: nobody is commended or named).
+    Towns with equal scores are tied (并列): they share a position and no hidden measure
+    splits them; the commendation and 末位 lines apply to whole tie groups as the plan's
+    `ranking.ties` says (`group_standings`). A town with no problem in the month is listed
+    apart (`Ranking.quiet`) unless `ranking.rank_without_problems`. Rows within a tie group
+    are listed by name.
     """
     if not stats:
-        return Ranking(month=None, by=policy.by, rows=())
+        return Ranking(month=None, by=policy.by, rows=(), rule=ranking_rule(policy))
     months = {(s.month.year, s.month.month) for s in stats}
     if len(months) != 1:
         raise ValueError(f"stats span several months: {sorted(months)}")
@@ -407,38 +486,22 @@ def rank_towns(
     if len(set(codes)) != len(codes):
         raise ValueError("a town appears twice in the month's stats")
     year, month = months.pop()
+    ranked = [s for s in stats if s.problems > 0 or policy.rank_without_problems]
+    quiet = tuple(QuietUnit(s.town, s.name) for s in stats
+                  if not (s.problems > 0 or policy.rank_without_problems))
     scored = []
-    for s in stats:
+    for s in ranked:
         components = score_components(s, weights)
         scored.append((s, components, sum((c.points for c in components), Decimal(0))))
-    scored.sort(key=lambda t: _order_key(t[0], t[2]))
-    score_counts: dict[Decimal, int] = {}
-    for _, _, score in scored:
-        score_counts[score] = score_counts.get(score, 0) + 1
-    n = len(scored)
-    named_from = n - min(max(policy.name_bottom, 0), n)
-    commend_until = min(max(policy.commend_top, 0), named_from)
-    # Towns equal on every measure are told apart only by their code, which is no merit: a
-    # cut that falls inside such a group commends (or names) none of the group.
-    merit = [_order_key(s, score)[:-1] for s, _, score in scored]
+    scored.sort(key=lambda t: (-t[2], t[0].name, t[0].town))
+    scores = [score for _, _, score in scored]
+    standings = group_standings(scores, policy.commend_top, policy.name_bottom, policy.ties)
     rows = []
-    for i, (s, components, score) in enumerate(scored):
-        if i >= named_from and not (named_from > 0 and merit[i] == merit[named_from - 1]):
-            standing = Standing.NAMED
-        elif i < commend_until and not (commend_until < n
-                                        and merit[i] == merit[commend_until]):
-            standing = Standing.COMMENDED
-        else:
-            standing = Standing.NONE
-        rows.append(
-            RankedTown(
-                position=i + 1,
-                town=s.town,
-                name=s.name,
-                score=score,
-                components=components,
-                standing=standing,
-                tied=score_counts[score] > 1,
-            )
-        )
-    return Ranking(month=dt.date(year, month, 1), by=policy.by, rows=tuple(rows))
+    for first, after in tie_groups(scores):
+        for i in range(first, after):
+            s, components, score = scored[i]
+            rows.append(RankedTown(position=first + 1, town=s.town, name=s.name, score=score,
+                                   components=components, standing=standings[i],
+                                   tied=after - first > 1))
+    return Ranking(month=dt.date(year, month, 1), by=policy.by, rows=tuple(rows), quiet=quiet,
+                   rule=ranking_rule(policy))

@@ -439,6 +439,8 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     while m <= min(r.plan.end or ctx.today, ctx.today):
         choosable.append(m)
         m = (m + dt.timedelta(days=32)).replace(day=1)
+    if first not in choosable:  # the menu shows the month the page is about, always
+        choosable = sorted([*choosable, first])
     return page(st, ctx, "ranking.html", "ranking", campaign=chosen, campaigns=campaigns,
                 snap=snap, preview=preview, error=error, month=first, months=months,
                 choosable=choosable,

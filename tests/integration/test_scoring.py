@@ -263,13 +263,15 @@ def test_october_is_ranked_from_the_ledger_and_frozen(db: Database, clock: Fixed
     assert snap.stats_of(t[3].code).problems == 0  # closed in September: not October's work
     assert snap.stats_of(t[0].code).households == 10
 
-    # Standing follows the plan: the last one named; the top three would be commended, but
-    # 18 towns without October work are equal on every measure and their codes are no merit.
+    # Standing follows the plan: towns without October work are listed apart (本月无问题), not
+    # ranked first by a 100 % rate; of the four ranked, the top three are commended and the
+    # last named.
     rows = snap.ranking.rows
-    assert len(rows) == len(lg.plan.towns)
+    worked = {code for code, (n, _, _) in expected.items() if n > 0}
+    assert {r.town for r in rows} == worked
+    assert {q.town for q in snap.ranking.quiet} == {t_.code for t_ in t} - worked
     assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
-    assert sum(r.score == rows[0].score for r in rows) == 18
-    assert [r.position for r in rows if r.standing is Standing.COMMENDED] == []
+    assert [r.position for r in rows if r.standing is Standing.COMMENDED] == [1, 2, 3]
     assert [r.town for r in rows if r.standing is Standing.NAMED] == [rows[-1].town]
     assert rows[-1].town == t[2].code  # nothing closed, everything overdue
     for r in rows:
@@ -315,8 +317,12 @@ def test_ranking_files_show_the_frozen_breakdown(db: Database, clock: FixedClock
         assert r.name in text
     ws = openpyxl.load_workbook(paths[1]).active
     rows = list(ws.iter_rows(min_row=2, values_only=True))
-    assert [(r[0], r[1], r[2]) for r in rows] == [
+    ranked = len(snap.ranking.rows)
+    assert [(r[0], r[1], r[2]) for r in rows[:ranked]] == [
         (r.position, r.name, pytest.approx(float(r.score))) for r in snap.ranking.rows]
+    # Towns without a problem in the month follow, listed apart.
+    assert [(r[1], r[3]) for r in rows[ranked:]] == [
+        (q.name, "本月无问题") for q in snap.ranking.quiet]
     assert ws.freeze_panes == "A2"
     # a native bar chart of the totals, over the sheet's own cells (not a picture; issue 16)
     with zipfile.ZipFile(paths[1]) as z:

@@ -10,19 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from duban.domain.plan import PenaltyBasis, PenaltyRule, RankingPolicy
+from duban.domain.plan import PenaltyBasis, PenaltyRule, RankingPolicy, TieRule
 from duban.domain.scoring import (
     PenaltyItem,
     ScoreWeights,
     Standing,
     TownMonthStats,
     accrue_penalties,
-    closure_rate,
-    overdue_rate,
     penalty_totals,
     rank_towns,
+    ranking_rule,
     rule_for,
     score_components,
+    tie_groups,
 )
 
 # Seed 000: 一般问题未整改到位 500元/件; 不安全住房未按阶段完成 2000元/户.
@@ -172,13 +172,13 @@ def test_ranking_order_commended_and_named() -> None:
     lines = ranking.lines()
     assert lines[0] == "2020年7月乡镇月考评排名"
     assert lines[1].startswith("第1名 t1乡 120.00分【表彰】")
-    assert "【末位" in lines[-1]
+    assert "【末位" in lines[-2] and lines[-1].startswith("评定规则：")
     assert ranking.rows[0].breakdown == (
         "100.00 + 20.00（销号率） − 0.00（逾期率） − 0.00（考核罚款） − 0.00（抽查反弹） = 120.00"
     )
 
 
-def test_ties_are_broken_by_closure_rate_then_code_and_flagged() -> None:
+def test_tied_towns_share_a_position_listed_by_name() -> None:
     a = stats("a", closed=10, checked=4, reopened=1)  # 100 + 20 − 5 = 115
     b = stats("b", closed=9, overdue=0, problems=12)  # 100 + 15 = 115, closure 75%
     c = stats("c", closed=9, problems=12)  # identical to b
@@ -186,38 +186,89 @@ def test_ties_are_broken_by_closure_rate_then_code_and_flagged() -> None:
     for order in ([a, b, c, x], [x, c, b, a], [c, x, a, b]):
         ranking = rank_towns(order, POLICY)
         assert [r.town for r in ranking.rows] == ["a", "b", "c", "x"]
+        assert [r.position for r in ranking.rows] == [1, 1, 1, 4]
         assert [r.tied for r in ranking.rows] == [True, True, True, False]
-    assert "（并列）" in rank_towns([a, b, c, x], POLICY).lines()[1]
+    assert rank_towns([a, b, c, x], POLICY).lines()[1].startswith("并列第1名 a乡 115.00分")
 
 
-def test_a_cut_never_falls_between_towns_equal_on_every_measure() -> None:
-    # A month without activity (every town 120): the town code alone would name the last.
-    quiet = [stats(code, closed=10) for code in ("zhouying", "baiji", "beicheng", "liufu", "x")]
-    ranking = rank_towns(quiet, POLICY)
-    assert all(r.standing is Standing.NONE for r in ranking.rows)
-    assert ranking.named == () and ranking.commended == ()
-    # Equal at the bottom only: the better towns are still commended, nobody is named.
-    mixed = [stats("a", closed=10), stats("b", closed=9), stats("c", closed=8),
-             stats("d", closed=5), stats("e", closed=5)]
-    ranking = rank_towns(mixed, POLICY)
-    assert [r.town for r in ranking.commended] == ["a", "b", "c"]
-    assert ranking.named == ()
-    # Equal across the commendation cut: only those above the group are commended.
-    top = [stats("a", closed=10), stats("b", closed=9), stats("c", closed=9),
-           stats("d", closed=9), stats("e", closed=1)]
-    ranking = rank_towns(top, POLICY)
-    assert [r.town for r in ranking.commended] == ["a"]
-    assert [r.town for r in ranking.named] == ["e"]
+def _scores(*points: int) -> list[TownMonthStats]:
+    """Towns t01, t02 … scoring 100 + closed×2 (10 problems, `closed` closed, none overdue)."""
+    return [stats(f"t{i:02d}", closed=(p - 100) // 2) for i, p in enumerate(points, 1)]
 
 
-def test_no_town_is_both_commended_and_named() -> None:
-    three = [stats("t1"), stats("t2", closed=9), stats("t3", closed=8)]
-    ranking = rank_towns(three, POLICY)
-    assert [r.standing for r in ranking.rows] == [
-        Standing.COMMENDED,
-        Standing.COMMENDED,
-        Standing.NAMED,
-    ]
+WHOLE = RankingPolicy(commend_top=3, name_bottom=1, ties=TieRule.WHOLE)
+NONE = RankingPolicy(commend_top=3, name_bottom=1, ties=TieRule.NONE)
+
+
+def test_a_tie_at_the_top_is_commended_whole_or_not_at_all() -> None:
+    # 19 towns at 120 and two below: the top group has one position, 并列第1名.
+    towns = _scores(*[120] * 19, 110, 100)
+    whole = rank_towns(towns, WHOLE)
+    assert {r.position for r in whole.rows[:19]} == {1} and whole.rows[19].position == 20
+    assert len(whole.commended) == 19 and [r.town for r in whole.named] == ["t21"]
+    none = rank_towns(towns, NONE)
+    assert none.commended == () and [r.town for r in none.named] == ["t21"]
+
+
+def test_a_tie_across_the_commendation_line() -> None:
+    towns = _scores(120, 118, 116, 116, 110, 100)  # the 3rd and 4th share 并列第3名
+    whole = rank_towns(towns, WHOLE)
+    assert [r.position for r in whole.rows] == [1, 2, 3, 3, 5, 6]
+    assert [r.town for r in whole.commended] == ["t01", "t02", "t03", "t04"]
+    none = rank_towns(towns, NONE)
+    assert [r.town for r in none.commended] == ["t01", "t02"]
+    assert [r.town for r in whole.named] == [r.town for r in none.named] == ["t06"]
+
+
+def test_a_tie_at_the_bottom_is_named_whole_or_not_at_all() -> None:
+    # Four towns at 100: not one of them alone is 末位.
+    towns = _scores(120, 118, 116, 110, 100, 100, 100, 100)
+    whole = rank_towns(towns, WHOLE)
+    assert [r.town for r in whole.named] == ["t05", "t06", "t07", "t08"]
+    assert {r.position for r in whole.named} == {5}
+    none = rank_towns(towns, NONE)
+    assert none.named == ()
+    assert [r.town for r in none.commended] == ["t01", "t02", "t03"]
+
+
+def test_everyone_tied_is_neither_commended_nor_named() -> None:
+    for policy in (WHOLE, NONE):
+        ranking = rank_towns(_scores(120, 120, 120, 120, 120), policy)
+        assert ranking.commended == () and ranking.named == ()
+        assert {r.position for r in ranking.rows} == {1}
+
+
+def test_the_best_group_is_never_named_and_no_town_is_both() -> None:
+    # Two groups; the 末位 line (last 1) cuts into the bottom group of three.
+    ranking = rank_towns(_scores(120, 100, 100, 100), WHOLE)
+    assert [r.town for r in ranking.commended] == ["t01"]
+    assert [r.town for r in ranking.named] == ["t02", "t03", "t04"]
+    three = rank_towns([stats("t1"), stats("t2", closed=9), stats("t3", closed=8)], POLICY)
+    assert [r.standing for r in three.rows] == [
+        Standing.COMMENDED, Standing.COMMENDED, Standing.NAMED]
+
+
+def test_towns_without_problems_are_listed_apart_unless_the_plan_ranks_them() -> None:
+    towns = [stats("a", closed=9), stats("b", problems=0, closed=0),
+             stats("c", closed=5), stats("d", problems=0, closed=0)]
+    ranking = rank_towns(towns, POLICY)
+    assert [r.town for r in ranking.rows] == ["a", "c"]
+    assert [(q.town, q.name) for q in ranking.quiet] == [("b", "b乡"), ("d", "d乡")]
+    assert "本月无问题（不参加排名）：b乡、d乡" in ranking.lines()
+    assert "本月无问题的乡镇不参加排名，单独列出" in ranking.rule
+    ranked = rank_towns(towns, RankingPolicy(rank_without_problems=True))
+    assert ranked.quiet == () and [r.town for r in ranked.rows][:2] == ["b", "d"]
+    assert "本月无问题的乡镇同样参加排名" in ranked.rule
+
+
+def test_the_rule_is_stated_in_words() -> None:
+    assert ranking_rule(WHOLE) == (
+        "得分相同的并列同一名次；前3名通报表扬，后1名列为末位（大会检讨发言，限期整改）；"
+        "名次线上的并列单位一并表扬或一并列为末位；得分最高的不列为末位，全部并列时均不表扬、不列末位；"
+        "本月无问题的乡镇不参加排名，单独列出。")
+    assert "名次线上的并列单位均不表扬、均不列为末位" in ranking_rule(NONE)
+    assert tie_groups([Decimal(3), Decimal(3), Decimal(2), Decimal(1), Decimal(1)]) == [
+        (0, 2), (2, 3), (3, 5)]
 
 
 def test_ranking_inputs_are_checked() -> None:
@@ -261,18 +312,15 @@ def test_breakdown_sums_to_score_and_order_follows_score(towns: tuple[TownMonthS
         assert sum(c.points for c in row.components) == row.score
     scores = [r.score for r in ranking.rows]
     assert scores == sorted(scores, reverse=True)
-    by_code = {s.town: s for s in towns}
-
-    def merit(town: str, score: object) -> tuple[object, ...]:
-        s = by_code[town]
-        return (score, closure_rate(s), overdue_rate(s), s.penalties_yuan)
-
     rows = ranking.rows
-    for a, b in itertools.pairwise(rows):  # equal towns are never split by a cut
-        if merit(a.town, a.score) == merit(b.town, b.score):
-            assert a.standing == b.standing
-    assert len(ranking.named) <= 1
-    if len(rows) > 1 and merit(rows[-1].town, rows[-1].score) != merit(rows[-2].town,
-                                                                        rows[-2].score):
-        assert len(ranking.named) == 1
-    assert len(ranking.commended) <= min(3, len(towns) - len(ranking.named))
+    for a, b in itertools.pairwise(rows):  # tied towns share a position and a standing
+        if a.score == b.score:
+            assert a.position == b.position and a.standing == b.standing and a.tied
+        else:
+            assert b.position == rows.index(b) + 1
+    assert all(s.problems > 0 for s in towns if s.town in {r.town for r in rows})
+    assert {q.town for q in ranking.quiet} == {s.town for s in towns if s.problems == 0}
+    assert not (set(ranking.commended) & set(ranking.named))
+    if rows and rows[-1].score != rows[0].score:
+        last = [r for r in rows if r.score == rows[-1].score]
+        assert set(ranking.named) == set(last)  # the whole bottom group (TieRule.WHOLE)

@@ -386,3 +386,16 @@ def test_spot_checks_are_drawn_and_a_failed_one_reopens_its_problem(
     p = world.problem("hd_housing")
     assert (p.status, p.reopen_count) == ("rectifying", 1)
     assert trail(world, pid)[-1] == ("reopen", "sup")
+
+
+def test_the_ranking_page_shows_its_month_its_rule_and_towns_without_problems(
+        world: World, client_for: Clients) -> None:
+    county, _ = client_for("county")
+    page = county.get(f"/ranking?campaign={world.campaign_id}&month=2022-09").text
+    assert "本页是 <strong>2022年9月</strong> 的考评" in page
+    assert re.search(r'<option value="2022-09"[^>]* selected>2022年9月', page)
+    assert "评定规则：得分相同的并列同一名次" in page
+    quiet = re.search(r"<h3>本月无问题（不参加排名）</h3><p>([^<]+)</p>", page)
+    assert quiet and "槐店回族镇" not in quiet.group(1) and "北城办事处" in quiet.group(1)
+    ranked = re.findall(r'<td data-label="单位">([^<]+)</td>', page)
+    assert sorted(ranked) == ["刘庄店镇", "槐店回族镇"]

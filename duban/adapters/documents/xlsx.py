@@ -138,8 +138,9 @@ def _rate_chart(wb: Any, sheet: str, n: int) -> Any:
 
 def write_ranking_xlsx(rows: Sequence[Mapping[str, Any]], headers: Sequence[str], path: Path,
                        *, sheet_name: str = "月考评", name_col: str = "名称",
-                       score_col: str = "总分") -> Path:
-    """Write the 月考评 breakdown: a filtered table and a native bar chart of the totals."""
+                       score_col: str = "总分", chart_rows: int | None = None) -> Path:
+    """Write the 月考评 breakdown: a filtered table and a native bar chart of the totals (of
+    the first `chart_rows` rows, the ranked ones, when given)."""
     path = Path(path)
     widths = [_width_for(h) for h in headers]
     for row in rows:
@@ -158,8 +159,9 @@ def write_ranking_xlsx(rows: Sequence[Mapping[str, Any]], headers: Sequence[str]
                 ws.set_column(j, j, w)
             ws.freeze_panes(1, 0)
             ws.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
-            if rows and name_col in headers and score_col in headers:
-                n, x, y = len(rows), list(headers).index(name_col), list(headers).index(score_col)
+            n = len(rows) if chart_rows is None else min(chart_rows, len(rows))
+            if n and name_col in headers and score_col in headers:
+                x, y = list(headers).index(name_col), list(headers).index(score_col)
                 chart = wb.add_chart({"type": "bar"})
                 chart.add_series({"name": score_col, "categories": [sheet_name, 1, x, n, x],
                                   "values": [sheet_name, 1, y, n, y],
@@ -168,7 +170,7 @@ def write_ranking_xlsx(rows: Sequence[Mapping[str, Any]], headers: Sequence[str]
                 chart.set_y_axis({"reverse": True})  # the first place on top
                 chart.set_legend({"none": True})
                 chart.set_size({"width": 560, "height": max(240, 24 * n + 80)})
-                ws.insert_chart(n + 2, 0, chart)
+                ws.insert_chart(len(rows) + 2, 0, chart)
         finally:
             wb.close()
     return path

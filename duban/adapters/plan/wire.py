@@ -68,6 +68,7 @@ from duban.domain.plan import (
     Stage,
     StageKind,
     SupervisionGroup,
+    TieRule,
     Town,
     Village,
     VisitPolicy,
@@ -95,6 +96,15 @@ STAGE_KIND_ALIASES: dict[str, StageKind] = {
     "复核": StageKind.REVIEW,
     "提升": StageKind.REVIEW,
     "迎检": StageKind.REVIEW,
+}
+
+TIE_RULE_ALIASES: dict[str, TieRule] = {
+    "whole": TieRule.WHOLE,
+    "一并": TieRule.WHOLE,
+    "并列者一并表扬": TieRule.WHOLE,
+    "none": TieRule.NONE,
+    "均不": TieRule.NONE,
+    "并列者均不表扬": TieRule.NONE,
 }
 
 LEVEL_ALIASES: dict[str, OfficeLevel] = {
@@ -1136,12 +1146,15 @@ def _ranking(ctx: _Ctx, data: Mapping[str, Any]) -> RankingPolicy:
     path = "ranking"
     if data.get(path) is None:
         return RankingPolicy()
-    m = ctx.fields(data[path], path, ("commend_top", "name_bottom", "by", "failed_check_points"))
+    m = ctx.fields(data[path], path, ("commend_top", "name_bottom", "by", "failed_check_points",
+                                      "ties", "rank_without_problems"))
     return RankingPolicy(
         commend_top=ctx.whole(m, "commend_top", path, default=3, minimum=0),
         name_bottom=ctx.whole(m, "name_bottom", path, default=1, minimum=0),
         by=ctx.choice(m, "by", path, RANK_BY_ALIASES, "town"),
         failed_check_points=ctx.whole(m, "failed_check_points", path, default=2, minimum=0),
+        ties=ctx.choice(m, "ties", path, TIE_RULE_ALIASES, TieRule.WHOLE),
+        rank_without_problems=ctx.flag(m, "rank_without_problems", path, default=False),
     )
 
 

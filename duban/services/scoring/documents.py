@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
 from duban.domain.plan import PenaltyBasis
-from duban.domain.scoring import STANDING_LABELS
+from duban.domain.scoring import QUIET_LABEL, STANDING_LABELS
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.notices.documents import county_contact, letterhead
@@ -48,7 +48,7 @@ def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date)
     for r in snap.ranking.rows:
         gains = [ScoreLine(c.label, float(c.points)) for c in r.components if not c.deducts]
         deduction = float(-sum((c.points for c in r.components if c.deducts), Decimal(0)))
-        remark = STANDING_LABELS[r.standing] + ("（并列）" if r.tied else "")
+        remark = "；".join(x for x in (STANDING_LABELS[r.standing], "并列" if r.tied else "") if x)
         rows.append(RankingRow(rank=r.position, town=r.name, scores=gains, deduction=deduction,
                                remark=remark))
     codes = _problem_codes(session, sorted({i for x in snap.penalties for i in x.problem_ids}))
@@ -67,8 +67,11 @@ def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date)
     frozen = "" if snap.frozen else "（预览，未冻结）"
     intro = (
         f"根据{plan.name}月考评办法，按销号率、逾期率、考核罚款、抽查反弹情况，对各{unit}"
-        f"{month_cn}工作进行了考评{frozen}。现将结果通报如下："
+        f"{month_cn}工作进行了考评{frozen}。评定规则：{snap.ranking.rule}"
     )
+    if snap.ranking.quiet:
+        intro += f"{QUIET_LABEL}的{unit}（不参加排名）：{'、'.join(q.name for q in snap.ranking.quiet)}。"
+    intro += "现将结果通报如下："
     return RankingContext(
         **letterhead(plan, county_contact(session, snap.campaign_id, plan)),
         title=f"关于{month_cn}{unit}月考评结果的通报",
@@ -107,10 +110,17 @@ def write_ranking(
         s = snap.stats_of(r.town)
         rows.append({
             "名次": r.position, "名称": r.name, "总分": float(r.score),
-            "评定": r.standing_label, "并列": r.tied, "计分明细": r.breakdown,
+            "评定": r.standing_label, "并列": "并列" if r.tied else "", "计分明细": r.breakdown,
             "问题数": s.problems, "已销号": s.closed, "逾期": s.overdue,
             "考核罚款（元）": s.penalties_yuan, "农户数": s.households,
             "抽查销号问题": s.spot_checked, "抽查重新打开": s.reopened,
         })
-    xlsx = write_ranking_xlsx(rows, RANKING_HEADERS, out_dir / f"{stem}.xlsx")
+    ranked = len(rows)
+    for q in snap.ranking.quiet:  # listed apart, not ranked
+        s = snap.stats_of(q.town)
+        rows.append({"名次": "", "名称": q.name, "总分": "", "评定": QUIET_LABEL, "并列": "",
+                     "计分明细": "", "问题数": 0, "已销号": 0, "逾期": 0,
+                     "考核罚款（元）": s.penalties_yuan, "农户数": s.households,
+                     "抽查销号问题": 0, "抽查重新打开": 0})
+    xlsx = write_ranking_xlsx(rows, RANKING_HEADERS, out_dir / f"{stem}.xlsx", chart_rows=ranked)
     return [docx, xlsx]

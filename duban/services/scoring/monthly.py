@@ -215,7 +215,7 @@ def _compute(
     weights = dataclasses.replace(DEFAULT_WEIGHTS, failed_check=policy.failed_check_points)
     ranking = rank_towns(stats, policy, weights)
     if ranking.month is None:
-        ranking = Ranking(month=first, by=by, rows=())
+        ranking = Ranking(month=first, by=by, rows=(), rule=ranking.rule)
     return RankingSnapshot(
         campaign_id=campaign_id, month=first, as_of=end, ranking=ranking, stats=stats,
         penalties=tuple(lines), penalty_basis=basis, policy=policy, weights=weights,

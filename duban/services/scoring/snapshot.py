@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from duban.domain.plan import PenaltyBasis, RankingPolicy
+from duban.domain.plan import PenaltyBasis, RankingPolicy, TieRule
 from duban.domain.scoring import (
     PenaltyLine,
+    QuietUnit,
     RankedTown,
     Ranking,
     ScoreComponent,
@@ -58,8 +59,15 @@ def _policy_json(snap: RankingSnapshot) -> dict[str, Any]:
         "name_bottom": snap.policy.name_bottom,
         "by": snap.policy.by,
         "failed_check_points": snap.policy.failed_check_points,
+        "ties": snap.policy.ties.value,
+        "rank_without_problems": snap.policy.rank_without_problems,
         "weights": dataclasses.asdict(snap.weights),
         "names": snap.names,
+        # Units with no problem in the month, listed apart, and the rule as printed then.
+        "quiet": [{"town": q.town, "name": q.name,
+                   "stats": {f: getattr(snap.stats_of(q.town), f) for f in STAT_FIELDS}}
+                  for q in snap.ranking.quiet],
+        "rule": snap.ranking.rule,
     }
 
 
@@ -108,7 +116,10 @@ def snapshot_of_row(row: MonthlyRanking) -> RankingSnapshot:
     policy_data = row.policy
     policy = RankingPolicy(commend_top=int(policy_data["commend_top"]),
                            name_bottom=int(policy_data["name_bottom"]), by=str(policy_data["by"]),
-                           failed_check_points=int(policy_data.get("failed_check_points", 2)))
+                           failed_check_points=int(policy_data.get("failed_check_points", 2)),
+                           ties=TieRule(policy_data.get("ties", TieRule.WHOLE.value)),
+                           rank_without_problems=bool(
+                               policy_data.get("rank_without_problems", False)))
     weights = ScoreWeights(**policy_data.get("weights", {}))
     rows = []
     stats = []
@@ -125,6 +136,10 @@ def snapshot_of_row(row: MonthlyRanking) -> RankingSnapshot:
         ))
         stats.append(TownMonthStats(town=r["town"], name=r["name"], month=row.month,
                                     **{f: int(r["stats"].get(f, 0)) for f in STAT_FIELDS}))
+    quiet = tuple(QuietUnit(q["town"], q["name"]) for q in policy_data.get("quiet", []))
+    stats.extend(TownMonthStats(town=q["town"], name=q["name"], month=row.month,
+                                **{f: int(q["stats"].get(f, 0)) for f in STAT_FIELDS})
+                 for q in policy_data.get("quiet", []))
     lines = tuple(
         PenaltyLine(rule=x["rule"], rule_name=x["rule_name"], basis=PenaltyBasis(x["basis"]),
                     unit=x["unit"], town=x["town"], office=x["office"],
@@ -134,7 +149,9 @@ def snapshot_of_row(row: MonthlyRanking) -> RankingSnapshot:
     )
     return RankingSnapshot(
         campaign_id=row.campaign_id, month=row.month, as_of=row.as_of,
-        ranking=Ranking(month=row.month, by=row.by, rows=tuple(rows)), stats=tuple(stats),
+        ranking=Ranking(month=row.month, by=row.by, rows=tuple(rows), quiet=quiet,
+                        rule=str(policy_data.get("rule", ""))),
+        stats=tuple(stats),
         penalties=lines, penalty_basis=row.penalty_basis, policy=policy, weights=weights,
         names=dict(policy_data.get("names", {})), frozen_at=row.frozen_at,
         frozen_by=row.frozen_by,
