@@ -7,7 +7,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from duban.domain.plan import PenaltyBasis, PenaltyRule, RankingPolicy, TieRule
@@ -301,6 +301,7 @@ def month_stats(draw: st.DrawFn, town: str) -> TownMonthStats:
     )
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail it on time alone
 @given(
     st.lists(st.sampled_from("abcdefghij"), min_size=1, max_size=10, unique=True).flatmap(
         lambda codes: st.tuples(*(month_stats(c) for c in codes))

@@ -84,7 +84,8 @@ COUNTY_ONLY = {
     ("POST", "/campaigns/{campaign_id}/amend/apply"),
     ("GET", "/calendar"), ("POST", "/calendar"), ("POST", "/calendar/save"),
 }
-COUNTY_AND_TOWNS = {("POST", "/imports")}  # a town imports its own town's rows only
+# A town imports its own town's rows only, and maps its file's words to the plan's names.
+COUNTY_AND_TOWNS = {("POST", "/imports"), ("POST", "/imports/map")}
 PROBLEM_SCOPED = {
     ("GET", "/problems/{problem_id}"), ("GET", "/api/problems/{problem_id}"),
     ("POST", "/problems/{problem_id}/move"), ("POST", "/api/problems/{problem_id}/moves"),
@@ -324,6 +325,8 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
     if USERS[username][0] is not Role.TOWN:
         attempts.append(("/imports", {"data": {"kind": "households", "campaign": str(cid)},
                                       "files": {"file": ("h.csv", "户编号\n".encode())}}))
+        attempts.append(("/imports/map", {"data": {"kind": "problems", "campaign": str(cid),
+                                                   "token": "0" * 24 + ".xlsx"}}))
     if username != "sup":
         attempts.append(("/spotchecks/1", {"data": {"campaign": str(cid), "result": "failed",
                                                      "note": "越权抽查"}}))
