@@ -49,6 +49,7 @@ class MonthlyRanking(Base):
     frozen_by: Mapped[str]
     by: Mapped[str]  # town / office
     policy: Mapped[dict[str, Any]]  # commend_top, name_bottom, by, and the score weights
+    number: Mapped[str]  # the 文号 of its 通报, from the register when frozen
     rows: Mapped[list[Any]]  # ranked rows: position, score, standing, components, stats
     penalties: Mapped[list[Any]]  # the fines counted in the month, line by line
     penalty_basis: Mapped[str]  # accrued / ledger

@@ -814,6 +814,8 @@ monthly_ranking = Table(
     Column("rows", JSON, nullable=False),
     Column("penalties", JSON, nullable=False),  # the fines counted in the month, line by line
     Column("penalty_basis", String(10), nullable=False),  # accrued / ledger
+    # the 文号 of its 通报, taken from the register when frozen ("" before issue 16)
+    Column("number", String(50), nullable=False, server_default=""),
     UniqueConstraint("campaign_id", "month"),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path
 
@@ -305,6 +306,12 @@ def test_ranking_files_show_the_frozen_breakdown(db: Database, clock: FixedClock
     paths = db.run(write_ranking, clock, lg.campaign_id, "2022-10", tmp_path)
     assert [p.suffix for p in paths] == [".docx", ".xlsx"]
     doc = Document(str(paths[0]))
+    # the frozen 通报 has a 文号 from the register, taken once (issue 16); the preview has none
+    assert re.fullmatch(r"沈巩督〔2022〕\d+号", snap.number)
+    assert snap.number in [p.text for p in doc.paragraphs]
+    assert db.run(monthly_snapshot, clock, lg.campaign_id, "2022-10",
+                  frozen_by="county").number == snap.number
+    assert not any("〔" in p.text for p in Document(str(preview[0])).paragraphs)
     table = next(tb for tb in doc.tables
                  if any(c.text.strip() == snap.ranking.rows[0].name for c in tb.rows[1].cells))
     listed = [[c.text.strip() for c in row.cells] for row in table.rows[1:]]

@@ -74,7 +74,7 @@ def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date)
     intro += "现将结果通报如下："
     return RankingContext(
         **letterhead(plan, county_contact(session, snap.campaign_id, plan)),
-        title=f"关于{month_cn}{unit}月考评结果的通报",
+        title=f"关于{month_cn}{unit}月考评结果的通报", number=snap.number,
         issued_on=issued_on, addressee=f"各{unit}", year=snap.month.year,
         month=snap.month.month, intro=intro, rows=rows, commend_top=snap.policy.commend_top,
         name_last=snap.policy.name_bottom, penalties=penalties,

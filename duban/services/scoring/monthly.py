@@ -257,14 +257,27 @@ def monthly_snapshot(
 
 def _freeze(uow: UnitOfWork, clock: Clock, campaign_id: int, first: dt.date, as_of_day: dt.date,
             frozen_by: str) -> RankingSnapshot:
-    """Compute a month's ranking as of the end of `as_of_day` and store it, once."""
+    """Compute a month's ranking as of the end of `as_of_day` and store it, once.
+
+    Its 通报 takes the next 文号 of the register: the register row is locked first, so a
+    concurrent freeze waits, finds the month frozen and takes no number.
+    """
+    from duban.domain.numbering import format_document_number
+    from duban.services.notices.documents import lock_register, numbering_key
+
+    plan = load_plan_of(uow.session, campaign_id)
+    register = lock_register(uow.session, *numbering_key(plan, clock))
+    existing = ranking(uow, campaign_id, first)
+    if existing is not None:  # frozen by a concurrent run meanwhile: theirs stands
+        return existing
     snap = _compute(uow, campaign_id, first, as_of_day)
-    # Frozen by a concurrent run meanwhile: theirs stands (and is returned below).
+    number = format_document_number(register.prefix, register.year, register.next_number)
     uow.session.execute(insert_or_skip(uow.session, MonthlyRanking).values(
         campaign_id=campaign_id, month=first, as_of=snap.as_of, frozen_at=clock.now(),
         frozen_by=frozen_by, by=snap.policy.by, penalty_basis=snap.penalty_basis,
-        **stored_columns(snap),
+        number=number, **stored_columns(snap),
     ).on_conflict_do_nothing(index_elements=["campaign_id", "month"]))
+    register.next_number += 1
     frozen = ranking(uow, campaign_id, first)
     assert frozen is not None
     return frozen

@@ -38,6 +38,7 @@ class RankingSnapshot:
     names: dict[str, str]  # unit code -> name, for the penalty lines' towns / offices
     frozen_at: dt.datetime | None = None
     frozen_by: str | None = None
+    number: str = ""  # the 文号 of its 通报, taken when frozen; "" for a preview
 
     @property
     def frozen(self) -> bool:
@@ -154,5 +155,5 @@ def snapshot_of_row(row: MonthlyRanking) -> RankingSnapshot:
         stats=tuple(stats),
         penalties=lines, penalty_basis=row.penalty_basis, policy=policy, weights=weights,
         names=dict(policy_data.get("names", {})), frozen_at=row.frozen_at,
-        frozen_by=row.frozen_by,
+        frozen_by=row.frozen_by, number=row.number,
     )
