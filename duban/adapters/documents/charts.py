@@ -1,11 +1,19 @@
-"""The daily report's trend chart, drawn with matplotlib in an installed Chinese font."""
+"""The daily report's trend chart, drawn with matplotlib in a Chinese font.
+
+A fresh machine may have no CJK font at all: the project's own dependencies bring one from
+PyPI (`cvttf-notosanscjk-regular`: Noto Sans CJK, SIL Open Font License), used when no
+system Chinese font (fonts-noto-cjk …) is installed, so charts never show boxes and matplotlib
+prints no "Glyph … missing" warning.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -30,7 +38,35 @@ CJK_FAMILIES = (
     "SimHei",
     "Noto Serif CJK SC",
     "AR PL UKai CN",
+    "Noto Sans CJK TC",  # the packaged font (PACKAGED_FONT): every CJK glyph, TC forms
 )
+
+# The Chinese font that comes with duban's dependencies (a PyPI package holding the file).
+PACKAGED_FONT_MODULE = "cvttf_NotoSansCJK_Regular"
+PACKAGED_FONT_FILE = "NotoSansCJKtc-Regular.otf"
+
+
+def packaged_cjk_font() -> Path | None:
+    """The font file the project's dependencies install, or None when it is missing."""
+    spec = importlib.util.find_spec(PACKAGED_FONT_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / PACKAGED_FONT_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+def packaged_cjk_family() -> str | None:
+    """Register the packaged font with matplotlib; its family name, or None."""
+    path = packaged_cjk_font()
+    if path is None:
+        return None
+    if not any(f.fname == str(path) for f in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(str(path))
+    return next((f.name for f in font_manager.fontManager.ttflist if f.fname == str(path)),
+                None)
 
 
 @functools.cache
@@ -48,19 +84,24 @@ def cjk_font_family() -> str | None:
                 except (OSError, RuntimeError, ValueError):  # a font file FreeType cannot read
                     continue
         family = _first_known_cjk_family()
+    if family is None or family == "Noto Sans CJK TC":
+        family = packaged_cjk_family() or family
     if family is None:
-        log.warning("no Chinese font found for charts; install fonts-noto-cjk")
+        log.warning("no Chinese font found for charts; reinstall duban (its dependencies "
+                    "bring %s) or install fonts-noto-cjk", PACKAGED_FONT_MODULE)
     return family
 
 
 def _first_known_cjk_family() -> str | None:
     installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((family for family in CJK_FAMILIES if family in installed), None)
+    return next((family for family in CJK_FAMILIES[:-1] if family in installed), None)
 
 
-def trend_chart_png(series: Sequence[SeriesPoint], title: str, *, dpi: int = 200) -> bytes:
-    """Cumulative found and closed problems and the overdue count per day, as a PNG."""
-    family = cjk_font_family()
+def trend_chart_png(series: Sequence[SeriesPoint], title: str, *, dpi: int = 200,
+                    family: str | None = None) -> bytes:
+    """Cumulative found and closed problems and the overdue count per day, as a PNG; in
+    `family` when given, else the first Chinese font found (`cjk_font_family`)."""
+    family = family or cjk_font_family()
     rc: dict[str, Any] = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
           "axes.unicode_minus": False}
     with matplotlib.rc_context(rc):  # type: ignore[arg-type]
