@@ -296,6 +296,32 @@ def notice_void(notice_id: int, username: str, reason: str) -> None:
     click.echo(f"已作废：{row.number}")
 
 
+@notice_group.command("download-batch", help="把同一批次（--batch）下发的全部文书合并为一个 PDF，"
+                      "按文号排列，每份从新的一张纸开始（需安装 LibreOffice）。")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
+@click.option("--batch", "batch_key", required=True, help="批次（下发时的 batch 键）。")
+def notice_download_batch(out: Path, campaign_id: int, batch_key: str) -> None:
+    import tempfile
+
+    from duban.adapters.documents import batch_to_pdf
+    from duban.services.notices.reading import list_notices, notice_file
+
+    e = env()
+    rows = [r for r in e.db.run(list_notices, campaign_id)
+            if r.batch_key == batch_key and not r.voided]
+    if not rows:
+        raise click.ClickException(f"批次“{batch_key}”没有下发的文书")
+    with tempfile.TemporaryDirectory(prefix="duban-batch-") as tmp:
+        files = []
+        for r in rows:
+            path = Path(tmp) / f"{r.id}.docx"
+            path.write_bytes(e.db.run(notice_file, r.id))
+            files.append(path)
+        batch_to_pdf(files, out)
+    click.echo(f"已导出：{out}（{len(rows)} 份文书）")
+
+
 @notice_group.command("download", help="导出通知书文件（校验 SHA-256，与下发时逐字节一致）；"
                       "不给出文件名或给出目录时，文件名为“文号-主送单位.docx”。")
 @click.argument("notice_id", type=int)

@@ -211,3 +211,18 @@ def test_images_are_current() -> None:
     """docs/images holds page 1 of each kind (refreshed with DUBAN_UPDATE_DOC_IMAGES=1)."""
     for kind in RENDERERS:
         assert (IMAGES / f"{kind}-page1.png").is_file(), kind
+
+
+def test_a_batch_prints_as_one_pdf_each_document_on_fresh_sheets(tmp_path: Path) -> None:
+    """`duban notice download-batch`: the batch's documents joined in order, each even."""
+    require(libreoffice_available(), "LibreOffice (soffice) is not installed")
+    from duban.adapters.documents import batch_to_pdf
+
+    docs = [render_notice(ALL_CONTEXTS["notice"](), tmp_path / "a.docx"),
+            render_reminder(ALL_CONTEXTS["reminder"](), tmp_path / "b.docx")]
+    out = batch_to_pdf(docs, tmp_path / "batch.pdf")
+    with pymupdf.open(out) as doc:
+        firsts = [i for i, page in enumerate(doc) if "〔2022〕" in page.get_text()]
+        assert len(doc) % 2 == 0
+        assert len(firsts) == 2 and firsts[0] == 0 and firsts[1] % 2 == 0  # a fresh sheet
+        assert "12" in doc[firsts[0]].get_text() and "19" in doc[firsts[1]].get_text()

@@ -22,6 +22,7 @@ from duban.adapters.documents.context import (
 )
 from duban.adapters.documents.pdf import (
     PdfConversionError,
+    batch_to_pdf,
     convert_to_pdf,
     install_font_aliases,
     libreoffice_available,
@@ -64,6 +65,7 @@ __all__ = [
     "ScoreLine",
     "SeriesPoint",
     "TemplateError",
+    "batch_to_pdf",
     "convert_to_pdf",
     "install_font_aliases",
     "libreoffice_available",

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from lxml import etree
@@ -135,6 +136,31 @@ def convert_to_pdf(docx_path: Path, out_dir: Path, *,
         again = _convert(moved, Path(tmp) / "out", timeout_s=timeout_s)
         shutil.move(str(again), pdf)
     return pdf
+
+
+def batch_to_pdf(docx_paths: Sequence[Path], out_pdf: Path, *,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> Path:
+    """Convert several .docx files and join them, in order, into one PDF (a batch to print).
+
+    Each document ends on an even page (see convert_to_pdf), so printed on both sides every
+    document starts on a fresh sheet. Written beside out_pdf and renamed into place.
+    """
+    from pypdf import PdfWriter
+
+    if not docx_paths:
+        raise PdfConversionError("无法生成PDF：没有要合并的文件")
+    out_pdf = Path(out_pdf)
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="duban-batch-") as tmp:
+        writer = PdfWriter()
+        for i, docx in enumerate(docx_paths):
+            pdf = convert_to_pdf(Path(docx), Path(tmp) / str(i), timeout_s=timeout_s)
+            writer.append(str(pdf))
+        part = Path(tmp) / "batch.pdf"
+        with part.open("wb") as fh:
+            writer.write(fh)
+        shutil.move(str(part), out_pdf)
+    return out_pdf
 
 
 def _convert(docx_path: Path, out_dir: Path, *, timeout_s: float) -> Path:
