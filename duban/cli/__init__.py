@@ -12,11 +12,17 @@ from duban.adapters.children import exit_on_signals
 from duban.cli.base import cli
 from duban.domain.errors import DubanError
 
-__all__ = ["cli", "main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "cli", "main"]
+
+# Exit codes (README, "Exit codes"): 0 done; 1 refused input (a Chinese message says why; the
+# database is unreachable); 2 usage (an unknown command or option, a bad option value: click's
+# own code); 3 an internal error (logged to duban-error.log in the data directory).
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def main() -> None:
-    """Entry point: run the CLI and turn every known error into a Chinese message and exit 1."""
+    """Entry point: run the CLI; a refusal is a Chinese message and exit 1, a usage mistake
+    exit 2, an internal error exit 3 (never a traceback on screen)."""
     try:
         # SIGTERM and SIGHUP end the command through its `finally` blocks, which stop the
         # child processes it owns (Prefect's server, LibreOffice).
@@ -42,7 +48,7 @@ def main() -> None:
         with log.open("a", encoding="utf-8") as fh:
             traceback.print_exc(file=fh)
         click.echo(f"错误：内部错误（{type(exc).__name__}），详情已记入 {log}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_INTERNAL)
 
 
 def _is_database_unreachable(exc: Exception) -> bool:

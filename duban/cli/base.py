@@ -88,8 +88,40 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The root group's options a user may also write after the command (`duban tick --now …`).
+ROOT_OPTIONS = ("--now", "--db")
+
+
+def hoist_root_options(args: list[str]) -> list[str]:
+    """`--now T` and `--db URL` written anywhere in the line, moved before the command so the
+    root group reads them (`duban tick --now 2022-09-26T09:00` = `duban --now … tick`)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in ROOT_OPTIONS:
+            if "=" in arg:
+                front.append(arg)
+            else:
+                front.extend(args[i:i + 2])
+                i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class LazyGroup(ZhGroup):
     """The root group: a command's module is imported when the command is asked for."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Read the root options wherever they stand in the line."""
+        return super().parse_args(ctx, hoist_root_options(list(args)))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command, loaded or not, sorted as click sorts them."""

@@ -53,6 +53,11 @@ def test_problem_list_shows_a_page_by_deadline_then_code(db: Database, clock: Fi
     lead = problems[sooner[0]].lead_office
     assert lead is not None
     assert _list(db, "--campaign", str(cid), "--office", lead)[-1] == "共 3 条，显示 3 条"
+    # --now may follow the command (deploy/README writes `duban tick --now …`).
+    assert _list(db, "--campaign", str(cid), "--overdue", "--now", "2022-10-01T09:00")[-1] == \
+        "共 1 条，显示 1 条"
+    assert _list(db, "--campaign", str(cid), "--overdue", "--now=2022-10-06")[-1] == \
+        "共 3 条，显示 3 条"
     # Filters take names (with or without the place's ending) as well as codes.
     assert _list(db, "--campaign", str(cid), "--office", office[lead])[-1] == "共 3 条，显示 3 条"
     first_town = problems[sooner[0]].town_code
