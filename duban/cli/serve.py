@@ -132,7 +132,8 @@ def tick_cmd(as_json: bool) -> None:
     rows = []
     for cid, entry in summary["campaigns"].items():
         sweep = entry.get("sweep") or {}
-        rows.append([cid, "、".join(s["kind"] for s in entry.get("stages", [])) or "—",
+        rows.append([cid, "、".join(_stage_label(s["kind"]) for s in entry.get("stages", []))
+                     or "—",
                      sweep.get("fired", 0), sweep.get("digests", 0),
                      "、".join(sweep.get("documents", [])) or "—",
                      entry.get("daily_report") or "—"])
@@ -243,6 +244,16 @@ def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[st
     click.echo(table(["编号", "文号", "主送", "问题数", "文件"],
                      [[r.id, r.number, names.office(r.office_code), len(r.problem_ids), r.path]
                       for r in rows]))
+
+
+def _stage_label(kind: str) -> str:
+    """A stage kind as the tick's table shows it: 排查, 整改 (never investigate, rectify)."""
+    from duban.domain.plan import STAGE_KIND_LABELS, StageKind
+
+    try:
+        return STAGE_KIND_LABELS[StageKind(kind)]
+    except ValueError:
+        return kind
 
 
 @notice_group.command("list", help="列出一项行动的通知书及签收情况。")

@@ -399,3 +399,21 @@ def test_the_ranking_page_shows_its_month_its_rule_and_towns_without_problems(
     assert quiet and "槐店回族镇" not in quiet.group(1) and "北城办事处" in quiet.group(1)
     ranked = re.findall(r'<td data-label="单位">([^<]+)</td>', page)
     assert sorted(ranked) == ["刘庄店镇", "槐店回族镇"]
+
+
+def test_the_village_menu_shows_only_what_a_village_may_do(world: World,
+                                                           client_for: Clients) -> None:
+    village, _ = client_for("vil_hd1")
+    nav = village.get(f"/?campaign={world.campaign_id}").text.split('aria-label="主菜单"')[1]
+    nav = nav.split("</nav>")[0]
+    assert "问题台账" in nav and "通知书" in nav
+    assert "/imports" not in nav and "/campaigns" not in nav
+    town, _ = client_for("town_hd")
+    assert "/imports" in town.get(f"/?campaign={world.campaign_id}").text
+
+
+def test_the_tick_names_its_stages_in_chinese() -> None:
+    from duban.cli.serve import _stage_label
+
+    assert [_stage_label(k) for k in ("investigate", "rectify", "review")] == [
+        "排查", "整改", "复核提升"]
