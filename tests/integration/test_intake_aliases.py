@@ -59,3 +59,27 @@ def test_a_pasted_page_is_not_echoed_whole(tmp_path: Path) -> None:
         read_and_validate(path, "problems", refs)
     assert len(str(exc.value)) < 400
     assert all(len(e.reason) < 200 for e in exc.value.report.errors)
+
+
+def test_a_formula_without_a_value_is_named_as_such(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    plan = load_plan_file(SEED_000)
+    refs = ReferenceData.from_plan(plan)
+    headers = list(HEADERS["problems"])
+    wb = Workbook()  # openpyxl writes formulas without their computed values, as programs do
+    ws = wb.active
+    assert ws is not None
+    ws.title = "问题台账"  # a Chinese sheet name is written as character references
+    ws.append(headers)
+    row = {"问题来源": "大走访", "问题类别": "住房", "乡镇": "沧沟乡", "村": "关庙村",
+           "问题描述": "=B2&\"问题\"", "排查人": "刘干部", "排查日期": dt.date(2020, 6, 10)}
+    ws.append([row.get(h) for h in headers])
+    ws.append([{**row, "问题描述": ""}.get(h) for h in headers])
+    path = tmp_path / "公式.xlsx"
+    wb.save(path)
+    with pytest.raises(ImportRejected) as exc:
+        read_and_validate(path, "problems", refs)
+    reasons = {e.row: e.reason for e in exc.value.report.errors}
+    assert reasons[2].startswith("这一格是公式，文件里没有它的计算结果")
+    assert reasons[3] == "必填，不能为空"

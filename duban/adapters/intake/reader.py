@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import re
 import zipfile
@@ -603,3 +604,41 @@ def cell_grid(src: Path, kind: str, sheet: str) -> list[list[Any]]:
 
 
 __all__ = ["SheetData", "cell_grid", "display", "read_csv_grid", "read_rows", "sniff_format"]
+
+
+_CELL_RE = re.compile(rb'<c\b[^>]*\br="([A-Z]+)(\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+
+
+def formula_cells(src: Path, sheet: str) -> frozenset[tuple[int, int]]:
+    """The cells of an .xlsx/.xlsm sheet that hold a formula without a computed value, as
+    (1-based row, 0-based column): a file written by a program (not saved by Excel) carries
+    formulas only, which read as empty. Only asked for when a required cell is empty."""
+    try:
+        with zipfile.ZipFile(src) as z:
+            workbook = z.read("xl/workbook.xml").decode("utf-8", "replace")
+            rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+            rid = next((_attr(tag, "r:id") for tag in re.findall(r"<sheet\b[^>]*>", workbook)
+                        if html.unescape(_attr(tag, "name")) == sheet), "")
+            path = next((_attr(tag, "Target") for tag in re.findall(r"<Relationship\b[^>]*>", rels)
+                         if rid and _attr(tag, "Id") == rid), "")
+            if not path:
+                return frozenset()
+            name = path.lstrip("/")
+            data = z.read(name if name.startswith("xl/") else f"xl/{name}")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return frozenset()
+    out = set()
+    for m in _CELL_RE.finditer(data):
+        body = m.group(3) or b""
+        if b"<f" in body and not re.search(rb"<v>[^<]+</v>", body):
+            letters, row = m.group(1).decode(), int(m.group(2))
+            col = 0
+            for ch in letters:
+                col = col * 26 + ord(ch) - 64
+            out.add((row, col - 1))
+    return frozenset(out)
+
+
+def _attr(tag: str, name: str) -> str:
+    found = re.search(r"\s" + re.escape(name) + r'="([^"]*)"', tag)
+    return found.group(1) if found else ""

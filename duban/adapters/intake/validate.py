@@ -23,7 +23,7 @@ from duban.adapters.intake.normalize import (
     parse_int,
     parse_money,
 )
-from duban.adapters.intake.reader import SheetData
+from duban.adapters.intake.reader import SheetData, formula_cells
 from duban.adapters.intake.spec import KIND_LABELS, int_bounds
 from duban.adapters.intake.template import NOTES_SHEET
 from duban.domain.facts import FactProblem, match_choice
@@ -57,6 +57,10 @@ MAX_INCOME = 10_000_000
 MAX_TEXT = 500
 MAX_NAME = 30
 MAX_CODE = 64
+REQUIRED = "必填，不能为空"
+# A formula whose value was never computed (a file written by a program, not saved by Excel).
+FORMULA = ("这一格是公式，文件里没有它的计算结果；请在 Excel 中打开并保存，或复制后“选择性粘贴→数值”，"
+           "填入数值后再导入")
 # Distinct (town, village) pairs remembered; past it villages are resolved each time.
 _CACHE_LIMIT = 50_000
 
@@ -429,6 +433,7 @@ class _Run:
         self._steps_done = 0
         self._last = -1
         self.step = max(1000, self.total // 100)
+        self._formulas: frozenset[tuple[int, int]] | None = None
 
     def col(
         self,
@@ -457,8 +462,17 @@ class _Run:
     def error(self, i: int, c: _Col, raw: object, reason: str) -> None:
         """Record an error in data row index `i`."""
         self.bad.add(i)
+        if reason == REQUIRED and c.col is not None and self._is_formula(self.numbers[i], c.col):
+            reason = FORMULA
         self.errors.append(CellError(self.numbers[i], c.header, display(raw), reason, c.col,
                                      getattr(reason, "kind", "")))
+
+    def _is_formula(self, row: int, col: int) -> bool:
+        """Whether an empty cell is a formula without a computed value (read lazily, once)."""
+        if self._formulas is None:
+            self._formulas = (formula_cells(self.sheet.source, self.sheet.sheet)
+                              if self.sheet.file_format in ("xlsx", "xlsm") else frozenset())
+        return (row, col) in self._formulas
 
     def convert(self, c: _Col) -> list[Any]:
         """Converted cells of a column; a blank optional cell gives None, a bad one _BAD."""
@@ -538,7 +552,7 @@ class _Run:
     def _try(c: _Col, raw: Any) -> tuple[bool, Any]:
         """(True, value) or (False, Chinese reason)."""
         if raw is None or (raw.__class__ is str and not raw.strip(_EDGE_CHARS)):
-            return (False, "必填，不能为空") if c.required else (True, None)
+            return (False, REQUIRED) if c.required else (True, None)
         try:
             return True, c.convert(raw)
         except CellProblem as exc:
@@ -613,7 +627,7 @@ class _Places:
             if _blank(raw):
                 mapping[pair] = None
                 if required:
-                    reasons[pair] = "必填，不能为空"
+                    reasons[pair] = REQUIRED
             elif town is _BAD:
                 mapping[pair] = None
             else:
