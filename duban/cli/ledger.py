@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from duban.cli.base import cli, env
-from duban.cli.output import table
+from duban.cli.output import as_json, table
 from duban.domain.clock import CHINA_TZ, local_today
 from duban.domain.lifecycle import (
     ACTION_LABELS,
@@ -118,11 +118,15 @@ def campaign_templates(campaign_id: int, folder: Path | None, reset: bool) -> No
 
 
 @campaign_group.command("list", help="列出全部行动。")
-def campaign_list() -> None:
+@click.option("--json", "json_out", is_flag=True, help="以 JSON 输出（含代码，供脚本使用）。")
+def campaign_list(json_out: bool) -> None:
     from duban.services.campaigns import list_campaigns
 
     e = env()
     rows = e.db.run(list_campaigns, local_today(e.clock))
+    if json_out:
+        click.echo(as_json(rows))
+        return
     if not rows:
         click.echo("暂无行动。用 duban campaign launch 方案.yaml 启动一项。")
         return
@@ -295,9 +299,10 @@ ACTION_CHOICES = click.Choice([a.value for a in Action])
 @click.option("--unrouted", is_flag=True, help="只列待交办（未匹配路由）的问题及原因。")
 @click.option("--search", help="按描述、编号、户编号搜索。")
 @click.option("--limit", type=int, default=50, show_default=True, help="最多列出条数。")
+@click.option("--json", "json_out", is_flag=True, help="以 JSON 输出（含代码，供脚本使用）。")
 def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                  status: str | None, overdue: bool, unrouted: bool, search: str | None,
-                 limit: int) -> None:
+                 limit: int, json_out: bool) -> None:
     from duban.services.listing import ProblemFilter, list_problems
     from duban.services.views.names import require_campaign, resolve_name
 
@@ -313,6 +318,9 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
                       overdue_on=local_today(e.clock) if overdue else None,
                       unrouted=unrouted, search=search, limit=limit)
     total, rows = e.db.run(list_problems, f)
+    if json_out:
+        click.echo(as_json({"total": total, "items": rows}))
+        return
     names = {}
     if rows:  # naming categories and sources decodes the plan; an empty listing needs neither
         from duban.services.views.names import campaign_names
@@ -339,7 +347,8 @@ def _short(text: str, n: int = 24) -> str:
 @problem_group.command("show", help="显示一个问题的详情。")
 @click.argument("problem")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号（按问题编号查找时）。")
-def problem_show(problem: str, campaign_id: int | None) -> None:
+@click.option("--json", "json_out", is_flag=True, help="以 JSON 输出（含代码，供脚本使用）。")
+def problem_show(problem: str, campaign_id: int | None, json_out: bool) -> None:
     from duban.services.problems import audit_trail, co_offices_of
     from duban.services.views.names import campaign_names, people_labels
 
@@ -348,6 +357,17 @@ def problem_show(problem: str, campaign_id: int | None) -> None:
     co = e.db.run(co_offices_of, p.id)
     n = e.db.run(campaign_names, p.campaign_id)
     who = e.db.run(people_labels, [p.rectified_by, p.review_passed_by])
+    if json_out:
+        click.echo(as_json({
+            "code": p.code, "campaign_id": p.campaign_id, "status": p.status,
+            "source": p.source, "category": p.category, "town": p.town_code,
+            "village": p.village_code, "household_id": p.household_id,
+            "description": p.description, "found_by": p.found_by, "found_on": p.found_on,
+            "lead_office": p.lead_office, "co_offices": list(co), "deadline": p.deadline,
+            "deadline_basis": p.deadline_basis, "unrouted_reason": p.unrouted_reason,
+            "rectified_by": p.rectified_by, "review_passed_by": p.review_passed_by,
+            "version": p.version, "events": len(events)}))
+        return
     fields = [
         ("问题编号", p.code), ("状态", STATUS_LABELS[Status(p.status)]),
         ("来源", n.source(p.source)), ("类别", n.category(p.category)),

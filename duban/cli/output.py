@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from collections.abc import Sequence
 
@@ -24,3 +25,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines += ["  ".join(_pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip()
               for r in cells[1:]]
     return "\n".join(lines)
+
+
+def as_json(data: object) -> str:
+    """What `--json` prints: codes as stored, dates as ISO text, Chinese as written."""
+    import dataclasses
+    import json
+
+    def plain(value: object) -> object:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, dt.date | dt.datetime):
+            return value.isoformat()
+        if isinstance(value, set | frozenset | tuple):
+            return list(value)
+        return str(value)
+
+    return json.dumps(data, ensure_ascii=False, indent=2, default=plain)

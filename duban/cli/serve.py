@@ -258,13 +258,21 @@ def _stage_label(kind: str) -> str:
 
 @notice_group.command("list", help="列出一项行动的通知书及签收情况。")
 @click.argument("campaign", type=int)
-@click.option("--office", default=None, help="只看某个办室。")
-def notice_list(campaign: int, office: str | None) -> None:
+@click.option("--office", default=None, help="只看某个办室（名称或简称）。")
+@click.option("--json", "json_out", is_flag=True, help="以 JSON 输出（含代码，供脚本使用）。")
+def notice_list(campaign: int, office: str | None, json_out: bool) -> None:
     from duban.services.notices.reading import list_notices
-    from duban.services.views.names import campaign_names, people_labels
+    from duban.services.views.names import campaign_names, people_labels, resolve_name
 
     e = env()
+    if office is not None:
+        office = e.db.run(resolve_name, campaign, "office", office, "--office")
     rows = e.db.run(list_notices, campaign, office=office)
+    if json_out:
+        from duban.cli.output import as_json
+
+        click.echo(as_json(rows))
+        return
     names = e.db.run(campaign_names, campaign)
     people = e.db.run(people_labels, [r.acknowledged_by for r in rows])
     click.echo(table(

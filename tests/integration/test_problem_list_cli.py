@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -58,6 +59,17 @@ def test_problem_list_shows_a_page_by_deadline_then_code(db: Database, clock: Fi
         "共 1 条，显示 1 条"
     assert _list(db, "--campaign", str(cid), "--overdue", "--now=2022-10-06")[-1] == \
         "共 3 条，显示 3 条"
+    # --json gives scripts the codes; what a person reads names them (above).
+    listed = json.loads("\n".join(_list(db, "--campaign", str(cid), "--json")))
+    assert listed["total"] == 3
+    assert [(i["code"], i["category"], i["town_code"], i["deadline"]) for i in listed["items"]] == [
+        (p.code, p.category, p.town_code, str(p.deadline)) for p in expected]
+    shown = CliRunner().invoke(cli, ["problem", "show", expected[0].code, "--campaign", str(cid),
+                                     "--json"], obj=db)
+    assert shown.exit_code == 0, shown.output
+    detail = json.loads(shown.output)
+    assert (detail["code"], detail["lead_office"], detail["town"]) == (
+        expected[0].code, expected[0].lead_office, expected[0].town_code)
     # Filters take names (with or without the place's ending) as well as codes.
     assert _list(db, "--campaign", str(cid), "--office", office[lead])[-1] == "共 3 条，显示 3 条"
     first_town = problems[sooner[0]].town_code
