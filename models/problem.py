@@ -105,3 +105,4 @@ class Evidence(Base):
     uploaded_by: Mapped[str]
     uploaded_at: Mapped[dt.datetime]
     note: Mapped[str]
+    submission_round: Mapped[int]  # the submission round it belongs to

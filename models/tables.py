@@ -314,7 +314,10 @@ evidence = Table(
     Column("uploaded_by", String(100), nullable=False),
     Column("uploaded_at", UTCDateTime, nullable=False),
     Column("note", Text, default="", nullable=False),
-    UniqueConstraint("problem_id", "sha256"),
+    # The submission round it belongs to (1 + the problem's submissions before it); a round
+    # is frozen once submitted, and the same file may come again in a later round.
+    Column("submission_round", Integer, default=1, server_default="1", nullable=False),
+    UniqueConstraint("problem_id", "sha256", "submission_round"),
 )
 
 

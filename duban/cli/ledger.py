@@ -457,7 +457,8 @@ def audit_show(problem: str, campaign_id: int | None) -> None:
 
     def label(action: str) -> str:
         extra = {"record": "登记", "unrouted": "未匹配路由", "amend_plan": "方案修订",
-                "amend_co_offices": "方案修订", "start_deadline": "时限起算"}
+                "amend_co_offices": "方案修订", "start_deadline": "时限起算",
+                "upload_evidence": "上传佐证资料"}
         return ACTION_LABELS[Action(action)] if action in Action._value2member_map_ else extra.get(
             action, action)
 

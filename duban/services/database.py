@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -26,14 +27,42 @@ def data_dir() -> Path:
     return Path(os.environ.get("DUBAN_DATA_DIR", "data")).resolve()
 
 
+def private_dir(path: Path) -> Path:
+    """A folder created owner-only (0700) when it does not exist yet (an existing one is the
+    operator's to set); returns it."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is narrowed by the umask, never widened
+    return path
+
+
+def private_data_dir() -> Path:
+    """The data directory, created owner-only when missing: it holds the SQLite database,
+    evidence, documents and the web's secret key."""
+    return private_dir(data_dir())
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file owner-only (0600) before SQLite does (it would follow the
+    umask, often 0644); its journal and WAL files take the file's permissions."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if path.exists() or not path.parent.is_dir():
+        return
+    with contextlib.suppress(FileExistsError):  # another process created it first
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def database_url() -> str:
     """$DUBAN_DATABASE_URL, else a SQLite file in the data directory (the embedded default)."""
     url = os.environ.get("DUBAN_DATABASE_URL")
     if url:
         return url
-    directory = data_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{directory / 'duban.sqlite3'}"
+    return f"sqlite:///{private_data_dir() / 'duban.sqlite3'}"
 
 
 @cache
@@ -79,6 +108,7 @@ def make_engine(url: str | None = None, *, savepoints: bool = False) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         connect_args: dict[str, Any] = {"timeout": 30}
         if savepoints:
             connect_args["check_same_thread"] = False

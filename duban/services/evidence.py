@@ -25,15 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from duban.domain.clock import Clock
+from duban.domain.clock import Clock, local_today
 from duban.domain.errors import DubanError, NotFound
-from duban.domain.lifecycle import FINAL_STATUSES, STATUS_LABELS, Status
+from duban.domain.lifecycle import FINAL_STATUSES, STATUS_LABELS, Action, Actor, Status
+from duban.services.actors import resolve_actor
 from duban.services.database import UnitOfWork, data_dir
 from duban.services.problems import find_problem
-from models import Evidence, Problem
+from models import AuditEvent, Evidence, Problem
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # 10 MiB per file
 MAX_FILES = 20  # per submission
@@ -137,6 +138,7 @@ class EvidenceInfo:
     phase: str
     uploaded_by: str
     uploaded_at: dt.datetime
+    round: int = 1  # the submission round it belongs to
 
     @property
     def is_image(self) -> bool:
@@ -271,42 +273,74 @@ def write_blob(root: Path, sha256: str, content: bytes) -> Path:
     return path
 
 
+UPLOAD_ACTION = "upload_evidence"  # the audit event of every upload (not a lifecycle move)
+
+# A submitted round is frozen: while it waits for review or has passed, and once the problem
+# is closed or voided, nothing is added to it. A failed review or a reopen (back to 整改中)
+# opens the next round.
+FROZEN_STATUSES = frozenset({Status.SUBMITTED, Status.REVIEWED, *FINAL_STATUSES})
+
+
+def evidence_round(session: Session, problem_id: int) -> int:
+    """The submission round evidence uploaded now belongs to: one more than the problem's
+    submissions so far (the round a submission freezes is the count including it)."""
+    submitted = session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.problem_id == problem_id, AuditEvent.action == Action.SUBMIT.value))
+    return int(submitted or 0) + 1
+
+
+def refuse_frozen(problem: Problem) -> None:
+    """Refuse an upload to a problem whose round is submitted (or which is finished)."""
+    status = Status(problem.status)
+    if status in FINAL_STATUSES:
+        raise DubanError(f"问题 {problem.code} {STATUS_LABELS[status]}，不能再上传佐证资料")
+    if status in FROZEN_STATUSES:
+        raise DubanError(f"问题 {problem.code} 的整改材料已提交（{STATUS_LABELS[status]}），"
+                         "本轮佐证资料不能再增加；复核不通过退回整改后，可在新一轮中上传")
+
+
 def store_checked(
     session: Session,
     clock: Clock,
     problem: Problem,
     files: Sequence[CheckedFile],
-    uploaded_by: str,
+    actor: Actor,
     *,
+    round_no: int | None = None,
     root: Path | None = None,
 ) -> list[str]:
-    """Write checked files to the blob store and add their rows, inside a caller's transaction."""
+    """Write checked files to the blob store and add their rows to the round (by default the
+    open one), with one audit event for the upload, inside a caller's transaction."""
     root = root or evidence_root()
     now = clock.now()
-    known = set(session.scalars(
-        select(Evidence.sha256).where(Evidence.problem_id == problem.id)))
+    round_no = round_no or evidence_round(session, problem.id)
+    known = set(session.scalars(select(Evidence.sha256).where(
+        Evidence.problem_id == problem.id, Evidence.submission_round == round_no)))
     hashes: list[str] = []
+    names: list[str] = []
     for f in files:
         if f.sha256 in hashes:
             continue  # the same file twice in one upload
         hashes.append(f.sha256)
         write_blob(root, f.sha256, f.content)
         if f.sha256 in known:
-            continue  # already attached to this problem, e.g. resubmitted after a failed review
+            continue  # already in this round
         known.add(f.sha256)
+        names.append(f.filename)
         session.add(Evidence(
             problem_id=problem.id, sha256=f.sha256, filename=f.filename,
             content_type=f.content_type, size=len(f.content), phase=f.phase,
-            uploaded_by=uploaded_by, uploaded_at=now,
+            uploaded_by=actor.user, uploaded_at=now, submission_round=round_no,
         ))
+    status = problem.status
+    session.add(AuditEvent(
+        campaign_id=problem.campaign_id, problem_id=problem.id, action=UPLOAD_ACTION,
+        from_status=status, to_status=status, actor=actor.user, actor_role=actor.role.value,
+        actor_name=actor.name, at=now, note=f"第{round_no}轮佐证资料：" + "、".join(names)
+        if names else f"第{round_no}轮佐证资料（已有，未重复保存）",
+        evidence=hashes, data={"round": round_no, "files": names}))
     session.flush()
     return hashes
-
-
-def _refuse_final(problem: Problem) -> None:
-    if Status(problem.status) in FINAL_STATUSES:
-        raise DubanError(f"问题 {problem.code} {STATUS_LABELS[Status(problem.status)]}，"
-                         "不能再上传佐证资料")
 
 
 def store_evidence(
@@ -324,17 +358,20 @@ def store_evidence(
     if not checked:
         raise EvidenceRejected([EvidenceIssue("（全部）", "未选择任何文件")])
     problem = find_problem(uow.session, campaign_id, problem_ref)
-    _refuse_final(problem)
-    return store_checked(uow.session, clock, problem, checked, uploaded_by, root=root)
+    refuse_frozen(problem)
+    actor = resolve_actor(uow.session, uploaded_by, local_today(clock))
+    return store_checked(uow.session, clock, problem, checked, actor, root=root)
 
 
 def evidence_of(session: Session, problem_id: int) -> list[EvidenceInfo]:
     """The evidence files of a problem, oldest first (the one shape pages, API and CLI list)."""
     rows = session.scalars(select(Evidence).where(Evidence.problem_id == problem_id)
-                           .order_by(Evidence.uploaded_at, Evidence.id))
+                           .order_by(Evidence.submission_round, Evidence.uploaded_at,
+                                     Evidence.id))
     return [EvidenceInfo(id=e.id, problem_id=e.problem_id, sha256=e.sha256,
                          filename=e.filename, content_type=e.content_type, size=e.size,
-                         phase=e.phase, uploaded_by=e.uploaded_by, uploaded_at=e.uploaded_at)
+                         phase=e.phase, uploaded_by=e.uploaded_by, uploaded_at=e.uploaded_at,
+                         round=e.submission_round)
             for e in rows]
 
 

@@ -42,7 +42,14 @@ from duban.services.actors import resolve_actor
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
-from duban.services.evidence import CheckedFile, UploadedFile, check_files, store_checked
+from duban.services.evidence import (
+    CheckedFile,
+    UploadedFile,
+    check_files,
+    evidence_round,
+    refuse_frozen,
+    store_checked,
+)
 from duban.services.problems import find_problem
 from duban.services.scoping import Scope, problem_clause
 from models import AuditEvent, Evidence, Office, Problem, ProblemCoOffice
@@ -118,12 +125,16 @@ def apply_in(
     """`apply` inside a caller's transaction, with files already checked."""
     given = stored_hashes(session, problem, payload.evidence)
     hashes = tuple(dict.fromkeys((*given, *(f.sha256 for f in files))))
+    round_no = None
+    if files:  # they join the round open before the move (a submission freezes it)
+        refuse_frozen(problem)
+        round_no = evidence_round(session, problem.id)
     move_in(session, clock, actor, problem, action, replace(payload, evidence=hashes),
             expected_version=expected_version)
     for follow in then:
         move_in(session, clock, actor, problem, follow, Payload(note=payload.note))
     if files:
-        store_checked(session, clock, problem, files, actor.user)
+        store_checked(session, clock, problem, files, actor, round_no=round_no)
     return Moved(problem, hashes)
 
 

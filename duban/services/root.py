@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from duban.domain.clock import Clock, SystemClock
-from duban.services.database import Database, UnitOfWork, data_dir, database_url
+from duban.services.database import (
+    Database,
+    UnitOfWork,
+    data_dir,
+    database_url,
+    private_data_dir,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -83,6 +89,7 @@ def build_root(url: str | None = None, clock: Clock | None = None, *,
     """
     if db is not None:
         return Root(db=db, clock=clock or SystemClock())
+    private_data_dir()  # evidence, documents and the secret key live there: owner-only
     database = Database(url or database_url())
     if migrate:
         database.migrate()

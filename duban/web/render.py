@@ -72,7 +72,8 @@ def _label_action(value: str) -> str:
         return ACTION_LABELS[Action(value)]
     except ValueError:
         return {"record": "登记", "unrouted": "未匹配路由", "amend_plan": "方案修订",
-                "amend_co_offices": "方案修订", "start_deadline": "时限起算"}.get(value, value)
+                "amend_co_offices": "方案修订", "start_deadline": "时限起算",
+                "upload_evidence": "上传佐证资料"}.get(value, value)
 
 
 def _label_role(value: str) -> str:

@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, Signer
 from starlette.responses import Response
 
 from duban.services.accounts import SessionUser
-from duban.services.database import data_dir
+from duban.services.database import data_dir, private_dir
 from duban.services.scoping import Scope
 
 SESSION_COOKIE = "duban_session"
@@ -53,7 +53,7 @@ def load_secret(secret_key: str | None) -> str:
     path = data_dir() / SECRET_FILE
     if path.is_file():
         return path.read_text(encoding="ascii").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     value = secrets.token_urlsafe(48)
     # Created owner-only; a secret readable by others would let them forge cookies.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

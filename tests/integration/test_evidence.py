@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 
 from duban.domain.clock import FixedClock
 from duban.domain.errors import DubanError, NotFound
+from duban.domain.lifecycle import Role
+from duban.services.actors import add_user
 from duban.services.database import Database
 from duban.services.evidence import (
     MAX_FILE_BYTES,
@@ -54,7 +56,10 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def problems(db: Database, clock: FixedClock) -> list[int]:
-    return seed_002_with_housing_problems(db, clock, 2)[1]
+    ids = seed_002_with_housing_problems(db, clock, 2)[1]
+    # The uploader: every upload is an audit event naming its user and role.
+    db.run(add_user, clock, username="zjj1", name="住建局经办人", role=Role.OFFICE, office="zjj")
+    return ids
 
 
 def test_real_documents_are_recognised_by_content() -> None:

@@ -24,7 +24,7 @@ from duban.domain.lifecycle import Action, Payload, Role, Status
 from duban.services import moves
 from duban.services.actors import add_user
 from duban.services.campaigns import load_plan_of
-from duban.services.evidence import store_evidence
+from duban.services.evidence import UPLOAD_ACTION, store_evidence
 from duban.services.problems import record_problems
 from models import AuditEvent, Campaign, Evidence, PlanVersion, Problem, ProblemCoOffice
 from tests.support import JPEG, JPEG_SHA, photo
@@ -139,8 +139,9 @@ class Ledger:
     def last_role(self, pid: int) -> str | None:
         """The role the problem's latest audited move was made in."""
         with self.db.transaction() as s:
-            return s.scalars(select(AuditEvent.actor_role).where(AuditEvent.problem_id == pid)
-                             .order_by(AuditEvent.id.desc())).first()
+            return s.scalars(select(AuditEvent.actor_role).where(
+                AuditEvent.problem_id == pid, AuditEvent.action != UPLOAD_ACTION)
+                .order_by(AuditEvent.id.desc())).first()
 
     def cli(self, *args: str) -> tuple[int, str]:
         # The command runs in-process on the test's database (obj), inside its transaction.
@@ -251,8 +252,9 @@ def test_web_api_and_cli_offer_and_refuse_the_same_moves(ledger: Ledger, action:
             results.append((p.status, p.lead_office, p.deadline, p.deadline_basis,
                             p.submitted_by, p.review_passed_by, p.reopen_count))
             with ledger.db.transaction() as s:
-                event = s.scalars(select(AuditEvent).where(AuditEvent.problem_id == pid)
-                                  .order_by(AuditEvent.id.desc())).first()
+                event = s.scalars(select(AuditEvent).where(
+                    AuditEvent.problem_id == pid, AuditEvent.action != UPLOAD_ACTION)
+                    .order_by(AuditEvent.id.desc())).first()
             assert event is not None and event.action == action.value and event.actor == user
         assert results[0] == results[1] == results[2], (user, results)
 

@@ -87,8 +87,12 @@ def test_a_problem_from_routed_to_closed_and_reopened_through_the_forms(
 
     # The page shows the evidence before and after, side by side, and the whole timeline.
     page = county.get(f"/problems/{pid}").text
-    before, after = page.split("<h3>整改前</h3>")[1].split("<h3>整改后</h3>")
-    assert "整改前.png" in before and "整改后.jpg" in after and "补拍.jpg" in after
+    # Each submission round apart, the newest (after the failed review) first and marked.
+    newest = page.split('id="round-2"')[1].split('id="round-1"')[0]
+    assert "补拍.jpg" in newest and "最新" in newest and "整改前.png" not in newest
+    first = page.split('id="round-1"')[1].split("列入的通知书")[0]
+    before, after = first.split("<h4>整改前</h4>")[1].split("<h4>整改后</h4>")
+    assert "整改前.png" in before and "整改后.jpg" in after and "补拍.jpg" not in after
     for label in ("签收", "提交整改", "复核不通过", "复核通过", "销号"):
         assert label in page
     evidence_id = int(re.search(r'/evidence/(\d+)"', page).group(1))  # type: ignore[union-attr]
@@ -99,8 +103,9 @@ def test_a_problem_from_routed_to_closed_and_reopened_through_the_forms(
                 deadline="2022-10-14").startswith("ok:")
     assert world.problem("hd_housing").reopen_count == 1
     assert trail(world, pid)[2:] == [
-        ("accept", "off_zjj"), ("submit", "off_zjj"), ("fail_review", "sup"),
-        ("submit", "off_zjj"), ("pass_review", "sup"), ("close", "county"), ("reopen", "sup")]
+        ("accept", "off_zjj"), ("submit", "off_zjj"), ("upload_evidence", "off_zjj"),
+        ("fail_review", "sup"), ("submit", "off_zjj"), ("upload_evidence", "off_zjj"),
+        ("pass_review", "sup"), ("close", "county"), ("reopen", "sup")]
 
 
 def test_a_stale_form_is_refused(world: World, client_for: Clients) -> None:
@@ -294,7 +299,8 @@ def test_the_api_moves_and_reports_errors_as_json(world: World, client_for: Clie
                     headers={"X-CSRF-Token": csrf})
     assert r.status_code == 409 and "不能执行「销号」" in r.json()["error"]
     detail = office.get(f"/api/problems/{pid}").json()
-    assert [e["action"] for e in detail["events"]][-2:] == ["accept", "submit"]
+    assert [e["action"] for e in detail["events"]][-3:] == ["accept", "upload_evidence",
+                                                            "submit"]
     assert detail["evidence"][0]["filename"] == "a.png"
     docs = office.get("/api/openapi.json").json()
     assert "/api/problems/{problem_id}/moves" in docs["paths"]
@@ -328,11 +334,11 @@ def test_the_api_problem_detail_is_the_page_view(world: World, client_for: Clien
 
     with world.db.transaction() as s:
         view = problem_detail(s, scope_for(s, "off_jyj", today), pid, today)
-    assert api["events"] == jsonable_encoder(view.events) and len(api["events"]) == 3
+    assert api["events"] == jsonable_encoder(view.events) and len(api["events"]) == 4  # …, the upload
     assert api["evidence"] == jsonable_encoder(view.evidence) and len(api["evidence"]) == 1
     assert set(api["evidence"][0]) == {"id", "problem_id", "sha256", "filename",
                                        "content_type", "size", "phase", "uploaded_by",
-                                       "uploaded_at"}
+                                       "uploaded_at", "round"}
     assert api["notices"] == jsonable_encoder(view.notices) and api["notices"]
     row = view.problem
     assert api["problem"]["town"] == row.town_code == "liuzhuangdian"

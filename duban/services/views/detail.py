@@ -28,6 +28,17 @@ from models import AuditEvent, Household, Notice, NoticeProblem, ProblemCoOffice
 
 
 @dataclass(frozen=True)
+class EvidenceRound:
+    """The evidence of one submission round: frozen once submitted (submitted_at set)."""
+
+    number: int
+    newest: bool
+    submitted_at: dt.datetime | None
+    before: list[EvidenceInfo]
+    after: list[EvidenceInfo]
+
+
+@dataclass(frozen=True)
 class EventLine:
     """One step of a problem's timeline, from the audit trail."""
 
@@ -113,6 +124,18 @@ class ProblemDetail:
         if username == "system":
             return "系统"
         return self.people.get(username, username)
+
+    @property
+    def rounds(self) -> list[EvidenceRound]:
+        """The evidence by submission round, newest first (the newest one marked)."""
+        submits = [e.at for e in self.events if e.action == "submit"]
+        numbers = sorted({e.round for e in self.evidence}, reverse=True)
+        return [EvidenceRound(
+            number=n, newest=i == 0,
+            submitted_at=submits[n - 1] if n <= len(submits) else None,
+            before=[e for e in self.evidence if e.round == n and e.phase == "before"],
+            after=[e for e in self.evidence if e.round == n and e.phase != "before"],
+        ) for i, n in enumerate(numbers)]
 
     @property
     def before(self) -> list[EvidenceInfo]:
