@@ -118,7 +118,8 @@ def test_submit_review_close_carries_three_signatures(db: Database, clock: Fixed
     assert p.status == Status.CLOSED and p.closed_at is not None
     assert (p.found_by, p.rectified_by, p.review_passed_by) == ("王村干", "zjj1", "ducha")
     _, events = db.run(audit_trail, code, campaign_id)
-    assert [e.action for e in events][-4:] == ["accept", "submit", "pass_review", "close"]
+    assert [e.action for e in events][-5:] == ["accept", "submit", "upload_evidence", "pass_review",
+                                              "close"]
     submit = next(e for e in events if e.action == "submit")
     with db.transaction() as s:
         stored = s.scalars(select(Evidence)).all()
