@@ -187,6 +187,13 @@ def load_plan_of(session: Session, campaign_id: int) -> Plan:
     return plan
 
 
+def remember_plan(session: Session, campaign_id: int, version: int, plan: Plan) -> None:
+    """Hand this transaction a plan version the caller has decoded already (a web process
+    keeps each version it decoded), so load_plan_of does not decode it again."""
+    plans: dict[tuple[int, int], Plan] = session.info.setdefault(_PLANS, {})
+    plans.setdefault((campaign_id, version), plan)
+
+
 @dataclass(frozen=True)
 class CampaignRow:
     """One line of the campaign list."""

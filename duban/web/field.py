@@ -24,8 +24,9 @@ from duban.domain.errors import DubanError
 from duban.domain.lifecycle import ROLE_LABELS
 from duban.services import field_download as fd
 from duban.services import field_visits as fv
-from duban.services.campaigns import load_plan_of
+from duban.services.campaigns import load_plan_of, remember_plan
 from duban.services.evidence import MAX_FILE_BYTES
+from duban.services.plan_store import load_plan_version, plan_version_of
 from duban.services.views.choices import campaign_choices
 from duban.web.deps import csrf_session, current, state
 from duban.web.pages import CtxDep, read
@@ -173,6 +174,11 @@ async def field_sync(request: Request, ctx: CtxDep, campaign_id: int) -> Respons
 
     def sync() -> dict[str, Any]:
         with st.unit_of_work() as uow:
+            # the plan version in force, decoded once per process (pages.rules_of's cache)
+            version = plan_version_of(uow.session, campaign_id)
+            plan = st.cache.constant(("plan", campaign_id, version),
+                                     lambda: load_plan_version(uow.session, campaign_id, version))
+            remember_plan(uow.session, campaign_id, version, plan)
             answer = fv.sync_visit(uow, st.clock, ctx.scope, ctx.username, campaign_id, visit,
                                    sent_at=sent_at)
             uow.commit()

@@ -52,6 +52,7 @@ PASSWORD = "Field-test-2022"
 NOW = "2022-09-20T10:00:00+08:00"
 VILLAGE = "huaidian-01"
 CADRE = ("cadre", "孙书记")  # the village's cadre: username, name
+WATER = ("slj_field", "水利局李工")  # field staff of 县水利局, which leads 饮水安全
 HOUSEHOLDS = 500
 VISITS = 20
 # seed 002 asks the household to sign too (谁排查谁签字 for the household's own account)
@@ -77,6 +78,8 @@ def build(url: str) -> None:
     db.run(add_user, clock, username=CADRE[0], name=CADRE[1], role=Role.VILLAGE,
            town="huaidian", village=VILLAGE, password_hash=hashed)
     db.run(add_user, clock, username="county", name="王主任", role=Role.COUNTY, office="ggb",
+           password_hash=hashed)
+    db.run(add_user, clock, username=WATER[0], name=WATER[1], role=Role.OFFICE, office="slj",
            password_hash=hashed)
     rows = [household(n) for n in range(1, HOUSEHOLDS + 1)]
     db.run(lambda uow: write_households(uow.session, cid, rows))
@@ -163,8 +166,8 @@ def sign(page: Any, canvas: Any) -> None:
     page.mouse.up()
 
 
-def open_app(b: Any, base: str) -> tuple[Any, Any]:
-    """A phone-sized context signed in as the cadre, on the app's start page."""
+def open_app(b: Any, base: str, who: tuple[str, str] = CADRE) -> tuple[Any, Any]:
+    """A phone-sized context signed in (the cadre by default), on the app's start page."""
     context = b.new_context(viewport=PHONE, locale="zh-CN", device_scale_factor=2,
                             is_mobile=True, has_touch=True)
     context.grant_permissions([])  # no position: the app says so and saves anyway
@@ -172,11 +175,11 @@ def open_app(b: Any, base: str) -> tuple[Any, Any]:
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(f"{base}/m/")
     page.wait_for_url("**/login**")
-    page.fill("input[name=username]", CADRE[0])
+    page.fill("input[name=username]", who[0])
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/m/#/c/*")
-    page.wait_for_selector("text=我负责的村")
+    page.wait_for_selector("text=我负责的村" if who == CADRE else "text=整改提交")
     # the service worker controls the page before the network goes away
     page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller")
     return context, page
@@ -303,9 +306,39 @@ def run_scenario(tmp: Path, shots: Shots, *, kill_midway: bool) -> dict[str, int
             page.wait_for_selector(f"text={CADRE[1]}")
             shots.take(page, "problem")
             context.close()
+            rectify_from_the_app(b, server, shots)
         finally:
             b.close()
     return counts
+
+
+def rectify_from_the_app(b: Any, server: Server, shots: Shots) -> None:
+    """县水利局's field staff sign for a water problem and submit it with before/after photos."""
+    context, page = open_app(b, server.base, WATER)
+    page.click("a.button:text('整改提交')")
+    page.wait_for_selector("ul.list a.row")
+    page.locator("ul.list a.row").first.click()
+    page.click("button:text-is('签收')")
+    page.wait_for_selector("text=整改后")
+    page.set_input_files("input.camera >> nth=0", files=[
+        {"name": "before.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg(2)}])
+    page.set_input_files("input.camera >> nth=1", files=[
+        {"name": "after.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg(3)}])
+    page.locator(".photos img").nth(1).wait_for()
+    page.fill("textarea", "已接通自来水，入户查看水质正常")
+    shots.take(page, "rectify")
+    page.click("button:text-is('提交整改')")
+    page.wait_for_selector("text=已提交整改")
+    context.close()
+    db = Database(server.url)
+    try:
+        with db.transaction() as s:
+            submitted = s.execute(select(t.problem.c.id).where(
+                t.problem.c.status == "submitted")).scalars().all()
+            phases = sorted(s.execute(select(t.evidence.c.phase)).scalars().all())
+    finally:
+        db.engine.dispose()
+    assert len(submitted) == 1 and phases == ["after", "before"]
 
 
 def _check(counts: dict[str, int]) -> None:
