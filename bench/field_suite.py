@@ -66,8 +66,15 @@ def _build(url: str, households: int) -> int:
     return int(cid)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its reaped children (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def _served(url: str, tmp: Path) -> Iterator[str]:
+def _served(url: str, tmp: Path) -> Iterator[tuple[str, int]]:
     import httpx
 
     from duban.adapters.children import OwnedChild
@@ -92,7 +99,7 @@ def _served(url: str, tmp: Path) -> Iterator[str]:
             if not child.running() or time.monotonic() > deadline:
                 raise RuntimeError("duban serve did not start")
             time.sleep(0.2)
-        yield base
+        yield base, child.pid
     finally:
         child.stop()
         log.close()
@@ -172,7 +179,7 @@ def signature() -> bytes:
 def measure(url: str, tmp: Path, households: int, visits: int) -> dict[str, float]:
     cid = _build(url, households)
     jpeg, png = photo(1), signature()
-    with _served(url, tmp) as base:
+    with _served(url, tmp) as (base, pid):
         phone = Phone(base)
         setup = phone.raw(f"/api/m/campaigns/{cid}/setup")
         path = f"/api/m/campaigns/{cid}/villages/{VILLAGE}"
@@ -183,7 +190,7 @@ def measure(url: str, tmp: Path, households: int, visits: int) -> dict[str, floa
             best = min(best, time.perf_counter() - started)
         assert len(json.loads(body)["households"]) == households
         kept = len(setup) + len(body)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds(pid)
         for n in range(1, visits + 1):
             photo_id, sign_id = uuid.uuid4().hex, uuid.uuid4().hex
             visit = {"client_id": uuid.uuid4().hex, "household_id": f"HD{n:05d}",
@@ -199,7 +206,9 @@ def measure(url: str, tmp: Path, households: int, visits: int) -> dict[str, floa
                       "state": "accepted", "answer": answer}
             kept += len(json.dumps(record, ensure_ascii=False).encode()) + len(png)
         sync = time.perf_counter() - started
+        sync_cpu = _cpu_seconds(pid) - cpu
     return {"download_s": best, "download_bytes": len(body), "sync_s": sync,
+            "sync_server_cpu_s": sync_cpu, "load": os.getloadavg()[0],
             "photo_bytes": len(jpeg), "kept_bytes": kept}
 
 
@@ -224,6 +233,8 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
             Entry(f"field: sync {visits} visits with a "
                   f"{round(r['photo_bytes'] / 1024)} KB photo each (target < 10 s)",
                   backend, visits, r["sync_s"], "s"),
+            Entry(f"field: duban serve's CPU for those {visits} visits (load {r['load']:.1f})",
+                  backend, visits, r["sync_server_cpu_s"], "s"),
             Entry("field: kept on the phone for the village without photos (target < 5 MB)",
                   backend, households, r["kept_bytes"] / 1_000_000, "MB"),
         ]
