@@ -423,3 +423,12 @@ def test_the_tick_names_its_stages_in_chinese() -> None:
 
     assert [_stage_label(k) for k in ("investigate", "rectify", "review")] == [
         "排查", "整改", "复核提升"]
+
+
+def test_people_page_asks_before_disabling(world: World, client_for: Clients) -> None:
+    county, _ = client_for("county")
+    page = county.get(f"/people?campaign={world.campaign_id}").text
+    forms = re.findall(r'<form method="post" action="/people/users/([^/"]+)/active"[^>]*>', page)
+    assert forms
+    assert all("data-confirm=\"停用 " in f for f in re.findall(
+        r'<form method="post" action="/people/users/[^"]+/active"[^>]*>', page))
