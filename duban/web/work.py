@@ -408,6 +408,11 @@ def ranking_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     from duban.services.scoring.penalties import current_penalties
 
     st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "ranking")
+    if not reach_of(ctx.scope).covers(chosen.id):
+        # Its figures (each unit's problems, closed, overdue) belong to that campaign's units.
+        return page(st, ctx, "message.html", "ranking", campaign=chosen, campaigns=campaigns,
+                    title="月考评", message="本账号不属于该行动，不能查看其考评排名。",
+                    status_code=403)
     plan = rules_of(st, chosen.id, ctx.today).plan
     # Without a month: this month, kept within the campaign (an ended campaign shows its last).
     this_month = ctx.today.replace(day=1)

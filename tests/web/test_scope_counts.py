@@ -217,6 +217,11 @@ def test_every_count_is_the_scopes_own_in_both_campaigns(two: Two, client_for: C
         for other in rows:
             if other.campaign == cid and other.id not in mine:
                 assert other.description not in html
+        # The ranking's figures are its campaign's: another campaign's account sees none.
+        ranking = client.get("/ranking", params={"campaign": str(cid)})
+        covered = ACCOUNTS[username][0] in (Role.COUNTY, Role.SUPERVISOR) or (
+            cid == two.home[username])
+        assert ranking.status_code == (200 if covered else 403), (username, cid)
 
 
 FILTERS = st.fixed_dictionaries({}, optional={
