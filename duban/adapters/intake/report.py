@@ -170,15 +170,39 @@ def _copy_values(source: Path, report: ImportReport, out: Path) -> None:
 def progress_bar(
     stream: TextIO | None = None, *, label: str = "校验", width: int = 30
 ) -> Callable[[int, int], None]:
-    """A progress callback that draws a one-line text bar (for the CLI)."""
+    """A progress callback for the CLI: on a terminal a bar drawn by rich, redrawn in place;
+    in a log or a pipe plain lines, one at each quarter and one at the end (no carriage
+    returns, no escape codes)."""
     out = stream if stream is not None else sys.stderr
+    if out.isatty():
+        return _rich_bar(out, label, width)
+    shown = [-1]
+
+    def line(done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        quarter = 4 if done >= total else int(share * 4)
+        if quarter > shown[0]:
+            shown[0] = quarter
+            out.write(f"{label}：{done}/{total}（{share:.0%}）\n")
+            out.flush()
+
+    return line
+
+
+def _rich_bar(out: TextIO, label: str, width: int) -> Callable[[int, int], None]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn
+
+    progress = Progress("{task.description}", BarColumn(bar_width=width), MofNCompleteColumn(),
+                        TaskProgressColumn(), console=Console(file=out), transient=False)
+    task: list[Any] = []
 
     def show(done: int, total: int) -> None:
-        share = done / total if total else 1.0
-        filled = int(share * width)
-        out.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {share:.0%}")
+        if not task:
+            progress.start()
+            task.append(progress.add_task(label, total=total))
+        progress.update(task[0], completed=done, total=total)
         if done >= total:
-            out.write("\n")
-        out.flush()
+            progress.stop()
 
     return show
