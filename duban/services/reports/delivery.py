@@ -202,7 +202,8 @@ def deliver_due_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int,
     top = [r.name for r in rows if r.standing is Standing.COMMENDED]
     last = [r.name for r in rows if r.standing is Standing.NAMED]
     summary = "；".join(x for x in (
-        f"第1名：{rows[0].name}" if rows else "",
+        f"第1名：{'、'.join(r.name for r in rows if r.position == 1)}"
+        + ("（并列）" if len(rows) > 1 and rows[1].position == 1 else "") if rows else "",
         f"表彰：{'、'.join(top)}" if top else "",
         f"末位：{'、'.join(last)}" if last else "",
     ) if x) + "。"
