@@ -77,6 +77,8 @@ class ReminderFired(Base):
     fired_on: Mapped[dt.date]  # the day the sweep recorded it (>= due_on after downtime)
     fired_at: Mapped[dt.datetime]
     accrue_penalty: Mapped[bool]  # read by the scoring service
+    cycle: Mapped[int]  # the problem's deadline_cycle when recorded
+    skipped_reason: Mapped[str | None]  # None: sent; else why it was skipped
 
 
 class StageRun(Base):

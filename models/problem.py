@@ -43,6 +43,7 @@ class Problem(Base):
     review_passed_by: Mapped[str | None]
     closed_at: Mapped[dt.datetime | None]
     reopen_count: Mapped[int]
+    deadline_cycle: Mapped[int]  # +1 per new deadline; the reminder ladder restarts
     recurrence_of: Mapped[int | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]

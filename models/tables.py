@@ -232,6 +232,8 @@ problem = Table(
     Column("review_passed_by", String(100)),
     Column("closed_at", UTCDateTime),
     Column("reopen_count", Integer, default=0, nullable=False),
+    # +1 each time a move sets a new deadline: the reminder ladder's rungs restart per cycle
+    Column("deadline_cycle", Integer, default=0, nullable=False),
     Column("recurrence_of", Integer, ForeignKey("problem.id")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -638,7 +640,8 @@ inbox_message = Table(
     Index("ix_inbox_message_office_code_read_at", "office_code", "read_at"),
 )
 
-# A rung of the reminder ladder that fired for a problem: at most once, by constraint.
+# A rung of the reminder ladder recorded for a problem (sent, or skipped after downtime): at most
+# once per deadline cycle, by constraint.
 reminder_fired = Table(
     "reminder_fired",
     metadata,
@@ -657,7 +660,11 @@ reminder_fired = Table(
     Column("fired_on", Date, nullable=False),
     Column("fired_at", UTCDateTime, nullable=False),
     Column("accrue_penalty", Boolean, default=False, nullable=False),  # read by the scoring service
-    UniqueConstraint("problem_id", "rung_code"),
+    # the problem's deadline_cycle: a new deadline restarts the ladder
+    Column("cycle", Integer, default=0, nullable=False),
+    # why a due rung was recorded without being sent (a later rung was due at once); None: sent
+    Column("skipped_reason", String(200)),
+    UniqueConstraint("problem_id", "cycle", "rung_code"),
     Index("ix_reminder_fired_campaign_penalty", "campaign_id", "accrue_penalty"),
 )
 
@@ -862,3 +869,4 @@ account_event = Table(
     Column("subject", String(50), index=True, nullable=False),
     Column("note", String(300), default="", nullable=False),
 )
+

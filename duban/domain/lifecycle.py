@@ -157,6 +157,7 @@ class ProblemView:
     deadline: dt.date | None = None
     reopen_count: int = 0
     campaign_id: int | None = None
+    deadline_cycle: int = 0  # how many times the deadline was set anew (the ladder restarts)
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,9 @@ def _note_requested_deadline(m: Move) -> Change:
 def _new_deadline(m: Move) -> Change:
     assert m.payload.deadline is not None  # the rule requires it
     before = m.problem.deadline
-    return Change(fields={"deadline": m.payload.deadline, "deadline_basis": m.rule.basis},
+    # A new deadline starts a new cycle of the reminder ladder (duban.domain.reminders).
+    return Change(fields={"deadline": m.payload.deadline, "deadline_basis": m.rule.basis,
+                          "deadline_cycle": m.problem.deadline_cycle + 1},
                   data={"from_deadline": before.isoformat() if before else None,
                         "deadline": m.payload.deadline.isoformat()})
 

@@ -16,9 +16,14 @@ Decisions, so the service layer and the docs agree:
     counts those in (today, deadline]. Never before the first working day on or after
     `assigned_on`.
 * A rung is due on a tick when its moment has come and its code is not in `fired`. When
-  several are due at once (the system was down, a long holiday, a late assignment) every one
-  of them is returned: the service records all of them as fired, so each rung fires once per
-  problem, and the digest shows only the highest due rung per problem and audience.
+  several are due at once with different moments (the system was down, a late assignment),
+  only the rungs of the latest moment fire; the earlier ones are recorded as skipped with the
+  reason (`catch_up`), so a catch-up tick after days of downtime does not send a 提醒 meant for
+  three days before a deadline long past. Each rung is recorded once per problem and deadline
+  cycle; the digest shows only the highest fired rung per problem and audience.
+* `fired` holds the rungs recorded (fired or skipped) for the problem's current deadline. A new
+  deadline (an approved extension, a failed review, a reopen, a plan amendment) starts a new
+  cycle (`problem.deadline_cycle`) and the ladder starts again from its first rung.
 * "Ladder order" is (fire date, position in the plan's ladder); the highest rung is the last.
 * Only the unambiguous parts of the calendar are used: `is_workday`, `add_workdays` with
   n != 0, and `workdays_between(a, b)` with a <= b (working days in (a, b]).
@@ -343,6 +348,46 @@ def due_reminders(
         for day, rung in ladder(item, policy, calendar)
         if day <= today and rung.code not in item.fired
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A due rung not sent because a later one of the same problem was due too, and why."""
+
+    entry: DueReminder
+    reason: str  # in Chinese, kept with the record
+
+
+def _cn_day(d: dt.date) -> str:
+    return f"{d.month}月{d.day}日"
+
+
+def catch_up(entries: Sequence[DueReminder]) -> tuple[list[DueReminder], list[Skipped]]:
+    """Split one tick's due reminders into those to send and those skipped.
+
+    Per problem only the rungs of the latest moment among its due rungs are sent (on a day
+    the system ticked as usual they all share today's moment, and all are sent). Rungs whose
+    moment passed earlier, while no tick ran or before the problem was assigned, are
+    skipped: a highest rung is due now and an older, milder message would only confuse.
+    Input and output keep ladder order within a problem.
+    """
+    latest: dict[int, dt.date] = {}
+    top: dict[int, DueReminder] = {}
+    for e in entries:
+        if e.problem_id not in latest or e.fire_date >= latest[e.problem_id]:
+            latest[e.problem_id] = e.fire_date
+            top[e.problem_id] = e
+    send: list[DueReminder] = []
+    skipped: list[Skipped] = []
+    for e in entries:
+        if e.fire_date == latest[e.problem_id]:
+            send.append(e)
+            continue
+        highest = top[e.problem_id]
+        skipped.append(Skipped(e, (
+            f"应于{_cn_day(e.fire_date)}发出，{_cn_day(e.today)}补发时更高一级的"
+            f"「{highest.rung.name}」已到期，不再补发")))
+    return send, skipped
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,6 +225,7 @@ def apply_amendment(uow: UnitOfWork, clock: Clock, campaign_id: int, plan: Plan,
         problem = session.get(Problem, m.problem_id)
         assert problem is not None
         problem.deadline, problem.deadline_basis = m.to_date, m.basis[:200]
+        problem.deadline_cycle += 1  # the reminder ladder starts again for the new date
         problem.updated_at = now
         session.add(AuditEvent(
             campaign_id=campaign_id, problem_id=problem.id, action=AMEND_DEADLINE,

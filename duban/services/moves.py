@@ -158,6 +158,7 @@ def view_of(p: Problem) -> ProblemView:
         submitted_by=p.submitted_by, rectified_by=p.rectified_by, found_by=p.found_by,
         review_passed_by=p.review_passed_by, deadline=p.deadline, reopen_count=p.reopen_count,
         campaign_id=p.campaign_id,
+        deadline_cycle=p.deadline_cycle,
     )
 
 

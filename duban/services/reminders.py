@@ -6,8 +6,12 @@ sweep (1) arms problems that have no state yet or whose version moved (a move th
 the deadline, office or status bumps the version), and (2) reads only the states due today
 through the (campaign_id, next_due_on) index. Everything a tick fires, the messages it writes
 (one digest per office and audience) and the 催办 / 通报 documents it issues commit in one
-transaction; `reminder_fired` has UNIQUE(problem_id, rung_code) and rows are inserted with
-ON CONFLICT DO NOTHING ... RETURNING, so only rungs this sweep really inserted are announced.
+transaction; `reminder_fired` has UNIQUE(problem_id, cycle, rung_code) and rows are inserted
+with ON CONFLICT DO NOTHING ... RETURNING, so only rungs this sweep really inserted are announced.
+
+After downtime several rungs of a problem may be due at once: only those of the latest moment
+are sent, the others are recorded with their `skipped_reason` (`domain.reminders.catch_up`).
+A new deadline bumps the problem's `deadline_cycle`, and the ladder starts again for it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from duban.domain.reminders import (
     OpenItem,
     WorkdayCalendar,
     build_digests,
+    catch_up,
     count_workdays,
     due_reminders,
     ladder,
@@ -78,7 +83,7 @@ from models import (
 )
 
 CHUNK = 2000
-FIRED_CHUNK = 500  # rows per multi-VALUES insert: 14 columns stay under bind limits
+FIRED_CHUNK = 500  # rows per multi-VALUES insert: 16 columns stay under bind limits
 OPEN = [s.value for s in OPEN_STATUSES]
 
 
@@ -90,7 +95,8 @@ class SweepResult:
     today: dt.date
     armed: int = 0  # problems whose next due date was (re)computed
     due_problems: int = 0
-    fired: int = 0  # reminder_fired rows inserted
+    fired: int = 0  # rungs sent (reminder_fired rows inserted without a skipped_reason)
+    skipped: int = 0  # due rungs recorded as skipped: a later rung was due at once
     penalties: int = 0  # fired rungs that accrue a penalty
     digests: int = 0  # messages (office × audience) written
     outbox_rows: int = 0
@@ -115,10 +121,13 @@ def next_due(item: OpenItem, policy: ReminderPolicy, calendar: WorkdayCalendar) 
 
 
 def _fired_codes(session: Session, ids: Sequence[int]) -> dict[int, set[str]]:
+    """The rungs recorded (sent or skipped) for each problem's current deadline cycle."""
     out: dict[int, set[str]] = defaultdict(set)
     for i in range(0, len(ids), CHUNK):
         for pid, code in session.execute(
             select(ReminderFired.problem_id, ReminderFired.rung_code)
+            .join(Problem, and_(Problem.id == ReminderFired.problem_id,
+                                Problem.deadline_cycle == ReminderFired.cycle))
             .where(ReminderFired.problem_id.in_(ids[i : i + CHUNK]))
         ):
             out[pid].add(code)
@@ -127,7 +136,8 @@ def _fired_codes(session: Session, ids: Sequence[int]) -> dict[int, set[str]]:
 
 _PROBLEM_COLS = (Problem.id, Problem.code, Problem.description, Problem.lead_office,
                  Problem.deadline, Problem.routed_at, Problem.found_on, Problem.version,
-                 Problem.status, Problem.town_code, Problem.village_code, Problem.category)
+                 Problem.status, Problem.town_code, Problem.village_code, Problem.category,
+                 Problem.deadline_cycle)
 
 
 def arm(uow: UnitOfWork, campaign_id: int, policy: ReminderPolicy,
@@ -174,13 +184,17 @@ def _insert_fired(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int
     for i in range(0, len(rows), FIRED_CHUNK):
         chunk = rows[i : i + FIRED_CHUNK]
         stmt = insert_or_skip(session, ReminderFired).values(chunk).on_conflict_do_nothing(
-            index_elements=["problem_id", "rung_code"]).returning(cols.problem_id, cols.rung_code)
+            index_elements=["problem_id", "cycle", "rung_code"],
+        ).returning(cols.problem_id, cols.rung_code)
         inserted.update((pid, code) for pid, code in session.execute(stmt))
     return inserted
 
 
 def sweep(uow: UnitOfWork, clock: Clock, campaign_id: int) -> SweepResult:
-    """Fire every rung due today for a campaign's open problems and write the digests."""
+    """Send the rungs due today for a campaign's open problems and write the digests.
+
+    Of a problem's rungs due at once only the latest moment's are sent; see `catch_up`.
+    """
     today = local_today(clock)
     calendar = working_calendar()
     session = uow.session
@@ -211,7 +225,7 @@ def sweep(uow: UnitOfWork, clock: Clock, campaign_id: int) -> SweepResult:
 
 def _fire_due(session: Session, clock: Clock, plan: Plan, campaign_id: int, today: dt.date,
               calendar: WorkdayCalendar, result: SweepResult) -> list[DueReminder]:
-    """Record every due rung of the due states; return the reminders this sweep fired."""
+    """Record every due rung of the due states; return the reminders this sweep sends."""
     if not plan.reminders.rungs:
         return []
     due_ids = list(session.scalars(
@@ -233,30 +247,36 @@ def _fire_due(session: Session, clock: Clock, plan: Plan, campaign_id: int, toda
                   if p.status not in OPEN or p.deadline is None or p.lead_office is None]
         if closed:
             session.execute(delete(ReminderState).where(ReminderState.problem_id.in_(closed)))
-        candidates: list[tuple[Any, DueReminder]] = []
+        candidates: list[tuple[Any, DueReminder, str | None]] = []
         for p in problems:
             if p.id in closed:
                 continue
             item = _open_item(p, frozenset(fired.get(p.id, ())))
-            for entry in due_reminders(item, policy, calendar, today, number=p.code,
-                                       description=p.description,
-                                       office_name=names.offices.get(p.lead_office, "")):
-                candidates.append((p, entry))
+            send, skipped = catch_up(due_reminders(
+                item, policy, calendar, today, number=p.code, description=p.description,
+                office_name=names.offices.get(p.lead_office, "")))
+            candidates.extend((p, entry, None) for entry in send)
+            candidates.extend((p, s.entry, s.reason) for s in skipped)
         rows = [
             {"campaign_id": campaign_id, "problem_id": p.id, "rung_code": e.rung.code,
              "action": e.rung.action.value, "colour": e.rung.colour,
              "office_code": p.lead_office, "town_code": p.town_code, "category": p.category,
              "deadline": p.deadline, "due_on": e.fire_date, "fired_on": today,
-             "fired_at": now, "accrue_penalty": e.rung.accrue_penalty}
-            for p, e in candidates
+             "fired_at": now, "accrue_penalty": e.rung.accrue_penalty,
+             "cycle": p.deadline_cycle, "skipped_reason": reason}
+            for p, e, reason in candidates
         ]
         inserted = _insert_fired(session, rows)
-        for p, e in candidates:
+        for p, e, reason in candidates:
             if (p.id, e.rung.code) in inserted:
-                entries.append(e)
-                result.fired += 1
+                # A skipped rung still accrues its fine: the office was that late all the same.
                 result.penalties += int(e.rung.accrue_penalty)
-        result.due_problems += len({p.id for p, _ in candidates})
+                if reason is None:
+                    entries.append(e)
+                    result.fired += 1
+                else:
+                    result.skipped += 1
+        result.due_problems += len({p.id for p, _, _ in candidates})
         # Move each state on to its next unfired rung.
         now_fired = _fired_codes(session, ids)
         moves = [

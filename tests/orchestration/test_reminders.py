@@ -88,7 +88,7 @@ def test_friday_evening_waits_until_monday(db: Database, clock: FixedClock) -> N
     assert when.astimezone(CHINA_TZ) == at(2022, 9, 26, 8, 30)
 
 
-def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
+def test_downtime_sends_only_the_highest_missed_rung_and_records_the_rest_as_skipped(
         db: Database, clock: FixedClock) -> None:
     clock.set(at(2022, 9, 1))
     # 城关镇 has a 包保 county unit (seed 004: "联系该乡镇（开发区）的县直单位").
@@ -99,18 +99,23 @@ def test_downtime_fires_all_missed_rungs_once_with_the_highest_in_the_digest(
     add_problems(db, clock, cid, 1, deadline=dt.date(2022, 9, 2))
     clock.set(at(2022, 9, 30, 10))  # long after: every rung is due
     result = db.run(sweep, clock, cid)
-    assert result.fired == len(LADDER)
+    assert (result.fired, result.skipped) == (1, len(LADDER) - 1)
     assert result.penalties == 1
-    assert len(result.documents) == 2  # one 催办通知 and one 通报
+    assert len(result.documents) == 1  # the 通报 only: the missed 催办 is not sent late
     assert len(db.run(penalty_accruals, cid)) == 1
+    with db.transaction() as s:
+        skipped = {code: reason for code, reason in s.execute(
+            select(ReminderFired.rung_code, ReminderFired.skipped_reason))}
+    assert skipped["bul7"] is None
+    assert skipped["pre3"] == "应于8月30日发出，9月30日补发时更高一级的「逾期7个工作日通报」已到期，不再补发"
     with db.transaction() as s:
         office_digest = s.scalars(select(InboxMessage).where(
             InboxMessage.office_code == "jhb", InboxMessage.kind == "digest")).all()
         kinds = sorted(n.kind for n in s.scalars(select(Notice)))
-    # office audience (from 提醒 … 通报) plus office head; county gets its own digest.
-    assert sorted(m.audience for m in office_digest) == ["office", "office_head"]
-    assert all("【通报】" in m.subject for m in office_digest if m.audience == "office")
-    assert kinds == ["bulletin", "reminder"]
+    # The 通报 rung's audiences only: the office (and the county, in its own digest).
+    assert sorted(m.audience for m in office_digest) == ["office"]
+    assert all("【通报】" in m.subject for m in office_digest)
+    assert kinds == ["bulletin"]
     # The 通报 addresses the towns in the plan's own words: 城关镇, 河口乡 … are all 乡镇, so
     # no "（街道）" is added (it used to be, whatever the scope).
     with db.transaction() as s:
@@ -141,13 +146,15 @@ def test_deadline_change_rearms_the_ladder(db: Database, clock: FixedClock) -> N
     db.run(moves.apply, clock, "county", pid, Action.APPROVE_EXTENSION, Payload(note="同意"))
     clock.set(at(2022, 9, 23, 10))  # the old deadline: nothing is due any more
     assert db.run(sweep, clock, cid).fired == 0
-    clock.set(at(2022, 10, 14, 10))  # the new deadline; pre3 fired already, once per problem
-    with db.transaction() as s:
-        before = set(s.scalars(select(ReminderFired.rung_code)))
+    # A new deadline is a new cycle: the ladder starts again, pre3 included.
+    clock.set(at(2022, 10, 11, 10))  # 3 working days before 10/14
+    assert db.run(sweep, clock, cid).fired == 1
+    clock.set(at(2022, 10, 14, 10))  # the new deadline
     assert db.run(sweep, clock, cid).fired == 1
     with db.transaction() as s:
-        after = set(s.scalars(select(ReminderFired.rung_code)))
-    assert after - before == {"due"}
+        rows = s.execute(select(ReminderFired.cycle, ReminderFired.rung_code)
+                         .order_by(ReminderFired.cycle, ReminderFired.due_on)).all()
+    assert [tuple(r) for r in rows] == [(0, "pre3"), (1, "pre3"), (1, "due")]
 
 
 def test_unacknowledged_notice_is_reminded_once_per_period(db: Database,

@@ -86,7 +86,7 @@ CASES: dict[tuple[Status, Action], tuple[Actor, Payload, dict[str, Any], dict[st
         {"submitted_by": "jianhuan", "rectified_by": "jianhuan"}, {}),
     (Status.EXTENSION_REQUESTED, Action.APPROVE_EXTENSION): (
         COUNTY, Payload(),  # no date: the date the office asked for
-        {"deadline": ASKED, "deadline_basis": "批准延期"},
+        {"deadline": ASKED, "deadline_basis": "批准延期", "deadline_cycle": 1},
         {"from_deadline": "2022-10-10", "deadline": "2022-10-28"}),
     (Status.EXTENSION_REQUESTED, Action.REJECT_EXTENSION): (COUNTY, Payload(note="不批"), {}, {}),
     (Status.SUBMITTED, Action.PASS_REVIEW): (
@@ -94,13 +94,14 @@ CASES: dict[tuple[Status, Action], tuple[Actor, Payload, dict[str, Any], dict[st
     (Status.SUBMITTED, Action.FAIL_REVIEW): (
         SUPERVISOR, Payload(note="照片不清"),  # no date: the plan's working days
         {"deadline": REDO, "deadline_basis": "复核不通过，重新限期", "submitted_by": None,
-         "review_passed_by": None},
+         "review_passed_by": None, "deadline_cycle": 1},
         {"from_deadline": "2022-10-10", "deadline": "2022-10-08"}),
     (Status.REVIEWED, Action.CLOSE): (COUNTY, Payload(), {"closed_at": NOW}, {}),
     (Status.CLOSED, Action.REOPEN): (
         SUPERVISOR, Payload(note="抽查不合格", deadline=LATER),
         {"deadline": LATER, "deadline_basis": "抽查不合格，重新限期", "submitted_by": None,
-         "review_passed_by": None, "reopen_count": 2, "closed_at": None},
+         "review_passed_by": None, "reopen_count": 2, "closed_at": None,
+         "deadline_cycle": 1},
         {"from_deadline": "2022-10-10", "deadline": "2022-11-30"}),
 }
 

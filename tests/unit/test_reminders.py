@@ -13,6 +13,7 @@ from duban.domain.reminders import (
     OpenItem,
     WorkdayCalendar,
     build_digests,
+    catch_up,
     colour_of,
     count_workdays,
     due_reminders,
@@ -421,3 +422,70 @@ def test_county_audience_gets_bulletin_rung_only() -> None:
 
 def test_no_entries_no_digests() -> None:
     assert build_digests([]) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Catching up after downtime
+
+
+def _due(item: OpenItem, today: dt.date) -> list[DueReminder]:
+    return due_reminders(item, POLICY, CAL, today, number=f"P{item.problem_id}", description="d")
+
+
+def test_after_downtime_only_the_highest_due_rung_is_sent() -> None:
+    # Down from 6/19 to 7/8 (11 working days): every rung of the June item is due at once.
+    due = _due(JUNE_ITEM, D(2020, 7, 8))
+    assert [e.rung.code for e in due] == ["half", "pre3", "due", "urge", "supervise", "bulletin"]
+    send, skipped = catch_up(due)
+    assert [e.rung.code for e in send] == ["bulletin"]
+    assert [s.entry.rung.code for s in skipped] == ["half", "pre3", "due", "urge", "supervise"]
+    # The 提醒 meant for three days before the deadline is not sent, and says why.
+    pre3 = next(s for s in skipped if s.entry.rung.code == "pre3")
+    assert pre3.reason == "应于6月24日发出，7月8日补发时更高一级的「通报」已到期，不再补发"
+
+
+def test_on_an_ordinary_day_every_due_rung_is_sent() -> None:
+    # Two rungs sharing today's moment (a share and an offset both on 6/22) both go out.
+    both = ReminderPolicy(rungs=(RUNGS[0], ReminderRung("pre5", "前5日", RungAction.REMIND,
+                                                        offset_working_days=-5)))
+    due = due_reminders(JUNE_ITEM, both, CAL, D(2020, 6, 22), number="P1", description="d")
+    assert {e.fire_date for e in due} == {D(2020, 6, 22)}
+    assert catch_up(due) == (due, [])
+    assert catch_up([]) == ([], [])
+
+
+def test_catching_up_is_decided_per_problem() -> None:
+    other = OpenItem(problem_id=2, office="x", assigned_on=D(2020, 6, 15), deadline=D(2020, 7, 6),
+                     fired=frozenset({"half"}))
+    due = _due(JUNE_ITEM, D(2020, 7, 1)) + _due(other, D(2020, 7, 1))
+    send, skipped = catch_up(due)
+    assert [(e.problem_id, e.rung.code) for e in send] == [(1, "urge"), (2, "pre3")]
+    assert {(s.entry.problem_id, s.entry.rung.code) for s in skipped} == {
+        (1, "half"), (1, "pre3"), (1, "due")}
+
+
+def test_a_week_of_downtime_then_daily_ticks_records_each_rung_once() -> None:
+    """Simulated: recorded rungs (sent or skipped) never come due again in the same cycle."""
+    recorded: dict[str, str] = {}
+    for day in [D(2020, 6, 15), D(2020, 6, 16), *(D(2020, 7, d) for d in range(1, 15))]:
+        item = OpenItem(1, "x", JUNE_ITEM.assigned_on, JUNE_ITEM.deadline, frozenset(recorded))
+        send, skipped = catch_up(_due(item, day))
+        for e in send:
+            assert e.rung.code not in recorded
+            recorded[e.rung.code] = "sent"
+        for s in skipped:
+            assert s.entry.rung.code not in recorded
+            recorded[s.entry.rung.code] = "skipped"
+    assert recorded == {"half": "skipped", "pre3": "skipped", "due": "skipped", "urge": "sent",
+                        "supervise": "sent", "bulletin": "sent"}
+
+
+def test_a_new_deadline_cycle_starts_the_ladder_again() -> None:
+    # The domain sees only the rungs of the current cycle: a fresh cycle has none recorded.
+    old = OpenItem(1, "x", JUNE_ITEM.assigned_on, JUNE_ITEM.deadline,
+                   frozenset(r.code for r in RUNGS))
+    assert _due(old, D(2020, 7, 20)) == []
+    renewed = OpenItem(1, "x", assigned_on=D(2020, 7, 20), deadline=D(2020, 7, 31))
+    send, skipped = catch_up(_due(renewed, D(2020, 7, 28)))
+    assert [e.rung.code for e in send] == ["pre3"] and [s.entry.rung.code for s in skipped] == [
+        "half"]
