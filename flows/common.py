@@ -7,16 +7,21 @@ server itself inside owned_prefect_server(): an owned child that dies with its p
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from duban.adapters.children import OwnedChild
+from duban.domain.errors import DubanError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -29,9 +34,18 @@ EPHEMERAL_STARTUP_SECONDS = 300
 UVICORN_PORT_IN_USE = 3
 PORT_ATTEMPTS = 5
 
+# The operator's choice of port for the owned server (else the kernel picks a free one).
+PORT_ENV = "DUBAN_PREFECT_PORT"
+# The keeper checks the server this often, restarting it after this many failed checks in a row
+# (a server that exited is restarted at the next check).
+CHECK_SECONDS = 5.0
+UNHEALTHY_CHECKS = 3
+HEALTH_TIMEOUT_S = 10.0
+
 # The API URL of the server owned by this process, for flows run on any of its threads (the
 # scheduler's): Prefect's temporary settings reach only the thread that set them.
 _owned_api_url: str | None = None
+_owned_server: OwnedPrefectServer | None = None
 
 # Offices per issue-notices task: a county's ~100 offices make a handful of task runs.
 OFFICES_PER_TASK = 25
@@ -64,13 +78,32 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def configured_port() -> int | None:
+    """The port the operator chose for the owned Prefect server ($DUBAN_PREFECT_PORT), if any.
+
+    Unset, the kernel picks a free one (never a fixed range that could hold duban serve's own
+    port 8000 or another service's).
+    """
+    raw = os.environ.get(PORT_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise PrefectServerError(f"环境变量 {PORT_ENV} 应为 1–65535 之间的端口号，而不是「{raw}」")
+    return int(raw)
+
+
+class PrefectServerError(DubanError):
+    """The owned Prefect server could not be started (a Chinese message for the operator)."""
+
+
 def _start_server(port: int) -> OwnedChild:
     """Prefect's ephemeral server command and environment (prefect.server.api.server)."""
     import prefect
     from prefect.settings import get_current_settings
 
+    # No UI, no telemetry (a county server may have no route out: it logged an error per start).
     server_env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-                  "PREFECT__SERVER_FINAL": "1"}
+                  "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "0"}
     return OwnedChild(
         [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
          "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
@@ -80,57 +113,172 @@ def _start_server(port: int) -> OwnedChild:
         stdin=subprocess.DEVNULL)
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, timeout_s: float = 5) -> bool:
     import httpx
 
     try:
-        return httpx.get(f"{url}/health", timeout=5).status_code == 200
+        return httpx.get(f"{url}/health", timeout=timeout_s).status_code == 200
     except httpx.HTTPError:
         return False
 
 
+def _patience() -> float:
+    raw = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+    return float(raw) if raw else EPHEMERAL_STARTUP_SECONDS
+
+
+class OwnedPrefectServer:
+    """Prefect's API server as a child of this process, started once, kept alive, stopped.
+
+    A keeper thread starts the server (so the child dies with that thread, which lives until
+    stop(), and with the process under SIGKILL), waits for its /health with a generous deadline,
+    then checks it every CHECK_SECONDS: a server that exited, or failed its health check
+    UNHEALTHY_CHECKS times in a row, is stopped and started again on the same port. Flows wait
+    (`ready`) while it is being (re)started instead of racing its start.
+    """
+
+    def __init__(self, port: int | None = None, *, patience_s: float | None = None,
+                 check_s: float = CHECK_SECONDS) -> None:
+        self.fixed_port = port
+        self.port = port or _free_port()
+        self.patience_s = patience_s if patience_s is not None else _patience()
+        self.check_s = check_s
+        self.restarts = 0  # how many times the keeper started the server again
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self._failure: BaseException | None = None
+        self._child: OwnedChild | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The API URL flows use."""
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id, while there is one."""
+        return self._child.pid if self._child is not None else None
+
+    def start(self) -> str:
+        """Start the keeper and wait until the server answers; returns its URL."""
+        self._thread = threading.Thread(target=self._keep, name="duban-prefect-server",
+                                        daemon=True)
+        self._thread.start()
+        self.wait_ready()
+        return self.url
+
+    def wait_ready(self, timeout_s: float | None = None) -> None:
+        """Block until the server answers (or raise why it cannot)."""
+        limit = timeout_s if timeout_s is not None else self.patience_s + 10
+        deadline = time.monotonic() + limit
+        while not self.ready.wait(0.2):
+            if self._failure is not None:
+                raise self._failure
+            if self._thread is None or not self._thread.is_alive():
+                raise PrefectServerError("Prefect 服务已停止")
+            if time.monotonic() > deadline:
+                raise PrefectServerError(f"Prefect 服务在 {limit:g} 秒内未能启动")
+
+    def stop(self) -> None:
+        """Stop the keeper and the server (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.patience_s + 30)
+        if self._child is not None:  # the keeper stops it; this is for a keeper that hung
+            self._child.stop()
+
+    # -- the keeper thread ------------------------------------------------------------------
+
+    def _keep(self) -> None:
+        try:
+            self._launch()
+            misses = 0
+            while not self._stop.wait(self.check_s):
+                assert self._child is not None
+                if self._child.running() and _healthy(self.url, timeout_s=HEALTH_TIMEOUT_S):
+                    misses = 0
+                    continue
+                misses += 1
+                if self._child.running() and misses < UNHEALTHY_CHECKS:
+                    continue  # a busy machine answers late; give it a few checks
+                log.warning("Prefect server on port %s %s; starting it again", self.port,
+                            f"exited ({self._child.process.returncode})"
+                            if not self._child.running() else "stopped answering")
+                self.ready.clear()
+                self._child.stop()
+                self.restarts += 1
+                misses = 0
+                self._launch()
+        except BaseException as exc:  # reported to whoever waits for the server
+            self._failure = exc
+        finally:
+            if self._child is not None:
+                self._child.stop()
+
+    def _launch(self) -> None:
+        """Start the server and wait for its health, choosing another free port if needed."""
+        attempts = 1
+        self._child = _start_server(self.port)
+        deadline = time.monotonic() + self.patience_s
+        while not _healthy(self.url):
+            status = self._child.process.poll()
+            if self._stop.is_set():
+                return
+            if status == UVICORN_PORT_IN_USE:
+                if self.fixed_port is not None:
+                    raise PrefectServerError(
+                        f"Prefect 服务端口 {self.port} 已被占用（{PORT_ENV}），"
+                        "请换一个端口或停止占用它的程序")
+                if attempts >= PORT_ATTEMPTS:
+                    break
+                attempts += 1
+                self._child.stop()
+                self.port = _free_port()
+                self._child = _start_server(self.port)
+                deadline = time.monotonic() + self.patience_s
+            elif status is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        else:
+            self.ready.set()
+            return
+        raise PrefectServerError(
+            f"Prefect 服务未能在 {self.patience_s:g} 秒内启动（端口 {self.port}，"
+            f"退出状态 {self._child.process.poll()}）")
+
+
+def current_server() -> OwnedPrefectServer | None:
+    """The Prefect server this process owns, if a command started one."""
+    return _owned_server
+
+
 @contextmanager
-def owned_prefect_server() -> Iterator[str | None]:
+def owned_prefect_server(port: int | None = None) -> Iterator[str | None]:
     """A Prefect API server for this command's flows, owned by it; yields its URL.
 
     Nothing is started when an API URL is configured (a real server, the tests' harness) or
-    an enclosing block owns one already. The server dies with the thread that started it even
-    under SIGKILL, so start it on the main thread.
+    an enclosing block owns one already. `port` (else $DUBAN_PREFECT_PORT, else a free one)
+    is where it listens. Started once per command and reused by every flow run; restarted if
+    it dies (see OwnedPrefectServer).
     """
-    global _owned_api_url
+    global _owned_api_url, _owned_server
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if _owned_api_url is not None or PREFECT_API_URL.value():
         yield _owned_api_url or PREFECT_API_URL.value()
         return
-    patience = (float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
-                if "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in os.environ
-                else EPHEMERAL_STARTUP_SECONDS)
-    port = _free_port()
-    server = _start_server(port)
+    server = OwnedPrefectServer(port or configured_port())
     try:
-        deadline = time.monotonic() + patience
-        attempts = 1
-        while not _healthy(f"http://127.0.0.1:{port}/api"):
-            if server.process.poll() == UVICORN_PORT_IN_USE and attempts < PORT_ATTEMPTS:
-                attempts += 1
-                server.stop()
-                port = _free_port()
-                server = _start_server(port)
-            elif server.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"Prefect API server did not start within {patience:g} s "
-                    f"(exit status {server.process.poll()})")
-            time.sleep(0.1)
-        url = f"http://127.0.0.1:{port}/api"
-        _owned_api_url = url
+        url = server.start()
+        _owned_api_url, _owned_server = url, server
         with temporary_settings(updates={PREFECT_API_URL: url}):
             try:
                 yield url
             finally:
                 _drain_to_server()
     finally:
-        _owned_api_url = None
+        _owned_api_url = _owned_server = None
         server.stop()
 
 
@@ -163,9 +311,27 @@ def flow_session() -> Iterator[None]:
 
 
 def run_quietly(flow: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a flow with the heartbeat off."""
-    with quiet_prefect():
-        return flow(*args, **kwargs)
+    """Call a flow with the heartbeat off, on this process's server once it answers.
+
+    When the owned server died during the run and was started again, the run is repeated
+    once: every flow of duban is idempotent, and a tick must not be lost to a server crash.
+    """
+    server = _owned_server
+    if server is None:
+        with quiet_prefect():
+            return flow(*args, **kwargs)
+    server.wait_ready()
+    restarts = server.restarts
+    try:
+        with quiet_prefect():
+            return flow(*args, **kwargs)
+    except Exception:
+        if server.restarts == restarts and server.ready.is_set() and _healthy(server.url):
+            raise
+        log.warning("the Prefect server restarted during %s; running it again", flow)
+        server.wait_ready()
+        with quiet_prefect():
+            return flow(*args, **kwargs)
 
 
 def batches(items: list[str], size: int = OFFICES_PER_TASK) -> list[list[str]]:

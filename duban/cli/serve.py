@@ -34,11 +34,15 @@ if TYPE_CHECKING:
 @click.option("--no-web", is_flag=True, help="只运行调度器，不启动网页。")
 @click.option("--no-scheduler", is_flag=True,
               help="只运行网页，不调度（扩展模式下由 Prefect 部署负责调度）。")
+@click.option("--prefect-port", type=int, default=None, envvar="DUBAN_PREFECT_PORT",
+              help="本进程启动的 Prefect 服务的端口（也可用环境变量 DUBAN_PREFECT_PORT；"
+              "默认由系统分配一个空闲端口）。")
 @click.option("--job", default=None, hidden=True, help="调度的任务（模块:函数），测试用。")
 @click.option("--lease-seconds", type=int, default=None, hidden=True, help="调度租约时长（秒）。")
 @click.option("--renew-seconds", type=float, default=None, hidden=True, help="租约续期间隔（秒）。")
 def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_scheduler: bool,
-              job: str | None, lease_seconds: int | None, renew_seconds: float | None) -> None:
+              prefect_port: int | None, job: str | None, lease_seconds: int | None,
+              renew_seconds: float | None) -> None:
     from tasks.scheduler import (
         DEFAULT_TICK_JOB,
         LEASE_SECONDS,
@@ -60,12 +64,20 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
                              renew_seconds=renew_seconds or RENEW_SECONDS)
     from flows.common import owned_prefect_server
 
-    with contextlib.ExitStack() as stack:
-        if runner is not None and job is None:
-            # The scheduler's ticks run flows: the server they use is started here, on the
-            # main thread (it dies with the thread that started it), and owned by this process.
-            stack.enter_context(owned_prefect_server())
-        _serve(runner, e, host, port, no_web)
+    # SIGTERM (systemd, docker stop) and SIGINT (Ctrl-C) end the service through the finally
+    # blocks, at any moment, even while the Prefect server is starting: the scheduler stops,
+    # the lease is given up (a follower leads at once), the Prefect server is stopped.
+    try:
+        with contextlib.ExitStack() as stack:
+            if runner is not None and job is None:
+                # The scheduler's ticks run flows on one server, started and watched here,
+                # owned by this process (it dies with it, even under SIGKILL).
+                stack.enter_context(owned_prefect_server(prefect_port))
+            _serve(runner, e, host, port, no_web)
+    except KeyboardInterrupt:
+        raise SystemExit(128 + signal.SIGINT) from None
+    finally:
+        click.echo("已停止。", err=True)
 
 
 TRUSTED_PROXIES_VAR = "DUBAN_TRUSTED_PROXIES"
@@ -99,6 +111,8 @@ def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web:
             app = create_app(e.root)
             click.echo(f"网页：http://{host}:{port}/", err=True)
             proxies = proxy_options(os.environ.get(TRUSTED_PROXIES_VAR, ""))
+            # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again:
+            # the entry point's handler turns it into SystemExit and the finally blocks run.
             uvicorn.run(app, host=host, port=port, log_level="warning",
                         proxy_headers=bool(proxies["proxy_headers"]),
                         forwarded_allow_ips=str(proxies["forwarded_allow_ips"]))
@@ -110,7 +124,6 @@ def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web:
     finally:
         if runner is not None:
             runner.stop()
-        click.echo("已停止。", err=True)
 
 
 @cli.command("tick", help="立即运行一次调度（推进行动阶段、扫描时限、发送提醒、写日报），供 cron 与测试使用。")

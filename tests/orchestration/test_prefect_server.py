@@ -1,0 +1,184 @@
+"""The Prefect server duban owns: started once, on the operator's port, restarted if it dies,
+stopped with the command however it ends (`duban tick` under SIGKILL, `duban serve` under
+SIGTERM and SIGINT, which also give the scheduler's lease up)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows.common import OwnedPrefectServer, PrefectServerError, _healthy, configured_port
+from tests.conftest import ROOT
+
+SERVER_MARK = "prefect.server.api.server:create_app"
+STARTUP_S = 300  # a loaded 2-core machine takes minutes to start Prefect's server
+
+
+def _children(parent: int) -> dict[int, str]:
+    """Live (not zombie) children of a process: pid -> command line."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("State", "").strip().startswith("Z"):
+            continue
+        if int(fields["PPid"].strip()) == parent:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return SERVER_MARK in cmdline.replace("\0", " ") and "State:\tZ" not in state
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _duban(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "DUBAN_DATA_DIR": str(tmp_path / "data"),
+               "PREFECT_HOME": str(tmp_path / "prefect"), **env}
+    for name in ("DUBAN_DATABASE_URL", "PREFECT_API_URL"):
+        environ.pop(name, None)
+    return subprocess.Popen([sys.executable, "-c", "from duban.cli import main; main()", *args],
+                            cwd=tmp_path, env=environ, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def _server_of(duban: subprocess.Popen[bytes]) -> int:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        assert duban.poll() is None, duban.stderr.read().decode()[-2000:] if duban.stderr else ""
+        for pid, cmdline in _children(duban.pid).items():
+            if SERVER_MARK in cmdline:
+                return pid
+        time.sleep(0.2)
+    raise AssertionError("no Prefect server was started")
+
+
+def _cleanup(duban: subprocess.Popen[bytes], server: int | None) -> None:
+    if duban.poll() is None:
+        duban.kill()
+        duban.wait()
+    if server is not None and _alive(server):
+        os.kill(server, signal.SIGKILL)
+
+
+def test_a_tick_killed_with_sigkill_leaves_no_prefect_server(tmp_path: Path) -> None:
+    duban = _duban(tmp_path, "tick")
+    server = None
+    try:
+        server = _server_of(duban)
+        duban.send_signal(signal.SIGKILL)
+        duban.wait(timeout=30)
+        assert _gone_within(server, 10), "the Prefect server outlived `duban tick`"
+    finally:
+        _cleanup(duban, server)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_stops_cleanly_releasing_the_lease_and_the_server(tmp_path: Path,
+                                                                sig: signal.Signals) -> None:
+    port = _free_port()
+    prefect_port = _free_port()
+    duban = _duban(tmp_path, "serve", "--port", str(port), "--tick-seconds", "3600",
+                   DUBAN_PREFECT_PORT=str(prefect_port))
+    server = None
+    try:
+        server = _server_of(duban)
+        # The server listens where the operator said, and the web answers once it is up.
+        deadline = time.monotonic() + STARTUP_S
+        while not _healthy(f"http://127.0.0.1:{prefect_port}/api"):
+            assert time.monotonic() < deadline and duban.poll() is None
+            time.sleep(0.2)
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and duban.poll() is None
+                time.sleep(0.2)
+        started = time.monotonic()
+        duban.send_signal(sig)
+        _, err = duban.communicate(timeout=60)
+        assert time.monotonic() - started < 30
+        # SIGTERM ends through the entry point's SystemExit(143); uvicorn handles Ctrl-C itself.
+        assert duban.returncode == (143 if sig == signal.SIGTERM else 0)
+        assert "已停止。" in err.decode()
+        assert "Traceback" not in err.decode() and "已中止" not in err.decode()
+        assert _gone_within(server, 10), "the Prefect server outlived `duban serve`"
+        # The lease was given up: a follower may lead at once, not after 30 s.
+        with sqlite3.connect(tmp_path / "data" / "duban.sqlite3") as conn:
+            (expires,) = conn.execute("SELECT expires_at FROM scheduler_lease").fetchone()
+        assert dt.datetime.fromisoformat(expires).replace(tzinfo=dt.UTC) < dt.datetime.now(dt.UTC)
+    finally:
+        _cleanup(duban, server)
+
+
+def test_the_owned_server_is_started_again_when_it_dies(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = _free_port()
+    monkeypatch.setenv("DUBAN_PREFECT_PORT", str(port))
+    server = OwnedPrefectServer(configured_port(), patience_s=STARTUP_S, check_s=0.5)
+    first = None
+    try:
+        assert server.start() == f"http://127.0.0.1:{port}/api"
+        first = server.pid
+        assert first is not None and _alive(first)
+        os.kill(first, signal.SIGKILL)  # the server crashes (OOM killer, a bug)
+        deadline = time.monotonic() + STARTUP_S
+        while server.restarts == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        server.wait_ready()
+        assert server.pid != first and server.url == f"http://127.0.0.1:{port}/api"
+        assert _healthy(server.url)
+        second = server.pid
+    finally:
+        server.stop()
+    assert second is not None and _gone_within(second, 10)
+
+
+def test_a_taken_port_is_refused_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = OwnedPrefectServer(taken.getsockname()[1], patience_s=STARTUP_S)
+        with pytest.raises(PrefectServerError, match="已被占用"):
+            server.start()
+        server.stop()
+    monkeypatch.setenv("DUBAN_PREFECT_PORT", "八千")
+    with pytest.raises(PrefectServerError, match="DUBAN_PREFECT_PORT 应为 1–65535 之间的端口号"):
+        configured_port()
+    monkeypatch.setenv("DUBAN_PREFECT_PORT", "")
+    assert configured_port() is None
