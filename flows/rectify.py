@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from duban.services.stages import rectify_batch_prefix
 from flows.common import batches
 from tasks.orchestration import arm_task, issue_notices_task, offices_to_notify_task
 
@@ -20,7 +21,7 @@ def rectify_stage(campaign_id: int, stage_seq: int = 0, now: str | None = None) 
     offices = offices_to_notify_task(campaign_id)
     numbers: list[str] = []
     for group in batches(offices):
-        key = f"rectify:{campaign_id}:{stage_seq}:{group[0]}..{group[-1]}:{len(group)}"
+        key = f"{rectify_batch_prefix(campaign_id, stage_seq)}{group[0]}..{group[-1]}:{len(group)}"
         numbers += issue_notices_task(campaign_id, group, key, now)
     armed = arm_task(campaign_id)
     return {"notices": numbers, "armed": armed}

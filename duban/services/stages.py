@@ -17,10 +17,24 @@ from sqlalchemy import func, select
 from duban.domain.clock import CHINA_TZ, Clock, local_now, local_today
 from duban.services.campaigns import CLOSED, load_plan_of
 from duban.services.database import UnitOfWork, data_dir, insert_or_skip
-from models import Campaign, CampaignStage, DailyReportRun, StageRun
+from models import Campaign, CampaignStage, DailyReportRun, Notice, StageRun
 
 RUNNING = "running"
 DONE = "done"
+
+
+def rectify_batch_prefix(campaign_id: int, seq: int) -> str:
+    """The batch key prefix of every 督办通知书 a rectify stage run issues (flows/rectify.py)."""
+    return f"rectify:{campaign_id}:{seq}:"
+
+
+def stage_notices(uow: UnitOfWork, campaign_id: int, seq: int) -> list[str]:
+    """The 文号 a rectify stage issued over all its attempts, in number order."""
+    prefix = rectify_batch_prefix(campaign_id, seq)
+    return list(uow.session.scalars(
+        select(Notice.number).where(Notice.campaign_id == campaign_id,
+                                    Notice.batch_key.startswith(prefix, autoescape=True))
+        .order_by(Notice.year, Notice.seq)))
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,9 @@ def finish_stage_run(uow: UnitOfWork, clock: Clock, campaign_id: int, seq: int,
         return
     run.status = DONE
     run.finished_at = now
+    if run.kind == "rectify":
+        # A rerun issues only what earlier attempts did not: the log lists them all.
+        detail = {**detail, "notices": stage_notices(uow, campaign_id, seq)}
     run.detail = {**(run.detail or {}), **detail}
     stage = session.scalar(select(CampaignStage).where(
         CampaignStage.campaign_id == campaign_id, CampaignStage.seq == seq))

@@ -421,3 +421,21 @@ def test_a_ranking_tied_across_its_cuts_commends_and_names_nobody(tmp_path: Path
         ctx, tmp_path / "ranking.docx"))).paragraphs)
     assert "位列前" not in text and "位列后" not in text
     assert "前三名和末位成绩均有并列，本月不作表彰和末位检讨" in text
+
+
+@pytest.mark.parametrize("kind", ["notice", "daily_report"])
+def test_a_render_repeated_later_is_byte_identical(kind: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zip entries are dated from the document's day, not the wall clock of the save."""
+    import time as time_module
+
+    ctx = ALL_CONTEXTS[kind]()
+    first = RENDERERS[kind](ctx, tmp_path / "first.docx").read_bytes()
+    later = time_module.time() + 3 * 3600  # a retry hours later (zip times have 2 s steps)
+    monkeypatch.setattr(time_module, "time", lambda: later)
+    second = RENDERERS[kind](ctx, tmp_path / "second.docx").read_bytes()
+    assert first == second
+    with zipfile.ZipFile(tmp_path / "first.docx") as z:
+        stamps = {info.date_time for info in z.infolist()}
+    day = ctx.issued_on
+    assert stamps == {(day.year, day.month, day.day, 0, 0, 0)}

@@ -103,6 +103,12 @@ def test_sigkill_and_rerun_leaves_no_duplicates(
     assert set(final["fired"].values()) == {1}  # type: ignore[attr-defined]
     assert set(final["outbox_keys"].values()) == {1}  # type: ignore[attr-defined]
     assert final["stage_runs"] == 2
+    # The stage log keeps what the killed attempts issued, not only the last attempt's share.
+    with db.transaction() as s:
+        rectify = s.scalars(select(StageRun).where(StageRun.kind == "rectify")).one()
+        numbers = list(s.scalars(select(Notice.number).where(Notice.batch_key.like("rectify:%"))
+                                 .order_by(Notice.seq)))
+    assert len(numbers) == OFFICES and rectify.detail["notices"] == numbers
     # Something was really interrupted: the kills left work for the last run.
     assert snapshots[0] != final
     assert snapshots[0]["stage_runs"] == 1 and snapshots[0]["seqs"] == []

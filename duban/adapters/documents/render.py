@@ -16,6 +16,7 @@ import math
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -296,7 +297,28 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
     out_path = Path(out_path)
     with atomic_output(out_path) as tmp:
         tpl.save(str(tmp))
+        fix_zip_times(tmp, ctx.issued_on)
     return out_path
+
+
+def fix_zip_times(path: Path, day: dt.date) -> None:
+    """Date every entry of a .docx (a zip) at 00:00 of `day`, rewriting it in place.
+
+    zipfile stamps each entry with the wall-clock time of the save, so two renders of the same
+    document a second apart differed and a retried issuance stored a second file. The day
+    comes from the document (its 成文日期, from the clock passed in): the bytes are a function
+    of the content alone.
+    """
+    stamp = (max(day.year, 1980), day.month, day.day, 0, 0, 0)
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w") as dst:
+        for info, data in entries:
+            fixed = zipfile.ZipInfo(info.filename, date_time=stamp)
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            fixed.create_system = 3  # Unix, whatever the platform
+            dst.writestr(fixed, data)
 
 
 # ---------------------------------------------------------------- layout fitting
