@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from duban.services.database import make_engine
 from models import Base
+from models.tables import include_object
 
 target_metadata = Base.metadata
 
@@ -17,6 +18,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -870,3 +870,15 @@ account_event = Table(
     Column("note", String(300), default="", nullable=False),
 )
 
+
+# Tables other programs keep in duban's database: the embedded scheduler's job store
+# (APScheduler creates it; tasks/scheduler.JOBS_TABLE). Alembic's autogenerate and
+# `alembic check` leave them alone instead of proposing to drop them (migrations/env.py).
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """Whether Alembic compares this schema object: not the tables duban does not own."""
+    del obj, reflected, compare_to
+    return not (type_ == "table" and name in FOREIGN_TABLES)

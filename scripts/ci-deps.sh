@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install and start the outside programs tests use: PostgreSQL (started if stopped),
-# Chromium, LibreOffice Writer, CJK fonts, poppler (pdftoppm). Idempotent; needs root on Debian.
+# Chromium, LibreOffice Writer, CJK fonts, poppler (pdftoppm), pg_dump/pg_restore (duban backup).
+# Idempotent; needs root on Debian.
 set -euo pipefail
 
-packages=(chromium libreoffice-writer-nogui fonts-noto-cjk fonts-lxgw-wenkai fonts-arphic-ukai fonts-wqy-zenhei poppler-utils)
+packages=(chromium libreoffice-writer-nogui fonts-noto-cjk fonts-lxgw-wenkai fonts-arphic-ukai fonts-wqy-zenhei poppler-utils
+          postgresql-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -85,6 +85,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "serve": ("serve",), "tick": ("serve",), "outbox": ("serve",), "notice": ("serve",),
     "user": ("users",), "duty": ("duties",), "milestone": ("duties",),
     "calendar": ("holidays",),
+    "doctor": ("ops",), "backup": ("ops",), "restore": ("ops",),
 }
 
 
@@ -153,6 +154,14 @@ class Env:
             install_root(self._root)
         return self._root
 
+    def db_url_or_default(self) -> str:
+        """The database URL this command uses (--db, $DUBAN_DATABASE_URL, else the SQLite file)."""
+        if self._db is not None:
+            return self._db.engine.url.render_as_string(hide_password=False)
+        from duban.services.database import database_url
+
+        return self.db_url or database_url()
+
     @property
     def db(self) -> Database:
         """The root's database."""
@@ -176,7 +185,21 @@ def parse_now(value: str | None) -> Clock:
     return FixedClock(moment)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        click.echo(f"duban {version('duban')}")
+    except PackageNotFoundError:
+        click.echo("duban（未安装，从源码运行）")
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, help="督办：大走访 · 大排查 · 大整改 问题整改督办系统。")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="显示版本并退出。")
 @click.option("--db", "db_url", envvar="DUBAN_DATABASE_URL", default=None, metavar="地址",
               help="数据库地址（默认：数据目录中的 SQLite 文件；"
               "也可用环境变量 DUBAN_DATABASE_URL）。")
