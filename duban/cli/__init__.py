@@ -41,11 +41,15 @@ def main() -> None:
         if _is_database_unreachable(exc):
             click.echo(f"错误：无法访问数据库：{_first_line(exc)}", err=True)
             sys.exit(1)
+        from duban.domain.clock import SystemClock
         from duban.services.database import data_dir
 
         log = data_dir() / "duban-error.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a", encoding="utf-8") as fh:
+            # Each entry starts with when it happened and the command that failed.
+            fh.write(f"--- {SystemClock().now().isoformat(timespec='seconds')} "
+                     f"duban {' '.join(sys.argv[1:])}\n")
             traceback.print_exc(file=fh)
         click.echo(f"错误：内部错误（{type(exc).__name__}），详情已记入 {log}", err=True)
         sys.exit(EXIT_INTERNAL)

@@ -205,8 +205,18 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
               "也可用环境变量 DUBAN_DATABASE_URL）。")
 @click.option("--now", envvar="DUBAN_NOW", default=None, metavar="时间",
               help="以此时间为“现在”运行（模拟时间，如 2022-09-26T09:00），用于演练与测试。")
+@click.option("--log-level", envvar="DUBAN_LOG_LEVEL", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="日志级别（也可用环境变量 DUBAN_LOG_LEVEL）；INFO 时每次状态变化（问题流转、"
+              "通知书下发、消息发送成功或失败）记一行，带行动和问题编号。")
+@click.option("--log-format", envvar="DUBAN_LOG_FORMAT", default="text", show_default=True,
+              type=click.Choice(["text", "json"]), help="日志格式：text 文本行，json 每行一个 JSON。")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, now: str | None) -> None:
+def cli(ctx: click.Context, db_url: str | None, now: str | None, log_level: str,
+        log_format: str) -> None:
+    from duban.adapters.logs import configure
+
+    configure(log_level, log_format)
     # A caller may hand in an open Database (tests run commands inside their transaction).
     given = None
     if ctx.obj is not None:

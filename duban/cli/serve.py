@@ -37,12 +37,14 @@ if TYPE_CHECKING:
 @click.option("--prefect-port", type=int, default=None, envvar="DUBAN_PREFECT_PORT",
               help="本进程启动的 Prefect 服务的端口（也可用环境变量 DUBAN_PREFECT_PORT；"
               "默认由系统分配一个空闲端口）。")
+@click.option("--access-log", is_flag=True, envvar="DUBAN_ACCESS_LOG",
+              help="记录网页访问日志（每个请求一行，格式随 --log-format）。")
 @click.option("--job", default=None, hidden=True, help="调度的任务（模块:函数），测试用。")
 @click.option("--lease-seconds", type=int, default=None, hidden=True, help="调度租约时长（秒）。")
 @click.option("--renew-seconds", type=float, default=None, hidden=True, help="租约续期间隔（秒）。")
 def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_scheduler: bool,
-              prefect_port: int | None, job: str | None, lease_seconds: int | None,
-              renew_seconds: float | None) -> None:
+              prefect_port: int | None, access_log: bool, job: str | None,
+              lease_seconds: int | None, renew_seconds: float | None) -> None:
     from tasks.scheduler import (
         DEFAULT_TICK_JOB,
         LEASE_SECONDS,
@@ -73,7 +75,7 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
                 # The scheduler's ticks run flows on one server, started and watched here,
                 # owned by this process (it dies with it, even under SIGKILL).
                 stack.enter_context(owned_prefect_server(prefect_port))
-            _serve(runner, e, host, port, no_web)
+            _serve(runner, e, host, port, no_web, access_log)
     except KeyboardInterrupt:
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
@@ -97,7 +99,8 @@ def proxy_options(trusted: str) -> dict[str, object]:
     return {"proxy_headers": True, "forwarded_allow_ips": names}
 
 
-def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web: bool) -> None:
+def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web: bool,
+           access_log: bool = False) -> None:
     if runner is not None:
         runner.start()
     if runner is not None and not runner.leading:
@@ -113,7 +116,11 @@ def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web:
             proxies = proxy_options(os.environ.get(TRUSTED_PROXIES_VAR, ""))
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again:
             # the entry point's handler turns it into SystemExit and the finally blocks run.
-            uvicorn.run(app, host=host, port=port, log_level="warning",
+            # uvicorn's records go through duban's handler (--log-format); its access log
+            # (one line per request) only with --access-log.
+            uvicorn.run(app, host=host, port=port, log_config=None,
+                        log_level="info" if access_log else "warning",
+                        access_log=access_log,
                         proxy_headers=bool(proxies["proxy_headers"]),
                         forwarded_allow_ips=str(proxies["forwarded_allow_ips"]))
         else:

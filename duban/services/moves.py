@@ -42,6 +42,7 @@ from duban.services.actors import resolve_actor
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
+from duban.services.events import state_changed
 from duban.services.evidence import (
     CheckedFile,
     UploadedFile,
@@ -199,6 +200,10 @@ def move_in(
         data=transition.data,
     ))
     session.flush()
+    state_changed(session, "problem_moved", campaign_id=problem.campaign_id,
+                  problem_id=problem.id, problem=problem.code, action=action.value,
+                  from_status=transition.source.value, to_status=transition.target.value,
+                  actor=actor.user)
     return transition
 
 

@@ -27,6 +27,7 @@ from duban.domain.reminders import next_send_time
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork, data_dir
+from duban.services.events import state_changed
 from duban.services.messages import (
     CHANNEL_EMAIL,
     CHANNEL_INBOX,
@@ -206,16 +207,20 @@ def _record(session: Session, clock: Clock, row: Claimed, error: str | None, wor
     now = clock.now()
     mine = and_(OutboxMessage.id == row.id, OutboxMessage.claimed_by == worker,
                 OutboxMessage.status == STATUS_SENDING)
+    about = {"campaign_id": row.campaign_id, "message_id": row.id, "channel": row.channel,
+             "problem_ids": list((row.payload or {}).get("problems", []))}
     if error is None:
         session.execute(update(OutboxMessage).where(mine).values(
             status=STATUS_SENT, sent_at=now, claimed_until=None, last_error=None))
         result.sent += 1
+        state_changed(session, "message_sent", **about)
         return
     result.errors.append(f"#{row.id} {row.channel} {row.recipient}: {error}")
     if row.attempts >= row.max_attempts:
         session.execute(update(OutboxMessage).where(mine).values(
             status=STATUS_FAILED, last_error=error[:2000], claimed_until=None))
         result.failed += 1
+        state_changed(session, "message_failed", **about, error=error[:200])
         return
     retry_at = now + backoff(row.attempts)
     if row.campaign_id is not None:
@@ -228,6 +233,8 @@ def _record(session: Session, clock: Clock, row: Claimed, error: str | None, wor
         status=STATUS_PENDING, last_error=error[:2000], next_attempt_at=retry_at,
         claimed_until=None))
     result.retrying += 1
+    state_changed(session, "message_retrying", **about, error=error[:200],
+                  next_attempt_at=retry_at.isoformat())
 
 
 @dataclass(frozen=True)

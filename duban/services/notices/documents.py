@@ -26,6 +26,7 @@ from duban.domain.errors import DubanError, NotFound
 from duban.domain.numbering import format_document_number
 from duban.domain.plan import Plan
 from duban.services.database import data_dir, insert_or_skip
+from duban.services.events import state_changed
 from duban.services.templates import template_dir_for
 from models import DocumentNumberRegister, Notice, Office
 
@@ -162,6 +163,8 @@ def issue_document(
     session.add(notice)
     register.next_number = seq + 1
     session.flush()
+    state_changed(session, "notice_issued", campaign_id=campaign_id, notice_id=notice.id,
+                  number=number, kind=kind, office=office_code, problem_ids=list(problem_ids))
     return notice
 
 
