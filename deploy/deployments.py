@@ -59,6 +59,8 @@ def deploy_all(*, pool: str = POOL, cron: str | None = TICK_CRON,
     ids["duban-tick/tick"] = tick.deploy(  # type: ignore[union-attr]
         name="tick", work_pool_name=pool, job_variables=job_variables,
         schedules=[Cron(cron, timezone=TIMEZONE)] if cron else [],
+        # One tick at a time over the whole pool: two at once raced on reminder_state.
+        concurrency_limit=1,
         description="督办调度：推进行动阶段、扫描时限、发送提醒、写日报、投递消息。",
         print_next_steps=False,
     )

@@ -8,6 +8,7 @@ commit them; services take the unit of work and never commit.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from duban.domain.clock import Clock, SystemClock
+from duban.domain.errors import DubanError
 from duban.services.database import (
     Database,
     UnitOfWork,
@@ -117,6 +119,12 @@ def process_root() -> Root:
     with _lock:
         if _process is not None:
             return _process
+        if os.environ.get("PREFECT__FLOW_RUN_ID") and not os.environ.get("DUBAN_DATABASE_URL"):
+            # A flow run started by a Prefect worker: without the variable it would create an
+            # empty SQLite file in the worker's directory and tick nothing.
+            raise DubanError("扩展模式的 Prefect worker 缺少环境变量 DUBAN_DATABASE_URL（督办数据库地址）："
+                             "请在启动 worker 的环境或部署的 job_variables.env 中设置它"
+                             "（以及 DUBAN_DATA_DIR）")
         url = database_url()
         if url not in _built:
             _built[url] = build_root(url)

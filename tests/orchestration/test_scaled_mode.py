@@ -91,6 +91,10 @@ def test_a_worker_runs_the_tick_deployment(db: Database, clock: FixedClock, pref
             [sys.executable, "-m", "deploy.deployments", "--cron", "0 8 * * *"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert deployed.returncode == 0, deployed.stderr[-3000:]
+        # One tick at a time over the pool (two at once raced on reminder_state).
+        tick = httpx.get(f"{api}/deployments/name/duban-tick/tick", timeout=10).json()
+        limit = tick.get("global_concurrency_limit") or {}
+        assert tick.get("concurrency_limit") == 1 or limit.get("limit") == 1, tick
         for n in (1, 2):
             spawn(f"worker{n}", "worker", "start", "--pool", "duban-pool", "--type", "process",
                   "--name", f"duban-worker-{n}")
