@@ -23,6 +23,17 @@ POOL = "duban-pool"
 TICK_CRON = "*/5 * * * *"
 TIMEZONE = "Asia/Shanghai"
 
+# The scaled mode's processes, as deploy/compose.yaml runs them and the slow test
+# tests/orchestration/test_scaled_mode.py starts them (a test checks they agree).
+SERVER_COMMAND = ("prefect", "server", "start", "--host", "0.0.0.0", "--port", "4200")
+DEPLOY_COMMAND = ("python", "-m", "deploy.deployments")
+
+
+def worker_command(n: int, pool: str = POOL) -> tuple[str, ...]:
+    """The command of the n-th worker of the pool."""
+    return ("prefect", "worker", "start", "--pool", pool, "--type", "process",
+            "--name", f"duban-worker-{n}")
+
 
 def ensure_pool(name: str = POOL) -> None:
     """Create the process work pool when it does not exist."""

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from deploy.deployments import DEPLOY_COMMAND, SERVER_COMMAND, worker_command
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from models import Notice, StageRun
@@ -75,7 +76,11 @@ def test_a_worker_runs_the_tick_deployment(db: Database, clock: FixedClock, pref
         return proc
 
     try:
-        spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
+        # The commands of deploy/compose.yaml (deploy.deployments), on a free local port.
+        server = list(SERVER_COMMAND[1:])
+        server[server.index("--host") + 1] = "127.0.0.1"
+        server[server.index("--port") + 1] = str(port)
+        spawn("server", *server)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -88,7 +93,7 @@ def test_a_worker_runs_the_tick_deployment(db: Database, clock: FixedClock, pref
             pytest.fail("Prefect server did not become healthy:\n"
                         + (logs / "server.log").read_text()[-3000:])
         deployed = subprocess.run(
-            [sys.executable, "-m", "deploy.deployments", "--cron", "0 8 * * *"],
+            [sys.executable, *DEPLOY_COMMAND[1:], "--cron", "0 8 * * *"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert deployed.returncode == 0, deployed.stderr[-3000:]
         # One tick at a time over the pool (two at once raced on reminder_state).
@@ -96,8 +101,7 @@ def test_a_worker_runs_the_tick_deployment(db: Database, clock: FixedClock, pref
         limit = tick.get("global_concurrency_limit") or {}
         assert tick.get("concurrency_limit") == 1 or limit.get("limit") == 1, tick
         for n in (1, 2):
-            spawn(f"worker{n}", "worker", "start", "--pool", "duban-pool", "--type", "process",
-                  "--name", f"duban-worker-{n}")
+            spawn(f"worker{n}", *worker_command(n)[1:])
         run = subprocess.run(
             [PREFECT, "deployment", "run", "duban-tick/tick", "--param",
              f"now={at(2022, 9, 26, 9, 30).isoformat()}", "--watch", "--watch-timeout", "240"],
