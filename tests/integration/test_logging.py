@@ -73,7 +73,7 @@ def test_an_internal_error_is_logged_with_its_time(data_dir: Path,
     monkeypatch.setattr("sys.argv", ["duban", "tick"])
     with pytest.raises(SystemExit) as exit_info:
         cli_module.main()
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == cli_module.EXIT_INTERNAL
     log = (data_dir / "duban-error.log").read_text("utf-8")
     assert re.match(r"--- \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d duban tick\n", log)
     assert "RuntimeError: 磁盘坏了" in log
