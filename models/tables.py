@@ -348,7 +348,10 @@ household = Table(
     # list); {} when the plan defines none.
     Column("facts", JSON, default=dict, server_default=text("'{}'"), nullable=False),
     UniqueConstraint("campaign_id", "household_id"),
-    Index("ix_household_campaign_village", "campaign_id", "village_code"),
+    # A village's households in id order: the village scope's filter, the coverage counts and
+    # the spot-check draw's per-village counts and n-th household, from the index alone.
+    Index("ix_household_campaign_village_town_id", "campaign_id", "village_code", "town_code",
+          "household_id"),
 )
 
 # A household visit; one per household, visitor and day.

@@ -28,7 +28,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from duban.domain.plan import SpotCheckQuota, SupervisionGroup
 
@@ -126,8 +126,76 @@ def allocate(sizes: Mapping[K, int], n: int, tie_order: Sequence[K]) -> dict[K, 
     return shares
 
 
-S = TypeVar("S", bound=Hashable)
+S = TypeVar("S", str, tuple[str, str])  # a stratum: a town, or a (town, village)
 T = TypeVar("T")
+
+
+class Strata(Protocol[S, T]):
+    """Candidates in strata, each stratum in a fixed order, without holding them all.
+
+    A stratum's order is its candidates sorted as `_stratified_sample`'s sort key sorts them;
+    the strata themselves sort by key. `pick` answers the candidates at 0-based positions of a
+    stratum as it is now (after the removals); `remove` takes a drawn candidate out.
+    """
+
+    def sizes(self) -> dict[S, int]:
+        """How many candidates each stratum has now; strata with none may be left out."""
+        ...
+
+    def pick(self, stratum: S, positions: Sequence[int]) -> list[T]:
+        """The stratum's candidates at these positions, in the positions' order."""
+        ...
+
+    def remove(self, item: T) -> None:
+        """Take a drawn candidate out of its stratum."""
+        ...
+
+
+class ListStrata(Generic[S, T]):
+    """Strata held in memory: every candidate, grouped and sorted."""
+
+    def __init__(self, candidates: Iterable[T], stratum: Callable[[T], S],
+                 sort_key: Callable[[T], Any]) -> None:
+        self._stratum: Callable[[T], S] = stratum
+        self._groups: dict[S, list[T]] = {}
+        for c in sorted(candidates, key=sort_key):
+            self._groups.setdefault(stratum(c), []).append(c)
+
+    def sizes(self) -> dict[S, int]:
+        return {k: len(v) for k, v in self._groups.items() if v}
+
+    def pick(self, stratum: S, positions: Sequence[int]) -> list[T]:
+        group = self._groups[stratum]
+        return [group[i] for i in positions]
+
+    def remove(self, item: T) -> None:
+        self._groups[self._stratum(item)].remove(item)
+
+
+def _stratified_draw(
+    rng: random.Random,
+    strata: Strata[S, T],
+    towns: frozenset[str] | None,
+    town_of: Callable[[S], str],
+    sort_key: Callable[[T], Any],
+    n: int,
+) -> list[T]:
+    """Draw n candidates stratified by stratum, deterministically for a given rng state.
+
+    `rng.sample(range(size), k)` picks the same positions `rng.sample(members, k)` would, so
+    only the drawn candidates are ever looked up.
+    """
+    sizes = {k: size for k, size in strata.sizes().items()
+             if size > 0 and (not towns or town_of(k) in towns)}
+    keys = sorted(sizes)
+    tie_order = list(keys)
+    rng.shuffle(tie_order)  # ties in the remainder go to a random stratum, not the first name
+    shares = allocate(sizes, n, tie_order)
+    drawn: list[T] = []
+    for k in keys:
+        if shares[k]:
+            drawn.extend(strata.pick(k, rng.sample(range(sizes[k]), shares[k])))
+    return sorted(drawn, key=sort_key)
 
 
 def _stratified_sample(
@@ -138,21 +206,24 @@ def _stratified_sample(
     n: int,
 ) -> list[T]:
     """Draw n candidates stratified by `stratum`, deterministically for a given rng state."""
-    groups: dict[S, list[T]] = {}
-    for c in sorted(candidates, key=sort_key):
-        groups.setdefault(stratum(c), []).append(c)
-    keys = sorted(groups, key=lambda s: sort_key(groups[s][0]))
-    tie_order = list(keys)
-    rng.shuffle(tie_order)  # ties in the remainder go to a random stratum, not the first name
-    shares = allocate({k: len(v) for k, v in groups.items()}, n, tie_order)
-    drawn: list[T] = []
-    for k in keys:
-        drawn.extend(rng.sample(groups[k], shares[k]))
-    return sorted(drawn, key=sort_key)
+    return _stratified_draw(rng, ListStrata(candidates, stratum, sort_key), None, str,
+                            sort_key, n)
 
 
 def _in_scope(group: SupervisionGroup, town: str) -> bool:
     return not group.towns or town in group.towns
+
+
+def _town_of_place(place: tuple[str, str]) -> str:
+    return place[0]
+
+
+def _closed_key(c: ClosedItem) -> tuple[str, int]:
+    return c.town, c.problem_id
+
+
+def _household_key(h: HouseholdRef) -> tuple[str, str, str]:
+    return h.town, h.village, h.household_id
 
 
 def draw_spot_checks(
@@ -173,26 +244,44 @@ def draw_spot_checks(
     drawn from when the quota allows villages without households. Results come grouped by group
     (plan order), then kind, the further household draws after the main one.
     """
-    closed_pool = {c.problem_id: c for c in closed if c.problem_id not in already_checked}
-    household_pool = {
-        h.household_id: h for h in households if h.household_id not in households_checked
-    }
-    villages_pool = {(h.town, h.village) for h in households}
+    return draw_spot_checks_from(
+        ListStrata((c for c in closed if c.problem_id not in already_checked),
+                   lambda c: c.town, _closed_key),
+        ListStrata((h for h in households if h.household_id not in households_checked),
+                   lambda h: (h.town, h.village), _household_key),
+        {(h.town, h.village) for h in households},
+        groups, quota, seed, day, villages)
+
+
+def draw_spot_checks_from(
+    closed: Strata[str, ClosedItem],
+    households: Strata[tuple[str, str], HouseholdRef],
+    household_villages: Iterable[tuple[str, str]],
+    groups: Sequence[SupervisionGroup],
+    quota: SpotCheckQuota,
+    seed: int,
+    day: dt.date,
+    villages: Sequence[tuple[str, str]] = (),
+) -> list[SpotCheck]:
+    """`draw_spot_checks` over strata that look candidates up only when drawn.
+
+    `closed` holds the closed problems not checked recently, by town; `households` the
+    households not checked recently, by (town, village); `household_villages` every
+    (town, village) with households, checked or not. The same seed draws the same checks as
+    `draw_spot_checks` over the same candidates.
+    """
+    villages_pool = set(household_villages)
     if quota.villages_without_households:
         villages_pool |= set(villages)
     checks: list[SpotCheck] = []
     for group in groups:
         kind = SpotCheckKind.CLOSED_PROBLEM
         draw_seed = derive_seed(seed, day, group.code, kind)
-        picked_items = _stratified_sample(
-            random.Random(draw_seed),
-            [c for c in closed_pool.values() if _in_scope(group, c.town)],
-            stratum=lambda c: c.town,
-            sort_key=lambda c: (c.town, c.problem_id),
-            n=quota.closed_problems,
-        )
+        picked_items = _stratified_draw(
+            random.Random(draw_seed), closed, frozenset(group.towns), str, _closed_key,
+            quota.closed_problems)
         for c in picked_items:
-            del closed_pool[c.problem_id]
+            closed.remove(c)
             checks.append(SpotCheck(group.code, kind, c.problem_id, c.town, draw_seed, c.village))
 
         kind = SpotCheckKind.HOUSEHOLD
@@ -202,15 +291,11 @@ def draw_spot_checks(
                  *((d.code, d.households, d.name) for d in quota.more_households)]
         for purpose_code, n, purpose in draws:
             draw_seed = derive_seed(seed, day, group.code, kind, purpose_code)
-            picked = _stratified_sample(
-                random.Random(draw_seed),
-                [h for h in household_pool.values() if _in_scope(group, h.town)],
-                stratum=lambda h: (h.town, h.village),
-                sort_key=lambda h: (h.town, h.village, h.household_id),
-                n=n,
-            )
+            picked = _stratified_draw(
+                random.Random(draw_seed), households, frozenset(group.towns), _town_of_place,
+                _household_key, n)
             for h in picked:
-                del household_pool[h.household_id]
+                households.remove(h)
                 checks.append(SpotCheck(group.code, kind, h.household_id, h.town, draw_seed,
                                         h.village, purpose))
 

@@ -171,6 +171,8 @@ def ensure_running(session: Session, campaign_id: int, doing: str) -> Campaign:
 
 # session.info key of the plans decoded in this transaction, by (campaign id, plan version).
 _PLANS = "duban.plans"
+# session.info key of the campaigns whose plans were asked for, by id.
+_CAMPAIGNS = "duban.campaigns"
 
 
 def load_plan_of(session: Session, campaign_id: int) -> Plan:
@@ -178,6 +180,9 @@ def load_plan_of(session: Session, campaign_id: int) -> Plan:
     campaign = session.get(Campaign, campaign_id)  # the identity map answers repeat calls
     if campaign is None:
         raise NotFound(f"行动不存在：编号 {campaign_id}")
+    # The identity map holds objects weakly: kept here, the campaign is not collected between
+    # two moves and loaded again by the next (a county's day of moves did that per move).
+    session.info.setdefault(_CAMPAIGNS, {})[campaign_id] = campaign
     # Keyed by version too, so a new plan version in force is decoded afresh, never served stale.
     key = (campaign_id, campaign.plan_version)
     plans: dict[tuple[int, int], Plan] = session.info.setdefault(_PLANS, {})

@@ -172,10 +172,13 @@ def move_in(
     payload: Payload,
     *,
     expected_version: int | None = None,
+    flush: bool = True,
 ) -> Transition:
     """Decide one move by the table and apply it to the row, audited, in the caller's session.
 
-    Nothing is written before the lifecycle has decided, so a refusal changes nothing.
+    Nothing is written before the lifecycle has decided, so a refusal changes nothing. With
+    `flush=False` the row and its audit event wait in the session for the caller's (or the
+    next query's) flush, so a caller making many moves writes them in batches.
     """
     if expected_version is not None and problem.version != expected_version:
         raise ConflictError(
@@ -199,7 +202,8 @@ def move_in(
         note=transition.payload.note, evidence=list(transition.payload.evidence),
         data=transition.data,
     ))
-    session.flush()
+    if flush:
+        session.flush()
     state_changed(session, "problem_moved", campaign_id=problem.campaign_id,
                   problem_id=problem.id, problem=problem.code, action=action.value,
                   from_status=transition.source.value, to_status=transition.target.value,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
@@ -35,7 +35,7 @@ from duban.domain.sampling import (
     ClosedItem,
     HouseholdRef,
     SpotCheckKind,
-    draw_spot_checks,
+    draw_spot_checks_from,
     quota_shortfall,
 )
 from duban.services import moves
@@ -217,6 +217,110 @@ def draw_daily_spot_checks(
     return _ids_of(session, existing, seed)
 
 
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+
+
+class _ClosedStrata:
+    """A campaign's closed problems not checked recently, by town, in id order.
+
+    The towns are counted in the database; a town's closed problems are read only when the
+    draw picks from it.
+    """
+
+    def __init__(self, session: Session, campaign_id: int, recent: frozenset[int]) -> None:
+        self._session = session
+        self._where = (Problem.campaign_id == campaign_id,
+                       Problem.status == Status.CLOSED.value)
+        self._counts: dict[str, int] = {
+            town: n for town, n in session.execute(
+                select(Problem.town_code, func.count()).where(*self._where)
+                .group_by(Problem.town_code))}
+        self.total = sum(self._counts.values())
+        self._out: dict[str, set[int]] = {}
+        for chunk in _chunks(sorted(recent)):
+            for pid, town in session.execute(select(Problem.id, Problem.town_code).where(
+                    *self._where, Problem.id.in_(chunk))):
+                self._out.setdefault(town, set()).add(pid)
+        self._members: dict[str, list[ClosedItem]] = {}
+
+    def sizes(self) -> dict[str, int]:
+        return {town: n - len(self._out.get(town, ())) for town, n in self._counts.items()}
+
+    def _stratum(self, town: str) -> list[ClosedItem]:
+        members = self._members.get(town)
+        if members is None:
+            out = self._out.get(town, set())
+            members = self._members[town] = [
+                ClosedItem(pid, town, village) for pid, village in self._session.execute(
+                    select(Problem.id, Problem.village_code)
+                    .where(*self._where, Problem.town_code == town).order_by(Problem.id))
+                if pid not in out]
+        return members
+
+    def pick(self, stratum: str, positions: Sequence[int]) -> list[ClosedItem]:
+        members = self._stratum(stratum)
+        return [members[i] for i in positions]
+
+    def remove(self, item: ClosedItem) -> None:
+        self._out.setdefault(item.town, set()).add(item.problem_id)
+        if item.town in self._members:
+            self._members[item.town].remove(item)
+
+
+class _HouseholdStrata:
+    """A campaign's households not checked recently, by (town, village), in household-id order.
+
+    The villages are counted from the index on (campaign, village, town, household id) and a
+    drawn position is found in it (`OFFSET`), so the register is never loaded: a draw costs
+    what it draws. The order is the database's order of household ids: on SQLite and on a
+    PostgreSQL database with the C or C.UTF-8 collation, code-point order, as in memory.
+    """
+
+    def __init__(self, session: Session, campaign_id: int, recent: frozenset[str]) -> None:
+        self._session = session
+        self._campaign_id = campaign_id
+        self._counts: dict[tuple[str, str], int] = {
+            (town, village): n for village, town, n in session.execute(
+                select(Household.village_code, Household.town_code, func.count())
+                .where(Household.campaign_id == campaign_id)
+                .group_by(Household.village_code, Household.town_code))}
+        self.total = sum(self._counts.values())
+        self._out: dict[tuple[str, str], set[str]] = {}
+        for chunk in _chunks(sorted(recent)):
+            for hid, town, village in session.execute(
+                    select(Household.household_id, Household.town_code, Household.village_code)
+                    .where(Household.campaign_id == campaign_id,
+                           Household.household_id.in_(chunk))):
+                self._out.setdefault((town, village), set()).add(hid)
+
+    def villages(self) -> list[tuple[str, str]]:
+        """Every (town, village) with households, checked recently or not."""
+        return list(self._counts)
+
+    def sizes(self) -> dict[tuple[str, str], int]:
+        return {place: n - len(self._out.get(place, ())) for place, n in self._counts.items()}
+
+    def pick(self, stratum: tuple[str, str], positions: Sequence[int]) -> list[HouseholdRef]:
+        town, village = stratum
+        out = sorted(self._out.get(stratum, ()))
+        stmt = (select(Household.household_id)
+                .where(Household.campaign_id == self._campaign_id,
+                       Household.village_code == village, Household.town_code == town)
+                .order_by(Household.household_id).limit(1))
+        if out:
+            stmt = stmt.where(Household.household_id.not_in(out))
+        picked = []
+        for i in positions:
+            hid = self._session.scalar(stmt.offset(i))
+            assert hid is not None, "a drawn position lies within its stratum's count"
+            picked.append(HouseholdRef(hid, town, village))
+        return picked
+
+    def remove(self, item: HouseholdRef) -> None:
+        self._out.setdefault((item.town, item.village), set()).add(item.household_id)
+
+
 def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: int | None,
           drawn_by: str, recent_days: int) -> list[int] | None:
     """Draw and write the day's checks; None when a concurrent draw claimed the day first."""
@@ -228,12 +332,6 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
     seed = default_seed(campaign.id, campaign.document_number) if seed is None else seed
     if not 0 <= seed < 2**63:
         raise SpotCheckError(f"随机种子须为 0 至 {2**63 - 1} 之间的整数：{seed}")
-    closed = [ClosedItem(pid, town, village) for pid, town, village in session.execute(
-        select(Problem.id, Problem.town_code, Problem.village_code).where(
-            Problem.campaign_id == campaign_id, Problem.status == Status.CLOSED.value))]
-    households = [HouseholdRef(hid, town, village) for hid, town, village in session.execute(
-        select(Household.household_id, Household.town_code, Household.village_code).where(
-            Household.campaign_id == campaign_id))]
     since = day - dt.timedelta(days=recent_days)
     # The day itself counts: a supervisor may have checked an item ad hoc before the draw.
     recent = select(SpotCheck).where(SpotCheck.campaign_id == campaign_id,
@@ -244,16 +342,20 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
     recent_households = frozenset(
         hid for hid in session.scalars(recent.with_only_columns(SpotCheck.household_id))
         if hid is not None)
-    checks = draw_spot_checks(closed, households, groups, plan.review.quota, seed, day,
-                              already_checked=recent_problems,
-                              households_checked=recent_households,
-                              villages=[(t.code, v.code) for t in plan.towns for v in t.villages])
+    # Neither the register nor the closed problems are loaded: the strata are counted in the
+    # database and only the drawn candidates are looked up (issue 17).
+    closed = _ClosedStrata(session, campaign_id, recent_problems)
+    households = _HouseholdStrata(session, campaign_id, recent_households)
+    checks = draw_spot_checks_from(closed, households, households.villages(), groups,
+                                   plan.review.quota, seed, day,
+                                   villages=[(t.code, v.code) for t in plan.towns
+                                             for v in t.villages])
     short = quota_shortfall(checks, groups, plan.review.quota)
     # Claims (campaign, day): a concurrent draw waits here for the first and then skips.
     draw_id = session.scalar(insert_or_skip(session, SpotCheckDraw).values(
         campaign_id=campaign_id, day=day, seed=seed, drawn_by=drawn_by, drawn_at=clock.now(),
         checks=len(checks),
-        data={"closed_pool": len(closed), "households_pool": len(households),
+        data={"closed_pool": closed.total, "households_pool": households.total,
               "recent_days": recent_days,
               "shortfall": [{"group": g, "kind": k.value, "missing": n}
                             for (g, k), n in short.items()]},

@@ -339,7 +339,8 @@ def _kind(value: str):  # type: ignore[no-untyped-def]
 
 def test_recently_checked_items_are_not_drawn_again(db: Database, clock: FixedClock) -> None:
     campaign_id, plan = launch(db, clock)
-    populate(db, clock, campaign_id, plan, closed_per_town=30, villages=40)
+    populate(db, clock, campaign_id, plan, closed_per_town=30, villages=40,
+             households_per_village=25)
     first = db.run(list_spot_checks, campaign_id, ids=db.run(draw_daily_spot_checks, clock, campaign_id))
     tuesday = MONDAY + dt.timedelta(days=1)
     second = db.run(list_spot_checks, campaign_id,
@@ -348,6 +349,22 @@ def test_recently_checked_items_are_not_drawn_again(db: Database, clock: FixedCl
         seen = {c.item_id for c in first if c.kind == kind}
         again = {c.item_id for c in second if c.kind == kind}
         assert again and not seen & again
+    # The service counts and looks up candidates in the database (it never loads the
+    # register); the pure sampler over every candidate, less the recent ones, agrees.
+    with db.transaction() as s:
+        closed = [ClosedItem(pid, town, village) for pid, town, village in s.execute(
+            select(Problem.id, Problem.town_code, Problem.village_code)
+            .where(Problem.status == "closed"))]
+        households = [HouseholdRef(h, t, v) for h, t, v in s.execute(
+            select(Household.household_id, Household.town_code, Household.village_code))]
+    (_, draw) = db.run(spot_check_draws, campaign_id)
+    expected = draw_spot_checks(
+        closed, households, plan.review.groups, plan.review.quota, draw.seed, tuesday,
+        already_checked=frozenset(c.problem_id for c in first if c.problem_id is not None),
+        households_checked=frozenset(c.household_id for c in first if c.household_id),
+        villages=[(t.code, v.code) for t in plan.towns for v in t.villages])
+    assert [(c.group, c.kind.value, str(c.item_id)) for c in expected] == \
+        [(c.group, c.kind, c.item_id) for c in second]
     # Past the window, yesterday's items are candidates again.
     later = db.run(draw_daily_spot_checks, clock, campaign_id, day=tuesday + dt.timedelta(days=1),
                                    recent_days=0)

@@ -1,0 +1,128 @@
+"""A tick's cost against the size of the register (issue 17, item 5): the same work due at
+30,000, 300,000 (and, with `--only tick` and DUBAN_BENCH_TICK_3M=1, 3,000,000) households.
+
+For each size, on each backend: seed 002 launched with seed 004's spot-check quota (eight
+groups, each 5 closed problems, 10 households and 2 villages a day), a generated register of
+that size written through the intake service, and the same 600 problems (the first of the
+generated ledger) of which half are closed. The investigate and rectify stages are recorded as
+done and the review stage as started, so a tick does only the daily work: the spot-check draw
+over the register and the closed problems, the rolling notice round, the deadline sweep, the
+recurring duties, the daily report and the outbox. A first tick on one working day warms
+Prefect and the caches; the tick measured is the next working day's, in-process, as the demo
+runs it (wall time and this process's CPU time). The floor of each row is the same tick at the
+smallest size, so the ratio is how a tick grows with the register alone. The draw is also
+timed alone through the service.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Entry, scratch_database
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBLEMS = 600
+
+
+def _seed(url: str, households: int) -> tuple[int, dt.date]:
+    """The campaign at the given register size, in its review stage; (campaign, a tick day)."""
+    from sqlalchemy import select, update
+
+    from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.domain.clock import CHINA_TZ, FixedClock
+    from duban.domain.lifecycle import Status
+    from duban.domain.plan import SpotCheckQuota
+    from duban.services.calendars import working_calendar
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+    from duban.services.intake import import_records
+    from duban.services.stages import begin_stage_run, finish_stage_run
+    from duban.synth import generate_for_plan
+    from models import Problem
+
+    path = ROOT / "plans/seed-002-shenqiu.yaml"
+    plan = load_plan_file(path)
+    plan = dataclasses.replace(plan, review=dataclasses.replace(
+        plan.review, quota=SpotCheckQuota(closed_problems=5, households=10, villages=2)))
+    db = Database(url)
+    db.migrate()
+    clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
+    campaign = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "bench")
+    county = generate_for_plan(plan, "county", seed=2022, households=households)
+    db.run(import_records, clock, campaign, households=county.households,
+           problems=county.problems[:PROBLEMS], imported_by="bench")
+    with db.transaction() as s:
+        ids = list(s.scalars(select(Problem.id).where(Problem.campaign_id == campaign)
+                             .order_by(Problem.id)))
+        s.execute(update(Problem).where(Problem.id.in_(ids[::2])).values(
+            status=Status.CLOSED.value, closed_at=clock.now())
+            .execution_options(synchronize_session=False))
+    review = plan.stages[-1]
+    for seq, stage in enumerate(plan.stages, 1):
+        db.run(begin_stage_run, clock, campaign, seq, stage.kind.value)
+        if stage is not review:
+            db.run(finish_stage_run, clock, campaign, seq, {})
+    db.dispose()
+    day = working_calendar().add_workdays(review.start, 2)
+    return campaign, day
+
+
+def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
+    """A tick and the spot-check draw at each register size, against the smallest."""
+    sizes = [3_000, 30_000] if quick else [30_000, 300_000]
+    if not quick and os.environ.get("DUBAN_BENCH_TICK_3M"):
+        sizes.append(3_000_000)
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-prefect-"))
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from duban.domain.clock import CHINA_TZ, FixedClock
+    from duban.services.calendars import working_calendar
+    from duban.services.database import Database
+    from duban.services.reviews import draw_daily_spot_checks
+    from duban.services.root import build_root, install_root
+    from flows.common import flow_session
+    from flows.tick import run_tick
+
+    entries: list[Entry] = []
+    for backend in backends:
+        floor: dict[str, float] = {}
+        for step, households in enumerate(sizes):
+            scale = "smallest register" if step == 0 else f"{households // sizes[0]}× register"
+            with scratch_database(backend) as url, tempfile.TemporaryDirectory() as data:
+                os.environ["DUBAN_DATA_DIR"] = data
+                campaign, day = _seed(url, households)
+                db = Database(url)
+                install_root(build_root(db=db))
+                try:
+                    evening = dt.time(18, 30)
+                    with flow_session():
+                        run_tick(dt.datetime.combine(day, evening, CHINA_TZ).isoformat())
+                        day = working_calendar().add_workdays(day, 1)
+                        wall, cpu = time.perf_counter(), time.process_time()
+                        run_tick(dt.datetime.combine(day, evening, CHINA_TZ).isoformat())
+                        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                    draw_day = working_calendar().add_workdays(day, 1)
+                    clock = FixedClock(dt.datetime.combine(draw_day, dt.time(9), CHINA_TZ))
+                    draw = time.perf_counter()
+                    drawn = db.run(draw_daily_spot_checks, clock, campaign)
+                    draw = time.perf_counter() - draw
+                finally:
+                    install_root(None)
+                    db.dispose()
+            for name, value in (("tick wall", wall), ("tick CPU", cpu), ("draw", draw)):
+                floor.setdefault(name, value)
+            entries += [
+                Entry(f"tick, review day, {PROBLEMS} problems, {scale}: wall (floor: smallest)",
+                      backend, households, wall, "s", floor["tick wall"],
+                      wall / floor["tick wall"]),
+                Entry(f"tick, review day, {PROBLEMS} problems, {scale}: CPU (floor: smallest)",
+                      backend, households, cpu, "s", floor["tick CPU"], cpu / floor["tick CPU"]),
+                Entry(f"spot-check draw ({len(drawn)} checks), {scale} (floor: smallest)",
+                      backend, households, draw, "s", floor["draw"], draw / floor["draw"]),
+            ]
+    return entries
