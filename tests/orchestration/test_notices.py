@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -110,3 +115,47 @@ def test_failed_render_uses_no_number(db: Database, clock: FixedClock,
     assert notice.number == "测巩督〔2022〕1号"
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Notice)) == 1
+
+
+
+def test_notices_rendered_side_by_side_are_the_ones_rendered_one_by_one(
+        db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """Worker processes render the batch's notices (issue 17): the files are byte for byte
+    those the calling process renders, with the numbers and order unchanged."""
+    import concurrent.futures
+
+    from duban.adapters.documents import parallel
+
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 4, category="housing")
+    add_problems(db, clock, cid, 2, category="water", tag="水")
+    pools: list[object] = []
+    jobs: list[parallel.Job] = []
+    real_pool, real_render_all = concurrent.futures.ProcessPoolExecutor, parallel.render_all
+
+    def counted(*args: Any, **kwargs: Any) -> concurrent.futures.ProcessPoolExecutor:
+        pools.append(args)
+        return real_pool(*args, **kwargs)
+
+    def kept(batch: Sequence[parallel.Job]) -> None:
+        jobs.extend(batch)
+        real_render_all(batch)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", counted)
+    monkeypatch.setattr(parallel, "render_all", kept)
+    monkeypatch.setattr(parallel, "POOL_MIN", 2)
+    monkeypatch.setenv("DUBAN_RENDER_PROCESSES", "2")
+    notices = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
+    assert len(pools) == 1 and len(jobs) == 2
+    assert [n.number for n in notices] == ["测巩督〔2022〕1号", "测巩督〔2022〕2号"]
+    for n, (render, ctx, _, templates) in zip(notices, jobs, strict=True):
+        data = db.run(notice_file, n.id)
+        assert hashlib.sha256(data).hexdigest() == n.sha256
+        here = tmp_path / f"{n.id}.docx"
+        render(ctx, here, template_dir=templates)
+        # Same parts, same bytes (the zip's own entry times are the moment of writing).
+        with zipfile.ZipFile(here) as mine, zipfile.ZipFile(io.BytesIO(data)) as theirs:
+            assert mine.namelist() == theirs.namelist()
+            for name in mine.namelist():
+                assert mine.read(name) == theirs.read(name), name

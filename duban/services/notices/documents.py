@@ -135,37 +135,97 @@ def issue_document(
     The campaign's own templates, when it installed some, override the shipped ones; a broken
     template raises before the number is taken, so nothing is issued or numbered.
     """
-    seq = register.next_number
-    number = format_document_number(register.prefix, register.year, seq)
-    ctx = build(number)
-    templates = template_dir_for(campaign_id)
-    file_path, digest, size = store_rendered(
-        lambda path: render(ctx, path, template_dir=templates))
-    now = clock.now()
-    notice = Notice(
-        campaign_id=campaign_id,
-        kind=kind,
-        number=number,
-        prefix=register.prefix,
-        year=register.year,
-        seq=seq,
-        office_code=office_code,
-        title=ctx.title,
-        problem_ids=list(problem_ids),
-        issued_at=now,
-        issued_on=local_today(clock),
-        issued_by=issued_by,
-        batch_key=batch_key,
-        file_path=file_path,
-        sha256=digest,
-        size=size,
-    )
-    session.add(notice)
-    register.next_number = seq + 1
-    session.flush()
-    state_changed(session, "notice_issued", campaign_id=campaign_id, notice_id=notice.id,
-                  number=number, kind=kind, office=office_code, problem_ids=list(problem_ids))
+    (notice,) = issue_documents(session, clock, register, campaign_id=campaign_id, kind=kind,
+                                issued_by=issued_by, batch_key=batch_key,
+                                items=[(office_code, problem_ids, build)], render=render)
     return notice
+
+
+def store_rendered_all(render: Callable[..., object], contexts: Sequence[object],
+                       template_dir: Path | None) -> list[tuple[str, str, int]]:
+    """`store_rendered` for several documents, rendered side by side when there are several.
+
+    Each is rendered once, into a temporary file of the store, by worker processes
+    (`adapters.documents.parallel`); the caller keeps the database work.
+    """
+    from duban.adapters.documents.parallel import render_all
+
+    store = data_dir() / DOCUMENTS_DIR
+    store.mkdir(parents=True, exist_ok=True)
+    temporary: list[Path] = []
+    try:
+        for _ in contexts:
+            fd, name = tempfile.mkstemp(prefix=".render-", suffix=".docx", dir=store)
+            os.close(fd)
+            temporary.append(Path(name))
+        render_all([(render, ctx, tmp, template_dir)
+                    for ctx, tmp in zip(contexts, temporary, strict=True)])
+        stored = []
+        for tmp in temporary:
+            data = tmp.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            os.replace(tmp, store / f"{digest}.docx")
+            stored.append((f"{DOCUMENTS_DIR}/{digest}.docx", digest, len(data)))
+        return stored
+    finally:
+        for tmp in temporary:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def issue_documents(
+    session: Session,
+    clock: Clock,
+    register: DocumentNumberRegister,
+    *,
+    campaign_id: int,
+    kind: str,
+    issued_by: str,
+    batch_key: str,
+    items: Sequence[tuple[str, Sequence[int], Callable[[str], OfficialDocument]]],
+    render: Callable[..., object],
+) -> list[Notice]:
+    """`issue_document` for several (office, problem ids, build) at once, numbered in order.
+
+    Every document is built and rendered (side by side, see `store_rendered_all`) before any
+    number is taken or any row written, so a failure leaves nothing issued or numbered.
+    """
+    first = register.next_number
+    contexts = [build(format_document_number(register.prefix, register.year, first + i))
+                for i, (_, _, build) in enumerate(items)]
+    stored = store_rendered_all(render, contexts, template_dir_for(campaign_id))
+    now = clock.now()
+    notices = []
+    for i, ((office_code, problem_ids, _), ctx, (file_path, digest, size)) in enumerate(
+            zip(items, contexts, stored, strict=True)):
+        seq = first + i
+        notice = Notice(
+            campaign_id=campaign_id,
+            kind=kind,
+            number=format_document_number(register.prefix, register.year, seq),
+            prefix=register.prefix,
+            year=register.year,
+            seq=seq,
+            office_code=office_code,
+            title=ctx.title,
+            problem_ids=list(problem_ids),
+            issued_at=now,
+            issued_on=local_today(clock),
+            issued_by=issued_by,
+            batch_key=batch_key,
+            file_path=file_path,
+            sha256=digest,
+            size=size,
+        )
+        session.add(notice)
+        notices.append(notice)
+    register.next_number = first + len(items)
+    session.flush()
+    for (office_code, problem_ids, _), notice in zip(items, notices, strict=True):
+        state_changed(session, "notice_issued", campaign_id=campaign_id, notice_id=notice.id,
+                      number=notice.number, kind=kind, office=office_code,
+                      problem_ids=list(problem_ids))
+    return notices
 
 
 # ------------------------------------------------------------------------------ letterhead

@@ -31,7 +31,7 @@ from duban.services.notices.documents import (
     KIND_NOTICE,
     county_contact,
     grouped_values,
-    issue_document,
+    issue_documents,
     letterhead,
     lock_register,
     numbering_key,
@@ -259,7 +259,9 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
     households = _household_heads(session, campaign_id, problems)
     co_offices = _co_offices(session, sorted({p.id for p in problems}))
     modes = _modes(plan, office_of)
-    issued: list[Notice] = []
+    # Every office's notice is built first and rendered once, side by side in worker
+    # processes (issue_documents); the rows and messages are written here, one writer.
+    planned: list[tuple[Office, list[_Listed], list[str]]] = []
     for code in sorted(by_office):
         office = office_of.get(code)
         if office is None:
@@ -269,14 +271,18 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
         copy_to = sorted({c for e in group if not e.co_office
                           for c in co_offices.get(e.problem.id, [])
                           if c != code and modes.get(c) is CoOfficeNotice.COPY})
-        notice = issue_document(
-            session, clock, register,
-            campaign_id=campaign_id, kind=KIND_NOTICE, office_code=code,
-            problem_ids=[e.problem.id for e in group], issued_by=issued_by, batch_key=batch_key,
-            build=functools.partial(_notice_context, plan, names, contact, office, group,
-                                    households, co_offices, copy_to, clock=clock),
-            render=_render_notice,
-        )
+        planned.append((office, group, copy_to))
+    notices = issue_documents(
+        session, clock, register, campaign_id=campaign_id, kind=KIND_NOTICE,
+        issued_by=issued_by, batch_key=batch_key,
+        items=[(office.code, [e.problem.id for e in group],
+                functools.partial(_notice_context, plan, names, contact, office, group,
+                                  households, co_offices, copy_to, clock=clock))
+               for office, group, copy_to in planned],
+        render=_render_notice)
+    issued: list[Notice] = []
+    for (office, group, copy_to), notice in zip(planned, notices, strict=True):
+        code = office.code
         rows = [{"notice_id": notice.id, "problem_id": e.problem.id, "kind": KIND_NOTICE,
                  "office_code": code, "co_office": e.co_office} for e in group]
         for i in range(0, len(rows), CHUNK):
