@@ -74,7 +74,7 @@ def _seed(url: str, households: int) -> tuple[int, dt.date]:
 
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """A tick and the spot-check draw at each register size, against the smallest."""
-    sizes = [3_000, 30_000] if quick else [30_000, 300_000]
+    sizes = [1_000, 10_000] if quick else [30_000, 300_000]
     if not quick and os.environ.get("DUBAN_BENCH_TICK_3M"):
         sizes.append(3_000_000)
     os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-prefect-"))
