@@ -4,8 +4,8 @@ A county's rectify stage renders some sixty 督办通知书 of several hundred t
 independent CPU work, done by worker processes while the database work stays in the caller
 (one writer). Workers are forked from multiprocessing's fork server, which has the renderer
 imported already, so a pool costs milliseconds to start; each worker asks the kernel for
-SIGTERM when the fork server ends, and the fork server ends with duban (its pipe closes), so
-no worker outlives the process that started it.
+SIGTERM when the fork server ends. The fork server was seen to outlive a SIGKILLed duban, so
+the pool is opt-in (DUBAN_RENDER_PROCESSES) until it is owned like duban's other children.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ Job = tuple[Callable[..., object], object, Path, Path | None]  # render, context
 
 
 def render_processes() -> int:
-    """How many processes render side by side: DUBAN_RENDER_PROCESSES, else the usable cores."""
+    """How many processes render side by side: DUBAN_RENDER_PROCESSES, else one.
+
+    Opt-in: a SIGKILLed duban was seen to leave the fork server and its workers running (they
+    finish their renders and are reparented), so the pool is off until that is fixed.
+    """
     configured = os.environ.get("DUBAN_RENDER_PROCESSES", "").strip()
-    if configured:
-        return max(1, int(configured))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return max(1, int(configured)) if configured else 1
 
 
 def _die_with_fork_server() -> None:
