@@ -873,6 +873,37 @@ account_event = Table(
     Column("note", String(300), default="", nullable=False),
 )
 
+# ---- plan editor -----------------------------------------------------------------------------
+# A plan the county office is writing in the web editor (方案草稿): one row per draft, owned by
+# the office of the county user who started it; launched_campaign_id once it was launched, or
+# campaign_id when it amends a running campaign.
+plan_draft = Table(
+    "plan_draft",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("office", String(100), index=True, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("origin", String(200), default="", nullable=False),  # 空白 / 示范方案 … / 行动 N …
+    Column("campaign_id", Integer, ForeignKey("campaign.id", ondelete="SET NULL")),
+    Column("launched_campaign_id", Integer, ForeignKey("campaign.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+# Every save of a draft is a new numbered version (the YAML text); never changed.
+plan_draft_version = Table(
+    "plan_draft_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("draft_id", Integer, ForeignKey("plan_draft.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+    Column("saved_by", String(100), nullable=False),
+    Column("note", String(300), default="", nullable=False),
+    UniqueConstraint("draft_id", "version"),
+)
+
 
 # Tables other programs keep in duban's database: the embedded scheduler's job store
 # (APScheduler creates it; tasks/scheduler.JOBS_TABLE). Alembic's autogenerate and

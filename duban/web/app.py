@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
 from duban.domain.lifecycle import GuardFailed, IllegalTransition
 from duban.services.root import Root
-from duban.web import amend, api, auth, field, holidays, pages, work
+from duban.web import amend, api, auth, editor, field, holidays, pages, work
 from duban.web.cache import SlowResultCache
 from duban.web.deps import WebState
 from duban.web.render import STATIC, make_env, redirect, render
@@ -122,7 +122,8 @@ def create_app(root: Root, *, secret_key: str | None = None,
 # Every router of the app with its prefix; route_table() lists what they serve.
 ROUTERS = ((auth.router, ""), (auth.logout_router, ""), (api.router, "/api"),
            (pages.router, ""), (work.router, ""), (amend.router, ""),
-           (holidays.router, ""), (field.pages, ""), (field.api, "/api"))
+           (holidays.router, ""), (field.pages, ""), (field.api, "/api"),
+           (editor.router, ""))
 
 
 def route_table() -> set[tuple[str, str]]:

@@ -32,6 +32,7 @@ from models import (
     Substitute,
     User,
 )
+from models.tables import plan_draft, plan_draft_version
 from tests.web.conftest import PASSWORD, USERS, World, csrf_of
 
 ROLES = list(USERS)
@@ -49,7 +50,9 @@ def fingerprint(world: World) -> tuple[Any, ...]:
             .order_by(Problem.id)).all())
         counts = tuple(int(s.scalar(select(func.count()).select_from(m)) or 0) for m in (
             AuditEvent, Evidence, Notice, NoticeReceipt, Campaign, Household, Substitute,
-            DelegationEvent, AccountEvent, PlanVersion))
+            DelegationEvent, AccountEvent, PlanVersion)) + tuple(
+            int(s.scalar(select(func.count()).select_from(t)) or 0)
+            for t in (plan_draft, plan_draft_version))
         users = tuple(s.execute(select(User.username, User.active, User.password_hash)
                                 .order_by(User.username)).all())
         read = tuple(s.execute(select(InboxMessage.id, InboxMessage.read_by)
@@ -83,6 +86,11 @@ COUNTY_ONLY = {
     ("GET", "/campaigns/{campaign_id}/amend"), ("POST", "/campaigns/{campaign_id}/amend"),
     ("POST", "/campaigns/{campaign_id}/amend/apply"),
     ("GET", "/calendar"), ("POST", "/calendar"), ("POST", "/calendar/save"),
+    ("GET", "/plans/drafts"), ("POST", "/plans/drafts"), ("GET", "/plans/drafts/{draft_id}"),
+    ("POST", "/plans/drafts/{draft_id}/sections/{section_key}"),
+    ("POST", "/plans/drafts/{draft_id}/import/{kind}"),
+    ("GET", "/plans/drafts/{draft_id}/plan.yaml"), ("POST", "/plans/drafts/{draft_id}/try"),
+    ("POST", "/plans/drafts/{draft_id}/launch"), ("POST", "/plans/drafts/{draft_id}/amend"),
 }
 # A town imports its own town's rows only, and maps its file's words to the plan's names.
 COUNTY_AND_TOWNS = {("POST", "/imports"), ("POST", "/imports/map")}
@@ -149,7 +157,8 @@ def _concrete(path: str, world: World) -> str:
             .replace("{username}", "county").replace("{token}", "0" * 24)
             .replace("{message_id}", "1").replace("{check_id}", "1")
             .replace("{occurrence_id}", "1").replace("{village}", "huaidian-01")
-            .replace("{household_id}", "HD0001"))
+            .replace("{household_id}", "HD0001")
+            .replace("{draft_id}", "1").replace("{section_key}", "routing"))
 
 
 def test_without_a_session_every_route_is_refused_and_shows_no_data(app: Any,
@@ -257,6 +266,8 @@ def test_role_gated_pages(world: World, client_for: Clients, username: str) -> N
     assert amend.status_code == (200 if username == "county" else 403), username
     holidays = client.get("/calendar")
     assert holidays.status_code == (200 if username == "county" else 403), username
+    editor = client.get("/plans/drafts")
+    assert editor.status_code == (200 if username == "county" else 403), username
     checks = client.get(f"/spotchecks?campaign={cid}")
     assert checks.status_code == (200 if username in ("county", "sup") else 403), username
 
@@ -321,6 +332,13 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
                                                     "note": "越权修订"}}),
         ("/calendar", {"data": {"notice_text": notice_2025()}}),
         ("/calendar/save", {"data": {"notice_text": notice_2025()}}),
+        ("/plans/drafts", {"data": {"origin": "blank", "title": "越权草稿"}}),
+        ("/plans/drafts/1/sections/basics", {"data": {"f0.name": "越权", "expect_version": "1"}}),
+        ("/plans/drafts/1/try", {"data": {"rows": "住房安全,入户排查"}}),
+        ("/plans/drafts/1/launch", {"data": {"expect_version": "1"}}),
+        ("/plans/drafts/1/amend", {"data": {}}),
+        ("/plans/drafts/1/import/offices", {"data": {"expect_version": "1"},
+                                            "files": {"file": ("o.csv", "名称\n越权办\n".encode())}}),
     ]
     if USERS[username][0] is not Role.TOWN:
         attempts.append(("/imports", {"data": {"kind": "households", "campaign": str(cid)},

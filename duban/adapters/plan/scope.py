@@ -59,6 +59,11 @@ def _table_rows(path: Path, sheet: str | None) -> list[list[str]]:
     return [[_cell(c) for c in row] for row in table.to_python(skip_empty_area=False)]
 
 
+def table_rows(path: Path, sheet: str | None = None) -> list[list[str]]:
+    """Every row of a CSV or spreadsheet's sheet (the first by default), cells as text."""
+    return _table_rows(path, sheet)
+
+
 def read_scope_table(
     path: Path, sheet: str | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, int], list[PlanError]]:

@@ -18,7 +18,7 @@ from duban.adapters.plan.wire import parse_plan
 from duban.domain.plan import Plan
 from duban.domain.plan_check import PlanError, PlanInvalid
 
-__all__ = ["load_plan_file", "load_plan_text"]
+__all__ = ["dump_plan_data", "load_plan_file", "load_plan_text", "read_plan_data"]
 
 
 class _PlanYamlLoader(yaml.SafeLoader):
@@ -208,3 +208,38 @@ def load_plan_file(path: str | Path) -> Plan:
             [PlanError("（文件）", f"{file.name} 不是 UTF-8 编码，请另存为 UTF-8")]
         ) from None
     return load_plan_text(text, base_dir=file.parent)
+
+
+def read_plan_data(text: str, base_dir: str | Path | None = None) -> dict[str, object]:
+    """The plan's YAML as plain data (the editor's form), a scope table read into `towns`.
+
+    YAML mistakes and scope-table mistakes raise PlanInvalid; the plan itself is not checked.
+    """
+    loader = _PlanYamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as err:
+        raise PlanInvalid([_yaml_problem(err)]) from err
+    finally:
+        loader.dispose()
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PlanInvalid([PlanError("（顶层）", "方案文件的顶层应为映射（键: 值）")])
+    if "scope" in data and "towns" not in data:
+        spec = scope_path(data.pop("scope"))
+        if isinstance(spec, PlanError):
+            raise PlanInvalid([spec])
+        file, sheet = spec
+        towns, _, errors = read_scope_table(Path(base_dir or ".") / file, sheet)
+        if errors:
+            raise PlanInvalid(errors)
+        data["towns"] = towns
+    return data
+
+
+def dump_plan_data(data: Mapping[str, object]) -> str:
+    """Plan data as YAML text that `read_plan_data` and `load_plan_text` read back the same."""
+    return yaml.safe_dump(dict(data), allow_unicode=True, sort_keys=False,
+                          default_flow_style=False, width=100)
