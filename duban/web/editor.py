@@ -337,7 +337,7 @@ def _editor(st: WebState, ctx: Ctx, draft: Any, section_key: str, *,
                 rest=rest, posted_problems=posted_problems or [], trial=trial, alert=alert,
                 timeline=timeline(checked.data) if section_key == "stages" else None,
                 ladder=ladder(checked.data) if section_key == "reminders" else None,
-                status_code=status_code)
+                runs=campaigns if section_key == "towns" else [], status_code=status_code)
 
 
 @router.get("/plans/drafts/{draft_id}", include_in_schema=False)
@@ -379,7 +379,7 @@ async def save_section(request: Request, ctx: CtxDep, draft_id: int,
     section = ef.SECTION_OF.get(section_key)
     if section is None:
         raise NotFound("没有这一部分")
-    form = await request.form()
+    form = await request.form(max_fields=50_000)  # a county: hundreds of villages × 7
     posted = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     draft = await run_in_threadpool(_draft, st, ctx, draft_id)
     expect = ef._int(posted.get("expect_version"), -1)
@@ -449,6 +449,40 @@ async def import_list(request: Request, ctx: CtxDep, draft_id: int, kind: str,
     what = "办室" if kind == "offices" else "村"
     return _back(request, st, f"/plans/drafts/{draft_id}?section={kind}",
                  ok=f"已从 {name} 导入：新增{what} {added} 个，更新 {updated} 个（第 {version} 版）。")
+
+
+@router.post("/plans/drafts/{draft_id}/import-towns-from", include_in_schema=False)
+async def import_towns_from_campaign(request: Request, ctx: CtxDep, draft_id: int,
+                                     campaign_id: Annotated[int, Form()],
+                                     expect_version: Annotated[int, Form()]) -> Response:
+    """Merge the towns and villages a campaign already runs with (its register) into the draft."""
+    from duban.services.plan_store import plan_in_force
+
+    st = state(request)
+    require_role(ctx, Role.COUNTY)
+    draft = await run_in_threadpool(_draft, st, ctx, draft_id)
+    _, chosen = campaign_of(st, campaign_id)
+    if chosen is None or chosen.id != campaign_id:
+        raise NotFound(f"行动不存在：编号 {campaign_id}")
+
+    def towns() -> list[Any]:
+        with st.db.unit_of_work() as uow:
+            plan = plan_in_force(uow.connection, campaign_id)
+        return [{"code": t.code, "name": t.name,
+                 "villages": [{"code": v.code, "name": v.name} for v in t.villages]}
+                for t in plan.towns]
+
+    items = await run_in_threadpool(towns)
+    before = await run_in_threadpool(check, draft.text)
+    data = copy.deepcopy(before.data)
+    added, updated = merge_list(data, "towns", items)
+    try:
+        version = await run_in_threadpool(_save, st, ctx, draft_id, dump(data), expect_version,
+                                          f"从行动“{chosen.name}”导入乡镇村")
+    except ConflictError as exc:
+        return _editor(st, ctx, draft, "towns", alert=exc.message, status_code=409)
+    return _back(request, st, f"/plans/drafts/{draft_id}?section=towns",
+                 ok=f"已从行动“{chosen.name}”导入：新增村 {added} 个，已有 {updated} 个（第 {version} 版）。")
 
 
 def merge_list(data: dict[str, Any], kind: str, items: list[Any]) -> tuple[int, int]:

@@ -89,6 +89,7 @@ COUNTY_ONLY = {
     ("GET", "/plans/drafts"), ("POST", "/plans/drafts"), ("GET", "/plans/drafts/{draft_id}"),
     ("POST", "/plans/drafts/{draft_id}/sections/{section_key}"),
     ("POST", "/plans/drafts/{draft_id}/import/{kind}"),
+    ("POST", "/plans/drafts/{draft_id}/import-towns-from"),
     ("GET", "/plans/drafts/{draft_id}/plan.yaml"), ("POST", "/plans/drafts/{draft_id}/try"),
     ("POST", "/plans/drafts/{draft_id}/launch"), ("POST", "/plans/drafts/{draft_id}/amend"),
 }
@@ -337,6 +338,8 @@ def test_county_only_actions_are_refused_to_other_roles(world: World, client_for
         ("/plans/drafts/1/try", {"data": {"rows": "住房安全,入户排查"}}),
         ("/plans/drafts/1/launch", {"data": {"expect_version": "1"}}),
         ("/plans/drafts/1/amend", {"data": {}}),
+        ("/plans/drafts/1/import-towns-from", {"data": {"campaign_id": str(cid),
+                                                        "expect_version": "1"}}),
         ("/plans/drafts/1/import/offices", {"data": {"expect_version": "1"},
                                             "files": {"file": ("o.csv", "名称\n越权办\n".encode())}}),
     ]

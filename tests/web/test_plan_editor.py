@@ -258,3 +258,14 @@ def test_a_stale_save_is_refused_and_bad_fields_keep_the_page(client_for: Client
     assert 'class="field-error" role="alert"' in r.text  # beside the field
     yaml_text = client.get(f"{url}/plan.yaml").text
     assert "default_working_days: 0" in yaml_text
+
+
+def test_towns_and_villages_from_a_campaign_already_running(world: World,
+                                                             client_for: Clients) -> None:
+    client, csrf = client_for("county")
+    url = start(client, csrf, origin="blank", title="新行动")
+    fields = dict(forms_of(client.get(f"{url}?section=towns").text).form("/import-towns-from"))
+    assert fields["campaign_id"] == str(world.campaign_id)
+    r = client.post(f"{url}/import-towns-from", data=fields, follow_redirects=True)
+    assert "新增村 63 个" in r.text, r.text[:600]  # seed 002's scope table, one row a village
+    assert "槐店回族镇" in r.text or "槐店" in r.text
