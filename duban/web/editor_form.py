@@ -32,6 +32,7 @@ class Col:
     options: tuple[tuple[str, str], ...] = ()
     ref: str = ""  # office | category | source | town: shown by name
     hint: str = ""
+    words: tuple[tuple[str, str], ...] = ()  # list items shown in the plan's Chinese words
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,10 @@ BASES = (("found", "发现之日"), ("routed", "交办之日"), ("signed", "签�
 ACTIONS = (("remind", "提醒"), ("due", "到期提醒"), ("urge", "催办"), ("supervise", "督办"),
            ("bulletin", "通报"))
 ALIASES = Col("aliases", "别名", LIST, hint="其他叫法，用、分隔")
-AUDIENCES_HINT = "office 责任办室、office_head 办室负责人、county 县级"
+AUDIENCES = (("office", "责任办室"), ("office_head", "办室负责人"), ("county", "县级"))
+REPORT_AUDIENCES = (("county", "县级"), ("towns", "各乡镇"), ("offices", "各部门"))
+CHANNELS = (("inbox", "站内信"), ("email", "邮件"), ("webhook", "机器人"))
+AUDIENCES_HINT = "责任办室、办室负责人、县级"
 
 SECTIONS: tuple[Section, ...] = (
     Section("basics", "基本信息", (
@@ -128,7 +132,7 @@ SECTIONS: tuple[Section, ...] = (
             Col("code", "代码"), Col("name", "名称"), Col("action", "动作", CHOICE, ACTIONS),
             Col("offset", "距时限（工作日，负数为之前）", INT),
             Col("share_left", "剩余时间比例", FLOAT),
-            Col("audience", "发给", LIST, hint=AUDIENCES_HINT),
+            Col("audience", "发给", LIST, hint=AUDIENCES_HINT, words=AUDIENCES),
             Col("colour", "颜色", CHOICE, (("yellow", "黄"), ("orange", "橙"), ("red", "红"))),
             Col("accrue_penalty", "记扣分", BOOL)), table=True),
     )),
@@ -157,8 +161,9 @@ SECTIONS: tuple[Section, ...] = (
             Col("categories", "类别", LIST, ref="category")), table=True),
         Part("reports", "报表", (
             Col("daily_at", "日报时间", TIME), Col("monthly_day", "月考评结账日", INT),
-            Col("daily_to", "日报发给", LIST), Col("ranking_to", "月考评发给", LIST),
-            Col("channels", "渠道", LIST))),
+            Col("daily_to", "日报发给", LIST, words=REPORT_AUDIENCES),
+            Col("ranking_to", "月考评发给", LIST, words=REPORT_AUDIENCES),
+            Col("channels", "渠道", LIST, words=CHANNELS))),
         Part("notices", "督办通知书", (
             Col("co_offices", "协办单位收文", COMPLEX),
             Col("rolling", "新问题通知", CHOICE, (("daily", "每日"), ("weekly", "每周"),
@@ -321,7 +326,9 @@ def show(col: Col, value: Any, names: Names) -> str:
         return "是" if value else "否"
     if col.kind == LIST:
         if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
-            return "、".join(names.name(col.ref, str(v)) if col.ref else str(v) for v in value)
+            words = dict(col.words)
+            return "、".join(names.name(col.ref, str(v)) if col.ref else words.get(str(v), str(v))
+                            for v in value)
         if isinstance(value, str):
             return names.name(col.ref, value) if col.ref else value
         return _flow(value)
