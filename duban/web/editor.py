@@ -28,6 +28,7 @@ from duban.domain.errors import ConflictError, DubanError, NotFound
 from duban.domain.lifecycle import Role
 from duban.domain.plan import Plan, StageKind
 from duban.domain.plan_check import PlanInvalid
+from duban.services.views.names import person_labels
 from duban.web import editor_form as ef
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.pages import CtxDep, campaign_of, page
@@ -120,9 +121,10 @@ def drafts_page(request: Request, ctx: CtxDep) -> Response:
     campaigns, chosen = campaign_of(st, None)
     with st.db.unit_of_work() as uow:
         drafts = drafts_of(uow, _office(ctx))
+        people = person_labels(uow.connection, [d.saved_by for d in drafts])
     rows = st.db.run(list_campaigns, local_today(st.clock))
     return page(st, ctx, "editor_start.html", "editor", campaign=chosen, campaigns=campaigns,
-                drafts=drafts, seeds=seed_plans(), runs=rows)
+                drafts=drafts, seeds=seed_plans(), runs=rows, people=people)
 
 
 def _campaign_text(st: WebState, campaign_id: int) -> tuple[str, str]:
@@ -331,7 +333,11 @@ def _editor(st: WebState, ctx: Ctx, draft: Any, section_key: str, *,
             forms = ef.form_of(section, checked.data)
         mine = [(p, m) for p, m in checked.errors if ef.section_of_path(p) == section.key]
         rest = ef.place_errors(forms, mine, section)
+    with st.db.unit_of_work() as uow:
+        people = person_labels(uow.connection, [draft.saved_by, *(
+            v.saved_by for v in (trial or {}).get("versions", []))])
     return page(st, ctx, "editor.html", "editor", campaign=chosen, campaigns=campaigns,
+                people=people,
                 draft=draft, sections=ef.SECTIONS, section=section, section_key=section_key,
                 forms=forms or [], checked=checked, counts=checked.by_section(),
                 rest=rest, posted_problems=posted_problems or [], trial=trial, alert=alert,

@@ -75,6 +75,10 @@ SECTIONS: tuple[Section, ...] = (
                                                    hint="如 沈巩督 → 沈巩督〔2022〕7号"),
             Col("county_office", "县级办公室（牵头办公室）", ref="office"),
         )),
+        Part("documents", "公文落款（督办通知书、通报、日报等）", (
+            Col("issuer", "发文机关（署名）"), Col("mark", "发文机关标志"),
+            Col("printer", "印发机关"), Col("copy_to", "抄送机关", LIST),
+            Col("contact", "联系人", COMPLEX, hint="如 {name: 张三, phone: '0394-…'}"))),
     )),
     Section("stages", "阶段", (
         Part("stages", "阶段", (
@@ -189,6 +193,9 @@ SECTIONS: tuple[Section, ...] = (
             Col("date", "日期", DATE), Col("start", "开始", DATE), Col("end", "结束", DATE),
             Col("working_days", "仅工作日", BOOL),
             Col("within_working_days", "几个工作日内报送", INT)), table=True),
+        Part("visits", "走访记录（手机填报）", (
+            Col("household_signature", "农户签字", BOOL), Col("photo_max_kb", "照片上限（KB）", INT),
+            Col("photo_types", "照片格式", LIST), Col("max_photos", "照片张数上限", INT))),
     )),
 )
 
@@ -270,7 +277,7 @@ def columns(part: Part, data: Mapping[str, Any], sub_parts: Sequence[str] = ()) 
 # Top-level keys other sections edit (the basics part shows only the remaining scalars).
 TOP_SECTIONS = {"stages", "towns", "offices", "categories", "sources", "routing", "deadlines",
                 "review", "reminders", "penalties", "ranking", "reports", "detection",
-                "household", "duties", "notices", "scope", "aliases"}
+                "household", "duties", "notices", "scope", "aliases", "documents", "visits"}
 
 
 def sub_parts_of(section: Section, part: Part) -> list[str]:
