@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from docx.opc.pkgwriter import PackageWriter
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
@@ -296,29 +297,49 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
         tpl.allow_missing_pics = True  # a campaign's own template may have no placeholder
     out_path = Path(out_path)
     with atomic_output(out_path) as tmp:
-        tpl.save(str(tmp))
-        fix_zip_times(tmp, ctx.issued_on)
+        save_stamped(tpl, tmp, ctx.issued_on)
     return out_path
 
 
-def fix_zip_times(path: Path, day: dt.date) -> None:
-    """Date every entry of a .docx (a zip) at 00:00 of `day`, rewriting it in place.
+class _StampedZip:
+    """python-docx's zip writer, with every entry dated at 00:00 of one day."""
+
+    def __init__(self, path: Path, day: dt.date) -> None:
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
+        self._stamp = (max(day.year, 1980), day.month, day.day, 0, 0, 0)
+
+    def write(self, pack_uri: Any, blob: bytes) -> None:
+        info = zipfile.ZipInfo(pack_uri.membername, date_time=self._stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        info.create_system = 3  # Unix, whatever the platform
+        self._zip.writestr(info, blob)
+
+    def close(self) -> None:
+        self._zip.close()
+
+
+def save_stamped(tpl: DocxTemplate, path: Path, day: dt.date) -> None:
+    """Save a rendered template as a .docx whose zip entries are all dated `day`.
 
     zipfile stamps each entry with the wall-clock time of the save, so two renders of the same
     document a second apart differed and a retried issuance stored a second file. The day
     comes from the document (its 成文日期, from the clock passed in): the bytes are a function
-    of the content alone.
+    of the content alone. Written once with the stamp, rather than saved and rewritten, because
+    recompressing every entry cost a tenth of a notice's render.
     """
-    stamp = (max(day.year, 1980), day.month, day.day, 0, 0, 0)
-    with zipfile.ZipFile(path) as src:
-        entries = [(info, src.read(info)) for info in src.infolist()]
-    with zipfile.ZipFile(path, "w") as dst:
-        for info, data in entries:
-            fixed = zipfile.ZipInfo(info.filename, date_time=stamp)
-            fixed.compress_type = info.compress_type
-            fixed.external_attr = info.external_attr
-            fixed.create_system = 3  # Unix, whatever the platform
-            dst.writestr(fixed, data)
+    tpl.pre_processing()  # docxtpl's picture replacement (the seal)
+    package = tpl.docx.part.package
+    for part in package.parts:
+        part.before_marshal()
+    writer: Any = _StampedZip(path, day)  # duck-types python-docx's PhysPkgWriter
+    try:
+        PackageWriter._write_content_types_stream(writer, package.parts)
+        PackageWriter._write_pkg_rels(writer, package.rels)
+        PackageWriter._write_parts(writer, package.parts)
+    finally:
+        writer.close()
+    tpl.is_saved = True
 
 
 # ---------------------------------------------------------------- layout fitting
@@ -376,12 +397,15 @@ def _put(parent: Any, el: Any) -> None:
         parent.append(el)
 
 
+_PPR, _PSTYLE, _VAL = qn("w:pPr"), qn("w:pStyle"), qn("w:val")
+
+
 def _pstyle_id(p: Any) -> str:
-    ppr = p.find(qn("w:pPr"))
+    ppr = p.find(_PPR)
     if ppr is None:
         return ""
-    ps = ppr.find(qn("w:pStyle"))
-    return "" if ps is None else str(ps.get(qn("w:val")))
+    ps = ppr.find(_PSTYLE)
+    return "" if ps is None else str(ps.get(_VAL))
 
 
 def _ptext(p: Any) -> str:
@@ -487,16 +511,16 @@ def fit_layout(document: Any, protect: Sequence[str] = ()) -> None:
     _fit_colophon(body)
     fit_tables(body)
     paras = list(body.iter(qn("w:p")))
-    for p in paras:
-        style = _pstyle_id(p)
+    styles = [_pstyle_id(p) for p in paras]
+    for p, style in zip(paras, styles, strict=True):
         if style == "GBMark":
             _fit_mark(p)
         elif style in _TITLE_STYLES:
             _fit_title(p, protect)
     for i, p in enumerate(paras):
-        if _pstyle_id(p) != "GBSignature":
+        if styles[i] != "GBSignature":
             continue
-        date = next((q for q in paras[i + 1:i + 2] if _pstyle_id(q) == "GBDate"), None)
+        date = paras[i + 1] if styles[i + 1:i + 2] == ["GBDate"] else None
         if date is None:
             continue
         ws = text_width_chars(_ptext(p)) * _CHAR_PT

@@ -12,6 +12,7 @@ The templates give each table a fixed layout and initial widths; once the rows a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ _SHORT_PREFERRED = 7.0  # characters: codes such as SQ2022-0001
 _MIN_TEXT_CHARS = 6.0  # a column of running text keeps at least this many characters a line
 
 
+@functools.lru_cache(maxsize=8192)  # a table repeats its towns, dates and offices
 def printed_width(text: str) -> float:
     """Width in em as LibreOffice prints it: CJK 1, digits and letters about 0.6, other ASCII
     0.35, and about 0.2 at each change between CJK and Latin (its Asian-Latin spacing)."""
@@ -152,17 +154,37 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], total_pt
     return widths
 
 
+_R, _RPR, _SZ, _SZCS, _VAL = (qn("w:r"), qn("w:rPr"), qn("w:sz"), qn("w:szCs"), qn("w:val"))
+# What follows w:sz and w:szCs in a run's properties (the schema's order).
+_AFTER_SZ = frozenset(qn(f"w:{t}") for t in (
+    "highlight", "u", "effect", "bdr", "shd", "fitText", "vertAlign", "rtl", "cs", "em", "lang",
+    "eastAsianLayout", "specVanish", "oMath", "rPrChange"))
+
+
 def _set_font_size(tbl: Any, size_pt: float) -> None:
+    # Plain lxml rather than python-docx's get_or_add_*: a 500-row table has thousands of runs,
+    # and the generic schema-order search made this the slowest step of a notice's render.
     half_points = str(round(size_pt * 2))
-    for r in tbl.iter(qn("w:r")):
-        rpr = r.get_or_add_rPr()
-        for old in rpr.findall(qn("w:szCs")):
-            rpr.remove(old)
-        sz = rpr.get_or_add_sz()  # schema order: w:szCs follows w:sz
-        sz.set(qn("w:val"), half_points)
-        szcs = OxmlElement("w:szCs")
-        szcs.set(qn("w:val"), half_points)
-        sz.addnext(szcs)
+    for r in tbl.iter(_R):
+        rpr = r.find(_RPR)
+        if rpr is None:
+            rpr = OxmlElement("w:rPr")
+            r.insert(0, rpr)
+        sz = rpr.find(_SZ)
+        if sz is None:
+            sz = rpr.makeelement(_SZ, {})
+            successor = next((child for child in rpr if child.tag in _AFTER_SZ
+                              or child.tag == _SZCS), None)
+            if successor is None:
+                rpr.append(sz)
+            else:
+                successor.addprevious(sz)
+        sz.set(_VAL, half_points)
+        szcs = rpr.find(_SZCS)
+        if szcs is None:
+            szcs = rpr.makeelement(_SZCS, {})
+        sz.addnext(szcs)  # moves an existing w:szCs right after w:sz
+        szcs.set(_VAL, half_points)
 
 
 def _set_width(tc: Any, twips: int) -> None:
