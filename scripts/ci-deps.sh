@@ -4,7 +4,7 @@
 # Idempotent; needs root on Debian.
 set -euo pipefail
 
-packages=(chromium libreoffice-writer-nogui fonts-noto-cjk fonts-lxgw-wenkai fonts-arphic-ukai fonts-wqy-zenhei poppler-utils
+packages=(chromium libreoffice-writer-nogui fonts-noto-cjk fonts-lxgw-wenkai fonts-arphic-ukai fonts-wqy-zenhei poppler-utils docker-compose
           postgresql-client)
 missing=()
 for p in "${packages[@]}"; do

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
@@ -32,8 +32,6 @@ from duban.domain.lifecycle import (
 from duban.domain.plan import Plan
 from duban.domain.sampling import (
     SPOT_CHECK_KIND_LABELS,
-    ClosedItem,
-    HouseholdRef,
     SpotCheckKind,
     draw_spot_checks_from,
     quota_shortfall,
@@ -43,7 +41,8 @@ from duban.services.actors import resolve_actor
 from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import UnitOfWork, insert_or_skip
 from duban.services.problems import BATCH, find_problem, record_problems
-from models import Campaign, Household, Problem, SpotCheck, SpotCheckDraw
+from duban.services.spot_strata import ClosedStrata, HouseholdStrata
+from models import Campaign, Problem, SpotCheck, SpotCheckDraw
 
 # A problem or household spot-checked within this many days before the draw day is not drawn
 # again; the plans want many different items seen, not the same ones twice in a week.
@@ -217,110 +216,6 @@ def draw_daily_spot_checks(
     return _ids_of(session, existing, seed)
 
 
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
-
-
-class _ClosedStrata:
-    """A campaign's closed problems not checked recently, by town, in id order.
-
-    The towns are counted in the database; a town's closed problems are read only when the
-    draw picks from it.
-    """
-
-    def __init__(self, session: Session, campaign_id: int, recent: frozenset[int]) -> None:
-        self._session = session
-        self._where = (Problem.campaign_id == campaign_id,
-                       Problem.status == Status.CLOSED.value)
-        self._counts: dict[str, int] = {
-            town: n for town, n in session.execute(
-                select(Problem.town_code, func.count()).where(*self._where)
-                .group_by(Problem.town_code))}
-        self.total = sum(self._counts.values())
-        self._out: dict[str, set[int]] = {}
-        for chunk in _chunks(sorted(recent)):
-            for pid, town in session.execute(select(Problem.id, Problem.town_code).where(
-                    *self._where, Problem.id.in_(chunk))):
-                self._out.setdefault(town, set()).add(pid)
-        self._members: dict[str, list[ClosedItem]] = {}
-
-    def sizes(self) -> dict[str, int]:
-        return {town: n - len(self._out.get(town, ())) for town, n in self._counts.items()}
-
-    def _stratum(self, town: str) -> list[ClosedItem]:
-        members = self._members.get(town)
-        if members is None:
-            out = self._out.get(town, set())
-            members = self._members[town] = [
-                ClosedItem(pid, town, village) for pid, village in self._session.execute(
-                    select(Problem.id, Problem.village_code)
-                    .where(*self._where, Problem.town_code == town).order_by(Problem.id))
-                if pid not in out]
-        return members
-
-    def pick(self, stratum: str, positions: Sequence[int]) -> list[ClosedItem]:
-        members = self._stratum(stratum)
-        return [members[i] for i in positions]
-
-    def remove(self, item: ClosedItem) -> None:
-        self._out.setdefault(item.town, set()).add(item.problem_id)
-        if item.town in self._members:
-            self._members[item.town].remove(item)
-
-
-class _HouseholdStrata:
-    """A campaign's households not checked recently, by (town, village), in household-id order.
-
-    The villages are counted from the index on (campaign, village, town, household id) and a
-    drawn position is found in it (`OFFSET`), so the register is never loaded: a draw costs
-    what it draws. The order is the database's order of household ids: on SQLite and on a
-    PostgreSQL database with the C or C.UTF-8 collation, code-point order, as in memory.
-    """
-
-    def __init__(self, session: Session, campaign_id: int, recent: frozenset[str]) -> None:
-        self._session = session
-        self._campaign_id = campaign_id
-        self._counts: dict[tuple[str, str], int] = {
-            (town, village): n for village, town, n in session.execute(
-                select(Household.village_code, Household.town_code, func.count())
-                .where(Household.campaign_id == campaign_id)
-                .group_by(Household.village_code, Household.town_code))}
-        self.total = sum(self._counts.values())
-        self._out: dict[tuple[str, str], set[str]] = {}
-        for chunk in _chunks(sorted(recent)):
-            for hid, town, village in session.execute(
-                    select(Household.household_id, Household.town_code, Household.village_code)
-                    .where(Household.campaign_id == campaign_id,
-                           Household.household_id.in_(chunk))):
-                self._out.setdefault((town, village), set()).add(hid)
-
-    def villages(self) -> list[tuple[str, str]]:
-        """Every (town, village) with households, checked recently or not."""
-        return list(self._counts)
-
-    def sizes(self) -> dict[tuple[str, str], int]:
-        return {place: n - len(self._out.get(place, ())) for place, n in self._counts.items()}
-
-    def pick(self, stratum: tuple[str, str], positions: Sequence[int]) -> list[HouseholdRef]:
-        town, village = stratum
-        out = sorted(self._out.get(stratum, ()))
-        stmt = (select(Household.household_id)
-                .where(Household.campaign_id == self._campaign_id,
-                       Household.village_code == village, Household.town_code == town)
-                .order_by(Household.household_id).limit(1))
-        if out:
-            stmt = stmt.where(Household.household_id.not_in(out))
-        picked = []
-        for i in positions:
-            hid = self._session.scalar(stmt.offset(i))
-            assert hid is not None, "a drawn position lies within its stratum's count"
-            picked.append(HouseholdRef(hid, town, village))
-        return picked
-
-    def remove(self, item: HouseholdRef) -> None:
-        self._out.setdefault((item.town, item.village), set()).add(item.household_id)
-
-
 def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: int | None,
           drawn_by: str, recent_days: int) -> list[int] | None:
     """Draw and write the day's checks; None when a concurrent draw claimed the day first."""
@@ -344,8 +239,8 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
         if hid is not None)
     # Neither the register nor the closed problems are loaded: the strata are counted in the
     # database and only the drawn candidates are looked up (issue 17).
-    closed = _ClosedStrata(session, campaign_id, recent_problems)
-    households = _HouseholdStrata(session, campaign_id, recent_households)
+    closed = ClosedStrata(session, campaign_id, recent_problems)
+    households = HouseholdStrata(session, campaign_id, recent_households)
     checks = draw_spot_checks_from(closed, households, households.villages(), groups,
                                    plan.review.quota, seed, day,
                                    villages=[(t.code, v.code) for t in plan.towns

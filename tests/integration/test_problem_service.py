@@ -116,6 +116,7 @@ def test_the_whole_lifecycle_is_audited(db: Database, clock: FixedClock) -> None
     _, events = db.run(audit_trail, code, campaign_id)
     assert [e.action for e in events] == [
         "record", "route", "accept", "request_extension", "approve_extension", "submit",
+        "upload_evidence",  # the photo sent with the submission (every upload is audited)
         "fail_review", "submit", "pass_review", "close"]
     assert all(e.actor and e.at for e in events)
     assert events[5].evidence == list(EVIDENCE)

@@ -20,11 +20,12 @@ from models import OutboxMessage
 from tests.orchestration.helpers import add_problems, at, launch, make_plan, use_database
 
 
-def _run(db: Database, *args: str) -> str:
+def _run(db: Database, *args: str, stdout_only: bool = False) -> str:
     # The commands work on the test's database (obj), in its transaction when it has one.
     result = CliRunner().invoke(cli, list(args), obj=db, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    # --json output is stdout alone: log lines (duban's and Prefect's) go to stderr.
+    return result.stdout if stdout_only else result.output
 
 
 def test_tick_and_outbox_commands(committed_db: Database, clock: FixedClock, prefect_api: str,
@@ -36,7 +37,7 @@ def test_tick_and_outbox_commands(committed_db: Database, clock: FixedClock, pre
     add_problems(db, clock, cid, 2, deadline=dt.date(2022, 9, 30))
     monkeypatch.setenv("DUBAN_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("DUBAN_SMTP_PORT", "1")  # nothing listens: e-mail fails
-    out = _run(db, "--now", "2022-09-27T10:00", "tick", "--json")
+    out = _run(db, "--now", "2022-09-27T10:00", "tick", "--json", stdout_only=True)
     summary = json.loads(out)
     assert summary["campaigns"][str(cid)]["sweep"]["fired"] == 2
     assert summary["delivery"]["retrying"] >= 1
