@@ -6,6 +6,7 @@ import datetime as dt
 import signal
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,3 +90,21 @@ def use_database(db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DUBAN_DATABASE_URL", url)
     install_root(build_root(db=db))
     return url
+
+
+def live_processes() -> dict[int, tuple[int, str]]:
+    """Live (not zombie) processes: pid -> (parent pid, command line)."""
+    found: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("State", "").strip().startswith("Z"):
+            continue
+        found[int(entry.name)] = (int(fields["PPid"].strip()), cmdline)
+    return found

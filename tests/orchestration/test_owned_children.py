@@ -16,30 +16,13 @@ import pytest
 from duban.adapters.documents import PdfConversionError, convert_to_pdf, libreoffice_available
 from duban.adapters.documents.pdf import soffice_path
 from tests.conftest import ROOT, require
+from tests.orchestration.helpers import live_processes
 
 SERVER_MARK = "prefect.server.api.server:create_app"
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """Live (not zombie) processes: pid -> (parent pid, command line)."""
-    found: dict[int, tuple[int, str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("State", "").strip().startswith("Z"):
-            continue
-        found[int(entry.name)] = (int(fields["PPid"].strip()), cmdline)
-    return found
-
-
 def _alive(pid: int, mark: str) -> bool:
-    entry = _processes().get(pid)
+    entry = live_processes().get(pid)
     return entry is not None and mark in entry[1]
 
 
@@ -59,7 +42,7 @@ def _server_child(duban: subprocess.Popen[bytes], within_s: float = 300) -> int:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         assert duban.poll() is None, duban.stderr.read().decode()[-2000:] if duban.stderr else ""
-        for pid, (ppid, cmdline) in _processes().items():
+        for pid, (ppid, cmdline) in live_processes().items():
             if ppid == duban.pid and SERVER_MARK in cmdline:
                 return pid
         time.sleep(0.2)
@@ -125,7 +108,7 @@ def test_a_libreoffice_timeout_leaves_no_soffice_behind(tmp_path: Path,
 
     def watch() -> None:
         while watching.is_set():
-            seen.update(pid for pid, (_, cmd) in _processes().items()
+            seen.update(pid for pid, (_, cmd) in live_processes().items()
                         if "soffice.bin" in cmd and str(tmp_path) in cmd)
             time.sleep(0.05)
 

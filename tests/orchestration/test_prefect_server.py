@@ -18,6 +18,7 @@ import pytest
 
 from flows.common import OwnedPrefectServer, PrefectServerError, _healthy, configured_port
 from tests.conftest import ROOT
+from tests.orchestration.helpers import live_processes
 
 SERVER_MARK = "prefect.server.api.server:create_app"
 STARTUP_S = 300  # a loaded 2-core machine takes minutes to start Prefect's server
@@ -25,21 +26,7 @@ STARTUP_S = 300  # a loaded 2-core machine takes minutes to start Prefect's serv
 
 def _children(parent: int) -> dict[int, str]:
     """Live (not zombie) children of a process: pid -> command line."""
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("State", "").strip().startswith("Z"):
-            continue
-        if int(fields["PPid"].strip()) == parent:
-            found[int(entry.name)] = cmdline
-    return found
+    return {pid: cmd for pid, (ppid, cmd) in live_processes().items() if ppid == parent}
 
 
 def _alive(pid: int) -> bool:
