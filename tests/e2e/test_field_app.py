@@ -180,8 +180,13 @@ def open_app(b: Any, base: str, who: tuple[str, str] = CADRE) -> tuple[Any, Any]
     page.click("button[type=submit]")
     page.wait_for_url("**/m/#/c/*")
     page.wait_for_selector("text=我负责的村" if who == CADRE else "text=整改提交")
-    # the service worker controls the page before the network goes away
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller")
+    # the service worker controls the page before the network goes away. Polled from here:
+    # wait_for_function compiles its string with eval, which the app's CSP (script-src 'self')
+    # refuses whenever the first check is false; page.evaluate runs outside the page's CSP.
+    deadline = time.monotonic() + 30
+    while not page.evaluate("() => Boolean(navigator.serviceWorker?.controller)"):
+        assert time.monotonic() < deadline, "service worker never took control of /m/"
+        page.wait_for_timeout(100)
     return context, page
 
 
