@@ -75,34 +75,12 @@ def _cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def _served(url: str, tmp: Path) -> Iterator[tuple[str, int]]:
-    import httpx
+    from tests.web.serving import serve_child
 
-    from duban.adapters.children import OwnedChild
-    from tests.web.serving import free_port
-
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DUBAN_DATA_DIR": str(tmp / "data"),
            "DUBAN_SECRET_KEY": "bench-field-secret-" + "x" * 24}
-    log = (tmp / "serve.log").open("wb")
-    child = OwnedChild([sys.executable, "-c", "from duban.cli import main; main()", "--db", url,
-                        "--now", NOW, "serve", "--no-scheduler", "--host", "127.0.0.1",
-                        "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if not child.running() or time.monotonic() > deadline:
-                raise RuntimeError("duban serve did not start")
-            time.sleep(0.2)
+    with serve_child(url, tmp, env, extra=("--now", NOW)) as (base, child):
         yield base, child.pid
-    finally:
-        child.stop()
-        log.close()
 
 
 class Phone:

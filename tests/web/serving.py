@@ -66,15 +66,27 @@ def served(tmp: Path, clock: FixedClock, env: Mapping[str, str] | None = None) -
     db = Database(url)
     db.migrate()
     world = build_world(db, clock)
-    port = free_port()
     child_env = {**os.environ, "PYTHONPATH": str(ROOT), "DUBAN_DATA_DIR": str(tmp / "data"),
                  **(env or {})}
     if "DUBAN_TRUSTED_PROXIES" not in (env or {}):
         child_env.pop("DUBAN_TRUSTED_PROXIES", None)
+    try:
+        with serve_child(url, tmp, child_env) as (base, child):
+            yield Served(base=base, world=world, child=child)
+    finally:
+        db.engine.dispose()
+
+
+@contextlib.contextmanager
+def serve_child(url: str, tmp: Path, env: Mapping[str, str],
+                extra: tuple[str, ...] = ()) -> Iterator[tuple[str, OwnedChild]]:
+    """`duban serve --no-scheduler` on URL as an owned child; yield (base URL, child) once it
+    answers /login, stop it after. Its output goes to TMP/serve.log, quoted when it fails."""
+    port = free_port()
     log = (tmp / "serve.log").open("wb")
     child = OwnedChild([sys.executable, "-c", "from duban.cli import main; main()", "--db", url,
-                        "serve", "--no-scheduler", "--host", "127.0.0.1", "--port", str(port)],
-                       env=child_env, cwd=ROOT, stdout=log, stderr=log)
+                        *extra, "serve", "--no-scheduler", "--host", "127.0.0.1",
+                        "--port", str(port)], env=dict(env), cwd=ROOT, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -88,8 +100,7 @@ def served(tmp: Path, clock: FixedClock, env: Mapping[str, str] | None = None) -
                 raise AssertionError("duban serve did not start: "
                                      + (tmp / "serve.log").read_text(errors="replace")[-2000:])
             time.sleep(0.2)
-        yield Served(base=base, world=world, child=child)
+        yield base, child
     finally:
         child.stop()
         log.close()
-        db.engine.dispose()
