@@ -233,10 +233,19 @@ def env() -> Env:
     return obj
 
 
+def known_campaign(campaign_id: int) -> int:
+    """The campaign number, refused (行动不存在, exit 1) when it names no campaign, so a list
+    for an unknown campaign is an error rather than an empty list."""
+    from duban.services.views.names import require_campaign
+
+    env().db.run(require_campaign, campaign_id)
+    return campaign_id
+
+
 def campaign_or_only(campaign_id: int | None) -> int:
-    """The campaign asked for, or the only one there is."""
+    """The campaign asked for (which must exist), or the only one there is."""
     if campaign_id is not None:
-        return campaign_id
+        return known_campaign(campaign_id)
     from duban.domain.errors import DubanError
     from duban.services.campaigns import list_campaigns
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from duban.cli.base import campaign_or_only, cli, env
-from duban.cli.output import table
+from duban.cli.output import echo_json, json_option, table
 
 DATE = click.DateTime(["%Y-%m-%d"])
 STATES = ("待完成", "已完成", "逾期完成", "逾期未完成")
@@ -25,14 +25,18 @@ def duty_group() -> None:
 @click.option("--state", "states", multiple=True, type=click.Choice(STATES),
               help="只看某状态（可多次）。")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号。")
+@json_option
 def duty_list(office: str | None, day: dt.datetime | None, states: tuple[str, ...],
-              campaign_id: int | None) -> None:
+              campaign_id: int | None, json_out: bool) -> None:
     from duban.services.duties import list_occurrences
 
     e = env()
     with e.unit_of_work() as uow:
         rows = list_occurrences(uow, e.clock, campaign_or_only(campaign_id), office=office,
                                 day=day.date() if day else None, states=states)
+    if json_out:
+        echo_json(rows)
+        return
     if not rows:
         click.echo("没有已开始的常态化工作。")
         return
@@ -72,7 +76,8 @@ def milestone_group() -> None:
 @milestone_group.command("list", help="列出一个问题的整改节点及其状态。")
 @click.argument("problem")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号。")
-def milestone_list(problem: str, campaign_id: int | None) -> None:
+@json_option
+def milestone_list(problem: str, campaign_id: int | None, json_out: bool) -> None:
     from duban.domain.clock import local_today
     from duban.services.campaigns import load_plan_of
     from duban.services.duties import milestones_of
@@ -87,6 +92,9 @@ def milestone_list(problem: str, campaign_id: int | None) -> None:
         rows = milestones_of(uow.session, load_plan_of(uow.session, cid), p,
                              local_today(e.clock))
         people = person_labels(uow.session, [m.reached_by for m in rows])
+    if json_out:
+        echo_json({"code": code, "campaign_id": cid, "milestones": rows})
+        return
     if not rows:
         click.echo(f"问题 {code} 没有整改节点。")
         return

@@ -16,8 +16,8 @@ from duban.adapters.intake import (
     progress_bar,
     write_error_copy,
 )
-from duban.cli.base import cli, env
-from duban.cli.output import table
+from duban.cli.base import cli, env, known_campaign
+from duban.cli.output import echo_json, json_option, table
 from duban.domain.household import VISIT_MODE_LABELS, VisitMode
 
 KIND_HELP = "households 农户信息 / visits 走访记录 / problems 问题台账"
@@ -113,13 +113,18 @@ def detect_cmd(campaign_id: int, username: str) -> None:
 @click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
 @click.option("--town", help="只看一个乡镇（代码）。")
 @click.option("--unvisited", is_flag=True, help="列出未走访农户。")
-def coverage_cmd(campaign_id: int, town: str | None, unvisited: bool) -> None:
+@json_option
+def coverage_cmd(campaign_id: int, town: str | None, unvisited: bool, json_out: bool) -> None:
     from duban.services.scoping import whole_campaign
     from duban.services.views.coverage import NO_HOUSEHOLDS, CoverageLine, coverage
 
+    known_campaign(campaign_id)
     with env().unit_of_work() as uow:  # read only: rolled back
         cov = coverage(uow.session, whole_campaign(), campaign_id, town=town,
                        unvisited=unvisited)
+    if json_out:
+        echo_json(cov)
+        return
     modes = list(VisitMode)
 
     def rows(lines: list[CoverageLine]) -> list[list[object]]:

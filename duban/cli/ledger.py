@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from duban.cli.base import cli, env
-from duban.cli.output import as_json, table
+from duban.cli.output import as_json, echo_json, json_option, table
 from duban.domain.clock import CHINA_TZ, local_today
 from duban.domain.lifecycle import (
     ACTION_LABELS,
@@ -242,7 +242,8 @@ def _print_amendment(diff: Any) -> None:
 
 @campaign_group.command("show", help="显示一项行动的阶段与台账概况。")
 @click.argument("campaign_id", type=int)
-def campaign_show(campaign_id: int) -> None:
+@json_option
+def campaign_show(campaign_id: int, json_out: bool) -> None:
     from duban.services.campaigns import summarise_campaign
     from duban.services.closing import campaign_events
     from duban.services.views.names import people_labels
@@ -250,6 +251,10 @@ def campaign_show(campaign_id: int) -> None:
     e = env()
     summary = e.db.run(summarise_campaign, campaign_id, local_today(e.clock))
     events = e.db.run(campaign_events, campaign_id)
+    if json_out:
+        echo_json({**{f: getattr(summary, f) for f in summary.__dataclass_fields__},
+                   "events": events})
+        return
     people = e.db.run(people_labels, [summary.closed_by, *(x.actor for x in events)])
     print_summary(summary, people)
     if events:
@@ -421,12 +426,20 @@ def problem_move(problem: str, action: str, username: str, campaign_id: int | No
 @click.argument("problem")
 @click.option("--as", "username", required=True, help="用户名。")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号（按问题编号查找时）。")
-def problem_moves(problem: str, username: str, campaign_id: int | None) -> None:
+@json_option
+def problem_moves(problem: str, username: str, campaign_id: int | None, json_out: bool) -> None:
     from duban.services import moves
 
     e = env()
     offer = e.db.run(moves.offer, e.clock, username, problem, campaign_id)
     p = offer.problem
+    if json_out:
+        echo_json({"code": p.code, "campaign_id": p.campaign_id, "status": p.status,
+                   "version": p.version, "actor": username,
+                   "actions": [{"action": a.value,
+                                "default_deadline": offer.deadlines.get(a)}
+                               for a in offer.actions]})
+        return
     head = f"问题 {p.code}（{STATUS_LABELS[Status(p.status)]}），{offer.actor.label}"
     if not offer.actions:
         click.echo(f"{head}此刻没有可办理的步骤。")
@@ -449,10 +462,18 @@ def audit_group() -> None:
 @audit_group.command("show", help="显示一个问题的全部办理记录。")
 @click.argument("problem")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号。")
-def audit_show(problem: str, campaign_id: int | None) -> None:
+@json_option
+def audit_show(problem: str, campaign_id: int | None, json_out: bool) -> None:
     from duban.services.problems import audit_trail
 
     p, events = env().db.run(audit_trail, problem, campaign_id)
+    if json_out:
+        echo_json({"code": p.code, "campaign_id": p.campaign_id, "events": [
+            {"id": ev.id, "at": ev.at, "actor": ev.actor, "actor_role": ev.actor_role,
+             "actor_name": ev.actor_name, "action": ev.action, "from_status": ev.from_status,
+             "to_status": ev.to_status, "note": ev.note, "evidence": ev.evidence,
+             "data": ev.data} for ev in events]})
+        return
     click.echo(f"问题 {p.code}：{_short(p.description, 40)}")
 
     def label(action: str) -> str:

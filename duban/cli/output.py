@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def width(text: str) -> int:
@@ -30,11 +35,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def as_json(data: object) -> str:
     """What `--json` prints: codes as stored, dates as ISO text, Chinese as written."""
     import dataclasses
+    import enum
     import json
 
     def plain(value: object) -> object:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, enum.Enum):
+            return value.value
         if isinstance(value, dt.date | dt.datetime):
             return value.isoformat()
         if isinstance(value, set | frozenset | tuple):
@@ -42,3 +50,14 @@ def as_json(data: object) -> str:
         return str(value)
 
     return json.dumps(data, ensure_ascii=False, indent=2, default=plain)
+
+
+def json_option(command: F) -> F:
+    """`--json` (parameter `json_out`): what a list or show command prints for scripts, with codes."""
+    return click.option("--json", "json_out", is_flag=True,
+                        help="以 JSON 输出（含代码，供脚本使用）。")(command)
+
+
+def echo_json(data: object) -> None:
+    """Print `data` as `--json` does."""
+    click.echo(as_json(data))

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from duban.cli.base import campaign_or_only, cli, env
-from duban.cli.output import table
+from duban.cli.output import echo_json, json_option, table
 from duban.domain.clock import CHINA_TZ, local_today
 
 DATE = click.DateTime(["%Y-%m-%d"])
@@ -119,7 +119,9 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
 @click.option("--date", "day", type=DATE, help="考核日期（默认今天）。")
 @click.option("--by", type=click.Choice(["town", "office"]), default="office",
               show_default=True, help="按乡镇（town）或责任单位（office）合计。")
-def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str) -> None:
+@json_option
+def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str,
+                  json_out: bool) -> None:
     from duban.domain.scoring import penalty_totals
     from duban.services.reports.daily import daily_figures
     from duban.services.scoring.documents import problem_codes
@@ -128,6 +130,11 @@ def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str) -> 
     e = env()
     cid, d = campaign_or_only(campaign_id), _day(day)
     rec = e.db.run(reconcile_penalties, e.clock, cid, d)
+    if json_out:
+        echo_json({"campaign_id": cid, "day": d, "accrues": rec.accrues,
+                   "lines": rec.official,
+                   "totals": penalty_totals(rec.official, by=by)})
+        return
     f = e.db.run(daily_figures, cid, d)
     names = {s.code: s.name for s in (*f.towns, *f.offices)}
     lines = rec.official

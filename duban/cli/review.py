@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from duban.cli.base import cli, env
+from duban.cli.base import cli, env, known_campaign
 from duban.cli.ledger import problem_group
-from duban.cli.output import table
+from duban.cli.output import echo_json, json_option, table
 from duban.domain.clock import CHINA_TZ, local_today
 from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Status
 
@@ -133,10 +133,14 @@ def review_close_all(campaign_id: int, username: str) -> None:
 
 @review_group.command("reopen-rate", help="销号后重新打开（抽查不合格）的比例，按乡镇和责任办室。")
 @click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
-def review_reopen_rate(campaign_id: int) -> None:
+@json_option
+def review_reopen_rate(campaign_id: int, json_out: bool) -> None:
     from duban.services.recurrence import reopen_rate
 
-    figures = env().db.run(reopen_rate, campaign_id)
+    figures = env().db.run(reopen_rate, known_campaign(campaign_id))
+    if json_out:
+        echo_json(figures)
+        return
 
     def rows(items: list[ReopenFigure]) -> list[list[object]]:
         return [[f.name, f.closed, f.reopened, f.reopens, f.recurrences,
@@ -161,10 +165,14 @@ def evidence_group() -> None:
 @evidence_group.command("list", help="列出一个问题的佐证资料。")
 @click.argument("problem")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号。")
-def evidence_list(problem: str, campaign_id: int | None) -> None:
+@json_option
+def evidence_list(problem: str, campaign_id: int | None, json_out: bool) -> None:
     from duban.services.evidence import PHASE_LABELS, list_evidence
 
     rows = env().db.run(list_evidence, problem, campaign_id=campaign_id)
+    if json_out:
+        echo_json(rows)
+        return
     if not rows:
         click.echo("该问题暂无佐证资料。")
         return
@@ -243,11 +251,16 @@ def spotcheck_draw(campaign_id: int, day: dt.datetime | None, seed: int | None,
 @click.option("--group", help="督查组代码。")
 @click.option("--result", type=click.Choice(["pending", "passed", "failed"]),
               help="结果：pending 待检查 / passed 合格 / failed 不合格。")
+@json_option
 def spotcheck_list(campaign_id: int, day: dt.datetime | None, group: str | None,
-                   result: str | None) -> None:
+                   result: str | None, json_out: bool) -> None:
     from duban.services.reviews import list_spot_checks
 
-    checks = env().db.run(list_spot_checks, campaign_id, day=_day(day), group=group, result=result)
+    checks = env().db.run(list_spot_checks, known_campaign(campaign_id), day=_day(day),
+                          group=group, result=result)
+    if json_out:
+        echo_json(checks)
+        return
     if not checks:
         click.echo("没有符合条件的抽查。")
         return
@@ -377,12 +390,16 @@ def substitute_end(substitute_id: int, username: str, note: str) -> None:
 @substitute_group.command("list", help="列出代理安排。")
 @click.option("--on", type=DATE, metavar="日期", help="只列该日有效的代理。")
 @click.option("--office", help="办室代码。")
-def substitute_list(on: dt.datetime | None, office: str | None) -> None:
+@json_option
+def substitute_list(on: dt.datetime | None, office: str | None, json_out: bool) -> None:
     from duban.services.delegation import list_substitutes
     from duban.services.views.names import office_labels, people_labels
 
     e = env()
     rows = e.db.run(list_substitutes, on=_day(on), office=office)
+    if json_out:
+        echo_json(rows)
+        return
     if not rows:
         click.echo("暂无代理安排。")
         return

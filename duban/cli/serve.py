@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from duban.cli.base import cli, env
-from duban.cli.output import table
+from duban.cli.base import cli, env, known_campaign
+from duban.cli.output import echo_json, json_option, table
 from duban.domain.clock import CHINA_TZ
 
 if TYPE_CHECKING:
@@ -184,13 +184,20 @@ def outbox_group() -> None:
 @click.option("--pending", is_flag=True, help="只列出待发送的消息。")
 @click.option("--campaign", type=int, default=None, help="行动编号。")
 @click.option("--limit", type=int, default=50, show_default=True, help="最多列出条数。")
-def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int) -> None:
+@json_option
+def outbox_list(failed: bool, pending: bool, campaign: int | None, limit: int,
+                json_out: bool) -> None:
     from duban.services.messages import STATUS_LABELS
     from duban.services.outbox import list_outbox, outbox_counts
     from duban.services.views.names import office_labels
 
     status = "failed" if failed else "pending" if pending else None
+    if campaign is not None:
+        known_campaign(campaign)
     lines = env().db.run(list_outbox, status=status, campaign_id=campaign, limit=limit)
+    if json_out:
+        echo_json({"counts": env().db.run(outbox_counts), "items": lines})
+        return
     # An inbox message's recipient is an office: named, not coded.
     offices = env().db.run(office_labels, [x.recipient for x in lines if x.channel == "inbox"])
     click.echo(table(
@@ -285,6 +292,7 @@ def notice_list(campaign: int, office: str | None, json_out: bool) -> None:
     from duban.services.views.names import campaign_names, people_labels, resolve_name
 
     e = env()
+    known_campaign(campaign)
     if office is not None:
         office = e.db.run(resolve_name, campaign, "office", office, "--office")
     rows = e.db.run(list_notices, campaign, office=office)

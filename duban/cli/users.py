@@ -8,7 +8,7 @@ import os
 import click
 
 from duban.cli.base import cli, env
-from duban.cli.output import table
+from duban.cli.output import echo_json, json_option, table
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import ROLE_LABELS, Role
 
@@ -88,13 +88,17 @@ def user_add(username: str, name: str, role: str, office: str | None, town: str 
 @click.option("--role", type=click.Choice([r.value for r in Role if r != Role.SYSTEM]),
               help="只列出某一角色。")
 @click.option("--active", "active_only", is_flag=True, help="只列出未停用的用户。")
-def user_list(role: str | None, active_only: bool) -> None:
+@json_option
+def user_list(role: str | None, active_only: bool, json_out: bool) -> None:
     from duban.services.accounts import list_users
     from duban.services.views.names import unit_labels
 
     e = env()
     rows = e.db.run(list_users, role=Role(role) if role else None,
                     include_disabled=not active_only)
+    if json_out:
+        echo_json(rows)
+        return
     units = e.db.run(unit_labels, [u.username for u in rows])
     if not rows:
         click.echo("暂无用户。用 duban user add 新增。")
