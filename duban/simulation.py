@@ -511,8 +511,12 @@ def run_demo(
     seed: int,
     fresh: bool,
     echo: Echo,
+    progress: Callable[[str], Callable[[int, int], None]] | None = None,
 ) -> DemoResult:
-    """Generate, launch, import, and run every stage in simulated time; collect the files."""
+    """Generate, launch, import, and run every stage in simulated time; collect the files.
+
+    `progress`, when given, makes a (done, total) callback per named phase: each import's
+    rows, then the working days of the campaign simulated so far."""
     path = plan_path(plan_name)
     plan = load_plan_file(path)
     db = open_demo_database(url, fresh)
@@ -553,7 +557,8 @@ def run_demo(
     clock.set(morning(plan.start, 10))
     for label, kind in (("农户信息", "households"), ("走访记录", "visits"), ("问题台账", "problems")):
         imported = db.run(import_file, clock, campaign_id, kind, files[kind],  # type: ignore[arg-type]
-                               imported_by="county")
+                          imported_by="county",
+                          progress=_phases(progress, f"导入{label}"))
         result.files.append((f"导入：{label}", files[kind]))
         echo(f"已导入{label}：新增 {imported.created}")
 
@@ -567,6 +572,9 @@ def run_demo(
     last = plan.end or plan.last_dated_day + dt.timedelta(days=OPEN_ENDED_DEMO_DAYS)
     ranked_month: str | None = None
     day_number, done_before = 1, 0
+    workdays = sum(1 for i in range((last - day).days + 1)
+                   if calendar.is_workday(day + dt.timedelta(days=i)))
+    days_done = progress("模拟工作日") if progress else None
     from flows.common import flow_session
 
     # The ticks share one Prefect client: a new one per run cost about a seventh of the demo.
@@ -607,6 +615,8 @@ def run_demo(
                 done = sum(people.counts.values())
                 echo(f"{day}：模拟第 {day_number} 个工作日，办理 {done - done_before} 件，"
                      f"用时 {time.perf_counter() - started:.1f} 秒")
+                if days_done is not None:
+                    days_done(min(day_number, workdays), max(workdays, day_number))
                 done_before, day_number = done, day_number + 1
                 ranked_month = ranked_month or _first_frozen_month(db, campaign_id)
                 if ranked_month and _all_settled(db, campaign_id):
@@ -623,6 +633,8 @@ def run_demo(
                     day = after
                     continue
             day += dt.timedelta(days=1)
+    if days_done is not None:  # the campaign closed before its last dated day
+        days_done(max(workdays, day_number - 1), max(workdays, day_number - 1))
     result.summary = db.run(summarise_campaign, campaign_id, local_today(clock))
     result.people = db.run(people_labels, [result.summary.closed_by])
     result.files.extend(collect_outputs(db, clock, campaign_id, out_dir))
@@ -689,6 +701,14 @@ def outcome_rows(db: Database, campaign_id: int,
     else:
         rows.append(("行动未总结", 0, ""))
     return rows
+
+
+def _phases(progress: Callable[[str], Callable[[int, int], None]] | None,
+            prefix: str) -> Callable[[str], Callable[[int, int], None]] | None:
+    """The demo's progress factory with a prefix on each phase (导入农户信息：校验)."""
+    if progress is None:
+        return None
+    return lambda phase: progress(f"{prefix}：{phase}")
 
 
 def _stage_note(stage: dict[str, object]) -> str:

@@ -25,12 +25,14 @@ from duban.cli.output import table
 @click.option("--fresh/--keep", default=True, show_default=True,
               help="先清空上一次演示的数据（只清空演示数据库，不碰真实数据）。")
 def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -> None:
+    from duban.cli.progress import progress
     from duban.simulation import run_demo
 
     started = time.perf_counter()
     e = env()
-    result = run_demo(e.db_url, size=size, plan_name=plan_name, out_dir=out_dir, seed=seed,
-                      fresh=fresh, echo=click.echo)
+    with progress() as shown:
+        result = run_demo(e.db_url, size=size, plan_name=plan_name, out_dir=out_dir, seed=seed,
+                          fresh=fresh, echo=shown.echo, progress=shown.count)
     print_summary(result.summary, result.people)
     if result.duties is not None:
         d = result.duties

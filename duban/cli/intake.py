@@ -100,10 +100,14 @@ def import_cmd(kind: str, file: Path, campaign_id: int, username: str,
 @click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
 @click.option("--as", "username", default="system", show_default=True, help="执行人（用户名）。")
 def detect_cmd(campaign_id: int, username: str) -> None:
+    from duban.cli.progress import progress
     from duban.services.intake import detect_problems
 
     e = env()
-    result = e.db.run(detect_problems, e.clock, campaign_id, detected_by=username)
+    with progress() as shown:
+        shown.step("按发现规则比对农户信息")
+        result = e.db.run(detect_problems, e.clock, campaign_id, detected_by=username,
+                          progress=shown.count("写入问题"))
     click.echo(f"比对完成：新增问题 {result.created}（交办 {result.routed}，待交办 {result.unrouted}），"
                f"重复跳过 {result.skipped_duplicates}")
 

@@ -40,12 +40,16 @@ CAMPAIGN = click.option("--campaign", "campaign_id", type=int,
 @click.option("--pdf", is_flag=True, help="同时生成 PDF（需安装 LibreOffice）。")
 def daily_cmd(campaign_id: int | None, day: dt.datetime | None, out_dir: Path,
               pdf: bool) -> None:
+    from duban.cli.progress import progress
     from duban.services.reports.daily import daily_figures, write_daily_report
 
     e = env()
     cid, d = campaign_or_only(campaign_id), _day(day)
-    paths = e.db.run(write_daily_report, e.clock, cid, d, out_dir, pdf=pdf)
-    f = e.db.run(daily_figures, cid, d)
+    with progress() as shown:
+        shown.step("生成日报（Word、Excel" + ("、PDF）" if pdf else "）"))
+        paths = e.db.run(write_daily_report, e.clock, cid, d, out_dir, pdf=pdf)
+        shown.step("统计各乡镇、各单位进度")
+        f = e.db.run(daily_figures, cid, d)
     headers = ["名称", "发现", "已交办", "整改中", "待复核", "已销号", "逾期", "销号率", "较昨日销号"]
     for title, scopes in (("乡镇", f.towns), ("责任单位", f.offices)):
         rows = [[s.name, s.today.found, s.today.routed, s.today.rectifying,
@@ -71,7 +75,12 @@ def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
     cid = campaign_or_only(campaign_id)
     today = local_today(e.clock)
     out_path = out_path or DEFAULT_OUT / f"整改台账-{cid}-{today.isoformat()}.xlsx"
-    click.echo(f"已生成：{e.db.run(write_ledger, cid, out_path, as_of=today)}")
+    from duban.cli.progress import progress
+
+    with progress() as shown:
+        shown.step("导出整改台账")
+        written = e.db.run(write_ledger, cid, out_path, as_of=today)
+    click.echo(f"已生成：{written}")
 
 
 @report_group.command("ranking", help="月考评：按方案规则排名（--freeze 冻结后不再重算）。")
@@ -84,15 +93,21 @@ def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
 @click.option("--pdf", is_flag=True, help="同时生成 PDF（需安装 LibreOffice）。")
 def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str,
                 out_dir: Path, pdf: bool) -> None:
+    from duban.cli.progress import progress
     from duban.services.scoring.documents import write_ranking
     from duban.services.scoring.monthly import compute_ranking, monthly_snapshot, ranking
 
     e = env()
     cid = campaign_or_only(campaign_id)
-    if freeze:
-        snap = e.db.run(monthly_snapshot, e.clock, cid, month, frozen_by=username)
-    else:
-        snap = e.db.run(ranking, cid, month) or e.db.run(compute_ranking, e.clock, cid, month)
+    with progress() as shown:
+        shown.step("计算月考评")
+        if freeze:
+            snap = e.db.run(monthly_snapshot, e.clock, cid, month, frozen_by=username)
+        else:
+            snap = e.db.run(ranking, cid, month) or e.db.run(compute_ranking, e.clock, cid,
+                                                             month)
+        shown.step("生成考评文书")
+        written = e.db.run(write_ranking, e.clock, cid, month, out_dir)
     for line in snap.ranking.lines():
         click.echo(line)
     if snap.frozen_at is not None:
@@ -106,7 +121,7 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
         click.echo("预览（未冻结）：月末之后用 --freeze 冻结。")
     basis = "督办阶梯记录的罚款" if snap.penalty_basis == "accrued" else "月末台账逾期未改事项"
     click.echo(f"考核罚款依据：{basis}，合计 {sum(x.amount_yuan for x in snap.penalties)} 元")
-    for p in e.db.run(write_ranking, e.clock, cid, month, out_dir):
+    for p in written:
         click.echo(f"已生成：{p}")
         if pdf and p.suffix == ".docx":
             from duban.adapters.documents import convert_to_pdf

@@ -140,12 +140,16 @@ def tick_cmd(as_json: bool) -> None:
 
     e = env()
     e.root  # noqa: B018 - migrate and install the root before the flow's tasks use it
+    from duban.cli.progress import progress
     from flows.common import owned_prefect_server
     from flows.tick import run_tick
 
     now = e.clock.now().isoformat() if isinstance(e.clock, FixedClock) else None
-    with owned_prefect_server():
-        summary = run_tick(now)
+    with progress() as shown:
+        shown.step("启动调度服务（Prefect）")
+        with owned_prefect_server():
+            shown.step("运行调度：推进阶段、扫描时限、发送提醒、写日报")
+            summary = run_tick(now)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
@@ -258,12 +262,15 @@ def notice_group() -> None:
               help="批次号：同一批次重复执行只返回已下发的通知书，不会重复编号。")
 @click.option("--office", "offices", multiple=True, help="只下发给这些办室（可多次给出）。")
 def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[str, ...]) -> None:
+    from duban.cli.progress import progress
     from duban.services.notices.issuing import issue_notices
     from duban.services.views.names import campaign_names
 
     e = env()
-    rows = e.db.run(issue_notices, e.clock, campaign, issued_by=username, batch_key=batch_key,
-                         offices=list(offices) or None)
+    with progress() as shown:
+        shown.step("生成并下发督办通知书")
+        rows = e.db.run(issue_notices, e.clock, campaign, issued_by=username,
+                        batch_key=batch_key, offices=list(offices) or None)
     if not rows:
         click.echo("没有需要下发的问题。")
         return

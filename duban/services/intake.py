@@ -247,11 +247,13 @@ _FACTS_AS_IS = ("household_id", "head", "members", "income_per_person", "house_g
 
 def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                     detected_by: str = "system",
-                    households: Iterable[str] | None = None) -> RecordResult:
+                    households: Iterable[str] | None = None,
+                    progress: Progress | None = None) -> RecordResult:
     """Run the plan's detection rules over the register and put what fires on the ledger.
 
     A household that already has an open problem of the same category gets no second one;
-    `households`, when given, limits the run to those households.
+    `households`, when given, limits the run to those households; `progress` hears the
+    problems written (done, total).
     """
     session = uow.session
     plan = load_plan_of(session, campaign_id)
@@ -306,4 +308,4 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
             ))
             detections.append((d.rule, dict(d.facts)))
     return record_problems(uow, clock, campaign_id, reported, recorded_by=detected_by,
-                              detections=detections)
+                              detections=detections, progress=progress)
