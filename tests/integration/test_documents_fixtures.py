@@ -132,12 +132,12 @@ def reminder_context() -> ReminderContext:
     )
 
 
-def bulletin_context() -> BulletinContext:
-    """A 通报 of overdue items grouped by town and office."""
+def bulletin_context(n: int = 11) -> BulletinContext:
+    """A 通报 of n overdue items grouped by town and office."""
     as_of = dt.date(2022, 10, 21)
     offices = ("县住建局", "县民政局", "县水利局", "县医保局")
     items = []
-    for i in range(11):
+    for i in range(n):
         desc, _r, _c, _co = PROBLEMS[i % len(PROBLEMS)]
         items.append(BulletinItem(
             code=f"SQ2022-{i + 201:04d}", town=TOWNS[i % 4], village=VILLAGES[i % 5],

@@ -152,3 +152,25 @@ def test_convert_reports_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PdfConversionError) as info:
         convert_to_pdf(tmp_path / "none.docx", tmp_path)
     assert "找不到文件" in info.value.message
+
+
+def test_a_500_row_bulletin_converts_within_the_timeout(tmp_path: Path) -> None:
+    """Issue 13: a 通报 with 500 overdue items converts (a 521-row table once took > 120 s).
+
+    The detail table is fixed-layout with widths set from the content (tables.fit_tables), so
+    LibreOffice lays it out in seconds (about 4 s on a quiet machine). Every problem code is
+    found whole in the text: a code broken over two lines fails the test.
+    """
+    _need_tools()
+    from tests.integration.test_documents_fixtures import bulletin_context
+
+    ctx = bulletin_context(500)
+    pdf = convert_to_pdf(render_bulletin(ctx, tmp_path / "b.docx"), tmp_path)
+    text = _run("pdftotext", "-layout", str(pdf), "-").replace(" ", "")
+    pages = text.split("\f")
+    codes = {i.code for i in ctx.items}
+    assert len(codes) == 500 and all(c in text for c in codes)
+    attachment = [p for p in pages if "SQ2022-" in p]
+    assert len(attachment) > 10
+    assert all("问题编号" in p for p in attachment)  # the header row repeats on every page
+    assert len(pages[:-1]) % 2 == 0 or not pages[-1].strip()  # ends on an even page

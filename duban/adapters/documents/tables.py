@@ -5,7 +5,9 @@ The templates give each table a fixed layout and initial widths; once the rows a
 
 - a header never wraps, nor does a date (2022年10月10日) or a short word (a three-character
   name, a number, 100.0%);
-- codes and other short tokens stay on one line when there is room;
+- codes and other short tokens stay on one line: at 五号 when there is room, else at 小五
+  (a problem code or 文号 broken over two lines is misread), wrapped only if even 小五 lacks
+  the room;
 - what is left goes to the columns of running text (问题描述, 整改要求 …) in proportion to the
   text they hold, so rows are as short as the content allows.
 """
@@ -22,7 +24,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
 TABLE_FONT_PT = 10.5  # 五号: the templates' GB Table styles
-SMALL_FONT_PT = 9.0  # 小五: a table whose headers and dates do not fit at 五号
+SMALL_FONT_PT = 9.0  # 小五: a table whose headers, dates and codes do not fit at 五号
 _SLACK_PT = 1.0  # rounding and glyph overhang: a cell this much wider never wraps early
 _DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 _SHORT_REQUIRED = 4.0  # characters: names and figures
@@ -92,9 +94,11 @@ def _rows(tbl: Any, ncols: int) -> list[tuple[bool, list[Any]]]:
 
 
 def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], total_pt: float,
-                  margins_pt: float, font_pt: float = TABLE_FONT_PT) -> list[float] | None:
+                  margins_pt: float, font_pt: float = TABLE_FONT_PT, *,
+                  codes_whole: bool = False) -> list[float] | None:
     """Widths (pt) of columns holding `header` and `rows`, summing to `total_pt`; None when
-    the headers, dates and short words cannot each keep one line at `font_pt`."""
+    the headers, dates and short words cannot each keep one line at `font_pt` (nor, with
+    `codes_whole`, the codes)."""
     n = len(header)
     cols = [_Column() for _ in range(n)]
 
@@ -125,7 +129,7 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], total_pt
         return base
 
     base = [floor(col, "preferred") for col in cols]
-    if sum(base) > total_pt:
+    if sum(base) > total_pt and not codes_whole:
         base = [floor(col, "required") for col in cols]
     if sum(base) > total_pt:  # even the headers and dates do not fit at this size
         return None
@@ -212,12 +216,17 @@ def fit_tables(body: Any) -> None:
         data = [[_cell_text(tc) for tc in cells] for head, cells in rows if not head]
         total = sum(int(g.get(qn("w:w"))) for g in grid) / 20
         margins = _margins_pt(tbl)
-        widths = column_widths(header, data, total, margins)
-        if widths is None:  # 小五 rather than wrapped headers and dates
-            widths = column_widths(header, data, total, margins, SMALL_FONT_PT)
-            if widths is None:
-                continue
-            _set_font_size(tbl, SMALL_FONT_PT)
+        # 小五 rather than a wrapped header or date, or a code broken over two lines (a
+        # wrapped problem code or 文号 is misread); wrapped codes only when even 小五 needs it.
+        for size, whole in ((TABLE_FONT_PT, True), (SMALL_FONT_PT, True),
+                            (TABLE_FONT_PT, False), (SMALL_FONT_PT, False)):
+            widths = column_widths(header, data, total, margins, size, codes_whole=whole)
+            if widths is not None:
+                break
+        else:
+            continue
+        if size != TABLE_FONT_PT:
+            _set_font_size(tbl, size)
         twips = [round(w * 20) for w in widths]
         for g, tw in zip(grid, twips, strict=True):
             g.set(qn("w:w"), str(tw))
