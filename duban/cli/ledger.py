@@ -135,6 +135,41 @@ def campaign_list(json_out: bool) -> None:
                        r.status_label, r.problems] for r in rows]))
 
 
+ALIAS_KINDS = {"category": "问题类别", "source": "问题来源", "town": "乡镇", "village": "村"}
+
+
+@campaign_group.command("alias", help="为进行中行动的问题类别（category）、来源（source）、乡镇（town）"
+                        "或村（village）添加别名：导入台账和筛选时可用这个词（新方案版本，留痕）。")
+@click.argument("campaign_id", type=int)
+@click.argument("kind", type=click.Choice(list(ALIAS_KINDS)))
+@click.argument("word")
+@click.argument("target")
+@click.option("--town", help="村所属的乡镇（名称、别名或代码）；给村添加别名时必填。")
+@click.option("--as", "username", default="county", show_default=True,
+              help="办理人用户名（县级办公室或乡镇）。")
+def campaign_alias(campaign_id: int, kind: str, word: str, target: str, town: str | None,
+                   username: str) -> None:
+    from duban.cli.base import known_campaign
+    from duban.services.aliases import AliasMapping, add_aliases
+    from duban.services.views.names import campaign_names, resolve_name
+
+    e = env()
+    known_campaign(campaign_id)
+    town_code = ""
+    if kind == "village":
+        if not town:
+            raise click.UsageError("给村添加别名须用 --town 指明所属乡镇")
+        town_code = e.db.run(resolve_name, campaign_id, "town", town, "--town")
+    code = e.db.run(resolve_name, campaign_id, kind, target, ALIAS_KINDS[kind],
+                    town_code or None)
+    version = e.db.run(add_aliases, e.clock, campaign_id,
+                       [AliasMapping(kind, word, code, town_code)], username=username)
+    n = e.db.run(campaign_names, campaign_id)
+    name = {"category": n.category, "source": n.source, "town": n.town}.get(
+        kind, lambda c: n.town(town_code) + n.village(c))(code)
+    click.echo(f"已添加别名：“{word}”→{ALIAS_KINDS[kind]}“{name}”（方案版本 {version}）")
+
+
 @campaign_group.command("close", help="总结关闭一项行动：先生成最终月考评和总结报告，此后不再催办、抽查、发文。")
 @click.argument("campaign_id", type=int)
 @click.option("--as", "username", default="county", show_default=True,
@@ -298,6 +333,7 @@ ACTION_CHOICES = click.Choice([a.value for a in Action])
 @problem_group.command("list", help="按条件列出问题。")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号。")
 @click.option("--town", help="乡镇（名称，如 沧沟乡 或 沧沟）。")
+@click.option("--village", help="村（名称或别名，如 王湾村 或 王湾；可与 --town 同用）。")
 @click.option("--office", help="责任办室（名称或简称，如 乡建环办；牵头或协办）。")
 @click.option("--status", type=STATUS_CHOICES, help="状态。")
 @click.option("--overdue", is_flag=True, help="只列逾期未改的问题。")
@@ -305,7 +341,8 @@ ACTION_CHOICES = click.Choice([a.value for a in Action])
 @click.option("--search", help="按描述、编号、户编号搜索。")
 @click.option("--limit", type=int, default=50, show_default=True, help="最多列出条数。")
 @click.option("--json", "json_out", is_flag=True, help="以 JSON 输出（含代码，供脚本使用）。")
-def problem_list(campaign_id: int | None, town: str | None, office: str | None,
+def problem_list(campaign_id: int | None, town: str | None, village: str | None,
+                 office: str | None,
                  status: str | None, overdue: bool, unrouted: bool, search: str | None,
                  limit: int, json_out: bool) -> None:
     from duban.services.listing import ProblemFilter, list_problems
@@ -316,9 +353,11 @@ def problem_list(campaign_id: int | None, town: str | None, office: str | None,
         e.db.run(require_campaign, campaign_id)  # 行动不存在 for an unknown number
     if town is not None:
         town = e.db.run(resolve_name, campaign_id, "town", town, "--town")
+    if village is not None:
+        village = e.db.run(resolve_name, campaign_id, "village", village, "--village", town)
     if office is not None:
         office = e.db.run(resolve_name, campaign_id, "office", office, "--office")
-    f = ProblemFilter(campaign_id=campaign_id, town=town, office=office,
+    f = ProblemFilter(campaign_id=campaign_id, town=town, village=village, office=office,
                       status=Status(status) if status else None,
                       overdue_on=local_today(e.clock) if overdue else None,
                       unrouted=unrouted, search=search, limit=limit)

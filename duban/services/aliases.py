@@ -1,4 +1,5 @@
-"""Other words for a running campaign's categories, sources and towns (别名), added at import.
+"""Other words for a running campaign's categories, sources, towns and villages (别名), added
+at import (web) or by `duban campaign alias`.
 
 A clerk's ledger says 住房 where the plan says 住房安全. The web import lists each value it
 could not match once and lets the importer say what it means; `add_aliases` saves the answers as
@@ -19,7 +20,7 @@ from duban.adapters.plan.codec import encode_plan
 from duban.domain.clock import Clock, local_today
 from duban.domain.errors import DubanError, PermissionDenied
 from duban.domain.lifecycle import ROLE_LABELS, Role
-from duban.domain.names import KINDS, plan_index
+from duban.domain.names import KINDS, NameIndex, plan_index
 from duban.domain.plan import Plan
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import ensure_running, load_plan_of
@@ -27,8 +28,8 @@ from duban.services.database import UnitOfWork
 from models import CampaignEvent, PlanVersion
 
 ALIASES = "aliases"  # the campaign event of aliases added
-# The kinds an import may map (a village's words depend on its town: the plan says them).
-MAPPABLE = ("category", "source", "town")
+# The kinds an import may map; a village's word is its town's (two towns may each have a 王湾).
+MAPPABLE = ("category", "source", "town", "village")
 WORD_LIMIT = 30
 
 
@@ -36,9 +37,23 @@ WORD_LIMIT = 30
 class AliasMapping:
     """One written value and the plan item (by code) it stands for."""
 
-    kind: str  # category / source / town
+    kind: str  # category / source / town / village
     word: str
     code: str
+    town: str = ""  # a village's town (code)
+
+
+def _index(plan: Plan, m: AliasMapping) -> NameIndex:
+    """The items a mapping's word may name: a village's among its town's villages."""
+    return plan_index(plan, m.kind, m.town if m.kind == "village" else None)
+
+
+def _label(plan: Plan, m: AliasMapping) -> str:
+    """The mapped item's name; a village with its town (槐店回族镇白集村)."""
+    name = _index(plan, m).name(m.code)
+    if m.kind == "village":
+        return plan_index(plan, "town").name(m.town) + name
+    return name
 
 
 def _with_alias(plan: Plan, m: AliasMapping) -> Plan:
@@ -51,6 +66,12 @@ def _with_alias(plan: Plan, m: AliasMapping) -> Plan:
         return dataclasses.replace(plan, sources=tuple(
             dataclasses.replace(s, aliases=(*s.aliases, m.word)) if s.code == m.code else s
             for s in plan.sources))
+    if m.kind == "village":
+        return dataclasses.replace(plan, towns=tuple(
+            dataclasses.replace(t, villages=tuple(
+                dataclasses.replace(v, aliases=(*v.aliases, m.word)) if v.code == m.code else v
+                for v in t.villages)) if t.code == m.town else t
+            for t in plan.towns))
     return dataclasses.replace(plan, towns=tuple(
         dataclasses.replace(t, aliases=(*t.aliases, m.word)) if t.code == m.code else t
         for t in plan.towns))
@@ -79,7 +100,9 @@ def add_aliases(uow: UnitOfWork, clock: Clock, campaign_id: int,
             raise DubanError(f"不能为{KINDS.get(m.kind, m.kind)}添加别名")
         if not word or len(word) > WORD_LIMIT:
             raise DubanError(f"别名应为1～{WORD_LIMIT}个字：{word[:WORD_LIMIT]}")
-        index = plan_index(plan, m.kind)
+        if m.kind == "village" and m.town not in {t.code for t in plan.towns}:
+            raise DubanError(f"方案中没有这个乡镇：{m.town}")
+        index = _index(plan, m)
         if m.code not in {i.code for i in index.items}:
             raise DubanError(f"方案中没有这个{KINDS[m.kind]}：{m.code}")
         found = index.find(word)
@@ -96,7 +119,7 @@ def add_aliases(uow: UnitOfWork, clock: Clock, campaign_id: int,
     now = clock.now()
     version = campaign.plan_version + 1
     words = "；".join(
-        f"{m.word}→{plan_index(plan, m.kind).name(m.code)}" for m in added)
+        f"{m.word}→{_label(plan, m)}" for m in added)
     note = f"导入时添加别名：{words}"[:300]
     source = session.scalar(select(PlanVersion.source).where(
         PlanVersion.campaign_id == campaign_id, PlanVersion.version == campaign.plan_version))
@@ -106,7 +129,8 @@ def add_aliases(uow: UnitOfWork, clock: Clock, campaign_id: int,
     session.add(CampaignEvent(
         campaign_id=campaign_id, action=ALIASES, actor=actor.user, at=now, note=note,
         data={"from_version": version - 1, "version": version,
-              "aliases": [{"kind": m.kind, "word": m.word, "code": m.code} for m in added]}))
+              "aliases": [{"kind": m.kind, "word": m.word, "code": m.code,
+                           **({"town": m.town} if m.town else {})} for m in added]}))
     session.flush()
     return version
 

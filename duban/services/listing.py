@@ -25,6 +25,7 @@ class ProblemFilter:
 
     campaign_id: int | None = None
     town: str | None = None
+    village: str | None = None
     office: str | None = None  # lead or co-office
     status: Status | None = None
     overdue_on: dt.date | None = None  # only open items past their deadline on this day
@@ -64,6 +65,8 @@ def problem_query(f: ProblemFilter) -> Select[Any]:
         stmt = stmt.where(p.campaign_id == f.campaign_id)
     if f.town:
         stmt = stmt.where(p.town_code == f.town)
+    if f.village:
+        stmt = stmt.where(p.village_code == f.village)
     if f.office:
         co = select(problem_co_office.c.problem_id).where(
             problem_co_office.c.office_code == f.office)

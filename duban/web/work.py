@@ -198,7 +198,10 @@ async def import_map(request: Request, ctx: CtxDep, kind: Annotated[str, Form()]
         if not key.startswith("map:") or not isinstance(value, str) or not value:
             continue
         _, item_kind, word = key.split(":", 2)
-        if item_kind in MAPPABLE:
+        if item_kind == "village":  # the value is 乡镇代码/村代码
+            town, _, village = value.partition("/")
+            mappings.append(AliasMapping(item_kind, word, village, town))
+        elif item_kind in MAPPABLE:
             mappings.append(AliasMapping(item_kind, word, value))
     if mappings:
         await run_in_threadpool(st.db.run, add_aliases, st.clock, campaign, mappings,
@@ -268,6 +271,9 @@ def _unmatched_values(session: Any, campaign_id: int, report: Any) -> list[dict[
     plan = load_plan_of(session, campaign_id)
     out = []
     for (kind, value), rows in counts.items():
+        if kind == "village":
+            out.append(_village_choices(plan, value, rows))
+            continue
         index = plan_index(plan, kind)
         close = index.suggest(value)
         by_name = {i.name: i.code for i in index.items}
@@ -276,6 +282,24 @@ def _unmatched_values(session: Any, campaign_id: int, report: Any) -> list[dict[
         out.append({"kind": kind, "what": ITEM_WORDS[kind], "value": value, "rows": rows,
                     "choices": choices, "best": by_name[close[0]] if close else ""})
     return out
+
+
+def _village_choices(plan: Any, value: str, rows: int) -> dict[str, Any]:
+    """An unmatched village: every town's closest villages first, then all, as 乡镇+村
+    (a village is named within its town); each choice's value is 乡镇代码/村代码."""
+    from duban.domain.names import plan_index
+
+    close: list[tuple[str, str]] = []
+    every: list[tuple[str, str]] = []
+    for t in plan.towns:
+        index = plan_index(plan, "village", t.code)
+        by_name = {i.name: i.code for i in index.items}
+        close += [(f"{t.code}/{by_name[n]}", f"{t.name}{n}") for n in index.suggest(value)]
+        every += [(f"{t.code}/{v.code}", f"{t.name}{v.name}") for v in t.villages]
+    chosen = {c for c, _ in close}
+    return {"kind": "village", "what": "村", "value": value, "rows": rows,
+            "choices": close + [c for c in every if c[0] not in chosen],
+            "best": close[0][0] if close else ""}
 
 
 def _pending_path(username: str, token: str, suffix: str) -> Path:

@@ -86,3 +86,44 @@ def test_a_village_account_cannot_map(world: World, client_for: Clients) -> None
                                            "campaign": str(world.campaign_id),
                                            "token": "0" * 24 + ".xlsx"})
     assert r.status_code == 403
+
+
+def test_an_unknown_village_is_mapped_within_its_town(world: World, client_for: Clients) -> None:
+    county, csrf = client_for("county")
+    cid = world.campaign_id
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(list(HEADERS["problems"]))
+    for n in range(2):
+        row = {"问题来源": "入户排查", "问题类别": "住房安全", "乡镇": "槐店回族镇",
+               "村": "东关居委", "问题描述": f"住房问题{n}", "排查人": "王村干",
+               "排查日期": dt.date(2022, 9, 20)}
+        ws.append([row.get(h) for h in HEADERS["problems"]])
+    out = io.BytesIO()
+    wb.save(out)
+    r = county.post("/imports", data={"csrf_token": csrf, "kind": "problems",
+                                      "campaign": str(cid)},
+                    files={"file": ("台账.xlsx", out.getvalue())})
+    assert r.status_code == 422
+    assert "乡镇“槐店回族镇”没有名为“东关居委”的村，是否为「东关社区」" in r.text
+    (name, body), = re.findall(r'<select name="(map:[^"]+)"[^>]*>(.*?)</select>', r.text)
+    assert name == "map:village:东关居委"
+    best = re.search(r'<option value="([^"]*)" selected>([^<]*)</option>', body)
+    assert best and best.groups() == ("huaidian/huaidian-01", "槐店回族镇东关社区")
+    token = re.search(r'name="token" value="([^"]+)"', r.text)
+    assert token
+    done = county.post("/imports/map", data={
+        "csrf_token": csrf, "kind": "problems", "campaign": str(cid), "token": token.group(1),
+        "filename": "台账.xlsx", name: "huaidian/huaidian-01"})
+    assert done.status_code == 200, done.text[-2000:]
+    assert "导入完成" in done.text
+    with world.db.transaction() as s:
+        plan = load_plan_of(s, cid)
+        event = s.scalars(select(CampaignEvent).where(CampaignEvent.campaign_id == cid,
+                                                      CampaignEvent.action == "aliases")).one()
+    town = next(t for t in plan.towns if t.code == "huaidian")
+    assert next(v for v in town.villages if v.code == "huaidian-01").aliases == ("东关居委",)
+    assert "东关居委→槐店回族镇东关社区" in event.note
+    assert event.data["aliases"] == [{"kind": "village", "word": "东关居委",
+                                      "code": "huaidian-01", "town": "huaidian"}]

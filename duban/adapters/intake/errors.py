@@ -21,7 +21,7 @@ class CellError:
     value: str
     reason: str  # Chinese
     col: int | None = None  # 0-based column position in the sheet, when the column exists
-    # The kind of plan item (category, source, town) the value names none of; "" otherwise.
+    # The kind of plan item (category, source, town, village) the value names none of; "" otherwise.
     names: str = ""
 
     def describe(self) -> str:

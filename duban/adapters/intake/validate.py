@@ -669,7 +669,8 @@ class _Places:
             close = own.index.suggest(display(raw))
             hint = (f"，是否为{did_you_mean(close)}？" if close
                     else f"（{town_name}的村有：{own.choices()}）")
-        return None, f"乡镇“{town_name}”没有名为“{_cut(display(raw))}”的村{hint}"
+        return None, _unknown(f"乡镇“{town_name}”没有名为“{_cut(display(raw))}”的村{hint}",
+                              "village")
 
 
 def _cut(text: str, limit: int = 30) -> str:

@@ -160,16 +160,18 @@ def require_campaign(uow: UnitOfWork, campaign_id: int) -> None:
 
 
 def resolve_name(uow: UnitOfWork, campaign_id: int | None, kind: str, value: str,
-                 option: str = "") -> str:
+                 option: str = "", town: str | None = None) -> str:
     """The code a filter value stands for: a name, an alias or a code of the campaign's plan
     (of any campaign when none is given), matched as `duban.domain.names` matches; an unknown
-    value is refused with the closest choices. A campaign that does not exist is refused."""
+    value is refused with the closest choices. A campaign that does not exist is refused.
+    A village is looked for among `town`'s villages when a town (code) is given."""
     connection = uow.connection
     if campaign_id is not None:
         ids = [campaign_id]
     else:
         ids = list(connection.scalars(select(campaign.c.id).order_by(campaign.c.id.desc())))
-    indexes = [plan_index(plan_in_force(connection, cid), kind) for cid in ids]
+    indexes = [plan_index(plan_in_force(connection, cid), kind,
+                          town if kind == "village" else None) for cid in ids]
     for index in indexes:
         code = index.find(value)
         if code is not None:
