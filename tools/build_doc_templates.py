@@ -18,7 +18,7 @@ from typing import Any
 
 from docx import Document
 from docx.document import Document as DocumentObject
-from docx.enum.section import WD_SECTION
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
@@ -830,12 +830,48 @@ def build_ranking(seal: bytes) -> DocumentObject:
     return doc
 
 
+def build_ledger(seal: bytes) -> DocumentObject:
+    """整改台账 printed: a 横排 (landscape) A4 table under its title (GB/T 9704 section 8).
+
+    A 台账 is a working record, not a 公文: no 版头 (文号, mark), no 落款 or seal, no 版记.
+    The landscape page keeps the 225 × 156 mm text block turned: the 订口 (28 mm) at the head
+    of the table, as section 8 puts an odd page's table head on the binding side.
+    """
+    del seal  # a ledger carries no seal
+    doc = new_document()
+    sec = doc.sections[0]
+    sec.orientation = WD_ORIENT.LANDSCAPE
+    sec.page_width, sec.page_height = Mm(PAGE_H), Mm(PAGE_W)
+    sec.top_margin, sec.bottom_margin = Mm(LEFT), Mm(RIGHT)
+    sec.left_margin, sec.right_margin = Mm(TOP), Mm(BOTTOM)
+    sec.footer_distance = Mm(RIGHT - 7 - 4.5)  # 7.5: the dash 7 mm under the text block
+    para(doc, "GB Title", "{{ title }}")
+    para(doc, "GB Body",
+         "截至{{ as_of|cn_date }}，{{ scope }}共有问题{{ total }}个，已销号{{ closed }}个，"
+         "逾期未整改{{ overdue_count }}个。")
+    para(doc, "GB Addressee", "填报单位：{{ issuer }}")
+    loop_table(
+        doc,
+        ["序号", "问题编号", "乡镇（村）", "问题类别", "问题描述", "牵头责任单位", "整改时限",
+         "状态", "销号日期"],
+        [("{{ loop.index }}", "GB Table Center"), ("{{ i.code }}", "GB Table Center"),
+         ("{{ i.location }}", "GB Table"), ("{{ i.category }}", "GB Table"),
+         ("{{ i.description }}", "GB Table"), ("{{ i.office }}", "GB Table"),
+         ("{{ i.deadline|cn_date }}", "GB Table Center"), ("{{ i.status }}", "GB Table Center"),
+         ("{{ i.closed_on|cn_date }}", "GB Table Center")],
+        [10, 22, 28, 18, 61, 24, 25, 12, 25],  # 225 mm; fit_tables sets them from the rows
+        "i in items",
+    )
+    return doc
+
+
 BUILDERS: dict[str, Callable[[bytes], DocumentObject]] = {
     "notice.docx": build_notice,
     "reminder.docx": build_reminder,
     "bulletin.docx": build_bulletin,
     "daily_report.docx": build_daily_report,
     "ranking.docx": build_ranking,
+    "ledger.docx": build_ledger,
 }
 
 

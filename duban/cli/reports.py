@@ -68,8 +68,12 @@ def daily_cmd(campaign_id: int | None, day: dt.datetime | None, out_dir: Path,
 @CAMPAIGN
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="输出文件（默认 out/reports/整改台账-行动编号-日期.xlsx）。")
-def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
-    from duban.services.reports.ledger import write_ledger
+@click.option("--print", "for_print", is_flag=True,
+              help="另生成打印版台账（Word，横排A4表格，与 Excel 同名）。")
+@click.option("--pdf", is_flag=True, help="打印版同时生成 PDF（需安装 LibreOffice；含 --print）。")
+def ledger_cmd(campaign_id: int | None, out_path: Path | None, for_print: bool,
+               pdf: bool) -> None:
+    from duban.services.reports.ledger import write_ledger, write_ledger_document
 
     e = env()
     cid = campaign_or_only(campaign_id)
@@ -79,8 +83,18 @@ def ledger_cmd(campaign_id: int | None, out_path: Path | None) -> None:
 
     with progress() as shown:
         shown.step("导出整改台账")
-        written = e.db.run(write_ledger, cid, out_path, as_of=today)
-    click.echo(f"已生成：{written}")
+        written = [e.db.run(write_ledger, cid, out_path, as_of=today)]
+        if for_print or pdf:
+            shown.step("生成打印版台账")
+            docx = e.db.run(write_ledger_document, cid, out_path.with_suffix(".docx"), today)
+            written.append(docx)
+            if pdf:
+                from duban.adapters.documents import convert_to_pdf
+
+                shown.step("转换 PDF")
+                written.append(convert_to_pdf(docx, docx.parent, even_pages=False))
+    for path in written:
+        click.echo(f"已生成：{path}")
 
 
 @report_group.command("ranking", help="月考评：按方案规则排名（--freeze 冻结后不再重算）。")

@@ -22,6 +22,8 @@ from duban.adapters.documents import (
     ContactPerson,
     DailyReportContext,
     DailyRow,
+    LedgerContext,
+    LedgerItem,
     NoticeContext,
     NoticeItem,
     Penalty,
@@ -202,12 +204,35 @@ def ranking_context() -> RankingContext:
     )
 
 
+def ledger_context(n: int = 30) -> LedgerContext:
+    """The 整改台账 printed for the county on 2022-10-21: n problems, some closed, some late."""
+    as_of = dt.date(2022, 10, 21)
+    categories = ("收入监测", "住房安全", "饮水安全", "义务教育", "基本医疗", "帮扶资料")
+    offices = ("县民政局", "县住建局", "县水利局", "县教体局", "县医保局", "县巩固办")
+    items = []
+    for i in range(n):
+        desc, _r, _c, _co = PROBLEMS[i % len(PROBLEMS)]
+        deadline = dt.date(2022, 10, 10) + dt.timedelta(days=3 * (i % 6))
+        closed = deadline - dt.timedelta(days=2) if i % 3 == 0 else None
+        items.append(LedgerItem(
+            code=f"SQ2022-{i + 1:04d}", town=TOWNS[i % len(TOWNS)],
+            village=VILLAGES[i % len(VILLAGES)], category=categories[i % 6], description=desc,
+            office=offices[i % 6], status="已销号" if closed else "整改中", deadline=deadline,
+            closed_on=closed, overdue=closed is None and deadline < as_of,
+        ))
+    return LedgerContext(
+        issuer=ISSUER, issuer_mark=MARK, title="沈丘县集中整改提升专项行动问题整改台账",
+        as_of=as_of, scope="全县", items=items, issued_on=as_of,
+    )
+
+
 ALL_CONTEXTS = {
     "notice": notice_context,
     "reminder": reminder_context,
     "bulletin": bulletin_context,
     "daily_report": daily_context,
     "ranking": ranking_context,
+    "ledger": ledger_context,
 }
 
 

@@ -28,7 +28,7 @@ from duban.services.evidence import UploadedFile
 from duban.services.problems import record_problems
 from duban.services.reports.daily import DailyFigures, daily_figures, write_daily_report
 from duban.services.reports.figures import ZERO, Counts, counts_as_of
-from duban.services.reports.ledger import LEDGER_HEADERS, write_ledger
+from duban.services.reports.ledger import LEDGER_HEADERS, write_ledger, write_ledger_document
 from duban.services.reports.snapshots import take_daily_snapshot
 from models import Office, Problem, Town, Village
 from models.reporting import DailySnapshot
@@ -471,6 +471,8 @@ def test_the_report_commands(db: Database, clock: FixedClock, tmp_path: Path) ->
     assert sorted(p.suffix for p in (tmp_path / "daily").iterdir()) == [".docx", ".xlsx"]
     out = run("2022-09-24T18:00", "ledger", "--out", str(tmp_path / "ledger.xlsx"))
     assert (tmp_path / "ledger.xlsx").exists() and "已生成" in out
+    out = run("2022-09-24T18:00", "ledger", "--print", "--out", str(tmp_path / "l2.xlsx"))
+    assert (tmp_path / "l2.docx").exists() and f"已生成：{tmp_path / 'l2.docx'}" in out
     out = run("2022-09-24T18:00", "penalties")
     assert "合计：0 元" in out  # seed 002 sets no fines
     frozen = run("2022-10-01T09:00", "ranking", "--month", "2022-09", "--freeze", "--out",
@@ -489,3 +491,28 @@ def test_the_daily_report_converts_to_pdf(db: Database, clock: FixedClock,
     paths = db.run(write_daily_report, clock, lg.campaign_id, D[-1], tmp_path, pdf=True)
     assert [p.suffix for p in paths] == [".docx", ".xlsx", ".pdf"]
     assert paths[2].read_bytes()[:5] == b"%PDF-"
+
+
+def test_the_printed_ledger_lists_every_problem_in_words(db: Database, clock: FixedClock,
+                                                         tmp_path: Path) -> None:
+    """`duban report ledger --print`: the 整改台账 as a landscape table, one row a problem."""
+    from docx import Document
+
+    lg = build_campaign(db, clock)
+    out = db.run(write_ledger_document, lg.campaign_id, tmp_path / "台账.docx", D[-1])
+    doc = Document(str(out))
+    sec = doc.sections[0]
+    assert sec.page_width > sec.page_height  # 横排
+    table = doc.tables[0]
+    assert [c.text for c in table.rows[0].cells][:2] == ["序号", "问题编号"]
+    with db.transaction() as s:
+        problems = {p.code: p for p in s.scalars(select(Problem))}
+        towns = dict(s.execute(select(Town.code, Town.name)).all())
+    rows = [[c.text for c in r.cells] for r in table.rows[1:]]
+    assert [r[1] for r in rows] == sorted(problems)
+    for r in rows:
+        p = problems[r[1]]
+        assert r[2].startswith(towns[p.town_code])
+        assert r[7] == STATUS_LABELS[Status(p.status)]
+        assert (r[8] != "") == (p.status == Status.CLOSED)
+    assert lg.plan.name in doc.paragraphs[0].text.replace("\n", "")  # 2 lines at 225 mm

@@ -505,3 +505,48 @@ class RankingContext(OfficialDocument):
     def penalty_total(self) -> int:
         """Sum of the penalties in yuan."""
         return sum(p.amount_yuan for p in self.penalties)
+
+
+@dataclass(frozen=True)
+class LedgerItem:
+    """One problem as the printed 整改台账 lists it, in words."""
+
+    code: str
+    town: str
+    village: str
+    category: str
+    description: str
+    office: str  # 牵头责任单位
+    status: str  # 整改中, 已销号 …
+    deadline: dt.date | None = None
+    closed_on: dt.date | None = None
+    overdue: bool = False
+
+    @property
+    def location(self) -> str:
+        """乡镇（村）as one cell."""
+        return f"{self.town}{self.village}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerContext(OfficialDocument):
+    """The 整改台账 printed (横排 A4 table, GB/T 9704 section 8): no 文号, no 版记."""
+
+    as_of: dt.date  # 截至
+    scope: str  # 全县, or the town the ledger is printed for
+    items: Sequence[LedgerItem]
+
+    @property
+    def total(self) -> int:
+        """Problems listed."""
+        return len(self.items)
+
+    @property
+    def closed(self) -> int:
+        """Problems closed (销号)."""
+        return sum(1 for i in self.items if i.closed_on is not None)
+
+    @property
+    def overdue_count(self) -> int:
+        """Open problems past their deadline on `as_of`."""
+        return sum(1 for i in self.items if i.overdue)

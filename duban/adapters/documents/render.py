@@ -33,6 +33,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from duban.adapters.documents.context import (
     BulletinContext,
     DailyReportContext,
+    LedgerContext,
     NoticeContext,
     OfficialDocument,
     RankingContext,
@@ -51,10 +52,12 @@ REMINDER_TEMPLATE = "reminder.docx"
 BULLETIN_TEMPLATE = "bulletin.docx"
 DAILY_REPORT_TEMPLATE = "daily_report.docx"
 RANKING_TEMPLATE = "ranking.docx"
+LEDGER_TEMPLATE = "ledger.docx"
 
 SEAL_PLACEHOLDER = "duban-seal-placeholder.png"
 
 _TEXT_W_PT = Mm(156).pt
+_SECT, _W_W = qn("w:sectPr"), qn("w:w")
 _CHAR_PT = 16.0
 _SEAL_PT = Mm(42).pt
 _LINE_PT = 28.95
@@ -492,11 +495,19 @@ def _fit_mark(p: Any) -> None:
             _put(rpr, el)
 
 
-def _fit_title(p: Any, protect: Sequence[str]) -> None:
+def _block_width_pt(body: Any) -> float:
+    """The text block's width: 156 mm, or 225 mm on a 横排 (landscape) page."""
+    size, mar = body.find(f"{_SECT}/{qn('w:pgSz')}"), body.find(f"{_SECT}/{qn('w:pgMar')}")
+    if size is None or mar is None:
+        return _TEXT_W_PT
+    return (int(size.get(_W_W)) - int(mar.get(qn("w:left"))) - int(mar.get(qn("w:right")))) / 20
+
+
+def _fit_title(p: Any, protect: Sequence[str], width_pt: float = _TEXT_W_PT) -> None:
     """Break a title the author left unbroken at word boundaries, in a balanced shape."""
     if p.find(".//" + qn("w:br")) is not None:  # the author chose the breaks
         return
-    per_line = math.floor(_TEXT_W_PT / (_TITLE_PT - _SPACING_PT) + 1e-9)
+    per_line = math.floor(width_pt / (_TITLE_PT - _SPACING_PT) + 1e-9)
     lines = balanced_lines(_ptext(p), per_line, protect)
     if len(lines) > 1:
         _set_lines(p, lines)
@@ -516,7 +527,7 @@ def fit_layout(document: Any, protect: Sequence[str] = ()) -> None:
         if style == "GBMark":
             _fit_mark(p)
         elif style in _TITLE_STYLES:
-            _fit_title(p, protect)
+            _fit_title(p, protect, _block_width_pt(body))
     for i, p in enumerate(paras):
         if styles[i] != "GBSignature":
             continue
@@ -581,3 +592,8 @@ def render_ranking(ctx: RankingContext, out_path: Path,
                    template_dir: Path | None = None) -> Path:
     """Render the monthly 月考评 通报 (.docx) and return its path."""
     return _render(RANKING_TEMPLATE, ctx, out_path, template_dir)
+
+
+def render_ledger(ctx: LedgerContext, out_path: Path, template_dir: Path | None = None) -> Path:
+    """Render the printed 整改台账 (.docx, landscape table) and return its path."""
+    return _render(LEDGER_TEMPLATE, ctx, out_path, template_dir)

@@ -113,3 +113,35 @@ def write_ledger(uow: UnitOfWork, campaign_id: int, out_path: Path,
     return write_ledger_xlsx(ledger_rows(session, campaign_id, as_of), Path(out_path),
                              headers=headers,
                              more=[(DUTY_SHEET, DUTY_HEADERS, duties)] if plan.duties else [])
+
+
+def write_ledger_document(uow: UnitOfWork, campaign_id: int, out_path: Path,
+                          as_of: dt.date) -> Path:
+    """Write the 整改台账 to print (.docx): a 横排 A4 table of every problem under its title.
+
+    The workbook (`write_ledger`) is the ledger to work with; this is the copy to sign and file,
+    in GB/T 9704 table layout (see docs/gbt9704.md). `as_of` is the day it is printed for.
+    """
+    from duban.adapters.documents import LedgerContext, LedgerItem, render_ledger
+    from duban.services.notices.documents import letterhead
+
+    session = uow.session
+    campaign_row(session, campaign_id)
+    plan = load_plan_of(session, campaign_id)
+    items = [
+        LedgerItem(
+            code=r["问题编号"], town=r["乡镇"], village=r["村"], category=r["问题类别"],
+            description=r["问题描述"], office=r["牵头责任单位"], status=r["状态"],
+            deadline=r["整改时限"],
+            closed_on=r["销号时间"].date() if r["销号时间"] is not None else None,
+            overdue=bool(r["是否逾期"]),
+        )
+        for r in ledger_rows(session, campaign_id, as_of)
+    ]
+    head = letterhead(plan)
+    ctx = LedgerContext(
+        issuer=head["issuer"], issuer_mark=head["issuer_mark"],
+        title=f"{plan.name}问题整改台账", as_of=as_of, scope="全部乡镇（办事处）",
+        items=items, issued_on=as_of,
+    )
+    return render_ledger(ctx, Path(out_path))
