@@ -1,8 +1,10 @@
-"""The tick: close ended campaigns, advance the others, issue rolling notices, sweep deadlines,
-write and deliver reports, deliver the outbox."""
+"""The tick: resume interrupted stages, close ended campaigns, advance the others, issue rolling
+notices, sweep deadlines, write and deliver reports, deliver the outbox, sweep crash leftovers
+from the data directory."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prefect import flow
@@ -18,9 +20,13 @@ from tasks.orchestration import (
     duties_task,
     live_campaigns_task,
     notice_round_task,
+    reap_task,
     stage_kinds_started_task,
+    sweep_files_task,
     sweep_task,
 )
+
+log = logging.getLogger(__name__)
 
 
 @flow(name="duban-tick", log_prints=False, persist_result=False)
@@ -28,6 +34,12 @@ def tick(now: str | None = None) -> dict[str, Any]:
     """One tick over every live campaign; safe to run again at any point."""
     summary: dict[str, Any] = {"campaigns": {}}
     failures: list[str] = []
+    # Stage runs a gone tick left `running` (ticks run one at a time): marked crashed, and
+    # resumed below since they are still due.
+    summary["reaped"] = reap_task(now)
+    for run in summary["reaped"]:
+        log.warning("stage %s (%s) of campaign %s was interrupted at attempt %s; resuming it",
+                    run["seq"], run["kind"], run["campaign_id"], run["attempt"])
     try:
         # Before anything fires: a campaign past its plan's end gets no more rungs or checks.
         summary["closed"] = close_ended_task(now)
@@ -56,6 +68,15 @@ def tick(now: str | None = None) -> dict[str, Any]:
             entry["error"] = f"{type(exc).__name__}: {exc}"
             failures.append(f"campaign {campaign_id}: {entry['error']}")
     summary["delivery"] = deliver_task(now)
+    try:
+        summary["files"] = files = sweep_files_task()
+        if files["removed_temporary"] or files["removed_orphans"]:
+            log.warning("file sweep removed %d temporary file(s) and %d unreferenced document(s)"
+                        " (%d bytes): %s", len(files["removed_temporary"]),
+                        len(files["removed_orphans"]), files["freed_bytes"],
+                        ", ".join(files["removed_temporary"] + files["removed_orphans"]))
+    except Exception as exc:  # housekeeping must not fail the tick's promises
+        failures.append(f"file sweep: {type(exc).__name__}: {exc}")
     if failures:
         # The run is marked failed (visible in Prefect and `duban tick`) after the others ran.
         raise TickFailed("; ".join(failures))

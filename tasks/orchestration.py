@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect import task
 
+from duban.domain.clock import SystemClock
 from tasks.common import clock_at, database, root
 
 # Prefect's result cache would skip a re-run task; our idempotence lives in the database.
@@ -38,6 +39,31 @@ def close_ended_task(now: str | None = None) -> list[int]:
     from duban.services.closing import close_ended_campaigns
 
     return database().run(close_ended_campaigns, clock_at(now))
+
+
+@task(name="reap-stage-runs", **OPTS)
+def reap_task(now: str | None = None) -> list[dict[str, Any]]:
+    """Mark stage runs whose tick is gone as crashed (this tick resumes them)."""
+    from duban.services.stages import reap_stage_runs
+
+    return database().run(reap_stage_runs, clock_at(now))
+
+
+@task(name="sweep-files", **OPTS)
+def sweep_files_task() -> dict[str, Any]:
+    """Remove what a crash left in the data directory (temporary files, documents no row
+    names) once older than the grace period.
+
+    Files are dated by the machine's clock, so the sweep compares them with the system clock,
+    also in a simulated tick.
+    """
+    from duban.services.files import sweep_files
+
+    with database().unit_of_work() as uow:
+        result = sweep_files(uow, SystemClock().now())
+    return {"removed_temporary": result.removed_temporary,
+            "removed_orphans": result.removed_orphans, "kept_young": result.kept_young,
+            "freed_bytes": result.freed_bytes}
 
 
 @task(name="live-campaigns", **OPTS)

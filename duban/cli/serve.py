@@ -168,6 +168,13 @@ def tick_cmd(as_json: bool) -> None:
     d = summary["delivery"]
     click.echo(f"发送：成功 {d['sent']}，待重试 {d['retrying']}，失败 {d['failed']}"
                + _mail_off(int(d.get("off", 0))))
+    for run in summary.get("reaped", []):
+        click.echo(f"接续中断的阶段：行动 {run['campaign_id']} 第 {run['seq']} 阶段"
+                   f"（{_stage_label(run['kind'])}，第 {run['attempt']} 次运行中断）")
+    files = summary.get("files") or {}
+    if files.get("removed_temporary") or files.get("removed_orphans"):
+        click.echo(f"清理崩溃遗留文件：临时文件 {len(files['removed_temporary'])} 个，"
+                   f"无记录引用的通知书文件 {len(files['removed_orphans'])} 个")
 
 
 # ---- outbox --------------------------------------------------------------------------------

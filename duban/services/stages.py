@@ -3,6 +3,11 @@
 A stage run is keyed by (campaign, stage seq). Starting one that exists already (a rerun
 after a crash or a kill) returns it with one more attempt; every step a stage flow takes is
 idempotent on its own, so the rerun only does what is missing.
+
+Ticks run one at a time (the embedded scheduler's lease; the tick deployment's concurrency
+limit of one in scaled mode) and stages run only inside a tick, so a stage run still
+`running` when a tick starts belongs to a tick that is gone (its process or its worker's host
+killed): the reaper marks it `crashed`, and the same tick resumes it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from models import Campaign, CampaignStage, DailyReportRun, Notice, StageRun
 
 RUNNING = "running"
 DONE = "done"
+CRASHED = "crashed"  # its tick is gone; the next tick resumes it
 
 
 def rectify_batch_prefix(campaign_id: int, seq: int) -> str:
@@ -130,6 +136,30 @@ def finish_stage_run(uow: UnitOfWork, clock: Clock, campaign_id: int, seq: int,
         CampaignStage.campaign_id == campaign_id, CampaignStage.seq == seq))
     if stage is not None:
         stage.completed_at = now
+
+
+def reap_stage_runs(uow: UnitOfWork, clock: Clock) -> list[dict[str, Any]]:
+    """Mark every stage run left `running` as crashed; returns what was marked.
+
+    Called at the start of a tick, when no other tick runs (see the module's docstring). The
+    interrupted attempt is kept in the run's log (`detail["interrupted"]`); the stage stays
+    due, so the tick that reaped it runs it again, doing only what is missing.
+    """
+    now = clock.now()
+    reaped = []
+    for run in uow.session.scalars(select(StageRun).where(StageRun.status == RUNNING)
+                                   .order_by(StageRun.campaign_id, StageRun.stage_seq)):
+        run.status = CRASHED
+        run.last_error = (f"第 {run.attempts} 次运行未完成（进程或其所在的 worker 中断，"
+                          "或运行出错），由下一次调度接续")
+        detail = dict(run.detail or {})
+        detail["interrupted"] = [*detail.get("interrupted", []),
+                                 {"attempt": run.attempts, "reaped_at": now.isoformat()}]
+        run.detail = detail
+        reaped.append({"campaign_id": run.campaign_id, "seq": run.stage_seq,
+                       "kind": run.kind, "attempt": run.attempts})
+    uow.session.flush()
+    return reaped
 
 
 @dataclass(frozen=True)
