@@ -118,3 +118,58 @@ def exit_on_signals(signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def descendants(pid: int) -> list[int]:
+    """The live processes descended from pid (children, their children, …), read from /proc.
+
+    A process that started its own session (a Prefect worker's flow runs) is still found:
+    the parent link is followed, not the process group.
+    """
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="utf-8", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid …: comm may hold spaces and parentheses; split after the last ')'.
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        kids = [p for p, parent in parents.items() if parent == current]
+        found += kids
+        frontier += kids
+    return found
+
+
+def stop_processes(pids: Sequence[int], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM each process's group (or the process, if it leads none), SIGKILL what is left
+    after grace_s. For processes this one did not start itself (a child's children)."""
+    def signal_all(sig: signal.Signals) -> None:
+        for pid in pids:
+            with suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(pid) == pid:
+                    os.killpg(pid, sig)
+                else:
+                    os.kill(pid, sig)
+
+    signal_all(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    signal_all(signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

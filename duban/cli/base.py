@@ -85,7 +85,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "serve": ("serve",), "tick": ("serve",), "outbox": ("serve",), "notice": ("serve",),
     "user": ("users",), "duty": ("duties",), "milestone": ("duties",),
     "calendar": ("holidays",),
-    "doctor": ("ops",), "backup": ("ops",), "restore": ("ops",),
+    "doctor": ("ops",), "backup": ("ops",), "restore": ("ops",), "worker": ("worker",),
 }
 
 

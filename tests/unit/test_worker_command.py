@@ -1,0 +1,36 @@
+"""`duban worker` refuses to start without duban's database (no empty SQLite file anywhere)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+DUBAN = str(Path(sys.executable).with_name("duban"))
+
+
+def _worker(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DUBAN_", "PREFECT_API_URL"))}
+    env.update(PYTHONPATH=str(ROOT), HOME=str(tmp_path), **extra)
+    return subprocess.run([DUBAN, "worker", "--name", "w"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_worker_without_the_database_url_refuses_to_start(tmp_path: Path) -> None:
+    result = _worker(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api")
+    assert result.returncode == 1, result.stderr
+    assert "未设置环境变量 DUBAN_DATABASE_URL" in result.stderr
+    assert "worker 未启动" in result.stderr and "Traceback" not in result.stderr
+    # Nothing was created: no SQLite file, no data directory, in the working directory.
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_worker_without_a_prefect_server_refuses_to_start(tmp_path: Path) -> None:
+    result = _worker(tmp_path, DUBAN_DATABASE_URL="postgresql+psycopg://u@127.0.0.1:9/x")
+    assert result.returncode == 1, result.stderr
+    assert "未设置环境变量 PREFECT_API_URL" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
