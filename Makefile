@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
-.PHONY: demo test test-slow test-all lint bench bench-quick serve clean
+.PHONY: fonts demo test test-slow test-all lint bench bench-quick serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 venv: $(STAMP)
+
+## The CJK serif for documents (Noto Serif SC from npm) into fonts/.
+fonts:
+	bash scripts/fonts.sh
 
 ## Run duban's main job on the embedded default (SQLite in ./data, output in ./out).
 demo: $(STAMP)

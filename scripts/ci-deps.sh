@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(chromium libreoffice-writer-nogui fonts-noto-cjk fonts-lxgw-wenkai fonts-arphic-ukai fonts-wqy-zenhei poppler-utils docker-compose
-          postgresql-client)
+          postgresql-client npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -16,6 +16,9 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The CJK serif the documents use without Debian's fonts-noto-cjk (npm; tests/integration/test_shipped_fonts.py).
+bash scripts/fonts.sh
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   echo "ci-deps: starting PostgreSQL"

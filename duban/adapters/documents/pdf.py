@@ -8,6 +8,7 @@ installed free CJK fonts.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -22,7 +23,12 @@ from lxml import etree
 from duban.adapters.children import OwnedChild
 from duban.domain.errors import DubanError
 
-FONT_ALIAS_FILE = Path(__file__).resolve().parents[3] / "deploy" / "fontconfig" / "duban-fonts.conf"
+ROOT = Path(__file__).resolve().parents[3]
+FONT_ALIAS_FILE = ROOT / "deploy" / "fontconfig" / "duban-fonts.conf"
+# Where the project's own fonts are: Noto Serif SC from npm (scripts/fonts.sh) and LXGW WenKai
+# from Debian (fonts-lxgw-wenkai); the sans face comes with the Python dependencies (PyPI).
+DEBIAN_KAI_DIR = Path("/usr/share/fonts/truetype/lxgw-wenkai")
+PACKAGED_SANS_MODULE = "cvttf_NotoSansCJK_Regular"  # as charts.PACKAGED_FONT_MODULE
 SYSTEM_FONTCONFIG = Path("/etc/fonts/fonts.conf")
 DEFAULT_TIMEOUT_S = 120.0
 _SOFFICE_NAMES = ("soffice", "libreoffice")
@@ -49,14 +55,25 @@ def libreoffice_available() -> bool:
     return soffice_path() is not None
 
 
-def fontconfig_file(work_dir: Path) -> Path:
-    """Write a fontconfig file that includes the system config and duban's aliases."""
+def shipped_font_dirs() -> list[Path]:
+    """Folders of the fonts the project brings: serif (npm), sans (PyPI), 楷 (Debian)."""
+    sans = importlib.util.find_spec(PACKAGED_SANS_MODULE)  # not charts': no matplotlib here
+    sans_dirs = (sans.submodule_search_locations or []) if sans is not None else []
+    dirs = [Path(os.environ.get("DUBAN_FONT_DIR") or ROOT / "fonts"), DEBIAN_KAI_DIR,
+            *(Path(d) for d in sans_dirs)]
+    return [d for d in dirs if d.is_dir()]
+
+
+def fontconfig_file(work_dir: Path, *, system_fonts: bool = True) -> Path:
+    """Write a fontconfig file with the shipped fonts, duban's aliases and (unless
+    `system_fonts` is False) the system configuration and its fonts."""
     conf = work_dir / "fonts.conf"
     system = (f'  <include ignore_missing="yes">{SYSTEM_FONTCONFIG}</include>\n'
-              if SYSTEM_FONTCONFIG.exists() else "")
+              if system_fonts and SYSTEM_FONTCONFIG.exists() else "")
+    dirs = "".join(f"  <dir>{d}</dir>\n" for d in shipped_font_dirs())
     conf.write_text(
         '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
-        f"<fontconfig>\n{system}"
+        f"<fontconfig>\n{system}{dirs}"
         f'  <include ignore_missing="yes">{FONT_ALIAS_FILE}</include>\n'
         f"  <cachedir>{work_dir / 'fc-cache'}</cachedir>\n"
         "</fontconfig>\n",
@@ -65,10 +82,10 @@ def fontconfig_file(work_dir: Path) -> Path:
     return conf
 
 
-def fontconfig_env(work_dir: Path) -> dict[str, str]:
-    """Environment for a subprocess that should see duban's font aliases."""
+def fontconfig_env(work_dir: Path, *, system_fonts: bool = True) -> dict[str, str]:
+    """Environment for a subprocess that should see duban's fonts and aliases."""
     env = dict(os.environ)
-    env["FONTCONFIG_FILE"] = str(fontconfig_file(work_dir))
+    env["FONTCONFIG_FILE"] = str(fontconfig_file(work_dir, system_fonts=system_fonts))
     return env
 
 
@@ -119,21 +136,25 @@ def colophon_on_next_page(docx_path: Path, out_path: Path) -> bool:
 
 
 def convert_to_pdf(docx_path: Path, out_dir: Path, *,
-                   timeout_s: float = DEFAULT_TIMEOUT_S, even_pages: bool = True) -> Path:
+                   timeout_s: float = DEFAULT_TIMEOUT_S, even_pages: bool = True,
+                   system_fonts: bool = True) -> Path:
     """Convert a .docx to PDF in out_dir with LibreOffice headless; return the PDF's path.
 
     GB/T 9704 7.4: printed on both sides, the 版记 is the back of the last sheet. With
     `even_pages`, a document with a 版记 that comes out with an odd number of pages is
     converted again with the 版记 on a page of its own, so it ends the last even page.
+    Without `system_fonts`, LibreOffice sees only the fonts the project ships (a test of a
+    fresh machine).
     """
-    pdf = _convert(docx_path, out_dir, timeout_s=timeout_s)
+    pdf = _convert(docx_path, out_dir, timeout_s=timeout_s, system_fonts=system_fonts)
     if not even_pages or pdf_page_count(pdf) % 2 == 0:
         return pdf
     with tempfile.TemporaryDirectory(prefix="duban-even-") as tmp:
         moved = Path(tmp) / Path(docx_path).name
         if not colophon_on_next_page(Path(docx_path), moved):
             return pdf
-        again = _convert(moved, Path(tmp) / "out", timeout_s=timeout_s)
+        again = _convert(moved, Path(tmp) / "out", timeout_s=timeout_s,
+                         system_fonts=system_fonts)
         shutil.move(str(again), pdf)
     return pdf
 
@@ -163,7 +184,8 @@ def batch_to_pdf(docx_paths: Sequence[Path], out_pdf: Path, *,
     return out_pdf
 
 
-def _convert(docx_path: Path, out_dir: Path, *, timeout_s: float) -> Path:
+def _convert(docx_path: Path, out_dir: Path, *, timeout_s: float,
+             system_fonts: bool = True) -> Path:
     """One LibreOffice conversion of a .docx to out_dir/<stem>.pdf."""
     docx_path = Path(docx_path)
     out_dir = Path(out_dir)
@@ -190,7 +212,8 @@ def _convert(docx_path: Path, out_dir: Path, *, timeout_s: float) -> Path:
             str(docx_path.resolve()),
         ]
         # soffice is a wrapper that starts soffice.bin: a timeout must end the whole group.
-        child = OwnedChild(cmd, env=fontconfig_env(work), stdin=subprocess.DEVNULL,
+        child = OwnedChild(cmd, env=fontconfig_env(work, system_fonts=system_fonts),
+                           stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             stdout, stderr = child.process.communicate(timeout=timeout_s)
