@@ -25,6 +25,7 @@ from duban.services.views.coverage import coverage as coverage_view
 from duban.services.views.dashboard import Progress
 from duban.services.views.detail import EventLine, NoticeLine, problem_detail
 from duban.services.views.ledger import Sort
+from duban.services.views.today import Due, today_work
 from duban.services.views.waiting import waiting_items
 from duban.web.deps import csrf_session, current, state
 from duban.web.pages import (
@@ -89,6 +90,9 @@ class ProblemOut(BaseModel):
     found_on: dt.date
     updated_at: dt.datetime
     version: int
+    workdays_left: int | None = Field(
+        default=None, description="working days from today to the deadline of an open item "
+        "(0: due today, negative: overdue by so many working days)")
 
 
 class ProblemPage(BaseModel):
@@ -198,6 +202,16 @@ class TrendOut(BaseModel):
     pending: int
 
 
+class TodayLineOut(BaseModel):
+    """One line of 今天要办 and the ledger query listing its items."""
+
+    key: str = Field(description="today, week, overdue, accept, rectify, review, route, "
+                     "dispute, extension, close")
+    label: str
+    count: int
+    ledger: str = Field(description="the ledger page listing these items")
+
+
 class DashboardOut(BaseModel):
     """The dashboard of a campaign for the signed-in user's scope."""
 
@@ -212,6 +226,7 @@ class DashboardOut(BaseModel):
     waiting: list[WaitingLineOut]
     trend: list[TrendOut]
     cached_seconds: float | None
+    today_work: list[TodayLineOut] = Field(description="今天要办 in the user's scope")
 
 
 class WaitingItemOut(BaseModel):
@@ -360,7 +375,10 @@ def dashboard(request: Request, ctx: CtxDep, campaign_id: int) -> DashboardOut:
         by_status=d.by_status, towns=[_progress(p) for p in d.towns],
         offices=[_progress(p) for p in d.offices],
         waiting=[WaitingLineOut(**w.__dict__) for w in d.waiting],
-        trend=[TrendOut(**t.__dict__) for t in d.trend], cached_seconds=age)
+        trend=[TrendOut(**t.__dict__) for t in d.trend], cached_seconds=age,
+        today_work=[TodayLineOut(key=line.key, label=line.label, count=line.count,
+                                 ledger=line.href(cid))
+                    for line in read(st, today_work, ctx.scope, cid, ctx.today).lines])
 
 
 @router.get("/problems", response_model=ProblemPage, summary="问题台账（按权限范围）")
@@ -369,6 +387,10 @@ def problems(
     campaign: int | None = None, town: str | None = None, village: str | None = None,
     office: str | None = None, status: Status | None = None, category: str | None = None,
     source: str | None = None, band: Band | None = None,
+    due: Annotated[Due | None, Query(description="today: 今日到期, week: 本周到期 (to Sunday), "
+                                     "overdue: 已逾期; open items only")] = None,
+    lead: Annotated[str | None, Query(description="mine: only problems the user's own "
+                                      "offices lead", pattern="^mine$")] = None,
     pending: Annotated[bool, Query(description="only items not closed or voided")] = False,
     q: Annotated[str | None, Query(max_length=100)] = None,
     sort: Sort = Sort.DEADLINE, desc: bool = False,
@@ -381,6 +403,7 @@ def problems(
               "status": status.value if status else ("pending" if pending else ""),
               "category": category or "",
               "source": source or "", "band": band.value if band else "", "q": q or "",
+              "due": due.value if due else "", "lead": lead or "",
               "sort": sort.value, "desc": "1" if desc else ""}
     query = ledger_query(cid, params, page, per_page)
     total, exact = ledger_total(st, ctx, query)

@@ -50,6 +50,7 @@ from duban.services.views.ledger import (
     office_shapes,
 )
 from duban.services.views.names import Names, names_in
+from duban.services.views.today import Due, today_work
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import always
 from duban.web.deps import WebState, csrf_session, current, state
@@ -162,8 +163,10 @@ def _enum(kind: type, value: str | None) -> Any:
 def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
     st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "dashboard")
     data, age = dashboard_of(st, ctx, chosen.id)
+    work, _ = st.cache.get(("today", ctx.scope.key(), chosen.id, ctx.today),
+                           lambda: read(st, today_work, ctx.scope, chosen.id, ctx.today))
     return page(st, ctx, "dashboard.html", "dashboard", campaign=chosen, campaigns=campaigns,
-                d=data, age=age, chart=trend_chart(data.trend),
+                d=data, age=age, chart=trend_chart(data.trend), work=work,
                 notices=notices_of(st, ctx, chosen.id))
 
 
@@ -244,8 +247,8 @@ def trend_chart(points: list[TrendPoint], width: int = 640,
 
 # The ledger opens on the items still on someone's desk; "status=" (empty) shows them all.
 PENDING = "pending"
-LEDGER_KEYS = ("town", "village", "office", "status", "category", "source", "band", "q",
-               "sort", "desc")
+LEDGER_KEYS = ("town", "village", "office", "status", "category", "source", "band", "due",
+               "lead", "q", "sort", "desc")
 
 
 def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
@@ -261,6 +264,8 @@ def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
         category=params.get("category") or None,
         source=params.get("source") or None,
         band=_enum(Band, params.get("band")),
+        due=_enum(Due, params.get("due")),
+        lead_mine=params.get("lead") == "mine",
         search=(params.get("q") or "").strip()[:100] or None,
         sort=_enum(Sort, params.get("sort")) or Sort.DEADLINE,
         descending=params.get("desc") == "1",
@@ -349,7 +354,7 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
                 q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
                 names=names, milestones=stones,
-                choices=choices, base=base, sorts=list(Sort),
+                choices=choices, base=base, sorts=list(Sort), dues=list(Due),
                 bulk=ctx.scope.role == Role.COUNTY, office_choices=choices["offices"],
                 query_string=urlencode(base))
 

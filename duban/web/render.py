@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from duban.domain.bands import Band
 from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, Action, Role, Status
+from duban.services.views.today import workdays_text
 from duban.web.security import FLASH_COOKIE, Ctx, Keys, set_cookie
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
@@ -112,7 +113,7 @@ def make_env() -> jinja2.Environment:
         dt=_fmt_dt, date=_fmt_date, cn_date=_cn_date, pct=_pct, status=_label_status,
         action=_label_action, role=_label_role, band=_label_band, size=_size,
     )
-    env.globals.update(waited=waited, urlencode=urlencode)
+    env.globals.update(waited=waited, urlencode=urlencode, workdays_text=workdays_text)
     return env
 
 

@@ -145,12 +145,14 @@ def _slice(cube: Cube, reach: Reach, q: LedgerQuery | None = None) -> Iterable[C
 
 def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
     """How many problems a ledger request matches, summed from the cube; None when the
-    request filters on what the cube does not count (category, source, search text).
+    request filters on what the cube does not count (category, source, search text, a
+    到期 window, the user's own lead office).
 
     Counts lead offices only for an office scope or office filter: callers check first that
     the offices are nobody's co-office (see `office_shapes`).
     """
-    if q.category or q.source or q.search or q.campaign_id != cube.campaign_id:
+    if (q.category or q.source or q.search or q.due is not None or q.lead_mine
+            or q.campaign_id != cube.campaign_id):
         return None
     reach = reach_of(scope)
     if not reach.covers(cube.campaign_id):

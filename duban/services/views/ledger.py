@@ -20,6 +20,7 @@ from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Role, Status
 from duban.services.campaigns import load_plan_of
 from duban.services.scoping import Scope, listing_clause, office_condition, office_shape
 from duban.services.views.common import OPEN, PENDING, band_filter, plan_bands
+from duban.services.views.today import Due, due_filter, lead_mine, workdays_left
 from models import Household, Problem
 
 
@@ -44,6 +45,8 @@ class LedgerQuery:
     category: str | None = None
     source: str | None = None
     band: Band | None = None
+    due: Due | None = None  # 今日到期 / 本周到期 / 已逾期 on the day of the request
+    lead_mine: bool = False  # only problems the user's own offices lead (待我签收)
     pending: bool = False  # only items still on someone's desk (not closed or voided)
     search: str | None = None
     sort: Sort = Sort.DEADLINE
@@ -54,7 +57,8 @@ class LedgerQuery:
     def count_key(self) -> tuple[object, ...]:
         """What the total depends on (not the sort or the page), for caching counts."""
         return (self.campaign_id, self.town, self.village, self.office, self.status,
-                self.category, self.source, self.band, self.pending, self.search)
+                self.category, self.source, self.band, self.due, self.lead_mine, self.pending,
+                self.search)
 
 
 @dataclass(frozen=True)
@@ -77,18 +81,23 @@ class LedgerRow:
     updated_at: dt.datetime
     version: int
     band: str
+    # Working days from the bands' day to the deadline of an open item (0: due that day,
+    # negative: overdue by so many); None when not open, undated or outside the calendar.
+    workdays_left: int | None = None
 
 
 def ledger_row(p: Problem, bands: Bands) -> LedgerRow:
-    """A problem as a ledger row, with its band on the bands' day."""
+    """A problem as a ledger row, with its band and working days left on the bands' day."""
     status = Status(p.status)
-    band = bands.band(p.deadline).value if status in OPEN_STATUSES else ""
+    is_open = status in OPEN_STATUSES
+    band = bands.band(p.deadline).value if is_open else ""
     return LedgerRow(
         id=p.id, code=p.code, status=p.status, status_label=STATUS_LABELS[status],
         category=p.category, source=p.source, town_code=p.town_code,
         village_code=p.village_code, household_id=p.household_id, description=p.description,
         lead_office=p.lead_office, deadline=p.deadline, found_on=p.found_on,
         updated_at=p.updated_at, version=p.version, band=band,
+        workdays_left=workdays_left(p.deadline, bands.today) if is_open else None,
     )
 
 
@@ -122,6 +131,10 @@ def ledger_select(session: Session, scope: Scope, q: LedgerQuery, today: dt.date
         stmt = stmt.where(Problem.status.in_(OPEN))
         stmt = stmt.where(band_filter(q.band, bands or Bands(today, ((Band.OVERDUE, today
                                                                        - dt.timedelta(1)),))))
+    if q.due is not None:
+        stmt = stmt.where(due_filter(q.due, today))
+    if q.lead_mine:
+        stmt = stmt.where(lead_mine(scope))
     if q.search:
         term = q.search.strip()
         like = f"%{_escape_like(term)}%"
