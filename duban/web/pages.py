@@ -236,11 +236,18 @@ def trend_chart(points: list[TrendPoint], width: int = 640,
                          "h": round(pad_t + h - y(p.closed), 1), "kind": "closed"})
     ticks = [{"y": y(v), "label": v} for v in sorted({0, top // 2, top})]
     every = max(len(points) // 6, 1)
-    xlabels = [{"x": round(pad_l + i * step, 1), "label": f"{p.day.month}/{p.day.day}"}
-               for i, p in enumerate(points) if i % every == 0]
+    xlabels, year = [], None
+    for i, p in enumerate(points):
+        if i % every:
+            continue
+        # The year on the first label and wherever it changes: 2022/9/15, 9/22, …, 2023/1/5.
+        label = f"{p.day.month}/{p.day.day}" if p.day.year == year else \
+            f"{p.day.year}/{p.day.month}/{p.day.day}"
+        year = p.day.year
+        xlabels.append({"x": round(pad_l + i * step, 1), "label": label})
     return {"empty": False, "width": width, "height": height, "line": line, "bars": bars,
             "ticks": ticks, "xlabels": xlabels, "left": pad_l, "right": width - pad_r,
-            "bottom": pad_t + h, "last": points[-1]}
+            "bottom": pad_t + h, "first": points[0], "last": points[-1]}
 
 
 # ---- ledger -----------------------------------------------------------------------------

@@ -232,7 +232,10 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
             session, and_(Problem.campaign_id == campaign_id, problem_clause(scope)), plan,
             today)
     voided = sum(r[4] for r in rows if r[2] == Status.VOIDED.value)
-    trend = _trend_points(found, closed, voided, plan, today)
+    closed_on = (campaign.closed_at.astimezone(CHINA_TZ).date()
+                 if campaign.status == CLOSED and campaign.closed_at else None)
+    trend = _trend_points(found, closed, voided, plan,
+                          trend_end(plan, today, closed_on, [*found, *closed]))
 
     total = Progress(code="", name="合计")
     towns: dict[str, Progress] = {}
@@ -269,9 +272,7 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
             by_status.items(), key=lambda kv: list(Status).index(Status(kv[0])))},
         towns=sorted(towns.values(), key=lambda p: p.code),
         offices=sorted(offices.values(), key=lambda p: (-p.overdue, -p.pending, p.code)),
-        waiting=board, trend=trend,
-        closed_on=(campaign.closed_at.astimezone(CHINA_TZ).date()
-                   if campaign.status == CLOSED and campaign.closed_at else None),
+        waiting=board, trend=trend, closed_on=closed_on,
     )
 
 
@@ -287,17 +288,34 @@ def _trend_counts(session: Session, where: ColumnElement[bool]
     return found, closed
 
 
+# The trend's longest span: half a year, so that a whole campaign of a few months shows.
+TREND_DAYS = 183
+
+
+def trend_end(plan: Plan, today: dt.date, closed_on: dt.date | None,
+              active_days: list[dt.date]) -> dt.date:
+    """The last day of the trend: today while the campaign runs; once it is closed, or past
+    its last stage, the later of that end and its last day with a find or a 销号 (never past
+    today). A campaign that ran in 2022 shows 2022, whenever it is looked at."""
+    if closed_on is not None:
+        return min(today, closed_on)
+    if plan.end is not None and plan.end < today:
+        return min(today, max([plan.end, *active_days]))
+    return today
+
+
 def _trend_points(found: dict[dt.date, int], closed: dict[dt.date, int], voided: int,
-                  plan: Plan, today: dt.date) -> list[TrendPoint]:
-    """Daily found, closed and still pending, from the campaign's start (90 days at most)."""
-    start = max(plan.start, today - dt.timedelta(days=90))
-    if today < start:
+                  plan: Plan, end: dt.date) -> list[TrendPoint]:
+    """Daily found, closed and still pending, from the campaign's start to `end` (the last
+    TREND_DAYS of it at most)."""
+    start = max(plan.start, end - dt.timedelta(days=TREND_DAYS - 1))
+    if end < start:
         return []
     pending = sum(n for d, n in found.items() if d < start) - sum(
         n for d, n in closed.items() if d < start)
     points = []
     day = start
-    while day <= today:
+    while day <= end:
         f, c = found.get(day, 0), closed.get(day, 0)
         pending += f - c
         points.append(TrendPoint(day=day, found=f, closed=c, pending=max(pending, 0)))
