@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
@@ -296,10 +296,14 @@ def list_spot_checks(
     *,
     day: dt.date | None = None,
     group: str | None = None,
+    groups: Sequence[str] | None = None,
     result: str | None = None,
     ids: Sequence[int] | None = None,
+    page: int | None = None,
+    per_page: int = 50,
 ) -> list[SpotCheckInfo]:
-    """Spot checks of a campaign, by day, group, kind and item."""
+    """Spot checks of a campaign, by day, group (or any of `groups`), kind and item; with
+    `page`, one page of them (count_spot_checks gives the total)."""
     session = uow.session
     stmt = (select(SpotCheck, Problem)
             .outerjoin(Problem, Problem.id == SpotCheck.problem_id)
@@ -308,12 +312,41 @@ def list_spot_checks(
         stmt = stmt.where(SpotCheck.day == day)
     if group is not None:
         stmt = stmt.where(SpotCheck.group_code == group)
+    if groups is not None:
+        stmt = stmt.where(SpotCheck.group_code.in_(sorted(groups)))
     if result is not None:
         stmt = stmt.where(SpotCheck.result == result)
     if ids is not None:
         stmt = stmt.where(SpotCheck.id.in_(list(ids)))
     stmt = stmt.order_by(SpotCheck.day, SpotCheck.id)
+    if page is not None:
+        stmt = stmt.limit(per_page).offset((max(page, 1) - 1) * per_page)
     return [_spot_info(c, p) for c, p in session.execute(stmt)]
+
+
+def count_spot_checks(uow: UnitOfWork, campaign_id: int, *, day: dt.date | None = None,
+                      groups: Sequence[str] | None = None) -> int:
+    """How many spot checks a day (and groups) of a campaign has."""
+    stmt = select(func.count()).select_from(SpotCheck).where(SpotCheck.campaign_id == campaign_id)
+    if day is not None:
+        stmt = stmt.where(SpotCheck.day == day)
+    if groups is not None:
+        stmt = stmt.where(SpotCheck.group_code.in_(sorted(groups)))
+    return int(uow.session.scalar(stmt) or 0)
+
+
+def groups_of(plan: Plan, actor: Actor) -> tuple[str, ...] | None:
+    """The supervision groups whose spot checks a user sees (None: all, the county office).
+
+    A supervisor sees the groups they belong to (the plan's members name them, or their
+    login is the group's code); one who belongs to none sees the groups without a member
+    list, whose checks any supervisor may record (as `record_spot_check` allows).
+    """
+    if Role.COUNTY in actor.roles:
+        return None
+    own = tuple(g.code for g in plan.review.groups
+                if actor.user == g.code or actor.user in g.members or actor.name in g.members)
+    return own or tuple(g.code for g in plan.review.groups if not g.members)
 
 
 def spot_check_draws(uow: UnitOfWork, campaign_id: int) -> list[DrawInfo]:

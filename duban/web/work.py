@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -657,10 +657,20 @@ def inbox_read(request: Request, ctx: CtxDep, message_id: int,
 # ---- daily spot checks (随机抽查) ---------------------------------------------------------
 
 
+SPOT_PAGE = 30  # spot checks per page
+
+
 @router.get("/spotchecks", include_in_schema=False)
 def spotchecks_page(request: Request, ctx: CtxDep, campaign: str | None = None,
-                    day: str | None = None) -> Response:
-    from duban.services.reviews import list_spot_checks, spot_check_draws
+                    day: str | None = None, group: str | None = None,
+                    page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1
+                    ) -> Response:
+    from duban.services.reviews import (
+        count_spot_checks,
+        groups_of,
+        list_spot_checks,
+        spot_check_draws,
+    )
 
     require_role(ctx, Role.COUNTY, Role.SUPERVISOR)
     st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "spotchecks")
@@ -668,16 +678,30 @@ def spotchecks_page(request: Request, ctx: CtxDep, campaign: str | None = None,
         wanted = dt.date.fromisoformat(day) if day else ctx.today
     except ValueError:
         wanted = ctx.today
-    checks = st.db.run(list_spot_checks, chosen.id, day=wanted)
+    plan = rules_of(st, chosen.id, ctx.today).plan
+    groups = {g.code: g.name for g in plan.review.groups}
+    # Each group sees its own checks; the county office every group's, one group at a time
+    # when it picks one.
+    mine = groups_of(plan, ctx.scope.actor)
+    seen = list(groups) if mine is None else [g for g in groups if g in mine]
+    picked = [group] if group in seen else (None if mine is None else seen)
+    total = st.db.run(count_spot_checks, chosen.id, day=wanted, groups=picked)
+    pages = max((total + SPOT_PAGE - 1) // SPOT_PAGE, 1)
+    page_no = min(page_no, pages)
+    checks = st.db.run(list_spot_checks, chosen.id, day=wanted, groups=picked, page=page_no,
+                       per_page=SPOT_PAGE)
     draws = st.db.run(spot_check_draws, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
-    groups = {g.code: g.name for g in rules_of(st, chosen.id, ctx.today).plan.review.groups}
     people = read(st, person_labels, [c.checked_by for c in checks])
     # Days whose draw found something to check; a 不定期 plan draws nothing most days.
     shown = [d for d in draws if d.checks][:14]
     return page(st, ctx, "spotchecks.html", "spotchecks", campaign=chosen,
                 campaigns=campaigns, checks=checks, draws=shown, day=wanted,
                 names=names, groups=groups, people=people, drawn=any(d.day == wanted for d in draws),
+                total=total, pages=pages, page_no=page_no,
+                group_choices=[(g, groups[g]) for g in seen], group=group if group in seen else "",
+                base={"campaign": chosen.id, "day": wanted.isoformat(),
+                      **({"group": group} if group in seen else {})},
                 may_draw=ctx.scope.role == Role.COUNTY and wanted == ctx.today)
 
 
