@@ -489,27 +489,44 @@ def _scoped_penalties(ctx: Ctx, lines: list[Any], campaign_id: int) -> list[Any]
 # ---- substitutes and users --------------------------------------------------------------
 
 
+PEOPLE_PAGE = 30  # users per page
+
+
 @router.get("/people", include_in_schema=False)
-def people_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
+def people_page(request: Request, ctx: CtxDep, campaign: str | None = None,
+                role: str | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
+                page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
     from duban.services.accounts import list_users
     from duban.services.delegation import delegation_log, list_substitutes
 
     st = state(request)
     require_role(ctx, Role.COUNTY)
     campaigns, chosen = campaign_of(st, _int(campaign))
-    users = st.db.run(list_users)
+    everyone = st.db.run(list_users)
+    # One page of users, found by role and by name or login (a county has hundreds).
+    wanted = (q or "").strip()[:50]
+    users = [u for u in everyone if (not role or u.role.value == role)
+             and (not wanted or wanted in u.username or wanted in (u.name or ""))]
+    total = len(users)
+    pages = max((total + PEOPLE_PAGE - 1) // PEOPLE_PAGE, 1)
+    page_no = min(page_no, pages)
+    users = users[(page_no - 1) * PEOPLE_PAGE:page_no * PEOPLE_PAGE]
     subs = st.db.run(list_substitutes)
     log = st.db.run(delegation_log, limit=50)
     offices = (read(st, filter_choices, ctx.scope, chosen.id)["offices"]
                if chosen is not None else [])
     names = rules_of(st, chosen.id, ctx.today).names if chosen is not None else None
-    units = st.db.run(unit_labels, [u.username for u in users])
+    office_users = [u for u in everyone if u.role == Role.OFFICE and u.active]
+    units = st.db.run(unit_labels, [u.username for u in [*users, *office_users]])
     people = read(st, person_labels, [*(s.granted_by for s in subs), *(e.actor for e in log),
                                       *(e.subject for e in log)])
     return page(st, ctx, "people.html", "people", campaign=chosen, campaigns=campaigns,
                 users=users, subs=subs, log=log, offices=offices, names=names, people=people,
-                units=units,
-                office_users=[u for u in users if u.role == Role.OFFICE and u.active])
+                units=units, total=total, pages=pages, page_no=page_no, q=wanted, role=role or "",
+                roles=[(r.value, ROLE_LABELS[r]) for r in Role if r != Role.SYSTEM],
+                base={k: v for k, v in (("campaign", campaign or ""), ("role", role or ""),
+                                        ("q", wanted)) if v},
+                office_users=office_users)
 
 
 @router.post("/people/substitutes", include_in_schema=False)

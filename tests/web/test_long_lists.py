@@ -1,4 +1,5 @@
-"""Spot checks on the web: paginated, filtered by group, and each group sees only its own."""
+"""Long lists on the web: spot checks paginated, filtered by group, each group seeing only its
+own; users paginated and found by role and name."""
 
 from __future__ import annotations
 
@@ -59,3 +60,26 @@ def test_spot_checks_come_in_pages_and_each_group_sees_its_own(
     theirs = two.get(url).text
     assert "共 5 项" in theirs and "第 1 / " not in theirs
     assert set(GROUP_CELL.findall(theirs)) == {"县委巩固衔接第二督导组"}
+
+
+USER_CELL = re.compile(r'<td data-label="用户名">([^<]+)</td>')
+
+
+def test_people_come_in_pages_and_are_found_by_role_and_name(
+        world: World, client_for: Callable[[str], tuple[TestClient, str]]) -> None:
+    for i in range(40):
+        world.db.run(add_user, world.clock, username=f"cadre{i:02d}", name=f"村干部{i:02d}",
+                     role=Role.VILLAGE, town="huaidian", village="huaidian-01",
+                     password_hash=password_hash())
+    county, _ = client_for("county")
+    first = county.get("/people").text
+    assert "共 48 人，每页 30 人" in first and "第 1 / 2 页" in first  # 8 test users + 40
+    assert len(USER_CELL.findall(first)) == 30
+    second = county.get("/people?page=2").text
+    assert len(USER_CELL.findall(second)) == 18
+    assert not set(USER_CELL.findall(first)) & set(USER_CELL.findall(second))
+    villages = county.get("/people?role=village").text
+    assert "共 41 人" in villages  # vil_hd1 too
+    found = county.get("/people", params={"q": "村干部07"}).text
+    assert USER_CELL.findall(found) == ["cadre07"]
+    assert "没有符合条件的用户" in county.get("/people", params={"q": "无此人"}).text
