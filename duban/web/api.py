@@ -223,6 +223,7 @@ class DashboardOut(BaseModel):
     by_status: dict[str, int]
     towns: list[ProgressOut]
     offices: list[ProgressOut]
+    villages: list[ProgressOut] = Field(description="a town's own villages (a town user only)")
     waiting: list[WaitingLineOut]
     trend: list[TrendOut]
     cached_seconds: float | None
@@ -373,7 +374,7 @@ def dashboard(request: Request, ctx: CtxDep, campaign_id: int) -> DashboardOut:
         campaign_id=d.campaign_id, campaign_name=d.campaign_name, today=d.today,
         current_stage=stage.name if stage else None, total=_progress(d.total),
         by_status=d.by_status, towns=[_progress(p) for p in d.towns],
-        offices=[_progress(p) for p in d.offices],
+        offices=[_progress(p) for p in d.offices], villages=[_progress(p) for p in d.villages],
         waiting=[WaitingLineOut(**w.__dict__) for w in d.waiting],
         trend=[TrendOut(**t.__dict__) for t in d.trend], cached_seconds=age,
         today_work=[TodayLineOut(key=line.key, label=line.label, count=line.count,

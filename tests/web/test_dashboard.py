@@ -16,7 +16,7 @@ from tests.web.conftest import USERS, World, close_one_accept_another
 def _progress(d: Dashboard) -> object:
     return (
         [(p.code, p.total, p.closed, p.pending, p.overdue, sorted(p.bands.items()))
-         for p in [d.total, *d.towns, *d.offices]],
+         for p in [d.total, *d.towns, *d.offices, *d.villages]],
         sorted(d.by_status.items()),
         [(w.party, w.status, w.count, w.oldest_since) for w in d.waiting],
         [(t.day, t.found, t.closed, t.pending) for t in d.trend],

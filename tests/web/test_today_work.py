@@ -82,6 +82,14 @@ def test_every_roles_day_is_its_scoped_counts_and_links_to_them(
         api = client.get(f"/api/campaigns/{world.campaign_id}/dashboard").json()
         assert {line["key"]: line["count"] for line in api["today_work"]} == \
             {k: v[1] for k, v in tiles.items()}, username
+        # A town sees its villages' table (each village's problems), no one else does.
+        villages = {v["code"]: v["total"] for v in api["villages"]}
+        if USERS[username][0].value == "town":
+            town = USERS[username][2]
+            assert villages == {f"{town}-01": len(world.visible[username])}, username
+            assert 'id="villages"' in html and "各乡镇进度" not in html, username
+        else:
+            assert not villages and 'id="villages"' not in html, username
 
 
 @pytest.mark.usefixtures("data_dir")

@@ -135,6 +135,7 @@ class Dashboard:
     waiting: list[WaitingLine]
     trend: list[TrendPoint]
     closed_on: dt.date | None = None  # the day the campaign was closed (总结), if it is
+    villages: list[Progress] = field(default_factory=list)  # a town's own villages
 
     @property
     def current_stage(self) -> StageInfo | None:
@@ -162,7 +163,7 @@ def _stages(session: Session, campaign_id: int, today: dt.date) -> list[StageInf
     ]
 
 
-# (town, lead office, status, band, count, oldest last move)
+# (town, lead office, status, band, count, oldest last move, village or None)
 Row = tuple[Any, ...]
 
 
@@ -170,7 +171,7 @@ def _from_cube(cube: Cube, scope: Scope) -> tuple[list[Row], dict[dt.date, int],
                                                   dict[dt.date, int]]:
     """The scope's rows and trend counts summed from the cube (lead offices only)."""
     reach = reach_of(scope)
-    rows: list[Row] = [(c.town, c.office, c.status, c.band, c.count, c.oldest)
+    rows: list[Row] = [(c.town, c.office, c.status, c.band, c.count, c.oldest, c.village)
                        for c in cube.reached(reach)]
     if not reach.covers(cube.campaign_id):
         return rows, {}, {}
@@ -185,16 +186,20 @@ def _from_cube(cube: Cube, scope: Scope) -> tuple[list[Row], dict[dt.date, int],
     return rows, found, closed
 
 
-def _queried(session: Session, where: ColumnElement[bool], plan: Plan, today: dt.date
+def _queried(session: Session, where: ColumnElement[bool], plan: Plan, today: dt.date,
+             by_village: bool = False
              ) -> tuple[list[Row], dict[dt.date, int], dict[dt.date, int]]:
-    """Rows and trend counts of the problems a WHERE clause picks, counted by the database."""
+    """Rows and trend counts of the problems a WHERE clause picks, counted by the database
+    (per village too when `by_village`: a town's dashboard lists its villages)."""
     roomy_sorts(session)
     band = band_case(plan_bands(plan, today)).label("band")
-    rows = [tuple(r) for r in session.execute(
-        select(Problem.town_code, Problem.lead_office, Problem.status, band,
-               func.count(), func.min(Problem.updated_at))
+    keys: list[Any] = [Problem.town_code, Problem.lead_office, Problem.status, band]
+    if by_village:
+        keys.append(Problem.village_code)
+    rows = [(*r[:6], r[6] if by_village else None) for r in session.execute(
+        select(*keys[:4], func.count(), func.min(Problem.updated_at), *keys[4:])
         .where(where)
-        .group_by(Problem.town_code, Problem.lead_office, Problem.status, band))]
+        .group_by(*keys))]
     found, closed = _trend_counts(session, where)
     return rows, found, closed
 
@@ -230,7 +235,7 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
     else:
         rows, found, closed = _queried(
             session, and_(Problem.campaign_id == campaign_id, problem_clause(scope)), plan,
-            today)
+            today, by_village=reach_of(scope).town is not None)
     voided = sum(r[4] for r in rows if r[2] == Status.VOIDED.value)
     closed_on = (campaign.closed_at.astimezone(CHINA_TZ).date()
                  if campaign.status == CLOSED and campaign.closed_at else None)
@@ -240,11 +245,17 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
     total = Progress(code="", name="合计")
     towns: dict[str, Progress] = {}
     offices: dict[str, Progress] = {}
+    villages: dict[str, Progress] = {}
+    a_town = reach_of(scope).town is not None
     by_status: dict[str, int] = defaultdict(int)
     waiting: dict[tuple[str, str], WaitingLine] = {}
-    for town, office, status, band_value, count, oldest in rows:
+    for town, office, status, band_value, count, oldest, village in rows:
         by_status[status] += count
         lines = [total, towns.setdefault(town, Progress(code=town, name=names.town(town)))]
+        if a_town:
+            place = village or ""  # "": the town's own problems, in no village
+            lines.append(villages.setdefault(place, Progress(
+                code=place, name=names.village(village) if village else "乡镇本级")))
         if office:
             lines.append(offices.setdefault(office, Progress(code=office,
                                                              name=names.office(office))))
@@ -273,6 +284,7 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
         towns=sorted(towns.values(), key=lambda p: p.code),
         offices=sorted(offices.values(), key=lambda p: (-p.overdue, -p.pending, p.code)),
         waiting=board, trend=trend, closed_on=closed_on,
+        villages=sorted(villages.values(), key=lambda p: (p.code == "", p.code)),
     )
 
 
