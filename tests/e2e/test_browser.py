@@ -436,6 +436,13 @@ def write_docs_screenshots(out: Path) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="duban-docs-") as tmp:
         db, clock, cid, pid = build_showcase(Path(tmp))
         c = f"?campaign={cid}"
+        with db.transaction() as session:
+            from sqlalchemy import select
+
+            from models import User
+
+            village = session.scalar(select(User.username).where(User.role == "village")
+                                     .order_by(User.username).limit(1))
         shots = [
             # (user, path, name, widths)
             (None, "/login", "login", ("desktop", "phone")),
@@ -445,7 +452,9 @@ def write_docs_screenshots(out: Path) -> list[Path]:
             ("county", f"/waiting{c}", "waiting", ("desktop",)),
             ("jyj", f"/notices{c}", "notices", ("desktop", "phone")),
             ("jyj", f"/inbox{c}", "inbox", ("desktop", "phone")),
-            ("town-huaidian", f"/{c}", "dashboard-town", ("desktop",)),
+            ("town-huaidian", f"/{c}", "dashboard-town", ("desktop", "phone")),
+            ("jyj", f"/{c}", "dashboard-office", ("phone",)),
+            (village, f"/{c}", "dashboard-village", ("phone",)),
             ("town-huaidian", f"/coverage{c}", "coverage", ("desktop",)),
             ("county", f"/ranking{c}", "ranking", ("desktop",)),
             ("county", "/campaigns", "campaigns", ("desktop",)),
