@@ -179,6 +179,11 @@ def test_workers_run_ticks_one_at_a_time_and_recover_a_lost_worker(
         assert [r["state_type"] for r in runs] == ["COMPLETED", "COMPLETED"], runs
         earlier, later = sorted(runs, key=lambda r: r["start_time"])
         assert earlier["end_time"] <= later["start_time"], "the ticks overlapped"
+        # Retries are on in the flow runs (deploy.deployments.RUN_ENV): the flow once, tasks twice.
+        assert {r["empirical_policy"]["retries"] for r in runs} == {1}
+        task_runs = httpx.post(f"{api}/task_runs/filter", timeout=30, json={
+            "flow_runs": {"id": {"any_": pair}}, "limit": 50}).json()
+        assert task_runs and {t["empirical_policy"]["retries"] for t in task_runs} == {2}
         for w in workers.values():
             if w.poll() is None:
                 seen.update(descendants(w.pid))
