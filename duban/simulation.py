@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from duban.adapters import xlsx
 from duban.adapters.plan.yaml_file import load_plan_file
+from duban.adapters.resources import resource_dir
 from duban.domain.clock import CHINA_TZ, FixedClock, local_today
 from duban.domain.columns import PROBLEM_COLUMNS, VISIT_COLUMNS
 from duban.domain.errors import DubanError
@@ -58,7 +59,7 @@ from duban.synth import (
 )
 from models import Base, Campaign, DutyOccurrence, Problem
 
-PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
+PLANS_DIR = resource_dir("plans")
 DEMO_ACTOR = "demo"
 # How long the demo runs a plan past its last dated day when a stage has no end.
 OPEN_ENDED_DEMO_DAYS = 120

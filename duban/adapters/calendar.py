@@ -19,12 +19,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from duban.adapters.resources import resource_dir
 from duban.domain.errors import DubanError
 from duban.domain.holiday_notice import Notice
 from duban.domain.workdays import WorkCalendar
 
 ENV_VAR = "DUBAN_CALENDAR_DIR"
-REPO_CALENDAR_DIR = Path(__file__).resolve().parents[2] / "calendars"
+REPO_CALENDAR_DIR = resource_dir("calendars")
 
 _KEYS = frozenset({"year", "source", "holidays", "workdays", "notes"})
 _RANGE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*(?:\.\.|~|至)\s*(\d{4}-\d{2}-\d{2})\s*$")

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, Transaction, create_engine, event, inspect, text
 
+from duban.adapters.resources import migrations_dir
 from duban.domain.errors import ConflictError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = migrations_dir()
 
 
 def data_dir() -> Path:

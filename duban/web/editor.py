@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from duban.adapters.resources import resource_dir
 from duban.domain.clock import local_today
 from duban.domain.errors import ConflictError, DubanError, NotFound
 from duban.domain.lifecycle import Role
@@ -37,7 +38,7 @@ from duban.web.work import MAX_PLAN_BYTES, _back, require_role
 
 router = APIRouter(dependencies=[Depends(current), Depends(csrf_session)])
 
-PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
+PLANS_DIR = resource_dir("plans")
 MAX_LIST_BYTES = 5 * 1024 * 1024
 MAX_TRY_ROWS = 200
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,13 +12,14 @@ import jinja2
 from fastapi import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from duban.adapters.resources import resource_dir
 from duban.domain.bands import Band
 from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import ACTION_LABELS, ROLE_LABELS, STATUS_LABELS, Action, Role, Status
 from duban.services.views.today import workdays_text
 from duban.web.security import FLASH_COOKIE, Ctx, Keys, set_cookie
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
+TEMPLATES = resource_dir("templates") / "web"
 STATIC = TEMPLATES / "static"
 
 

@@ -21,10 +21,13 @@ from pathlib import Path
 from lxml import etree
 
 from duban.adapters.children import OwnedChild
+from duban.adapters.resources import resource_dir
 from duban.domain.errors import DubanError
 
+# The checkout, where scripts/fonts.sh puts fetched fonts by default (fonts/); an installed
+# duban sets DUBAN_FONT_DIR instead.
 ROOT = Path(__file__).resolve().parents[3]
-FONT_ALIAS_FILE = ROOT / "deploy" / "fontconfig" / "duban-fonts.conf"
+FONT_ALIAS_FILE = resource_dir("fontconfig") / "duban-fonts.conf"
 # Where the project's own fonts are: Noto Serif SC from npm (scripts/fonts.sh) and LXGW WenKai
 # from Debian (fonts-lxgw-wenkai); the sans face comes with the Python dependencies (PyPI).
 DEBIAN_KAI_DIR = Path("/usr/share/fonts/truetype/lxgw-wenkai")

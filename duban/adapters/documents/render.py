@@ -42,10 +42,11 @@ from duban.adapters.documents.context import (
 )
 from duban.adapters.documents.lines import balanced_lines, text_width_chars
 from duban.adapters.documents.tables import fit_tables
+from duban.adapters.resources import resource_dir
 from duban.domain.errors import DubanError
 from duban.domain.numbering import chinese_numeral, format_date_cn
 
-SHIPPED_TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates" / "documents"
+SHIPPED_TEMPLATE_DIR = resource_dir("templates") / "documents"
 
 NOTICE_TEMPLATE = "notice.docx"
 REMINDER_TEMPLATE = "reminder.docx"
