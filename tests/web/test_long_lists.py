@@ -62,7 +62,7 @@ def test_spot_checks_come_in_pages_and_each_group_sees_its_own(
     assert set(GROUP_CELL.findall(theirs)) == {"县委巩固衔接第二督导组"}
 
 
-USER_CELL = re.compile(r'<td data-label="用户名">([^<]+)</td>')
+USER_CELL = re.compile(r'<div class="small muted" data-label="用户名">([^<]+)</div>')
 
 
 def test_people_come_in_pages_and_are_found_by_role_and_name(
