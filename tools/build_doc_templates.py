@@ -862,6 +862,9 @@ def build_ledger(seal: bytes) -> DocumentObject:
         [10, 22, 28, 18, 61, 24, 25, 12, 25],  # 225 mm; fit_tables sets them from the rows
         "i in items",
     )
+    # A body must not end in a table: Word adds a paragraph after it, in Normal's 28.95 pt
+    # line, which spills onto a blank page when the table ends near the foot of the page.
+    para(doc, "GB End")
     return doc
 
 

@@ -14,6 +14,7 @@ The templates give each table a fixed layout and initial widths; once the rows a
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Sequence
@@ -50,10 +51,16 @@ def printed_width(text: str) -> float:
     return em
 
 
+_P, _T = qn("w:p"), qn("w:t")
+
+
 def _cell_text(tc: Any) -> str:
     """A cell's paragraphs' text; the longest paragraph decides its one-line width."""
-    paras = ["".join(t.text or "" for t in p.iter(qn("w:t"))) for p in tc.iter(qn("w:p"))]
-    return max(paras, key=printed_width, default="")
+    paras = tc.findall(_P)
+    if len(paras) == 1:  # the usual cell: no nested table, one paragraph
+        return "".join(t.text or "" for t in paras[0].iter(_T))
+    texts = ["".join(t.text or "" for t in p.iter(_T)) for p in tc.iter(_P)]
+    return max(texts, key=printed_width, default="")
 
 
 @dataclass
@@ -169,11 +176,16 @@ def _set_font_size(tbl: Any, size_pt: float) -> None:
     # Plain lxml rather than python-docx's get_or_add_*: a 500-row table has thousands of runs,
     # and the generic schema-order search made this the slowest step of a notice's render.
     half_points = str(round(size_pt * 2))
+    proto = None
     for r in tbl.iter(_R):
         rpr = r.find(_RPR)
-        if rpr is None:
-            rpr = OxmlElement("w:rPr")
-            r.insert(0, rpr)
+        if rpr is None:  # the usual table run: a copy of one made-up <w:rPr> (C-level copy)
+            if proto is None:
+                proto = r.makeelement(_RPR, {})
+                for tag in (_SZ, _SZCS):
+                    proto.append(proto.makeelement(tag, {_VAL: half_points}))
+            r.insert(0, copy.deepcopy(proto))
+            continue
         sz = rpr.find(_SZ)
         if sz is None:
             sz = rpr.makeelement(_SZ, {})
@@ -191,14 +203,20 @@ def _set_font_size(tbl: Any, size_pt: float) -> None:
         szcs.set(_VAL, half_points)
 
 
-def _set_width(tc: Any, twips: int) -> None:
-    tcpr = tc.get_or_add_tcPr()
-    tcw = tcpr.find(qn("w:tcW"))
+_TCPR, _TCW, _W, _TYPE = qn("w:tcPr"), qn("w:tcW"), qn("w:w"), qn("w:type")
+
+
+def _set_width(tc: Any, twips: str) -> None:
+    # Plain lxml like _set_font_size: a 500-row table has thousands of cells.
+    tcpr = tc.find(_TCPR)
+    if tcpr is None:
+        tcpr = tc.get_or_add_tcPr()
+    tcw = tcpr.find(_TCW)
     if tcw is None:
         tcw = OxmlElement("w:tcW")
         tcpr.insert(0, tcw)
-    tcw.set(qn("w:w"), str(twips))
-    tcw.set(qn("w:type"), "dxa")
+    tcw.set(_W, twips)
+    tcw.set(_TYPE, "dxa")
 
 
 def fit_tables(body: Any) -> None:
@@ -227,9 +245,9 @@ def fit_tables(body: Any) -> None:
             continue
         if size != TABLE_FONT_PT:
             _set_font_size(tbl, size)
-        twips = [round(w * 20) for w in widths]
+        twips = [str(round(w * 20)) for w in widths]
         for g, tw in zip(grid, twips, strict=True):
-            g.set(qn("w:w"), str(tw))
+            g.set(_W, tw)
         for _head, cells in rows:
             for tc, tw in zip(cells, twips, strict=True):
                 _set_width(tc, tw)
