@@ -79,6 +79,11 @@ def test_every_roles_day_is_its_scoped_counts_and_links_to_them(
             assert ledger.status_code == 200, (username, href)
             total = TOTAL_RE.search(ledger.text)
             assert total and int(total.group(1)) == n, (username, key, label, href)
+        # The 逾期未改 card lists every overdue item, whatever its warning colour.
+        kpi = re.search(r'<a class="kpi bad" href="([^"]+)"><span class="kpi-num">(\d+)<', html)
+        assert kpi and int(kpi.group(2)) == tiles["overdue"][1], username
+        listed = TOTAL_RE.search(client.get(kpi.group(1).replace("&amp;", "&")).text)
+        assert listed and int(listed.group(1)) == int(kpi.group(2)), username
         api = client.get(f"/api/campaigns/{world.campaign_id}/dashboard").json()
         assert {line["key"]: line["count"] for line in api["today_work"]} == \
             {k: v[1] for k, v in tiles.items()}, username
