@@ -135,3 +135,20 @@ def test_week_ends_on_sunday_and_words_for_working_days() -> None:
     assert workdays_text(dt.date(2022, 9, 29), 3, MONDAY) == "剩3个工作日"
     assert workdays_text(dt.date(2022, 9, 22), -2, MONDAY) == "逾期2个工作日"
     assert workdays_text(None, None, MONDAY) == ""
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_an_office_is_told_of_notices_to_sign_in_its_days_work(
+        world: World, client_for: Callable[[str], tuple[TestClient, str]]) -> None:
+    from duban.services.notices.issuing import issue_notices
+
+    world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
+                 batch_key="today")
+    for username, unsigned in (("off_zjj", 1), ("off_jyj", 1), ("county", 0)):
+        client, _ = client_for(username)
+        html = client.get(f"/?campaign={world.campaign_id}").text
+        block = html[html.index('id="today"'):html.index('class="stages"')]
+        if unsigned:
+            assert f"督办通知书待签收 <strong>{unsigned}</strong> 份" in block, username
+        else:
+            assert "督办通知书待签收" not in block, username
