@@ -168,6 +168,7 @@ def evidence_group() -> None:
 @json_option
 def evidence_list(problem: str, campaign_id: int | None, json_out: bool) -> None:
     from duban.services.evidence import PHASE_LABELS, list_evidence
+    from duban.services.views.names import people_labels
 
     rows = env().db.run(list_evidence, problem, campaign_id=campaign_id)
     if json_out:
@@ -176,9 +177,10 @@ def evidence_list(problem: str, campaign_id: int | None, json_out: bool) -> None
     if not rows:
         click.echo("该问题暂无佐证资料。")
         return
+    who = env().db.run(people_labels, [r.uploaded_by for r in rows])
     click.echo(table(["哈希", "文件名", "类型", "大小", "阶段", "上传人", "上传时间"],
                      [[r.sha256[:16], r.filename, r.content_type.rsplit("/", 1)[-1][:20],
-                       r.size, PHASE_LABELS.get(r.phase, r.phase), r.uploaded_by,
+                       r.size, PHASE_LABELS.get(r.phase, r.phase), who.get(r.uploaded_by, r.uploaded_by),
                        r.uploaded_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")]
                       for r in rows]))
 
@@ -212,7 +214,8 @@ def _print_checks(checks: list[SpotCheckInfo], campaign_id: int) -> None:
     click.echo(table(
         ["编号", "日期", "督查组", "类型", "对象", "乡镇", "村", "结果", "检查人", "说明"],
         [[c.id, c.day, groups.get(c.group, c.group), c.kind_label,
-          c.problem_code or c.item_id, names.town(c.town), names.village(c.village),
+          c.problem_code or (names.village(c.item_id) if c.kind == "village" else c.item_id),
+          names.town(c.town), names.village(c.village),
           c.result_label, people.get(c.checked_by, c.checked_by) if c.checked_by else "",
           c.note] for c in checks]))
 

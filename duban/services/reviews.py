@@ -396,13 +396,21 @@ def _raise_problem(uow: UnitOfWork, clock: Clock, plan: Plan, check: SpotCheck, 
     code = category if category in known else by_name.get(category)
     if code is None:
         raise SpotCheckError(f"问题类别未定义：{category}（可用：{'、'.join(known.values())}）")
-    where = f"农户 {check.household_id}" if check.household_id else f"行政村 {check.item_id}"
+    # Names, never codes: the description and the 排查人 are read by people.
+    villages = {v.code: v.name for t in plan.towns for v in t.villages}
+    groups = {g.code: g.name for g in plan.review.groups}
+    where = (f"农户 {check.household_id}" if check.household_id
+             else f"行政村 {villages.get(check.item_id, check.item_id)}")
+    group = groups.get(check.group_code, check.group_code)
+    from duban.services.views.names import person_labels
+
     reported = ReportedProblem(
         source=spot_check_source(plan), category=code, town=check.town_code,
         village=check.village_code or (check.item_id if check.kind == "village" else None),
         household_id=check.household_id,
-        description=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}，{where}）：{note}",
-        found_by=actor.user, found_on=local_today(clock))
+        description=f"随机抽查不合格（{check.day.isoformat()}，{group}，{where}）：{note}",
+        found_by=person_labels(uow.session, [actor.user])[actor.user],
+        found_on=local_today(clock))
     result = record_problems(uow, clock, check.campaign_id, [reported], recorded_by=actor.user)
     if not result.problem_ids:
         raise SpotCheckError(f"抽查 {check.id} 发现的问题已在台账上")

@@ -21,12 +21,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
-from duban.domain.lifecycle import GuardFailed, IllegalTransition
+from duban.domain.errors import DubanError
 from duban.services.root import Root
-from duban.web import amend, api, auth, editor, field, holidays, pages, work
+from duban.web import amend, api, auth, editor, field, holidays, pages, problem, work
 from duban.web.cache import SlowResultCache
 from duban.web.deps import WebState
+from duban.web.forms import refusal_status
 from duban.web.render import STATIC, make_env, redirect, render
 from duban.web.security import AuthRequired, CsrfRefused, Keys, load_secret
 from duban.web.uploads import BodyLimit
@@ -121,7 +121,7 @@ def create_app(root: Root, *, secret_key: str | None = None,
 
 # Every router of the app with its prefix; route_table() lists what they serve.
 ROUTERS = ((auth.router, ""), (auth.logout_router, ""), (api.router, "/api"),
-           (pages.router, ""), (work.router, ""), (amend.router, ""),
+           (pages.router, ""), (problem.router, ""), (work.router, ""), (amend.router, ""),
            (holidays.router, ""), (field.pages, ""), (field.api, "/api"),
            (editor.router, ""))
 
@@ -140,14 +140,7 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
 
 
-def _status_of(exc: DubanError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, PermissionDenied | GuardFailed):
-        return 403  # this user may not (role, office, signer)
-    if isinstance(exc, IllegalTransition | ConflictError):
-        return 409  # not from this status, or someone moved it first
-    return 400
+_status_of = refusal_status
 
 
 def _handlers(app: FastAPI) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from duban.domain.lifecycle import ACTION_LABELS, Action
+from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
+from duban.domain.lifecycle import ACTION_LABELS, Action, GuardFailed, IllegalTransition
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,16 @@ def parse_date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
-        from duban.domain.errors import DubanError
-
         raise DubanError(f"日期格式应为 2022-10-20：{value[:30]}") from None
+
+
+def refusal_status(exc: DubanError) -> int:
+    """The HTTP status of a refusal: 404 missing or out of scope, 403 not this user's to do,
+    409 not from this status or changed by someone else, 400 anything wrong in the input."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, PermissionDenied | GuardFailed):
+        return 403
+    if isinstance(exc, IllegalTransition | ConflictError):
+        return 409
+    return 400

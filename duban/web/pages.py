@@ -1,44 +1,28 @@
-"""The pages: dashboard, ledger and export, waiting board, problem detail and moves."""
+"""The pages: dashboard, ledger and export, waiting board, coverage (a problem: web/problem.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from duban.domain.bands import Band, Bands
-from duban.domain.errors import DubanError, NotFound
-from duban.domain.lifecycle import Action, Payload, Role, Status
+from duban.domain.errors import NotFound
+from duban.domain.lifecycle import Role, Status
 from duban.domain.plan import Plan
-from duban.services import moves
-from duban.services.calendars import working_calendar
-from duban.services.duties import (
-    MilestoneRow,
-    milestone_texts,
-    problem_milestones,
-    reach_milestone,
-)
+from duban.services.duties import milestone_texts
 from duban.services.duty_reports import DUTY_HEADERS, duty_scope, duty_sheet_rows
-from duban.services.evidence import UploadedFile, evidence_file, named_for
 from duban.services.plan_store import load_plan_version, plan_version_of
-from duban.services.scoping import visible_problem
-from duban.services.views.choices import (
-    CampaignChoice,
-    Choice,
-    campaign_choices,
-    filter_choices,
-)
+from duban.services.views.choices import CampaignChoice, campaign_choices, filter_choices
 from duban.services.views.common import plan_bands
 from duban.services.views.coverage import coverage
 from duban.services.views.cube import Cube, cube_count, ledger_cube
 from duban.services.views.dashboard import Dashboard, TrendPoint, dashboard
-from duban.services.views.detail import ProblemDetail, problem_detail
 from duban.services.views.ledger import (
     LedgerQuery,
     LedgerRow,
@@ -54,10 +38,8 @@ from duban.services.views.today import Due, today_work
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import always
 from duban.web.deps import WebState, csrf_session, current, state
-from duban.web.forms import FORMS, parse_date
-from duban.web.render import redirect, render, safe_next
+from duban.web.render import render
 from duban.web.security import Ctx
-from duban.web.uploads import read_upload
 from duban.web.xlsx import ledger_workbook
 
 # Sign-in is checked before the CSRF token, so a request without a session gets the sign-in
@@ -121,7 +103,18 @@ def page(st: WebState, ctx: Ctx, template: str, active: str, *,
     """Render a signed-in page with the navigation."""
     return render(st.env, st.keys, ctx.request, template, ctx=ctx, active=active,
                   campaign=campaign, campaigns=campaigns or [], status_code=status_code,
-                  **context)
+                  scope_label=scope_label(st, ctx, campaign), **context)
+
+
+def scope_label(st: WebState, ctx: Ctx, campaign: CampaignChoice | None) -> str:
+    """The signed-in user's offices, village or town by name, for the page's header."""
+    s = ctx.scope
+    if campaign is None or not (s.role == Role.OFFICE or s.town or s.village):
+        return ""
+    names = rules_of(st, campaign.id, ctx.today).names
+    if s.role == Role.OFFICE:
+        return "、".join(sorted(names.office(c) for c in s.offices))
+    return names.village(s.village) if s.village else names.town(s.town)
 
 
 class NoCampaignYet(Exception):
@@ -421,180 +414,6 @@ def waiting_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 items=items, total=total, page_no=page_no,
                 pages=max((total + 49) // 50, 1), names=names,
                 base={k: v for k, v in base.items() if v})
-
-
-# ---- a problem --------------------------------------------------------------------------
-
-
-@router.get("/problems/{problem_id}", include_in_schema=False)
-def problem_page(request: Request, ctx: CtxDep, problem_id: int) -> Response:
-    st = state(request)
-    detail = read(st, problem_detail, ctx.scope, problem_id, ctx.today)
-    campaigns, chosen = campaign_of(st, detail.campaign_id)
-    names = rules_of(st, detail.campaign_id, ctx.today).names
-    p = detail.problem
-    offer = st.db.run(moves.offer, st.clock, ctx.scope, problem_id)
-    forms = [FORMS[a] for a in offer.actions]
-    defaults = {a.value: day for a, day in offer.deadlines.items()}
-    suggestions = {**_deadline_suggestions(detail, ctx.today),
-                   **{a: day.isoformat() for a, day in defaults.items()}}
-    offices = list(read(st, filter_choices, ctx.scope, detail.campaign_id,
-                        names=names)["offices"])
-    if p.village_code:
-        from duban.domain.routing import village_office_code
-
-        own = village_office_code(p.village_code)
-        offices.append(Choice(own, names.office(own)))
-    stones = read(st, problem_milestones, problem_id, ctx.today)
-    may_reach = Role.COUNTY in ctx.scope.actor.roles or p.lead_office in ctx.scope.actor.offices
-    return page(st, ctx, "problem.html", "ledger", campaign=chosen, campaigns=campaigns,
-                d=detail, p=p, names=names, moves=forms, suggestions=suggestions,
-                defaults=defaults, offices=offices, milestones=stones, may_reach=may_reach)
-
-
-@router.post("/problems/{problem_id}/milestones", include_in_schema=False)
-async def problem_milestone(
-    request: Request, ctx: CtxDep, problem_id: int,
-    milestone: Annotated[str, Form(max_length=80)],
-    note: Annotated[str, Form(max_length=500)] = "",
-    files: Annotated[list[UploadFile] | None, File()] = None,
-) -> Response:
-    """The lead office reports a milestone (整改节点) of a problem reached, with evidence."""
-    from starlette.concurrency import run_in_threadpool
-
-    st = state(request)
-    back = f"/problems/{problem_id}"
-    detail = read(st, problem_detail, ctx.scope, problem_id, ctx.today)  # 404 outside scope
-    try:
-        uploads = await _files([], files or [])
-        row = await run_in_threadpool(partial(
-            _reach, st, ctx.username, detail.campaign_id, problem_id, milestone, note, uploads))
-    except DubanError as exc:
-        return redirect(request, st.keys, back, error=exc.message, secure=st.secure_cookies)
-    return redirect(request, st.keys, back, ok=f"已报告节点“{row.name}”完成（{row.state}）",
-                    secure=st.secure_cookies)
-
-
-def _reach(st: WebState, username: str, campaign_id: int, problem_id: int, milestone: str,
-           note: str, uploads: list[UploadedFile]) -> MilestoneRow:
-    with st.db.unit_of_work() as uow:
-        row = reach_milestone(uow, st.clock, campaign_id, problem_id, milestone, by=username,
-                              files=uploads, note=note)
-        uow.commit()
-    return row
-
-
-def _deadline_suggestions(detail: ProblemDetail, today: dt.date) -> dict[str, str]:
-    """A date to start from in the extension request form: five working days on.
-
-    Moves with a default deadline (复核不通过, 重新打开, 批准延期) start from that default
-    and get it when the field is left empty (moves.default_deadlines), as on every edge.
-    """
-    try:
-        base = max(detail.problem.deadline or today, today)
-        return {Action.REQUEST_EXTENSION.value: working_calendar().add_workdays(base, 5)
-                .isoformat()}
-    except DubanError:
-        return {}  # outside the calendar's years: the user types the date
-
-
-async def _files(before: list[UploadFile], after: list[UploadFile]) -> list[UploadedFile]:
-    files = []
-    for phase, group in (("before", before), ("after", after)):
-        for f in group:
-            if not f.filename:
-                continue  # an empty file input still sends one nameless part
-            files.append(await read_upload(f, phase))  # type: ignore[arg-type]
-    return files
-
-
-@router.post("/problems/{problem_id}/move", include_in_schema=False)
-async def problem_move(
-    request: Request, ctx: CtxDep, problem_id: int,
-    action: Annotated[str, Form()],
-    version: Annotated[int | None, Form()] = None,
-    note: Annotated[str, Form(max_length=2000)] = "",
-    office: Annotated[str, Form(max_length=80)] = "",
-    deadline: Annotated[str, Form(max_length=20)] = "",
-    before: Annotated[list[UploadFile] | None, File()] = None,
-    after: Annotated[list[UploadFile] | None, File()] = None,
-) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
-    st = state(request)
-    back = f"/problems/{problem_id}"
-    try:
-        act = Action(action)
-    except ValueError:
-        return redirect(request, st.keys, back, error=f"未知的办理步骤：{action[:30]}",
-                        secure=st.secure_cookies)
-    try:
-        files = await _files(before or [], after or [])
-        payload = Payload(note=note.strip(), office=office or None,
-                          deadline=parse_date(deadline))
-        out = await run_in_threadpool(partial(
-            st.db.run, moves.apply, st.clock, ctx.scope, problem_id, act, payload,
-            expected_version=version, files=files))
-    except NotFound:
-        raise  # another town's or office's problem: the same 404 page as a missing one
-    except DubanError as exc:
-        return redirect(request, st.keys, back, error=exc.message, secure=st.secure_cookies)
-    return redirect(request, st.keys, back, ok=f"已{FORMS[act].label}：{out.problem.code}",
-                    secure=st.secure_cookies)
-
-
-@router.post("/problems/bulk", include_in_schema=False)
-def problem_bulk(
-    request: Request, ctx: CtxDep,
-    ids: Annotated[list[int], Form(alias="id")],
-    action: Annotated[str, Form()] = Action.REASSIGN.value,
-    office: Annotated[str, Form(max_length=80)] = "",
-    note: Annotated[str, Form(max_length=2000)] = "",
-    back: Annotated[str, Form()] = "/ledger",
-) -> Response:
-    st = state(request)
-    target = safe_next(back, "/ledger")
-    try:
-        act = Action(action)
-    except ValueError:
-        return redirect(request, st.keys, target, error="未知的批量办理步骤",
-                        secure=st.secure_cookies)
-    if act not in {Action.REASSIGN, Action.ROUTE, Action.CLOSE, Action.PASS_REVIEW}:
-        return redirect(request, st.keys, target, error="此步骤不支持批量办理",
-                        secure=st.secure_cookies)
-    if len(ids) > 500:
-        return redirect(request, st.keys, target, error="一次最多批量办理 500 个问题",
-                        secure=st.secure_cookies)
-    lines = st.db.run(moves.apply_many, st.clock, ctx.scope, ids, act,
-                      Payload(note=note.strip(), office=office or None))
-    ok = sum(1 for line in lines if line.ok)
-    failed = [line for line in lines if not line.ok]
-    text = f"批量{FORMS[act].label}：成功 {ok} 个"
-    if failed:
-        text += f"，未办理 {len(failed)} 个：" + "；".join(
-            line.message for line in failed[:5]) + ("……" if len(failed) > 5 else "")
-        return redirect(request, st.keys, target, error=text, secure=st.secure_cookies)
-    return redirect(request, st.keys, target, ok=text, secure=st.secure_cookies)
-
-
-@router.get("/evidence/{evidence_id}", include_in_schema=False)
-def evidence_download(request: Request, ctx: CtxDep, evidence_id: int,
-                      download: int = 0) -> Response:
-    from models import Evidence
-
-    st = state(request)
-    with st.db.transaction() as session:
-        row = session.get(Evidence, evidence_id)
-        if row is None:
-            raise NotFound(f"佐证资料不存在：编号 {evidence_id}")
-        visible_problem(session, ctx.scope, row.problem_id)  # scoped like its problem
-        sha, name, kind = row.sha256, row.filename, row.content_type
-    content = st.db.run(evidence_file, sha)
-    inline = kind in {"image/jpeg", "image/png", "application/pdf"} and not download
-    return Response(content, media_type=kind, headers={
-        "Content-Disposition": _attachment(named_for(name, kind), inline=inline),
-        "Cache-Control": "private, max-age=3600",
-    })
 
 
 # ---- visit coverage ---------------------------------------------------------------------

@@ -81,9 +81,15 @@ def test_a_failed_household_check_records_a_routed_problem(db: Database,
     with db.transaction() as s:
         p = s.scalar(select(Problem).where(Problem.code == info.raised_problem_code))
         assert p is not None
-        # 督查巡查 is seed 002's source for supervision findings; the checker signs as finder.
+        # 督查巡查 is seed 002's source for supervision findings; the checker signs as finder,
+        # by name (姓名（单位）), as every 排查人 is written.
+        from duban.services.views.names import person_labels
+
+        finder = person_labels(s, ["ducha"])["ducha"]
+        assert finder != "ducha" and "（" in finder
         assert (p.source, p.category, p.household_id, p.found_by) == (
-            "supervision", "housing", info.household_id, "ducha")
+            "supervision", "housing", info.household_id, finder)
+        assert "ducha" not in p.description
         assert p.status == Status.ROUTED.value and p.lead_office and p.deadline is not None
         assert "房屋漏雨未报" in p.description
         stored = s.get(SpotCheck, check_id)

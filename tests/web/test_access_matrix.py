@@ -398,9 +398,11 @@ def test_form_tampering_is_refused(world: World, client_for: Clients) -> None:
     for fields in tampered:
         r = client.post(f"/problems/{pid}/move", data={"csrf_token": csrf, **fields},
                         follow_redirects=False)
-        assert r.status_code == 303, fields
-        follow = client.get(r.headers["location"])
-        assert "flash-error" in follow.text, fields
+        if r.status_code == 303:  # an unknown action: back to the page with the reason
+            r = client.get(r.headers["location"])
+        else:  # refused: the page again, the form as it was sent
+            assert r.status_code in (400, 403, 409), (fields, r.status_code)
+        assert "flash-error" in r.text, fields
     # Another office's code in the API body does not widen the scope either.
     r = client.post(f"/api/problems/{world.problems['lz_education']}/moves",
                     json={"action": "accept"}, headers={"X-CSRF-Token": csrf})

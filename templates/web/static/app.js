@@ -21,6 +21,18 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
     });
   }
+  // A required field left empty: the browser refuses before sending (so nothing typed or
+  // chosen is lost), and says so in Chinese whatever its own language.
+  for (const field of document.querySelectorAll("input[required], select[required], textarea[required]")) {
+    const missing = field.getAttribute("data-missing") ||
+      (field.type === "file" ? "请选择文件" : field.tagName === "SELECT" ? "请选择此项" : "请填写此项");
+    field.addEventListener("invalid", () => {
+      if (field.validity.valueMissing) field.setCustomValidity(missing);
+    });
+    const clear = () => field.setCustomValidity("");
+    field.addEventListener("input", clear);
+    field.addEventListener("change", clear);
+  }
   // A second click on a submit button while the first request runs would send it twice.
   for (const form of document.querySelectorAll("form[method=post]")) {
     form.addEventListener("submit", (event) => {
