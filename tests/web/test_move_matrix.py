@@ -293,7 +293,7 @@ def test_a_move_without_a_date_gets_the_plans_default_on_every_edge(ledger: Ledg
             r = c.post(f"/problems/{pid}/move", data={
                 "csrf_token": csrf, "action": action.value, "note": "不合格",
                 "deadline": "2022-09-01"}, follow_redirects=False)
-            assert r.status_code == 400, r.status_code
+            assert r.status_code in (400, 403), r.status_code  # the page again
             answer = r.text
         elif edge == "api":
             c, csrf = ledger.client("sup")
