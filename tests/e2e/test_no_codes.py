@@ -89,10 +89,11 @@ class Scanner:
 
 def page_text(markup: str) -> str:
     """What a person reads on a page: the text, the options, the placeholders and titles;
-    not scripts, styles, the users page's logins (class="login") or attribute values."""
+    not scripts, styles, the users page's logins (class="login", the 用户名 cell) or attribute
+    values."""
     markup = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S)
-    markup = re.sub(r'<(\w+)[^>]*class="[^"]*\blogin\b[^"]*"[^>]*>.*?</\1>', " ", markup,
-                    flags=re.S)
+    markup = re.sub(r'<(\w+)[^>]*(?:class="[^"]*\blogin\b[^"]*"|data-label="用户名")[^>]*>.*?</\1>',
+                    " ", markup, flags=re.S)
     shown = " ".join(re.findall(r'(?:placeholder|title|alt|data-confirm)="([^"]*)"', markup))
     return html.unescape(re.sub(r"<[^>]+>", " ", markup) + " " + shown)
 
