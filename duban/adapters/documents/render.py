@@ -1,10 +1,8 @@
 """Render GB/T 9704 documents from .docx templates with docxtpl in a sandboxed Jinja.
 
-Templates live in templates/documents/ (built by tools/build_doc_templates.py); a campaign's
-own folder, passed as `template_dir`, overrides a shipped template of the same file name.
-Output is written to a temporary file beside the target and renamed into place, so a failed
-render never leaves a partial document.
-"""
+Templates live in templates/documents/ (tools/build_doc_templates.py); a campaign's folder
+(`template_dir`) overrides a shipped one of the same name. Output is renamed into place from a
+temporary file, so a failed render never leaves a partial document."""
 
 from __future__ import annotations
 
@@ -120,6 +118,9 @@ def _patched(src_xml: str) -> str:
     return str(DocxTemplate.patch_xml(None, src_xml))
 
 
+_lined = functools.lru_cache(maxsize=64)(functools.partial(re.sub, r"<w:p([ >])", r"\n<w:p\1"))
+
+
 @functools.lru_cache(maxsize=64)
 def _compiled(src_xml: str) -> jinja2.Template:
     """Compile a part once; compiling the XML costs more than rendering it."""
@@ -178,8 +179,7 @@ class _Template(DocxTemplate):
 
     def render_xml_part(self, src_xml: str, part: Any, context: Mapping[str, Any],
                         jinja_env: jinja2.Environment | None = None) -> str:
-        # docxtpl puts each paragraph on its own line, so a Jinja line is a paragraph.
-        src_xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", src_xml)
+        src_xml = _lined(src_xml)  # a paragraph a line (cached): a Jinja line is a paragraph
         self.current_rendering_part = part
         try:
             dst_xml = _compiled(src_xml).render(context)
@@ -194,7 +194,7 @@ class _Template(DocxTemplate):
                     snippet = _strip_tags(lines[lineno - 1])
             raise TemplateError(self.duban_name, _detail(exc), line=line, snippet=snippet,
                                 part=_part_label(part)) from exc
-        dst_xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", dst_xml)
+        dst_xml = dst_xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
         dst_xml = (dst_xml.replace("{_{", "{{").replace("}_}", "}}")
                    .replace("{_%", "{%").replace("%_}", "%}"))
         return str(self.resolve_listing(dst_xml))
