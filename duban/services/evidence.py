@@ -12,6 +12,7 @@ directory with the evidence table.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import io
 import math
@@ -254,8 +255,15 @@ def _mib(n: int) -> str:
     return f"{math.ceil(n * 10 / 1024 / 1024) / 10:.1f} MB"
 
 
+class StorageFull(DubanError):
+    """The disk holding the evidence store is full: nothing of the upload was kept."""
+
+
 def write_blob(root: Path, sha256: str, content: bytes) -> Path:
-    """Store content under its hash (temp file + fsync + atomic rename); reuse an existing blob."""
+    """Store content under its hash (temp file + fsync + atomic rename); reuse an existing blob.
+
+    A failed write (a full disk) removes its temporary file: nothing half-written is left.
+    """
     path = blob_path(root, sha256)
     if path.exists() and path.stat().st_size == len(content):
         return path
@@ -318,11 +326,26 @@ def store_checked(
         Evidence.problem_id == problem.id, Evidence.submission_round == round_no)))
     hashes: list[str] = []
     names: list[str] = []
+    written: list[Path] = []  # blobs this upload created, removed again if a later one fails
     for f in files:
         if f.sha256 in hashes:
             continue  # the same file twice in one upload
         hashes.append(f.sha256)
-        write_blob(root, f.sha256, f.content)
+        existed = blob_path(root, f.sha256).exists()
+        try:
+            stored = write_blob(root, f.sha256, f.content)
+        except OSError as exc:
+            # The caller's transaction rolls back with this error: no row may name a blob, and
+            # no blob of this upload may stay without a row.
+            for path in written:
+                path.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(
+                    f"服务器存储空间已满，佐证资料「{f.filename}」未能保存，本次上传的文件均未保存。"
+                    "请联系系统管理员清理磁盘后重新上传") from exc
+            raise
+        if not existed:
+            written.append(stored)
         if f.sha256 in known:
             continue  # already in this round
         known.add(f.sha256)
