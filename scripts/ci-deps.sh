@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(chromium libreoffice-writer-nogui fonts-noto-cjk fonts-lxgw-wenkai fonts-arphic-ukai fonts-wqy-zenhei poppler-utils docker-compose
-          postgresql-client npm)
+          postgresql-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -18,6 +18,12 @@ if ((${#missing[@]})); then
 fi
 
 # The CJK serif the documents use without Debian's fonts-noto-cjk (npm; tests/integration/test_shipped_fonts.py).
+# npm only when there is none: a NodeSource nodejs brings its own and conflicts with Debian's npm.
+if ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
 bash scripts/fonts.sh
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
