@@ -121,7 +121,7 @@ def reassign_bulk(
             "以下状态的问题不能改派：" + "、".join(STATUS_LABELS[s] for s in bad)
             + "（可改派：" + "、".join(STATUS_LABELS[s] for s in REASSIGNABLE) + "）")
     if from_office == to_office:
-        raise DelegationError(f"原办室与新办室相同：{from_office}")
+        raise DelegationError("原办室与新办室相同，请选择另一个办室")
     if not note.strip():
         raise DelegationError("批量改派须填写说明（原因）")
     result = BulkReassignment()
@@ -293,14 +293,14 @@ def set_substitute(
     if session.scalar(select(Office.id).where(Office.code == office_code).limit(1)) is None:
         raise NotFound(f"责任办室未定义：{office_code}")
     if user.office_code == office_code:
-        raise DelegationError(f"{substitute_username} 本就属于 {office_code}，无须代理")
+        raise DelegationError(f"{user.name or substitute_username} 本就属于该办室，无须代理")
     overlap = session.scalar(select(Substitute).where(
         Substitute.user_id == user.id, Substitute.office_code == office_code,
         Substitute.starts_on <= ends_on, Substitute.ends_on >= starts_on).limit(1))
     if overlap is not None:
         raise DelegationError(
-            f"{substitute_username} 在 {overlap.starts_on}至{overlap.ends_on} 已代理 "
-            f"{office_code}（代理编号 {overlap.id}），期间不能重叠")
+            f"{user.name or substitute_username} 在 {overlap.starts_on}至{overlap.ends_on} "
+            f"已代理该办室（代理编号 {overlap.id}），期间不能重叠")
     row = Substitute(user_id=user.id, office_code=office_code, starts_on=starts_on,
                      ends_on=ends_on, reason=reason.strip(), granted_by=grantor.user,
                      granted_at=clock.now())

@@ -33,6 +33,7 @@ from duban.services.scoping import (
 from duban.services.views.choices import filter_choices
 from duban.services.views.names import document_file_name, person_labels, unit_labels
 from duban.web.deps import WebState, csrf_session, current, state
+from duban.web.forms import refusal_status
 from duban.web.pages import (
     CtxDep,
     _attachment,
@@ -496,6 +497,14 @@ PEOPLE_PAGE = 30  # users per page
 def people_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 role: str | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
                 page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
+    return _people(request, ctx, campaign, role, q, page_no)
+
+
+def _people(request: Request, ctx: Ctx, campaign: str | None, role: str | None = None,
+            q: str | None = None, page_no: int = 1, kept: dict[str, str] | None = None,
+            status_code: int = 200) -> Response:
+    """The users page; a refused form (kept: which form, its reason and values) is drawn again
+    with what was typed."""
     from duban.services.accounts import list_users
     from duban.services.delegation import delegation_log, list_substitutes
 
@@ -526,7 +535,7 @@ def people_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 roles=[(r.value, ROLE_LABELS[r]) for r in Role if r != Role.SYSTEM],
                 base={k: v for k, v in (("campaign", campaign or ""), ("role", role or ""),
                                         ("q", wanted)) if v},
-                office_users=office_users)
+                office_users=office_users, kept=kept or {}, status_code=status_code)
 
 
 @router.post("/people/substitutes", include_in_schema=False)
@@ -543,8 +552,20 @@ def substitute_add(request: Request, ctx: CtxDep,
         sid = st.db.run(set_substitute, st.clock, office, username, starts_on, ends_on, reason,
                              ctx.username)
     except DubanError as exc:
-        return _back(request, st, "/people", error=exc.message)
-    return _back(request, st, "/people", ok=f"已设置代理（编号 {sid}）：{username} 代理 {office}")
+        return _people(request, ctx, None, kept={
+            "form": "substitute", "error": exc.message, "username": username, "office": office,
+            "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat(),
+            "reason": reason}, status_code=refusal_status(exc))
+    who = read(st, person_labels, [username]).get(username, username)
+    return _back(request, st, "/people",
+                 ok=f"已设置代理（编号 {sid}）：{who} 代理 {_office_name(st, ctx, office)}")
+
+
+def _office_name(st: WebState, ctx: Ctx, code: str) -> str:
+    """An office's name in the newest campaign that has it."""
+    from duban.services.views.names import office_labels
+
+    return st.db.run(office_labels, [code]).get(code, code)
 
 
 @router.post("/people/substitutes/{substitute_id}/end", include_in_schema=False)
@@ -573,7 +594,9 @@ def office_reassign(request: Request, ctx: CtxDep, campaign: Annotated[int, Form
         result = st.db.run(reassign_bulk, st.clock, campaign, from_office, to_office, ctx.username,
                                note)
     except DubanError as exc:
-        return _back(request, st, f"/people?campaign={campaign}", error=exc.message)
+        return _people(request, ctx, str(campaign), kept={
+            "form": "reassign", "error": exc.message, "from_office": from_office,
+            "to_office": to_office, "note": note}, status_code=refusal_status(exc))
     return _back(request, st, f"/people?campaign={campaign}", ok=result.describe())
 
 

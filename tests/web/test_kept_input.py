@@ -139,3 +139,37 @@ def test_every_required_field_is_marked_before_sending(world: World,
     submit = form_of(office.get(f"/problems/{pid}").text, "submit")
     assert re.search(r'<input type="file" name="after"[^>]*\brequired\b', submit)
     assert seen >= 4
+
+
+def test_the_users_page_keeps_a_refused_substitute_and_reassignment(
+        world: World, client_for: Clients) -> None:
+    county, csrf = client_for("county")
+    # The end before the start: refused, the page again with every field as typed.
+    r = county.post("/people/substitutes", data={
+        "csrf_token": csrf, "username": "off_jyj", "office": "zjj", "starts_on": "2022-10-10",
+        "ends_on": "2022-10-01", "reason": "住建局刘科长外出学习"}, follow_redirects=False)
+    assert r.status_code == 400
+    form = re.search(r'<form[^>]*id="form-substitute".*?</form>', r.text, re.S)
+    assert form, r.text[:500]
+    body = form.group(0)
+    assert "不能早于开始日期" in body
+    assert '<option value="off_jyj" selected>' in body and '<option value="zjj" selected>' in body
+    assert 'value="2022-10-10"' in body and 'value="2022-10-01"' in body
+    assert 'value="住建局刘科长外出学习"' in body
+    # The same office twice: refused without its code, the choices and the reason kept.
+    r = county.post("/people/reassign", data={
+        "csrf_token": csrf, "campaign": str(world.campaign_id), "from_office": "zjj",
+        "to_office": "zjj", "note": "机构调整"}, follow_redirects=False)
+    assert r.status_code == 400
+    form = re.search(r'<form[^>]*id="form-reassign".*?</form>', r.text, re.S)
+    assert form
+    body = form.group(0)
+    assert "原办室与新办室相同" in body and "zjj" not in re.sub(r'value="zjj"', "", body)
+    assert body.count('<option value="zjj" selected>') == 2 and 'value="机构调整"' in body
+    # Accepted: the message names the person and the office.
+    r = county.post("/people/substitutes", data={
+        "csrf_token": csrf, "username": "off_jyj", "office": "zjj", "starts_on": "2022-09-26",
+        "ends_on": "2022-10-10", "reason": "外出学习"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = county.get(r.headers["location"]).text
+    assert "教育局陈科长" in page and "县住建局" in page
