@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from duban.adapters.children import OwnedChild
 from duban.domain.errors import DubanError
+from duban.services.database import private_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ PORT_ENV = "DUBAN_PREFECT_PORT"
 CHECK_SECONDS = 5.0
 UNHEALTHY_CHECKS = 3
 HEALTH_TIMEOUT_S = 10.0
+# The server's own output, appended, in the data directory.
+SERVER_LOG = "prefect-server.log"
 
 # The API URL of the server owned by this process, for flows run on any of its threads (the
 # scheduler's): Prefect's temporary settings reach only the thread that set them.
@@ -104,13 +107,17 @@ def _start_server(port: int) -> OwnedChild:
     # No UI, no telemetry (a county server may have no route out: it logged an error per start).
     server_env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
                   "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "0"}
-    return OwnedChild(
-        [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
-         "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "error", "--lifespan", "on"],
-        env={**os.environ, **server_env,
-             **get_current_settings().to_environment_variables(exclude_unset=True)},
-        stdin=subprocess.DEVNULL)
+    # Its output goes to a log in the data directory, not to the clerk's terminal: a server
+    # stopped mid-request prints Prefect's own tracebacks, which are not duban's errors.
+    log_path = private_data_dir() / SERVER_LOG
+    with log_path.open("ab") as log_file:  # the child keeps its own descriptor
+        return OwnedChild(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+             "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+            env={**os.environ, **server_env,
+                 **get_current_settings().to_environment_variables(exclude_unset=True)},
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
 
 
 def _healthy(url: str, timeout_s: float = 5) -> bool:

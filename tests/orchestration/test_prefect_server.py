@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.common import OwnedPrefectServer, PrefectServerError, _healthy, configured_port
+from flows.common import (
+    SERVER_LOG,
+    OwnedPrefectServer,
+    PrefectServerError,
+    _healthy,
+    configured_port,
+)
 from tests.conftest import ROOT
 from tests.orchestration.helpers import live_processes
 
@@ -133,15 +139,19 @@ def test_serve_stops_cleanly_releasing_the_lease_and_the_server(tmp_path: Path,
         _cleanup(duban, server)
 
 
-def test_the_owned_server_is_started_again_when_it_dies(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_owned_server_is_started_again_when_it_dies(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
     port = _free_port()
     monkeypatch.setenv("DUBAN_PREFECT_PORT", str(port))
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
     server = OwnedPrefectServer(configured_port(), patience_s=STARTUP_S, check_s=0.5)
     first = None
     try:
         assert server.start() == f"http://127.0.0.1:{port}/api"
         first = server.pid
         assert first is not None and _alive(first)
+        # its output goes to the data directory's log, not to the terminal
+        assert (tmp_path / "data" / SERVER_LOG).is_file()
         os.kill(first, signal.SIGKILL)  # the server crashes (OOM killer, a bug)
         deadline = time.monotonic() + STARTUP_S
         while server.restarts == 0:
