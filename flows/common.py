@@ -121,12 +121,21 @@ def _start_server(port: int) -> OwnedChild:
 
 
 def _healthy(url: str, timeout_s: float = 5) -> bool:
-    import httpx
+    """Whether the server answers /health. Plain http.client on loopback: an httpx client
+    builds a TLS context for every call (0.1–1 s of CPU on a loaded machine, every 5 s)."""
+    import http.client
+    from urllib.parse import urlsplit
 
+    parts = urlsplit(f"{url}/health")
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                      timeout=timeout_s)
     try:
-        return httpx.get(f"{url}/health", timeout=timeout_s).status_code == 200
-    except httpx.HTTPError:
+        conn.request("GET", parts.path)
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
         return False
+    finally:
+        conn.close()
 
 
 def _patience() -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import cast
 
 from sqlalchemy import Table, select
@@ -46,10 +47,15 @@ from duban.services.events import state_changed
 from duban.services.evidence import (
     CheckedFile,
     UploadedFile,
+    add_checked,
     check_files,
+    evidence_root,
     evidence_round,
+    evidence_rounds,
     refuse_frozen,
+    round_hashes,
     store_checked,
+    write_blobs,
 )
 from duban.services.problems import find_problem
 from duban.services.scoping import Scope, problem_clause
@@ -137,6 +143,52 @@ def apply_in(
     if files:
         store_checked(session, clock, problem, files, actor, round_no=round_no)
     return Moved(problem, hashes)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One move of a batch: what `apply_in` takes for one problem."""
+
+    problem: Problem
+    action: Action
+    payload: Payload
+    files: Sequence[CheckedFile] = ()
+
+
+def apply_batch(session: Session, clock: Clock, actor: Actor, steps: Sequence[Step], *,
+                root: Path | None = None) -> list[Moved]:
+    """Many moves of one actor inside the caller's transaction, each as `apply_in` makes it.
+
+    Every move is decided by the table and audited by `move_in`, its files checked against
+    the round and recorded with their upload event, exactly as one by one; what is batched is
+    the writing: the evidence rounds read in one query, the rows flushed once at the end, the
+    blobs written together (`write_blobs`). A refused move raises and the caller's
+    transaction undoes the batch. Each problem moves at most once in a batch.
+    """
+    ids = [s.problem.id for s in steps]
+    if len(set(ids)) != len(ids):
+        raise ValueError("a problem moves at most once in a batch")
+    rounds = evidence_rounds(session, [s.problem.id for s in steps if s.files])
+    known = round_hashes(session, rounds) if rounds else {}
+    blobs: list[CheckedFile] = []
+    out: list[Moved] = []
+    for step in steps:
+        problem, payload = step.problem, step.payload
+        given = stored_hashes(session, problem, payload.evidence)
+        hashes = tuple(dict.fromkeys((*given, *(f.sha256 for f in step.files))))
+        if step.files:
+            refuse_frozen(problem)
+        move_in(session, clock, actor, problem, step.action, replace(payload, evidence=hashes),
+                flush=False)
+        if step.files:
+            add_checked(session, clock, problem, step.files, actor,
+                        round_no=rounds[problem.id], known=known[problem.id])
+            blobs.extend(step.files)
+        out.append(Moved(problem, hashes))
+    if blobs:  # after every decision: a refusal leaves no blob behind
+        write_blobs(root or evidence_root(), blobs)
+    session.flush()
+    return out
 
 
 def stored_hashes(session: Session, problem: Problem, hashes: Sequence[str]) -> list[str]:

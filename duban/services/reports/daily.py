@@ -107,9 +107,11 @@ def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigur
 
 
 def daily_report_context(
-    session: Session, campaign_id: int, day: dt.date, figures: DailyFigures
+    session: Session, campaign_id: int, day: dt.date, figures: DailyFigures,
+    sources: list[ScopeFigures] | None = None,
 ) -> Any:
-    """The DailyReportContext of a day's figures (see duban.adapters.documents)."""
+    """The DailyReportContext of a day's figures (see duban.adapters.documents); `sources`:
+    the day's `source_figures` when the caller has them already."""
     from duban.adapters.documents.context import DailyReportContext, DailyRow, SeriesPoint
 
     plan = load_plan_of(session, campaign_id)
@@ -145,7 +147,8 @@ def daily_report_context(
         towns=[daily_row(f) for f in figures.towns],
         offices=[daily_row(f) for f in figures.offices],
         series=series,
-        sources=[daily_row(f) for f in source_figures(session, plan, campaign_id, day)],
+        sources=[daily_row(f) for f in (
+            sources if sources is not None else source_figures(session, plan, campaign_id, day))],
         spot_checks=checks,
         spot_check_failures=failures,
         **duty_fields(session, campaign_id, day),
@@ -235,19 +238,22 @@ def _unit(plan: Plan) -> str:
 
 def write_daily_report(
     uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date, out_dir: Path,
-    pdf: bool = False,
+    pdf: bool = False, *, figures: DailyFigures | None = None,
+    sources: list[ScopeFigures] | None = None,
 ) -> list[Path]:
     """Write the day's report (.docx with a trend chart, .xlsx; .pdf on request); snapshot it.
 
     Returns the written paths. The day's snapshot is taken first (once per day), so the next
-    day's change is measured against what this report said.
+    day's change is measured against what this report said. `figures` and `sources`: the
+    day's `daily_figures` and `source_figures` when the caller computed them in this unit
+    (the tick delivers the same figures: each is a pass over the whole ledger).
     """
     from duban.adapters.documents.render import render_daily_report
     from duban.adapters.documents.xlsx import write_daily_report_xlsx
 
     take_daily_snapshot(uow, clock, campaign_id, day)
-    figures = daily_figures(uow, campaign_id, day)
-    ctx = daily_report_context(uow.session, campaign_id, day, figures)
+    figures = figures or daily_figures(uow, campaign_id, day)
+    ctx = daily_report_context(uow.session, campaign_id, day, figures, sources)
     out_dir = Path(out_dir)
     stem = f"日报-{campaign_id}-{day.isoformat()}"
     docx = render_daily_report(ctx, out_dir / f"{stem}.docx",

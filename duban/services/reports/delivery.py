@@ -21,7 +21,12 @@ from duban.domain.plan import Audience, OfficeLevel, Plan, ReportAudience
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork, data_dir
 from duban.services.messages import enqueue
-from duban.services.reports.daily import daily_figures, source_figures, spot_check_lines
+from duban.services.reports.daily import (
+    DailyFigures,
+    daily_figures,
+    source_figures,
+    spot_check_lines,
+)
 from duban.services.reports.figures import ScopeFigures
 from models import Office, OutboxMessage, Town
 
@@ -82,11 +87,13 @@ def _duty_lines(session: Session, plan: Plan, campaign_id: int, day: dt.date,
 
 
 def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date,
-                         docx: Path | None) -> int:
+                         docx: Path | None, *, figures: DailyFigures | None = None,
+                         sources: list[ScopeFigures] | None = None) -> int:
     """Send the day's report to the plan's `reports.daily_to`; returns outbox rows added.
 
     The message carries the totals, the recipient's own row (a town's, or an office's as
     lead), the day's spot checks and the breakdown by source; e-mail attaches the .docx.
+    `figures` and `sources`: the ones the report was written from, when the caller has them.
     """
     session = uow.session
     plan = load_plan_of(session, campaign_id)
@@ -95,9 +102,10 @@ def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
     targets = recipients(plan, offices, plan.reports.daily_to)
     if not targets:
         return 0
-    figures = daily_figures(uow, campaign_id, day)
+    figures = figures or daily_figures(uow, campaign_id, day)
     checks, failures = spot_check_lines(session, plan, campaign_id, day)
-    sources = source_figures(session, plan, campaign_id, day)
+    if sources is None:
+        sources = source_figures(session, plan, campaign_id, day)
     towns = {t.code: t for t in figures.towns}
     leads = {o.code: o for o in figures.offices}
     t = figures.total
