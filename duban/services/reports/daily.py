@@ -133,7 +133,7 @@ def daily_report_context(
     )
     series = [
         SeriesPoint(s.day, s.counts.found, s.counts.closed, s.counts.overdue)
-        for s in trend(session, campaign_id, day)
+        for s in trend(session, campaign_id, day, today=figures.total.today)
     ]
     checks, failures = spot_check_lines(session, plan, campaign_id, day)
     head = letterhead(plan)

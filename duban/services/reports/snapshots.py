@@ -99,10 +99,11 @@ def snapshot_counts(session: Session, campaign_id: int, day: dt.date) -> ScopedC
 
 
 def trend(session: Session, campaign_id: int, day: dt.date,
-          days: int = SERIES_DAYS) -> list[SeriesDay]:
+          days: int = SERIES_DAYS, *, today: Counts | None = None) -> list[SeriesDay]:
     """Campaign totals for each day up to `day`: from snapshots, else rebuilt from the ledger.
 
-    Starts at the first day anything was recorded (at most `days` days back).
+    Starts at the first day anything was recorded (at most `days` days back). `today`: the
+    totals of `day` itself when the caller has them (they are always live, never a snapshot).
     """
     first = session.scalar(
         select(func.min(Problem.found_on)).where(Problem.campaign_id == campaign_id)
@@ -129,7 +130,7 @@ def trend(session: Session, campaign_id: int, day: dt.date,
     out = []
     d = start
     while d <= day:
-        counts = snapped.get(d) if d < day else None  # the report day is always live
+        counts = snapped.get(d) if d < day else today  # the report day is always live
         out.append(SeriesDay(d, counts if counts is not None
                              else counts_as_of(session, campaign_id, d).total))
         d += dt.timedelta(days=1)
