@@ -10,9 +10,10 @@ no notice round, no rung, no duty, no report before the plan's hour), the outbox
 
 The two commands run in turn, round after round (one untimed round of each first, for
 Prefect's own database and the file cache; with `--quick` the floor's alone, then one round);
-each figure is the median round, wall and CPU (user + system of the process and its children,
-the Prefect server included). Where the rest goes (a profile of the process):
-docs/benchmarks.md, "A tick as its own process".
+each figure is the median round, wall and CPU (user + system of the process and its
+children, the Prefect server included). A plain `python -m bench --quick` leaves this suite
+out (every round starts two Prefect servers); `--quick --only tick_process` runs it. Where
+the rest goes (a profile of the process): docs/benchmarks.md, "A tick as its own process".
 """
 
 from __future__ import annotations
