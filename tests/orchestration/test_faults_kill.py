@@ -47,6 +47,7 @@ LATER = NOW + dt.timedelta(minutes=6)
 # The Prefect server: the session's, except at one point where the tick owns its own (the
 # county server's way), so that a server left behind would be seen.
 POINTS: list[tuple[str, str, bool]] = [
+    ("after reaping interrupted stage runs", "kill:reap-stage-runs:after:1", False),
     ("after closing ended campaigns", "kill:close-ended-campaigns:after:1", False),
     ("after the 排查 stage run opened", "kill:begin-stage:after:1", False),
     ("after detection, stage open", "kill:detect-problems:after:1", False),
@@ -63,6 +64,7 @@ POINTS: list[tuple[str, str, bool]] = [
     ("after the recurring duties", "kill:recurring-duties:after:1", False),
     ("after the daily report", "kill:daily-report:after:1", False),
     ("mid-delivery: claimed, nothing sent", "kill:deliver-send:before:1", False),
+    ("after the file sweep", "kill:sweep-files:after:1", False),
 ]
 
 
