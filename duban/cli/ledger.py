@@ -525,9 +525,14 @@ def audit_show(problem: str, campaign_id: int | None, json_out: bool) -> None:
     def status(value: str | None) -> str:
         return STATUS_LABELS[Status(value)] if value else ""
 
+    from duban.services.views.names import people_labels
+
+    # Who acted, by name: an event without a stored name shows the account's 姓名（单位）.
+    who = env().db.run(people_labels, [ev.actor for ev in events if not ev.actor_name])
     click.echo(table(
         ["时间", "办理人", "角色", "步骤", "原状态", "新状态", "说明", "佐证"],
-        [[ev.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"), ev.actor_name or ev.actor,
+        [[ev.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"),
+          ev.actor_name or who.get(ev.actor, ev.actor),
           ROLE_LABELS.get(Role(ev.actor_role), ev.actor_role), label(ev.action),
           status(ev.from_status), status(ev.to_status), ev.note, len(ev.evidence) or ""]
          for ev in events],

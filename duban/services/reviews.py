@@ -359,6 +359,11 @@ def spot_check_draws(uow: UnitOfWork, campaign_id: int) -> list[DrawInfo]:
                      data=dict(d.data)) for d in rows]
 
 
+def _group_name(plan: Plan, code: str) -> str:
+    """A supervision group's name (notes and descriptions are read by people)."""
+    return next((g.name for g in plan.review.groups if g.code == code), code)
+
+
 def _may_check(actor: Actor, plan: Plan, group_code: str) -> None:
     if not actor.roles & {Role.SUPERVISOR, Role.COUNTY}:
         raise PermissionDenied(f"随机抽查结果须由督查组或县级办公室记录，{actor.label}无权记录")
@@ -459,7 +464,8 @@ def record_spot_check(
         # The lifecycle's one deadline policy: the date given (not before today), else
         # the plan's working days after a failed check.
         moves.move_in(session, clock, actor, problem, Action.REOPEN, Payload(
-            note=f"随机抽查不合格（{check.day.isoformat()}，{check.group_code}）：{note.strip()}",
+            note=f"随机抽查不合格（{check.day.isoformat()}，{_group_name(plan, check.group_code)}）："
+                 f"{note.strip()}",
             deadline=new_deadline))
     elif not passed and check.kind in (SpotCheckKind.HOUSEHOLD.value,
                                        SpotCheckKind.VILLAGE.value):
