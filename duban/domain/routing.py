@@ -71,16 +71,20 @@ def _compile(rule: RoutingRule) -> _Compiled:
 class Router:
     """Routes problems with a plan's routing table; build once per plan and reuse.
 
-    `town_offices` maps a town code to its town-level office, which the 各乡镇 token stands for.
+    `town_offices` maps a town code to its town-level office, which the 各乡镇 token stands for;
+    `names` maps each kind ("category", "source", "town") to its codes' names, which the reasons
+    print (a person reads them).
     """
 
-    __slots__ = ("_memo", "_plain", "_rules", "_town_offices")
+    __slots__ = ("_memo", "_names", "_plain", "_rules", "_town_offices")
 
     def __init__(
-        self, rules: Sequence[RoutingRule], town_offices: Mapping[str, str] | None = None
+        self, rules: Sequence[RoutingRule], town_offices: Mapping[str, str] | None = None,
+        names: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self._rules = tuple(_compile(r) for r in rules)
         self._town_offices = dict(town_offices or {})
+        self._names = {kind: dict(m) for kind, m in (names or {}).items()}
         # Routes of rules without tokens do not depend on the place: build them once.
         self._plain: tuple[Route | None, ...] = tuple(
             None if c.has_token else Route(c.office, c.co_offices, i)
@@ -96,7 +100,13 @@ class Router:
             office = plan.town_office(town.code)
             if office is not None:
                 town_offices[town.code] = office.code
-        return cls(plan.routing, town_offices)
+        names = {"town": {t.code: t.name for t in plan.towns},
+                 "source": {s.code: s.name for s in plan.sources},
+                 "category": {c.code: c.name for c in plan.categories}}
+        return cls(plan.routing, town_offices, names)
+
+    def _name(self, kind: str, code: str) -> str:
+        return self._names.get(kind, {}).get(code, code) if code else "（未填）"
 
     def _rule_index(self, category: str, source: str, town: str) -> int:
         key = (category, source, town)
@@ -115,7 +125,8 @@ class Router:
         index = self._rule_index(category, source, town)
         if index < 0:
             return Unrouted(
-                f"路由表中没有匹配 类别={category} 来源={source} 乡镇={town} 的规则，"
+                f"路由表中没有匹配 类别「{self._name('category', category)}」、"
+                f"来源「{self._name('source', source)}」、乡镇「{self._name('town', town)}」的规则，"
                 f"请在方案的路由表中补充，或手工指定责任办室"
             )
         plain = self._plain[index]
@@ -128,7 +139,7 @@ class Router:
             lead = self._town_offices.get(town, "") if town else ""
             if not lead:
                 return Unrouted(
-                    f"路由规则第{index + 1}条由“{OWN_TOWN}”牵头，但乡镇 {town or '（未填）'} "
+                    f"路由规则第{index + 1}条由“{OWN_TOWN}”牵头，但乡镇「{self._name('town', town)}」"
                     f"没有唯一的乡镇级办室，请在方案中为它设一个乡镇级办室，或手工指定责任办室"
                 )
         resolved: list[str] = []

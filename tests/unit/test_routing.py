@@ -49,7 +49,14 @@ def test_unrouted_names_the_keys() -> None:
     router = Router(RULES)
     r = router.route("产业", "入户排查", "t1", "v1")
     assert isinstance(r, Unrouted)
-    assert "类别=产业" in r.reason and "来源=入户排查" in r.reason and "乡镇=t1" in r.reason
+    assert "类别「产业」" in r.reason and "来源「入户排查」" in r.reason and "乡镇「t1」" in r.reason
+    # with the plan's names, the reason a person reads shows names, not codes
+    named = Router(RULES, names={"category": {"cy": "产业发展"}, "source": {"hh": "入户排查"},
+                                 "town": {"t1": "沧沟乡"}})
+    r = named.route("cy", "hh", "t1", "v1")
+    assert isinstance(r, Unrouted)
+    assert "类别「产业发展」、来源「入户排查」、乡镇「沧沟乡」" in r.reason
+    assert "t1" not in r.reason and "cy" not in r.reason
     assert isinstance(Router(()).route("住房安全", "巡视", "t1", None), Unrouted)
 
 
