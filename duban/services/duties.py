@@ -206,7 +206,7 @@ def report_done(uow: UnitOfWork, clock: Clock, campaign_id: int, occurrence_id: 
         raise DubanError(f"第{occurrence_id}项“{name}”{occ.opens_on.isoformat()}才开始，"
                          "不能提前报告完成")
     if not files and not note.strip():
-        raise DubanError("报告完成须附佐证资料（--file）或写明情况（--note）")
+        raise DubanError("报告完成须附佐证资料或写明完成情况")
     checked = check_files(files) if files else []
     for f in checked:
         write_blob(root or evidence_root(), f.sha256, f.content)
@@ -332,7 +332,7 @@ def reach_milestone(uow: UnitOfWork, clock: Clock, campaign_id: int, problem_ref
     if session.get(ProblemMilestone, (problem.id, stone.code)) is not None:
         raise DubanError(f"问题 {problem.code} 的节点“{stone.name}”已报告完成")
     if not files and not note.strip():
-        raise DubanError("报告节点完成须附佐证资料（--file）或写明情况（--note）")
+        raise DubanError("报告节点完成须附佐证资料或写明完成情况")
     checked = check_files(files) if files else []
     for f in checked:
         write_blob(root or evidence_root(), f.sha256, f.content)

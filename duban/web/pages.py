@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
@@ -334,9 +334,17 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
 @router.get("/ledger", include_in_schema=False)
 def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
+    return ledger_of(request, ctx, campaign, request.query_params, page_no)
+
+
+def ledger_of(request: Request, ctx: Ctx, campaign: str | None, query: Mapping[str, str],
+              page_no: int = 1, kept: dict[str, Any] | None = None,
+              status_code: int = 200, back: str | None = None) -> Response:
+    """The ledger with the filters of `query`; a refused bulk form (kept: the reason, the
+    chosen problems, step, office and note) is drawn again as it was sent."""
     st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "ledger")
-    params = {k: request.query_params.get(k, "") for k in LEDGER_KEYS}
-    if "status" not in request.query_params:
+    params = {k: query.get(k, "") for k in LEDGER_KEYS}
+    if "status" not in query:
         params["status"] = PENDING
     q = ledger_query(chosen.id, params, page_no)
     r = rules_of(st, chosen.id, ctx.today)
@@ -356,7 +364,8 @@ def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 names=names, milestones=stones,
                 choices=choices, base=base, sorts=list(Sort), dues=list(Due),
                 bulk=ctx.scope.role == Role.COUNTY, office_choices=choices["offices"],
-                query_string=urlencode(base))
+                query_string=urlencode(base), kept=kept or {}, status_code=status_code,
+                back=back or f"{request.url.path}?{request.url.query}")
 
 
 @router.get("/ledger.xlsx", include_in_schema=False)

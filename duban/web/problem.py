@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
@@ -28,7 +29,7 @@ from duban.services.views.choices import Choice, filter_choices
 from duban.services.views.detail import ProblemDetail, problem_detail
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.forms import FORMS, parse_date, refusal_status
-from duban.web.pages import CtxDep, _attachment, campaign_of, page, read, rules_of
+from duban.web.pages import CtxDep, _attachment, campaign_of, ledger_of, page, read, rules_of
 from duban.web.render import redirect, safe_next
 from duban.web.uploads import read_upload
 
@@ -217,7 +218,14 @@ def problem_bulk(
     if failed:
         text += f"，未办理 {len(failed)} 个：" + "；".join(
             line.message for line in failed[:5]) + ("……" if len(failed) > 5 else "")
-        return redirect(request, st.keys, target, error=text, secure=st.secure_cookies)
+        # The ledger again, as filtered, with the problems not done still chosen and the
+        # step, office and note as sent.
+        url = urlsplit(target)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        page_no = int(query["page"]) if query.get("page", "").isdigit() else 1
+        return ledger_of(request, ctx, query.get("campaign"), query, max(page_no, 1), kept={
+            "error": text, "ids": {line.problem_id for line in failed}, "action": act.value,
+            "office": office, "note": note}, status_code=200 if ok else 400, back=target)
     return redirect(request, st.keys, target, ok=text, secure=st.secure_cookies)
 
 

@@ -355,13 +355,20 @@ def template_download(request: Request, ctx: CtxDep, kind: str,
 
 @router.get("/notices", include_in_schema=False)
 def notices_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
+    return _notices(request, ctx, campaign)
+
+
+def _notices(request: Request, ctx: Ctx, campaign: str | None,
+             kept: dict[str, object] | None = None, status_code: int = 200) -> Response:
+    """The notices page; a refused 签收 (kept: the notice, the reason, the box as sent) is drawn
+    again beside its form."""
     st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "notices")
     rows = read(st, visible_notices, ctx.scope, chosen.id)
     names = rules_of(st, chosen.id, ctx.today).names
     people = read(st, person_labels, [n.acknowledged_by for n in rows])
     return page(st, ctx, "notices.html", "notices", campaign=chosen, campaigns=campaigns,
                 rows=list(reversed(rows)), names=names, people=people,
-                batch_key=secrets.token_hex(8),
+                batch_key=secrets.token_hex(8), kept=kept or {}, status_code=status_code,
                 may_issue=ctx.scope.role == Role.COUNTY)
 
 
@@ -389,18 +396,24 @@ def notice_ack(request: Request, ctx: CtxDep, notice_id: int,
     st = state(request)
     campaign_id = read(st, visible_notice, ctx.scope, notice_id).campaign_id
     # The receipt and the accepted problems are one unit: a failure leaves neither behind.
-    with st.unit_of_work() as uow:
-        row = acknowledge_notice(uow, st.clock, notice_id, ctx.username)
-        text = f"已签收通知书 {row.number}"
-        if accept:
-            lines = moves.apply_many(uow, st.clock, ctx.scope, list(row.problem_ids),
-                                     Action.ACCEPT, Payload(note=f"签收督办通知书 {row.number}"))
-            ok = [line for line in lines if line.ok]
-            text += f"，签收其中问题 {len(ok)} 个"
-            skipped = len(lines) - len(ok)
-            if skipped:
-                text += f"（{skipped} 个已不在待签收状态）"
-        uow.commit()
+    try:
+        with st.unit_of_work() as uow:
+            row = acknowledge_notice(uow, st.clock, notice_id, ctx.username)
+            text = f"已签收通知书 {row.number}"
+            if accept:
+                lines = moves.apply_many(uow, st.clock, ctx.scope, list(row.problem_ids),
+                                         Action.ACCEPT,
+                                         Payload(note=f"签收督办通知书 {row.number}"))
+                ok = [line for line in lines if line.ok]
+                text += f"，签收其中问题 {len(ok)} 个"
+                skipped = len(lines) - len(ok)
+                if skipped:
+                    text += f"（{skipped} 个已不在待签收状态）"
+            uow.commit()
+    except DubanError as exc:
+        return _notices(request, ctx, str(campaign_id), kept={
+            "notice": notice_id, "error": exc.message, "accept": bool(accept)},
+            status_code=refusal_status(exc))
     return _back(request, st, f"/notices?campaign={campaign_id}", ok=text)
 
 
@@ -636,6 +649,13 @@ def inbox_offices(st: WebState, ctx: Ctx, campaign_id: int | None) -> list[str]:
 @router.get("/inbox", include_in_schema=False)
 def inbox_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                unread: int = 0) -> Response:
+    return _inbox(request, ctx, campaign, unread)
+
+
+def _inbox(request: Request, ctx: Ctx, campaign: str | None, unread: int = 0,
+           kept: dict[str, object] | None = None, status_code: int = 200) -> Response:
+    """The inbox; a refused duty report (kept: its duty, reason, note and file names) is drawn
+    again with what was typed."""
     from duban.services.messages import list_inbox
 
     st = state(request)
@@ -651,7 +671,7 @@ def inbox_page(request: Request, ctx: CtxDep, campaign: str | None = None,
     people = read(st, person_labels, [m.read_by for m in lines])
     return page(st, ctx, "inbox.html", "inbox", campaign=chosen, campaigns=campaigns,
                 lines=lines, unread=bool(unread), names=names, offices=offices, duties=duties,
-                people=people)
+                people=people, kept=kept or {}, status_code=status_code)
 
 
 @router.post("/duties/{occurrence_id}/done", include_in_schema=False)
@@ -679,7 +699,10 @@ async def duty_done(request: Request, ctx: CtxDep, occurrence_id: int,
     try:
         ok = await run_in_threadpool(run)
     except DubanError as exc:
-        return _back(request, st, back, error=exc.message)
+        return _inbox(request, ctx, str(cid), kept={
+            "duty": occurrence_id, "error": exc.message, "note": note,
+            "files": [f.filename for f in files or [] if f.filename]},
+            status_code=refusal_status(exc))
     return _back(request, st, back, ok=ok)
 
 

@@ -59,15 +59,21 @@ def acknowledge_notice(uow: UnitOfWork, clock: Clock, notice_id: int, username: 
                       and notice.campaign_id not in actor.campaigns)
     if (notice.office_code not in actor.offices or other_campaign) \
             and actor.role is not Role.SYSTEM:
-        raise PermissionDenied(
-            f"通知书 {notice.number} 主送 {notice.office_code}，{username} 不能代为签收"
-        )
+        from duban.services.views.names import names_in, person_labels
+
+        whom = names_in(session, notice.campaign_id).office(notice.office_code) or "全县"
+        who = person_labels(session, [username]).get(username, username)
+        raise PermissionDenied(f"通知书 {notice.number} 主送{whom}，{who}不能代为签收")
     existing = session.scalar(
         select(NoticeReceipt).where(NoticeReceipt.notice_id == notice.id)
     )
     if existing is not None:
+        from duban.services.views.names import person_labels
+
+        who = person_labels(session, [existing.username]).get(existing.username,
+                                                              existing.username)
         raise DubanError(
-            f"通知书 {notice.number} 已由 {existing.username} 于 "
+            f"通知书 {notice.number} 已由{who}于 "
             f"{existing.received_at.isoformat(timespec='minutes')} 签收"
         )
     session.add(NoticeReceipt(notice_id=notice.id, office_code=notice.office_code,
