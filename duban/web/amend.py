@@ -136,11 +136,14 @@ async def amend_preview(
     plan: Annotated[UploadFile | None, File()] = None,
     plan_text: Annotated[str, Form(max_length=MAX_PLAN_BYTES)] = "",
     scope_table: Annotated[UploadFile | None, File()] = None,
+    scope_name: Annotated[str, Form(max_length=300)] = "",
+    scope_data: Annotated[str, Form(max_length=MAX_PLAN_BYTES * 2)] = "",
 ) -> Response:
-    """Check a new plan version and show what it would change; writes nothing."""
+    """Check a new plan version and show what it would change; writes nothing. A scope table
+    sent before (kept in the page) is used again unless another is chosen."""
     st = state(request)
     require_role(ctx, Role.COUNTY)
-    draft = Draft(text=plan_text)
+    draft = Draft(text=plan_text, scope_name=scope_name, scope_data=scope_data)
     if plan is not None and plan.filename:
         raw = await plan.read(MAX_PLAN_BYTES + 1)
         draft.filename = plan.filename

@@ -131,7 +131,8 @@ async def campaign_launch(
     rows = await run_in_threadpool(st.db.run, list_campaigns, local_today(st.clock))
     return page(st, ctx, "campaigns.html", "campaigns", campaign=chosen, campaigns=campaigns,
                 rows=rows, errors=errors, error_message=message, may_launch=True,
-                filename=plan.filename or "", status_code=422)
+                filename=plan.filename or "", status_code=422,
+                scope_filename=scope_table.filename if scope_table is not None else "")
 
 
 # ---- imports and templates --------------------------------------------------------------
