@@ -377,6 +377,19 @@ def _save(st: WebState, ctx: Ctx, draft_id: int, text: str, expect_version: int,
         return version
 
 
+def _shown_texts(st: WebState, ctx: Ctx, draft_id: int, version: int,
+                 section: ef.Section) -> dict[str, str] | None:
+    """The section's inputs as version `version` of the draft showed them (None: unknown)."""
+    from duban.services.plan_drafts import version_text
+
+    try:
+        with st.db.unit_of_work() as uow:
+            text = version_text(uow, draft_id, _office(ctx), version)
+    except DubanError:
+        return None
+    return ef.form_texts(section, check(text).data)
+
+
 @router.post("/plans/drafts/{draft_id}/sections/{section_key}", include_in_schema=False)
 async def save_section(request: Request, ctx: CtxDep, draft_id: int,
                        section_key: str) -> Response:
@@ -392,15 +405,20 @@ async def save_section(request: Request, ctx: CtxDep, draft_id: int,
     expect = ef._int(posted.get("expect_version"), -1)
     before = await run_in_threadpool(check, draft.text)
     data, problems = ef.apply_form(section, before.data, posted)
-    if problems:
+    if problems:  # the form again as typed, the unreadable fields named above it
         return _editor(st, ctx, draft, section_key, checked=before, posted_problems=problems,
-                       alert="有填写无法识别，未保存：", status_code=422)
+                       alert="有填写无法识别，未保存：", status_code=422,
+                       forms=ef.kept_form(section, before.data, posted))
     text = dump(data)
     try:
         version = await run_in_threadpool(_save, st, ctx, draft_id, text, expect,
                                           f"编辑“{section.label}”")
     except ConflictError as exc:
-        return _editor(st, ctx, draft, section_key, alert=exc.message, status_code=409)
+        # Saved by someone else meanwhile: their version, with what this user changed on it.
+        shown = await run_in_threadpool(_shown_texts, st, ctx, draft_id, expect, section)
+        return _editor(st, ctx, draft, section_key, alert=exc.message + "；您的修改已保留在下方，"
+                       "核对后再保存", status_code=409, checked=before,
+                       forms=ef.kept_form(section, before.data, posted, shown))
     after = await run_in_threadpool(check, text)
     mine = sum(1 for p, _ in after.errors if ef.section_of_path(p) == section_key)
     ok = f"已保存为第 {version} 版。" + (f"本部分有 {mine} 处错误，见各字段旁。" if mine else

@@ -619,6 +619,46 @@ def apply_form(section: Section, data: Mapping[str, Any],
     return out, problems
 
 
+def form_texts(section: Section, data: Mapping[str, Any]) -> dict[str, str]:
+    """Each input's text as the section's form shows the data."""
+    texts: dict[str, str] = {}
+    for pf in form_of(section, data):
+        for cell in [*pf.fields, *(c for row in pf.rows for c in row)]:
+            texts[cell.name] = cell.text
+    return texts
+
+
+def kept_form(section: Section, data: Mapping[str, Any], posted: Mapping[str, str],
+              shown: Mapping[str, str] | None = None) -> list[PartForm]:
+    """The section's form as it was sent (a refused save): every field and row with the text
+    typed, rows typed into the blank lines kept as rows. With `shown` (the form as the user
+    saw it, before someone else saved) only what the user changed is laid over `data`."""
+    forms = form_of(section, data)
+
+    def keep(cell: Cell) -> None:
+        if cell.name in posted and (shown is None or posted[cell.name] != shown.get(cell.name)):
+            cell.text = posted[cell.name]
+
+    for pf in forms:
+        for cell in pf.fields:
+            keep(cell)
+        if not pf.part.table:
+            continue
+        for row in pf.rows:
+            for cell in row:
+                keep(cell)
+        first = len(pf.rows)
+        count = _int(posted.get(f"t{pf.index}.rows"), first) + BLANK_ROWS
+        typed = [ri for ri in range(first, count) if any(
+            posted.get(f"t{pf.index}.{ri}.{c.key}", "").strip() for c in pf.cols)]
+        for ri in range(first, max(typed, default=first - 1) + 1):
+            path = f"{pf.part.path}[{ri}]" if pf.part.path else f"[{ri}]"
+            pf.rows.append([Cell(f"t{pf.index}.{ri}.{c.key}", c,
+                                 posted.get(f"t{pf.index}.{ri}.{c.key}", ""),
+                                 f"{path}.{c.key}") for c in pf.cols])
+    return forms
+
+
 def _read_kept(col: Col, text: str, before: Any, names: Names) -> Any:
     """What was typed, read; a field left as it was shown keeps its value exactly."""
     if before is not MISSING and text.strip() == show(col, before, names).strip():

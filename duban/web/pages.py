@@ -100,10 +100,18 @@ def page(st: WebState, ctx: Ctx, template: str, active: str, *,
          campaign: CampaignChoice | None = None,
          campaigns: list[CampaignChoice] | None = None, status_code: int = 200,
          **context: Any) -> Response:
-    """Render a signed-in page with the navigation."""
-    return render(st.env, st.keys, ctx.request, template, ctx=ctx, active=active,
+    """Render a signed-in page with the navigation. The campaign picker reloads the page; a
+    page drawn again after a refused form (a POST) picks on its section's list instead."""
+    request = ctx.request
+    pick_path = request.url.path if request.method == "GET" else (
+        f"/{active}" if active in PICK_PATHS else "/")
+    return render(st.env, st.keys, request, template, ctx=ctx, active=active,
                   campaign=campaign, campaigns=campaigns or [], status_code=status_code,
-                  scope_label=scope_label(st, ctx, campaign), **context)
+                  scope_label=scope_label(st, ctx, campaign), pick_path=pick_path, **context)
+
+
+PICK_PATHS = frozenset({"ledger", "notices", "inbox", "imports", "campaigns", "people",
+                        "waiting", "ranking", "spotchecks"})
 
 
 def scope_label(st: WebState, ctx: Ctx, campaign: CampaignChoice | None) -> str:

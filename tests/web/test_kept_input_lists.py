@@ -79,6 +79,8 @@ def test_a_refused_acknowledgement_is_said_by_name_on_the_notices_page(
     assert r.status_code == 400, r.status_code
     assert "未能签收通知书" in r.text and "住建局刘科长" in r.text and "<h1>通知书</h1>" in r.text
     assert "已由 off_zjj" not in r.text
+    # The campaign picker of a page drawn after a POST reloads the list, not the POST's URL.
+    assert 'class="campaign-pick" method="get" action="/notices"' in r.text
     with world.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(NoticeReceipt).where(
             NoticeReceipt.notice_id == nid)) == 1
@@ -118,3 +120,4 @@ def test_a_refused_bulk_move_keeps_the_ticked_problems_and_the_note(
     assert f'name="back" value="{back}"' in r.text.replace("&amp;", "&")
     assert _audit_count(world) == before
     assert world.problem("hd_housing").status == "routed"
+    assert 'class="campaign-pick" method="get" action="/ledger"' in r.text
