@@ -114,6 +114,13 @@ def dump(data: dict[str, Any]) -> str:
 @router.get("/plans/drafts", include_in_schema=False)
 def drafts_page(request: Request, ctx: CtxDep) -> Response:
     """The office's drafts and the ways to start one."""
+    return _drafts(request, ctx)
+
+
+def _drafts(request: Request, ctx: Ctx, kept: dict[str, str] | None = None,
+            status_code: int = 200) -> Response:
+    """The drafts page; a refused start (kept: which way, the reason, the title and file name)
+    is drawn again beside its form."""
     from duban.services.campaigns import list_campaigns
     from duban.services.plan_drafts import drafts_of
 
@@ -125,7 +132,8 @@ def drafts_page(request: Request, ctx: CtxDep) -> Response:
         people = person_labels(uow.connection, [d.saved_by for d in drafts])
     rows = st.db.run(list_campaigns, local_today(st.clock))
     return page(st, ctx, "editor_start.html", "editor", campaign=chosen, campaigns=campaigns,
-                drafts=drafts, seeds=seed_plans(), runs=rows, people=people)
+                drafts=drafts, seeds=seed_plans(), runs=rows, people=people,
+                kept=kept or {}, status_code=status_code)
 
 
 def _campaign_text(st: WebState, campaign_id: int) -> tuple[str, str]:
@@ -195,21 +203,13 @@ async def start_draft(
         label = f"{'修订' if origin == 'amend' else '以行动为底稿'}：{source}"
         amends = campaign_id if origin == "amend" else None
     elif origin == "upload":
-        if plan is None or not plan.filename:
-            raise DubanError("请选择方案文件（.yaml）")
-        raw = await plan.read(MAX_PLAN_BYTES + 1)
-        if len(raw) > MAX_PLAN_BYTES:
-            raise DubanError("方案文件超过 2 MB，请检查是否选错了文件")
         try:
-            uploaded = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise DubanError("方案文件不是 UTF-8 编码的文本（YAML），请用记事本另存为 UTF-8") from None
-        try:
-            data = await run_in_threadpool(read_plan_data, uploaded)
-        except PlanInvalid as exc:
-            lines = "；".join(str(e) for e in exc.errors[:5])
-            raise DubanError(f"{plan.filename} 不是可读的方案文件：{lines}") from None
-        text, label = dump(data), f"上传 {Path(plan.filename).name}"
+            text, label = await _uploaded_text(plan)
+        except DubanError as exc:  # the page again, the file named to choose again
+            return _drafts(request, ctx, kept={
+                "origin": "upload", "error": exc.message,
+                "filename": Path(plan.filename).name if plan and plan.filename else ""},
+                status_code=422)
     else:
         raise DubanError("请选择从哪里开始")
     name = title.strip() or str(ef.get_at(_safe_data(text), "name") or "") or "未命名方案"
@@ -223,6 +223,27 @@ async def start_draft(
 
     draft_id = await run_in_threadpool(create)
     return _back(request, st, f"/plans/drafts/{draft_id}", ok=f"已新建方案草稿：{name}")
+
+
+async def _uploaded_text(plan: UploadFile | None) -> tuple[str, str]:
+    """An uploaded plan file as editor YAML and the draft's origin label."""
+    from duban.adapters.plan.yaml_file import read_plan_data
+
+    if plan is None or not plan.filename:
+        raise DubanError("请选择方案文件（.yaml）")
+    raw = await plan.read(MAX_PLAN_BYTES + 1)
+    if len(raw) > MAX_PLAN_BYTES:
+        raise DubanError("方案文件超过 2 MB，请检查是否选错了文件")
+    try:
+        uploaded = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DubanError("方案文件不是 UTF-8 编码的文本（YAML），请用记事本另存为 UTF-8") from None
+    try:
+        data = await run_in_threadpool(read_plan_data, uploaded)
+    except PlanInvalid as exc:
+        lines = "；".join(str(e) for e in exc.errors[:5])
+        raise DubanError(f"{plan.filename} 不是可读的方案文件：{lines}") from None
+    return dump(data), f"上传 {Path(plan.filename).name}"
 
 
 def _safe_data(text: str) -> dict[str, Any]:

@@ -64,3 +64,17 @@ def test_a_stale_save_keeps_this_users_changes_over_the_saved_version(
                        follow_redirects=False).status_code == 303
     saved = client.get(f"{url}/plan.yaml").text
     assert "第二稿" in saved and "王五" in saved
+
+
+def test_a_refused_upload_names_its_file_and_starts_no_draft(client_for: Clients) -> None:
+    client, csrf = client_for("county")
+    page = client.get("/plans/drafts").text
+    assert re.search(r'<span class="req">\*</span></span><input type="file" name="plan"[^>]*'
+                     r'\brequired\b', page)
+    drafts = set(re.findall(r'href="/plans/drafts/(\d+)"', page))
+    r = client.post("/plans/drafts", data={"csrf_token": csrf, "origin": "upload"},
+                    files={"plan": ("县方案（修改稿）.yaml", b"stages: [\n")},
+                    follow_redirects=False)
+    assert r.status_code == 422
+    assert "未能新建草稿" in r.text and "请重新选择：县方案（修改稿）.yaml" in r.text
+    assert set(re.findall(r'href="/plans/drafts/(\d+)"', r.text)) == drafts
