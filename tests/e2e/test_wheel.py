@@ -18,6 +18,9 @@ from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).with_name("uv")  # installed into .venv by the Makefile
+# uv fetches the build backend and the dependencies: through the platform's trust store, as
+# the Makefile does (CI's network inspects TLS; uv's own roots refuse it: "UnknownIssuer").
+UV_ENV = {**os.environ, "UV_SYSTEM_CERTS": "1"}
 # What the checkout holds that a source tree for the build does not need.
 NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "data", "out", "build", "dist",
                                     "*.egg-info", "__pycache__", ".*_cache", ".prefect")
@@ -38,7 +41,8 @@ def test_the_wheel_runs_the_demo_from_a_fresh_venv(tmp_path: Path) -> None:
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, symlinks=True, ignore=NOT_SOURCE)
     dist = tmp_path / "dist"
-    _run([UV, "build", "--wheel", "--out-dir", dist, source], cwd=tmp_path, timeout=900)
+    _run([UV, "build", "--wheel", "--out-dir", dist, source], cwd=tmp_path, timeout=900,
+         env=UV_ENV)
     (wheel,) = dist.glob("duban-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -55,10 +59,11 @@ def test_the_wheel_runs_the_demo_from_a_fresh_venv(tmp_path: Path) -> None:
     assert not any(n.startswith("tests/") for n in names)
 
     venv = tmp_path / "venv"
-    _run([UV, "venv", "--quiet", "--python", sys.executable, venv], cwd=tmp_path, timeout=300)
+    _run([UV, "venv", "--quiet", "--python", sys.executable, venv], cwd=tmp_path, timeout=300,
+         env=UV_ENV)
     python = venv / "bin" / "python"
     _run([UV, "pip", "install", "--quiet", "--python", python, wheel], cwd=tmp_path,
-         timeout=900, env={**os.environ, "UV_SYSTEM_CERTS": "1"})
+         timeout=900, env=UV_ENV)
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
