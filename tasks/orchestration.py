@@ -186,32 +186,15 @@ def deliver_task(now: str | None = None) -> dict[str, Any]:
 @task(name="daily-report", **OPTS)
 def daily_report_task(campaign_id: int, now: str | None = None) -> str | None:
     """Write today's report once the plan's hour has passed; returns its path."""
-    import hashlib
-
-    from duban.services.campaigns import load_plan_of
-    from duban.services.reports.daily import daily_figures, source_figures, write_daily_report
-    from duban.services.reports.delivery import deliver_daily_report
-    from duban.services.stages import daily_report_due, record_daily_report, reports_dir
+    from duban.services.reports.delivery import publish_daily_report
 
     clock = clock_at(now)
-    # Due, snapshot, written, delivered and recorded in one unit: a rerun after a kill
-    # writes it again, and the dedupe keys keep the messages single.
     with database().unit_of_work() as uow:
-        day = daily_report_due(uow, clock, campaign_id)
-        if day is None:
+        published = publish_daily_report(uow, clock, campaign_id)
+        if published is None:
             return None
-        # Written and delivered from the same figures: each is a pass over the whole ledger.
-        figures = daily_figures(uow, campaign_id, day)
-        sources = source_figures(uow.session, load_plan_of(uow.session, campaign_id),
-                                 campaign_id, day)
-        paths = write_daily_report(uow, clock, campaign_id, day, reports_dir(campaign_id),
-                                   figures=figures, sources=sources)
-        docx = next((p for p in paths if p.suffix == ".docx"), None)
-        digest = hashlib.sha256(docx.read_bytes()).hexdigest() if docx else None
-        deliver_daily_report(uow, clock, campaign_id, day, docx, figures=figures,
-                             sources=sources)
-        record_daily_report(uow, clock, campaign_id, day, docx, digest)
         uow.commit()
+    docx = published[1]
     return str(docx) if docx else None
 
 

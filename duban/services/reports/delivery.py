@@ -9,6 +9,7 @@ twice.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,8 +27,10 @@ from duban.services.reports.daily import (
     daily_figures,
     source_figures,
     spot_check_lines,
+    write_daily_report,
 )
 from duban.services.reports.figures import ScopeFigures
+from duban.services.stages import daily_report_due, record_daily_report, reports_dir
 from models import Office, OutboxMessage, Town
 
 
@@ -143,6 +146,27 @@ def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
             channels=[c.value for c in plan.reports.channels],
         )
     return added
+
+
+def publish_daily_report(uow: UnitOfWork, clock: Clock,
+                         campaign_id: int) -> tuple[dt.date, Path | None] | None:
+    """Today's report once the plan's hour has passed: written, delivered and recorded in the
+    caller's unit (a rerun after a kill writes it again; dedupe keys keep messages single).
+    Returns its day and .docx, or None when no report is due."""
+    day = daily_report_due(uow, clock, campaign_id)
+    if day is None:
+        return None
+    # Written and delivered from the same figures: each is a pass over the whole ledger.
+    figures = daily_figures(uow, campaign_id, day)
+    sources = source_figures(uow.session, load_plan_of(uow.session, campaign_id),
+                             campaign_id, day)
+    paths = write_daily_report(uow, clock, campaign_id, day, reports_dir(campaign_id),
+                               figures=figures, sources=sources)
+    docx = next((p for p in paths if p.suffix == ".docx"), None)
+    digest = hashlib.sha256(docx.read_bytes()).hexdigest() if docx else None
+    deliver_daily_report(uow, clock, campaign_id, day, docx, figures=figures, sources=sources)
+    record_daily_report(uow, clock, campaign_id, day, docx, digest)
+    return day, docx
 
 
 def ranking_delivered(session: Session, campaign_id: int, month: dt.date) -> bool:
