@@ -38,6 +38,7 @@ from duban.adapters.documents.context import (
     ReminderContext,
     Requirement,
 )
+from duban.adapters.documents.fonts import embed_fonts
 from duban.adapters.documents.lines import balanced_lines, text_width_chars
 from duban.adapters.documents.tables import fit_tables
 from duban.adapters.resources import resource_dir
@@ -282,8 +283,13 @@ def protected_names(ctx: object) -> list[str]:
 
 def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
             template_dir: Path | None,
-            extra: Callable[[_Template], dict[str, Any]] | None = None) -> Path:
-    """Render one context into out_path (atomically) and return the path."""
+            extra: Callable[[_Template], dict[str, Any]] | None = None,
+            embed: bool = True) -> Path:
+    """Render one context into out_path (atomically) and return the path.
+
+    With `embed`, the shipped faces are embedded, subset to the text (fonts.embed_fonts), so
+    the file shows its serif faces on a machine without 仿宋_GB2312 and the rest.
+    """
     path = resolve_template(template_name, template_dir)
     tpl = _load(path)
     context = context_dict(ctx)
@@ -299,6 +305,8 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
     if ctx.seal_image is not None:
         tpl.replace_pic(SEAL_PLACEHOLDER, str(ctx.seal_image))
         tpl.allow_missing_pics = True  # a campaign's own template may have no placeholder
+    if embed:
+        embed_fonts(tpl.docx)
     out_path = Path(out_path)
     with atomic_output(out_path) as tmp:
         save_stamped(tpl, tmp, ctx.issued_on)
@@ -560,25 +568,29 @@ def fit_layout(document: Any, protect: Sequence[str] = ()) -> None:
 # ---------------------------------------------------------------- public renderers
 
 
-def render_notice(ctx: NoticeContext, out_path: Path, template_dir: Path | None = None) -> Path:
+def render_notice(ctx: NoticeContext, out_path: Path, template_dir: Path | None = None, *,
+                  embed: bool = True) -> Path:
     """Render a 督办通知书 (.docx) and return its path."""
-    return _render(NOTICE_TEMPLATE, ctx, out_path, template_dir)
+    return _render(NOTICE_TEMPLATE, ctx, out_path, template_dir, embed=embed)
 
 
 def render_reminder(ctx: ReminderContext, out_path: Path,
-                    template_dir: Path | None = None) -> Path:
+                    template_dir: Path | None = None, *,
+                    embed: bool = True) -> Path:
     """Render a 催办通知 (.docx) and return its path."""
-    return _render(REMINDER_TEMPLATE, ctx, out_path, template_dir)
+    return _render(REMINDER_TEMPLATE, ctx, out_path, template_dir, embed=embed)
 
 
 def render_bulletin(ctx: BulletinContext, out_path: Path,
-                    template_dir: Path | None = None) -> Path:
+                    template_dir: Path | None = None, *,
+                    embed: bool = True) -> Path:
     """Render a 通报 of overdue items (.docx) and return its path."""
-    return _render(BULLETIN_TEMPLATE, ctx, out_path, template_dir)
+    return _render(BULLETIN_TEMPLATE, ctx, out_path, template_dir, embed=embed)
 
 
 def render_daily_report(ctx: DailyReportContext, out_path: Path,
-                        template_dir: Path | None = None) -> Path:
+                        template_dir: Path | None = None, *,
+                        embed: bool = True) -> Path:
     """Render the daily 整改进度 report (.docx) with its trend chart and return its path."""
     from duban.adapters.documents.charts import trend_chart_png
 
@@ -586,15 +598,17 @@ def render_daily_report(ctx: DailyReportContext, out_path: Path,
         png = trend_chart_png(ctx.series, ctx.chart_title)
         return {"chart": InlineImage(tpl, io.BytesIO(png), width=Mm(150))}
 
-    return _render(DAILY_REPORT_TEMPLATE, ctx, out_path, template_dir, extra=chart)
+    return _render(DAILY_REPORT_TEMPLATE, ctx, out_path, template_dir, extra=chart, embed=embed)
 
 
 def render_ranking(ctx: RankingContext, out_path: Path,
-                   template_dir: Path | None = None) -> Path:
+                   template_dir: Path | None = None, *,
+                   embed: bool = True) -> Path:
     """Render the monthly 月考评 通报 (.docx) and return its path."""
-    return _render(RANKING_TEMPLATE, ctx, out_path, template_dir)
+    return _render(RANKING_TEMPLATE, ctx, out_path, template_dir, embed=embed)
 
 
-def render_ledger(ctx: LedgerContext, out_path: Path, template_dir: Path | None = None) -> Path:
+def render_ledger(ctx: LedgerContext, out_path: Path, template_dir: Path | None = None, *,
+                  embed: bool = True) -> Path:
     """Render the printed 整改台账 (.docx, landscape table) and return its path."""
-    return _render(LEDGER_TEMPLATE, ctx, out_path, template_dir)
+    return _render(LEDGER_TEMPLATE, ctx, out_path, template_dir, embed=embed)
