@@ -129,6 +129,7 @@ class _Source:
         # 小标宋 is a heavy face at its regular weight: the bold serif stands in for it as the
         # Regular of that family, so no application synthesises bold on top.
         out["OS/2"].usWeightClass = 400
+        out["OS/2"].usWidthClass = 6  # semi-expanded: a tie with an installed face loses
         out["OS/2"].fsSelection = (out["OS/2"].fsSelection & ~0x21) | 0x40
         out["head"].macStyle = 0
         glyf = newTable("glyf")

@@ -1,0 +1,260 @@
+"""The .docx itself carries its serif faces (issue 16 item 13).
+
+Every kind of document duban writes embeds the shipped fonts (ECMA-376 obfuscated TrueType)
+under the names it uses (仿宋_GB2312, 宋体, 方正小标宋简体, 楷体_GB2312), subset to the text each
+face sets: checked by de-obfuscating the parts and reading them with fontTools against the
+effective face of every run (the fixtures' own style resolution, not the embedder's).
+
+Then a plain LibreOffice conversion of the .docx alone (no duban aliases, no fonts folder), with
+a fontconfig that has no CJK serif at all (only the packaged sans): the body comes out in the
+embedded serif, the title in its bold, no character a box. The same document without embedding
+comes out sans (the check can fail), and on a machine that has a face of the same name, that
+installed face wins over the embedded one (measured, so the docs can say so).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import pymupdf
+import pytest
+from docx.oxml.ns import qn
+from fontTools.ttLib import TTFont
+
+from duban.adapters.documents import (
+    libreoffice_available,
+    render_bulletin,
+    render_daily_report,
+    render_ledger,
+    render_notice,
+    render_ranking,
+    render_reminder,
+)
+from duban.adapters.documents.fonts import (
+    EMBEDDED_FACES,
+    KAI,
+    SERIF,
+    SERIF_BOLD,
+    font_file,
+    mark_settings,
+    obfuscate,
+)
+from duban.adapters.documents.pdf import soffice_path
+from tests.integration.test_documents_fixtures import ALL_CONTEXTS, require, run_prop
+
+RENDERERS: dict[str, Callable[..., Path]] = {
+    "notice": render_notice,
+    "reminder": render_reminder,
+    "bulletin": render_bulletin,
+    "daily_report": render_daily_report,
+    "ranking": render_ranking,
+    "ledger": render_ledger,
+}
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _need_fonts() -> None:
+    for name in (SERIF, SERIF_BOLD, KAI):
+        require(font_file(name) is not None,
+                f"the shipped font {name} is missing (make fonts; fonts-lxgw-wenkai)")
+
+
+def embedded(path: Path) -> dict[str, TTFont]:
+    """The fonts a .docx embeds, de-obfuscated and parsed, by the face name they serve."""
+    from lxml import etree
+
+    out: dict[str, TTFont] = {}
+    with zipfile.ZipFile(path) as z:
+        rels = etree.fromstring(z.read("word/_rels/fontTable.xml.rels"))
+        target = {r.get("Id"): r.get("Target") for r in rels}
+        assert {r.get("Type") for r in rels} == {
+            "http://schemas.openxmlformats.org/officeDocument/2006/relationships/font"}
+        types = z.read("[Content_Types].xml").decode()
+        table = etree.fromstring(z.read("word/fontTable.xml"))
+        for font in table.iter(f"{{{W}}}font"):
+            embed = font.find(f"{{{W}}}embedRegular")
+            if embed is None:
+                continue
+            part = "word/" + target[embed.get(f"{{{R}}}id")]
+            assert part.endswith(".odttf")
+            assert "application/vnd.openxmlformats-officedocument.obfuscatedFont" in types
+            data = obfuscate(z.read(part), embed.get(f"{{{W}}}fontKey"))  # XOR undoes itself
+            out[font.get(f"{{{W}}}name")] = TTFont(io.BytesIO(data))
+        settings = z.read("word/settings.xml").decode()
+    assert "<w:embedTrueTypeFonts/>" in settings and "<w:saveSubsetFonts/>" in settings
+    return out
+
+
+def _text_by_effective_face(path: Path) -> dict[str, set[str]]:
+    """Each run's characters under its effective east-Asian face (the fixtures' resolution)."""
+    doc = docx.Document(str(path))
+    parts = [doc.part.element]
+    for section in doc.sections:
+        for hf in (section.footer, section.even_page_footer, section.first_page_footer,
+                   section.header, section.even_page_header, section.first_page_header):
+            if not hf.is_linked_to_previous:
+                parts.append(hf._element)
+    out: dict[str, set[str]] = {}
+    for root in parts:
+        for p in root.iter(qn("w:p")):
+            for r in p.iter(qn("w:r")):
+                text = "".join(t.text or "" for t in r.findall(qn("w:t")))
+                if text:
+                    face = run_prop(doc, p, r, "w:rFonts", "w:eastAsia")
+                    out.setdefault(face or "", set()).update(text)
+    return out
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    _need_fonts()
+    d = tmp_path_factory.mktemp("embedded")
+    return {kind: render(ALL_CONTEXTS[kind](), d / f"{kind}.docx")
+            for kind, render in RENDERERS.items()}
+
+
+@pytest.mark.parametrize("kind", sorted(RENDERERS))
+def test_each_face_used_is_embedded_and_covers_its_text(documents: dict[str, Path],
+                                                        kind: str) -> None:
+    fonts = embedded(documents[kind])
+    text = _text_by_effective_face(documents[kind])
+    used = {face for face in text if face in EMBEDDED_FACES}
+    assert "仿宋_GB2312" in used
+    assert set(fonts) == used, (set(fonts), used)
+    for face, font in fonts.items():
+        names = {n.toUnicode() for n in font["name"].names if n.nameID == 1}
+        assert names == {face}  # Word and WPS find an embedded font by its family name
+        missing = {c for c in text[face] if ord(c) not in font.getBestCmap()}
+        assert not missing, (face, sorted(missing)[:20])
+        assert font["maxp"].numGlyphs < 3000  # a subset, not the 30,000-glyph font
+        assert font["OS/2"].fsType == 0  # installable: every application may use it
+    with zipfile.ZipFile(documents[kind]) as z:
+        assert z.testzip() is None
+    assert docx.Document(str(documents[kind])).paragraphs  # python-docx still opens it
+
+
+def test_embedding_is_deterministic(documents: dict[str, Path], tmp_path: Path) -> None:
+    """Same content, same bytes (the font keys come from the font data, not a random GUID)."""
+    again = render_notice(ALL_CONTEXTS["notice"](), tmp_path / "again.docx")
+    assert again.read_bytes() == documents["notice"].read_bytes()
+
+
+def test_settings_elements_keep_schema_order() -> None:
+    from lxml import etree
+
+    root = etree.fromstring(f'<w:settings xmlns:w="{W}"><w:zoom w:percent="100"/>'
+                            '<w:defaultTabStop w:val="720"/></w:settings>')
+    mark_settings(root)
+    mark_settings(root)  # idempotent
+    assert [etree.QName(c).localname for c in root] == [
+        "zoom", "embedTrueTypeFonts", "saveSubsetFonts", "defaultTabStop"]
+
+
+# ---------------------------------------------------------------- LibreOffice, no CJK serif
+
+
+def _sans_only_fontconfig(work: Path, extra_dir: Path | None = None) -> Path:
+    """A fontconfig with only the packaged CJK sans (and extra_dir): no serif, no aliases."""
+    import cvttf_NotoSansCJK_Regular as sans
+
+    dirs = [Path(sans.__file__).parent, *([extra_dir] if extra_dir else [])]
+    conf = work / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+        "<fontconfig>\n" + "".join(f"  <dir>{d}</dir>\n" for d in dirs)
+        + f"  <cachedir>{work / 'fc-cache'}</cachedir>\n</fontconfig>\n", encoding="utf-8")
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], env={"FONTCONFIG_FILE": str(conf)},
+                            capture_output=True, text=True, timeout=60).stdout
+    assert "Serif" not in listed and "Noto Sans CJK" in listed, listed
+    return conf
+
+
+def _plain_convert(docx_path: Path, work: Path, conf: Path) -> Path:
+    """`soffice --headless --convert-to pdf` of the .docx alone, as a user would run it."""
+    import os
+
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+    subprocess.run([str(soffice_path()), f"-env:UserInstallation={(work / 'p').as_uri()}",
+                    "--headless", "--convert-to", "pdf", "--outdir", str(work),
+                    str(docx_path)], env=env, check=True, capture_output=True, timeout=300)
+    return work / (docx_path.stem + ".pdf")
+
+
+def _faces(pdf: Path) -> tuple[Counter[str], Counter[str], list[str]]:
+    """Characters by font at the body size (16 pt), at the title size (22 pt), and boxes."""
+    body: Counter[str] = Counter()
+    title: Counter[str] = Counter()
+    boxes: list[str] = []
+    with pymupdf.open(pdf) as doc:
+        for page in doc:
+            for span in page.get_texttrace():
+                font = span["font"].split("+")[-1]
+                for ch in span["chars"]:
+                    if chr(ch[0]).isspace():
+                        continue
+                    if ch[1] == 0:
+                        boxes.append(chr(ch[0]))
+                    if abs(span["size"] - 16) < 0.1:
+                        body[font] += 1
+                    elif abs(span["size"] - 22) < 0.1:
+                        title[font] += 1
+    return body, title, boxes
+
+
+@pytest.fixture(scope="module")
+def lo() -> None:
+    require(libreoffice_available(), "LibreOffice (soffice) is not installed")
+    require(shutil.which("fc-list") is not None, "fontconfig (fc-list) is not installed")
+
+
+@pytest.mark.libreoffice
+def test_plain_libreoffice_without_any_cjk_serif_prints_the_embedded_serif(
+        lo: None, documents: dict[str, Path], tmp_path: Path) -> None:
+    pdf = _plain_convert(documents["notice"], tmp_path, _sans_only_fontconfig(tmp_path))
+    body, title, boxes = _faces(pdf)
+    assert body.most_common(1)[0][0] == "NotoSerifSC-Regular", body  # 仿宋_GB2312
+    assert set(title) == {"NotoSerifSC-Bold"}, title  # 方正小标宋简体
+    assert any(f.startswith("LXGWWenKai") for f in body), body  # 楷体_GB2312 run-ins
+    assert boxes == []
+
+
+@pytest.mark.libreoffice
+def test_without_embedding_the_same_conversion_is_sans(lo: None, tmp_path: Path) -> None:
+    """The check above can fail: the same notice, not embedded, prints in the sans."""
+    _need_fonts()
+    docx_path = render_notice(ALL_CONTEXTS["notice"](), tmp_path / "bare.docx", embed=False)
+    pdf = _plain_convert(docx_path, tmp_path, _sans_only_fontconfig(tmp_path))
+    body, title, _ = _faces(pdf)
+    assert not any("Serif" in f for f in body + title), (body, title)
+
+
+def _installed_fake_fangsong(folder: Path) -> None:
+    """A font installed under the name 仿宋_GB2312 (LXGW WenKai renamed), to see which wins."""
+    font = TTFont(str(font_file(KAI)))
+    name = font["name"]
+    for i in (1, 4, 16, 17):
+        name.removeNames(nameID=i)
+    for lang in (0x409, 0x804):
+        name.setName("仿宋_GB2312", 1, 3, 1, lang)
+        name.setName("仿宋_GB2312", 4, 3, 1, lang)
+    name.setName("InstalledFangsong", 6, 3, 1, 0x409)
+    folder.mkdir()
+    font.save(str(folder / "installed-fangsong.ttf"))
+
+
+@pytest.mark.libreoffice
+def test_an_installed_face_of_the_same_name_wins_over_the_embedded_one(
+        lo: None, documents: dict[str, Path], tmp_path: Path) -> None:
+    _installed_fake_fangsong(tmp_path / "installed")
+    conf = _sans_only_fontconfig(tmp_path, tmp_path / "installed")
+    body, title, _ = _faces(_plain_convert(documents["notice"], tmp_path, conf))
+    assert body.most_common(1)[0][0] == "InstalledFangsong", body
+    assert set(title) == {"NotoSerifSC-Bold"}, title  # 小标宋 is not installed: embedded
