@@ -219,7 +219,8 @@ def run(n_offices: int = 500, problems_each: int = 20) -> dict[str, float]:
     contexts = [make_context(i, problems_each) for i in range(n_offices)]
     with tempfile.TemporaryDirectory(prefix="duban-bench-docs-") as tmp:
         out = Path(tmp)
-        render_notice(contexts[0], out / "warm.docx")  # template load and compile
+        # embed=False: the floor embeds no fonts; embedding is timed on its own (embedding())
+        render_notice(contexts[0], out / "warm.docx", embed=False)  # template load, compile
         bare_notice(contexts[0], out / "warm-bare.docx")
         template_floor(contexts[0], out / "warm-template.docx")
         # duban and its template floor alternate notice by notice, so a change in the machine's
@@ -227,7 +228,7 @@ def run(n_offices: int = 500, problems_each: int = 20) -> dict[str, float]:
         rendered_s = template_s = 0.0
         for i, ctx in enumerate(contexts):
             t0 = time.perf_counter()
-            render_notice(ctx, out / f"n{i}.docx")
+            render_notice(ctx, out / f"n{i}.docx", embed=False)
             t1 = time.perf_counter()
             template_floor(ctx, out / f"t{i}.docx")
             t2 = time.perf_counter()
@@ -251,6 +252,47 @@ def run(n_offices: int = 500, problems_each: int = 20) -> dict[str, float]:
     }
 
 
+def embedding(n_offices: int = 500, problems_each: int = 20) -> dict[str, float]:
+    """What embedding the shipped fonts adds to render_notice, per notice (CPU and wall).
+
+    Notices with and without embedding alternate. "batch": the faces a batch shares (title,
+    mark, headings, page numbers) come from the subset cache, as when a batch is issued;
+    "uncached": every face subset again for every notice (the bound for unrelated documents).
+    """
+    from duban.adapters.documents import fonts
+
+    contexts = [make_context(i, problems_each) for i in range(n_offices)]
+    times = {"plain": [0.0, 0.0], "batch": [0.0, 0.0], "uncached": [0.0, 0.0]}
+    with tempfile.TemporaryDirectory(prefix="duban-bench-fonts-") as tmp:
+        out = Path(tmp)
+        started = (time.perf_counter(), time.process_time())
+        render_notice(contexts[0], out / "warm.docx")  # parses the shipped fonts once
+        load = (time.perf_counter() - started[0], time.process_time() - started[1])
+        for i, ctx in enumerate(contexts):
+            for mode in ("plain", "batch", "uncached"):
+                if mode == "uncached":
+                    fonts._embedded.cache_clear()
+                w, c = time.perf_counter(), time.process_time()
+                render_notice(ctx, out / f"{mode}{i}.docx", embed=mode != "plain")
+                times[mode][0] += time.perf_counter() - w
+                times[mode][1] += time.process_time() - c
+        sizes = {mode: (out / f"{mode}0.docx").stat().st_size for mode in times}
+    ms = {mode: [round(v / n_offices * 1000, 2) for v in pair] for mode, pair in times.items()}
+    return {
+        "n_offices": n_offices, "problems_each": problems_each,
+        "font_load_s_wall": round(load[0], 2), "font_load_s_cpu": round(load[1], 2),
+        "render_ms_wall": ms["plain"][0], "render_ms_cpu": ms["plain"][1],
+        "batch_embed_ms_wall": round(ms["batch"][0] - ms["plain"][0], 2),
+        "batch_embed_ms_cpu": round(ms["batch"][1] - ms["plain"][1], 2),
+        "uncached_embed_ms_wall": round(ms["uncached"][0] - ms["plain"][0], 2),
+        "uncached_embed_ms_cpu": round(ms["uncached"][1] - ms["plain"][1], 2),
+        "ratio_batch": round(times["batch"][1] / times["plain"][1], 2),
+        "ratio_uncached": round(times["uncached"][1] / times["plain"][1], 2),
+        "bytes_plain": sizes["plain"], "bytes_embedded": sizes["batch"],
+    }
+
+
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:3]]
     print(json.dumps(run(*args), ensure_ascii=False, indent=2))
+    print(json.dumps(embedding(*args), ensure_ascii=False, indent=2))

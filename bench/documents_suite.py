@@ -100,7 +100,21 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
             entries.append(Entry(f"issue notices, {each} problems each (number+render+store)",
                                  backend, len(issued), rate, "notices/s", floor, floor / rate))
     entries.append(_render_against_template_floor(offices, each))
+    entries.extend(_font_embedding(offices, each))
     return entries
+
+
+def _font_embedding(offices: int, each: int) -> list[Entry]:
+    """The shipped fonts embedded in each notice: its own cost beside render_notice alone
+    (CPU ms per notice; floor = the render without embedding, ratio = with / without)."""
+    from bench.documents import embedding
+
+    r = embedding(offices, each)
+    return [Entry(f"render notices + embed fonts ({label}), {each} problems each, CPU",
+                  "none", offices, r["render_ms_cpu"] + r[f"{key}_embed_ms_cpu"], "ms/notice",
+                  r["render_ms_cpu"], r[f"ratio_{key}"])
+            for key, label in (("batch", "batch: shared faces cached"),
+                               ("uncached", "every face subset anew"))]
 
 
 def _render_against_template_floor(offices: int, each: int) -> Entry:
