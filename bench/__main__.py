@@ -43,7 +43,8 @@ def _core(quick: bool, backends: list[str]) -> list[Entry]:
 def suites() -> dict[str, Suite]:
     """Every benchmark suite, by name; each module is imported only when it runs."""
     found: dict[str, Suite] = {"core": _core}
-    for name in ("intake", "documents", "orchestration", "campaign", "tick", "tick_process",
+    for name in ("intake", "investigate", "documents", "orchestration", "campaign", "tick",
+                 "tick_process",
                  "startup", "field"):
         try:
             module = __import__(f"bench.{name}_suite", fromlist=["run_suite"])

@@ -8,14 +8,16 @@ rules do not fire. Descriptions cite the facts in Chinese.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from duban.domain.errors import DubanError
 from duban.domain.facts import catalogue, describe, display, holds, value_of
 from duban.domain.household import (
     HOUSEHOLD_CATEGORY_LABELS,
     UNSAFE_HOUSE_GRADES,
+    HouseholdCategory,
     HouseholdFacts,
 )
 from duban.domain.plan import DetectionPolicy, DetectionRule, HouseholdField
@@ -138,6 +140,58 @@ _CHECKS: dict[str, _Check] = {
     "no_medical_insurance": _no_medical_insurance,
     "no_sanitary_toilet": _no_sanitary_toilet,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnTest:
+    """A test of one fixed register column (a HouseholdFacts attribute): `column op value`."""
+
+    column: str
+    op: str  # "<", ">", "!=", "in", or "false" (a yes/no column answered no; value unused)
+    value: object = None
+
+    def holds(self, h: HouseholdFacts) -> bool:
+        """Whether the household's column passes the test."""
+        actual = getattr(h, self.column)
+        if self.op == "<":
+            return bool(actual < self.value)
+        if self.op == ">":
+            return bool(actual > self.value)
+        if self.op == "!=":
+            return bool(actual != self.value)
+        if self.op == "in":
+            return actual in cast("Collection[object]", self.value)
+        return not actual
+
+
+# When each built-in rule fires, as tests that must all hold: the same conditions as its check
+# above (tests/unit/test_detection.py holds them to it), so a register can be asked in SQL for
+# the households some rule fires on instead of every household being read and checked.
+_FIRES_WHEN: dict[str, Callable[[DetectionPolicy], tuple[ColumnTest, ...]]] = {
+    "income_below_line": lambda policy: (
+        ColumnTest("category", "!=", HouseholdCategory.MONITORED.value),
+        ColumnTest("income_per_person", "<", policy.monitoring_line_yuan)),
+    "unsafe_house": lambda _: (ColumnTest("house_grade", "in", tuple(sorted(UNSAFE_HOUSE_GRADES))),),
+    "no_tap_water": lambda _: (ColumnTest("tap_water", "false"),),
+    "child_out_of_school": lambda _: (ColumnTest("children_out_of_school", ">", 0),),
+    "no_medical_insurance": lambda _: (ColumnTest("medical_insurance", "false"),),
+    "no_sanitary_toilet": lambda _: (ColumnTest("sanitary_toilet", "false"),),
+}
+
+
+def firing_tests(policy: DetectionPolicy) -> tuple[tuple[ColumnTest, ...], ...] | None:
+    """Per enabled rule, the column tests under which it fires: a household that passes none
+    of them gets no detection. None when a rule is the plan's own or unknown (its conditions
+    read plan facts, or it must be refused): then every household has to be checked."""
+    found: list[tuple[ColumnTest, ...]] = []
+    for rule in policy.rules:
+        if not rule.enabled:
+            continue
+        when = _FIRES_WHEN.get(rule.code)
+        if rule.when or when is None:
+            return None
+        found.append(when(policy))
+    return tuple(found)
 
 
 def rule_label(rule: DetectionRule) -> str:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Select, Table, and_, not_, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from duban.adapters.batch import gc_paused
 from duban.adapters.intake import (
@@ -26,7 +27,7 @@ from duban.adapters.intake import (
     validate,
 )
 from duban.domain.clock import Clock, local_today
-from duban.domain.detection import detect
+from duban.domain.detection import ColumnTest, detect, firing_tests
 from duban.domain.facts import loaded, stored
 from duban.domain.household import (
     HouseholdCategory,
@@ -41,7 +42,7 @@ from duban.services.bulk import insert_rows, where_in
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.problems import RecordResult, record_problems
-from models import Household, Problem, Visit, tables
+from models import Household, Visit, tables
 
 DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule raised from the register
 
@@ -239,10 +240,46 @@ def import_records(
     return results
 
 
-# HouseholdFacts fields read from the household row unchanged.
-_FACTS_AS_IS = ("household_id", "head", "members", "income_per_person", "house_grade",
-                "tap_water", "school_age_children", "children_out_of_school",
-                "medical_insurance", "sanitary_toilet")
+# The register columns detection reads, in HouseholdFacts' field order (facts come last).
+_FACT_COLUMNS = ("household_id", "town_code", "village_code", "head", "members", "category",
+                 "monitoring_type", "income_per_person", "house_grade", "tap_water",
+                 "school_age_children", "children_out_of_school", "medical_insurance",
+                 "sanitary_toilet")
+
+
+# HouseholdFacts attributes stored under another column name.
+_COLUMN_OF = {"town": "town_code", "village": "village_code"}
+
+
+def _column_test(test: ColumnTest) -> ColumnElement[bool]:
+    """A detection rule's column test as SQL on the household table."""
+    column = tables.household.c[_COLUMN_OF.get(test.column, test.column)]
+    if test.op == "<":
+        return column < test.value
+    if test.op == ">":
+        return column > test.value
+    if test.op == "!=":
+        return column != test.value
+    if test.op == "in":
+        return column.in_(cast(Collection[Any], test.value))
+    return not_(column)
+
+
+def register_read(plan: Plan, campaign_id: int) -> Select[Any] | None:
+    """The register rows detection must check, in id order: only households some rule fires on
+    when every enabled rule is a built-in one (the database filters the register instead of
+    Python reading all of it); None when no rule is enabled."""
+    h = tables.household
+    columns = [h.c[name] for name in _FACT_COLUMNS]
+    if plan.household.fields:
+        columns.append(h.c.facts)
+    stmt = select(*columns).where(h.c.campaign_id == campaign_id).order_by(h.c.id)
+    tests = firing_tests(plan.detection)
+    if tests is None:
+        return stmt
+    if not tests:
+        return None
+    return stmt.where(or_(*(and_(*map(_column_test, rule)) for rule in tests)))
 
 
 def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
@@ -262,43 +299,47 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
         return RecordResult()
     source = policy.source or (plan.sources[0].code if plan.sources else "")
     final = [s.value for s in FINAL_STATUSES]
+    p = tables.problem  # Core columns: the ORM's row handling cost more than the read
     open_pairs: set[tuple[str | None, str]] = {
         (hid, category)
         for hid, category in session.execute(
-            select(Problem.household_id, Problem.category).where(
-                Problem.campaign_id == campaign_id, Problem.household_id.is_not(None),
-                Problem.status.not_in(final))
+            select(p.c.household_id, p.c.category).where(
+                p.c.campaign_id == campaign_id, p.c.household_id.is_not(None),
+                p.c.status.not_in(final))
         )
     }
     today = local_today(clock)
     wanted = set(households) if households is not None else None
     reported: list[ReportedProblem] = []
     detections: list[tuple[str, dict[str, Any]] | None] = []
-    # Plain rows, not mapped objects: building 300,000 ORM instances cost most of a county's
-    # detection (issue 17). The plan's own facts are decoded only when the plan defines some.
-    h = tables.household
-    columns = [*(h.c[name] for name in _FACTS_AS_IS), h.c.town_code, h.c.village_code,
-               h.c.category, h.c.monitoring_type]
-    with_facts = bool(plan.household.fields)
-    if with_facts:
-        columns.append(h.c.facts)
-    stmt = select(*columns).where(h.c.campaign_id == campaign_id).order_by(h.c.id)
+    # Plain rows, not mapped objects, built positionally: building 300,000 ORM instances, then
+    # keyword-built facts, cost most of a county's detection (issue 17). The plan's own facts
+    # are decoded only when the plan defines some.
+    stmt = register_read(plan, campaign_id)
+    if stmt is None:
+        return RecordResult()
     categories = {c.value: c for c in HouseholdCategory}
     monitoring = {m.value: m for m in MonitoringType}
-    n = len(_FACTS_AS_IS)
+    with_facts = bool(plan.household.fields)
+    shared_facts: dict[tuple[Any, ...], dict[str, object]] = {}
     for row in session.execute(stmt.execution_options(yield_per=5000)):
         hid = row[0]
         if wanted is not None and hid not in wanted:
             continue
         facts = HouseholdFacts(
-            **dict(zip(_FACTS_AS_IS, row[:n], strict=True)), town=row[n], village=row[n + 1],
-            category=categories[row[n + 2]],
-            monitoring_type=monitoring[row[n + 3]] if row[n + 3] else None,
-            plan_facts=loaded(row[n + 4]) if with_facts else {})
+            hid, row[1], row[2], row[3], row[4], categories[row[5]],
+            monitoring[row[6]] if row[6] else None, row[7], row[8], row[9], row[10], row[11],
+            row[12], row[13], loaded(row[14]) if with_facts else {})
         for d in detect(facts, policy, plan.household.fields):
             if (hid, d.category) in open_pairs:
                 continue
             open_pairs.add((hid, d.category))
+            # Equal facts become one dict, which the bulk writer serialises once.
+            try:
+                fired = shared_facts.setdefault(
+                    tuple((k, type(v), v) for k, v in d.facts.items()), d.facts)
+            except TypeError:  # an unhashable fact value: kept as it is
+                fired = d.facts
             reported.append(ReportedProblem(
                 source=source, category=d.category, town=facts.town,
                 village=facts.village, household_id=hid,
@@ -306,6 +347,6 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                 found_by=f"{DETECTED_BY}（{d.label}）",
                 found_on=today,
             ))
-            detections.append((d.rule, dict(d.facts)))
+            detections.append((d.rule, fired))
     return record_problems(uow, clock, campaign_id, reported, recorded_by=detected_by,
                               detections=detections, progress=progress)

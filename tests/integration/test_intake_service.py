@@ -89,6 +89,27 @@ def test_detection_never_duplicates_an_open_problem(db: Database, clock: FixedCl
         assert cited is not None and cited.detection_rule and cited.facts
 
 
+def test_detection_in_sql_finds_what_the_rules_find_on_every_household(
+        db: Database, clock: FixedClock) -> None:
+    # Seed 002's rules are all built-in: the database picks the households they fire on; the
+    # result must be what the rules give on every household of the register, in order.
+    from duban.domain.detection import detect, firing_tests
+
+    campaign_id, plan = launch(db, clock, "seed-002")
+    assert firing_tests(plan.detection)
+    county = generate_for_plan(plan, "township", seed=5)
+    db.run(import_records, clock, campaign_id, households=county.households, imported_by="clerk")
+    result = db.run(detect_problems, clock, campaign_id)
+    expected = [(h.household_id, d.rule, d.description) for h in county.households
+                for d in detect(h, plan.detection, plan.household.fields)]
+    assert expected and len(expected) < len(county.households) * len(plan.detection.rules)
+    with db.transaction() as s:
+        written = s.execute(select(Problem.household_id, Problem.detection_rule,
+                                   Problem.description).order_by(Problem.id)).all()
+    assert [tuple(row) for row in written] == expected
+    assert result.created == len(expected)
+
+
 def test_visit_coverage_counts_households_and_modes(db: Database, clock: FixedClock) -> None:
     campaign_id, plan = launch(db, clock, "seed-003")
     county = generate_for_plan(plan, "township", seed=3)

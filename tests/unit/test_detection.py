@@ -126,3 +126,40 @@ def test_unknown_rule_code_is_a_chinese_error() -> None:
     policy = DetectionPolicy(rules=(DetectionRule("no_internet", "网络"),))
     with pytest.raises(UnknownDetectionRule, match="no_internet"):
         detect(FINE, policy)
+
+
+def test_each_built_in_rule_fires_exactly_when_its_column_tests_hold() -> None:
+    # The register is asked in SQL for the households these tests pass; a household they
+    # leave out must be one no rule fires on, and each test must match its rule's own check.
+    import itertools
+
+    from duban.domain.detection import firing_tests
+
+    tests = firing_tests(POLICY)
+    assert tests is not None and len(tests) == len(RULE_CODES)
+    grid = itertools.product(
+        HouseholdCategory, (0, 6899, 6900, 6901), ("A", "B", "C", "D"), (True, False),
+        (0, 1, 2), (True, False), (True, False))
+    for category, income, grade, water, out, insured, toilet in grid:
+        h = dataclasses.replace(
+            FINE, category=category, income_per_person=income, house_grade=grade,
+            tap_water=water, children_out_of_school=out, medical_insurance=insured,
+            sanitary_toilet=toilet,
+            monitoring_type=MonitoringType.UNSTABLE
+            if category is HouseholdCategory.MONITORED else None)
+        fired = set(rules_fired(h))
+        for code, rule_tests in zip(RULE_CODES, tests, strict=True):
+            assert (code in fired) == all(t.holds(h) for t in rule_tests), (code, h)
+
+
+def test_plan_rules_and_disabled_rules_in_the_column_tests() -> None:
+    from duban.domain.detection import firing_tests
+    from duban.domain.plan import ConditionTest, FactCondition
+
+    disabled = DetectionPolicy(rules=(DetectionRule("no_tap_water", "饮水安全", enabled=False),))
+    assert firing_tests(disabled) == ()
+    own = DetectionRule("own", "厕所革命", name="改厕", when=(
+        FactCondition("sanitary_toilet", ConditionTest.IS, ("否",)),))
+    assert firing_tests(dataclasses.replace(POLICY, rules=(*POLICY.rules, own))) is None
+    unknown = DetectionPolicy(rules=(DetectionRule("no_such_rule", "x"),))
+    assert firing_tests(unknown) is None

@@ -1,0 +1,212 @@
+"""排查 against its floor (issue 17, item 1): detection over the register, routing, writes.
+
+On each backend: seed 002 over a generated county (300,000 households; 20,000 with --quick)
+written through the intake service, then the investigate stage's service call
+(`duban.services.intake.detect_problems`, what the stage's Prefect task runs) in its own
+process. The floor, in the same run on the same database, is the storage work the stage cannot
+avoid, each part by the backend's fastest path:
+
+- reading the register rows the stage reads (its own statement, `register_read`: its columns,
+  the households some rule fires on, in id order) with a raw DBAPI cursor, `fetchall`;
+- writing exactly the rows the stage wrote (its problems, their co-offices and audit events),
+  read back from the campaign and written to a twin campaign launched from the same plan, into
+  the same tables with the same indexes and constraints: `COPY … FROM STDIN` of PostgreSQL's
+  own text form of the rows, one raw `executemany` of the stored values on SQLite, in one
+  transaction, the rows prepared before the clock starts (as the intake floors, `_FLOOR` in
+  bench/intake_suite.py).
+
+So stage / floor is what detecting, routing, setting deadlines, numbering and converting cost
+on top of moving the rows. CPU is the measuring process's, plus on PostgreSQL its server
+backend's (read from /proc, the server being local).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.common import Entry, scratch_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Seed 002 launched and a generated county imported; prints the campaign and a twin's id.
+_SEED = r"""
+import dataclasses, json, sys, datetime as dt
+from pathlib import Path
+from bench.common import seed_campaign
+from duban.adapters.plan.yaml_file import load_plan_file
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.services.campaigns import launch_campaign
+from duban.services.database import Database
+url, households = sys.argv[1], int(sys.argv[2])
+campaign, seconds, problems = seed_campaign(url, "county", households=households)
+path = Path("plans/seed-002-shenqiu.yaml")
+plan = load_plan_file(path)
+twin = dataclasses.replace(plan, document_number=plan.document_number + "-floor")
+clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
+db = Database(url)
+twin_id = db.run(launch_campaign, clock, twin, path.read_text(encoding="utf-8"), "bench")
+print(json.dumps({"campaign": campaign, "twin": twin_id, "problems": problems}))
+"""
+
+# CPU seconds of this process and, on PostgreSQL, of a server backend (by pid).
+_CPU = r"""
+import os, time
+def backend_cpu(pid):
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu(pid):
+    return time.process_time() + backend_cpu(pid)
+"""
+
+# The stage's service call, as the investigate stage's task makes it, on its first day.
+_STAGE = _CPU + r"""
+import json, sys, datetime as dt
+from sqlalchemy import func, select, text
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.services.database import Database
+from duban.services.intake import detect_problems
+from models import tables as T
+url, campaign = sys.argv[1], int(sys.argv[2])
+db = Database(url)
+clock = FixedClock(dt.datetime(2022, 9, 20, 9, tzinfo=CHINA_TZ))
+with db.engine.connect() as conn:  # warm the pool and the imports outside the clock
+    first = (conn.scalar(select(func.max(T.problem.c.id))) or 0) + 1
+state = {}
+def stage(uow):
+    if uow.session.get_bind().dialect.name == "postgresql":
+        state["pid"] = uow.session.scalar(text("SELECT pg_backend_pid()"))
+    state["cpu"], state["t"] = cpu(state.get("pid")), time.perf_counter()
+    return detect_problems(uow, clock, campaign)
+r = db.run(stage)
+wall = time.perf_counter() - state["t"]
+print(json.dumps({"seconds": wall, "cpu": cpu(state.get("pid")) - state["cpu"],
+                  "created": r.created, "first": first}))
+"""
+
+# The floor: the raw read of the register rows the stage reads, and the raw write of the rows
+# it wrote (problems from `first` on, their co-offices and events) into the twin campaign.
+_FLOOR = _CPU + r"""
+import io, json, sys
+from sqlalchemy import func, select
+from duban.services.database import make_engine
+from sqlalchemy.orm import Session
+from duban.services.campaigns import load_plan_of
+from duban.services.intake import register_read
+from models import tables as T
+url, source, target, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+engine = make_engine(url)
+pg = engine.dialect.name == "postgresql"
+with engine.connect() as conn:
+    top = conn.scalar(select(func.max(T.problem.c.id))) or 0
+shift = top - first + 1  # the twin's problem ids follow every id in use
+def plan(table, frm, where, **exprs):
+    cols = [c.name for c in table.c if c.name != "id" or "id" in exprs]
+    sel = ", ".join(exprs.get(c, f"t.{c}") for c in cols)
+    return table.name, cols, f"SELECT {sel} FROM {frm} WHERE {where}"
+written = f"t.campaign_id = {source} AND t.id >= {first}"
+plans = [plan(T.problem, "problem t", written, id=f"t.id + {shift}", campaign_id=str(target)),
+         plan(T.problem_co_office, "problem_co_office t JOIN problem p ON p.id = t.problem_id",
+              f"p.campaign_id = {source} AND p.id >= {first}",
+              problem_id=f"t.problem_id + {shift}"),
+         plan(T.audit_event, "audit_event t",
+              f"t.campaign_id = {source} AND t.problem_id >= {first}",
+              campaign_id=str(target), problem_id=f"t.problem_id + {shift}")]
+with Session(engine) as session:  # the stage's own statement, its values inlined
+    stmt = register_read(load_plan_of(session, source), source)
+read_sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+raw = engine.raw_connection()
+pid = None
+cur = raw.cursor()
+if pg:
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+prepared = []
+for name, cols, sql in plans:
+    if pg:
+        buf = io.BytesIO()
+        with cur.copy(f"COPY ({sql}) TO STDOUT") as copy:
+            for chunk in copy:
+                buf.write(chunk)
+        prepared.append((name, cols, buf.getvalue(), buf.getvalue().count(b"\n")))
+    else:
+        rows = cur.execute(sql).fetchall()
+        prepared.append((name, cols, rows, len(rows)))
+raw.commit()
+c, t = cpu(pid), time.perf_counter()
+cur.execute(read_sql)
+households = len(cur.fetchall())
+raw.commit()
+read_s, read_cpu = time.perf_counter() - t, cpu(pid) - c
+c, t = cpu(pid), time.perf_counter()
+for name, cols, data, _ in prepared:
+    names = ", ".join(cols)
+    if pg:
+        with cur.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
+            copy.write(data)
+    else:
+        cur.executemany(f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(cols))})",
+                        data)
+raw.commit()
+write_s, write_cpu = time.perf_counter() - t, cpu(pid) - c
+if pg:  # explicit ids passed the sequence
+    cur.execute("SELECT setval(pg_get_serial_sequence('problem', 'id'), max(id)) FROM problem")
+    raw.commit()
+raw.close()
+print(json.dumps({"read": read_s, "read_cpu": read_cpu, "write": write_s,
+                  "write_cpu": write_cpu, "households": households,
+                  "rows": {name: n for name, _, _, n in prepared}}))
+"""
+
+
+def _child(code: str, *args: object) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, check=True,
+                         capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def measure(url: str, households: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stage's service call and its floor on a fresh database: (stage, floor)."""
+    seeded = _child(_SEED, url, households)
+    stage = _child(_STAGE, url, seeded["campaign"])
+    floor = _child(_FLOOR, url, seeded["campaign"], seeded["twin"], stage["first"])
+    return stage, floor
+
+
+def entries_for(backend: str, households: int, stage: dict[str, Any],
+                floor: dict[str, Any]) -> list[Entry]:
+    """The table rows of one measurement: wall and CPU against the floor's, and its parts."""
+    path = "COPY" if backend == "postgresql" else "raw executemany"
+    floor_s = floor["read"] + floor["write"]
+    floor_cpu = floor["read_cpu"] + floor["write_cpu"]
+    cpu_note = " (client + server backend)" if backend == "postgresql" else ""
+    rows = floor["rows"]
+    return [
+        Entry(f"排查 detect_problems vs floor (raw read of the register + {path} of the rows "
+              "it wrote)", backend, households, stage["seconds"], "s", floor_s,
+              stage["seconds"] / floor_s),
+        Entry(f"排查 detect_problems: CPU vs the floor's CPU{cpu_note}", backend, households,
+              stage["cpu"], "s", floor_cpu, stage["cpu"] / floor_cpu if floor_cpu else None),
+        Entry("排查 floor's read of the register", backend, households, floor["read"], "s"),
+        Entry("排查 floor's write", backend, households, floor["write"], "s"),
+        Entry("排查 problems written", backend, households, rows["problem"], "rows"),
+        Entry("排查 rows written (problems, co-offices, audit events)", backend, households,
+              sum(rows.values()), "rows"),
+    ]
+
+
+def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
+    """排查's service call against its floor on each backend."""
+    households = 20_000 if quick else 300_000
+    entries: list[Entry] = []
+    for backend in backends:
+        with scratch_database(backend) as url:
+            stage, floor = measure(url, households)
+            entries += entries_for(backend, households, stage, floor)
+    return entries
