@@ -53,9 +53,12 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         try:
             # as on a machine with no CJK font installed: the chart takes the packaged face
             mp.setattr(charts, "_first_known_cjk_family", lambda: None)
+            charts.cjk_font_family.cache_clear()
             daily = render_daily_report(ALL_CONTEXTS["daily_report"](), d / "daily.docx")
         finally:
             logging.getLogger("matplotlib").removeHandler(handler)
+            # The answer cached under the patch is this fixture's pretend machine, not this one.
+            charts.cjk_font_family.cache_clear()
     messages = [str(w.message) for w in caught] + [r.getMessage() for r in records]
     assert not [m for m in messages if "missing from font" in m]  # the chart's glyphs
     notice = render_notice(ALL_CONTEXTS["notice"](), d / "notice.docx")
