@@ -5,7 +5,10 @@ visits and ledger (300,000 households, ~30,000 ledger problems) through the inta
 advance the campaign on each stage's first day with the `advance-campaign` Prefect flow, as the
 tick does: investigate (detection over the register and routing), rectify (a 督办通知书 per
 office, the reminder ladder armed), review (spot checks, closing, the monthly ranking). For each
-stage: wall time, Prefect task runs, and Prefect's share of the wall time.
+stage: wall time, CPU time (this process's threads and the render workers' jobs; Prefect's
+server is a process of its own and not counted), the load average when it started, Prefect task
+runs, and Prefect's share of the wall time. DUBAN_RENDER_PROCESSES=1 renders the notices in this
+process, one after the other (the figure before the render pool).
 
 Prefect's share is estimated from its own costs measured in the same process: the wall time of
 an empty flow and of a flow of 20 no-op tasks give a cost per flow run and per task run; a
@@ -63,6 +66,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from bench.orchestration import _task_runs
+    from duban.adapters.documents.parallel import worker_cpu_seconds
     from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ
     from flows.campaign import advance_campaign
@@ -94,9 +98,12 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
                                   task_cost * 1000, "ms")]
                 for stage in plan.stages:
                     moment = dt.datetime.combine(stage.start, dt.time(9), tzinfo=CHINA_TZ)
+                    load = os.getloadavg()[0]
+                    cpu = time.process_time() + worker_cpu_seconds()
                     started = time.perf_counter()
                     state = advance_campaign(campaign, moment.isoformat(), return_state=True)
                     wall = time.perf_counter() - started
+                    cpu = time.process_time() + worker_cpu_seconds() - cpu
                     state.result()  # raises if the stage failed
                     runs = _task_runs(state.state_details.flow_run_id)
                     # advance-campaign and the stage's own flow: two flow runs per stage
@@ -107,6 +114,10 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
                     share = prefect_s / wall * 100 if wall else 0.0
                     label = f"county {stage.kind.value} stage ({stage.name})"
                     entries += [Entry(f"{label}: wall time", backend, households, wall, "s"),
+                                Entry(f"{label}: CPU time (this process and render workers)",
+                                      backend, households, cpu, "s"),
+                                Entry(f"{label}: load average at its start", backend,
+                                      households, load, "1-min"),
                                 Entry(f"{label}: Prefect task runs", backend, households,
                                       float(len(runs)), "task runs"),
                                 Entry(f"{label}: Prefect's share", backend, households, share,

@@ -138,9 +138,9 @@ def test_notices_rendered_side_by_side_are_the_ones_rendered_one_by_one(
         pools.append(args)
         return real_pool(*args, **kwargs)
 
-    def kept(batch: Sequence[parallel.Job]) -> None:
+    def kept(batch: Sequence[parallel.Job], weights: Sequence[int] | None = None) -> None:
         jobs.extend(batch)
-        real_render_all(batch)
+        real_render_all(batch, weights)
 
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", counted)
     monkeypatch.setattr(parallel, "render_all", kept)

@@ -1,11 +1,18 @@
-"""Rendering several documents side by side, in worker processes (issue 17).
+"""Rendering several documents side by side, in worker processes duban owns (issue 17).
 
 A county's rectify stage renders some sixty 督办通知书 of several hundred table rows each:
 independent CPU work, done by worker processes while the database work stays in the caller
 (one writer). Workers are forked from multiprocessing's fork server, which has the renderer
-imported already, so a pool costs milliseconds to start; each worker asks the kernel for
-SIGTERM when the fork server ends. The fork server was seen to outlive a SIGKILLed duban, so
-the pool is opt-in (DUBAN_RENDER_PROCESSES) until it is owned like duban's other children.
+imported already and is started once per process, so a pool costs milliseconds after the first.
+
+The pool is owned like duban's other children: nothing of it outlives the caller. Every worker
+holds the read end of a pipe whose only write end is the caller's; a thread in the worker ends
+the worker when that pipe reaches end of file, which the kernel makes happen when the caller
+dies (SIGKILL included) and which the caller makes happen on any stop (an error, SIGTERM turned
+into SystemExit, Ctrl-C). Queued renders are cancelled first. Without this a worker waits on
+its task queue forever (the queue's write end is in every worker too), holding the fork
+server's "alive" pipe and the resource tracker's, so all three outlived a SIGKILLed duban.
+Workers also ask for SIGTERM should the fork server itself die (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -14,32 +21,64 @@ import multiprocessing
 import os
 import pickle
 import signal
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from duban.adapters.children import PR_SET_PDEATHSIG
 
 # Fewer documents than this are rendered in the calling process: a pool would cost more.
 POOL_MIN = 4
+# At most this many render processes by default: one per core of the 2-core county server.
+DEFAULT_PROCESSES = 2
 
 Job = tuple[Callable[..., object], object, Path, Path | None]  # render, context, out, templates
 
+# CPU seconds the workers of this process's pools spent on their jobs (for the benchmarks,
+# which cannot see the CPU of processes that are not their own children).
+_worker_cpu_s = 0.0
+_cpu_lock = threading.Lock()
 
-def render_processes() -> int:
-    """How many processes render side by side: DUBAN_RENDER_PROCESSES, else one.
 
-    Opt-in: a SIGKILLed duban was seen to leave the fork server and its workers running (they
-    finish their renders and are reparented), so the pool is off until that is fixed.
+def render_processes(documents: int) -> int:
+    """How many processes render `documents` side by side.
+
+    DUBAN_RENDER_PROCESSES when set (1 turns the pool off); else min(2, the cores this process
+    may use) when there are POOL_MIN documents or more, else one.
     """
     configured = os.environ.get("DUBAN_RENDER_PROCESSES", "").strip()
-    return max(1, int(configured)) if configured else 1
+    if configured:
+        return max(1, int(configured))
+    if documents < POOL_MIN or not hasattr(os, "sched_getaffinity"):
+        return 1
+    return min(DEFAULT_PROCESSES, len(os.sched_getaffinity(0)))
 
 
-def _die_with_fork_server() -> None:
-    import ctypes
+def worker_cpu_seconds() -> float:
+    """CPU seconds spent by render workers on their jobs so far, in this process's pools."""
+    return _worker_cpu_s
 
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+def _watch(keep: Connection) -> None:
+    """In a worker: end it as soon as the owner's end of `keep` is closed (or the owner died)."""
+    try:
+        keep.recv_bytes()  # nothing is ever sent: this returns only by EOFError
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
+
+
+def _start_worker(keep: Connection) -> None:
+    """A worker's initializer: die with the fork server and with the owner."""
+    if os.uname().sysname == "Linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    threading.Thread(target=_watch, args=(keep,), name="owner-watch", daemon=True).start()
 
 
 def _sendable(render: Callable[..., object]) -> bool:
@@ -51,28 +90,62 @@ def _sendable(render: Callable[..., object]) -> bool:
     return True
 
 
-def _run(job: Job) -> None:
+def _run(job: Job) -> float:
+    """Render one job; return the CPU seconds it took."""
+    started = time.process_time()
     render, ctx, out, templates = job
     render(ctx, out, template_dir=templates)
+    return time.process_time() - started
 
 
-def render_all(jobs: Sequence[Job]) -> None:
+@contextmanager
+def owned_pool(workers: int, preload: Sequence[str] = ()) -> Iterator[ProcessPoolExecutor]:
+    """A process pool whose workers end with the block, and with this process however it ends.
+
+    Leaving the block normally waits for the submitted work; leaving it by an exception cancels
+    what has not started and ends the workers at once (what they were doing is lost).
+    """
+    context = multiprocessing.get_context("forkserver")
+    # Read by the fork server's first start only: the renderer's modules, imported once.
+    context.set_forkserver_preload(["duban.adapters.documents.render", *preload])
+    keep, owner_end = context.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_start_worker, initargs=(keep,))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        owner_end.close()  # the workers' watchers see EOF and end them mid-job
+        pool.shutdown(wait=True)
+        raise
+    else:
+        pool.shutdown(wait=True)
+    finally:
+        owner_end.close()
+        keep.close()
+
+
+def render_all(jobs: Sequence[Job], weights: Sequence[int] | None = None) -> None:
     """Run `render(ctx, out, template_dir=templates)` for every job; an error is raised as is.
 
-    Side by side in worker processes when there are POOL_MIN jobs or more and more than one
-    process may render; otherwise one after the other here.
+    Side by side in owned worker processes when there are POOL_MIN jobs or more and more than
+    one process may render (`render_processes`); otherwise one after the other here. `weights`
+    (say, table rows) start the heaviest first, so no core is left idle while one long table
+    ends the batch.
     """
-    workers = min(len(jobs), render_processes())
-    if (workers < 2 or len(jobs) < POOL_MIN or not hasattr(os, "sched_getaffinity")
-            or not _sendable(jobs[0][0])):
+    global _worker_cpu_s
+    workers = min(len(jobs), render_processes(len(jobs)))
+    if workers < 2 or len(jobs) < POOL_MIN or not _sendable(jobs[0][0]):
         for job in jobs:
             _run(job)
         return
-    context = multiprocessing.get_context("forkserver")
-    # Only the fork server's first start reads this: the renderer's modules, imported once.
-    context.set_forkserver_preload(["duban.adapters.documents.render", jobs[0][0].__module__])
-    initializer = _die_with_fork_server if os.uname().sysname == "Linux" else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=initializer) as pool:
-        for _ in pool.map(_run, jobs):
-            pass
+    order = sorted(range(len(jobs)), key=lambda i: -weights[i]) if weights else range(len(jobs))
+    with owned_pool(workers, [jobs[0][0].__module__]) as pool:
+        futures: list[Future[float]] = [pool.submit(_run, jobs[i]) for i in order]
+        spent = 0.0
+        try:
+            for future in futures:
+                spent += future.result()
+        finally:
+            with _cpu_lock:
+                _worker_cpu_s += spent

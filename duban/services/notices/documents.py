@@ -145,8 +145,8 @@ def store_rendered_all(render: Callable[..., object], contexts: Sequence[object]
                        template_dir: Path | None) -> list[tuple[str, str, int]]:
     """`store_rendered` for several documents, rendered side by side when there are several.
 
-    Each is rendered once, into a temporary file of the store, by worker processes
-    (`adapters.documents.parallel`); the caller keeps the database work.
+    Each is rendered once, into a temporary file of the store, by owned worker processes when
+    there are four or more (`adapters.documents.parallel`); the caller keeps the database work.
     """
     from duban.adapters.documents.parallel import render_all
 
@@ -158,8 +158,10 @@ def store_rendered_all(render: Callable[..., object], contexts: Sequence[object]
             fd, name = tempfile.mkstemp(prefix=".render-", suffix=".docx", dir=store)
             os.close(fd)
             temporary.append(Path(name))
+        # A document's table rows weigh its render: the longest start first.
         render_all([(render, ctx, tmp, template_dir)
-                    for ctx, tmp in zip(contexts, temporary, strict=True)])
+                    for ctx, tmp in zip(contexts, temporary, strict=True)],
+                   weights=[len(getattr(ctx, "problems", ())) for ctx in contexts])
         stored = []
         for tmp in temporary:
             data = tmp.read_bytes()
