@@ -3,11 +3,13 @@
 Issuing renders a document into `documents/.render-*.docx`, moves it to
 `documents/<sha256>.docx` and commits the notice row that names it. A crash between those
 steps leaves a 0-byte or half-written temporary file, or a finished document no row names
-(its transaction rolled back). Evidence uploads (`evidence/**/.upload-*`) and report outputs
-(`.<name>.<random>.part` beside them) have temporary files of the same kind. The sweep removes
-such files once they are older than a grace period (a render in progress, not yet committed,
-is younger) and reports what it removed. Stored evidence is never removed: it is only ever
-read through its hash, which several rows (evidence, duty reports) may name.
+(its transaction rolled back), and the record `documents/.rendered/<key>` that lets a retry of
+that transaction reuse the document instead of rendering it again. Evidence uploads
+(`evidence/**/.upload-*`) and report outputs (`.<name>.<random>.part` beside them) have
+temporary files of the same kind. The sweep removes such files once they are older than a grace
+period (a render in progress, not yet committed, is younger) and reports what it removed.
+Stored evidence is never removed: it is only ever read through its hash, which several rows
+(evidence, duty reports) may name.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from duban.services.database import UnitOfWork, data_dir
-from duban.services.notices.documents import DOCUMENTS_DIR
+from duban.services.notices.documents import DOCUMENTS_DIR, RENDERED_DIR
 from models import DailyReportRun, Notice
 
 # A render and its commit take seconds; an hour leaves room for a very slow issuance.
@@ -47,7 +49,8 @@ class FileSweep:
 
 
 def _temporary(path: Path) -> bool:
-    return path.name.startswith(TEMP_PREFIXES) or (
+    # A render's record (documents/.rendered/<key>) matters only to a retry within the grace.
+    return path.name.startswith(TEMP_PREFIXES) or path.parent.name == RENDERED_DIR or (
         path.name.startswith(".") and path.name.endswith(TEMP_SUFFIX))
 
 

@@ -38,6 +38,7 @@ def main() -> None:
     """Render the stand-in jobs side by side, as the rectify stage does."""
     from duban.adapters.children import exit_on_signals
     from duban.adapters.documents.parallel import render_all
+
     # By its module's name, not __main__'s: the workers look the render up by that name.
     from tests.orchestration.render_pool_child import slow_render
 

@@ -17,6 +17,7 @@ Workers also ask for SIGTERM should the fork server itself die (PR_SET_PDEATHSIG
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -65,10 +66,8 @@ def worker_cpu_seconds() -> float:
 
 def _watch(keep: Connection) -> None:
     """In a worker: end it as soon as the owner's end of `keep` is closed (or the owner died)."""
-    try:
+    with contextlib.suppress(EOFError, OSError):
         keep.recv_bytes()  # nothing is ever sent: this returns only by EOFError
-    except (EOFError, OSError):
-        pass
     os._exit(1)
 
 

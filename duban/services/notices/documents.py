@@ -36,6 +36,8 @@ KIND_BULLETIN = "bulletin"  # 通报
 KIND_LABELS = {KIND_NOTICE: "督办通知书", KIND_REMINDER: "催办通知", KIND_BULLETIN: "通报"}
 
 DOCUMENTS_DIR = "documents"
+# Under DOCUMENTS_DIR: which stored file each render (by its inputs' hash) made.
+RENDERED_DIR = ".rendered"
 CHUNK = 2000
 
 
@@ -141,34 +143,74 @@ def issue_document(
     return notice
 
 
+def _render_key(render: Callable[..., object], ctx: object, template_dir: Path | None) -> str:
+    """What a render's output depends on, hashed: the renderer, the templates, the context."""
+    h = hashlib.sha256(f"{render.__module__}.{render.__qualname__}\n".encode())
+    if template_dir is not None and template_dir.is_dir():
+        for path in sorted(template_dir.rglob("*")):
+            if path.is_file():
+                st = path.stat()
+                h.update(f"{path.relative_to(template_dir)}:{st.st_size}:{st.st_mtime_ns}\n"
+                         .encode())
+    h.update(repr(ctx).encode())
+    return h.hexdigest()
+
+
+def _rendered_before(store: Path, key: str) -> tuple[str, str, int] | None:
+    """The stored file an earlier render of the same key made, if it is still whole."""
+    try:
+        digest = (store / RENDERED_DIR / key).read_text(encoding="ascii").strip()
+        data = (store / f"{digest}.docx").read_bytes()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if hashlib.sha256(data).hexdigest() != digest:
+        return None
+    return f"{DOCUMENTS_DIR}/{digest}.docx", digest, len(data)
+
+
+def _remember(store: Path, key: str, digest: str) -> None:
+    folder = store / RENDERED_DIR
+    folder.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".render-", dir=folder)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(digest)
+    os.replace(tmp, folder / key)
+
+
 def store_rendered_all(render: Callable[..., object], contexts: Sequence[object],
                        template_dir: Path | None) -> list[tuple[str, str, int]]:
     """`store_rendered` for several documents, rendered side by side when there are several.
 
     Each is rendered once, into a temporary file of the store, by owned worker processes when
     there are four or more (`adapters.documents.parallel`); the caller keeps the database work.
+    A document rendered before from the same renderer, templates and context (a batch whose
+    transaction failed, run again) is not rendered again: `documents/.rendered/<key>` names
+    its file, which the file sweep removes with the record after its grace period.
     """
     from duban.adapters.documents.parallel import render_all
 
     store = data_dir() / DOCUMENTS_DIR
     store.mkdir(parents=True, exist_ok=True)
+    keys = [_render_key(render, ctx, template_dir) for ctx in contexts]
+    stored: list[tuple[str, str, int] | None] = [_rendered_before(store, k) for k in keys]
+    todo = [i for i, done in enumerate(stored) if done is None]
     temporary: list[Path] = []
     try:
-        for _ in contexts:
+        for _ in todo:
             fd, name = tempfile.mkstemp(prefix=".render-", suffix=".docx", dir=store)
             os.close(fd)
             temporary.append(Path(name))
         # A document's table rows weigh its render: the longest start first.
-        render_all([(render, ctx, tmp, template_dir)
-                    for ctx, tmp in zip(contexts, temporary, strict=True)],
-                   weights=[len(getattr(ctx, "problems", ())) for ctx in contexts])
-        stored = []
-        for tmp in temporary:
+        render_all([(render, contexts[i], tmp, template_dir)
+                    for i, tmp in zip(todo, temporary, strict=True)],
+                   weights=[len(getattr(contexts[i], "problems", ())) for i in todo])
+        for i, tmp in zip(todo, temporary, strict=True):
             data = tmp.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
             os.replace(tmp, store / f"{digest}.docx")
-            stored.append((f"{DOCUMENTS_DIR}/{digest}.docx", digest, len(data)))
-        return stored
+            _remember(store, keys[i], digest)
+            stored[i] = (f"{DOCUMENTS_DIR}/{digest}.docx", digest, len(data))
+        return [done for done in stored if done is not None]
     finally:
         for tmp in temporary:
             if tmp.exists():
