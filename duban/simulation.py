@@ -94,6 +94,8 @@ class DemoResult:
     # What the campaign's machinery did, each with its count and where its files are.
     outcome: list[tuple[str, int, str]] = field(default_factory=list)
     people: dict[str, str] = field(default_factory=dict)  # username -> 姓名（单位）, for the summary
+    # The working day the run stopped after when asked to stop early (`--days`); None: to the end.
+    stopped_after: int | None = None
 
 
 def plan_path(name: str) -> Path:
@@ -536,11 +538,13 @@ def run_demo(
     fresh: bool,
     echo: Echo,
     progress: Callable[[str], Callable[[int, int], None]] | None = None,
+    days: int | None = None,
 ) -> DemoResult:
     """Generate, launch, import, and run every stage in simulated time; collect the files.
 
     `progress`, when given, makes a (done, total) callback per named phase: each import's
-    rows, then the working days of the campaign simulated so far."""
+    rows, then the working days of the campaign simulated so far. `days` stops after that many
+    simulated working days, the campaign left running (a developer's run; the result says so)."""
     path = plan_path(plan_name)
     plan = load_plan_file(path)
     db = open_demo_database(url, fresh)
@@ -644,6 +648,10 @@ def run_demo(
                 if days_done is not None:
                     days_done(min(day_number, workdays), max(workdays, day_number))
                 done_before, day_number = done, day_number + 1
+                if days is not None and day_number > days:
+                    result.stopped_after = days
+                    echo(f"{day}：已模拟 {days} 个工作日，按 --days 停止（行动未跑完）")
+                    break
                 ranked_month = ranked_month or _first_frozen_month(db, campaign_id)
                 if ranked_month and _all_settled(db, campaign_id):
                     if plan.end is None:
@@ -659,7 +667,7 @@ def run_demo(
                     day = after
                     continue
             day += dt.timedelta(days=1)
-    if days_done is not None:  # the campaign closed before its last dated day
+    if days_done is not None and result.stopped_after is None:  # closed before its last day
         days_done(max(workdays, day_number - 1), max(workdays, day_number - 1))
     result.summary = db.run(summarise_campaign, campaign_id, local_today(clock))
     result.people = db.run(people_labels, [result.summary.closed_by])

@@ -24,7 +24,10 @@ from duban.cli.output import table
 @click.option("--seed", type=int, default=2022, show_default=True, help="随机种子（结果可复现）。")
 @click.option("--fresh/--keep", default=True, show_default=True,
               help="先清空上一次演示的数据（只清空演示数据库，不碰真实数据）。")
-def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -> None:
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="（开发用）只模拟前 N 个工作日就停止；行动不会跑完，汇总是停止时的情况。")
+def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool,
+             days: int | None) -> None:
     from duban.cli.progress import progress
     from duban.simulation import run_demo
 
@@ -32,7 +35,7 @@ def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -
     e = env()
     with progress() as shown:
         result = run_demo(e.db_url, size=size, plan_name=plan_name, out_dir=out_dir, seed=seed,
-                          fresh=fresh, echo=shown.echo, progress=shown.count)
+                          fresh=fresh, echo=shown.echo, progress=shown.count, days=days)
     print_summary(result.summary, result.people)
     if result.duties is not None:
         d = result.duties
@@ -63,4 +66,7 @@ def demo_cmd(size: str, plan_name: str, out_dir: Path, seed: int, fresh: bool) -
         click.echo("\n演示账号（duban serve 后可登录）：")
         click.echo(table(["角色", "用户名", "密码", "说明"], result.accounts))
     click.echo(f"\n数据库：{result.database}")
+    if result.stopped_after is not None:
+        click.echo(f"按 --days 在模拟第 {result.stopped_after} 个工作日后停止：行动未跑完，"
+                   "以上是停止时的情况。")
     click.echo(f"演示完成，用时 {time.perf_counter() - started:.1f} 秒。")
