@@ -34,6 +34,7 @@ class DailySnapshot(Base):
     overdue: Mapped[int]
     voided: Mapped[int]
     taken_at: Mapped[dt.datetime]
+    rebuilt: Mapped[bool]  # a day without a report, rebuilt from the audit trail (the trend's)
 
 
 class MonthlyRanking(Base):

@@ -807,6 +807,9 @@ daily_snapshot = Table(
     Column("overdue", Integer, nullable=False),
     Column("voided", Integer, nullable=False),
     Column("taken_at", UTCDateTime, nullable=False),
+    # True: a day without a report (a weekend), rebuilt from the audit trail once it had ended
+    # and kept for the trend chart; a report written for that day replaces it.
+    Column("rebuilt", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("campaign_id", "day", "scope_kind", "scope_code"),
 )
 

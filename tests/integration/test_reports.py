@@ -340,6 +340,63 @@ def test_a_days_snapshot_is_taken_once(db: Database, clock: FixedClock) -> None:
     assert stored() == first
 
 
+def test_days_without_a_report_are_rebuilt_once_and_kept(db: Database, clock: FixedClock,
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import duban.services.reports.snapshots as snapshots
+
+    def evening_report(lg: Ledger, day: dt.date) -> None:
+        if day.weekday() < 5:  # D[4] is a Saturday: no report
+            lg.day(day, 17)
+            db.run(write_daily_report, clock, lg.campaign_id, day, tmp_path)
+
+    lg = build_campaign(db, clock, after_day=evening_report)
+    saturday, sunday, monday = D[4], D[4] + dt.timedelta(days=1), D[4] + dt.timedelta(days=2)
+    lg.day(monday)
+    lg.record(lg.plan.towns[0].code, None, "water", 2)
+    lg.day(monday, 17)
+    db.run(write_daily_report, clock, lg.campaign_id, monday, tmp_path)
+
+    def kept() -> dict[dt.date, bool]:
+        with db.transaction() as s:
+            return {d: r for d, r in s.execute(
+                select(DailySnapshot.day, DailySnapshot.rebuilt).distinct())}
+
+    # The day before the first report has none either (its change is rebuilt, then kept).
+    assert kept() == {D[0] - dt.timedelta(days=1): True, **dict.fromkeys(D[:4], False),
+                      saturday: True, sunday: True, monday: False}
+    # Monday's change is against Sunday rebuilt from the audit trail, and says so.
+    assert db.run(daily_figures, lg.campaign_id, monday).yesterday_from == "ledger"
+    with db.transaction() as s:
+        # What was kept is what the audit trail rebuilds now, scope by scope.
+        for day in (saturday, sunday):
+            snap = snapshots.snapshot_counts(s, lg.campaign_id, day)
+            assert snap is not None and snap.rebuilt
+            now = counts_as_of(s, lg.campaign_id, day)
+            assert (snap.counts.total, snap.counts.offices) == (now.total, now.offices)
+            # A snapshot lists every town of the plan, those with nothing at zero.
+            assert {t: c for t, c in snap.counts.towns.items() if c != ZERO} == now.towns
+        # The trend over the weekend equals the one rebuilt without the kept days.
+        with_kept = snapshots.trend(s, lg.campaign_id, monday)
+        s.execute(DailySnapshot.__table__.delete().where(DailySnapshot.rebuilt.is_(True)))
+        assert snapshots.trend(s, lg.campaign_id, monday) == with_kept
+        s.rollback()
+    assert [p.counts.found for p in with_kept] == [9, 8, 10, 10, 10, 10, 12]
+    # Tuesday's report rebuilds no day: every past day is a snapshot now.
+    rebuilt: list[dt.date] = []
+    real = snapshots.counts_as_of
+    monkeypatch.setattr(snapshots, "counts_as_of",
+                        lambda s, cid, day: rebuilt.append(day) or real(s, cid, day))
+    tuesday = monday + dt.timedelta(days=1)
+    lg.day(tuesday, 17)
+    db.run(write_daily_report, clock, lg.campaign_id, tuesday, tmp_path)
+    assert rebuilt == []
+    assert db.run(daily_figures, lg.campaign_id, tuesday).yesterday_from == "snapshot"
+    # A report written late for a kept day replaces the rebuilt figures with its own.
+    db.run(write_daily_report, clock, lg.campaign_id, saturday, tmp_path)
+    assert kept()[saturday] is False
+
+
 def _table_numbers(table: object, first_col: str) -> dict[str, list[str]]:
     rows = {}
     for row in table.rows:  # type: ignore[attr-defined]

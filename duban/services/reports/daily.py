@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,18 @@ from duban.services.database import UnitOfWork
 from duban.services.notices.documents import letterhead
 from duban.services.reports.figures import (
     ZERO,
+    ScopedCounts,
     ScopeFigures,
     ScopeKind,
     counts_as_of,
     counts_by_source,
 )
-from duban.services.reports.snapshots import snapshot_counts, take_daily_snapshot, trend
+from duban.services.reports.snapshots import (
+    keep_rebuilt,
+    snapshot_counts,
+    take_daily_snapshot,
+    trend,
+)
 from duban.services.templates import template_dir_for
 from duban.services.views.common import campaign_row
 from duban.services.views.names import names_in
@@ -35,7 +41,9 @@ class DailyFigures:
     """The daily report's figures: per town, per lead office, and the campaign total.
 
     `yesterday_from` says where the day-before figures come from: "snapshot" (what was
-    reported that day) or "ledger" (rebuilt from the audit trail).
+    reported that day) or "ledger" (rebuilt from the audit trail, now or when it was kept
+    for a day without a report). `today_counts` and `yesterday_counts`: both days' counts
+    per scope, for the snapshots written from them.
     """
 
     campaign_id: int
@@ -44,6 +52,8 @@ class DailyFigures:
     towns: tuple[ScopeFigures, ...]
     offices: tuple[ScopeFigures, ...]
     yesterday_from: str
+    today_counts: ScopedCounts = field(compare=False, repr=False)
+    yesterday_counts: ScopedCounts = field(compare=False, repr=False)
 
     def town(self, code: str) -> ScopeFigures:
         """The figures of one town by code."""
@@ -75,11 +85,11 @@ def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigur
     campaign_row(session, campaign_id)
     today = counts_as_of(session, campaign_id, day)
     previous_day = day - dt.timedelta(days=1)
-    yesterday = snapshot_counts(session, campaign_id, previous_day)
-    source = "snapshot"
-    if yesterday is None:
-        yesterday = counts_as_of(session, campaign_id, previous_day)
-        source = "ledger"
+    kept = snapshot_counts(session, campaign_id, previous_day)
+    if kept is None:
+        yesterday, source = counts_as_of(session, campaign_id, previous_day), "ledger"
+    else:
+        yesterday, source = kept.counts, "ledger" if kept.rebuilt else "snapshot"
     names = names_in(session, campaign_id)
     town_names, office_names = names.towns, names.offices
     towns = tuple(
@@ -103,15 +113,16 @@ def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigur
         for code in order
     )
     total = ScopeFigures(ScopeKind.CAMPAIGN, "", "合计", today.total, yesterday.total)
-    return DailyFigures(campaign_id, day, total, towns, offices, source)
+    return DailyFigures(campaign_id, day, total, towns, offices, source, today, yesterday)
 
 
 def daily_report_context(
     session: Session, campaign_id: int, day: dt.date, figures: DailyFigures,
-    sources: list[ScopeFigures] | None = None,
+    sources: list[ScopeFigures] | None = None, *, keep: Clock | None = None,
 ) -> Any:
     """The DailyReportContext of a day's figures (see duban.adapters.documents); `sources`:
-    the day's `source_figures` when the caller has them already."""
+    the day's `source_figures` when the caller has them already; `keep`: a writing caller's
+    clock, to keep the trend's days rebuilt from the audit trail (`trend`)."""
     from duban.adapters.documents.context import DailyReportContext, DailyRow, SeriesPoint
 
     plan = load_plan_of(session, campaign_id)
@@ -133,7 +144,7 @@ def daily_report_context(
     )
     series = [
         SeriesPoint(s.day, s.counts.found, s.counts.closed, s.counts.overdue)
-        for s in trend(session, campaign_id, day, today=figures.total.today)
+        for s in trend(session, campaign_id, day, today=figures.total.today, keep=keep)
     ]
     checks, failures = spot_check_lines(session, plan, campaign_id, day)
     head = letterhead(plan)
@@ -243,17 +254,22 @@ def write_daily_report(
 ) -> list[Path]:
     """Write the day's report (.docx with a trend chart, .xlsx; .pdf on request); snapshot it.
 
-    Returns the written paths. The day's snapshot is taken first (once per day), so the next
-    day's change is measured against what this report said. `figures` and `sources`: the
+    Returns the written paths. The day's snapshot is taken from the report's own figures
+    (once per day), so the next day's change is measured against what this report said. `figures` and `sources`: the
     day's `daily_figures` and `source_figures` when the caller computed them in this unit
     (the tick delivers the same figures: each is a pass over the whole ledger).
     """
     from duban.adapters.documents.render import render_daily_report
     from duban.adapters.documents.xlsx import write_daily_report_xlsx
 
-    take_daily_snapshot(uow, clock, campaign_id, day)
     figures = figures or daily_figures(uow, campaign_id, day)
-    ctx = daily_report_context(uow.session, campaign_id, day, figures, sources)
+    take_daily_snapshot(uow, clock, campaign_id, day, counts=figures.today_counts)
+    if figures.yesterday_from == "ledger":
+        # A day without a report (a weekend) is rebuilt once and kept: the next days' trend
+        # reads it instead of rebuilding it from the audit trail every evening.
+        keep_rebuilt(uow.session, clock, campaign_id, day - dt.timedelta(days=1),
+                     figures.yesterday_counts)
+    ctx = daily_report_context(uow.session, campaign_id, day, figures, sources, keep=clock)
     out_dir = Path(out_dir)
     stem = f"日报-{campaign_id}-{day.isoformat()}"
     docx = render_daily_report(ctx, out_dir / f"{stem}.docx",

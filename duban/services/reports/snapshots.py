@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from duban.domain.clock import CHINA_TZ, Clock
+from duban.domain.clock import CHINA_TZ, Clock, local_today
 from duban.services.database import UnitOfWork, insert_or_skip
 from duban.services.reports.figures import (
     ZERO,
@@ -34,29 +34,52 @@ class SeriesDay:
     counts: Counts
 
 
-def take_daily_snapshot(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date) -> int:
+def take_daily_snapshot(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt.date, *,
+                        counts: ScopedCounts | None = None) -> int:
     """Record the day's figures once; returns rows written (0 when the day was recorded already).
 
     Idempotent and safe to race: the first snapshot of a day stands, later runs insert
-    nothing (the unique key turns a concurrent second insert into a no-op).
+    nothing (the unique key turns a concurrent second insert into a no-op). A day rebuilt
+    for the trend (`keep_rebuilt`) is replaced by its report's figures. `counts`: the day's
+    `counts_as_of` when the caller computed them in this unit (a pass over the ledger).
     """
     session = uow.session
     campaign_row(session, campaign_id)
-    exists = session.scalar(
-        select(DailySnapshot.id)
+    rebuilt = session.scalar(
+        select(DailySnapshot.rebuilt)
         .where(DailySnapshot.campaign_id == campaign_id, DailySnapshot.day == day)
         .limit(1)
     )
-    if exists is not None:
+    if rebuilt is False:
         return 0
-    counts = counts_as_of(session, campaign_id, day)
+    if rebuilt:
+        session.execute(delete(DailySnapshot).where(DailySnapshot.campaign_id == campaign_id,
+                                                    DailySnapshot.day == day))
+    return _record(session, clock, campaign_id, day,
+                   counts or counts_as_of(session, campaign_id, day), rebuilt=False)
+
+
+def keep_rebuilt(session: Session, clock: Clock, campaign_id: int, day: dt.date,
+                 counts: ScopedCounts) -> int:
+    """Keep a past day's figures rebuilt from the audit trail (a day without a report), so
+    the trend reads them instead of rebuilding them every evening; returns rows written.
+
+    Only a day that has ended by the clock is kept: its ledger can no longer change.
+    """
+    if day >= local_today(clock):
+        return 0
+    return _record(session, clock, campaign_id, day, counts, rebuilt=True)
+
+
+def _record(session: Session, clock: Clock, campaign_id: int, day: dt.date,
+            counts: ScopedCounts, *, rebuilt: bool) -> int:
     town_names = names_in(session, campaign_id).towns
     now = clock.now()
     rows: list[dict[str, Any]] = []
 
     def row(kind: ScopeKind, code: str, c: Counts) -> None:
         rows.append({"campaign_id": campaign_id, "day": day, "scope_kind": kind.value,
-                     "scope_code": code, "taken_at": now, **c.as_dict()})
+                     "scope_code": code, "taken_at": now, "rebuilt": rebuilt, **c.as_dict()})
 
     row(ScopeKind.CAMPAIGN, "", counts.total)
     for code in dict.fromkeys([*town_names, *counts.towns]):
@@ -75,7 +98,15 @@ def _counts_of(row: DailySnapshot) -> Counts:
     return Counts(**{f.name: getattr(row, f.name) for f in fields(Counts)})
 
 
-def snapshot_counts(session: Session, campaign_id: int, day: dt.date) -> ScopedCounts | None:
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A day's recorded counts; `rebuilt`: rebuilt from the audit trail (no report that day)."""
+
+    counts: ScopedCounts
+    rebuilt: bool
+
+
+def snapshot_counts(session: Session, campaign_id: int, day: dt.date) -> Snapshot | None:
     """A day's counts as its snapshot recorded them, or None when the day has none."""
     rows = session.scalars(
         select(DailySnapshot).where(
@@ -95,15 +126,18 @@ def snapshot_counts(session: Session, campaign_id: int, day: dt.date) -> ScopedC
             towns[r.scope_code] = c
         else:
             offices[r.scope_code] = c
-    return ScopedCounts(total, towns, offices)
+    return Snapshot(ScopedCounts(total, towns, offices), rows[0].rebuilt)
 
 
 def trend(session: Session, campaign_id: int, day: dt.date,
-          days: int = SERIES_DAYS, *, today: Counts | None = None) -> list[SeriesDay]:
+          days: int = SERIES_DAYS, *, today: Counts | None = None,
+          keep: Clock | None = None) -> list[SeriesDay]:
     """Campaign totals for each day up to `day`: from snapshots, else rebuilt from the ledger.
 
     Starts at the first day anything was recorded (at most `days` days back). `today`: the
     totals of `day` itself when the caller has them (they are always live, never a snapshot).
+    `keep`: the clock of a writing caller; a day rebuilt from the audit trail that has ended
+    is then kept (`keep_rebuilt`), so each day without a report is rebuilt once, not daily.
     """
     first = session.scalar(
         select(func.min(Problem.found_on)).where(Problem.campaign_id == campaign_id)
@@ -131,7 +165,11 @@ def trend(session: Session, campaign_id: int, day: dt.date,
     d = start
     while d <= day:
         counts = snapped.get(d) if d < day else today  # the report day is always live
-        out.append(SeriesDay(d, counts if counts is not None
-                             else counts_as_of(session, campaign_id, d).total))
+        if counts is None:
+            rebuilt = counts_as_of(session, campaign_id, d)
+            if keep is not None and d < day:
+                keep_rebuilt(session, keep, campaign_id, d, rebuilt)
+            counts = rebuilt.total
+        out.append(SeriesDay(d, counts))
         d += dt.timedelta(days=1)
     return out
