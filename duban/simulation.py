@@ -440,21 +440,29 @@ class People:
         today = self.today()
         with self.db.transaction() as session:
             county = self._actor(session, "county")
+            steps: list[moves.Step] = []
             for p in self._problems(session, Status.DISPUTED):
                 others = [o for o in self.offices if o != p.lead_office]
                 target = self.rng.choice(others)
-                self._move(session, county, p, Action.REASSIGN,
-                           Payload(note="经研究，改派至相关单位牵头整改", office=target))
+                steps.append(moves.Step(p, Action.REASSIGN, Payload(
+                    note="经研究，改派至相关单位牵头整改", office=target)))
                 self.counts["改派"] += 1
-            for p in self._problems(session, Status.EXTENSION_REQUESTED):
-                self._move(session, county, p, Action.APPROVE_EXTENSION,
-                           Payload(note="同意延期"))
-                self.finish_on[p.id] = min(self.finish_on.get(p.id, today),
-                                           p.deadline or today)
-                self.counts["批准延期"] += 1
-            for p in self._problems(session, Status.REVIEWED):
-                self._move(session, county, p, Action.CLOSE, Payload(note="销号"))
-                self.counts["销号"] += 1
+            approved = self._problems(session, Status.EXTENSION_REQUESTED)
+            steps += [moves.Step(p, Action.APPROVE_EXTENSION, Payload(note="同意延期"))
+                      for p in approved]
+            self.counts["批准延期"] += len(approved)
+            closing = self._problems(session, Status.REVIEWED)
+            steps += [moves.Step(p, Action.CLOSE, Payload(note="销号")) for p in closing]
+            self.counts["销号"] += len(closing)
+            # The office's day in batches: the look-ups (offices named, the deadlines asked
+            # for) read once a batch, not once a move with a flush of the moves before it.
+            for start in range(0, len(steps), MOVE_BATCH):
+                chunk = steps[start:start + MOVE_BATCH]
+                for step in chunk:
+                    self._check_offered(session, county, step.problem, step.action)
+                moves.apply_batch(session, self.clock, county, chunk)
+            for p in approved:  # the new deadline, as approved
+                self.finish_on[p.id] = min(self.finish_on.get(p.id, today), p.deadline or today)
 
     def _reviewers_work(self) -> None:
         from duban.services.reviews import list_spot_checks

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
@@ -146,6 +146,27 @@ def apply_in(
 
 
 @dataclass(frozen=True)
+class Lookups:
+    """What a batch's moves look up, read before the batch in one query each: the offices
+    named by reassignments that exist, and each approval's last requested deadline. A move
+    looking these up one by one would also flush the batch's pending moves at every query."""
+
+    offices: frozenset[str] = frozenset()
+    requested: dict[int, dt.date | None] | None = None
+
+
+def batch_lookups(session: Session, campaign_id: int, steps: Sequence[Step]) -> Lookups:
+    """The look-ups of a batch's moves (`Lookups`), read up front."""
+    named = {s.payload.office for s in steps if s.payload.office is not None}
+    offices = frozenset(session.scalars(select(Office.code).where(
+        Office.campaign_id == campaign_id, Office.code.in_(named)))) if named else frozenset()
+    asking = [s.problem.id for s in steps if s.payload.deadline is None
+              and (rule := rule_for(Status(s.problem.status), s.action)) is not None
+              and Default.REQUESTED_DEADLINE in rule.defaults]
+    return Lookups(offices, requested_deadlines(session, asking) if asking else None)
+
+
+@dataclass(frozen=True)
 class Step:
     """One move of a batch: what `apply_in` takes for one problem."""
 
@@ -168,6 +189,9 @@ def apply_batch(session: Session, clock: Clock, actor: Actor, steps: Sequence[St
     ids = [s.problem.id for s in steps]
     if len(set(ids)) != len(ids):
         raise ValueError("a problem moves at most once in a batch")
+    if len({s.problem.campaign_id for s in steps}) > 1:
+        raise ValueError("a batch moves the problems of one campaign")
+    lookups = batch_lookups(session, steps[0].problem.campaign_id, steps) if steps else Lookups()
     rounds = evidence_rounds(session, [s.problem.id for s in steps if s.files])
     known = round_hashes(session, rounds) if rounds else {}
     blobs: list[CheckedFile] = []
@@ -179,7 +203,7 @@ def apply_batch(session: Session, clock: Clock, actor: Actor, steps: Sequence[St
         if step.files:
             refuse_frozen(problem)
         move_in(session, clock, actor, problem, step.action, replace(payload, evidence=hashes),
-                flush=False)
+                flush=False, lookups=lookups)
         if step.files:
             add_checked(session, clock, problem, step.files, actor,
                         round_no=rounds[problem.id], known=known[problem.id])
@@ -225,24 +249,29 @@ def move_in(
     *,
     expected_version: int | None = None,
     flush: bool = True,
+    lookups: Lookups | None = None,
 ) -> Transition:
     """Decide one move by the table and apply it to the row, audited, in the caller's session.
 
     Nothing is written before the lifecycle has decided, so a refusal changes nothing. With
     `flush=False` the row and its audit event wait in the session for the caller's (or the
-    next query's) flush, so a caller making many moves writes them in batches.
+    next query's) flush, so a caller making many moves writes them in batches; `lookups`:
+    what a batch read for its moves up front (`batch_lookups`).
     """
     if expected_version is not None and problem.version != expected_version:
         raise ConflictError(
             f"问题 {problem.code} 已被他人修改（版本 {problem.version}，您看到的是版本 "
             f"{expected_version}），请刷新后重试"
         )
-    if payload.office is not None:
+    if payload.office is not None and (lookups is None
+                                       or payload.office not in lookups.offices):
         known = session.scalar(select(Office.code).where(
             Office.campaign_id == problem.campaign_id, Office.code == payload.office))
         if known is None:
             raise NotFound(f"责任办室未定义：{payload.office}")
-    ctx = context_of(session, clock, problem, rule_for(Status(problem.status), action), payload)
+    requested = lookups.requested if lookups is not None else None
+    ctx = context_of(session, clock, problem, rule_for(Status(problem.status), action), payload,
+                     requested=requested)
     transition = decide(view_of(problem), action, actor, payload, ctx)
     now = ctx.now or clock.now()
     _write(session, problem, transition, now)
@@ -275,11 +304,13 @@ def _write(session: Session, problem: Problem, t: Transition, now: dt.datetime) 
 
 
 def context_of(session: Session, clock: Clock, problem: Problem, rule: Rule | None,
-               payload: Payload | None = None) -> Context:
+               payload: Payload | None = None, *,
+               requested: dict[int, dt.date | None] | None = None) -> Context:
     """What the table needs besides the problem and the actor, looked up only when needed.
 
     A plan default the move will not use is not computed, so a move outside the working-day
-    calendar's years fails only when it needed a date from it.
+    calendar's years fails only when it needed a date from it. `requested`: the problems'
+    requested deadlines when a batch read them up front (`requested_deadlines`).
     """
     now = clock.now()
     today = local_today(clock)
@@ -287,13 +318,14 @@ def context_of(session: Session, clock: Clock, problem: Problem, rule: Rule | No
         return Context(today=today, now=now)
     plan = load_plan_of(session, problem.campaign_id)
     blank = payload is None or payload.deadline is None
-    redo = requested = None
+    redo = asked = None
     routing: tuple[dt.date | None, str] | None = None
     signed: tuple[dt.date, str] | None = None
     if blank and Default.REDO_DEADLINE in rule.defaults:
         redo = default_redo_deadline(plan, today)
     if blank and Default.REQUESTED_DEADLINE in rule.defaults:
-        requested = requested_deadline(session, problem.id)
+        asked = (requested[problem.id] if requested is not None and problem.id in requested
+                 else requested_deadline(session, problem.id))
     if Effect.ROUTING_DEADLINE in rule.effects and problem.deadline is None:
         routing = _routing_deadline(plan, problem, today)
     if (Effect.SIGNED_DEADLINE in rule.effects and problem.deadline is None
@@ -302,7 +334,7 @@ def context_of(session: Session, clock: Clock, problem: Problem, rule: Rule | No
         if started.date is not None:
             signed = (started.date, started.basis)
     return Context(today=today, now=now, three_signatures=plan.review.three_signatures,
-                   redo_deadline=redo, requested_deadline=requested, routing_deadline=routing,
+                   redo_deadline=redo, requested_deadline=asked, routing_deadline=routing,
                    signed_deadline=signed)
 
 
@@ -323,6 +355,21 @@ def requested_deadline(session: Session, problem_id: int) -> dt.date | None:
     if data and data.get("deadline"):
         return dt.date.fromisoformat(data["deadline"])
     return None
+
+
+def requested_deadlines(session: Session,
+                        problem_ids: Sequence[int]) -> dict[int, dt.date | None]:
+    """`requested_deadline` of many problems in one query (a batch of approvals)."""
+    out: dict[int, dt.date | None] = dict.fromkeys(problem_ids)
+    last = (select(AuditEvent.problem_id, func.max(AuditEvent.id).label("id"))
+            .where(AuditEvent.problem_id.in_(problem_ids),
+                   AuditEvent.action == Action.REQUEST_EXTENSION.value)
+            .group_by(AuditEvent.problem_id).subquery())
+    for pid, data in session.execute(select(AuditEvent.problem_id, AuditEvent.data)
+                                     .join(last, AuditEvent.id == last.c.id)):
+        if data and data.get("deadline"):
+            out[pid] = dt.date.fromisoformat(data["deadline"])
+    return out
 
 
 def _routing_deadline(plan: Plan, problem: Problem,

@@ -3,15 +3,16 @@ audit events as one move at a time, written together."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from duban.domain.clock import FixedClock, local_today
-from duban.domain.errors import DubanError
+from duban.domain.errors import DubanError, NotFound
 from duban.domain.lifecycle import Action, Payload, Role
 from duban.services import moves
 from duban.services.actors import add_user, resolve_actor
@@ -125,6 +126,60 @@ def test_a_problem_moves_once_per_batch(db: Database, clock: FixedClock,
             moves.apply_batch(s, clock, actor, [
                 moves.Step(p, Action.REQUEST_EXTENSION, Payload(note="施工")),
                 moves.Step(p, Action.SUBMIT, Payload(note="已改"))])
+
+
+def county_batch(db: Database, clock: FixedClock, steps: list[tuple[int, Action, Payload]]
+                 ) -> None:
+    with db.unit_of_work() as uow:
+        s = uow.session
+        actor = resolve_actor(s, "xz", local_today(clock))
+        rows = {p.id: p for p in s.scalars(select(Problem).where(
+            Problem.id.in_([pid for pid, _, _ in steps])))}
+        moves.apply_batch(s, clock, actor, [moves.Step(rows[pid], action, payload)
+                                            for pid, action, payload in steps])
+        uow.commit()
+
+
+def test_a_county_batch_reads_its_look_ups_once(db: Database, clock: FixedClock,
+                                                accepted: list[int]) -> None:
+    db.run(add_user, clock, username="xz", name="县级办公室值班员", role=Role.COUNTY)
+    today = local_today(clock)
+    # Each office asks for its own date; the county approves two one by one, two in a batch.
+    asked = {pid: today + dt.timedelta(days=30 + i) for i, pid in enumerate(accepted)}
+    for pid in accepted:
+        db.run(moves.apply, clock, "zjj1", pid, Action.REQUEST_EXTENSION,
+               Payload(note="施工", deadline=asked[pid]))
+    single, batched = accepted[:2], accepted[2:]
+    for pid in single:
+        db.run(moves.apply, clock, "xz", pid, Action.APPROVE_EXTENSION, Payload(note="同意"))
+    # The whole batch reads the requested dates and the offices named in one query each.
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        county_batch(db, clock, [(pid, Action.APPROVE_EXTENSION, Payload(note="同意"))
+                                 for pid in batched])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    with db.transaction() as s:
+        deadlines = {pid: d for pid, d in s.execute(
+            select(Problem.id, Problem.deadline).where(Problem.id.in_(accepted)))}
+    assert deadlines == asked
+    assert trail(db, single[0]) == trail(db, batched[0])
+    reads = [q for q in statements if q.lstrip().upper().startswith("SELECT")
+             and "audit_event" in q]
+    assert len(reads) == 1, reads
+    # Reassignments: a known office moves the problem; an unknown one refuses the batch.
+    county_batch(db, clock, [(batched[0], Action.REASSIGN, Payload(note="改派", office="mzj"))])
+    with pytest.raises(NotFound, match="未定义"):
+        county_batch(db, clock, [(batched[1], Action.REASSIGN,
+                                  Payload(note="改派", office="nowhere"))])
+    with db.transaction() as s:
+        assert s.get(Problem, batched[0]).lead_office == "mzj"  # type: ignore[union-attr]
+        assert s.get(Problem, batched[1]).lead_office == "zjj"  # type: ignore[union-attr]
 
 
 def test_blobs_written_together_leave_no_temporary_file(tmp_path: Path) -> None:
