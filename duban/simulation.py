@@ -517,9 +517,13 @@ class People:
                           and self.rng.random() >= b.adhoc_check_rate):
             return
         with self.db.transaction() as session:
-            closed = [(p.id, p.town_code) for p in self._problems(session, Status.CLOSED)
-                      if p.closed_at is None
-                      or p.closed_at.astimezone(CHINA_TZ).date() < today]
+            # Plain rows: late in a county's campaign nearly every problem is closed.
+            closed = [(r.id, r.town_code) for r in session.execute(
+                select(Problem.id, Problem.town_code, Problem.closed_at).where(
+                    Problem.campaign_id == self.campaign_id,
+                    Problem.status == Status.CLOSED.value).order_by(Problem.id))
+                      if r.closed_at is None
+                      or r.closed_at.astimezone(CHINA_TZ).date() < today]
         if not closed:
             return
         problem_id, town = self.rng.choice(closed)
