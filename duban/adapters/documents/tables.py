@@ -14,7 +14,6 @@ The templates give each table a fixed layout and initial widths; once the rows a
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 from collections.abc import Sequence
@@ -51,14 +50,17 @@ def printed_width(text: str) -> float:
     return em
 
 
-_P, _T = qn("w:p"), qn("w:t")
+_P, _T, _TR, _TC = qn("w:p"), qn("w:t"), qn("w:tr"), qn("w:tc")
+_TRPR, _TBLHEADER = qn("w:trPr"), qn("w:tblHeader")
 
 
 def _cell_text(tc: Any) -> str:
     """A cell's paragraphs' text; the longest paragraph decides its one-line width."""
-    paras = tc.findall(_P)
+    # iterchildren rather than findall: lxml's find goes through ElementPath, a few µs a call,
+    # and a 500-row table has 4,000 cells.
+    paras = list(tc.iterchildren(_P))
     if len(paras) == 1:  # the usual cell: no nested table, one paragraph
-        return "".join(t.text or "" for t in paras[0].iter(_T))
+        return "".join([t.text or "" for t in paras[0].iter(_T)])
     texts = ["".join(t.text or "" for t in p.iter(_T)) for p in tc.iter(_P)]
     return max(texts, key=printed_width, default="")
 
@@ -90,14 +92,43 @@ def _grid(tbl: Any) -> list[Any]:
 def _rows(tbl: Any, ncols: int) -> list[tuple[bool, list[Any]]]:
     """(is header, cells) of each row whose cells each span one grid column."""
     out = []
-    for tr in tbl.findall(qn("w:tr")):
-        tcs = tr.findall(qn("w:tc"))
+    for tr in tbl.iterchildren(_TR):
+        tcs = list(tr.iterchildren(_TC))
         if len(tcs) != ncols:
             continue
-        trpr = tr.find(qn("w:trPr"))
-        head = trpr is not None and trpr.find(qn("w:tblHeader")) is not None
+        trpr = next(tr.iterchildren(_TRPR), None)
+        head = trpr is not None and next(trpr.iterchildren(_TBLHEADER), None) is not None
         out.append((head, tcs))
     return out
+
+
+@dataclass
+class _Stats:
+    """A column's text measured once (in em), whatever the font size tried."""
+
+    header: float = 0.0
+    required: float | None = None  # the widest date or short word
+    preferred: float | None = None  # the widest code or short token
+    widest: float | None = None  # the widest cell
+    volume: float = 0.0  # all text of the column's data cells
+
+
+def _column_stats(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[_Stats]:
+    stats = [_Stats(header=printed_width(text)) for text in header]
+    for row in rows:
+        for c, text in enumerate(row):
+            chars = printed_width(text)
+            st = stats[c]
+            if st.widest is None or chars > st.widest:
+                st.widest = chars
+            st.volume += chars
+            if ((st.required is None or chars > st.required)
+                    and (chars <= _SHORT_REQUIRED or _DATE.match(text))):
+                st.required = chars
+            if ((st.preferred is None or chars > st.preferred)
+                    and chars <= _SHORT_PREFERRED and " " not in text):
+                st.preferred = chars
+    return stats
 
 
 def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], total_pt: float,
@@ -106,25 +137,30 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], total_pt
     """Widths (pt) of columns holding `header` and `rows`, summing to `total_pt`; None when
     the headers, dates and short words cannot each keep one line at `font_pt` (nor, with
     `codes_whole`, the codes)."""
-    n = len(header)
+    return _widths(_column_stats(header, rows), total_pt, margins_pt, font_pt,
+                   codes_whole=codes_whole)
+
+
+def _widths(stats: Sequence[_Stats], total_pt: float, margins_pt: float, font_pt: float, *,
+            codes_whole: bool) -> list[float] | None:
+    """column_widths from measured columns (fit_tables tries up to four sizes on one table)."""
+    n = len(stats)
     cols = [_Column() for _ in range(n)]
 
-    def width(text: str) -> float:
-        return printed_width(text) * font_pt + margins_pt + _SLACK_PT
+    def width(chars: float) -> float:
+        return chars * font_pt + margins_pt + _SLACK_PT
 
-    for c, text in enumerate(header):
-        cols[c].required = cols[c].preferred = width(text)
-    for row in rows:
-        for c, text in enumerate(row):
-            w = width(text)
-            chars = printed_width(text)
-            col = cols[c]
-            col.widest = max(col.widest, w)
-            col.volume += chars
-            if _DATE.match(text) or chars <= _SHORT_REQUIRED:
-                col.required = max(col.required, w)
-            if chars <= _SHORT_PREFERRED and " " not in text:
-                col.preferred = max(col.preferred, w)
+    # The same values as measuring each cell at this size and keeping the largest: width() is
+    # increasing, so the widest cell's width is the largest width.
+    for col, st in zip(cols, stats, strict=True):
+        col.required = col.preferred = width(st.header)
+        if st.widest is not None:
+            col.widest = max(col.widest, width(st.widest))
+        col.volume = st.volume
+        if st.required is not None:
+            col.required = max(col.required, width(st.required))
+        if st.preferred is not None:
+            col.preferred = max(col.preferred, width(st.preferred))
     for col in cols:
         col.preferred = max(col.preferred, col.required)
     min_text = _MIN_TEXT_CHARS * font_pt + margins_pt
@@ -178,13 +214,13 @@ def _set_font_size(tbl: Any, size_pt: float) -> None:
     half_points = str(round(size_pt * 2))
     proto = None
     for r in tbl.iter(_R):
-        rpr = r.find(_RPR)
+        rpr = next(r.iterchildren(_RPR), None)  # not find(): ElementPath costs µs a call
         if rpr is None:  # the usual table run: a copy of one made-up <w:rPr> (C-level copy)
             if proto is None:
                 proto = r.makeelement(_RPR, {})
                 for tag in (_SZ, _SZCS):
                     proto.append(proto.makeelement(tag, {_VAL: half_points}))
-            r.insert(0, copy.deepcopy(proto))
+            r.insert(0, proto.__copy__())  # lxml's copy is deep; copy.deepcopy only wraps it
             continue
         sz = rpr.find(_SZ)
         if sz is None:
@@ -208,10 +244,10 @@ _TCPR, _TCW, _W, _TYPE = qn("w:tcPr"), qn("w:tcW"), qn("w:w"), qn("w:type")
 
 def _set_width(tc: Any, twips: str) -> None:
     # Plain lxml like _set_font_size: a 500-row table has thousands of cells.
-    tcpr = tc.find(_TCPR)
+    tcpr = next(tc.iterchildren(_TCPR), None)
     if tcpr is None:
         tcpr = tc.get_or_add_tcPr()
-    tcw = tcpr.find(_TCW)
+    tcw = next(tcpr.iterchildren(_TCW), None)
     if tcw is None:
         tcw = OxmlElement("w:tcW")
         tcpr.insert(0, tcw)
@@ -234,11 +270,12 @@ def fit_tables(body: Any) -> None:
         data = [[_cell_text(tc) for tc in cells] for head, cells in rows if not head]
         total = sum(int(g.get(qn("w:w"))) for g in grid) / 20
         margins = _margins_pt(tbl)
+        stats = _column_stats(header, data)  # measured once for the sizes tried below
         # 小五 rather than a wrapped header or date, or a code broken over two lines (a
         # wrapped problem code or 文号 is misread); wrapped codes only when even 小五 needs it.
         for size, whole in ((TABLE_FONT_PT, True), (SMALL_FONT_PT, True),
                             (TABLE_FONT_PT, False), (SMALL_FONT_PT, False)):
-            widths = column_widths(header, data, total, margins, size, codes_whole=whole)
+            widths = _widths(stats, total, margins, size, codes_whole=whole)
             if widths is not None:
                 break
         else:
