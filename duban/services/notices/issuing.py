@@ -62,8 +62,15 @@ NOTICE_REQUIREMENTS = (
 class _Listed:
     """A problem on the notice to one addressee: as its lead, or as a co-office (配合)."""
 
-    problem: Problem
+    problem: Any  # a Row of the _LISTED columns
     co_office: bool
+
+
+# What a notice lists of a problem, read as plain rows: a county's ~60,000 pending problems
+# loaded as mapped objects were a quarter of the rectify stage's CPU (issue 17).
+_LISTED = (Problem.id, Problem.code, Problem.town_code, Problem.village_code,
+           Problem.household_id, Problem.description, Problem.category, Problem.deadline,
+           Problem.deadline_basis, Problem.lead_office)
 
 
 def _notice_context(
@@ -175,14 +182,14 @@ def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaig
              offices: Sequence[str] | None) -> dict[str, list[_Listed]]:
     """Per addressee, the problems to list: led ones not yet on its notice, then co-offices'."""
     lead_stmt = (
-        select(Problem)
+        select(*_LISTED)
         .where(*_open_routed(campaign_id), _not_listed_for(Problem.lead_office))
         .order_by(Problem.lead_office, Problem.deadline, Problem.code)
     )
     if offices is not None:
         lead_stmt = lead_stmt.where(Problem.lead_office.in_(list(offices)))
     by_office: dict[str, list[_Listed]] = {}
-    for p in session.scalars(lead_stmt):
+    for p in session.execute(lead_stmt):
         assert p.lead_office is not None
         by_office.setdefault(p.lead_office, []).append(_Listed(p, False))
     modes = _modes(plan, office_of)
@@ -190,14 +197,14 @@ def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaig
                  and (offices is None or c in offices))
     if own:
         co_stmt = (
-            select(ProblemCoOffice.office_code, Problem)
+            select(ProblemCoOffice.office_code.label("addressee"), *_LISTED)
             .join(Problem, Problem.id == ProblemCoOffice.problem_id)
             .where(*_open_routed(campaign_id), ProblemCoOffice.office_code.in_(own),
                    _not_listed_for(ProblemCoOffice.office_code))
             .order_by(ProblemCoOffice.office_code, Problem.deadline, Problem.code)
         )
-        for code, p in session.execute(co_stmt).all():
-            by_office.setdefault(code, []).append(_Listed(p, True))
+        for row in session.execute(co_stmt):
+            by_office.setdefault(row.addressee, []).append(_Listed(row, True))
     return by_office
 
 
@@ -300,7 +307,7 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
 
 
 def _household_heads(session: Session, campaign_id: int,
-                     problems: Sequence[Problem]) -> dict[str, str]:
+                     problems: Sequence[Any]) -> dict[str, str]:
     ids = sorted({p.household_id for p in problems if p.household_id})
     heads: dict[str, str] = {}
     for i in range(0, len(ids), CHUNK):
