@@ -2,9 +2,10 @@
 
 For each backend: a 300,000-row household register and a ~30,000-row ledger are imported with
 `duban.services.intake.import_file` (read, validate, write, one transaction). The floor, in the
-same run on the same file, is the fastest reader alone (python-calamine) plus a bare
-`executemany` INSERT of the same raw rows into a plain table. Each step runs in its own process
-so its peak memory is its own.
+same run on the same file, is the fastest reader alone (python-calamine) plus writing exactly
+the rows the import wrote by the backend's fastest path (`_FLOOR`). Each step runs in its own
+process so its peak memory is its own; CPU is that process's plus, on PostgreSQL, its server
+backend's, so a ratio can be read on a loaded machine.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Entry, scratch_database
+from bench.investigate_suite import _CPU
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +40,7 @@ clock = FixedClock(dt.datetime(2022, 9, 16, 9, tzinfo=CHINA_TZ))
 print(json.dumps({"campaign": db.run(launch_campaign, clock, plan, plan_path.read_text(), "bench")}))
 """
 
-_IMPORT = r"""
+_IMPORT = _CPU + r"""
 import json, resource, sys, time, datetime as dt
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.services.database import Database
@@ -54,9 +56,16 @@ from sqlalchemy.orm import configure_mappers
 configure_mappers()
 with db.engine.connect() as conn:
     conn.execute(text("SELECT 1"))
-t = time.perf_counter()
-r = db.run(import_file, clock, campaign, kind, path, imported_by="bench")
-print(json.dumps({"seconds": time.perf_counter() - t, "created": r.created,
+state = {}
+def imported(uow):
+    if uow.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+        state["pid"] = uow.session.scalar(text("SELECT pg_backend_pid()"))
+    state["cpu"], state["t"] = cpu(state.get("pid")), time.perf_counter()
+    return import_file(uow, clock, campaign, kind, path, imported_by="bench")
+r = db.run(imported)
+print(json.dumps({"seconds": time.perf_counter() - state["t"],
+                  "cpu": cpu(state.get("pid")) - state["cpu"], "created": r.created,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -67,7 +76,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "created": r.created,
 # back from its campaign (a ledger row becomes a problem, its co-offices and two audit
 # events) and written to a twin campaign launched from the same plan, prepared before the
 # clock starts; so import / floor is what checking, routing, numbering and converting cost.
-_FLOOR = r"""
+_FLOOR = _CPU + r"""
 import io, json, sys, time
 import python_calamine as pc
 from sqlalchemy import func, select, text
@@ -95,6 +104,10 @@ else:
 raw = engine.raw_connection()
 prepared = []
 cur = raw.cursor()
+pid = None
+if pg:
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
 for name, cols, sql in plans:
     if pg:
         buf = io.BytesIO()
@@ -106,10 +119,10 @@ for name, cols, sql in plans:
         rows = cur.execute(sql).fetchall()
         prepared.append((name, cols, rows, len(rows)))
 raw.commit()
-t = time.perf_counter()
+c, t = cpu(pid), time.perf_counter()
 rows_read = pc.load_workbook(path).get_sheet_by_index(0).to_python(skip_empty_area=True)
-read_s = time.perf_counter() - t
-t = time.perf_counter()
+read_s, read_cpu = time.perf_counter() - t, cpu(pid) - c
+c, t = cpu(pid), time.perf_counter()
 for name, cols, data, _ in prepared:
     names = ", ".join(cols)
     if pg:
@@ -119,12 +132,12 @@ for name, cols, data, _ in prepared:
         cur.executemany(f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(cols))})",
                         data)
 raw.commit()
-write_s = time.perf_counter() - t
+write_s, write_cpu = time.perf_counter() - t, cpu(pid) - c
 if pg and kind == "problems":  # explicit ids passed the sequence
     cur.execute("SELECT setval(pg_get_serial_sequence('problem', 'id'), max(id)) FROM problem")
     raw.commit()
 raw.close()
-print(json.dumps({"read": read_s, "insert": write_s,
+print(json.dumps({"read": read_s, "insert": write_s, "cpu": read_cpu + write_cpu,
                   "rows": sum(n for *_, n in prepared)}))
 """
 
@@ -185,6 +198,11 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
                         "of the rows it wrote)",
                         backend, size, imported["seconds"], "s", floor_s,
                         imported["seconds"] / floor_s))
+                    cpu_note = " (client + server backend)" if backend == "postgresql" else ""
+                    entries.append(Entry(f"import {label}: CPU vs the floor's CPU{cpu_note}",
+                                         backend, size, imported["cpu"], "s", written["cpu"],
+                                         imported["cpu"] / written["cpu"]
+                                         if written["cpu"] else None))
                     entries.append(Entry(f"import {label}: floor's read", backend, size,
                                          written["read"], "s"))
                     entries.append(Entry(f"import {label}: floor's write", backend, size,
