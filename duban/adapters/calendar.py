@@ -65,6 +65,7 @@ class YearSchedule:
     path: Path | None = None
 
 
+@cache  # the package's data cannot change in a process; every import and 排查 asked again
 def package_schedule() -> tuple[int, int, frozenset[dt.date], frozenset[dt.date]]:
     """The first and last year `chinesecalendar` covers, with its holidays and 调休 workdays."""
     import chinese_calendar
