@@ -24,6 +24,56 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("DUBAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+# The longest tests, longest first (`--durations` of the suites, docs/benchmarks.md "CI time").
+# pytest-xdist's worksteal deals each worker a contiguous share of the collected list and lets
+# an idle worker steal from the end of another's share: a long test collected late starts
+# late and alone bounds the run. These are dealt round-robin to the head of every worker's
+# share, so each starts at the beginning; the rest keep their collected order behind them
+# (module-scoped fixtures stay with their tests), and the short tail balances the workers.
+LONGEST = (
+    "tests/e2e/test_demo.py::test_demo_runs_a_seed_campaign_to_its_close[seed-004]",
+    "tests/e2e/test_demo.py::test_demo_runs_a_seed_campaign_to_its_close[seed-001]",
+    "tests/orchestration/test_faults_kill.py::",
+    "tests/e2e/test_wheel.py::",
+    "tests/e2e/test_demo.py::test_demo_runs_a_seed_campaign_to_its_close[seed-003]",
+    "tests/orchestration/test_scaled_mode.py::",
+    "tests/orchestration/test_faults_smtp.py::",
+    "tests/orchestration/test_faults_two_ticks.py::",
+    "tests/orchestration/test_faults_postgres.py::",
+    "tests/e2e/test_demo.py::test_demo_runs_a_seed_campaign_to_its_close[seed-002]",
+    "tests/orchestration/test_kill_rerun.py::",
+    "tests/orchestration/test_notice_round_kill.py::",
+)
+
+
+def _rank(nodeid: str) -> int | None:
+    return next((i for i, prefix in enumerate(LONGEST) if nodeid.startswith(prefix)), None)
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: the shares are of what runs
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the longest tests first in every worker's share (see LONGEST)."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    ranked = sorted((r, n) for n, item in enumerate(items)
+                    if (r := _rank(item.nodeid)) is not None)
+    if workers < 2 or not ranked or len(ranked) > len(items) // workers:
+        return
+    long = [items[n] for _, n in ranked]
+    rest = [item for item in items if _rank(item.nodeid) is None]
+    # worksteal's first deal: worker i gets len(remaining) // (workers - i) of what is left.
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for i in range(workers):
+        size = left // (workers - i)
+        left -= size
+        share = long[i::workers]
+        take = size - len(share)
+        ordered += share + rest[:take]
+        del rest[:take]
+    assert len(ordered) == len(items) and not rest
+    items[:] = ordered
+
+
 def require(available: bool, reason: str) -> None:
     """Skip when an outside program is missing; in CI a missing program is a failure."""
     if available:
