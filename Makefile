@@ -2,6 +2,13 @@
 # (python3 -m venv + uv), so nothing needs installing by hand first.
 
 VENV ?= .venv
+
+# Bytecode is cached even where the environment says not to: the suites start hundreds of
+# Python processes (ticks, demos, Prefect servers, CLI runs), each of which would otherwise
+# compile Prefect, SQLAlchemy and duban from source again (the tick's imports: 4.7 s of CPU
+# uncached, 2.1 s cached), and pytest would rewrite every test module's asserts in every
+# worker of every run (docs/benchmarks.md "CI time").
+unexport PYTHONDONTWRITEBYTECODE
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
@@ -16,7 +23,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
 	# The platform trust store: offices behind a TLS-inspecting proxy add its CA there.
-	UV_SYSTEM_CERTS=1 $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	UV_SYSTEM_CERTS=1 $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) \
+	  -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
