@@ -114,11 +114,11 @@ def test_a_failed_render_stops_the_others_at_once(tmp_path: Path,
     assert len(list(tmp_path.glob("*.started"))) <= 2
 
 
-def test_the_pool_is_used_by_default_for_four_documents_or_more(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_how_many_processes_render(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DUBAN_RENDER_PROCESSES", raising=False)
-    cores = len(os.sched_getaffinity(0))
+    assert parallel.render_processes(60) == 1  # off by default (docs/benchmarks.md, 整改)
+    monkeypatch.setenv("DUBAN_RENDER_PROCESSES", "auto")
     assert parallel.render_processes(3) == 1
-    assert parallel.render_processes(4) == min(2, cores)
-    monkeypatch.setenv("DUBAN_RENDER_PROCESSES", "1")
-    assert parallel.render_processes(60) == 1
+    assert parallel.render_processes(4) == min(2, len(os.sched_getaffinity(0)))
+    monkeypatch.setenv("DUBAN_RENDER_PROCESSES", "2")
+    assert parallel.render_processes(60) == 2

@@ -46,17 +46,19 @@ _cpu_lock = threading.Lock()
 
 
 def render_processes(documents: int) -> int:
-    """How many processes render `documents` side by side.
+    """How many processes render `documents` side by side: DUBAN_RENDER_PROCESSES, else one.
 
-    DUBAN_RENDER_PROCESSES when set (1 turns the pool off); else min(2, the cores this process
-    may use) when there are POOL_MIN documents or more, else one.
+    Off by default: measured after render_notice got faster (docs/benchmarks.md, 整改), a
+    county's quick-size rectify stage took 11.8 s of CPU with two processes against 6.5 s in
+    one — each batch's new workers start with the renderer's caches cold — so the pool pays
+    only once it is kept for the process and shown to help. `auto` asks for min(2, cores).
     """
-    configured = os.environ.get("DUBAN_RENDER_PROCESSES", "").strip()
-    if configured:
-        return max(1, int(configured))
-    if documents < POOL_MIN or not hasattr(os, "sched_getaffinity"):
-        return 1
-    return min(DEFAULT_PROCESSES, len(os.sched_getaffinity(0)))
+    configured = os.environ.get("DUBAN_RENDER_PROCESSES", "").strip().lower()
+    if configured == "auto":
+        if documents < POOL_MIN or not hasattr(os, "sched_getaffinity"):
+            return 1
+        return min(DEFAULT_PROCESSES, len(os.sched_getaffinity(0)))
+    return max(1, int(configured)) if configured else 1
 
 
 def worker_cpu_seconds() -> float:
