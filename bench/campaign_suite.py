@@ -70,7 +70,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ
     from flows.campaign import advance_campaign
-    from flows.common import quiet_prefect
+    from flows.common import owned_prefect_server, quiet_prefect
 
     plan = load_plan_file(ROOT / "plans/seed-002-shenqiu.yaml")
     entries: list[Entry] = []
@@ -83,14 +83,14 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
                                  backend, households, intake_s, "s"))
             total_wall = total_tasks = 0.0
             total_runs = 0
-            with quiet_prefect():
+            with owned_prefect_server(), quiet_prefect():
                 from prefect import flow
 
                 @flow(name="warm-up")
                 def warm_up() -> int:
                     return 1
 
-                warm_up()  # the ephemeral server starts here, outside the measurement
+                warm_up()  # the client and the server warm up here, unmeasured
                 flow_cost, task_cost = _prefect_costs()
                 entries += [Entry("Prefect cost per flow run (empty flow)", backend, 1,
                                   flow_cost * 1000, "ms"),
