@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,12 @@ from duban.adapters.documents import (
     Requirement,
     ScoreLine,
     SeriesPoint,
+    render_bulletin,
+    render_daily_report,
+    render_ledger,
+    render_notice,
+    render_ranking,
+    render_reminder,
 )
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -233,6 +240,17 @@ ALL_CONTEXTS = {
     "daily_report": daily_context,
     "ranking": ranking_context,
     "ledger": ledger_context,
+}
+
+
+# Each kind's renderer, beside its context above: the layout, page, PDF and font tests share it.
+RENDERERS: dict[str, Callable[..., Path]] = {
+    "notice": render_notice,
+    "reminder": render_reminder,
+    "bulletin": render_bulletin,
+    "daily_report": render_daily_report,
+    "ranking": render_ranking,
+    "ledger": render_ledger,
 }
 
 

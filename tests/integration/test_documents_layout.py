@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -24,16 +23,12 @@ import pytest
 from duban.adapters.documents import (
     convert_to_pdf,
     libreoffice_available,
-    render_bulletin,
-    render_daily_report,
-    render_ledger,
     render_notice,
-    render_ranking,
     render_reminder,
 )
 from duban.adapters.documents.lines import word_boundaries
 from duban.adapters.documents.render import protected_names
-from tests.integration.test_documents_fixtures import ALL_CONTEXTS, require
+from tests.integration.test_documents_fixtures import ALL_CONTEXTS, RENDERERS, require
 
 pytestmark = pytest.mark.libreoffice
 
@@ -47,14 +42,6 @@ TEXT_H = 225 * MM
 BODY_PT = 16.0
 DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 
-RENDERERS: dict[str, Callable[..., Path]] = {
-    "notice": render_notice,
-    "reminder": render_reminder,
-    "bulletin": render_bulletin,
-    "daily_report": render_daily_report,
-    "ranking": render_ranking,
-    "ledger": render_ledger,
-}
 NUMBERED = ("notice", "reminder", "bulletin", "ranking")  # the daily report has no 文号
 # The printed 整改台账 is a 横排 table (section 8) and not a 公文: no body text on the 28 × 22
 # grid, no 版记. It has its own test below.

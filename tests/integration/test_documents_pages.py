@@ -16,31 +16,14 @@ Word. What makes one in Word, and what each kind must therefore not contain:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from duban.adapters.documents import (
-    render_bulletin,
-    render_daily_report,
-    render_ledger,
-    render_notice,
-    render_ranking,
-    render_reminder,
-)
-from tests.integration.test_documents_fixtures import ALL_CONTEXTS
+from tests.integration.test_documents_fixtures import ALL_CONTEXTS, RENDERERS
 
-RENDERERS: dict[str, Callable[..., Path]] = {
-    "notice": render_notice,
-    "reminder": render_reminder,
-    "bulletin": render_bulletin,
-    "daily_report": render_daily_report,
-    "ranking": render_ranking,
-    "ledger": render_ledger,
-}
 W_P, W_TBL, W_PPR, W_STYLE = qn("w:p"), qn("w:tbl"), qn("w:pPr"), qn("w:pStyle")
 
 

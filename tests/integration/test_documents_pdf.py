@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,22 +18,15 @@ from duban.adapters.documents import (
     convert_to_pdf,
     libreoffice_available,
     render_bulletin,
-    render_daily_report,
     render_notice,
-    render_ranking,
-    render_reminder,
 )
 from tests.integration.test_documents_fixtures import ALL_CONTEXTS, MARK, notice_context, require
+from tests.integration.test_documents_fixtures import RENDERERS as ALL_RENDERERS
 
 pytestmark = pytest.mark.libreoffice
 
-RENDERERS: dict[str, Callable[..., Path]] = {
-    "notice": render_notice,
-    "reminder": render_reminder,
-    "bulletin": render_bulletin,
-    "daily_report": render_daily_report,
-    "ranking": render_ranking,
-}
+# The five issued kinds; the printed ledger's PDF is measured by test_documents_layout.
+RENDERERS = {k: r for k, r in ALL_RENDERERS.items() if k != "ledger"}
 
 
 def _need_tools() -> None:

@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import zipfile
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import docx
@@ -30,12 +29,7 @@ from fontTools.ttLib import TTFont
 
 from duban.adapters.documents import (
     libreoffice_available,
-    render_bulletin,
-    render_daily_report,
-    render_ledger,
     render_notice,
-    render_ranking,
-    render_reminder,
 )
 from duban.adapters.documents.fonts import (
     EMBEDDED_FACES,
@@ -47,16 +41,8 @@ from duban.adapters.documents.fonts import (
     obfuscate,
 )
 from duban.adapters.documents.pdf import soffice_path
-from tests.integration.test_documents_fixtures import ALL_CONTEXTS, require, run_prop
+from tests.integration.test_documents_fixtures import ALL_CONTEXTS, RENDERERS, require, run_prop
 
-RENDERERS: dict[str, Callable[..., Path]] = {
-    "notice": render_notice,
-    "reminder": render_reminder,
-    "bulletin": render_bulletin,
-    "daily_report": render_daily_report,
-    "ranking": render_ranking,
-    "ledger": render_ledger,
-}
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
