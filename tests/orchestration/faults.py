@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from duban.services.database import Database
 from duban.services.files import sweep_files
+from duban.services.notices.documents import RENDERED_DIR
 from models import (
     DailyReportRun,
     InboxMessage,
@@ -152,13 +153,15 @@ def swept_files(db: Database, data: Path) -> list[str]:
         named = {str(p) for p in uow.session.scalars(select(Notice.file_path))}
     wrong = []
     documents = data / "documents"
-    present = {str(p.relative_to(data)) for p in documents.iterdir()} if documents.is_dir() \
-        else set()
+    # Files only: documents/.rendered is the folder of render records, swept as temporary.
+    present = {str(p.relative_to(data)) for p in documents.iterdir() if p.is_file()} \
+        if documents.is_dir() else set()
     wrong += [f"file without row: {p}" for p in sorted(present - named)]
     wrong += [f"row without file: {p}" for p in sorted(named - present)]
     for path in data.rglob("*"):
         if path.is_file() and (path.name.startswith((".render-", ".upload-"))
-                               or path.name.endswith(".part")):
+                               or path.name.endswith(".part")
+                               or path.parent.name == RENDERED_DIR):
             wrong.append(f"temporary file left: {path.relative_to(data)}")
     return wrong
 
