@@ -14,6 +14,17 @@ A machine that has the real face keeps it: LibreOffice 7.4 was measured to prefe
 font of the same name over the embedded one (tests/integration/test_embedded_fonts.py); Word
 loads an embedded font only when the face is not installed.
 
+How much of each face is embedded is a deployment setting, `DUBAN_FONT_EMBEDDING`:
+- `subset` (the default): the characters the document sets in that face, ~120 KB a notice;
+- `common`: all of GB2312 (the 7,445 characters the _GB2312 faces themselves cover) plus the
+  document's own, ~6 MB a document. LibreOffice keeps the first embedded font of a name for the
+  whole session (it writes it to a file named after the face and skips a later one of the same
+  name), so with `subset` the second of two documents opened in one LibreOffice on a machine
+  without the faces shows boxes for what the first one's subset lacks. With `common` every
+  document whose text stays within GB2312 carries the same bytes for a face, so any of them may
+  come first (tests/integration/test_embedded_fonts.py);
+- `none`: nothing embedded.
+
 Subsetting is done here rather than with fontTools' subsetter, which re-reads the 15 MB font
 (its cmap, 30,000 glyph names, metrics) for every call: 0.4 s CPU per face per document. The
 font is parsed once per process (cached by path, size and mtime) and each document only copies
@@ -25,6 +36,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import os
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -325,15 +337,47 @@ class EmbeddedFont:
     key: str
 
 
-def fonts_for(text: dict[str, set[str]]) -> list[EmbeddedFont]:
-    """Subset the shipped fonts for each face the document sets text in (shipped ones only)."""
+EMBEDDING_MODES = {"subset": "按文档用字子集嵌入", "common": "嵌入 GB2312 全部字符",
+                   "none": "不嵌入"}
+
+
+def embedding_mode() -> str:
+    """The deployment's DUBAN_FONT_EMBEDDING (subset, common or none); subset when unset."""
+    mode = os.environ.get("DUBAN_FONT_EMBEDDING", "").strip().lower() or "subset"
+    if mode not in EMBEDDING_MODES:
+        choices = "、".join(f"{k}（{v}）" for k, v in EMBEDDING_MODES.items())
+        raise ValueError(f"环境变量 DUBAN_FONT_EMBEDDING 的值“{mode}”无效，应为：{choices}")
+    return mode
+
+
+@functools.cache
+def gb2312_chars() -> frozenset[str]:
+    """Every character of GB2312 (its 682 symbols and 6,763 hanzi) and printable ASCII."""
+    chars = {chr(c) for c in range(0x20, 0x7F)}
+    for high in range(0xA1, 0xF8):
+        for low in range(0xA1, 0xFF):
+            try:
+                chars.add(bytes((high, low)).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    return frozenset(chars)
+
+
+def fonts_for(text: dict[str, set[str]], mode: str = "subset") -> list[EmbeddedFont]:
+    """Subset the shipped fonts for each face the document sets text in (shipped ones only).
+
+    In `common` mode every face also gets all of GB2312, so documents agree byte for byte on
+    a face unless their text goes beyond GB2312 (see the module's docstring).
+    """
+    base = _ALWAYS | gb2312_chars() if mode == "common" else _ALWAYS
     out: list[EmbeddedFont] = []
     for face in sorted(text):
         file_name = EMBEDDED_FACES.get(face)
         src = source_font(file_name) if file_name else None
         if src is None:
             continue
-        out.append(_embedded(src, frozenset(text[face]) | _ALWAYS, face))
+        chars = frozenset(text[face])
+        out.append(_embedded(src, base if chars <= base else chars | base, face))
     return out
 
 
@@ -399,12 +443,16 @@ def story_parts(document_part: Any) -> Iterator[Any]:
             yield rel.target_part
 
 
-def embed_fonts(document: Any) -> list[EmbeddedFont]:
+def embed_fonts(document: Any, mode: str | None = None) -> list[EmbeddedFont]:
     """Embed the shipped faces a python-docx Document uses, subset to its text; return them.
 
-    Done on the package before it is written (render.save_stamped), so the file is written
-    once. Faces the machine does not have the shipped font for are left as they are.
+    `mode` is subset or common (None: the deployment's embedding_mode()). Done on the package
+    before it is written (render.save_stamped), so the file is written once. Faces the
+    machine does not have the shipped font for are left as they are.
     """
+    mode = mode or embedding_mode()
+    if mode == "none":
+        return []
     from docx.opc.packuri import PackURI
     from docx.opc.part import Part, XmlPart
 
@@ -413,7 +461,7 @@ def embed_fonts(document: Any) -> list[EmbeddedFont]:
                    if not r.is_external and r.reltype == RT_STYLES), None)
     text = text_by_face((p.element for p in story_parts(doc_part)),
                         read_styles(styles.element if styles is not None else None))
-    fonts = fonts_for(text)
+    fonts = fonts_for(text, mode)
     if not fonts:
         return []
     table = doc_part.part_related_by(RT_FONT_TABLE)
