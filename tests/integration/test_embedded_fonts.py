@@ -1,7 +1,7 @@
 """The .docx itself carries its serif faces (issue 16 item 13).
 
 Every kind of document duban writes embeds the shipped fonts (ECMA-376 obfuscated TrueType)
-under the names it uses (仿宋_GB2312, 宋体, 方正小标宋简体, 楷体_GB2312), subset to the text each
+under the names it uses (仿宋_GB2312, 宋体, 方正小标宋简体, 楷体_GB2312, 黑体), subset to the text each
 face sets: checked by de-obfuscating the parts and reading them with fontTools against the
 effective face of every run (the fixtures' own style resolution, not the embedder's).
 
@@ -10,6 +10,10 @@ a fontconfig that has no CJK serif at all (only the packaged sans): the body com
 embedded serif, the title in its bold, no character a box. The same document without embedding
 comes out sans (the check can fail), and on a machine that has a face of the same name, that
 installed face wins over the embedded one (measured, so the docs can say so).
+
+Then several documents in one LibreOffice session (one `soffice` call, no CJK font at all): in
+the `common` embedding mode no document shows a box; in the default `subset` mode the second
+one does, since LibreOffice keeps the first document's font of a name for the session.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from duban.adapters.documents import (
 from duban.adapters.documents.fonts import (
     EMBEDDED_FACES,
     KAI,
+    SANS,
     SERIF,
     SERIF_BOLD,
     font_file,
@@ -48,9 +53,10 @@ R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 def _need_fonts() -> None:
-    for name in (SERIF, SERIF_BOLD, KAI):
+    for name in (SERIF, SERIF_BOLD, KAI, SANS):
         require(font_file(name) is not None,
-                f"the shipped font {name} is missing (make fonts; fonts-lxgw-wenkai)")
+                f"the shipped font {name} is missing (make fonts; fonts-lxgw-wenkai; "
+                "cvttf-notosanscjk-regular)")
 
 
 def embedded(path: Path) -> dict[str, TTFont]:
@@ -210,13 +216,8 @@ def _boxes_by_font(doc: pymupdf.Document) -> dict[str, set[int]]:
     return out
 
 
-def _faces(pdf: Path, embedded_only: bool = False,
-           ) -> tuple[Counter[str], Counter[str], list[str]]:
-    """Characters by font at the body size (16 pt), at the title size (22 pt), and boxes.
-
-    With `embedded_only`, boxes are counted only in the shipped faces duban embeds (a machine
-    with no CJK font at all also boxes the unembedded 黑体 headings).
-    """
+def _faces(pdf: Path) -> tuple[Counter[str], Counter[str], list[str]]:
+    """Characters by font at the body size (16 pt), at the title size (22 pt), and boxes."""
     body: Counter[str] = Counter()
     title: Counter[str] = Counter()
     boxes: list[str] = []
@@ -227,11 +228,10 @@ def _faces(pdf: Path, embedded_only: bool = False,
                 font = span["font"].split("+")[-1]
                 bad = next((ids for name, ids in box_glyphs.items() if name.startswith(font)),
                            {0})
-                counted = not embedded_only or font.startswith(("NotoSerifSC", "LXGWWenKai"))
                 for ch in span["chars"]:
                     if chr(ch[0]).isspace():
                         continue
-                    if ch[1] in bad and counted:
+                    if ch[1] in bad:
                         boxes.append(chr(ch[0]))
                     if abs(span["size"] - 16) < 0.1:
                         body[font] += 1
@@ -255,6 +255,19 @@ def test_plain_libreoffice_without_any_cjk_serif_prints_the_embedded_serif(
     assert set(title) == {"NotoSerifSC-Bold"}, title  # 方正小标宋简体
     assert any(f.startswith("LXGWWenKai") for f in body), body  # 楷体_GB2312 run-ins
     assert boxes == []
+
+
+@pytest.mark.libreoffice
+def test_with_no_cjk_font_at_all_every_face_prints_from_the_document(
+        lo: None, documents: dict[str, Path], tmp_path: Path) -> None:
+    """DejaVu only: the 黑体 headings come from the embedded sans (CFF converted to TrueType),
+    the rest from the embedded serif and 楷, and no character is a box."""
+    body, title, boxes = _faces(_plain_convert(documents["reminder"], tmp_path,
+                                               _no_cjk_fontconfig(tmp_path)))
+    assert boxes == [], "".join(boxes[:40])
+    assert body["NotoSansCJKtc-Regular"] > 0, body  # 一、临期和逾期问题
+    assert body.most_common(1)[0][0] == "NotoSerifSC-Regular", body
+    assert not any(f.startswith("DejaVu") for f in body + title), (body, title)
 
 
 @pytest.mark.libreoffice
@@ -334,7 +347,7 @@ def test_common_mode_embeds_the_same_bytes_for_a_face_in_every_document(
 
     notice, reminder = _pair(tmp_path, "common", monkeypatch)
     a, b = embedded(notice), embedded(reminder)
-    assert set(a) & set(b) >= {"仿宋_GB2312", "方正小标宋简体", "楷体_GB2312"}
+    assert set(a) & set(b) >= {"仿宋_GB2312", "方正小标宋简体", "楷体_GB2312", "黑体"}
     for face in set(a) & set(b):
         covered = source_cmap(face)  # GB2312 as far as the shipped font draws it
         wanted = {ord(c) for c in gb2312_chars()} & covered
@@ -379,10 +392,11 @@ def test_common_mode_two_documents_in_one_libreoffice_session_show_no_box(
     pdfs = _convert_together(_pair(tmp_path, "common", monkeypatch), tmp_path,
                              _no_cjk_fontconfig(tmp_path))
     for pdf in pdfs:
-        body, title, boxes = _faces(pdf, embedded_only=True)
+        body, title, boxes = _faces(pdf)
         assert boxes == [], (pdf.name, "".join(boxes[:40]))
         assert body.most_common(1)[0][0] == "NotoSerifSC-Regular", (pdf.name, body)
         assert set(title) == {"NotoSerifSC-Bold"}, (pdf.name, title)
+        assert body["NotoSansCJKtc-Regular"] > 0, (pdf.name, body)  # the 黑体 headings
 
 
 @pytest.mark.libreoffice
@@ -393,5 +407,5 @@ def test_subset_mode_the_second_document_of_a_session_shows_boxes(
     boxes what only it uses. Each alone prints whole (the tests above)."""
     notice, reminder = _convert_together(_pair(tmp_path, "subset", monkeypatch), tmp_path,
                                          _no_cjk_fontconfig(tmp_path))
-    assert _faces(notice, embedded_only=True)[2] == []
-    assert len(_faces(reminder, embedded_only=True)[2]) > 10
+    assert _faces(notice)[2] == []
+    assert len(_faces(reminder)[2]) > 10

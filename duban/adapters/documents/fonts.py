@@ -6,9 +6,10 @@ not read `w:altName`. Each face the document uses is embedded (ECMA-376 Part 1 �
 word/fonts/*.odttf, the first 32 bytes XORed with the font key, `w:embedRegular` in the font
 table, `w:embedTrueTypeFonts` and `w:saveSubsetFonts` in the settings) under the name the
 document uses, from the fonts the project ships: Noto Serif SC Regular for 仿宋 and 宋体, its Bold
-for 小标宋, LXGW WenKai for 楷体 (all SIL OFL, installable: embedding allowed). 黑体 is not
-embedded: the only shipped sans is an OpenType/CFF font, which Word cannot embed, and any
-fallback a machine picks for it is already a sans.
+for 小标宋, LXGW WenKai for 楷体, Noto Sans CJK for 黑体 (all SIL OFL, installable: embedding
+allowed). The sans is OpenType/CFF, which Word does not embed, so its glyphs are converted to
+TrueType outlines; without it a machine with no CJK font at all printed the 黑体 headings as
+boxes.
 
 A machine that has the real face keeps it: LibreOffice 7.4 was measured to prefer an installed
 font of the same name over the embedded one (tests/integration/test_embedded_fonts.py); Word
@@ -59,6 +60,7 @@ CT_OBFUSCATED_FONT = "application/vnd.openxmlformats-officedocument.obfuscatedFo
 SERIF = "NotoSerifSC-Regular.ttf"
 SERIF_BOLD = "NotoSerifSC-Bold.ttf"
 KAI = "LXGWWenKai-Regular.ttf"
+SANS = "NotoSansCJKtc-Regular.otf"  # OpenType/CFF: converted to TrueType when embedded
 # The names a document may give a face → the shipped font embedded under that name (as the
 # fontconfig aliases in deploy/fontconfig/duban-fonts.conf map them for duban's own PDFs).
 EMBEDDED_FACES: dict[str, str] = {
@@ -66,6 +68,7 @@ EMBEDDED_FACES: dict[str, str] = {
     "宋体": SERIF, "SimSun": SERIF,
     "方正小标宋简体": SERIF_BOLD, "方正小标宋_GBK": SERIF_BOLD, "小标宋": SERIF_BOLD,
     "楷体_GB2312": KAI, "楷体": KAI, "KaiTi": KAI, "方正楷体_GBK": KAI,
+    "黑体": SANS, "SimHei": SANS, "方正黑体_GBK": SANS,
 }
 # Characters every embedded face gets besides the document's text: what a field (the page
 # number "— 1 —") or a list number (一、（一）1.) may draw that is not in the text.
@@ -127,7 +130,6 @@ class _Source:
         import io
 
         from fontTools.ttLib import TTFont, newTable
-        from fontTools.ttLib.tables._c_m_a_p import CmapSubtable
 
         chars = set(chars)
         order = self.glyph_names(chars)
@@ -159,6 +161,18 @@ class _Source:
         hmtx = newTable("hmtx")
         hmtx.metrics = {name: self.hmtx[name] for name in order}
         out["hmtx"] = hmtx
+        out["cmap"] = self._cmap(chars, keep)
+        out["post"] = self._post()
+        out["name"] = self._name_table(family)
+        buf = io.BytesIO()
+        out.save(buf)
+        return buf.getvalue()
+
+    def _cmap(self, chars: set[str], keep: set[str]) -> Any:
+        """A Windows Unicode cmap of `chars` onto the kept glyphs."""
+        from fontTools.ttLib import newTable
+        from fontTools.ttLib.tables._c_m_a_p import CmapSubtable
+
         cmap = newTable("cmap")
         cmap.tableVersion = 0
         mapping = {ord(c): self.cmap[ord(c)] for c in chars if ord(c) in self.cmap}
@@ -171,18 +185,19 @@ class _Source:
             full.platformID, full.platEncID, full.language = 3, 10, 0
             full.cmap = mapping
             cmap.tables.append(full)
-        out["cmap"] = cmap
+        return cmap
+
+    def _post(self) -> Any:
+        """A post table without glyph names: the cmap is what applications read."""
+        from fontTools.ttLib import newTable
+
         post = newTable("post")
         for field in ("italicAngle", "underlinePosition", "underlineThickness",
                       "isFixedPitch", "minMemType42", "maxMemType42", "minMemType1",
                       "maxMemType1"):
-            setattr(post, field, getattr(src["post"], field))
-        post.formatType = 3.0  # no glyph names: the cmap is what applications read
-        out["post"] = post
-        out["name"] = self._name_table(family)
-        buf = io.BytesIO()
-        out.save(buf)
-        return buf.getvalue()
+            setattr(post, field, getattr(self.font["post"], field))
+        post.formatType = 3.0
+        return post
 
     def _name_table(self, family: str) -> Any:
         """The source's names (copyright, licence, PostScript name) under another family."""
@@ -198,8 +213,90 @@ class _Source:
         return name
 
 
+class _CffSource(_Source):
+    """A shipped OpenType/CFF font (the sans), whose subsets are converted to TrueType.
+
+    Word embeds TrueType only, so each glyph a document needs is drawn from the CFF charstrings
+    through a cubic-to-quadratic pen (fontTools cu2qu, within 1 unit of the em) into glyf.
+    """
+
+    def __init__(self, path: Path) -> None:
+        from fontTools.ttLib import TTFont
+
+        font = TTFont(str(path), recalcBBoxes=False, recalcTimestamp=False)
+        self.font = font
+        self.cmap = font.getBestCmap()
+        self.glyph_set = font.getGlyphSet()
+        self.hmtx = font["hmtx"].metrics
+        self.gid = font.getReverseGlyphMap()
+        for tag in ("head", "hhea", "OS/2", "name", "post"):
+            font[tag]
+        self.optional = []
+        self._lock = threading.Lock()
+        self._converted: dict[str, Any] = {}
+
+    def glyph_names(self, chars: Iterable[str]) -> list[str]:
+        """The glyphs that draw `chars`, in font order (CFF glyphs have no components)."""
+        names = {".notdef"} | {self.cmap[ord(c)] for c in chars if ord(c) in self.cmap}
+        return sorted(names, key=self.gid.__getitem__)
+
+    def _glyph(self, name: str) -> Any:
+        """One glyph as a TrueType glyph (converted once per process)."""
+        from fontTools.pens.cu2quPen import Cu2QuPen
+        from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+        with self._lock:
+            glyph = self._converted.get(name)
+            if glyph is None:
+                pen = TTGlyphPen(None)
+                self.glyph_set[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
+                glyph = self._converted[name] = pen.glyph()
+            return glyph
+
+    def subset(self, chars: Iterable[str], family: str) -> bytes:
+        """A TrueType font with the glyphs for `chars`, named `family` (Regular)."""
+        import io
+
+        from fontTools.ttLib import TTFont, newTable
+
+        chars = set(chars)
+        order = self.glyph_names(chars)
+        out = TTFont(recalcBBoxes=True, recalcTimestamp=False)
+        out.setGlyphOrder(order)
+        out["head"] = copy.deepcopy(self.font["head"])
+        out["hhea"] = copy.copy(self.font["hhea"])
+        out["OS/2"] = copy.deepcopy(self.font["OS/2"])
+        out["OS/2"].usWidthClass = 6  # as the serif's: a tie with an installed face loses
+        maxp = newTable("maxp")
+        maxp.tableVersion = 0x00010000
+        for field in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs",
+                      "maxInstructionDefs", "maxStackElements", "maxSizeOfInstructions",
+                      "maxComponentElements", "maxComponentDepth", "maxPoints",
+                      "maxContours", "maxCompositePoints", "maxCompositeContours"):
+            setattr(maxp, field, 1 if field == "maxZones" else 0)
+        maxp.numGlyphs = len(order)
+        out["maxp"] = maxp
+        glyf = newTable("glyf")
+        glyf.glyphOrder = order
+        glyf.glyphs = {name: self._glyph(name) for name in order}
+        out["glyf"] = glyf
+        out["loca"] = newTable("loca")
+        out["head"].glyphDataFormat = 0
+        hmtx = newTable("hmtx")
+        hmtx.metrics = {name: self.hmtx[name] for name in order}
+        out["hmtx"] = hmtx
+        out["cmap"] = self._cmap(chars, set(order))
+        out["post"] = self._post()
+        out["name"] = self._name_table(family)
+        buf = io.BytesIO()
+        out.save(buf)
+        return buf.getvalue()
+
+
 @functools.lru_cache(maxsize=8)
 def _source(path: str, size: int, mtime_ns: int) -> _Source:
+    if path.endswith(".otf"):
+        return _CffSource(Path(path))
     return _Source(Path(path))
 
 
