@@ -280,6 +280,56 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+# ---- CPU accounting ---------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds of the process and its reaped children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(fields[1]), sum(int(v) for v in fields[11:15]) / TICK
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of a process tree: the root, its live descendants and their reaped children."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = _stat(int(entry.name))
+            if st is not None:
+                stats[int(entry.name)] = st
+    total, todo, seen = 0.0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in stats:
+            continue
+        seen.add(pid)
+        total += stats[pid][1]
+        todo.extend(child for child, (parent, _) in stats.items() if parent == pid)
+    return total
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The pid of the PostgreSQL serving `url`, when it runs on this host (its data directory's
+    postmaster.pid); None when it cannot be read."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            data = conn.scalar(text("show data_directory"))
+    finally:
+        engine.dispose()
+    try:
+        return int(Path(str(data), "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 # ---- the clients ------------------------------------------------------------------------
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -333,7 +383,8 @@ def pick_request(rng: random.Random, cid: int, towns: list[str], offices: list[s
 
 async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, seconds: float,
                    warmup: float, seed: int, think: float = 0.0,
-                   dashboards: float = 0.5) -> dict[str, Any]:
+                   dashboards: float = 0.5,
+                   processes: dict[str, int | None] | None = None) -> dict[str, Any]:
     import httpx
 
     rng = random.Random(seed)
@@ -382,13 +433,25 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
     await asyncio.gather(*(worker(i) for i in range(len(cast))))
     measuring = True
     errors = 0
+    watched = {name: pid for name, pid in (processes or {}).items() if pid}
+    cpu_before = {name: tree_cpu(pid) for name, pid in watched.items()}
+    client_before = time.process_time()
+    load_before = os.getloadavg()
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(*(worker(i) for i in range(len(cast))))
     elapsed = time.perf_counter() - started
+    cpu = {name: tree_cpu(pid) - cpu_before[name] for name, pid in watched.items()}
+    cpu["client"] = time.process_time() - client_before
+    load_after = os.getloadavg()
     for c in sessions:
         await c.aclose()
     result = summarise(samples, elapsed, errors, clients)
+    n = max(len(samples), 1)
+    result["cpu_seconds"] = {name: round(v, 2) for name, v in cpu.items()}
+    result["cpu_ms_per_request"] = {name: round(v * 1000 / n, 2) for name, v in cpu.items()}
+    result["loadavg"] = {"before": [round(v, 2) for v in load_before],
+                         "after": [round(v, 2) for v in load_after]}
     result["slowest"] = [{"ms": round(t * 1000), "role": r, "path": p}
                          for t, r, p in sorted(slowest, reverse=True)[:15]]
     return result
@@ -427,6 +490,12 @@ def print_report(result: dict[str, Any]) -> None:
     for name, row in result["latency"].items():
         print(f"{name:28} {row['n']:>7} {row['p50_ms']:>8} {row['p95_ms']:>8} "
               f"{row['p99_ms']:>8} {row['max_ms']:>8}")
+    per = result.get("cpu_ms_per_request", {})
+    if per:
+        print("CPU per request: " + ", ".join(f"{k} {v} ms" for k, v in per.items()))
+    if "loadavg" in result:
+        print(f"load average before {result['loadavg']['before']}, "
+              f"after {result['loadavg']['after']}")
     for slow in result.get("slowest", []):
         print(f"  slow: {slow['ms']:>6} ms {slow['role']:10} {slow['path']}")
 
@@ -473,9 +542,10 @@ def main() -> None:
         parser.error("--seconds is bounded at 600")
     proc = start_server(args.url, args.port, args.workers, args.cache, args.pool)
     try:
+        processes = {"server": proc.pid, "postgresql": postmaster_pid(args.url)}
         result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", users(args.url),
                                       args.clients, args.seconds, args.warmup, args.seed,
-                                      args.think, args.dashboards))
+                                      args.think, args.dashboards, processes))
     finally:
         stop_server(proc)
     result["workers"] = args.workers

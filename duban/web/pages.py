@@ -18,10 +18,18 @@ from duban.domain.plan import Plan
 from duban.services.duties import milestone_texts
 from duban.services.duty_reports import DUTY_HEADERS, duty_scope, duty_sheet_rows
 from duban.services.plan_store import load_plan_version, plan_version_of
+from duban.services.scoping import reach_of
 from duban.services.views.choices import CampaignChoice, campaign_choices, filter_choices
 from duban.services.views.common import plan_bands
 from duban.services.views.coverage import coverage
-from duban.services.views.cube import Cube, cube_count, ledger_cube
+from duban.services.views.cube import (
+    Cell,
+    Cube,
+    co_cells,
+    cube_count,
+    ledger_cube,
+    summed_today_work,
+)
 from duban.services.views.dashboard import Dashboard, TrendPoint, dashboard
 from duban.services.views.ledger import (
     LedgerQuery,
@@ -34,7 +42,7 @@ from duban.services.views.ledger import (
     office_shapes,
 )
 from duban.services.views.names import Names, names_in
-from duban.services.views.today import Due, today_work
+from duban.services.views.today import Due, TodayWork
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import always
 from duban.web.deps import WebState, csrf_session, current, state
@@ -163,9 +171,9 @@ def _enum(kind: type, value: str | None) -> Any:
 @router.get("/", include_in_schema=False)
 def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
     st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "dashboard")
-    data, age = dashboard_of(st, ctx, chosen.id)
-    work, _ = st.cache.get(("today", ctx.scope.key(), chosen.id, ctx.today),
-                           lambda: read(st, today_work, ctx.scope, chosen.id, ctx.today))
+    cells = scope_cells(st, ctx, chosen.id)
+    data, age = dashboard_of(st, ctx, chosen.id, cells)
+    work = today_of(st, ctx, cells)
     return page(st, ctx, "dashboard.html", "dashboard", campaign=chosen, campaigns=campaigns,
                 d=data, age=age, chart=trend_chart(data.trend), work=work,
                 notices=notices_of(st, ctx, chosen.id))
@@ -182,18 +190,55 @@ def notices_of(st: WebState, ctx: Ctx, campaign_id: int) -> Any:
     return st.db.run(notice_tally, campaign_id, offices) if offices else None
 
 
-def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int) -> tuple[Dashboard, float | None]:
+ScopeCells = tuple[Cube, float | None, tuple[Cell, ...]]
+
+
+def scope_cells(st: WebState, ctx: Ctx, campaign_id: int) -> ScopeCells:
+    """The day's cube, how old it is (None: just counted) and the user's co-office cells."""
+    cube, age = cube_of(st, campaign_id, ctx.today)
+    return cube, age, co_cells_of(st, ctx, cube, kept=age is not None)
+
+
+def co_cells_of(st: WebState, ctx: Ctx, cube: Cube, *, kept: bool) -> tuple[Cell, ...]:
+    """Cells of what an office scope reaches only as a co-office (empty for other scopes),
+    kept with a kept cube: the dashboard, 今天要办 and ledger totals sum them."""
+    reach = reach_of(ctx.scope)
+    if not reach.offices or not reach.covers(cube.campaign_id):
+        return ()
+
+    def query() -> tuple[Cell, ...]:
+        return read(st, co_cells, cube.campaign_id, reach.offices, cube.today,
+                    plan=rules_of(st, cube.campaign_id, cube.today).plan)
+
+    if not kept:
+        return query()
+    cells, _ = st.cache.get(("co-cells", reach.offices, cube), query, keep=always)
+    return cells
+
+
+def today_of(st: WebState, ctx: Ctx, cells: ScopeCells) -> TodayWork:
+    """今天要办 of the user's scope, summed from the day's cube and co-office cells."""
+    cube, age, co = cells
+    if age is None:
+        return summed_today_work(cube, ctx.scope, co)
+    work, _ = st.cache.get(("today", ctx.scope.key(), cube),
+                           lambda: summed_today_work(cube, ctx.scope, co), keep=always)
+    return work
+
+
+def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int,
+                 cells: ScopeCells | None = None) -> tuple[Dashboard, float | None]:
     """The dashboard of the user's scope and how old its figures are (None: just computed).
 
     Every scope is summed from one shared count of the whole ledger (the cube); offices add
-    the few problems they are only a co-office of with a query of their own.
+    the problems they are only a co-office of (their co-office cells, counted apart).
     """
     r = rules_of(st, campaign_id, ctx.today)
-    cube, age = cube_of(st, campaign_id, ctx.today)
+    cube, age, co = cells or scope_cells(st, ctx, campaign_id)
 
     def derive() -> Dashboard:
         return read(st, dashboard, ctx.scope, campaign_id, ctx.today, plan=r.plan,
-                    names=r.names, cube=cube)
+                    names=r.names, cube=cube, co_cells=co)
 
     if age is None:
         return derive(), None  # a fresh count: derive from it directly
@@ -326,10 +371,15 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
     """
     r = rules_of(st, q.campaign_id, ctx.today)
     shapes = office_shapes_of(st, ctx, q)
-    if all(v == "lead" for v in shapes.values()) and not (q.category or q.source or q.search):
-        cube, _ = cube_of(st, q.campaign_id, ctx.today)
+    # The office filter sums from the cube's lead offices only when nobody co-routes to it;
+    # an office scope adds the cells of what it reaches only as a co-office.
+    filter_lead = q.office is None or shapes.get(frozenset({q.office})) == "lead"
+    if filter_lead and not (q.category or q.source or q.search):
+        cube, age = cube_of(st, q.campaign_id, ctx.today)
+        scope_lead = shapes.get(ctx.scope.offices, "lead") == "lead"
+        co = () if scope_lead else co_cells_of(st, ctx, cube, kept=age is not None)
         summed, _ = st.cache.get(("cube-count", ctx.scope.key(), q.count_key(), cube),
-                                 lambda: cube_count(cube, ctx.scope, q), keep=always)
+                                 lambda: cube_count(cube, ctx.scope, q, co), keep=always)
         if summed is not None:
             return summed, True
     total, _ = st.cache.get(("count", ctx.scope.key(), q.count_key(), ctx.today),

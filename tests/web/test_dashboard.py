@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from duban.services.scoping import scope_for
-from duban.services.views.cube import ledger_cube
+from duban.services.scoping import reach_of, scope_for
+from duban.services.views.cube import co_cells, ledger_cube
 from duban.services.views.dashboard import Dashboard, dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_rows
 from tests.web.conftest import USERS, World, close_one_accept_another
@@ -36,7 +36,10 @@ def test_cube_and_direct_queries_agree_for_every_scope(world: World) -> None:
             scope = scope_for(s, username, today)
             direct = dashboard(s, scope, world.campaign_id, today)
             summed = dashboard(s, scope, world.campaign_id, today, cube=cube)
+            co = co_cells(s, world.campaign_id, reach_of(scope).offices, today)
+            with_co = dashboard(s, scope, world.campaign_id, today, cube=cube, co_cells=co)
         assert _progress(summed) == _progress(direct), username
+        assert _progress(with_co) == _progress(direct), username
         assert direct.total.total == len(world.visible[username]), username
     with db.transaction() as s:
         county = scope_for(s, "county", today)

@@ -13,7 +13,9 @@ from sqlalchemy import update
 
 from duban.domain.lifecycle import Action, Payload
 from duban.services import moves
-from duban.services.views.today import Due, week_end, workdays_text
+from duban.services.scoping import Scope, reach_of, scope_for
+from duban.services.views.cube import co_cells, ledger_cube, summed_today_work
+from duban.services.views.today import Due, today_work, week_end, workdays_text
 from models import Problem
 from tests.web.conftest import USERS, World
 
@@ -152,3 +154,28 @@ def test_an_office_is_told_of_notices_to_sign_in_its_days_work(
             assert f"督办通知书待签收 <strong>{unsigned}</strong> 份" in block, username
         else:
             assert "督办通知书待签收" not in block, username
+
+
+@pytest.mark.parametrize("days", [0, 3, 7], ids=["monday", "thursday", "next-monday"])
+def test_today_summed_from_the_cube_equals_the_scoped_query(world: World, days: int) -> None:
+    """The dashboard sums 今天要办 from the day's cube and an office's co-office cells: the
+    same lines and counts as the query inside the scope, for every role and window."""
+    _dated(world)
+    today = MONDAY + dt.timedelta(days=days)
+    with world.db.transaction() as s:
+        cube = ledger_cube(s, world.campaign_id, today)
+    for username in USERS:
+        with world.db.transaction() as s:
+            scope = scope_for(s, username, today)
+            co = co_cells(s, world.campaign_id, reach_of(scope).offices, today)
+            queried = today_work(s, scope, world.campaign_id, today)
+        summed = summed_today_work(cube, scope, co)
+        assert summed == queried, username
+    counts = {line.key: line.count for line in summed_today_work(
+        cube, _county(world, today), ()).lines}
+    assert counts["overdue"] == (1 if days == 0 else 3 if days == 7 else 2)
+
+
+def _county(world: World, today: dt.date) -> Scope:
+    with world.db.transaction() as s:
+        return scope_for(s, "county", today)

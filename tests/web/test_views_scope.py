@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from duban.domain.bands import Band
 from duban.domain.lifecycle import STATUS_LABELS, Status
-from duban.services.scoping import Scope, scope_for
-from duban.services.views.cube import Cube, cube_count, ledger_cube
+from duban.services.scoping import Scope, office_shape, scope_for
+from duban.services.views.cube import Cube, co_cells, cube_count, ledger_cube
 from duban.services.views.dashboard import dashboard
 from duban.services.views.ledger import LedgerQuery, ledger_count, ledger_export_rows, ledger_rows
 from duban.services.views.waiting import waiting_items
@@ -146,3 +146,35 @@ def test_the_rule_in_memory_admits_exactly_what_its_sql_selects(world: World) ->
                                         co.get(p.id, ()))}
             assert admitted == selected, username
             assert {world.problems[n] for n in world.visible[username]} == selected, username
+
+
+@pytest.mark.parametrize("username", ["off_gov_hd", "off_zjj", "off_jyj"])
+@pytest.mark.usefixtures("data_dir")
+def test_an_offices_totals_summed_with_its_co_office_cells_are_its_counts(
+        world: World, username: str) -> None:
+    """An office that is someone's co-office sums its ledger totals from the cube's lead
+    cells and its co-office cells: each equals the scoped count, for filters on place,
+    a lead office nobody co-routes to, status, band and pending."""
+    _move_some(world)
+    today = world.clock.now().date()
+    cube = _cube(world, today)
+    scope = _scope(world, username, today)
+    cid = world.campaign_id
+    with world.db.transaction() as s:
+        co = co_cells(s, cid, scope.offices, today)
+    queries = [LedgerQuery(cid), LedgerQuery(cid, pending=True),
+               LedgerQuery(cid, town="huaidian"), LedgerQuery(cid, town="liuzhuangdian"),
+               LedgerQuery(cid, village="huaidian-01"), LedgerQuery(cid, office="zjj"),
+               LedgerQuery(cid, office="jyj"), LedgerQuery(cid, status=Status.CLOSED),
+               *(LedgerQuery(cid, status=st) for st in Status),
+               *(LedgerQuery(cid, band=b) for b in Band)]
+    with world.db.transaction() as s:
+        # The caller sums an office filter only when nobody co-routes to that office.
+        queries = [q for q in queries
+                   if q.office is None or office_shape(s, cid, [q.office]) == "lead"]
+        assert any(q.office for q in queries)
+        for q in queries:
+            assert cube_count(cube, scope, q, co) == ledger_count(s, scope, q, today), q
+        assert cube_count(cube, scope, LedgerQuery(cid), co) == len(world.visible[username])
+    if username == "off_gov_hd":  # a co-office only: without its cells it counts nothing
+        assert co and cube_count(cube, scope, LedgerQuery(cid)) == 0

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from duban.domain.lifecycle import Status
+from duban.domain.lifecycle import Role, Status
 from duban.domain.plan import Plan
 from duban.services.campaigns import load_plan_of
 from duban.services.scoping import Reach, Scope, reach_of
@@ -32,7 +32,8 @@ from duban.services.views.common import (
     roomy_sorts,
 )
 from duban.services.views.ledger import LedgerQuery, Sort
-from models import Problem
+from duban.services.views.today import Due, TodayLine, TodayWork, moves, week_end
+from models import Problem, ProblemCoOffice
 
 # (town, village, lead office, day)
 PlaceDay = tuple[str, str | None, str | None, dt.date]
@@ -49,6 +50,8 @@ class Cell:
     band: str
     count: int
     oldest: dt.datetime | None  # the earliest last move among them (for the waiting board)
+    # The 今天要办 window of open items on the cube's day (see `due_case`), "" for the rest.
+    due: str = ""
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key
@@ -143,13 +146,15 @@ def _slice(cube: Cube, reach: Reach, q: LedgerQuery | None = None) -> Iterable[C
     return cube.cells
 
 
-def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
+def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
+               co: Iterable[Cell] = ()) -> int | None:
     """How many problems a ledger request matches, summed from the cube; None when the
     request filters on what the cube does not count (category, source, search text, a
     到期 window, the user's own lead office).
 
-    Counts lead offices only for an office scope or office filter: callers check first that
-    the offices are nobody's co-office (see `office_shapes`).
+    Counts lead offices only for an office filter: callers check first that the filter's
+    office is nobody's co-office (see `office_shapes`). An office scope that is someone's
+    co-office hands in `co`: the cells of what it reaches only as a co-office (`co_cells`).
     """
     if (q.category or q.source or q.search or q.due is not None or q.lead_mine
             or q.campaign_id != cube.campaign_id):
@@ -165,6 +170,8 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
         cells = [c for c in _slice(cube, reach, q) if reach.admits(c.town, c.village, c.office)]
     else:
         cells = cube.reached(reach)
+    if reach.offices:
+        cells = [*cells, *co]
     total = 0
     for c in cells:
         if ((village and c.village != village)
@@ -178,23 +185,86 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery) -> int | None:
     return total
 
 
+def due_case(today: dt.date) -> ColumnElement[str]:
+    """The 今天要办 window of a row in SQL: "overdue", "today", "week" (after today, by the
+    week's end) for open items, "" otherwise; `today.due_filter` selects the same rows."""
+    is_open = Problem.status.in_(OPEN)
+    return case((and_(is_open, Problem.deadline < today), literal(Due.OVERDUE.value)),
+                (and_(is_open, Problem.deadline == today), literal(Due.TODAY.value)),
+                (and_(is_open, Problem.deadline > today, Problem.deadline <= week_end(today)),
+                 literal(Due.WEEK.value)),
+                else_=literal(""))
+
+
+def _cells(session: Session, where: ColumnElement[bool], plan: Plan,
+           today: dt.date) -> tuple[Cell, ...]:
+    """The problems a WHERE clause picks, counted by place, office, status, band and window."""
+    roomy_sorts(session)
+    band = band_case(plan_bands(plan, today)).label("band")
+    due = due_case(today).label("due")
+    return tuple(
+        Cell(town, village, office, status, band_value, int(n), oldest, due_value)
+        for town, village, office, status, band_value, due_value, n, oldest in session.execute(
+            select(Problem.town_code, Problem.village_code, Problem.lead_office,
+                   Problem.status, band, due, func.count(), func.min(Problem.updated_at))
+            .where(where)
+            .group_by(Problem.town_code, Problem.village_code, Problem.lead_office,
+                      Problem.status, band, due))
+    )
+
+
+def co_cells(session: Session, campaign_id: int, offices: Iterable[str], today: dt.date, *,
+             plan: Plan | None = None) -> tuple[Cell, ...]:
+    """Cells of the problems some of these offices are a co-office of and none of them
+    leads: what an office scope reaches beyond the cube's lead-office cells."""
+    mine = sorted(set(offices))
+    if not mine:
+        return ()
+    plan = plan or load_plan_of(session, campaign_id)
+    where = and_(Problem.campaign_id == campaign_id, Problem.id.in_(
+        select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(mine))),
+        or_(Problem.lead_office.is_(None), Problem.lead_office.not_in(mine)))
+    return _cells(session, where, plan, today)
+
+
+def summed_today_work(cube: Cube, scope: Scope, co: Iterable[Cell] = ()) -> TodayWork:
+    """今天要办 of a scope on the cube's day, summed from its cells (and, for an office
+    scope, the `co_cells` of its offices): the same lines and counts as `today_work`."""
+    reach = reach_of(scope)
+    cells = [*cube.reached(reach), *(co if reach.offices else ())]
+    mine = scope.offices if Role.OFFICE in scope.actor.roles else frozenset()
+    today = cube.today
+    windows = ((Due.TODAY, "orange"), (Due.WEEK, "due_soon"), (Due.OVERDUE, "red"))
+    specs: list[tuple[str, str, tuple[tuple[str, str], ...], str]] = [
+        (d.value, d.label, (("due", d.value),), tone) for d, tone in windows]
+    specs += [(key, label, params, tone) for key, label, _, params, tone in moves(scope)]
+    lines = []
+    for key, label, params, tone in specs:
+        wanted = dict(params)
+        n = sum(c.count for c in cells if _on_line(c, wanted, mine))
+        lines.append(TodayLine(key=key, label=label, count=n, params=params, tone=tone))
+    return TodayWork(today=today, week_end=week_end(today), lines=tuple(lines))
+
+
+def _on_line(c: Cell, wanted: dict[str, str], mine: frozenset[str]) -> bool:
+    """Whether a cell's problems are on a 今天要办 line (its ledger parameters)."""
+    if "status" in wanted and c.status != wanted["status"]:
+        return False
+    if wanted.get("lead") == "mine" and c.office not in mine:
+        return False
+    due = wanted.get("due")
+    if due == Due.WEEK.value:  # 本周 includes today
+        return c.due in (Due.TODAY.value, Due.WEEK.value)
+    return due is None or c.due == due
+
+
 def ledger_cube(session: Session, campaign_id: int, today: dt.date, *,
                 plan: Plan | None = None) -> Cube:
     """Count the whole ledger of a campaign by place, office, status and band (one pass)."""
     campaign_row(session, campaign_id)
     plan = plan or load_plan_of(session, campaign_id)
-    roomy_sorts(session)
-    band = band_case(plan_bands(plan, today)).label("band")
     where = Problem.campaign_id == campaign_id
-    cells = tuple(
-        Cell(town, village, office, status, band_value, int(n), oldest)
-        for town, village, office, status, band_value, n, oldest in session.execute(
-            select(Problem.town_code, Problem.village_code, Problem.lead_office,
-                   Problem.status, band, func.count(), func.min(Problem.updated_at))
-            .where(where)
-            .group_by(Problem.town_code, Problem.village_code, Problem.lead_office,
-                      Problem.status, band))
-    )
+    cells = _cells(session, where, plan, today)
     place = (Problem.town_code, Problem.village_code, Problem.lead_office)
     found = {(t, v, o, d): int(n) for t, v, o, d, n in session.execute(
         select(*place, Problem.found_on, func.count())

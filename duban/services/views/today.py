@@ -105,7 +105,7 @@ class TodayWork:
         return next((line.count for line in self.lines if line.key == key), 0)
 
 
-def _moves(scope: Scope) -> list[tuple[str, str, ColumnElement[bool], tuple[tuple[str, str], ...],
+def moves(scope: Scope) -> list[tuple[str, str, ColumnElement[bool], tuple[tuple[str, str], ...],
                                        str]]:
     """The lines of moves waiting for this user, by role: (key, label, condition, params, tone)."""
     roles = scope.actor.roles
@@ -140,7 +140,7 @@ def today_work(session: Session, scope: Scope, campaign_id: int, today: dt.date)
     windows = [(d.value, d.label, due_filter(d, today), (("due", d.value),), tone)
                for d, tone in ((Due.TODAY, "orange"), (Due.WEEK, "due_soon"),
                                (Due.OVERDUE, "red"))]
-    specs = [*windows, *_moves(scope)]
+    specs = [*windows, *moves(scope)]
     counts = session.execute(
         select(*(func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
                  for _, _, cond, _, _ in specs))
