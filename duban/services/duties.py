@@ -279,9 +279,10 @@ def problem_milestones(session: Session, problem_id: int, today: dt.date) -> lis
 
 
 def milestone_texts(session: Session, campaign_id: int, problem_ids: Sequence[int],
-                    today: dt.date) -> dict[int, str]:
-    """A read-only view: the milestones of a ledger page's problems in one line each."""
-    plan = load_plan_of(session, campaign_id)
+                    today: dt.date, *, plan: Plan | None = None) -> dict[int, str]:
+    """A read-only view: the milestones of a ledger page's problems in one line each
+    (`plan`: the campaign's plan in force, when the caller keeps it decoded)."""
+    plan = plan or load_plan_of(session, campaign_id)
     if not problem_ids or not any(r.milestones for r in plan.deadlines.rules):
         return {}
     out: dict[int, str] = {}

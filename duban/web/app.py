@@ -71,6 +71,24 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class VersionsPerRequest:
+    """Give each HTTP request its own memo of plan versions (pages.PLAN_VERSIONS), so a page
+    asks the database for a campaign's plan version once, however often it needs the rules."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = pages.PLAN_VERSIONS.set({})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            pages.PLAN_VERSIONS.reset(token)
+
+
 def _env_flag(name: str) -> bool | None:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -112,6 +130,7 @@ def create_app(root: Root, *, secret_key: str | None = None,
                                                       size=5000, max_stale=0))
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(VersionsPerRequest)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router, prefix in ROUTERS:
         app.include_router(router, prefix=prefix)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
@@ -81,6 +82,11 @@ def campaign_of(st: WebState, wanted: int | None) -> tuple[list[CampaignChoice],
     return choices, choices[0]
 
 
+def _plan_version(st: WebState, campaign_id: int, version: int) -> Plan:
+    with st.db.transaction() as session:
+        return load_plan_version(session, campaign_id, version)
+
+
 @dataclass(frozen=True)
 class Rules:
     """What a launched campaign's plan fixes for a day: the plan, colour bands, names."""
@@ -90,13 +96,26 @@ class Rules:
     names: Names
 
 
+# The plan version of each campaign the current request has asked for: `VersionsPerRequest`
+# gives each request a dict of its own, which its worker threads share (they run in copies of
+# the request's context). Outside a request (None) every call asks the database.
+PLAN_VERSIONS: ContextVar[dict[int, int] | None] = ContextVar("duban_plan_versions",
+                                                              default=None)
+
+
 def rules_of(st: WebState, campaign_id: int, today: dt.date) -> Rules:
     """The campaign's rules, kept per process for each plan version (a version never changes)."""
-    with st.db.transaction() as session:
-        # One small query per request, so a new plan version in force is never served stale.
-        version = plan_version_of(session, campaign_id)
-        p = st.cache.constant(("plan", campaign_id, version),
-                              lambda: load_plan_version(session, campaign_id, version))
+    seen = PLAN_VERSIONS.get()
+    version = seen.get(campaign_id) if seen is not None else None
+    if version is None:
+        # One small query per request (a page asks for the rules several times), so a new
+        # plan version in force is never served stale.
+        with st.db.transaction() as session:
+            version = plan_version_of(session, campaign_id)
+        if seen is not None:
+            seen[campaign_id] = version
+    p = st.cache.constant(("plan", campaign_id, version),
+                          lambda: _plan_version(st, campaign_id, version))
     bands = st.cache.constant(("bands", campaign_id, version, today),
                               lambda: plan_bands(p, today))
     names = st.cache.constant(("names", campaign_id, version),
@@ -416,7 +435,9 @@ def ledger_of(request: Request, ctx: Ctx, campaign: str | None, query: Mapping[s
     # "status" stays even when empty: an empty one means 全部, an absent one the default.
     base = {k: v for k, v in params.items() if v or k == "status"}
     base["campaign"] = str(chosen.id)
-    stones = read(st, milestone_texts, chosen.id, [r.id for r in rows], ctx.today)
+    stones = read(st, milestone_texts, chosen.id, [r.id for r in rows], ctx.today,
+                  plan=r.plan) if rows and any(
+        rule.milestones for rule in r.plan.deadlines.rules) else {}
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
                 q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
                 names=names, milestones=stones,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
+from fastapi.testclient import TestClient
 
 from duban.services.scoping import reach_of, scope_for
 from duban.services.views.cube import co_cells, ledger_cube
@@ -73,3 +75,29 @@ def test_every_office_query_shape_lists_the_same_problems(world: World, monkeypa
     with world.db.transaction() as s:
         county = scope_for(s, "county", today)
         assert {r.id for r in ledger_rows(s, county, filtered, today)} == expected
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_a_page_asks_for_the_plan_version_once_and_the_next_page_asks_again(
+        world: World, client_for: Callable[[str], tuple[TestClient, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page needs the campaign's rules several times but asks the database for the plan
+    version in force once; the next request asks again (a new version shows at once)."""
+    from duban.web import pages
+
+    asked: list[int] = []
+    real = pages.plan_version_of
+
+    def counting(db: object, campaign_id: int) -> int:
+        asked.append(campaign_id)
+        return real(db, campaign_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pages, "plan_version_of", counting)
+    for username in ("county", "off_gov_hd", "town_hd"):
+        client, _ = client_for(username)
+        for path in (f"/?campaign={world.campaign_id}",
+                     f"/ledger?campaign={world.campaign_id}&status="):
+            asked.clear()
+            assert client.get(path).status_code == 200, (username, path)
+            assert asked == [world.campaign_id], (username, path, asked)
+    assert pages.PLAN_VERSIONS.get() is None  # nothing is kept outside a request

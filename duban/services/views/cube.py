@@ -231,8 +231,13 @@ def summed_today_work(cube: Cube, scope: Scope, co: Iterable[Cell] = ()) -> Toda
     """今天要办 of a scope on the cube's day, summed from its cells (and, for an office
     scope, the `co_cells` of its offices): the same lines and counts as `today_work`."""
     reach = reach_of(scope)
-    cells = [*cube.reached(reach), *(co if reach.offices else ())]
     mine = scope.offices if Role.OFFICE in scope.actor.roles else frozenset()
+    # One pass over the scope's cells into (status, window, led by the user) groups; the
+    # lines are then summed over those few groups.
+    groups: dict[tuple[str, str, bool], int] = defaultdict(int)
+    for cells in (cube.reached(reach), co if reach.offices else ()):
+        for c in cells:
+            groups[(c.status, c.due, c.office in mine)] += c.count
     today = cube.today
     windows = ((Due.TODAY, "orange"), (Due.WEEK, "due_soon"), (Due.OVERDUE, "red"))
     specs: list[tuple[str, str, tuple[tuple[str, str], ...], str]] = [
@@ -241,21 +246,23 @@ def summed_today_work(cube: Cube, scope: Scope, co: Iterable[Cell] = ()) -> Toda
     lines = []
     for key, label, params, tone in specs:
         wanted = dict(params)
-        n = sum(c.count for c in cells if _on_line(c, wanted, mine))
+        n = sum(count for group, count in groups.items() if _on_line(group, wanted))
         lines.append(TodayLine(key=key, label=label, count=n, params=params, tone=tone))
     return TodayWork(today=today, week_end=week_end(today), lines=tuple(lines))
 
 
-def _on_line(c: Cell, wanted: dict[str, str], mine: frozenset[str]) -> bool:
-    """Whether a cell's problems are on a 今天要办 line (its ledger parameters)."""
-    if "status" in wanted and c.status != wanted["status"]:
+def _on_line(group: tuple[str, str, bool], wanted: dict[str, str]) -> bool:
+    """Whether a (status, window, led by the user) group is on a 今天要办 line (given by its
+    ledger parameters)."""
+    status, due, led = group
+    if "status" in wanted and status != wanted["status"]:
         return False
-    if wanted.get("lead") == "mine" and c.office not in mine:
+    if wanted.get("lead") == "mine" and not led:
         return False
-    due = wanted.get("due")
-    if due == Due.WEEK.value:  # 本周 includes today
-        return c.due in (Due.TODAY.value, Due.WEEK.value)
-    return due is None or c.due == due
+    window = wanted.get("due")
+    if window == Due.WEEK.value:  # 本周 includes today
+        return due in (Due.TODAY.value, Due.WEEK.value)
+    return window is None or due == window
 
 
 def ledger_cube(session: Session, campaign_id: int, today: dt.date, *,
