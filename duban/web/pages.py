@@ -24,7 +24,6 @@ from duban.services.views.choices import CampaignChoice, campaign_choices, filte
 from duban.services.views.common import plan_bands
 from duban.services.views.coverage import coverage
 from duban.services.views.cube import (
-    Cell,
     Cube,
     co_cells,
     cube_count,
@@ -209,7 +208,7 @@ def notices_of(st: WebState, ctx: Ctx, campaign_id: int) -> Any:
     return st.db.run(notice_tally, campaign_id, offices) if offices else None
 
 
-ScopeCells = tuple[Cube, float | None, tuple[Cell, ...]]
+ScopeCells = tuple[Cube, float | None, Cube | None]
 
 
 def scope_cells(st: WebState, ctx: Ctx, campaign_id: int) -> ScopeCells:
@@ -218,14 +217,14 @@ def scope_cells(st: WebState, ctx: Ctx, campaign_id: int) -> ScopeCells:
     return cube, age, co_cells_of(st, ctx, cube, kept=age is not None)
 
 
-def co_cells_of(st: WebState, ctx: Ctx, cube: Cube, *, kept: bool) -> tuple[Cell, ...]:
-    """Cells of what an office scope reaches only as a co-office (empty for other scopes),
-    kept with a kept cube: the dashboard, 今天要办 and ledger totals sum them."""
+def co_cells_of(st: WebState, ctx: Ctx, cube: Cube, *, kept: bool) -> Cube | None:
+    """What an office scope reaches only as a co-office, counted as a cube of its own (None
+    for other scopes), kept with a kept cube: the dashboard, 今天要办 and ledger totals sum it."""
     reach = reach_of(ctx.scope)
     if not reach.offices or not reach.covers(cube.campaign_id):
-        return ()
+        return None
 
-    def query() -> tuple[Cell, ...]:
+    def query() -> Cube:
         return read(st, co_cells, cube.campaign_id, reach.offices, cube.today,
                     plan=rules_of(st, cube.campaign_id, cube.today).plan)
 
@@ -238,10 +237,11 @@ def co_cells_of(st: WebState, ctx: Ctx, cube: Cube, *, kept: bool) -> tuple[Cell
 def today_of(st: WebState, ctx: Ctx, cells: ScopeCells) -> TodayWork:
     """今天要办 of the user's scope, summed from the day's cube and co-office cells."""
     cube, age, co = cells
+    extra = co.cells if co is not None else ()
     if age is None:
-        return summed_today_work(cube, ctx.scope, co)
+        return summed_today_work(cube, ctx.scope, extra)
     work, _ = st.cache.get(("today", ctx.scope.key(), cube),
-                           lambda: summed_today_work(cube, ctx.scope, co), keep=always)
+                           lambda: summed_today_work(cube, ctx.scope, extra), keep=always)
     return work
 
 
@@ -396,9 +396,10 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
     if filter_lead and not (q.category or q.source or q.search):
         cube, age = cube_of(st, q.campaign_id, ctx.today)
         scope_lead = shapes.get(ctx.scope.offices, "lead") == "lead"
-        co = () if scope_lead else co_cells_of(st, ctx, cube, kept=age is not None)
+        co = None if scope_lead else co_cells_of(st, ctx, cube, kept=age is not None)
+        extra = co.cells if co is not None else ()
         summed, _ = st.cache.get(("cube-count", ctx.scope.key(), q.count_key(), cube),
-                                 lambda: cube_count(cube, ctx.scope, q, co), keep=always)
+                                 lambda: cube_count(cube, ctx.scope, q, extra), keep=always)
         if summed is not None:
             return summed, True
     total, _ = st.cache.get(("count", ctx.scope.key(), q.count_key(), ctx.today),

@@ -167,7 +167,7 @@ def test_today_summed_from_the_cube_equals_the_scoped_query(world: World, days: 
     for username in USERS:
         with world.db.transaction() as s:
             scope = scope_for(s, username, today)
-            co = co_cells(s, world.campaign_id, reach_of(scope).offices, today)
+            co = co_cells(s, world.campaign_id, reach_of(scope).offices, today).cells
             queried = today_work(s, scope, world.campaign_id, today)
         summed = summed_today_work(cube, scope, co)
         assert summed == queried, username

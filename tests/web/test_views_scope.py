@@ -161,7 +161,7 @@ def test_an_offices_totals_summed_with_its_co_office_cells_are_its_counts(
     scope = _scope(world, username, today)
     cid = world.campaign_id
     with world.db.transaction() as s:
-        co = co_cells(s, cid, scope.offices, today)
+        co = co_cells(s, cid, scope.offices, today).cells
     queries = [LedgerQuery(cid), LedgerQuery(cid, pending=True),
                LedgerQuery(cid, town="huaidian"), LedgerQuery(cid, town="liuzhuangdian"),
                LedgerQuery(cid, village="huaidian-01"), LedgerQuery(cid, office="zjj"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,7 @@ from duban.services.views.common import (
     plan_bands,
     roomy_sorts,
 )
-from duban.services.views.cube import Cell, Cube
+from duban.services.views.cube import Cube
 from duban.services.views.names import Names, names_in
 from duban.services.views.waiting import WAITING_STEP
 from models import CampaignStage, Problem, ProblemCoOffice
@@ -207,12 +206,12 @@ def _queried(session: Session, where: ColumnElement[bool], plan: Plan, today: dt
 
 def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, *,
               plan: Plan | None = None, names: Names | None = None,
-              cube: Cube | None = None, co_cells: Sequence[Cell] | None = None) -> Dashboard:
+              cube: Cube | None = None, co_cells: Cube | None = None) -> Dashboard:
     """Stage, progress per town and office, warning bands, waiting-on board and trend.
 
     `plan`, `names` and a `cube` of the same day may be handed in by callers that keep them;
     with a cube, the scope's cells are summed from it without touching the ledger, and an
-    office scope's `co_cells` (cube.co_cells of its offices), when kept, spare their query.
+    office scope's `co_cells` (`cube.co_cells` of its offices), when kept, spare its queries.
     """
     campaign = campaign_row(session, campaign_id)
     plan = plan or load_plan_of(session, campaign_id)
@@ -233,8 +232,12 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
                 extra_rows, extra_found, extra_closed = _queried(session, co, plan, today)
             else:  # the caller keeps them with the cube (they also give 今天要办)
                 extra_rows = [(c.town, c.office, c.status, c.band, c.count, c.oldest, None)
-                              for c in co_cells]
-                extra_found, extra_closed = _trend_counts(session, co)
+                              for c in co_cells.cells]
+                extra_found, extra_closed = defaultdict(int), defaultdict(int)
+                for (_, _, _, d), n in co_cells.found.items():
+                    extra_found[d] += n
+                for (_, _, _, d), n in co_cells.closed.items():
+                    extra_closed[d] += n
             rows += extra_rows
             for counts, extra in ((found, extra_found), (closed, extra_closed)):
                 for d, n in extra.items():
