@@ -11,7 +11,9 @@ places spread the way a campaign in its rectification stage looks. `run` starts 
 127.0.0.1 in a child process, signs each client in as one of those users (a mix of roles, so
 scoped queries run), and for a bounded time each client requests the dashboard or a ledger
 page (random filters, sort and page) as fast as answers come (closed loop, no think time).
-Latencies are measured at the client; the report gives p50 / p95 / p99 per page and role.
+Latencies are measured at the client; the report gives p50 / p95 / p99 per page and role,
+the CPU per request of the server and of PostgreSQL (from /proc, when PostgreSQL runs on this
+host), and the load average.
 
 Only 127.0.0.1 is ever contacted. Times use time.perf_counter.
 """
