@@ -61,8 +61,10 @@ def scratch_database(backend: str) -> Iterator[str]:
 
 @contextmanager
 def scratch_pg(admin_url: str, prefix: str, *extensions: str) -> Iterator[str]:
-    """A fresh PostgreSQL database on admin_url's server, with the extensions, dropped after."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    """A fresh PostgreSQL database on admin_url's server, with the extensions, dropped after.
+
+    DUBAN_PG_NAME_PREFIX, when set, replaces `prefix` (several developers on one server)."""
+    name = f"{os.environ.get('DUBAN_PG_NAME_PREFIX') or prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

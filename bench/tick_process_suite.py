@@ -1,5 +1,6 @@
 """A tick as its own process (issue 17, item 2): `duban tick` with nothing due against an
-empty Prefect flow run started the same way.
+empty Prefect flow run started the same way, and `duban tick` with a stage due against that
+stage's work measured in-process.
 
 The floor is a Python process that starts its Prefect server the way duban does
 (`flows.common.owned_prefect_server`: an owned uvicorn child, waited for until healthy),
@@ -14,6 +15,15 @@ each figure is the median round, wall and CPU (user + system of the process and 
 children, the Prefect server included). A plain `python -m bench --quick` leaves this suite
 out (every round starts two Prefect servers); `--quick --only tick_process` runs it. Where
 the rest goes (a profile of the process): docs/benchmarks.md, "A tick as its own process".
+
+With a stage due: seed 002 and a generated county of STAGE_DUE_HOUSEHOLDS (3,000 with
+`--quick`) imported once, then each round on a fresh copy of that database (SQLite's backup,
+PostgreSQL's CREATE DATABASE … TEMPLATE), at 09:00 on the investigate stage's first day:
+`duban --now … tick --json` as its own process, against the floor, the `advance-campaign`
+flow of the same stage run in this process (server up, modules imported, one untimed round
+first), as the campaign suite measures a stage. CPU: the process and its children (the
+Prefect server) for the tick; this process and its children's CPU read from /proc for the
+floor (the server's share included both ways).
 """
 
 from __future__ import annotations
@@ -21,16 +31,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import Entry, scratch_database, seed_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
+# The register of the stage-due rows (full run; --quick: 3,000).
+STAGE_DUE_HOUSEHOLDS = 20_000
 
 EMPTY_FLOW = """
 from prefect import flow
@@ -73,11 +88,137 @@ def quiet_moment() -> str:
     return dt.datetime.combine(day, dt.time(8), tzinfo=CHINA_TZ).isoformat()
 
 
+def stage_moment() -> str:
+    """09:00 China time on seed 002's investigate stage's first day: that stage is due."""
+    from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.domain.clock import CHINA_TZ
+
+    plan = load_plan_file(ROOT / "plans/seed-002-shenqiu.yaml")
+    stage = next(s for s in plan.stages if s.kind.value == "investigate")
+    return dt.datetime.combine(stage.start, dt.time(9), tzinfo=CHINA_TZ).isoformat()
+
+
+@contextmanager
+def _copies(backend: str, url: str) -> Iterator[Callable[[], str]]:
+    """A maker of fresh copies of the database at `url`; the copies are removed afterwards."""
+    from sqlalchemy import create_engine, text
+
+    made: list[str] = []
+
+    def copy() -> str:
+        if backend == "sqlite":
+            source = url.removeprefix("sqlite:///")
+            target = f"{source}.{len(made)}"
+            src, dst = sqlite3.connect(source), sqlite3.connect(target)
+            try:
+                src.backup(dst)
+            finally:
+                src.close()
+                dst.close()
+            made.append(target)
+            return f"sqlite:///{target}"
+        base, name = url.rsplit("/", 1)
+        copy_name = f"{name}_{len(made)}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{copy_name}" TEMPLATE "{name}"'))
+        admin.dispose()
+        made.append(copy_name)
+        return f"{base}/{copy_name}"
+
+    try:
+        yield copy
+    finally:
+        if backend != "sqlite" and made:
+            admin = create_engine(url.rsplit("/", 1)[0] + "/postgres",
+                                  isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                for name in made:
+                    conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      f"WHERE datname = '{name}'"))
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            admin.dispose()
+
+
+def _descendants_cpu() -> float:
+    """CPU seconds (user + system) of this process's live descendants, read from /proc."""
+    from duban.adapters.children import descendants
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
+    """`duban tick` with the investigate stage due, against that stage's flow in-process."""
+    from duban.services.root import process_root
+    from flows.campaign import advance_campaign
+    from flows.common import owned_prefect_server, quiet_prefect
+
+    households = 3_000 if quick else STAGE_DUE_HOUSEHOLDS
+    moment = stage_moment()
+    saved = {k: os.environ.get(k) for k in ("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR",
+                                            "PREFECT_HOME", "PREFECT_LOGGING_LEVEL")}
+    ticks: list[tuple[float, float]] = []
+    stages: list[tuple[float, float]] = []
+    with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
+        campaign, _, _ = seed_campaign(url, "county", households=households)
+        env = {**os.environ, "DUBAN_DATA_DIR": f"{home}/data",
+               "PREFECT_HOME": f"{home}/prefect-tick", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_LOGGING_LEVEL": "WARNING"}
+        env.pop("PREFECT_API_URL", None)
+        command = [*_duban(), "--now", moment, "tick", "--json"]
+        os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
+                           "PREFECT_HOME": f"{home}/prefect-in-process",
+                           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                           "PREFECT_LOGGING_LEVEL": "WARNING"})
+        try:
+            with _copies(backend, url) as copy, owned_prefect_server(), quiet_prefect():
+                _run(command, {**env, "DUBAN_DATABASE_URL": copy()})  # untimed, as the floor
+                for timed in [False] + [True] * rounds:
+                    os.environ["DUBAN_DATABASE_URL"] = copy()
+                    process_root()  # a running worker's root is built already
+                    cpu = time.process_time() + _descendants_cpu()
+                    started = time.perf_counter()
+                    advance_campaign(campaign, moment)
+                    wall = time.perf_counter() - started
+                    cpu = time.process_time() + _descendants_cpu() - cpu
+                    if timed:
+                        stages.append((wall, cpu))
+                        ticks.append(_run(command, {**env, "DUBAN_DATABASE_URL": copy()}))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    stage_wall = statistics.median(w for w, _ in stages)
+    stage_cpu = statistics.median(c for _, c in stages)
+    tick_wall = statistics.median(w for w, _ in ticks)
+    tick_cpu = statistics.median(c for _, c in ticks)
+    return [
+        Entry("duban tick process, investigate stage due: wall (floor: the stage in-process)",
+              backend, households, tick_wall, "s", stage_wall, tick_wall / stage_wall),
+        Entry("duban tick process, investigate stage due: CPU with the server (floor: the "
+              "stage in-process, server included)", backend, households, tick_cpu, "s",
+              stage_cpu, tick_cpu / stage_cpu),
+    ]
+
+
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
-    """The tick process and the empty flow process, median of a few rounds, per backend."""
+    """The tick process against the empty flow process and, with a stage due, against the
+    stage in-process; median of a few rounds, per backend."""
     rounds = 1 if quick else 5
     entries: list[Entry] = []
     for backend in backends:
+        entries += _stage_due(backend, quick, 1 if quick else 3)
         with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
             seed_campaign(url, "small")
             env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_DATA_DIR": f"{home}/data",

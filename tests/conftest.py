@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,6 +102,16 @@ def no_process_root() -> Iterator[None]:
     """A root a test (or a CLI command it runs) installed for its tasks ends with the test."""
     yield
     install_root(None)
+
+
+@pytest.fixture(autouse=True)
+def no_render_pool() -> Iterator[None]:
+    """The render pool a test started ends with the test (the process keeps it otherwise,
+    and a later test counting this process's children would find its workers)."""
+    yield
+    parallel = sys.modules.get("duban.adapters.documents.parallel")
+    if parallel is not None:
+        parallel.close_pool()
 
 
 @pytest.fixture

@@ -2,11 +2,14 @@
 
 Run as `python -m tests.orchestration.render_pool_child MARKS JOBS`: JOBS stand-in renders,
 each writing a mark into MARKS as it starts and then working for ten minutes; it prints
-"started" once two are under way. The test then kills it and looks for survivors.
+"started" once two are under way. The test then kills it and looks for survivors. With a
+third argument `idle`, it renders JOBS quick renders, prints "started" and waits, its pool
+kept (idle workers).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +33,11 @@ def failing_render(ctx: object, out: Path, template_dir: Path | None = None) -> 
     raise RuntimeError("模板损坏")
 
 
+def pid_render(ctx: object, out: Path, template_dir: Path | None = None) -> None:
+    """A render that writes the id of the process that ran it."""
+    out.write_text(str(os.getpid()), encoding="ascii")
+
+
 def noop(ctx: object, out: Path, template_dir: Path | None = None) -> None:
     """A render that does nothing (to time a pool's start)."""
 
@@ -43,6 +51,15 @@ def main() -> None:
     from tests.orchestration.render_pool_child import slow_render
 
     marks, count = Path(sys.argv[1]), int(sys.argv[2])
+    if sys.argv[3:] == ["idle"]:
+        from tests.orchestration.render_pool_child import pid_render
+
+        with exit_on_signals():
+            render_all([(pid_render, None, marks / f"job{i}", None)  # type: ignore[misc]
+                        for i in range(count)])
+            print("started", flush=True)
+            time.sleep(600)
+        return
     jobs = [(slow_render, str(marks), marks / f"job{i}", None) for i in range(count)]
     with exit_on_signals():
         import threading

@@ -182,6 +182,7 @@ def test_notices_rendered_side_by_side_are_the_ones_rendered_one_by_one(
     monkeypatch.setattr(parallel, "render_all", kept)
     monkeypatch.setattr(parallel, "POOL_MIN", 2)
     monkeypatch.setenv("DUBAN_RENDER_PROCESSES", "2")
+    parallel.close_pool()
     notices = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert len(pools) == 1 and len(jobs) == 2
     assert [n.number for n in notices] == ["测巩督〔2022〕1号", "测巩督〔2022〕2号"]

@@ -17,7 +17,7 @@ from duban.adapters.children import descendants
 from duban.adapters.documents import parallel
 from tests.conftest import ROOT
 from tests.orchestration.helpers import live_processes
-from tests.orchestration.render_pool_child import failing_render, slow_render
+from tests.orchestration.render_pool_child import failing_render, pid_render, slow_render
 
 FORK_SERVER = "multiprocessing.forkserver"
 
@@ -71,6 +71,49 @@ def test_nothing_of_the_pool_outlives_its_owner(tmp_path: Path, sig: signal.Sign
             owner.kill()
             owner.wait()
         _kill_all(tree)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_an_idle_pool_does_not_outlive_its_owner(tmp_path: Path, sig: signal.Signals) -> None:
+    """The pool kept between batches: its idle workers end with the owner, however it ends."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DUBAN_RENDER_PROCESSES": "2"}
+    owner = subprocess.Popen(
+        [sys.executable, "-m", "tests.orchestration.render_pool_child", str(tmp_path), "6",
+         "idle"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tree: list[int] = []
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline().strip() == "started", owner.stderr and owner.stderr.read()
+        tree = descendants(owner.pid)
+        renderers = {int((tmp_path / f"job{i}").read_text()) for i in range(6)}
+        assert renderers and renderers <= set(tree), (renderers, tree)  # idle, still there
+        owner.send_signal(sig)
+        owner.wait(timeout=30)
+        assert not _gone_within(tree, 5), "the idle render pool outlived its owner"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        _kill_all(tree)
+
+
+def test_one_pool_serves_every_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers of the first batch render the next ones; closing the pool ends them."""
+    monkeypatch.setenv("DUBAN_RENDER_PROCESSES", "2")
+    parallel.close_pool()
+    seen: list[set[int]] = []
+    for batch in range(3):
+        jobs: list[parallel.Job] = [(pid_render, None, tmp_path / f"b{batch}-{i}", None)
+                                    for i in range(6)]
+        parallel.render_all(jobs)
+        seen.append({int((tmp_path / f"b{batch}-{i}").read_text()) for i in range(6)})
+    workers = set().union(*seen)
+    assert os.getpid() not in workers
+    assert len(workers) <= 2, seen  # the same two processes, batch after batch
+    parallel.close_pool()
+    left = _gone_within(sorted(workers), 5)
+    _kill_all(left)
+    assert not left, "a worker outlived close_pool"
 
 
 def test_a_failed_render_stops_the_others_at_once(tmp_path: Path,

@@ -3,7 +3,9 @@
 A county's rectify stage renders some sixty 督办通知书 of several hundred table rows each:
 independent CPU work, done by worker processes while the database work stays in the caller
 (one writer). Workers are forked from multiprocessing's fork server, which has the renderer
-imported already and is started once per process, so a pool costs milliseconds after the first.
+imported already and is started once per process; the pool itself is kept for the process
+(every batch and stage after the first reuses its workers, whose renderer caches are warm) and
+ended by a failed batch, by `close_pool` or at the process's exit.
 
 The pool is owned like duban's other children: nothing of it outlives the caller. Every worker
 holds the read end of a pipe whose only write end is the caller's; a thread in the worker ends
@@ -24,9 +26,8 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -99,40 +100,88 @@ def _run(job: Job) -> float:
     return time.process_time() - started
 
 
-@contextmanager
-def owned_pool(workers: int, preload: Sequence[str] = ()) -> Iterator[ProcessPoolExecutor]:
-    """A process pool whose workers end with the block, and with this process however it ends.
+class _OwnedPool:
+    """A ProcessPoolExecutor and the pipe that ends its workers when this process ends."""
 
-    Leaving the block normally waits for the submitted work; leaving it by an exception cancels
-    what has not started and ends the workers at once (what they were doing is lost).
-    """
-    context = multiprocessing.get_context("forkserver")
-    # Read by the fork server's first start only: the renderer's modules, imported once.
-    context.set_forkserver_preload(["duban.adapters.documents.render", *preload])
-    keep, owner_end = context.Pipe(duplex=False)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_start_worker, initargs=(keep,))
-    try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        owner_end.close()  # the workers' watchers see EOF and end them mid-job
-        pool.shutdown(wait=True)
-        raise
-    else:
-        pool.shutdown(wait=True)
-    finally:
-        owner_end.close()
-        keep.close()
+    def __init__(self, workers: int, preload: Sequence[str]) -> None:
+        context = multiprocessing.get_context("forkserver")
+        # Read by the fork server's first start only: the renderer's modules, imported once.
+        context.set_forkserver_preload(["duban.adapters.documents.render", *preload])
+        self.workers = workers
+        self.pid = os.getpid()
+        self._keep, self._owner_end = context.Pipe(duplex=False)
+        self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                            initializer=_start_worker, initargs=(self._keep,))
+
+    def close(self, *, abort: bool) -> None:
+        """Wait for the submitted work and end the workers; with `abort`, end them mid-job."""
+        try:
+            if abort:
+                self.executor.shutdown(wait=False, cancel_futures=True)
+                self._owner_end.close()  # the workers' watchers see EOF and end them mid-job
+            self.executor.shutdown(wait=True)
+        finally:
+            self._owner_end.close()
+            self._keep.close()
+
+
+# The process's one render pool, started by the first batch that needs it and kept for the
+# next ones (its workers' renderer caches stay warm: a pool per batch cost more CPU than it
+# saved, docs/benchmarks.md 整改). A failed batch ends it; the process's exit ends it too.
+_shared: _OwnedPool | None = None
+_shared_lock = threading.Lock()
+
+
+def _shared_pool(workers: int, preload: Sequence[str]) -> _OwnedPool:
+    global _shared
+    with _shared_lock:
+        if _shared is not None and _shared.pid != os.getpid():
+            _shared = None  # a forked child's copy: its parent's workers, not ours to use
+        if _shared is not None and _shared.workers != workers:
+            _shared.close(abort=False)
+            _shared = None
+        if _shared is None:
+            if not _atexit_registered:
+                _register_atexit()
+            _shared = _OwnedPool(workers, preload)
+        return _shared
+
+
+def _discard(pool: _OwnedPool, *, abort: bool) -> None:
+    global _shared
+    with _shared_lock:
+        if _shared is pool:
+            _shared = None
+    pool.close(abort=abort)
+
+
+def close_pool() -> None:
+    """End this process's render pool, if it has one (at exit, and between tests)."""
+    pool = _shared
+    if pool is not None and pool.pid == os.getpid():
+        _discard(pool, abort=False)
+
+
+_atexit_registered = False
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    import atexit
+
+    atexit.register(close_pool)
+    _atexit_registered = True
 
 
 def render_all(jobs: Sequence[Job], weights: Sequence[int] | None = None) -> None:
     """Run `render(ctx, out, template_dir=templates)` for every job; an error is raised as is.
 
-    Side by side in owned worker processes when there are POOL_MIN jobs or more and more than
-    one process may render (`render_processes`); otherwise one after the other here. `weights`
-    (say, table rows) start the heaviest first, so no core is left idle while one long table
-    ends the batch.
+    Side by side in the process's owned worker processes (`_shared_pool`, kept from one batch
+    to the next) when there are POOL_MIN jobs or more and more than one process may render
+    (`render_processes`); otherwise one after the other here. `weights` (say, table rows)
+    start the heaviest first, so no core is left idle while one long table ends the batch.
+    Any failure (a render's error, SIGTERM turned into SystemExit, Ctrl-C) cancels the queued
+    renders and ends the pool's workers at once; the next batch starts a new pool.
     """
     global _worker_cpu_s
     workers = min(len(jobs), render_processes(len(jobs)))
@@ -141,12 +190,15 @@ def render_all(jobs: Sequence[Job], weights: Sequence[int] | None = None) -> Non
             _run(job)
         return
     order = sorted(range(len(jobs)), key=lambda i: -weights[i]) if weights else range(len(jobs))
-    with owned_pool(workers, [jobs[0][0].__module__]) as pool:
-        futures: list[Future[float]] = [pool.submit(_run, jobs[i]) for i in order]
-        spent = 0.0
-        try:
-            for future in futures:
-                spent += future.result()
-        finally:
-            with _cpu_lock:
-                _worker_cpu_s += spent
+    pool = _shared_pool(render_processes(len(jobs)), [jobs[0][0].__module__])
+    spent = 0.0
+    try:
+        futures: list[Future[float]] = [pool.executor.submit(_run, jobs[i]) for i in order]
+        for future in futures:
+            spent += future.result()
+    except BaseException:
+        _discard(pool, abort=True)
+        raise
+    finally:
+        with _cpu_lock:
+            _worker_cpu_s += spent

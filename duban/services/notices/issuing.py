@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from duban.adapters.documents.context import (
     ContactPerson,
@@ -30,7 +30,6 @@ from duban.services.notices.documents import (
     CHUNK,
     KIND_NOTICE,
     county_contact,
-    grouped_values,
     issue_documents,
     letterhead,
     lock_register,
@@ -237,7 +236,7 @@ def issue_notices(
     office_of = office_rows(session, campaign_id)
     by_office = _pending(session, plan, office_of, campaign_id, offices)
     issued = _issue(session, clock, plan, office_of, register, campaign_id, by_office,
-                    issued_by=issued_by, batch_key=batch_key)
+                    offices, issued_by=issued_by, batch_key=batch_key)
     if round_key is not None:
         session.add(NoticeRound(campaign_id=campaign_id, round_key=round_key,
                                 ran_at=clock.now(), notices=len(issued)))
@@ -254,8 +253,8 @@ def batch_notices(session: Session, campaign_id: int, batch_key: str) -> list[No
 
 def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Office],
            register: DocumentNumberRegister, campaign_id: int,
-           by_office: dict[str, list[_Listed]], *, issued_by: str,
-           batch_key: str) -> list[Notice]:
+           by_office: dict[str, list[_Listed]], offices: Sequence[str] | None, *,
+           issued_by: str, batch_key: str) -> list[Notice]:
     from duban.services.messages import notice_copied_messages, notice_issued_messages
 
     if not by_office:
@@ -264,7 +263,7 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
     names = names_in(session, campaign_id, plan)
     contact = county_contact(session, campaign_id, plan)
     households = _household_heads(session, campaign_id, problems)
-    co_offices = _co_offices(session, sorted({p.id for p in problems}))
+    co_offices = _co_offices(session, campaign_id, offices, {p.id for p in problems})
     modes = _modes(plan, office_of)
     # Every office's notice is built first and rendered once, side by side in worker
     # processes (issue_documents); the rows and messages are written here, one writer.
@@ -319,10 +318,29 @@ def _household_heads(session: Session, campaign_id: int,
     return heads
 
 
-def _co_offices(session: Session, problem_ids: Sequence[int]) -> dict[int, list[str]]:
-    return grouped_values(session, ProblemCoOffice.problem_id, ProblemCoOffice.office_code,
-                          problem_ids)
+def _co_offices(session: Session, campaign_id: int, offices: Sequence[str] | None,
+                listed: set[int]) -> dict[int, list[str]]:
+    """The co-offices of the `listed` problems, sorted, read in one join (issue 17).
 
+    The join reads those of every open routed problem the batch's offices lead or help with
+    (of the campaign's, for every office) and keeps the listed ones: one statement where the
+    problem ids asked 2,000 at a time were 9 % of a county's rectify stage.
+    """
+    stmt = (select(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
+            .join(Problem, Problem.id == ProblemCoOffice.problem_id)
+            .where(*_open_routed(campaign_id)))
+    if offices is not None:
+        helping = aliased(ProblemCoOffice)
+        stmt = stmt.where(Problem.lead_office.in_(list(offices))
+                          | select(helping.problem_id)
+                          .where(helping.problem_id == Problem.id,
+                                 helping.office_code.in_(list(offices))).exists())
+    out: dict[int, list[str]] = {}
+    for problem_id, office_code in session.execute(
+            stmt.order_by(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)):
+        if problem_id in listed:
+            out.setdefault(problem_id, []).append(office_code)
+    return out
 
 
 def offices_without_notice(uow: UnitOfWork, campaign_id: int) -> list[str]:
