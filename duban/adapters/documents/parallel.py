@@ -49,10 +49,11 @@ _cpu_lock = threading.Lock()
 def render_processes(documents: int) -> int:
     """How many processes render `documents` side by side: DUBAN_RENDER_PROCESSES, else one.
 
-    Off by default: measured after render_notice got faster (docs/benchmarks.md, 整改), a
-    county's quick-size rectify stage took 11.8 s of CPU with two processes against 6.5 s in
-    one — each batch's new workers start with the renderer's caches cold — so the pool pays
-    only once it is kept for the process and shown to help. `auto` asks for min(2, cores).
+    Off by default, measured with the pool kept for the process (docs/benchmarks.md, 整改):
+    at the county size (34 notices, 114,000 table rows) the rectify stage's CPU was the same
+    with two processes as with one (77 s against 79 s), at the quick size it was more (7.4 s
+    against 5.7 s), and on the shared machine the wall time did not fall. `auto` asks for
+    min(2, cores).
     """
     configured = os.environ.get("DUBAN_RENDER_PROCESSES", "").strip().lower()
     if configured == "auto":
