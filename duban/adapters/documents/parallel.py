@@ -1,11 +1,12 @@
 """Rendering several documents side by side, in worker processes duban owns (issue 17).
 
-A county's rectify stage renders some sixty 督办通知书 of several hundred table rows each:
-independent CPU work, done by worker processes while the database work stays in the caller
-(one writer). Workers are forked from multiprocessing's fork server, which has the renderer
-imported already and is started once per process; the pool itself is kept for the process
-(every batch and stage after the first reuses its workers, whose renderer caches are warm) and
-ended by a failed batch, by `close_pool` or at the process's exit.
+A county's rectify stage renders a 督办通知书 per office, some thirty of them with up to
+~15,000 table rows (114,000 in all at 300,000 households): independent CPU work, done by
+worker processes while the database work stays in the caller (one writer). Workers are
+forked from multiprocessing's fork server, which has the renderer imported already and is
+started once per process; the pool itself is kept for the process (every batch and stage
+after the first reuses its workers, whose renderer caches are warm) and ended by a failed
+batch, by `close_pool` or at the process's exit.
 
 The pool is owned like duban's other children: nothing of it outlives the caller. Every worker
 holds the read end of a pipe whose only write end is the caller's; a thread in the worker ends
@@ -131,6 +132,7 @@ class _OwnedPool:
 # saved, docs/benchmarks.md 整改). A failed batch ends it; the process's exit ends it too.
 _shared: _OwnedPool | None = None
 _shared_lock = threading.Lock()
+_atexit_registered = False
 
 
 def _shared_pool(workers: int, preload: Sequence[str]) -> _OwnedPool:
@@ -161,9 +163,6 @@ def close_pool() -> None:
     pool = _shared
     if pool is not None and pool.pid == os.getpid():
         _discard(pool, abort=False)
-
-
-_atexit_registered = False
 
 
 def _register_atexit() -> None:
