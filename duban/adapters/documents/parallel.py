@@ -51,10 +51,9 @@ def render_processes(documents: int) -> int:
     """How many processes render `documents` side by side: DUBAN_RENDER_PROCESSES, else one.
 
     Off by default, measured with the pool kept for the process (docs/benchmarks.md, 整改):
-    at the county size (34 notices, 114,000 table rows) the rectify stage's CPU was the same
-    with two processes as with one (77 s against 79 s), at the quick size it was more (7.4 s
-    against 5.7 s), and on the shared machine the wall time did not fall. `auto` asks for
-    min(2, cores).
+    at the county size (34 notices, 114,000 table rows) two processes took the same CPU to
+    12 % more (80 s against 72 s at best), at the quick size more (7.4 s against 5.7 s), and
+    on the shared machine no less wall time (no idle core). `auto` asks for min(2, cores).
     """
     configured = os.environ.get("DUBAN_RENDER_PROCESSES", "").strip().lower()
     if configured == "auto":
