@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVarTuple
+from decimal import Decimal
+from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import (
     JSON,
@@ -33,6 +34,7 @@ Converter = Callable[[Any], Any]
 Columns = TypeVarTuple("Columns")
 IN_CHUNK = 5000  # values per IN list; SQLite allows 32,766 parameters a statement
 PROGRESS_EVERY = 5000  # rows between progress reports
+_NUMBERS = {bool, int, float, Decimal}
 
 
 def _memoised(process: Converter) -> Converter:
@@ -56,9 +58,33 @@ def _converter(type_: TypeEngine[Any], dialect: Dialect) -> Converter | None:
     if dialect.name == "postgresql" and isinstance(type_, JSON):
         # COPY takes JSON as text (SQLAlchemy's processor would wrap it as a query parameter);
         # json.dumps is what SQLAlchemy serialises with when the engine names no serialiser.
-        return _memoised(json.dumps)
-    process = type_.dialect_impl(dialect).bind_processor(dialect)
-    return _memoised(process) if process is not None else None
+        return json.dumps
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _converted(process: Converter, values: tuple[Any, ...]) -> Iterable[Any]:
+    """A column's values through `process`, once per distinct value, mapped at C speed."""
+    if len(set(map(type, values)) & _NUMBERS) > 1:
+        # 1, 1.0 and True are one key but may not convert alike: a call per value.
+        return map(process, values)
+    try:
+        distinct = set(values)
+    except TypeError:  # JSON dicts or lists: one call per distinct object
+        return map(_memoised(process), values)
+    done = {v: process(v) for v in distinct}
+    return map(done.__getitem__, values)
+
+
+def _counted(rows: Iterable[Sequence[Any]], progress: Callable[[int], None]
+             ) -> Iterator[Sequence[Any]]:
+    """The rows, telling `progress` how many went by every PROGRESS_EVERY rows and at the end."""
+    done = 0
+    for done, row in enumerate(rows, 1):
+        yield row
+        if done % PROGRESS_EVERY == 0:
+            progress(done)
+    if done:
+        progress(done)
 
 
 def insert_rows(
@@ -78,21 +104,17 @@ def insert_rows(
     dialect = connection.dialect
     converters = [(i, c) for i, name in enumerate(columns)
                   if (c := _converter(table.c[name].type, dialect)) is not None]
-
-    def prepared() -> Iterable[Sequence[Any]]:
-        done = 0
-        for row in rows:
-            if converters:
-                row = list(row)
-                for i, convert in converters:
-                    row[i] = convert(row[i])
-            yield row
-            done += 1
-            if progress is not None and done % PROGRESS_EVERY == 0:
-                progress(done)
-        if progress is not None and done:
-            progress(done)
-
+    prepared: Iterable[Sequence[Any]] = rows
+    if converters:
+        # Column by column: each converter sees a column's distinct values once and the rows
+        # are transposed and rebuilt by zip, instead of a Python call per value.
+        cells: list[Iterable[Any]] = list(zip(*rows, strict=True))
+        if cells:
+            for i, convert in converters:
+                cells[i] = _converted(convert, cast(tuple[Any, ...], cells[i]))
+            prepared = zip(*cells, strict=True)
+    if progress is not None:
+        prepared = _counted(prepared, progress)
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
     raw = connection.connection.driver_connection
@@ -102,15 +124,16 @@ def insert_rows(
         with raw.cursor() as cursor, cursor.copy(
             f"COPY {quote(table.name)} ({names}) FROM STDIN"
         ) as copy:
-            for row in prepared():
-                copy.write_row(row)
+            write = copy.write_row
+            for row in prepared:
+                write(row)
                 written += 1
         return written
     marks = ", ".join("?" * len(columns))
     cursor = raw.cursor()
     try:
         cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})",
-                           prepared())
+                           prepared)
         written = cursor.rowcount
     finally:
         cursor.close()

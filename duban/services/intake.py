@@ -7,8 +7,9 @@ and the caller gets ImportRejected with a report it can show or save as an annot
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from duban.adapters.batch import gc_paused
 from duban.adapters.intake import (
+    ColumnRows,
     HouseholdLookup,
     Kind,
     Progress,
@@ -137,6 +139,24 @@ def import_file(
     return result
 
 
+def _register_rows(campaign_id: int, households: Sequence[HouseholdFacts]
+                   ) -> Iterator[tuple[Any, ...]]:
+    """(campaign, 户编号, the HOUSEHOLD_FIELDS columns) of each household, as stored.
+
+    A validated file's rows come column by column (`ColumnRows`): they are zipped together a
+    column at a time, each enum converted once per distinct value, without
+    building a record per household.
+    """
+    if not isinstance(households, ColumnRows):
+        return ((campaign_id, h.household_id, *_household_values(h)) for h in households)
+    (ids, towns, villages, heads, members, categories, monitoring, incomes, grades, water,
+     school, out, insurance, toilets, facts) = households.columns
+    enums = {v: v.value for v in {*categories, *monitoring} if v is not None} | {None: None}
+    return zip(repeat(campaign_id, len(ids)), ids, towns, villages, heads, members,
+               map(enums.__getitem__, categories), map(enums.__getitem__, monitoring), incomes,
+               grades, water, school, out, insurance, toilets, map(stored, facts), strict=True)
+
+
 def _household_values(h: HouseholdFacts) -> tuple[Any, ...]:
     """The register columns of a household, in HOUSEHOLD_FIELDS order."""
     return (
@@ -171,13 +191,15 @@ def write_households(
     }
     new_rows: list[tuple[Any, ...]] = []
     changed: list[dict[str, Any]] = []
-    for h in households:
-        values = _household_values(h)
-        current = existing.get(h.household_id)
+    rows = _register_rows(campaign_id, households)
+    if not existing:  # a first import: every row is new
+        new_rows = list(rows)
+    for row in rows if existing else ():
+        current = existing.get(row[1])
         if current is None:
-            new_rows.append((campaign_id, h.household_id, *values))
-        elif values != current[1:]:
-            changed.append({"id": current[0], **dict(zip(HOUSEHOLD_FIELDS, values, strict=True))})
+            new_rows.append(row)
+        elif row[2:] != current[1:]:
+            changed.append({"id": current[0], **dict(zip(HOUSEHOLD_FIELDS, row[2:], strict=True))})
         else:
             result.unchanged += 1
     insert_rows(session, cast(Table, Household.__table__),

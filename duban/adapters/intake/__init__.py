@@ -29,6 +29,7 @@ from duban.adapters.intake.spec import (
 )
 from duban.adapters.intake.template import export_template, plan_template_options
 from duban.adapters.intake.validate import (
+    ColumnRows,
     HouseholdLookup,
     Progress,
     ReferenceData,
@@ -69,6 +70,7 @@ __all__ = [
     "KIND_LABELS",
     "SPECS",
     "CellError",
+    "ColumnRows",
     "ColumnSpec",
     "HouseholdLookup",
     "ImportRejected",

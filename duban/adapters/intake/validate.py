@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from duban.adapters.batch import Progress, gc_paused
 from duban.adapters.intake.errors import CellError, ImportRejected
@@ -153,12 +153,49 @@ def known_households(
     return lookup
 
 
+class ColumnRows(Sequence[T]):
+    """Validated rows kept column by column; a row's record is built only when asked for.
+
+    A 300,000-row register checked column by column need not become 300,000 frozen records
+    before the writer, which reads `columns` (in `make`'s argument order), stores it.
+    """
+
+    def __init__(self, make: Callable[..., T], columns: Sequence[Sequence[Any]]) -> None:
+        self.make = make
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, slice):
+            return list(map(self.make, *(c[index] for c in self.columns)))
+        return self.make(*(c[index] for c in self.columns))
+
+    def __iter__(self) -> Iterator[T]:
+        return map(self.make, *self.columns)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same records (a list of them included)."""
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class ValidatedImport(Generic[T]):
     """Rows that passed validation, with the sheet row each came from."""
 
     kind: str
-    rows: list[T]
+    rows: Sequence[T]
     source_rows: list[int]  # 1-based sheet row of rows[i]
     warnings: list[str]
     source: Path
@@ -331,6 +368,19 @@ def _int_range(lo: int, hi: int, what: str) -> Callable[[object], int]:
     return convert
 
 
+def _whole_money(values: tuple[Any, ...]) -> list[int] | None:
+    """Whole yuan amounts in range, as numeric cells: ints without a call per cell."""
+    if not set(map(type, values)) <= {int, float}:
+        return None
+    try:
+        amounts = list(map(int, values))
+    except (ValueError, OverflowError):  # NaN, infinity
+        return None
+    if tuple(amounts) != values or min(amounts) < 0 or max(amounts) > MAX_INCOME:
+        return None  # a fraction to round, or a cell _money refuses
+    return amounts
+
+
 def _money(raw: object) -> int:
     n = parse_money(raw)
     if n < 0:
@@ -348,15 +398,19 @@ def _code(raw: object) -> str:
 
 
 def _plain_codes(values: tuple[Any, ...]) -> bool:
-    """Every cell is ASCII letters and digits already, short enough to be a code."""
+    """Every cell is non-empty ASCII text without white space or "+", short enough: a code
+    `code_text` would keep as it is (nothing to strip or fold, no 4.1E+17)."""
     try:
-        return (
-            all(map(str.isalnum, values))
-            and all(map(str.isascii, values))
-            and max(map(len, values)) <= MAX_CODE
-        )
+        joined = "\n".join(values)
     except TypeError:  # a number or a date among them
         return False
+    return (
+        joined.isascii()
+        and all(values)
+        and max(map(len, values)) <= MAX_CODE
+        and joined.count("\n") == len(values) - 1
+        and not any(c in joined for c in " \t\r+")
+    )
 
 
 def _plain_names(values: tuple[Any, ...]) -> bool:
@@ -407,6 +461,8 @@ class _Col:
     cached: bool
     # A whole-column test that every cell is already in final form (C-speed), or None.
     ready: Callable[[tuple[Any, ...]], bool] | None = None
+    # A whole-column conversion at C speed, None when some cell needs `convert` (or None).
+    whole: Callable[[tuple[Any, ...]], list[Any] | None] | None = None
 
 
 class _Run:
@@ -442,6 +498,7 @@ class _Run:
         *,
         cache: bool = False,
         ready: Callable[[tuple[Any, ...]], bool] | None = None,
+        whole: Callable[[tuple[Any, ...]], list[Any] | None] | None = None,
     ) -> _Col:
         pos = next(i for i, s in enumerate(self.specs) if s.key == key)
         spec = self.specs[pos]
@@ -453,6 +510,7 @@ class _Run:
             spec.required,
             cache,
             ready,
+            whole,
         )
 
     def raw(self, c: _Col) -> tuple[Any, ...]:
@@ -480,6 +538,8 @@ class _Run:
         out: list[Any] | None = None
         if c.ready is not None and values and c.ready(values):
             out = list(values)
+        elif c.whole is not None and values and (out := c.whole(values)) is not None:
+            pass
         elif c.cached and bool not in set(map(type, values)):
             # 1 and 1.0 convert alike, so raw values can be the keys unless TRUE/FALSE is there.
             out = self._convert_distinct(c, values)
@@ -576,7 +636,7 @@ class _Run:
             self._last = done
             self.progress(done, self.total)
 
-    def finish(self, rows: list[T], numbers: list[int]) -> ValidatedImport[T]:
+    def finish(self, rows: Sequence[T], numbers: list[int]) -> ValidatedImport[T]:
         kind = self.sheet.kind
         if self.progress is not None:
             self.progress(self.total, self.total)
@@ -717,7 +777,7 @@ def validate_households(
         _enum(_MONITORING_WORDS, "监测对象类型", "、".join(MONITORING_TYPE_LABELS.values())),
         cache=True,
     )
-    income = run.col("income", _money, cache=True)
+    income = run.col("income", _money, cache=True, whole=_whole_money)
     grade = run.col("house_grade", _grade, cache=True)
     water = run.col("tap_water", parse_bool, cache=True)
     school = run.col("school_age", _int_range(0, MAX_CHILDREN, "适龄儿童数"), cache=True)
@@ -778,26 +838,9 @@ def validate_households(
                 facts[spec.field.key] = value
     if run.errors:
         return run.finish([], [])
-    rows = list(
-        map(
-            HouseholdFacts,
-            ids,
-            towns,
-            villages,
-            heads,
-            members_v,
-            cats,
-            types,
-            incomes,
-            grades,
-            waters,
-            schools,
-            outs,
-            insured,
-            toilets,
-            plan_facts,
-        )
-    )
+    rows = ColumnRows(HouseholdFacts, (ids, towns, villages, heads, members_v, cats, types,
+                                       incomes, grades, waters, schools, outs, insured, toilets,
+                                       plan_facts))
     return run.finish(rows, list(numbers))
 
 
