@@ -37,23 +37,6 @@ PROGRESS_EVERY = 5000  # rows between progress reports
 _NUMBERS = {bool, int, float, Decimal}
 
 
-def _memoised(process: Converter) -> Converter:
-    """`process` computed once per distinct value (bulk rows repeat dates, stamps, JSON)."""
-    done: dict[Any, tuple[Any, Any]] = {}
-
-    def convert(value: Any) -> Any:
-        # None goes through too: SQLAlchemy's JSON type writes it as JSON null, not SQL NULL.
-        # Unhashable values (JSON dicts and lists) are keyed by identity; the entry keeps the
-        # value alive so its id cannot be reused by another object during the write.
-        key = id(value) if value.__class__ in (dict, list) else value
-        hit = done.get(key)
-        if hit is None:
-            hit = done[key] = (value, process(value))
-        return hit[1]
-
-    return convert
-
-
 def _converter(type_: TypeEngine[Any], dialect: Dialect) -> Converter | None:
     if dialect.name == "postgresql" and isinstance(type_, JSON):
         # COPY takes JSON as text (SQLAlchemy's processor would wrap it as a query parameter);
@@ -69,8 +52,11 @@ def _converted(process: Converter, values: tuple[Any, ...]) -> Iterable[Any]:
         return map(process, values)
     try:
         distinct = set(values)
-    except TypeError:  # JSON dicts or lists: one call per distinct object
-        return map(_memoised(process), values)
+    except TypeError:  # JSON dicts or lists: one call per distinct object, found by identity
+        # `values` holds every object for the whole write, so no id is reused meanwhile.
+        objects = dict(zip(map(id, values), values, strict=True))
+        by_id = {key: process(value) for key, value in objects.items()}
+        return map(by_id.__getitem__, map(id, values))
     done = {v: process(v) for v in distinct}
     return map(done.__getitem__, values)
 

@@ -170,13 +170,14 @@ def record_problems(
     total, written = len(problem_rows) + len(co_rows) + len(events), 0
 
     def report(n: int) -> None:  # rows of the current table, on top of the tables before it
-        if progress is not None:
-            progress(written + n, total)
+        assert progress is not None
+        progress(written + n, total)
 
     for table, columns, rows in ((PROBLEM, PROBLEM_COLUMNS, problem_rows),
                                  (CO_OFFICE, ("problem_id", "office_code"), co_rows),
                                  (AUDIT, AUDIT_COLUMNS, events)):
-        written += insert_rows(session, table, columns, rows, progress=report)
+        written += insert_rows(session, table, columns, rows,
+                               progress=report if progress is not None else None)
     campaign.problem_seq = seq
     result.created = len(problem_rows)
     result.problem_ids = ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
@@ -413,6 +414,23 @@ def _plain_codes(values: tuple[Any, ...]) -> bool:
     )
 
 
+def _codes_or_blank(values: tuple[Any, ...]) -> list[Any] | None:
+    """Every cell empty (None, "": None) or a code `_plain_codes` accepts, else None."""
+    codes = tuple(v for v in values if v is not None and v != "")
+    if codes and not _plain_codes(codes):
+        return None
+    return [None if v == "" else v for v in values]
+
+
+def _plain_texts(values: tuple[Any, ...]) -> bool:
+    """Every cell is non-empty text with nothing to strip at its edges, short enough."""
+    try:
+        stripped = tuple(map(str.strip, values, repeat(_EDGE_CHARS)))
+    except TypeError:  # a number or a date among them
+        return False
+    return stripped == values and all(values) and max(map(len, values)) <= MAX_TEXT
+
+
 def _plain_names(values: tuple[Any, ...]) -> bool:
     """Every cell is a name without spaces or punctuation, short enough."""
     try:
@@ -536,9 +554,12 @@ class _Run:
         """Converted cells of a column; a blank optional cell gives None, a bad one _BAD."""
         values = self.columns[c.pos]
         out: list[Any] | None = None
-        if c.ready is not None and values and c.ready(values):
+        # The column-wide paths take a blank cell for None: a required column with one takes
+        # the cell by cell path, which names the row.
+        fast = bool(values) and not (c.required and (None in values or "" in values))
+        if fast and c.ready is not None and c.ready(values):
             out = list(values)
-        elif c.whole is not None and values and (out := c.whole(values)) is not None:
+        elif fast and c.whole is not None and (out := c.whole(values)) is not None:
             pass
         elif c.cached and bool not in set(map(type, values)):
             # 1 and 1.0 convert alike, so raw values can be the keys unless TRUE/FALSE is there.
@@ -956,9 +977,9 @@ def validate_problems(
     category = run.col("category", _ref(_Lookup(refs.categories), "问题类别", "category"), cache=True)
     town = run.col("town", _town(places, refs.allowed_towns), cache=True)
     village = run.col("village", _as_is)
-    hid = run.col("household_id", _code)
-    description = run.col("description", _text)
-    found_by = run.col("found_by", _name)
+    hid = run.col("household_id", _code, whole=_codes_or_blank)
+    description = run.col("description", _text, ready=_plain_texts)
+    found_by = run.col("found_by", _name, ready=_plain_names)
     found_on = run.col("found_on", _date_in(lo, hi), cache=True)
     tier = run.col("tier", _ref(_Lookup(refs.tiers), "整改时限类型"), cache=True)
     deadline = run.col("deadline", _date_in(lo, DEFAULT_DATE_RANGE[1]), cache=True)
