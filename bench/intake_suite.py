@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Entry, scratch_database
-from bench.investigate_suite import _CPU
+from bench.floor_script import CPU, ROWS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ clock = FixedClock(dt.datetime(2022, 9, 16, 9, tzinfo=CHINA_TZ))
 print(json.dumps({"campaign": db.run(launch_campaign, clock, plan, plan_path.read_text(), "bench")}))
 """
 
-_IMPORT = _CPU + r"""
+_IMPORT = CPU + r"""
 import json, resource, sys, time, datetime as dt
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.services.database import Database
@@ -70,16 +70,14 @@ print(json.dumps({"seconds": time.perf_counter() - state["t"],
 """
 
 # The floor (issue 17): the fastest reader's time for the file (python-calamine, every cell),
-# plus writing exactly the rows the import wrote, with the same indexes and constraints, by the
-# backend's fastest path: COPY of the rows in PostgreSQL's own text form, one raw executemany
-# of the stored values on SQLite, in one transaction. The rows are the import's own, read
-# back from its campaign (a ledger row becomes a problem, its co-offices and two audit
-# events) and written to a twin campaign launched from the same plan, prepared before the
-# clock starts; so import / floor is what checking, routing, numbering and converting cost.
-_FLOOR = _CPU + r"""
-import io, json, sys, time
+# plus writing exactly the rows the import wrote (bench/floor_script.py's ROWS): read back
+# from its campaign (a ledger row becomes a problem, its co-offices and two audit events) and
+# written to a twin campaign launched from the same plan; so import / floor is what checking,
+# routing, numbering and converting cost.
+_FLOOR = ROWS + r"""
+import json, sys, time
 import python_calamine as pc
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from duban.services.database import make_engine
 from models import tables as T
 url, path, kind, source, target = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -87,10 +85,6 @@ engine = make_engine(url)
 pg = engine.dialect.name == "postgresql"
 with engine.connect() as conn:
     top = conn.scalar(select(func.max(T.problem.c.id))) or 0
-def plan(table, frm, where, **exprs):
-    cols = [c.name for c in table.c if c.name != "id" or "id" in exprs]
-    sel = ", ".join(exprs.get(c, f"t.{c}") for c in cols)
-    return table.name, cols, f"SELECT {sel} FROM {frm} WHERE {where}"
 if kind == "households":
     plans = [plan(T.household, "household t", f"t.campaign_id = {source}",
                   campaign_id=str(target))]
@@ -101,40 +95,18 @@ else:
                   f"p.campaign_id = {source}", problem_id=f"t.problem_id + {top}"),
              plan(T.audit_event, "audit_event t", f"t.campaign_id = {source}",
                   campaign_id=str(target), problem_id=f"t.problem_id + {top}")]
-raw = engine.raw_connection()
-prepared = []
-cur = raw.cursor()
-pid = None
-if pg:
-    cur.execute("SELECT pg_backend_pid()")
-    pid = cur.fetchone()[0]
-for name, cols, sql in plans:
-    if pg:
-        buf = io.BytesIO()
-        with cur.copy(f"COPY ({sql}) TO STDOUT") as copy:
-            for chunk in copy:
-                buf.write(chunk)
-        prepared.append((name, cols, buf.getvalue(), buf.getvalue().count(b"\n")))
-    else:
-        rows = cur.execute(sql).fetchall()
-        prepared.append((name, cols, rows, len(rows)))
+raw, cur, pid = connect(engine)
+prepared = prepare(cur, pg, plans)
 raw.commit()
 c, t = cpu(pid), time.perf_counter()
 rows_read = pc.load_workbook(path).get_sheet_by_index(0).to_python(skip_empty_area=True)
 read_s, read_cpu = time.perf_counter() - t, cpu(pid) - c
 c, t = cpu(pid), time.perf_counter()
-for name, cols, data, _ in prepared:
-    names = ", ".join(cols)
-    if pg:
-        with cur.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
-            copy.write(data)
-    else:
-        cur.executemany(f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(cols))})",
-                        data)
+write(cur, pg, prepared)
 raw.commit()
 write_s, write_cpu = time.perf_counter() - t, cpu(pid) - c
-if pg and kind == "problems":  # explicit ids passed the sequence
-    cur.execute("SELECT setval(pg_get_serial_sequence('problem', 'id'), max(id)) FROM problem")
+if pg and kind == "problems":
+    resync_problem_ids(cur)
     raw.commit()
 raw.close()
 print(json.dumps({"read": read_s, "insert": write_s, "cpu": read_cpu + write_cpu,

@@ -12,8 +12,8 @@ avoid, each part by the backend's fastest path:
   read back from the campaign and written to a twin campaign launched from the same plan, into
   the same tables with the same indexes and constraints: `COPY … FROM STDIN` of PostgreSQL's
   own text form of the rows, one raw `executemany` of the stored values on SQLite, in one
-  transaction, the rows prepared before the clock starts (as the intake floors, `_FLOOR` in
-  bench/intake_suite.py).
+  transaction, the rows prepared before the clock starts (bench/floor_script.py, shared with
+  the intake floors).
 
 So stage / floor is what detecting, routing, setting deadlines, numbering and converting cost
 on top of moving the rows. CPU is the measuring process's, plus on PostgreSQL its server
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Entry, scratch_database
+from bench.floor_script import CPU, ROWS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,21 +53,8 @@ twin_id = db.run(launch_campaign, clock, twin, path.read_text(encoding="utf-8"),
 print(json.dumps({"campaign": campaign, "twin": twin_id, "problems": problems}))
 """
 
-# CPU seconds of this process and, on PostgreSQL, of a server backend (by pid).
-_CPU = r"""
-import os, time
-def backend_cpu(pid):
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-def cpu(pid):
-    return time.process_time() + backend_cpu(pid)
-"""
-
 # The stage's service call, as the investigate stage's task makes it, on its first day.
-_STAGE = _CPU + r"""
+_STAGE = CPU + r"""
 import json, sys, datetime as dt
 from sqlalchemy import func, select, text
 from duban.domain.clock import CHINA_TZ, FixedClock
@@ -96,8 +84,8 @@ print(json.dumps({"seconds": wall, "cpu": cpu(state.get("pid")) - state["cpu"],
 
 # The floor: the raw read of the register rows the stage reads, and the raw write of the rows
 # it wrote (problems from `first` on, their co-offices and events) into the twin campaign.
-_FLOOR = _CPU + r"""
-import io, json, sys
+_FLOOR = ROWS + r"""
+import json, sys
 from sqlalchemy import func, select
 from duban.services.database import make_engine
 from sqlalchemy.orm import Session
@@ -110,10 +98,6 @@ pg = engine.dialect.name == "postgresql"
 with engine.connect() as conn:
     top = conn.scalar(select(func.max(T.problem.c.id))) or 0
 shift = top - first + 1  # the twin's problem ids follow every id in use
-def plan(table, frm, where, **exprs):
-    cols = [c.name for c in table.c if c.name != "id" or "id" in exprs]
-    sel = ", ".join(exprs.get(c, f"t.{c}") for c in cols)
-    return table.name, cols, f"SELECT {sel} FROM {frm} WHERE {where}"
 written = f"t.campaign_id = {source} AND t.id >= {first}"
 plans = [plan(T.problem, "problem t", written, id=f"t.id + {shift}", campaign_id=str(target)),
          plan(T.problem_co_office, "problem_co_office t JOIN problem p ON p.id = t.problem_id",
@@ -125,23 +109,8 @@ plans = [plan(T.problem, "problem t", written, id=f"t.id + {shift}", campaign_id
 with Session(engine) as session:  # the stage's own statement, its values inlined
     stmt = register_read(load_plan_of(session, source), source)
 read_sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-raw = engine.raw_connection()
-pid = None
-cur = raw.cursor()
-if pg:
-    cur.execute("SELECT pg_backend_pid()")
-    pid = cur.fetchone()[0]
-prepared = []
-for name, cols, sql in plans:
-    if pg:
-        buf = io.BytesIO()
-        with cur.copy(f"COPY ({sql}) TO STDOUT") as copy:
-            for chunk in copy:
-                buf.write(chunk)
-        prepared.append((name, cols, buf.getvalue(), buf.getvalue().count(b"\n")))
-    else:
-        rows = cur.execute(sql).fetchall()
-        prepared.append((name, cols, rows, len(rows)))
+raw, cur, pid = connect(engine)
+prepared = prepare(cur, pg, plans)
 raw.commit()
 c, t = cpu(pid), time.perf_counter()
 cur.execute(read_sql)
@@ -149,18 +118,11 @@ households = len(cur.fetchall())
 raw.commit()
 read_s, read_cpu = time.perf_counter() - t, cpu(pid) - c
 c, t = cpu(pid), time.perf_counter()
-for name, cols, data, _ in prepared:
-    names = ", ".join(cols)
-    if pg:
-        with cur.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
-            copy.write(data)
-    else:
-        cur.executemany(f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(cols))})",
-                        data)
+write(cur, pg, prepared)
 raw.commit()
 write_s, write_cpu = time.perf_counter() - t, cpu(pid) - c
-if pg:  # explicit ids passed the sequence
-    cur.execute("SELECT setval(pg_get_serial_sequence('problem', 'id'), max(id)) FROM problem")
+if pg:
+    resync_problem_ids(cur)
     raw.commit()
 raw.close()
 print(json.dumps({"read": read_s, "read_cpu": read_cpu, "write": write_s,
