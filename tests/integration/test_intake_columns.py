@@ -26,6 +26,8 @@ from duban.adapters.intake.validate import (
 from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.household import HouseholdCategory, HouseholdFacts
 from duban.services.bulk import _converted
+from duban.services.database import Database
+from duban.services.intake import REGISTER_KEY_INDEX
 from tests.conftest import PLANS
 
 PLAN = next(PLANS.glob("seed-002*.yaml"))
@@ -157,3 +159,13 @@ def test_a_register_checked_by_columns_gives_the_cell_paths_records_and_messages
     errors = {(e.row, e.column, e.reason) for e in rejected.value.report.errors}
     assert (3, "户编号", "户编号重复（与第2行相同）") in errors
     assert (3, "年人均纯收入（元）", "收入不能为负数") in errors
+
+
+def test_the_sqlite_register_lookup_names_households_unique_key_index(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'register.sqlite3'}")
+    db.migrate()
+    with db.engine.connect() as conn:
+        columns = [r[2] for r in conn.exec_driver_sql(f"PRAGMA index_info({REGISTER_KEY_INDEX})")]
+        unique = {r[1]: r[2] for r in conn.exec_driver_sql("PRAGMA index_list(household)")}
+    assert columns == ["campaign_id", "household_id"]
+    assert unique[REGISTER_KEY_INDEX] == 1
