@@ -439,3 +439,42 @@ def test_a_render_repeated_later_is_byte_identical(kind: str, tmp_path: Path,
         stamps = {info.date_time for info in z.infolist()}
     day = ctx.issued_on
     assert stamps == {(day.year, day.month, day.day, 0, 0, 0)}
+
+
+def test_a_newline_in_data_still_breaks_the_line(tmp_path: Path) -> None:
+    """The listing pass is skipped only where no text holds a tab, newline, \\a or \\f."""
+    ctx = notice_context(1, intro="第一行说明\n第二行说明")
+    doc = Document(str(render_notice(ctx, tmp_path / "n.docx")))
+    (para,) = [p for p in body_paragraphs(doc) if "第一行说明" in para_text(p)]
+    assert para.find(".//" + qn("w:br")) is not None
+    assert "第二行说明" in para_text(para)
+
+
+_TABLE_W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def _table_xml(grid: int, rows: list[int], span: bool = False) -> str:
+    cols = "".join('<w:gridCol w:w="1000"/>' for _ in range(grid))
+    tc_pr = '<w:tcPr><w:gridSpan w:val="2"/></w:tcPr>' if span else ""
+    body = "".join("<w:tr>" + "".join(f"<w:tc>{tc_pr if i == 0 else ''}<w:p/></w:tc>"
+                                      for i in range(n)) + "</w:tr>" for n in rows)
+    return (f"<w:body {_TABLE_W}><w:tbl><w:tblGrid>{cols}</w:tblGrid>{body}</w:tbl>"
+            "</w:body>")
+
+
+@pytest.mark.parametrize(("grid", "rows", "span"), [
+    (3, [3, 3, 3], False),  # rows match the grid: docxtpl's walk is skipped
+    (3, [3, 4, 3], False),  # a {%tc %} loop added a cell
+    (4, [3, 3], False),  # … or removed one
+    (3, [2, 2], True),  # a colspan
+])
+def test_table_fix_gives_what_docxtpl_gives(grid: int, rows: list[int], span: bool) -> None:
+    from docxtpl import DocxTemplate
+    from lxml import etree
+
+    from duban.adapters.documents.render import _Template
+
+    xml = _table_xml(grid, rows, span)
+    ours = _Template.__new__(_Template).fix_tables(xml)  # no template needed for the walk
+    theirs = DocxTemplate.fix_tables(None, xml)  # type: ignore[arg-type]
+    assert etree.tostring(ours) == etree.tostring(theirs)
