@@ -19,11 +19,12 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from duban.domain.errors import DubanError
 from duban.services.root import Root
 from duban.web import amend, api, auth, editor, field, holidays, pages, problem, work
+from duban.web.asgi import HttpMiddleware
 from duban.web.cache import SlowResultCache
 from duban.web.deps import WebState
 from duban.web.forms import refusal_status
@@ -49,17 +50,10 @@ SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeaders:
-    """Add the security headers to every response (a plain ASGI middleware: no body copies)."""
+class SecurityHeaders(HttpMiddleware):
+    """Add the security headers to every response."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -71,17 +65,11 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class VersionsPerRequest:
+class VersionsPerRequest(HttpMiddleware):
     """Give each HTTP request its own memo of plan versions (pages.PLAN_VERSIONS), so a page
     asks the database for a campaign's plan version once, however often it needs the rules."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = pages.PLAN_VERSIONS.set({})
         try:
             await self.app(scope, receive, send)

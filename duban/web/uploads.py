@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from fastapi import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from duban.services.evidence import MAX_FILE_BYTES, Phase, UploadedFile
+from duban.web.asgi import HttpMiddleware
 
 MIB = 1024 * 1024
 # A request's body: the files of one submission (a few phone photos and scans) and its form
@@ -37,16 +38,10 @@ def _too_large(limit: int) -> HTTPException:
                                      f"每个文件不超过 {MAX_FILE_BYTES // MIB} MB，文件较多时请分批上传")
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuse request bodies over the path's limit, by Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = body_limit(scope["path"])
         declared = _content_length(scope)
         received = 0
