@@ -30,13 +30,13 @@ from bench.common import Entry, scratch_database
 from duban.domain.clock import CHINA_TZ, FixedClock
 
 
-def _plan(offices: int) -> Any:
+def _plan(offices: int, number: int = 1) -> Any:
     """Twenty towns of 15 villages and `offices` offices, each leading its own category."""
     from duban.domain.plan import Stage, StageKind
     from duban.synth.plans import synthetic_plan
 
     return synthetic_plan(
-        number="压测〔2022〕1号", working_days=20, extra_offices=offices, extra_towns=20,
+        number=f"压测〔2022〕{number}号", working_days=20, extra_offices=offices, extra_towns=20,
         stages=(Stage(StageKind.INVESTIGATE, "排查", dt.date(2022, 5, 1), dt.date(2022, 5, 31)),
                 Stage(StageKind.RECTIFY, "整改", dt.date(2022, 6, 1), dt.date(2022, 12, 31))))
 
@@ -116,13 +116,66 @@ def sweep_bench(url: str, n: int, explain: bool = False) -> tuple[list[Entry], d
     return entries, plans
 
 
+def city_sweep_bench(url: str, counties: int, per_county: int) -> list[Entry]:
+    """Time a tick's deadline sweeps over every county's campaign on one database (item 6).
+
+    The tick sweeps each live campaign in turn (one task run each); this times those calls
+    back to back on a quiet day and on a day 1 in 150 problems reaches a rung, beside the
+    floor: each campaign's two sweep reads issued bare.
+    """
+    from duban.services.calendars import working_calendar
+    from duban.services.campaigns import launch_campaign
+    from duban.services.database import Database
+    from duban.services.reminders import arm, sweep
+
+    os.environ.setdefault("DUBAN_DATA_DIR", tempfile.mkdtemp(prefix="duban-bench-data-"))
+    db = Database(url)
+    db.migrate()
+    clock = FixedClock(dt.datetime(2022, 6, 1, 9, tzinfo=CHINA_TZ))
+    campaigns = []
+    for i in range(counties):
+        plan = _plan(40, number=i + 1)
+        cid = db.run(launch_campaign, clock, plan, "# bench", "bench")
+        _bulk_problems(url, cid, per_county, 40)
+        db.run(arm, cid, plan.reminders, working_calendar())
+        campaigns.append(cid)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE reminder_state"))
+    n = counties * per_county
+
+    def sweep_all(day: dt.date) -> tuple[float, float, int]:
+        clock.set(dt.datetime(day.year, day.month, day.day, 9, tzinfo=CHINA_TZ))
+        c0, t0 = time.process_time(), time.perf_counter()
+        fired = sum(db.run(sweep, clock, cid).fired for cid in campaigns)
+        return time.perf_counter() - t0, time.process_time() - c0, fired
+
+    sweep_all(dt.date(2022, 6, 2))  # warm caches
+    quiet = min((sweep_all(dt.date(2022, 6, 2)) for _ in range(3)), key=lambda r: r[0])
+    assert quiet[2] == 0
+    busy = sweep_all(dt.date(2022, 6, 28))
+    floor_s = sum(_floor_and_plans(db, cid, dt.date(2022, 6, 2), False)[0] for cid in campaigns)
+    db.dispose()
+    label = f"{counties} campaigns × {per_county:,}"
+    return [
+        Entry(f"city: a tick's sweeps, nothing due ({label})", "postgresql", n, quiet[0], "s",
+              floor_s, quiet[0] / floor_s if floor_s else None),
+        Entry(f"city: a tick's sweeps, nothing due, client CPU ({label})", "postgresql", n,
+              quiet[1], "s"),
+        Entry(f"city: a tick's sweeps, {busy[2]:,} rungs due ({label})", "postgresql", n,
+              busy[0], "s"),
+        Entry(f"city: a tick's sweeps, {busy[2]:,} rungs due, client CPU ({label})",
+              "postgresql", n, busy[1], "s"),
+    ]
+
+
 def _floor_and_plans(db: Any, cid: int, today: dt.date,
                      explain: bool) -> tuple[float, dict[str, str]]:
     """The bare due-state index read (the floor) and EXPLAIN ANALYZE of the sweep's queries."""
     due = ("SELECT problem_id FROM reminder_state WHERE campaign_id = :cid "
            "AND next_due_on IS NOT NULL AND next_due_on <= :today")
     stale = ("SELECT problem.id FROM problem LEFT OUTER JOIN reminder_state "
-             "ON reminder_state.problem_id = problem.id WHERE problem.campaign_id = :cid "
+             "ON reminder_state.problem_id = problem.id AND reminder_state.campaign_id = :cid "
+             "WHERE problem.campaign_id = :cid "
              "AND problem.status IN ('routed', 'rectifying', 'disputed', "
              "'extension_requested') AND problem.lead_office IS NOT NULL "
              "AND problem.deadline IS NOT NULL AND (reminder_state.problem_id IS NULL "
@@ -251,6 +304,8 @@ def run_entries(quick: bool, backends: list[str],
         with scratch_database("postgresql") as url:
             got, plans = sweep_bench(url, 100_000 if quick else 1_000_000, explain)
             entries += got
+        with scratch_database("postgresql") as url:
+            entries += city_sweep_bench(url, 10, 3_000 if quick else 30_000)
     for backend in backends:
         with scratch_database(backend) as url:
             entries += county_stage_bench(url, 3_000 if quick else 30_000, 60)

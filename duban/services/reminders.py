@@ -146,7 +146,10 @@ def arm(uow: UnitOfWork, campaign_id: int, policy: ReminderPolicy,
     session = uow.session
     stale = list(session.scalars(
         select(Problem.id)
-        .outerjoin(ReminderState, ReminderState.problem_id == Problem.id)
+        # The campaign on both sides lets each side be read by its campaign index: in a city's
+        # database the join otherwise scans every campaign's states each sweep.
+        .outerjoin(ReminderState, and_(ReminderState.problem_id == Problem.id,
+                                       ReminderState.campaign_id == campaign_id))
         .where(
             Problem.campaign_id == campaign_id,
             Problem.status.in_(OPEN),
