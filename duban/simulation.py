@@ -829,7 +829,11 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
     from duban.services.scoring.documents import write_ranking
     from duban.services.scoring.monthly import frozen_months
     from duban.services.stages import reports_dir
-    from duban.services.views.names import campaign_names, document_file_name
+    from duban.services.views.names import (
+        campaign_names,
+        document_file_name,
+        notice_list_file_name,
+    )
 
     files: list[tuple[str, Path]] = []
     kinds = {"notice": ("督办通知书", "notices"), "reminder": ("催办通知", "reminders"),
@@ -842,6 +846,10 @@ def collect_outputs(db: Database, clock: FixedClock, campaign_id: int,
         name = document_file_name(names, notice.number, notice.office_code, label, seen)
         seen.add(name)
         files.append((label, _copied(notice.path, out_dir / folder / name)))
+        if notice.list_file is not None:  # a long notice's full list, beside it
+            sheet = notice_list_file_name(notice.number, names.office(notice.office_code))
+            files.append((f"{label}问题清单", _copied(notice.list_file,
+                                                      out_dir / folder / sheet)))
     from duban.services.closing import closing_dir
 
     for label, folder, written in (("日报", "reports", reports_dir(campaign_id)),

@@ -44,6 +44,9 @@ class Notice(Base):
     file_path: Mapped[str]  # relative to the data directory
     sha256: Mapped[str]
     size: Mapped[int]
+    list_path: Mapped[str | None]  # the full list (.xlsx) of a notice too long for its 附件
+    list_sha256: Mapped[str | None]
+    list_size: Mapped[int | None]
     voided: Mapped[bool]
     void_reason: Mapped[str | None]
     voided_at: Mapped[dt.datetime | None]

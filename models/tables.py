@@ -538,6 +538,10 @@ notice = Table(
     Column("file_path", String(500), nullable=False),  # relative to the data directory
     Column("sha256", String(64), nullable=False),
     Column("size", Integer, nullable=False),
+    # A 督办通知书 over DUBAN_NOTICE_INLINE_LIMIT problems: its full list, an .xlsx beside it.
+    Column("list_path", String(500)),  # relative to the data directory
+    Column("list_sha256", String(64)),
+    Column("list_size", Integer),
     Column("voided", Boolean, default=False, nullable=False),
     Column("void_reason", Text),
     Column("voided_at", UTCDateTime),

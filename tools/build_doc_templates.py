@@ -633,10 +633,33 @@ def build_notice(seal: bytes) -> DocumentObject:
          "乡镇（办事处）{{ village_count }}个村，最早整改时限为{{ earliest_deadline|cn_date }}。"
          "具体问题见附件。")
     requirements_section(doc, "二、整改要求")
-    para(doc, "GB Attachment Note", "附件：{{ attachment_title }}")
+    para(doc, "GB Attachment Note",
+         "附件：{{ attachment_title }}{% if list_file %}（电子表格：{{ list_file }}）{% endif %}")
     signature(doc, seal)
     para(doc, "GB Attachment Label", "附件")
     para(doc, "GB Attachment Title", "{{ attachment_title }}")
+    # Over DUBAN_NOTICE_INLINE_LIMIT problems the full list is a spreadsheet beside the .docx
+    # and this page summarises it per town; at or below it, the page is the full table.
+    para(doc, "GB Body", "{%p if list_file %}")
+    para(doc, "GB Body",
+         "本清单共列问题{{ problems|length }}个（牵头{{ lead_count }}个、配合{{ co_count }}个），"
+         "按乡镇（办事处）汇总如下。逐项清单（序号、问题编号、乡镇（村）、户主、问题描述、"
+         "整改要求、整改时限、配合单位）见随本通知书下发的电子表格《{{ list_file }}》。")
+    summary = loop_table(
+        doc,
+        ["序号", "乡镇（办事处）", "问题数", "牵头", "配合", "最早整改时限"],
+        [("{{ loop.index }}", "GB Table Center"), ("{{ t.town }}", "GB Table"),
+         ("{{ t.problems }}", "GB Table Center"), ("{{ t.leads }}", "GB Table Center"),
+         ("{{ t.co }}", "GB Table Center"), ("{{ t.earliest|cn_date }}", "GB Table Center")],
+        [14, 50, 20, 20, 20, 32],
+        "t in town_summary",
+    )
+    add_total_row(summary, doc, [
+        ("", "GB Table Center"), ("合计", "GB Table Center"),
+        ("{{ problems|length }}", "GB Table Center"), ("{{ lead_count }}", "GB Table Center"),
+        ("{{ co_count }}", "GB Table Center"),
+        ("{{ earliest_deadline|cn_date }}", "GB Table Center")])
+    para(doc, "GB Body", "{%p else %}")
     loop_table(
         doc,
         ["序号", "问题编号", "乡镇（村）", "户主", "问题描述", "整改要求", "整改时限", "配合单位"],
@@ -649,6 +672,7 @@ def build_notice(seal: bytes) -> DocumentObject:
         [9, 18, 21, 13, 33, 22, 25, 15],
         "p in problems",
     )
+    para(doc, "GB Body", "{%p endif %}")
     colophon(doc)
     return doc
 

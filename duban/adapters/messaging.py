@@ -62,9 +62,14 @@ _ATTACHMENT_TYPES = {
 }
 
 
+# A file to attach: its path, or its path and the name the recipient sees (a stored
+# document's own name is its checksum).
+Attachment = Path | tuple[Path, str]
+
+
 def send_email(settings: SmtpSettings, to: str, subject: str, body: str,
-               message_id: str | None = None, attachments: Sequence[Path] = ()) -> None:
-    """Send a plain-text UTF-8 e-mail, with files attached (a report's .docx)."""
+               message_id: str | None = None, attachments: Sequence[Attachment] = ()) -> None:
+    """Send a plain-text UTF-8 e-mail, with files attached (a report's .docx, a notice's)."""
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = to
@@ -72,14 +77,16 @@ def send_email(settings: SmtpSettings, to: str, subject: str, body: str,
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = message_id or make_msgid(domain="duban")
     msg.set_content(body, charset="utf-8")
-    for path in attachments:
+    for item in attachments:
+        path, name = (Path(item[0]), item[1]) if isinstance(item, tuple) else (Path(item),
+                                                                               Path(item).name)
         try:
-            data = Path(path).read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
-            raise DeliveryError(f"附件读取失败：{Path(path).name}（{exc.strerror or exc}）") from exc
-        main, sub = _ATTACHMENT_TYPES.get(Path(path).suffix.lower(),
+            raise DeliveryError(f"附件读取失败：{name}（{exc.strerror or exc}）") from exc
+        main, sub = _ATTACHMENT_TYPES.get(Path(name).suffix.lower(),
                                           ("application", "octet-stream"))
-        msg.add_attachment(data, maintype=main, subtype=sub, filename=Path(path).name)
+        msg.add_attachment(data, maintype=main, subtype=sub, filename=name)
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
             if settings.starttls:

@@ -381,6 +381,20 @@ def notice_download_batch(out: Path, campaign_id: int, batch_key: str) -> None:
             files.append(path)
         batch_to_pdf(files, out)
     click.echo(f"已导出：{out}（{len(rows)} 份文书）")
+    for r in rows:  # a long notice's full list is a spreadsheet: beside the PDF
+        if r.list_path:
+            click.echo(f"已导出问题清单：{_write_list(e, r, out.parent)}")
+
+
+def _write_list(e: Env, row: NoticeRow, folder: Path) -> Path:
+    """Write a long notice's full list (.xlsx, checksum verified) into folder by its name."""
+    from duban.services.notices.reading import notice_list_file
+    from duban.services.views.names import campaign_names, notice_list_file_name
+
+    names = e.db.run(campaign_names, row.campaign_id)
+    path = folder / notice_list_file_name(row.number, names.office(row.office_code))
+    path.write_bytes(e.db.run(notice_list_file, row.id))
+    return path
 
 
 @notice_group.command("download", help="导出通知书文件（校验 SHA-256，与下发时逐字节一致）；"
@@ -401,6 +415,9 @@ def notice_download(notice_id: int, out: Path | None, pdf: bool) -> None:
         out = (out or Path()) / name
     out.write_bytes(data)
     click.echo(f"已导出：{out}（{len(data)} 字节）")
+    row = e.db.run(_notice_row, notice_id)
+    if row.list_path:  # a long notice's full list is a spreadsheet of its own
+        click.echo(f"已导出问题清单：{_write_list(e, row, out.parent)}")
     if pdf:
         from duban.adapters.documents import convert_to_pdf
 

@@ -1,7 +1,8 @@
 """The file sweep: files a crash left in the data directory that no row refers to.
 
-Issuing renders a document into `documents/.render-*.docx`, moves it to
-`documents/<sha256>.docx` and commits the notice row that names it. A crash between those
+Issuing renders a document into `documents/.render-*.docx` (and a long notice's full list into
+`.render-*.xlsx` beside it), moves it to `documents/<sha256>.docx` (`.xlsx`) and commits the
+notice row that names it. A crash between those
 steps leaves a 0-byte or half-written temporary file, or a finished document no row names
 (its transaction rolled back), and the record `documents/.rendered/<key>` that lets a retry of
 that transaction reuse the document instead of rendering it again. Evidence uploads
@@ -58,6 +59,7 @@ def referenced_files(uow: UnitOfWork) -> set[str]:
     """Every file path (relative to the data directory) a row names."""
     conn = uow.connection
     paths = set(conn.scalars(select(Notice.__table__.c.file_path)))
+    paths |= {p for p in conn.scalars(select(Notice.__table__.c.list_path)) if p}
     paths |= {p for p in conn.scalars(select(DailyReportRun.__table__.c.file_path)) if p}
     return {str(Path(p)) for p in paths}
 
@@ -83,7 +85,8 @@ def sweep_files(uow: UnitOfWork, now: dt.datetime, *, grace: dt.timedelta = DEFA
                 relative = str(path.relative_to(root))
                 if _temporary(path):
                     bucket = result.removed_temporary
-                elif folder == DOCUMENTS_DIR and path.suffix == ".docx" and relative not in known:
+                elif (folder == DOCUMENTS_DIR and path.suffix in (".docx", ".xlsx")
+                      and relative not in known):
                     bucket = result.removed_orphans
                 else:
                     continue

@@ -155,10 +155,36 @@ def notice_issued_messages(session: Session, clock: Clock, plan: Plan, office: O
         kind=f"{notice.kind}_issued",
         subject=f"【{label}】{notice.number} {notice.title}",
         body=(f"{office.name}：\n{plan.issuer}向你单位下发{label}（{notice.number}），"
-              f"涉及问题{len(notice.problem_ids)}个。{ask}"),
+              f"涉及问题{len(notice.problem_ids)}个。{ask}{_list_line(notice, office.name)}"),
         dedupe_key=f"notice:{notice.id}:issued",
-        payload={"notice_id": notice.id, "number": notice.number},
+        payload={"notice_id": notice.id, "number": notice.number,
+                 "attachments": notice_attachments(notice, office.name, label)},
     )
+
+
+def notice_attachments(notice: Notice, addressee: str, label: str) -> list[list[str]]:
+    """An issued document's files as its e-mail attaches them, [stored path, name]: the
+    .docx (`文号-主送单位.docx`), then a long notice's full list (.xlsx) under the name the
+    notice gives it."""
+    from duban.domain.filenames import document_file_name
+    from duban.services.views.names import notice_list_file_name
+
+    files = [[notice.file_path,
+              document_file_name(notice.number, addressee or label, suffix=".docx")]]
+    if notice.list_path:
+        files.append([notice.list_path, notice_list_file_name(notice.number, addressee)])
+    return files
+
+
+def _list_line(notice: Notice, addressee: str) -> str:
+    """The message's words on a long notice's full list, a spreadsheet of its own."""
+    from duban.services.views.names import notice_list_file_name
+
+    if not notice.list_path:
+        return ""
+    return (f"\n问题较多，通知书附件为按乡镇汇总表，完整问题清单见电子表格"
+            f"《{notice_list_file_name(notice.number, addressee)}》，随邮件附送，"
+            "也可在系统“通知书”页面下载。")
 
 
 def notice_copied_messages(session: Session, clock: Clock, plan: Plan, office: Office,
@@ -171,9 +197,10 @@ def notice_copied_messages(session: Session, clock: Clock, plan: Plan, office: O
         subject=f"【抄送】{notice.number} {notice.title}",
         body=(f"{office.name}：\n{plan.issuer}向{lead.name}下发督办通知书（{notice.number}），"
               f"抄送你单位。其中需你单位配合整改的问题{shared}个，"
-              "请与牵头单位对接，按时限配合完成整改。"),
+              f"请与牵头单位对接，按时限配合完成整改。{_list_line(notice, lead.name)}"),
         dedupe_key=f"notice:{notice.id}:copy:{office.code}",
-        payload={"notice_id": notice.id, "number": notice.number, "lead": lead.code},
+        payload={"notice_id": notice.id, "number": notice.number, "lead": lead.code,
+                 "attachments": notice_attachments(notice, lead.name, "督办通知书")},
     )
 
 

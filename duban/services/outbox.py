@@ -14,13 +14,18 @@ import datetime as dt
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from duban.adapters.messaging import DeliveryError, SmtpSettings, send_email, send_webhook
+from duban.adapters.messaging import (
+    Attachment,
+    DeliveryError,
+    SmtpSettings,
+    send_email,
+    send_webhook,
+)
 from duban.domain.clock import Clock
 from duban.domain.plan import Plan
 from duban.domain.reminders import next_send_time
@@ -51,7 +56,7 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, BACKOFF_CAP_SECONDS))
 
 
-Sender = Callable[..., None]  # (recipient, subject, body[, attachments=paths])
+Sender = Callable[..., None]  # (recipient, subject, body[, attachments=Attachments])
 
 
 MAIL_OFF = "邮件渠道未开启（未设置 DUBAN_SMTP_HOST），未发送"
@@ -62,7 +67,8 @@ class Senders:
     """How each channel sends; tests swap in local servers through the same adapters.
 
     `email` is None when the mail channel is off: e-mail rows are then marked not sent. An
-    e-mail sender is called with `attachments=` (paths) only when a message has files.
+    e-mail sender is called with `attachments=` (paths, or (path, name) pairs) only when a
+    message has files.
     """
 
     email: Sender | None
@@ -108,9 +114,11 @@ class Claimed:
     payload: dict[str, Any]
 
     @property
-    def attachments(self) -> list[Path]:
-        """Files to attach, stored relative to the data directory."""
-        return [data_dir() / str(p) for p in (self.payload or {}).get("attachments", [])]
+    def attachments(self) -> list[Attachment]:
+        """Files to attach, stored relative to the data directory: a path, or [path, the name
+        the recipient sees] (a stored document, named by its checksum)."""
+        return [(data_dir() / str(p[0]), str(p[1])) if isinstance(p, list | tuple)
+                else data_dir() / str(p) for p in (self.payload or {}).get("attachments", [])]
 
 
 def _claim(session: Session, now: dt.datetime, worker: str, limit: int) -> list[Claimed]:

@@ -278,6 +278,7 @@ class NoticeOut(BaseModel):
     voided: bool
     acknowledged_by: str | None
     copy_to: list[str] = []  # office codes in the 抄送 line
+    has_list: bool = False  # its full problem list is a spreadsheet: GET …/notices/{id}/list
 
 
 class IssueIn(BaseModel):
@@ -502,7 +503,9 @@ def coverage(request: Request, ctx: CtxDep, campaign: int | None = None) -> list
 
 
 def _notice_out(n: NoticeRow) -> NoticeOut:
-    return NoticeOut.model_validate(n)
+    out = NoticeOut.model_validate(n)
+    out.has_list = n.list_path is not None
+    return out
 
 
 @router.get("/notices", response_model=list[NoticeOut], summary="通知书（本人可见的）")
@@ -539,6 +542,14 @@ def notice_file(request: Request, ctx: CtxDep, notice_id: int) -> Response:
     from duban.web.work import notice_file_response
 
     return notice_file_response(state(request), ctx, notice_id)
+
+
+@router.get("/notices/{notice_id}/list", summary="下载通知书的问题清单电子表格（.xlsx，问题较多时）",
+            response_class=Response)
+def notice_list(request: Request, ctx: CtxDep, notice_id: int) -> Response:
+    from duban.web.work import notice_list_response
+
+    return notice_list_response(state(request), ctx, notice_id)
 
 
 @router.get("/openapi.json", include_in_schema=False)

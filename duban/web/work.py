@@ -31,7 +31,12 @@ from duban.services.scoping import (
     visible_office_codes,
 )
 from duban.services.views.choices import filter_choices
-from duban.services.views.names import document_file_name, person_labels, unit_labels
+from duban.services.views.names import (
+    document_file_name,
+    notice_list_file_name,
+    person_labels,
+    unit_labels,
+)
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.forms import refusal_status
 from duban.web.pages import (
@@ -434,6 +439,24 @@ def notice_file_response(st: WebState, ctx: Ctx, notice_id: int) -> Response:
                               KIND_LABEL_OF.get(notice.kind, "通知书"))
     return Response(data, media_type="application/vnd.openxmlformats-officedocument"
                     ".wordprocessingml.document",
+                    headers={"Content-Disposition": _attachment(name)})
+
+
+@router.get("/notices/{notice_id}/list", include_in_schema=False)
+def notice_list_download(request: Request, ctx: CtxDep, notice_id: int) -> Response:
+    return notice_list_response(state(request), ctx, notice_id)
+
+
+def notice_list_response(st: WebState, ctx: Ctx, notice_id: int) -> Response:
+    """A long notice's full 督办问题清单 (.xlsx), by the name the notice gives it (page, API)."""
+    from duban.services.notices.reading import notice_list_file
+
+    notice = read(st, visible_notice, ctx.scope, notice_id)
+    data = st.db.run(notice_list_file, notice_id)
+    names = rules_of(st, notice.campaign_id, local_today(st.clock)).names
+    name = notice_list_file_name(notice.number, names.office(notice.office_code))
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument"
+                    ".spreadsheetml.sheet",
                     headers={"Content-Disposition": _attachment(name)})
 
 

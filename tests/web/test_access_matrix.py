@@ -108,6 +108,7 @@ UNIT_SCOPED = {("POST", "/duties/{occurrence_id}/done")}
 NOTICE_SCOPED = {
     ("GET", "/notices/{notice_id}/file"), ("POST", "/notices/{notice_id}/ack"),
     ("GET", "/api/notices/{notice_id}/file"), ("POST", "/api/notices/{notice_id}/ack"),
+    ("GET", "/notices/{notice_id}/list"), ("GET", "/api/notices/{notice_id}/list"),
 }
 # The phone app's households and visits: a village its own village, a town its own town's
 # villages, county and supervisors any, offices none (test_field_routes_follow_the_scope).
@@ -475,10 +476,14 @@ def test_sign_in_needs_its_csrf_token(app: Any, world: World) -> None:
 # ---- notices ----------------------------------------------------------------------------
 
 
-def test_notices_are_read_and_signed_only_by_their_addressees(world: World,
-                                                              client_for: Clients) -> None:
+def test_notices_are_read_and_signed_only_by_their_addressees(
+        world: World, client_for: Clients, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every notice of more than one problem gets its full list as a spreadsheet, read as it is.
+    monkeypatch.setenv("DUBAN_NOTICE_INLINE_LIMIT", "1")
     issued = world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
                            batch_key="matrix")
+    listed_apart = {n.id for n in issued if n.list_path}
+    assert listed_apart and listed_apart == {n.id for n in issued if len(n.problem_ids) > 1}
     by_office = {n.office_code: n.id for n in issued}
     # Seed 002 gives each town (各乡镇 co-office) a notice of its own: its town reads it too.
     assert set(by_office) == {"zjj", "jyj", "gov-huaidian", "gov-liuzhuangdian"}
@@ -498,6 +503,9 @@ def test_notices_are_read_and_signed_only_by_their_addressees(world: World,
                                                                        else 404)
             assert client.get(f"/api/notices/{nid}/file").status_code == (200 if may_read
                                                                            else 404)
+            for prefix in ("", "/api"):
+                assert client.get(f"{prefix}/notices/{nid}/list").status_code == (
+                    200 if may_read and nid in listed_apart else 404)
             if username == addressee.get(office):
                 continue  # the addressee signs (below for 住建局)
             before = fingerprint(world)

@@ -88,6 +88,20 @@ class NoticeItem:
         return others or "—"
 
 
+@dataclass(frozen=True)
+class NoticeTownSummary:
+    """One town's line in the 附件 summary of a notice whose full list is a spreadsheet."""
+
+    town: str
+    problems: int
+    leads: int  # 牵头
+    co: int  # 配合
+    earliest: dt.date | str | None  # the nearest dated deadline, else the words of one
+
+
+NO_TOWN = "县直及其他"  # problems not in a town (a county unit's own)
+
+
 @dataclass(frozen=True, kw_only=True)
 class NoticeContext(OfficialDocument):
     """A 督办通知书: the problems routed to one office, with deadlines and requirements."""
@@ -97,6 +111,27 @@ class NoticeContext(OfficialDocument):
     problems: Sequence[NoticeItem]
     requirements: Sequence[Requirement] = ()
     attachment_title: str = "督办问题清单"
+    # The spreadsheet (.xlsx) the full 督办问题清单 is written to, by the name its addressee
+    # receives it under, when the notice lists more problems than a Word table can usefully
+    # hold (DUBAN_NOTICE_INLINE_LIMIT): the 附件 page then summarises it per town.
+    list_file: str = ""
+
+    @property
+    def town_summary(self) -> list[NoticeTownSummary]:
+        """Per town, most problems first: counts and the earliest deadline (with list_file)."""
+        if not self.list_file:
+            return []
+        towns: dict[str, list[NoticeItem]] = {}
+        for p in self.problems:
+            towns.setdefault(p.town or NO_TOWN, []).append(p)
+        out = []
+        for town, items in towns.items():
+            dated = [i.deadline for i in items if isinstance(i.deadline, dt.date)]
+            words = [i.deadline for i in items if isinstance(i.deadline, str) and i.deadline]
+            co = sum(1 for i in items if i.lead)
+            out.append(NoticeTownSummary(town, len(items), len(items) - co, co,
+                                         min(dated) if dated else (words[0] if words else None)))
+        return sorted(out, key=lambda s: -s.problems)  # stable: first met first among equals
 
     @property
     def earliest_deadline(self) -> dt.date | None:

@@ -713,9 +713,22 @@ def fit_layout(document: Any, protect: Sequence[str] = ()) -> None:
 # ---------------------------------------------------------------- public renderers
 
 
+def notice_list_path(docx: Path) -> Path:
+    """Where render_notice writes a notice's full list (.xlsx) beside its .docx."""
+    return Path(docx).with_suffix(".xlsx")
+
+
 def render_notice(ctx: NoticeContext, out_path: Path, template_dir: Path | None = None, *,
                   embed: bool = True) -> Path:
-    """Render a 督办通知书 (.docx) and return its path."""
+    """Render a 督办通知书 (.docx) and return its path.
+
+    With `ctx.list_file`, the full 督办问题清单 is also written beside it as a spreadsheet
+    (`notice_list_path`) and the .docx's 附件 page summarises it per town.
+    """
+    if ctx.list_file:
+        from duban.adapters.documents.xlsx import write_notice_list_xlsx
+
+        write_notice_list_xlsx(ctx, notice_list_path(out_path))
     return _render(NOTICE_TEMPLATE, ctx, out_path, template_dir, embed=embed)
 
 

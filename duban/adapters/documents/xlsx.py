@@ -14,7 +14,7 @@ from typing import Any
 
 import xlsxwriter
 
-from duban.adapters.documents.context import DailyReportContext, DailyRow
+from duban.adapters.documents.context import DailyReportContext, DailyRow, NoticeContext
 from duban.adapters.documents.render import atomic_output, text_width_chars
 from duban.adapters.xlsx import XLSXWRITER_OPTIONS, Sheet, Style, write_book
 from duban.domain.numbering import format_date_cn
@@ -75,6 +75,21 @@ def write_ledger_xlsx(rows: Iterable[Mapping[str, Any]], path: Path, *,
     with atomic_output(path) as tmp:
         write_book(tmp, sheets)
     return path
+
+
+# The columns of the 督办问题清单, as the notice's Word 附件 table has them.
+NOTICE_LIST_HEADERS = ("序号", "问题编号", "乡镇（村）", "户主", "问题描述", "整改要求", "整改时限",
+                       "配合单位")
+
+
+def write_notice_list_xlsx(ctx: NoticeContext, path: Path) -> Path:
+    """The full 督办问题清单 of a notice as a spreadsheet: the Word table's columns and words."""
+    rows = ({"序号": p.seq, "问题编号": p.code, "乡镇（村）": p.location, "户主": p.household,
+             "问题描述": p.description, "整改要求": p.requirement,
+             "整改时限": _cell_text(p.deadline), "配合单位": p.co_offices_text}
+            for p in ctx.problems)
+    return write_ledger_xlsx(rows, path, headers=NOTICE_LIST_HEADERS,
+                             sheet_name=ctx.attachment_title)
 
 
 def side_sheet(name: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sheet:

@@ -156,43 +156,74 @@ def _render_key(render: Callable[..., object], ctx: object, template_dir: Path |
     return h.hexdigest()
 
 
-def _rendered_before(store: Path, key: str) -> tuple[str, str, int] | None:
-    """The stored file an earlier render of the same key made, if it is still whole."""
+StoredFile = tuple[str, str, int]  # path relative to the data directory, sha256, size
+
+
+def _stored(store: Path, digest: str, suffix: str) -> StoredFile | None:
+    """A file of the store by its digest, if it is still whole."""
     try:
-        digest = (store / RENDERED_DIR / key).read_text(encoding="ascii").strip()
-        data = (store / f"{digest}.docx").read_bytes()
-    except (OSError, UnicodeDecodeError):
+        data = (store / f"{digest}{suffix}").read_bytes()
+    except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != digest:
         return None
-    return f"{DOCUMENTS_DIR}/{digest}.docx", digest, len(data)
+    return f"{DOCUMENTS_DIR}/{digest}{suffix}", digest, len(data)
 
 
-def _remember(store: Path, key: str, digest: str) -> None:
+def _rendered_before(store: Path, key: str) -> tuple[StoredFile, StoredFile | None] | None:
+    """The stored files an earlier render of the same key made, if they are still whole.
+
+    The record holds the .docx's digest, then the full list's (.xlsx) when it wrote one."""
+    try:
+        digests = (store / RENDERED_DIR / key).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not 1 <= len(digests) <= 2:
+        return None
+    docx = _stored(store, digests[0], ".docx")
+    listed = _stored(store, digests[1], ".xlsx") if len(digests) == 2 else None
+    if docx is None or (len(digests) == 2 and listed is None):
+        return None
+    return docx, listed
+
+
+def _remember(store: Path, key: str, *digests: str) -> None:
     folder = store / RENDERED_DIR
     folder.mkdir(exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".render-", dir=folder)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(digest)
+        fh.write("\n".join(digests))
     os.replace(tmp, folder / key)
 
 
+def _keep(store: Path, tmp: Path, suffix: str) -> StoredFile:
+    """Move a rendered temporary file to documents/<sha256><suffix>."""
+    data = tmp.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    os.replace(tmp, store / f"{digest}{suffix}")
+    return f"{DOCUMENTS_DIR}/{digest}{suffix}", digest, len(data)
+
+
 def store_rendered_all(render: Callable[..., object], contexts: Sequence[object],
-                       template_dir: Path | None) -> list[tuple[str, str, int]]:
+                       template_dir: Path | None,
+                       ) -> list[tuple[StoredFile, StoredFile | None]]:
     """`store_rendered` for several documents, rendered side by side when there are several.
 
     Each is rendered once, into a temporary file of the store, by owned worker processes when
     there are four or more (`adapters.documents.parallel`); the caller keeps the database work.
+    A render may also write a spreadsheet beside its .docx (a notice's full list,
+    `render.notice_list_path`); it is stored the same way and returned second (else None).
     A document rendered before from the same renderer, templates and context (a batch whose
     transaction failed, run again) is not rendered again: `documents/.rendered/<key>` names
-    its file, which the file sweep removes with the record after its grace period.
+    its files, which the file sweep removes with the record after its grace period.
     """
     from duban.adapters.documents.parallel import render_all
+    from duban.adapters.documents.render import notice_list_path
 
     store = data_dir() / DOCUMENTS_DIR
     store.mkdir(parents=True, exist_ok=True)
     keys = [_render_key(render, ctx, template_dir) for ctx in contexts]
-    stored: list[tuple[str, str, int] | None] = [_rendered_before(store, k) for k in keys]
+    stored = [_rendered_before(store, k) for k in keys]
     todo = [i for i, done in enumerate(stored) if done is None]
     temporary: list[Path] = []
     try:
@@ -200,21 +231,24 @@ def store_rendered_all(render: Callable[..., object], contexts: Sequence[object]
             fd, name = tempfile.mkstemp(prefix=".render-", suffix=".docx", dir=store)
             os.close(fd)
             temporary.append(Path(name))
-        # A document's table rows weigh its render: the longest start first.
+        # A document's table rows weigh its render (a list written as a spreadsheet is
+        # cheap to write): the longest start first.
         render_all([(render, contexts[i], tmp, template_dir)
                     for i, tmp in zip(todo, temporary, strict=True)],
-                   weights=[len(getattr(contexts[i], "problems", ())) for i in todo])
+                   weights=[0 if getattr(contexts[i], "list_file", "")
+                            else len(getattr(contexts[i], "problems", ())) for i in todo])
         for i, tmp in zip(todo, temporary, strict=True):
-            data = tmp.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            os.replace(tmp, store / f"{digest}.docx")
-            _remember(store, keys[i], digest)
-            stored[i] = (f"{DOCUMENTS_DIR}/{digest}.docx", digest, len(data))
+            sheet = notice_list_path(tmp)
+            docx = _keep(store, tmp, ".docx")
+            listed = _keep(store, sheet, ".xlsx") if sheet.exists() else None
+            _remember(store, keys[i], docx[1], *([listed[1]] if listed else []))
+            stored[i] = (docx, listed)
         return [done for done in stored if done is not None]
     finally:
         for tmp in temporary:
-            if tmp.exists():
-                tmp.unlink()
+            for leftover in (tmp, notice_list_path(tmp)):
+                if leftover.exists():
+                    leftover.unlink()
 
 
 def issue_documents(
@@ -240,7 +274,7 @@ def issue_documents(
     stored = store_rendered_all(render, contexts, template_dir_for(campaign_id))
     now = clock.now()
     notices = []
-    for i, ((office_code, problem_ids, _), ctx, (file_path, digest, size)) in enumerate(
+    for i, ((office_code, problem_ids, _), ctx, ((file_path, digest, size), listed)) in enumerate(
             zip(items, contexts, stored, strict=True)):
         seq = first + i
         notice = Notice(
@@ -260,6 +294,9 @@ def issue_documents(
             file_path=file_path,
             sha256=digest,
             size=size,
+            list_path=listed[0] if listed else None,
+            list_sha256=listed[1] if listed else None,
+            list_size=listed[2] if listed else None,
         )
         session.add(notice)
         notices.append(notice)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from duban.services.notices.documents import (
     numbering_key,
 )
 from duban.services.notices.reading import NoticeRow, notice_rows
-from duban.services.views.names import Names, names_in
+from duban.services.views.names import Names, names_in, notice_list_file_name
 from models import (
     DocumentNumberRegister,
     Household,
@@ -55,6 +56,28 @@ NOTICE_REQUIREMENTS = (
     Requirement("对账销号，按时报送。", "整改完成后及时上传佐证资料，每日报送整改进度；"
                 "逾期未完成的，将按规定催办、督办并予以通报。"),
 )
+
+
+# A notice listing more problems than this carries a per-town summary on its 附件 page and the
+# full list as a spreadsheet beside it: a 15,000-row Word table is ~500 printed pages nobody
+# reads and minutes of rendering and converting (docs/gbt9704.md, "A long 督办问题清单").
+DEFAULT_INLINE_LIMIT = 200
+
+
+def notice_inline_limit() -> int:
+    """The deployment's DUBAN_NOTICE_INLINE_LIMIT: the most problems a notice's own 附件 table
+    lists (an integer ≥ 1); 200 when unset."""
+    raw = os.environ.get("DUBAN_NOTICE_INLINE_LIMIT", "").strip()
+    if not raw:
+        return DEFAULT_INLINE_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ValueError(f"环境变量 DUBAN_NOTICE_INLINE_LIMIT 的值“{raw}”无效，应为不小于1的整数"
+                         "（督办通知书附件表格最多列出的问题数）")
+    return limit
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,7 @@ def _notice_context(
     number: str,
     *,
     clock: Clock,
+    inline_limit: int = DEFAULT_INLINE_LIMIT,
 ) -> NoticeContext:
     items = []
     for i, entry in enumerate(listed, start=1):
@@ -128,10 +152,13 @@ def _notice_context(
         ),
         problems=items,
         requirements=NOTICE_REQUIREMENTS,
+        list_file=(notice_list_file_name(number, office.name)
+                   if len(items) > inline_limit else ""),
     )
 
 
 GENERAL_REQUIREMENT = "按时限完成整改并上传佐证资料"
+
 
 
 def _requirement(plan: Plan, category: str, *, co_office: bool) -> str:
@@ -265,6 +292,7 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
     households = _household_heads(session, campaign_id, problems)
     co_offices = _co_offices(session, campaign_id, offices, {p.id for p in problems})
     modes = _modes(plan, office_of)
+    inline_limit = notice_inline_limit()
     # Every office's notice is built first and rendered once, side by side in worker
     # processes (issue_documents); the rows and messages are written here, one writer.
     planned: list[tuple[Office, list[_Listed], list[str]]] = []
@@ -283,7 +311,8 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
         issued_by=issued_by, batch_key=batch_key,
         items=[(office.code, [e.problem.id for e in group],
                 functools.partial(_notice_context, plan, names, contact, office, group,
-                                  households, co_offices, copy_to, clock=clock))
+                                  households, co_offices, copy_to, clock=clock,
+                                  inline_limit=inline_limit))
                for office, group, copy_to in planned],
         render=_render_notice)
     issued: list[Notice] = []

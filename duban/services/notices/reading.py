@@ -37,6 +37,9 @@ class NoticeRow:
     voided: bool
     acknowledged_by: str | None = None
     copy_to: tuple[str, ...] = ()  # offices named in its 抄送 line
+    # A notice over DUBAN_NOTICE_INLINE_LIMIT problems: its full list, an .xlsx beside it.
+    list_path: str | None = None
+    list_sha256: str | None = None
 
     def concerns(self, offices: Iterable[str]) -> bool:
         """Whether the notice is addressed or copied to one of these offices."""
@@ -48,10 +51,15 @@ class NoticeRow:
         """Where the file is in the data directory."""
         return data_dir() / self.file_path
 
+    @property
+    def list_file(self) -> Path | None:
+        """Where its full list (.xlsx) is in the data directory, when it has one."""
+        return data_dir() / self.list_path if self.list_path else None
+
 
 # NoticeRow fields read from the notice row unchanged.
 _STORED_AS_IS = ("id", "campaign_id", "kind", "number", "office_code", "title", "issued_by",
-                 "batch_key", "file_path", "sha256", "voided")
+                 "batch_key", "file_path", "sha256", "voided", "list_path", "list_sha256")
 
 
 def notice_row(notice: Notice, acknowledged_by: str | None = None,
@@ -95,13 +103,28 @@ def notice_file(uow: UnitOfWork, notice_id: int) -> bytes:
     notice = session.get(Notice, notice_id)
     if notice is None:
         raise NotFound(f"通知书不存在：编号 {notice_id}")
-    path, digest, number = notice.file_path, notice.sha256, notice.number
+    return verified_file(notice.file_path, notice.sha256, f"通知书 {notice.number} 的文件")
+
+
+def notice_list_file(uow: UnitOfWork, notice_id: int) -> bytes:
+    """The stored full list (.xlsx) of a notice too long for its 附件 page, checksum verified."""
+    notice = uow.session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound(f"通知书不存在：编号 {notice_id}")
+    if not notice.list_path or not notice.list_sha256:
+        raise NotFound(f"通知书 {notice.number} 的问题清单已列在通知书附件中，没有单独的电子表格")
+    return verified_file(notice.list_path, notice.list_sha256,
+                         f"通知书 {notice.number} 的问题清单电子表格")
+
+
+def verified_file(path: str, digest: str, what: str) -> bytes:
+    """A stored file (relative to the data directory) whose SHA-256 must match."""
     full = data_dir() / path
     if not full.is_file():
-        raise NoticeFileCorrupt(f"通知书 {number} 的文件缺失：{full}")
+        raise NoticeFileCorrupt(f"{what}缺失：{full}")
     data = full.read_bytes()
     if hashlib.sha256(data).hexdigest() != digest:
-        raise NoticeFileCorrupt(f"通知书 {number} 的文件校验失败（SHA-256 不符），文件可能被改动")
+        raise NoticeFileCorrupt(f"{what}校验失败（SHA-256 不符），文件可能被改动")
     return data
 
 

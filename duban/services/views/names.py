@@ -93,6 +93,12 @@ def document_file_name(names: Names, number: str, office_code: str, kind_label: 
     return file_name(number, unit, suffix=".docx", taken=taken)
 
 
+def notice_list_file_name(number: str, unit: str, title: str = "督办问题清单") -> str:
+    """The spreadsheet of a notice's full list as its addressee (`unit`, by name) receives it
+    and the notice names it, e.g. `沈督〔2022〕3号-县住建局-督办问题清单.xlsx`."""
+    return file_name(number, unit, title, suffix=".xlsx")
+
+
 SYSTEM_NAME = "系统"
 
 # The columns of an account that say who it is and which unit it belongs to.
