@@ -491,6 +491,12 @@ def test_notices_are_read_and_signed_only_by_their_addressees(
                "gov-huaidian": {"county", "sup", "off_gov_hd", "town_hd"},
                "gov-liuzhuangdian": {"county", "sup", "town_lz"}}
     addressee = {"zjj": "off_zjj", "jyj": "off_jyj", "gov-huaidian": "off_gov_hd"}
+    county, _ = client_for("county")
+    page = county.get(f"/notices?campaign={world.campaign_id}").text
+    for n in issued:  # the page offers the spreadsheet beside the .docx, where there is one
+        assert (f'href="/notices/{n.id}/list"' in page) == (n.id in listed_apart)
+    assert {n["id"] for n in county.get(f"/api/notices?campaign={world.campaign_id}").json()
+            if n["has_list"]} == listed_apart
     for username in ROLES:
         client, csrf = client_for(username)
         listed = {n["id"] for n in client.get(
