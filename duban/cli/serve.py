@@ -282,9 +282,9 @@ def notice_issue(campaign: int, username: str, batch_key: str, offices: tuple[st
         click.echo("没有需要下发的问题。")
         return
     names = e.db.run(campaign_names, campaign)
-    click.echo(table(["编号", "文号", "主送", "问题数", "文件"],
-                     [[r.id, r.number, names.office(r.office_code), len(r.problem_ids), r.path]
-                      for r in rows]))
+    click.echo(table(["编号", "文号", "主送", "问题数", "文件", "问题清单（电子表格）"],
+                     [[r.id, r.number, names.office(r.office_code), len(r.problem_ids), r.path,
+                       r.list_file or "—"] for r in rows]))
 
 
 def _stage_label(kind: str) -> str:

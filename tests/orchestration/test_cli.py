@@ -65,3 +65,21 @@ def test_notice_commands(db: Database, clock: FixedClock, tmp_path: Path) -> Non
 
     (row,) = db.run(list_notices, cid)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == row.sha256
+
+
+def test_notice_download_writes_a_long_notice_s_spreadsheet_beside_it(
+        db: Database, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUBAN_NOTICE_INLINE_LIMIT", "2")
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 3)
+    out = _run(db, "--now", "2022-09-26T10:00", "notice", "issue", str(cid), "--batch", "b1")
+    assert "documents/" in out and ".xlsx" in out
+    shown = _run(db, "notice", "download", "1", str(tmp_path))
+    from duban.services.notices.reading import list_notices
+
+    (row,) = db.run(list_notices, cid)
+    sheet = tmp_path / "测巩督〔2022〕1号-建环办-督办问题清单.xlsx"
+    assert f"已导出问题清单：{sheet}" in shown
+    assert hashlib.sha256(sheet.read_bytes()).hexdigest() == row.list_sha256
+    assert hashlib.sha256((tmp_path / "测巩督〔2022〕1号-建环办.docx").read_bytes()
+                          ).hexdigest() == row.sha256
