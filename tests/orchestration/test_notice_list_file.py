@@ -73,9 +73,9 @@ def test_a_notice_over_the_limit_has_its_full_list_as_a_spreadsheet(
     # The Word 附件 table of a short notice has the same columns.
     assert tuple(_tables(db.run(notice_file, nyzx.id))[0][0]) == NOTICE_LIST_HEADERS
     with db.transaction() as s:
-        towns = dict(s.execute(select(Town.code, Town.name).where(Town.campaign_id == cid)).tuples().all())
+        towns = dict(s.execute(select(Town.code, Town.name).where(Town.campaign_id == cid)).all())
         villages = dict(s.execute(select(Village.code, Village.name)
-                                  .where(Village.campaign_id == cid)).tuples().all())
+                                  .where(Village.campaign_id == cid)).all())
         listed = {p.code: p for p in s.scalars(select(Problem).where(
             Problem.id.in_(jhb.problem_ids)))}
     assert [r[0] for r in rows[1:]] == [1, 2, 3, 4, 5]
