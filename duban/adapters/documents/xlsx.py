@@ -83,13 +83,20 @@ NOTICE_LIST_HEADERS = ("序号", "问题编号", "乡镇（村）", "户主", "�
 
 
 def write_notice_list_xlsx(ctx: NoticeContext, path: Path) -> Path:
-    """The full 督办问题清单 of a notice as a spreadsheet: the Word table's columns and words."""
-    rows = ({"序号": p.seq, "问题编号": p.code, "乡镇（村）": p.location, "户主": p.household,
-             "问题描述": p.description, "整改要求": p.requirement,
-             "整改时限": _cell_text(p.deadline), "配合单位": p.co_offices_text}
-            for p in ctx.problems)
-    return write_ledger_xlsx(rows, path, headers=NOTICE_LIST_HEADERS,
-                             sheet_name=ctx.attachment_title)
+    """The full 督办问题清单 of a notice as a spreadsheet: the Word table's columns and words,
+    a frozen header with a filter, widths from the header and the first rows."""
+    rows = [[p.seq, p.code, p.location, p.household, p.description, p.requirement,
+             _cell_text(p.deadline), p.co_offices_text] for p in ctx.problems]
+    widths = [_width_for(h) for h in NOTICE_LIST_HEADERS]
+    for row in rows[:_WIDTH_SAMPLE_ROWS]:
+        for j, v in enumerate(row):
+            widths[j] = max(widths[j], _width_for(str(v)))
+    sheet = Sheet(ctx.attachment_title, [list(NOTICE_LIST_HEADERS), *rows],
+                  {1: dict.fromkeys(range(len(NOTICE_LIST_HEADERS)), Style.COLUMN_HEADER)},
+                  dict(enumerate(widths)), freeze_rows=1, filter_row=1)
+    with atomic_output(path) as tmp:
+        write_book(tmp, [sheet])
+    return path
 
 
 def side_sheet(name: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sheet:

@@ -321,7 +321,8 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
         rows = [{"notice_id": notice.id, "problem_id": e.problem.id, "kind": KIND_NOTICE,
                  "office_code": code, "co_office": e.co_office} for e in group]
         for i in range(0, len(rows), CHUNK):
-            session.execute(insert(NoticeProblem), rows[i : i + CHUNK])
+            # Core's executemany: the ORM's bulk path cost ~1.7× the CPU for the same rows.
+            session.execute(insert(NoticeProblem.__table__), rows[i : i + CHUNK])
         if copy_to:
             session.execute(insert(NoticeCopy), [{"notice_id": notice.id, "office_code": c}
                                                  for c in copy_to])
