@@ -3,10 +3,15 @@
 Prefect's own ephemeral server (SubprocessASGIServer) is stopped only by atexit, so a duban
 command ended by SIGTERM or SIGKILL left it running. A command that runs flows starts the same
 server itself inside owned_prefect_server(): an owned child that dies with its parent.
+
+`duban serve` publishes the server it owns in the data directory (SERVER_STATE) while it
+answers; a `duban tick` run beside it (cron, an operator) uses that server instead of paying
+a server start of its own (~10 s of CPU), and never stops it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -15,12 +20,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 
 from duban.adapters.children import OwnedChild
 from duban.domain.errors import DubanError
-from duban.services.database import private_data_dir
+from duban.services.database import data_dir, private_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +50,19 @@ UNHEALTHY_CHECKS = 3
 HEALTH_TIMEOUT_S = 10.0
 # The server's own output, appended, in the data directory.
 SERVER_LOG = "prefect-server.log"
+# `duban serve`'s server while it answers (its URL, its process and serve's), in the data
+# directory: a hand-run tick uses it. Removed when serve stops it or starts it again.
+SERVER_STATE = "prefect-server.json"
+# How long a tick waits for a published server's health before starting its own: a server
+# that is up answers in milliseconds; one that does not must not hold a cron tick up.
+SHARED_HEALTH_TIMEOUT_S = 2.0
 
 # The API URL of the server owned by this process, for flows run on any of its threads (the
 # scheduler's): Prefect's temporary settings reach only the thread that set them.
 _owned_api_url: str | None = None
 _owned_server: OwnedPrefectServer | None = None
+# True while this process's flows run on a server another process published (serve's).
+_shared = False
 
 # Offices per issue-notices task: a county's ~100 offices make a handful of task runs.
 OFFICES_PER_TASK = 25
@@ -154,8 +168,9 @@ class OwnedPrefectServer:
     """
 
     def __init__(self, port: int | None = None, *, patience_s: float | None = None,
-                 check_s: float = CHECK_SECONDS) -> None:
+                 check_s: float = CHECK_SECONDS, publish: bool = False) -> None:
         self.fixed_port = port
+        self.publish = publish  # write SERVER_STATE while it answers (duban serve)
         self.port = port or _free_port()
         self.patience_s = patience_s if patience_s is not None else _patience()
         self.check_s = check_s
@@ -204,6 +219,10 @@ class OwnedPrefectServer:
         if self._child is not None:  # the keeper stops it; this is for a keeper that hung
             self._child.stop()
 
+    def _unpublish(self) -> None:
+        if self.publish:
+            unpublish_server()
+
     # -- the keeper thread ------------------------------------------------------------------
 
     def _keep(self) -> None:
@@ -221,6 +240,7 @@ class OwnedPrefectServer:
                 log.warning("Prefect server on port %s %s; starting it again", self.port,
                             f"exited ({self._child.process.returncode})"
                             if not self._child.running() else "stopped answering")
+                self._unpublish()
                 self.ready.clear()
                 self._child.stop()
                 self.restarts += 1
@@ -229,6 +249,7 @@ class OwnedPrefectServer:
         except BaseException as exc:  # reported to whoever waits for the server
             self._failure = exc
         finally:
+            self._unpublish()  # before the server goes: a tick must not pick a dying one
             if self._child is not None:
                 self._child.stop()
 
@@ -257,11 +278,74 @@ class OwnedPrefectServer:
                 break
             time.sleep(0.1)
         else:
+            if self.publish:
+                publish_server(self.url, self._child.pid)
             self.ready.set()
             return
         raise PrefectServerError(
             f"Prefect 服务未能在 {self.patience_s:g} 秒内启动（端口 {self.port}，"
             f"退出状态 {self._child.process.poll()}）")
+
+
+def server_state_path() -> Path:
+    """Where `duban serve` publishes its Prefect server: SERVER_STATE in the data directory."""
+    return data_dir() / SERVER_STATE
+
+
+def publish_server(url: str, server_pid: int) -> None:
+    """Publish this process's healthy server for ticks run beside it (written whole, 0600)."""
+    path = server_state_path()
+    private_data_dir()
+    temporary = path.with_name(f".{SERVER_STATE}.{os.getpid()}.part")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"url": url, "pid": server_pid, "owner": os.getpid()}, fh)
+    os.replace(temporary, path)
+
+
+def unpublish_server() -> None:
+    """Remove the published server if this process published it (another serve's stays)."""
+    path = server_state_path()
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(state, dict) and state.get("owner") == os.getpid():
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def published_server(timeout_s: float = SHARED_HEALTH_TIMEOUT_S) -> str | None:
+    """The API URL `duban serve` published for this data directory, if it is up.
+
+    Up means: the file reads, its server and serve are alive, and the server answers its
+    health check within timeout_s. Anything else (no file, a file a SIGKILL left, a PID
+    reused by another program, a server restarting) is None: the caller starts its own.
+    """
+    try:
+        state = json.loads(server_state_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    url = state.get("url")
+    if not isinstance(url, str) or not url.startswith("http://127.0.0.1:"):
+        return None
+    if not (_pid_alive(state.get("pid")) and _pid_alive(state.get("owner"))):
+        return None
+    return url if _healthy(url, timeout_s=timeout_s) else None
 
 
 def current_server() -> OwnedPrefectServer | None:
@@ -270,21 +354,37 @@ def current_server() -> OwnedPrefectServer | None:
 
 
 @contextmanager
-def owned_prefect_server(port: int | None = None) -> Iterator[str | None]:
+def owned_prefect_server(port: int | None = None, *, publish: bool = False,
+                         share: bool = False) -> Iterator[str | None]:
     """A Prefect API server for this command's flows, owned by it; yields its URL.
 
     Nothing is started when an API URL is configured (a real server, the tests' harness) or
-    an enclosing block owns one already. `port` (else $DUBAN_PREFECT_PORT, else a free one)
-    is where it listens. Started once per command and reused by every flow run; restarted if
-    it dies (see OwnedPrefectServer).
+    an enclosing block owns one already; nor, with `share` (a tick), when `duban serve`
+    published a server for this data directory that answers (published_server): its flows
+    run there, and it is never stopped here. `port` (else $DUBAN_PREFECT_PORT, else a free
+    one) is where it listens; `publish` (duban serve) writes SERVER_STATE while it answers.
+    Started once per command and reused by every flow run; restarted if it dies (see
+    OwnedPrefectServer).
     """
-    global _owned_api_url, _owned_server
+    global _owned_api_url, _owned_server, _shared
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if _owned_api_url is not None or PREFECT_API_URL.value():
         yield _owned_api_url or PREFECT_API_URL.value()
         return
-    server = OwnedPrefectServer(port or configured_port())
+    shared = published_server() if share else None
+    if shared is not None:
+        _owned_api_url, _shared = shared, True
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: shared}):
+                try:
+                    yield shared
+                finally:
+                    _drain_to_server()
+        finally:
+            _owned_api_url, _shared = None, False
+        return
+    server = OwnedPrefectServer(port or configured_port(), publish=publish)
     try:
         url = server.start()
         _owned_api_url, _owned_server = url, server
@@ -296,6 +396,11 @@ def owned_prefect_server(port: int | None = None) -> Iterator[str | None]:
     finally:
         _owned_api_url = _owned_server = None
         server.stop()
+
+
+def sharing_server() -> bool:
+    """Whether this process's flows run on a server `duban serve` published."""
+    return _shared
 
 
 def _drain_to_server(timeout_s: float = 5) -> None:
@@ -333,6 +438,8 @@ def run_quietly(flow: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     once: every flow of duban is idempotent, and a tick must not be lost to a server crash.
     """
     server = _owned_server
+    if server is None and _shared:
+        return _run_shared(flow, *args, **kwargs)
     if server is None:
         with quiet_prefect():
             return flow(*args, **kwargs)
@@ -348,6 +455,29 @@ def run_quietly(flow: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         server.wait_ready()
         with quiet_prefect():
             return flow(*args, **kwargs)
+
+
+def _run_shared(flow: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a flow on serve's server; if that server went away meanwhile (serve stopped, or
+    its keeper is starting it again), run it again once on a server of this process's own."""
+    global _owned_api_url, _owned_server, _shared
+    shared = _owned_api_url
+    try:
+        with quiet_prefect():
+            return flow(*args, **kwargs)
+    except Exception:
+        if shared is None or _healthy(shared):
+            raise
+    log.warning("the Prefect server of duban serve went away during %s; running it again on"
+                " a server of this process's own", flow)
+    server = OwnedPrefectServer(configured_port())
+    try:
+        _owned_api_url, _owned_server, _shared = server.start(), server, False
+        return run_quietly(flow, *args, **kwargs)  # quiet_prefect points it at the new server
+    finally:
+        _drain_to_server()
+        _owned_api_url, _owned_server, _shared = shared, None, True
+        server.stop()
 
 
 def batches(items: list[str], size: int = OFFICES_PER_TASK) -> list[list[str]]:

@@ -73,8 +73,9 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
         with contextlib.ExitStack() as stack:
             if runner is not None and job is None:
                 # The scheduler's ticks run flows on one server, started and watched here,
-                # owned by this process (it dies with it, even under SIGKILL).
-                stack.enter_context(owned_prefect_server(prefect_port))
+                # owned by this process (it dies with it, even under SIGKILL), published in
+                # the data directory while it answers for ticks run by hand or by cron.
+                stack.enter_context(owned_prefect_server(prefect_port, publish=True))
             _serve(runner, e, host, port, no_web, access_log)
     except KeyboardInterrupt:
         raise SystemExit(128 + signal.SIGINT) from None
@@ -146,8 +147,9 @@ def tick_cmd(as_json: bool) -> None:
 
     now = e.clock.now().isoformat() if isinstance(e.clock, FixedClock) else None
     with progress() as shown:
-        shown.step("启动调度服务（Prefect）")
-        with owned_prefect_server():
+        shown.step("连接调度服务（Prefect）")
+        # duban serve's server when it runs for this data directory, else one of our own.
+        with owned_prefect_server(share=True):
             shown.step("运行调度：推进阶段、扫描时限、发送提醒、写日报")
             summary = run_tick(now)
     if as_json:
