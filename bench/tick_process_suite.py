@@ -6,8 +6,8 @@ The floor is a Python process that starts its Prefect server the way duban does
 (`flows.common.owned_prefect_server`: an owned uvicorn child, waited for until healthy),
 runs one flow with no task, and stops the server: what any command running a flow pays.
 The tick runs on a database with seed 002 launched and a small generated county imported, at
-08:00 on the day before the campaign starts: the campaign is live, nothing is due (no stage,
-no notice round, no rung, no duty, no report before the plan's hour), the outbox is empty.
+08:00 on the day before the campaign starts: the campaign is launched but not live yet, so
+nothing is due (no stage, no notice round, no rung, no duty, no report), the outbox is empty.
 
 The two commands run in turn, round after round (one untimed round of each first, for
 Prefect's own database and the file cache; with `--quick` the floor's alone, then one round);
@@ -15,6 +15,15 @@ each figure is the median round, wall and CPU (user + system of the process and 
 children, the Prefect server included). A plain `python -m bench --quick` leaves this suite
 out (every round starts two Prefect servers); `--quick --only tick_process` runs it. Where
 the rest goes (a profile of the process): docs/benchmarks.md, "A tick as its own process".
+
+Server running: what a county office runs is `duban serve` all day with its Prefect server,
+published in the data directory, and a `duban tick` by hand or cron beside it uses that server
+(flows.common.published_server). The "server running" rows start the server as serve does
+(OwnedPrefectServer(publish=True), in this process) and run the same commands with that data
+directory: `duban tick` with nothing due against an empty flow run started the same way (the
+same script, which finds the same server), and `duban tick` with the stage due against the
+stage in-process. Their CPU adds the running server's own CPU over the command (read from
+/proc), as the floors' does.
 
 With a stage due: seed 002 and a generated county of STAGE_DUE_HOUSEHOLDS (3,000 with
 `--quick`) imported once, then each round on a fresh copy of that database (SQLite's backup,
@@ -55,7 +64,8 @@ from flows.common import owned_prefect_server, run_quietly
 def empty() -> None:
     return None
 
-with owned_prefect_server():
+# As `duban tick` does: serve's server when one is published for the data directory.
+with owned_prefect_server(share=True):
     run_quietly(empty)
 """
 
@@ -78,8 +88,37 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _run_beside(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one process and its children, plus the CPU this process's
+    running Prefect server spent meanwhile (the work it did for the command)."""
+    before = _descendants_cpu()
+    wall, cpu = _run(command, env)
+    return wall, cpu + _descendants_cpu() - before
+
+
+@contextmanager
+def _published_server(data: str, prefect_home: str) -> Iterator[None]:
+    """A Prefect server started and published for `data` as `duban serve` does, stopped after."""
+    from flows.common import OwnedPrefectServer
+
+    keys = ("DUBAN_DATA_DIR", "PREFECT_HOME")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({"DUBAN_DATA_DIR": data, "PREFECT_HOME": prefect_home})
+    server = OwnedPrefectServer(publish=True)
+    try:
+        server.start()
+        yield
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def quiet_moment() -> str:
-    """08:00 China time on the day before seed 002's first stage: live, nothing due."""
+    """08:00 China time on the day before seed 002's first stage: nothing due."""
     from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ
 
@@ -167,6 +206,7 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
     saved = {k: os.environ.get(k) for k in ("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR",
                                             "PREFECT_HOME", "PREFECT_LOGGING_LEVEL")}
     ticks: list[tuple[float, float]] = []
+    shared: list[tuple[float, float]] = []
     stages: list[tuple[float, float]] = []
     with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
         campaign, _, _ = seed_campaign(url, "county", households=households)
@@ -175,13 +215,18 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
                "PREFECT_LOGGING_LEVEL": "WARNING"}
         env.pop("PREFECT_API_URL", None)
         command = [*_duban(), "--now", moment, "tick", "--json"]
+        # The tick beside a running serve: the data directory where this process's server
+        # is published.
+        beside = {**env, "DUBAN_DATA_DIR": f"{home}/data-in-process"}
         os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
                            "PREFECT_HOME": f"{home}/prefect-in-process",
                            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                            "PREFECT_LOGGING_LEVEL": "WARNING"})
         try:
-            with _copies(backend, url) as copy, owned_prefect_server(), quiet_prefect():
+            with _copies(backend, url) as copy, owned_prefect_server(publish=True), \
+                    quiet_prefect():
                 _run(command, {**env, "DUBAN_DATABASE_URL": copy()})  # untimed, as the floor
+                _run(command, {**beside, "DUBAN_DATABASE_URL": copy()})
                 for timed in [False] + [True] * rounds:
                     os.environ["DUBAN_DATABASE_URL"] = copy()
                     process_root()  # a running worker's root is built already
@@ -193,6 +238,8 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
                     if timed:
                         stages.append((wall, cpu))
                         ticks.append(_run(command, {**env, "DUBAN_DATABASE_URL": copy()}))
+                        shared.append(_run_beside(command,
+                                                  {**beside, "DUBAN_DATABASE_URL": copy()}))
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -203,12 +250,20 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
     stage_cpu = statistics.median(c for _, c in stages)
     tick_wall = statistics.median(w for w, _ in ticks)
     tick_cpu = statistics.median(c for _, c in ticks)
+    shared_wall = statistics.median(w for w, _ in shared)
+    shared_cpu = statistics.median(c for _, c in shared)
     return [
         Entry("duban tick process, investigate stage due: wall (floor: the stage in-process)",
               backend, households, tick_wall, "s", stage_wall, tick_wall / stage_wall),
         Entry("duban tick process, investigate stage due: CPU with the server (floor: the "
               "stage in-process, server included)", backend, households, tick_cpu, "s",
               stage_cpu, tick_cpu / stage_cpu),
+        Entry("duban tick process, investigate stage due, server running: wall (floor: the "
+              "stage in-process)", backend, households, shared_wall, "s", stage_wall,
+              shared_wall / stage_wall),
+        Entry("duban tick process, investigate stage due, server running: CPU with the "
+              "server's share (floor: the stage in-process, server included)", backend,
+              households, shared_cpu, "s", stage_cpu, shared_cpu / stage_cpu),
     ]
 
 
@@ -230,18 +285,36 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
             # Untimed: Prefect's own database is made, the file cache warmed (quick: once).
             for command in list(commands.values())[:1 if quick else 2]:
                 _run(command, env)
-            times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+            times: dict[str, list[tuple[float, float]]] = {
+                name: [] for name in [*commands, *(f"{n} beside" for n in commands)]}
             for _ in range(rounds):
                 for name, command in commands.items():
                     times[name].append(_run(command, env))
-        floor_wall = statistics.median(w for w, _ in times["floor"])
-        floor_cpu = statistics.median(c for _, c in times["floor"])
-        tick_wall = statistics.median(w for w, _ in times["tick"])
-        tick_cpu = statistics.median(c for _, c in times["tick"])
-        entries += [
-            Entry("duban tick process, nothing due: wall (floor: empty flow process)", backend,
-                  rounds, tick_wall, "s", floor_wall, tick_wall / floor_wall),
-            Entry("duban tick process, nothing due: CPU with the server (floor: empty flow)",
-                  backend, rounds, tick_cpu, "s", floor_cpu, tick_cpu / floor_cpu),
-        ]
+            # The same two commands beside a running serve's published server.
+            beside = {**env, "DUBAN_DATA_DIR": f"{home}/data-served"}
+            with _published_server(f"{home}/data-served", f"{home}/prefect-served"):
+                for command in commands.values():  # untimed, as above
+                    _run(command, beside)
+                for _ in range(rounds):
+                    for name, command in commands.items():
+                        times[f"{name} beside"].append(_run_beside(command, beside))
+        entries += _pair("nothing due", backend, rounds, times["tick"], times["floor"],
+                         "empty flow process")
+        entries += _pair("nothing due, server running", backend, rounds, times["tick beside"],
+                         times["floor beside"], "empty flow process on the same server")
     return entries
+
+
+def _pair(what: str, backend: str, rounds: int, tick: list[tuple[float, float]],
+          floor: list[tuple[float, float]], floor_name: str) -> list[Entry]:
+    """The wall and CPU rows of the tick process against its floor (medians)."""
+    floor_wall = statistics.median(w for w, _ in floor)
+    floor_cpu = statistics.median(c for _, c in floor)
+    tick_wall = statistics.median(w for w, _ in tick)
+    tick_cpu = statistics.median(c for _, c in tick)
+    return [
+        Entry(f"duban tick process, {what}: wall (floor: {floor_name})", backend, rounds,
+              tick_wall, "s", floor_wall, tick_wall / floor_wall),
+        Entry(f"duban tick process, {what}: CPU with the server (floor: {floor_name})",
+              backend, rounds, tick_cpu, "s", floor_cpu, tick_cpu / floor_cpu),
+    ]

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from duban.adapters.children import OwnedChild
 from duban.domain.errors import DubanError
-from duban.services.database import data_dir, private_data_dir
+from duban.services.database import data_dir, private_data_dir, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,9 @@ class OwnedPrefectServer:
     def __init__(self, port: int | None = None, *, patience_s: float | None = None,
                  check_s: float = CHECK_SECONDS, publish: bool = False) -> None:
         self.fixed_port = port
-        self.publish = publish  # write SERVER_STATE while it answers (duban serve)
+        # Where it is published while it answers (duban serve), fixed at start: a restart
+        # writes the same file.
+        self.state_path = server_state_path() if publish else None
         self.port = port or _free_port()
         self.patience_s = patience_s if patience_s is not None else _patience()
         self.check_s = check_s
@@ -220,8 +222,8 @@ class OwnedPrefectServer:
             self._child.stop()
 
     def _unpublish(self) -> None:
-        if self.publish:
-            unpublish_server()
+        if self.state_path is not None:
+            unpublish_server(self.state_path)
 
     # -- the keeper thread ------------------------------------------------------------------
 
@@ -278,8 +280,8 @@ class OwnedPrefectServer:
                 break
             time.sleep(0.1)
         else:
-            if self.publish:
-                publish_server(self.url, self._child.pid)
+            if self.state_path is not None:
+                publish_server(self.state_path, self.url, self._child.pid)
             self.ready.set()
             return
         raise PrefectServerError(
@@ -292,10 +294,9 @@ def server_state_path() -> Path:
     return data_dir() / SERVER_STATE
 
 
-def publish_server(url: str, server_pid: int) -> None:
+def publish_server(path: Path, url: str, server_pid: int) -> None:
     """Publish this process's healthy server for ticks run beside it (written whole, 0600)."""
-    path = server_state_path()
-    private_data_dir()
+    private_dir(path.parent)
     temporary = path.with_name(f".{SERVER_STATE}.{os.getpid()}.part")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -303,9 +304,8 @@ def publish_server(url: str, server_pid: int) -> None:
     os.replace(temporary, path)
 
 
-def unpublish_server() -> None:
+def unpublish_server(path: Path) -> None:
     """Remove the published server if this process published it (another serve's stays)."""
-    path = server_state_path()
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

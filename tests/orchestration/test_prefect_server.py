@@ -1,10 +1,13 @@
 """The Prefect server duban owns: started once, on the operator's port, restarted if it dies,
 stopped with the command however it ends (`duban tick` under SIGKILL, `duban serve` under
-SIGTERM and SIGINT, which also give the scheduler's lease up)."""
+SIGTERM and SIGINT, which also give the scheduler's lease up). `duban serve` publishes it in
+the data directory; a `duban tick` beside it uses it and leaves it running, and starts its
+own when the publication is stale."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -16,15 +19,19 @@ from pathlib import Path
 
 import pytest
 
+from duban.domain.clock import FixedClock
+from duban.services.database import Database
 from flows.common import (
     SERVER_LOG,
+    SERVER_STATE,
     OwnedPrefectServer,
     PrefectServerError,
     _healthy,
     configured_port,
 )
 from tests.conftest import ROOT
-from tests.orchestration.helpers import live_processes
+from tests.orchestration.helpers import add_problems, at, launch, live_processes
+from tests.orchestration.helpers import committed as committed  # this module's db: committed
 
 SERVER_MARK = "prefect.server.api.server:create_app"
 STARTUP_S = 300  # a loaded 2-core machine takes minutes to start Prefect's server
@@ -115,6 +122,13 @@ def test_serve_stops_cleanly_releasing_the_lease_and_the_server(tmp_path: Path,
         while not _healthy(f"http://127.0.0.1:{prefect_port}/api"):
             assert time.monotonic() < deadline and duban.poll() is None
             time.sleep(0.2)
+        # Published for ticks run beside it (written right after the health answered).
+        state = tmp_path / "data" / SERVER_STATE
+        while not state.exists():
+            assert time.monotonic() < deadline and duban.poll() is None
+            time.sleep(0.1)
+        assert json.loads(state.read_text()) == {
+            "url": f"http://127.0.0.1:{prefect_port}/api", "pid": server, "owner": duban.pid}
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -131,6 +145,7 @@ def test_serve_stops_cleanly_releasing_the_lease_and_the_server(tmp_path: Path,
         assert "已停止。" in err.decode()
         assert "Traceback" not in err.decode() and "已中止" not in err.decode()
         assert _gone_within(server, 10), "the Prefect server outlived `duban serve`"
+        assert not state.exists(), "duban serve left its Prefect server published"
         # The lease was given up: a follower may lead at once, not after 30 s.
         with sqlite3.connect(tmp_path / "data" / "duban.sqlite3") as conn:
             (expires,) = conn.execute("SELECT expires_at FROM scheduler_lease").fetchone()
@@ -179,3 +194,85 @@ def test_a_taken_port_is_refused_in_chinese(monkeypatch: pytest.MonkeyPatch) -> 
         configured_port()
     monkeypatch.setenv("DUBAN_PREFECT_PORT", "")
     assert configured_port() is None
+
+
+def _tick(tmp_path: Path, db: Database, data: Path, moment: dt.datetime
+          ) -> subprocess.CompletedProcess[str]:
+    """`duban tick --json` as cron runs it: its own Prefect home, no API URL configured."""
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "DUBAN_DATA_DIR": str(data),
+               "DUBAN_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+               "PREFECT_HOME": str(tmp_path / "prefect-tick")}
+    environ.pop("PREFECT_API_URL", None)
+    return subprocess.run(
+        [sys.executable, "-c", "from duban.cli import main; main()", "--now",
+         moment.isoformat(), "tick", "--json"],
+        cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=STARTUP_S + 300)
+
+
+def _due(db: Database, clock: FixedClock) -> dt.datetime:
+    """A campaign with problems at a moment both working stages are due."""
+    clock.set(at(2022, 9, 20, 9))
+    cid = launch(db, clock)
+    add_problems(db, clock, cid, 3)
+    return at(2022, 9, 26, 9, 30)
+
+
+def test_a_tick_uses_the_server_serve_published_and_leaves_it_running(
+        db: Database, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    moment = _due(db, clock)
+    data = tmp_path / "data"
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(data))
+    # Started as `duban serve` starts it: owned by this process, published while it answers.
+    server = OwnedPrefectServer(_free_port(), patience_s=STARTUP_S, publish=True)
+    try:
+        url = server.start()
+        pid = server.pid
+        published = (data / SERVER_STATE).read_text()
+        done = _tick(tmp_path, db, data, moment)
+        assert done.returncode == 0, done.stderr[-3000:]
+        summary = json.loads(done.stdout)
+        assert [s["kind"] for s in next(iter(summary["campaigns"].values()))["stages"]] == [
+            "investigate", "rectify"]
+        # The tick's runs are on the published server (the tick had a Prefect home of its own,
+        # so a server of its own would have kept them elsewhere), and the server is untouched.
+        with SyncPrefectClient(url) as client:
+            runs = client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["duban-tick"])))
+        assert [r.state_name for r in runs] == ["Completed"]
+        assert server.pid == pid and _alive(pid) and _healthy(url) and server.restarts == 0
+        assert (data / SERVER_STATE).read_text() == published
+    finally:
+        server.stop()
+    assert not (data / SERVER_STATE).exists()
+
+
+@pytest.mark.parametrize("stale", ["dead pid", "silent port"])
+def test_a_tick_with_a_stale_publication_starts_its_own_server(
+        db: Database, clock: FixedClock, tmp_path: Path, stale: str) -> None:
+    moment = _due(db, clock)
+    data = tmp_path / "data"
+    data.mkdir()
+    with socket.socket() as silent:  # a port that accepts and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        if stale == "dead pid":  # what a kill -9 of serve leaves: its processes are gone
+            gone = subprocess.Popen(["true"])
+            gone.wait()
+            state = {"url": f"http://127.0.0.1:{_free_port()}/api", "pid": gone.pid,
+                     "owner": gone.pid}
+        else:  # live processes (a reused PID: this test's), a port that does not answer
+            state = {"url": f"http://127.0.0.1:{silent.getsockname()[1]}/api",
+                     "pid": os.getpid(), "owner": os.getpid()}
+        (data / SERVER_STATE).write_text(json.dumps(state))
+        done = _tick(tmp_path, db, data, moment)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert [s["kind"] for s in next(iter(summary["campaigns"].values()))["stages"]] == [
+        "investigate", "rectify"]
+    # It ran on a server of its own (whose output went to the data directory's log) and
+    # left the publication it did not write alone.
+    assert (data / SERVER_LOG).is_file()
+    assert json.loads((data / SERVER_STATE).read_text()) == state
