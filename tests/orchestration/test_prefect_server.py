@@ -283,3 +283,50 @@ def test_a_tick_with_a_stale_publication_starts_its_own_server(
     # left the publication it did not write alone.
     assert (data / SERVER_LOG).is_file()
     assert json.loads((data / SERVER_STATE).read_text()) == state
+
+
+def test_a_tick_whose_shared_server_goes_away_runs_again_on_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from prefect.settings import PREFECT_API_URL
+
+    from flows import common
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return None
+
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    serve = HTTPServer(("127.0.0.1", 0), Health)  # serve's server, as far as health goes
+    threading.Thread(target=serve.serve_forever, daemon=True).start()
+    shared = f"http://127.0.0.1:{serve.server_address[1]}/api"
+    common.publish_server(common.server_state_path(), shared, os.getpid())
+    calls: list[tuple[str | None, int | None]] = []
+
+    def tick() -> str:
+        """Fails on serve's server while serve stops it; then runs on the tick's own."""
+        calls.append((PREFECT_API_URL.value(), common.current_server() and
+                      common.current_server().pid))  # type: ignore[union-attr]
+        if len(calls) == 1:
+            serve.shutdown()
+            serve.server_close()
+            raise RuntimeError("连接被拒绝")
+        return "done"
+
+    with common.owned_prefect_server(share=True) as url:
+        assert url == shared and common.sharing_server()
+        assert common.run_quietly(tick) == "done"
+        # Back on the shared settings afterwards; the fallback server is gone.
+        assert common.sharing_server() and common.current_server() is None
+    assert not common.sharing_server()
+    (first_url, first_pid), (second_url, own_pid) = calls
+    assert first_url == shared and first_pid is None
+    assert second_url != shared and own_pid is not None
+    assert _gone_within(own_pid, 10), "the tick's own fallback server outlived the tick"
