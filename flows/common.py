@@ -470,7 +470,8 @@ def _run_shared(flow: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             raise
     log.warning("the Prefect server of duban serve went away during %s; running it again on"
                 " a server of this process's own", flow)
-    server = OwnedPrefectServer(configured_port())
+    # A free port, not $DUBAN_PREFECT_PORT: serve's keeper may be starting its server there.
+    server = OwnedPrefectServer()
     try:
         _owned_api_url, _owned_server, _shared = server.start(), server, False
         return run_quietly(flow, *args, **kwargs)  # quiet_prefect points it at the new server
