@@ -165,14 +165,25 @@ def write_book(path: Path | IO[bytes], sheets: Sequence[Sheet]) -> Path | IO[byt
     filters: list[str | None] = []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for n, sheet in enumerate(sheets, 1):
-            with zf.open(f"xl/worksheets/sheet{n}.xml", "w", force_zip64=True) as raw:
+            with zf.open(_member(f"xl/worksheets/sheet{n}.xml"), "w", force_zip64=True) as raw:
                 filters.append(_stream_sheet(raw, sheet))
-        zf.writestr("[Content_Types].xml", _content_types(len(sheets)))
-        zf.writestr("_rels/.rels", _RELS)
-        zf.writestr("xl/workbook.xml", _workbook([s.name for s in sheets], filters))
-        zf.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
-        zf.writestr("xl/styles.xml", _STYLES)
+        zf.writestr(_member("[Content_Types].xml"), _content_types(len(sheets)))
+        zf.writestr(_member("_rels/.rels"), _RELS)
+        zf.writestr(_member("xl/workbook.xml"), _workbook([s.name for s in sheets], filters))
+        zf.writestr(_member("xl/_rels/workbook.xml.rels"), _workbook_rels(len(sheets)))
+        zf.writestr(_member("xl/styles.xml"), _STYLES)
     return path
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date: zipfile would stamp the wall clock, and the same rows
+    should make the same bytes (a stored list file is compared by its digest)."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info._compresslevel = 1  # type: ignore[attr-defined]  # zipfile's own level for entries
+    info.external_attr = 0o600 << 16
+    info.create_system = 3  # Unix, whatever the platform
+    return info
 
 
 def _stream_sheet(raw: IO[bytes], sheet: Sheet) -> str | None:
