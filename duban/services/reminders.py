@@ -83,7 +83,7 @@ from models import (
 )
 
 CHUNK = 2000
-FIRED_CHUNK = 500  # rows per multi-VALUES insert: 16 columns stay under bind limits
+FIRED_CHUNK = 500  # rows per executemany (SQLAlchemy splits it under the bind limits)
 OPEN = [s.value for s in OPEN_STATUSES]
 
 
@@ -183,14 +183,16 @@ def _insert_fired(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int
         return set()
     cols = ReminderFired.__table__.c
     inserted: set[tuple[int, str]] = set()
-    # Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement per chunk, and
-    # only the rows really inserted come back (a concurrent sweep's rows do not).
+    # INSERT ... ON CONFLICT DO NOTHING RETURNING as one executemany: SQLAlchemy sends it as
+    # multi-row statements compiled once (a statement built with `.values(chunk)` was compiled
+    # again for every chunk, half of a deadline day's sweep). Only the rows really inserted
+    # come back (a concurrent sweep's rows do not).
+    stmt = insert_or_skip(session, ReminderFired).on_conflict_do_nothing(
+        index_elements=["problem_id", "cycle", "rung_code"],
+    ).returning(cols.problem_id, cols.rung_code)
     for i in range(0, len(rows), FIRED_CHUNK):
         chunk = rows[i : i + FIRED_CHUNK]
-        stmt = insert_or_skip(session, ReminderFired).values(chunk).on_conflict_do_nothing(
-            index_elements=["problem_id", "cycle", "rung_code"],
-        ).returning(cols.problem_id, cols.rung_code)
-        inserted.update((pid, code) for pid, code in session.execute(stmt))
+        inserted.update((pid, code) for pid, code in session.execute(stmt, chunk))
     return inserted
 
 
