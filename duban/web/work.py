@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -432,14 +433,9 @@ def notice_file_response(st: WebState, ctx: Ctx, notice_id: int) -> Response:
     """A notice's .docx, named 文号-单位名称, if the scope may read it (page and API)."""
     from duban.services.notices.reading import notice_file
 
-    notice = read(st, visible_notice, ctx.scope, notice_id)
-    data = st.db.run(notice_file, notice_id)
-    names = rules_of(st, notice.campaign_id, local_today(st.clock)).names
-    name = document_file_name(names, notice.number, notice.office_code,
-                              KIND_LABEL_OF.get(notice.kind, "通知书"))
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument"
-                    ".wordprocessingml.document",
-                    headers={"Content-Disposition": _attachment(name)})
+    return _notice_download(st, ctx, notice_id, notice_file, DOCX_TYPE, lambda notice, names:
+                            document_file_name(names, notice.number, notice.office_code,
+                                               KIND_LABEL_OF.get(notice.kind, "通知书")))
 
 
 @router.get("/notices/{notice_id}/list", include_in_schema=False)
@@ -451,13 +447,22 @@ def notice_list_response(st: WebState, ctx: Ctx, notice_id: int) -> Response:
     """A long notice's full 督办问题清单 (.xlsx), by the name the notice gives it (page, API)."""
     from duban.services.notices.reading import notice_list_file
 
+    return _notice_download(st, ctx, notice_id, notice_list_file, XLSX_TYPE, lambda notice, names:
+                            notice_list_file_name(notice.number, names.office(notice.office_code)))
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _notice_download(st: WebState, ctx: Ctx, notice_id: int, read_file: Callable[..., bytes],
+                     media_type: str, name_of: Callable[[Any, Any], str]) -> Response:
+    """One of a notice's files, if the scope may read the notice, under the name it is known by."""
     notice = read(st, visible_notice, ctx.scope, notice_id)
-    data = st.db.run(notice_list_file, notice_id)
+    data = st.db.run(read_file, notice_id)
     names = rules_of(st, notice.campaign_id, local_today(st.clock)).names
-    name = notice_list_file_name(notice.number, names.office(notice.office_code))
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument"
-                    ".spreadsheetml.sheet",
-                    headers={"Content-Disposition": _attachment(name)})
+    return Response(data, media_type=media_type,
+                    headers={"Content-Disposition": _attachment(name_of(notice, names))})
 
 
 # ---- ranking and penalties --------------------------------------------------------------

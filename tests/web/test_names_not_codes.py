@@ -81,6 +81,29 @@ def test_a_notice_downloads_under_its_number_and_units_name(world: World,
         assert name == f"{number}-县住建局.docx"
 
 
+def test_a_long_notices_list_downloads_as_a_spreadsheet_under_the_units_name(
+        world: World, client_for: Clients, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    monkeypatch.setenv("DUBAN_NOTICE_INLINE_LIMIT", "1")
+    issued = world.db.run(issue_notices, world.clock, world.campaign_id, issued_by="county",
+                          batch_key="dl-list")
+    notice = next(n for n in issued if n.office_code == "zjj")
+    client, _ = client_for("off_zjj")
+    for url in (f"/notices/{notice.id}/list", f"/api/notices/{notice.id}/list"):
+        r = client.get(url)
+        assert r.status_code == 200
+        assert r.headers["content-type"] == (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        name = unquote(r.headers["content-disposition"].split("UTF-8''")[1])
+        assert name == f"{notice.number}-县住建局-督办问题清单.xlsx"
+        rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
+        assert len(rows) > 2  # the header and every problem of the notice
+        _no_codes(" ".join(str(v) for row in rows for v in row if v is not None))
+
+
 def test_cli_notice_list_and_download_name_units_and_signers(world: World,
                                                             tmp_path: Path) -> None:
     from duban.services.notices.receipts import acknowledge_notice
