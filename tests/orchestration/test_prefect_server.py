@@ -290,7 +290,7 @@ def test_a_tick_whose_shared_server_goes_away_runs_again_on_its_own(
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows import common
 
@@ -320,7 +320,10 @@ def test_a_tick_whose_shared_server_goes_away_runs_again_on_its_own(
             raise RuntimeError("连接被拒绝")
         return "done"
 
-    with common.owned_prefect_server(share=True) as url:
+    # No API URL configured, as for a tick run by hand: in the suite this worker's session
+    # server (prefect_api) may already be set in Prefect's settings, not only in the env.
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), \
+            common.owned_prefect_server(share=True) as url:
         assert url == shared and common.sharing_server()
         assert common.run_quietly(tick) == "done"
         # Back on the shared settings afterwards; the fallback server is gone.
