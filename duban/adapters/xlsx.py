@@ -99,12 +99,23 @@ def openpyxl_no_formulas(workbook: Any) -> None:
                     openpyxl_text(cell, str(cell.value))
 
 
+# Anything `_text` changes: most cells have none of it and are written as they are.
+_NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _text(value: str) -> str:
+    if _NEEDS_ESCAPE.search(value) is None:
+        return value
     # A carriage return written raw would be read back as a line feed (XML's end-of-line rule).
     return escape(_ILLEGAL_XML.sub("", value), {"\r": "&#13;"})
 
 
 def _cell(ref: str, value: Any, style: int) -> str:
+    if type(value) is str and value and not value.startswith(FORMULA_STARTS):
+        # The common cell first (a list's cells are mostly text): the same XML as below.
+        s = f' s="{style}"' if style else ""
+        return (f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{_text(value)}'
+                "</t></is></c>")
     s = f' s="{style}"' if style else ""
     if value is None or value == "":
         return f'<c r="{ref}"{s}/>' if style else ""

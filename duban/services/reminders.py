@@ -159,18 +159,25 @@ def arm(uow: UnitOfWork, campaign_id: int, policy: ReminderPolicy,
                 ReminderState.version != Problem.version),
         )
     ))
+    # A rung's date depends only on the day the deadline started, the deadline and the rungs
+    # fired: a county's problems share a few dozen of these, so each ladder is worked out once.
+    due: dict[tuple[dt.date, dt.date, frozenset[str]], dt.date | None] = {}
     for i in range(0, len(stale), CHUNK):
         ids = stale[i : i + CHUNK]
         rows = session.execute(select(*_PROBLEM_COLS).where(Problem.id.in_(ids))).all()
         fired = _fired_codes(session, ids)
         session.execute(delete(ReminderState).where(ReminderState.problem_id.in_(ids)))
-        states = [
-            {"problem_id": p.id, "campaign_id": campaign_id, "version": p.version,
-             "deadline": p.deadline,
-             "next_due_on": next_due(_open_item(p, frozenset(fired.get(p.id, ()))),
-                                     policy, calendar)}
-            for p in rows if p.deadline is not None and p.lead_office is not None
-        ]
+        states = []
+        for p in rows:
+            if p.deadline is None or p.lead_office is None:
+                continue
+            item = _open_item(p, frozenset(fired.get(p.id, ())))
+            key = (item.assigned_on, item.deadline, item.fired)
+            if key not in due:
+                due[key] = next_due(item, policy, calendar)
+            states.append({"problem_id": p.id, "campaign_id": campaign_id,
+                           "version": p.version, "deadline": p.deadline,
+                           "next_due_on": due[key]})
         if states:
             # Core's executemany: the ORM's bulk path cost ~1.7× the CPU for the same rows.
             session.execute(insert(ReminderState.__table__), states)

@@ -110,9 +110,24 @@ def _notice_context(
     inline_limit: int = DEFAULT_INLINE_LIMIT,
 ) -> NoticeContext:
     items = []
+    # A county notice lists thousands of problems over a few categories and deadline bases:
+    # each 整改要求 and 签收 wording is worked out once (the plan's lookups are linear scans).
+    requirements: dict[tuple[str, bool], str] = {}
+    signing: dict[tuple[str, bool], str] = {}
     for i, entry in enumerate(listed, start=1):
         p = entry.problem
-        lead = names.office(p.lead_office) if entry.co_office else ""
+        co = entry.co_office
+        requirement = requirements.get((p.category, co))
+        if requirement is None:
+            requirement = requirements[(p.category, co)] = _requirement(plan, p.category,
+                                                                        co_office=co)
+        deadline = p.deadline
+        if not deadline:
+            basis = (p.deadline_basis or "", co)
+            deadline = signing.get(basis)
+            if deadline is None:
+                deadline = signing[basis] = (("牵头单位" if co else "")
+                                             + signing_days_text(basis[0]))
         items.append(NoticeItem(
             seq=i,
             code=p.code,
@@ -120,11 +135,10 @@ def _notice_context(
             village=names.village(p.village_code),
             household=households.get(p.household_id or "", p.household_id or ""),
             description=p.description,
-            requirement=_requirement(plan, p.category, co_office=entry.co_office),
-            deadline=p.deadline or (("牵头单位" if entry.co_office else "")
-                                    + signing_days_text(p.deadline_basis or "")),
-            co_offices=[names.office(c) for c in co_offices.get(p.id, []) if c != office.code],
-            lead=lead,
+            requirement=requirement,
+            deadline=deadline,
+            co_offices=[names.office(c) for c in co_offices.get(p.id, ()) if c != office.code],
+            lead=names.office(p.lead_office) if co else "",
         ))
     dated = [i.deadline for i in items if isinstance(i.deadline, dt.date)]
     waiting = sum(1 for e in listed if e.problem.deadline is None and not e.co_office)
