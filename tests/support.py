@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
@@ -120,3 +121,31 @@ def plain_household(campaign_id: int, town: str, village: str, household_id: str
                      monitoring_type=None, income_per_person=9000, house_grade="A",
                      tap_water=True, school_age_children=0, children_out_of_school=0,
                      medical_insurance=True, sanitary_toilet=True)
+
+
+class LostCommit:
+    """Counts the notices a batch renders and loses its commit (the batch's messages raise, as
+    a dropped connection would) until `restore()`: a retry must reuse what was rendered."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import duban.services.messages as messages
+        import duban.services.notices.issuing as notices
+
+        self.rendered: list[str] = []
+        self._monkeypatch, self._messages = monkeypatch, messages
+        self._real_messages = messages.notice_issued_messages
+        real_render = notices._render_notice
+
+        def counted(ctx: Any, path: Path, template_dir: Path | None = None) -> object:
+            self.rendered.append(ctx.number)
+            return real_render(ctx, path, template_dir=template_dir)
+
+        def lost(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("connection lost")
+
+        monkeypatch.setattr(notices, "_render_notice", counted)
+        monkeypatch.setattr(messages, "notice_issued_messages", lost)
+
+    def restore(self) -> None:
+        """Let the next batch commit."""
+        self._monkeypatch.setattr(self._messages, "notice_issued_messages", self._real_messages)

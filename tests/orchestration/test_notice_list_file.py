@@ -9,7 +9,6 @@ import email.policy
 import hashlib
 import io
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import docx
@@ -29,6 +28,7 @@ from models import Notice, Problem, Town, Village
 from tasks.delivery import deliver
 from tests.orchestration.helpers import add_problems, at, launch, make_plan
 from tests.orchestration.test_outbox import _Mailbox, smtp_server  # noqa: F401
+from tests.support import LostCommit
 
 
 def _campaign(db: Database, clock: FixedClock, plan: Any = None) -> int:
@@ -139,29 +139,16 @@ def test_the_limit_is_an_integer_of_at_least_one(
 
 def test_a_retry_reuses_the_spreadsheet_rendered_for_it(
         db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    import duban.services.messages as messages
-    import duban.services.notices.issuing as notices
-
-    rendered: list[str] = []
-    real_render, real_messages = notices._render_notice, messages.notice_issued_messages
-
-    def counted(ctx: Any, path: Path, template_dir: Path | None = None) -> object:
-        rendered.append(ctx.number)
-        return real_render(ctx, path, template_dir=template_dir)
-
-    def lost(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("connection lost")
-
     monkeypatch.setenv("DUBAN_NOTICE_INLINE_LIMIT", "3")
     cid = _campaign(db, clock)
-    monkeypatch.setattr(notices, "_render_notice", counted)
-    monkeypatch.setattr(messages, "notice_issued_messages", lost)
+    lost = LostCommit(monkeypatch)
+    rendered = lost.rendered
     with pytest.raises(RuntimeError, match="connection lost"):
         db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert rendered == ["测巩督〔2022〕1号", "测巩督〔2022〕2号"]  # 建环办's is over the limit
     sheets = sorted((data_dir() / "documents").glob("*.xlsx"))
     assert len(sheets) == 1
-    monkeypatch.setattr(messages, "notice_issued_messages", real_messages)
+    lost.restore()
     (notice,) = [n for n in db.run(issue_notices, clock, cid, issued_by="county",
                                    batch_key="b1") if n.list_path]
     assert len(rendered) == 2, "the retry rendered again"

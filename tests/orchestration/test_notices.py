@@ -23,6 +23,7 @@ from duban.services.notices.reading import list_notices, notice_file
 from duban.services.notices.receipts import acknowledge_notice, void_notice
 from models import InboxMessage, Notice, OutboxMessage
 from tests.orchestration.helpers import add_problems, launch
+from tests.support import LostCommit
 
 
 def test_one_notice_per_lead_office_with_consecutive_numbers(db: Database,
@@ -121,28 +122,15 @@ def test_failed_render_uses_no_number(db: Database, clock: FixedClock,
 def test_a_batch_whose_transaction_failed_is_not_rendered_again(
         db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 17: the retry takes the same numbers and reuses the documents rendered for them."""
-    import duban.services.messages as messages
-    import duban.services.notices.issuing as notices
-
     cid = launch(db, clock)
     add_problems(db, clock, cid, 4, category="housing")
     add_problems(db, clock, cid, 2, category="water", tag="水")
-    rendered: list[str] = []
-    real_render, real_messages = notices._render_notice, messages.notice_issued_messages
-
-    def counted(ctx: Any, path: Path, template_dir: Path | None = None) -> object:
-        rendered.append(ctx.number)
-        return real_render(ctx, path, template_dir=template_dir)
-
-    def lost(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("connection lost")
-
-    monkeypatch.setattr(notices, "_render_notice", counted)
-    monkeypatch.setattr(messages, "notice_issued_messages", lost)
+    lost = LostCommit(monkeypatch)
+    rendered = lost.rendered
     with pytest.raises(RuntimeError, match="connection lost"):
         db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert rendered == ["测巩督〔2022〕1号", "测巩督〔2022〕2号"]
-    monkeypatch.setattr(messages, "notice_issued_messages", real_messages)
+    lost.restore()
     issued = db.run(issue_notices, clock, cid, issued_by="county", batch_key="b1")
     assert [n.number for n in issued] == ["测巩督〔2022〕1号", "测巩督〔2022〕2号"]
     assert len(rendered) == 2, "the retry rendered again"
