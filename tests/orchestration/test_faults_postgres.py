@@ -48,6 +48,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 DB_NAME = "duban_faults_pg"
 
 
+def _runuser() -> str:
+    """util-linux's runuser; it lives in sbin, which a clean environment's PATH may lack."""
+    found = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    assert found, "runuser (util-linux) is needed to run initdb as postgres when root"
+    return found
+
+
 class Cluster:
     """A private PostgreSQL cluster on a Unix socket, started and stopped with pg_ctl."""
 
@@ -60,7 +67,7 @@ class Cluster:
     def _run(self, tool: str, *args: str) -> None:
         command = [str(self.bindir / tool), *args]
         if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
+            command = [_runuser(), "-u", "postgres", "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, timeout=300,
                               check=False)
         assert done.returncode == 0, f"{tool}: {done.stdout}{done.stderr}"
