@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,11 +68,6 @@ _shared = False
 OFFICES_PER_TASK = 25
 
 
-# The API URL the quiet settings in force in this context were made for (Prefect's temporary
-# settings are context-local too); unset outside quiet_prefect.
-_quiet_for: ContextVar[tuple[str | None] | None] = ContextVar("duban_quiet_prefect", default=None)
-
-
 @contextmanager
 def quiet_prefect() -> Iterator[None]:
     """Prefect settings for short stage runs: no heartbeat thread, a patient server start."""
@@ -83,11 +77,6 @@ def quiet_prefect() -> Iterator[None]:
         temporary_settings,
     )
 
-    if _quiet_for.get() == (_owned_api_url,):
-        # Already in force (the demo's flow_session around each tick): building Prefect's
-        # settings again cost ~0.3 s of CPU a flow run, most of a tick with nothing due.
-        yield
-        return
     # The environment variable cannot say None; only temporary_settings can.
     updates: dict[Any, Any] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     if _owned_api_url is not None:
@@ -97,11 +86,7 @@ def quiet_prefect() -> Iterator[None]:
     if "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in os.environ:
         updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = EPHEMERAL_STARTUP_SECONDS
     with temporary_settings(updates=updates):
-        token = _quiet_for.set((_owned_api_url,))
-        try:
-            yield
-        finally:
-            _quiet_for.reset(token)
+        yield
 
 
 def _free_port() -> int:
