@@ -28,7 +28,7 @@ from duban.web.asgi import HttpMiddleware
 from duban.web.cache import SlowResultCache
 from duban.web.deps import WebState
 from duban.web.forms import refusal_status
-from duban.web.render import STATIC, make_env, redirect, render
+from duban.web.render import STATIC, came_from, make_env, redirect, render
 from duban.web.security import AuthRequired, CsrfRefused, Keys, load_secret
 from duban.web.uploads import BodyLimit
 from duban.web.validation import chinese_messages
@@ -161,7 +161,8 @@ def _handlers(app: FastAPI) -> None:
         if _is_api(request):
             return JSONResponse({"error": message}, status_code=status)
         return render(st(request).env, st(request).keys, request, "error.html",
-                      status_code=status, title=title, message=message)
+                      status_code=status, title=title, message=message,
+                      back=came_from(request))
 
     @app.exception_handler(AuthRequired)
     async def auth_required(request: Request, _: AuthRequired) -> Response:
@@ -197,7 +198,8 @@ def _handlers(app: FastAPI) -> None:
                 body["errors"] = errors
             return JSONResponse(body, status_code=status)
         return render(st(request).env, st(request).keys, request, "error.html",
-                      status_code=status, title="无法完成", message=exc.message)
+                      status_code=status, title="无法完成", message=exc.message,
+                      back=came_from(request))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

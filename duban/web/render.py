@@ -6,7 +6,7 @@ import base64
 import datetime as dt
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from fastapi import Request
@@ -144,6 +144,20 @@ def render(env: jinja2.Environment, keys: Keys, request: Request, template: str,
         response.delete_cookie(FLASH_COOKIE, path="/")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def came_from(request: Request) -> str | None:
+    """The page of this site the person came from (its path and query), for a way back from
+    an error page; None for another site's page, a malformed Referer or this same page."""
+    referer = request.headers.get("referer", "")
+    parts = urlsplit(referer)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.headers.get("host"):
+        return None
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    back = parts.path + (f"?{parts.query}" if parts.query else "")
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return None if request.method == "GET" and back == here else back
 
 
 def redirect(request: Request, keys: Keys, url: str, *, ok: str | None = None,

@@ -24,8 +24,9 @@ MIB = 1024 * 1024
 # A request's body: the files of one submission (a few phone photos and scans) and its form
 # fields. More files go up in further requests (the API's evidence upload takes any number).
 MAX_BODY_BYTES = 30 * MIB
-# An import file (up to 50 MB, see work.MAX_IMPORT_BYTES) and its form fields.
-MAX_IMPORT_BODY_BYTES = 51 * MIB
+# An import file and its form fields.
+MAX_IMPORT_FILE_BYTES = 50 * MIB
+MAX_IMPORT_BODY_BYTES = MAX_IMPORT_FILE_BYTES + MIB
 
 
 def body_limit(path: str) -> int:
@@ -33,7 +34,10 @@ def body_limit(path: str) -> int:
     return MAX_IMPORT_BODY_BYTES if path == "/imports" else MAX_BODY_BYTES
 
 
-def _too_large(limit: int) -> HTTPException:
+def _too_large(path: str, limit: int) -> HTTPException:
+    if path == "/imports":
+        return HTTPException(413, detail=f"导入文件超过 {MAX_IMPORT_FILE_BYTES // MIB} MB 的上限，"
+                                         "已拒绝；请按乡镇或村把表格分成几个文件，分批导入")
     return HTTPException(413, detail=f"上传内容超过 {limit // MIB} MB 的上限，已拒绝；"
                                      f"每个文件不超过 {MAX_FILE_BYTES // MIB} MB，文件较多时请分批上传")
 
@@ -49,12 +53,12 @@ class BodyLimit(HttpMiddleware):
         async def bounded() -> Message:
             nonlocal received
             if declared is not None and declared > limit:
-                raise _too_large(limit)  # before reading a byte of it
+                raise _too_large(scope["path"], limit)  # before reading a byte of it
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _too_large(limit)
+                    raise _too_large(scope["path"], limit)
             return message
 
         await self.app(scope, bounded, send)

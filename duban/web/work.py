@@ -52,14 +52,13 @@ from duban.web.pages import (
 )
 from duban.web.render import redirect
 from duban.web.security import Ctx
-from duban.web.uploads import read_upload
+from duban.web.uploads import MAX_IMPORT_FILE_BYTES, MIB, read_upload
 
 # Sign-in is checked before the CSRF token, so a request without a session gets the sign-in
 # answer (redirect / 401) rather than a CSRF refusal.
 router = APIRouter(dependencies=[Depends(current), Depends(csrf_session)])
 
 MAX_PLAN_BYTES = 2 * 1024 * 1024
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 def require_role(ctx: Ctx, *roles: Role) -> None:
@@ -173,9 +172,10 @@ async def import_upload(request: Request, ctx: CtxDep,
     suffix = Path(file.filename or "upload.xlsx").suffix.lower()[:8] or ".xlsx"
     if not re.fullmatch(r"\.[a-z0-9]{1,7}", suffix):
         suffix = ".xlsx"
-    content = await file.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        raise DubanError("导入文件超过 50 MB，请分批导入")
+    content = await file.read(MAX_IMPORT_FILE_BYTES + 1)
+    if len(content) > MAX_IMPORT_FILE_BYTES:
+        raise DubanError(f"导入文件超过 {MAX_IMPORT_FILE_BYTES // MIB} MB 的上限，已拒绝；"
+                         "请按乡镇或村把表格分成几个文件，分批导入")
     # The upload is kept (the user's own, by a token) until it is imported, so that values
     # mapped to the plan's names can be checked again without sending the file twice.
     token = secrets.token_hex(12)

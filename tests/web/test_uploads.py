@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from duban.services.evidence import MAX_FILE_BYTES, named_for
-from duban.web.uploads import MAX_BODY_BYTES, body_limit
+from duban.web.uploads import MAX_BODY_BYTES, MAX_IMPORT_BODY_BYTES, body_limit
 from models import Evidence
 from tests.support import JPEG
 from tests.web.conftest import World
@@ -65,6 +65,25 @@ def test_a_body_declared_too_big_is_refused_before_it_is_read(world: World,
     assert page.status_code == 413 and "上传内容超过" in page.text
     with world.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Evidence)) == 0
+
+
+def test_an_import_too_big_is_refused_in_its_own_words_with_a_way_back(
+        world: World, client_for: Clients) -> None:
+    client, csrf = client_for("county")
+    assert body_limit("/imports") == MAX_IMPORT_BODY_BYTES
+    headers = {"Content-Type": "multipart/form-data; boundary=b",
+               "Content-Length": str(MAX_IMPORT_BODY_BYTES + 1), "X-CSRF-Token": csrf}
+    page = client.post("/imports", content=b"x", headers={
+        **headers, "Referer": "http://testserver/imports?campaign=1"})
+    assert page.status_code == 413
+    assert "导入文件超过 50 MB 的上限，已拒绝；请按乡镇或村把表格分成几个文件，分批导入" in page.text
+    assert "每个文件不超过" not in page.text  # the evidence limit is not the import's
+    assert 'href="/imports?campaign=1">返回上一页' in page.text
+    # Another site's page, or none, gets no way back but the overview.
+    for referer in ("http://elsewhere.example/imports", "//elsewhere.example/x", ""):
+        other = client.post("/imports", content=b"x", headers={**headers, "Referer": referer})
+        assert other.status_code == 413 and "返回上一页" not in other.text
+        assert 'href="/">返回总览' in other.text
 
 
 def test_a_file_over_the_limit_is_refused_with_its_size(world: World,
