@@ -435,6 +435,7 @@ class PartForm:
     rows: list[list[Cell]] = field(default_factory=list)
     blank_rows: int = 0
     errors: list[str] = field(default_factory=list)  # the part's errors not at one field
+    deleted: set[int] = field(default_factory=set)  # rows ticked 删除 in a refused save
 
 
 BLANK_ROWS = 3
@@ -648,6 +649,9 @@ def kept_form(section: Section, data: Mapping[str, Any], posted: Mapping[str, st
             for cell in row:
                 keep(cell)
         first = len(pf.rows)
+        # A refused save shows the 删除 boxes as they were ticked, so the next save still
+        # deletes those rows instead of silently keeping them.
+        pf.deleted = {ri for ri in range(first) if posted.get(f"t{pf.index}.{ri}._delete")}
         count = _int(posted.get(f"t{pf.index}.rows"), first) + BLANK_ROWS
         typed = [ri for ri in range(first, count) if any(
             posted.get(f"t{pf.index}.{ri}.{c.key}", "").strip() for c in pf.cols)]

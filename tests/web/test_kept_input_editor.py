@@ -78,3 +78,20 @@ def test_a_refused_upload_names_its_file_and_starts_no_draft(client_for: Clients
     assert r.status_code == 422
     assert "未能新建草稿" in r.text and "请重新选择：县方案（修改稿）.yaml" in r.text
     assert set(re.findall(r'href="/plans/drafts/(\d+)"', r.text)) == drafts
+
+
+def test_a_refused_save_keeps_the_rows_ticked_for_deletion(client_for: Clients) -> None:
+    client, csrf = client_for("county")
+    url = start(client, csrf, origin="seed", seed=SEEDS[0])
+    fields = dict(forms_of(client.get(f"{url}?section=deadlines").text)
+                  .form("/sections/deadlines"))
+    table = next(k.split(".")[0] for k, v in fields.items()
+                 if k.endswith(".rows") and int(v) > 0)
+    ticked = f"{table}.0._delete"
+    assert ticked not in fields  # shown unticked
+    bad = dict(fields, **{"f0.default_working_days": "十天", ticked: "1"})
+    r = client.post(f"{url}/sections/deadlines", data=bad, follow_redirects=False)
+    assert r.status_code == 422 and "“十天”不是整数" in r.text
+    kept = _section_form(r.text, "deadlines")
+    assert kept.get(ticked) == "1"  # still ticked: the next save deletes the row
+    assert sum(k.endswith("._delete") for k in kept) == 1  # and no other row
