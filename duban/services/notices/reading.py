@@ -185,26 +185,30 @@ class NoticeTally:
 
 
 def notice_tally(uow: UnitOfWork, campaign_id: int, offices: Sequence[str]) -> NoticeTally:
-    """How many live 督办通知书 are addressed and copied to these offices, and their items."""
+    """How many live 督办通知书 are addressed and copied to these offices, and their items
+    (one statement: it is on every office's and town's dashboard)."""
     codes = sorted(set(offices))
-    session = uow.session
     live = (Notice.campaign_id == campaign_id, Notice.kind == KIND_NOTICE,
             Notice.voided.is_(False))
-    addressed = list(session.scalars(
-        select(Notice.id).where(*live, Notice.office_code.in_(codes))))
-    signed = set(_acknowledgers(session, addressed))
-    copied = session.scalar(
-        select(func.count(func.distinct(NoticeCopy.notice_id)))
-        .join(Notice, Notice.id == NoticeCopy.notice_id)
-        .where(*live, NoticeCopy.office_code.in_(codes))) or 0
-    items = dict(session.execute(
-        select(NoticeProblem.co_office, func.count())
-        .join(Notice, Notice.id == NoticeProblem.notice_id)
-        .where(*live, NoticeProblem.office_code.in_(codes))
-        .group_by(NoticeProblem.co_office)).all())
-    return NoticeTally(addressed=len(addressed),
-                       unacknowledged=len([i for i in addressed if i not in signed]),
-                       copied=int(copied), lead_items=int(items.get(False, 0)),
-                       co_items=int(items.get(True, 0)))
+    addressed = select(Notice.id).where(*live, Notice.office_code.in_(codes))
+    signed = select(NoticeReceipt.notice_id).where(NoticeReceipt.notice_id == Notice.id)
+    copied = (select(func.count(func.distinct(NoticeCopy.notice_id)))
+              .join(Notice, Notice.id == NoticeCopy.notice_id)
+              .where(*live, NoticeCopy.office_code.in_(codes)))
+
+    def items(co_office: bool) -> Any:
+        return (select(func.count()).select_from(NoticeProblem)
+                .join(Notice, Notice.id == NoticeProblem.notice_id)
+                .where(*live, NoticeProblem.office_code.in_(codes),
+                       NoticeProblem.co_office.is_(co_office)).scalar_subquery())
+
+    row = uow.session.execute(select(
+        select(func.count()).select_from(addressed.subquery()).scalar_subquery(),
+        select(func.count()).select_from(addressed.where(~signed.exists()).subquery())
+        .scalar_subquery(),
+        copied.scalar_subquery(), items(False), items(True))).one()
+    return NoticeTally(addressed=int(row[0] or 0), unacknowledged=int(row[1] or 0),
+                       copied=int(row[2] or 0), lead_items=int(row[3] or 0),
+                       co_items=int(row[4] or 0))
 
 

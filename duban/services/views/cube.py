@@ -96,6 +96,16 @@ class Cube:
             out[("office", c.office)] += c.count
         return dict(out)
 
+    @cached_property
+    def found_by_place(self) -> dict[tuple[str, str | None, str | None], dict[dt.date, int]]:
+        """Problems found per day, by (town, village, lead office)."""
+        return _by_place(self.found)
+
+    @cached_property
+    def closed_by_place(self) -> dict[tuple[str, str | None, str | None], dict[dt.date, int]]:
+        """Problems closed per China day, by (town, village, lead office)."""
+        return _by_place(self.closed)
+
     def reached(self, reach: Reach) -> tuple[Cell, ...]:
         """The cells a scope's reach admits (by their lead office, for offices), kept with
         the cube: every count of the scope sums over them."""
@@ -109,12 +119,12 @@ class Cube:
 
     def walked(self, scope: Scope, q: LedgerQuery, lead_only: bool) -> int:
         """How many index entries a walk in the request's order covers (its index range):
-        the town's or lead office's rows when the order has an index per town or office,
-        else every row of the campaign."""
+        the town's rows (each order has an index per town), the lead office's rows when the
+        order has an index per office, else every row of the campaign."""
         reach = reach_of(scope)
         town = q.town or reach.town
         office = q.office or (next(iter(reach.offices)) if len(reach.offices) == 1 else None)
-        if town and q.sort in (Sort.DEADLINE, Sort.CODE):
+        if town:  # every order has an index per town
             return self.sizes.get(("town", town), 0)
         if office and lead_only and q.sort == Sort.DEADLINE:
             return self.sizes.get(("office", office), 0)
@@ -128,6 +138,16 @@ def _group(cells: Iterable[Cell], key: Callable[[Cell], K]) -> dict[K, list[Cell
     out: dict[K, list[Cell]] = defaultdict(list)
     for c in cells:
         out[key(c)].append(c)
+    return dict(out)
+
+
+def _by_place(counts: dict[PlaceDay, int]
+              ) -> dict[tuple[str, str | None, str | None], dict[dt.date, int]]:
+    """Day counts grouped by place and lead office: a scope tests each place once, not each
+    of its days."""
+    out: dict[tuple[str, str | None, str | None], dict[dt.date, int]] = defaultdict(dict)
+    for (t, v, o, d), n in counts.items():
+        out[(t, v, o)][d] = n
     return dict(out)
 
 

@@ -176,13 +176,12 @@ def _from_cube(cube: Cube, scope: Scope) -> tuple[list[Row], dict[dt.date, int],
     if not reach.covers(cube.campaign_id):
         return rows, {}, {}
     found: dict[dt.date, int] = defaultdict(int)
-    for (t, v, o, d), n in cube.found.items():
-        if reach.admits(t, v, o):
-            found[d] += n
     closed: dict[dt.date, int] = defaultdict(int)
-    for (t, v, o, d), n in cube.closed.items():
-        if reach.admits(t, v, o):
-            closed[d] += n
+    for counts, by_place in ((found, cube.found_by_place), (closed, cube.closed_by_place)):
+        for (t, v, o), days in by_place.items():
+            if reach.admits(t, v, o):
+                for d, n in days.items():
+                    counts[d] += n
     return rows, found, closed
 
 
@@ -259,16 +258,25 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
     a_town = reach_of(scope).town is not None
     by_status: dict[str, int] = defaultdict(int)
     waiting: dict[tuple[str, str], WaitingLine] = {}
-    for town, office, status, band_value, count, oldest, village in rows:
+    for (town, office, status, band_value, village), (count, oldest) in _grouped(
+            rows, a_town).items():
         by_status[status] += count
-        lines = [total, towns.setdefault(town, Progress(code=town, name=names.town(town)))]
+        in_town = towns.get(town)
+        if in_town is None:
+            in_town = towns[town] = Progress(code=town, name=names.town(town))
+        lines = [total, in_town]
         if a_town:
             place = village or ""  # "": the town's own problems, in no village
-            lines.append(villages.setdefault(place, Progress(
-                code=place, name=names.village(village) if village else "乡镇本级")))
+            in_village = villages.get(place)
+            if in_village is None:
+                in_village = villages[place] = Progress(
+                    code=place, name=names.village(village) if village else "乡镇本级")
+            lines.append(in_village)
         if office:
-            lines.append(offices.setdefault(office, Progress(code=office,
-                                                             name=names.office(office))))
+            led = offices.get(office)
+            if led is None:
+                led = offices[office] = Progress(code=office, name=names.office(office))
+            lines.append(led)
         for p in lines:
             p.add(status, band_value, count)
         st = Status(status)
@@ -296,6 +304,24 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
         waiting=board, trend=trend, closed_on=closed_on,
         villages=sorted(villages.values(), key=lambda p: (p.code == "", p.code)),
     )
+
+
+def _grouped(rows: list[Row], by_village: bool
+             ) -> dict[tuple[Any, ...], tuple[int, dt.datetime | None]]:
+    """The rows summed by town, lead office, status, band (and village, for a town's board),
+    with the oldest last move of each group: the cube's cells also split by village and
+    今天要办 window, which the board does not show (so each group is added once)."""
+    out: dict[tuple[Any, ...], tuple[int, dt.datetime | None]] = {}
+    for town, office, status, band_value, count, oldest, village in rows:
+        key = (town, office, status, band_value, village if by_village else None)
+        was = out.get(key)
+        if was is None:
+            out[key] = (count, oldest)
+        else:
+            n, since = was
+            out[key] = (n + count, oldest if since is None or (
+                oldest is not None and oldest < since) else since)
+    return out
 
 
 def _trend_counts(session: Session, where: ColumnElement[bool]

@@ -86,8 +86,17 @@ class LedgerRow:
     workdays_left: int | None = None
 
 
-def ledger_row(p: Problem, bands: Bands) -> LedgerRow:
-    """A problem as a ledger row, with its band and working days left on the bands' day."""
+# The columns a ledger row shows: a page reads these, not whole ORM rows (no identity map,
+# no facts or audit columns carried for nothing).
+ROW_COLUMNS = (Problem.id, Problem.code, Problem.status, Problem.category, Problem.source,
+               Problem.town_code, Problem.village_code, Problem.household_id,
+               Problem.description, Problem.lead_office, Problem.deadline, Problem.found_on,
+               Problem.updated_at, Problem.version)
+
+
+def ledger_row(p: Any, bands: Bands) -> LedgerRow:
+    """A problem (or a row of ROW_COLUMNS) as a ledger row, with its band and working days
+    left on the bands' day."""
     status = Status(p.status)
     is_open = status in OPEN_STATUSES
     band = bands.band(p.deadline).value if is_open else ""
@@ -218,8 +227,10 @@ def ledger_rows(session: Session, scope: Scope, q: LedgerQuery, today: dt.date, 
     bands = _bands(session, q, today, bands)
     stmt = (ledger_select(session, scope, q, today, bands, shapes=shapes)
             .order_by(*_order(q, dense))
-            .limit(q.per_page).offset((max(q.page, 1) - 1) * q.per_page))
-    return [ledger_row(p, bands) for p in session.scalars(stmt)]
+            .limit(q.per_page).offset((max(q.page, 1) - 1) * q.per_page)
+            .with_only_columns(*ROW_COLUMNS))
+    # Plain rows through the session's connection: no ORM result processing per row.
+    return [ledger_row(p, bands) for p in session.connection().execute(stmt)]
 
 
 EXPORT_LIMIT = 100_000
@@ -231,8 +242,9 @@ def ledger_export_rows(session: Session, scope: Scope, q: LedgerQuery, today: dt
     caller keeps the session open while it reads them."""
     bands = _bands(session, q, today, bands)
     stmt = (ledger_select(session, scope, q, today, bands).order_by(*_order(q))
-            .limit(EXPORT_LIMIT).execution_options(yield_per=2000))
-    for p in session.scalars(stmt):
+            .limit(EXPORT_LIMIT).with_only_columns(*ROW_COLUMNS)
+            .execution_options(yield_per=2000))
+    for p in session.execute(stmt):
         yield ledger_row(p, bands)
 
 
