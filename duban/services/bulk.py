@@ -149,6 +149,24 @@ def where_in(
         yield from session.execute(stmt.where(column.in_(values[i : i + IN_CHUNK])))
 
 
+def sqlite_in(session: Session, sql: str, params: Sequence[Any], values: Sequence[Any]
+              ) -> Iterator[tuple[Any, ...]]:
+    """Rows of SQLite `sql`, whose `{marks}` becomes the chunk's `?` marks, for each chunk of
+    `values` (driver-ready), after `params`; run on the session's connection by the driver.
+
+    SQLAlchemy renders an expanding IN's thousands of parameters in Python on every execution,
+    which cost more than SQLite's lookups (a 30,000-row ledger's checks, issue 17).
+    """
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for i in range(0, len(values), IN_CHUNK):
+            chunk = values[i : i + IN_CHUNK]
+            yield from cursor.execute(sql.format(marks=", ".join("?" * len(chunk))),
+                                      (*params, *chunk))
+    finally:
+        cursor.close()
+
+
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     """`count` unused primary keys of `table`, for rows the caller inserts with explicit ids.
 

@@ -13,7 +13,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, not_, or_, select, text, update
+from sqlalchemy import Select, Table, and_, not_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,7 +40,7 @@ from duban.domain.household import (
 )
 from duban.domain.lifecycle import FINAL_STATUSES
 from duban.domain.plan import Plan
-from duban.services.bulk import IN_CHUNK, insert_rows, where_in
+from duban.services.bulk import insert_rows, sqlite_in, where_in
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.problems import RecordResult, record_problems
@@ -96,10 +96,10 @@ REGISTER_KEY_INDEX = "sqlite_autoindex_household_1"
 # SQLite, having no statistics, takes the covering (campaign, village, town, id) index for
 # `campaign_id = ? AND household_id IN (…)` and scans the whole campaign for each chunk of ids
 # (70 ms at 300,000 households, even for 10 ids); pinned to the unique index it finds each id.
-_SQLITE_REGISTER_LOOKUP = text(
+_SQLITE_REGISTER_LOOKUP = (
     "SELECT household_id, town_code, village_code FROM household "
-    f"INDEXED BY {REGISTER_KEY_INDEX} WHERE campaign_id = :campaign AND household_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
+    f"INDEXED BY {REGISTER_KEY_INDEX} WHERE campaign_id = ? AND household_id IN ({{marks}})"
+)
 
 
 def _register_lookup(session: Session, campaign_id: int) -> HouseholdLookup:
@@ -108,11 +108,8 @@ def _register_lookup(session: Session, campaign_id: int) -> HouseholdLookup:
     def lookup(ids: Collection[str]) -> dict[str, tuple[str, str] | None]:
         wanted = sorted(ids)
         if session.get_bind().dialect.name == "sqlite":
-            return {hid: (town, village)
-                    for i in range(0, len(wanted), IN_CHUNK)
-                    for hid, town, village in session.execute(
-                        _SQLITE_REGISTER_LOOKUP,
-                        {"campaign": campaign_id, "ids": wanted[i : i + IN_CHUNK]})}
+            return {hid: (town, village) for hid, town, village
+                    in sqlite_in(session, _SQLITE_REGISTER_LOOKUP, (campaign_id,), wanted)}
         stmt = select(Household.household_id, Household.town_code, Household.village_code
                       ).where(Household.campaign_id == campaign_id)
         return {hid: (town, village) for hid, town, village

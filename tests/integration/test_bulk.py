@@ -10,7 +10,7 @@ from sqlalchemy import Table, func, insert, select, text
 
 from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import FixedClock
-from duban.services.bulk import IN_CHUNK, insert_rows, reserve_ids, where_in
+from duban.services.bulk import IN_CHUNK, insert_rows, reserve_ids, sqlite_in, where_in
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from models import AuditEvent, Household, Problem
@@ -124,3 +124,26 @@ def test_where_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClo
         assert len(found) == len(wanted) - 1 and "nobody" not in found
         assert set(found.values()) == {True}
         assert list(where_in(session, stmt, Household.household_id, [])) == []
+
+
+def test_sqlite_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClock) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the driver's own IN lists are SQLite's path")
+    campaign_id = launch(db, clock)
+    n = IN_CHUNK * 2 + 17
+    columns = ("campaign_id", "household_id", "town_code", "village_code", "head", "members",
+               "category", "monitoring_type", "income_per_person", "house_grade", "tap_water",
+               "school_age_children", "children_out_of_school", "medical_insurance",
+               "sanitary_toilet")
+    with db.transaction() as session:
+        insert_rows(session, HOUSEHOLD, columns, [
+            (campaign_id, f"H{i:06d}", "t", f"v{i}", "户主", 3, "ordinary", None, 9000, "A", True,
+             0, 0, True, True) for i in range(n)])
+    wanted = [f"H{i:06d}" for i in range(0, n, 2)] + ["nobody"]
+    sql = ("SELECT household_id, village_code FROM household WHERE campaign_id = ? "
+           "AND household_id IN ({marks})")
+    with db.transaction() as session:
+        found = dict(sqlite_in(session, sql, (campaign_id,), wanted))
+        assert found == {f"H{i:06d}": f"v{i}" for i in range(0, n, 2)}
+        assert dict(sqlite_in(session, sql, (campaign_id + 1,), wanted)) == {}
+        assert list(sqlite_in(session, sql, (campaign_id,), [])) == []
