@@ -22,9 +22,9 @@ RESULTS = Path(__file__).with_name("results.json")
 
 Suite = Callable[[bool, list[str]], list[Entry]]
 
-# Suites that start whole processes with a Prefect server each (10 s or more apiece): left out
+# Suites that start whole processes or a Prefect server each (10 s or more apiece): left out
 # of a plain `--quick` run, which must stay under a minute; `--quick --only NAME` runs them.
-SLOW_STARTS = {"tick_process"}
+SLOW_STARTS = {"tick_process", "city"}
 
 
 def _core(quick: bool, backends: list[str]) -> list[Entry]:
@@ -45,7 +45,7 @@ def suites() -> dict[str, Suite]:
     found: dict[str, Suite] = {"core": _core}
     for name in ("intake", "investigate", "documents", "orchestration", "campaign", "tick",
                  "tick_process",
-                 "startup", "field"):
+                 "startup", "field", "city"):
         try:
             module = __import__(f"bench.{name}_suite", fromlist=["run_suite"])
         except ModuleNotFoundError:

@@ -1,0 +1,411 @@
+"""A city on one deployment (issue 17 item 6): one county's 排查 against another county's pages,
+and how each stage grows with the register.
+
+    python -m bench.city_suite [--quick] [--part interference|growth]
+
+**Interference.** One PostgreSQL database (`city_bench_…`, dropped afterwards) holds a city of
+ten counties (DUBAN_BENCH_CITY_COUNTIES): county B (seed 002 with 30,000 problems written as
+`bench.web_load setup` writes them: mid-rectification statuses, co-offices, the web bench's
+users) and nine A counties (seed 002, a generated register of 300,000 households each, its
+visits and ledger through the intake service, waiting for their 排查 stage); `--quick`: B with
+3,000 problems, one A of 20,000 households, 20 clerks, one pair. A duban web server (uvicorn, two workers, as
+`bench.web_load run` starts it) serves 50 clerks (think 1–3 s, mean 2 s) reading B's dashboard
+and ledger pages for the whole run. Windows alternate: A idle for `window` seconds, then one
+A county's 排查 stage as its own process, the `advance-campaign` flow run on the bench's Prefect
+server (what a scaled-mode worker's flow-run process does with a tick's due stage); the busy
+window is the stage's flow run itself (from the child's "start" line to its result). Per
+window: B's page p50 / p95 / p99, requests, errors, the web server's CPU per request and the
+load average; per pair (four, DUBAN_BENCH_CITY_PAIRS, each with the next A county) the busy
+p95 over the idle p95.
+
+**Growth.** The county campaign (`bench.campaign_suite`'s stages) on PostgreSQL at 30,000 and
+300,000 households (`--quick`: 2,000 and 20,000; DUBAN_BENCH_CITY_3M=1 adds 3,000,000), each in
+a fresh database: intake, 排查, 整改, 提升 (复核), wall and CPU (this process and render workers).
+Each size's figure has the same figure at one tenth of the size as its floor: a ratio of 10 is
+linear growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import PG_ADMIN_URL, Entry, scratch_pg, seed_campaign_timed  # noqa: E402
+
+PORT = int(os.environ.get("DUBAN_BENCH_CITY_PORT", "8401"))
+PLAN = ROOT / "plans" / "seed-002-shenqiu.yaml"
+
+
+def _prefect_env() -> None:
+    """A private Prefect home (no profile's PREFECT_API_URL leaks in), quiet logs."""
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-city-prefect-"))
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _stage_moment(kind: str) -> str:
+    """The 09:00 China time of the first day of seed 002's stage of this kind."""
+    from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.domain.clock import CHINA_TZ
+
+    plan = load_plan_file(PLAN)
+    stage = next(s for s in plan.stages if s.kind.value == kind)
+    return dt.datetime.combine(stage.start, dt.time(9), tzinfo=CHINA_TZ).isoformat()
+
+
+# ---- the stage as its own process ----------------------------------------------------------
+
+
+def stage_child(campaign: int, moment: str) -> int:
+    """Run the campaign's due stages as one advance-campaign flow run on $PREFECT_API_URL,
+    printing "start" when the flow run begins and its wall and CPU as JSON when it ends."""
+    from flows.campaign import advance_campaign
+    from flows.common import quiet_prefect
+
+    with quiet_prefect():
+        print("start", flush=True)
+        cpu, started = time.process_time(), time.perf_counter()
+        state = advance_campaign(campaign, moment, return_state=True)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        done = state.result()
+    print(json.dumps({"wall": wall, "cpu": cpu, "stages": [d["kind"] for d in done]}),
+          flush=True)
+    return 0
+
+
+# ---- interference --------------------------------------------------------------------------
+
+
+def _window_stats(samples: list[tuple[float, str, float, int]], start: float,
+                  end: float) -> dict[str, Any]:
+    """B's page latencies for requests started inside [start, end)."""
+    from bench.web_load import pct
+
+    took = [s[2] for s in samples if start <= s[0] < end]
+    errors = sum(1 for s in samples if start <= s[0] < end and s[3] != 200)
+    return {"took": took, "seconds": round(end - start, 1), "requests": len(took),
+            "errors": errors,
+            "p50_ms": round(pct(took, 50) * 1000, 1), "p95_ms": round(pct(took, 95) * 1000, 1),
+            "p99_ms": round(pct(took, 99) * 1000, 1),
+            "mean_ms": round(statistics.fmean(took) * 1000, 1) if took else float("nan")}
+
+
+def _show(window: dict[str, Any]) -> None:
+    """A window's figures on stderr as they come."""
+    shown = {k: v for k, v in window.items() if k != "took"}
+    print(f"  {shown}", file=sys.stderr, flush=True)
+
+
+async def _alternate(base: str, url: str, b_campaign: int, a_campaigns: list[int],
+                     clients: int, think: float, warmup: float, window: float, gap: float,
+                     child_env: dict[str, str], server_pid: int) -> list[dict[str, Any]]:
+    """Clerks on B's pages throughout; windows alternate A idle / one A's 排查 running."""
+    import httpx
+
+    from bench.web_load import pick_request, sign_in, tree_cpu, users
+
+    accounts = users(url)
+    rng = random.Random(7)
+    towns = [u.removeprefix("town-") for u, r in accounts if r == "town"]
+    offices = [u.removeprefix("office-") for u, r in accounts if r == "office"]
+    cast = [accounts[0], accounts[1], *rng.sample(accounts[2:], k=min(len(accounts) - 2, 48))]
+    while len(cast) < clients:
+        cast.append(rng.choice(accounts))
+    cast = cast[:clients]
+    limits = httpx.Limits(max_connections=clients + 5, max_keepalive_connections=clients + 5)
+    sessions = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60) for _ in cast]
+    await asyncio.gather(*(sign_in(c, u) for c, (u, _) in zip(sessions, cast, strict=True)))
+    samples: list[tuple[float, str, float, int]] = []
+    stopping = False
+
+    async def clerk(i: int) -> None:
+        local = random.Random(7000 + i)
+        await asyncio.sleep(local.uniform(0, think))  # clerks do not all start at once
+        while not stopping:
+            kind, path = pick_request(local, b_campaign, towns, offices)
+            t0 = time.perf_counter()
+            try:
+                status = (await sessions[i].get(path)).status_code
+            except httpx.HTTPError:
+                status = 0
+            samples.append((t0, kind, time.perf_counter() - t0, status))
+            await asyncio.sleep(local.uniform(think / 2, think * 3 / 2))
+
+    workers = [asyncio.create_task(clerk(i)) for i in range(len(cast))]
+    moment = _stage_moment("investigate")
+    windows: list[dict[str, Any]] = []
+    try:
+        await asyncio.sleep(warmup)
+        for pair, campaign in enumerate(a_campaigns, start=1):
+            load = os.getloadavg()[0]
+            cpu0 = await asyncio.to_thread(tree_cpu, server_pid)
+            start = time.perf_counter()
+            await asyncio.sleep(window)
+            end = time.perf_counter()
+            cpu1 = await asyncio.to_thread(tree_cpu, server_pid)
+            idle = {"pair": pair, "side": "idle", "load": round(load, 1),
+                    **_window_stats(samples, start, end)}
+            idle["server_cpu_ms_per_request"] = round(
+                (cpu1 - cpu0) * 1000 / max(idle["requests"], 1), 1)
+            windows.append(idle)
+            _show(idle)
+
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.city_suite", "stage", str(campaign), moment,
+                cwd=ROOT, env=child_env, stdout=asyncio.subprocess.PIPE)
+            try:
+                assert child.stdout is not None
+                line = "-"
+                while line and line != "start":  # anything Prefect prints before it
+                    line = (await child.stdout.readline()).decode().strip()
+                if line != "start":
+                    raise RuntimeError(f"county A's stage process ended (rc {child.returncode})")
+                load = os.getloadavg()[0]
+                cpu0 = await asyncio.to_thread(tree_cpu, server_pid)
+                start = time.perf_counter()
+                result = "-"
+                while result and not result.startswith("{"):
+                    result = (await child.stdout.readline()).decode().strip()
+                end = time.perf_counter()
+                cpu1 = await asyncio.to_thread(tree_cpu, server_pid)
+                if await child.wait() != 0 or not result:
+                    raise RuntimeError(f"county A's stage process failed (rc {child.returncode})")
+            finally:
+                if child.returncode is None:
+                    child.kill()
+                    await child.wait()
+            stage = json.loads(result)
+            if "investigate" not in stage["stages"]:
+                raise RuntimeError(f"the stage process ran {stage['stages']}, not 排查")
+            busy = {"pair": pair, "side": "busy", "load": round(load, 1),
+                    "stage_wall_s": round(stage["wall"], 1),
+                    "stage_cpu_s": round(stage["cpu"], 1),
+                    **_window_stats(samples, start, end)}
+            busy["server_cpu_ms_per_request"] = round(
+                (cpu1 - cpu0) * 1000 / max(busy["requests"], 1), 1)
+            windows.append(busy)
+            _show(busy)
+            await asyncio.sleep(gap)  # A's writes settle before the next idle window
+    finally:
+        stopping = True
+        await asyncio.gather(*workers, return_exceptions=True)
+        for c in sessions:
+            await c.aclose()
+    return windows
+
+
+def interference(quick: bool) -> list[Entry]:
+    """County B's page p95 with A idle and with A's 排查 running, pair by pair."""
+    _prefect_env()
+    from sqlalchemy import create_engine, text
+
+    from bench import web_load
+    from flows.common import owned_prefect_server
+
+    b_problems = 3_000 if quick else 30_000
+    a_households = 20_000 if quick else 300_000
+    pairs = 1 if quick else int(os.environ.get("DUBAN_BENCH_CITY_PAIRS", "4"))
+    # The city's other counties: A counties beyond the pairs' sit in the database untouched.
+    counties = max(pairs + 1, 2 if quick else int(os.environ.get("DUBAN_BENCH_CITY_COUNTIES",
+                                                                  "10")))
+    clients, think = (20, 2.0) if quick else (50, 2.0)
+    warmup, window, gap = (5.0, 8.0, 1.0) if quick else (20.0, 30.0, 5.0)
+    entries: list[Entry] = []
+    with scratch_pg(PG_ADMIN_URL, "city_bench") as url, \
+            tempfile.TemporaryDirectory(prefix="duban-bench-city-") as data:
+        os.environ["DUBAN_DATABASE_URL"] = url
+        os.environ["DUBAN_DATA_DIR"] = data
+        started = time.perf_counter()
+        web_load.setup(url, b_problems, fresh=False)  # county B: campaign 1, users
+        b_campaign = 1
+        a_campaigns = []
+        for i in range(counties - 1):
+            campaign, seconds, _, ledger = seed_campaign_timed(url, "county",
+                                                               households=a_households)
+            a_campaigns.append(campaign)
+            print(f"  county A{i + 1} (campaign {campaign}): {a_households:,} households, "
+                  f"{ledger:,} ledger problems, intake {seconds:.1f} s", file=sys.stderr,
+                  flush=True)
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            households = conn.scalar(text("select count(*) from household"))
+            problems = conn.scalar(text("select count(*) from problem"))
+        engine.dispose()
+        print(f"  city database loaded in {time.perf_counter() - started:.0f} s: "
+              f"{households:,} households, {problems:,} problems", file=sys.stderr, flush=True)
+        with owned_prefect_server() as api_url:
+            child_env = {**os.environ, "PREFECT_API_URL": api_url, "DUBAN_DATABASE_URL": url,
+                         "DUBAN_DATA_DIR": data}
+            server = web_load.start_server(url, PORT, workers=2, cache=30.0, pool=20)
+            try:
+                windows = asyncio.run(_alternate(
+                    f"http://127.0.0.1:{PORT}", url, b_campaign, a_campaigns[:pairs], clients,
+                    think,
+                    warmup, window, gap, child_env, server.pid))
+            finally:
+                web_load.stop_server(server)
+    size = b_problems
+    for pair in range(1, pairs + 1):
+        idle, busy = (next(w for w in windows if w["pair"] == pair and w["side"] == side)
+                      for side in ("idle", "busy"))
+        label = f"city: county B's pages p95, {clients} clerks, pair {pair}"
+        entries += [
+            Entry(f"{label}, A idle", "postgresql", size, idle["p95_ms"], "ms"),
+            Entry(f"{label}, A's 排查 running ({a_households:,} households)", "postgresql",
+                  size, busy["p95_ms"], "ms", floor=idle["p95_ms"],
+                  ratio=busy["p95_ms"] / idle["p95_ms"] if idle["p95_ms"] else None),
+            Entry(f"city: pair {pair} load average idle / busy", "postgresql", size,
+                  busy["load"], "1-min", floor=idle["load"]),
+            Entry(f"city: pair {pair} requests idle / busy", "postgresql", size,
+                  float(busy["requests"]), "requests", floor=float(idle["requests"])),
+            Entry(f"city: pair {pair} web server CPU per request idle / busy", "postgresql",
+                  size, busy["server_cpu_ms_per_request"], "ms",
+                  floor=idle["server_cpu_ms_per_request"]),
+            Entry(f"city: pair {pair} A's 排查 flow run wall / CPU", "postgresql",
+                  a_households, busy["stage_wall_s"], "s", floor=busy["stage_cpu_s"]),
+        ]
+    ratios = sorted(e.ratio for e in entries if e.ratio is not None and "p95" in e.name)
+    if ratios:
+        entries.append(Entry("city: B's p95 busy / idle, median of the pairs", "postgresql",
+                             size, statistics.median(ratios), "×"))
+    from bench.web_load import pct
+
+    pooled = {side: pct([t for w in windows if w["side"] == side for t in w["took"]], 95) * 1000
+              for side in ("idle", "busy")}
+    entries.append(Entry("city: B's p95 busy / idle, every window's requests pooled",
+                         "postgresql", size, pooled["busy"], "ms", floor=pooled["idle"],
+                         ratio=pooled["busy"] / pooled["idle"] if pooled["idle"] else None))
+    entries.append(Entry("city: counties on the database (B + A counties)", "postgresql",
+                         size, float(counties), "counties"))
+    entries.append(Entry("city: errors on B's pages (all windows)", "postgresql", size,
+                         float(sum(w["errors"] for w in windows)), "requests"))
+    return entries
+
+
+# ---- growth --------------------------------------------------------------------------------
+
+
+def growth(quick: bool) -> list[Entry]:
+    """Each stage's wall and CPU at register sizes ten times apart, on PostgreSQL."""
+    _prefect_env()
+    from duban.adapters.documents.parallel import worker_cpu_seconds
+    from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.domain.clock import CHINA_TZ
+    from flows.campaign import advance_campaign
+    from flows.common import owned_prefect_server, quiet_prefect
+
+    sizes = [2_000, 20_000] if quick else [30_000, 300_000]
+    if os.environ.get("DUBAN_BENCH_CITY_3M") == "1" and not quick:
+        sizes.append(3_000_000)
+    plan = load_plan_file(PLAN)
+    figures: dict[tuple[str, int], tuple[float, float, float]] = {}
+    sizes_mb: dict[int, float] = {}
+    with owned_prefect_server(), quiet_prefect():
+        # The first campaign of a process pays imports, template loads and Prefect's first
+        # flow runs: a small campaign runs first, unmeasured.
+        for households in [1_000, *sizes]:
+            with scratch_pg(PG_ADMIN_URL, "city_bench") as url, \
+                    tempfile.TemporaryDirectory(prefix="duban-bench-city-") as data:
+                os.environ["DUBAN_DATABASE_URL"] = url
+                os.environ["DUBAN_DATA_DIR"] = data
+                load = os.getloadavg()[0]
+                campaign, wall, cpu, ledger = seed_campaign_timed(url, "county",
+                                                                  households=households)
+                figures["intake", households] = (wall, cpu, load)
+                for stage in plan.stages:
+                    moment = dt.datetime.combine(stage.start, dt.time(9), tzinfo=CHINA_TZ)
+                    load = os.getloadavg()[0]
+                    cpu = time.process_time() + worker_cpu_seconds()
+                    started = time.perf_counter()
+                    state = advance_campaign(campaign, moment.isoformat(), return_state=True)
+                    wall = time.perf_counter() - started
+                    cpu = time.process_time() + worker_cpu_seconds() - cpu
+                    state.result()  # raises if the stage failed
+                    figures[stage.name, households] = (wall, cpu, load)
+                if households == 1_000:
+                    figures = {k: v for k, v in figures.items() if k[1] != 1_000}
+                    continue
+                sizes_mb[households] = _database_mb(url)
+                print(f"  {households:,} households ({ledger:,} ledger problems): "
+                      + ", ".join(f"{k} {v[0]:.1f} s / {v[1]:.1f} s CPU (load {v[2]:.1f})"
+                                  for (k, n), v in figures.items() if n == households),
+                      file=sys.stderr, flush=True)
+    entries: list[Entry] = []
+    for (stage_name, households), (wall, cpu, load) in figures.items():
+        tenth = figures.get((stage_name, households // 10))
+        for what, value, index in (("wall", wall, 0), ("CPU", cpu, 1)):
+            floor = tenth[index] if tenth else None
+            entries.append(Entry(
+                f"city growth: {stage_name} {what} at {households:,} households "
+                "(floor: the same at a tenth)", "postgresql", households, value, "s",
+                floor=floor, ratio=value / floor if floor else None))
+        entries.append(Entry(f"city growth: {stage_name} load at {households:,} households",
+                             "postgresql", households, load, "1-min"))
+    for households, mb in sizes_mb.items():
+        tenth_mb = sizes_mb.get(households // 10)
+        entries.append(Entry(f"city growth: database size after the campaign at {households:,} "
+                             "households (floor: the same at a tenth)", "postgresql",
+                             households, mb, "MB", floor=tenth_mb,
+                             ratio=mb / tenth_mb if tenth_mb else None))
+    return entries
+
+
+def _database_mb(url: str) -> float:
+    """The database's size on disk (tables, indexes, TOAST), in MB."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        size = conn.scalar(text("select pg_database_size(current_database())"))
+    engine.dispose()
+    return float(size) / 1e6
+
+
+def run_suite(quick: bool, backends: list[str], part: str | None = None) -> list[Entry]:
+    """Both parts on PostgreSQL (a city is one PostgreSQL); nothing without it."""
+    if "postgresql" not in backends:
+        return []
+    entries: list[Entry] = []
+    if part in (None, "interference"):
+        entries += interference(quick)
+    if part in (None, "growth"):
+        entries += growth(quick)
+    return entries
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the city suite (or, as a child, one stage), print the table, merge results.json."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["stage"]:
+        return stage_child(int(argv[1]), argv[2])
+    parser = argparse.ArgumentParser(prog="python -m bench.city_suite")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--part", choices=["interference", "growth"])
+    args = parser.parse_args(argv)
+    from bench.__main__ import RESULTS, merge, render
+
+    entries = run_suite(args.quick, ["postgresql"], args.part)
+    print(render(entries))
+    earlier = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else []
+    payload = merge(earlier, [e.as_dict() for e in entries])
+    RESULTS.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
