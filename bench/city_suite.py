@@ -327,6 +327,8 @@ def growth(quick: bool) -> list[Entry]:
                 campaign, wall, cpu, ledger = seed_campaign_timed(url, "county",
                                                                   households=households)
                 figures["intake", households] = (wall, cpu, load)
+                print(f"  {households:,} households: intake {wall:.1f} s / {cpu:.1f} s CPU "
+                      f"(load {load:.1f})", file=sys.stderr, flush=True)
                 for stage in plan.stages:
                     moment = dt.datetime.combine(stage.start, dt.time(9), tzinfo=CHINA_TZ)
                     load = os.getloadavg()[0]
@@ -337,6 +339,8 @@ def growth(quick: bool) -> list[Entry]:
                     cpu = time.process_time() + worker_cpu_seconds() - cpu
                     state.result()  # raises if the stage failed
                     figures[stage.name, households] = (wall, cpu, load)
+                    print(f"  {households:,} households: {stage.name} {wall:.1f} s / "
+                          f"{cpu:.1f} s CPU (load {load:.1f})", file=sys.stderr, flush=True)
                 if households == 1_000:
                     figures = {k: v for k, v in figures.items() if k[1] != 1_000}
                     continue
