@@ -34,6 +34,9 @@ Converter = Callable[[Any], Any]
 Columns = TypeVarTuple("Columns")
 IN_CHUNK = 5000  # values per IN list; SQLite allows 32,766 parameters a statement
 PROGRESS_EVERY = 5000  # rows between progress reports
+# Rows a bulk write must add before its tables' planner statistics are refreshed at commit
+# (UnitOfWork.analyze_after_commit); smaller writes wait for autovacuum.
+ANALYZE_ROWS = 10_000
 _NUMBERS = {bool, int, float, Decimal}
 
 

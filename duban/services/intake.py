@@ -40,7 +40,7 @@ from duban.domain.household import (
 )
 from duban.domain.lifecycle import FINAL_STATUSES
 from duban.domain.plan import Plan
-from duban.services.bulk import insert_rows, sqlite_in, where_in
+from duban.services.bulk import ANALYZE_ROWS, insert_rows, sqlite_in, where_in
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.problems import RecordResult, record_problems
@@ -144,6 +144,8 @@ def import_file(
     writing = progress("写入") if progress else None
     if kind == "households":
         result = write_households(session, campaign_id, checked.rows, progress=writing)
+        if result.created + result.updated >= ANALYZE_ROWS:
+            uow.analyze_after_commit("household", "campaign_id", "household_id")
     elif kind == "visits":
         result = write_visits(session, campaign_id, checked.rows, progress=writing)
     else:
@@ -271,6 +273,8 @@ def import_records(
     session = uow.session
     results = [write_households(session, campaign_id, households),
                write_visits(session, campaign_id, visits)]
+    if results[0].created + results[0].updated >= ANALYZE_ROWS:
+        uow.analyze_after_commit("household", "campaign_id", "household_id")
     recorded = record_problems(uow, clock, campaign_id, problems,
                                   recorded_by=imported_by)
     results.append(ImportResult(kind="problems", rows=len(problems),

@@ -25,7 +25,7 @@ from duban.domain.plan import Plan, StageKind
 from duban.domain.routing import Route, Router, Unrouted
 from duban.domain.workdays import WorkCalendar
 from duban.services.actors import SYSTEM_ACTOR
-from duban.services.bulk import insert_rows, reserve_ids, sqlite_in, where_in
+from duban.services.bulk import ANALYZE_ROWS, insert_rows, reserve_ids, sqlite_in, where_in
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
@@ -217,6 +217,10 @@ def record_problems(
                                progress=report if progress is not None else None)
     campaign.problem_seq = seq
     result.created = len(problem_rows)
+    if result.created >= ANALYZE_ROWS:
+        # The next stage reads them at once (a detection's are listed on notices next).
+        uow.analyze_after_commit(PROBLEM.name, "id", "campaign_id", "status", "lead_office")
+        uow.analyze_after_commit(CO_OFFICE.name)
     result.problem_ids = ids
     # Recurrence (屡改屡犯): flag new problems on a household and category closed before.
     flag_recurrences_of(session, campaign_id, [

@@ -147,3 +147,31 @@ def test_sqlite_in_finds_every_match_past_one_chunk(db: Database, clock: FixedCl
         assert found == {f"H{i:06d}": f"v{i}" for i in range(0, n, 2)}
         assert dict(sqlite_in(session, sql, (campaign_id + 1,), wanted)) == {}
         assert list(sqlite_in(session, sql, (campaign_id,), [])) == []
+
+
+def _estimated_rows(db: Database, table: str) -> float | None:
+    """The planner's row estimate of `table` on PostgreSQL (None elsewhere)."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    with db.transaction() as session:
+        return float(session.scalar(text(f"SELECT reltuples FROM pg_class WHERE relname = '{table}'")))
+
+
+def test_statistics_are_refreshed_after_a_commit_only(db: Database, clock: FixedClock) -> None:
+    campaign_id = launch(db, clock)
+    before = _estimated_rows(db, "problem")
+    with db.unit_of_work() as uow:  # rolled back: nothing analyzed
+        rows = [problem(campaign_id, i) for i in reserve_ids(uow.session, PROBLEM, 37)]
+        insert_rows(uow.session, PROBLEM, list(rows[0]), [tuple(r.values()) for r in rows])
+        uow.analyze_after_commit("problem")
+    assert _estimated_rows(db, "problem") == before
+    with db.unit_of_work() as uow:
+        rows = [problem(campaign_id, i) for i in reserve_ids(uow.session, PROBLEM, 37)]
+        insert_rows(uow.session, PROBLEM, list(rows[0]), [tuple(r.values()) for r in rows])
+        uow.analyze_after_commit("problem")
+        assert _estimated_rows(db, "problem") == before  # not before the commit
+        uow.commit()
+    assert len(stored(db, "problem")) == 37
+    if db.engine.dialect.name == "postgresql":
+        assert before != 37.0
+        assert _estimated_rows(db, "problem") == 37.0  # the planner now knows the rows
