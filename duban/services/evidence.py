@@ -283,11 +283,11 @@ def write_blob(root: Path, sha256: str, content: bytes) -> Path:
 
 def write_blobs(root: Path, files: Sequence[CheckedFile]) -> None:
     """Store many files as `write_blob` does each (temp file, fsync, atomic rename), in three
-    passes: every temporary file written, then each fsynced, then each renamed. The file
-    system commits its journal once for the lot instead of once per file (a county's day of
-    submissions: 0.8 ms a file against 5 ms on this machine's ext4). On an error nothing of
-    this call stays (its temporary files and the blobs it created are removed); a full disk
-    is `StorageFull`."""
+    passes: every temporary file written, then all fsynced side by side, then each renamed.
+    Concurrent fsyncs share the file system's journal commits (1,000 small files on this
+    machine's ext4: 0.13 s with 8 threads against 1.4–2.7 s one after another, the same CPU).
+    On an error nothing of this call stays (its temporary files and the blobs it created are
+    removed); a full disk is `StorageFull`."""
     pending: list[tuple[int, str, Path]] = []
     current = ""
     try:
@@ -302,8 +302,7 @@ def write_blobs(root: Path, files: Sequence[CheckedFile]) -> None:
             view = memoryview(f.content)
             while view:
                 view = view[os.write(fd, view):]
-        for fd, _, _ in pending:
-            os.fsync(fd)
+        _fsync_all([fd for fd, _, _ in pending])
     except OSError as exc:
         _discard(pending)
         _refuse_full(exc, current)
@@ -325,6 +324,24 @@ def write_blobs(root: Path, files: Sequence[CheckedFile]) -> None:
     finally:
         for _, tmp, _ in pending[renamed:]:
             Path(tmp).unlink(missing_ok=True)
+
+
+FSYNC_THREADS = 8  # enough to keep the journal's commits shared; fsync waits without the GIL
+
+
+def _fsync_all(fds: list[int]) -> None:
+    """fsync every descriptor, side by side when there are several; the first error raises."""
+    if len(fds) < 2:
+        for fd in fds:
+            os.fsync(fd)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    # The pool lives and ends inside this call: every fsync has returned when it closes.
+    with ThreadPoolExecutor(max_workers=min(FSYNC_THREADS, len(fds)),
+                            thread_name_prefix="fsync") as pool:
+        for _ in pool.map(os.fsync, fds):
+            pass
 
 
 def _discard(pending: list[tuple[int, str, Path]]) -> None:

@@ -4,7 +4,10 @@ audit events as one move at a time, written together."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
+import os
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -197,3 +200,47 @@ def test_blobs_written_together_leave_no_temporary_file(tmp_path: Path) -> None:
                            bad])
     assert sorted(p.name for p in root.rglob("*") if p.is_file()) == sorted(
         f.sha256 for f in files)
+
+
+def test_blobs_are_all_fsynced_side_by_side_before_any_rename(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "evidence"
+    files = check_files([UploadedFile(f"{i}.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes([i]) * 50)
+                         for i in range(12)])
+    synced: list[int] = []
+    threads: set[str] = set()
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        threads.add(threading.current_thread().name)
+        real_fsync(fd)
+        synced.append(fd)
+
+    def replace_(src: str, dst: Path) -> None:
+        assert len(synced) == len(files)  # every file is on disk before the first is named
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace_)
+    write_blobs(root, files)
+    assert len(threads) > 1 and all(t.startswith("fsync") for t in threads)
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == sorted(f.sha256 for f in files)
+
+
+def test_a_failed_fsync_leaves_no_blob_and_no_temporary_file(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "evidence"
+    files = check_files([UploadedFile(f"{i}.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes([i]) * 50)
+                         for i in range(6)])
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.EIO, "I/O error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError):
+        write_blobs(root, files)
+    assert [p for p in root.rglob("*") if p.is_file()] == []
