@@ -117,6 +117,45 @@ def _published_server(data: str, prefect_home: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@contextmanager
+def _serve(env: dict[str, str]) -> Iterator[None]:
+    """`duban serve --no-web` on env's database and data directory, leading its scheduler (its
+    own scheduled tick a day away) with its tick desk published; stopped and reaped after."""
+    import threading
+
+    from duban.adapters.tick_desk import TICK_DESK
+
+    desk = Path(env["DUBAN_DATA_DIR"]) / TICK_DESK
+    child = subprocess.Popen([*_duban(), "serve", "--no-web", "--tick-seconds", "86400"],
+                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    leading = threading.Event()
+
+    def watch() -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if "本进程负责调度" in line:
+                leading.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 300
+        while not (leading.is_set() and desk.exists()):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"duban serve did not come up (exit {child.poll()})")
+            time.sleep(0.2)
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        watcher.join(5)
+
+
 def quiet_moment() -> str:
     """08:00 China time on the day before seed 002's first stage: nothing due."""
     from duban.adapters.plan.yaml_file import load_plan_file
@@ -208,6 +247,7 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
     ticks: list[tuple[float, float]] = []
     shared: list[tuple[float, float]] = []
     stages: list[tuple[float, float]] = []
+    handed: list[tuple[float, float]] = []
     with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
         campaign, _, _ = seed_campaign(url, "county", households=households)
         env = {**os.environ, "DUBAN_DATA_DIR": f"{home}/data",
@@ -240,6 +280,14 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
                         ticks.append(_run(command, {**env, "DUBAN_DATABASE_URL": copy()}))
                         shared.append(_run_beside(command,
                                                   {**beside, "DUBAN_DATABASE_URL": copy()}))
+                        # Handed to a running serve (warmed by a tick with nothing due).
+                        served = {**env, "DUBAN_DATABASE_URL": copy(),
+                                  "DUBAN_DATA_DIR": f"{home}/data-served-{len(stages)}",
+                                  "PREFECT_HOME": f"{home}/prefect-served"}
+                        with _serve(served):
+                            _run([*_duban(), "--now", quiet_moment(), "tick", "--json"],
+                                 served)
+                            handed.append(_run_beside(command, served))
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -252,7 +300,15 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
     tick_cpu = statistics.median(c for _, c in ticks)
     shared_wall = statistics.median(w for w, _ in shared)
     shared_cpu = statistics.median(c for _, c in shared)
+    handed_wall = statistics.median(w for w, _ in handed)
+    handed_cpu = statistics.median(c for _, c in handed)
     return [
+        Entry("duban tick process, investigate stage due, handed to duban serve: wall (floor: "
+              "the stage in-process)", backend, households, handed_wall, "s", stage_wall,
+              handed_wall / stage_wall),
+        Entry("duban tick process, investigate stage due, handed to duban serve: CPU with "
+              "serve's (floor: the stage in-process, server included)", backend, households,
+              handed_cpu, "s", stage_cpu, handed_cpu / stage_cpu),
         Entry("duban tick process, investigate stage due: wall (floor: the stage in-process)",
               backend, households, tick_wall, "s", stage_wall, tick_wall / stage_wall),
         Entry("duban tick process, investigate stage due: CPU with the server (floor: the "
@@ -298,6 +354,20 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
                 for _ in range(rounds):
                     for name, command in commands.items():
                         times[f"{name} beside"].append(_run_beside(command, beside))
+            # Handed to a running `duban serve` of this data directory, beside the empty
+            # flow process that uses serve's published server.
+            served = {**env, "DUBAN_DATA_DIR": f"{home}/data-serve",
+                      "PREFECT_HOME": f"{home}/prefect-serve"}
+            times["tick handed"], times["floor handed"] = [], []
+            with _serve(served):
+                for command in commands.values():  # untimed, as above
+                    _run(command, served)
+                for _ in range(rounds):
+                    times["tick handed"].append(_run_beside(commands["tick"], served))
+                    times["floor handed"].append(_run_beside(commands["floor"], served))
+        entries += _pair("nothing due, handed to duban serve", backend, rounds,
+                         times["tick handed"], times["floor handed"],
+                         "empty flow process on serve's server")
         entries += _pair("nothing due", backend, rounds, times["tick"], times["floor"],
                          "empty flow process")
         entries += _pair("nothing due, server running", backend, rounds, times["tick beside"],

@@ -5,6 +5,7 @@ from the data directory."""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from prefect import flow
@@ -87,9 +88,15 @@ class TickFailed(RuntimeError):
     """Some campaigns failed in a tick; the others were handled."""
 
 
+# One tick at a time in a process: serve's scheduled ticks and the ticks `duban tick` hands to
+# it (duban.adapters.tick_desk) take it, so the reaper never meets a live stage run of serve's.
+TICK_LOCK = threading.Lock()
+
+
 def run_tick(now: str | None = None) -> dict[str, Any]:
-    """The scheduler's job: one tick, heartbeat off."""
-    return run_quietly(tick, now)
+    """The scheduler's job: one tick, heartbeat off, one at a time in this process."""
+    with TICK_LOCK:
+        return run_quietly(tick, now)
 
 
 if __name__ == "__main__":

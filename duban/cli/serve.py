@@ -7,8 +7,9 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -76,11 +77,30 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
                 # owned by this process (it dies with it, even under SIGKILL), published in
                 # the data directory while it answers for ticks run by hand or by cron.
                 stack.enter_context(owned_prefect_server(prefect_port, publish=True))
+                # A hand-run `duban tick` hands its tick to this process while it leads: run
+                # warm, under the lock of the scheduled ticks (never two ticks at once).
+                stack.enter_context(_tick_desk(e, runner))
             _serve(runner, e, host, port, no_web, access_log)
     except KeyboardInterrupt:
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         click.echo("已停止。", err=True)
+
+
+@contextlib.contextmanager
+def _tick_desk(e: Env, runner: LeaderScheduler) -> Iterator[None]:
+    """Answer hand-run ticks for this data directory while this process leads the scheduler."""
+    from duban.adapters.tick_desk import TICK_DESK, TickDesk, database_key
+    from duban.services.database import private_data_dir
+    from flows.tick import run_tick
+
+    desk = TickDesk(private_data_dir() / TICK_DESK, database_key(e.db_url_or_default()),
+                    run_tick, accepting=lambda: runner.leading)
+    desk.start()
+    try:
+        yield
+    finally:
+        desk.stop()
 
 
 TRUSTED_PROXIES_VAR = "DUBAN_TRUSTED_PROXIES"
@@ -140,18 +160,10 @@ def tick_cmd(as_json: bool) -> None:
     from duban.domain.clock import FixedClock
 
     e = env()
-    e.root  # noqa: B018 - migrate and install the root before the flow's tasks use it
-    from duban.cli.progress import progress
-    from flows.common import owned_prefect_server
-    from flows.tick import run_tick
-
     now = e.clock.now().isoformat() if isinstance(e.clock, FixedClock) else None
-    with progress() as shown:
-        shown.step("连接调度服务（Prefect）")
-        # duban serve's server when it runs for this data directory, else one of our own.
-        with owned_prefect_server(share=True):
-            shown.step("运行调度：推进阶段、扫描时限、发送提醒、写日报")
-            summary = run_tick(now)
+    summary = _handed_tick(e, now)
+    if summary is None:
+        summary = _local_tick(e, now)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
@@ -177,6 +189,41 @@ def tick_cmd(as_json: bool) -> None:
     if files.get("removed_temporary") or files.get("removed_orphans"):
         click.echo(f"清理崩溃遗留文件：临时文件 {len(files['removed_temporary'])} 个，"
                    f"无记录引用的通知书文件 {len(files['removed_orphans'])} 个")
+
+
+def _handed_tick(e: Env, now: str | None) -> dict[str, Any] | None:
+    """The tick run by `duban serve` for this data directory and database, if one answers
+    (duban.adapters.tick_desk); None when there is none or it went away: run it here."""
+    from duban.adapters.tick_desk import TICK_DESK, DeskGone, TickRefused, database_key, hand_off
+    from duban.domain.errors import DubanError
+    from duban.services.database import data_dir
+
+    try:
+        return hand_off(data_dir() / TICK_DESK, database_key(e.db_url_or_default()), now)
+    except DeskGone:
+        click.echo("常驻服务（duban serve）在运行调度时退出，改由本进程运行。", err=True)
+        return None
+    except TickRefused as exc:
+        if exc.duban:
+            raise DubanError(exc.message) from None
+        click.echo(f"错误：内部错误（{exc.message}），详情已记入常驻服务（duban serve）的日志",
+                   err=True)
+        raise SystemExit(3) from None
+
+
+def _local_tick(e: Env, now: str | None) -> dict[str, Any]:
+    """The tick run in this process, on serve's Prefect server when one is published."""
+    e.root  # noqa: B018 - migrate and install the root before the flow's tasks use it
+    from duban.cli.progress import progress
+    from flows.common import owned_prefect_server
+    from flows.tick import run_tick
+
+    with progress() as shown:
+        shown.step("连接调度服务（Prefect）")
+        # duban serve's server when it runs for this data directory, else one of our own.
+        with owned_prefect_server(share=True):
+            shown.step("运行调度：推进阶段、扫描时限、发送提醒、写日报")
+            return run_tick(now)
 
 
 # ---- outbox --------------------------------------------------------------------------------
