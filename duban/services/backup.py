@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, make_url
 
 from duban.adapters.children import OwnedChild
+from duban.adapters.tick_desk import TICK_DESK
 from duban.domain.errors import DubanError
 from duban.services.database import MIGRATIONS_DIR, Database
 
@@ -53,6 +54,9 @@ FORMAT = 1
 PG_TIMEOUT_S = 3600
 SKIPPED_SUFFIXES = (".log", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal")
 SKIPPED_PREFIXES = (".render-", ".upload-")
+# A running serve's address and token: a live credential of one process, meaningless after a
+# restore (and not to be copied to wherever backups are kept).
+SKIPPED_NAMES = frozenset({TICK_DESK})
 
 
 class BackupError(DubanError):
@@ -140,7 +144,8 @@ def _data_files(data: Path, skip: set[Path]) -> Iterator[Path]:
         dirs.sort()
         for name in sorted(names):
             path = Path(dirpath) / name
-            if (path.resolve() in skip or name.endswith(SKIPPED_SUFFIXES)
+            if (path.resolve() in skip or name in SKIPPED_NAMES
+                    or name.endswith(SKIPPED_SUFFIXES)
                     or name.startswith(SKIPPED_PREFIXES)
                     or (name.startswith(".") and name.endswith(".part"))):
                 continue

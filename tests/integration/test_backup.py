@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
+from duban.adapters.tick_desk import TICK_DESK
 from duban.cli import cli
 from duban.domain.clock import FixedClock
 from duban.domain.household import ReportedProblem
@@ -93,6 +94,7 @@ def test_a_backup_taken_while_writing_restores_every_row_and_file(
                 found_by="cadre", found_on=dt.date(2022, 9, 21))], recorded_by="cadre")
             written[0] += 1
 
+    (data_dir / TICK_DESK).write_text('{"port": 1, "token": "secret"}', "utf-8")  # serve's desk
     writer = threading.Thread(target=write)
     writer.start()
     try:
@@ -102,6 +104,8 @@ def test_a_backup_taken_while_writing_restores_every_row_and_file(
         stop.set()
         writer.join()
     source = _rows(db)
+    manifest = json.loads((tmp_path / "backup" / MANIFEST).read_text("utf-8"))
+    assert all(TICK_DESK not in e["path"] for e in manifest["files"])  # a live token stays out
     assert written[0] > 0 and result.files >= 2  # the notice and the evidence photo
     backend = db.engine.dialect.name
     with _target(backend, tmp_path) as url:
