@@ -133,7 +133,7 @@ def test_daily_report_reaches_county_towns_and_offices_with_the_docx(
     assert "按问题来源：入户排查4个" in body
     assert "本单位牵头 建环办：发现问题3个" in _body(by_to["jhb@example.org"])
     name, data = _attachment(by_to["county@example.org"])
-    assert name.endswith("2022-09-26.docx")
+    assert name == f"{plan.name}-日报-2022年9月26日.docx"  # a name, not the campaign's id
     text = "".join(t.text or "" for t in docx.Document(io.BytesIO(data)).element.body.iter(W))
     assert "四、当日随机抽查" in text
     assert "当日1个督查组共抽查3项，合格1项，不合格1项，待检查0项。" not in text
@@ -184,8 +184,8 @@ def test_monthly_ranking_is_sent_once_to_each_town(
     settings, box = smtp_server
     use_database(db, monkeypatch)
     clock.set(at(2022, 9, 15, 9))
-    cid = launch(db, clock, report_plan(ranking_to=(ReportAudience.COUNTY.value,
-                                                    ReportAudience.TOWNS.value)))
+    plan = report_plan(ranking_to=(ReportAudience.COUNTY.value, ReportAudience.TOWNS.value))
+    cid = launch(db, clock, plan)
     add_problems(db, clock, cid, 3)
     clock.set(at(2022, 10, 8, 9))
     with disable_run_logger():
@@ -197,6 +197,6 @@ def test_monthly_ranking_is_sent_once_to_each_town(
     mail = next(m for m in box.messages if m["To"] == "t1@example.org")
     assert "2022年9月考评结果通报" in _subject(mail)
     name, data = _attachment(mail)
-    assert name == f"月考评-{cid}-2022-09.docx"
+    assert name == f"{plan.name}-月考评-2022年9月.docx"
     text = "".join(t.text or "" for t in docx.Document(io.BytesIO(data)).element.body.iter(W))
     assert "城关镇" in text and "河口乡" in text
