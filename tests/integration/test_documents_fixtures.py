@@ -5,6 +5,8 @@ Imported by the other test_documents_* modules; its own tests check the fixtures
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
@@ -173,6 +175,9 @@ def daily_context() -> DailyReportContext:
                       awaiting_review=5 + (i % 3), closed=20 + 5 * i, overdue=i % 3,
                       closed_change=2 + (i % 4), rate_change=0.01 * (i % 5))
              for i, t in enumerate(TOWNS)]
+    # A town with every problem closed: its 销号率 is the widest figure, 100.0%.
+    towns[1] = dataclasses.replace(towns[1], routed=towns[1].found, rectifying=0,
+                                   awaiting_review=0, closed=towns[1].found, overdue=0)
     offices = [DailyRow(o, found=15 + 3 * i, routed=15 + 3 * i, rectifying=4 + i,
                         awaiting_review=2, closed=8 + 2 * i, overdue=(i + 1) % 2,
                         closed_change=1 + i % 2, rate_change=0.02)

@@ -72,6 +72,21 @@ def _text(line: dict[str, Any]) -> str:
     return "".join(s["text"] for s in line["spans"]).replace(" ", "")
 
 
+def _baselines(page: Any, rect: Any) -> int:
+    """How many lines of text the cell at `rect` prints (glyphs grouped by baseline: table
+    extraction sorts a line's "." and "%" apart, so its text cannot tell)."""
+    box = pymupdf.Rect(rect)
+    ys: list[float] = []
+    for block in page.get_text("rawdict", clip=box)["blocks"]:
+        for line in block.get("lines", []):
+            for span in line["spans"]:
+                for ch in span["chars"]:
+                    x0, y0, x1, y1 = ch["bbox"]
+                    if box.contains(pymupdf.Point((x0 + x1) / 2, (y0 + y1) / 2)):
+                        ys.append(ch["origin"][1])
+    return len({round(y / 3) for y in ys}) if ys else 0
+
+
 def _ink_bottom_and_red_top(page: Any, rect: Any) -> tuple[float, float]:
     """The lowest dark pixel of the 文号 and the top of the red line under it, in points."""
     zoom = 8
@@ -133,7 +148,7 @@ def test_28_characters_a_line_22_lines_a_page(pdfs: dict[str, tuple[Any, Path]],
 
 @pytest.mark.parametrize("kind", sorted(RENDERERS))
 def test_no_table_header_or_date_wraps(pdfs: dict[str, tuple[Any, Path]], kind: str) -> None:
-    """8: a header cell and a date cell keep one line."""
+    """8: a header cell, a date cell and a rate (100.0%) keep one line."""
     _ctx, pdf = pdfs[kind]
     seen = 0
     with pymupdf.open(pdf) as doc:
@@ -150,6 +165,11 @@ def test_no_table_header_or_date_wraps(pdfs: dict[str, tuple[Any, Path]], kind: 
                         text = (cell or "").replace(" ", "")
                         if re.match(r"^\d{4}年", text):
                             assert DATE.match(text), f"date wrapped: {cell!r}"
+                for row, cells in zip(rows[1:], table.rows[1:], strict=True):
+                    for cell, rect in zip(row, cells.cells, strict=True):
+                        if cell and "%" in cell and rect is not None:  # a rate: 100.0%
+                            assert _baselines(page, rect) == 1, f"rate wrapped: {cell!r}"
+
     assert seen
 
 
