@@ -6,7 +6,6 @@ Imported by the other test_documents_* modules; its own tests check the fixtures
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
