@@ -419,9 +419,13 @@ def _refuse_full(exc: OSError, filename: str) -> None:
 
 
 def add_checked(session: Session, clock: Clock, problem: Problem, files: Sequence[CheckedFile],
-                actor: Actor, *, round_no: int, known: set[str]) -> list[str]:
+                actor: Actor, *, round_no: int, known: set[str],
+                audit: list[dict[str, object]] | None = None,
+                evidence: list[dict[str, object]] | None = None) -> list[str]:
     """The evidence rows and the upload's audit event of `store_checked`, added to the session
-    (not flushed, no blob written): `known` holds the hashes the round has already."""
+    (not flushed, no blob written): `known` holds the hashes the round has already. With
+    `audit` and `evidence` (a batch's lists, `moves.apply_batch`), the rows are appended
+    there for the batch to insert instead of added to the session."""
     now = clock.now()
     hashes: list[str] = []
     names: list[str] = []
@@ -433,18 +437,28 @@ def add_checked(session: Session, clock: Clock, problem: Problem, files: Sequenc
             continue  # already in this round
         known.add(f.sha256)
         names.append(f.filename)
-        session.add(Evidence(
-            problem_id=problem.id, sha256=f.sha256, filename=f.filename,
-            content_type=f.content_type, size=len(f.content), phase=f.phase,
-            uploaded_by=actor.user, uploaded_at=now, submission_round=round_no,
-        ))
+        row: dict[str, object] = {
+            "problem_id": problem.id, "sha256": f.sha256, "filename": f.filename,
+            "content_type": f.content_type, "size": len(f.content), "phase": f.phase,
+            "uploaded_by": actor.user, "uploaded_at": now, "submission_round": round_no,
+        }
+        if evidence is not None:
+            evidence.append(row)
+        else:
+            session.add(Evidence(**row))
     status = problem.status
-    session.add(AuditEvent(
-        campaign_id=problem.campaign_id, problem_id=problem.id, action=UPLOAD_ACTION,
-        from_status=status, to_status=status, actor=actor.user, actor_role=actor.role.value,
-        actor_name=actor.name, at=now, note=f"第{round_no}轮佐证资料：" + "、".join(names)
+    upload: dict[str, object] = {
+        "campaign_id": problem.campaign_id, "problem_id": problem.id, "action": UPLOAD_ACTION,
+        "from_status": status, "to_status": status, "actor": actor.user,
+        "actor_role": actor.role.value, "actor_name": actor.name, "at": now,
+        "note": f"第{round_no}轮佐证资料：" + "、".join(names)
         if names else f"第{round_no}轮佐证资料（已有，未重复保存）",
-        evidence=hashes, data={"round": round_no, "files": names}))
+        "evidence": hashes, "data": {"round": round_no, "files": names},
+    }
+    if audit is not None:
+        audit.append(upload)
+    else:
+        session.add(AuditEvent(**upload))
     return hashes
 
 

@@ -62,6 +62,8 @@ from duban.services.scoping import Scope, problem_clause
 from models import AuditEvent, Evidence, Office, Problem, ProblemCoOffice
 
 CO_OFFICE = cast(Table, ProblemCoOffice.__table__)
+AUDIT = cast(Table, AuditEvent.__table__).insert()
+EVIDENCE = cast(Table, Evidence.__table__).insert()
 
 Who = Scope | str
 """Who moves: a signed-in user's scope (web, API), or a username (CLI, services, the demo)."""
@@ -196,6 +198,11 @@ def apply_batch(session: Session, clock: Clock, actor: Actor, steps: Sequence[St
     known = round_hashes(session, rounds) if rounds else {}
     blobs: list[CheckedFile] = []
     out: list[Moved] = []
+    # The batch's audit events (the moves' and the uploads', in the order one by one would add
+    # them, so they get the same ids) and evidence rows, inserted by one executemany each
+    # after the problems' UPDATEs: the rows `move_in` and `add_checked` would add as objects.
+    audit: list[dict[str, object]] = []
+    evidence: list[dict[str, object]] = []
     for step in steps:
         problem, payload = step.problem, step.payload
         given = stored_hashes(session, problem, payload.evidence)
@@ -203,15 +210,20 @@ def apply_batch(session: Session, clock: Clock, actor: Actor, steps: Sequence[St
         if step.files:
             refuse_frozen(problem)
         move_in(session, clock, actor, problem, step.action, replace(payload, evidence=hashes),
-                flush=False, lookups=lookups)
+                flush=False, lookups=lookups, audit=audit)
         if step.files:
             add_checked(session, clock, problem, step.files, actor,
-                        round_no=rounds[problem.id], known=known[problem.id])
+                        round_no=rounds[problem.id], known=known[problem.id],
+                        audit=audit, evidence=evidence)
             blobs.extend(step.files)
         out.append(Moved(problem, hashes))
     if blobs:  # after every decision: a refusal leaves no blob behind
         write_blobs(root or evidence_root(), blobs)
     session.flush()
+    if audit:
+        session.execute(AUDIT, audit)
+    if evidence:
+        session.execute(EVIDENCE, evidence)
     return out
 
 
@@ -250,13 +262,15 @@ def move_in(
     expected_version: int | None = None,
     flush: bool = True,
     lookups: Lookups | None = None,
+    audit: list[dict[str, object]] | None = None,
 ) -> Transition:
     """Decide one move by the table and apply it to the row, audited, in the caller's session.
 
     Nothing is written before the lifecycle has decided, so a refusal changes nothing. With
     `flush=False` the row and its audit event wait in the session for the caller's (or the
     next query's) flush, so a caller making many moves writes them in batches; `lookups`:
-    what a batch read for its moves up front (`batch_lookups`).
+    what a batch read for its moves up front (`batch_lookups`); `audit`: a batch's list the
+    audit event is appended to as a row (the batch inserts them), instead of the session.
     """
     if expected_version is not None and problem.version != expected_version:
         raise ConflictError(
@@ -276,13 +290,17 @@ def move_in(
     now = ctx.now or clock.now()
     _write(session, problem, transition, now)
     role = transition.role or actor.role
-    session.add(AuditEvent(
-        campaign_id=problem.campaign_id, problem_id=problem.id, action=action.value,
-        from_status=transition.source.value, to_status=transition.target.value,
-        actor=actor.user, actor_role=role.value, actor_name=actor.name, at=now,
-        note=transition.payload.note, evidence=list(transition.payload.evidence),
-        data=transition.data,
-    ))
+    row: dict[str, object] = {
+        "campaign_id": problem.campaign_id, "problem_id": problem.id, "action": action.value,
+        "from_status": transition.source.value, "to_status": transition.target.value,
+        "actor": actor.user, "actor_role": role.value, "actor_name": actor.name, "at": now,
+        "note": transition.payload.note, "evidence": list(transition.payload.evidence),
+        "data": transition.data,
+    }
+    if audit is not None:
+        audit.append(row)
+    else:
+        session.add(AuditEvent(**row))
     if flush:
         session.flush()
     state_changed(session, "problem_moved", campaign_id=problem.campaign_id,

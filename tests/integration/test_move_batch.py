@@ -101,6 +101,35 @@ def test_a_batch_writes_what_one_move_at_a_time_writes(db: Database, clock: Fixe
     assert not list(root.rglob(".upload-*"))
 
 
+def test_a_batch_inserts_its_audit_and_evidence_rows_by_one_executemany_each(
+        db: Database, clock: FixedClock, tmp_path: Path, accepted: list[int]) -> None:
+    # Each submission's move and upload events, in that order per problem as one by one,
+    # and its photos: one executemany per table, without RETURNING (no objects to fill in).
+    calls: list[tuple[str, bool]] = []
+
+    def seen(conn: object, cursor: object, statement: str, parameters: object,
+             context: object, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            calls.append((statement, executemany))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        submit_batch(db, clock, accepted, tmp_path / "evidence", "第一轮")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    audit = [(q, many) for q, many in calls if "audit_event" in q]
+    files = [(q, many) for q, many in calls if "INTO evidence" in q]
+    assert len(audit) == 1 and audit[0][1] and "RETURNING" not in audit[0][0], audit
+    assert len(files) == 1 and files[0][1] and "RETURNING" not in files[0][0], files
+    with db.transaction() as s:
+        order = [(e.problem_id, e.action) for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.problem_id.in_(accepted), AuditEvent.action.in_(
+                [Action.SUBMIT.value, "upload_evidence"]))
+            .order_by(AuditEvent.id))]
+    assert order == [(pid, action) for pid in sorted(accepted)
+                     for action in (Action.SUBMIT.value, "upload_evidence")]
+
+
 def test_a_refused_move_undoes_the_batch(db: Database, clock: FixedClock, tmp_path: Path,
                                          accepted: list[int]) -> None:
     root = tmp_path / "evidence"

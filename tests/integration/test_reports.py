@@ -26,8 +26,13 @@ from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from duban.services.evidence import UploadedFile
 from duban.services.problems import record_problems
-from duban.services.reports.daily import DailyFigures, daily_figures, write_daily_report
-from duban.services.reports.figures import ZERO, Counts, counts_as_of
+from duban.services.reports.daily import (
+    DailyFigures,
+    daily_figures,
+    source_figures,
+    write_daily_report,
+)
+from duban.services.reports.figures import ZERO, Counts, ScopeFigures, counts_as_of
 from duban.services.reports.ledger import LEDGER_HEADERS, write_ledger, write_ledger_document
 from duban.services.reports.snapshots import take_daily_snapshot
 from models import Office, Problem, Town, Village
@@ -313,12 +318,51 @@ def test_change_since_the_day_before_uses_that_days_snapshot(db: Database,
     assert f.total.closure_rate_change == pytest.approx(0.25)
 
 
+def test_the_change_by_source_uses_the_day_befores_snapshot_too(db: Database,
+                                                                clock: FixedClock) -> None:
+    # The breakdown by 问题来源 is measured against what the day before reported, like the
+    # towns and offices: its snapshot keeps the sources, so the day is not rebuilt again.
+    clock.set(at(D[0], 9))
+    lg = launch_seed(db, clock, "seed-002")
+    town = lg.plan.towns[0]
+    source = lg.plan.sources[0]
+    lg.day(D[0], 10)
+    codes = lg.record(town.code, town.villages[0].code, "water", 4, deadline=D[2],
+                      source=source.code)
+    lg.day(D[0], 17)
+    assert db.run(take_daily_snapshot, clock, lg.campaign_id, D[0]) > 0
+    with db.transaction() as s:
+        kept = s.scalars(select(DailySnapshot.scope_code).where(
+            DailySnapshot.scope_kind == "source")).all()
+    assert kept == [source.code]
+    lg.day(D[0], 19)  # after the report, the same day
+    lg.accept(codes[0])
+    lg.submit(codes[0])
+    lg.day(D[1], 10)
+    lg.close(codes[0])
+
+    def by_source() -> ScopeFigures:
+        with db.unit_of_work() as uow:
+            f = daily_figures(uow, lg.campaign_id, D[1])
+            (row,) = source_figures(uow.session, lg.plan, lg.campaign_id, D[1], f)
+        return row
+
+    row = by_source()
+    assert row.yesterday == Counts(found=4, routed=4, rectifying=4)
+    assert (row.change.closed, row.change.rectifying) == (1, -1)
+    with db.transaction() as s:
+        s.execute(DailySnapshot.__table__.delete())
+    row = by_source()  # no snapshot: the day before rebuilt as of its end
+    assert row.yesterday == Counts(found=4, routed=4, rectifying=3, awaiting_review=1)
+
+
 def test_a_days_snapshot_is_taken_once(db: Database, clock: FixedClock) -> None:
     lg = build_campaign(db, clock)
     day = D[-1]
     written = db.run(take_daily_snapshot, clock, lg.campaign_id, day)
     f = db.run(daily_figures, lg.campaign_id, day)
-    assert written == 1 + len(f.towns) + len(f.offices)
+    assert f.today_counts.sources  # the day's figures by 问题来源, kept for the next report
+    assert written == 1 + len(f.towns) + len(f.offices) + len(f.today_counts.sources)
 
     def stored() -> list[tuple[object, ...]]:
         with db.transaction() as s:

@@ -83,11 +83,12 @@ def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigur
     """
     session = uow.session
     campaign_row(session, campaign_id)
-    today = counts_as_of(session, campaign_id, day)
+    today = counts_as_of(session, campaign_id, day, sources=True)
     previous_day = day - dt.timedelta(days=1)
     kept = snapshot_counts(session, campaign_id, previous_day)
     if kept is None:
-        yesterday, source = counts_as_of(session, campaign_id, previous_day), "ledger"
+        yesterday = counts_as_of(session, campaign_id, previous_day, sources=True)
+        source = "ledger"
     else:
         yesterday, source = kept.counts, "ledger" if kept.rebuilt else "snapshot"
     names = names_in(session, campaign_id)
@@ -159,7 +160,8 @@ def daily_report_context(
         offices=[daily_row(f) for f in figures.offices],
         series=series,
         sources=[daily_row(f) for f in (
-            sources if sources is not None else source_figures(session, plan, campaign_id, day))],
+            sources if sources is not None
+            else source_figures(session, plan, campaign_id, day, figures))],
         spot_checks=checks,
         spot_check_failures=failures,
         **duty_fields(session, campaign_id, day),
@@ -184,11 +186,19 @@ def duty_fields(session: Session, campaign_id: int, day: dt.date) -> dict[str, A
     }
 
 
-def source_figures(session: Session, plan: Plan, campaign_id: int,
-                   day: dt.date) -> list[ScopeFigures]:
-    """The day's figures per 问题来源 (the plan's order; sources with no problem left out)."""
-    today = counts_by_source(session, campaign_id, day)
-    yesterday = counts_by_source(session, campaign_id, day - dt.timedelta(days=1))
+def source_figures(session: Session, plan: Plan, campaign_id: int, day: dt.date,
+                   figures: DailyFigures | None = None) -> list[ScopeFigures]:
+    """The day's figures per 问题来源 (the plan's order; sources with no problem left out).
+
+    `figures`: the day's `daily_figures`, whose passes counted by source too; the day before
+    then comes from its snapshot like the scopes' (what that day's report said), and is
+    rebuilt from the ledger only when the snapshot holds no sources."""
+    today = (figures.today_counts.sources if figures is not None else None)
+    if today is None:
+        today = counts_by_source(session, campaign_id, day)
+    yesterday = (figures.yesterday_counts.sources if figures is not None else None)
+    if yesterday is None:
+        yesterday = counts_by_source(session, campaign_id, day - dt.timedelta(days=1))
     names = {src.code: src.name for src in plan.sources}
     order = [c for c in names if c in today] + sorted(set(today) - set(names))
     return [ScopeFigures(ScopeKind.CAMPAIGN, code, names.get(code, code), today[code],

@@ -111,7 +111,7 @@ def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
     figures = figures or daily_figures(uow, campaign_id, day)
     checks, failures = spot_check_lines(session, plan, campaign_id, day)
     if sources is None:
-        sources = source_figures(session, plan, campaign_id, day)
+        sources = source_figures(session, plan, campaign_id, day, figures)
     towns = {t.code: t for t in figures.towns}
     leads = {o.code: o for o in figures.offices}
     t = figures.total
@@ -162,7 +162,7 @@ def publish_daily_report(uow: UnitOfWork, clock: Clock,
     # Written and delivered from the same figures: each is a pass over the whole ledger.
     figures = daily_figures(uow, campaign_id, day)
     sources = source_figures(uow.session, load_plan_of(uow.session, campaign_id),
-                             campaign_id, day)
+                             campaign_id, day, figures)
     paths = write_daily_report(uow, clock, campaign_id, day, reports_dir(campaign_id),
                                figures=figures, sources=sources)
     docx = next((p for p in paths if p.suffix == ".docx"), None)

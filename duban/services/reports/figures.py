@@ -51,6 +51,7 @@ class ScopeKind(StrEnum):
     CAMPAIGN = "campaign"
     TOWN = "town"
     OFFICE = "office"
+    SOURCE = "source"  # a 问题来源 (the daily report's breakdown by source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,25 +293,33 @@ def grouped_counts(
 
 @dataclass(frozen=True, slots=True)
 class ScopedCounts:
-    """Counts of one moment, summed per scope."""
+    """Counts of one moment, summed per scope; `sources`: per 问题来源 too, when counted."""
 
     total: Counts
     towns: dict[str, Counts]
     offices: dict[str, Counts]
+    sources: dict[str, Counts] | None = None
 
 
-def counts_as_of(session: Session, campaign_id: int, day: dt.date) -> ScopedCounts:
-    """The campaign, town and lead-office counts at the end of `day`, from the ledger."""
-    grouped = grouped_counts(session, campaign_id, day_end(day), day)
+def counts_as_of(session: Session, campaign_id: int, day: dt.date, *,
+                 sources: bool = False) -> ScopedCounts:
+    """The campaign, town and lead-office counts at the end of `day`, from the ledger;
+    with `sources`, per 问题来源 as well (`counts_by_source`), from the same pass."""
+    keys = ("town", "office", "source") if sources else ("town", "office")
+    grouped = _grouped(session, campaign_id, day_end(day), day, *keys)
     total = ZERO
     towns: dict[str, Counts] = {}
     offices: dict[str, Counts] = {}
-    for (town, office), c in grouped.items():
+    by_source: dict[str, Counts] = {}
+    for key, c in grouped.items():
+        town, office = key[0], key[1]
         total = total + c
         towns[town] = towns.get(town, ZERO) + c
         if office is not None:
             offices[office] = offices.get(office, ZERO) + c
-    return ScopedCounts(total, towns, offices)
+        if sources:
+            by_source[key[2]] = by_source.get(key[2], ZERO) + c
+    return ScopedCounts(total, towns, offices, by_source if sources else None)
 
 
 def counts_by_source(session: Session, campaign_id: int, day: dt.date) -> dict[str, Counts]:

@@ -56,7 +56,8 @@ def take_daily_snapshot(uow: UnitOfWork, clock: Clock, campaign_id: int, day: dt
         session.execute(delete(DailySnapshot).where(DailySnapshot.campaign_id == campaign_id,
                                                     DailySnapshot.day == day))
     return _record(session, clock, campaign_id, day,
-                   counts or counts_as_of(session, campaign_id, day), rebuilt=False)
+                   counts or counts_as_of(session, campaign_id, day, sources=True),
+                   rebuilt=False)
 
 
 def keep_rebuilt(session: Session, clock: Clock, campaign_id: int, day: dt.date,
@@ -86,6 +87,8 @@ def _record(session: Session, clock: Clock, campaign_id: int, day: dt.date,
         row(ScopeKind.TOWN, code, counts.towns.get(code, ZERO))
     for code, c in counts.offices.items():
         row(ScopeKind.OFFICE, code, c)
+    for code, c in (counts.sources or {}).items():  # the next report's change by source
+        row(ScopeKind.SOURCE, code, c)
     # Another run that recorded the day first wins: its rows stand, these are skipped.
     done = session.execute(insert_or_skip(session, DailySnapshot).values(rows)
                            .on_conflict_do_nothing(
@@ -118,15 +121,19 @@ def snapshot_counts(session: Session, campaign_id: int, day: dt.date) -> Snapsho
     total = ZERO
     towns: dict[str, Counts] = {}
     offices: dict[str, Counts] = {}
+    sources: dict[str, Counts] = {}
     for r in rows:
         c = _counts_of(r)
         if r.scope_kind == ScopeKind.CAMPAIGN:
             total = c
         elif r.scope_kind == ScopeKind.TOWN:
             towns[r.scope_code] = c
+        elif r.scope_kind == ScopeKind.SOURCE:
+            sources[r.scope_code] = c
         else:
             offices[r.scope_code] = c
-    return Snapshot(ScopedCounts(total, towns, offices), rows[0].rebuilt)
+    # A snapshot taken before sources were recorded (or with no problem yet) has none.
+    return Snapshot(ScopedCounts(total, towns, offices, sources or None), rows[0].rebuilt)
 
 
 def trend(session: Session, campaign_id: int, day: dt.date,
