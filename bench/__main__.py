@@ -2,7 +2,8 @@
 
 Prints a table and writes bench/results.json: a list of entries
 {"name", "backend", "size", "value", "unit", "floor", "ratio"} (floor and ratio where a floor
-is named). `--quick` runs every benchmark at a smaller size and finishes within a minute.
+is named). `--quick` runs every benchmark at a smaller size and finishes within a minute; its
+entries go to bench/results-quick.json, so a quick run never replaces the full figures.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from bench.common import Entry, pg_available
 
 RESULTS = Path(__file__).with_name("results.json")
+QUICK_RESULTS = Path(__file__).with_name("results-quick.json")
 
 Suite = Callable[[bool, list[str]], list[Entry]]
 
@@ -85,6 +87,21 @@ def merge(earlier: list[dict[str, Any]], fresh: list[dict[str, Any]]) -> list[di
     return kept + [e for e in fresh if key(e) in replaced]
 
 
+def results_path(quick: bool) -> Path:
+    """Where a run's entries go: a quick run's small sizes are kept apart from the full ones
+    (many entries name no size, so merging them would replace a full figure by a quick one)."""
+    return QUICK_RESULTS if quick else RESULTS
+
+
+def write_results(entries: list[Entry], quick: bool, path: Path | None = None) -> Path:
+    """Merge `entries` into the run's results file (full or quick, or `path`); return it."""
+    path = path or results_path(quick)
+    earlier = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    payload = merge(earlier, [e.as_dict() for e in entries])
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen suites, print the table, write results.json."""
     parser = argparse.ArgumentParser(prog="python -m bench")
@@ -108,10 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         entries.extend(suite(args.quick, backends))
         print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     print(render(entries))
-    earlier = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else []
-    payload = merge(earlier, [e.as_dict() for e in entries])
-    RESULTS.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {RESULTS}", file=sys.stderr)
+    written = write_results(entries, args.quick)
+    print(f"\nwrote {written}", file=sys.stderr)
     return 0
 
 

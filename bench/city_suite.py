@@ -401,13 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", choices=["interference", "growth"])
     args = parser.parse_args(argv)
-    from bench.__main__ import RESULTS, merge, render
+    from bench.__main__ import render, write_results
 
     entries = run_suite(args.quick, ["postgresql"], args.part)
     print(render(entries))
-    earlier = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else []
-    payload = merge(earlier, [e.as_dict() for e in entries])
-    RESULTS.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {write_results(entries, args.quick)}", file=sys.stderr)
     return 0
 
 

@@ -162,3 +162,36 @@ def test_a_late_problem_goes_to_its_town_on_the_next_notice(db: Database,
         ("gov-t1", 2), ("gov-t2", 1), ("jhb", 3)]
     assert [n.number for n in later] == ["测巩督〔2022〕3号", "测巩督〔2022〕4号",
                                          "测巩督〔2022〕5号"]
+
+
+def test_a_notice_lists_each_problem_with_its_household_head_and_co_offices_in_code_order(
+        db: Database, clock: FixedClock) -> None:
+    """The 户主 and co-offices come with the listed rows (issue 17 item 6): a registered
+    household shows its head, an unregistered one its id; co-offices in code order."""
+    from models import Household
+
+    cid = launch(db, clock, county_plan(town=CoOfficeNotice.OWN))
+    add_problems(db, clock, cid, 2, category="water", tag="水")  # H00000, H00001 in t1
+
+    def register(uow: object) -> None:
+        uow.session.add(Household(  # type: ignore[attr-defined]
+            campaign_id=cid, household_id="H00000", town_code="t1", village_code="v1",
+            head="张大山", members=3, category="一般户", income_per_person=9000,
+            house_grade="A", tap_water=True, school_age_children=0,
+            children_out_of_school=0, medical_insurance=True, sanitary_toilet=True))
+        uow.commit()  # type: ignore[attr-defined]
+
+    db.run(register)
+    notices = {n.office_code: n for n in db.run(issue_notices, clock, cid, issued_by="county",
+                                                  batch_key="b1")}
+    lead_rows = _table_rows(_text(db.run(notice_file, notices["nyzx"].id))[0])
+    assert len(lead_rows) == 2
+    head_row, id_row = sorted(lead_rows, key=lambda r: "张大山" not in r)
+    assert "张大山" in head_row and "H00000" not in head_row
+    assert "H00001" in id_row
+    # nyzx's items are helped by gov-t1 (城关镇人民政府) and ybj (县医保局): code order.
+    for row in lead_rows:
+        helpers = row[-1]
+        assert helpers.index("城关镇人民政府") < helpers.index("县医保局"), helpers
+    town_rows = _table_rows(_text(db.run(notice_file, notices["gov-t1"].id))[0])
+    assert [r[-1] for r in town_rows] == ["牵头：农业服务中心；配合：县医保局"] * 2

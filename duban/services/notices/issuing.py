@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, insert, select
+from sqlalchemy import ColumnElement, Select, Table, func, insert, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from duban.adapters.documents.context import (
@@ -25,7 +25,7 @@ from duban.domain.errors import NotFound
 from duban.domain.lifecycle import OPEN_STATUSES
 from duban.domain.numbering import format_date_cn
 from duban.domain.plan import CoOfficeNotice, Plan
-from duban.services.bulk import insert_rows, where_in
+from duban.services.bulk import insert_rows
 from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.notices.documents import (
@@ -64,6 +64,7 @@ NOTICE_REQUIREMENTS = (
 DEFAULT_INLINE_LIMIT = 200
 
 NOTICE_PROBLEM = cast(Table, NoticeProblem.__table__)
+_CODE_SEP = "\x1f"  # between a problem's co-office codes in SQLite's group_concat
 NOTICE_PROBLEM_COLUMNS = ("notice_id", "problem_id", "kind", "office_code", "co_office")
 
 
@@ -221,9 +222,48 @@ def _modes(plan: Plan, offices: dict[str, Office]) -> dict[str, CoOfficeNotice]:
     return {code: plan.notices.co_offices.of(o.level) for code, o in offices.items()}
 
 
+def _with_head_and_co_offices(stmt: Select[*tuple[Any, ...]], campaign_id: int, dialect: str
+                              ) -> Select[*tuple[Any, ...]]:
+    """`stmt` (over Problem) with each problem's household's 户主 (`head`, None without a
+    household row) and its co-offices (`co_codes`), read beside the listed rows.
+
+    Both come from the listed problems themselves, through the household's unique key and
+    the co-office key: a batch's reads grow with the problems it lists, not with the register
+    (an array of a batch's household ids was a scan of every campaign's households, and its
+    co-offices a merge over every campaign's problems, issue 17 item 6).
+    """
+    co = aliased(ProblemCoOffice)
+    codes: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by  # not on SQLite
+
+        codes = func.string_agg(co.office_code,
+                                aggregate_order_by(literal(_CODE_SEP), co.office_code))
+    else:
+        codes = func.group_concat(co.office_code, _CODE_SEP)
+    return (stmt.add_columns(
+                Household.head,
+                select(codes).where(co.problem_id == Problem.id).scalar_subquery()
+                .label("co_codes"))
+            .outerjoin(Household, (Household.campaign_id == campaign_id)
+                       & (Household.household_id == Problem.household_id)))
+
+
+def _co_codes(value: str | None, ordered: bool) -> list[str]:
+    """A problem's co-offices as `_with_head_and_co_offices` read them, in code order (the
+    database's own on PostgreSQL, as ORDER BY gave them before; SQLite's is the code points')."""
+    if not value:
+        return []
+    return value.split(_CODE_SEP) if ordered else sorted(value.split(_CODE_SEP))
+
+
 def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaign_id: int,
              offices: Sequence[str] | None) -> dict[str, list[_Listed]]:
-    """Per addressee, the problems to list: led ones not yet on its notice, then co-offices'."""
+    """Per addressee, the problems to list: led ones not yet on its notice, then co-offices'.
+
+    Each row also carries its household's 户主 and its co-offices (`_with_head_and_co_offices`).
+    """
+    dialect = session.get_bind().dialect.name
     lead_stmt = (
         select(*_LISTED)
         .where(*_open_routed(campaign_id), _not_listed_for(Problem.lead_office))
@@ -232,7 +272,7 @@ def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaig
     if offices is not None:
         lead_stmt = lead_stmt.where(Problem.lead_office.in_(list(offices)))
     by_office: dict[str, list[_Listed]] = {}
-    for p in session.execute(lead_stmt):
+    for p in session.execute(_with_head_and_co_offices(lead_stmt, campaign_id, dialect)):
         assert p.lead_office is not None
         by_office.setdefault(p.lead_office, []).append(_Listed(p, False))
     modes = _modes(plan, office_of)
@@ -246,7 +286,7 @@ def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaig
                    _not_listed_for(ProblemCoOffice.office_code))
             .order_by(ProblemCoOffice.office_code, Problem.deadline, Problem.code)
         )
-        for row in session.execute(co_stmt):
+        for row in session.execute(_with_head_and_co_offices(co_stmt, campaign_id, dialect)):
             by_office.setdefault(row.addressee, []).append(_Listed(row, True))
     return by_office
 
@@ -306,8 +346,8 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
     problems = [e.problem for group in by_office.values() for e in group]
     names = names_in(session, campaign_id, plan)
     contact = county_contact(session, campaign_id, plan)
-    households = _household_heads(session, campaign_id, problems)
-    co_offices = _co_offices(session, campaign_id, offices, {p.id for p in problems})
+    households = _household_heads(problems)
+    co_offices = _co_offices(problems, ordered=session.get_bind().dialect.name == "postgresql")
     modes = _modes(plan, office_of)
     inline_limit = notice_inline_limit()
     # Every office's notice is built first and rendered once, side by side in worker
@@ -351,38 +391,21 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
     return issued
 
 
-def _household_heads(session: Session, campaign_id: int,
-                     problems: Sequence[Any]) -> dict[str, str]:
-    """The 户主 of the problems' households: one array on PostgreSQL, where IN lists of 2,000
-    were each planned and run as a scan of the register (~5 s of a county's rectify stage)."""
-    ids = sorted({p.household_id for p in problems if p.household_id})
-    return dict(where_in(
-        session, select(Household.household_id, Household.head)
-        .where(Household.campaign_id == campaign_id), Household.household_id, ids))
+def _household_heads(problems: Sequence[Any]) -> dict[str, str]:
+    """The 户主 of the listed problems' households, as their rows carry them."""
+    return {p.household_id: p.head for p in problems
+            if p.household_id and p.head is not None}
 
 
-def _co_offices(session: Session, campaign_id: int, offices: Sequence[str] | None,
-                listed: set[int]) -> dict[int, list[str]]:
-    """The co-offices of the `listed` problems, sorted, read in one join (issue 17).
-
-    The join reads those of every open routed problem the batch's offices lead or help with
-    (of the campaign's, for every office) and keeps the listed ones: one statement where the
-    problem ids asked 2,000 at a time were 9 % of a county's rectify stage.
-    """
-    stmt = (select(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
-            .join(Problem, Problem.id == ProblemCoOffice.problem_id)
-            .where(*_open_routed(campaign_id)))
-    if offices is not None:
-        helping = aliased(ProblemCoOffice)
-        stmt = stmt.where(Problem.lead_office.in_(list(offices))
-                          | select(helping.problem_id)
-                          .where(helping.problem_id == Problem.id,
-                                 helping.office_code.in_(list(offices))).exists())
+def _co_offices(problems: Sequence[Any], *, ordered: bool) -> dict[int, list[str]]:
+    """The co-offices of the listed problems, sorted, as their rows carry them (`ordered`
+    when the database sorted them)."""
     out: dict[int, list[str]] = {}
-    for problem_id, office_code in session.execute(
-            stmt.order_by(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)):
-        if problem_id in listed:
-            out.setdefault(problem_id, []).append(office_code)
+    for p in problems:
+        if p.id not in out:
+            codes = _co_codes(p.co_codes, ordered)
+            if codes:
+                out[p.id] = codes
     return out
 
 
