@@ -38,7 +38,8 @@ def settle(conn):
 # CPU, plus: `connect` (a raw connection, its cursor and, on PostgreSQL, its backend's pid),
 # `plan` (a table's columns and the SELECT that reads the rows to copy, with some
 # columns replaced by expressions: the twin's campaign, shifted problem ids), `prepare` (the rows
-# in the write's own form, read before the clock), `write` (the fastest write, not committed)
+# in the write's own form, read before the clock), `write` (the fastest write, not committed;
+# on SQLite with the page cache duban's bulk writer uses, `bulk.BULK_CACHE_KIB`)
 # and `resync_problem_ids` (explicit ids passed PostgreSQL's sequence).
 ROWS = CPU + r"""
 import io
@@ -68,6 +69,9 @@ def prepare(cur, pg, plans):
             prepared.append((name, cols, rows, len(rows)))
     return prepared
 def write(cur, pg, prepared):
+    if not pg:  # the page cache duban's bulk writer gives SQLite (bulk.sqlite_bulk_cache)
+        from duban.services.bulk import BULK_CACHE_KIB
+        cur.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
     for name, cols, data, _ in prepared:
         names = ", ".join(cols)
         if pg:

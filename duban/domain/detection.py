@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from duban.domain.errors import DubanError
 from duban.domain.facts import catalogue, describe, display, holds, value_of
@@ -218,21 +218,46 @@ def detect(h: HouseholdFacts, policy: DetectionPolicy,
 
     `fields` are the plan's household fields, whose labels the descriptions use.
     """
-    found: list[Detection] = []
+    return detector(policy, fields)(h)
+
+
+def _plan_check(h: HouseholdFacts, arg: object) -> tuple[dict[str, object], str] | None:
+    rule, known = cast("tuple[DetectionRule, dict[str, HouseholdField]]", arg)
+    return _plan_rule(h, rule, known)
+
+
+def _unknown(h: HouseholdFacts, arg: object) -> None:
+    names = "、".join(RULE_CODES)
+    raise UnknownDetectionRule(f"未知的排查规则“{arg}”，可用的规则：{names}")
+
+
+def detector(policy: DetectionPolicy, fields: Iterable[HouseholdField] = ()
+             ) -> Callable[[HouseholdFacts], list[Detection]]:
+    """`detect` by one policy, its rules worked out once: for checking a whole register.
+
+    A rule code this version does not know is refused when a household is checked.
+    """
+    steps: list[tuple[str, str, str, Callable[[HouseholdFacts, Any], Any], object]] = []
     known: dict[str, HouseholdField] | None = None
     for rule in policy.rules:
         if not rule.enabled:
             continue
+        label = rule_label(rule)
         if rule.when:
             if known is None:
                 known = catalogue(fields)
-            hit = _plan_rule(h, rule, known)
+            steps.append((rule.code, rule.category, label, _plan_check, (rule, known)))
+        elif (check := _CHECKS.get(rule.code)) is not None:
+            steps.append((rule.code, rule.category, label, check, policy))
         else:
-            check = _CHECKS.get(rule.code)
-            if check is None:
-                names = "、".join(RULE_CODES)
-                raise UnknownDetectionRule(f"未知的排查规则“{rule.code}”，可用的规则：{names}")
-            hit = check(h, policy)
-        if hit is not None:
-            found.append(Detection(rule.code, rule.category, hit[0], hit[1], rule_label(rule)))
-    return found
+            steps.append((rule.code, rule.category, label, _unknown, rule.code))
+
+    def run(h: HouseholdFacts) -> list[Detection]:
+        found: list[Detection] = []
+        for code, category, label, check, arg in steps:
+            hit = check(h, arg)
+            if hit is not None:
+                found.append(Detection(code, category, hit[0], hit[1], label))
+        return found
+
+    return run

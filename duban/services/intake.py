@@ -29,7 +29,7 @@ from duban.adapters.intake import (
     validate,
 )
 from duban.domain.clock import Clock, local_today
-from duban.domain.detection import ColumnTest, detect, firing_tests
+from duban.domain.detection import ColumnTest, detector, firing_tests
 from duban.domain.facts import loaded, stored
 from duban.domain.household import (
     HouseholdCategory,
@@ -325,6 +325,7 @@ def register_read(plan: Plan, campaign_id: int) -> Select[Any] | None:
     return stmt.where(or_(*(and_(*map(_column_test, rule)) for rule in tests)))
 
 
+@gc_paused()
 def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                     detected_by: str = "system",
                     households: Iterable[str] | None = None,
@@ -364,7 +365,10 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
     categories = {c.value: c for c in HouseholdCategory}
     monitoring = {m.value: m for m in MonitoringType}
     with_facts = bool(plan.household.fields)
+    run = detector(policy, plan.household.fields)
     shared_facts: dict[tuple[Any, ...], dict[str, object]] = {}
+    signed: dict[str, str] = {}  # who found it, per rule label
+    report, note = reported.append, detections.append
     for row in session.execute(stmt.execution_options(yield_per=5000)):
         hid = row[0]
         if wanted is not None and hid not in wanted:
@@ -373,23 +377,22 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
             hid, row[1], row[2], row[3], row[4], categories[row[5]],
             monitoring[row[6]] if row[6] else None, row[7], row[8], row[9], row[10], row[11],
             row[12], row[13], loaded(row[14]) if with_facts else {})
-        for d in detect(facts, policy, plan.household.fields):
-            if (hid, d.category) in open_pairs:
+        for d in run(facts):
+            pair = (hid, d.category)
+            if pair in open_pairs:
                 continue
-            open_pairs.add((hid, d.category))
+            open_pairs.add(pair)
             # Equal facts become one dict, which the bulk writer serialises once.
             try:
                 fired = shared_facts.setdefault(
                     tuple((k, type(v), v) for k, v in d.facts.items()), d.facts)
             except TypeError:  # an unhashable fact value: kept as it is
                 fired = d.facts
-            reported.append(ReportedProblem(
-                source=source, category=d.category, town=facts.town,
-                village=facts.village, household_id=hid,
-                description=d.description,
-                found_by=f"{DETECTED_BY}（{d.label}）",
-                found_on=today,
-            ))
-            detections.append((d.rule, fired))
+            found_by = signed.get(d.label)
+            if found_by is None:
+                found_by = signed[d.label] = f"{DETECTED_BY}（{d.label}）"
+            report(ReportedProblem(source, d.category, row[1], row[2], hid, d.description,
+                                   found_by, today))
+            note((d.rule, fired))
     return record_problems(uow, clock, campaign_id, reported, recorded_by=detected_by,
                               detections=detections, progress=progress)

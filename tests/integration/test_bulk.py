@@ -10,7 +10,15 @@ from sqlalchemy import Table, func, insert, select, text
 
 from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import FixedClock
-from duban.services.bulk import IN_CHUNK, insert_rows, reserve_ids, sqlite_in, where_in
+from duban.services.bulk import (
+    BULK_CACHE_KIB,
+    IN_CHUNK,
+    insert_rows,
+    reserve_ids,
+    sqlite_bulk_cache,
+    sqlite_in,
+    where_in,
+)
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
 from models import AuditEvent, Household, Problem
@@ -175,3 +183,52 @@ def test_statistics_are_refreshed_after_a_commit_only(db: Database, clock: Fixed
     if db.engine.dialect.name == "postgresql":
         assert before != 37.0
         assert _estimated_rows(db, "problem") == 37.0  # the planner now knows the rows
+
+
+def test_where_in_finds_text_that_needs_quoting(db: Database, clock: FixedClock) -> None:
+    # PostgreSQL gets text values as one array literal: quotes, backslashes, braces, commas,
+    # spaces, an empty string and the word NULL must each come back as themselves.
+    campaign_id = launch(db, clock)
+    odd = ['a"b', "c\\d", "{e}", "f,g", " h ", "", "NULL", "户编号\t1", '\\"', "i'j"]
+    columns = ("campaign_id", "household_id", "town_code", "village_code", "head", "members",
+               "category", "monitoring_type", "income_per_person", "house_grade", "tap_water",
+               "school_age_children", "children_out_of_school", "medical_insurance",
+               "sanitary_toilet")
+    with db.transaction() as session:
+        insert_rows(session, HOUSEHOLD, columns, [
+            (campaign_id, hid, "t", f"v{i}", "户主", 3, "ordinary", None, 9000, "A", True,
+             0, 0, True, True) for i, hid in enumerate([*odd, "plain", 'a"b"'])])
+    with db.transaction() as session:
+        stmt = select(Household.household_id, Household.village_code).where(
+            Household.campaign_id == campaign_id)
+        found = dict(where_in(session, stmt, Household.household_id, [*odd, "missing", "a"]))
+    assert found == {hid: f"v{i}" for i, hid in enumerate(odd)}
+
+
+def test_sqlite_bulk_inserts_raise_the_page_cache_for_their_rows_only(
+        db: Database, clock: FixedClock) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's page cache")
+    campaign_id = launch(db, clock)
+    with db.transaction() as session:
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        before = cursor.execute("PRAGMA cache_size").fetchone()[0]
+        assert -before < BULK_CACHE_KIB  # the default (2,000 KiB)
+        with sqlite_bulk_cache(cursor):
+            assert cursor.execute("PRAGMA cache_size").fetchone()[0] == -BULK_CACHE_KIB
+        assert cursor.execute("PRAGMA cache_size").fetchone()[0] == before
+        with pytest.raises(RuntimeError), sqlite_bulk_cache(cursor):
+            raise RuntimeError("the insert fails")
+        assert cursor.execute("PRAGMA cache_size").fetchone()[0] == before
+        rows = [problem(campaign_id, i) for i in reserve_ids(session, PROBLEM, 3)]
+        assert insert_rows(session, PROBLEM, list(rows[0]), [tuple(r.values()) for r in rows]) == 3
+        assert cursor.execute("PRAGMA cache_size").fetchone()[0] == before
+        cursor.execute(f"PRAGMA cache_size = -{2 * BULK_CACHE_KIB}")  # a larger one stays
+        with sqlite_bulk_cache(cursor):
+            assert cursor.execute("PRAGMA cache_size").fetchone()[0] == -2 * BULK_CACHE_KIB
+        cursor.execute("PRAGMA cache_size = 100")  # in pages: 100 × 4 KiB is below
+        with sqlite_bulk_cache(cursor):
+            assert cursor.execute("PRAGMA cache_size").fetchone()[0] == -BULK_CACHE_KIB
+        assert cursor.execute("PRAGMA cache_size").fetchone()[0] == 100
+        cursor.execute(f"PRAGMA cache_size = {before}")
+        cursor.close()

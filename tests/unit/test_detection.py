@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from duban.domain.detection import RULE_CODES, UnknownDetectionRule, detect
+from duban.domain.detection import RULE_CODES, RULE_LABELS, UnknownDetectionRule, detect
 from duban.domain.household import HouseholdCategory, HouseholdFacts, MonitoringType
 from duban.domain.plan import DetectionPolicy, DetectionRule
 
@@ -126,6 +126,48 @@ def test_unknown_rule_code_is_a_chinese_error() -> None:
     policy = DetectionPolicy(rules=(DetectionRule("no_internet", "网络"),))
     with pytest.raises(UnknownDetectionRule, match="no_internet"):
         detect(FINE, policy)
+
+
+def test_a_detector_refuses_an_unknown_rule_when_it_checks_a_household() -> None:
+    # A detector is built before a register is read; an empty register raises nothing, as
+    # detect over no household did, and the first household checked raises as detect does.
+    from duban.domain.detection import detector
+
+    policy = DetectionPolicy(rules=(DetectionRule("no_tap_water", "饮水"),
+                                    DetectionRule("no_internet", "网络")))
+    run = detector(policy)
+    with pytest.raises(UnknownDetectionRule, match="no_internet"):
+        run(dataclasses.replace(FINE, tap_water=False))
+
+
+def test_a_detector_checks_the_enabled_rules_in_order_with_their_labels() -> None:
+    import itertools
+
+    from duban.domain.detection import detector
+    from duban.domain.plan import ConditionTest, FactCondition
+
+    own = DetectionRule("own", "厕所革命", name="改厕", when=(
+        FactCondition("sanitary_toilet", ConditionTest.IS, ("否",)),))
+    policy = dataclasses.replace(POLICY, rules=(
+        *POLICY.rules[:2], dataclasses.replace(POLICY.rules[2], enabled=False),
+        *POLICY.rules[3:], own))
+    run = detector(policy)
+    for income, grade, toilet, out in itertools.product(
+            (3000, 6900), ("B", "D"), (True, False), (0, 1)):
+        h = dataclasses.replace(FINE, income_per_person=income, house_grade=grade,
+                                sanitary_toilet=toilet, children_out_of_school=out,
+                                tap_water=not toilet)
+        expected = [code for code, fires in (
+            ("income_below_line", income < 6900), ("unsafe_house", grade == "D"),
+            ("child_out_of_school", out > 0), ("no_sanitary_toilet", not toilet),
+            ("own", not toilet)) if fires]  # no_tap_water disabled; everyone insured
+        found = run(h)
+        assert [d.rule for d in found] == expected
+        assert [d.label for d in found] == [
+            "改厕" if code == "own" else RULE_LABELS[code] for code in expected]
+        assert [d.category for d in found] == [
+            "厕所革命" if code == "own" else CATEGORY[code] for code in expected]
+        assert found == detect(h, policy)
 
 
 def test_each_built_in_rule_fires_exactly_when_its_column_tests_hold() -> None:
