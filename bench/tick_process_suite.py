@@ -33,6 +33,12 @@ flow of the same stage run in this process (server up, modules imported, one unt
 first), as the campaign suite measures a stage. CPU: the process and its children (the
 Prefect server) for the tick; this process and its children's CPU read from /proc for the
 floor (the server's share included both ways).
+
+Handed to `duban serve`: each stage-due round also starts a real `duban serve --no-web` on a
+fresh copy (warmed by one nothing-due tick) and runs the same `duban tick` beside it, which
+hands the tick to serve (duban.adapters.tick_desk). Its CPU is the command's plus serve's and
+serve's Prefect server's over the command (read from /proc), printed whole and in those three
+parts against the stage in-process.
 """
 
 from __future__ import annotations
@@ -86,6 +92,34 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _run_parts(command: list[str], env: dict[str, str]) -> tuple[float, float, float, float]:
+    """`_run_beside` beside a running serve, its CPU in parts: (wall, the command's CPU,
+    serve's, its Prefect server's) over the command."""
+    before = _descendants_cpu_by_role()
+    wall, cpu = _run(command, env)
+    after = _descendants_cpu_by_role()
+    return (wall, cpu, after["serve"] - before["serve"],
+            after["server"] - before["server"])
+
+
+def _descendants_cpu_by_role() -> dict[str, float]:
+    """CPU seconds of this process's live descendants: uvicorn (Prefect's server) or not."""
+    from duban.adapters.children import descendants
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total = {"serve": 0.0, "server": 0.0}
+    for pid in descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                role = "server" if b"uvicorn" in fh.read() else "serve"
+        except OSError:
+            continue
+        total[role] += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def _run_beside(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -248,6 +282,7 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
     shared: list[tuple[float, float]] = []
     stages: list[tuple[float, float]] = []
     handed: list[tuple[float, float]] = []
+    parts: list[tuple[float, float, float]] = []  # the handed tick: command, serve, server
     with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
         campaign, _, _ = seed_campaign(url, "county", households=households)
         env = {**os.environ, "DUBAN_DATA_DIR": f"{home}/data",
@@ -287,7 +322,9 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
                         with _serve(served):
                             _run([*_duban(), "--now", quiet_moment(), "tick", "--json"],
                                  served)
-                            handed.append(_run_beside(command, served))
+                            wall, own, serve, server = _run_parts(command, served)
+                            handed.append((wall, own + serve + server))
+                            parts.append((own, serve, server))
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -302,6 +339,7 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
     shared_cpu = statistics.median(c for _, c in shared)
     handed_wall = statistics.median(w for w, _ in handed)
     handed_cpu = statistics.median(c for _, c in handed)
+    own_cpu, serve_cpu, server_cpu = (statistics.median(p[i] for p in parts) for i in range(3))
     return [
         Entry("duban tick process, investigate stage due, handed to duban serve: wall (floor: "
               "the stage in-process)", backend, households, handed_wall, "s", stage_wall,
@@ -309,6 +347,14 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
         Entry("duban tick process, investigate stage due, handed to duban serve: CPU with "
               "serve's (floor: the stage in-process, server included)", backend, households,
               handed_cpu, "s", stage_cpu, handed_cpu / stage_cpu),
+        # Where the handed tick's CPU goes (medians of each part; the floor is the stage's).
+        Entry("duban tick process, investigate stage due, handed: CPU of the command alone",
+              backend, households, own_cpu, "s", stage_cpu, own_cpu / stage_cpu),
+        Entry("duban tick process, investigate stage due, handed: CPU of serve over the tick",
+              backend, households, serve_cpu, "s", stage_cpu, serve_cpu / stage_cpu),
+        Entry("duban tick process, investigate stage due, handed: CPU of serve's Prefect server "
+              "over the tick", backend, households, server_cpu, "s", stage_cpu,
+              server_cpu / stage_cpu),
         Entry("duban tick process, investigate stage due: wall (floor: the stage in-process)",
               backend, households, tick_wall, "s", stage_wall, tick_wall / stage_wall),
         Entry("duban tick process, investigate stage due: CPU with the server (floor: the "

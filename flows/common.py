@@ -113,9 +113,15 @@ class PrefectServerError(DubanError):
     """The owned Prefect server could not be started (a Chinese message for the operator)."""
 
 
+# The owned server's application (uvicorn --factory): Prefect's, its SQLite transactions begun
+# IMMEDIATE (flows/prefect_app.py); imported from where this package is (its --app-dir, first on
+# the child's path: never a `flows` of the working directory).
+SERVER_APP = "flows.prefect_app:create_app"
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
 def _start_server(port: int) -> OwnedChild:
     """Prefect's ephemeral server command and environment (prefect.server.api.server)."""
-    import prefect
     from prefect.settings import get_current_settings
 
     # No UI, no telemetry (a county server may have no route out: it logged an error per start).
@@ -126,8 +132,8 @@ def _start_server(port: int) -> OwnedChild:
     log_path = private_data_dir() / SERVER_LOG
     with log_path.open("ab") as log_file:  # the child keeps its own descriptor
         return OwnedChild(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
-             "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(_PACKAGE_ROOT),
+             "--factory", SERVER_APP, "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "error", "--lifespan", "on"],
             env={**os.environ, **server_env,
                  **get_current_settings().to_environment_variables(exclude_unset=True)},

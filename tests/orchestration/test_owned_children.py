@@ -15,10 +15,11 @@ import pytest
 
 from duban.adapters.documents import PdfConversionError, convert_to_pdf, libreoffice_available
 from duban.adapters.documents.pdf import soffice_path
+from flows.common import SERVER_APP
 from tests.conftest import ROOT, require
 from tests.orchestration.helpers import live_processes
 
-SERVER_MARK = "prefect.server.api.server:create_app"
+SERVER_MARK = SERVER_APP  # the owned server's command line names its app
 
 
 def _alive(pid: int, mark: str) -> bool:

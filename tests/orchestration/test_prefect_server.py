@@ -22,6 +22,7 @@ import pytest
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from flows.common import (
+    SERVER_APP,
     SERVER_LOG,
     SERVER_STATE,
     OwnedPrefectServer,
@@ -33,7 +34,7 @@ from tests.conftest import ROOT
 from tests.orchestration.helpers import add_problems, at, launch, live_processes
 from tests.orchestration.helpers import committed as committed  # this module's db: committed
 
-SERVER_MARK = "prefect.server.api.server:create_app"
+SERVER_MARK = SERVER_APP  # the owned server's command line names its app
 STARTUP_S = 300  # a loaded 2-core machine takes minutes to start Prefect's server
 
 

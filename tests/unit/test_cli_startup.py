@@ -143,3 +143,30 @@ def test_at_head_only_after_migrating(tmp_path: Path, migrated: bool) -> None:
         database.migrate()
     assert database.at_head() is migrated
     database.dispose()
+
+
+def test_a_sweep_that_escalates_nothing_does_not_import_the_renderer(
+        tmp_path: Path, clock: FixedClock) -> None:
+    # The ladder of the synthetic plan numbers 催办 and 通报, so the sweep looks for documents
+    # to issue; with no deadline passed there are none, and the renderer (python-docx, lxml,
+    # jinja2) stays unloaded: a tick's first sweep in `duban serve` used to import it.
+    url = f"sqlite:///{tmp_path / 'duban.sqlite3'}"
+    db = Database(url)
+    db.migrate()
+    campaign = launch(db, clock)
+    add_problems(db, clock, campaign, 3)  # deadlines weeks away: no rung due today
+    db.dispose()
+    loaded = _run("""
+        import datetime as dt, json, sys
+        from duban.domain.clock import CHINA_TZ, FixedClock
+        from duban.services.database import Database
+        from duban.services.reminders import sweep
+        clock = FixedClock(dt.datetime(2022, 9, 26, 10, 0, tzinfo=CHINA_TZ))
+        result = Database(sys.argv[1]).run(sweep, clock, int(sys.argv[2]))
+        assert result.documents == [], result
+        print(json.dumps(sorted(sys.modules)))
+    """, url, str(campaign))
+    assert isinstance(loaded, list)
+    assert "duban.services.reminders" in loaded
+    assert "duban.adapters.documents.render" not in loaded
+    assert "docx" not in loaded and "docxtpl" not in loaded

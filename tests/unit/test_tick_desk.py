@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from duban.adapters.tick_desk import (
     hand_off,
 )
 from duban.domain.errors import DubanError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 DB = "db-key"
 
@@ -243,3 +246,31 @@ def test_the_command_shows_serves_refusal_in_chinese_with_exit_1(tmp_path: Path)
     ran = _cli(tmp_path, "--now", "2026-03-03T09:00", "tick")
     assert ran.returncode == 1
     assert "错误：行动不存在：7" in ran.stderr
+
+
+def test_serve_imports_ahead_what_the_ticks_tasks_import_when_first_run() -> None:
+    # Every module the tick's tasks import inside their functions (a stage's services are first
+    # needed on its first day) is imported by serve's warm_imports before any tick runs.
+    import ast
+
+    tree = ast.parse((ROOT / "tasks/orchestration.py").read_text(encoding="utf-8"))
+    lazy = sorted({node.module for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
+                   for node in ast.walk(fn)
+                   if isinstance(node, ast.ImportFrom) and node.module})
+    assert "duban.services.intake" in lazy and "duban.services.reminders" in lazy
+    code = textwrap.dedent("""
+        import json, sys
+        import flows.tick
+        from duban.cli.serve import warm_imports
+        before = sorted(sys.modules)
+        warm_imports()
+        print(json.dumps([before, sorted(sys.modules)]))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    before, after = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(lazy) - set(before), "nothing left to import ahead: the check would be empty"
+    assert set(lazy) <= set(after), sorted(set(lazy) - set(after))
+    assert "duban.adapters.documents.render" in after  # notices, 催办 and 通报
+    assert "prefect.server.api.server" not in after  # the Prefect server's, not serve's
