@@ -268,6 +268,13 @@ LEDGER_INDEXES = (
           problem.c.updated_at, problem.c.id),
     Index("ix_problem_campaign_lead_deadline", problem.c.campaign_id, problem.c.lead_office,
           problem.c.deadline, problem.c.id),
+    # An office's pages by date found or last move (migration 0024): without them an office
+    # sorted by date walked the campaign's whole date index, checking the office row by row
+    # (its code order follows the heap's, which the code index walks well enough).
+    Index("ix_problem_campaign_lead_found_on", problem.c.campaign_id, problem.c.lead_office,
+          problem.c.found_on, problem.c.id),
+    Index("ix_problem_campaign_lead_updated_at", problem.c.campaign_id, problem.c.lead_office,
+          problem.c.updated_at, problem.c.id),
     Index("ix_problem_campaign_category", problem.c.campaign_id, problem.c.category),
     # Codes follow import order and imports come town by town: a town's codes are one
     # stretch of the campaign's code order, which only an index of its own walks well.

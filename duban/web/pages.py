@@ -46,7 +46,7 @@ from duban.services.views.today import Due, TodayWork
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import always
 from duban.web.deps import WebState, csrf_session, current, state
-from duban.web.render import render
+from duban.web.render import Options, render
 from duban.web.security import Ctx
 from duban.web.xlsx import ledger_workbook
 
@@ -432,6 +432,8 @@ def ledger_of(request: Request, ctx: Ctx, campaign: str | None, query: Mapping[s
     choices = st.cache.constant(("choices", ctx.scope.key(), chosen.id),
                                lambda: read(st, filter_choices, ctx.scope, chosen.id,
                                             names=names))
+    options = st.cache.constant(("options", ctx.scope.key(), chosen.id),
+                                lambda: filter_options(choices))
     pages = max((total + q.per_page - 1) // q.per_page, 1)
     # "status" stays even when empty: an empty one means 全部, an absent one the default.
     base = {k: v for k, v in params.items() if v or k == "status"}
@@ -442,10 +444,18 @@ def ledger_of(request: Request, ctx: Ctx, campaign: str | None, query: Mapping[s
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
                 q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
                 names=names, milestones=stones,
-                choices=choices, base=base, sorts=list(Sort), dues=list(Due),
-                bulk=ctx.scope.role == Role.COUNTY, office_choices=choices["offices"],
+                choices=choices, options=options, base=base, sorts=list(Sort),
+                dues=list(Due), bulk=ctx.scope.role == Role.COUNTY,
                 query_string=urlencode(base), kept=kept or {}, status_code=status_code,
                 back=back or f"{request.url.path}?{request.url.query}")
+
+
+def filter_options(choices: Mapping[str, list[Any]]) -> dict[str, Options]:
+    """The ledger's filter drop-downs rendered once per scope and campaign (the bands'
+    drop-down leaves out "no deadline")."""
+    out = {key: Options(values) for key, values in choices.items()}
+    out["bands"] = Options([c for c in choices["bands"] if c.code != "none"])
+    return out
 
 
 @router.get("/ledger.xlsx", include_in_schema=False)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from fastapi import Request
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from duban.adapters.resources import resource_dir
@@ -97,6 +99,27 @@ def _size(n: int) -> str:
     if n >= 1024:
         return f"{n / 1024:.0f} KB"
     return f"{n} B"
+
+
+class Options:
+    """A drop-down's options rendered once (a scope's filter lists are the same on every
+    page): `html(selected)` gives what `<option value="{{ c.code }}"{% if selected ==
+    c.code %} selected{% endif %}>{{ c.label }}</option>` gives for each choice, escaped the
+    same way, without escaping ~150 values again on every ledger page."""
+
+    def __init__(self, choices: Iterable[Any]) -> None:
+        self.codes = frozenset(str(c.code) for c in choices)
+        self._plain = "".join(f'<option value="{escape(c.code)}">{escape(c.label)}</option>'
+                              for c in choices)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def html(self, selected: object) -> Markup:
+        if not isinstance(selected, str) or selected not in self.codes:
+            return Markup(self._plain)
+        value = f'<option value="{escape(selected)}">'
+        return Markup(self._plain.replace(value, value[:-1] + " selected>"))
 
 
 def make_env() -> jinja2.Environment:

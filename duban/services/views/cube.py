@@ -120,13 +120,14 @@ class Cube:
     def walked(self, scope: Scope, q: LedgerQuery, lead_only: bool) -> int:
         """How many index entries a walk in the request's order covers (its index range):
         the town's rows (each order has an index per town), the lead office's rows when the
-        order has an index per office, else every row of the campaign."""
+        order has an index per office (every order but the code's), else every row of the
+        campaign."""
         reach = reach_of(scope)
         town = q.town or reach.town
         office = q.office or (next(iter(reach.offices)) if len(reach.offices) == 1 else None)
         if town:  # every order has an index per town
             return self.sizes.get(("town", town), 0)
-        if office and lead_only and q.sort == Sort.DEADLINE:
+        if office and lead_only and q.sort != Sort.CODE:
             return self.sizes.get(("office", office), 0)
         return self.sizes.get(("all", None), 0)
 

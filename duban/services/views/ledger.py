@@ -112,22 +112,26 @@ def ledger_row(p: Any, bands: Bands) -> LedgerRow:
 
 def ledger_select(session: Session, scope: Scope, q: LedgerQuery, today: dt.date,
                   bands: Bands | None = None, *,
-                  shapes: Mapping[frozenset[str], str] | None = None) -> Select[Any]:
+                  shapes: Mapping[frozenset[str], str] | None = None,
+                  probe: bool = False) -> Select[Any]:
     """The scoped SELECT of the ledger's rows (without order or page), shared with exports.
 
     The scope's clause comes first and every filter is ANDed to it: a filter narrows what
     the scope reaches, it never replaces it. `shapes` may carry office_shape answers (by
-    frozenset of office codes) a caller keeps.
+    frozenset of office codes) a caller keeps; `probe`: the rows are found by walking a
+    sort index, so co-offices are probed row by row (see office_condition).
     """
     stmt = select(Problem).where(Problem.campaign_id == q.campaign_id,
-                                 listing_clause(session, scope, q.campaign_id, shapes=shapes))
+                                 listing_clause(session, scope, q.campaign_id, shapes=shapes,
+                                                probe=probe))
     if q.town:
         stmt = stmt.where(Problem.town_code == q.town)
     if q.village:
         stmt = stmt.where(Problem.village_code == q.village)
     if q.office:
         stmt = stmt.where(office_condition(session, q.campaign_id, [q.office],
-                                           shape=(shapes or {}).get(frozenset({q.office}))))
+                                           shape=(shapes or {}).get(frozenset({q.office})),
+                                           probe=probe))
     if q.status is not None:
         stmt = stmt.where(Problem.status == q.status.value)
     if q.pending:
@@ -225,7 +229,7 @@ def ledger_rows(session: Session, scope: Scope, q: LedgerQuery, today: dt.date, 
         return []  # past the last page
     dense = walk_sort_index(scope, q, matches, walked)
     bands = _bands(session, q, today, bands)
-    stmt = (ledger_select(session, scope, q, today, bands, shapes=shapes)
+    stmt = (ledger_select(session, scope, q, today, bands, shapes=shapes, probe=dense)
             .order_by(*_order(q, dense))
             .limit(q.per_page).offset((max(q.page, 1) - 1) * q.per_page)
             .with_only_columns(*ROW_COLUMNS))
