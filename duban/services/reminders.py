@@ -257,10 +257,12 @@ def _fire_due(session: Session, clock: Clock, plan: Plan, campaign_id: int, toda
         ids = due_ids[i : i + CHUNK]
         problems = session.execute(select(*_PROBLEM_COLS).where(Problem.id.in_(ids))).all()
         fired = _fired_codes(session, ids)
-        closed = [p.id for p in problems
-                  if p.status not in OPEN or p.deadline is None or p.lead_office is None]
+        # A set: each of the chunk's problems is tested against it twice.
+        closed = {p.id for p in problems
+                  if p.status not in OPEN or p.deadline is None or p.lead_office is None}
         if closed:
-            session.execute(delete(ReminderState).where(ReminderState.problem_id.in_(closed)))
+            session.execute(delete(ReminderState).where(
+                ReminderState.problem_id.in_(sorted(closed))))
         candidates: list[tuple[Any, DueReminder, str | None]] = []
         for p in problems:
             if p.id in closed:
