@@ -75,6 +75,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = ordered
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI nothing may skip: a test skipped for any reason (a backend it does not apply to
+    included: such a test names its backend with an indirect parametrization) is a failure."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: nothing may skip; skipped: {report.longrepr}"
+
+
 def require(available: bool, reason: str) -> None:
     """Skip when an outside program is missing; in CI a missing program is a failure."""
     if available:

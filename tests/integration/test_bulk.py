@@ -134,9 +134,8 @@ def test_where_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClo
         assert list(where_in(session, stmt, Household.household_id, [])) == []
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the driver's IN lists: SQLite's path
 def test_sqlite_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClock) -> None:
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("the driver's own IN lists are SQLite's path")
     campaign_id = launch(db, clock)
     n = IN_CHUNK * 2 + 17
     columns = ("campaign_id", "household_id", "town_code", "village_code", "head", "members",
@@ -205,10 +204,9 @@ def test_where_in_finds_text_that_needs_quoting(db: Database, clock: FixedClock)
     assert found == {hid: f"v{i}" for i, hid in enumerate(odd)}
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # SQLite's page cache
 def test_sqlite_bulk_inserts_raise_the_page_cache_for_their_rows_only(
         db: Database, clock: FixedClock) -> None:
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's page cache")
     campaign_id = launch(db, clock)
     with db.transaction() as session:
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
