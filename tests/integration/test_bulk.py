@@ -112,17 +112,22 @@ def test_reserved_ids_do_not_collide_with_later_inserts(db: Database, clock: Fix
         assert min(reserve_ids(session, PROBLEM, 2)) > new_id
 
 
-def test_where_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClock) -> None:
-    campaign_id = launch(db, clock)
-    n = IN_CHUNK * 2 + 17
+def _add_households(db: Database, campaign_id: int, rows: list[tuple[str, str]]) -> None:
+    """Households (id, village) of one town, otherwise alike, by one bulk insert."""
     columns = ("campaign_id", "household_id", "town_code", "village_code", "head", "members",
                "category", "monitoring_type", "income_per_person", "house_grade", "tap_water",
                "school_age_children", "children_out_of_school", "medical_insurance",
                "sanitary_toilet")
     with db.transaction() as session:
         insert_rows(session, HOUSEHOLD, columns, [
-            (campaign_id, f"H{i:06d}", "t", "v", "户主", 3, "ordinary", None, 9000, "A", True,
-             0, 0, True, True) for i in range(n)])
+            (campaign_id, hid, "t", village, "户主", 3, "ordinary", None, 9000, "A", True,
+             0, 0, True, True) for hid, village in rows])
+
+
+def test_where_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClock) -> None:
+    campaign_id = launch(db, clock)
+    n = IN_CHUNK * 2 + 17
+    _add_households(db, campaign_id, [(f"H{i:06d}", "v") for i in range(n)])
     wanted = [f"H{i:06d}" for i in range(0, n, 2)] + ["nobody"]
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Household)) == n
@@ -138,14 +143,7 @@ def test_where_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClo
 def test_sqlite_in_finds_every_match_past_one_chunk(db: Database, clock: FixedClock) -> None:
     campaign_id = launch(db, clock)
     n = IN_CHUNK * 2 + 17
-    columns = ("campaign_id", "household_id", "town_code", "village_code", "head", "members",
-               "category", "monitoring_type", "income_per_person", "house_grade", "tap_water",
-               "school_age_children", "children_out_of_school", "medical_insurance",
-               "sanitary_toilet")
-    with db.transaction() as session:
-        insert_rows(session, HOUSEHOLD, columns, [
-            (campaign_id, f"H{i:06d}", "t", f"v{i}", "户主", 3, "ordinary", None, 9000, "A", True,
-             0, 0, True, True) for i in range(n)])
+    _add_households(db, campaign_id, [(f"H{i:06d}", f"v{i}") for i in range(n)])
     wanted = [f"H{i:06d}" for i in range(0, n, 2)] + ["nobody"]
     sql = ("SELECT household_id, village_code FROM household WHERE campaign_id = ? "
            "AND household_id IN ({marks})")
@@ -189,14 +187,7 @@ def test_where_in_finds_text_that_needs_quoting(db: Database, clock: FixedClock)
     # spaces, an empty string and the word NULL must each come back as themselves.
     campaign_id = launch(db, clock)
     odd = ['a"b', "c\\d", "{e}", "f,g", " h ", "", "NULL", "户编号\t1", '\\"', "i'j"]
-    columns = ("campaign_id", "household_id", "town_code", "village_code", "head", "members",
-               "category", "monitoring_type", "income_per_person", "house_grade", "tap_water",
-               "school_age_children", "children_out_of_school", "medical_insurance",
-               "sanitary_toilet")
-    with db.transaction() as session:
-        insert_rows(session, HOUSEHOLD, columns, [
-            (campaign_id, hid, "t", f"v{i}", "户主", 3, "ordinary", None, 9000, "A", True,
-             0, 0, True, True) for i, hid in enumerate([*odd, "plain", 'a"b"'])])
+    _add_households(db, campaign_id, [(hid, f"v{i}") for i, hid in enumerate([*odd, "plain", 'a"b"'])])
     with db.transaction() as session:
         stmt = select(Household.household_id, Household.village_code).where(
             Household.campaign_id == campaign_id)
