@@ -10,6 +10,7 @@ import click
 from duban.cli.base import campaign_or_only, cli, env
 from duban.cli.output import echo_json, json_option, table
 from duban.domain.clock import CHINA_TZ, local_today
+from duban.domain.numbering import format_date_cn
 
 DATE = click.DateTime(["%Y-%m-%d"])
 DEFAULT_OUT = Path("out") / "reports"
@@ -67,7 +68,7 @@ def daily_cmd(campaign_id: int | None, day: dt.datetime | None, out_dir: Path,
 @report_group.command("ledger", help="导出完整整改台账（Excel，中文表头，可筛选，首行冻结）。")
 @CAMPAIGN
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="输出文件（默认 out/reports/整改台账-行动编号-日期.xlsx）。")
+              help="输出文件（默认 out/reports/行动名称-整改台账-日期.xlsx）。")
 @click.option("--print", "for_print", is_flag=True,
               help="另生成打印版台账（Word，横排A4表格，与 Excel 同名）。")
 @click.option("--pdf", is_flag=True, help="打印版同时生成 PDF（需安装 LibreOffice；含 --print）。")
@@ -78,7 +79,12 @@ def ledger_cmd(campaign_id: int | None, out_path: Path | None, for_print: bool,
     e = env()
     cid = campaign_or_only(campaign_id)
     today = local_today(e.clock)
-    out_path = out_path or DEFAULT_OUT / f"整改台账-{cid}-{today.isoformat()}.xlsx"
+    if out_path is None:
+        from duban.domain.filenames import report_file_stem
+        from duban.services.views.common import campaign_row
+
+        name = e.db.run(lambda uow: campaign_row(uow.session, cid).name)
+        out_path = DEFAULT_OUT / f"{report_file_stem(name, '整改台账', format_date_cn(today))}.xlsx"
     from duban.cli.progress import progress
 
     with progress() as shown:

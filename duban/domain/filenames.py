@@ -34,3 +34,8 @@ def document_file_name(*parts: str, suffix: str, taken: Container[str] = ()) -> 
         name = f"{stem}（{n}）{suffix}"
         n += 1
     return name
+
+
+def report_file_stem(plan_name: str, kind: str, when: str) -> str:
+    """`行动名-日报-2022年9月26日`: a report's file name without suffix, the same on disk and in mail."""
+    return document_file_name(plan_name, kind, when, suffix="")

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
+from duban.domain.filenames import report_file_stem
 from duban.domain.lifecycle import FINAL_STATUSES, ROLE_LABELS, STATUS_LABELS, Role, Status
 from duban.domain.numbering import format_date_cn
 from duban.services.actors import resolve_actor
@@ -202,7 +203,7 @@ def write_closing_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
     ctx = dataclasses.replace(ctx, title=f"{plan.name}工作总结报告", intro=intro,
                               chart_title="行动期间问题整改进度")
     out = closing_dir(campaign_id)
-    stem = f"总结报告-{campaign_id}-{day.isoformat()}"
+    stem = report_file_stem(plan.name, "总结报告", format_date_cn(day))
     docx = render_daily_report(ctx, out / f"{stem}.docx",
                                template_dir=template_dir_for(campaign_id))
     xlsx = write_daily_report_xlsx(ctx, out / f"{stem}.xlsx")

@@ -63,7 +63,7 @@ def check_demo(out: str, cwd: Path, env: dict[str, str], plan: str, place: str,
     # Closed (总结), with its closing report written.
     assert "状态：已总结" in out, out
     assert re.search(r"^行动已总结（\d{4}-\d\d-\d\d，", out, re.MULTILINE), out
-    assert list((files / "closing").glob("总结报告-*.docx"))
+    assert list((files / "closing").glob("*-总结报告-*年*月*日.docx"))  # named, not numbered
     # Notices to the lead offices, the towns or co-offices, and rolling notices for the items
     # reported late (补报).
     assert figure(out, "督办通知书（合计）") > 0

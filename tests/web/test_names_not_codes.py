@@ -188,3 +188,35 @@ def test_an_empty_notice_list_says_where_notices_go(world: World, client_for: Cl
     assert "暂无通知书" in page and "本村的问题及其整改时限见问题台账" in page
     office, _ = client_for("off_zjj")
     assert "下发督办通知书后在此签收" in office.get(f"/notices?campaign={world.campaign_id}").text
+
+
+def test_reports_on_disk_are_named_by_the_campaign_not_its_id(world: World,
+                                                              tmp_path: Path) -> None:
+    import datetime as dt
+
+    from duban.services.closing import write_closing_report
+    from duban.services.reports.daily import write_daily_report
+    from duban.services.scoring.documents import write_ranking
+    from duban.services.views.common import campaign_row
+
+    plan = world.db.run(lambda uow: campaign_row(uow.session, world.campaign_id).name)
+    day = dt.date(2022, 9, 27)
+    daily = world.db.run(write_daily_report, world.clock, world.campaign_id, day, tmp_path)
+    ranking = world.db.run(write_ranking, world.clock, world.campaign_id, "2022-09", tmp_path)
+    closing, _ = world.db.run(write_closing_report, world.clock, world.campaign_id, day, "测试")
+    assert sorted(p.name for p in (*daily, *ranking, *closing)) == sorted([
+        f"{plan}-日报-2022年9月27日.docx", f"{plan}-日报-2022年9月27日.xlsx",
+        f"{plan}-月考评-2022年9月（预览）.docx", f"{plan}-月考评-2022年9月（预览）.xlsx",
+        f"{plan}-总结报告-2022年9月27日.docx", f"{plan}-总结报告-2022年9月27日.xlsx"])
+
+
+def test_the_ledger_export_is_named_by_the_campaign(world: World, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from duban.services.views.common import campaign_row
+
+    monkeypatch.chdir(tmp_path)
+    plan = world.db.run(lambda uow: campaign_row(uow.session, world.campaign_id).name)
+    output = _run(world, "report", "ledger", "--campaign", str(world.campaign_id))
+    written = tmp_path / "out" / "reports" / f"{plan}-整改台账-2022年9月27日.xlsx"
+    assert written.exists(), output
+    assert written.name in output

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock
+from duban.domain.filenames import report_file_stem
 from duban.domain.numbering import format_date_cn
 from duban.domain.plan import OfficeLevel, Plan
 from duban.services.campaigns import load_plan_of
@@ -281,7 +282,8 @@ def write_daily_report(
                      figures.yesterday_counts)
     ctx = daily_report_context(uow.session, campaign_id, day, figures, sources, keep=clock)
     out_dir = Path(out_dir)
-    stem = f"日报-{campaign_id}-{day.isoformat()}"
+    stem = report_file_stem(load_plan_of(uow.session, campaign_id).name, "日报",
+                            format_date_cn(day))
     docx = render_daily_report(ctx, out_dir / f"{stem}.docx",
                                template_dir=template_dir_for(campaign_id))
     xlsx = write_daily_report_xlsx(ctx, out_dir / f"{stem}.xlsx")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock
-from duban.domain.filenames import document_file_name
+from duban.domain.filenames import document_file_name, report_file_stem
 from duban.domain.numbering import format_date_cn
 from duban.domain.plan import Audience, OfficeLevel, Plan, ReportAudience
 from duban.services.campaigns import load_plan_of
@@ -123,7 +123,7 @@ def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
     head = (f"截至{format_date_cn(day)}，累计发现问题{t.today.found}个，已销号"
             f"{t.today.closed}个（销号率{t.closure_rate * 100:.1f}%），逾期未整改"
             f"{t.today.overdue}个。")
-    files = _stored(docx, f"{plan.name}-日报-{format_date_cn(day)}")
+    files = _stored(docx, report_file_stem(plan.name, "日报", format_date_cn(day)))
     added = 0
     for office in targets:
         own: list[str] = []
@@ -190,7 +190,7 @@ def deliver_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int, month: dt.d
     town_names = dict(session.execute(
         select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).all())
     label = f"{month.year}年{month.month}月"
-    files = _stored(docx, f"{plan.name}-月考评-{label}")
+    files = _stored(docx, report_file_stem(plan.name, "月考评", label))
     added = 0
     for office in recipients(plan, offices, plan.reports.ranking_to):
         town = town_names.get(office.town_code or "")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
+from duban.domain.filenames import report_file_stem
 from duban.domain.plan import PenaltyBasis
 from duban.domain.scoring import QUIET_LABEL, STANDING_LABELS
 from duban.services.campaigns import load_plan_of
@@ -103,7 +104,8 @@ def write_ranking(
     session = uow.session
     ctx = ranking_context(session, snap, issued_on)
     out_dir = Path(out_dir)
-    stem = f"月考评-{campaign_id}-{snap.month.strftime('%Y-%m')}" + ("" if snap.frozen else "-预览")
+    stem = report_file_stem(load_plan_of(session, campaign_id).name, "月考评",
+                            f"{snap.month.year}年{snap.month.month}月" + ("" if snap.frozen else "（预览）"))
     docx = render_ranking(ctx, out_dir / f"{stem}.docx", template_dir=template_dir_for(campaign_id))
     rows = []
     for r in snap.ranking.rows:
