@@ -340,11 +340,13 @@ ACTION_CHOICES = click.Choice([a.value for a in Action])
 @click.option("--unrouted", is_flag=True, help="只列待交办（未匹配路由）的问题及原因。")
 @click.option("--search", help="按描述、编号、户编号搜索。")
 @click.option("--limit", type=int, default=50, show_default=True, help="最多列出条数。")
+@click.option("--as", "username",
+              help="按该用户的范围列出（乡镇、村、办室账号只见本范围的问题；默认县级全部）。")
 @click.option("--json", "json_out", is_flag=True, help="以 JSON 输出（含代码，供脚本使用）。")
 def problem_list(campaign_id: int | None, town: str | None, village: str | None,
                  office: str | None,
                  status: str | None, overdue: bool, unrouted: bool, search: str | None,
-                 limit: int, json_out: bool) -> None:
+                 limit: int, username: str | None, json_out: bool) -> None:
     from duban.services.listing import ProblemFilter, list_problems
     from duban.services.views.names import require_campaign, resolve_name
 
@@ -361,7 +363,12 @@ def problem_list(campaign_id: int | None, town: str | None, village: str | None,
                       status=Status(status) if status else None,
                       overdue_on=local_today(e.clock) if overdue else None,
                       unrouted=unrouted, search=search, limit=limit)
-    total, rows = e.db.run(list_problems, f)
+    scope = None
+    if username is not None:
+        from duban.services.scoping import scope_for
+
+        scope = e.db.run(lambda uow: scope_for(uow.session, username, local_today(e.clock)))
+    total, rows = e.db.run(list_problems, f, scope)
     if json_out:
         click.echo(as_json({"total": total, "items": rows}))
         return

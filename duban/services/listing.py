@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, or_, select
 
 from duban.domain.lifecycle import OPEN_STATUSES, Status
 from duban.services.database import UnitOfWork
 from models.tables import problem, problem_co_office
+
+if TYPE_CHECKING:
+    from duban.services.scoping import Scope
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,17 @@ def problem_query(f: ProblemFilter) -> Select[Any]:
     return stmt
 
 
-def list_problems(uow: UnitOfWork, f: ProblemFilter) -> tuple[int, list[ListedProblem]]:
-    """Total matching and one page of problems, ordered by deadline then code."""
+def list_problems(uow: UnitOfWork, f: ProblemFilter,
+                  scope: Scope | None = None) -> tuple[int, list[ListedProblem]]:
+    """Total matching and one page of problems, ordered by deadline then code; within a
+    user's scope when given (the operator at the command line sees every row)."""
     connection = uow.connection
     stmt = problem_query(f)
+    if scope is not None:
+        # Imported here: the mapped classes cost a plain listing's start-up (issue 10).
+        from duban.services.scoping import scoped_problems
+
+        stmt = scoped_problems(stmt, scope)
     total = int(connection.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     p = problem.c
     rows = connection.execute(

@@ -220,3 +220,18 @@ def test_the_ledger_export_is_named_by_the_campaign(world: World, tmp_path: Path
     written = tmp_path / "out" / "reports" / f"{plan}-整改台账-2022年9月27日.xlsx"
     assert written.exists(), output
     assert written.name in output
+
+
+def test_cli_problem_list_as_a_user_lists_that_users_scope(world: World) -> None:
+    import json
+
+    for username, names in world.visible.items():
+        listed = json.loads(_run(world, "problem", "list", "--campaign", str(world.campaign_id),
+                                 "--as", username, "--json"))
+        codes = {world.problem(n).code for n in names}
+        assert listed["total"] == len(codes), username
+        assert {i["code"] for i in listed["items"]} == codes, username
+    everything = json.loads(_run(world, "problem", "list", "--json"))
+    assert everything["total"] == len(world.problems)
+    refused = CliRunner().invoke(cli, obj=world.db, args=["problem", "list", "--as", "nobody"])
+    assert refused.exit_code != 0 and str(refused.exception) == "用户不存在：nobody"
