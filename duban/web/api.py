@@ -23,7 +23,7 @@ from duban.services.notices.reading import NoticeRow, visible_notice, visible_no
 from duban.services.views.choices import campaign_choices
 from duban.services.views.coverage import coverage as coverage_view
 from duban.services.views.dashboard import Progress
-from duban.services.views.detail import EventLine, NoticeLine, problem_detail
+from duban.services.views.detail import EventLine, HouseholdLine, NoticeLine, problem_detail
 from duban.services.views.ledger import Sort
 from duban.services.views.today import Due, today_work
 from duban.services.views.waiting import waiting_items
@@ -105,6 +105,25 @@ class ProblemPage(BaseModel):
     items: list[ProblemOut]
 
 
+class HouseholdFactOut(BaseModel):
+    """One fact the plan's household fields define, under its Chinese label."""
+
+    label: str
+    value: str
+
+
+class HouseholdOut(BaseModel):
+    """The household a problem is about, as far as the reader's scope may see it."""
+
+    household_id: str
+    head: str = Field(description="户主")
+    members: int
+    category: str = Field(description="农户类别 code")
+    category_label: str = Field(description="农户类别 in Chinese, with 监测对象类型")
+    monitoring_type: str | None
+    facts: list[HouseholdFactOut] = Field(description="the plan's household fields, in its order")
+
+
 class ProblemDetailOut(BaseModel):
     """A problem with its routing, timeline, evidence and notices."""
 
@@ -122,6 +141,7 @@ class ProblemDetailOut(BaseModel):
     evidence: list[EvidenceInfo]
     notices: list[NoticeLine]
     allowed_actions: list[str]
+    household: HouseholdOut | None = None
     default_deadlines: dict[str, dt.date] = Field(
         default_factory=dict, description="the deadline a move gets when none is sent "
         "(复核不通过、重新打开: the plan's working days; 批准延期: the date asked for)")
@@ -426,7 +446,18 @@ def problem(request: Request, ctx: CtxDep, problem_id: int) -> ProblemDetailOut:
         closed_at=d.closed_at, reopen_count=d.reopen_count,
         events=d.events, evidence=d.evidence, notices=d.notices,
         allowed_actions=[a.value for a in offer.actions],
+        household=_household(d.household),
         default_deadlines={a.value: day for a, day in offer.deadlines.items()})
+
+
+def _household(h: HouseholdLine | None) -> HouseholdOut | None:
+    """The problem page's household line, for the API."""
+    if h is None:
+        return None
+    return HouseholdOut(household_id=h.household_id, head=h.head, members=h.members,
+                        category=h.category, category_label=h.category_label,
+                        monitoring_type=h.monitoring_type,
+                        facts=[HouseholdFactOut(label=k, value=v) for k, v in h.facts])
 
 
 @router.post("/problems/{problem_id}/moves", response_model=MoveOut,

@@ -111,3 +111,15 @@ def test_the_ledger_export_carries_the_households_plan_facts(
                             "慢性病卡办理情况"]
     mine = [r for r in rows[2:] if r[headers.index("户编号")] == detected[1]]
     assert mine and all(r[-5:] == ("重病户、无劳力户", None, "是", None, None) for r in mine), mine
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_the_api_gives_the_households_plan_facts_as_the_page_does(
+        db: Database, clock: FixedClock, detected: tuple[int, str]) -> None:
+    detail = chief_gets(db, clock, f"/api/problems/{detected[0]}").json()
+    household = detail["household"]
+    assert household["household_id"] == detected[1]
+    assert household["head"] and household["members"] >= 1 and household["category_label"]
+    facts = {f["label"]: f["value"] for f in household["facts"]}
+    assert facts["边缘户类型"] == "重病户、无劳力户"
+    assert facts["边缘户佐证资料是否齐全"] == "是"
