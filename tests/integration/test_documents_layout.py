@@ -263,3 +263,30 @@ def test_a_batch_prints_as_one_pdf_each_document_on_fresh_sheets(tmp_path: Path)
         assert len(doc) % 2 == 0
         assert len(firsts) == 2 and firsts[0] == 0 and firsts[1] % 2 == 0  # a fresh sheet
         assert "12" in doc[firsts[0]].get_text() and "19" in doc[firsts[1]].get_text()
+
+
+def test_ledger_keeps_wide_codes_whole_and_gives_its_descriptions_room(tmp_path: Path) -> None:
+    """A seed's codes (W000001: W is the widest letter) print on one line, and 问题描述 holds
+    at least 10 characters a line (at 五号 it held 8 and every row took three or four lines)."""
+    require(libreoffice_available(), "LibreOffice (soffice) is not installed")
+    import dataclasses
+
+    from duban.adapters.documents import render_ledger
+
+    ctx = ALL_CONTEXTS["ledger"]()
+    ctx = dataclasses.replace(ctx, items=[dataclasses.replace(item, code=f"W{n:06d}")
+                                          for n, item in enumerate(ctx.items, start=1)])
+    pdf = convert_to_pdf(render_ledger(ctx, tmp_path / "ledger.docx"), tmp_path / "pdf")
+    by_code = {i.code: i for i in ctx.items}
+    checked = 0
+    with pymupdf.open(pdf) as doc:
+        for page in doc:
+            table = page.find_tables().tables[0]
+            for row, cells in zip(table.extract()[1:], table.rows[1:], strict=True):
+                code = (row[1] or "").replace("\n", "")
+                assert _baselines(page, cells.cells[1]) == 1, f"code wrapped: {row[1]!r}"
+                description = by_code[code].description
+                lines = _baselines(page, cells.cells[4])
+                assert lines <= -(-len(description) // 10), (description, lines)
+                checked += 1
+    assert checked == len(ctx.items)

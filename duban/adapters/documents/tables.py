@@ -29,8 +29,15 @@ _SLACK_PT = 1.0  # rounding and glyph overhang: a cell this much wider never wra
 _DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 _SHORT_REQUIRED = 4.0  # characters: names and figures
 _SHORT_PREFERRED = 7.0  # characters: codes such as SQ2022-0001
+# A column of running text keeps at least this many characters a line; a table is set at
+# 小五 rather than squeeze its 问题描述 under the comfortable count at 五号 (a 整改台账 of
+# nine columns on a landscape page: 8 characters a line at 五号, 13 at 小五, half the rows).
 _MIN_TEXT_CHARS = 6.0
-_WIDE_SIGNS = frozenset("%&@")  # a column of running text keeps at least this many characters a line
+_COMFORTABLE_TEXT_CHARS = 10.0
+_WIDE_SIGNS = frozenset("%&@")
+# The serif's (Times New Roman's metrics) letters wider than the 0.62 em counted for the rest.
+_WIDE_LETTERS = {"W": 0.95, "M": 0.9, "m": 0.8, "w": 0.75,
+                 **{c: 0.73 for c in "ABCDGHKNOQRUVXY"}}
 
 
 @functools.lru_cache(maxsize=8192)  # a table repeats its towns, dates and offices
@@ -43,8 +50,9 @@ def printed_width(text: str) -> float:
     for ch in text:
         latin = ord(ch) < 0x2E80
         if latin:
-            # A 销号率 of 100.0% printed as "100.0" over "%" when % was counted narrow.
-            em += (0.56 if ch.isdigit() else 0.62 if ch.isalpha()
+            # A 销号率 of 100.0% printed as "100.0" over "%" when % was counted narrow, and a
+            # problem code W000001 as "W00000" over "1" when W was counted as an average letter.
+            em += (0.56 if ch.isdigit() else _WIDE_LETTERS.get(ch, 0.62) if ch.isalpha()
                    else 0.9 if ch in _WIDE_SIGNS else 0.35)
         else:
             em += 1.0
@@ -146,7 +154,7 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], total_pt
 
 
 def _widths(stats: Sequence[_Stats], total_pt: float, margins_pt: float, font_pt: float, *,
-            codes_whole: bool) -> list[float] | None:
+            codes_whole: bool, text_chars: float = _MIN_TEXT_CHARS) -> list[float] | None:
     """column_widths from measured columns (fit_tables tries up to four sizes on one table)."""
     n = len(stats)
     cols = [_Column() for _ in range(n)]
@@ -167,7 +175,7 @@ def _widths(stats: Sequence[_Stats], total_pt: float, margins_pt: float, font_pt
             col.preferred = max(col.preferred, width(st.preferred))
     for col in cols:
         col.preferred = max(col.preferred, col.required)
-    min_text = _MIN_TEXT_CHARS * font_pt + margins_pt
+    min_text = text_chars * font_pt + margins_pt
 
     def floor(col: _Column, key: str) -> float:
         base: float = getattr(col, key)
@@ -277,9 +285,14 @@ def fit_tables(body: Any) -> None:
         stats = _column_stats(header, data)  # measured once for the sizes tried below
         # 小五 rather than a wrapped header or date, or a code broken over two lines (a
         # wrapped problem code or 文号 is misread); wrapped codes only when even 小五 needs it.
-        for size, whole in ((TABLE_FONT_PT, True), (SMALL_FONT_PT, True),
-                            (TABLE_FONT_PT, False), (SMALL_FONT_PT, False)):
-            widths = _widths(stats, total, margins, size, codes_whole=whole)
+        # Likewise 小五 rather than running text squeezed under a comfortable line.
+        for size, whole, text_chars in (
+                (TABLE_FONT_PT, True, _COMFORTABLE_TEXT_CHARS),
+                (SMALL_FONT_PT, True, _COMFORTABLE_TEXT_CHARS),
+                (TABLE_FONT_PT, True, _MIN_TEXT_CHARS), (SMALL_FONT_PT, True, _MIN_TEXT_CHARS),
+                (TABLE_FONT_PT, False, _MIN_TEXT_CHARS), (SMALL_FONT_PT, False, _MIN_TEXT_CHARS)):
+            widths = _widths(stats, total, margins, size, codes_whole=whole,
+                             text_chars=text_chars)
             if widths is not None:
                 break
         else:
