@@ -3,20 +3,28 @@ and how each stage grows with the register.
 
     python -m bench.city_suite [--quick] [--part interference|growth]
 
-**Interference.** One PostgreSQL database (`city_bench_…`, dropped afterwards) holds a city of
-ten counties (DUBAN_BENCH_CITY_COUNTIES): county B (seed 002 with 30,000 problems written as
-`bench.web_load setup` writes them: mid-rectification statuses, co-offices, the web bench's
-users) and nine A counties (seed 002, a generated register of 300,000 households each, its
-visits and ledger through the intake service, waiting for their 排查 stage); `--quick`: B with
-3,000 problems, one A of 20,000 households, 20 clerks, one pair. A duban web server (uvicorn, two workers, as
-`bench.web_load run` starts it) serves 50 clerks (think 1–3 s, mean 2 s) reading B's dashboard
-and ledger pages for the whole run. Windows alternate: A idle for `window` seconds, then one
-A county's 排查 stage as its own process, the `advance-campaign` flow run on the bench's Prefect
-server (what a scaled-mode worker's flow-run process does with a tick's due stage); the busy
-window is the stage's flow run itself (from the child's "start" line to its result). Per
-window: B's page p50 / p95 / p99, requests, errors, the web server's CPU per request and the
-load average; per pair (four, DUBAN_BENCH_CITY_PAIRS, each with the next A county) the busy
-p95 over the idle p95.
+**Interference.** One PostgreSQL database holds a city of ten counties
+(DUBAN_BENCH_CITY_COUNTIES): county B (seed 002 with 30,000 problems written as `bench.web_load
+setup` writes them: mid-rectification statuses, co-offices, the web bench's users) and nine A
+counties (seed 002, a generated register of 300,000 households each, its visits and ledger
+through the intake service, waiting for their 排查 stage). It is built once (`city_bench_…`,
+dropped afterwards; DUBAN_BENCH_CITY_TEMPLATE names a kept one instead) and each round runs on
+a fresh copy of it (CREATE DATABASE … TEMPLATE). A duban web server (uvicorn, two workers, as
+`bench.web_load run` starts it) serves 50 clerks (think 1–3 s, mean 2 s) reading B's
+dashboard and ledger pages for the whole round. Windows alternate: A idle, then three A
+counties' 排查 in turn (DUBAN_BENCH_CITY_PER_WINDOW) in one process, each an
+`advance-campaign` flow run on the bench's Prefect server, as a tick's flow run on a
+scaled-mode worker runs its campaigns' due stages; the busy window is from the process's
+"start" line to its last result, and each idle window lasts as long as the busy window before
+it (the first 20 s). Three pairs a round use the nine A counties. The pairs alternate the
+stage's modes (DUBAN_BENCH_CITY_MODES), each of DUBAN_BENCH_CITY_ROUNDS rounds (default 2)
+starting with the next mode: "plain" (nice 0, DUBAN_STAGE_DUTY=1, the stage as before) and
+"deployed" (the scaled mode's own behaviour: the worker's niceness, DUBAN_WORKER_NICE, default
+10, and the stage's duty, default 0.5 or DUBAN_BENCH_CITY_DUTY); "main" is plain with duban's
+code from DUBAN_BENCH_CITY_BASE (a checkout of main). Per window: B's page p50 / p95 / p99,
+requests, errors, the web server's CPU per request and the load average; per pair the busy
+p95 over the idle p95; per mode every window's requests pooled. `--quick`: B with 3,000
+problems, two A counties of 20,000 households, 20 clerks, one pair per mode.
 
 **Growth.** The county campaign (`bench.campaign_suite`'s stages) on PostgreSQL at 30,000 and
 300,000 households (`--quick`: 2,000 and 20,000; DUBAN_BENCH_CITY_3M=1 adds 3,000,000), each in
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -37,6 +46,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,21 +79,62 @@ def _stage_moment(kind: str) -> str:
 
 # ---- the stage as its own process ----------------------------------------------------------
 
+# How A's stages run in a busy window. "deployed" is the scaled mode's own behaviour: a flow run
+# of `duban worker` runs at its CPU priority (DUBAN_WORKER_NICE, default 10 below the web app)
+# and the stage works DUBAN_STAGE_DUTY of the time (default 0.5); "plain" is neither (nice 0,
+# duty 1), the stage as it ran before.
+# "main" is "plain" with the stage's code from another checkout (DUBAN_BENCH_CITY_BASE, e.g. a
+# worktree of main), for measuring a change back to back with what it changes.
+MODES = ("plain", "deployed", "main")
+DEFAULT_MODES = ("plain", "deployed")
 
-def stage_child(campaign: int, moment: str) -> int:
-    """Run the campaign's due stages as one advance-campaign flow run on $PREFECT_API_URL,
-    printing "start" when the flow run begins and its wall and CPU as JSON when it ends."""
+
+def _mode_settings(mode: str) -> tuple[int, dict[str, str]]:
+    """The niceness and the environment of the stage process in this mode."""
+    from duban.cli.worker import worker_nice
+
+    if mode == "plain":
+        return 0, {"DUBAN_STAGE_DUTY": "1"}
+    if mode == "main":
+        base = os.environ.get("DUBAN_BENCH_CITY_BASE", "").strip()
+        if not base:
+            raise SystemExit("mode main: DUBAN_BENCH_CITY_BASE names no checkout")
+        return 0, {"DUBAN_STAGE_DUTY": "1", "DUBAN_BENCH_CITY_CODE": base}
+    # The deployment's defaults, or DUBAN_BENCH_CITY_DUTY / DUBAN_WORKER_NICE to try others.
+    # (Named, not left unset: the bench package sets it to 1 for the other suites.)
+    from duban.adapters.pacing import DEFAULT_STAGE_DUTY
+
+    duty = os.environ.get("DUBAN_BENCH_CITY_DUTY", "").strip() or str(DEFAULT_STAGE_DUTY)
+    return worker_nice(os.environ), {"DUBAN_STAGE_DUTY": duty}
+
+
+def stage_child(campaigns: list[int], moment: str) -> int:
+    """Run each campaign's due stages in turn, each an advance-campaign flow run on
+    $PREFECT_API_URL (as a tick runs its campaigns' due stages), printing "start" first and
+    each run's wall and CPU as a JSON line."""
+    code = os.environ.get("DUBAN_BENCH_CITY_CODE")
+    if code:  # mode "main": duban, tasks and flows from that checkout
+        sys.path.insert(0, code)
     from flows.campaign import advance_campaign
     from flows.common import quiet_prefect
 
+    if code:
+        import duban
+        import flows
+
+        for module in (duban, flows):
+            assert Path(str(module.__file__)).resolve().is_relative_to(Path(code).resolve())
     with quiet_prefect():
         print("start", flush=True)
-        cpu, started = time.process_time(), time.perf_counter()
-        state = advance_campaign(campaign, moment, return_state=True)
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        done = state.result()
-    print(json.dumps({"wall": wall, "cpu": cpu, "stages": [d["kind"] for d in done]}),
-          flush=True)
+        for campaign in campaigns:
+            cpu, started = time.process_time(), time.perf_counter()
+            state = advance_campaign(campaign, moment, return_state=True)
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            done = state.result()
+            print(json.dumps({"campaign": campaign, "wall": wall, "cpu": cpu,
+                              "nice": os.nice(0), "duty": os.environ.get("DUBAN_STAGE_DUTY"),
+                              "stages": [d["kind"] for d in done]}),
+                  flush=True)
     return 0
 
 
@@ -110,10 +161,65 @@ def _show(window: dict[str, Any]) -> None:
     print(f"  {shown}", file=sys.stderr, flush=True)
 
 
+async def _busy(campaigns: list[int], moment: str, mode: str, child_env: dict[str, str],
+                server_pid: int, samples: list[tuple[float, str, float, int]]
+                ) -> dict[str, Any]:
+    """One busy window: the A counties' 排查 in turn in one process, started as a worker
+    starts a flow run in this mode; B's figures from its "start" to its last result."""
+    from bench.web_load import tree_cpu
+
+    nice, extra = _mode_settings(mode)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.city_suite", "stage", ",".join(map(str, campaigns)),
+        moment, cwd=ROOT, env={**{k: v for k, v in child_env.items() if k != "DUBAN_STAGE_DUTY"},
+                               **extra}, stdout=asyncio.subprocess.PIPE,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None)
+    try:
+        assert child.stdout is not None
+        line = "-"
+        while line and line != "start":  # anything Prefect prints before it
+            line = (await child.stdout.readline()).decode().strip()
+        if line != "start":
+            raise RuntimeError(f"county A's stage process ended (rc {child.returncode})")
+        load = os.getloadavg()[0]
+        cpu0 = await asyncio.to_thread(tree_cpu, server_pid)
+        start = time.perf_counter()
+        runs: list[dict[str, Any]] = []
+        while len(runs) < len(campaigns):
+            result = (await child.stdout.readline()).decode().strip()
+            if not result:
+                break
+            if result.startswith("{"):
+                runs.append(json.loads(result))
+        end = time.perf_counter()
+        cpu1 = await asyncio.to_thread(tree_cpu, server_pid)
+        if await child.wait() != 0 or len(runs) != len(campaigns):
+            raise RuntimeError(f"county A's stage process failed (rc {child.returncode})")
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    for run in runs:
+        if "investigate" not in run["stages"] or run["nice"] != nice:
+            raise RuntimeError(f"the stage process ran {run}, not 排查 at nice {nice}")
+    busy = {"side": "busy", "load": round(load, 1), "counties": len(runs),
+            "duty": runs[0]["duty"],
+            "stage_wall_s": [round(r["wall"], 1) for r in runs],
+            "stage_cpu_s": [round(r["cpu"], 2) for r in runs], "nice": nice,
+            **_window_stats(samples, start, end)}
+    busy["server_cpu_ms_per_request"] = round((cpu1 - cpu0) * 1000 / max(busy["requests"], 1),
+                                              1)
+    return busy
+
+
 async def _alternate(base: str, url: str, b_campaign: int, a_campaigns: list[int],
-                     clients: int, think: float, warmup: float, window: float, gap: float,
-                     child_env: dict[str, str], server_pid: int) -> list[dict[str, Any]]:
-    """Clerks on B's pages throughout; windows alternate A idle / one A's 排查 running."""
+                     per_window: int, modes: list[str], clients: int, think: float,
+                     warmup: float,
+                     window: float, gap: float, child_env: dict[str, str],
+                     server_pid: int) -> list[dict[str, Any]]:
+    """Clerks on B's pages throughout; windows alternate A idle / A counties' 排查 running,
+    `per_window` counties in turn per busy window, pair i's stage in mode modes[i % n]; each
+    idle window lasts as long as the busy window before it (the first `window` seconds)."""
     import httpx
 
     from bench.web_load import pick_request, sign_in, tree_cpu, users
@@ -128,7 +234,22 @@ async def _alternate(base: str, url: str, b_campaign: int, a_campaigns: list[int
     cast = cast[:clients]
     limits = httpx.Limits(max_connections=clients + 5, max_keepalive_connections=clients + 5)
     sessions = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60) for _ in cast]
-    await asyncio.gather(*(sign_in(c, u) for c, (u, _) in zip(sessions, cast, strict=True)))
+    gate = asyncio.Semaphore(4)
+
+    async def signed_in(client: httpx.AsyncClient, username: str) -> None:
+        # A few at a time, again if the connection drops: 50 password checks at once kept a
+        # worker's loop busy past uvicorn's health check on a loaded machine, which restarted it.
+        async with gate:
+            for attempt in range(3):
+                try:
+                    await sign_in(client, username)
+                    return
+                except httpx.TransportError:
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(2)
+
+    await asyncio.gather(*(signed_in(c, u) for c, (u, _) in zip(sessions, cast, strict=True)))
     samples: list[tuple[float, str, float, int]] = []
     stopping = False
 
@@ -148,57 +269,29 @@ async def _alternate(base: str, url: str, b_campaign: int, a_campaigns: list[int
     workers = [asyncio.create_task(clerk(i)) for i in range(len(cast))]
     moment = _stage_moment("investigate")
     windows: list[dict[str, Any]] = []
+    groups = [a_campaigns[i:i + per_window]
+              for i in range(0, len(a_campaigns) - per_window + 1, per_window)]
     try:
         await asyncio.sleep(warmup)
-        for pair, campaign in enumerate(a_campaigns, start=1):
+        for pair, group in enumerate(groups, start=1):
+            mode = modes[(pair - 1) % len(modes)]
             load = os.getloadavg()[0]
             cpu0 = await asyncio.to_thread(tree_cpu, server_pid)
             start = time.perf_counter()
             await asyncio.sleep(window)
             end = time.perf_counter()
             cpu1 = await asyncio.to_thread(tree_cpu, server_pid)
-            idle = {"pair": pair, "side": "idle", "load": round(load, 1),
+            idle = {"mode": mode, "pair": pair, "side": "idle", "load": round(load, 1),
                     **_window_stats(samples, start, end)}
             idle["server_cpu_ms_per_request"] = round(
                 (cpu1 - cpu0) * 1000 / max(idle["requests"], 1), 1)
             windows.append(idle)
             _show(idle)
-
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.city_suite", "stage", str(campaign), moment,
-                cwd=ROOT, env=child_env, stdout=asyncio.subprocess.PIPE)
-            try:
-                assert child.stdout is not None
-                line = "-"
-                while line and line != "start":  # anything Prefect prints before it
-                    line = (await child.stdout.readline()).decode().strip()
-                if line != "start":
-                    raise RuntimeError(f"county A's stage process ended (rc {child.returncode})")
-                load = os.getloadavg()[0]
-                cpu0 = await asyncio.to_thread(tree_cpu, server_pid)
-                start = time.perf_counter()
-                result = "-"
-                while result and not result.startswith("{"):
-                    result = (await child.stdout.readline()).decode().strip()
-                end = time.perf_counter()
-                cpu1 = await asyncio.to_thread(tree_cpu, server_pid)
-                if await child.wait() != 0 or not result:
-                    raise RuntimeError(f"county A's stage process failed (rc {child.returncode})")
-            finally:
-                if child.returncode is None:
-                    child.kill()
-                    await child.wait()
-            stage = json.loads(result)
-            if "investigate" not in stage["stages"]:
-                raise RuntimeError(f"the stage process ran {stage['stages']}, not 排查")
-            busy = {"pair": pair, "side": "busy", "load": round(load, 1),
-                    "stage_wall_s": round(stage["wall"], 1),
-                    "stage_cpu_s": round(stage["cpu"], 1),
-                    **_window_stats(samples, start, end)}
-            busy["server_cpu_ms_per_request"] = round(
-                (cpu1 - cpu0) * 1000 / max(busy["requests"], 1), 1)
+            busy = {"mode": mode, "pair": pair, **await _busy(
+                group, moment, mode, child_env, server_pid, samples)}
             windows.append(busy)
             _show(busy)
+            window = busy["seconds"]  # the next idle window as long as this busy one
             await asyncio.sleep(gap)  # A's writes settle before the next idle window
     finally:
         stopping = True
@@ -208,88 +301,172 @@ async def _alternate(base: str, url: str, b_campaign: int, a_campaigns: list[int
     return windows
 
 
-def interference(quick: bool) -> list[Entry]:
-    """County B's page p95 with A idle and with A's 排查 running, pair by pair."""
-    _prefect_env()
+def build_city(url: str, b_problems: int, counties: int,
+               a_households: int) -> tuple[int, list[int]]:
+    """County B (as `bench.web_load setup` writes it) and counties - 1 A counties waiting for
+    their 排查 on the database at `url`; returns B's campaign and the A counties'."""
     from sqlalchemy import create_engine, text
 
     from bench import web_load
-    from flows.common import owned_prefect_server
 
-    b_problems = 3_000 if quick else 30_000
-    a_households = 20_000 if quick else 300_000
-    pairs = 1 if quick else int(os.environ.get("DUBAN_BENCH_CITY_PAIRS", "4"))
-    # The city's other counties: A counties beyond the pairs' sit in the database untouched.
-    counties = max(pairs + 1, 2 if quick else int(os.environ.get("DUBAN_BENCH_CITY_COUNTIES",
-                                                                  "10")))
-    clients, think = (20, 2.0) if quick else (50, 2.0)
-    warmup, window, gap = (5.0, 8.0, 1.0) if quick else (20.0, 30.0, 5.0)
-    entries: list[Entry] = []
+    started = time.perf_counter()
+    web_load.setup(url, b_problems, fresh=False)  # county B: campaign 1, users
+    b_campaign = 1
+    a_campaigns = []
+    for i in range(counties - 1):
+        campaign, seconds, _, ledger = seed_campaign_timed(url, "county",
+                                                           households=a_households)
+        a_campaigns.append(campaign)
+        print(f"  county A{i + 1} (campaign {campaign}): {a_households:,} households, "
+              f"{ledger:,} ledger problems, intake {seconds:.1f} s", file=sys.stderr,
+              flush=True)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        households = conn.scalar(text("select count(*) from household"))
+        problems = conn.scalar(text("select count(*) from problem"))
+    engine.dispose()
+    print(f"  city database loaded in {time.perf_counter() - started:.0f} s: "
+          f"{households:,} households, {problems:,} problems", file=sys.stderr, flush=True)
+    return b_campaign, a_campaigns
+
+
+@contextlib.contextmanager
+def _city_template(quick: bool, b_problems: int, counties: int,
+                   a_households: int) -> Iterator[tuple[str, int, list[int]]]:
+    """The city's database, built once (or DUBAN_BENCH_CITY_TEMPLATE's, kept), to copy from."""
+    kept = os.environ.get("DUBAN_BENCH_CITY_TEMPLATE", "").strip()
+    if kept and not quick:
+        from sqlalchemy import create_engine, text
+
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{kept}"
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            ids = list(conn.scalars(text("select id from campaign order by id")))
+        engine.dispose()
+        yield url, ids[0], ids[1:counties]
+        return
     with scratch_pg(PG_ADMIN_URL, "city_bench") as url, \
             tempfile.TemporaryDirectory(prefix="duban-bench-city-") as data:
         os.environ["DUBAN_DATABASE_URL"] = url
         os.environ["DUBAN_DATA_DIR"] = data
-        started = time.perf_counter()
-        web_load.setup(url, b_problems, fresh=False)  # county B: campaign 1, users
-        b_campaign = 1
-        a_campaigns = []
-        for i in range(counties - 1):
-            campaign, seconds, _, ledger = seed_campaign_timed(url, "county",
-                                                               households=a_households)
-            a_campaigns.append(campaign)
-            print(f"  county A{i + 1} (campaign {campaign}): {a_households:,} households, "
-                  f"{ledger:,} ledger problems, intake {seconds:.1f} s", file=sys.stderr,
-                  flush=True)
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text("ANALYZE"))
-            households = conn.scalar(text("select count(*) from household"))
-            problems = conn.scalar(text("select count(*) from problem"))
-        engine.dispose()
-        print(f"  city database loaded in {time.perf_counter() - started:.0f} s: "
-              f"{households:,} households, {problems:,} problems", file=sys.stderr, flush=True)
-        with owned_prefect_server() as api_url:
-            child_env = {**os.environ, "PREFECT_API_URL": api_url, "DUBAN_DATABASE_URL": url,
-                         "DUBAN_DATA_DIR": data}
-            server = web_load.start_server(url, PORT, workers=2, cache=30.0, pool=20)
-            try:
-                windows = asyncio.run(_alternate(
-                    f"http://127.0.0.1:{PORT}", url, b_campaign, a_campaigns[:pairs], clients,
-                    think,
-                    warmup, window, gap, child_env, server.pid))
-            finally:
-                web_load.stop_server(server)
-    size = b_problems
-    for pair in range(1, pairs + 1):
-        idle, busy = (next(w for w in windows if w["pair"] == pair and w["side"] == side)
-                      for side in ("idle", "busy"))
-        label = f"city: county B's pages p95, {clients} clerks, pair {pair}"
-        entries += [
-            Entry(f"{label}, A idle", "postgresql", size, idle["p95_ms"], "ms"),
-            Entry(f"{label}, A's 排查 running ({a_households:,} households)", "postgresql",
-                  size, busy["p95_ms"], "ms", floor=idle["p95_ms"],
-                  ratio=busy["p95_ms"] / idle["p95_ms"] if idle["p95_ms"] else None),
-            Entry(f"city: pair {pair} load average idle / busy", "postgresql", size,
-                  busy["load"], "1-min", floor=idle["load"]),
-            Entry(f"city: pair {pair} requests idle / busy", "postgresql", size,
-                  float(busy["requests"]), "requests", floor=float(idle["requests"])),
-            Entry(f"city: pair {pair} web server CPU per request idle / busy", "postgresql",
-                  size, busy["server_cpu_ms_per_request"], "ms",
-                  floor=idle["server_cpu_ms_per_request"]),
-            Entry(f"city: pair {pair} A's 排查 flow run wall / CPU", "postgresql",
-                  a_households, busy["stage_wall_s"], "s", floor=busy["stage_cpu_s"]),
-        ]
-    ratios = sorted(e.ratio for e in entries if e.ratio is not None and "p95" in e.name)
-    if ratios:
-        entries.append(Entry("city: B's p95 busy / idle, median of the pairs", "postgresql",
-                             size, statistics.median(ratios), "×"))
-    from bench.web_load import pct
+        b_campaign, a_campaigns = build_city(url, b_problems, counties, a_households)
+        yield url, b_campaign, a_campaigns
 
-    pooled = {side: pct([t for w in windows if w["side"] == side for t in w["took"]], 95) * 1000
-              for side in ("idle", "busy")}
-    entries.append(Entry("city: B's p95 busy / idle, every window's requests pooled",
-                         "postgresql", size, pooled["busy"], "ms", floor=pooled["idle"],
-                         ratio=pooled["busy"] / pooled["idle"] if pooled["idle"] else None))
+
+@contextlib.contextmanager
+def _copy_of(template_url: str) -> Iterator[str]:
+    """A fresh copy of the city's database (CREATE DATABASE … TEMPLATE), dropped after."""
+    from sqlalchemy import create_engine, text
+
+    template = template_url.rsplit("/", 1)[1]
+    name = f"{os.environ.get('DUBAN_PG_NAME_PREFIX') or 'city_bench'}_run_{os.getpid()}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield template_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              f"WHERE datname = '{name}'"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def interference(quick: bool) -> list[Entry]:
+    """County B's page p95 with A idle and with A counties' 排查 running, pairs alternating
+    the stage's modes (plain, deployed), each round on a fresh copy of one city database."""
+    _prefect_env()
+    from bench import web_load
+    from bench.web_load import pct
+    from flows.common import owned_prefect_server
+
+    b_problems = 3_000 if quick else 30_000
+    a_households = 20_000 if quick else 300_000
+    # A counties' 排查 per busy window, one after another (a busy window of one county was
+    # ~4 s and ~100 requests on a quiet machine: its p95 was the fifth slowest request).
+    per_window = 1 if quick else int(os.environ.get("DUBAN_BENCH_CITY_PER_WINDOW", "3"))
+    counties = 3 if quick else int(os.environ.get("DUBAN_BENCH_CITY_COUNTIES", "10"))
+    rounds = 1 if quick else int(os.environ.get("DUBAN_BENCH_CITY_ROUNDS", "2"))
+    modes = [m.strip() for m in os.environ.get("DUBAN_BENCH_CITY_MODES", ",".join(DEFAULT_MODES))
+             .split(",") if m.strip()]
+    if set(modes) - set(MODES):
+        raise SystemExit(f"DUBAN_BENCH_CITY_MODES: {modes}, not of {MODES}")
+    clients, think = (20, 2.0) if quick else (50, 2.0)
+    warmup, window, gap = (5.0, 8.0, 1.0) if quick else (20.0, 20.0, 5.0)
+    windows: list[dict[str, Any]] = []
+    with _city_template(quick, b_problems, counties, a_households) as (template, b_campaign,
+                                                                       a_campaigns), \
+            owned_prefect_server() as api_url, \
+            tempfile.TemporaryDirectory(prefix="duban-bench-city-") as data:
+        for number in range(1, rounds + 1):
+            # Modes alternate pair by pair (the machine's load drifts less between neighbours
+            # than between rounds), each round starting with the next mode.
+            order = modes[number - 1:] + modes[:number - 1]
+            with _copy_of(template) as url:
+                print(f"  round {number}: {', '.join(order)}, … (load "
+                      f"{os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+                child_env = {**os.environ, "PREFECT_API_URL": str(api_url),
+                             "DUBAN_DATABASE_URL": url, "DUBAN_DATA_DIR": data}
+                server = web_load.start_server(url, PORT, workers=2, cache=30.0, pool=20)
+                try:
+                    found = asyncio.run(_alternate(
+                        f"http://127.0.0.1:{PORT}", url, b_campaign, a_campaigns, per_window,
+                        order, clients, think, warmup, window, gap, child_env, server.pid))
+                finally:
+                    web_load.stop_server(server)
+            windows += [{**w, "round": number} for w in found]
+    size = b_problems
+    entries: list[Entry] = []
+    for number in sorted({w["round"] for w in windows}):
+        for pair in sorted({w["pair"] for w in windows if w["round"] == number}):
+            idle, busy = (next(w for w in windows if w["round"] == number
+                               and w["pair"] == pair and w["side"] == side)
+                          for side in ("idle", "busy"))
+            mode = busy["mode"]
+            label = f"city [{mode}, round {number}, pair {pair}]"
+            entries += [
+                Entry(f"{label} B's p95, A's 排查 ({busy['counties']} × {a_households:,} "
+                      "households) / A idle", "postgresql", size, busy["p95_ms"], "ms",
+                      floor=idle["p95_ms"],
+                      ratio=busy["p95_ms"] / idle["p95_ms"] if idle["p95_ms"] else None),
+                Entry(f"{label} requests busy / idle", "postgresql", size,
+                      float(busy["requests"]), "requests", floor=float(idle["requests"])),
+                Entry(f"{label} window busy / idle", "postgresql", size, busy["seconds"], "s",
+                      floor=idle["seconds"]),
+                Entry(f"{label} load average busy / idle", "postgresql", size, busy["load"],
+                      "1-min", floor=idle["load"]),
+                Entry(f"{label} web server CPU per request busy / idle", "postgresql", size,
+                      busy["server_cpu_ms_per_request"], "ms",
+                      floor=idle["server_cpu_ms_per_request"]),
+                Entry(f"{label} A's 排查 per county, wall (floor: CPU)", "postgresql",
+                      a_households, statistics.fmean(busy["stage_wall_s"]), "s",
+                      floor=statistics.fmean(busy["stage_cpu_s"])),
+            ]
+    for mode in modes:
+        of_mode = [w for w in windows if w["mode"] == mode]
+        pooled = {side: pct([t for w in of_mode if w["side"] == side for t in w["took"]], 95)
+                  * 1000 for side in ("idle", "busy")}
+        ratios = [e.ratio for e in entries if e.ratio is not None and f"[{mode}," in e.name]
+        if ratios:
+            entries.append(Entry(f"city [{mode}] B's p95 busy / idle, median of the pairs",
+                                 "postgresql", size, statistics.median(ratios), "×"))
+        entries.append(Entry(f"city [{mode}] B's p95 busy / idle, every window pooled",
+                             "postgresql", size, pooled["busy"], "ms", floor=pooled["idle"],
+                             ratio=pooled["busy"] / pooled["idle"] if pooled["idle"] else None))
+        entries.append(Entry(f"city [{mode}] requests pooled busy / idle", "postgresql", size,
+                             float(sum(w["requests"] for w in of_mode if w["side"] == "busy")),
+                             "requests",
+                             floor=float(sum(w["requests"] for w in of_mode
+                                             if w["side"] == "idle"))))
+        walls = [x for w in of_mode if w["side"] == "busy" for x in w["stage_wall_s"]]
+        cpus = [x for w in of_mode if w["side"] == "busy" for x in w["stage_cpu_s"]]
+        if walls:
+            entries.append(Entry(f"city [{mode}] A's 排查 per county, median wall (floor: "
+                                 "median CPU)", "postgresql", a_households,
+                                 statistics.median(walls), "s", floor=statistics.median(cpus)))
     entries.append(Entry("city: counties on the database (B + A counties)", "postgresql",
                          size, float(counties), "counties"))
     entries.append(Entry("city: errors on B's pages (all windows)", "postgresql", size,
@@ -396,14 +573,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the city suite (or, as a child, one stage), print the table, merge results.json."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["stage"]:
-        return stage_child(int(argv[1]), argv[2])
+        return stage_child([int(c) for c in argv[1].split(",")], argv[2])
     parser = argparse.ArgumentParser(prog="python -m bench.city_suite")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", choices=["interference", "growth"])
     args = parser.parse_args(argv)
     from bench.__main__ import render, write_results
+    from duban.adapters.children import exit_on_signals
 
-    entries = run_suite(args.quick, ["postgresql"], args.part)
+    with exit_on_signals():  # SIGTERM stops the web server and drops the databases too
+        entries = run_suite(args.quick, ["postgresql"], args.part)
     print(render(entries))
     print(f"wrote {write_results(entries, args.quick)}", file=sys.stderr)
     return 0

@@ -101,10 +101,14 @@ def finish_stage_task(campaign_id: int, seq: int, detail: dict[str, Any],
 
 @task(name="detect-problems", **OPTS)
 def detect_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
-    """Run the plan's detection rules over the household register (idempotent by natural key)."""
+    """Run the plan's detection rules over the household register (idempotent by natural key),
+    at the deployment's pace: a background stage leaves room for the clerks' pages."""
+    from duban.adapters.pacing import stage_pace
     from duban.services.intake import detect_problems
 
-    result = database().run(detect_problems, clock_at(now), campaign_id)
+    pace = stage_pace()
+    pace.start()
+    result = database().run(detect_problems, clock_at(now), campaign_id, pace=pace)
     return {"created": result.created, "skipped": result.skipped_duplicates,
             "routed": result.routed, "unrouted": result.unrouted}
 

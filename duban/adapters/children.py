@@ -25,24 +25,35 @@ PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 5.0
 
 
-def _die_with_parent(prctl: Any, parent: int) -> None:
-    """In the child before exec: ask the kernel for SIGTERM when the starting thread ends."""
+def _die_with_parent(prctl: Any, parent: int, nice: int = 0) -> None:
+    """In the child before exec: ask the kernel for SIGTERM when the starting thread ends,
+    and lower its CPU priority by `nice`."""
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     # The parent may have died between fork and prctl; then nobody would ever signal us.
     if os.getppid() != parent:
         os._exit(1)
+    if nice:
+        os.nice(nice)
+
+
+def _lower_priority(nice: int) -> None:
+    """In the child before exec: lower its CPU priority by `nice` (inherited by its own)."""
+    os.nice(nice)
 
 
 class OwnedChild:
-    """A started child process and its process group, stopped with stop() (idempotent)."""
+    """A started child process and its process group, stopped with stop() (idempotent).
+
+    `nice` (0-19) lowers the child's CPU priority by that much; the processes it starts
+    inherit it."""
 
     def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None,
-                 **popen: Any) -> None:
-        preexec = None
+                 nice: int = 0, **popen: Any) -> None:
+        preexec: Any = functools.partial(_lower_priority, nice) if nice else None
         if sys.platform.startswith("linux"):
             # libc is looked up here: loading it after fork, beside other threads, could hang.
             prctl = ctypes.CDLL(None, use_errno=True).prctl
-            preexec = functools.partial(_die_with_parent, prctl, os.getpid())
+            preexec = functools.partial(_die_with_parent, prctl, os.getpid(), nice)
         self.process: subprocess.Popen[Any] = subprocess.Popen(
             list(args), env=dict(env) if env is not None else None, start_new_session=True,
             preexec_fn=preexec, **popen)

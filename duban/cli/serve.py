@@ -95,8 +95,8 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
 # functions import when first called. The stage's services are otherwise first imported on the
 # stage's first day, inside its tick (0.1–0.25 s of CPU on this machine).
 WARM_PACKAGES = ("duban.services", "tasks", "flows")
-WARM_MODULES = ("duban.adapters.documents.render", "sqlalchemy.dialects.postgresql",
-                "sqlalchemy.dialects.sqlite")
+WARM_MODULES = ("duban.adapters.documents.render", "duban.adapters.pacing",
+                "sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.sqlite")
 # Not for this process: the Prefect server's application (its own child process imports it).
 WARM_SKIP = ("flows.prefect_app",)
 

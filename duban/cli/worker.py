@@ -22,6 +22,26 @@ from duban.domain.errors import DubanError
 POOL = "duban-pool"  # deploy/deployments.py's pool
 # A flow run stopped by SIGTERM reports its crash to the API; then it is killed.
 FLOW_RUN_GRACE_S = 20.0
+# A worker's flow runs (ticks, their stages) are background work: they run this much below
+# the web app's CPU priority, so that on a shared machine the clerks' pages go first
+# (docs/benchmarks.md, "A city on one deployment"). Prefect's worker and every flow-run
+# process it starts inherit it. 0 keeps the worker's own priority.
+DEFAULT_NICE = 10
+
+
+def worker_nice(environ: dict[str, str] | os._Environ[str]) -> int:
+    """The deployment's DUBAN_WORKER_NICE (0-19), DEFAULT_NICE when unset."""
+    raw = environ.get("DUBAN_WORKER_NICE", "").strip()
+    if not raw:
+        return DEFAULT_NICE
+    try:
+        nice = int(raw)
+    except ValueError:
+        nice = -1
+    if not 0 <= nice <= 19:
+        raise DubanError(f"环境变量 DUBAN_WORKER_NICE 的值“{raw}”无效，应为0到19的整数"
+                         "（worker 及其运行降低的 CPU 优先级，0 表示不降低）。worker 未启动。")
+    return nice
 
 
 def check_environment(environ: dict[str, str] | os._Environ[str]) -> None:
@@ -42,14 +62,20 @@ def check_environment(environ: dict[str, str] | os._Environ[str]) -> None:
              "收到 SIGTERM 或 Ctrl-C 时停止 worker 及其正在执行的运行（下一次调度接续）。")
 @click.option("--pool", default=POOL, show_default=True, help="Prefect 工作池名称。")
 @click.option("--name", default=None, help="worker 名称（默认由 Prefect 生成）。")
-def worker_cmd(pool: str, name: str | None) -> None:
+@click.option("--nice", type=click.IntRange(0, 19), default=None,
+              help=f"worker 及其运行降低的 CPU 优先级（0–19，0 表示不降低；默认取环境变量 "
+                   f"DUBAN_WORKER_NICE，未设置时为 {DEFAULT_NICE}），让网页请求优先。")
+def worker_cmd(pool: str, name: str | None, nice: int | None) -> None:
     from duban.adapters.children import OwnedChild, descendants, stop_processes
 
     check_environment(os.environ)
+    if nice is None:
+        nice = worker_nice(os.environ)
     args = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
             "--type", "process", *(["--name", name] if name else [])]
-    child = OwnedChild(args, stdin=subprocess.DEVNULL)
-    click.echo(f"worker 已启动（工作池 {pool}，进程 {child.pid}）。", err=True)
+    child = OwnedChild(args, stdin=subprocess.DEVNULL, nice=nice)
+    click.echo(f"worker 已启动（工作池 {pool}，进程 {child.pid}，CPU 优先级降低 {nice}）。",
+               err=True)
     status = 0
     try:
         status = child.wait()

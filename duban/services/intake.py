@@ -329,12 +329,14 @@ def register_read(plan: Plan, campaign_id: int) -> Select[Any] | None:
 def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
                     detected_by: str = "system",
                     households: Iterable[str] | None = None,
-                    progress: Progress | None = None) -> RecordResult:
+                    progress: Progress | None = None,
+                    pace: Callable[[], None] | None = None) -> RecordResult:
     """Run the plan's detection rules over the register and put what fires on the ledger.
 
     A household that already has an open problem of the same category gets no second one;
     `households`, when given, limits the run to those households; `progress` hears the
-    problems written (done, total).
+    problems written (done, total); `pace`, when given, is called between batches of the
+    register's read and of the writes (a tick's stage pauses there: duban/domain/pacing.py).
     """
     session = uow.session
     plan = load_plan_of(session, campaign_id)
@@ -369,30 +371,35 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
     shared_facts: dict[tuple[Any, ...], dict[str, object]] = {}
     signed: dict[str, str] = {}  # who found it, per rule label
     report, note = reported.append, detections.append
-    for row in session.execute(stmt.execution_options(yield_per=5000)):
-        hid = row[0]
-        if wanted is not None and hid not in wanted:
-            continue
-        facts = HouseholdFacts(
-            hid, row[1], row[2], row[3], row[4], categories[row[5]],
-            monitoring[row[6]] if row[6] else None, row[7], row[8], row[9], row[10], row[11],
-            row[12], row[13], loaded(row[14]) if with_facts else {})
-        for d in run(facts):
-            pair = (hid, d.category)
-            if pair in open_pairs:
+    # Streamed in batches (a server-side cursor on PostgreSQL): between two, a paced stage
+    # leaves both this process and the database's backend idle.
+    for batch in session.execute(stmt.execution_options(yield_per=5000)).partitions():
+        for row in batch:
+            hid = row[0]
+            if wanted is not None and hid not in wanted:
                 continue
-            open_pairs.add(pair)
-            # Equal facts become one dict, which the bulk writer serialises once.
-            try:
-                fired = shared_facts.setdefault(
-                    tuple((k, type(v), v) for k, v in d.facts.items()), d.facts)
-            except TypeError:  # an unhashable fact value: kept as it is
-                fired = d.facts
-            found_by = signed.get(d.label)
-            if found_by is None:
-                found_by = signed[d.label] = f"{DETECTED_BY}（{d.label}）"
-            report(ReportedProblem(source, d.category, row[1], row[2], hid, d.description,
-                                   found_by, today))
-            note((d.rule, fired))
+            facts = HouseholdFacts(
+                hid, row[1], row[2], row[3], row[4], categories[row[5]],
+                monitoring[row[6]] if row[6] else None, row[7], row[8], row[9], row[10],
+                row[11], row[12], row[13], loaded(row[14]) if with_facts else {})
+            for d in run(facts):
+                pair = (hid, d.category)
+                if pair in open_pairs:
+                    continue
+                open_pairs.add(pair)
+                # Equal facts become one dict, which the bulk writer serialises once.
+                try:
+                    fired = shared_facts.setdefault(
+                        tuple((k, type(v), v) for k, v in d.facts.items()), d.facts)
+                except TypeError:  # an unhashable fact value: kept as it is
+                    fired = d.facts
+                found_by = signed.get(d.label)
+                if found_by is None:
+                    found_by = signed[d.label] = f"{DETECTED_BY}（{d.label}）"
+                report(ReportedProblem(source, d.category, row[1], row[2], hid,
+                                       d.description, found_by, today))
+                note((d.rule, fired))
+        if pace is not None:
+            pace()
     return record_problems(uow, clock, campaign_id, reported, recorded_by=detected_by,
-                              detections=detections, progress=progress)
+                              detections=detections, progress=progress, pace=pace)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, cast
@@ -116,13 +116,14 @@ def record_problems(
     recorded_by: str,
     detections: Sequence[tuple[str, dict[str, Any]] | None] | None = None,
     progress: Progress | None = None,
+    pace: Callable[[], None] | None = None,
 ) -> RecordResult:
     """Put found problems on the ledger, route each and set its deadline, in the unit of work.
 
     `detections`, when given, runs parallel to `reported`: the rule and facts that fired.
     Reports already on the ledger (same natural key) are skipped. Imports and stage runs
     compose it with their own writes. `progress` hears (rows written, rows to write) over the
-    problems, co-offices and events.
+    problems, co-offices and events; `pace` is called between batches of those writes.
     """
     session = uow.session
     now = clock.now()
@@ -207,14 +208,16 @@ def record_problems(
     total, written = len(problem_rows) + len(co_rows) + len(events), 0
 
     def report(n: int) -> None:  # rows of the current table, on top of the tables before it
-        assert progress is not None
-        progress(written + n, total)
+        if progress is not None:
+            progress(written + n, total)
+        if pace is not None:
+            pace()
 
+    hear = report if progress is not None or pace is not None else None
     for table, columns, rows in ((PROBLEM, PROBLEM_COLUMNS, problem_rows),
                                  (CO_OFFICE, ("problem_id", "office_code"), co_rows),
                                  (AUDIT, AUDIT_COLUMNS, events)):
-        written += insert_rows(session, table, columns, rows,
-                               progress=report if progress is not None else None)
+        written += insert_rows(session, table, columns, rows, progress=hear)
     campaign.problem_seq = seq
     result.created = len(problem_rows)
     if result.created >= ANALYZE_ROWS:

@@ -281,3 +281,61 @@ def test_a_ledger_reaching_an_uncovered_year_waits_for_the_offices_holiday_file(
         (problem,) = s.scalars(select(Problem)).all()
         # 立查立改 is one working day: 2027-01-01 is a holiday in that file, then a weekend.
         assert problem.deadline == dt.date(2027, 1, 4)
+
+
+def test_a_paced_detection_pauses_between_batches_and_writes_the_same_ledger(
+        db: Database, clock: FixedClock) -> None:
+    # The same register in two campaigns: detected plain, then at half pace with a fake clock;
+    # the ledgers, co-offices and audit trails agree row for row (ids and codes aside).
+    from duban.domain.pacing import Pace
+    from tests.unit.test_pacing import FakeTime
+
+    plan_id, plan = launch(db, clock, "seed-002")
+    county = generate_for_plan(plan, "township", seed=5)
+    paced_id, _ = launch(db, clock, "seed-002")
+    for cid in (plan_id, paced_id):
+        db.run(import_records, clock, cid, households=county.households, imported_by="clerk")
+    plain = db.run(detect_problems, clock, plan_id)
+    fake = FakeTime(step=0.05)
+    pace = Pace(0.5, fake.stopwatch, fake.sleep)
+    pace.start()
+    paced = db.run(detect_problems, clock, paced_id, pace=pace)
+    assert (paced.created, paced.routed, paced.unrouted) == (
+        plain.created, plain.routed, plain.unrouted) and plain.created > 0
+    assert len(fake.sleeps) == pace.pauses
+    assert all(abs(s - 0.05) < 1e-9 for s in fake.sleeps)
+
+    def written(model: type, cid: int) -> int:
+        with db.transaction() as s:
+            if model is ProblemCoOffice:
+                return int(s.scalar(select(func.count()).select_from(ProblemCoOffice)
+                                    .join(Problem, Problem.id == ProblemCoOffice.problem_id)
+                                    .where(Problem.campaign_id == cid)) or 0)
+            return int(s.scalar(select(func.count()).select_from(model)
+                                .where(model.campaign_id == cid)) or 0)  # type: ignore[attr-defined]
+
+    # A pause after each batch of the register's read (at least one), and after every 5,000
+    # rows of each table written and at its end.
+    writes = sum(n // 5000 + 1 for n in (written(m, paced_id)
+                                          for m in (Problem, ProblemCoOffice, AuditEvent)) if n)
+    assert pace.pauses > writes >= 3
+
+    def ledger(cid: int) -> list[tuple[object, ...]]:
+        with db.transaction() as s:
+            problems = s.execute(
+                select(Problem.household_id, Problem.category, Problem.detection_rule,
+                       Problem.description, Problem.facts, Problem.status, Problem.lead_office,
+                       Problem.deadline, Problem.deadline_basis)
+                .where(Problem.campaign_id == cid).order_by(Problem.id)).all()
+            co = s.execute(
+                select(Problem.household_id, Problem.category, ProblemCoOffice.office_code)
+                .join(ProblemCoOffice, ProblemCoOffice.problem_id == Problem.id)
+                .where(Problem.campaign_id == cid)
+                .order_by(Problem.id, ProblemCoOffice.office_code)).all()
+            audit = s.execute(
+                select(AuditEvent.action, AuditEvent.from_status, AuditEvent.to_status,
+                       AuditEvent.note, AuditEvent.data)
+                .where(AuditEvent.campaign_id == cid).order_by(AuditEvent.id)).all()
+        return [tuple(r) for r in problems] + [tuple(r) for r in co] + [tuple(r) for r in audit]
+
+    assert ledger(paced_id) == ledger(plan_id)

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from deploy.deployments import DEPLOY_COMMAND, SERVER_COMMAND, worker_command
 from duban.adapters.children import descendants
+from duban.cli.worker import DEFAULT_NICE
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from models import Notice, NoticeProblem, OutboxMessage, Problem, StageRun
@@ -68,6 +69,11 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _nice(pid: int) -> int:
+    """A process's niceness (field 19 of /proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 # A loaded 2-core machine took 4 minutes to start the server alone; the waits below bound it.
@@ -157,6 +163,9 @@ def test_workers_run_ticks_one_at_a_time_and_recover_a_lost_worker(
         busy = {n: descendants(w.pid) for n, w in workers.items()}
         lost = [n for n, tree in busy.items() if len(tree) > 1]  # its Prefect worker + the run
         assert len(lost) == 1, busy
+        # Background work: Prefect's worker and the flow run run below the web app's priority.
+        niced = min(os.nice(0) + DEFAULT_NICE, 19)
+        assert {pid: _nice(pid) for pid in busy[lost[0]]} == dict.fromkeys(busy[lost[0]], niced)
         victims = [workers[lost[0]].pid, *busy[lost[0]]]
         seen.update(victims)
         for pid in victims:

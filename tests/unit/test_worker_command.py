@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 DUBAN = str(Path(sys.executable).with_name("duban"))
@@ -34,3 +36,23 @@ def test_a_worker_without_a_prefect_server_refuses_to_start(tmp_path: Path) -> N
     assert result.returncode == 1, result.stderr
     assert "未设置环境变量 PREFECT_API_URL" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_worker_with_a_bad_priority_refuses_to_start(tmp_path: Path) -> None:
+    result = _worker(tmp_path, DUBAN_DATABASE_URL="postgresql+psycopg://u@127.0.0.1:9/x",
+                     PREFECT_API_URL="http://127.0.0.1:9/api", DUBAN_WORKER_NICE="20")
+    assert result.returncode == 1, result.stderr
+    assert "DUBAN_WORKER_NICE 的值“20”无效" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_worker_priority_defaults_to_ten_below_and_is_configurable() -> None:
+    from duban.cli.worker import DEFAULT_NICE, worker_nice
+    from duban.domain.errors import DubanError
+
+    assert worker_nice({}) == DEFAULT_NICE == 10
+    assert worker_nice({"DUBAN_WORKER_NICE": " 0 "}) == 0
+    assert worker_nice({"DUBAN_WORKER_NICE": "19"}) == 19
+    for bad in ("-1", "ten", "2.5"):
+        with pytest.raises(DubanError, match="DUBAN_WORKER_NICE"):
+            worker_nice({"DUBAN_WORKER_NICE": bad})

@@ -1,0 +1,123 @@
+"""A background stage's pace: the pauses between batches keep its share of the time."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from duban.adapters.pacing import DEFAULT_STAGE_DUTY, stage_duty
+from duban.domain.pacing import Pace
+
+
+class FakeTime:
+    """A monotonic clock that moves `step` seconds of work per reading and by every sleep."""
+
+    def __init__(self, step: float) -> None:
+        self.t, self.step = 100.0, step
+        self.sleeps: list[float] = []
+
+    def stopwatch(self) -> float:
+        self.t += self.step
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+@pytest.mark.parametrize("duty", [0.5, 0.25, 0.8])
+def test_the_pauses_leave_the_stage_its_duty_of_the_time(duty: float) -> None:
+    fake = FakeTime(step=0.1)
+    pace = Pace(duty, fake.stopwatch, fake.sleep)
+    started = fake.stopwatch()
+    pace.start()
+    for _ in range(20):
+        pace()
+    assert pace.pauses == 20 and len(fake.sleeps) == 20
+    assert all(math.isclose(s, 0.1 * (1 - duty) / duty) for s in fake.sleeps)
+    assert math.isclose(pace.paused_s, sum(fake.sleeps))
+    # Over the whole stage, work is `duty` of the elapsed time (the readings' own steps aside).
+    assert math.isclose(pace.worked_s / (pace.worked_s + pace.paused_s), duty)
+    assert fake.t - started > pace.worked_s + pace.paused_s - 1e-9
+
+
+def test_a_duty_of_one_never_pauses() -> None:
+    fake = FakeTime(step=0.5)
+    pace = Pace(1.0, fake.stopwatch, fake.sleep)
+    pace.start()
+    for _ in range(10):
+        pace()
+    assert fake.sleeps == [] and pace.pauses == 0
+    assert math.isclose(pace.worked_s, 5.0)
+
+
+def test_short_pauses_are_carried_over_to_the_next_batch() -> None:
+    # 1 ms batches at 0.8: 0.25 ms owed each, slept once 5 ms are owed (every 20 batches).
+    fake = FakeTime(step=0.001)
+    pace = Pace(0.8, fake.stopwatch, fake.sleep, min_pause_s=0.005)
+    pace.start()
+    for _ in range(40):
+        pace()
+    assert len(fake.sleeps) == 2
+    assert all(math.isclose(s, 0.005) for s in fake.sleeps)
+
+
+def test_without_start_the_first_batch_is_counted_from_the_first_call() -> None:
+    fake = FakeTime(step=0.2)
+    pace = Pace(0.5, fake.stopwatch, fake.sleep)
+    pace()
+    assert fake.sleeps == []
+    pace()
+    assert [round(s, 9) for s in fake.sleeps] == [0.2]
+
+
+@pytest.mark.parametrize("duty", [0.0, -0.5, 1.5, float("nan")])
+def test_a_duty_outside_zero_to_one_is_refused(duty: float) -> None:
+    with pytest.raises(ValueError):
+        Pace(duty, lambda: 0.0, lambda _s: None)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", DEFAULT_STAGE_DUTY), (" 0.25 ", 0.25),
+                                               ("1", 1.0), ("0.5", 0.5)])
+def test_the_deployment_sets_the_stage_duty(monkeypatch: pytest.MonkeyPatch, raw: str,
+                                            expected: float) -> None:
+    monkeypatch.setenv("DUBAN_STAGE_DUTY", raw)
+    assert stage_duty() == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "1.5", "abc", "nan", "inf"])
+def test_a_bad_stage_duty_is_refused_in_chinese(monkeypatch: pytest.MonkeyPatch,
+                                               raw: str) -> None:
+    monkeypatch.setenv("DUBAN_STAGE_DUTY", raw)
+    with pytest.raises(ValueError, match=r"DUBAN_STAGE_DUTY 的值.*无效"):
+        stage_duty()
+
+
+def test_an_owned_child_and_its_own_children_run_niced() -> None:
+    from duban.adapters.children import OwnedChild
+
+    # The child starts a grandchild (as Prefect's worker starts a flow run) and prints both
+    # processes' niceness.
+    code = ("import os, subprocess, sys; print(os.nice(0), flush=True); "
+            "subprocess.run([sys.executable, '-c', 'import os; print(os.nice(0))'])")
+    own = os.nice(0)
+    child = OwnedChild([sys.executable, "-c", code], nice=7, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.process.stdout is not None
+        out = child.process.stdout.read().split()
+        assert child.wait(timeout=60) == 0
+    finally:
+        child.stop()
+    assert out == [str(min(own + 7, 19))] * 2
+    plain = OwnedChild([sys.executable, "-c", "import os; print(os.nice(0))"],
+                       stdout=subprocess.PIPE, text=True)
+    try:
+        assert plain.process.stdout is not None
+        assert plain.process.stdout.read().strip() == str(own)
+        plain.wait(timeout=60)
+    finally:
+        plain.stop()
