@@ -194,8 +194,10 @@ class UnitOfWork:
 
     @property
     def connection(self) -> Connection:
-        """The unit's connection, for Core statements, in the same transaction as its session."""
+        """The unit's connection, for Core statements, in the same transaction as its session
+        and seeing its pending changes (flushed first, as an ORM query's autoflush would)."""
         if self._session is not None:
+            self._session.flush()  # returns at once when nothing is pending
             return self._session.connection()
         if self._connection is None:
             self._connection = self._db.connect()

@@ -164,3 +164,15 @@ def test_a_core_only_unit_rolls_back_unless_committed_and_stays_usable(
 def test_a_core_only_unit_rolls_back_unless_committed_on_the_engine(
         committed_db: Database, clock: FixedClock) -> None:
     _core_only(committed_db, clock)
+
+
+def test_core_statements_see_the_sessions_pending_changes(db: Database,
+                                                          clock: FixedClock) -> None:
+    cid = launch(db, clock)
+    with db.unit_of_work() as uow:
+        row = uow.session.get(Campaign, cid)
+        assert row is not None
+        row.name = "未刷新的改名"  # pending in the session, not flushed
+        name = uow.connection.scalar(select(tables.campaign.c.name)
+                                     .where(tables.campaign.c.id == cid))
+    assert name == "未刷新的改名"
