@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -891,6 +892,18 @@ account_event = Table(
     Column("action", String(30), nullable=False),
     Column("subject", String(50), index=True, nullable=False),
     Column("note", String(300), default="", nullable=False),
+)
+
+# A kept count shared by the web server's processes (the ledger cube of a campaign and day, an
+# office's co-office cells): counted by one process, read by the others while young
+# (services/views/kept.py). counted_at is the database's clock in epoch seconds: it only
+# decides when to count again. The payload is the count, zlib-compressed JSON.
+kept_count = Table(
+    "kept_count",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("counted_at", Float, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
 )
 
 # ---- plan editor -----------------------------------------------------------------------------

@@ -29,6 +29,15 @@ class _Entry:
     value: Any
 
 
+@dataclass(frozen=True)
+class Aged:
+    """A value a compute function found already computed `age` seconds ago (a copy shared
+    by the server's processes): the cache keeps it as that old, so its age stays bounded."""
+
+    value: Any
+    age: float
+
+
 @dataclass
 class _Flight:
     """One key's single-flight lock, and how many requests (or refreshes) hold or await it."""
@@ -50,15 +59,17 @@ class SlowResultCache:
         self._flights: dict[Hashable, _Flight] = {}
         self._guard = threading.Lock()
 
-    def get(self, key: Hashable, compute: Callable[[], T], *,
+    def get(self, key: Hashable, compute: Callable[[], T | Aged], *,
             keep: Callable[[T, float], bool] | None = None) -> tuple[T, float | None]:
         """The value for a key and, when it came from the cache, how old it is in seconds.
 
         `keep(value, seconds_taken)` decides whether a fresh result is kept; by default only
-        results that took `slow_after` or longer are.
+        results that took `slow_after` or longer are. A compute that returns `Aged` hands in
+        a value computed earlier elsewhere: it is kept, as old as it says.
         """
         if self.ttl <= 0:
-            return compute(), None
+            value = compute()
+            return (value.value, None) if isinstance(value, Aged) else (value, None)
         # Monotonic time only decides cache expiry; it is never shown as a date or stored.
         now = time.monotonic()
         entry = self._entry(key)
@@ -84,6 +95,9 @@ class SlowResultCache:
             started = time.monotonic()
             value = compute()
             took = time.monotonic() - started
+            if isinstance(value, Aged):
+                self._put(key, value.value, age=value.age)
+                return value.value, value.age
             if (keep(value, took) if keep is not None else took >= self.slow_after):
                 self._put(key, value)
             return value, None
@@ -93,7 +107,11 @@ class SlowResultCache:
 
     def _refresh(self, key: Hashable, compute: Callable[[], T], flight: _Flight) -> None:
         try:
-            self._put(key, compute())  # it was worth keeping before; keep its successor
+            value = compute()  # it was worth keeping before; keep its successor
+            if isinstance(value, Aged):
+                self._put(key, value.value, age=value.age)
+            else:
+                self._put(key, value)
         except Exception:  # the old value stays until max_stale; the next request retries
             log.exception("background refresh of %r failed", key)
         finally:
@@ -131,9 +149,9 @@ class SlowResultCache:
         with self._guard:
             return self._data.get(key)
 
-    def _put(self, key: Hashable, value: Any, forever: bool = False) -> None:
+    def _put(self, key: Hashable, value: Any, forever: bool = False, age: float = 0.0) -> None:
         with self._guard:
-            self._data[key] = _Entry(float("inf") if forever else time.monotonic(), value)
+            self._data[key] = _Entry(float("inf") if forever else time.monotonic() - age, value)
             self._data.move_to_end(key)
             while len(self._data) > self.size:
                 self._data.popitem(last=False)

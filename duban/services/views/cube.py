@@ -8,11 +8,12 @@ request's filters are then ANDed to it, so a filter never widens what a scope re
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -332,3 +333,50 @@ def ledger_cube(session: Session, campaign_id: int, today: dt.date, *,
     plan = plan or load_plan_of(session, campaign_id)
     cells, found, closed = _counted(session, Problem.campaign_id == campaign_id, plan, today)
     return Cube(campaign_id=campaign_id, today=today, cells=cells, found=found, closed=closed)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def cube_bytes(cube: Cube) -> bytes:
+    """The cube as compact JSON (each text once, in a table), to share between processes."""
+    texts: dict[str | None, int] = {}
+
+    def t(value: str | None) -> int:
+        n = texts.get(value)
+        if n is None:
+            n = texts[value] = len(texts)
+        return n
+
+    cells: list[int | None] = []
+    for c in cube.cells:
+        oldest = None if c.oldest is None else (c.oldest - _EPOCH) // dt.timedelta(
+            microseconds=1)
+        cells += [t(c.town), t(c.village), t(c.office), t(c.status), t(c.band), c.count,
+                  oldest, t(c.due)]
+    days: list[list[int]] = []
+    for counts in (cube.found, cube.closed):
+        days.append([v for (town, village, office, day), n in counts.items()
+                     for v in (t(town), t(village), t(office), day.toordinal(), n)])
+    return json.dumps({"campaign": cube.campaign_id, "today": cube.today.toordinal(),
+                       "texts": list(texts), "cells": cells, "found": days[0],
+                       "closed": days[1]}, separators=(",", ":")).encode()
+
+
+def cube_from_bytes(data: bytes) -> Cube:
+    """A cube from `cube_bytes`: the same cells and day counts."""
+    raw = json.loads(data)
+    texts: list[Any] = raw["texts"]
+    flat = raw["cells"]
+    cells = tuple(
+        Cell(texts[flat[i]], texts[flat[i + 1]], texts[flat[i + 2]], texts[flat[i + 3]],
+             texts[flat[i + 4]], flat[i + 5],
+             None if flat[i + 6] is None else _EPOCH + dt.timedelta(microseconds=flat[i + 6]),
+             texts[flat[i + 7]])
+        for i in range(0, len(flat), 8))
+    ordinal = dt.date.fromordinal
+    found, closed = (
+        {(texts[f[i]], texts[f[i + 1]], texts[f[i + 2]], ordinal(f[i + 3])): f[i + 4]
+         for i in range(0, len(f), 5)} for f in (raw["found"], raw["closed"]))
+    return Cube(campaign_id=raw["campaign"], today=ordinal(raw["today"]), cells=cells,
+                found=found, closed=closed)

@@ -1,0 +1,216 @@
+"""Kept counts shared by the web server's processes: a stored cube is the cube counted, one
+process counts while the others wait for its copy, and a copy older than its bound is
+counted again (so a write shows once the bound has passed), on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.services.database import Database
+from duban.services.scoping import reach_of, scope_for
+from duban.services.views.cube import Cube, co_cells, cube_bytes, cube_from_bytes, ledger_cube
+from duban.services.views.kept import kept_copy, shared_count
+from duban.web.cache import Aged, SlowResultCache
+from models.tables import kept_count
+from tests.web.conftest import World, close_one_accept_another
+
+
+def _same(a: Cube, b: Cube) -> None:
+    assert (a.campaign_id, a.today) == (b.campaign_id, b.today)
+    assert sorted(a.cells, key=repr) == sorted(b.cells, key=repr)
+    assert a.found == b.found and a.closed == b.closed
+
+
+def _count(world: World, today: dt.date) -> Any:
+    return lambda s: ledger_cube(s, world.campaign_id, today)
+
+
+def _shared(world: World, key: str, today: dt.date, max_age: float,
+            count: Any = None) -> tuple[Cube, float | None]:
+    with world.db.unit_of_work() as uow:
+        got = shared_count(uow, key, count or _count(world, today), max_age=max_age,
+                           worth_keeping=0.0, encode=cube_bytes, decode=cube_from_bytes)
+        uow.commit()
+    return got
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_a_cube_survives_its_bytes(world: World) -> None:
+    close_one_accept_another(world)
+    world.clock.advance(dt.timedelta(days=40))  # open items past their deadlines: coloured
+    today = world.clock.now().date()
+    with world.db.transaction() as s:
+        cube = ledger_cube(s, world.campaign_id, today)
+        scope = scope_for(s, "off_zjj", today)
+        co = co_cells(s, world.campaign_id, ["jyj", "zjj"], today)
+    assert cube.cells and cube.found and cube.closed
+    assert any(c.oldest is not None for c in cube.cells)
+    _same(cube_from_bytes(cube_bytes(cube)), cube)
+    _same(cube_from_bytes(cube_bytes(co)), co)
+    back = cube_from_bytes(cube_bytes(cube))
+    assert back.reached(reach_of(scope)) == cube.reached(reach_of(scope))
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_the_copy_is_the_count_and_is_counted_again_past_its_age(world: World) -> None:
+    today = world.clock.now().date()
+    first, age = _shared(world, "cube:t", today, max_age=60)
+    assert age is None  # counted by this call, and stored
+    kept, age = _shared(world, "cube:t", today, max_age=60,
+                        count=lambda s: pytest.fail("counted again while young"))
+    assert age is not None and 0 <= age < 60
+    _same(kept, first)
+    # A write: the young copy stays what was counted; past its age the count is fresh.
+    close_one_accept_another(world)
+    still, _ = _shared(world, "cube:t", today, max_age=60,
+                       count=lambda s: pytest.fail("counted again while young"))
+    _same(still, first)
+    time.sleep(0.05)
+    fresh, age = _shared(world, "cube:t", today, max_age=0.01)
+    assert age is None
+    with world.db.transaction() as s:
+        _same(fresh, ledger_cube(s, world.campaign_id, today))
+        assert fresh.cells != first.cells
+        assert kept_copy(s, "cube:t", 60) is not None  # the new count replaced the old
+        assert s.scalar(select(kept_count.c.key).where(kept_count.c.key == "cube:t"))
+    again, age = _shared(world, "cube:t", today, max_age=60,
+                         count=lambda s: pytest.fail("counted again while young"))
+    assert age is not None
+    _same(again, fresh)
+
+
+def test_a_quick_count_is_not_stored(world: World) -> None:
+    today = world.clock.now().date()
+    with world.db.unit_of_work() as uow:
+        _, age = shared_count(uow, "cube:quick", _count(world, today), max_age=60,
+                              worth_keeping=3600.0, encode=cube_bytes, decode=cube_from_bytes)
+        uow.commit()
+    assert age is None
+    with world.db.transaction() as s:
+        assert kept_copy(s, "cube:quick", 60) is None
+
+
+def test_the_cache_keeps_a_shared_copy_as_old_as_it_is() -> None:
+    cache = SlowResultCache(ttl=30, slow_after=10)
+    value, age = cache.get("k", lambda: Aged("copy", 25.0))
+    assert (value, age) == ("copy", 25.0)
+    value, age = cache.get("k", lambda: pytest.fail("computed while kept"))
+    assert value == "copy" and age is not None and 25.0 <= age < 30
+    old = SlowResultCache(ttl=30, slow_after=10, max_stale=60)
+    old.get("k", lambda: Aged("copy", 31.0))  # already past the ttl: refreshed on next use
+    gate = threading.Event()
+
+    def fresh() -> str:
+        gate.set()
+        return "fresh"
+
+    value, age = old.get("k", fresh)
+    assert value == "copy" and age is not None and age >= 31
+    assert gate.wait(5)
+    deadline = time.monotonic() + 5
+    while old.get("k", fresh)[0] != "fresh" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert old.get("k", fresh)[0] == "fresh"
+
+
+def test_one_process_counts_while_the_others_wait_for_its_copy(
+        committed_db: Database, clock: Any) -> None:
+    """Two connections (as two server processes): the second waits for the first's turn to
+    end and takes its copy instead of counting (PostgreSQL's advisory lock; SQLite's
+    writers take turns at the database)."""
+    from tests.web.conftest import build_world
+
+    world = build_world(committed_db, clock)
+    today = clock.now().date()
+    counted: list[str] = []
+    started = threading.Event()
+
+    def slow(name: str) -> Any:
+        def count(s: Session) -> Cube:
+            counted.append(name)
+            started.set()
+            time.sleep(0.3)
+            return ledger_cube(s, world.campaign_id, today)
+        return count
+
+    results: dict[str, tuple[Cube, float | None]] = {}
+
+    def run(name: str) -> None:
+        results[name] = _shared(world, "cube:turn", today, 60, count=slow(name))
+
+    first = threading.Thread(target=run, args=("first",))
+    first.start()
+    assert started.wait(10)
+    if committed_db.engine.dialect.name == "postgresql":
+        run("second")  # waits for the first's turn, then reads its copy
+    first.join()
+    if committed_db.engine.dialect.name != "postgresql":
+        run("second")
+    assert counted == ["first"]
+    assert results["first"][1] is None and results["second"][1] is not None
+    _same(results["second"][0], results["first"][0])
+
+
+def _kept_app(world: World, tmp_path_factory: pytest.TempPathFactory,
+              monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The web app with the aggregate cache on and every count worth keeping, as over a
+    million problems."""
+    from duban.services.root import Root
+    from duban.web.app import create_app
+    from tests.web.conftest import SECRET
+
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    app = create_app(Root(db=world.db, clock=world.clock), secret_key=SECRET,
+                     cache_seconds=60)
+    app.state.duban.cache.slow_after = 0.0
+    return app
+
+
+def _dashboard(app: Any, username: str) -> str:
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import login
+
+    with TestClient(app, base_url="http://testserver") as client:
+        login(client, username)
+        page = client.get("/")
+        assert page.status_code == 200
+        return page.text
+
+
+def test_a_second_process_draws_its_dashboard_from_the_first_ones_count(
+        world: World, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _kept_app(world, tmp_path_factory, monkeypatch)
+    fresh = _dashboard(first, "off_zjj")
+    assert "统计数据缓存于" not in fresh  # counted by this request
+    assert "统计数据缓存于" in _dashboard(first, "off_zjj")  # kept, the co-office cells too
+    with world.db.transaction() as s:
+        keys = set(s.scalars(select(kept_count.c.key)))
+    assert any(k.startswith("cube:") for k in keys) and any(k.startswith("co:") for k in keys)
+    second = _kept_app(world, tmp_path_factory, monkeypatch)
+    shared = _dashboard(second, "off_zjj")
+    assert "统计数据缓存于" in shared  # the first one's copy, with its age
+    strip = re.compile(r'<p class="muted small">统计数据缓存于 \d+ 秒前</p>|'
+                       r'name="csrf_token" value="[0-9a-f]+"')
+    assert strip.sub("", shared) == strip.sub("", fresh)
+
+
+def test_the_county_office_and_a_supervisor_keep_their_own_moves_of_the_day(
+        world: World, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both see every row (one scope of rows) but not the same moves: 待交办 and 待销号 are
+    the county office's. A kept cube once gave the second asker the first one's lines."""
+    app = _kept_app(world, tmp_path_factory, monkeypatch)
+    for username in ("county", "sup", "county", "sup"):
+        page = _dashboard(app, username)
+        assert ("待销号" in page) == (username == "county"), username
+        assert "待我复核" in page
