@@ -245,7 +245,7 @@ def make_app() -> Any:
 
 
 def start_server(url: str, port: int, workers: int, cache: float,
-                 pool: int) -> subprocess.Popen[bytes]:
+                 pool: int, http: str = "auto", loop: str = "auto") -> subprocess.Popen[bytes]:
     env = {**os.environ, "DUBAN_BENCH_PG": url, "DUBAN_BENCH_CACHE": str(cache),
            "DUBAN_BENCH_POOL": str(pool),
            "DUBAN_DATA_DIR": str(Path("/tmp") / "duban-web-bench"),
@@ -253,7 +253,7 @@ def start_server(url: str, port: int, workers: int, cache: float,
            "DUBAN_COOKIE_SECURE": "0"}
     cmd = [sys.executable, "-m", "uvicorn", "bench.web_load:make_app", "--factory",
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "warning", "--no-access-log"]
+           "--log-level", "warning", "--no-access-log", "--http", http, "--loop", loop]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     import httpx
 
@@ -537,6 +537,10 @@ def main() -> None:
                    help="mean seconds a client waits between requests (0: closed loop)")
     r.add_argument("--pool", type=int, default=40,
                    help="database pool size per worker (0: duban's default engine)")
+    r.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"],
+                   help="uvicorn's HTTP parser (auto: httptools when installed)")
+    r.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"],
+                   help="uvicorn's event loop (auto: uvloop when installed)")
     r.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
     if args.cmd == "pg-start":
@@ -550,7 +554,8 @@ def main() -> None:
         return
     if args.seconds > 600:
         parser.error("--seconds is bounded at 600")
-    proc = start_server(args.url, args.port, args.workers, args.cache, args.pool)
+    proc = start_server(args.url, args.port, args.workers, args.cache, args.pool,
+                        args.http, args.loop)
     try:
         processes = {"server": proc.pid, "postgresql": postmaster_pid(args.url)}
         result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", users(args.url),
@@ -562,6 +567,7 @@ def main() -> None:
     result["cache_seconds"] = args.cache
     result["pool"] = args.pool
     result["think_seconds"] = args.think
+    result["http"], result["loop"] = args.http, args.loop
     print_report(result)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

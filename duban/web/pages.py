@@ -233,6 +233,10 @@ def co_cells_of(st: WebState, ctx: Ctx, cube: Cube, *, kept: bool) -> Cube | Non
     reach = reach_of(ctx.scope)
     if not reach.offices or not reach.covers(cube.campaign_id):
         return None
+    if shape_of(st, cube.campaign_id, reach.offices) == "lead":
+        # Nobody co-routes to these offices (most offices): they lead all they reach.
+        return Cube(campaign_id=cube.campaign_id, today=cube.today, cells=(), found={},
+                    closed={})
 
     def query() -> Cube:
         return read(st, co_cells, cube.campaign_id, reach.offices, cube.today,
@@ -394,14 +398,16 @@ def office_shapes_of(st: WebState, ctx: Ctx, q: LedgerQuery) -> dict[frozenset[s
         groups.append(ctx.scope.offices)
     if q.office:
         groups.append(frozenset({q.office}))
-    out: dict[frozenset[str], str] = {}
-    for group in groups:
-        def shape(g: frozenset[str] = group) -> str:
-            return read(st, office_shapes, q.campaign_id, [g])[g]
+    return {group: shape_of(st, q.campaign_id, group) for group in groups}
 
-        out[group], _ = st.cache.get(("office-shape", q.campaign_id, group), shape,
-                                     keep=always)
-    return out
+
+def shape_of(st: WebState, campaign_id: int, offices: frozenset[str]) -> str:
+    """How a group of offices is best queried ("lead": nobody co-routes to them), kept a
+    while (whether an office is anyone's co-office changes only with imports)."""
+    shape, _ = st.cache.get(("office-shape", campaign_id, offices),
+                            lambda: read(st, office_shapes, campaign_id, [offices])[offices],
+                            keep=always)
+    return shape
 
 
 # Counting stops here: past it the ledger says "10000+" and asks for a narrower filter.
