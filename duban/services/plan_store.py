@@ -27,6 +27,12 @@ def plan_version_of(db: Session | Connection, campaign_id: int) -> int:
     return int(version)
 
 
+def plan_versions(db: Session | Connection) -> dict[int, int]:
+    """The plan version each campaign runs on (one small query over the campaigns)."""
+    return {int(cid): int(v) for cid, v in db.execute(
+        select(campaign.c.id, campaign.c.plan_version))}
+
+
 def load_plan_version(db: Session | Connection, campaign_id: int, version: int) -> Plan:
     """Read one stored plan version and decode it; callers cache by (campaign, version)."""
     data = db.scalar(select(plan_version.c.plan).where(

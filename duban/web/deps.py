@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import jinja2
@@ -11,6 +12,7 @@ from duban.domain.clock import Clock, local_now
 from duban.services.accounts import session_user, token_hash
 from duban.services.actors import resolve_actor
 from duban.services.database import Database, UnitOfWork
+from duban.services.plan_store import plan_versions
 from duban.services.root import Root
 from duban.services.scoping import Scope
 from duban.web.cache import SlowResultCache, always
@@ -25,6 +27,13 @@ from duban.web.security import (
     Keys,
     session_token,
 )
+
+# The plan version of each campaign in force for the current request: `VersionsPerRequest`
+# gives each request a dict of its own, which its worker threads share (they run in copies of
+# the request's context); sign-in fills it in its own transaction. Outside a request (None)
+# every call asks the database.
+PLAN_VERSIONS: ContextVar[dict[int, int] | None] = ContextVar("duban_plan_versions",
+                                                              default=None)
 
 
 @dataclass
@@ -110,6 +119,11 @@ def current(request: Request) -> Ctx:
         actor, _ = st.actors.get((user.username, now.date()),
                                  lambda: resolve_actor(uow.session, user.username, now.date()),
                                  keep=always)
+        memo = PLAN_VERSIONS.get()
+        if memo is not None:
+            # Every page wants its campaign's plan version in force: asked here, in the
+            # sign-in's transaction, instead of in one of its own per request.
+            memo.update(plan_versions(uow.session))
         uow.commit()  # the session's last-seen time
     scope = Scope(actor=actor, town=user.town_code, village=user.village_code)
     return Ctx(request=request, user=user, scope=scope, csrf=st.keys.csrf_for(user.token_hash),

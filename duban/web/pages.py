@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
@@ -49,7 +48,7 @@ from duban.services.views.names import Names, names_in
 from duban.services.views.today import Due, TodayWork
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import Aged, always
-from duban.web.deps import WebState, csrf_session, current, state
+from duban.web.deps import PLAN_VERSIONS, WebState, csrf_session, current, state
 from duban.web.render import Options, render
 from duban.web.security import Ctx
 from duban.web.xlsx import ledger_workbook
@@ -99,11 +98,6 @@ class Rules:
     names: Names
 
 
-# The plan version of each campaign the current request has asked for: `VersionsPerRequest`
-# gives each request a dict of its own, which its worker threads share (they run in copies of
-# the request's context). Outside a request (None) every call asks the database.
-PLAN_VERSIONS: ContextVar[dict[int, int] | None] = ContextVar("duban_plan_versions",
-                                                              default=None)
 
 
 def version_in_force(st: WebState, campaign_id: int) -> int:

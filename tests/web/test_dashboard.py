@@ -82,22 +82,28 @@ def test_a_page_asks_for_the_plan_version_once_and_the_next_page_asks_again(
         world: World, client_for: Callable[[str], tuple[TestClient, str]],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A page needs the campaign's rules several times but asks the database for the plan
-    version in force once; the next request asks again (a new version shows at once)."""
-    from duban.web import pages
+    versions in force once (with its sign-in); the next request asks again (a new version
+    shows at once)."""
+    from duban.web import deps, pages
 
-    asked: list[int] = []
-    real = pages.plan_version_of
+    asked: list[str] = []
+    real_one, real_all = pages.plan_version_of, deps.plan_versions
 
-    def counting(db: object, campaign_id: int) -> int:
-        asked.append(campaign_id)
-        return real(db, campaign_id)  # type: ignore[arg-type]
+    def one(db: object, campaign_id: int) -> int:
+        asked.append(f"one {campaign_id}")
+        return real_one(db, campaign_id)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pages, "plan_version_of", counting)
+    def every(db: object) -> dict[int, int]:
+        asked.append("all")
+        return real_all(db)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pages, "plan_version_of", one)
+    monkeypatch.setattr(deps, "plan_versions", every)
     for username in ("county", "off_gov_hd", "town_hd"):
         client, _ = client_for(username)
         for path in (f"/?campaign={world.campaign_id}",
                      f"/ledger?campaign={world.campaign_id}&status="):
             asked.clear()
             assert client.get(path).status_code == 200, (username, path)
-            assert asked == [world.campaign_id], (username, path, asked)
+            assert asked == ["all"], (username, path, asked)
     assert pages.PLAN_VERSIONS.get() is None  # nothing is kept outside a request

@@ -214,3 +214,32 @@ def test_the_county_office_and_a_supervisor_keep_their_own_moves_of_the_day(
         page = _dashboard(app, username)
         assert ("待销号" in page) == (username == "county"), username
         assert "待我复核" in page
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_every_office_draws_the_same_dashboard_from_kept_counts_as_from_fresh_ones(
+        world: World, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offices others co-route to (their co-office cells shared) and offices nobody does
+    (no co-office count at all): the kept page is the fresh page."""
+    from duban.services.root import Root
+    from duban.web.app import create_app
+    from tests.web.conftest import SECRET, USERS
+
+    close_one_accept_another(world)
+    with world.db.transaction() as s:
+        from duban.services.scoping import office_shape
+
+        shapes = {u: office_shape(s, world.campaign_id, [office])
+                  for u, (_, office, *_) in USERS.items() if u.startswith("off_") and office}
+    assert "lead" in shapes.values() and set(shapes.values()) - {"lead"}
+    kept = _kept_app(world, tmp_path_factory, monkeypatch)
+    fresh = create_app(Root(db=world.db, clock=world.clock), secret_key=SECRET,
+                       cache_seconds=0)
+    strip = re.compile(r'<p class="muted small">统计数据缓存于 \d+ 秒前</p>|'
+                       r'name="csrf_token" value="[0-9a-f]+"')
+    for username in shapes:
+        _dashboard(kept, username)  # the first counts; the second is drawn from kept counts
+        page = _dashboard(kept, username)
+        assert "统计数据缓存于" in page, username
+        assert strip.sub("", page) == strip.sub("", _dashboard(fresh, username)), username
