@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -40,7 +39,7 @@ from duban.domain.household import (
 )
 from duban.domain.lifecycle import FINAL_STATUSES
 from duban.domain.plan import Plan
-from duban.services.bulk import ANALYZE_ROWS, insert_rows, sqlite_in, where_in
+from duban.services.bulk import ANALYZE_ROWS, insert_columns, insert_rows, sqlite_in, where_in
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.problems import RecordResult, record_problems
@@ -160,20 +159,26 @@ def import_file(
 
 def _register_rows(campaign_id: int, households: Sequence[HouseholdFacts]
                    ) -> Iterator[tuple[Any, ...]]:
-    """(campaign, 户编号, the HOUSEHOLD_FIELDS columns) of each household, as stored.
+    """(campaign, 户编号, the HOUSEHOLD_FIELDS columns) of each household, as stored."""
+    if isinstance(households, ColumnRows):
+        return zip(*_register_columns(campaign_id, households), strict=True)
+    return ((campaign_id, h.household_id, *_household_values(h)) for h in households)
 
-    A validated file's rows come column by column (`ColumnRows`): they are zipped together a
-    column at a time, each enum converted once per distinct value, without
-    building a record per household.
-    """
-    if not isinstance(households, ColumnRows):
-        return ((campaign_id, h.household_id, *_household_values(h)) for h in households)
+
+def _register_columns(campaign_id: int, households: ColumnRows[HouseholdFacts]
+                      ) -> list[Sequence[Any]]:
+    """The columns of `_register_rows`, from a validated file's columns: each enum and each
+    distinct facts object converted once, without building a record or a row per household."""
     (ids, towns, villages, heads, members, categories, monitoring, incomes, grades, water,
      school, out, insurance, toilets, facts) = households.columns
     enums = {v: v.value for v in {*categories, *monitoring} if v is not None} | {None: None}
-    return zip(repeat(campaign_id, len(ids)), ids, towns, villages, heads, members,
-               map(enums.__getitem__, categories), map(enums.__getitem__, monitoring), incomes,
-               grades, water, school, out, insurance, toilets, map(stored, facts), strict=True)
+    # Facts are dicts (unhashable), mostly one shared empty one: stored once per object.
+    objects = dict(zip(map(id, facts), facts, strict=True))
+    kept = {key: stored(value) for key, value in objects.items()}
+    return [[campaign_id] * len(ids), ids, towns, villages, heads, members,
+            list(map(enums.__getitem__, categories)), list(map(enums.__getitem__, monitoring)),
+            incomes, grades, water, school, out, insurance, toilets,
+            list(map(kept.__getitem__, map(id, facts)))]
 
 
 def _household_values(h: HouseholdFacts) -> tuple[Any, ...]:
@@ -208,6 +213,14 @@ def write_households(
             .where(Household.campaign_id == campaign_id)
         )
     }
+    columns = ("campaign_id", "household_id", *HOUSEHOLD_FIELDS)
+    if not existing and isinstance(households, ColumnRows):
+        # A first import of a validated file: every row is new, written from its columns.
+        insert_columns(session, cast(Table, Household.__table__), columns,
+                       _register_columns(campaign_id, households),
+                       progress=_out_of(progress, len(households)))
+        result.created = len(households)
+        return result
     new_rows: list[tuple[Any, ...]] = []
     changed: list[dict[str, Any]] = []
     rows = _register_rows(campaign_id, households)
@@ -221,8 +234,7 @@ def write_households(
             changed.append({"id": current[0], **dict(zip(HOUSEHOLD_FIELDS, row[2:], strict=True))})
         else:
             result.unchanged += 1
-    insert_rows(session, cast(Table, Household.__table__),
-                ("campaign_id", "household_id", *HOUSEHOLD_FIELDS), new_rows,
+    insert_rows(session, cast(Table, Household.__table__), columns, new_rows,
                 progress=_out_of(progress, len(new_rows) + len(changed)))
     if changed:
         session.execute(update(Household), changed)

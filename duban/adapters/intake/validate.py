@@ -554,15 +554,18 @@ class _Run:
         """Converted cells of a column; a blank optional cell gives None, a bad one _BAD."""
         values = self.columns[c.pos]
         out: list[Any] | None = None
-        # The column-wide paths take a blank cell for None: a required column with one takes
-        # the cell by cell path, which names the row.
-        fast = bool(values) and not (c.required and (None in values or "" in values))
-        if fast and c.ready is not None and c.ready(values):
-            out = list(values)
-        elif fast and c.whole is not None and (out := c.whole(values)) is not None:
+        # `ready` answers False for a column holding a blank cell; `whole` may take a blank
+        # for None, so a required column with one takes the cell by cell path, which names
+        # the row. Each pass over a column of 300,000 cells costs ~10-50 ms (every cell is its
+        # own object, read from memory), so the passes are few.
+        if not values:
             pass
-        elif c.cached and bool not in set(map(type, values)):
-            # 1 and 1.0 convert alike, so raw values can be the keys unless TRUE/FALSE is there.
+        elif c.ready is not None and c.ready(values):
+            out = list(values)
+        elif (c.whole is not None and not (c.required and (None in values or "" in values))
+              and (out := c.whole(values)) is not None):
+            pass
+        elif c.cached:
             out = self._convert_distinct(c, values)
         if out is None:
             one = self._one
@@ -608,20 +611,15 @@ class _Run:
         self.step_done()
 
     def _convert_distinct(self, c: _Col, values: tuple[Any, ...]) -> list[Any] | None:
-        """Convert each distinct value once, then map the column through a dict (C speed)."""
-        mapping: dict[Any, Any] = {}
-        reasons: dict[Any, str] = {}
-        for raw in set(values):
-            ok, value = self._try(c, raw)
-            if ok:
-                mapping[raw] = value
-            else:
-                mapping[raw] = _BAD
-                reasons[raw] = value
-        try:
-            out = list(map(mapping.__getitem__, values))
-        except KeyError:  # a value unequal to itself (NaN): take the slow path
+        """Convert each distinct value once, on first sight, mapping the column through a dict
+        in one pass at C speed; None when TRUE/FALSE cells are there (a call per cell)."""
+        done = _Converted(c)
+        out = list(map(done.__getitem__, values))
+        # 1, 1.0 and True are one key: 1 and 1.0 convert alike, TRUE/FALSE may not. Any bool
+        # makes 1 or 0 a key, so only then are the cells' types looked at.
+        if (0 in done or 1 in done) and bool in set(map(type, values)):
             return None
+        reasons = done.reasons
         if reasons:
             for i, raw in enumerate(values):
                 reason = reasons.get(raw)
@@ -681,6 +679,24 @@ class _Run:
         )
 
 
+class _Converted(dict[Any, Any]):
+    """A column's converted values by raw value, each worked out on its first sight (a miss);
+    a bad one is _BAD, its reason in `reasons`."""
+
+    def __init__(self, c: _Col) -> None:
+        super().__init__()
+        self.c = c
+        self.reasons: dict[Any, str] = {}
+
+    def __missing__(self, raw: Any) -> Any:
+        ok, value = _Run._try(self.c, raw)
+        if not ok:
+            self.reasons[raw] = value
+            value = _BAD
+        self[raw] = value
+        return value
+
+
 def _check_kind(sheet: SheetData, kind: str) -> None:
     if sheet.kind != kind:
         raise ValueError(f"sheet was read as {sheet.kind!r}, not {kind!r}")
@@ -701,22 +717,25 @@ class _Places:
     ) -> list[str | None]:
         """Village codes of a column, checked against each row's town; errors recorded."""
         raws = run.columns[village.pos]
-        mapping: dict[tuple[Any, Any], str | None] = {}
         reasons: dict[tuple[Any, Any], str] = {}
-        for pair in set(zip(towns, raws, strict=True)):
-            town, raw = pair
-            if _blank(raw):
-                mapping[pair] = None
-                if required:
-                    reasons[pair] = REQUIRED
-            elif town is _BAD:
-                mapping[pair] = None
-            else:
-                code, why = self._resolve(town, raw)
-                mapping[pair] = code
-                if code is None:
-                    reasons[pair] = why
-        out = list(map(mapping.__getitem__, zip(towns, raws, strict=True)))
+
+        class Resolved(dict[tuple[Any, Any], str | None]):
+            """Each distinct (town, village cell) resolved on its first sight, in one pass."""
+
+            def __missing__(s, pair: tuple[Any, Any]) -> str | None:
+                town, raw = pair
+                code: str | None = None
+                if _blank(raw):
+                    if required:
+                        reasons[pair] = REQUIRED
+                elif town is not _BAD:
+                    code, why = self._resolve(town, raw)
+                    if code is None:
+                        reasons[pair] = why
+                s[pair] = code
+                return code
+
+        out = list(map(Resolved().__getitem__, zip(towns, raws, strict=True)))
         if reasons:
             for i, pair in enumerate(zip(towns, raws, strict=True)):
                 reason = reasons.get(pair)
