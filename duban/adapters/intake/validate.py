@@ -62,8 +62,6 @@ REQUIRED = "必填，不能为空"
 # A formula whose value was never computed (a file written by a program, not saved by Excel).
 FORMULA = ("这一格是公式，文件里没有它的计算结果；请在 Excel 中打开并保存，或复制后“选择性粘贴→数值”，"
            "填入数值后再导入")
-# Distinct (town, village) pairs remembered; past it villages are resolved each time.
-_CACHE_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -710,7 +708,6 @@ class _Places:
         self.villages = {
             town: _Lookup(vmap, _VILLAGE_SUFFIXES) for town, vmap in refs.villages.items()
         }
-        self._cache: dict[tuple[str, Any], tuple[str | None, str]] = {}
 
     def village_column(
         self, run: _Run, village: _Col, towns: Sequence[Any], *, required: bool
@@ -718,41 +715,42 @@ class _Places:
         """Village codes of a column, checked against each row's town; errors recorded."""
         raws = run.columns[village.pos]
         reasons: dict[tuple[Any, Any], str] = {}
+        resolve = self._resolve
 
         class Resolved(dict[tuple[Any, Any], str | None]):
             """Each distinct (town, village cell) resolved on its first sight, in one pass."""
 
-            def __missing__(s, pair: tuple[Any, Any]) -> str | None:
+            def __missing__(self, pair: tuple[Any, Any]) -> str | None:
                 town, raw = pair
+                if raw.__class__ is tuple:  # (type, cell): a number or TRUE/FALSE, below
+                    raw = raw[1]
                 code: str | None = None
                 if _blank(raw):
                     if required:
                         reasons[pair] = REQUIRED
                 elif town is not _BAD:
-                    code, why = self._resolve(town, raw)
+                    code, why = resolve(town, raw)
                     if code is None:
                         reasons[pair] = why
-                s[pair] = code
+                self[pair] = code
                 return code
 
-        out = list(map(Resolved().__getitem__, zip(towns, raws, strict=True)))
+        resolved = Resolved()
+        keys: Sequence[Any] = raws
+        out = list(map(resolved.__getitem__, zip(towns, keys, strict=True)))
+        if any(raw.__class__ is not str and raw is not None for _, raw in resolved) and (
+                bool in set(map(type, raws))):
+            # 1, 1.0 and TRUE were one key: each number or TRUE/FALSE is keyed by its type.
+            resolved, reasons = Resolved(), {}
+            keys = [raw if raw.__class__ is str else (raw.__class__, raw) for raw in raws]
+            out = list(map(resolved.__getitem__, zip(towns, keys, strict=True)))
         if reasons:
-            for i, pair in enumerate(zip(towns, raws, strict=True)):
+            for i, pair in enumerate(zip(towns, keys, strict=True)):
                 reason = reasons.get(pair)
                 if reason is not None:
                     run.error(i, village, raws[i], reason)
         run.step_done()
         return out
-
-    def village(self, town: str, raw: object) -> tuple[str | None, str]:
-        """(village code, "") or (None, Chinese reason)."""
-        key = (town, raw if raw.__class__ is str else (raw.__class__, raw))
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = self._resolve(town, raw)
-            if len(self._cache) < _CACHE_LIMIT:
-                self._cache[key] = hit
-        return hit
 
     def _resolve(self, town: str, raw: object) -> tuple[str | None, str]:
         own = self.villages.get(town)
@@ -989,7 +987,7 @@ def validate_problems(
 ) -> ValidatedImport[ReportedProblem]:
     """Check every 问题台账 row; return ReportedProblems, or raise ImportRejected with all errors."""
     _check_kind(sheet, "problems")
-    run = _Run(sheet, progress, steps=9)
+    run = _Run(sheet, progress, steps=11)
     places = _Places(refs)
     lo, hi = _dates(refs)
     source = run.col("source", _ref(_Lookup(refs.sources), "问题来源", "source"), cache=True)
@@ -1006,24 +1004,19 @@ def validate_problems(
         run.convert(c)
         for c in (source, category, town, hid, description, found_by, found_on, tier, deadline)
     ]
-    raw_villages, raw_ids = run.raw(village), run.raw(hid)
-    raw_descriptions, raw_deadlines = run.raw(description), run.raw(deadline)
-    named = {h for h in columns[3] if h is not _BAD and h}
-    where = refs.households(named) if refs.households is not None else None
+    sources, categories, towns, ids, descriptions, finders, days, tiers, deadlines = columns
     numbers = sheet.row_numbers
-    bad = run.bad
-    seen: dict[tuple[Any, ...], int] = {}
-    rows: list[ReportedProblem] = []
-    kept: list[int] = []
-    for i, (src, cat, t, hid_v, desc, by, on, tier_v, due) in enumerate(zip(*columns, strict=True)):
-        vraw = raw_villages[i]
-        village_v: str | None = None
-        if t is not _BAD and not _blank(vraw):
-            village_v, why = places.village(t, vraw)
-            if village_v is None:
-                run.error(i, village, vraw, why)
-        if hid_v is not _BAD and hid_v:
-            place = where.get(hid_v, _BAD) if where is not None else None
+    # Column by column, as the register (issue 17): the village of each distinct (town, cell)
+    # resolved once; a blank one may come from the register below.
+    villages = places.village_column(run, village, towns, required=False)
+    named = {h for h in ids if h is not _BAD and h}
+    where = refs.households(named) if refs.households is not None else None
+    if where is not None:
+        raw_ids = run.raw(hid)
+        for i, (hid_v, t, village_v) in enumerate(zip(ids, towns, villages, strict=True)):
+            if hid_v is _BAD or not hid_v:
+                continue
+            place = where.get(hid_v, _BAD)
             if place is _BAD:
                 run.error(i, hid, raw_ids[i], f"户编号“{hid_v}”不在农户信息中")
             elif place is not None and t is not _BAD:
@@ -1037,16 +1030,24 @@ def validate_problems(
                         f"{places.towns.name(h_town)}）",
                     )
                 elif village_v is None:
-                    village_v = h_village
-        if on is not _BAD and due is not _BAD and due is not None and due < on:
-            run.error(
-                i,
-                deadline,
-                raw_deadlines[i],
-                f"整改时限（{due.isoformat()}）早于排查日期（{on.isoformat()}）",
-            )
-        if i not in bad:
-            first = seen.setdefault((src, cat, t, village_v, hid_v, desc), i)
+                    villages[i] = h_village
+
+    def deadline_rule(on: dt.date, due: dt.date | None) -> tuple[_Col, str] | None:
+        if due is not None and due < on:
+            return deadline, f"整改时限（{due.isoformat()}）早于排查日期（{on.isoformat()}）"
+        return None
+
+    run.check(deadline_rule, days, deadlines)
+    # The same problem twice: rows with an error already are not compared.
+    keys = list(zip(sources, categories, towns, villages, ids, descriptions, strict=True))
+    bad = run.bad
+    if bad or len(set(keys)) != len(keys):
+        raw_descriptions = run.raw(description)
+        seen: dict[tuple[Any, ...], int] = {}
+        for i, key in enumerate(keys):
+            if i in bad:
+                continue
+            first = seen.setdefault(key, i)
             if first != i:
                 run.error(
                     i,
@@ -1054,22 +1055,9 @@ def validate_problems(
                     raw_descriptions[i],
                     f"与第{numbers[first]}行是同一个问题（来源、类别、地点和描述都相同）",
                 )
-            else:
-                rows.append(
-                    ReportedProblem(
-                        source=src,
-                        category=cat,
-                        town=t,
-                        village=village_v,
-                        household_id=hid_v or None,
-                        description=desc,
-                        found_by=by,
-                        found_on=on,
-                        tier=tier_v,
-                        deadline=due,
-                    )
-                )
-                kept.append(numbers[i])
-        if progress is not None:
-            run.tick(i + 1)
-    return run.finish(rows, kept)
+    if run.errors:
+        return run.finish([], [])
+    rows = ColumnRows(ReportedProblem, (sources, categories, towns, villages,
+                                        [h or None for h in ids], descriptions, finders, days,
+                                        tiers, deadlines))
+    return run.finish(rows, list(numbers))
