@@ -10,12 +10,15 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
+from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from duban.adapters.batch import Progress, gc_paused
+from duban.adapters.intake import ColumnRows
 from duban.domain.clock import Clock, local_today
 from duban.domain.deadlines import Deadline, basis_labels, compute_deadline
 from duban.domain.errors import DubanError, NotFound
@@ -25,7 +28,14 @@ from duban.domain.plan import Plan, StageKind
 from duban.domain.routing import Route, Router, Unrouted
 from duban.domain.workdays import WorkCalendar
 from duban.services.actors import SYSTEM_ACTOR
-from duban.services.bulk import ANALYZE_ROWS, insert_rows, reserve_ids, sqlite_in, where_in
+from duban.services.bulk import (
+    ANALYZE_ROWS,
+    insert_columns,
+    insert_rows,
+    reserve_ids,
+    sqlite_in,
+    where_in,
+)
 from duban.services.calendars import working_calendar
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
@@ -56,18 +66,44 @@ def natural_key(p: ReportedProblem, rule: str | None = None) -> str:
 
 def natural_keys(reported: Sequence[ReportedProblem], rules: Sequence[str | None]) -> list[str]:
     """`natural_key` of each report with its rule, the same text hashed without a call per row."""
+    return _natural_keys(report_columns(reported), rules)
+
+
+def _natural_keys(columns: Sequence[Sequence[Any]], rules: Sequence[str | None]) -> list[str]:
+    """`natural_keys` from the reports' columns (`report_columns`)."""
+    sources, categories, towns, villages, households, descriptions, _, days = columns[:8]
     sha256 = hashlib.sha256
-    days: dict[dt.date, str] = {}
-    keys: list[str] = []
-    add = keys.append
-    for p, rule in zip(reported, rules, strict=True):
-        day = days.get(p.found_on)
-        if day is None:
-            day = days[p.found_on] = p.found_on.isoformat()
-        add(sha256(f"{p.source}\x1f{p.category}\x1f{p.town}\x1f{p.village or ''}\x1f"
-                   f"{p.household_id or ''}\x1f{' '.join(p.description.split())}\x1f{day}\x1f"
-                   f"{rule or ''}".encode()).hexdigest()[:40])
-    return keys
+    formatted = _Days()
+    return [sha256(f"{source}\x1f{category}\x1f{town}\x1f{village or ''}\x1f{hid or ''}\x1f"
+                   f"{' '.join(description.split())}\x1f{day}\x1f{rule or ''}".encode()
+                   ).hexdigest()[:40]
+            for source, category, town, village, hid, description, day, rule
+            in zip(sources, categories, towns, villages, households, descriptions,
+                   map(formatted.__getitem__, days), rules, strict=True)]
+
+
+class _Days(dict[dt.date, str]):
+    """ISO dates, each day formatted once."""
+
+    def __missing__(self, day: dt.date) -> str:
+        text = self[day] = day.isoformat()
+        return text
+
+
+# The fields of ReportedProblem, in order: `report_columns` gives them as columns.
+_REPORT_FIELDS = ("source", "category", "town", "village", "household_id", "description",
+                  "found_by", "found_on", "tier", "deadline")
+
+
+def report_columns(reported: Sequence[ReportedProblem]) -> list[Sequence[Any]]:
+    """The reports' fields (`_REPORT_FIELDS` order) as columns: a validated ledger's own
+    columns, else read off the records."""
+    if isinstance(reported, ColumnRows) and reported.make is ReportedProblem:
+        return list(reported.columns)
+    if not reported:
+        return [() for _ in _REPORT_FIELDS]
+    return [list(column) for column in zip(*map(attrgetter(*_REPORT_FIELDS), reported),
+                                            strict=True)]
 
 
 @dataclass
@@ -140,7 +176,9 @@ def record_problems(
     rules = Ruleset.of(load_plan_of(session, campaign_id))
     result = RecordResult()
     fired = list(detections) if detections is not None else [None] * len(reported)
-    keys = natural_keys(reported, [d[0] if d else None for d in fired])
+    rules_of = [d[0] if d else None for d in fired]
+    columns = report_columns(reported)
+    keys = _natural_keys(columns, rules_of)
     existing = _recorded_keys(session, campaign_id, keys)
     fresh: list[int] = []  # indexes into reported, in order, without repeats
     for index, key in enumerate(keys):
@@ -151,61 +189,49 @@ def record_problems(
             fresh.append(index)
     if not fresh:
         return result
-    ids = sorted(reserve_ids(session, PROBLEM, len(fresh)))
-    decide_for = _Decisions(rules, today)
+    count = len(fresh)
+    ids = sorted(reserve_ids(session, PROBLEM, count))
+    # Column by column (issue 17): each row's routing, deadline and 交办 event come from one
+    # look-up of its (place, day, tier, deadline) among the batch's distinct ones, and the
+    # rows go to the writer as columns, not as a tuple per row transposed again there.
+    if count < len(keys):
+        columns = [[column[i] for i in fresh] for column in columns]
+        keys = [keys[i] for i in fresh]
+        fired = [fired[i] for i in fresh]
+        rules_of = [rules_of[i] for i in fresh]
+    (sources, categories, towns, villages, households, descriptions, finders, days, tiers,
+     deadlines) = columns
+    facts = [d[1] if d else None for d in fired]
+    decide = _Decided(_Decisions(rules, today), now)
+    decided = list(map(decide.__getitem__, zip(categories, sources, towns, villages, days,
+                                                tiers, deadlines, strict=True)))
+    (statuses, leads, routed_at, due, bases, reasons, co_offices, actions, to_statuses,
+     route_notes, route_data) = zip(*decided, strict=True)
     seq = campaign.problem_seq
-    problem_rows: list[tuple[Any, ...]] = []
-    co_rows: list[tuple[int, str]] = []
-    events: list[tuple[Any, ...]] = []
-    system, system_role = SYSTEM_ACTOR.user, SYSTEM_ACTOR.role.value
-    unrouted, routed, route_action = Status.UNROUTED.value, Status.ROUTED.value, Action.ROUTE.value
+    unrouted = Status.UNROUTED.value
+    problem_columns: list[Sequence[Any]] = [
+        ids, [campaign_id] * count, [f"{CODE_PREFIX}{n:06d}" for n in range(seq + 1, seq + count + 1)],
+        keys, sources, categories, towns, villages, households, descriptions, finders, days,
+        rules_of, facts, tiers, [now] * count, [now] * count, [0] * count, [1] * count,
+        statuses, leads, routed_at, due, bases, reasons]
+    seq += count
+    co_rows = [(pid, office) for pid, offices in zip(ids, co_offices, strict=True)
+               for office in offices]
+    notes = _FoundNotes()
     no_evidence: list[str] = []  # one shared list: the bulk writer serialises it once
-    # The per-row work stays in this loop's locals: the decisions are looked up in their
-    # caches here and worked out by _Decisions only on a miss, each row built once (issue 17:
-    # 30,000 ledger rows took 0.26 s of CPU outside the write, now 0.19 s).
-    routes, deadlines = decide_for.routes, decide_for.deadlines
-    record_data, route_data = decide_for.record_data, decide_for.route_data
-    found_notes: dict[str, str] = {}
-    route_notes: dict[str, str] = {}
-    add_problem, add_event, add_co = problem_rows.append, events.append, co_rows.extend
-    no_detection = (None, None)
-    for pid, index in zip(ids, fresh, strict=True):
-        p = reported[index]
-        rule, facts = fired[index] or no_detection
-        seq += 1
-        found_by = p.found_by
-        note = found_notes.get(found_by)
-        if note is None:
-            note = found_notes[found_by] = f"排查人：{found_by}"
-        add_event((campaign_id, pid, "record", None, unrouted, recorded_by, "system", "",
-                   now, note, no_evidence, record_data(rule)))
-        place = (p.category, p.source, p.town, p.village)
-        route = routes.get(place) or decide_for.route(place)
-        if isinstance(route, Route):
-            case = (p.found_on, p.category, p.source, p.tier, p.deadline)
-            deadline = deadlines.get(case) or decide_for.deadline(case)
-            basis = deadline.basis
-            add_problem((pid, campaign_id, f"{CODE_PREFIX}{seq:06d}", keys[index], p.source,
-                         p.category, p.town, p.village, p.household_id, p.description, found_by,
-                         p.found_on, rule, facts, p.tier, now, now, 0, 1, routed, route.lead,
-                         now, deadline.date, basis, None))
-            if route.co_offices:
-                add_co((pid, office) for office in route.co_offices)
-            route_note = route_notes.get(basis)
-            if route_note is None:
-                route_note = route_notes[basis] = f"按路由表交办；时限依据：{basis}"
-            add_event((campaign_id, pid, route_action, unrouted, routed, system, system_role, "",
-                       now, route_note, no_evidence, route_data(route.lead, deadline.date)))
-            result.routed += 1
-        else:
-            add_problem((pid, campaign_id, f"{CODE_PREFIX}{seq:06d}", keys[index], p.source,
-                         p.category, p.town, p.village, p.household_id, p.description, found_by,
-                         p.found_on, rule, facts, p.tier, now, now, 0, 1, unrouted, None, None,
-                         None, None, route.reason))
-            add_event((campaign_id, pid, "unrouted", unrouted, unrouted, system, system_role, "",
-                       now, route.reason, no_evidence, {}))
-            result.unrouted += 1
-    total, written = len(problem_rows) + len(co_rows) + len(events), 0
+    system, system_role = SYSTEM_ACTOR.user, SYSTEM_ACTOR.role.value
+    # Each problem's 登记 event, then its 交办 (or 未能交办) event, in that order.
+    event_columns = [_alternate(recorded, routing) for recorded, routing in (
+        ([campaign_id] * count, [campaign_id] * count), (ids, ids),
+        (["record"] * count, actions), ([None] * count, [unrouted] * count),
+        ([unrouted] * count, to_statuses), ([recorded_by] * count, [system] * count),
+        (["system"] * count, [system_role] * count), ([""] * count, [""] * count),
+        ([now] * count, [now] * count), (list(map(notes.__getitem__, finders)), route_notes),
+        ([no_evidence] * count, [no_evidence] * count),
+        (list(map(decide.decisions.record_data, rules_of)), route_data))]
+    result.unrouted = statuses.count(unrouted)
+    result.routed = count - result.unrouted
+    total, written = count + len(co_rows) + 2 * count, 0
 
     def report(n: int) -> None:  # rows of the current table, on top of the tables before it
         if progress is not None:
@@ -214,22 +240,68 @@ def record_problems(
             pace()
 
     hear = report if progress is not None or pace is not None else None
-    for table, columns, rows in ((PROBLEM, PROBLEM_COLUMNS, problem_rows),
-                                 (CO_OFFICE, ("problem_id", "office_code"), co_rows),
-                                 (AUDIT, AUDIT_COLUMNS, events)):
-        written += insert_rows(session, table, columns, rows, progress=hear)
+    written += insert_columns(session, PROBLEM, PROBLEM_COLUMNS, problem_columns, progress=hear)
+    written += insert_rows(session, CO_OFFICE, ("problem_id", "office_code"), co_rows,
+                           progress=hear)
+    written += insert_columns(session, AUDIT, AUDIT_COLUMNS, event_columns, progress=hear)
     campaign.problem_seq = seq
-    result.created = len(problem_rows)
+    result.created = count
     if result.created >= ANALYZE_ROWS:
         # The next stage reads them at once (a detection's are listed on notices next).
         uow.analyze_after_commit(PROBLEM.name, "id", "campaign_id", "status", "lead_office")
         uow.analyze_after_commit(CO_OFFICE.name)
     result.problem_ids = ids
     # Recurrence (屡改屡犯): flag new problems on a household and category closed before.
-    flag_recurrences_of(session, campaign_id, [
-        FreshProblem(row[0], row[8], row[5], row[19]) for row in problem_rows
-    ], at=now)
+    flag_recurrences_of(session, campaign_id, list(map(
+        FreshProblem, ids, households, categories, statuses)), at=now)
     return result
+
+
+def _alternate(first: Sequence[Any], second: Sequence[Any]) -> list[Any]:
+    """first[0], second[0], first[1], second[1], …"""
+    return list(chain.from_iterable(zip(first, second, strict=True)))
+
+
+class _FoundNotes(dict[str, str]):
+    """The 登记 event's note of each finder, made once per finder."""
+
+    def __missing__(self, found_by: str) -> str:
+        note = self[found_by] = f"排查人：{found_by}"
+        return note
+
+
+class _Decided(dict[tuple[Any, ...], tuple[Any, ...]]):
+    """What routing decides for a (category, source, town, village, found on, tier, explicit
+    deadline): the problem's status, lead office, routed at, deadline, its basis and the reason
+    it is unrouted; its co-offices; its second event's action, status, note and data. Each
+    distinct case is worked out once (a miss), its route and deadline by `_Decisions`."""
+
+    def __init__(self, decisions: _Decisions, now: dt.datetime) -> None:
+        super().__init__()
+        self.decisions, self.now = decisions, now
+        self._route_notes: dict[str, str] = {}
+        self._unrouted_data: dict[str, Any] = {}  # one shared {}: serialised once
+
+    def __missing__(self, case: tuple[Any, ...]) -> tuple[Any, ...]:
+        category, source, town, village, found_on, tier, explicit = case
+        decide = self.decisions
+        route = decide.route((category, source, town, village))
+        unrouted = Status.UNROUTED.value
+        if isinstance(route, Route):
+            deadline = decide.deadline((found_on, category, source, tier, explicit))
+            basis = deadline.basis
+            note = self._route_notes.get(basis)
+            if note is None:
+                note = self._route_notes[basis] = f"按路由表交办；时限依据：{basis}"
+            decided: tuple[Any, ...] = (
+                Status.ROUTED.value, route.lead, self.now, deadline.date, basis, None,
+                route.co_offices, Action.ROUTE.value, Status.ROUTED.value, note,
+                decide.route_data(route.lead, deadline.date))
+        else:
+            decided = (unrouted, None, None, None, None, route.reason, (), "unrouted", unrouted,
+                       route.reason, self._unrouted_data)
+        self[case] = decided
+        return decided
 
 
 class _Decisions:
