@@ -169,3 +169,53 @@ def test_the_sqlite_register_lookup_names_households_unique_key_index(tmp_path: 
         unique = {r[1]: r[2] for r in conn.exec_driver_sql("PRAGMA index_list(household)")}
     assert columns == ["campaign_id", "household_id"]
     assert unique[REGISTER_KEY_INDEX] == 1
+
+
+def _one_by_one(rows: list[tuple[Any, ...]], refs: ReferenceData) -> list[object]:
+    """Each row validated alone: its record, or its errors' (field, value, reason)."""
+    out: list[object] = []
+    for one in rows:
+        try:
+            out.append(list(validate_households(_register([one]), refs).rows))
+        except ImportRejected as rejected:
+            out.append({(e.column, e.value, e.reason) for e in rejected.report.errors})
+    return out
+
+
+def test_true_beside_one_in_a_cached_column_converts_each_cell_alike() -> None:
+    # 1, 1.0 and TRUE are one dict key: with a TRUE/FALSE cell the column goes cell by cell.
+    plan = load_plan_file(PLAN)
+    refs = ReferenceData.from_plan(plan)
+    town, village = plan.towns[0], plan.towns[0].villages[0]
+    rows = [(town.name, village.name, *_household(f"610231-0001-000{i}", 6900.0)[2:])
+            for i in range(1, 5)]
+    rows[1] = (*rows[1][:4], True, *rows[1][5:])  # 家庭人口 TRUE beside 3.0 and 1
+    rows[2] = (*rows[2][:4], 1, *rows[2][5:])
+    rows[3] = (*rows[3][:9], 1.0, *rows[3][10:])  # 是否通自来水 1.0 beside 是
+    alone = _one_by_one(rows, refs)
+    try:
+        together: object = list(validate_households(_register(rows), refs).rows)
+        assert together == [r for rs in alone if isinstance(rs, list) for r in rs]
+    except ImportRejected as rejected:
+        errors = {(e.row, e.column, e.value, e.reason) for e in rejected.report.errors}
+        expected = {(i + 2, *e) for i, rs in enumerate(alone) if isinstance(rs, set) for e in rs}
+        assert errors == expected
+
+
+def test_village_cells_true_and_one_are_resolved_apart() -> None:
+    plan = load_plan_file(PLAN)
+    refs = ReferenceData.from_plan(plan)
+    town = plan.towns[0]
+
+    def row(village: object, hid: str) -> tuple[Any, ...]:
+        return (town.name, village, *_household(hid, 6900.0)[2:])
+
+    rows = [row(town.villages[0].name, "610231-0001-0001"), row(1, "610231-0001-0002"),
+            row(True, "610231-0001-0003"), row(1.0, "610231-0001-0004")]
+    alone = _one_by_one(rows, refs)
+    with pytest.raises(ImportRejected) as rejected:
+        validate_households(_register(rows), refs)
+    errors = {(e.row, e.column, e.value, e.reason) for e in rejected.value.report.errors}
+    assert errors == {(i + 2, *e) for i, rs in enumerate(alone) if isinstance(rs, set)
+                      for e in rs}
+    assert {e[0] for e in errors} == {3, 4, 5}

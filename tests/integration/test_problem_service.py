@@ -235,3 +235,38 @@ def test_concurrent_intakes_number_problems_without_collision(committed_db: Data
     with db.transaction() as s:
         codes = list(s.scalars(select(Problem.code)))
     assert len(codes) == len(set(codes)) == 120
+
+
+def test_reports_as_columns_record_what_reports_as_records_do(db: Database,
+                                                              clock: FixedClock) -> None:
+    # A validated ledger reaches record_problems column by column (ColumnRows); detections
+    # and single reports come as records: both must write the same problems and events.
+    from duban.adapters.intake import ColumnRows
+
+    plan = load_plan_file(next(p for p in SEED_PLANS if p.name.startswith("seed-002")))
+    reports = [ReportedProblem(
+        plan.sources[i % len(plan.sources)].code, plan.categories[i % len(plan.categories)].code,
+        plan.towns[i % len(plan.towns)].code,
+        plan.towns[i % len(plan.towns)].villages[0].code if i % 3 else None, None,
+        f"问题 {i}  描述", "王浩" if i % 2 else "李四", plan.start + dt.timedelta(days=i % 4))
+        for i in range(40)]
+    reports.append(reports[5])  # the same report twice: skipped
+    columns = [list(column) for column in zip(*(
+        (r.source, r.category, r.town, r.village, r.household_id, r.description, r.found_by,
+         r.found_on, r.tier, r.deadline) for r in reports), strict=True)]
+    written = []
+    for given in (reports, ColumnRows(ReportedProblem, columns)):
+        campaign_id = launch(db, clock)
+        result = db.run(record_problems, clock, campaign_id, given, recorded_by="导入")
+        assert (result.created, result.skipped_duplicates) == (40, 1)
+        with db.transaction() as s:
+            problems = [row[2:] for row in s.execute(
+                select(*Problem.__table__.c).where(Problem.campaign_id == campaign_id)
+                .order_by(Problem.id))]
+            events = [(row.action, row.from_status, row.to_status, row.actor, row.note,
+                       row.data) for row in s.scalars(
+                select(AuditEvent).where(AuditEvent.campaign_id == campaign_id)
+                .order_by(AuditEvent.id))]
+        written.append((result.routed, result.unrouted, problems, events))
+    assert written[0] == written[1]
+    assert written[0][0] > 0 and len(written[0][3]) == 80
