@@ -39,6 +39,11 @@ fresh copy (warmed by one nothing-due tick) and runs the same `duban tick` besid
 hands the tick to serve (duban.adapters.tick_desk). Its CPU is the command's plus serve's and
 serve's Prefect server's over the command (read from /proc), printed whole and in those three
 parts against the stage in-process.
+
+At the county's size: the full run (not `--quick`, which could not seed it within its minute)
+also gives the handed rows and their floor at COUNTY_HOUSEHOLDS (300,000, the issue's county),
+two rounds: the tick's fixed cost beside a stage of a county's size. The 20,000-household rows
+keep their meaning.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ from bench.common import Entry, scratch_database, seed_campaign
 ROOT = Path(__file__).resolve().parents[1]
 # The register of the stage-due rows (full run; --quick: 3,000).
 STAGE_DUE_HOUSEHOLDS = 20_000
+# The county rows' register (full run only).
+COUNTY_HOUSEHOLDS = 300_000
 
 EMPTY_FLOW = """
 from prefect import flow
@@ -268,10 +275,94 @@ def _descendants_cpu() -> float:
     return total
 
 
-def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
-    """`duban tick` with the investigate stage due, against that stage's flow in-process."""
+def _handed(command: list[str], env: dict[str, str], home: str, url: str,
+            n: int) -> tuple[float, float, float, float]:
+    """`command` handed to a real `duban serve --no-web` on `url` (warmed by a tick with
+    nothing due): (wall, the command's CPU, serve's, its Prefect server's)."""
+    served = {**env, "DUBAN_DATABASE_URL": url, "DUBAN_DATA_DIR": f"{home}/data-served-{n}",
+              "PREFECT_HOME": f"{home}/prefect-served"}
+    with _serve(served):
+        _run([*_duban(), "--now", quiet_moment(), "tick", "--json"], served)
+        return _run_parts(command, served)
+
+
+def _stage_in_process(campaign: int, moment: str, url: str) -> tuple[float, float]:
+    """The stage's `advance-campaign` flow in this process on a fresh copy: wall and CPU (this
+    process and its children, the Prefect server)."""
     from duban.services.root import process_root
     from flows.campaign import advance_campaign
+
+    os.environ["DUBAN_DATABASE_URL"] = url
+    process_root()  # a running worker's root is built already
+    cpu = time.process_time() + _descendants_cpu()
+    started = time.perf_counter()
+    advance_campaign(campaign, moment)
+    wall = time.perf_counter() - started
+    return wall, time.process_time() + _descendants_cpu() - cpu
+
+
+def _stage_due_county(backend: str, rounds: int) -> list[Entry]:
+    """The handed tick with the investigate stage due at the county's size, against the
+    stage in-process (the same measures as `_stage_due`'s handed rows)."""
+    from flows.common import owned_prefect_server, quiet_prefect
+
+    moment = stage_moment()
+    saved = {k: os.environ.get(k) for k in ("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR",
+                                            "PREFECT_HOME", "PREFECT_LOGGING_LEVEL")}
+    stages: list[tuple[float, float]] = []
+    handed: list[tuple[float, float]] = []
+    parts: list[tuple[float, float, float]] = []
+    with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
+        campaign, _, _ = seed_campaign(url, "county", households=COUNTY_HOUSEHOLDS)
+        env = {**os.environ, "DUBAN_DATA_DIR": f"{home}/data",
+               "PREFECT_HOME": f"{home}/prefect-tick", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_LOGGING_LEVEL": "WARNING"}
+        env.pop("PREFECT_API_URL", None)
+        command = [*_duban(), "--now", moment, "tick", "--json"]
+        os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
+                           "PREFECT_HOME": f"{home}/prefect-in-process",
+                           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                           "PREFECT_LOGGING_LEVEL": "WARNING"})
+        try:
+            with _copies(backend, url) as copy, owned_prefect_server(publish=True), \
+                    quiet_prefect():
+                for timed in [False] + [True] * rounds:
+                    stage = _stage_in_process(campaign, moment, copy())
+                    if timed:
+                        stages.append(stage)
+                        wall, own, serve, server = _handed(command, env, home, copy(),
+                                                           len(stages))
+                        handed.append((wall, own + serve + server))
+                        parts.append((own, serve, server))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    stage_wall = statistics.median(w for w, _ in stages)
+    stage_cpu = statistics.median(c for _, c in stages)
+    handed_wall = statistics.median(w for w, _ in handed)
+    handed_cpu = statistics.median(c for _, c in handed)
+    own_cpu, serve_cpu, server_cpu = (statistics.median(p[i] for p in parts) for i in range(3))
+    what = "duban tick process, investigate stage due at the county's size"
+    return [
+        Entry(f"{what}, handed to duban serve: wall (floor: the stage in-process)", backend,
+              COUNTY_HOUSEHOLDS, handed_wall, "s", stage_wall, handed_wall / stage_wall),
+        Entry(f"{what}, handed to duban serve: CPU with serve's (floor: the stage in-process, "
+              "server included)", backend, COUNTY_HOUSEHOLDS, handed_cpu, "s", stage_cpu,
+              handed_cpu / stage_cpu),
+        Entry(f"{what}, handed: CPU of the command alone", backend, COUNTY_HOUSEHOLDS,
+              own_cpu, "s", stage_cpu, own_cpu / stage_cpu),
+        Entry(f"{what}, handed: CPU of serve over the tick", backend, COUNTY_HOUSEHOLDS,
+              serve_cpu, "s", stage_cpu, serve_cpu / stage_cpu),
+        Entry(f"{what}, handed: CPU of serve's Prefect server over the tick", backend,
+              COUNTY_HOUSEHOLDS, server_cpu, "s", stage_cpu, server_cpu / stage_cpu),
+    ]
+
+
+def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
+    """`duban tick` with the investigate stage due, against that stage's flow in-process."""
     from flows.common import owned_prefect_server, quiet_prefect
 
     households = 3_000 if quick else STAGE_DUE_HOUSEHOLDS
@@ -303,28 +394,16 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
                 _run(command, {**env, "DUBAN_DATABASE_URL": copy()})  # untimed, as the floor
                 _run(command, {**beside, "DUBAN_DATABASE_URL": copy()})
                 for timed in [False] + [True] * rounds:
-                    os.environ["DUBAN_DATABASE_URL"] = copy()
-                    process_root()  # a running worker's root is built already
-                    cpu = time.process_time() + _descendants_cpu()
-                    started = time.perf_counter()
-                    advance_campaign(campaign, moment)
-                    wall = time.perf_counter() - started
-                    cpu = time.process_time() + _descendants_cpu() - cpu
+                    stage = _stage_in_process(campaign, moment, copy())
                     if timed:
-                        stages.append((wall, cpu))
+                        stages.append(stage)
                         ticks.append(_run(command, {**env, "DUBAN_DATABASE_URL": copy()}))
                         shared.append(_run_beside(command,
                                                   {**beside, "DUBAN_DATABASE_URL": copy()}))
-                        # Handed to a running serve (warmed by a tick with nothing due).
-                        served = {**env, "DUBAN_DATABASE_URL": copy(),
-                                  "DUBAN_DATA_DIR": f"{home}/data-served-{len(stages)}",
-                                  "PREFECT_HOME": f"{home}/prefect-served"}
-                        with _serve(served):
-                            _run([*_duban(), "--now", quiet_moment(), "tick", "--json"],
-                                 served)
-                            wall, own, serve, server = _run_parts(command, served)
-                            handed.append((wall, own + serve + server))
-                            parts.append((own, serve, server))
+                        wall, own, serve, server = _handed(
+                            command, env, home, copy(), len(stages))
+                        handed.append((wall, own + serve + server))
+                        parts.append((own, serve, server))
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -376,6 +455,8 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     entries: list[Entry] = []
     for backend in backends:
         entries += _stage_due(backend, quick, 1 if quick else 3)
+        if not quick:
+            entries += _stage_due_county(backend, 2)
         with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
             seed_campaign(url, "small")
             env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_DATA_DIR": f"{home}/data",

@@ -13,10 +13,14 @@ from tasks.orchestration import begin_stage_task, due_stages_task, finish_stage_
 
 
 @flow(name="advance-campaign", log_prints=False, persist_result=False)
-def advance_campaign(campaign_id: int, now: str | None = None) -> list[dict[str, Any]]:
-    """Run every due stage's flow and record its run; a finished stage never runs again."""
+def advance_campaign(campaign_id: int, now: str | None = None,
+                     due: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Run every due stage's flow and record its run; a finished stage never runs again.
+
+    `due`: the due stages when the caller has just asked (the tick's lookups), else asked here.
+    """
     done = []
-    for stage in due_stages_task(campaign_id, now):
+    for stage in due if due is not None else due_stages_task(campaign_id, now):
         seq, kind = int(stage["seq"]), str(stage["kind"])
         attempt = begin_stage_task(campaign_id, seq, kind, now)
         if kind == "investigate":

@@ -3,12 +3,19 @@
 Every task is safe to run again: the services they call are idempotent (natural keys,
 batch keys, unique constraints), so a retried or re-run task adds nothing twice.
 `now` is an ISO moment for simulated time, or None for the system clock.
+
+The tick runs its small steps through three tasks that call several of these in turn
+(`tick-lookups`, `campaign-sweeps`, `deliver-and-sweep-files`, at the end): each task run
+costs the Prefect server ~20 ms of CPU, more than most of these steps when nothing of them is
+due. Each step is still its own transaction, and is called as `step.fn` so that a test's hook
+on a step (tests/orchestration/fault_child.py) sees every call.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +23,8 @@ from prefect import task
 
 from duban.domain.clock import SystemClock
 from tasks.common import clock_at, database, root
+
+log = logging.getLogger(__name__)
 
 # Prefect's result cache would skip a re-run task; our idempotence lives in the database.
 OPTS: dict[str, Any] = {"cache_policy": None, "persist_result": False, "log_prints": False}
@@ -240,3 +249,58 @@ def stage_kinds_started_task(campaign_id: int) -> list[str]:
     from duban.services.stages import stage_runs
 
     return sorted({r.kind for r in database().run(stage_runs, campaign_id)})
+
+
+def _failure(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@task(name="tick-lookups", **OPTS)
+def tick_lookups_task(now: str | None = None) -> dict[str, Any]:
+    """The tick's first steps in one task run: reap interrupted stage runs, close ended
+    campaigns, then each live campaign's due stages and the kinds of its started stages.
+
+    A reaping or listing failure fails the task (the tick cannot go on); closing's and one
+    campaign's failures are returned, as the tick reports them, and the others go on.
+    """
+    out: dict[str, Any] = {"reaped": reap_task.fn(now), "closed": [], "closing_error": None,
+                           "campaigns": []}
+    try:
+        out["closed"] = close_ended_task.fn(now)
+    except Exception as exc:
+        log.exception("closing ended campaigns failed")
+        out["closing_error"] = _failure(exc)
+    for campaign_id in live_campaigns_task.fn(now):
+        entry: dict[str, Any] = {"id": campaign_id}
+        try:
+            entry["due"] = due_stages_task.fn(campaign_id, now)
+            entry["started"] = stage_kinds_started_task.fn(campaign_id)
+        except Exception as exc:
+            log.exception("looking up the stages of campaign %s failed", campaign_id)
+            entry["error"] = _failure(exc)
+        out["campaigns"].append(entry)
+    return out
+
+
+@task(name="campaign-sweeps", **OPTS)
+def campaign_sweeps_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
+    """A campaign's daily steps in one task run, each its own transaction: the rolling round
+    of late problems' notices before the ladder's sweep, the duties, the daily report."""
+    return {"notice_round": notice_round_task.fn(campaign_id, now),
+            "sweep": sweep_task.fn(campaign_id, now),
+            "duties": duties_task.fn(campaign_id, now),
+            "daily_report": daily_report_task.fn(campaign_id, now)}
+
+
+@task(name="deliver-and-sweep-files", **OPTS)
+def deliver_and_sweep_files_task(now: str | None = None) -> dict[str, Any]:
+    """The tick's last steps in one task run: deliver the outbox (its failure fails the task),
+    then sweep the data directory (its failure is returned: housekeeping must not fail the
+    tick's promises)."""
+    out: dict[str, Any] = {"delivery": deliver_task.fn(now), "files": None, "files_error": None}
+    try:
+        out["files"] = sweep_files_task.fn()
+    except Exception as exc:
+        log.exception("the file sweep failed")
+        out["files_error"] = _failure(exc)
+    return out

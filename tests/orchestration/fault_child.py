@@ -8,9 +8,11 @@ it names. Product code carries no fault hook: the hooks wrap functions in this p
 
 ACTION  kill   SIGKILL this process (kill -9, nothing runs after it)
         pause  write DIR/paused, wait until DIR/go exists, then carry on
-TARGET  a task name of tasks.orchestration (`issue-notices`), `deliver-send` (sending a batch of
-        outbox rows, whose claim is committed) or `documents-stored` (the notices' files
-        rendered and moved into place, their rows not committed)
+TARGET  a task name of tasks.orchestration (`issue-notices`; a step the tick runs inside one of
+        its joined tasks, `notice-round`, is called as its task's `.fn`, which the hook wraps),
+        `deliver-send` (sending a batch of outbox rows, whose claim is committed) or
+        `documents-stored` (the notices' files rendered and moved into place, their rows not
+        committed)
 WHEN    before | after the target's N-th call in this process (1-based)
 
 $DUBAN_TEST_TRACE names a file each task's name is appended to when it starts (the tick's
