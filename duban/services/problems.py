@@ -173,6 +173,10 @@ def record_problems(
     campaign = session.get(Campaign, campaign_id, populate_existing=True)
     if campaign is None:
         raise NotFound(f"行动不存在：编号 {campaign_id}")
+    if pace is not None and session.get_bind().dialect.name == "sqlite":
+        # On SQLite that lock is the whole database's: a pause while holding it would make
+        # every clerk's move wait out the pause, so a paced stage pauses only in its read.
+        pace = None
     rules = Ruleset.of(load_plan_of(session, campaign_id))
     result = RecordResult()
     fired = list(detections) if detections is not None else [None] * len(reported)

@@ -50,5 +50,6 @@ def test_the_detect_task_pauses_at_the_deployments_duty(
         assert fake.sleeps == []
         return
     share = 0.5 if duty is None else float(duty)
-    assert len(fake.sleeps) >= 4
+    # SQLite pauses only in the read (its writes hold the database's write lock).
+    assert len(fake.sleeps) >= (1 if db.engine.dialect.name == "sqlite" else 4)
     assert all(abs(s - 0.04 * (1 - share) / share) < 1e-9 for s in fake.sleeps)
