@@ -138,24 +138,32 @@ def _run_beside(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 @contextmanager
-def _published_server(data: str, prefect_home: str) -> Iterator[None]:
-    """A Prefect server started and published for `data` as `duban serve` does, stopped after."""
-    from flows.common import OwnedPrefectServer
-
-    keys = ("DUBAN_DATA_DIR", "PREFECT_HOME")
+def _environ_restored(*keys: str) -> Iterator[None]:
+    """os.environ's `keys` as they were before the block, whatever it set."""
     saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update({"DUBAN_DATA_DIR": data, "PREFECT_HOME": prefect_home})
-    server = OwnedPrefectServer(publish=True)
     try:
-        server.start()
         yield
     finally:
-        server.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def _published_server(data: str, prefect_home: str) -> Iterator[None]:
+    """A Prefect server started and published for `data` as `duban serve` does, stopped after."""
+    from flows.common import OwnedPrefectServer
+
+    with _environ_restored("DUBAN_DATA_DIR", "PREFECT_HOME"):
+        os.environ.update({"DUBAN_DATA_DIR": data, "PREFECT_HOME": prefect_home})
+        server = OwnedPrefectServer(publish=True)
+        try:
+            server.start()
+            yield
+        finally:
+            server.stop()
 
 
 @contextmanager
@@ -307,8 +315,6 @@ def _stage_due_county(backend: str, rounds: int) -> list[Entry]:
     from flows.common import owned_prefect_server, quiet_prefect
 
     moment = stage_moment()
-    saved = {k: os.environ.get(k) for k in ("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR",
-                                            "PREFECT_HOME", "PREFECT_LOGGING_LEVEL")}
     stages: list[tuple[float, float]] = []
     handed: list[tuple[float, float]] = []
     parts: list[tuple[float, float, float]] = []
@@ -319,11 +325,12 @@ def _stage_due_county(backend: str, rounds: int) -> list[Entry]:
                "PREFECT_LOGGING_LEVEL": "WARNING"}
         env.pop("PREFECT_API_URL", None)
         command = [*_duban(), "--now", moment, "tick", "--json"]
-        os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
-                           "PREFECT_HOME": f"{home}/prefect-in-process",
-                           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                           "PREFECT_LOGGING_LEVEL": "WARNING"})
-        try:
+        with _environ_restored("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR", "PREFECT_HOME",
+                               "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL"):
+            os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
+                               "PREFECT_HOME": f"{home}/prefect-in-process",
+                               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                               "PREFECT_LOGGING_LEVEL": "WARNING"})
             with _copies(backend, url) as copy, owned_prefect_server(publish=True), \
                     quiet_prefect():
                 for timed in [False] + [True] * rounds:
@@ -334,12 +341,6 @@ def _stage_due_county(backend: str, rounds: int) -> list[Entry]:
                                                            len(stages))
                         handed.append((wall, own + serve + server))
                         parts.append((own, serve, server))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
     stage_wall = statistics.median(w for w, _ in stages)
     stage_cpu = statistics.median(c for _, c in stages)
     handed_wall = statistics.median(w for w, _ in handed)
@@ -367,8 +368,6 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
 
     households = 3_000 if quick else STAGE_DUE_HOUSEHOLDS
     moment = stage_moment()
-    saved = {k: os.environ.get(k) for k in ("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR",
-                                            "PREFECT_HOME", "PREFECT_LOGGING_LEVEL")}
     ticks: list[tuple[float, float]] = []
     shared: list[tuple[float, float]] = []
     stages: list[tuple[float, float]] = []
@@ -384,11 +383,12 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
         # The tick beside a running serve: the data directory where this process's server
         # is published.
         beside = {**env, "DUBAN_DATA_DIR": f"{home}/data-in-process"}
-        os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
-                           "PREFECT_HOME": f"{home}/prefect-in-process",
-                           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                           "PREFECT_LOGGING_LEVEL": "WARNING"})
-        try:
+        with _environ_restored("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR", "PREFECT_HOME",
+                               "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL"):
+            os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
+                               "PREFECT_HOME": f"{home}/prefect-in-process",
+                               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                               "PREFECT_LOGGING_LEVEL": "WARNING"})
             with _copies(backend, url) as copy, owned_prefect_server(publish=True), \
                     quiet_prefect():
                 _run(command, {**env, "DUBAN_DATABASE_URL": copy()})  # untimed, as the floor
@@ -404,12 +404,6 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
                             command, env, home, copy(), len(stages))
                         handed.append((wall, own + serve + server))
                         parts.append((own, serve, server))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
     stage_wall = statistics.median(w for w, _ in stages)
     stage_cpu = statistics.median(c for _, c in stages)
     tick_wall = statistics.median(w for w, _ in ticks)
@@ -451,6 +445,11 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """The tick process against the empty flow process and, with a stage due, against the
     stage in-process; median of a few rounds, per backend."""
+    # Prefect reads its settings once, when first imported: imported here, before a
+    # measurement points PREFECT_HOME at a temporary directory, or every later in-process
+    # server would inherit that directory's (deleted) database and fail to start.
+    import prefect  # noqa: F401
+
     rounds = 1 if quick else 5
     entries: list[Entry] = []
     for backend in backends:
