@@ -151,6 +151,27 @@ def _environ_restored(*keys: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _tick_env(home: str) -> dict[str, str]:
+    """The environment of a measured `duban tick` process: its own data and Prefect home."""
+    env = {**os.environ, "DUBAN_DATA_DIR": f"{home}/data",
+           "PREFECT_HOME": f"{home}/prefect-tick", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_LOGGING_LEVEL": "WARNING"}
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+@contextmanager
+def _in_process_environ(home: str) -> Iterator[None]:
+    """This process's environment while it measures the stage in-process, restored after."""
+    with _environ_restored("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR", "PREFECT_HOME",
+                           "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL"):
+        os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
+                           "PREFECT_HOME": f"{home}/prefect-in-process",
+                           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                           "PREFECT_LOGGING_LEVEL": "WARNING"})
+        yield
+
+
 @contextmanager
 def _published_server(data: str, prefect_home: str) -> Iterator[None]:
     """A Prefect server started and published for `data` as `duban serve` does, stopped after."""
@@ -320,27 +341,18 @@ def _stage_due_county(backend: str, rounds: int) -> list[Entry]:
     parts: list[tuple[float, float, float]] = []
     with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
         campaign, _, _ = seed_campaign(url, "county", households=COUNTY_HOUSEHOLDS)
-        env = {**os.environ, "DUBAN_DATA_DIR": f"{home}/data",
-               "PREFECT_HOME": f"{home}/prefect-tick", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PREFECT_LOGGING_LEVEL": "WARNING"}
-        env.pop("PREFECT_API_URL", None)
+        env = _tick_env(home)
         command = [*_duban(), "--now", moment, "tick", "--json"]
-        with _environ_restored("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR", "PREFECT_HOME",
-                               "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL"):
-            os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
-                               "PREFECT_HOME": f"{home}/prefect-in-process",
-                               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                               "PREFECT_LOGGING_LEVEL": "WARNING"})
-            with _copies(backend, url) as copy, owned_prefect_server(publish=True), \
-                    quiet_prefect():
-                for timed in [False] + [True] * rounds:
-                    stage = _stage_in_process(campaign, moment, copy())
-                    if timed:
-                        stages.append(stage)
-                        wall, own, serve, server = _handed(command, env, home, copy(),
-                                                           len(stages))
-                        handed.append((wall, own + serve + server))
-                        parts.append((own, serve, server))
+        with _in_process_environ(home), _copies(backend, url) as copy, \
+                owned_prefect_server(publish=True), quiet_prefect():
+            for timed in [False] + [True] * rounds:
+                stage = _stage_in_process(campaign, moment, copy())
+                if timed:
+                    stages.append(stage)
+                    wall, own, serve, server = _handed(command, env, home, copy(),
+                                                       len(stages))
+                    handed.append((wall, own + serve + server))
+                    parts.append((own, serve, server))
     stage_wall = statistics.median(w for w, _ in stages)
     stage_cpu = statistics.median(c for _, c in stages)
     handed_wall = statistics.median(w for w, _ in handed)
@@ -375,35 +387,26 @@ def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
     parts: list[tuple[float, float, float]] = []  # the handed tick: command, serve, server
     with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
         campaign, _, _ = seed_campaign(url, "county", households=households)
-        env = {**os.environ, "DUBAN_DATA_DIR": f"{home}/data",
-               "PREFECT_HOME": f"{home}/prefect-tick", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PREFECT_LOGGING_LEVEL": "WARNING"}
-        env.pop("PREFECT_API_URL", None)
+        env = _tick_env(home)
         command = [*_duban(), "--now", moment, "tick", "--json"]
         # The tick beside a running serve: the data directory where this process's server
         # is published.
         beside = {**env, "DUBAN_DATA_DIR": f"{home}/data-in-process"}
-        with _environ_restored("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR", "PREFECT_HOME",
-                               "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL"):
-            os.environ.update({"DUBAN_DATA_DIR": f"{home}/data-in-process",
-                               "PREFECT_HOME": f"{home}/prefect-in-process",
-                               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                               "PREFECT_LOGGING_LEVEL": "WARNING"})
-            with _copies(backend, url) as copy, owned_prefect_server(publish=True), \
-                    quiet_prefect():
-                _run(command, {**env, "DUBAN_DATABASE_URL": copy()})  # untimed, as the floor
-                _run(command, {**beside, "DUBAN_DATABASE_URL": copy()})
-                for timed in [False] + [True] * rounds:
-                    stage = _stage_in_process(campaign, moment, copy())
-                    if timed:
-                        stages.append(stage)
-                        ticks.append(_run(command, {**env, "DUBAN_DATABASE_URL": copy()}))
-                        shared.append(_run_beside(command,
-                                                  {**beside, "DUBAN_DATABASE_URL": copy()}))
-                        wall, own, serve, server = _handed(
-                            command, env, home, copy(), len(stages))
-                        handed.append((wall, own + serve + server))
-                        parts.append((own, serve, server))
+        with _in_process_environ(home), _copies(backend, url) as copy, \
+                owned_prefect_server(publish=True), quiet_prefect():
+            _run(command, {**env, "DUBAN_DATABASE_URL": copy()})  # untimed, as the floor
+            _run(command, {**beside, "DUBAN_DATABASE_URL": copy()})
+            for timed in [False] + [True] * rounds:
+                stage = _stage_in_process(campaign, moment, copy())
+                if timed:
+                    stages.append(stage)
+                    ticks.append(_run(command, {**env, "DUBAN_DATABASE_URL": copy()}))
+                    shared.append(_run_beside(command,
+                                              {**beside, "DUBAN_DATABASE_URL": copy()}))
+                    wall, own, serve, server = _handed(
+                        command, env, home, copy(), len(stages))
+                    handed.append((wall, own + serve + server))
+                    parts.append((own, serve, server))
     stage_wall = statistics.median(w for w, _ in stages)
     stage_cpu = statistics.median(c for _, c in stages)
     tick_wall = statistics.median(w for w, _ in ticks)
