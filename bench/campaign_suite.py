@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Entry, ServerCpu, scratch_database, seed_campaign_measured
+from bench.common import Entry, ServerCpu, private_prefect, scratch_database, seed_campaign_measured
 
 ROOT = Path(__file__).resolve().parents[1]
 # Issue 17 item 1: a county campaign end to end (intake, 排查, 整改, 复核) within these seconds.
@@ -66,9 +66,7 @@ def _prefect_costs() -> tuple[float, float]:
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """Per stage: wall seconds, task runs and Prefect's share, on each backend."""
     households = 20_000 if quick else 300_000
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-prefect-"))
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    private_prefect()
     from bench.orchestration import _task_runs
     from duban.adapters.documents.parallel import worker_cpu_seconds
     from duban.adapters.plan.yaml_file import load_plan_file

@@ -54,17 +54,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import PG_ADMIN_URL, Entry, scratch_pg, seed_campaign_timed  # noqa: E402
+from bench.common import (  # noqa: E402
+    PG_ADMIN_URL,
+    Entry,
+    private_prefect,
+    scratch_pg,
+    seed_campaign_timed,
+)
 
 PORT = int(os.environ.get("DUBAN_BENCH_CITY_PORT", "8401"))
 PLAN = ROOT / "plans" / "seed-002-shenqiu.yaml"
-
-
-def _prefect_env() -> None:
-    """A private Prefect home (no profile's PREFECT_API_URL leaks in), quiet logs."""
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-city-prefect-"))
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 def _stage_moment(kind: str) -> str:
@@ -378,7 +377,7 @@ def _copy_of(template_url: str) -> Iterator[str]:
 def interference(quick: bool) -> list[Entry]:
     """County B's page p95 with A idle and with A counties' 排查 running, pairs alternating
     the stage's modes (plain, deployed), each round on a fresh copy of one city database."""
-    _prefect_env()
+    private_prefect()
     from bench import web_load
     from bench.web_load import pct
     from flows.common import owned_prefect_server
@@ -479,7 +478,7 @@ def interference(quick: bool) -> list[Entry]:
 
 def growth(quick: bool) -> list[Entry]:
     """Each stage's wall and CPU at register sizes ten times apart, on PostgreSQL."""
-    _prefect_env()
+    private_prefect()
     from duban.adapters.documents.parallel import worker_cpu_seconds
     from duban.adapters.plan.yaml_file import load_plan_file
     from duban.domain.clock import CHINA_TZ

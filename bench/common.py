@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -18,6 +21,25 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("DUBAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def private_dir(variable: str, prefix: str) -> None:
+    """Point `variable` at a new temporary directory, removed when this process exits, unless set."""
+    if os.environ.get(variable):
+        return
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.environ[variable] = path
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+
+
+def private_prefect() -> None:
+    """A private Prefect home (no profile's PREFECT_API_URL leaks in), removed at exit; quiet logs.
+
+    Call before anything imports Prefect: it reads its settings once, at import.
+    """
+    private_dir("PREFECT_HOME", "duban-bench-prefect-")
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 @dataclass

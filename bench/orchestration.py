@@ -20,13 +20,12 @@ import datetime as dt
 import json
 import os
 import sys
-import tempfile
 import time
 from typing import Any
 
 from sqlalchemy import text
 
-from bench.common import Entry, scratch_database
+from bench.common import Entry, private_dir, private_prefect, scratch_database
 from duban.domain.clock import CHINA_TZ, FixedClock
 
 
@@ -74,7 +73,7 @@ def sweep_bench(url: str, n: int, explain: bool = False) -> tuple[list[Entry], d
     from duban.services.database import Database
     from duban.services.reminders import arm, sweep
 
-    os.environ.setdefault("DUBAN_DATA_DIR", tempfile.mkdtemp(prefix="duban-bench-data-"))
+    private_dir("DUBAN_DATA_DIR", "duban-bench-data-")
     db = Database(url)
     db.migrate()
     plan = _plan(40)
@@ -128,7 +127,7 @@ def city_sweep_bench(url: str, counties: int, per_county: int) -> list[Entry]:
     from duban.services.database import Database
     from duban.services.reminders import arm, sweep
 
-    os.environ.setdefault("DUBAN_DATA_DIR", tempfile.mkdtemp(prefix="duban-bench-data-"))
+    private_dir("DUBAN_DATA_DIR", "duban-bench-data-")
     db = Database(url)
     db.migrate()
     clock = FixedClock(dt.datetime(2022, 6, 1, 9, tzinfo=CHINA_TZ))
@@ -200,10 +199,8 @@ def _floor_and_plans(db: Any, cid: int, today: dt.date,
 def county_stage_bench(url: str, problems: int = 30_000, offices: int = 60) -> list[Entry]:
     """Run a county-size rectify stage as a Prefect flow; count task runs, Prefect's share."""
     os.environ["DUBAN_DATABASE_URL"] = url
-    os.environ.setdefault("DUBAN_DATA_DIR", tempfile.mkdtemp(prefix="duban-bench-data-"))
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-prefect-"))
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    private_dir("DUBAN_DATA_DIR", "duban-bench-data-")
+    private_prefect()
     from duban.services.campaigns import launch_campaign
     from duban.services.database import Database
     from flows.common import owned_prefect_server, quiet_prefect

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Entry, scratch_database
+from bench.common import Entry, private_prefect, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = 600
@@ -77,9 +77,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     sizes = [1_000, 10_000] if quick else [30_000, 300_000]
     if not quick and os.environ.get("DUBAN_BENCH_TICK_3M"):
         sizes.append(3_000_000)
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="duban-bench-prefect-"))
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    private_prefect()
     from duban.domain.clock import CHINA_TZ, FixedClock
     from duban.services.calendars import working_calendar
     from duban.services.database import Database
