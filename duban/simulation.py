@@ -648,8 +648,9 @@ def run_demo(
                 for stage in entry.get("stages", []):
                     seq = int(stage.get("seq", 0))
                     name = plan.stages[seq - 1].name if 0 < seq <= len(plan.stages) else ""
-                    result.stages.append(StageRun(name or str(stage.get("kind", "")), day, seconds,
-                                                  _stage_note(stage)))
+                    result.stages.append(StageRun(
+                        name or str(stage.get("kind", "")), day,
+                        float(stage.get("seconds", seconds)), _stage_note(stage)))
                 clock.set(morning(day, 10))
                 if late_file is not None and day >= late_day:
                     imported = db.run(import_file,  clock, campaign_id, "problems", late_file,

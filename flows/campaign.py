@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from prefect import flow
@@ -18,10 +19,13 @@ def advance_campaign(campaign_id: int, now: str | None = None,
     """Run every due stage's flow and record its run; a finished stage never runs again.
 
     `due`: the due stages when the caller has just asked (the tick's lookups), else asked here.
+    Each stage's entry carries its own run's seconds (a duration, not a time of day: several
+    stages can fall due in one tick, and the demo shows each its own).
     """
     done = []
     for stage in due if due is not None else due_stages_task(campaign_id, now):
         seq, kind = int(stage["seq"]), str(stage["kind"])
+        started = time.monotonic()
         attempt = begin_stage_task(campaign_id, seq, kind, now)
         if kind == "investigate":
             detail = investigate_stage(campaign_id, now)
@@ -32,7 +36,8 @@ def advance_campaign(campaign_id: int, now: str | None = None,
         else:
             detail = {}  # 动员: nothing for the system to do
         finish_stage_task(campaign_id, seq, {"attempt": attempt, **detail}, now)
-        done.append({"seq": seq, "kind": kind, "attempt": attempt})
+        done.append({"seq": seq, "kind": kind, "attempt": attempt,
+                     "seconds": round(time.monotonic() - started, 3)})
     return done
 
 

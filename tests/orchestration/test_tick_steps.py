@@ -4,6 +4,7 @@ step's failure kept its own."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import Counter
 from typing import Any
 
@@ -57,7 +58,9 @@ def test_a_tick_with_stages_due_runs_few_task_runs_and_asks_the_due_stages_once(
 
     monkeypatch.setattr(stages_service, "due_stages", counted_due)
     runs = _count_task_runs(monkeypatch)
+    started = time.monotonic()
     summary = run_tick(at(2022, 9, 26, 9, 30).isoformat())  # 排查 and 整改 both due
+    elapsed = time.monotonic() - started
     assert [s["kind"] for s in summary["campaigns"][str(cid)]["stages"]] == [
         "investigate", "rectify"]
     assert asked == [cid]
@@ -67,6 +70,10 @@ def test_a_tick_with_stages_due_runs_few_task_runs_and_asks_the_due_stages_once(
                             "detect-problems": 1, "offices-to-notify": 1, "issue-notices": 1,
                             "arm-ladder": 1})
     entry = summary["campaigns"][str(cid)]
+    # Each stage carries its own run's seconds (the demo's table), not the tick's.
+    seconds = [s["seconds"] for s in entry["stages"]]
+    assert all(isinstance(x, float) and x > 0 for x in seconds)
+    assert sum(seconds) <= elapsed
     assert set(entry) == {"stages", "notice_round", "sweep", "duties", "daily_report"}
     assert entry["sweep"]["campaign_id"] == cid
     assert set(summary) == {"campaigns", "reaped", "closed", "delivery", "files"}
