@@ -28,6 +28,7 @@ from duban.services.views.cube import (
     co_cells,
     cube_bytes,
     cube_count,
+    cube_counts,
     cube_from_bytes,
     ledger_cube,
     summed_today_work,
@@ -227,13 +228,20 @@ def co_cells_of(st: WebState, ctx: Ctx, cube: Cube, *, kept: bool) -> Cube | Non
     reach = reach_of(ctx.scope)
     if not reach.offices or not reach.covers(cube.campaign_id):
         return None
-    if shape_of(st, cube.campaign_id, reach.offices) == "lead":
+    return offices_co_cells(st, cube, reach.offices, kept=kept)
+
+
+def offices_co_cells(st: WebState, cube: Cube, offices: frozenset[str], *,
+                     kept: bool) -> Cube:
+    """What these offices are only a co-office of, counted as a cube of its own (an office
+    scope's reach beyond its lead cells, or an office filter's), kept with a kept cube."""
+    if shape_of(st, cube.campaign_id, offices) == "lead":
         # Nobody co-routes to these offices (most offices): they lead all they reach.
         return Cube(campaign_id=cube.campaign_id, today=cube.today, cells=(), found={},
                     closed={})
 
     def query() -> Cube:
-        return read(st, co_cells, cube.campaign_id, reach.offices, cube.today,
+        return read(st, co_cells, cube.campaign_id, offices, cube.today,
                     plan=rules_of(st, cube.campaign_id, cube.today).plan)
 
     if not kept:
@@ -242,12 +250,11 @@ def co_cells_of(st: WebState, ctx: Ctx, cube: Cube, *, kept: bool) -> Cube | Non
     def shared() -> Cube:
         # Counted by one process for all while the cube is kept (three offices' take
         # 0.3-0.7 s of PostgreSQL); those that count quickly are counted by each.
-        offices = ",".join(sorted(reach.offices))
-        return shared_of(st, f"co:{offices}", cube.campaign_id, cube.today,
-                         lambda s, plan: co_cells(s, cube.campaign_id, reach.offices,
+        return shared_of(st, f"co:{','.join(sorted(offices))}", cube.campaign_id, cube.today,
+                         lambda s, plan: co_cells(s, cube.campaign_id, offices,
                                                   cube.today, plan=plan))[0]
 
-    cells, _ = st.cache.get(("co-cells", reach.offices, cube), shared, keep=always)
+    cells, _ = st.cache.get(("co-cells", offices, cube), shared, keep=always)
     return cells
 
 
@@ -430,18 +437,28 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
     """
     r = rules_of(st, q.campaign_id, ctx.today)
     shapes = office_shapes_of(st, ctx, q)
-    # The office filter sums from the cube's lead offices only when nobody co-routes to it;
-    # an office scope adds the cells of what it reaches only as a co-office.
+    # An office scope adds the cells of what it reaches only as a co-office; an office
+    # filter others co-route to adds that office's (see cube_count).
     filter_lead = q.office is None or shapes.get(frozenset({q.office})) == "lead"
-    if filter_lead and not (q.category or q.source or q.search):
+    if cube_counts(q):
         cube, age = cube_of(st, q.campaign_id, ctx.today)
+        kept = age is not None
         scope_lead = shapes.get(ctx.scope.offices, "lead") == "lead"
-        co = None if scope_lead else co_cells_of(st, ctx, cube, kept=age is not None)
-        extra = co.cells if co is not None else ()
+
+        def summed_count() -> int | None:
+            co = None if scope_lead else co_cells_of(st, ctx, cube, kept=kept)
+            office_co = None if filter_lead or q.office is None else offices_co_cells(
+                st, cube, frozenset({q.office}), kept=kept).cells
+            return cube_count(cube, ctx.scope, q, co.cells if co is not None else (),
+                              office_co)
+
         summed, _ = st.cache.get(("cube-count", ctx.scope.key(), q.count_key(), cube),
-                                 lambda: cube_count(cube, ctx.scope, q, extra), keep=always)
-        if summed is not None:
+                                 summed_count, keep=always)
+        if summed is not None and filter_lead:
             return summed, True
+        if summed is not None:
+            # As the capped count it replaces answers (the same total and pages).
+            return min(summed, COUNT_CAP), summed <= COUNT_CAP
     total, _ = st.cache.get(("count", ctx.scope.key(), q.count_key(), ctx.today),
                             lambda: read(st, ledger_count, ctx.scope, q, ctx.today,
                                          bands=r.bands, cap=COUNT_CAP),

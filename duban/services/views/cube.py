@@ -168,22 +168,33 @@ def _slice(cube: Cube, reach: Reach, q: LedgerQuery | None = None) -> Iterable[C
     return cube.cells
 
 
-def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
-               co: Iterable[Cell] = ()) -> int | None:
-    """How many problems a ledger request matches, summed from the cube; None when the
-    request filters on what the cube does not count (category, source, search text, a
-    到期 window, the user's own lead office).
+def cube_counts(q: LedgerQuery) -> bool:
+    """Whether the cube counts everything a ledger request filters on (not a category,
+    source, search text, 到期 window or the user's own lead office)."""
+    return not (q.category or q.source or q.search or q.due is not None or q.lead_mine)
 
-    Counts lead offices only for an office filter: callers check first that the filter's
-    office is nobody's co-office (see `office_shapes`). An office scope that is someone's
-    co-office hands in `co`: the cells of what it reaches only as a co-office (`co_cells`).
+
+def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
+               co: Iterable[Cell] = (), office_co: Iterable[Cell] | None = None) -> int | None:
+    """How many problems a ledger request matches, summed from the cube; None when the
+    request filters on what the cube does not count (see `cube_counts`).
+
+    An office scope that is someone's co-office hands in `co`: the cells of what it reaches
+    only as a co-office (`co_cells`). An office filter counts the cube's cells it leads, and,
+    when others co-route to it, `office_co`: its own `co_cells` (None: nobody co-routes to
+    it, callers check with `office_shapes`). What an office scope others co-route to reaches
+    of another office's co-routed problems (both co-offices of one problem led by a third)
+    is in neither: None then.
     """
-    if (q.category or q.source or q.search or q.due is not None or q.lead_mine
-            or q.campaign_id != cube.campaign_id):
+    if not cube_counts(q) or q.campaign_id != cube.campaign_id:
         return None
     reach = reach_of(scope)
     if not reach.covers(cube.campaign_id):
         return 0
+    co = tuple(co) if reach.offices else ()
+    if (office_co is not None and q.office and reach.offices
+            and q.office not in reach.offices and co):
+        return None
     status = q.status.value if q.status is not None else None
     band = q.band.value if q.band is not None else None
     village, town, office, pending = q.village, q.town, q.office, q.pending
@@ -192,8 +203,14 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
         cells = [c for c in _slice(cube, reach, q) if reach.admits(c.town, c.village, c.office)]
     else:
         cells = cube.reached(reach)
-    if reach.offices:
-        cells = [*cells, *co]
+    cells = [*cells, *co]
+    if office and office_co is not None:
+        # What the filter's office is only a co-office of (its lead is another office or
+        # none): in reach wholly when the scope holds that office, else by its place or lead.
+        whole = office in reach.offices
+        cells = [c for c in cells if c.office == office]
+        cells += [c for c in office_co if whole or reach.admits(c.town, c.village, c.office)]
+        office = None
     total = 0
     for c in cells:
         if ((village and c.village != village)
