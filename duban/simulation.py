@@ -813,7 +813,7 @@ def _county_closes(db: Database, clock: FixedClock, campaign_id: int, echo: Echo
     from duban.services.closing import close_campaign
 
     clock.set(morning(local_today(clock), 16))
-    db.run(close_campaign,  clock, campaign_id, "county", note=f"{why}，县级办公室总结关闭")
+    db.run(close_campaign,  clock, campaign_id, "county", note=why)
     echo(f"{local_today(clock)}：{why}，县级办公室总结关闭行动")
 
 

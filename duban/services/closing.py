@@ -22,12 +22,13 @@ from sqlalchemy import func, select
 from duban.domain.clock import CHINA_TZ, Clock, local_today
 from duban.domain.errors import DubanError, NotFound, PermissionDenied
 from duban.domain.filenames import report_file_stem
-from duban.domain.lifecycle import FINAL_STATUSES, ROLE_LABELS, STATUS_LABELS, Role, Status
+from duban.domain.lifecycle import FINAL_STATUSES, ROLE_LABELS, Role, Status
 from duban.domain.numbering import format_date_cn
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import CLOSED, RUNNING, load_plan_of
 from duban.services.database import UnitOfWork, data_dir
 from duban.services.reports.daily import daily_figures, daily_report_context
+from duban.services.reports.figures import Counts
 from duban.services.scoring.monthly import freeze_final_rankings
 from duban.services.templates import template_dir_for
 from models import Campaign, CampaignEvent, Notice, Problem, SpotCheck
@@ -185,21 +186,21 @@ def write_closing_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
         select(Notice.kind, func.count()).where(Notice.campaign_id == campaign_id)
         .group_by(Notice.kind)).all()))
     figures = daily_figures(uow, campaign_id, day)
-    ctx = daily_report_context(session, campaign_id, day, figures)
-    final = {s.value for s in FINAL_STATUSES}
-    still_open = sum(n for k, n in by_status.items() if k not in final)
-    statuses = "，".join(f"{STATUS_LABELS[Status(k)]}{n}个" for k, n in sorted(by_status.items()))
+    # The chart spans the whole campaign (行动期间), not the daily report's last weeks.
+    ctx = daily_report_context(session, campaign_id, day, figures,
+                               series_days=max(1, (day - plan.start).days + 1), keep=clock)
     intro = (
         f"{plan.name}（{format_date_cn(plan.start)}至{format_date_cn(plan.end or day)}）"
         f"于{format_date_cn(day)}总结：{REASON_LABELS.get(reason, reason)}"
         f"{'（' + note.strip() + '）' if note.strip() else ''}。"
-        f"全部问题{sum(by_status.values())}个（{statuses or '无'}），"
-        f"未办结{still_open}个，转入常态化整改。随机抽查{sum(checks.values())}项，"
+        + closing_figures_text(figures.total.today, by_status.get(Status.REVIEWED.value, 0))
+        + f"随机抽查{sum(checks.values())}项，"
         f"合格{checks.get('passed', 0)}项，不合格{checks.get('failed', 0)}项，"
         f"未检查{checks.get('pending', 0)}项。下发督办通知书{documents.get('notice', 0)}份，"
         f"催办通知{documents.get('reminder', 0)}份，通报{documents.get('bulletin', 0)}份。"
-        + ctx.intro
     )
+    final = {s.value for s in FINAL_STATUSES}
+    still_open = sum(n for k, n in by_status.items() if k not in final)
     ctx = dataclasses.replace(ctx, title=f"{plan.name}工作总结报告", intro=intro,
                               chart_title="行动期间问题整改进度")
     out = closing_dir(campaign_id)
@@ -208,6 +209,27 @@ def write_closing_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
                                template_dir=template_dir_for(campaign_id))
     xlsx = write_daily_report_xlsx(ctx, out / f"{stem}.xlsx")
     return [docx, xlsx], still_open
+
+
+def closing_figures_text(c: Counts, reviewed: int) -> str:
+    """The whole campaign's problems in the daily report's terms (its columns say the same).
+
+    Not the day's figures (较前一日 means nothing in a closing report), and not one count per
+    status: the report's 待复核 column holds 复核通过 too, and two 待复核 figures that differ
+    read as an error.
+    """
+    still_open = c.unrouted + c.rectifying + c.awaiting_review
+    parts = [f"整改中{c.rectifying}个（其中逾期未整改{c.overdue}个）",
+             f"待复核{c.awaiting_review}个" + (f"（含复核通过待销号{reviewed}个）" if reviewed else "")]
+    if c.unrouted:
+        parts.insert(0, f"待交办{c.unrouted}个")
+    text = (f"行动期间累计排查发现问题{c.found}个，已交办{c.routed}个，已销号{c.closed}个，"
+            f"销号率{c.closure_rate * 100:.1f}%")
+    text += (f"；未办结{still_open}个，转入常态化整改：{'，'.join(parts)}" if still_open
+             else "，问题全部办结")
+    if c.voided:
+        text += f"；经核实不属实或重复、已核销{c.voided}个"
+    return text + "。"
 
 
 def _day(moment: dt.datetime | None) -> str:

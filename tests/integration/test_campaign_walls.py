@@ -214,6 +214,14 @@ def test_the_tick_closes_a_campaign_once_its_plan_has_ended(db: Database,
 
     text = "\n".join(par.text for par in Document(str(report[0])).paragraphs)
     assert "工作总结报告" in text and "未办结1个" in text
+    # The whole campaign's figures in the report's own terms, once; not the day's change.
+    assert text.count("待复核") == 1 and "较前一日" not in text
+    # Its trend spans the campaign (行动期间), from the first problem found, not the last 30 days.
+    from openpyxl import load_workbook
+
+    xlsx = next(p for p in report if p.suffix == ".xlsx")
+    days = [r[0].date() for r in load_workbook(xlsx)["趋势"].iter_rows(min_row=2, values_only=True)]
+    assert days[0] == dt.date(2022, 9, 20) and days[-1] == dt.date(2023, 1, 3)
     # Nothing fires after that: not the tick, the ladder, spot checks, notices, reports.
     later = FixedClock(dt.datetime(2023, 3, 1, 18, 0, tzinfo=CHINA_TZ))
     assert db.run(live_campaigns, later) == []

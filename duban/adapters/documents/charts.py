@@ -110,10 +110,12 @@ def trend_chart_png(series: Sequence[SeriesPoint], title: str, *, dpi: int = 200
         days = [p.day for p in series]
         labels = [f"{d.month}/{d.day}" for d in days]
         xs = list(range(len(series)))
-        ax.plot(xs, [p.found for p in series], marker="o", ms=3, lw=1.6, color="#1f4e9c",
-                label="累计发现")
-        ax.plot(xs, [p.closed for p in series], marker="s", ms=3, lw=1.6, color="#2e8b57",
-                label="累计销号")
+        # A marker a day reads on a month; over a whole campaign the markers would merge.
+        few = len(xs) <= 45
+        ax.plot(xs, [p.found for p in series], marker="o" if few else None, ms=3, lw=1.6,
+                color="#1f4e9c", label="累计发现")
+        ax.plot(xs, [p.closed for p in series], marker="s" if few else None, ms=3, lw=1.6,
+                color="#2e8b57", label="累计销号")
         ax.bar(xs, [p.overdue for p in series], width=0.5, color="#d62728", alpha=0.55,
                label="逾期")
         step = max(1, len(xs) // 10)

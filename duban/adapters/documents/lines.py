@@ -3,8 +3,10 @@
 GB/T 9704-2012 7.3.1 asks a title that needs more than one line to break so that each line keeps
 its words whole (回行时，要做到词意完整), in a 梯形 or 菱形 shape. Word boundaries come from
 the jieba segmenter; a few fixed policy phrases (固定提法) and the names the document mentions
-(towns, offices) are never split. A line never ends on a conjunction or preposition (同, 和, 关于 …)
-and never starts with a particle (的, 等 …).
+(towns, offices) are never split. A line never starts with closing punctuation (、，”） …) nor
+ends with an opening mark (“（《 …), the 行首行尾禁则 of Chinese typesetting; it avoids ending on a
+conjunction or preposition (同, 和, 关于 …), starting with a particle (的, 等 …), and breaking
+inside a quoted phrase (a slogan in “…” reads as one).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ FIXED_PHRASES = (
     "人民政府",
     "办事处",
 )
+# Never at a line's start (they close what precedes) nor at its end (they open what follows).
+_CLOSING = frozenset("、，。；：？！）》〉」』〕】”’…·%")
+_OPENING = frozenset("（《〈「『〔【“‘")
+_PAIRS = {"“": "”", "《": "》", "（": "）", "「": "」", "『": "』", "〔": "〕", "【": "】"}
 # A line should not end with these (they bind to what follows) …
 _BAD_END = ("关于", "同", "和", "与", "及", "对", "在", "把", "将", "为", "以")
 # … nor start with these (they bind to what precedes).
@@ -66,6 +72,7 @@ def word_boundaries(text: str, protect: Iterable[str] = ()) -> list[int]:
         pos += len(w)
         cuts.add(pos)
     cuts.discard(len(text))
+    cuts = {c for c in cuts if _may_break(text, c)}
     for phrase in itertools.chain(FIXED_PHRASES, protect):
         if len(phrase) < 2:
             continue
@@ -74,6 +81,24 @@ def word_boundaries(text: str, protect: Iterable[str] = ()) -> list[int]:
             cuts.difference_update(range(start + 1, start + len(phrase)))
             start = text.find(phrase, start + 1)
     return sorted(cuts)
+
+
+def _may_break(text: str, at: int) -> bool:
+    """Whether a line may end before `text[at]`: not before closing punctuation, not after an
+    opening mark."""
+    return text[at] not in _CLOSING and text[at - 1] not in _OPENING
+
+
+def _enclosed(text: str) -> frozenset[int]:
+    """Offsets inside a quoted or bracketed span (after its opening mark, before its closing)."""
+    inside: set[int] = set()
+    for i, ch in enumerate(text):
+        close = _PAIRS.get(ch)
+        if close is not None:
+            end = text.find(close, i + 1)
+            if end > 0:
+                inside.update(range(i + 1, end + 1))
+    return frozenset(inside)
 
 
 def _penalty(line: str) -> float:
@@ -103,6 +128,7 @@ def _balanced(text: str, max_width: float, protect: tuple[str, ...]) -> tuple[st
         return (text,)
     cuts = word_boundaries(text, protect)
     n_lines = max(2, int(-(-total // max_width)))
+    enclosed = _enclosed(text)
     best: tuple[float, tuple[str, ...]] | None = None
     for n in (n_lines, n_lines + 1):
         for chosen in itertools.combinations(cuts, n - 1):
@@ -112,15 +138,30 @@ def _balanced(text: str, max_width: float, protect: tuple[str, ...]) -> tuple[st
             if max(widths) > max_width:
                 continue
             cost = (max(widths) - min(widths)) + sum(_penalty(ln) for ln in lines)
+            cost += 10.0 * sum(1 for c in chosen if c in enclosed)
             cost += _shape_cost(widths) + 3.0 * (n - n_lines)
             if best is None or cost < best[0]:
                 best = (cost, lines)
         if best is not None and n == n_lines:
             break
-    if best is None:  # no word boundary fits: break at characters, evenly
-        per = int(-(-len(text) // n_lines))
-        return tuple(text[i:i + per] for i in range(0, len(text), per))
+    if best is None:  # no word boundary fits: break at characters, evenly, punctuation kept
+        return _even(text, n_lines)
     return best[1]
+
+
+def _even(text: str, n_lines: int) -> tuple[str, ...]:
+    """`text` in `n_lines` nearly equal pieces, each cut moved back past any punctuation that
+    may not start or end a line."""
+    per = int(-(-len(text) // n_lines))
+    lines, start = [], 0
+    while len(text) - start > per:
+        cut = start + per
+        while cut > start + 1 and not _may_break(text, cut):
+            cut -= 1
+        lines.append(text[start:cut])
+        start = cut
+    lines.append(text[start:])
+    return tuple(lines)
 
 
 def balanced_lines(text: str, max_width: float, protect: Iterable[str] = ()) -> list[str]:

@@ -45,7 +45,7 @@ from duban.adapters.documents.context import (
 )
 from duban.adapters.documents.fonts import embed_fonts
 from duban.adapters.documents.lines import balanced_lines, text_width_chars
-from duban.adapters.documents.tables import fit_tables
+from duban.adapters.documents.tables import fit_tables, keep_headers_with_rows
 from duban.adapters.resources import resource_dir
 from duban.domain.errors import DubanError
 from duban.domain.numbering import chinese_numeral, format_date_cn
@@ -670,13 +670,15 @@ def _next_para(p: Any) -> Any | None:
 
 
 def fit_layout(document: Any, protect: Sequence[str] = ()) -> None:
-    """Fit what depends on text length: mark, titles, table columns, signature, seal, 版记.
+    """Fit what depends on text length: mark, titles, table columns, signature, seal, 版记;
+    and keep each data table's heading and header row off a page's last line.
 
     `protect` names words a title must not be broken inside (towns, offices).
     """
     body = document.element.body
     _fit_colophon(body)
     fit_tables(body)
+    keep_headers_with_rows(body)
     fitted = _fitted_paragraphs(body)
     for p, style in fitted:
         if style == "GBMark":

@@ -104,13 +104,10 @@ def _grid(tbl: Any) -> list[Any]:
 def _rows(tbl: Any, ncols: int) -> list[tuple[bool, list[Any]]]:
     """(is header, cells) of each row whose cells each span one grid column."""
     out = []
-    for tr in tbl.iterchildren(_TR):
+    for head, tr in _header_flags(tbl):
         tcs = list(tr.iterchildren(_TC))
-        if len(tcs) != ncols:
-            continue
-        trpr = next(tr.iterchildren(_TRPR), None)
-        head = trpr is not None and next(trpr.iterchildren(_TBLHEADER), None) is not None
-        out.append((head, tcs))
+        if len(tcs) == ncols:
+            out.append((head, tcs))
     return out
 
 
@@ -305,3 +302,46 @@ def fit_tables(body: Any) -> None:
         for _head, cells in rows:
             for tc, tw in zip(cells, twips, strict=True):
                 _set_width(tc, tw)
+
+
+_KEEP_NEXT, _PPR = qn("w:keepNext"), qn("w:pPr")
+
+
+def _keep_with_next(p: Any) -> None:
+    ppr = p.find(_PPR)
+    if ppr is None:
+        ppr = OxmlElement("w:pPr")
+        p.insert(0, ppr)
+    if ppr.find(_KEEP_NEXT) is None:
+        keep = OxmlElement("w:keepNext")
+        # pPr's children have a schema order; keepNext comes after pStyle and before the rest.
+        style = ppr.find(qn("w:pStyle"))
+        if style is None:
+            ppr.insert(0, keep)
+        else:
+            style.addnext(keep)
+
+
+def keep_headers_with_rows(body: Any) -> None:
+    """A data table's heading line and header row never end a page alone: the paragraph
+    before each table with a header row, and that row, are kept with what follows."""
+    for tbl in body.iter(qn("w:tbl")):
+        heads = [tr for head, tr in _header_flags(tbl) if head]
+        if not heads:
+            continue
+        before = tbl.getprevious()
+        if before is not None and before.tag == _P:
+            _keep_with_next(before)
+        for tr in heads:
+            for p in tr.iter(_P):
+                _keep_with_next(p)
+
+
+def _header_flags(tbl: Any) -> list[tuple[bool, Any]]:
+    """(is a repeated header row, row) of each row of a table."""
+    out = []
+    for tr in tbl.iterchildren(_TR):
+        trpr = next(tr.iterchildren(_TRPR), None)
+        out.append((trpr is not None and next(trpr.iterchildren(_TBLHEADER), None) is not None,
+                    tr))
+    return out

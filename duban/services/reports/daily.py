@@ -26,6 +26,7 @@ from duban.services.reports.figures import (
     counts_by_source,
 )
 from duban.services.reports.snapshots import (
+    SERIES_DAYS,
     keep_rebuilt,
     snapshot_counts,
     take_daily_snapshot,
@@ -121,10 +122,12 @@ def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigur
 def daily_report_context(
     session: Session, campaign_id: int, day: dt.date, figures: DailyFigures,
     sources: list[ScopeFigures] | None = None, *, keep: Clock | None = None,
+    series_days: int = SERIES_DAYS,
 ) -> Any:
     """The DailyReportContext of a day's figures (see duban.adapters.documents); `sources`:
     the day's `source_figures` when the caller has them already; `keep`: a writing caller's
-    clock, to keep the trend's days rebuilt from the audit trail (`trend`)."""
+    clock, to keep the trend's days rebuilt from the audit trail (`trend`); `series_days`:
+    how many days the trend chart reaches back (the closing report's: the whole campaign)."""
     from duban.adapters.documents.context import DailyReportContext, DailyRow, SeriesPoint
 
     plan = load_plan_of(session, campaign_id)
@@ -146,7 +149,8 @@ def daily_report_context(
     )
     series = [
         SeriesPoint(s.day, s.counts.found, s.counts.closed, s.counts.overdue)
-        for s in trend(session, campaign_id, day, today=figures.total.today, keep=keep)
+        for s in trend(session, campaign_id, day, series_days, today=figures.total.today,
+                       keep=keep)
     ]
     checks, failures = spot_check_lines(session, plan, campaign_id, day)
     head = letterhead(plan)
