@@ -242,8 +242,11 @@ problem = Table(
     UniqueConstraint("campaign_id", "code"),
     UniqueConstraint("campaign_id", "natural_key"),
     Index("ix_problem_campaign_status_deadline", "campaign_id", "status", "deadline"),
-    Index("ix_problem_campaign_lead_office", "campaign_id", "lead_office"),
-    Index("ix_problem_campaign_town", "campaign_id", "town_code"),
+    # With the status (and a town's with the lead office, migration 0026): a gather of an
+    # office's or a town's rows checks those in the index, not on each row read.
+    Index("ix_problem_campaign_lead_status", "campaign_id", "lead_office", "status"),
+    Index("ix_problem_campaign_town_status_lead", "campaign_id", "town_code", "status",
+          "lead_office"),
     Index("ix_problem_campaign_household_category", "campaign_id", "household_id", "category"),
 )
 
@@ -288,7 +291,9 @@ problem_co_office = Table(
     "problem_co_office",
     metadata,
     Column("problem_id", Integer, ForeignKey("problem.id", ondelete="CASCADE"), primary_key=True),
-    Column("office_code", String(80), primary_key=True, index=True),
+    Column("office_code", String(80), primary_key=True),
+    # An office's co-routed ids read from the index alone (migration 0026).
+    Index("ix_problem_co_office_office_problem", "office_code", "problem_id"),
 )
 
 # One move on a problem: who, in which role, when, from, to, note, evidence. Append-only.
