@@ -83,3 +83,20 @@ def test_options_rendered_once_are_what_the_template_loop_renders(selected: obje
     assert str(options.html(selected)) == LOOP.render(choices=choices, selected=selected)
     assert len(options) == 4
     assert str(Options([]).html("b")) == ""
+
+
+def test_the_gathers_indexes_carry_what_they_check(world: World) -> None:
+    """Migration 0026: a gather by town checks the status and lead office in the town
+    index, a gather by office the status in the lead-office index, and an office's
+    co-routed ids come from the co-office index alone; each replaced the index it extends."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(world.db.engine)
+    problem = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("problem")}
+    assert problem["ix_problem_campaign_town_status_lead"] == [
+        "campaign_id", "town_code", "status", "lead_office"]
+    assert problem["ix_problem_campaign_lead_status"] == ["campaign_id", "lead_office", "status"]
+    assert "ix_problem_campaign_town" not in problem
+    assert "ix_problem_campaign_lead_office" not in problem
+    co = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("problem_co_office")}
+    assert co == {"ix_problem_co_office_office_problem": ["office_code", "problem_id"]}
