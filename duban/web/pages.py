@@ -29,6 +29,7 @@ from duban.services.views.cube import (
     cube_bytes,
     cube_count,
     cube_counts,
+    cube_filtered,
     cube_from_bytes,
     ledger_cube,
     summed_today_work,
@@ -420,12 +421,15 @@ def ledger_page_rows(st: WebState, ctx: Ctx, q: LedgerQuery, total: int,
     """One page of rows, found the cheaper way (the cube knows the sizes, when it is kept)."""
     r = rules_of(st, q.campaign_id, ctx.today)
     shapes = office_shapes_of(st, ctx, q)
-    walked = None
+    walked = gathered = None
     cube, age = cube_of(st, q.campaign_id, ctx.today)
     if age is not None:  # a kept cube: a big ledger, where the choice matters
-        walked = cube.walked(ctx.scope, q, all(v == "lead" for v in shapes.values()))
+        lead_only = all(v == "lead" for v in shapes.values())
+        walked = cube.walked(ctx.scope, q, lead_only)
+        gathered = None if lead_only else cube_filtered(cube, q)
     return read(st, ledger_rows, ctx.scope, q, ctx.today, bands=r.bands,
-                matches=total if exact else None, walked=walked, shapes=shapes)
+                matches=total if exact else None, walked=walked, gathered=gathered,
+                shapes=shapes)
 
 
 def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:

@@ -15,7 +15,7 @@ from duban.services.views.cube import ledger_cube
 from duban.services.views.ledger import LedgerQuery, Sort, _order
 from duban.web.render import Options
 from models import Problem
-from tests.web.conftest import World
+from tests.web.conftest import World, close_one_accept_another
 
 
 def _scope(world: World, username: str, today: dt.date) -> Scope:
@@ -100,3 +100,48 @@ def test_the_gathers_indexes_carry_what_they_check(world: World) -> None:
     assert "ix_problem_campaign_lead_office" not in problem
     co = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("problem_co_office")}
     assert co == {"ix_problem_co_office_office_problem": ["office_code", "problem_id"]}
+
+
+def test_what_a_gather_reads_is_the_filters_count_over_the_campaign(world: World) -> None:
+    """cube_filtered: how many problems the request's own filters select whatever the scope,
+    summed from the cube, is the county office's count of the same request."""
+    from duban.domain.bands import Band
+    from duban.domain.lifecycle import Status
+    from duban.services.views.cube import cube_filtered
+    from duban.services.views.ledger import ledger_count
+
+    close_one_accept_another(world)
+    world.clock.advance(dt.timedelta(days=40))
+    today = world.clock.now().date()
+    cid = world.campaign_id
+    with world.db.transaction() as s:
+        cube = ledger_cube(s, cid, today)
+        county = scope_for(s, "county", today)
+        queries = [LedgerQuery(cid), LedgerQuery(cid, pending=True),
+                   LedgerQuery(cid, town="huaidian"), LedgerQuery(cid, village="huaidian-01"),
+                   LedgerQuery(cid, town="liuzhuangdian", pending=True),
+                   *(LedgerQuery(cid, status=st) for st in Status),
+                   *(LedgerQuery(cid, band=b) for b in Band)]
+        for q in queries:
+            assert cube_filtered(cube, q) == ledger_count(s, county, q, today), q
+        assert sum(cube_filtered(cube, LedgerQuery(cid, status=st)) or 0 for st in Status) == 3
+        assert cube_filtered(cube, LedgerQuery(cid, office="zjj")) is None
+        assert cube_filtered(cube, LedgerQuery(cid, category="housing")) is None
+
+
+def test_a_scope_checked_row_by_row_walks_when_its_gather_would_read_more(
+        world: World) -> None:
+    """A deep page of an office others co-route to: the gather reads every row of the
+    request's own filters (a status's rows over the campaign), not just the matches, so a
+    walk that reads fewer than that is chosen."""
+    from duban.domain.lifecycle import Status
+    from duban.services.views.ledger import walk_sort_index
+
+    today = world.clock.now().date()
+    scope = _scope(world, "off_gov_hd", today)
+    q = LedgerQuery(world.campaign_id, status=Status.ROUTED, sort=Sort.UPDATED, page=20)
+    # 1,000 rows reached, 29,829 matches among 1,000,000: a walk reads ~33,500 entries.
+    assert not walk_sort_index(scope, q, 29_829, 1_000_000)
+    assert walk_sort_index(scope, q, 29_829, 1_000_000, gathered=100_000)
+    assert not walk_sort_index(scope, q, 29_829, 1_000_000, gathered=30_000)
+    assert not walk_sort_index(scope, q, 1_500, 1_000_000, gathered=100_000)  # sparse

@@ -224,6 +224,25 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
     return total
 
 
+def cube_filtered(cube: Cube, q: LedgerQuery) -> int | None:
+    """How many of the campaign's problems the request's own filters select, whatever the
+    scope: what a gather through the filters' indexes reads when the scope is checked row by
+    row (an office others co-route to). None when the cube does not count the filters, or
+    for an office filter (its index is not the one a gather reads)."""
+    if not cube_counts(q) or q.office or q.campaign_id != cube.campaign_id:
+        return None
+    status = q.status.value if q.status is not None else None
+    band = q.band.value if q.band is not None else None
+    cells: Iterable[Cell] = (cube.by_village.get(q.village, ()) if q.village
+                             else cube.by_town.get(q.town, ()) if q.town else cube.cells)
+    return sum(c.count for c in cells
+               if not ((q.village and c.village != q.village)
+                       or (q.town and c.town != q.town)
+                       or (status is not None and c.status != status)
+                       or (q.pending and c.status in FINAL)
+                       or (band is not None and (c.status not in OPEN or c.band != band))))
+
+
 def due_case(today: dt.date) -> ColumnElement[str]:
     """The 今天要办 window of a row in SQL: "overdue", "today", "week" (after today, by the
     week's end) for open items, "" otherwise; `today.due_filter` selects the same rows."""

@@ -201,33 +201,36 @@ SPARSE = 2000
 
 
 def walk_sort_index(scope: Scope, q: LedgerQuery, matches: int | None,
-                    walked: int | None = None) -> bool:
+                    walked: int | None = None, gathered: int | None = None) -> bool:
     """Whether a page is best found by walking the sort's index, or by fetching every match
     through the filters' indexes and sorting them (see _order).
 
     A walk reads about (offset + page) × walked / matches entries, each a random row; the
-    other way reads the matches. With both numbers known (the cube has them) the cheaper
-    wins. Without them: walk unless few rows match, or one village's rows are wanted in code
-    order (codes follow import order, and a village's codes are one stretch of the code
-    index that a walk may reach only at its end).
+    other way reads the matches, or, when the scope is checked row by row (an office others
+    co-route to), every row the request's own filters select (`gathered`: a status filter
+    reads that status's rows of the whole campaign). With the numbers known (the cube has
+    them) the cheaper wins. Without them: walk unless few rows match, or one village's rows
+    are wanted in code order (codes follow import order, and a village's codes are one
+    stretch of the code index that a walk may reach only at its end).
     """
     if matches is not None and matches <= SPARSE:
         return False
     if matches is not None and walked is not None:
         reach = (max(q.page, 1) - 1) * q.per_page + q.per_page
-        return reach * walked / max(matches, 1) <= matches
+        return reach * walked / max(matches, 1) <= max(matches, gathered or 0)
     return not (q.sort == Sort.CODE and (q.village or scope.role == Role.VILLAGE))
 
 
 def ledger_rows(session: Session, scope: Scope, q: LedgerQuery, today: dt.date, *,
                 bands: Bands | None = None, matches: int | None = None,
-                walked: int | None = None,
+                walked: int | None = None, gathered: int | None = None,
                 shapes: Mapping[frozenset[str], str] | None = None) -> list[LedgerRow]:
-    """One page of the ledger; `matches` (how many problems match) and `walked` (see
-    Cube.walked), when known, choose how the page is found."""
+    """One page of the ledger; `matches` (how many problems match), `walked` (see
+    Cube.walked) and `gathered` (see walk_sort_index), when known, choose how the page is
+    found."""
     if matches is not None and matches <= (max(q.page, 1) - 1) * q.per_page:
         return []  # past the last page
-    dense = walk_sort_index(scope, q, matches, walked)
+    dense = walk_sort_index(scope, q, matches, walked, gathered)
     bands = _bands(session, q, today, bands)
     stmt = (ledger_select(session, scope, q, today, bands, shapes=shapes, probe=dense)
             .order_by(*_order(q, dense))
