@@ -42,13 +42,14 @@ _WIDE_LETTERS = {"W": 0.95, "M": 0.9, "m": 0.8, "w": 0.75,
 
 @functools.lru_cache(maxsize=8192)  # a table repeats its towns, dates and offices
 def printed_width(text: str) -> float:
-    """Width in em as LibreOffice prints it: CJK 1, digits and letters about 0.6, the wide
+    """Width in em as LibreOffice prints it: CJK and “”‘’… 1, digits and letters about 0.6, the wide
     signs (% & @) about 0.9, other ASCII 0.35, and about 0.2 at each change between CJK and
     Latin (its Asian-Latin spacing)."""
     em = 0.0
     prev_latin: bool | None = None
     for ch in text:
-        latin = ord(ch) < 0x2E80
+        # The Chinese fonts set the general punctuation (“”‘’…—) a full em wide, as CJK.
+        latin = ord(ch) < 0x2E80 and not 0x2010 <= ord(ch) < 0x2060
         if latin:
             # A 销号率 of 100.0% printed as "100.0" over "%" when % was counted narrow, and a
             # problem code W000001 as "W00000" over "1" when W was counted as an average letter.
