@@ -141,6 +141,38 @@ def scratch_database(backend: str) -> Iterator[str]:
 
 
 @contextmanager
+def copied_database(url: str) -> Iterator[str]:
+    """A copy of the database at `url` as it is now (nobody connected to it), removed after:
+    on PostgreSQL a database made from it as a template (named as `scratch_pg` names them), on
+    SQLite a copy of its file beside it."""
+    if url.startswith("sqlite"):
+        source = Path(url.split(":///", 1)[1])
+        target = source.with_name(f"copy-{uuid.uuid4().hex[:10]}-{source.name}")
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{source}{suffix}").exists():
+                shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+        try:
+            yield f"sqlite:///{target}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
+        return
+    source_name = url.rsplit("/", 1)[1]
+    name = f"{source_name}_copy"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source_name}"'))
+    try:
+        yield url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@contextmanager
 def scratch_pg(admin_url: str, prefix: str, *extensions: str) -> Iterator[str]:
     """A fresh PostgreSQL database on admin_url's server, with the extensions, dropped after.
 

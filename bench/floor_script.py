@@ -1,9 +1,11 @@
 """Script fragments the write floors' child processes share (issue 17's honest floors).
 
 A floor writes exactly the rows a measured step wrote, read back from its campaign and written
-to a twin campaign launched from the same plan, into the same tables with the same indexes and
-constraints, by the backend's fastest path: `COPY … FROM STDIN` of PostgreSQL's own text form
-of the rows, one raw `executemany` of the stored values on SQLite, in one transaction, the rows
+into the same tables with the same indexes and constraints (the intake floors: into a copy of
+the database as it was before the import, same campaign, same ids; 排查's: to a twin campaign
+launched from the same plan), by the backend's fastest path: `COPY … FROM STDIN` of
+PostgreSQL's own text form of the rows (its binary form was measured no cheaper for the server,
+2026-12-04), one raw `executemany` of the stored values on SQLite, in one transaction, the rows
 prepared before the clock starts. The intake floors (bench/intake_suite.py) and 排查's
 (bench/investigate_suite.py) prepend these to their own scripts.
 """
@@ -37,7 +39,7 @@ def settle(conn):
 
 # CPU, plus: `connect` (a raw connection, its cursor and, on PostgreSQL, its backend's pid),
 # `plan` (a table's columns and the SELECT that reads the rows to copy, with some
-# columns replaced by expressions: the twin's campaign, shifted problem ids), `prepare` (the rows
+# columns replaced by expressions: a twin's campaign, shifted problem ids), `prepare` (the rows
 # in the write's own form, read before the clock), `write` (the fastest write, not committed;
 # on SQLite with the page cache duban's bulk writer uses, `bulk.BULK_CACHE_KIB`)
 # and `resync_problem_ids` (explicit ids passed PostgreSQL's sequence).
