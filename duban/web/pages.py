@@ -259,6 +259,24 @@ def offices_co_cells(st: WebState, cube: Cube, offices: frozenset[str], *,
     return cells
 
 
+def both_co_cells(st: WebState, cube: Cube, offices: frozenset[str], office: str, *,
+                  kept: bool) -> Cube:
+    """What these offices and another office are all co-offices of, led by none of them
+    (an office scope's part of an office filter that neither cube holds), kept like the
+    co-office cells."""
+    def count(s: Session, plan: Plan) -> Cube:
+        return co_cells(s, cube.campaign_id, offices, cube.today, plan=plan, and_co=[office])
+
+    plan = rules_of(st, cube.campaign_id, cube.today).plan
+    if not kept:
+        return read(st, count, plan)
+    key = f"co:{','.join(sorted(offices))}&{office}"
+    cells, _ = st.cache.get(("co-cells", offices, office, cube),
+                            lambda: shared_of(st, key, cube.campaign_id, cube.today, count)[0],
+                            keep=always)
+    return cells
+
+
 def today_of(st: WebState, ctx: Ctx, cells: ScopeCells) -> TodayWork:
     """今天要办 of the user's scope, summed from the day's cube and co-office cells."""
     cube, age, co = cells
@@ -453,8 +471,12 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
             co = None if scope_lead else co_cells_of(st, ctx, cube, kept=kept)
             office_co = None if filter_lead or q.office is None else offices_co_cells(
                 st, cube, frozenset({q.office}), kept=kept).cells
+            both = None
+            if (office_co is not None and co is not None and q.office
+                    and q.office not in ctx.scope.offices):
+                both = both_co_cells(st, cube, ctx.scope.offices, q.office, kept=kept).cells
             return cube_count(cube, ctx.scope, q, co.cells if co is not None else (),
-                              office_co)
+                              office_co, both)
 
         summed, _ = st.cache.get(("cube-count", ctx.scope.key(), q.count_key(), cube),
                                  summed_count, keep=always)

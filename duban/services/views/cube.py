@@ -175,7 +175,8 @@ def cube_counts(q: LedgerQuery) -> bool:
 
 
 def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
-               co: Iterable[Cell] = (), office_co: Iterable[Cell] | None = None) -> int | None:
+               co: Iterable[Cell] = (), office_co: Iterable[Cell] | None = None,
+               both: Iterable[Cell] | None = None) -> int | None:
     """How many problems a ledger request matches, summed from the cube; None when the
     request filters on what the cube does not count (see `cube_counts`).
 
@@ -184,7 +185,8 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
     when others co-route to it, `office_co`: its own `co_cells` (None: nobody co-routes to
     it, callers check with `office_shapes`). What an office scope others co-route to reaches
     of another office's co-routed problems (both co-offices of one problem led by a third)
-    is in neither: None then.
+    is in neither: `both` (`co_cells` of the scope's offices with `and_co` the filter's
+    office) adds it; None without it.
     """
     if not cube_counts(q) or q.campaign_id != cube.campaign_id:
         return None
@@ -192,8 +194,9 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
     if not reach.covers(cube.campaign_id):
         return 0
     co = tuple(co) if reach.offices else ()
-    if (office_co is not None and q.office and reach.offices
-            and q.office not in reach.offices and co):
+    joint = (office_co is not None and q.office and reach.offices
+             and q.office not in reach.offices and co)
+    if joint and both is None:
         return None
     status = q.status.value if q.status is not None else None
     band = q.band.value if q.band is not None else None
@@ -210,6 +213,8 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
         whole = office in reach.offices
         cells = [c for c in cells if c.office == office]
         cells += [c for c in office_co if whole or reach.admits(c.town, c.village, c.office)]
+        if joint and both is not None:
+            cells += both  # co-routed to both, led by neither
         office = None
     total = 0
     for c in cells:
@@ -310,16 +315,23 @@ def _counted(session: Session, where: ColumnElement[bool], plan: Plan, today: dt
 
 
 def co_cells(session: Session, campaign_id: int, offices: Iterable[str], today: dt.date, *,
-             plan: Plan | None = None) -> Cube:
+             plan: Plan | None = None, and_co: Iterable[str] = ()) -> Cube:
     """The problems some of these offices are a co-office of and none of them leads, counted
-    as a cube of their own: what an office scope reaches beyond the cube's lead offices."""
+    as a cube of their own: what an office scope reaches beyond the cube's lead offices.
+    With `and_co`: only those some of `and_co` are a co-office of too and none of them leads
+    (what an office scope reaches of an office filter's co-routed problems led by neither)."""
     mine = sorted(set(offices))
+    also = sorted(set(and_co))
     if not mine:
         return Cube(campaign_id=campaign_id, today=today, cells=(), found={}, closed={})
     plan = plan or load_plan_of(session, campaign_id)
+    led = sorted({*mine, *also})
     where = and_(Problem.campaign_id == campaign_id, Problem.id.in_(
         select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(mine))),
-        or_(Problem.lead_office.is_(None), Problem.lead_office.not_in(mine)))
+        or_(Problem.lead_office.is_(None), Problem.lead_office.not_in(led)))
+    if also:
+        where = and_(where, Problem.id.in_(select(ProblemCoOffice.problem_id).where(
+            ProblemCoOffice.office_code.in_(also))))
     cells, found, closed = _counted(session, where, plan, today)
     return Cube(campaign_id=campaign_id, today=today, cells=cells, found=found, closed=closed)
 
