@@ -706,5 +706,19 @@ def towns_addressee(plan: Plan) -> str:
     place the scope has (各乡镇（开发区）, 各乡镇（街道）); a one-town plan addresses its villages."""
     if len(plan.towns) == 1:
         return "各村（社区）"
+    return f"各{towns_word(plan)}"
+
+
+def towns_word(plan: Plan) -> str:
+    """What the documents call the plan's town-level places: 乡镇, with the other kinds the
+    scope has (乡镇（开发区）, 乡镇（街道、办事处）), as table headings and counts name them."""
     others = [w for w in OTHER_PLACE_WORDS if any(t.name.endswith(w) for t in plan.towns)]
-    return f"各乡镇（{'、'.join(others)}）" if others else "各乡镇"
+    return f"乡镇（{'、'.join(others)}）" if others else "乡镇"
+
+
+def area_word(plan: Plan) -> str:
+    """The whole area a campaign covers, as 全县 / 全乡 / 全镇 say it: a one-town plan's town
+    (沧沟乡: 全乡), else the county."""
+    if len(plan.towns) == 1:
+        return f"全{plan.towns[0].name[-1:]}"
+    return "全县"

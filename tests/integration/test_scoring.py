@@ -17,7 +17,7 @@ from duban.domain.lifecycle import OPEN_STATUSES, Action, Status
 from duban.domain.plan import PenaltyBasis
 from duban.domain.scoring import Standing, penalty_totals
 from duban.services.database import Database
-from duban.services.scoring.documents import write_ranking
+from duban.services.scoring.documents import ranking_context, write_ranking
 from duban.services.scoring.monthly import MonthError, compute_ranking, monthly_snapshot, ranking
 from duban.services.scoring.penalties import (
     BASIS_ACCRUED,
@@ -172,6 +172,11 @@ def test_the_office_ranking_counts_the_months_accrued_fines(db: Database,
     # June accrued nothing (the fines fired in July).
     june = db.run(monthly_snapshot, clock, lg.campaign_id, "2020-06", frozen_by="county")
     assert all(s.penalties_yuan == 0 for s in june.stats)
+    # The 通报 heads the ranked column 责任单位 (it said 乡镇（办事处） over the offices), and a
+    # one-town campaign's 推进会 is the township's.
+    with db.transaction() as s:
+        ctx = ranking_context(s, snap, dt.date(2020, 8, 1))
+    assert ctx.ranked_unit == "责任单位" and ctx.area_word == "全乡"
 
 
 # ---- seed 002: monthly ranking, top 3 commended, the last one named

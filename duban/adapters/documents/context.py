@@ -46,6 +46,9 @@ class OfficialDocument:
     printed_on: dt.date | None = None  # 印发日期; defaults to issued_on
     seal_text: str = ""  # name on the issuer's seal; alt text of the seal placeholder
     seal_image: Path | None = None  # the issuer's electronic seal (PNG) swapped into the placeholder
+    # The plan's words for its town-level places and its whole area (towns_word, area_word).
+    place_word: str = "乡镇（办事处）"
+    area_word: str = "全县"
 
     @property
     def printer_name(self) -> str:
@@ -519,6 +522,14 @@ class RankingContext(OfficialDocument):
     # None: by rank alone.
     commended_towns: Sequence[str] | None = None
     named_towns: Sequence[str] | None = None
+    # What is ranked, as the table's heading names it: 责任单位 for a ranking of offices;
+    # empty: the plan's town-level places (place_word).
+    unit_label: str = ""
+
+    @property
+    def ranked_unit(self) -> str:
+        """The heading of the ranked names' column."""
+        return self.unit_label or self.place_word
 
     @property
     def commended(self) -> list[str]:

@@ -221,7 +221,7 @@ def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
             total = wb.add_format({"border": 1, "bold": True})
             total_pct = wb.add_format({"border": 1, "bold": True, "num_format": "0.0%"})
             for sheet, label, rows, total_row in (
-                ("乡镇进度", "乡镇（办事处）", ctx.towns, ctx.town_total),
+                ("乡镇进度", ctx.place_word, ctx.towns, ctx.town_total),
                 ("责任单位进度", "责任单位", ctx.offices, ctx.office_total),
                 ("来源分布", "问题来源", ctx.sources, ctx.source_total),
             ):

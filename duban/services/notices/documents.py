@@ -24,7 +24,7 @@ from duban.adapters.documents.context import ContactPerson, OfficialDocument
 from duban.domain.clock import Clock, local_today
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.numbering import format_document_number
-from duban.domain.plan import Plan
+from duban.domain.plan import Plan, area_word, towns_word
 from duban.services.database import data_dir, insert_or_skip
 from duban.services.events import state_changed
 from duban.services.templates import template_dir_for
@@ -336,4 +336,6 @@ def letterhead(plan: Plan, contact: ContactPerson | None = None) -> dict[str, An
         "copy_to": list(plan.documents.copy_to),
         "seal_text": plan.document_issuer,
         "contact": contact,
+        "place_word": towns_word(plan),
+        "area_word": area_word(plan),
     }

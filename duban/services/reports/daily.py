@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from duban.domain.clock import Clock
 from duban.domain.filenames import report_file_stem
 from duban.domain.numbering import format_date_cn
-from duban.domain.plan import OfficeLevel, Plan
+from duban.domain.plan import OfficeLevel, Plan, area_word
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.notices.documents import letterhead
@@ -142,7 +142,7 @@ def daily_report_context(
 
     t = figures.total
     intro = (
-        f"截至{format_date_cn(day)}，全{_unit(plan)}累计排查发现问题{t.today.found}个，"
+        f"截至{format_date_cn(day)}，{area_word(plan)}累计排查发现问题{t.today.found}个，"
         f"已交办{t.today.routed}个，整改中{t.today.rectifying}个，待复核{t.today.awaiting_review}个，"
         f"已销号{t.today.closed}个，销号率{t.closure_rate * 100:.1f}%；逾期未整改"
         f"{t.today.overdue}个。较前一日新增发现{t.change.found}个，新增销号{t.change.closed}个。"
@@ -253,13 +253,6 @@ def spot_check_lines(session: Session, plan: Plan, campaign_id: int,
         place=names.town(c.town_code) + names.villages.get(c.village_code or "", ""),
         note=c.note or "—") for c in failed]
     return rows, failures
-
-
-def _unit(plan: Plan) -> str:
-    """县 for a county campaign, 乡 / 镇 for a one-town campaign."""
-    if len(plan.towns) == 1:
-        return plan.towns[0].name[-1:]
-    return "县"
 
 
 def write_daily_report(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import STATUS_LABELS, Status
+from duban.domain.plan import towns_word
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.duties import milestone_text, milestones_of, reached_milestones
@@ -141,7 +142,7 @@ def write_ledger_document(uow: UnitOfWork, campaign_id: int, out_path: Path,
     head = letterhead(plan)
     ctx = LedgerContext(
         issuer=head["issuer"], issuer_mark=head["issuer_mark"],
-        title=f"{plan.name}问题整改台账", as_of=as_of, scope="全部乡镇（办事处）",
+        title=f"{plan.name}问题整改台账", as_of=as_of, scope=f"全部{towns_word(plan)}",
         items=items, issued_on=as_of,
     )
     return render_ledger(ctx, Path(out_path))

@@ -81,6 +81,7 @@ def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date)
         name_last=snap.policy.name_bottom, penalties=penalties,
         commended_towns=[r.name for r in snap.ranking.commended],
         named_towns=[r.name for r in snap.ranking.named],
+        unit_label="责任单位" if snap.policy.by == "office" else "",
     )
 
 
