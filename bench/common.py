@@ -165,11 +165,7 @@ def copied_database(url: str) -> Iterator[str]:
     try:
         yield url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        _drop_pg(admin, name)
 
 
 @contextmanager
@@ -191,11 +187,16 @@ def scratch_pg(admin_url: str, prefix: str, *extensions: str) -> Iterator[str]:
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        _drop_pg(admin, name)
+
+
+def _drop_pg(admin: Any, name: str) -> None:
+    """Drop a scratch database, ending what is still connected to it, and the admin engine."""
+    with admin.connect() as conn:
+        conn.execute(text(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
 
 
 def seed_campaign(url: str, size: str, *, households: int | None = None) -> tuple[int, float, int]:
