@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import typing
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import jinja2
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from duban.domain.clock import Clock, local_now
 from duban.services.accounts import session_user, token_hash
@@ -128,3 +134,33 @@ def current(request: Request) -> Ctx:
     scope = Scope(actor=actor, town=user.town_code, village=user.village_code)
     return Ctx(request=request, user=user, scope=scope, csrf=st.keys.csrf_for(user.token_hash),
                today=now.date(), now=now)
+
+
+def signed_in(endpoint: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
+    """A page's endpoint run with its sign-in in one worker thread.
+
+    FastAPI hands a sync dependency (`current`) and a sync endpoint each to a worker thread
+    of its own and back: two hand-offs per request, a good share of a busy server's Python.
+    The endpoint's `ctx` parameter is left out of the parameters FastAPI reads (the others,
+    `request` among them, it still parses and validates); in one thread `current` signs in,
+    as the dependency did (AuthRequired when there is no session), then the page runs.
+    Its router must not also depend on `current`.
+    """
+    hints = typing.get_type_hints(endpoint, include_extras=True)
+    signature = inspect.signature(endpoint)
+    params = [p.replace(annotation=hints.get(p.name, p.annotation))
+              for name, p in signature.parameters.items() if name != "ctx"]
+    if "ctx" not in signature.parameters or "request" not in signature.parameters:
+        raise TypeError(f"{endpoint.__name__}: a signed-in page takes request and ctx")
+
+    async def page(**kwargs: Any) -> Response:
+        request = kwargs["request"]
+        return await run_in_threadpool(lambda: endpoint(ctx=current(request), **kwargs))
+
+    page.__name__ = endpoint.__name__
+    page.__qualname__ = endpoint.__qualname__
+    page.__doc__ = endpoint.__doc__
+    page.__module__ = endpoint.__module__
+    page.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=params, return_annotation=Response)
+    return page

@@ -50,14 +50,14 @@ from duban.services.views.names import Names, names_in
 from duban.services.views.today import Due, TodayWork
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import Aged, always
-from duban.web.deps import PLAN_VERSIONS, WebState, csrf_session, current, state
+from duban.web.deps import PLAN_VERSIONS, WebState, csrf_session, current, signed_in, state
 from duban.web.render import Options, render
 from duban.web.security import Ctx
 from duban.web.xlsx import ledger_workbook
 
-# Sign-in is checked before the CSRF token, so a request without a session gets the sign-in
-# answer (redirect / 401) rather than a CSRF refusal.
-router = APIRouter(dependencies=[Depends(current), Depends(csrf_session)])
+# Every route here is a GET page whose endpoint signs in itself, in the page's worker thread
+# (`signed_in`: one hand-off per request instead of two); the CSRF check passes GETs.
+router = APIRouter(dependencies=[Depends(csrf_session)])
 CtxDep = Annotated[Ctx, Depends(current)]
 
 
@@ -193,6 +193,7 @@ def _enum(kind: type, value: str | None) -> Any:
 
 
 @router.get("/", include_in_schema=False)
+@signed_in
 def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
     st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "dashboard")
     cells = scope_cells(st, ctx, chosen.id)
@@ -210,8 +211,9 @@ def notices_of(st: WebState, ctx: Ctx, campaign_id: int) -> Any:
 
     if ctx.scope.sees_all:
         return None
-    offices = inbox_offices(st, ctx, campaign_id)
-    return st.db.run(notice_tally, campaign_id, offices) if offices else None
+    with st.db.unit_of_work() as uow:  # a town's offices and the tally in one transaction
+        offices = inbox_offices(st, ctx, campaign_id, uow.session)
+        return notice_tally(uow, campaign_id, offices) if offices else None
 
 
 ScopeCells = tuple[Cube, float | None, Cube | None]
@@ -493,6 +495,7 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
 
 
 @router.get("/ledger", include_in_schema=False)
+@signed_in
 def ledger_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                 page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
     return ledger_of(request, ctx, campaign, request.query_params, page_no)
@@ -542,6 +545,7 @@ def filter_options(choices: Mapping[str, list[Any]]) -> dict[str, Options]:
 
 
 @router.get("/ledger.xlsx", include_in_schema=False)
+@signed_in
 def ledger_export(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
     st = state(request)
     _, chosen = campaign_of(st, _int(campaign))
@@ -582,6 +586,7 @@ def _attachment(filename: str, inline: bool = False) -> str:
 
 
 @router.get("/waiting", include_in_schema=False)
+@signed_in
 def waiting_page(request: Request, ctx: CtxDep, campaign: str | None = None,
                  office: str | None = None, status: str | None = None,
                  page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
@@ -602,6 +607,7 @@ def waiting_page(request: Request, ctx: CtxDep, campaign: str | None = None,
 
 
 @router.get("/coverage", include_in_schema=False)
+@signed_in
 def coverage_page(request: Request, ctx: CtxDep, campaign: str | None = None) -> Response:
     st, campaigns, chosen = chosen_campaign(request, ctx, campaign, "coverage")
     if ctx.scope.role == Role.OFFICE:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -659,19 +660,23 @@ def user_active(request: Request, ctx: CtxDep, username: str,
 # ---- the inbox of reminders -------------------------------------------------------------
 
 
-def inbox_offices(st: WebState, ctx: Ctx, campaign_id: int | None) -> list[str]:
+def inbox_offices(st: WebState, ctx: Ctx, campaign_id: int | None,
+                  session: Session | None = None) -> list[str]:
     """Whose messages a user reads: their offices (with substitutions); a town its offices;
-    a village its own; the county office and supervision groups the campaign's office."""
+    a village its own; the county office and supervision groups the campaign's office.
+    Read in `session` when given (a page's own transaction), else in a transaction of its own."""
     from duban.services.campaigns import load_plan_of
 
     if ctx.scope.offices:
         return sorted(ctx.scope.offices)
     if campaign_id is None:
         return []
-    with st.db.transaction() as session:
-        codes = visible_office_codes(session, ctx.scope, campaign_id)
-        if codes is None:
-            return [load_plan_of(session, campaign_id).county_office]
+    if session is None:
+        with st.db.transaction() as own:
+            return inbox_offices(st, ctx, campaign_id, own)
+    codes = visible_office_codes(session, ctx.scope, campaign_id)
+    if codes is None:
+        return [load_plan_of(session, campaign_id).county_office]
     return sorted(codes)
 
 
