@@ -51,7 +51,7 @@ from duban.services.views.today import Due, TodayWork
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import Aged, always
 from duban.web.deps import PLAN_VERSIONS, WebState, csrf_session, current, signed_in, state
-from duban.web.render import Options, render
+from duban.web.render import Options, ledger_rows_html, render
 from duban.web.security import Ctx
 from duban.web.xlsx import ledger_workbook
 
@@ -527,11 +527,15 @@ def ledger_of(request: Request, ctx: Ctx, campaign: str | None, query: Mapping[s
     stones = read(st, milestone_texts, chosen.id, [r.id for r in rows], ctx.today,
                   plan=r.plan) if rows and any(
         rule.milestones for rule in r.plan.deadlines.rules) else {}
+    bulk = ctx.scope.role == Role.COUNTY
+    rows_html = ledger_rows_html(st.env, rows, names=names, bulk=bulk, kept=kept or {},
+                                 milestones=stones, today=ctx.today)
     return page(st, ctx, "ledger.html", "ledger", campaign=chosen, campaigns=campaigns,
-                q=q, params=params, rows=rows, total=total, exact=exact, pages=pages,
+                q=q, params=params, rows=rows, rows_html=rows_html, total=total, exact=exact,
+                pages=pages,
                 names=names, milestones=stones,
                 choices=choices, options=options, base=base, sorts=list(Sort),
-                dues=list(Due), bulk=ctx.scope.role == Role.COUNTY,
+                dues=list(Due), bulk=bulk,
                 query_string=urlencode(base), kept=kept or {}, status_code=status_code,
                 back=back or f"{request.url.path}?{request.url.query}")
 
