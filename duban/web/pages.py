@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -201,7 +202,21 @@ def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -
     work = today_of(st, ctx, cells)
     return page(st, ctx, "dashboard.html", "dashboard", campaign=chosen, campaigns=campaigns,
                 d=data, age=age, chart=trend_chart(data.trend), work=work,
-                notices=notices_of(st, ctx, chosen.id))
+                notices=notices_of(st, ctx, chosen.id),
+                progress_html=progress_html(st, ctx, data, cells))
+
+
+def progress_html(st: WebState, ctx: Ctx, data: Dashboard, cells: ScopeCells) -> Markup:
+    """The dashboard's progress tables (villages or towns, offices), rendered once per scope
+    and kept cube, as its sums are (dashboard_of): the same for every user of the scope."""
+    def draw() -> Markup:
+        return Markup(st.env.get_template("_progress.html").render(d=data))
+
+    cube, age, _ = cells
+    if age is None:
+        return draw()
+    html, _ = st.cache.get(("progress-html", ctx.scope.key(), cube), draw, keep=always)
+    return html
 
 
 def notices_of(st: WebState, ctx: Ctx, campaign_id: int) -> Any:
