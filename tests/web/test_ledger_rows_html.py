@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the template loop is kept verbatim, its lines as long as they were)
 """The ledger's rows drawn in Python are what ledger.html's row loop drew: the loop as it
 was, rendered by the pages' own environment, against `render.ledger_rows_html`."""
 
