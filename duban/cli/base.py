@@ -158,7 +158,7 @@ class Env:
         """The database URL this command uses (--db, $DUBAN_DATABASE_URL, else the SQLite file)."""
         if self._db is not None:
             return self._db.engine.url.render_as_string(hide_password=False)
-        from duban.services.database import database_url
+        from duban.services.locations import database_url  # not SQLAlchemy: the tick's hand-off
 
         return self.db_url or database_url()
 

@@ -234,7 +234,7 @@ def _handed_tick(e: Env, now: str | None) -> dict[str, Any] | None:
     (duban.adapters.tick_desk); None when there is none or it went away: run it here."""
     from duban.adapters.tick_desk import TICK_DESK, DeskGone, TickRefused, database_key, hand_off
     from duban.domain.errors import DubanError
-    from duban.services.database import data_dir
+    from duban.services.locations import data_dir
 
     try:
         return hand_off(data_dir() / TICK_DESK, database_key(e.db_url_or_default()), now)

@@ -17,30 +17,16 @@ from sqlalchemy import Connection, Engine, Transaction, create_engine, event, in
 from duban.adapters.resources import migrations_dir
 from duban.domain.errors import ConflictError
 
+# Re-exported: where the data and the database are (stdlib only, for the tick's hand-off).
+from duban.services.locations import data_dir as data_dir
+from duban.services.locations import database_url as database_url
+from duban.services.locations import private_data_dir as private_data_dir
+from duban.services.locations import private_dir as private_dir
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = migrations_dir()
-
-
-def data_dir() -> Path:
-    """The data directory: $DUBAN_DATA_DIR, else ./data beside where duban runs."""
-    return Path(os.environ.get("DUBAN_DATA_DIR", "data")).resolve()
-
-
-def private_dir(path: Path) -> Path:
-    """A folder created owner-only (0700) when it does not exist yet (an existing one is the
-    operator's to set); returns it."""
-    if not path.is_dir():
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(path, 0o700)  # mkdir's mode is narrowed by the umask, never widened
-    return path
-
-
-def private_data_dir() -> Path:
-    """The data directory, created owner-only when missing: it holds the SQLite database,
-    evidence, documents and the web's secret key."""
-    return private_dir(data_dir())
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -56,14 +42,6 @@ def _private_sqlite_file(url: str) -> None:
         return
     with contextlib.suppress(FileExistsError):  # another process created it first
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-
-
-def database_url() -> str:
-    """$DUBAN_DATABASE_URL, else a SQLite file in the data directory (the embedded default)."""
-    url = os.environ.get("DUBAN_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{private_data_dir() / 'duban.sqlite3'}"
 
 
 @cache
