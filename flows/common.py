@@ -85,8 +85,30 @@ def quiet_prefect() -> Iterator[None]:
         updates[PREFECT_API_URL] = _owned_api_url
     if "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in os.environ:
         updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = EPHEMERAL_STARTUP_SECONDS
-    with temporary_settings(updates=updates):
+    import prefect.context
+
+    current = prefect.context.get_settings_context()
+    key = tuple(sorted((setting.name, value) for setting, value in updates.items()))
+    made = _quiet_made
+    if made is not None and made[0] is current.settings and made[1] == key:
+        # The same settings as last time, entered afresh (as temporary_settings enters them):
+        # building them again, Prefect's pydantic settings validated whole, cost serve ~30 ms
+        # of CPU every tick.
+        with prefect.context.SettingsContext(profile=current.profile, settings=made[2]):
+            yield
+        return
+    with temporary_settings(updates=updates) as settings:
+        _remember_quiet(current.settings, key, settings)
         yield
+
+
+# The last quiet settings made: (the settings they were made from, the updates, the result).
+_quiet_made: tuple[Any, tuple[tuple[str, Any], ...], Any] | None = None
+
+
+def _remember_quiet(base: Any, key: tuple[tuple[str, Any], ...], settings: Any) -> None:
+    global _quiet_made
+    _quiet_made = (base, key, settings)
 
 
 def _free_port() -> int:
