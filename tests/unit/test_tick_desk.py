@@ -191,7 +191,10 @@ def _drop_calls(d: TickDesk) -> None:
             except OSError:
                 continue
             try:
-                if s.type == socket.SOCK_STREAM and s.getsockname()[0] == "127.0.0.1" \
+                # Only the desk's TCP connections: a unix socket another test left in this
+                # worker (a render pool's forkserver) has a path, not an address.
+                if s.family == socket.AF_INET and s.type == socket.SOCK_STREAM \
+                        and s.getsockname()[0] == "127.0.0.1" \
                         and s.getsockname()[1] == d._sock.getsockname()[1]:
                     s.shutdown(socket.SHUT_RDWR)
             except OSError:
