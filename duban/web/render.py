@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -132,6 +133,14 @@ def _e(value: object) -> str:
             .replace("'", "&#39;").replace('"', "&#34;"))
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def nobreak_dates(text: object) -> Markup:
+    """Text escaped, its ISO dates kept whole on a line (a phone wrapped 2022- / 10-20)."""
+    return Markup(_ISO_DATE.sub(lambda m: f'<span class="nw">{m.group(0)}</span>', _e(text)))
+
+
 def ledger_rows_html(env: jinja2.Environment, rows: Iterable[Any], *, names: Any, bulk: bool,
                      kept: Mapping[str, Any], milestones: Mapping[int, str],
                      today: dt.date) -> Markup:
@@ -168,7 +177,7 @@ def ledger_rows_html(env: jinja2.Environment, rows: Iterable[Any], *, names: Any
             cells.append(f' <span class="left band-{_e(band)}">'
                          f"{_e(workdays_text(r.deadline, r.workdays_left, today))}</span>")
         if milestones and milestones.get(r.id):
-            cells.append(f'<div class="muted small">节点：{_e(milestones[r.id])}</div>')
+            cells.append(f'<div class="muted small">节点：{nobreak_dates(milestones[r.id])}</div>')
         cells.append("</td>\n  </tr>")
         out.append("".join(cells))
     if not out:
@@ -189,6 +198,7 @@ def make_env() -> jinja2.Environment:
     env.filters.update(
         dt=_fmt_dt, date=_fmt_date, cn_date=_cn_date, pct=_pct, status=_label_status,
         action=_label_action, role=_label_role, band=_label_band, size=_size,
+        nobreak_dates=nobreak_dates,
     )
     env.globals.update(waited=waited, urlencode=urlencode, workdays_text=workdays_text)
     return env

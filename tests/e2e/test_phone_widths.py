@@ -47,14 +47,13 @@ def _world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Database, F
     return db, clock, world.problems["hd_housing"]
 
 
-# Dates (2022-10-20) that are a table cell's own value, printed over more than one line
-# (running text around a date, as a milestone line, may wrap).
+# Dates (2022-10-20) in table cells printed over more than one line.
 BROKEN_DATES = """() => {
   const out = [];
   const walk = document.createTreeWalker(document.querySelector('main') || document.body,
                                          NodeFilter.SHOW_TEXT);
   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-    if (!n.parentElement || n.parentElement.tagName !== 'TD') continue;  // a cell's own value
+    if (!n.parentElement || !n.parentElement.closest('td')) continue;
     for (const m of n.data.matchAll(/\\d{4}-\\d{2}-\\d{2}/g)) {
       const r = document.createRange();
       r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);

@@ -23,7 +23,7 @@ LOOP = """  {% for r in rows %}
     <td data-label="地点">{{ names.town(r.town_code) }}{% if r.village_code %} · {{ names.village(r.village_code) }}{% endif %}</td>
     <td data-label="描述" class="desc"><a href="/problems/{{ r.id }}">{{ r.description|truncate(40, True, '…') }}</a></td>
     <td data-label="牵头办室">{{ names.office(r.lead_office) or '—' }}</td>
-    <td data-label="时限">{{ r.deadline|date or ('待签收' if r.status == 'routed' and r.lead_office else '—') }}{% if r.workdays_left is not none %} <span class="left band-{{ r.band }}">{{ workdays_text(r.deadline, r.workdays_left, ctx.today) }}</span>{% endif %}{% if milestones and milestones.get(r.id) %}<div class="muted small">节点：{{ milestones[r.id] }}</div>{% endif %}</td>
+    <td data-label="时限">{{ r.deadline|date or ('待签收' if r.status == 'routed' and r.lead_office else '—') }}{% if r.workdays_left is not none %} <span class="left band-{{ r.band }}">{{ workdays_text(r.deadline, r.workdays_left, ctx.today) }}</span>{% endif %}{% if milestones and milestones.get(r.id) %}<div class="muted small">节点：{{ milestones[r.id]|nobreak_dates }}</div>{% endif %}</td>
   </tr>
   {% else %}
   <tr><td colspan="8" class="muted">没有符合条件的问题。</td></tr>
@@ -65,7 +65,8 @@ ROWS = [
 
 @pytest.mark.parametrize("bulk", [False, True])
 @pytest.mark.parametrize("kept", [{}, {"ids": [3, 6], "error": "x"}])
-@pytest.mark.parametrize("milestones", [{}, {1: "10月5日 完成排查 <已过>", 6: "a&b", 7: ""}])
+@pytest.mark.parametrize("milestones", [{}, {1: "10月5日 完成排查 <已过>", 6: "a&b", 7: ""},
+                                        {1: "开工 2022-10-08 逾期未完成；完工 2022-10-20 未到期"}])
 @pytest.mark.parametrize("rows", [ROWS, ROWS[:1], []])
 def test_rows_drawn_in_python_are_the_template_loops(bulk: bool, kept: dict[str, object],
                                                     milestones: dict[int, str],
@@ -76,3 +77,11 @@ def test_rows_drawn_in_python_are_the_template_loops(bulk: bool, kept: dict[str,
     got = ledger_rows_html(env, rows, names=NAMES, bulk=bulk, kept=kept,
                            milestones=milestones, today=TODAY)
     assert str(got) + "\n" == want
+
+
+def test_milestone_dates_are_kept_whole_and_the_text_escaped() -> None:
+    from duban.web.render import nobreak_dates
+
+    got = str(nobreak_dates("开工 2022-10-08 <逾期>；完工 2022-10-20 & 未到期"))
+    assert got == ('开工 <span class="nw">2022-10-08</span> &lt;逾期&gt;；'
+                   '完工 <span class="nw">2022-10-20</span> &amp; 未到期')
