@@ -86,4 +86,6 @@ def test_the_problem_page_shows_milestones_and_the_lead_reports_one(
         assert [(m.milestone_code, m.reached_by) for m in reached] == [("开工", "off_zjj")]
     assert "已完成" in county.get(f"/problems/{pid}").text
     ledger = county.get(f"/ledger?campaign={world.campaign_id}&status=").text
-    assert "节点：开工 2022-10-08 已完成；完工 2022-10-20 未到期" in ledger
+    # Each date kept whole on a line (a phone wrapped 2022- / 10-20).
+    assert ('节点：开工 <span class="nw">2022-10-08</span> 已完成；'
+            '完工 <span class="nw">2022-10-20</span> 未到期') in ledger
