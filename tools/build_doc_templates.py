@@ -630,7 +630,7 @@ def build_notice(seal: bytes) -> DocumentObject:
     para(doc, "GB Heading 1", "一、问题情况")
     para(doc, "GB Body",
          "经汇总核实，{{ summary_text }}，涉及{{ town_count }}个"
-         "乡镇（办事处）{{ village_count }}个村，最早整改时限为{{ earliest_deadline|cn_date }}。"
+         "{{ place_word }}{{ village_count }}个村，最早整改时限为{{ earliest_deadline|cn_date }}。"
          "具体问题见附件。")
     requirements_section(doc, "二、整改要求")
     para(doc, "GB Attachment Note",
@@ -643,11 +643,11 @@ def build_notice(seal: bytes) -> DocumentObject:
     para(doc, "GB Body", "{%p if list_file %}")
     para(doc, "GB Body",
          "本清单共列问题{{ problems|length }}个（牵头{{ lead_count }}个、配合{{ co_count }}个），"
-         "按乡镇（办事处）汇总如下。逐项清单（序号、问题编号、乡镇（村）、户主、问题描述、"
+         "按{{ place_word }}汇总如下。逐项清单（序号、问题编号、乡镇（村）、户主、问题描述、"
          "整改要求、整改时限、配合单位）见随本通知书下发的电子表格《{{ list_file }}》。")
     summary = loop_table(
         doc,
-        ["序号", "乡镇（办事处）", "问题数", "牵头", "配合", "最早整改时限"],
+        ["序号", "{{ place_word }}", "问题数", "牵头", "配合", "最早整改时限"],
         [("{{ loop.index }}", "GB Table Center"), ("{{ t.town }}", "GB Table"),
          ("{{ t.problems }}", "GB Table Center"), ("{{ t.leads }}", "GB Table Center"),
          ("{{ t.co }}", "GB Table Center"), ("{{ t.earliest|cn_date }}", "GB Table Center")],
@@ -710,10 +710,10 @@ def build_bulletin(seal: bytes) -> DocumentObject:
     doc = opening("addressee")
     para(doc, "GB Heading 1", "一、总体情况")
     para(doc, "GB Body",
-         "截至{{ as_of|cn_date }}，全县共有逾期未整改问题{{ total_overdue }}个，涉及"
-         "{{ by_town|length }}个乡镇（办事处）、{{ by_office|length }}个责任单位。")
-    para(doc, "GB Heading 1", "二、乡镇（办事处）逾期情况")
-    loop_table(doc, ["序号", "乡镇（办事处）", "逾期问题数", "最长逾期（工作日）"],
+         "截至{{ as_of|cn_date }}，{{ area_word }}共有逾期未整改问题{{ total_overdue }}个，涉及"
+         "{{ by_town|length }}个{{ place_word }}、{{ by_office|length }}个责任单位。")
+    para(doc, "GB Heading 1", "二、{{ place_word }}逾期情况")
+    loop_table(doc, ["序号", "{{ place_word }}", "逾期问题数", "最长逾期（工作日）"],
                [("{{ loop.index }}", "GB Table Center"), ("{{ g.name }}", "GB Table"),
                 ("{{ g.count }}", "GB Table Center"),
                 ("{{ g.max_days_overdue }}", "GB Table Center")],
@@ -762,8 +762,8 @@ def build_daily_report(seal: bytes) -> DocumentObject:
     """整改进度日报: town and office tables with totals, and the trend chart."""
     del seal  # reports carry no seal
     doc = opening(None)
-    para(doc, "GB Heading 1", "一、乡镇（办事处）整改进度")
-    t = loop_table(doc, ["乡镇（办事处）", *_DAILY_HEADERS[1:]], _daily_cells("r"),
+    para(doc, "GB Heading 1", "一、{{ place_word }}整改进度")
+    t = loop_table(doc, ["{{ place_word }}", *_DAILY_HEADERS[1:]], _daily_cells("r"),
                    _DAILY_WIDTHS, "r in towns")
     add_total_row(t, doc, _daily_cells("town_total"))
     para(doc, "GB Heading 1", "二、责任单位整改进度")
@@ -825,7 +825,7 @@ def build_ranking(seal: bytes) -> DocumentObject:
     """月考评通报: ranking table, commendations, the last place, penalties."""
     doc = opening("addressee")
     para(doc, "GB Heading 1", "一、考评结果")
-    loop_table(doc, ["名次", "乡镇（办事处）", "得分明细", "扣分", "总分", "备注"],
+    loop_table(doc, ["名次", "{{ ranked_unit }}", "得分明细", "扣分", "总分", "备注"],
                [("{{ r.rank }}", "GB Table Center"), ("{{ r.town }}", "GB Table"),
                 ("{{ r.breakdown }}", "GB Table"), ("{{ r.deduction|score }}", "GB Table Center"),
                 ("{{ r.total|score }}", "GB Table Center"), ("{{ r.remark }}", "GB Table")],
@@ -834,7 +834,7 @@ def build_ranking(seal: bytes) -> DocumentObject:
     para(doc, "GB Body",
          "根据{{ year }}年{{ month }}月考评结果，{% if commended %}{{ commended|join('、') }}位列前"
          "{{ commend_top|cn_numeral }}名，给予通报表扬；{% endif %}{% if named_last %}"
-         "{{ named_last|join('、') }}位列后{{ name_last|cn_numeral }}名，在全县推进会上作检讨发言，"
+         "{{ named_last|join('、') }}位列后{{ name_last|cn_numeral }}名，在{{ area_word }}推进会上作检讨发言，"
          "限期整改。{% endif %}{% if commend_top and not commended and name_last and not named_last %}"
          "前{{ commend_top|cn_numeral }}名和末位成绩均有并列，本月不作表彰和末位检讨；"
          "{% elif commend_top and not commended %}前{{ commend_top|cn_numeral }}名成绩并列，"
