@@ -827,8 +827,8 @@ def build_ranking(seal: bytes) -> DocumentObject:
     para(doc, "GB Heading 1", "一、考评结果")
     loop_table(doc, ["名次", "{{ ranked_unit }}", "得分明细", "扣分", "总分", "备注"],
                [("{{ r.rank }}", "GB Table Center"), ("{{ r.town }}", "GB Table"),
-                ("{{ r.breakdown }}", "GB Table"), ("{{ r.deduction|score }}", "GB Table Center"),
-                ("{{ r.total|score }}", "GB Table Center"), ("{{ r.remark }}", "GB Table")],
+                ("{{ r.breakdown }}", "GB Table"), ("{{ r.deduction|score(deduction_places) }}", "GB Table Center"),
+                ("{{ r.total|score(total_places) }}", "GB Table Center"), ("{{ r.remark }}", "GB Table")],
                [12, 30, 62, 14, 16, 22], "r in rows")
     para(doc, "GB Heading 1", "二、表彰和检讨")
     para(doc, "GB Body",

@@ -478,3 +478,24 @@ def test_table_fix_gives_what_docxtpl_gives(grid: int, rows: list[int], span: bo
     ours = _Template.__new__(_Template).fix_tables(xml)  # no template needed for the walk
     theirs = DocxTemplate.fix_tables(None, xml)  # type: ignore[arg-type]
     assert etree.tostring(ours) == etree.tostring(theirs)
+
+
+def test_ranking_columns_print_one_number_of_decimals(tmp_path: Path) -> None:
+    """扣分 and 总分 each print every row with the column's decimals: 10.80 beside 11.21,
+    not 10.8; a column of whole numbers stays whole."""
+    from dataclasses import replace
+
+    from duban.adapters.documents.context import RankingRow, ScoreLine
+
+    base = ranking_context()
+    rows = [RankingRow(rank=1, town="甲镇", scores=[ScoreLine("排查", 30.0)], deduction=10.8),
+            RankingRow(rank=2, town="乙镇", scores=[ScoreLine("排查", 30.0)], deduction=11.21),
+            RankingRow(rank=3, town="丙镇", scores=[ScoreLine("排查", 20.0)], deduction=0.0)]
+    ctx = replace(base, rows=rows, commended_towns=[], named_towns=[])
+    table = Document(str(render_ranking(ctx, tmp_path / "k.docx"))).tables[0]
+    assert [r.cells[3].text for r in table.rows[1:]] == ["10.80", "11.21", "0.00"]
+    assert [r.cells[4].text for r in table.rows[1:]] == ["19.20", "18.79", "20.00"]
+    whole = replace(ctx, rows=[replace(r, deduction=2.0) for r in rows])
+    table = Document(str(render_ranking(whole, tmp_path / "w.docx"))).tables[0]
+    assert [r.cells[3].text for r in table.rows[1:]] == ["2", "2", "2"]
+    assert [r.cells[4].text for r in table.rows[1:]] == ["28", "28", "18"]

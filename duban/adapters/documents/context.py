@@ -496,6 +496,13 @@ def _fmt_score(x: float) -> str:
     return f"{x:g}"
 
 
+def score_places(values: Sequence[float]) -> int:
+    """Decimals a column of scores is printed with: as many as its most precise value needs,
+    at most two, so that one column does not read 10.8 beside 11.21."""
+    return max((len(f"{round(v, 2):.2f}".rstrip("0").partition(".")[2]) for v in values),
+               default=0)
+
+
 @dataclass(frozen=True)
 class Penalty:
     """A penalty applied this month (e.g. 500 yuan per unrectified problem, seed 000)."""
@@ -525,6 +532,16 @@ class RankingContext(OfficialDocument):
     # What is ranked, as the table's heading names it: 责任单位 for a ranking of offices;
     # empty: the plan's town-level places (place_word).
     unit_label: str = ""
+
+    @property
+    def deduction_places(self) -> int:
+        """Decimals of the 扣分 column (one for every row)."""
+        return score_places([r.deduction for r in self.rows])
+
+    @property
+    def total_places(self) -> int:
+        """Decimals of the 总分 column (one for every row)."""
+        return score_places([r.total for r in self.rows])
 
     @property
     def ranked_unit(self) -> str:

@@ -103,9 +103,12 @@ def _cn_numeral(value: int) -> str:
     return chinese_numeral(int(value))
 
 
-def _score(value: float) -> str:
-    """Jinja filter: a score without a trailing .0."""
-    return f"{float(value):g}"
+def _score(value: float, places: int | None = None) -> str:
+    """Jinja filter: a score with its column's decimals (`places`), else without a trailing .0
+    (a template an office copied before the column's decimals were passed)."""
+    if places is None:
+        return f"{float(value):g}"
+    return f"{float(value):.{int(places)}f}"
 
 
 # The records a template reads (NoticeItem …): instances of plain frozen dataclasses, for which
