@@ -11,6 +11,7 @@ import copy
 import io
 import struct
 import sys
+import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -774,7 +775,7 @@ def build_daily_report(seal: bytes) -> DocumentObject:
     t = loop_table(doc, ["问题来源", *_DAILY_HEADERS[1:]], _daily_cells("r"),
                    _DAILY_WIDTHS, "r in sources")
     add_total_row(t, doc, _daily_cells("source_total"))
-    para(doc, "GB Heading 1", "四、当日随机抽查")
+    para(doc, "GB Heading 1", "四、{{ period_word }}随机抽查")
     para(doc, "GB Body", "{{ spot_check_text }}")
     tag(doc, "{%p if spot_checks %}")
     c = "GB Table Center"
@@ -797,7 +798,8 @@ def build_daily_report(seal: bytes) -> DocumentObject:
     para(doc, "GB Body", "{{ duty_text }}")
     tag(doc, "{%p endif %}")
     tag(doc, "{%p if duty_units %}")
-    loop_table(doc, ["责任单位", "当日到期", "按时完成", "当日未完成", "累计逾期未完成"],
+    loop_table(doc, ["责任单位", "{{ duty_heads[0] }}", "{{ duty_heads[1] }}",
+                     "{{ duty_heads[2] }}", "{{ duty_heads[3] }}"],
                [("{{ u.unit }}", "GB Table"), ("{{ u.due }}", c), ("{{ u.done }}", c),
                 ("{{ u.undone }}", c), ("{{ u.missed }}", c)],
                [56, 24, 24, 24, 28], "u in duty_units")
@@ -949,9 +951,25 @@ def build_all(out_dir: Path = DEFAULT_OUT) -> list[Path]:
         core.title = name.removesuffix(".docx")
         core.comments = "GB/T 9704-2012 template; rebuild with tools/build_doc_templates.py"
         path = out_dir / name
-        doc.save(str(path))
+        buf = io.BytesIO()
+        doc.save(buf)
+        path.write_bytes(reproducible_zip(buf.getvalue()))
         written.append(path)
     return written
+
+
+def reproducible_zip(data: bytes) -> bytes:
+    """The same package with every entry dated 1980-01-01, so a rebuild that changes nothing
+    writes the same bytes (git then shows only the templates a change touched)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
 
 
 def main(argv: Sequence[str]) -> int:

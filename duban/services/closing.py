@@ -188,7 +188,8 @@ def write_closing_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
     figures = daily_figures(uow, campaign_id, day)
     # The chart spans the whole campaign (行动期间), not the daily report's last weeks.
     ctx = daily_report_context(session, campaign_id, day, figures,
-                               series_days=max(1, (day - plan.start).days + 1), keep=clock)
+                               series_days=max(1, (day - plan.start).days + 1), keep=clock,
+                               whole=True)
     intro = (
         f"{plan.name}（{format_date_cn(plan.start)}至{format_date_cn(plan.end or day)}）"
         f"于{format_date_cn(day)}总结：{REASON_LABELS.get(reason, reason)}"

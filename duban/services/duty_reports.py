@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.domain.lifecycle import Role
+from duban.domain.lifecycle import Role, Status
 from duban.services.campaigns import load_plan_of
 from duban.services.duties import (
     DONE,
@@ -58,6 +58,9 @@ class DutyDay:
     milestones_reached: int  # of those due that day
     milestones_missed: tuple[MilestoneLine, ...]
     more_units: int = 0  # units left out of `units` (every one done on time)
+    # The whole campaign up to the day (the closing report), not the day alone: `due` is every
+    # occurrence due by the day, `done` those done on their day, `missed` those still not done.
+    whole: bool = False
 
     @property
     def due(self) -> int:
@@ -80,8 +83,12 @@ class DutyDay:
         if not self.has_duties:
             return ""
         late = [u for u in self.units if u.missed]
-        text = (f"当日到期常态化工作{self.due}项，按时完成{self.done}项，未完成"
-                f"{self.due - self.done}项；累计逾期未完成{self.missed}项")
+        if self.whole:
+            text = (f"行动期间常态化工作应完成{self.due}项，按时完成{self.done}项，未按时完成"
+                    f"{self.due - self.done}项；至总结时仍未完成{self.missed}项")
+        else:
+            text = (f"当日到期常态化工作{self.due}项，按时完成{self.done}项，未完成"
+                    f"{self.due - self.done}项；累计逾期未完成{self.missed}项")
         if late:
             names = "、".join(f"{u.unit}{u.missed}项" for u in late[:5])
             text += f"（{names}{'等' if len(late) > 5 else ''}）"
@@ -92,6 +99,9 @@ class DutyDay:
         """One sentence on the day's milestones."""
         if not self.has_milestones:
             return ""
+        if self.whole:
+            return (f"行动期间到期整改节点{self.milestones_due}个，按期完成"
+                    f"{self.milestones_reached}个；逾期未完成整改节点{len(self.milestones_missed)}个。")
         return (f"当日到期整改节点{self.milestones_due}个，已完成{self.milestones_reached}个；"
                 f"逾期未完成整改节点{len(self.milestones_missed)}个。")
 
@@ -100,11 +110,13 @@ UNIT_ROWS = 40  # the report lists at most this many units (those with something
 
 
 def duty_day(session: Session, campaign_id: int, day: dt.date, *,
-             offices: Sequence[str] | None = None, town: str | None = None) -> DutyDay:
+             offices: Sequence[str] | None = None, town: str | None = None,
+             whole: bool = False) -> DutyDay:
     """A read-only view: the day's duties by unit and the milestones due and missed.
 
     `offices` keeps the occurrences of those units and the milestones of problems they lead;
-    `town` keeps a town's occurrences and its problems' milestones (a town sees its own).
+    `town` keeps a town's occurrences and its problems' milestones (a town sees its own);
+    `whole`: the campaign up to the day instead of the day (see DutyDay.whole).
     """
     plan = load_plan_of(session, campaign_id)
     has_milestones = any(r.milestones for r in plan.deadlines.rules)
@@ -118,7 +130,11 @@ def duty_day(session: Session, campaign_id: int, day: dt.date, *,
     for o in session.scalars(stmt):
         done = o.status == DONE and o.done_on is not None and o.done_on <= day
         t = tally[(o.office_code, o.town_code, o.village_code)]
-        if o.due_on == day:
+        if whole:
+            t[0] += 1
+            t[1] += int(done and o.done_on is not None and o.done_on <= o.due_on)
+            t[2] += int(not done)
+        elif o.due_on == day:
             t[0] += 1
             t[1] += int(done)
         elif not done:
@@ -139,8 +155,12 @@ def duty_day(session: Session, campaign_id: int, day: dt.date, *,
         from duban.services.views.names import names_in
 
         names = names_in(session, campaign_id, plan)
-        problems = select(Problem).where(Problem.campaign_id == campaign_id,
-                                         Problem.status.in_(OPEN_PROBLEM))
+        # The whole campaign counts the milestones of closed problems too; only an open
+        # problem's milestone is listed as missed (a closed one's rectification was reviewed).
+        problems = select(Problem).where(
+            Problem.campaign_id == campaign_id,
+            Problem.status != Status.VOIDED.value if whole
+            else Problem.status.in_(OPEN_PROBLEM))
         if offices is not None:
             problems = problems.where(Problem.lead_office.in_(list(offices)))
         if town is not None:
@@ -149,10 +169,14 @@ def duty_day(session: Session, campaign_id: int, day: dt.date, *,
         for p in session.scalars(problems.order_by(Problem.code)):
             for m in milestones_of(session, plan, p, day, reached_all.get(p.id, {})):
                 reached = m.reached_on is not None and m.reached_on <= day
-                if m.date == day:
+                if whole and m.date <= day:
+                    due_stones += 1
+                    reached_stones += int(m.reached_on is not None and m.reached_on <= m.date)
+                elif m.date == day:
                     due_stones += 1
                     reached_stones += int(reached)
-                elif m.date < day and not reached:
+                if (m.date < day and not reached
+                        and (not whole or p.status in OPEN_PROBLEM)):
                     place = names.town(p.town_code) + (names.village(p.village_code)
                                                        if p.village_code else "")
                     missed_stones.append(MilestoneLine(p.code, m.name, m.date,
@@ -169,7 +193,7 @@ def duty_day(session: Session, campaign_id: int, day: dt.date, *,
                    units=tuple(shown), milestones_due=due_stones,
                    milestones_reached=reached_stones,
                    milestones_missed=tuple(sorted(missed_stones, key=lambda m: (m.date, m.problem))),
-                   more_units=len(rest))
+                   more_units=len(rest), whole=whole)
 
 
 DUTY_HEADERS = ("常态化工作", "频次", "责任单位", "应完成日", "状态", "完成日", "报告人",

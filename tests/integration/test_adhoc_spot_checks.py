@@ -169,3 +169,44 @@ def test_the_demo_people_reopen_an_item_ad_hoc_and_leave_some_past_the_ladder(
     for pid in (101, 102):
         assert people._plan_finish(deadline, pid) > cal.add_workdays(deadline, 7)
     assert people.very_late == {101, 102}
+
+
+def test_the_closing_report_counts_the_whole_campaigns_checks_and_duties(
+        db: Database, clock: FixedClock) -> None:
+    """A 总结报告's spot checks and recurring duties are the campaign's, not its last day's:
+    a check made weeks before the close is counted, and nothing reads 当日."""
+    from docx import Document
+    from openpyxl import load_workbook
+
+    from duban.services.duties import create_occurrences, report_done
+    from models import DutyOccurrence
+
+    cid, code = closed_problem(db, clock)
+    db.run(record_adhoc_spot_check, clock, cid, code, "dd1", True, "现场复查合格")
+    assert db.run(create_occurrences, clock, cid, working_calendar()) > 0
+    with db.transaction() as s:
+        first = s.scalar(select(DutyOccurrence.id).where(
+            DutyOccurrence.due_on >= dt.date(2022, 9, 26))  # done on time, today
+            .order_by(DutyOccurrence.due_on, DutyOccurrence.id).limit(1))
+    assert first is not None
+    db.run(report_done, clock, cid, first, by="county", note="已走访")
+    clock.set(dt.datetime(2022, 10, 20, 10, 0, tzinfo=CHINA_TZ))  # weeks later, no check that day
+    with db.transaction() as s:
+        due = s.scalar(select(func.count()).select_from(DutyOccurrence).where(
+            DutyOccurrence.due_on <= dt.date(2022, 10, 20)))
+    result = db.run(close_campaign, clock, cid, "county")
+    docx = next(p for p in result.report if p.suffix == ".docx")
+    doc = Document(str(docx))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "四、行动期间随机抽查" in text
+    assert "行动期间1个督查组共抽查1项，合格1项，不合格0项" in text
+    assert "当日" not in text
+    # Seed 002 has recurring duties: counted over the campaign, with the period's columns.
+    assert (f"行动期间常态化工作应完成{due}项，按时完成1项，未按时完成{due - 1}项；"
+            f"至总结时仍未完成{due - 1}项") in text
+    heads = [[c.text for c in t.rows[0].cells] for t in doc.tables]
+    assert ["责任单位", "应完成", "按时完成", "未按时完成", "仍未完成"] in heads
+    book = load_workbook(next(p for p in result.report if p.suffix == ".xlsx"))
+    cells = [c for ws in book for row in ws.iter_rows(values_only=True) for c in row
+             if isinstance(c, str)]
+    assert "应完成" in cells and not any("当日" in c for c in cells)

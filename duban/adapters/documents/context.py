@@ -434,6 +434,20 @@ class DailyReportContext(OfficialDocument):
     duty_units: Sequence[DutyUnitRow] = ()
     milestone_text: str = ""
     milestones_missed: Sequence[LateMilestoneRow] = ()
+    # The closing report (总结报告): its spot checks and duties are the whole campaign's.
+    whole_campaign: bool = False
+
+    @property
+    def period_word(self) -> str:
+        """What the spot checks and duties cover: 当日, or 行动期间 in the closing report."""
+        return "行动期间" if self.whole_campaign else "当日"
+
+    @property
+    def duty_heads(self) -> tuple[str, str, str, str]:
+        """The duty table's four figure columns, in the report's period."""
+        if self.whole_campaign:
+            return ("应完成", "按时完成", "未按时完成", "仍未完成")
+        return ("当日到期", "按时完成", "当日未完成", "累计逾期未完成")
 
     @property
     def source_total(self) -> DailyRow:
@@ -442,13 +456,13 @@ class DailyReportContext(OfficialDocument):
 
     @property
     def spot_check_text(self) -> str:
-        """One sentence on the day's spot checks: drawn, passed, failed, pending."""
+        """One sentence on the period's spot checks: drawn, passed, failed, pending."""
         drawn = sum(g.drawn for g in self.spot_checks)
         if not drawn:
-            return "当日未安排随机抽查。"
+            return f"{self.period_word}未安排随机抽查。"
         passed = sum(g.passed for g in self.spot_checks)
         failed = sum(g.failed for g in self.spot_checks)
-        return (f"当日{len(self.spot_checks)}个督查组共抽查{drawn}项，合格{passed}项，"
+        return (f"{self.period_word}{len(self.spot_checks)}个督查组共抽查{drawn}项，合格{passed}项，"
                 f"不合格{failed}项，待检查{drawn - passed - failed}项。")
 
     @property

@@ -255,8 +255,7 @@ def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
                 ws.write(0, 0, ctx.duty_text or ctx.milestone_text, title_fmt)
                 at = 2
                 if ctx.duty_units:
-                    ws.write_row(at, 0, ["责任单位", "当日到期", "按时完成", "当日未完成",
-                                         "累计逾期未完成"], head)
+                    ws.write_row(at, 0, ["责任单位", *ctx.duty_heads], head)
                     for i, u in enumerate(ctx.duty_units, start=at + 1):
                         ws.write_row(i, 0, [u.unit, u.due, u.done, u.undone, u.missed], cell)
                     at += len(ctx.duty_units) + 2

@@ -122,12 +122,13 @@ def daily_figures(uow: UnitOfWork, campaign_id: int, day: dt.date) -> DailyFigur
 def daily_report_context(
     session: Session, campaign_id: int, day: dt.date, figures: DailyFigures,
     sources: list[ScopeFigures] | None = None, *, keep: Clock | None = None,
-    series_days: int = SERIES_DAYS,
+    series_days: int = SERIES_DAYS, whole: bool = False,
 ) -> Any:
     """The DailyReportContext of a day's figures (see duban.adapters.documents); `sources`:
     the day's `source_figures` when the caller has them already; `keep`: a writing caller's
     clock, to keep the trend's days rebuilt from the audit trail (`trend`); `series_days`:
-    how many days the trend chart reaches back (the closing report's: the whole campaign)."""
+    how many days the trend chart reaches back (the closing report's: the whole campaign);
+    `whole`: spot checks and duties over the campaign up to the day (the closing report)."""
     from duban.adapters.documents.context import DailyReportContext, DailyRow, SeriesPoint
 
     plan = load_plan_of(session, campaign_id)
@@ -152,7 +153,8 @@ def daily_report_context(
         for s in trend(session, campaign_id, day, series_days, today=figures.total.today,
                        keep=keep)
     ]
-    checks, failures = spot_check_lines(session, plan, campaign_id, day)
+    checks, failures = spot_check_lines(session, plan, campaign_id, day,
+                                        since=plan.start if whole else None)
     head = letterhead(plan)
     del head["seal_text"]  # a report carries no seal
     return DailyReportContext(
@@ -169,16 +171,19 @@ def daily_report_context(
             else source_figures(session, plan, campaign_id, day, figures))],
         spot_checks=checks,
         spot_check_failures=failures,
-        **duty_fields(session, campaign_id, day),
+        whole_campaign=whole,
+        **duty_fields(session, campaign_id, day, whole=whole),
     )
 
 
-def duty_fields(session: Session, campaign_id: int, day: dt.date) -> dict[str, Any]:
-    """The report's 常态化工作与整改节点 section: the day's duties by unit, milestones missed."""
+def duty_fields(session: Session, campaign_id: int, day: dt.date, *,
+                whole: bool = False) -> dict[str, Any]:
+    """The report's 常态化工作与整改节点 section: the day's duties by unit, milestones missed
+    (`whole`: the campaign's up to the day)."""
     from duban.adapters.documents.context import DutyUnitRow, LateMilestoneRow
     from duban.services.duty_reports import duty_day
 
-    d = duty_day(session, campaign_id, day)
+    d = duty_day(session, campaign_id, day, whole=whole)
     if not (d.has_duties or d.has_milestones):
         return {}
     return {
@@ -210,15 +215,18 @@ def source_figures(session: Session, plan: Plan, campaign_id: int, day: dt.date,
                          yesterday.get(code, ZERO)) for code in order]
 
 
-def spot_check_lines(session: Session, plan: Plan, campaign_id: int,
-                     day: dt.date) -> tuple[list[Any], list[Any]]:
-    """The report day's spot checks per supervision group, and the failed ones in words."""
+def spot_check_lines(session: Session, plan: Plan, campaign_id: int, day: dt.date, *,
+                     since: dt.date | None = None) -> tuple[list[Any], list[Any]]:
+    """The report day's spot checks per supervision group, and the failed ones in words
+    (`since`: those drawn from that day to the report day, the closing report's)."""
     from duban.adapters.documents.context import SpotCheckFailure, SpotCheckRow
     from duban.domain.sampling import SPOT_CHECK_KIND_LABELS, SpotCheckKind
     from models import Household, SpotCheck
 
     checks = list(session.scalars(
-        select(SpotCheck).where(SpotCheck.campaign_id == campaign_id, SpotCheck.day == day)
+        select(SpotCheck).where(
+            SpotCheck.campaign_id == campaign_id,
+            SpotCheck.day == day if since is None else SpotCheck.day.between(since, day))
         .order_by(SpotCheck.group_code, SpotCheck.id)))
     if not checks:
         return [], []
