@@ -749,32 +749,40 @@ _DAILY_HEADERS = ["名称", "排查发现", "已交办", "整改中", "待复核
 _DAILY_WIDTHS = [26, 13, 13, 13, 13, 13, 13, 19, 33]  # 销号率 fits "100.0%" on one line
 
 
-def _daily_cells(v: str) -> list[tuple[str, str]]:
-    """The cells of one daily row whose variable is `v`."""
+# The closing report (总结报告) has no 较昨日 column: a day's change means nothing in a summary
+# of the whole campaign; its width goes to the other columns.
+_CLOSING_WIDTHS = [43, 15, 15, 15, 15, 15, 15, 23]
+
+
+def _daily_cells(v: str, change: bool = True) -> list[tuple[str, str]]:
+    """The cells of one daily row whose variable is `v` (without 较昨日 when not `change`)."""
     c = "GB Table Center"
-    return [(f"{{{{ {v}.name }}}}", "GB Table"), (f"{{{{ {v}.found }}}}", c),
-            (f"{{{{ {v}.routed }}}}", c), (f"{{{{ {v}.rectifying }}}}", c),
-            (f"{{{{ {v}.awaiting_review }}}}", c), (f"{{{{ {v}.closed }}}}", c),
-            (f"{{{{ {v}.overdue }}}}", c), (f"{{{{ {v}.rate_text }}}}", c),
-            (f"{{{{ {v}.change_text }}}}", c)]
+    cells = [(f"{{{{ {v}.name }}}}", "GB Table"), (f"{{{{ {v}.found }}}}", c),
+             (f"{{{{ {v}.routed }}}}", c), (f"{{{{ {v}.rectifying }}}}", c),
+             (f"{{{{ {v}.awaiting_review }}}}", c), (f"{{{{ {v}.closed }}}}", c),
+             (f"{{{{ {v}.overdue }}}}", c), (f"{{{{ {v}.rate_text }}}}", c),
+             (f"{{{{ {v}.change_text }}}}", c)]
+    return cells if change else cells[:-1]
 
 
-def build_daily_report(seal: bytes) -> DocumentObject:
-    """整改进度日报: town and office tables with totals, and the trend chart."""
+def build_daily_report(seal: bytes, *, closing: bool = False) -> DocumentObject:
+    """整改进度日报: town and office tables with totals, and the trend chart; `closing`: the
+    campaign's 总结报告, the same report without the day's change."""
     del seal  # reports carry no seal
     doc = opening(None)
+    change = not closing
+    heads = _DAILY_HEADERS[1:] if change else _DAILY_HEADERS[1:-1]
+    widths = _DAILY_WIDTHS if change else _CLOSING_WIDTHS
     para(doc, "GB Heading 1", "一、{{ place_word }}整改进度")
-    t = loop_table(doc, ["{{ place_word }}", *_DAILY_HEADERS[1:]], _daily_cells("r"),
-                   _DAILY_WIDTHS, "r in towns")
-    add_total_row(t, doc, _daily_cells("town_total"))
+    t = loop_table(doc, ["{{ place_word }}", *heads], _daily_cells("r", change), widths,
+                   "r in towns")
+    add_total_row(t, doc, _daily_cells("town_total", change))
     para(doc, "GB Heading 1", "二、责任单位整改进度")
-    t = loop_table(doc, ["责任单位", *_DAILY_HEADERS[1:]], _daily_cells("r"),
-                   _DAILY_WIDTHS, "r in offices")
-    add_total_row(t, doc, _daily_cells("office_total"))
+    t = loop_table(doc, ["责任单位", *heads], _daily_cells("r", change), widths, "r in offices")
+    add_total_row(t, doc, _daily_cells("office_total", change))
     para(doc, "GB Heading 1", "三、问题来源分布")
-    t = loop_table(doc, ["问题来源", *_DAILY_HEADERS[1:]], _daily_cells("r"),
-                   _DAILY_WIDTHS, "r in sources")
-    add_total_row(t, doc, _daily_cells("source_total"))
+    t = loop_table(doc, ["问题来源", *heads], _daily_cells("r", change), widths, "r in sources")
+    add_total_row(t, doc, _daily_cells("source_total", change))
     para(doc, "GB Heading 1", "四、{{ period_word }}随机抽查")
     para(doc, "GB Body", "{{ spot_check_text }}")
     tag(doc, "{%p if spot_checks %}")
@@ -821,6 +829,11 @@ def build_daily_report(seal: bytes) -> DocumentObject:
     para(doc, "GB Date", "{{ issued_on|cn_date }}")
     colophon(doc)
     return doc
+
+
+def build_closing_report(seal: bytes) -> DocumentObject:
+    """总结报告: the daily report's sections over the whole campaign, without 较昨日."""
+    return build_daily_report(seal, closing=True)
 
 
 def build_ranking(seal: bytes) -> DocumentObject:
@@ -899,6 +912,7 @@ BUILDERS: dict[str, Callable[[bytes], DocumentObject]] = {
     "reminder.docx": build_reminder,
     "bulletin.docx": build_bulletin,
     "daily_report.docx": build_daily_report,
+    "closing_report.docx": build_closing_report,
     "ranking.docx": build_ranking,
     "ledger.docx": build_ledger,
 }

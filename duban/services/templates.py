@@ -19,6 +19,7 @@ KNOWN_TEMPLATES = {
     "reminder.docx": "催办通知",
     "bulletin.docx": "通报",
     "daily_report.docx": "日报",
+    "closing_report.docx": "总结报告",
     "ranking.docx": "月考评",
 }
 

@@ -206,7 +206,10 @@ def test_the_closing_report_counts_the_whole_campaigns_checks_and_duties(
             f"至总结时仍未完成{due - 1}项") in text
     heads = [[c.text for c in t.rows[0].cells] for t in doc.tables]
     assert ["责任单位", "应完成", "按时完成", "未按时完成", "仍未完成"] in heads
+    # No 较昨日 column: the day's change means nothing in a summary of the campaign.
+    assert ["责任单位", "排查发现", "已交办", "整改中", "待复核", "已销号", "逾期", "销号率"] in heads
+    assert not any("较昨日" in h for row in heads for h in row)
     book = load_workbook(next(p for p in result.report if p.suffix == ".xlsx"))
     cells = [c for ws in book for row in ws.iter_rows(values_only=True) for c in row
              if isinstance(c, str)]
-    assert "应完成" in cells and not any("当日" in c for c in cells)
+    assert "应完成" in cells and not any("当日" in c or "较昨日" in c for c in cells)

@@ -56,6 +56,7 @@ NOTICE_TEMPLATE = "notice.docx"
 REMINDER_TEMPLATE = "reminder.docx"
 BULLETIN_TEMPLATE = "bulletin.docx"
 DAILY_REPORT_TEMPLATE = "daily_report.docx"
+CLOSING_REPORT_TEMPLATE = "closing_report.docx"  # the daily report without 较昨日
 RANKING_TEMPLATE = "ranking.docx"
 LEDGER_TEMPLATE = "ledger.docx"
 
@@ -754,14 +755,16 @@ def render_bulletin(ctx: BulletinContext, out_path: Path,
 def render_daily_report(ctx: DailyReportContext, out_path: Path,
                         template_dir: Path | None = None, *,
                         embed: bool = True) -> Path:
-    """Render the daily 整改进度 report (.docx) with its trend chart and return its path."""
+    """Render the daily 整改进度 report (.docx) with its trend chart and return its path; a
+    context of the whole campaign (`whole_campaign`) is the 总结报告, on its own template."""
     from duban.adapters.documents.charts import trend_chart_png
 
     def chart(tpl: _Template) -> dict[str, Any]:
         png = trend_chart_png(ctx.series, ctx.chart_title)
         return {"chart": InlineImage(tpl, io.BytesIO(png), width=Mm(150))}
 
-    return _render(DAILY_REPORT_TEMPLATE, ctx, out_path, template_dir, extra=chart, embed=embed)
+    name = CLOSING_REPORT_TEMPLATE if ctx.whole_campaign else DAILY_REPORT_TEMPLATE
+    return _render(name, ctx, out_path, template_dir, extra=chart, embed=embed)
 
 
 def render_ranking(ctx: RankingContext, out_path: Path,

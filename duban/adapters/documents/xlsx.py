@@ -227,16 +227,18 @@ def write_daily_report_xlsx(ctx: DailyReportContext, path: Path) -> Path:
             ):
                 ws = wb.add_worksheet(sheet)
                 ws.write(0, 0, f"{ctx.title}（{format_date_cn(ctx.report_date)}）", title_fmt)
-                ws.write_row(2, 0, [label, *DAILY_HEADERS[1:]], head)
+                # The 总结报告 drops the day's change (较昨日…): it sums up the whole campaign.
+                columns = len(DAILY_HEADERS) - (2 if ctx.whole_campaign else 0)
+                ws.write_row(2, 0, [label, *DAILY_HEADERS[1:columns]], head)
                 for i, r in enumerate([*rows, total_row]):
                     is_total = i == len(rows)
-                    for j, v in enumerate(_daily_values(r)):
+                    for j, v in enumerate(_daily_values(r)[:columns]):
                         fmt = (total_pct if j == 7 else total) if is_total else (
                             pct if j == 7 else cell)
                         ws.write(3 + i, j, v, fmt)
                 ws.set_column(0, 0, max(16.0, max((_width_for(r.name) for r in rows),
                                                   default=16.0)))
-                ws.set_column(1, len(DAILY_HEADERS) - 1, 11)
+                ws.set_column(1, columns - 1, 11)
                 ws.freeze_panes(3, 1)
             ws = wb.add_worksheet("随机抽查")
             ws.write(0, 0, ctx.spot_check_text, title_fmt)
