@@ -108,6 +108,16 @@ def session_homes(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["DUBAN_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_settled_heap() -> None:
+    """An app started in this process (TestClient's lifespan, a server in a thread) leaves
+    the test process's garbage collector as it is (duban.web.heap.settle_heap freezes the
+    heap and spaces collections out: right for a server, wrong for a long test session)."""
+    from duban.web import heap
+
+    heap.ENABLED = False
+
+
 @pytest.fixture(autouse=True)
 def no_process_root() -> Iterator[None]:
     """A root a test (or a CLI command it runs) installed for its tasks ends with the test."""

@@ -20,63 +20,23 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Message, Receive, Scope, Send
 
 from duban.domain.errors import DubanError
 from duban.services.root import Root
 from duban.web import amend, api, auth, editor, field, holidays, pages, problem, work
-from duban.web.asgi import HttpMiddleware
 from duban.web.cache import SlowResultCache
 from duban.web.deps import WebState
 from duban.web.forms import refusal_status
+from duban.web.frame import RequestFrame
+from duban.web.heap import settle_heap
 from duban.web.render import STATIC, came_from, make_env, redirect, render
 from duban.web.security import AuthRequired, CsrfRefused, Keys, load_secret
-from duban.web.uploads import BodyLimit
 from duban.web.validation import chinese_messages
 
 log = logging.getLogger("duban.web")
 
 # How long the offices a user acts for (own office, substitutions) are kept per process.
 ACTOR_SECONDS = 10.0
-
-# What browsers may load: only this site's own files (no CDN; the network is closed anyway).
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-       "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
-SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-]
-
-
-class SecurityHeaders(HttpMiddleware):
-    """Add the security headers to every response."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class VersionsPerRequest(HttpMiddleware):
-    """Give each HTTP request its own memo of plan versions (pages.PLAN_VERSIONS), so a page
-    asks the database for a campaign's plan version once, however often it needs the rules."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = pages.PLAN_VERSIONS.set({})
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            pages.PLAN_VERSIONS.reset(token)
-
 
 # FastAPI's OpenTelemetry bridge, off: duban exports no traces, metrics or logs through it,
 # and asking whether a provider is configured cost ~3 % of a busy server's Python per request.
@@ -111,6 +71,7 @@ def create_app(root: Root, *, secret_key: str | None = None,
         # Sync endpoints run in anyio's worker threads (40 by default); fewer, busier threads
         # give more answers per second on a small server than many switching ones.
         anyio.to_thread.current_default_thread_limiter().total_tokens = limit
+        settle_heap()
         yield
 
     app = FastAPI(title="督办 duban API", version="1", openapi_url=None, docs_url=None,
@@ -123,9 +84,8 @@ def create_app(root: Root, *, secret_key: str | None = None,
                                secure_cookies=forced,
                                actors=SlowResultCache(ttl=min(cache_seconds, ACTOR_SECONDS),
                                                       size=5000, max_stale=0))
-    app.add_middleware(BodyLimit)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(VersionsPerRequest)
+    # One plain ASGI layer: the plan-version memo, the security headers, the body limit.
+    app.add_middleware(RequestFrame)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router, prefix in ROUTERS:
         app.include_router(router, prefix=prefix)

@@ -34,7 +34,7 @@ from duban.web.security import (
     session_token,
 )
 
-# The plan version of each campaign in force for the current request: `VersionsPerRequest`
+# The plan version of each campaign in force for the current request: `frame.RequestFrame`
 # gives each request a dict of its own, which its worker threads share (they run in copies of
 # the request's context); sign-in fills it in its own transaction. Outside a request (None)
 # every call asks the database.

@@ -1,11 +1,12 @@
 """Bounded request bodies: refused by their declared length before a byte is read, and cut
 off while streaming once they pass the limit, so a huge upload costs neither memory nor time.
 
-`BodyLimit` is a plain ASGI middleware around the app. A request whose Content-Length is over
-its path's limit is refused when the app first asks for the body (the sign-in and CSRF checks
-have run, no body byte has been read); one sent without a length (chunked) is counted chunk by
-chunk and refused at the first chunk past the limit. The refusal is an HTTP 413 raised inside
-the app, so it is answered like every other error (JSON for the API, a page for a person), and
+`bounded_receive` is the `receive` the app gets (from `frame.RequestFrame`, duban's one ASGI
+layer around the app). A request whose Content-Length is over its path's limit is refused
+when the app first asks for the body (the sign-in and CSRF checks have run, no body byte has
+been read); one sent without a length (chunked) is counted chunk by chunk and refused at the
+first chunk past the limit. The refusal is an HTTP 413 raised inside the app, so it is
+answered like every other error (JSON for the API, a page for a person), and
 the server closes the connection without reading the rest. Starlette spools file parts over
 1 MB to disk, and `read_upload` reads no more of a file than its limit and one byte: memory
 stays flat whatever is sent.
@@ -15,10 +16,9 @@ from __future__ import annotations
 
 from fastapi import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from duban.services.evidence import MAX_FILE_BYTES, Phase, UploadedFile
-from duban.web.asgi import HttpMiddleware
 
 MIB = 1024 * 1024
 # A request's body: the files of one submission (a few phone photos and scans) and its form
@@ -42,26 +42,26 @@ def _too_large(path: str, limit: int) -> HTTPException:
                                      f"每个文件不超过 {MAX_FILE_BYTES // MIB} MB，文件较多时请分批上传")
 
 
-class BodyLimit(HttpMiddleware):
-    """Refuse request bodies over the path's limit, by Content-Length or while streaming."""
+def bounded_receive(scope: Scope, receive: Receive) -> Receive:
+    """The request's `receive`, refusing a body over the path's limit (HTTP 413): by its
+    declared length before a byte is read, else at the first chunk past the limit.
+    `frame.RequestFrame` hands it to the app in place of the server's."""
+    limit = body_limit(scope["path"])
+    declared = _content_length(scope)
+    received = 0
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = body_limit(scope["path"])
-        declared = _content_length(scope)
-        received = 0
+    async def bounded() -> Message:
+        nonlocal received
+        if declared is not None and declared > limit:
+            raise _too_large(scope["path"], limit)  # before reading a byte of it
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(scope["path"], limit)
+        return message
 
-        async def bounded() -> Message:
-            nonlocal received
-            if declared is not None and declared > limit:
-                raise _too_large(scope["path"], limit)  # before reading a byte of it
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _too_large(scope["path"], limit)
-            return message
-
-        await self.app(scope, bounded, send)
+    return bounded
 
 
 def _content_length(scope: Scope) -> int | None:
