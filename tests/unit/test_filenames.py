@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from duban.domain.filenames import document_file_name, safe_part
@@ -42,3 +44,20 @@ def test_a_taken_name_gets_a_number() -> None:
 def test_long_names_are_cut_before_the_suffix() -> None:
     name = document_file_name("沈督〔2022〕3号", "很长的单位名称" * 40, suffix=".docx")
     assert name.endswith(".docx") and len(name) <= 130
+    assert name.startswith("沈督〔2022〕3号-很长的单位名称") and name.endswith("….docx")
+    assert len(name.encode("utf-8")) <= 255
+
+
+@pytest.mark.parametrize("plan_name", ["某县" + "巩固拓展脱贫攻坚成果同乡村振兴有效衔接" * 6, "x" * 300])
+def test_a_long_plan_name_gives_way_and_the_file_can_be_written(tmp_path: Path,
+                                                                plan_name: str) -> None:
+    """Linux allows 255 bytes a name: 120 Chinese characters (360 bytes) could not be written.
+    The plan's name is cut (ending in …); the kind and the date stay whole."""
+    from duban.domain.filenames import report_file_stem
+
+    stem = report_file_stem(plan_name, "总结报告", "2023年1月3日")
+    assert stem.endswith("…-总结报告-2023年1月3日") and stem.startswith(plan_name[:10])
+    taken = {f"{stem}.docx"}
+    name = document_file_name(plan_name, "总结报告", "2023年1月3日", suffix=".docx", taken=taken)
+    assert name == f"{stem}（2）.docx" and len(name.encode("utf-8")) <= 255
+    (tmp_path / name).write_bytes(b"")  # the filesystem takes it
