@@ -255,19 +255,40 @@ def start_server(url: str, port: int, workers: int, cache: float,
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
            "--log-level", "warning", "--no-access-log", "--http", http, "--loop", loop]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    _wait_answering(proc, port)
+    return proc
+
+
+def start_serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """`duban serve --no-scheduler --web-workers N` as the server: what a county runs (its
+    default database engine and cache), on the bench database at the bench's fixed time."""
+    env = {**os.environ, "DUBAN_SECRET_KEY": SECRET,
+           "DUBAN_DATA_DIR": str(Path("/tmp") / "duban-web-bench"),
+           "DUBAN_COOKIE_SECURE": "0"}
+    for name in ("DUBAN_WEB_WORKERS", "DUBAN_TRUSTED_PROXIES", "DUBAN_ACCESS_LOG"):
+        env.pop(name, None)
+    cmd = [sys.executable, "-c", "from duban.cli import main; main()", "--db", url,
+           "--now", NOW, "serve", "--no-scheduler", "--host", "127.0.0.1",
+           "--port", str(port), "--web-workers", str(workers)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    _wait_answering(proc, port)
+    return proc
+
+
+def _wait_answering(proc: subprocess.Popen[bytes], port: int) -> None:
     import httpx
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
-                return proc
+                return
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
             raise RuntimeError("the web server exited")
         time.sleep(0.3)
-    proc.terminate()
+    stop_server(proc)
     raise RuntimeError("the web server did not start")
 
 
@@ -527,7 +548,12 @@ def main() -> None:
     r.add_argument("--clients", type=int, default=50)
     r.add_argument("--seconds", type=float, default=60.0)
     r.add_argument("--warmup", type=float, default=10.0)
-    r.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    r.add_argument("--workers", type=int, default=2,
+                   help="web worker processes (uvicorn --workers, or serve --web-workers)")
+    r.add_argument("--server", default="uvicorn", choices=["uvicorn", "serve"],
+                   help="uvicorn over the bench's app factory (its --pool and --cache), or "
+                   "`duban serve --no-scheduler --web-workers N` as a county runs it (duban's "
+                   "own engine and 30 s cache; --pool, --cache, --http, --loop do not apply)")
     r.add_argument("--port", type=int, default=8799)
     r.add_argument("--cache", type=float, default=30.0, help="aggregate cache seconds")
     r.add_argument("--seed", type=int, default=7)
@@ -554,8 +580,11 @@ def main() -> None:
         return
     if args.seconds > 600:
         parser.error("--seconds is bounded at 600")
-    proc = start_server(args.url, args.port, args.workers, args.cache, args.pool,
-                        args.http, args.loop)
+    if args.server == "serve":
+        proc = start_serve(args.url, args.port, args.workers)
+    else:
+        proc = start_server(args.url, args.port, args.workers, args.cache, args.pool,
+                            args.http, args.loop)
     try:
         processes = {"server": proc.pid, "postgresql": postmaster_pid(args.url)}
         result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", users(args.url),
@@ -563,6 +592,7 @@ def main() -> None:
                                       args.think, args.dashboards, processes))
     finally:
         stop_server(proc)
+    result["server"] = args.server
     result["workers"] = args.workers
     result["cache_seconds"] = args.cache
     result["pool"] = args.pool

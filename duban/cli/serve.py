@@ -38,14 +38,21 @@ if TYPE_CHECKING:
 @click.option("--prefect-port", type=int, default=None, envvar="DUBAN_PREFECT_PORT",
               help="本进程启动的 Prefect 服务的端口（也可用环境变量 DUBAN_PREFECT_PORT；"
               "默认由系统分配一个空闲端口）。")
+@click.option("--web-workers", type=click.IntRange(min=1), default=None,
+              envvar="DUBAN_WEB_WORKERS",
+              help="网页进程数（也可用环境变量 DUBAN_WEB_WORKERS）。默认：PostgreSQL 上为本机可用 CPU 数，"
+              "最多 4 个（每个进程有自己的数据库连接池，4 个在 PostgreSQL 默认的 100 个连接以内）；"
+              "SQLite 上为 1（网页在本进程内运行：SQLite 是单机小规模部署，写入无论来自哪个进程都要排队"
+              "等同一把文件锁，多一个进程只多占内存）。大于 1 时各网页进程共用同一端口，调度器仍只在本进程运行一份；"
+              "本进程被强制结束时网页进程随之退出，某个网页进程意外退出时报告并重新启动。")
 @click.option("--access-log", is_flag=True, envvar="DUBAN_ACCESS_LOG",
               help="记录网页访问日志（每个请求一行，格式随 --log-format）。")
 @click.option("--job", default=None, hidden=True, help="调度的任务（模块:函数），测试用。")
 @click.option("--lease-seconds", type=int, default=None, hidden=True, help="调度租约时长（秒）。")
 @click.option("--renew-seconds", type=float, default=None, hidden=True, help="租约续期间隔（秒）。")
 def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_scheduler: bool,
-              prefect_port: int | None, access_log: bool, job: str | None,
-              lease_seconds: int | None, renew_seconds: float | None) -> None:
+              prefect_port: int | None, web_workers: int | None, access_log: bool,
+              job: str | None, lease_seconds: int | None, renew_seconds: float | None) -> None:
     from tasks.scheduler import (
         DEFAULT_TICK_JOB,
         LEASE_SECONDS,
@@ -84,7 +91,7 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
                 # A hand-run `duban tick` hands its tick to this process while it leads: run
                 # warm, under the lock of the scheduled ticks (never two ticks at once).
                 stack.enter_context(_tick_desk(e, runner))
-            _serve(runner, e, host, port, no_web, access_log)
+            _serve(runner, e, host, port, no_web, access_log, web_workers)
     except KeyboardInterrupt:
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
@@ -159,13 +166,19 @@ def proxy_options(trusted: str) -> dict[str, object]:
 
 
 def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web: bool,
-           access_log: bool = False) -> None:
+           access_log: bool = False, web_workers: int | None = None) -> None:
+    from duban.cli.web_workers import default_web_workers, run_web_workers
+
+    workers = 1 if no_web else web_workers or default_web_workers(e.db_url_or_default())
     if runner is not None:
         runner.start()
     if runner is not None and not runner.leading:
         click.echo("另一进程正在负责调度，本进程待命。", err=True)
     try:
-        if not no_web:
+        if workers > 1:
+            # The web in child processes; the scheduler (and the tick desk) stay here, once.
+            run_web_workers(workers, host, port, _worker_env(e), access_log)
+        elif not no_web:
             import uvicorn
 
             from duban.web.app import create_app
@@ -190,6 +203,21 @@ def _serve(runner: LeaderScheduler | None, e: Env, host: str, port: int, no_web:
     finally:
         if runner is not None:
             runner.stop()
+
+
+def _worker_env(e: Env) -> dict[str, str]:
+    """The environment a web worker builds the app from: this command's database, clock and
+    logging (the root options), on top of serve's own environment."""
+    from duban.domain.clock import FixedClock
+
+    root = click.get_current_context().find_root().params
+    child = {**os.environ, "DUBAN_DATABASE_URL": e.db_url_or_default(),
+             "DUBAN_LOG_LEVEL": str(root.get("log_level") or "WARNING"),
+             "DUBAN_LOG_FORMAT": str(root.get("log_format") or "text")}
+    child.pop("DUBAN_NOW", None)
+    if isinstance(e.clock, FixedClock):
+        child["DUBAN_NOW"] = e.clock.now().isoformat()
+    return child
 
 
 @cli.command("tick", help="立即运行一次调度（推进行动阶段、扫描时限、发送提醒、写日报），供 cron 与测试使用。")
