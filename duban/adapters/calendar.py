@@ -10,6 +10,7 @@ wins over an earlier one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -210,6 +211,25 @@ def calendar_dirs(
             raise CalendarFileError(f"节假日文件目录 {d} 不存在（来自 {ENV_VAR} 或启动参数）")
         dirs.append(d)
     return dirs
+
+
+def year_files_stamp(dirs: Sequence[Path]) -> object:
+    """What changes when a year file is added to, removed from or rewritten in the folders
+    (names, sizes, modification times and inodes), for a process that keeps a calendar."""
+    stamp = []
+    for folder in dirs:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            entries = []
+        files = []
+        for entry in entries:
+            if entry.name.endswith((".yaml", ".yml")):
+                with contextlib.suppress(OSError):  # removed meanwhile: left out
+                    st = entry.stat()
+                    files.append((entry.name, st.st_mtime_ns, st.st_size, st.st_ino))
+        stamp.append((str(folder), tuple(files)))
+    return tuple(stamp)
 
 
 def read_year_files(dirs: Sequence[Path]) -> dict[int, YearSchedule]:

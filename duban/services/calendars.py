@@ -1,15 +1,17 @@
-"""The working-day calendar services use, loaded once per process, and the year's notice.
+"""The working-day calendar services use, kept per process, and the year's notice.
 
 `working_calendar()` is China's statutory holidays and 调休 days plus the office's year files.
 `read_notice` / `save_notice` turn the State Council's holiday notice into a year file
-(`duban calendar import`, the web's 节假日 page); saving reloads this process's calendar.
+(`duban calendar import`, the web's 节假日 page); saving reloads this process's calendar, and
+every other process (serve's scheduler, the other web workers) reads the new file within
+RECHECK_S seconds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from duban.adapters.calendar import (
@@ -21,15 +23,44 @@ from duban.adapters.calendar import (
     load_calendar,
     read_year_files,
     write_year_file,
+    year_files_stamp,
 )
 from duban.domain.holiday_notice import Notice, parse_notice
 from duban.domain.workdays import CalendarNotCovered, WorkCalendar
 
+# A year file written by another process (a web worker's 节假日 page beside serve's scheduler
+# and the other workers, `duban calendar import` beside a running serve) is read here within
+# this many seconds: the folders' year files (names, sizes, times) are looked at again.
+RECHECK_S = 5.0
 
-@cache
-def working_calendar() -> WorkCalendar:
-    """China's statutory holidays and 调休 days, plus any office-supplied year files."""
-    return load_calendar()
+
+class _WorkingCalendar:
+    """The calendar of the year files as they are now, looked at again every RECHECK_S."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[object, WorkCalendar, float] | None = None
+
+    def __call__(self) -> WorkCalendar:
+        """China's statutory holidays and 调休 days, plus any office-supplied year files."""
+        kept = self._kept
+        # Monotonic time only decides when to look at the folders again; it is never a date.
+        now = time.monotonic()
+        if kept is not None and now - kept[2] < RECHECK_S:
+            return kept[1]
+        stamp = year_files_stamp(calendar_dirs())
+        if kept is not None and kept[0] == stamp:
+            self._kept = (stamp, kept[1], now)
+            return kept[1]
+        calendar = load_calendar()
+        self._kept = (stamp, calendar, now)
+        return calendar
+
+    def cache_clear(self) -> None:
+        """Read the year files again on the next call (this process just wrote one)."""
+        self._kept = None
+
+
+working_calendar = _WorkingCalendar()
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,10 @@ class Root:
         """Where evidence blobs are stored."""
         return self.files / "evidence"
 
-    @cached_property
+    @property
     def calendar(self) -> WorkCalendar:
-        """China's working days, loaded on first use (the holiday files are read once)."""
+        """China's working days as the holiday files are now (a file another process wrote
+        is read within calendars.RECHECK_S seconds)."""
         from duban.services.calendars import working_calendar
 
         return working_calendar()
@@ -72,7 +73,6 @@ class Root:
         from duban.services.calendars import working_calendar
 
         working_calendar.cache_clear()
-        self.__dict__.pop("calendar", None)
 
     @cached_property
     def mail(self) -> SmtpSettings | None:
