@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 @click.option("--prefect-port", type=int, default=None, envvar="DUBAN_PREFECT_PORT",
               help="本进程启动的 Prefect 服务的端口（也可用环境变量 DUBAN_PREFECT_PORT；"
               "默认由系统分配一个空闲端口）。")
-@click.option("--web-workers", type=click.IntRange(min=1), default=None,
-              envvar="DUBAN_WEB_WORKERS",
+@click.option("--web-workers", type=int, default=None, envvar="DUBAN_WEB_WORKERS",
+              callback=lambda _ctx, _param, value: _positive(value, "--web-workers"),
               help="网页进程数（也可用环境变量 DUBAN_WEB_WORKERS）。默认：PostgreSQL 上为本机可用 CPU 数，"
               "最多 4 个（每个进程有自己的数据库连接池，4 个在 PostgreSQL 默认的 100 个连接以内）；"
               "SQLite 上为 1（网页在本进程内运行：SQLite 是单机小规模部署，写入无论来自哪个进程都要排队"
@@ -96,6 +96,12 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         click.echo("已停止。", err=True)
+
+
+def _positive(value: int | None, name: str) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter(f"应为正整数：{value}", param_hint=name)
+    return value
 
 
 # Imported ahead by serve (warm_imports): every module of these packages, and the modules their

@@ -22,3 +22,13 @@ def test_sqlite_keeps_the_web_in_serve(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(web_workers.os, "sched_getaffinity", lambda _pid: set(range(8)))
     assert default_web_workers("sqlite:////var/lib/duban/duban.db") == 1
 
+
+
+def test_zero_workers_is_refused_as_a_usage_mistake() -> None:
+    from click.testing import CliRunner
+
+    from duban.cli.base import cli
+
+    result = CliRunner().invoke(cli, ["serve", "--web-workers", "0"])
+    assert result.exit_code == 2
+    assert "--web-workers 的值无效：应为正整数：0" in result.output
