@@ -218,9 +218,9 @@ def run_web_workers(count: int, host: str, port: int, env: Mapping[str, str],
         received.append(signum)
         stopping.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     workers = WebWorkers(count, host, port,
                          {**env, ACCESS_LOG_VAR: "1" if access_log else "0"})
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         workers.start()
         click.echo(f"网页：http://{host}:{port}/（{count} 个网页进程）", err=True)
