@@ -24,6 +24,7 @@ interrupted for a web process's sake.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -132,7 +133,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise DubanError(f"无法在 {host}:{port} 上监听网页：{exc.strerror or exc}") from None
+        why = {errno.EADDRINUSE: "端口已被其他程序占用", errno.EACCES: "没有使用该端口的权限",
+               errno.EADDRNOTAVAIL: "本机没有这个地址"}.get(exc.errno or 0, str(exc))
+        raise DubanError(f"无法在 {host}:{port} 上监听网页：{why}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock

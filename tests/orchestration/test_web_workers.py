@@ -281,3 +281,16 @@ def test_the_scheduler_runs_once_beside_two_workers(db: Database, tmp_path: Path
         assert not set(pids) & workers
     finally:
         serve.stop()
+
+
+def test_a_busy_port_is_refused_in_chinese(db: Database, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        serve = _serve(_url(db), tmp_path, port, "--no-scheduler", "--web-workers", "2")
+        try:
+            assert serve.wait(timeout=120) == 1
+            assert f"无法在 127.0.0.1:{port} 上监听网页：端口已被其他程序占用" in _log(tmp_path)
+        finally:
+            serve.stop()
