@@ -15,6 +15,10 @@ Latencies are measured at the client; the report gives p50 / p95 / p99 per page 
 the CPU per request of the server and of PostgreSQL (from /proc, when PostgreSQL runs on this
 host), and the load average.
 
+`run --server serve --workers N` starts `duban serve --no-scheduler --web-workers N` instead of
+uvicorn over this module's app factory: the server a county runs, with duban's own engine and
+cache (`--pool`, `--cache`, `--http`, `--loop` do not apply to it).
+
 Only 127.0.0.1 is ever contacted. Times use time.perf_counter.
 """
 
