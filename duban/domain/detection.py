@@ -8,6 +8,7 @@ rules do not fire. Descriptions cite the facts in Chinese.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -199,31 +200,34 @@ def rule_label(rule: DetectionRule) -> str:
     return RULE_LABELS.get(rule.code) or rule.name or rule.code
 
 
-def _plan_rule(h: HouseholdFacts, rule: DetectionRule,
-               fields: dict[str, HouseholdField]) -> tuple[dict[str, object], str] | None:
+def _plan_rule(h: HouseholdFacts, rule: DetectionRule, fields: dict[str, HouseholdField],
+               day: dt.date | None) -> tuple[dict[str, object], str] | None:
     facts: dict[str, object] = {}
     said: list[str] = []
     for c in rule.when:
         value = value_of(h, c.field)
-        if not holds(c, value):
+        if not holds(c, value, day):
             return None
         facts[c.field] = display(value)
-        said.append(describe(c, fields.get(c.field)))
+        said.append(describe(c, fields.get(c.field), day))
     return facts, f"{rule.name}：{'，'.join(said)}"
 
 
 def detect(h: HouseholdFacts, policy: DetectionPolicy,
-           fields: Iterable[HouseholdField] = ()) -> list[Detection]:
+           fields: Iterable[HouseholdField] = (), *, day: dt.date | None = None
+           ) -> list[Detection]:
     """The problems the household's facts reveal, in the policy's rule order.
 
-    `fields` are the plan's household fields, whose labels the descriptions use.
+    `fields` are the plan's household fields, whose labels the descriptions use; `day` is the
+    detection day (检查日) that a date condition without a fixed date compares with.
     """
-    return detector(policy, fields)(h)
+    return detector(policy, fields, day=day)(h)
 
 
 def _plan_check(h: HouseholdFacts, arg: object) -> tuple[dict[str, object], str] | None:
-    rule, known = cast("tuple[DetectionRule, dict[str, HouseholdField]]", arg)
-    return _plan_rule(h, rule, known)
+    rule, known, day = cast(
+        "tuple[DetectionRule, dict[str, HouseholdField], dt.date | None]", arg)
+    return _plan_rule(h, rule, known, day)
 
 
 def _unknown(h: HouseholdFacts, arg: object) -> None:
@@ -231,11 +235,12 @@ def _unknown(h: HouseholdFacts, arg: object) -> None:
     raise UnknownDetectionRule(f"未知的排查规则“{arg}”，可用的规则：{names}")
 
 
-def detector(policy: DetectionPolicy, fields: Iterable[HouseholdField] = ()
-             ) -> Callable[[HouseholdFacts], list[Detection]]:
+def detector(policy: DetectionPolicy, fields: Iterable[HouseholdField] = (), *,
+             day: dt.date | None = None) -> Callable[[HouseholdFacts], list[Detection]]:
     """`detect` by one policy, its rules worked out once: for checking a whole register.
 
-    A rule code this version does not know is refused when a household is checked.
+    A rule code this version does not know is refused when a household is checked; `day` is
+    the detection day (检查日) date conditions may compare with.
     """
     steps: list[tuple[str, str, str, Callable[[HouseholdFacts, Any], Any], object]] = []
     known: dict[str, HouseholdField] | None = None
@@ -246,7 +251,7 @@ def detector(policy: DetectionPolicy, fields: Iterable[HouseholdField] = ()
         if rule.when:
             if known is None:
                 known = catalogue(fields)
-            steps.append((rule.code, rule.category, label, _plan_check, (rule, known)))
+            steps.append((rule.code, rule.category, label, _plan_check, (rule, known, day)))
         elif (check := _CHECKS.get(rule.code)) is not None:
             steps.append((rule.code, rule.category, label, check, policy))
         else:

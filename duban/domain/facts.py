@@ -8,6 +8,7 @@ conditions out in Chinese.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -22,6 +23,8 @@ from duban.domain.household import (
     MonitoringType,
 )
 from duban.domain.plan import (
+    CHECK_DAY,
+    DATE_TESTS,
     ConditionTest,
     FactCondition,
     FieldType,
@@ -77,6 +80,8 @@ TEST_WORDS: dict[ConditionTest, str] = {
     ConditionTest.FILLED: "已填写",
     ConditionTest.BELOW: "低于",
     ConditionTest.AT_LEAST: "不低于",
+    ConditionTest.BEFORE: "早于",
+    ConditionTest.NOT_BEFORE: "不早于",
 }
 # Which tests suit which kind of field.
 TESTS_FOR: dict[str, frozenset[ConditionTest]] = {
@@ -88,7 +93,12 @@ TESTS_FOR: dict[str, frozenset[ConditionTest]] = {
                           ConditionTest.AT_LEAST, ConditionTest.BLANK, ConditionTest.FILLED}),
     "text": frozenset({ConditionTest.BLANK, ConditionTest.FILLED, ConditionTest.IS,
                        ConditionTest.IS_NOT}),
+    "date": frozenset({ConditionTest.BEFORE, ConditionTest.NOT_BEFORE, ConditionTest.BLANK,
+                       ConditionTest.FILLED}),
 }
+# What people call each family of fields (a plan check's message names it).
+SHAPE_LABELS: dict[str, str] = {"single": "单选", "multiple": "多选", "integer": "整数",
+                                "text": "文本", "date": "日期"}
 
 
 class FactProblem(ValueError):
@@ -100,13 +110,15 @@ class FactProblem(ValueError):
 
 
 def shape(f: HouseholdField) -> str:
-    """The family of tests a field takes: single, multiple, integer or text."""
+    """The family of tests a field takes: single, multiple, integer, date or text."""
     if f.type is FieldType.CHOICE:
         return "multiple" if f.multiple else "single"
     if f.type is FieldType.INTEGER:
         return "integer"
     if f.type is FieldType.YES_NO:
         return "single"
+    if f.type is FieldType.DATE:
+        return "date"
     return "text"
 
 
@@ -184,15 +196,24 @@ def _blank(value: FactValue | None) -> bool:
     return value is None or value == "" or value == ()
 
 
-def holds(c: FactCondition, value: FactValue | None) -> bool:
-    """Whether a condition holds for a fact's value."""
+def holds(c: FactCondition, value: FactValue | None, day: dt.date | None = None) -> bool:
+    """Whether a condition holds for a fact's value; `day` is the detection day (检查日),
+    which a date test without a fixed date compares with."""
     test = c.test
     if test is ConditionTest.BLANK:
         return _blank(value)
     if test is ConditionTest.FILLED:
         return not _blank(value)
     if _blank(value):
-        return False  # a blank fact is neither 为 nor 不为 a value, nor under a number
+        return False  # a blank fact is neither 为 nor 不为 a value, nor under a number or date
+    if test in DATE_TESTS:
+        against = c.date if c.date is not None else day
+        if against is None:
+            raise ValueError(f"条件“{describe(c, None)}”须知道检查日")
+        recorded = _day(value)
+        if recorded is None:
+            return False
+        return recorded < against if test is ConditionTest.BEFORE else recorded >= against
     if test in (ConditionTest.BELOW, ConditionTest.AT_LEAST):
         if isinstance(value, bool) or not isinstance(value, int) or c.number is None:
             return False
@@ -203,6 +224,21 @@ def holds(c: FactCondition, value: FactValue | None) -> bool:
     if test in (ConditionTest.IS, ConditionTest.HAS):
         return hit
     return not hit
+
+
+def _day(value: FactValue | None) -> dt.date | None:
+    """A date fact as stored (2022-05-06), None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def cn_day(day: dt.date) -> str:
+    """A date as a condition says it: 2022年10月1日."""
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _text(value: FactValue) -> str:
@@ -220,12 +256,18 @@ def display(value: FactValue | None) -> str:
     return _text(value)
 
 
-def describe(c: FactCondition, f: HouseholdField | None) -> str:
-    """A condition in Chinese: 改厕意愿为愿意, 边缘户类型含无劳力户, 帮扶保障措施未填写."""
+def describe(c: FactCondition, f: HouseholdField | None, day: dt.date | None = None) -> str:
+    """A condition in Chinese: 改厕意愿为愿意, 边缘户类型含无劳力户, 帮扶保障措施未填写,
+    小额信贷到期日早于检查日, 小额信贷到期日早于2022年10月1日. With `day` (the detection day) a
+    test against the 检查日 names it: 早于检查日（2022年6月6日）."""
     label = f.label if f is not None else c.field
     word = TEST_WORDS[c.test]
     if c.test in (ConditionTest.BLANK, ConditionTest.FILLED):
         return f"{label}{word}"
+    if c.test in DATE_TESTS:
+        if c.date is not None:
+            return f"{label}{word}{cn_day(c.date)}"
+        return f"{label}{word}{CHECK_DAY}" + (f"（{cn_day(day)}）" if day is not None else "")
     if c.test in (ConditionTest.BELOW, ConditionTest.AT_LEAST):
         return f"{label}{word}{c.number}"
     joined = "或".join(c.values) if c.test in (ConditionTest.IS, ConditionTest.HAS) else \

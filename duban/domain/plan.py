@@ -517,16 +517,30 @@ class ConditionTest(StrEnum):
     FILLED = "filled"  # something recorded
     BELOW = "below"  # an integer under `number`
     AT_LEAST = "at_least"  # an integer of at least `number`
+    BEFORE = "before"  # a date earlier than `date`, or than the detection day (检查日)
+    NOT_BEFORE = "not_before"  # a date on or after `date`, or the detection day (检查日)
+
+
+# The tests that compare a date field with a fixed date or the detection day.
+DATE_TESTS = frozenset({ConditionTest.BEFORE, ConditionTest.NOT_BEFORE})
+# What a condition calls the day the 排查 stage detects (FactCondition.date None).
+CHECK_DAY = "检查日"
 
 
 @dataclass(frozen=True)
 class FactCondition:
-    """One test on a household fact: a plan-defined field or a fixed register column (by key)."""
+    """One test on a household fact: a plan-defined field or a fixed register column (by key).
+
+    `values` serve is/is_not/has/lacks, `number` below/at_least; `date` is what before and
+    not_before compare a date field with: a fixed day, or None for the day detection runs
+    (检查日: seed 003's 贷款到期 is "到期日早于检查日").
+    """
 
     field: str
     test: ConditionTest
     values: tuple[str, ...] = ()
     number: int | None = None
+    date: dt.date | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from duban.domain.facts import (
     BUILTIN_KEYS,
     MULTI_SEPARATORS,
     RESERVED_LABELS,
+    SHAPE_LABELS,
     TEST_WORDS,
     TESTS_FOR,
     allowed_values,
@@ -24,6 +25,7 @@ from duban.domain.facts import (
     shape,
 )
 from duban.domain.plan import (
+    DATE_TESTS,
     OFFICE_LEVEL_LABELS,
     OWN_TOWN,
     OWN_VILLAGE,
@@ -197,11 +199,19 @@ def check_detection_rules(plan: Plan) -> list[PlanError]:
             if c.test not in TESTS_FOR[family]:
                 fits = "、".join(f"{t.value}（{TEST_WORDS[t]}）" for t in ConditionTest
                                  if t in TESTS_FOR[family])
-                kind = {"single": "单选", "multiple": "多选", "integer": "整数",
-                        "text": "文本"}[family]
-                errors.append(PlanError(
-                    f"{where}.{c.test.value}",
-                    f"“{f.label}”是{kind}字段，不能用 {c.test.value}（可用：{fits}）"))
+                kind = SHAPE_LABELS[family]
+                test = f"{c.test.value}（{TEST_WORDS[c.test]}）"
+                if family == "date" or c.test in DATE_TESTS:
+                    # A date compared as a number or a choice, or a non-date field compared
+                    # with a day: name the rule and the condition, since nothing else does.
+                    rule_name = rule.name or rule.code
+                    what = ("早于、不早于只用于日期字段" if c.test in DATE_TESTS else
+                            "日期字段只能与某日或检查日比较早晚")
+                    message = (f"规则“{rule_name}”第{j + 1}个条件：“{f.label}”是{kind}字段，"
+                               f"不能用 {test}（{what}；可用：{fits}）")
+                else:
+                    message = f"“{f.label}”是{kind}字段，不能用 {c.test.value}（可用：{fits}）"
+                errors.append(PlanError(f"{where}.{c.test.value}", message))
                 continue
             values = allowed_values(f)
             if values and c.test in (ConditionTest.IS, ConditionTest.IS_NOT,

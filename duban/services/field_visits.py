@@ -389,7 +389,7 @@ def _detect(uow: UnitOfWork, clock: Clock, plan: Plan, campaign_id: int,
     source = policy.source or (plan.sources[0].code if plan.sources else "")
     reported: list[ReportedProblem] = []
     detections: list[tuple[str, dict[str, Any]] | None] = []
-    for d in detect(facts, policy, plan.household.fields):
+    for d in detect(facts, policy, plan.household.fields, day=day):
         if d.category in open_categories:
             continue
         open_categories.add(d.category)

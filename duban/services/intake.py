@@ -379,7 +379,7 @@ def detect_problems(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
     categories = {c.value: c for c in HouseholdCategory}
     monitoring = {m.value: m for m in MonitoringType}
     with_facts = bool(plan.household.fields)
-    run = detector(policy, plan.household.fields)
+    run = detector(policy, plan.household.fields, day=today)
     shared_facts: dict[tuple[Any, ...], dict[str, object]] = {}
     signed: dict[str, str] = {}  # who found it, per rule label
     report, note = reported.append, detections.append

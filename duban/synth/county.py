@@ -24,6 +24,7 @@ from duban.domain.household import (
     VisitRecord,
 )
 from duban.domain.plan import (
+    DATE_TESTS,
     ConditionTest,
     DeadlineTier,
     DetectionRule,
@@ -442,19 +443,19 @@ class _Generator:
         # turned the other way; then each rule is made to fire on a few chosen households.
         for rule in rules:
             for i, h in enumerate(hh):
-                if _fires(rule, h, facts[i]):
-                    _negate(rule, facts[i], by_key, rng, self.start)
+                if _fires(rule, h, facts[i], self.start, self.end):
+                    _negate(rule, facts[i], by_key, rng, self.start, self.end)
         for rule in rules:
             pool = [i for i, h in enumerate(hh)
-                    if all(holds(c, value_of(h, c.field)) for c in rule.when
-                           if c.field in BUILTIN_KEYS)]
+                    if all(_holds_every_day(c, value_of(h, c.field), self.start, self.end)
+                           for c in rule.when if c.field in BUILTIN_KEYS)]
             if not pool:
                 continue
             n = max(1, min(round(len(pool) * RULE_SHARE), round(len(hh) * RULE_HOUSEHOLDS_MAX)))
             for i in rng.sample(pool, min(n, len(pool))):
                 for c in rule.when:
                     if c.field in by_key:
-                        _make_hold(c, by_key[c.field], facts[i], rng, self.start)
+                        _make_hold(c, by_key[c.field], facts[i], rng, self.start, self.end)
         self.households = [dataclasses.replace(h, plan_facts=one)
                            for h, one in zip(hh, facts, strict=True)]
 
@@ -767,9 +768,40 @@ def _some_value(f: HouseholdField, rng: random.Random, start: dt.date) -> FactVa
     return TEXT_FACTS[int(rng.random() * len(TEXT_FACTS))]
 
 
-def _fires(rule: DetectionRule, h: HouseholdFacts, facts: Mapping[str, FactValue]) -> bool:
-    return all(holds(c, facts.get(c.field) if c.field not in BUILTIN_KEYS
-                     else value_of(h, c.field)) for c in rule.when)
+def _fires(rule: DetectionRule, h: HouseholdFacts, facts: Mapping[str, FactValue],
+           start: dt.date, end: dt.date) -> bool:
+    """Whether the rule may fire on the household on some day of the investigate period."""
+    return all(_holds_some_day(c, facts.get(c.field) if c.field not in BUILTIN_KEYS
+                               else value_of(h, c.field), start, end) for c in rule.when)
+
+
+def _holds_some_day(c: FactCondition, value: FactValue | None, start: dt.date,
+                    end: dt.date) -> bool:
+    """A condition that holds on some detection day (检查日) between start and end."""
+    if c.date is None and c.test is ConditionTest.BEFORE:
+        return holds(c, value, end)
+    return holds(c, value, start)
+
+
+def _holds_every_day(c: FactCondition, value: FactValue | None, start: dt.date,
+                     end: dt.date) -> bool:
+    """A condition that holds on every detection day (检查日) between start and end."""
+    if c.date is None and c.test is ConditionTest.NOT_BEFORE:
+        return holds(c, value, end)
+    return holds(c, value, start)
+
+
+def _date_outside(c: FactCondition, rng: random.Random, start: dt.date, end: dt.date,
+                  *, hold: bool) -> str:
+    """A date a date test holds on (`hold`) or fails on, whatever day of start..end detects."""
+    earlier = c.test is ConditionTest.BEFORE
+    if not hold:
+        earlier = not earlier
+    if earlier:  # before the fixed date, or before the first detection day
+        pivot = c.date or start
+        return (pivot - dt.timedelta(days=1 + int(rng.random() * 365))).isoformat()
+    pivot = c.date or end  # on or after the fixed date, or after the last detection day
+    return (pivot + dt.timedelta(days=int(rng.random() * 365) + (0 if c.date else 1))).isoformat()
 
 
 def _as_value(f: HouseholdField, word: str) -> FactValue:
@@ -794,7 +826,8 @@ def _other(f: HouseholdField, avoid: Sequence[str], rng: random.Random,
 
 
 def _negate(rule: DetectionRule, facts: dict[str, FactValue],
-            fields: Mapping[str, HouseholdField], rng: random.Random, start: dt.date) -> None:
+            fields: Mapping[str, HouseholdField], rng: random.Random, start: dt.date,
+            end: dt.date) -> None:
     """Turn one of the rule's plan-fact conditions false (the last one that can be)."""
     for c in reversed(rule.when):
         f = fields.get(c.field)
@@ -828,16 +861,18 @@ def _negate(rule: DetectionRule, facts: dict[str, FactValue],
             facts[c.field] = c.number
         elif c.test is ConditionTest.AT_LEAST and c.number is not None:
             facts[c.field] = c.number - 1
+        elif c.test in DATE_TESTS and f.type is FieldType.DATE:
+            facts[c.field] = _date_outside(c, rng, start, end, hold=False)
         else:
             continue
         return
 
 
 def _make_hold(c: FactCondition, f: HouseholdField, facts: dict[str, FactValue],
-               rng: random.Random, start: dt.date) -> None:
-    """Make one plan-fact condition true for a household."""
+               rng: random.Random, start: dt.date, end: dt.date) -> None:
+    """Make one plan-fact condition true for a household (on every day of start..end)."""
     value = facts.get(c.field)
-    if holds(c, value):
+    if _holds_every_day(c, value, start, end):
         return
     if c.test is ConditionTest.BLANK:
         facts.pop(c.field, None)
@@ -859,6 +894,8 @@ def _make_hold(c: FactCondition, f: HouseholdField, facts: dict[str, FactValue],
         facts[c.field] = c.number - 1
     elif c.test is ConditionTest.AT_LEAST and c.number is not None:
         facts[c.field] = c.number
+    elif c.test in DATE_TESTS and f.type is FieldType.DATE:
+        facts[c.field] = _date_outside(c, rng, start, end, hold=True)
 
 
 def _fact_rules(h: HouseholdFacts, line: int) -> list[FactRule]:

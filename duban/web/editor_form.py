@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-TEXT, INT, FLOAT, BOOL, DATE, TIME, LIST, CHOICE, COMPLEX = (
-    "text", "int", "float", "bool", "date", "time", "list", "choice", "complex")
+TEXT, INT, FLOAT, BOOL, DATE, TIME, LIST, CHOICE, COMPLEX, DAY = (
+    "text", "int", "float", "bool", "date", "time", "list", "choice", "complex", "day")
 MISSING = object()
 
 
@@ -180,7 +180,9 @@ SECTIONS: tuple[Section, ...] = (
             Col("source", "发现问题来源", ref="source"))),
         Part("detection.rules", "规则", (
             Col("code", "代码"), Col("name", "名称"), Col("category", "类别", ref="category"),
-            Col("when", "条件", COMPLEX), Col("enabled", "启用", BOOL)), table=True),
+            Col("enabled", "启用", BOOL)), table=True),
+        Part("detection.rules.when", "规则的条件（每个条件一行，同一规则的条件须同时成立）", (),
+             table=True),
         Part("household.fields", "农户信息附加字段", (
             Col("key", "代码"), Col("label", "名称"), Col("type", "类型"),
             Col("values", "选项", LIST), Col("multiple", "多选", BOOL),
@@ -377,7 +379,7 @@ def read(col: Col, text: str, before: Any) -> Any:
         except ValueError:
             raise FieldError(f"“{text}”不是数字") from None
         return int(number) if number.is_integer() and isinstance(before, int) else number
-    if col.kind == DATE:
+    if col.kind in (DATE, DAY):
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
@@ -503,12 +505,212 @@ def towns_of_rows(rows: Sequence[Mapping[str, Any]]) -> list[Any]:
 TOWNS_PART = Part("towns", "乡镇与村（每村一行）", TOWN_COLS, table=True)
 
 
+def _condition_path(row: Mapping[str, Any], key: str) -> str:
+    """Where a condition cell's errors are reported: the test cell takes the condition's own
+    (detection.rules[6].when[0].before lands on it), the field cell its field's."""
+    at = f"detection.rules[{row.get('_rule', 0)}].when[{row.get('_cond', 0)}]"
+    return {"field": f"{at}.field", "test": at}.get(key, f"{at}.{key}")
+
+
 def _town_path(row: Mapping[str, Any], key: str) -> str:
     town = f"towns[{row.get('_town', 0)}]"
     village = f"{town}.villages[{row.get('_village', 0)}]"
     return {"town": f"{town}.name", "town_code": f"{town}.code", "liaison": f"{town}.liaison",
             "town_aliases": f"{town}.aliases", "village": f"{village}.name",
             "village_code": f"{village}.code", "village_aliases": f"{village}.aliases"}[key]
+
+
+# ---- detection rules' conditions, one row each ----------------------------------------------
+
+CONDITIONS_PATH = "detection.rules.when"
+# The tests a condition may use, as the plan's Chinese words name them (TEST_WORDS).
+TESTS = (("is", "为"), ("is_not", "不为"), ("has", "含"), ("lacks", "不含"),
+         ("blank", "未填写"), ("filled", "已填写"), ("below", "低于"), ("at_least", "不低于"),
+         ("before", "早于"), ("not_before", "不早于"))
+_VALUE_TESTS = ("is", "is_not", "has", "lacks")
+_FLAG_TESTS = ("blank", "filled")
+_NUMBER_TESTS = ("below", "at_least")
+_DATE_TESTS = ("before", "not_before")
+CHECK_DAY = "检查日"
+AGAINST = ((CHECK_DAY, "检查日（比对当天）"), ("date", "指定日期"))
+
+
+def condition_cols(data: Mapping[str, Any]) -> list[Col]:
+    """The conditions table's columns; the rule and field choices come from the plan."""
+    from duban.domain.facts import BUILTIN_FIELDS
+
+    rules = get_at(data, "detection.rules")
+    rule_options = [(str(r["code"]), str(r.get("name") or r["code"]))
+                    for r in (rules if isinstance(rules, list) else [])
+                    if isinstance(r, Mapping) and r.get("code") not in (None, "")]
+    fields = get_at(data, "household.fields")
+    own = [(str(f.get("key") or f["label"]), f"{f['label']}（{_FIELD_KIND.get(str(f.get('type')), f.get('type'))}）")
+           for f in (fields if isinstance(fields, list) else [])
+           if isinstance(f, Mapping) and f.get("label")]
+    fixed = [(f.key, f.label) for f in BUILTIN_FIELDS]
+    return [Col("rule", "规则", CHOICE, tuple(rule_options)),
+            Col("field", "字段", CHOICE, tuple(own + fixed)),
+            Col("test", "判断", CHOICE, TESTS),
+            Col("values", "取值", LIST, hint="为/不为/含/不含：用、分隔"),
+            Col("number", "数值", INT, hint="低于/不低于"),
+            Col("against", "比较日", CHOICE, AGAINST, hint="早于/不早于"),
+            Col("date", "日期", DAY, hint="比较日为指定日期时")]
+
+
+# How a field's type reads in the field choice (the plan's words for them).
+_FIELD_KIND = {"choice": "选项", "选项": "选项", "单选": "选项", "多选": "多选", "yes_no": "是/否",
+               "是否": "是/否", "是/否": "是/否", "integer": "整数", "整数": "整数",
+               "date": "日期", "日期": "日期", "text": "文本", "文本": "文本"}
+
+
+def _test_key(word: Any) -> str:
+    from duban.adapters.plan.wire import CONDITION_TEST_ALIASES
+
+    test = CONDITION_TEST_ALIASES.get(str(word))
+    return test.value if test is not None else str(word)
+
+
+def _field_names(data: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """ref → key (a field's key, label, a fixed column's header with or without its unit) and
+    key → label, for the fixed columns and the plan's fields."""
+    from duban.domain.facts import BUILTIN_FIELDS
+
+    refs: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    fields = get_at(data, "household.fields")
+    own = [(str(f.get("key") or f["label"]), str(f["label"]))
+           for f in (fields if isinstance(fields, list) else [])
+           if isinstance(f, Mapping) and f.get("label")]
+    for key, label in [*((f.key, f.label) for f in BUILTIN_FIELDS), *own]:
+        for word in (key, label, label.split("（")[0]):
+            refs.setdefault(word, key)
+        labels.setdefault(key, label.split("（")[0])
+    return refs, labels
+
+
+def condition_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every rule's conditions flattened: one row per condition, naming its rule by code and
+    its field by key (the choice's value; a field the plan does not define stays as written)."""
+    refs, _ = _field_names(data)
+    rows: list[dict[str, Any]] = []
+    rules = get_at(data, "detection.rules")
+    for ri, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, Mapping):
+            continue
+        when = rule.get("when")
+        for ci, c in enumerate(when if isinstance(when, list) else []):
+            if not isinstance(c, Mapping):
+                continue
+            ref = c.get("field", MISSING)
+            row: dict[str, Any] = {"rule": rule.get("code", MISSING),
+                                   "field": refs.get(str(ref), ref) if ref is not MISSING
+                                   else MISSING, "_rule": ri, "_cond": ci, "_orig": c}
+            if "test" in c:
+                test = _test_key(c["test"])
+                row.update(test=test, values=c.get("values", MISSING),
+                           number=c.get("number", MISSING))
+                if test in _DATE_TESTS:
+                    day = c.get("date")
+                    row.update(against="date" if day not in (None, CHECK_DAY) else CHECK_DAY,
+                               date=day if day not in (None, CHECK_DAY) else MISSING)
+            else:
+                test = next((k for k, _ in TESTS if k in c), "")
+                row["test"] = test or MISSING
+                value = c.get(test, MISSING) if test else MISSING
+                if test in _VALUE_TESTS:
+                    row["values"] = value
+                elif test in _NUMBER_TESTS:
+                    row["number"] = value
+                elif test in _DATE_TESTS:
+                    at_check = value is MISSING or value is None or str(value) == CHECK_DAY
+                    row.update(against=CHECK_DAY if at_check else "date",
+                               date=MISSING if at_check else value)
+            rows.append({k: v for k, v in row.items() if v is not None})
+    return rows
+
+
+def condition_of(row: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """A condition row as the plan's short form, the field by label:
+    {field: 小额信贷到期日, before: 检查日}."""
+    field = row.get("field", "")
+    out: dict[str, Any] = {"field": labels.get(str(field), field)}
+    test = str(row.get("test", "is")) if row.get("test", MISSING) is not MISSING else "is"
+    test = _test_key(test)
+    if test in _FLAG_TESTS:
+        out[test] = True
+    elif test in _NUMBER_TESTS:
+        out[test] = row.get("number")
+    elif test in _DATE_TESTS:
+        day = row.get("date", MISSING)
+        against = row.get("against", MISSING)
+        if against == CHECK_DAY or (against is MISSING and day is MISSING):
+            out[test] = CHECK_DAY
+        else:  # 指定日期 without a date: the plan's check says it wants one
+            out[test] = None if day is MISSING else day
+    else:
+        values = row.get("values", MISSING)
+        out[test] = None if values is MISSING else values
+    return out
+
+
+def _apply_conditions(pf: PartForm, data: Mapping[str, Any], out: dict[str, Any],
+                      posted: Mapping[str, str], names: Names, problems: list[str]) -> None:
+    """Put the posted conditions back on the rules (already updated by the rules table)."""
+    before_rows = condition_rows(data)
+    _, labels = _field_names(data)
+    count = _int(posted.get(f"t{pf.index}.rows"), len(pf.rows)) + BLANK_ROWS
+    grouped: dict[str, list[Any]] = {}
+    for ri in range(count):
+        if posted.get(f"t{pf.index}.{ri}._delete"):
+            continue
+        before = before_rows[ri] if ri < len(before_rows) else {}
+        row: dict[str, Any] = {}
+        changed = False
+        for c in pf.cols:
+            name = f"t{pf.index}.{ri}.{c.key}"
+            was = before.get(c.key, MISSING)
+            if name not in posted:
+                if was is not MISSING:
+                    row[c.key] = was
+                continue
+            if show(c, was, names).strip() != posted[name].strip():
+                changed = True
+            try:
+                v = _read_kept(c, posted[name], was, names)
+            except FieldError as exc:
+                problems.append(f"{pf.part.label}第{ri + 1}行“{c.label}”：{exc}")
+                v = was
+            if v is not MISSING:
+                row[c.key] = v
+        if not before and not any(k in row for k in ("field", "test")):
+            continue  # a blank line left blank
+        code = str(row.get("rule", ""))
+        if not code:
+            problems.append(f"{pf.part.label}第{ri + 1}行：请选择规则")
+            continue
+        kept = before.get("_orig") if before and not changed else None
+        grouped.setdefault(code, []).append(
+            copy.deepcopy(kept) if kept is not None else condition_of(row, labels))
+    rules = get_at(out, "detection.rules")
+    for rule in rules if isinstance(rules, list) else []:
+        if not isinstance(rule, dict):
+            continue
+        when = grouped.pop(str(rule.get("code", "")), None)
+        if when is not None:
+            rule["when"] = when
+    for code in grouped:
+        problems.append(f"{pf.part.label}：规则“{code}”不在规则表中")
+
+
+def _restore_when(data: Mapping[str, Any], rows: list[Any]) -> None:
+    """The rules table does not edit `when`: each row keeps its rule's conditions (by code)
+    until the conditions table, saved after it, writes them."""
+    rules = get_at(data, "detection.rules")
+    when = {str(r.get("code")): r["when"] for r in (rules if isinstance(rules, list) else [])
+            if isinstance(r, Mapping) and "when" in r}
+    for row in rows:
+        if isinstance(row, dict) and str(row.get("code")) in when:
+            row["when"] = copy.deepcopy(when[str(row.get("code"))])
 
 
 def parts_of(section: Section) -> tuple[Part, ...]:
@@ -523,6 +725,9 @@ def form_of(section: Section, data: Mapping[str, Any]) -> list[PartForm]:
         if section.key == "towns":
             cols = list(part.cols)
             items: list[Any] = town_rows(data)
+        elif part.path == CONDITIONS_PATH:
+            cols = condition_cols(data)
+            items = condition_rows(data)
         else:
             cols = columns(part, data, sub_parts_of(section, part))
             value = get_at(data, part.path) if part.path else data
@@ -534,6 +739,7 @@ def form_of(section: Section, data: Mapping[str, Any]) -> list[PartForm]:
                 pf.rows.append([
                     Cell(f"t{pi}.{ri}.{c.key}", c, show(c, row.get(c.key, MISSING), names),
                          _town_path(row, c.key) if section.key == "towns"
+                         else _condition_path(row, c.key) if part.path == CONDITIONS_PATH
                          else f"{part.path}[{ri}].{c.key}") for c in cols])
             pf.blank_rows = BLANK_ROWS
         else:
@@ -553,6 +759,9 @@ def apply_form(section: Section, data: Mapping[str, Any],
     problems: list[str] = []
     for pf in form_of(section, data):
         part = pf.part
+        if part.path == CONDITIONS_PATH:
+            _apply_conditions(pf, data, out, posted, names, problems)
+            continue
         if part.table:
             value = get_at(data, part.path) if part.path else MISSING
             before_rows: list[Any] = (town_rows(data) if section.key == "towns" else
@@ -601,6 +810,8 @@ def apply_form(section: Section, data: Mapping[str, Any],
                     towns[i] = ordered_town
                 out["towns"] = towns
             elif rows or get_at(data, part.path) is not MISSING:
+                if part.path == "detection.rules":
+                    _restore_when(data, rows)
                 set_at(out, part.path, rows)
         else:
             for c in pf.cols:

@@ -223,9 +223,9 @@ def test_plan_check_lists_the_plans_household_columns_and_its_own_rules() -> Non
 
     result = CliRunner().invoke(cli, ["plan", "check", str(SEED_003)])
     assert result.exit_code == 0, result.output
-    assert ("农户信息另有 3 列：粪污处理方式（选项）、厕所使用状况（选项）、改厕意愿（选项）；"
-            "按条件发现问题的规则 3 条：农户有改厕意愿但尚未改厕、改造户厕损坏或闲置、粪污未经处理直排"
-            ) in result.output
+    assert ("农户信息另有 5 列：粪污处理方式（选项）、厕所使用状况（选项）、改厕意愿（选项）、"
+            "小额信贷到期日（日期）、是否已还清（是/否）；按条件发现问题的规则 4 条：农户有改厕意愿但尚未"
+            "改厕、改造户厕损坏或闲置、粪污未经处理直排、贷款到期无法偿还") in result.output
 
 
 def test_the_cli_template_of_a_campaign_carries_its_household_columns(
@@ -241,4 +241,37 @@ def test_the_cli_template_of_a_campaign_carries_its_household_columns(
                                                    "--out", str(out)])
     assert result.exit_code == 0, (result.output, result.exception)
     header = [c.value for c in load_workbook(out)["农户信息"][1]]
-    assert header == [*HOUSEHOLD_COLUMNS, "粪污处理方式", "厕所使用状况", "改厕意愿"]
+    assert header == [*HOUSEHOLD_COLUMNS, "粪污处理方式", "厕所使用状况", "改厕意愿",
+                      "小额信贷到期日", "是否已还清"]
+
+
+def test_a_rule_on_a_date_fires_on_loans_due_before_the_check_day(
+        db: Database, tmp_path: Path) -> None:
+    """Seed 003's 贷款到期无法偿还: 小额信贷到期日 早于 检查日 (the clock's day) 且 是否已还清 为 否."""
+    import datetime as dt
+
+    from duban.domain.clock import CHINA_TZ
+
+    clock = FixedClock(dt.datetime(2022, 5, 20, 9, 0, tzinfo=CHINA_TZ))
+    campaign_id, plan = launch(db, clock, SEED_003)
+    county = generate_for_plan(plan, "small", seed=7)
+    rows = [{**r, "小额信贷到期日": "", "是否已还清": ""} for r in iter_household_rows(county)]
+    loans = {0: ("2022-05-19", "否"),  # due the day before: fires
+             1: ("2022-05-20", "否"),  # due on the check day: not yet overdue
+             2: ("2021-12-31", "是"),  # repaid
+             3: ("", "否"),  # no date: neither before nor not before
+             4: ("2022年3月1日", "否")}  # written the Chinese way: fires
+    for i, (due, repaid) in loans.items():
+        rows[i] = {**rows[i], "小额信贷到期日": due, "是否已还清": repaid}
+    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows, sheet="农户信息")
+    db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
+    db.run(detect_problems, clock, campaign_id)
+    with db.transaction() as s:
+        found = s.execute(select(Problem.household_id, Problem.category, Problem.description,
+                                 Problem.found_by, Problem.lead_office, Problem.found_on)
+                          .where(Problem.detection_rule == "loan_overdue")
+                          .order_by(Problem.household_id)).all()
+    assert [tuple(f) for f in found] == [
+        (rows[i]["户编号"], "credit",
+         "贷款到期无法偿还：小额信贷到期日早于检查日（2022年5月20日），是否已还清为否",
+         "系统比对（贷款到期无法偿还）", "jfb", dt.date(2022, 5, 20)) for i in (0, 4)]

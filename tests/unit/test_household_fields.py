@@ -214,7 +214,8 @@ def test_the_synthetic_register_fills_the_plans_facts_and_each_own_rule_fires(
                 chosen = value if isinstance(value, tuple) else (value,)
                 assert set(chosen) <= set(f.values), (key, value)
     fired = Counter(d.rule for h in county.households
-                    for d in detect(h, plan.detection, plan.household.fields))
+                    for d in detect(h, plan.detection, plan.household.fields,
+                                    day=plan.stages[1].start))
     own = [r.code for r in plan.detection.rules if r.when]
     # Each of the plan's own rules fires, on a few percent of the register at most.
     assert all(0 < fired[code] <= 0.06 * len(county.households) for code in own), fired

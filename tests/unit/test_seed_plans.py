@@ -514,8 +514,10 @@ def test_003_channels_and_monitoring_line(shaoyun: Plan) -> None:
     assert [s.name for s in shaoyun.sources][:3] == ["干部走访排查", "农户自主申报", "部门筛查预警"]
     assert shaoyun.detection.monitoring_line_yuan == 7000
     toilet = code_of(shaoyun, "category", "厕所革命")
-    # The 户厕 rules read the plan's own 户厕摸底 facts (SEED_003_HOUSEHOLD).
-    assert {r.category for r in shaoyun.detection.rules if r.when} == {toilet}
+    # The 户厕 rules read the plan's own 户厕摸底 facts, the 小额信贷 one its loan facts
+    # (SEED_003_HOUSEHOLD).
+    credit = code_of(shaoyun, "category", "小额信贷")
+    assert {r.category for r in shaoyun.detection.rules if r.when} == {toilet, credit}
 
 
 SEED_002_REVIEW = [
@@ -584,7 +586,7 @@ SEED_003_STAGES = [
 
 SEED_003_HOUSEHOLD = [
     Fact("户厕摸底信息导入模板", 54, "（户厕摸底信息导入模板附件3）模板格式要求，录入本村所有农户基本信息和户厕摸底",
-         lambda p: [f.label for f in p.household.fields] == ["粪污处理方式", "厕所使用状况", "改厕意愿"]),
+         lambda p: [f.label for f in p.household.fields][:3] == ["粪污处理方式", "厕所使用状况", "改厕意愿"]),
     Fact("粪污处理方式", 68, "了解农户厕所现状、粪污处理方式",
          lambda p: field_of(p, "粪污处理方式")[:3]
          == (FieldType.CHOICE, ("三格式化粪池", "双瓮漏斗式", "沼气池式", "接入污水管网", "直排", "其他"),
@@ -607,6 +609,17 @@ SEED_003_HOUSEHOLD = [
     Fact("粪污直排", 68, "粪污处理方式",
          lambda p: rule_of(p, "粪污未经处理直排") == ("厕所革命", ["粪污处理方式为直排"]),
          ("detection:粪污未经处理直排",)),
+    # (三)四查小额信贷: a loan's 到期日 (a date) and whether it is repaid, compared with the 检查日.
+    Fact("小额信贷到期日", 66, "参与脱贫人口小额信贷的农户",
+         lambda p: field_of(p, "小额信贷到期日") == (FieldType.DATE, (), False, False),
+         ("field:小额信贷到期日",)),
+    Fact("是否已还清", 66, "是否存在贷款到期无法偿还的情况",
+         lambda p: field_of(p, "是否已还清") == (FieldType.YES_NO, (), False, False),
+         ("field:是否已还清",)),
+    Fact("贷款到期无法偿还", 66, "是否存在贷款到期无法偿还的情况",
+         lambda p: rule_of(p, "贷款到期无法偿还")
+         == ("小额信贷", ["小额信贷到期日早于检查日", "是否已还清为否"]),
+         ("detection:贷款到期无法偿还",)),
 ]
 
 

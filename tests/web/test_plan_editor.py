@@ -269,3 +269,56 @@ def test_towns_and_villages_from_a_campaign_already_running(world: World,
     r = client.post(f"{url}/import-towns-from", data=fields, follow_redirects=True)
     assert "新增村 63 个" in r.text, r.text[:600]  # seed 002's scope table, one row a village
     assert "槐店回族镇" in r.text or "槐店" in r.text
+
+
+def test_a_date_condition_is_edited_with_a_date_or_the_check_day(client_for: Clients) -> None:
+    """Seed 003's 贷款到期无法偿还 (小额信贷到期日 早于 检查日): its conditions are rows with a
+    field, a test, and for a date test a 比较日 (检查日 or 指定日期) and a date picker."""
+    client, csrf = client_for("county")
+    url = start(client, csrf, origin="seed", seed="seed-003-shaoyun-2022.yaml")
+    page = client.get(f"{url}?section=detection").text
+    fields = dict(forms_of(page).form("/sections/detection"))
+    loan = [k.split(".")[1] for k, v in fields.items()
+            if re.fullmatch(r"t2\.\d+\.rule", k) and v == "loan_overdue"]
+    assert len(loan) == 2
+    due = loan[0]
+    assert (fields[f"t2.{due}.field"], fields[f"t2.{due}.test"],
+            fields[f"t2.{due}.against"], fields[f"t2.{due}.date"]) == (
+        "loan_due", "before", "检查日", "")
+    assert '<option value="loan_due" selected>小额信贷到期日（日期）</option>' in page
+    assert f'type="date" name="t2.{due}.date"' in page
+    assert '<option value="before" selected>早于</option>' in page
+    assert '<option value="not_before">不早于</option>' in page
+    assert '<option value="检查日" selected>检查日（比对当天）</option>' in page
+
+    def plan_rule() -> tuple[object, ...]:
+        plan = load_plan_text(client.get(f"{url}/plan.yaml").text, PLANS)
+        return next(r for r in plan.detection.rules if r.code == "loan_overdue").when
+
+    # A fixed date instead of the check day, and a third condition typed into a blank row.
+    blank = str(int(fields["t2.rows"]))
+    post_section(client, url, "detection", {
+        f"t2.{due}.against": "date", f"t2.{due}.date": "2022-10-01",
+        f"t2.{blank}.rule": "loan_overdue", f"t2.{blank}.field": "loan_due",
+        f"t2.{blank}.test": "not_before", f"t2.{blank}.against": "date",
+        f"t2.{blank}.date": "2022-01-01"})
+    yaml_text = client.get(f"{url}/plan.yaml").text
+    assert re.search(r"- field: 小额信贷到期日\n\s+before: 2022-10-01\n", yaml_text), yaml_text
+    assert re.search(r"- field: 小额信贷到期日\n\s+not_before: 2022-01-01\n", yaml_text)
+    from duban.domain.plan import ConditionTest, FactCondition
+
+    assert plan_rule() == (
+        FactCondition("loan_due", ConditionTest.BEFORE, date=dt.date(2022, 10, 1)),
+        FactCondition("loan_repaid", ConditionTest.IS, ("否",)),
+        FactCondition("loan_due", ConditionTest.NOT_BEFORE, date=dt.date(2022, 1, 1)))
+    # Back to the check day; the added row deleted; every other rule's conditions unchanged.
+    post_section(client, url, "detection", {f"t2.{due}.against": "检查日", f"t2.{due}.date": "",
+                                            f"t2.{blank}._delete": "1"})
+    assert load_plan_text(client.get(f"{url}/plan.yaml").text, PLANS) == load_plan_file(
+        PLANS / "seed-003-shaoyun-2022.yaml")
+    # A number test on the date is refused beside the condition, naming the rule.
+    page = post_section(client, url, "detection", {f"t2.{due}.test": "below",
+                                                   f"t2.{due}.number": "3"})
+    assert re.search(r'class="has-error">.*?name="t2\.' + due + r'\.test".*?field-error[^>]*>'
+                     "规则“贷款到期无法偿还”第1个条件：“小额信贷到期日”是日期字段，不能用 below（低于）",
+                     page, re.S), page[page.find("field-error"):][:400]

@@ -22,6 +22,7 @@ from duban.domain.detection import RULE_CODES, RULE_LABELS
 from duban.domain.facts import BUILTIN_FIELDS
 from duban.domain.names import normalise
 from duban.domain.plan import (
+    CHECK_DAY,
     OWN_TOWN,
     OWN_VILLAGE,
     PHOTO_TYPE_LABELS,
@@ -280,11 +281,18 @@ CONDITION_TEST_ALIASES: dict[str, ConditionTest] = {
     "低于": ConditionTest.BELOW,
     "at_least": ConditionTest.AT_LEAST,
     "不低于": ConditionTest.AT_LEAST,
+    "before": ConditionTest.BEFORE,
+    "早于": ConditionTest.BEFORE,
+    "not_before": ConditionTest.NOT_BEFORE,
+    "不早于": ConditionTest.NOT_BEFORE,
 }
 # A condition may name its test as a key: {field: 改厕意愿, is: 愿意}, {field: 帮扶, blank: true}.
 _VALUE_TESTS = ("is", "is_not", "has", "lacks")
 _FLAG_TESTS = ("blank", "filled")
 _NUMBER_TESTS = ("below", "at_least")
+# {field: 小额信贷到期日, before: 检查日} or {…, before: 2022-10-01}; with `test`, the day is `date`
+# (absent: the detection day, 检查日).
+_DATE_TESTS = ("before", "not_before")
 
 _OWN_TOKENS = (OWN_VILLAGE, OWN_TOWN)
 
@@ -1323,27 +1331,28 @@ def _field_refs(fields: Sequence[HouseholdField]) -> dict[str, str]:
 
 def _condition(ctx: _Ctx, node: object, where: str, refs: Mapping[str, str],
                fields: Mapping[str, HouseholdField]) -> FactCondition | None:
-    allowed = ("field", "test", "values", "number", *_VALUE_TESTS, *_FLAG_TESTS, *_NUMBER_TESTS)
+    tests = (*_VALUE_TESTS, *_FLAG_TESTS, *_NUMBER_TESTS, *_DATE_TESTS)
+    allowed = ("field", "test", "values", "number", "date", *tests)
     m = ctx.fields(node, where, allowed, ("field",))
     ref = ctx.text(m, "field", where)
     # An unknown field stays as written: plan_check names it with the fields there are.
     key = refs.get(ref, ref)
-    given = [k for k in ("test", *_VALUE_TESTS, *_FLAG_TESTS, *_NUMBER_TESTS) if k in m]
+    given = [k for k in ("test", *tests) if k in m]
     if len(given) != 1:
         ctx.fail(where, "须恰好写一种判断：is、is_not、has、lacks、blank、filled、below、"
-                        f"at_least 之一（或 test），现在写了{len(given)}种")
+                        f"at_least、before、not_before 之一（或 test），现在写了{len(given)}种")
         return None
     name = given[0]
     if name == "test":
         test = ctx.choice(m, "test", where, CONDITION_TEST_ALIASES, ConditionTest.IS)
         raw_values: object = m.get("values")
         raw_number: object = m.get("number")
-        number_key, values_key = "number", "values"
+        number_key, values_key, date_key = "number", "values", "date"
     else:
         test = ConditionTest(name)
         raw_values = m[name] if name in _VALUE_TESTS else None
         raw_number = m[name] if name in _NUMBER_TESTS else None
-        number_key = values_key = name
+        number_key = values_key = date_key = name
         if name in _FLAG_TESTS and m[name] is not True:
             ctx.fail(_join(where, name), f"应写 {name}: true，实际是{_kind(m[name])}")
     values: list[str] = []
@@ -1366,7 +1375,16 @@ def _condition(ctx: _Ctx, node: object, where: str, refs: Mapping[str, str],
             ctx.fail(_join(where, number_key), f"应为整数，实际是{_kind(raw_number)}")
         else:
             number = raw_number
-    return FactCondition(key, test, tuple(values), number)
+    day: dt.date | None = None
+    if test.value in _DATE_TESTS:
+        raw_day = m.get(date_key)
+        if raw_day is None and date_key == name:
+            ctx.fail(_join(where, date_key), f"应写某日（如 2022-10-01）或{CHECK_DAY}")
+        elif raw_day is not None and str(raw_day).strip() != CHECK_DAY:
+            day = ctx.date(m, date_key, where)
+    elif m.get("date") is not None:
+        ctx.fail(_join(where, "date"), "只用于 before（早于）、not_before（不早于）")
+    return FactCondition(key, test, tuple(values), number, day)
 
 
 def _detection(ctx: _Ctx, data: Mapping[str, Any], refs: _Refs,
