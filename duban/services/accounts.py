@@ -113,6 +113,8 @@ class SessionUser:
     office_code: str | None
     town_code: str | None
     village_code: str | None
+    # Whether this sign-in check wrote the session's last-seen time (the caller commits).
+    touched: bool = False
 
     @property
     def role_label(self) -> str:
@@ -200,13 +202,14 @@ def session_user(uow: UnitOfWork, clock: Clock, token: str) -> SessionUser | Non
     if (row.revoked_at is not None or row.expires_at <= now or not row.active
             or row.last_seen_at + SESSION_IDLE <= now):
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    touched = now - row.last_seen_at >= TOUCH_EVERY
+    if touched:
         session.execute(update(WebSession).where(WebSession.id == row.id)
                         .values(last_seen_at=now))
     return SessionUser(
         session_id=row.id, token_hash=digest, user_id=row.user_id, username=row.username,
         name=row.name, role=Role(row.role), office_code=row.office_code,
-        town_code=row.town_code, village_code=row.village_code,
+        town_code=row.town_code, village_code=row.village_code, touched=touched,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -111,29 +112,48 @@ async def csrf_pre(request: Request) -> None:
 def current(request: Request) -> Ctx:
     """The signed-in context, or AuthRequired (redirect to sign-in / 401)."""
     st = state(request)
+    with st.unit_of_work() as uow:
+        ctx = _signed_in_on(st, request, uow)
+        uow.commit()  # the session's last-seen time
+    return ctx
+
+
+def _signed_in_on(st: WebState, request: Request, uow: UnitOfWork) -> Ctx:
+    """Sign in on a unit of work (the caller commits: the last-seen time may be written)."""
     token = session_token(request, st.keys)
     if token is None:
         raise AuthRequired()
     now = local_now(st.clock)
-    with st.unit_of_work() as uow:
-        user = session_user(uow, st.clock, token)
-        if user is None:
-            raise AuthRequired()
-        # The offices a user acts for today (own office plus substitutions) are kept for a
-        # few seconds: a new substitution takes effect within ACTOR_SECONDS. The session
-        # itself (revoked, expired, user disabled) is checked on every request above.
-        actor, _ = st.actors.get((user.username, now.date()),
-                                 lambda: resolve_actor(uow.session, user.username, now.date()),
-                                 keep=always)
-        memo = PLAN_VERSIONS.get()
-        if memo is not None:
-            # Every page wants its campaign's plan version in force: asked here, in the
-            # sign-in's transaction, instead of in one of its own per request.
-            memo.update(plan_versions(uow.session))
-        uow.commit()  # the session's last-seen time
+    user = session_user(uow, st.clock, token)
+    if user is None:
+        raise AuthRequired()
+    # The offices a user acts for today (own office plus substitutions) are kept for a
+    # few seconds: a new substitution takes effect within ACTOR_SECONDS. The session
+    # itself (revoked, expired, user disabled) is checked on every request above.
+    actor, _ = st.actors.get((user.username, now.date()),
+                             lambda: resolve_actor(uow.session, user.username, now.date()),
+                             keep=always)
+    memo = PLAN_VERSIONS.get()
+    if memo is not None:
+        # Every page wants its campaign's plan version in force: asked here, in the
+        # sign-in's transaction, instead of in one of its own per request.
+        memo.update(plan_versions(uow.session))
     scope = Scope(actor=actor, town=user.town_code, village=user.village_code)
     return Ctx(request=request, user=user, scope=scope, csrf=st.keys.csrf_for(user.token_hash),
                today=now.date(), now=now)
+
+
+# The unit of work a signed-in page reads in (`signed_in`): its sign-in's, so a page checks
+# out one pooled connection and opens one transaction, not one per read. Set only in the
+# page's own worker thread; a cache refresh runs in a thread of its own and reads apart.
+PAGE_READS: ContextVar[UnitOfWork | None] = ContextVar("duban_page_reads", default=None)
+
+
+def page_reads(st: WebState) -> AbstractContextManager[UnitOfWork]:
+    """The unit of work a read-only view of a page runs in: the page's own (left open for
+    its next read, rolled back when the page ends), else one of its own, rolled back."""
+    uow = PAGE_READS.get()
+    return nullcontext(uow) if uow is not None else st.db.unit_of_work()
 
 
 def signed_in(endpoint: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
@@ -155,7 +175,7 @@ def signed_in(endpoint: Callable[..., Response]) -> Callable[..., Awaitable[Resp
 
     async def page(**kwargs: Any) -> Response:
         request = kwargs["request"]
-        return await run_in_threadpool(lambda: endpoint(ctx=current(request), **kwargs))
+        return await run_in_threadpool(_signed_in_page, endpoint, request, kwargs)
 
     page.__name__ = endpoint.__name__
     page.__qualname__ = endpoint.__qualname__
@@ -164,3 +184,18 @@ def signed_in(endpoint: Callable[..., Response]) -> Callable[..., Awaitable[Resp
     page.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=params, return_annotation=Response)
     return page
+
+
+def _signed_in_page(endpoint: Callable[..., Response], request: Request,
+                    kwargs: dict[str, Any]) -> Response:
+    """Sign in, then run the page, its reads in the sign-in's unit of work (PAGE_READS)."""
+    st = state(request)
+    with st.unit_of_work() as uow:
+        ctx = _signed_in_on(st, request, uow)
+        if ctx.user.touched:
+            uow.commit()  # the session's last-seen time (once in TOUCH_EVERY)
+        token = PAGE_READS.set(uow)
+        try:
+            return endpoint(ctx=ctx, **kwargs)
+        finally:
+            PAGE_READS.reset(token)

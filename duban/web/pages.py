@@ -51,7 +51,15 @@ from duban.services.views.names import Names, names_in
 from duban.services.views.today import Due, TodayWork
 from duban.services.views.waiting import waiting_items
 from duban.web.cache import Aged, always
-from duban.web.deps import PLAN_VERSIONS, WebState, csrf_session, current, signed_in, state
+from duban.web.deps import (
+    PLAN_VERSIONS,
+    WebState,
+    csrf_session,
+    current,
+    page_reads,
+    signed_in,
+    state,
+)
 from duban.web.render import Options, ledger_rows_html, render
 from duban.web.security import Ctx
 from duban.web.xlsx import ledger_workbook
@@ -68,9 +76,10 @@ T = TypeVar("T")
 
 
 def read(st: WebState, view: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """A read-only view (a function of a Session first) in a unit of work of its own, rolled
-    back when it ends (a view writes nothing)."""
-    with st.db.unit_of_work() as uow:
+    """A read-only view (a function of a Session first) in the page's unit of work (its
+    sign-in's: one connection and transaction a page), else in one of its own, rolled back
+    when it ends (a view writes nothing)."""
+    with page_reads(st) as uow:
         return view(uow.session, *args, **kwargs)
 
 
@@ -88,8 +97,8 @@ def campaign_of(st: WebState, wanted: int | None) -> tuple[list[CampaignChoice],
 
 
 def _plan_version(st: WebState, campaign_id: int, version: int) -> Plan:
-    with st.db.transaction() as session:
-        return load_plan_version(session, campaign_id, version)
+    with page_reads(st) as uow:
+        return load_plan_version(uow.session, campaign_id, version)
 
 
 @dataclass(frozen=True)
@@ -110,8 +119,8 @@ def version_in_force(st: WebState, campaign_id: int) -> int:
     if version is None:
         # One small query per request (a page asks for the rules several times), so a new
         # plan version in force is never served stale.
-        with st.db.transaction() as session:
-            version = plan_version_of(session, campaign_id)
+        with page_reads(st) as uow:
+            version = plan_version_of(uow.session, campaign_id)
         if seen is not None:
             seen[campaign_id] = version
     return version
@@ -226,7 +235,7 @@ def notices_of(st: WebState, ctx: Ctx, campaign_id: int) -> Any:
 
     if ctx.scope.sees_all:
         return None
-    with st.db.unit_of_work() as uow:  # a town's offices and the tally in one transaction
+    with page_reads(st) as uow:  # a town's offices and the tally in one transaction
         offices = inbox_offices(st, ctx, campaign_id, uow.session)
         return notice_tally(uow, campaign_id, offices) if offices else None
 
@@ -348,7 +357,7 @@ def shared_of(st: WebState, what: str, campaign_id: int, today: dt.date,
     if st.cache.ttl <= 0:  # nothing is kept: every count is fresh
         return read(st, count, r.plan), None
     key = f"{what}:{campaign_id}:{today.isoformat()}:{version_in_force(st, campaign_id)}"
-    with st.db.unit_of_work() as uow:
+    with page_reads(st) as uow:  # committed: the counting turn ends, the copy is stored
         got = shared_count(uow, key, lambda s: count(s, r.plan), max_age=st.cache.ttl,
                            worth_keeping=st.cache.slow_after, encode=cube_bytes,
                            decode=cube_from_bytes)
@@ -574,7 +583,7 @@ def ledger_export(request: Request, ctx: CtxDep, campaign: str | None = None) ->
     q = ledger_query(chosen.id, params)
     r = rules_of(st, chosen.id, ctx.today)
     with_stones = any(rule.milestones for rule in r.plan.deadlines.rules)
-    with st.db.unit_of_work() as uow:
+    with page_reads(st) as uow:
         session = uow.session
         duties = (DUTY_HEADERS, duty_sheet_rows(session, chosen.id, ctx.today,
                                                 **duty_scope(ctx.scope))) \
