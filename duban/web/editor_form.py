@@ -698,8 +698,11 @@ def _apply_conditions(pf: PartForm, data: Mapping[str, Any], out: dict[str, Any]
         when = grouped.pop(str(rule.get("code", "")), None)
         if when is not None:
             rule["when"] = when
+    # A rule deleted from the rules table in this save takes its conditions with it.
+    gone = {str(o) for o, _ in pf.cols[0].options}
     for code in grouped:
-        problems.append(f"{pf.part.label}：规则“{code}”不在规则表中")
+        if code not in gone:
+            problems.append(f"{pf.part.label}：规则“{code}”不在规则表中")
 
 
 def _restore_when(data: Mapping[str, Any], rows: list[Any]) -> None:

@@ -322,3 +322,30 @@ def test_a_date_condition_is_edited_with_a_date_or_the_check_day(client_for: Cli
     assert re.search(r'class="has-error">.*?name="t2\.' + due + r'\.test".*?field-error[^>]*>'
                      "规则“贷款到期无法偿还”第1个条件：“小额信贷到期日”是日期字段，不能用 below（低于）",
                      page, re.S), page[page.find("field-error"):][:400]
+
+
+def test_deleting_a_rule_takes_its_conditions_and_an_unknown_rule_is_named() -> None:
+    from duban.adapters.plan.yaml_file import read_plan_data
+    from duban.web import editor_form as ef
+
+    data = read_plan_data((PLANS / "seed-003-shaoyun-2022.yaml").read_text(encoding="utf-8"),
+                          PLANS)
+    section = ef.SECTION_OF["detection"]
+    posted = ef.form_texts(section, data)
+    for pf in ef.form_of(section, data):
+        if pf.part.table:
+            posted[f"t{pf.index}.rows"] = str(len(pf.rows))
+    codes = [r["code"] for r in data["detection"]["rules"]]
+    posted[f"t1.{codes.index('loan_overdue')}._delete"] = "1"
+    out, problems = ef.apply_form(section, data, posted)
+    assert problems == []
+    assert [r["code"] for r in out["detection"]["rules"]] == codes[:-1]
+    assert out["detection"]["rules"] == data["detection"]["rules"][:-1]
+    # A condition typed for a rule the plan never had is refused, named.
+    posted = ef.form_texts(section, data) | {"t2.rows": str(len(ef.condition_rows(data))),
+                                             "t1.rows": str(len(codes))}
+    blank = len(ef.condition_rows(data))
+    posted |= {f"t2.{blank}.rule": "no_such_rule", f"t2.{blank}.field": "loan_due",
+               f"t2.{blank}.test": "blank"}
+    _, problems = ef.apply_form(section, data, posted)
+    assert problems == ["规则的条件（每个条件一行，同一规则的条件须同时成立）：规则“no_such_rule”不在规则表中"]
