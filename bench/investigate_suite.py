@@ -9,11 +9,16 @@ avoid, each part by the backend's fastest path:
 - reading the register rows the stage reads (its own statement, `register_read`: its columns,
   the households some rule fires on, in id order) with a raw DBAPI cursor, `fetchall`;
 - writing exactly the rows the stage wrote (its problems, their co-offices and audit events),
-  read back from the campaign and written to a twin campaign launched from the same plan, into
-  the same tables with the same indexes and constraints: `COPY … FROM STDIN` of PostgreSQL's
-  own text form of the rows, one raw `executemany` of the stored values on SQLite, in one
-  transaction, the rows prepared before the clock starts (bench/floor_script.py, shared with
-  the intake floors).
+  read back from the campaign and written, same campaign and same ids, into a copy of the
+  database taken before the stage (`bench.common.copied_database`): the same tables, indexes,
+  constraints and register in the same state: `COPY … FROM STDIN` of PostgreSQL's own text
+  form of the rows, one raw `executemany` of the stored values on SQLite, in one transaction,
+  the rows prepared before the clock starts (bench/floor_script.py, shared with the intake
+  floors). The register read is made in the copy too. (Until 2026-12-05 the floor wrote to a
+  twin campaign in the stage's own database, into tables already holding the stage's rows.)
+
+On PostgreSQL both the stage and the floor start settled: a CHECKPOINT before each clock, so
+neither writes back pages the step before it left dirty.
 
 So stage / floor is what detecting, routing, setting deadlines, numbering and converting cost
 on top of moving the rows. CPU is the measuring process's, plus on PostgreSQL its server
@@ -28,33 +33,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import Entry, scratch_database
-from bench.floor_script import CPU, ROWS
+from bench.common import Entry, copied_database, scratch_database
+from bench.floor_script import CPU, ROWS, SETTLE
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Seed 002 launched and a generated county imported; prints the campaign and a twin's id.
+# Seed 002 launched and a generated county imported; prints the campaign.
 _SEED = r"""
-import dataclasses, json, sys, datetime as dt
-from pathlib import Path
+import json, sys
 from bench.common import seed_campaign
-from duban.adapters.plan.yaml_file import load_plan_file
-from duban.domain.clock import CHINA_TZ, FixedClock
-from duban.services.campaigns import launch_campaign
-from duban.services.database import Database
 url, households = sys.argv[1], int(sys.argv[2])
 campaign, seconds, problems = seed_campaign(url, "county", households=households)
-path = Path("plans/seed-002-shenqiu.yaml")
-plan = load_plan_file(path)
-twin = dataclasses.replace(plan, document_number=plan.document_number + "-floor")
-clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
-db = Database(url)
-twin_id = db.run(launch_campaign, clock, twin, path.read_text(encoding="utf-8"), "bench")
-print(json.dumps({"campaign": campaign, "twin": twin_id, "problems": problems}))
+print(json.dumps({"campaign": campaign, "problems": problems}))
 """
 
 # The stage's service call, as the investigate stage's task makes it, on its first day.
-_STAGE = CPU + r"""
+_STAGE = CPU + SETTLE + r"""
 import json, sys, datetime as dt
 from sqlalchemy import func, select, text
 from duban.domain.clock import CHINA_TZ, FixedClock
@@ -70,6 +64,7 @@ from sqlalchemy.orm import configure_mappers
 configure_mappers()
 with db.engine.connect() as conn:
     first = (conn.scalar(select(func.max(T.problem.c.id))) or 0) + 1
+    settle(conn)
 state = {}
 def stage(uow):
     if uow.session.get_bind().dialect.name == "postgresql":
@@ -83,35 +78,35 @@ print(json.dumps({"seconds": wall, "cpu": cpu(state.get("pid")) - state["cpu"],
 """
 
 # The floor: the raw read of the register rows the stage reads, and the raw write of the rows
-# it wrote (problems from `first` on, their co-offices and events) into the twin campaign.
+# it wrote (problems from `first` on, their co-offices and events), same campaign and same
+# ids, both in the copy of the database taken before the stage (`mirror`).
 _FLOOR = ROWS + r"""
 import json, sys
-from sqlalchemy import func, select
 from duban.services.database import make_engine
 from sqlalchemy.orm import Session
 from duban.services.campaigns import load_plan_of
 from duban.services.intake import register_read
 from models import tables as T
-url, source, target, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-engine = make_engine(url)
+url, mirror, campaign, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+source, engine = make_engine(url), make_engine(mirror)
 pg = engine.dialect.name == "postgresql"
-with engine.connect() as conn:
-    top = conn.scalar(select(func.max(T.problem.c.id))) or 0
-shift = top - first + 1  # the twin's problem ids follow every id in use
-written = f"t.campaign_id = {source} AND t.id >= {first}"
-plans = [plan(T.problem, "problem t", written, id=f"t.id + {shift}", campaign_id=str(target)),
+written = f"t.campaign_id = {campaign} AND t.id >= {first}"
+plans = [plan(T.problem, "problem t", written, id="t.id"),
          plan(T.problem_co_office, "problem_co_office t JOIN problem p ON p.id = t.problem_id",
-              f"p.campaign_id = {source} AND p.id >= {first}",
-              problem_id=f"t.problem_id + {shift}"),
+              f"p.campaign_id = {campaign} AND p.id >= {first}"),
          plan(T.audit_event, "audit_event t",
-              f"t.campaign_id = {source} AND t.problem_id >= {first}",
-              campaign_id=str(target), problem_id=f"t.problem_id + {shift}")]
-with Session(engine) as session:  # the stage's own statement, its values inlined
-    stmt = register_read(load_plan_of(session, source), source)
-read_sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-raw, cur, pid = connect(engine)
+              f"t.campaign_id = {campaign} AND t.problem_id >= {first}")]
+raw, cur, _ = connect(source)
 prepared = prepare(cur, pg, plans)
 raw.commit()
+raw.close()
+with Session(engine) as session:  # the stage's own statement, its values inlined
+    stmt = register_read(load_plan_of(session, campaign), campaign)
+read_sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+raw, cur, pid = connect(engine)
+if pg:
+    cur.execute("CHECKPOINT")  # as before the stage's clock (SETTLE)
+    raw.commit()
 c, t = cpu(pid), time.perf_counter()
 cur.execute(read_sql)
 households = len(cur.fetchall())
@@ -140,8 +135,9 @@ def _child(code: str, *args: object) -> dict[str, Any]:
 def measure(url: str, households: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The stage's service call and its floor on a fresh database: (stage, floor)."""
     seeded = _child(_SEED, url, households)
-    stage = _child(_STAGE, url, seeded["campaign"])
-    floor = _child(_FLOOR, url, seeded["campaign"], seeded["twin"], stage["first"])
+    with copied_database(url) as mirror:  # the database as the stage finds it
+        stage = _child(_STAGE, url, seeded["campaign"])
+        floor = _child(_FLOOR, url, mirror, seeded["campaign"], stage["first"])
     return stage, floor
 
 
