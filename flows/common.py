@@ -142,13 +142,47 @@ SERVER_APP = "flows.prefect_app:create_app"
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
+# What the owned server runs. It is the default mode's (`duban serve`, `duban tick`, the demo):
+# every flow runs in the process that owns the server, started by duban's own scheduler
+# (APScheduler), never by a deployment, a work pool or an automation. The scaled mode does not
+# start it (PREFECT_API_URL names its `prefect server start`, whose services stay Prefect's
+# defaults: its scheduler starts the tick deployment's runs, its triggers run the zombie-flow
+# automation `deploy.deployments` creates, its foreman watches the workers). Each entry is a
+# Prefect setting, given in the server's environment; docs/benchmarks.md, "The owned server's
+# services" has what each cost.
+SERVER_SETTINGS = {
+    # Ephemeral mode: Prefect runs only the services marked for it (the task-run recorder, the
+    # event persister, the triggers and their actions, the events stream out, the logs stream
+    # out if enabled, telemetry). The scheduler, late runs, the foreman, cancellation cleanup,
+    # pause expirations, the repossessor and the database vacuum do not run: no deployment, no
+    # schedule, no worker, no pause, no cancellation, no concurrency lease in this mode.
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+    # No UI: the server listens on loopback for duban alone.
+    "PREFECT_UI_ENABLED": "0",
+    # No telemetry (a county server may have no route out: it logged an error per start).
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "0",
+    # The event persister writes every event the clients send (three a task run, more a flow
+    # run) into `events` and `event_resources`, one SQLite write transaction a batch: they are
+    # read by the UI's event feed, `prefect events` and automations, none of which this mode
+    # has. Flow and task runs themselves are recorded without it (the API and the task-run
+    # recorder, which stays on: the tick's and the stages' task runs stay in Prefect's records).
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+    # Automations (reactive triggers, their actions, the proactive evaluation every 5 s): this
+    # mode creates none; the reactive side looked at every event.
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    # The events websocket out (/api/events/out): its distributor takes every event for
+    # subscribers (the UI, `prefect events stream`, a worker's cancellation watch, futures of
+    # background tasks); none in this mode (duban's flows call their tasks directly).
+    "PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED": "false",
+}
+
+
 def _start_server(port: int) -> OwnedChild:
     """Prefect's ephemeral server command and environment (prefect.server.api.server)."""
     from prefect.settings import get_current_settings
 
-    # No UI, no telemetry (a county server may have no route out: it logged an error per start).
-    server_env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-                  "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "0"}
+    server_env = SERVER_SETTINGS
     # Its output goes to a log in the data directory, not to the clerk's terminal: a server
     # stopped mid-request prints Prefect's own tracebacks, which are not duban's errors.
     log_path = private_data_dir() / SERVER_LOG

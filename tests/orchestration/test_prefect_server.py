@@ -334,3 +334,63 @@ def test_a_tick_whose_shared_server_goes_away_runs_again_on_its_own(
     assert first_url == shared and first_pid is None
     assert second_url != shared and own_pid is not None
     assert _gone_within(own_pid, 10), "the tick's own fallback server outlived the tick"
+
+
+def test_the_owned_server_runs_only_the_services_duban_uses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owned server's settings, read from the server (Prefect's /admin/settings), leave out
+    the services this mode does not use (flows.common.SERVER_SETTINGS), and a flow's task run
+    is still recorded while its events are not stored."""
+    import httpx
+    from prefect import flow, task
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.common import SERVER_SETTINGS, quiet_prefect
+
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+    for name in SERVER_SETTINGS:  # not the operator's choice here: duban's
+        monkeypatch.delenv(name, raising=False)
+
+    @task
+    def step() -> int:
+        return 1
+
+    @flow(name="services-probe", persist_result=False)
+    def probe() -> int:
+        return step()
+
+    server = OwnedPrefectServer(_free_port(), patience_s=STARTUP_S)
+    try:
+        url = server.start()
+        pid = server.pid
+        assert pid is not None
+        settings = httpx.get(f"{url}/admin/settings", timeout=30).json()["server"]
+        assert settings["services"]["event_persister"]["enabled"] is False
+        assert settings["services"]["triggers"]["enabled"] is False
+        assert settings["events"]["stream_out_enabled"] is False
+        assert settings["analytics_enabled"] is False
+        assert settings["services"]["task_run_recorder"]["enabled"] is True
+        # Ephemeral mode (no scheduler, late runs, foreman, …) is an environment variable
+        # Prefect's app reads at its start, not a setting it reports: the server has it.
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"PREFECT__SERVER_EPHEMERAL=1" in environ
+
+        with temporary_settings(updates={PREFECT_API_URL: url}), quiet_prefect():
+            state = probe(return_state=True)
+        run_id = state.state_details.flow_run_id
+        with SyncPrefectClient(url) as client:
+            deadline = time.monotonic() + 120
+            while True:  # the task-run recorder writes it from the run's events
+                runs = client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+                if [r.state_name for r in runs] == ["Completed"]:
+                    break
+                assert time.monotonic() < deadline, runs
+                time.sleep(0.5)
+        time.sleep(6)  # past the event persister's flush interval (5 s), were it running
+        stored = httpx.post(f"{url}/events/filter", json={"limit": 50}, timeout=30).json()
+        assert stored["total"] == 0, [e["event"] for e in stored["events"]]
+    finally:
+        server.stop()
