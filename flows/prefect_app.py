@@ -51,14 +51,16 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 def frozen_after_start(lifespan: Lifespan) -> Lifespan:
-    """`lifespan`, then the objects the server made to start (the migrations' and the block
-    registration's leftovers, its services) moved out of the garbage collector's reach
-    (gc.freeze) once it has started.
+    """`lifespan`, then every object the server holds once it has started (Prefect's modules,
+    its app, what the migrations and the block registration left, its services) moved out of
+    the garbage collector's reach (gc.freeze).
 
-    Without it each full collection walks the whole started server, ~0.3–0.4 s of CPU on this
-    machine, and one lands every few seconds to minutes while the heap grows after the start:
-    inside a handed tick it doubled the server's CPU over the tick (docs/benchmarks.md, "The
-    owned server's services"). Objects made afterwards are collected as before.
+    Without it each full collection walks the whole started server, 0.35–0.42 s of CPU on this
+    machine, one every minute or two while serve's ticks run: one inside a handed tick doubled
+    the server's CPU over the tick (docs/benchmarks.md, "The owned server's services, its
+    collections"). Frozen, a full collection takes 0.01–0.03 s. Objects made afterwards are
+    collected as before. (Freezing before the start as well did not shorten the start: each
+    migration step's objects still grew the heap.)
     """
     if getattr(lifespan, "_duban_frozen", False):
         return lifespan
@@ -78,10 +80,5 @@ def create_app() -> Any:
     """Prefect's API server application (prefect.server.api.server:create_app), as duban runs it."""
     immediate_sqlite_transactions()
     app = prefect_app()
-    # Prefect's modules and its app, made once: out of every collection of the start (the
-    # migrations and the block registration grow the heap, ~1.5 s of CPU in full collections
-    # otherwise) and after it.
-    gc.collect()
-    gc.freeze()
     app.router.lifespan_context = frozen_after_start(app.router.lifespan_context)
     return app
