@@ -224,7 +224,7 @@ def progress_html(st: WebState, ctx: Ctx, data: Dashboard, cells: ScopeCells) ->
     cube, age, _ = cells
     if age is None:
         return draw()
-    html, _ = st.cache.get(("progress-html", ctx.scope.key(), cube), draw, keep=always)
+    html, _ = st.cache.get(("progress-html", ctx.scope.key(), cube), draw, keep=always, of=cube)
     return html
 
 
@@ -281,7 +281,7 @@ def offices_co_cells(st: WebState, cube: Cube, offices: frozenset[str], *,
                          lambda s, plan: co_cells(s, cube.campaign_id, offices,
                                                   cube.today, plan=plan))[0]
 
-    cells, _ = st.cache.get(("co-cells", offices, cube), shared, keep=always)
+    cells, _ = st.cache.get(("co-cells", offices, cube), shared, keep=always, of=cube)
     return cells
 
 
@@ -299,7 +299,7 @@ def both_co_cells(st: WebState, cube: Cube, offices: frozenset[str], office: str
     key = f"co:{','.join(sorted(offices))}&{office}"
     cells, _ = st.cache.get(("co-cells", offices, office, cube),
                             lambda: shared_of(st, key, cube.campaign_id, cube.today, count)[0],
-                            keep=always)
+                            keep=always, of=cube)
     return cells
 
 
@@ -313,7 +313,8 @@ def today_of(st: WebState, ctx: Ctx, cells: ScopeCells) -> TodayWork:
     # one scope of rows ("all") but not their moves.
     roles = tuple(sorted(r.value for r in ctx.scope.actor.roles))
     work, _ = st.cache.get(("today", ctx.scope.key(), roles, cube),
-                           lambda: summed_today_work(cube, ctx.scope, extra), keep=always)
+                           lambda: summed_today_work(cube, ctx.scope, extra), keep=always,
+                           of=cube)
     return work
 
 
@@ -334,7 +335,7 @@ def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int,
     if age is None:
         return derive(), None  # a fresh count: derive from it directly
     # A kept cube: each scope's sums are kept with it, until the cube is refreshed.
-    board, _ = st.cache.get(("derived", ctx.scope.key(), cube), derive, keep=always)
+    board, _ = st.cache.get(("derived", ctx.scope.key(), cube), derive, keep=always, of=cube)
     return board, age
 
 
@@ -505,7 +506,7 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
                               office_co, both)
 
         summed, _ = st.cache.get(("cube-count", ctx.scope.key(), q.count_key(), cube),
-                                 summed_count, keep=always)
+                                 summed_count, keep=always, of=cube)
         if summed is not None and filter_lead:
             return summed, True
         if summed is not None:

@@ -111,3 +111,45 @@ def test_locks_are_pruned_after_waiters_and_background_refreshes() -> None:
     while cache._flights:
         assert time.monotonic() < deadline + 5, "the refresh never let go of its lock"
         time.sleep(0.01)
+
+
+class _Source:
+    """A kept value others are derived from (compared by identity, as the ledger cube)."""
+
+
+def test_results_derived_from_a_replaced_value_are_dropped() -> None:
+    """A scope's sums are kept with the cube they came from: when the cube is recounted the
+    old sums go with it, not only when the size limit is reached."""
+    cache = SlowResultCache(ttl=0.05, slow_after=0, size=10_000, max_stale=0)
+    for _ in range(20):
+        source, _ = cache.get("cube", _Source)
+        for scope in range(50):
+            cache.get(("sums", scope, source), lambda: object(), keep=always, of=source)
+        time.sleep(0.06)  # the cube is older than ttl: the next get counts a new one
+    # One cube and its 50 scopes' sums at most, not 20 cubes' worth (1,020 entries).
+    assert len(cache._data) <= 51
+    assert len(cache._derived) <= 1
+
+
+def test_a_result_derived_from_a_value_no_longer_kept_is_not_kept() -> None:
+    cache = SlowResultCache(ttl=60, slow_after=0)
+    old, _ = cache.get("cube", _Source)
+    cache.clear()
+    new, _ = cache.get("cube", _Source)
+    calls: list[int] = []
+    for _ in range(2):
+        cache.get(("sums", old), lambda: calls.append(1) or 1, keep=always, of=old)
+    assert len(calls) == 2  # computed each time, never kept: nothing would drop it
+    for _ in range(2):
+        cache.get(("sums", new), lambda: calls.append(1) or 1, keep=always, of=new)
+    assert len(calls) == 3
+
+
+def test_evicting_a_source_takes_its_derived_results() -> None:
+    cache = SlowResultCache(ttl=60, slow_after=0, size=3)
+    source, _ = cache.get("cube", _Source)
+    cache.get(("sums", 1, source), lambda: 1, keep=always, of=source)
+    cache.get("a", lambda: 2, keep=always)
+    cache.get("b", lambda: 3, keep=always)  # over the size: the oldest (the cube) goes
+    assert "cube" not in cache._data and ("sums", 1, source) not in cache._data
+    assert set(cache._data) == {"a", "b"}
