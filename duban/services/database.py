@@ -77,6 +77,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+# PostgreSQL connections a process keeps: as many as the web's worker threads use at once (12,
+# DUBAN_WEB_THREADS) and the cache's background refreshes. SQLAlchemy's default keeps 5 and
+# closes each overflow connection on return, so a busy `duban serve` had PostgreSQL fork a
+# backend for most requests: its CPU a request was 7.1 ms against 3.2 ms with a pool this size
+# (web bench, `--server serve` against uvicorn with the bench's pool, 2026-12-05). At most 18
+# a process: four web workers and serve stay within PostgreSQL's default max_connections (100).
+PG_POOL_SIZE = 14
+PG_MAX_OVERFLOW = 4
+
+
 def make_engine(url: str | None = None, *, savepoints: bool = False) -> Engine:
     """An engine for the URL, with SQLite tuned for one writer and many readers.
 
@@ -96,7 +106,8 @@ def make_engine(url: str | None = None, *, savepoints: bool = False) -> Engine:
         if savepoints:
             sqlite_savepoints(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE,
+                         max_overflow=PG_MAX_OVERFLOW)
 
 
 def sqlite_savepoints(engine: Engine) -> None:

@@ -43,6 +43,7 @@ from duban.services.bulk import ANALYZE_ROWS, insert_columns, insert_rows, sqlit
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.problems import RecordResult, record_problems
+from duban.services.views.kept import forget_kept
 from models import Household, Visit, tables
 
 DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule raised from the register
@@ -153,6 +154,7 @@ def import_file(
                                              recorded_by=imported_by, progress=writing)
         result.created = result.problems.created
         result.unchanged = result.problems.skipped_duplicates
+        forget_kept(session, campaign_id)  # the ledger changed: no process shows the old counts
     result.warnings = list(checked.warnings)
     return result
 

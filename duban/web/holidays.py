@@ -19,6 +19,7 @@ from duban.domain.clock import local_today
 from duban.domain.errors import DubanError
 from duban.domain.holiday_notice import Notice, festival_lines, month_grid
 from duban.domain.lifecycle import Role
+from duban.services.views.kept import forget_kept
 from duban.web.deps import WebState, csrf_session, current, state
 from duban.web.pages import CtxDep, campaign_of, page
 from duban.web.security import Ctx
@@ -111,5 +112,7 @@ async def calendar_save(
                      status_code=422)
     st.root.reload_calendar()
     st.cache.clear()
+    # Deadlines' bands follow the calendar: no process shows counts of the old one.
+    await run_in_threadpool(st.db.run, lambda uow: forget_kept(uow.session))
     return _back(request, st, f"/calendar?year={notice.year}",
                  ok=f"已导入{notice.year}年节假日安排（{path.name}），工作日按此计算。")

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from duban.adapters.calendar import read_year_file
 from duban.services.calendars import working_calendar
+from tests.web.conftest import World
 
 NOTICES = Path(__file__).resolve().parents[1] / "data" / "notices"
 
@@ -25,8 +26,15 @@ def calendar_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_paste_preview_and_save(client_for: Callable[[str], tuple[TestClient, str]],
-                                calendar_dir: Path) -> None:
+                                calendar_dir: Path, world: World) -> None:
+    from sqlalchemy import func, select
+
+    from duban.services.views.kept import keep_copy
+    from models.tables import kept_count
+
     client, csrf = client_for("county")
+    with world.db.transaction() as s:  # a count the web's processes share, of the old calendar
+        keep_copy(s, f"cube:{world.campaign_id}:2026-02-13:1", b"counts")
     page = client.get("/calendar?year=2024")
     assert page.status_code == 200 and "2024年月历" in page.text and "全年工作日 251 天" in page.text
     text = (NOTICES / "2026.txt").read_text(encoding="utf-8")
@@ -41,6 +49,8 @@ def test_paste_preview_and_save(client_for: Callable[[str], tuple[TestClient, st
     assert saved.status_code == 303
     schedule = read_year_file(calendar_dir / "2026.yaml")
     assert len(schedule.holidays) == 33 and len(schedule.workdays) == 6
+    with world.db.transaction() as s:  # deadlines' bands follow the calendar: dropped
+        assert s.scalar(select(func.count()).select_from(kept_count)) == 0
     after = client.get(saved.headers["location"])
     assert "已导入2026年节假日安排" in after.text
 

@@ -51,6 +51,18 @@ def keep_copy(session: Session, key: str, payload: bytes) -> None:
                                               payload=payload))
 
 
+def forget_kept(session: Session, campaign_id: int | None = None) -> None:
+    """Drop the kept copies of a campaign's counts (every campaign's when None), in the
+    caller's transaction: what an import wrote shows at once in every process, not after the
+    copy ages out (the web's own cache is cleared too, but a copy up to its ttl old was read
+    back from here)."""
+    stmt = delete(kept_count)
+    if campaign_id is not None:
+        # Keys read `what:campaign:day:version` (pages.shared_of); `what` may hold colons.
+        stmt = stmt.where(kept_count.c.key.like(f"%:{campaign_id}:____-__-__:%"))
+    session.execute(stmt)
+
+
 def counting_turn(session: Session, key: str) -> None:
     """Wait until no other process is counting `key`, then count it ourselves: the turn ends
     with this transaction. SQLite serialises its writers anyway: nothing to wait for."""
