@@ -154,6 +154,27 @@ def add_people(db: Database, clock: FixedClock) -> None:
                  password_hash=digest)
 
 
+@contextmanager
+def browser_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                  name: str) -> Iterator[tuple[Database, FixedClock, Shots]]:
+    """A browser test's world: chromium present, a data directory, a fresh SQLite database
+    with the people, the clock at seed 002's rectification start and a screenshot folder;
+    the database disposed of afterwards."""
+    reason = chromium_missing()
+    require(reason is None, reason or "")
+    # Restored afterwards: the session's own data directory (tests/conftest.py) comes back.
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+    db = Database(f"sqlite:///{tmp_path / name}")
+    db.migrate()
+    clock = FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
+    add_people(db, clock)
+    try:
+        yield db, clock, Shots(Path(os.environ.get("DUBAN_SCREENSHOTS")
+                                    or tmp_path / "screenshots"))
+    finally:
+        db.dispose()
+
+
 def ledger_file() -> bytes:
     """A 问题台账 spreadsheet as a town sends it in after the investigation stage."""
     from openpyxl import Workbook
@@ -278,20 +299,9 @@ def run_campaign(b: Any, base: str, shots: Shots, tmp: Path) -> dict[str, Any]:
 
 
 def test_a_campaign_in_the_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    reason = chromium_missing()
-    require(reason is None, reason or "")
-    # Restored afterwards: the session's own data directory (tests/conftest.py) comes back.
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    db = Database(f"sqlite:///{tmp_path / 'e2e.sqlite3'}")
-    db.migrate()
-    clock = FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
-    add_people(db, clock)
-    shots = Shots(Path(os.environ.get("DUBAN_SCREENSHOTS") or tmp_path / "screenshots"))
-    try:
-        with serve(db, clock) as base, browser() as b:
-            seen = run_campaign(b, base, shots, tmp_path)
-    finally:
-        db.dispose()
+    with (browser_world(tmp_path, monkeypatch, "e2e.sqlite3") as (db, clock, shots),
+          serve(db, clock) as base, browser() as b):
+        seen = run_campaign(b, base, shots, tmp_path)
 
     cookie = seen["session_cookie"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["secure"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from tests.e2e.test_browser import (
     Shots,
     add_people,
     browser,
+    browser_world,
     chromium_missing,
     serve,
     sign_in,
@@ -184,19 +184,9 @@ def build_in_browser(b: Any, base: str, db: Database, clock: FixedClock, shots: 
 @pytest.mark.slow
 def test_building_a_campaign_in_the_editor(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    reason = chromium_missing()
-    require(reason is None, reason or "")
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    db = Database(f"sqlite:///{tmp_path / 'editor.sqlite3'}")
-    db.migrate()
-    clock = FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
-    add_people(db, clock)
-    shots = Shots(Path(os.environ.get("DUBAN_SCREENSHOTS") or tmp_path / "screenshots"))
-    try:
-        with serve(db, clock) as base, browser() as b:
-            seen = build_in_browser(b, base, db, clock, shots, tmp_path)
-    finally:
-        db.dispose()
+    with (browser_world(tmp_path, monkeypatch, "editor.sqlite3") as (db, clock, shots),
+          serve(db, clock) as base, browser() as b):
+        seen = build_in_browser(b, base, db, clock, shots, tmp_path)
 
     assert "缺少（必填）" in seen["blank_errors"] or "处错误" in seen["blank_errors"]
     assert seen["inline"] >= 4  # name, issuer, notice prefix, county office: beside each field
@@ -258,38 +248,28 @@ def test_seed_plans_save_through_the_editor_unchanged(tmp_path: Path,
 def test_a_date_condition_on_a_phone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Seed 003's 贷款到期无法偿还 on a 390×844 phone: the condition's row offers 早于/不早于, a
     比较日 (检查日 or 指定日期) and a date picker; a fixed date chosen there is saved."""
-    reason = chromium_missing()
-    require(reason is None, reason or "")
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    db = Database(f"sqlite:///{tmp_path / 'dates.sqlite3'}")
-    db.migrate()
-    clock = FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
-    add_people(db, clock)
-    shots = Shots(Path(os.environ.get("DUBAN_SCREENSHOTS") or tmp_path / "screenshots"))
-    try:
-        with serve(db, clock) as base, browser() as b:
-            phone = sign_in(b, base, "county", PHONE)
-            phone.goto(f"{base}/plans/drafts")
-            phone.select_option("select[name=seed]", "seed-003-shaoyun-2022.yaml")
-            phone.click("button:has-text('以示范方案为底稿')")
-            phone.wait_for_selector("text=已新建方案草稿")
-            draft = phone.url.split("?")[0]
-            phone.goto(f"{draft}?section=detection")
-            rows = phone.locator("table[data-part='detection.rules.when'] tbody tr")
-            row = next(i for i in range(rows.count()) if rows.nth(i).locator(
-                "select[name$='.rule']").input_value() == "loan_overdue")
-            tests = rows.nth(row).locator("select[name$='.test'] option").all_inner_texts()
-            kinds = rows.nth(row).locator("input[name$='.date']").get_attribute("type")
-            fill_row(phone, 2, row, {"against": "date", "date": "2022-10-01"})
-            rows.nth(row).scroll_into_view_if_needed()
-            width = phone.evaluate("document.documentElement.scrollWidth")
-            shot = shots.take(phone, "editor-date-condition", full=False)
-            flash = save(phone)
-            with phone.expect_download() as info:
-                phone.click("a:has-text('下载 YAML')")
-            text = Path(info.value.path()).read_text(encoding="utf-8")
-    finally:
-        db.dispose()
+    with (browser_world(tmp_path, monkeypatch, "dates.sqlite3") as (db, clock, shots),
+          serve(db, clock) as base, browser() as b):
+        phone = sign_in(b, base, "county", PHONE)
+        phone.goto(f"{base}/plans/drafts")
+        phone.select_option("select[name=seed]", "seed-003-shaoyun-2022.yaml")
+        phone.click("button:has-text('以示范方案为底稿')")
+        phone.wait_for_selector("text=已新建方案草稿")
+        draft = phone.url.split("?")[0]
+        phone.goto(f"{draft}?section=detection")
+        rows = phone.locator("table[data-part='detection.rules.when'] tbody tr")
+        row = next(i for i in range(rows.count()) if rows.nth(i).locator(
+            "select[name$='.rule']").input_value() == "loan_overdue")
+        tests = rows.nth(row).locator("select[name$='.test'] option").all_inner_texts()
+        kinds = rows.nth(row).locator("input[name$='.date']").get_attribute("type")
+        fill_row(phone, 2, row, {"against": "date", "date": "2022-10-01"})
+        rows.nth(row).scroll_into_view_if_needed()
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        shot = shots.take(phone, "editor-date-condition", full=False)
+        flash = save(phone)
+        with phone.expect_download() as info:
+            phone.click("a:has-text('下载 YAML')")
+        text = Path(info.value.path()).read_text(encoding="utf-8")
     assert "早于" in tests and "不早于" in tests
     assert kinds == "date"
     assert width <= PHONE["width"] + 1, "the phone page scrolls sideways"

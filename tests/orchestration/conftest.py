@@ -30,6 +30,30 @@ def prefect_api(prefect_env: None) -> Iterator[str]:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
+    bound_event_drains()
     # A loaded 2-core CI machine can take well over a minute to bring the test server up.
     with prefect_test_harness(server_startup_timeout=300):
         yield str(PREFECT_API_URL.value())
+
+
+# How long a drain of Prefect's event workers may wait in a test process.
+DRAIN_S = 30.0
+
+
+def bound_event_drains() -> None:
+    """Prefect's test harness drains its event workers without a timeout when it stops. An
+    events worker a test left for its own Prefect server, stopped since, can wait on that
+    server's closed connection for ever: a CI run's xdist worker sat idle in the harness's
+    teardown for over ten minutes (2026-12-05). In the test processes a drain waits DRAIN_S at
+    most; the events are the test servers' own, nothing reads them afterwards."""
+    from prefect.events.worker import EventsWorker
+
+    unbounded = EventsWorker.drain_all
+    if getattr(unbounded, "_duban_bounded", False):
+        return
+
+    def bounded(timeout: float | None = None, at_exit: bool = True) -> object:
+        return unbounded(timeout=DRAIN_S if timeout is None else timeout, at_exit=at_exit)
+
+    bounded._duban_bounded = True  # type: ignore[attr-defined]
+    EventsWorker.drain_all = bounded  # type: ignore[method-assign,assignment]

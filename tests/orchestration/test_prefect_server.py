@@ -390,6 +390,11 @@ def test_the_owned_server_runs_only_the_services_duban_uses(
                 assert time.monotonic() < deadline, runs
                 time.sleep(0.5)
         time.sleep(6)  # past the event persister's flush interval (5 s), were it running
+        from prefect.events.worker import EventsWorker
+
+        # Every event sent while the server is up: none left for a stopped server at the end.
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            EventsWorker.drain_all(timeout=30)
         # This run's events only: the xdist worker's Prefect home (and database) is shared
         # with the other tests it ran, some of them servers that keep events.
         mine = {"any_resource": {"id": [f"prefect.flow-run.{run_id}"]}}
