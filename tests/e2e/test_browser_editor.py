@@ -14,19 +14,17 @@ from typing import Any
 import pytest
 
 from duban.adapters.plan.yaml_file import load_plan_file, load_plan_text
-from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.domain.clock import FixedClock
 from duban.domain.household import ReportedProblem
 from duban.services.database import Database
 from duban.services.problems import record_problems
 from duban.web.editor_form import SECTIONS
-from tests.conftest import PLANS, require
+from tests.conftest import PLANS
 from tests.e2e.test_browser import (
     PHONE,
     Shots,
-    add_people,
     browser,
     browser_world,
-    chromium_missing,
     serve,
     sign_in,
 )
@@ -212,33 +210,24 @@ def test_building_a_campaign_in_the_editor(tmp_path: Path,
 @pytest.mark.slow
 def test_seed_plans_save_through_the_editor_unchanged(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    reason = chromium_missing()
-    require(reason is None, reason or "")
-    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
-    db = Database(f"sqlite:///{tmp_path / 'seeds.sqlite3'}")
-    db.migrate()
-    clock = FixedClock(dt.datetime(2022, 9, 26, 9, 0, tzinfo=CHINA_TZ))
-    add_people(db, clock)
     downloaded: dict[str, str] = {}
     versions: dict[str, str] = {}
-    try:
-        with serve(db, clock) as base, browser() as b:
-            county = sign_in(b, base, "county")
-            for seed in SEEDS:
-                county.goto(f"{base}/plans/drafts")
-                county.select_option("select[name=seed]", seed.name)
-                county.click("button:has-text('以示范方案为底稿')")
-                county.wait_for_selector("text=已新建方案草稿")
-                draft = county.url.split("?")[0]
-                for section in SECTIONS:
-                    county.goto(f"{draft}?section={section.key}")
-                    save(county)
-                versions[seed.name] = county.inner_text(".editor-head p")
-                with county.expect_download() as info:
-                    county.click("a:has-text('下载 YAML')")
-                downloaded[seed.name] = Path(info.value.path()).read_text(encoding="utf-8")
-    finally:
-        db.dispose()
+    with (browser_world(tmp_path, monkeypatch, "seeds.sqlite3") as (db, clock, _),
+          serve(db, clock) as base, browser() as b):
+        county = sign_in(b, base, "county")
+        for seed in SEEDS:
+            county.goto(f"{base}/plans/drafts")
+            county.select_option("select[name=seed]", seed.name)
+            county.click("button:has-text('以示范方案为底稿')")
+            county.wait_for_selector("text=已新建方案草稿")
+            draft = county.url.split("?")[0]
+            for section in SECTIONS:
+                county.goto(f"{draft}?section={section.key}")
+                save(county)
+            versions[seed.name] = county.inner_text(".editor-head p")
+            with county.expect_download() as info:
+                county.click("a:has-text('下载 YAML')")
+            downloaded[seed.name] = Path(info.value.path()).read_text(encoding="utf-8")
     for seed in SEEDS:
         assert versions[seed.name].startswith("第 1 版"), (seed.name, versions[seed.name])
         assert load_plan_text(downloaded[seed.name], PLANS) == load_plan_file(seed), seed.name
