@@ -382,6 +382,11 @@ class Ranking:
         return tuple(r for r in self.rows if r.standing is Standing.NAMED)
 
     @property
+    def unit_label(self) -> str:
+        """What the ranked units are called: 乡镇 or 责任单位 (the documents' word too)."""
+        return UNIT_LABELS.get(self.by, "单位")
+
+    @property
     def title(self) -> str:
         """E.g. 2020年7月乡镇月考评排名."""
         unit = UNIT_LABELS.get(self.by, "")

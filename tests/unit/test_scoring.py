@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from decimal import Decimal
@@ -171,6 +172,9 @@ def test_ranking_order_commended_and_named() -> None:
     assert ranking.month == dt.date(2020, 7, 1)
     lines = ranking.lines()
     assert lines[0] == "2020年7月乡镇月考评排名"
+    # The web page heads its column as the 通报 does: 乡镇, or 责任单位 for offices (not 办室).
+    assert ranking.unit_label == "乡镇"
+    assert dataclasses.replace(ranking, by="office").unit_label == "责任单位"
     assert lines[1].startswith("第1名 t1乡 120.00分【表彰】")
     assert "【末位" in lines[-2] and lines[-1].startswith("评定规则：")
     assert ranking.rows[0].breakdown == (

@@ -406,8 +406,9 @@ def test_the_ranking_page_shows_its_month_its_rule_and_towns_without_problems(
     assert "评定规则：得分相同的并列同一名次" in page
     quiet = re.search(r"<h3>本月无问题（不参加排名）</h3><p>([^<]+)</p>", page)
     assert quiet and "槐店回族镇" not in quiet.group(1) and "北城办事处" in quiet.group(1)
-    ranked = re.findall(r'<td data-label="单位">([^<]+)</td>', page)
+    ranked = re.findall(r'<td data-label="乡镇">([^<]+)</td>', page)
     assert sorted(ranked) == ["刘庄店镇", "槐店回族镇"]
+    assert '<th class="num">名次</th><th>乡镇</th>' in page
 
 
 def test_the_village_menu_shows_only_what_a_village_may_do(world: World,

@@ -44,7 +44,7 @@ def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date)
     from duban.adapters.documents.context import Penalty, RankingContext, RankingRow, ScoreLine
 
     plan = load_plan_of(session, snap.campaign_id)
-    unit = "责任单位" if snap.policy.by == "office" else "乡镇"
+    unit = snap.ranking.unit_label
     rows = []
     for r in snap.ranking.rows:
         gains = [ScoreLine(c.label, float(c.points)) for c in r.components if not c.deducts]
