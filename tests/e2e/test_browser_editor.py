@@ -270,3 +270,50 @@ def test_a_date_condition_on_a_phone(tmp_path: Path, monkeypatch: pytest.MonkeyP
     rule = next(r for r in plan.detection.rules if r.code == "loan_overdue")
     assert rule.when[0] == FactCondition("loan_due", ConditionTest.BEFORE,
                                          date=dt.date(2022, 10, 1))
+
+
+@pytest.mark.slow
+def test_a_new_rule_and_field_take_conditions_before_the_first_save(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule and a field typed into their tables are offered at once in the conditions' rule
+    and field choices (they were offered only after a save), and one save keeps all three."""
+    with (browser_world(tmp_path, monkeypatch, "newrule.sqlite3") as (db, clock, shots),
+          serve(db, clock) as base, browser() as b):
+        page = sign_in(b, base, "county")
+        page.goto(f"{base}/plans/drafts")
+        page.select_option("select[name=seed]", "seed-003-shaoyun-2022.yaml")
+        page.click("button:has-text('以示范方案为底稿')")
+        page.wait_for_selector("text=已新建方案草稿")
+        draft = page.url.split("?")[0]
+        page.goto(f"{draft}?section=detection")
+
+        def first_blank(part: str) -> int:
+            return int(page.locator(
+                f"table[data-part='{part}'] tbody tr:not(.new-row)").count())
+
+        rules, conditions, fields = (first_blank(p) for p in (
+            "detection.rules", "detection.rules.when", "household.fields"))
+        rule_choice = page.locator(f"[name='t2.{conditions}.rule']")
+        offered_before = rule_choice.locator("option").all_inner_texts()
+        category = page.locator("[name='t1.0.category']").input_value()  # the first rule's
+        fill_row(page, 3, fields, {"key": "debt_yuan", "label": "负债金额", "type": "整数"})
+        fill_row(page, 1, rules, {"code": "debt_high", "name": "负债过高",
+                                  "category": str(category)})
+        offered = rule_choice.locator("option").all_inner_texts()
+        fill_row(page, 1, rules, {"name": "负债偏高"})  # renamed before saving
+        renamed = rule_choice.locator("option").all_inner_texts()
+        fill_row(page, 2, conditions, {"rule": "debt_high", "field": "debt_yuan",
+                                       "test": "at_least", "number": "50000"})
+        flash = save(page)
+        with page.expect_download() as info:
+            page.click("a:has-text('下载 YAML')")
+        text = Path(info.value.path()).read_text(encoding="utf-8")
+    assert "负债过高" not in offered_before and "负债过高" in offered
+    assert "负债偏高" in renamed and "负债过高" not in renamed
+    assert "已保存为第 2 版" in flash, flash
+    from duban.domain.plan import ConditionTest, FactCondition
+
+    plan = load_plan_text(text, PLANS)
+    rule = next(r for r in plan.detection.rules if r.code == "debt_high")
+    assert rule.name == "负债偏高"
+    assert rule.when == (FactCondition("debt_yuan", ConditionTest.AT_LEAST, number=50000),)

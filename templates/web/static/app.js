@@ -33,6 +33,51 @@ document.addEventListener("DOMContentLoaded", () => {
     field.addEventListener("input", clear);
     field.addEventListener("change", clear);
   }
+  // The plan editor: a rule or a field typed into its table can be chosen in the conditions'
+  // table at once, before the section is saved (the server reads both tables in one save).
+  const conditions = document.querySelector("table[data-part='detection.rules.when']");
+  const offer = (source, column, valueOf) => {
+    const table = document.querySelector(`table[data-part='${source}']`);
+    if (!conditions || !table) return;
+    const refresh = () => {
+      const typed = new Map();
+      for (const row of table.querySelectorAll("tbody tr")) {
+        const gone = row.querySelector("input[name$='._delete']");
+        const entry = gone && gone.checked ? null : valueOf(row);
+        if (entry && !typed.has(entry[0])) typed.set(entry[0], entry[1]);
+      }
+      for (const select of conditions.querySelectorAll(`select[name$='.${column}']`)) {
+        for (const option of [...select.options]) {
+          // An option added here earlier whose row changed since: gone unless still chosen.
+          if (option.dataset.typed && !typed.has(option.value) && !option.selected) option.remove();
+        }
+        for (const [value, label] of typed) {
+          const option = [...select.options].find((o) => o.value === value);
+          if (!option) {
+            const added = new Option(label, value);
+            added.dataset.typed = "1";
+            select.add(added);
+          } else if (option.dataset.typed) {
+            option.text = label;
+          }
+        }
+      }
+    };
+    table.addEventListener("input", refresh);
+    table.addEventListener("change", refresh);
+  };
+  const cell = (row, key) => {
+    const field = row.querySelector(`[name$='.${key}']`);
+    return field ? field.value.trim() : "";
+  };
+  offer("detection.rules", "rule", (row) => {
+    const code = cell(row, "code");
+    return code ? [code, cell(row, "name") || code] : null;
+  });
+  offer("household.fields", "field", (row) => {
+    const label = cell(row, "label");
+    return label ? [cell(row, "key") || label, label] : null;
+  });
   // A second click on a submit button while the first request runs would send it twice.
   for (const form of document.querySelectorAll("form[method=post]")) {
     form.addEventListener("submit", (event) => {
