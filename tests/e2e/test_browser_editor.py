@@ -277,7 +277,7 @@ def test_a_new_rule_and_field_take_conditions_before_the_first_save(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rule and a field typed into their tables are offered at once in the conditions' rule
     and field choices (they were offered only after a save), and one save keeps all three."""
-    with (browser_world(tmp_path, monkeypatch, "newrule.sqlite3") as (db, clock, shots),
+    with (browser_world(tmp_path, monkeypatch, "newrule.sqlite3") as (db, clock, _),
           serve(db, clock) as base, browser() as b):
         page = sign_in(b, base, "county")
         page.goto(f"{base}/plans/drafts")
