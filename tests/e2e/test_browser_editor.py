@@ -251,7 +251,17 @@ def test_a_date_condition_on_a_phone(tmp_path: Path, monkeypatch: pytest.MonkeyP
             "select[name$='.rule']").input_value() == "loan_overdue")
         tests = rows.nth(row).locator("select[name$='.test'] option").all_inner_texts()
         kinds = rows.nth(row).locator("input[name$='.date']").get_attribute("type")
-        fill_row(phone, 2, row, {"against": "date", "date": "2022-10-01"})
+        loan = rows.nth(row)
+        # Only the cells its test reads are shown: 比较日, and 日期 once 指定日期 is chosen.
+        shown_at_check_day = [loan.locator(f"[name$='.{k}']").is_visible()
+                              for k in ("values", "number", "against", "date")]
+        fill_row(phone, 2, row, {"against": "date"})
+        date_shown = loan.locator("input[name$='.date']").is_visible()
+        fill_row(phone, 2, row, {"date": "2022-10-01"})
+        other = next(i for i in range(rows.count()) if rows.nth(i).locator(
+            "select[name$='.test']").input_value() == "is")
+        shown_for_is = [rows.nth(other).locator(f"[name$='.{k}']").is_visible()
+                        for k in ("values", "number", "against", "date")]
         rows.nth(row).scroll_into_view_if_needed()
         width = phone.evaluate("document.documentElement.scrollWidth")
         shot = shots.take(phone, "editor-date-condition", full=False)
@@ -261,6 +271,8 @@ def test_a_date_condition_on_a_phone(tmp_path: Path, monkeypatch: pytest.MonkeyP
         text = Path(info.value.path()).read_text(encoding="utf-8")
     assert "早于" in tests and "不早于" in tests
     assert kinds == "date"
+    assert shown_at_check_day == [False, False, True, False] and date_shown
+    assert shown_for_is == [True, False, False, False]
     assert width <= PHONE["width"] + 1, "the phone page scrolls sideways"
     assert shot.stat().st_size > 0
     assert "已保存为第 2 版" in flash and "方案校验通过" in flash

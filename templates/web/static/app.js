@@ -78,6 +78,30 @@ document.addEventListener("DOMContentLoaded", () => {
     const label = cell(row, "label");
     return label ? [cell(row, "key") || label, label] : null;
   });
+  // Each condition row shows only the cells its test reads (取值, 数值, or 比较日 and 日期).
+  if (conditions) {
+    const reads = {
+      values: ["", "is", "is_not", "has", "lacks"], number: ["below", "at_least"],
+      against: ["before", "not_before"], date: ["before", "not_before"],
+    };
+    const fit = (row) => {
+      const test = row.querySelector("select[name$='.test']");
+      const against = row.querySelector("select[name$='.against']");
+      if (!test) return;
+      for (const [key, tests] of Object.entries(reads)) {
+        const field = row.querySelector(`[name$='.${key}']`);
+        if (!field) continue;
+        const shown = tests.includes(test.value) &&
+          !(key === "date" && against && against.value === "检查日");
+        // A cell with something in it stays in sight, so nothing sent is out of view.
+        field.closest("td").classList.toggle("idle", !shown && !field.value);
+      }
+    };
+    for (const row of conditions.querySelectorAll("tbody tr")) {
+      fit(row);
+      row.addEventListener("change", () => fit(row));
+    }
+  }
   // A second click on a submit button while the first request runs would send it twice.
   for (const form of document.querySelectorAll("form[method=post]")) {
     form.addEventListener("submit", (event) => {
