@@ -793,12 +793,14 @@ def build_daily_report(seal: bytes, *, closing: bool = False) -> DocumentObject:
                [60, 24, 24, 24, 24], "g in spot_checks")
     tag(doc, "{%p endif %}")
     tag(doc, "{%p if spot_check_failures %}")
-    para(doc, "GB Body", "抽查不合格的事项如下：")
+    para(doc, "GB Body", "{{ failures_text }}")
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p if failures_listed %}")
     loop_table(doc, ["序号", "督查组", "抽查对象", "乡镇（村）", "情况说明"],
                [("{{ loop.index }}", c), ("{{ f.group }}", "GB Table"),
                 ("{{ f.kind }}：{{ f.item }}", "GB Table"), ("{{ f.place }}", "GB Table"),
                 ("{{ f.note }}", "GB Table")],
-               [12, 34, 36, 34, 40], "f in spot_check_failures")
+               [12, 34, 36, 34, 40], "f in failures_listed")
     tag(doc, "{%p endif %}")
     tag(doc, "{%p if duty_section %}")
     para(doc, "GB Heading 1", "五、常态化工作与整改节点")

@@ -499,3 +499,33 @@ def test_ranking_columns_print_one_number_of_decimals(tmp_path: Path) -> None:
     table = Document(str(render_ranking(whole, tmp_path / "w.docx"))).tables[0]
     assert [r.cells[3].text for r in table.rows[1:]] == ["2", "2", "2"]
     assert [r.cells[4].text for r in table.rows[1:]] == ["28", "28", "18"]
+
+
+def test_a_closing_report_lists_many_failed_spot_checks_in_its_workbook_only(
+        tmp_path: Path) -> None:
+    """126 failed checks over a campaign took four pages of the 总结报告; beyond 20 it names
+    the workbook's sheet instead. The daily report lists every failure of its day."""
+    import dataclasses
+
+    from duban.adapters.documents.context import CLOSING_FAILURES_LISTED, SpotCheckFailure
+
+    def failures(n: int) -> list[SpotCheckFailure]:
+        return [SpotCheckFailure("第一督查组", "农户", f"农户{i}", "槐店回族镇东关社区",
+                                 "抽查发现问题反弹") for i in range(n)]
+
+    def rendered(n: int, whole: bool) -> tuple[str, int]:
+        ctx = dataclasses.replace(daily_context(), spot_check_failures=failures(n),
+                                  whole_campaign=whole)
+        doc = Document(str(render_daily_report(ctx, tmp_path / f"{n}-{whole}.docx",
+                                               embed=False)))
+        listed = sum(1 for t in doc.tables for r in t.rows if r.cells[-1].text == "抽查发现问题反弹")
+        return "\n".join(para_text(p) for p in body_paragraphs(doc)), listed
+
+    many = CLOSING_FAILURES_LISTED + 1
+    text, listed = rendered(many, whole=True)
+    assert listed == 0
+    assert f"抽查不合格的{many}项事项，逐项列于本报告所附Excel表的“随机抽查”工作表。" in text
+    text, listed = rendered(CLOSING_FAILURES_LISTED, whole=True)
+    assert listed == CLOSING_FAILURES_LISTED and "抽查不合格的事项如下：" in text
+    text, listed = rendered(many, whole=False)
+    assert listed == many and "抽查不合格的事项如下：" in text

@@ -103,6 +103,9 @@ class NoticeTownSummary:
 
 
 NO_TOWN = "县直及其他"  # problems not in a town (a county unit's own)
+# The closing report lists its failed spot checks one by one only up to this many; beyond it
+# they are in its workbook's 随机抽查 sheet (seed 004's small demo failed 126: four pages).
+CLOSING_FAILURES_LISTED = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -464,6 +467,22 @@ class DailyReportContext(OfficialDocument):
         failed = sum(g.failed for g in self.spot_checks)
         return (f"{self.period_word}{len(self.spot_checks)}个督查组共抽查{drawn}项，合格{passed}项，"
                 f"不合格{failed}项，待检查{drawn - passed - failed}项。")
+
+    @property
+    def failures_listed(self) -> Sequence[SpotCheckFailure]:
+        """The failed spot checks listed in the document: all, but in a closing report only
+        when they are few (the rest of the time its workbook lists them)."""
+        if self.whole_campaign and len(self.spot_check_failures) > CLOSING_FAILURES_LISTED:
+            return ()
+        return self.spot_check_failures
+
+    @property
+    def failures_text(self) -> str:
+        """The line before the failed spot checks, or where to find them."""
+        if self.failures_listed:
+            return "抽查不合格的事项如下："
+        return (f"抽查不合格的{len(self.spot_check_failures)}项事项，逐项列于本报告所附"
+                "Excel表的“随机抽查”工作表。")
 
     @property
     def town_total(self) -> DailyRow:
