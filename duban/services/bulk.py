@@ -30,7 +30,7 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import NullType, TypeEngine
+from sqlalchemy.types import Date, DateTime, NullType, Time, TypeDecorator, TypeEngine
 
 Converter = Callable[[Any], Any]
 Columns = TypeVarTuple("Columns")
@@ -42,6 +42,9 @@ ANALYZE_ROWS = 10_000
 # SQLite's page cache during a bulk insert, in KiB (its default is 2,000 KiB).
 BULK_CACHE_KIB = 65_536
 _NUMBERS = {bool, int, float, Decimal}
+# Column types whose values psycopg formats for COPY by a Python call per value (isoformat),
+# while a bulk write's values repeat (an import's `now` on every row, a few hundred days).
+_DUMPED_ONCE = (Date, DateTime, Time)
 
 
 def _converter(type_: TypeEngine[Any], dialect: Dialect) -> Converter | None:
@@ -107,8 +110,9 @@ def insert_rows(
     `progress`, when given, hears the number of rows handed to the driver so far, every
     PROGRESS_EVERY rows and once at the end (not at all when there are no rows).
     """
-    if not any(_converter(table.c[name].type, session.connection().dialect) is not None
-               for name in columns):
+    dialect = session.connection().dialect
+    if not any(_converter(table.c[name].type, dialect) is not None
+               or _dumped_once(table.c[name].type, dialect) for name in columns):
         return _insert(session, table, columns, rows, progress)
     # Column by column: each converter sees a column's distinct values once and the rows
     # are transposed and rebuilt by zip, instead of a Python call per value.
@@ -134,11 +138,48 @@ def insert_columns(
     """
     dialect = session.connection().dialect
     converted: list[Iterable[Any]] = list(cells)
+    as_text: Callable[[Any], Any] | None = None
     for i, name in enumerate(columns):
-        convert = _converter(table.c[name].type, dialect)
+        type_ = table.c[name].type
+        convert = _converter(type_, dialect)
         if convert is not None:
             converted[i] = _converted(convert, cells[i])
+        if _dumped_once(type_, dialect):
+            if as_text is None:
+                as_text = _copy_text(session)
+            converted[i] = _dumped(as_text, list(converted[i]))
     return _insert(session, table, columns, zip(*converted, strict=True), progress)
+
+
+def _dumped_once(type_: TypeEngine[Any], dialect: Dialect) -> bool:
+    """Whether a column's values go to COPY as psycopg's text of each distinct value."""
+    # A decorated type (UTCDateTime) is its stored type's once its bind processor has run.
+    stored = type_.impl_instance if isinstance(type_, TypeDecorator) else type_
+    return dialect.name == "postgresql" and isinstance(stored, _DUMPED_ONCE)
+
+
+def _copy_text(session: Session) -> Callable[[Any], Any]:
+    """A value as the text psycopg's own dumper on this connection gives it for COPY (None
+    stays None): COPY then receives the same bytes as it would from the value itself."""
+    from psycopg.adapt import PyFormat, Transformer  # psycopg only: not imported on SQLite
+
+    raw = session.connection().connection.driver_connection
+    transformer, encoding = Transformer(raw), raw.info.encoding  # type: ignore[union-attr]
+
+    def as_text(value: Any) -> Any:
+        if value is None:
+            return None
+        return bytes(transformer.get_dumper(value, PyFormat.TEXT).dump(value)).decode(encoding)
+
+    return as_text
+
+
+def _dumped(as_text: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """`as_text` of each value, called once per distinct object: keyed by identity, since
+    equal values may not format alike (one instant at two UTC offsets, a date and 1)."""
+    objects = dict(zip(map(id, values), values, strict=True))
+    texts = {key: as_text(value) for key, value in objects.items()}
+    return list(map(texts.__getitem__, map(id, values)))
 
 
 def _insert(session: Session, table: Table, columns: Sequence[str],
