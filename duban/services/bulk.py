@@ -169,7 +169,8 @@ def _copy_text(session: Session) -> Callable[[Any], Any]:
     def as_text(value: Any) -> Any:
         if value is None:
             return None
-        return bytes(transformer.get_dumper(value, PyFormat.TEXT).dump(value)).decode(encoding)
+        dumped = transformer.get_dumper(value, PyFormat.TEXT).dump(value)
+        return None if dumped is None else bytes(dumped).decode(encoding)
 
     return as_text
 
