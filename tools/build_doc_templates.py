@@ -849,7 +849,8 @@ def build_ranking(seal: bytes) -> DocumentObject:
                [12, 30, 62, 14, 16, 22], "r in rows")
     para(doc, "GB Heading 1", "二、表彰和检讨")
     para(doc, "GB Body",
-         "根据{{ year }}年{{ month }}月考评结果，{% if commended %}{{ commended|join('、') }}位列前"
+         "{% if commend_top or name_last %}根据{{ year }}年{{ month }}月考评结果，"
+         "{% else %}{{ year }}年{{ month }}月{% endif %}{% if commended %}{{ commended|join('、') }}位列前"
          "{{ commend_top|cn_numeral }}名，给予通报表扬；{% endif %}{% if named_last %}"
          "{{ named_last|join('、') }}位列后{{ name_last|cn_numeral }}名，在{{ area_word }}推进会上作检讨发言，"
          "限期整改。{% endif %}{% if commend_top and not commended and name_last and not named_last %}"

@@ -405,6 +405,8 @@ def test_ranking_without_commendation_or_naming_renders(tmp_path: Path) -> None:
     text = "\n".join(p.text for p in Document(str(out)).paragraphs)
     assert "考评结果计入年底总成绩" in text
     assert "位列前" not in text and "位列后" not in text and "并列" not in text
+    # Not 根据2022年9月考评结果，考评结果计入年底总成绩 (seed 004's read so).
+    assert f"\n{ctx.year}年{ctx.month}月考评结果计入年底总成绩。" in text
 
 
 def test_a_ranking_tied_across_its_cuts_commends_and_names_nobody(tmp_path: Path) -> None:

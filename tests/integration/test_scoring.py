@@ -327,6 +327,9 @@ def test_ranking_files_show_the_frozen_breakdown(db: Database, clock: FixedClock
     text = "\n".join(p.text for p in doc.paragraphs)
     for r in snap.ranking.commended:
         assert r.name in text
+    # The towns by the plan's own word for them, as its other documents (it said 各乡镇).
+    # The title breaks after the plan's word, not inside it (it broke at 乡镇\n（办事处）).
+    assert "关于2022年10月乡镇（办事处）\n月考评结果的通报" in text and "各乡镇（办事处）：" in text
     ws = openpyxl.load_workbook(paths[1]).active
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     ranked = len(snap.ranking.rows)

@@ -344,8 +344,10 @@ def context_dict(ctx: object) -> dict[str, Any]:
 
 
 def protected_names(ctx: object) -> list[str]:
-    """Names a title must not break inside: the organs and the places the document names."""
-    names = [getattr(ctx, k, "") for k in ("issuer", "issuer_mark", "addressee", "office")]
+    """Names a title must not break inside: the organs, the places the document names and the
+    plan's word for its towns (乡镇（办事处）)."""
+    names = [getattr(ctx, k, "") for k in ("issuer", "issuer_mark", "addressee", "office",
+                                           "place_word")]
     for value in vars(ctx).values():
         if isinstance(value, (list, tuple)):
             for item in value[:200]:

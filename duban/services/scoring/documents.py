@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
 from duban.domain.filenames import report_file_stem
-from duban.domain.plan import PenaltyBasis
+from duban.domain.plan import PenaltyBasis, towns_word
 from duban.domain.scoring import QUIET_LABEL, STANDING_LABELS
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
@@ -44,7 +44,8 @@ def ranking_context(session: Session, snap: RankingSnapshot, issued_on: dt.date)
     from duban.adapters.documents.context import Penalty, RankingContext, RankingRow, ScoreLine
 
     plan = load_plan_of(session, snap.campaign_id)
-    unit = snap.ranking.unit_label
+    # Towns by the plan's own word for them (seed 004 ranks 经济开发区 among its 乡镇（开发区）).
+    unit = towns_word(plan) if snap.policy.by == "town" else snap.ranking.unit_label
     rows = []
     for r in snap.ranking.rows:
         gains = [ScoreLine(c.label, float(c.points)) for c in r.components if not c.deducts]
