@@ -83,6 +83,7 @@ def quiet_prefect() -> Iterator[None]:
         from prefect.settings import PREFECT_API_URL
 
         updates[PREFECT_API_URL] = _owned_api_url
+        updates.update(_loopback_client_settings(_owned_api_url))
     if "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in os.environ:
         updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = EPHEMERAL_STARTUP_SECONDS
     import prefect.context
@@ -100,6 +101,62 @@ def quiet_prefect() -> Iterator[None]:
     with temporary_settings(updates=updates) as settings:
         _remember_quiet(current.settings, key, settings)
         yield
+
+
+def _loopback_client_settings(api_url: str) -> dict[Any, Any]:
+    """Prefect client settings for a server duban started on loopback (plain HTTP, no CSRF).
+
+    Every Prefect client builds a verifying TLS context when it is made, whatever the URL's
+    scheme: certifi's ~120 CAs parsed, 45-55 ms of CPU on this machine, and a tick with a stage
+    due makes three (its flow's client and each subflow's tracking task's). Over `http://` no
+    TLS is spoken, so the context is handed one CA (~1 ms). And each client first asks
+    `/csrf-token`, which a server without CSRF protection answers 422: not asked when this
+    process's settings, which its owned server starts with, leave the protection off.
+    """
+    from prefect.settings import (
+        PREFECT_API_SSL_CERT_FILE,
+        PREFECT_CLIENT_CSRF_SUPPORT_ENABLED,
+        get_current_settings,
+    )
+
+    if not api_url.startswith("http://127.0.0.1:"):
+        return {}
+    settings: dict[Any, Any] = {PREFECT_API_SSL_CERT_FILE: _one_ca_file()}
+    if not get_current_settings().server.api.csrf_protection_enabled:
+        settings[PREFECT_CLIENT_CSRF_SUPPORT_ENABLED] = False
+    return settings
+
+
+_one_ca: str | None = None
+
+
+def _one_ca_file() -> str:
+    """A file with one CA certificate (certifi's first), made once per process, removed at
+    exit: for TLS contexts that never verify a peer."""
+    global _one_ca
+    if _one_ca is None:
+        import atexit
+        import re
+        import tempfile
+
+        import certifi
+
+        bundle = Path(certifi.where()).read_text(encoding="ascii")
+        first = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n",
+                          bundle, re.S)
+        if first is None:  # not a PEM bundle: leave Prefect's default
+            return certifi.where()
+        fd, path = tempfile.mkstemp(prefix="duban-loopback-", suffix=".pem")
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(first.group(0))
+        atexit.register(_remove_quietly, path)
+        _one_ca = path
+    return _one_ca
+
+
+def _remove_quietly(path: str) -> None:
+    with suppress(OSError):
+        os.unlink(path)
 
 
 # The last quiet settings made: (the settings they were made from, the updates, the result).

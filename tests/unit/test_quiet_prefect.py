@@ -54,3 +54,32 @@ def test_another_server_makes_them_again(built: list[object],
     with quiet_prefect():
         assert PREFECT_API_URL.value() == "http://127.0.0.1:45679/api"
     assert len(built) == 2
+
+
+def test_clients_of_the_owned_loopback_server_skip_the_ca_bundle_and_the_csrf_token(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each Prefect client parsed certifi's whole bundle (45-55 ms of CPU, three a handed tick)
+    and asked /csrf-token, for a plain-HTTP server without CSRF protection."""
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.setattr(common, "_quiet_made", None, raising=False)
+    monkeypatch.setattr(common, "_owned_api_url", "http://127.0.0.1:45678/api")
+    with quiet_prefect():
+        client = get_client(sync_client=True)
+        context = client._client._transport._pool._ssl_context
+        assert context.cert_store_stats()["x509_ca"] == 1
+        assert client._client.enable_csrf_support is False
+
+
+def test_clients_of_another_server_keep_prefects_defaults(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server duban did not start on loopback (the scaled mode's) keeps TLS and CSRF as set."""
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.setattr(common, "_quiet_made", None, raising=False)
+    monkeypatch.setattr(common, "_owned_api_url", "https://prefect.example.org/api")
+    with quiet_prefect():
+        client = get_client(sync_client=True)
+        context = client._client._transport._pool._ssl_context
+        assert context.cert_store_stats()["x509_ca"] > 1
+        assert client._client.enable_csrf_support is True
