@@ -210,9 +210,37 @@ def dashboard_page(request: Request, ctx: CtxDep, campaign: str | None = None) -
     data, age = dashboard_of(st, ctx, chosen.id, cells)
     work = today_of(st, ctx, cells)
     return page(st, ctx, "dashboard.html", "dashboard", campaign=chosen, campaigns=campaigns,
-                d=data, age=age, chart=trend_chart(data.trend), work=work,
-                notices=notices_of(st, ctx, chosen.id),
+                d=data, age=age, work=work, notices=notices_of(st, ctx, chosen.id),
+                board=board_html(st, ctx, data, cells),
                 progress_html=progress_html(st, ctx, data, cells))
+
+
+@dataclass(frozen=True)
+class Board:
+    """The dashboard's parts drawn from the scope's sums alone (stages and key figures,
+    deadline bands, the trend chart), each as its template renders it."""
+
+    top: Markup
+    bands: Markup
+    trend: Markup
+
+
+def board_html(st: WebState, ctx: Ctx, data: Dashboard, cells: ScopeCells) -> Board:
+    """The dashboard's parts that depend on the scope's sums only, rendered once per scope and
+    kept cube, as the sums are (dashboard_of): a good share of a dashboard's rendering, the
+    same for every user of the scope while the cube is kept (dropped with it)."""
+    def draw() -> Board:
+        def part(name: str, **context: Any) -> Markup:
+            return Markup(st.env.get_template(name).render(d=data, **context))
+
+        return Board(top=part("_board_top.html"), bands=part("_board_bands.html"),
+                     trend=part("_board_trend.html", chart=trend_chart(data.trend)))
+
+    cube, age, _ = cells
+    if age is None:
+        return draw()
+    board, _ = st.cache.get(("board-html", ctx.scope.key(), cube), draw, keep=always, of=cube)
+    return board
 
 
 def progress_html(st: WebState, ctx: Ctx, data: Dashboard, cells: ScopeCells) -> Markup:
@@ -471,7 +499,11 @@ def ledger_page_rows(st: WebState, ctx: Ctx, q: LedgerQuery, total: int,
     if age is not None:  # a kept cube: a big ledger, where the choice matters
         lead_only = all(v == "lead" for v in shapes.values())
         walked = cube.walked(ctx.scope, q, lead_only)
-        gathered = None if lead_only else cube_filtered(cube, q)
+        # Scope-free sums over every cell: kept with the cube (an office others co-route to
+        # asks on every page).
+        gathered = None if lead_only else st.cache.get(
+            ("cube-filtered", q.count_key(), cube), lambda: cube_filtered(cube, q),
+            keep=always, of=cube)[0]
     return read(st, ledger_rows, ctx.scope, q, ctx.today, bands=r.bands,
                 matches=total if exact else None, walked=walked, gathered=gathered,
                 shapes=shapes)

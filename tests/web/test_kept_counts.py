@@ -244,3 +244,77 @@ def test_every_office_draws_the_same_dashboard_from_kept_counts_as_from_fresh_on
         page = _dashboard(kept, username)
         assert "统计数据缓存于" in page, username
         assert strip.sub("", page) == strip.sub("", _dashboard(fresh, username)), username
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_the_dashboards_drawn_parts_go_with_their_cube(
+        world: World, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parts drawn from a scope's sums (key figures, bands, trend) are kept with the cube
+    they were drawn from: a recounted cube draws them again from the new counts, and the old
+    cube's parts are dropped with it."""
+    from duban.services.root import Root
+    from duban.web.app import create_app
+    from tests.web.conftest import SECRET
+
+    app = _kept_app(world, tmp_path_factory, monkeypatch)
+    cache = app.state.duban.cache
+    _dashboard(app, "county")  # counts
+    before = _dashboard(app, "county")  # drawn from the kept count, its parts kept
+    parts = [k for k in cache._data if k[0] == "board-html"]
+    assert parts, "the dashboard's parts are kept with the cube"
+    old = parts[0][-1]
+    close_one_accept_another(world)  # a close: the key figures and the trend move
+    with world.db.transaction() as s:  # the shared copy is past its bound …
+        s.execute(kept_count.delete())
+    for key, entry in cache._data.items():  # … and so is this process's, beyond serving
+        if key[0] == "cube":
+            entry.stored -= 10 * cache.max_stale
+    after = _dashboard(app, "county")  # recounted: its parts drawn from the new cube
+    assert not [k for k in cache._data if k[0] == "board-html" and k[-1] is old]
+    fresh = create_app(Root(db=world.db, clock=world.clock), secret_key=SECRET,
+                       cache_seconds=0)
+    strip = re.compile(r'<p class="muted small">统计数据缓存于 \d+ 秒前</p>|'
+                       r'name="csrf_token" value="[0-9a-f]+"')
+    assert strip.sub("", after) == strip.sub("", _dashboard(fresh, "county"))
+    kpis = re.compile(r'<section class="kpis">.*?</section>', re.S)
+    assert kpis.search(before).group(0) != kpis.search(after).group(0)  # type: ignore[union-attr]
+    again = _dashboard(app, "county")  # kept again, from the new cube
+    assert "统计数据缓存于" in again and strip.sub("", again) == strip.sub("", after)
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_a_co_routed_offices_gather_sizes_go_with_their_cube(
+        world: World, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a gather would read for an office others co-route to, summed from the cube once
+    per filter, is kept with that cube and dropped when it is recounted."""
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import login
+
+    app = _kept_app(world, tmp_path_factory, monkeypatch)
+    cache = app.state.duban.cache
+
+    def ledger() -> str:
+        with TestClient(app, base_url="http://testserver") as client:
+            login(client, "off_gov_hd")
+            page = client.get("/ledger?status=")
+            assert page.status_code == 200
+            return page.text
+
+    ledger()  # counts
+    first = ledger()  # a kept cube: the gather's size is summed from it and kept
+    kept = [k for k in cache._data if k[0] == "cube-filtered"]
+    assert kept
+    old = kept[0][-1]
+    with world.db.transaction() as s:
+        s.execute(kept_count.delete())
+    for key, entry in cache._data.items():
+        if key[0] == "cube":
+            entry.stored -= 10 * cache.max_stale
+    ledger()  # recounted
+    assert not [k for k in cache._data if k[0] == "cube-filtered" and k[-1] is old]
+    assert [k for k in cache._data if k[0] == "cube-filtered"]  # kept with the new one
+    token = re.compile(r'name="csrf_token" value="[0-9a-f]+"')
+    assert token.sub("", ledger()) == token.sub("", first)
