@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -127,36 +128,36 @@ def _loopback_client_settings(api_url: str) -> dict[Any, Any]:
     return settings
 
 
-_one_ca: str | None = None
+LOOPBACK_CA = "loopback-ca.pem"
 
 
 def _one_ca_file() -> str:
-    """A file with one CA certificate (certifi's first), made once per process, removed at
-    exit: for TLS contexts that never verify a peer."""
-    global _one_ca
-    if _one_ca is None:
-        import atexit
-        import re
-        import tempfile
+    """A file with one CA certificate (certifi's first), for TLS contexts that never verify a
+    peer: kept in the data directory under one name (a crash leaves no temporary file
+    behind), written when missing or different."""
+    import certifi
 
-        import certifi
-
-        bundle = Path(certifi.where()).read_text(encoding="ascii")
-        first = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n",
-                          bundle, re.S)
-        if first is None:  # not a PEM bundle: leave Prefect's default
-            return certifi.where()
-        fd, path = tempfile.mkstemp(prefix="duban-loopback-", suffix=".pem")
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(first.group(0))
-        atexit.register(_remove_quietly, path)
-        _one_ca = path
-    return _one_ca
-
-
-def _remove_quietly(path: str) -> None:
+    path = private_data_dir() / LOOPBACK_CA
+    first = _first_certificate(certifi.where())
+    if first is None:  # not a PEM bundle: leave Prefect's default
+        return certifi.where()
     with suppress(OSError):
-        os.unlink(path)
+        if path.read_text(encoding="ascii") == first:
+            return str(path)
+    partial = path.with_name(f".{LOOPBACK_CA}.{os.getpid()}")
+    partial.write_text(first, encoding="ascii")
+    os.replace(partial, path)  # another process reads a whole file or none
+    return str(path)
+
+
+@cache
+def _first_certificate(bundle: str) -> str | None:
+    """The first PEM certificate of a bundle file (read once per process)."""
+    import re
+
+    text = Path(bundle).read_text(encoding="ascii")
+    first = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", text, re.S)
+    return None if first is None else first.group(0)
 
 
 # The last quiet settings made: (the settings they were made from, the updates, the result).

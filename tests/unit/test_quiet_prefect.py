@@ -69,6 +69,12 @@ def test_clients_of_the_owned_loopback_server_skip_the_ca_bundle_and_the_csrf_to
         context = client._client._transport._pool._ssl_context
         assert context.cert_store_stats()["x509_ca"] == 1
         assert client._client.enable_csrf_support is False
+        # One file of the data directory, under one name: no temporary file a crash leaves.
+        from prefect.settings import PREFECT_API_SSL_CERT_FILE
+
+        from duban.services.locations import private_data_dir
+
+        assert PREFECT_API_SSL_CERT_FILE.value() == str(private_data_dir() / common.LOOPBACK_CA)
 
 
 def test_clients_of_another_server_keep_prefects_defaults(
