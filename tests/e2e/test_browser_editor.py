@@ -54,6 +54,17 @@ def fill_row(page: Any, part: int, row: int, values: dict[str, str]) -> None:
             field.fill(value)
 
 
+def open_seed_draft(page: Any, base: str, seed: str, section: str) -> str:
+    """A new draft from a seed plan, opened at one section; returns the draft's address."""
+    page.goto(f"{base}/plans/drafts")
+    page.select_option("select[name=seed]", seed)
+    page.click("button:has-text('以示范方案为底稿')")
+    page.wait_for_selector("text=已新建方案草稿")
+    draft = str(page.url.split("?")[0])
+    page.goto(f"{draft}?section={section}")
+    return draft
+
+
 def save(page: Any) -> str:
     page.click("form.editor-form button[type=submit]")
     page.wait_for_selector(".flash")
@@ -240,12 +251,7 @@ def test_a_date_condition_on_a_phone(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with (browser_world(tmp_path, monkeypatch, "dates.sqlite3") as (db, clock, shots),
           serve(db, clock) as base, browser() as b):
         phone = sign_in(b, base, "county", PHONE)
-        phone.goto(f"{base}/plans/drafts")
-        phone.select_option("select[name=seed]", "seed-003-shaoyun-2022.yaml")
-        phone.click("button:has-text('以示范方案为底稿')")
-        phone.wait_for_selector("text=已新建方案草稿")
-        draft = phone.url.split("?")[0]
-        phone.goto(f"{draft}?section=detection")
+        open_seed_draft(phone, base, "seed-003-shaoyun-2022.yaml", "detection")
         rows = phone.locator("table[data-part='detection.rules.when'] tbody tr")
         row = next(i for i in range(rows.count()) if rows.nth(i).locator(
             "select[name$='.rule']").input_value() == "loan_overdue")
@@ -292,12 +298,7 @@ def test_a_new_rule_and_field_take_conditions_before_the_first_save(
     with (browser_world(tmp_path, monkeypatch, "newrule.sqlite3") as (db, clock, _),
           serve(db, clock) as base, browser() as b):
         page = sign_in(b, base, "county")
-        page.goto(f"{base}/plans/drafts")
-        page.select_option("select[name=seed]", "seed-003-shaoyun-2022.yaml")
-        page.click("button:has-text('以示范方案为底稿')")
-        page.wait_for_selector("text=已新建方案草稿")
-        draft = page.url.split("?")[0]
-        page.goto(f"{draft}?section=detection")
+        open_seed_draft(page, base, "seed-003-shaoyun-2022.yaml", "detection")
 
         def first_blank(part: str) -> int:
             return int(page.locator(
