@@ -345,6 +345,7 @@ def test_the_owned_server_runs_only_the_services_duban_uses(
     from prefect import flow, task
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.events.worker import EventsWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.common import SERVER_SETTINGS, quiet_prefect
@@ -361,6 +362,11 @@ def test_the_owned_server_runs_only_the_services_duban_uses(
     def probe() -> int:
         return step()
 
+    # Prefect keeps one events worker per process whatever the API URL. One a test before left
+    # bound to the session's harness server (which keeps events, in the database this server
+    # inherits from the harness's global settings) sent this run's events there: the flake of
+    # 2026-12-05's CI. Drained, the next one binds to this server.
+    EventsWorker.drain_all(timeout=30)
     server = OwnedPrefectServer(_free_port(), patience_s=STARTUP_S)
     try:
         url = server.start()
@@ -390,13 +396,10 @@ def test_the_owned_server_runs_only_the_services_duban_uses(
                 assert time.monotonic() < deadline, runs
                 time.sleep(0.5)
         time.sleep(6)  # past the event persister's flush interval (5 s), were it running
-        from prefect.events.worker import EventsWorker
-
         # Every event sent while the server is up: none left for a stopped server at the end.
         with temporary_settings(updates={PREFECT_API_URL: url}):
             EventsWorker.drain_all(timeout=30)
-        # This run's events only: the xdist worker's Prefect home (and database) is shared
-        # with the other tests it ran, some of them servers that keep events.
+        # This run's events only: the database is the harness's, shared with other tests.
         mine = {"any_resource": {"id": [f"prefect.flow-run.{run_id}"]}}
         stored = httpx.post(f"{url}/events/filter", json={"filter": mine, "limit": 50},
                             timeout=30).json()
