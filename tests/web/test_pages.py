@@ -409,6 +409,9 @@ def test_the_ranking_page_shows_its_month_its_rule_and_towns_without_problems(
     ranked = re.findall(r'<td data-label="乡镇">([^<]+)</td>', page)
     assert sorted(ranked) == ["刘庄店镇", "槐店回族镇"]
     assert '<th class="num">名次</th><th>乡镇</th>' in page
+    # Tied first, both: neither commended nor named last, and the cell says so (not blank).
+    results = re.findall(r'<td data-label="结果">(.*?)</td>', page)
+    assert results == ['<span class="muted">—</span>'] * 2
 
 
 def test_the_village_menu_shows_only_what_a_village_may_do(world: World,
