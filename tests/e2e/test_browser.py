@@ -118,14 +118,15 @@ class Shots:
         return path
 
 
-def sign_in(b: Any, base: str, username: str, viewport: dict[str, int] = DESKTOP) -> Any:
+def sign_in(b: Any, base: str, username: str, viewport: dict[str, int] = DESKTOP,
+            password: str = PASSWORD) -> Any:
     """A fresh browser context signed in as a user; returns its page."""
     context = b.new_context(viewport=viewport, locale="zh-CN", accept_downloads=True)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # the confirm() of danger buttons
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/**")
     assert "/login" not in page.url, page.content()[:500]

@@ -25,7 +25,15 @@ from duban.domain.lifecycle import Action, Payload
 from duban.services import moves
 from duban.services.database import Database
 from tests.conftest import require
-from tests.e2e.test_browser import PHONE, browser, chromium_missing, open_move, photo, serve
+from tests.e2e.test_browser import (
+    PHONE,
+    browser,
+    chromium_missing,
+    open_move,
+    photo,
+    serve,
+    sign_in,
+)
 
 NOTE = "已加固屋面，更换瓦片 120 片，户主签字确认"
 
@@ -60,12 +68,7 @@ def test_a_refused_submission_keeps_the_note_and_the_files(tmp_path: Path,
     fake.write_bytes(b"MZ\x90\x00 not an image at all")
     try:
         with serve(db, clock) as base, browser() as b:
-            page = b.new_context(viewport=PHONE, locale="zh-CN").new_page()
-            page.goto(f"{base}/login")
-            page.fill("input[name=username]", "off_zjj")
-            page.fill("input[name=password]", web.PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/**")
+            page = sign_in(b, base, "off_zjj", PHONE, web.PASSWORD)
             page.goto(f"{base}/problems/{pid}")
             form = open_move(page, "提交整改")
             # Required fields are marked before anything is sent.

@@ -20,7 +20,7 @@ from duban.services.database import Database
 from duban.services.duties import create_occurrences
 from duban.services.notices.issuing import issue_notices
 from tests.conftest import require
-from tests.e2e.test_browser import PHONE, browser, chromium_missing, serve
+from tests.e2e.test_browser import PHONE, browser, chromium_missing, serve, sign_in
 from tests.web.test_duties_pages import give_housing_milestones
 
 PAGES = ("/", "/ledger?status=", "/waiting", "/notices", "/inbox", "/coverage", "/ranking",
@@ -80,13 +80,7 @@ def test_every_roles_pages_fit_a_phone_and_name_names(tmp_path: Path,
     try:
         with serve(db, clock) as base, browser() as b:
             for username in web.USERS:
-                context = b.new_context(viewport=PHONE, locale="zh-CN")
-                page = context.new_page()
-                page.goto(f"{base}/login")
-                page.fill("input[name=username]", username)
-                page.fill("input[name=password]", web.PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{base}/**")
+                page = sign_in(b, base, username, PHONE, web.PASSWORD)
                 for path in (*PAGES, f"/problems/{problem}"):
                     response = page.goto(base + path)
                     assert response is not None
@@ -104,7 +98,7 @@ def test_every_roles_pages_fit_a_phone_and_name_names(tmp_path: Path,
                     # The users page lists logins on purpose (用户名); elsewhere, names only.
                     text = page.inner_text("main") if path != "/people" else ""
                     codes += [f"{username} {path}: {m}" for m in CODE_RE.findall(text)]
-                context.close()
+                page.context.close()
     finally:
         db.dispose()
     assert seen >= 60, seen  # every role sees most pages

@@ -20,7 +20,7 @@ from duban.services.scoping import problem_clause, scope_for
 from duban.services.views.common import OPEN
 from models import Problem
 from tests.conftest import require
-from tests.e2e.test_browser import PHONE, browser, chromium_missing, serve
+from tests.e2e.test_browser import PHONE, browser, chromium_missing, serve, sign_in
 from tests.web.test_today_work import _dated, _expected
 
 # The tiles as the browser shows them: {key: number}, read without eval of strings by the page.
@@ -63,13 +63,7 @@ def test_every_roles_day_is_on_the_first_phone_screen(tmp_path: Path,
     try:
         with serve(db, clock) as base, browser() as b:
             for username in web.USERS:
-                context = b.new_context(viewport=PHONE, locale="zh-CN")
-                page = context.new_page()
-                page.goto(f"{base}/login")
-                page.fill("input[name=username]", username)
-                page.fill("input[name=password]", web.PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{base}/")
+                page = sign_in(b, base, username, PHONE, web.PASSWORD)
                 top, bottom = page.evaluate(BOX_JS)
                 page.screenshot(path=str(shots / f"{username}.png"))
                 assert 0 <= top < bottom <= PHONE["height"], (username, top, bottom)
@@ -82,6 +76,6 @@ def test_every_roles_day_is_on_the_first_phone_screen(tmp_path: Path,
                 page.click("#today .today-tile[data-key=week]")
                 page.wait_for_url("**/ledger?**")
                 assert f"共 {tiles['week']} 条" in page.inner_text("main"), username
-                context.close()
+                page.context.close()
     finally:
         db.dispose()
