@@ -44,3 +44,14 @@ def test_main_quick_writes_the_quick_file(tmp_path: Path,
     assert bench_main.main(["--quick", "--backend", "sqlite"]) == 0
     assert json.loads(full.read_text(encoding="utf-8"))[0]["value"] == 8.1
     assert json.loads(quick.read_text(encoding="utf-8"))[0]["value"] == 0.4
+
+
+def test_a_quick_run_of_the_flow_suites_shares_one_prefect_server() -> None:
+    every = set(bench_main.suites())
+    assert every >= bench_main.FLOW_SUITES | bench_main.SLOW_STARTS
+    plain_quick = every - bench_main.SLOW_STARTS  # what `--quick` alone runs
+    assert bench_main.shares_one_server(True, plain_quick)
+    assert not bench_main.shares_one_server(False, plain_quick)  # full figures as taken
+    assert not bench_main.shares_one_server(True, {"intake", "tick"})  # one start anyway
+    # tick_process publishes serve's server to its tick processes: never an outer one.
+    assert not bench_main.shares_one_server(True, {"tick", "campaign", "tick_process"})
