@@ -499,7 +499,9 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
                    warmup: float, seed: int, think: float = 0.0,
                    dashboards: float = 0.5,
                    processes: dict[str, int | None] | None = None,
-                   client_kind: str = "httpx") -> dict[str, Any]:
+                   client_kind: str = "httpx",
+                   timeline: list[tuple[float, float, str, str, int, str]] | None = None,
+                   ) -> dict[str, Any]:
     import httpx
 
     rng = random.Random(seed)
@@ -530,7 +532,7 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
     slowest: list[tuple[float, str, str]] = []
     errors = 0
     measuring = False
-    stop_at = 0.0
+    stop_at = started = 0.0
 
     async def worker(i: int) -> None:
         nonlocal errors
@@ -552,6 +554,8 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
                 errors += 1
             if measuring:
                 samples.append((kind, role, took, status))
+                if timeline is not None:
+                    timeline.append((t0 - started, took, kind, role, status, path))
                 if took > 1.0:
                     slowest.append((took, role, path))
             if think:
@@ -579,6 +583,9 @@ async def run_load(base: str, accounts: list[tuple[str, str]], clients: int, sec
     for s in streams:
         await s.close()
     result = summarise(samples, elapsed, errors, clients)
+    # perf_counter is the system's monotonic clock on Linux: a server's log of the same
+    # clock lines up with the timeline.
+    result["started_monotonic"] = round(started, 4)
     n = max(len(samples), 1)
     result["cpu_seconds"] = {name: round(v, 2) for name, v in cpu.items()}
     result["cpu_ms_per_request"] = {name: round(v * 1000 / n, 2) for name, v in cpu.items()}
@@ -612,6 +619,20 @@ def summarise(samples: list[tuple[str, str, float, int]], elapsed: float, errors
     }
     return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(samples),
             "errors": errors, "rps": round(len(samples) / elapsed, 1), "latency": table}
+
+
+def write_timeline(path: Path, timeline: list[tuple[float, float, str, str, int, str]],
+                   started: float) -> None:
+    """Every measured request as a CSV row, in the order they were sent (also on the
+    system's monotonic clock, to line it up with a server's own log)."""
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["sent_s", "ms", "kind", "role", "status", "path", "sent_monotonic"])
+        for sent, took, kind, role, status, req in sorted(timeline):
+            out.writerow([f"{sent:.3f}", f"{took * 1000:.1f}", kind, role, status, req,
+                          f"{started + sent:.4f}"])
 
 
 def print_report(result: dict[str, Any]) -> None:
@@ -674,6 +695,10 @@ def main() -> None:
                    "the bench's lean keep-alive client over asyncio streams (less of the "
                    "shared cores' CPU; sign-in goes through httpx either way)")
     r.add_argument("--json", type=Path, help="also write the result here")
+    r.add_argument("--timeline", type=Path,
+                   help="also write every measured request here, as CSV: seconds into the "
+                   "window when it was sent, milliseconds it took, kind, role, status, path "
+                   "(to see when the slow ones come: the kept counts' refreshes, a stall)")
     args = parser.parse_args()
     if args.cmd == "pg-start":
         print(pg_start(args.dir, args.port))
@@ -693,12 +718,16 @@ def main() -> None:
                             args.http, args.loop)
     try:
         processes = {"server": proc.pid, "postgresql": postmaster_pid(args.url)}
+        timeline: list[tuple[float, float, str, str, int, str]] | None = (
+            [] if args.timeline else None)
         result = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", users(args.url),
                                       args.clients, args.seconds, args.warmup, args.seed,
                                       args.think, args.dashboards, processes,
-                                      args.client))
+                                      args.client, timeline))
     finally:
         stop_server(proc)
+    if args.timeline and timeline is not None:
+        write_timeline(args.timeline, timeline, result["started_monotonic"])
     result["server"] = args.server
     result["workers"] = args.workers
     result["cache_seconds"] = args.cache
