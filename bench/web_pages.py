@@ -30,7 +30,8 @@ USERS = ["county", "sup", "town-huaidian", "town-liuzhuangdian", "town-xinanji",
          "office-zjj"]
 LEDGER = [
     "", "page=3", "page=15", "sort=code", "sort=code&desc=1", "sort=found_on&page=9",
-    "sort=updated&desc=1&page=4", "sort=deadline&desc=1&page=9", "status=", "status=closed",
+    "sort=updated&desc=1&page=4", "sort=deadline&desc=1&page=9", "desc=1",
+    "band=overdue&desc=1&page=3", "office=xczxj&desc=1&page=2", "status=", "status=closed",
     "status=routed&sort=updated", "status=submitted&page=2", "band=red", "band=overdue&page=2",
     "band=yellow&sort=found_on&desc=1", "town=huaidian", "town=xinanji&sort=code&page=5",
     "office=xczxj", "office=cl&sort=found_on&page=6", "office=mzj&desc=1",

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     false,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from duban.domain.errors import NotFound, PermissionDenied
-from duban.domain.lifecycle import Actor, Role
+from duban.domain.lifecycle import Actor, Role, Status
 from duban.domain.routing import village_office_code
 from duban.services.actors import resolve_actor
 from models import (
@@ -190,7 +191,8 @@ def office_shape(session: Session, campaign_id: int, offices: Iterable[str]) -> 
 
 
 def office_condition(session: Session, campaign_id: int, offices: Iterable[str], *,
-                     shape: str | None = None, probe: bool = False) -> ColumnElement[bool]:
+                     shape: str | None = None, probe: bool = False,
+                     undated: bool = False) -> ColumnElement[bool]:
     """Problems of a campaign led by, or co-routed to, any of these offices, in the shape the
     planner handles best for listing.
 
@@ -203,6 +205,11 @@ def office_condition(session: Session, campaign_id: int, offices: Iterable[str],
     probed row by row through the co-office key. Without it PostgreSQL hashes every id the
     offices co-work (up to 194,000 in the bench) before reading the first row, 20–150 ms,
     which pays only when most rows are read (a count, a sparse filter's gather).
+
+    `undated`: only the problems without a deadline are wanted (the caller adds that
+    condition). An office others co-route to then gets the ids of its undated problems
+    gathered from indexes alone (see undated_ids), not every undated row of the campaign
+    read from the table to check its lead and co-offices.
     """
     codes = sorted(set(offices))
     if not codes:
@@ -212,6 +219,8 @@ def office_condition(session: Session, campaign_id: int, offices: Iterable[str],
     lead = Problem.lead_office.in_(codes)
     if shape == "lead":
         return lead
+    if undated:
+        return Problem.id.in_(undated_ids(campaign_id, codes))
     if shape == "gather":
         led = aliased(Problem)
         return Problem.id.in_(union_all(
@@ -228,6 +237,34 @@ def office_condition(session: Session, campaign_id: int, offices: Iterable[str],
     return or_(lead, probed.exists())
 
 
+def undated_ids(campaign_id: int, offices: Iterable[str]) -> CompoundSelect[Any]:
+    """The ids of a campaign's problems without a deadline that these offices lead or are
+    co-offices of: those they lead from the lead-office deadline index, those they are
+    co-offices of among the undated problems that were routed (the status and deadline
+    index), each probed in the co-office key.
+
+    The undated problems are mostly 待交办 (unrouted: no lead, no co-office): the ledger
+    sorted by deadline with its undated rows first (descending on PostgreSQL) read all of
+    them (~30,000 in the bench) from the table, for an office others co-route to, to keep
+    none (issue 17, item 4). An unrouted problem has no co-office: co-offices are written
+    when a problem is routed (交办, 改派, a plan amendment's co-office change of an open
+    routed problem) and no move leads back to 待交办 (tests/web/test_ledger_walks.py)."""
+    codes = sorted(set(offices))
+    led, undated = aliased(Problem), aliased(Problem)
+    co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.problem_id == undated.id,
+                                                  ProblemCoOffice.office_code.in_(codes))
+    return union_all(
+        select(led.id).where(led.campaign_id == campaign_id, led.lead_office.in_(codes),
+                             led.deadline.is_(None)),
+        select(undated.id).where(undated.campaign_id == campaign_id,
+                                 undated.status.in_(ROUTED_STATUSES),
+                                 undated.deadline.is_(None), co.exists()))
+
+
+# Every status but 待交办: a problem that was routed (only those have co-offices).
+ROUTED_STATUSES = tuple(s.value for s in Status if s is not Status.UNROUTED)
+
+
 def _capped(session: Session, ids: Select[Any]) -> int:
     """How many rows a one-column SELECT gives, counting no further than GATHER_AT_MOST + 1."""
     return int(session.scalar(select(func.count()).select_from(
@@ -236,14 +273,16 @@ def _capped(session: Session, ids: Select[Any]) -> int:
 
 def listing_clause(session: Session, scope: Scope, campaign_id: int, *,
                    shapes: Mapping[frozenset[str], str] | None = None,
-                   probe: bool = False) -> ColumnElement[bool]:
+                   probe: bool = False, undated: bool = False) -> ColumnElement[bool]:
     """problem_clause shaped for listing many rows (see office_condition); `shapes` may
-    carry office_shape answers a caller keeps, `probe` says a sort index is walked."""
+    carry office_shape answers a caller keeps, `probe` says a sort index is walked,
+    `undated` that only problems without a deadline are wanted."""
     if scope.role == Role.OFFICE:
         if not reach_of(scope).covers(campaign_id):
             return false()
         return office_condition(session, campaign_id, scope.offices,
-                                shape=(shapes or {}).get(scope.offices), probe=probe)
+                                shape=(shapes or {}).get(scope.offices), probe=probe,
+                                undated=undated)
     return problem_clause(scope)
 
 
