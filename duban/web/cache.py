@@ -10,7 +10,10 @@ no lock for keys it no longer computes (evicted, cleared, or never kept).
 A result derived from another kept value (a scope's sums from the ledger cube) names it with
 `of`: it is dropped when that value is replaced or evicted, so results of old cubes, and the
 cubes their keys hold, do not pile up until the size limit (a busy server grew by 40–60 MB a
-minute that way).
+minute that way). Such a result does not age on its own: it is as fresh as the value it was
+drawn from, and goes with it (it was refreshed from the same cube every `ttl`, in a thread
+of its own, a few hundred times a minute in a busy process, moments before the cube's own
+refresh dropped it).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ log = logging.getLogger("duban.web.cache")
 class _Entry:
     stored: float  # time.monotonic() when computed
     value: Any
+    derived: bool = False  # drawn from another kept value: fresh while that is kept
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class SlowResultCache:
         # Monotonic time only decides cache expiry; it is never shown as a date or stored.
         now = time.monotonic()
         entry = self._entry(key)
-        if entry is not None and now - entry.stored <= self.ttl:
+        if entry is not None and (entry.derived or now - entry.stored <= self.ttl):
             return entry.value, now - entry.stored
         flight = self._join(key)
         usable = entry is not None and now - entry.stored <= self.max_stale
@@ -99,7 +103,8 @@ class SlowResultCache:
         flight.lock.acquire()
         try:
             entry = self._entry(key)
-            if entry is not None and time.monotonic() - entry.stored <= self.ttl:
+            if entry is not None and (entry.derived
+                                      or time.monotonic() - entry.stored <= self.ttl):
                 return entry.value, time.monotonic() - entry.stored
             started = time.monotonic()
             value = compute()
@@ -167,7 +172,8 @@ class SlowResultCache:
                     return  # its source was replaced meanwhile: nothing will ask for it again
                 self._derived.setdefault(id(of), set()).add(key)
             self._drop(key)
-            self._data[key] = _Entry(float("inf") if forever else time.monotonic() - age, value)
+            self._data[key] = _Entry(float("inf") if forever else time.monotonic() - age, value,
+                                     derived=of is not None)
             self._held[id(value)] = key
             while len(self._data) > self.size:
                 self._drop(next(iter(self._data)))

@@ -153,3 +153,25 @@ def test_evicting_a_source_takes_its_derived_results() -> None:
     cache.get("b", lambda: 3, keep=always)  # over the size: the oldest (the cube) goes
     assert "cube" not in cache._data and ("sums", 1, source) not in cache._data
     assert set(cache._data) == {"a", "b"}
+
+
+def test_a_derived_result_does_not_age_while_its_source_is_kept() -> None:
+    """A scope's sums are as fresh as the cube they came from: past the ttl they are served
+    as they are, with no background refresh from the same cube (a busy server started a few
+    hundred such threads a minute), until the cube is recounted and they go with it."""
+    cache = SlowResultCache(ttl=0.05, slow_after=0, max_stale=60)
+    source, _ = cache.get("cube", _Source)
+    calls: list[int] = []
+    for _ in range(3):
+        value, _ = cache.get(("sums", source), lambda: calls.append(1) or len(calls),
+                             keep=always, of=source)
+        assert value == 1
+        time.sleep(0.06)  # older than the ttl, and so is the cube
+    assert len(calls) == 1
+    # The cube itself still ages: its refresh replaces it, and its sums go with it.
+    cache.get("cube", _Source)  # stale: a background recount starts
+    deadline = time.monotonic() + 5
+    while cache._entry("cube").value is source:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the cube's refresh never landed"
+        time.sleep(0.01)
+    assert ("sums", source) not in cache._data
