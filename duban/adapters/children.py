@@ -45,18 +45,26 @@ class OwnedChild:
     """A started child process and its process group, stopped with stop() (idempotent).
 
     `nice` (0-19) lowers the child's CPU priority by that much; the processes it starts
-    inherit it."""
+    inherit it. `session` False: the child's process group stays in this process's session
+    (a web worker), rather than leading a session of its own. On Linux a session is also
+    a scheduling group (autogroup, for processes outside a CPU cgroup of their own): the
+    cores are first shared out between sessions, so two web workers each in a session of
+    its own took two shares of a busy machine to all of PostgreSQL's backends' one (one to
+    one as uvicorn's own workers, in one session), and the pages that wait on PostgreSQL
+    waited longest (issue 17 item 4, docs/benchmarks.md)."""
 
     def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None,
-                 nice: int = 0, **popen: Any) -> None:
+                 nice: int = 0, session: bool = True, **popen: Any) -> None:
         preexec: Any = functools.partial(_lower_priority, nice) if nice else None
         if sys.platform.startswith("linux"):
             # libc is looked up here: loading it after fork, beside other threads, could hang.
             prctl = ctypes.CDLL(None, use_errno=True).prctl
             preexec = functools.partial(_die_with_parent, prctl, os.getpid(), nice)
+        group: dict[str, Any] = ({"start_new_session": True} if session
+                                 else {"process_group": 0})
         self.process: subprocess.Popen[Any] = subprocess.Popen(
-            list(args), env=dict(env) if env is not None else None, start_new_session=True,
-            preexec_fn=preexec, **popen)
+            list(args), env=dict(env) if env is not None else None, preexec_fn=preexec,
+            **group, **popen)
         self.pid = self.process.pid
 
     def running(self) -> bool:

@@ -161,9 +161,12 @@ class WebWorkers:
             self.children.append(self._spawn())
 
     def _spawn(self) -> OwnedChild:
+        # In serve's session: one scheduling group with serve, as uvicorn's own workers are
+        # (see OwnedChild), not one each beside PostgreSQL's.
         return OwnedChild([sys.executable, "-c",
                            "from duban.cli.web_workers import child_main; child_main()"],
-                          env=self.env, pass_fds=(self.socket.fileno(), self._write))
+                          env=self.env, session=False,
+                          pass_fds=(self.socket.fileno(), self._write))
 
     def _read_ready(self) -> None:
         with contextlib.suppress(BlockingIOError):

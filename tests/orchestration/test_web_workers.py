@@ -2,7 +2,8 @@
 
 Both workers answer (each connection is traced from the client's port through /proc to the
 worker holding its socket) and a sign-in begun on one finishes on the other (one secret);
-SIGTERM stops them and serve exits as it does with one process (143); `kill -9` of serve
+they run in serve's session; SIGTERM stops them and serve exits as it does with one process
+(143); `kill -9` of serve
 leaves no worker and a free port; a worker killed is replaced; a worker that cannot start
 stops serve (exit 1); the scheduler fires from serve's own process only.
 """
@@ -175,6 +176,12 @@ def test_two_workers_answer_share_sign_in_and_stop_on_sigterm(db: Database, user
     clients: dict[int, HTTPConnection] = {}
     try:
         workers = _answering(base, serve, tmp_path, 2)
+        # Each leads a process group of its own (stopped as a group) in serve's session:
+        # one scheduling group with serve for Linux (autogroup), not one each beside
+        # PostgreSQL's (see OwnedChild).
+        for pid in workers:
+            assert os.getpgid(pid) == pid
+            assert os.getsid(pid) == os.getsid(serve.pid) == serve.pid
         clients = _connections(port, workers)
         assert set(clients) == workers, "both workers answer pages"
         # A sign-in form drawn by one worker is accepted by the other, and the session it
