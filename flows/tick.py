@@ -1,6 +1,15 @@
 """The tick: resume interrupted stages, close ended campaigns, advance the others, issue rolling
 notices, sweep deadlines, write and deliver reports, deliver the outbox, sweep crash leftovers
-from the data directory."""
+from the data directory.
+
+The tick's own steps (the lookups, each campaign's sweeps, delivery and the file sweep) are plain
+calls in its flow run, each its own transaction, not task runs: a task run cost serve's Prefect
+server ~20 ms of CPU, and the client's engine its own, more than most of these steps when
+nothing of them is due, and they were what a tick with a stage due paid on top of the stage
+(tasks/orchestration.py; docs/benchmarks.md, "A tick handed to serve, eighth pass"). A failing
+step fails the tick or is reported by it as before. The stages keep their subflow runs and their
+work's task runs (per office or batch), and the review stage's daily work its task runs.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +22,7 @@ from prefect import flow
 from flows.campaign import advance_campaign
 from flows.common import run_quietly
 from flows.review import review_day
-from tasks.orchestration import (
-    campaign_sweeps_task,
-    deliver_and_sweep_files_task,
-    tick_lookups_task,
-)
+from tasks.orchestration import campaign_sweeps, deliver_and_sweep_files, tick_lookups
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +32,10 @@ def tick(now: str | None = None) -> dict[str, Any]:
     """One tick over every live campaign; safe to run again at any point."""
     summary: dict[str, Any] = {"campaigns": {}}
     failures: list[str] = []
-    # Each task run costs the Prefect server more than most of these steps when nothing is
-    # due: the lookups, a campaign's sweeps and the closing steps are one task run each.
     # Stage runs a gone tick left `running` (ticks run one at a time) are marked crashed and
     # resumed below, since they are still due; a campaign past its plan's end is closed
     # before anything fires (no more rungs or checks).
-    looked = tick_lookups_task(now)
+    looked = tick_lookups(now)
     summary["reaped"] = looked["reaped"]
     for run in summary["reaped"]:
         log.warning("stage %s (%s) of campaign %s was interrupted at attempt %s; resuming it",
@@ -61,11 +64,11 @@ def tick(now: str | None = None) -> dict[str, Any]:
                 # each tick cost more than its two tasks (twice a day in the demo).
                 entry["review"] = review_day(campaign_id, now)
             # Late problems go out on the plan's rolling round before the ladder is swept.
-            entry.update(campaign_sweeps_task(campaign_id, now))
+            entry.update(campaign_sweeps(campaign_id, now))
         except Exception as exc:  # one campaign's failure must not stop the others' reminders
             entry["error"] = f"{type(exc).__name__}: {exc}"
             failures.append(f"campaign {campaign_id}: {entry['error']}")
-    ended = deliver_and_sweep_files_task(now)
+    ended = deliver_and_sweep_files(now)
     summary["delivery"] = ended["delivery"]
     if ended["files_error"]:  # housekeeping must not fail the tick's promises
         failures.append(f"file sweep: {ended['files_error']}")

@@ -4,11 +4,18 @@ Every task is safe to run again: the services they call are idempotent (natural 
 batch keys, unique constraints), so a retried or re-run task adds nothing twice.
 `now` is an ISO moment for simulated time, or None for the system clock.
 
-The tick runs its small steps through three tasks that call several of these in turn
-(`tick-lookups`, `campaign-sweeps`, `deliver-and-sweep-files`, at the end): each task run
-costs the Prefect server ~20 ms of CPU, more than most of these steps when nothing of them is
-due. Each step is still its own transaction, and is called as `step.fn` so that a test's hook
-on a step (tests/orchestration/fault_child.py) sees every call.
+The tick runs its small steps as plain calls inside its flow, not as task runs
+(`tick_lookups`, `campaign_sweeps`, `deliver_and_sweep_files`, at the end): a task run costs
+the Prefect server ~20 ms of CPU, and the client's engine its own, more than most of these
+steps when nothing of them is due, and a tick with a stage due handed to `duban serve`
+paid three of them on top of the stage (docs/benchmarks.md, "A tick handed to serve, eighth
+pass"). Each step is still its own transaction and keeps its failure isolation (a closing or
+file-sweep error, one campaign's failure, reported by the tick while the others go on); each
+is called as `step.fn` so that a test's hook on a step (tests/orchestration/fault_child.py)
+sees every call. What they give up: their own rows in Prefect's records (the tick's flow run
+and its state stand for them: a failing step fails it or is named in its failure) and, in the
+scaled mode, the task retries (a failed step fails the tick, whose flow run is retried whole;
+every step is idempotent). The stages' work (subflows, per office or batch) stays in task runs.
 """
 
 from __future__ import annotations
@@ -255,12 +262,11 @@ def _failure(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-@task(name="tick-lookups", **OPTS)
-def tick_lookups_task(now: str | None = None) -> dict[str, Any]:
-    """The tick's first steps in one task run: reap interrupted stage runs, close ended
+def tick_lookups(now: str | None = None) -> dict[str, Any]:
+    """The tick's first steps, called in its flow: reap interrupted stage runs, close ended
     campaigns, then each live campaign's due stages and the kinds of its started stages.
 
-    A reaping or listing failure fails the task (the tick cannot go on); closing's and one
+    A reaping or listing failure raises (the tick cannot go on); closing's and one
     campaign's failures are returned, as the tick reports them, and the others go on.
     """
     out: dict[str, Any] = {"reaped": reap_task.fn(now), "closed": [], "closing_error": None,
@@ -282,19 +288,18 @@ def tick_lookups_task(now: str | None = None) -> dict[str, Any]:
     return out
 
 
-@task(name="campaign-sweeps", **OPTS)
-def campaign_sweeps_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
-    """A campaign's daily steps in one task run, each its own transaction: the rolling round
-    of late problems' notices before the ladder's sweep, the duties, the daily report."""
+def campaign_sweeps(campaign_id: int, now: str | None = None) -> dict[str, Any]:
+    """A campaign's daily steps, called in the tick's flow, each its own transaction: the
+    rolling round of late problems' notices before the ladder's sweep, the duties, the daily
+    report."""
     return {"notice_round": notice_round_task.fn(campaign_id, now),
             "sweep": sweep_task.fn(campaign_id, now),
             "duties": duties_task.fn(campaign_id, now),
             "daily_report": daily_report_task.fn(campaign_id, now)}
 
 
-@task(name="deliver-and-sweep-files", **OPTS)
-def deliver_and_sweep_files_task(now: str | None = None) -> dict[str, Any]:
-    """The tick's last steps in one task run: deliver the outbox (its failure fails the task),
+def deliver_and_sweep_files(now: str | None = None) -> dict[str, Any]:
+    """The tick's last steps, called in its flow: deliver the outbox (its failure raises),
     then sweep the data directory (its failure is returned: housekeeping must not fail the
     tick's promises)."""
     out: dict[str, Any] = {"delivery": deliver_task.fn(now), "files": None, "files_error": None}

@@ -8,8 +8,9 @@ it names. Product code carries no fault hook: the hooks wrap functions in this p
 
 ACTION  kill   SIGKILL this process (kill -9, nothing runs after it)
         pause  write DIR/paused, wait until DIR/go exists, then carry on
-TARGET  a task name of tasks.orchestration (`issue-notices`; a step the tick runs inside one of
-        its joined tasks, `notice-round`, is called as its task's `.fn`, which the hook wraps),
+TARGET  a task name of tasks.orchestration (`issue-notices`; a step the tick calls in its flow
+        run, not as a task run, `notice-round`, is called as its task's `.fn`, which the hook
+        wraps),
         `deliver-send` (sending a batch of outbox rows, whose claim is committed) or
         `documents-stored` (the notices' files rendered and moved into place, their rows not
         committed)

@@ -1,5 +1,5 @@
-"""The tick's task runs: its small steps in few task runs, the due stages asked once, and one
-step's failure kept its own."""
+"""The tick's task runs: its own small steps in none (plain calls in its flow run), the due
+stages asked once, and one step's failure kept its own."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _count_task_runs(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return runs
 
 
-def test_a_tick_with_stages_due_runs_few_task_runs_and_asks_the_due_stages_once(
+def test_a_tick_with_stages_due_runs_only_the_stages_task_runs_and_asks_them_once(
         db: Database, clock: FixedClock, prefect_api: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     import duban.services.stages as stages_service
@@ -64,11 +64,10 @@ def test_a_tick_with_stages_due_runs_few_task_runs_and_asks_the_due_stages_once(
     assert [s["kind"] for s in summary["campaigns"][str(cid)]["stages"]] == [
         "investigate", "rectify"]
     assert asked == [cid]
-    # The tick's own steps are three task runs; the rest is the two stages' own work.
-    assert runs == Counter({"tick-lookups": 1, "campaign-sweeps": 1,
-                            "deliver-and-sweep-files": 1, "begin-stage": 2, "finish-stage": 2,
-                            "detect-problems": 1, "offices-to-notify": 1, "issue-notices": 1,
-                            "arm-ladder": 1})
+    # The tick's own steps are no task run (plain calls in its flow run); the task runs are
+    # the two stages' own work.
+    assert runs == Counter({"begin-stage": 2, "finish-stage": 2, "detect-problems": 1,
+                            "offices-to-notify": 1, "issue-notices": 1, "arm-ladder": 1})
     entry = summary["campaigns"][str(cid)]
     # Each stage carries its own run's seconds (the demo's table), not the tick's.
     seconds = [s["seconds"] for s in entry["stages"]]
@@ -80,7 +79,7 @@ def test_a_tick_with_stages_due_runs_few_task_runs_and_asks_the_due_stages_once(
     assert count_rows(db, Notice) == 1
 
 
-def test_one_steps_failure_in_the_joined_tasks_leaves_the_others_done(
+def test_one_steps_failure_among_the_ticks_steps_leaves_the_others_done(
         db: Database, clock: FixedClock, prefect_api: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     import duban.services.closing as closing_service
