@@ -118,7 +118,7 @@ def sweep_bench(url: str, n: int, explain: bool = False) -> tuple[list[Entry], d
 def city_sweep_bench(url: str, counties: int, per_county: int) -> list[Entry]:
     """Time a tick's deadline sweeps over every county's campaign on one database (item 6).
 
-    The tick sweeps each live campaign in turn (one task run each); this times those calls
+    The tick sweeps each live campaign in turn (plain calls in its flow run); this times those calls
     back to back on a quiet day and on a day 1 in 150 problems reaches a rung, beside the
     floor: each campaign's two sweep reads issued bare.
     """
