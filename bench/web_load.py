@@ -229,10 +229,8 @@ def pg_stop(directory: Path) -> None:
 
 def make_app() -> Any:
     """The app for uvicorn --factory: the bench database and a fixed clock."""
-    from sqlalchemy import create_engine
-
     from duban.domain.clock import FixedClock
-    from duban.services.database import Database
+    from duban.services.database import Database, make_engine
     from duban.services.root import Root
     from duban.web.app import create_app
 
@@ -241,8 +239,9 @@ def make_app() -> Any:
     # (5 + 10 overflow), overflow connections are closed on return and opened again on the
     # next request, and PostgreSQL spends its time forking backends (docs/web.md, "Load").
     pool = int(os.environ.get("DUBAN_BENCH_POOL", "40"))
-    engine = (create_engine(url, pool_pre_ping=True, pool_size=pool, max_overflow=10)
-              if pool else None)
+    # The engine as duban makes it (its prepared statements, its check of pooled connections),
+    # with the bench's pool size.
+    engine = make_engine(url, pool_size=pool, max_overflow=10) if pool else None
     db = Database(url, engine=engine)
     clock = FixedClock(dt.datetime.fromisoformat(NOW))
     return create_app(Root(db=db, clock=clock), secret_key=SECRET,

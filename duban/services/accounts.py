@@ -7,10 +7,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock
@@ -19,6 +20,7 @@ from duban.domain.lifecycle import ROLE_LABELS, Role
 from duban.services.actors import account_campaigns
 from duban.services.database import UnitOfWork
 from models import User, UserRole
+from models.tables import campaign
 from models.web import AccountEvent, LoginAttempt, WebSession
 
 # Throttling: this many failures for one username from one address within the window lock
@@ -113,7 +115,8 @@ class SessionUser:
     office_code: str | None
     town_code: str | None
     village_code: str | None
-    # Whether this sign-in check wrote the session's last-seen time (the caller commits).
+    # Whether the session's last-seen time was due: session_user wrote it (the caller
+    # commits); signing_in leaves it to the caller (touch_session).
     touched: bool = False
 
     @property
@@ -184,33 +187,73 @@ def open_session(uow: UnitOfWork, clock: Clock, user_id: int, *, ip: str = "",
     return token
 
 
-def session_user(uow: UnitOfWork, clock: Clock, token: str) -> SessionUser | None:
-    """The user of a live session token, or None (unknown, expired, revoked, user disabled)."""
-    session = uow.session
-    now = clock.now()
-    digest = token_hash(token)
+def _session_columns() -> tuple[Any, ...]:
     # Plain columns, not ORM objects: this runs on every request.
-    row = session.execute(
-        select(WebSession.id, WebSession.expires_at, WebSession.last_seen_at,
-               WebSession.revoked_at, User.id.label("user_id"), User.username, User.name,
-               User.role, User.office_code, User.town_code, User.village_code, User.active)
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == digest)
-    ).first()
-    if row is None:
-        return None
+    return (WebSession.id, WebSession.expires_at, WebSession.last_seen_at, WebSession.revoked_at,
+            User.id.label("user_id"), User.username, User.name, User.role, User.office_code,
+            User.town_code, User.village_code, User.active)
+
+
+def _live_user(row: Any, now: dt.datetime, digest: str) -> SessionUser | None:
+    """The session's user when the row is a live session (not revoked, expired or idle too
+    long, its user active); `touched` says its last-seen time is due to be written."""
     if (row.revoked_at is not None or row.expires_at <= now or not row.active
             or row.last_seen_at + SESSION_IDLE <= now):
         return None
-    touched = now - row.last_seen_at >= TOUCH_EVERY
-    if touched:
-        session.execute(update(WebSession).where(WebSession.id == row.id)
-                        .values(last_seen_at=now))
     return SessionUser(
         session_id=row.id, token_hash=digest, user_id=row.user_id, username=row.username,
         name=row.name, role=Role(row.role), office_code=row.office_code,
-        town_code=row.town_code, village_code=row.village_code, touched=touched,
+        town_code=row.town_code, village_code=row.village_code,
+        touched=now - row.last_seen_at >= TOUCH_EVERY,
     )
+
+
+def session_user(uow: UnitOfWork, clock: Clock, token: str) -> SessionUser | None:
+    """The user of a live session token, or None (unknown, expired, revoked, user disabled);
+    its last-seen time written when due (`touched`: the caller commits)."""
+    session = uow.session
+    now = clock.now()
+    digest = token_hash(token)
+    row = session.execute(select(*_session_columns()).join(User, User.id == WebSession.user_id)
+                          .where(WebSession.token_hash == digest)).first()
+    user = None if row is None else _live_user(row, now, digest)
+    if user is not None and user.touched:
+        touch_session(uow, clock, user.session_id)
+    return user
+
+
+def touch_session(uow: UnitOfWork, clock: Clock, session_id: int) -> None:
+    """Write a session's last-seen time (the caller commits)."""
+    uow.session.execute(update(WebSession).where(WebSession.id == session_id)
+                        .values(last_seen_at=clock.now()))
+
+
+@cache
+def _signing_in() -> Select[Any]:
+    # A row per campaign (its plan version in force), the session's columns on each; one
+    # row with no campaign when there is none. Built once: the token is a parameter.
+    return (select(*_session_columns(), campaign.c.id.label("campaign_id"),
+                   campaign.c.plan_version)
+            .select_from(WebSession)
+            .join(User, User.id == WebSession.user_id)
+            .outerjoin(campaign, true())
+            .where(WebSession.token_hash == bindparam("digest")))
+
+
+def signing_in(uow: UnitOfWork, clock: Clock,
+               token: str) -> tuple[SessionUser | None, dict[int, int]]:
+    """A page's sign-in in one statement: the user of a live session token (as session_user,
+    but its last-seen time is left to the caller: `touched`, then touch_session) and the plan
+    version each campaign runs on (plan_store.plan_versions), which every page wants.
+
+    Was two statements, each a round trip to PostgreSQL, on every page."""
+    digest = token_hash(token)
+    rows = uow.session.execute(_signing_in(), {"digest": digest}).all()
+    if not rows:
+        return None, {}
+    versions = {int(r.campaign_id): int(r.plan_version) for r in rows
+                if r.campaign_id is not None}
+    return _live_user(rows[0], clock.now(), digest), versions
 
 
 def close_session(uow: UnitOfWork, clock: Clock, token: str) -> None:

@@ -87,11 +87,57 @@ PG_POOL_SIZE = 14
 PG_MAX_OVERFLOW = 4
 
 
-def make_engine(url: str | None = None, *, savepoints: bool = False) -> Engine:
+# psycopg prepares a statement on a connection once it has run this many times there, and then
+# PostgreSQL keeps its plan across calls (a generic plan, when it costs no more than the custom
+# ones it made first). Only transactions that end in COMMIT keep them: psycopg forgets every
+# prepared statement of a connection on each ROLLBACK, which is why a page's read-only unit
+# commits (UnitOfWork, read_only). Every statement's text is fixed with its values bound, so
+# a statement repeated on a connection is prepared the third time; a connection keeps at most
+# PG_PREPARED_MAX of them (the least recently used one is deallocated).
+PG_PREPARE_THRESHOLD = 2
+PG_PREPARED_MAX = 200
+
+
+def _pg_alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pool checkout: replace a pooled connection the server has closed, without a round trip.
+
+    An idle pooled connection has nothing to read; when PostgreSQL stops, restarts or ends a
+    backend it sends an error and closes the socket, which then polls readable. Only then is
+    it pinged (in autocommit: no transaction is left open) and, if the ping fails, replaced
+    (the pool retries with a new connection). Instead of the pool's pre-ping, which spent a
+    round trip (`;`) on every checkout, a page's among them. A host that vanished without
+    closing the socket is found by the next statement, which fails after TCP's timeout (the
+    ping waited as long).
+    """
+    import select
+
+    from sqlalchemy.exc import DisconnectionError
+
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    if not poller.poll(0):
+        return
+    try:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute(";")
+        dbapi_connection.autocommit = autocommit
+    except Exception as exc:  # psycopg's errors: whatever it is, take a new connection
+        raise DisconnectionError(f"the connection did not answer: {exc}") from exc
+
+
+def make_engine(url: str | None = None, *, savepoints: bool = False,
+                pool_size: int = PG_POOL_SIZE, max_overflow: int = PG_MAX_OVERFLOW) -> Engine:
     """An engine for the URL, with SQLite tuned for one writer and many readers.
 
     savepoints=True is for tests that run inside one outer transaction: SQLite then nests
     SAVEPOINTs properly and lets the test's TestClient threads share its connection.
+    PostgreSQL's pool keeps `pool_size` (+ `max_overflow`) connections; a connection the
+    server closed is replaced on checkout (`_pg_alive`); statements are prepared when they
+    repeat on a connection (PG_PREPARE_THRESHOLD). One configuration for the web, the CLI,
+    the tick and the flows.
     """
     url = url or database_url()
     if url.startswith("postgresql://"):
@@ -106,8 +152,15 @@ def make_engine(url: str | None = None, *, savepoints: bool = False) -> Engine:
         if savepoints:
             sqlite_savepoints(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE,
-                         max_overflow=PG_MAX_OVERFLOW)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                           connect_args={"prepare_threshold": PG_PREPARE_THRESHOLD})
+    event.listen(engine, "connect", _pg_prepared_max)
+    event.listen(engine, "checkout", _pg_alive)
+    return engine
+
+
+def _pg_prepared_max(dbapi_connection: Any, _: Any) -> None:
+    dbapi_connection.prepared_max = PG_PREPARED_MAX
 
 
 def sqlite_savepoints(engine: Engine) -> None:
@@ -165,8 +218,13 @@ class UnitOfWork:
     the outbox, say) are registered with after_commit().
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, read_only: bool = False) -> None:
         self._db = db
+        # A unit that only reads, on PostgreSQL outside the tests' outer connection: its
+        # transaction is READ ONLY (a write fails) and ends in COMMIT when the block ends
+        # normally, which on a read-only transaction undoes nothing a ROLLBACK would, and
+        # keeps the connection's prepared statements (psycopg forgets them on each ROLLBACK).
+        self._read_only = read_only and db.read_only_units
         self._session: Session | None = None
         # Set when Core work came first: the unit's own connection and transaction, which a
         # session asked for later joins (through a SAVEPOINT), so both commit or neither.
@@ -178,7 +236,11 @@ class UnitOfWork:
     def session(self) -> Session:
         """The unit's ORM session (the ORM is imported on first use)."""
         if self._session is None:
-            self._session = self._db.new_session(self._connection)
+            if self._read_only:
+                # In the unit's own transaction, as it is (no SAVEPOINT).
+                self._session = self._db.new_session(self.connection, savepoint=False)
+            else:
+                self._session = self._db.new_session(self._connection)
         return self._session
 
     @property
@@ -190,6 +252,8 @@ class UnitOfWork:
             return self._session.connection()
         if self._connection is None:
             self._connection = self._db.connect()
+            if self._read_only:
+                self._connection.execution_options(postgresql_readonly=True)
         if self._transaction is None or not self._transaction.is_active:
             self._transaction = self._db.begin(self._connection)
         return self._connection
@@ -201,6 +265,11 @@ class UnitOfWork:
                  tb: TracebackType | None) -> None:
         self._after_commit.clear()
         try:
+            if self._read_only and exc_type is None:
+                if self._session is not None:
+                    self._session.close()
+                if self._transaction is not None and self._transaction.is_active:
+                    self._transaction.commit()  # READ ONLY: nothing to keep but the plans
             if self._session is not None:
                 try:
                     self._session.rollback()
@@ -238,6 +307,10 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Forget the work since the last commit and its pending callbacks."""
         self._after_commit.clear()
+        if self._read_only and self._session is not None:
+            # The session is in the unit's own transaction: begun again with its next read.
+            self._session.close()
+            self._session = None
         if self._session is not None:
             self._session.rollback()
         if self._transaction is not None and self._transaction.is_active:
@@ -298,10 +371,14 @@ class Database:
                                               join_transaction_mode="create_savepoint")
         return self._sessions
 
-    def new_session(self, connection: Connection | None = None) -> Session:
-        """A session; on `connection` (a unit's, in its transaction) through a SAVEPOINT."""
+    def new_session(self, connection: Connection | None = None, *,
+                    savepoint: bool = True) -> Session:
+        """A session; on `connection` (a unit's, in its transaction) through a SAVEPOINT, or
+        (savepoint=False, a read-only unit's) in that transaction as it is."""
         if connection is None:
             return self.sessions()
+        if not savepoint:
+            return self.sessions(bind=connection, join_transaction_mode="rollback_only")
         return self.sessions(bind=connection, join_transaction_mode="create_savepoint")
 
     def connect(self) -> Connection:
@@ -319,9 +396,18 @@ class Database:
         if connection is not self._outer:
             connection.close()
 
-    def unit_of_work(self) -> UnitOfWork:
-        """A new unit of work: use it in a with block and commit() to keep what it did."""
-        return UnitOfWork(self)
+    @property
+    def read_only_units(self) -> bool:
+        """Whether a unit asked for as read-only gets a READ ONLY transaction that commits
+        (PostgreSQL, not inside the tests' outer transaction); else it rolls back as any."""
+        return self._outer is None and self.engine.dialect.name == "postgresql"
+
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work: use it in a with block and commit() to keep what it did.
+
+        read_only=True: the unit only reads (a page's views); on PostgreSQL a write in it
+        fails, and it ends in COMMIT, so the connection keeps its prepared statements."""
+        return UnitOfWork(self, read_only=read_only)
 
     def run(self, use_case: Callable[Concatenate[UnitOfWork, P], R],
             *args: P.args, **kwargs: P.kwargs) -> R:

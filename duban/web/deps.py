@@ -16,10 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from duban.domain.clock import Clock, local_now
-from duban.services.accounts import session_user, token_hash
+from duban.services.accounts import session_user, signing_in, token_hash, touch_session
 from duban.services.actors import resolve_actor
 from duban.services.database import Database, UnitOfWork
-from duban.services.plan_store import plan_versions
 from duban.services.root import Root
 from duban.services.scoping import Scope
 from duban.web.cache import SlowResultCache, always
@@ -119,12 +118,25 @@ def current(request: Request) -> Ctx:
 
 
 def _signed_in_on(st: WebState, request: Request, uow: UnitOfWork) -> Ctx:
-    """Sign in on a unit of work (the caller commits: the last-seen time may be written)."""
+    """Sign in on a unit of work, its last-seen time written when due (the caller commits).
+
+    A page's sign-in (a request frame's plan-version memo is set) reads the session and the
+    plan versions in force in one statement (`signing_in`) and writes a due last-seen time
+    in a unit of its own: the page's unit is read-only."""
     token = session_token(request, st.keys)
     if token is None:
         raise AuthRequired()
     now = local_now(st.clock)
-    user = session_user(uow, st.clock, token)
+    memo = PLAN_VERSIONS.get()
+    if memo is None:
+        user = session_user(uow, st.clock, token)
+    else:
+        # Every page wants its campaign's plan version in force: asked with the sign-in,
+        # instead of in a statement of its own per request.
+        user, versions = signing_in(uow, st.clock, token)
+        memo.update(versions)
+        if user is not None and user.touched:  # once in TOUCH_EVERY
+            st.db.run(touch_session, st.clock, user.session_id)
     if user is None:
         raise AuthRequired()
     # The offices a user acts for today (own office plus substitutions) are kept for a
@@ -133,27 +145,23 @@ def _signed_in_on(st: WebState, request: Request, uow: UnitOfWork) -> Ctx:
     actor, _ = st.actors.get((user.username, now.date()),
                              lambda: resolve_actor(uow.session, user.username, now.date()),
                              keep=always)
-    memo = PLAN_VERSIONS.get()
-    if memo is not None:
-        # Every page wants its campaign's plan version in force: asked here, in the
-        # sign-in's transaction, instead of in one of its own per request.
-        memo.update(plan_versions(uow.session))
     scope = Scope(actor=actor, town=user.town_code, village=user.village_code)
     return Ctx(request=request, user=user, scope=scope, csrf=st.keys.csrf_for(user.token_hash),
                today=now.date(), now=now)
 
 
 # The unit of work a signed-in page reads in (`signed_in`): its sign-in's, so a page checks
-# out one pooled connection and opens one transaction, not one per read. Set only in the
-# page's own worker thread; a cache refresh runs in a thread of its own and reads apart.
+# out one pooled connection and opens one transaction, not one per read; read-only (it ends
+# in COMMIT and the connection keeps its prepared statements). Set only in the page's own
+# worker thread; a cache refresh runs in a thread of its own and reads apart.
 PAGE_READS: ContextVar[UnitOfWork | None] = ContextVar("duban_page_reads", default=None)
 
 
 def page_reads(st: WebState) -> AbstractContextManager[UnitOfWork]:
     """The unit of work a read-only view of a page runs in: the page's own (left open for
-    its next read, rolled back when the page ends), else one of its own, rolled back."""
+    its next read, ended when the page ends), else a read-only one of its own."""
     uow = PAGE_READS.get()
-    return nullcontext(uow) if uow is not None else st.db.unit_of_work()
+    return nullcontext(uow) if uow is not None else st.db.unit_of_work(read_only=True)
 
 
 def signed_in(endpoint: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
@@ -190,10 +198,8 @@ def _signed_in_page(endpoint: Callable[..., Response], request: Request,
                     kwargs: dict[str, Any]) -> Response:
     """Sign in, then run the page, its reads in the sign-in's unit of work (PAGE_READS)."""
     st = state(request)
-    with st.unit_of_work() as uow:
+    with st.db.unit_of_work(read_only=True) as uow:
         ctx = _signed_in_on(st, request, uow)
-        if ctx.user.touched:
-            uow.commit()  # the session's last-seen time (once in TOUCH_EVERY)
         token = PAGE_READS.set(uow)
         try:
             return endpoint(ctx=ctx, **kwargs)

@@ -386,7 +386,9 @@ def shared_of(st: WebState, what: str, campaign_id: int, today: dt.date,
     if st.cache.ttl <= 0:  # nothing is kept: every count is fresh
         return read(st, count, r.plan), None
     key = f"{what}:{campaign_id}:{today.isoformat()}:{version_in_force(st, campaign_id)}"
-    with page_reads(st) as uow:  # committed: the counting turn ends, the copy is stored
+    # A unit of its own (the page's is read-only), committed: the counting turn ends, the
+    # copy is stored. Once a cache period per process, not per page.
+    with st.db.unit_of_work() as uow:
         got = shared_count(uow, key, lambda s: count(s, r.plan), max_age=st.cache.ttl,
                            worth_keeping=st.cache.slow_after, encode=cube_bytes,
                            decode=cube_from_bytes)

@@ -8,7 +8,7 @@ a Unix socket in a private directory, and really stops and starts it:
    their rows not committed): the server is stopped, the tick goes on and fails cleanly;
    the server comes back after the tick has ended;
 2. between two batches (no transaction open): the server is restarted, the tick goes on
-   with fresh connections (pool pre-ping).
+   with fresh connections (a pooled connection the server closed is replaced on checkout).
 
 Then clean ticks: everything issued once, nothing left behind.
 """

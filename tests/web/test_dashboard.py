@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -87,18 +88,18 @@ def test_a_page_asks_for_the_plan_version_once_and_the_next_page_asks_again(
     from duban.web import deps, pages
 
     asked: list[str] = []
-    real_one, real_all = pages.plan_version_of, deps.plan_versions
+    real_one, real_all = pages.plan_version_of, deps.signing_in
 
     def one(db: object, campaign_id: int) -> int:
         asked.append(f"one {campaign_id}")
         return real_one(db, campaign_id)  # type: ignore[arg-type]
 
-    def every(db: object) -> dict[int, int]:
+    def every(*args: Any) -> Any:  # the sign-in, with the plan versions in force
         asked.append("all")
-        return real_all(db)  # type: ignore[arg-type]
+        return real_all(*args)
 
     monkeypatch.setattr(pages, "plan_version_of", one)
-    monkeypatch.setattr(deps, "plan_versions", every)
+    monkeypatch.setattr(deps, "signing_in", every)
     for username in ("county", "off_gov_hd", "town_hd"):
         client, _ = client_for(username)
         for path in (f"/?campaign={world.campaign_id}",
