@@ -225,6 +225,10 @@ class UnitOfWork:
         # normally, which on a read-only transaction undoes nothing a ROLLBACK would, and
         # keeps the connection's prepared statements (psycopg forgets them on each ROLLBACK).
         self._read_only = read_only and db.read_only_units
+        # Elsewhere (SQLite, the tests' outer transaction) it commits all the same: what units
+        # inside it committed (a kept count, a last-seen time) stays, as on PostgreSQL, where
+        # they run on connections of their own.
+        self._commits_at_end = read_only
         self._session: Session | None = None
         # Set when Core work came first: the unit's own connection and transaction, which a
         # session asked for later joins (through a SAVEPOINT), so both commit or neither.
@@ -270,6 +274,8 @@ class UnitOfWork:
                     self._session.close()
                 if self._transaction is not None and self._transaction.is_active:
                     self._transaction.commit()  # READ ONLY: nothing to keep but the plans
+            elif self._commits_at_end and exc_type is None:
+                self.commit()
             if self._session is not None:
                 try:
                     self._session.rollback()
@@ -405,8 +411,9 @@ class Database:
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work: use it in a with block and commit() to keep what it did.
 
-        read_only=True: the unit only reads (a page's views); on PostgreSQL a write in it
-        fails, and it ends in COMMIT, so the connection keeps its prepared statements."""
+        read_only=True: the unit only reads (a page's views) and ends in COMMIT when its block
+        ends normally; on PostgreSQL its transaction is READ ONLY (a write in it fails) and
+        the COMMIT keeps the connection's prepared statements."""
         return UnitOfWork(self, read_only=read_only)
 
     def run(self, use_case: Callable[Concatenate[UnitOfWork, P], R],

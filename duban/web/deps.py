@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from duban.domain.clock import Clock, local_now
-from duban.services.accounts import session_user, signing_in, token_hash, touch_session
+from duban.services.accounts import signing_in, token_hash, touch_session
 from duban.services.actors import resolve_actor
 from duban.services.database import Database, UnitOfWork
 from duban.services.root import Root
@@ -113,30 +113,26 @@ def current(request: Request) -> Ctx:
     st = state(request)
     with st.unit_of_work() as uow:
         ctx = _signed_in_on(st, request, uow)
-        uow.commit()  # the session's last-seen time
+        if ctx.user.touched:
+            touch_session(uow, st.clock, ctx.user.session_id)
+            uow.commit()  # the session's last-seen time
     return ctx
 
 
 def _signed_in_on(st: WebState, request: Request, uow: UnitOfWork) -> Ctx:
-    """Sign in on a unit of work, its last-seen time written when due (the caller commits).
-
-    A page's sign-in (a request frame's plan-version memo is set) reads the session and the
-    plan versions in force in one statement (`signing_in`) and writes a due last-seen time
-    in a unit of its own: the page's unit is read-only."""
+    """Sign in on a unit of work: one statement reads the session and the plan versions in
+    force (`signing_in`). A due last-seen time (`ctx.user.touched`) is the caller's to write:
+    a page's unit is read-only."""
     token = session_token(request, st.keys)
     if token is None:
         raise AuthRequired()
     now = local_now(st.clock)
+    user, versions = signing_in(uow, st.clock, token)
     memo = PLAN_VERSIONS.get()
-    if memo is None:
-        user = session_user(uow, st.clock, token)
-    else:
+    if memo is not None:
         # Every page wants its campaign's plan version in force: asked with the sign-in,
         # instead of in a statement of its own per request.
-        user, versions = signing_in(uow, st.clock, token)
         memo.update(versions)
-        if user is not None and user.touched:  # once in TOUCH_EVERY
-            st.db.run(touch_session, st.clock, user.session_id)
     if user is None:
         raise AuthRequired()
     # The offices a user acts for today (own office plus substitutions) are kept for a
@@ -198,10 +194,15 @@ def _signed_in_page(endpoint: Callable[..., Response], request: Request,
                     kwargs: dict[str, Any]) -> Response:
     """Sign in, then run the page, its reads in the sign-in's unit of work (PAGE_READS)."""
     st = state(request)
-    with st.db.unit_of_work(read_only=True) as uow:
-        ctx = _signed_in_on(st, request, uow)
-        token = PAGE_READS.set(uow)
-        try:
-            return endpoint(ctx=ctx, **kwargs)
-        finally:
-            PAGE_READS.reset(token)
+    ctx: Ctx | None = None
+    try:
+        with st.db.unit_of_work(read_only=True) as uow:
+            ctx = _signed_in_on(st, request, uow)
+            token = PAGE_READS.set(uow)
+            try:
+                return endpoint(ctx=ctx, **kwargs)
+            finally:
+                PAGE_READS.reset(token)
+    finally:
+        if ctx is not None and ctx.user.touched:  # once in TOUCH_EVERY, in a unit of its own
+            st.db.run(touch_session, st.clock, ctx.user.session_id)

@@ -27,6 +27,19 @@ def world(committed_db: Database, clock: FixedClock) -> World:
 
 
 @pytest.fixture
+def app(world: World, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> object:
+    """The web app as a server runs it: its caches on (a user's offices are kept a while)."""
+    from duban.services.root import Root
+    from duban.web.app import create_app
+    from tests.web.conftest import SECRET
+
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    return create_app(Root(db=world.db, clock=world.clock), secret_key=SECRET,
+                      cache_seconds=60)
+
+
+@pytest.fixture
 def executed(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every statement sent to the database: SQLAlchemy's, and on PostgreSQL what the pool
     sends by itself through psycopg's cursors (a pre-ping is one)."""
@@ -54,17 +67,32 @@ def executed(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str
 
 
 def test_a_page_signs_in_with_one_statement(world: World, client_for: Clients,
-                                            executed: list[str]) -> None:
-    """An office asking for the coverage page is refused right after its sign-in: all the
-    page sent is the sign-in, which is one statement (it was a pre-ping, the session, and
-    the plan versions in force: three round trips)."""
-    client, _ = client_for("off_zjj")
-    assert client.get(f"/?campaign={world.campaign_id}").status_code == 200  # choices kept
-    executed.clear()
-    r = client.get(f"/coverage?campaign={world.campaign_id}")
-    assert r.status_code == 403
-    assert len(executed) == 1, executed
-    assert "web_session" in executed[0] and "campaign" in executed[0]
+                                            executed: list[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything sent for a page's sign-in is one statement (it was a pre-ping, the session,
+    and the plan versions in force: three round trips), on every kind of page."""
+    from duban.web import deps
+
+    signed_in: list[int] = []
+    real = deps._signed_in_on
+
+    def marked(*args: Any) -> Any:
+        ctx = real(*args)
+        signed_in.append(len(executed))  # what was sent until the sign-in ended
+        return ctx
+
+    monkeypatch.setattr(deps, "_signed_in_on", marked)
+    cid = world.campaign_id
+    for username in ("county", "town_hd", "off_zjj"):
+        client, _ = client_for(username)
+        for path in (f"/?campaign={cid}", f"/ledger?campaign={cid}", f"/waiting?campaign={cid}",
+                     f"/coverage?campaign={cid}"):
+            client.get(path)  # the user's offices and the counts are kept a while
+            executed.clear()
+            signed_in.clear()
+            assert client.get(path).status_code in (200, 403), (username, path)
+            assert signed_in == [1], (username, path, executed[:signed_in[0]])
+            assert "web_session" in executed[0] and "campaign" in executed[0]
 
 
 def test_a_statement_a_page_repeats_is_prepared_on_its_connection(
