@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import time
 import unicodedata
@@ -123,8 +125,19 @@ def _one_prefect_server(share: bool) -> Iterator[None]:
     private_prefect()
     from flows.common import owned_prefect_server
 
+    started = time.perf_counter()
     with owned_prefect_server():
+        print(f"  one Prefect server for the flow suites: up in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr, flush=True)
         yield
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its children that ended (the suites' child processes,
+    their servers); PostgreSQL's backends are not counted."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,13 +158,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {name} with --quick (name it with --only)", file=sys.stderr)
             del chosen[name]
     entries: list[Entry] = []
+    run_started, run_cpu = time.perf_counter(), _cpu()
     with _one_prefect_server(shares_one_server(args.quick, set(chosen))):
         for name, suite in chosen.items():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _cpu()
             print(f"running {name} …", file=sys.stderr, flush=True)
             entries.extend(suite(args.quick, backends))
-            print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr,
-                  flush=True)
+            print(f"  {name}: {time.perf_counter() - started:.1f} s, CPU {_cpu() - cpu:.1f} s "
+                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+    # After the shared Prefect server stopped: its CPU is counted here, in no suite's.
+    print(f"all suites: {time.perf_counter() - run_started:.1f} s, CPU {_cpu() - run_cpu:.1f} s "
+          f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     print(render(entries))
     written = write_results(entries, args.quick)
     print(f"\nwrote {written}", file=sys.stderr)

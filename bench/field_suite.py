@@ -16,6 +16,7 @@ problem.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -128,6 +129,7 @@ class Phone:
         return answer
 
 
+@functools.cache  # the same photo for each backend: made once
 def photo(seed: int, size: int = 200 * 1024) -> bytes:
     """A JPEG of about `size` bytes (noise compresses badly, like a real photo's detail)."""
     from PIL import Image

@@ -22,6 +22,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.common import Entry, private_prefect, scratch_database
 
@@ -29,7 +30,23 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = 600
 
 
-def _seed(url: str, households: int) -> tuple[int, dt.date]:
+def _generated(households: int, kept: dict[int, Any] | None) -> Any:
+    """The generated county of a size; with `kept` (the quick run), generated once for both
+    backends (the full run keeps none: 300,000 and 3,000,000 households are large)."""
+    from duban.adapters.plan.yaml_file import load_plan_file
+    from duban.synth import generate_for_plan
+
+    if kept is not None and households in kept:
+        return kept[households]
+    plan = load_plan_file(ROOT / "plans/seed-002-shenqiu.yaml")
+    county = generate_for_plan(plan, "county", seed=2022, households=households)
+    if kept is not None:
+        kept[households] = county
+    return county
+
+
+def _seed(url: str, households: int,
+          kept: dict[int, Any] | None = None) -> tuple[int, dt.date]:
     """The campaign at the given register size, in its review stage; (campaign, a tick day)."""
     from sqlalchemy import select, update
 
@@ -42,7 +59,6 @@ def _seed(url: str, households: int) -> tuple[int, dt.date]:
     from duban.services.database import Database
     from duban.services.intake import import_records
     from duban.services.stages import begin_stage_run, finish_stage_run
-    from duban.synth import generate_for_plan
     from models import Problem
 
     path = ROOT / "plans/seed-002-shenqiu.yaml"
@@ -53,7 +69,7 @@ def _seed(url: str, households: int) -> tuple[int, dt.date]:
     db.migrate()
     clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
     campaign = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "bench")
-    county = generate_for_plan(plan, "county", seed=2022, households=households)
+    county = _generated(households, kept)
     db.run(import_records, clock, campaign, households=county.households,
            problems=county.problems[:PROBLEMS], imported_by="bench")
     with db.transaction() as s:
@@ -87,13 +103,14 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     from flows.tick import run_tick
 
     entries: list[Entry] = []
+    kept: dict[int, Any] | None = {} if quick else None
     for backend in backends:
         floor: dict[str, float] = {}
         for step, households in enumerate(sizes):
             scale = "smallest register" if step == 0 else f"{households // sizes[0]}× register"
             with scratch_database(backend) as url, tempfile.TemporaryDirectory() as data:
                 os.environ["DUBAN_DATA_DIR"] = data
-                campaign, day = _seed(url, households)
+                campaign, day = _seed(url, households, kept)
                 db = Database(url)
                 install_root(build_root(db=db))
                 try:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,8 +35,35 @@ def prefect_api(prefect_env: None) -> Iterator[str]:
 
     bound_event_drains()
     # A loaded 2-core CI machine can take well over a minute to bring the test server up.
-    with prefect_test_harness(server_startup_timeout=300):
+    with seeded_harness_database(), prefect_test_harness(server_startup_timeout=300):
         yield str(PREFECT_API_URL.value())
+
+
+@contextmanager
+def seeded_harness_database() -> Iterator[None]:
+    """Prefect's test harness makes its server's database in a new temporary directory
+    (`mkdtemp`, then `prefect-test.db` in it): the directory it makes gets a copy of the
+    migrated database kept for this Prefect version (flows.prefect_db), so the test server
+    skips its migrations, as duban's own servers do."""
+    import prefect.testing.utilities as harness
+
+    from flows.prefect_db import seed
+
+    made = harness.mkdtemp
+
+    def seeded(*args: Any, **kwargs: Any) -> str:
+        path = made(*args, **kwargs)
+        try:
+            seed(Path(path) / "prefect-test.db")
+        except Exception as exc:  # the server migrates an empty database itself, as before
+            warnings.warn(f"no seeded Prefect test database: {exc}", stacklevel=1)
+        return path
+
+    harness.mkdtemp = seeded  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        harness.mkdtemp = made  # type: ignore[attr-defined]
 
 
 # How long a drain of Prefect's event workers may wait in a test process.

@@ -406,3 +406,41 @@ def test_the_owned_server_runs_only_the_services_duban_uses(
         assert stored["total"] == 0, [e["event"] for e in stored["events"]]
     finally:
         server.stop()
+
+
+def test_a_fresh_home_starts_on_the_migrated_database_kept_for_this_prefect(
+        tmp_path: Path) -> None:
+    """The owned server of a home without a database starts on a copy of the template
+    (flows.prefect_db), which is at the head of this Prefect's migrations: Alembic runs none."""
+    from alembic.script import ScriptDirectory
+    from prefect.server import database as prefect_database
+
+    from flows import prefect_db
+
+    def stamps(path: Path) -> tuple[int, list[tuple[str]]]:
+        conn = sqlite3.connect(path)
+        try:
+            return (conn.execute("PRAGMA user_version").fetchone()[0],
+                    conn.execute("SELECT version_num FROM alembic_version").fetchall())
+        finally:
+            conn.close()
+
+    migrations = Path(prefect_database.__file__).parent / "_migrations"
+    head = ScriptDirectory(str(migrations),
+                           version_locations=[str(migrations / "versions" / "sqlite")]
+                           ).get_current_head()
+    number = prefect_db.key_number(prefect_db.template_key())
+    assert stamps(prefect_db.ensure_template()) == (number, [(head,)])
+
+    # A command of its own in a new home (Prefect reads its home once, at import).
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "DUBAN_DATA_DIR": str(tmp_path / "data"),
+               "PREFECT_HOME": str(tmp_path / "home")}
+    for name in ("PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+                 "PREFECT_API_DATABASE_CONNECTION_URL"):
+        environ.pop(name, None)
+    subprocess.run([sys.executable, "-c", "from flows.common import OwnedPrefectServer, _healthy\n"
+                    f"s = OwnedPrefectServer(patience_s={STARTUP_S})\n"
+                    "try:\n    assert _healthy(s.start())\nfinally:\n    s.stop()"],
+                   cwd=tmp_path, env=environ, check=True, timeout=STARTUP_S + 60)
+    # The server ran on the copy (the template's stamp), left at the same head.
+    assert stamps(tmp_path / "home" / "prefect.db") == (number, [(head,)])
