@@ -131,9 +131,9 @@ def pg_available() -> bool:
 
 @contextmanager
 def scratch_database(backend: str) -> Iterator[str]:
-    """A fresh database URL on the backend with duban's schema and nothing in it, removed
-    afterwards: a copy of one database migrated once per process (`_migrated_template`), as
-    every suite migrated its own before (1–3 s each, ~20 a quick run)."""
+    """A fresh database URL on the backend, migrated and empty (a copy), removed afterwards."""
+    # A copy of one database migrated once per process: each suite migrated its own from
+    # nothing before (1–3 s of wall each, ~20 a quick run).
     template = _migrated_template(backend)
     if backend == "sqlite":
         with TemporaryDirectory(prefix="duban-bench-") as tmp:
@@ -149,8 +149,7 @@ _templates: dict[str, str] = {}
 
 
 def _migrated_template(backend: str) -> str:
-    """This process's migrated, empty database for the backend (made on first use, removed at
-    exit): a SQLite file's path, or a PostgreSQL database's name."""
+    """This process's migrated, empty database for the backend: a file's path or a PG name."""
     if backend in _templates:
         return _templates[backend]
     from duban.services.database import Database

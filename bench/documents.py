@@ -216,9 +216,8 @@ def _plain_env() -> Any:
 
 def run(n_offices: int = 500, problems_each: int = 20, *, bare: bool = True
         ) -> dict[str, float]:
-    """Time render_notice, the template floor and (with `bare`) the bare python-docx floor for
-    n_offices notices; return the measurements. The benchmark suite times the bare floor
-    itself (its notices' floor) and asks for it once, without `bare`."""
+    """Time render_notice, the template floor and (`bare`) the bare python-docx floor."""
+    # The benchmark suite times the bare floor itself (its notices' floor): not twice.
     contexts = [make_context(i, problems_each) for i in range(n_offices)]
     with tempfile.TemporaryDirectory(prefix="duban-bench-docs-") as tmp:
         out = Path(tmp)

@@ -132,8 +132,7 @@ def _child(code: str, *args: object) -> dict[str, Any]:
 
 
 def _launch(url: str) -> int:
-    """Seed 002 launched on the (migrated) database: set-up, in this process (a child of its
-    own cost a process start, ~1 s of CPU, per backend)."""
+    """Seed 002 launched on the database, in this process (set-up: a child cost ~1 s of CPU)."""
     import datetime as dt
 
     from duban.adapters.plan.yaml_file import load_plan_file

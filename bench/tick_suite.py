@@ -31,8 +31,7 @@ PROBLEMS = 600
 
 
 def _generated(households: int, kept: dict[int, Any] | None) -> Any:
-    """The generated county of a size; with `kept` (the quick run), generated once for both
-    backends (the full run keeps none: 300,000 and 3,000,000 households are large)."""
+    """The generated county of a size, kept in `kept` (the quick run's; the full run's are large)."""
     from duban.adapters.plan.yaml_file import load_plan_file
     from duban.synth import generate_for_plan
 

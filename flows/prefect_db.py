@@ -185,9 +185,7 @@ def seed(target: Path, *, key: str | None = None, directory: Path | None = None,
 
 
 def seed_home() -> bool:
-    """Seed the database of the Prefect home in the current settings, if it has none yet.
-
-    Never raises: without a template the server migrates its database itself, as before."""
+    """Seed the current Prefect home's database if it has none; never raises (see the module)."""
     try:
         target = home_database()
         return target is not None and seed(target)
