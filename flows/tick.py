@@ -19,9 +19,9 @@ from typing import Any
 
 from prefect import flow
 
-from flows.campaign import advance_campaign
+from flows.campaign import run_due_stages
 from flows.common import run_quietly
-from flows.review import review_day
+from flows.review import review_day_in_tick
 from tasks.orchestration import campaign_sweeps, deliver_and_sweep_files, tick_lookups
 
 log = logging.getLogger(__name__)
@@ -52,17 +52,16 @@ def tick(now: str | None = None) -> dict[str, Any]:
             failures.append(f"campaign {campaign_id}: {entry['error']}")
             continue
         try:
-            # A subflow run costs more than a task run: enter it only when a stage is due,
-            # with the due stages the lookups found (not asked again inside).
-            due = campaign["due"]
-            stages = advance_campaign(campaign_id, now, due) if due else []
+            # Each due stage's flow run (keyed by campaign) and its run's opening and closing
+            # task runs, in this flow run: no `advance-campaign` run around them (see above).
+            stages = run_due_stages(campaign_id, now, campaign["due"])
             entry["stages"] = stages
             # Kinds started before the stages above ran, with theirs: as asked after them.
             if "review" in campaign["started"] and not any(
                     s["kind"] == "review" for s in stages):
-                # The stage's daily work, as task runs of the tick: a subflow run of its own
-                # each tick cost more than its two tasks (twice a day in the demo).
-                entry["review"] = review_day(campaign_id, now)
+                # The stage's daily work, as task runs of the tick when it has something to
+                # do (a subflow run of its own each tick cost more than its two tasks).
+                entry["review"] = review_day_in_tick(campaign_id, now)
             # Late problems go out on the plan's rolling round before the ladder is swept.
             entry.update(campaign_sweeps(campaign_id, now))
         except Exception as exc:  # one campaign's failure must not stop the others' reminders

@@ -250,6 +250,23 @@ def monthly_ranking_task(campaign_id: int, now: str | None = None) -> str | None
     return month.strftime("%Y-%m") if month else None
 
 
+def review_day_due(campaign_id: int, now: str | None = None) -> dict[str, Any]:
+    """What of the review stage's daily work has something to do today, asked in one read
+    transaction with the services' own rules, called in the tick's flow (flows.review):
+    `spot_checks` the day's drawn checks' ids, None while the draw is due
+    (drawn_spot_checks); `ranking_due` whether a month is to be frozen or a frozen ranking
+    sent, `ranking_month` the month freeze_due_month reports (monthly_ranking_due)."""
+    from duban.services.reports.delivery import monthly_ranking_due
+    from duban.services.reviews import drawn_spot_checks
+
+    clock = clock_at(now)
+    with database().unit_of_work(read_only=True) as uow:
+        drawn = drawn_spot_checks(uow, clock, campaign_id)
+        ranking_due, month = monthly_ranking_due(uow, clock, campaign_id)
+    return {"spot_checks": drawn, "ranking_due": ranking_due,
+            "ranking_month": month.strftime("%Y-%m") if month else None}
+
+
 @task(name="stages-started", **OPTS)
 def stage_kinds_started_task(campaign_id: int) -> list[str]:
     """Kinds of the stages that have a run."""

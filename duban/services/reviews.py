@@ -187,6 +187,18 @@ def _ids_of(session: Session, draw: SpotCheckDraw, seed: int | None) -> list[int
                                 .order_by(SpotCheck.id)))
 
 
+def drawn_spot_checks(uow: UnitOfWork, clock: Clock, campaign_id: int,
+                      day: dt.date | None = None, seed: int | None = None) -> list[int] | None:
+    """The ids of the day's drawn spot checks; None while the day's draw is due.
+
+    The draw's own rule (draw_daily_spot_checks asks it first), also asked by the tick before
+    it makes a task run of the draw.
+    """
+    day = day or local_today(clock)
+    existing = _draw_row(uow.session, campaign_id, day)
+    return None if existing is None else _ids_of(uow.session, existing, seed)
+
+
 def draw_daily_spot_checks(
     uow: UnitOfWork,
     clock: Clock,
@@ -204,16 +216,14 @@ def draw_daily_spot_checks(
     """
     day = day or local_today(clock)
     session = uow.session
-    existing = _draw_row(session, campaign_id, day)
-    if existing is not None:
-        return _ids_of(session, existing, seed)
-    drawn = _draw(session, clock, campaign_id, day, seed, drawn_by, recent_days)
-    if drawn is not None:
-        return drawn
-    # Another process drew the same day first; its draw is the day's draw.
-    existing = _draw_row(session, campaign_id, day)
-    assert existing is not None  # the claim was refused because its row exists
-    return _ids_of(session, existing, seed)
+    drawn = drawn_spot_checks(uow, clock, campaign_id, day, seed)
+    if drawn is None:
+        drawn = _draw(session, clock, campaign_id, day, seed, drawn_by, recent_days)
+    if drawn is None:
+        # Another process drew the same day first; its draw is the day's draw.
+        drawn = drawn_spot_checks(uow, clock, campaign_id, day, seed)
+        assert drawn is not None  # the claim was refused because its row exists
+    return drawn
 
 
 def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: int | None,

@@ -212,23 +212,47 @@ def deliver_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int, month: dt.d
     return added
 
 
-def deliver_due_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int,
-                        out_dir: Path) -> dt.date | None:
-    """Write and send the latest frozen month's ranking once; returns the month sent."""
-    from duban.domain.scoring import Standing
-    from duban.services.scoring.documents import write_ranking
-    from duban.services.scoring.monthly import frozen_months, ranking
+def ranking_to_deliver(uow: UnitOfWork, campaign_id: int) -> dt.date | None:
+    """The latest frozen month when its ranking has not gone out and has someone to go to
+    (deliver_due_ranking's rule, also the tick's), else None."""
+    from duban.services.scoring.monthly import frozen_months
 
     months = frozen_months(uow, campaign_id)
     if not months:
         return None
     month = months[-1]
     session = uow.session
+    if ranking_delivered(session, campaign_id, month):
+        return None
     plan = load_plan_of(session, campaign_id)
     offices = {o.code: o for o in session.scalars(
         select(Office).where(Office.campaign_id == campaign_id))}
-    if ranking_delivered(session, campaign_id, month) or not recipients(
-            plan, offices, plan.reports.ranking_to):
+    return month if recipients(plan, offices, plan.reports.ranking_to) else None
+
+
+def monthly_ranking_due(uow: UnitOfWork, clock: Clock,
+                        campaign_id: int) -> tuple[bool, dt.date | None]:
+    """Whether the monthly ranking's daily step has work today (a month to freeze, a frozen
+    ranking to send), and the month freeze_due_month reports today: the services' own rules
+    (due_month and `ranking`, ranking_to_deliver), asked by the tick before a task run."""
+    from duban.domain.clock import local_today
+    from duban.services.scoring.monthly import due_month, ranking
+
+    month = due_month(load_plan_of(uow.session, campaign_id), local_today(clock))
+    if month is not None and ranking(uow, campaign_id, month) is None:
+        return True, month
+    return ranking_to_deliver(uow, campaign_id) is not None, month
+
+
+def deliver_due_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int,
+                        out_dir: Path) -> dt.date | None:
+    """Write and send the latest frozen month's ranking once; returns the month sent."""
+    from duban.domain.scoring import Standing
+    from duban.services.scoring.documents import write_ranking
+    from duban.services.scoring.monthly import ranking
+
+    month = ranking_to_deliver(uow, campaign_id)
+    if month is None:
         return None
     paths = write_ranking(uow, clock, campaign_id, month, out_dir)
     snap = ranking(uow, campaign_id, month)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from duban.domain.clock import Clock, local_today
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import Status
-from duban.domain.plan import OfficeLevel
+from duban.domain.plan import OfficeLevel, Plan
 from duban.domain.scoring import (
     DEFAULT_WEIGHTS,
     Ranking,
@@ -289,16 +289,20 @@ def freeze_due_month(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
 
     Nothing is due before the plan's monthly day, nor for a month before the campaign began.
     """
-    today = local_today(clock)
-    session = uow.session
-    plan = load_plan_of(session, campaign_id)
-    if today.day < plan.reports.monthly_day:
-        return None
-    last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    if last_month < plan.start.replace(day=1):
+    last_month = due_month(load_plan_of(uow.session, campaign_id), local_today(clock))
+    if last_month is None:
         return None
     monthly_snapshot(uow, clock, campaign_id, last_month, frozen_by=frozen_by)
     return last_month
+
+
+def due_month(plan: Plan, today: dt.date) -> dt.date | None:
+    """The month freeze_due_month freezes today: last month once the plan's monthly day has
+    come, None before it or for a month before the campaign began (also the tick's rule)."""
+    if today.day < plan.reports.monthly_day:
+        return None
+    last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return None if last_month < plan.start.replace(day=1) else last_month
 
 
 def freeze_final_rankings(uow: UnitOfWork, clock: Clock, campaign_id: int, *,
