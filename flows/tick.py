@@ -8,7 +8,22 @@ server ~20 ms of CPU, and the client's engine its own, more than most of these s
 nothing of them is due, and they were what a tick with a stage due paid on top of the stage
 (tasks/orchestration.py; docs/benchmarks.md, "A tick handed to serve, eighth pass"). A failing
 step fails the tick or is reported by it as before. The stages keep their subflow runs and their
-work's task runs (per office or batch), and the review stage's daily work its task runs.
+work's task runs (per office or batch).
+
+A due stage runs as its own flow run keyed by campaign (`investigate-stage`, …) inside the
+tick's flow run, between its stage run's `begin-stage` and `finish-stage` task runs
+(flows.campaign.run_due_stages), not inside an `advance-campaign` subflow run: that run carried
+no work of its own, and it and its tracking task run cost serve's Prefect server about a third
+of its CPU over a tick with a stage due (docs/benchmarks.md, "A tick handed to serve, ninth
+pass"). What Prefect shows for such a tick: the tick's flow run, under it the stage runs'
+task runs and each stage's flow run; a failing stage fails its own flow run, the tick names
+the campaign in its failure after the others ran, as before. In the scaled mode a stage's
+flow run is retried once (the flow runs' default), then the tick's whole run once; the
+`advance-campaign` layer's own retry of the stage is gone (deploy/README.md).
+
+The review stage's daily steps (the day's spot checks, the month's ranking) are task runs of the
+tick only on the ticks that have them to do, asked first with the services' own rules
+(flows.review.review_day_in_tick); on the others the tick reports what they would return.
 """
 
 from __future__ import annotations
