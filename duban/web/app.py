@@ -25,7 +25,7 @@ from duban.domain.errors import DubanError
 from duban.services.root import Root
 from duban.web import amend, api, auth, editor, field, holidays, pages, problem, work
 from duban.web.cache import SlowResultCache
-from duban.web.deps import WebState
+from duban.web.deps import WebState, refresh_reads
 from duban.web.forms import refusal_status
 from duban.web.frame import RequestFrame
 from duban.web.heap import settle_heap
@@ -84,6 +84,8 @@ def create_app(root: Root, *, secret_key: str | None = None,
                                secure_cookies=forced,
                                actors=SlowResultCache(ttl=min(cache_seconds, ACTOR_SECONDS),
                                                       size=5000, max_stale=0))
+    st: WebState = app.state.duban
+    st.cache.redraw_frame = lambda: refresh_reads(st)  # a recount's redraws read in one unit
     # One plain ASGI layer: the plan-version memo, the security headers, the body limit.
     app.add_middleware(RequestFrame)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -13,7 +13,12 @@ cubes their keys hold, do not pile up until the size limit (a busy server grew b
 minute that way). Such a result does not age on its own: it is as fresh as the value it was
 drawn from, and goes with it (it was refreshed from the same cube every `ttl`, in a thread
 of its own, a few hundred times a minute in a busy process, moments before the cube's own
-refresh dropped it).
+refresh dropped it). A derived result may name how to draw its successor from the source's
+successor (`redraw`): the background refresh of the source then draws the successors of those
+asked for again while it was kept (the most asked first, for at most `redraw_budget` seconds)
+before it publishes the new source, so the requests after a refresh find them ready instead
+of drawing them all at once (every scope's sums, board and totals: a burst of slow requests
+each time the cube was recounted).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -35,6 +41,9 @@ class _Entry:
     stored: float  # time.monotonic() when computed
     value: Any
     derived: bool = False  # drawn from another kept value: fresh while that is kept
+    # Draws this result's successor from the successor of the value it was drawn from.
+    redraw: Callable[[Any], object] | None = None
+    hits: int = 0  # how many times it was served from the cache
 
 
 @dataclass(frozen=True)
@@ -66,19 +75,30 @@ class SlowResultCache:
         self._data: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._flights: dict[Hashable, _Flight] = {}
         self._guard = threading.Lock()
-        # id() of each kept value -> its key; id() of a kept value -> the keys derived from it.
+        # id() of each kept value -> its key; id() of a kept value -> the keys derived from it
+        # (in the order they were kept: a redraw may use one kept before it).
         self._held: dict[int, Hashable] = {}
-        self._derived: dict[int, set[Hashable]] = {}
+        self._derived: dict[int, dict[Hashable, None]] = {}
+        self._cleared = 0  # how many times clear() ran: a refresh begun before one is not kept
+        # The redraws of one refresh run in this frame (the web's: one read-only unit of work
+        # for them all), and stop after redraw_budget seconds: the new source is published
+        # then, and what is left is drawn by the first request that asks, as before. The
+        # budget bounds how much older than its ttl a source is served while it is redrawn.
+        self.redraw_frame: Callable[[], AbstractContextManager[object]] = nullcontext
+        self.redraw_budget = ttl / 3
 
     def get(self, key: Hashable, compute: Callable[[], T | Aged], *,
             keep: Callable[[T, float], bool] | None = None,
-            of: object | None = None) -> tuple[T, float | None]:
+            of: object | None = None,
+            redraw: Callable[[Any], object] | None = None) -> tuple[T, float | None]:
         """The value for a key and, when it came from the cache, how old it is in seconds.
 
         `keep(value, seconds_taken)` decides whether a fresh result is kept; by default only
         results that took `slow_after` or longer are. A compute that returns `Aged` hands in
         a value computed earlier elsewhere: it is kept, as old as it says. `of`: the kept
-        value this one is derived from; it is kept only while that one is.
+        value this one is derived from; it is kept only while that one is. `redraw(new)`,
+        with `of`: draws (and keeps, through this cache) the successor of this result from
+        `of`'s successor, called by the refresh of `of` before it is replaced.
         """
         if self.ttl <= 0:
             value = compute()
@@ -87,6 +107,7 @@ class SlowResultCache:
         now = time.monotonic()
         entry = self._entry(key)
         if entry is not None and (entry.derived or now - entry.stored <= self.ttl):
+            entry.hits += 1  # a lost count in a race only reorders the redraws
             return entry.value, now - entry.stored
         flight = self._join(key)
         usable = entry is not None and now - entry.stored <= self.max_stale
@@ -110,10 +131,10 @@ class SlowResultCache:
             value = compute()
             took = time.monotonic() - started
             if isinstance(value, Aged):
-                self._put(key, value.value, age=value.age, of=of)
+                self._put(key, value.value, age=value.age, of=of, redraw=redraw)
                 return value.value, value.age
             if (keep(value, took) if keep is not None else took >= self.slow_after):
-                self._put(key, value, of=of)
+                self._put(key, value, of=of, redraw=redraw)
             return value, None
         finally:
             flight.lock.release()
@@ -121,17 +142,49 @@ class SlowResultCache:
 
     def _refresh(self, key: Hashable, compute: Callable[[], T], flight: _Flight,
                  of: object | None) -> None:
+        cleared = self._cleared
         try:
             value = compute()  # it was worth keeping before; keep its successor
+            counted, age = time.monotonic(), 0.0
             if isinstance(value, Aged):
-                self._put(key, value.value, age=value.age, of=of)
-            else:
-                self._put(key, value, of=of)
+                value, age = value.value, value.age
+            self._redraw(key, value, cleared)
+            if self._cleared == cleared:  # else a write came meanwhile: the next get counts
+                # As old as its count, the redraws' time included: the age a page shows.
+                self._put(key, value, age=age + time.monotonic() - counted, of=of)
         except Exception:  # the old value stays until max_stale; the next request retries
             log.exception("background refresh of %r failed", key)
         finally:
             flight.lock.release()
             self._leave(key, flight)
+
+    def _redraw(self, key: Hashable, value: Any, cleared: int) -> None:
+        """Draw the successors of the results derived from `key`'s kept value from `value`,
+        its successor, before it is published (held meanwhile, so they are kept with it)."""
+        with self._guard:
+            entry = self._data.get(key)
+            if entry is None or self._held.get(id(entry.value)) != key or self._cleared != cleared:
+                return
+            # Those asked for again since they were drawn, the most asked first: one asked
+            # once (a rare filter's total) is left to the next request that asks.
+            derived = sorted((e for k in self._derived.get(id(entry.value), ())
+                              if (e := self._data.get(k)) is not None
+                              and e.redraw is not None and e.hits > 0),
+                             key=lambda e: -e.hits)
+            if not derived:
+                return
+            self._held[id(value)] = key  # staged: what is drawn from it is kept
+        # Monotonic time only bounds the redraws; never shown or stored.
+        until = time.monotonic() + self.redraw_budget
+        try:
+            with self.redraw_frame():
+                for e in derived:
+                    if time.monotonic() > until or self._cleared != cleared:
+                        break
+                    assert e.redraw is not None
+                    e.redraw(value)
+        except Exception:  # the rest are drawn by the first request that asks, as before
+            log.exception("redrawing the results derived from %r failed", key)
 
     def _join(self, key: Hashable) -> _Flight:
         """The key's flight (made when nobody is on it), with one more user."""
@@ -165,15 +218,15 @@ class SlowResultCache:
             return self._data.get(key)
 
     def _put(self, key: Hashable, value: Any, forever: bool = False, age: float = 0.0,
-             of: object | None = None) -> None:
+             of: object | None = None, redraw: Callable[[Any], object] | None = None) -> None:
         with self._guard:
             if of is not None:
                 if id(of) not in self._held:
                     return  # its source was replaced meanwhile: nothing will ask for it again
-                self._derived.setdefault(id(of), set()).add(key)
+                self._derived.setdefault(id(of), {})[key] = None
             self._drop(key)
             self._data[key] = _Entry(float("inf") if forever else time.monotonic() - age, value,
-                                     derived=of is not None)
+                                     derived=of is not None, redraw=redraw)
             self._held[id(value)] = key
             while len(self._data) > self.size:
                 self._drop(next(iter(self._data)))
@@ -194,6 +247,7 @@ class SlowResultCache:
             self._data.clear()
             self._held.clear()
             self._derived.clear()
+            self._cleared += 1
 
 
 def always(_: object, __: float) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -158,6 +158,18 @@ def page_reads(st: WebState) -> AbstractContextManager[UnitOfWork]:
     its next read, ended when the page ends), else a read-only one of its own."""
     uow = PAGE_READS.get()
     return nullcontext(uow) if uow is not None else st.db.unit_of_work(read_only=True)
+
+
+@contextmanager
+def refresh_reads(st: WebState) -> Iterator[None]:
+    """The reads of a cache refresh's redraws (each scope's sums drawn from a recounted
+    cube), in one read-only unit of work for them all, as a page's reads are."""
+    with st.db.unit_of_work(read_only=True) as uow:
+        token = PAGE_READS.set(uow)
+        try:
+            yield
+        finally:
+            PAGE_READS.reset(token)
 
 
 def signed_in(endpoint: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:

@@ -20,7 +20,7 @@ from duban.domain.plan import Plan
 from duban.services.duties import milestone_texts
 from duban.services.duty_reports import DUTY_HEADERS, duty_scope, duty_sheet_rows
 from duban.services.plan_store import load_plan_version, plan_version_of
-from duban.services.scoping import reach_of
+from duban.services.scoping import Scope, reach_of
 from duban.services.views.choices import CampaignChoice, campaign_choices, filter_choices
 from duban.services.views.common import plan_bands
 from duban.services.views.coverage import coverage
@@ -229,30 +229,51 @@ def board_html(st: WebState, ctx: Ctx, data: Dashboard, cells: ScopeCells) -> Bo
     """The dashboard's parts that depend on the scope's sums only, rendered once per scope and
     kept cube, as the sums are (dashboard_of): a good share of a dashboard's rendering, the
     same for every user of the scope while the cube is kept (dropped with it)."""
-    def draw() -> Board:
-        def part(name: str, **context: Any) -> Markup:
-            return Markup(st.env.get_template(name).render(d=data, **context))
-
-        return Board(top=part("_board_top.html"), bands=part("_board_bands.html"),
-                     trend=part("_board_trend.html", chart=trend_chart(data.trend)))
-
     cube, age, _ = cells
     if age is None:
-        return draw()
-    board, _ = st.cache.get(("board-html", ctx.scope.key(), cube), draw, keep=always, of=cube)
+        return _draw_board(st, data)
+    return kept_board(st, ctx.scope, cube, data)
+
+
+def _draw_board(st: WebState, data: Dashboard) -> Board:
+    def part(name: str, **context: Any) -> Markup:
+        return Markup(st.env.get_template(name).render(d=data, **context))
+
+    return Board(top=part("_board_top.html"), bands=part("_board_bands.html"),
+                 trend=part("_board_trend.html", chart=trend_chart(data.trend)))
+
+
+def kept_board(st: WebState, scope: Scope, cube: Cube, data: Dashboard | None = None) -> Board:
+    """The scope's board parts drawn from a kept cube's sums (`data`, when the caller has
+    them), kept with the cube; the cube's refresh draws them again from its successor."""
+    board, _ = st.cache.get(
+        ("board-html", scope.key(), cube),
+        lambda: _draw_board(st, data if data is not None else kept_sums(st, scope, cube)),
+        keep=always, of=cube, redraw=lambda new: kept_board(st, scope, new))
     return board
 
 
 def progress_html(st: WebState, ctx: Ctx, data: Dashboard, cells: ScopeCells) -> Markup:
     """The dashboard's progress tables (villages or towns, offices), rendered once per scope
     and kept cube, as its sums are (dashboard_of): the same for every user of the scope."""
-    def draw() -> Markup:
-        return Markup(st.env.get_template("_progress.html").render(d=data))
-
     cube, age, _ = cells
     if age is None:
-        return draw()
-    html, _ = st.cache.get(("progress-html", ctx.scope.key(), cube), draw, keep=always, of=cube)
+        return _draw_progress(st, data)
+    return kept_progress(st, ctx.scope, cube, data)
+
+
+def _draw_progress(st: WebState, data: Dashboard) -> Markup:
+    return Markup(st.env.get_template("_progress.html").render(d=data))
+
+
+def kept_progress(st: WebState, scope: Scope, cube: Cube,
+                  data: Dashboard | None = None) -> Markup:
+    """The scope's progress tables drawn from a kept cube's sums, kept with the cube (and
+    drawn again from its successor by its refresh)."""
+    html, _ = st.cache.get(
+        ("progress-html", scope.key(), cube),
+        lambda: _draw_progress(st, data if data is not None else kept_sums(st, scope, cube)),
+        keep=always, of=cube, redraw=lambda new: kept_progress(st, scope, new))
     return html
 
 
@@ -274,13 +295,13 @@ ScopeCells = tuple[Cube, float | None, Cube | None]
 def scope_cells(st: WebState, ctx: Ctx, campaign_id: int) -> ScopeCells:
     """The day's cube, how old it is (None: just counted) and the user's co-office cells."""
     cube, age = cube_of(st, campaign_id, ctx.today)
-    return cube, age, co_cells_of(st, ctx, cube, kept=age is not None)
+    return cube, age, co_cells_of(st, ctx.scope, cube, kept=age is not None)
 
 
-def co_cells_of(st: WebState, ctx: Ctx, cube: Cube, *, kept: bool) -> Cube | None:
+def co_cells_of(st: WebState, scope: Scope, cube: Cube, *, kept: bool) -> Cube | None:
     """What an office scope reaches only as a co-office, counted as a cube of its own (None
     for other scopes), kept with a kept cube: the dashboard, 今天要办 and ledger totals sum it."""
-    reach = reach_of(ctx.scope)
+    reach = reach_of(scope)
     if not reach.offices or not reach.covers(cube.campaign_id):
         return None
     return offices_co_cells(st, cube, reach.offices, kept=kept)
@@ -309,7 +330,8 @@ def offices_co_cells(st: WebState, cube: Cube, offices: frozenset[str], *,
                          lambda s, plan: co_cells(s, cube.campaign_id, offices,
                                                   cube.today, plan=plan))[0]
 
-    cells, _ = st.cache.get(("co-cells", offices, cube), shared, keep=always, of=cube)
+    cells, _ = st.cache.get(("co-cells", offices, cube), shared, keep=always, of=cube,
+                            redraw=lambda new: offices_co_cells(st, new, offices, kept=True))
     return cells
 
 
@@ -327,22 +349,31 @@ def both_co_cells(st: WebState, cube: Cube, offices: frozenset[str], office: str
     key = f"co:{','.join(sorted(offices))}&{office}"
     cells, _ = st.cache.get(("co-cells", offices, office, cube),
                             lambda: shared_of(st, key, cube.campaign_id, cube.today, count)[0],
-                            keep=always, of=cube)
+                            keep=always, of=cube,
+                            redraw=lambda new: both_co_cells(st, new, offices, office, kept=True))
     return cells
 
 
 def today_of(st: WebState, ctx: Ctx, cells: ScopeCells) -> TodayWork:
     """今天要办 of the user's scope, summed from the day's cube and co-office cells."""
     cube, age, co = cells
-    extra = co.cells if co is not None else ()
     if age is None:
-        return summed_today_work(cube, ctx.scope, extra)
+        return summed_today_work(cube, ctx.scope, co.cells if co is not None else ())
+    return kept_today(st, ctx.scope, cube)
+
+
+def kept_today(st: WebState, scope: Scope, cube: Cube) -> TodayWork:
+    """今天要办 of a scope summed from a kept cube, kept with it (and drawn again from its
+    successor by its refresh)."""
+    def summed() -> TodayWork:
+        co = co_cells_of(st, scope, cube, kept=True)
+        return summed_today_work(cube, scope, co.cells if co is not None else ())
+
     # The lines depend on the roles too: the county office and a supervision group share
     # one scope of rows ("all") but not their moves.
-    roles = tuple(sorted(r.value for r in ctx.scope.actor.roles))
-    work, _ = st.cache.get(("today", ctx.scope.key(), roles, cube),
-                           lambda: summed_today_work(cube, ctx.scope, extra), keep=always,
-                           of=cube)
+    roles = tuple(sorted(r.value for r in scope.actor.roles))
+    work, _ = st.cache.get(("today", scope.key(), roles, cube), summed, keep=always, of=cube,
+                           redraw=lambda new: kept_today(st, scope, new))
     return work
 
 
@@ -353,18 +384,25 @@ def dashboard_of(st: WebState, ctx: Ctx, campaign_id: int,
     Every scope is summed from one shared count of the whole ledger (the cube); offices add
     the problems they are only a co-office of (their co-office cells, counted apart).
     """
-    r = rules_of(st, campaign_id, ctx.today)
     cube, age, co = cells or scope_cells(st, ctx, campaign_id)
-
-    def derive() -> Dashboard:
+    if age is None:  # a fresh count: derive from it directly
+        r = rules_of(st, campaign_id, ctx.today)
         return read(st, dashboard, ctx.scope, campaign_id, ctx.today, plan=r.plan,
-                    names=r.names, cube=cube, co_cells=co)
+                    names=r.names, cube=cube, co_cells=co), None
+    return kept_sums(st, ctx.scope, cube), age
 
-    if age is None:
-        return derive(), None  # a fresh count: derive from it directly
-    # A kept cube: each scope's sums are kept with it, until the cube is refreshed.
-    board, _ = st.cache.get(("derived", ctx.scope.key(), cube), derive, keep=always, of=cube)
-    return board, age
+
+def kept_sums(st: WebState, scope: Scope, cube: Cube) -> Dashboard:
+    """The dashboard of a scope summed from a kept cube (on its day), kept with it until the
+    cube is refreshed, whose refresh draws them again from its successor."""
+    def derive() -> Dashboard:
+        r = rules_of(st, cube.campaign_id, cube.today)
+        return read(st, dashboard, scope, cube.campaign_id, cube.today, plan=r.plan,
+                    names=r.names, cube=cube, co_cells=co_cells_of(st, scope, cube, kept=True))
+
+    sums, _ = st.cache.get(("derived", scope.key(), cube), derive, keep=always, of=cube,
+                           redraw=lambda new: kept_sums(st, scope, new))
+    return sums
 
 
 def cube_of(st: WebState, campaign_id: int, today: dt.date) -> tuple[Cube, float | None]:
@@ -467,12 +505,12 @@ def ledger_query(campaign_id: int, params: dict[str, str], page_no: int = 1,
     )
 
 
-def office_shapes_of(st: WebState, ctx: Ctx, q: LedgerQuery) -> dict[frozenset[str], str]:
+def office_shapes_of(st: WebState, scope: Scope, q: LedgerQuery) -> dict[frozenset[str], str]:
     """How the offices of the user's scope and of the office filter are best queried, kept
     a while (whether an office is anyone's co-office changes only with imports)."""
     groups = []
-    if ctx.scope.role == Role.OFFICE and ctx.scope.offices:
-        groups.append(ctx.scope.offices)
+    if scope.role == Role.OFFICE and scope.offices:
+        groups.append(scope.offices)
     if q.office:
         groups.append(frozenset({q.office}))
     return {group: shape_of(st, q.campaign_id, group) for group in groups}
@@ -495,20 +533,23 @@ def ledger_page_rows(st: WebState, ctx: Ctx, q: LedgerQuery, total: int,
                      exact: bool) -> list[LedgerRow]:
     """One page of rows, found the cheaper way (the cube knows the sizes, when it is kept)."""
     r = rules_of(st, q.campaign_id, ctx.today)
-    shapes = office_shapes_of(st, ctx, q)
+    shapes = office_shapes_of(st, ctx.scope, q)
     walked = gathered = None
     cube, age = cube_of(st, q.campaign_id, ctx.today)
     if age is not None:  # a kept cube: a big ledger, where the choice matters
         lead_only = all(v == "lead" for v in shapes.values())
         walked = cube.walked(ctx.scope, q, lead_only)
-        # Scope-free sums over every cell: kept with the cube (an office others co-route to
-        # asks on every page).
-        gathered = None if lead_only else st.cache.get(
-            ("cube-filtered", q.count_key(), cube), lambda: cube_filtered(cube, q),
-            keep=always, of=cube)[0]
+        gathered = None if lead_only else filtered_of(st, q, cube)
     return read(st, ledger_rows, ctx.scope, q, ctx.today, bands=r.bands,
                 matches=total if exact else None, walked=walked, gathered=gathered,
                 shapes=shapes)
+
+
+def filtered_of(st: WebState, q: LedgerQuery, cube: Cube) -> int | None:
+    """Scope-free sums over every cell: kept with the cube (an office others co-route to
+    asks on every page), drawn again from its successor by its refresh."""
+    return st.cache.get(("cube-filtered", q.count_key(), cube), lambda: cube_filtered(cube, q),
+                        keep=always, of=cube, redraw=lambda new: filtered_of(st, q, new))[0]
 
 
 def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
@@ -519,29 +560,11 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
     when quick; small ones are counted afresh, so a clerk's own move shows at once.
     """
     r = rules_of(st, q.campaign_id, ctx.today)
-    shapes = office_shapes_of(st, ctx, q)
-    # An office scope adds the cells of what it reaches only as a co-office; an office
-    # filter others co-route to adds that office's (see cube_count).
-    filter_lead = q.office is None or shapes.get(frozenset({q.office})) == "lead"
     if cube_counts(q):
         cube, age = cube_of(st, q.campaign_id, ctx.today)
-        kept = age is not None
-        scope_lead = shapes.get(ctx.scope.offices, "lead") == "lead"
-
-        def summed_count() -> int | None:
-            co = None if scope_lead else co_cells_of(st, ctx, cube, kept=kept)
-            office_co = None if filter_lead or q.office is None else offices_co_cells(
-                st, cube, frozenset({q.office}), kept=kept).cells
-            both = None
-            if (office_co is not None and co is not None and q.office
-                    and q.office not in ctx.scope.offices):
-                both = both_co_cells(st, cube, ctx.scope.offices, q.office, kept=kept).cells
-            return cube_count(cube, ctx.scope, q, co.cells if co is not None else (),
-                              office_co, both)
-
-        summed, _ = st.cache.get(("cube-count", ctx.scope.key(), q.count_key(), cube),
-                                 summed_count, keep=always, of=cube)
-        if summed is not None and filter_lead:
+        summed = cube_total(st, ctx.scope, q, cube, kept=age is not None)
+        if summed is not None and (q.office is None or office_shapes_of(st, ctx.scope, q).get(
+                frozenset({q.office})) == "lead"):
             return summed, True
         if summed is not None:
             # As the capped count it replaces answers (the same total and pages).
@@ -551,6 +574,32 @@ def ledger_total(st: WebState, ctx: Ctx, q: LedgerQuery) -> tuple[int, bool]:
                                          bands=r.bands, cap=COUNT_CAP),
                             keep=lambda n, took: took >= st.cache.slow_after or n >= 1000)
     return min(total, COUNT_CAP), total <= COUNT_CAP
+
+
+def cube_total(st: WebState, scope: Scope, q: LedgerQuery, cube: Cube, *,
+               kept: bool) -> int | None:
+    """How many problems a ledger request matches, summed from the cube (None: it filters on
+    what the cube does not count), kept with the cube and drawn again from its successor."""
+    shapes = office_shapes_of(st, scope, q)
+    # An office scope adds the cells of what it reaches only as a co-office; an office
+    # filter others co-route to adds that office's (see cube_count).
+    filter_lead = q.office is None or shapes.get(frozenset({q.office})) == "lead"
+    scope_lead = shapes.get(scope.offices, "lead") == "lead"
+
+    def summed_count() -> int | None:
+        co = None if scope_lead else co_cells_of(st, scope, cube, kept=kept)
+        office_co = None if filter_lead or q.office is None else offices_co_cells(
+            st, cube, frozenset({q.office}), kept=kept).cells
+        both = None
+        if (office_co is not None and co is not None and q.office
+                and q.office not in scope.offices):
+            both = both_co_cells(st, cube, scope.offices, q.office, kept=kept).cells
+        return cube_count(cube, scope, q, co.cells if co is not None else (), office_co, both)
+
+    summed, _ = st.cache.get(("cube-count", scope.key(), q.count_key(), cube), summed_count,
+                             keep=always, of=cube,
+                             redraw=lambda new: cube_total(st, scope, q, new, kept=True))
+    return summed
 
 
 @router.get("/ledger", include_in_schema=False)

@@ -175,3 +175,123 @@ def test_a_derived_result_does_not_age_while_its_source_is_kept() -> None:
         assert time.monotonic() < deadline, "the cube's refresh never landed"
         time.sleep(0.01)
     assert ("sums", source) not in cache._data
+
+
+def _refreshed(cache: SlowResultCache, key: str, old: object) -> object:
+    """Wait for the background refresh of `key` to replace `old`; the new value."""
+    deadline = time.monotonic() + 5
+    while (entry := cache._entry(key)) is None or entry.value is old:
+        assert time.monotonic() < deadline, "the refresh never landed"
+        time.sleep(0.01)
+    return entry.value
+
+
+def test_a_refresh_draws_the_derived_results_again_before_it_publishes() -> None:
+    """The scopes' sums of a recounted cube are drawn by the refresh from the new cube while
+    the old one is still served, so no request after it draws them (a burst of slow requests
+    after every recount)."""
+    cache = SlowResultCache(ttl=0.05, slow_after=0, max_stale=60)
+    drawn: list[tuple[int, object]] = []
+
+    def sums(scope: int, source: object) -> int:
+        def draw() -> int:
+            drawn.append((scope, source))
+            return len(drawn)
+
+        return cache.get(("sums", scope, source), draw, keep=always, of=source,
+                         redraw=lambda new: sums(scope, new))[0]
+
+    source, _ = cache.get("cube", _Source)
+    for scope in range(4):
+        sums(scope, source)
+    for scope in range(3):  # asked again: worth drawing ahead (scope 3 is not)
+        sums(scope, source)
+    time.sleep(0.06)
+    assert cache.get("cube", _Source)[0] is source  # stale: served, a recount starts
+    new = _refreshed(cache, "cube", source)
+    # Drawn before the new cube was published: every scope's successor is there already.
+    assert drawn[4:] == [(scope, new) for scope in range(3)]
+    assert {k for k in cache._data if k != "cube"} == {("sums", s, new) for s in range(3)}
+    for scope in range(3):
+        sums(scope, new)
+    assert len(drawn) == 7  # nothing drawn by the requests after the refresh
+
+
+def test_a_failed_redraw_leaves_it_to_the_first_request() -> None:
+    cache = SlowResultCache(ttl=0.05, slow_after=0, max_stale=60)
+    calls: list[object] = []
+
+    def sums(source: object) -> int:
+        def draw() -> int:
+            calls.append(source)
+            if len(calls) == 2:
+                raise RuntimeError("the database went away")
+            return len(calls)
+
+        return cache.get(("sums", source), draw, keep=always, of=source,
+                         redraw=sums)[0]
+
+    source, _ = cache.get("cube", _Source)
+    assert sums(source) == sums(source) == 1
+    time.sleep(0.06)
+    cache.get("cube", _Source)
+    new = _refreshed(cache, "cube", source)  # published all the same
+    assert ("sums", new) not in cache._data
+    assert sums(new) == 3
+
+
+def test_the_redraws_stop_at_their_budget_and_the_most_asked_come_first() -> None:
+    """A source is not held back past its budget by its redraws: it is published with those
+    drawn by then (the most asked first), the rest are drawn by the requests that ask."""
+    cache = SlowResultCache(ttl=0.05, slow_after=0, max_stale=60)
+    cache.redraw_budget = 0.5
+    drawn: list[tuple[int, object]] = []
+
+    def sums(scope: int, source: object) -> int:
+        def draw() -> int:
+            drawn.append((scope, source))
+            if source is not first:
+                time.sleep(0.6)  # past the budget: no other is drawn ahead
+            return scope
+
+        return cache.get(("sums", scope, source), draw, keep=always, of=source,
+                         redraw=lambda new: sums(scope, new))[0]
+
+    first, _ = cache.get("cube", _Source)
+    for scope in range(5):
+        for _ in range(scope + 1):  # scope 4 the most asked
+            sums(scope, first)
+    time.sleep(0.06)
+    cache.get("cube", _Source)
+    new = _refreshed(cache, "cube", first)
+    assert [scope for scope, of in drawn if of is new] == [4]
+    _, age = cache.get("cube", _Source)
+    assert age is not None and age >= 0.6  # as old as its count: the redraw's time counts
+    assert sums(3, new) == 3 and drawn[-1] == (3, new)  # drawn by the request that asks
+
+
+def test_a_refresh_begun_before_a_clear_is_not_kept() -> None:
+    """A write that must show at once clears the cache: a recount that began before it
+    counted without that write and is not kept (nor is anything drawn from it)."""
+    cache = SlowResultCache(ttl=0.05, slow_after=0, max_stale=60)
+    gate, counting = threading.Event(), threading.Event()
+    versions = iter(["old", "before the write", "after the write"])
+
+    def count() -> str:
+        version = next(versions)
+        if version == "before the write":
+            counting.set()
+            gate.wait(5)
+        return version
+
+    cache.get("cube", count)
+    time.sleep(0.06)
+    assert cache.get("cube", count)[0] == "old"  # stale: the recount starts
+    assert counting.wait(5)
+    cache.clear()  # the write
+    gate.set()
+    deadline = time.monotonic() + 5
+    while cache._flights:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert cache.get("cube", count)[0] == "after the write"
