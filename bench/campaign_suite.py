@@ -25,7 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Entry, ServerCpu, private_prefect, scratch_database, seed_campaign_measured
+from bench.common import (
+    QUICK_HOUSEHOLDS,
+    Entry,
+    ServerCpu,
+    private_prefect,
+    scratch_database,
+    seed_campaign_measured,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Issue 17 item 1: a county campaign end to end (intake, 排查, 整改, 复核) within these seconds.
@@ -65,7 +72,7 @@ def _prefect_costs() -> tuple[float, float]:
 
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """Per stage: wall seconds, task runs and Prefect's share, on each backend."""
-    households = 20_000 if quick else 300_000
+    households = QUICK_HOUSEHOLDS if quick else 300_000
     private_prefect()
     from bench.orchestration import _task_runs
     from duban.adapters.documents.parallel import worker_cpu_seconds

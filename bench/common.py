@@ -21,6 +21,10 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("DUBAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# The register of the quick run's county suites (intake, 排查, the campaign): 10,000 households
+# (1,000 ledger problems), so `python -m bench --quick` stays near a minute; a quick ratio
+# carries more of each step's fixed costs than the full run's 300,000.
+QUICK_HOUSEHOLDS = 10_000
 
 
 def private_dir(variable: str, prefix: str) -> None:

@@ -67,7 +67,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     from bench.documents import bare_notice, make_context
     from duban.services.notices.issuing import issue_notices
 
-    offices = 50 if quick else 500
+    offices = 20 if quick else 500
     each = 20
     with tempfile.TemporaryDirectory(prefix="duban-bench-docs-") as tmp:
         contexts = [make_context(i, each) for i in range(offices)]

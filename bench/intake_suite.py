@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import Entry, copied_database, scratch_database
+from bench.common import QUICK_HOUSEHOLDS, Entry, copied_database, scratch_database
 from bench.floor_script import CPU, ROWS, SETTLE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,7 +169,7 @@ def make_files(directory: Path, households: int) -> tuple[Path, Path, int, int]:
 
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """Import and detection figures on each backend, with floors."""
-    n = 20_000 if quick else 300_000
+    n = QUICK_HOUSEHOLDS if quick else 300_000
     entries: list[Entry] = []
     with tempfile.TemporaryDirectory(prefix="duban-bench-intake-") as tmp:
         hh, pp, n_households, n_problems = make_files(Path(tmp), n)

@@ -1,6 +1,6 @@
 """排查 against its floor (issue 17, item 1): detection over the register, routing, writes.
 
-On each backend: seed 002 over a generated county (300,000 households; 20,000 with --quick)
+On each backend: seed 002 over a generated county (300,000 households; 10,000 with --quick)
 written through the intake service, then the investigate stage's service call
 (`duban.services.intake.detect_problems`, what the stage's Prefect task runs) in its own
 process. The floor, in the same run on the same database, is the storage work the stage cannot
@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import Entry, copied_database, scratch_database
+from bench.common import QUICK_HOUSEHOLDS, Entry, copied_database, scratch_database
 from bench.floor_script import CPU, ROWS, SETTLE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +165,7 @@ def entries_for(backend: str, households: int, stage: dict[str, Any],
 
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """排查's service call against its floor on each backend."""
-    households = 20_000 if quick else 300_000
+    households = QUICK_HOUSEHOLDS if quick else 300_000
     entries: list[Entry] = []
     for backend in backends:
         with scratch_database(backend) as url:

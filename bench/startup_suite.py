@@ -70,7 +70,7 @@ def time_commands(commands: dict[str, list[str]], env: dict[str, str],
 
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """`duban --help` and `duban problem list` against the floor, on each backend's database."""
-    rounds = 5 if quick else 15
+    rounds = 2 if quick else 15
     entries: list[Entry] = []
     for n, backend in enumerate(backends):
         with scratch_database(backend) as url:
