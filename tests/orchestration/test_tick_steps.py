@@ -27,34 +27,32 @@ from tests.orchestration.helpers import (
 from tests.orchestration.helpers import committed as committed  # this module's db: committed
 
 
-def _count_task_runs(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Task runs started in this process, by task name (a task called inside a flow)."""
-    from prefect import Task
-
+def _count_runs(monkeypatch: pytest.MonkeyPatch, kind: type) -> Counter[str]:
+    """Runs of `kind` (prefect's Task or Flow) started in this process, by name (a task
+    called inside a flow; top-level flows and subflows)."""
     runs: Counter[str] = Counter()
-    call = Task.__call__
+    call = kind.__call__
 
-    def counted(self: Task[Any, Any], *args: Any, **kwargs: Any) -> Any:
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
         runs[self.name] += 1
         return call(self, *args, **kwargs)
 
-    monkeypatch.setattr(Task, "__call__", counted)
+    monkeypatch.setattr(kind, "__call__", counted)
     return runs
+
+
+def _count_task_runs(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Task runs started in this process, by task name."""
+    from prefect import Task
+
+    return _count_runs(monkeypatch, Task)
 
 
 def _count_flow_runs(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Flow runs started in this process, by flow name (top-level and subflows)."""
+    """Flow runs started in this process, by flow name."""
     from prefect import Flow
 
-    runs: Counter[str] = Counter()
-    call = Flow.__call__
-
-    def counted(self: Flow[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        runs[self.name] += 1
-        return call(self, *args, **kwargs)
-
-    monkeypatch.setattr(Flow, "__call__", counted)
-    return runs
+    return _count_runs(monkeypatch, Flow)
 
 
 def test_a_tick_with_stages_due_runs_only_the_stages_task_runs_and_asks_them_once(
