@@ -5,14 +5,14 @@ Prints a table and writes bench/results.json: a list of entries
 is named); on stderr each suite's wall and CPU seconds (this process and its ended children).
 `--quick` runs every benchmark at a smaller size; its entries go to bench/results-quick.json, so
 a quick run never replaces the full figures. It is not yet the minute issue 17 asks: 112 s on a
-quiet fast 2-core machine (2026-12-05 07:18, calibration loop 1.03–1.28 s) before helper
-`quick`'s pass; after it, back to back with that code on today's machine (calibration 2.0–3.1 s,
-load 4–5), 180 s and 121 s of CPU against 234 s and 145 s (in proportion, 85–95 s on the fast
-machine). The pass: Prefect's migrated database kept per Prefect version and copied into
-a fresh home (flows/prefect_db.py: the shared server up in 7 s instead of 19.5 s), each scratch
-database a copy of one migrated per process, the quick sweep at 30,000 open problems (was
-100,000), data made once for both backends. What is left is measurement (docs/benchmarks.md,
-"bench --quick toward a minute").
+quiet fast 2-core machine (2026-12-05 07:18, calibration loop 1.03–1.28 s) before the fifteenth
+session; then Prefect's migrated database kept per Prefect version and copied into a fresh home
+(flows/prefect_db.py), each scratch database a copy of one migrated per process, data made
+once (helper `quick`), and smaller quick sizes (the county suites over 10,000 households, 20
+offices' notices, the start-up suite's best of 2 rounds): 108.6 s wall, 98.9 s of CPU on a quiet
+machine reading the calibration loop at ~2.0 s (docs/benchmarks.md, "On a quiet machine,
+2026-12-05 11:22–11:36 UTC"). What is left is measurement: the tick suite's first and measured
+ticks, the orchestration suite's waits on Prefect's server, the field suite's `duban serve`.
 
 `tick_process` and `city` stay out of a plain `--quick` (SLOW_STARTS): each alone takes more
 than the minute at its quick size, see SLOW_STARTS.
