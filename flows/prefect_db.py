@@ -14,8 +14,9 @@ else (another version's copy, a truncated or damaged file) is built again, never
 built under a file lock (two test workers starting at once build it once), into a temporary
 name and renamed into place, so a reader never sees half a file. A home's database that exists
 is never touched, and a home is seeded by a hard link of a finished copy, which fails rather
-than replace a database another server opened meanwhile. Whatever goes wrong here, the server
-starts as before and migrates its database itself.
+than replace a database another server opened meanwhile. The build runs in an owned child
+process (duban.adapters.children): a SIGTERM or SIGKILL of the process that started it ends it
+too. Whatever goes wrong here, the server starts as before and migrates its database itself.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import zlib
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+
+from duban.adapters.children import OwnedChild
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +110,17 @@ def build_with_prefect(target: Path) -> None:
         env = {**os.environ, "PREFECT_HOME": home, "PREFECT_SERVER_DATABASE_CONNECTION_URL": url,
                "PREFECT_API_DATABASE_CONNECTION_URL": url,
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"}
-        subprocess.run([sys.executable, "-c", _BUILD], env=env, check=True,
-                       stdin=subprocess.DEVNULL, capture_output=True)
+        # Owned: a signal or a crash of this process ends the build too (its partial file
+        # is removed by `ensure_template`'s finally, or by the next build).
+        child = OwnedChild([sys.executable, "-c", _BUILD], env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = child.process.communicate()
+        finally:
+            child.stop()
+        if child.process.returncode:
+            raise subprocess.CalledProcessError(child.process.returncode, child.process.args,
+                                                out, err)
 
 
 def _finish(path: Path, key: str) -> None:

@@ -128,3 +128,46 @@ def test_a_libreoffice_timeout_leaves_no_soffice_behind(tmp_path: Path,
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"soffice.bin outlived the timeout: {left}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_the_prefect_database_build_dies_with_its_parent(tmp_path: Path,
+                                                         sig: signal.Signals) -> None:
+    """The child migrating a new Prefect database template (flows.prefect_db) does not outlive
+    the command that started it, and a SIGTERM leaves no partial file behind."""
+    cache = tmp_path / "cache"
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "from pathlib import Path\n"
+         "from duban.adapters.children import exit_on_signals\n"
+         "from flows import prefect_db\n"
+         "with exit_on_signals():\n"
+         f"    prefect_db.ensure_template(directory=Path({str(cache)!r}))\n"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    builder = None
+    try:
+        deadline = time.monotonic() + 120
+        while builder is None and time.monotonic() < deadline:
+            assert parent.poll() is None, parent.stderr.read().decode() if parent.stderr else ""
+            builder = next((pid for pid, (ppid, cmdline) in live_processes().items()
+                            if ppid == parent.pid and "provide_database_interface" in cmdline),
+                           None)
+            time.sleep(0.05)
+        assert builder is not None, "no build started"
+        parent.send_signal(sig)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _alive(builder, "provide_database_interface") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(builder, "provide_database_interface"), "the build outlived its parent"
+        if sig == signal.SIGTERM:
+            assert parent.returncode == 128 + signal.SIGTERM
+            left = [p.name for p in cache.iterdir() if ".part" in p.name]
+            assert not left, f"a partial template was left behind: {left}"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if builder is not None and _alive(builder, "provide_database_interface"):
+            os.kill(builder, signal.SIGKILL)
