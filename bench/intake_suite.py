@@ -4,7 +4,9 @@ For each backend: a 300,000-row household register and a ~30,000-row ledger are 
 `duban.services.intake.import_file` (read, validate, write, one transaction). The floor, in the
 same run on the same file, is the fastest reader alone (python-calamine) plus writing exactly
 the rows the import wrote by the backend's fastest path (`_FLOOR`). Each step runs in its own
-process so its peak memory is its own; CPU is that process's plus, on PostgreSQL, its server
+process so its peak memory is its own (the import's started for it, as its peak memory is a
+row; the floors and detection forked from one that imported their modules once,
+bench/forked.py); CPU is that process's plus, on PostgreSQL, its server
 backend's, so a ratio can be read on a loaded machine; on PostgreSQL the two parts are also
 printed apart. The import is measured to its commit: the planner statistics it refreshes after
 the commit for the stages after it (ANALYZE, which the floor does not run) are a row of their
@@ -23,6 +25,7 @@ from typing import Any
 
 from bench.common import QUICK_HOUSEHOLDS, Entry, copied_database, scratch_database
 from bench.floor_script import CPU, ROWS, SETTLE
+from bench.forked import Forker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,10 +128,25 @@ print(json.dumps({"seconds": time.perf_counter() - t, "created": r.created}))
 """
 
 
-def _child(code: str, *args: object) -> dict[str, Any]:
+def _exec_child(code: str, *args: object) -> dict[str, Any]:
+    """`code` in a process started for it: the import's, whose peak memory is a row (a forked
+    child's resident set leaves out the parent's library pages it never touches, 15–25 MiB
+    here, so it would read lower than a process of its own)."""
     out = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, check=True,
                          capture_output=True, text=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# What the floors' and detection's scripts import, once, in the process they are forked from.
+PRELOAD = """
+import datetime, io, json, time
+import python_calamine
+import sqlalchemy, sqlalchemy.orm
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.services.database import Database, make_engine
+from duban.services.intake import detect_problems, import_file
+from models import tables
+"""
 
 
 def _launch(url: str) -> int:
@@ -171,7 +189,9 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """Import and detection figures on each backend, with floors."""
     n = QUICK_HOUSEHOLDS if quick else 300_000
     entries: list[Entry] = []
-    with tempfile.TemporaryDirectory(prefix="duban-bench-intake-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="duban-bench-intake-") as tmp, \
+            Forker(PRELOAD) as forker:
+        _child = forker.run
         hh, pp, n_households, n_problems = make_files(Path(tmp), n)
         for backend in backends:
             with scratch_database(backend) as url:
@@ -180,7 +200,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
                 mirror = stack.enter_context(copied_database(url))
                 for kind, path, size, label in (("households", hh, n_households, "household register"),
                                                 ("problems", pp, n_problems, "problem ledger")):
-                    imported = _child(_IMPORT, url, campaign, kind, path)
+                    imported = _exec_child(_IMPORT, url, campaign, kind, path)
                     written = _child(_FLOOR, url, mirror, path, kind, campaign)
                     floor_s = written["read"] + written["insert"]
                     entries.append(Entry(

@@ -3,8 +3,9 @@
 On each backend: seed 002 over a generated county (300,000 households; 10,000 with --quick)
 written through the intake service, then the investigate stage's service call
 (`duban.services.intake.detect_problems`, what the stage's Prefect task runs) in its own
-process. The floor, in the same run on the same database, is the storage work the stage cannot
-avoid, each part by the backend's fastest path:
+process (forked from one that imported its modules once: bench/forked.py). The floor, in the
+same run on the same database, is the storage work the stage cannot avoid, each part by the
+backend's fastest path:
 
 - reading the register rows the stage reads (its own statement, `register_read`: its columns,
   the households some rule fires on, in id order) with a raw DBAPI cursor, `fetchall`;
@@ -27,14 +28,12 @@ backend's (read from /proc, the server being local).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from bench.common import QUICK_HOUSEHOLDS, Entry, copied_database, scratch_database
 from bench.floor_script import CPU, ROWS, SETTLE
+from bench.forked import Forker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,14 +125,27 @@ print(json.dumps({"read": read_s, "read_cpu": read_cpu, "write": write_s,
 """
 
 
-def _child(code: str, *args: object) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, check=True,
-                         capture_output=True, text=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+# What the scripts above import, once, in the process their children are forked from.
+PRELOAD = """
+import datetime, io, json, time
+import sqlalchemy, sqlalchemy.orm
+from bench.common import seed_campaign
+from duban.domain.clock import CHINA_TZ, FixedClock
+from duban.services.campaigns import load_plan_of
+from duban.services.database import Database, make_engine
+from duban.services.intake import detect_problems, register_read
+from models import tables
+"""
 
 
-def measure(url: str, households: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The stage's service call and its floor on a fresh database: (stage, floor)."""
+def measure(url: str, households: int,
+            forker: Forker | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stage's service call and its floor on a fresh database: (stage, floor); each in a
+    process of its own, forked by `forker` (else by one made for this call)."""
+    if forker is None:
+        with Forker(PRELOAD) as own:
+            return measure(url, households, own)
+    _child = forker.run
     seeded = _child(_SEED, url, households)
     with copied_database(url) as mirror:  # the database as the stage finds it
         stage = _child(_STAGE, url, seeded["campaign"])
@@ -167,8 +179,9 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """排查's service call against its floor on each backend."""
     households = QUICK_HOUSEHOLDS if quick else 300_000
     entries: list[Entry] = []
-    for backend in backends:
-        with scratch_database(backend) as url:
-            stage, floor = measure(url, households)
-            entries += entries_for(backend, households, stage, floor)
+    with Forker(PRELOAD) as forker:
+        for backend in backends:
+            with scratch_database(backend) as url:
+                stage, floor = measure(url, households, forker)
+                entries += entries_for(backend, households, stage, floor)
     return entries
