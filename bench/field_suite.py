@@ -194,19 +194,14 @@ def measure(url: str, tmp: Path, households: int, visits: int) -> dict[str, floa
 
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """The field figures on each backend (quick: 100 households, 20 visits)."""
-    from bench.common import scratch_pg
+    from bench.common import scratch_database
 
     households, visits = (100, 20) if quick else (500, 100)
     out: list[Entry] = []
     for backend in backends:
-        with tempfile.TemporaryDirectory() as tmp:
-            if backend == "postgresql":
-                from bench.common import PG_ADMIN_URL
-
-                with scratch_pg(PG_ADMIN_URL, "bench_field") as url:
-                    r = measure(url, Path(tmp), households, visits)
-            else:
-                r = measure(f"sqlite:///{tmp}/field.db", Path(tmp), households, visits)
+        # A copy of the run's migrated, empty database (each migrated its own before).
+        with tempfile.TemporaryDirectory() as tmp, scratch_database(backend) as url:
+            r = measure(url, Path(tmp), households, visits)
         out += [
             Entry(f"field: download a village of {households} households (target < 2 s)",
                   backend, households, r["download_s"], "s"),
