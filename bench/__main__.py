@@ -11,8 +11,15 @@ session; then Prefect's migrated database kept per Prefect version and copied in
 once (helper `quick`), and smaller quick sizes (the county suites over 10,000 households, 20
 offices' notices, the start-up suite's best of 2 rounds): 108.6 s wall, 98.9 s of CPU on a quiet
 machine reading the calibration loop at ~2.0 s (docs/benchmarks.md, "On a quiet machine,
-2026-12-05 11:22–11:36 UTC"). What is left is measurement: the tick suite's first and measured
-ticks, the orchestration suite's waits on Prefect's server, the field suite's `duban serve`.
+2026-12-05 11:22–11:36 UTC"); 88.8 s on the fast quiet machine (main 4deb51f). Then helper
+quick3: the intake and 排查 suites' steps forked from a process that imported their modules
+once (bench/forked.py; the intake's import keeps a process of its own, its peak memory a row),
+the field suite on a copied database, serve's start polled without a TLS context per probe:
+the run's CPU 78.5 → 67.6 s and 81.5 → 70.1 s back to back at load 16–21 (0.86×), ~77 s
+estimated on the fast quiet machine, not measured quiet (docs/benchmarks.md, "Quick run under a
+minute (helper quick3)"). What is left is measurement and its state: the tick suite's first
+tick on each database (the measured tick's state), Prefect's server start, the field suite's
+`duban serve` starts, the start-up suite's processes.
 
 `tick_process` and `city` stay out of a plain `--quick` (SLOW_STARTS): each alone takes more
 than the minute at its quick size, see SLOW_STARTS.
@@ -161,7 +168,7 @@ def _cpu() -> float:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen suites, print the table, write results.json."""
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="small sizes, about two minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
     parser.add_argument("--only", action="append", help="run only these suites")
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
     args = parser.parse_args(argv)
