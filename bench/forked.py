@@ -9,10 +9,11 @@ script: the child begins where a fresh process would be after its imports (the s
 nothing else: no connection, no thread, no cache warmed by a previous step), runs the script
 with its arguments as `sys.argv[1:]`, and its standard output comes back as the answer. What a
 script measures starts after its imports either way (each warms itself: mappers configured, a
-connection opened), so its times are the same. Not its peak memory: a forked child's resident
-set leaves out the parent's library pages it never touches (15–25 MiB less than a process of
-its own, measured 2026-12-05), so a step whose peak memory is a row keeps a process started
-for it (the intake suite's imports). docs/benchmarks.md, "Quick run under a minute".
+connection opened), so its times are the same. Not its peak memory: a process of its own
+reaches its high-water mark while importing (at the quick size above what the step adds), which
+a forked child does not repeat (15–27 MiB less, measured 2026-12-05), so a step whose peak
+memory is a row keeps a process started for it (the intake suite's imports).
+docs/benchmarks.md, "Quick run under a minute (helper quick3)".
 
 Every child is reaped by the forking process, whose own CPU and its children's reach the bench
 (the suites' CPU figures) when it ends: `close` (or the `with` block) ends it.

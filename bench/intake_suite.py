@@ -129,9 +129,9 @@ print(json.dumps({"seconds": time.perf_counter() - t, "created": r.created}))
 
 
 def _exec_child(code: str, *args: object) -> dict[str, Any]:
-    """`code` in a process started for it: the import's, whose peak memory is a row (a forked
-    child's resident set leaves out the parent's library pages it never touches, 15–25 MiB
-    here, so it would read lower than a process of its own)."""
+    """`code` in a process started for it: the import's, whose peak memory is a row (a process
+    of its own peaks while importing, which a forked child does not repeat: it read 15–27 MiB
+    lower)."""
     out = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, check=True,
                          capture_output=True, text=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
