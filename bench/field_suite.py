@@ -68,10 +68,20 @@ def _build(url: str, households: int) -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its reaped children (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of a process, its reaped children and its live descendants
+    (/proc): on PostgreSQL serve answers through web worker processes of its own."""
+    from duban.adapters.children import descendants
+
+    def ticks(process: int) -> int:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile: its time is in its parent's reaped children's
+            return 0
+        return sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+
+    # cutime counts reaped children only, so no process is counted twice.
+    total = ticks(pid) + sum(ticks(child) for child in descendants(pid))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager

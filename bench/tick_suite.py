@@ -3,8 +3,9 @@
 
 For each size, on each backend: seed 002 launched with seed 004's spot-check quota (eight
 groups, each 5 closed problems, 10 households and 2 villages a day), a generated register of
-that size written through the intake service, and the same 600 problems (the first of the
-generated ledger) of which half are closed. The investigate and rectify stages are recorded as
+that size written through the intake service, and the same 600 problems (100 with `--quick`,
+whose smallest register of 1,000 households generates no more) — the first of the generated
+ledger — of which half are closed. The investigate and rectify stages are recorded as
 done and the review stage is due (the first tick starts it), so a tick after that does only the
 daily work: the spot-check draw over the register and the closed problems, the rolling notice
 round, the deadline sweep, the recurring duties, the daily report and the outbox. A first tick on one working day warms
@@ -28,6 +29,7 @@ from bench.common import Entry, private_prefect, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = 600
+QUICK_PROBLEMS = 100  # the ledger generated with the quick run's smallest register
 
 
 def _generated(households: int, kept: dict[int, Any] | None) -> Any:
@@ -44,7 +46,7 @@ def _generated(households: int, kept: dict[int, Any] | None) -> Any:
     return county
 
 
-def _seed(url: str, households: int,
+def _seed(url: str, households: int, problems: int,
           kept: dict[int, Any] | None = None) -> tuple[int, dt.date]:
     """The campaign at the given register size, in its review stage; (campaign, a tick day)."""
     from sqlalchemy import select, update
@@ -69,8 +71,11 @@ def _seed(url: str, households: int,
     clock = FixedClock(dt.datetime.combine(plan.start, dt.time(9), tzinfo=CHINA_TZ))
     campaign = db.run(launch_campaign, clock, plan, path.read_text(encoding="utf-8"), "bench")
     county = _generated(households, kept)
+    if len(county.problems) < problems:  # every size must carry the same work due
+        raise ValueError(f"{households} households generate {len(county.problems)} problems, "
+                         f"not {problems}")
     db.run(import_records, clock, campaign, households=county.households,
-           problems=county.problems[:PROBLEMS], imported_by="bench")
+           problems=county.problems[:problems], imported_by="bench")
     with db.transaction() as s:
         ids = list(s.scalars(select(Problem.id).where(Problem.campaign_id == campaign)
                              .order_by(Problem.id)))
@@ -92,6 +97,7 @@ def _seed(url: str, households: int,
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """A tick and the spot-check draw at each register size, against the smallest."""
     sizes = [1_000, 10_000] if quick else [30_000, 300_000]
+    problems = QUICK_PROBLEMS if quick else PROBLEMS
     if not quick and os.environ.get("DUBAN_BENCH_TICK_3M"):
         sizes.append(3_000_000)
     private_prefect()
@@ -111,7 +117,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
             scale = "smallest register" if step == 0 else f"{households // sizes[0]}× register"
             with scratch_database(backend) as url, tempfile.TemporaryDirectory() as data:
                 os.environ["DUBAN_DATA_DIR"] = data
-                campaign, day = _seed(url, households, kept)
+                campaign, day = _seed(url, households, problems, kept)
                 db = Database(url)
                 install_root(build_root(db=db))
                 try:
@@ -133,10 +139,10 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
             for name, value in (("tick wall", wall), ("tick CPU", cpu), ("draw", draw)):
                 floor.setdefault(name, value)
             entries += [
-                Entry(f"tick, review day, {PROBLEMS} problems, {scale}: wall (floor: smallest)",
+                Entry(f"tick, review day, {problems} problems, {scale}: wall (floor: smallest)",
                       backend, households, wall, "s", floor["tick wall"],
                       wall / floor["tick wall"]),
-                Entry(f"tick, review day, {PROBLEMS} problems, {scale}: CPU (floor: smallest)",
+                Entry(f"tick, review day, {problems} problems, {scale}: CPU (floor: smallest)",
                       backend, households, cpu, "s", floor["tick CPU"], cpu / floor["tick CPU"]),
                 Entry(f"spot-check draw ({len(drawn)} checks), {scale} (floor: smallest)",
                       backend, households, draw, "s", floor["draw"], draw / floor["draw"]),
