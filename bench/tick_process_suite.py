@@ -43,7 +43,11 @@ parts against the stage in-process.
 At the county's size: the full run (not `--quick`, which could not seed it within its minute)
 also gives the handed rows and their floor at COUNTY_HOUSEHOLDS (300,000, the issue's county),
 two rounds: the tick's fixed cost beside a stage of a county's size. The 20,000-household rows
-keep their meaning.
+keep their meaning. DUBAN_BENCH_TICK_COUNTY_ONLY=1 runs only these rows (its value's rounds when
+it is a number above 1; `python -m bench --only tick_process`, not with `--quick`), and
+DUBAN_BENCH_TICK_COUNTY_TEMPLATE names a kept PostgreSQL database seeded as they seed theirs
+(seed 002 launched, the county imported, nothing else) to copy instead of seeding one: before
+and after a change, measured in turn, without the minute of seeding each time.
 """
 
 from __future__ import annotations
@@ -339,8 +343,8 @@ def _stage_due_county(backend: str, rounds: int) -> list[Entry]:
     stages: list[tuple[float, float]] = []
     handed: list[tuple[float, float]] = []
     parts: list[tuple[float, float, float]] = []
-    with scratch_database(backend) as url, tempfile.TemporaryDirectory() as home:
-        campaign, _, _ = seed_campaign(url, "county", households=COUNTY_HOUSEHOLDS)
+    with _county_database(backend) as (url, campaign), \
+            tempfile.TemporaryDirectory() as home:
         env = _tick_env(home)
         command = [*_duban(), "--now", moment, "tick", "--json"]
         with _in_process_environ(home), _copies(backend, url) as copy, \
@@ -372,6 +376,36 @@ def _stage_due_county(backend: str, rounds: int) -> list[Entry]:
         Entry(f"{what}, handed: CPU of serve's Prefect server over the tick", backend,
               COUNTY_HOUSEHOLDS, server_cpu, "s", stage_cpu, server_cpu / stage_cpu),
     ]
+
+
+@contextmanager
+def _county_database(backend: str) -> Iterator[tuple[str, int]]:
+    """The county rows' database and campaign: DUBAN_BENCH_TICK_COUNTY_TEMPLATE's (PostgreSQL,
+    kept) or one seeded here (removed after)."""
+    kept = os.environ.get("DUBAN_BENCH_TICK_COUNTY_TEMPLATE", "").strip()
+    if kept and backend != "sqlite":
+        from sqlalchemy import create_engine, text
+
+        from bench.common import PG_ADMIN_URL
+
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{kept}"
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            (campaign,) = conn.execute(text("SELECT id FROM campaign")).one()
+        engine.dispose()  # CREATE DATABASE … TEMPLATE needs it unused
+        yield url, int(campaign)
+        return
+    with scratch_database(backend) as url:
+        campaign, _, _ = seed_campaign(url, "county", households=COUNTY_HOUSEHOLDS)
+        yield url, campaign
+
+
+def county_only() -> int | None:
+    """The county rows' rounds when DUBAN_BENCH_TICK_COUNTY_ONLY asks for them alone."""
+    value = os.environ.get("DUBAN_BENCH_TICK_COUNTY_ONLY", "").strip()
+    if not value or value == "0":
+        return None
+    return int(value) if value.isdigit() and int(value) > 1 else 2
 
 
 def _stage_due(backend: str, quick: bool, rounds: int) -> list[Entry]:
@@ -455,6 +489,8 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
 
     rounds = 1 if quick else 5
     entries: list[Entry] = []
+    if not quick and (county_rounds := county_only()) is not None:
+        return [e for backend in backends for e in _stage_due_county(backend, county_rounds)]
     for backend in backends:
         entries += _stage_due(backend, quick, 1 if quick else 3)
         if not quick:
