@@ -20,9 +20,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVarTuple, cast
 
-from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy import Select, Table, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from duban.adapters.documents.context import (
@@ -88,6 +88,7 @@ REMINDER_STATE = cast(Table, ReminderState.__table__)
 REMINDER_STATE_COLUMNS = ("problem_id", "campaign_id", "version", "deadline", "next_due_on")
 FIRED_CHUNK = 500  # rows per executemany (SQLAlchemy splits it under the bind limits)
 OPEN = [s.value for s in OPEN_STATUSES]
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass
@@ -137,6 +138,37 @@ def _fired_codes(session: Session, ids: Sequence[int]) -> dict[int, set[str]]:
     return out
 
 
+def _stale(stmt: Select[*Columns], campaign_id: int) -> Select[*Columns]:
+    """`stmt` over the campaign's open, assigned problems whose reminder_state is missing or
+    older than the problem (the ones `arm` computes again)."""
+    # The campaign on both sides lets each side be read by its campaign index: in a city's
+    # database the join otherwise scans every campaign's states each sweep.
+    return (stmt.outerjoin(ReminderState, and_(ReminderState.problem_id == Problem.id,
+                                               ReminderState.campaign_id == campaign_id))
+            .where(Problem.campaign_id == campaign_id,
+                   Problem.status.in_(OPEN),
+                   Problem.lead_office.is_not(None),
+                   Problem.deadline.is_not(None),
+                   or_(ReminderState.problem_id.is_(None),
+                       ReminderState.version != Problem.version)))
+
+
+def _stale_fired_codes(session: Session, campaign_id: int) -> dict[int, set[str]]:
+    """The rungs recorded (sent or skipped) for each stale problem's current deadline cycle.
+
+    One query joined from the stale problems, not one per chunk of their ids: the day 排查
+    routes a county's ~57,000 problems (none fired yet), SQLAlchemy and psycopg rendering and
+    parsing their ids into IN lists cost about a third of the tick's deadline sweep."""
+    out: dict[int, set[str]] = defaultdict(set)
+    for pid, code in session.execute(_stale(
+            select(ReminderFired.problem_id, ReminderFired.rung_code).select_from(Problem)
+            .join(ReminderFired, and_(ReminderFired.problem_id == Problem.id,
+                                      ReminderFired.cycle == Problem.deadline_cycle)),
+            campaign_id)):
+        out[pid].add(code)
+    return out
+
+
 _PROBLEM_COLS = (Problem.id, Problem.code, Problem.description, Problem.lead_office,
                  Problem.deadline, Problem.routed_at, Problem.found_on, Problem.version,
                  Problem.status, Problem.town_code, Problem.village_code, Problem.category,
@@ -155,21 +187,10 @@ def arm(uow: UnitOfWork, campaign_id: int, policy: ReminderPolicy,
     # The stale problems' own columns in the same query (the day 排查 routes a county's
     # problems, ~57,000 of them: reading them again by id, chunk by chunk, with the texts arming
     # does not use, was a third of the tick's deadline sweep).
-    stale = session.execute(
-        select(*_ARM_COLS, ReminderState.problem_id.label("has_state"))
-        # The campaign on both sides lets each side be read by its campaign index: in a city's
-        # database the join otherwise scans every campaign's states each sweep.
-        .outerjoin(ReminderState, and_(ReminderState.problem_id == Problem.id,
-                                       ReminderState.campaign_id == campaign_id))
-        .where(
-            Problem.campaign_id == campaign_id,
-            Problem.status.in_(OPEN),
-            Problem.lead_office.is_not(None),
-            Problem.deadline.is_not(None),
-            or_(ReminderState.problem_id.is_(None),
-                ReminderState.version != Problem.version),
-        )
-    ).all()
+    stale = session.execute(_stale(
+        select(*_ARM_COLS, ReminderState.problem_id.label("has_state")), campaign_id)).all()
+    # Read before the states below are replaced (arming records no rung).
+    fired = _stale_fired_codes(session, campaign_id) if stale else {}
     # A rung's date depends only on the day the deadline started, the deadline and the rungs
     # fired: a county's problems share a few dozen of these, so each ladder is worked out once.
     due: dict[tuple[dt.date, dt.date, frozenset[str]], dt.date | None] = {}
@@ -178,8 +199,6 @@ def arm(uow: UnitOfWork, campaign_id: int, policy: ReminderPolicy,
     assigned: dict[dt.datetime, dt.date] = {}
     for i in range(0, len(stale), CHUNK):
         rows = stale[i : i + CHUNK]
-        ids = [p.id for p in rows]
-        fired = _fired_codes(session, ids)
         replaced = [p.id for p in rows if p.has_state is not None]
         if replaced:
             session.execute(delete(ReminderState).where(ReminderState.problem_id.in_(replaced)))

@@ -23,7 +23,7 @@ from duban.services.notices.issuing import issue_notices
 from duban.services.notices.reading import notice_file
 from duban.services.notices.receipts import acknowledge_notice
 from duban.services.outbox import Senders
-from duban.services.reminders import penalty_accruals, sweep
+from duban.services.reminders import arm, penalty_accruals, sweep
 from models import InboxMessage, Notice, OutboxMessage, ReminderFired
 from tasks.delivery import deliver
 from tests.orchestration.helpers import LADDER, add_problems, at, launch, make_plan
@@ -155,6 +155,30 @@ def test_deadline_change_rearms_the_ladder(db: Database, clock: FixedClock) -> N
         rows = s.execute(select(ReminderFired.cycle, ReminderFired.rung_code)
                          .order_by(ReminderFired.cycle, ReminderFired.due_on)).all()
     assert [tuple(r) for r in rows] == [(0, "pre3"), (1, "pre3"), (1, "due")]
+
+
+def test_a_problem_armed_again_keeps_the_rungs_its_deadline_fired(
+        db: Database, clock: FixedClock) -> None:
+    """A move that bumps a problem's version (accepted: its status) arms it again: its state's
+    next rung is the first one of the same deadline cycle not fired yet, read with the stale
+    problems (not pre3 again, which fired)."""
+    from duban.domain.lifecycle import Action, Payload
+    from duban.services import moves
+    from models import ReminderState
+
+    clock.set(at(2022, 9, 20, 10))  # 3 working days before Friday 9/23
+    cid = launch(db, clock)
+    pid, other = add_problems(db, clock, cid, 2, deadline=dt.date(2022, 9, 23))
+    assert db.run(sweep, clock, cid).fired == 2  # pre3 of both
+    db.run(add_user, clock, username="jhb1", name="甲", role=Role.OFFICE, office="jhb")
+    db.run(moves.apply, clock, "jhb1", pid, Action.ACCEPT, Payload())
+    assert db.run(arm, cid, make_plan().reminders, working_calendar()) == 1
+    with db.transaction() as s:
+        due = dict(s.execute(select(ReminderState.problem_id, ReminderState.next_due_on)).all())
+    assert due == {pid: dt.date(2022, 9, 23), other: dt.date(2022, 9, 23)}  # the deadline's
+    clock.set(at(2022, 9, 21, 10))
+    swept = db.run(sweep, clock, cid)
+    assert (swept.armed, swept.fired, swept.skipped) == (0, 0, 0)
 
 
 def test_unacknowledged_notice_is_reminded_once_per_period(db: Database,
