@@ -72,6 +72,7 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
                              job_ref=job or DEFAULT_TICK_JOB, on_change=changed,
                              lease_seconds=lease_seconds or LEASE_SECONDS,
                              renew_seconds=renew_seconds or RENEW_SECONDS)
+    from duban.web.heap import settle_heap
     from flows.common import owned_prefect_server
 
     # SIGTERM (systemd, docker stop) and SIGINT (Ctrl-C) end the service through the finally
@@ -88,6 +89,10 @@ def serve_cmd(port: int, host: str, tick_seconds: float, no_web: bool, no_schedu
                 # owned by this process (it dies with it, even under SIGKILL), published in
                 # the data directory while it answers for ticks run by hand or by cron.
                 stack.enter_context(owned_prefect_server(prefect_port, publish=True))
+                # What start-up made (the imports above, the engine, the scheduler) frozen out
+                # of the collector's reach, as in the web workers: a full collection walked
+                # it all (~0.1 s a time) once or twice in each tick with a county's stage due.
+                settle_heap()
                 # A hand-run `duban tick` hands its tick to this process while it leads: run
                 # warm, under the lock of the scheduled ticks (never two ticks at once).
                 stack.enter_context(_tick_desk(e, runner))

@@ -30,7 +30,8 @@ ENABLED = True
 def settle_heap() -> None:
     """Freeze what the process holds after start-up and space the collections out.
 
-    Called when the app starts serving (its lifespan), in every server process."""
+    Called when the app starts serving (its lifespan), in every server process, and by
+    `duban serve` once its scheduler's process has started (the ticks run there)."""
     if not ENABLED:
         return
     gc.collect()

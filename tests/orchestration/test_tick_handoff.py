@@ -132,3 +132,46 @@ def test_serve_killed_mid_hand_off_leaves_the_tick_to_the_command(
     # The stage run serve left open was interrupted indeed: reaped, then resumed here.
     assert [r["attempt"] for r in summary["reaped"]] == [1]
     assert survivors(mark) == []
+
+
+# serve's own process, reporting its collector once its tick desk is published.
+SETTLED = """
+import gc, json, os, sys, threading, time
+from pathlib import Path
+
+desk, report = Path(os.environ["DUBAN_DATA_DIR"], sys.argv[1]), Path(sys.argv[2])
+
+def watch():
+    while not desk.exists():
+        time.sleep(0.05)
+    part = report.with_name(report.name + ".part")
+    part.write_text(json.dumps([gc.get_freeze_count(), list(gc.get_threshold())]))
+    part.replace(report)
+
+threading.Thread(target=watch, daemon=True).start()
+from duban.cli import main
+sys.argv = ["duban", "serve", "--no-web", "--tick-seconds", "86400"]
+main()
+"""
+
+
+def test_serve_settles_its_heap_before_it_takes_ticks(committed_db: Database,
+                                                      tmp_path: Path) -> None:
+    """The imports and start-up serve's ticks run beside are frozen out of the collector's
+    reach, as in the web workers: a full collection in a county's stage-due tick walked them
+    all (~0.1 s of CPU each, once or twice a tick)."""
+    from duban.web import heap
+
+    url = committed_db.engine.url.render_as_string(hide_password=False)
+    data, report, mark = tmp_path / "data", tmp_path / "heap.json", uuid.uuid4().hex
+    serve = subprocess.Popen([sys.executable, "-c", SETTLED, TICK_DESK, str(report)], cwd=ROOT,
+                             env=_env(url, data, mark), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(report, serve)
+        frozen, threshold = json.loads(report.read_text())
+    finally:
+        stop([serve])
+    assert threshold == [heap.YOUNG, heap.MIDDLE, heap.OLD]
+    assert frozen > 100_000  # serve's imports (duban, Prefect, SQLAlchemy) and its start-up
+    assert survivors(mark) == []
