@@ -5,6 +5,7 @@ counted again (so a write shows once the bound has passed), on both backends."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 import threading
 import time
@@ -16,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from duban.services.database import Database
 from duban.services.scoping import reach_of, scope_for
-from duban.services.views.cube import Cube, co_cells, cube_bytes, cube_from_bytes, ledger_cube
+from duban.services.views.cube import (
+    OLDEST,
+    Cube,
+    co_cells,
+    cube_bytes,
+    cube_from_bytes,
+    ledger_cube,
+)
 from duban.services.views.kept import kept_copy, shared_count
 from duban.web.cache import Aged, SlowResultCache
 from models.tables import kept_count
@@ -52,11 +60,34 @@ def test_a_cube_survives_its_bytes(world: World) -> None:
         scope = scope_for(s, "off_zjj", today)
         co = co_cells(s, world.campaign_id, ["jyj", "zjj"], today)
     assert cube.cells and cube.found and cube.closed
-    assert any(c.oldest is not None for c in cube.cells)
+    assert any(c[OLDEST] is not None for c in cube.cells)
     _same(cube_from_bytes(cube_bytes(cube)), cube)
     _same(cube_from_bytes(cube_bytes(co)), co)
     back = cube_from_bytes(cube_bytes(cube))
     assert back.reached(reach_of(scope)) == cube.reached(reach_of(scope))
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_a_cubes_cells_leave_the_collectors_walks(world: World) -> None:
+    """A cube's cells, counted or read from the shared copy, are untracked by CPython's
+    collector once a young collection has seen them, their groupings once a later one
+    has: the tens of thousands of cells of each recounted cube are not walked by every
+    middle and full collection of a web worker (a pause holding the GIL; docs/benchmarks.md,
+    tenth pass)."""
+    close_one_accept_another(world)
+    world.clock.advance(dt.timedelta(days=40))
+    today = world.clock.now().date()
+    with world.db.transaction() as s:
+        counted = ledger_cube(s, world.campaign_id, today)
+        scope = scope_for(s, "off_zjj", today)
+    for cube in (counted, cube_from_bytes(cube_bytes(counted))):
+        assert cube.cells
+        groups = [*cube.by_town.values(), *cube.by_village.values(),
+                  *cube.by_office.values(), cube.reached(reach_of(scope))]
+        gc.collect(0)
+        assert not any(gc.is_tracked(c) for c in cube.cells)
+        gc.collect()  # a tuple of tuples may take a second collection (its items first)
+        assert not any(gc.is_tracked(g) for g in groups)
 
 
 @pytest.mark.usefixtures("data_dir")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -40,19 +40,25 @@ from models import Problem, ProblemCoOffice
 PlaceDay = tuple[str, str | None, str | None, dt.date]
 
 
-@dataclass(frozen=True)
-class Cell:
-    """Problems of one village (or town-level place), lead office, status and band."""
-
-    town: str
-    village: str | None
-    office: str | None
-    status: str
-    band: str
-    count: int
-    oldest: dt.datetime | None  # the earliest last move among them (for the waiting board)
-    # The 今天要办 window of open items on the cube's day (see `due_case`), "" for the rest.
-    due: str = ""
+# A cell: the problems of one village (or town-level place), lead office, status, band and
+# 今天要办 window — (town, village, lead office, status, band, count, oldest, due), where
+# `oldest` is the earliest last move among them (for the waiting board) and `due` the
+# 今天要办 window of open items on the cube's day (see `due_case`), "" for the rest.
+# A plain tuple of texts, numbers and a datetime: CPython's collector stops tracking such a
+# tuple at the first young collection it survives, so the tens of thousands of cells a
+# recounted cube brings are not walked by every later middle and full collection of the
+# worker (as dataclass instances they were: ~33,000 a recount, a part of each such pause
+# holding the GIL; docs/benchmarks.md, "tenth pass"). Read them by unpacking, or by the
+# indexes below.
+Cell = tuple[str, str | None, str | None, str, str, int, dt.datetime | None, str]
+TOWN: Final = 0
+VILLAGE: Final = 1
+OFFICE: Final = 2
+STATUS: Final = 3
+BAND: Final = 4
+COUNT: Final = 5
+OLDEST: Final = 6
+DUE: Final = 7
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key
@@ -73,28 +79,28 @@ class Cube:
     _reached: dict[Reach, tuple[Cell, ...]] = field(default_factory=dict, repr=False)
 
     @cached_property
-    def by_town(self) -> dict[str, list[Cell]]:
+    def by_town(self) -> dict[str, tuple[Cell, ...]]:
         """The cells of each town."""
-        return _group(self.cells, lambda c: c.town)
+        return _group(self.cells, TOWN)
 
     @cached_property
-    def by_village(self) -> dict[str | None, list[Cell]]:
+    def by_village(self) -> dict[str | None, tuple[Cell, ...]]:
         """The cells of each village."""
-        return _group(self.cells, lambda c: c.village)
+        return _group(self.cells, VILLAGE)
 
     @cached_property
-    def by_office(self) -> dict[str | None, list[Cell]]:
+    def by_office(self) -> dict[str | None, tuple[Cell, ...]]:
         """The cells of each lead office."""
-        return _group(self.cells, lambda c: c.office)
+        return _group(self.cells, OFFICE)
 
     @cached_property
     def sizes(self) -> dict[tuple[str, str | None], int]:
         """Problems in all, per town and per lead office: ("all", None), ("town", code), …"""
         out: dict[tuple[str, str | None], int] = defaultdict(int)
-        for c in self.cells:
-            out[("all", None)] += c.count
-            out[("town", c.town)] += c.count
-            out[("office", c.office)] += c.count
+        for town, _, office, _, _, count, _, _ in self.cells:
+            out[("all", None)] += count
+            out[("town", town)] += count
+            out[("office", office)] += count
         return dict(out)
 
     @cached_property
@@ -115,7 +121,7 @@ class Cube:
         cells = self._reached.get(reach)
         if cells is None:
             cells = self._reached[reach] = tuple(
-                c for c in _slice(self, reach) if reach.admits(c.town, c.village, c.office))
+                c for c in _slice(self, reach) if reach.admits(c[TOWN], c[VILLAGE], c[OFFICE]))
         return cells
 
     def walked(self, scope: Scope, q: LedgerQuery, lead_only: bool) -> int:
@@ -133,14 +139,12 @@ class Cube:
         return self.sizes.get(("all", None), 0)
 
 
-K = TypeVar("K")
-
-
-def _group(cells: Iterable[Cell], key: Callable[[Cell], K]) -> dict[K, list[Cell]]:
-    out: dict[K, list[Cell]] = defaultdict(list)
+def _group(cells: Iterable[Cell], index: int) -> dict[Any, tuple[Cell, ...]]:
+    """The cells by one of their fields (tuples of them: untracked by the collector too)."""
+    out: dict[Any, list[Cell]] = defaultdict(list)
     for c in cells:
-        out[key(c)].append(c)
-    return dict(out)
+        out[c[index]].append(c)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _by_place(counts: dict[PlaceDay, int]
@@ -203,7 +207,8 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
     village, town, office, pending = q.village, q.town, q.office, q.pending
     cells: Iterable[Cell]
     if village or town or office:  # a small slice: test it against the reach
-        cells = [c for c in _slice(cube, reach, q) if reach.admits(c.town, c.village, c.office)]
+        cells = [c for c in _slice(cube, reach, q)
+                 if reach.admits(c[TOWN], c[VILLAGE], c[OFFICE])]
     else:
         cells = cube.reached(reach)
     cells = [*cells, *co]
@@ -211,21 +216,22 @@ def cube_count(cube: Cube, scope: Scope, q: LedgerQuery,
         # What the filter's office is only a co-office of (its lead is another office or
         # none): in reach wholly when the scope holds that office, else by its place or lead.
         whole = office in reach.offices
-        cells = [c for c in cells if c.office == office]
-        cells += [c for c in office_co if whole or reach.admits(c.town, c.village, c.office)]
+        cells = [c for c in cells if c[OFFICE] == office]
+        cells += [c for c in office_co
+                  if whole or reach.admits(c[TOWN], c[VILLAGE], c[OFFICE])]
         if joint and both is not None:
             cells += both  # co-routed to both, led by neither
         office = None
     total = 0
-    for c in cells:
-        if ((village and c.village != village)
-                or (town and c.town != town)
-                or (office and c.office != office)
-                or (status is not None and c.status != status)
-                or (pending and c.status in FINAL)
-                or (band is not None and (c.status not in OPEN or c.band != band))):
+    for c_town, c_village, c_office, c_status, c_band, count, _, _ in cells:
+        if ((village and c_village != village)
+                or (town and c_town != town)
+                or (office and c_office != office)
+                or (status is not None and c_status != status)
+                or (pending and c_status in FINAL)
+                or (band is not None and (c_status not in OPEN or c_band != band))):
             continue
-        total += c.count
+        total += count
     return total
 
 
@@ -240,12 +246,12 @@ def cube_filtered(cube: Cube, q: LedgerQuery) -> int | None:
     band = q.band.value if q.band is not None else None
     cells: Iterable[Cell] = (cube.by_village.get(q.village, ()) if q.village
                              else cube.by_town.get(q.town, ()) if q.town else cube.cells)
-    return sum(c.count for c in cells
-               if not ((q.village and c.village != q.village)
-                       or (q.town and c.town != q.town)
-                       or (status is not None and c.status != status)
-                       or (q.pending and c.status in FINAL)
-                       or (band is not None and (c.status not in OPEN or c.band != band))))
+    return sum(count for c_town, c_village, _, c_status, c_band, count, _, _ in cells
+               if not ((q.village and c_village != q.village)
+                       or (q.town and c_town != q.town)
+                       or (status is not None and c_status != status)
+                       or (q.pending and c_status in FINAL)
+                       or (band is not None and (c_status not in OPEN or c_band != band))))
 
 
 def due_case(today: dt.date) -> ColumnElement[str]:
@@ -291,14 +297,14 @@ def _counted(session: Session, where: ColumnElement[bool], plan: Plan, today: dt
                                     tuple_(*at, r.status, r.band, r.due),
                                     tuple_(*at, r.found_on), tuple_(*at, r.closed_day)))):
             if kind == 3:
-                cells.append(Cell(t, v, o, status, band_value, int(n), oldest, due_value))
+                cells.append((t, v, o, status, band_value, int(n), oldest, due_value))
             elif kind == 1:
                 found[(t, v, o, found_on)] = int(n)
             elif closed_on is not None:
                 closed[(t, v, o, as_date(closed_on))] = int(n)
         return tuple(cells), found, closed
     counted = tuple(
-        Cell(town, village, office, status, band_value, int(n), oldest, due_value)
+        (town, village, office, status, band_value, int(n), oldest, due_value)
         for town, village, office, status, band_value, due_value, n, oldest in session.execute(
             select(*place, Problem.status, band, due, func.count(), func.min(Problem.updated_at))
             .where(where)
@@ -345,8 +351,8 @@ def summed_today_work(cube: Cube, scope: Scope, co: Iterable[Cell] = ()) -> Toda
     # lines are then summed over those few groups.
     groups: dict[tuple[str, str, bool], int] = defaultdict(int)
     for cells in (cube.reached(reach), co if reach.offices else ()):
-        for c in cells:
-            groups[(c.status, c.due, c.office in mine)] += c.count
+        for _, _, office, status, _, count, _, due in cells:
+            groups[(status, due, office in mine)] += count
     today = cube.today
     windows = ((Due.TODAY, "orange"), (Due.WEEK, "due_soon"), (Due.OVERDUE, "red"))
     specs: list[tuple[str, str, tuple[tuple[str, str], ...], str]] = [
@@ -397,11 +403,10 @@ def cube_bytes(cube: Cube) -> bytes:
         return n
 
     cells: list[int | None] = []
-    for c in cube.cells:
-        oldest = None if c.oldest is None else (c.oldest - _EPOCH) // dt.timedelta(
+    for town, village, office, status, band, count, oldest_at, due in cube.cells:
+        oldest = None if oldest_at is None else (oldest_at - _EPOCH) // dt.timedelta(
             microseconds=1)
-        cells += [t(c.town), t(c.village), t(c.office), t(c.status), t(c.band), c.count,
-                  oldest, t(c.due)]
+        cells += [t(town), t(village), t(office), t(status), t(band), count, oldest, t(due)]
     days: list[list[int]] = []
     for counts in (cube.found, cube.closed):
         days.append([v for (town, village, office, day), n in counts.items()
@@ -417,10 +422,10 @@ def cube_from_bytes(data: bytes) -> Cube:
     texts: list[Any] = raw["texts"]
     flat = raw["cells"]
     cells = tuple(
-        Cell(texts[flat[i]], texts[flat[i + 1]], texts[flat[i + 2]], texts[flat[i + 3]],
-             texts[flat[i + 4]], flat[i + 5],
-             None if flat[i + 6] is None else _EPOCH + dt.timedelta(microseconds=flat[i + 6]),
-             texts[flat[i + 7]])
+        (texts[flat[i]], texts[flat[i + 1]], texts[flat[i + 2]], texts[flat[i + 3]],
+         texts[flat[i + 4]], flat[i + 5],
+         None if flat[i + 6] is None else _EPOCH + dt.timedelta(microseconds=flat[i + 6]),
+         texts[flat[i + 7]])
         for i in range(0, len(flat), 8))
     ordinal = dt.date.fromordinal
     found, closed = (

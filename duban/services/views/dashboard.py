@@ -171,8 +171,9 @@ def _from_cube(cube: Cube, scope: Scope) -> tuple[list[Row], dict[dt.date, int],
                                                   dict[dt.date, int]]:
     """The scope's rows and trend counts summed from the cube (lead offices only)."""
     reach = reach_of(scope)
-    rows: list[Row] = [(c.town, c.office, c.status, c.band, c.count, c.oldest, c.village)
-                       for c in cube.reached(reach)]
+    rows: list[Row] = [(town, office, status, band, count, oldest, village)
+                       for town, village, office, status, band, count, oldest, _
+                       in cube.reached(reach)]
     if not reach.covers(cube.campaign_id):
         return rows, {}, {}
     found: dict[dt.date, int] = defaultdict(int)
@@ -230,8 +231,9 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
             if co_cells is None:
                 extra_rows, extra_found, extra_closed = _queried(session, co, plan, today)
             else:  # the caller keeps them with the cube (they also give 今天要办)
-                extra_rows = [(c.town, c.office, c.status, c.band, c.count, c.oldest, None)
-                              for c in co_cells.cells]
+                extra_rows = [(town, office, status, band, count, oldest, None)
+                              for town, _, office, status, band, count, oldest, _
+                              in co_cells.cells]
                 extra_found, extra_closed = defaultdict(int), defaultdict(int)
                 for (_, _, _, d), n in co_cells.found.items():
                     extra_found[d] += n
