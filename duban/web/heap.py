@@ -1,16 +1,26 @@
 """The web server's garbage collector, set for a busy process with a large kept heap.
 
 A worker holds ~160,000 objects from its imports and the app (modules, classes, functions,
-SQLAlchemy's tables) and, once the kept counts are in, as many again. CPython's default
-collector (700 new objects a young collection) promotes the objects of every request in
-flight (fifty at a time, each living for a few hundred milliseconds) into the old
-generation, and a full collection walks the whole heap each time a quarter of it has been
-promoted: on the web bench a worker ran 7–20 full collections a minute of 130–200 ms each
-(~8 % of its CPU and a pause for every request in flight). `settle_heap` moves what exists at
-start-up into the permanent generation (`gc.freeze`: never walked again, freed by reference
-counting as before) and collects the young generation less often, so a request's objects
-are mostly freed by reference counting before a collection sees them. Cycles are still
-collected, just less often; memory stays bounded (see docs/benchmarks.md, "Web").
+SQLAlchemy's tables). CPython's default collector (700 new objects a young collection)
+promotes the objects of every request in flight (fifty at a time, each living for a few
+hundred milliseconds) into the old generation, and a full collection walks the whole heap
+each time a quarter of it has been promoted: on the web bench a worker ran 7–20 full
+collections a minute of 130–200 ms each (~8 % of its CPU and a pause for every request in
+flight). `settle_heap` moves what exists at start-up into the permanent generation
+(`gc.freeze`: never walked again, freed by reference counting as before) and collects the
+young generation less often, so a request's objects are mostly freed by reference counting
+before a collection sees them. Cycles are still collected, just less often; memory stays
+bounded (see docs/benchmarks.md, "Web").
+
+What a middle collection (every MIDDLE young ones, about once a minute in a busy worker)
+still walks is what became long-lived since the last: the requests in flight, the ledger
+page statements built for new shapes (`views.ledger.page_statement`, 1,024 kept), the
+scopes' results drawn from each recounted cube: 90,000–200,000 objects, 65–135 ms of CPU
+holding the GIL under the web bench. A recounted cube's cells are plain tuples, which
+CPython stops tracking at the first young collection they survive (they were ~33,000
+dataclass instances walked by every middle and full collection; docs/benchmarks.md, "tenth
+pass"). Freezing again after each recount would take those out too, but would keep forever
+the cyclic garbage of the requests in flight at that moment: not done.
 """
 
 from __future__ import annotations
