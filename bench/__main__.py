@@ -16,8 +16,9 @@ quick3: the intake and 排查 suites' steps forked from a process that imported 
 once (bench/forked.py; the intake's import keeps a process of its own, its peak memory a row),
 the field suite on a copied database, serve's start polled without a TLS context per probe:
 the run's CPU 78.5 → 67.6 s and 81.5 → 70.1 s back to back at load 16–21 (0.86×); measured
-quiet on the fast machine after the session's passes, 73.3 s twice (docs/benchmarks.md, "On a
-quiet machine, 2026-12-05 12:56–14:27 UTC"). What is left is measurement and its state: the tick
+quiet on the fast machine after the session's passes, 73.3 s twice, then 62.3 and 60.0 s with
+the measured children starting from cached bytecode (`_cached_bytecode`; docs/benchmarks.md,
+"On a quiet machine, 2026-12-05 12:56–14:27 UTC"). What is left is measurement and its state: the tick
 suite's first tick on each database (the measured tick's state), Prefect's server start, the
 field suite's `duban serve` starts, the start-up suite's processes.
 
