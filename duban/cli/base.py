@@ -38,16 +38,37 @@ class ZhArgument(click.Argument):
     """A positional argument shown by its name, as written."""
 
 
+# Positional arguments shown in Chinese in usage lines and "缺少参数" errors, by their name in
+# the code (an argument with a metavar of its own keeps it; a choice shows its choices).
+ARGUMENT_METAVARS = {
+    "campaign": "行动编号", "campaign_id": "行动编号", "problem": "问题编号",
+    "notice_id": "通知书编号", "occurrence": "事项编号", "milestone": "节点",
+    "file": "文件", "folder": "目录", "dest": "目录", "src": "备份目录", "out": "输出文件",
+    "username": "用户名", "word": "别名", "target": "名称", "sha256": "SHA-256",
+}
+
+
 def _in_chinese(kwargs: dict[str, Any]) -> dict[str, Any]:
     """A command's or group's settings, with the usage line's words in Chinese."""
     return {"options_metavar": "[选项]", "context_settings": CONTEXT, **kwargs}
 
 
 def _chinese_options(command: click.Command) -> None:
-    """Show the command's options with ZhOption's Chinese metavars."""
+    """Show the command's options with ZhOption's Chinese metavars, and its arguments by
+    their Chinese names."""
     for param in command.params:
         if isinstance(param, click.Option) and not isinstance(param, ZhOption):
             param.__class__ = ZhOption
+        elif (isinstance(param, click.Argument) and param.metavar is None
+              and not isinstance(param.type, click.Choice)):
+            param.metavar = ARGUMENT_METAVARS.get(param.name or "")
+
+
+def _short_help(command: click.Command, limit: int) -> str | None:
+    """A Chinese help's line in its group's list (see zh.short_help); None for click's own."""
+    if command.short_help or not command.help or command.help.isascii():
+        return None
+    return zh.short_help(command.help, limit)
 
 
 class ZhCommand(click.Command):
@@ -56,6 +77,10 @@ class ZhCommand(click.Command):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **_in_chinese(kwargs))
         _chinese_options(self)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The first sentence of the help, shortened at a clause when too long."""
+        return _short_help(self, limit) or super().get_short_help_str(limit)
 
 
 class ZhGroup(click.Group):
@@ -67,6 +92,10 @@ class ZhGroup(click.Group):
         kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
         super().__init__(*args, **_in_chinese(kwargs))
         _chinese_options(self)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The first sentence of the help, shortened at a clause when too long."""
+        return _short_help(self, limit) or super().get_short_help_str(limit)
 
 
 ZhGroup.group_class = ZhGroup
@@ -86,6 +115,42 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "user": ("users",), "duty": ("duties",), "milestone": ("duties",),
     "calendar": ("holidays",),
     "doctor": ("ops",), "backup": ("ops",), "restore": ("ops",), "worker": ("worker",),
+}
+
+
+# Each command's line in `duban --help`: the root lists its commands from here, so asking for
+# help imports none of their modules (click asks every command for its short help; importing
+# all of them was ~60 % of `duban --help`). tests/unit/test_cli_startup.py checks that every
+# command has one; a command's own help (`duban doctor --help`) stays beside its code.
+SUMMARIES: dict[str, str] = {
+    "audit": "办理记录（只增不改）。",
+    "backup": "备份数据库和数据目录中的文件，附校验清单。",
+    "calendar": "工作日历：导入国务院办公厅节假日安排通知，查看某年放假与调休。",
+    "campaign": "专项行动：启动、列表、概况、修订方案、总结关闭、重新开启。",
+    "coverage": "走访覆盖率：按村、乡镇统计，列出未走访农户。",
+    "demo": "演示：按种子方案在模拟时间里跑完整个行动，输出通知书和报表。",
+    "detect": "按方案的发现规则比对农户信息，生成问题并交办。",
+    "doctor": "清理数据目录中崩溃遗留的临时文件和无记录引用的通知书文件。",
+    "duty": "常态化工作：按方案定期走访、会商、报送，完成后上报佐证。",
+    "evidence": "佐证资料：列出、导出（按内容哈希存放，读取时校验）。",
+    "import": "导入 Excel/CSV（农户、走访、问题），有错则全部不写入。",
+    "init": "创建或升级数据库（应用全部迁移）。",
+    "milestone": "整改节点：一个问题的多个时间节点（如 开工、完工）。",
+    "notice": "督办通知书、催办通知、通报：下发、签收、作废、下载。",
+    "office": "责任办室：机构或人员变动时批量改派。",
+    "outbox": "消息发件箱：站内信、邮件、机器人消息的发送状态、失败重试。",
+    "plan": "行动方案（YAML）。",
+    "problem": "问题台账：查询、详情、办理。",
+    "report": "报表：日报、整改台账、月考评、考核罚款。",
+    "restore": "从 duban backup 生成的目录恢复数据库和文件。",
+    "review": "复核与销号（谁督查谁签字）。",
+    "serve": "启动常驻服务：调度器和网页。",
+    "spotcheck": "随机抽查：各督查组每日按方案配额抽取，结果记录在案。",
+    "substitute": "代理：办室人员外出期间由他人代为办理（留痕）。",
+    "template": "导入模板（Excel）。",
+    "tick": "立即运行一次调度，供 cron 与测试使用。",
+    "user": "用户与角色：新增、列表、停用、设置密码。",
+    "worker": "扩展模式：启动一个 Prefect worker，执行工作池中的督办调度。",
 }
 
 
@@ -127,6 +192,14 @@ class LazyGroup(ZhGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command, loaded or not, sorted as click sorts them."""
         return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands, each with its line from SUMMARIES: no command's module imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        with formatter.section(zh.MESSAGES["Commands"]):
+            formatter.write_dl([(name, zh.short_help(SUMMARIES[name], limit))
+                                for name in names])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command, after importing the modules that define it."""

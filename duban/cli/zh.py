@@ -6,6 +6,7 @@ environment; county machines vary, so we hand click a fixed table instead.
 
 from __future__ import annotations
 
+import click
 import click.core
 import click.decorators
 import click.exceptions
@@ -55,11 +56,18 @@ MESSAGES: dict[str, str] = {
     "Confirm the action without prompting.": "不询问，直接确认。",
     "unknown error": "未知错误",
     "deprecated": "已弃用",
+    "required": "必填",
 }
 
 
 def _translate(message: str) -> str:
     return MESSAGES.get(message, message)
+
+
+def _missing_message(self: click.exceptions.MissingParameter) -> str:
+    """click's "缺少参数 '问题编号'." with a Chinese full stop (its format adds a "." of its own)."""
+    english = self._english_message()  # type: ignore[attr-defined]
+    return str(english).replace("'.", "'。", 1)
 
 
 def install() -> None:
@@ -68,3 +76,128 @@ def install() -> None:
                    click.parser, click.termui, click.types):
         if hasattr(module, "_"):
             module._ = _translate  # type: ignore[attr-defined]
+    if not hasattr(click.exceptions.MissingParameter, "_english_message"):
+        missing = click.exceptions.MissingParameter
+        missing._english_message = missing.format_message  # type: ignore[attr-defined]
+        missing.format_message = _missing_message  # type: ignore[method-assign]
+    # Columns, not characters, in every help screen's layout.
+    click.formatting.term_len = display_width  # type: ignore[assignment]  # (its parameter is x)
+    click.formatting.wrap_text = wrap_text
+
+
+# ---- width: a Chinese character takes two columns of a terminal -----------------------------
+
+# Punctuation that never starts a line, and opening brackets that never end one (避头尾).
+NO_LINE_START = frozenset("，。、；：！？）》」』”’,.;:!?)")
+NO_LINE_END = frozenset("（《「『“‘(")
+SENTENCE_END = "。"
+CLAUSE_ENDS = "；，、："
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives the text (click counts characters: a Chinese option's
+    metavar pushed its help two columns right per character)."""
+    text = click.unstyle(text) if "\x1b" in text else text
+    if text.isascii():
+        return len(text)
+    from unicodedata import east_asian_width
+
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _tokens(text: str) -> list[str]:
+    """Units a line breaks between: each wide character, each run of spaces, each word."""
+    from unicodedata import east_asian_width
+
+    tokens: list[str] = []
+    word = ""
+    for ch in text:
+        if ch.isspace() or east_asian_width(ch) in "WF" or ch in NO_LINE_START:
+            if word:
+                tokens.append(word)
+                word = ""
+            tokens.append(" " if ch.isspace() else ch)
+        else:
+            word += ch
+    if word:
+        tokens.append(word)
+    return tokens
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    """One paragraph broken into lines of at most `width` columns (indents included); a
+    closing mark never starts a line and an opening one never ends one (避头尾): the word
+    before it moves down with it."""
+    lines: list[list[str]] = [[]]
+    used = display_width(first)
+    for token in _tokens(" ".join(text.split())):
+        line = lines[-1]
+        size = display_width(token)
+        if token == " " and not line:
+            continue
+        if line and used + size > width and token != " ":
+            carried: list[str] = []
+            if token in NO_LINE_START:
+                while len(line) > 1 and line[-1] in NO_LINE_START:
+                    carried.insert(0, line.pop())
+                if len(line) > 1:
+                    carried.insert(0, line.pop())
+            while len(line) > 1 and line[-1] in NO_LINE_END:
+                carried.insert(0, line.pop())
+            while line and line[-1] == " ":
+                line.pop()
+            while carried and carried[0] == " ":
+                carried.pop(0)
+            lines.append(carried)
+            line = lines[-1]
+            used = display_width(rest) + sum(map(display_width, carried))
+        line.append(token)
+        used += size
+    return "\n".join((first if i == 0 else rest) + "".join(line).rstrip()
+                     for i, line in enumerate(lines))
+
+
+_click_wrap_text = click.formatting.wrap_text
+
+
+def wrap_text(text: str, width: int = 78, initial_indent: str = "",
+              subsequent_indent: str = "", preserve_paragraphs: bool = False) -> str:
+    """click's wrap_text, measuring columns: text with Chinese is broken between characters
+    (click's wrapper breaks at spaces only, and counted a Chinese character as one column)."""
+    if text.isascii():
+        return _click_wrap_text(text, width, initial_indent, subsequent_indent,
+                                preserve_paragraphs)
+    if not preserve_paragraphs:
+        return _fill(text, width, initial_indent, subsequent_indent)
+    out = []
+    for paragraph in text.split("\n\n"):
+        stripped = paragraph.lstrip("\n")
+        indent = " " * (len(stripped) - len(stripped.lstrip(" ")))
+        if stripped.startswith("\b"):  # click's marker: keep this paragraph's lines as written
+            out.append("\n".join(indent + line for line in stripped.splitlines()[1:]))
+        else:
+            out.append(_fill(stripped, width, initial_indent + indent,
+                             subsequent_indent + indent))
+    return "\n\n".join(out)
+
+
+def short_help(text: str, limit: int) -> str:
+    """A command's line in its group's list: the first sentence of its help, cut at a clause
+    within `limit` columns (with …) when longer (click's own shortener cuts at spaces, and
+    gave "doctor ..." for a Chinese sentence without any)."""
+    paragraph = " ".join(text.partition("\n\n")[0].split())
+    end = paragraph.find(SENTENCE_END)
+    sentence = paragraph if end < 0 else paragraph[: end + 1]
+    if display_width(sentence) <= limit:
+        return sentence
+    cut = ""
+    for i, ch in enumerate(sentence):
+        if display_width(sentence[: i + 1]) > limit - 2:
+            break
+        if ch in CLAUSE_ENDS:
+            cut = sentence[:i]
+    if not cut:
+        cut = sentence
+        while display_width(cut) > limit - 2:
+            cut = cut[:-1]
+    return cut + "…"

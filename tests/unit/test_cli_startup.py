@@ -54,6 +54,13 @@ def test_help_imports_neither_the_database_layer_nor_heavy_libraries() -> None:
     assert isinstance(loaded, list)
     assert _heavy_loaded(loaded) == []
     assert "sqlalchemy" not in loaded and "models" not in loaded
+    # The commands are listed from base.SUMMARIES: no command's module is imported (importing
+    # them all for their short help was ~60 % of `duban --help`).
+    from duban.cli.base import COMMAND_MODULES
+
+    modules = {f"duban.cli.{m}" for ms in COMMAND_MODULES.values() for m in ms}
+    assert sorted(modules & set(loaded)) == []
+    assert "duban.domain.plan" not in loaded
 
 
 def test_problem_list_imports_no_heavy_library(tmp_path: Path, clock: FixedClock) -> None:
@@ -125,6 +132,10 @@ def test_every_command_is_found_by_its_modules_alone() -> None:
     assert isinstance(eager, dict) and isinstance(lazy, dict)
     assert lazy == {name: subs for name, subs in eager.items() if name != "init"}
     assert "submit" in lazy["problem"]
+    # Every command has its line in `duban --help`'s list, and no line names a lost command.
+    from duban.cli.base import SUMMARIES
+
+    assert sorted(SUMMARIES) == sorted(eager)
 
 
 def test_schema_head_agrees_with_alembic() -> None:
