@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +31,38 @@ class ZhOption(click.Option):
 
     def make_metavar(self, ctx: click.Context) -> str:
         """The type's metavar, translated when it is one of click's English words."""
+        if self.metavar is None and isinstance(self.type, click.DateTime):
+            return "日期"  # click shows its formats: [%Y-%m-%d]
         metavar = super().make_metavar(ctx)
         return METAVARS.get(metavar, metavar)
 
 
 class ZhArgument(click.Argument):
     """A positional argument shown by its name, as written."""
+
+
+class NamedChoice(click.ParamType):
+    """One of a few values, given by its Chinese name (整改中) or its code (rectifying, for
+    scripts); the command receives the code, and the help lists the names."""
+
+    name = "choice"
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        self.names = dict(names)  # code -> name
+        self.codes = {**{label: code for code, label in self.names.items()},
+                      **{code: code for code in self.names}}
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        """The names, as click shows a choice's values."""
+        return "[" + "|".join(self.names.values()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        """The code of a name or code; anything else is refused with the names to choose."""
+        code = self.codes.get(str(value).strip())
+        if code is None:
+            self.fail(f"“{value}”不是可选的值，可选：{'、'.join(self.names.values())}", param, ctx)
+        return code
 
 
 # Positional arguments shown in Chinese in usage lines and "缺少参数" errors, by their name in

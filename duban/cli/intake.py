@@ -8,7 +8,6 @@ import click
 
 from duban.adapters.intake import (
     KIND_LABELS,
-    KINDS,
     ImportRejected,
     export_template,
     format_error_table,
@@ -16,11 +15,11 @@ from duban.adapters.intake import (
     progress_bar,
     write_error_copy,
 )
-from duban.cli.base import cli, env, known_campaign
+from duban.cli.base import NamedChoice, cli, env, known_campaign
 from duban.cli.output import echo_json, json_option, table
 from duban.domain.household import VISIT_MODE_LABELS, VisitMode
 
-KIND_HELP = "households 农户信息 / visits 走访记录 / problems 问题台账"
+KIND_HELP = "、".join(KIND_LABELS.values())
 
 
 @cli.group("template", help="导入模板（Excel）。")
@@ -29,7 +28,7 @@ def template_group() -> None:
 
 
 @template_group.command("export", help=f"导出空白模板（{KIND_HELP}），含填写说明与下拉选项。")
-@click.argument("kind", type=click.Choice(list(KINDS)))
+@click.argument("kind", type=NamedChoice(KIND_LABELS))
 @click.option("--campaign", "campaign_id", type=int,
               help="行动编号：下拉选项和示例取自其方案（只有一项行动时可省略）。")
 @click.option("--out", "out", type=click.Path(path_type=Path), help="输出文件（默认：当前目录）。")
@@ -60,7 +59,7 @@ def template_export(kind: str, campaign_id: int | None, out: Path | None) -> Non
 
 
 @cli.command("import", help=f"导入 Excel/CSV 文件（{KIND_HELP}）；任何一行有错则全部不写入。")
-@click.argument("kind", type=click.Choice(list(KINDS)))
+@click.argument("kind", type=NamedChoice(KIND_LABELS))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
 @click.option("--as", "username", default="county", show_default=True, help="导入人（用户名）。")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from duban.cli.base import cli, env
+from duban.cli.base import NamedChoice, cli, env
 from duban.cli.output import as_json, echo_json, json_option, table
 from duban.domain.clock import CHINA_TZ, local_today
 from duban.domain.lifecycle import (
@@ -141,7 +141,7 @@ ALIAS_KINDS = {"category": "问题类别", "source": "问题来源", "town": "�
 @campaign_group.command("alias", help="为进行中行动的问题类别（category）、来源（source）、乡镇（town）"
                         "或村（village）添加别名：导入台账和筛选时可用这个词（新方案版本，留痕）。")
 @click.argument("campaign_id", type=int)
-@click.argument("kind", type=click.Choice(list(ALIAS_KINDS)))
+@click.argument("kind", type=NamedChoice(ALIAS_KINDS))
 @click.argument("word")
 @click.argument("target")
 @click.option("--town", help="村所属的乡镇（名称、别名或代码）；给村添加别名时必填。")
@@ -326,8 +326,8 @@ def problem_group() -> None:
     pass
 
 
-STATUS_CHOICES = click.Choice([s.value for s in Status])
-ACTION_CHOICES = click.Choice([a.value for a in Action])
+STATUS_CHOICES = NamedChoice({s.value: STATUS_LABELS[s] for s in Status})
+ACTION_CHOICES = NamedChoice({a.value: ACTION_LABELS[a] for a in Action})
 
 
 @problem_group.command("list", help="按条件列出问题。")
@@ -444,9 +444,11 @@ def problem_show(problem: str, campaign_id: int | None, json_out: bool) -> None:
     click.echo(table(["项目", "内容"], [[k, v] for k, v in fields if v != ""]))
 
 
-@problem_group.command("move", help="以指定用户身份办理一步（交办、签收、提交、复核、销号等）。")
+@problem_group.command("move", help="以指定用户身份办理一步（交办、签收、提交、复核、销号等）。"
+                       f"\n\n办理动作：{'、'.join(ACTION_CHOICES.names.values())}"
+                       "（也可用英文代码，如 route）。")
 @click.argument("problem")
-@click.argument("action", type=ACTION_CHOICES)
+@click.argument("action", type=ACTION_CHOICES, metavar="办理动作")
 @click.option("--as", "username", required=True, help="办理人用户名（谁办理谁签字）。")
 @click.option("--campaign", "campaign_id", type=int, help="行动编号。")
 @click.option("--note", default="", help="说明。")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from duban.cli.base import campaign_or_only, cli, env
+from duban.cli.base import NamedChoice, campaign_or_only, cli, env
 from duban.cli.output import echo_json, json_option, table
 from duban.domain.clock import CHINA_TZ, local_today
 from duban.domain.numbering import format_date_cn
@@ -152,8 +152,8 @@ def ranking_cmd(campaign_id: int | None, month: str, freeze: bool, username: str
 @report_group.command("penalties", help="考核罚款：按方案规则列出逾期未整改事项的罚款。")
 @CAMPAIGN
 @click.option("--date", "day", type=DATE, help="考核日期（默认今天）。")
-@click.option("--by", type=click.Choice(["town", "office"]), default="office",
-              show_default=True, help="按乡镇（town）或责任单位（office）合计。")
+@click.option("--by", type=NamedChoice({"town": "乡镇", "office": "责任单位"}), default="office",
+              help="按乡镇或责任单位合计（默认：责任单位）。")
 @json_option
 def penalties_cmd(campaign_id: int | None, day: dt.datetime | None, by: str,
                   json_out: bool) -> None:

@@ -8,11 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from duban.cli.base import cli, env, known_campaign
+from duban.cli.base import NamedChoice, cli, env, known_campaign
 from duban.cli.ledger import problem_group
 from duban.cli.output import echo_json, json_option, table
 from duban.domain.clock import CHINA_TZ, local_today
-from duban.domain.lifecycle import STATUS_LABELS, Action, Payload, Status
+from duban.domain.lifecycle import (
+    SPOT_CHECK_RESULT_LABELS,
+    STATUS_LABELS,
+    Action,
+    Payload,
+    Status,
+)
 
 if TYPE_CHECKING:
     from duban.services.recurrence import ReopenFigure
@@ -252,8 +258,7 @@ def spotcheck_draw(campaign_id: int, day: dt.datetime | None, seed: int | None,
 @click.option("--campaign", "campaign_id", type=int, required=True, help="行动编号。")
 @click.option("--day", type=DATE, metavar="日期", help="抽查日期。")
 @click.option("--group", help="督查组代码。")
-@click.option("--result", type=click.Choice(["pending", "passed", "failed"]),
-              help="结果：pending 待检查 / passed 合格 / failed 不合格。")
+@click.option("--result", type=NamedChoice(SPOT_CHECK_RESULT_LABELS), help="结果。")
 @json_option
 def spotcheck_list(campaign_id: int, day: dt.datetime | None, group: str | None,
                    result: str | None, json_out: bool) -> None:
@@ -329,6 +334,10 @@ def office_group() -> None:
     pass
 
 
+# The statuses a batch reassignment (office reassign-all) moves by default: not yet submitted.
+REASSIGNABLE = (Status.ROUTED, Status.RECTIFYING, Status.DISPUTED)
+
+
 @office_group.command("reassign-all", help="把一个办室未办结的问题全部改派到另一办室（逐条留痕）。")
 @click.argument("from_office", metavar="原办室")
 @click.argument("to_office", metavar="新办室")
@@ -336,7 +345,7 @@ def office_group() -> None:
 @click.option("--as", "username", required=True, help="办理人用户名（县级办公室）。")
 @click.option("--note", required=True, help="改派原因。")
 @click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["routed", "rectifying", "disputed"]),
+              type=NamedChoice({s.value: STATUS_LABELS[s] for s in REASSIGNABLE}),
               help="只改派这些状态（默认：已交办、整改中、申请改派）。")
 @click.option("--keep-co-offices", is_flag=True, help="不更换协办单位中的原办室。")
 def office_reassign_all(from_office: str, to_office: str, campaign_id: int, username: str,

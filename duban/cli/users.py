@@ -7,13 +7,13 @@ import os
 
 import click
 
-from duban.cli.base import cli, env
+from duban.cli.base import NamedChoice, cli, env
 from duban.cli.output import echo_json, json_option, table
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import ROLE_LABELS, Role
 
-ROLE_HELP = ("角色：county 县级办公室 / supervisor 督查组 / town 乡镇 / office 责任办室 / "
-             "village 村。")
+ROLE_HELP = "角色。"
+ROLE_CHOICES = NamedChoice({r.value: ROLE_LABELS[r] for r in Role if r != Role.SYSTEM})
 PASSWORD_ENV = "DUBAN_PASSWORD"
 
 
@@ -49,7 +49,7 @@ def user_group() -> None:
 @user_group.command("add", help="新增用户（可同时设置登录密码）。")
 @click.argument("username")
 @click.option("--name", required=True, help="姓名。")
-@click.option("--role", type=click.Choice([r.value for r in Role if r != Role.SYSTEM]),
+@click.option("--role", type=ROLE_CHOICES,
               required=True, help=ROLE_HELP)
 @click.option("--office", help="所属责任办室代码（责任办室用户）。")
 @click.option("--town", help="所属乡镇代码（乡镇、村用户）。")
@@ -60,7 +60,7 @@ def user_group() -> None:
               "不设密码的用户不能登录网页。")
 @click.option("--ask", is_flag=True, help="交互输入密码（不回显）。")
 @click.option("--also", "also", multiple=True,
-              type=click.Choice([r.value for r in Role if r != Role.SYSTEM]),
+              type=ROLE_CHOICES,
               help="兼任的其他角色（可多次）；同一问题上仍不能既整改又复核或销号。")
 @click.option("--campaign", "campaign_id", type=int, default=None,
               help="所属行动编号（办室、乡镇、村用户；同一代码在多项行动中都有时必填）。")
@@ -85,7 +85,7 @@ def user_add(username: str, name: str, role: str, office: str | None, town: str 
 
 
 @user_group.command("list", help="列出用户。")
-@click.option("--role", type=click.Choice([r.value for r in Role if r != Role.SYSTEM]),
+@click.option("--role", type=ROLE_CHOICES,
               help="只列出某一角色。")
 @click.option("--active", "active_only", is_flag=True, help="只列出未停用的用户。")
 @json_option

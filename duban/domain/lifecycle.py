@@ -111,6 +111,10 @@ ROLE_LABELS: dict[Role, str] = {
     Role.SYSTEM: "系统",
 }
 
+# A spot check's result (随机抽查): drawn and not yet checked, then passed or failed.
+SPOT_CHECK_RESULT_LABELS: dict[str, str] = {"pending": "待检查", "passed": "合格",
+                                            "failed": "不合格"}
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -20,6 +20,7 @@ from duban.domain.clock import Clock, local_today
 from duban.domain.errors import ConflictError, DubanError, NotFound, PermissionDenied
 from duban.domain.household import ReportedProblem
 from duban.domain.lifecycle import (
+    SPOT_CHECK_RESULT_LABELS,
     STATUS_LABELS,
     Action,
     Actor,
@@ -48,7 +49,7 @@ from models import Campaign, Problem, SpotCheck, SpotCheckDraw
 # again; the plans want many different items seen, not the same ones twice in a week.
 RECENT_DAYS = 14
 
-RESULT_LABELS = {"pending": "待检查", "passed": "合格", "failed": "不合格"}
+RESULT_LABELS = SPOT_CHECK_RESULT_LABELS
 
 
 # ---- closing in batches --------------------------------------------------------------

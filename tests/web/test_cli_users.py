@@ -41,13 +41,17 @@ def test_users_from_the_command_line_sign_in(db: Database, app: Any) -> None:
     rc, out = run("user", "add", "zhou", "--name", "周科员", "--role", "office",
                   "--office", "zjj", "--password", "Zhou-2022-pass")
     assert rc == 0 and "用户已添加：zhou" in out, out
-    rc, out = run("user", "add", "wu", "--name", "吴干事", "--role", "town", "--town", "huaidian",
+    # A role by its name, as a clerk says it, or by its code.
+    rc, out = run("user", "add", "wu", "--name", "吴干事", "--role", "乡镇", "--town", "huaidian",
                   env={"DUBAN_PASSWORD": "Wu-pass-2022"})
     assert rc == 0, out
     assert _signs_in(app, "zhou", "Zhou-2022-pass") and _signs_in(app, "wu", "Wu-pass-2022")
     rc, out = run("user", "list", "--role", "office")
     assert rc == 0 and "周科员" in out and "吴干事" not in out and "已设" in out
     assert "县住建局" in out and " zjj " not in out  # 所属 by name
+    assert run("user", "list", "--role", "责任办室") == (rc, out)
+    rc, refused = run("user", "list", "--role", "办室")
+    assert rc == 1 and "“办室”不是可选的值，可选：县级办公室、督查组、乡镇、责任办室、村" in refused
     rc, out = run("user", "disable", "zhou")
     assert rc == 0 and "用户已停用：zhou" in out
     assert not _signs_in(app, "zhou", "Zhou-2022-pass")
