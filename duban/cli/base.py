@@ -23,7 +23,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 # click derives metavars from type names (TEXT, INTEGER); show them in Chinese.
 METAVARS = {"TEXT": "文本", "INTEGER": "整数", "FILE": "文件", "PATH": "路径",
-            "FLOAT": "数值", "DIRECTORY": "目录", "FILENAME": "文件"}
+            "FLOAT": "数值", "DIRECTORY": "目录", "FILENAME": "文件",
+            "INTEGER RANGE": "整数", "FLOAT RANGE": "数值"}
 
 
 class ZhOption(click.Option):

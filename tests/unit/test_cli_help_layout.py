@@ -99,3 +99,17 @@ def test_every_command_is_listed_with_words_not_dots() -> None:
 def test_each_summary_fits_the_root_list(name: str) -> None:
     limit = WIDTH - 2 - 6 - max(map(len, base.SUMMARIES))
     assert zh.display_width(base.SUMMARIES[name]) <= limit, name
+
+
+def test_no_help_screen_shows_click_english_metavars() -> None:
+    """Options and arguments read in Chinese (整数, 日期, 问题编号), never TEXT, INTEGER RANGE,
+    [%Y-%m-%d] or PROBLEM; click's own [required] reads [必填]."""
+    import re
+
+    english = re.compile(r"^\s+--?[\w-]+(?:, --[\w-]+)? [A-Z][A-Z_ ]+\b|\[%Y|\[required\]")
+    for path in _every_command():
+        out = _help(path)
+        usage = out.splitlines()[0]
+        assert not re.search(r"\b[A-Z][A-Z_]{2,}\b", usage.replace("SHA-256", "")), (path, usage)
+        for line in out.splitlines():
+            assert not english.search(line), (path, line)
