@@ -12,7 +12,9 @@ DUBAN_BENCH_GC_LOG set, each process appends a line per collection to DIR/PID.lo
 on the system's monotonic clock, as `run --timeline`'s sent_monotonic column, to line the
 collections up with the slow requests. DUBAN_BENCH_GC_TYPES=1 adds, for middle and full
 collections, how many objects the generation holds and its commonest types (counted before
-the timed part; it costs the process a walk of the generation).
+the timed part; it costs the process a walk of the generation). Middle and full collections
+also log `kept=<n>`: the ledger page statements the process keeps (views.ledger.page_statement)
+once it has imported them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _DIR = os.environ.get("DUBAN_BENCH_GC_LOG")
 if _DIR:
     import collections
     import gc
+    import sys
     import time
     from typing import Any
 
@@ -42,6 +45,9 @@ if _DIR:
         if phase == "start":
             gen = info["generation"]
             _state["extra"] = _census(gen) if _TYPES and gen >= 1 else ""
+            ledger = sys.modules.get("duban.services.views.ledger")
+            if gen >= 1 and ledger is not None:
+                _state["extra"] += f" kept={len(ledger._page_statements)}"
             # Durations only (perf_counter, the thread's CPU): never shown as a date.
             _state["wall"] = time.perf_counter()
             _state["cpu"] = time.thread_time()

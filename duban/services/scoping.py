@@ -18,6 +18,7 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     and_,
+    bindparam,
     false,
     func,
     or_,
@@ -136,34 +137,61 @@ def reach_of(scope: Scope) -> Reach:
     return Reach()
 
 
-def in_campaigns(scope: Scope, column: Any, clause: ColumnElement[bool]) -> ColumnElement[bool]:
-    """`clause`, narrowed to the campaigns an office, town or village account belongs to."""
+def in_campaigns(scope: Scope, column: Any, clause: ColumnElement[bool], *,
+                 bound: bool = False) -> ColumnElement[bool]:
+    """`clause`, narrowed to the campaigns an office, town or village account belongs to;
+    `bound`: their ids are the parameter s_campaigns (see reach_values)."""
     campaigns = scope.actor.campaigns
     if campaigns is None or scope.sees_all:
         return clause
     if not campaigns:
         return false()
-    return and_(clause, column.in_(sorted(campaigns)))
+    ids: Any = bindparam("s_campaigns", expanding=True) if bound else sorted(campaigns)
+    return and_(clause, column.in_(ids))
 
 
-def problem_clause(scope: Scope) -> ColumnElement[bool]:
-    """The WHERE clause on Problem that a scope allows."""
-    return in_campaigns(scope, Problem.campaign_id, _problem_clause(scope))
+def problem_clause(scope: Scope, *, bound: bool = False) -> ColumnElement[bool]:
+    """The WHERE clause on Problem that a scope allows; `bound`: the reach's values are
+    named parameters (reach_values), so one statement serves every scope of its kind."""
+    return in_campaigns(scope, Problem.campaign_id, _problem_clause(scope, bound), bound=bound)
 
 
-def _problem_clause(scope: Scope) -> ColumnElement[bool]:
+def _problem_clause(scope: Scope, bound: bool = False) -> ColumnElement[bool]:
     reach = reach_of(scope)
     if reach.everything:
         return true()
     if reach.town is not None:
-        return Problem.town_code == reach.town
+        return Problem.town_code == (bindparam("s_town") if bound else reach.town)
     if reach.village is not None:
-        return Problem.village_code == reach.village
+        return Problem.village_code == (bindparam("s_village") if bound else reach.village)
     if reach.offices:
-        offices = sorted(reach.offices)
+        offices: Any = (bindparam("s_offices", expanding=True) if bound
+                        else sorted(reach.offices))
         co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(offices))
         return or_(Problem.lead_office.in_(offices), Problem.id.in_(co))
     return false()
+
+
+def reach_values(scope: Scope) -> dict[str, Any]:
+    """The values of a scope's reach, by the names its bound clauses give them (s_town,
+    s_village, s_offices, s_campaigns); a kept statement is run with them."""
+    values: dict[str, Any] = {"s_offices": sorted(scope.offices)}
+    if scope.town is not None:
+        values["s_town"] = scope.town
+    if scope.village is not None:
+        values["s_village"] = scope.village
+    if scope.actor.campaigns is not None:
+        values["s_campaigns"] = sorted(scope.actor.campaigns)
+    return values
+
+
+def reach_kind(scope: Scope, campaign_id: int) -> tuple[Any, ...]:
+    """What a bound clause of this scope is built from, without the reach's values: scopes
+    of one kind share their statements (a town's clause is the same for every town)."""
+    campaigns = scope.actor.campaigns
+    return (scope.sees_all, scope.role, scope.town is not None, scope.village is not None,
+            bool(scope.offices), Role.OFFICE in scope.actor.roles,
+            None if campaigns is None else bool(campaigns), reach_of(scope).covers(campaign_id))
 
 
 def scoped_problems(stmt: Select[Any], scope: Scope) -> Select[Any]:
@@ -192,7 +220,7 @@ def office_shape(session: Session, campaign_id: int, offices: Iterable[str]) -> 
 
 def office_condition(session: Session, campaign_id: int, offices: Iterable[str], *,
                      shape: str | None = None, probe: bool = False,
-                     undated: bool = False) -> ColumnElement[bool]:
+                     undated: bool = False, param: str | None = None) -> ColumnElement[bool]:
     """Problems of a campaign led by, or co-routed to, any of these offices, in the shape the
     planner handles best for listing.
 
@@ -210,26 +238,30 @@ def office_condition(session: Session, campaign_id: int, offices: Iterable[str],
     condition). An office others co-route to then gets the ids of its undated problems
     gathered from indexes alone (see undated_ids), not every undated row of the campaign
     read from the table to check its lead and co-offices.
+
+    `param`: the offices' codes are that named parameter (an expanding list), not values in
+    the clause (see reach_values); their shape is still theirs.
     """
     codes = sorted(set(offices))
     if not codes:
         return false()
     shape = shape or office_shape(session, campaign_id, codes)
-    co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(codes))
-    lead = Problem.lead_office.in_(codes)
+    listed: Any = bindparam(param, expanding=True) if param else codes
+    co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(listed))
+    lead = Problem.lead_office.in_(listed)
     if shape == "lead":
         return lead
     if undated:
-        return Problem.id.in_(undated_ids(campaign_id, codes))
+        return Problem.id.in_(undated_ids(campaign_id, codes, param=param))
     if shape == "gather":
         led = aliased(Problem)
         return Problem.id.in_(union_all(
-            select(led.id).where(led.campaign_id == campaign_id, led.lead_office.in_(codes)),
+            select(led.id).where(led.campaign_id == campaign_id, led.lead_office.in_(listed)),
             co))
     # EXISTS, probed per row through the co-office key, not IN, which hashes every
     # co-routed id of the office again for each query.
     probed = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.problem_id == Problem.id,
-                                                      ProblemCoOffice.office_code.in_(codes))
+                                                      ProblemCoOffice.office_code.in_(listed))
     if probe:
         # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a hashed subplan (it only
         # rewrites EXISTS subqueries without one): each row is then probed on its own.
@@ -237,7 +269,8 @@ def office_condition(session: Session, campaign_id: int, offices: Iterable[str],
     return or_(lead, probed.exists())
 
 
-def undated_ids(campaign_id: int, offices: Iterable[str]) -> CompoundSelect[Any]:
+def undated_ids(campaign_id: int, offices: Iterable[str], *,
+                param: str | None = None) -> CompoundSelect[Any]:
     """The ids of a campaign's problems without a deadline that these offices lead or are
     co-offices of: those they lead from the lead-office deadline index, those they are
     co-offices of among the undated problems that were routed (the status and deadline
@@ -248,8 +281,9 @@ def undated_ids(campaign_id: int, offices: Iterable[str]) -> CompoundSelect[Any]
     them (~30,000 in the bench) from the table, for an office others co-route to, to keep
     none (issue 17, item 4). An unrouted problem has no co-office: co-offices are written
     when a problem is routed (交办, 改派, a plan amendment's co-office change of an open
-    routed problem) and no move leads back to 待交办 (tests/web/test_ledger_walks.py)."""
-    codes = sorted(set(offices))
+    routed problem) and no move leads back to 待交办 (tests/web/test_ledger_walks.py).
+    `param`: the codes are that named parameter (see office_condition)."""
+    codes: Any = bindparam(param, expanding=True) if param else sorted(set(offices))
     led, undated = aliased(Problem), aliased(Problem)
     co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.problem_id == undated.id,
                                                   ProblemCoOffice.office_code.in_(codes))
@@ -273,17 +307,19 @@ def _capped(session: Session, ids: Select[Any]) -> int:
 
 def listing_clause(session: Session, scope: Scope, campaign_id: int, *,
                    shapes: Mapping[frozenset[str], str] | None = None,
-                   probe: bool = False, undated: bool = False) -> ColumnElement[bool]:
+                   probe: bool = False, undated: bool = False,
+                   bound: bool = False) -> ColumnElement[bool]:
     """problem_clause shaped for listing many rows (see office_condition); `shapes` may
     carry office_shape answers a caller keeps, `probe` says a sort index is walked,
-    `undated` that only problems without a deadline are wanted."""
+    `undated` that only problems without a deadline are wanted, `bound` that the reach's
+    values are named parameters (reach_values)."""
     if scope.role == Role.OFFICE:
         if not reach_of(scope).covers(campaign_id):
             return false()
         return office_condition(session, campaign_id, scope.offices,
                                 shape=(shapes or {}).get(scope.offices), probe=probe,
-                                undated=undated)
-    return problem_clause(scope)
+                                undated=undated, param="s_offices" if bound else None)
+    return problem_clause(scope, bound=bound)
 
 
 def visible_problem(session: Session, scope: Scope, problem_id: int) -> Problem:

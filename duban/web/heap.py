@@ -14,9 +14,11 @@ bounded (see docs/benchmarks.md, "Web").
 
 What a middle collection (every MIDDLE young ones, about once a minute in a busy worker)
 still walks is what became long-lived since the last: the requests in flight, the ledger
-page statements built for new shapes (`views.ledger.page_statement`, 1,024 kept), the
-scopes' results drawn from each recounted cube: 90,000–200,000 objects, 65–135 ms of CPU
-holding the GIL under the web bench. A recounted cube's cells are plain tuples, which
+page statements built for new shapes and their compiled forms (`views.ledger.page_statement`:
+one per kind of scope, ~190–260 under the web bench, where one per scope made 700–1,000),
+the scopes' results drawn from each recounted cube: 100,000–108,000 objects, 44–68 ms of CPU
+holding the GIL under the web bench (184,000–203,000 and 57–139 ms with a statement per
+scope). A recounted cube's cells are plain tuples, which
 CPython stops tracking at the first young collection they survive (they were ~33,000
 dataclass instances walked by every middle and full collection; docs/benchmarks.md, "tenth
 pass"). Freezing again after each recount would take those out too, but would keep forever

@@ -20,7 +20,14 @@ from duban.domain.bands import Band, Bands
 from duban.domain.labelled import Labelled
 from duban.domain.lifecycle import OPEN_STATUSES, STATUS_LABELS, Role, Status
 from duban.services.campaigns import load_plan_of
-from duban.services.scoping import Scope, listing_clause, office_condition, office_shape
+from duban.services.scoping import (
+    Scope,
+    listing_clause,
+    office_condition,
+    office_shape,
+    reach_kind,
+    reach_values,
+)
 from duban.services.views.common import OPEN, PENDING, band_filter, plan_bands
 from duban.services.views.today import Due, due_filter, lead_mine, workdays_left
 from models import Household, Problem
@@ -124,15 +131,16 @@ def ledger_select(session: Session, scope: Scope, q: LedgerQuery, today: dt.date
     frozenset of office codes) a caller keeps; `probe`: the rows are found by walking a
     sort index, so co-offices are probed row by row (see office_condition); `undated`: only
     the rows without a deadline (their offices' ids gathered from indexes alone); `bound`:
-    the filters' values are named parameters (see filter_values), so the statement serves
-    every request of its shape.
+    the filters' values and the scope's reach are named parameters (see filter_values and
+    scoping.reach_values), so the statement serves every request of its shape and every
+    scope of its kind.
     """
     def value(name: str, given: Any) -> Any:
         return bindparam(name, given) if bound else given
 
     stmt = select(Problem).where(Problem.campaign_id == q.campaign_id,
                                  listing_clause(session, scope, q.campaign_id, shapes=shapes,
-                                                probe=probe, undated=undated))
+                                                probe=probe, undated=undated, bound=bound))
     if undated:
         stmt = stmt.where(Problem.deadline.is_(None))
     if q.town:
@@ -159,7 +167,7 @@ def ledger_select(session: Session, scope: Scope, q: LedgerQuery, today: dt.date
     if q.due is not None:
         stmt = stmt.where(due_filter(q.due, today))
     if q.lead_mine:
-        stmt = stmt.where(lead_mine(scope))
+        stmt = stmt.where(lead_mine(scope, bound=bound))
     if q.search:
         term = value("f_term", q.search.strip())
         like = value("f_like", f"%{_escape_like(q.search.strip())}%")
@@ -258,14 +266,14 @@ def ledger_rows(session: Session, scope: Scope, q: LedgerQuery, today: dt.date, 
     bands = _bands(session, q, today, bands)
     stmt = page_statement(session, scope, q, today, bands, shapes, dense)
     offset = (max(q.page, 1) - 1) * q.per_page
-    values = {**filter_values(q), "page_size": q.per_page, "page_offset": offset,
-              "page_reach": offset + q.per_page}
+    values = {**filter_values(q), **reach_values(scope), "page_size": q.per_page,
+              "page_offset": offset, "page_reach": offset + q.per_page}
     # Plain rows through the session's connection: no ORM result processing per row.
     return [ledger_row(p, bands) for p in session.connection().execute(stmt, values)]
 
 
 # Page statements kept per process, by shape (see page_statement): the bench's fifty users
-# ask a few hundred shapes.
+# ask about a hundred shapes (their scopes' kinds, not their towns and offices).
 PAGE_STATEMENTS_KEPT = 1024
 _page_statements: OrderedDict[tuple[Any, ...], Select[Any]] = OrderedDict()
 _page_statements_guard = threading.Lock()
@@ -274,20 +282,22 @@ _page_statements_guard = threading.Lock()
 def page_statement(session: Session, scope: Scope, q: LedgerQuery, today: dt.date,
                    bands: Bands, shapes: Mapping[frozenset[str], str] | None,
                    dense: bool) -> Select[Any]:
-    """The SELECT of a ledger page, its filters' values, page size and offset named
-    parameters (filter_values, page_size, page_offset), built once per shape — the scope,
-    which filters are given, the order, how the page is found, the day's bands — and kept:
-    built anew for every page it was ~2 ms of SQLAlchemy a ledger page (its clauses, then
-    the cache key of the whole statement), as the tally's statement was (issue 17, item 4).
+    """The SELECT of a ledger page, its filters' values, the scope's reach, page size and
+    offset named parameters (filter_values, reach_values, page_size, page_offset), built
+    once per shape — the scope's kind, which filters are given, the order, how the page is
+    found, the day's bands — and kept: built anew for every page it was ~2 ms of SQLAlchemy
+    a ledger page (its clauses, then the cache key of the whole statement), as the tally's
+    statement was (issue 17, item 4). Keyed by the scope's kind, not its towns and offices:
+    kept per scope, the bench's fifty users made ~1,000 of them, a few hundred objects each,
+    which the collector's middle collections walked (docs/benchmarks.md, "eleventh pass").
     A request whose offices' shapes are not all known builds its own."""
     office_shape_of = None if q.office is None else (shapes or {}).get(frozenset({q.office}))
     scope_shape = (shapes or {}).get(scope.offices) if scope.role == Role.OFFICE else "-"
     key: tuple[Any, ...] | None = None
     if scope_shape is not None and (q.office is None or office_shape_of is not None):
-        # What ledger_select reads of the scope (not the user: a scope's users share).
-        reach = (scope.key(), scope.role, scope.offices, scope.actor.campaigns,
-                 Role.OFFICE in scope.actor.roles)
-        key = (session.get_bind().dialect.name, reach, scope_shape, office_shape_of,
+        # What ledger_select builds from the scope; its values are parameters.
+        key = (session.get_bind().dialect.name, reach_kind(scope, q.campaign_id),
+               scope_shape, office_shape_of,
                q.campaign_id, bool(q.town), bool(q.village), q.status is not None, q.pending,
                bool(q.category), bool(q.source), q.band, q.due, q.lead_mine, bool(q.search),
                q.sort, q.descending, dense, bands, today)

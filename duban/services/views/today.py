@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, and_, case, false, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, false, func, select
 from sqlalchemy.orm import Session
 
 from duban.domain.labelled import Labelled
@@ -68,10 +68,13 @@ def workdays_text(deadline: dt.date | None, left: int | None, today: dt.date) ->
     return f"剩{left}个工作日"
 
 
-def lead_mine(scope: Scope) -> ColumnElement[bool]:
-    """Problems whose lead office is one the user acts for (their 签收 and 整改 to do)."""
+def lead_mine(scope: Scope, *, bound: bool = False) -> ColumnElement[bool]:
+    """Problems whose lead office is one the user acts for (their 签收 and 整改 to do);
+    `bound`: the offices are the parameter s_offices (scoping.reach_values)."""
     if Role.OFFICE not in scope.actor.roles or not scope.offices:
         return false()
+    if bound:
+        return Problem.lead_office.in_(bindparam("s_offices", expanding=True))
     return Problem.lead_office.in_(sorted(scope.offices))
 
 
