@@ -15,7 +15,7 @@ bounded (see docs/benchmarks.md, "Web").
 What a middle collection (every MIDDLE young ones, about once a minute in a busy worker)
 still walks is what became long-lived since the last: the requests in flight, the ledger
 page statements built for new shapes and their compiled forms (`views.ledger.page_statement`:
-one per kind of scope, ~190–260 under the web bench, where one per scope made 700–1,000),
+one per kind of scope, ~170–260 under the web bench, where one per scope made 400–1,000),
 the scopes' results drawn from each recounted cube: 100,000–108,000 objects, 44–68 ms of CPU
 holding the GIL under the web bench (184,000–203,000 and 57–139 ms with a statement per
 scope). A recounted cube's cells are plain tuples, which

@@ -288,7 +288,7 @@ def page_statement(session: Session, scope: Scope, q: LedgerQuery, today: dt.dat
     found, the day's bands — and kept: built anew for every page it was ~2 ms of SQLAlchemy
     a ledger page (its clauses, then the cache key of the whole statement), as the tally's
     statement was (issue 17, item 4). Keyed by the scope's kind, not its towns and offices:
-    kept per scope, the bench's fifty users made ~1,000 of them, a few hundred objects each,
+    kept per scope, the bench's fifty users made 400–1,000 of them, a few hundred objects each,
     which the collector's middle collections walked (docs/benchmarks.md, "eleventh pass").
     A request whose offices' shapes are not all known builds its own."""
     office_shape_of = None if q.office is None else (shapes or {}).get(frozenset({q.office}))
