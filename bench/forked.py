@@ -38,6 +38,8 @@ exec(sys.argv[1])
 # No gc.freeze(): a child's collections go over the imported modules' objects, as a fresh
 # process's do (freezing them would make the children's work lighter than it is).
 requests, answers = sys.stdin, os.fdopen(os.dup(1), "w")
+answers.write("{}\n")  # imported: ready (Forker.ready)
+answers.flush()
 null = os.open(os.devnull, os.O_RDWR)
 for line in requests:
     request = json.loads(line)
@@ -86,11 +88,22 @@ class Forker:
         self.process = subprocess.Popen(
             [sys.executable, "-c", _SERVER, preload], cwd=ROOT, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, encoding="utf-8")
+        self._ready = False
+
+    def ready(self) -> None:
+        """Wait until the process has run `preload`: its imports must not run beside a step
+        that is timed (started ahead, it is ready long before)."""
+        assert self.process.stdout is not None
+        if not self._ready:
+            if not self.process.stdout.readline():
+                raise RuntimeError(f"the forking process ended (exit {self.process.wait()})")
+            self._ready = True
 
     def run(self, code: str, *args: object) -> dict[str, Any]:
         """Run `code` in a fresh fork with `args` as its arguments; the JSON object its last
         line of output prints. A script that fails raises, with its standard error."""
         assert self.process.stdin is not None and self.process.stdout is not None
+        self.ready()
         self.process.stdin.write(json.dumps({"code": code, "args": [str(a) for a in args]}) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
@@ -120,3 +133,55 @@ class Forker:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+# A process of its own started ahead: imports (argv[1]), says so, then waits for its arguments
+# (a JSON list, one line on stdin) and runs the script (argv[2]) with them.
+_AHEAD = r"""
+import json, sys
+exec(sys.argv[1])
+print("{}", flush=True)
+line = sys.stdin.readline()
+if not line:
+    raise SystemExit(0)
+code, sys.argv = sys.argv[2], ["-c", *json.loads(line)]
+exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
+class Ahead:
+    """A script's process of its own (its peak memory its own, imports and all), started
+    ahead and waiting with its imports done, so starting it costs no wall time of a suite's.
+
+    What the script measures starts after its own warm-up, as in a process started for it
+    when it runs; the process idles (blocked on its standard input) until `run`."""
+
+    def __init__(self, preload: str, code: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _AHEAD, preload, code], cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+        self._ready = False
+
+    def ready(self) -> None:
+        """Wait until its imports are done (they must not run beside a timed step)."""
+        assert self.process.stdout is not None
+        if not self._ready:
+            if not self.process.stdout.readline():
+                _, err = self.process.communicate()
+                raise RuntimeError(f"a started script ended (exit {self.process.returncode}):"
+                                   f"\n{err[-4000:]}")
+            self._ready = True
+
+    def run(self, *args: object) -> dict[str, Any]:
+        """Run the script with `args`; the JSON object its last line of output prints."""
+        self.ready()
+        out, err = self.process.communicate(json.dumps([str(a) for a in args]) + "\n")
+        if self.process.returncode != 0:
+            raise RuntimeError(f"a started script failed (exit {self.process.returncode}):\n"
+                               f"{err[-4000:]}")
+        return dict(json.loads(out.strip().splitlines()[-1]))
+
+    def close(self) -> None:
+        """End it unrun (its input closed)."""
+        if self.process.returncode is None:
+            self.process.communicate("")
