@@ -25,6 +25,22 @@ def cpu(pid):
     return time.process_time() + backend_cpu(pid)
 """
 
+# `peak_mib()`: this process's own peak resident memory, its address space's high-water mark
+# (VmHWM). Not ru_maxrss: Linux keeps across exec the peak of the process that started it (the
+# bench's, 130–150 MiB in a quick run), so a child's ru_maxrss read the larger of the two.
+PEAK = r"""
+def peak_mib():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
 # `settle(conn)`: on PostgreSQL, a CHECKPOINT before a measured step's clock starts, so the
 # step does not write back pages the step before it left dirty. The floor runs right after the
 # import: unsettled, its backend wrote 118 MB for the ledger's rows, settled 85 MB (the import

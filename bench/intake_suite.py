@@ -4,33 +4,29 @@ For each backend: a 300,000-row household register and a ~30,000-row ledger are 
 `duban.services.intake.import_file` (read, validate, write, one transaction). The floor, in the
 same run on the same file, is the fastest reader alone (python-calamine) plus writing exactly
 the rows the import wrote by the backend's fastest path (`_FLOOR`). Each step runs in its own
-process so its peak memory is its own (the import's started for it, as its peak memory is a
-row; the floors and detection forked from one that imported their modules once,
-bench/forked.py); CPU is that process's plus, on PostgreSQL, its server
-backend's, so a ratio can be read on a loaded machine; on PostgreSQL the two parts are also
-printed apart. The import is measured to its commit: the planner statistics it refreshes after
-the commit for the stages after it (ANALYZE, which the floor does not run) are a row of their
-own, with the ratio they would make counted in.
+process so its peak memory is its own (the import's started for it, as its peak memory is a row:
+started ahead, all four at once, each waiting with its imports done, `forked.Ahead`; the floors
+and detection forked from one that imported their modules once, bench/forked.py); CPU is that
+process's plus, on PostgreSQL, its server backend's, so a ratio can be read on a loaded machine;
+on PostgreSQL the two parts are also printed apart. The import is measured to its commit: the
+planner statistics it refreshes after the commit for the stages after it (ANALYZE, which the
+floor does not run) are a row of their own, with the ratio they would make counted in.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from bench.common import QUICK_HOUSEHOLDS, Entry, copied_database, scratch_database
-from bench.floor_script import CPU, ROWS, SETTLE
-from bench.forked import Forker
+from bench.floor_script import CPU, PEAK, ROWS, SETTLE
+from bench.forked import Ahead, Forker
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_IMPORT = CPU + SETTLE + r"""
-import json, resource, sys, time, datetime as dt
+_IMPORT = CPU + SETTLE + PEAK + r"""
+import json, sys, time, datetime as dt
 from duban.domain.clock import CHINA_TZ, FixedClock
 from duban.services.database import Database
 from duban.services.intake import import_file
@@ -64,7 +60,7 @@ mark("end")
 print(json.dumps({"seconds": t1 - t0, "cpu": c1 - c0 + s1 - s0, "client": c1 - c0,
                   "server": s1 - s0, "stats_seconds": t2 - t1, "stats_cpu": c2 - c1 + s2 - s1,
                   "created": r.created,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mib": peak_mib()}))
 """
 
 # The floor (issue 17): the fastest reader's time for the file (python-calamine, every cell),
@@ -128,15 +124,6 @@ print(json.dumps({"seconds": time.perf_counter() - t, "created": r.created}))
 """
 
 
-def _exec_child(code: str, *args: object) -> dict[str, Any]:
-    """`code` in a process started for it: the import's, whose peak memory is a row (a process
-    of its own peaks while importing, which a forked child does not repeat: it read 15–27 MiB
-    lower)."""
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, check=True,
-                         capture_output=True, text=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 # What the floors' and detection's scripts import, once, in the process they are forked from.
 PRELOAD = """
 import datetime, io, json, time
@@ -185,14 +172,51 @@ def make_files(directory: Path, households: int) -> tuple[Path, Path, int, int]:
     return hh, pp, len(county.households), len(county.problems)
 
 
+# The register and ledger files made ahead (`prepare`), by households; each in a directory
+# removed at exit. And the forking process started ahead.
+_prepared: dict[int, tuple[Path, Path, int, int]] = {}
+_forkers: list[Forker] = []
+
+
+def _households(quick: bool) -> int:
+    return QUICK_HOUSEHOLDS if quick else 300_000
+
+
+def prepare(quick: bool, backends: list[str]) -> None:
+    """The files the imports read, written ahead (bench.__main__.prepare): untimed set-up."""
+    import atexit
+    import shutil
+
+    n = _households(quick)
+    forker = Forker(PRELOAD)  # its imports meanwhile, in a process of its own
+    atexit.register(forker.close)
+    _forkers.append(forker)
+    directory = tempfile.mkdtemp(prefix="duban-bench-intake-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    _prepared[n] = make_files(Path(directory), n)
+
+
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """Import and detection figures on each backend, with floors."""
-    n = QUICK_HOUSEHOLDS if quick else 300_000
+    n = _households(quick)
     entries: list[Entry] = []
     with tempfile.TemporaryDirectory(prefix="duban-bench-intake-") as tmp, \
-            Forker(PRELOAD) as forker:
+            (_forkers.pop() if _forkers else Forker(PRELOAD)) as forker, \
+            contextlib.ExitStack() as started:
         _child = forker.run
-        hh, pp, n_households, n_problems = make_files(Path(tmp), n)
+        # The imports each in a process of its own, as its peak memory is a row (a process of
+        # its own peaks while importing, which a forked child does not repeat: it read 15–27
+        # MiB lower): all started at once (their imports on both cores) and waiting with their
+        # imports done; none imports beside a timed step.
+        importers = {(backend, kind): Ahead(PRELOAD, _IMPORT) for backend in backends
+                     for kind in ("households", "problems")}
+        for importer in importers.values():
+            started.callback(importer.close)
+        made = _prepared.pop(n, None)
+        hh, pp, n_households, n_problems = made or make_files(Path(tmp), n)
+        forker.ready()  # its imports done before the first import is timed
+        for importer in importers.values():
+            importer.ready()
         for backend in backends:
             with scratch_database(backend) as url:
                 campaign = _launch(url)
@@ -200,7 +224,7 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
                 mirror = stack.enter_context(copied_database(url))
                 for kind, path, size, label in (("households", hh, n_households, "household register"),
                                                 ("problems", pp, n_problems, "problem ledger")):
-                    imported = _exec_child(_IMPORT, url, campaign, kind, path)
+                    imported = importers[backend, kind].run(url, campaign, kind, path)
                     written = _child(_FLOOR, url, mirror, path, kind, campaign)
                     floor_s = written["read"] + written["insert"]
                     entries.append(Entry(
