@@ -138,7 +138,7 @@ def scratch_database(backend: str) -> Iterator[str]:
     """A fresh database URL on the backend, migrated and empty (a copy), removed afterwards."""
     # A copy of one database migrated once per process: each suite migrated its own from
     # nothing before (1–3 s of wall each, ~20 a quick run).
-    template = _migrated_template(backend)
+    template = migrated_template(backend)
     if backend == "sqlite":
         with TemporaryDirectory(prefix="duban-bench-") as tmp:
             target = Path(tmp) / "bench.sqlite3"
@@ -150,12 +150,19 @@ def scratch_database(backend: str) -> Iterator[str]:
 
 
 _templates: dict[str, str] = {}
+_templates_lock = threading.Lock()
 
 
-def _migrated_template(backend: str) -> str:
+def migrated_template(backend: str) -> str:
     """This process's migrated, empty database for the backend: a file's path or a PG name."""
-    if backend in _templates:
+    with _templates_lock:  # made ahead in a thread (bench.__main__.prepare) or on first use
+        if backend not in _templates:
+            _templates[backend] = _migrate_template(backend)
         return _templates[backend]
+
+
+def _migrate_template(backend: str) -> str:
+    """A new migrated, empty database for the backend: a file's path or a PG name."""
     from duban.services.database import Database
 
     if backend == "sqlite":
@@ -165,7 +172,6 @@ def _migrated_template(backend: str) -> str:
         db = Database(f"sqlite:///{path}")
         db.migrate()
         db.dispose()  # the last connection closed: the WAL folded into the file
-        _templates[backend] = str(path)
         return str(path)
     name = f"{os.environ.get('DUBAN_PG_NAME_PREFIX') or 'duban_bench'}_schema_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -176,7 +182,6 @@ def _migrated_template(backend: str) -> str:
     db = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
     db.migrate()
     db.dispose()  # no session left on it: CREATE DATABASE … TEMPLATE needs it unused
-    _templates[backend] = name
     return name
 
 

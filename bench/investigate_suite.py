@@ -175,11 +175,24 @@ def entries_for(backend: str, households: int, stage: dict[str, Any],
     ]
 
 
+# The forking process started ahead (`prepare`).
+_forkers: list[Forker] = []
+
+
+def prepare(quick: bool, backends: list[str]) -> None:
+    """Start the forking process ahead (bench.__main__.prepare): its imports are set-up."""
+    import atexit
+
+    forker = Forker(PRELOAD)
+    atexit.register(forker.close)
+    _forkers.append(forker)
+
+
 def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
     """排查's service call against its floor on each backend."""
     households = QUICK_HOUSEHOLDS if quick else 300_000
     entries: list[Entry] = []
-    with Forker(PRELOAD) as forker:
+    with _forkers.pop() if _forkers else Forker(PRELOAD) as forker:
         for backend in backends:
             with scratch_database(backend) as url:
                 stage, floor = measure(url, households, forker)
