@@ -17,9 +17,10 @@ interpreter:
   mapped models cost before a command does anything (a command that reads through the ORM
   pays at least that; `problem list` reads the Core tables and does not).
 
-The commands run in turn, round after round (one untimed round first, for the file cache);
-each figure is the best round, in wall time and in CPU time (user + system of the child). On a
-machine shared with other work the wall figures swing with the load; the CPU figures less so.
+The commands run in turn, round after round (one untimed round first, for the file cache,
+its commands at once); each figure is the best round, in wall time and in CPU time (user +
+system of the child). On a machine shared with other work the wall figures swing with the
+load; the CPU figures less so.
 """
 
 from __future__ import annotations
@@ -65,9 +66,12 @@ def time_commands(commands: dict[str, list[str]], env: dict[str, str],
                   rounds: int, warm: frozenset[str] = frozenset()) -> dict[str, tuple[float, float]]:
     """Best wall and best CPU seconds of each command, run in turn for `rounds` rounds; one
     untimed run of each first, but of those in `warm` (run already, the same command line)."""
-    for name, command in commands.items():  # untimed: file cache, .pyc files
-        if name not in warm:
-            _run(command, env)
+    # Untimed: the file cache, .pyc files; all at once (both cores), each done before a round.
+    warming = [(command, subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
+               for name, command in commands.items() if name not in warm]
+    for command, process in warming:
+        if process.wait() != 0:
+            raise subprocess.CalledProcessError(process.returncode, command)
     best = {name: (float("inf"), float("inf")) for name in commands}
     for _ in range(rounds):
         for name, command in commands.items():
