@@ -18,9 +18,13 @@ the field suite on a copied database, serve's start polled without a TLS context
 the run's CPU 78.5 → 67.6 s and 81.5 → 70.1 s back to back at load 16–21 (0.86×); measured
 quiet on the fast machine after the session's passes, 73.3 s twice, then 62.3 and 60.0 s with
 the measured children starting from cached bytecode (`_cached_bytecode`; docs/benchmarks.md,
-"On a quiet machine, 2026-12-05 12:56–14:27 UTC"). What is left is measurement and its state: the tick
-suite's first tick on each database (the measured tick's state), Prefect's server start, the
-field suite's `duban serve` starts, the start-up suite's processes.
+"On a quiet machine, 2026-12-05 12:56–14:27 UTC"). Then helper quick4: the suites' untimed
+set-up made while the shared Prefect server starts (`prepare`: the migrated databases, the city
+sweep's database, the intake's files, the forking processes), the intake's four import
+processes started at once ahead (bench/forked.py `Ahead`), the start-up suite's warm-up round
+at once; not measured quiet (docs/benchmarks.md, "Quick run: set-up while the server starts").
+What is left is measurement and its state: the tick suite's first tick on each database (the
+measured tick's state), the field suite's `duban serve` starts, the start-up suite's processes.
 
 `tick_process` and `city` stay out of a plain `--quick` (SLOW_STARTS): each alone takes more
 than the minute at its quick size, see SLOW_STARTS.

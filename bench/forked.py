@@ -1,7 +1,7 @@
 """Measuring scripts in child processes forked from one that imported their modules once.
 
 The intake and 排查 suites run each measured step as a script in a process of its own, so its
-peak memory (ru_maxrss) is the step's own and nothing of the step before it is warm. Started
+peak memory is the step's own and nothing of the step before it is warm. Started
 with `python -c`, each of those processes spent ~0.6 s of CPU importing duban, SQLAlchemy and
 the models before its script began (16 of them in a quick run: about 10 s of its minute).
 `Forker` starts one process that imports those modules once (`preload`), then forks a child per
@@ -9,11 +9,12 @@ script: the child begins where a fresh process would be after its imports (the s
 nothing else: no connection, no thread, no cache warmed by a previous step), runs the script
 with its arguments as `sys.argv[1:]`, and its standard output comes back as the answer. What a
 script measures starts after its imports either way (each warms itself: mappers configured, a
-connection opened), so its times are the same. Not its peak memory: a process of its own
-reaches its high-water mark while importing (at the quick size above what the step adds), which
-a forked child does not repeat (15–27 MiB less, measured 2026-12-05), so a step whose peak
-memory is a row keeps a process started for it (the intake suite's imports).
-docs/benchmarks.md, "Quick run under a minute (helper quick3)".
+connection opened), so its times are the same. Not its peak memory: a forked child's is its
+parent's pages and then its own, so a step whose peak memory is a row keeps a process started
+for it (the intake suite's imports, started ahead: `Ahead`), which reads its own high-water
+mark (VmHWM, bench.floor_script.PEAK; ru_maxrss carries the starting process's peak across
+exec, which the 15–27 MiB "forked children peak lower" of 2026-12-05 read). docs/benchmarks.md,
+"Quick run under a minute (helper quick3)" and "Quick run: set-up while the server starts".
 
 Every child is reaped by the forking process, whose own CPU and its children's reach the bench
 (the suites' CPU figures) when it ends: `close` (or the `with` block) ends it.
