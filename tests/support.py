@@ -133,7 +133,7 @@ class LostCommit:
 
         self.rendered: list[str] = []
         self._monkeypatch, self._messages = monkeypatch, messages
-        self._real_messages = messages.notice_issued_messages
+        self._real_messages = messages.notice_issued_message
         real_render = notices._render_notice
 
         def counted(ctx: Any, path: Path, template_dir: Path | None = None) -> object:
@@ -144,8 +144,8 @@ class LostCommit:
             raise RuntimeError("connection lost")
 
         monkeypatch.setattr(notices, "_render_notice", counted)
-        monkeypatch.setattr(messages, "notice_issued_messages", lost)
+        monkeypatch.setattr(messages, "notice_issued_message", lost)
 
     def restore(self) -> None:
         """Let the next batch commit."""
-        self._monkeypatch.setattr(self._messages, "notice_issued_messages", self._real_messages)
+        self._monkeypatch.setattr(self._messages, "notice_issued_message", self._real_messages)

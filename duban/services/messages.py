@@ -19,6 +19,7 @@ from duban.domain.clock import Clock
 from duban.domain.errors import NotFound
 from duban.domain.plan import Audience, Plan
 from duban.domain.reminders import next_send_time
+from duban.services.bulk import where_in
 from duban.services.calendars import working_calendar
 from duban.services.database import UnitOfWork
 from models import InboxMessage, Notice, Office, OutboxMessage, User
@@ -47,18 +48,45 @@ def short_hash(parts: Iterable[object]) -> str:
     return hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:16]
 
 
-def _emails(session: Session, office: Office, audience: Audience) -> list[str]:
+def _emails(office: Office, audience: Audience, users: Sequence[str]) -> list[str]:
+    """The addresses a message to `office` goes to: its contacts (its head's for
+    OFFICE_HEAD), and for OFFICE its active users' (`users`)."""
     contacts = [c for c in office.contacts if c.get("email")]
     if audience is Audience.OFFICE_HEAD and office.head:
         heads = [c for c in contacts if c.get("name") == office.head]
         contacts = heads or contacts
     found = [str(c["email"]) for c in contacts]
     if audience is Audience.OFFICE:
-        found += session.scalars(
-            select(User.email).where(User.office_code == office.code, User.active.is_(True),
-                                     User.email != "")
-        ).all()
+        found += users
     return sorted(dict.fromkeys(e.strip() for e in found if e.strip()))
+
+
+def _user_emails(session: Session, offices: Sequence[str]) -> dict[str, list[str]]:
+    """The e-mail addresses of the offices' active users, by office, in one query."""
+    out: dict[str, list[str]] = {}
+    for code, email in where_in(
+            session, select(User.office_code, User.email).where(User.active.is_(True),
+                                                               User.email != ""),
+            User.office_code, sorted(set(offices))):
+        if code is not None:  # it is one of `offices`
+            out.setdefault(code, []).append(email)
+    return out
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message for `enqueue_all`: `enqueue`'s arguments but the session's."""
+
+    target: Office
+    audience: Audience
+    kind: str
+    subject: str
+    body: str
+    dedupe_key: str
+    colour: str = ""
+    payload: dict[str, Any] | None = None
+    about_office: str | None = None
+    channels: Sequence[str] | None = None
 
 
 def enqueue(
@@ -83,42 +111,75 @@ def enqueue(
     `channels` limits the channels (inbox, email, webhook; all by default). Rows whose dedupe
     key exists already are skipped, so a rerun adds nothing.
     """
+    return enqueue_all(session, clock, plan, campaign_id, [Message(
+        target=target, audience=audience, kind=kind, subject=subject, body=body,
+        dedupe_key=dedupe_key, colour=colour, payload=payload, about_office=about_office,
+        channels=channels)])
+
+
+def enqueue_all(session: Session, clock: Clock, plan: Plan, campaign_id: int,
+                messages: Sequence[Message]) -> int:
+    """`enqueue` for several messages, in a constant number of statements; returns rows added.
+
+    The same rows, in the same order, as one `enqueue` each (a row whose dedupe key an earlier
+    message of the batch wrote is skipped as one in the database is): one query for the users'
+    addresses, one for the dedupe keys, one INSERT per table. Issuing 500 notices queued a
+    thousand messages at three or four statements each, an eighth of its time (issue 17).
+    """
+    if not messages:
+        return 0
     now = clock.now()
     when = send_time(clock, plan)
-    data = dict(payload or {})
-    data.setdefault("kind", kind)
-    data.setdefault("audience", audience.value)
-    if about_office:
-        data.setdefault("office", about_office)
-    wanted = set(channels) if channels is not None else {
-        CHANNEL_INBOX, CHANNEL_EMAIL, CHANNEL_WEBHOOK}
-    rows: list[dict[str, Any]] = []
-    if CHANNEL_INBOX in wanted:
-        rows.append(_outbox(campaign_id, CHANNEL_INBOX, target.code, target.code, subject, body,
-                            data, now, when, f"{dedupe_key}:inbox"))
-    if CHANNEL_EMAIL in wanted:
-        rows += [
-            _outbox(campaign_id, CHANNEL_EMAIL, address, target.code, subject, body, data, now,
-                    when, f"{dedupe_key}:email:{address}")
-            for address in _emails(session, target, audience)
-        ]
-    if target.webhook and CHANNEL_WEBHOOK in wanted:
-        rows.append(_outbox(campaign_id, CHANNEL_WEBHOOK, target.webhook, target.code, subject,
-                            body, data, now, when, f"{dedupe_key}:webhook"))
-    keys = [r["dedupe_key"] for r in rows]
-    existing = set(session.scalars(
-        select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys))))
-    fresh = [r for r in rows if r["dedupe_key"] not in existing]
-    if not fresh:
-        return 0
-    session.execute(insert(OutboxMessage), fresh)
-    if CHANNEL_INBOX in wanted and f"{dedupe_key}:inbox" not in existing:
-        session.add(InboxMessage(
-            campaign_id=campaign_id, office_code=target.code, username=None,
-            audience=audience.value, kind=kind, colour=colour, subject=subject, body=body,
-            payload=data, dedupe_key=dedupe_key, created_at=now, visible_from=when,
-        ))
-    return len(fresh)
+    users = _user_emails(session, [m.target.code for m in messages
+                                   if m.audience is Audience.OFFICE])
+    planned: list[tuple[Message, dict[str, Any], list[dict[str, Any]]]] = []
+    for m in messages:
+        data = dict(m.payload or {})
+        data.setdefault("kind", m.kind)
+        data.setdefault("audience", m.audience.value)
+        if m.about_office:
+            data.setdefault("office", m.about_office)
+        wanted = set(m.channels) if m.channels is not None else {
+            CHANNEL_INBOX, CHANNEL_EMAIL, CHANNEL_WEBHOOK}
+        target = m.target
+        rows: list[dict[str, Any]] = []
+        if CHANNEL_INBOX in wanted:
+            rows.append(_outbox(campaign_id, CHANNEL_INBOX, target.code, target.code,
+                                m.subject, m.body, data, now, when, f"{m.dedupe_key}:inbox"))
+        if CHANNEL_EMAIL in wanted:
+            rows += [
+                _outbox(campaign_id, CHANNEL_EMAIL, address, target.code, m.subject, m.body,
+                        data, now, when, f"{m.dedupe_key}:email:{address}")
+                for address in _emails(target, m.audience, users.get(target.code, ()))
+            ]
+        if target.webhook and CHANNEL_WEBHOOK in wanted:
+            rows.append(_outbox(campaign_id, CHANNEL_WEBHOOK, target.webhook, target.code,
+                                m.subject, m.body, data, now, when, f"{m.dedupe_key}:webhook"))
+        planned.append((m, data, rows))
+    taken = {key for (key,) in where_in(
+        session, select(OutboxMessage.dedupe_key), OutboxMessage.dedupe_key,
+        sorted({r["dedupe_key"] for _, _, rows in planned for r in rows}))}
+    outbox: list[dict[str, Any]] = []
+    inbox: list[dict[str, Any]] = []
+    for m, data, rows in planned:
+        fresh = [r for r in rows if r["dedupe_key"] not in taken]
+        if not fresh:
+            continue
+        if ((m.channels is None or CHANNEL_INBOX in m.channels)
+                and f"{m.dedupe_key}:inbox" not in taken):
+            inbox.append({
+                "campaign_id": campaign_id, "office_code": m.target.code, "username": None,
+                "audience": m.audience.value, "kind": m.kind, "colour": m.colour,
+                "subject": m.subject, "body": m.body, "payload": data,
+                "dedupe_key": m.dedupe_key, "created_at": now, "visible_from": when,
+            })
+        taken.update(r["dedupe_key"] for r in fresh)
+        outbox += fresh
+    if outbox:
+        session.execute(insert(OutboxMessage), outbox)
+    if inbox:
+        session.execute(insert(InboxMessage), inbox)
+    return len(outbox)
 
 
 def _outbox(campaign_id: int, channel: str, recipient: str, office: str, subject: str,
@@ -142,16 +203,14 @@ def _outbox(campaign_id: int, channel: str, recipient: str, office: str, subject
     }
 
 
-def notice_issued_messages(session: Session, clock: Clock, plan: Plan, office: Office,
-                           notice: Notice) -> int:
+def notice_issued_message(plan: Plan, office: Office, notice: Notice) -> Message:
     """Tell an office a document was issued to it and ask for its receipt (签收)."""
     from duban.services.notices.documents import KIND_LABELS, KIND_NOTICE
 
     label = KIND_LABELS.get(notice.kind, "通知")
     ask = "请及时登录系统签收，并按时限组织整改。" if notice.kind == KIND_NOTICE else "请认真研究，抓好落实。"
-    return enqueue(
-        session, clock, plan,
-        campaign_id=notice.campaign_id, target=office, audience=Audience.OFFICE,
+    return Message(
+        target=office, audience=Audience.OFFICE,
         kind=f"{notice.kind}_issued",
         subject=f"【{label}】{notice.number} {notice.title}",
         body=(f"{office.name}：\n{plan.issuer}向你单位下发{label}（{notice.number}），"
@@ -187,12 +246,11 @@ def _list_line(notice: Notice, addressee: str) -> str:
             "也可在系统“通知书”页面下载。")
 
 
-def notice_copied_messages(session: Session, clock: Clock, plan: Plan, office: Office,
-                           lead: Office, notice: Notice, shared: int) -> int:
+def notice_copied_message(plan: Plan, office: Office, lead: Office, notice: Notice,
+                          shared: int) -> Message:
     """Tell a co-office a notice to its lead office is copied (抄送) to it, and how many items."""
-    return enqueue(
-        session, clock, plan,
-        campaign_id=notice.campaign_id, target=office, audience=Audience.OFFICE,
+    return Message(
+        target=office, audience=Audience.OFFICE,
         kind="notice_copied",
         subject=f"【抄送】{notice.number} {notice.title}",
         body=(f"{office.name}：\n{plan.issuer}向{lead.name}下发督办通知书（{notice.number}），"

@@ -15,9 +15,9 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from duban.adapters.documents.context import ContactPerson, OfficialDocument
@@ -25,6 +25,7 @@ from duban.domain.clock import Clock, local_today
 from duban.domain.errors import DubanError, NotFound
 from duban.domain.numbering import format_document_number
 from duban.domain.plan import Plan, area_word, towns_word
+from duban.services.bulk import reserve_ids
 from duban.services.database import data_dir, insert_or_skip
 from duban.services.events import state_changed
 from duban.services.templates import template_dir_for
@@ -273,11 +274,15 @@ def issue_documents(
                 for i, (_, _, build) in enumerate(items)]
     stored = store_rendered_all(render, contexts, template_dir_for(campaign_id))
     now = clock.now()
+    # Ids taken first, so the ORM writes the batch's rows in one executemany (without them
+    # SQLite's were one INSERT … RETURNING each); the ids the database would have given.
+    ids = reserve_ids(session, cast(Table, Notice.__table__), len(items))
     notices = []
     for i, ((office_code, problem_ids, _), ctx, ((file_path, digest, size), listed)) in enumerate(
             zip(items, contexts, stored, strict=True)):
         seq = first + i
         notice = Notice(
+            id=ids[i],
             campaign_id=campaign_id,
             kind=kind,
             number=format_document_number(register.prefix, register.year, seq),
