@@ -174,4 +174,6 @@ def _even(text: str, n_lines: int) -> tuple[str, ...]:
 def balanced_lines(text: str, max_width: float, protect: Iterable[str] = ()) -> list[str]:
     """Break `text` into the fewest lines of at most `max_width` characters, at word
     boundaries, as evenly as the words allow (梯形 or 菱形), avoiding bad line ends."""
-    return list(_balanced(text, max_width, tuple(sorted({p for p in protect if p}))))
+    # Only the names found in the text change the breaks: a batch's notices, each protecting
+    # its own addressee, then share the cached result for their common title.
+    return list(_balanced(text, max_width, tuple(sorted({p for p in protect if p and p in text}))))

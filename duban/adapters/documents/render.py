@@ -6,6 +6,7 @@ temporary file, so a failed render never leaves a partial document."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import functools
@@ -164,7 +165,12 @@ def _patched(src_xml: str) -> str:
 _lined = functools.lru_cache(maxsize=64)(functools.partial(re.sub, r"<w:p([ >])", r"\n<w:p\1"))
 
 
-@functools.lru_cache(maxsize=64)
+jinja_env_shared = jinja_env  # the name inside _Template, where `jinja_env` is a parameter
+# The core properties docxtpl renders as templates (its render_properties' list).
+_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
+
+
+@functools.lru_cache(maxsize=128)
 def _compiled(src_xml: str) -> jinja2.Template:
     """Compile a part once; compiling the XML costs more than rendering it."""
     return jinja_env().from_string(src_xml)
@@ -262,6 +268,17 @@ class _Template(DocxTemplate):
             # 8,000-row notice's render. Where no text holds one, it would change nothing.
             return dst_xml
         return str(self.resolve_listing(dst_xml))
+
+    def render_properties(self, context: Mapping[str, Any],
+                          jinja_env: jinja2.Environment | None = None) -> None:
+        """docxtpl's, with each property's template compiled once: it compiled all six on
+        every render, a twentieth of a notice's."""
+        if jinja_env is not jinja_env_shared():
+            super().render_properties(context, jinja_env)
+            return
+        core = self.docx.core_properties
+        for prop in _PROPERTIES:
+            setattr(core, prop, _compiled(getattr(core, prop)).render(context))
 
     def fix_tables(self, xml: str) -> Any:
         """docxtpl's table fix ({%tc %} loops and colspans change a row's cell count), run
@@ -387,28 +404,36 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
     return out_path
 
 
-# Parts this large are embedded fonts; in the `common` embedding mode every document carries the
-# same ones (megabytes each, fonts.fonts_for hands out the same bytes object), and deflating
-# them again cost 0.5 s a notice against 20 ms for all the rest of its render.
-_REUSED_MIN = 1 << 20
-_deflated_cache: dict[int, tuple[bytes, int, bytes]] = {}
+# The deflate stream of each part, remembered by its bytes: a batch of documents repeats most
+# parts exactly (the embedded faces a batch shares, the theme, the styles, the settings, the
+# footers), and deflating them again was a third of a notice's save (the fonts' ~110 KB alone
+# ~2.4 ms a notice; in the `common` embedding mode megabytes each, fonts.fonts_for handing out
+# the same bytes object). zlib is deterministic, so the bytes written are the same.
+_DEFLATED_ENTRIES = 96
+_DEFLATED_BYTES = 64 << 20  # the parts' own sizes, summed
+_deflated_cache: collections.OrderedDict[bytes, tuple[int, bytes]] = collections.OrderedDict()
+_deflated_size = 0
 _deflated_lock = threading.Lock()  # the web renders in worker threads
 
 
 def _deflated(blob: bytes) -> tuple[int, bytes]:
-    """The CRC-32 and raw deflate stream of a large part, remembered for the same object."""
+    """The CRC-32 and raw deflate stream of a part, remembered for the same bytes."""
+    global _deflated_size
     with _deflated_lock:
-        hit = _deflated_cache.get(id(blob))
-    if hit is not None and hit[0] is blob:
-        return hit[1], hit[2]
+        hit = _deflated_cache.get(blob)
+        if hit is not None:
+            _deflated_cache.move_to_end(blob)  # least recently written goes first
+            return hit
     packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    raw = packer.compress(blob) + packer.flush()
-    crc = zlib.crc32(blob)
+    made = zlib.crc32(blob), packer.compress(blob) + packer.flush()
     with _deflated_lock:
-        if len(_deflated_cache) >= 8:
-            _deflated_cache.pop(next(iter(_deflated_cache)))
-        _deflated_cache[id(blob)] = (blob, crc, raw)  # holding blob keeps its id unique
-    return crc, raw
+        if blob not in _deflated_cache:
+            _deflated_cache[blob] = made
+            _deflated_size += len(blob)
+            while (len(_deflated_cache) > _DEFLATED_ENTRIES
+                   or _deflated_size > _DEFLATED_BYTES):
+                _deflated_size -= len(_deflated_cache.popitem(last=False)[0])
+    return made
 
 
 class _StampedZip:
@@ -423,10 +448,7 @@ class _StampedZip:
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o600 << 16
         info.create_system = 3  # Unix, whatever the platform
-        if len(blob) >= _REUSED_MIN:
-            self._write_deflated(info, blob, *_deflated(blob))
-        else:
-            self._zip.writestr(info, blob)
+        self._write_deflated(info, blob, *_deflated(bytes(blob)))
 
     def _write_deflated(self, info: zipfile.ZipInfo, blob: bytes, crc: int, raw: bytes) -> None:
         """Write an entry whose deflate stream is already made (the way zipfile writes one)."""
