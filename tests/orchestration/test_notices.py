@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select, update
 
 from duban.domain.clock import FixedClock
 from duban.domain.errors import DubanError, PermissionDenied
@@ -21,7 +21,7 @@ from duban.services.notices.documents import NoticeFileCorrupt
 from duban.services.notices.issuing import issue_notices
 from duban.services.notices.reading import list_notices, notice_file
 from duban.services.notices.receipts import acknowledge_notice, void_notice
-from models import InboxMessage, Notice, OutboxMessage
+from models import InboxMessage, Notice, Office, OutboxMessage, Problem
 from tests.orchestration.helpers import add_problems, launch
 from tests.support import LostCommit
 
@@ -184,3 +184,76 @@ def test_notices_rendered_side_by_side_are_the_ones_rendered_one_by_one(
             assert mine.namelist() == theirs.namelist()
             for name in mine.namelist():
                 assert mine.read(name) == theirs.read(name), name
+
+
+def _offices_leading(db: Database, clock: FixedClock, cid: int, n: int, tag: str) -> None:
+    """`n` more county offices with a contact's e-mail, each leading one new problem."""
+    ids = add_problems(db, clock, cid, n, tag=tag)
+    with db.transaction() as s:
+        s.execute(insert(Office), [
+            {"campaign_id": cid, "code": f"{tag}{i}", "name": f"县直单位{tag}{i}",
+             "level": "county", "town_code": None, "head": "", "webhook": "",
+             "contacts": [{"name": "联络员", "email": f"{tag}{i}@example.cn"}]}
+            for i in range(n)])
+        for i, pid in enumerate(ids):
+            s.execute(update(Problem).where(Problem.id == pid).values(lead_office=f"{tag}{i}"))
+
+
+def test_issuing_statements_do_not_grow_with_the_notices(db: Database,
+                                                         clock: FixedClock) -> None:
+    """A batch's notice rows, listed problems and messages go in a few statements a table:
+    issuing eight notices runs no more statements than issuing two (it ran ~10 more a notice:
+    each message's address query, dedupe query and two INSERTs, and each notice's rows)."""
+    cid = launch(db, clock)
+    counts = []
+    ran: list[str] = []
+
+    def count(*args: Any) -> None:
+        ran.append(args[2])  # the statement
+
+    for batch, n in (("b", 2), ("c", 8)):
+        _offices_leading(db, clock, cid, n, batch)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            notices = db.run(issue_notices, clock, cid, issued_by="county", batch_key=batch)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert [n.office_code for n in notices] == [f"{batch}{i}" for i in range(n)]
+        counts.append(len(ran))
+        ran.clear()
+        with db.transaction() as s:  # an inbox and an e-mail row each, one inbox message
+            assert s.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.dedupe_key.in_([f"notice:{x.id}:issued:email:{x.office_code}@example.cn"
+                                              for x in notices]))) == n
+            assert s.scalar(select(func.count()).select_from(InboxMessage).where(
+                InboxMessage.office_code.in_([x.office_code for x in notices]))) == n
+    assert counts[1] - counts[0] < 6, counts  # less than one more statement a notice
+
+
+def test_a_batch_of_messages_writes_what_one_at_a_time_wrote(db: Database,
+                                                             clock: FixedClock) -> None:
+    """enqueue_all skips a dedupe key written before, or by an earlier message of the same
+    batch, as successive enqueue calls did; a message wholly written adds no inbox row."""
+    from duban.domain.plan import Audience
+    from duban.services.campaigns import load_plan_of
+    from duban.services.messages import Message, enqueue, enqueue_all, office_rows
+
+    cid = launch(db, clock)
+    with db.transaction() as s:
+        plan = load_plan_of(s, cid)
+        office = office_rows(s, cid)["jhb"]
+        assert enqueue(s, clock, plan, campaign_id=cid, target=office, audience=Audience.OFFICE,
+                       kind="k", subject="一", body="一", dedupe_key="k1") >= 1
+        before = s.scalar(select(func.count()).select_from(OutboxMessage))
+        added = enqueue_all(s, clock, plan, cid, [
+            Message(target=office, audience=Audience.OFFICE, kind="k", subject="一", body="一",
+                    dedupe_key="k1"),
+            Message(target=office, audience=Audience.OFFICE, kind="k", subject="二", body="二",
+                    dedupe_key="k2"),
+            Message(target=office, audience=Audience.OFFICE, kind="k", subject="二", body="二",
+                    dedupe_key="k2"),
+        ])
+        assert added == s.scalar(select(func.count()).select_from(OutboxMessage)) - before
+        assert sorted(s.scalars(select(InboxMessage.dedupe_key))) == ["k1", "k2"]
+        assert [m.subject for m in s.scalars(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == "k2:inbox"))] == ["二"]
