@@ -300,18 +300,19 @@ def _source(path: str, size: int, mtime_ns: int) -> _Source:
     return _Source(Path(path))
 
 
-def font_file(file_name: str) -> Path | None:
-    """The shipped font file of that name in the project's font folders, or None."""
-    for folder in shipped_font_dirs():
+def font_file(file_name: str, dirs: Iterable[Path] | None = None) -> Path | None:
+    """The shipped font file of that name in the project's font folders (`dirs`, else
+    shipped_font_dirs()), or None."""
+    for folder in shipped_font_dirs() if dirs is None else dirs:
         candidate = folder / file_name
         if candidate.is_file():
             return candidate
     return None
 
 
-def source_font(file_name: str) -> _Source | None:
+def source_font(file_name: str, dirs: Iterable[Path] | None = None) -> _Source | None:
     """The parsed shipped font (cached while the file is unchanged), or None if absent."""
-    path = font_file(file_name)
+    path = font_file(file_name, dirs)
     if path is None:
         return None
     st = path.stat()
@@ -468,9 +469,16 @@ def fonts_for(text: dict[str, set[str]], mode: str = "subset") -> list[EmbeddedF
     """
     base = _ALWAYS | gb2312_chars() if mode == "common" else _ALWAYS
     out: list[EmbeddedFont] = []
+    # The folders looked up, and each file found, once a document (its faces share files).
+    dirs = shipped_font_dirs()
+    sources: dict[str, _Source | None] = {}
     for face in sorted(text):
         file_name = EMBEDDED_FACES.get(face)
-        src = source_font(file_name) if file_name else None
+        if file_name is None:
+            continue
+        if file_name not in sources:
+            sources[file_name] = source_font(file_name, dirs)
+        src = sources[file_name]
         if src is None:
             continue
         chars = frozenset(text[face])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -228,10 +229,10 @@ def store_rendered_all(render: Callable[..., object], contexts: Sequence[object]
     todo = [i for i, done in enumerate(stored) if done is None]
     temporary: list[Path] = []
     try:
-        for _ in todo:
-            fd, name = tempfile.mkstemp(prefix=".render-", suffix=".docx", dir=store)
-            os.close(fd)
-            temporary.append(Path(name))
+        # Named, not created: each render writes its own temporary file and renames it to
+        # the name (creating a file costs ~0.2 ms of CPU here, and a rename over one made
+        # empty by mkstemp made ext4 write the file back then, auto_da_alloc).
+        temporary += [store / f".render-{uuid.uuid4().hex}.docx" for _ in todo]
         # A document's table rows weigh its render (a list written as a spreadsheet is
         # cheap to write): the longest start first.
         render_all([(render, contexts[i], tmp, template_dir)

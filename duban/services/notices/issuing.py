@@ -112,12 +112,15 @@ def _notice_context(
     *,
     clock: Clock,
     inline_limit: int = DEFAULT_INLINE_LIMIT,
+    requirements: dict[tuple[str, bool], str] | None = None,
+    signing: dict[tuple[str, bool], str] | None = None,
 ) -> NoticeContext:
     items = []
     # A county notice lists thousands of problems over a few categories and deadline bases:
-    # each 整改要求 and 签收 wording is worked out once (the plan's lookups are linear scans).
-    requirements: dict[tuple[str, bool], str] = {}
-    signing: dict[tuple[str, bool], str] = {}
+    # each 整改要求 and 签收 wording is worked out once (the plan's lookups are linear scans),
+    # once for a whole batch when it passes its dicts.
+    requirements = {} if requirements is None else requirements
+    signing = {} if signing is None else signing
     for i, entry in enumerate(listed, start=1):
         p = entry.problem
         co = entry.co_office
@@ -359,6 +362,8 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
     co_offices = _co_offices(problems, ordered=session.get_bind().dialect.name == "postgresql")
     modes = _modes(plan, office_of)
     inline_limit = notice_inline_limit()
+    requirements: dict[tuple[str, bool], str] = {}  # shared by the batch's notices
+    signing: dict[tuple[str, bool], str] = {}
     # Every office's notice is built first and rendered once, side by side in worker
     # processes (issue_documents); the rows and messages are written here, one writer.
     planned: list[tuple[Office, list[_Listed], list[str]]] = []
@@ -378,7 +383,8 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
         items=[(office.code, [e.problem.id for e in group],
                 functools.partial(_notice_context, plan, names, contact, office, group,
                                   households, co_offices, copy_to, clock=clock,
-                                  inline_limit=inline_limit))
+                                  inline_limit=inline_limit, requirements=requirements,
+                                  signing=signing))
                for office, group, copy_to in planned],
         render=_render_notice)
     # The side rows of the whole batch, each table in one statement (they were a few per
