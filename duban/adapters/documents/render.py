@@ -408,11 +408,15 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
 # parts exactly (the embedded faces a batch shares, the theme, the styles, the settings, the
 # footers), and deflating them again was a third of a notice's save (the fonts' ~110 KB alone
 # ~2.4 ms a notice; in the `common` embedding mode megabytes each, fonts.fonts_for handing out
-# the same bytes object). zlib is deterministic, so the bytes written are the same.
+# the same bytes object). zlib is deterministic, so the bytes written are the same. A part is
+# kept from its second sight on (a document's own body never comes again), a large one (a
+# face of the `common` mode) at once.
 _DEFLATED_ENTRIES = 96
-_DEFLATED_BYTES = 64 << 20  # the parts' own sizes, summed
+_DEFLATED_BYTES = 32 << 20  # the kept parts' own sizes, summed
+_KEEP_AT_ONCE = 1 << 20
 _deflated_cache: collections.OrderedDict[bytes, tuple[int, bytes]] = collections.OrderedDict()
 _deflated_size = 0
+_seen_once: collections.OrderedDict[int, None] = collections.OrderedDict()  # parts' hashes
 _deflated_lock = threading.Lock()  # the web renders in worker threads
 
 
@@ -426,13 +430,20 @@ def _deflated(blob: bytes) -> tuple[int, bytes]:
             return hit
     packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
     made = zlib.crc32(blob), packer.compress(blob) + packer.flush()
+    seen = hash(blob)  # a collision only keeps a part early: the cache compares the bytes
     with _deflated_lock:
-        if blob not in _deflated_cache:
-            _deflated_cache[blob] = made
-            _deflated_size += len(blob)
-            while (len(_deflated_cache) > _DEFLATED_ENTRIES
-                   or _deflated_size > _DEFLATED_BYTES):
-                _deflated_size -= len(_deflated_cache.popitem(last=False)[0])
+        if blob in _deflated_cache:
+            return made
+        if len(blob) < _KEEP_AT_ONCE and seen not in _seen_once:  # its first sight
+            _seen_once[seen] = None
+            if len(_seen_once) > 4 * _DEFLATED_ENTRIES:
+                _seen_once.popitem(last=False)
+            return made
+        _seen_once.pop(seen, None)
+        _deflated_cache[blob] = made
+        _deflated_size += len(blob)
+        while len(_deflated_cache) > _DEFLATED_ENTRIES or _deflated_size > _DEFLATED_BYTES:
+            _deflated_size -= len(_deflated_cache.popitem(last=False)[0])
     return made
 
 
