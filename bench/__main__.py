@@ -22,7 +22,9 @@ the measured children starting from cached bytecode (`_cached_bytecode`; docs/be
 set-up made while the shared Prefect server starts (`prepare`: the migrated databases, the city
 sweep's database, the intake's files, the forking processes), the intake's four import
 processes started at once ahead (bench/forked.py `Ahead`), the start-up suite's warm-up round
-at once; not measured quiet (docs/benchmarks.md, "Quick run: set-up while the server starts").
+at once (docs/benchmarks.md, "Quick run: set-up while the server starts"); measured quiet on
+a machine reading the calibration loop at 1.29–1.51 s, 62.2 and 64.3 s (the suites 60.4 and
+62.4 s; docs/benchmarks.md, "On a quiet machine, 2026-12-05 17:17–17:31 UTC").
 What is left is measurement and its state: the tick suite's first tick on each database (the
 measured tick's state), the field suite's `duban serve` starts, the start-up suite's processes.
 
@@ -227,7 +229,7 @@ def _cached_bytecode() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen suites, print the table, write results.json."""
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
     parser.add_argument("--only", action="append", help="run only these suites")
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
     args = parser.parse_args(argv)
