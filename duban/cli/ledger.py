@@ -138,8 +138,8 @@ def campaign_list(json_out: bool) -> None:
 ALIAS_KINDS = {"category": "问题类别", "source": "问题来源", "town": "乡镇", "village": "村"}
 
 
-@campaign_group.command("alias", help="为进行中行动的问题类别（category）、来源（source）、乡镇（town）"
-                        "或村（village）添加别名：导入台账和筛选时可用这个词（新方案版本，留痕）。")
+@campaign_group.command("alias", help="为进行中行动的问题类别、来源、乡镇或村添加别名：导入台账和筛选时"
+                        "可用这个词（新方案版本，留痕）。")
 @click.argument("campaign_id", type=int)
 @click.argument("kind", type=NamedChoice(ALIAS_KINDS))
 @click.argument("word")
