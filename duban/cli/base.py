@@ -92,26 +92,26 @@ def _chinese_options(command: click.Command) -> None:
             param.metavar = ARGUMENT_METAVARS.get(param.name or "")
 
 
-def _short_help(command: click.Command, limit: int) -> str | None:
-    """A Chinese help's line in its group's list (see zh.short_help); None for click's own."""
-    if command.short_help or not command.help or command.help.isascii():
-        return None
-    return zh.short_help(command.help, limit)
+class _ChineseShortHelp(click.Command):
+    """A command's line in its group's list: the first sentence of its Chinese help, cut at a
+    clause when too long (zh.short_help); click's own shortener for English help."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The first sentence of the help, shortened at a clause when too long."""
+        if self.short_help or not self.help or self.help.isascii():
+            return super().get_short_help_str(limit)
+        return zh.short_help(self.help, limit)
 
 
-class ZhCommand(click.Command):
+class ZhCommand(_ChineseShortHelp):
     """A command whose usage line reads in Chinese."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **_in_chinese(kwargs))
         _chinese_options(self)
 
-    def get_short_help_str(self, limit: int = 45) -> str:
-        """The first sentence of the help, shortened at a clause when too long."""
-        return _short_help(self, limit) or super().get_short_help_str(limit)
 
-
-class ZhGroup(click.Group):
+class ZhGroup(_ChineseShortHelp, click.Group):
     """A group whose usage line reads in Chinese and whose children are Chinese too."""
 
     command_class = ZhCommand
@@ -120,10 +120,6 @@ class ZhGroup(click.Group):
         kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
         super().__init__(*args, **_in_chinese(kwargs))
         _chinese_options(self)
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        """The first sentence of the help, shortened at a clause when too long."""
-        return _short_help(self, limit) or super().get_short_help_str(limit)
 
 
 ZhGroup.group_class = ZhGroup

@@ -12,7 +12,6 @@ from duban.cli.output import echo_json, json_option, table
 from duban.domain.errors import DubanError
 from duban.domain.lifecycle import ROLE_LABELS, Role
 
-ROLE_HELP = "角色。"
 ROLE_CHOICES = NamedChoice({r.value: ROLE_LABELS[r] for r in Role if r != Role.SYSTEM})
 PASSWORD_ENV = "DUBAN_PASSWORD"
 
@@ -50,7 +49,7 @@ def user_group() -> None:
 @click.argument("username")
 @click.option("--name", required=True, help="姓名。")
 @click.option("--role", type=ROLE_CHOICES,
-              required=True, help=ROLE_HELP)
+              required=True, help="角色。")
 @click.option("--office", help="所属责任办室代码（责任办室用户）。")
 @click.option("--town", help="所属乡镇代码（乡镇、村用户）。")
 @click.option("--village", help="所属村代码（村用户）。")
