@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,24 @@ class LostCommit:
     def restore(self) -> None:
         """Let the next batch commit."""
         self._monkeypatch.setattr(self._messages, "notice_issued_message", self._real_messages)
+
+
+@contextmanager
+def compiled_inserts(db: Database, table: str) -> Iterator[list[bool]]:
+    """Per INSERT into `table` sent in the block: whether its statement was compiled for it
+    (True) or taken from SQLAlchemy's cache of compiled statements (False)."""
+    from sqlalchemy import event
+
+    seen: list[bool] = []
+    prefix = f"INSERT INTO {table.upper()}"
+
+    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+              many: bool) -> None:
+        if statement.lstrip().upper().startswith(prefix):
+            seen.append(context.cache_hit != context.dialect.CACHE_HIT)
+
+    event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "after_cursor_execute", after)

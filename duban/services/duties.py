@@ -32,7 +32,7 @@ from duban.services.actors import resolve_actor
 from duban.services.campaigns import CLOSED, load_plan_of
 from duban.services.database import UnitOfWork, insert_or_skip
 from duban.services.evidence import UploadedFile, check_files, evidence_root, write_blob
-from duban.services.messages import enqueue
+from duban.services.messages import Message, enqueue_all
 from models import (
     Campaign,
     DutyOccurrence,
@@ -82,13 +82,14 @@ def create_occurrences(uow: UnitOfWork, clock: Clock, campaign_id: int,
                     "due_on": occ.due_on, "status": OPEN, "note": "", "evidence": [],
                     "created_at": now,
                 })
-    created = 0
-    for i in range(0, len(rows), 500):
-        stmt = insert_or_skip(session, DutyOccurrence).values(rows[i : i + 500]).on_conflict_do_nothing(
-            index_elements=["campaign_id", "duty_code", "office_code", "village_code", "day"]
-        ).returning(DutyOccurrence.id)
-        created += len(session.execute(stmt).all())  # a concurrent tick's rows do not count
-    return created
+    if not rows:
+        return 0
+    # One statement executed with the rows, compiled once (see snapshots._record); a
+    # concurrent tick's rows are skipped and not counted.
+    stmt = insert_or_skip(session, DutyOccurrence).on_conflict_do_nothing(
+        index_elements=["campaign_id", "duty_code", "office_code", "village_code", "day"]
+    ).returning(DutyOccurrence.id)
+    return len(session.execute(stmt, rows).all())
 
 
 def _closed(session: Session, campaign_id: int) -> bool:
@@ -438,14 +439,12 @@ def sweep_duties(uow: UnitOfWork, clock: Clock, campaign_id: int,
 
 
 def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
-    """Insert fired rungs in chunks, skipping those there already; returns how many went in."""
-    count = 0
+    """Insert fired rungs, skipping those there already; returns how many went in."""
+    if not rows:
+        return 0
     key = next(iter(model.__table__.primary_key.columns))
-    for i in range(0, len(rows), 1000):
-        stmt = insert_or_skip(session, model).values(rows[i : i + 1000]).on_conflict_do_nothing(
-        ).returning(key)
-        count += len(session.execute(stmt).all())
-    return count
+    stmt = insert_or_skip(session, model).on_conflict_do_nothing().returning(key)
+    return len(session.execute(stmt, rows).all())  # compiled once (see snapshots._record)
 
 
 def _fired(session: Session, stmt: Any) -> dict[Any, set[str]]:
@@ -461,7 +460,7 @@ def _messages(session: Session, clock: Clock, plan: Plan, campaign_id: int, toda
     """One message per office (and per audience its rungs name) listing what fired today."""
     offices = {o.code: o for o in session.scalars(
         select(Office).where(Office.campaign_id == campaign_id))}
-    written = 0
+    messages: list[Message] = []
     for code, entries in sorted(lines.items()):
         target = offices.get(code)
         if target is None:
@@ -475,12 +474,12 @@ def _messages(session: Session, clock: Clock, plan: Plan, campaign_id: int, toda
             to = offices.get(plan.county_office) if audience is Audience.COUNTY else target
             if to is None:
                 continue
-            written += enqueue(
-                session, clock, plan, campaign_id=campaign_id, target=to, audience=audience,
-                kind=KIND_DUTY, subject=subject, body=body, colour=top.rung.colour,
+            messages.append(Message(
+                target=to, audience=audience, kind=KIND_DUTY, subject=subject, body=body,
+                colour=top.rung.colour,
                 dedupe_key=f"duty:{campaign_id}:{today.isoformat()}:{code}:{audience.value}",
-                about_office=code)
-    return written, sorted(lines)
+                about_office=code))
+    return enqueue_all(session, clock, plan, campaign_id, messages), sorted(lines)
 
 
 # ------------------------------------------------------------------------------ summary

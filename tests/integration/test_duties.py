@@ -39,6 +39,7 @@ from models import (
     MilestoneReminderFired,
     Problem,
 )
+from tests.support import compiled_inserts
 from tests.unit.test_duties import with_duties
 
 CAL = working_calendar()
@@ -87,9 +88,13 @@ def create(db: Database, day: dt.date, cid: int) -> int:
 def test_the_tick_creates_each_occurrence_exactly_once(db: Database, campaign: int) -> None:
     # By Monday 6/22: the 6/19 and 6/26 Friday visits of each of 3 villages have opened, and
     # the one 综合报告 (open from the campaign's start).
-    assert create(db, dt.date(2020, 6, 22), campaign) == 7
-    assert create(db, dt.date(2020, 6, 22), campaign) == 0
-    assert create(db, dt.date(2020, 6, 27), campaign) == 3  # the 7/3 visits open on 6/27
+    with compiled_inserts(db, "duty_occurrence") as compiled:
+        assert create(db, dt.date(2020, 6, 22), campaign) == 7
+        assert create(db, dt.date(2020, 6, 22), campaign) == 0
+        assert create(db, dt.date(2020, 6, 27), campaign) == 3  # the 7/3 visits open on 6/27
+    # One statement for every tick's rows, compiled once (built with each tick's rows as
+    # its values, it was compiled again for every count of rows).
+    assert len(compiled) == 2 and sum(compiled) <= 1
     rows = occurrences_in(db, campaign)
     assert len(rows) == 10
     visits = [r for r in rows if r.duty_code == "帮扶责任人走访"]

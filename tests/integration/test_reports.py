@@ -38,7 +38,7 @@ from duban.services.reports.snapshots import take_daily_snapshot
 from models import Office, Problem, Town, Village
 from models.reporting import DailySnapshot
 from tests.conftest import PLANS, require
-from tests.support import photo
+from tests.support import compiled_inserts, photo
 
 pytestmark = pytest.mark.usefixtures("data_dir")
 OPEN = {s.value for s in OPEN_STATUSES}
@@ -439,6 +439,24 @@ def test_days_without_a_report_are_rebuilt_once_and_kept(db: Database, clock: Fi
     # A report written late for a kept day replaces the rebuilt figures with its own.
     db.run(write_daily_report, clock, lg.campaign_id, saturday, tmp_path)
     assert kept()[saturday] is False
+
+
+def test_rebuilt_days_are_kept_by_one_compiled_insert(db: Database, clock: FixedClock,
+                                                      tmp_path: Path) -> None:
+    """A report that rebuilds many missing days compiles the snapshot INSERT once: built with
+    each day's rows as its values, it was compiled again per day (27 ms each, most of a
+    campaign's first report after a month without one)."""
+    lg = build_campaign(db, clock)
+    late = D[4] + dt.timedelta(days=12)  # twelve days without a report before this one
+    lg.day(late, 17)
+    with compiled_inserts(db, "daily_snapshot") as compiled:
+        db.run(write_daily_report, clock, lg.campaign_id, late, tmp_path)
+    with db.transaction() as s:
+        days = s.scalar(select(func.count(DailySnapshot.day.distinct())).where(
+            DailySnapshot.campaign_id == lg.campaign_id))
+    assert days is not None and days > 12  # the missing days were kept, and the report's
+    assert len(compiled) >= 13
+    assert sum(compiled) <= 1, f"{sum(compiled)} of {len(compiled)} snapshot inserts compiled"
 
 
 def _table_numbers(table: object, first_col: str) -> dict[str, list[str]]:

@@ -24,7 +24,7 @@ from duban.adapters.documents.context import (
 from duban.domain.clock import Clock
 from duban.domain.plan import Audience, OfficeLevel, Plan, RungAction, towns_addressee
 from duban.domain.reminders import DueReminder
-from duban.services.messages import enqueue
+from duban.services.messages import Message, enqueue_all
 from duban.services.notices.documents import (
     KIND_BULLETIN,
     KIND_REMINDER,
@@ -190,17 +190,18 @@ def _send_bulletin(session: Session, clock: Clock, plan: Plan, campaign_id: int,
                 f"你单位作为包保单位一并被通报（{rung}）。")
     known = set(session.scalars(
         select(NoticeCopy.office_code).where(NoticeCopy.notice_id == notice.id)))
+    messages: list[Message] = []
     for code, lines in sorted(told.items()):
         office = offices.get(code)
         if office is None:
             continue
         if code not in known:
             session.add(NoticeCopy(notice_id=notice.id, office_code=code))
-        enqueue(
-            session, clock, plan, campaign_id=campaign_id, target=office,
-            audience=Audience.OFFICE, kind=f"{KIND_BULLETIN}_issued", colour="red",
-            subject=f"【通报】{notice.number} {notice.title}",
+        messages.append(Message(
+            target=office, audience=Audience.OFFICE, kind=f"{KIND_BULLETIN}_issued",
+            colour="red", subject=f"【通报】{notice.number} {notice.title}",
             body=(f"{office.name}：\n{plan.issuer}印发通报（{notice.number}）。"
                   + "".join(lines) + "请立即督促整改到位，并在系统中查看通报全文。"),
             dedupe_key=f"bulletin:{notice.id}:{code}",
-            payload={"notice_id": notice.id, "number": notice.number}, about_office=code)
+            payload={"notice_id": notice.id, "number": notice.number}, about_office=code))
+    enqueue_all(session, clock, plan, campaign_id, messages)

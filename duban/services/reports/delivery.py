@@ -22,7 +22,7 @@ from duban.domain.numbering import format_date_cn
 from duban.domain.plan import Audience, OfficeLevel, Plan, ReportAudience
 from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork, data_dir
-from duban.services.messages import enqueue
+from duban.services.messages import Message, enqueue_all
 from duban.services.reports.daily import (
     DailyFigures,
     daily_figures,
@@ -124,7 +124,7 @@ def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
             f"{t.today.closed}个（销号率{t.closure_rate * 100:.1f}%），逾期未整改"
             f"{t.today.overdue}个。")
     files = _stored(docx, report_file_stem(plan.name, "日报", format_date_cn(day)))
-    added = 0
+    messages: list[Message] = []
     for office in targets:
         own: list[str] = []
         if office.level == OfficeLevel.TOWN.value and office.town_code in towns:
@@ -139,16 +139,15 @@ def deliver_daily_report(uow: UnitOfWork, clock: Clock, campaign_id: int, day: d
         if by_source:
             lines.append(f"按问题来源：{by_source}。")
         lines.append("日报全文（Word 文档）随邮件附送。" if files else "")
-        added += enqueue(
-            session, clock, plan, campaign_id=campaign_id, target=office,
-            audience=Audience.OFFICE, kind="daily_report",
+        messages.append(Message(
+            target=office, audience=Audience.OFFICE, kind="daily_report",
             subject=f"【日报】{plan.name}问题整改进度日报（{format_date_cn(day)}）",
             body="\n".join(x for x in lines if x),
             dedupe_key=f"report:daily:{campaign_id}:{day.isoformat()}:{office.code}",
             payload={"report": "daily", "day": day.isoformat(), "attachments": files},
             channels=[c.value for c in plan.reports.channels],
-        )
-    return added
+        ))
+    return enqueue_all(session, clock, plan, campaign_id, messages)
 
 
 def publish_daily_report(uow: UnitOfWork, clock: Clock,
@@ -191,7 +190,7 @@ def deliver_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int, month: dt.d
         select(Town.code, Town.name).where(Town.campaign_id == campaign_id)).all())
     label = f"{month.year}年{month.month}月"
     files = _stored(docx, report_file_stem(plan.name, "月考评", label))
-    added = 0
+    messages: list[Message] = []
     for office in recipients(plan, offices, plan.reports.ranking_to):
         town = town_names.get(office.town_code or "")
         lines = [f"{office.name}：", f"{plan.name}{label}考评结果已冻结。{summary}"]
@@ -199,17 +198,16 @@ def deliver_ranking(uow: UnitOfWork, clock: Clock, campaign_id: int, month: dt.d
             lines.append(f"请{town}对照考评结果查找差距、抓好整改。")
         if files:
             lines.append("通报全文（Word 文档）随邮件附送。")
-        added += enqueue(
-            session, clock, plan, campaign_id=campaign_id, target=office,
-            audience=Audience.OFFICE, kind="ranking",
+        messages.append(Message(
+            target=office, audience=Audience.OFFICE, kind="ranking",
             subject=f"【月考评】{plan.name}{label}考评结果通报",
             body="\n".join(lines),
             dedupe_key=f"report:ranking:{campaign_id}:{month.strftime('%Y-%m')}:{office.code}",
             payload={"report": "ranking", "month": month.strftime("%Y-%m"),
                      "attachments": files},
             channels=[c.value for c in plan.reports.channels],
-        )
-    return added
+        ))
+    return enqueue_all(session, clock, plan, campaign_id, messages)
 
 
 def ranking_to_deliver(uow: UnitOfWork, campaign_id: int) -> dt.date | None:
