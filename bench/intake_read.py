@@ -3,7 +3,8 @@
     .venv/bin/python bench/intake_read.py [ROWS] [PATH]
 
 Writes PATH (default /tmp/duban-bench-households-ROWS.xlsx) if it does not exist, then runs each
-measurement in a fresh subprocess so peak memory (ru_maxrss) belongs to that step alone.
+measurement in a fresh subprocess so peak memory (its VmHWM, bench.floor_script.PEAK) belongs to
+that step alone.
 """
 
 from __future__ import annotations
@@ -186,18 +187,18 @@ def write_households(path: Path, n: int) -> Path:
 
 
 _BARE = """
-import json, resource, sys, time
+import json, sys, time
 import python_calamine as pc
 t, c = time.perf_counter(), time.process_time()
 wb = pc.CalamineWorkbook.from_path(sys.argv[1])
 rows = wb.get_sheet_by_index(0).to_python()
 dt, dc = time.perf_counter() - t, time.process_time() - c
 print(json.dumps({"seconds": dt, "cpu": dc, "rows": len(rows) - 1,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mib": peak_mib()}))
 """
 
 _FULL = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[2])
 from bench.intake_read import place_names
 from duban.adapters.intake import ReferenceData, read_rows, validate_households
@@ -211,13 +212,18 @@ t_read = time.perf_counter() - t
 result = validate_households(sheet, refs)
 dt, dc = time.perf_counter() - t, time.process_time() - c
 print(json.dumps({"seconds": dt, "cpu": dc, "read_seconds": t_read, "rows": len(result.rows),
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mib": peak_mib()}))
 """
 
 
 def _measure(code: str, path: Path) -> dict[str, Any]:
+    # A child's peak memory is its own high-water mark (VmHWM, `peak_mib`): its ru_maxrss
+    # carries across exec the larger peak of the process that started it.
+    sys.path.insert(0, str(ROOT))
+    from bench.floor_script import PEAK
+
     out = subprocess.run(
-        [sys.executable, "-c", code, str(path), str(ROOT)],
+        [sys.executable, "-c", PEAK + code, str(path), str(ROOT)],
         check=True,
         capture_output=True,
         text=True,
