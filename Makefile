@@ -44,7 +44,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/fonts.sh || echo "fonts: skipped; the shipped-font tests say why" >&2
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy duban models tasks flows deploy
+	$(VENV)/bin/mypy duban models tasks flows deploy bench
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
@@ -56,7 +56,7 @@ test-all: test test-slow
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy duban models tasks flows deploy
+	$(VENV)/bin/mypy duban models tasks flows deploy bench
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)

@@ -122,7 +122,10 @@ def bare_notice(ctx: NoticeContext, path: Path) -> Path:
     for item in ctx.problems:
         cells = table.add_row().cells
         values = [str(item.seq), item.code, item.location, item.household, item.description,
-                  item.requirement, format_date_cn(item.deadline), item.co_offices_text]
+                  item.requirement,
+                  # a deadline waiting for the notice's 签收 is words, kept as they are
+                  item.deadline if isinstance(item.deadline, str) else format_date_cn(item.deadline),
+                  item.co_offices_text]
         for cell, v in zip(cells, values, strict=True):
             _font(cell.paragraphs[0].add_run(v), "仿宋_GB2312", 10.5)
     _para(doc, "抄送：" + "，".join(ctx.copy_to) + "。", size=14, indent=False)
@@ -165,7 +168,7 @@ def _floor_context(ctx: NoticeContext) -> dict[str, Any]:
 def _floor_patched(src_xml: str) -> str:
     from docxtpl import DocxTemplate
 
-    return str(DocxTemplate.patch_xml(None, src_xml))  # type: ignore[arg-type]
+    return str(DocxTemplate.patch_xml(None, src_xml))
 
 
 @functools.lru_cache(maxsize=16)
@@ -176,7 +179,7 @@ def _floor_compiled(src_xml: str) -> Any:
 def _floor_class() -> type:
     from docxtpl import DocxTemplate
 
-    class FloorTemplate(DocxTemplate):  # type: ignore[misc]
+    class FloorTemplate(DocxTemplate):
         """docxtpl with its per-render clean-up and compilation done once per part."""
 
         def patch_xml(self, src_xml: str) -> str:

@@ -18,13 +18,18 @@ import datetime as dt
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import Entry, scratch_database
+
+if TYPE_CHECKING:
+    from duban.domain.clock import FixedClock
+    from duban.services.database import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _campaign_with_offices(url: str, offices: int, each: int) -> tuple[object, object, int]:
+def _campaign_with_offices(url: str, offices: int, each: int) -> tuple[Database, FixedClock, int]:
     """Seed 002 launched with `offices` extra offices, each leading `each` open problems."""
     from sqlalchemy import insert, select, update
 
@@ -90,10 +95,10 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
             try:
                 db, clock, campaign = _campaign_with_offices(url, offices, each)
                 started = time.perf_counter()
-                issued = db.run(issue_notices, clock, campaign, issued_by="bench",  # type: ignore[arg-type]
+                issued = db.run(issue_notices, clock, campaign, issued_by="bench",
                                 batch_key="bench")
                 seconds = time.perf_counter() - started
-                db.dispose()  # type: ignore[attr-defined]
+                db.dispose()
             finally:
                 if previous is None:
                     os.environ.pop("DUBAN_DATA_DIR", None)

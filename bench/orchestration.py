@@ -296,7 +296,11 @@ def _task_runs(flow_run_id: Any) -> list[float]:
     """Run seconds of every task run under a flow run and its subflows."""
     import anyio
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterParentFlowRunId,
+    )
 
     async def fetch() -> list[float]:
         async with get_client() as client:
@@ -308,7 +312,7 @@ def _task_runs(flow_run_id: Any) -> list[float]:
             for fid in flow_ids:
                 for attempt in range(20):
                     runs = await client.read_task_runs(
-                        flow_run_filter=FlowRunFilter(id={"any_": [fid]}))
+                        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[fid])))
                     if all(r.state and r.state.is_final() for r in runs) or attempt == 19:
                         break
                     await anyio.sleep(0.5)
