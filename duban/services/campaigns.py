@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from duban.adapters.plan.codec import encode_plan
@@ -98,45 +99,38 @@ def launch_campaign(uow: UnitOfWork, clock: Clock, plan: Plan, source: str, acto
         for i, stage in enumerate(plan.stages, start=1)
     )
     declared = {o.code for o in plan.offices}
+    # The scope's rows by one INSERT per table, in the order the plan lists them (the ids a
+    # unit-of-work flush gave them): a county's few hundred villages, each with its office
+    # row, were that many ORM objects, ~0.2 ms each to flush.
+    towns: list[dict[str, Any]] = []
+    villages: list[dict[str, Any]] = []
+    offices: list[dict[str, Any]] = []
+
+    def office_row(code: str, name: str, level: str, town: str | None, head: str = "",
+                   contacts: list[dict[str, str]] | None = None,
+                   webhook: str = "") -> dict[str, Any]:
+        return {"campaign_id": campaign.id, "code": code, "name": name, "level": level,
+                "town_code": town, "head": head, "contacts": contacts or [],
+                "webhook": webhook}
+
     for town in plan.towns:
-        session.add(Town(campaign_id=campaign.id, code=town.code, name=town.name))
+        towns.append({"campaign_id": campaign.id, "code": town.code, "name": town.name})
         for village in town.villages:
-            session.add(
-                Village(
-                    campaign_id=campaign.id,
-                    town_code=town.code,
-                    code=village.code,
-                    name=village.name,
-                )
-            )
+            villages.append({"campaign_id": campaign.id, "town_code": town.code,
+                             "code": village.code, "name": village.name})
             # Every village can be a co-office (各村), so each gets an office row.
             code = village_office_code(village.code)
             if code not in declared:
-                session.add(
-                    Office(
-                        campaign_id=campaign.id,
-                        code=code,
-                        name=village.name,
-                        level=OfficeLevel.VILLAGE.value,
-                        town_code=town.code,
-                    )
-                )
+                offices.append(office_row(code, village.name, OfficeLevel.VILLAGE.value,
+                                          town.code))
     for office in plan.offices:
-        session.add(
-            Office(
-                campaign_id=campaign.id,
-                code=office.code,
-                name=office.name,
-                level=office.level.value,
-                town_code=office.town,
-                head=office.head,
-                contacts=[
-                    {"name": c.name, "phone": c.phone, "email": c.email}
-                    for c in office.contacts
-                ],
-                webhook=office.webhook,
-            )
-        )
+        offices.append(office_row(
+            office.code, office.name, office.level.value, office.town, office.head,
+            [{"name": c.name, "phone": c.phone, "email": c.email} for c in office.contacts],
+            office.webhook))
+    for model, rows in ((Town, towns), (Village, villages), (Office, offices)):
+        if rows:
+            session.execute(insert(model), rows)
     return campaign.id
 
 
