@@ -26,7 +26,8 @@ at once (docs/benchmarks.md, "Quick run: set-up while the server starts"); measu
 a machine reading the calibration loop at 1.29–1.51 s, 62.2 and 64.3 s (the suites 60.4 and
 62.4 s; docs/benchmarks.md, "On a quiet machine, 2026-12-05 17:17–17:31 UTC"). On the next
 session's machine, whose loop read 2.46–3.01 s, 88.8 and 90.2 s after a first review day's
-snapshot and duty inserts were compiled once (docs/benchmarks.md, "A slow day").
+snapshot and duty inserts were compiled once; 65.4–68.5 s when it read 1.65–2.19 s, with a
+launch's scope rows written by one INSERT per table (docs/benchmarks.md, "A slow day").
 What is left is measurement and its state: the tick suite's first tick on each database (the
 measured tick's state), the field suite's `duban serve` starts, the start-up suite's processes.
 
