@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -193,6 +193,24 @@ def insert_or_skip(session: Session, model: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def insert_new(session: Session, model: Any, rows: Sequence[Mapping[str, Any]],
+               unique: Sequence[str] | None = None) -> int:
+    """Insert `rows`, skipping those whose unique key (`unique`, else any) exists already or
+    a concurrent writer inserts first; returns how many went in (counted from RETURNING:
+    rowcount is -1 on some drivers).
+
+    One statement executed with the rows, which SQLAlchemy sends as multi-row statements
+    compiled once per process: built with the rows as its values it was compiled again for
+    every count of rows (a report rebuilding 29 missing days compiled its INSERT 29 times).
+    """
+    if not rows:
+        return 0
+    key = next(iter(getattr(model, "__table__", model).primary_key.columns))
+    stmt = insert_or_skip(session, model).on_conflict_do_nothing(
+        index_elements=list(unique) if unique else None).returning(key)
+    return len(session.execute(stmt, list(rows)).all())
 
 
 P = ParamSpec("P")

@@ -30,7 +30,7 @@ from duban.domain.plan import Audience, Milestone, Plan
 from duban.domain.reminders import DueReminder, OpenItem, WorkdayCalendar, due_reminders
 from duban.services.actors import resolve_actor
 from duban.services.campaigns import CLOSED, load_plan_of
-from duban.services.database import UnitOfWork, insert_or_skip
+from duban.services.database import UnitOfWork, insert_new
 from duban.services.evidence import UploadedFile, check_files, evidence_root, write_blob
 from duban.services.messages import Message, enqueue_all
 from models import (
@@ -82,14 +82,9 @@ def create_occurrences(uow: UnitOfWork, clock: Clock, campaign_id: int,
                     "due_on": occ.due_on, "status": OPEN, "note": "", "evidence": [],
                     "created_at": now,
                 })
-    if not rows:
-        return 0
-    # One statement executed with the rows, compiled once (see snapshots._record); a
-    # concurrent tick's rows are skipped and not counted.
-    stmt = insert_or_skip(session, DutyOccurrence).on_conflict_do_nothing(
-        index_elements=["campaign_id", "duty_code", "office_code", "village_code", "day"]
-    ).returning(DutyOccurrence.id)
-    return len(session.execute(stmt, rows).all())
+    # A concurrent tick's rows are skipped and not counted.
+    return insert_new(session, DutyOccurrence, rows,
+                      ["campaign_id", "duty_code", "office_code", "village_code", "day"])
 
 
 def _closed(session: Session, campaign_id: int) -> bool:
@@ -392,7 +387,7 @@ def sweep_duties(uow: UnitOfWork, clock: Clock, campaign_id: int,
                                  "fired_on": today, "fired_at": now})
                 lines[o.office_code].append((e, "常态化工作"))
     if occ_rows:
-        result.occurrences_fired = _insert_new(session, DutyReminderFired, occ_rows)
+        result.occurrences_fired = insert_new(session, DutyReminderFired, occ_rows)
     # Milestones: each not reached is chased like a deadline of its own.
     ms_rows: list[dict[str, Any]] = []
     if any(r.milestones for r in plan.deadlines.rules):
@@ -431,20 +426,11 @@ def sweep_duties(uow: UnitOfWork, clock: Clock, campaign_id: int,
                                         "fired_on": today, "fired_at": now})
                         lines[p.lead_office].append((e, "整改节点"))
     if ms_rows:
-        result.milestones_fired = _insert_new(session, MilestoneReminderFired, ms_rows)
+        result.milestones_fired = insert_new(session, MilestoneReminderFired, ms_rows)
     if occ_rows or ms_rows:
         result.messages, result.offices = _messages(session, clock, plan, campaign_id, today,
                                                     lines)
     return result
-
-
-def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
-    """Insert fired rungs, skipping those there already; returns how many went in."""
-    if not rows:
-        return 0
-    key = next(iter(model.__table__.primary_key.columns))
-    stmt = insert_or_skip(session, model).on_conflict_do_nothing().returning(key)
-    return len(session.execute(stmt, rows).all())  # compiled once (see snapshots._record)
 
 
 def _fired(session: Session, stmt: Any) -> dict[Any, set[str]]:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import CHINA_TZ, Clock, local_today
-from duban.services.database import UnitOfWork, insert_or_skip
+from duban.services.database import UnitOfWork, insert_new
 from duban.services.reports.figures import (
     ZERO,
     Counts,
@@ -89,14 +89,9 @@ def _record(session: Session, clock: Clock, campaign_id: int, day: dt.date,
         row(ScopeKind.OFFICE, code, c)
     for code, c in (counts.sources or {}).items():  # the next report's change by source
         row(ScopeKind.SOURCE, code, c)
-    # Another run that recorded the day first wins: its rows stand, these are skipped. One
-    # statement executed with the rows (SQLAlchemy sends them as multi-row statements compiled
-    # once): built with `.values(rows)` it was compiled again for every day, 27 ms each, most
-    # of a campaign's first report rebuilding its missing days.
-    stmt = insert_or_skip(session, DailySnapshot).on_conflict_do_nothing(
-        index_elements=["campaign_id", "day", "scope_kind", "scope_code"],
-    ).returning(DailySnapshot.id)
-    return len(session.execute(stmt, rows).all())  # from RETURNING: rowcount is -1 on some drivers
+    # Another run that recorded the day first wins: its rows stand, these are skipped.
+    return insert_new(session, DailySnapshot, rows,
+                      ["campaign_id", "day", "scope_kind", "scope_code"])
 
 
 def _counts_of(row: DailySnapshot) -> Counts:
