@@ -250,7 +250,6 @@ def _set_font_size(tbl: Any, size_pt: float) -> None:
 
 
 _TCPR, _TCW, _W, _TYPE = qn("w:tcPr"), qn("w:tcW"), qn("w:w"), qn("w:type")
-_TBL = qn("w:tbl")
 
 
 def _set_width(tc: Any, twips: str) -> None:
@@ -264,26 +263,6 @@ def _set_width(tc: Any, twips: str) -> None:
         tcpr.insert(0, tcw)
     tcw.set(_W, twips)
     tcw.set(_TYPE, "dxa")
-
-
-def _set_widths_in_order(tbl: Any, rows: Sequence[tuple[bool, list[Any]]],
-                         twips: Sequence[str]) -> bool:
-    """Set every cell's w:tcW in one walk over the table's w:tcW elements, where the k-th of
-    them is the k-th cell's: no nested table, every row kept, one w:tcW per cell (the schema
-    allows at most one). False, changing nothing, where that does not hold.
-
-    A walk libxml2 filters (a proxy per w:tcW) rather than two child searches per cell: the
-    shipped templates give every cell its w:tcW, and a 500-row table has 4,000 cells."""
-    if sum(1 for _ in tbl.iter(_TBL)) != 1 or len(rows) != sum(1 for _ in tbl.iterchildren(_TR)):
-        return False
-    tcws = list(tbl.iter(_TCW))
-    ncols = len(twips)
-    if len(tcws) != len(rows) * ncols:
-        return False
-    for k, tcw in enumerate(tcws):
-        tcw.set(_W, twips[k % ncols])
-        tcw.set(_TYPE, "dxa")
-    return True
 
 
 def fit_tables(body: Any) -> None:
@@ -321,10 +300,9 @@ def fit_tables(body: Any) -> None:
         twips = [str(round(w * 20)) for w in widths]
         for g, tw in zip(grid, twips, strict=True):
             g.set(_W, tw)
-        if not _set_widths_in_order(tbl, rows, twips):
-            for _head, cells in rows:
-                for tc, tw in zip(cells, twips, strict=True):
-                    _set_width(tc, tw)
+        for _head, cells in rows:
+            for tc, tw in zip(cells, twips, strict=True):
+                _set_width(tc, tw)
 
 
 _KEEP_NEXT, _PPR = qn("w:keepNext"), qn("w:pPr")
