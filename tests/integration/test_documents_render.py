@@ -551,3 +551,35 @@ def test_the_benchs_template_floor_writes_the_same_rows_as_the_notice(tmp_path: 
     assert len(cells(floor)) == 13 and cells(floor) == cells(ours)
     # the fitting only breaks the mark and title into lines: their text is the same
     assert "".join(texts(floor)) == "".join(texts(ours))
+
+
+def test_tables_fit_alike_on_a_plain_parse_and_python_docxs() -> None:
+    """fit_tables runs on the body as docxtpl parses it (plain lxml elements), before it joins
+    python-docx's document; a cell without w:tcPr gets one as its first child either way."""
+    from docx.oxml import parse_xml
+    from lxml import etree
+
+    from duban.adapters.documents.tables import fit_tables
+
+    def cell(text: str, pr: bool) -> str:
+        tc_pr = '<w:tcPr><w:tcW w:w="1000" w:type="dxa"/></w:tcPr>' if pr else ""
+        return f"<w:tc>{tc_pr}<w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:tc>"
+
+    head = ('<w:tr><w:trPr><w:tblHeader/></w:trPr>'
+            + cell("问题编号", True) + cell("问题描述", False) + "</w:tr>")
+    rows = "".join("<w:tr>" + cell(f"SQ2022-{k:04d}", False) + cell("住房安全隐患" * k, True)
+                   + "</w:tr>" for k in range(1, 4))
+    xml = (f"<w:body {_TABLE_W}><w:tbl><w:tblPr><w:tblLayout w:type=\"fixed\"/></w:tblPr>"
+           '<w:tblGrid><w:gridCol w:w="2000"/><w:gridCol w:w="6000"/></w:tblGrid>'
+           f"{head}{rows}</w:tbl></w:body>")
+    plain = etree.fromstring(xml)
+    docx = parse_xml(xml)
+    fit_tables(plain)
+    fit_tables(docx)
+    assert etree.tostring(plain) == etree.tostring(docx)
+    for tc in plain.iter(qn("w:tc")):
+        assert tc[0].tag == qn("w:tcPr") and tc[0][0].tag == qn("w:tcW")
+    grid = [g.get(qn("w:w")) for g in plain.iter(qn("w:gridCol"))]
+    assert grid != ["2000", "6000"] and sum(map(int, grid)) == 8000  # fitted, total kept
+    for tr in plain.iter(qn("w:tr")):
+        assert [tc[0][0].get(qn("w:w")) for tc in tr.iter(qn("w:tc"))] == grid

@@ -255,8 +255,9 @@ _TCPR, _TCW, _W, _TYPE = qn("w:tcPr"), qn("w:tcW"), qn("w:w"), qn("w:type")
 def _set_width(tc: Any, twips: str) -> None:
     # Plain lxml like _set_font_size: a 500-row table has thousands of cells.
     tcpr = next(tc.iterchildren(_TCPR), None)
-    if tcpr is None:
-        tcpr = tc.get_or_add_tcPr()
+    if tcpr is None:  # a cell's first child (what python-docx's get_or_add_tcPr does)
+        tcpr = OxmlElement("w:tcPr")
+        tc.insert(0, tcpr)
     tcw = next(tcpr.iterchildren(_TCW), None)
     if tcw is None:
         tcw = OxmlElement("w:tcW")
