@@ -583,3 +583,27 @@ def test_tables_fit_alike_on_a_plain_parse_and_python_docxs() -> None:
     assert grid != ["2000", "6000"] and sum(map(int, grid)) == 8000  # fitted, total kept
     for tr in plain.iter(qn("w:tr")):
         assert [tc[0][0].get(qn("w:w")) for tc in tr.iter(qn("w:tc"))] == grid
+
+
+@pytest.mark.parametrize("kind", sorted(ALL_CONTEXTS))
+def test_cell_widths_set_in_one_walk_match_the_cell_by_cell_way(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fit_tables' one walk over the w:tcW elements writes the bytes its cell-by-cell way
+    writes, and it is the way taken for the shipped templates' tables."""
+    from duban.adapters.documents import tables
+    from tests.integration.test_documents_fixtures import RENDERERS as ALL_RENDERERS
+
+    walked = []
+    fast = tables._set_widths_in_order
+
+    def counted(*args: Any) -> bool:
+        walked.append(fast(*args))
+        return walked[-1]
+
+    monkeypatch.setattr(tables, "_set_widths_in_order", counted)
+    one_walk = ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "walk.docx").read_bytes()
+    monkeypatch.setattr(tables, "_set_widths_in_order", lambda *args: False)
+    by_cell = ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "cells.docx").read_bytes()
+    assert walked and all(walked)
+    same = one_walk == by_cell  # not asserted directly: pytest's diff of two files is slow
+    assert same, f"{kind}: the cells' widths differ between the two ways"
