@@ -57,6 +57,7 @@ SIZE_3HAO = 16.0
 SIZE_4HAO = 14.0
 SIZE_XIAO4 = 12.0
 SIZE_5HAO = 10.5
+SIZE_XIAO5 = 9.0
 
 # 7.2.7: the separator 4 mm under the 文号. The border's space counts from the bottom of the
 # 文号's 28.95 pt line, whose glyphs end about 6.1 pt above it in LibreOffice; 5 pt more puts
@@ -295,6 +296,13 @@ def _styles(doc: DocumentObject) -> None:
     ):
         st = _pstyle(doc, name, font, SIZE_5HAO, align=align, line=15)
         set_snap_to_grid(st, False)
+        # The same at 小五, for a table the renderer sets smaller (tables.fit_tables): one
+        # style per paragraph rather than a size on every run of a 500-row table.
+        small = doc.styles.add_style(f"{name} Small", WD_STYLE_TYPE.PARAGRAPH)
+        small.base_style = st
+        small.font.size = Pt(SIZE_XIAO5)
+        szcs = put(small.element.get_or_add_rPr(), OxmlElement("w:szCs"))
+        szcs.set(qn("w:val"), str(int(SIZE_XIAO5 * 2)))
     # 7.4 版记: 4号仿宋, 抄送 indented one character each side; 印发机关 left, 印发日期 right.
     col = _pstyle(doc, "GB Colophon", FANGSONG, SIZE_4HAO, line=LINE_PT)
     set_char_indent(col, left_chars=1, right_chars=1, size=SIZE_4HAO)

@@ -607,3 +607,110 @@ def test_cell_widths_set_in_one_walk_match_the_cell_by_cell_way(
     assert walked and all(walked)
     same = one_walk == by_cell  # not asserted directly: pytest's diff of two files is slow
     assert same, f"{kind}: the cells' widths differ between the two ways"
+
+
+def _table_runs(doc: DocumentObject) -> list[tuple[str, ...]]:
+    """Every table run's text and its effective size, fonts and weight, with its paragraph's
+    effective line spacing and alignment."""
+    out = []
+    for tbl in doc.element.body.iter(qn("w:tbl")):
+        for p in tbl.iter(qn("w:p")):
+            para = (ppr_prop(doc, p, "w:spacing", "w:line") or "",
+                    ppr_prop(doc, p, "w:jc", "w:val") or "")
+            for r in p.iter(qn("w:r")):
+                out.append((*para, "".join(t.text or "" for t in r.iter(qn("w:t"))),
+                            *(run_prop(doc, p, r, tag, attr) or "" for tag, attr in (
+                                ("w:sz", "w:val"), ("w:szCs", "w:val"),
+                                ("w:rFonts", "w:eastAsia"), ("w:b", "w:val")))))
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(ALL_CONTEXTS))
+def test_a_table_set_small_by_its_styles_reads_as_one_set_run_by_run(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table set at 小五 through the templates' 小五 paragraph styles (GBTable →
+    GBTableSmall …) prints as it did with 小五 on every run: each run's effective size, fonts
+    and weight and its paragraph's spacing are the same either way."""
+    from duban.adapters.documents import tables
+    from tests.integration.test_documents_fixtures import RENDERERS as ALL_RENDERERS
+
+    by_style = []
+    fast = tables._set_small_styles
+
+    def counted(*args: Any) -> bool:
+        by_style.append(fast(*args))
+        return by_style[-1]
+
+    monkeypatch.setattr(tables, "_set_small_styles", counted)
+    styled = Document(str(ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "s.docx")))
+    monkeypatch.setattr(tables, "_set_small_styles", lambda *args: False)
+    by_run = Document(str(ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "r.docx")))
+    assert all(by_style), f"{kind}: a table was set small run by run"
+    runs = _table_runs(styled)
+    assert runs and runs == _table_runs(by_run)
+    if by_style:  # the 小五 tables print at 9 pt, their paragraphs on the 15 pt line
+        assert {size for *_, size, _cs, _font, _b in runs} >= {"18"}
+        assert all(line == "300" for line, *_ in runs)
+
+
+def test_the_notices_table_is_set_small_by_its_styles() -> None:
+    """The fixture's 8-problem notice has a table at 小五 (its codes keep one line), set by
+    the styles: the path the test above compares is taken."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = render_notice(notice_context(8), Path(tmp) / "n.docx", embed=False)
+        xml = zipfile.ZipFile(path).read("word/document.xml").decode()
+    assert 'w:val="GBTableSmall"' in xml and 'w:val="GBTableHeadSmall"' in xml
+    assert "<w:sz " not in xml.split("<w:tbl>", 1)[1]
+
+
+def _cells_one_by_one(tbl: Any) -> list[tuple[bool, list[str]]]:
+    from duban.adapters.documents.tables import _TC, _cell_text, _header_flags
+
+    return [(head, [_cell_text(tc) for tc in tr.iterchildren(_TC)])
+            for head, tr in _header_flags(tbl)]
+
+
+@pytest.mark.parametrize("kind", sorted(ALL_CONTEXTS))
+def test_a_tables_rows_read_in_one_pass_as_cell_by_cell(kind: str, tmp_path: Path) -> None:
+    """tables._row_texts (one XSLT pass over a table) reads each row's header flag and cell
+    texts as the cell-by-cell walk does, on every kind's tables."""
+    from lxml import etree
+
+    from duban.adapters.documents.tables import _row_texts
+    from tests.integration.test_documents_fixtures import RENDERERS as ALL_RENDERERS
+
+    path = ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "k.docx", embed=False)
+    body = etree.fromstring(zipfile.ZipFile(path).read("word/document.xml"))
+    tbls = list(body.iter(qn("w:tbl")))
+    assert tbls
+    for tbl in tbls:
+        assert _row_texts(tbl) == _cells_one_by_one(tbl)
+
+
+def test_rows_read_in_one_pass_hold_odd_cells_and_fall_back_on_separators() -> None:
+    """Cells of two paragraphs (the widest decides), a nested table, none at all, rows of
+    fewer cells; a table whose text holds the pass's row or cell separator is read cell by
+    cell."""
+    from lxml import etree
+
+    from duban.adapters.documents import tables
+
+    def p(text: str) -> str:
+        return f"<w:p><w:r><w:t>{text}</w:t></w:r><w:r><w:t>尾</w:t></w:r></w:p>"
+
+    nested = f"<w:tbl><w:tr><w:tc>{p('内表很长很长很长的一段文字')}</w:tc></w:tr></w:tbl>"
+    head = "<w:tr><w:trPr><w:tblHeader/></w:trPr>" + f"<w:tc>{p('序号')}</w:tc>" * 3 + "</w:tr>"
+    rows = (f"<w:tr><w:tc>{p('1')}{p('SQ2022-0001')}</w:tc><w:tc/><w:tc>{p('x')}{nested}"
+            f"</w:tc></w:tr><w:tr><w:tc>{p('只有一格')}</w:tc></w:tr>")
+    xml = f"<w:body {_TABLE_W}><w:tbl>{head}{rows}</w:tbl></w:body>"
+    tbl = etree.fromstring(xml)[0]
+    got = tables._row_texts(tbl)
+    assert got == _cells_one_by_one(tbl)
+    # one paragraph beside a nested table: that paragraph, as the walk reads it
+    assert got[1][1] == ["SQ2022-0001尾", "", "x尾"]
+    for sep in (tables._ROW, tables._CELL):
+        odd = etree.fromstring(xml.replace("只有一格", f"只有{sep}一格"))[0]
+        assert tables._row_texts(odd) == _cells_one_by_one(odd)
+        assert tables._row_texts(odd)[2][1] == [f"只有{sep}一格尾"]

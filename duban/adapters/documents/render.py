@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 import threading
+import types
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,7 +27,6 @@ from typing import Any
 
 import jinja2
 from docx.opc.pkgwriter import PackageWriter
-from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docxtpl import DocxTemplate, InlineImage, Listing
@@ -46,7 +46,7 @@ from duban.adapters.documents.context import (
 )
 from duban.adapters.documents.fonts import embed_fonts
 from duban.adapters.documents.lines import balanced_lines, text_width_chars
-from duban.adapters.documents.tables import fit_tables, keep_headers_with_rows
+from duban.adapters.documents.tables import fit_tables, keep_headers_with_rows, style_value
 from duban.adapters.resources import resource_dir
 from duban.domain.errors import DubanError
 from duban.domain.numbering import chinese_numeral, format_date_cn
@@ -235,6 +235,9 @@ def _rows_match_grid(table: Any) -> bool:
 class _Template(DocxTemplate):
     """DocxTemplate with cached clean-up and compilation and errors that name the line."""
 
+    duban_small_styles: Mapping[str, str] = types.MappingProxyType({})  # GBTable → GBTableSmall
+    duban_protect: Sequence[str] = ()  # names a title must not break inside
+
     def __init__(self, source: io.BytesIO, name: str) -> None:
         super().__init__(source)
         self.duban_name = name
@@ -285,15 +288,15 @@ class _Template(DocxTemplate):
         only where some row does not match its grid: its walk over every cell (a sixth of a
         large notice's render) changes nothing where each row has as many cells as gridCols.
 
-        The body's tables are then fitted here (widths, 小五, headers kept with their rows),
-        on the parsed body before it joins python-docx's document: an element's first proxy
-        costs a third of what it costs once python-docx's classes look it up, and the fitting
-        takes one for every cell, paragraph and run (a 500-row notice 4–5 % faster)."""
+        The body is then fitted here (fit_layout: the tables' widths and 小五, their headers
+        kept with their rows, the mark, titles, signature and 版记), on the parsed body before
+        it joins python-docx's document: an element's first proxy costs a third of what it
+        costs once python-docx's classes look it up, and the fitting takes one for every
+        cell, paragraph and run (a 500-row notice 4–5 % faster)."""
         tree = etree.fromstring(xml, parser=etree.XMLParser(recover=True))
         if not all(_rows_match_grid(t) for t in tree.iter(_W_TBL)):
             tree = super().fix_tables(xml)
-        fit_tables(tree)
-        keep_headers_with_rows(tree)
+        fit_layout(tree, self.duban_protect, self.duban_small_styles)
         return tree
 
 
@@ -328,23 +331,51 @@ def _load(path: Path) -> _Template:
         tpl.init_docx()
     except Exception as exc:
         raise TemplateError(path.name, f"无法打开模板，不是有效的 Word 文档（{exc}）") from exc
+    tpl.duban_small_styles = _small_styles(str(path), st.st_mtime_ns, st.st_size, tpl)
     return tpl
+
+
+_SMALL = "Small"  # the builder's 小五 variant of a table style: GBTable → GBTableSmall
+_small_styles_of: dict[tuple[str, int, int], dict[str, str]] = {}
+
+
+def _small_styles(path: str, mtime_ns: int, size: int, tpl: _Template) -> dict[str, str]:
+    """A template's paragraph styles that have a 小五 variant, each to that variant's id;
+    read once per template file (by the first template opened from it)."""
+    key = (path, mtime_ns, size)
+    found = _small_styles_of.get(key)
+    if found is None:
+        ids = {str(el.get(qn("w:styleId")))
+               for el in tpl.docx.styles.element.iterchildren(qn("w:style"))
+               if el.get(qn("w:type")) == "paragraph"}
+        found = {sid: sid + _SMALL for sid in ids if sid + _SMALL in ids}
+        if len(_small_styles_of) >= 64:  # templates edited again and again: forget the old
+            _small_styles_of.clear()
+        _small_styles_of[key] = found
+    return found
 
 
 @contextmanager
 def atomic_output(out_path: Path) -> Iterator[Path]:
     """Yield a temporary path beside out_path; rename it into place only on success."""
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".part", dir=out_path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".part",
+                                   dir=out_path.parent)
+    except FileNotFoundError:  # a new folder: made on the first document only
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".part",
+                                   dir=out_path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    placed = False
     try:
         yield tmp_path
         os.replace(tmp_path, out_path)
+        placed = True
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        if not placed:
+            tmp_path.unlink(missing_ok=True)
 
 
 def context_dict(ctx: object) -> dict[str, Any]:
@@ -393,13 +424,13 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
     context = context_dict(ctx)
     if extra is not None:
         context.update(extra(tpl))
+    tpl.duban_protect = protected_names(ctx)
     try:
-        tpl.render(context, jinja_env())
+        tpl.render(context, jinja_env())  # fits the layout as it parses the body
     except TemplateError:
         raise
     except Exception as exc:  # lxml rejects XML a broken template produced
         raise TemplateError(path.name, f"渲染结果不是有效的 Word 文档（{exc}）") from exc
-    fit_layout(tpl.docx, protected_names(ctx))
     if ctx.seal_image is not None:
         tpl.replace_pic(SEAL_PLACEHOLDER, str(ctx.seal_image))
         tpl.allow_missing_pics = True  # a campaign's own template may have no placeholder
@@ -552,19 +583,46 @@ def mark_size(text: str) -> tuple[float, int]:
     return size, scale
 
 
-def _put(parent: Any, el: Any) -> None:
-    """Replace or insert el at its schema position in parent (Word rejects bad order)."""
-    for old in parent.findall(el.tag):
-        parent.remove(old)
-    seq = getattr(type(parent), "_tag_seq", ())
-    names = [qn(t) for t in seq]
-    if el.tag in names:
-        parent.insert_element_before(el, *seq[names.index(el.tag) + 1:])
-    else:
-        parent.append(el)
+# The schema's order of a paragraph's and a run's properties (Word rejects children out of
+# order; python-docx keeps these lists only while it builds its classes). The fitting works
+# on the body as docxtpl parses it, plain lxml, so it places what it adds itself.
+_PPR_ORDER = {qn(f"w:{t}"): k for k, t in enumerate((
+    "pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl", "numPr",
+    "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens", "kinsoku",
+    "wordWrap", "overflowPunct", "topLinePunct", "autoSpaceDE", "autoSpaceDN", "bidi",
+    "adjustRightInd", "snapToGrid", "spacing", "ind", "contextualSpacing", "mirrorIndents",
+    "suppressOverlap", "jc", "textDirection", "textAlignment", "textboxTightWrap",
+    "outlineLvl", "divId", "cnfStyle", "rPr", "sectPr", "pPrChange"))}
+_RPR_ORDER = {qn(f"w:{t}"): k for k, t in enumerate((
+    "rStyle", "rFonts", "b", "bCs", "i", "iCs", "caps", "smallCaps", "strike", "dstrike",
+    "outline", "shadow", "emboss", "imprint", "noProof", "snapToGrid", "vanish", "webHidden",
+    "color", "spacing", "w", "kern", "position", "sz", "szCs", "highlight", "u", "effect",
+    "bdr", "shd", "fitText", "vertAlign", "rtl", "cs", "em", "lang", "eastAsianLayout",
+    "specVanish", "oMath", "rPrChange"))}
+_FIRST: dict[str, int] = {}  # a paragraph's w:pPr and a run's w:rPr: the first child
+
+
+def _child(parent: Any, tag: str, order: Mapping[str, int] = _FIRST) -> Any:
+    """parent's `tag` child; made at its place in `order` (first, by default) if it has none."""
+    for el in parent.iterchildren(tag):
+        return el
+    el = parent.makeelement(tag, {})
+    rank = order.get(tag, -1)
+    for later in parent:
+        if isinstance(later.tag, str) and (not order or order.get(later.tag, -1) > rank):
+            later.addprevious(el)
+            return el
+    parent.append(el)
+    return el
+
+
+def _set_run_prop(r: Any, tag: str, value: str) -> None:
+    """Set a run's property (w:sz, w:w …) to `value`, in the schema's order."""
+    _child(_child(r, _RPR), tag, _RPR_ORDER).set(_VAL, value)
 
 
 _P, _PPR, _PSTYLE, _VAL = qn("w:p"), qn("w:pPr"), qn("w:pStyle"), qn("w:val")
+_RPR, _IND, _SPACING = qn("w:rPr"), qn("w:ind"), qn("w:spacing")
 
 
 def _pstyle_id(p: Any) -> str:
@@ -580,7 +638,7 @@ def _ptext(p: Any) -> str:
 
 
 def _set_ind_right(p: Any, twips: int) -> None:
-    ind = p.get_or_add_pPr().get_or_add_ind()
+    ind = _child(_child(p, _PPR), _IND, _PPR_ORDER)
     ind.set(qn("w:rightChars"), "0")
     ind.set(qn("w:right"), str(twips))
 
@@ -606,9 +664,7 @@ def _fit_colophon(body: Any) -> None:
                 if width > _COLOPHON_AVAIL_PT:
                     scale = max(50, int(_COLOPHON_AVAIL_PT / width * 100))
                     for r in p.iter(qn("w:r")):
-                        el = OxmlElement("w:w")
-                        el.set(qn("w:val"), str(scale))
-                        _put(r.get_or_add_rPr(), el)
+                        _set_run_prop(r, qn("w:w"), str(scale))
                     width = _COLOPHON_AVAIL_PT
             lines += max(1, math.ceil(width / _COLOPHON_AVAIL_PT - 1e-9))
         height = str(int(Pt(lines * _LINE_PT + 10)))
@@ -636,8 +692,8 @@ def _set_lines(p: Any, lines: Sequence[str]) -> None:
             first.remove(el)
     for k, line in enumerate(lines):
         if k:
-            first.append(OxmlElement("w:br"))
-        t = OxmlElement("w:t")
+            first.append(first.makeelement(qn("w:br"), {}))
+        t = first.makeelement(qn("w:t"), {})
         t.text = line
         t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
         first.append(t)
@@ -647,16 +703,13 @@ def _fit_mark(p: Any) -> None:
     lines, size, scale = mark_layout(_ptext(p))
     if len(lines) > 1:
         _set_lines(p, lines)
-        spacing = p.get_or_add_pPr().get_or_add_spacing()
+        spacing = _child(_child(p, _PPR), _SPACING, _PPR_ORDER)
         spacing.set(qn("w:line"), str(round(size * 1.2 * 20)))
         spacing.set(qn("w:lineRule"), "exact")
     for r in p.iter(qn("w:r")):
-        rpr = r.get_or_add_rPr()
         for tagname, val in (("w:w", str(scale)), ("w:sz", str(int(size * 2))),
                              ("w:szCs", str(int(size * 2)))):
-            el = OxmlElement(tagname)
-            el.set(qn("w:val"), val)
-            _put(rpr, el)
+            _set_run_prop(r, qn(tagname), val)
 
 
 def _block_width_pt(body: Any) -> float:
@@ -688,7 +741,7 @@ def _fitted_paragraphs(body: Any) -> list[tuple[Any, str]]:
     of a 500-row table, or an XPath `//` over it, cost more than the rest of the fitting."""
     out = []
     for ps in body.iter(_PSTYLE_TAG):
-        style = ps.get(_VAL)
+        style = style_value(ps)
         if style in _FITTED_STYLES:
             ppr = ps.getparent()
             p = ppr.getparent()
@@ -715,14 +768,17 @@ def _next_para(p: Any) -> Any | None:
     return None
 
 
-def fit_layout(document: Any, protect: Sequence[str] = ()) -> None:
-    """Fit what depends on text length: mark, titles, signature, seal, 版记. (The tables'
-    columns, and each data table's heading and header row kept off a page's last line, are
-    fitted as the body is parsed: _Template.fix_tables.)
+def fit_layout(body: Any, protect: Sequence[str] = (),
+               small_styles: Mapping[str, str] | None = None) -> None:
+    """Fit what depends on text length in a document's body (w:body): the tables' columns
+    and font size (`small_styles`: see tables.fit_tables), each data table's heading and
+    header row kept off a page's last line, the mark, titles, signature, seal and 版记.
 
-    `protect` names words a title must not be broken inside (towns, offices).
+    `protect` names words a title must not be broken inside (towns, offices). Run on the
+    body as docxtpl parses it (_Template.fix_tables), so plain lxml throughout.
     """
-    body = document.element.body
+    fit_tables(body, small_styles)
+    keep_headers_with_rows(body)
     _fit_colophon(body)
     fitted = _fitted_paragraphs(body)
     for p, style in fitted:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from lxml import etree
 
 TABLE_FONT_PT = 10.5  # 五号: the templates' GB Table styles
 SMALL_FONT_PT = 9.0  # 小五: a table whose headers, dates and codes do not fit at 五号
@@ -76,6 +77,70 @@ def _cell_text(tc: Any) -> str:
         return "".join([t.text or "" for t in paras[0].iter(_T)])
     texts = ["".join(t.text or "" for t in p.iter(_T)) for p in tc.iter(_P)]
     return max(texts, key=printed_width, default="")
+
+
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+# A table's rows as one string, libxslt reading the cells (no Python object per cell): each
+# row is H (a repeated header row) or D, then each cell after _CELL, its text as _cell_text
+# reads it: one paragraph's text, or each paragraph's after _PARA. The separators are
+# private-use characters; a table whose text holds a row's or a cell's is read cell by cell
+# instead (its rows or cells are miscounted), one holding _PARA is measured a little short.
+_ROW, _CELL, _PARA = "\uf8f0", "\uf8f1", "\uf8f2"
+_ROWS_XSLT = f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+ xmlns:w="{_W_NS}">
+<xsl:output method="text" encoding="utf-8"/>
+<xsl:template match="/w:tbl">
+ <xsl:for-each select="w:tr">
+  <xsl:choose>
+   <xsl:when test="w:trPr/w:tblHeader">H</xsl:when>
+   <xsl:otherwise>D</xsl:otherwise>
+  </xsl:choose>
+  <xsl:for-each select="w:tc">
+   <xsl:text>{_CELL}</xsl:text>
+   <xsl:choose>
+    <xsl:when test="count(w:p) = 1">
+     <xsl:for-each select="w:p//w:t"><xsl:value-of select="."/></xsl:for-each>
+    </xsl:when>
+    <xsl:otherwise>
+     <xsl:for-each select=".//w:p">
+      <xsl:text>{_PARA}</xsl:text>
+      <xsl:for-each select=".//w:t"><xsl:value-of select="."/></xsl:for-each>
+     </xsl:for-each>
+    </xsl:otherwise>
+   </xsl:choose>
+  </xsl:for-each>
+  <xsl:text>{_ROW}</xsl:text>
+ </xsl:for-each>
+</xsl:template>
+</xsl:stylesheet>"""
+_ROWS = etree.XPath("count(w:tr)", namespaces={"w": _W_NS})
+_CELLS = etree.XPath("count(w:tr/w:tc)", namespaces={"w": _W_NS})
+_xslt_of_thread = threading.local()  # an XSLT object is not shared between threads
+
+
+def _rows_xslt() -> Any:
+    xslt = getattr(_xslt_of_thread, "rows", None)
+    if xslt is None:
+        xslt = _xslt_of_thread.rows = etree.XSLT(etree.XML(_ROWS_XSLT))
+    return xslt
+
+
+def _row_texts(tbl: Any) -> list[tuple[bool, list[str]]]:
+    """(is a repeated header row, its cells' texts as _cell_text reads them) of each row.
+
+    One XSLT pass: a 20-row table's 168 cells read cell by cell took a Python object for
+    each row, cell, paragraph and text, the largest part of fitting a notice's table."""
+    text = str(_rows_xslt()(tbl))
+    if text.count(_ROW) != _ROWS(tbl) or text.count(_CELL) != _CELLS(tbl):
+        return [(head, [_cell_text(tc) for tc in tr.iterchildren(_TC)])
+                for head, tr in _header_flags(tbl)]
+    rows = []
+    for row in text.split(_ROW)[:-1]:
+        cells = row.split(_CELL)
+        rows.append((cells[0] == "H", [
+            max(cell.split(_PARA)[1:], key=printed_width) if cell.startswith(_PARA) else cell
+            for cell in cells[1:]]))
+    return rows
 
 
 @dataclass
@@ -249,6 +314,38 @@ def _set_font_size(tbl: Any, size_pt: float) -> None:
         szcs.set(_VAL, half_points)
 
 
+_PSTYLE = qn("w:pStyle")
+_PARAGRAPHS = etree.XPath("count(.//w:p)", namespaces={"w": _W_NS})
+
+
+def style_value(ps: Any) -> str | None:
+    """A w:pStyle's style id. Its w:val is its one attribute (the schema's), and values()
+    reads it without parsing a namespaced name: 2.5× faster than get(), for a walk over
+    every paragraph style of a long table."""
+    values = ps.values()
+    return str(values[0]) if len(values) == 1 else ps.get(_VAL)
+
+
+def _set_small_styles(tbl: Any, small_styles: Mapping[str, str]) -> bool:
+    """Set a table at 小五 by its paragraphs' 小五 styles (`small_styles`: a style's id to
+    its 小五 variant's, the shipped templates' GBTable → GBTableSmall …): one attribute a
+    paragraph rather than a w:rPr on every run, written and saved. False, changing nothing,
+    where some paragraph's style has no variant, a paragraph has no style (a paragraph holds
+    one w:pStyle at most: fewer than paragraphs) or a size is set inside the table, which a
+    paragraph style's size would not reach."""
+    if not small_styles or next(tbl.iter(_SZ, _SZCS), None) is not None:
+        return False
+    styles = list(tbl.iter(_PSTYLE))
+    if len(styles) != _PARAGRAPHS(tbl):
+        return False
+    small = [small_styles.get(style_value(ps)) for ps in styles]  # type: ignore[arg-type]
+    if None in small:
+        return False
+    for ps, style in zip(styles, small, strict=True):
+        ps.set(_VAL, style)
+    return True
+
+
 _TCPR, _TCW, _W, _TYPE = qn("w:tcPr"), qn("w:tcW"), qn("w:w"), qn("w:type")
 
 
@@ -256,11 +353,11 @@ def _set_width(tc: Any, twips: str) -> None:
     # Plain lxml like _set_font_size: a 500-row table has thousands of cells.
     tcpr = next(tc.iterchildren(_TCPR), None)
     if tcpr is None:  # a cell's first child (what python-docx's get_or_add_tcPr does)
-        tcpr = OxmlElement("w:tcPr")
+        tcpr = tc.makeelement(_TCPR, {})
         tc.insert(0, tcpr)
     tcw = next(tcpr.iterchildren(_TCW), None)
     if tcw is None:
-        tcw = OxmlElement("w:tcW")
+        tcw = tcpr.makeelement(_TCW, {})
         tcpr.insert(0, tcw)
     tcw.set(_W, twips)
     tcw.set(_TYPE, "dxa")
@@ -271,40 +368,48 @@ def _set_width(tc: Any, twips: str) -> None:
 _NESTING = tuple(qn(f"w:{t}") for t in ("tbl", "txbxContent", "sdt", "customXml"))
 
 
-def _set_widths_in_order(tbl: Any, rows: Sequence[tuple[bool, list[Any]]],
-                         twips: Sequence[str]) -> bool:
+def _set_widths_in_order(tbl: Any, rows: int, twips: Sequence[str]) -> bool:
     """Set every cell's w:tcW in one walk over the table's w:tcW elements, where the k-th of
-    them is the k-th cell's: nothing nested (_NESTING), every row kept, one w:tcW per cell
-    (the schema allows at most one). False, changing nothing, where that does not hold.
+    them is the k-th cell's: nothing nested (_NESTING), `rows` (the rows of as many cells as
+    twips) every row, one w:tcW per cell (the schema allows at most one). False, changing
+    nothing, where that does not hold.
 
     One walk libxml2 filters (a proxy per w:tcW) rather than two child searches per cell:
     the shipped templates give every cell its w:tcW (a 500-row notice ~4 % faster)."""
     if (sum(1 for _ in tbl.iter(*_NESTING)) != 1  # the table itself only
-            or len(rows) != sum(1 for _ in tbl.iterchildren(_TR))):
+            or rows != sum(1 for _ in tbl.iterchildren(_TR))):
         return False
     tcws = list(tbl.iter(_TCW))
     ncols = len(twips)
-    if len(tcws) != len(rows) * ncols:
+    if len(tcws) != rows * ncols:
         return False
     for k, tcw in enumerate(tcws):
         tcw.set(_W, twips[k % ncols])
-        tcw.set(_TYPE, "dxa")
+        # The shipped templates' cells are in dxa already: a look is cheaper than a set, and
+        # values() cheaper than get() (w:w is a number, never "dxa").
+        if "dxa" not in tcw.values():
+            tcw.set(_TYPE, "dxa")
     return True
 
 
-def fit_tables(body: Any) -> None:
-    """Set the column widths of every fixed-layout table in `body` from its content."""
+def fit_tables(body: Any, small_styles: Mapping[str, str] | None = None) -> None:
+    """Set the column widths of every fixed-layout table in `body` from its content, and its
+    font size where 五号 leaves no room (by `small_styles` where they cover the table, see
+    _set_small_styles; else run by run)."""
     for tbl in body.iter(qn("w:tbl")):
         layout = tbl.find(qn("w:tblPr") + "/" + qn("w:tblLayout"))
         if layout is None or layout.get(qn("w:type")) != "fixed":
             continue
         grid = _grid(tbl)
-        rows = _rows(tbl, len(grid))
-        heads = [cells for head, cells in rows if head]
-        if not grid or not heads:
+        if not grid:
             continue
-        header = [_cell_text(tc) for tc in heads[0]]
-        data = [[_cell_text(tc) for tc in cells] for head, cells in rows if not head]
+        texts = _row_texts(tbl)
+        kept = [(head, cells) for head, cells in texts if len(cells) == len(grid)]
+        heads = [cells for head, cells in kept if head]
+        if not heads:
+            continue
+        header = heads[0]
+        data = [cells for head, cells in kept if not head]
         total = sum(int(g.get(qn("w:w"))) for g in grid) / 20
         margins = _margins_pt(tbl)
         stats = _column_stats(header, data)  # measured once for the sizes tried below
@@ -322,13 +427,14 @@ def fit_tables(body: Any) -> None:
                 break
         else:
             continue
-        if size != TABLE_FONT_PT:
+        if size != TABLE_FONT_PT and not (
+                small_styles and _set_small_styles(tbl, small_styles)):
             _set_font_size(tbl, size)
         twips = [str(round(w * 20)) for w in widths]
         for g, tw in zip(grid, twips, strict=True):
             g.set(_W, tw)
-        if not _set_widths_in_order(tbl, rows, twips):
-            for _head, cells in rows:
+        if len(kept) != len(texts) or not _set_widths_in_order(tbl, len(kept), twips):
+            for _head, cells in _rows(tbl, len(grid)):
                 for tc, tw in zip(cells, twips, strict=True):
                     _set_width(tc, tw)
 
@@ -337,25 +443,28 @@ _KEEP_NEXT, _PPR = qn("w:keepNext"), qn("w:pPr")
 
 
 def _keep_with_next(p: Any) -> None:
-    ppr = p.find(_PPR)
+    ppr = next(p.iterchildren(_PPR), None)
     if ppr is None:
-        ppr = OxmlElement("w:pPr")
+        ppr = p.makeelement(_PPR, {})
         p.insert(0, ppr)
-    if ppr.find(_KEEP_NEXT) is None:
-        keep = OxmlElement("w:keepNext")
+    if next(ppr.iterchildren(_KEEP_NEXT), None) is None:
+        keep = ppr.makeelement(_KEEP_NEXT, {})
         # pPr's children have a schema order; keepNext comes after pStyle and before the rest.
-        style = ppr.find(qn("w:pStyle"))
+        style = next(ppr.iterchildren(_PSTYLE), None)
         if style is None:
             ppr.insert(0, keep)
         else:
             style.addnext(keep)
 
 
+_HEADER_ROWS = etree.XPath("w:tr[w:trPr/w:tblHeader]", namespaces={"w": _W_NS})
+
+
 def keep_headers_with_rows(body: Any) -> None:
     """A data table's heading line and header row never end a page alone: the paragraph
     before each table with a header row, and that row, are kept with what follows."""
     for tbl in body.iter(qn("w:tbl")):
-        heads = [tr for head, tr in _header_flags(tbl) if head]
+        heads = _HEADER_ROWS(tbl)
         if not heads:
             continue
         before = tbl.getprevious()
