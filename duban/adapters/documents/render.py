@@ -44,7 +44,7 @@ from duban.adapters.documents.context import (
     ReminderContext,
     Requirement,
 )
-from duban.adapters.documents.fonts import embed_fonts
+from duban.adapters.documents.fonts import embed_fonts, read_styles
 from duban.adapters.documents.lines import balanced_lines, text_width_chars
 from duban.adapters.documents.tables import fit_tables, keep_headers_with_rows, style_value
 from duban.adapters.resources import resource_dir
@@ -237,6 +237,7 @@ class _Template(DocxTemplate):
 
     duban_small_styles: Mapping[str, str] = types.MappingProxyType({})  # GBTable → GBTableSmall
     duban_protect: Sequence[str] = ()  # names a title must not break inside
+    duban_styles: _StyleFacts | None = None  # set when opened (_load)
 
     def __init__(self, source: io.BytesIO, name: str) -> None:
         super().__init__(source)
@@ -331,27 +332,40 @@ def _load(path: Path) -> _Template:
         tpl.init_docx()
     except Exception as exc:
         raise TemplateError(path.name, f"无法打开模板，不是有效的 Word 文档（{exc}）") from exc
-    tpl.duban_small_styles = _small_styles(str(path), st.st_mtime_ns, st.st_size, tpl)
+    tpl.duban_styles = _style_facts(str(path), st.st_mtime_ns, st.st_size, tpl)
+    tpl.duban_small_styles = tpl.duban_styles.small_styles
     return tpl
 
 
 _SMALL = "Small"  # the builder's 小五 variant of a table style: GBTable → GBTableSmall
-_small_styles_of: dict[tuple[str, int, int], dict[str, str]] = {}
 
 
-def _small_styles(path: str, mtime_ns: int, size: int, tpl: _Template) -> dict[str, str]:
-    """A template's paragraph styles that have a 小五 variant, each to that variant's id;
-    read once per template file (by the first template opened from it)."""
+@dataclasses.dataclass(frozen=True)
+class _StyleFacts:
+    """What a template's styles part tells the renderer, read once per template file."""
+
+    small_styles: Mapping[str, str]  # a paragraph style's id → its 小五 variant's
+    faces: Any  # fonts.read_styles: the face each style sets, for embedding
+
+
+_style_facts_of: dict[tuple[str, int, int], _StyleFacts] = {}
+
+
+def _style_facts(path: str, mtime_ns: int, size: int, tpl: _Template) -> _StyleFacts:
+    """The template file's _StyleFacts, read from `tpl` (opened from it) the first time.
+    The styles part is not rendered: every document of the template has the same."""
     key = (path, mtime_ns, size)
-    found = _small_styles_of.get(key)
+    found = _style_facts_of.get(key)
     if found is None:
-        ids = {str(el.get(qn("w:styleId")))
-               for el in tpl.docx.styles.element.iterchildren(qn("w:style"))
+        root = tpl.docx.styles.element
+        ids = {str(el.get(qn("w:styleId"))) for el in root.iterchildren(qn("w:style"))
                if el.get(qn("w:type")) == "paragraph"}
-        found = {sid: sid + _SMALL for sid in ids if sid + _SMALL in ids}
-        if len(_small_styles_of) >= 64:  # templates edited again and again: forget the old
-            _small_styles_of.clear()
-        _small_styles_of[key] = found
+        found = _StyleFacts(
+            small_styles={sid: sid + _SMALL for sid in ids if sid + _SMALL in ids},
+            faces=read_styles(root))
+        if len(_style_facts_of) >= 64:  # templates edited again and again: forget the old
+            _style_facts_of.clear()
+        _style_facts_of[key] = found
     return found
 
 
@@ -435,7 +449,7 @@ def _render(template_name: str, ctx: OfficialDocument, out_path: Path,
         tpl.replace_pic(SEAL_PLACEHOLDER, str(ctx.seal_image))
         tpl.allow_missing_pics = True  # a campaign's own template may have no placeholder
     if embed:
-        embed_fonts(tpl.docx)
+        embed_fonts(tpl.docx, faces=None if tpl.duban_styles is None else tpl.duban_styles.faces)
     out_path = Path(out_path)
     with atomic_output(out_path) as tmp:
         save_stamped(tpl, tmp, ctx.issued_on)
