@@ -10,16 +10,16 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock
 from duban.domain.errors import NotFound
 from duban.domain.plan import Audience, Plan
 from duban.domain.reminders import next_send_time
-from duban.services.bulk import where_in
+from duban.services.bulk import insert_rows, where_in
 from duban.services.calendars import working_calendar
 from duban.services.database import UnitOfWork
 from models import InboxMessage, Notice, Office, OutboxMessage, User
@@ -175,11 +175,22 @@ def enqueue_all(session: Session, clock: Clock, plan: Plan, campaign_id: int,
             })
         taken.update(r["dedupe_key"] for r in fresh)
         outbox += fresh
+    # COPY on PostgreSQL, one raw executemany on SQLite: as ORM executemanys psycopg sent one
+    # INSERT per row, ~0.5 ms of client CPU a notice when issuing 500 (issue 17).
     if outbox:
-        session.execute(insert(OutboxMessage), outbox)
+        insert_rows(session, cast(Table, OutboxMessage.__table__), _OUTBOX_COLUMNS,
+                    [tuple(r[c] for c in _OUTBOX_COLUMNS) for r in outbox])
     if inbox:
-        session.execute(insert(InboxMessage), inbox)
+        insert_rows(session, cast(Table, InboxMessage.__table__), _INBOX_COLUMNS,
+                    [tuple(r[c] for c in _INBOX_COLUMNS) for r in inbox])
     return len(outbox)
+
+
+_OUTBOX_COLUMNS = ("campaign_id", "channel", "recipient", "office_code", "subject", "body",
+                   "payload", "status", "attempts", "max_attempts", "next_attempt_at",
+                   "last_error", "dedupe_key", "created_at")
+_INBOX_COLUMNS = ("campaign_id", "office_code", "username", "audience", "kind", "colour",
+                  "subject", "body", "payload", "dedupe_key", "created_at", "visible_from")
 
 
 def _outbox(campaign_id: int, channel: str, recipient: str, office: str, subject: str,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, func, insert, literal, select, text
+from sqlalchemy import ColumnElement, Select, Table, func, literal, select, text
 from sqlalchemy.orm import Session, aliased
 
 from duban.adapters.documents.context import (
@@ -390,12 +390,12 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
     # The side rows of the whole batch, each table in one statement (they were a few per
     # notice: an eighth of issuing 500, issue 17), in the notices' order.
     listed: list[tuple[int, int, str, str, bool]] = []
-    copies: list[dict[str, Any]] = []
+    copies: list[tuple[int, str]] = []
     messages: list[Message] = []
     for (office, group, copy_to), notice in zip(planned, notices, strict=True):
         code = office.code
         listed += [(notice.id, e.problem.id, KIND_NOTICE, code, e.co_office) for e in group]
-        copies += [{"notice_id": notice.id, "office_code": c} for c in copy_to]
+        copies += [(notice.id, c) for c in copy_to]
         messages.append(notice_issued_message(plan, office, notice))
         for c in copy_to:
             shared = sum(1 for e in group if not e.co_office
@@ -404,8 +404,7 @@ def _issue(session: Session, clock: Clock, plan: Plan, office_of: dict[str, Offi
     # COPY on PostgreSQL: an executemany ran one INSERT per row there (114,000 at a
     # county, ~3 s of the server's CPU); one raw executemany on SQLite.
     insert_rows(session, NOTICE_PROBLEM, NOTICE_PROBLEM_COLUMNS, listed)
-    if copies:
-        session.execute(insert(NoticeCopy), copies)
+    insert_rows(session, cast(Table, NoticeCopy.__table__), ("notice_id", "office_code"), copies)
     enqueue_all(session, clock, plan, campaign_id, messages)
     return notices
 
