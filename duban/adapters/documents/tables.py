@@ -330,9 +330,9 @@ def _set_small_styles(tbl: Any, small_styles: Mapping[str, str]) -> bool:
     """Set a table at 小五 by its paragraphs' 小五 styles (`small_styles`: a style's id to
     its 小五 variant's, the shipped templates' GBTable → GBTableSmall …): one attribute a
     paragraph rather than a w:rPr on every run, written and saved. False, changing nothing,
-    where some paragraph's style has no variant, a paragraph has no style (a paragraph holds
-    one w:pStyle at most: fewer than paragraphs) or a size is set inside the table, which a
-    paragraph style's size would not reach."""
+    where some paragraph's style has no variant, a paragraph has no style (fewer w:pStyle
+    than paragraphs: a paragraph holds one at most) or a size is set inside the table, which
+    a paragraph style's size would not reach."""
     if not small_styles or next(tbl.iter(_SZ, _SZCS), None) is not None:
         return False
     styles = list(tbl.iter(_PSTYLE))
@@ -370,9 +370,9 @@ _NESTING = tuple(qn(f"w:{t}") for t in ("tbl", "txbxContent", "sdt", "customXml"
 
 def _set_widths_in_order(tbl: Any, rows: int, twips: Sequence[str]) -> bool:
     """Set every cell's w:tcW in one walk over the table's w:tcW elements, where the k-th of
-    them is the k-th cell's: nothing nested (_NESTING), `rows` (the rows of as many cells as
-    twips) every row, one w:tcW per cell (the schema allows at most one). False, changing
-    nothing, where that does not hold.
+    them is the k-th cell's: nothing nested (_NESTING), the table's every row among the
+    `rows` that have as many cells as `twips`, one w:tcW per cell (the schema allows at most
+    one). False, changing nothing, where that does not hold.
 
     One walk libxml2 filters (a proxy per w:tcW) rather than two child searches per cell:
     the shipped templates give every cell its w:tcW (a 500-row notice ~4 % faster)."""
