@@ -29,6 +29,8 @@ from docx.shared import Mm, Pt, RGBColor
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
+from duban.adapters.documents.schema import place
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "templates" / "documents"
 
@@ -71,18 +73,12 @@ SEAL_NAME = "duban-seal-placeholder.png"
 
 
 def put(parent: Any, el: Any) -> Any:
-    """Insert el into parent at its schema position (Word rejects out-of-order children)."""
-    tag_name = el.tag
-    for old in parent.findall(tag_name):
+    """Insert el into parent at its schema position, replacing one of its tag (Word may
+    refuse out-of-order children; python-docx keeps its orders only while building classes,
+    so this once appended, and the styles' w:snapToGrid, w:ind and w:pBdr came last)."""
+    for old in parent.findall(el.tag):
         parent.remove(old)
-    seq = getattr(type(parent), "_tag_seq", ())
-    names = [qn(t) for t in seq]
-    if tag_name in names:
-        successors = seq[names.index(tag_name) + 1:]
-        parent.insert_element_before(el, *successors)
-    else:
-        parent.append(el)
-    return el
+    return place(parent, el)
 
 
 

@@ -714,3 +714,28 @@ def test_rows_read_in_one_pass_hold_odd_cells_and_fall_back_on_separators() -> N
         odd = etree.fromstring(xml.replace("只有一格", f"只有{sep}一格"))[0]
         assert tables._row_texts(odd) == _cells_one_by_one(odd)
         assert tables._row_texts(odd)[2][1] == [f"只有{sep}一格尾"]
+
+
+@pytest.mark.parametrize("kind", sorted(ALL_CONTEXTS))
+def test_property_elements_keep_the_schemas_order(kind: str, tmp_path: Path) -> None:
+    """Every w:pPr, w:rPr and w:tblPr of a rendered document (its styles, body, headers and
+    footers, the fitted mark, titles, signature and tables included) lists its children in
+    the schema's order, which Word may insist on: the template builder once appended the
+    styles' w:snapToGrid, w:ind and w:pBdr after the rest."""
+    from lxml import etree
+
+    from duban.adapters.documents.schema import ORDERS
+    from tests.integration.test_documents_fixtures import RENDERERS as ALL_RENDERERS
+
+    path = ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "k.docx", embed=False)
+    package = zipfile.ZipFile(path)
+    wrong = []
+    for part in package.namelist():
+        if not re.fullmatch(r"word/(document|styles|header\d*|footer\d*)\.xml", part):
+            continue
+        for el in etree.fromstring(package.read(part)).iter(*ORDERS):
+            order = ORDERS[el.tag]
+            ranks = [order.get(c.tag, -1) for c in el if isinstance(c.tag, str)]
+            if ranks != sorted(ranks):
+                wrong.append(f"{part}: " + " ".join(etree.QName(c).localname for c in el))
+    assert not wrong, wrong[:5]

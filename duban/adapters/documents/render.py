@@ -46,6 +46,7 @@ from duban.adapters.documents.context import (
 )
 from duban.adapters.documents.fonts import embed_fonts, read_styles
 from duban.adapters.documents.lines import balanced_lines, text_width_chars
+from duban.adapters.documents.schema import child
 from duban.adapters.documents.tables import fit_tables, keep_headers_with_rows, style_value
 from duban.adapters.resources import resource_dir
 from duban.domain.errors import DubanError
@@ -597,42 +598,10 @@ def mark_size(text: str) -> tuple[float, int]:
     return size, scale
 
 
-# The schema's order of a paragraph's and a run's properties (Word rejects children out of
-# order; python-docx keeps these lists only while it builds its classes). The fitting works
-# on the body as docxtpl parses it, plain lxml, so it places what it adds itself.
-_PPR_ORDER = {qn(f"w:{t}"): k for k, t in enumerate((
-    "pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl", "numPr",
-    "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens", "kinsoku",
-    "wordWrap", "overflowPunct", "topLinePunct", "autoSpaceDE", "autoSpaceDN", "bidi",
-    "adjustRightInd", "snapToGrid", "spacing", "ind", "contextualSpacing", "mirrorIndents",
-    "suppressOverlap", "jc", "textDirection", "textAlignment", "textboxTightWrap",
-    "outlineLvl", "divId", "cnfStyle", "rPr", "sectPr", "pPrChange"))}
-_RPR_ORDER = {qn(f"w:{t}"): k for k, t in enumerate((
-    "rStyle", "rFonts", "b", "bCs", "i", "iCs", "caps", "smallCaps", "strike", "dstrike",
-    "outline", "shadow", "emboss", "imprint", "noProof", "snapToGrid", "vanish", "webHidden",
-    "color", "spacing", "w", "kern", "position", "sz", "szCs", "highlight", "u", "effect",
-    "bdr", "shd", "fitText", "vertAlign", "rtl", "cs", "em", "lang", "eastAsianLayout",
-    "specVanish", "oMath", "rPrChange"))}
-_FIRST: dict[str, int] = {}  # a paragraph's w:pPr and a run's w:rPr: the first child
-
-
-def _child(parent: Any, tag: str, order: Mapping[str, int] = _FIRST) -> Any:
-    """parent's `tag` child; made at its place in `order` (first, by default) if it has none."""
-    for el in parent.iterchildren(tag):
-        return el
-    el = parent.makeelement(tag, {})
-    rank = order.get(tag, -1)
-    for later in parent:
-        if isinstance(later.tag, str) and (not order or order.get(later.tag, -1) > rank):
-            later.addprevious(el)
-            return el
-    parent.append(el)
-    return el
-
-
 def _set_run_prop(r: Any, tag: str, value: str) -> None:
-    """Set a run's property (w:sz, w:w …) to `value`, in the schema's order."""
-    _child(_child(r, _RPR), tag, _RPR_ORDER).set(_VAL, value)
+    """Set a run's property (w:sz, w:w …) to `value`, in the schema's order: the fitting
+    works on the body as docxtpl parses it, plain lxml, so it places what it adds itself."""
+    child(child(r, _RPR), tag).set(_VAL, value)
 
 
 _P, _PPR, _PSTYLE, _VAL = qn("w:p"), qn("w:pPr"), qn("w:pStyle"), qn("w:val")
@@ -652,7 +621,7 @@ def _ptext(p: Any) -> str:
 
 
 def _set_ind_right(p: Any, twips: int) -> None:
-    ind = _child(_child(p, _PPR), _IND, _PPR_ORDER)
+    ind = child(child(p, _PPR), _IND)
     ind.set(qn("w:rightChars"), "0")
     ind.set(qn("w:right"), str(twips))
 
@@ -717,7 +686,7 @@ def _fit_mark(p: Any) -> None:
     lines, size, scale = mark_layout(_ptext(p))
     if len(lines) > 1:
         _set_lines(p, lines)
-        spacing = _child(_child(p, _PPR), _SPACING, _PPR_ORDER)
+        spacing = child(child(p, _PPR), _SPACING)
         spacing.set(qn("w:line"), str(round(size * 1.2 * 20)))
         spacing.set(qn("w:lineRule"), "exact")
     for r in p.iter(qn("w:r")):
