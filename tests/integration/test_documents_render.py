@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from pathlib import Path
@@ -585,25 +586,33 @@ def test_tables_fit_alike_on_a_plain_parse_and_python_docxs() -> None:
         assert [tc[0][0].get(qn("w:w")) for tc in tr.iter(qn("w:tc"))] == grid
 
 
+def _both_ways(monkeypatch: pytest.MonkeyPatch, fast_path: str, kind: str, tmp_path: Path
+               ) -> tuple[list[bool], bytes, bytes]:
+    """A kind rendered with tables.`fast_path` as it is (what it answered each time kept),
+    then with it answering False (its fallback taken): the answers and both files' bytes."""
+    from duban.adapters.documents import tables
+    from tests.integration.test_documents_fixtures import RENDERERS as ALL_RENDERERS
+
+    answers: list[bool] = []
+    fast = getattr(tables, fast_path)
+
+    def counted(*args: Any) -> bool:
+        answers.append(fast(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(tables, fast_path, counted)
+    taken = ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "fast.docx").read_bytes()
+    monkeypatch.setattr(tables, fast_path, lambda *args: False)
+    fallback = ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "slow.docx").read_bytes()
+    return answers, taken, fallback
+
+
 @pytest.mark.parametrize("kind", sorted(ALL_CONTEXTS))
 def test_cell_widths_set_in_one_walk_match_the_cell_by_cell_way(
         kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """fit_tables' one walk over the w:tcW elements writes the bytes its cell-by-cell way
     writes, and it is the way taken for the shipped templates' tables."""
-    from duban.adapters.documents import tables
-    from tests.integration.test_documents_fixtures import RENDERERS as ALL_RENDERERS
-
-    walked = []
-    fast = tables._set_widths_in_order
-
-    def counted(*args: Any) -> bool:
-        walked.append(fast(*args))
-        return walked[-1]
-
-    monkeypatch.setattr(tables, "_set_widths_in_order", counted)
-    one_walk = ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "walk.docx").read_bytes()
-    monkeypatch.setattr(tables, "_set_widths_in_order", lambda *args: False)
-    by_cell = ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "cells.docx").read_bytes()
+    walked, one_walk, by_cell = _both_ways(monkeypatch, "_set_widths_in_order", kind, tmp_path)
     assert walked and all(walked)
     same = one_walk == by_cell  # not asserted directly: pytest's diff of two files is slow
     assert same, f"{kind}: the cells' widths differ between the two ways"
@@ -631,23 +640,10 @@ def test_a_table_set_small_by_its_styles_reads_as_one_set_run_by_run(
     """A table set at 小五 through the templates' 小五 paragraph styles (GBTable →
     GBTableSmall …) prints as it did with 小五 on every run: each run's effective size, fonts
     and weight and its paragraph's spacing are the same either way."""
-    from duban.adapters.documents import tables
-    from tests.integration.test_documents_fixtures import RENDERERS as ALL_RENDERERS
-
-    by_style = []
-    fast = tables._set_small_styles
-
-    def counted(*args: Any) -> bool:
-        by_style.append(fast(*args))
-        return by_style[-1]
-
-    monkeypatch.setattr(tables, "_set_small_styles", counted)
-    styled = Document(str(ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "s.docx")))
-    monkeypatch.setattr(tables, "_set_small_styles", lambda *args: False)
-    by_run = Document(str(ALL_RENDERERS[kind](ALL_CONTEXTS[kind](), tmp_path / "r.docx")))
+    by_style, styled, by_run = _both_ways(monkeypatch, "_set_small_styles", kind, tmp_path)
     assert all(by_style), f"{kind}: a table was set small run by run"
-    runs = _table_runs(styled)
-    assert runs and runs == _table_runs(by_run)
+    runs = _table_runs(Document(io.BytesIO(styled)))
+    assert runs and runs == _table_runs(Document(io.BytesIO(by_run)))
     if by_style:  # the 小五 tables print at 9 pt, their paragraphs on the 15 pt line
         assert {size for *_, size, _cs, _font, _b in runs} >= {"18"}
         assert all(line == "300" for line, *_ in runs)
