@@ -34,6 +34,10 @@ first), as the campaign suite measures a stage. CPU: the process and its childre
 Prefect server) for the tick; this process and its children's CPU read from /proc for the
 floor (the server's share included both ways).
 
+Handed to `duban serve`, nothing due: `duban tick` beside a real `duban serve --no-web`, which
+runs it, against the least a handed request costs (HANDED_NOTHING: a bare process handing a
+no-op to a desk in the bench's process); the bench's CPU over the floor is counted with it.
+
 Handed to `duban serve`: each stage-due round also starts a real `duban serve --no-web` on a
 fresh copy (warmed by one nothing-due tick) and runs the same `duban tick` beside it, which
 hands the tick to serve (duban.adapters.tick_desk). Its CPU is the command's plus serve's and
@@ -85,6 +89,42 @@ def empty() -> None:
 with owned_prefect_server(share=True):
     run_quietly(empty)
 """
+
+
+# The handed tick's floor: the least a request handed to a warm process costs. A bare
+# process hands a request to a tick desk (duban.adapters.tick_desk) in this process that does
+# nothing and answers, as `duban tick` has serve run its tick. (A nothing-due tick runs no
+# flow: the handed tick read 0.10× the floor before, an empty flow process on serve's server,
+# and 0.71–0.80× an empty flow run handed to a warm process; neither bounded it.)
+HANDED_NOTHING = """
+import sys
+from pathlib import Path
+from duban.adapters.tick_desk import hand_off
+if hand_off(Path(sys.argv[1]), sys.argv[2], None) is None:
+    sys.exit("no desk answered")
+"""
+
+
+@contextmanager
+def _idle_desk(database: str) -> Iterator[Path]:
+    """A tick desk in this process that answers every request at once; yields its file."""
+    from duban.adapters.tick_desk import TickDesk
+
+    with tempfile.TemporaryDirectory(prefix="duban-bench-desk-") as folder:
+        desk = TickDesk(Path(folder) / "desk.json", database, lambda _now: {})
+        desk.start()
+        try:
+            yield desk.path
+        finally:
+            desk.stop()
+
+
+def _run_handed_floor(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """`_run_beside` for the handed floor, with this process's CPU meanwhile (the desk's
+    answer; the main thread only waits)."""
+    started = time.process_time()
+    wall, cpu = _run_beside(command, env)
+    return wall, cpu + time.process_time() - started
 
 
 def _duban() -> list[str]:
@@ -519,20 +559,25 @@ def run_suite(quick: bool, backends: list[str]) -> list[Entry]:
                 for _ in range(rounds):
                     for name, command in commands.items():
                         times[f"{name} beside"].append(_run_beside(command, beside))
-            # Handed to a running `duban serve` of this data directory, beside the empty
-            # flow process that uses serve's published server.
+            # Handed to a running `duban serve` of this data directory.
             served = {**env, "DUBAN_DATA_DIR": f"{home}/data-serve",
                       "PREFECT_HOME": f"{home}/prefect-serve"}
+            # Its floor: a bare process handing a request the same way to a desk in this
+            # process that does nothing (HANDED_NOTHING).
             times["tick handed"], times["floor handed"] = [], []
-            with _serve(served):
-                for command in commands.values():  # untimed, as above
-                    _run(command, served)
+            from duban.adapters.tick_desk import database_key
+
+            with _serve(served), _idle_desk(database_key(url)) as desk:
+                handed_floor = [sys.executable, "-c", HANDED_NOTHING, str(desk),
+                                database_key(url)]
+                for command in (commands["tick"], handed_floor):  # untimed, as above
+                    _run_handed_floor(command, served)
                 for _ in range(rounds):
                     times["tick handed"].append(_run_beside(commands["tick"], served))
-                    times["floor handed"].append(_run_beside(commands["floor"], served))
+                    times["floor handed"].append(_run_handed_floor(handed_floor, served))
         entries += _pair("nothing due, handed to duban serve", backend, rounds,
                          times["tick handed"], times["floor handed"],
-                         "empty flow process on serve's server")
+                         "a bare process handing a no-op to a warm one")
         entries += _pair("nothing due", backend, rounds, times["tick"], times["floor"],
                          "empty flow process")
         entries += _pair("nothing due, server running", backend, rounds, times["tick beside"],
