@@ -48,7 +48,7 @@ from typing import Any
 from lxml import etree
 
 from duban.adapters.documents.pdf import shipped_font_dirs
-from duban.adapters.documents.tables import style_value
+from duban.adapters.documents.schema import styled_paragraphs
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -386,23 +386,15 @@ def text_by_face(roots: Iterable[Any], styles: _Styles) -> dict[str, set[str]]:
     body = styles.face(styles.default_paragraph) or styles.default_font
     others = frozenset(sid for sid in styles.fonts
                        if "'" not in sid and styles.face(sid) not in (None, body))
-    ppr_tag, p_tag, t_tag, val = _w("pPr"), _w("p"), _w("t"), _w("val")
+    t_tag, val = _w("t"), _w("val")
     r_tag, rpr_tag = _w("r"), _w("rPr")
     for root in roots:
         if body:
             out.setdefault(body, []).append(etree.tostring(root, method="text", encoding=str))
-        if others:
-            for ps in root.iter(_w("pStyle")):
-                sid = style_value(ps)
-                if sid not in others:
-                    continue
-                ppr = ps.getparent()
-                p = ppr.getparent()
-                if ppr.tag != ppr_tag or p is None or p.tag != p_tag:
-                    continue
-                face = styles.face(sid)
-                if face:
-                    out.setdefault(face, []).extend(p.itertext(t_tag, with_tail=False))
+        for p, sid in styled_paragraphs(root, others) if others else ():
+            face = styles.face(sid)
+            if face:
+                out.setdefault(face, []).extend(p.itertext(t_tag, with_tail=False))
         runs: dict[Any, None] = {}  # a run that names a face or a character style, once
         for el in root.iter(_w("rFonts"), _w("rStyle")):
             rpr = el.getparent()

@@ -46,8 +46,8 @@ from duban.adapters.documents.context import (
 )
 from duban.adapters.documents.fonts import embed_fonts, read_styles
 from duban.adapters.documents.lines import balanced_lines, text_width_chars
-from duban.adapters.documents.schema import child
-from duban.adapters.documents.tables import fit_tables, keep_headers_with_rows, style_value
+from duban.adapters.documents.schema import child, styled_paragraphs
+from duban.adapters.documents.tables import fit_tables, keep_headers_with_rows
 from duban.adapters.resources import resource_dir
 from duban.domain.errors import DubanError
 from duban.domain.numbering import chinese_numeral, format_date_cn
@@ -713,26 +713,7 @@ def _fit_title(p: Any, protect: Sequence[str], width_pt: float = _TEXT_W_PT) -> 
         _set_lines(p, lines)
 
 
-_PSTYLE_TAG = qn("w:pStyle")
 _FITTED_STYLES = frozenset(("GBMark", "GBSignature", *_TITLE_STYLES))
-
-
-def _fitted_paragraphs(body: Any) -> list[tuple[Any, str]]:
-    """(paragraph, style) of the few paragraphs fit_layout changes, in document order.
-
-    Walks the w:pStyle elements only (libxml2 filters the tags): proxies for every paragraph
-    of a 500-row table, or an XPath `//` over it, cost more than the rest of the fitting."""
-    out = []
-    for ps in body.iter(_PSTYLE_TAG):
-        style = style_value(ps)
-        if style in _FITTED_STYLES:
-            ppr = ps.getparent()
-            p = ppr.getparent()
-            # the style _pstyle_id reads: the first w:pStyle of the paragraph's first w:pPr
-            if (ppr.tag == _PPR and p is not None and p.tag == _P and p.find(_PPR) is ppr
-                    and ppr.find(_PSTYLE) is ps):
-                out.append((p, style))
-    return out
 
 
 def _next_para(p: Any) -> Any | None:
@@ -763,7 +744,7 @@ def fit_layout(body: Any, protect: Sequence[str] = (),
     fit_tables(body, small_styles)
     keep_headers_with_rows(body)
     _fit_colophon(body)
-    fitted = _fitted_paragraphs(body)
+    fitted = styled_paragraphs(body, _FITTED_STYLES)
     for p, style in fitted:
         if style == "GBMark":
             _fit_mark(p)

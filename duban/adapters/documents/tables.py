@@ -24,6 +24,8 @@ from typing import Any
 from docx.oxml.ns import qn
 from lxml import etree
 
+from duban.adapters.documents.schema import child, style_value
+
 TABLE_FONT_PT = 10.5  # 五号: the templates' GB Table styles
 SMALL_FONT_PT = 9.0  # 小五: a table whose headers, dates and codes do not fit at 五号
 _SLACK_PT = 1.0  # rounding and glyph overhang: a cell this much wider never wraps early
@@ -318,14 +320,6 @@ _PSTYLE = qn("w:pStyle")
 _PARAGRAPHS = etree.XPath("count(.//w:p)", namespaces={"w": _W_NS})
 
 
-def style_value(ps: Any) -> str | None:
-    """A w:pStyle's style id. Its w:val is its one attribute (the schema's), and values()
-    reads it without parsing a namespaced name: 2.5× faster than get(), for a walk over
-    every paragraph style of a long table."""
-    values = ps.values()
-    return str(values[0]) if len(values) == 1 else ps.get(_VAL)
-
-
 def _set_small_styles(tbl: Any, small_styles: Mapping[str, str]) -> bool:
     """Set a table at 小五 by its paragraphs' 小五 styles (`small_styles`: a style's id to
     its 小五 variant's, the shipped templates' GBTable → GBTableSmall …): one attribute a
@@ -443,18 +437,7 @@ _KEEP_NEXT, _PPR = qn("w:keepNext"), qn("w:pPr")
 
 
 def _keep_with_next(p: Any) -> None:
-    ppr = next(p.iterchildren(_PPR), None)
-    if ppr is None:
-        ppr = p.makeelement(_PPR, {})
-        p.insert(0, ppr)
-    if next(ppr.iterchildren(_KEEP_NEXT), None) is None:
-        keep = ppr.makeelement(_KEEP_NEXT, {})
-        # pPr's children have a schema order; keepNext comes after pStyle and before the rest.
-        style = next(ppr.iterchildren(_PSTYLE), None)
-        if style is None:
-            ppr.insert(0, keep)
-        else:
-            style.addnext(keep)
+    child(child(p, _PPR), _KEEP_NEXT)  # made in the schema's order where it is missing
 
 
 _HEADER_ROWS = etree.XPath("w:tr[w:trPr/w:tblHeader]", namespaces={"w": _W_NS})
