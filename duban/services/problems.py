@@ -244,10 +244,15 @@ def record_problems(
             pace()
 
     hear = report if progress is not None or pace is not None else None
-    written += insert_columns(session, PROBLEM, PROBLEM_COLUMNS, problem_columns, progress=hear)
+    # Paced, each report comes once the database has written the rows (a COPY a batch): a
+    # pause while one COPY streamed on left the backend writing through it.
+    settled = pace is not None
+    written += insert_columns(session, PROBLEM, PROBLEM_COLUMNS, problem_columns, progress=hear,
+                              settled=settled)
     written += insert_rows(session, CO_OFFICE, ("problem_id", "office_code"), co_rows,
-                           progress=hear)
-    written += insert_columns(session, AUDIT, AUDIT_COLUMNS, event_columns, progress=hear)
+                           progress=hear, settled=settled)
+    written += insert_columns(session, AUDIT, AUDIT_COLUMNS, event_columns, progress=hear,
+                              settled=settled)
     campaign.problem_seq = seq
     result.created = count
     if result.created >= ANALYZE_ROWS:

@@ -252,3 +252,30 @@ def test_dates_and_times_go_to_copy_as_their_own_values_would(db: Database) -> N
             for t in tables)
     assert stored_bulk == stored_as_is
     assert stored_bulk[0][1] != stored_bulk[1][1]  # the clock readings, as given
+
+
+def test_settled_progress_is_heard_once_the_rows_are_written(db: Database,
+                                                              clock: FixedClock) -> None:
+    # A paced stage pauses in `progress`: settled, the rows reported are in the table by then
+    # (on PostgreSQL one COPY per PROGRESS_EVERY rows, ended before the report).
+    from duban.services.bulk import PROGRESS_EVERY
+
+    campaign_id = launch(db, clock)
+    heard: list[tuple[int, int | None]] = []
+    with db.transaction() as session:
+        rows = [problem(campaign_id, i)
+                for i in reserve_ids(session, PROBLEM, 2 * PROGRESS_EVERY + 7)]
+
+        def progress(n: int) -> None:
+            # SQLite's executemany is still running here: its rows are written one by one.
+            seen = (session.scalar(select(func.count()).select_from(PROBLEM))
+                    if db.engine.dialect.name == "postgresql" else None)
+            heard.append((n, seen))
+
+        assert insert_rows(session, PROBLEM, list(rows[0]), [tuple(r.values()) for r in rows],
+                           progress=progress, settled=True) == len(rows)
+    reports = [PROGRESS_EVERY, 2 * PROGRESS_EVERY, len(rows)]
+    assert [n for n, _ in heard] == reports
+    if db.engine.dialect.name == "postgresql":
+        assert [seen for _, seen in heard] == reports
+    assert len(stored(db, "problem")) == len(rows)

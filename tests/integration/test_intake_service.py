@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
 
 from duban.adapters.intake import ImportRejected
 from duban.adapters.plan.yaml_file import load_plan_file
@@ -297,12 +298,26 @@ def test_a_paced_detection_pauses_between_batches_and_writes_the_same_ledger(
         db.run(import_records, clock, cid, households=county.households, imported_by="clerk")
     plain = db.run(detect_problems, clock, plan_id)
     fake = FakeTime(step=0.05)
-    pace = Pace(0.5, fake.stopwatch, fake.sleep)
+    busy_in_pauses: list[list[str]] = []  # what the database's sessions were doing
+
+    def sleep(seconds: float) -> None:
+        # A pause idles the stage's backend too: no statement (a streamed COPY above all)
+        # goes on through it.
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as other:
+                busy_in_pauses.append(list(other.scalars(sql_text(
+                    "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+                    "AND state NOT IN ('idle', 'idle in transaction')"))))
+        fake.sleep(seconds)
+
+    pace = Pace(0.5, fake.stopwatch, sleep)
     pace.start()
     paced = db.run(detect_problems, clock, paced_id, pace=pace)
     assert (paced.created, paced.routed, paced.unrouted) == (
         plain.created, plain.routed, plain.unrouted) and plain.created > 0
     assert len(fake.sleeps) == pace.pauses
+    assert not any(busy_in_pauses)
     assert all(abs(s - 0.05) < 1e-9 for s in fake.sleeps)
 
     def written(model: type, cid: int) -> int:
