@@ -123,6 +123,7 @@ def stage_child(campaigns: list[int], moment: str) -> int:
 
         for module in (duban, flows):
             assert Path(str(module.__file__)).resolve().is_relative_to(Path(code).resolve())
+    backend_nice = _backend_nice()
     with quiet_prefect():
         print("start", flush=True)
         for campaign in campaigns:
@@ -131,10 +132,30 @@ def stage_child(campaigns: list[int], moment: str) -> int:
             wall, cpu = time.perf_counter() - started, time.process_time() - cpu
             done = state.result()
             print(json.dumps({"campaign": campaign, "wall": wall, "cpu": cpu,
-                              "nice": os.nice(0), "duty": os.environ.get("DUBAN_STAGE_DUTY"),
+                              "nice": os.nice(0), "backend_nice": backend_nice,
+                              "duty": os.environ.get("DUBAN_STAGE_DUTY"),
                               "stages": [d["kind"] for d in done]}),
                   flush=True)
     return 0
+
+
+def _backend_nice() -> int | None:
+    """The niceness this process's PostgreSQL backends run at (duban's engine renices them to
+    the process's own where the database has the `prioritize` extension; the bench's server
+    is this machine's), or None when it cannot be read."""
+    from sqlalchemy import text
+
+    from duban.services.database import make_engine
+
+    engine = make_engine(os.environ["DUBAN_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        return os.getpriority(os.PRIO_PROCESS, int(pid or 0))
+    except OSError:
+        return None
+    finally:
+        engine.dispose()
 
 
 # ---- interference --------------------------------------------------------------------------
@@ -172,7 +193,8 @@ async def _busy(campaigns: list[int], moment: str, mode: str, child_env: dict[st
         sys.executable, "-m", "bench.city_suite", "stage", ",".join(map(str, campaigns)),
         moment, cwd=ROOT, env={**{k: v for k, v in child_env.items() if k != "DUBAN_STAGE_DUTY"},
                                **extra}, stdout=asyncio.subprocess.PIPE,
-        preexec_fn=(lambda: os.nice(nice)) if nice else None)
+        # A session of its own, as Prefect's process worker starts each flow run.
+        start_new_session=True, preexec_fn=(lambda: os.nice(nice)) if nice else None)
     try:
         assert child.stdout is not None
         line = "-"
@@ -205,6 +227,7 @@ async def _busy(campaigns: list[int], moment: str, mode: str, child_env: dict[st
             "duty": runs[0]["duty"],
             "stage_wall_s": [round(r["wall"], 1) for r in runs],
             "stage_cpu_s": [round(r["cpu"], 2) for r in runs], "nice": nice,
+            "backend_nice": runs[0].get("backend_nice"),
             **_window_stats(samples, start, end)}
     busy["server_cpu_ms_per_request"] = round((cpu1 - cpu0) * 1000 / max(busy["requests"], 1),
                                               1)
@@ -321,6 +344,11 @@ def build_city(url: str, b_problems: int, counties: int,
               flush=True)
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
+        # As the scaled mode's deployment guide sets it up where the server has it
+        # (deploy/README.md): the worker's niced flow runs renice their backends too.
+        if conn.scalar(text("SELECT count(*) FROM pg_available_extensions "
+                            "WHERE name = 'prioritize'")):
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS prioritize"))
         conn.execute(text("ANALYZE"))
         households = conn.scalar(text("select count(*) from household"))
         problems = conn.scalar(text("select count(*) from problem"))
@@ -460,12 +488,28 @@ def interference(quick: bool) -> list[Entry]:
                              "requests",
                              floor=float(sum(w["requests"] for w in of_mode
                                              if w["side"] == "idle"))))
+        backend = [w["backend_nice"] for w in of_mode
+                   if w["side"] == "busy" and w.get("backend_nice") is not None]
+        if backend:
+            entries.append(Entry(f"city [{mode}] A's database backend niceness (process: "
+                                 "floor)", "postgresql", a_households, float(max(backend)),
+                                 "nice", floor=float(next(w["nice"] for w in of_mode
+                                                          if w["side"] == "busy"))))
         walls = [x for w in of_mode if w["side"] == "busy" for x in w["stage_wall_s"]]
         cpus = [x for w in of_mode if w["side"] == "busy" for x in w["stage_cpu_s"]]
         if walls:
             entries.append(Entry(f"city [{mode}] A's 排查 per county, median wall (floor: "
                                  "median CPU)", "postgresql", a_households,
                                  statistics.median(walls), "s", floor=statistics.median(cpus)))
+    # The measurement's own spread: the idle windows in time order, alternately in two pools
+    # (nothing runs beside the clerks in either), the larger pooled p95 over the smaller.
+    idles = sorted((w for w in windows if w["side"] == "idle"),
+                   key=lambda w: (w["round"], w["pair"]))
+    halves = [pct([t for w in idles[i::2] for t in w["took"]], 95) * 1000 for i in (0, 1)]
+    if len(idles) >= 2 and min(halves) > 0:
+        entries.append(Entry("city [control] B's p95, idle windows alternately pooled, larger "
+                             "/ smaller", "postgresql", size, max(halves), "ms",
+                             floor=min(halves), ratio=max(halves) / min(halves)))
     entries.append(Entry("city: counties on the database (B + A counties)", "postgresql",
                          size, float(counties), "counties"))
     entries.append(Entry("city: errors on B's pages (all windows)", "postgresql", size,

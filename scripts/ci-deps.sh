@@ -32,3 +32,15 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
 pg_isready -h 127.0.0.1 -p 5432
+
+# The server's prioritize extension (a worker's niced flow runs renice their backends:
+# deploy/README.md; tests/integration/test_backend_nice.py), for each installed version.
+for version in $(ls /etc/postgresql); do
+  if ! dpkg -s "postgresql-$version-prioritize" >/dev/null 2>&1; then
+    echo "ci-deps: installing postgresql-$version-prioritize"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends "postgresql-$version-prioritize" >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+             "postgresql-$version-prioritize" >/dev/null; }
+  fi
+done

@@ -34,11 +34,45 @@ def _die_with_parent(prctl: Any, parent: int, nice: int = 0) -> None:
         os._exit(1)
     if nice:
         os.nice(nice)
+        nice_own_session()
 
 
 def _lower_priority(nice: int) -> None:
     """In the child before exec: lower its CPU priority by `nice` (inherited by its own)."""
     os.nice(nice)
+    nice_own_session()
+
+
+AUTOGROUP = "/proc/self/autogroup"
+
+
+def nice_own_session() -> None:
+    """Give this process's session, as a scheduling group, the process's own niceness, when
+    the process leads it.
+
+    On Linux with autogroup (sched_autogroup_enabled, Debian's and Ubuntu's default) the
+    cores are first shared out between sessions, and a process's nice weighs only inside its
+    own. A Prefect worker starts each flow run as a session of its own, so a flow run at
+    DUBAN_WORKER_NICE 10 took a share as large as the web's session's: its nice weighed
+    against nothing. The group's nice (/proc/self/autogroup, which a process may raise
+    without privileges) makes it count. Nothing is done at nice 0, in a session the process
+    does not lead (a terminal's, whose other processes would be slowed too), or without
+    autogroup. Safe between fork and exec: system calls only."""
+    nice = os.nice(0)
+    if nice <= 0 or os.getsid(0) != os.getpid():
+        return
+    try:
+        fd = os.open(AUTOGROUP, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        current = os.read(fd, 128).split(b"nice")[-1].strip()
+        if not current.lstrip(b"-").isdigit() or int(current) < nice:
+            os.write(fd, str(nice).encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class OwnedChild:

@@ -155,12 +155,38 @@ def make_engine(url: str | None = None, *, savepoints: bool = False,
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                            connect_args={"prepare_threshold": PG_PREPARE_THRESHOLD})
     event.listen(engine, "connect", _pg_prepared_max)
+    event.listen(engine, "connect", _pg_backend_nice)
     event.listen(engine, "checkout", _pg_alive)
     return engine
 
 
 def _pg_prepared_max(dbapi_connection: Any, _: Any) -> None:
     dbapi_connection.prepared_max = PG_PREPARED_MAX
+
+
+# The `prioritize` extension's renice of a backend (Debian's postgresql-NN-prioritize): a role
+# may lower its own backends' priority, never raise it.
+_HAS_PRIORITIZE = "SELECT to_regprocedure('set_backend_priority(integer,integer)') IS NOT NULL"
+_RENICE_BACKEND = ("SELECT set_backend_priority(pg_backend_pid(), %(nice)s) "
+                   "WHERE get_backend_priority(pg_backend_pid()) < %(nice)s")
+
+
+def _pg_backend_nice(dbapi_connection: Any, _: Any) -> None:
+    """A new connection of a process running below the default CPU priority (a worker's flow
+    run, DUBAN_WORKER_NICE) has its PostgreSQL backend run at the same niceness, where the
+    database has the `prioritize` extension: a stage's backend then gives way to the web's as
+    its process does (the backend did a county's 排查 writes at full priority). Without the
+    extension, or at niceness 0, nothing is sent."""
+    nice = os.nice(0)
+    if nice <= 0:
+        return
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # no transaction left open on the new connection
+    try:
+        if dbapi_connection.execute(_HAS_PRIORITIZE).fetchone()[0]:
+            dbapi_connection.execute(_RENICE_BACKEND, {"nice": nice})
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def sqlite_savepoints(engine: Engine) -> None:

@@ -127,5 +127,10 @@ def process_root() -> Root:
                              "（以及 DUBAN_DATA_DIR）")
         url = database_url()
         if url not in _built:
+            # A worker's flow run leads a session of its own: its nice counts only once the
+            # session's scheduling group has it too.
+            from duban.adapters.children import nice_own_session
+
+            nice_own_session()
             _built[url] = build_root(url)
         return _built[url]

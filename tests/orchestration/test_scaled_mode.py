@@ -166,6 +166,13 @@ def test_workers_run_ticks_one_at_a_time_and_recover_a_lost_worker(
         # Background work: Prefect's worker and the flow run run below the web app's priority.
         niced = min(os.nice(0) + DEFAULT_NICE, 19)
         assert {pid: _nice(pid) for pid in busy[lost[0]]} == dict.fromkeys(busy[lost[0]], niced)
+        # Each leads a session (Prefect's worker, the flow run): with Linux's autogroup the
+        # cores are shared between sessions first, so each session's group is niced too.
+        if Path("/proc/self/autogroup").exists():
+            leaders = [pid for pid in busy[lost[0]] if os.getsid(pid) == pid]
+            assert len(leaders) == 2, busy
+            assert {pid: int(Path(f"/proc/{pid}/autogroup").read_text().split("nice")[-1])
+                    for pid in leaders} == dict.fromkeys(leaders, niced)
         victims = [workers[lost[0]].pid, *busy[lost[0]]]
         seen.update(victims)
         for pid in victims:

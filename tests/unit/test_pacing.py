@@ -121,3 +121,47 @@ def test_an_owned_child_and_its_own_children_run_niced() -> None:
         plain.wait(timeout=60)
     finally:
         plain.stop()
+
+
+def _group_nice(text: str) -> int:
+    """The nice of an autogroup, from /proc/PID/autogroup's "/autogroup-N nice K"."""
+    return int(text.split("nice")[-1])
+
+
+def test_a_niced_session_gives_its_scheduling_group_its_niceness() -> None:
+    # With Linux's autogroup the cores are shared between sessions first: a flow run leading
+    # a session of its own (as Prefect's worker starts it) at nice 7 weighed as a session at
+    # 0 until its group had the nice too.
+    from pathlib import Path
+
+    from duban.adapters.children import AUTOGROUP, OwnedChild, nice_own_session
+    from tests.conftest import require
+
+    require(Path(AUTOGROUP).exists(), "this kernel schedules without autogroup")
+    own = _group_nice(Path(AUTOGROUP).read_text())
+    read = "print(open('/proc/self/autogroup').read(), flush=True)"
+    # A grandchild in a session of its own, niced further, as a flow run calls it.
+    grandchild = ("import os; os.nice(2); from duban.adapters.children import "
+                  f"nice_own_session; nice_own_session(); {read}")
+    code = (f"import os, subprocess, sys; {read}; subprocess.run([sys.executable, '-c', "
+            f"{grandchild!r}], start_new_session=True)")
+    child = OwnedChild([sys.executable, "-c", code], nice=7, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.process.stdout is not None
+        groups = child.process.stdout.read().split("\n")
+        assert child.wait(timeout=60) == 0
+    finally:
+        child.stop()
+    niced = min(os.nice(0) + 7, 19)
+    assert [_group_nice(g) for g in groups if g.strip()] == [niced, min(niced + 2, 19)]
+    # A niced child in this session leaves the session's group as it is (a terminal's).
+    same = OwnedChild([sys.executable, "-c", read], nice=7, session=False,
+                      stdout=subprocess.PIPE, text=True)
+    try:
+        assert same.process.stdout is not None
+        assert _group_nice(same.process.stdout.read()) == own
+        same.wait(timeout=60)
+    finally:
+        same.stop()
+    nice_own_session()  # this process does not lead its session, or runs at its own nice
+    assert _group_nice(Path(AUTOGROUP).read_text()) == own
