@@ -4,7 +4,9 @@ In the manner of PostgreSQL's `autovacuum_vacuum_cost_delay`, work that nobody w
 (a tick's 排查 over a county's register) leaves the machine to the work people wait for (the
 clerks' pages): after each batch it pauses in proportion to the time the batch took, so that
 the stage works at most `duty` of the time. During a pause neither the stage's process nor its
-database backend runs (a streamed read waits for its next fetch, a COPY for its next rows).
+database backend runs (a streamed read waits for its next fetch; the writes pause only
+between whole COPY statements, since the backend goes on writing a streamed COPY's
+buffered rows while the client pauses).
 The time source and the sleep are handed in: tests pass their own, and no code here reads a
 clock.
 """
