@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -185,6 +186,9 @@ def _pg_backend_nice(dbapi_connection: Any, _: Any) -> None:
     try:
         if dbapi_connection.execute(_HAS_PRIORITIZE).fetchone()[0]:
             dbapi_connection.execute(_RENICE_BACKEND, {"nice": nice})
+    except Exception as exc:  # psycopg's errors: a refused renice must not refuse the connection
+        logging.getLogger(__name__).warning(
+            "could not lower the database backend's CPU priority: %s", exc)
     finally:
         dbapi_connection.autocommit = autocommit
 

@@ -74,3 +74,27 @@ def test_a_niced_process_runs_its_backends_at_its_niceness(
     assert _backend_nice(reniced, 7) == max(base, 7)
     assert _backend_nice(reniced, 0) == base  # the web's backends keep the server's own
     assert _backend_nice(plain, 7) == base  # without the extension nothing changes
+
+
+def test_a_refused_renice_leaves_the_connection_as_it_was(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # A server that refuses the renice (a role without the right, an older extension) still
+    # gives the process its connection, in the mode it had, and the log says why.
+    from duban.services import database
+
+    class Refusing:
+        autocommit = False
+
+        def execute(self, sql: str, params: object = None) -> Refusing:
+            if "set_backend_priority(pg_backend_pid()" in sql:
+                raise RuntimeError("permission denied to set priority")
+            return self
+
+        def fetchone(self) -> tuple[bool]:
+            return (True,)
+
+    monkeypatch.setattr(database.os, "nice", lambda increment: 5)
+    connection = Refusing()
+    database._pg_backend_nice(connection, None)
+    assert connection.autocommit is False
+    assert "permission denied to set priority" in caplog.text
