@@ -123,10 +123,9 @@ def detect_task(campaign_id: int, now: str | None = None) -> dict[str, Any]:
     from duban.services.intake import detect_problems
 
     pace = stage_pace()
-    pace.start()
-    # At a duty of 1 it never pauses: the writes then stream as one COPY a table.
-    result = database().run(detect_problems, clock_at(now), campaign_id,
-                            pace=pace if pace.duty < 1 else None)
+    if pace is not None:
+        pace.start()
+    result = database().run(detect_problems, clock_at(now), campaign_id, pace=pace)
     return {"created": result.created, "skipped": result.skipped_duplicates,
             "routed": result.routed, "unrouted": result.unrouted}
 

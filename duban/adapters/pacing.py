@@ -34,6 +34,8 @@ def stage_duty() -> float:
     return duty
 
 
-def stage_pace() -> Pace:
-    """A Pace at the deployment's duty, timed by the monotonic clock, pausing by sleeping."""
-    return Pace(stage_duty(), time.monotonic, time.sleep)
+def stage_pace() -> Pace | None:
+    """A Pace at the deployment's duty, timed by the monotonic clock, pausing by sleeping;
+    None at a duty of 1, which never pauses (the stage's writes then stream unsliced)."""
+    duty = stage_duty()
+    return Pace(duty, time.monotonic, time.sleep) if duty < 1 else None
