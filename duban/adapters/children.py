@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -46,6 +47,19 @@ def _lower_priority(nice: int) -> None:
 AUTOGROUP = "/proc/self/autogroup"
 
 
+def session_group_nice(pid: int | str = "self") -> int | None:
+    """The nice of the autogroup that schedules a process, or None when none does.
+
+    The file is missing on kernels without autogroup and empty where the process's session
+    has no group (the kernel's default group; the CI machine's sandbox shows every process
+    so): there is no session group to nice, and a plain nice weighs as it always did."""
+    try:
+        text = Path(f"/proc/{pid}/autogroup").read_text(encoding="ascii")
+    except OSError:
+        return None
+    return int(text.split("nice")[-1]) if "nice" in text else None
+
+
 def nice_own_session() -> None:
     """Give this process's session, as a scheduling group, the process's own niceness, when
     the process leads it.
@@ -56,8 +70,9 @@ def nice_own_session() -> None:
     DUBAN_WORKER_NICE 10 took a share as large as the web's session's: its nice weighed
     against nothing. The group's nice (/proc/self/autogroup, which a process may raise
     without privileges) makes it count. Nothing is done at nice 0, in a session the process
-    does not lead (a terminal's, whose other processes would be slowed too), or without
-    autogroup. Safe between fork and exec: system calls only."""
+    does not lead (a terminal's, whose other processes would be slowed too), or where no
+    autogroup schedules the process (see session_group_nice). Safe between fork and exec:
+    system calls only."""
     nice = os.nice(0)
     if nice <= 0 or os.getsid(0) != os.getpid():
         return
@@ -66,7 +81,10 @@ def nice_own_session() -> None:
     except OSError:
         return
     try:
-        current = os.read(fd, 128).split(b"nice")[-1].strip()
+        current = os.read(fd, 128)
+        if b"nice" not in current:
+            return  # empty: no session group schedules this process (session_group_nice)
+        current = current.split(b"nice")[-1].strip()
         if not current.lstrip(b"-").isdigit() or int(current) < nice:
             os.write(fd, str(nice).encode())
     except OSError:
