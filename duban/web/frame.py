@@ -9,12 +9,18 @@ Three middlewares used to wrap the app one inside the other, each a coroutine an
 - **the security headers** (`SECURITY_HEADERS`) on every response, a header the response set
   itself (the field app's own Content-Security-Policy) left as it is;
 - **the request body's limit** (`uploads.bounded_receive`): refused by its declared length
-  before a byte is read, and cut off at the first chunk past the limit.
+  before a byte is read, and cut off at the first chunk past the limit;
+- **how long the server took** (`Server-Timing: app;dur=…`, milliseconds from the request's
+  arrival in the app to its response's start): a browser's developer tools show it beside
+  the network's time, and the city bench reads it to tell the server's time from the
+  load generator's own (issue 17 item 6).
 
 Lifespan and websocket scopes pass through untouched.
 """
 
 from __future__ import annotations
+
+import time
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -38,11 +44,15 @@ class RequestFrame(HttpMiddleware):
     """The plan-version memo, the security headers and the body limit of each request."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        arrived = time.perf_counter()
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                took = (time.perf_counter() - arrived) * 1000
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -5,13 +5,16 @@ app starts (web/heap.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from duban.web.frame import CSP, RequestFrame
 from duban.web.uploads import MAX_BODY_BYTES
@@ -52,6 +55,7 @@ def test_one_layer_does_what_three_did(app: object, world: World,
         for header, value in HEADERS.items():
             assert r.headers.get(header) == value, (name, header)
             assert len(r.headers.get_list(header)) == 1, (name, header)
+        assert re.fullmatch(r"app;dur=\d+\.\d", r.headers.get("server-timing", "")), name
     # A response that sets its own policy keeps it (the field app's shell allows blob: images).
     field, _ = client_for("vil_hd1")
     shell = field.get("/m/")
@@ -61,9 +65,24 @@ def test_one_layer_does_what_three_did(app: object, world: World,
     assert shell.headers["x-frame-options"] == "DENY"
 
 
+def test_server_timing_is_the_time_to_the_response_start() -> None:
+    # Counted from the request's arrival in the app to its response's first message: what
+    # the app took, not how long the body took to stream.
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(0.12)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    answer = TestClient(RequestFrame(slow)).get("/")
+    took = float(answer.headers["server-timing"].removeprefix("app;dur="))
+    assert 120 <= took < 300, took
+
+
 SETTLED = """
 import gc, json, sys
 from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 from duban.domain.clock import FixedClock
 from duban.services.database import Database
 from duban.services.root import Root
