@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import Entry, pg_available, private_prefect
+from bench.common import Entry, pg_available, private_prefect, stages_unpaced
 
 RESULTS = Path(__file__).with_name("results.json")
 QUICK_RESULTS = Path(__file__).with_name("results-quick.json")
@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", help="run only these suites")
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
     args = parser.parse_args(argv)
+    stages_unpaced()
     backends = args.backend or ["sqlite", "postgresql"]
     if "postgresql" in backends and not pg_available():
         print("PostgreSQL not reachable at 127.0.0.1:5432: skipping its runs", file=sys.stderr)

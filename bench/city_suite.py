@@ -20,8 +20,8 @@ it (the first 20 s). Three pairs a round use the nine A counties. The pairs alte
 stage's modes (DUBAN_BENCH_CITY_MODES), each of DUBAN_BENCH_CITY_ROUNDS rounds (default 2)
 starting with the next mode: "plain" (nice 0, DUBAN_STAGE_DUTY=1, the stage as before) and
 "deployed" (the scaled mode's own behaviour: the worker's niceness, DUBAN_WORKER_NICE, default
-10, and the stage's duty, default 0.5 or DUBAN_BENCH_CITY_DUTY); "main" is plain with duban's
-code from DUBAN_BENCH_CITY_BASE (a checkout of main). Per window: B's page p50 / p95 / p99,
+10, and the stage's duty, the worker's default 0.1 or DUBAN_BENCH_CITY_DUTY); "main" is plain
+with duban's code from DUBAN_BENCH_CITY_BASE (a checkout of main). Per window: B's page p50 / p95 / p99,
 requests, errors, the web server's CPU per request and the load average; per pair the busy
 p95 over the idle p95; per mode every window's requests pooled, as the clerks saw them and
 as the server took them (its Server-Timing header). The clerks stand for browsers on other
@@ -65,6 +65,7 @@ from bench.common import (  # noqa: E402
     private_prefect,
     scratch_pg,
     seed_campaign_timed,
+    stages_unpaced,
 )
 
 PORT = int(os.environ.get("DUBAN_BENCH_CITY_PORT", "8401"))
@@ -85,8 +86,8 @@ def _stage_moment(kind: str) -> str:
 
 # How A's stages run in a busy window. "deployed" is the scaled mode's own behaviour: a flow run
 # of `duban worker` runs at its CPU priority (DUBAN_WORKER_NICE, default 10 below the web app)
-# and the stage works DUBAN_STAGE_DUTY of the time (default 0.5); "plain" is neither (nice 0,
-# duty 1), the stage as it ran before.
+# and the stage works DUBAN_STAGE_DUTY of the time (the worker's default, 0.1); "plain" is
+# neither (nice 0, duty 1), the stage as it ran before.
 # "main" is "plain" with the stage's code from another checkout (DUBAN_BENCH_CITY_BASE, e.g. a
 # worktree of main), for measuring a change back to back with what it changes.
 MODES = ("plain", "deployed", "main")
@@ -104,12 +105,15 @@ def _mode_settings(mode: str) -> tuple[int, dict[str, str]]:
         if not base:
             raise SystemExit("mode main: DUBAN_BENCH_CITY_BASE names no checkout")
         return 0, {"DUBAN_STAGE_DUTY": "1", "DUBAN_BENCH_CITY_CODE": base}
-    # The deployment's defaults, or DUBAN_BENCH_CITY_DUTY / DUBAN_WORKER_NICE to try others.
-    # (Named, not left unset: the bench package sets it to 1 for the other suites.)
-    from duban.adapters.pacing import DEFAULT_STAGE_DUTY
+    # What `duban worker` gives its flow runs, or DUBAN_BENCH_CITY_DUTY / DUBAN_WORKER_NICE to
+    # try others. (DUBAN_STAGE_DUTY itself is not read: the bench package sets it to 1 for
+    # the other suites.)
+    from duban.cli.worker import flow_run_environment
 
-    duty = os.environ.get("DUBAN_BENCH_CITY_DUTY", "").strip() or str(DEFAULT_STAGE_DUTY)
-    return worker_nice(os.environ), {"DUBAN_STAGE_DUTY": duty}
+    duty = os.environ.get("DUBAN_BENCH_CITY_DUTY", "").strip()
+    given = {"DUBAN_STAGE_DUTY": duty} if duty else {}
+    return worker_nice(os.environ), {
+        "DUBAN_STAGE_DUTY": flow_run_environment(given)["DUBAN_STAGE_DUTY"]}
 
 
 def stage_child(campaigns: list[int], moment: str) -> int:
@@ -708,6 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", choices=["interference", "growth"])
     args = parser.parse_args(argv)
+    stages_unpaced()
     from bench.__main__ import render, write_results
     from duban.adapters.children import exit_on_signals
 

@@ -20,6 +20,14 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def stages_unpaced() -> None:
+    """A tick's 排查 unpaced in this process and those it starts, unless the caller set
+    DUBAN_STAGE_DUTY: the suites measure the stages' own work. The deployment's pace is what
+    the city suite's "deployed" mode measures (bench/city_suite.py). Called by the benches'
+    entry points, not on import: importing bench (the tests do) changes nothing."""
+    os.environ.setdefault("DUBAN_STAGE_DUTY", "1")
 PG_ADMIN_URL = os.environ.get("DUBAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # The register of the quick run's county suites (intake, 排查, the campaign): 10,000 households
 # (1,000 ledger problems), so `python -m bench --quick` stays near a minute; a quick ratio

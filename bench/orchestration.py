@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.common import Entry, private_dir, private_prefect, scratch_database
+from bench.common import Entry, private_dir, private_prefect, scratch_database, stages_unpaced
 from duban.domain.clock import CHINA_TZ, FixedClock
 
 # Open problems of the quick sweep rows: the quick city sweep's total (ten campaigns of 3,000).
@@ -391,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
     args = parser.parse_args(argv)
+    stages_unpaced()
     entries, plans = run_entries(args.quick, args.backend or ["postgresql"], args.explain)
     print(json.dumps([e.as_dict() for e in entries], ensure_ascii=False, indent=2))
     for name, plan in plans.items():

@@ -57,4 +57,7 @@ def main(now: str) -> None:
 
 
 if __name__ == "__main__":
+    from bench.common import stages_unpaced
+
+    stages_unpaced()
     main(sys.argv[1])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 
 from duban.domain.pacing import Pace
 
@@ -16,12 +17,18 @@ from duban.domain.pacing import Pace
 # ~8 s, and on two cores the clerks' pages find the stage idle half the time
 # (docs/benchmarks.md, "A city on one deployment").
 DEFAULT_STAGE_DUTY = 0.5
+# A tenth of the time where counties share one deployment (`duban worker`'s flow runs, the
+# scaled mode): at half, one county's 排查 still cost another county's pages 1.23-1.26× at
+# p95 on two cores; at a tenth, 1.00× (the measurement's own spread 1.13-1.23×), for ~37 s a
+# county instead of ~8 s (docs/benchmarks.md, "The clerks off the shared cores").
+SHARED_STAGE_DUTY = 0.1
 
 
-def stage_duty() -> float:
-    """The deployment's DUBAN_STAGE_DUTY: the share of time a tick's stage works, in (0, 1]
-    (1: never pauses); DEFAULT_STAGE_DUTY when unset."""
-    raw = os.environ.get("DUBAN_STAGE_DUTY", "").strip()
+def stage_duty(environ: Mapping[str, str] | None = None) -> float:
+    """The deployment's DUBAN_STAGE_DUTY (of `environ`, else this process's environment): the
+    share of time a tick's stage works, in (0, 1] (1: never pauses); DEFAULT_STAGE_DUTY when
+    unset."""
+    raw = (os.environ if environ is None else environ).get("DUBAN_STAGE_DUTY", "").strip()
     if not raw:
         return DEFAULT_STAGE_DUTY
     try:

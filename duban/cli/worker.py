@@ -25,7 +25,9 @@ FLOW_RUN_GRACE_S = 20.0
 # A worker's flow runs (ticks, their stages) are background work: they run this much below
 # the web app's CPU priority, so that on a shared machine the clerks' pages go first
 # (docs/benchmarks.md, "A city on one deployment"). Prefect's worker and every flow-run
-# process it starts inherit it. 0 keeps the worker's own priority.
+# process it starts inherit it. 0 keeps the worker's own priority. Its flow runs' stages
+# also work a smaller share of the time than a single county's server's
+# (flow_run_environment, adapters/pacing.py's SHARED_STAGE_DUTY).
 DEFAULT_NICE = 10
 
 
@@ -42,6 +44,23 @@ def worker_nice(environ: dict[str, str] | os._Environ[str]) -> int:
         raise DubanError(f"环境变量 DUBAN_WORKER_NICE 的值“{raw}”无效，应为0到19的整数"
                          "（worker 及其运行降低的 CPU 优先级，0 表示不降低）。worker 未启动。")
     return nice
+
+
+def flow_run_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The environment Prefect's worker and its flow runs get: this one, with the stages'
+    pace at SHARED_STAGE_DUTY unless the deployment set DUBAN_STAGE_DUTY (checked here, so a
+    wrong value stops the worker rather than each flow run)."""
+    from duban.adapters.pacing import SHARED_STAGE_DUTY, stage_duty
+
+    env = dict(environ)
+    if env.get("DUBAN_STAGE_DUTY", "").strip():
+        try:
+            stage_duty(env)
+        except ValueError as refused:
+            raise DubanError(f"{refused}。worker 未启动。") from None
+    else:
+        env["DUBAN_STAGE_DUTY"] = str(SHARED_STAGE_DUTY)
+    return env
 
 
 def check_environment(environ: dict[str, str] | os._Environ[str]) -> None:
@@ -73,9 +92,10 @@ def worker_cmd(pool: str, name: str | None, nice: int | None) -> None:
         nice = worker_nice(os.environ)
     args = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
             "--type", "process", *(["--name", name] if name else [])]
-    child = OwnedChild(args, stdin=subprocess.DEVNULL, nice=nice)
-    click.echo(f"worker 已启动（工作池 {pool}，进程 {child.pid}，CPU 优先级降低 {nice}）。",
-               err=True)
+    env = flow_run_environment(os.environ)
+    child = OwnedChild(args, stdin=subprocess.DEVNULL, nice=nice, env=env)
+    click.echo(f"worker 已启动（工作池 {pool}，进程 {child.pid}，CPU 优先级降低 {nice}，"
+               f"后台阶段工作时间占比 {env['DUBAN_STAGE_DUTY']}）。", err=True)
     status = 0
     try:
         status = child.wait()

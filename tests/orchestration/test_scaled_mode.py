@@ -71,6 +71,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _environ(pid: int) -> dict[str, str]:
+    """A process's environment, from /proc."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
 def _nice(pid: int) -> int:
     """A process's niceness (field 19 of /proc/PID/stat)."""
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
@@ -166,6 +172,9 @@ def test_workers_run_ticks_one_at_a_time_and_recover_a_lost_worker(
         # Background work: Prefect's worker and the flow run run below the web app's priority.
         niced = min(os.nice(0) + DEFAULT_NICE, 19)
         assert {pid: _nice(pid) for pid in busy[lost[0]]} == dict.fromkeys(busy[lost[0]], niced)
+        # ... and its stages work the shared deployment's share of the time.
+        assert {pid: _environ(pid).get("DUBAN_STAGE_DUTY") for pid in busy[lost[0]]} == \
+            dict.fromkeys(busy[lost[0]], "0.1")
         # Each leads a session (Prefect's worker, the flow run): with Linux's autogroup the
         # cores are shared between sessions first, so each session's group is niced too.
         # (Where a CPU cgroup schedules them instead, there is no group to nice.)
