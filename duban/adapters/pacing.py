@@ -1,8 +1,9 @@
 """The deployment's pace for background stages (DUBAN_STAGE_DUTY), on the real clock.
 
 A tick's stage is work nobody waits for; on a machine that also serves the clerks' pages it
-works DEFAULT_STAGE_DUTY of the time and pauses the rest (duban/domain/pacing.py). The pause
-costs the stage wall time (1 / duty of its unpaced time: twice at the default) and no CPU.
+works DEFAULT_STAGE_DUTY of the time (SHARED_STAGE_DUTY in `duban worker`'s flow runs, where
+counties share the deployment) and pauses the rest (duban/domain/pacing.py). The pause costs
+the stage wall time (1 / duty of its unpaced time) and no CPU.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ SECURITY_HEADERS = [
 
 
 class RequestFrame(HttpMiddleware):
-    """The plan-version memo, the security headers and the body limit of each request."""
+    """The plan-version memo, the security headers, the body limit and the Server-Timing of
+    each request."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         arrived = time.perf_counter()
