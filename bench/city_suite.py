@@ -560,6 +560,12 @@ def interference(quick: bool) -> list[Entry]:
         entries.append(Entry(f"city [{mode}] B's p95 busy / idle, every window pooled",
                              "postgresql", size, pooled["busy"], "ms", floor=pooled["idle"],
                              ratio=pooled["busy"] / pooled["idle"] if pooled["idle"] else None))
+        # A mode's own idle windows follow the other mode's busy ones (and what those leave
+        # behind); every idle window of the run pooled is the same baseline for each mode.
+        every_idle = pct([t for w in windows if w["side"] == "idle" for t in w["took"]], 95) * 1000
+        entries.append(Entry(f"city [{mode}] B's p95 busy / every idle window of the run pooled",
+                             "postgresql", size, pooled["busy"], "ms", floor=every_idle,
+                             ratio=pooled["busy"] / every_idle if every_idle else None))
         served = {side: pct([t for w in of_mode if w["side"] == side for t in w["served"]], 95)
                   * 1000 for side in ("idle", "busy")}
         entries.append(Entry(f"city [{mode}] B's p95 in the server (Server-Timing) busy / "
