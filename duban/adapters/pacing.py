@@ -20,8 +20,8 @@ from duban.domain.pacing import Pace
 DEFAULT_STAGE_DUTY = 0.5
 # A tenth of the time where counties share one deployment (`duban worker`'s flow runs, the
 # scaled mode): at half, one county's 排查 still cost another county's pages 1.23-1.26× at
-# p95 on two cores; at a tenth, 1.00× (the measurement's own spread 1.13-1.23×), for ~37 s a
-# county instead of ~8 s (docs/benchmarks.md, "The clerks off the shared cores").
+# p95 on two cores; at a tenth, 0.99-1.23× (the measurement's own spread 1.11-1.25×), for
+# ~37 s a county instead of ~8 s (docs/benchmarks.md, "The clerks off the shared cores").
 SHARED_STAGE_DUTY = 0.1
 
 
