@@ -106,8 +106,8 @@ def _mode_settings(mode: str) -> tuple[int, dict[str, str]]:
             raise SystemExit("mode main: DUBAN_BENCH_CITY_BASE names no checkout")
         return 0, {"DUBAN_STAGE_DUTY": "1", "DUBAN_BENCH_CITY_CODE": base}
     # What `duban worker` gives its flow runs, or DUBAN_BENCH_CITY_DUTY / DUBAN_WORKER_NICE to
-    # try others. (DUBAN_STAGE_DUTY itself is not read: the bench package sets it to 1 for
-    # the other suites.)
+    # try others. (DUBAN_STAGE_DUTY itself is not read: the benches' entry points set it to 1
+    # for the other suites, bench.common.stages_unpaced.)
     from duban.cli.worker import flow_run_environment
 
     duty = os.environ.get("DUBAN_BENCH_CITY_DUTY", "").strip()

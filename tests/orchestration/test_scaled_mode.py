@@ -177,7 +177,7 @@ def test_workers_run_ticks_one_at_a_time_and_recover_a_lost_worker(
             dict.fromkeys(busy[lost[0]], "0.1")
         # Each leads a session (Prefect's worker, the flow run): with Linux's autogroup the
         # cores are shared between sessions first, so each session's group is niced too.
-        # (Where a CPU cgroup schedules them instead, there is no group to nice.)
+        # (Where /proc/PID/autogroup reads empty, no session group schedules them: none to nice.)
         if session_group_nice() is not None:
             leaders = [pid for pid in busy[lost[0]] if os.getsid(pid) == pid]
             assert len(leaders) == 2, busy

@@ -168,13 +168,13 @@ def test_a_niced_session_gives_its_scheduling_group_its_niceness() -> None:
 def test_a_session_no_autogroup_schedules_is_left_alone(tmp_path: Path) -> None:
     # An empty /proc/self/autogroup means no session group schedules the process: there is
     # nothing to nice. A group at nice 0 is raised to the process's nice.
-    cgroup, group = tmp_path / "cgroup", tmp_path / "group"
-    cgroup.write_text("")
+    ungrouped, group = tmp_path / "ungrouped", tmp_path / "group"
+    ungrouped.write_text("")
     group.write_text("/autogroup-9 nice 0\n")
-    for path in (cgroup, group):
+    for path in (ungrouped, group):
         code = ("import os; os.nice(7); from duban.adapters import children; "
                 f"children.AUTOGROUP = {str(path)!r}; children.nice_own_session()")
         subprocess.run([sys.executable, "-c", code], start_new_session=True, check=True,
                        timeout=60)
-    assert cgroup.read_text() == ""
+    assert ungrouped.read_text() == ""
     assert group.read_text() == f"/autogroup-9 nice 0\n{min(os.nice(0) + 7, 19)}"
