@@ -50,9 +50,11 @@ AUTOGROUP = "/proc/self/autogroup"
 def session_group_nice(pid: int | str = "self") -> int | None:
     """The nice of the autogroup that schedules a process, or None when none does.
 
-    The file is missing on kernels without autogroup and empty where the process's session
-    has no group (the kernel's default group; the CI machine's sandbox shows every process
-    so): there is no session group to nice, and a plain nice weighs as it always did."""
+    The file is missing on kernels without autogroup, and empty for a process in the
+    kernel's root group (a session that never called setsid, as the CI machine's test
+    runner): there is no session group to nice, and a plain nice weighs as it always did.
+    Every new session (setsid) gets a group of its own, so a child that leads one reads its
+    group here even when its parent reads None."""
     try:
         text = Path(f"/proc/{pid}/autogroup").read_text(encoding="ascii")
     except OSError:
