@@ -78,7 +78,8 @@ def _campaign_with_offices(url: str, offices: int, each: int) -> tuple[Database,
                             .values(lead_office=f"bench-{n:03d}"))
         session.execute(delete(ProblemCoOffice).where(ProblemCoOffice.problem_id.in_(ids)))
         session.execute(insert(ProblemCoOffice),
-                        [{"problem_id": i, "office_code": "zjj"} for i in ids])
+                        [{"problem_id": i, "office_code": "zjj", "campaign_id": campaign}
+                         for i in ids])
     return db, clock, campaign
 
 

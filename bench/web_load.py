@@ -168,12 +168,14 @@ def setup(url: str, n: int, fresh: bool) -> None:
          LATERAL (SELECT {status_case} AS st) x
     """
     co = f"""
-    INSERT INTO problem_co_office (problem_id, office_code)
-    SELECT id, 'gov-' || town_code FROM problem WHERE campaign_id = {cid} AND lead_office IS NOT NULL
+    INSERT INTO problem_co_office (problem_id, office_code, campaign_id)
+    SELECT id, 'gov-' || town_code, {cid} FROM problem
+    WHERE campaign_id = {cid} AND lead_office IS NOT NULL
     UNION ALL
-    SELECT id, 'village:' || village_code FROM problem WHERE campaign_id = {cid} AND lead_office IS NOT NULL
+    SELECT id, 'village:' || village_code, {cid} FROM problem
+    WHERE campaign_id = {cid} AND lead_office IS NOT NULL
     UNION ALL
-    SELECT p.id, x.co FROM problem p JOIN (SELECT unnest({arr(categories)}) AS category,
+    SELECT p.id, x.co, {cid} FROM problem p JOIN (SELECT unnest({arr(categories)}) AS category,
                                                   unnest({arr(extra_co)}) AS co) x
         ON x.category = p.category AND x.co <> ''
     WHERE p.campaign_id = {cid} AND p.lead_office IS NOT NULL

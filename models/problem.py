@@ -59,6 +59,7 @@ class ProblemCoOffice(Base):
 
     problem_id: Mapped[int]
     office_code: Mapped[str]
+    campaign_id: Mapped[int]  # the problem's, copied so one campaign's rows are read alone
 
 
 class AuditEvent(Base):

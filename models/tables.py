@@ -292,8 +292,13 @@ problem_co_office = Table(
     metadata,
     Column("problem_id", Integer, ForeignKey("problem.id", ondelete="CASCADE"), primary_key=True),
     Column("office_code", String(80), primary_key=True),
-    # An office's co-routed ids read from the index alone (migration 0026).
-    Index("ix_problem_co_office_office_problem", "office_code", "problem_id"),
+    # The problem's campaign, copied (the problem's key keeps it whole and deletes it with
+    # the problem): an office's co-routed ids of one campaign are one stretch of the index
+    # below. Keyed by office alone, a page of one county read every campaign's rows of that
+    # office code: on a city's database, ten counties' (migration 0027).
+    Column("campaign_id", Integer, nullable=False),
+    Index("ix_problem_co_office_campaign_office_problem", "campaign_id", "office_code",
+          "problem_id"),
 )
 
 # One move on a problem: who, in which role, when, from, to, note, evidence. Append-only.

@@ -209,7 +209,8 @@ def apply_amendment(uow: UnitOfWork, clock: Clock, campaign_id: int, plan: Plan,
         before = list(session.scalars(select(ProblemCoOffice.office_code).where(
             ProblemCoOffice.problem_id == problem.id).order_by(ProblemCoOffice.office_code)))
         session.execute(delete(ProblemCoOffice).where(ProblemCoOffice.problem_id == problem.id))
-        session.add_all(ProblemCoOffice(problem_id=problem.id, office_code=code)
+        session.add_all(ProblemCoOffice(problem_id=problem.id, office_code=code,
+                                        campaign_id=problem.campaign_id)
                         for code in c.co_offices)
         problem.updated_at = now
         session.add(AuditEvent(

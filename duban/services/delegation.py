@@ -170,7 +170,8 @@ def _replace_co_office(session: Session, campaign_id: int, from_office: str, to_
     rows = session.execute(
         select(Problem.id, Problem.status, Problem.lead_office)
         .join(ProblemCoOffice, ProblemCoOffice.problem_id == Problem.id)
-        .where(Problem.campaign_id == campaign_id, ProblemCoOffice.office_code == from_office,
+        .where(Problem.campaign_id == campaign_id, ProblemCoOffice.campaign_id == campaign_id,
+               ProblemCoOffice.office_code == from_office,
                Problem.status.not_in([s.value for s in FINAL_STATUSES]))
         .order_by(Problem.id)
     ).all()
@@ -187,7 +188,7 @@ def _replace_co_office(session: Session, campaign_id: int, from_office: str, to_
             ProblemCoOffice.problem_id.in_(ids[i:i + BATCH]),
             ProblemCoOffice.office_code == from_office))
     # The new office joins as co-office unless it already is one, or leads the problem.
-    fresh = [{"problem_id": r.id, "office_code": to_office} for r in rows
+    fresh = [{"problem_id": r.id, "office_code": to_office, "campaign_id": campaign_id} for r in rows
              if r.id not in already and r.lead_office != to_office]
     for i in range(0, len(fresh), BATCH):
         session.execute(insert(ProblemCoOffice), fresh[i:i + BATCH])

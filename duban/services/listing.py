@@ -73,6 +73,8 @@ def problem_query(f: ProblemFilter) -> Select[Any]:
     if f.office:
         co = select(problem_co_office.c.problem_id).where(
             problem_co_office.c.office_code == f.office)
+        if f.campaign_id is not None:  # that campaign's stretch of the co-office index
+            co = co.where(problem_co_office.c.campaign_id == f.campaign_id)
         stmt = stmt.where(or_(p.lead_office == f.office, p.id.in_(co)))
     if f.status is not None:
         stmt = stmt.where(p.status == f.status.value)
@@ -100,7 +102,7 @@ def list_problems(uow: UnitOfWork, f: ProblemFilter,
         # Imported here: the mapped classes cost a plain listing's start-up (issue 10).
         from duban.services.scoping import scoped_problems
 
-        stmt = scoped_problems(stmt, scope)
+        stmt = scoped_problems(stmt, scope, f.campaign_id)
     total = int(connection.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     p = problem.c
     rows = connection.execute(

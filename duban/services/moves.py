@@ -114,7 +114,8 @@ def locate(session: Session, clock: Clock, who: Who, ref: str | int,
     except NotFound:
         raise NotFound(f"问题不存在或无权查看：编号 {ref}") from None
     if not who.sees_all and session.scalar(
-            select(Problem.id).where(Problem.id == found.id, problem_clause(who))) is None:
+            select(Problem.id).where(Problem.id == found.id,
+                                     problem_clause(who, campaign_id=campaign_id))) is None:
         raise NotFound(f"问题不存在或无权查看：编号 {ref}")
     return who.actor, found
 
@@ -317,7 +318,8 @@ def _write(session: Session, problem: Problem, t: Transition, now: dt.datetime) 
     problem.updated_at = now
     if t.co_offices is not None:
         session.execute(CO_OFFICE.delete().where(CO_OFFICE.c.problem_id == problem.id))
-        session.add_all(ProblemCoOffice(problem_id=problem.id, office_code=c)
+        session.add_all(ProblemCoOffice(problem_id=problem.id, office_code=c,
+                                        campaign_id=problem.campaign_id)
                         for c in t.co_offices)
 
 

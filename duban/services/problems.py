@@ -219,7 +219,7 @@ def record_problems(
         rules_of, facts, tiers, [now] * count, [now] * count, [0] * count, [1] * count,
         statuses, leads, routed_at, due, bases, reasons]
     seq += count
-    co_rows = [(pid, office) for pid, offices in zip(ids, co_offices, strict=True)
+    co_rows = [(pid, office, campaign_id) for pid, offices in zip(ids, co_offices, strict=True)
                for office in offices]
     notes = _FoundNotes()
     no_evidence: list[str] = []  # one shared list: the bulk writer serialises it once
@@ -249,7 +249,7 @@ def record_problems(
     settled = pace is not None
     written += insert_columns(session, PROBLEM, PROBLEM_COLUMNS, problem_columns, progress=hear,
                               settled=settled)
-    written += insert_rows(session, CO_OFFICE, ("problem_id", "office_code"), co_rows,
+    written += insert_rows(session, CO_OFFICE, ("problem_id", "office_code", "campaign_id"), co_rows,
                            progress=hear, settled=settled)
     written += insert_columns(session, AUDIT, AUDIT_COLUMNS, event_columns, progress=hear,
                               settled=settled)

@@ -150,13 +150,30 @@ def in_campaigns(scope: Scope, column: Any, clause: ColumnElement[bool], *,
     return and_(clause, column.in_(ids))
 
 
-def problem_clause(scope: Scope, *, bound: bool = False) -> ColumnElement[bool]:
+def problem_clause(scope: Scope, *, bound: bool = False,
+                   campaign_id: int | None = None) -> ColumnElement[bool]:
     """The WHERE clause on Problem that a scope allows; `bound`: the reach's values are
-    named parameters (reach_values), so one statement serves every scope of its kind."""
-    return in_campaigns(scope, Problem.campaign_id, _problem_clause(scope, bound), bound=bound)
+    named parameters (reach_values), so one statement serves every scope of its kind.
+    `campaign_id`: the caller reads that campaign only, so an office's co-routed problems
+    are read from that campaign's rows of the co-office index (co_routed)."""
+    return in_campaigns(scope, Problem.campaign_id,
+                        _problem_clause(scope, bound, campaign_id), bound=bound)
 
 
-def _problem_clause(scope: Scope, bound: bool = False) -> ColumnElement[bool]:
+def co_routed(offices: Any, campaign_id: int | None = None) -> Select[Any]:
+    """The ids of the problems these offices are a co-office of, of one campaign when given.
+
+    Give the campaign whenever the caller has one: the co-office index leads with it, so
+    the ids come from that campaign's stretch alone. Without it they come from every
+    campaign on the database (a city's ten counties: 46,368 rows read for 5,859 kept)."""
+    stmt = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(offices))
+    if campaign_id is not None:
+        stmt = stmt.where(ProblemCoOffice.campaign_id == campaign_id)
+    return stmt
+
+
+def _problem_clause(scope: Scope, bound: bool = False,
+                    campaign_id: int | None = None) -> ColumnElement[bool]:
     reach = reach_of(scope)
     if reach.everything:
         return true()
@@ -167,8 +184,8 @@ def _problem_clause(scope: Scope, bound: bool = False) -> ColumnElement[bool]:
     if reach.offices:
         offices: Any = (bindparam("s_offices", expanding=True) if bound
                         else sorted(reach.offices))
-        co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(offices))
-        return or_(Problem.lead_office.in_(offices), Problem.id.in_(co))
+        return or_(Problem.lead_office.in_(offices),
+                   Problem.id.in_(co_routed(offices, campaign_id)))
     return false()
 
 
@@ -194,11 +211,13 @@ def reach_kind(scope: Scope, campaign_id: int) -> tuple[Any, ...]:
             None if campaigns is None else bool(campaigns), reach_of(scope).covers(campaign_id))
 
 
-def scoped_problems(stmt: Select[Any], scope: Scope) -> Select[Any]:
-    """A SELECT over Problem narrowed to a scope."""
+def scoped_problems(stmt: Select[Any], scope: Scope,
+                    campaign_id: int | None = None) -> Select[Any]:
+    """A SELECT over Problem narrowed to a scope (the SELECT reads `campaign_id` only, when
+    given: see problem_clause)."""
     if scope.sees_all:
         return stmt
-    return stmt.where(problem_clause(scope))
+    return stmt.where(problem_clause(scope, campaign_id=campaign_id))
 
 
 # Above this many problems, an office's rows are listed by walking a sort index (they are
@@ -209,8 +228,7 @@ GATHER_AT_MOST = 20_000
 def office_shape(session: Session, campaign_id: int, offices: Iterable[str]) -> str:
     """How office_condition should look for these offices: "lead", "gather" or "or"."""
     codes = sorted(set(offices))
-    co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(codes))
-    co_rows = _capped(session, co)
+    co_rows = _capped(session, co_routed(codes, campaign_id))
     if co_rows == 0:
         return "lead"
     leads = select(Problem.id).where(Problem.campaign_id == campaign_id,
@@ -247,7 +265,6 @@ def office_condition(session: Session, campaign_id: int, offices: Iterable[str],
         return false()
     shape = shape or office_shape(session, campaign_id, codes)
     listed: Any = bindparam(param, expanding=True) if param else codes
-    co = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(listed))
     lead = Problem.lead_office.in_(listed)
     if shape == "lead":
         return lead
@@ -257,7 +274,7 @@ def office_condition(session: Session, campaign_id: int, offices: Iterable[str],
         led = aliased(Problem)
         return Problem.id.in_(union_all(
             select(led.id).where(led.campaign_id == campaign_id, led.lead_office.in_(listed)),
-            co))
+            co_routed(listed, campaign_id)))
     # EXISTS, probed per row through the co-office key, not IN, which hashes every
     # co-routed id of the office again for each query.
     probed = select(ProblemCoOffice.problem_id).where(ProblemCoOffice.problem_id == Problem.id,
@@ -319,7 +336,7 @@ def listing_clause(session: Session, scope: Scope, campaign_id: int, *,
         return office_condition(session, campaign_id, scope.offices,
                                 shape=(shapes or {}).get(scope.offices), probe=probe,
                                 undated=undated, param="s_offices" if bound else None)
-    return problem_clause(scope, bound=bound)
+    return problem_clause(scope, bound=bound, campaign_id=campaign_id)
 
 
 def visible_problem(session: Session, scope: Scope, problem_id: int) -> Problem:

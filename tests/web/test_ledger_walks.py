@@ -98,8 +98,10 @@ def test_the_gathers_indexes_carry_what_they_check(world: World) -> None:
     assert problem["ix_problem_campaign_lead_status"] == ["campaign_id", "lead_office", "status"]
     assert "ix_problem_campaign_town" not in problem
     assert "ix_problem_campaign_lead_office" not in problem
+    # Migration 0027: the co-office index leads with the campaign (one campaign's stretch).
     co = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("problem_co_office")}
-    assert co == {"ix_problem_co_office_office_problem": ["office_code", "problem_id"]}
+    assert co == {"ix_problem_co_office_campaign_office_problem": [
+        "campaign_id", "office_code", "problem_id"]}
 
 
 def test_what_a_gather_reads_is_the_filters_count_over_the_campaign(world: World) -> None:

@@ -289,7 +289,8 @@ def _pending(session: Session, plan: Plan, office_of: dict[str, Office], campaig
         co_stmt = (
             select(ProblemCoOffice.office_code.label("addressee"), *_LISTED)
             .join(Problem, Problem.id == ProblemCoOffice.problem_id)
-            .where(*_open_routed(campaign_id), ProblemCoOffice.office_code.in_(own),
+            .where(*_open_routed(campaign_id), ProblemCoOffice.campaign_id == campaign_id,
+                   ProblemCoOffice.office_code.in_(own),
                    _not_listed_for(ProblemCoOffice.office_code))
             .order_by(ProblemCoOffice.office_code, Problem.deadline, Problem.code)
         )
@@ -448,8 +449,8 @@ def offices_without_notice(uow: UnitOfWork, campaign_id: int) -> list[str]:
             .join(Problem, Problem.id == ProblemCoOffice.problem_id)
             .join(Office, (Office.campaign_id == campaign_id)
                   & (Office.code == ProblemCoOffice.office_code))
-            .where(*_open_routed(campaign_id), Office.level.in_(levels),
-                   _not_listed_for(ProblemCoOffice.office_code))
+            .where(*_open_routed(campaign_id), ProblemCoOffice.campaign_id == campaign_id,
+                   Office.level.in_(levels), _not_listed_for(ProblemCoOffice.office_code))
             .distinct()
         ))
     return sorted(c for c in leads | co if c)

@@ -47,7 +47,7 @@ def ledger_rows(session: Session, campaign_id: int, as_of: dt.date) -> Iterator[
     for pid, office in session.execute(
         select(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
         .join(Problem, Problem.id == ProblemCoOffice.problem_id)
-        .where(Problem.campaign_id == campaign_id)
+        .where(Problem.campaign_id == campaign_id, ProblemCoOffice.campaign_id == campaign_id)
         .order_by(ProblemCoOffice.problem_id, ProblemCoOffice.office_code)
     ):
         co.setdefault(pid, []).append(office_names.get(office, office))

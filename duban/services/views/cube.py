@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from duban.domain.lifecycle import Role, Status
 from duban.domain.plan import Plan
 from duban.services.campaigns import load_plan_of
-from duban.services.scoping import Reach, Scope, reach_of
+from duban.services.scoping import Reach, Scope, co_routed, reach_of
 from duban.services.views.common import (
     FINAL,
     OPEN,
@@ -34,7 +34,7 @@ from duban.services.views.common import (
 )
 from duban.services.views.ledger import LedgerQuery, Sort
 from duban.services.views.today import Due, TodayLine, TodayWork, moves, week_end
-from models import Problem, ProblemCoOffice
+from models import Problem
 
 # (town, village, lead office, day)
 PlaceDay = tuple[str, str | None, str | None, dt.date]
@@ -332,12 +332,11 @@ def co_cells(session: Session, campaign_id: int, offices: Iterable[str], today: 
         return Cube(campaign_id=campaign_id, today=today, cells=(), found={}, closed={})
     plan = plan or load_plan_of(session, campaign_id)
     led = sorted({*mine, *also})
-    where = and_(Problem.campaign_id == campaign_id, Problem.id.in_(
-        select(ProblemCoOffice.problem_id).where(ProblemCoOffice.office_code.in_(mine))),
-        or_(Problem.lead_office.is_(None), Problem.lead_office.not_in(led)))
+    where = and_(Problem.campaign_id == campaign_id,
+                 Problem.id.in_(co_routed(mine, campaign_id)),
+                 or_(Problem.lead_office.is_(None), Problem.lead_office.not_in(led)))
     if also:
-        where = and_(where, Problem.id.in_(select(ProblemCoOffice.problem_id).where(
-            ProblemCoOffice.office_code.in_(also))))
+        where = and_(where, Problem.id.in_(co_routed(also, campaign_id)))
     cells, found, closed = _counted(session, where, plan, today)
     return Cube(campaign_id=campaign_id, today=today, cells=cells, found=found, closed=closed)
 

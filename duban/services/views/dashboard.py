@@ -16,7 +16,7 @@ from duban.domain.clock import CHINA_TZ
 from duban.domain.lifecycle import STATUS_LABELS, Status
 from duban.domain.plan import STAGE_KIND_LABELS, Plan, StageKind
 from duban.services.campaigns import CLOSED, load_plan_of
-from duban.services.scoping import Scope, problem_clause, reach_of
+from duban.services.scoping import Scope, co_routed, problem_clause, reach_of
 from duban.services.views.common import (
     OPEN,
     as_date,
@@ -29,7 +29,7 @@ from duban.services.views.common import (
 from duban.services.views.cube import Cube
 from duban.services.views.names import Names, names_in
 from duban.services.views.waiting import WAITING_STEP
-from models import CampaignStage, Problem, ProblemCoOffice
+from models import CampaignStage, Problem
 
 
 @dataclass(frozen=True)
@@ -224,10 +224,9 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
             # An office also sees what it is only a co-office of: not in the cube (which
             # counts lead offices), few, and found through the co-office index.
             mine = sorted(reach.offices)
-            co = and_(Problem.campaign_id == campaign_id, Problem.id.in_(
-                select(ProblemCoOffice.problem_id).where(
-                    ProblemCoOffice.office_code.in_(mine))),
-                or_(Problem.lead_office.is_(None), Problem.lead_office.not_in(mine)))
+            co = and_(Problem.campaign_id == campaign_id,
+                      Problem.id.in_(co_routed(mine, campaign_id)),
+                      or_(Problem.lead_office.is_(None), Problem.lead_office.not_in(mine)))
             if co_cells is None:
                 extra_rows, extra_found, extra_closed = _queried(session, co, plan, today)
             else:  # the caller keeps them with the cube (they also give 今天要办)
@@ -245,7 +244,8 @@ def dashboard(session: Session, scope: Scope, campaign_id: int, today: dt.date, 
                     counts[d] = counts.get(d, 0) + n
     else:
         rows, found, closed = _queried(
-            session, and_(Problem.campaign_id == campaign_id, problem_clause(scope)), plan,
+            session, and_(Problem.campaign_id == campaign_id,
+                          problem_clause(scope, campaign_id=campaign_id)), plan,
             today, by_village=reach_of(scope).town is not None)
     voided = sum(r[4] for r in rows if r[2] == Status.VOIDED.value)
     closed_on = (campaign.closed_at.astimezone(CHINA_TZ).date()

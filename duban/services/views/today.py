@@ -147,7 +147,8 @@ def today_work(session: Session, scope: Scope, campaign_id: int, today: dt.date)
     counts = session.execute(
         select(*(func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
                  for _, _, cond, _, _ in specs))
-        .where(Problem.campaign_id == campaign_id, problem_clause(scope))).one()
+        .where(Problem.campaign_id == campaign_id,
+               problem_clause(scope, campaign_id=campaign_id))).one()
     lines = tuple(TodayLine(key=key, label=label, count=int(n), params=params, tone=tone)
                   for (key, label, _, params, tone), n in zip(specs, counts, strict=True))
     return TodayWork(today=today, week_end=week_end(today), lines=lines)

@@ -48,7 +48,8 @@ def waiting_items(session: Session, scope: Scope, campaign_id: int, today: dt.da
         plan = load_plan_of(session, campaign_id)
         bands = bands or plan_bands(plan, today)
         names = names or names_in(session, campaign_id, plan)
-    stmt = select(Problem).where(Problem.campaign_id == campaign_id, problem_clause(scope),
+    stmt = select(Problem).where(Problem.campaign_id == campaign_id,
+                                 problem_clause(scope, campaign_id=campaign_id),
                                  Problem.status.in_(PENDING))
     if office:
         stmt = stmt.where(Problem.lead_office == office)
