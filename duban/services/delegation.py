@@ -188,8 +188,8 @@ def _replace_co_office(session: Session, campaign_id: int, from_office: str, to_
             ProblemCoOffice.problem_id.in_(ids[i:i + BATCH]),
             ProblemCoOffice.office_code == from_office))
     # The new office joins as co-office unless it already is one, or leads the problem.
-    fresh = [{"problem_id": r.id, "office_code": to_office, "campaign_id": campaign_id} for r in rows
-             if r.id not in already and r.lead_office != to_office]
+    fresh = [{"problem_id": r.id, "office_code": to_office, "campaign_id": campaign_id}
+             for r in rows if r.id not in already and r.lead_office != to_office]
     for i in range(0, len(fresh), BATCH):
         session.execute(insert(ProblemCoOffice), fresh[i:i + BATCH])
     events = [{

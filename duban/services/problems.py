@@ -249,8 +249,8 @@ def record_problems(
     settled = pace is not None
     written += insert_columns(session, PROBLEM, PROBLEM_COLUMNS, problem_columns, progress=hear,
                               settled=settled)
-    written += insert_rows(session, CO_OFFICE, ("problem_id", "office_code", "campaign_id"), co_rows,
-                           progress=hear, settled=settled)
+    written += insert_rows(session, CO_OFFICE, ("problem_id", "office_code", "campaign_id"),
+                           co_rows, progress=hear, settled=settled)
     written += insert_columns(session, AUDIT, AUDIT_COLUMNS, event_columns, progress=hear,
                               settled=settled)
     campaign.problem_seq = seq
