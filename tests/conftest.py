@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -221,6 +222,34 @@ def _wipe(database: Database) -> None:
         else:
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The URL of an empty database of each backend, for migrating step by step."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        monkeypatch.setenv("DUBAN_DATABASE_URL", url)  # migrations/env.py connects to it
+        yield url
+        return
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # no server here
+        require(False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
+    name = f"duban_mig_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("DUBAN_DATABASE_URL", url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.config import Config
 from openpyxl import Workbook
 from sqlalchemy import select
 
@@ -19,7 +20,7 @@ from duban.domain.clock import FixedClock
 from duban.domain.household import ReportedProblem
 from duban.domain.plan import Plan
 from duban.services.campaigns import launch_campaign
-from duban.services.database import Database
+from duban.services.database import MIGRATIONS_DIR, Database
 from duban.services.evidence import UploadedFile
 from duban.services.problems import record_problems
 from models import Household, Problem
@@ -171,3 +172,11 @@ def compiled_inserts(db: Database, table: str) -> Iterator[list[bool]]:
         yield seen
     finally:
         event.remove(db.engine, "after_cursor_execute", after)
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration for migrating the database at `url` step by step."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    return config

@@ -23,7 +23,7 @@ from duban.services.delegation import reassign_bulk
 from duban.services.problems import record_problems
 from duban.services.scoping import office_shape
 from models import Problem, ProblemCoOffice
-from tests.integration.test_household_fields import _alembic, empty_url  # noqa: F401
+from tests.support import alembic_config
 
 BASE = Path(__file__).resolve().parents[1] / "data" / "plans" / "amend-base.yaml"
 HOUSING = "  - {categories: [住房安全], office: 乡建环办, co_offices: [各村]}"
@@ -105,8 +105,8 @@ def test_an_office_co_routed_only_in_another_campaign_is_listed_by_its_lead(
 
 
 def test_the_migration_copies_each_co_office_rows_campaign(
-        empty_url: str) -> None:  # noqa: F811
-    command.upgrade(_alembic(empty_url), "0026")
+        empty_url: str) -> None:
+    command.upgrade(alembic_config(empty_url), "0026")
     old = Database(empty_url)
     with old.engine.begin() as conn:
         for cid in (3, 4):
@@ -123,13 +123,13 @@ def test_the_migration_copies_each_co_office_rows_campaign(
                 "'2022-05-02 01:00:00', '2022-05-02 01:00:00', 1, 0)"), {"c": cid})
             conn.execute(text("INSERT INTO problem_co_office (problem_id, office_code) "
                               "VALUES (:p, 'fpb'), (:p, 'village:一村')"), {"p": cid * 10})
-    command.upgrade(_alembic(empty_url), "0027")
+    command.upgrade(alembic_config(empty_url), "0027")
     with old.engine.connect() as conn:
         assert set(conn.execute(text(
             "SELECT problem_id, office_code, campaign_id FROM problem_co_office")).tuples()) == {
             (30, "fpb", 3), (30, "village:一村", 3), (40, "fpb", 4), (40, "village:一村", 4)}
     assert _mismatched(old) == 0
-    command.downgrade(_alembic(empty_url), "0026")
+    command.downgrade(alembic_config(empty_url), "0026")
     with old.engine.connect() as conn:
         columns = conn.execute(text("SELECT * FROM problem_co_office")).keys()
         assert "campaign_id" not in columns and "office_code" in columns

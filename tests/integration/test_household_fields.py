@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from openpyxl import load_workbook
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from duban.adapters.intake import ImportRejected, export_template, plan_template_options
 from duban.adapters.plan.yaml_file import load_plan_file
@@ -19,12 +16,12 @@ from duban.domain.clock import FixedClock
 from duban.domain.columns import HOUSEHOLD_COLUMNS
 from duban.domain.plan import Plan
 from duban.services.campaigns import launch_campaign
-from duban.services.database import MIGRATIONS_DIR, Database
+from duban.services.database import Database
 from duban.services.intake import detect_problems, import_file
 from duban.synth import generate_for_plan, household_headers, iter_household_rows
 from models import Household, Problem
-from tests.conftest import PG_ADMIN_URL, PLANS, require
-from tests.support import write_xlsx
+from tests.conftest import PLANS
+from tests.support import alembic_config, write_xlsx
 
 SEED_003 = PLANS / "seed-003-shaoyun-2022.yaml"
 SEED_004 = PLANS / "seed-004-anhui-2019.yaml"
@@ -152,43 +149,8 @@ def test_a_seed_003_rule_on_the_toilet_survey(db: Database, clock: FixedClock,
 # ---- migration 0014 ---------------------------------------------------------------------------
 
 
-def _alembic(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url)
-    return config
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The URL of an empty database of each backend, for migrating step by step."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        monkeypatch.setenv("DUBAN_DATABASE_URL", url)  # migrations/env.py connects to it
-        yield url
-        return
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # no server here
-        require(False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
-    name = f"duban_mig_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("DUBAN_DATABASE_URL", url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
-
-
 def test_the_migration_gives_existing_households_no_plan_facts(empty_url: str) -> None:
-    command.upgrade(_alembic(empty_url), "0013")
+    command.upgrade(alembic_config(empty_url), "0013")
     old = Database(empty_url)
     with old.engine.begin() as conn:
         conn.execute(text(
@@ -201,7 +163,7 @@ def test_the_migration_gives_existing_households_no_plan_facts(empty_url: str) -
             " school_age_children, children_out_of_school, medical_insurance, sanitary_toilet)"
             " VALUES (3, 'H1', 'shaoyun', 'sy01', '张三', 3, 'ordinary', NULL, 9000, 'A', :t, 0,"
             " 0, :t, :f)"), {"t": True, "f": False})
-    command.upgrade(_alembic(empty_url), "0014")
+    command.upgrade(alembic_config(empty_url), "0014")
     with old.transaction() as s:
         h = s.scalars(select(Household)).one()
         assert (h.household_id, h.facts) == ("H1", {})
@@ -209,7 +171,7 @@ def test_the_migration_gives_existing_households_no_plan_facts(empty_url: str) -
     with old.transaction() as s:
         assert s.scalars(select(Household.facts)).one() == {
             "toilet_wish": "愿意", "marginal": ["重病户", "无劳力户"]}
-    command.downgrade(_alembic(empty_url), "0013")
+    command.downgrade(alembic_config(empty_url), "0013")
     with old.engine.connect() as conn:
         columns = conn.execute(text("SELECT * FROM household")).keys()
         assert "facts" not in columns and "head" in columns

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -20,9 +19,10 @@ from duban.domain.clock import FixedClock
 from duban.domain.errors import NotFound
 from duban.domain.plan import Plan
 from duban.services.campaigns import launch_campaign, load_plan_of
-from duban.services.database import MIGRATIONS_DIR, Database
+from duban.services.database import Database
 from models import Campaign, PlanVersion
 from tests.conftest import PLANS
+from tests.support import alembic_config
 
 SEED = PLANS / "seed-003-shaoyun-2022.yaml"
 
@@ -95,18 +95,11 @@ def test_a_missing_campaign_or_version_is_named(db: Database, clock: FixedClock)
         s.rollback()
 
 
-def _alembic(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url)
-    return config
-
-
 def test_the_migration_keeps_each_launched_plan_as_its_first_version(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     monkeypatch.setenv("DUBAN_DATABASE_URL", url)  # migrations/env.py connects to it
-    command.upgrade(_alembic(url), "0001")
+    command.upgrade(alembic_config(url), "0001")
     stored = encode_plan(load_plan_file(SEED))
     old = Database(url)
     with old.engine.begin() as conn:
@@ -125,7 +118,7 @@ def test_the_migration_keeps_each_launched_plan_as_its_first_version(
         assert load_plan_of(s, 5) == load_plan_file(SEED)
         # Copying or altering the campaign table must not cascade into the rows hanging off it.
         assert s.scalar(text("SELECT name FROM town WHERE campaign_id = 5")) == "少云镇"
-    command.downgrade(_alembic(url), "0001")  # through alembic's own entry, env.py
+    command.downgrade(alembic_config(url), "0001")  # through alembic's own entry, env.py
     with old.engine.connect() as conn:
         plan, source = conn.execute(text("SELECT plan, plan_source FROM campaign")).one()
     assert (json.loads(plan), source) == (stored, "# yaml")
