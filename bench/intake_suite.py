@@ -82,7 +82,8 @@ url, mirror, path, kind, campaign = sys.argv[1], sys.argv[2], sys.argv[3], sys.a
 source, engine = make_engine(url), make_engine(mirror)
 pg = engine.dialect.name == "postgresql"
 if kind == "households":
-    plans = [plan(T.household, "household t", f"t.campaign_id = {campaign}")]
+    plans = [plan(T.household, "household t", f"t.campaign_id = {campaign}"),
+             plan(T.village_households, "village_households t", f"t.campaign_id = {campaign}")]
 else:
     plans = [plan(T.problem, "problem t", f"t.campaign_id = {campaign}", id="t.id"),
              plan(T.problem_co_office, "problem_co_office t JOIN problem p ON p.id = t.problem_id",

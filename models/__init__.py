@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     )
     from models.people import Substitute, User, UserCampaignGrant, UserRole
     from models.problem import AuditEvent, Evidence, Problem, ProblemCoOffice
-    from models.register import Household, Visit
+    from models.register import Household, VillageHouseholds, Visit
     from models.reporting import DailySnapshot, MonthlyRanking
     from models.review import DelegationEvent, SpotCheck, SpotCheckDraw
     from models.web import AccountEvent, LoginAttempt, WebSession
@@ -114,6 +114,7 @@ __all__ = [
     "UserCampaignGrant",
     "UserRole",
     "Village",
+    "VillageHouseholds",
     "Visit",
     "WebSession",
 ]

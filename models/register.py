@@ -35,6 +35,17 @@ class Household(Base):
     facts: Mapped[dict[str, Any]]  # by the plan's `household.fields` keys; {} when none
 
 
+class VillageHouseholds(Base):
+    """How many households a village has in a campaign's register (kept by the intake)."""
+
+    __table__ = tables.village_households
+
+    campaign_id: Mapped[int]
+    town_code: Mapped[str]
+    village_code: Mapped[str]
+    households: Mapped[int]
+
+
 class Visit(Base):
     """A household visit; one per household, visitor and day."""
 

@@ -14,6 +14,7 @@ import pytest
 from alembic.config import Config
 from openpyxl import Workbook
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from duban.adapters.plan.yaml_file import load_plan_file
 from duban.domain.clock import FixedClock
@@ -22,6 +23,7 @@ from duban.domain.plan import Plan
 from duban.services.campaigns import launch_campaign
 from duban.services.database import MIGRATIONS_DIR, Database
 from duban.services.evidence import UploadedFile
+from duban.services.intake import recount_villages
 from duban.services.problems import record_problems
 from models import Household, Problem
 from tests.conftest import PLANS
@@ -123,6 +125,14 @@ def plain_household(campaign_id: int, town: str, village: str, household_id: str
                      monitoring_type=None, income_per_person=9000, house_grade="A",
                      tap_water=True, school_age_children=0, children_out_of_school=0,
                      medical_insurance=True, sanitary_toilet=True)
+
+
+def register(session: Session, campaign_id: int, households: Iterable[Household]) -> None:
+    """Write households straight into the register and recount its villages in the same
+    transaction, as the intake's write does (for tests that build a register row by row)."""
+    session.add_all(households)
+    session.flush()
+    recount_villages(session, campaign_id)
 
 
 class LostCommit:

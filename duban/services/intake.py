@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, not_, or_, select, update
+from sqlalchemy import Select, Table, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -44,7 +44,7 @@ from duban.services.campaigns import load_plan_of
 from duban.services.database import UnitOfWork
 from duban.services.problems import RecordResult, record_problems
 from duban.services.views.kept import forget_kept
-from models import Household, Visit, tables
+from models import Household, VillageHouseholds, Visit, tables
 
 DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule raised from the register
 
@@ -222,6 +222,7 @@ def write_households(
                        _register_columns(campaign_id, households),
                        progress=_out_of(progress, len(households)))
         result.created = len(households)
+        recount_villages(session, campaign_id)
         return result
     new_rows: list[tuple[Any, ...]] = []
     changed: list[dict[str, Any]] = []
@@ -243,7 +244,22 @@ def write_households(
         if progress is not None:
             progress(len(new_rows) + len(changed), len(new_rows) + len(changed))
     result.created, result.updated = len(new_rows), len(changed)
+    if new_rows or changed:
+        recount_villages(session, campaign_id)
     return result
+
+
+def recount_villages(session: Session, campaign_id: int) -> None:
+    """Count the campaign's households per village again into `village_households`, in the
+    caller's transaction: what the spot-check draw sizes its strata by (one indexed pass over
+    the register, at the write that changed it, instead of one every review day)."""
+    table = cast(Table, VillageHouseholds.__table__)
+    session.execute(delete(table).where(table.c.campaign_id == campaign_id))
+    session.execute(insert(table).from_select(
+        ["campaign_id", "village_code", "town_code", "households"],
+        select(Household.campaign_id, Household.village_code, Household.town_code, func.count())
+        .where(Household.campaign_id == campaign_id)
+        .group_by(Household.campaign_id, Household.village_code, Household.town_code)))
 
 
 @gc_paused()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from duban.domain.clock import Clock, local_today
@@ -43,7 +43,7 @@ from duban.services.campaigns import ensure_running, load_plan_of
 from duban.services.database import UnitOfWork, insert_or_skip
 from duban.services.problems import BATCH, find_problem, record_problems
 from duban.services.spot_strata import ClosedStrata, HouseholdStrata
-from models import Campaign, Problem, SpotCheck, SpotCheckDraw
+from models import Campaign, Household, Problem, SpotCheck, SpotCheckDraw
 
 # A problem or household spot-checked within this many days before the draw day is not drawn
 # again; the plans want many different items seen, not the same ones twice in a week.
@@ -245,11 +245,19 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
     recent_problems = frozenset(
         pid for pid in session.scalars(recent.with_only_columns(SpotCheck.problem_id))
         if pid is not None)
-    recent_households = frozenset(
-        hid for hid in session.scalars(recent.with_only_columns(SpotCheck.household_id))
-        if hid is not None)
-    # Neither the register nor the closed problems are loaded: the strata are counted in the
-    # database and only the drawn candidates are looked up (issue 17).
+    # Where the register places each household checked recently, found by its key from the
+    # checks (read by household id alone, SQLite scanned the register's village index).
+    recent_households = session.execute(
+        select(Household.household_id, Household.town_code, Household.village_code)
+        .select_from(SpotCheck)
+        .join(Household, and_(Household.campaign_id == SpotCheck.campaign_id,
+                              Household.household_id == SpotCheck.household_id))
+        .where(SpotCheck.campaign_id == campaign_id, SpotCheck.day >= since,
+               SpotCheck.day <= day)
+        .distinct()).all()
+    # Neither the register nor the closed problems are loaded: the closed problems are counted
+    # in the database, the villages' households were counted by the intake, and only the drawn
+    # candidates are looked up (issue 17).
     closed = ClosedStrata(session, campaign_id, recent_problems)
     households = HouseholdStrata(session, campaign_id, recent_households)
     checks = draw_spot_checks_from(closed, households, households.villages(), groups,

@@ -1,12 +1,13 @@
 """The strata a daily spot-check draw picks from, read from the database as the draw needs them.
 
-Closed problems by town and households by (town, village): each stratum is counted in the
-database and only the drawn positions are read, so a draw costs what it draws, not the register.
+Closed problems by town and households by (town, village): each stratum is counted (the
+closed problems in the database, the households by the intake as it writes the register) and
+only the drawn positions are read, so a draw costs what it draws, not the register.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from duban.domain.lifecycle import Status
 from duban.domain.sampling import ClosedItem, HouseholdRef
 from duban.services.problems import BATCH
-from models import Household, Problem
+from models import Household, Problem, VillageHouseholds
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -72,28 +73,29 @@ class ClosedStrata:
 class HouseholdStrata:
     """A campaign's households not checked recently, by (town, village), in household-id order.
 
-    The villages are counted from the index on (campaign, village, town, household id) and a
-    drawn position is found in it (`OFFSET`), so the register is never loaded: a draw costs
-    what it draws. The order is the database's order of household ids: on SQLite and on a
-    PostgreSQL database with the C or C.UTF-8 collation, code-point order, as in memory.
+    The villages' sizes are the intake's counts (`village_households`) and a drawn position is
+    found in the index on (campaign, village, town, household id) (`OFFSET`), so the register
+    is never loaded nor counted: a draw costs what it draws and the villages it draws from.
+    The order is the database's order of household ids: on SQLite and on a PostgreSQL
+    database with the C or C.UTF-8 collation, code-point order, as in memory.
     """
 
-    def __init__(self, session: Session, campaign_id: int, recent: frozenset[str]) -> None:
+    def __init__(self, session: Session, campaign_id: int,
+                 recent: Iterable[tuple[str, str, str]]) -> None:
+        """`recent`: (household id, town, village) of each household checked recently, as the
+        register places it now."""
         self._session = session
         self._campaign_id = campaign_id
         self._counts: dict[tuple[str, str], int] = {
-            (town, village): n for village, town, n in session.execute(
-                select(Household.village_code, Household.town_code, func.count())
-                .where(Household.campaign_id == campaign_id)
-                .group_by(Household.village_code, Household.town_code))}
+            (town, village): n for town, village, n in session.execute(
+                select(VillageHouseholds.town_code, VillageHouseholds.village_code,
+                       VillageHouseholds.households)
+                .where(VillageHouseholds.campaign_id == campaign_id)
+                .order_by(VillageHouseholds.village_code, VillageHouseholds.town_code))}
         self.total = sum(self._counts.values())
         self._out: dict[tuple[str, str], set[str]] = {}
-        for chunk in _chunks(sorted(recent)):
-            for hid, town, village in session.execute(
-                    select(Household.household_id, Household.town_code, Household.village_code)
-                    .where(Household.campaign_id == campaign_id,
-                           Household.household_id.in_(chunk))):
-                self._out.setdefault((town, village), set()).add(hid)
+        for hid, town, village in recent:
+            self._out.setdefault((town, village), set()).add(hid)
 
     def villages(self) -> list[tuple[str, str]]:
         """Every (town, village) with households, checked recently or not."""

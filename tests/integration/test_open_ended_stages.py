@@ -17,7 +17,7 @@ from duban.services.reviews import draw_daily_spot_checks, list_spot_checks
 from duban.services.stages import daily_report_due, due_stages, live_campaigns
 from models import CampaignStage
 from tests.conftest import PLANS
-from tests.support import plain_household
+from tests.support import plain_household, register
 
 SEED_004 = PLANS / "seed-004-anhui-2019.yaml"
 START = dt.date(2019, 2, 12)
@@ -63,10 +63,9 @@ def test_seed_004_draws_each_quota_and_villages_without_households(db: Database)
     plan = load_plan_file(SEED_004)
     registered = [(t.code, t.villages[0].code) for t in plan.towns]  # one village each
     with db.transaction() as s:
-        for town, village in registered:
-            for k in range(30):
-                s.add(plain_household(campaign_id, town, village, f"{village}-{k:03d}",
-                                      f"户主{k}"))
+        register(s, campaign_id, (
+            plain_household(campaign_id, town, village, f"{village}-{k:03d}", f"户主{k}")
+            for town, village in registered for k in range(30)))
     clock = FixedClock(dt.datetime(2019, 2, 13, 9, 0, tzinfo=CHINA_TZ))
     checks = db.run(list_spot_checks, campaign_id, ids=db.run(draw_daily_spot_checks, clock, campaign_id))
     for group in plan.review.groups:

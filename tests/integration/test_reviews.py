@@ -42,7 +42,12 @@ from models import (
     SpotCheckDraw,
 )
 from tests.conftest import PLANS
-from tests.support import plain_household, record_housing_problem, with_seed_004_quota
+from tests.support import (
+    plain_household,
+    record_housing_problem,
+    register,
+    with_seed_004_quota,
+)
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"photo-after" * 20
 PHOTO = UploadedFile("整改后照片.jpg", JPEG, "after")
@@ -267,10 +272,9 @@ def populate(db: Database, clock: FixedClock, campaign_id: int, plan: Plan, *,
             status=Status.CLOSED.value, rectified_by="zjj1", review_passed_by="ducha",
             closed_at=clock.now()).execution_options(synchronize_session=False))
         pairs = [(t.code, v.code) for t in plan.towns for v in t.villages][:villages]
-        for n, (town, village) in enumerate(pairs):
-            for k in range(households_per_village):
-                s.add(plain_household(campaign_id, town, village, f"{village}-{k:03d}",
-                                      f"户主{n}{k}"))
+        register(s, campaign_id, (
+            plain_household(campaign_id, town, village, f"{village}-{k:03d}", f"户主{n}{k}")
+            for n, (town, village) in enumerate(pairs) for k in range(households_per_village)))
 
 
 def test_spot_checks_meet_quotas_stratified_and_rerun_to_the_same_draw(

@@ -29,7 +29,7 @@ from duban.services.scoring.penalties import (
 from models import AuditEvent, Problem, ReminderFired
 from models.review import SpotCheck, SpotCheckDraw
 from tests.integration.test_reports import Ledger, at, launch_seed
-from tests.support import plain_household
+from tests.support import plain_household, register
 
 OPEN = {s.value for s in OPEN_STATUSES}
 
@@ -37,8 +37,9 @@ OPEN = {s.value for s in OPEN_STATUSES}
 def add_households(db: Database, campaign_id: int, town: str, village: str, n: int,
                    prefix: str) -> None:
     with db.transaction() as s:
-        s.add_all(plain_household(campaign_id, town, village, f"{prefix}{i:04d}", f"户主{i}")
-                  for i in range(n))
+        register(s, campaign_id, (
+            plain_household(campaign_id, town, village, f"{prefix}{i:04d}", f"户主{i}")
+            for i in range(n)))
 
 
 def problems_of(db: Database, campaign_id: int) -> dict[str, Problem]:

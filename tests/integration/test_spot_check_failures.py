@@ -27,7 +27,7 @@ from duban.services.reviews import (
 from duban.services.scoring.monthly import compute_ranking, monthly_snapshot
 from models import Problem, SpotCheck
 from tests.conftest import PLANS
-from tests.support import plain_household, with_seed_004_quota
+from tests.support import plain_household, register, with_seed_004_quota
 
 SEED_002 = PLANS / "seed-002-shenqiu.yaml"
 
@@ -52,9 +52,8 @@ def launch(db: Database, clock: FixedClock, source: str = "",
     db.run(add_user, clock, username="ducha", name="督导组王五", role=Role.SUPERVISOR)
     town = plan.towns[0]
     with db.transaction() as s:
-        for k in range(3):
-            s.add(plain_household(cid, town.code, town.villages[0].code, f"H-{k:03d}",
-                                  f"户主{k}"))
+        register(s, cid, (plain_household(cid, town.code, town.villages[0].code,
+                                          f"H-{k:03d}", f"户主{k}") for k in range(3)))
     return cid, plan
 
 

@@ -1,0 +1,122 @@
+"""Households per village kept beside the register (migration 0028): every register write
+recounts them in its own transaction, and the daily spot-check draw sizes its village strata
+from them instead of counting the register."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from sqlalchemy import event, func, select, text
+
+from duban.adapters.plan.yaml_file import load_plan_file, load_plan_text
+from duban.domain.clock import FixedClock
+from duban.services.campaigns import launch_campaign
+from duban.services.database import Database
+from duban.services.intake import import_file, import_records
+from duban.services.reviews import draw_daily_spot_checks, list_spot_checks
+from duban.synth import generate_for_plan, household_headers, iter_household_rows
+from models import Household, VillageHouseholds
+from tests.conftest import PLANS
+from tests.support import alembic_config, with_seed_004_quota, write_xlsx
+
+SEED_002 = PLANS / "seed-002-shenqiu.yaml"
+
+
+def _launch(db: Database, clock: FixedClock) -> int:
+    """Seed 002's campaign with seed 004's spot-check quota (households drawn every day)."""
+    text = with_seed_004_quota(SEED_002.read_text(encoding="utf-8"))
+    plan = load_plan_text(text, base_dir=SEED_002.parent)
+    return int(db.run(launch_campaign, clock, plan, text, "county"))
+
+
+def _kept(db: Database, campaign_id: int) -> dict[tuple[str, str], int]:
+    with db.transaction() as s:
+        return {(t, v): n for t, v, n in s.execute(
+            select(VillageHouseholds.town_code, VillageHouseholds.village_code,
+                   VillageHouseholds.households)
+            .where(VillageHouseholds.campaign_id == campaign_id))}
+
+
+def _counted(db: Database, campaign_id: int) -> dict[tuple[str, str], int]:
+    with db.transaction() as s:
+        return {(t, v): n for t, v, n in s.execute(
+            select(Household.town_code, Household.village_code, func.count())
+            .where(Household.campaign_id == campaign_id)
+            .group_by(Household.town_code, Household.village_code))}
+
+
+def test_every_register_write_recounts_its_villages(
+        db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    campaign_id = _launch(db, clock)
+    other = _launch(db, clock)  # another campaign's counts are left alone
+    county = generate_for_plan(load_plan_file(SEED_002), "small", seed=11)
+    rows = list(iter_household_rows(county))
+    path = write_xlsx(tmp_path / "农户.xlsx", household_headers(county), rows, sheet="农户信息")
+    db.run(import_file, clock, other, "households", path, imported_by="clerk")
+    # A first import, written from the file's columns.
+    db.run(import_file, clock, campaign_id, "households", path, imported_by="clerk")
+    first = _kept(db, campaign_id)
+    assert first == _counted(db, campaign_id) and sum(first.values()) == len(rows)
+    # A re-import that moves a household to another village and adds one: recounted.
+    moved, added = county.households[0], county.households[1]
+    target = next(place for place in first if place != (moved.town, moved.village))
+    changed = [dataclasses.replace(moved, town=target[0], village=target[1]),
+               dataclasses.replace(added, household_id=f"{added.household_id}-新")]
+    db.run(import_records, clock, campaign_id, households=changed, imported_by="clerk")
+    after = _kept(db, campaign_id)
+    assert after == _counted(db, campaign_id)
+    assert after[target] == first[target] + (2 if (added.town, added.village) == target else 1)
+    assert sum(after.values()) == len(rows) + 1
+    assert _kept(db, other) == first  # the other campaign's register did not change
+
+
+def test_the_draw_does_not_count_the_register(
+        db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    campaign_id = _launch(db, clock)
+    county = generate_for_plan(load_plan_file(SEED_002), "small", seed=11)
+    db.run(import_records, clock, campaign_id, households=county.households,
+           imported_by="clerk")
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.lower().split()))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        ids = db.run(draw_daily_spot_checks, clock, campaign_id)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    drawn = [c for c in db.run(list_spot_checks, campaign_id, ids=ids) if c.kind == "household"]
+    assert drawn  # households were drawn, each by its position in its village
+    counting = [s for s in statements if "from household" in s and "count(" in s]
+    assert counting == []
+    assert any("from village_households" in s for s in statements)
+
+
+def test_the_migration_counts_the_registers_already_imported(empty_url: str) -> None:
+    command.upgrade(alembic_config(empty_url), "0027")
+    old = Database(empty_url)
+    with old.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO campaign (id, name, issuer, notice_prefix, plan_version, launched_at,"
+            " launched_by, problem_seq, version, status) VALUES (3, '沈丘', '县', '沈督', 1,"
+            " '2022-09-16 01:00:00', 'county', 0, 1, 'active')"))
+        for n, (town, village) in enumerate([("t1", "v1"), ("t1", "v1"), ("t1", "v2"),
+                                             ("t2", "v1")]):
+            conn.execute(text(
+                "INSERT INTO household (campaign_id, household_id, town_code, village_code,"
+                " head, members, category, monitoring_type, income_per_person, house_grade,"
+                " tap_water, school_age_children, children_out_of_school, medical_insurance,"
+                " sanitary_toilet, facts) VALUES (3, :h, :t, :v, '张三', 3, 'ordinary', NULL,"
+                " 9000, 'A', :y, 0, 0, :y, :y, '{}')"),
+                {"h": f"H{n}", "t": town, "v": village, "y": True})
+    command.upgrade(alembic_config(empty_url), "0028")
+    assert _kept(old, 3) == {("t1", "v1"): 2, ("t1", "v2"): 1, ("t2", "v1"): 1}
+    command.downgrade(alembic_config(empty_url), "0027")
+    with old.engine.connect() as conn:
+        tables = conn.dialect.get_table_names(conn)
+    assert "village_households" not in tables and "household" in tables
+    old.dispose()
