@@ -44,6 +44,7 @@ class VillageHouseholds(Base):
     town_code: Mapped[str]
     village_code: Mapped[str]
     households: Mapped[int]
+    marks: Mapped[list[str]]  # every MARK_EVERY-th 户编号 of the village, from the first
 
 
 class Visit(Base):

@@ -378,11 +378,12 @@ household = Table(
           "household_id"),
 )
 
-# How many households each village has in a campaign's register, recounted in the same
-# transaction by every write of the register (services/intake.write_households, its only
-# writer): the daily spot-check draw sizes its village strata from these rows. Counted from
-# the register's index, the draw grew with the register (0.3 s on SQLite, 0.8 s on
-# PostgreSQL at 3,000,000 households; migration 0028).
+# How many households each village has in a campaign's register, and its marks, recounted in
+# the same transaction by every write of the register (services/intake.write_households, its
+# only writer): the daily spot-check draw sizes its village strata from these rows and finds a
+# drawn position from the nearest mark. Counted from the register's index, and each position
+# walked from the village's first household, the draw grew with the register (1.5-1.9 s at
+# 3,000,000 households; migration 0028).
 village_households = Table(
     "village_households",
     metadata,
@@ -391,6 +392,9 @@ village_households = Table(
     Column("town_code", String(50), primary_key=True),
     Column("village_code", String(50), primary_key=True),
     Column("households", Integer, nullable=False),
+    # The 户编号 at positions 0, MARK_EVERY, 2 × MARK_EVERY … of the village in the database's
+    # order of household ids (services/intake.MARK_EVERY).
+    Column("marks", JSON, nullable=False),
 )
 
 # A household visit; one per household, visitor and day.

@@ -12,7 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, delete, func, insert, not_, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -200,6 +212,12 @@ def _out_of(progress: Progress | None, total: int) -> Callable[[int], None] | No
     return lambda done: progress(done, total)
 
 
+# A village's marks (village_households.marks) are every MARK_EVERY-th household: a drawn
+# household is found at most this many index entries from one, however large its village.
+# The stored marks are spaced by it: changing it needs a migration that recounts them.
+MARK_EVERY = 1024
+
+
 @gc_paused()
 def write_households(
     session: Session, campaign_id: int, households: Sequence[HouseholdFacts],
@@ -250,16 +268,34 @@ def write_households(
 
 
 def recount_villages(session: Session, campaign_id: int) -> None:
-    """Count the campaign's households per village again into `village_households`, in the
-    caller's transaction: what the spot-check draw sizes its strata by (one indexed pass over
-    the register, at the write that changed it, instead of one every review day)."""
+    """Count the campaign's households per village again into `village_households`, with every
+    MARK_EVERY-th 户编号, in the caller's transaction: what the spot-check draw sizes its strata
+    by and walks a drawn position from (one pass over the register's index at the write that
+    changed it, instead of one each review day)."""
+    h = Household
+    place = (h.village_code, h.town_code)
+    villages = session.execute(
+        select(*place, func.count(), func.min(h.household_id))
+        .where(h.campaign_id == campaign_id).group_by(*place)).all()
+    # The next mark, MARK_EVERY entries on in the index from the last (a row_number() window
+    # over the register cost ~1 µs a household: 3 s at 3,000,000 on SQLite).
+    after = (select(h.household_id)
+             .where(h.campaign_id == campaign_id, h.village_code == bindparam("village"),
+                    h.town_code == bindparam("town"), h.household_id >= bindparam("mark"))
+             .order_by(h.household_id).limit(1).offset(MARK_EVERY))
+    rows = []
+    for village, town, n, first in villages:
+        marks = [first]
+        for _ in range((n - 1) // MARK_EVERY):
+            mark = session.scalar(after, {"village": village, "town": town, "mark": marks[-1]})
+            assert mark is not None, "a village counted n households holds its marks"
+            marks.append(mark)
+        rows.append({"campaign_id": campaign_id, "village_code": village, "town_code": town,
+                     "households": n, "marks": marks})
     table = cast(Table, VillageHouseholds.__table__)
     session.execute(delete(table).where(table.c.campaign_id == campaign_id))
-    session.execute(insert(table).from_select(
-        ["campaign_id", "village_code", "town_code", "households"],
-        select(Household.campaign_id, Household.village_code, Household.town_code, func.count())
-        .where(Household.campaign_id == campaign_id)
-        .group_by(Household.campaign_id, Household.village_code, Household.town_code)))
+    if rows:
+        session.execute(insert(table), rows)
 
 
 @gc_paused()

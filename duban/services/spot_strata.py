@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from duban.domain.lifecycle import Status
 from duban.domain.sampling import ClosedItem, HouseholdRef
+from duban.services.intake import MARK_EVERY
 from duban.services.problems import BATCH
 from models import Household, Problem, VillageHouseholds
 
@@ -73,11 +74,12 @@ class ClosedStrata:
 class HouseholdStrata:
     """A campaign's households not checked recently, by (town, village), in household-id order.
 
-    The villages' sizes are the intake's counts (`village_households`) and a drawn position is
-    found in the index on (campaign, village, town, household id) (`OFFSET`), so the register
-    is never loaded nor counted: a draw costs what it draws and the villages it draws from.
-    The order is the database's order of household ids: on SQLite and on a PostgreSQL
-    database with the C or C.UTF-8 collation, code-point order, as in memory.
+    The villages' sizes and marks are the intake's (`village_households`): a drawn position is
+    found in the index on (campaign, village, town, household id) from the nearest mark before
+    it (`OFFSET` of at most MARK_EVERY and the village's recent checks), so the register is
+    never loaded, counted or walked: a draw costs what it draws. The order is the database's
+    order of household ids: on SQLite and on a PostgreSQL database with the C or C.UTF-8
+    collation, code-point order, as in memory.
     """
 
     def __init__(self, session: Session, campaign_id: int,
@@ -86,12 +88,14 @@ class HouseholdStrata:
         register places it now."""
         self._session = session
         self._campaign_id = campaign_id
-        self._counts: dict[tuple[str, str], int] = {
-            (town, village): n for town, village, n in session.execute(
+        self._counts: dict[tuple[str, str], int] = {}
+        self._marks: dict[tuple[str, str], list[str]] = {}
+        for town, village, n, marks in session.execute(
                 select(VillageHouseholds.town_code, VillageHouseholds.village_code,
-                       VillageHouseholds.households)
-                .where(VillageHouseholds.campaign_id == campaign_id)
-                .order_by(VillageHouseholds.village_code, VillageHouseholds.town_code))}
+                       VillageHouseholds.households, VillageHouseholds.marks)
+                .where(VillageHouseholds.campaign_id == campaign_id)):
+            self._counts[town, village] = n
+            self._marks[town, village] = marks
         self.total = sum(self._counts.values())
         self._out: dict[tuple[str, str], set[str]] = {}
         for hid, town, village in recent:
@@ -104,9 +108,20 @@ class HouseholdStrata:
     def sizes(self) -> dict[tuple[str, str], int]:
         return {place: n - len(self._out.get(place, ())) for place, n in self._counts.items()}
 
+    def _before(self, out: list[str], mark: str) -> int:
+        """How many of `out` sort before `mark` in the database's order (its collation), asked
+        of a list of values: the register's index would be walked up to the mark."""
+        # VALUES names its column column1 on SQLite and on PostgreSQL, neither taking the
+        # other's way of naming it.
+        rows = ", ".join(f"(:h{k})" for k in range(len(out)))
+        return int(self._session.scalar(
+            text(f"SELECT count(*) FROM (VALUES {rows}) AS recent WHERE column1 < :mark"),
+            {"mark": mark, **{f"h{k}": h for k, h in enumerate(out)}}) or 0)
+
     def pick(self, stratum: tuple[str, str], positions: Sequence[int]) -> list[HouseholdRef]:
         town, village = stratum
         out = sorted(self._out.get(stratum, ()))
+        marks = self._marks[stratum]
         stmt = (select(Household.household_id)
                 .where(Household.campaign_id == self._campaign_id,
                        Household.village_code == village, Household.town_code == town)
@@ -115,7 +130,12 @@ class HouseholdStrata:
             stmt = stmt.where(Household.household_id.not_in(out))
         picked = []
         for i in positions:
-            hid = self._session.scalar(stmt.offset(i))
+            # Position i among the households not checked recently lies at or after mark m:
+            # the mark's own position m × MARK_EVERY, less the recent ones before it, is ≤ i.
+            m = min(i // MARK_EVERY, len(marks) - 1)
+            before = m * MARK_EVERY - (self._before(out, marks[m]) if out and m else 0)
+            hid = self._session.scalar(stmt.where(Household.household_id >= marks[m])
+                                       .offset(i - before))
             assert hid is not None, "a drawn position lies within its stratum's count"
             picked.append(HouseholdRef(hid, town, village))
         return picked

@@ -5,6 +5,8 @@ from them instead of counting the register."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +15,12 @@ from sqlalchemy import event, func, select, text
 
 from duban.adapters.plan.yaml_file import load_plan_file, load_plan_text
 from duban.domain.clock import FixedClock
+from duban.domain.sampling import HouseholdRef, draw_spot_checks
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
-from duban.services.intake import import_file, import_records
-from duban.services.reviews import draw_daily_spot_checks, list_spot_checks
+from duban.services.intake import MARK_EVERY, import_file, import_records
+from duban.services.reviews import draw_daily_spot_checks, list_spot_checks, spot_check_draws
+from duban.services.spot_strata import HouseholdStrata
 from duban.synth import generate_for_plan, household_headers, iter_household_rows
 from models import Household, VillageHouseholds
 from tests.conftest import PLANS
@@ -37,6 +41,15 @@ def _kept(db: Database, campaign_id: int) -> dict[tuple[str, str], int]:
         return {(t, v): n for t, v, n in s.execute(
             select(VillageHouseholds.town_code, VillageHouseholds.village_code,
                    VillageHouseholds.households)
+            .where(VillageHouseholds.campaign_id == campaign_id))}
+
+
+def _kept_rows(db: Database, campaign_id: int
+               ) -> dict[tuple[str, str], tuple[int, list[str]]]:
+    with db.transaction() as s:
+        return {(t, v): (n, marks) for t, v, n, marks in s.execute(
+            select(VillageHouseholds.town_code, VillageHouseholds.village_code,
+                   VillageHouseholds.households, VillageHouseholds.marks)
             .where(VillageHouseholds.campaign_id == campaign_id))}
 
 
@@ -114,9 +127,78 @@ def test_the_migration_counts_the_registers_already_imported(empty_url: str) -> 
                 " 9000, 'A', :y, 0, 0, :y, :y, '{}')"),
                 {"h": f"H{n}", "t": town, "v": village, "y": True})
     command.upgrade(alembic_config(empty_url), "0028")
-    assert _kept(old, 3) == {("t1", "v1"): 2, ("t1", "v2"): 1, ("t2", "v1"): 1}
+    assert _kept_rows(old, 3) == {("t1", "v1"): (2, ["H0"]), ("t1", "v2"): (1, ["H2"]),
+                                  ("t2", "v1"): (1, ["H3"])}
     command.downgrade(alembic_config(empty_url), "0027")
     with old.engine.connect() as conn:
         tables = conn.dialect.get_table_names(conn)
     assert "village_households" not in tables and "household" in tables
     old.dispose()
+
+
+def _large_villages(db: Database, clock: FixedClock, campaign_id: int,
+                    sizes: dict[tuple[str, str], int]) -> dict[tuple[str, str], list[str]]:
+    """Villages of the given sizes, their 户编号 in no order the import sorts; the ids of each
+    village as the database orders them (code points, as in memory)."""
+    rng = random.Random(5)
+    county = generate_for_plan(load_plan_file(SEED_002), "small", seed=11)
+    like = county.households[0]
+    made = [dataclasses.replace(like, household_id=f"{rng.randrange(16**8):08x}-{n}",
+                                town=town, village=village)
+            for (town, village), size in sizes.items() for n in range(size)]
+    rng.shuffle(made)
+    db.run(import_records, clock, campaign_id, households=made, imported_by="clerk")
+    return {place: sorted(h.household_id for h in made if (h.town, h.village) == place)
+            for place in sizes}
+
+
+def test_a_drawn_position_is_found_from_its_villages_marks(
+        db: Database, clock: FixedClock) -> None:
+    campaign_id = _launch(db, clock)
+    plan = load_plan_file(SEED_002)
+    places = [(t.code, v.code) for t in plan.towns[:2] for v in t.villages[:2]][:3]
+    sizes = dict(zip(places, (3 * MARK_EVERY + 17, MARK_EVERY, MARK_EVERY + 1), strict=True))
+    ordered = _large_villages(db, clock, campaign_id, sizes)
+    kept = _kept_rows(db, campaign_id)
+    for place, ids in ordered.items():
+        assert kept[place] == (len(ids), ids[::MARK_EVERY])
+    big = places[0]
+    # Checked recently: some before the second mark, the second mark itself, some after it.
+    recent = {*ordered[big][3:40:3], ordered[big][MARK_EVERY], *ordered[big][600:700:9]}
+    remaining = [h for h in ordered[big] if h not in recent]
+    with db.transaction() as s:
+        strata = HouseholdStrata(s, campaign_id, [(h, *big) for h in recent])
+        assert strata.sizes()[big] == len(remaining)
+        positions = sorted({*range(0, len(remaining), 7), MARK_EVERY - 1, MARK_EVERY,
+                            MARK_EVERY + 1, 2 * MARK_EVERY - 1, 2 * MARK_EVERY,
+                            len(remaining) - 1})
+        assert [h.household_id for h in strata.pick(big, positions)] == \
+            [remaining[i] for i in positions]
+        small = places[1]  # one village exactly MARK_EVERY long: its last position
+        assert strata.pick(small, [MARK_EVERY - 1])[0].household_id == ordered[small][-1]
+
+
+def test_days_of_draws_over_large_villages_agree_with_the_sampler_in_memory(
+        db: Database, clock: FixedClock) -> None:
+    campaign_id = _launch(db, clock)
+    plan = load_plan_text(with_seed_004_quota(SEED_002.read_text(encoding="utf-8")),
+                          base_dir=SEED_002.parent)
+    places = [(t.code, v.code) for t in plan.towns for v in t.villages[:1]][:6]
+    ordered = _large_villages(db, clock, campaign_id,
+                              dict.fromkeys(places, 2 * MARK_EVERY + 40))
+    households = [HouseholdRef(h, t, v) for (t, v), ids in ordered.items() for h in ids]
+    day = clock.now().date()
+    checked: list[set[str]] = []
+    for n in range(4):  # each day excludes the households of the two days before it
+        today = day + dt.timedelta(days=n)
+        ids = db.run(draw_daily_spot_checks, clock, campaign_id, day=today, recent_days=2)
+        drawn = db.run(list_spot_checks, campaign_id, ids=ids, per_page=1000)
+        seed = db.run(spot_check_draws, campaign_id)[-1].seed
+        expected = draw_spot_checks(
+            [], households, plan.review.groups, plan.review.quota, seed, today,
+            households_checked=frozenset().union(*checked[-2:]),
+            villages=[(t.code, v.code) for t in plan.towns for v in t.villages])
+        mine = [(c.group, c.item_id) for c in drawn if c.kind == "household"]
+        assert mine and mine == [(c.group, str(c.item_id)) for c in expected
+                                 if c.kind.value == "household"]
+        checked.append({item for _, item in mine})
