@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from alembic.config import Config
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from duban.adapters.plan.yaml_file import load_plan_file
@@ -125,6 +125,15 @@ def plain_household(campaign_id: int, town: str, village: str, household_id: str
                      monitoring_type=None, income_per_person=9000, house_grade="A",
                      tap_water=True, school_age_children=0, children_out_of_school=0,
                      medical_insurance=True, sanitary_toilet=True)
+
+
+def insert_old_campaign(conn: Connection, campaign_id: int) -> None:
+    """A campaign row with the columns it needs from migration 0013 on, written in SQL (for a
+    migration's test, before the mapped classes match the tables)."""
+    conn.execute(text(
+        "INSERT INTO campaign (id, name, issuer, notice_prefix, plan_version, launched_at,"
+        " launched_by, problem_seq, version, status) VALUES (:c, '少云', '镇', '少云督', 1,"
+        " '2022-05-01 01:00:00', 'county', 0, 1, 'active')"), {"c": campaign_id})
 
 
 def register(session: Session, campaign_id: int, households: Iterable[Household]) -> None:

@@ -23,7 +23,7 @@ from duban.services.delegation import reassign_bulk
 from duban.services.problems import record_problems
 from duban.services.scoping import office_shape
 from models import Problem, ProblemCoOffice
-from tests.support import alembic_config
+from tests.support import alembic_config, insert_old_campaign
 
 BASE = Path(__file__).resolve().parents[1] / "data" / "plans" / "amend-base.yaml"
 HOUSING = "  - {categories: [住房安全], office: 乡建环办, co_offices: [各村]}"
@@ -110,11 +110,7 @@ def test_the_migration_copies_each_co_office_rows_campaign(
     old = Database(empty_url)
     with old.engine.begin() as conn:
         for cid in (3, 4):
-            conn.execute(text(
-                "INSERT INTO campaign (id, name, issuer, notice_prefix, plan_version, "
-                "launched_at, launched_by, problem_seq, version, status) VALUES (:c, '少云', "
-                "'镇', '少云督', 1, '2022-05-01 01:00:00', 'county', 0, 1, 'active')"),
-                {"c": cid})
+            insert_old_campaign(conn, cid)
             conn.execute(text(
                 "INSERT INTO problem (id, campaign_id, code, natural_key, source, category, "
                 "town_code, description, found_by, found_on, status, reopen_count, created_at, "

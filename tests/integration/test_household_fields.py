@@ -21,7 +21,7 @@ from duban.services.intake import detect_problems, import_file
 from duban.synth import generate_for_plan, household_headers, iter_household_rows
 from models import Household, Problem
 from tests.conftest import PLANS
-from tests.support import alembic_config, write_xlsx
+from tests.support import alembic_config, insert_old_campaign, write_xlsx
 
 SEED_003 = PLANS / "seed-003-shaoyun-2022.yaml"
 SEED_004 = PLANS / "seed-004-anhui-2019.yaml"
@@ -153,10 +153,7 @@ def test_the_migration_gives_existing_households_no_plan_facts(empty_url: str) -
     command.upgrade(alembic_config(empty_url), "0013")
     old = Database(empty_url)
     with old.engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO campaign (id, name, issuer, notice_prefix, plan_version, launched_at,"
-            " launched_by, problem_seq, version, status) VALUES (3, '少云', '镇', '少云督', 1,"
-            " '2022-05-01 01:00:00', 'county', 0, 1, 'active')"))
+        insert_old_campaign(conn, 3)
         conn.execute(text(
             "INSERT INTO household (campaign_id, household_id, town_code, village_code, head,"
             " members, category, monitoring_type, income_per_person, house_grade, tap_water,"

@@ -24,7 +24,7 @@ from duban.services.spot_strata import HouseholdStrata
 from duban.synth import generate_for_plan, household_headers, iter_household_rows
 from models import Household, VillageHouseholds
 from tests.conftest import PLANS
-from tests.support import alembic_config, with_seed_004_quota, write_xlsx
+from tests.support import alembic_config, insert_old_campaign, with_seed_004_quota, write_xlsx
 
 SEED_002 = PLANS / "seed-002-shenqiu.yaml"
 
@@ -113,10 +113,7 @@ def test_the_migration_counts_the_registers_already_imported(empty_url: str) -> 
     command.upgrade(alembic_config(empty_url), "0027")
     old = Database(empty_url)
     with old.engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO campaign (id, name, issuer, notice_prefix, plan_version, launched_at,"
-            " launched_by, problem_seq, version, status) VALUES (3, '沈丘', '县', '沈督', 1,"
-            " '2022-09-16 01:00:00', 'county', 0, 1, 'active')"))
+        insert_old_campaign(conn, 3)
         for n, (town, village) in enumerate([("t1", "v1"), ("t1", "v1"), ("t1", "v2"),
                                              ("t2", "v1")]):
             conn.execute(text(
