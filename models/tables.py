@@ -384,6 +384,11 @@ household = Table(
 # drawn position from the nearest mark. Counted from the register's index, and each position
 # walked from the village's first household, the draw grew with the register (1.5-1.9 s at
 # 3,000,000 households; migration 0028).
+# A village's marks are every MARK_EVERY-th of its households: a drawn household is found at
+# most this many index entries from one, however large its village. The stored marks are
+# spaced by it: changing it needs a migration that computes them again.
+MARK_EVERY = 1024
+
 village_households = Table(
     "village_households",
     metadata,
@@ -393,7 +398,7 @@ village_households = Table(
     Column("village_code", String(50), primary_key=True),
     Column("households", Integer, nullable=False),
     # The 户编号 at positions 0, MARK_EVERY, 2 × MARK_EVERY … of the village in the database's
-    # order of household ids (services/intake.MARK_EVERY).
+    # order of household ids.
     Column("marks", JSON, nullable=False),
 )
 

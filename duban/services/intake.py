@@ -57,6 +57,7 @@ from duban.services.database import UnitOfWork
 from duban.services.problems import RecordResult, record_problems
 from duban.services.views.kept import forget_kept
 from models import Household, VillageHouseholds, Visit, tables
+from models.tables import MARK_EVERY
 
 DETECTED_BY = "系统比对"  # who "found" a problem that a detection rule raised from the register
 
@@ -210,12 +211,6 @@ def _out_of(progress: Progress | None, total: int) -> Callable[[int], None] | No
     if progress is None:
         return None
     return lambda done: progress(done, total)
-
-
-# A village's marks (village_households.marks) are every MARK_EVERY-th household: a drawn
-# household is found at most this many index entries from one, however large its village.
-# The stored marks are spaced by it: changing it needs a migration that recounts them.
-MARK_EVERY = 1024
 
 
 @gc_paused()

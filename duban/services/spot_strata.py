@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from duban.domain.lifecycle import Status
 from duban.domain.sampling import ClosedItem, HouseholdRef
-from duban.services.intake import MARK_EVERY
 from duban.services.problems import BATCH
 from models import Household, Problem, VillageHouseholds
+from models.tables import MARK_EVERY
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:

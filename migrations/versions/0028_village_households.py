@@ -24,7 +24,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-MARK_EVERY = 1024  # duban.services.intake.MARK_EVERY when this migration was written
+MARK_EVERY = 1024  # models.tables.MARK_EVERY when this migration was written
 
 
 def upgrade() -> None:

@@ -18,11 +18,12 @@ from duban.domain.clock import FixedClock
 from duban.domain.sampling import HouseholdRef, draw_spot_checks
 from duban.services.campaigns import launch_campaign
 from duban.services.database import Database
-from duban.services.intake import MARK_EVERY, import_file, import_records
+from duban.services.intake import import_file, import_records
 from duban.services.reviews import draw_daily_spot_checks, list_spot_checks, spot_check_draws
 from duban.services.spot_strata import HouseholdStrata
 from duban.synth import generate_for_plan, household_headers, iter_household_rows
 from models import Household, VillageHouseholds
+from models.tables import MARK_EVERY
 from tests.conftest import PLANS
 from tests.support import alembic_config, insert_old_campaign, with_seed_004_quota, write_xlsx
 
@@ -112,20 +113,25 @@ def test_the_draw_does_not_count_the_register(
 def test_the_migration_counts_the_registers_already_imported(empty_url: str) -> None:
     command.upgrade(alembic_config(empty_url), "0027")
     old = Database(empty_url)
+    rng = random.Random(3)
+    # A village past two marks, its ids written in no order.
+    large = [f"{rng.randrange(16**8):08x}-{n}" for n in range(2 * MARK_EVERY + 52)]
+    rows = [(f"H{n}", town, village) for n, (town, village) in enumerate(
+        [("t1", "v1"), ("t1", "v1"), ("t1", "v2"), ("t2", "v1")])]
+    rows += [(h, "t3", "v9") for h in large]
     with old.engine.begin() as conn:
         insert_old_campaign(conn, 3)
-        for n, (town, village) in enumerate([("t1", "v1"), ("t1", "v1"), ("t1", "v2"),
-                                             ("t2", "v1")]):
-            conn.execute(text(
-                "INSERT INTO household (campaign_id, household_id, town_code, village_code,"
-                " head, members, category, monitoring_type, income_per_person, house_grade,"
-                " tap_water, school_age_children, children_out_of_school, medical_insurance,"
-                " sanitary_toilet, facts) VALUES (3, :h, :t, :v, '张三', 3, 'ordinary', NULL,"
-                " 9000, 'A', :y, 0, 0, :y, :y, '{}')"),
-                {"h": f"H{n}", "t": town, "v": village, "y": True})
+        conn.execute(text(
+            "INSERT INTO household (campaign_id, household_id, town_code, village_code,"
+            " head, members, category, monitoring_type, income_per_person, house_grade,"
+            " tap_water, school_age_children, children_out_of_school, medical_insurance,"
+            " sanitary_toilet, facts) VALUES (3, :h, :t, :v, '张三', 3, 'ordinary', NULL,"
+            " 9000, 'A', :y, 0, 0, :y, :y, '{}')"),
+            [{"h": h, "t": town, "v": village, "y": True} for h, town, village in rows])
     command.upgrade(alembic_config(empty_url), "0028")
     assert _kept_rows(old, 3) == {("t1", "v1"): (2, ["H0"]), ("t1", "v2"): (1, ["H2"]),
-                                  ("t2", "v1"): (1, ["H3"])}
+                                  ("t2", "v1"): (1, ["H3"]),
+                                  ("t3", "v9"): (len(large), sorted(large)[::MARK_EVERY])}
     command.downgrade(alembic_config(empty_url), "0027")
     with old.engine.connect() as conn:
         tables = conn.dialect.get_table_names(conn)
