@@ -220,7 +220,8 @@ def _print_checks(checks: list[SpotCheckInfo], campaign_id: int) -> None:
     click.echo(table(
         ["编号", "日期", "督查组", "类型", "对象", "乡镇", "村", "结果", "检查人", "说明"],
         [[c.id, c.day, groups.get(c.group, c.group), c.kind_label,
-          c.problem_code or (names.village(c.item_id) if c.kind == "village" else c.item_id),
+          c.problem_code or c.household_label
+          or (names.village(c.item_id) if c.kind == "village" else c.item_id),
           names.town(c.town), names.village(c.village),
           c.result_label, people.get(c.checked_by, c.checked_by) if c.checked_by else "",
           c.note] for c in checks]))

@@ -143,6 +143,15 @@ class SpotCheckInfo:
     raised_problem_id: int | None = None  # the problem a failed household/village check found
     raised_problem_code: str | None = None
     purpose: str = ""  # a further household draw's name (专班排查入户)
+    household_head: str | None = None  # 户主 of a checked household, as the register has it
+
+    @property
+    def household_label(self) -> str | None:
+        """A checked household as a person reads it: 户编号 · 户主 name."""
+        if self.household_id is None:
+            return None
+        head = f" · 户主 {self.household_head}" if self.household_head else ""
+        return f"{self.household_id}{head}"
 
     @property
     def kind_label(self) -> str:
@@ -294,7 +303,7 @@ def _draw(session: Session, clock: Clock, campaign_id: int, day: dt.date, seed: 
 
 
 def _spot_info(check: SpotCheck, problem: Problem | None,
-               raised: Problem | None = None) -> SpotCheckInfo:
+               raised: Problem | None = None, head: str | None = None) -> SpotCheckInfo:
     return SpotCheckInfo(
         id=check.id, campaign_id=check.campaign_id, day=check.day, group=check.group_code,
         kind=check.kind, item_id=check.item_id, problem_id=check.problem_id,
@@ -305,7 +314,7 @@ def _spot_info(check: SpotCheck, problem: Problem | None,
         checked_at=check.checked_at, note=check.note,
         raised_problem_id=check.raised_problem_id,
         raised_problem_code=raised.code if raised is not None else None,
-        purpose=check.purpose,
+        purpose=check.purpose, household_head=head,
     )
 
 
@@ -324,8 +333,10 @@ def list_spot_checks(
     """Spot checks of a campaign, by day, group (or any of `groups`), kind and item; with
     `page`, one page of them (count_spot_checks gives the total)."""
     session = uow.session
-    stmt = (select(SpotCheck, Problem)
+    stmt = (select(SpotCheck, Problem, Household.head)
             .outerjoin(Problem, Problem.id == SpotCheck.problem_id)
+            .outerjoin(Household, and_(Household.campaign_id == SpotCheck.campaign_id,
+                                       Household.household_id == SpotCheck.household_id))
             .where(SpotCheck.campaign_id == campaign_id))
     if day is not None:
         stmt = stmt.where(SpotCheck.day == day)
@@ -340,7 +351,7 @@ def list_spot_checks(
     stmt = stmt.order_by(SpotCheck.day, SpotCheck.id)
     if page is not None:
         stmt = stmt.limit(per_page).offset((max(page, 1) - 1) * per_page)
-    return [_spot_info(c, p) for c, p in session.execute(stmt)]
+    return [_spot_info(c, p, head=head) for c, p, head in session.execute(stmt)]
 
 
 def count_spot_checks(uow: UnitOfWork, campaign_id: int, *, day: dt.date | None = None,

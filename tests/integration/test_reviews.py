@@ -617,3 +617,18 @@ def test_a_draw_that_loses_the_race_returns_the_winners(
     assert len(calls) == 2  # it drew, hit the unique key, and read the winner's draw
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(SpotCheck)) == len(first)
+
+
+def test_a_household_check_names_the_households_head(db: Database, clock: FixedClock) -> None:
+    campaign_id, plan = launch(db, clock)
+    populate(db, clock, campaign_id, plan, closed_per_town=5, villages=4)
+    checks = db.run(list_spot_checks, campaign_id,
+                    ids=db.run(draw_daily_spot_checks, clock, campaign_id))
+    households = [c for c in checks if c.kind == "household"]
+    assert households
+    with db.transaction() as s:
+        heads = {h: head for h, head in s.execute(select(Household.household_id, Household.head))}
+    for c in households:
+        assert c.household_head == heads[c.household_id]
+        assert c.household_label == f"{c.household_id} · 户主 {heads[c.household_id]}"
+    assert all(c.household_label is None for c in checks if c.kind != "household")
